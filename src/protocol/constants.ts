@@ -1,0 +1,191 @@
+/**
+ * Every Discord voice protocol constant, in one place.
+ * Sources: ../shared/protocol (voice-gateway.md, media.md, dave.md).
+ */
+
+/** Voice gateway version this library speaks. */
+export const VOICE_GATEWAY_VERSION = 8;
+
+/** Voice gateway opcodes (voice-gateway.md §4). */
+export const VoiceOpcode = {
+  Identify: 0,
+  SelectProtocol: 1,
+  Ready: 2,
+  Heartbeat: 3,
+  SessionDescription: 4,
+  Speaking: 5,
+  HeartbeatAck: 6,
+  Resume: 7,
+  Hello: 8,
+  Resumed: 9,
+  ClientsConnect: 11,
+  ClientDisconnect: 13,
+  MediaSinkWants: 15,
+  ClientFlags: 18,
+  ClientPlatform: 20,
+  DavePrepareTransition: 21,
+  DaveExecuteTransition: 22,
+  DaveTransitionReady: 23,
+  DavePrepareEpoch: 24,
+  DaveMlsExternalSender: 25,
+  DaveMlsKeyPackage: 26,
+  DaveMlsProposals: 27,
+  DaveMlsCommitWelcome: 28,
+  DaveMlsAnnounceCommitTransition: 29,
+  DaveMlsWelcome: 30,
+  DaveMlsInvalidCommitWelcome: 31,
+} as const;
+export type VoiceOpcode = (typeof VoiceOpcode)[keyof typeof VoiceOpcode];
+
+/** Opcodes that travel as binary websocket frames (voice-gateway.md §3.2). */
+export const BINARY_OPCODES: ReadonlySet<number> = new Set([25, 26, 27, 28, 29, 30]);
+
+/** Voice websocket close codes (voice-gateway.md §8). */
+export const VoiceCloseCode = {
+  UnknownOpcode: 4001,
+  FailedToDecode: 4002,
+  NotAuthenticated: 4003,
+  AuthenticationFailed: 4004,
+  AlreadyAuthenticated: 4005,
+  SessionNoLongerValid: 4006,
+  SessionTimeout: 4009,
+  ServerNotFound: 4011,
+  UnknownProtocol: 4012,
+  Disconnected: 4014,
+  VoiceServerCrashed: 4015,
+  UnknownEncryptionMode: 4016,
+  DaveRequired: 4017,
+  BadRequest: 4020,
+  RateLimited: 4021,
+  CallTerminated: 4022,
+} as const;
+export type VoiceCloseCode = (typeof VoiceCloseCode)[keyof typeof VoiceCloseCode];
+
+/** What a client does after the voice websocket closed with a code (voice-gateway.md §8). */
+export type CloseAction =
+  /** Open a new websocket and send op 7 Resume. */
+  | 'resume'
+  /** Get fresh credentials (main gateway op 4) and Identify again. */
+  | 'rejoin'
+  /** Stop: kicked, rate limited, call ended, or a bug on our side that would loop. */
+  | 'final';
+
+export function closeCodeAction(code: number): CloseAction {
+  if (code < 4000 || code === VoiceCloseCode.VoiceServerCrashed) return 'resume';
+  switch (code) {
+    case VoiceCloseCode.AuthenticationFailed:
+    case VoiceCloseCode.SessionNoLongerValid:
+    case VoiceCloseCode.SessionTimeout:
+    case VoiceCloseCode.ServerNotFound:
+      return 'rejoin';
+    default:
+      // 4014/4021/4022 by protocol; 4001-4005, 4012, 4016, 4017, 4020 and unknown codes are our bugs
+      // or need a capability we lack: reconnecting would loop.
+      return 'final';
+  }
+}
+
+/** Transport encryption modes we implement, in order of preference (media.md §3). */
+export const EncryptionMode = {
+  AesGcm: 'aead_aes256_gcm_rtpsize',
+  XChaCha: 'aead_xchacha20_poly1305_rtpsize',
+} as const;
+export type EncryptionMode = (typeof EncryptionMode)[keyof typeof EncryptionMode];
+export const SUPPORTED_MODES: readonly EncryptionMode[] = [EncryptionMode.AesGcm, EncryptionMode.XChaCha];
+
+/** Speaking flags (voice-gateway.md §5.7). */
+export const SpeakingFlag = {
+  None: 0,
+  Microphone: 1 << 0,
+  Soundshare: 1 << 1,
+  Priority: 1 << 2,
+} as const;
+
+// ---- Transport (media.md) ----
+
+/** Transport key length in bytes (op 4 `secret_key`). */
+export const TRANSPORT_KEY_BYTES = 32;
+/** AEAD tag length for both rtpsize modes. */
+export const TRANSPORT_TAG_BYTES = 16;
+/** The nonce counter appended to each packet. */
+export const TRANSPORT_NONCE_SUFFIX_BYTES = 4;
+export const AES_GCM_NONCE_BYTES = 12;
+export const XCHACHA_NONCE_BYTES = 24;
+
+// ---- RTP (media.md §4) ----
+
+export const RTP_HEADER_BYTES = 12;
+/** V=2, P=0, X=0, CC=0. */
+export const RTP_VERSION_FLAGS = 0x80;
+export const RTP_VERSION = 2;
+/** Dynamic payload type Discord uses for Opus. */
+export const OPUS_PAYLOAD_TYPE = 0x78;
+/** RTCP payload types (after masking the marker bit) that share the socket: ignore them. */
+export const RTCP_PAYLOAD_TYPE_MIN = 72;
+export const RTCP_PAYLOAD_TYPE_MAX = 76;
+/** One-byte header extension profile. */
+export const RTP_EXTENSION_PROFILE_ONE_BYTE = 0xbede;
+
+// ---- IP discovery (media.md §2) ----
+
+export const IP_DISCOVERY_PACKET_BYTES = 74;
+export const IP_DISCOVERY_BODY_BYTES = 70;
+export const IP_DISCOVERY_REQUEST = 1;
+export const IP_DISCOVERY_RESPONSE = 2;
+export const IP_DISCOVERY_ADDRESS_BYTES = 64;
+export const IP_DISCOVERY_RETRY_MS = 1_000;
+export const IP_DISCOVERY_ATTEMPTS = 5;
+
+// ---- Keepalive (media.md §6) ----
+
+export const UDP_KEEPALIVE_BYTES = 8;
+export const UDP_KEEPALIVE_INTERVAL_MS = 5_000;
+
+// ---- Opus / audio (media.md §5) ----
+
+export const SAMPLE_RATE = 48_000;
+export const CHANNELS = 2;
+export const FRAME_DURATION_MS = 20;
+/** Samples per channel in one 20 ms frame, and the RTP timestamp increment. */
+export const SAMPLES_PER_FRAME = 960;
+/** Bytes of s16le interleaved stereo PCM in one 20 ms frame. */
+export const PCM_FRAME_BYTES = SAMPLES_PER_FRAME * CHANNELS * 2;
+export const OPUS_SILENCE_FRAME: Readonly<Uint8Array> = Uint8Array.of(0xf8, 0xff, 0xfe);
+/** Silence frames sent when a burst ends. */
+export const SILENCE_FRAMES_AT_END = 5;
+
+// ---- Voice gateway timing ----
+
+/** Consecutive heartbeats without an ACK before the client closes and resumes. */
+export const MAX_MISSED_HEARTBEAT_ACKS = 3;
+/** How long to wait for VOICE_STATE_UPDATE + VOICE_SERVER_UPDATE after op 4 (voice-gateway.md §2.1). */
+export const VOICE_JOIN_TIMEOUT_MS = 15_000;
+
+// ---- DAVE (dave.md §2) ----
+
+export const DAVE_PROTOCOL_VERSION = 1;
+export const MLS_CIPHERSUITE = 2;
+export const DAVE_MEDIA_KEY_BYTES = 16;
+export const DAVE_TAG_BYTES = 8;
+export const DAVE_MAGIC_MARKER = 0xfafa;
+/** tag 8 + supplemental size 1 + marker 2. */
+export const DAVE_SUPPLEMENTAL_FIXED_BYTES = 11;
+export const DAVE_EXPORTER_LABEL = 'Discord Secure Frames v0';
+export const DAVE_INIT_TRANSITION_ID = 0;
+export const DAVE_KEY_RETENTION_MS = 10_000;
+export const DAVE_MAX_GENERATION_GAP = 250;
+export const DAVE_MAX_MISSING_NONCES = 1000;
+export const DAVE_MAX_FRAMES_PER_SECOND = 170;
+export const DAVE_PRIVACY_CODE_DIGITS = 30;
+export const DAVE_VERIFICATION_CODE_DIGITS = 45;
+export const DAVE_CODE_GROUP_SIZE = 5;
+export const DAVE_FINGERPRINT_VERSION = 0;
+export const DAVE_SCRYPT = {
+  N: 16384,
+  r: 8,
+  p: 2,
+  keyLength: 64,
+  salt: '24cab17a7af8ec2b82b412b92dab192e',
+} as const;
+/** DAVE op 27 operation types. */
+export const DaveProposalsOperation = { Append: 0, Revoke: 1 } as const;
