@@ -29,7 +29,12 @@ export type VoxcordErrorCode =
   | 'DAVE_DECRYPT_FAILED'
   | 'DAVE_ENCRYPT_FAILED'
   // local server
-  | 'SERVER_ERROR';
+  | 'SERVER_ERROR'
+  // waiting for a state (entersState)
+  | 'STATE_TIMEOUT'
+  // main gateway (built-in gateway client, voice connections)
+  | 'GATEWAY_AUTH_FAILED'
+  | 'RECONNECT_FAILED';
 
 export class VoxcordError extends Error {
   override readonly name = 'VoxcordError';

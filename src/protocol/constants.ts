@@ -189,3 +189,12 @@ export const DAVE_SCRYPT = {
 } as const;
 /** DAVE op 27 operation types. */
 export const DaveProposalsOperation = { Append: 0, Revoke: 1 } as const;
+
+// ---- Voice session (src/voice/session.ts) ----
+
+/** Default limit for each voice handshake step (open + Hello, Ready, UDP discovery, op 4, op 9). */
+export const VOICE_HANDSHAKE_TIMEOUT_MS = 15_000;
+/** Generation = truncated nonce >> 24 (dave.md §2). */
+export const DAVE_GENERATION_SHIFT_BITS = 24;
+/** The supplemental size S is one byte (dave.md §9.1). */
+export const DAVE_MAX_SUPPLEMENTAL_BYTES = 255;

@@ -202,7 +202,7 @@ function decodeServerJson(op: number, dRaw: unknown): ServerMessage {
     case VoiceOpcode.ClientsConnect: {
       const ids = obj(dRaw, 'd').user_ids;
       if (!Array.isArray(ids)) throw malformed('user_ids is not an array');
-      return { op, d: { user_ids: ids.map((_, i) => snowflake(ids as unknown as Obj, String(i))) } };
+      return { op, d: { user_ids: ids.map((id: unknown) => snowflake({ id }, 'id')) } };
     }
     case VoiceOpcode.ClientDisconnect:
       return { op, d: { user_id: snowflake(obj(dRaw, 'd'), 'user_id') } };

@@ -1,0 +1,64 @@
+/**
+ * Messages between the worker engine (main thread) and its worker. Commands travel in ordered
+ * batches (one postMessage per event-loop turn), so an endBurst never overtakes the frames queued
+ * before it; events come back the same way.
+ */
+import type { VoxcordErrorCode } from '../errors.js';
+import type { EncryptionMode } from '../protocol/constants.js';
+import type {
+  DiscoveredAddress,
+  MediaChannelOptions,
+  MediaChannelStats,
+  RtpDropReason,
+} from './media-engine.js';
+import type { ChannelTuning } from './udp-channel.js';
+
+export type WorkerCommand =
+  | { t: 'open'; req: number; id: number; options: MediaChannelOptions }
+  | { t: 'discover'; req: number; id: number }
+  | { t: 'transport'; id: number; mode: EncryptionMode; key: Uint8Array }
+  | { t: 'frame'; id: number; frame: Uint8Array }
+  | { t: 'endBurst'; id: number }
+  | { t: 'clear'; id: number }
+  | { t: 'stats'; req: number; id: number }
+  | { t: 'close'; id: number }
+  | { t: 'shutdown'; req: number };
+
+export interface CommandBatch {
+  t: 'batch';
+  cmds: WorkerCommand[];
+}
+
+export interface SerializedError {
+  code: VoxcordErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export type ReplyValue = DiscoveredAddress | MediaChannelStats | null;
+
+export type WorkerEvent =
+  | { t: 'reply'; req: number; ok: true; value: ReplyValue }
+  | { t: 'reply'; req: number; ok: false; error: SerializedError }
+  /** Frames the worker has taken off a channel's queue so far (sent or cleared). */
+  | { t: 'dequeued'; id: number; count: number }
+  | {
+      t: 'rtp';
+      id: number;
+      ssrc: number;
+      sequence: number;
+      timestamp: number;
+      payload: Uint8Array;
+      receivedAt: number;
+    }
+  | { t: 'drop'; id: number; reason: RtpDropReason }
+  | { t: 'burstEnd'; id: number }
+  | { t: 'error'; id: number; error: SerializedError }
+  | { t: 'closed'; id: number };
+
+export type WorkerToMain = { t: 'ready'; timeOrigin: number } | { t: 'events'; events: WorkerEvent[] };
+
+/** Channel knobs passed as workerData (plain data only). */
+export interface WorkerData {
+  tuning: ChannelTuning;
+}

@@ -1,0 +1,197 @@
+/**
+ * Worker-thread side of the worker engine: runs one pacing clock and the UDP channels, driven by
+ * command batches from the main thread; events go back in batches once per event-loop turn.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { isVoxcordError, VoxcordError } from '../errors.js';
+import { PacingClock } from './clock.js';
+import type {
+  CommandBatch,
+  ReplyValue,
+  SerializedError,
+  WorkerCommand,
+  WorkerData,
+  WorkerEvent,
+  WorkerToMain,
+} from './engine-messages.js';
+import { openUdpChannel } from './udp-channel.js';
+import type { UdpMediaChannel } from './udp-channel.js';
+
+interface Hosted {
+  channel: UdpMediaChannel;
+  /** Frames received from the main thread for this channel. */
+  enqueued: number;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('engine-worker must run in a worker thread');
+
+const tuning = (workerData as WorkerData | undefined)?.tuning ?? {};
+const clock = new PacingClock();
+const channels = new Map<number, Hosted>();
+/** Channels opened before their 'open' reply: commands for them wait here, in order. */
+const opening = new Map<number, WorkerCommand[]>();
+
+let outbox: WorkerEvent[] = [];
+const dirty = new Set<number>();
+let flushScheduled = false;
+
+function serialize(err: unknown): SerializedError {
+  if (isVoxcordError(err)) {
+    return err.details === undefined
+      ? { code: err.code, message: err.message }
+      : { code: err.code, message: err.message, details: { ...err.details } };
+  }
+  return { code: 'UDP_ERROR', message: err instanceof Error ? err.message : String(err) };
+}
+
+function post(event: WorkerEvent): void {
+  outbox.push(event);
+  scheduleFlush();
+}
+
+function scheduleFlush(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  // setImmediate coalesces every datagram and tick handled in the same loop turn.
+  setImmediate(flush);
+}
+
+function flush(): void {
+  flushScheduled = false;
+  // Queue reports go first so the main side's `queued` is current when burstEnd/rtp arrive.
+  const reports: WorkerEvent[] = [];
+  for (const id of dirty) {
+    const h = channels.get(id);
+    if (h) reports.push({ t: 'dequeued', id, count: h.enqueued - h.channel.queued });
+  }
+  dirty.clear();
+  const events = reports.length > 0 ? [...reports, ...outbox] : outbox;
+  outbox = [];
+  if (events.length === 0) return;
+  const transfer: ArrayBuffer[] = [];
+  for (const e of events) if (e.t === 'rtp') transfer.push(e.payload.buffer as ArrayBuffer);
+  const message: WorkerToMain = { t: 'events', events };
+  port!.postMessage(message, transfer);
+}
+
+function reply(req: number, value: ReplyValue): void {
+  post({ t: 'reply', req, ok: true, value });
+}
+
+function fail(req: number, err: unknown): void {
+  post({ t: 'reply', req, ok: false, error: serialize(err) });
+}
+
+function host(id: number, channel: UdpMediaChannel): void {
+  const h: Hosted = { channel, enqueued: 0 };
+  channels.set(id, h);
+  channel.onDequeue = () => {
+    dirty.add(id);
+    scheduleFlush();
+  };
+  channel.on('rtp', (p) => {
+    // Own copy: the payload may be a view of a larger buffer, and cloning a view clones all of it.
+    const payload = new Uint8Array(p.payload);
+    post({
+      t: 'rtp',
+      id,
+      ssrc: p.ssrc,
+      sequence: p.sequence,
+      timestamp: p.timestamp,
+      payload,
+      receivedAt: p.receivedAt,
+    });
+  });
+  channel.on('drop', (reason) => post({ t: 'drop', id, reason }));
+  channel.on('burstEnd', () => {
+    dirty.add(id);
+    post({ t: 'burstEnd', id });
+  });
+  channel.on('error', (error) => {
+    post({ t: 'error', id, error: serialize(error) });
+  });
+}
+
+function apply(cmd: WorkerCommand): void {
+  if (cmd.t === 'shutdown') {
+    for (const h of channels.values()) h.channel.close();
+    channels.clear();
+    clock.close();
+    reply(cmd.req, null);
+    return;
+  }
+  if (cmd.t === 'open') {
+    opening.set(cmd.id, []);
+    openUdpChannel(cmd.options, clock, tuning, () => {
+      channels.delete(cmd.id);
+      // After the 'error' event that a socket failure emits right after closing.
+      queueMicrotask(() => post({ t: 'closed', id: cmd.id }));
+    }).then(
+      (channel) => {
+        host(cmd.id, channel);
+        reply(cmd.req, null);
+        const waiting = opening.get(cmd.id) ?? [];
+        opening.delete(cmd.id);
+        for (const c of waiting) apply(c);
+      },
+      (err: unknown) => {
+        opening.delete(cmd.id);
+        fail(cmd.req, err);
+      },
+    );
+    return;
+  }
+  const waiting = opening.get(cmd.id);
+  if (waiting) {
+    waiting.push(cmd);
+    return;
+  }
+  const h = channels.get(cmd.id);
+  if (!h) {
+    if ('req' in cmd) fail(cmd.req, new VoxcordError('DESTROYED', 'media channel is closed'));
+    return;
+  }
+  try {
+    switch (cmd.t) {
+      case 'discover':
+        h.channel.discoverAddress().then(
+          (address) => reply(cmd.req, address),
+          (err: unknown) => fail(cmd.req, err),
+        );
+        break;
+      case 'transport':
+        h.channel.setTransport(cmd.mode, cmd.key);
+        break;
+      case 'frame':
+        h.enqueued++;
+        h.channel.enqueue(cmd.frame);
+        break;
+      case 'endBurst':
+        h.channel.endBurst();
+        break;
+      case 'clear':
+        h.channel.clearQueue();
+        break;
+      case 'stats':
+        h.channel.stats().then(
+          (stats) => reply(cmd.req, stats),
+          (err: unknown) => fail(cmd.req, err),
+        );
+        break;
+      case 'close':
+        h.channel.close();
+        break;
+    }
+  } catch (err) {
+    // setTransport with a bad key, for instance: report it as a channel error.
+    post({ t: 'error', id: cmd.id, error: serialize(err) });
+  }
+}
+
+port.on('message', (msg: CommandBatch) => {
+  for (const cmd of msg.cmds) apply(cmd);
+});
+
+const ready: WorkerToMain = { t: 'ready', timeOrigin: performance.timeOrigin };
+port.postMessage(ready);

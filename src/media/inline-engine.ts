@@ -1,0 +1,58 @@
+/**
+ * The media engine in the calling thread. All inline engines of a process share one pacing clock
+ * (created on first use, idle when no channel is open), so every channel's ticks are spread over
+ * the same 20 ms period.
+ */
+import { VoxcordError } from '../errors.js';
+import { PacingClock } from './clock.js';
+import type { MediaChannel, MediaChannelOptions, MediaEngine } from './media-engine.js';
+import { openUdpChannel } from './udp-channel.js';
+import type { ChannelTuning, UdpMediaChannel } from './udp-channel.js';
+
+let processClock: PacingClock | undefined;
+
+/** The process-wide clock used by inline engines. */
+export function sharedClock(): PacingClock {
+  processClock ??= new PacingClock();
+  return processClock;
+}
+
+export interface InlineEngineOptions {
+  /** Defaults to the process-wide clock. */
+  clock?: PacingClock;
+  channel?: ChannelTuning;
+}
+
+export class InlineMediaEngine implements MediaEngine {
+  readonly kind = 'inline' as const;
+  private readonly clock: PacingClock;
+  private readonly tuning: ChannelTuning;
+  private readonly channels = new Set<UdpMediaChannel>();
+  private closed = false;
+
+  constructor(options: InlineEngineOptions = {}) {
+    this.clock = options.clock ?? sharedClock();
+    this.tuning = options.channel ?? {};
+  }
+
+  async openChannel(options: MediaChannelOptions): Promise<MediaChannel> {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'media engine is closed');
+    // onClosed runs only on close(), after the assignment: forget channels closed by their owner.
+    const channel: UdpMediaChannel = await openUdpChannel(options, this.clock, this.tuning, () => {
+      this.channels.delete(channel);
+    });
+    if (this.closed) {
+      channel.close();
+      throw new VoxcordError('DESTROYED', 'media engine closed while opening a channel');
+    }
+    this.channels.add(channel);
+    return channel;
+  }
+
+  /** Closes every channel. The shared clock stops by itself once no slot is registered. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const channel of [...this.channels]) channel.close();
+    this.channels.clear();
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The RTP send and receive algorithms (media.md §4.2, §4.3), shared by the client media engine
+ * and the local SFU. Pure: no sockets, no timers.
+ */
+import { VoxcordError } from '../errors.js';
+import {
+  OPUS_PAYLOAD_TYPE,
+  RTCP_PAYLOAD_TYPE_MAX,
+  RTCP_PAYLOAD_TYPE_MIN,
+  RTP_EXTENSION_PROFILE_ONE_BYTE,
+  RTP_HEADER_BYTES,
+  RTP_VERSION,
+  TRANSPORT_NONCE_SUFFIX_BYTES,
+  TRANSPORT_TAG_BYTES,
+} from '../protocol/constants.js';
+import type { RtpDropReason } from './media-engine.js';
+import { parseRtpHeader, writeRtpHeader } from './rtp.js';
+import type { RtpHeaderFields, RtpPacketInfo } from './rtp.js';
+import type { TransportCipher } from './transport-cipher.js';
+
+/** Smallest datagram that can be an encrypted RTP packet: header + tag + counter. */
+const MIN_ENCRYPTED_PACKET = RTP_HEADER_BYTES + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES;
+/** Largest one-byte-form extension body: the length field is 16 bits of 32-bit words. */
+const MAX_EXTENSION_BODY = 0xffff * 4;
+
+/**
+ * Sender state for one SSRC: sequence number and nonce counter. Both are pre-incremented, so with
+ * the defaults the first packet has sequence 1 and counter 1. The counter survives cipher changes
+ * (a new op 4 keeps the session, and a nonce must never repeat under a key).
+ */
+export class RtpPacketizer {
+  readonly #ssrc: number;
+  #sequence: number;
+  #counter: number;
+  #cipher: TransportCipher | null = null;
+  /** Reused: seal() copies the header into the datagram it returns. */
+  readonly #header = new Uint8Array(RTP_HEADER_BYTES);
+  readonly #fields: RtpHeaderFields;
+
+  constructor(ssrc: number, initial?: { sequence?: number; counter?: number }) {
+    if (!Number.isInteger(ssrc) || ssrc < 0 || ssrc > 0xffffffff) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'SSRC must be a 32-bit unsigned integer');
+    }
+    this.#ssrc = ssrc;
+    this.#sequence = (initial?.sequence ?? 0) & 0xffff;
+    this.#counter = (initial?.counter ?? 0) >>> 0;
+    this.#fields = { sequence: 0, timestamp: 0, ssrc };
+  }
+
+  setCipher(cipher: TransportCipher): void {
+    this.#cipher = cipher;
+  }
+
+  get hasCipher(): boolean {
+    return this.#cipher !== null;
+  }
+
+  /** Sequence number of the last packet built (the initial value before the first). */
+  get sequence(): number {
+    return this.#sequence;
+  }
+
+  /** Nonce counter of the last packet built (the initial value before the first). */
+  get counter(): number {
+    return this.#counter;
+  }
+
+  get ssrc(): number {
+    return this.#ssrc;
+  }
+
+  /**
+   * Builds one encrypted packet: sequence +1 (wrapping u16), nonce counter pre-incremented
+   * (first = 1, wraps at 2^32). Timestamp is supplied by the caller (from the clock's frame counter).
+   */
+  packetize(payload: Uint8Array, timestamp: number): Buffer {
+    const cipher = this.#cipher;
+    if (!cipher) throw new VoxcordError('INVALID_ARGUMENT', 'no transport cipher set (op 4 not received)');
+    this.#sequence = (this.#sequence + 1) & 0xffff;
+    this.#counter = (this.#counter + 1) >>> 0;
+    const f = this.#fields;
+    f.sequence = this.#sequence;
+    f.timestamp = timestamp;
+    writeRtpHeader(this.#header, f);
+    return cipher.seal(this.#header, payload, this.#counter);
+  }
+}
+
+/**
+ * media.md §4.3 steps 1-9: version, RTCP (pt 72-76) and payload type checks, decrypt, strip padding
+ * and extension body. Never throws; SSRC → user mapping (step 3) is the caller's.
+ */
+export function openRtpPacket(
+  packet: Uint8Array,
+  cipher: TransportCipher,
+): { info: RtpPacketInfo; payload: Buffer } | { drop: RtpDropReason } {
+  if (packet.length < MIN_ENCRYPTED_PACKET) return { drop: 'too-short' };
+  if (packet[0]! >>> 6 !== RTP_VERSION) return { drop: 'not-rtp' };
+  const pt = packet[1]! & 0x7f;
+  if (pt >= RTCP_PAYLOAD_TYPE_MIN && pt <= RTCP_PAYLOAD_TYPE_MAX) return { drop: 'rtcp' };
+  if (pt !== OPUS_PAYLOAD_TYPE) return { drop: 'payload-type' };
+  const info = parseRtpHeader(packet);
+  if ('drop' in info) return info;
+  if (packet.length < info.headerLength + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES) {
+    return { drop: 'malformed' };
+  }
+  const plaintext = cipher.open(packet, info.headerLength);
+  if (plaintext === null) return { drop: 'auth-failed' };
+  let end = plaintext.length;
+  if (info.padding) {
+    // RFC 3550: the last byte counts the padding including itself.
+    const pad = end > 0 ? plaintext[end - 1]! : 0;
+    if (pad === 0 || pad > end) return { drop: 'malformed' };
+    end -= pad;
+  }
+  if (info.extensionBodyLength > end) return { drop: 'malformed' };
+  return { info, payload: plaintext.subarray(info.extensionBodyLength, end) };
+}
+
+/**
+ * For the SFU, which re-encrypts forwarded packets with the receiver's cipher keeping seq/ts/ssrc
+ * and optionally adding a 0xBEDE one-byte extension (body, a multiple of 4 bytes, encrypted with
+ * the payload as the rtpsize modes require).
+ */
+export function sealRtpPacket(
+  fields: RtpHeaderFields,
+  payload: Uint8Array,
+  cipher: TransportCipher,
+  counter: number,
+  extension?: Uint8Array,
+): Buffer {
+  if (!extension) {
+    const header = new Uint8Array(RTP_HEADER_BYTES);
+    writeRtpHeader(header, fields);
+    return cipher.seal(header, payload, counter);
+  }
+  if (extension.length % 4 !== 0 || extension.length > MAX_EXTENSION_BODY) {
+    throw new VoxcordError(
+      'INVALID_ARGUMENT',
+      'RTP extension body must be a multiple of 4 bytes (max 262140)',
+    );
+  }
+  const header = new Uint8Array(RTP_HEADER_BYTES + 4);
+  writeRtpHeader(header, fields);
+  header[0] = header[0]! | 0x10; // X=1
+  const words = extension.length / 4;
+  header[12] = RTP_EXTENSION_PROFILE_ONE_BYTE >>> 8;
+  header[13] = RTP_EXTENSION_PROFILE_ONE_BYTE & 0xff;
+  header[14] = words >>> 8;
+  header[15] = words & 0xff;
+  const plaintext = new Uint8Array(extension.length + payload.length);
+  plaintext.set(extension, 0);
+  plaintext.set(payload, extension.length);
+  return cipher.seal(header, plaintext, counter);
+}

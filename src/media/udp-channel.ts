@@ -1,0 +1,356 @@
+/**
+ * One media connection: a connected UDP socket, IP discovery, keepalive, paced RTP send and RTP
+ * receive. Everything periodic (sending, keepalive, discovery retries) runs off the engine's shared
+ * pacing clock: no timer per channel, none per packet.
+ */
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { VoxcordError } from '../errors.js';
+import {
+  IP_DISCOVERY_ATTEMPTS,
+  IP_DISCOVERY_PACKET_BYTES,
+  IP_DISCOVERY_RESPONSE,
+  IP_DISCOVERY_RETRY_MS,
+  SAMPLES_PER_FRAME,
+  UDP_KEEPALIVE_INTERVAL_MS,
+} from '../protocol/constants.js';
+import type { EncryptionMode } from '../protocol/constants.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import type { ClockSlot, ClockTick, PacingClock } from './clock.js';
+import { buildIpDiscoveryRequest, parseIpDiscoveryResponse } from './ip-discovery.js';
+import { buildKeepalive, isKeepalive } from './keepalive.js';
+import type {
+  DiscoveredAddress,
+  MediaChannel,
+  MediaChannelEvents,
+  MediaChannelOptions,
+  MediaChannelStats,
+  RtpDropReason,
+} from './media-engine.js';
+import { openRtpPacket, RtpPacketizer } from './rtp-packet.js';
+import { SendQueue } from './send-queue.js';
+import type { SendQueueOptions } from './send-queue.js';
+import { createTransportCipher } from './transport-cipher.js';
+import type { TransportBackend, TransportCipher } from './transport-cipher.js';
+
+/** Engine-level knobs for channels (defaults from the protocol constants). */
+export interface ChannelTuning extends SendQueueOptions {
+  ipDiscoveryRetryMs?: number;
+  ipDiscoveryAttempts?: number;
+  keepaliveIntervalMs?: number;
+  transportBackend?: 'auto' | TransportBackend;
+}
+
+const U32 = 0x1_0000_0000;
+
+/** ICMP-reported conditions on a connected socket: the server may come back, the socket is fine. */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAGAIN',
+]);
+
+function emptyDrops(): Record<RtpDropReason, number> {
+  return {
+    'too-short': 0,
+    'not-rtp': 0,
+    rtcp: 0,
+    'payload-type': 0,
+    'auth-failed': 0,
+    'no-key': 0,
+    malformed: 0,
+  };
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function validateOptions(options: MediaChannelOptions): void {
+  const { ssrc, serverHost, serverPort } = options;
+  if (!Number.isInteger(ssrc) || ssrc < 0 || ssrc > 0xffffffff) {
+    throw new VoxcordError('INVALID_ARGUMENT', 'ssrc must be a 32-bit unsigned integer');
+  }
+  if (typeof serverHost !== 'string' || serverHost.length === 0) {
+    throw new VoxcordError('INVALID_ARGUMENT', 'serverHost must be a non-empty string');
+  }
+  if (!Number.isInteger(serverPort) || serverPort < 1 || serverPort > 0xffff) {
+    throw new VoxcordError('INVALID_ARGUMENT', 'serverPort must be an integer in 1..65535');
+  }
+}
+
+interface Discovery {
+  promise: Promise<DiscoveredAddress>;
+  resolve(address: DiscoveredAddress): void;
+  reject(error: VoxcordError): void;
+  attemptsLeft: number;
+  nextAttemptTick: number;
+}
+
+/** Opens the socket (connected to the server) and registers on the clock. */
+export async function openUdpChannel(
+  options: MediaChannelOptions,
+  clock: PacingClock,
+  tuning: ChannelTuning = {},
+  onClosed?: () => void,
+): Promise<UdpMediaChannel> {
+  validateOptions(options);
+  const socket = createSocket({ type: isIPv6(options.serverHost) ? 'udp6' : 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+      reject(
+        new VoxcordError('UDP_ERROR', 'could not open the media UDP socket', {
+          cause: err,
+          details: { code: errnoCode(err) },
+        }),
+      );
+    };
+    socket.once('error', onError);
+    socket.connect(options.serverPort, options.serverHost, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+  return new UdpMediaChannel(options, socket, clock, tuning, onClosed);
+}
+
+export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements MediaChannel {
+  private readonly ssrc: number;
+  private readonly queue: SendQueue;
+  private readonly packetizer: RtpPacketizer;
+  private readonly slot: ClockSlot;
+  private readonly periodMs: number;
+  private readonly timestampBase = randomInt(0, U32);
+  private readonly keepaliveTicks: number;
+  private readonly discoveryRetryTicks: number;
+  private readonly discoveryAttempts: number;
+  private readonly transportBackend: 'auto' | TransportBackend;
+  private cipher: TransportCipher | null = null;
+  private discovery: Discovery | null = null;
+  private keepaliveCounter = 0;
+  private nextKeepaliveTick: number;
+  private currentTick = 0;
+  private closed = false;
+  private readonly counters: Omit<MediaChannelStats, 'packetsDropped'> = {
+    packetsSent: 0,
+    bytesSent: 0,
+    silenceFramesSent: 0,
+    latePackets: 0,
+    packetsReceived: 0,
+    keepalivesSent: 0,
+  };
+  private readonly drops = emptyDrops();
+  /** Send/receive errors judged transient (ICMP unreachable); not fatal, not emitted. */
+  transientErrors = 0;
+  /** Called after frames leave the queue (sent or cleared); the worker host mirrors `queued` with it. */
+  onDequeue: (() => void) | undefined;
+
+  constructor(
+    options: MediaChannelOptions,
+    private readonly socket: Socket,
+    clock: PacingClock,
+    tuning: ChannelTuning = {},
+    private readonly onClosed?: () => void,
+  ) {
+    super();
+    this.ssrc = options.ssrc;
+    this.periodMs = clock.periodMs;
+    this.queue = new SendQueue({ drain: () => this.emit('drain') }, tuning);
+    this.packetizer = new RtpPacketizer(options.ssrc, { sequence: randomInt(0, 0x10000) });
+    const ticks = (ms: number): number => Math.max(1, Math.round(ms / this.periodMs));
+    this.keepaliveTicks = ticks(tuning.keepaliveIntervalMs ?? UDP_KEEPALIVE_INTERVAL_MS);
+    this.discoveryRetryTicks = ticks(tuning.ipDiscoveryRetryMs ?? IP_DISCOVERY_RETRY_MS);
+    this.discoveryAttempts = Math.max(1, tuning.ipDiscoveryAttempts ?? IP_DISCOVERY_ATTEMPTS);
+    this.transportBackend = tuning.transportBackend ?? 'auto';
+    this.nextKeepaliveTick = this.keepaliveTicks;
+
+    socket.on('message', (msg) => this.onDatagram(msg, performance.now()));
+    socket.on('error', (err) => this.onSocketError(err));
+    this.slot = clock.register((tick) => this.onTick(tick));
+    // discord.js sends one keepalive as soon as the socket exists, then every 5 s.
+    this.sendKeepalive();
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  discoverAddress(): Promise<DiscoveredAddress> {
+    if (this.closed) return Promise.reject(new VoxcordError('DESTROYED', 'media channel is closed'));
+    if (this.discovery) return this.discovery.promise;
+    let resolve!: (a: DiscoveredAddress) => void;
+    let reject!: (e: VoxcordError) => void;
+    const promise = new Promise<DiscoveredAddress>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.discovery = { promise, resolve, reject, attemptsLeft: this.discoveryAttempts, nextAttemptTick: 0 };
+    this.discoveryStep();
+    return promise;
+  }
+
+  setTransport(mode: EncryptionMode, key: Uint8Array): void {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'media channel is closed');
+    // The packetizer keeps its nonce counter across ciphers (a counter must never repeat for a key).
+    this.cipher = createTransportCipher(mode, key, { backend: this.transportBackend });
+    this.packetizer.setCipher(this.cipher);
+  }
+
+  enqueue(frame: Uint8Array): boolean {
+    if (this.closed) return false;
+    if (!(frame instanceof Uint8Array))
+      throw new VoxcordError('INVALID_ARGUMENT', 'frame must be a Uint8Array');
+    return this.queue.enqueue(frame);
+  }
+
+  endBurst(): void {
+    if (!this.closed) this.queue.endBurst();
+  }
+
+  clearQueue(): void {
+    this.queue.clear();
+    this.onDequeue?.();
+  }
+
+  async stats(): Promise<MediaChannelStats> {
+    return { ...this.counters, packetsDropped: { ...this.drops } };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.slot.release();
+    this.queue.clear();
+    const discovery = this.discovery;
+    this.discovery = null;
+    discovery?.reject(new VoxcordError('DESTROYED', 'media channel closed during IP discovery'));
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+    this.onClosed?.();
+  }
+
+  // ---- clock ----
+
+  private onTick(tick: ClockTick): void {
+    if (this.closed) return;
+    const n = tick.cycle - this.slot.firstCycle;
+    if (n < 0) return;
+    this.currentTick = n;
+    if (this.discovery && n >= this.discovery.nextAttemptTick) this.discoveryStep();
+    if (n >= this.nextKeepaliveTick) {
+      this.nextKeepaliveTick = n + this.keepaliveTicks;
+      this.sendKeepalive();
+    }
+    // Frames wait until op 4 gave us a key; the timestamp keeps advancing regardless.
+    if (!this.packetizer.hasCipher) return;
+    const item = this.queue.next();
+    if (item === undefined) return;
+    if (!item.silence) this.onDequeue?.();
+    if (item.frame.length > 0) {
+      const timestamp = (this.timestampBase + ((n * SAMPLES_PER_FRAME) % U32)) % U32;
+      const packet = this.packetizer.packetize(item.frame, timestamp);
+      this.send(packet);
+      this.counters.packetsSent++;
+      this.counters.bytesSent += packet.length;
+      if (item.silence) this.counters.silenceFramesSent++;
+      if (tick.lateMs > this.periodMs) this.counters.latePackets++;
+    }
+    if (item.endsBurst) this.emit('burstEnd');
+  }
+
+  private discoveryStep(): void {
+    const d = this.discovery;
+    if (!d) return;
+    if (d.attemptsLeft === 0) {
+      this.discovery = null;
+      d.reject(
+        new VoxcordError(
+          'IP_DISCOVERY_FAILED',
+          `no IP discovery response after ${this.discoveryAttempts} attempts`,
+        ),
+      );
+      return;
+    }
+    d.attemptsLeft--;
+    d.nextAttemptTick = this.currentTick + this.discoveryRetryTicks;
+    this.send(buildIpDiscoveryRequest(this.ssrc));
+  }
+
+  private sendKeepalive(): void {
+    this.send(buildKeepalive(this.keepaliveCounter));
+    this.keepaliveCounter = (this.keepaliveCounter + 1) >>> 0;
+    this.counters.keepalivesSent++;
+  }
+
+  // ---- socket ----
+
+  private send(datagram: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      this.socket.send(datagram, (err) => {
+        if (err) this.onSocketError(err);
+      });
+    } catch (err) {
+      this.onSocketError(err);
+    }
+  }
+
+  private onDatagram(msg: Buffer, receivedAt: number): void {
+    if (this.closed) return;
+    if (msg.length === IP_DISCOVERY_PACKET_BYTES && msg[0] === 0 && msg[1] === IP_DISCOVERY_RESPONSE) {
+      const d = this.discovery;
+      const parsed = d ? parseIpDiscoveryResponse(msg) : null;
+      if (d && parsed) {
+        this.discovery = null;
+        d.resolve({ address: parsed.address, port: parsed.port });
+      }
+      return; // late or duplicate discovery replies are not media
+    }
+    if (isKeepalive(msg)) return;
+    const cipher = this.cipher;
+    if (cipher === null) return this.drop('no-key');
+    const opened = openRtpPacket(msg, cipher);
+    if ('drop' in opened) return this.drop(opened.drop);
+    this.counters.packetsReceived++;
+    this.emit('rtp', {
+      ssrc: opened.info.ssrc,
+      sequence: opened.info.sequence,
+      timestamp: opened.info.timestamp,
+      payload: opened.payload,
+      receivedAt,
+    });
+  }
+
+  private drop(reason: RtpDropReason): void {
+    this.drops[reason]++;
+    this.emit('drop', reason);
+  }
+
+  private onSocketError(err: unknown): void {
+    if (this.closed) return;
+    const code = errnoCode(err);
+    if (code !== undefined && TRANSIENT_CODES.has(code)) {
+      this.transientErrors++;
+      return;
+    }
+    const error = new VoxcordError('UDP_ERROR', 'media UDP socket failed', {
+      cause: err,
+      details: { code },
+    });
+    this.close();
+    // An 'error' event without a listener would throw; the channel is closed either way.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * The media engine in a worker thread. The main side keeps a proxy per channel: it mirrors the
+ * send queue length (from the worker's dequeue reports), computes 'drain' itself, and re-emits the
+ * worker's events. Commands are batched once per microtask, preserving order.
+ */
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { VoxcordError } from '../errors.js';
+import { SUPPORTED_MODES, TRANSPORT_KEY_BYTES } from '../protocol/constants.js';
+import type { EncryptionMode } from '../protocol/constants.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import type {
+  CommandBatch,
+  ReplyValue,
+  SerializedError,
+  WorkerCommand,
+  WorkerData,
+  WorkerEvent,
+  WorkerToMain,
+} from './engine-messages.js';
+import type {
+  DiscoveredAddress,
+  MediaChannel,
+  MediaChannelEvents,
+  MediaChannelOptions,
+  MediaChannelStats,
+  MediaEngine,
+} from './media-engine.js';
+import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK } from './send-queue.js';
+import type { ChannelTuning } from './udp-channel.js';
+
+export interface WorkerEngineOptions {
+  channel?: ChannelTuning;
+  /**
+   * Transfer a frame's ArrayBuffer to the worker instead of copying when the frame spans its whole
+   * buffer. The caller's array is detached afterwards, so only enable this if frames are never
+   * reused (default false: each frame is copied once).
+   */
+  transferFrames?: boolean;
+}
+
+function deserialize(e: SerializedError): VoxcordError {
+  return new VoxcordError(e.code, e.message, e.details === undefined ? undefined : { details: e.details });
+}
+
+/** Starts the worker: the .js file from dist, or the .ts source through tsx when running from source. */
+function startWorker(data: WorkerData): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) {
+    return new Worker(new URL('./engine-worker.js', here), { workerData: data });
+  }
+  // Node 20 does not apply `--import tsx` to a worker's entry module, so a small bootstrap
+  // registers tsx and then imports the TypeScript worker.
+  // require.resolve finds the CommonJS build; the worker needs tsx's ESM API next to it.
+  const cjs = createRequire(here).resolve('tsx/esm/api');
+  const esm = cjs.replace(/\.cjs$/, '.mjs');
+  const tsxApi = pathToFileURL(existsSync(esm) ? esm : cjs).href;
+  const entry = new URL('./engine-worker.ts', here).href;
+  const bootstrap =
+    `import(${JSON.stringify(tsxApi)}).then((m) => { (m.register ?? m.default.register)(); ` +
+    `return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+}
+
+interface Pending {
+  resolve(value: ReplyValue): void;
+  reject(error: VoxcordError): void;
+}
+
+export class WorkerMediaEngine implements MediaEngine {
+  readonly kind = 'worker' as const;
+  private readonly worker: Worker;
+  private readonly channels = new Map<number, WorkerMediaChannel>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly tuning: ChannelTuning;
+  readonly transferFrames: boolean;
+  private nextId = 1;
+  private nextReq = 1;
+  private batch: WorkerCommand[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private flushQueued = false;
+  /** worker performance.timeOrigin - ours, to move receivedAt onto our clock. */
+  private timeOffset = 0;
+  private dead: VoxcordError | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: WorkerEngineOptions = {}) {
+    this.tuning = options.channel ?? {};
+    this.transferFrames = options.transferFrames ?? false;
+    this.worker = startWorker({ tuning: this.tuning });
+    this.worker.on('message', (msg: WorkerToMain) => this.onMessage(msg));
+    this.worker.on('error', (err) =>
+      this.onDeath(new VoxcordError('UDP_ERROR', 'media worker failed', { cause: err })),
+    );
+    this.worker.on('exit', (code) => {
+      if (this.closing === undefined) {
+        this.onDeath(new VoxcordError('UDP_ERROR', `media worker exited (code ${code})`));
+      }
+    });
+  }
+
+  async openChannel(options: MediaChannelOptions): Promise<MediaChannel> {
+    const id = this.nextId++;
+    const channel = new WorkerMediaChannel(this, id, this.tuning);
+    this.channels.set(id, channel);
+    try {
+      await this.request((req) => ({ t: 'open', req, id, options }));
+    } catch (err) {
+      this.channels.delete(id);
+      throw err;
+    }
+    return channel;
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.dead === undefined) {
+        try {
+          await this.request((req) => ({ t: 'shutdown', req }));
+        } catch {
+          // the worker is going away regardless
+        }
+      }
+      for (const ch of this.channels.values()) ch.markClosed();
+      this.channels.clear();
+      this.dead ??= new VoxcordError('DESTROYED', 'media engine is closed');
+      await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+
+  // ---- used by channels ----
+
+  command(cmd: WorkerCommand, transfer?: ArrayBuffer): void {
+    if (this.dead) return;
+    this.batch.push(cmd);
+    if (transfer) this.transfer.push(transfer);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  request(make: (req: number) => WorkerCommand): Promise<ReplyValue> {
+    if (this.dead) return Promise.reject(this.dead);
+    const req = this.nextReq++;
+    return new Promise<ReplyValue>((resolve, reject) => {
+      this.pending.set(req, { resolve, reject });
+      this.command(make(req));
+    });
+  }
+
+  forget(id: number): void {
+    this.channels.delete(id);
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.batch.length === 0 || this.dead) return;
+    const message: CommandBatch = { t: 'batch', cmds: this.batch };
+    const transfer = this.transfer;
+    this.batch = [];
+    this.transfer = [];
+    this.worker.postMessage(message, transfer);
+  }
+
+  private onMessage(msg: WorkerToMain): void {
+    if (msg.t === 'ready') {
+      this.timeOffset = msg.timeOrigin - performance.timeOrigin;
+      return;
+    }
+    for (const e of msg.events) this.onEvent(e);
+  }
+
+  private onEvent(e: WorkerEvent): void {
+    if (e.t === 'reply') {
+      const p = this.pending.get(e.req);
+      if (!p) return;
+      this.pending.delete(e.req);
+      if (e.ok) p.resolve(e.value);
+      else p.reject(deserialize(e.error));
+      return;
+    }
+    const ch = this.channels.get(e.id);
+    if (!ch) return;
+    switch (e.t) {
+      case 'dequeued':
+        ch.onDequeued(e.count);
+        break;
+      case 'rtp':
+        ch.emit('rtp', {
+          ssrc: e.ssrc,
+          sequence: e.sequence,
+          timestamp: e.timestamp,
+          payload: e.payload,
+          receivedAt: e.receivedAt + this.timeOffset,
+        });
+        break;
+      case 'drop':
+        ch.emit('drop', e.reason);
+        break;
+      case 'burstEnd':
+        ch.emit('burstEnd');
+        break;
+      case 'error':
+        ch.fail(deserialize(e.error));
+        break;
+      case 'closed':
+        ch.markClosed();
+        this.channels.delete(e.id);
+        break;
+    }
+  }
+
+  private onDeath(error: VoxcordError): void {
+    if (this.dead) return;
+    this.dead = error;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+    for (const ch of this.channels.values()) ch.fail(error);
+    this.channels.clear();
+  }
+}
+
+export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> implements MediaChannel {
+  private readonly highWaterMark: number;
+  private readonly lowWaterMark: number;
+  private enqueued = 0;
+  private dequeued = 0;
+  private needDrain = false;
+  private closed = false;
+
+  constructor(
+    private readonly engine: WorkerMediaEngine,
+    private readonly id: number,
+    tuning: ChannelTuning,
+  ) {
+    super();
+    this.highWaterMark = Math.max(1, tuning.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
+    this.lowWaterMark = Math.min(
+      this.highWaterMark - 1,
+      Math.max(0, tuning.lowWaterMark ?? DEFAULT_LOW_WATER_MARK),
+    );
+  }
+
+  /** Frames queued here or in the worker, as of the worker's last report. */
+  get queued(): number {
+    return this.enqueued - this.dequeued;
+  }
+
+  async discoverAddress(): Promise<DiscoveredAddress> {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'media channel is closed');
+    return (await this.engine.request((req) => ({ t: 'discover', req, id: this.id }))) as DiscoveredAddress;
+  }
+
+  setTransport(mode: EncryptionMode, key: Uint8Array): void {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'media channel is closed');
+    // Validate here so a bad argument throws to the caller, as the inline engine does.
+    if (!SUPPORTED_MODES.includes(mode)) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'unsupported transport encryption mode', {
+        details: { mode: String(mode) },
+      });
+    }
+    if (!(key instanceof Uint8Array) || key.length !== TRANSPORT_KEY_BYTES) {
+      throw new VoxcordError('INVALID_ARGUMENT', `transport key must be ${TRANSPORT_KEY_BYTES} bytes`);
+    }
+    this.engine.command({ t: 'transport', id: this.id, mode, key: Uint8Array.from(key) });
+  }
+
+  enqueue(frame: Uint8Array): boolean {
+    if (this.closed) return false;
+    if (!(frame instanceof Uint8Array))
+      throw new VoxcordError('INVALID_ARGUMENT', 'frame must be a Uint8Array');
+    const whole =
+      this.engine.transferFrames &&
+      frame.byteOffset === 0 &&
+      frame.byteLength === frame.buffer.byteLength &&
+      frame.buffer instanceof ArrayBuffer &&
+      !Buffer.isBuffer(frame); // Buffers may share node's pool
+    const own = whole ? frame : frame.slice();
+    this.engine.command({ t: 'frame', id: this.id, frame: own }, own.buffer as ArrayBuffer);
+    this.enqueued++;
+    if (this.queued >= this.highWaterMark) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  endBurst(): void {
+    if (!this.closed) this.engine.command({ t: 'endBurst', id: this.id });
+  }
+
+  clearQueue(): void {
+    if (!this.closed) this.engine.command({ t: 'clear', id: this.id });
+  }
+
+  async stats(): Promise<MediaChannelStats> {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'media channel is closed');
+    return (await this.engine.request((req) => ({ t: 'stats', req, id: this.id }))) as MediaChannelStats;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.engine.command({ t: 'close', id: this.id });
+    this.markClosed();
+    this.engine.forget(this.id);
+  }
+
+  // ---- called by the engine ----
+
+  onDequeued(count: number): void {
+    const before = this.queued;
+    this.dequeued = Math.max(this.dequeued, count);
+    const now = this.queued;
+    const crossed = before > this.lowWaterMark && now <= this.lowWaterMark;
+    if (crossed || (this.needDrain && now <= this.lowWaterMark)) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  markClosed(): void {
+    this.closed = true;
+  }
+
+  fail(error: VoxcordError): void {
+    this.markClosed();
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}

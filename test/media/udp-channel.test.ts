@@ -1,0 +1,232 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { PacingClock } from '../../src/media/clock.js';
+import { openUdpChannel } from '../../src/media/udp-channel.js';
+import type { ChannelTuning, UdpMediaChannel } from '../../src/media/udp-channel.js';
+import { buildIpDiscoveryResponse } from '../../src/media/ip-discovery.js';
+import { buildKeepalive } from '../../src/media/keepalive.js';
+import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
+import { createTransportCipher } from '../../src/media/transport-cipher.js';
+import { EncryptionMode } from '../../src/protocol/constants.js';
+import type { ReceivedRtp, RtpDropReason } from '../../src/media/media-engine.js';
+import { isVoxcordError } from '../../src/errors.js';
+import { FakeTimers } from './fake-timers.js';
+import { Responder, waitFor } from './udp-responder.js';
+
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
+const SSRC = 0x1234_5678;
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+async function setup(
+  tuning: ChannelTuning = {},
+  clock?: PacingClock,
+): Promise<{ r: Responder; ch: UdpMediaChannel; clock: PacingClock }> {
+  const r = await Responder.start();
+  cleanups.push(() => r.close());
+  const c = clock ?? new PacingClock();
+  cleanups.push(() => c.close());
+  const ch = await openUdpChannel({ ssrc: SSRC, serverHost: '127.0.0.1', serverPort: r.port }, c, tuning);
+  cleanups.push(() => ch.close());
+  return { r, ch, clock: c };
+}
+
+function decrypt(packets: Buffer[]): { seq: number; ts: number; ssrc: number; payload: number[] }[] {
+  const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+  return packets.map((p) => {
+    const opened = openRtpPacket(p, cipher);
+    if ('drop' in opened) throw new Error(`drop ${opened.drop}`);
+    return {
+      seq: opened.info.sequence,
+      ts: opened.info.timestamp,
+      ssrc: opened.info.ssrc,
+      payload: [...opened.payload],
+    };
+  });
+}
+
+describe('UdpMediaChannel on 127.0.0.1', () => {
+  it('discovers its address and port', async () => {
+    const { r, ch } = await setup();
+    const found = await ch.discoverAddress();
+    expect(found).toEqual({ address: '127.0.0.1', port: r.peer!.port });
+    expect(r.discoveryRequests).toBe(1);
+  });
+
+  it('rejects with IP_DISCOVERY_FAILED after the configured attempts', async () => {
+    const { r, ch } = await setup({ ipDiscoveryRetryMs: 40, ipDiscoveryAttempts: 3 });
+    r.answerDiscovery = false;
+    const err: unknown = await ch.discoverAddress().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isVoxcordError(err, 'IP_DISCOVERY_FAILED')).toBe(true);
+    expect(r.discoveryRequests).toBe(3);
+  });
+
+  it('sends the enqueued frames encrypted, in order, then five silence frames and burstEnd', async () => {
+    const { r, ch } = await setup();
+    await ch.discoverAddress();
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    const frames = Array.from({ length: 10 }, (_, i) =>
+      Uint8Array.from({ length: 20 + i }, (_, j) => (i * 31 + j) & 0xff),
+    );
+    for (const f of frames) ch.enqueue(f);
+    expect(ch.queued).toBe(10);
+    const burstEnd = new Promise<void>((resolve) => ch.on('burstEnd', resolve));
+    ch.endBurst();
+    await burstEnd;
+    expect(ch.queued).toBe(0);
+    await waitFor(() => r.rtp().length >= 15);
+    const got = decrypt(r.rtp());
+    expect(got).toHaveLength(15);
+    expect(got.map((g) => g.payload)).toEqual([
+      ...frames.map((f) => [...f]),
+      ...Array.from({ length: 5 }, () => [0xf8, 0xff, 0xfe]),
+    ]);
+    for (let i = 1; i < got.length; i++) {
+      expect(got[i]!.seq).toBe((got[i - 1]!.seq + 1) & 0xffff);
+      expect(got[i]!.ts).toBe((got[i - 1]!.ts + 960) % 2 ** 32);
+    }
+    expect(got.every((g) => g.ssrc === SSRC)).toBe(true);
+    const stats = await ch.stats();
+    expect(stats.packetsSent).toBe(15);
+    expect(stats.silenceFramesSent).toBe(5);
+    expect(stats.bytesSent).toBe(r.rtp().reduce((n, p) => n + p.length, 0));
+    // Nothing more is sent once the burst is over.
+    await new Promise((res) => setTimeout(res, 80));
+    expect(r.rtp()).toHaveLength(15);
+  });
+
+  it('holds frames until setTransport, and the nonce counter survives a key change', async () => {
+    const { r, ch } = await setup();
+    ch.enqueue(Uint8Array.of(1, 2, 3));
+    ch.enqueue(Uint8Array.of(4, 5, 6));
+    await new Promise((res) => setTimeout(res, 100));
+    expect(r.rtp()).toHaveLength(0);
+    expect(ch.queued).toBe(2);
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    await waitFor(() => r.rtp().length === 2);
+    const counters = r.rtp().map((p) => p.readUInt32BE(p.length - 4));
+    expect(counters).toEqual([1, 2]);
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    ch.enqueue(Uint8Array.of(7));
+    await waitFor(() => r.rtp().length === 3);
+    expect(r.rtp()[2]!.readUInt32BE(r.rtp()[2]!.length - 4)).toBe(3);
+    expect(decrypt(r.rtp()).map((g) => g.payload)).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+  });
+
+  it('sends discord.js keepalives: one at once, then every interval', async () => {
+    const { r } = await setup({ keepaliveIntervalMs: 40 });
+    await waitFor(() => r.keepalives().length >= 3);
+    const counters = r.keepalives().map((k) => k.readUInt32LE(0));
+    expect(counters.slice(0, 3)).toEqual([0, 1, 2]);
+    expect(r.keepalives().every((k) => k.readUInt32LE(4) === 0)).toBe(true);
+  });
+
+  it('receives, decrypts and classifies incoming datagrams', async () => {
+    const { r, ch } = await setup();
+    await ch.discoverAddress();
+    const got: ReceivedRtp[] = [];
+    const drops: RtpDropReason[] = [];
+    ch.on('rtp', (p) => got.push(p));
+    ch.on('drop', (d) => drops.push(d));
+    // Before op 4 there is no key.
+    const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+    r.sendToPeer(sealRtpPacket({ sequence: 5, timestamp: 960, ssrc: 77 }, Uint8Array.of(9), cipher, 1));
+    await waitFor(() => drops.length === 1);
+    expect(drops).toEqual(['no-key']);
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    r.sendToPeer(
+      sealRtpPacket(
+        { sequence: 6, timestamp: 1920, ssrc: 77 },
+        Uint8Array.of(0xf8, 0xff, 0xfe),
+        cipher,
+        2,
+        Uint8Array.of(0x10, 0xff, 0, 0),
+      ),
+    );
+    r.sendToPeer(buildKeepalive(3)); // ignored
+    r.sendToPeer(buildIpDiscoveryResponse(SSRC, '1.2.3.4', 5)); // late discovery reply: ignored
+    const bad = Buffer.from(
+      sealRtpPacket({ sequence: 7, timestamp: 2880, ssrc: 77 }, Uint8Array.of(1, 2), cipher, 3),
+    );
+    bad[13] = bad[13]! ^ 1;
+    r.sendToPeer(bad);
+    const rtcp = Buffer.alloc(40);
+    rtcp[0] = 0x80;
+    rtcp[1] = 0xc9;
+    r.sendToPeer(rtcp);
+    await waitFor(() => drops.length === 3);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ ssrc: 77, sequence: 6, timestamp: 1920 });
+    expect([...got[0]!.payload]).toEqual([0xf8, 0xff, 0xfe]);
+    expect(got[0]!.receivedAt).toBeGreaterThan(0);
+    expect(drops).toEqual(['no-key', 'auth-failed', 'rtcp']);
+    const stats = await ch.stats();
+    expect(stats.packetsReceived).toBe(1);
+    expect(stats.packetsDropped).toMatchObject({ 'no-key': 1, 'auth-failed': 1, rtcp: 1 });
+  });
+
+  it('rejects invalid options with INVALID_ARGUMENT', async () => {
+    const clock = new PacingClock();
+    cleanups.push(() => clock.close());
+    const err: unknown = await openUdpChannel(
+      { ssrc: -1, serverHost: '127.0.0.1', serverPort: 9 },
+      clock,
+    ).catch((e: unknown) => e);
+    expect(isVoxcordError(err, 'INVALID_ARGUMENT')).toBe(true);
+  });
+
+  it('close releases the clock slot and stops sending; discovery in flight rejects', async () => {
+    const { r, ch, clock } = await setup({ keepaliveIntervalMs: 20 });
+    r.answerDiscovery = false;
+    const pending = ch.discoverAddress();
+    ch.close();
+    await expect(pending).rejects.toMatchObject({ code: 'DESTROYED' });
+    expect(clock.stats().slots).toBe(0);
+    // Let datagrams sent before close arrive, then expect silence.
+    await new Promise((res) => setTimeout(res, 20));
+    const n = r.datagrams.length;
+    await new Promise((res) => setTimeout(res, 60));
+    expect(r.datagrams.length).toBe(n);
+    expect(ch.enqueue(Uint8Array.of(1))).toBe(false);
+  });
+});
+
+describe('UdpMediaChannel timing on a fake clock', () => {
+  it('advances the timestamp through pauses; sequence only for sent packets', async () => {
+    const timers = new FakeTimers();
+    const { r, ch } = await setup({}, new PacingClock({ timers }));
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    ch.enqueue(Uint8Array.of(0xaa));
+    timers.advance(10); // tick 0
+    timers.advance(200); // ticks 1..10: nothing queued, nothing sent
+    ch.enqueue(Uint8Array.of(0xbb));
+    timers.advance(20); // tick 11
+    await waitFor(() => r.rtp().length === 2);
+    const [a, b] = decrypt(r.rtp());
+    expect(a!.payload).toEqual([0xaa]);
+    expect(b!.payload).toEqual([0xbb]);
+    expect(b!.seq).toBe((a!.seq + 1) & 0xffff);
+    expect(b!.ts).toBe((a!.ts + 11 * 960) % 2 ** 32);
+  });
+
+  it('after a stall sends the due packets back to back and counts them late', async () => {
+    const timers = new FakeTimers();
+    const { r, ch } = await setup({}, new PacingClock({ timers }));
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    timers.advance(30);
+    for (let i = 0; i < 8; i++) ch.enqueue(Uint8Array.of(i));
+    timers.block(100);
+    timers.advance(1);
+    await waitFor(() => r.rtp().length >= 5);
+    const stats = await ch.stats();
+    expect(stats.packetsSent).toBe(r.rtp().length);
+    expect(stats.latePackets).toBeGreaterThanOrEqual(4);
+    const got = decrypt(r.rtp());
+    for (let i = 1; i < got.length; i++) expect(got[i]!.ts).toBe((got[i - 1]!.ts + 960) % 2 ** 32);
+  });
+});

@@ -1,0 +1,67 @@
+/** A tiny voice server for channel tests on 127.0.0.1: answers IP discovery, records the rest. */
+import { createSocket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { buildIpDiscoveryResponse, parseIpDiscoveryRequest } from '../../src/media/ip-discovery.js';
+
+/** A tiny voice server: answers IP discovery, records everything else. */
+export class Responder {
+  readonly socket: Socket;
+  readonly datagrams: Buffer[] = [];
+  discoveryRequests = 0;
+  answerDiscovery = true;
+  peer: RemoteInfo | undefined;
+
+  private constructor() {
+    this.socket = createSocket('udp4');
+    this.socket.on('message', (msg, rinfo) => {
+      this.peer = rinfo;
+      const req = parseIpDiscoveryRequest(msg);
+      if (req) {
+        this.discoveryRequests++;
+        if (this.answerDiscovery)
+          this.socket.send(
+            buildIpDiscoveryResponse(req.ssrc, rinfo.address, rinfo.port),
+            rinfo.port,
+            rinfo.address,
+          );
+        return;
+      }
+      this.datagrams.push(msg);
+    });
+  }
+
+  static async start(): Promise<Responder> {
+    const r = new Responder();
+    await new Promise<void>((resolve) => r.socket.bind(0, '127.0.0.1', resolve));
+    return r;
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  rtp(): Buffer[] {
+    return this.datagrams.filter((d) => d.length > 8);
+  }
+
+  keepalives(): Buffer[] {
+    return this.datagrams.filter((d) => d.length === 8);
+  }
+
+  sendToPeer(data: Uint8Array): void {
+    const peer = this.peer!;
+    this.socket.send(data, peer.port, peer.address);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,0 +1,140 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { createMediaEngine } from '../../src/media/index.js';
+import type { MediaChannel, MediaEngine, ReceivedRtp } from '../../src/media/index.js';
+import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
+import { createTransportCipher } from '../../src/media/transport-cipher.js';
+import { EncryptionMode } from '../../src/protocol/constants.js';
+import { isVoxcordError } from '../../src/errors.js';
+import { Responder, waitFor } from './udp-responder.js';
+
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function setup(
+  kind: 'inline' | 'worker',
+  transferFrames = false,
+): Promise<{ r: Responder; engine: MediaEngine; ch: MediaChannel }> {
+  const r = await Responder.start();
+  cleanups.push(() => r.close());
+  const engine = createMediaEngine({ kind, transferFrames, channel: { highWaterMark: 6, lowWaterMark: 2 } });
+  cleanups.push(() => engine.close());
+  const ch = await engine.openChannel({ ssrc: 4242, serverHost: '127.0.0.1', serverPort: r.port });
+  return { r, engine, ch };
+}
+
+for (const kind of ['inline', 'worker'] as const) {
+  describe(`${kind} media engine`, () => {
+    it('reports its kind', async () => {
+      const { engine } = await setup(kind);
+      expect(engine.kind).toBe(kind);
+    });
+
+    it('discovers, sends decryptable packets in order with backpressure, and ends the burst', async () => {
+      const { r, ch } = await setup(kind, kind === 'worker');
+      const found = await ch.discoverAddress();
+      expect(found.address).toBe('127.0.0.1');
+      expect(found.port).toBe(r.peer!.port);
+      ch.setTransport(EncryptionMode.XChaCha, KEY);
+      const frames = Array.from({ length: 12 }, (_, i) =>
+        Uint8Array.from({ length: 30 }, (_, j) => (i + j * 3) & 0xff),
+      );
+      const expected = frames.map((f) => [...f]); // frames may be transferred to the worker
+      let drains = 0;
+      ch.on('drain', () => drains++);
+      // Producer loop honouring backpressure.
+      for (const f of frames) {
+        if (!ch.enqueue(f)) await new Promise<void>((res) => ch.on('drain', res));
+      }
+      const burstEnd = new Promise<void>((res) => ch.on('burstEnd', res));
+      ch.endBurst();
+      await burstEnd;
+      expect(drains).toBeGreaterThanOrEqual(1);
+      await waitFor(() => r.rtp().length >= 17);
+      const cipher = createTransportCipher(EncryptionMode.XChaCha, KEY);
+      const opened = r.rtp().map((p) => {
+        const o = openRtpPacket(p, cipher);
+        if ('drop' in o) throw new Error(o.drop);
+        return o;
+      });
+      expect(opened.map((o) => [...o.payload])).toEqual([
+        ...expected,
+        ...Array.from({ length: 5 }, () => [0xf8, 0xff, 0xfe]),
+      ]);
+      for (let i = 1; i < opened.length; i++) {
+        expect(opened[i]!.info.sequence).toBe((opened[i - 1]!.info.sequence + 1) & 0xffff);
+        expect(opened[i]!.info.timestamp).toBe((opened[i - 1]!.info.timestamp + 960) % 2 ** 32);
+        expect(opened[i]!.info.ssrc).toBe(4242);
+      }
+      await waitFor(() => ch.queued === 0);
+      const stats = await ch.stats();
+      expect(stats.packetsSent).toBe(17);
+      expect(stats.silenceFramesSent).toBe(5);
+      expect(stats.keepalivesSent).toBeGreaterThanOrEqual(1);
+    });
+
+    it('delivers received RTP with a receive time on this thread’s clock', async () => {
+      const { r, ch } = await setup(kind);
+      await ch.discoverAddress();
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      const got: ReceivedRtp[] = [];
+      ch.on('rtp', (p) => got.push(p));
+      const drops: string[] = [];
+      ch.on('drop', (d) => drops.push(d));
+      // Let the transport command reach the worker before packets arrive.
+      await ch.stats();
+      const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+      const before = performance.now();
+      r.sendToPeer(
+        sealRtpPacket({ sequence: 1, timestamp: 960, ssrc: 9 }, Uint8Array.of(1, 2, 3), cipher, 1),
+      );
+      r.sendToPeer(Buffer.alloc(40, 0x80));
+      await waitFor(() => got.length === 1 && drops.length === 1);
+      expect([...got[0]!.payload]).toEqual([1, 2, 3]);
+      expect(got[0]).toMatchObject({ ssrc: 9, sequence: 1, timestamp: 960 });
+      expect(got[0]!.receivedAt).toBeGreaterThanOrEqual(before - 5);
+      expect(got[0]!.receivedAt).toBeLessThanOrEqual(performance.now() + 5);
+      expect(drops).toEqual(['payload-type']);
+    });
+
+    it('clearQueue drops waiting frames', async () => {
+      const { r, ch } = await setup(kind);
+      for (let i = 0; i < 5; i++) ch.enqueue(Uint8Array.of(i));
+      ch.clearQueue();
+      await waitFor(() => ch.queued === 0);
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      await new Promise((res) => setTimeout(res, 80));
+      expect(r.rtp()).toHaveLength(0);
+    });
+
+    it('rejects a bad transport key synchronously and bad options on open', async () => {
+      const { engine, ch } = await setup(kind);
+      expect(() => ch.setTransport(EncryptionMode.AesGcm, new Uint8Array(5))).toThrowError(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error,
+      );
+      const err: unknown = await engine
+        .openChannel({ ssrc: 1, serverHost: '127.0.0.1', serverPort: 0 })
+        .catch((e: unknown) => e);
+      expect(isVoxcordError(err, 'INVALID_ARGUMENT')).toBe(true);
+    });
+
+    it('close stops the channel; a closed engine refuses new channels', async () => {
+      const { r, engine, ch } = await setup(kind);
+      ch.close();
+      expect(ch.enqueue(Uint8Array.of(1))).toBe(false);
+      await new Promise((res) => setTimeout(res, 30));
+      const n = r.datagrams.length;
+      await new Promise((res) => setTimeout(res, 60));
+      expect(r.datagrams.length).toBe(n);
+      await engine.close();
+      await expect(
+        engine.openChannel({ ssrc: 1, serverHost: '127.0.0.1', serverPort: r.port }),
+      ).rejects.toMatchObject({
+        code: 'DESTROYED',
+      });
+    });
+  });
+}
