@@ -5,6 +5,7 @@
  */
 import type { EncryptionMode } from '../protocol/constants.js';
 import type { VoxcordError } from '../errors.js';
+import type { LatenessData } from './lateness-histogram.js';
 
 export interface MediaChannelOptions {
   /** Our SSRC from op 2 Ready. */
@@ -42,6 +43,8 @@ export interface MediaChannelStats {
   packetsReceived: number;
   packetsDropped: Record<RtpDropReason, number>;
   keepalivesSent: number;
+  /** Lateness of every packet sent (send time minus due time), mergeable across channels. */
+  sendLateness?: LatenessData;
 }
 
 export type MediaChannelEvents = {

@@ -29,6 +29,7 @@ import type {
   MediaChannelStats,
   RtpDropReason,
 } from './media-engine.js';
+import { LatenessHistogram } from './lateness-histogram.js';
 import { openRtpPacket, RtpPacketizer } from './rtp-packet.js';
 import { SendQueue } from './send-queue.js';
 import type { SendQueueOptions } from './send-queue.js';
@@ -149,6 +150,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     keepalivesSent: 0,
   };
   private readonly drops = emptyDrops();
+  private readonly lateness = new LatenessHistogram();
   /** Send/receive errors judged transient (ICMP unreachable); not fatal, not emitted. */
   transientErrors = 0;
   /** Called after frames leave the queue (sent or cleared); the worker host mirrors `queued` with it. */
@@ -222,7 +224,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   }
 
   async stats(): Promise<MediaChannelStats> {
-    return { ...this.counters, packetsDropped: { ...this.drops } };
+    return { ...this.counters, packetsDropped: { ...this.drops }, sendLateness: this.lateness.toJSON() };
   }
 
   close(): void {
@@ -266,6 +268,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       this.counters.bytesSent += packet.length;
       if (item.silence) this.counters.silenceFramesSent++;
       if (tick.lateMs > this.periodMs) this.counters.latePackets++;
+      this.lateness.record(tick.lateMs);
     }
     if (item.endsBurst) this.emit('burstEnd');
   }

@@ -1,0 +1,129 @@
+/**
+ * Seeded fault injection for the local voice server. Pure: the injectors decide what happens to
+ * each forwarded UDP packet / server websocket message; the SFU and gateway apply the decision
+ * (timers live there). The same seed and the same traffic give the same faults.
+ */
+
+export interface UdpFaults {
+  /** Probability [0,1] that a forwarded packet is dropped. */
+  drop?: number;
+  /** Probability that a forwarded packet is sent twice. */
+  duplicate?: number;
+  /** Probability that a packet is held and released right after the next one (to that receiver). */
+  reorder?: number;
+  /** Probability that one byte of the packet's auth tag is flipped (receiver's AEAD check fails). */
+  corrupt?: number;
+  /** Fixed delay in ms before every forwarded packet leaves. */
+  delayMs?: number;
+}
+
+export interface WsFaults {
+  /** Fixed delay in ms before every server websocket message (order is kept). */
+  delayMs?: number;
+  /** Probability that a server message is sent twice (same frame, same seq). */
+  duplicate?: number;
+}
+
+export interface FaultOptions {
+  udp?: UdpFaults;
+  ws?: WsFaults;
+}
+
+/** mulberry32: tiny, fast, good enough for test fault patterns. Returns floats in [0, 1). */
+export function createRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Derives an independent stream seed (per receiver / per session) from the server seed. */
+export function deriveSeed(seed: number, salt: number): number {
+  let h = (seed ^ Math.imul(salt >>> 0, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export type UdpFaultKind = 'drop' | 'corrupt' | 'duplicate' | 'reorder';
+
+export interface UdpFaultDecision {
+  /** Packets to send now, in order (0, 1, 2 or 3 entries). */
+  send: Buffer[];
+  /** Faults applied to this packet (for counters and logs). */
+  applied: UdpFaultKind[];
+}
+
+const hit = (rng: () => number, p: number | undefined): boolean => p !== undefined && p > 0 && rng() < p;
+
+/**
+ * Per-receiver UDP fault state. One RNG draw per configured probability per packet, always in the
+ * order drop, corrupt, duplicate, reorder, so patterns are reproducible from the seed.
+ */
+export class UdpFaultInjector {
+  private readonly rng: () => number;
+  private held: Buffer | null = null;
+
+  constructor(seed: number) {
+    this.rng = createRng(seed);
+  }
+
+  process(packet: Buffer, faults: UdpFaults | undefined): UdpFaultDecision {
+    const applied: UdpFaultKind[] = [];
+    if (faults === undefined) return { send: this.release([packet]), applied };
+    if (hit(this.rng, faults.drop)) {
+      applied.push('drop');
+      return { send: [], applied };
+    }
+    let out = packet;
+    if (hit(this.rng, faults.corrupt)) {
+      applied.push('corrupt');
+      out = Buffer.from(packet);
+      // Last byte of the 16-byte tag (just before the 4-byte nonce counter).
+      const at = Math.max(0, out.length - 5);
+      out[at]! ^= 0xff;
+    }
+    const copies = hit(this.rng, faults.duplicate) ? [out, out] : [out];
+    if (copies.length === 2) applied.push('duplicate');
+    if (this.held === null && hit(this.rng, faults.reorder)) {
+      applied.push('reorder');
+      this.held = out;
+      return { send: copies.slice(1), applied };
+    }
+    return { send: this.release(copies), applied };
+  }
+
+  /** A packet is held for reordering. */
+  get holding(): boolean {
+    return this.held !== null;
+  }
+
+  /** A packet held for reordering that the next packet has not released yet. */
+  takeHeld(): Buffer | null {
+    const held = this.held;
+    this.held = null;
+    return held;
+  }
+
+  private release(packets: Buffer[]): Buffer[] {
+    const held = this.takeHeld();
+    return held === null ? packets : [...packets, held];
+  }
+}
+
+/** Per-session websocket fault state: how many times to send a server message. */
+export class WsFaultInjector {
+  private readonly rng: () => number;
+
+  constructor(seed: number) {
+    this.rng = createRng(seed);
+  }
+
+  copies(faults: WsFaults | undefined): number {
+    return faults !== undefined && hit(this.rng, faults.duplicate) ? 2 : 1;
+  }
+}
