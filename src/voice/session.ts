@@ -1,0 +1,624 @@
+/**
+ * VoiceSession: one voice gateway v8 session (voice-gateway.md). Given credentials from the main
+ * gateway it opens the voice websocket, identifies, sets up UDP media through the MediaEngine,
+ * heartbeats, resumes after drops and sends audio. It never reconnects fresh on its own: when it
+ * ends up 'disconnected' the state says what the owner should do ('rejoin' or 'final').
+ */
+import type { Readable } from 'node:stream';
+import {
+  SUPPORTED_MODES,
+  TRANSPORT_KEY_BYTES,
+  VOICE_HANDSHAKE_TIMEOUT_MS,
+  VoiceOpcode,
+} from '../protocol/constants.js';
+import type { CloseAction, EncryptionMode } from '../protocol/constants.js';
+import { VoxcordError, isVoxcordError, toError } from '../errors.js';
+import { redact } from '../util/redact.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import type { MediaChannel, MediaEngine, ReceivedRtp } from '../media/media-engine.js';
+import { opusFrames } from '../audio/frame-source.js';
+import type { OpusEncoder } from '../audio/opus.js';
+import { HeartbeatTracker } from './heartbeat.js';
+import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from './messages.js';
+import { isActive, nextState } from './session-state.js';
+import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
+import { transmit } from './transmit.js';
+import type { Transmission, TransmitLink } from './transmit.js';
+import { VoiceSocket } from './voice-socket.js';
+import type { VoiceTlsOptions } from './voice-socket.js';
+
+export interface VoiceSessionOptions {
+  /** host[:port], no scheme (VOICE_SERVER_UPDATE `endpoint`). */
+  endpoint: string;
+  /** Guild id (VOICE_SERVER_UPDATE `guild_id`). */
+  serverId: string;
+  userId: string;
+  /** VOICE_STATE_UPDATE `session_id`. */
+  sessionId: string;
+  /** VOICE_SERVER_UPDATE `token`. */
+  token: string;
+  /** Voice channel id (the DAVE MLS group id). */
+  channelId?: string;
+  /** Highest DAVE version offered in Identify; 0 (default) = no DAVE. */
+  maxDaveProtocolVersion?: number;
+  engine: MediaEngine;
+  /** true (default) = wss like Discord; false = plain ws; an object = wss with these TLS options. */
+  tls?: VoiceTlsOptions;
+  /** Limit for each handshake step; default VOICE_HANDSHAKE_TIMEOUT_MS (15 s). */
+  handshakeTimeoutMs?: number;
+}
+
+export interface SpeakingUpdate {
+  userId: string;
+  ssrc: number;
+  /** Speaking flags bitmask (0 = stopped). */
+  speaking: number;
+}
+
+export type VoiceSessionEvents = {
+  stateChange: [oldState: VoiceSessionState, newState: VoiceSessionState];
+  /** Emitted when the session becomes 'disconnected' (the same error is in the state). Only when listened to. */
+  error: [error: VoxcordError];
+  /** Diagnostics; details are redacted (no tokens, session ids or keys). */
+  debug: [message: string, details?: unknown];
+  speaking: [update: SpeakingUpdate];
+  clientConnect: [userIds: string[]];
+  clientDisconnect: [userId: string];
+  rtp: [packet: ReceivedRtp & { userId?: string }];
+  ping: [ms: number];
+};
+
+/** Picks our preferred mode among those the server offers (media.md §3); undefined when none fits. */
+export function chooseEncryptionMode(offered: readonly string[]): EncryptionMode | undefined {
+  return SUPPORTED_MODES.find((mode) => offered.includes(mode));
+}
+
+function asSupportedMode(mode: string): EncryptionMode | undefined {
+  return SUPPORTED_MODES.find((m) => m === mode);
+}
+
+export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
+  private readonly options: VoiceSessionOptions;
+  private readonly handshakeTimeoutMs: number;
+  private current: VoiceSessionState = { status: 'idle' };
+  private socket: VoiceSocket | undefined;
+  private channel: MediaChannel | undefined;
+  private channelCleanup: (() => void) | undefined;
+  private heartbeat: HeartbeatTracker | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private lastPing: number | undefined;
+  /** Bumped on every teardown; async steps started under an older value are stale. */
+  private attempt = 0;
+  /** Bumped each time the session enters 'ready' (Speaking must be sent again). */
+  private readyCount = 0;
+  private readonly ssrcUsers = new Map<number, string>();
+  private readonly recognizedUsers = new Set<string>();
+  private readonly changeListeners = new Set<() => void>();
+  private transmission: Transmission | undefined;
+  private readonly link: TransmitLink;
+
+  constructor(options: VoiceSessionOptions) {
+    super();
+    for (const key of ['endpoint', 'serverId', 'userId', 'sessionId', 'token'] as const) {
+      if (typeof options[key] !== 'string' || options[key].length === 0)
+        throw new VoxcordError('INVALID_ARGUMENT', `VoiceSession option ${key} must be a non-empty string`);
+    }
+    this.options = options;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? VOICE_HANDSHAKE_TIMEOUT_MS;
+    this.link = {
+      readyChannel: () => (this.current.status === 'ready' ? this.channel : undefined),
+      readyEpoch: () => this.readyCount,
+      isDestroyed: () => this.current.status === 'destroyed',
+      sendSpeaking: (flags) => this.sendSpeaking(flags),
+      onChange: (listener) => {
+        this.changeListeners.add(listener);
+        return () => this.changeListeners.delete(listener);
+      },
+    };
+  }
+
+  get state(): VoiceSessionState {
+    return this.current;
+  }
+
+  /** Our SSRC from op 2 Ready (while connecting, ready or resuming). */
+  get ssrc(): number | undefined {
+    const s = this.current;
+    return s.status === 'connecting' || s.status === 'ready' || s.status === 'resuming' ? s.ssrc : undefined;
+  }
+
+  /** The transport encryption mode from op 4 (while ready or resuming). */
+  get mode(): EncryptionMode | undefined {
+    const s = this.current;
+    return s.status === 'ready' || s.status === 'resuming' ? s.mode : undefined;
+  }
+
+  /** Latest heartbeat round-trip time in ms. */
+  get ping(): number | undefined {
+    return this.lastPing;
+  }
+
+  /** SSRC -> user id, from the server's op 5; a user's entries go on op 13. */
+  get users(): ReadonlyMap<number, string> {
+    return this.ssrcUsers;
+  }
+
+  /** User ids connected to the media session (op 11 adds, op 13 removes); DAVE checks Adds against it. */
+  get connectedUsers(): ReadonlySet<string> {
+    return this.recognizedUsers;
+  }
+
+  get channelId(): string | undefined {
+    return this.options.channelId;
+  }
+
+  /** Starts the session; on a session that already ran, starts over fresh (Identify, not Resume). */
+  connect(): void {
+    if (this.current.status === 'destroyed')
+      throw new VoxcordError('DESTROYED', 'the voice session was destroyed');
+    this.teardown();
+    this.transition({ type: 'connect' });
+    this.openSocket(-1);
+  }
+
+  /** Sends pre-encoded Opus frames (one per item; a Readable must be in object mode). */
+  playOpus(source: AsyncIterable<Uint8Array> | Readable): Transmission {
+    return this.play(source);
+  }
+
+  /**
+   * Encodes and sends s16le 48 kHz stereo PCM in chunks of any size. Without `encoder` one is
+   * loaded with loadOpus() (OPUS_UNAVAILABLE rejects `finished` when no backend is installed).
+   */
+  playPcm(source: AsyncIterable<Uint8Array> | Readable, encoder?: OpusEncoder): Transmission {
+    return this.play(opusFrames(source, encoder === undefined ? { type: 'pcm' } : { type: 'pcm', encoder }));
+  }
+
+  /** One transmission at a time: a new one stops the current one and starts after its burst ended. */
+  private play(frames: AsyncIterable<unknown>): Transmission {
+    if (this.current.status === 'destroyed')
+      throw new VoxcordError('DESTROYED', 'the voice session was destroyed');
+    const previous = this.transmission;
+    previous?.stop();
+    const next = transmit(this.link, frames, previous ? { after: previous.finished } : {});
+    this.transmission = next;
+    return next;
+  }
+
+  /** Releases every socket and timer; the state becomes 'destroyed' for good. */
+  destroy(): void {
+    if (this.current.status === 'destroyed') return;
+    this.transition({ type: 'destroy' });
+    this.changeListeners.clear();
+  }
+
+  // ---- state ----
+
+  private transition(event: VoiceSessionEvent): void {
+    const old = this.current;
+    const next = nextState(old, event);
+    if (next === old) return;
+    this.current = next;
+    if (next.status === 'ready') {
+      this.readyCount += 1;
+      this.clearHandshakeTimer();
+    }
+    if (next.status === 'disconnected' || next.status === 'destroyed') this.teardown();
+    this.debug(`state ${old.status} -> ${next.status}`);
+    this.emit('stateChange', old, next);
+    for (const listener of [...this.changeListeners]) listener();
+    if (next.status === 'disconnected') this.emitError(next.error);
+  }
+
+  private fail(action: CloseAction, error: VoxcordError): void {
+    this.transition({ type: 'failed', action, reason: error.message, error });
+  }
+
+  /** Closes the websocket and media channel and stops timers; user maps are cleared. */
+  private teardown(): void {
+    this.attempt += 1;
+    this.clearHandshakeTimer();
+    this.stopHeartbeat();
+    if (this.socket) {
+      this.socket.destroy(1000);
+      this.socket = undefined;
+    }
+    if (this.channel) {
+      this.channelCleanup?.();
+      this.channelCleanup = undefined;
+      this.channel.close();
+      this.channel = undefined;
+    }
+    this.ssrcUsers.clear();
+    this.recognizedUsers.clear();
+  }
+
+  private emitError(error: VoxcordError): void {
+    // An 'error' event without a listener would throw; the state already carries the error.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.debug(`error: ${error.code}: ${error.message}`);
+  }
+
+  private debug(message: string, details?: unknown): void {
+    if (this.listenerCount('debug') === 0) return;
+    if (details === undefined) this.emit('debug', message);
+    else this.emit('debug', message, redact(details));
+  }
+
+  // ---- websocket ----
+
+  private openSocket(lastSeq: number): void {
+    let socket: VoiceSocket;
+    try {
+      socket = new VoiceSocket({ endpoint: this.options.endpoint, tls: this.options.tls ?? true, lastSeq });
+    } catch (err) {
+      this.fail(
+        'final',
+        new VoxcordError('INVALID_ARGUMENT', 'the voice endpoint is not a valid host', {
+          cause: toError(err),
+        }),
+      );
+      return;
+    }
+    this.socket = socket;
+    socket.on('message', (message) => {
+      if (socket !== this.socket) return;
+      try {
+        this.onMessage(socket, message);
+      } catch (err) {
+        // A bug in a handler must not escape into ws and crash the process.
+        this.debug(`internal error handling op ${String(message.op)}: ${toError(err).message}`);
+      }
+    });
+    socket.on('close', (code, reason) => {
+      if (socket === this.socket) this.onSocketClosed(socket, code, reason);
+    });
+    socket.on('malformed', (error, count) =>
+      this.debug(`malformed frame dropped (${count} so far): ${error.message}`),
+    );
+    socket.on('debug', (message) => this.debug(message));
+    this.debug(`connecting to ${socket.url}`);
+    this.armHandshakeTimer('websocket open and Hello');
+  }
+
+  private send(message: ClientMessage): void {
+    if (this.socket?.send(message))
+      this.debug(`sent op ${message.op}`, 'd' in message ? message.d : undefined);
+  }
+
+  private onSocketClosed(socket: VoiceSocket, code: number, reason: string): void {
+    this.socket = undefined;
+    this.stopHeartbeat();
+    this.clearHandshakeTimer();
+    const error = new VoxcordError('GATEWAY_CLOSED', `the voice websocket closed with code ${code}`, {
+      details: { closeCode: code, reason },
+    });
+    this.transition({
+      type: 'socketClosed',
+      code,
+      reason: `websocket closed with code ${code}${reason ? `: ${reason}` : ''}`,
+      error,
+    });
+    this.resumeIfNeeded(socket);
+  }
+
+  /** After a transition to 'resuming': a new websocket that sends op 7 after Hello. */
+  private resumeIfNeeded(previous: VoiceSocket): void {
+    if (this.current.status !== 'resuming') return;
+    this.debug(`resuming after seq ${previous.lastSeq}`);
+    this.openSocket(previous.lastSeq);
+  }
+
+  private onMessage(socket: VoiceSocket, message: ServerMessage): void {
+    switch (message.op) {
+      case VoiceOpcode.Hello:
+        this.startHeartbeat(message.d.heartbeat_interval);
+        if (this.current.status === 'signalling') {
+          this.send({
+            op: VoiceOpcode.Identify,
+            d: {
+              server_id: this.options.serverId,
+              user_id: this.options.userId,
+              session_id: this.options.sessionId,
+              token: this.options.token,
+              max_dave_protocol_version: this.options.maxDaveProtocolVersion ?? 0,
+            },
+          });
+          this.armHandshakeTimer('Ready after Identify');
+        } else if (this.current.status === 'resuming') {
+          this.send({
+            op: VoiceOpcode.Resume,
+            d: {
+              server_id: this.options.serverId,
+              session_id: this.options.sessionId,
+              token: this.options.token,
+              seq_ack: socket.lastSeq,
+            },
+          });
+          this.armHandshakeTimer('Resumed after Resume');
+        }
+        return;
+      case VoiceOpcode.Ready:
+        this.onReady(message.d);
+        return;
+      case VoiceOpcode.SessionDescription:
+        this.onSessionDescription(message.d);
+        return;
+      case VoiceOpcode.HeartbeatAck: {
+        const ms = this.heartbeat?.ack(message.d.t, Date.now());
+        if (ms !== undefined) {
+          this.lastPing = ms;
+          this.emit('ping', ms);
+        }
+        return;
+      }
+      case VoiceOpcode.Resumed:
+        this.debug('resumed');
+        this.transition({ type: 'resumed' });
+        return;
+      case VoiceOpcode.Speaking: {
+        const { user_id: userId, ssrc, speaking } = message.d;
+        this.ssrcUsers.set(ssrc, userId);
+        this.emit('speaking', { userId, ssrc, speaking });
+        return;
+      }
+      case VoiceOpcode.ClientsConnect:
+        for (const id of message.d.user_ids) this.recognizedUsers.add(id);
+        this.emit('clientConnect', [...message.d.user_ids]);
+        return;
+      case VoiceOpcode.ClientDisconnect: {
+        const userId = message.d.user_id;
+        this.recognizedUsers.delete(userId);
+        for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
+        this.emit('clientDisconnect', userId);
+        return;
+      }
+      case 'unknown':
+        this.debug(`ignored unknown op ${message.rawOp}`);
+        return;
+      default:
+        // DAVE opcodes: not wired yet (the DAVE session takes them over).
+        this.debug(`ignored op ${message.op}`);
+    }
+  }
+
+  // ---- handshake steps ----
+
+  private onReady(d: ReadyData): void {
+    if (this.current.status !== 'signalling') {
+      this.debug('ignored op 2 outside signalling');
+      return;
+    }
+    const mode = chooseEncryptionMode(d.modes);
+    if (mode === undefined) {
+      this.fail(
+        'final',
+        new VoxcordError(
+          'NO_SUPPORTED_ENCRYPTION_MODE',
+          'the voice server offers no encryption mode we support',
+          {
+            details: { offered: d.modes, supported: SUPPORTED_MODES },
+          },
+        ),
+      );
+      return;
+    }
+    this.transition({ type: 'ready', ssrc: d.ssrc });
+    this.armHandshakeTimer('UDP channel and IP discovery');
+    this.setUpMedia(this.attempt, d, mode).catch((err: unknown) =>
+      this.debug(`internal error during media set-up: ${toError(err).message}`),
+    );
+  }
+
+  private stale(attempt: number): boolean {
+    return attempt !== this.attempt || this.current.status !== 'connecting';
+  }
+
+  private async setUpMedia(attempt: number, d: ReadyData, mode: EncryptionMode): Promise<void> {
+    let channel: MediaChannel;
+    try {
+      channel = await this.options.engine.openChannel({ ssrc: d.ssrc, serverHost: d.ip, serverPort: d.port });
+    } catch (err) {
+      if (!this.stale(attempt))
+        this.fail(
+          'rejoin',
+          isVoxcordError(err)
+            ? err
+            : new VoxcordError('UDP_ERROR', 'could not open the UDP channel', { cause: toError(err) }),
+        );
+      return;
+    }
+    if (this.stale(attempt)) {
+      channel.close();
+      return;
+    }
+    this.attachChannel(channel);
+    let address: { address: string; port: number };
+    try {
+      address = await channel.discoverAddress();
+    } catch (err) {
+      if (!this.stale(attempt))
+        this.fail(
+          'rejoin',
+          isVoxcordError(err)
+            ? err
+            : new VoxcordError('IP_DISCOVERY_FAILED', 'IP discovery failed', { cause: toError(err) }),
+        );
+      return;
+    }
+    if (this.stale(attempt)) return;
+    this.send({
+      op: VoiceOpcode.SelectProtocol,
+      d: { protocol: 'udp', data: { address: address.address, port: address.port, mode } },
+    });
+    this.armHandshakeTimer('Session Description after Select Protocol');
+  }
+
+  private attachChannel(channel: MediaChannel): void {
+    const onRtp = (packet: ReceivedRtp): void => {
+      const userId = this.ssrcUsers.get(packet.ssrc);
+      this.emit('rtp', userId === undefined ? packet : { ...packet, userId });
+    };
+    const onError = (error: VoxcordError): void => {
+      if (this.channel !== channel) return;
+      // Without its UDP socket the session cannot resume (keys and socket go together): start over.
+      this.fail('rejoin', error);
+    };
+    channel.on('rtp', onRtp);
+    channel.on('error', onError);
+    this.channel = channel;
+    this.channelCleanup = () => {
+      channel.off('rtp', onRtp);
+      channel.off('error', onError);
+    };
+  }
+
+  private onSessionDescription(d: SessionDescriptionData): void {
+    const status = this.current.status;
+    if (
+      this.channel === undefined ||
+      (status !== 'connecting' && status !== 'ready' && status !== 'resuming')
+    ) {
+      this.debug('ignored op 4 before the media channel exists');
+      return;
+    }
+    const mode = asSupportedMode(d.mode);
+    if (mode === undefined) {
+      this.fail(
+        'final',
+        new VoxcordError(
+          'NO_SUPPORTED_ENCRYPTION_MODE',
+          'the voice server confirmed a mode we do not support',
+          {
+            details: { mode: d.mode },
+          },
+        ),
+      );
+      return;
+    }
+    if (d.secret_key.length !== TRANSPORT_KEY_BYTES) {
+      this.fail(
+        'final',
+        new VoxcordError('GATEWAY_MALFORMED_FRAME', 'op 4 secret_key has the wrong length', {
+          details: { length: d.secret_key.length },
+        }),
+      );
+      return;
+    }
+    try {
+      this.channel.setTransport(mode, Uint8Array.from(d.secret_key));
+    } catch (err) {
+      this.fail(
+        'final',
+        isVoxcordError(err)
+          ? err
+          : new VoxcordError('UDP_ERROR', 'could not install the transport cipher', { cause: toError(err) }),
+      );
+      return;
+    }
+    this.transition({ type: 'sessionDescription', mode, daveProtocolVersion: d.dave_protocol_version });
+  }
+
+  private sendSpeaking(flags: number): void {
+    const ssrc = this.ssrc;
+    if (ssrc === undefined) return;
+    this.send({ op: VoiceOpcode.Speaking, d: { speaking: flags, delay: 0, ssrc } });
+  }
+
+  // ---- timers ----
+
+  private armHandshakeTimer(step: string): void {
+    this.clearHandshakeTimer();
+    const attempt = this.attempt;
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = undefined;
+      if (attempt !== this.attempt || !isActive(this.current)) return;
+      this.fail(
+        'rejoin',
+        new VoxcordError('GATEWAY_HANDSHAKE_TIMEOUT', `voice handshake timed out waiting for ${step}`, {
+          details: { step, timeoutMs: this.handshakeTimeoutMs },
+        }),
+      );
+    }, this.handshakeTimeoutMs);
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+  }
+
+  private startHeartbeat(intervalMs: number): void {
+    this.stopHeartbeat();
+    const tracker = new HeartbeatTracker(intervalMs);
+    this.heartbeat = tracker;
+    this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(tracker), intervalMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.heartbeat = undefined;
+  }
+
+  private onHeartbeatTick(tracker: HeartbeatTracker): void {
+    const socket = this.socket;
+    if (tracker !== this.heartbeat || socket === undefined) return;
+    const tick = tracker.beat(Date.now(), socket.lastSeq);
+    if (tick.action === 'send') {
+      this.send({ op: VoiceOpcode.Heartbeat, d: tick.data });
+      return;
+    }
+    // The connection is dead: drop it ourselves and resume (or fail during the handshake).
+    this.debug(`${tick.missed} heartbeats without ACK: dropping the websocket`);
+    socket.destroy();
+    this.socket = undefined;
+    this.stopHeartbeat();
+    this.clearHandshakeTimer();
+    const error = new VoxcordError('GATEWAY_CLOSED', 'the voice server stopped acknowledging heartbeats', {
+      details: { missedAcks: tick.missed },
+    });
+    this.transition({ type: 'connectionLost', reason: error.message, error });
+    this.resumeIfNeeded(socket);
+  }
+}
+
+/**
+ * Resolves when `session` is in (or reaches) `status`; rejects with STATE_TIMEOUT after
+ * `timeoutMs`, or with DESTROYED when the session is destroyed first.
+ */
+export function entersState(
+  session: VoiceSession,
+  status: VoiceSessionStatus,
+  timeoutMs: number,
+): Promise<void> {
+  if (session.state.status === status) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const onChange = (_old: VoiceSessionState, next: VoiceSessionState): void => {
+      if (next.status === status) {
+        cleanup();
+        resolve();
+      } else if (next.status === 'destroyed') {
+        cleanup();
+        reject(new VoxcordError('DESTROYED', `the voice session was destroyed before reaching '${status}'`));
+      }
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(
+        new VoxcordError(
+          'STATE_TIMEOUT',
+          `the voice session did not reach '${status}' within ${timeoutMs} ms`,
+          {
+            details: { status, current: session.state.status, timeoutMs },
+          },
+        ),
+      );
+    }, timeoutMs);
+    function cleanup(): void {
+      clearTimeout(timer);
+      session.off('stateChange', onChange);
+    }
+    session.on('stateChange', onChange);
+  });
+}

@@ -1,0 +1,274 @@
+/**
+ * The transmit pump: moves Opus frames from an async source into the session's MediaChannel with
+ * backpressure, and drives op 5 Speaking around each burst (voice-gateway.md §5.7):
+ * Speaking (Microphone) before the first frame, and again before the next frame after the session
+ * re-entered 'ready' (resume or fresh connect); endBurst() when the source ends or stop() is called;
+ * Speaking 0 once the channel reports 'burstEnd' (trailing silence sent).
+ * While the session is not ready the pump waits; it fails only on a source error or destroy.
+ */
+import { FRAME_DURATION_MS, SILENCE_FRAMES_AT_END, SpeakingFlag } from '../protocol/constants.js';
+import { VoxcordError, isVoxcordError } from '../errors.js';
+import type { MediaChannel } from '../media/media-engine.js';
+
+/** What the pump needs from the session (kept narrow so tests can fake it). */
+export interface TransmitLink {
+  /** The media channel while the session is 'ready', else undefined. */
+  readyChannel(): MediaChannel | undefined;
+  /** Changes each time the session (re)enters 'ready': Speaking has to be sent again. */
+  readyEpoch(): number;
+  isDestroyed(): boolean;
+  /** Sends op 5 with our SSRC and these flags (0 = stopped). */
+  sendSpeaking(flags: number): void;
+  /** Calls `listener` after every session state change; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
+export interface Transmission {
+  /** Resolves when the burst has ended (source done or stop()); rejects with AUDIO_INPUT_ERROR or DESTROYED. */
+  readonly finished: Promise<void>;
+  /** Stops at once: drops queued frames, sends the trailing silence, then Speaking 0. */
+  stop(): void;
+  /** Frames handed to the media channel so far. */
+  readonly framesSent: number;
+}
+
+export interface TransmitOptions {
+  /** op 5 flags for this burst; default Microphone. */
+  speakingFlags?: number;
+  /** Start only after this settles (the previous transmission), so Speaking 0/1 never interleave. */
+  after?: Promise<unknown>;
+}
+
+/** Extra wait on top of the queue length before giving up on a 'burstEnd' that never comes. */
+const BURST_END_GRACE_MS = 1_000;
+
+type Cancel = () => void;
+
+class TransmitPump implements Transmission {
+  readonly finished: Promise<void>;
+  private frames = 0;
+  private stopped = false;
+  /** Waiters woken by stop() or by 'drain'. */
+  private readonly kickListeners = new Set<() => void>();
+  /** The channel whose enqueue() returned false, until it emits 'drain'. */
+  private blocked: MediaChannel | undefined;
+  private unblock: Cancel | undefined;
+
+  constructor(
+    private readonly link: TransmitLink,
+    private readonly source: AsyncIterable<unknown>,
+    private readonly options: TransmitOptions,
+  ) {
+    this.finished = this.run();
+    // `finished` may never be awaited: keep its rejection from becoming an unhandled one.
+    this.finished.catch(() => undefined);
+  }
+
+  get framesSent(): number {
+    return this.frames;
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.kick();
+  }
+
+  private kick(): void {
+    for (const listener of [...this.kickListeners]) listener();
+  }
+
+  /**
+   * Marks `channel` full. The drain listener stays until 'drain' even across waits for other
+   * reasons (a resume), so a drain is never missed.
+   */
+  private block(channel: MediaChannel): void {
+    this.unblock?.();
+    const onDrain = (): void => {
+      this.unblock?.();
+      this.kick();
+    };
+    channel.on('drain', onDrain);
+    this.blocked = channel;
+    this.unblock = () => {
+      channel.off('drain', onDrain);
+      this.blocked = undefined;
+      this.unblock = undefined;
+    };
+  }
+
+  /**
+   * Resolves when any of: stop() or 'drain' (unless `ignoreKicks`), a session state change, or
+   * the `extra` registration fires. Everything registered is removed once it resolves.
+   */
+  private wake(extra?: (wake: () => void) => Cancel, ignoreKicks = false): Promise<void> {
+    return this.waiter(extra, ignoreKicks).promise;
+  }
+
+  /** Like wake(), plus `cancel` to drop the registrations when something else won a race. */
+  private waiter(
+    extra?: (wake: () => void) => Cancel,
+    ignoreKicks = false,
+  ): { promise: Promise<void>; cancel: Cancel } {
+    const cancels: Cancel[] = [];
+    let done = false;
+    let resolvePromise: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => (resolvePromise = resolve));
+    const cancel = (): void => {
+      if (done) return;
+      done = true;
+      for (const c of cancels) c();
+    };
+    const fire = (): void => {
+      cancel();
+      resolvePromise();
+    };
+    cancels.push(this.link.onChange(fire));
+    if (!ignoreKicks) {
+      this.kickListeners.add(fire);
+      cancels.push(() => this.kickListeners.delete(fire));
+    }
+    if (extra) cancels.push(extra(fire));
+    return { promise, cancel };
+  }
+
+  /** The next source item, or undefined when stopped or destroyed while waiting for it. */
+  private async nextItem(it: AsyncIterator<unknown>): Promise<IteratorResult<unknown> | undefined> {
+    const pending = it.next();
+    for (;;) {
+      if (this.stopped || this.link.isDestroyed()) return undefined;
+      const interrupted = this.waiter();
+      try {
+        // Promise.race attaches handlers to `pending`, so a late rejection is never unhandled.
+        const result = await Promise.race([
+          pending.then((r) => ({ r })),
+          interrupted.promise.then(() => undefined),
+        ]);
+        if (result) return result.r;
+      } finally {
+        interrupted.cancel();
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    if (this.options.after) await this.options.after.catch(() => undefined);
+    const flags = this.options.speakingFlags ?? SpeakingFlag.Microphone;
+    const it = iterate(this.source);
+    let spokenEpoch: number | undefined;
+    let burstChannel: MediaChannel | undefined;
+    let failure: VoxcordError | undefined;
+    let sourceDone = false;
+
+    try {
+      pump: while (!this.stopped) {
+        let result: IteratorResult<unknown> | undefined;
+        try {
+          result = await this.nextItem(it);
+        } catch (err) {
+          sourceDone = true; // a throwing iterator is finished
+          // Typed errors from a frame source (OPUS_UNAVAILABLE, AUDIO_INPUT_ERROR) pass through.
+          throw isVoxcordError(err)
+            ? err
+            : new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source failed', { cause: err });
+        }
+        if (result === undefined) break;
+        if (result.done === true) {
+          sourceDone = true;
+          break;
+        }
+        const frame = result.value;
+        if (!(frame instanceof Uint8Array)) {
+          throw new VoxcordError('AUDIO_INPUT_ERROR', 'an Opus source must yield Uint8Array frames', {
+            details: { type: typeof frame },
+          });
+        }
+        if (frame.byteLength === 0) continue;
+
+        // Wait until the session is ready and the channel has room (backpressure).
+        let channel: MediaChannel | undefined;
+        for (;;) {
+          if (this.link.isDestroyed() || this.stopped) break pump;
+          channel = this.link.readyChannel();
+          if (channel === undefined || this.blocked === channel) await this.wake();
+          else break;
+        }
+        if (spokenEpoch !== this.link.readyEpoch()) {
+          // Before the first frame of the burst, and again after every resume (voice-gateway.md §7.5).
+          this.link.sendSpeaking(flags);
+          spokenEpoch = this.link.readyEpoch();
+        }
+        burstChannel = channel;
+        this.frames += 1;
+        if (!channel.enqueue(frame)) this.block(channel);
+      }
+    } catch (err) {
+      failure =
+        err instanceof VoxcordError
+          ? err
+          : new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source failed', { cause: err });
+    }
+
+    this.unblock?.();
+    if (!sourceDone) {
+      // Release the source (e.g. destroy a Readable) without waiting on it.
+      Promise.resolve()
+        .then(() => it.return?.())
+        .catch(() => undefined);
+    }
+    if (this.stopped) burstChannel?.clearQueue();
+    if (burstChannel !== undefined && spokenEpoch !== undefined) await this.endBurst(burstChannel);
+
+    if (failure) throw failure;
+    if (this.link.isDestroyed()) throw new VoxcordError('DESTROYED', 'the voice session was destroyed');
+  }
+
+  /** endBurst, wait for the trailing silence, then Speaking 0 (if the session is still ready). */
+  private async endBurst(channel: MediaChannel): Promise<void> {
+    if (this.link.isDestroyed() || this.link.readyChannel() !== channel) return;
+    const limitMs = (channel.queued + SILENCE_FRAMES_AT_END) * FRAME_DURATION_MS + BURST_END_GRACE_MS;
+    const waited = this.wake((fire) => {
+      channel.on('burstEnd', fire);
+      // A channel that never reports the end must not hang `finished`.
+      const timer = setTimeout(fire, limitMs);
+      return () => {
+        channel.off('burstEnd', fire);
+        clearTimeout(timer);
+      };
+    }, true);
+    channel.endBurst();
+    await waited;
+    // Left 'ready' meanwhile: the speaking state starts over on the next ready anyway.
+    if (this.link.readyChannel() === channel) this.link.sendSpeaking(SpeakingFlag.None);
+  }
+}
+
+/** An async iterator over any (async) iterable; anything else yields one bad item that fails the pump. */
+function iterate(source: unknown): AsyncIterator<unknown> {
+  if (typeof source === 'object' && source !== null) {
+    const asyncIt = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
+    if (typeof asyncIt === 'function') return asyncIt.call(source);
+    const syncIt = (source as Partial<Iterable<unknown>>)[Symbol.iterator];
+    if (typeof syncIt === 'function') {
+      const inner = syncIt.call(source);
+      return {
+        next: async () => inner.next(),
+        return: async () => inner.return?.() ?? { done: true, value: undefined },
+      };
+    }
+  }
+  return {
+    next: async () => {
+      throw new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable');
+    },
+  };
+}
+
+/** Starts pumping `source` (one Opus frame per item) into the link's channel. */
+export function transmit(
+  link: TransmitLink,
+  source: AsyncIterable<unknown>,
+  options: TransmitOptions = {},
+): Transmission {
+  return new TransmitPump(link, source, options);
+}

@@ -1,0 +1,242 @@
+import { afterEach, describe, it, expect } from 'vitest';
+import { Readable } from 'node:stream';
+import { transmit } from '../../src/voice/transmit.js';
+import type { TransmitLink } from '../../src/voice/transmit.js';
+import { isVoxcordError } from '../../src/errors.js';
+import { FakeChannel, PushSource, until } from './fakes.js';
+
+class FakeLink implements TransmitLink {
+  ready = true;
+  epoch = 1;
+  destroyed = false;
+  readonly speaking: number[] = [];
+  private listeners = new Set<() => void>();
+  constructor(
+    readonly channel: FakeChannel,
+    readonly log: string[],
+  ) {}
+  readyChannel(): FakeChannel | undefined {
+    return this.ready && !this.destroyed ? this.channel : undefined;
+  }
+  readyEpoch(): number {
+    return this.epoch;
+  }
+  isDestroyed(): boolean {
+    return this.destroyed;
+  }
+  sendSpeaking(flags: number): void {
+    this.speaking.push(flags);
+    this.log.push(`speaking:${flags}`);
+  }
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  change(update: Partial<Pick<FakeLink, 'ready' | 'epoch' | 'destroyed'>>): void {
+    Object.assign(this, update);
+    for (const l of [...this.listeners]) l();
+  }
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+}
+
+function setup(): { log: string[]; channel: FakeChannel; link: FakeLink } {
+  const log: string[] = [];
+  const channel = new FakeChannel(
+    { ssrc: 1, serverHost: '127.0.0.1', serverPort: 1 },
+    log,
+    new Promise(() => undefined),
+  );
+  return { log, channel, link: new FakeLink(channel, log) };
+}
+
+const frame = (n: number): Uint8Array => Uint8Array.of(0xfc, n);
+
+describe('transmit', () => {
+  let cleanup: (() => void) | undefined;
+  afterEach(() => {
+    cleanup?.();
+    cleanup = undefined;
+  });
+
+  it('sends Speaking before the first frame, then endBurst, then Speaking 0 after burstEnd', async () => {
+    const { log, channel, link } = setup();
+    const t = transmit(link, [frame(1), frame(2), frame(3)] as unknown as AsyncIterable<Uint8Array>);
+    await t.finished;
+    expect(log).toEqual([
+      'speaking:1',
+      'enqueue',
+      'enqueue',
+      'enqueue',
+      'endBurst',
+      'burstEnd',
+      'speaking:0',
+    ]);
+    expect(channel.enqueued).toEqual([frame(1), frame(2), frame(3)]);
+    expect(t.framesSent).toBe(3);
+    expect(link.listenerCount).toBe(0);
+  });
+
+  it('accepts an object-mode Readable and skips empty frames', async () => {
+    const { channel, link } = setup();
+    const t = transmit(link, Readable.from([frame(1), new Uint8Array(0), Buffer.from([0xfc, 2])]));
+    await t.finished;
+    expect(channel.enqueued.map((f) => f[1])).toEqual([1, 2]);
+  });
+
+  it('uses the given speaking flags', async () => {
+    const { link } = setup();
+    await transmit(link, Readable.from([frame(1)]), { speakingFlags: 5 }).finished;
+    expect(link.speaking).toEqual([5, 0]);
+  });
+
+  it('does not send Speaking at all for an empty source', async () => {
+    const { log, link } = setup();
+    await transmit(link, Readable.from([])).finished;
+    expect(log).toEqual([]);
+  });
+
+  it('respects backpressure: no enqueue after false until drain', async () => {
+    const { channel, link } = setup();
+    channel.highWater = 2;
+    const source = new PushSource();
+    const t = transmit(link, source);
+    source.push(frame(1), frame(2), frame(3), frame(4));
+    await until(() => channel.enqueued.length === 2);
+    // Give the pump every chance to misbehave.
+    await new Promise((r) => setTimeout(r, 30));
+    expect(channel.enqueued.length).toBe(2);
+    channel.consume(2);
+    channel.emit('drain');
+    await until(() => channel.enqueued.length === 4);
+    // Full again after frame 4: ending the source still ends the burst without another drain.
+    source.end();
+    await t.finished;
+    expect(t.framesSent).toBe(4);
+  });
+
+  it('a drain that happens while the session is resuming is not missed', async () => {
+    const { channel, link } = setup();
+    channel.highWater = 1;
+    const source = new PushSource();
+    const t = transmit(link, source);
+    source.push(frame(1), frame(2));
+    await until(() => channel.enqueued.length === 1);
+    link.change({ ready: false });
+    channel.consume(1);
+    channel.emit('drain');
+    link.change({ ready: true, epoch: 2 });
+    await until(() => channel.enqueued.length === 2);
+    source.end();
+    await t.finished;
+  });
+
+  it('waits while the session is not ready, then sends Speaking before the first frame', async () => {
+    const { log, link } = setup();
+    link.ready = false;
+    const t = transmit(link, Readable.from([frame(1)]));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log).toEqual([]);
+    link.change({ ready: true });
+    await t.finished;
+    expect(log.slice(0, 2)).toEqual(['speaking:1', 'enqueue']);
+  });
+
+  it('re-sends Speaking before the next frame after the session re-entered ready', async () => {
+    const { log, channel, link } = setup();
+    const source = new PushSource();
+    const t = transmit(link, source);
+    source.push(frame(1));
+    await until(() => channel.enqueued.length === 1);
+    link.change({ ready: false }); // resuming
+    link.change({ ready: true, epoch: 2 }); // resumed
+    source.push(frame(2));
+    await until(() => channel.enqueued.length === 2);
+    source.end();
+    await t.finished;
+    expect(log).toEqual([
+      'speaking:1',
+      'enqueue',
+      'speaking:1',
+      'enqueue',
+      'endBurst',
+      'burstEnd',
+      'speaking:0',
+    ]);
+  });
+
+  it('stop() drops the queue, ends the burst, sends Speaking 0, releases the source', async () => {
+    const { log, channel, link } = setup();
+    const source = new PushSource();
+    const t = transmit(link, source);
+    source.push(frame(1));
+    await until(() => channel.enqueued.length === 1);
+    t.stop();
+    await t.finished;
+    expect(log).toEqual(['speaking:1', 'enqueue', 'clearQueue', 'endBurst', 'burstEnd', 'speaking:0']);
+    await until(() => source.returned);
+  });
+
+  it('a failing source rejects finished with AUDIO_INPUT_ERROR after ending the burst', async () => {
+    const { log, channel, link } = setup();
+    const source = new PushSource();
+    const t = transmit(link, source);
+    source.push(frame(1));
+    await until(() => channel.enqueued.length === 1);
+    source.fail(new Error('disk gone'));
+    const err: unknown = await t.finished.catch((e: unknown) => e);
+    expect(isVoxcordError(err, 'AUDIO_INPUT_ERROR')).toBe(true);
+    expect(log.slice(-3)).toEqual(['endBurst', 'burstEnd', 'speaking:0']);
+  });
+
+  it('rejects items that are not bytes', async () => {
+    const { link } = setup();
+    const err: unknown = await transmit(link, Readable.from(['text'])).finished.catch((e: unknown) => e);
+    expect(isVoxcordError(err, 'AUDIO_INPUT_ERROR')).toBe(true);
+  });
+
+  it('destroy while waiting rejects finished with DESTROYED', async () => {
+    const { channel, link } = setup();
+    const source = new PushSource();
+    const t = transmit(link, source);
+    source.push(frame(1));
+    await until(() => channel.enqueued.length === 1);
+    link.change({ destroyed: true });
+    const err: unknown = await t.finished.catch((e: unknown) => e);
+    expect(isVoxcordError(err, 'DESTROYED')).toBe(true);
+    expect(channel.endBursts).toBe(0);
+    await until(() => source.returned);
+  });
+
+  it('does not hang when the channel never reports burstEnd', async () => {
+    const { log, channel, link } = setup();
+    channel.autoBurstEnd = false;
+    await transmit(link, Readable.from([frame(1)])).finished;
+    expect(log).toEqual(['speaking:1', 'enqueue', 'endBurst', 'speaking:0']);
+  });
+
+  it('starts only after the previous transmission finished', async () => {
+    const { log, link } = setup();
+    const first = new PushSource();
+    const a = transmit(link, first);
+    first.push(frame(1));
+    const b = transmit(link, Readable.from([frame(2)]), { after: a.finished });
+    await until(() => log.length >= 2);
+    a.stop();
+    await Promise.all([a.finished, b.finished]);
+    expect(log).toEqual([
+      'speaking:1',
+      'enqueue',
+      'clearQueue',
+      'endBurst',
+      'burstEnd',
+      'speaking:0',
+      'speaking:1',
+      'enqueue',
+      'endBurst',
+      'burstEnd',
+      'speaking:0',
+    ]);
+  });
+});
