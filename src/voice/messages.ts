@@ -98,7 +98,10 @@ export type ServerMessage = (
   | { op: typeof VoiceOpcode.DavePrepareTransition; d: PrepareTransitionData }
   | { op: typeof VoiceOpcode.DaveExecuteTransition; d: TransitionData }
   | { op: typeof VoiceOpcode.DavePrepareEpoch; d: PrepareEpochData }
-  | { op: BinaryServerOp; payload: Uint8Array }
+  | { op: typeof VoiceOpcode.DaveMlsExternalSender; payload: Uint8Array }
+  | { op: typeof VoiceOpcode.DaveMlsProposals; payload: Uint8Array }
+  | { op: typeof VoiceOpcode.DaveMlsAnnounceCommitTransition; payload: Uint8Array }
+  | { op: typeof VoiceOpcode.DaveMlsWelcome; payload: Uint8Array }
   | { op: 'unknown'; rawOp: number }
 ) & { seq?: number };
 

@@ -1,0 +1,103 @@
+/** Shared set-up for end-to-end tests: the local server plus real voxcord sessions over 127.0.0.1. */
+import { startVoiceServer } from '../../src/server/index.js';
+import type { VoiceServer } from '../../src/server/index.js';
+import type { VoiceServerOptions } from '../../src/server/types.js';
+import { createMediaEngine } from '../../src/media/index.js';
+import type { MediaEngine } from '../../src/media/index.js';
+import { VoiceSession, entersState } from '../../src/voice/session.js';
+import type { VoiceSessionOptions } from '../../src/voice/session.js';
+import type { ReceivedRtp } from '../../src/media/media-engine.js';
+
+export const GUILD = '100000000000000001';
+export const CHANNEL = '200000000000000002';
+
+export interface Harness {
+  server: VoiceServer;
+  engine: MediaEngine;
+  join(userId: string, extra?: Partial<VoiceSessionOptions>): Promise<VoiceSession>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: VoiceServerOptions = {}): Promise<Harness> {
+  const server = await startVoiceServer(options);
+  const engine = createMediaEngine();
+  const sessions: VoiceSession[] = [];
+  return {
+    server,
+    engine,
+    async join(userId, extra = {}) {
+      const creds = server.allocate({ guildId: GUILD, channelId: CHANNEL, userId });
+      const session = new VoiceSession({
+        endpoint: creds.endpoint,
+        serverId: creds.serverId,
+        userId,
+        sessionId: creds.sessionId,
+        token: creds.token,
+        channelId: CHANNEL,
+        engine,
+        tls: false,
+        handshakeTimeoutMs: 5_000,
+        ...extra,
+      });
+      sessions.push(session);
+      session.connect();
+      await entersState(session, 'ready', 5_000);
+      return session;
+    },
+    async close() {
+      for (const s of sessions) s.destroy();
+      await engine.close();
+      await server.stop();
+    },
+  };
+}
+
+/** Collects the payloads one session receives from one user's SSRC. */
+export function collectFrom(session: VoiceSession, ssrc: number): ReceivedRtp[] {
+  const out: ReceivedRtp[] = [];
+  session.on('rtp', (packet) => {
+    if (packet.ssrc === ssrc) out.push(packet);
+  });
+  return out;
+}
+
+export async function until(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Distinct, recognisable Opus-sized payloads. */
+export function numberedFrames(count: number, size = 60): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => {
+    const frame = new Uint8Array(size);
+    frame[0] = 0xfc; // an Opus TOC byte; the rest identifies the frame
+    frame.fill(i & 0xff, 1);
+    frame[1] = i >> 8;
+    return frame;
+  });
+}
+
+/** s16le 48 kHz stereo sine, in irregular chunk sizes. */
+export function sinePcm(ms: number, hz = 440): Buffer {
+  const samples = (48_000 * ms) / 1000;
+  const pcm = Buffer.alloc(samples * 4);
+  for (let i = 0; i < samples; i++) {
+    const v = Math.round(Math.sin((2 * Math.PI * hz * i) / 48_000) * 12_000);
+    pcm.writeInt16LE(v, i * 4);
+    pcm.writeInt16LE(v, i * 4 + 2);
+  }
+  return pcm;
+}
+
+export async function* chunked(data: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
+  let offset = 0;
+  let i = 0;
+  while (offset < data.length) {
+    const size = sizes[i++ % sizes.length]!;
+    yield data.subarray(offset, offset + size);
+    offset += size;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Issue 2 end to end: two voxcord sessions on the local server over real sockets. What one sends
+ * arrives at the other, transport-decrypted by the receiver with its own key, exactly and in order.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  EncryptionMode,
+  OPUS_SILENCE_FRAME,
+  PCM_FRAME_BYTES,
+  SILENCE_FRAMES_AT_END,
+} from '../../src/protocol/constants.js';
+import { loadOpus } from '../../src/audio/opus.js';
+import { PcmFramer } from '../../src/audio/pcm-framer.js';
+import type { VoiceSessionState } from '../../src/voice/session-state.js';
+import { GUILD, chunked, collectFrom, numberedFrames, sinePcm, startHarness, until } from './harness.js';
+import type { Harness } from './harness.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const silence = Array.from(OPUS_SILENCE_FRAME);
+
+describe.each([EncryptionMode.AesGcm, EncryptionMode.XChaCha])('transport in %s', (mode) => {
+  it('delivers pre-encoded Opus frames exactly, in order, then five silence frames', async () => {
+    harness = await startHarness({ modes: [mode] });
+    const alice = await harness.join('1001');
+    const bob = await harness.join('1002');
+    expect(alice.mode).toBe(mode);
+    expect(bob.mode).toBe(mode);
+    const received = collectFrom(bob, alice.ssrc!);
+
+    const frames = numberedFrames(40);
+    const transmission = alice.playOpus(
+      (async function* () {
+        yield* frames;
+      })(),
+    );
+    await transmission.finished;
+    await until(() => received.length >= frames.length + SILENCE_FRAMES_AT_END, 5_000, 'all frames');
+
+    expect(received.map((p) => Buffer.from(p.payload).toString('hex'))).toEqual([
+      ...frames.map((f) => Buffer.from(f).toString('hex')),
+      ...Array.from({ length: SILENCE_FRAMES_AT_END }, () => Buffer.from(silence).toString('hex')),
+    ]);
+    // RTP: sequence +1 and timestamp +960 per packet, wrapping.
+    for (let i = 1; i < received.length; i++) {
+      expect(received[i]!.sequence).toBe((received[i - 1]!.sequence + 1) & 0xffff);
+      expect(received[i]!.timestamp).toBe((received[i - 1]!.timestamp + 960) >>> 0);
+    }
+    // The receiver learned who speaks on that SSRC from op 5.
+    expect(bob.users.get(alice.ssrc!)).toBe('1001');
+  });
+});
+
+describe('PCM input', () => {
+  it('re-frames odd-sized PCM chunks to 20 ms and delivers exactly the Opus frames an encoder makes', async () => {
+    harness = await startHarness();
+    const alice = await harness.join('1001');
+    const bob = await harness.join('1002');
+    const received = collectFrom(bob, alice.ssrc!);
+
+    const pcm = sinePcm(500); // 25 frames
+    const transmission = alice.playPcm(chunked(pcm, [1000, 3, 7777, 3840, 1]));
+    await transmission.finished;
+    await until(() => received.length >= 25 + SILENCE_FRAMES_AT_END, 5_000, 'all frames');
+
+    // libopus is deterministic: an encoder with the same settings makes the same bytes.
+    const opus = await loadOpus();
+    const encoder = opus.createEncoder();
+    const framer = new PcmFramer();
+    const expected = [...framer.push(pcm), framer.flush()]
+      .filter((f) => f !== undefined)
+      .map((f) => Buffer.from(encoder.encode(f)).toString('hex'));
+    encoder.close();
+    expect(expected).toHaveLength(pcm.length / PCM_FRAME_BYTES);
+    expect(received.slice(0, expected.length).map((p) => Buffer.from(p.payload).toString('hex'))).toEqual(
+      expected,
+    );
+    expect(
+      received.slice(expected.length).every((p) => Buffer.from(p.payload).equals(Buffer.from(silence))),
+    ).toBe(true);
+  });
+});
+
+describe('session survival', () => {
+  it('keeps a call alive across 30 heartbeat intervals', async () => {
+    harness = await startHarness({ heartbeatIntervalMs: 40, heartbeatTimeoutMs: 120 });
+    const alice = await harness.join('1001');
+    const states: string[] = [];
+    alice.on('stateChange', (_old, next) => states.push(next.status));
+    const pings: number[] = [];
+    alice.on('ping', (ms) => pings.push(ms));
+    await new Promise((r) => setTimeout(r, 40 * 30));
+    expect(alice.state.status).toBe('ready');
+    expect(states).toEqual([]);
+    expect(pings.length).toBeGreaterThanOrEqual(20);
+    expect(harness.server.participants(GUILD)[0]?.connected).toBe(true);
+  });
+
+  it('resumes after the websocket drops mid-stream and the audio continues without loss', async () => {
+    harness = await startHarness();
+    const alice = await harness.join('1001');
+    const bob = await harness.join('1002');
+    const received = collectFrom(bob, alice.ssrc!);
+    const statuses: VoiceSessionState['status'][] = [];
+    alice.on('stateChange', (_old, next) => statuses.push(next.status));
+    const resumed = new Promise<void>((resolve) =>
+      alice.on('stateChange', (old, next) => {
+        if (old.status === 'resuming' && next.status === 'ready') resolve();
+      }),
+    );
+
+    const frames = numberedFrames(100);
+    let sent = 0;
+    const transmission = alice.playOpus(
+      (async function* () {
+        for (const frame of frames) {
+          if (sent++ === 30) harness!.server.closeClient('1001', GUILD, 1006);
+          yield frame;
+        }
+      })(),
+    );
+    await resumed;
+    await transmission.finished;
+    await until(() => received.length >= frames.length + SILENCE_FRAMES_AT_END, 5_000, 'all frames');
+
+    expect(statuses).toEqual(['resuming', 'ready']);
+    expect(received.slice(0, frames.length).map((p) => p.payload[0]! === 0xfc && p.payload[2])).toEqual(
+      frames.map((_, i) => i & 0xff),
+    );
+  });
+});
