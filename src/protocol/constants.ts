@@ -198,3 +198,34 @@ export const VOICE_HANDSHAKE_TIMEOUT_MS = 15_000;
 export const DAVE_GENERATION_SHIFT_BITS = 24;
 /** The supplemental size S is one byte (dave.md §9.1). */
 export const DAVE_MAX_SUPPLEMENTAL_BYTES = 255;
+
+// ---- Local server: DAVE delivery service (src/server/dave) ----
+
+/** Simulator choice: wait this long for every op 23 before sending op 22 anyway (dave.md §7.5, 1-2 s). */
+export const DAVE_TRANSITION_TIMEOUT_MS = 1_500;
+/** MLS protocol version mls10 (dave.md §2). */
+export const MLS_PROTOCOL_VERSION = 1;
+
+// ---- Receiving (src/receive) ----
+
+/** Sequence numbers are 16-bit; timestamps 32-bit (media.md §4.1). */
+export const RTP_SEQUENCE_MODULUS = 0x1_0000;
+export const RTP_TIMESTAMP_MODULUS = 0x1_0000_0000;
+/** Default jitter-buffer playout delay, and the bounds its adaptation stays within. */
+export const JITTER_TARGET_DELAY_MS = 60;
+export const JITTER_MIN_DELAY_MS = 40;
+export const JITTER_MAX_DELAY_MS = 200;
+/** Frames a jitter buffer holds at most (1.28 s); a packet further ahead is a sequence jump. */
+export const JITTER_CAPACITY_FRAMES = 64;
+/** After a stall, a forward sequence gap up to this many frames is concealed; more is a restart. */
+export const JITTER_MAX_CONCEALED_GAP_FRAMES = 50;
+/** A packet this far behind the playout point is late; further behind is a sequence restart. */
+export const JITTER_MAX_LATE_FRAMES = 500;
+/** No packet from a speaking user for this long ends the burst (no op 5 needed). */
+export const SPEAKING_END_DELAY_MS = 200;
+/** A user's Opus decoder is released after this long without packets. */
+export const DECODER_IDLE_RELEASE_MS = 5_000;
+/** A subscriber that does not read keeps at most this many frames queued (10 s); more are dropped. */
+export const RECEIVE_MAX_QUEUED_FRAMES = 500;
+/** Ogg Opus (RFC 7845): pages flushed after this many packets (1 s of 20 ms frames). */
+export const OGG_PACKETS_PER_PAGE = 50;

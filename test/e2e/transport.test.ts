@@ -101,9 +101,9 @@ describe('session survival', () => {
   });
 
   it('resumes after the websocket drops mid-stream and the audio continues without loss', async () => {
-    harness = await startHarness();
-    const alice = await harness.join('1001');
-    const bob = await harness.join('1002');
+    const h = (harness = await startHarness());
+    const alice = await h.join('1001');
+    const bob = await h.join('1002');
     const received = collectFrom(bob, alice.ssrc!);
     const statuses: VoiceSessionState['status'][] = [];
     alice.on('stateChange', (_old, next) => statuses.push(next.status));
@@ -118,7 +118,7 @@ describe('session survival', () => {
     const transmission = alice.playOpus(
       (async function* () {
         for (const frame of frames) {
-          if (sent++ === 30) harness!.server.closeClient('1001', GUILD, 1006);
+          if (sent++ === 30) h.server.closeClient('1001', GUILD, 1006);
           yield frame;
         }
       })(),

@@ -1,0 +1,177 @@
+/**
+ * DAVE media frame encrypt/decrypt cost for a 120-byte Opus frame: voxcord's pure-TypeScript codec
+ * versus the same codec on node:crypto (createCipheriv per frame), and davey (native) when a
+ * davey-only MLS group can be set up. Run: npx tsx bench/dave-frame.ts
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { FrameEncryptor } from '../src/dave/frame-encryptor.js';
+import { FrameDecryptor } from '../src/dave/frame-decryptor.js';
+import {
+  createParsedFrame,
+  parseProtocolFrame,
+  protocolFrameSize,
+  writeTrailer,
+} from '../src/dave/frame-codec.js';
+import { HashRatchet } from '../src/dave/hash-ratchet.js';
+import { createDaveyPair } from '../test/dave/davey-pair.js';
+
+const FRAME_BYTES = 120;
+const FRAMES = 50_000;
+const ROUNDS = 5;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+interface Case {
+  name: string;
+  op: 'encrypt' | 'decrypt';
+  /** Runs before each round, untimed (fresh state, fresh frames). */
+  prepare: () => void;
+  run: (i: number) => void;
+  results: number[];
+}
+
+const cases: Case[] = [];
+
+function measure(name: string, op: Case['op'], prepare: () => void, run: (i: number) => void): void {
+  cases.push({ name, op, prepare, run, results: [] });
+}
+
+/**
+ * Rounds are interleaved across implementations so that load from other processes on a shared
+ * machine hits every implementation alike; the first round is a warm-up.
+ */
+function runAll(): void {
+  for (let r = 0; r <= ROUNDS; r++) {
+    for (const c of cases) {
+      c.prepare();
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < FRAMES; i++) c.run(i);
+      if (r > 0) c.results.push(Number(process.hrtime.bigint() - start) / FRAMES / 1000);
+    }
+  }
+}
+
+const secret = randomBytes(16);
+const opus = randomBytes(FRAME_BYTES);
+
+// ---- voxcord ----
+{
+  let enc = new FrameEncryptor();
+  measure(
+    'voxcord (pure TS AES-GCM)',
+    'encrypt',
+    () => {
+      enc = new FrameEncryptor();
+      enc.setRatchet(secret);
+    },
+    () => {
+      enc.encrypt(opus);
+    },
+  );
+  const source = new FrameEncryptor();
+  source.setRatchet(secret);
+  const encrypted = Array.from({ length: FRAMES }, () => source.encrypt(opus)!);
+  let dec = new FrameDecryptor();
+  measure(
+    'voxcord (pure TS AES-GCM)',
+    'decrypt',
+    () => {
+      dec = new FrameDecryptor();
+      dec.transitionToRatchet(secret);
+    },
+    (i) => {
+      const r = dec.decrypt(encrypted[i]!);
+      if (!r.ok) throw new Error(`decrypt failed: ${r.reason}`);
+    },
+  );
+}
+
+// ---- the same frame codec on node:crypto ----
+{
+  const key = new HashRatchet(secret).get(0)!;
+  const iv = Buffer.alloc(12);
+  let counter = 0;
+  const nodeEncrypt = (frame: Uint8Array): Uint8Array => {
+    counter = (counter + 1) >>> 0;
+    iv.writeUInt32LE(counter, 8);
+    const c = createCipheriv('aes-128-gcm', key, iv);
+    const ct = c.update(frame);
+    c.final();
+    const out = Buffer.allocUnsafe(protocolFrameSize(frame.length, counter));
+    out.set(ct, 0);
+    out.set(c.getAuthTag().subarray(0, 8), frame.length);
+    writeTrailer(out, frame.length + 8, counter);
+    return out;
+  };
+  const parsed = createParsedFrame();
+  const nodeDecrypt = (frame: Uint8Array): Uint8Array => {
+    if (parseProtocolFrame(frame, parsed) !== 'ok') throw new Error('parse');
+    iv.writeUInt32LE(parsed.nonce, 8);
+    const d = createDecipheriv('aes-128-gcm', key, iv, { authTagLength: 8 });
+    d.setAuthTag(frame.subarray(parsed.tagOffset, parsed.tagOffset + 8));
+    const pt = d.update(frame.subarray(0, parsed.mediaLength));
+    d.final();
+    return pt;
+  };
+  const encrypted = Array.from({ length: FRAMES }, () => nodeEncrypt(opus));
+  measure(
+    'node:crypto createCipheriv per frame',
+    'encrypt',
+    () => {},
+    () => {
+      nodeEncrypt(opus);
+    },
+  );
+  measure(
+    'node:crypto createCipheriv per frame',
+    'decrypt',
+    () => {},
+    (i) => {
+      nodeDecrypt(encrypted[i]!);
+    },
+  );
+}
+
+// ---- davey (native Rust), through a two-member davey group ----
+try {
+  const { alice, bob, aliceId } = createDaveyPair();
+  const input = Buffer.from(opus);
+  measure(
+    '@snazzah/davey (native)',
+    'encrypt',
+    () => {},
+    () => {
+      alice.encryptOpus(input);
+    },
+  );
+  const encrypted: Buffer[] = [];
+  measure(
+    '@snazzah/davey (native)',
+    'decrypt',
+    () => {
+      // davey's receiver keeps a replay window: every round needs fresh frames.
+      for (let i = 0; i < FRAMES; i++) encrypted[i] = alice.encryptOpus(input);
+    },
+    (i) => {
+      bob.decrypt(aliceId, 0, encrypted[i]!);
+    },
+  );
+} catch (err) {
+  console.error('davey group setup failed, davey not measured:', err);
+}
+
+runAll();
+console.log(
+  `DAVE Opus frame, ${FRAME_BYTES} bytes: median of ${ROUNDS} interleaved rounds x ${FRAMES} frames (µs/frame)`,
+);
+const names = [...new Set(cases.map((c) => c.name))];
+for (const name of names) {
+  const cell = (op: Case['op']): string => {
+    const c = cases.find((x) => x.name === name && x.op === op);
+    return c === undefined ? '     -' : median(c.results).toFixed(2).padStart(6);
+  };
+  console.log(`${name.padEnd(38)} encrypt ${cell('encrypt')}   decrypt ${cell('decrypt')}`);
+}

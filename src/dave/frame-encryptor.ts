@@ -1,0 +1,113 @@
+/**
+ * Per-sender DAVE Opus frame encryptor (dave.md §9.2, §9.5, §9.6, §6.12): a 32-bit frame counter
+ * (first frame after a new ratchet uses 1), the key generation from the counter's top byte
+ * (continuing past 255 after the counter wraps), AES-128-GCM with an 8-byte tag, `FA FA` trailer.
+ */
+import { DAVE_SUPPLEMENTAL_FIXED_BYTES, DAVE_TAG_BYTES } from '../protocol/constants.js';
+import { Aes128Gcm } from './aes128gcm.js';
+import { isOpusSilence, nonceGeneration, wrapGeneration, writeTrailer } from './frame-codec.js';
+import { HashRatchet } from './hash-ratchet.js';
+import { uleb128Size } from './uleb128.js';
+
+export interface FrameEncryptorStats {
+  /** Frames encrypted. */
+  encrypted: number;
+  /** Frames returned unchanged because passthrough is on. */
+  passthrough: number;
+  /** Silence frames returned unchanged. */
+  silence: number;
+  /** Frames dropped: no key and not in passthrough. */
+  dropped: number;
+}
+
+export class FrameEncryptor {
+  private ratchet: HashRatchet | null = null;
+  private cipher: Aes128Gcm | null = null;
+  private cipherGeneration = -1;
+  private counter = 0;
+  private generation = 0;
+  private passthrough = false;
+  readonly stats: FrameEncryptorStats = { encrypted: 0, passthrough: 0, silence: 0, dropped: 0 };
+
+  /**
+   * Installs the sender's base secret for the epoch being executed (null = no key, e.g. a
+   * downgrade or a sole-member reset). Restarts the counter and generation.
+   */
+  setRatchet(baseSecret: Uint8Array | null): void {
+    this.ratchet = baseSecret === null ? null : new HashRatchet(baseSecret);
+    this.cipher = null;
+    this.cipherGeneration = -1;
+    this.counter = 0;
+    this.generation = 0;
+  }
+
+  /** Passthrough (transport-only session): frames go out unchanged, with or without a key. */
+  setPassthrough(on: boolean): void {
+    this.passthrough = on;
+  }
+
+  get hasKey(): boolean {
+    return this.ratchet !== null;
+  }
+
+  get passthroughMode(): boolean {
+    return this.passthrough;
+  }
+
+  /**
+   * Returns the protocol frame, the input itself (silence or passthrough), or null when there is
+   * no key and passthrough is off (the caller drops the frame). A new frame is a Buffer that may
+   * share Node's allocation pool: copy it before transferring its ArrayBuffer to a worker.
+   */
+  encrypt(opus: Uint8Array): Uint8Array | null {
+    if (isOpusSilence(opus)) {
+      this.stats.silence++;
+      return opus;
+    }
+    if (this.passthrough) {
+      this.stats.passthrough++;
+      return opus;
+    }
+    const ratchet = this.ratchet;
+    if (ratchet === null) {
+      this.stats.dropped++;
+      return null;
+    }
+    this.counter = (this.counter + 1) >>> 0;
+    this.generation = wrapGeneration(this.generation, nonceGeneration(this.counter));
+    const cipher = this.cipherFor(ratchet);
+    if (cipher === null) {
+      this.stats.dropped++;
+      return null;
+    }
+    const nonce = this.counter;
+    const n = opus.length;
+    // allocUnsafe draws small frames from Node's pool: every byte is written below.
+    const out = Buffer.allocUnsafe(n + DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(nonce));
+    cipher.sealDave(nonce, opus, 0, n, out, 0);
+    writeTrailer(out, n + DAVE_TAG_BYTES, nonce);
+    this.stats.encrypted++;
+    return out;
+  }
+
+  /**
+   * Test hook (generation wrap takes 2^24 frames): makes the next frame use `counter + 1`, keeping
+   * the generation history as if every frame in between had been sent.
+   * @internal
+   */
+  seekCounter(counter: number): void {
+    this.counter = counter >>> 0;
+    this.generation = wrapGeneration(this.generation, nonceGeneration(this.counter));
+  }
+
+  private cipherFor(ratchet: HashRatchet): Aes128Gcm | null {
+    if (this.cipher !== null && this.cipherGeneration === this.generation) return this.cipher;
+    const key = ratchet.get(this.generation);
+    if (key === null) return null;
+    this.cipher = new Aes128Gcm(key);
+    // The sender never goes back: forget this and any older key.
+    for (let g = Math.max(0, this.cipherGeneration); g <= this.generation; g++) ratchet.erase(g);
+    this.cipherGeneration = this.generation;
+    return this.cipher;
+  }
+}

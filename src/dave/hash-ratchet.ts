@@ -1,0 +1,165 @@
+/**
+ * DAVE sender key derivation (dave.md §8): MLS ExpandWithLabel / DeriveSecret / exporter on
+ * HMAC-SHA256, and the per-sender hash ratchet (mlspp HashRatchet). Implemented on node:crypto
+ * directly because ts-mls's KDF refuses the 16-byte DAVE base secret.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { DAVE_EXPORTER_LABEL, DAVE_MEDIA_KEY_BYTES } from '../protocol/constants.js';
+import { VoxcordError } from '../errors.js';
+
+const HASH_BYTES = 32;
+const encoder = new TextEncoder();
+
+/** RFC 5869 HKDF-Expand with HMAC-SHA256. */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (length > 255 * HASH_BYTES) throw new VoxcordError('INVALID_ARGUMENT', 'HKDF-Expand length too large');
+  const out = new Uint8Array(length);
+  let previous: Uint8Array = new Uint8Array(0);
+  let written = 0;
+  for (let counter = 1; written < length; counter++) {
+    const hmac = createHmac('sha256', prk);
+    hmac.update(previous);
+    hmac.update(info);
+    hmac.update(Uint8Array.of(counter));
+    previous = hmac.digest();
+    const take = Math.min(previous.length, length - written);
+    out.set(previous.subarray(0, take), written);
+    written += take;
+  }
+  return out;
+}
+
+/** MLS variable-length integer (RFC 9420 §2.1.2), shortest form. */
+function mlsVarint(n: number): Uint8Array {
+  if (n < 0x40) return Uint8Array.of(n);
+  if (n < 0x4000) return Uint8Array.of(0x40 | (n >> 8), n & 0xff);
+  if (n < 0x40000000) return Uint8Array.of(0x80 | (n >>> 24), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  throw new VoxcordError('INVALID_ARGUMENT', 'MLS vector too long');
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** RFC 9420 ExpandWithLabel: info = u16(L) ‖ opaque<V>("MLS 1.0 " + label) ‖ opaque<V>(context). */
+export function expandWithLabel(
+  secret: Uint8Array,
+  label: string,
+  context: Uint8Array,
+  length: number,
+): Uint8Array {
+  const fullLabel = encoder.encode(`MLS 1.0 ${label}`);
+  const info = concat([
+    Uint8Array.of(length >> 8, length & 0xff),
+    mlsVarint(fullLabel.length),
+    fullLabel,
+    mlsVarint(context.length),
+    context,
+  ]);
+  return hkdfExpand(secret, info, length);
+}
+
+/** RFC 9420 DeriveSecret(secret, label) = ExpandWithLabel(secret, label, "", Nh). */
+export function deriveSecret(secret: Uint8Array, label: string): Uint8Array {
+  return expandWithLabel(secret, label, new Uint8Array(0), HASH_BYTES);
+}
+
+/** RFC 9420 §8.5 MLS-Exporter(label, context, length) from an epoch's exporter_secret. */
+export function mlsExporter(
+  exporterSecret: Uint8Array,
+  label: string,
+  context: Uint8Array,
+  length: number,
+): Uint8Array {
+  const derived = deriveSecret(exporterSecret, label);
+  const contextHash = createHash('sha256').update(context).digest();
+  return expandWithLabel(derived, 'exported', contextHash, length);
+}
+
+/** Parses a Discord snowflake (decimal string or bigint) into an unsigned 64-bit bigint. */
+export function parseUserId(userId: string | bigint): bigint {
+  if (typeof userId === 'bigint') {
+    if (userId < 0n || userId > 0xffffffffffffffffn)
+      throw new VoxcordError('INVALID_ARGUMENT', 'user id out of range');
+    return userId;
+  }
+  if (!/^[0-9]{1,20}$/.test(userId))
+    throw new VoxcordError('INVALID_ARGUMENT', 'user id must be a decimal snowflake');
+  const value = BigInt(userId);
+  if (value > 0xffffffffffffffffn) throw new VoxcordError('INVALID_ARGUMENT', 'user id out of range');
+  return value;
+}
+
+/**
+ * A sender's per-epoch base secret: MLS-Exporter("Discord Secure Frames v0", LE64(userId), 16)
+ * (dave.md §8.1). Provided for MLS libraries that expose the exporter_secret but not the exporter.
+ */
+export function exportBaseSecret(exporterSecret: Uint8Array, userId: string | bigint): Uint8Array {
+  const context = new Uint8Array(8);
+  new DataView(context.buffer).setBigUint64(0, parseUserId(userId), true);
+  return mlsExporter(exporterSecret, DAVE_EXPORTER_LABEL, context, DAVE_MEDIA_KEY_BYTES);
+}
+
+function be32(n: number): Uint8Array {
+  return Uint8Array.of((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+/**
+ * Per-sender hash ratchet (RFC 9420 secret-tree ratchet as in mlspp, dave.md §8.1). Keys are
+ * cached for every generation passed while ratcheting forward; an erased or skipped-over-and-erased
+ * generation can never be recovered. Generations are counted beyond 255 (wrapped generations),
+ * the 32-bit context uses the low 32 bits.
+ */
+export class HashRatchet {
+  private secret: Uint8Array;
+  private nextGen = 0;
+  private readonly keys = new Map<number, Uint8Array>();
+
+  constructor(baseSecret: Uint8Array) {
+    if (baseSecret.length !== DAVE_MEDIA_KEY_BYTES) {
+      throw new VoxcordError('INVALID_ARGUMENT', `DAVE base secret must be ${DAVE_MEDIA_KEY_BYTES} bytes`);
+    }
+    this.secret = Uint8Array.from(baseSecret);
+  }
+
+  /** The next generation the ratchet has not derived yet. */
+  get nextGeneration(): number {
+    return this.nextGen;
+  }
+
+  /** Key for `generation`, or null if it was erased (or lies behind the ratchet). */
+  get(generation: number): Uint8Array | null {
+    if (!Number.isSafeInteger(generation) || generation < 0) return null;
+    const cached = this.keys.get(generation);
+    if (cached !== undefined) return cached;
+    if (generation < this.nextGen) return null;
+    while (this.nextGen <= generation) this.step();
+    return this.keys.get(generation) ?? null;
+  }
+
+  /** Forgets the key of `generation` (forward secrecy once no frame can still use it). */
+  erase(generation: number): void {
+    const key = this.keys.get(generation);
+    if (key !== undefined) {
+      key.fill(0);
+      this.keys.delete(generation);
+    }
+  }
+
+  private step(): void {
+    const context = be32(this.nextGen);
+    this.keys.set(this.nextGen, expandWithLabel(this.secret, 'key', context, DAVE_MEDIA_KEY_BYTES));
+    const next = expandWithLabel(this.secret, 'secret', context, HASH_BYTES);
+    this.secret.fill(0);
+    this.secret = next;
+    this.nextGen++;
+  }
+}

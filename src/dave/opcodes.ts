@@ -1,0 +1,206 @@
+/**
+ * Binary payload codecs of the DAVE MLS opcodes 25-30 (dave.md §4.7-§4.12), one encoder and one
+ * decoder each. A payload here is what follows the opcode byte (src/voice/messages.ts strips the
+ * envelope: seq u16 for server frames, op u8). Decoders validate framing only and throw a
+ * VoxcordError (DAVE_PROTOCOL_ERROR, details.reason 'malformed'); MLS semantics are checked by the
+ * session.
+ */
+import { VoxcordError } from '../errors.js';
+import { DaveProposalsOperation, VoiceOpcode } from '../protocol/constants.js';
+import {
+  concatBytes,
+  encodeOpaque,
+  MlsCodecError,
+  parseExternalSender,
+  readCredential,
+  Reader,
+  splitCommitWelcome,
+} from './mls/mls-codec.js';
+import type { ExternalSenderInfo } from './mls/mls-codec.js';
+
+export type { ExternalSenderInfo } from './mls/mls-codec.js';
+
+function malformed(op: number, cause: unknown): VoxcordError {
+  const why = cause instanceof Error ? cause.message : 'invalid payload';
+  return new VoxcordError('DAVE_PROTOCOL_ERROR', `malformed DAVE op ${op} payload: ${why}`, {
+    details: { op, reason: 'malformed' },
+  });
+}
+
+function guard<T>(op: number, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw malformed(op, err);
+  }
+}
+
+function transitionIdBytes(transitionId: number): Uint8Array {
+  if (!Number.isInteger(transitionId) || transitionId < 0 || transitionId > 0xffff) {
+    throw new VoxcordError('INVALID_ARGUMENT', 'transition id must be a u16');
+  }
+  return Uint8Array.of(transitionId >> 8, transitionId & 0xff);
+}
+
+// ---- op 25 dave_mls_external_sender_package (S->C) ----
+
+export function decodeExternalSenderPackage(payload: Uint8Array): ExternalSenderInfo {
+  return guard(VoiceOpcode.DaveMlsExternalSender, () => parseExternalSender(payload));
+}
+
+export function encodeExternalSenderPackage(signatureKey: Uint8Array, identity: Uint8Array): Uint8Array {
+  return concatBytes(encodeOpaque(signatureKey), Uint8Array.of(0, 1), encodeOpaque(identity));
+}
+
+// ---- op 26 dave_mls_key_package (C->S) ----
+
+/** The key package is sent bare (dave.md §4.8); the payload is the KeyPackage itself. */
+export function encodeKeyPackagePayload(keyPackage: Uint8Array): Uint8Array {
+  return keyPackage;
+}
+
+/** Returns the bare KeyPackage; also unwraps an MLSMessage-wrapped one (`00 01 00 05 …`). */
+export function decodeKeyPackagePayload(payload: Uint8Array): Uint8Array {
+  return guard(VoiceOpcode.DaveMlsKeyPackage, () => {
+    const r = new Reader(payload);
+    const version = r.u16('version');
+    const second = r.u16('cipher suite or wire format');
+    if (version !== 1) throw new MlsCodecError(`unsupported MLS version ${version}`);
+    if (second === 5 && payload.length > 4 && payload[4] === 0 && payload[5] === 1)
+      return payload.subarray(4);
+    return payload;
+  });
+}
+
+// ---- op 27 dave_mls_proposals (S->C) ----
+
+export type ProposalsPayload =
+  { operation: 'append'; messages: Uint8Array[] } | { operation: 'revoke'; refs: Uint8Array[] };
+
+function skipKeyPackage(r: Reader): void {
+  r.u16('key package version');
+  r.u16('key package cipher suite');
+  r.opaque('init key');
+  r.opaque('leaf encryption key');
+  r.opaque('leaf signature key');
+  readCredential(r);
+  for (let i = 0; i < 5; i++) r.opaque('capabilities');
+  const source = r.u8('leaf node source');
+  if (source !== 1) throw new MlsCodecError('key package leaf source is not key_package');
+  r.take(16, 'lifetime');
+  r.opaque('leaf extensions');
+  r.opaque('leaf signature');
+  r.opaque('key package extensions');
+  r.opaque('key package signature');
+}
+
+/** One MLSMessage carrying an Add or Remove proposal as a PublicMessage; returns its bytes. */
+function readProposalMessage(r: Reader): Uint8Array {
+  const start = r.offset;
+  if (r.u16('version') !== 1) throw new MlsCodecError('unsupported MLS version');
+  if (r.u16('wire format') !== 1) throw new MlsCodecError('proposal is not a PublicMessage');
+  r.opaque('group id');
+  r.u64('epoch');
+  const senderType = r.u8('sender type');
+  if (senderType === 1 || senderType === 2) r.u32('sender index');
+  else if (senderType !== 3) throw new MlsCodecError(`sender type ${senderType} cannot send proposals`);
+  r.opaque('authenticated data');
+  if (r.u8('content type') !== 2) throw new MlsCodecError('content is not a proposal');
+  const proposalType = r.u16('proposal type');
+  if (proposalType === 1) skipKeyPackage(r);
+  else if (proposalType === 3) r.u32('removed leaf');
+  else throw new MlsCodecError(`proposal type ${proposalType} is not allowed in DAVE`);
+  r.opaque('signature');
+  if (senderType === 1) r.opaque('membership tag');
+  return r.bytes.subarray(start, r.offset);
+}
+
+export function decodeProposalsPayload(payload: Uint8Array): ProposalsPayload {
+  return guard(VoiceOpcode.DaveMlsProposals, () => {
+    const r = new Reader(payload);
+    const operation = r.u8('operation type');
+    const body = r.vector('proposals');
+    r.expectEnd('proposals payload');
+    if (operation === DaveProposalsOperation.Append) {
+      const messages: Uint8Array[] = [];
+      while (body.remaining > 0) messages.push(readProposalMessage(body));
+      if (messages.length === 0) throw new MlsCodecError('no proposals');
+      return { operation: 'append', messages };
+    }
+    if (operation === DaveProposalsOperation.Revoke) {
+      const refs: Uint8Array[] = [];
+      while (body.remaining > 0) refs.push(body.opaque('proposal ref'));
+      if (refs.length === 0) throw new MlsCodecError('no proposal refs');
+      return { operation: 'revoke', refs };
+    }
+    throw new MlsCodecError(`unknown proposals operation ${operation}`);
+  });
+}
+
+export function encodeProposalsPayload(payload: ProposalsPayload): Uint8Array {
+  if (payload.operation === 'append') {
+    return concatBytes(
+      Uint8Array.of(DaveProposalsOperation.Append),
+      encodeOpaque(concatBytes(...payload.messages)),
+    );
+  }
+  const refs = payload.refs.map((ref) => encodeOpaque(ref));
+  return concatBytes(Uint8Array.of(DaveProposalsOperation.Revoke), encodeOpaque(concatBytes(...refs)));
+}
+
+// ---- op 28 dave_mls_commit_welcome (C->S) ----
+
+export interface CommitWelcomePayload {
+  /** MLSMessage (PublicMessage) with the Commit. */
+  commit: Uint8Array;
+  /** Bare Welcome, present iff the commit adds members. */
+  welcome: Uint8Array | undefined;
+}
+
+export function encodeCommitWelcome(commit: Uint8Array, welcome?: Uint8Array): Uint8Array {
+  return welcome === undefined ? commit : concatBytes(commit, welcome);
+}
+
+export function decodeCommitWelcome(payload: Uint8Array): CommitWelcomePayload {
+  return guard(VoiceOpcode.DaveMlsCommitWelcome, () => splitCommitWelcome(payload));
+}
+
+// ---- op 29 dave_mls_announce_commit_transition (S->C) ----
+
+export interface AnnounceCommitPayload {
+  transitionId: number;
+  commit: Uint8Array;
+}
+
+export function encodeAnnounceCommit(transitionId: number, commit: Uint8Array): Uint8Array {
+  return concatBytes(transitionIdBytes(transitionId), commit);
+}
+
+export function decodeAnnounceCommit(payload: Uint8Array): AnnounceCommitPayload {
+  return guard(VoiceOpcode.DaveMlsAnnounceCommitTransition, () => {
+    const r = new Reader(payload);
+    const transitionId = r.u16('transition id');
+    if (r.remaining === 0) throw new MlsCodecError('missing commit');
+    return { transitionId, commit: payload.subarray(2) };
+  });
+}
+
+// ---- op 30 dave_mls_welcome (S->C) ----
+
+export interface WelcomePayload {
+  transitionId: number;
+  welcome: Uint8Array;
+}
+
+export function encodeWelcomePayload(transitionId: number, welcome: Uint8Array): Uint8Array {
+  return concatBytes(transitionIdBytes(transitionId), welcome);
+}
+
+export function decodeWelcomePayload(payload: Uint8Array): WelcomePayload {
+  return guard(VoiceOpcode.DaveMlsWelcome, () => {
+    const r = new Reader(payload);
+    const transitionId = r.u16('transition id');
+    if (r.remaining === 0) throw new MlsCodecError('missing welcome');
+    return { transitionId, welcome: payload.subarray(2) };
+  });
+}

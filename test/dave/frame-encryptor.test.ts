@@ -1,0 +1,109 @@
+import { describe, it, expect } from 'vitest';
+import { createDecipheriv, randomBytes } from 'node:crypto';
+import { FrameEncryptor } from '../../src/dave/frame-encryptor.js';
+import { createParsedFrame, parseProtocolFrame } from '../../src/dave/frame-codec.js';
+import { HashRatchet } from '../../src/dave/hash-ratchet.js';
+import { OPUS_SILENCE_FRAME } from '../../src/protocol/constants.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/[ ·]/g, ''), 'hex'));
+
+const BASE_SECRET = bytes('26b5f027e5e5667b121e26734c6ad323');
+const PLAINTEXT = bytes('0dc5aedd5bdc3f20be5697e54dd1f437');
+const FRAME_A = '4bfdd3128761287e4aa2f4d2a8a2624c1a516f9ff265fcc5010cfafa';
+const FRAME_B = '15ab9925513866da14993a4d570b79c888ab2b415e88554a858080080ffafa';
+
+/** Decrypts an Opus protocol frame with node:crypto and the given generation key. */
+function nodeOpen(frame: Uint8Array, key: Uint8Array): { nonce: number; plain: string } {
+  const p = createParsedFrame();
+  expect(parseProtocolFrame(frame, p)).toBe('ok');
+  expect(p.ranges).toEqual([]);
+  const iv = new Uint8Array(12);
+  new DataView(iv.buffer).setUint32(8, p.nonce, true);
+  const d = createDecipheriv('aes-128-gcm', key, iv, { authTagLength: 8 });
+  d.setAuthTag(frame.subarray(p.tagOffset, p.tagOffset + 8));
+  const plain = Buffer.concat([d.update(frame.subarray(0, p.mediaLength)), d.final()]);
+  return { nonce: p.nonce, plain: hex(plain) };
+}
+
+describe('FrameEncryptor', () => {
+  it('produces §9.7 frame A as the first frame of a ratchet', () => {
+    const e = new FrameEncryptor();
+    e.setRatchet(BASE_SECRET);
+    expect(hex(e.encrypt(PLAINTEXT)!)).toBe(FRAME_A);
+    expect(e.stats.encrypted).toBe(1);
+  });
+
+  it('produces §9.7 frame B at counter 0x01000005 (generation 1)', () => {
+    const e = new FrameEncryptor();
+    e.setRatchet(BASE_SECRET);
+    e.encrypt(PLAINTEXT);
+    e.seekCounter(0x01000004);
+    expect(hex(e.encrypt(PLAINTEXT)!)).toBe(FRAME_B);
+  });
+
+  it('counts frames from 1 and every frame opens with node:crypto', () => {
+    const e = new FrameEncryptor();
+    e.setRatchet(BASE_SECRET);
+    const key0 = new HashRatchet(BASE_SECRET).get(0)!;
+    for (let i = 1; i <= 300; i++) {
+      const opus = randomBytes(i % 7 === 0 ? 0 : (i * 13) % 1276);
+      const frame = e.encrypt(opus)!;
+      expect(frame.length).toBe(opus.length + 8 + (i < 128 ? 1 : 2) + 3);
+      expect(nodeOpen(frame, key0)).toEqual({ nonce: i, plain: hex(opus) });
+    }
+  });
+
+  it('moves to the next generation key when the counter crosses 2^24', () => {
+    const e = new FrameEncryptor();
+    e.setRatchet(BASE_SECRET);
+    const keys = new HashRatchet(BASE_SECRET);
+    e.seekCounter(0x00fffffe);
+    expect(nodeOpen(e.encrypt(PLAINTEXT)!, keys.get(0)!).nonce).toBe(0x00ffffff);
+    expect(nodeOpen(e.encrypt(PLAINTEXT)!, keys.get(1)!).nonce).toBe(0x01000000);
+  });
+
+  it('continues past generation 255 when the 32-bit counter wraps', () => {
+    const e = new FrameEncryptor();
+    e.setRatchet(BASE_SECRET);
+    const keys = new HashRatchet(BASE_SECRET);
+    e.seekCounter(0xfffffffe);
+    expect(nodeOpen(e.encrypt(PLAINTEXT)!, keys.get(255)!).nonce).toBe(0xffffffff);
+    expect(nodeOpen(e.encrypt(PLAINTEXT)!, keys.get(256)!)).toEqual({ nonce: 0, plain: hex(PLAINTEXT) });
+    expect(nodeOpen(e.encrypt(PLAINTEXT)!, keys.get(256)!).nonce).toBe(1);
+  });
+
+  it('restarts the counter on a new ratchet', () => {
+    const e = new FrameEncryptor();
+    e.setRatchet(randomBytes(16));
+    for (let i = 0; i < 5; i++) e.encrypt(PLAINTEXT);
+    e.setRatchet(BASE_SECRET);
+    expect(hex(e.encrypt(PLAINTEXT)!)).toBe(FRAME_A);
+  });
+
+  it('drops frames without a key unless passthrough, and passes silence unencrypted', () => {
+    const e = new FrameEncryptor();
+    expect(e.hasKey).toBe(false);
+    expect(e.encrypt(PLAINTEXT)).toBeNull();
+    expect(e.encrypt(OPUS_SILENCE_FRAME)).toBe(OPUS_SILENCE_FRAME);
+    e.setPassthrough(true);
+    expect(e.encrypt(PLAINTEXT)).toBe(PLAINTEXT);
+    e.setRatchet(BASE_SECRET);
+    // Passthrough wins over a key (transport-only session after a downgrade).
+    expect(e.encrypt(PLAINTEXT)).toBe(PLAINTEXT);
+    e.setPassthrough(false);
+    expect(hex(e.encrypt(PLAINTEXT)!)).toBe(FRAME_A);
+    expect(hex(e.encrypt(OPUS_SILENCE_FRAME)!)).toBe('f8fffe');
+    e.setRatchet(null);
+    expect(e.encrypt(PLAINTEXT)).toBeNull();
+    expect(e.stats).toEqual({ encrypted: 1, passthrough: 2, silence: 2, dropped: 2 });
+  });
+
+  it('does not modify the input frame', () => {
+    const e = new FrameEncryptor();
+    e.setRatchet(BASE_SECRET);
+    const input = Uint8Array.from(PLAINTEXT);
+    e.encrypt(input);
+    expect(hex(input)).toBe(hex(PLAINTEXT));
+  });
+});
