@@ -1,0 +1,184 @@
+/**
+ * DAVE MLS handshake costs: our DaveSession (ts-mls + node:crypto provider) vs davey (OpenMLS,
+ * native), same run, same machine. Run: npx tsx bench/dave-mls.ts [iterations]
+ * For each group size N: a committer and an observer in an N-member group; a new member's Add
+ * arrives (op 27); we time the committer's commit+welcome, the observer processing that commit,
+ * and the newcomer joining from the Welcome. Medians over fresh groups. Key package alone too.
+ */
+import { performance } from 'node:perf_hooks';
+import { DAVESession } from '@snazzah/davey';
+import type { ProposalsOperationType } from '@snazzah/davey';
+import { generateP256KeyPair, getDaveCiphersuite } from '../src/dave/mls/crypto-provider.js';
+import { DaveSession } from '../src/dave/mls/dave-session.js';
+import type { DaveResult } from '../src/dave/mls/dave-session.js';
+import { createDaveKeyPackage } from '../src/dave/mls/key-package.js';
+import { createExternalProposal } from '../src/dave/mls/ts-mls-fix.js';
+import {
+  decodeCommitWelcome,
+  decodeProposalsPayload,
+  encodeExternalSenderPackage,
+  encodeProposalsPayload,
+} from '../src/dave/opcodes.js';
+
+const CHANNEL = '1234567890123456789';
+const ITERATIONS = Number(process.argv[2] ?? 7);
+const SIZES = [2, 10, 50];
+
+const gatewayKeys = generateP256KeyPair();
+const externalSender = encodeExternalSenderPackage(gatewayKeys.publicKey, Uint8Array.of(1, 0));
+
+const userId = (i: number): string => (500000000000000000n + BigInt(i)).toString();
+
+async function appendPayload(epoch: bigint, keyPackages: Uint8Array[]): Promise<Uint8Array> {
+  const messages: Uint8Array[] = [];
+  for (const kp of keyPackages) {
+    const p = await createExternalProposal({
+      groupId: CHANNEL,
+      epoch,
+      proposal: { type: 'add', keyPackage: kp },
+      signaturePrivateKey: gatewayKeys.privateKey,
+    });
+    messages.push(p.message);
+  }
+  return encodeProposalsPayload({ operation: 'append', messages });
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+async function time<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
+  const start = performance.now();
+  const value = await fn();
+  return [value, performance.now() - start];
+}
+
+function payloadOf(result: DaveResult, op: number): Uint8Array {
+  const out = result.send.find((s) => s.op === op);
+  if (result.error !== undefined) throw result.error;
+  if (out === undefined || !('payload' in out)) throw new Error(`no op ${op}`);
+  return out.payload;
+}
+
+interface Sample {
+  commit: number;
+  process: number;
+  join: number;
+}
+
+async function oursOnce(n: number): Promise<Sample> {
+  const cs = await getDaveCiphersuite();
+  const all = Array.from({ length: n + 1 }, (_, i) => userId(i));
+  const committer = new DaveSession({ userId: all[0] ?? '', channelId: CHANNEL });
+  const observer = new DaveSession({ userId: all[1] ?? '', channelId: CHANNEL });
+  const newcomer = new DaveSession({ userId: all[n] ?? '', channelId: CHANNEL });
+  for (const s of [committer, observer, newcomer]) {
+    s.addRecognizedUsers(all);
+    await s.onExternalSender(externalSender);
+  }
+  await committer.init(1);
+  const observerKp = payloadOf(await observer.init(1), 26);
+  const others: Uint8Array[] = [];
+  for (let i = 2; i < n; i++)
+    others.push((await createDaveKeyPackage(all[i] ?? '', generateP256KeyPair(), cs)).encoded);
+  // setup: committer creates the N-member group, observer joins
+  const setup = decodeCommitWelcome(
+    payloadOf(
+      await committer.onProposals(decodeProposalsPayload(await appendPayload(0n, [observerKp, ...others]))),
+      28,
+    ),
+  );
+  await committer.onAnnounceCommit({ transitionId: 1, commit: setup.commit });
+  const joined = await observer.onWelcome({ transitionId: 1, welcome: setup.welcome ?? new Uint8Array() });
+  if (joined.error) throw joined.error;
+  // measured round
+  const newKp = payloadOf(await newcomer.init(1), 26);
+  const proposals = decodeProposalsPayload(await appendPayload(1n, [newKp]));
+  const [commitResult, commitMs] = await time(() => committer.onProposals(proposals));
+  const { commit, welcome } = decodeCommitWelcome(payloadOf(commitResult, 28));
+  await observer.onProposals(proposals);
+  const [processed, processMs] = await time(() => observer.onAnnounceCommit({ transitionId: 2, commit }));
+  if (processed.error) throw processed.error;
+  const [joinedNew, joinMs] = await time(() =>
+    newcomer.onWelcome({ transitionId: 2, welcome: welcome ?? new Uint8Array() }),
+  );
+  if (joinedNew.error) throw joinedNew.error;
+  return { commit: commitMs, process: processMs, join: joinMs };
+}
+
+async function daveyRun(n: number): Promise<Sample> {
+  const all = Array.from({ length: n + 1 }, (_, i) => userId(i));
+  const committer = new DAVESession(1, all[0] ?? '', CHANNEL);
+  const observer = new DAVESession(1, all[1] ?? '', CHANNEL);
+  const newcomer = new DAVESession(1, all[n] ?? '', CHANNEL);
+  for (const s of [committer, observer, newcomer]) s.setExternalSender(Buffer.from(externalSender));
+  committer.getSerializedKeyPackage();
+  const observerKp = new Uint8Array(observer.getSerializedKeyPackage());
+  const others: Uint8Array[] = [];
+  for (let i = 2; i < n; i++)
+    others.push(new Uint8Array(new DAVESession(1, all[i] ?? '', CHANNEL).getSerializedKeyPackage()));
+  const append = 0 as ProposalsOperationType;
+  const setupPayload = await appendPayload(0n, [observerKp, ...others]);
+  const setup = committer.processProposals(append, Buffer.from(setupPayload.subarray(1)), all);
+  if (setup.commit === undefined || setup.welcome === undefined) throw new Error('davey setup failed');
+  committer.processCommit(setup.commit);
+  observer.processWelcome(setup.welcome);
+  const newKp = new Uint8Array(newcomer.getSerializedKeyPackage());
+  const payload = Buffer.from((await appendPayload(1n, [newKp])).subarray(1));
+  const [result, commitMs] = await time(() => committer.processProposals(append, payload, all));
+  if (result.commit === undefined || result.welcome === undefined) throw new Error('davey commit failed');
+  observer.processProposals(append, payload, all);
+  const commit = result.commit;
+  const welcome = result.welcome;
+  const [, processMs] = await time(() => observer.processCommit(commit));
+  const [, joinMs] = await time(() => newcomer.processWelcome(welcome));
+  return { commit: commitMs, process: processMs, join: joinMs };
+}
+
+async function keyPackageTimes(): Promise<{ ours: number; davey: number }> {
+  const ours: number[] = [];
+  const davey: number[] = [];
+  const session = new DaveSession({ userId: userId(1), channelId: CHANNEL });
+  await session.onExternalSender(externalSender);
+  const d = new DAVESession(1, userId(2), CHANNEL);
+  d.setExternalSender(Buffer.from(externalSender));
+  for (let i = 0; i < ITERATIONS * 3; i++) {
+    ours.push((await time(() => session.init(1)))[1]);
+    davey.push((await time(() => d.getSerializedKeyPackage()))[1]);
+  }
+  return { ours: median(ours), davey: median(davey) };
+}
+
+async function main(): Promise<void> {
+  await oursOnce(2); // warm-up (JIT, ciphersuite)
+  await daveyRun(2);
+  const fmt = (v: number): string => v.toFixed(2).padStart(8);
+  console.log(
+    `DAVE MLS handshake, medians of ${ITERATIONS} fresh groups (ms): ours (ts-mls + node:crypto) vs davey`,
+  );
+  console.log('operation                    N     ours    davey   ratio');
+  for (const n of SIZES) {
+    const ours: Sample[] = [];
+    const davey: Sample[] = [];
+    for (let i = 0; i < ITERATIONS; i++) {
+      ours.push(await oursOnce(n));
+      davey.push(await daveyRun(n));
+    }
+    for (const key of ['commit', 'process', 'join'] as const) {
+      const o = median(ours.map((s) => s[key]));
+      const d = median(davey.map((s) => s[key]));
+      const label = {
+        commit: 'commit + welcome adding 1',
+        process: 'process that commit',
+        join: 'join from welcome',
+      }[key];
+      console.log(`${label.padEnd(26)} ${String(n).padStart(3)} ${fmt(o)} ${fmt(d)} ${fmt(o / d)}x`);
+    }
+  }
+  const kp = await keyPackageTimes();
+  console.log(`${'key package'.padEnd(26)}   - ${fmt(kp.ours)} ${fmt(kp.davey)} ${fmt(kp.ours / kp.davey)}x`);
+}
+
+await main();

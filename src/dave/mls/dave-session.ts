@@ -1,0 +1,616 @@
+/**
+ * DAVE v1 client session: the MLS group member side of dave.md §6, with the transition bookkeeping
+ * (ops 21-24) in the same place. Pure: no sockets, no timers. Every handler takes a decoded opcode
+ * payload and resolves to a DaveResult saying what to send (in order) and which key changes the
+ * media side must make; rejections are typed VoxcordErrors (code DAVE_PROTOCOL_ERROR,
+ * details.reason) in the result, never thrown. Handlers are serialised internally, so callers may
+ * fire them in arrival order without awaiting each one.
+ *
+ * Behaviour follows libdave (the reference) where davey differs: the send key switches on op 22,
+ * not when the commit is processed; no commit is produced for an empty queue (davey; dave.md §6.4).
+ */
+import type { ClientState, MLSMessage, PublicMessage, Welcome } from 'ts-mls';
+// Runtime imports come from ts-mls deep paths: its index loads optional noble dependencies.
+import { joinGroup } from 'ts-mls/clientState.js';
+import { createCommit } from 'ts-mls/createCommit.js';
+import { acceptAll } from 'ts-mls/incomingMessageAction.js';
+import { mlsExporter } from 'ts-mls/keySchedule.js';
+import { processMessage } from 'ts-mls/processMessages.js';
+import { emptyPskIndex } from 'ts-mls/pskIndex.js';
+import { decodeMlsMessage, encodeMlsMessage } from 'ts-mls/message.js';
+import { decodeWelcome, encodeWelcome } from 'ts-mls/welcome.js';
+import type { Decoder } from 'ts-mls';
+import { VoxcordError } from '../../errors.js';
+import {
+  DAVE_EXPORTER_LABEL,
+  DAVE_INIT_TRANSITION_ID,
+  DAVE_MEDIA_KEY_BYTES,
+  VoiceOpcode,
+} from '../../protocol/constants.js';
+import type { AnnounceCommitPayload, ProposalsPayload, WelcomePayload } from '../opcodes.js';
+import { decodeExternalSenderPackage, encodeCommitWelcome } from '../opcodes.js';
+import { generateP256KeyPair, getDaveCiphersuite } from './crypto-provider.js';
+import { createDaveKeyPackage } from './key-package.js';
+import type { DaveKeyPackage, SignatureKeyPair } from './key-package.js';
+import {
+  bytesEqual,
+  snowflakeToBE64,
+  snowflakeToBigInt,
+  snowflakeToLE64,
+  userIdFromIdentity,
+} from './mls-codec.js';
+import type { ExternalSenderInfo } from './mls-codec.js';
+import { buildRoster } from './roster.js';
+import type { Roster } from './roster.js';
+import { createPendingGroup, groupExternalSenders, processExternalProposal } from './ts-mls-fix.js';
+
+export type DaveRejectReason =
+  | 'malformed'
+  | 'invalid_argument'
+  | 'group_established'
+  | 'wrong_group'
+  | 'wrong_epoch'
+  | 'not_public_message'
+  | 'wrong_content_type'
+  | 'not_external_sender'
+  | 'bad_signature'
+  | 'proposal_type'
+  | 'unrecognized_user'
+  | 'unknown_proposal_ref'
+  | 'inline_proposal'
+  | 'not_member_sender'
+  | 'commit_failed'
+  | 'self_removed'
+  | 'bad_credential'
+  | 'duplicate_user'
+  | 'no_key_package'
+  | 'no_external_sender'
+  | 'welcome_failed'
+  | 'external_sender_mismatch'
+  | 'internal';
+
+export type DaveOutbound =
+  | { op: typeof VoiceOpcode.DaveMlsKeyPackage; payload: Uint8Array }
+  | { op: typeof VoiceOpcode.DaveMlsCommitWelcome; payload: Uint8Array }
+  | { op: typeof VoiceOpcode.DaveTransitionReady; transitionId: number }
+  | { op: typeof VoiceOpcode.DaveMlsInvalidCommitWelcome; transitionId: number };
+
+export interface DaveTransition {
+  transitionId: number;
+  protocolVersion: number;
+}
+
+export interface DaveResult {
+  /** Messages to send, in this order. */
+  send: DaveOutbound[];
+  /** Why the input was rejected. */
+  error?: VoxcordError;
+  /** Set when the input was deliberately ignored (no reply), with the reason. */
+  ignored?: string;
+  /**
+   * Install receive ratchets for the current group now (dave.md §6.9): for every recognised remote
+   * user, `exportBaseSecret(user)`; protocol version 0 means receive passthrough instead.
+   */
+  prepareRatchets?: DaveTransition;
+  /**
+   * Switch the send side now (dave.md §6.8): version 0 -> send plain Opus; otherwise encrypt with
+   * `exportBaseSecret(self)` of the current group (or drop audio if `established` is false).
+   */
+  execute?: DaveTransition;
+}
+
+export interface DaveSessionOptions {
+  userId: string;
+  channelId: string;
+  /** Persistent identity key; a fresh ephemeral P-256 key is generated when omitted. */
+  signatureKeyPair?: SignatureKeyPair;
+}
+
+interface OutboundCommit {
+  commit: Uint8Array;
+  state: ClientState;
+}
+
+function reject(
+  reason: DaveRejectReason,
+  message: string,
+  extra?: Record<string, unknown>,
+  cause?: unknown,
+): VoxcordError {
+  const details: Record<string, unknown> = { reason, ...extra };
+  if (cause instanceof Error) details.mlsError = cause.message; // ts-mls messages carry no secrets
+  return new VoxcordError('DAVE_PROTOCOL_ERROR', `DAVE: ${message}`, { details });
+}
+
+/** Decodes with a ts-mls decoder and requires it to consume every byte. */
+function decodeExact<T>(decoder: Decoder<T>, bytes: Uint8Array): T | undefined {
+  try {
+    const result = decoder(bytes, 0);
+    if (result === undefined || result[1] !== bytes.length) return undefined;
+    return result[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function refKey(ref: Uint8Array): string {
+  return Buffer.from(ref.buffer, ref.byteOffset, ref.byteLength).toString('base64');
+}
+
+export class DaveSession {
+  readonly userId: string;
+  readonly channelId: string;
+  readonly groupId: Uint8Array;
+  private readonly signatureKeys: SignatureKeyPair;
+  private readonly recognized = new Set<string>();
+  private readonly pendingTransitions = new Map<number, number>();
+  private version = 0;
+  private externalSender: ExternalSenderInfo | undefined;
+  private keyPackage: DaveKeyPackage | undefined;
+  private pendingGroup: ClientState | undefined;
+  private currentGroup: ClientState | undefined;
+  private stateWithProposals: ClientState | undefined;
+  private outbound: OutboundCommit | undefined;
+  private currentRoster: Roster = new Map();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: DaveSessionOptions) {
+    this.userId = snowflakeToBigInt(options.userId).toString();
+    this.channelId = snowflakeToBigInt(options.channelId).toString();
+    this.groupId = snowflakeToBE64(this.channelId);
+    this.signatureKeys = options.signatureKeyPair ?? generateP256KeyPair();
+    this.recognized.add(this.userId);
+  }
+
+  // ---- read-only view ----
+
+  /** The executed/negotiated DAVE protocol version (0 = no E2EE). */
+  get protocolVersion(): number {
+    return this.version;
+  }
+
+  /** True once a group has been joined or created by a processed commit/welcome. */
+  get established(): boolean {
+    return this.currentGroup !== undefined;
+  }
+
+  /** Current MLS epoch of the established group. */
+  get epoch(): bigint | undefined {
+    return this.currentGroup?.groupContext.epoch;
+  }
+
+  /** RFC 9420 epoch_authenticator of the established group (input of the privacy code, §10.2). */
+  get epochAuthenticator(): Uint8Array | undefined {
+    const value = this.currentGroup?.keySchedule.epochAuthenticator;
+    return value === undefined ? undefined : value.slice();
+  }
+
+  /** Our signature public key (65 bytes), the identity used in verification codes. */
+  get signaturePublicKey(): Uint8Array {
+    return this.signatureKeys.publicKey.slice();
+  }
+
+  /** user id -> signature public key of every member of the established group. */
+  get roster(): Roster {
+    return this.currentRoster;
+  }
+
+  get recognizedUsers(): ReadonlySet<string> {
+    return this.recognized;
+  }
+
+  /**
+   * The per-sender base secret of the current epoch: MLS-Exporter("Discord Secure Frames v0",
+   * LE64(userId), 16) (dave.md §8.1). Undefined without an established group.
+   */
+  async exportBaseSecret(userId: string): Promise<Uint8Array | undefined> {
+    const group = this.currentGroup;
+    if (group === undefined) return undefined;
+    const cs = await getDaveCiphersuite();
+    return mlsExporter(
+      group.keySchedule.exporterSecret,
+      DAVE_EXPORTER_LABEL,
+      snowflakeToLE64(userId),
+      DAVE_MEDIA_KEY_BYTES,
+      cs,
+    );
+  }
+
+  // ---- recognised users (op 11 / op 13) ----
+
+  addRecognizedUsers(userIds: readonly string[]): void {
+    for (const id of userIds) {
+      try {
+        this.recognized.add(snowflakeToBigInt(id).toString());
+      } catch {
+        // not a snowflake: ignore, it can never match a credential
+      }
+    }
+  }
+
+  removeRecognizedUser(userId: string): void {
+    if (userId !== this.userId) this.recognized.delete(userId);
+  }
+
+  // ---- handlers ----
+
+  /** Op 4 (session start) with the negotiated version: Init (§6.1). Sends op 26 for version > 0. */
+  init(protocolVersion: number): Promise<DaveResult> {
+    return this.run(async () => this.doInit(protocolVersion));
+  }
+
+  /** Op 25. */
+  onExternalSender(payload: Uint8Array): Promise<DaveResult> {
+    return this.run(async () => {
+      if (this.currentGroup !== undefined) {
+        return { send: [], ignored: 'external sender after the group was established' };
+      }
+      let sender: ExternalSenderInfo;
+      try {
+        sender = decodeExternalSenderPackage(payload);
+      } catch (err) {
+        return { send: [], error: reject('malformed', 'bad external sender package', { op: 25 }, err) };
+      }
+      this.externalSender = sender;
+      this.stateWithProposals = undefined;
+      this.outbound = undefined;
+      if (this.keyPackage !== undefined) await this.createPending();
+      return { send: [] };
+    });
+  }
+
+  /** Op 27 (§6.4). Returns op 28 when there is something to commit. */
+  onProposals(payload: ProposalsPayload): Promise<DaveResult> {
+    return this.run(async () => this.doProposals(payload));
+  }
+
+  /** Op 29 (§6.5). */
+  onAnnounceCommit(payload: AnnounceCommitPayload): Promise<DaveResult> {
+    return this.run(async () => this.doAnnounceCommit(payload));
+  }
+
+  /** Op 30 (§6.6). */
+  onWelcome(payload: WelcomePayload): Promise<DaveResult> {
+    return this.run(async () => this.doWelcome(payload));
+  }
+
+  /** Op 21 (§6.7). */
+  onPrepareTransition(transition: DaveTransition): Promise<DaveResult> {
+    return this.run(async () => {
+      const result: DaveResult = { send: [], prepareRatchets: { ...transition } };
+      this.afterPrepare(transition, result);
+      return result;
+    });
+  }
+
+  /** Op 22 (§6.8). Unknown transition ids are ignored. */
+  onExecuteTransition(transitionId: number): Promise<DaveResult> {
+    return this.run(async () => {
+      const version = this.pendingTransitions.get(transitionId);
+      if (version === undefined) return { send: [], ignored: `unknown transition ${transitionId}` };
+      this.pendingTransitions.delete(transitionId);
+      return { send: [], execute: this.executeNow(transitionId, version) };
+    });
+  }
+
+  /** Op 24 (§6.10): epoch 1 = new group (Init + op 26); otherwise only a version change. */
+  onPrepareEpoch(data: {
+    epoch: number;
+    protocolVersion: number;
+    transitionId?: number;
+  }): Promise<DaveResult> {
+    return this.run(async () => {
+      if (data.epoch === 1) return this.doInit(data.protocolVersion);
+      if (data.transitionId === undefined || data.transitionId === DAVE_INIT_TRANSITION_ID) {
+        return { send: [], ignored: 'prepare epoch without transition' };
+      }
+      this.pendingTransitions.set(data.transitionId, data.protocolVersion);
+      return { send: [{ op: VoiceOpcode.DaveTransitionReady, transitionId: data.transitionId }] };
+    });
+  }
+
+  /** Drops every MLS secret this session holds. */
+  reset(): void {
+    this.resetMls();
+    this.pendingTransitions.clear();
+  }
+
+  // ---- internals ----
+
+  private run(task: () => Promise<DaveResult>): Promise<DaveResult> {
+    const next = this.queue.then(task).catch((err: unknown): DaveResult => ({
+      send: [],
+      error: reject('internal', 'unexpected failure', {}, err),
+    }));
+    this.queue = next;
+    return next;
+  }
+
+  private resetMls(): void {
+    this.keyPackage = undefined;
+    this.pendingGroup = undefined;
+    this.currentGroup = undefined;
+    this.stateWithProposals = undefined;
+    this.outbound = undefined;
+    this.currentRoster = new Map();
+  }
+
+  private async doInit(protocolVersion: number): Promise<DaveResult> {
+    if (!Number.isInteger(protocolVersion) || protocolVersion < 0) {
+      return { send: [], error: reject('invalid_argument', 'invalid protocol version') };
+    }
+    this.resetMls();
+    this.version = protocolVersion;
+    if (protocolVersion === 0) return { send: [] };
+    const cs = await getDaveCiphersuite();
+    this.keyPackage = await createDaveKeyPackage(this.userId, this.signatureKeys, cs);
+    if (this.externalSender !== undefined) await this.createPending();
+    return { send: [{ op: VoiceOpcode.DaveMlsKeyPackage, payload: this.keyPackage.encoded }] };
+  }
+
+  private async createPending(): Promise<void> {
+    if (this.keyPackage === undefined || this.externalSender === undefined) return;
+    const cs = await getDaveCiphersuite();
+    this.pendingGroup = await createPendingGroup(
+      this.groupId,
+      this.keyPackage.publicPackage,
+      this.keyPackage.privatePackage,
+      this.externalSender.encoded,
+      cs,
+    );
+  }
+
+  private async doProposals(payload: ProposalsPayload): Promise<DaveResult> {
+    const base = this.pendingGroup ?? this.currentGroup;
+    if (base === undefined) return { send: [], ignored: 'no group' };
+    const sender = this.externalSender;
+    if (sender === undefined) return { send: [], ignored: 'no external sender' };
+    const cs = await getDaveCiphersuite();
+    let state = this.stateWithProposals ?? base;
+
+    if (payload.operation === 'append') {
+      for (const bytes of payload.messages) {
+        const checked = this.checkExternalProposal(bytes, state);
+        if ('error' in checked) return { send: [], error: checked.error };
+        try {
+          state = (await processExternalProposal(state, checked.message, sender.signatureKey, cs)).state;
+        } catch (err) {
+          return {
+            send: [],
+            error: reject('bad_signature', 'proposal not signed by the external sender', {}, err),
+          };
+        }
+      }
+    } else {
+      const remaining = { ...state.unappliedProposals };
+      for (const ref of payload.refs) {
+        const key = refKey(ref);
+        if (!(key in remaining))
+          return { send: [], error: reject('unknown_proposal_ref', 'revoke of an unknown proposal') };
+        delete remaining[key];
+      }
+      state = { ...state, unappliedProposals: remaining };
+    }
+    this.stateWithProposals = state;
+    this.outbound = undefined;
+
+    if (Object.keys(state.unappliedProposals).length === 0) return { send: [] };
+    let result;
+    try {
+      result = await createCommit(
+        { state, cipherSuite: cs },
+        { wireAsPublicMessage: true, ratchetTreeExtension: true },
+      );
+    } catch (err) {
+      return { send: [], error: reject('commit_failed', 'could not create a commit', {}, err) };
+    }
+    const commit = encodeMlsMessage(result.commit);
+    const welcome =
+      result.welcome !== undefined && result.welcome.secrets.length > 0
+        ? encodeWelcome(result.welcome)
+        : undefined;
+    this.outbound = { commit, state: result.newState };
+    return {
+      send: [{ op: VoiceOpcode.DaveMlsCommitWelcome, payload: encodeCommitWelcome(commit, welcome) }],
+    };
+  }
+
+  /** DAVE rules for one external proposal (§6.4 step 3); the signature is checked afterwards. */
+  private checkExternalProposal(
+    bytes: Uint8Array,
+    state: ClientState,
+  ): { message: PublicMessage } | { error: VoxcordError } {
+    const decoded: MLSMessage | undefined = decodeExact(decodeMlsMessage, bytes);
+    if (decoded === undefined) return { error: reject('malformed', 'undecodable proposal message') };
+    if (decoded.wireformat !== 'mls_public_message') {
+      return { error: reject('not_public_message', 'proposal is not a PublicMessage') };
+    }
+    const message = decoded.publicMessage;
+    const content = message.content;
+    if (!bytesEqual(content.groupId, state.groupContext.groupId)) {
+      return { error: reject('wrong_group', 'proposal for another group') };
+    }
+    if (content.epoch !== state.groupContext.epoch) {
+      return {
+        error: reject('wrong_epoch', 'proposal for another epoch', {
+          epoch: content.epoch.toString(),
+          expected: state.groupContext.epoch.toString(),
+        }),
+      };
+    }
+    if (content.contentType !== 'proposal') return { error: reject('wrong_content_type', 'not a proposal') };
+    if (content.sender.senderType !== 'external' || content.sender.senderIndex !== 0) {
+      return { error: reject('not_external_sender', 'proposal not from external sender 0') };
+    }
+    const proposal = content.proposal;
+    if (proposal.proposalType === 'add') {
+      const credential = proposal.add.keyPackage.leafNode.credential;
+      const userId =
+        credential.credentialType === 'basic' ? userIdFromIdentity(credential.identity) : undefined;
+      if (userId === undefined)
+        return { error: reject('bad_credential', 'added key package has no user id credential') };
+      if (!this.recognized.has(userId)) {
+        return { error: reject('unrecognized_user', 'add proposal for an unrecognised user', { userId }) };
+      }
+    } else if (proposal.proposalType !== 'remove') {
+      return { error: reject('proposal_type', 'only add and remove proposals are allowed') };
+    }
+    return { message };
+  }
+
+  private async doAnnounceCommit(payload: AnnounceCommitPayload): Promise<DaveResult> {
+    const { transitionId } = payload;
+    const state = this.stateWithProposals;
+    if (state === undefined) return { send: [], ignored: 'no proposals this epoch' };
+    const decoded: MLSMessage | undefined = decodeExact(decodeMlsMessage, payload.commit);
+    if (decoded === undefined) return this.fail(transitionId, reject('malformed', 'undecodable commit'));
+    if (decoded.wireformat !== 'mls_public_message') {
+      return this.fail(transitionId, reject('not_public_message', 'commit is not a PublicMessage'));
+    }
+    const content = decoded.publicMessage.content;
+    if (!bytesEqual(content.groupId, state.groupContext.groupId)) {
+      return { send: [], ignored: 'commit for another group' };
+    }
+
+    let next: ClientState;
+    if (this.outbound !== undefined && bytesEqual(this.outbound.commit, payload.commit)) {
+      next = this.outbound.state; // ts-mls cannot process its own commit: adopt the cached result
+    } else {
+      const error = this.checkCommit(decoded.publicMessage, state);
+      if (error !== undefined) return this.fail(transitionId, error);
+      const cs = await getDaveCiphersuite();
+      try {
+        const processed = await processMessage(decoded, state, emptyPskIndex, acceptAll, cs);
+        if (processed.kind !== 'newState') throw new Error('not a commit');
+        next = processed.newState;
+      } catch (err) {
+        return this.fail(transitionId, reject('commit_failed', 'commit rejected by MLS validation', {}, err));
+      }
+      if (next.groupActiveState.kind === 'removedFromGroup') {
+        return this.fail(transitionId, reject('self_removed', 'this commit removes us from the group'));
+      }
+    }
+    return this.adopt(next, transitionId);
+  }
+
+  private checkCommit(message: PublicMessage, state: ClientState): VoxcordError | undefined {
+    const content = message.content;
+    if (content.epoch !== state.groupContext.epoch) {
+      return reject('wrong_epoch', 'commit for another epoch', {
+        epoch: content.epoch.toString(),
+        expected: state.groupContext.epoch.toString(),
+      });
+    }
+    if (content.contentType !== 'commit') return reject('wrong_content_type', 'not a commit');
+    if (content.sender.senderType !== 'member')
+      return reject('not_member_sender', 'commit not from a member');
+    for (const entry of content.commit.proposals) {
+      if (entry.proposalOrRefType !== 'reference')
+        return reject('inline_proposal', 'commit carries an inline proposal');
+      if (!(refKey(entry.reference) in state.unappliedProposals)) {
+        return reject('unknown_proposal_ref', 'commit references an unknown proposal');
+      }
+    }
+    return undefined;
+  }
+
+  private async doWelcome(payload: WelcomePayload): Promise<DaveResult> {
+    const { transitionId } = payload;
+    const keyPackage = this.keyPackage;
+    const sender = this.externalSender;
+    if (this.currentGroup !== undefined) {
+      return this.fail(transitionId, reject('group_established', 'welcome while already in a group'));
+    }
+    if (keyPackage === undefined)
+      return this.fail(transitionId, reject('no_key_package', 'welcome without a key package'));
+    if (sender === undefined)
+      return this.fail(transitionId, reject('no_external_sender', 'welcome before op 25'));
+    const welcome: Welcome | undefined = decodeExact(decodeWelcome, payload.welcome);
+    if (welcome === undefined) return this.fail(transitionId, reject('malformed', 'undecodable welcome'));
+    const cs = await getDaveCiphersuite();
+    let joined: ClientState;
+    try {
+      joined = await joinGroup(
+        welcome,
+        keyPackage.publicPackage,
+        keyPackage.privatePackage,
+        emptyPskIndex,
+        cs,
+      );
+    } catch (err) {
+      return this.fail(transitionId, reject('welcome_failed', 'could not join from the welcome', {}, err));
+    }
+    if (!bytesEqual(joined.groupContext.groupId, this.groupId)) {
+      return this.fail(transitionId, reject('wrong_group', 'welcome for another group'));
+    }
+    let senders: ExternalSenderInfo[];
+    try {
+      senders = groupExternalSenders(joined);
+    } catch (err) {
+      return this.fail(transitionId, reject('malformed', 'bad external_senders extension', {}, err));
+    }
+    const only = senders[0];
+    if (senders.length !== 1 || only === undefined || !bytesEqual(only.encoded, sender.encoded)) {
+      return this.fail(
+        transitionId,
+        reject('external_sender_mismatch', 'group must have exactly the op 25 external sender', {
+          externalSenders: senders.length,
+        }),
+      );
+    }
+    return this.adopt(joined, transitionId);
+  }
+
+  /** Roster check, then the new group becomes current (§6.5 steps 3 and 5, §6.6 steps 3 and 5). */
+  private async adopt(next: ClientState, transitionId: number): Promise<DaveResult> {
+    const roster = buildRoster(next.ratchetTree);
+    if (!roster.ok) {
+      return this.fail(
+        transitionId,
+        reject(
+          roster.reason,
+          roster.reason === 'duplicate_user'
+            ? 'user appears twice in the group'
+            : 'member without a user id credential',
+          {
+            leafIndex: roster.leafIndex,
+          },
+        ),
+      );
+    }
+    this.currentGroup = next;
+    this.currentRoster = roster.roster;
+    this.pendingGroup = undefined;
+    this.stateWithProposals = undefined;
+    this.outbound = undefined;
+    this.keyPackage = undefined;
+    const transition = { transitionId, protocolVersion: this.version };
+    const result: DaveResult = { send: [], prepareRatchets: transition };
+    this.afterPrepare(transition, result);
+    return result;
+  }
+
+  /** prepareRatchets' tail (§6.9): tid 0 executes now, otherwise remember it and report ready. */
+  private afterPrepare(transition: DaveTransition, result: DaveResult): void {
+    if (transition.transitionId === DAVE_INIT_TRANSITION_ID) {
+      result.execute = this.executeNow(transition.transitionId, transition.protocolVersion);
+    } else {
+      this.pendingTransitions.set(transition.transitionId, transition.protocolVersion);
+      result.send.push({ op: VoiceOpcode.DaveTransitionReady, transitionId: transition.transitionId });
+    }
+  }
+
+  private executeNow(transitionId: number, protocolVersion: number): DaveTransition {
+    if (protocolVersion === 0) this.resetMls();
+    this.version = protocolVersion;
+    return { transitionId, protocolVersion };
+  }
+
+  /** Failure of a commit/welcome: op 31, reset, new key package (libdave sample, §6.5 step 4). */
+  private async fail(transitionId: number, error: VoxcordError): Promise<DaveResult> {
+    const send: DaveOutbound[] = [{ op: VoiceOpcode.DaveMlsInvalidCommitWelcome, transitionId }];
+    const reinit = await this.doInit(this.version);
+    send.push(...reinit.send);
+    return { send, error };
+  }
+}

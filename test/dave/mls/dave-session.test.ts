@@ -1,0 +1,379 @@
+import { describe, it, expect } from 'vitest';
+import type { ClientState } from 'ts-mls';
+import { createCommit } from 'ts-mls/createCommit.js';
+import { createGroup } from 'ts-mls/clientState.js';
+import { decodeKeyPackage } from 'ts-mls/keyPackage.js';
+import { encodeMlsMessage } from 'ts-mls/message.js';
+import { encodeWelcome } from 'ts-mls/welcome.js';
+import { isVoxcordError } from '../../../src/errors.js';
+import { generateP256KeyPair, getDaveCiphersuite } from '../../../src/dave/mls/crypto-provider.js';
+import { DaveSession } from '../../../src/dave/mls/dave-session.js';
+import type { DaveResult } from '../../../src/dave/mls/dave-session.js';
+import { createDaveKeyPackage } from '../../../src/dave/mls/key-package.js';
+import {
+  encodeExternalSender,
+  encodeExternalSendersExtensionData,
+  snowflakeToBE64,
+} from '../../../src/dave/mls/mls-codec.js';
+import { createExternalProposal } from '../../../src/dave/mls/ts-mls-fix.js';
+import { decodeCommitWelcome, decodeProposalsPayload } from '../../../src/dave/opcodes.js';
+import { CHANNEL_ID, DaveyMember, OurMember, TestGateway } from './harness.js';
+
+function reasonOf(result: DaveResult): unknown {
+  expect(isVoxcordError(result.error, 'DAVE_PROTOCOL_ERROR')).toBe(true);
+  return result.error?.details?.reason;
+}
+
+/** op 31 for the transition, then a fresh key package (op 26). */
+function expectInvalidAndRejoin(result: DaveResult, transitionId: number): void {
+  expect(result.send[0]).toEqual({ op: 31, transitionId });
+  expect(result.send[1]?.op).toBe(26);
+  expect(result.send).toHaveLength(2);
+}
+
+async function pendingMember(gw: TestGateway, id: string, recognized: string[] = []): Promise<OurMember> {
+  const m = new OurMember(id);
+  m.recognize(recognized);
+  await m.externalSender(gw.externalSenderPackage);
+  await m.keyPackage();
+  return m;
+}
+
+async function otherKeyPackage(userId: string): Promise<Uint8Array> {
+  return (await createDaveKeyPackage(userId, generateP256KeyPair(), await getDaveCiphersuite())).encoded;
+}
+
+function currentGroupOf(m: OurMember): ClientState {
+  const state = (m.session as unknown as { currentGroup: ClientState | undefined }).currentGroup;
+  if (state === undefined) throw new Error('no group');
+  return state;
+}
+
+describe('DaveSession: proposals (op 27) rules', () => {
+  const B = '600000000000000002';
+
+  it('ignores proposals without any group, and a revoke of everything yields no commit', async () => {
+    const gw = new TestGateway();
+    const fresh = new DaveSession({ userId: '600000000000000001', channelId: CHANNEL_ID });
+    const add = await gw.proposal({ type: 'add', keyPackage: await otherKeyPackage(B) }, 0n);
+    const ignored = await fresh.onProposals({ operation: 'append', messages: [add.message] });
+    expect(ignored).toMatchObject({ send: [], ignored: 'no group' });
+
+    const a = await pendingMember(gw, '600000000000000001', [B]);
+    const committed = await a.session.onProposals({ operation: 'append', messages: [add.message] });
+    expect(committed.send.map((s) => s.op)).toEqual([28]);
+    const revoked = await a.session.onProposals({ operation: 'revoke', refs: [add.ref] });
+    expect(revoked).toEqual({ send: [] });
+    const unknown = await a.session.onProposals({ operation: 'revoke', refs: [add.ref] });
+    expect(reasonOf(unknown)).toBe('unknown_proposal_ref');
+    expect(unknown.send).toEqual([]);
+  });
+
+  it('rejects wrong group, wrong epoch, a forged signer, unrecognised users and garbage, sending nothing', async () => {
+    const gw = new TestGateway();
+    const a = await pendingMember(gw, '600000000000000001', [B]);
+    const kp = await otherKeyPackage(B);
+    const sign = gw.externalSenderKeys.privateKey;
+    const cases: [Uint8Array, string][] = [
+      [
+        (
+          await createExternalProposal({
+            groupId: '42',
+            epoch: 0n,
+            proposal: { type: 'add', keyPackage: kp },
+            signaturePrivateKey: sign,
+          })
+        ).message,
+        'wrong_group',
+      ],
+      [(await gw.proposal({ type: 'add', keyPackage: kp }, 3n)).message, 'wrong_epoch'],
+      [
+        (
+          await createExternalProposal({
+            groupId: CHANNEL_ID,
+            epoch: 0n,
+            proposal: { type: 'add', keyPackage: kp },
+            signaturePrivateKey: generateP256KeyPair().privateKey,
+          })
+        ).message,
+        'bad_signature',
+      ],
+      [
+        (await gw.proposal({ type: 'add', keyPackage: await otherKeyPackage('600000000000000099') }, 0n))
+          .message,
+        'unrecognized_user',
+      ],
+      [new Uint8Array([0, 1, 0, 1, 9, 9, 9]), 'malformed'],
+    ];
+    for (const [message, reason] of cases) {
+      const result = await a.session.onProposals({ operation: 'append', messages: [message] });
+      expect(reasonOf(result), reason).toBe(reason);
+      expect(result.send).toEqual([]);
+    }
+    // a rejected batch leaves the queue untouched: nothing to commit yet
+    expect(await a.session.onProposals({ operation: 'revoke', refs: [new Uint8Array(32)] })).toMatchObject({
+      send: [],
+    });
+  });
+
+  it('the op 27 decoder refuses garbage and non-DAVE proposal types before the session sees them', () => {
+    expect(() => decodeProposalsPayload(new Uint8Array([0]))).toThrow(/malformed/);
+    expect(() => decodeProposalsPayload(new Uint8Array([7, 0]))).toThrow(/malformed/);
+  });
+});
+
+describe('DaveSession: commits (op 29)', () => {
+  it('ignores a commit when no proposals were received this epoch', async () => {
+    const gw = new TestGateway();
+    const a = new OurMember('610000000000000001');
+    const b = new OurMember('610000000000000002');
+    await gw.connectFirst(a);
+    await gw.connectSecond(b, 'first');
+    const r = await a.session.onAnnounceCommit({ transitionId: 9, commit: new Uint8Array([0, 1, 0, 1]) });
+    expect(r).toEqual({ send: [], ignored: 'no proposals this epoch' });
+  });
+
+  it('refuses a commit with an inline proposal (op 31 + new key package)', async () => {
+    const gw = new TestGateway();
+    const a = new OurMember('620000000000000001');
+    const b = new OurMember('620000000000000002');
+    const c = '620000000000000003';
+    await gw.connectFirst(a);
+    await gw.connectSecond(b, 'first');
+    a.recognize([c]);
+    b.recognize([c]);
+    const kpC = await otherKeyPackage(c);
+    const add = await gw.proposal({ type: 'add', keyPackage: kpC });
+    await b.proposals(gw.appendPayload([add.message])); // b now has proposals queued
+    const cs = await getDaveCiphersuite();
+    const decoded = decodeKeyPackage(kpC, 0)?.[0];
+    if (decoded === undefined) throw new Error('kp');
+    const inline = await createCommit(
+      { state: currentGroupOf(a), cipherSuite: cs },
+      {
+        wireAsPublicMessage: true,
+        ratchetTreeExtension: true,
+        extraProposals: [{ proposalType: 'add', add: { keyPackage: decoded } }],
+      },
+    );
+    const r = await b.session.onAnnounceCommit({ transitionId: 5, commit: encodeMlsMessage(inline.commit) });
+    expect(reasonOf(r)).toBe('inline_proposal');
+    expectInvalidAndRejoin(r, 5);
+    expect(b.session.established).toBe(false);
+  });
+
+  it('refuses a replayed commit from an older epoch', async () => {
+    const gw = new TestGateway();
+    const a = new OurMember('630000000000000001');
+    const b = new OurMember('630000000000000002');
+    const c = new OurMember('630000000000000003');
+    await gw.connectFirst(a);
+    await gw.connectSecond(b, 'first');
+    // epoch 1 -> 2 by a's commit, keep its bytes
+    for (const m of [a, b]) m.recognize([c.userId, '630000000000000004']);
+    await c.externalSender(gw.externalSenderPackage);
+    const addC = await gw.proposal({ type: 'add', keyPackage: await c.keyPackage() });
+    const outA = await a.proposals(gw.appendPayload([addC.message]));
+    await b.proposals(gw.appendPayload([addC.message]));
+    const old = decodeCommitWelcome(outA ?? new Uint8Array()).commit;
+    await a.session.onAnnounceCommit({ transitionId: 1, commit: old });
+    await b.session.onAnnounceCommit({ transitionId: 1, commit: old });
+    expect(b.session.epoch).toBe(2n);
+    const addD = await gw.proposal(
+      { type: 'add', keyPackage: await otherKeyPackage('630000000000000004') },
+      2n,
+    );
+    await b.proposals(gw.appendPayload([addD.message]));
+    const r = await b.session.onAnnounceCommit({ transitionId: 2, commit: old });
+    expect(reasonOf(r)).toBe('wrong_epoch');
+    expectInvalidAndRejoin(r, 2);
+  });
+
+  it('refuses a group where one user id appears twice (after adopting its own commit)', async () => {
+    const gw = new TestGateway();
+    const ours = new OurMember('640000000000000001');
+    const davey = new DaveyMember('640000000000000002');
+    const dup = '640000000000000003';
+    await gw.connectFirst(davey);
+    await gw.connectSecond(ours, 'second');
+    ours.recognize([dup]);
+    const add1 = await gw.proposal({ type: 'add', keyPackage: await otherKeyPackage(dup) });
+    const add2 = await gw.proposal({ type: 'add', keyPackage: await otherKeyPackage(dup) });
+    const out = await ours.proposals(gw.appendPayload([add1.message, add2.message]));
+    const { commit } = decodeCommitWelcome(out ?? new Uint8Array());
+    const r = await ours.session.onAnnounceCommit({ transitionId: 3, commit });
+    expect(reasonOf(r)).toBe('duplicate_user');
+    expectInvalidAndRejoin(r, 3);
+  });
+
+  it('reports its own removal as a failure', async () => {
+    const gw = new TestGateway();
+    const a = new OurMember('650000000000000001');
+    const b = new OurMember('650000000000000002');
+    await gw.connectFirst(a);
+    await gw.connectSecond(b, 'first'); // leaves: [a, b]
+    const remove = await gw.proposal({ type: 'remove', leafIndex: 0 });
+    const outB = await b.proposals(gw.appendPayload([remove.message]));
+    // the removed member cannot commit its own removal (like davey's CannotRemoveSelf) but queues it
+    const own = await a.session.onProposals(decodeProposalsPayload(gw.appendPayload([remove.message])));
+    expect(reasonOf(own)).toBe('commit_failed');
+    expect(own.send).toEqual([]);
+    const r = await a.session.onAnnounceCommit({
+      transitionId: 4,
+      commit: decodeCommitWelcome(outB ?? new Uint8Array()).commit,
+    });
+    expect(reasonOf(r)).toBe('self_removed');
+    expectInvalidAndRejoin(r, 4);
+  });
+});
+
+describe('DaveSession: welcomes (op 30)', () => {
+  /** A Welcome adding `kp` to a group made by ts-mls directly, with the given external senders. */
+  async function welcomeFor(
+    kp: Uint8Array,
+    senders: Uint8Array[],
+    groupId = snowflakeToBE64(CHANNEL_ID),
+  ): Promise<Uint8Array> {
+    const cs = await getDaveCiphersuite();
+    const creator = await createDaveKeyPackage('660000000000000009', generateP256KeyPair(), cs);
+    const group = await createGroup(groupId, creator.publicPackage, creator.privatePackage, [], cs);
+    const state: ClientState = {
+      ...group,
+      groupContext: {
+        ...group.groupContext,
+        extensions: [
+          { extensionType: 'external_senders', extensionData: encodeExternalSendersExtensionData(senders) },
+        ],
+      },
+    };
+    const decoded = decodeKeyPackage(kp, 0)?.[0];
+    if (decoded === undefined) throw new Error('kp');
+    const result = await createCommit(
+      { state, cipherSuite: cs },
+      {
+        wireAsPublicMessage: true,
+        ratchetTreeExtension: true,
+        extraProposals: [{ proposalType: 'add', add: { keyPackage: decoded } }],
+      },
+    );
+    if (result.welcome === undefined) throw new Error('no welcome');
+    return encodeWelcome(result.welcome);
+  }
+
+  it('joins a well-formed Welcome at transition 0 and executes immediately (no op 23)', async () => {
+    const gw = new TestGateway();
+    const m = await pendingMember(gw, '660000000000000001');
+    const kp = m.results.at(-1)?.send[0];
+    const welcome = await welcomeFor(kp !== undefined && 'payload' in kp ? kp.payload : new Uint8Array(), [
+      gw.externalSenderPackage,
+    ]);
+    const r = await m.session.onWelcome({ transitionId: 0, welcome });
+    expect(r).toEqual({
+      send: [],
+      prepareRatchets: { transitionId: 0, protocolVersion: 1 },
+      execute: { transitionId: 0, protocolVersion: 1 },
+    });
+    expect(m.session.established).toBe(true);
+    expect(m.session.roster.size).toBe(2);
+    expect((await m.session.exportBaseSecret('660000000000000009'))?.length).toBe(16);
+  });
+
+  it('refuses two external senders, a different sender, a Welcome for someone else, another group, garbage', async () => {
+    const gw = new TestGateway();
+    const other = encodeExternalSender(generateP256KeyPair().publicKey, new Uint8Array([1]));
+    const cases: [(kp: Uint8Array) => Promise<Uint8Array>, string][] = [
+      [(kp) => welcomeFor(kp, [gw.externalSenderPackage, other]), 'external_sender_mismatch'],
+      [(kp) => welcomeFor(kp, [other]), 'external_sender_mismatch'],
+      [
+        async () => welcomeFor(await otherKeyPackage('660000000000000002'), [gw.externalSenderPackage]),
+        'welcome_failed',
+      ],
+      [(kp) => welcomeFor(kp, [gw.externalSenderPackage], snowflakeToBE64('77')), 'wrong_group'],
+      [async () => new Uint8Array([0, 2, 0, 0]), 'welcome_failed'], // well-formed, no secrets
+      [async () => new Uint8Array([0, 2, 5]), 'malformed'],
+    ];
+    for (const [make, reason] of cases) {
+      const m = await pendingMember(gw, '660000000000000001');
+      const sent = m.results.at(-1)?.send[0];
+      const welcome = await make(sent !== undefined && 'payload' in sent ? sent.payload : new Uint8Array());
+      const r = await m.session.onWelcome({ transitionId: 12, welcome });
+      expect(reasonOf(r), reason).toBe(reason);
+      expectInvalidAndRejoin(r, 12);
+      expect(m.session.established).toBe(false);
+    }
+  });
+
+  it('refuses a Welcome before op 25 and while already in a group', async () => {
+    const early = new DaveSession({ userId: '660000000000000005', channelId: CHANNEL_ID });
+    await early.init(1);
+    expect(reasonOf(await early.onWelcome({ transitionId: 1, welcome: new Uint8Array([0, 2]) }))).toBe(
+      'no_external_sender',
+    );
+
+    const gw = new TestGateway();
+    const a = new OurMember('660000000000000006');
+    const b = new OurMember('660000000000000007');
+    await gw.connectFirst(a);
+    await gw.connectSecond(b, 'first');
+    const r = await b.session.onWelcome({ transitionId: 2, welcome: new Uint8Array([0, 2]) });
+    expect(reasonOf(r)).toBe('group_established');
+  });
+});
+
+describe('DaveSession: transitions (ops 21, 22, 24)', () => {
+  it('prepare -> ready -> execute, downgrade drops MLS state, unknown ids are ignored', async () => {
+    const gw = new TestGateway();
+    const a = new OurMember('670000000000000001');
+    const b = new OurMember('670000000000000002');
+    await gw.connectFirst(a);
+    await gw.connectSecond(b, 'first');
+    expect(a.results.at(-1)?.send).toEqual([{ op: 23, transitionId: 1 }]);
+    expect(await a.session.onExecuteTransition(1)).toEqual({
+      send: [],
+      execute: { transitionId: 1, protocolVersion: 1 },
+    });
+    expect(await a.session.onExecuteTransition(1)).toMatchObject({
+      send: [],
+      ignored: 'unknown transition 1',
+    });
+
+    const prep = await a.session.onPrepareTransition({ transitionId: 7, protocolVersion: 0 });
+    expect(prep).toEqual({
+      send: [{ op: 23, transitionId: 7 }],
+      prepareRatchets: { transitionId: 7, protocolVersion: 0 },
+    });
+    expect(a.session.established).toBe(true);
+    expect(await a.session.onExecuteTransition(7)).toEqual({
+      send: [],
+      execute: { transitionId: 7, protocolVersion: 0 },
+    });
+    expect(a.session.established).toBe(false);
+    expect(a.session.protocolVersion).toBe(0);
+    expect(await a.session.exportBaseSecret(a.userId)).toBeUndefined();
+
+    // upgrade: op 24 epoch 1 -> new key package
+    const up = await a.session.onPrepareEpoch({ epoch: 1, protocolVersion: 1, transitionId: 8 });
+    expect(up.send.map((s) => s.op)).toEqual([26]);
+    expect(a.session.protocolVersion).toBe(1);
+    // a version change of an existing group reports ready for its transition
+    expect(await a.session.onPrepareEpoch({ epoch: 2, protocolVersion: 1, transitionId: 9 })).toEqual({
+      send: [{ op: 23, transitionId: 9 }],
+    });
+
+    // sole-member reset: op 21 with transition 0 executes immediately, no op 23
+    const reset = await b.session.onPrepareTransition({ transitionId: 0, protocolVersion: 1 });
+    expect(reset).toEqual({
+      send: [],
+      prepareRatchets: { transitionId: 0, protocolVersion: 1 },
+      execute: { transitionId: 0, protocolVersion: 1 },
+    });
+  });
+
+  it('init(0) sends nothing; handlers never throw on garbage', async () => {
+    const s = new DaveSession({ userId: '680000000000000001', channelId: CHANNEL_ID });
+    expect(await s.init(0)).toEqual({ send: [] });
+    expect(reasonOf(await s.onExternalSender(new Uint8Array([1, 2, 3])))).toBe('malformed');
+    expect(reasonOf(await s.init(-1))).toBe('invalid_argument');
+    expect(() => new DaveSession({ userId: 'nope', channelId: CHANNEL_ID })).toThrow();
+  });
+});
