@@ -89,6 +89,8 @@ export interface MainGatewayOptions {
   random?: () => number;
   /** Shard count recommended by GET /gateway/bot. Default 1. */
   shards?: number;
+  /** session_start_limit.max_concurrency (identify buckets). Default 16, so local shards identify at once. */
+  maxConcurrency?: number;
   /** Structured events; never contain tokens or session ids. */
   log?: (event: MainGatewayLogEvent) => void;
 }
@@ -361,7 +363,12 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     return {
       url: wsUrl,
       shards,
-      session_start_limit: { total: 1000, remaining: 1000, reset_after: 86_400_000, max_concurrency: 1 },
+      session_start_limit: {
+        total: 1000,
+        remaining: 1000,
+        reset_after: 86_400_000,
+        max_concurrency: options.maxConcurrency ?? 16,
+      },
     };
   }
 
@@ -417,7 +424,8 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     session: BotSession,
     guild: GuildRecord,
     state: VoiceStateRecord,
-    o: 'state-first' | 'server-first',
+    requestedOrder: 'state-first' | 'server-first',
+    previousChannelId: string | null,
     server: MainGatewayVoiceServer = voiceServer,
   ): void => {
     const allocation = server.allocate({
@@ -426,6 +434,13 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       userId: state.user_id,
       sessionId: state.session_id,
     });
+    // Discord's session id never changes, so a client rejoining its channel may connect as soon
+    // as the server update arrives. A voice server that issued a new id anyway must announce it
+    // first, or that client would identify with the old one (4004).
+    const o =
+      allocation.sessionId !== state.session_id && previousChannelId === state.channel_id
+        ? 'state-first'
+        : requestedOrder;
     state.session_id = allocation.sessionId;
     const serverUpdate = { token: allocation.token, guild_id: guild.id, endpoint: allocation.endpoint };
     if (o === 'state-first') {
@@ -502,7 +517,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       broadcastVoiceState(guildId, { ...state });
       return;
     }
-    connectBot(session, guild, state, pickOrder(undefined));
+    connectBot(session, guild, state, pickOrder(undefined), previous?.channel_id ?? null);
   };
 
   // ---- socket handling ----
@@ -809,7 +824,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       guild.voiceStates.set(userId, state);
       const session = sessionOfUser(guildId, userId);
       if (session === undefined) broadcastVoiceState(guildId, { ...state });
-      else connectBot(session, guild, state, pickOrder(moveOptions.order));
+      else connectBot(session, guild, state, pickOrder(moveOptions.order), previous.channel_id);
       return true;
     },
     async changeEndpoint(guildId, changeOptions = {}) {

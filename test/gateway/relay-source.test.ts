@@ -1,0 +1,74 @@
+import { describe, it, expect } from 'vitest';
+import { RelaySource } from '../../src/gateway/relay-source.js';
+
+async function* numbers(n: number, log: string[]): AsyncGenerator<number> {
+  try {
+    for (let i = 0; i < n; i++) yield i;
+  } finally {
+    log.push('source closed');
+  }
+}
+
+describe('RelaySource', () => {
+  it('a second view continues where the first stopped, and closing a view keeps the source open', async () => {
+    const log: string[] = [];
+    const relay = new RelaySource(numbers(6, log));
+    const first: number[] = [];
+    for await (const n of relay.view()) {
+      first.push(n);
+      if (n === 2) break; // what a pump does when its session dies
+    }
+    expect(log).toEqual([]);
+    const second: number[] = [];
+    for await (const n of relay.view()) second.push(n);
+    expect(first).toEqual([0, 1, 2]);
+    expect(second).toEqual([3, 4, 5]);
+    expect(relay.ended).toBe(true);
+    expect(log).toEqual(['source closed']);
+  });
+
+  it('close() ends the source and every view', async () => {
+    const log: string[] = [];
+    const relay = new RelaySource(numbers(100, log));
+    const it1 = relay.view()[Symbol.asyncIterator]();
+    expect(await it1.next()).toEqual({ done: false, value: 0 });
+    await relay.close();
+    expect(log).toEqual(['source closed']);
+    expect((await it1.next()).done).toBe(true);
+    expect((await relay.view()[Symbol.asyncIterator]().next()).done).toBe(true);
+  });
+
+  it('a source error reaches the consumer and ends the relay', async () => {
+    async function* failing(): AsyncGenerator<number> {
+      yield 1;
+      throw new Error('boom');
+    }
+    const relay = new RelaySource(failing());
+    const it1 = relay.view()[Symbol.asyncIterator]();
+    await it1.next();
+    await expect(it1.next()).rejects.toThrow('boom');
+    expect(relay.ended).toBe(true);
+  });
+});
+
+describe('RelaySource pushback', () => {
+  it('a value that arrives after its view detached goes to the next view', async () => {
+    let release: (() => void) | undefined;
+    async function* slow(): AsyncGenerator<number> {
+      yield 0;
+      await new Promise<void>((r) => (release = r));
+      yield 1;
+      yield 2;
+    }
+    const relay = new RelaySource(slow());
+    const a = relay.view()[Symbol.asyncIterator]();
+    expect(await a.next()).toEqual({ done: false, value: 0 });
+    const pending = a.next(); // waits on the source
+    await a.return?.(); // the session died: the pump drops `pending`
+    release?.();
+    await pending;
+    const rest: number[] = [];
+    for await (const n of relay.view()) rest.push(n);
+    expect(rest).toEqual([1, 2]);
+  });
+});
