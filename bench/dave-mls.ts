@@ -12,7 +12,9 @@ import { generateP256KeyPair, getDaveCiphersuite } from '../src/dave/mls/crypto-
 import { DaveSession } from '../src/dave/mls/dave-session.js';
 import type { DaveResult } from '../src/dave/mls/dave-session.js';
 import { createDaveKeyPackage } from '../src/dave/mls/key-package.js';
-import { createExternalProposal } from '../src/dave/mls/ts-mls-fix.js';
+import { buildExternalAdd } from '../src/dave/mls/external-proposal.js';
+import { snowflakeToBE64 } from '../src/dave/mls/mls-codec.js';
+import { generateP256SigningKey, p256PointOf } from '../src/dave/mls/mls-sign.js';
 import {
   decodeCommitWelcome,
   decodeProposalsPayload,
@@ -24,22 +26,14 @@ const CHANNEL = '1234567890123456789';
 const ITERATIONS = Number(process.argv[2] ?? 7);
 const SIZES = [2, 10, 50];
 
-const gatewayKeys = generateP256KeyPair();
-const externalSender = encodeExternalSenderPackage(gatewayKeys.publicKey, Uint8Array.of(1, 0));
+const gatewayKey = generateP256SigningKey();
+const externalSender = encodeExternalSenderPackage(p256PointOf(gatewayKey), Uint8Array.of(1, 0));
 
 const userId = (i: number): string => (500000000000000000n + BigInt(i)).toString();
 
-async function appendPayload(epoch: bigint, keyPackages: Uint8Array[]): Promise<Uint8Array> {
-  const messages: Uint8Array[] = [];
-  for (const kp of keyPackages) {
-    const p = await createExternalProposal({
-      groupId: CHANNEL,
-      epoch,
-      proposal: { type: 'add', keyPackage: kp },
-      signaturePrivateKey: gatewayKeys.privateKey,
-    });
-    messages.push(p.message);
-  }
+function appendPayload(epoch: bigint, keyPackages: Uint8Array[]): Uint8Array {
+  const ctx = { groupId: snowflakeToBE64(CHANNEL), epoch, signingKey: gatewayKey };
+  const messages = keyPackages.map((kp) => buildExternalAdd(ctx, kp).message);
   return encodeProposalsPayload({ operation: 'append', messages });
 }
 
@@ -86,7 +80,7 @@ async function oursOnce(n: number): Promise<Sample> {
   // setup: committer creates the N-member group, observer joins
   const setup = decodeCommitWelcome(
     payloadOf(
-      await committer.onProposals(decodeProposalsPayload(await appendPayload(0n, [observerKp, ...others]))),
+      await committer.onProposals(decodeProposalsPayload(appendPayload(0n, [observerKp, ...others]))),
       28,
     ),
   );
@@ -95,7 +89,7 @@ async function oursOnce(n: number): Promise<Sample> {
   if (joined.error) throw joined.error;
   // measured round
   const newKp = payloadOf(await newcomer.init(1), 26);
-  const proposals = decodeProposalsPayload(await appendPayload(1n, [newKp]));
+  const proposals = decodeProposalsPayload(appendPayload(1n, [newKp]));
   const [commitResult, commitMs] = await time(() => committer.onProposals(proposals));
   const { commit, welcome } = decodeCommitWelcome(payloadOf(commitResult, 28));
   await observer.onProposals(proposals);
@@ -120,13 +114,13 @@ async function daveyRun(n: number): Promise<Sample> {
   for (let i = 2; i < n; i++)
     others.push(new Uint8Array(new DAVESession(1, all[i] ?? '', CHANNEL).getSerializedKeyPackage()));
   const append = 0 as ProposalsOperationType;
-  const setupPayload = await appendPayload(0n, [observerKp, ...others]);
+  const setupPayload = appendPayload(0n, [observerKp, ...others]);
   const setup = committer.processProposals(append, Buffer.from(setupPayload.subarray(1)), all);
   if (setup.commit === undefined || setup.welcome === undefined) throw new Error('davey setup failed');
   committer.processCommit(setup.commit);
   observer.processWelcome(setup.welcome);
   const newKp = new Uint8Array(newcomer.getSerializedKeyPackage());
-  const payload = Buffer.from((await appendPayload(1n, [newKp])).subarray(1));
+  const payload = Buffer.from(appendPayload(1n, [newKp]).subarray(1));
   const [result, commitMs] = await time(() => committer.processProposals(append, payload, all));
   if (result.commit === undefined || result.welcome === undefined) throw new Error('davey commit failed');
   observer.processProposals(append, payload, all);

@@ -6,13 +6,25 @@
 import { createHash, createHmac } from 'node:crypto';
 import { DAVE_EXPORTER_LABEL, DAVE_MEDIA_KEY_BYTES } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import {
+  concatBytes,
+  encodeOpaque,
+  MlsCodecError,
+  snowflakeToBigInt,
+  snowflakeToLE64,
+} from './mls/mls-codec.js';
 
 const HASH_BYTES = 32;
 const encoder = new TextEncoder();
 
-/** RFC 5869 HKDF-Expand with HMAC-SHA256. */
+/** RFC 5869 HKDF-Expand with HMAC-SHA256 (WebCrypto/Node HKDF always extract first; MLS expands only). */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (length > 255 * HASH_BYTES) throw new VoxcordError('INVALID_ARGUMENT', 'HKDF-Expand length too large');
+  if (length <= HASH_BYTES) {
+    // one block: every ExpandWithLabel of the ratchet and of MLS ciphersuite 2
+    const block = createHmac('sha256', prk).update(info).update(Uint8Array.of(1)).digest();
+    return new Uint8Array(block.subarray(0, length));
+  }
   const out = new Uint8Array(length);
   let previous: Uint8Array = new Uint8Array(0);
   let written = 0;
@@ -29,26 +41,6 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): U
   return out;
 }
 
-/** MLS variable-length integer (RFC 9420 §2.1.2), shortest form. */
-function mlsVarint(n: number): Uint8Array {
-  if (n < 0x40) return Uint8Array.of(n);
-  if (n < 0x4000) return Uint8Array.of(0x40 | (n >> 8), n & 0xff);
-  if (n < 0x40000000) return Uint8Array.of(0x80 | (n >>> 24), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-  throw new VoxcordError('INVALID_ARGUMENT', 'MLS vector too long');
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 /** RFC 9420 ExpandWithLabel: info = u16(L) ‖ opaque<V>("MLS 1.0 " + label) ‖ opaque<V>(context). */
 export function expandWithLabel(
   secret: Uint8Array,
@@ -56,14 +48,11 @@ export function expandWithLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  const fullLabel = encoder.encode(`MLS 1.0 ${label}`);
-  const info = concat([
+  const info = concatBytes(
     Uint8Array.of(length >> 8, length & 0xff),
-    mlsVarint(fullLabel.length),
-    fullLabel,
-    mlsVarint(context.length),
-    context,
-  ]);
+    encodeOpaque(encoder.encode(`MLS 1.0 ${label}`)),
+    encodeOpaque(context),
+  );
   return hkdfExpand(secret, info, length);
 }
 
@@ -86,16 +75,12 @@ export function mlsExporter(
 
 /** Parses a Discord snowflake (decimal string or bigint) into an unsigned 64-bit bigint. */
 export function parseUserId(userId: string | bigint): bigint {
-  if (typeof userId === 'bigint') {
-    if (userId < 0n || userId > 0xffffffffffffffffn)
-      throw new VoxcordError('INVALID_ARGUMENT', 'user id out of range');
-    return userId;
+  try {
+    return snowflakeToBigInt(userId);
+  } catch (err) {
+    if (err instanceof MlsCodecError) throw new VoxcordError('INVALID_ARGUMENT', `user id: ${err.message}`);
+    throw err;
   }
-  if (!/^[0-9]{1,20}$/.test(userId))
-    throw new VoxcordError('INVALID_ARGUMENT', 'user id must be a decimal snowflake');
-  const value = BigInt(userId);
-  if (value > 0xffffffffffffffffn) throw new VoxcordError('INVALID_ARGUMENT', 'user id out of range');
-  return value;
 }
 
 /**
@@ -103,8 +88,7 @@ export function parseUserId(userId: string | bigint): bigint {
  * (dave.md §8.1). Provided for MLS libraries that expose the exporter_secret but not the exporter.
  */
 export function exportBaseSecret(exporterSecret: Uint8Array, userId: string | bigint): Uint8Array {
-  const context = new Uint8Array(8);
-  new DataView(context.buffer).setBigUint64(0, parseUserId(userId), true);
+  const context = snowflakeToLE64(parseUserId(userId));
   return mlsExporter(exporterSecret, DAVE_EXPORTER_LABEL, context, DAVE_MEDIA_KEY_BYTES);
 }
 

@@ -9,11 +9,21 @@ import { VoxcordError } from '../errors.js';
 import { DaveProposalsOperation, VoiceOpcode } from '../protocol/constants.js';
 import {
   concatBytes,
+  CONTENT_TYPE_PROPOSAL,
+  CREDENTIAL_BASIC,
+  encodeExternalSender,
   encodeOpaque,
+  LEAF_SOURCE_KEY_PACKAGE,
   MlsCodecError,
   parseExternalSender,
-  readCredential,
+  PROPOSAL_TYPE_ADD,
+  PROPOSAL_TYPE_REMOVE,
+  readKeyPackage,
+  readPublicMessageHeader,
   Reader,
+  SENDER_TYPE_EXTERNAL,
+  SENDER_TYPE_MEMBER,
+  SENDER_TYPE_NEW_MEMBER_PROPOSAL,
   splitCommitWelcome,
 } from './mls/mls-codec.js';
 import type { ExternalSenderInfo } from './mls/mls-codec.js';
@@ -35,11 +45,25 @@ function guard<T>(op: number, fn: () => T): T {
   }
 }
 
-function transitionIdBytes(transitionId: number): Uint8Array {
+/** Ops 29 and 30: `u16 transition_id ‖ body`, the body running to the end of the payload. */
+function encodeWithTransitionId(transitionId: number, body: Uint8Array): Uint8Array {
   if (!Number.isInteger(transitionId) || transitionId < 0 || transitionId > 0xffff) {
     throw new VoxcordError('INVALID_ARGUMENT', 'transition id must be a u16');
   }
-  return Uint8Array.of(transitionId >> 8, transitionId & 0xff);
+  return concatBytes(Uint8Array.of(transitionId >> 8, transitionId & 0xff), body);
+}
+
+function decodeWithTransitionId(
+  op: number,
+  payload: Uint8Array,
+  what: string,
+): { transitionId: number; body: Uint8Array } {
+  return guard(op, () => {
+    const r = new Reader(payload);
+    const transitionId = r.u16('transition id');
+    if (r.remaining === 0) throw new MlsCodecError(`missing ${what}`);
+    return { transitionId, body: payload.subarray(2) };
+  });
 }
 
 // ---- op 25 dave_mls_external_sender_package (S->C) ----
@@ -49,7 +73,7 @@ export function decodeExternalSenderPackage(payload: Uint8Array): ExternalSender
 }
 
 export function encodeExternalSenderPackage(signatureKey: Uint8Array, identity: Uint8Array): Uint8Array {
-  return concatBytes(encodeOpaque(signatureKey), Uint8Array.of(0, 1), encodeOpaque(identity));
+  return encodeExternalSender(signatureKey, identity);
 }
 
 // ---- op 26 dave_mls_key_package (C->S) ----
@@ -77,41 +101,29 @@ export function decodeKeyPackagePayload(payload: Uint8Array): Uint8Array {
 export type ProposalsPayload =
   { operation: 'append'; messages: Uint8Array[] } | { operation: 'revoke'; refs: Uint8Array[] };
 
-function skipKeyPackage(r: Reader): void {
-  r.u16('key package version');
-  r.u16('key package cipher suite');
-  r.opaque('init key');
-  r.opaque('leaf encryption key');
-  r.opaque('leaf signature key');
-  readCredential(r);
-  for (let i = 0; i < 5; i++) r.opaque('capabilities');
-  const source = r.u8('leaf node source');
-  if (source !== 1) throw new MlsCodecError('key package leaf source is not key_package');
-  r.take(16, 'lifetime');
-  r.opaque('leaf extensions');
-  r.opaque('leaf signature');
-  r.opaque('key package extensions');
-  r.opaque('key package signature');
-}
+/** Senders that may send proposals (new_member_commit may not; RFC 9420 §6). */
+const PROPOSAL_SENDERS = [SENDER_TYPE_MEMBER, SENDER_TYPE_EXTERNAL, SENDER_TYPE_NEW_MEMBER_PROPOSAL];
 
 /** One MLSMessage carrying an Add or Remove proposal as a PublicMessage; returns its bytes. */
 function readProposalMessage(r: Reader): Uint8Array {
   const start = r.offset;
-  if (r.u16('version') !== 1) throw new MlsCodecError('unsupported MLS version');
-  if (r.u16('wire format') !== 1) throw new MlsCodecError('proposal is not a PublicMessage');
-  r.opaque('group id');
-  r.u64('epoch');
-  const senderType = r.u8('sender type');
-  if (senderType === 1 || senderType === 2) r.u32('sender index');
-  else if (senderType !== 3) throw new MlsCodecError(`sender type ${senderType} cannot send proposals`);
-  r.opaque('authenticated data');
-  if (r.u8('content type') !== 2) throw new MlsCodecError('content is not a proposal');
+  const { senderType } = readPublicMessageHeader(r, CONTENT_TYPE_PROPOSAL, PROPOSAL_SENDERS);
   const proposalType = r.u16('proposal type');
-  if (proposalType === 1) skipKeyPackage(r);
-  else if (proposalType === 3) r.u32('removed leaf');
-  else throw new MlsCodecError(`proposal type ${proposalType} is not allowed in DAVE`);
+  if (proposalType === PROPOSAL_TYPE_ADD) {
+    const { leaf } = readKeyPackage(r);
+    if (leaf.credentialType !== CREDENTIAL_BASIC) {
+      throw new MlsCodecError(`unsupported credential type ${leaf.credentialType}`);
+    }
+    if (leaf.source !== LEAF_SOURCE_KEY_PACKAGE) {
+      throw new MlsCodecError('key package leaf source is not key_package');
+    }
+  } else if (proposalType === PROPOSAL_TYPE_REMOVE) {
+    r.u32('removed leaf');
+  } else {
+    throw new MlsCodecError(`proposal type ${proposalType} is not allowed in DAVE`);
+  }
   r.opaque('signature');
-  if (senderType === 1) r.opaque('membership tag');
+  if (senderType === SENDER_TYPE_MEMBER) r.opaque('membership tag');
   return r.bytes.subarray(start, r.offset);
 }
 
@@ -173,16 +185,16 @@ export interface AnnounceCommitPayload {
 }
 
 export function encodeAnnounceCommit(transitionId: number, commit: Uint8Array): Uint8Array {
-  return concatBytes(transitionIdBytes(transitionId), commit);
+  return encodeWithTransitionId(transitionId, commit);
 }
 
 export function decodeAnnounceCommit(payload: Uint8Array): AnnounceCommitPayload {
-  return guard(VoiceOpcode.DaveMlsAnnounceCommitTransition, () => {
-    const r = new Reader(payload);
-    const transitionId = r.u16('transition id');
-    if (r.remaining === 0) throw new MlsCodecError('missing commit');
-    return { transitionId, commit: payload.subarray(2) };
-  });
+  const { transitionId, body } = decodeWithTransitionId(
+    VoiceOpcode.DaveMlsAnnounceCommitTransition,
+    payload,
+    'commit',
+  );
+  return { transitionId, commit: body };
 }
 
 // ---- op 30 dave_mls_welcome (S->C) ----
@@ -193,14 +205,10 @@ export interface WelcomePayload {
 }
 
 export function encodeWelcomePayload(transitionId: number, welcome: Uint8Array): Uint8Array {
-  return concatBytes(transitionIdBytes(transitionId), welcome);
+  return encodeWithTransitionId(transitionId, welcome);
 }
 
 export function decodeWelcomePayload(payload: Uint8Array): WelcomePayload {
-  return guard(VoiceOpcode.DaveMlsWelcome, () => {
-    const r = new Reader(payload);
-    const transitionId = r.u16('transition id');
-    if (r.remaining === 0) throw new MlsCodecError('missing welcome');
-    return { transitionId, welcome: payload.subarray(2) };
-  });
+  const { transitionId, body } = decodeWithTransitionId(VoiceOpcode.DaveMlsWelcome, payload, 'welcome');
+  return { transitionId, welcome: body };
 }

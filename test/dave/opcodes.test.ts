@@ -15,6 +15,7 @@ import {
   encodeWelcomePayload,
 } from '../../src/dave/opcodes.js';
 import { OurMember, TestGateway } from './mls/harness.js';
+import { buildKeyPackage } from '../server/dave/mls-fixtures.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
@@ -89,6 +90,15 @@ describe('DAVE binary opcode payloads (dave.md §4.7-§4.12)', () => {
     update[typeOffset + 1] = 2;
     expectMalformed(
       () => decodeProposalsPayload(encodeProposalsPayload({ operation: 'append', messages: [update] })),
+      27,
+    );
+    // Adds must carry a basic-credential key_package leaf
+    const x509 = await gw.proposal({
+      type: 'add',
+      keyPackage: buildKeyPackage({ userId: m.userId, credentialType: 2 }),
+    });
+    expectMalformed(
+      () => decodeProposalsPayload(encodeProposalsPayload({ operation: 'append', messages: [x509.message] })),
       27,
     );
   });

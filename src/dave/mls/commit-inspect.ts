@@ -7,16 +7,16 @@
  */
 import {
   MlsCodecError,
+  MlsWrongMessageError,
+  parseCommitWelcome,
   Reader,
   SENDER_TYPE_MEMBER,
-  WIRE_FORMAT_PUBLIC_MESSAGE,
-  CONTENT_TYPE_COMMIT,
 } from './mls-codec.js';
-import { readLeafNode } from './key-package-check.js';
-import type { ParsedLeafNode } from './key-package-check.js';
+import type { ParsedLeafNode } from './mls-codec.js';
 
 const PROPOSAL_OR_REF_PROPOSAL = 1;
 const PROPOSAL_OR_REF_REFERENCE = 2;
+const MEMBER_ONLY = [SENDER_TYPE_MEMBER];
 
 export type CommitEntry = { kind: 'reference'; ref: Uint8Array } | { kind: 'inline'; proposalType: number };
 
@@ -44,48 +44,35 @@ export interface CommitInspectFailure {
   detail: string;
 }
 
+const WRONG_FIELD_REASONS: Partial<Record<MlsWrongMessageError['field'], CommitInspectRejectReason>> = {
+  'wire-format': 'not-public-message',
+  'sender-type': 'not-member-sender',
+  'content-type': 'not-commit',
+};
+
 export function inspectCommitWelcome(payload: Uint8Array): InspectedCommit | CommitInspectFailure {
   try {
-    const r = new Reader(payload);
-    const version = r.u16('version');
-    if (version !== 1) return { ok: false, reason: 'malformed', detail: `MLS version ${version}` };
-    const wireFormat = r.u16('wire format');
-    if (wireFormat !== WIRE_FORMAT_PUBLIC_MESSAGE) {
-      return { ok: false, reason: 'not-public-message', detail: `wire format ${wireFormat}` };
-    }
-    const groupId = r.opaque('group id');
-    const epoch = r.u64('epoch');
-    const senderType = r.u8('sender type');
-    if (senderType !== SENDER_TYPE_MEMBER) {
-      return { ok: false, reason: 'not-member-sender', detail: `sender type ${senderType}` };
-    }
-    const senderLeaf = r.u32('sender leaf index');
-    r.opaque('authenticated data');
-    const contentType = r.u8('content type');
-    if (contentType !== CONTENT_TYPE_COMMIT) {
-      return { ok: false, reason: 'not-commit', detail: `content type ${contentType}` };
-    }
-    const entries = readEntries(r.vector('proposals'));
-    const hasPath = r.u8('path presence');
-    let pathLeaf: ParsedLeafNode | undefined;
-    if (hasPath === 1) {
-      pathLeaf = readLeafNode(r);
-      r.opaque('update path nodes');
-    } else if (hasPath !== 0) {
-      throw new MlsCodecError('invalid optional flag');
-    }
-    r.opaque('signature');
-    r.opaque('confirmation tag');
-    r.opaque('membership tag');
-    const commit = payload.subarray(0, r.offset);
-    const welcome = r.remaining > 0 ? payload.subarray(r.offset) : undefined;
-    return { ok: true, commit, welcome, groupId, epoch, senderLeaf, entries, pathLeaf };
+    const c = parseCommitWelcome(payload, MEMBER_ONLY);
+    return {
+      ok: true,
+      commit: c.commit,
+      welcome: c.welcome,
+      groupId: c.groupId,
+      epoch: c.epoch,
+      senderLeaf: c.senderIndex ?? 0, // always set for a member sender
+      entries: readEntries(new Reader(c.proposals)),
+      pathLeaf: c.pathLeaf,
+    };
   } catch (err) {
+    if (err instanceof MlsWrongMessageError) {
+      return { ok: false, reason: WRONG_FIELD_REASONS[err.field] ?? 'malformed', detail: err.message };
+    }
     if (err instanceof MlsCodecError) return { ok: false, reason: 'malformed', detail: err.message };
     throw err;
   }
 }
 
+/** `ProposalOrRef proposals<V>` (RFC 9420 §12.4). */
 function readEntries(list: Reader): CommitEntry[] {
   const entries: CommitEntry[] = [];
   while (list.remaining > 0) {

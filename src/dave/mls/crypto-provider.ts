@@ -16,22 +16,26 @@ import {
   createECDH,
   createHash,
   createHmac,
-  createPrivateKey,
-  createPublicKey,
   randomBytes,
-  sign as nodeSign,
   timingSafeEqual,
-  verify as nodeVerify,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { Ciphersuite, CiphersuiteImpl, CryptoProvider, Hash, Hpke, Kdf, Rng, Signature } from 'ts-mls';
 // Deep imports only: ts-mls's index eagerly loads its noble provider, whose optional peer
 // dependencies (@noble/hashes, @noble/curves) voxcord does not install.
 import { defaultCryptoProvider } from 'ts-mls/crypto/implementation/default/provider.js';
+import { hkdfExpand } from '../hash-ratchet.js';
+import {
+  isUncompressedP256Point,
+  P256_SCALAR_BYTES,
+  p256PrivateKeyFromScalar,
+  p256PublicKeyFromPoint,
+  p256Sign,
+  p256Verify,
+  padP256Scalar,
+} from './mls-sign.js';
 
 const CURVE = 'prime256v1';
-const SCALAR_BYTES = 32;
-const POINT_BYTES = 65;
 const HASH_BYTES = 32;
 const AEAD_KEY_BYTES = 16;
 const AEAD_NONCE_BYTES = 12;
@@ -39,15 +43,6 @@ const AEAD_TAG_BYTES = 16;
 /** P-256 group order n. */
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
-// DER prefixes: PKCS#8 EC private key without the optional public key, and SPKI for an
-// uncompressed point (id-ecPublicKey, prime256v1). Both are fixed for P-256.
-const PKCS8_P256_PREFIX = Buffer.from(
-  '308141020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420',
-  'hex',
-);
-const SPKI_P256_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-
-const ONE = Uint8Array.of(1);
 const enc = new TextEncoder();
 const HPKE_V1 = enc.encode('HPKE-v1');
 /** "KEM" ‖ kem_id 0x0010 */
@@ -64,14 +59,6 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return u8(Buffer.concat(parts));
 }
 
-function leftPad(bytes: Uint8Array, length: number): Uint8Array {
-  if (bytes.length === length) return bytes;
-  if (bytes.length > length) throw new Error('key too long');
-  const out = new Uint8Array(length);
-  out.set(bytes, length - bytes.length);
-  return out;
-}
-
 // ---- hash / HMAC / HKDF ----
 
 function sha256(data: Uint8Array): Uint8Array {
@@ -82,28 +69,11 @@ function hmac(key: Uint8Array, data: Uint8Array): Uint8Array {
   return u8(createHmac('sha256', key).update(data).digest());
 }
 
+export { hkdfExpand };
+
 /** RFC 5869 Extract; an empty salt is HashLen zero bytes, which HMAC's key padding makes equal. */
 export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
   return hmac(salt, ikm);
-}
-
-/** RFC 5869 Expand alone (WebCrypto/Node HKDF always extract first; MLS needs expand only). */
-export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (length > 255 * HASH_BYTES) throw new Error('HKDF-Expand length too large');
-  if (length <= HASH_BYTES) {
-    // one block, the common case (every MLS ExpandWithLabel here is <= 32 bytes)
-    const block = createHmac('sha256', prk).update(info).update(ONE).digest();
-    return u8(block).subarray(0, length);
-  }
-  const out = new Uint8Array(length);
-  let previous: Uint8Array = new Uint8Array(0);
-  let offset = 0;
-  for (let i = 1; offset < length; i++) {
-    previous = u8(createHmac('sha256', prk).update(previous).update(info).update(Uint8Array.of(i)).digest());
-    out.set(previous.subarray(0, Math.min(previous.length, length - offset)), offset);
-    offset += previous.length;
-  }
-  return out;
 }
 
 // ---- key object caches (parsing DER per signature would dominate small operations) ----
@@ -112,31 +82,31 @@ const MAX_CACHED_KEYS = 512;
 const signKeyCache = new Map<string, KeyObject>();
 const verifyKeyCache = new Map<string, KeyObject>();
 
-function cached(cache: Map<string, KeyObject>, raw: Uint8Array, make: () => KeyObject): KeyObject {
+/** The cached import of `raw`; an import that fails (undefined) is not cached. */
+function cached<K extends KeyObject | undefined>(
+  cache: Map<string, KeyObject>,
+  raw: Uint8Array,
+  make: () => K,
+): KeyObject | K {
   const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
-  let key = cache.get(id);
-  if (key === undefined) {
-    key = make();
+  const hit = cache.get(id);
+  if (hit !== undefined) return hit;
+  const key = make();
+  if (key !== undefined) {
     if (cache.size >= MAX_CACHED_KEYS) cache.clear();
     cache.set(id, key);
   }
   return key;
 }
 
+/** Throws for an invalid scalar. */
 function signingKey(scalar: Uint8Array): KeyObject {
-  return cached(signKeyCache, scalar, () =>
-    createPrivateKey({
-      key: Buffer.concat([PKCS8_P256_PREFIX, leftPad(scalar, SCALAR_BYTES)]),
-      format: 'der',
-      type: 'pkcs8',
-    }),
-  );
+  return cached(signKeyCache, scalar, () => p256PrivateKeyFromScalar(scalar));
 }
 
-function verifyingKey(point: Uint8Array): KeyObject {
-  return cached(verifyKeyCache, point, () =>
-    createPublicKey({ key: Buffer.concat([SPKI_P256_PREFIX, point]), format: 'der', type: 'spki' }),
-  );
+/** Undefined for anything but a valid uncompressed point. */
+function verifyingKey(point: Uint8Array): KeyObject | undefined {
+  return cached(verifyKeyCache, point, () => p256PublicKeyFromPoint(point));
 }
 
 /** Fresh P-256 key pair: 32-byte scalar and 65-byte uncompressed public point. */
@@ -144,7 +114,7 @@ export function generateP256KeyPair(): { privateKey: Uint8Array; publicKey: Uint
   const ecdh = createECDH(CURVE);
   ecdh.generateKeys();
   return {
-    privateKey: leftPad(u8(ecdh.getPrivateKey()), SCALAR_BYTES),
+    privateKey: padP256Scalar(u8(ecdh.getPrivateKey())),
     publicKey: u8(ecdh.getPublicKey()),
   };
 }
@@ -159,15 +129,11 @@ function publicFromScalar(scalar: Uint8Array): Uint8Array {
 
 export const p256Signature: Signature = {
   async sign(signKey, message) {
-    return u8(nodeSign('sha256', message, { key: signingKey(signKey), dsaEncoding: 'der' }));
+    return p256Sign(signingKey(signKey), message);
   },
   async verify(publicKey, message, signature) {
-    if (publicKey.length !== POINT_BYTES || publicKey[0] !== 0x04) return false;
-    try {
-      return nodeVerify('sha256', message, { key: verifyingKey(publicKey), dsaEncoding: 'der' }, signature);
-    } catch {
-      return false; // malformed key or DER: a failed verification, not an exception
-    }
+    // malformed key or DER: a failed verification, not an exception
+    return p256Verify(verifyingKey(publicKey), message, signature);
   },
   async keygen() {
     const kp = generateP256KeyPair();
@@ -308,7 +274,7 @@ function aesGcmDecrypt(
 function deriveScalar(ikm: Uint8Array): Uint8Array {
   const dkpPrk = labeledExtract(KEM_SUITE_ID, new Uint8Array(0), 'dkp_prk', ikm);
   for (let counter = 0; counter < 256; counter++) {
-    const bytes = labeledExpand(KEM_SUITE_ID, dkpPrk, 'candidate', Uint8Array.of(counter), SCALAR_BYTES);
+    const bytes = labeledExpand(KEM_SUITE_ID, dkpPrk, 'candidate', Uint8Array.of(counter), P256_SCALAR_BYTES);
     // bitmask for P-256 is 0xff: nothing to clear
     const sk = BigInt('0x' + Buffer.from(bytes).toString('hex'));
     if (sk !== 0n && sk < P256_ORDER) return bytes;
@@ -359,14 +325,13 @@ class P256Hpke {
   }
 
   async importPrivateKey(k: Uint8Array) {
-    const scalar = leftPad(k, SCALAR_BYTES);
+    const scalar = padP256Scalar(k);
     const point = publicFromScalar(scalar); // also validates the scalar (throws if 0 or >= n)
     return toHandle('private', scalar, point);
   }
 
   async importPublicKey(k: Uint8Array) {
-    if (k.length !== POINT_BYTES || k[0] !== 0x04)
-      throw new Error('HPKE public key must be an uncompressed P-256 point');
+    if (!isUncompressedP256Point(k)) throw new Error('HPKE public key must be an uncompressed P-256 point');
     return toHandle('public', k);
   }
 

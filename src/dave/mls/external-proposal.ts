@@ -5,16 +5,21 @@
  * valid in every member's group with that group id and epoch.
  */
 import type { KeyObject } from 'node:crypto';
-import { concatBytes, encodeOpaque } from './mls-codec.js';
+import {
+  concatBytes,
+  CONTENT_TYPE_PROPOSAL,
+  encodeOpaque,
+  PROPOSAL_TYPE_ADD,
+  PROPOSAL_TYPE_REMOVE,
+  SENDER_TYPE_EXTERNAL,
+  WIRE_FORMAT_PUBLIC_MESSAGE,
+} from './mls-codec.js';
 import { proposalRefOfMessage, signWithLabel } from './mls-sign.js';
 
-const MLS10 = Uint8Array.of(0x00, 0x01);
-const WIRE_PUBLIC_MESSAGE = Uint8Array.of(0x00, 0x01);
-const SENDER_EXTERNAL_INDEX_0 = Uint8Array.of(0x02, 0x00, 0x00, 0x00, 0x00);
-const EMPTY_AUTHENTICATED_DATA = Uint8Array.of(0x00);
-const CONTENT_TYPE_PROPOSAL = Uint8Array.of(0x02);
-const PROPOSAL_ADD = Uint8Array.of(0x00, 0x01);
-const PROPOSAL_REMOVE = Uint8Array.of(0x00, 0x03);
+/** version mls10 ‖ wire_format public_message */
+const HEADER = Uint8Array.of(0x00, 0x01, 0x00, WIRE_FORMAT_PUBLIC_MESSAGE);
+/** sender external, sender_index 0 ‖ authenticated_data empty ‖ content_type proposal */
+const EXTERNAL_PROPOSAL_PREFIX = Uint8Array.of(SENDER_TYPE_EXTERNAL, 0, 0, 0, 0, 0x00, CONTENT_TYPE_PROPOSAL);
 
 export interface ExternalProposal {
   /** The MLSMessage (PublicMessage) bytes that go into op 27. */
@@ -46,12 +51,10 @@ function build(ctx: ProposalContext, proposal: Uint8Array): ExternalProposal {
   const framedContent = concatBytes(
     encodeOpaque(ctx.groupId),
     u64(ctx.epoch),
-    SENDER_EXTERNAL_INDEX_0,
-    EMPTY_AUTHENTICATED_DATA,
-    CONTENT_TYPE_PROPOSAL,
+    EXTERNAL_PROPOSAL_PREFIX,
     proposal,
   );
-  const tbs = concatBytes(MLS10, WIRE_PUBLIC_MESSAGE, framedContent);
+  const tbs = concatBytes(HEADER, framedContent); // no GroupContext for external senders
   const signature = signWithLabel(ctx.signingKey, 'FramedContentTBS', tbs);
   const message = concatBytes(tbs, encodeOpaque(signature));
   return { message, ref: proposalRefOfMessage(message) };
@@ -59,12 +62,12 @@ function build(ctx: ProposalContext, proposal: Uint8Array): ExternalProposal {
 
 /** Add proposal carrying the key package exactly as received (bare KeyPackage bytes). */
 export function buildExternalAdd(ctx: ProposalContext, keyPackage: Uint8Array): ExternalProposal {
-  return build(ctx, concatBytes(PROPOSAL_ADD, keyPackage));
+  return build(ctx, concatBytes(Uint8Array.of(0, PROPOSAL_TYPE_ADD), keyPackage));
 }
 
 export function buildExternalRemove(ctx: ProposalContext, leafIndex: number): ExternalProposal {
   if (!Number.isInteger(leafIndex) || leafIndex < 0 || leafIndex > 0xffffffff) {
     throw new RangeError('leaf index out of u32 range');
   }
-  return build(ctx, concatBytes(PROPOSAL_REMOVE, u32(leafIndex)));
+  return build(ctx, concatBytes(Uint8Array.of(0, PROPOSAL_TYPE_REMOVE), u32(leafIndex)));
 }

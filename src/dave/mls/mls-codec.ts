@@ -1,13 +1,24 @@
 /**
- * The small pieces of TLS/MLS presentation (RFC 9420 §2.1) that DAVE needs outside ts-mls:
- * MLS varints, opaque vectors, user id byte orders, the op 25 ExternalSender, the
- * external_senders extension (a *vector*, which ts-mls 1.6.4 gets wrong: see ts-mls-fix.ts),
- * and finding the end of the commit inside op 28 (dave.md Appendix A.4).
+ * The small pieces of TLS/MLS presentation (RFC 9420 §2.1) that DAVE needs outside ts-mls, one
+ * reader (and where we build it, one encoder) per layout: MLS varints, opaque vectors, user id byte
+ * orders, credentials, the op 25 ExternalSender, the external_senders extension (a *vector*, which
+ * ts-mls 1.6.4 gets wrong: see ts-mls-fix.ts), LeafNode, KeyPackage, the PublicMessage header and
+ * the commit inside op 28 (dave.md Appendix A.4).
  * Every parse is bounds-checked and throws MlsCodecError; callers turn that into typed errors.
  */
 
 export class MlsCodecError extends Error {
   override readonly name = 'MlsCodecError';
+}
+
+/** A well-formed structure of a kind the caller does not accept, told apart from garbage. */
+export class MlsWrongMessageError extends MlsCodecError {
+  constructor(
+    readonly field: 'version' | 'cipher-suite' | 'wire-format' | 'sender-type' | 'content-type',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 const MAX_VARINT = 0x3fffffff;
@@ -167,17 +178,20 @@ export const CREDENTIAL_BASIC = 1;
 
 export interface ParsedCredential {
   credentialType: number;
-  /** Identity bytes of a basic credential. */
+  /** Identity bytes of a basic credential; empty for other credential types. */
   identity: Uint8Array;
 }
 
-/** Reads a Credential; only basic credentials are parsed (DAVE uses nothing else). */
+/**
+ * Reads a Credential (RFC 9420 §5.3). Another type's body is read as one opaque vector (x509's
+ * `certificates<V>`) and not kept: callers that need a basic credential check credentialType.
+ */
 export function readCredential(r: Reader): ParsedCredential {
   const credentialType = r.u16('credential type');
-  if (credentialType !== CREDENTIAL_BASIC) {
-    throw new MlsCodecError(`unsupported credential type ${credentialType}`);
-  }
-  return { credentialType, identity: r.opaque('credential identity') };
+  if (credentialType === CREDENTIAL_BASIC)
+    return { credentialType, identity: r.opaque('credential identity') };
+  r.opaque('credential body');
+  return { credentialType, identity: new Uint8Array(0) };
 }
 
 export interface ExternalSenderInfo {
@@ -188,11 +202,15 @@ export interface ExternalSenderInfo {
   encoded: Uint8Array;
 }
 
+/** Reads an ExternalSender; only basic credentials are accepted (DAVE uses nothing else). */
 function readExternalSender(r: Reader): ExternalSenderInfo {
   const start = r.offset;
   const signatureKey = r.opaque('external sender signature key');
   if (signatureKey.length === 0) throw new MlsCodecError('empty external sender signature key');
   const credential = readCredential(r);
+  if (credential.credentialType !== CREDENTIAL_BASIC) {
+    throw new MlsCodecError(`unsupported credential type ${credential.credentialType}`);
+  }
   return { signatureKey, credential, encoded: r.bytes.slice(start, r.offset) };
 }
 
@@ -204,6 +222,7 @@ export function parseExternalSender(bytes: Uint8Array): ExternalSenderInfo {
   return sender;
 }
 
+/** An ExternalSender with a basic credential: op 25's payload and an external_senders entry. */
 export function encodeExternalSender(signatureKey: Uint8Array, identity: Uint8Array): Uint8Array {
   return concatBytes(encodeOpaque(signatureKey), Uint8Array.of(0, CREDENTIAL_BASIC), encodeOpaque(identity));
 }
@@ -222,76 +241,199 @@ export function parseExternalSendersExtensionData(data: Uint8Array): ExternalSen
   return senders;
 }
 
-// ---- op 28: commit ‖ optional welcome ----
+// ---- leaf nodes and key packages ----
 
-export const WIRE_FORMAT_PUBLIC_MESSAGE = 1;
-export const CONTENT_TYPE_COMMIT = 3;
-export const SENDER_TYPE_MEMBER = 1;
-export const SENDER_TYPE_EXTERNAL = 2;
+export const LEAF_SOURCE_KEY_PACKAGE = 1;
+export const LEAF_SOURCE_UPDATE = 2;
+export const LEAF_SOURCE_COMMIT = 3;
 
-function skipLeafNode(r: Reader): void {
-  r.opaque('leaf encryption key');
-  r.opaque('leaf signature key');
-  readCredential(r);
+export interface ParsedLeafNode {
+  encryptionKey: Uint8Array;
+  signatureKey: Uint8Array;
+  credentialType: number;
+  /** Identity of a basic credential; empty for other credential types. */
+  identity: Uint8Array;
+  source: number;
+  /** Present when source is key_package. */
+  lifetime: { notBefore: bigint; notAfter: bigint } | undefined;
+  /** The LeafNode fields covered by its signature (LeafNodeTBS without group context). */
+  signedContent: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** Reads a LeafNode (RFC 9420 §7.2). */
+export function readLeafNode(r: Reader): ParsedLeafNode {
+  const start = r.offset;
+  const encryptionKey = r.opaque('leaf encryption key');
+  const signatureKey = r.opaque('leaf signature key');
+  const { credentialType, identity } = readCredential(r);
   for (let i = 0; i < 5; i++) r.opaque('capabilities');
   const source = r.u8('leaf node source');
-  if (source === 1) r.take(16, 'lifetime');
-  else if (source === 3) r.opaque('parent hash');
-  else if (source !== 2) throw new MlsCodecError(`invalid leaf node source ${source}`);
+  let lifetime: ParsedLeafNode['lifetime'];
+  if (source === LEAF_SOURCE_KEY_PACKAGE)
+    lifetime = { notBefore: r.u64('not_before'), notAfter: r.u64('not_after') };
+  else if (source === LEAF_SOURCE_COMMIT) r.opaque('parent hash');
+  else if (source !== LEAF_SOURCE_UPDATE) throw new MlsCodecError(`invalid leaf node source ${source}`);
   r.opaque('leaf extensions');
-  r.opaque('leaf signature');
+  const signedContent = r.bytes.subarray(start, r.offset);
+  const signature = r.opaque('leaf signature');
+  return {
+    encryptionKey,
+    signatureKey,
+    credentialType,
+    identity,
+    source,
+    lifetime,
+    signedContent,
+    signature,
+  };
+}
+
+export interface ParsedKeyPackage {
+  version: number;
+  cipherSuite: number;
+  leaf: ParsedLeafNode;
+  /** KeyPackageTBS: the fields its signature covers. */
+  signedContent: Uint8Array;
+  signature: Uint8Array;
 }
 
 /**
- * Splits op 28's payload into the commit MLSMessage and the optional bare Welcome that follows it
- * (there are no length prefixes; Appendix A.4). Only a PublicMessage commit is accepted.
+ * Reads a KeyPackage (RFC 9420 §10). With `expected`, another version or cipher suite throws
+ * MlsWrongMessageError as soon as it is read.
  */
-export function splitCommitWelcome(payload: Uint8Array): {
-  commit: Uint8Array;
-  welcome: Uint8Array | undefined;
-} {
-  const r = new Reader(payload);
+export function readKeyPackage(
+  r: Reader,
+  expected?: { version: number; cipherSuite: number },
+): ParsedKeyPackage {
+  const start = r.offset;
+  const version = r.u16('key package version');
+  if (expected !== undefined && version !== expected.version) {
+    throw new MlsWrongMessageError('version', `MLS version ${version}`);
+  }
+  const cipherSuite = r.u16('key package cipher suite');
+  if (expected !== undefined && cipherSuite !== expected.cipherSuite) {
+    throw new MlsWrongMessageError('cipher-suite', `cipher suite ${cipherSuite}`);
+  }
+  r.opaque('init key');
+  const leaf = readLeafNode(r);
+  r.opaque('key package extensions');
+  const signedContent = r.bytes.subarray(start, r.offset);
+  const signature = r.opaque('key package signature');
+  return { version, cipherSuite, leaf, signedContent, signature };
+}
+
+// ---- PublicMessage framing (RFC 9420 §6, §6.2) ----
+
+export const WIRE_FORMAT_PUBLIC_MESSAGE = 1;
+export const CONTENT_TYPE_PROPOSAL = 2;
+export const CONTENT_TYPE_COMMIT = 3;
+export const SENDER_TYPE_MEMBER = 1;
+export const SENDER_TYPE_EXTERNAL = 2;
+export const SENDER_TYPE_NEW_MEMBER_PROPOSAL = 3;
+export const SENDER_TYPE_NEW_MEMBER_COMMIT = 4;
+export const PROPOSAL_TYPE_ADD = 1;
+export const PROPOSAL_TYPE_REMOVE = 3;
+
+const CONTENT_TYPE_NAMES: Readonly<Record<number, string>> = { 1: 'application', 2: 'proposal', 3: 'commit' };
+
+export interface PublicMessageHeader {
+  groupId: Uint8Array;
+  epoch: bigint;
+  senderType: number;
+  /** Leaf index (member) or external sender index; undefined for new_member senders. */
+  senderIndex: number | undefined;
+}
+
+/**
+ * Reads an MLSMessage holding a PublicMessage up to its content_type and checks that it carries
+ * `contentType` from one of `senders`. Another MLS version is malformed (its layout is unknown);
+ * another wire format, sender type or content type throws MlsWrongMessageError when it is read.
+ */
+export function readPublicMessageHeader(
+  r: Reader,
+  contentType: number,
+  senders: readonly number[],
+): PublicMessageHeader {
   const version = r.u16('version');
   if (version !== 1) throw new MlsCodecError(`unsupported MLS version ${version}`);
   const wireFormat = r.u16('wire format');
-  if (wireFormat !== WIRE_FORMAT_PUBLIC_MESSAGE)
-    throw new MlsCodecError(`commit wire format ${wireFormat} is not public`);
-  r.opaque('group id');
-  r.u64('epoch');
+  if (wireFormat !== WIRE_FORMAT_PUBLIC_MESSAGE) {
+    throw new MlsWrongMessageError('wire-format', `wire format ${wireFormat} is not a PublicMessage`);
+  }
+  const groupId = r.opaque('group id');
+  const epoch = r.u64('epoch');
   const senderType = r.u8('sender type');
-  if (senderType === SENDER_TYPE_MEMBER || senderType === SENDER_TYPE_EXTERNAL) r.u32('sender index');
-  else if (senderType !== 3 && senderType !== 4) throw new MlsCodecError(`invalid sender type ${senderType}`);
+  if (!senders.includes(senderType)) {
+    throw new MlsWrongMessageError('sender-type', `sender type ${senderType} is not accepted here`);
+  }
+  const indexed = senderType === SENDER_TYPE_MEMBER || senderType === SENDER_TYPE_EXTERNAL;
+  const senderIndex = indexed ? r.u32('sender index') : undefined;
   r.opaque('authenticated data');
-  const contentType = r.u8('content type');
-  if (contentType !== CONTENT_TYPE_COMMIT)
-    throw new MlsCodecError(`content type ${contentType} is not commit`);
-  r.opaque('proposals');
+  const actual = r.u8('content type');
+  if (actual !== contentType) {
+    const name = CONTENT_TYPE_NAMES[contentType] ?? String(contentType);
+    throw new MlsWrongMessageError('content-type', `content type ${actual} is not ${name}`);
+  }
+  return { groupId, epoch, senderType, senderIndex };
+}
+
+// ---- op 28: commit ‖ optional welcome ----
+
+const ALL_SENDER_TYPES = [
+  SENDER_TYPE_MEMBER,
+  SENDER_TYPE_EXTERNAL,
+  SENDER_TYPE_NEW_MEMBER_PROPOSAL,
+  SENDER_TYPE_NEW_MEMBER_COMMIT,
+];
+
+export interface ParsedCommit extends PublicMessageHeader {
+  /** The commit MLSMessage, byte-identical to the input. */
+  commit: Uint8Array;
+  /** The bytes after it: op 28's optional bare Welcome. */
+  welcome: Uint8Array | undefined;
+  /** Content of `ProposalOrRef proposals<V>`. */
+  proposals: Uint8Array;
+  /** UpdatePath leaf node, when the commit has a path. */
+  pathLeaf: ParsedLeafNode | undefined;
+}
+
+/**
+ * Reads op 28's payload: a PublicMessage commit from one of `senders`, then, with no length
+ * prefixes, whatever follows it (the optional Welcome; Appendix A.4). Signatures and tags are
+ * skipped, not verified.
+ */
+export function parseCommitWelcome(
+  payload: Uint8Array,
+  senders: readonly number[] = ALL_SENDER_TYPES,
+): ParsedCommit {
+  const r = new Reader(payload);
+  const header = readPublicMessageHeader(r, CONTENT_TYPE_COMMIT, senders);
+  const proposals = r.opaque('proposals');
   const hasPath = r.u8('path presence');
+  let pathLeaf: ParsedLeafNode | undefined;
   if (hasPath === 1) {
-    skipLeafNode(r);
+    pathLeaf = readLeafNode(r);
     r.opaque('update path nodes');
   } else if (hasPath !== 0) {
     throw new MlsCodecError('invalid optional flag');
   }
   r.opaque('signature');
   r.opaque('confirmation tag');
-  if (senderType === SENDER_TYPE_MEMBER) r.opaque('membership tag');
+  if (header.senderType === SENDER_TYPE_MEMBER) r.opaque('membership tag');
   const commit = payload.subarray(0, r.offset);
-  return { commit, welcome: r.remaining > 0 ? payload.subarray(r.offset) : undefined };
+  const welcome = r.remaining > 0 ? payload.subarray(r.offset) : undefined;
+  return { ...header, commit, welcome, proposals, pathLeaf };
 }
 
-/** Reads the Welcome's cipher suite and secrets count; validates the framing without decrypting. */
-export function parseWelcomeHeader(welcome: Uint8Array): { cipherSuite: number; newMembers: Uint8Array[] } {
-  const r = new Reader(welcome);
-  const cipherSuite = r.u16('welcome cipher suite');
-  const secrets = r.vector('welcome secrets');
-  const newMembers: Uint8Array[] = [];
-  while (secrets.remaining > 0) {
-    newMembers.push(secrets.opaque('new_member'));
-    secrets.opaque('kem output');
-    secrets.opaque('encrypted group secrets');
+/** Splits op 28's payload into the commit and the optional Welcome; a path leaf must be basic. */
+export function splitCommitWelcome(payload: Uint8Array): {
+  commit: Uint8Array;
+  welcome: Uint8Array | undefined;
+} {
+  const { commit, welcome, pathLeaf } = parseCommitWelcome(payload);
+  if (pathLeaf !== undefined && pathLeaf.credentialType !== CREDENTIAL_BASIC) {
+    throw new MlsCodecError(`unsupported credential type ${pathLeaf.credentialType}`);
   }
-  r.opaque('encrypted group info');
-  r.expectEnd('welcome');
-  return { cipherSuite, newMembers };
+  return { commit, welcome };
 }

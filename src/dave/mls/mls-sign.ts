@@ -1,47 +1,63 @@
 /**
- * Synchronous MLS labelled signatures and reference hashes for ciphersuite 2 on node:crypto
- * (RFC 9420 §5.1.2, §5.2; dave.md Appendix A.3). Used by the gateway side, which is a synchronous
- * state machine and so cannot use ts-mls's async provider.
+ * P-256 ECDSA for MLS ciphersuite 2 on node:crypto, synchronous (dave.md §5.1): raw MLS key bytes
+ * (32-byte scalar, 65-byte uncompressed point) to and from KeyObjects, DER signatures, labelled
+ * signatures and reference hashes (RFC 9420 §5.1.2, §5.2; dave.md Appendix A.3). The gateway side
+ * (a synchronous state machine) calls these directly; ts-mls's async provider (crypto-provider.ts)
+ * wraps the same key import, sign and verify.
  */
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+} from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { concatBytes, encodeOpaque } from './mls-codec.js';
 
 const enc = new TextEncoder();
-const P256_POINT_BYTES = 65;
-/** SPKI DER prefix for an uncompressed P-256 point (id-ecPublicKey, prime256v1). */
+export const P256_SCALAR_BYTES = 32;
+export const P256_POINT_BYTES = 65;
+// Fixed DER prefixes for P-256: PKCS#8 EC private key without the optional public key, and SPKI
+// for an uncompressed point (id-ecPublicKey, prime256v1).
+const PKCS8_P256_PREFIX = Buffer.from(
+  '308141020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420',
+  'hex',
+);
 const SPKI_P256_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 
-/** `SignContent = opaque label<V> ‖ opaque content<V>` with label "MLS 1.0 " + label. */
-function signContent(label: string, content: Uint8Array): Uint8Array {
-  return concatBytes(encodeOpaque(enc.encode(`MLS 1.0 ${label}`)), encodeOpaque(content));
+/** A Buffer seen as a plain Uint8Array (ts-mls and our callers do not expect Buffers). */
+function bytesOf(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** ECDSA P-256 / SHA-256, DER signature (dave.md §5.1). */
-export function signWithLabel(privateKey: KeyObject, label: string, content: Uint8Array): Uint8Array {
-  const sig = sign('sha256', signContent(label, content), { key: privateKey, dsaEncoding: 'der' });
-  return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+/** True when `bytes` has the shape of an uncompressed P-256 point (65 bytes, prefix 04). */
+export function isUncompressedP256Point(bytes: Uint8Array): boolean {
+  return bytes.length === P256_POINT_BYTES && bytes[0] === 0x04;
 }
 
-/** False (never a throw) for a malformed key, a malformed signature or a wrong signature. */
-export function verifyWithLabel(
-  publicPoint: Uint8Array,
-  label: string,
-  content: Uint8Array,
-  signature: Uint8Array,
-): boolean {
-  const key = p256PublicKeyFromPoint(publicPoint);
-  if (key === undefined) return false;
-  try {
-    return verify('sha256', signContent(label, content), { key, dsaEncoding: 'der' }, signature);
-  } catch {
-    return false;
-  }
+/** A P-256 scalar left-padded to 32 bytes (OpenSSL drops leading zero bytes). */
+export function padP256Scalar(scalar: Uint8Array): Uint8Array {
+  if (scalar.length === P256_SCALAR_BYTES) return scalar;
+  if (scalar.length > P256_SCALAR_BYTES) throw new Error('key too long');
+  const out = new Uint8Array(P256_SCALAR_BYTES);
+  out.set(scalar, P256_SCALAR_BYTES - scalar.length);
+  return out;
+}
+
+/** Imports a raw P-256 scalar as a private key; throws when it is not a valid scalar. */
+export function p256PrivateKeyFromScalar(scalar: Uint8Array): KeyObject {
+  return createPrivateKey({
+    key: Buffer.concat([PKCS8_P256_PREFIX, padP256Scalar(scalar)]),
+    format: 'der',
+    type: 'pkcs8',
+  });
 }
 
 /** Imports a 65-byte uncompressed P-256 point; undefined when it is not a valid point. */
 export function p256PublicKeyFromPoint(point: Uint8Array): KeyObject | undefined {
-  if (point.length !== P256_POINT_BYTES || point[0] !== 0x04) return undefined;
+  if (!isUncompressedP256Point(point)) return undefined;
   try {
     return createPublicKey({ key: Buffer.concat([SPKI_P256_PREFIX, point]), format: 'der', type: 'spki' });
   } catch {
@@ -61,13 +77,52 @@ export function generateP256SigningKey(): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
 }
 
+/** ECDSA P-256 / SHA-256 over `message`, DER signature (dave.md §5.1). */
+export function p256Sign(privateKey: KeyObject, message: Uint8Array): Uint8Array {
+  return bytesOf(sign('sha256', message, { key: privateKey, dsaEncoding: 'der' }));
+}
+
+/** False (never a throw) for a missing key, a malformed signature or a wrong signature. */
+export function p256Verify(
+  publicKey: KeyObject | undefined,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (publicKey === undefined) return false;
+  try {
+    return verify('sha256', message, { key: publicKey, dsaEncoding: 'der' }, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** `SignContent = opaque label<V> ‖ opaque content<V>` with label "MLS 1.0 " + label. */
+function signContent(label: string, content: Uint8Array): Uint8Array {
+  return concatBytes(encodeOpaque(enc.encode(`MLS 1.0 ${label}`)), encodeOpaque(content));
+}
+
+export function signWithLabel(privateKey: KeyObject, label: string, content: Uint8Array): Uint8Array {
+  return p256Sign(privateKey, signContent(label, content));
+}
+
+/** False (never a throw) for a malformed key, a malformed signature or a wrong signature. */
+export function verifyWithLabel(
+  publicPoint: Uint8Array,
+  label: string,
+  content: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  return p256Verify(p256PublicKeyFromPoint(publicPoint), signContent(label, content), signature);
+}
+
 /** `RefHash(label, value) = SHA-256(opaque label<V> ‖ opaque value<V>)`. */
 export function refHash(label: string, value: Uint8Array): Uint8Array {
-  const digest = createHash('sha256')
-    .update(encodeOpaque(enc.encode(label)))
-    .update(encodeOpaque(value))
-    .digest();
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+  return bytesOf(
+    createHash('sha256')
+      .update(encodeOpaque(enc.encode(label)))
+      .update(encodeOpaque(value))
+      .digest(),
+  );
 }
 
 export function keyPackageRef(keyPackage: Uint8Array): Uint8Array {

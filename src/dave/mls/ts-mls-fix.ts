@@ -24,7 +24,8 @@
  *   2. processExternalProposal: verify the signature ourselves through ts-mls's
  *      unprotectPublicMessage with an explicit signature key (its documented override) and queue the
  *      proposal with ts-mls's own processProposal (same ProposalRef computation as ts-mls).
- *   3. createExternalProposal: build and sign the external proposal per dave.md §7.3 by hand.
+ *   3. proposeExternal: not needed; the gateway side builds and signs external proposals per
+ *      dave.md §7.3 by hand (external-proposal.ts).
  * Nothing here mutates ts-mls; it holds wherever and however often ts-mls is installed. The test
  * test/dave/mls/ts-mls-fix.test.ts proves interop in both directions with davey. When ts-mls ships
  * the upstream fix (2.0.0-rc.12+), (1) and (2) keep working unchanged.
@@ -41,17 +42,12 @@ import { createGroup, processProposal } from 'ts-mls/clientState.js';
 import { unprotectPublicMessage } from 'ts-mls/messageProtectionPublic.js';
 import type { AuthenticatedContent } from 'ts-mls/authenticatedContent.js';
 import { makeProposalRef } from 'ts-mls/authenticatedContent.js';
-import { p256Signature } from './crypto-provider.js';
 import {
-  concatBytes,
   encodeExternalSendersExtensionData,
-  encodeOpaque,
   MlsCodecError,
   parseExternalSendersExtensionData,
-  snowflakeToBE64,
 } from './mls-codec.js';
 import type { ExternalSenderInfo } from './mls-codec.js';
-import { createHash } from 'node:crypto';
 
 /** The group context extension DAVE uses: external_senders with the single op 25 sender. */
 export function externalSendersExtension(externalSender: Uint8Array): Extension {
@@ -110,72 +106,4 @@ export async function processExternalProposal(
   const ref = await makeProposalRef(content, cs.hash);
   const next = await processProposal(state, content, content.content.proposal, cs.hash);
   return { state: next, ref };
-}
-
-// ---- building external proposals (the gateway's side; dave.md §7.3) ----
-
-const LABEL_TBS = new TextEncoder().encode('MLS 1.0 FramedContentTBS');
-const LABEL_PROPOSAL_REF = new TextEncoder().encode('MLS 1.0 Proposal Reference');
-
-export type ExternalProposalBody =
-  { type: 'add'; keyPackage: Uint8Array } | { type: 'remove'; leafIndex: number };
-
-export interface ExternalProposalMessage {
-  /** MLSMessage bytes (PublicMessage, sender external index 0) for op 27 append. */
-  message: Uint8Array;
-  /** ProposalRef for op 27 revoke and for checking commits. */
-  ref: Uint8Array;
-}
-
-function u64be(v: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, v, false);
-  return out;
-}
-
-function u32be(v: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, v, false);
-  return out;
-}
-
-/**
- * Builds and signs an external Add/Remove proposal as the voice gateway does. `groupId` is the
- * channel id (or its 8 BE bytes), `signaturePrivateKey` the 32-byte P-256 scalar of the external
- * sender. The same bytes are valid in every member's group with that group id and epoch.
- */
-export async function createExternalProposal(options: {
-  groupId: string | bigint | Uint8Array;
-  epoch: bigint;
-  proposal: ExternalProposalBody;
-  signaturePrivateKey: Uint8Array;
-}): Promise<ExternalProposalMessage> {
-  const groupId = options.groupId instanceof Uint8Array ? options.groupId : snowflakeToBE64(options.groupId);
-  const body =
-    options.proposal.type === 'add'
-      ? concatBytes(Uint8Array.of(0, 1), options.proposal.keyPackage)
-      : concatBytes(Uint8Array.of(0, 3), u32be(options.proposal.leafIndex));
-  const framedContent = concatBytes(
-    encodeOpaque(groupId),
-    u64be(options.epoch),
-    Uint8Array.of(2, 0, 0, 0, 0), // sender: external, sender_index 0
-    Uint8Array.of(0), // authenticated_data: empty
-    Uint8Array.of(2), // content_type: proposal
-    body,
-  );
-  const header = Uint8Array.of(0, 1, 0, 1); // mls10, public_message
-  const tbs = concatBytes(header, framedContent); // no GroupContext for external senders
-  const signature = await p256Signature.sign(
-    options.signaturePrivateKey,
-    concatBytes(encodeOpaque(LABEL_TBS), encodeOpaque(tbs)),
-  );
-  const message = concatBytes(header, framedContent, encodeOpaque(signature));
-  const authenticatedContent = message.subarray(2); // wire_format ‖ FramedContent ‖ auth data
-  const ref = new Uint8Array(
-    createHash('sha256')
-      .update(encodeOpaque(LABEL_PROPOSAL_REF))
-      .update(encodeOpaque(authenticatedContent))
-      .digest(),
-  );
-  return { message, ref };
 }

@@ -15,9 +15,9 @@ import {
   encodeExternalSendersExtensionData,
   snowflakeToBE64,
 } from '../../../src/dave/mls/mls-codec.js';
-import { createExternalProposal } from '../../../src/dave/mls/ts-mls-fix.js';
+import { generateP256SigningKey } from '../../../src/dave/mls/mls-sign.js';
 import { decodeCommitWelcome, decodeProposalsPayload } from '../../../src/dave/opcodes.js';
-import { CHANNEL_ID, DaveyMember, OurMember, TestGateway } from './harness.js';
+import { CHANNEL_ID, DaveyMember, OurMember, signedProposal, TestGateway } from './harness.js';
 
 function reasonOf(result: DaveResult): unknown {
   expect(isVoxcordError(result.error, 'DAVE_PROTOCOL_ERROR')).toBe(true);
@@ -73,29 +73,20 @@ describe('DaveSession: proposals (op 27) rules', () => {
     const gw = new TestGateway();
     const a = await pendingMember(gw, '600000000000000001', [B]);
     const kp = await otherKeyPackage(B);
-    const sign = gw.externalSenderKeys.privateKey;
+    const add = { type: 'add', keyPackage: kp } as const;
     const cases: [Uint8Array, string][] = [
       [
-        (
-          await createExternalProposal({
-            groupId: '42',
-            epoch: 0n,
-            proposal: { type: 'add', keyPackage: kp },
-            signaturePrivateKey: sign,
-          })
-        ).message,
+        signedProposal(add, { groupId: snowflakeToBE64('42'), epoch: 0n, signingKey: gw.externalSenderKey })
+          .message,
         'wrong_group',
       ],
       [(await gw.proposal({ type: 'add', keyPackage: kp }, 3n)).message, 'wrong_epoch'],
       [
-        (
-          await createExternalProposal({
-            groupId: CHANNEL_ID,
-            epoch: 0n,
-            proposal: { type: 'add', keyPackage: kp },
-            signaturePrivateKey: generateP256KeyPair().privateKey,
-          })
-        ).message,
+        signedProposal(add, {
+          groupId: snowflakeToBE64(CHANNEL_ID),
+          epoch: 0n,
+          signingKey: generateP256SigningKey(),
+        }).message,
         'bad_signature',
       ],
       [

@@ -6,11 +6,12 @@ import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { DAVESession } from '@snazzah/davey';
 import type { ProposalsOperationType } from '@snazzah/davey';
 import { VoiceOpcode } from '../../../src/protocol/constants.js';
-import { generateP256KeyPair } from '../../../src/dave/mls/crypto-provider.js';
 import { DaveSession } from '../../../src/dave/mls/dave-session.js';
 import type { DaveResult } from '../../../src/dave/mls/dave-session.js';
-import { createExternalProposal } from '../../../src/dave/mls/ts-mls-fix.js';
-import type { ExternalProposalBody } from '../../../src/dave/mls/ts-mls-fix.js';
+import { buildExternalAdd, buildExternalRemove } from '../../../src/dave/mls/external-proposal.js';
+import type { ExternalProposal, ProposalContext } from '../../../src/dave/mls/external-proposal.js';
+import { snowflakeToBE64 } from '../../../src/dave/mls/mls-codec.js';
+import { generateP256SigningKey, p256PointOf } from '../../../src/dave/mls/mls-sign.js';
 import {
   decodeAnnounceCommit,
   decodeCommitWelcome,
@@ -23,6 +24,8 @@ import {
 } from '../../../src/dave/opcodes.js';
 
 export const CHANNEL_ID = '1234567890123456789';
+
+export type ProposalBody = { type: 'add'; keyPackage: Uint8Array } | { type: 'remove'; leafIndex: number };
 
 // ---- frame crypto for cross-checks (dave.md §8, §9.2), independent of src/dave ----
 
@@ -243,10 +246,18 @@ export class DaveyMember implements Member {
 
 // ---- gateway ----
 
+/** An external Add or Remove in any group, signed with any key (for forgeries too). */
+export function signedProposal(body: ProposalBody, ctx: ProposalContext): ExternalProposal {
+  return body.type === 'add'
+    ? buildExternalAdd(ctx, body.keyPackage)
+    : buildExternalRemove(ctx, body.leafIndex);
+}
+
 export class TestGateway {
-  readonly externalSenderKeys = generateP256KeyPair();
+  readonly externalSenderKey = generateP256SigningKey();
+  readonly externalSenderPublicKey = p256PointOf(this.externalSenderKey);
   readonly externalSenderPackage = encodeExternalSenderPackage(
-    this.externalSenderKeys.publicKey,
+    this.externalSenderPublicKey,
     Uint8Array.of(0x01, 0x00),
   );
   /** leaf index -> member (null = blank). */
@@ -265,15 +276,11 @@ export class TestGateway {
     return this.transitionId;
   }
 
-  async proposal(
-    body: ExternalProposalBody,
-    epoch = this.epoch,
-  ): Promise<{ message: Uint8Array; ref: Uint8Array }> {
-    return createExternalProposal({
-      groupId: CHANNEL_ID,
+  async proposal(body: ProposalBody, epoch = this.epoch): Promise<ExternalProposal> {
+    return signedProposal(body, {
+      groupId: snowflakeToBE64(CHANNEL_ID),
       epoch,
-      proposal: body,
-      signaturePrivateKey: this.externalSenderKeys.privateKey,
+      signingKey: this.externalSenderKey,
     });
   }
 

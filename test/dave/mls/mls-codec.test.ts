@@ -7,7 +7,6 @@ import {
   MlsCodecError,
   parseExternalSender,
   parseExternalSendersExtensionData,
-  parseWelcomeHeader,
   Reader,
   snowflakeToBE64,
   snowflakeToLE64,
@@ -15,6 +14,7 @@ import {
   userIdFromIdentity,
 } from '../../../src/dave/mls/mls-codec.js';
 import { decodeCommitWelcome } from '../../../src/dave/opcodes.js';
+import { parseWelcome } from '../../../src/dave/mls/welcome-filter.js';
 import { OurMember, TestGateway } from './harness.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -101,7 +101,7 @@ describe('op 28 commit ‖ welcome split (Appendix A.4)', () => {
     const tsMls = decodeMlsMessage(out, 0);
     expect(tsMls?.[1]).toBe(commit.length);
     expect(welcome).toBeDefined();
-    expect(parseWelcomeHeader(welcome ?? new Uint8Array()).newMembers).toHaveLength(1);
+    expect(parseWelcome(welcome ?? new Uint8Array())?.secrets).toHaveLength(1);
 
     const remove = await gw.proposal({ type: 'remove', leafIndex: 1 });
     const out2 = await a.proposals(gw.appendPayload([add.message, remove.message]).subarray(0)); // Add + Remove: has a path

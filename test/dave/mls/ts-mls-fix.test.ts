@@ -4,18 +4,19 @@ import { decodeMlsMessage } from 'ts-mls/message.js';
 import { processMessage } from 'ts-mls/processMessages.js';
 import { acceptAll } from 'ts-mls/incomingMessageAction.js';
 import { emptyPskIndex } from 'ts-mls/pskIndex.js';
-import type { MLSMessage } from 'ts-mls';
+import type { ClientState, MLSMessage } from 'ts-mls';
 import { generateP256KeyPair, getDaveCiphersuite } from '../../../src/dave/mls/crypto-provider.js';
 import { createDaveKeyPackage } from '../../../src/dave/mls/key-package.js';
+import type { DaveKeyPackage } from '../../../src/dave/mls/key-package.js';
 import { snowflakeToBE64 } from '../../../src/dave/mls/mls-codec.js';
 import {
-  createExternalProposal,
   createPendingGroup,
   externalSendersExtension,
   groupExternalSenders,
   processExternalProposal,
 } from '../../../src/dave/mls/ts-mls-fix.js';
-import { CHANNEL_ID, DaveyMember, OurMember, TestGateway } from './harness.js';
+import { generateP256SigningKey } from '../../../src/dave/mls/mls-sign.js';
+import { CHANNEL_ID, DaveyMember, OurMember, signedProposal, TestGateway } from './harness.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -23,6 +24,19 @@ function publicMessageOf(bytes: Uint8Array): MLSMessage & { wireformat: 'mls_pub
   const decoded = decodeMlsMessage(bytes, 0)?.[0];
   if (decoded?.wireformat !== 'mls_public_message') throw new Error('not a public message');
   return decoded;
+}
+
+/** Our epoch-0 group for `kp`, bound to the gateway's external sender. */
+async function pendingGroupOf(kp: DaveKeyPackage, gw: TestGateway): Promise<ClientState> {
+  const { publicPackage, privatePackage } = kp;
+  const cs = await getDaveCiphersuite();
+  return createPendingGroup(
+    snowflakeToBE64(CHANNEL_ID),
+    publicPackage,
+    privatePackage,
+    gw.externalSenderPackage,
+    cs,
+  );
 }
 
 describe('ts-mls 1.6.4 external_senders workaround', () => {
@@ -35,13 +49,7 @@ describe('ts-mls 1.6.4 external_senders workaround', () => {
       createGroup(snowflakeToBE64(CHANNEL_ID), kp.publicPackage, kp.privatePackage, [ext], cs),
     ).rejects.toThrow(/external_senders/);
 
-    const state = await createPendingGroup(
-      snowflakeToBE64(CHANNEL_ID),
-      kp.publicPackage,
-      kp.privatePackage,
-      gw.externalSenderPackage,
-      cs,
-    );
+    const state = await pendingGroupOf(kp, gw);
     const other = await createDaveKeyPackage('900000000000000002', generateP256KeyPair(), cs);
     const proposal = await gw.proposal({ type: 'add', keyPackage: other.encoded }, 0n);
     await expect(
@@ -53,13 +61,7 @@ describe('ts-mls 1.6.4 external_senders workaround', () => {
     const cs = await getDaveCiphersuite();
     const gw = new TestGateway();
     const kp = await createDaveKeyPackage('900000000000000003', generateP256KeyPair(), cs);
-    const state = await createPendingGroup(
-      snowflakeToBE64(CHANNEL_ID),
-      kp.publicPackage,
-      kp.privatePackage,
-      gw.externalSenderPackage,
-      cs,
-    );
+    const state = await pendingGroupOf(kp, gw);
     expect(state.groupContext.epoch).toBe(0n);
     expect(state.groupContext.extensions).toHaveLength(1);
     expect(groupExternalSenders(state).map((s) => hex(s.encoded))).toEqual([hex(gw.externalSenderPackage)]);
@@ -69,24 +71,22 @@ describe('ts-mls 1.6.4 external_senders workaround', () => {
     const { state: next, ref } = await processExternalProposal(
       state,
       publicMessageOf(proposal.message).publicMessage,
-      gw.externalSenderKeys.publicKey,
+      gw.externalSenderPublicKey,
       cs,
     );
     // our hand-built ProposalRef (dave.md §7.3) equals ts-mls's
     expect(hex(ref)).toBe(hex(proposal.ref));
     expect(Object.keys(next.unappliedProposals)).toEqual([Buffer.from(proposal.ref).toString('base64')]);
 
-    const forged = await createExternalProposal({
-      groupId: CHANNEL_ID,
-      epoch: 0n,
-      proposal: { type: 'add', keyPackage: other.encoded },
-      signaturePrivateKey: generateP256KeyPair().privateKey,
-    });
+    const forged = signedProposal(
+      { type: 'add', keyPackage: other.encoded },
+      { groupId: snowflakeToBE64(CHANNEL_ID), epoch: 0n, signingKey: generateP256SigningKey() },
+    );
     await expect(
       processExternalProposal(
         state,
         publicMessageOf(forged.message).publicMessage,
-        gw.externalSenderKeys.publicKey,
+        gw.externalSenderPublicKey,
         cs,
       ),
     ).rejects.toThrow();
