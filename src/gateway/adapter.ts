@@ -11,6 +11,7 @@
  * interfaces use method syntax on purpose: TypeScript then checks their parameters bivariantly,
  * which is what lets discord.js's own adapter type be assigned to ours.
  */
+import { GatewayOpcode } from '../protocol/constants.js';
 
 /** VOICE_STATE_UPDATE dispatch data (only the fields voxcord reads are required). */
 export interface GatewayVoiceStateData {
@@ -66,7 +67,6 @@ export interface VoiceAdapterImplementerMethods {
 export type VoiceAdapterCreator = (methods: VoiceAdapterLibraryMethods) => VoiceAdapterImplementerMethods;
 
 /** Main gateway opcode for "Update Voice State". */
-export const GATEWAY_OP_VOICE_STATE_UPDATE = 4;
 
 export function createVoiceStateUpdatePayload(options: {
   guildId: string;
@@ -75,7 +75,7 @@ export function createVoiceStateUpdatePayload(options: {
   selfDeaf: boolean;
 }): VoiceStateUpdatePayload {
   return {
-    op: GATEWAY_OP_VOICE_STATE_UPDATE,
+    op: GatewayOpcode.VoiceStateUpdate,
     d: {
       guild_id: options.guildId,
       channel_id: options.channelId,

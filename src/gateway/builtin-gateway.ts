@@ -8,6 +8,7 @@
  *   await client.connect();
  *   const connection = joinVoiceChannel({ guildId, channelId, adapterCreator: client.adapterCreator(guildId) });
  */
+import { GatewayIntent } from '../protocol/constants.js';
 import { REST, DiscordAPIError } from '@discordjs/rest';
 import { WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
 import type { OptionalWebSocketManagerOptions } from '@discordjs/ws';
@@ -17,7 +18,7 @@ import { isVoiceServerData, isVoiceStateData } from './adapter.js';
 import type { VoiceAdapterCreator, VoiceAdapterLibraryMethods, VoiceStateUpdatePayload } from './adapter.js';
 
 /** Gateway intents voxcord needs: GUILDS (1 << 0) and GUILD_VOICE_STATES (1 << 7). */
-export const VOICE_INTENTS = (1 << 0) | (1 << 7);
+export const VOICE_INTENTS = GatewayIntent.Guilds | GatewayIntent.GuildVoiceStates;
 
 /** Main gateway close codes after which @discordjs/ws gives up (no reconnect). */
 const FATAL_CLOSE_CODES: Readonly<Record<number, string>> = {

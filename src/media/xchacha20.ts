@@ -4,6 +4,7 @@
  * subkey with HChaCha20 (implemented here; it is 20 ChaCha rounds without the final addition)
  * and use nonce `00 00 00 00 ‖ nonce[16..24)`.
  */
+import { HCHACHA_NONCE_BYTES, TRANSPORT_KEY_BYTES, XCHACHA_NONCE_BYTES } from '../protocol/constants.js';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 
 const SIGMA0 = 0x61707865; // "expa"
@@ -11,9 +12,6 @@ const SIGMA1 = 0x3320646e; // "nd 3"
 const SIGMA2 = 0x79622d32; // "2-by"
 const SIGMA3 = 0x6b206574; // "te k"
 
-export const XCHACHA_KEY_BYTES = 32;
-export const XCHACHA_NONCE_BYTES = 24;
-export const HCHACHA_NONCE_BYTES = 16;
 export const POLY1305_TAG_BYTES = 16;
 
 function readLE32(b: Uint8Array, o: number): number {
@@ -123,7 +121,7 @@ export function hchacha20(
   nonce: Uint8Array,
   out: Uint8Array = new Uint8Array(32),
 ): Uint8Array {
-  if (key.length !== XCHACHA_KEY_BYTES) throw new RangeError('HChaCha20 key must be 32 bytes');
+  if (key.length !== TRANSPORT_KEY_BYTES) throw new RangeError('HChaCha20 key must be 32 bytes');
   if (nonce.length !== HCHACHA_NONCE_BYTES) throw new RangeError('HChaCha20 nonce must be 16 bytes');
   hchacha20Words(
     keyWords(key),
@@ -143,7 +141,7 @@ function ietfNonce(nonce: Uint8Array): Buffer {
 }
 
 function check(key: Uint8Array, nonce: Uint8Array): void {
-  if (key.length !== XCHACHA_KEY_BYTES) throw new RangeError('XChaCha20-Poly1305 key must be 32 bytes');
+  if (key.length !== TRANSPORT_KEY_BYTES) throw new RangeError('XChaCha20-Poly1305 key must be 32 bytes');
   if (nonce.length !== XCHACHA_NONCE_BYTES) throw new RangeError('XChaCha20-Poly1305 nonce must be 24 bytes');
 }
 

@@ -3,6 +3,41 @@
  * Sources: ../shared/protocol (voice-gateway.md, media.md, dave.md).
  */
 
+// ---- Main gateway (v10; only what joining voice needs) ----
+
+export const MAIN_GATEWAY_VERSION = 10;
+
+export const GatewayOpcode = {
+  Dispatch: 0,
+  Heartbeat: 1,
+  Identify: 2,
+  PresenceUpdate: 3,
+  VoiceStateUpdate: 4,
+  Resume: 6,
+  Reconnect: 7,
+  RequestGuildMembers: 8,
+  InvalidSession: 9,
+  Hello: 10,
+  HeartbeatAck: 11,
+} as const;
+
+export const GatewayCloseCode = {
+  UnknownError: 4000,
+  UnknownOpcode: 4001,
+  DecodeError: 4002,
+  NotAuthenticated: 4003,
+  AuthenticationFailed: 4004,
+  AlreadyAuthenticated: 4005,
+  SessionTimedOut: 4009,
+  InvalidShard: 4010,
+  InvalidIntents: 4013,
+} as const;
+
+export const GatewayIntent = {
+  Guilds: 1 << 0,
+  GuildVoiceStates: 1 << 7,
+} as const;
+
 /** Voice gateway version this library speaks. */
 export const VOICE_GATEWAY_VERSION = 8;
 
@@ -111,6 +146,7 @@ export const TRANSPORT_TAG_BYTES = 16;
 export const TRANSPORT_NONCE_SUFFIX_BYTES = 4;
 export const AES_GCM_NONCE_BYTES = 12;
 export const XCHACHA_NONCE_BYTES = 24;
+export const HCHACHA_NONCE_BYTES = 16;
 
 // ---- RTP (media.md §4) ----
 

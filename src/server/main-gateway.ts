@@ -9,6 +9,7 @@
  * (`createGatewayClient({ token, apiUrl })`, or `new REST({ api: apiUrl })`); GET /gateway/bot
  * returns this server's `url`.
  */
+import { GatewayCloseCode, GatewayIntent, GatewayOpcode } from '../protocol/constants.js';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -180,36 +181,8 @@ export function userIdFromToken(token: string): string | null {
   return /^\d{1,20}$/.test(id) ? id : null;
 }
 
-// ---- protocol constants (main gateway v10) ----
-
-const Op = {
-  Dispatch: 0,
-  Heartbeat: 1,
-  Identify: 2,
-  PresenceUpdate: 3,
-  VoiceStateUpdate: 4,
-  Resume: 6,
-  Reconnect: 7,
-  RequestGuildMembers: 8,
-  InvalidSession: 9,
-  Hello: 10,
-  HeartbeatAck: 11,
-} as const;
-
-const Close = {
-  UnknownError: 4000,
-  UnknownOpcode: 4001,
-  DecodeError: 4002,
-  NotAuthenticated: 4003,
-  AuthenticationFailed: 4004,
-  AlreadyAuthenticated: 4005,
-  SessionTimedOut: 4009,
-  InvalidShard: 4010,
-  InvalidIntents: 4013,
-} as const;
-
-const INTENT_GUILDS = 1 << 0;
-const INTENT_GUILD_VOICE_STATES = 1 << 7;
+const Op = GatewayOpcode;
+const Close = GatewayCloseCode;
 const REPLAY_LIMIT = 500;
 
 interface GuildRecord {
@@ -408,7 +381,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   ): void => {
     for (const session of sessionsForGuild(guildId)) {
       // Voice states need GUILD_VOICE_STATES, also our own (a bot without it never gets its join).
-      if ((session.intents & INTENT_GUILD_VOICE_STATES) === 0) continue;
+      if ((session.intents & GatewayIntent.GuildVoiceStates) === 0) continue;
       dispatch(session, 'VOICE_STATE_UPDATE', state);
     }
   };
@@ -626,7 +599,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     state.session = session;
     log({ type: 'identify', userId, detail: `shard ${shardId}/${shardCount}` });
     dispatch(session, 'READY', readyPayload(session));
-    if ((session.intents & INTENT_GUILDS) !== 0) {
+    if ((session.intents & GatewayIntent.Guilds) !== 0) {
       for (const guild of guilds.values()) {
         if (shardOf(guild.id, shardCount) === shardId)
           dispatch(session, 'GUILD_CREATE', guildCreatePayload(guild));

@@ -54,14 +54,15 @@ export class ServerState {
     this.nextSsrc = options.ssrcStart >>> 0;
   }
 
-  allocate(request: { guildId: string; channelId: string; userId: string }): Allocation {
+  /** `sessionId`: the main gateway session's id, which Discord keeps across joins; random if absent. */
+  allocate(request: { guildId: string; channelId: string; userId: string; sessionId?: string }): Allocation {
     const allocation: Allocation = {
       guildId: request.guildId,
       channelId: request.channelId,
       userId: request.userId,
       endpoint: this.options.endpoint,
       token: randomBytes(8).toString('hex'),
-      sessionId: randomBytes(16).toString('hex'),
+      sessionId: request.sessionId ?? randomBytes(16).toString('hex'),
       serverId: request.guildId,
     };
     this.allocations.set(userKey(request.guildId, request.userId), allocation);
