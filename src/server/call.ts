@@ -3,10 +3,10 @@
  * join/leave/speaking fan-out (op 11, op 13, op 5) and the hook points of the DAVE delivery
  * service.
  *
- * ---- DAVE hook interface (plugged in by a later step) ----
+ * ---- DAVE hook interface ----
  *
- * `startVoiceServer({ dave })` takes a `DaveServiceFactory`, called once per call when the call is
- * created. The returned `CallDaveService` is told about everything DAVE needs:
+ * `startVoiceServer({ dave })` takes a `DaveServiceFactory` (default: the built-in one,
+ * src/server/dave/adapter.ts), called once per call when the call is created. The returned `CallDaveService` is told about everything DAVE needs:
  *
  * - `protocolVersion(participant)`: the `dave_protocol_version` put in that newcomer's op 4
  *   (called right before op 4 is sent; default 0). The participant's
@@ -21,6 +21,7 @@
  * - `onTransitionReady(participant, transitionId)` (op 23) and
  *   `onInvalidCommitWelcome(participant, transitionId)` (op 31).
  * - `close()`: the call ended (last participant left) or the server is stopping.
+ * - `state()` (optional): what `server.daveState()` reports for the call.
  *
  * The service sends with `participant.sendJson(message)` (ops 21/22/24, stamped with the
  * session's seq) and `participant.sendBinary(op, payload)` (ops 25/27/29/30: frame = seq u16 BE ‖
@@ -31,6 +32,7 @@
  */
 import { VoiceOpcode } from '../protocol/constants.js';
 import type { ClientSession, ServerJsonMessage, BinaryServerOpcode } from './client-session.js';
+import type { DaveCallState } from './types.js';
 
 /** What the DAVE service sees of one participant. */
 export interface CallParticipant {
@@ -64,6 +66,7 @@ export interface CallDaveService {
   onTransitionReady?(participant: CallParticipant, transitionId: number): void;
   onInvalidCommitWelcome?(participant: CallParticipant, transitionId: number): void;
   close?(): void;
+  state?(): DaveCallState;
 }
 
 export type DaveServiceFactory = (call: CallView) => CallDaveService;
@@ -177,6 +180,10 @@ export class Call implements CallView {
 
   close(): void {
     this.dave?.close?.();
+  }
+
+  daveState(): DaveCallState | undefined {
+    return this.dave?.state?.();
   }
 }
 

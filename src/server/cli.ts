@@ -1,6 +1,7 @@
 /**
  * `voxcord serve`: runs the local voice server until SIGINT/SIGTERM (or `io.signal` aborts).
  * Flags: --host, --port, --udp-port, --tls, --seed, --grace-ms, --rtp-extension,
+ * --no-dave (transport-only calls), --dave-required (close 4017 for clients without DAVE),
  * --allocate guild:channel:user (repeatable; prints the credentials a main gateway would send).
  */
 import { rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,8 @@ export interface ServeIo {
 }
 
 const USAGE = `usage: voxcord serve [--host 127.0.0.1] [--port 0] [--udp-port 0] [--tls] [--seed N]
-                     [--grace-ms 30000] [--rtp-extension] [--allocate guild:channel:user ...]`;
+                     [--grace-ms 30000] [--rtp-extension] [--no-dave | --dave-required]
+                     [--allocate guild:channel:user ...]`;
 
 function intFlag(value: string | undefined, name: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
@@ -44,6 +46,8 @@ export async function runServeCommand(
         seed: { type: 'string' },
         'grace-ms': { type: 'string' },
         'rtp-extension': { type: 'boolean' },
+        'no-dave': { type: 'boolean' },
+        'dave-required': { type: 'boolean' },
         allocate: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
@@ -57,6 +61,9 @@ export async function runServeCommand(
   if (v.help) {
     io.write(USAGE);
     return;
+  }
+  if (v['no-dave'] && v['dave-required']) {
+    throw new VoxcordError('INVALID_ARGUMENT', `--no-dave and --dave-required exclude each other\n${USAGE}`);
   }
   const allocations = (v.allocate ?? []).map((spec) => {
     const parts = spec.split(':');
@@ -77,6 +84,8 @@ export async function runServeCommand(
     seed: intFlag(v.seed, 'seed', 0, 2 ** 32 - 1),
     sessionGraceMs: intFlag(v['grace-ms'], 'grace-ms', 1, 3_600_000),
     rtpExtension: v['rtp-extension'] ?? false,
+    dave: !(v['no-dave'] ?? false),
+    daveRequired: v['dave-required'] ?? false,
   });
 
   let caFile: string | null = null;
@@ -84,6 +93,11 @@ export async function runServeCommand(
   io.write(`  voice websocket: ${server.wsUrl}/?v=8`);
   io.write(`  endpoint (VOICE_SERVER_UPDATE.endpoint): ${server.endpoint}`);
   io.write(`  UDP (SFU): ${server.endpoint.replace(/:\d+$/, '')}:${server.udpPort}`);
+  io.write(
+    v['no-dave']
+      ? '  DAVE: off (every call is transport-only)'
+      : `  DAVE: on${v['dave-required'] ? ', required (clients without DAVE are closed with 4017)' : ' (calls downgrade while a client without DAVE is in them)'}`,
+  );
   if (server.tlsCa) {
     caFile = join(tmpdir(), `voxcord-ca-${process.pid}-${server.port}.pem`);
     writeFileSync(caFile, server.tlsCa);

@@ -12,12 +12,24 @@ import { ServerState, defaultSsrcStart } from './server-state.js';
 import { Sfu } from './sfu.js';
 import { generateSelfSignedCertificate } from './tls.js';
 import { VoiceGateway } from './voice-gateway.js';
-import type { CallInfo, ParticipantInfo, SfuStats, VoiceServerOptions } from './types.js';
+import { createDaveServiceFactory } from './dave/adapter.js';
+import type { DaveServiceFactory } from './call.js';
+import type { CallInfo, DaveCallState, ParticipantInfo, SfuStats, VoiceServerOptions } from './types.js';
 
 export type { Allocation } from './client-session.js';
 export type { FaultOptions, UdpFaults, WsFaults } from './faults.js';
 export type { CallDaveService, CallParticipant, CallView, DaveServiceFactory } from './call.js';
-export type { CallInfo, ParticipantInfo, ServerEvent, SfuStats, VoiceServerOptions } from './types.js';
+export type {
+  CallInfo,
+  DaveCallState,
+  DaveTransitionState,
+  ParticipantInfo,
+  ServerEvent,
+  SfuStats,
+  VoiceServerOptions,
+} from './types.js';
+export { createDaveServiceFactory } from './dave/adapter.js';
+export type { DaveAdapterOptions, DaveCallAdapter } from './dave/adapter.js';
 export { generateSelfSignedCertificate } from './tls.js';
 export type { TlsCertificate } from './tls.js';
 
@@ -31,7 +43,7 @@ export interface VoiceServer {
   /** PEM of the self-signed certificate when TLS is on: pass it as the client's trusted CA. */
   readonly tlsCa: string | undefined;
   /** Issues credentials for a user joining guild/channel (what a main gateway hands a bot). */
-  allocate(request: { guildId: string; channelId: string; userId: string }): Allocation;
+  allocate(request: { guildId: string; channelId: string; userId: string; sessionId?: string }): Allocation;
   /** Active calls (guild/channel with at least one session). */
   readonly calls: CallInfo[];
   /** Sessions in a guild (optionally one channel), joined or still handshaking. */
@@ -47,6 +59,11 @@ export interface VoiceServer {
   disconnect(userId: string, guildId: string): boolean;
   setFaults(faults: FaultOptions): void;
   readonly sfuStats: SfuStats;
+  /**
+   * DAVE state of a call (epoch, version, members, last transition), or undefined when there is no
+   * such call or its DAVE service reports nothing (DAVE off, custom factory without `state()`).
+   */
+  daveState(guildId: string, channelId: string): DaveCallState | undefined;
   stop(): Promise<void>;
 }
 
@@ -70,6 +87,29 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
   if (!Number.isInteger(replayBufferSize) || replayBufferSize < 1 || replayBufferSize > 0x8000) {
     throw new VoxcordError('INVALID_ARGUMENT', 'replayBufferSize must be an integer in [1, 32768]');
   }
+  const daveTransitionTimeoutMs = options.daveTransitionTimeoutMs;
+  if (
+    daveTransitionTimeoutMs !== undefined &&
+    (!Number.isFinite(daveTransitionTimeoutMs) || daveTransitionTimeoutMs <= 0)
+  ) {
+    throw new VoxcordError('INVALID_ARGUMENT', 'daveTransitionTimeoutMs must be positive');
+  }
+  // DAVE is on unless turned off, like Discord's voice servers.
+  const dave: DaveServiceFactory | undefined =
+    options.dave === false
+      ? undefined
+      : typeof options.dave === 'function'
+        ? options.dave
+        : createDaveServiceFactory({
+            log,
+            ...(daveTransitionTimeoutMs !== undefined
+              ? { transitionTimeoutMs: daveTransitionTimeoutMs }
+              : {}),
+          });
+  const daveRequired = options.daveRequired ?? false;
+  if (daveRequired && dave === undefined) {
+    throw new VoxcordError('INVALID_ARGUMENT', 'daveRequired needs DAVE (dave must not be false)');
+  }
   const tls = options.tls === true ? generateSelfSignedCertificate([host]) : options.tls ? options.tls : null;
   // Ready's `ip` must be something a client can send to.
   const advertisedHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -81,7 +121,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     seed,
     ssrcStart: options.ssrcStart ?? defaultSsrcStart(seed),
     faults: options.faults ?? {},
-    dave: options.dave,
+    dave,
     log,
   });
 
@@ -103,6 +143,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         udpHost: advertisedHost,
         udpPort: sfu.port,
         keyFor: options.keyFor,
+        daveRequired,
         log,
       },
       state,
@@ -176,6 +217,9 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     },
     get sfuStats(): SfuStats {
       return { ...udp.stats, dropped: { ...udp.stats.dropped } };
+    },
+    daveState(guildId, channelId) {
+      return state.callFor(guildId, channelId)?.daveState();
     },
     stop() {
       stopped ??= (async () => {

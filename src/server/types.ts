@@ -30,8 +30,15 @@ export interface VoiceServerOptions {
   faults?: FaultOptions;
   /** Add a 0xBEDE one-byte header extension to every forwarded packet. */
   rtpExtension?: boolean;
-  /** DAVE delivery service, one instance per call (see call.ts). Default: none (DAVE version 0). */
-  dave?: DaveServiceFactory;
+  /**
+   * DAVE (dave.md §7): true (default, like Discord) runs our delivery service in every call; false
+   * turns it off (every op 4 says version 0); a factory plugs in another per-call service (call.ts).
+   */
+  dave?: boolean | DaveServiceFactory;
+  /** Close 4017 for a client whose Identify says `max_dave_protocol_version` 0 (needs `dave`). */
+  daveRequired?: boolean;
+  /** How long the built-in service waits for op 23 before sending op 22 anyway. Default 1500. */
+  daveTransitionTimeoutMs?: number;
   /** Structured events; never contain tokens, session ids or keys. */
   log?: (event: ServerEvent) => void;
 }
@@ -50,7 +57,11 @@ export type ServerEventType =
   | 'ignored-op'
   | 'udp-drop'
   | 'error'
-  | 'stopped';
+  | 'stopped'
+  /** DAVE call events: reason 'epoch', 'version', 'upgrade', 'downgrade', 'transition-executed', ... */
+  | 'dave'
+  /** A client's op 26/28 the DAVE service refused; `reason` is the reject reason. */
+  | 'dave-reject';
 
 export interface ServerEvent {
   type: ServerEventType;
@@ -101,4 +112,36 @@ export interface SfuStats {
   forwarded: number;
   /** Drops by reason (RTP drop reasons plus 'unknown-ssrc', 'not-ready', 'no-speaking', 'fault-drop'...). */
   dropped: Record<string, number>;
+}
+
+/** A transition the DAVE service started (dave.md §7.5, §7.6, §7.8). */
+export interface DaveTransitionState {
+  transitionId: number;
+  protocolVersion: number;
+  /** commit: op 29/30; downgrade: op 21 v0; upgrade / sole-member-reset: op 24 epoch 1 (no op 22). */
+  kind: 'commit' | 'downgrade' | 'upgrade' | 'sole-member-reset';
+  /** Server epoch when it started (after the commit for 'commit'). */
+  epoch: number;
+  /** Op 22 was sent (always true for op 24 transitions, which nobody waits for). */
+  executed: boolean;
+  /** Op 22 went out because the op 23 wait timed out. */
+  timedOut: boolean;
+}
+
+/** The DAVE view of one call (`server.daveState`). */
+export interface DaveCallState {
+  /** The call's protocol version: 0 while any participant lacks DAVE. */
+  protocolVersion: number;
+  /** Server view of the MLS epoch (0 while no group is established). */
+  epoch: number;
+  established: boolean;
+  /** MLS group members in leaf order. */
+  members: string[];
+  /** Per joined user: the DAVE version it runs now (what op 4 would say). */
+  sessionVersions: Record<string, number>;
+  lastTransition: DaveTransitionState | null;
+  /** Client op 26/28 messages refused so far. */
+  rejected: number;
+  /** Outputs addressed to a user no longer in the call (dropped). */
+  undeliverable: number;
 }

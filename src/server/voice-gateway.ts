@@ -49,6 +49,8 @@ export interface GatewayOptions {
   udpHost: string;
   udpPort: number;
   keyFor: ((userId: string) => Uint8Array) | undefined;
+  /** Close 4017 on op 1 from a client that offered no DAVE (voice-gateway.md §8, §10 step 3). */
+  daveRequired: boolean;
   log: (event: ServerEvent) => void;
 }
 
@@ -279,6 +281,9 @@ class GatewayConnection implements SessionConnection {
     const mode = d.data.mode;
     if (!this.options.modes.includes(mode)) {
       return this.closeWith(VoiceCloseCode.UnknownEncryptionMode, 'unknown encryption mode');
+    }
+    if (this.options.daveRequired && session.maxDaveProtocolVersion < 1) {
+      return this.closeWith(VoiceCloseCode.DaveRequired, 'E2EE/DAVE protocol required');
     }
     const key = session.key ?? this.keyFor(session.userId);
     try {

@@ -71,9 +71,10 @@ describe('voice gateway handshake', () => {
         data: { address: '127.0.0.1', port: udp.port, mode: 'aead_xchacha20_poly1305_rtpsize' },
       },
     });
+    // DAVE is on by default and the client offered version 1.
     expect((await ws.next()).raw).toBe(
       `{"op":4,"d":{"mode":"aead_xchacha20_poly1305_rtpsize","secret_key":[${[...keyFor('42')].join(',')}],` +
-        '"dave_protocol_version":0},"seq":2}',
+        '"dave_protocol_version":1},"seq":2}',
     );
     const [p] = server.participants(GUILD);
     expect(p).toMatchObject({
