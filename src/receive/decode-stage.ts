@@ -1,0 +1,62 @@
+/**
+ * Turns jitter-buffer output into PCM with one Opus decoder (decoder state must follow the
+ * sequence, so there is one per user stream, fed in timeline order). Lost slots are recovered from
+ * the next packet's in-band FEC when the backend can, else concealed with PLC (or the backend's
+ * silence fallback, see audio/opus.ts). A frame that fails to decode is concealed too: one bad
+ * packet never ends a stream.
+ */
+import type { OpusDecoder } from '../audio/opus.js';
+import type { JitterOutput } from './jitter-buffer.js';
+
+export interface DecodedOutput {
+  pcm: Int16Array;
+  /** True when the PCM was synthesised (lost or undecodable packet). */
+  concealed: boolean;
+  /** How the PCM was obtained. */
+  source: 'decoded' | 'fec' | 'plc' | 'error';
+}
+
+export interface DecodeCounters {
+  decoded: number;
+  /** Lost or undecodable frames replaced by PLC/silence. */
+  concealed: number;
+  /** Lost frames recovered from in-band FEC. */
+  fecRecovered: number;
+  /** Packets the decoder rejected (then concealed). */
+  decodeErrors: number;
+}
+
+export class DecodeStage {
+  readonly counters: DecodeCounters = { decoded: 0, concealed: 0, fecRecovered: 0, decodeErrors: 0 };
+
+  constructor(private readonly decoder: OpusDecoder) {}
+
+  process(out: JitterOutput): DecodedOutput {
+    if (out.kind === 'frame') {
+      try {
+        const pcm = this.decoder.decode(out.payload);
+        this.counters.decoded++;
+        return { pcm, concealed: false, source: 'decoded' };
+      } catch {
+        this.counters.decodeErrors++;
+        this.counters.concealed++;
+        return { pcm: this.decoder.conceal(), concealed: true, source: 'error' };
+      }
+    }
+    if (out.next !== undefined && this.decoder.decodeFec !== undefined) {
+      try {
+        const pcm = this.decoder.decodeFec(out.next);
+        this.counters.fecRecovered++;
+        return { pcm, concealed: true, source: 'fec' };
+      } catch {
+        // No usable FEC data in the next packet: fall back to PLC.
+      }
+    }
+    this.counters.concealed++;
+    return { pcm: this.decoder.conceal(), concealed: true, source: 'plc' };
+  }
+
+  close(): void {
+    this.decoder.close();
+  }
+}

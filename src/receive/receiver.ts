@@ -1,0 +1,418 @@
+/**
+ * VoiceReceiver: the receive path after transport decryption. The session feeds it RTP packets
+ * (with the user id it mapped from op 5), op 5 updates and disconnects; a clock calls `tick(now)`
+ * (or `start()` runs one interval timer). Per user: DAVE decrypt hook -> jitter buffer -> (when a
+ * PCM consumer exists) one Opus decoder with PLC -> subscribers and the mixer. No I/O; no timer per
+ * packet. Bad packets are counted and dropped; they never end a stream.
+ */
+import type { OpusDecoder } from '../audio/opus.js';
+import type { ReceivedRtp } from '../media/media-engine.js';
+import {
+  CHANNELS,
+  DECODER_IDLE_RELEASE_MS,
+  OPUS_SILENCE_FRAME,
+  RECEIVE_MAX_QUEUED_FRAMES,
+  SAMPLES_PER_FRAME,
+} from '../protocol/constants.js';
+import { VoxcordError } from '../errors.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import { DecodeStage } from './decode-stage.js';
+import { JitterBuffer, type JitterBufferOptions, type JitterOutput } from './jitter-buffer.js';
+import { Mixer, MixedAudioStream, type MixerOptions } from './mixer.js';
+import { UserReceiveCounters, type ReceiverTotals, type UserReceiveStats } from './receive-stats.js';
+import { SpeakingTracker, type SpeakingEvent } from './speaking-tracker.js';
+import { UserAudioStream, validateSubscribeOptions, type SubscribeOptions } from './user-stream.js';
+
+/** Result of DAVE frame decryption (structurally what src/dave/frame-decryptor.ts returns). */
+export type DaveDecryptOutcome = { ok: true; frame: Uint8Array } | { ok: false; reason: string };
+
+/** Decrypts a DAVE protocol frame from `userId` (silence and passthrough are the decryptor's job). */
+export type DaveDecryptHook = (
+  userId: string,
+  payload: Uint8Array,
+  packet: ReceivedRtp,
+) => DaveDecryptOutcome;
+
+export interface VoiceReceiverOptions {
+  /** Creates one Opus decoder per speaking user (e.g. `opusFactory.createDecoder`). Needed for PCM. */
+  createDecoder?: () => OpusDecoder;
+  /** DAVE decryption; absent = payloads are plain Opus (DAVE off, or decrypted upstream). */
+  decrypt?: DaveDecryptHook;
+  jitter?: JitterBufferOptions;
+  /** Silence after the last packet that ends a speaking burst, ms (default 200). */
+  speakingEndDelayMs?: number;
+  /** A user's decoder is released after this long without packets, ms (default 5000). */
+  decoderIdleMs?: number;
+  /** Clock for op 5 / disconnect / start() (default performance.now). */
+  now?: () => number;
+}
+
+export interface MixedOptions extends MixerOptions {
+  /** Frames kept for a consumer that is not reading (default 500 = 10 s). */
+  maxQueuedFrames?: number;
+}
+
+export type VoiceReceiverEvents = {
+  speakingStart: [userId: string];
+  speakingEnd: [userId: string];
+};
+
+export interface SpeakingInput {
+  userId: string;
+  ssrc: number;
+  /** Flags bitmask; 0 = stopped. */
+  speaking: number;
+}
+
+interface UserPipeline {
+  userId: string;
+  ssrc: number | undefined;
+  jitter: JitterBuffer;
+  decode: DecodeStage | undefined;
+  counters: UserReceiveCounters;
+  subscribers: Set<UserAudioStream>;
+  lastPacketAt: number;
+}
+
+const SILENCE = OPUS_SILENCE_FRAME;
+
+function isSilenceFrame(p: Uint8Array): boolean {
+  return p.length === SILENCE.length && p[0] === SILENCE[0] && p[1] === SILENCE[1] && p[2] === SILENCE[2];
+}
+
+function isReceivedRtp(p: unknown): p is ReceivedRtp {
+  if (typeof p !== 'object' || p === null) return false;
+  const r = p as Partial<ReceivedRtp>;
+  return (
+    Number.isInteger(r.ssrc) &&
+    r.ssrc! >= 0 &&
+    r.ssrc! <= 0xffff_ffff &&
+    typeof r.sequence === 'number' &&
+    typeof r.timestamp === 'number' &&
+    r.payload instanceof Uint8Array &&
+    typeof r.receivedAt === 'number' &&
+    Number.isFinite(r.receivedAt)
+  );
+}
+
+export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
+  private readonly options: VoiceReceiverOptions;
+  private readonly now: () => number;
+  private readonly decoderIdleMs: number;
+  private readonly users = new Map<string, UserPipeline>();
+  private readonly ssrcUsers = new Map<number, string>();
+  private readonly speaking: SpeakingTracker;
+  private mixer: Mixer | undefined;
+  private readonly mixedStreams = new Set<MixedAudioStream>();
+  private readonly totalsCounters = { unknownSsrc: 0, malformed: 0 };
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(options: VoiceReceiverOptions = {}) {
+    super();
+    this.options = options;
+    this.now = options.now ?? (() => performance.now());
+    this.decoderIdleMs = options.decoderIdleMs ?? DECODER_IDLE_RELEASE_MS;
+    if (!Number.isFinite(this.decoderIdleMs) || this.decoderIdleMs <= 0) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'decoderIdleMs must be a positive number');
+    }
+    this.speaking = new SpeakingTracker(
+      options.speakingEndDelayMs === undefined ? {} : { endDelayMs: options.speakingEndDelayMs },
+    );
+    // Validate jitter options once, up front, rather than on the first packet.
+    new JitterBuffer(options.jitter);
+  }
+
+  // ---- input from the session ----
+
+  /**
+   * One transport-decrypted RTP packet. `userId` is the session's SSRC mapping; without it the
+   * receiver's own mapping (from onSpeaking) is used, and packets from unmapped SSRCs are counted
+   * and dropped.
+   */
+  onRtp(packet: ReceivedRtp, userId?: string): void {
+    if (this.closed) return;
+    if (!isReceivedRtp(packet)) {
+      this.totalsCounters.malformed++;
+      return;
+    }
+    const user = userId ?? this.ssrcUsers.get(packet.ssrc);
+    if (user === undefined) {
+      this.totalsCounters.unknownSsrc++;
+      return;
+    }
+    const decrypt = this.options.decrypt;
+    if (decrypt === undefined || packet.payload.length === 0) {
+      this.onDaveResult(packet, user, { ok: true, frame: packet.payload });
+      return;
+    }
+    let result: DaveDecryptOutcome;
+    try {
+      result = decrypt(user, packet.payload, packet);
+    } catch {
+      result = { ok: false, reason: 'exception' };
+    }
+    this.onDaveResult(packet, user, result);
+  }
+
+  /**
+   * A packet whose DAVE decryption happened elsewhere (or in onRtp). A failure is counted by reason
+   * and the slot is later concealed as lost.
+   */
+  onDaveResult(packet: ReceivedRtp, userId: string, result: DaveDecryptOutcome): void {
+    if (this.closed) return;
+    if (!isReceivedRtp(packet) || typeof userId !== 'string') {
+      this.totalsCounters.malformed++;
+      return;
+    }
+    const p = this.pipeline(userId);
+    if (p.ssrc !== packet.ssrc) {
+      // The user's SSRC changed (reconnect): a new sequence space.
+      if (p.ssrc !== undefined) p.jitter.reset();
+      p.ssrc = packet.ssrc;
+    }
+    if (!result.ok) {
+      p.counters.daveFailure(typeof result.reason === 'string' ? result.reason : 'unknown');
+      return;
+    }
+    const frame = result.frame;
+    if (!(frame instanceof Uint8Array) || frame.length === 0) {
+      p.counters.invalid++;
+      return;
+    }
+    const pushed = p.jitter.push({
+      sequence: packet.sequence,
+      timestamp: packet.timestamp,
+      payload: frame,
+      receivedAt: packet.receivedAt,
+    });
+    if (pushed === 'invalid') return;
+    if (packet.receivedAt > p.lastPacketAt) p.lastPacketAt = packet.receivedAt;
+    if (pushed === 'buffered' || pushed === 'restart') {
+      this.emitSpeaking(this.speaking.onPacket(userId, packet.receivedAt, isSilenceFrame(frame)));
+    }
+  }
+
+  /** Op 5 from the server: SSRC mapping, and `speaking: 0` ends a burst. */
+  onSpeaking(update: SpeakingInput): void {
+    if (this.closed) return;
+    if (typeof update?.userId !== 'string' || !Number.isInteger(update.ssrc)) {
+      this.totalsCounters.malformed++;
+      return;
+    }
+    for (const [ssrc, id] of this.ssrcUsers)
+      if (id === update.userId && ssrc !== update.ssrc) this.ssrcUsers.delete(ssrc);
+    this.ssrcUsers.set(update.ssrc >>> 0, update.userId);
+    this.emitSpeaking(this.speaking.onSpeakingOp(update.userId, update.speaking, this.now()));
+  }
+
+  /**
+   * Op 13: the user left. Buffered audio is delivered now, their decoder released and their burst
+   * ended. Their streams stay open (afterSilence streams end on their own); stats are kept.
+   */
+  onClientDisconnect(userId: string): void {
+    if (this.closed) return;
+    const now = this.now();
+    for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
+    const p = this.users.get(userId);
+    if (p !== undefined) {
+      this.deliverAll(p, p.jitter.flush(now), now);
+      p.jitter.reset();
+      p.ssrc = undefined;
+      this.releaseDecoder(p);
+    }
+    this.mixer?.remove(userId);
+    this.emitSpeaking(this.speaking.remove(userId, now));
+  }
+
+  // ---- output ----
+
+  /** A stream of one user's audio (PCM by default). Throws OPUS_UNAVAILABLE for PCM without a decoder. */
+  subscribe(userId: string, options: SubscribeOptions = {}): UserAudioStream {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'receiver is closed');
+    if (typeof userId !== 'string' || userId.length === 0) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'userId must be a non-empty string');
+    }
+    const o = validateSubscribeOptions(options);
+    if (o.mode === 'pcm') this.requireDecoder();
+    const p = this.pipeline(userId);
+    const stream = new UserAudioStream(userId, o, (s) => p.subscribers.delete(s));
+    p.subscribers.add(stream);
+    return stream;
+  }
+
+  /** All speakers mixed on one 20 ms timeline (silence between bursts by default). */
+  mixed(options: MixedOptions = {}): MixedAudioStream {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'receiver is closed');
+    this.requireDecoder();
+    const maxQueued = options.maxQueuedFrames ?? RECEIVE_MAX_QUEUED_FRAMES;
+    if (!Number.isInteger(maxQueued) || maxQueued < 1) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'maxQueuedFrames must be a positive integer');
+    }
+    this.mixer ??= new Mixer(options);
+    const stream = new MixedAudioStream(maxQueued, () => {
+      this.mixedStreams.delete(stream);
+      if (this.mixedStreams.size === 0) this.mixer = undefined;
+    });
+    this.mixedStreams.add(stream);
+    return stream;
+  }
+
+  stats(userId: string): UserReceiveStats | undefined {
+    const p = this.users.get(userId);
+    return p?.counters.snapshot(p.jitter.stats(), p.decode?.counters);
+  }
+
+  totals(): ReceiverTotals {
+    return { ...this.totalsCounters, users: this.users.size };
+  }
+
+  isSpeaking(userId: string): boolean {
+    return this.speaking.isSpeaking(userId);
+  }
+
+  // ---- clock ----
+
+  /** Plays out everything due at `now`: frames to subscribers and the mixer, speaking ends, stream ends. */
+  tick(now: number): void {
+    if (this.closed) return;
+    for (const p of this.users.values()) {
+      this.deliverAll(p, p.jitter.poll(now), now);
+      if (p.decode !== undefined && !p.jitter.isPlaying && now - p.lastPacketAt >= this.decoderIdleMs) {
+        this.releaseDecoder(p);
+      }
+      for (const s of p.subscribers) s.checkSilence(now);
+    }
+    if (this.mixer !== undefined) {
+      const frames = this.mixer.pull(now);
+      for (const s of this.mixedStreams) for (const f of frames) s.deliver(f);
+    }
+    for (const e of this.speaking.sweep(now)) this.emitSpeaking(e);
+  }
+
+  /** Runs tick() on an interval timer (default 10 ms) until stop() or close(). */
+  start(intervalMs = 10): void {
+    if (this.closed || this.timer !== undefined) return;
+    this.timer = setInterval(() => this.tick(this.now()), intervalMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Ends every stream, releases decoders and the timer. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.stop();
+    for (const p of this.users.values()) {
+      for (const s of [...p.subscribers]) s.finish();
+      this.releaseDecoder(p);
+    }
+    for (const s of [...this.mixedStreams]) s.finish();
+    this.closed = true;
+    this.mixer = undefined;
+  }
+
+  // ---- internals ----
+
+  private requireDecoder(): void {
+    if (this.options.createDecoder === undefined) {
+      throw new VoxcordError(
+        'OPUS_UNAVAILABLE',
+        'PCM receiving needs an Opus decoder: pass createDecoder (from loadOpus()) to the receiver',
+      );
+    }
+  }
+
+  private pipeline(userId: string): UserPipeline {
+    let p = this.users.get(userId);
+    if (p === undefined) {
+      p = {
+        userId,
+        ssrc: undefined,
+        jitter: new JitterBuffer(this.options.jitter),
+        decode: undefined,
+        counters: new UserReceiveCounters(),
+        subscribers: new Set(),
+        lastPacketAt: Number.NEGATIVE_INFINITY,
+      };
+      this.users.set(userId, p);
+    }
+    return p;
+  }
+
+  private wantsPcm(p: UserPipeline): boolean {
+    if (this.mixer !== undefined) return true;
+    for (const s of p.subscribers) if (s.mode === 'pcm') return true;
+    return false;
+  }
+
+  private deliverAll(p: UserPipeline, outputs: JitterOutput[], now: number): void {
+    if (outputs.length === 0) return;
+    const pcm = this.wantsPcm(p);
+    if (pcm && p.decode === undefined) {
+      try {
+        p.decode = new DecodeStage(this.options.createDecoder!());
+      } catch {
+        // Decoder creation failed: opus subscribers still get frames; counted as decode errors.
+        p.decode = undefined;
+      }
+    }
+    for (const out of outputs) this.deliver(p, out, now, pcm);
+  }
+
+  private deliver(p: UserPipeline, out: JitterOutput, now: number, wantPcm: boolean): void {
+    const isFrame = out.kind === 'frame';
+    const activity = isFrame && !isSilenceFrame(out.payload);
+    const receivedAt = isFrame ? out.receivedAt : undefined;
+    let decoded: Int16Array | undefined;
+    let concealed = !isFrame;
+    if (wantPcm) {
+      if (p.decode !== undefined) {
+        const r = p.decode.process(out);
+        decoded = r.pcm;
+        concealed = r.concealed;
+      } else {
+        // No decoder could be created: keep the timeline with silence, counted.
+        p.counters.absorbDecode({ decoded: 0, concealed: 1, fecRecovered: 0, decodeErrors: 1 });
+        decoded = new Int16Array(SAMPLES_PER_FRAME * CHANNELS);
+        concealed = true;
+      }
+    }
+    let pcmShared = this.mixer !== undefined;
+    for (const s of p.subscribers) {
+      if (s.mode === 'opus') {
+        const frame = { sequence: out.sequence, timestamp: out.timestamp, receivedAt, concealed: !isFrame };
+        s.deliver(isFrame ? { ...frame, payload: out.payload } : frame, now, activity);
+      } else if (decoded !== undefined) {
+        // Each PCM subscriber gets its own array; the first one may share the decoder's output.
+        const pcm = pcmShared ? decoded.slice() : decoded;
+        pcmShared = true;
+        s.deliver(
+          { sequence: out.sequence, timestamp: out.timestamp, receivedAt, pcm, concealed },
+          now,
+          activity,
+        );
+      }
+    }
+    if (decoded !== undefined && this.mixer !== undefined) this.mixer.push(p.userId, decoded);
+  }
+
+  private releaseDecoder(p: UserPipeline): void {
+    if (p.decode === undefined) return;
+    p.counters.absorbDecode(p.decode.counters);
+    try {
+      p.decode.close();
+    } catch {
+      // Releasing is best effort.
+    }
+    p.decode = undefined;
+  }
+
+  private emitSpeaking(e: SpeakingEvent | undefined): void {
+    if (e === undefined) return;
+    this.emit(e.type === 'start' ? 'speakingStart' : 'speakingEnd', e.userId);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * One subscriber's view of one user's audio: a Node Readable in object mode whose chunks are
+ * ReceivedFrame, also usable as a typed async iterable (`for await (const f of stream.frames())`).
+ *
+ * The receiver pushes frames in timeline order (jitter-buffered, gaps included as concealed frames).
+ * Nothing a packet contains can end or destroy the stream; it ends only by its end behaviour, by
+ * `destroy()`, or when the receiver closes. Frames are pushed on the receiver's clock, so a consumer
+ * that stops reading gets its oldest-first queue capped; newer frames are dropped and counted.
+ */
+import { Readable } from 'node:stream';
+import { RECEIVE_MAX_QUEUED_FRAMES } from '../protocol/constants.js';
+import { VoxcordError } from '../errors.js';
+
+export type ReceiveMode = 'opus' | 'pcm';
+
+export type EndBehavior =
+  /** Ends only when destroyed or when the receiver closes. */
+  | { behavior: 'manual' }
+  /** Ends after `durationMs` without audio (silence frames do not count), from the first frame on. */
+  | { behavior: 'afterSilence'; durationMs: number };
+
+export interface SubscribeOptions {
+  /** 'pcm' (default): decoded s16le stereo 48 kHz; 'opus': the (DAVE-decrypted) Opus frames. */
+  mode?: ReceiveMode;
+  end?: EndBehavior;
+  /** Frames kept for a consumer that is not reading (default 500 = 10 s). */
+  maxQueuedFrames?: number;
+}
+
+export interface ReceivedFrame {
+  /** RTP sequence number (u16). */
+  sequence: number;
+  /** RTP timestamp (u32, 48 kHz); interpolated for concealed frames. */
+  timestamp: number;
+  /** Arrival time (performance.now() ms); undefined for a concealed frame. */
+  receivedAt: number | undefined;
+  /** Opus mode: the frame; absent when lost (concealed: true). */
+  payload?: Uint8Array;
+  /** PCM mode: 1920 interleaved s16 stereo samples (20 ms). */
+  pcm?: Int16Array;
+  /** True for a slot whose packet was lost, late or undecodable (PCM mode: PLC/FEC output). */
+  concealed: boolean;
+}
+
+export function validateSubscribeOptions(options: SubscribeOptions): Required<SubscribeOptions> {
+  const mode = options.mode ?? 'pcm';
+  if (mode !== 'pcm' && mode !== 'opus') {
+    throw new VoxcordError('INVALID_ARGUMENT', "subscribe mode must be 'pcm' or 'opus'");
+  }
+  const end = options.end ?? { behavior: 'manual' };
+  if (end.behavior === 'afterSilence') {
+    if (!Number.isFinite(end.durationMs) || end.durationMs <= 0) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'afterSilence durationMs must be a positive number');
+    }
+  } else if (end.behavior !== 'manual') {
+    throw new VoxcordError('INVALID_ARGUMENT', "end behavior must be 'manual' or 'afterSilence'");
+  }
+  const maxQueuedFrames = options.maxQueuedFrames ?? RECEIVE_MAX_QUEUED_FRAMES;
+  if (!Number.isInteger(maxQueuedFrames) || maxQueuedFrames < 1) {
+    throw new VoxcordError('INVALID_ARGUMENT', 'maxQueuedFrames must be a positive integer');
+  }
+  return { mode, end, maxQueuedFrames };
+}
+
+export class UserAudioStream extends Readable {
+  readonly userId: string;
+  readonly mode: ReceiveMode;
+  readonly endBehavior: EndBehavior;
+  /** Frames dropped because the consumer was not reading. */
+  dropped = 0;
+  /** Frames delivered to the readable queue. */
+  delivered = 0;
+  private readonly maxQueuedFrames: number;
+  private lastActivityAt: number | undefined;
+  private finished = false;
+  private closeNotified = false;
+
+  constructor(
+    userId: string,
+    options: SubscribeOptions = {},
+    private readonly onClose: (stream: UserAudioStream) => void = () => {},
+  ) {
+    super({ objectMode: true, highWaterMark: 16 });
+    const o = validateSubscribeOptions(options);
+    this.userId = userId;
+    this.mode = o.mode;
+    this.endBehavior = o.end;
+    this.maxQueuedFrames = o.maxQueuedFrames;
+  }
+
+  /** True once ended or destroyed; no more frames are accepted. */
+  get isFinished(): boolean {
+    return this.finished || this.destroyed;
+  }
+
+  /**
+   * @internal Called by the receiver with frames in timeline order. `activity` is false for
+   * concealed and silence frames (they do not hold an afterSilence stream open).
+   */
+  deliver(frame: ReceivedFrame, now: number, activity: boolean): void {
+    if (this.isFinished) return;
+    if (activity || this.lastActivityAt === undefined) this.lastActivityAt = now;
+    if (this.readableLength >= this.maxQueuedFrames) {
+      this.dropped++;
+      return;
+    }
+    this.delivered++;
+    this.push(frame);
+  }
+
+  /** @internal Ends the stream if its afterSilence window has passed. Returns true if it ended. */
+  checkSilence(now: number): boolean {
+    if (this.isFinished || this.endBehavior.behavior !== 'afterSilence') return false;
+    if (this.lastActivityAt === undefined || now - this.lastActivityAt < this.endBehavior.durationMs) {
+      return false;
+    }
+    this.finish();
+    return true;
+  }
+
+  /** Ends the stream gracefully: queued frames can still be read (idempotent). */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.destroyed) this.push(null);
+    this.notifyClose();
+  }
+
+  /** Typed async iteration over the frames. */
+  async *frames(): AsyncGenerator<ReceivedFrame> {
+    for await (const f of this) yield f as ReceivedFrame;
+  }
+
+  override _read(): void {
+    // Frames are pushed on the receiver's clock; nothing to pull.
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.finished = true;
+    this.notifyClose();
+    callback(error);
+  }
+
+  private notifyClose(): void {
+    if (this.closeNotified) return;
+    this.closeNotified = true;
+    this.onClose(this);
+  }
+}
