@@ -1,0 +1,126 @@
+/**
+ * Broadcast without a clock of its own: frames are produced when a reader asks for one it has not
+ * seen, and kept in a short window so every other reader gets the same frames. Each reader pulls at
+ * its own pace (its channel's backpressure); one that falls more than `window` frames behind (a
+ * session that was not ready for a while) jumps to the live position, and the frames it missed are
+ * counted in `skipped`.
+ *
+ * `produce` returning undefined marks a burst end (idle, or paused): readers see it in order, and a
+ * reader's next() returns undefined there, so each session's stream ends at the same point.
+ */
+
+const END: unique symbol = Symbol('burst end');
+type Item = Uint8Array | typeof END;
+
+export const DEFAULT_FANOUT_WINDOW = 50; // 1 s of 20 ms frames
+
+export class FrameFanout {
+  private items: Item[] = [];
+  /** Sequence number of items[0]. */
+  private base = 0;
+  private producing: Promise<void> | undefined;
+  private readonly readers = new Set<FanoutReader>();
+
+  constructor(
+    private readonly produce: () => Promise<Uint8Array | undefined>,
+    readonly window: number = DEFAULT_FANOUT_WINDOW,
+  ) {}
+
+  /** Sequence number of the next item to be produced. */
+  get head(): number {
+    return this.base + this.items.length;
+  }
+
+  /** A reader starting at the live position. */
+  reader(): FanoutReader {
+    const reader = new FanoutReader(this, this.head);
+    this.readers.add(reader);
+    return reader;
+  }
+
+  /** @internal */
+  remove(reader: FanoutReader): void {
+    this.readers.delete(reader);
+    this.trim();
+  }
+
+  /** @internal The item at `seq` (undefined when it is not produced yet). */
+  itemAt(seq: number): Item | undefined {
+    return this.items[seq - this.base];
+  }
+
+  /** @internal Oldest sequence still held. */
+  get oldest(): number {
+    return this.base;
+  }
+
+  /** @internal Produces one more item, shared by every reader that waits meanwhile. */
+  pull(): Promise<void> {
+    this.producing ??= this.produce()
+      .then(
+        (frame): Item => frame ?? END,
+        (): Item => END, // the producer reports its own failures; a reader only sees the burst end
+      )
+      .then((item) => {
+        this.items.push(item);
+        this.producing = undefined;
+        this.trim();
+      });
+    return this.producing;
+  }
+
+  /** Drops items every reader has passed, keeping at most `window`. */
+  trim(): void {
+    let keepFrom = this.head;
+    for (const r of this.readers) keepFrom = Math.min(keepFrom, r.position);
+    keepFrom = Math.max(keepFrom, this.head - this.window, this.base);
+    if (keepFrom > this.base) {
+      this.items.splice(0, keepFrom - this.base);
+      this.base = keepFrom;
+    }
+  }
+}
+
+export class FanoutReader {
+  /** Frames this reader missed because it fell behind. */
+  skipped = 0;
+  private closed = false;
+
+  constructor(
+    private readonly fanout: FrameFanout,
+    private cursor: number,
+  ) {}
+
+  get position(): number {
+    return this.cursor;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The next frame, or undefined at a burst end (or once closed). */
+  async next(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      if (this.closed) return undefined;
+      if (this.cursor < this.fanout.oldest) {
+        // Fell out of the window: catch up with the live position.
+        this.skipped += this.fanout.head - this.cursor;
+        this.cursor = this.fanout.head;
+      }
+      const item = this.fanout.itemAt(this.cursor);
+      if (item !== undefined) {
+        this.cursor++;
+        this.fanout.trim();
+        return item === END ? undefined : item;
+      }
+      await this.fanout.pull();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fanout.remove(this);
+  }
+}

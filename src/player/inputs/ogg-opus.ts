@@ -1,0 +1,282 @@
+/**
+ * Ogg Opus (RFC 7845) demuxed to Opus packets without re-encoding.
+ *
+ * Written here rather than taken from npm: prism-media's OggDemuxer (the one the Discord field uses)
+ * declares an optional peer dependency on opusscript@^0.0.8, which conflicts with the opusscript
+ * 0.1.x this project and many bots use (npm refuses the install with ERESOLVE), and it is a
+ * stream Transform while we pull. Ogg framing (RFC 3533) is small enough to own.
+ *
+ * `OggOpusDemuxer` is pure: push() bytes, get packets. It verifies page CRCs (a corrupt page is
+ * dropped and counted, and the reader resynchronises on the next "OggS"), picks the first Opus
+ * logical stream (others, e.g. a video stream, are ignored), follows chained streams, and reports
+ * an input that is not Ogg, has no Opus stream, or ends early (no end-of-stream page, or a cut
+ * page) as AUDIO_INPUT_ERROR.
+ */
+import {
+  byteOpener,
+  framesIn,
+  generatorSource,
+  inputError,
+  isReopenable,
+  releaseIterator,
+} from './source.js';
+import type { ByteInput, FrameSource, OpenContext, TrackInput } from './source.js';
+import { opusPacketFrames } from './opus-frames.js';
+
+const CAPTURE = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
+const HEADER_BYTES = 27;
+const FLAG_CONTINUED = 0x01;
+const FLAG_BOS = 0x02;
+const FLAG_EOS = 0x04;
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let r = i << 24;
+    for (let k = 0; k < 8; k++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
+    table[i] = r >>> 0;
+  }
+  return table;
+})();
+
+/** The Ogg page checksum (CRC-32, polynomial 0x04c11db7, not reflected, no final xor). */
+export function oggCrc(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const b of bytes) crc = ((crc << 8) ^ (CRC_TABLE[((crc >>> 24) ^ b) & 0xff] ?? 0)) >>> 0;
+  return crc;
+}
+
+export interface OpusHead {
+  version: number;
+  channels: number;
+  preSkip: number;
+  inputSampleRate: number;
+  outputGain: number;
+  mappingFamily: number;
+}
+
+function startsWith(bytes: Uint8Array, text: string): boolean {
+  if (bytes.length < text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+export function parseOpusHead(packet: Uint8Array): OpusHead {
+  if (!startsWith(packet, 'OpusHead') || packet.length < 19) {
+    throw inputError('the Opus stream has no valid OpusHead header');
+  }
+  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  const head: OpusHead = {
+    version: view.getUint8(8),
+    channels: view.getUint8(9),
+    preSkip: view.getUint16(10, true),
+    inputSampleRate: view.getUint32(12, true),
+    outputGain: view.getInt16(16, true),
+    mappingFamily: view.getUint8(18),
+  };
+  if (head.version >> 4 !== 0)
+    throw inputError('unsupported OpusHead version', undefined, { version: head.version });
+  if (head.channels === 0 || head.channels > 2) {
+    // Multistream (surround) packets cannot be decoded by a stereo decoder nor sent to Discord.
+    throw inputError('only mono and stereo Opus streams can be played', undefined, {
+      channels: head.channels,
+    });
+  }
+  return head;
+}
+
+export interface OggDemuxStats {
+  pages: number;
+  /** Pages dropped for a bad checksum or a bad header. */
+  corruptPages: number;
+  /** Bytes skipped while looking for the next page. */
+  skippedBytes: number;
+}
+
+export class OggOpusDemuxer {
+  readonly stats: OggDemuxStats = { pages: 0, corruptPages: 0, skippedBytes: 0 };
+  /** The OpusHead of the current stream, once seen. */
+  head: OpusHead | undefined;
+  private buffer: Uint8Array = new Uint8Array(0);
+  private serial: number | undefined;
+  /** Packets of the selected stream seen so far (0 = OpusHead, 1 = OpusTags). */
+  private packetIndex = 0;
+  private partial: Uint8Array[] = [];
+  private ended = false;
+  private sawPage = false;
+
+  /** Feeds bytes; returns the audio packets they complete. Throws AUDIO_INPUT_ERROR for a non-Ogg input. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    this.buffer = this.buffer.length === 0 ? chunk : concat([this.buffer, chunk]);
+    const out: Uint8Array[] = [];
+    let pos = 0;
+    const buf = this.buffer;
+    while (buf.length - pos >= HEADER_BYTES) {
+      if (!isCapture(buf, pos)) {
+        if (!this.sawPage) throw inputError('the input is not an Ogg stream');
+        const next = findCapture(buf, pos + 1);
+        const to = next < 0 ? Math.max(pos, buf.length - 3) : next;
+        this.stats.skippedBytes += to - pos;
+        pos = to;
+        if (next < 0) break;
+        continue;
+      }
+      const segments = buf[pos + 26] ?? 0;
+      if (buf.length - pos < HEADER_BYTES + segments) break;
+      let bodyBytes = 0;
+      for (let i = 0; i < segments; i++) bodyBytes += buf[pos + HEADER_BYTES + i] ?? 0;
+      const total = HEADER_BYTES + segments + bodyBytes;
+      if (buf.length - pos < total) break;
+      const page = buf.subarray(pos, pos + total);
+      if (!this.pageValid(page)) {
+        if (!this.sawPage) throw inputError('the input is not an Ogg stream (bad first page)');
+        this.stats.corruptPages++;
+        this.stats.skippedBytes += 1;
+        pos += 1;
+        continue;
+      }
+      this.sawPage = true;
+      this.stats.pages++;
+      this.onPage(page, segments, out);
+      pos += total;
+    }
+    // Keep only the unread tail (copied so the caller's chunk can be reused).
+    this.buffer = pos === 0 && this.buffer !== chunk ? this.buffer : this.buffer.slice(pos);
+    return out;
+  }
+
+  /** Call at the end of the input: throws if it ended early or held no Opus stream. */
+  end(): void {
+    if (!this.sawPage) throw inputError('the input is empty or not an Ogg stream');
+    if (this.head === undefined) throw inputError('the Ogg input has no Opus audio stream');
+    if (!this.ended || this.buffer.length > 0 || this.partial.length > 0) {
+      throw inputError('the Ogg Opus input ended early (truncated file or stream)', undefined, {
+        reason: 'truncated',
+      });
+    }
+  }
+
+  private pageValid(page: Uint8Array): boolean {
+    if (page[4] !== 0) return false; // stream structure version
+    const stored = new DataView(page.buffer, page.byteOffset + 22, 4).getUint32(0, true);
+    const copy = page.slice();
+    copy.fill(0, 22, 26);
+    return oggCrc(copy) === stored;
+  }
+
+  private onPage(page: Uint8Array, segments: number, out: Uint8Array[]): void {
+    const flags = page[5] ?? 0;
+    const serial = new DataView(page.buffer, page.byteOffset + 14, 4).getUint32(0, true);
+    const table = page.subarray(HEADER_BYTES, HEADER_BYTES + segments);
+    const body = page.subarray(HEADER_BYTES + segments);
+    if (flags & FLAG_BOS && (this.serial === undefined || this.ended)) {
+      // A new logical stream: take it if it is Opus (chained streams follow one another).
+      const first = firstPacketStart(table, body);
+      if (startsWith(first, 'OpusHead')) {
+        this.serial = serial;
+        this.packetIndex = 0;
+        this.partial = [];
+        this.ended = false;
+      }
+    }
+    if (serial !== this.serial || this.ended) return;
+    let offset = 0;
+    let skipContinuation = false;
+    if (flags & FLAG_CONTINUED) {
+      if (this.partial.length === 0) skipContinuation = true;
+    } else if (this.partial.length > 0) {
+      this.partial = []; // the rest of that packet was lost (a dropped page)
+    }
+    for (const lace of table) {
+      const piece = body.subarray(offset, offset + lace);
+      offset += lace;
+      if (!skipContinuation) this.partial.push(piece);
+      if (lace < 255) {
+        if (!skipContinuation) this.onPacket(concat(this.partial), out);
+        this.partial = [];
+        skipContinuation = false;
+      }
+    }
+    if (flags & FLAG_EOS) {
+      this.ended = true;
+      this.partial = [];
+    }
+  }
+
+  private onPacket(packet: Uint8Array, out: Uint8Array[]): void {
+    const index = this.packetIndex++;
+    if (index === 0) this.head = parseOpusHead(packet);
+    else if (index === 1) {
+      if (!startsWith(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
+    } else out.push(packet);
+  }
+}
+
+function isCapture(buf: Uint8Array, pos: number): boolean {
+  return (
+    buf[pos] === CAPTURE[0] &&
+    buf[pos + 1] === CAPTURE[1] &&
+    buf[pos + 2] === CAPTURE[2] &&
+    buf[pos + 3] === CAPTURE[3]
+  );
+}
+
+function findCapture(buf: Uint8Array, from: number): number {
+  for (let i = from; i + 4 <= buf.length; i++) if (isCapture(buf, i)) return i;
+  return -1;
+}
+
+function firstPacketStart(table: Uint8Array, body: Uint8Array): Uint8Array {
+  let len = 0;
+  for (const lace of table) {
+    len += lace;
+    if (lace < 255) break;
+  }
+  return body.subarray(0, len);
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0].slice();
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Opus packets of an Ogg byte stream (the demuxer's end() check runs when the bytes end). */
+export async function* oggOpusPackets(
+  chunks: AsyncIterator<Uint8Array>,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const demuxer = new OggOpusDemuxer();
+  try {
+    for (;;) {
+      const result = await chunks.next();
+      if (result.done === true) break;
+      yield* demuxer.push(result.value);
+    }
+    demuxer.end();
+  } finally {
+    releaseIterator(chunks);
+  }
+}
+
+/** An Ogg Opus file or stream. Seekable when given bytes or a function that reopens the input. */
+export function oggOpusInput(input: ByteInput): TrackInput {
+  const open = byteOpener(input);
+  return {
+    kind: 'ogg',
+    seekable: isReopenable(input),
+    open(context: OpenContext): FrameSource {
+      const chunks = open();
+      return generatorSource(
+        opusPacketFrames(oggOpusPackets(chunks), context, framesIn(context.startMs)),
+        () => releaseIterator(chunks),
+      );
+    },
+  };
+}

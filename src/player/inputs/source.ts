@@ -1,0 +1,170 @@
+/**
+ * The shapes every player input shares: a TrackInput opens a FrameSource, which yields one 20 ms
+ * frame per read() — an Opus packet (sent as-is when it plays alone at unity volume) or 960
+ * stereo samples of PCM (mixed and encoded). Also the byte plumbing the byte-based inputs share.
+ */
+import type { Readable } from 'node:stream';
+import { isVoxcordError, VoxcordError } from '../../errors.js';
+import type { OpusCodecFactory } from '../../audio/opus.js';
+import { FRAME_DURATION_MS } from '../../protocol/constants.js';
+
+/** One 20 ms frame: an Opus packet, or interleaved stereo s16 samples (1920 values). */
+export type SourceFrame = { kind: 'opus'; data: Uint8Array } | { kind: 'pcm'; data: Int16Array };
+
+export interface FrameSource {
+  /** The next frame; undefined at the end. Rejects with AUDIO_INPUT_ERROR when the input fails. */
+  read(): Promise<SourceFrame | undefined>;
+  /** Releases the input (destroys streams, kills processes). Idempotent. */
+  close(): void;
+}
+
+export interface OpenContext {
+  /** Where to start, ms. Inputs that are not `seekable` are only ever opened with 0. */
+  startMs: number;
+  /** The Opus codec (loaded once per player), for inputs that must decode. */
+  codec(): Promise<OpusCodecFactory>;
+}
+
+export interface TrackInput {
+  /** What kind of input this is ('pcm', 'opus', 'ogg', 'webm', 'ffmpeg', 'tone', ...), for logs. */
+  readonly kind: string;
+  /** True when open() can be called again and honours `startMs` (seeking reopens the input). */
+  readonly seekable: boolean;
+  open(context: OpenContext): Promise<FrameSource> | FrameSource;
+}
+
+/** Bytes as the byte-based inputs accept them; a function makes the input reopenable (seekable). */
+export type ByteInput =
+  Uint8Array | Readable | AsyncIterable<Uint8Array> | (() => Readable | AsyncIterable<Uint8Array>);
+
+export function inputError(
+  message: string,
+  cause?: unknown,
+  details?: Record<string, unknown>,
+): VoxcordError {
+  if (cause !== undefined && isVoxcordError(cause)) return cause;
+  return new VoxcordError('AUDIO_INPUT_ERROR', message, {
+    ...(cause === undefined ? {} : { cause }),
+    ...(details === undefined ? {} : { details }),
+  });
+}
+
+/** Whether `input` can be opened more than once. */
+export function isReopenable(input: ByteInput): boolean {
+  return input instanceof Uint8Array || typeof input === 'function';
+}
+
+/**
+ * Opens a ByteInput once more. A one-shot input (stream, iterable) may be opened once only: a
+ * second open is an AUDIO_INPUT_ERROR rather than silently playing nothing.
+ */
+export function byteOpener(input: ByteInput): () => AsyncIterator<Uint8Array> {
+  let used = false;
+  return () => {
+    if (input instanceof Uint8Array) return chunked(input);
+    if (typeof input === 'function') return bytesOf(input());
+    if (used) throw inputError('this input is a stream and was already played; it cannot be reopened');
+    used = true;
+    return bytesOf(input);
+  };
+}
+
+async function* chunkedGen(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  const size = 64 * 1024;
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+function chunked(bytes: Uint8Array): AsyncIterator<Uint8Array> {
+  return chunkedGen(bytes);
+}
+
+/** Iterates chunks, checking each is bytes (a string chunk from a text stream is not audio). */
+function bytesOf(input: Readable | AsyncIterable<Uint8Array>): AsyncIterator<Uint8Array> {
+  const iterable = input as Partial<AsyncIterable<unknown>> | null;
+  if (iterable === null || typeof iterable[Symbol.asyncIterator] !== 'function') {
+    throw new VoxcordError(
+      'INVALID_ARGUMENT',
+      'audio input must be bytes, a Readable or an async iterable of bytes',
+    );
+  }
+  const it = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  return {
+    next: async (): Promise<IteratorResult<Uint8Array>> => {
+      let result: IteratorResult<unknown>;
+      try {
+        result = await it.next();
+      } catch (err) {
+        throw inputError('the audio input failed', err);
+      }
+      if (result.done === true) return { done: true, value: undefined };
+      if (!(result.value instanceof Uint8Array)) {
+        throw inputError('the audio input produced a chunk that is not bytes', undefined, {
+          type: typeof result.value,
+        });
+      }
+      return { done: false, value: result.value };
+    },
+    return: async (): Promise<IteratorResult<Uint8Array>> => {
+      try {
+        await it.return?.();
+      } catch {
+        // already failed; nothing more to release
+      }
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/** Releases an iterator without waiting (a pending next() may hold it up) and without rejections. */
+export function releaseIterator(it: AsyncIterator<unknown>): void {
+  Promise.resolve()
+    .then(() => it.return?.())
+    .catch(() => undefined);
+}
+
+/** Frames in `ms` (rounded down: a seek lands on a frame boundary). */
+export function framesIn(ms: number): number {
+  return Math.max(0, Math.floor(ms / FRAME_DURATION_MS));
+}
+
+/** Reads and drops `frames` frames; false when the source ended first. */
+export async function discardFrames(source: FrameSource, frames: number): Promise<boolean> {
+  for (let i = 0; i < frames; i++) if ((await source.read()) === undefined) return false;
+  return true;
+}
+
+/**
+ * A FrameSource over a generator of frames; close() ends it even while a read is pending on an
+ * input that never answers (the pending read then resolves to the end).
+ */
+export function generatorSource(
+  frames: AsyncGenerator<SourceFrame, void, undefined>,
+  onClose: () => void = () => undefined,
+): FrameSource {
+  let closed = false;
+  let wakeClosed: () => void = () => undefined;
+  const closedPromise = new Promise<undefined>((resolve) => (wakeClosed = () => resolve(undefined)));
+  return {
+    async read(): Promise<SourceFrame | undefined> {
+      if (closed) return undefined;
+      const next = frames.next();
+      const result = await Promise.race([next, closedPromise]);
+      if (result === undefined) {
+        next.catch(() => undefined);
+        return undefined;
+      }
+      if (result.done === true) return undefined;
+      return result.value;
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      wakeClosed();
+      try {
+        onClose();
+      } finally {
+        releaseIterator(frames);
+      }
+    },
+  };
+}

@@ -1,0 +1,334 @@
+/**
+ * WebM (Matroska) Opus demuxed to Opus packets without re-encoding.
+ *
+ * Written here rather than taken from npm for the reason given in ogg-opus.ts (prism-media's peer
+ * dependency conflict); its WebmDemuxer also ignores laced blocks, which this one reads.
+ *
+ * `WebmOpusDemuxer` is pure: push() bytes, get packets. It walks the EBML element tree flatly —
+ * descending into Segment, Tracks, TrackEntry, Cluster and BlockGroup, skipping everything else
+ * without buffering it — so unknown-size (live) segments and clusters work. The first A_OPUS track
+ * is played; blocks of other tracks are dropped. Xiph, fixed and EBML lacing are supported.
+ */
+import {
+  byteOpener,
+  framesIn,
+  generatorSource,
+  inputError,
+  isReopenable,
+  releaseIterator,
+} from './source.js';
+import type { ByteInput, FrameSource, OpenContext, TrackInput } from './source.js';
+import { opusPacketFrames } from './opus-frames.js';
+import { concat, parseOpusHead } from './ogg-opus.js';
+
+export const EbmlId = {
+  EBML: 0x1a45dfa3,
+  DocType: 0x4282,
+  Segment: 0x18538067,
+  Tracks: 0x1654ae6b,
+  TrackEntry: 0xae,
+  TrackNumber: 0xd7,
+  TrackType: 0x83,
+  CodecID: 0x86,
+  CodecPrivate: 0x63a2,
+  Cluster: 0x1f43b675,
+  Timecode: 0xe7,
+  BlockGroup: 0xa0,
+  Block: 0xa1,
+  SimpleBlock: 0xa3,
+} as const;
+
+const MASTERS: ReadonlySet<number> = new Set([
+  EbmlId.Segment,
+  EbmlId.Tracks,
+  EbmlId.TrackEntry,
+  EbmlId.Cluster,
+  EbmlId.BlockGroup,
+]);
+const READ: ReadonlySet<number> = new Set([
+  EbmlId.EBML,
+  EbmlId.TrackNumber,
+  EbmlId.TrackType,
+  EbmlId.CodecID,
+  EbmlId.CodecPrivate,
+  EbmlId.Block,
+  EbmlId.SimpleBlock,
+]);
+/** Larger elements we would have to hold in memory are refused. */
+const MAX_ELEMENT_BYTES = 16 * 1024 * 1024;
+
+type Vint = { value: number; length: number; unknown: boolean } | 'more' | 'invalid';
+
+/** An element ID (marker bits kept, 1-4 bytes). */
+function readId(buf: Uint8Array, pos: number): Vint {
+  const first = buf[pos];
+  if (first === undefined) return 'more';
+  const length = Math.clz32(first) - 23;
+  if (first === 0 || length > 4) return 'invalid';
+  if (buf.length - pos < length) return 'more';
+  let value = 0;
+  for (let i = 0; i < length; i++) value = value * 256 + (buf[pos + i] ?? 0);
+  return { value, length, unknown: false };
+}
+
+/** A data size or block track number (marker removed, 1-8 bytes); all ones = unknown size. */
+export function readVint(buf: Uint8Array, pos: number): Vint {
+  const first = buf[pos];
+  if (first === undefined) return 'more';
+  const length = Math.clz32(first) - 23;
+  if (first === 0 || length > 8) return 'invalid';
+  if (buf.length - pos < length) return 'more';
+  let value = first & (0xff >> length);
+  let allOnes = value === 0xff >> length;
+  for (let i = 1; i < length; i++) {
+    const b = buf[pos + i] ?? 0;
+    value = value * 256 + b;
+    if (b !== 0xff) allOnes = false;
+  }
+  return { value, length, unknown: allOnes };
+}
+
+interface TrackInfo {
+  number?: number;
+  type?: number;
+  codec?: string;
+  codecPrivate?: Uint8Array;
+}
+
+function uint(body: Uint8Array): number {
+  let v = 0;
+  for (const b of body) v = v * 256 + b;
+  return v;
+}
+
+function malformed(what: string): Error {
+  return inputError(`the WebM input is malformed (${what})`);
+}
+
+/** The frames of a Block/SimpleBlock body (after the track number), honouring lacing. */
+export function blockFrames(body: Uint8Array, headerLength: number): Uint8Array[] {
+  let pos = headerLength + 3; // timecode (2) + flags (1)
+  const flags = body[headerLength + 2];
+  if (flags === undefined) throw malformed('short block');
+  const lacing = (flags >> 1) & 3;
+  if (lacing === 0) return [body.subarray(pos)];
+  const countByte = body[pos++];
+  if (countByte === undefined) throw malformed('short laced block');
+  const count = countByte + 1;
+  const sizes: number[] = [];
+  if (lacing === 1) {
+    for (let i = 0; i < count - 1; i++) {
+      let size = 0;
+      for (;;) {
+        const b = body[pos++];
+        if (b === undefined) throw malformed('short Xiph lacing');
+        size += b;
+        if (b < 255) break;
+      }
+      sizes.push(size);
+    }
+  } else if (lacing === 3) {
+    let previous = 0;
+    for (let i = 0; i < count - 1; i++) {
+      const v = readVint(body, pos);
+      if (typeof v === 'string') throw malformed('bad EBML lacing');
+      pos += v.length;
+      // The first size is unsigned; the others are signed differences (bias 2^(7n-1) - 1).
+      previous = i === 0 ? v.value : previous + v.value - (2 ** (7 * v.length - 1) - 1);
+      sizes.push(previous);
+    }
+  } else {
+    const rest = body.length - pos;
+    if (rest % count !== 0) throw malformed('bad fixed lacing');
+    for (let i = 0; i < count - 1; i++) sizes.push(rest / count);
+  }
+  const frames: Uint8Array[] = [];
+  for (const size of sizes) {
+    if (size < 0 || pos + size > body.length) throw malformed('lace sizes exceed the block');
+    frames.push(body.subarray(pos, pos + size));
+    pos += size;
+  }
+  frames.push(body.subarray(pos));
+  return frames;
+}
+
+export class WebmOpusDemuxer {
+  private buffer: Uint8Array = new Uint8Array(0);
+  private skipLeft = 0;
+  /** Bytes consumed from the start of the input. */
+  private offset = 0;
+  private started = false;
+  private segmentEnd: number | undefined;
+  private readonly tracks: TrackInfo[] = [];
+  private current: TrackInfo | undefined;
+  private opusTrack: number | undefined;
+  /** Blocks seen before the track was chosen would be a malformed file. */
+  private chosen = false;
+
+  /** Feeds bytes; returns the Opus packets they complete. Throws AUDIO_INPUT_ERROR for non-WebM input. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    const buf = this.buffer.length === 0 ? chunk : concat([this.buffer, chunk]);
+    const out: Uint8Array[] = [];
+    let pos = 0;
+    for (;;) {
+      if (this.skipLeft > 0) {
+        const n = Math.min(this.skipLeft, buf.length - pos);
+        pos += n;
+        this.skipLeft -= n;
+        if (this.skipLeft > 0) break;
+        continue;
+      }
+      const id = readId(buf, pos);
+      if (id === 'more') break;
+      if (id === 'invalid') {
+        if (!this.started) throw inputError('the input is not a WebM/Matroska file');
+        throw malformed('bad element ID');
+      }
+      if (!this.started && id.value !== EbmlId.EBML)
+        throw inputError('the input is not a WebM/Matroska file');
+      const size = readVint(buf, pos + id.length);
+      if (size === 'more') break;
+      if (size === 'invalid') throw malformed('bad element size');
+      const header = id.length + size.length;
+      if (MASTERS.has(id.value)) {
+        pos += header;
+        this.onMaster(id.value, size.unknown ? undefined : size.value, this.offset + pos);
+        continue;
+      }
+      if (size.unknown) throw malformed('unknown size on a non-container element');
+      if (READ.has(id.value)) {
+        if (size.value > MAX_ELEMENT_BYTES) throw malformed('element too large');
+        if (buf.length - pos - header < size.value) break;
+        const body = buf.subarray(pos + header, pos + header + size.value);
+        pos += header + size.value;
+        this.onElement(id.value, body, out);
+        continue;
+      }
+      pos += header;
+      this.skipLeft = size.value;
+    }
+    this.offset += pos;
+    this.buffer = pos === 0 && buf === chunk ? chunk.slice() : buf.slice(pos);
+    return out;
+  }
+
+  /** Call at the end of the input: throws if it ended early or held no Opus track. */
+  end(): void {
+    if (!this.started) throw inputError('the input is empty or not a WebM/Matroska file');
+    this.choose();
+    if (
+      this.buffer.length > 0 ||
+      this.skipLeft > 0 ||
+      (this.segmentEnd !== undefined && this.offset < this.segmentEnd)
+    ) {
+      throw inputError('the WebM input ended early (truncated file or stream)', undefined, {
+        reason: 'truncated',
+      });
+    }
+  }
+
+  private onMaster(id: number, size: number | undefined, bodyStart: number): void {
+    if (id === EbmlId.Segment && size !== undefined) this.segmentEnd = bodyStart + size;
+    else if (id === EbmlId.TrackEntry) {
+      this.current = {};
+      this.tracks.push(this.current);
+    } else if (id === EbmlId.Cluster) this.choose();
+  }
+
+  private onElement(id: number, body: Uint8Array, out: Uint8Array[]): void {
+    switch (id) {
+      case EbmlId.EBML:
+        this.started = true;
+        this.checkDocType(body);
+        return;
+      case EbmlId.TrackNumber:
+        if (this.current) this.current.number = uint(body);
+        return;
+      case EbmlId.TrackType:
+        if (this.current) this.current.type = uint(body);
+        return;
+      case EbmlId.CodecID:
+        if (this.current) this.current.codec = new TextDecoder().decode(body).replace(/\0+$/, '');
+        return;
+      case EbmlId.CodecPrivate:
+        if (this.current) this.current.codecPrivate = body.slice();
+        return;
+      default: {
+        // Block / SimpleBlock
+        this.choose();
+        const track = readVint(body, 0);
+        if (typeof track === 'string') throw malformed('bad block track number');
+        if (track.value !== this.opusTrack) return;
+        for (const frame of blockFrames(body, track.length)) if (frame.length > 0) out.push(frame.slice());
+      }
+    }
+  }
+
+  private checkDocType(body: Uint8Array): void {
+    let pos = 0;
+    while (pos < body.length) {
+      const id = readId(body, pos);
+      if (typeof id === 'string') break;
+      const size = readVint(body, pos + id.length);
+      if (typeof size === 'string') break;
+      const start = pos + id.length + size.length;
+      if (id.value === EbmlId.DocType) {
+        const docType = new TextDecoder()
+          .decode(body.subarray(start, start + size.value))
+          .replace(/\0+$/, '');
+        if (docType !== 'webm' && docType !== 'matroska') {
+          throw inputError('the EBML input is not WebM/Matroska', undefined, { docType });
+        }
+        return;
+      }
+      pos = start + size.value;
+    }
+  }
+
+  /** Picks the Opus track (once the track list is complete: at the first cluster or block). */
+  private choose(): void {
+    if (this.chosen) return;
+    this.chosen = true;
+    const opus = this.tracks.find((t) => t.codec === 'A_OPUS' && t.number !== undefined);
+    if (opus === undefined) {
+      throw inputError('the WebM input has no Opus audio track', undefined, {
+        codecs: this.tracks.map((t) => t.codec ?? 'unknown'),
+      });
+    }
+    if (opus.codecPrivate !== undefined && opus.codecPrivate.length > 0) parseOpusHead(opus.codecPrivate);
+    this.opusTrack = opus.number;
+  }
+}
+
+/** Opus packets of a WebM byte stream (the demuxer's end() check runs when the bytes end). */
+export async function* webmOpusPackets(
+  chunks: AsyncIterator<Uint8Array>,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const demuxer = new WebmOpusDemuxer();
+  try {
+    for (;;) {
+      const result = await chunks.next();
+      if (result.done === true) break;
+      yield* demuxer.push(result.value);
+    }
+    demuxer.end();
+  } finally {
+    releaseIterator(chunks);
+  }
+}
+
+/** A WebM (or Matroska) file or stream with an Opus track. Seekable when given bytes or a reopening function. */
+export function webmOpusInput(input: ByteInput): TrackInput {
+  const open = byteOpener(input);
+  return {
+    kind: 'webm',
+    seekable: isReopenable(input),
+    open(context: OpenContext): FrameSource {
+      const chunks = open();
+      return generatorSource(
+        opusPacketFrames(webmOpusPackets(chunks), context, framesIn(context.startMs)),
+        () => releaseIterator(chunks),
+      );
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * A Track: an input plus what the player and its listeners need around it — metadata, markers at
+ * positions in the track (each with its own metadata, reported by the player's 'marker' event when
+ * playback reaches it) and a per-track volume that can change while it plays.
+ */
+import { VoxcordError } from '../errors.js';
+import type { TrackInput } from './inputs/source.js';
+
+export interface TrackMarker {
+  /** Position in the track, ms. */
+  readonly atMs: number;
+  readonly metadata: unknown;
+}
+
+export interface TrackOptions {
+  /** Anything the application wants back in events (title, requester, URL ...). */
+  metadata?: unknown;
+  /** Display name for logs (default: the input kind). */
+  title?: string;
+  /** Linear gain, 0-4 (default 1). Unity lets a lone Opus track pass through without re-encoding. */
+  volume?: number;
+  markers?: readonly { atMs: number; metadata?: unknown }[];
+}
+
+/** Volumes above 1 amplify (soft-clipped); 4 is plenty and keeps a typo from blasting a channel. */
+export const MAX_VOLUME = 4;
+
+export function checkVolume(volume: number): number {
+  if (typeof volume !== 'number' || !Number.isFinite(volume) || volume < 0 || volume > MAX_VOLUME) {
+    throw new VoxcordError('INVALID_ARGUMENT', `volume must be a number from 0 to ${MAX_VOLUME}`);
+  }
+  return volume;
+}
+
+let nextId = 1;
+
+export class Track {
+  /** Unique within the process. */
+  readonly id: number;
+  readonly input: TrackInput;
+  readonly metadata: unknown;
+  readonly title: string;
+  private gain: number;
+  private readonly markerList: TrackMarker[] = [];
+
+  constructor(input: TrackInput, options: TrackOptions = {}) {
+    if (input === null || typeof input !== 'object' || typeof input.open !== 'function') {
+      throw new VoxcordError(
+        'INVALID_ARGUMENT',
+        'a Track needs an input (pcmInput, oggOpusInput, ffmpegInput ...)',
+      );
+    }
+    this.id = nextId++;
+    this.input = input;
+    this.metadata = options.metadata;
+    this.title = options.title ?? input.kind;
+    this.gain = checkVolume(options.volume ?? 1);
+    for (const m of options.markers ?? []) this.addMarker(m.atMs, m.metadata);
+  }
+
+  /** This track's gain; takes effect on the next frame (ramped over one frame, no click). */
+  get volume(): number {
+    return this.gain;
+  }
+
+  set volume(value: number) {
+    this.gain = checkVolume(value);
+  }
+
+  get seekable(): boolean {
+    return this.input.seekable;
+  }
+
+  /** Markers in time order. */
+  get markers(): readonly TrackMarker[] {
+    return this.markerList;
+  }
+
+  /** Adds a marker (also while playing); one behind the current position fires only if playback gets there again (a seek back). */
+  addMarker(atMs: number, metadata?: unknown): TrackMarker {
+    if (typeof atMs !== 'number' || !Number.isFinite(atMs) || atMs < 0) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'a marker position must be a non-negative number of ms');
+    }
+    const marker: TrackMarker = Object.freeze({ atMs, metadata });
+    let i = this.markerList.length;
+    while (i > 0 && (this.markerList[i - 1]?.atMs ?? 0) > atMs) i--;
+    this.markerList.splice(i, 0, marker);
+    return marker;
+  }
+
+  toString(): string {
+    return `Track#${this.id}(${this.title})`;
+  }
+}

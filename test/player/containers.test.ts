@@ -1,0 +1,303 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOpus } from '../../src/audio/opus.js';
+import { isVoxcordError } from '../../src/errors.js';
+import {
+  AudioPlayer,
+  OggOpusDemuxer,
+  WebmOpusDemuxer,
+  fileInput,
+  oggOpusInput,
+  renderTones,
+  sniffContainer,
+  webmOpusInput,
+} from '../../src/player/index.js';
+import { oggCrc } from '../../src/player/inputs/ogg-opus.js';
+import {
+  ID,
+  blockBody,
+  concatBytes,
+  el,
+  elUnknown,
+  oggPage,
+  oggStreamPages,
+  opusHead,
+  text,
+  trackEntry,
+  uintBytes,
+  webmHeader,
+} from './containers.js';
+import { FakeSession, hex, packet } from './helpers.js';
+
+/** Real Opus packets of a generated tone (20 ms each). */
+async function encodedTone(frames: number): Promise<Uint8Array[]> {
+  const codec = await loadOpus();
+  const encoder = codec.createEncoder();
+  const pcm = renderTones({ notes: [{ frequency: 440, ms: frames * 20 }] });
+  const out: Uint8Array[] = [];
+  for (let f = 0; f < frames; f++) {
+    const slice = pcm.slice(f * 1920, (f + 1) * 1920);
+    out.push(encoder.encode(new Uint8Array(slice.buffer)));
+  }
+  encoder.close();
+  return out;
+}
+
+function demuxAll(
+  demuxer: { push(c: Uint8Array): Uint8Array[]; end(): void },
+  bytes: Uint8Array,
+  chunk: number,
+): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += chunk) out.push(...demuxer.push(bytes.slice(i, i + chunk)));
+  demuxer.end();
+  return out;
+}
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+describe('Ogg Opus demuxer', () => {
+  it('computes the Ogg CRC like the bitwise reference', () => {
+    // "OggS" page of a known-good file would do; here: the checksum of the empty string and a vector.
+    expect(oggCrc(new Uint8Array(0))).toBe(0);
+    const page = oggPage({ flags: 2, serial: 1, sequence: 0, laces: [19], body: opusHead() });
+    const stored = new DataView(page.buffer).getUint32(22, true);
+    const zeroed = page.slice();
+    zeroed.fill(0, 22, 26);
+    expect(oggCrc(zeroed)).toBe(stored);
+  });
+
+  it('returns the encoder packets unchanged, whatever the chunking and page splitting', async () => {
+    const packets = await encodedTone(12);
+    const big = new Uint8Array(700).fill(7);
+    big[0] = 0xfc;
+    const all = [...packets.slice(0, 5), big, ...packets.slice(5)];
+    const file = concatBytes(oggStreamPages(all, { maxSegments: 2 }));
+    for (const chunk of [1, 7, 4096]) {
+      const demuxer = new OggOpusDemuxer();
+      const out = demuxAll(demuxer, file, chunk);
+      expect(out.map(hex)).toEqual(all.map(hex));
+      expect(demuxer.head).toMatchObject({ channels: 2, preSkip: 312, inputSampleRate: 48000 });
+    }
+  });
+
+  it('ignores other logical streams and follows a chained Opus stream', () => {
+    const a = [packet(1, 0), packet(1, 1)];
+    const b = [packet(2, 0)];
+    const other = oggPage({ flags: 2, serial: 99, sequence: 0, laces: [8], body: text('fishead\0') });
+    const first = oggStreamPages(a, { serial: 1 });
+    const interleaved = [first[0]!, other, ...first.slice(1)];
+    const second = oggStreamPages(b, { serial: 2 });
+    const out = demuxAll(new OggOpusDemuxer(), concatBytes([...interleaved, ...second]), 100);
+    expect(out.map(hex)).toEqual([...a, ...b].map(hex));
+  });
+
+  it('drops a page with a bad checksum, counts it and resynchronises', () => {
+    const packets = Array.from({ length: 6 }, (_, i) => packet(3, i));
+    const pages = oggStreamPages(packets, { maxSegments: 2 });
+    const bad = pages[3]!.slice();
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff; // corrupt the body of the page holding packets 2 and 3
+    pages[3] = bad;
+    const demuxer = new OggOpusDemuxer();
+    const out = demuxAll(demuxer, concatBytes(pages), 50);
+    expect(out.map(hex)).toEqual([0, 1, 4, 5].map((i) => hex(packet(3, i))));
+    expect(demuxer.stats.corruptPages).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reports a truncated file, a non-Ogg input and an Ogg file without Opus', () => {
+    const file = concatBytes(oggStreamPages([packet(1, 0), packet(1, 1)]));
+    const cut = new OggOpusDemuxer();
+    expect(cut.push(file.subarray(0, file.length - 3))).toHaveLength(0);
+    const truncated = catchError(() => cut.end());
+    expect(isVoxcordError(truncated, 'AUDIO_INPUT_ERROR')).toBe(true);
+    expect((truncated as Error).message).toMatch(/ended early/);
+
+    const noEos = concatBytes(oggStreamPages([packet(1, 0)], { eos: false }));
+    const d2 = new OggOpusDemuxer();
+    d2.push(noEos);
+    expect(() => d2.end()).toThrow(/ended early/);
+
+    expect(() =>
+      new OggOpusDemuxer().push(new TextEncoder().encode('RIFF....WAVEfmt this is a wav file')),
+    ).toThrow(/not an Ogg stream/);
+    expect(() => new OggOpusDemuxer().end()).toThrow(/empty/);
+
+    const vorbis = concatBytes(
+      oggStreamPages([packet(1, 0)], {
+        headers: [concatBytes([Uint8Array.of(1), text('vorbis'), new Uint8Array(23)])],
+      }),
+    );
+    const d3 = new OggOpusDemuxer();
+    expect(d3.push(vorbis)).toHaveLength(0);
+    expect(() => d3.end()).toThrow(/no Opus audio stream/);
+
+    const surround = concatBytes(oggStreamPages([packet(1, 0)], { headers: [opusHead(6)] }));
+    expect(() => new OggOpusDemuxer().push(surround)).toThrow(/mono and stereo/);
+  });
+});
+
+describe('WebM Opus demuxer', () => {
+  const audio = (n: number): Uint8Array => packet(9, n);
+  function webm(clusters: Uint8Array[], tracks?: Uint8Array): Uint8Array {
+    return concatBytes([
+      webmHeader(),
+      elUnknown(
+        ID.Segment,
+        el(ID.Info, el(ID.TimecodeScale, Uint8Array.of(0x0f, 0x42, 0x40))),
+        el(ID.Void, new Uint8Array(10)),
+        tracks ?? el(ID.Tracks, trackEntry(2, 'V_VP8', 1), trackEntry(1, 'A_OPUS', 2, opusHead())),
+        ...clusters,
+      ),
+    ]);
+  }
+
+  it('extracts the Opus track, with every lacing, from live (unknown-size) clusters', () => {
+    const video = new Uint8Array(300).fill(0x55);
+    const laced = [audio(3), new Uint8Array(300).fill(0xfc), audio(5)];
+    const file = webm([
+      elUnknown(
+        ID.Cluster,
+        el(ID.Timecode, uintBytes(0)),
+        el(ID.SimpleBlock, blockBody(2, [video])),
+        el(ID.SimpleBlock, blockBody(1, [audio(0)])),
+        el(ID.BlockGroup, el(ID.Block, blockBody(1, [audio(1)]))),
+        el(ID.SimpleBlock, blockBody(1, [audio(2)])),
+        el(ID.SimpleBlock, blockBody(1, laced, 'xiph')),
+      ),
+      el(
+        ID.Cluster,
+        el(ID.Timecode, uintBytes(100)),
+        el(ID.SimpleBlock, blockBody(1, [audio(6), audio(7), new Uint8Array(10).fill(0xfc)], 'ebml')),
+        el(ID.SimpleBlock, blockBody(1, [audio(8), audio(9)], 'fixed')),
+      ),
+    ]);
+    const expected = [
+      audio(0),
+      audio(1),
+      audio(2),
+      ...laced,
+      audio(6),
+      audio(7),
+      new Uint8Array(10).fill(0xfc),
+      audio(8),
+      audio(9),
+    ];
+    for (const chunk of [1, 13, 65536]) {
+      expect(demuxAll(new WebmOpusDemuxer(), file, chunk).map(hex)).toEqual(expected.map(hex));
+    }
+  });
+
+  it('reports non-WebM input, a file without Opus, and a truncated segment', () => {
+    expect(() => new WebmOpusDemuxer().push(text('OggS not webm at all'))).toThrow(/not a WebM/);
+    expect(() => new WebmOpusDemuxer().push(concatBytes([el(ID.EBML, el(ID.DocType, text('foo')))]))).toThrow(
+      /not WebM/,
+    );
+    const vorbis = webm(
+      [el(ID.Cluster, el(ID.SimpleBlock, blockBody(1, [audio(0)])))],
+      el(ID.Tracks, trackEntry(1, 'A_VORBIS', 2)),
+    );
+    expect(() => new WebmOpusDemuxer().push(vorbis)).toThrow(/no Opus audio track/);
+
+    const known = concatBytes([
+      webmHeader(),
+      el(
+        ID.Segment,
+        el(ID.Tracks, trackEntry(1, 'A_OPUS', 2)),
+        el(
+          ID.Cluster,
+          el(ID.SimpleBlock, blockBody(1, [audio(0)])),
+          el(ID.SimpleBlock, blockBody(1, [audio(1)])),
+        ),
+      ),
+    ]);
+    const complete = new WebmOpusDemuxer();
+    expect(demuxAll(complete, known, 64)).toHaveLength(2);
+    const cut = new WebmOpusDemuxer();
+    cut.push(known.subarray(0, known.length - 2));
+    expect(() => cut.end()).toThrow(/ended early/);
+  });
+});
+
+describe('container inputs in the player', () => {
+  let dir: string | undefined;
+  const players: AudioPlayer[] = [];
+  afterEach(() => {
+    for (const p of players.splice(0)) p.destroy();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('plays an Ogg Opus file as passthrough frames identical to the encoded packets', async () => {
+    const packets = await encodedTone(25);
+    const file = concatBytes(oggStreamPages(packets, { maxSegments: 3 }));
+    const player = new AudioPlayer();
+    players.push(player);
+    const session = new FakeSession();
+    player.attach(session);
+    player.enqueue(oggOpusInput(file));
+    const frames = await session.pull(100);
+    expect(frames.map(hex)).toEqual(packets.map(hex));
+    expect(player.stats).toMatchObject({ framesPassthrough: 25, framesEncoded: 0 });
+  });
+
+  it('a truncated Ogg file plays what it has, then gives a track error; the queue goes on', async () => {
+    const file = concatBytes(oggStreamPages([packet(1, 0), packet(1, 1), packet(1, 2)], { maxSegments: 1 }));
+    const player = new AudioPlayer();
+    players.push(player);
+    const errors: string[] = [];
+    player.on('trackError', (t, e) => errors.push(`${String(t.metadata)}:${e.message}`));
+    const session = new FakeSession();
+    player.attach(session);
+    player.enqueue(oggOpusInput(file.subarray(0, file.length - 5)), { metadata: 'cut' });
+    player.enqueue(webmOpusInput(text('definitely not webm')), { metadata: 'junk' });
+    player.enqueue(oggOpusInput(concatBytes(oggStreamPages([packet(2, 0)]))), { metadata: 'ok' });
+    const frames = await session.pull(10);
+    expect(frames.map(hex)).toEqual([packet(1, 0), packet(1, 1), packet(2, 0)].map(hex));
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^cut:.*ended early/);
+    expect(errors[1]).toMatch(/^junk:.*not a WebM/);
+  });
+
+  it('fileInput sniffs Ogg and WebM Opus files and demuxes them (no ffmpeg), seekable', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
+    const oggPath = join(dir, 'a.opus');
+    const webmPath = join(dir, 'b.webm');
+    const oggPackets = Array.from({ length: 5 }, (_, i) => packet(4, i));
+    writeFileSync(oggPath, concatBytes(oggStreamPages(oggPackets)));
+    writeFileSync(
+      webmPath,
+      concatBytes([
+        webmHeader(),
+        el(
+          ID.Segment,
+          el(ID.Tracks, trackEntry(1, 'A_OPUS', 2)),
+          el(ID.Cluster, ...[0, 1, 2].map((i) => el(ID.SimpleBlock, blockBody(1, [packet(5, i)])))),
+        ),
+      ]),
+    );
+    expect(sniffContainer(concatBytes(oggStreamPages(oggPackets)))).toBe('ogg-opus');
+    const player = new AudioPlayer();
+    players.push(player);
+    const session = new FakeSession();
+    player.attach(session);
+    player.enqueue(fileInput(oggPath, { ffmpegPath: '/nonexistent/ffmpeg' }));
+    player.enqueue(fileInput(webmPath, { ffmpegPath: '/nonexistent/ffmpeg' }));
+    const first = await session.pull(2);
+    player.seek(60);
+    const rest = await session.pull(10);
+    expect([...first, ...rest].map(hex)).toEqual(
+      [packet(4, 0), packet(4, 1), packet(4, 3), packet(4, 4), packet(5, 0), packet(5, 1), packet(5, 2)].map(
+        hex,
+      ),
+    );
+  });
+});

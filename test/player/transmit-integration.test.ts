@@ -1,0 +1,126 @@
+/**
+ * The player on the real transmit pump (src/voice/transmit.ts), with a minimal fake media channel:
+ * checks the burst boundaries a pause makes (endBurst, Speaking 0) and that resuming loses nothing.
+ */
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { transmit } from '../../src/voice/transmit.js';
+import type { TransmitLink } from '../../src/voice/transmit.js';
+import type { MediaChannel } from '../../src/media/media-engine.js';
+import { AudioPlayer, opusFramesInput } from '../../src/player/index.js';
+import type { PlayerTarget } from '../../src/player/index.js';
+import type { SessionSubscriber } from '../../src/gateway/playback.js';
+import type { VoiceSession } from '../../src/voice/session.js';
+import { fakeCodec, hex, packet, settle } from './helpers.js';
+
+class Channel extends EventEmitter {
+  readonly sent: string[] = [];
+  readonly log: string[] = [];
+  private queue: Uint8Array[] = [];
+  private bursting = false;
+  enqueue(frame: Uint8Array): boolean {
+    this.queue.push(frame);
+    this.log.push('frame');
+    return this.queue.length < 3;
+  }
+  endBurst(): void {
+    this.log.push('endBurst');
+    this.bursting = true;
+  }
+  clearQueue(): void {
+    this.log.push('clearQueue');
+    this.queue = [];
+  }
+  get queued(): number {
+    return this.queue.length;
+  }
+  /** One 20 ms tick of the media clock. */
+  tick(): void {
+    const frame = this.queue.shift();
+    if (frame !== undefined) {
+      this.sent.push(hex(frame));
+      if (this.queue.length <= 1) this.emit('drain');
+      return;
+    }
+    if (this.bursting) {
+      this.bursting = false;
+      this.emit('burstEnd');
+    }
+  }
+}
+
+function setup(): { channel: Channel; target: PlayerTarget; speaking: number[] } {
+  const channel = new Channel();
+  const speaking: number[] = [];
+  const link: TransmitLink = {
+    readyChannel: () => channel as unknown as MediaChannel,
+    readyEpoch: () => 1,
+    isDestroyed: () => false,
+    sendSpeaking: (flags) => {
+      speaking.push(flags);
+      channel.log.push(`speaking:${flags}`);
+    },
+    onChange: () => () => undefined,
+  };
+  let previous: ReturnType<typeof transmit> | undefined;
+  const target: PlayerTarget = {
+    // Like VoiceSession.play: a new transmission stops the current one and starts after it.
+    playOpus: (source) => {
+      previous?.stop();
+      const next = transmit(
+        link,
+        source as AsyncIterable<Uint8Array>,
+        previous ? { after: previous.finished } : {},
+      );
+      previous = next;
+      return next;
+    },
+  };
+  return { channel, target, speaking };
+}
+
+describe('AudioPlayer on the transmit pump', () => {
+  let player: AudioPlayer | undefined;
+  afterEach(() => player?.destroy());
+
+  it('pause ends the burst after the queued frames; resume continues without a lost frame', async () => {
+    const { channel, target, speaking } = setup();
+    player = new AudioPlayer({ opus: fakeCodec() });
+    player.attach(target);
+    const source = Array.from({ length: 12 }, (_, i) => packet(1, i));
+    player.enqueue(opusFramesInput(source));
+    await settle();
+    for (let i = 0; i < 4; i++) {
+      channel.tick();
+      await settle();
+    }
+    player.pause();
+    for (let i = 0; i < 8; i++) {
+      channel.tick();
+      await settle();
+    }
+    const sentWhilePaused = channel.sent.length;
+    expect(channel.log.filter((l) => l === 'endBurst')).toHaveLength(1);
+    expect(speaking).toEqual([1, 0]);
+    expect(channel.log).not.toContain('clearQueue');
+
+    player.resume();
+    for (let i = 0; i < 20; i++) {
+      channel.tick();
+      await settle();
+    }
+    expect(channel.sent).toEqual(source.map(hex));
+    expect(sentWhilePaused).toBeLessThan(12);
+    expect(speaking).toEqual([1, 0, 1, 0]);
+    expect(player.status).toBe('idle');
+  });
+
+  it('fits VoiceSession and the VoiceConnection subscriber hook (checked by the compiler)', () => {
+    const p = new AudioPlayer();
+    player = p;
+    const subscriber: SessionSubscriber = p;
+    const asTarget = (session: VoiceSession): PlayerTarget => session;
+    expect(typeof subscriber.attach).toBe('function');
+    expect(typeof asTarget).toBe('function');
+  });
+});
