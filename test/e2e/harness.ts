@@ -18,8 +18,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Transport tests run without DAVE unless they ask for it (DAVE has its own end-to-end tests). */
 export async function startHarness(options: VoiceServerOptions = {}): Promise<Harness> {
-  const server = await startVoiceServer(options);
+  const server = await startVoiceServer({ dave: false, ...options });
   const engine = createMediaEngine();
   const sessions: VoiceSession[] = [];
   return {
