@@ -1,0 +1,359 @@
+/**
+ * `npm run bench`: voxcord against @discordjs/voice on the same machine, against the same local
+ * voice server, in alternating rounds (A B C, then C B A, ...) so machine drift cancels. Every run
+ * gets a fresh server process and a fresh client process (CPU and RSS of one library only).
+ * Writes bench/results/latest.json and bench/results/latest.md. See BENCHMARKS.md.
+ *
+ * Options: --quick (1 round, 1 s warm-up, 2 s window) --rounds=2 --warmup-ms=3000 --window-ms=5000
+ *          --n=1,100,1000 --variants=voxcord-inline,voxcord-worker,djs --no-micro --no-docs
+ * A full run (no --quick, --n or --variants) also pastes the table into BENCHMARKS.md between its markers.
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { isRecord, request } from './ipc.js';
+import type {
+  Allocation,
+  ClientMessage,
+  ClientRunRequest,
+  ScenarioSpec,
+  SendMeasurement,
+  ServerMark,
+  ServerMessage,
+} from './ipc.js';
+import { VARIANTS, markdownTable, summarize } from './report.js';
+import type { Machine, RunRecord, ServerWindow, Variant } from './report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+interface Config {
+  rounds: number;
+  warmupMs: number;
+  windowMs: number;
+  sizes: number[];
+  variants: Variant[];
+  micro: boolean;
+  /** Paste the table into BENCHMARKS.md (only for full runs: every size and variant). */
+  docs: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Config {
+  const get = (name: string): string | undefined =>
+    argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const quick = argv.includes('--quick');
+  const num = (name: string, fallback: number): number => {
+    const raw = get(name);
+    const value = raw === undefined ? fallback : Number(raw);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+    return value;
+  };
+  const variantIds = get('variants')?.split(',');
+  return {
+    rounds: num('rounds', quick ? 1 : 2),
+    warmupMs: num('warmup-ms', quick ? 1_000 : 3_000),
+    windowMs: num('window-ms', quick ? 2_000 : 5_000),
+    sizes: (get('n') ?? '1,100,1000').split(',').map(Number),
+    variants: variantIds ? VARIANTS.filter((v) => variantIds.includes(v.id)) : [...VARIANTS],
+    micro: !argv.includes('--no-micro'),
+    docs: !quick && !argv.includes('--no-docs') && get('n') === undefined && variantIds === undefined,
+  };
+}
+
+function forkTs(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  extraArgs: string[] = [],
+  args: string[] = [],
+): ChildProcess {
+  return fork(path.join(here, file), args, {
+    cwd: root,
+    execArgv: ['--import', 'tsx', ...extraArgs],
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+let nextId = 1;
+function serverCall<T>(
+  server: ChildProcess,
+  message: { type: string } & Record<string, unknown>,
+  pick: (m: ServerMessage) => T | undefined,
+  timeoutMs: number,
+): Promise<T> {
+  const id = nextId++;
+  return request(
+    server,
+    { ...message, id },
+    (reply) => {
+      if (!isRecord(reply)) return undefined;
+      const m = reply as unknown as ServerMessage;
+      if (m.type === 'error' && (m.id === id || m.id === undefined)) throw new Error(`server: ${m.message}`);
+      return 'id' in m && m.id === id ? pick(m) : undefined;
+    },
+    timeoutMs,
+    `server ${message.type}`,
+  );
+}
+
+async function startServer(
+  dave: boolean,
+): Promise<{ child: ChildProcess; ready: Extract<ServerMessage, { type: 'ready' }> }> {
+  const child = forkTs('server-process.ts', process.env, [], [JSON.stringify({ dave })]);
+  const ready = await new Promise<Extract<ServerMessage, { type: 'ready' }>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000);
+    child.once('exit', (code) => reject(new Error(`server exited with code ${String(code)}`)));
+    child.on('message', (m: unknown) => {
+      if (!isRecord(m)) return;
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve(m as unknown as Extract<ServerMessage, { type: 'ready' }>);
+      } else if (m.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`server: ${String(m.message)}`));
+      }
+    });
+  });
+  return { child, ready };
+}
+
+function serverWindow(start: ServerMark, end: ServerMark): ServerWindow {
+  const ms = end.at - start.at;
+  const dropped: Record<string, number> = {};
+  for (const [reason, count] of Object.entries(end.dropped)) {
+    const delta = count - (start.dropped[reason] ?? 0);
+    if (delta > 0) dropped[reason] = delta;
+  }
+  return {
+    cpuCoreShare: (end.cpuUserUs + end.cpuSystemUs - start.cpuUserUs - start.cpuSystemUs) / 1000 / ms,
+    packetsPerSecond: ((end.packetsReceived - start.packetsReceived) * 1000) / ms,
+    dropped,
+  };
+}
+
+function allocationRequests(n: number): Array<{ guildId: string; channelId: string; userId: string }> {
+  // Distinct guilds: every connection is alone in its call, so the SFU decrypts and forwards nothing.
+  return Array.from({ length: n }, (_, i) => ({
+    guildId: String(100_000_000_000_000_000n + BigInt(i)),
+    channelId: String(200_000_000_000_000_000n + BigInt(i)),
+    userId: String(300_000_000_000_000_000n + BigInt(i)),
+  }));
+}
+
+async function runOne(
+  scenario: ScenarioSpec,
+  variant: Variant,
+  tmp: string,
+): Promise<{ measurement: SendMeasurement; server: ServerWindow }> {
+  const { child: server, ready } = await startServer(scenario.dave);
+  let client: ChildProcess | undefined;
+  try {
+    if (!ready.tlsCa) throw new Error('server has no TLS CA');
+    const caFile = path.join(tmp, `ca-${process.pid}-${nextId}.pem`);
+    writeFileSync(caFile, ready.tlsCa);
+    const allocations = await serverCall<Allocation[]>(
+      server,
+      { type: 'allocate', requests: allocationRequests(scenario.n) },
+      (m) => (m.type === 'allocated' ? m.allocations : undefined),
+      30_000,
+    );
+    // @discordjs/voice takes no TLS options: the process must trust the CA from the start.
+    client = forkTs('client-process.ts', { ...process.env, NODE_EXTRA_CA_CERTS: caFile }, ['--expose-gc']);
+    const marks: Array<Promise<ServerMark>> = [];
+    const onWindow = (m: unknown): void => {
+      if (isRecord(m) && m.type === 'window') {
+        marks.push(
+          serverCall(server, { type: 'mark' }, (r) => (r.type === 'marked' ? r.mark : undefined), 10_000),
+        );
+      }
+    };
+    client.on('message', onWindow);
+    const run: ClientRunRequest = {
+      type: 'run',
+      implementation: variant.implementation,
+      scenario: { ...scenario, ...(variant.engine ? { engine: variant.engine } : {}) },
+      allocations,
+      tlsCa: ready.tlsCa,
+    };
+    const budgetMs = 90_000 + scenario.warmupMs + scenario.windowMs;
+    const reply = await request<Extract<ClientMessage, { type: 'result' | 'error' }>>(
+      client,
+      run,
+      (m) =>
+        isRecord(m) && (m.type === 'result' || m.type === 'error')
+          ? (m as unknown as Extract<ClientMessage, { type: 'result' | 'error' }>)
+          : undefined,
+      budgetMs,
+      `${variant.id} N=${scenario.n}`,
+    );
+    if (reply.type === 'error') throw new Error(reply.message);
+    const [start, end] = await Promise.all(marks);
+    if (!start || !end) throw new Error('server marks missing');
+    return { measurement: reply.measurement, server: serverWindow(start, end) };
+  } finally {
+    if (client) await waitExit(client, 10_000);
+    await serverCall(
+      server,
+      { type: 'stop' },
+      (m) => (m.type === 'stopped' ? true : undefined),
+      10_000,
+    ).catch(() => undefined);
+    await waitExit(server, 5_000);
+  }
+}
+
+function machine(): Machine {
+  return {
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    totalMemoryBytes: os.totalmem(),
+  };
+}
+
+/** The existing micro-benchmarks, output captured as text. */
+async function runMicro(file: string): Promise<string> {
+  const child = fork(path.join(here, file), [], {
+    cwd: root,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  await waitExit(child, 120_000);
+  return out.trim();
+}
+
+const DOCS_START = '<!-- bench:latest:start -->';
+const DOCS_END = '<!-- bench:latest:end -->';
+
+/** Replaces the text between the markers in BENCHMARKS.md with the latest results. */
+function pasteIntoDocs(md: string): void {
+  const file = path.join(root, 'BENCHMARKS.md');
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const start = text.indexOf(DOCS_START);
+  const end = text.indexOf(DOCS_END);
+  if (start < 0 || end < start) return;
+  // The document has its own headings: the title becomes a line, sections go one level down.
+  const body = md.replace(/^# Latest bench results \((.*)\)\n/, 'Run on $1.\n').replace(/^## /gm, '### ');
+  writeFileSync(file, `${text.slice(0, start + DOCS_START.length)}\n${body.trim()}\n${text.slice(end)}`);
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+async function main(): Promise<void> {
+  const config = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'voxcord-bench-'));
+  const runs: RunRecord[] = [];
+  try {
+    for (const n of config.sizes) {
+      const scenario: ScenarioSpec = {
+        kind: 'send',
+        n,
+        dave: false,
+        warmupMs: config.warmupMs,
+        windowMs: config.windowMs,
+      };
+      const name = `send-n${n}-transport`;
+      for (let round = 0; round < config.rounds; round++) {
+        const order = round % 2 === 0 ? config.variants : [...config.variants].reverse();
+        for (const variant of order) {
+          const t = performance.now();
+          try {
+            const { measurement, server } = await runOne(scenario, variant, tmp);
+            runs.push({
+              scenario: name,
+              n,
+              dave: false,
+              variant: variant.id,
+              round,
+              ok: true,
+              measurement,
+              server,
+              wallMs: performance.now() - t,
+            });
+            log(
+              `${name} ${variant.id} round ${round + 1}: ${measurement.cpuUsPerPacket.toFixed(2)} µs/packet, ` +
+                `${measurement.packetsPerSecond.toFixed(0)}/${measurement.targetPacketsPerSecond} pps, ` +
+                `RSS ${(measurement.rssPerConnectionBytes / 1024).toFixed(1)} KiB/conn ` +
+                `(${((performance.now() - t) / 1000).toFixed(1)} s)`,
+            );
+          } catch (err) {
+            const error = err instanceof Error ? err.message : String(err);
+            runs.push({
+              scenario: name,
+              n,
+              dave: false,
+              variant: variant.id,
+              round,
+              ok: false,
+              error,
+              wallMs: performance.now() - t,
+            });
+            log(`${name} ${variant.id} round ${round + 1}: FAILED: ${error}`);
+          }
+        }
+      }
+    }
+    const micro: Record<string, string> = {};
+    if (config.micro) {
+      for (const file of ['transport-crypto.ts', 'dave-frame.ts']) {
+        log(`micro-benchmark ${file}`);
+        micro[file] = await runMicro(file);
+      }
+    }
+
+    const m = machine();
+    const summaries = summarize(runs);
+    const totalS = (performance.now() - started) / 1000;
+    const note =
+      `${config.rounds} round(s) per variant, alternating order; ${config.warmupMs / 1000} s warm-up, ` +
+      `${config.windowMs / 1000} s window; medians over rounds; whole bench ${totalS.toFixed(0)} s.`;
+    const table = markdownTable(summaries, m, note);
+    const microText = Object.entries(micro)
+      .map(([file, text]) => `\`bench/${file}\`:\n\n\`\`\`\n${text}\n\`\`\``)
+      .join('\n\n');
+    const md = `# Latest bench results (${new Date().toISOString()})\n\n${table}\n${microText ? `\n## Micro-benchmarks\n\n${microText}\n` : ''}`;
+    const outDir = path.join(here, 'results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(
+      path.join(outDir, 'latest.json'),
+      `${JSON.stringify({ date: new Date().toISOString(), machine: m, config, summaries, runs, micro, totalSeconds: totalS }, null, 2)}\n`,
+    );
+    writeFileSync(path.join(outDir, 'latest.md'), md);
+    if (config.docs) pasteIntoDocs(md);
+    process.stdout.write(`${md}\n`);
+    log(`done in ${totalS.toFixed(0)} s: bench/results/latest.json, bench/results/latest.md`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
