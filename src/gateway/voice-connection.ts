@@ -780,45 +780,4 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   }
 }
 
-/**
- * Resolves when `connection` is in (or reaches) `status`; rejects with STATE_TIMEOUT after
- * `timeoutMs`, or with DESTROYED if it is destroyed first.
- */
-export function entersState(
-  connection: VoiceConnection,
-  status: VoiceConnectionStatus,
-  timeoutMs: number,
-): Promise<VoiceConnection> {
-  if (connection.state.status === status) return Promise.resolve(connection);
-  return new Promise<VoiceConnection>((resolve, reject) => {
-    const onChange = (_old: VoiceConnectionState, next: VoiceConnectionState): void => {
-      if (next.status === status) {
-        cleanup();
-        resolve(connection);
-      } else if (next.status === 'destroyed') {
-        cleanup();
-        reject(
-          next.error ??
-            new VoxcordError('DESTROYED', `the voice connection was destroyed before reaching '${status}'`),
-        );
-      }
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(
-        new VoxcordError(
-          'STATE_TIMEOUT',
-          `the voice connection did not reach '${status}' within ${timeoutMs} ms`,
-          {
-            details: { status, current: connection.state.status, timeoutMs },
-          },
-        ),
-      );
-    }, timeoutMs);
-    function cleanup(): void {
-      clearTimeout(timer);
-      connection.off('stateChange', onChange);
-    }
-    connection.on('stateChange', onChange);
-  });
-}
+export { entersState } from '../util/enters-state.js';

@@ -1,0 +1,64 @@
+/** voxcord: Discord voice for Node.js bots. */
+export { VoxcordError, isVoxcordError } from './errors.js';
+export type { VoxcordErrorCode } from './errors.js';
+export * as protocol from './protocol/constants.js';
+
+export { entersState } from './util/enters-state.js';
+
+// Joining voice channels (the usual entry point)
+export { joinVoiceChannel, getVoiceConnection, getVoiceConnections } from './gateway/registry.js';
+export type { JoinVoiceChannelOptions } from './gateway/registry.js';
+export { VoiceConnection } from './gateway/voice-connection.js';
+export type {
+  VoiceConnectionState,
+  VoiceConnectionStatus,
+  VoiceConnectionEvents,
+  ReconnectAttempt,
+} from './gateway/voice-connection.js';
+export type {
+  VoiceAdapterCreator,
+  VoiceAdapterLibraryMethods,
+  VoiceAdapterImplementerMethods,
+} from './gateway/adapter.js';
+export { createGatewayClient, GatewayClient } from './gateway/builtin-gateway.js';
+export type { GatewayClientOptions } from './gateway/builtin-gateway.js';
+
+// Voice session (one voice websocket + UDP media, given credentials)
+export { VoiceSession } from './voice/session.js';
+export type { VoiceSessionOptions, VoiceSessionEvents, SpeakingUpdate } from './voice/session.js';
+export type { VoiceSessionState, VoiceSessionStatus } from './voice/session-state.js';
+export type { Transmission } from './voice/transmit.js';
+
+// Media engine
+export { createMediaEngine } from './media/index.js';
+export type { CreateMediaEngineOptions } from './media/index.js';
+export type {
+  MediaEngine,
+  MediaChannel,
+  MediaChannelStats,
+  ReceivedRtp,
+  RtpDropReason,
+} from './media/media-engine.js';
+export { summarizeLateness } from './media/lateness-histogram.js';
+export type { LatenessData, LatenessSummary } from './media/lateness-histogram.js';
+
+// Audio
+export { loadOpus } from './audio/opus.js';
+export type { OpusCodecFactory, OpusEncoder, OpusDecoder } from './audio/opus.js';
+export { opusFrames } from './audio/frame-source.js';
+
+// Playing
+export * from './player/index.js';
+
+// Receiving
+export { VoiceReceiver } from './receive/receiver.js';
+export { createWavWriter, createOggOpusWriter } from './receive/recorder.js';
+
+// The local Discord (main gateway subset, voice gateway, SFU, DAVE delivery service)
+export { startLocalDiscord } from './server/local-discord.js';
+export type { LocalDiscord, LocalDiscordOptions } from './server/local-discord.js';
+export { startMainGateway } from './server/main-gateway.js';
+export type { MainGateway, MainGatewayOptions } from './server/main-gateway.js';
+export { startVoiceServer } from './server/index.js';
+export type { VoiceServer, Allocation, FaultOptions } from './server/index.js';
+export type { VoiceServerOptions, ServerEvent, ParticipantInfo } from './server/types.js';
