@@ -1,7 +1,9 @@
 /**
- * `voxcord serve`: runs the local voice server until SIGINT/SIGTERM (or `io.signal` aborts).
- * Flags: --host, --port, --udp-port, --tls, --seed, --grace-ms, --rtp-extension,
- * --no-dave (transport-only calls), --dave-required (close 4017 for clients without DAVE),
+ * `voxcord serve`: runs the local Discord (main gateway subset + voice server, DAVE on) until
+ * SIGINT/SIGTERM (or `io.signal` aborts), and prints how to point a bot at it.
+ * Flags: --host, --port (voice websocket), --gateway-port, --udp-port, --tls, --seed, --grace-ms,
+ * --rtp-extension, --no-dave (transport-only calls), --dave-required (close 4017 for clients
+ * without DAVE), --bot user (repeatable; prints a token for that bot user id),
  * --allocate guild:channel:user (repeatable; prints the credentials a main gateway would send).
  */
 import { rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { VoxcordError } from '../errors.js';
-import { startVoiceServer } from './index.js';
+import { startLocalDiscord } from './local-discord.js';
 
 export interface ServeIo {
   write(line: string): void;
@@ -17,9 +19,34 @@ export interface ServeIo {
   signal?: AbortSignal;
 }
 
-const USAGE = `usage: voxcord serve [--host 127.0.0.1] [--port 0] [--udp-port 0] [--tls] [--seed N]
-                     [--grace-ms 30000] [--rtp-extension] [--no-dave | --dave-required]
-                     [--allocate guild:channel:user ...]`;
+const USAGE = `usage: voxcord serve [--host 127.0.0.1] [--gateway-port 0] [--port 0] [--udp-port 0] [--tls]
+                     [--seed N] [--grace-ms 30000] [--rtp-extension] [--no-dave | --dave-required]
+                     [--bot userId ...] [--allocate guild:channel:user ...]`;
+
+const HELP = `${USAGE}
+
+Runs a local Discord for bots and CI: the main gateway subset a voice bot uses (Identify, op 4,
+VOICE_STATE_UPDATE / VOICE_SERVER_UPDATE) in front of a voice server (voice gateway v8, UDP SFU,
+DAVE end-to-end encryption on by default). Any guild and channel id works (created on first use);
+any token of the form base64(user id).x.y is accepted. Stops on Ctrl+C.
+
+Options:
+  --host <ip>               interface for every socket (default 127.0.0.1)
+  --gateway-port <port>     main gateway and REST port (default: a free port)
+  --port <port>             voice websocket port (default: a free port)
+  --udp-port <port>         voice UDP port (default: a free port)
+  --tls                     voice websocket over TLS with a self-signed certificate
+  --seed <n>                seed for SSRCs and fault injection
+  --grace-ms <ms>           how long a dropped voice session may resume (default 30000)
+  --rtp-extension           add a header extension to forwarded RTP (like Discord)
+  --no-dave                 transport encryption only
+  --dave-required           close clients without DAVE with 4017
+  --bot <userId>            print a bot token for this user id (repeatable)
+  --allocate g:c:u          print raw voice credentials for bots with their own gateway (repeatable)
+  -h, --help                this help`;
+
+const DEFAULT_BOT = '1100000000000000001';
+const SNOWFLAKE = /^\d{1,20}$/;
 
 function intFlag(value: string | undefined, name: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
@@ -41,6 +68,8 @@ export async function runServeCommand(
       options: {
         host: { type: 'string' },
         port: { type: 'string' },
+        'gateway-port': { type: 'string' },
+        bot: { type: 'string', multiple: true },
         'udp-port': { type: 'string' },
         tls: { type: 'boolean' },
         seed: { type: 'string' },
@@ -59,7 +88,7 @@ export async function runServeCommand(
   }
   const v = parsed.values;
   if (v.help) {
-    io.write(USAGE);
+    io.write(HELP);
     return;
   }
   if (v['no-dave'] && v['dave-required']) {
@@ -75,21 +104,36 @@ export async function runServeCommand(
     }
     return { guildId: parts[0]!, channelId: parts[1]!, userId: parts[2]! };
   });
+  const bots = v.bot ?? [DEFAULT_BOT];
+  for (const bot of bots) {
+    if (!SNOWFLAKE.test(bot))
+      throw new VoxcordError(
+        'INVALID_ARGUMENT',
+        `--bot expects a user id (a snowflake such as ${DEFAULT_BOT})\n${USAGE}`,
+      );
+  }
+  const gatewayPort = intFlag(v['gateway-port'], 'gateway-port', 0, 65535) ?? 0;
 
-  const server = await startVoiceServer({
-    host: v.host ?? '127.0.0.1',
-    port: intFlag(v.port, 'port', 0, 65535) ?? 0,
-    udpPort: intFlag(v['udp-port'], 'udp-port', 0, 65535) ?? 0,
-    tls: v.tls ?? false,
-    seed: intFlag(v.seed, 'seed', 0, 2 ** 32 - 1),
-    sessionGraceMs: intFlag(v['grace-ms'], 'grace-ms', 1, 3_600_000),
-    rtpExtension: v['rtp-extension'] ?? false,
-    dave: !(v['no-dave'] ?? false),
-    daveRequired: v['dave-required'] ?? false,
+  const host = v.host ?? '127.0.0.1';
+  const local = await startLocalDiscord({
+    gateway: { host, port: gatewayPort },
+    voice: {
+      host,
+      port: intFlag(v.port, 'port', 0, 65535) ?? 0,
+      udpPort: intFlag(v['udp-port'], 'udp-port', 0, 65535) ?? 0,
+      tls: v.tls ?? false,
+      seed: intFlag(v.seed, 'seed', 0, 2 ** 32 - 1),
+      sessionGraceMs: intFlag(v['grace-ms'], 'grace-ms', 1, 3_600_000),
+      rtpExtension: v['rtp-extension'] ?? false,
+      dave: !(v['no-dave'] ?? false),
+      daveRequired: v['dave-required'] ?? false,
+    },
   });
+  const server = local.voice;
 
   let caFile: string | null = null;
-  io.write(`voxcord voice server listening`);
+  io.write(`voxcord local Discord listening`);
+  io.write(`  main gateway: ${local.gateway.url} (REST apiUrl: ${local.gateway.apiUrl})`);
   io.write(`  voice websocket: ${server.wsUrl}/?v=8`);
   io.write(`  endpoint (VOICE_SERVER_UPDATE.endpoint): ${server.endpoint}`);
   io.write(`  UDP (SFU): ${server.endpoint.replace(/:\d+$/, '')}:${server.udpPort}`);
@@ -106,7 +150,19 @@ export async function runServeCommand(
     io.write(`  TLS: off (clients that only speak wss://, like @discordjs/voice, need --tls)`);
   }
   io.write('');
-  io.write('Point a bot at it: feed its voice adapter these two dispatches (local test credentials):');
+  io.write('Point a bot at it (local test tokens; any guild and channel id works):');
+  for (const bot of bots) io.write(`  bot token for user ${bot}: ${local.createBot(bot).token}`);
+  const tlsOption = caFile ? `tls: { ca: readFileSync('${caFile}') }` : 'tls: false';
+  io.write(`  const client = createGatewayClient({ token, apiUrl: '${local.gateway.apiUrl}' });`);
+  io.write('  await client.connect();');
+  io.write(
+    `  const connection = joinVoiceChannel({ guildId, channelId, adapterCreator: client.adapterCreator(guildId), ${tlsOption} });`,
+  );
+  io.write(
+    `  or: voxcord play <file> --server ${local.gateway.apiUrl} --token <token> --guild <id> --channel <id>${caFile ? ` --ca ${caFile}` : ''}`,
+  );
+  if (allocations.length > 0)
+    io.write('Bots with their own gateway: feed the voice adapter these two dispatches:');
   for (const request of allocations) {
     const a = server.allocate(request);
     io.write(
@@ -116,7 +172,6 @@ export async function runServeCommand(
       `  VOICE_SERVER_UPDATE ${JSON.stringify({ guild_id: a.guildId, token: a.token, endpoint: a.endpoint })}`,
     );
   }
-  if (allocations.length === 0) io.write('  (start with --allocate guild:channel:user to get credentials)');
   io.write('Press Ctrl+C to stop.');
 
   await new Promise<void>((resolve) => {
@@ -131,7 +186,7 @@ export async function runServeCommand(
     if (io.signal?.aborted) done();
     else io.signal?.addEventListener('abort', done, { once: true });
   });
-  await server.stop();
+  await local.stop();
   if (caFile) rmSync(caFile, { force: true });
   io.write('voxcord voice server stopped');
 }

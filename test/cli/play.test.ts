@@ -1,0 +1,160 @@
+/** `voxcord play` end to end against the local server: a listener in the channel hears the file. */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run.js';
+import {
+  CHANNEL,
+  Cleanup,
+  GUILD,
+  captureIo,
+  encodeTones,
+  hex,
+  joinBot,
+  startWorld,
+  tempDir,
+  until,
+  writeOgg,
+} from './helpers.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const PLAYER = '1500000000000000001';
+const LISTENER = '1500000000000000002';
+const SHORT = {
+  notes: [
+    { frequency: 440, ms: 600 },
+    { frequency: 880, ms: 400 },
+  ],
+};
+
+describe('voxcord play', () => {
+  it('plays an Ogg Opus file into the channel, unchanged, with progress and a summary', async () => {
+    const world = await startWorld(cleanup);
+    const dir = await tempDir(cleanup);
+    const frames = await encodeTones(SHORT);
+    expect(frames).toHaveLength(50);
+    await writeOgg(join(dir, 'song.ogg'), frames);
+    const listener = await joinBot(world, cleanup, LISTENER);
+
+    const io = captureIo({ cwd: dir });
+    const token = world.local.createBot(PLAYER).token;
+    const args = [
+      'play',
+      'song.ogg',
+      '--server',
+      world.local.gateway.apiUrl,
+      '--token',
+      token,
+      '--guild',
+      GUILD,
+      '--channel',
+      CHANNEL,
+    ];
+    const code = await runCli(args, io);
+    expect(io.err()).toBe('');
+    expect(code).toBe(0);
+    const out = io.out();
+    expect(out).toMatch(/joined: transport aead_\w+_rtpsize, DAVE version 1, privacy code (\d{5} ){5}\d{5}/);
+    expect(out).toMatch(/playing song\.ogg \[#+\] 100% 0:01\.0 \/ 0:01\.0/); // the length is read from the file
+    expect(out).toMatch(/played song\.ogg: 0:01\.0 \(50 frames, Opus passed through, \d+ late\)/);
+    expect(out).not.toContain(token);
+
+    // Every frame arrived, decrypted, byte for byte what the file holds (passthrough, no re-encoding).
+    await until(() => (listener.heard.get(PLAYER)?.length ?? 0) >= 50, 3_000, 'the frames at the listener');
+    expect(listener.heard.get(PLAYER)!.map(hex)).toEqual(frames.map(hex));
+    expect(listener.decryptFailures).toBe(0);
+    // It left the channel.
+    await until(
+      () => world.local.voice.participants(GUILD).every((p) => p.userId !== PLAYER),
+      2_000,
+      'the player to leave',
+    );
+  });
+
+  it('stops on Ctrl-C (the abort signal) and still leaves cleanly', async () => {
+    const world = await startWorld(cleanup);
+    const dir = await tempDir(cleanup);
+    await writeOgg(join(dir, 'long.ogg'), await encodeTones({ notes: [{ frequency: 440, ms: 20_000 }] }));
+    const listener = await joinBot(world, cleanup, LISTENER);
+    const controller = new AbortController();
+    const io = captureIo({ cwd: dir, signal: controller.signal });
+    const token = world.local.createBot(PLAYER).token;
+    const playing = runCli(
+      [
+        'play',
+        'long.ogg',
+        '--server',
+        world.local.gateway.apiUrl,
+        '--token',
+        token,
+        '--guild',
+        GUILD,
+        '--channel',
+        CHANNEL,
+      ],
+      io,
+    );
+    await until(() => io.out().includes('playing long.ogg'), 10_000, 'playback');
+    controller.abort();
+    expect(await playing).toBe(0);
+    expect(io.out()).toMatch(/stopped long\.ogg: 0:0\d\.\d/);
+    expect(listener.heard.get(PLAYER)?.length ?? 0).toBeGreaterThan(0);
+    expect(listener.heard.get(PLAYER)!.length).toBeLessThan(500);
+    await until(
+      () => world.local.voice.participants(GUILD).every((p) => p.userId !== PLAYER),
+      2_000,
+      'the player to leave',
+    );
+  });
+
+  it('a rejected token: exit 1, says so and how to fix it', async () => {
+    const world = await startWorld(cleanup);
+    const dir = await tempDir(cleanup);
+    await writeOgg(join(dir, 'a.ogg'), await encodeTones(SHORT));
+    const io = captureIo({ cwd: dir });
+    const code = await runCli(
+      [
+        'play',
+        'a.ogg',
+        '--server',
+        world.local.gateway.apiUrl,
+        '--token',
+        'not-a-token',
+        '--guild',
+        GUILD,
+        '--channel',
+        CHANNEL,
+      ],
+      io,
+    );
+    expect(code).toBe(1);
+    expect(io.err()).toContain(`${world.local.gateway.apiUrl} rejected the bot token`);
+    expect(io.err()).toContain('Check the token');
+    expect(io.err()).not.toContain('not-a-token');
+  });
+
+  it('a server that is not there: exit 1 with a hint', async () => {
+    const dir = await tempDir(cleanup);
+    await writeOgg(join(dir, 'a.ogg'), await encodeTones(SHORT));
+    const io = captureIo({ cwd: dir });
+    const code = await runCli(
+      [
+        'play',
+        'a.ogg',
+        '--server',
+        'http://127.0.0.1:9/api',
+        '--token',
+        'MTIz.x.y',
+        '--guild',
+        GUILD,
+        '--channel',
+        CHANNEL,
+      ],
+      io,
+    );
+    expect(code).toBe(1);
+    expect(io.err()).toMatch(/could not connect to the gateway of http:\/\/127\.0\.0\.1:9\/api/);
+    expect(io.err()).toContain('voxcord serve');
+  });
+});
