@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import {
+  DAVE_PROTOCOL_VERSION,
   SUPPORTED_MODES,
   TRANSPORT_KEY_BYTES,
   VOICE_HANDSHAKE_TIMEOUT_MS,
@@ -26,6 +27,11 @@ import { transmit } from './transmit.js';
 import type { Transmission, TransmitLink } from './transmit.js';
 import { VoiceSocket } from './voice-socket.js';
 import type { VoiceTlsOptions } from './voice-socket.js';
+import { daveInboundOf } from '../dave/dave-endpoint.js';
+import type { DaveEndpointFactory, DaveEpochInfo } from '../dave/dave-endpoint.js';
+import { createDaveClient } from '../dave/dave-client.js';
+import { SessionDave } from './session-dave.js';
+import type { AudioFrame, DaveDecryptFailure, ReceiveOutcome, VoiceDave } from './session-dave.js';
 
 export interface VoiceSessionOptions {
   /** host[:port], no scheme (VOICE_SERVER_UPDATE `endpoint`). */
@@ -37,10 +43,15 @@ export interface VoiceSessionOptions {
   sessionId: string;
   /** VOICE_SERVER_UPDATE `token`. */
   token: string;
-  /** Voice channel id (the DAVE MLS group id). */
+  /** Voice channel id (the DAVE MLS group id); required for DAVE. */
   channelId?: string;
-  /** Highest DAVE version offered in Identify; 0 (default) = no DAVE. */
+  /**
+   * Highest DAVE version offered in Identify. Default 1 (DAVE end-to-end encryption) when
+   * `channelId` is set, else 0; 0 = transport encryption only.
+   */
   maxDaveProtocolVersion?: number;
+  /** The DAVE implementation; default our own (DaveClient). Tests plug in others. */
+  daveEndpoint?: DaveEndpointFactory;
   engine: MediaEngine;
   /** true (default) = wss like Discord; false = plain ws; an object = wss with these TLS options. */
   tls?: VoiceTlsOptions;
@@ -64,7 +75,18 @@ export type VoiceSessionEvents = {
   speaking: [update: SpeakingUpdate];
   clientConnect: [userIds: string[]];
   clientDisconnect: [userId: string];
+  /** Raw transport-decrypted packets (a DAVE frame while E2EE is on). */
   rtp: [packet: ReceivedRtp & { userId?: string }];
+  /** A received Opus frame, DAVE-decrypted (or plain in a transport-only call). */
+  audioFrame: [frame: AudioFrame];
+  /** A received frame that could not be decrypted; counted in `dave.stats`, nothing is torn down. */
+  daveDecryptFailure: [failure: DaveDecryptFailure];
+  /** The DAVE epoch, protocol version or privacy code changed. */
+  daveEpoch: [info: DaveEpochInfo];
+  /** The call's privacy code changed (undefined: no group now). */
+  davePrivacyCode: [code: string | undefined];
+  /** DAVE gateway input was rejected (details.reason); recovery, if any, is already under way. */
+  daveError: [error: VoxcordError];
   ping: [ms: number];
 };
 
@@ -97,6 +119,8 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private readonly changeListeners = new Set<() => void>();
   private transmission: Transmission | undefined;
   private readonly link: TransmitLink;
+  private readonly maxDave: number;
+  private readonly daveState: SessionDave;
 
   constructor(options: VoiceSessionOptions) {
     super();
@@ -106,11 +130,29 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     }
     this.options = options;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? VOICE_HANDSHAKE_TIMEOUT_MS;
+    const maxDave =
+      options.maxDaveProtocolVersion ?? (options.channelId === undefined ? 0 : DAVE_PROTOCOL_VERSION);
+    if (!Number.isInteger(maxDave) || maxDave < 0)
+      throw new VoxcordError('INVALID_ARGUMENT', 'maxDaveProtocolVersion must be a non-negative integer');
+    if (maxDave >= 1 && (options.channelId === undefined || !/^\d{1,20}$/.test(options.channelId)))
+      throw new VoxcordError('INVALID_ARGUMENT', 'DAVE needs channelId (the voice channel snowflake)');
+    this.maxDave = maxDave;
+    this.daveState = new SessionDave({
+      send: (message) => this.sendDave(message),
+      epoch: (info) => this.emit('daveEpoch', info),
+      privacyCode: (code) => this.emit('davePrivacyCode', code),
+      error: (error) => {
+        this.debug(`DAVE error: ${error.message}`, error.details);
+        this.emit('daveError', error);
+      },
+      debug: (message) => this.debug(message),
+    });
     this.link = {
       readyChannel: () => (this.current.status === 'ready' ? this.channel : undefined),
       readyEpoch: () => this.readyCount,
       isDestroyed: () => this.current.status === 'destroyed',
       sendSpeaking: (flags) => this.sendSpeaking(flags),
+      prepareFrame: (frame) => this.daveState.prepareFrame(frame),
       onChange: (listener) => {
         this.changeListeners.add(listener);
         return () => this.changeListeners.delete(listener);
@@ -153,12 +195,24 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     return this.options.channelId;
   }
 
+  /** DAVE end-to-end encryption state: version, epoch, privacy code, verification codes, counters. */
+  get dave(): VoiceDave {
+    return this.daveState;
+  }
+
   /** Starts the session; on a session that already ran, starts over fresh (Identify, not Resume). */
   connect(): void {
     if (this.current.status === 'destroyed')
       throw new VoxcordError('DESTROYED', 'the voice session was destroyed');
     this.teardown();
     this.transition({ type: 'connect' });
+    if (this.maxDave >= 1 && this.options.channelId !== undefined) {
+      this.daveState.start(
+        this.options.daveEndpoint ?? createDaveClient,
+        this.options.userId,
+        this.options.channelId,
+      );
+    }
     this.openSocket(-1);
   }
 
@@ -232,6 +286,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     }
     this.ssrcUsers.clear();
     this.recognizedUsers.clear();
+    this.daveState.stop();
   }
 
   private emitError(error: VoxcordError): void {
@@ -282,9 +337,17 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     this.armHandshakeTimer('websocket open and Hello');
   }
 
-  private send(message: ClientMessage): void {
-    if (this.socket?.send(message))
-      this.debug(`sent op ${message.op}`, 'd' in message ? message.d : undefined);
+  private send(message: ClientMessage): boolean {
+    if (!this.socket?.send(message)) return false;
+    this.debug(`sent op ${message.op}`, 'd' in message ? message.d : undefined);
+    return true;
+  }
+
+  /** DAVE replies go out only on a live, identified connection (held otherwise until op 9). */
+  private sendDave(message: ClientMessage): boolean {
+    const status = this.current.status;
+    if (status !== 'connecting' && status !== 'ready') return false;
+    return this.send(message);
   }
 
   private onSocketClosed(socket: VoiceSocket, code: number, reason: string): void {
@@ -322,7 +385,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
               user_id: this.options.userId,
               session_id: this.options.sessionId,
               token: this.options.token,
-              max_dave_protocol_version: this.options.maxDaveProtocolVersion ?? 0,
+              max_dave_protocol_version: this.maxDave,
             },
           });
           this.armHandshakeTimer('Ready after Identify');
@@ -356,21 +419,25 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       case VoiceOpcode.Resumed:
         this.debug('resumed');
         this.transition({ type: 'resumed' });
+        this.daveState.flush();
         return;
       case VoiceOpcode.Speaking: {
         const { user_id: userId, ssrc, speaking } = message.d;
         this.ssrcUsers.set(ssrc, userId);
         this.emit('speaking', { userId, ssrc, speaking });
+        this.emitReceived(this.daveState.mapped(ssrc, userId));
         return;
       }
       case VoiceOpcode.ClientsConnect:
         for (const id of message.d.user_ids) this.recognizedUsers.add(id);
+        this.handleDave(message);
         this.emit('clientConnect', [...message.d.user_ids]);
         return;
       case VoiceOpcode.ClientDisconnect: {
         const userId = message.d.user_id;
         this.recognizedUsers.delete(userId);
         for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
+        this.handleDave(message);
         this.emit('clientDisconnect', userId);
         return;
       }
@@ -378,9 +445,15 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         this.debug(`ignored unknown op ${message.rawOp}`);
         return;
       default:
-        // DAVE opcodes: not wired yet (the DAVE session takes them over).
-        this.debug(`ignored op ${message.op}`);
+        // DAVE opcodes 21, 22, 24, 25, 27, 29, 30.
+        if (this.daveState.enabled) this.handleDave(message);
+        else this.debug(`ignored op ${message.op} (DAVE not offered)`);
     }
+  }
+
+  private handleDave(message: ServerMessage): void {
+    const inbound = daveInboundOf(message);
+    if (inbound !== undefined) this.daveState.handle(inbound);
   }
 
   // ---- handshake steps ----
@@ -459,6 +532,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     const onRtp = (packet: ReceivedRtp): void => {
       const userId = this.ssrcUsers.get(packet.ssrc);
       this.emit('rtp', userId === undefined ? packet : { ...packet, userId });
+      this.emitReceived(this.daveState.receive(packet, userId));
     };
     const onError = (error: VoxcordError): void => {
       if (this.channel !== channel) return;
@@ -472,6 +546,13 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       channel.off('rtp', onRtp);
       channel.off('error', onError);
     };
+  }
+
+  private emitReceived(outcomes: ReceiveOutcome[]): void {
+    for (const o of outcomes) {
+      if (o.ok) this.emit('audioFrame', o.frame);
+      else this.emit('daveDecryptFailure', o.failure);
+    }
   }
 
   private onSessionDescription(d: SessionDescriptionData): void {
@@ -517,7 +598,11 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       );
       return;
     }
+    const firstDescription = status === 'connecting';
     this.transition({ type: 'sessionDescription', mode, daveProtocolVersion: d.dave_protocol_version });
+    // The DAVE session starts with the first op 4 of a connection (dave.md §6.1).
+    if (firstDescription)
+      this.daveState.handle({ op: VoiceOpcode.SessionDescription, protocolVersion: d.dave_protocol_version });
   }
 
   private sendSpeaking(flags: number): void {

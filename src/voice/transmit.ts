@@ -21,6 +21,11 @@ export interface TransmitLink {
   sendSpeaking(flags: number): void;
   /** Calls `listener` after every session state change; returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
+  /**
+   * Turns an Opus frame into what goes on the wire right before it is queued (DAVE encryption),
+   * or null to drop it (no send key yet). Absent = frames go out unchanged.
+   */
+  prepareFrame?(frame: Uint8Array): Uint8Array | null;
 }
 
 export interface Transmission {
@@ -28,7 +33,7 @@ export interface Transmission {
   readonly finished: Promise<void>;
   /** Stops at once: drops queued frames, sends the trailing silence, then Speaking 0. */
   stop(): void;
-  /** Frames handed to the media channel so far. */
+  /** Frames handed to the media channel so far (frames DAVE had to drop are counted in `session.dave.stats`). */
   readonly framesSent: number;
 }
 
@@ -193,6 +198,9 @@ class TransmitPump implements Transmission {
           if (channel === undefined || this.blocked === channel) await this.wake();
           else break;
         }
+        // Encrypted at the last moment so the key in force at send time is used.
+        const wire = this.link.prepareFrame ? this.link.prepareFrame(frame) : frame;
+        if (wire === null) continue; // counted by the DAVE side
         if (spokenEpoch !== this.link.readyEpoch()) {
           // Before the first frame of the burst, and again after every resume (voice-gateway.md §7.5).
           this.link.sendSpeaking(flags);
@@ -200,7 +208,7 @@ class TransmitPump implements Transmission {
         }
         burstChannel = channel;
         this.frames += 1;
-        if (!channel.enqueue(frame)) this.block(channel);
+        if (!channel.enqueue(wire)) this.block(channel);
       }
     } catch (err) {
       failure =

@@ -114,7 +114,7 @@ describe('VoiceSession handshake', () => {
       user_id: CREDS.userId,
       session_id: CREDS.sessionId,
       token: CREDS.token,
-      max_dave_protocol_version: 0,
+      max_dave_protocol_version: 1, // DAVE is offered by default when the channel is known
     });
     expect(h.engine.channels).toHaveLength(1);
     expect(h.engine.channels[0]!.options).toEqual({ ssrc: 1234, serverHost: '127.0.0.1', serverPort: 50001 });
@@ -129,9 +129,19 @@ describe('VoiceSession handshake', () => {
   });
 
   it('sends max_dave_protocol_version from the options', async () => {
-    const h = create({ maxDaveProtocolVersion: 1 });
+    const h = create({ maxDaveProtocolVersion: 0, channelId: '127121515262115840' });
     const { identify } = await handshake(h);
-    expect((identify as { max_dave_protocol_version: number }).max_dave_protocol_version).toBe(1);
+    expect((identify as { max_dave_protocol_version: number }).max_dave_protocol_version).toBe(0);
+    expect(h.session.dave.enabled).toBe(false);
+  });
+
+  it('offers no DAVE without a channel id, and refuses DAVE without one', async () => {
+    const h = create();
+    const { identify } = await handshake(h);
+    expect((identify as { max_dave_protocol_version: number }).max_dave_protocol_version).toBe(0);
+    expect(() => create({ maxDaveProtocolVersion: 1 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error,
+    );
   });
 
   it.each([
@@ -381,7 +391,7 @@ describe('VoiceSession heartbeats', () => {
     const second = await conn.waitFor(3, 5_000, first.index + 1);
     expect((second.d as { seq_ack: number }).seq_ack).toBe(17);
     conn.sendBinary(42, 25, Uint8Array.of(0, 1, 2));
-    await until(() => h.debug.some((m) => m === 'ignored op 25'));
+    await until(() => h.debug.some((m) => m === 'ignored op 25 (DAVE not offered)'));
     const third = await conn.waitFor(3, 5_000, second.index + 1);
     expect((third.d as { seq_ack: number }).seq_ack).toBe(42);
     await until(() => pings.length >= 1);

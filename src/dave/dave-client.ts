@@ -1,0 +1,335 @@
+/**
+ * DaveClient: our DAVE endpoint for one voice session (dave.md §6). It sequences the gateway's
+ * DAVE messages through the MLS member (DaveSession), sends what that returns, and keeps the media
+ * side in step: one FrameEncryptor for our frames, one FrameDecryptor per remote user.
+ *
+ * Key timing follows libdave (§6.9): receive ratchets switch as soon as a commit or welcome is
+ * processed (old ones stay usable 10 s), our send ratchet only on op 22 (or at once for transition
+ * 0). Version 0 means passthrough both ways; after an upgrade unencrypted frames are still accepted
+ * for 10 s. Pure: no sockets, no timers (the decryptors' clock is injectable).
+ */
+import { VoxcordError } from '../errors.js';
+import { VoiceOpcode } from '../protocol/constants.js';
+import { verificationCode as computeVerificationCode, privacyCode as computePrivacyCode } from './codes.js';
+import type {
+  DaveClientMessage,
+  DaveEndpoint,
+  DaveEndpointContext,
+  DaveFrameResult,
+  DaveInbound,
+} from './dave-endpoint.js';
+import { FrameDecryptor } from './frame-decryptor.js';
+import { FrameEncryptor } from './frame-encryptor.js';
+import type { FrameEncryptorStats } from './frame-encryptor.js';
+import { DaveSession } from './mls/dave-session.js';
+import type { DaveOutbound, DaveResult, DaveTransition } from './mls/dave-session.js';
+import type { SignatureKeyPair } from './mls/key-package.js';
+import { snowflakeToBigInt } from './mls/mls-codec.js';
+import { decodeAnnounceCommit, decodeProposalsPayload, decodeWelcomePayload } from './opcodes.js';
+
+export interface DaveClientOptions extends DaveEndpointContext {
+  /** Persistent identity key; a fresh P-256 key otherwise. */
+  signatureKeyPair?: SignatureKeyPair;
+  /** Monotonic clock in ms for the decryptors (tests). Default performance.now(). */
+  now?: () => number;
+}
+
+/** User ids compare as numbers (DaveSession normalises them the same way). */
+function normalizeUserId(userId: string): string {
+  try {
+    return snowflakeToBigInt(userId).toString();
+  } catch {
+    return userId;
+  }
+}
+
+export class DaveClient implements DaveEndpoint {
+  private readonly context: DaveEndpointContext;
+  private readonly session: DaveSession;
+  private readonly selfId: string;
+  private readonly now: (() => number) | undefined;
+  private readonly encryptor = new FrameEncryptor();
+  private readonly decryptors = new Map<string, FrameDecryptor>();
+  /** Version 0 in force (or being prepared): new decryptors start in passthrough. */
+  private receivePassthrough = false;
+  private executedVersion = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private destroyed = false;
+  private lastEpoch: bigint | undefined;
+  private lastCode: string | undefined;
+  private lastVersion = 0;
+  private currentCode: string | undefined;
+
+  constructor(options: DaveClientOptions) {
+    this.context = options;
+    const sessionOptions: ConstructorParameters<typeof DaveSession>[0] = {
+      userId: options.userId,
+      channelId: options.channelId,
+    };
+    if (options.signatureKeyPair !== undefined) sessionOptions.signatureKeyPair = options.signatureKeyPair;
+    this.session = new DaveSession(sessionOptions);
+    this.selfId = this.session.userId;
+    this.now = options.now;
+  }
+
+  get protocolVersion(): number {
+    return this.executedVersion;
+  }
+
+  get epoch(): bigint | undefined {
+    return this.session.epoch;
+  }
+
+  get epochAuthenticator(): Uint8Array | undefined {
+    return this.session.epochAuthenticator;
+  }
+
+  get privacyCode(): string | undefined {
+    return this.currentCode;
+  }
+
+  /** Our send side: encrypted / passthrough / silence / dropped counts. */
+  get encryptStats(): Readonly<FrameEncryptorStats> {
+    return this.encryptor.stats;
+  }
+
+  /** Decryptor of a remote user, if one exists (tests and diagnostics). */
+  decryptorOf(userId: string): FrameDecryptor | undefined {
+    return this.decryptors.get(normalizeUserId(userId));
+  }
+
+  handle(message: DaveInbound): void {
+    if (this.destroyed) return;
+    this.chain = this.chain
+      .then(() => this.process(message))
+      .catch((err: unknown) => {
+        this.report(
+          new VoxcordError('DAVE_PROTOCOL_ERROR', `DAVE: internal error handling op ${message.op}`, {
+            details: { reason: 'internal', op: message.op, error: err instanceof Error ? err.message : '' },
+          }),
+        );
+      });
+  }
+
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  encrypt(opus: Uint8Array): Uint8Array | null {
+    if (this.destroyed) return null;
+    return this.encryptor.encrypt(opus);
+  }
+
+  decrypt(userId: string, frame: Uint8Array): DaveFrameResult {
+    if (this.destroyed) return { ok: false, reason: 'no-key' };
+    const result = this.decryptorFor(normalizeUserId(userId)).decrypt(frame);
+    return result.ok ? { ok: true, frame: result.frame } : { ok: false, reason: result.reason };
+  }
+
+  async verificationCode(userId: string): Promise<string> {
+    const id = normalizeUserId(userId);
+    const remoteKey = this.session.roster.get(id);
+    if (remoteKey === undefined || id === this.selfId) {
+      throw new VoxcordError(
+        'INVALID_ARGUMENT',
+        'that user is not another member of the current DAVE group',
+        {
+          details: { userId },
+        },
+      );
+    }
+    return computeVerificationCode(this.session.signaturePublicKey, this.selfId, remoteKey, id);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.session.reset();
+    this.encryptor.setRatchet(null);
+    this.decryptors.clear();
+  }
+
+  // ---- message processing (strictly in order) ----
+
+  private async process(message: DaveInbound): Promise<void> {
+    if (this.destroyed) return;
+    switch (message.op) {
+      case VoiceOpcode.SessionDescription: {
+        const version = message.protocolVersion;
+        this.executedVersion = version;
+        this.encryptor.setRatchet(null);
+        this.encryptor.setPassthrough(version === 0);
+        this.setReceivePassthrough(version === 0);
+        await this.apply(await this.session.init(version));
+        return;
+      }
+      case VoiceOpcode.ClientsConnect:
+        this.session.addRecognizedUsers(message.userIds);
+        return;
+      case VoiceOpcode.ClientDisconnect: {
+        const id = normalizeUserId(message.userId);
+        this.session.removeRecognizedUser(id);
+        this.decryptors.delete(id);
+        return;
+      }
+      case VoiceOpcode.DavePrepareTransition:
+        await this.apply(
+          await this.session.onPrepareTransition({
+            transitionId: message.transitionId,
+            protocolVersion: message.protocolVersion,
+          }),
+        );
+        return;
+      case VoiceOpcode.DaveExecuteTransition:
+        await this.apply(await this.session.onExecuteTransition(message.transitionId));
+        return;
+      case VoiceOpcode.DavePrepareEpoch: {
+        const data: Parameters<DaveSession['onPrepareEpoch']>[0] = {
+          epoch: message.epoch,
+          protocolVersion: message.protocolVersion,
+        };
+        if (message.transitionId !== undefined) data.transitionId = message.transitionId;
+        await this.apply(await this.session.onPrepareEpoch(data));
+        return;
+      }
+      default:
+        await this.processBinary(message.op, message.payload);
+    }
+  }
+
+  private async processBinary(
+    op:
+      | typeof VoiceOpcode.DaveMlsExternalSender
+      | typeof VoiceOpcode.DaveMlsProposals
+      | typeof VoiceOpcode.DaveMlsAnnounceCommitTransition
+      | typeof VoiceOpcode.DaveMlsWelcome,
+    payload: Uint8Array,
+  ): Promise<void> {
+    try {
+      switch (op) {
+        case VoiceOpcode.DaveMlsExternalSender:
+          await this.apply(await this.session.onExternalSender(payload));
+          return;
+        case VoiceOpcode.DaveMlsProposals:
+          await this.apply(await this.session.onProposals(decodeProposalsPayload(payload)));
+          return;
+        case VoiceOpcode.DaveMlsAnnounceCommitTransition:
+          await this.apply(await this.session.onAnnounceCommit(decodeAnnounceCommit(payload)));
+          return;
+        case VoiceOpcode.DaveMlsWelcome:
+          await this.apply(await this.session.onWelcome(decodeWelcomePayload(payload)));
+          return;
+      }
+    } catch (err) {
+      // Only the payload decoders throw (typed, 'malformed'): without a transition id there is
+      // nothing to answer with op 31, so the message is dropped and reported.
+      this.report(
+        err instanceof VoxcordError
+          ? err
+          : new VoxcordError('DAVE_PROTOCOL_ERROR', `DAVE: malformed op ${op} payload`, {
+              details: { reason: 'malformed', op },
+            }),
+      );
+    }
+  }
+
+  /** Carries out a DaveSession result: ratchets first, then the replies, then the new epoch view. */
+  private async apply(result: DaveResult): Promise<void> {
+    if (this.destroyed) return;
+    if (result.error !== undefined) this.report(result.error);
+    if (result.ignored !== undefined)
+      this.context.notify({ type: 'debug', message: `DAVE: ignored (${result.ignored})` });
+    if (result.prepareRatchets !== undefined) await this.prepareRatchets(result.prepareRatchets);
+    if (result.execute !== undefined) await this.execute(result.execute);
+    if (this.destroyed) return;
+    for (const out of result.send) this.context.send(toClientMessage(out));
+    this.refreshEpoch();
+  }
+
+  /** §6.9: receive side of a new epoch (or receive passthrough for a downgrade). */
+  private async prepareRatchets(t: DaveTransition): Promise<void> {
+    if (t.protocolVersion === 0) {
+      this.setReceivePassthrough(true);
+      return;
+    }
+    const users = new Set<string>(this.session.recognizedUsers);
+    for (const id of this.session.roster.keys()) users.add(id);
+    users.delete(this.selfId);
+    for (const id of users) {
+      const base = await this.session.exportBaseSecret(id);
+      if (this.destroyed) return;
+      if (base !== undefined) this.decryptorFor(id).transitionToRatchet(base);
+    }
+  }
+
+  /** §6.8: the send side switches; after an upgrade plain frames are accepted 10 s longer. */
+  private async execute(t: DaveTransition): Promise<void> {
+    if (t.protocolVersion === 0) {
+      this.encryptor.setRatchet(null);
+      this.encryptor.setPassthrough(true);
+      this.setReceivePassthrough(true);
+    } else {
+      const base = await this.session.exportBaseSecret(this.selfId);
+      if (this.destroyed) return;
+      this.encryptor.setRatchet(base ?? null); // no group (sole-member reset): drop until one exists
+      this.encryptor.setPassthrough(false);
+      this.setReceivePassthrough(false);
+    }
+    this.executedVersion = t.protocolVersion;
+  }
+
+  private setReceivePassthrough(on: boolean): void {
+    this.receivePassthrough = on;
+    for (const d of this.decryptors.values()) d.setPassthrough(on ? { enable: true } : { enable: false });
+  }
+
+  private decryptorFor(id: string): FrameDecryptor {
+    let d = this.decryptors.get(id);
+    if (d === undefined) {
+      d = new FrameDecryptor(this.now === undefined ? {} : { now: this.now });
+      if (this.receivePassthrough) d.setPassthrough({ enable: true });
+      this.decryptors.set(id, d);
+    }
+    return d;
+  }
+
+  private refreshEpoch(): void {
+    const auth = this.session.epochAuthenticator;
+    this.currentCode = auth === undefined ? undefined : computePrivacyCode(auth);
+    const epoch = this.session.epoch;
+    if (
+      epoch === this.lastEpoch &&
+      this.currentCode === this.lastCode &&
+      this.executedVersion === this.lastVersion
+    )
+      return;
+    this.lastEpoch = epoch;
+    this.lastCode = this.currentCode;
+    this.lastVersion = this.executedVersion;
+    this.context.notify({
+      type: 'epoch',
+      epoch,
+      privacyCode: this.currentCode,
+      protocolVersion: this.executedVersion,
+    });
+  }
+
+  private report(error: VoxcordError): void {
+    this.context.notify({ type: 'error', error });
+  }
+}
+
+function toClientMessage(out: DaveOutbound): DaveClientMessage {
+  switch (out.op) {
+    case VoiceOpcode.DaveTransitionReady:
+    case VoiceOpcode.DaveMlsInvalidCommitWelcome:
+      return { op: out.op, d: { transition_id: out.transitionId } };
+    default:
+      return { op: out.op, payload: out.payload };
+  }
+}
+
+/** The default DaveEndpointFactory. */
+export function createDaveClient(context: DaveEndpointContext): DaveClient {
+  return new DaveClient(context);
+}

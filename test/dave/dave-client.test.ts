@@ -1,0 +1,363 @@
+/**
+ * DaveClient (the client-side DAVE coordinator) without sockets: our clients talk to the local
+ * server's DaveDeliveryService in-process, messages delivered in FIFO order, with op 22 optionally
+ * held back to observe the key timing of dave.md §6.8/§6.9.
+ */
+import { describe, expect, it } from 'vitest';
+import { VoiceOpcode } from '../../src/protocol/constants.js';
+import { DaveClient } from '../../src/dave/dave-client.js';
+import type { DaveClientMessage, DaveEndpointEvent, DaveInbound } from '../../src/dave/dave-endpoint.js';
+import { DaveDeliveryService } from '../../src/server/dave/delivery-service.js';
+import type { DaveOutbound, DaveServerMessage } from '../../src/server/dave/delivery-service.js';
+
+const CHANNEL = '1300000000000000001';
+const OPUS = Uint8Array.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+const SILENCE = Uint8Array.of(0xf8, 0xff, 0xfe);
+
+interface Node {
+  id: string;
+  client: DaveClient;
+  sent: DaveClientMessage[];
+  events: DaveEndpointEvent[];
+}
+
+type Item = { to: string; inbound: DaveInbound } | { from: string; message: DaveClientMessage };
+
+function inboundOf(m: DaveServerMessage): DaveInbound {
+  switch (m.op) {
+    case VoiceOpcode.DavePrepareTransition:
+      return { op: m.op, transitionId: m.d.transition_id, protocolVersion: m.d.protocol_version };
+    case VoiceOpcode.DaveExecuteTransition:
+      return { op: m.op, transitionId: m.d.transition_id };
+    case VoiceOpcode.DavePrepareEpoch:
+      return {
+        op: m.op,
+        epoch: m.d.epoch,
+        protocolVersion: m.d.protocol_version,
+        transitionId: m.d.transition_id,
+      };
+    default:
+      return { op: m.op, payload: m.payload };
+  }
+}
+
+class Net {
+  readonly service = new DaveDeliveryService({ channelId: CHANNEL, now: () => 0 });
+  readonly nodes = new Map<string, Node>();
+  private queue: Item[] = [];
+  /** Op 22 messages held back while `holdExecute` is set. */
+  held: Item[] = [];
+  holdExecute = false;
+  /** Rewrites a server message on its way to a client (fault injection). */
+  intercept: ((to: string, m: DaveInbound) => DaveInbound) | undefined;
+  /** The decryptors' clock. */
+  clock = 0;
+
+  node(id: string): Node {
+    const n = this.nodes.get(id);
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  join(id: string, maxVersion = 1): Node {
+    const node: Node = { id, sent: [], events: [], client: undefined as unknown as DaveClient };
+    node.client = new DaveClient({
+      userId: id,
+      channelId: CHANNEL,
+      now: () => this.clock,
+      send: (message) => {
+        node.sent.push(message);
+        this.queue.push({ from: id, message });
+      },
+      notify: (event) => node.events.push(event),
+    });
+    const others = [...this.nodes.keys()];
+    for (const o of others)
+      this.queue.push({ to: o, inbound: { op: VoiceOpcode.ClientsConnect, userIds: [id] } });
+    this.nodes.set(id, node);
+    const out = this.service.join(id, maxVersion);
+    if (maxVersion >= 1) {
+      this.queue.push({
+        to: id,
+        inbound: { op: VoiceOpcode.SessionDescription, protocolVersion: this.service.sessionVersionFor(id) },
+      });
+      if (others.length > 0)
+        this.queue.push({ to: id, inbound: { op: VoiceOpcode.ClientsConnect, userIds: others } });
+    }
+    this.deliver(out);
+    return node;
+  }
+
+  leave(id: string): void {
+    this.node(id).client.destroy();
+    this.nodes.delete(id);
+    for (const o of this.nodes.keys())
+      this.queue.push({ to: o, inbound: { op: VoiceOpcode.ClientDisconnect, userId: id } });
+    this.deliver(this.service.leave(id));
+  }
+
+  /** Delivers the held op 22 messages and stops holding. */
+  releaseExecute(): void {
+    this.holdExecute = false;
+    this.queue.push(...this.held);
+    this.held = [];
+  }
+
+  /** Delivers everything, in order, until nobody has anything left to say. */
+  async run(): Promise<void> {
+    for (let round = 0; round < 100; round++) {
+      while (this.queue.length > 0) this.step(this.queue.shift()!);
+      await Promise.all([...this.nodes.values()].map((n) => n.client.settled()));
+      if (this.queue.length === 0) return;
+    }
+    throw new Error('message loop did not settle');
+  }
+
+  private deliver(out: DaveOutbound[]): void {
+    for (const o of out) this.queue.push({ to: o.to, inbound: inboundOf(o.message) });
+  }
+
+  private step(item: Item): void {
+    if ('to' in item) {
+      const node = this.nodes.get(item.to);
+      if (node === undefined) return;
+      if (this.holdExecute && item.inbound.op === VoiceOpcode.DaveExecuteTransition) {
+        this.held.push(item);
+        return;
+      }
+      node.client.handle(this.intercept ? this.intercept(item.to, item.inbound) : item.inbound);
+      return;
+    }
+    if (!this.nodes.has(item.from)) return;
+    const m = item.message;
+    switch (m.op) {
+      case VoiceOpcode.DaveTransitionReady:
+        this.deliver(this.service.transitionReady(item.from, m.d.transition_id));
+        return;
+      case VoiceOpcode.DaveMlsInvalidCommitWelcome:
+        this.deliver(this.service.invalidCommitWelcome(item.from, m.d.transition_id));
+        return;
+      case VoiceOpcode.DaveMlsKeyPackage:
+        this.deliver(this.service.keyPackage(item.from, m.payload).out);
+        return;
+      case VoiceOpcode.DaveMlsCommitWelcome:
+        this.deliver(this.service.commitWelcome(item.from, m.payload).out);
+    }
+  }
+}
+
+function sentOps(n: Node): number[] {
+  return n.sent.map((m) => m.op);
+}
+
+function decrypts(from: Node, to: Node, frame = OPUS): boolean {
+  const wire = from.client.encrypt(frame);
+  if (wire === null) return false;
+  const result = to.client.decrypt(from.id, wire);
+  return result.ok && Buffer.from(result.frame).equals(Buffer.from(frame));
+}
+
+function expectAgreement(nodes: Node[]): void {
+  const epochs = new Set(nodes.map((n) => n.client.epoch));
+  const codes = new Set(nodes.map((n) => n.client.privacyCode));
+  const auths = new Set(nodes.map((n) => Buffer.from(n.client.epochAuthenticator ?? []).toString('hex')));
+  expect(epochs.size).toBe(1);
+  expect(codes.size).toBe(1);
+  expect(auths.size).toBe(1);
+  expect([...codes][0]).toMatch(/^\d{30}$/);
+}
+
+/** Two members A, B with the first transition executed. */
+async function pair(): Promise<{ net: Net; a: Node; b: Node }> {
+  const net = new Net();
+  const a = net.join('600000000000000001');
+  const b = net.join('600000000000000002');
+  await net.run();
+  return { net, a, b };
+}
+
+describe('DaveClient: group formation and key timing', () => {
+  it('sends a key package on op 4, drops audio until op 22, then encrypts with the new key', async () => {
+    const net = new Net();
+    net.holdExecute = true;
+    const a = net.join('600000000000000001');
+    const b = net.join('600000000000000002');
+    await net.run();
+    expect(sentOps(a)[0]).toBe(VoiceOpcode.DaveMlsKeyPackage);
+    expect(sentOps(b)[0]).toBe(VoiceOpcode.DaveMlsKeyPackage);
+    // Commit/welcome processed: ready reported, epoch and privacy code known on both sides.
+    expect(sentOps(a)).toContain(VoiceOpcode.DaveTransitionReady);
+    expect(sentOps(b)).toContain(VoiceOpcode.DaveTransitionReady);
+    expect(a.client.epoch).toBe(1n);
+    expectAgreement([a, b]);
+    const epochEvent = a.events.find((e) => e.type === 'epoch' && e.epoch === 1n);
+    expect(epochEvent).toMatchObject({ privacyCode: a.client.privacyCode, protocolVersion: 1 });
+    // No send key before op 22 (libdave): the frame is dropped, never sent in clear.
+    expect(a.client.encrypt(OPUS)).toBeNull();
+    expect(a.client.encryptStats.dropped).toBe(1);
+
+    net.releaseExecute();
+    await net.run();
+    const wire = a.client.encrypt(OPUS)!;
+    expect(Buffer.from(wire.subarray(wire.length - 2)).toString('hex')).toBe('fafa');
+    expect(Buffer.from(wire.subarray(0, OPUS.length)).equals(Buffer.from(OPUS))).toBe(false);
+    expect(b.client.decrypt(a.id, wire)).toEqual({ ok: true, frame: Buffer.from(OPUS) });
+    expect(decrypts(b, a)).toBe(true);
+  });
+
+  it('switches receive keys on the commit and the send key only on op 22', async () => {
+    const { net, a, b } = await pair();
+    net.holdExecute = true;
+    const c = net.join('600000000000000003');
+    await net.run();
+    expectAgreement([a, b, c]);
+    expect(a.client.epoch).toBe(2n);
+    // A still sends with its epoch-1 key: B (which kept it) decrypts, the newcomer cannot.
+    const old = a.client.encrypt(OPUS)!;
+    expect(b.client.decrypt(a.id, old).ok).toBe(true);
+    expect(c.client.decrypt(a.id, old)).toEqual({ ok: false, reason: 'auth-failed' });
+    net.releaseExecute();
+    await net.run();
+    const fresh = a.client.encrypt(OPUS)!;
+    expect(c.client.decrypt(a.id, fresh).ok).toBe(true);
+    expect(b.client.decrypt(a.id, fresh).ok).toBe(true);
+    expect(decrypts(c, a) && decrypts(c, b) && decrypts(b, c)).toBe(true);
+  });
+
+  it('passes silence unencrypted both ways and reports frames without a key', async () => {
+    const { a, b } = await pair();
+    expect(a.client.encrypt(SILENCE)).toBe(SILENCE);
+    expect(b.client.decrypt('600000000000000099', SILENCE)).toEqual({ ok: true, frame: SILENCE });
+    expect(b.client.decrypt('600000000000000099', a.client.encrypt(OPUS)!)).toEqual({
+      ok: false,
+      reason: 'no-key',
+    });
+    expect(b.client.decrypt(a.id, OPUS)).toEqual({ ok: false, reason: 'not-protocol-frame' });
+  });
+
+  it('drops the decryptor of a user who disconnected (op 13)', async () => {
+    const { net, a, b } = await pair();
+    expect(a.client.decryptorOf(b.id)).toBeDefined();
+    a.client.handle({ op: VoiceOpcode.ClientDisconnect, userId: b.id });
+    await net.run();
+    expect(a.client.decryptorOf(b.id)).toBeUndefined();
+  });
+
+  it('gives equal verification codes on both sides and refuses non-members', async () => {
+    const { a, b } = await pair();
+    const [ab, ba] = await Promise.all([a.client.verificationCode(b.id), b.client.verificationCode(a.id)]);
+    expect(ab).toMatch(/^\d{45}$/);
+    expect(ab).toBe(ba);
+    await expect(a.client.verificationCode('600000000000000099')).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(a.client.verificationCode(a.id)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('DaveClient: version changes and resets', () => {
+  it('downgrade: receive passthrough on op 21, plain sending on op 22; upgrade: plain accepted 10 s more', async () => {
+    const { net, a, b } = await pair();
+    net.holdExecute = true;
+    net.join('600000000000000009', 0); // a client without DAVE
+    await net.run();
+    const prepare = a.sent.at(-1);
+    expect(prepare?.op).toBe(VoiceOpcode.DaveTransitionReady);
+    // Prepared, not executed: plain frames are accepted, ours are still encrypted.
+    expect(a.client.decrypt(b.id, OPUS)).toEqual({ ok: true, frame: OPUS });
+    expect(a.client.encrypt(OPUS)).not.toBe(OPUS);
+    net.releaseExecute();
+    await net.run();
+    expect(a.client.encrypt(OPUS)).toBe(OPUS);
+    expect(a.client.protocolVersion).toBe(0);
+    expect(a.client.epoch).toBeUndefined();
+    expect(a.client.privacyCode).toBeUndefined();
+    expect(a.events.at(-1)).toEqual({
+      type: 'epoch',
+      protocolVersion: 0,
+      epoch: undefined,
+      privacyCode: undefined,
+    });
+
+    net.leave('600000000000000009');
+    await net.run();
+    expect(a.client.protocolVersion).toBe(1);
+    expect(a.client.epoch).toBe(1n);
+    expectAgreement([a, b]);
+    expect(decrypts(a, b) && decrypts(b, a)).toBe(true);
+    // Plain frames still pass for 10 s after the upgrade executed, then they are refused.
+    expect(a.client.decrypt(b.id, OPUS)).toEqual({ ok: true, frame: OPUS });
+    net.clock += 10_001;
+    expect(a.client.decrypt(b.id, OPUS)).toEqual({ ok: false, reason: 'not-protocol-frame' });
+  });
+
+  it('sole-member reset: new key package, no key, audio dropped; the next joiner forms a new group', async () => {
+    const { net, a, b } = await pair();
+    const before = a.sent.length;
+    net.leave(b.id);
+    await net.run();
+    expect(sentOps(a).slice(before)).toEqual([VoiceOpcode.DaveMlsKeyPackage]);
+    expect(a.client.epoch).toBeUndefined();
+    expect(a.client.protocolVersion).toBe(1);
+    expect(a.client.encrypt(OPUS)).toBeNull();
+    const c = net.join('600000000000000003');
+    await net.run();
+    expect(a.client.epoch).toBe(1n);
+    expectAgreement([a, c]);
+    expect(decrypts(a, c) && decrypts(c, a)).toBe(true);
+  });
+});
+
+describe('DaveClient: bad input', () => {
+  it('an invalid commit answers op 31 then a new key package, and the member is re-added', async () => {
+    const { net, a, b } = await pair();
+    let corrupted = false;
+    net.intercept = (to, m) => {
+      if (to !== b.id || corrupted || m.op !== VoiceOpcode.DaveMlsAnnounceCommitTransition) return m;
+      corrupted = true;
+      const payload = Uint8Array.from(m.payload);
+      payload[payload.length - 3]! ^= 0xff;
+      return { op: m.op, payload };
+    };
+    const before = b.sent.length;
+    const c = net.join('600000000000000003');
+    await net.run();
+    expect(corrupted).toBe(true);
+    const reply = sentOps(b).slice(before);
+    const invalid = reply.indexOf(VoiceOpcode.DaveMlsInvalidCommitWelcome);
+    expect(invalid).toBeGreaterThanOrEqual(0);
+    expect(reply[invalid + 1]).toBe(VoiceOpcode.DaveMlsKeyPackage);
+    expect(reply.filter((op) => op === VoiceOpcode.DaveMlsInvalidCommitWelcome)).toHaveLength(1);
+    const error = b.events.find((e) => e.type === 'error');
+    expect(error?.type === 'error' && error.error.details?.reason).toBe('commit_failed');
+    expect(net.service.members().sort()).toEqual([a.id, b.id, c.id].sort());
+    expectAgreement([a, b, c]);
+    expect(decrypts(a, b) && decrypts(b, c) && decrypts(c, a)).toBe(true);
+  });
+
+  it('reports malformed binary payloads and sends nothing', async () => {
+    const { net, a } = await pair();
+    const before = a.sent.length;
+    a.client.handle({ op: VoiceOpcode.DaveMlsProposals, payload: Uint8Array.of(0xff) });
+    a.client.handle({ op: VoiceOpcode.DaveMlsAnnounceCommitTransition, payload: Uint8Array.of(0) });
+    await net.run();
+    const errors = a.events.filter((e) => e.type === 'error');
+    expect(errors.map((e) => e.type === 'error' && e.error.details?.reason)).toEqual([
+      'malformed',
+      'malformed',
+    ]);
+    expect(a.sent.length).toBe(before);
+    expect(a.client.epoch).toBe(1n); // the group is untouched
+  });
+
+  it('after destroy nothing is processed and nothing can be encrypted', async () => {
+    const { net, a } = await pair();
+    a.client.destroy();
+    const before = a.sent.length;
+    a.client.handle({ op: VoiceOpcode.DavePrepareEpoch, epoch: 1, protocolVersion: 1, transitionId: 9 });
+    await net.run();
+    expect(a.sent.length).toBe(before);
+    expect(a.client.encrypt(OPUS)).toBeNull();
+    expect(a.client.epoch).toBeUndefined();
+  });
+});

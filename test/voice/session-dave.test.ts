@@ -1,0 +1,399 @@
+/**
+ * The DAVE wiring of VoiceSession: which gateway messages reach the DAVE endpoint and in what form,
+ * how its replies go out (JSON 23/31, binary 26/28, held across a resume), frame encryption before
+ * the media channel, and the receive path ('audioFrame', 'daveDecryptFailure', counters). A fake
+ * endpoint stands in for the MLS side; the real one is covered in test/dave and test/e2e.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { VoiceOpcode } from '../../src/protocol/constants.js';
+import { VoxcordError } from '../../src/errors.js';
+import type {
+  DaveClientMessage,
+  DaveEndpoint,
+  DaveEndpointContext,
+  DaveFrameResult,
+  DaveInbound,
+} from '../../src/dave/dave-endpoint.js';
+import type { ReceivedRtp } from '../../src/media/media-engine.js';
+import { VoiceSession, entersState } from '../../src/voice/session.js';
+import type { VoiceSessionOptions } from '../../src/voice/session.js';
+import { SessionDave } from '../../src/voice/session-dave.js';
+import type { AudioFrame, DaveDecryptFailure } from '../../src/voice/session-dave.js';
+import { FakeEngine, ScriptedServer, until } from './fakes.js';
+import type { ServerConnection } from './fakes.js';
+
+/** Encrypts by appending FA FA; decrypts by stripping it, fails 'auth-failed' otherwise. */
+class FakeEndpoint implements DaveEndpoint {
+  readonly inbound: DaveInbound[] = [];
+  protocolVersion = 1;
+  epoch: bigint | undefined = undefined;
+  epochAuthenticator: Uint8Array | undefined = undefined;
+  privacyCode: string | undefined = undefined;
+  /** encrypt() returns null (no key) while true. */
+  noKey = false;
+  destroyed = false;
+
+  constructor(readonly context: DaveEndpointContext) {}
+
+  handle(message: DaveInbound): void {
+    this.inbound.push(message);
+  }
+  encrypt(opus: Uint8Array): Uint8Array | null {
+    if (opus.length === 3 && opus[0] === 0xf8) return opus;
+    return this.noKey ? null : Uint8Array.from([...opus, 0xfa, 0xfa]);
+  }
+  decrypt(_userId: string, frame: Uint8Array): DaveFrameResult {
+    const n = frame.length;
+    if (n >= 2 && frame[n - 1] === 0xfa && frame[n - 2] === 0xfa)
+      return { ok: true, frame: frame.subarray(0, n - 2) };
+    return { ok: false, reason: 'auth-failed' };
+  }
+  async verificationCode(userId: string): Promise<string> {
+    return `code-for-${userId}`;
+  }
+  settled(): Promise<void> {
+    return Promise.resolve();
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+function rtp(ssrc: number, sequence: number, payload: number[], receivedAt = 0): ReceivedRtp {
+  return { ssrc, sequence, timestamp: sequence * 960, payload: Uint8Array.from(payload), receivedAt };
+}
+
+describe('SessionDave (no sockets)', () => {
+  function create(): {
+    dave: SessionDave;
+    sent: DaveClientMessage[];
+    log: string[];
+    endpoint: () => FakeEndpoint;
+    setCanSend: (v: boolean) => void;
+  } {
+    const sent: DaveClientMessage[] = [];
+    const log: string[] = [];
+    let canSend = true;
+    let endpoint: FakeEndpoint | undefined;
+    const dave = new SessionDave({
+      send: (m) => {
+        if (!canSend) return false;
+        sent.push(m);
+        return true;
+      },
+      epoch: (info) => log.push(`epoch ${String(info.epoch)} v${info.protocolVersion}`),
+      privacyCode: (code) => log.push(`code ${String(code)}`),
+      error: (e) => log.push(`error ${e.message}`),
+      debug: () => undefined,
+    });
+    dave.start((ctx) => (endpoint = new FakeEndpoint(ctx)), '1', '2');
+    return { dave, sent, log, endpoint: () => endpoint!, setCanSend: (v) => (canSend = v) };
+  }
+
+  it('counts encrypted, unencrypted (silence) and dropped frames', () => {
+    const { dave, endpoint } = create();
+    expect(Array.from(dave.prepareFrame(Uint8Array.of(0xfc, 1))!)).toEqual([0xfc, 1, 0xfa, 0xfa]);
+    const silence = Uint8Array.of(0xf8, 0xff, 0xfe);
+    expect(dave.prepareFrame(silence)).toBe(silence);
+    endpoint().noKey = true;
+    expect(dave.prepareFrame(Uint8Array.of(0xfc, 2))).toBeNull();
+    expect(dave.stats).toMatchObject({ framesEncrypted: 1, framesUnencrypted: 1, framesDropped: 1 });
+  });
+
+  it('decrypts per user and counts failures per user and reason', () => {
+    const { dave } = create();
+    const ok = dave.receive(rtp(7, 1, [0xfc, 9, 0xfa, 0xfa]), '55');
+    expect(ok).toEqual([
+      {
+        ok: true,
+        frame: {
+          userId: '55',
+          ssrc: 7,
+          sequence: 1,
+          timestamp: 960,
+          receivedAt: 0,
+          payload: Uint8Array.of(0xfc, 9),
+        },
+      },
+    ]);
+    const bad = dave.receive(rtp(7, 2, [0xfc, 9]), '55');
+    expect(bad).toEqual([
+      { ok: false, failure: { userId: '55', ssrc: 7, sequence: 2, reason: 'auth-failed' } },
+    ]);
+    dave.receive(rtp(7, 3, [0xfc]), '55');
+    expect(dave.stats.decryptFailures).toEqual({ '55': { 'auth-failed': 2 } });
+    expect(dave.stats.framesDecrypted).toBe(1);
+  });
+
+  it('holds packets of an unmapped SSRC until op 5, and reports the ones that age out', () => {
+    const { dave } = create();
+    expect(dave.receive(rtp(9, 1, [1, 0xfa, 0xfa], 0), undefined)).toEqual([]);
+    expect(dave.receive(rtp(9, 2, [2, 0xfa, 0xfa], 20), undefined)).toEqual([]);
+    const released = dave.mapped(9, '66');
+    expect(released.map((o) => o.ok && Array.from(o.frame.payload))).toEqual([[1], [2]]);
+    expect(released.every((o) => o.ok && o.frame.userId === '66')).toBe(true);
+    expect(dave.mapped(9, '66')).toEqual([]);
+
+    expect(dave.receive(rtp(10, 1, [1], 0), undefined)).toEqual([]);
+    const aged = dave.receive(rtp(10, 2, [2], 1_500), undefined);
+    expect(aged).toEqual([
+      { ok: false, failure: { userId: undefined, ssrc: 10, sequence: 1, reason: 'unknown-user' } },
+    ]);
+    expect(dave.stats.unknownSenderFrames).toBe(1);
+  });
+
+  it('without an endpoint frames pass unchanged, with or without a known user', () => {
+    const dave = new SessionDave({
+      send: () => true,
+      epoch: () => undefined,
+      privacyCode: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+    });
+    expect(dave.enabled).toBe(false);
+    expect(dave.protocolVersion).toBe(0);
+    const frame = Uint8Array.of(0xfc, 3);
+    expect(dave.prepareFrame(frame)).toBe(frame);
+    const [out] = dave.receive(rtp(3, 1, [0xfc, 3]), undefined);
+    expect(out).toMatchObject({ ok: true, frame: { userId: undefined, ssrc: 3 } });
+  });
+
+  it('holds replies while they cannot be sent and flushes them in order; a replaced endpoint is muted', () => {
+    const { dave, sent, endpoint, setCanSend } = create();
+    const old = endpoint();
+    setCanSend(false);
+    old.context.send({ op: VoiceOpcode.DaveTransitionReady, d: { transition_id: 1 } });
+    old.context.send({ op: VoiceOpcode.DaveMlsKeyPackage, payload: Uint8Array.of(1) });
+    expect(sent).toEqual([]);
+    setCanSend(true);
+    dave.flush();
+    expect(sent.map((m) => m.op)).toEqual([23, 26]);
+
+    dave.start((ctx) => new FakeEndpoint(ctx), '1', '2');
+    expect(old.destroyed).toBe(true);
+    old.context.send({ op: VoiceOpcode.DaveTransitionReady, d: { transition_id: 2 } });
+    expect(sent).toHaveLength(2);
+  });
+
+  it('reports epoch changes, privacy code changes only when the code changes, and errors', () => {
+    const { dave, log, endpoint } = create();
+    const ctx = endpoint().context;
+    ctx.notify({ type: 'epoch', epoch: 1n, protocolVersion: 1, privacyCode: '1'.repeat(30) });
+    ctx.notify({ type: 'epoch', epoch: 1n, protocolVersion: 1, privacyCode: '1'.repeat(30) });
+    ctx.notify({ type: 'error', error: new VoxcordError('DAVE_PROTOCOL_ERROR', 'bad') });
+    expect(log).toEqual(['epoch 1 v1', `code ${'1'.repeat(30)}`, 'epoch 1 v1', 'error bad']);
+    expect(dave.stats.errors).toBe(1);
+  });
+});
+
+// ---- VoiceSession over a scripted gateway ----
+
+const CREDS = { serverId: '41771983423143937', userId: '104694319306248192', sessionId: 's', token: 't' };
+const CHANNEL = '127121515262115840';
+const KEY = Array.from({ length: 32 }, (_, i) => i);
+
+let server: ScriptedServer;
+let sessions: VoiceSession[] = [];
+beforeEach(async () => {
+  server = await ScriptedServer.start();
+});
+afterEach(async () => {
+  for (const s of sessions) s.destroy();
+  sessions = [];
+  await server.close();
+});
+
+interface Rig {
+  session: VoiceSession;
+  engine: FakeEngine;
+  conn: ServerConnection;
+  endpoints: FakeEndpoint[];
+}
+
+async function connect(daveVersion: number, extra: Partial<VoiceSessionOptions> = {}): Promise<Rig> {
+  const engine = new FakeEngine();
+  const endpoints: FakeEndpoint[] = [];
+  const session = new VoiceSession({
+    ...CREDS,
+    channelId: CHANNEL,
+    engine,
+    tls: false,
+    endpoint: server.endpoint,
+    daveEndpoint: (ctx) => {
+      const e = new FakeEndpoint(ctx);
+      endpoints.push(e);
+      return e;
+    },
+    ...extra,
+  });
+  sessions.push(session);
+  session.connect();
+  const conn = await server.connection(server.connections.length);
+  conn.send({ op: 8, d: { heartbeat_interval: 60_000 } });
+  await conn.waitFor(0);
+  conn.send({
+    op: 2,
+    d: { ssrc: 1234, ip: '127.0.0.1', port: 50001, modes: ['aead_aes256_gcm_rtpsize'] },
+    seq: 1,
+  });
+  await conn.waitFor(1);
+  conn.send({
+    op: 4,
+    d: { mode: 'aead_aes256_gcm_rtpsize', secret_key: KEY, dave_protocol_version: daveVersion },
+    seq: 2,
+  });
+  await entersState(session, 'ready', 5_000);
+  return { session, engine, conn, endpoints };
+}
+
+describe('VoiceSession DAVE wiring', () => {
+  it('offers DAVE 1 and feeds the endpoint op 4, presence and every DAVE opcode, decoded, in order', async () => {
+    const r = await connect(1);
+    const identify = r.conn.received.find((m) => m.op === 0);
+    expect(
+      identify &&
+        'd' in identify &&
+        (identify.d as { max_dave_protocol_version: number }).max_dave_protocol_version,
+    ).toBe(1);
+    const c = r.conn;
+    c.send({ op: 11, d: { user_ids: ['7', '8'] }, seq: 3 });
+    c.sendBinary(4, 25, Uint8Array.of(0xaa));
+    c.send({ op: 21, d: { protocol_version: 0, transition_id: 5 }, seq: 5 });
+    c.send({ op: 22, d: { transition_id: 5 }, seq: 6 });
+    c.send({ op: 24, d: { protocol_version: 1, epoch: 1 }, seq: 7 });
+    c.sendBinary(8, 27, Uint8Array.of(0, 1));
+    c.sendBinary(9, 29, Uint8Array.of(0, 6, 0xbb));
+    c.sendBinary(10, 30, Uint8Array.of(0, 6, 0xcc));
+    c.send({ op: 13, d: { user_id: '8' }, seq: 11 });
+    const e = r.endpoints[0]!;
+    await until(() => e.inbound.length === 10);
+    expect(e.inbound).toEqual([
+      { op: 4, protocolVersion: 1 },
+      { op: 11, userIds: ['7', '8'] },
+      { op: 25, payload: Uint8Array.of(0xaa) },
+      { op: 21, transitionId: 5, protocolVersion: 0 },
+      { op: 22, transitionId: 5 },
+      { op: 24, epoch: 1, protocolVersion: 1, transitionId: undefined },
+      { op: 27, payload: Uint8Array.of(0, 1) },
+      { op: 29, payload: Uint8Array.of(0, 6, 0xbb) },
+      { op: 30, payload: Uint8Array.of(0, 6, 0xcc) },
+      { op: 13, userId: '8' },
+    ]);
+    expect(e.context.userId).toBe(CREDS.userId);
+    expect(e.context.channelId).toBe(CHANNEL);
+  });
+
+  it('sends the endpoint replies as binary 26/28 and JSON 23/31, holding them across a resume', async () => {
+    const r = await connect(1);
+    const e = r.endpoints[0]!;
+    e.context.send({ op: VoiceOpcode.DaveMlsKeyPackage, payload: Uint8Array.of(1, 2, 3) });
+    e.context.send({ op: VoiceOpcode.DaveTransitionReady, d: { transition_id: 4 } });
+    await until(() => r.conn.ops().includes(23));
+    const kp = r.conn.received.find((m) => m.op === 26);
+    expect(kp && 'binary' in kp && [...kp.binary]).toEqual([1, 2, 3]);
+    expect(r.conn.received.find((m) => m.op === 23)).toMatchObject({ d: { transition_id: 4 } });
+
+    r.conn.ws.terminate();
+    await entersState(r.session, 'resuming', 5_000);
+    e.context.send({ op: VoiceOpcode.DaveMlsInvalidCommitWelcome, d: { transition_id: 9 } });
+    e.context.send({ op: VoiceOpcode.DaveMlsCommitWelcome, payload: Uint8Array.of(9) });
+    const second = await server.connection(1);
+    second.send({ op: 8, d: { heartbeat_interval: 60_000 } });
+    await second.waitFor(7);
+    expect(second.ops()).toEqual([7]); // nothing before Resumed
+    second.send({ op: 9, d: null });
+    await until(() => second.ops().includes(28));
+    expect(second.ops()).toEqual([7, 31, 28]);
+    expect(r.endpoints).toHaveLength(1); // a resume keeps the DAVE state
+  });
+
+  it('encrypts frames before the channel, drops them without a key, and counts both', async () => {
+    const r = await connect(1);
+    const e = r.endpoints[0]!;
+    await r.session.playOpus(
+      (async function* () {
+        yield Uint8Array.of(0xfc, 1);
+        e.noKey = true;
+        yield Uint8Array.of(0xfc, 2);
+        e.noKey = false;
+        yield Uint8Array.of(0xfc, 3);
+      })(),
+    ).finished;
+    const channel = r.engine.channels[0]!;
+    expect(channel.enqueued.map((f) => [...f])).toEqual([
+      [0xfc, 1, 0xfa, 0xfa],
+      [0xfc, 3, 0xfa, 0xfa],
+    ]);
+    expect(r.session.dave.stats).toMatchObject({ framesEncrypted: 2, framesDropped: 1 });
+  });
+
+  it('emits decrypted audio frames per user, failures as events, and raw packets as before', async () => {
+    const r = await connect(1);
+    const frames: AudioFrame[] = [];
+    const failures: DaveDecryptFailure[] = [];
+    const raw: Uint8Array[] = [];
+    r.session.on('audioFrame', (f) => frames.push(f));
+    r.session.on('daveDecryptFailure', (f) => failures.push(f));
+    r.session.on('rtp', (p) => raw.push(p.payload));
+    const channel = r.engine.channels[0]!;
+    channel.emit('rtp', rtp(77, 1, [0xfc, 1, 0xfa, 0xfa])); // before op 5: held
+    expect(frames).toEqual([]);
+    r.conn.send({ op: 5, d: { user_id: '555', ssrc: 77, speaking: 1 }, seq: 3 });
+    await until(() => frames.length === 1);
+    channel.emit('rtp', rtp(77, 2, [0xfc, 2]));
+    channel.emit('rtp', rtp(77, 3, [0xfc, 3, 0xfa, 0xfa]));
+    expect(frames.map((f) => [f.userId, f.sequence, ...f.payload])).toEqual([
+      ['555', 1, 0xfc, 1],
+      ['555', 3, 0xfc, 3],
+    ]);
+    expect(failures).toEqual([{ userId: '555', ssrc: 77, sequence: 2, reason: 'auth-failed' }]);
+    expect(r.session.dave.stats.decryptFailures).toEqual({ '555': { 'auth-failed': 1 } });
+    expect(raw.map((p) => p.length)).toEqual([4, 2, 4]);
+    expect(r.session.state.status).toBe('ready'); // a bad frame never tears anything down
+  });
+
+  it('re-emits endpoint notifications as session events and exposes the DAVE view', async () => {
+    const r = await connect(1);
+    const e = r.endpoints[0]!;
+    const seen: string[] = [];
+    r.session.on('daveEpoch', (i) => seen.push(`epoch ${String(i.epoch)}`));
+    r.session.on('davePrivacyCode', (code) => seen.push(`code ${String(code)}`));
+    r.session.on('daveError', (err) => seen.push(`error ${err.code}`));
+    e.epoch = 3n;
+    e.privacyCode = '2'.repeat(30);
+    e.context.notify({ type: 'epoch', epoch: 3n, protocolVersion: 1, privacyCode: '2'.repeat(30) });
+    e.context.notify({ type: 'error', error: new VoxcordError('DAVE_PROTOCOL_ERROR', 'x') });
+    expect(seen).toEqual(['epoch 3', `code ${'2'.repeat(30)}`, 'error DAVE_PROTOCOL_ERROR']);
+    expect(r.session.dave).toMatchObject({
+      enabled: true,
+      protocolVersion: 1,
+      epoch: 3n,
+      privacyCode: '2'.repeat(30),
+    });
+    await expect(r.session.dave.verificationCode('9')).resolves.toBe('code-for-9');
+  });
+
+  it('a fresh connect gets a new endpoint; destroy releases it', async () => {
+    const r = await connect(1);
+    const first = r.endpoints[0]!;
+    r.session.destroy();
+    expect(first.destroyed).toBe(true);
+    expect(r.session.dave.enabled).toBe(false);
+    await expect(r.session.dave.verificationCode('9')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('without DAVE offered: no endpoint, DAVE opcodes ignored, frames unchanged', async () => {
+    const r = await connect(0, { maxDaveProtocolVersion: 0 });
+    expect(r.endpoints).toEqual([]);
+    const frames: AudioFrame[] = [];
+    r.session.on('audioFrame', (f) => frames.push(f));
+    r.engine.channels[0]!.emit('rtp', rtp(5, 1, [0xfc, 7]));
+    expect(frames.map((f) => [f.userId, ...f.payload])).toEqual([[undefined, 0xfc, 7]]);
+    await r.session.playOpus(
+      (async function* () {
+        yield Uint8Array.of(0xfc, 8);
+      })(),
+    ).finished;
+    expect(r.engine.channels[0]!.enqueued.map((f) => [...f])).toEqual([[0xfc, 8]]);
+  });
+});
