@@ -62,3 +62,20 @@ export type { MainGateway, MainGatewayOptions } from './server/main-gateway.js';
 export { startVoiceServer } from './server/index.js';
 export type { VoiceServer, Allocation, FaultOptions } from './server/index.js';
 export type { VoiceServerOptions, ServerEvent, ParticipantInfo } from './server/types.js';
+
+// Receiving from a session or connection (`connection.receiver`)
+export { createVoiceReceiver, attachReceiver } from './receive/session-feed.js';
+export type { CreateVoiceReceiverOptions, ReceiverClockOptions } from './receive/session-feed.js';
+export type {
+  VoiceReceiverOptions,
+  VoiceReceiverEvents,
+  MixedOptions as ReceiverMixedOptions,
+} from './receive/receiver.js';
+export type {
+  UserAudioStream,
+  SubscribeOptions,
+  ReceivedFrame,
+  EndBehavior,
+  ReceiveMode,
+} from './receive/user-stream.js';
+export type { UserReceiveStats, ReceiverTotals } from './receive/receive-stats.js';

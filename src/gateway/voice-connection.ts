@@ -15,7 +15,8 @@
  * - an adapter that throws -> ADAPTER_ERROR and 'destroyed'.
  *
  * Audio: `playOpus()` returns a playback that moves to each new session and continues where it
- * was; `subscribe()` is the same hook for other senders (an audio player).
+ * was; `subscribe()` is the same hook for other senders (an audio player). `receiver` is one
+ * VoiceReceiver that follows the connection across sessions and closes with it.
  */
 import type { Readable } from 'node:stream';
 import { VOICE_JOIN_TIMEOUT_MS, VoiceCloseCode } from '../protocol/constants.js';
@@ -40,6 +41,9 @@ import { initialJoinState, reduceJoin } from './join-state.js';
 import type { ConnectCause, JoinEffect, JoinEvent, JoinState, VoiceCredentials } from './join-state.js';
 import { ConnectionPlayback } from './playback.js';
 import type { Playback, SessionSubscriber } from './playback.js';
+import { VoiceReceiver } from '../receive/receiver.js';
+import { attachReceiver, lazyDecoderFactory } from '../receive/session-feed.js';
+import type { CreateVoiceReceiverOptions } from '../receive/session-feed.js';
 
 export type DisconnectReason =
   /** VOICE_SERVER_UPDATE with `endpoint: null`: waiting for Discord to allocate a new server. */
@@ -152,6 +156,11 @@ export interface VoiceConnectionOptions {
   debug?: (message: string, details?: unknown) => void;
   /** Builds the sessions (tests substitute fakes). */
   createSession?: (options: VoiceSessionOptions) => VoiceSession;
+  /**
+   * Options of `connection.receiver` (jitter buffer, speaking delay, `createDecoder`...). Without
+   * `createDecoder` an Opus library is loaded with loadOpus() when the receiver is first used.
+   */
+  receiver?: Omit<CreateVoiceReceiverOptions, 'decrypt'>;
 }
 
 function finalReason(closeCode: number | undefined): DisconnectReason {
@@ -197,6 +206,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   private deferred: Array<() => void> | undefined;
   private readonly subscribers = new Set<SessionSubscriber>();
   private playback: ConnectionPlayback | undefined;
+  private voiceReceiver: VoiceReceiver | undefined;
 
   constructor(options: VoiceConnectionOptions) {
     super();
@@ -235,6 +245,44 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   /** The current voice session, if one is running. */
   get session(): VoiceSession | undefined {
     return this.activeSession;
+  }
+
+  /**
+   * Received audio of this connection: per-user streams, the mixed stream, speaking events and
+   * stats. Created on first access; it is fed by the current session and by every later one
+   * (rejoins, region and channel moves), and closed (every stream ended) when the connection is
+   * destroyed.
+   */
+  get receiver(): VoiceReceiver {
+    if (this.voiceReceiver !== undefined) return this.voiceReceiver;
+    const { tickIntervalMs, ...options } = this.options.receiver ?? {};
+    const receiver = new VoiceReceiver({
+      ...options,
+      createDecoder: options.createDecoder ?? lazyDecoderFactory().createDecoder,
+    });
+    this.voiceReceiver = receiver;
+    if (this.current.status === 'destroyed') {
+      receiver.close();
+      return receiver;
+    }
+    const clock = tickIntervalMs === undefined ? {} : { tickIntervalMs };
+    let detach: (() => void) | undefined;
+    const unsubscribe = this.subscribe({
+      attach: (session) => {
+        detach?.();
+        detach = attachReceiver(receiver, session, clock);
+      },
+      detach: () => {
+        detach?.();
+        detach = undefined;
+      },
+    });
+    receiver.once('close', () => {
+      unsubscribe();
+      detach?.();
+      detach = undefined;
+    });
+    return receiver;
   }
 
   /** The collected gateway credentials state (read-only view, for diagnostics). */
@@ -717,6 +765,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
       }
     }
     this.subscribers.clear();
+    this.voiceReceiver?.close();
     this.setState(state);
     if (this.options.ownsEngine === true) {
       this.options.engine

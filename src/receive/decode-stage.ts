@@ -6,7 +6,22 @@
  * packet never ends a stream.
  */
 import type { OpusDecoder } from '../audio/opus.js';
+import { CHANNELS, SAMPLES_PER_FRAME } from '../protocol/constants.js';
 import type { JitterOutput } from './jitter-buffer.js';
+
+const SLOT_SAMPLES = SAMPLES_PER_FRAME * CHANNELS;
+
+/**
+ * Each jitter slot is 20 ms. A valid Opus packet of another duration (2.5-60 ms; Discord clients
+ * send 20 ms, a forged or odd packet may not) is cut or zero-padded to the slot so the PCM
+ * timeline stays one slot per sequence number.
+ */
+function fitSlot(pcm: Int16Array): Int16Array {
+  if (pcm.length === SLOT_SAMPLES) return pcm;
+  const out = new Int16Array(SLOT_SAMPLES);
+  out.set(pcm.subarray(0, SLOT_SAMPLES));
+  return out;
+}
 
 export interface DecodedOutput {
   pcm: Int16Array;
@@ -34,7 +49,7 @@ export class DecodeStage {
   process(out: JitterOutput): DecodedOutput {
     if (out.kind === 'frame') {
       try {
-        const pcm = this.decoder.decode(out.payload);
+        const pcm = fitSlot(this.decoder.decode(out.payload));
         this.counters.decoded++;
         return { pcm, concealed: false, source: 'decoded' };
       } catch {
@@ -45,7 +60,7 @@ export class DecodeStage {
     }
     if (out.next !== undefined && this.decoder.decodeFec !== undefined) {
       try {
-        const pcm = this.decoder.decodeFec(out.next);
+        const pcm = fitSlot(this.decoder.decodeFec(out.next));
         this.counters.fecRecovered++;
         return { pcm, concealed: true, source: 'fec' };
       } catch {

@@ -55,6 +55,10 @@ export interface MixedOptions extends MixerOptions {
 export type VoiceReceiverEvents = {
   speakingStart: [userId: string];
   speakingEnd: [userId: string];
+  /** Work for the clock appeared (a subscription or mixed stream was opened); see `needsClock`. */
+  wake: [];
+  /** close() ran: every stream ended. */
+  close: [];
 };
 
 export interface SpeakingInput {
@@ -193,6 +197,14 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     }
   }
 
+  /**
+   * A packet that reached no user: its SSRC is not mapped (no op 5 yet, or a stray sender). Counted
+   * in `totals().unknownSsrc` (for packets decrypted or held upstream, e.g. by the session).
+   */
+  onUnknownSender(): void {
+    if (!this.closed) this.totalsCounters.unknownSsrc++;
+  }
+
   /** Op 5 from the server: SSRC mapping, and `speaking: 0` ends a burst. */
   onSpeaking(update: SpeakingInput): void {
     if (this.closed) return;
@@ -238,6 +250,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     const p = this.pipeline(userId);
     const stream = new UserAudioStream(userId, o, (s) => p.subscribers.delete(s));
     p.subscribers.add(stream);
+    this.emit('wake');
     return stream;
   }
 
@@ -255,6 +268,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
       if (this.mixedStreams.size === 0) this.mixer = undefined;
     });
     this.mixedStreams.add(stream);
+    this.emit('wake');
     return stream;
   }
 
@@ -271,10 +285,29 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     return this.speaking.isSpeaking(userId);
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * True while tick() has something to do: open streams (user or mixed), a speaking burst to end,
+   * buffered packets to play out, or a decoder to release. A clock may stop while this is false.
+   */
+  get needsClock(): boolean {
+    if (this.closed) return false;
+    if (this.mixedStreams.size > 0 || this.speaking.speakingUsers().length > 0) return true;
+    for (const p of this.users.values()) {
+      if (p.subscribers.size > 0 || p.decode !== undefined || p.jitter.isPlaying || p.jitter.size > 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   // ---- clock ----
 
   /** Plays out everything due at `now`: frames to subscribers and the mixer, speaking ends, stream ends. */
-  tick(now: number): void {
+  tick(now: number = this.now()): void {
     if (this.closed) return;
     for (const p of this.users.values()) {
       this.deliverAll(p, p.jitter.poll(now), now);
@@ -313,6 +346,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     for (const s of [...this.mixedStreams]) s.finish();
     this.closed = true;
     this.mixer = undefined;
+    this.emit('close');
   }
 
   // ---- internals ----

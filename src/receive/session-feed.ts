@@ -1,0 +1,221 @@
+/**
+ * Wires a VoiceReceiver to a VoiceSession: the session's DAVE-decrypted 'audioFrame's, decrypt
+ * failures, op 5 and op 13 go to the receiver, and a clock ticks the receiver only while it has
+ * work (open streams, a speaking burst, buffered packets). One clock per receiver, however many
+ * sessions it is attached to over time (a connection re-attaches it on every new session).
+ */
+import type { OpusCodecFactory, OpusDecoder } from '../audio/opus.js';
+import { loadOpus } from '../audio/opus.js';
+import { VoxcordError, toError } from '../errors.js';
+import type { ReceivedRtp } from '../media/media-engine.js';
+import type { VoiceSession, VoiceSessionEvents } from '../voice/session.js';
+import type { VoiceSessionState } from '../voice/session-state.js';
+import type { AudioFrame, DaveDecryptFailure } from '../voice/session-dave.js';
+import { VoiceReceiver } from './receiver.js';
+import type { VoiceReceiverOptions } from './receiver.js';
+
+/** Default interval of the receiver clock, ms (the jitter buffer plays 20 ms slots). */
+export const RECEIVER_TICK_MS = 10;
+
+/** What the feed needs of a session (a VoiceSession, or a test double). */
+export interface ReceiverFeedSource {
+  on<E extends keyof VoiceSessionEvents>(
+    event: E,
+    listener: (...args: VoiceSessionEvents[E]) => void,
+  ): unknown;
+  off<E extends keyof VoiceSessionEvents>(
+    event: E,
+    listener: (...args: VoiceSessionEvents[E]) => void,
+  ): unknown;
+}
+
+export interface ReceiverClockOptions {
+  /** Tick interval, ms (default 10). Only the first attachment of a receiver sets it. */
+  tickIntervalMs?: number;
+}
+
+/**
+ * Ticks one receiver on one unref'd interval timer that runs only while `receiver.needsClock`:
+ * it starts on a subscription, a speaking start or a routed packet, and stops on the first idle
+ * tick. It goes away when the receiver closes.
+ */
+class ReceiverClock {
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly receiver: VoiceReceiver,
+    private readonly intervalMs: number,
+  ) {
+    receiver.on('wake', this.wake);
+    receiver.on('speakingStart', this.wake);
+    receiver.once('close', () => {
+      this.stop();
+      receiver.off('wake', this.wake);
+      receiver.off('speakingStart', this.wake);
+      clocks.delete(receiver);
+    });
+  }
+
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Starts the timer if the receiver has work and it is not running. Cheap: called per packet. */
+  readonly wake = (): void => {
+    if (this.timer !== undefined || !this.receiver.needsClock) return;
+    this.timer = setInterval(this.tick, this.intervalMs);
+    this.timer.unref?.();
+  };
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private readonly tick = (): void => {
+    this.receiver.tick();
+    if (!this.receiver.needsClock) this.stop();
+  };
+}
+
+const clocks = new WeakMap<VoiceReceiver, ReceiverClock>();
+
+function clockFor(receiver: VoiceReceiver, options: ReceiverClockOptions): ReceiverClock {
+  let clock = clocks.get(receiver);
+  if (clock === undefined) {
+    const interval = options.tickIntervalMs ?? RECEIVER_TICK_MS;
+    if (!Number.isFinite(interval) || interval <= 0) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'tickIntervalMs must be a positive number');
+    }
+    clock = new ReceiverClock(receiver, interval);
+    clocks.set(receiver, clock);
+  }
+  return clock;
+}
+
+/** True while the receiver's feed clock is running (diagnostics and tests). */
+export function isReceiverClockRunning(receiver: VoiceReceiver): boolean {
+  return clocks.get(receiver)?.running ?? false;
+}
+
+/** A failed frame as the packet shape the receiver counts (payload and timestamp are unused). */
+function failedPacket(f: DaveDecryptFailure): ReceivedRtp {
+  return { ssrc: f.ssrc, sequence: f.sequence, timestamp: 0, payload: new Uint8Array(0), receivedAt: 0 };
+}
+
+/**
+ * Routes `session`'s receive events into `receiver` until the returned function is called (or the
+ * receiver closes):
+ * - 'audioFrame' (Opus, already DAVE-decrypted by the session) -> the user's jitter buffer; a frame
+ *   from an SSRC with no user is counted in `totals().unknownSsrc`;
+ * - 'daveDecryptFailure' -> `stats(userId).daveFailures[reason]` (the slot is later concealed);
+ * - 'speaking' (op 5) -> SSRC mapping and burst ends; 'clientDisconnect' (op 13) -> the user's
+ *   buffered audio is delivered and their decoder released.
+ * The receiver must not have a `decrypt` hook: the session has decrypted already.
+ */
+export function attachReceiver(
+  receiver: VoiceReceiver,
+  session: ReceiverFeedSource,
+  options: ReceiverClockOptions = {},
+): () => void {
+  if (receiver.isClosed) throw new VoxcordError('DESTROYED', 'receiver is closed');
+  const clock = clockFor(receiver, options);
+  const onFrame = (frame: AudioFrame): void => {
+    if (frame.userId === undefined) receiver.onUnknownSender();
+    else receiver.onDaveResult(frame, frame.userId, { ok: true, frame: frame.payload });
+    clock.wake();
+  };
+  const onFailure = (failure: DaveDecryptFailure): void => {
+    if (failure.userId === undefined) receiver.onUnknownSender();
+    else receiver.onDaveResult(failedPacket(failure), failure.userId, { ok: false, reason: failure.reason });
+  };
+  const onSpeaking: (...args: VoiceSessionEvents['speaking']) => void = (update) => {
+    receiver.onSpeaking(update);
+    clock.wake();
+  };
+  const onDisconnect = (userId: string): void => {
+    receiver.onClientDisconnect(userId);
+    clock.wake();
+  };
+  session.on('audioFrame', onFrame);
+  session.on('daveDecryptFailure', onFailure);
+  session.on('speaking', onSpeaking);
+  session.on('clientDisconnect', onDisconnect);
+  let attached = true;
+  const detach = (): void => {
+    if (!attached) return;
+    attached = false;
+    receiver.off('close', detach);
+    session.off('audioFrame', onFrame);
+    session.off('daveDecryptFailure', onFailure);
+    session.off('speaking', onSpeaking);
+    session.off('clientDisconnect', onDisconnect);
+  };
+  receiver.once('close', detach);
+  return detach;
+}
+
+/**
+ * A decoder factory that loads an Opus library (loadOpus()) in the background on first use of the
+ * returned function's owner. Until it has loaded (milliseconds), or if none is installed, creating
+ * a decoder throws; the receiver then fills the slots with silence, counted as decode errors, and
+ * retries on the next frames.
+ */
+export function lazyDecoderFactory(load: () => Promise<OpusCodecFactory> = () => loadOpus()): {
+  createDecoder: () => OpusDecoder;
+  ready: Promise<OpusCodecFactory | undefined>;
+} {
+  let factory: OpusCodecFactory | undefined;
+  let failure: VoxcordError | undefined;
+  const ready = load().then(
+    (f) => {
+      factory = f;
+      return f;
+    },
+    (err: unknown) => {
+      failure =
+        err instanceof VoxcordError
+          ? err
+          : new VoxcordError('OPUS_UNAVAILABLE', 'could not load an Opus library', { cause: toError(err) });
+      return undefined;
+    },
+  );
+  return {
+    ready,
+    createDecoder(): OpusDecoder {
+      if (factory !== undefined) return factory.createDecoder();
+      throw failure ?? new VoxcordError('OPUS_UNAVAILABLE', 'the Opus library is still loading');
+    },
+  };
+}
+
+export interface CreateVoiceReceiverOptions extends VoiceReceiverOptions, ReceiverClockOptions {}
+
+/**
+ * A VoiceReceiver fed by a bare VoiceSession (without a VoiceConnection; a connection has
+ * `connection.receiver`). PCM needs a decoder: `createDecoder` (e.g. from loadOpus()), else one
+ * is loaded in the background. The receiver closes when the session is destroyed; closing the
+ * receiver detaches it.
+ */
+export function createVoiceReceiver(
+  session: VoiceSession,
+  options: CreateVoiceReceiverOptions = {},
+): VoiceReceiver {
+  const { tickIntervalMs, ...receiverOptions } = options;
+  if (receiverOptions.decrypt !== undefined) {
+    throw new VoxcordError('INVALID_ARGUMENT', 'the session decrypts DAVE itself: do not pass decrypt');
+  }
+  receiverOptions.createDecoder ??= lazyDecoderFactory().createDecoder;
+  const receiver = new VoiceReceiver(receiverOptions);
+  if (session.state.status === 'destroyed') {
+    receiver.close();
+    return receiver;
+  }
+  attachReceiver(receiver, session, tickIntervalMs === undefined ? {} : { tickIntervalMs });
+  const onState = (_old: VoiceSessionState, next: VoiceSessionState): void => {
+    if (next.status === 'destroyed') receiver.close();
+  };
+  session.on('stateChange', onState);
+  receiver.once('close', () => session.off('stateChange', onState));
+  return receiver;
+}
