@@ -10,3 +10,11 @@ export type { HeartbeatTick } from './heartbeat.js';
 export { transmit } from './transmit.js';
 export type { Transmission, TransmitLink, TransmitOptions } from './transmit.js';
 export * from './messages.js';
+export { SessionDave } from './session-dave.js';
+export type {
+  AudioFrame,
+  DaveDecryptFailure,
+  VoiceDave,
+  VoiceDaveStats,
+  ReceiveOutcome,
+} from './session-dave.js';

@@ -200,7 +200,15 @@ class TransmitPump implements Transmission {
         }
         // Encrypted at the last moment so the key in force at send time is used.
         const wire = this.link.prepareFrame ? this.link.prepareFrame(frame) : frame;
-        if (wire === null) continue; // counted by the DAVE side
+        if (wire === null) {
+          // Dropped (no DAVE send key yet; counted there): the frame still takes its 20 ms, or a
+          // fast source would spin through without ever yielding to the event loop.
+          await this.wake((fire) => {
+            const timer = setTimeout(fire, FRAME_DURATION_MS);
+            return () => clearTimeout(timer);
+          });
+          continue;
+        }
         if (spokenEpoch !== this.link.readyEpoch()) {
           // Before the first frame of the burst, and again after every resume (voice-gateway.md §7.5).
           this.link.sendSpeaking(flags);

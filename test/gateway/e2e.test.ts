@@ -41,7 +41,8 @@ let world: World | undefined;
 const cleanups: Array<() => Promise<void> | void> = [];
 
 async function startWorld(options: Partial<MainGatewayOptions> = {}, voiceOptions = {}): Promise<World> {
-  const voice = await startVoiceServer({ heartbeatIntervalMs: 1_000, ...voiceOptions });
+  // Lifecycle tests compare raw RTP payloads: DAVE (tested in test/e2e/dave.test.ts) is off here.
+  const voice = await startVoiceServer({ heartbeatIntervalMs: 1_000, dave: false, ...voiceOptions });
   const gw = await startMainGateway({ voiceServer: voice, guilds: [GUILD], ...options });
   const client = createGatewayClient({ token: gw.createToken(BOT), apiUrl: gw.apiUrl });
   await client.connect();
@@ -195,7 +196,7 @@ describe('joining through the built-in gateway', () => {
 
 describe('tokens', () => {
   it('a bad token: connect() rejects with GATEWAY_AUTH_FAILED', async () => {
-    const voice = await startVoiceServer();
+    const voice = await startVoiceServer({ dave: false });
     const gw = await startMainGateway({ voiceServer: voice, guilds: [GUILD] });
     try {
       const client = createGatewayClient({ token: 'bad.token.here', apiUrl: gw.apiUrl });
@@ -243,7 +244,7 @@ describe('lifecycle against the local servers', () => {
 
   it('region move: a new session on the new endpoint; the audio continues where it was within 1 s', async () => {
     const w = await startWorld();
-    const other = await startVoiceServer({ heartbeatIntervalMs: 1_000 });
+    const other = await startVoiceServer({ heartbeatIntervalMs: 1_000, dave: false });
     cleanups.push(() => other.stop());
     const listener = await listen(w);
     const connection = join(w);

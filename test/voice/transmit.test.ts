@@ -10,6 +10,8 @@ class FakeLink implements TransmitLink {
   epoch = 1;
   destroyed = false;
   readonly speaking: number[] = [];
+  /** When set, frames go through it (DAVE): null drops the frame. */
+  prepare: ((frame: Uint8Array) => Uint8Array | null) | undefined;
   private listeners = new Set<() => void>();
   constructor(
     readonly channel: FakeChannel,
@@ -27,6 +29,9 @@ class FakeLink implements TransmitLink {
   sendSpeaking(flags: number): void {
     this.speaking.push(flags);
     this.log.push(`speaking:${flags}`);
+  }
+  prepareFrame(frame: Uint8Array): Uint8Array | null {
+    return this.prepare === undefined ? frame : this.prepare(frame);
   }
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -58,6 +63,40 @@ describe('transmit', () => {
   afterEach(() => {
     cleanup?.();
     cleanup = undefined;
+  });
+
+  it('enqueues what prepareFrame returns and skips dropped frames (no Speaking for them)', async () => {
+    const { log, channel, link } = setup();
+    link.prepare = (f) => (f[1] === 2 ? null : Uint8Array.of(...f, 0xfa, 0xfa));
+    const t = transmit(link, [frame(1), frame(2), frame(3)] as unknown as AsyncIterable<Uint8Array>);
+    await t.finished;
+    expect(channel.enqueued.map((f) => [...f])).toEqual([
+      [0xfc, 1, 0xfa, 0xfa],
+      [0xfc, 3, 0xfa, 0xfa],
+    ]);
+    expect(t.framesSent).toBe(2);
+    expect(log.filter((e) => e.startsWith('speaking'))).toEqual(['speaking:1', 'speaking:0']);
+  });
+
+  it('a dropped frame still takes its time slot: an endless source does not starve the event loop', async () => {
+    const { channel, link } = setup();
+    link.prepare = () => null;
+    let pulled = 0;
+    const endless = (async function* () {
+      for (;;) {
+        pulled++;
+        yield frame(pulled & 0xff);
+      }
+    })();
+    const t = transmit(link, endless);
+    // A timer can only fire if the pump yields to the event loop between dropped frames.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pulled).toBeLessThan(50);
+    expect(pulled).toBeGreaterThan(0);
+    t.stop();
+    await t.finished;
+    expect(channel.enqueued).toEqual([]);
+    expect(link.listenerCount).toBe(0);
   });
 
   it('sends Speaking before the first frame, then endBurst, then Speaking 0 after burstEnd', async () => {
