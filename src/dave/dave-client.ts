@@ -115,6 +115,10 @@ export class DaveClient implements DaveEndpoint {
     return this.chain;
   }
 
+  get canEncrypt(): boolean {
+    return !this.destroyed && (this.encryptor.hasKey || this.encryptor.passthroughMode);
+  }
+
   encrypt(opus: Uint8Array): Uint8Array | null {
     if (this.destroyed) return null;
     return this.encryptor.encrypt(opus);

@@ -79,6 +79,8 @@ export interface DaveEndpoint {
   handle(message: DaveInbound): void;
   /** The frame to send, or null to drop it (no key yet). Silence passes unencrypted. */
   encrypt(opus: Uint8Array): Uint8Array | null;
+  /** True when encrypt() would send (a send key or passthrough is in force); absent = unknown. */
+  readonly canEncrypt?: boolean;
   decrypt(userId: string, frame: Uint8Array): DaveFrameResult;
   /** 45-digit pairwise verification code with a member of the current group. */
   verificationCode(userId: string): Promise<string>;

@@ -208,6 +208,8 @@ export const DAVE_MAGIC_MARKER = 0xfafa;
 export const DAVE_SUPPLEMENTAL_FIXED_BYTES = 11;
 export const DAVE_EXPORTER_LABEL = 'Discord Secure Frames v0';
 export const DAVE_INIT_TRANSITION_ID = 0;
+/** How long outgoing audio waits for the first send key while a group with others forms (then it is dropped). */
+export const DAVE_SEND_KEY_WAIT_MS = 5_000;
 export const DAVE_KEY_RETENTION_MS = 10_000;
 export const DAVE_MAX_GENERATION_GAP = 250;
 export const DAVE_MAX_MISSING_NONCES = 1000;

@@ -4,6 +4,7 @@
  * decrypts, and turns received RTP into 'audioFrame' / 'daveDecryptFailure' results. No sockets:
  * the session hands it messages and packets and sends what it returns.
  */
+import { DAVE_SEND_KEY_WAIT_MS } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import type { ReceivedRtp } from '../media/media-engine.js';
 import type {
@@ -107,6 +108,7 @@ function emptyStats(): VoiceDaveStats {
 export class SessionDave implements VoiceDave {
   readonly stats: VoiceDaveStats = emptyStats();
   private endpoint: DaveEndpoint | undefined;
+  private holdingSince: number | undefined;
   private held: DaveClientMessage[] = [];
   private readonly unmapped = new Map<number, ReceivedRtp[]>();
   private lastCode: string | undefined;
@@ -213,6 +215,27 @@ export class SessionDave implements VoiceDave {
       return;
     }
     this.held.push(message);
+  }
+
+  /**
+   * Whether outgoing audio should wait instead of being dropped: DAVE is on and we have no send key
+   * yet (a group is forming). Bounded by DAVE_SEND_KEY_WAIT_MS from when the wait began or the
+   * call's membership last changed, so a group that never forms (or a bot alone in the call)
+   * cannot stall a player for long, while a newcomer still gets the start of the audio.
+   */
+  holdFrames(now = performance.now()): boolean {
+    const endpoint = this.endpoint;
+    if (endpoint === undefined || endpoint.canEncrypt !== false) {
+      this.holdingSince = undefined;
+      return false;
+    }
+    this.holdingSince ??= now;
+    return now - this.holdingSince < DAVE_SEND_KEY_WAIT_MS;
+  }
+
+  /** Someone joined or left: a new group forms, so waiting for its key is worth it again. */
+  membershipChanged(): void {
+    if (this.holdingSince !== undefined) this.holdingSince = performance.now();
   }
 
   /** Our Opus frame -> what to send, or null to drop it (counted). */

@@ -153,6 +153,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       isDestroyed: () => this.current.status === 'destroyed',
       sendSpeaking: (flags) => this.sendSpeaking(flags),
       prepareFrame: (frame) => this.daveState.prepareFrame(frame),
+      holdFrames: () => this.daveState.holdFrames(),
       onChange: (listener) => {
         this.changeListeners.add(listener);
         return () => this.changeListeners.delete(listener);
@@ -431,6 +432,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       case VoiceOpcode.ClientsConnect:
         for (const id of message.d.user_ids) this.recognizedUsers.add(id);
         this.handleDave(message);
+        this.daveState.membershipChanged();
         this.emit('clientConnect', [...message.d.user_ids]);
         return;
       case VoiceOpcode.ClientDisconnect: {
@@ -438,6 +440,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         this.recognizedUsers.delete(userId);
         for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
         this.handleDave(message);
+        this.daveState.membershipChanged();
         this.emit('clientDisconnect', userId);
         return;
       }

@@ -26,6 +26,8 @@ export interface TransmitLink {
    * or null to drop it (no send key yet). Absent = frames go out unchanged.
    */
   prepareFrame?(frame: Uint8Array): Uint8Array | null;
+  /** True while frames should wait rather than be prepared (a DAVE group is forming); polled. */
+  holdFrames?(): boolean;
 }
 
 export interface Transmission {
@@ -48,6 +50,12 @@ export interface TransmitOptions {
 const BURST_END_GRACE_MS = 1_000;
 
 type Cancel = () => void;
+
+/** A wake-up source that fires after one frame duration (polling while frames are held or dropped). */
+function afterOneFrame(fire: () => void): () => void {
+  const timer = setTimeout(fire, FRAME_DURATION_MS);
+  return () => clearTimeout(timer);
+}
 
 class TransmitPump implements Transmission {
   readonly finished: Promise<void>;
@@ -196,6 +204,7 @@ class TransmitPump implements Transmission {
           if (this.link.isDestroyed() || this.stopped) break pump;
           channel = this.link.readyChannel();
           if (channel === undefined || this.blocked === channel) await this.wake();
+          else if (this.link.holdFrames?.() === true) await this.wake(afterOneFrame);
           else break;
         }
         // Encrypted at the last moment so the key in force at send time is used.
@@ -203,10 +212,7 @@ class TransmitPump implements Transmission {
         if (wire === null) {
           // Dropped (no DAVE send key yet; counted there): the frame still takes its 20 ms, or a
           // fast source would spin through without ever yielding to the event loop.
-          await this.wake((fire) => {
-            const timer = setTimeout(fire, FRAME_DURATION_MS);
-            return () => clearTimeout(timer);
-          });
+          await this.wake(afterOneFrame);
           continue;
         }
         if (spokenEpoch !== this.link.readyEpoch()) {

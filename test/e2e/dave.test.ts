@@ -242,6 +242,25 @@ describe('DAVE between voxcord sessions', () => {
   });
 });
 
+describe('DAVE and the first frames of a call', () => {
+  it('holds audio played right at ready until the group forms: no frame is lost', async () => {
+    const h = (harness = await startHarness({ dave: true }));
+    const alice = await join(h, '2001', 'voxcord');
+    const bob = await join(h, '2002', 'voxcord');
+    // Both are 'ready' (transport up) but the MLS group is still forming: play at once.
+    const frames = Array.from({ length: 30 }, (_, i) => Uint8Array.of(0xfc, i, 0x55, 0xaa));
+    await alice.session.playOpus(
+      (async function* () {
+        yield* frames;
+      })(),
+    ).finished;
+    await until(() => (bob.got.get('2001')?.length ?? 0) >= frames.length, 5_000, 'every frame at bob');
+    expect(bob.got.get('2001')).toEqual(frames.map((f) => hex(f)));
+    expect(alice.session.dave.stats.framesDropped).toBe(0);
+    expect(bob.failures).toEqual([]);
+  });
+});
+
 describe('DAVE interop with davey (two members)', () => {
   it.each<[Kind]>([['voxcord'], ['davey']])('%s creates the group', async (creatorKind) => {
     harness = await startHarness({ dave: true });

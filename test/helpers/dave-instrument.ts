@@ -67,6 +67,9 @@ export function instrument(inner: DaveEndpointFactory = createDaveClient): Instr
         get epochAuthenticator() {
           return endpoint.epochAuthenticator;
         },
+        get canEncrypt() {
+          return endpoint.canEncrypt;
+        },
         get privacyCode() {
           return endpoint.privacyCode;
         },

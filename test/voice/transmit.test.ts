@@ -33,6 +33,10 @@ class FakeLink implements TransmitLink {
   prepareFrame(frame: Uint8Array): Uint8Array | null {
     return this.prepare === undefined ? frame : this.prepare(frame);
   }
+  hold: (() => boolean) | undefined;
+  holdFrames(): boolean {
+    return this.hold?.() ?? false;
+  }
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -76,6 +80,26 @@ describe('transmit', () => {
     ]);
     expect(t.framesSent).toBe(2);
     expect(log.filter((e) => e.startsWith('speaking'))).toEqual(['speaking:1', 'speaking:0']);
+  });
+
+  it('holds frames while the link says so, then sends every one of them in order', async () => {
+    const { channel, link } = setup();
+    let keyed = false;
+    const prepared: number[] = [];
+    link.hold = () => !keyed;
+    link.prepare = (f) => {
+      prepared.push(f[1]!);
+      return f;
+    };
+    const t = transmit(link, [frame(1), frame(2), frame(3)] as unknown as AsyncIterable<Uint8Array>);
+    await new Promise((r) => setTimeout(r, 60));
+    // Nothing was prepared (so nothing encrypted with no key, nothing dropped) while held.
+    expect(prepared).toEqual([]);
+    expect(channel.enqueued).toEqual([]);
+    keyed = true;
+    await t.finished;
+    expect(prepared).toEqual([1, 2, 3]);
+    expect(channel.enqueued.map((f) => f[1])).toEqual([1, 2, 3]);
   });
 
   it('a dropped frame still takes its time slot: an endless source does not starve the event loop', async () => {
