@@ -105,6 +105,8 @@ describe('the packed tarball', () => {
 
   it('the quick start type-checks with the installed types, compiles, and completes a DAVE call', async () => {
     await copyFile(join(ROOT, 'test/package/fixture/quick-start.ts.txt'), join(project, 'quick-start.ts'));
+    // The README's own quick start, verbatim, so the README cannot drift from the package.
+    await writeFile(join(project, 'readme-quick-start.ts'), await readmeQuickStart());
     await writeFile(
       join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -121,7 +123,7 @@ describe('the packed tarball', () => {
           outDir: 'out',
           rootDir: '.',
         },
-        files: ['quick-start.ts'],
+        files: ['quick-start.ts', 'readme-quick-start.ts'],
       }),
     );
     expectOk(
@@ -158,6 +160,11 @@ describe('the packed tarball', () => {
     expect(badCheck.code).not.toBe(0);
     expect(badCheck.stdout).toMatch(/bad\.ts\(2,\d+\): error TS2/);
 
+    expectOk(
+      await run(process.execPath, ['out/readme-quick-start.js'], project, 60_000),
+      "the README's quick start",
+    );
+
     const call = await run(process.execPath, ['out/quick-start.js'], project, 60_000);
     expectOk(call, 'the quick start');
     const result = JSON.parse(call.stdout.trim().split('\n').at(-1)!) as {
@@ -193,3 +200,12 @@ describe('the packed tarball', () => {
     expect(report).toMatchObject({ ok: true, privacyCodesMatch: true, framesLost: 0 });
   }, 90_000);
 });
+
+/** The first TypeScript block under the README's "Quick start" heading. */
+async function readmeQuickStart(): Promise<string> {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Quick start'));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  if (match === null) throw new Error('README.md has no quick-start code block');
+  return match[1]!;
+}
