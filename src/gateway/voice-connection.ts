@@ -194,7 +194,8 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   private readonly random: () => number;
   private current: VoiceConnectionState = { status: 'signalling' };
   private adapter: VoiceAdapterImplementerMethods | undefined;
-  private join: JoinState;
+  // ES private: holds the voice token, which must not show up when a connection is logged.
+  #join: JoinState;
   private activeSession: VoiceSession | undefined;
   private sessionCleanup: (() => void) | undefined;
   private joinTimer: NodeJS.Timeout | undefined;
@@ -227,7 +228,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     this.backoff = resolveBackoff(options.reconnect);
     this.joinTimeoutMs = options.joinTimeoutMs ?? VOICE_JOIN_TIMEOUT_MS;
     this.random = options.random ?? Math.random;
-    this.join = initialJoinState(options.guildId);
+    this.#join = initialJoinState(options.guildId);
     if (options.debug !== undefined) this.on('debug', options.debug);
     // Events raised while the constructor runs (the join starts here) go out once the caller
     // has had a chance to attach listeners.
@@ -287,7 +288,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
 
   /** The collected gateway credentials state (read-only view, for diagnostics). */
   get gatewayState(): Readonly<JoinState> {
-    return this.join;
+    return this.#join;
   }
 
   // ---- public API ----
@@ -309,7 +310,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     this.attempts = 0;
     this.reconnecting = false;
     this.clearReconnectTimer();
-    const moving = this.join.channelId !== null && this.join.channelId !== this.joinConfig.channelId;
+    const moving = this.#join.channelId !== null && this.#join.channelId !== this.joinConfig.channelId;
     if (moving || this.activeSession === undefined || this.current.status === 'disconnected') {
       this.dropSession();
       this.dispatch({ type: 'sessionEnded' });
@@ -482,8 +483,8 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   // ---- join state ----
 
   private dispatch(event: JoinEvent): void {
-    const step = reduceJoin(this.join, event);
-    this.join = step.state;
+    const step = reduceJoin(this.#join, event);
+    this.#join = step.state;
     this.syncJoinTimer();
     for (const effect of step.effects) {
       if (this.isDestroyed()) return;
@@ -541,7 +542,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   }
 
   private syncJoinTimer(): void {
-    if (this.join.phase === 'awaiting') {
+    if (this.#join.phase === 'awaiting') {
       if (this.joinTimer === undefined) {
         this.joinTimer = setTimeout(() => {
           this.joinTimer = undefined;

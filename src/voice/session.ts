@@ -100,7 +100,8 @@ function asSupportedMode(mode: string): EncryptionMode | undefined {
 }
 
 export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
-  private readonly options: VoiceSessionOptions;
+  // An ES private field: credentials never show up when a state or session is logged or inspected.
+  readonly #options: VoiceSessionOptions;
   private readonly handshakeTimeoutMs: number;
   private current: VoiceSessionState = { status: 'idle' };
   private socket: VoiceSocket | undefined;
@@ -128,7 +129,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       if (typeof options[key] !== 'string' || options[key].length === 0)
         throw new VoxcordError('INVALID_ARGUMENT', `VoiceSession option ${key} must be a non-empty string`);
     }
-    this.options = options;
+    this.#options = options;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? VOICE_HANDSHAKE_TIMEOUT_MS;
     const maxDave =
       options.maxDaveProtocolVersion ?? (options.channelId === undefined ? 0 : DAVE_PROTOCOL_VERSION);
@@ -193,7 +194,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   }
 
   get channelId(): string | undefined {
-    return this.options.channelId;
+    return this.#options.channelId;
   }
 
   /** DAVE end-to-end encryption state: version, epoch, privacy code, verification codes, counters. */
@@ -207,11 +208,11 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       throw new VoxcordError('DESTROYED', 'the voice session was destroyed');
     this.teardown();
     this.transition({ type: 'connect' });
-    if (this.maxDave >= 1 && this.options.channelId !== undefined) {
+    if (this.maxDave >= 1 && this.#options.channelId !== undefined) {
       this.daveState.start(
-        this.options.daveEndpoint ?? createDaveClient,
-        this.options.userId,
-        this.options.channelId,
+        this.#options.daveEndpoint ?? createDaveClient,
+        this.#options.userId,
+        this.#options.channelId,
       );
     }
     this.openSocket(-1);
@@ -307,7 +308,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private openSocket(lastSeq: number): void {
     let socket: VoiceSocket;
     try {
-      socket = new VoiceSocket({ endpoint: this.options.endpoint, tls: this.options.tls ?? true, lastSeq });
+      socket = new VoiceSocket({ endpoint: this.#options.endpoint, tls: this.#options.tls ?? true, lastSeq });
     } catch (err) {
       this.fail(
         'final',
@@ -382,10 +383,10 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
           this.send({
             op: VoiceOpcode.Identify,
             d: {
-              server_id: this.options.serverId,
-              user_id: this.options.userId,
-              session_id: this.options.sessionId,
-              token: this.options.token,
+              server_id: this.#options.serverId,
+              user_id: this.#options.userId,
+              session_id: this.#options.sessionId,
+              token: this.#options.token,
               max_dave_protocol_version: this.maxDave,
             },
           });
@@ -394,9 +395,9 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
           this.send({
             op: VoiceOpcode.Resume,
             d: {
-              server_id: this.options.serverId,
-              session_id: this.options.sessionId,
-              token: this.options.token,
+              server_id: this.#options.serverId,
+              session_id: this.#options.sessionId,
+              token: this.#options.token,
               seq_ack: socket.lastSeq,
             },
           });
@@ -494,7 +495,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private async setUpMedia(attempt: number, d: ReadyData, mode: EncryptionMode): Promise<void> {
     let channel: MediaChannel;
     try {
-      channel = await this.options.engine.openChannel({ ssrc: d.ssrc, serverHost: d.ip, serverPort: d.port });
+      channel = await this.#options.engine.openChannel({ ssrc: d.ssrc, serverHost: d.ip, serverPort: d.port });
     } catch (err) {
       if (!this.stale(attempt))
         this.fail(
