@@ -495,7 +495,11 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private async setUpMedia(attempt: number, d: ReadyData, mode: EncryptionMode): Promise<void> {
     let channel: MediaChannel;
     try {
-      channel = await this.#options.engine.openChannel({ ssrc: d.ssrc, serverHost: d.ip, serverPort: d.port });
+      channel = await this.#options.engine.openChannel({
+        ssrc: d.ssrc,
+        serverHost: d.ip,
+        serverPort: d.port,
+      });
     } catch (err) {
       if (!this.stale(attempt))
         this.fail(
