@@ -10,9 +10,15 @@ import type { LatenessData, LatenessSummary } from '../src/media/lateness-histog
 export type Implementation = 'voxcord' | 'djs';
 export type EngineKind = 'inline' | 'worker';
 
-/** One measured run: which scenario, at what size. Later scenarios (issue 7) add kinds here. */
+/**
+ * One measured run: which scenario, at what size. 'send': play pre-encoded Opus. 'stall': the same,
+ * while the client's main thread busy-waits `stall.blockMs` every `stall.everyMs` (issue 7
+ * scenario 3). Later scenarios (issue 7) add kinds here.
+ */
 export interface ScenarioSpec {
-  kind: 'send';
+  kind: 'send' | 'stall';
+  /** 'stall' only. */
+  stall?: { everyMs: number; blockMs: number };
   /** Connections, each in its own call. */
   n: number;
   /** DAVE E2EE on (not wired yet: always false for now). */
@@ -76,6 +82,15 @@ export interface SendMeasurement {
   engineLateness: LatenessSummary | null;
   /** voxcord only: packets the engine counted more than one frame late. */
   latePackets: number | null;
+  /**
+   * Packets sent more than 20 ms late in the window: by the grid probe where it sees the sends,
+   * by the engine's own histogram for the worker engine.
+   */
+  lateOver20ms: number | null;
+  /** voxcord only: times a send queue ran dry mid-stream (a gap the clock cannot see as lateness). */
+  underruns: number | null;
+  /** Main-thread stalls during the window ('stall' scenario). */
+  stalls: number;
   rssBaselineBytes: number;
   rssLoadedBytes: number;
   rssPerConnectionBytes: number;

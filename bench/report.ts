@@ -30,6 +30,7 @@ export interface ServerWindow {
 
 export interface RunRecord {
   scenario: string;
+  kind: 'send' | 'stall';
   n: number;
   dave: boolean;
   variant: Variant['id'];
@@ -57,6 +58,7 @@ export interface MetricSummary {
 
 export interface ScenarioSummary {
   scenario: string;
+  kind: 'send' | 'stall';
   n: number;
   dave: boolean;
   variants: Record<
@@ -73,6 +75,8 @@ export type MetricId =
   | 'latenessP50Ms'
   | 'latenessP99Ms'
   | 'latenessMaxMs'
+  | 'lateOver20ms'
+  | 'underruns'
   | 'rssPerConnectionKiB'
   | 'connectMs'
   | 'serverCoreShare';
@@ -135,6 +139,20 @@ const METRICS: ReadonlyArray<{
     ratio: true,
   },
   {
+    id: 'lateOver20ms',
+    label: 'packets sent > 20 ms late (window)',
+    read: (m) => m.lateOver20ms ?? undefined,
+    digits: 0,
+    ratio: false,
+  },
+  {
+    id: 'underruns',
+    label: 'send queue underruns (window)',
+    read: (m) => m.underruns ?? undefined,
+    digits: 0,
+    ratio: false,
+  },
+  {
     id: 'rssPerConnectionKiB',
     label: 'RSS per connection, KiB',
     read: (m) => m.rssPerConnectionBytes / 1024,
@@ -179,12 +197,13 @@ export function summarize(runs: readonly RunRecord[]): ScenarioSummary[] {
         metrics,
       };
     }
-    return { scenario, n: first.n, dave: first.dave, variants };
+    return { scenario, kind: first.kind, n: first.n, dave: first.dave, variants };
   });
 }
 
 function fmt(value: number | null, digits: number): string {
-  if (value === null) return 'failed';
+  // A run that succeeded without this figure (e.g. engine counters of @discordjs/voice).
+  if (value === null) return 'n/a';
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
@@ -208,7 +227,8 @@ export function markdownTable(summaries: readonly ScenarioSummary[], machine: Ma
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const s of summaries) {
-    const name = `send, N = ${s.n}${s.dave ? ', DAVE' : ', transport only'}`;
+    const what = s.kind === 'stall' ? 'main-thread stall 100 ms/s' : 'send';
+    const name = `${what}, N = ${s.n}${s.dave ? ', DAVE' : ', transport only'}`;
     for (const metric of METRICS) {
       const v = (id: Variant['id']): number | null => s.variants[id].metrics[metric.id].value;
       const cell = (id: Variant['id']): string =>

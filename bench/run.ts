@@ -6,6 +6,9 @@
  *
  * Options: --quick (1 round, 1 s warm-up, 2 s window) --rounds=2 --warmup-ms=3000 --window-ms=5000
  *          --n=1,100,1000 --variants=voxcord-inline,voxcord-worker,djs --no-micro --no-docs
+ *          --scenarios=send,stall (default both) --stall-n=100
+ *          --profile (client CPU profiles into bench/results/profiles) or --profile=<dir>
+ *          --window-profile=<dir> (main-thread profile of the measured window only)
  * A full run (no --quick, --n or --variants) also pastes the table into BENCHMARKS.md between its markers.
  */
 import { fork } from 'node:child_process';
@@ -31,7 +34,12 @@ import type { Machine, RunRecord, ServerWindow, Variant } from './report.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
+type ScenarioKind = ScenarioSpec['kind'];
+
 interface Config {
+  /** Which scenario kinds run: 'send' (every size) and 'stall' (N = stallN). */
+  scenarios: ScenarioKind[];
+  stallN: number;
   rounds: number;
   warmupMs: number;
   windowMs: number;
@@ -40,6 +48,10 @@ interface Config {
   micro: boolean;
   /** Paste the table into BENCHMARKS.md (only for full runs: every size and variant). */
   docs: boolean;
+  /** Directory for client CPU profiles (--cpu-prof), or undefined. */
+  profileDir: string | undefined;
+  /** Directory for main-thread profiles of the measured window only, or undefined. */
+  windowProfileDir: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Config {
@@ -53,14 +65,24 @@ function parseArgs(argv: readonly string[]): Config {
     return value;
   };
   const variantIds = get('variants')?.split(',');
+  const scenarioIds = get('scenarios')?.split(',');
   return {
+    scenarios: (['send', 'stall'] as const).filter((k) => !scenarioIds || scenarioIds.includes(k)),
+    stallN: num('stall-n', 100),
     rounds: num('rounds', quick ? 1 : 2),
     warmupMs: num('warmup-ms', quick ? 1_000 : 3_000),
     windowMs: num('window-ms', quick ? 2_000 : 5_000),
     sizes: (get('n') ?? '1,100,1000').split(',').map(Number),
     variants: variantIds ? VARIANTS.filter((v) => variantIds.includes(v.id)) : [...VARIANTS],
     micro: !argv.includes('--no-micro'),
-    docs: !quick && !argv.includes('--no-docs') && get('n') === undefined && variantIds === undefined,
+    docs:
+      !quick &&
+      !argv.includes('--no-docs') &&
+      get('n') === undefined &&
+      variantIds === undefined &&
+      scenarioIds === undefined,
+    profileDir: argv.includes('--profile') ? path.join(here, 'results', 'profiles') : get('profile'),
+    windowProfileDir: get('window-profile'),
   };
 }
 
@@ -162,6 +184,8 @@ async function runOne(
   scenario: ScenarioSpec,
   variant: Variant,
   tmp: string,
+  profileDir?: string,
+  windowProfileDir?: string,
 ): Promise<{ measurement: SendMeasurement; server: ServerWindow }> {
   const { child: server, ready } = await startServer(scenario.dave);
   let client: ChildProcess | undefined;
@@ -176,7 +200,19 @@ async function runOne(
       30_000,
     );
     // @discordjs/voice takes no TLS options: the process must trust the CA from the start.
-    client = forkTs('client-process.ts', { ...process.env, NODE_EXTRA_CA_CERTS: caFile }, ['--expose-gc']);
+    // One directory per run: every thread (main, media worker, loader) writes its own profile there.
+    const profile = profileDir
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${path.join(profileDir, `${variant.id}-n${scenario.n}-${Date.now()}`)}`,
+        ]
+      : [];
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: caFile };
+    if (windowProfileDir) {
+      mkdirSync(windowProfileDir, { recursive: true });
+      env.VOXCORD_BENCH_WINDOW_PROFILE = windowProfileDir;
+    }
+    client = forkTs('client-process.ts', env, ['--expose-gc', ...profile]);
     const marks: Array<Promise<ServerMark>> = [];
     const onWindow = (m: unknown): void => {
       if (isRecord(m) && m.type === 'window') {
@@ -270,23 +306,46 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'voxcord-bench-'));
   const runs: RunRecord[] = [];
   try {
-    for (const n of config.sizes) {
-      const scenario: ScenarioSpec = {
-        kind: 'send',
-        n,
-        dave: false,
-        warmupMs: config.warmupMs,
-        windowMs: config.windowMs,
-      };
-      const name = `send-n${n}-transport`;
+    const plan: Array<{ scenario: ScenarioSpec; name: string }> = [];
+    if (config.scenarios.includes('send')) {
+      for (const n of config.sizes) {
+        plan.push({
+          scenario: { kind: 'send', n, dave: false, warmupMs: config.warmupMs, windowMs: config.windowMs },
+          name: `send-n${n}-transport`,
+        });
+      }
+    }
+    if (config.scenarios.includes('stall')) {
+      const n = config.stallN;
+      plan.push({
+        scenario: {
+          kind: 'stall',
+          n,
+          dave: false,
+          warmupMs: config.warmupMs,
+          windowMs: config.windowMs,
+          stall: { everyMs: 1_000, blockMs: 100 },
+        },
+        name: `stall-n${n}-transport`,
+      });
+    }
+    for (const { scenario, name } of plan) {
+      const n = scenario.n;
       for (let round = 0; round < config.rounds; round++) {
         const order = round % 2 === 0 ? config.variants : [...config.variants].reverse();
         for (const variant of order) {
           const t = performance.now();
           try {
-            const { measurement, server } = await runOne(scenario, variant, tmp);
+            const { measurement, server } = await runOne(
+              scenario,
+              variant,
+              tmp,
+              config.profileDir,
+              config.windowProfileDir,
+            );
             runs.push({
               scenario: name,
+              kind: scenario.kind,
               n,
               dave: false,
               variant: variant.id,
@@ -299,13 +358,16 @@ async function main(): Promise<void> {
             log(
               `${name} ${variant.id} round ${round + 1}: ${measurement.cpuUsPerPacket.toFixed(2)} µs/packet, ` +
                 `${measurement.packetsPerSecond.toFixed(0)}/${measurement.targetPacketsPerSecond} pps, ` +
-                `RSS ${(measurement.rssPerConnectionBytes / 1024).toFixed(1)} KiB/conn ` +
-                `(${((performance.now() - t) / 1000).toFixed(1)} s)`,
+                `RSS ${(measurement.rssPerConnectionBytes / 1024).toFixed(1)} KiB/conn, ` +
+                `${String(measurement.lateOver20ms)} late > 20 ms` +
+                (scenario.kind === 'stall' ? ` (${measurement.stalls} stalls)` : '') +
+                ` (${((performance.now() - t) / 1000).toFixed(1)} s)`,
             );
           } catch (err) {
             const error = err instanceof Error ? err.message : String(err);
             runs.push({
               scenario: name,
+              kind: scenario.kind,
               n,
               dave: false,
               variant: variant.id,

@@ -2,6 +2,32 @@
 import { LATENESS_BUCKET_MS, summarizeLateness } from '../src/media/lateness-histogram.js';
 import type { LatenessData, LatenessSummary } from '../src/media/lateness-histogram.js';
 
+/** Samples at or above `ms` in these histograms (bucket resolution: LATENESS_BUCKET_MS). */
+export function countAtLeast(data: readonly LatenessData[], ms: number): number {
+  let total = 0;
+  for (const d of data) {
+    const from = Math.ceil(ms / d.bucketMs);
+    for (let i = from; i < d.counts.length; i++) total += d.counts[i]!;
+  }
+  return total;
+}
+
+/** Per-bucket difference of cumulative histograms (after - before, channel by channel). */
+export function histogramDeltas(
+  before: readonly LatenessData[],
+  after: readonly LatenessData[],
+): LatenessData[] {
+  return after.map((a, i) => {
+    const b = before[i];
+    return {
+      bucketMs: a.bucketMs,
+      counts: a.counts.map((c, j) => c - (b?.counts[j] ?? 0)),
+      count: a.count - (b?.count ?? 0),
+      maxMs: a.maxMs,
+    };
+  });
+}
+
 /**
  * Lateness recorded between two snapshots of the same channels' cumulative histograms. The max
  * of the window is not kept by a histogram: it is the upper edge of the highest bucket that grew

@@ -8,7 +8,7 @@
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { LatenessHistogram, summarizeLateness } from '../src/media/lateness-histogram.js';
-import type { LatenessSummary } from '../src/media/lateness-histogram.js';
+import type { LatenessData, LatenessSummary } from '../src/media/lateness-histogram.js';
 
 const FRAME_MS = 20;
 const RECORD = Symbol('voxcord-bench-probe');
@@ -21,8 +21,8 @@ type ProbedSocket = dgram.Socket & { [RECORD]?: SocketRecord };
 export interface UdpProbe {
   /** Starts a window: earlier sends are forgotten. */
   start(): void;
-  /** Ends the window; RTP packets sent in it and their grid lateness. */
-  stop(): { packets: number; sockets: number; lateness: LatenessSummary | null };
+  /** Ends the window; RTP packets sent in it and their grid lateness (summary and histogram). */
+  stop(): { packets: number; sockets: number; lateness: LatenessSummary | null; histogram: LatenessData };
   /** Restores dgram.Socket#send. */
   uninstall(): void;
 }
@@ -78,7 +78,8 @@ export function installUdpProbe(): UdpProbe {
         packets += r.times.length;
         recordGridLateness(r.times, histogram);
       }
-      return { packets, sockets, lateness: packets > 0 ? summarizeLateness([histogram.toJSON()]) : null };
+      const data = histogram.toJSON();
+      return { packets, sockets, lateness: packets > 0 ? summarizeLateness([data]) : null, histogram: data };
     },
     uninstall() {
       proto.send = original;

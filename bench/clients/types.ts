@@ -5,6 +5,7 @@ import type { LatenessData } from '../../src/media/lateness-histogram.js';
 export interface EngineCounters {
   packetsSent: number;
   latePackets: number;
+  underruns: number;
   /** Cumulative per-channel histograms. */
   lateness: LatenessData[];
 }

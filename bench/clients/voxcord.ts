@@ -25,7 +25,13 @@ function watchedEngine(engine: MediaEngine, channels: MediaChannel[]): MediaEngi
 }
 
 export function createVoxcordClient(options: { engine: EngineKind; dave: boolean }): BenchClient {
-  const inner = createMediaEngine({ kind: options.engine });
+  // VOXCORD_BENCH_TRANSPORT=node|js|sodium forces a transport cipher backend (A/B experiments).
+  const forced = process.env.VOXCORD_BENCH_TRANSPORT;
+  const transportBackend = forced === 'node' || forced === 'js' || forced === 'sodium' ? forced : undefined;
+  const inner = createMediaEngine({
+    kind: options.engine,
+    ...(transportBackend ? { channel: { transportBackend } } : {}),
+  });
   const channels: MediaChannel[] = [];
   const engine = watchedEngine(inner, channels);
   const sessions: VoiceSession[] = [];
@@ -72,6 +78,7 @@ export function createVoxcordClient(options: { engine: EngineKind; dave: boolean
       return {
         packetsSent: all.reduce((sum, s) => sum + s.packetsSent, 0),
         latePackets: all.reduce((sum, s) => sum + s.latePackets, 0),
+        underruns: all.reduce((sum, s) => sum + (s.underruns ?? 0), 0),
         lateness: all.flatMap((s) => (s.sendLateness ? [s.sendLateness] : [])),
       };
     },

@@ -1,23 +1,29 @@
 /**
  * The pacing clock: one per engine, serving every channel. Channels get a phase inside the 20 ms
- * period (phase buckets of 1 ms) so a thousand channels do not all send in the same millisecond.
- * One timer drives all buckets. Due times are absolute (`epoch + cycle * 20 + phase` on a monotonic
- * clock), so lateness never accumulates into drift.
+ * period (a few wide phase buckets, default 5, i.e. 4 ms apart) so a thousand channels do not all
+ * send in the same millisecond, while the clock wakes only a few times per period. Due times are
+ * absolute (`epoch + cycle * 20 + phase` on a monotonic clock), so lateness never accumulates into
+ * drift.
+ *
+ * Waking: one setTimeout aimed at the next due bucket. setTimeout cannot be aimed finer than a
+ * millisecond, so every bucket due within `earlyMs` (default 1 ms) is served in the same wake-up:
+ * sending up to a millisecond early is harmless, spinning to hit the exact instant is not (it costs
+ * a core). setImmediate is used only to continue a late catch-up after yielding to I/O.
  *
  * `PhaseScheduler` is the pure scheduling logic (no timers, time passed in); `PacingClock` drives it
  * with injectable timer functions.
  */
 import { FRAME_DURATION_MS } from '../protocol/constants.js';
 
-/** One 20 ms tick delivered to a channel. */
+/** One 20 ms tick delivered to a channel. One object per bucket delivery, shared by its slots: do not modify it. */
 export interface ClockTick {
   /** Absolute cycle number on the clock's grid; consecutive ticks of a slot differ by 1 unless cycles were skipped. */
   cycle: number;
   /** When this tick was due (clock time, ms). */
   due: number;
-  /** When it was actually delivered. */
+  /** When the bucket's delivery started (may be up to `earlyMs` before `due`). */
   now: number;
-  /** now - due (>= 0). More than one period means the tick is a catch-up tick. */
+  /** max(0, now - due). More than one period means the tick is a catch-up tick. */
   lateMs: number;
 }
 
@@ -32,14 +38,21 @@ export interface ClockSlot {
   release(): void;
 }
 
+/** Default phase buckets per period: wake-ups stay few, bursts stay short (N / 5 sends each). */
+export const DEFAULT_PHASE_BUCKETS = 5;
+/** Default: ticks more than this late are skipped and the bucket resumes on time. */
+export const DEFAULT_MAX_CATCH_UP_MS = 200;
+
 export interface SchedulerOptions {
   /** Period, ms (default 20). */
   periodMs?: number;
-  /** Number of phase buckets spread over the period (default 20, i.e. 1 ms apart). */
+  /** Number of phase buckets spread over the period (default 5, i.e. 4 ms apart). */
   buckets?: number;
   /**
-   * Ticks older than this are not delivered (the cycle counter still moves past them), so a process
-   * that was suspended does not flood the network when it resumes. Default 1000 ms.
+   * A bucket more than this late skips its stale ticks and resumes at its latest due cycle (the
+   * cycle counter still moves past the skipped ones), so a suspended or overloaded process neither
+   * floods the network when it resumes nor stays behind. Shorter stalls are caught up back to back.
+   * Default 200 ms.
    */
   maxCatchUpMs?: number;
 }
@@ -54,7 +67,12 @@ interface Bucket {
   readonly phaseMs: number;
   /** Next cycle to deliver for this bucket. */
   nextCycle: number;
-  readonly entries: Set<Entry>;
+  /** Live entries plus released ones not yet compacted away (see `dead`). */
+  entries: Entry[];
+  /** Live entries. */
+  size: number;
+  /** Released entries still in `entries`. */
+  dead: number;
 }
 
 export interface DueTick {
@@ -78,18 +96,24 @@ export class PhaseScheduler {
   constructor(epoch: number, options: SchedulerOptions = {}) {
     this.epoch = epoch;
     this.periodMs = options.periodMs ?? FRAME_DURATION_MS;
-    const count = Math.max(1, Math.floor(options.buckets ?? this.periodMs));
-    this.maxCatchUpMs = options.maxCatchUpMs ?? 1000;
+    const count = Math.max(1, Math.floor(options.buckets ?? DEFAULT_PHASE_BUCKETS));
+    this.maxCatchUpMs = Math.max(0, options.maxCatchUpMs ?? DEFAULT_MAX_CATCH_UP_MS);
     this.buckets = Array.from({ length: count }, (_, index) => ({
       index,
       phaseMs: (index * this.periodMs) / count,
       nextCycle: 0,
-      entries: new Set<Entry>(),
+      entries: [],
+      size: 0,
+      dead: 0,
     }));
   }
 
   get slotCount(): number {
     return this.size;
+  }
+
+  get bucketCount(): number {
+    return this.buckets.length;
   }
 
   /** Due time of a cycle in a bucket. */
@@ -103,12 +127,13 @@ export class PhaseScheduler {
     now: number,
   ): { bucket: number; phaseMs: number; firstCycle: number; entry: object } {
     let best = this.buckets[0]!;
-    for (const b of this.buckets) if (b.entries.size < best.entries.size) best = b;
+    for (const b of this.buckets) if (b.size < best.size) best = b;
     const entry: Entry = { listener, released: false };
     const firstDue = Math.max(0, Math.ceil((now - this.epoch - best.phaseMs) / this.periodMs));
     // An empty bucket restarts at the current cycle; an occupied one keeps its own progress.
-    if (best.entries.size === 0) best.nextCycle = firstDue;
-    best.entries.add(entry);
+    if (best.size === 0) best.nextCycle = firstDue;
+    best.entries.push(entry);
+    best.size++;
     this.size++;
     // A lagging bucket delivers its overdue cycles first; the slot simply starts there.
     return { bucket: best.index, phaseMs: best.phaseMs, firstCycle: best.nextCycle, entry };
@@ -117,43 +142,53 @@ export class PhaseScheduler {
   remove(bucket: number, entry: object): void {
     const b = this.bucketAt(bucket);
     const e = entry as Entry;
-    if (!b.entries.delete(e)) return;
+    if (e.released) return;
+    // Marked now, compacted before the next delivery (never while one iterates the array).
     e.released = true;
+    b.size--;
+    b.dead++;
     this.size--;
+    if (b.size === 0) {
+      b.entries = [];
+      b.dead = 0;
+    }
   }
 
   /** The earliest due time over all occupied buckets, or undefined when there is none. */
   nextDue(): number | undefined {
     let best: number | undefined;
     for (const b of this.buckets) {
-      if (b.entries.size === 0) continue;
-      const due = this.dueTime(b.index, b.nextCycle);
+      if (b.size === 0) continue;
+      const due = this.epoch + b.nextCycle * this.periodMs + b.phaseMs;
       if (best === undefined || due < best) best = due;
     }
     return best;
   }
 
   /**
-   * Takes the earliest tick due at or before `now` and advances its bucket, or returns undefined.
-   * Cycles older than maxCatchUpMs are skipped here (counted in skippedCycles).
+   * Takes the earliest tick due at or before `now + earlyMs` and advances its bucket, or returns
+   * undefined. A bucket more than maxCatchUpMs late skips to its latest cycle due at or before
+   * `now` (skipped cycles counted in skippedCycles).
    */
-  takeDue(now: number): DueTick | undefined {
+  takeDue(now: number, earlyMs = 0): DueTick | undefined {
+    const limit = now + earlyMs;
     let pick: Bucket | undefined;
     let pickDue = 0;
     for (const b of this.buckets) {
-      if (b.entries.size === 0) continue;
-      const due = this.dueTime(b.index, b.nextCycle);
-      if (due <= now && (pick === undefined || due < pickDue)) {
+      if (b.size === 0) continue;
+      const due = this.epoch + b.nextCycle * this.periodMs + b.phaseMs;
+      if (due <= limit && (pick === undefined || due < pickDue)) {
         pick = b;
         pickDue = due;
       }
     }
     if (pick === undefined) return undefined;
     if (now - pickDue > this.maxCatchUpMs) {
-      const oldest = Math.ceil((now - this.maxCatchUpMs - this.epoch - pick.phaseMs) / this.periodMs);
-      this.skippedCycles += oldest - pick.nextCycle;
-      pick.nextCycle = oldest;
-      pickDue = this.dueTime(pick.index, oldest);
+      // Resume on time rather than at the catch-up horizon, which would keep the bucket behind.
+      const latest = Math.floor((now - this.epoch - pick.phaseMs) / this.periodMs);
+      this.skippedCycles += latest - pick.nextCycle;
+      pick.nextCycle = latest;
+      pickDue = this.epoch + latest * this.periodMs + pick.phaseMs;
     }
     const cycle = pick.nextCycle;
     pick.nextCycle++;
@@ -164,11 +199,24 @@ export class PhaseScheduler {
   deliver(tick: DueTick, now: number): number {
     let errors = 0;
     const b = this.bucketAt(tick.bucket);
-    // Copy: listeners may release slots (their own or others) while we iterate.
-    for (const e of [...b.entries]) {
+    if (b.dead > 0) {
+      b.entries = b.entries.filter((e) => !e.released);
+      b.dead = 0;
+    }
+    const t: ClockTick = {
+      cycle: tick.cycle,
+      due: tick.due,
+      now,
+      lateMs: now > tick.due ? now - tick.due : 0,
+    };
+    // Slots added by a listener start with the next delivery; released ones are skipped.
+    const entries = b.entries;
+    const count = entries.length;
+    for (let i = 0; i < count; i++) {
+      const e = entries[i]!;
       if (e.released) continue;
       try {
-        e.listener({ cycle: tick.cycle, due: tick.due, now, lateMs: Math.max(0, now - tick.due) });
+        e.listener(t);
       } catch {
         errors++;
       }
@@ -203,11 +251,11 @@ export const realTimers: ClockTimers = {
 export interface PacingClockOptions extends SchedulerOptions {
   timers?: ClockTimers;
   /**
-   * setTimeout fires late by up to about a millisecond and cannot wait less than 1 ms: it is aimed
-   * this many ms before the due time and the rest is waited with setImmediate. Default 1.
+   * Buckets due within this many ms are served in the current wake-up (setTimeout has 1 ms
+   * resolution and fires up to about a millisecond either side of its aim). Default 1.
    */
-  leadMs?: number;
-  /** Most ticks delivered in one timer callback before yielding to I/O. Default 200. */
+  earlyMs?: number;
+  /** Most ticks delivered in one wake-up before yielding to I/O (catch-up only). Default 200. */
   maxTicksPerRun?: number;
 }
 
@@ -216,27 +264,46 @@ export interface PacingClockStats {
   ticksDelivered: number;
   skippedCycles: number;
   listenerErrors: number;
+  /** setTimeout wake-ups so far. */
+  timerWakeups: number;
+  /** setImmediate continuations so far (late catch-up only). */
+  immediateWakeups: number;
 }
 
 export class PacingClock {
   readonly periodMs: number;
   private readonly timers: ClockTimers;
   private readonly scheduler: PhaseScheduler;
-  private readonly leadMs: number;
+  private readonly earlyMs: number;
   private readonly maxTicksPerRun: number;
   private timeout: unknown = undefined;
+  /** Due time the pending timeout aims at (to avoid re-arming for the same target). */
+  private timeoutDue = Infinity;
   private immediate: unknown = undefined;
   private running = false;
   private closed = false;
   private ticksDelivered = 0;
   private listenerErrors = 0;
+  private timerWakeups = 0;
+  private immediateWakeups = 0;
+  private readonly onTimeout = (): void => {
+    this.timeout = undefined;
+    this.timeoutDue = Infinity;
+    this.timerWakeups++;
+    this.run();
+  };
+  private readonly onImmediate = (): void => {
+    this.immediate = undefined;
+    this.immediateWakeups++;
+    this.run();
+  };
 
   constructor(options: PacingClockOptions = {}) {
     this.timers = options.timers ?? realTimers;
     this.scheduler = new PhaseScheduler(this.timers.now(), options);
     this.periodMs = this.scheduler.periodMs;
-    this.leadMs = options.leadMs ?? 1;
-    this.maxTicksPerRun = options.maxTicksPerRun ?? 200;
+    this.earlyMs = Math.max(0, options.earlyMs ?? 1);
+    this.maxTicksPerRun = Math.max(1, options.maxTicksPerRun ?? 200);
   }
 
   now(): number {
@@ -268,6 +335,8 @@ export class PacingClock {
       ticksDelivered: this.ticksDelivered,
       skippedCycles: this.scheduler.skippedCycles,
       listenerErrors: this.listenerErrors,
+      timerWakeups: this.timerWakeups,
+      immediateWakeups: this.immediateWakeups,
     };
   }
 
@@ -281,39 +350,41 @@ export class PacingClock {
     if (this.timeout !== undefined) this.timers.clearTimeout(this.timeout);
     if (this.immediate !== undefined) this.timers.clearImmediate(this.immediate);
     this.timeout = undefined;
+    this.timeoutDue = Infinity;
     this.immediate = undefined;
   }
 
   private reschedule(): void {
-    if (this.closed || this.running) return;
-    this.cancel();
+    if (this.closed || this.running || this.immediate !== undefined) return;
     const due = this.scheduler.nextDue();
-    if (due === undefined) return;
+    if (due === undefined) return this.cancel();
+    // A new slot in a bucket due no earlier than the armed timer: keep the timer.
+    if (this.timeout !== undefined && due >= this.timeoutDue) return;
     const wait = due - this.timers.now();
-    const timeoutMs = Math.floor(wait - this.leadMs);
-    if (timeoutMs >= 1) {
-      this.timeout = this.timers.setTimeout(() => {
-        this.timeout = undefined;
-        this.run();
-      }, timeoutMs);
-    } else {
-      // Near or late: finish the wait (or catch up) on the next loop turn, after pending I/O.
-      this.immediate = this.timers.setImmediate(() => {
-        this.immediate = undefined;
-        this.run();
-      });
+    if (wait <= this.earlyMs) {
+      // Due now or overdue (a new slot in a lagging bucket, or a catch-up that yielded).
+      if (this.timeout !== undefined) this.timers.clearTimeout(this.timeout);
+      this.timeout = undefined;
+      this.timeoutDue = Infinity;
+      this.immediate = this.timers.setImmediate(this.onImmediate);
+      return;
     }
+    if (this.timeout !== undefined) this.timers.clearTimeout(this.timeout);
+    // Rounded: setTimeout fires within about a millisecond either side, and earlyMs absorbs the early side.
+    this.timeout = this.timers.setTimeout(this.onTimeout, Math.max(1, Math.round(wait)));
+    this.timeoutDue = due;
   }
 
   private run(): void {
     if (this.closed) return;
     this.running = true;
     try {
+      const scheduler = this.scheduler;
       for (let i = 0; i < this.maxTicksPerRun; i++) {
         const now = this.timers.now();
-        const tick = this.scheduler.takeDue(now);
+        const tick = scheduler.takeDue(now, this.earlyMs);
         if (tick === undefined) break;
-        this.listenerErrors += this.scheduler.deliver(tick, now);
+        this.listenerErrors += scheduler.deliver(tick, now);
         this.ticksDelivered++;
       }
     } finally {

@@ -17,7 +17,11 @@ export type WorkerCommand =
   | { t: 'open'; req: number; id: number; options: MediaChannelOptions }
   | { t: 'discover'; req: number; id: number }
   | { t: 'transport'; id: number; mode: EncryptionMode; key: Uint8Array }
-  | { t: 'frame'; id: number; frame: Uint8Array }
+  /**
+   * Consecutive frames for one channel, packed into the batch's `data` (or the command's own
+   * `data`, inside the worker only): frame k spans data[ends[k-1] (or start), ends[k]).
+   */
+  | { t: 'frames'; id: number; start: number; ends: number[]; data?: ArrayBuffer }
   | { t: 'endBurst'; id: number }
   | { t: 'clear'; id: number }
   | { t: 'stats'; req: number; id: number }
@@ -27,6 +31,8 @@ export type WorkerCommand =
 export interface CommandBatch {
   t: 'batch';
   cmds: WorkerCommand[];
+  /** Every frame of the batch, back to back (transferred, not cloned); absent when there is none. */
+  data?: ArrayBuffer;
 }
 
 export interface SerializedError {
@@ -40,7 +46,10 @@ export type ReplyValue = DiscoveredAddress | MediaChannelStats | null;
 export type WorkerEvent =
   | { t: 'reply'; req: number; ok: true; value: ReplyValue }
   | { t: 'reply'; req: number; ok: false; error: SerializedError }
-  /** Frames the worker has taken off a channel's queue so far (sent or cleared). */
+  /**
+   * Frames the worker has taken off a channel's queue so far (sent or cleared). Sent when the
+   * worker's queue is at or below the low-water mark (or emptied, or a burst ended), not per frame.
+   */
   | { t: 'dequeued'; id: number; count: number }
   | {
       t: 'rtp';
@@ -61,4 +70,6 @@ export type WorkerToMain = { t: 'ready'; timeOrigin: number } | { t: 'events'; e
 /** Channel knobs passed as workerData (plain data only). */
 export interface WorkerData {
   tuning: ChannelTuning;
+  /** The drain threshold the main side uses: the worker reports dequeues once at or below it. */
+  lowWaterMark: number;
 }

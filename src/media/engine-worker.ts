@@ -26,7 +26,10 @@ interface Hosted {
 const port = parentPort;
 if (port === null) throw new Error('engine-worker must run in a worker thread');
 
-const tuning = (workerData as WorkerData | undefined)?.tuning ?? {};
+const data = workerData as WorkerData | undefined;
+const tuning = data?.tuning ?? {};
+/** Dequeues are reported only at or below this queue length (the main side's drain threshold). */
+const reportBelow = data?.lowWaterMark ?? 0;
 const clock = new PacingClock();
 const channels = new Map<number, Hosted>();
 /** Channels opened before their 'open' reply: commands for them wait here, in order. */
@@ -87,6 +90,8 @@ function host(id: number, channel: UdpMediaChannel): void {
   const h: Hosted = { channel, enqueued: 0 };
   channels.set(id, h);
   channel.onDequeue = () => {
+    // Above the drain threshold the main side has no use for the count: no message per frame.
+    if (channel.queued > reportBelow) return;
     dirty.add(id);
     scheduleFlush();
   };
@@ -113,7 +118,7 @@ function host(id: number, channel: UdpMediaChannel): void {
   });
 }
 
-function apply(cmd: WorkerCommand): void {
+function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
   if (cmd.t === 'shutdown') {
     for (const h of channels.values()) h.channel.close();
     channels.clear();
@@ -144,7 +149,8 @@ function apply(cmd: WorkerCommand): void {
   }
   const waiting = opening.get(cmd.id);
   if (waiting) {
-    waiting.push(cmd);
+    // Frames keep their bytes: a queued command is replayed without its batch.
+    waiting.push(cmd.t === 'frames' ? ownFrames(cmd, batchData) : cmd);
     return;
   }
   const h = channels.get(cmd.id);
@@ -163,10 +169,18 @@ function apply(cmd: WorkerCommand): void {
       case 'transport':
         h.channel.setTransport(cmd.mode, cmd.key);
         break;
-      case 'frame':
-        h.enqueued++;
-        h.channel.enqueue(cmd.frame);
+      case 'frames': {
+        const bytes = cmd.data ?? batchData;
+        if (bytes === undefined) break;
+        let start = cmd.start;
+        for (const end of cmd.ends) {
+          h.enqueued++;
+          // A view into the batch buffer: no copy per frame.
+          h.channel.enqueue(new Uint8Array(bytes, start, end - start));
+          start = end;
+        }
         break;
+      }
       case 'endBurst':
         h.channel.endBurst();
         break;
@@ -189,8 +203,22 @@ function apply(cmd: WorkerCommand): void {
   }
 }
 
+/** A 'frames' command that carries its own bytes (for channels still opening). */
+function ownFrames(cmd: Extract<WorkerCommand, { t: 'frames' }>, batchData?: ArrayBuffer): WorkerCommand {
+  if (batchData === undefined) return cmd;
+  const first = cmd.start;
+  const last = cmd.ends[cmd.ends.length - 1] ?? first;
+  return {
+    t: 'frames',
+    id: cmd.id,
+    start: 0,
+    ends: cmd.ends.map((e) => e - first),
+    data: batchData.slice(first, last),
+  };
+}
+
 port.on('message', (msg: CommandBatch) => {
-  for (const cmd of msg.cmds) apply(cmd);
+  for (const cmd of msg.cmds) apply(cmd, msg.data);
 });
 
 const ready: WorkerToMain = { t: 'ready', timeOrigin: performance.timeOrigin };

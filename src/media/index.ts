@@ -1,24 +1,32 @@
 /** Media engine entry point: pick where the media path runs. */
+import { VoxcordError } from '../errors.js';
 import { InlineMediaEngine } from './inline-engine.js';
 import type { MediaEngine } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
 import { WorkerMediaEngine } from './worker-engine.js';
 
 export interface CreateMediaEngineOptions {
-  /** 'inline' (default): this thread, one clock per process. 'worker': a worker thread with its own clock. */
+  /**
+   * 'worker' (default): clock, RTP, encryption and UDP in a worker thread, so packets stay on time
+   * while the bot's own code blocks the main thread. 'inline': in this thread (one shared clock per
+   * process; no worker start-up or memory, but a busy main thread delays packets).
+   */
   kind?: 'inline' | 'worker';
   /** Per-channel knobs (queue marks, keepalive and IP discovery timing, transport backend). */
   channel?: ChannelTuning;
-  /** Worker engine only: transfer whole-buffer frames instead of copying them (see WorkerEngineOptions). */
+  /** Worker engine only; no effect any more (kept for compatibility, see WorkerEngineOptions). */
   transferFrames?: boolean;
 }
 
 export function createMediaEngine(options: CreateMediaEngineOptions = {}): MediaEngine {
   const channel = options.channel ?? {};
-  if (options.kind === 'worker') {
-    return new WorkerMediaEngine({ channel, transferFrames: options.transferFrames ?? false });
+  if (options.kind === 'inline') return new InlineMediaEngine({ channel });
+  if (options.kind !== undefined && options.kind !== 'worker') {
+    throw new VoxcordError('INVALID_ARGUMENT', "media engine kind must be 'worker' or 'inline'", {
+      details: { kind: String(options.kind) },
+    });
   }
-  return new InlineMediaEngine({ channel });
+  return new WorkerMediaEngine({ channel, transferFrames: options.transferFrames ?? false });
 }
 
 export type {

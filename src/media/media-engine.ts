@@ -45,6 +45,11 @@ export interface MediaChannelStats {
   keepalivesSent: number;
   /** Lateness of every packet sent (send time minus due time), mergeable across channels. */
   sendLateness?: LatenessData;
+  /**
+   * Times the send queue ran dry while frames were flowing (no endBurst in between): the producer
+   * fell behind and a tick went out with nothing, so the audio has a gap there.
+   */
+  underruns?: number;
 }
 
 export type MediaChannelEvents = {

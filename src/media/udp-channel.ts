@@ -141,7 +141,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private nextKeepaliveTick: number;
   private currentTick = 0;
   private closed = false;
-  private readonly counters: Omit<MediaChannelStats, 'packetsDropped'> = {
+  private readonly counters: Omit<MediaChannelStats, 'packetsDropped' | 'underruns'> = {
     packetsSent: 0,
     bytesSent: 0,
     silenceFramesSent: 0,
@@ -149,17 +149,25 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     packetsReceived: 0,
     keepalivesSent: 0,
   };
+  /** Times the queue ran dry while audio was flowing (no endBurst): the producer fell behind. */
+  private underruns = 0;
+  /** The last tick sent a queued (non-silence) frame. */
+  private flowing = false;
   private readonly drops = emptyDrops();
   private readonly lateness = new LatenessHistogram();
   /** Send/receive errors judged transient (ICMP unreachable); not fatal, not emitted. */
   transientErrors = 0;
   /** Called after frames leave the queue (sent or cleared); the worker host mirrors `queued` with it. */
   onDequeue: (() => void) | undefined;
+  /** Shared completion callback for control sends (one function per channel, not per datagram). */
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.onSocketError(err);
+  };
 
   constructor(
     options: MediaChannelOptions,
     private readonly socket: Socket,
-    clock: PacingClock,
+    private readonly clock: PacingClock,
     tuning: ChannelTuning = {},
     private readonly onClosed?: () => void,
   ) {
@@ -220,11 +228,17 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
 
   clearQueue(): void {
     this.queue.clear();
+    this.flowing = false;
     this.onDequeue?.();
   }
 
   async stats(): Promise<MediaChannelStats> {
-    return { ...this.counters, packetsDropped: { ...this.drops }, sendLateness: this.lateness.toJSON() };
+    return {
+      ...this.counters,
+      packetsDropped: { ...this.drops },
+      sendLateness: this.lateness.toJSON(),
+      underruns: this.underruns,
+    };
   }
 
   close(): void {
@@ -258,17 +272,25 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     // Frames wait until op 4 gave us a key; the timestamp keeps advancing regardless.
     if (!this.packetizer.hasCipher) return;
     const item = this.queue.next();
-    if (item === undefined) return;
+    if (item === undefined) {
+      if (this.flowing) this.underruns++;
+      this.flowing = false;
+      return;
+    }
+    this.flowing = !item.silence;
     if (!item.silence) this.onDequeue?.();
     if (item.frame.length > 0) {
       const timestamp = (this.timestampBase + ((n * SAMPLES_PER_FRAME) % U32)) % U32;
       const packet = this.packetizer.packetize(item.frame, timestamp);
-      this.send(packet);
-      this.counters.packetsSent++;
-      this.counters.bytesSent += packet.length;
-      if (item.silence) this.counters.silenceFramesSent++;
-      if (tick.lateMs > this.periodMs) this.counters.latePackets++;
-      this.lateness.record(tick.lateMs);
+      this.sendMedia(packet);
+      // Lateness at the moment of sending: includes the bucket's burst before this channel.
+      const lateMs = this.clock.now() - tick.due;
+      const counters = this.counters;
+      counters.packetsSent++;
+      counters.bytesSent += packet.length;
+      if (item.silence) counters.silenceFramesSent++;
+      if (lateMs > this.periodMs) counters.latePackets++;
+      this.lateness.record(lateMs);
     }
     if (item.endsBurst) this.emit('burstEnd');
   }
@@ -299,12 +321,26 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
 
   // ---- socket ----
 
+  /**
+   * Control datagrams (keepalive, IP discovery): with a completion callback, so a socket that
+   * fails for good is noticed within one keepalive interval even when media sends see nothing.
+   */
   private send(datagram: Uint8Array): void {
     if (this.closed) return;
     try {
-      this.socket.send(datagram, (err) => {
-        if (err) this.onSocketError(err);
-      });
+      this.socket.send(datagram, this.onSent);
+    } catch (err) {
+      this.onSocketError(err);
+    }
+  }
+
+  /**
+   * Media: no callback. A callback costs a process.nextTick per packet; ICMP errors on the
+   * connected socket still arrive as 'error' events and other failures through the keepalive.
+   */
+  private sendMedia(datagram: Uint8Array): void {
+    try {
+      this.socket.send(datagram);
     } catch (err) {
       this.onSocketError(err);
     }

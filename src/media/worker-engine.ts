@@ -1,7 +1,12 @@
 /**
- * The media engine in a worker thread. The main side keeps a proxy per channel: it mirrors the
- * send queue length (from the worker's dequeue reports), computes 'drain' itself, and re-emits the
- * worker's events. Commands are batched once per microtask, preserving order.
+ * The media engine in a worker thread (the default engine): clock, RTP, transport encryption and
+ * UDP run there, so a busy main thread does not delay packets. The main side keeps a proxy per
+ * channel: it mirrors the send queue length (from the worker's dequeue reports), computes 'drain'
+ * itself, and re-emits the worker's events. Commands are batched once per event-loop turn,
+ * preserving order; the frames of a batch travel packed in one transferred buffer.
+ *
+ * The worker is unref'd while no channel is open and no request is pending, so a process that
+ * forgets to close the engine still exits once its channels are closed.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
@@ -28,17 +33,30 @@ import type {
   MediaChannelStats,
   MediaEngine,
 } from './media-engine.js';
-import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK } from './send-queue.js';
 import type { ChannelTuning } from './udp-channel.js';
+
+/**
+ * Queue marks of the worker engine (unless set in ChannelTuning): deeper than inline, so the
+ * worker still has 300 ms of frames when the main thread (which feeds it) blocks.
+ */
+export const WORKER_HIGH_WATER_MARK = 25;
+export const WORKER_LOW_WATER_MARK = 15;
+/** Packed frame bytes per message, at most (bounds what one still-queued frame keeps alive). */
+const BATCH_DATA_BYTES = 32 * 1024;
 
 export interface WorkerEngineOptions {
   channel?: ChannelTuning;
   /**
-   * Transfer a frame's ArrayBuffer to the worker instead of copying when the frame spans its whole
-   * buffer. The caller's array is detached afterwards, so only enable this if frames are never
-   * reused (default false: each frame is copied once).
+   * Accepted for compatibility; no effect. Frames are copied once into a packed buffer that is
+   * transferred to the worker, so the caller's arrays are never detached.
    */
   transferFrames?: boolean;
+}
+
+function queueMarks(tuning: ChannelTuning): { high: number; low: number } {
+  const high = Math.max(1, tuning.highWaterMark ?? WORKER_HIGH_WATER_MARK);
+  const low = Math.min(high - 1, Math.max(0, tuning.lowWaterMark ?? WORKER_LOW_WATER_MARK));
+  return { high, low };
 }
 
 function deserialize(e: SerializedError): VoxcordError {
@@ -79,17 +97,25 @@ export class WorkerMediaEngine implements MediaEngine {
   private nextId = 1;
   private nextReq = 1;
   private batch: WorkerCommand[] = [];
-  private transfer: ArrayBuffer[] = [];
+  /** Frames of the current batch, back to back. */
+  private data = new Uint8Array(BATCH_DATA_BYTES);
+  private dataLength = 0;
   private flushQueued = false;
+  private readonly flushNow = (): void => this.flush();
+  private reffed = true;
+  /** The worker answered 'ready' (it is unref'd only after: stopping a worker mid-start-up can hang exit). */
+  private started = false;
   /** worker performance.timeOrigin - ours, to move receivedAt onto our clock. */
   private timeOffset = 0;
   private dead: VoxcordError | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: WorkerEngineOptions = {}) {
-    this.tuning = options.channel ?? {};
+    const marks = queueMarks(options.channel ?? {});
+    this.tuning = { ...options.channel, highWaterMark: marks.high, lowWaterMark: marks.low };
     this.transferFrames = options.transferFrames ?? false;
-    this.worker = startWorker({ tuning: this.tuning });
+    this.worker = startWorker({ tuning: this.tuning, lowWaterMark: marks.low });
+    this.updateRef();
     this.worker.on('message', (msg: WorkerToMain) => this.onMessage(msg));
     this.worker.on('error', (err) =>
       this.onDeath(new VoxcordError('UDP_ERROR', 'media worker failed', { cause: err })),
@@ -109,6 +135,7 @@ export class WorkerMediaEngine implements MediaEngine {
       await this.request((req) => ({ t: 'open', req, id, options }));
     } catch (err) {
       this.channels.delete(id);
+      this.updateRef();
       throw err;
     }
     return channel;
@@ -133,14 +160,27 @@ export class WorkerMediaEngine implements MediaEngine {
 
   // ---- used by channels ----
 
-  command(cmd: WorkerCommand, transfer?: ArrayBuffer): void {
+  command(cmd: WorkerCommand): void {
     if (this.dead) return;
     this.batch.push(cmd);
-    if (transfer) this.transfer.push(transfer);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flush());
+    this.scheduleFlush();
+  }
+
+  /** Copies a frame into the batch's packed buffer; consecutive frames of a channel share one command. */
+  frame(id: number, frame: Uint8Array): void {
+    if (this.dead) return;
+    const length = frame.length;
+    if (this.dataLength + length > this.data.length) {
+      if (this.dataLength > 0) this.flush();
+      if (length > this.data.length) this.data = new Uint8Array(length);
     }
+    const start = this.dataLength;
+    this.data.set(frame, start);
+    this.dataLength = start + length;
+    const last = this.batch[this.batch.length - 1];
+    if (last !== undefined && last.t === 'frames' && last.id === id) last.ends.push(this.dataLength);
+    else this.batch.push({ t: 'frames', id, start, ends: [this.dataLength] });
+    this.scheduleFlush();
   }
 
   request(make: (req: number) => WorkerCommand): Promise<ReplyValue> {
@@ -148,27 +188,54 @@ export class WorkerMediaEngine implements MediaEngine {
     const req = this.nextReq++;
     return new Promise<ReplyValue>((resolve, reject) => {
       this.pending.set(req, { resolve, reject });
+      this.updateRef();
       this.command(make(req));
     });
   }
 
   forget(id: number): void {
     this.channels.delete(id);
+    this.updateRef();
+  }
+
+  /** Keeps the process alive only while the worker has something to do for us. */
+  private updateRef(): void {
+    const busy =
+      this.dead === undefined && (!this.started || this.channels.size > 0 || this.pending.size > 0);
+    if (busy === this.reffed) return;
+    this.reffed = busy;
+    if (busy) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // Once per loop turn: every channel woken by the same 'drain' batch shares one message.
+    setImmediate(this.flushNow);
   }
 
   private flush(): void {
     this.flushQueued = false;
     if (this.batch.length === 0 || this.dead) return;
     const message: CommandBatch = { t: 'batch', cmds: this.batch };
-    const transfer = this.transfer;
     this.batch = [];
-    this.transfer = [];
-    this.worker.postMessage(message, transfer);
+    if (this.dataLength > 0) {
+      // An exact-size copy goes (transferred); the scratch buffer stays for the next batch.
+      const data = this.data.slice(0, this.dataLength).buffer;
+      this.dataLength = 0;
+      message.data = data;
+      this.worker.postMessage(message, [data]);
+    } else {
+      this.worker.postMessage(message);
+    }
   }
 
   private onMessage(msg: WorkerToMain): void {
     if (msg.t === 'ready') {
       this.timeOffset = msg.timeOrigin - performance.timeOrigin;
+      this.started = true;
+      this.updateRef();
       return;
     }
     for (const e of msg.events) this.onEvent(e);
@@ -179,6 +246,7 @@ export class WorkerMediaEngine implements MediaEngine {
       const p = this.pending.get(e.req);
       if (!p) return;
       this.pending.delete(e.req);
+      this.updateRef();
       if (e.ok) p.resolve(e.value);
       else p.reject(deserialize(e.error));
       return;
@@ -209,7 +277,7 @@ export class WorkerMediaEngine implements MediaEngine {
         break;
       case 'closed':
         ch.markClosed();
-        this.channels.delete(e.id);
+        this.forget(e.id);
         break;
     }
   }
@@ -221,6 +289,7 @@ export class WorkerMediaEngine implements MediaEngine {
     this.pending.clear();
     for (const ch of this.channels.values()) ch.fail(error);
     this.channels.clear();
+    this.updateRef();
   }
 }
 
@@ -238,11 +307,9 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
     tuning: ChannelTuning,
   ) {
     super();
-    this.highWaterMark = Math.max(1, tuning.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
-    this.lowWaterMark = Math.min(
-      this.highWaterMark - 1,
-      Math.max(0, tuning.lowWaterMark ?? DEFAULT_LOW_WATER_MARK),
-    );
+    const marks = queueMarks(tuning);
+    this.highWaterMark = marks.high;
+    this.lowWaterMark = marks.low;
   }
 
   /** Frames queued here or in the worker, as of the worker's last report. */
@@ -273,14 +340,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
     if (this.closed) return false;
     if (!(frame instanceof Uint8Array))
       throw new VoxcordError('INVALID_ARGUMENT', 'frame must be a Uint8Array');
-    const whole =
-      this.engine.transferFrames &&
-      frame.byteOffset === 0 &&
-      frame.byteLength === frame.buffer.byteLength &&
-      frame.buffer instanceof ArrayBuffer &&
-      !Buffer.isBuffer(frame); // Buffers may share node's pool
-    const own = whole ? frame : frame.slice();
-    this.engine.command({ t: 'frame', id: this.id, frame: own }, own.buffer as ArrayBuffer);
+    this.engine.frame(this.id, frame);
     this.enqueued++;
     if (this.queued >= this.highWaterMark) {
       this.needDrain = true;

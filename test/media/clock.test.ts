@@ -4,13 +4,28 @@ import type { ClockTick } from '../../src/media/clock.js';
 import { FakeTimers } from './fake-timers.js';
 
 describe('PhaseScheduler', () => {
-  it('spreads slots over the phase buckets', () => {
+  it('spreads slots over five phase buckets 4 ms apart by default', () => {
     const s = new PhaseScheduler(0);
     const phases = Array.from({ length: 40 }, () => s.add(() => {}, 0).phaseMs);
     const counts = new Map<number, number>();
     for (const p of phases) counts.set(p, (counts.get(p) ?? 0) + 1);
-    expect([...counts.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    expect([...counts.values()].every((c) => c === 2)).toBe(true);
+    expect([...counts.keys()].sort((a, b) => a - b)).toEqual([0, 4, 8, 12, 16]);
+    expect([...counts.values()].every((c) => c === 8)).toBe(true);
+  });
+
+  it('honours an explicit bucket count', () => {
+    const s = new PhaseScheduler(0, { buckets: 20 });
+    const phases = Array.from({ length: 20 }, () => s.add(() => {}, 0).phaseMs);
+    expect(phases.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('hands out ticks due within the early window, not beyond it', () => {
+    const s = new PhaseScheduler(0, { buckets: 4 });
+    s.add(() => {}, 0); // phase 0
+    s.add(() => {}, 0); // phase 5
+    expect(s.takeDue(0, 1)?.due).toBe(0);
+    expect(s.takeDue(3.9, 1)).toBeUndefined();
+    expect(s.takeDue(4, 1)?.due).toBe(5);
   });
 
   it('computes due times as epoch + cycle * period + phase and hands them out in order', () => {
@@ -31,13 +46,23 @@ describe('PhaseScheduler', () => {
     expect(s.dueTime(a.bucket, a.firstCycle)).toBe(60);
   });
 
-  it('skips cycles older than maxCatchUpMs', () => {
+  it('skips cycles older than maxCatchUpMs and resumes on time, not at the horizon', () => {
     const s = new PhaseScheduler(0, { maxCatchUpMs: 100 });
     s.add(() => {}, 0);
-    const t = s.takeDue(1000);
-    expect(t?.due).toBeGreaterThanOrEqual(900);
-    expect(t?.cycle).toBe(45);
-    expect(s.skippedCycles).toBe(45);
+    const t = s.takeDue(1010);
+    expect(t?.cycle).toBe(50);
+    expect(t?.due).toBe(1000);
+    expect(s.skippedCycles).toBe(50);
+    expect(s.takeDue(1010)).toBeUndefined();
+  });
+
+  it('catches up ticks younger than maxCatchUpMs one by one', () => {
+    const s = new PhaseScheduler(0, { maxCatchUpMs: 100 });
+    s.add(() => {}, 0);
+    const dues: number[] = [];
+    for (let t = s.takeDue(90); t !== undefined; t = s.takeDue(90)) dues.push(t.due);
+    expect(dues).toEqual([0, 20, 40, 60, 80]);
+    expect(s.skippedCycles).toBe(0);
   });
 });
 
@@ -53,7 +78,7 @@ function record(clock: PacingClock): {
 }
 
 describe('PacingClock on a fake clock', () => {
-  it('delivers one tick per period, never early, with phases kept', () => {
+  it('delivers one tick per period, at most earlyMs early, with phases kept', () => {
     const timers = new FakeTimers();
     const clock = new PacingClock({ timers });
     const a = record(clock);
@@ -66,7 +91,7 @@ describe('PacingClock on a fake clock', () => {
       r.ticks.forEach((t, i) => {
         expect(t.cycle).toBe(r.firstCycle + i);
         expect(t.due).toBeCloseTo(1000 + t.cycle * 20 + r.phaseMs, 9);
-        expect(t.now).toBeGreaterThanOrEqual(t.due);
+        expect(t.now).toBeGreaterThanOrEqual(t.due - 1);
         expect(t.lateMs).toBeLessThan(1);
       });
     }
@@ -131,13 +156,13 @@ describe('PacingClock on a fake clock', () => {
     r.release();
   });
 
-  it('serves 1000 slots from one timer with at most 50 per millisecond bucket', () => {
+  it('serves 1000 slots from one timer with 200 per phase bucket', () => {
     const timers = new FakeTimers();
     const clock = new PacingClock({ timers });
     const slots = Array.from({ length: 1000 }, () => record(clock));
     const perPhase = new Map<number, number>();
     for (const s of slots) perPhase.set(s.phaseMs, (perPhase.get(s.phaseMs) ?? 0) + 1);
-    expect(Math.max(...perPhase.values())).toBe(50);
+    expect(Math.max(...perPhase.values())).toBe(200);
     timers.advance(200);
     expect(timers.pendingCount).toBe(1);
     for (const s of slots) expect(s.ticks.length).toBeGreaterThanOrEqual(9);
@@ -157,6 +182,93 @@ describe('PacingClock on a fake clock', () => {
     expect(r.ticks.length).toBeGreaterThanOrEqual(4);
     expect(clock.stats().listenerErrors).toBeGreaterThanOrEqual(4);
     bad.release();
+    r.release();
+  });
+
+  it('never spins: one timer per occupied bucket per period, no setImmediate when on time', () => {
+    const timers = new FakeTimers();
+    const clock = new PacingClock({ timers });
+    const one = record(clock);
+    timers.advance(1000);
+    // One slot, one bucket: about 50 timers per second. The one immediate is the first tick, due
+    // at the instant the slot registered.
+    expect(timers.immediatesRun).toBe(1);
+    expect(timers.timeoutsScheduled).toBeLessThanOrEqual(52);
+    expect(one.ticks.length).toBeGreaterThanOrEqual(49);
+    const many = Array.from({ length: 999 }, () => record(clock));
+    const before = timers.timeoutsScheduled;
+    timers.advance(1000);
+    // Five buckets: about 250 timers per second, whatever the number of slots.
+    expect(timers.timeoutsScheduled - before).toBeLessThanOrEqual(255);
+    expect(timers.immediatesRun).toBe(1);
+    expect(clock.stats().immediateWakeups).toBe(1);
+    expect(clock.stats().timerWakeups).toBeGreaterThan(240);
+    for (const s of many) expect(s.ticks.length).toBeGreaterThanOrEqual(49);
+    one.release();
+    for (const s of many) s.release();
+    expect(timers.pendingCount).toBe(0);
+  });
+
+  it('serves a bucket in the same wake-up when the timer fires up to earlyMs early', () => {
+    const timers = new FakeTimers();
+    timers.timeoutLateness = () => -0.9;
+    const clock = new PacingClock({ timers });
+    const r = record(clock);
+    timers.advance(1000);
+    expect(r.ticks.length).toBeGreaterThanOrEqual(49);
+    expect(timers.immediatesRun).toBe(1);
+    // Mostly one wake-up per tick (a re-arm only when rounding puts the fire time beyond earlyMs).
+    expect(timers.timeoutsScheduled).toBeLessThanOrEqual(2 * r.ticks.length);
+    for (const t of r.ticks) expect(t.due - t.now).toBeLessThanOrEqual(1);
+    r.release();
+  });
+
+  it('re-arms when the timer fires more than earlyMs early, and still never sends early beyond it', () => {
+    const timers = new FakeTimers();
+    timers.timeoutLateness = () => -1.5;
+    const clock = new PacingClock({ timers });
+    const r = record(clock);
+    timers.advance(1000);
+    expect(r.ticks.length).toBeGreaterThanOrEqual(49);
+    expect(timers.immediatesRun).toBe(1);
+    for (const t of r.ticks) expect(t.due - t.now).toBeLessThanOrEqual(1);
+    r.release();
+  });
+
+  it('does not stay behind when overloaded: stale ticks are skipped and the clock resumes on time', () => {
+    const timers = new FakeTimers();
+    const clock = new PacingClock({ timers, maxCatchUpMs: 100, buckets: 1 });
+    let cost = 30; // each tick costs more than a period: hopeless overload
+    const ticks: ClockTick[] = [];
+    clock.register((t) => {
+      ticks.push(t);
+      timers.block(cost);
+    });
+    timers.advance(2000);
+    // Lateness is bounded by the catch-up horizon instead of growing without end.
+    expect(Math.max(...ticks.map((t) => t.lateMs))).toBeLessThanOrEqual(100 + 30);
+    expect(clock.stats().skippedCycles).toBeGreaterThan(0);
+    cost = 0;
+    const mark = ticks.length;
+    timers.advance(500);
+    const after = ticks.slice(mark + 1);
+    expect(after.length).toBeGreaterThan(20);
+    expect(after.every((t) => t.lateMs < 2)).toBe(true);
+    clock.close();
+  });
+
+  it('continues a long catch-up with setImmediate, yielding between runs', () => {
+    const timers = new FakeTimers();
+    const clock = new PacingClock({ timers, maxTicksPerRun: 3, maxCatchUpMs: 1000, buckets: 1 });
+    const r = record(clock);
+    timers.advance(40);
+    timers.block(200);
+    timers.advance(1);
+    expect(timers.immediatesRun).toBeGreaterThanOrEqual(3);
+    const lateOnes = r.ticks.filter((t) => t.lateMs > 20);
+    expect(lateOnes.length).toBeGreaterThanOrEqual(9);
+    timers.advance(100);
+    expect(r.ticks.slice(-4).every((t) => t.lateMs < 2)).toBe(true);
     r.release();
   });
 

@@ -1,5 +1,10 @@
 import { describe, it, expect } from 'vitest';
-import { availableTransportBackends, createTransportCipher } from '../../src/media/transport-cipher.js';
+import {
+  JS_AES_GCM_MAX_PAYLOAD,
+  availableTransportBackends,
+  createJsAesGcmCipher,
+  createTransportCipher,
+} from '../../src/media/transport-cipher.js';
 import type { TransportBackend, TransportCipher } from '../../src/media/transport-cipher.js';
 import { loadSodium, sodiumHasAesGcm } from '../../src/media/sodium.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
@@ -27,6 +32,7 @@ function combos(): Array<[EncryptionMode, TransportBackend]> {
   const out: Array<[EncryptionMode, TransportBackend]> = [];
   for (const mode of MODES) {
     out.push([mode, 'node']);
+    if (mode === EncryptionMode.AesGcm) out.push([mode, 'js']);
     if (sodium && (mode === EncryptionMode.XChaCha || sodiumHasAesGcm(sodium))) out.push([mode, 'sodium']);
   }
   return out;
@@ -157,10 +163,61 @@ describe.skipIf(!sodium)('node and sodium backends interoperate', () => {
   );
 });
 
+describe('js and node AES-256-GCM backends interoperate', () => {
+  it('on random keys, headers, counters and payload sizes on both sides of the js size limit', () => {
+    for (let i = 0; i < 60; i++) {
+      const key = randomBytes(32);
+      const viaNode = createTransportCipher(EncryptionMode.AesGcm, key, { backend: 'node' });
+      const viaJs = createTransportCipher(EncryptionMode.AesGcm, key, { backend: 'js' });
+      const header = randomBytes(12 + 4 * (i % 3));
+      const size = i < 50 ? (i * 29) % (JS_AES_GCM_MAX_PAYLOAD + 1) : JS_AES_GCM_MAX_PAYLOAD - 5 + i - 50;
+      const payload = randomBytes(size);
+      const counter = (Math.random() * 2 ** 32) >>> 0;
+      const a = viaNode.seal(header, payload, counter);
+      const b = viaJs.seal(header, payload, counter);
+      expect(b.equals(a)).toBe(true);
+      expect(viaJs.open(a, header.length)?.equals(payload)).toBe(true);
+      expect(viaNode.open(b, header.length)?.equals(payload)).toBe(true);
+      // A flipped ciphertext or tag byte never opens.
+      const bad = Buffer.from(b);
+      bad[header.length + (size > 0 ? size - 1 : 0)]! ^= 1;
+      expect(viaJs.open(bad, header.length)).toBeNull();
+    }
+  });
+
+  it('gives the same packets with AES in TypeScript (no native ECB) as with node:crypto', () => {
+    const key = randomBytes(32);
+    const viaNode = createTransportCipher(EncryptionMode.AesGcm, key, { backend: 'node' });
+    const viaTs = createJsAesGcmCipher(key, { nativeEcb: false });
+    expect(viaTs.seal(HEADER, SILENCE, 1).equals(viaNode.seal(HEADER, SILENCE, 1))).toBe(true);
+    for (const size of [0, 1, 15, 16, 17, 120, JS_AES_GCM_MAX_PAYLOAD]) {
+      const payload = randomBytes(size);
+      const a = viaTs.seal(HEADER, payload, 0xfffffff0 + size);
+      expect(a.equals(viaNode.seal(HEADER, payload, 0xfffffff0 + size))).toBe(true);
+      expect(viaTs.open(a, 12)?.equals(payload)).toBe(true);
+    }
+    const golden = createJsAesGcmCipher(KEY, { nativeEcb: false });
+    expect(golden.seal(HEADER, SILENCE, 1).toString('hex')).toBe(
+      VECTORS[EncryptionMode.AesGcm].replace(/\s+/g, ''),
+    );
+  });
+
+  it('is what auto picks for AES-256-GCM unless sodium has it', () => {
+    const c = createTransportCipher(EncryptionMode.AesGcm, KEY);
+    expect(c.backend).toBe(sodium && sodiumHasAesGcm(sodium) ? 'sodium' : 'js');
+  });
+
+  it('refuses XChaCha', () => {
+    const err = caught(() => createTransportCipher(EncryptionMode.XChaCha, KEY, { backend: 'js' }));
+    expect(isVoxcordError(err, 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
+
 describe('createTransportCipher', () => {
   it('lists node always and sodium when it loads', () => {
     const backends = availableTransportBackends();
     expect(backends).toContain('node');
+    expect(backends).toContain('js');
     expect(backends.includes('sodium')).toBe(sodium !== null);
   });
 

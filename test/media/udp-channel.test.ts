@@ -118,6 +118,37 @@ describe('UdpMediaChannel on 127.0.0.1', () => {
     expect(decrypt(r.rtp()).map((g) => g.payload)).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
   });
 
+  it('counts an underrun when the queue runs dry mid-stream, not after endBurst', async () => {
+    const { r, ch } = await setup();
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    ch.enqueue(Uint8Array.of(1));
+    ch.enqueue(Uint8Array.of(2));
+    await waitFor(() => r.rtp().length === 2);
+    // The producer fell behind: at least one tick passes with nothing queued.
+    await new Promise((res) => setTimeout(res, 60));
+    expect((await ch.stats()).underruns).toBe(1);
+    ch.enqueue(Uint8Array.of(3));
+    const burstEnd = new Promise<void>((resolve) => ch.on('burstEnd', resolve));
+    ch.endBurst();
+    await burstEnd;
+    await new Promise((res) => setTimeout(res, 60));
+    // The queue emptying after a burst's silence is the end of a stream, not an underrun.
+    const stats = await ch.stats();
+    expect(stats.underruns).toBe(1);
+    expect(stats.packetsSent).toBe(3 + 5);
+  });
+
+  it('records send lateness and sends media without per-packet callbacks or errors', async () => {
+    const { r, ch } = await setup();
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    for (let i = 0; i < 5; i++) ch.enqueue(Uint8Array.of(i));
+    await waitFor(() => r.rtp().length === 5);
+    const stats = await ch.stats();
+    expect(stats.sendLateness?.count).toBe(5);
+    expect(stats.latePackets).toBe(0);
+    expect(decrypt(r.rtp()).map((g) => g.payload)).toEqual([[0], [1], [2], [3], [4]]);
+  });
+
   it('sends discord.js keepalives: one at once, then every interval', async () => {
     const { r } = await setup({ keepaliveIntervalMs: 40 });
     await waitFor(() => r.keepalives().length >= 3);

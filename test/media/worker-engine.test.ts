@@ -1,4 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaChannel, MediaEngine, ReceivedRtp } from '../../src/media/index.js';
 import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
@@ -138,3 +140,87 @@ for (const kind of ['inline', 'worker'] as const) {
     });
   });
 }
+
+describe('createMediaEngine', () => {
+  it('defaults to the worker engine, with inline as an option', async () => {
+    const worker = createMediaEngine();
+    const inline = createMediaEngine({ kind: 'inline' });
+    cleanups.push(
+      () => worker.close(),
+      () => inline.close(),
+    );
+    expect(worker.kind).toBe('worker');
+    expect(inline.kind).toBe('inline');
+    expect(() => createMediaEngine({ kind: 'threads' as 'worker' })).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error,
+    );
+  });
+});
+
+describe('worker media engine details', () => {
+  it('packs frames of many channels and sizes into batches and sends each intact, in order', async () => {
+    const r = await Responder.start();
+    cleanups.push(() => r.close());
+    const engine = createMediaEngine({ channel: { highWaterMark: 100, lowWaterMark: 2 } });
+    cleanups.push(() => engine.close());
+    const open = (ssrc: number): Promise<MediaChannel> =>
+      engine.openChannel({ ssrc, serverHost: '127.0.0.1', serverPort: r.port });
+    const [a, b] = await Promise.all([open(1), open(2)]);
+    a.setTransport(EncryptionMode.AesGcm, KEY);
+    b.setTransport(EncryptionMode.AesGcm, KEY);
+    // Interleaved channels, one frame larger than a whole batch buffer (32 KiB).
+    const sizes = [3, 300, 40_000, 1, 1275, 17];
+    const framesA = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, j) => (i * 7 + j) & 0xff));
+    const framesB = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, j) => (i * 11 + j * 3) & 0xff));
+    for (let i = 0; i < sizes.length; i++) {
+      a.enqueue(framesA[i]!);
+      b.enqueue(framesB[i]!);
+    }
+    // The caller's arrays are copied, never detached.
+    expect(framesA[2]!.length).toBe(40_000);
+    await waitFor(() => r.rtp().length >= 2 * sizes.length, 3000);
+    const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+    const bySsrc = new Map<number, number[][]>();
+    for (const p of r.rtp()) {
+      const o = openRtpPacket(p, cipher);
+      if ('drop' in o) throw new Error(o.drop);
+      bySsrc.set(o.info.ssrc, [...(bySsrc.get(o.info.ssrc) ?? []), [...o.payload]]);
+    }
+    expect(bySsrc.get(1)).toEqual(framesA.map((f) => [...f]));
+    expect(bySsrc.get(2)).toEqual(framesB.map((f) => [...f]));
+    await waitFor(() => a.queued === 0 && b.queued === 0);
+  });
+
+  it('lets a process exit when its channels are closed, even if the engine is not', async () => {
+    const here = fileURLToPath(new URL('.', import.meta.url));
+    const script = [
+      "import dgram from 'node:dgram';",
+      `import { createMediaEngine } from ${JSON.stringify(new URL('../../src/media/index.ts', import.meta.url).href)};`,
+      "const sink = dgram.createSocket('udp4');",
+      "await new Promise((r) => sink.bind(0, '127.0.0.1', r));",
+      'sink.unref();',
+      'const engine = createMediaEngine();',
+      "const ch = await engine.openChannel({ ssrc: 1, serverHost: '127.0.0.1', serverPort: sink.address().port });",
+      'ch.close();',
+      "console.log('closed');",
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: here,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(-1);
+      }, 15_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    expect(out).toContain('closed');
+    expect(exit).toBe(0);
+  }, 20_000);
+});
