@@ -14,88 +14,21 @@
  * short-lived per-sender media keys and the attacker model for frames is a remote peer.
  */
 
-// ---- AES tables (computed once at load) ----
-
-const SBOX = new Uint8Array(256);
-const TE0 = new Int32Array(256);
-const TE1 = new Int32Array(256);
-const TE2 = new Int32Array(256);
-const TE3 = new Int32Array(256);
-/** Final-round tables: the S-box already placed in each byte lane. */
-const S0 = new Int32Array(256);
-const S1 = new Int32Array(256);
-const S2 = new Int32Array(256);
-const S3 = new Int32Array(256);
-
-function xtime(b: number): number {
-  return ((b << 1) ^ (b & 0x80 ? 0x1b : 0)) & 0xff;
-}
-
-(function buildAesTables(): void {
-  // Multiplicative inverses via generator 3: exp/log tables.
-  const exp = new Uint8Array(256);
-  const log = new Uint8Array(256);
-  let x = 1;
-  for (let i = 0; i < 255; i++) {
-    exp[i] = x;
-    log[x] = i;
-    x ^= xtime(x); // multiply by 3
-  }
-  for (let i = 0; i < 256; i++) {
-    const inv = i === 0 ? 0 : exp[(255 - log[i]!) % 255]!;
-    // Affine transform.
-    let s = inv;
-    let r = inv;
-    for (let k = 0; k < 4; k++) {
-      r = ((r << 1) | (r >>> 7)) & 0xff;
-      s ^= r;
-    }
-    s ^= 0x63;
-    SBOX[i] = s;
-  }
-  for (let i = 0; i < 256; i++) {
-    const s = SBOX[i]!;
-    const s2 = xtime(s);
-    const s3 = s2 ^ s;
-    const t = (s2 << 24) | (s << 16) | (s << 8) | s3;
-    TE0[i] = t;
-    TE1[i] = (t >>> 8) | (t << 24);
-    TE2[i] = (t >>> 16) | (t << 16);
-    TE3[i] = (t >>> 24) | (t << 8);
-    S0[i] = s << 24;
-    S1[i] = s << 16;
-    S2[i] = s << 8;
-    S3[i] = s;
-  }
-})();
-
-// ---- GHASH reduction table (table building only): R[d] = (d in the last byte) · x^8, top word ----
-
-const GHASH_R = new Int32Array(256);
-
-(function buildReductionTable(): void {
-  for (let d = 0; d < 256; d++) {
-    let v0 = 0;
-    let v3 = d;
-    for (let k = 0; k < 8; k++) {
-      const lsb = v3 & 1;
-      v3 >>>= 1; // v1, v2 stay zero; bits dropped here are reduced into v0
-      v0 = (v0 >>> 1) ^ (lsb ? 0xe1000000 : 0);
-    }
-    GHASH_R[d] = v0;
-  }
-})();
-
-function readBe32(buf: Uint8Array, offset: number): number {
-  return (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!;
-}
-
-function writeBe32(buf: Uint8Array, offset: number, value: number): void {
-  buf[offset] = value >>> 24;
-  buf[offset + 1] = value >>> 16;
-  buf[offset + 2] = value >>> 8;
-  buf[offset + 3] = value;
-}
+import {
+  GHASH_R,
+  S0,
+  S1,
+  S2,
+  S3,
+  SBOX,
+  TE0,
+  TE1,
+  TE2,
+  TE3,
+  readBe32,
+  writeBe32,
+  xtime,
+} from '../util/aes-tables.js';
 
 export const AES128_GCM_KEY_BYTES = 16;
 export const AES128_GCM_IV_BYTES = 12;

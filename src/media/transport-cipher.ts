@@ -18,7 +18,8 @@ import {
   TRANSPORT_TAG_BYTES,
   XCHACHA_NONCE_BYTES,
 } from '../protocol/constants.js';
-import { AesBlock, Ghash, readBe32 as readWord } from './aes-gcm.js';
+import { AesBlock, Ghash } from './aes-gcm.js';
+import { readBe32 as readWord } from '../util/aes-tables.js';
 import { hchacha20Words, keyWords } from './xchacha20.js';
 import { loadSodium, sodiumHasAesGcm } from './sodium.js';
 import type { SodiumAead } from './sodium.js';

@@ -12,16 +12,9 @@
  * an input that is not Ogg, has no Opus stream, or ends early (no end-of-stream page, or a cut
  * page) as AUDIO_INPUT_ERROR.
  */
-import {
-  byteOpener,
-  framesIn,
-  generatorSource,
-  inputError,
-  isReopenable,
-  releaseIterator,
-} from './source.js';
-import type { ByteInput, FrameSource, OpenContext, TrackInput } from './source.js';
-import { opusPacketFrames } from './opus-frames.js';
+import { inputError } from './source.js';
+import type { ByteInput, TrackInput } from './source.js';
+import { demuxedOpusInput } from './demuxed.js';
 
 const CAPTURE = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
 const HEADER_BYTES = 27;
@@ -248,35 +241,7 @@ export function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Opus packets of an Ogg byte stream (the demuxer's end() check runs when the bytes end). */
-export async function* oggOpusPackets(
-  chunks: AsyncIterator<Uint8Array>,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const demuxer = new OggOpusDemuxer();
-  try {
-    for (;;) {
-      const result = await chunks.next();
-      if (result.done === true) break;
-      yield* demuxer.push(result.value);
-    }
-    demuxer.end();
-  } finally {
-    releaseIterator(chunks);
-  }
-}
-
 /** An Ogg Opus file or stream. Seekable when given bytes or a function that reopens the input. */
 export function oggOpusInput(input: ByteInput): TrackInput {
-  const open = byteOpener(input);
-  return {
-    kind: 'ogg',
-    seekable: isReopenable(input),
-    open(context: OpenContext): FrameSource {
-      const chunks = open();
-      return generatorSource(
-        opusPacketFrames(oggOpusPackets(chunks), context, framesIn(context.startMs)),
-        () => releaseIterator(chunks),
-      );
-    },
-  };
+  return demuxedOpusInput('ogg', input, () => new OggOpusDemuxer());
 }

@@ -9,16 +9,9 @@
  * without buffering it — so unknown-size (live) segments and clusters work. The first A_OPUS track
  * is played; blocks of other tracks are dropped. Xiph, fixed and EBML lacing are supported.
  */
-import {
-  byteOpener,
-  framesIn,
-  generatorSource,
-  inputError,
-  isReopenable,
-  releaseIterator,
-} from './source.js';
-import type { ByteInput, FrameSource, OpenContext, TrackInput } from './source.js';
-import { opusPacketFrames } from './opus-frames.js';
+import { inputError } from './source.js';
+import type { ByteInput, TrackInput } from './source.js';
+import { demuxedOpusInput } from './demuxed.js';
 import { concat, parseOpusHead } from './ogg-opus.js';
 
 export const EbmlId = {
@@ -300,35 +293,7 @@ export class WebmOpusDemuxer {
   }
 }
 
-/** Opus packets of a WebM byte stream (the demuxer's end() check runs when the bytes end). */
-export async function* webmOpusPackets(
-  chunks: AsyncIterator<Uint8Array>,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const demuxer = new WebmOpusDemuxer();
-  try {
-    for (;;) {
-      const result = await chunks.next();
-      if (result.done === true) break;
-      yield* demuxer.push(result.value);
-    }
-    demuxer.end();
-  } finally {
-    releaseIterator(chunks);
-  }
-}
-
 /** A WebM (or Matroska) file or stream with an Opus track. Seekable when given bytes or a reopening function. */
 export function webmOpusInput(input: ByteInput): TrackInput {
-  const open = byteOpener(input);
-  return {
-    kind: 'webm',
-    seekable: isReopenable(input),
-    open(context: OpenContext): FrameSource {
-      const chunks = open();
-      return generatorSource(
-        opusPacketFrames(webmOpusPackets(chunks), context, framesIn(context.startMs)),
-        () => releaseIterator(chunks),
-      );
-    },
-  };
+  return demuxedOpusInput('webm', input, () => new WebmOpusDemuxer());
 }
