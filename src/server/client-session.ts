@@ -28,6 +28,11 @@ export interface Allocation {
   sessionId: string;
   /** Identify `server_id` (= guild id). */
   serverId: string;
+  /**
+   * Server-deafened: the SFU forwards no media to this participant (it still sends, and still
+   * takes part in signalling and DAVE). For load tests with many senders and one listener.
+   */
+  deaf?: boolean;
 }
 
 export interface UdpAddress {
@@ -50,6 +55,8 @@ export class ClientSession {
   readonly userId: string;
   readonly sessionId: string;
   readonly token: string;
+  /** Allocation.deaf: the SFU forwards no media to this participant. */
+  readonly deaf: boolean;
   readonly ssrc: number;
   /** From Identify; the DAVE service and the SFU's FA FA rule read it. */
   maxDaveProtocolVersion = 0;
@@ -89,6 +96,7 @@ export class ClientSession {
     this.userId = allocation.userId;
     this.sessionId = allocation.sessionId;
     this.token = allocation.token;
+    this.deaf = allocation.deaf === true;
     this.ssrc = ssrc;
     this.replay = new ReplayBuffer(options.replayBufferSize);
     this.udpFaults = new UdpFaultInjector(deriveSeed(options.seed, ssrc));

@@ -43,7 +43,14 @@ export interface VoiceServer {
   /** PEM of the self-signed certificate when TLS is on: pass it as the client's trusted CA. */
   readonly tlsCa: string | undefined;
   /** Issues credentials for a user joining guild/channel (what a main gateway hands a bot). */
-  allocate(request: { guildId: string; channelId: string; userId: string; sessionId?: string }): Allocation;
+  /** `deaf`: the SFU forwards no media to this participant (see Allocation.deaf). */
+  allocate(request: {
+    guildId: string;
+    channelId: string;
+    userId: string;
+    sessionId?: string;
+    deaf?: boolean;
+  }): Allocation;
   /** Active calls (guild/channel with at least one session). */
   readonly calls: CallInfo[];
   /** Sessions in a guild (optionally one channel), joined or still handshaking. */

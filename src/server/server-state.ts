@@ -55,7 +55,13 @@ export class ServerState {
   }
 
   /** `sessionId`: the main gateway session's id, which Discord keeps across joins; random if absent. */
-  allocate(request: { guildId: string; channelId: string; userId: string; sessionId?: string }): Allocation {
+  allocate(request: {
+    guildId: string;
+    channelId: string;
+    userId: string;
+    sessionId?: string;
+    deaf?: boolean;
+  }): Allocation {
     const allocation: Allocation = {
       guildId: request.guildId,
       channelId: request.channelId,
@@ -64,6 +70,7 @@ export class ServerState {
       token: randomBytes(8).toString('hex'),
       sessionId: request.sessionId ?? randomBytes(16).toString('hex'),
       serverId: request.guildId,
+      ...(request.deaf === true ? { deaf: true } : {}),
     };
     this.allocations.set(userKey(request.guildId, request.userId), allocation);
     return { ...allocation };

@@ -26,7 +26,14 @@ function endsWithDaveMarker(payload: Uint8Array): boolean {
 }
 
 export class Sfu {
-  readonly stats: SfuStats = { datagrams: 0, ipDiscoveries: 0, keepalives: 0, forwarded: 0, dropped: {} };
+  readonly stats: SfuStats = {
+    datagrams: 0,
+    ipDiscoveries: 0,
+    keepalives: 0,
+    forwarded: 0,
+    daveFrames: 0,
+    dropped: {},
+  };
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly flushTimers = new Map<ClientSession, NodeJS.Timeout>();
   private closed = false;
@@ -114,10 +121,11 @@ export class Sfu {
     const call = this.state.callOf(sender);
     if (!call) return;
     const isDaveFrame = endsWithDaveMarker(payload);
+    if (isDaveFrame) this.stats.daveFrames++;
     const header = { sequence: fields.sequence, timestamp: fields.timestamp, ssrc: fields.ssrc };
     for (const receiver of call.others(sender)) {
       const address = receiver.udpAddress;
-      if (!receiver.cipher || !address) continue;
+      if (!receiver.cipher || !address || receiver.deaf) continue;
       // media.md §8.4: a DAVE protocol frame means nothing to a client without DAVE.
       if (isDaveFrame && receiver.maxDaveProtocolVersion === 0) {
         receiver.stats.daveFramesWithheld++;

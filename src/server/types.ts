@@ -110,6 +110,8 @@ export interface SfuStats {
   ipDiscoveries: number;
   keepalives: number;
   forwarded: number;
+  /** Authenticated media payloads that were DAVE protocol frames (ending in the FA FA marker). */
+  daveFrames: number;
   /** Drops by reason (RTP drop reasons plus 'unknown-ssrc', 'not-ready', 'no-speaking', 'fault-drop'...). */
   dropped: Record<string, number>;
 }

@@ -63,6 +63,8 @@ class TransmitPump implements Transmission {
   private stopped = false;
   /** Waiters woken by stop() or by 'drain'. */
   private readonly kickListeners = new Set<() => void>();
+  /** nextItem() waits, woken by stop() and by session changes (a destroy). */
+  private readonly interrupts = new Set<() => void>();
   /** The channel whose enqueue() returned false, until it emits 'drain'. */
   private blocked: MediaChannel | undefined;
   private unblock: Cancel | undefined;
@@ -89,6 +91,11 @@ class TransmitPump implements Transmission {
 
   private kick(): void {
     for (const listener of [...this.kickListeners]) listener();
+    this.interrupt();
+  }
+
+  private interrupt(): void {
+    for (const listener of [...this.interrupts]) listener();
   }
 
   /**
@@ -145,23 +152,33 @@ class TransmitPump implements Transmission {
     return { promise, cancel };
   }
 
-  /** The next source item, or undefined when stopped or destroyed while waiting for it. */
-  private async nextItem(it: AsyncIterator<unknown>): Promise<IteratorResult<unknown> | undefined> {
+  /**
+   * The next source item, or undefined when stopped or destroyed while waiting for it. This runs
+   * once per frame, so it costs one promise and one set entry: no race, no per-frame subscription
+   * (session changes reach `interrupts` through the one subscription held by run()).
+   */
+  private nextItem(it: AsyncIterator<unknown>): Promise<IteratorResult<unknown> | undefined> {
+    if (this.stopped || this.link.isDestroyed()) return Promise.resolve(undefined);
     const pending = it.next();
-    for (;;) {
-      if (this.stopped || this.link.isDestroyed()) return undefined;
-      const interrupted = this.waiter();
-      try {
-        // Promise.race attaches handlers to `pending`, so a late rejection is never unhandled.
-        const result = await Promise.race([
-          pending.then((r) => ({ r })),
-          interrupted.promise.then(() => undefined),
-        ]);
-        if (result) return result.r;
-      } finally {
-        interrupted.cancel();
-      }
-    }
+    return new Promise((resolve, reject) => {
+      const interrupt = (): void => {
+        if (!this.stopped && !this.link.isDestroyed()) return; // keep waiting for the item
+        this.interrupts.delete(interrupt);
+        resolve(undefined);
+      };
+      this.interrupts.add(interrupt);
+      // Settling after an interrupt is a no-op, and the rejection handler keeps it handled.
+      pending.then(
+        (result) => {
+          this.interrupts.delete(interrupt);
+          resolve(result);
+        },
+        (err: unknown) => {
+          this.interrupts.delete(interrupt);
+          reject(err);
+        },
+      );
+    });
   }
 
   private async run(): Promise<void> {
@@ -172,6 +189,7 @@ class TransmitPump implements Transmission {
     let burstChannel: MediaChannel | undefined;
     let failure: VoxcordError | undefined;
     let sourceDone = false;
+    const unsubscribe = this.link.onChange(() => this.interrupt());
 
     try {
       pump: while (!this.stopped) {
@@ -231,6 +249,7 @@ class TransmitPump implements Transmission {
           : new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source failed', { cause: err });
     }
 
+    unsubscribe();
     this.unblock?.();
     if (!sourceDone) {
       // Release the source (e.g. destroy a Readable) without waiting on it.

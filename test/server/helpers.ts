@@ -207,10 +207,15 @@ export async function join(
   server: VoiceServer,
   cleanup: Cleanup,
   userId: string,
-  options: { mode?: EncryptionMode; maxDave?: number; channelId?: string; ca?: string } = {},
+  options: { mode?: EncryptionMode; maxDave?: number; channelId?: string; ca?: string; deaf?: boolean } = {},
 ): Promise<Joined> {
   const mode = options.mode ?? 'aead_aes256_gcm_rtpsize';
-  const allocation = server.allocate({ guildId: GUILD, channelId: options.channelId ?? CHANNEL, userId });
+  const allocation = server.allocate({
+    guildId: GUILD,
+    channelId: options.channelId ?? CHANNEL,
+    userId,
+    ...(options.deaf === true ? { deaf: true } : {}),
+  });
   const ws = await RawWsClient.connect(server.wsUrl, options.ca ? { ca: options.ca } : {});
   cleanup.add(() => ws.terminate());
   await ws.expect(VoiceOpcode.Hello);

@@ -92,6 +92,22 @@ describe('SFU forwarding', () => {
     expect(await other.udp.quiet(80)).toBe(true);
   });
 
+  it('forwards nothing to a deaf participant, which still sends', async () => {
+    const server = await start();
+    const [alice, bob] = await pair(server);
+    const deaf = await join(server, cleanup, '3', { deaf: true });
+    await alice.udp.send(packet(alice, 1), alice.udpPort);
+    expect('drop' in openRtpPacket(await bob.udp.next(), bob.cipher)).toBe(false);
+    expect(await deaf.udp.quiet(80)).toBe(true);
+    // Its own media still reaches the others.
+    await bob.ws.expect(VoiceOpcode.ClientsConnect);
+    speak(deaf);
+    await bob.ws.expect(VoiceOpcode.Speaking);
+    await deaf.udp.send(packet(deaf, 1), deaf.udpPort);
+    const opened = openRtpPacket(await bob.udp.next(), bob.cipher);
+    expect('drop' in opened ? opened.drop : opened.info.ssrc).toBe(deaf.ssrc);
+  });
+
   it('adds a 0xBEDE extension when rtpExtension is on', async () => {
     const server = await start({ rtpExtension: true });
     const [alice, bob] = await pair(server);
@@ -177,6 +193,8 @@ describe('SFU forwarding', () => {
     expect(toBob.readUInt16BE(2)).toBe(2);
     expect(await bob.udp.quiet(50)).toBe(true);
     expect(server.participants(GUILD).find((p) => p.userId === '2')?.daveFramesWithheld).toBe(1);
+    // Counted once per received DAVE frame, not per receiver.
+    expect(server.sfuStats.daveFrames).toBe(1);
   });
 });
 
