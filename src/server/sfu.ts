@@ -112,6 +112,10 @@ export class Sfu {
       return this.drop('no-speaking', ssrc);
     }
     sender.stats.rtpReceived++;
+    if (sender.stats.rtpReceived === 1) {
+      const { guildId, channelId, userId } = sender;
+      this.options.log({ type: 'first-media', guildId, channelId, userId, ssrc });
+    }
     // Authenticated: this is where the sender really is (NAT rebinding, no discovery).
     sender.observedAddress = { ...from };
     this.forward(sender, opened.info, opened.payload);

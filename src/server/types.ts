@@ -61,7 +61,9 @@ export type ServerEventType =
   /** DAVE call events: reason 'epoch', 'version', 'upgrade', 'downgrade', 'transition-executed', ... */
   | 'dave'
   /** A client's op 26/28 the DAVE service refused; `reason` is the reject reason. */
-  | 'dave-reject';
+  | 'dave-reject'
+  /** The first authenticated media packet of a session (time to first audio). */
+  | 'first-media';
 
 export interface ServerEvent {
   type: ServerEventType;

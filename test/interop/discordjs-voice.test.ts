@@ -18,18 +18,20 @@ import type { MediaEngine } from '../../src/media/index.js';
 import { startVoiceServer } from '../../src/server/index.js';
 import type { VoiceServer } from '../../src/server/index.js';
 import { VoiceSession, entersState } from '../../src/voice/session.js';
+import type { DaveDecryptFailure } from '../../src/voice/session-dave.js';
 import { numberedFrames, until } from '../e2e/harness.js';
-import type { PlayerReply, PlayerRequest } from './djs-player.js';
+import type { DjsDaveState, PlayerReply, PlayerRequest } from './djs-player.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const GUILD = '700000000000000001';
 const CHANNEL = '700000000000000002';
 const DJS_USER = '700000000000000003';
 const VOXCORD_USER = '700000000000000004';
+const VOXCORD_USER_2 = '700000000000000005';
 
 let server: VoiceServer | undefined;
 let engine: MediaEngine | undefined;
-let session: VoiceSession | undefined;
+const sessions: VoiceSession[] = [];
 let child: ChildProcess | undefined;
 let childExited: Promise<unknown> | undefined;
 let tmp: string | undefined;
@@ -39,8 +41,7 @@ afterEach(async () => {
   await childExited;
   child = undefined;
   childExited = undefined;
-  session?.destroy();
-  session = undefined;
+  for (const s of sessions.splice(0)) s.destroy();
   await engine?.close();
   engine = undefined;
   await server?.stop();
@@ -49,11 +50,13 @@ afterEach(async () => {
   tmp = undefined;
 });
 
-/** Starts the djs child and returns a function that waits for its next reply of a given type. */
-function startDjs(caFile: string): {
+/** The djs child: requests go out over IPC; `next` waits for (and consumes) its next reply of a type. */
+interface DjsChild {
   send(request: PlayerRequest): void;
-  next(type: PlayerReply['type'], timeoutMs: number): Promise<void>;
-} {
+  next<T extends PlayerReply['type']>(type: T, timeoutMs: number): Promise<Extract<PlayerReply, { type: T }>>;
+}
+
+function startDjs(caFile: string): DjsChild {
   const proc = fork(path.join(here, 'djs-player.ts'), [], {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
@@ -65,37 +68,51 @@ function startDjs(caFile: string): {
   proc.on('message', (m: unknown) => replies.push(m as PlayerReply));
   return {
     send: (request) => proc.send(request),
-    async next(type, timeoutMs) {
+    async next<T extends PlayerReply['type']>(type: T, timeoutMs: number) {
       await until(
         () => replies.some((r) => r.type === type || r.type === 'error') || proc.exitCode !== null,
         timeoutMs,
         `djs child '${type}'`,
       );
       const error = replies.find((r) => r.type === 'error');
-      if (error?.type === 'error') throw new Error(`djs child: ${error.message}`);
+      if (error?.type === 'error') {
+        throw new Error(`djs child: ${error.message}\n  ${error.debug.slice(-40).join('\n  ')}`);
+      }
       if (proc.exitCode !== null) throw new Error(`djs child exited with ${proc.exitCode}`);
+      const index = replies.findIndex((r) => r.type === type);
+      return replies.splice(index, 1)[0] as Extract<PlayerReply, { type: T }>;
     },
   };
 }
 
+/** Starts the server (over TLS) and writes its CA where the djs child's NODE_EXTRA_CA_CERTS reads it. */
+async function startServer(dave: boolean): Promise<{ server: VoiceServer; ca: string; caFile: string }> {
+  server = await startVoiceServer({ tls: true, dave });
+  const ca = server.tlsCa!;
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'voxcord-interop-'));
+  const caFile = path.join(tmp, 'ca.pem');
+  writeFileSync(caFile, ca);
+  return { server, ca, caFile };
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const silence = hex(OPUS_SILENCE_FRAME);
+
 describe('@discordjs/voice joins the local server', () => {
   it('plays Opus through an AudioPlayer and a voxcord participant receives exactly those frames', async () => {
-    server = await startVoiceServer({ tls: true, dave: false });
-    const ca = server.tlsCa!;
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'voxcord-interop-'));
-    const caFile = path.join(tmp, 'ca.pem');
-    writeFileSync(caFile, ca);
+    const { server, ca, caFile } = await startServer(false);
 
     // The voxcord participant, over wss:// as well.
     engine = createMediaEngine();
     const mine = server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: VOXCORD_USER });
-    session = new VoiceSession({
+    const session = new VoiceSession({
       ...mine,
       engine,
       tls: { ca },
       maxDaveProtocolVersion: 0,
       handshakeTimeoutMs: 10_000,
     });
+    sessions.push(session);
     session.connect();
     await entersState(session, 'ready', 10_000);
 
@@ -106,7 +123,7 @@ describe('@discordjs/voice joins the local server', () => {
       dave: false,
     });
     await djs.next('ready', 15_000);
-    const djsInfo = () => server!.participants(GUILD, CHANNEL).find((p) => p.userId === DJS_USER);
+    const djsInfo = () => server.participants(GUILD, CHANNEL).find((p) => p.userId === DJS_USER);
     await until(() => djsInfo()?.speaking != null, 5_000, 'op 5 from the djs client');
     const { ssrc, mode } = djsInfo()!;
     // djs prefers AES-GCM when the server offers it first, as ours does.
@@ -126,8 +143,6 @@ describe('@discordjs/voice joins the local server', () => {
     await until(() => received.length >= frames.length + trailing, 5_000, 'all frames');
     await new Promise((r) => setTimeout(r, 100)); // anything else in flight
 
-    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-    const silence = hex(OPUS_SILENCE_FRAME);
     // The audio arrives complete and in order (a cycle where the library's stream had nothing ready
     // would carry a silence frame: those are left out), then only silence.
     const all = received.map(hex);
@@ -137,6 +152,191 @@ describe('@discordjs/voice joins the local server', () => {
     expect(afterAudio.every((h) => h === silence)).toBe(true);
     expect(server.participants(GUILD, CHANNEL).find((p) => p.userId === DJS_USER)?.packetsDropped).toBe(0);
 
+    djs.send({ type: 'leave' });
+  });
+});
+
+/** A voxcord participant with DAVE on (the default), recording what it receives from one SSRC. */
+interface DaveMember {
+  userId: string;
+  session: VoiceSession;
+  /** Payloads as they came off the wire (after transport decryption), hex. */
+  onWire: string[];
+  /** Frames after DAVE decryption, hex. */
+  decrypted: string[];
+  failures: DaveDecryptFailure[];
+  errors: unknown[];
+  listenTo(ssrc: number): void;
+}
+
+async function joinVoxcord(srv: VoiceServer, ca: string, userId: string): Promise<DaveMember> {
+  engine ??= createMediaEngine();
+  const allocation = srv.allocate({ guildId: GUILD, channelId: CHANNEL, userId });
+  const s = new VoiceSession({ ...allocation, engine, tls: { ca }, handshakeTimeoutMs: 10_000 });
+  sessions.push(s);
+  let ssrc: number | undefined;
+  const m: DaveMember = {
+    userId,
+    session: s,
+    onWire: [],
+    decrypted: [],
+    failures: [],
+    errors: [],
+    listenTo(value) {
+      ssrc = value;
+      m.onWire.length = 0;
+      m.decrypted.length = 0;
+    },
+  };
+  s.on('rtp', (packet) => {
+    if (packet.ssrc === ssrc) m.onWire.push(hex(packet.payload));
+  });
+  s.on('audioFrame', (frame) => {
+    if (frame.ssrc === ssrc) m.decrypted.push(hex(frame.payload));
+  });
+  s.on('daveDecryptFailure', (f) => m.failures.push(f));
+  s.on('daveError', (e) => m.errors.push(e));
+  s.connect();
+  await entersState(s, 'ready', 10_000);
+  return m;
+}
+
+async function joinDjs(srv: VoiceServer, caFile: string): Promise<DjsChild> {
+  const djs = startDjs(caFile);
+  djs.send({
+    type: 'join',
+    allocation: srv.allocate({ guildId: GUILD, channelId: CHANNEL, userId: DJS_USER }),
+    dave: true,
+  });
+  await djs.next('ready', 15_000);
+  const info = () => srv.participants(GUILD, CHANNEL).find((p) => p.userId === DJS_USER);
+  await until(() => info()?.speaking != null, 5_000, 'op 5 from the djs client');
+  expect(info()?.maxDaveProtocolVersion).toBe(1);
+  return djs;
+}
+
+/**
+ * Waits until the server's group is exactly the djs bot plus `voxcords`, its last commit transition
+ * executed (everyone sent op 23, none timed out) and every member is at that epoch; then checks
+ * that the library and voxcord agree on the group: epoch, epoch authenticator, privacy code.
+ */
+async function settle(srv: VoiceServer, djs: DjsChild, voxcords: DaveMember[]): Promise<DjsDaveState> {
+  const ids = [DJS_USER, ...voxcords.map((m) => m.userId)].sort().join();
+  await until(
+    () => {
+      const st = srv.daveState(GUILD, CHANNEL);
+      const last = st?.lastTransition;
+      return (
+        st !== undefined &&
+        st.established &&
+        st.protocolVersion === 1 &&
+        [...st.members].sort().join() === ids &&
+        last?.kind === 'commit' &&
+        last.executed &&
+        voxcords.every((m) => m.session.dave.epoch === BigInt(st.epoch))
+      );
+    },
+    10_000,
+    `the DAVE group [${ids}]`,
+  );
+  const st = srv.daveState(GUILD, CHANNEL)!;
+  expect(st.lastTransition?.timedOut).toBe(false); // the library answered op 23 itself
+  // The library may still be handling op 22 when the server counts the transition executed.
+  let djsDave: DjsDaveState | undefined;
+  for (let i = 0; i < 50; i++) {
+    djs.send({ type: 'dave' });
+    djsDave = await djs.next('dave', 5_000);
+    if (djsDave.lastTransitionId === st.lastTransition!.transitionId) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await Promise.all(voxcords.map((m) => m.session.dave.settled()));
+  expect(djsDave).toMatchObject({
+    protocolVersion: 1,
+    ready: true,
+    epoch: String(st.epoch),
+    lastTransitionId: st.lastTransition!.transitionId,
+  });
+  for (const m of voxcords) {
+    expect(m.session.dave.protocolVersion).toBe(1);
+    // Same group secrets: same epoch authenticator, hence the same 30-digit privacy code.
+    expect(hex(m.session.dave.epochAuthenticator!)).toBe(djsDave!.epochAuthenticator);
+    expect(m.session.dave.privacyCode).toMatch(/^\d{30}$/);
+    expect(m.session.dave.privacyCode).toBe(djsDave!.privacyCode);
+  }
+  return djsDave!;
+}
+
+/** The bot plays `frames`; every receiver must decrypt exactly those, in order, then only silence. */
+async function playTo(
+  srv: VoiceServer,
+  djs: DjsChild,
+  receivers: DaveMember[],
+  frames: Uint8Array[],
+): Promise<void> {
+  const djsInfo = () => srv.participants(GUILD, CHANNEL).find((p) => p.userId === DJS_USER);
+  const { ssrc } = djsInfo()!;
+  for (const m of receivers) m.listenTo(ssrc);
+  djs.send({ type: 'play', frames: frames.map((f) => Buffer.from(f).toString('base64')) });
+  await djs.next('played', 15_000);
+  const trailing = SILENCE_FRAMES_AT_END - 1; // as in the transport-only case
+  await until(
+    () => receivers.every((m) => m.decrypted.length >= frames.length + trailing),
+    5_000,
+    'all frames at every receiver',
+  );
+  await new Promise((r) => setTimeout(r, 100)); // anything else in flight
+
+  const plain = new Set(frames.map(hex));
+  for (const m of receivers) {
+    // Decrypted: the audio, complete and in order, then only silence.
+    expect(
+      m.decrypted.filter((h) => h !== silence),
+      m.userId,
+    ).toEqual(frames.map(hex));
+    const afterAudio = m.decrypted.slice(m.decrypted.lastIndexOf(hex(frames.at(-1)!)) + 1);
+    expect(afterAudio.length).toBeGreaterThanOrEqual(trailing);
+    expect(afterAudio.every((h) => h === silence)).toBe(true);
+    // On the wire: DAVE protocol frames (0xFAFA trailer), never the Opus itself; silence goes as is.
+    const audioOnWire = m.onWire.filter((h) => h !== silence);
+    expect(audioOnWire).toHaveLength(frames.length);
+    for (const p of audioOnWire) expect(p.endsWith('fafa')).toBe(true);
+    expect(audioOnWire.some((p) => plain.has(p))).toBe(false);
+    expect(m.failures).toEqual([]);
+    expect(m.errors).toEqual([]);
+  }
+  expect(djsInfo()?.packetsDropped).toBe(0);
+}
+
+describe('@discordjs/voice with DAVE on the local server', () => {
+  it('forms the MLS group with a voxcord session, whose receiver decrypts exactly its frames', async () => {
+    const { server, ca, caFile } = await startServer(true);
+    const vox = await joinVoxcord(server, ca, VOXCORD_USER);
+    const djs = await joinDjs(server, caFile);
+    const group = await settle(server, djs, [vox]);
+    expect(group.epoch).toBe('1');
+
+    await playTo(server, djs, [vox], numberedFrames(50));
+    djs.send({ type: 'leave' });
+  });
+
+  it('joins an established voxcord group by Welcome, then follows a Remove commit', async () => {
+    const { server, ca, caFile } = await startServer(true);
+    const a = await joinVoxcord(server, ca, VOXCORD_USER);
+    const b = await joinVoxcord(server, ca, VOXCORD_USER_2);
+    await until(() => server.daveState(GUILD, CHANNEL)?.epoch === 1, 10_000, 'the voxcord group');
+
+    // The group exists: the library can only enter it through the Welcome of a member's commit.
+    const djs = await joinDjs(server, caFile);
+    const joined = await settle(server, djs, [a, b]);
+    expect(joined.epoch).toBe('2');
+    await playTo(server, djs, [a, b], numberedFrames(30));
+
+    // B leaves the channel (op 13): a Remove commit, a new epoch, a new privacy code.
+    expect(server.disconnect(VOXCORD_USER_2, GUILD)).toBe(true);
+    const after = await settle(server, djs, [a]);
+    expect(after.epoch).toBe('3');
+    expect(after.privacyCode).not.toBe(joined.privacyCode);
+    await playTo(server, djs, [a], numberedFrames(30));
     djs.send({ type: 'leave' });
   });
 });

@@ -5,9 +5,9 @@ import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import { buildKeepalive } from '../../src/media/keepalive.js';
 import { startVoiceServer } from '../../src/server/index.js';
-import type { VoiceServer, VoiceServerOptions } from '../../src/server/index.js';
+import type { ServerEvent, VoiceServer, VoiceServerOptions } from '../../src/server/index.js';
 import { UdpFaultInjector, deriveSeed } from '../../src/server/faults.js';
-import { Cleanup, GUILD, join, keyFor, speak, until } from './helpers.js';
+import { CHANNEL, Cleanup, GUILD, join, keyFor, speak, until } from './helpers.js';
 import type { Joined } from './helpers.js';
 
 const cleanup = new Cleanup();
@@ -90,6 +90,18 @@ describe('SFU forwarding', () => {
       expect('drop' in opened ? opened.drop : Buffer.from(opened.payload).equals(OPUS)).toBe(true);
     }
     expect(await other.udp.quiet(80)).toBe(true);
+  });
+
+  it("logs a session's first authenticated media packet once", async () => {
+    const events: ServerEvent[] = [];
+    const server = await start({ log: (e) => events.push(e) });
+    const [alice] = await pair(server);
+    await alice.udp.send(packet(alice, 1), alice.udpPort);
+    await alice.udp.send(packet(alice, 2), alice.udpPort);
+    await until(() => server.participants(GUILD).find((p) => p.userId === '1')?.packetsReceived === 2);
+    expect(events.filter((e) => e.type === 'first-media')).toEqual([
+      { type: 'first-media', guildId: GUILD, channelId: CHANNEL, userId: '1', ssrc: alice.ssrc },
+    ]);
   });
 
   it('forwards nothing to a deaf participant, which still sends', async () => {
