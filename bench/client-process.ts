@@ -1,21 +1,35 @@
 /**
  * One bench client run in its own process, so that CPU and RSS belong to one library only. Started
- * by bench/run.ts with fork (and --expose-gc); receives a ClientRunRequest, connects, plays, measures
- * one window, replies with a SendMeasurement and exits.
+ * by bench/run.ts with fork (and --expose-gc); receives a ClientRunRequest, runs its scenario,
+ * replies with a Measurement and exits.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDjsClient } from './clients/djs.js';
-import { createVoxcordClient } from './clients/voxcord.js';
-import type { BenchClient, EngineCounters } from './clients/types.js';
+import { createDjsClient, createDjsFirstAudioClient, createDjsReceiveClient } from './clients/djs.js';
+import { installDjsOpus } from './clients/djs-opus.js';
+import {
+  createVoxcordClient,
+  createVoxcordFirstAudioClient,
+  createVoxcordReceiveClient,
+} from './clients/voxcord.js';
+import { loadVoxcord } from './clients/voxcord-lib.js';
+import type { BenchClient, EngineCounters, FirstAudioClient, ReceiveClient } from './clients/types.js';
 import { isRecord } from './ipc.js';
-import type { ClientMessage, ClientRunRequest, SendMeasurement } from './ipc.js';
+import type {
+  ClientMessage,
+  ClientRunRequest,
+  FirstAudioMeasurement,
+  Measurement,
+  ReceiveMeasurement,
+  SendMeasurement,
+} from './ipc.js';
 import { countAtLeast, histogramDeltas, latenessBetween } from './stats.js';
-import { encodeToneFrames } from './tone.js';
+import { encodeToneFrames, tonePcmFrames } from './tone.js';
 import { installUdpProbe } from './udp-probe.js';
+import { PCM_FRAME_BYTES } from '../src/protocol/constants.js';
 
 function send(message: ClientMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -80,9 +94,34 @@ function startStaller(spec: { everyMs: number; blockMs: number }): { stalls(): n
 /** Late threshold of the stall scenario (issue 7: packets sent more than 20 ms late). */
 const LATE_MS = 20;
 
-function createClient(req: ClientRunRequest): BenchClient {
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** The next message from the orchestrator of this type. */
+function fromParent(type: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: unknown): void => {
+      if (!isRecord(m) || m.type !== type) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new Error(`no '${type}' from the orchestrator within ${timeoutMs} ms`));
+    }, timeoutMs);
+    process.on('message', onMessage);
+  });
+}
+
+async function createClient(req: ClientRunRequest): Promise<BenchClient> {
   if (req.implementation === 'djs') return createDjsClient({ dave: req.scenario.dave });
-  return createVoxcordClient({ engine: req.scenario.engine ?? 'inline', dave: req.scenario.dave });
+  return createVoxcordClient(await loadVoxcord(), {
+    engine: req.scenario.engine ?? 'inline',
+    dave: req.scenario.dave,
+  });
 }
 
 async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
@@ -90,13 +129,14 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
   const n = allocations.length;
   const frames = await encodeToneFrames(3);
   const probe = installUdpProbe();
-  const client = createClient(req);
+  const client = await createClient(req);
   try {
     const base = memory();
     const connectStart = performance.now();
     await client.connect(allocations, req.tlsCa);
     const connectMs = performance.now() - connectStart;
-    client.play(frames);
+    if (scenario.kind === 'encode') client.playPcm(tonePcmFrames(3));
+    else client.play(frames);
     const staller = scenario.kind === 'stall' && scenario.stall ? startStaller(scenario.stall) : undefined;
     await sleep(scenario.warmupMs);
     const loaded = memory();
@@ -136,6 +176,7 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     if (client.errors.length > 0)
       throw new Error(`errors during the run: ${client.errors.slice(0, 3).join('; ')}`);
     return {
+      type: 'send',
       connections: n,
       windowMs: elapsedMs,
       packets,
@@ -163,6 +204,91 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
   }
 }
 
+/** Scenario 4: join, play at once, wait until the orchestrator saw the first audio, leave; n times. */
+async function runFirstAudio(req: ClientRunRequest): Promise<FirstAudioMeasurement> {
+  const frames = await encodeToneFrames(1);
+  const client: FirstAudioClient =
+    req.implementation === 'djs'
+      ? createDjsFirstAudioClient()
+      : createVoxcordFirstAudioClient(await loadVoxcord());
+  const joinedAt: number[] = [];
+  try {
+    for (const [index, allocation] of req.allocations.entries()) {
+      const at = epochNow();
+      await send({ type: 'joining', index, at });
+      joinedAt.push(at);
+      client.joinAndPlay(allocation, req.tlsCa, frames);
+      await fromParent('next', 30_000);
+      await client.leave();
+      await sleep(200); // the server sees the leave before the next join
+    }
+    if (client.errors.length > 0)
+      throw new Error(`errors during the run: ${client.errors.slice(0, 3).join('; ')}`);
+    return { type: 'first-audio', joinedAt };
+  } finally {
+    await Promise.race([client.close(), sleep(5_000)]);
+  }
+}
+
+/** Scenario 5: decode every incoming stream to PCM for one window. */
+async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
+  const { scenario } = req;
+  const listener = req.allocations[0];
+  const senders = req.receiveFrom ?? [];
+  if (!listener) throw new Error('receive: no listener allocation');
+  const client: ReceiveClient =
+    req.implementation === 'djs' ? createDjsReceiveClient() : createVoxcordReceiveClient(await loadVoxcord());
+  try {
+    const base = memory();
+    const connectStart = performance.now();
+    await client.connect(listener, req.tlsCa, senders);
+    const connectMs = performance.now() - connectStart;
+    await sleep(scenario.warmupMs);
+    const loaded = memory();
+    await sleep(250);
+    await send({ type: 'window', phase: 'start' });
+    const bytes0 = client.pcmBytes();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await sleep(scenario.windowMs);
+    const cpu = process.cpuUsage(cpu0);
+    const elapsedMs = performance.now() - t0;
+    const pcmFrames = (client.pcmBytes() - bytes0) / PCM_FRAME_BYTES;
+    await send({ type: 'window', phase: 'end' });
+    if (client.errors.length > 0)
+      throw new Error(`errors during the run: ${client.errors.slice(0, 3).join('; ')}`);
+    const cpuTotal = cpu.user + cpu.system;
+    return {
+      type: 'receive',
+      streams: senders.length,
+      windowMs: elapsedMs,
+      pcmFrames,
+      expectedFrames: (senders.length * 50 * elapsedMs) / 1000,
+      cpuUserUs: cpu.user,
+      cpuSystemUs: cpu.system,
+      cpuUsPerFrame: pcmFrames > 0 ? cpuTotal / pcmFrames : NaN,
+      cpuCoreShare: cpuTotal / 1000 / elapsedMs,
+      rssPerStreamBytes: (loaded.rss - base.rss) / Math.max(1, senders.length),
+      connectMs,
+    };
+  } finally {
+    await Promise.race([client.close(), sleep(5_000)]);
+  }
+}
+
+function runScenario(req: ClientRunRequest): Promise<Measurement> {
+  // djs encodes and decodes through prism-media, which needs an Opus backend (see ./clients/djs-opus.ts).
+  if (req.implementation === 'djs') installDjsOpus();
+  switch (req.scenario.kind) {
+    case 'first-audio':
+      return runFirstAudio(req);
+    case 'receive':
+      return runReceive(req);
+    default:
+      return runSend(req);
+  }
+}
+
 function parseRun(value: unknown): ClientRunRequest | undefined {
   return isRecord(value) && value.type === 'run' ? (value as unknown as ClientRunRequest) : undefined;
 }
@@ -170,7 +296,7 @@ function parseRun(value: unknown): ClientRunRequest | undefined {
 process.on('message', (raw: unknown) => {
   const req = parseRun(raw);
   if (!req) return;
-  runSend(req)
+  runScenario(req)
     .then(
       (measurement) => send({ type: 'result', measurement }),
       (err: unknown) => send({ type: 'error', message: err instanceof Error ? err.message : String(err) }),

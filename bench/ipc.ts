@@ -11,17 +11,25 @@ export type Implementation = 'voxcord' | 'djs';
 export type EngineKind = 'inline' | 'worker';
 
 /**
- * One measured run: which scenario, at what size. 'send': play pre-encoded Opus. 'stall': the same,
- * while the client's main thread busy-waits `stall.blockMs` every `stall.everyMs` (issue 7
- * scenario 3). Later scenarios (issue 7) add kinds here.
+ * What a run does (issue 7's scenarios):
+ * - 'send': N connections, each alone in its call, play pre-encoded Opus (scenario 1);
+ * - 'encode': the same with 48 kHz stereo PCM, so each connection runs an Opus encoder (scenario 2);
+ * - 'stall': 'send' while the client's main thread busy-waits `stall.blockMs` every
+ *   `stall.everyMs` (scenario 3);
+ * - 'first-audio': N joins one after another, each into a call where one member already is, DAVE
+ *   on; time from join to the first audio at the server and at that member (scenario 4);
+ * - 'receive': one connection in a call with N deaf members that send Opus; the client decodes
+ *   every stream to PCM (scenario 5).
  */
+export type ScenarioKind = 'send' | 'encode' | 'stall' | 'first-audio' | 'receive';
+
 export interface ScenarioSpec {
-  kind: 'send' | 'stall';
+  kind: ScenarioKind;
   /** 'stall' only. */
   stall?: { everyMs: number; blockMs: number };
-  /** Connections, each in its own call. */
+  /** Connections ('send', 'encode', 'stall'), joins ('first-audio') or incoming streams ('receive'). */
   n: number;
-  /** DAVE E2EE on (not wired yet: always false for now). */
+  /** DAVE E2EE on: the server runs its DAVE service and both libraries negotiate it. */
   dave: boolean;
   warmupMs: number;
   windowMs: number;
@@ -31,9 +39,28 @@ export interface ScenarioSpec {
 
 // ---- server process ----
 
+export interface AllocationRequest {
+  guildId: string;
+  channelId: string;
+  userId: string;
+  /** The SFU forwards no media to this participant (receive scenario's senders). */
+  deaf?: boolean;
+}
+
 export type ServerRequest =
-  | { type: 'allocate'; id: number; requests: Array<{ guildId: string; channelId: string; userId: string }> }
+  | { type: 'allocate'; id: number; requests: AllocationRequest[] }
   | { type: 'mark'; id: number }
+  /**
+   * Connect voxcord sessions for `allocations` inside the server process: senders that loop a tone
+   * (receive scenario, transport only) or idle DAVE members (so that each bot of a DAVE send run
+   * has a group to encrypt for: a member alone in a call has no DAVE group, dave.md §6.11).
+   */
+  | { type: 'members'; id: number; allocations: Allocation[]; play: boolean; dave: boolean }
+  /**
+   * Connect one idle voxcord member per pair (DAVE on) and report when `watchUserId` first reaches
+   * the server and first decrypts at that member ('first-audio' messages).
+   */
+  | { type: 'peers'; id: number; pairs: Array<{ peer: Allocation; watchUserId: string }> }
   | { type: 'stop'; id: number };
 
 export interface ServerMark {
@@ -46,12 +73,18 @@ export interface ServerMark {
   packetsReceived: number;
   /** SFU drops by reason. */
   dropped: Record<string, number>;
+  /** Authenticated payloads that were DAVE frames. */
+  daveFrames: number;
 }
 
 export type ServerMessage =
   | { type: 'ready'; endpoint: string; wsUrl: string; tlsCa: string | undefined }
   | { type: 'allocated'; id: number; allocations: Allocation[] }
   | { type: 'marked'; id: number; mark: ServerMark }
+  | { type: 'members-ready'; id: number }
+  | { type: 'peers-ready'; id: number }
+  /** Epoch milliseconds (performance.timeOrigin + performance.now()), comparable across processes. */
+  | { type: 'first-audio'; userId: string; atServer: number; atPeer: number | null }
   | { type: 'stopped'; id: number }
   | { type: 'error'; id?: number; message: string };
 
@@ -61,11 +94,15 @@ export interface ClientRunRequest {
   type: 'run';
   implementation: Implementation;
   scenario: ScenarioSpec;
+  /** One per connection ('send', 'encode', 'stall'), per join ('first-audio'), or the listener ('receive'). */
   allocations: Allocation[];
+  /** 'receive': the users whose streams to decode. */
+  receiveFrom?: string[];
   tlsCa: string;
 }
 
 export interface SendMeasurement {
+  type: 'send';
   connections: number;
   windowMs: number;
   packets: number;
@@ -98,9 +135,37 @@ export interface SendMeasurement {
   connectMs: number;
 }
 
+/** Scenario 4, per join: filled in by the orchestrator from the server's 'first-audio' reports. */
+export interface FirstAudioMeasurement {
+  type: 'first-audio';
+  /** Epoch ms at which each join was called, in order. */
+  joinedAt: number[];
+}
+
+/** Scenario 5. */
+export interface ReceiveMeasurement {
+  type: 'receive';
+  streams: number;
+  windowMs: number;
+  /** 20 ms PCM frames (per stream, 3840 bytes of 48 kHz stereo s16le) handed to the application. */
+  pcmFrames: number;
+  /** 50 per stream per second. */
+  expectedFrames: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  cpuUsPerFrame: number;
+  cpuCoreShare: number;
+  rssPerStreamBytes: number;
+  connectMs: number;
+}
+
+export type Measurement = SendMeasurement | FirstAudioMeasurement | ReceiveMeasurement;
+
 export type ClientMessage =
   | { type: 'window'; phase: 'start' | 'end' }
-  | { type: 'result'; measurement: SendMeasurement }
+  /** 'first-audio': the client is about to call join for `allocations[index]`. */
+  | { type: 'joining'; index: number; at: number }
+  | { type: 'result'; measurement: Measurement }
   | { type: 'error'; message: string };
 
 export type ClientReply = { type: 'window-ack' };

@@ -2,7 +2,7 @@
  * The bench result file (bench/results/latest.json) and its Markdown table. Pure: takes the
  * collected runs, returns data and text.
  */
-import type { EngineKind, Implementation, SendMeasurement } from './ipc.js';
+import type { EngineKind, Implementation, Measurement, ScenarioKind, SendMeasurement } from './ipc.js';
 import { median } from './stats.js';
 
 export interface Variant {
@@ -15,7 +15,12 @@ export interface Variant {
 
 export const VARIANTS: readonly Variant[] = [
   { id: 'voxcord-inline', implementation: 'voxcord', engine: 'inline', label: 'voxcord (inline engine)' },
-  { id: 'voxcord-worker', implementation: 'voxcord', engine: 'worker', label: 'voxcord (worker engine)' },
+  {
+    id: 'voxcord-worker',
+    implementation: 'voxcord',
+    engine: 'worker',
+    label: 'voxcord (worker engine, default)',
+  },
   { id: 'djs', implementation: 'djs', label: '@discordjs/voice' },
 ];
 
@@ -24,20 +29,29 @@ export interface ServerWindow {
   cpuCoreShare: number;
   /** Authenticated packets the server received during the window, per second. */
   packetsPerSecond: number;
+  /** Share of those packets that were DAVE frames. */
+  daveShare: number;
   /** Drops by reason during the window. */
   dropped: Record<string, number>;
 }
 
+/** Scenario 4 per run: milliseconds from each join call (null: never seen within 10 s). */
+export interface FirstAudioTimes {
+  toServerMs: Array<number | null>;
+  toPeerMs: Array<number | null>;
+}
+
 export interface RunRecord {
   scenario: string;
-  kind: 'send' | 'stall';
+  kind: ScenarioKind;
   n: number;
   dave: boolean;
   variant: Variant['id'];
   round: number;
   ok: boolean;
   error?: string;
-  measurement?: SendMeasurement;
+  measurement?: Measurement;
+  firstAudio?: FirstAudioTimes;
   server?: ServerWindow;
   wallMs: number;
 }
@@ -58,116 +72,23 @@ export interface MetricSummary {
 
 export interface ScenarioSummary {
   scenario: string;
-  kind: 'send' | 'stall';
+  kind: ScenarioKind;
   n: number;
   dave: boolean;
-  variants: Record<
-    Variant['id'],
-    { ok: boolean; errors: string[]; metrics: Record<MetricId, MetricSummary> }
+  /** Variants that ran this scenario. */
+  variants: Partial<
+    Record<Variant['id'], { ok: boolean; errors: string[]; metrics: Record<string, MetricSummary> }>
   >;
 }
 
-export type MetricId =
-  | 'cpuUsPerPacket'
-  | 'cpuCoreShare'
-  | 'packetsPerSecond'
-  | 'targetPacketsPerSecond'
-  | 'latenessP50Ms'
-  | 'latenessP99Ms'
-  | 'latenessMaxMs'
-  | 'lateOver20ms'
-  | 'underruns'
-  | 'rssPerConnectionKiB'
-  | 'connectMs'
-  | 'serverCoreShare';
-
-const METRICS: ReadonlyArray<{
-  id: MetricId;
+interface Metric {
+  id: string;
   label: string;
-  read: (m: SendMeasurement, s: ServerWindow | undefined, variant: Variant) => number | undefined;
+  read: (r: RunRecord, variant: Variant) => number | undefined;
   digits: number;
-  /** Shown in the ratio column (lower is better for all of these). */
+  /** Shown in the ratio columns (lower is better for all of these). */
   ratio: boolean;
-}> = [
-  {
-    id: 'cpuUsPerPacket',
-    label: 'client CPU µs per packet',
-    read: (m) => m.cpuUsPerPacket,
-    digits: 2,
-    ratio: true,
-  },
-  {
-    id: 'cpuCoreShare',
-    label: 'client CPU, % of one core',
-    read: (m) => m.cpuCoreShare * 100,
-    digits: 1,
-    ratio: true,
-  },
-  {
-    id: 'packetsPerSecond',
-    label: 'packets/s achieved',
-    read: (m) => m.packetsPerSecond,
-    digits: 0,
-    ratio: false,
-  },
-  {
-    id: 'targetPacketsPerSecond',
-    label: 'packets/s target',
-    read: (m) => m.targetPacketsPerSecond,
-    digits: 0,
-    ratio: false,
-  },
-  {
-    id: 'latenessP50Ms',
-    label: 'send lateness p50, ms',
-    read: (m, _s, v) => lateness(m, v)?.p50Ms,
-    digits: 2,
-    ratio: true,
-  },
-  {
-    id: 'latenessP99Ms',
-    label: 'send lateness p99, ms',
-    read: (m, _s, v) => lateness(m, v)?.p99Ms,
-    digits: 2,
-    ratio: true,
-  },
-  {
-    id: 'latenessMaxMs',
-    label: 'send lateness max, ms',
-    read: (m, _s, v) => lateness(m, v)?.maxMs,
-    digits: 2,
-    ratio: true,
-  },
-  {
-    id: 'lateOver20ms',
-    label: 'packets sent > 20 ms late (window)',
-    read: (m) => m.lateOver20ms ?? undefined,
-    digits: 0,
-    ratio: false,
-  },
-  {
-    id: 'underruns',
-    label: 'send queue underruns (window)',
-    read: (m) => m.underruns ?? undefined,
-    digits: 0,
-    ratio: false,
-  },
-  {
-    id: 'rssPerConnectionKiB',
-    label: 'RSS per connection, KiB',
-    read: (m) => m.rssPerConnectionBytes / 1024,
-    digits: 1,
-    ratio: true,
-  },
-  { id: 'connectMs', label: 'time to connect all, ms', read: (m) => m.connectMs, digits: 0, ratio: true },
-  {
-    id: 'serverCoreShare',
-    label: '(server CPU, % of one core)',
-    read: (_m, s) => (s ? s.cpuCoreShare * 100 : undefined),
-    digits: 1,
-    ratio: false,
-  },
-];
+}
 
 /** The grid method where the probe saw the sends (same for both libraries); the worker engine's own histogram otherwise. */
 function lateness(m: SendMeasurement, variant: Variant): SendMeasurement['gridLateness'] {
@@ -175,19 +96,170 @@ function lateness(m: SendMeasurement, variant: Variant): SendMeasurement['gridLa
   return m.gridLateness ?? m.engineLateness;
 }
 
+function sendMetric(
+  id: string,
+  label: string,
+  read: (m: SendMeasurement, variant: Variant) => number | undefined,
+  digits: number,
+  ratio: boolean,
+): Metric {
+  return {
+    id,
+    label,
+    read: (r, v) => (r.measurement?.type === 'send' ? read(r.measurement, v) : undefined),
+    digits,
+    ratio,
+  };
+}
+
+const serverCpu: Metric = {
+  id: 'serverCoreShare',
+  label: '(server CPU, % of one core)',
+  read: (r) => (r.server ? r.server.cpuCoreShare * 100 : undefined),
+  digits: 1,
+  ratio: false,
+};
+
+const SEND_METRICS: readonly Metric[] = [
+  sendMetric('cpuUsPerPacket', 'client CPU µs per packet', (m) => m.cpuUsPerPacket, 2, true),
+  sendMetric('cpuCoreShare', 'client CPU, % of one core', (m) => m.cpuCoreShare * 100, 1, true),
+  sendMetric('packetsPerSecond', 'packets/s achieved', (m) => m.packetsPerSecond, 0, false),
+  sendMetric('targetPacketsPerSecond', 'packets/s target', (m) => m.targetPacketsPerSecond, 0, false),
+  sendMetric('latenessP50Ms', 'send lateness p50, ms', (m, v) => lateness(m, v)?.p50Ms, 2, true),
+  sendMetric('latenessP99Ms', 'send lateness p99, ms', (m, v) => lateness(m, v)?.p99Ms, 2, true),
+  sendMetric('latenessMaxMs', 'send lateness max, ms', (m, v) => lateness(m, v)?.maxMs, 2, true),
+  sendMetric(
+    'lateOver20ms',
+    'packets sent > 20 ms late (window)',
+    (m) => m.lateOver20ms ?? undefined,
+    0,
+    false,
+  ),
+  sendMetric('underruns', 'send queue underruns (window)', (m) => m.underruns ?? undefined, 0, false),
+  sendMetric(
+    'rssPerConnectionKiB',
+    'RSS per connection, KiB',
+    (m) => m.rssPerConnectionBytes / 1024,
+    1,
+    true,
+  ),
+  sendMetric('connectMs', 'time to connect all, ms', (m) => m.connectMs, 0, true),
+  {
+    id: 'daveShare',
+    label: '(DAVE frames at the server, %)',
+    read: (r) => (r.server ? r.server.daveShare * 100 : undefined),
+    digits: 1,
+    ratio: false,
+  },
+  serverCpu,
+];
+
+/** Joins whose time is known, as a list (null entries are failures, counted separately). */
+function known(values: ReadonlyArray<number | null> | undefined): number[] {
+  return (values ?? []).filter((v): v is number => v !== null);
+}
+
+function percentile(values: number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const FIRST_AUDIO_METRICS: readonly Metric[] = [
+  {
+    id: 'toServerMedianMs',
+    label: 'join → first audio packet at the server, median ms',
+    read: (r) => percentile(known(r.firstAudio?.toServerMs), 50),
+    digits: 0,
+    ratio: true,
+  },
+  {
+    id: 'toServerMaxMs',
+    label: 'join → first audio packet at the server, max ms',
+    read: (r) => percentile(known(r.firstAudio?.toServerMs), 100),
+    digits: 0,
+    ratio: true,
+  },
+  {
+    id: 'toPeerMedianMs',
+    label: 'join → first frame the other member decrypts, median ms',
+    read: (r) => percentile(known(r.firstAudio?.toPeerMs), 50),
+    digits: 0,
+    ratio: true,
+  },
+  {
+    id: 'toPeerMaxMs',
+    label: 'join → first frame the other member decrypts, max ms',
+    read: (r) => percentile(known(r.firstAudio?.toPeerMs), 100),
+    digits: 0,
+    ratio: true,
+  },
+  {
+    id: 'joinsWithoutAudio',
+    label: 'joins where the member decrypted nothing within 10 s',
+    read: (r) => (r.firstAudio ? r.firstAudio.toPeerMs.filter((v) => v === null).length : undefined),
+    digits: 0,
+    ratio: false,
+  },
+];
+
+function receiveMetric(
+  id: string,
+  label: string,
+  read: (m: Extract<Measurement, { type: 'receive' }>) => number,
+  digits: number,
+  ratio: boolean,
+): Metric {
+  return {
+    id,
+    label,
+    read: (r) => (r.measurement?.type === 'receive' ? read(r.measurement) : undefined),
+    digits,
+    ratio,
+  };
+}
+
+const RECEIVE_METRICS: readonly Metric[] = [
+  receiveMetric('cpuUsPerFrame', 'client CPU µs per decoded 20 ms frame', (m) => m.cpuUsPerFrame, 2, true),
+  receiveMetric('cpuCoreShare', 'client CPU, % of one core', (m) => m.cpuCoreShare * 100, 1, true),
+  receiveMetric(
+    'framesPerSecond',
+    'PCM frames/s delivered',
+    (m) => (m.pcmFrames * 1000) / m.windowMs,
+    0,
+    false,
+  ),
+  receiveMetric(
+    'expectedPerSecond',
+    'PCM frames/s expected',
+    (m) => (m.expectedFrames * 1000) / m.windowMs,
+    0,
+    false,
+  ),
+  receiveMetric('rssPerStreamKiB', 'RSS per stream, KiB', (m) => m.rssPerStreamBytes / 1024, 1, true),
+  serverCpu,
+];
+
+export function metricsFor(kind: ScenarioKind): readonly Metric[] {
+  if (kind === 'first-audio') return FIRST_AUDIO_METRICS;
+  if (kind === 'receive') return RECEIVE_METRICS;
+  return SEND_METRICS;
+}
+
 export function summarize(runs: readonly RunRecord[]): ScenarioSummary[] {
   const keys = [...new Set(runs.map((r) => r.scenario))];
   return keys.map((scenario) => {
     const mine = runs.filter((r) => r.scenario === scenario);
     const first = mine[0]!;
-    const variants = {} as ScenarioSummary['variants'];
+    const variants: ScenarioSummary['variants'] = {};
     for (const variant of VARIANTS) {
       const rs = mine.filter((r) => r.variant === variant.id);
-      const good = rs.filter((r) => r.ok && r.measurement);
-      const metrics = {} as Record<MetricId, MetricSummary>;
-      for (const metric of METRICS) {
+      if (rs.length === 0) continue;
+      const good = rs.filter((r) => r.ok);
+      const metrics: Record<string, MetricSummary> = {};
+      for (const metric of metricsFor(first.kind)) {
         const values = good
-          .map((r) => metric.read(r.measurement!, r.server, variant))
+          .map((r) => metric.read(r, variant))
           .filter((v): v is number => v !== undefined && Number.isFinite(v));
         metrics[metric.id] = { value: values.length > 0 ? median(values) : null, rounds: values };
       }
@@ -213,9 +285,29 @@ function cellText(text: string): string {
   return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;
 }
 
-function ratio(a: number | null, b: number | null): string {
-  if (a === null || b === null || b === 0) return '–';
+function ratio(a: number | null | undefined, b: number | null | undefined): string {
+  if (a === null || a === undefined || b === null || b === undefined || b === 0) return '–';
   return `${(a / b).toFixed(2)}x`;
+}
+
+export function scenarioTitle(s: { kind: ScenarioKind; n: number; dave: boolean }): string {
+  const security = s.dave ? 'DAVE' : 'transport only';
+  switch (s.kind) {
+    case 'send':
+      return `1. send Opus, N = ${s.n}, ${security}`;
+    case 'encode':
+      return `2. encode PCM, N = ${s.n}, ${security}`;
+    case 'stall':
+      return `3. main-thread stall 100 ms/s, N = ${s.n}, ${security}`;
+    case 'first-audio':
+      return `4. time to first audio, 2 members, ${security} (${s.n} joins)`;
+    case 'receive':
+      return `5. receive, ${s.n} streams decoded to PCM, ${security}`;
+  }
+}
+
+function value(s: ScenarioSummary | undefined, id: Variant['id'], metric: string): number | null | undefined {
+  return s?.variants[id]?.metrics[metric]?.value;
 }
 
 export function markdownTable(summaries: readonly ScenarioSummary[], machine: Machine, note: string): string {
@@ -223,24 +315,99 @@ export function markdownTable(summaries: readonly ScenarioSummary[], machine: Ma
   lines.push(
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.os}, Node ${machine.node}. ${note}`,
     '',
-    '| Scenario | Metric | voxcord (inline) | voxcord (worker) | @discordjs/voice | inline / djs | worker / djs |',
+    '| Scenario | Metric | voxcord (inline) | voxcord (worker, default) | @discordjs/voice | inline / djs | worker / djs |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const s of summaries) {
-    const what = s.kind === 'stall' ? 'main-thread stall 100 ms/s' : 'send';
-    const name = `${what}, N = ${s.n}${s.dave ? ', DAVE' : ', transport only'}`;
-    for (const metric of METRICS) {
-      const v = (id: Variant['id']): number | null => s.variants[id].metrics[metric.id].value;
-      const cell = (id: Variant['id']): string =>
-        s.variants[id].ok
-          ? fmt(v(id), metric.digits)
-          : `failed (${cellText(s.variants[id].errors[0] ?? '?')})`;
+    const name = scenarioTitle(s);
+    for (const metric of metricsFor(s.kind)) {
+      const cell = (id: Variant['id']): string => {
+        const v = s.variants[id];
+        if (!v) return '–';
+        return v.ok
+          ? fmt(v.metrics[metric.id]?.value ?? null, metric.digits)
+          : `failed (${cellText(v.errors[0] ?? '?')})`;
+      };
+      const r = (id: Variant['id']): string =>
+        metric.ratio ? ratio(value(s, id, metric.id), value(s, 'djs', metric.id)) : '';
       lines.push(
-        `| ${name} | ${metric.label} | ${cell('voxcord-inline')} | ${cell('voxcord-worker')} | ${cell('djs')} | ${
-          metric.ratio ? ratio(v('voxcord-inline'), v('djs')) : ''
-        } | ${metric.ratio ? ratio(v('voxcord-worker'), v('djs')) : ''} |`,
+        `| ${name} | ${metric.label} | ${cell('voxcord-inline')} | ${cell('voxcord-worker')} | ${cell('djs')} | ${r('voxcord-inline')} | ${r('voxcord-worker')} |`,
       );
     }
   }
   return lines.join('\n');
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  /** null: the scenario did not run (or failed), so the target cannot be judged. */
+  met: boolean | null;
+}
+
+/** Issue 7's targets, judged on the default (worker) engine. */
+export function checkTargets(summaries: readonly ScenarioSummary[]): TargetCheck[] {
+  const find = (kind: ScenarioKind, n: number | undefined, dave: boolean): ScenarioSummary | undefined =>
+    summaries.find((s) => s.kind === kind && (n === undefined || s.n === n) && s.dave === dave);
+  const w = (s: ScenarioSummary | undefined, metric: string): number | null =>
+    value(s, 'voxcord-worker', metric) ?? null;
+  const d = (s: ScenarioSummary | undefined, metric: string): number | null =>
+    value(s, 'djs', metric) ?? null;
+  const checks: TargetCheck[] = [];
+  const send = find('send', 1000, true);
+  const cpuRatio = send ? ratioValue(w(send, 'cpuUsPerPacket'), d(send, 'cpuUsPerPacket')) : null;
+  checks.push({
+    target: 'CPU per packet at N = 1000 with DAVE ≤ 0.5x @discordjs/voice',
+    measured:
+      cpuRatio === null
+        ? 'not measured'
+        : `${cpuRatio.toFixed(2)}x (${fmt(w(send, 'cpuUsPerPacket'), 2)} vs ${fmt(d(send, 'cpuUsPerPacket'), 2)} µs)`,
+    met: cpuRatio === null ? null : cpuRatio <= 0.5,
+  });
+  const p99 = send ? w(send, 'latenessP99Ms') : null;
+  const share = send ? w(send, 'cpuCoreShare') : null;
+  checks.push({
+    target: 'p99 send lateness ≤ 5 ms at N = 1000 with DAVE, at ≤ 70% of one core',
+    measured:
+      p99 === null || share === null ? 'not measured' : `${fmt(p99, 2)} ms at ${fmt(share, 1)}% of one core`,
+    met: p99 === null || share === null ? null : p99 <= 5 && share <= 70,
+  });
+  const stall = find('stall', undefined, false);
+  const late = stall ? w(stall, 'lateOver20ms') : null;
+  checks.push({
+    target: 'main-thread stall: 0 packets sent > 20 ms late',
+    measured: late === null ? 'not measured' : `${fmt(late, 0)} (djs ${fmt(d(stall, 'lateOver20ms'), 0)})`,
+    met: late === null ? null : late === 0,
+  });
+  const memRatio = send ? ratioValue(w(send, 'rssPerConnectionKiB'), d(send, 'rssPerConnectionKiB')) : null;
+  checks.push({
+    target: 'memory per connection ≤ 0.5x @discordjs/voice (N = 1000, DAVE)',
+    measured:
+      memRatio === null
+        ? 'not measured'
+        : `${memRatio.toFixed(2)}x (${fmt(w(send, 'rssPerConnectionKiB'), 1)} vs ${fmt(d(send, 'rssPerConnectionKiB'), 1)} KiB)`,
+    met: memRatio === null ? null : memRatio <= 0.5,
+  });
+  const first = find('first-audio', undefined, true);
+  const ttfa = first ? w(first, 'toServerMedianMs') : null;
+  checks.push({
+    target: 'time to first audio ≤ 150 ms on loopback with DAVE (median, at the server)',
+    measured:
+      ttfa === null ? 'not measured' : `${fmt(ttfa, 0)} ms (djs ${fmt(d(first, 'toServerMedianMs'), 0)} ms)`,
+    met: ttfa === null ? null : ttfa <= 150,
+  });
+  return checks;
+}
+
+function ratioValue(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : a / b;
+}
+
+export function targetsTable(checks: readonly TargetCheck[]): string {
+  const verdict = (met: boolean | null): string => (met === null ? 'not judged' : met ? 'met' : '**missed**');
+  return [
+    '| Target (issue 7) | Measured (voxcord default engine) | Verdict |',
+    '| --- | --- | --- |',
+    ...checks.map((c) => `| ${c.target} | ${c.measured} | ${verdict(c.met)} |`),
+  ].join('\n');
 }

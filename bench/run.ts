@@ -21,25 +21,33 @@ import { fileURLToPath } from 'node:url';
 import { isRecord, request } from './ipc.js';
 import type {
   Allocation,
+  AllocationRequest,
   ClientMessage,
   ClientRunRequest,
+  Measurement,
   ScenarioSpec,
-  SendMeasurement,
   ServerMark,
   ServerMessage,
 } from './ipc.js';
-import { VARIANTS, markdownTable, summarize } from './report.js';
-import type { Machine, RunRecord, ServerWindow, Variant } from './report.js';
+import { VARIANTS, checkTargets, markdownTable, scenarioTitle, summarize, targetsTable } from './report.js';
+import type { FirstAudioTimes, Machine, RunRecord, ServerWindow, Variant } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
-type ScenarioKind = ScenarioSpec['kind'];
+/** Plan entries, in run order (see BENCHMARKS.md for each). */
+const PLAN_IDS = ['send', 'send-dave', 'encode', 'stall', 'first-audio', 'receive'] as const;
+type PlanId = (typeof PLAN_IDS)[number];
+
+/** Scenarios where the inline engine also runs (it is the in-thread option; the others use the default). */
+const WITH_INLINE: ReadonlySet<PlanId> = new Set(['send', 'stall']);
 
 interface Config {
-  /** Which scenario kinds run: 'send' (every size) and 'stall' (N = stallN). */
-  scenarios: ScenarioKind[];
+  scenarios: PlanId[];
   stallN: number;
+  encodeSizes: number[];
+  joins: number;
+  receiveN: number;
   rounds: number;
   warmupMs: number;
   windowMs: number;
@@ -67,8 +75,11 @@ function parseArgs(argv: readonly string[]): Config {
   const variantIds = get('variants')?.split(',');
   const scenarioIds = get('scenarios')?.split(',');
   return {
-    scenarios: (['send', 'stall'] as const).filter((k) => !scenarioIds || scenarioIds.includes(k)),
+    scenarios: PLAN_IDS.filter((k) => !scenarioIds || scenarioIds.includes(k)),
     stallN: num('stall-n', 100),
+    encodeSizes: (get('encode-n') ?? '50,150').split(',').map(Number),
+    joins: num('joins', quick ? 3 : 5),
+    receiveN: num('receive-n', 100),
     rounds: num('rounds', quick ? 1 : 2),
     warmupMs: num('warmup-ms', quick ? 1_000 : 3_000),
     windowMs: num('window-ms', quick ? 2_000 : 5_000),
@@ -79,6 +90,7 @@ function parseArgs(argv: readonly string[]): Config {
       !quick &&
       !argv.includes('--no-docs') &&
       get('n') === undefined &&
+      get('encode-n') === undefined &&
       variantIds === undefined &&
       scenarioIds === undefined,
     profileDir: argv.includes('--profile') ? path.join(here, 'results', 'profiles') : get('profile'),
@@ -167,6 +179,10 @@ function serverWindow(start: ServerMark, end: ServerMark): ServerWindow {
   return {
     cpuCoreShare: (end.cpuUserUs + end.cpuSystemUs - start.cpuUserUs - start.cpuSystemUs) / 1000 / ms,
     packetsPerSecond: ((end.packetsReceived - start.packetsReceived) * 1000) / ms,
+    daveShare:
+      end.packetsReceived > start.packetsReceived
+        ? (end.daveFrames - start.daveFrames) / (end.packetsReceived - start.packetsReceived)
+        : 0,
     dropped,
   };
 }
@@ -180,25 +196,121 @@ function allocationRequests(n: number): Array<{ guildId: string; channelId: stri
   }));
 }
 
+/** Starts a scenario's hosted members in the server process and returns what the client gets. */
+async function prepareCall(
+  server: ChildProcess,
+  scenario: ScenarioSpec,
+): Promise<{ allocations: Allocation[]; receiveFrom?: string[]; botUserIds?: string[] }> {
+  const allocate = (requests: AllocationRequest[]): Promise<Allocation[]> =>
+    serverCall<Allocation[]>(
+      server,
+      { type: 'allocate', requests },
+      (m) => (m.type === 'allocated' ? m.allocations : undefined),
+      30_000,
+    );
+  const startMembers = (
+    allocations: Allocation[],
+    options: { play: boolean; dave: boolean },
+  ): Promise<boolean> =>
+    serverCall(
+      server,
+      { type: 'members', allocations, ...options },
+      (m) => (m.type === 'members-ready' ? true : undefined),
+      300_000,
+    );
+  if (scenario.kind === 'receive') {
+    // N deaf senders and one listener in one call: the SFU forwards N streams to the listener only.
+    const call = { guildId: '110000000000000000', channelId: '210000000000000000' };
+    const senders = await allocate(
+      Array.from({ length: scenario.n }, (_, i) => ({
+        ...call,
+        userId: String(310_000_000_000_000_000n + BigInt(i)),
+        deaf: true,
+      })),
+    );
+    const listener = await allocate([{ ...call, userId: '320000000000000000' }]);
+    await startMembers(senders, { play: true, dave: false });
+    return { allocations: listener, receiveFrom: senders.map((a) => a.userId) };
+  }
+  if (scenario.kind === 'first-audio') {
+    // One call per join, with one member (DAVE on) already in it.
+    const requests = allocationRequests(scenario.n);
+    const peers = await allocate(
+      requests.map((r, i) => ({ ...r, userId: String(400_000_000_000_000_000n + BigInt(i)) })),
+    );
+    const bots = await allocate(requests);
+    await serverCall(
+      server,
+      { type: 'peers', pairs: peers.map((peer, i) => ({ peer, watchUserId: bots[i]!.userId })) },
+      (m) => (m.type === 'peers-ready' ? true : undefined),
+      120_000,
+    );
+    return { allocations: bots, botUserIds: bots.map((b) => b.userId) };
+  }
+  const requests = allocationRequests(scenario.n);
+  if (scenario.dave) {
+    // A member alone has no DAVE group: each bot gets an idle, deaf DAVE member in its call.
+    const partners = await allocate(
+      requests.map((r, i) => ({ ...r, userId: String(400_000_000_000_000_000n + BigInt(i)), deaf: true })),
+    );
+    await startMembers(partners, { play: false, dave: true });
+  }
+  return { allocations: await allocate(requests) };
+}
+
+/**
+ * Scenario 4's pacing: each 'joining' from the client starts a clock; the server's 'first-audio'
+ * for that bot (or 15 s without one) records the times and tells the client to go on.
+ */
+function watchFirstAudio(
+  server: ChildProcess,
+  client: ChildProcess,
+  botUserIds: readonly string[],
+): FirstAudioTimes {
+  const times: FirstAudioTimes = { toServerMs: [], toPeerMs: [] };
+  const joinedAt = new Map<number, number>();
+  const timers = new Map<number, NodeJS.Timeout>();
+  const settle = (index: number, atServer: number | null, atPeer: number | null): void => {
+    const at = joinedAt.get(index);
+    if (at === undefined || times.toServerMs[index] !== undefined) return;
+    clearTimeout(timers.get(index));
+    times.toServerMs[index] = atServer === null ? null : atServer - at;
+    times.toPeerMs[index] = atPeer === null ? null : atPeer - at;
+    client.send({ type: 'next' });
+  };
+  client.on('message', (m: unknown) => {
+    if (!isRecord(m) || m.type !== 'joining' || typeof m.index !== 'number' || typeof m.at !== 'number')
+      return;
+    const index = m.index;
+    joinedAt.set(index, m.at);
+    timers.set(
+      index,
+      setTimeout(() => settle(index, null, null), 15_000),
+    );
+  });
+  server.on('message', (m: unknown) => {
+    if (!isRecord(m) || m.type !== 'first-audio') return;
+    const report = m as unknown as Extract<ServerMessage, { type: 'first-audio' }>;
+    const index = botUserIds.indexOf(report.userId);
+    if (index >= 0) settle(index, report.atServer, report.atPeer);
+  });
+  return times;
+}
+
 async function runOne(
   scenario: ScenarioSpec,
   variant: Variant,
   tmp: string,
   profileDir?: string,
   windowProfileDir?: string,
-): Promise<{ measurement: SendMeasurement; server: ServerWindow }> {
+): Promise<{ measurement: Measurement; server?: ServerWindow; firstAudio?: FirstAudioTimes }> {
   const { child: server, ready } = await startServer(scenario.dave);
   let client: ChildProcess | undefined;
   try {
     if (!ready.tlsCa) throw new Error('server has no TLS CA');
     const caFile = path.join(tmp, `ca-${process.pid}-${nextId}.pem`);
     writeFileSync(caFile, ready.tlsCa);
-    const allocations = await serverCall<Allocation[]>(
-      server,
-      { type: 'allocate', requests: allocationRequests(scenario.n) },
-      (m) => (m.type === 'allocated' ? m.allocations : undefined),
-      30_000,
-    );
+    const call = await prepareCall(server, scenario);
     // @discordjs/voice takes no TLS options: the process must trust the CA from the start.
     // One directory per run: every thread (main, media worker, loader) writes its own profile there.
     const profile = profileDir
@@ -222,14 +334,16 @@ async function runOne(
       }
     };
     client.on('message', onWindow);
+    const firstAudio = call.botUserIds ? watchFirstAudio(server, client, call.botUserIds) : undefined;
     const run: ClientRunRequest = {
       type: 'run',
       implementation: variant.implementation,
       scenario: { ...scenario, ...(variant.engine ? { engine: variant.engine } : {}) },
-      allocations,
+      allocations: call.allocations,
+      ...(call.receiveFrom ? { receiveFrom: call.receiveFrom } : {}),
       tlsCa: ready.tlsCa,
     };
-    const budgetMs = 90_000 + scenario.warmupMs + scenario.windowMs;
+    const budgetMs = 90_000 + scenario.warmupMs + scenario.windowMs + (firstAudio ? scenario.n * 20_000 : 0);
     const reply = await request<Extract<ClientMessage, { type: 'result' | 'error' }>>(
       client,
       run,
@@ -241,6 +355,7 @@ async function runOne(
       `${variant.id} N=${scenario.n}`,
     );
     if (reply.type === 'error') throw new Error(reply.message);
+    if (firstAudio) return { measurement: reply.measurement, firstAudio };
     const [start, end] = await Promise.all(marks);
     if (!start || !end) throw new Error('server marks missing');
     return { measurement: reply.measurement, server: serverWindow(start, end) };
@@ -300,83 +415,101 @@ function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
+/** One plan entry: a scenario and the variants that run it. */
+interface PlanEntry {
+  scenario: ScenarioSpec;
+  name: string;
+  variants: Variant[];
+}
+
+function buildPlan(config: Config): PlanEntry[] {
+  const timing = { warmupMs: config.warmupMs, windowMs: config.windowMs };
+  const plan: PlanEntry[] = [];
+  const add = (id: PlanId, scenario: ScenarioSpec): void => {
+    const variants = config.variants.filter((v) => v.engine !== 'inline' || WITH_INLINE.has(id));
+    if (variants.length > 0) plan.push({ scenario, name: `${id}-n${scenario.n}`, variants });
+  };
+  for (const id of config.scenarios) {
+    switch (id) {
+      case 'send':
+      case 'send-dave':
+        for (const n of config.sizes) add(id, { kind: 'send', n, dave: id === 'send-dave', ...timing });
+        break;
+      case 'encode':
+        for (const n of config.encodeSizes) add(id, { kind: 'encode', n, dave: false, ...timing });
+        break;
+      case 'stall':
+        add(id, {
+          kind: 'stall',
+          n: config.stallN,
+          dave: false,
+          ...timing,
+          stall: { everyMs: 1_000, blockMs: 100 },
+        });
+        break;
+      case 'first-audio':
+        add(id, { kind: 'first-audio', n: config.joins, dave: true, ...timing });
+        break;
+      case 'receive':
+        add(id, { kind: 'receive', n: config.receiveN, dave: false, ...timing });
+        break;
+    }
+  }
+  return plan;
+}
+
+function describe(record: RunRecord): string {
+  const m = record.measurement;
+  if (record.firstAudio) {
+    const ms = (v: number | null): string => (v === null ? 'none' : v.toFixed(0));
+    return `join → server ${record.firstAudio.toServerMs.map(ms).join('/')} ms, → member ${record.firstAudio.toPeerMs.map(ms).join('/')} ms`;
+  }
+  if (m?.type === 'receive') {
+    return `${m.cpuUsPerFrame.toFixed(2)} µs/frame, ${((m.pcmFrames * 1000) / m.windowMs).toFixed(0)}/${((m.expectedFrames * 1000) / m.windowMs).toFixed(0)} frames/s`;
+  }
+  if (m?.type === 'send') {
+    return (
+      `${m.cpuUsPerPacket.toFixed(2)} µs/packet, ${m.packetsPerSecond.toFixed(0)}/${m.targetPacketsPerSecond} pps, ` +
+      `RSS ${(m.rssPerConnectionBytes / 1024).toFixed(1)} KiB/conn, ${String(m.lateOver20ms)} late > 20 ms` +
+      (record.kind === 'stall' ? ` (${m.stalls} stalls)` : '') +
+      (record.server && record.dave ? `, ${(record.server.daveShare * 100).toFixed(0)}% DAVE frames` : '')
+    );
+  }
+  return '';
+}
+
 async function main(): Promise<void> {
   const config = parseArgs(process.argv.slice(2));
   const started = performance.now();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'voxcord-bench-'));
   const runs: RunRecord[] = [];
   try {
-    const plan: Array<{ scenario: ScenarioSpec; name: string }> = [];
-    if (config.scenarios.includes('send')) {
-      for (const n of config.sizes) {
-        plan.push({
-          scenario: { kind: 'send', n, dave: false, warmupMs: config.warmupMs, windowMs: config.windowMs },
-          name: `send-n${n}-transport`,
-        });
-      }
-    }
-    if (config.scenarios.includes('stall')) {
-      const n = config.stallN;
-      plan.push({
-        scenario: {
-          kind: 'stall',
-          n,
-          dave: false,
-          warmupMs: config.warmupMs,
-          windowMs: config.windowMs,
-          stall: { everyMs: 1_000, blockMs: 100 },
-        },
-        name: `stall-n${n}-transport`,
-      });
-    }
-    for (const { scenario, name } of plan) {
-      const n = scenario.n;
+    const plan = buildPlan(config);
+    for (const [index, { scenario, name, variants }] of plan.entries()) {
+      log(`[${index + 1}/${plan.length}] ${scenarioTitle(scenario)}`);
       for (let round = 0; round < config.rounds; round++) {
-        const order = round % 2 === 0 ? config.variants : [...config.variants].reverse();
+        const order = round % 2 === 0 ? variants : [...variants].reverse();
         for (const variant of order) {
           const t = performance.now();
+          const base = {
+            scenario: name,
+            kind: scenario.kind,
+            n: scenario.n,
+            dave: scenario.dave,
+            variant: variant.id,
+            round,
+          };
           try {
-            const { measurement, server } = await runOne(
-              scenario,
-              variant,
-              tmp,
-              config.profileDir,
-              config.windowProfileDir,
-            );
-            runs.push({
-              scenario: name,
-              kind: scenario.kind,
-              n,
-              dave: false,
-              variant: variant.id,
-              round,
-              ok: true,
-              measurement,
-              server,
-              wallMs: performance.now() - t,
-            });
+            const result = await runOne(scenario, variant, tmp, config.profileDir, config.windowProfileDir);
+            const record: RunRecord = { ...base, ok: true, ...result, wallMs: performance.now() - t };
+            runs.push(record);
             log(
-              `${name} ${variant.id} round ${round + 1}: ${measurement.cpuUsPerPacket.toFixed(2)} µs/packet, ` +
-                `${measurement.packetsPerSecond.toFixed(0)}/${measurement.targetPacketsPerSecond} pps, ` +
-                `RSS ${(measurement.rssPerConnectionBytes / 1024).toFixed(1)} KiB/conn, ` +
-                `${String(measurement.lateOver20ms)} late > 20 ms` +
-                (scenario.kind === 'stall' ? ` (${measurement.stalls} stalls)` : '') +
-                ` (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+              `  ${variant.id} round ${round + 1}: ${describe(record)} (${((performance.now() - t) / 1000).toFixed(1)} s)`,
             );
           } catch (err) {
             const error = err instanceof Error ? err.message : String(err);
-            runs.push({
-              scenario: name,
-              kind: scenario.kind,
-              n,
-              dave: false,
-              variant: variant.id,
-              round,
-              ok: false,
-              error,
-              wallMs: performance.now() - t,
-            });
-            log(`${name} ${variant.id} round ${round + 1}: FAILED: ${error}`);
+            runs.push({ ...base, ok: false, error, wallMs: performance.now() - t });
+            log(`  ${variant.id} round ${round + 1}: FAILED: ${error}`);
           }
         }
       }
@@ -391,6 +524,7 @@ async function main(): Promise<void> {
 
     const m = machine();
     const summaries = summarize(runs);
+    const targets = checkTargets(summaries);
     const totalS = (performance.now() - started) / 1000;
     const note =
       `${config.rounds} round(s) per variant, alternating order; ${config.warmupMs / 1000} s warm-up, ` +
@@ -399,12 +533,14 @@ async function main(): Promise<void> {
     const microText = Object.entries(micro)
       .map(([file, text]) => `\`bench/${file}\`:\n\n\`\`\`\n${text}\n\`\`\``)
       .join('\n\n');
-    const md = `# Latest bench results (${new Date().toISOString()})\n\n${table}\n${microText ? `\n## Micro-benchmarks\n\n${microText}\n` : ''}`;
+    const md =
+      `# Latest bench results (${new Date().toISOString()})\n\n${table}\n\n## Targets\n\n${targetsTable(targets)}\n` +
+      (microText ? `\n## Micro-benchmarks\n\n${microText}\n` : '');
     const outDir = path.join(here, 'results');
     mkdirSync(outDir, { recursive: true });
     writeFileSync(
       path.join(outDir, 'latest.json'),
-      `${JSON.stringify({ date: new Date().toISOString(), machine: m, config, summaries, runs, micro, totalSeconds: totalS }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), machine: m, config, targets, summaries, runs, micro, totalSeconds: totalS }, null, 2)}\n`,
     );
     writeFileSync(path.join(outDir, 'latest.md'), md);
     if (config.docs) pasteIntoDocs(md);

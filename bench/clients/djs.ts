@@ -1,11 +1,15 @@
 /**
- * @discordjs/voice under bench: one VoiceConnection and one AudioPlayer per allocation, joined
- * through the test adapter. The process must trust the local server's CA (NODE_EXTRA_CA_CERTS):
- * the library opens `wss://` itself and takes no TLS options.
+ * @discordjs/voice under bench, joined through the test adapter. The process must trust the local
+ * server's CA (NODE_EXTRA_CA_CERTS): the library opens `wss://` itself and takes no TLS options.
+ * PCM encoding and receive decoding go through djs's own prism-media, whose Opus backend the client
+ * process installs first (./djs-opus.ts).
  */
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
+import type { Transform } from 'node:stream';
 import {
   AudioPlayerStatus,
+  EndBehaviorType,
   NoSubscriberBehavior,
   StreamType,
   VoiceConnectionStatus,
@@ -19,48 +23,119 @@ import type { Allocation } from '../../src/server/index.js';
 import { createTestAdapter } from '../../test/interop/djs-adapter.js';
 import { loopFrames } from '../tone.js';
 import { inBatches } from './types.js';
-import type { BenchClient } from './types.js';
+import type { BenchClient, FirstAudioClient, ReceiveClient } from './types.js';
 
 const CONNECT_TIMEOUT_MS = 60_000;
 const CONNECT_CONCURRENCY = 50;
 
+function join(a: Allocation, dave: boolean, errors: string[]): VoiceConnection {
+  const connection = joinVoiceChannel({
+    guildId: a.guildId,
+    channelId: a.channelId,
+    adapterCreator: createTestAdapter(a).adapterCreator,
+    daveEncryption: dave,
+    selfDeaf: false,
+    selfMute: false,
+  });
+  connection.on('error', (error) => errors.push(`connection: ${error.message}`));
+  return connection;
+}
+
+/** One AudioPlayer looping `frames` on `connection`, as a djs bot plays a stream. */
+function playOn(
+  connection: VoiceConnection,
+  frames: readonly Buffer[],
+  inputType: StreamType,
+  errors: string[],
+): AudioPlayer {
+  const player = createAudioPlayer({ behaviors: { noSubscriber: NoSubscriberBehavior.Play } });
+  player.on('error', (error) => errors.push(`player: ${error.message}`));
+  connection.subscribe(player);
+  player.play(createAudioResource(Readable.from(loopFrames(frames)), { inputType }));
+  return player;
+}
+
+/** Scenarios 1-3: one VoiceConnection and one AudioPlayer per allocation. */
 export function createDjsClient(options: { dave: boolean }): BenchClient {
   const connections: VoiceConnection[] = [];
   const players: AudioPlayer[] = [];
   const errors: string[] = [];
+  const start = (frames: readonly Buffer[], inputType: StreamType): void => {
+    for (const connection of connections) players.push(playOn(connection, frames, inputType, errors));
+  };
 
   return {
     errors,
     async connect(allocations: readonly Allocation[]) {
       await inBatches(allocations, CONNECT_CONCURRENCY, async (a) => {
-        const { adapterCreator } = createTestAdapter(a);
-        const connection = joinVoiceChannel({
-          guildId: a.guildId,
-          channelId: a.channelId,
-          adapterCreator,
-          daveEncryption: options.dave,
-          selfDeaf: false,
-          selfMute: false,
-        });
-        connection.on('error', (error) => errors.push(`connection: ${error.message}`));
+        const connection = join(a, options.dave, errors);
         connections.push(connection);
         await entersState(connection, VoiceConnectionStatus.Ready, CONNECT_TIMEOUT_MS);
       });
     },
-    play(frames) {
-      for (const connection of connections) {
-        const player = createAudioPlayer({ behaviors: { noSubscriber: NoSubscriberBehavior.Play } });
-        player.on('error', (error) => errors.push(`player: ${error.message}`));
-        connection.subscribe(player);
-        player.play(createAudioResource(Readable.from(loopFrames(frames)), { inputType: StreamType.Opus }));
-        players.push(player);
-      }
-    },
+    play: (frames) => start(frames, StreamType.Opus),
+    playPcm: (frames) => start(frames, StreamType.Raw),
     async close() {
       for (const player of players) {
         if (player.state.status !== AudioPlayerStatus.Idle) player.stop(true);
       }
       for (const connection of connections) connection.destroy();
+    },
+  };
+}
+
+/** Scenario 4: joinVoiceChannel (DAVE on), then subscribe a player and play at once. */
+export function createDjsFirstAudioClient(): FirstAudioClient {
+  const errors: string[] = [];
+  let current: { connection: VoiceConnection; player: AudioPlayer } | undefined;
+  const leave = (): void => {
+    current?.player.stop(true);
+    current?.connection.destroy();
+    current = undefined;
+  };
+  return {
+    errors,
+    joinAndPlay(allocation, _tlsCa, frames) {
+      const connection = join(allocation, true, errors);
+      current = { connection, player: playOn(connection, frames, StreamType.Opus, errors) };
+    },
+    leave: async () => leave(),
+    close: async () => leave(),
+  };
+}
+
+interface PrismOpus {
+  opus: { Decoder: new (options: { rate: number; channels: number; frameSize: number }) => Transform };
+}
+
+/** djs's own prism-media (a dependency of @discordjs/voice, not of ours). */
+function djsPrism(): PrismOpus {
+  const requireFromDjs = createRequire(createRequire(import.meta.url).resolve('@discordjs/voice'));
+  return requireFromDjs('prism-media') as PrismOpus;
+}
+
+/** Scenario 5: receiver.subscribe per user, each piped into a prism-media Opus decoder. */
+export function createDjsReceiveClient(): ReceiveClient {
+  const errors: string[] = [];
+  let connection: VoiceConnection | undefined;
+  let bytes = 0;
+  return {
+    errors,
+    async connect(allocation, _tlsCa, userIds) {
+      const prism = djsPrism();
+      connection = join(allocation, false, errors);
+      await entersState(connection, VoiceConnectionStatus.Ready, CONNECT_TIMEOUT_MS);
+      for (const userId of userIds) {
+        const opus = connection.receiver.subscribe(userId, { end: { behavior: EndBehaviorType.Manual } });
+        const decoder = new prism.opus.Decoder({ rate: 48_000, channels: 2, frameSize: 960 });
+        decoder.on('data', (pcm: Buffer) => (bytes += pcm.byteLength));
+        decoder.on('error', (error: Error) => errors.push(`decoder: ${error.message}`));
+        opus.pipe(decoder);
+      }
+    },
+    pcmBytes: () => bytes,
+    async close() {
+      connection?.destroy();
     },
   };
 }

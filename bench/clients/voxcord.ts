@@ -1,12 +1,14 @@
-/** voxcord under bench: one VoiceSession per allocation, all on one media engine. */
-import { createMediaEngine } from '../../src/media/index.js';
+/** voxcord under bench (the library as loaded by ./voxcord-lib.ts). */
 import type { MediaChannel, MediaEngine } from '../../src/media/index.js';
-import { VoiceSession, entersState } from '../../src/voice/session.js';
+import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
+import type { VoiceSession } from '../../src/voice/session.js';
 import type { Allocation } from '../../src/server/index.js';
+import { createTestAdapter } from '../../test/interop/djs-adapter.js';
 import type { EngineKind } from '../ipc.js';
 import { loopFrames } from '../tone.js';
 import { inBatches } from './types.js';
-import type { BenchClient, EngineCounters } from './types.js';
+import type { BenchClient, EngineCounters, FirstAudioClient, ReceiveClient } from './types.js';
+import type { Voxcord } from './voxcord-lib.js';
 
 const CONNECT_TIMEOUT_MS = 60_000;
 const CONNECT_CONCURRENCY = 50;
@@ -24,11 +26,20 @@ function watchedEngine(engine: MediaEngine, channels: MediaChannel[]): MediaEngi
   };
 }
 
-export function createVoxcordClient(options: { engine: EngineKind; dave: boolean }): BenchClient {
+/** An endless async source over `frames` (what a bot's own audio source looks like to the library). */
+async function* endless(frames: readonly Buffer[]): AsyncGenerator<Buffer> {
+  yield* loopFrames(frames);
+}
+
+/** Scenarios 1-3: one VoiceSession per allocation, all on one media engine. */
+export function createVoxcordClient(
+  lib: Voxcord,
+  options: { engine: EngineKind; dave: boolean },
+): BenchClient {
   // VOXCORD_BENCH_TRANSPORT=node|js|sodium forces a transport cipher backend (A/B experiments).
   const forced = process.env.VOXCORD_BENCH_TRANSPORT;
   const transportBackend = forced === 'node' || forced === 'js' || forced === 'sodium' ? forced : undefined;
-  const inner = createMediaEngine({
+  const inner = lib.createMediaEngine({
     kind: options.engine,
     ...(transportBackend ? { channel: { transportBackend } } : {}),
   });
@@ -38,11 +49,19 @@ export function createVoxcordClient(options: { engine: EngineKind; dave: boolean
   const errors: string[] = [];
   let closing = false;
 
+  const start = (play: (session: VoiceSession) => { finished: Promise<void> }): void => {
+    for (const session of sessions) {
+      play(session).finished.catch((err: unknown) => {
+        if (!closing) errors.push(`playback: ${String(err)}`);
+      });
+    }
+  };
+
   return {
     errors,
     async connect(allocations: readonly Allocation[], tlsCa: string) {
       await inBatches(allocations, CONNECT_CONCURRENCY, async (a) => {
-        const session = new VoiceSession({
+        const session = new lib.VoiceSession({
           endpoint: a.endpoint,
           serverId: a.serverId,
           userId: a.userId,
@@ -58,20 +77,14 @@ export function createVoxcordClient(options: { engine: EngineKind; dave: boolean
         session.on('error', (error) => errors.push(`${error.code}: ${error.message}`));
         sessions.push(session);
         session.connect();
-        await entersState(session, 'ready', CONNECT_TIMEOUT_MS);
+        await lib.entersState(session, 'ready', CONNECT_TIMEOUT_MS);
       });
     },
     play(frames) {
-      for (const session of sessions) {
-        const transmission = session.playOpus(
-          (async function* () {
-            yield* loopFrames(frames);
-          })(),
-        );
-        transmission.finished.catch((err: unknown) => {
-          if (!closing) errors.push(`playback: ${String(err)}`);
-        });
-      }
+      start((session) => session.playOpus(endless(frames)));
+    },
+    playPcm(frames) {
+      start((session) => session.playPcm(endless(frames)));
     },
     async engineCounters(): Promise<EngineCounters> {
       const all = await Promise.all(channels.map((c) => c.stats()));
@@ -86,6 +99,62 @@ export function createVoxcordClient(options: { engine: EngineKind; dave: boolean
       closing = true;
       for (const session of sessions) session.destroy();
       await inner.close();
+    },
+  };
+}
+
+/** The public join API with its defaults (shared worker engine, DAVE on), as a bot would use it. */
+function join(lib: Voxcord, a: Allocation, tlsCa: string, errors: string[]): VoiceConnection {
+  const connection = lib.joinVoiceChannel({
+    guildId: a.guildId,
+    channelId: a.channelId,
+    adapterCreator: createTestAdapter(a).adapterCreator,
+    selfDeaf: false,
+    tls: { ca: tlsCa },
+  });
+  connection.on('error', (error) => errors.push(`connection: ${error.message}`));
+  return connection;
+}
+
+/** Scenario 4. */
+export function createVoxcordFirstAudioClient(lib: Voxcord): FirstAudioClient {
+  const errors: string[] = [];
+  let current: VoiceConnection | undefined;
+  return {
+    errors,
+    joinAndPlay(allocation, tlsCa, frames) {
+      current = join(lib, allocation, tlsCa, errors);
+      current.playOpus(endless(frames));
+    },
+    async leave() {
+      current?.destroy();
+      current = undefined;
+    },
+    async close() {
+      current?.destroy();
+    },
+  };
+}
+
+/** Scenario 5: connection.receiver, one PCM subscription per user. */
+export function createVoxcordReceiveClient(lib: Voxcord): ReceiveClient {
+  const errors: string[] = [];
+  let connection: VoiceConnection | undefined;
+  let bytes = 0;
+  return {
+    errors,
+    async connect(allocation, tlsCa, userIds) {
+      connection = join(lib, allocation, tlsCa, errors);
+      await lib.entersState(connection, 'ready', CONNECT_TIMEOUT_MS);
+      for (const userId of userIds) {
+        const stream = connection.receiver.subscribe(userId, { mode: 'pcm' });
+        stream.on('data', (frame: { pcm?: Int16Array }) => (bytes += frame.pcm?.byteLength ?? 0));
+        stream.on('error', (error: Error) => errors.push(`stream: ${error.message}`));
+      }
+    },
+    pcmBytes: () => bytes,
+    async close() {
+      connection?.destroy();
     },
   };
 }
