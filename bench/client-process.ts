@@ -246,6 +246,8 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
     await sleep(scenario.warmupMs);
     const loaded = memory();
     await sleep(250);
+    const profiler = windowProfiler(`${req.implementation}-receive-n${senders.length}`);
+    await profiler.start();
     await send({ type: 'window', phase: 'start' });
     const bytes0 = client.pcmBytes();
     const cpu0 = process.cpuUsage();
@@ -254,6 +256,7 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
     const cpu = process.cpuUsage(cpu0);
     const elapsedMs = performance.now() - t0;
     const pcmFrames = (client.pcmBytes() - bytes0) / PCM_FRAME_BYTES;
+    await profiler.stop();
     await send({ type: 'window', phase: 'end' });
     if (client.errors.length > 0)
       throw new Error(`errors during the run: ${client.errors.slice(0, 3).join('; ')}`);

@@ -281,7 +281,7 @@ function fmt(value: number | null, digits: number): string {
 
 /** An error message that fits in a table cell. */
 function cellText(text: string): string {
-  const flat = text.replace(/[|\r\n]+/g, ' ').trim();
+  const flat = text.replace(/[|\s]+/g, ' ').trim();
   return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;
 }
 

@@ -4,11 +4,9 @@
  * gets a fresh server process and a fresh client process (CPU and RSS of one library only).
  * Writes bench/results/latest.json and bench/results/latest.md. See BENCHMARKS.md.
  *
- * Options: --quick (1 round, 1 s warm-up, 2 s window) --rounds=2 --warmup-ms=3000 --window-ms=5000
- *          --n=1,100,1000 --variants=voxcord-inline,voxcord-worker,djs --no-micro --no-docs
- *          --scenarios=send,stall (default both) --stall-n=100
- *          --profile (client CPU profiles into bench/results/profiles) or --profile=<dir>
- *          --window-profile=<dir> (main-thread profile of the measured window only)
+ * Options (BENCHMARKS.md has the list): --quick --rounds --warmup-ms --window-ms --scenarios
+ *          --n --encode-n --stall-n --joins --receive-n --variants --no-micro --no-docs
+ *          --profile[=dir] --window-profile=dir
  * A full run (no --quick, --n or --variants) also pastes the table into BENCHMARKS.md between its markers.
  */
 import { fork } from 'node:child_process';
@@ -81,8 +79,8 @@ function parseArgs(argv: readonly string[]): Config {
     joins: num('joins', quick ? 3 : 5),
     receiveN: num('receive-n', 100),
     rounds: num('rounds', quick ? 1 : 2),
-    warmupMs: num('warmup-ms', quick ? 1_000 : 3_000),
-    windowMs: num('window-ms', quick ? 2_000 : 5_000),
+    warmupMs: num('warmup-ms', quick ? 1_000 : 2_000),
+    windowMs: num('window-ms', quick ? 2_000 : 4_000),
     sizes: (get('n') ?? '1,100,1000').split(',').map(Number),
     variants: variantIds ? VARIANTS.filter((v) => variantIds.includes(v.id)) : [...VARIANTS],
     micro: !argv.includes('--no-micro'),

@@ -57,7 +57,9 @@ export type WorkerEvent =
       ssrc: number;
       sequence: number;
       timestamp: number;
-      payload: Uint8Array;
+      /** The payload's bytes in the message's `rtpData`. */
+      offset: number;
+      length: number;
       receivedAt: number;
     }
   | { t: 'drop'; id: number; reason: RtpDropReason }
@@ -65,7 +67,10 @@ export type WorkerEvent =
   | { t: 'error'; id: number; error: SerializedError }
   | { t: 'closed'; id: number };
 
-export type WorkerToMain = { t: 'ready'; timeOrigin: number } | { t: 'events'; events: WorkerEvent[] };
+export type WorkerToMain =
+  | { t: 'ready'; timeOrigin: number }
+  /** `rtpData`: every 'rtp' payload of the batch, back to back (one transfer per batch, not per packet). */
+  | { t: 'events'; events: WorkerEvent[]; rtpData?: ArrayBuffer };
 
 /** Channel knobs passed as workerData (plain data only). */
 export interface WorkerData {

@@ -36,6 +36,9 @@ const channels = new Map<number, Hosted>();
 const opening = new Map<number, WorkerCommand[]>();
 
 let outbox: WorkerEvent[] = [];
+/** Payloads of the outbox's 'rtp' events, back to back. */
+let rtpBytes = new Uint8Array(16 * 1024);
+let rtpLength = 0;
 const dirty = new Set<number>();
 let flushScheduled = false;
 
@@ -72,10 +75,26 @@ function flush(): void {
   const events = reports.length > 0 ? [...reports, ...outbox] : outbox;
   outbox = [];
   if (events.length === 0) return;
-  const transfer: ArrayBuffer[] = [];
-  for (const e of events) if (e.t === 'rtp') transfer.push(e.payload.buffer as ArrayBuffer);
-  const message: WorkerToMain = { t: 'events', events };
-  port!.postMessage(message, transfer);
+  if (rtpLength === 0) {
+    port!.postMessage({ t: 'events', events } satisfies WorkerToMain);
+    return;
+  }
+  const rtpData = rtpBytes.slice(0, rtpLength).buffer;
+  rtpLength = 0;
+  port!.postMessage({ t: 'events', events, rtpData } satisfies WorkerToMain, [rtpData]);
+}
+
+/** Appends a payload to the batch's RTP bytes; returns its offset. */
+function stageRtp(payload: Uint8Array): number {
+  if (rtpLength + payload.length > rtpBytes.length) {
+    const grown = new Uint8Array(Math.max(rtpBytes.length * 2, rtpLength + payload.length));
+    grown.set(rtpBytes.subarray(0, rtpLength));
+    rtpBytes = grown;
+  }
+  const offset = rtpLength;
+  rtpBytes.set(payload, offset);
+  rtpLength += payload.length;
+  return offset;
 }
 
 function reply(req: number, value: ReplyValue): void {
@@ -96,15 +115,14 @@ function host(id: number, channel: UdpMediaChannel): void {
     scheduleFlush();
   };
   channel.on('rtp', (p) => {
-    // Own copy: the payload may be a view of a larger buffer, and cloning a view clones all of it.
-    const payload = new Uint8Array(p.payload);
     post({
       t: 'rtp',
       id,
       ssrc: p.ssrc,
       sequence: p.sequence,
       timestamp: p.timestamp,
-      payload,
+      offset: stageRtp(p.payload),
+      length: p.payload.length,
       receivedAt: p.receivedAt,
     });
   });

@@ -238,10 +238,10 @@ export class WorkerMediaEngine implements MediaEngine {
       this.updateRef();
       return;
     }
-    for (const e of msg.events) this.onEvent(e);
+    for (const e of msg.events) this.onEvent(e, msg.rtpData);
   }
 
-  private onEvent(e: WorkerEvent): void {
+  private onEvent(e: WorkerEvent, rtpData: ArrayBuffer | undefined): void {
     if (e.t === 'reply') {
       const p = this.pending.get(e.req);
       if (!p) return;
@@ -258,11 +258,13 @@ export class WorkerMediaEngine implements MediaEngine {
         ch.onDequeued(e.count);
         break;
       case 'rtp':
+        if (rtpData === undefined) break;
         ch.emit('rtp', {
           ssrc: e.ssrc,
           sequence: e.sequence,
           timestamp: e.timestamp,
-          payload: e.payload,
+          // A view into the batch's bytes (a few KiB, freed once every frame of it is consumed).
+          payload: new Uint8Array(rtpData, e.offset, e.length),
           receivedAt: e.receivedAt + this.timeOffset,
         });
         break;

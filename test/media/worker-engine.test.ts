@@ -102,6 +102,24 @@ for (const kind of ['inline', 'worker'] as const) {
       expect(drops).toEqual(['payload-type']);
     });
 
+    it('delivers a burst of packets each with its own payload bytes', async () => {
+      const { r, ch } = await setup(kind);
+      await ch.discoverAddress();
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      const got: ReceivedRtp[] = [];
+      ch.on('rtp', (p) => got.push(p));
+      await ch.stats();
+      const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+      // Payloads of different lengths, sent back to back so the worker batches several of them.
+      const payloads = Array.from({ length: 40 }, (_, i) => new Uint8Array(1 + (i % 7) * 30).fill(i));
+      for (const [i, payload] of payloads.entries()) {
+        r.sendToPeer(sealRtpPacket({ sequence: i, timestamp: i * 960, ssrc: 9 }, payload, cipher, i + 1));
+      }
+      await waitFor(() => got.length === payloads.length, 3000);
+      got.sort((a, b) => a.sequence - b.sequence);
+      expect(got.map((p) => [...p.payload])).toEqual(payloads.map((p) => [...p]));
+    });
+
     it('clearQueue drops waiting frames', async () => {
       const { r, ch } = await setup(kind);
       for (let i = 0; i < 5; i++) ch.enqueue(Uint8Array.of(i));
