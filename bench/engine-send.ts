@@ -1,7 +1,7 @@
 /**
  * Micro-benchmark of the media engine alone (no voice session, no transmit pump): N channels fed
  * synchronously on 'drain' with pre-encoded Opus, sending to a UDP sink in another process.
- * Prints CPU µs per packet (user and system) of this process, all threads.
+ * Prints CPU µs per packet (user and system) of this process, all threads, and RSS per channel.
  *
  * Run: npx tsx bench/engine-send.ts [inline|worker] [N] [auto|js|node|sodium]
  */
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   const sink = fork(fileURLToPath(import.meta.url), ['sink'], { execArgv: ['--import', 'tsx'] });
   const port = await new Promise<number>((resolve) => sink.once('message', (m) => resolve(Number(m))));
   const frames = await encodeToneFrames(3);
+  const rss0 = process.memoryUsage().rss;
   const engine = createMediaEngine({ kind, channel: { transportBackend: backend } });
   const key = new Uint8Array(32).fill(7);
   const channels: MediaChannel[] = [];
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
     };
   };
   await sleep(WARMUP_MS);
+  const rssPerChannel = (process.memoryUsage().rss - rss0) / n / 1024;
   const s0 = await sent();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -69,7 +71,8 @@ async function main(): Promise<void> {
   console.log(
     `${kind} N=${n} ${backend}: ${per(cpu.user + cpu.system)} µs/packet (user ${per(cpu.user)}, ` +
       `system ${per(cpu.system)}), ${((packets * 1000) / elapsed).toFixed(0)}/${50 * n} packets/s, ` +
-      `${((cpu.user + cpu.system) / 10 / elapsed).toFixed(0)}% of a core, ${s1.late - s0.late} late > 20 ms`,
+      `${((cpu.user + cpu.system) / 10 / elapsed).toFixed(0)}% of a core, ${s1.late - s0.late} late > 20 ms, ` +
+      `RSS ${rssPerChannel.toFixed(1)} KiB/channel after warm-up`,
   );
   await engine.close();
   sink.send('stop');

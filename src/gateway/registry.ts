@@ -6,9 +6,11 @@
 import { VoxcordError } from '../errors.js';
 import type { MediaEngine } from '../media/media-engine.js';
 import { createMediaEngine } from '../media/index.js';
+import { WorkerMediaEngine } from '../media/worker-engine.js';
 import type { VoiceTlsOptions } from '../voice/voice-socket.js';
 import type { VoiceAdapterCreator } from './adapter.js';
 import type { BackoffOptions } from './backoff.js';
+import { SharedEngine } from './shared-engine.js';
 import { VoiceConnection } from './voice-connection.js';
 import type { VoiceConnectionOptions } from './voice-connection.js';
 
@@ -25,7 +27,10 @@ export interface JoinVoiceChannelOptions {
   adapterCreator: VoiceAdapterCreator;
   /** Separate namespace, e.g. one per bot when several bots share a process. Default 'default'. */
   group?: string;
-  /** Media engine; default: one engine shared by the registry's connections (createMediaEngine()). */
+  /**
+   * Media engine; default: one engine shared by the registry's connections (createMediaEngine()),
+   * started on the first join and kept SHARED_ENGINE_IDLE_MS after the last connection leaves.
+   */
   engine?: MediaEngine;
   maxDaveProtocolVersion?: number;
   /** Voice websocket TLS: true (default) wss, false ws, or options such as the local server's CA. */
@@ -40,21 +45,28 @@ export interface JoinVoiceChannelOptions {
 
 const groups = new Map<string, Map<string, VoiceConnection>>();
 
-/** The shared default engine, closed when its last connection is destroyed. */
-let sharedEngine: { engine: MediaEngine; users: number } | undefined;
+/** The default engine, shared by connections that bring none; kept a while after the last one. */
+const shared = new SharedEngine({
+  create: () => createMediaEngine(),
+  usable: (engine) => !(engine instanceof WorkerMediaEngine) || !engine.closed,
+});
 
-function acquireSharedEngine(): MediaEngine {
-  sharedEngine ??= { engine: createMediaEngine(), users: 0 };
-  sharedEngine.users += 1;
-  return sharedEngine.engine;
+function acquireSharedEngine(debug: JoinVoiceChannelOptions['debug']): MediaEngine {
+  const { engine, reused } = shared.acquire();
+  debug?.(reused ? 'media engine: reusing the shared engine' : 'media engine: starting the shared engine');
+  return engine;
 }
 
 function releaseSharedEngine(engine: MediaEngine): void {
-  if (sharedEngine?.engine !== engine) return;
-  sharedEngine.users -= 1;
-  if (sharedEngine.users > 0) return;
-  sharedEngine = undefined;
-  engine.close().catch(() => undefined);
+  shared.release(engine);
+}
+
+/**
+ * Closes the shared media engine now if no connection uses it, instead of after
+ * SHARED_ENGINE_IDLE_MS (it never keeps the process alive either way).
+ */
+export function closeIdleSharedEngine(): Promise<void> {
+  return shared.closeIdle();
 }
 
 function validate(options: JoinVoiceChannelOptions): void {
@@ -89,7 +101,7 @@ export function joinVoiceChannel(options: JoinVoiceChannelOptions): VoiceConnect
     return existing;
   }
 
-  const engine = options.engine ?? acquireSharedEngine();
+  const engine = options.engine ?? acquireSharedEngine(options.debug);
   const connectionOptions: VoiceConnectionOptions = {
     guildId: options.guildId,
     channelId: options.channelId,

@@ -79,6 +79,11 @@ export interface SessionDaveHooks {
   privacyCode(code: string | undefined): void;
   error(error: VoxcordError): void;
   debug(message: string): void;
+  /**
+   * Frames were being held (holdFrames() said so) and a send key now exists: the sender should
+   * look again at once instead of at its next poll.
+   */
+  sendKeyReady?(): void;
 }
 
 /** Outgoing DAVE messages kept while the websocket is down; more than this means something is stuck. */
@@ -193,7 +198,23 @@ export class SessionDave implements VoiceDave {
   }
 
   handle(message: DaveInbound): void {
-    this.endpoint?.handle(message);
+    const endpoint = this.endpoint;
+    if (endpoint === undefined) return;
+    endpoint.handle(message);
+    // A send key can only appear while a message is processed: look once it has been.
+    if (this.hooks.sendKeyReady === undefined) return;
+    endpoint
+      .settled()
+      .then(() => this.checkSendKey(endpoint))
+      .catch(() => undefined);
+  }
+
+  /** Wakes a held sender when `endpoint` (still ours) can now encrypt. */
+  private checkSendKey(endpoint: DaveEndpoint): void {
+    if (endpoint !== this.endpoint || this.holdingSince === undefined) return;
+    if (endpoint.canEncrypt === false) return;
+    this.holdingSince = undefined;
+    this.hooks.sendKeyReady?.();
   }
 
   /** After op 9 Resumed: send what was held while the websocket was down. */

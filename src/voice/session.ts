@@ -147,6 +147,8 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         this.emit('daveError', error);
       },
       debug: (message) => this.debug(message),
+      // Held frames go out as soon as the send key exists, not at the transmit pump's next poll.
+      sendKeyReady: () => this.notifyChange(),
     });
     this.link = {
       readyChannel: () => (this.current.status === 'ready' ? this.channel : undefined),
@@ -263,8 +265,13 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     if (next.status === 'disconnected' || next.status === 'destroyed') this.teardown();
     this.debug(`state ${old.status} -> ${next.status}`);
     this.emit('stateChange', old, next);
-    for (const listener of [...this.changeListeners]) listener();
+    this.notifyChange();
     if (next.status === 'disconnected') this.emitError(next.error);
+  }
+
+  /** Wakes the transmit pump (TransmitLink.onChange). */
+  private notifyChange(): void {
+    for (const listener of [...this.changeListeners]) listener();
   }
 
   private fail(action: CloseAction, error: VoxcordError): void {

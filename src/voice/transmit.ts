@@ -19,14 +19,20 @@ export interface TransmitLink {
   isDestroyed(): boolean;
   /** Sends op 5 with our SSRC and these flags (0 = stopped). */
   sendSpeaking(flags: number): void;
-  /** Calls `listener` after every session state change; returns the unsubscribe function. */
+  /**
+   * Calls `listener` after every session state change and when held frames may go (a DAVE send
+   * key arrived); returns the unsubscribe function.
+   */
   onChange(listener: () => void): () => void;
   /**
    * Turns an Opus frame into what goes on the wire right before it is queued (DAVE encryption),
    * or null to drop it (no send key yet). Absent = frames go out unchanged.
    */
   prepareFrame?(frame: Uint8Array): Uint8Array | null;
-  /** True while frames should wait rather than be prepared (a DAVE group is forming); polled. */
+  /**
+   * True while frames should wait rather than be prepared (a DAVE group is forming). Re-checked on
+   * onChange() and every frame duration (which also ends the bounded wait).
+   */
   holdFrames?(): boolean;
 }
 
@@ -175,7 +181,11 @@ class TransmitPump implements Transmission {
         },
         (err: unknown) => {
           this.interrupts.delete(interrupt);
-          reject(err);
+          reject(
+            err instanceof Error
+              ? err
+              : new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source failed', { cause: err }),
+          );
         },
       );
     });

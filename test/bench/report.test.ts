@@ -87,10 +87,8 @@ describe('bench report', () => {
     const summaries = summarize([run('voxcord-worker', 0, send(10)), run('djs', 0, send(25))]);
     const checks = checkTargets(summaries);
     const byTarget = (prefix: string) => checks.find((c) => c.target.startsWith(prefix));
-    expect(byTarget('CPU per packet')).toMatchObject({
-      met: true,
-      measured: expect.stringContaining('0.40x'),
-    });
+    expect(byTarget('CPU per packet')?.met).toBe(true);
+    expect(byTarget('CPU per packet')?.measured).toContain('0.40x');
     expect(byTarget('p99 send lateness')).toMatchObject({ met: true });
     // Same RSS per connection for both: 1.00x, above 0.5x.
     expect(byTarget('memory per connection')).toMatchObject({ met: false });

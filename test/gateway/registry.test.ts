@@ -1,5 +1,8 @@
 import { afterEach, describe, it, expect } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
+  closeIdleSharedEngine,
   getGroups,
   getVoiceConnection,
   getVoiceConnections,
@@ -31,8 +34,9 @@ function recordingAdapter(): { creator: VoiceAdapterCreator; payloads: VoiceStat
 }
 
 const made: VoiceConnection[] = [];
-afterEach(() => {
+afterEach(async () => {
   for (const c of made.splice(0)) c.destroy();
+  await closeIdleSharedEngine();
 });
 
 describe('registry', () => {
@@ -111,4 +115,69 @@ describe('registry', () => {
       expect(isVoxcordError(error, 'INVALID_ARGUMENT')).toBe(true);
     }
   });
+
+  it('a join soon after the last connection left reuses the shared media engine', () => {
+    const a = recordingAdapter();
+    const log: string[] = [];
+    const debug = (message: string): void => {
+      if (message.startsWith('media engine:')) log.push(message);
+    };
+    const join = (): VoiceConnection =>
+      joinVoiceChannel({ guildId: '5', channelId: '50', adapterCreator: a.creator, group: 'r5', debug });
+    const first = join();
+    const second = joinVoiceChannel({
+      guildId: '6',
+      channelId: '60',
+      adapterCreator: a.creator,
+      group: 'r5',
+      debug,
+    });
+    first.destroy();
+    second.destroy();
+    const third = join();
+    made.push(third);
+    expect(log).toEqual([
+      'media engine: starting the shared engine',
+      'media engine: reusing the shared engine',
+      'media engine: reusing the shared engine',
+    ]);
+  });
+
+  it('an idle shared engine does not keep the process alive', async () => {
+    const registry = new URL('../../src/gateway/registry.ts', import.meta.url).href;
+    const script = [
+      `import { joinVoiceChannel } from ${JSON.stringify(registry)};`,
+      'const adapterCreator = () => ({ sendPayload: () => true, destroy: () => undefined });',
+      'const debug = (m) => { if (m.startsWith("media engine:")) console.log(m); };',
+      "const join = () => joinVoiceChannel({ guildId: '1', channelId: '2', adapterCreator, debug });",
+      'join().destroy();',
+      // Long enough for the worker to start (it is kept referenced until it has).
+      'await new Promise((r) => setTimeout(r, 1500));',
+      'join().destroy();',
+      "console.log('left');",
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('.', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // Well inside SHARED_ENGINE_IDLE_MS (30 s): only an unreferenced engine lets it exit this soon.
+    const exit = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(-1);
+      }, 15_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    expect(out.trim().split('\n')).toEqual([
+      'media engine: starting the shared engine',
+      'media engine: reusing the shared engine',
+      'left',
+    ]);
+    expect(exit).toBe(0);
+  }, 20_000);
 });

@@ -2,6 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createMediaEngine } from '../../src/media/index.js';
+import { invalidExecArgv, withoutPreloads } from '../../src/media/worker-engine.js';
 import type { MediaChannel, MediaEngine, ReceivedRtp } from '../../src/media/index.js';
 import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
@@ -241,4 +242,72 @@ describe('worker media engine details', () => {
     expect(out).toContain('closed');
     expect(exit).toBe(0);
   }, 20_000);
+
+  it('does not load the host process preloads into the worker, even next to process-wide flags', async () => {
+    const here = fileURLToPath(new URL('.', import.meta.url));
+    // A preload that reports each thread it runs in (0 = main thread).
+    const preload =
+      "data:text/javascript,import{threadId}from'node:worker_threads';console.log('preload',threadId);";
+    const script = [
+      "import dgram from 'node:dgram';",
+      `import { createMediaEngine } from ${JSON.stringify(new URL('../../src/media/index.ts', import.meta.url).href)};`,
+      "const sink = dgram.createSocket('udp4');",
+      "await new Promise((r) => sink.bind(0, '127.0.0.1', r));",
+      'const engine = createMediaEngine();',
+      "const ch = await engine.openChannel({ ssrc: 1, serverHost: '127.0.0.1', serverPort: sink.address().port });",
+      'ch.close();',
+      'await engine.close();',
+      'sink.close();',
+      "console.log('worked');",
+    ].join('\n');
+    // --expose-gc is a V8 flag a worker's execArgv may not carry: the engine must still start.
+    const args = ['--expose-gc', '--import', preload, '--import', 'tsx', '--input-type=module', '-e', script];
+    const child = spawn(process.execPath, args, { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(-1);
+      }, 15_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    expect(out.trim().split('\n')).toEqual(['preload 0', 'worked']);
+    expect(exit).toBe(0);
+  }, 20_000);
+});
+
+describe('worker execArgv', () => {
+  it('drops preload flags in both spellings and keeps everything else in order', () => {
+    expect(
+      withoutPreloads([
+        '--expose-gc',
+        '--import',
+        'tsx',
+        '--require=dotenv/config',
+        '-r',
+        './a.cjs',
+        '--cpu-prof',
+        '--experimental-loader',
+        'x.mjs',
+        '--loader=y.mjs',
+        '--enable-source-maps',
+      ]),
+    ).toEqual(['--expose-gc', '--cpu-prof', '--enable-source-maps']);
+    expect(withoutPreloads([])).toEqual([]);
+    // '--imports' is not '--import'.
+    expect(withoutPreloads(['--imports', 'a'])).toEqual(['--imports', 'a']);
+  });
+
+  it("reads the flags out of Node's invalid-execArgv message", () => {
+    expect([
+      ...invalidExecArgv(
+        'Initiated Worker with invalid execArgv flags: --expose-gc, --max-old-space-size=100',
+      ),
+    ]).toEqual(['--expose-gc', '--max-old-space-size=100']);
+    expect(invalidExecArgv('something else').size).toBe(0);
+  });
 });

@@ -4,7 +4,7 @@
  * the media channel, and the receive path ('audioFrame', 'daveDecryptFailure', counters). A fake
  * endpoint stands in for the MLS side; the real one is covered in test/dave and test/e2e.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { VoiceOpcode } from '../../src/protocol/constants.js';
 import { VoxcordError } from '../../src/errors.js';
 import type {
@@ -56,6 +56,39 @@ class FakeEndpoint implements DaveEndpoint {
   }
   destroy(): void {
     this.destroyed = true;
+  }
+}
+
+/** Reports canEncrypt; gets its send key while processing op `keyOn` (settled() resolves after). */
+class KeyedEndpoint extends FakeEndpoint {
+  keyOn = 22;
+  private processing: Promise<void> = Promise.resolve();
+  /** Resolves the processing of the message being handled (set by handle()). */
+  finish: () => void = () => undefined;
+
+  get canEncrypt(): boolean {
+    return !this.noKey;
+  }
+  override handle(message: DaveInbound): void {
+    super.handle(message);
+    this.processing = new Promise<void>((resolve) => {
+      this.finish = () => {
+        if (message.op === this.keyOn) this.noKey = false;
+        resolve();
+      };
+    });
+  }
+  override settled(): Promise<void> {
+    return this.processing;
+  }
+}
+
+/** Yields to the event loop (I/O included) until `check` holds; real time, so it works under fake timers. */
+async function turnsUntil(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 
@@ -173,6 +206,76 @@ describe('SessionDave (no sockets)', () => {
     expect(old.destroyed).toBe(true);
     old.context.send({ op: VoiceOpcode.DaveTransitionReady, d: { transition_id: 2 } });
     expect(sent).toHaveLength(2);
+  });
+
+  it('tells a held sender once a processed message brought the send key, and only then', async () => {
+    let wakes = 0;
+    let endpoint: KeyedEndpoint | undefined;
+    const dave = new SessionDave({
+      send: () => true,
+      epoch: () => undefined,
+      privacyCode: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+      sendKeyReady: () => wakes++,
+    });
+    dave.start((ctx) => (endpoint = new KeyedEndpoint(ctx)), '1', '2');
+    const e = endpoint!;
+    e.noKey = true;
+    expect(dave.holdFrames(0)).toBe(true);
+    // A message that brings no key: no wake-up.
+    dave.handle({ op: VoiceOpcode.DaveExecuteTransition, transitionId: 0 });
+    e.keyOn = -1;
+    e.finish();
+    await e.settled();
+    await Promise.resolve();
+    expect(wakes).toBe(0);
+    // The key appears while op 22 is processed: the wake-up comes once processing is done.
+    e.keyOn = VoiceOpcode.DaveExecuteTransition;
+    dave.handle({ op: VoiceOpcode.DaveExecuteTransition, transitionId: 1 });
+    await Promise.resolve();
+    expect(wakes).toBe(0);
+    e.finish();
+    await e.settled();
+    await Promise.resolve();
+    expect(wakes).toBe(1);
+    expect(dave.holdFrames(1)).toBe(false);
+  });
+
+  it('sends no wake-up when nothing was held, or for an endpoint that was replaced', async () => {
+    let wakes = 0;
+    const made: KeyedEndpoint[] = [];
+    const dave = new SessionDave({
+      send: () => true,
+      epoch: () => undefined,
+      privacyCode: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+      sendKeyReady: () => wakes++,
+    });
+    const factory = (ctx: DaveEndpointContext): KeyedEndpoint => {
+      const e = new KeyedEndpoint(ctx);
+      e.noKey = true;
+      made.push(e);
+      return e;
+    };
+    dave.start(factory, '1', '2');
+    // Nobody asked holdFrames(): the key arriving wakes no one.
+    dave.handle({ op: VoiceOpcode.DaveExecuteTransition, transitionId: 1 });
+    made[0]!.finish();
+    await made[0]!.settled();
+    await Promise.resolve();
+    expect(wakes).toBe(0);
+    // Held, but the endpoint is replaced before its key arrives.
+    dave.start(factory, '1', '2');
+    expect(dave.holdFrames(0)).toBe(true);
+    const old = made[1]!;
+    dave.handle({ op: VoiceOpcode.DaveExecuteTransition, transitionId: 1 });
+    dave.start(factory, '1', '2');
+    old.finish();
+    await old.settled();
+    await Promise.resolve();
+    expect(wakes).toBe(0);
   });
 
   it('reports epoch changes, privacy code changes only when the code changes, and errors', () => {
@@ -325,6 +428,46 @@ describe('VoiceSession DAVE wiring', () => {
       [0xfc, 3, 0xfa, 0xfa],
     ]);
     expect(r.session.dave.stats).toMatchObject({ framesEncrypted: 2, framesDropped: 1 });
+  });
+
+  it('sends frames held for the send key as soon as the key exists, not at the next poll', async () => {
+    const made: KeyedEndpoint[] = [];
+    const r = await connect(1, {
+      daveEndpoint: (ctx) => {
+        const e = new KeyedEndpoint(ctx);
+        e.noKey = true;
+        made.push(e);
+        return e;
+      },
+    });
+    const e = made[0]!;
+    e.finish(); // op 4 processed
+    const channel = r.engine.channels[0]!;
+    // The pump re-checks held frames every 20 ms by setTimeout: with that timer frozen, only the
+    // wake-up can release the frames.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const t = r.session.playOpus(
+        (async function* () {
+          yield Uint8Array.of(0xfc, 1);
+          yield Uint8Array.of(0xfc, 2);
+        })(),
+      );
+      t.finished.catch(() => undefined);
+      for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(channel.enqueued).toEqual([]);
+      r.conn.send({ op: 22, d: { transition_id: 1 }, seq: 3 });
+      await turnsUntil(() => e.inbound.some((m) => m.op === 22));
+      e.finish();
+      await turnsUntil(() => channel.enqueued.length === 2);
+      expect(channel.enqueued.map((f) => [...f])).toEqual([
+        [0xfc, 1, 0xfa, 0xfa],
+        [0xfc, 2, 0xfa, 0xfa],
+      ]);
+      expect(r.session.dave.stats).toMatchObject({ framesEncrypted: 2, framesDropped: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('emits decrypted audio frames per user, failures as events, and raw packets as before', async () => {
