@@ -250,12 +250,14 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
     await profiler.start();
     await send({ type: 'window', phase: 'start' });
     const bytes0 = client.pcmBytes();
+    const concealed0 = client.concealedFrames?.();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(scenario.windowMs);
     const cpu = process.cpuUsage(cpu0);
     const elapsedMs = performance.now() - t0;
     const pcmFrames = (client.pcmBytes() - bytes0) / PCM_FRAME_BYTES;
+    const concealed1 = client.concealedFrames?.();
     await profiler.stop();
     await send({ type: 'window', phase: 'end' });
     if (client.errors.length > 0)
@@ -267,6 +269,7 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
       windowMs: elapsedMs,
       pcmFrames,
       expectedFrames: (senders.length * 50 * elapsedMs) / 1000,
+      concealedFrames: concealed0 !== undefined && concealed1 !== undefined ? concealed1 - concealed0 : null,
       cpuUserUs: cpu.user,
       cpuSystemUs: cpu.system,
       cpuUsPerFrame: pcmFrames > 0 ? cpuTotal / pcmFrames : NaN,

@@ -4,7 +4,7 @@
  * Everything crosses `process.send`, so it must stay plain JSON.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { Allocation } from '../src/server/index.js';
+import type { AllocateRequest, Allocation } from '../src/server/index.js';
 import type { LatenessData, LatenessSummary } from '../src/media/lateness-histogram.js';
 
 export type Implementation = 'voxcord' | 'djs';
@@ -39,16 +39,8 @@ export interface ScenarioSpec {
 
 // ---- server process ----
 
-export interface AllocationRequest {
-  guildId: string;
-  channelId: string;
-  userId: string;
-  /** The SFU forwards no media to this participant (receive scenario's senders). */
-  deaf?: boolean;
-}
-
 export type ServerRequest =
-  | { type: 'allocate'; id: number; requests: AllocationRequest[] }
+  | { type: 'allocate'; id: number; requests: AllocateRequest[] }
   | { type: 'mark'; id: number }
   /**
    * Connect voxcord sessions for `allocations` inside the server process: senders that loop a tone
@@ -151,6 +143,8 @@ export interface ReceiveMeasurement {
   pcmFrames: number;
   /** 50 per stream per second. */
   expectedFrames: number;
+  /** Of pcmFrames, those synthesised for lost, late or undecodable packets (voxcord counts them). */
+  concealedFrames: number | null;
   cpuUserUs: number;
   cpuSystemUs: number;
   cpuUsPerFrame: number;
@@ -170,7 +164,7 @@ export type ClientMessage =
 
 export type ClientReply = { type: 'window-ack' };
 
-export type { Allocation, LatenessData, LatenessSummary };
+export type { AllocateRequest, Allocation, LatenessData, LatenessSummary };
 
 /** Sends `message` to a child and resolves with the first reply that `match` accepts. */
 export function request<T>(

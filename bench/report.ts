@@ -96,21 +96,30 @@ function lateness(m: SendMeasurement, variant: Variant): SendMeasurement['gridLa
   return m.gridLateness ?? m.engineLateness;
 }
 
-function sendMetric(
+/** A metric read from one kind of client measurement (undefined for runs of other kinds). */
+function metricOf<T extends Measurement['type']>(
+  type: T,
+): (
   id: string,
   label: string,
-  read: (m: SendMeasurement, variant: Variant) => number | undefined,
+  read: (m: Extract<Measurement, { type: T }>, variant: Variant) => number | null | undefined,
   digits: number,
   ratio: boolean,
-): Metric {
-  return {
+) => Metric {
+  return (id, label, read, digits, ratio) => ({
     id,
     label,
-    read: (r, v) => (r.measurement?.type === 'send' ? read(r.measurement, v) : undefined),
+    read: (r, v) =>
+      r.measurement?.type === type
+        ? (read(r.measurement as Extract<Measurement, { type: T }>, v) ?? undefined)
+        : undefined,
     digits,
     ratio,
-  };
+  });
 }
+
+const sendMetric = metricOf('send');
+const receiveMetric = metricOf('receive');
 
 const serverCpu: Metric = {
   id: 'serverCoreShare',
@@ -128,14 +137,8 @@ const SEND_METRICS: readonly Metric[] = [
   sendMetric('latenessP50Ms', 'send lateness p50, ms', (m, v) => lateness(m, v)?.p50Ms, 2, true),
   sendMetric('latenessP99Ms', 'send lateness p99, ms', (m, v) => lateness(m, v)?.p99Ms, 2, true),
   sendMetric('latenessMaxMs', 'send lateness max, ms', (m, v) => lateness(m, v)?.maxMs, 2, true),
-  sendMetric(
-    'lateOver20ms',
-    'packets sent > 20 ms late (window)',
-    (m) => m.lateOver20ms ?? undefined,
-    0,
-    false,
-  ),
-  sendMetric('underruns', 'send queue underruns (window)', (m) => m.underruns ?? undefined, 0, false),
+  sendMetric('lateOver20ms', 'packets sent > 20 ms late (window)', (m) => m.lateOver20ms, 0, false),
+  sendMetric('underruns', 'send queue underruns (window)', (m) => m.underruns, 0, false),
   sendMetric(
     'rssPerConnectionKiB',
     'RSS per connection, KiB',
@@ -203,22 +206,6 @@ const FIRST_AUDIO_METRICS: readonly Metric[] = [
   },
 ];
 
-function receiveMetric(
-  id: string,
-  label: string,
-  read: (m: Extract<Measurement, { type: 'receive' }>) => number,
-  digits: number,
-  ratio: boolean,
-): Metric {
-  return {
-    id,
-    label,
-    read: (r) => (r.measurement?.type === 'receive' ? read(r.measurement) : undefined),
-    digits,
-    ratio,
-  };
-}
-
 const RECEIVE_METRICS: readonly Metric[] = [
   receiveMetric('cpuUsPerFrame', 'client CPU µs per decoded 20 ms frame', (m) => m.cpuUsPerFrame, 2, true),
   receiveMetric('cpuCoreShare', 'client CPU, % of one core', (m) => m.cpuCoreShare * 100, 1, true),
@@ -236,6 +223,14 @@ const RECEIVE_METRICS: readonly Metric[] = [
     0,
     false,
   ),
+  {
+    id: 'concealedFrames',
+    label: 'frames concealed (lost or late) in the window',
+    read: (r) =>
+      r.measurement?.type === 'receive' ? (r.measurement.concealedFrames ?? undefined) : undefined,
+    digits: 0,
+    ratio: false,
+  },
   receiveMetric('rssPerStreamKiB', 'RSS per stream, KiB', (m) => m.rssPerStreamBytes / 1024, 1, true),
   serverCpu,
 ];

@@ -37,6 +37,8 @@ export class OpusEncoder {
   // never encodes (nor an encoder stream decodes).
   #encoder: Encoder | undefined;
   #decoder: Decoder | undefined;
+  /** Bytes of the last decoded frame: the size of the concealment for an empty packet. */
+  #lastFrameBytes = 0;
 
   constructor(rate: number, channels: number) {
     if (!isSampleRate(rate)) throw new RangeError(`invalid sample rate ${rate}`);
@@ -64,7 +66,12 @@ export class OpusEncoder {
   /** One Opus packet to interleaved s16le PCM (960 samples per channel for a 20 ms frame at 48 kHz). */
   decode(packet: Buffer): Buffer {
     checkInput(packet, 'Opus packet');
-    return toBuffer(this.#getDecoder().decode(packet));
+    // @discordjs/opus hands an empty packet to libopus, which conceals it (PLC) instead of failing;
+    // @evan/opus rejects it and has no PLC, so an empty packet becomes one frame of silence.
+    if (packet.length === 0) return Buffer.alloc(this.#lastFrameBytes || 960 * 2 * this.channels);
+    const pcm = toBuffer(this.#getDecoder().decode(packet));
+    this.#lastFrameBytes = pcm.length;
+    return pcm;
   }
 
   applyEncoderCTL(ctl: number, value: number): void {

@@ -41,6 +41,8 @@ export interface ReceiveClient {
   connect(allocation: Allocation, tlsCa: string, userIds: readonly string[]): Promise<void>;
   /** PCM bytes handed to the application so far, over all streams. */
   pcmBytes(): number;
+  /** Frames the library synthesised for lost, late or undecodable packets so far, when it counts them. */
+  concealedFrames?(): number;
   readonly errors: string[];
   close(): Promise<void>;
 }

@@ -140,19 +140,25 @@ export function createVoxcordFirstAudioClient(lib: Voxcord): FirstAudioClient {
 export function createVoxcordReceiveClient(lib: Voxcord): ReceiveClient {
   const errors: string[] = [];
   let connection: VoiceConnection | undefined;
+  let userIds: readonly string[] | undefined;
   let bytes = 0;
   return {
     errors,
-    async connect(allocation, tlsCa, userIds) {
+    async connect(allocation, tlsCa, users) {
+      userIds = users;
       connection = join(lib, allocation, tlsCa, errors);
       await lib.entersState(connection, 'ready', CONNECT_TIMEOUT_MS);
-      for (const userId of userIds) {
+      for (const userId of users) {
         const stream = connection.receiver.subscribe(userId, { mode: 'pcm' });
         stream.on('data', (frame: { pcm?: Int16Array }) => (bytes += frame.pcm?.byteLength ?? 0));
         stream.on('error', (error: Error) => errors.push(`stream: ${error.message}`));
       }
     },
     pcmBytes: () => bytes,
+    concealedFrames() {
+      const receiver = connection?.receiver;
+      return (userIds ?? []).reduce((sum, id) => sum + (receiver?.stats(id)?.concealed ?? 0), 0);
+    },
     async close() {
       connection?.destroy();
     },

@@ -35,6 +35,17 @@ export interface Allocation {
   deaf?: boolean;
 }
 
+/** What a main gateway asks the voice server for when a user joins (see VoiceServer.allocate). */
+export interface AllocateRequest {
+  guildId: string;
+  channelId: string;
+  userId: string;
+  /** The main gateway session's id, which Discord keeps across joins; random if absent. */
+  sessionId?: string;
+  /** The SFU forwards no media to this participant (see Allocation.deaf). */
+  deaf?: boolean;
+}
+
 export interface UdpAddress {
   address: string;
   port: number;

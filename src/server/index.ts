@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { SUPPORTED_MODES, VoiceCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
-import type { Allocation } from './client-session.js';
+import type { AllocateRequest, Allocation } from './client-session.js';
 import type { FaultOptions } from './faults.js';
 import { ServerState, defaultSsrcStart } from './server-state.js';
 import { Sfu } from './sfu.js';
@@ -16,7 +16,7 @@ import { createDaveServiceFactory } from './dave/adapter.js';
 import type { DaveServiceFactory } from './call.js';
 import type { CallInfo, DaveCallState, ParticipantInfo, SfuStats, VoiceServerOptions } from './types.js';
 
-export type { Allocation } from './client-session.js';
+export type { AllocateRequest, Allocation } from './client-session.js';
 export type { FaultOptions, UdpFaults, WsFaults } from './faults.js';
 export type { CallDaveService, CallParticipant, CallView, DaveServiceFactory } from './call.js';
 export type {
@@ -43,14 +43,7 @@ export interface VoiceServer {
   /** PEM of the self-signed certificate when TLS is on: pass it as the client's trusted CA. */
   readonly tlsCa: string | undefined;
   /** Issues credentials for a user joining guild/channel (what a main gateway hands a bot). */
-  /** `deaf`: the SFU forwards no media to this participant (see Allocation.deaf). */
-  allocate(request: {
-    guildId: string;
-    channelId: string;
-    userId: string;
-    sessionId?: string;
-    deaf?: boolean;
-  }): Allocation;
+  allocate(request: AllocateRequest): Allocation;
   /** Active calls (guild/channel with at least one session). */
   readonly calls: CallInfo[];
   /** Sessions in a guild (optionally one channel), joined or still handshaking. */

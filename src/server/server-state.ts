@@ -9,7 +9,7 @@ import type { IdentifyData } from '../voice/messages.js';
 import { Call, callKey } from './call.js';
 import type { DaveServiceFactory } from './call.js';
 import { ClientSession } from './client-session.js';
-import type { Allocation } from './client-session.js';
+import type { AllocateRequest, Allocation } from './client-session.js';
 import type { FaultOptions } from './faults.js';
 import { createRng } from './faults.js';
 import type { ServerEvent } from './types.js';
@@ -54,14 +54,7 @@ export class ServerState {
     this.nextSsrc = options.ssrcStart >>> 0;
   }
 
-  /** `sessionId`: the main gateway session's id, which Discord keeps across joins; random if absent. */
-  allocate(request: {
-    guildId: string;
-    channelId: string;
-    userId: string;
-    sessionId?: string;
-    deaf?: boolean;
-  }): Allocation {
+  allocate(request: AllocateRequest): Allocation {
     const allocation: Allocation = {
       guildId: request.guildId,
       channelId: request.channelId,

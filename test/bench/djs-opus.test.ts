@@ -153,4 +153,22 @@ describe('installDjsOpus', () => {
       }
     }
   });
+
+  it('conceals an empty packet with one frame of silence, as libopus behind @discordjs/opus does', () => {
+    installDjsOpus();
+    const { OpusEncoder } = requireFromDjs('@discordjs/opus') as {
+      OpusEncoder: new (
+        rate: number,
+        channels: number,
+      ) => {
+        encode(pcm: Buffer): Buffer;
+        decode(packet: Buffer): Buffer;
+      };
+    };
+    const codec = new OpusEncoder(RATE, CHANNELS);
+    expect(codec.decode(Buffer.alloc(0))).toEqual(Buffer.alloc(FRAME_BYTES));
+    const packet = codec.encode(tone(1));
+    expect(codec.decode(packet)).toHaveLength(FRAME_BYTES);
+    expect(codec.decode(Buffer.alloc(0))).toEqual(Buffer.alloc(FRAME_BYTES));
+  });
 });

@@ -1,5 +1,4 @@
 import { afterEach, describe, it, expect } from 'vitest';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   closeIdleSharedEngine,
@@ -12,6 +11,7 @@ import type { VoiceAdapterCreator, VoiceStateUpdatePayload } from '../../src/gat
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
 import { isVoxcordError } from '../../src/errors.js';
+import { runNode } from '../helpers/node-script.js';
 
 const engine: MediaEngine = {
   kind: 'inline',
@@ -156,23 +156,11 @@ describe('registry', () => {
       'join().destroy();',
       "console.log('left');",
     ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: fileURLToPath(new URL('.', import.meta.url)),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     // Well inside SHARED_ENGINE_IDLE_MS (30 s): only an unreferenced engine lets it exit this soon.
-    const exit = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve(-1);
-      }, 15_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-    });
+    const { out, exit } = await runNode(
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      fileURLToPath(new URL('.', import.meta.url)),
+    );
     expect(out.trim().split('\n')).toEqual([
       'media engine: starting the shared engine',
       'media engine: reusing the shared engine',

@@ -1,5 +1,4 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createMediaEngine } from '../../src/media/index.js';
 import { invalidExecArgv, withoutPreloads } from '../../src/media/worker-engine.js';
@@ -9,6 +8,7 @@ import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { Responder, waitFor } from './udp-responder.js';
+import { runNode } from '../helpers/node-script.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
 
@@ -223,22 +223,7 @@ describe('worker media engine details', () => {
       'ch.close();',
       "console.log('closed');",
     ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: here,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exit = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve(-1);
-      }, 15_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-    });
+    const { out, exit } = await runNode(['--import', 'tsx', '--input-type=module', '-e', script], here);
     expect(out).toContain('closed');
     expect(exit).toBe(0);
   }, 20_000);
@@ -262,19 +247,7 @@ describe('worker media engine details', () => {
     ].join('\n');
     // --expose-gc is a V8 flag a worker's execArgv may not carry: the engine must still start.
     const args = ['--expose-gc', '--import', preload, '--import', 'tsx', '--input-type=module', '-e', script];
-    const child = spawn(process.execPath, args, { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exit = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve(-1);
-      }, 15_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-    });
+    const { out, exit } = await runNode(args, here);
     expect(out.trim().split('\n')).toEqual(['preload 0', 'worked']);
     expect(exit).toBe(0);
   }, 20_000);

@@ -208,17 +208,22 @@ describe('SessionDave (no sockets)', () => {
     expect(sent).toHaveLength(2);
   });
 
-  it('tells a held sender once a processed message brought the send key, and only then', async () => {
-    let wakes = 0;
-    let endpoint: KeyedEndpoint | undefined;
-    const dave = new SessionDave({
+  /** A SessionDave whose only observed hook is the send-key wake-up. */
+  function daveCountingWakes(sendKeyReady: () => void): SessionDave {
+    return new SessionDave({
       send: () => true,
       epoch: () => undefined,
       privacyCode: () => undefined,
       error: () => undefined,
       debug: () => undefined,
-      sendKeyReady: () => wakes++,
+      sendKeyReady,
     });
+  }
+
+  it('tells a held sender once a processed message brought the send key, and only then', async () => {
+    let wakes = 0;
+    let endpoint: KeyedEndpoint | undefined;
+    const dave = daveCountingWakes(() => wakes++);
     dave.start((ctx) => (endpoint = new KeyedEndpoint(ctx)), '1', '2');
     const e = endpoint!;
     e.noKey = true;
@@ -245,14 +250,7 @@ describe('SessionDave (no sockets)', () => {
   it('sends no wake-up when nothing was held, or for an endpoint that was replaced', async () => {
     let wakes = 0;
     const made: KeyedEndpoint[] = [];
-    const dave = new SessionDave({
-      send: () => true,
-      epoch: () => undefined,
-      privacyCode: () => undefined,
-      error: () => undefined,
-      debug: () => undefined,
-      sendKeyReady: () => wakes++,
-    });
+    const dave = daveCountingWakes(() => wakes++);
     const factory = (ctx: DaveEndpointContext): KeyedEndpoint => {
       const e = new KeyedEndpoint(ctx);
       e.noKey = true;
