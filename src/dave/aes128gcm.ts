@@ -7,9 +7,9 @@
  * encryptor and decryptor cache one instance per ratchet generation) and then encrypts or decrypts
  * a frame with no allocation beyond the caller's output buffer.
  *
- * AES: classic 32-bit T-table implementation (FIPS-197), rounds unrolled. GHASH: one 256-entry
- * table of multiples of H per byte position (16 × 4 KiB = 64 KiB per key), so a block multiply is
- * 16 lookups and XORs (NIST SP 800-38D; Shoup's table method without the per-byte reduction).
+ * AES: classic 32-bit T-table implementation (FIPS-197), rounds unrolled. GHASH: Shoup's 8-bit
+ * table method (NIST SP 800-38D): 256 multiples of H per key (4 KiB), a block multiply is 16
+ * lookups with a one-byte shift and a shared reduction table lookup between them.
  * Table lookups are not constant-time against a local cache-timing observer; the keys are
  * short-lived per-sender media keys and the attacker model for frames is a remote peer.
  */
@@ -40,10 +40,11 @@ export const AES128_GCM_IV_BYTES = 12;
 export class Aes128Gcm {
   private readonly rk = new Int32Array(44);
   /**
-   * GHASH table: entry (pos, b) = (block with byte b at position pos, zeros elsewhere)·H, 4 words
-   * each; 16 positions × 256 bytes = 64 KiB per key, so a block multiply is 16 lookups and XORs.
+   * GHASH table: entry b = (byte b at position 0, zeros elsewhere)·H, 4 words each: 4 KiB per key.
+   * A 16-position table (64 KiB) saves the per-byte reduction but costs 16 times the memory for
+   * every sender key a connection holds, and no longer fits in L1 cache next to other keys.
    */
-  private readonly t = new Int32Array(16 * 256 * 4);
+  private readonly t = new Int32Array(256 * 4);
   /** Scratch block for partial blocks (keystream, then padded ciphertext). */
   private readonly pad = new Uint8Array(16);
   // AES block output
@@ -51,6 +52,17 @@ export class Aes128Gcm {
   private o1 = 0;
   private o2 = 0;
   private o3 = 0;
+  // Counter-mode round-1 terms of the current message's IV (see ctrRound1)
+  private c0 = 0;
+  private c1 = 0;
+  private c2 = 0;
+  private c3 = 0;
+  // Round-2 terms for counters whose upper 24 bits are cachedHigh (-1: none yet)
+  private d0 = 0;
+  private d1 = 0;
+  private d2 = 0;
+  private d3 = 0;
+  private cachedHigh = -1;
   // GHASH accumulator
   private g0 = 0;
   private g1 = 0;
@@ -60,9 +72,12 @@ export class Aes128Gcm {
   constructor(key: Uint8Array) {
     if (key.length !== AES128_GCM_KEY_BYTES) throw new RangeError('AES-128 key must be 16 bytes');
     this.expandKey(key);
-    this.encryptBlock(0, 0, 0, 0);
+    this.ctrRound1(0, 0, 0);
+    this.ctrBlock(0); // H = AES_K(0^128)
     this.buildGhashTable(this.o0, this.o1, this.o2, this.o3);
     this.o0 = this.o1 = this.o2 = this.o3 = 0;
+    this.c0 = this.c1 = this.c2 = this.c3 = 0;
+    this.d0 = this.d1 = this.d2 = this.d3 = 0;
   }
 
   /**
@@ -192,11 +207,12 @@ export class Aes128Gcm {
     this.g0 = this.g1 = this.g2 = this.g3 = 0;
     this.ghashBytes(aad, aadOffset, aadLength);
 
+    this.ctrRound1(iv0, iv1, iv2);
     let counter = 2;
     let pos = 0;
     const fullEnd = length & ~15;
     for (; pos < fullEnd; pos += 16) {
-      this.encryptBlock(iv0, iv1, iv2, counter);
+      this.ctrBlock(counter);
       counter = (counter + 1) | 0;
       const s = srcOffset + pos;
       const d = dstOffset + pos;
@@ -217,7 +233,7 @@ export class Aes128Gcm {
     }
     const rest = length - fullEnd;
     if (rest > 0) {
-      this.encryptBlock(iv0, iv1, iv2, counter);
+      this.ctrBlock(counter);
       const pad = this.pad;
       writeBe32(pad, 0, this.o0);
       writeBe32(pad, 4, this.o1);
@@ -243,7 +259,7 @@ export class Aes128Gcm {
       (length * 8) | 0,
     );
 
-    this.encryptBlock(iv0, iv1, iv2, 1);
+    this.ctrBlock(1);
     this.g0 ^= this.o0;
     this.g1 ^= this.o1;
     this.g2 ^= this.o2;
@@ -265,90 +281,155 @@ export class Aes128Gcm {
     }
   }
 
-  /** g = (g ⊕ x)·H as the XOR of one table entry per byte (unrolled). */
+  /**
+   * g = (g ⊕ x)·H by Horner over the bytes, last to first: z = z·x^8 ⊕ T[byte], where z·x^8 is a
+   * one-byte right shift whose dropped byte is reduced through the shared GHASH_R table (unrolled).
+   */
   private ghashBlock(x0: number, x1: number, x2: number, x3: number): void {
     const t = this.t;
+    const R = GHASH_R;
     x0 ^= this.g0;
     x1 ^= this.g1;
     x2 ^= this.g2;
     x3 ^= this.g3;
-    let i = (x0 >>> 24) << 2;
+    let i = (x3 & 0xff) << 2;
     let z0 = t[i]!;
     let z1 = t[i + 1]!;
     let z2 = t[i + 2]!;
     let z3 = t[i + 3]!;
-    i = 1024 | (((x0 >>> 16) & 0xff) << 2);
-    z0 ^= t[i]!;
+    let r = 0;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = ((x3 >>> 8) & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 2048 | (((x0 >>> 8) & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = ((x3 >>> 16) & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 3072 | ((x0 & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = (x3 >>> 24) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 4096 | ((x1 >>> 24) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = (x2 & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 5120 | (((x1 >>> 16) & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = ((x2 >>> 8) & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 6144 | (((x1 >>> 8) & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = ((x2 >>> 16) & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 7168 | ((x1 & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = (x2 >>> 24) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 8192 | ((x2 >>> 24) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = (x1 & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 9216 | (((x2 >>> 16) & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = ((x1 >>> 8) & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 10240 | (((x2 >>> 8) & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = ((x1 >>> 16) & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 11264 | ((x2 & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = (x1 >>> 24) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 12288 | ((x3 >>> 24) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = (x0 & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 13312 | (((x3 >>> 16) & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = ((x0 >>> 8) & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 14336 | (((x3 >>> 8) & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = ((x0 >>> 16) & 0xff) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
-    i = 15360 | ((x3 & 0xff) << 2);
-    z0 ^= t[i]!;
+    r = R[z3 & 0xff]!;
+    z3 = (z3 >>> 8) | (z2 << 24);
+    z2 = (z2 >>> 8) | (z1 << 24);
+    z1 = (z1 >>> 8) | (z0 << 24);
+    i = (x0 >>> 24) << 2;
+    z0 = (z0 >>> 8) ^ r ^ t[i]!;
     z1 ^= t[i + 1]!;
     z2 ^= t[i + 2]!;
     z3 ^= t[i + 3]!;
@@ -358,10 +439,10 @@ export class Aes128Gcm {
     this.g3 = z3;
   }
 
+  /** T[b] = b·H for a byte b in position 0 (its top bit is the x^0 coefficient). */
   private buildGhashTable(h0: number, h1: number, h2: number, h3: number): void {
     const t = this.t;
-    // Position 0: entry 0x80 = H (the top bit of byte 0 is the x^0 coefficient); each lower bit is
-    // one more ·x; other bytes by linearity.
+    // Entry 0x80 = H; each lower bit is one more ·x; other bytes by linearity.
     let v0 = h0;
     let v1 = h1;
     let v2 = h2;
@@ -389,21 +470,6 @@ export class Aes128Gcm {
         t[c + 3] = t[a + 3]! ^ t[b + 3]!;
       }
     }
-    // Position p + 1 = position p · x^8: shift right one byte, reduce the dropped byte.
-    for (let pos = 1; pos < 16; pos++) {
-      const src = (pos - 1) << 10;
-      const dst = pos << 10;
-      for (let b = 0; b < 1024; b += 4) {
-        const z0 = t[src + b]!;
-        const z1 = t[src + b + 1]!;
-        const z2 = t[src + b + 2]!;
-        const z3 = t[src + b + 3]!;
-        t[dst + b] = (z0 >>> 8) ^ GHASH_R[z3 & 0xff]!;
-        t[dst + b + 1] = (z1 >>> 8) | (z0 << 24);
-        t[dst + b + 2] = (z2 >>> 8) | (z1 << 24);
-        t[dst + b + 3] = (z3 >>> 8) | (z2 << 24);
-      }
-    }
   }
 
   private expandKey(key: Uint8Array): void {
@@ -425,24 +491,53 @@ export class Aes128Gcm {
     }
   }
 
-  private encryptBlock(i0: number, i1: number, i2: number, i3: number): void {
+  /**
+   * Counter-mode caching (Bernstein–Schwabe): the first three IV words are fixed for a message, so
+   * round 1's twelve table terms that depend only on them are computed once per message (c0..c3,
+   * with rk[4..7]). While the counter's upper 24 bits stay the same (256 blocks, so every Opus
+   * frame), only round-1 word u0 changes between blocks, which leaves twelve of round 2's terms
+   * constant too (d0..d3, with rk[8..11]); they are recomputed when the upper bits change.
+   */
+  private ctrRound1(iv0: number, iv1: number, iv2: number): void {
     const rk = this.rk;
-    let s0 = i0 ^ rk[0]!;
-    let s1 = i1 ^ rk[1]!;
-    let s2 = i2 ^ rk[2]!;
-    let s3 = i3 ^ rk[3]!;
-    let u0 = TE0[s0 >>> 24]! ^ TE1[(s1 >>> 16) & 0xff]! ^ TE2[(s2 >>> 8) & 0xff]! ^ TE3[s3 & 0xff]! ^ rk[4]!;
-    let u1 = TE0[s1 >>> 24]! ^ TE1[(s2 >>> 16) & 0xff]! ^ TE2[(s3 >>> 8) & 0xff]! ^ TE3[s0 & 0xff]! ^ rk[5]!;
-    let u2 = TE0[s2 >>> 24]! ^ TE1[(s3 >>> 16) & 0xff]! ^ TE2[(s0 >>> 8) & 0xff]! ^ TE3[s1 & 0xff]! ^ rk[6]!;
-    let u3 = TE0[s3 >>> 24]! ^ TE1[(s0 >>> 16) & 0xff]! ^ TE2[(s1 >>> 8) & 0xff]! ^ TE3[s2 & 0xff]! ^ rk[7]!;
-    s0 = TE0[u0 >>> 24]! ^ TE1[(u1 >>> 16) & 0xff]! ^ TE2[(u2 >>> 8) & 0xff]! ^ TE3[u3 & 0xff]! ^ rk[8]!;
-    s1 = TE0[u1 >>> 24]! ^ TE1[(u2 >>> 16) & 0xff]! ^ TE2[(u3 >>> 8) & 0xff]! ^ TE3[u0 & 0xff]! ^ rk[9]!;
-    s2 = TE0[u2 >>> 24]! ^ TE1[(u3 >>> 16) & 0xff]! ^ TE2[(u0 >>> 8) & 0xff]! ^ TE3[u1 & 0xff]! ^ rk[10]!;
-    s3 = TE0[u3 >>> 24]! ^ TE1[(u0 >>> 16) & 0xff]! ^ TE2[(u1 >>> 8) & 0xff]! ^ TE3[u2 & 0xff]! ^ rk[11]!;
-    u0 = TE0[s0 >>> 24]! ^ TE1[(s1 >>> 16) & 0xff]! ^ TE2[(s2 >>> 8) & 0xff]! ^ TE3[s3 & 0xff]! ^ rk[12]!;
-    u1 = TE0[s1 >>> 24]! ^ TE1[(s2 >>> 16) & 0xff]! ^ TE2[(s3 >>> 8) & 0xff]! ^ TE3[s0 & 0xff]! ^ rk[13]!;
-    u2 = TE0[s2 >>> 24]! ^ TE1[(s3 >>> 16) & 0xff]! ^ TE2[(s0 >>> 8) & 0xff]! ^ TE3[s1 & 0xff]! ^ rk[14]!;
-    u3 = TE0[s3 >>> 24]! ^ TE1[(s0 >>> 16) & 0xff]! ^ TE2[(s1 >>> 8) & 0xff]! ^ TE3[s2 & 0xff]! ^ rk[15]!;
+    const s0 = iv0 ^ rk[0]!;
+    const s1 = iv1 ^ rk[1]!;
+    const s2 = iv2 ^ rk[2]!;
+    this.c0 = TE0[s0 >>> 24]! ^ TE1[(s1 >>> 16) & 0xff]! ^ TE2[(s2 >>> 8) & 0xff]! ^ rk[4]!;
+    this.c1 = TE0[s1 >>> 24]! ^ TE1[(s2 >>> 16) & 0xff]! ^ TE3[s0 & 0xff]! ^ rk[5]!;
+    this.c2 = TE0[s2 >>> 24]! ^ TE2[(s0 >>> 8) & 0xff]! ^ TE3[s1 & 0xff]! ^ rk[6]!;
+    this.c3 = TE1[(s0 >>> 16) & 0xff]! ^ TE2[(s1 >>> 8) & 0xff]! ^ TE3[s2 & 0xff]! ^ rk[7]!;
+    this.cachedHigh = -1;
+  }
+
+  /** Round-2 terms that do not depend on the counter's low byte, for counter >>> 8 = high. */
+  private ctrRound2(x: number, high: number): void {
+    const rk = this.rk;
+    const u1 = this.c1 ^ TE2[(x >>> 8) & 0xff]!;
+    const u2 = this.c2 ^ TE1[(x >>> 16) & 0xff]!;
+    const u3 = this.c3 ^ TE0[x >>> 24]!;
+    this.d0 = TE1[(u1 >>> 16) & 0xff]! ^ TE2[(u2 >>> 8) & 0xff]! ^ TE3[u3 & 0xff]! ^ rk[8]!;
+    this.d1 = TE0[u1 >>> 24]! ^ TE1[(u2 >>> 16) & 0xff]! ^ TE2[(u3 >>> 8) & 0xff]! ^ rk[9]!;
+    this.d2 = TE0[u2 >>> 24]! ^ TE1[(u3 >>> 16) & 0xff]! ^ TE3[u1 & 0xff]! ^ rk[10]!;
+    this.d3 = TE0[u3 >>> 24]! ^ TE2[(u1 >>> 8) & 0xff]! ^ TE3[u2 & 0xff]! ^ rk[11]!;
+    this.cachedHigh = high;
+  }
+
+  /** Encrypts the block IV ‖ counter after ctrRound1(IV) into o0..o3 (rounds inlined: hot path). */
+  private ctrBlock(counter: number): void {
+    const rk = this.rk;
+    const x = counter ^ rk[3]!;
+    const high = counter >>> 8;
+    if (high !== this.cachedHigh) this.ctrRound2(x, high);
+    const w = this.c0 ^ TE3[x & 0xff]!;
+    let s0 = this.d0 ^ TE0[w >>> 24]!;
+    let s1 = this.d1 ^ TE3[w & 0xff]!;
+    let s2 = this.d2 ^ TE2[(w >>> 8) & 0xff]!;
+    let s3 = this.d3 ^ TE1[(w >>> 16) & 0xff]!;
+    let u0 = TE0[s0 >>> 24]! ^ TE1[(s1 >>> 16) & 0xff]! ^ TE2[(s2 >>> 8) & 0xff]! ^ TE3[s3 & 0xff]! ^ rk[12]!;
+    let u1 = TE0[s1 >>> 24]! ^ TE1[(s2 >>> 16) & 0xff]! ^ TE2[(s3 >>> 8) & 0xff]! ^ TE3[s0 & 0xff]! ^ rk[13]!;
+    let u2 = TE0[s2 >>> 24]! ^ TE1[(s3 >>> 16) & 0xff]! ^ TE2[(s0 >>> 8) & 0xff]! ^ TE3[s1 & 0xff]! ^ rk[14]!;
+    let u3 = TE0[s3 >>> 24]! ^ TE1[(s0 >>> 16) & 0xff]! ^ TE2[(s1 >>> 8) & 0xff]! ^ TE3[s2 & 0xff]! ^ rk[15]!;
     s0 = TE0[u0 >>> 24]! ^ TE1[(u1 >>> 16) & 0xff]! ^ TE2[(u2 >>> 8) & 0xff]! ^ TE3[u3 & 0xff]! ^ rk[16]!;
     s1 = TE0[u1 >>> 24]! ^ TE1[(u2 >>> 16) & 0xff]! ^ TE2[(u3 >>> 8) & 0xff]! ^ TE3[u0 & 0xff]! ^ rk[17]!;
     s2 = TE0[u2 >>> 24]! ^ TE1[(u3 >>> 16) & 0xff]! ^ TE2[(u0 >>> 8) & 0xff]! ^ TE3[u1 & 0xff]! ^ rk[18]!;

@@ -70,34 +70,49 @@ const REASON_RANK: Record<DecryptFailureReason, number> = {
   replay: 5,
 };
 
+/** Initial capacity of a missing-nonce list; it doubles up to DAVE_MAX_MISSING_NONCES. */
+const MISSING_INITIAL_CAPACITY = 16;
+const NO_VALUES = new Float64Array(0);
+const NO_FLAGS = new Uint8Array(0);
+
 /**
  * Missing (skipped) big nonces below the newest one, ascending, at most DAVE_MAX_MISSING_NONCES.
  * A ring buffer with tombstones: arrivals remove from the middle, the window slides from the front.
+ * Storage grows on demand and is released when the list empties: a sender whose frames arrive in
+ * order (or who sends nothing) costs no buffer at all, where a full window costs 9 KB per epoch.
  */
 class MissingNonces {
-  private readonly values = new Float64Array(DAVE_MAX_MISSING_NONCES);
-  private readonly alive = new Uint8Array(DAVE_MAX_MISSING_NONCES);
+  private values = NO_VALUES;
+  private alive = NO_FLAGS;
   private head = 0;
   private size = 0;
 
+  /** Entries there is storage for. */
+  get capacity(): number {
+    return this.values.length;
+  }
+
   private at(i: number): number {
-    return (this.head + i) % DAVE_MAX_MISSING_NONCES;
+    return (this.head + i) % this.values.length;
   }
 
   /** Drops entries below `floor` (they slid out of the window). */
   dropBelow(floor: number): void {
     while (this.size > 0 && this.values[this.head]! < floor) {
-      this.head = (this.head + 1) % DAVE_MAX_MISSING_NONCES;
+      this.head = (this.head + 1) % this.values.length;
       this.size--;
     }
+    if (this.size === 0 && this.values !== NO_VALUES) this.release();
   }
 
   /** Appends a value larger than every stored one. Callers keep the count within capacity. */
   push(value: number): void {
     if (this.size === DAVE_MAX_MISSING_NONCES) {
       // Cannot happen when the window rule holds; keep the newest rather than overflow.
-      this.head = (this.head + 1) % DAVE_MAX_MISSING_NONCES;
+      this.head = (this.head + 1) % this.values.length;
       this.size--;
+    } else if (this.size === this.values.length) {
+      this.grow();
     }
     const i = this.at(this.size);
     this.values[i] = value;
@@ -126,6 +141,30 @@ class MissingNonces {
     const i = this.find(value);
     if (i >= 0) this.alive[i] = 0;
   }
+
+  /** Doubles the storage (bounded by the window), unrolling the ring to start at 0. */
+  private grow(): void {
+    const capacity = Math.min(
+      DAVE_MAX_MISSING_NONCES,
+      Math.max(MISSING_INITIAL_CAPACITY, this.values.length * 2),
+    );
+    const values = new Float64Array(capacity);
+    const alive = new Uint8Array(capacity);
+    for (let k = 0; k < this.size; k++) {
+      const i = this.at(k);
+      values[k] = this.values[i]!;
+      alive[k] = this.alive[i]!;
+    }
+    this.values = values;
+    this.alive = alive;
+    this.head = 0;
+  }
+
+  private release(): void {
+    this.values = NO_VALUES;
+    this.alive = NO_FLAGS;
+    this.head = 0;
+  }
 }
 
 interface ExpiringCipher {
@@ -147,6 +186,10 @@ class ReceiveRatchet {
     private readonly ratchet: HashRatchet,
     private readonly created: number,
   ) {}
+
+  get missingNonceCapacity(): number {
+    return this.missing.capacity;
+  }
 
   generationOf(nonce: number): number {
     return wrapGeneration(this.oldestGeneration, nonceGeneration(nonce));
@@ -252,6 +295,8 @@ export class FrameDecryptor {
    */
   transitionToRatchet(baseSecret: Uint8Array | null): void {
     const now = this.now();
+    // A silent sender's expired epochs are otherwise only dropped by its next frame.
+    this.dropExpiredRatchets(now);
     const expiry = now + DAVE_KEY_RETENTION_MS;
     for (const r of this.ratchets) r.expiry = Math.min(r.expiry, expiry);
     if (baseSecret !== null) this.ratchets.push(new ReceiveRatchet(new HashRatchet(baseSecret), now));
@@ -273,6 +318,17 @@ export class FrameDecryptor {
   /** Whether a non-protocol frame would pass through right now. */
   get canPassthrough(): boolean {
     return this.now() < this.passthroughUntil;
+  }
+
+  /**
+   * Epoch ratchets held right now, expired or not, and the missing-nonce entries they have storage
+   * for (diagnostics and tests: what this decryptor keeps in memory).
+   * @internal
+   */
+  get retained(): { ratchets: number; missingNonceCapacity: number } {
+    let missingNonceCapacity = 0;
+    for (const r of this.ratchets) missingNonceCapacity += r.missingNonceCapacity;
+    return { ratchets: this.ratchets.length, missingNonceCapacity };
   }
 
   /** Number of epochs (current and retained) that can still decrypt. */

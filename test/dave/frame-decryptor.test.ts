@@ -336,3 +336,45 @@ describe('FrameDecryptor: malformed input', () => {
     }
   });
 });
+
+describe('FrameDecryptor: memory held', () => {
+  it('holds no missing-nonce storage for in-order frames, grows for a gap, releases it after the gap', () => {
+    const { d, e } = setup();
+    const f = frames(e, 1100);
+    for (let i = 0; i < 50; i++) expectOk(d, f[i]!);
+    expect(d.retained).toEqual({ ratchets: 1, missingNonceCapacity: 0 });
+    expectOk(d, f[60]!); // nonces 51..60 missing
+    const afterGap = d.retained.missingNonceCapacity;
+    expect(afterGap).toBeGreaterThanOrEqual(10);
+    expect(afterGap).toBeLessThan(1000);
+    expectOk(d, f[55]!); // a late arrival inside the gap is still accepted once
+    expect(reason(d, f[55]!)).toBe('replay');
+    for (let i = 61; i < 1100; i++) expectOk(d, f[i]!); // the gap slides out of the 1000-nonce window
+    expect(d.retained.missingNonceCapacity).toBe(0);
+    expect(reason(d, f[52]!)).toBe('replay');
+  });
+
+  it('a full window of missing nonces is bounded by 1000 entries', () => {
+    const { d, e } = setup();
+    const f = frames(e, 3000);
+    expectOk(d, f[0]!);
+    expectOk(d, f[2999]!);
+    expect(d.retained.missingNonceCapacity).toBe(1000);
+    expectOk(d, f[1999]!); // nonce 2000, the oldest still tracked
+    expect(reason(d, f[1998]!)).toBe('replay');
+  });
+
+  it("drops a silent sender's expired epochs at the next transition, without any frame", () => {
+    const { d, clock } = setup();
+    clock.t += 1_000;
+    d.transitionToRatchet(randomBytes(16)); // epoch 1 expires 10 s from now
+    expect(d.retained.ratchets).toBe(2);
+    clock.t += 10_001;
+    d.transitionToRatchet(randomBytes(16));
+    // epoch 1 is gone; epoch 2 is retained for its own 10 s, epoch 3 is current
+    expect(d.retained.ratchets).toBe(2);
+    clock.t += 10_001;
+    d.transitionToRatchet(null);
+    expect(d.retained.ratchets).toBe(1);
+  });
+});

@@ -78,7 +78,12 @@ export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
 
 // ---- key object caches (parsing DER per signature would dominate small operations) ----
 
-const MAX_CACHED_KEYS = 512;
+/**
+ * Least recently used entries go first. The caches only need to span one MLS operation (a commit
+ * signs and verifies with the same few keys); each KeyObject costs about 3.5 KB of native memory,
+ * so a large cache would weigh on every connection once its group is established.
+ */
+const MAX_CACHED_KEYS = 64;
 const signKeyCache = new Map<string, KeyObject>();
 const verifyKeyCache = new Map<string, KeyObject>();
 
@@ -90,13 +95,25 @@ function cached<K extends KeyObject | undefined>(
 ): KeyObject | K {
   const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
   const hit = cache.get(id);
-  if (hit !== undefined) return hit;
+  if (hit !== undefined) {
+    cache.delete(id);
+    cache.set(id, hit);
+    return hit;
+  }
   const key = make();
   if (key !== undefined) {
-    if (cache.size >= MAX_CACHED_KEYS) cache.clear();
+    if (cache.size >= MAX_CACHED_KEYS) {
+      const oldest = cache.keys().next();
+      if (oldest.done !== true) cache.delete(oldest.value);
+    }
     cache.set(id, key);
   }
   return key;
+}
+
+/** Number of cached key objects (tests). */
+export function cachedKeyCount(): number {
+  return signKeyCache.size + verifyKeyCache.size;
 }
 
 /** Throws for an invalid scalar. */

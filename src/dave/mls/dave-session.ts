@@ -42,6 +42,7 @@ import {
 import type { ExternalSenderInfo } from './mls-codec.js';
 import { buildRoster } from './roster.js';
 import type { Roster } from './roster.js';
+import { isTrimmed, trimGroupState } from './state-trim.js';
 import { createPendingGroup, groupExternalSenders, processExternalProposal } from './ts-mls-fix.js';
 
 export type DaveRejectReason =
@@ -200,6 +201,29 @@ export class DaveSession {
   }
 
   /**
+   * Which MLS state this session still holds (diagnostics and tests; booleans only, no secrets).
+   * The key package and the pending one-member group live only until a group is adopted; the
+   * proposal and commit states only within an epoch; PrivateMessage secrets are never kept.
+   * @internal
+   */
+  get retained(): {
+    keyPackage: boolean;
+    pendingGroup: boolean;
+    proposalState: boolean;
+    outboundCommit: boolean;
+    privateMessageSecrets: boolean;
+  } {
+    const states = [this.pendingGroup, this.currentGroup, this.stateWithProposals, this.outbound?.state];
+    return {
+      keyPackage: this.keyPackage !== undefined,
+      pendingGroup: this.pendingGroup !== undefined,
+      proposalState: this.stateWithProposals !== undefined,
+      outboundCommit: this.outbound !== undefined,
+      privateMessageSecrets: states.some((state) => state !== undefined && !isTrimmed(state)),
+    };
+  }
+
+  /**
    * The per-sender base secret of the current epoch: MLS-Exporter("Discord Secure Frames v0",
    * LE64(userId), 16) (dave.md §8.1). Undefined without an established group.
    */
@@ -351,12 +375,14 @@ export class DaveSession {
   private async createPending(): Promise<void> {
     if (this.keyPackage === undefined || this.externalSender === undefined) return;
     const cs = await getDaveCiphersuite();
-    this.pendingGroup = await createPendingGroup(
-      this.groupId,
-      this.keyPackage.publicPackage,
-      this.keyPackage.privatePackage,
-      this.externalSender.encoded,
-      cs,
+    this.pendingGroup = trimGroupState(
+      await createPendingGroup(
+        this.groupId,
+        this.keyPackage.publicPackage,
+        this.keyPackage.privatePackage,
+        this.externalSender.encoded,
+        cs,
+      ),
     );
   }
 
@@ -409,7 +435,7 @@ export class DaveSession {
       result.welcome !== undefined && result.welcome.secrets.length > 0
         ? encodeWelcome(result.welcome)
         : undefined;
-    this.outbound = { commit, state: result.newState };
+    this.outbound = { commit, state: trimGroupState(result.newState) };
     return {
       send: [{ op: VoiceOpcode.DaveMlsCommitWelcome, payload: encodeCommitWelcome(commit, welcome) }],
     };
@@ -578,7 +604,7 @@ export class DaveSession {
         ),
       );
     }
-    this.currentGroup = next;
+    this.currentGroup = trimGroupState(next);
     this.currentRoster = roster.roster;
     this.pendingGroup = undefined;
     this.stateWithProposals = undefined;

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { makeHpke } from 'ts-mls/crypto/implementation/default/makeHpke.js';
 import { mlsExporter } from 'ts-mls/keySchedule.js';
 import {
+  cachedKeyCount,
   getDaveCiphersuite,
   hkdfExpand,
   hkdfExtract,
@@ -52,6 +53,21 @@ describe('node:crypto provider for ciphersuite 2', () => {
     const bad = publicKey.slice();
     bad[64] = (bad[64] ?? 0) ^ 1; // not on the curve
     expect(await p256Signature.verify(bad, msg, sig)).toBe(false);
+  });
+
+  it('keeps a bounded number of imported keys however many identities sign and verify', async () => {
+    const msg = enc.encode('bounded');
+    const pairs = await Promise.all(Array.from({ length: 150 }, () => p256Signature.keygen()));
+    for (const { signKey, publicKey } of pairs) {
+      const sig = await p256Signature.sign(signKey, msg);
+      expect(await p256Signature.verify(publicKey, msg, sig)).toBe(true);
+    }
+    expect(cachedKeyCount()).toBeLessThanOrEqual(128);
+    // Recently used keys still work (evicted ones are imported again on demand).
+    const first = pairs[0]!;
+    expect(
+      await p256Signature.verify(first.publicKey, msg, await p256Signature.sign(first.signKey, msg)),
+    ).toBe(true);
   });
 
   it('HPKE interoperates with the @hpke/core implementation in both directions', async () => {

@@ -16,7 +16,11 @@ import {
   snowflakeToBE64,
 } from '../../../src/dave/mls/mls-codec.js';
 import { generateP256SigningKey } from '../../../src/dave/mls/mls-sign.js';
-import { decodeCommitWelcome, decodeProposalsPayload } from '../../../src/dave/opcodes.js';
+import {
+  decodeCommitWelcome,
+  decodeProposalsPayload,
+  encodeProposalsPayload,
+} from '../../../src/dave/opcodes.js';
 import { CHANNEL_ID, DaveyMember, OurMember, signedProposal, TestGateway } from './harness.js';
 
 function reasonOf(result: DaveResult): unknown {
@@ -366,5 +370,48 @@ describe('DaveSession: transitions (ops 21, 22, 24)', () => {
     expect(reasonOf(await s.onExternalSender(new Uint8Array([1, 2, 3])))).toBe('malformed');
     expect(reasonOf(await s.init(-1))).toBe('invalid_argument');
     expect(() => new DaveSession({ userId: 'nope', channelId: CHANNEL_ID })).toThrow();
+  });
+});
+
+describe('DaveSession: state held once a group exists', () => {
+  const NONE = {
+    keyPackage: false,
+    pendingGroup: false,
+    proposalState: false,
+    outboundCommit: false,
+    privateMessageSecrets: false,
+  };
+
+  it('drops the key package, the pending group, proposal states and PrivateMessage secrets', async () => {
+    const gw = new TestGateway();
+    const a = new OurMember('670000000000000001');
+    const b = new OurMember('670000000000000002');
+    const c = new OurMember('670000000000000003');
+    await gw.connectFirst(a);
+    expect(a.session.retained).toMatchObject({ keyPackage: true, pendingGroup: true });
+    await gw.connectSecond(b, 'first'); // a adopts its own commit, b joins from the Welcome
+    expect(a.session.retained).toEqual(NONE);
+    expect(b.session.retained).toEqual(NONE);
+
+    // Between op 27 and op 29 the epoch's proposal and commit states exist; a revoke drops the commit.
+    const remove = await gw.proposal({ type: 'remove', leafIndex: 1 });
+    await a.proposals(gw.appendPayload([remove.message]));
+    expect(a.session.retained).toMatchObject({ proposalState: true, outboundCommit: true });
+    await a.proposals(encodeProposalsPayload({ operation: 'revoke', refs: [remove.ref] }));
+    expect(a.session.retained).toMatchObject({ outboundCommit: false, privateMessageSecrets: false });
+
+    // Later epochs still work on the trimmed states: c joins (b commits, a processes), a leaves.
+    const gw2 = new TestGateway();
+    const [x, y] = [new OurMember('670000000000000011'), new OurMember('670000000000000012')];
+    await gw2.connectFirst(x);
+    await gw2.connectSecond(y, 'second');
+    await gw2.add(c, y);
+    expect(x.session.retained).toEqual(NONE);
+    await gw2.remove(x, c);
+    for (const m of [y, c]) expect(m.session.retained).toEqual(NONE);
+    expect(y.epoch()).toBe(3n);
+    expect(Buffer.from(y.epochAuthenticator()!)).toEqual(Buffer.from(c.epochAuthenticator()!));
+    const frame = await c.encrypt(Uint8Array.of(0xfc, 1, 2, 3));
+    expect([...(await y.decrypt(c.userId, frame))]).toEqual([0xfc, 1, 2, 3]);
   });
 });
