@@ -2,12 +2,12 @@
  * `npm run bench`: voxcord against @discordjs/voice on the same machine, against the same local
  * voice server, in alternating rounds (A B C, then C B A, ...) so machine drift cancels. Every run
  * gets a fresh server process and a fresh client process (CPU and RSS of one library only).
- * Writes bench/results/latest.json and bench/results/latest.md. See BENCHMARKS.md.
+ * Writes bench/results/latest.{json,md} (full runs) or partial.{json,md}. See BENCHMARKS.md.
  *
  * Options (BENCHMARKS.md has the list): --quick --rounds --warmup-ms --window-ms --scenarios
  *          --n --encode-n --stall-n --joins --receive-n --variants --no-micro --no-docs
  *          --profile[=dir] --window-profile=dir
- * A full run (no --quick, --n or --variants) also pastes the table into BENCHMARKS.md between its markers.
+ * A full run (no option that narrows or shortens it) also pastes the tables into BENCHMARKS.md.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -57,7 +57,9 @@ interface Config {
   sizes: number[];
   variants: Variant[];
   micro: boolean;
-  /** Paste the table into BENCHMARKS.md (only for full runs: every size and variant). */
+  /** Every scenario, size and variant with the default timing: the results become `latest`. */
+  full: boolean;
+  /** Paste the tables into BENCHMARKS.md (full runs only). */
   docs: boolean;
   /** Directory for client CPU profiles (--cpu-prof), or undefined. */
   profileDir: string | undefined;
@@ -77,6 +79,12 @@ function parseArgs(argv: readonly string[]): Config {
   };
   const variantIds = get('variants')?.split(',');
   const scenarioIds = get('scenarios')?.split(',');
+  const subset = ['n', 'encode-n', 'stall-n', 'joins', 'receive-n', 'rounds', 'warmup-ms', 'window-ms'];
+  const full =
+    !quick &&
+    variantIds === undefined &&
+    scenarioIds === undefined &&
+    subset.every((o) => get(o) === undefined);
   return {
     scenarios: PLAN_IDS.filter((k) => !scenarioIds || scenarioIds.includes(k)),
     stallN: num('stall-n', 100),
@@ -89,13 +97,8 @@ function parseArgs(argv: readonly string[]): Config {
     sizes: (get('n') ?? '1,100,1000').split(',').map(Number),
     variants: variantIds ? VARIANTS.filter((v) => variantIds.includes(v.id)) : [...VARIANTS],
     micro: !argv.includes('--no-micro'),
-    docs:
-      !quick &&
-      !argv.includes('--no-docs') &&
-      get('n') === undefined &&
-      get('encode-n') === undefined &&
-      variantIds === undefined &&
-      scenarioIds === undefined,
+    full,
+    docs: full && !argv.includes('--no-docs'),
     profileDir: argv.includes('--profile') ? path.join(here, 'results', 'profiles') : get('profile'),
     windowProfileDir: get('window-profile'),
   };
@@ -541,14 +544,16 @@ async function main(): Promise<void> {
       (microText ? `\n## Micro-benchmarks\n\n${microText}\n` : '');
     const outDir = path.join(here, 'results');
     mkdirSync(outDir, { recursive: true });
+    // Quick and partial runs never replace the full run's results.
+    const name = config.full ? 'latest' : 'partial';
     writeFileSync(
-      path.join(outDir, 'latest.json'),
+      path.join(outDir, `${name}.json`),
       `${JSON.stringify({ date: new Date().toISOString(), machine: m, config, targets, summaries, runs, micro, totalSeconds: totalS }, null, 2)}\n`,
     );
-    writeFileSync(path.join(outDir, 'latest.md'), md);
+    writeFileSync(path.join(outDir, `${name}.md`), md);
     if (config.docs) pasteIntoDocs(md);
     process.stdout.write(`${md}\n`);
-    log(`done in ${totalS.toFixed(0)} s: bench/results/latest.json, bench/results/latest.md`);
+    log(`done in ${totalS.toFixed(0)} s: bench/results/${name}.json, bench/results/${name}.md`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
