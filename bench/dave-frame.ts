@@ -2,6 +2,10 @@
  * DAVE media frame encrypt/decrypt cost for a 120-byte Opus frame: voxcord's pure-TypeScript codec
  * versus the same codec on node:crypto (createCipheriv per frame), and davey (native) when a
  * davey-only MLS group can be set up. Run: npx tsx bench/dave-frame.ts
+ *
+ * DAVE_FRAME_BYTES sets the frame size; DAVE_KEYS=1000 encrypts round-robin across that many
+ * independent senders (each its own ratchet key, like 1000 connections), so per-key state no
+ * longer stays in cache between two frames of the same key.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { FrameEncryptor } from '../src/dave/frame-encryptor.js';
@@ -15,7 +19,8 @@ import {
 import { HashRatchet } from '../src/dave/hash-ratchet.js';
 import { createDaveyPair } from '../test/dave/davey-pair.js';
 
-const FRAME_BYTES = 120;
+const FRAME_BYTES = Number(process.env.DAVE_FRAME_BYTES ?? 120);
+const KEYS = Math.max(1, Number(process.env.DAVE_KEYS ?? 1));
 const FRAMES = 50_000;
 const ROUNDS = 5;
 
@@ -54,36 +59,49 @@ function runAll(): void {
   }
 }
 
-const secret = randomBytes(16);
+const secrets = Array.from({ length: KEYS }, () => randomBytes(16));
 const opus = randomBytes(FRAME_BYTES);
 
 // ---- voxcord ----
 {
-  let enc = new FrameEncryptor();
+  let encs: FrameEncryptor[] = [];
   measure(
     'voxcord (pure TS AES-GCM)',
     'encrypt',
     () => {
-      enc = new FrameEncryptor();
-      enc.setRatchet(secret);
+      // One untimed frame per sender: key derivation and cipher setup happen once per connection.
+      encs = secrets.map((secret) => {
+        const enc = new FrameEncryptor();
+        enc.setRatchet(secret);
+        enc.encrypt(opus);
+        return enc;
+      });
     },
-    () => {
-      enc.encrypt(opus);
+    (i) => {
+      encs[i % KEYS]!.encrypt(opus);
     },
   );
-  const source = new FrameEncryptor();
-  source.setRatchet(secret);
-  const encrypted = Array.from({ length: FRAMES }, () => source.encrypt(opus)!);
-  let dec = new FrameDecryptor();
+  const sources = secrets.map((secret) => {
+    const source = new FrameEncryptor();
+    source.setRatchet(secret);
+    return source;
+  });
+  // KEYS extra frames: the first frame of each sender is decrypted untimed (cipher setup).
+  const encrypted = Array.from({ length: FRAMES + KEYS }, (_, i) => sources[i % KEYS]!.encrypt(opus)!);
+  let decs: FrameDecryptor[] = [];
   measure(
     'voxcord (pure TS AES-GCM)',
     'decrypt',
     () => {
-      dec = new FrameDecryptor();
-      dec.transitionToRatchet(secret);
+      decs = secrets.map((secret, k) => {
+        const dec = new FrameDecryptor();
+        dec.transitionToRatchet(secret);
+        if (!dec.decrypt(encrypted[k]!).ok) throw new Error('warm-up decrypt failed');
+        return dec;
+      });
     },
     (i) => {
-      const r = dec.decrypt(encrypted[i]!);
+      const r = decs[i % KEYS]!.decrypt(encrypted[KEYS + i]!);
       if (!r.ok) throw new Error(`decrypt failed: ${r.reason}`);
     },
   );
@@ -91,13 +109,13 @@ const opus = randomBytes(FRAME_BYTES);
 
 // ---- the same frame codec on node:crypto ----
 {
-  const key = new HashRatchet(secret).get(0)!;
+  const keys = secrets.map((secret) => new HashRatchet(secret).get(0)!);
+  const counters = new Uint32Array(KEYS);
   const iv = Buffer.alloc(12);
-  let counter = 0;
-  const nodeEncrypt = (frame: Uint8Array): Uint8Array => {
-    counter = (counter + 1) >>> 0;
+  const nodeEncrypt = (frame: Uint8Array, k: number): Uint8Array => {
+    const counter = (counters[k] = (counters[k]! + 1) >>> 0);
     iv.writeUInt32LE(counter, 8);
-    const c = createCipheriv('aes-128-gcm', key, iv);
+    const c = createCipheriv('aes-128-gcm', keys[k]!, iv);
     const ct = c.update(frame);
     c.final();
     const out = Buffer.allocUnsafe(protocolFrameSize(frame.length, counter));
@@ -107,22 +125,22 @@ const opus = randomBytes(FRAME_BYTES);
     return out;
   };
   const parsed = createParsedFrame();
-  const nodeDecrypt = (frame: Uint8Array): Uint8Array => {
+  const nodeDecrypt = (frame: Uint8Array, k: number): Uint8Array => {
     if (parseProtocolFrame(frame, parsed) !== 'ok') throw new Error('parse');
     iv.writeUInt32LE(parsed.nonce, 8);
-    const d = createDecipheriv('aes-128-gcm', key, iv, { authTagLength: 8 });
+    const d = createDecipheriv('aes-128-gcm', keys[k]!, iv, { authTagLength: 8 });
     d.setAuthTag(frame.subarray(parsed.tagOffset, parsed.tagOffset + 8));
     const pt = d.update(frame.subarray(0, parsed.mediaLength));
     d.final();
     return pt;
   };
-  const encrypted = Array.from({ length: FRAMES }, () => nodeEncrypt(opus));
+  const encrypted = Array.from({ length: FRAMES }, (_, i) => nodeEncrypt(opus, i % KEYS));
   measure(
     'node:crypto createCipheriv per frame',
     'encrypt',
     () => {},
-    () => {
-      nodeEncrypt(opus);
+    (i) => {
+      nodeEncrypt(opus, i % KEYS);
     },
   );
   measure(
@@ -130,21 +148,21 @@ const opus = randomBytes(FRAME_BYTES);
     'decrypt',
     () => {},
     (i) => {
-      nodeDecrypt(encrypted[i]!);
+      nodeDecrypt(encrypted[i]!, i % KEYS);
     },
   );
 }
 
-// ---- davey (native Rust), through a two-member davey group ----
+// ---- davey (native Rust), through two-member davey groups (one per key) ----
 try {
-  const { alice, bob, aliceId } = createDaveyPair();
+  const pairs = Array.from({ length: KEYS }, () => createDaveyPair());
   const input = Buffer.from(opus);
   measure(
     '@snazzah/davey (native)',
     'encrypt',
     () => {},
-    () => {
-      alice.encryptOpus(input);
+    (i) => {
+      pairs[i % KEYS]!.alice.encryptOpus(input);
     },
   );
   const encrypted: Buffer[] = [];
@@ -153,10 +171,11 @@ try {
     'decrypt',
     () => {
       // davey's receiver keeps a replay window: every round needs fresh frames.
-      for (let i = 0; i < FRAMES; i++) encrypted[i] = alice.encryptOpus(input);
+      for (let i = 0; i < FRAMES; i++) encrypted[i] = pairs[i % KEYS]!.alice.encryptOpus(input);
     },
     (i) => {
-      bob.decrypt(aliceId, 0, encrypted[i]!);
+      const pair = pairs[i % KEYS]!;
+      pair.bob.decrypt(pair.aliceId, 0, encrypted[i]!);
     },
   );
 } catch (err) {
@@ -165,7 +184,7 @@ try {
 
 runAll();
 console.log(
-  `DAVE Opus frame, ${FRAME_BYTES} bytes: median of ${ROUNDS} interleaved rounds x ${FRAMES} frames (µs/frame)`,
+  `DAVE Opus frame, ${FRAME_BYTES} bytes, ${KEYS} key(s) round-robin: median of ${ROUNDS} interleaved rounds x ${FRAMES} frames (µs/frame)`,
 );
 const names = [...new Set(cases.map((c) => c.name))];
 for (const name of names) {
