@@ -15,6 +15,7 @@ import {
   until,
   writeOgg,
 } from './helpers.js';
+import type { World } from './helpers.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -28,6 +29,19 @@ const SHORT = {
   ],
 };
 
+/** `voxcord play FILE` into the test channel. */
+function playArgs(file: string, server: string, token: string): string[] {
+  return ['play', file, '--server', server, '--token', token, '--guild', GUILD, '--channel', CHANNEL];
+}
+
+function playerLeft(world: World): Promise<void> {
+  return until(
+    () => world.local.voice.participants(GUILD).every((p) => p.userId !== PLAYER),
+    2_000,
+    'the player to leave',
+  );
+}
+
 describe('voxcord play', () => {
   it('plays an Ogg Opus file into the channel, unchanged, with progress and a summary', async () => {
     const world = await startWorld(cleanup);
@@ -39,18 +53,7 @@ describe('voxcord play', () => {
 
     const io = captureIo({ cwd: dir });
     const token = world.local.createBot(PLAYER).token;
-    const args = [
-      'play',
-      'song.ogg',
-      '--server',
-      world.local.gateway.apiUrl,
-      '--token',
-      token,
-      '--guild',
-      GUILD,
-      '--channel',
-      CHANNEL,
-    ];
+    const args = playArgs('song.ogg', world.local.gateway.apiUrl, token);
     const code = await runCli(args, io);
     expect(io.err()).toBe('');
     expect(code).toBe(0);
@@ -65,11 +68,7 @@ describe('voxcord play', () => {
     expect(listener.heard.get(PLAYER)!.map(hex)).toEqual(frames.map(hex));
     expect(listener.decryptFailures).toBe(0);
     // It left the channel.
-    await until(
-      () => world.local.voice.participants(GUILD).every((p) => p.userId !== PLAYER),
-      2_000,
-      'the player to leave',
-    );
+    await playerLeft(world);
   });
 
   it('stops on Ctrl-C (the abort signal) and still leaves cleanly', async () => {
@@ -80,32 +79,14 @@ describe('voxcord play', () => {
     const controller = new AbortController();
     const io = captureIo({ cwd: dir, signal: controller.signal });
     const token = world.local.createBot(PLAYER).token;
-    const playing = runCli(
-      [
-        'play',
-        'long.ogg',
-        '--server',
-        world.local.gateway.apiUrl,
-        '--token',
-        token,
-        '--guild',
-        GUILD,
-        '--channel',
-        CHANNEL,
-      ],
-      io,
-    );
+    const playing = runCli(playArgs('long.ogg', world.local.gateway.apiUrl, token), io);
     await until(() => io.out().includes('playing long.ogg'), 10_000, 'playback');
     controller.abort();
     expect(await playing).toBe(0);
     expect(io.out()).toMatch(/stopped long\.ogg: 0:0\d\.\d/);
     expect(listener.heard.get(PLAYER)?.length ?? 0).toBeGreaterThan(0);
     expect(listener.heard.get(PLAYER)!.length).toBeLessThan(500);
-    await until(
-      () => world.local.voice.participants(GUILD).every((p) => p.userId !== PLAYER),
-      2_000,
-      'the player to leave',
-    );
+    await playerLeft(world);
   });
 
   it('a rejected token: exit 1, says so and how to fix it', async () => {
@@ -113,21 +94,7 @@ describe('voxcord play', () => {
     const dir = await tempDir(cleanup);
     await writeOgg(join(dir, 'a.ogg'), await encodeTones(SHORT));
     const io = captureIo({ cwd: dir });
-    const code = await runCli(
-      [
-        'play',
-        'a.ogg',
-        '--server',
-        world.local.gateway.apiUrl,
-        '--token',
-        'not-a-token',
-        '--guild',
-        GUILD,
-        '--channel',
-        CHANNEL,
-      ],
-      io,
-    );
+    const code = await runCli(playArgs('a.ogg', world.local.gateway.apiUrl, 'not-a-token'), io);
     expect(code).toBe(1);
     expect(io.err()).toContain(`${world.local.gateway.apiUrl} rejected the bot token`);
     expect(io.err()).toContain('Check the token');
@@ -138,21 +105,7 @@ describe('voxcord play', () => {
     const dir = await tempDir(cleanup);
     await writeOgg(join(dir, 'a.ogg'), await encodeTones(SHORT));
     const io = captureIo({ cwd: dir });
-    const code = await runCli(
-      [
-        'play',
-        'a.ogg',
-        '--server',
-        'http://127.0.0.1:9/api',
-        '--token',
-        'MTIz.x.y',
-        '--guild',
-        GUILD,
-        '--channel',
-        CHANNEL,
-      ],
-      io,
-    );
+    const code = await runCli(playArgs('a.ogg', 'http://127.0.0.1:9/api', 'MTIz.x.y'), io);
     expect(code).toBe(1);
     expect(io.err()).toMatch(/could not connect to the gateway of http:\/\/127\.0\.0\.1:9\/api/);
     expect(io.err()).toContain('voxcord serve');

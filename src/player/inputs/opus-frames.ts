@@ -7,7 +7,7 @@ import type { OpusDecoder } from '../../audio/opus.js';
 import { PcmFramer } from '../../audio/pcm-framer.js';
 import { SAMPLES_PER_FRAME } from '../../protocol/constants.js';
 import { pcmSamples } from './pcm.js';
-import { framesIn, generatorSource, inputError, releaseIterator } from './source.js';
+import { checkedBytes, framesIn, generatorSource, inputError, releaseIterator } from './source.js';
 import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './source.js';
 
 /** Frame durations in samples at 48 kHz by TOC config (RFC 6716 §3.1). */
@@ -103,30 +103,7 @@ function packetsOf(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): As
   if (typeof asyncFn === 'function') it = asyncFn.call(source);
   else if (typeof syncFn === 'function') it = syncFn.call(source);
   else throw inputError('Opus input must be an (async) iterable of packets');
-  return {
-    next: async (): Promise<IteratorResult<Uint8Array>> => {
-      let result: IteratorResult<unknown>;
-      try {
-        result = await it.next();
-      } catch (err) {
-        throw inputError('the audio input failed', err);
-      }
-      if (result.done === true) return { done: true, value: undefined };
-      if (!(result.value instanceof Uint8Array))
-        throw inputError('an Opus input yielded an item that is not bytes', undefined, {
-          type: typeof result.value,
-        });
-      return { done: false, value: result.value };
-    },
-    return: async (): Promise<IteratorResult<Uint8Array>> => {
-      try {
-        await it.return?.();
-      } catch {
-        // nothing more to release
-      }
-      return { done: true, value: undefined };
-    },
-  };
+  return checkedBytes(it, 'an Opus input yielded an item that is not bytes');
 }
 
 /**

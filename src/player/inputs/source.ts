@@ -87,7 +87,20 @@ function bytesOf(input: Readable | AsyncIterable<Uint8Array>): AsyncIterator<Uin
       'audio input must be bytes, a Readable or an async iterable of bytes',
     );
   }
-  const it = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  return checkedBytes(
+    (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator](),
+    'the audio input produced a chunk that is not bytes',
+  );
+}
+
+/**
+ * `it`'s items, each checked to be bytes (`notBytes` is the error message otherwise); the
+ * source's own failures become AUDIO_INPUT_ERROR, and return() never throws.
+ */
+export function checkedBytes(
+  it: AsyncIterator<unknown> | Iterator<unknown>,
+  notBytes: string,
+): AsyncIterator<Uint8Array> {
   return {
     next: async (): Promise<IteratorResult<Uint8Array>> => {
       let result: IteratorResult<unknown>;
@@ -98,9 +111,7 @@ function bytesOf(input: Readable | AsyncIterable<Uint8Array>): AsyncIterator<Uin
       }
       if (result.done === true) return { done: true, value: undefined };
       if (!(result.value instanceof Uint8Array)) {
-        throw inputError('the audio input produced a chunk that is not bytes', undefined, {
-          type: typeof result.value,
-        });
+        throw inputError(notBytes, undefined, { type: typeof result.value });
       }
       return { done: false, value: result.value };
     },
