@@ -52,7 +52,17 @@ export * from './player/index.js';
 
 // Receiving
 export { VoiceReceiver } from './receive/receiver.js';
-export { createWavWriter, createOggOpusWriter } from './receive/recorder.js';
+export { createWavWriter, createOggOpusWriter, recordWav, recordOggOpus } from './receive/recorder.js';
+export type {
+  AlignOptions,
+  OggOpusOptions,
+  RecordOggOpusOptions,
+  RecordWavOptions,
+  RecordingWriter,
+  WavFormat,
+} from './receive/recorder.js';
+export { RecordingTimeline } from './receive/recording-timeline.js';
+export type { RecordingTimelineOptions } from './receive/recording-timeline.js';
 
 // The local Discord (main gateway subset, voice gateway, SFU, DAVE delivery service)
 export { startLocalDiscord } from './server/local-discord.js';

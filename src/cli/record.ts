@@ -12,6 +12,7 @@ import type { OpusCodecFactory } from '../audio/opus.js';
 import { JITTER_MAX_DELAY_MS } from '../protocol/constants.js';
 import { VoiceReceiver } from '../receive/receiver.js';
 import { recordOggOpus, recordWav } from '../receive/recorder.js';
+import { RecordingTimeline } from '../receive/recording-timeline.js';
 import type { AudioFrame } from '../voice/session-dave.js';
 import type { SpeakingUpdate, VoiceSession } from '../voice/session.js';
 import { TARGET_HELP, TARGET_OPTIONS, joinTarget, resolveTarget } from './connect.js';
@@ -21,19 +22,23 @@ import { Progress, formatDuration } from './progress.js';
 import { groupDigits } from './timeline.js';
 
 export const RECORD_USAGE =
-  'usage: voxcord record --guild <id> --channel <id> [--token <token>] [--server <url>] [--output <dir>] [--format ogg|wav] [--duration <s>]';
+  'usage: voxcord record --guild <id> --channel <id> [--token <token>] [--server <url>] [--output <dir>] [--format ogg|wav] [--aligned] [--duration <s>]';
 
 export const RECORD_HELP = `${RECORD_USAGE}
 
 Joins the voice channel and records each person who speaks to a file of their own,
 <dir>/<user id>.ogg (Ogg Opus, the audio exactly as received) or .wav (decoded PCM), until
-Ctrl-C or --duration. End-to-end encrypted (DAVE) audio is decrypted first.
+Ctrl-C or --duration. End-to-end encrypted (DAVE) audio is decrypted first. By default a file
+holds only what its speaker sent, bursts back to back; with --aligned every file starts when the
+recording starts and ends when it stops, silence kept, so the files line up sample for sample.
 
 ${TARGET_HELP}
 
 Options:
   --output <dir>      where to write the files (default: recordings)
   --format ogg|wav    file format (default: ogg)
+  --aligned           timeline-aligned files: same start and end for everyone, silence kept
+                      between bursts (and before a late speaker's first one)
   --duration <s>      stop after this many seconds (default: until Ctrl-C)
   -h, --help          this help`;
 
@@ -53,6 +58,7 @@ export async function runRecordCommand(argv: string[], io: CliIo): Promise<numbe
         output: { type: 'string', short: 'o' },
         format: { type: 'string' },
         duration: { type: 'string' },
+        aligned: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -88,6 +94,9 @@ export async function runRecordCommand(argv: string[], io: CliIo): Promise<numbe
     say(io, line);
   };
 
+  // --aligned: every file starts now (leading silence for a late speaker) and ends at the stop.
+  const timeline = values.aligned === true ? new RecordingTimeline() : undefined;
+
   const start = (userId: string): void => {
     if (userId === self || recordings.has(userId)) return;
     const path = resolve(dir, `${userId}.${format}`);
@@ -95,7 +104,11 @@ export async function runRecordCommand(argv: string[], io: CliIo): Promise<numbe
       mode: format === 'wav' ? 'pcm' : 'opus',
       maxQueuedFrames: 3_000,
     });
-    const done = format === 'wav' ? recordWav(stream.frames(), path) : recordOggOpus(stream.frames(), path);
+    const options = timeline === undefined ? {} : { timeline };
+    const done =
+      format === 'wav'
+        ? recordWav(stream.frames(), path, options)
+        : recordOggOpus(stream.frames(), path, options);
     done.catch(() => undefined);
     recordings.set(userId, { userId, path, done });
     note(`  recording ${userId} -> ${relative(io.cwd, path) || path}`);
@@ -126,6 +139,11 @@ export async function runRecordCommand(argv: string[], io: CliIo): Promise<numbe
       hooks.delete(session);
     },
   });
+  const unfeed = (): void => {
+    unsubscribe();
+    for (const unhook of hooks.values()) unhook();
+    hooks.clear();
+  };
   receiver.start(10);
 
   try {
@@ -133,6 +151,7 @@ export async function runRecordCommand(argv: string[], io: CliIo): Promise<numbe
     say(
       io,
       `recording to ${relative(io.cwd, dir) || dir} as ${format}` +
+        (timeline === undefined ? '' : ', timeline-aligned') +
         (dave.privacyCode === undefined ? '' : ` (DAVE privacy code ${groupDigits(dave.privacyCode)})`) +
         (durationS === undefined ? '; press Ctrl+C to stop' : ` for ${durationS} s`),
     );
@@ -146,12 +165,17 @@ export async function runRecordCommand(argv: string[], io: CliIo): Promise<numbe
     } finally {
       clearInterval(ticker);
     }
+    if (timeline !== undefined) {
+      // Every file ends at this instant: nothing that arrives later is fed in.
+      timeline.stop();
+      unfeed();
+    }
     progress.done(performance.now() - began);
     // What is still in the jitter buffers plays out, then every file is finished.
     await sleep(JITTER_MAX_DELAY_MS + 100);
   } finally {
-    unsubscribe();
-    for (const unhook of hooks.values()) unhook();
+    timeline?.stop();
+    unfeed();
     const stats = [...recordings.values()].map((r) => ({ r, s: receiver.stats(r.userId) }));
     receiver.close();
     await Promise.allSettled([...recordings.values()].map((r) => r.done));

@@ -265,5 +265,11 @@ export const SPEAKING_END_DELAY_MS = 200;
 export const DECODER_IDLE_RELEASE_MS = 5_000;
 /** A subscriber that does not read keeps at most this many frames queued (10 s); more are dropped. */
 export const RECEIVE_MAX_QUEUED_FRAMES = 500;
+/**
+ * Timeline-aligned recording: a frame arriving this much later than its RTP timestamp predicts
+ * re-anchors the sender's clock to arrival time (its clock paused between bursts or restarted). The
+ * jitter buffer drops packets later than JITTER_MAX_DELAY_MS, so normal jitter stays below it.
+ */
+export const RECORD_REANCHOR_MS = JITTER_MAX_DELAY_MS;
 /** Ogg Opus (RFC 7845): pages flushed after this many packets (1 s of 20 ms frames). */
 export const OGG_PACKETS_PER_PAGE = 50;

@@ -4,7 +4,9 @@
  * The byte formats are pure functions (wavHeader, oggCrc32, buildOggPage, opusHead, opusTags,
  * OggOpusPager) so they test without I/O. A WAV file written to a path gets its real sizes patched
  * into the header at close; a Writable gets the "unknown length" sizes (0xFFFFFFFF) most readers
- * accept for streamed WAV.
+ * accept for streamed WAV. recordWav/recordOggOpus pipe a receiver stream into a writer, either
+ * frames back to back (default) or timeline-aligned (a RecordingTimeline: silence kept, so files
+ * recorded on the same timeline line up sample for sample).
  */
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -17,6 +19,7 @@ import {
   SAMPLES_PER_FRAME,
 } from '../protocol/constants.js';
 import { VoxcordError, toError } from '../errors.js';
+import { TimelinePlacer, type RecordingTimeline, type TimedFrame } from './recording-timeline.js';
 
 // ---------------------------------------------------------------------------------------------
 // WAV
@@ -411,10 +414,33 @@ export function createOggOpusWriter(
 // ---------------------------------------------------------------------------------------------
 // Piping receiver streams into writers
 
-interface FrameLike {
+interface FrameLike extends TimedFrame {
   pcm?: Int16Array;
   payload?: Uint8Array;
   concealed?: boolean;
+}
+
+export interface AlignOptions {
+  /**
+   * Timeline-aligned output: the file starts at the timeline's start and keeps the silence between
+   * bursts (and before a late first one), so sample k of every file recorded on the same timeline
+   * is the same instant. Call `timeline.stop()` before the streams end so the files also end
+   * together. Without it (the default), only received frames are written, back to back.
+   */
+  timeline?: RecordingTimeline;
+}
+
+export interface RecordWavOptions extends Partial<WavFormat>, AlignOptions {}
+
+export interface RecordOggOpusOptions extends OggOpusOptions, AlignOptions {}
+
+/** One second of zeros at the default format, written in slices for long gaps. */
+const ZEROS = new Int16Array(SAMPLE_RATE * CHANNELS);
+
+function writeZeros(writer: RecordingWriter<Int16Array | Uint8Array>, samples: number): void {
+  for (let left = samples; left > 0; left -= ZEROS.length) {
+    writer.write(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+  }
 }
 
 /**
@@ -424,28 +450,52 @@ interface FrameLike {
 export async function recordWav(
   frames: AsyncIterable<FrameLike>,
   target: string | Writable,
-  format?: WavFormat,
+  options: RecordWavOptions = {},
 ): Promise<void> {
+  const format = { sampleRate: options.sampleRate ?? SAMPLE_RATE, channels: options.channels ?? CHANNELS };
   const writer = createWavWriter(target, format);
+  // Timeline samples are 48 kHz; a file at another rate converts its gaps.
+  const perTimelineSample = format.sampleRate / SAMPLE_RATE;
+  const placer =
+    options.timeline === undefined ? undefined : new TimelinePlacer(options.timeline, 1 / perTimelineSample);
+  const pad = (gap: number): void =>
+    writeZeros(writer, Math.round(gap * perTimelineSample) * format.channels);
   try {
-    for await (const f of frames) if (f.pcm !== undefined) writer.write(f.pcm);
+    for await (const f of frames) {
+      if (f.pcm === undefined) continue;
+      if (placer !== undefined) pad(placer.place(f, f.pcm.length / format.channels / perTimelineSample));
+      writer.write(f.pcm);
+    }
+    if (placer !== undefined) pad(placer.end());
   } finally {
     await writer.close();
   }
 }
 
-/** Records an Opus-mode user stream to Ogg Opus (lost frames become silence) until it ends. */
+/**
+ * Records an Opus-mode user stream to Ogg Opus (lost frames become silence) until it ends. With a
+ * timeline, gaps are real 20 ms silence packets (counted in the granule positions), which every
+ * decoder plays for their duration.
+ */
 export async function recordOggOpus(
   frames: AsyncIterable<FrameLike>,
   target: string | Writable,
-  options?: OggOpusOptions,
+  options: RecordOggOpusOptions = {},
 ): Promise<void> {
   const writer = createOggOpusWriter(target, options);
+  const placer =
+    options.timeline === undefined ? undefined : new TimelinePlacer(options.timeline, SAMPLES_PER_FRAME);
+  const pad = (gap: number): void => {
+    for (let n = gap / SAMPLES_PER_FRAME; n > 0; n--) writer.writeLost();
+  };
   try {
     for await (const f of frames) {
+      if (f.payload === undefined && f.concealed !== true) continue;
+      if (placer !== undefined) pad(placer.place(f, SAMPLES_PER_FRAME));
       if (f.payload !== undefined) writer.write(f.payload);
-      else if (f.concealed === true) writer.writeLost();
+      else writer.writeLost();
     }
+    if (placer !== undefined) pad(placer.end());
   } finally {
     await writer.close();
   }
