@@ -15,6 +15,7 @@ import {
   recordWav,
   wavHeader,
 } from '../../src/receive/recorder.js';
+import { RecordingTimeline } from '../../src/receive/recording-timeline.js';
 
 /** Independent CRC: bit by bit, straight from the Ogg spec (poly 0x04C11DB7, init 0, no reflection). */
 function referenceCrc(bytes: Uint8Array): number {
@@ -317,5 +318,104 @@ describe('Ogg Opus', () => {
     expect(() => pager.packet(new Uint8Array(70_000))).toThrow();
     pager.end();
     expect(() => pager.packet(Uint8Array.of(1))).toThrow();
+  });
+});
+
+describe('timeline-aligned recording', () => {
+  interface Synthetic {
+    timestamp: number;
+    receivedAt: number | undefined;
+    concealed: boolean;
+    pcm?: Int16Array;
+    payload?: Uint8Array;
+  }
+  /** A burst of `count` frames from RTP timestamp `ts`, arriving every 20 ms from `at` ms. */
+  function burst(ts: number, at: number, count: number, value: number): Synthetic[] {
+    return Array.from({ length: count }, (_, i) => ({
+      timestamp: ts + i * 960,
+      receivedAt: at + i * 20,
+      concealed: false,
+      pcm: new Int16Array(1920).fill(value),
+      payload: Uint8Array.of(0xfc, value),
+    }));
+  }
+  async function* stream(frames: readonly Synthetic[]): AsyncGenerator<Synthetic> {
+    yield* frames;
+  }
+  // Two speakers on one timeline from t = 1000 ms, stopped at 2000 ms: A at 1100-1200 and
+  // 1600-1700 ms (its RTP clock ran through the pause), B from 1300 ms with one lost frame.
+  const a = [...burst(5_000, 1_100, 5, 1), ...burst(5_000 + 25 * 960, 1_600, 5, 2)];
+  const b = [
+    ...burst(90, 1_300, 3, 3),
+    { timestamp: 90 + 3 * 960, receivedAt: undefined, concealed: true, pcm: new Int16Array(1920).fill(4) },
+    ...burst(90 + 4 * 960, 1_380, 2, 5),
+  ];
+  const timeline = (): RecordingTimeline => {
+    const t = new RecordingTimeline({ startAt: 1_000 });
+    t.stop(2_000);
+    return t;
+  };
+
+  it('WAV: every file spans start to stop, each frame at its instant, silence between', async () => {
+    const files: Int16Array[] = [];
+    for (const frames of [a, b]) {
+      const sink = memorySink();
+      await recordWav(stream(frames), sink.stream, { timeline: timeline() });
+      const bytes = sink.bytes();
+      files.push(new Int16Array(bytes.buffer.slice(bytes.byteOffset + 44, bytes.byteOffset + bytes.length)));
+    }
+    // 1 s of 48 kHz stereo each.
+    expect(files.map((f) => f.length)).toEqual([96_000, 96_000]);
+    /** The value of each 10 ms block (stereo samples), or 'mixed'. */
+    const blocks = (f: Int16Array): (number | string)[] =>
+      Array.from({ length: 100 }, (_, i) => {
+        const block = f.subarray(i * 960, (i + 1) * 960);
+        return block.every((v) => v === block[0]) ? block[0]! : 'mixed';
+      });
+    const expectA = Array.from({ length: 100 }, (_, i) =>
+      i >= 10 && i < 20 ? 1 : i >= 60 && i < 70 ? 2 : 0,
+    );
+    expect(blocks(files[0]!)).toEqual(expectA);
+    const expectB = Array.from({ length: 100 }, (_, i) =>
+      i >= 30 && i < 36 ? 3 : i >= 36 && i < 38 ? 4 : i >= 38 && i < 42 ? 5 : 0,
+    );
+    expect(blocks(files[1]!)).toEqual(expectB);
+  });
+
+  it('WAV at another rate: gaps converted, the same duration', async () => {
+    const sink = memorySink();
+    // 24 kHz mono: a frame of 960 samples is 40 ms, gaps count 24 samples per ms.
+    const frames = [{ timestamp: 0, receivedAt: 1_500, concealed: false, pcm: new Int16Array(960).fill(9) }];
+    await recordWav(stream(frames), sink.stream, { timeline: timeline(), sampleRate: 24_000, channels: 1 });
+    const pcm = new Int16Array(sink.bytes().slice(44).buffer);
+    expect(pcm.length).toBe(24_000);
+    expect(pcm.indexOf(9)).toBe(12_000);
+    expect(pcm.lastIndexOf(9)).toBe(12_959);
+  });
+
+  it('Ogg Opus: gaps are 20 ms silence packets, granule positions count them (RFC 7845 §4)', async () => {
+    const sink = memorySink();
+    await recordOggOpus(stream(a), sink.stream, { timeline: timeline(), serial: 4 });
+    const pages = parsePages(sink.bytes());
+    expect(pages.every((p) => p.crcOk)).toBe(true);
+    const packets = pages.slice(2).flatMap((p) => p.packets);
+    const silence = (p: Uint8Array): boolean => p.length === 3 && p[0] === 0xf8;
+    // 50 slots of 20 ms: 5 silent, A's first burst, 20 silent, the second burst, 15 silent.
+    expect(packets).toHaveLength(50);
+    expect(packets.map((p) => (silence(p) ? 0 : p[1]))).toEqual([
+      ...Array<number>(5).fill(0),
+      ...Array<number>(5).fill(1),
+      ...Array<number>(20).fill(0),
+      ...Array<number>(5).fill(2),
+      ...Array<number>(15).fill(0),
+    ]);
+    expect(pages.at(-1)!.granule).toBe(48_000n);
+    expect(pages.at(-1)!.headerType).toBe(0x04);
+  });
+
+  it('without a timeline (the default) frames are written back to back', async () => {
+    const sink = memorySink();
+    await recordWav(stream(a), sink.stream);
+    expect(sink.bytes().length - 44).toBe(10 * 3_840);
   });
 });
