@@ -94,6 +94,65 @@ describe('voxcord record', () => {
     }
   });
 
+  it('--aligned: files start and end together, silence kept, each burst at its instant', async () => {
+    const world = await startWorld(cleanup);
+    const dir = await tempDir(cleanup);
+    const controller = new AbortController();
+    const { io, done } = startRecording(world, dir, ['--output', 'rec', '--aligned'], controller.signal);
+    await until(() => io.out().includes('recording to rec as ogg, timeline-aligned'), 10_000, 'the recorder');
+    const alice = await joinBot(world, cleanup, ALICE);
+    const bob = await joinBot(world, cleanup, BOB);
+    await until(() => groupFormed(world, [alice, bob], 3), 10_000, 'the DAVE group of three');
+    const frames = await encodeTones({ notes: [{ frequency: 440, ms: 400 }] }); // 20 frames
+
+    // A, B one second later, A two seconds after its first burst.
+    const startedAt: number[] = [];
+    const burstAt = async (bot: Bot, at: number): Promise<void> => {
+      const wait = at - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      startedAt.push(performance.now());
+      await speak(bot, frames);
+    };
+    const t = performance.now() + 100;
+    await Promise.all([burstAt(alice, t), burstAt(bob, t + 1_000)]);
+    await burstAt(alice, t + 2_000);
+    await new Promise((r) => setTimeout(r, 500));
+    controller.abort();
+    expect(await done).toBe(0);
+    expect(io.err()).toBe('');
+
+    const slots = async (id: string): Promise<boolean[]> => {
+      const demuxer = new OggOpusDemuxer();
+      const packets = demuxer.push(await readFile(join(dir, 'rec', `${id}.ogg`)));
+      return packets.map((p) => !(p.length === 3 && p[0] === 0xf8)); // true = audio
+    };
+    const a = await slots(ALICE);
+    const b = await slots(BOB);
+    // The same length: from the start of the recording to its stop, one 20 ms packet per slot.
+    expect(Math.abs(a.length - b.length)).toBeLessThanOrEqual(1);
+    const bursts = (s: boolean[]): number[] => s.flatMap((audio, i) => (audio && !s[i - 1] ? [i] : []));
+    const [a1, a2] = bursts(a);
+    const [b1] = bursts(b);
+    expect(bursts(a)).toHaveLength(2);
+    expect(bursts(b)).toHaveLength(1);
+    expect(a.filter(Boolean)).toHaveLength(40);
+    expect(b.filter(Boolean)).toHaveLength(20);
+    // Every file starts at the recording's start: A's first burst came well after it.
+    expect(a1!).toBeGreaterThan(10);
+    // The bursts sit in the files as far apart as they were sent (±2 frames).
+    const frameGap = (i: number, j: number): number => (startedAt[j]! - startedAt[i]!) / 20;
+    expect(Math.abs(b1! - a1! - frameGap(0, 1))).toBeLessThanOrEqual(2);
+    expect(Math.abs(a2! - a1! - frameGap(0, 2))).toBeLessThanOrEqual(2);
+    // And the recording ends after the last burst: trailing silence up to the stop.
+    expect(a.length - (a2! + 20)).toBeGreaterThan(10);
+  });
+
+  it('--help documents --aligned', async () => {
+    const io = captureIo();
+    expect(await runCli(['record', '--help'], io)).toBe(0);
+    expect(io.out()).toMatch(/\[--aligned\][\s\S]*--aligned +timeline-aligned files/);
+  });
+
   it('--format wav decodes to PCM and --duration stops by itself', async () => {
     const world = await startWorld(cleanup);
     const dir = await tempDir(cleanup);
