@@ -81,6 +81,8 @@ export interface RecordingWriter<Chunk> {
   close(): Promise<void>;
   /** Payload bytes written so far (WAV: PCM data; Ogg: whole pages). */
   readonly bytesWritten: number;
+  /** Resolves once the target has room again, so long stretches can be written without piling up. */
+  ready(): Promise<void>;
 }
 
 /** Wraps a target in a sink that remembers its first error instead of throwing it at the caller. */
@@ -95,6 +97,21 @@ function openSink(target: string | Writable): {
     failure ??= toError(err);
   });
   return { stream, ownsStream: typeof target === 'string', error: () => failure };
+}
+
+function whenDrained(stream: Writable): Promise<void> {
+  if (!stream.writableNeedDrain || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
 }
 
 function endStream(stream: Writable, owns: boolean): Promise<void> {
@@ -126,6 +143,7 @@ export function createWavWriter(
     get bytesWritten() {
       return bytes;
     },
+    ready: () => whenDrained(sink.stream),
     write(chunk) {
       if (closed) throw new VoxcordError('DESTROYED', 'WAV writer is closed');
       const b = pcmBytes(chunk);
@@ -394,6 +412,7 @@ export function createOggOpusWriter(
     get bytesWritten() {
       return bytes;
     },
+    ready: () => whenDrained(sink.stream),
     write: (frame) => write(frame),
     writeLost: (samples = SAMPLES_PER_FRAME) => write(OPUS_SILENCE_FRAME.slice(), samples),
     async close() {
@@ -437,9 +456,11 @@ export interface RecordOggOpusOptions extends OggOpusOptions, AlignOptions {}
 /** One second of zeros at the default format, written in slices for long gaps. */
 const ZEROS = new Int16Array(SAMPLE_RATE * CHANNELS);
 
-function writeZeros(writer: RecordingWriter<Int16Array | Uint8Array>, samples: number): void {
+/** Zeros a second at a time, waiting for the target between seconds (a long pause is not buffered whole). */
+async function writeZeros(writer: RecordingWriter<Int16Array | Uint8Array>, samples: number): Promise<void> {
   for (let left = samples; left > 0; left -= ZEROS.length) {
     writer.write(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+    if (left > ZEROS.length) await writer.ready();
   }
 }
 
@@ -458,15 +479,16 @@ export async function recordWav(
   const perTimelineSample = format.sampleRate / SAMPLE_RATE;
   const placer =
     options.timeline === undefined ? undefined : new TimelinePlacer(options.timeline, 1 / perTimelineSample);
-  const pad = (gap: number): void =>
+  const pad = (gap: number): Promise<void> =>
     writeZeros(writer, Math.round(gap * perTimelineSample) * format.channels);
   try {
     for await (const f of frames) {
       if (f.pcm === undefined) continue;
-      if (placer !== undefined) pad(placer.place(f, f.pcm.length / format.channels / perTimelineSample));
+      if (placer !== undefined)
+        await pad(placer.place(f, f.pcm.length / format.channels / perTimelineSample));
       writer.write(f.pcm);
     }
-    if (placer !== undefined) pad(placer.end());
+    if (placer !== undefined) await pad(placer.end());
   } finally {
     await writer.close();
   }

@@ -413,6 +413,29 @@ describe('timeline-aligned recording', () => {
     expect(pages.at(-1)!.headerType).toBe(0x04);
   });
 
+  it('a long pause is written a second at a time as the target drains, not buffered whole', async () => {
+    let peak = 0;
+    let written = 0;
+    const slow: Writable = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        peak = Math.max(peak, slow.writableLength);
+        setImmediate(cb);
+      },
+    });
+    const t = new RecordingTimeline({ startAt: 0 });
+    t.stop(30_000);
+    // A speaker first heard 20 s in: 20 s of leading silence, then 10 s more to the stop.
+    const frames = [
+      { timestamp: 0, receivedAt: 20_000, concealed: false, pcm: new Int16Array(1920).fill(1) },
+    ];
+    await recordWav(stream(frames), slow, { timeline: t });
+    while (slow.writableLength > 0) await new Promise((r) => setImmediate(r));
+    expect(written).toBe(44 + 30 * 192_000);
+    expect(peak).toBeLessThanOrEqual(2 * 192_000);
+  });
+
   it('without a timeline (the default) frames are written back to back', async () => {
     const sink = memorySink();
     await recordWav(stream(a), sink.stream);
