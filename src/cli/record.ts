@@ -2,7 +2,9 @@
  * `voxcord record`: joins a voice channel and writes each speaker to a file of their own
  * (<dir>/<user id>.ogg as Ogg Opus, the frames as received, or .wav decoded), until Ctrl-C or
  * --duration. Decrypted frames come from the session's 'audioFrame' events (DAVE already removed)
- * and go through a VoiceReceiver (jitter buffer, per-user streams) into the recorders.
+ * and go through a VoiceReceiver (jitter buffer, per-user streams) into the recorders. With
+ * --aligned the recorders share one RecordingTimeline (started after the join, stopped at Ctrl-C or
+ * --duration, when the feed is cut), so every file has the same start, end and length.
  */
 import { mkdir } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
