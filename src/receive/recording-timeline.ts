@@ -7,18 +7,24 @@
  * is its RTP timestamp (exact within and across a sender's bursts, since a sender's clock keeps
  * running through pauses, media.md §4.1) mapped onto the recording clock by an offset anchored on
  * the least-delayed packet seen (minimum of arrival - timestamp), so network jitter never moves a
- * burst. A packet arriving more than RECORD_REANCHOR_MS later than that mapping predicts means the
- * sender's clock paused or restarted (a new SSRC after a rejoin; a sender whose timestamp stops
- * between bursts): the mapping re-anchors on that packet's arrival.
+ * burst; at each new burst the offset follows the best packet of the last one, so a sender clock
+ * slower than ours is caught up in the pauses. A packet arriving more than RECORD_REANCHOR_MS
+ * later than the mapping predicts means the sender's clock paused or restarted (a new SSRC after a
+ * rejoin; a sender whose timestamp stops between bursts): the mapping re-anchors on its arrival.
  *
  * No audio is dropped: a frame placed before the end of what is already written (the anchor moved
  * earlier by a few ms) is written right after it, and the next gap absorbs the difference.
  */
-import { RECORD_REANCHOR_MS, SAMPLE_RATE } from '../protocol/constants.js';
+import { RECORD_REANCHOR_MS, SAMPLE_RATE, SAMPLES_PER_FRAME } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import { tsDiff } from './sequence.js';
 
 const SAMPLES_PER_MS = SAMPLE_RATE / 1000;
+/**
+ * A timestamp step this large starts a new burst (a pause: the jitter buffer fills lost slots, so
+ * inside a burst steps are one frame; 100 ms also covers senders of 40 or 60 ms frames).
+ */
+const BURST_PAUSE_SAMPLES = 5 * SAMPLES_PER_FRAME;
 
 export interface RecordingTimelineOptions {
   /** The instant every file starts at, ms on the receiver's clock (default: now). */
@@ -85,6 +91,8 @@ export class TimelinePlacer {
   private offset: number | undefined;
   private lastTimestamp: number | undefined;
   private unwrapped = 0;
+  /** Least (arrival - timestamp) of the current burst. */
+  private burstMin: number | undefined;
   private readonly reanchor = RECORD_REANCHOR_MS * SAMPLES_PER_MS;
 
   /**
@@ -134,14 +142,21 @@ export class TimelinePlacer {
         ? this.timeline.samplesAt(receivedAt)
         : undefined;
     if (typeof timestamp !== 'number' || !Number.isInteger(timestamp)) return arrival;
-    this.unwrapped =
-      this.lastTimestamp === undefined ? 0 : this.unwrapped + tsDiff(timestamp, this.lastTimestamp);
+    const step = this.lastTimestamp === undefined ? 0 : tsDiff(timestamp, this.lastTimestamp);
+    this.unwrapped += step;
     this.lastTimestamp = timestamp;
+    if (Math.abs(step) > BURST_PAUSE_SAMPLES && this.burstMin !== undefined && this.offset !== undefined) {
+      // A new burst: catch up with a sender clock slower than ours, by the best packet of the last
+      // burst (a jitter-free figure), here in the pause rather than by a jump inside a burst.
+      if (this.burstMin > this.offset) this.offset = this.burstMin;
+      this.burstMin = undefined;
+    }
     if (arrival !== undefined) {
       const candidate = arrival - this.unwrapped;
       if (this.offset === undefined || candidate < this.offset || candidate - this.offset > this.reanchor) {
         this.offset = candidate;
       }
+      this.burstMin = Math.min(this.burstMin ?? candidate, candidate);
     }
     return this.offset === undefined ? undefined : this.unwrapped + this.offset;
   }

@@ -90,6 +90,34 @@ describe('TimelinePlacer', () => {
     expect(restarted[0]).toBe(3_000 * 48 - (1_200 * 48 + 5 * FRAME));
   });
 
+  it('follows a sender clock that runs slow between bursts, never by a jump inside one', () => {
+    const t = new RecordingTimeline({ startAt: 0 });
+    const p = new TimelinePlacer(t);
+    // 2% slow (exaggerated; real clocks drift by ppm): a 20 ms frame of the sender takes 20.4 ms.
+    // 10 bursts of 50 frames, one every 100 sender frames: 400 ms of drift in all.
+    const frames: TimedFrame[] = [];
+    for (let k = 0; k < 10; k++) {
+      for (let i = 0; i < 50; i++) {
+        const g = k * 100 + i;
+        frames.push({ timestamp: g * FRAME, receivedAt: g * 20 * 1.02 });
+      }
+    }
+    const gaps = placeAll(p, frames);
+    const inside = gaps.filter((g, n) => n % 50 !== 0 && g > 0);
+    expect(inside).toEqual([]);
+    // Each burst starts within 2 frames of its arrival (the drift over one burst and pause).
+    let position = 0;
+    gaps.forEach((g, n) => {
+      position += g;
+      if (n % 50 === 0) {
+        const arrival = frames[n]!.receivedAt! * 48;
+        expect(arrival - position).toBeGreaterThanOrEqual(0);
+        expect(arrival - position).toBeLessThanOrEqual(2 * FRAME);
+      }
+      position += FRAME;
+    });
+  });
+
   it('follows the RTP timestamp across its u32 wrap', () => {
     const t = new RecordingTimeline({ startAt: 0 });
     const p = new TimelinePlacer(t);
