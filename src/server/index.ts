@@ -181,6 +181,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         packetsForwarded: s.stats.rtpForwarded,
         packetsDelivered: s.stats.rtpDelivered,
         packetsDropped: s.stats.rtpDropped,
+        packetsReplayed: s.stats.rtpReplayed,
         daveFramesWithheld: s.stats.daveFramesWithheld,
       }));
 

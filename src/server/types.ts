@@ -98,6 +98,8 @@ export interface ParticipantInfo {
   packetsForwarded: number;
   packetsDelivered: number;
   packetsDropped: number;
+  /** Of packetsDropped: authentic packets whose transport nonce was already seen (replays). */
+  packetsReplayed: number;
   daveFramesWithheld: number;
 }
 
@@ -114,7 +116,10 @@ export interface SfuStats {
   forwarded: number;
   /** Authenticated media payloads that were DAVE protocol frames (ending in the FA FA marker). */
   daveFrames: number;
-  /** Drops by reason (RTP drop reasons plus 'unknown-ssrc', 'not-ready', 'no-speaking', 'fault-drop'...). */
+  /**
+   * Drops by reason (RTP drop reasons plus 'unknown-ssrc', 'not-ready', 'no-speaking', 'replay',
+   * 'fault-drop'...).
+   */
   dropped: Record<string, number>;
 }
 

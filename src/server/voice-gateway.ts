@@ -295,7 +295,10 @@ class GatewayConnection implements SessionConnection {
     }
     session.key = key;
     session.mode = mode as EncryptionMode;
+    // A new op 1 is a new transport set-up (socket, counters): the SFU starts over from it.
     session.declaredAddress = { address: d.data.address, port: d.data.port };
+    session.observedAddress = null;
+    session.inboundNonces.reset();
     const call = this.state.callOf(session);
     session.sendJson({
       op: VoiceOpcode.SessionDescription,
