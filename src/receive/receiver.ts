@@ -109,6 +109,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   private mixer: Mixer | undefined;
   private readonly mixedStreams = new Set<MixedAudioStream>();
   private readonly totalsCounters = { unknownSsrc: 0, malformed: 0 };
+  private readonly transportDropped: Record<string, number> = {};
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
@@ -205,6 +206,12 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     if (!this.closed) this.totalsCounters.unknownSsrc++;
   }
 
+  /** A datagram the media channel dropped (counted by reason in `totals().transportDropped`). */
+  onTransportDrop(reason: string): void {
+    if (this.closed) return;
+    this.transportDropped[reason] = (this.transportDropped[reason] ?? 0) + 1;
+  }
+
   /** Op 5 from the server: SSRC mapping, and `speaking: 0` ends a burst. */
   onSpeaking(update: SpeakingInput): void {
     if (this.closed) return;
@@ -278,7 +285,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   }
 
   totals(): ReceiverTotals {
-    return { ...this.totalsCounters, users: this.users.size };
+    return { ...this.totalsCounters, transportDropped: { ...this.transportDropped }, users: this.users.size };
   }
 
   isSpeaking(userId: string): boolean {

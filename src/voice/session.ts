@@ -16,7 +16,7 @@ import type { CloseAction, EncryptionMode } from '../protocol/constants.js';
 import { VoxcordError, isVoxcordError, toError } from '../errors.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import type { MediaChannel, MediaEngine, ReceivedRtp } from '../media/media-engine.js';
+import type { MediaChannel, MediaEngine, ReceivedRtp, RtpDropReason } from '../media/media-engine.js';
 import { opusFrames } from '../audio/frame-source.js';
 import type { OpusEncoder } from '../audio/opus.js';
 import { HeartbeatTracker } from './heartbeat.js';
@@ -77,6 +77,8 @@ export type VoiceSessionEvents = {
   clientDisconnect: [userId: string];
   /** Raw transport-decrypted packets (a DAVE frame while E2EE is on). */
   rtp: [packet: ReceivedRtp & { userId?: string }];
+  /** A received datagram the media channel dropped (not authentic, a replay, RTCP...); counted there too. */
+  rtpDrop: [reason: RtpDropReason];
   /** A received Opus frame, DAVE-decrypted (or plain in a transport-only call). */
   audioFrame: [frame: AudioFrame];
   /** A received frame that could not be decrypted; counted in `dave.stats`, nothing is torn down. */
@@ -554,11 +556,14 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       // Without its UDP socket the session cannot resume (keys and socket go together): start over.
       this.fail('rejoin', error);
     };
+    const onDrop = (reason: RtpDropReason): void => void this.emit('rtpDrop', reason);
     channel.on('rtp', onRtp);
+    channel.on('drop', onDrop);
     channel.on('error', onError);
     this.channel = channel;
     this.channelCleanup = () => {
       channel.off('rtp', onRtp);
+      channel.off('drop', onDrop);
       channel.off('error', onError);
     };
   }
