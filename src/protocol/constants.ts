@@ -300,6 +300,8 @@ export const MAIN_GATEWAY_MAX_PAYLOAD_BYTES = 1 << 20;
  */
 export const VOICE_GATEWAY_RATE_LIMIT_MESSAGES = 120;
 export const VOICE_GATEWAY_RATE_WINDOW_MS = 1_000;
+/** After closing a flooder (4021) the server stops reading it and drops the TCP connection this much later. */
+export const VOICE_GATEWAY_CLOSE_GRACE_MS = 100;
 /**
  * A client that does not read its socket: once this many bytes wait in the server's send buffer,
  * the connection is dropped (its session kept for Resume) instead of buffering without bound.

@@ -39,6 +39,18 @@ export interface VoiceServerOptions {
   daveRequired?: boolean;
   /** How long the built-in service waits for op 23 before sending op 22 anyway. Default 1500. */
   daveTransitionTimeoutMs?: number;
+  /**
+   * Per-websocket rate limit: more than `messages` client messages within `windowMs` closes the
+   * socket with 4021. Default VOICE_GATEWAY_RATE_LIMIT_MESSAGES per VOICE_GATEWAY_RATE_WINDOW_MS.
+   */
+  rateLimit?: { messages: number; windowMs: number };
+  /**
+   * A client whose unsent server messages exceed this many bytes (it does not read its socket) is
+   * dropped, its session kept for Resume. Default VOICE_GATEWAY_MAX_BUFFERED_BYTES.
+   */
+  maxBufferedBytes?: number;
+  /** Credentials issued and not yet replaced, at most (allocate() throws beyond). Default SERVER_MAX_ALLOCATIONS. */
+  maxAllocations?: number;
   /** Structured events; never contain tokens, session ids or keys. */
   log?: (event: ServerEvent) => void;
 }

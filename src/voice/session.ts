@@ -19,7 +19,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import type { MediaChannel, MediaEngine, ReceivedRtp, RtpDropReason } from '../media/media-engine.js';
 import { opusFrames } from '../audio/frame-source.js';
 import type { OpusEncoder } from '../audio/opus.js';
-import { HeartbeatTracker } from './heartbeat.js';
+import { HeartbeatTracker, clampHeartbeatInterval } from './heartbeat.js';
 import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from './messages.js';
 import { isActive, nextState } from './session-state.js';
 import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
@@ -653,8 +653,13 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     this.handshakeTimer = undefined;
   }
 
-  private startHeartbeat(intervalMs: number): void {
+  private startHeartbeat(helloIntervalMs: number): void {
     this.stopHeartbeat();
+    const intervalMs = clampHeartbeatInterval(helloIntervalMs);
+    if (intervalMs !== helloIntervalMs)
+      this.debug(
+        `heartbeat_interval ${helloIntervalMs} ms out of range: heartbeating every ${intervalMs} ms`,
+      );
     const tracker = new HeartbeatTracker(intervalMs);
     this.heartbeat = tracker;
     this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(tracker), intervalMs);
