@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import {
+  CLIENT_MAX_TRACKED_USERS,
   DAVE_PROTOCOL_VERSION,
   SUPPORTED_MODES,
   TRANSPORT_KEY_BYTES,
@@ -91,6 +92,15 @@ export type VoiceSessionEvents = {
   daveError: [error: VoxcordError];
   ping: [ms: number];
 };
+
+/** Adds to a set a server fills (op 11), forgetting the oldest entry past CLIENT_MAX_TRACKED_USERS. */
+function boundedAdd(set: Set<string>, value: string): void {
+  if (!set.has(value) && set.size >= CLIENT_MAX_TRACKED_USERS) {
+    const oldest = set.values().next().value;
+    if (oldest !== undefined) set.delete(oldest);
+  }
+  set.add(value);
+}
 
 /** Picks our preferred mode among those the server offers (media.md §3); undefined when none fits. */
 export function chooseEncryptionMode(offered: readonly string[]): EncryptionMode | undefined {
@@ -434,13 +444,13 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         return;
       case VoiceOpcode.Speaking: {
         const { user_id: userId, ssrc, speaking } = message.d;
-        this.ssrcUsers.set(ssrc, userId);
+        this.mapSsrc(ssrc, userId);
         this.emit('speaking', { userId, ssrc, speaking });
         this.emitReceived(this.daveState.mapped(ssrc, userId));
         return;
       }
       case VoiceOpcode.ClientsConnect:
-        for (const id of message.d.user_ids) this.recognizedUsers.add(id);
+        for (const id of message.d.user_ids) boundedAdd(this.recognizedUsers, id);
         this.handleDave(message);
         this.daveState.membershipChanged();
         this.emit('clientConnect', [...message.d.user_ids]);
@@ -462,6 +472,17 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         if (this.daveState.enabled) this.handleDave(message);
         else this.debug(`ignored op ${message.op} (DAVE not offered)`);
     }
+  }
+
+  /** One audio SSRC per user (a new one replaces the old); at most CLIENT_MAX_TRACKED_USERS. */
+  private mapSsrc(ssrc: number, userId: string): void {
+    for (const [known, id] of this.ssrcUsers)
+      if (id === userId && known !== ssrc) this.ssrcUsers.delete(known);
+    if (!this.ssrcUsers.has(ssrc) && this.ssrcUsers.size >= CLIENT_MAX_TRACKED_USERS) {
+      const oldest = this.ssrcUsers.keys().next().value;
+      if (oldest !== undefined) this.ssrcUsers.delete(oldest);
+    }
+    this.ssrcUsers.set(ssrc, userId);
   }
 
   private handleDave(message: ServerMessage): void {
