@@ -21,6 +21,7 @@ import type { MediaChannel, MediaEngine, ReceivedRtp, RtpDropReason } from '../m
 import { opusFrames } from '../audio/frame-source.js';
 import type { OpusEncoder } from '../audio/opus.js';
 import { HeartbeatTracker, clampHeartbeatInterval } from './heartbeat.js';
+import { isSnowflake } from '../util/snowflake.js';
 import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from './messages.js';
 import { isActive, nextState } from './session-state.js';
 import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
@@ -137,7 +138,14 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   constructor(options: VoiceSessionOptions) {
     super();
-    for (const key of ['endpoint', 'serverId', 'userId', 'sessionId', 'token'] as const) {
+    for (const key of ['serverId', 'userId'] as const) {
+      if (!isSnowflake(options[key]))
+        throw new VoxcordError(
+          'INVALID_ARGUMENT',
+          `VoiceSession option ${key} must be a snowflake (a string of digits)`,
+        );
+    }
+    for (const key of ['endpoint', 'sessionId', 'token'] as const) {
       if (typeof options[key] !== 'string' || options[key].length === 0)
         throw new VoxcordError('INVALID_ARGUMENT', `VoiceSession option ${key} must be a non-empty string`);
     }

@@ -8,6 +8,7 @@ import {
   HEARTBEAT_INTERVAL_MIN_MS,
 } from '../../src/protocol/constants.js';
 import { FakeEngine, ScriptedServer, sleep, until } from './fakes.js';
+import { isVoxcordError } from '../../src/errors.js';
 
 const CREDS = { serverId: '41771983423143937', userId: '104694319306248192', sessionId: 's', token: 't' };
 
@@ -92,5 +93,21 @@ describe('maps a server can grow', () => {
     conn.send({ op: 11, d: { user_ids: ids } });
     await until(() => session.connectedUsers.has(ids.at(-1)!));
     expect(session.connectedUsers.size).toBe(CLIENT_MAX_TRACKED_USERS);
+  });
+});
+
+describe('snowflakes', () => {
+  it('a VoiceSession refuses numeric or non-digit user and server ids with INVALID_ARGUMENT', () => {
+    for (const bad of [1e308, 42, '1e+308', 'abc', '']) {
+      for (const key of ['userId', 'serverId'] as const) {
+        let error: unknown;
+        try {
+          new VoiceSession({ ...CREDS, [key]: bad as string, endpoint: 'x', engine: new FakeEngine() });
+        } catch (e) {
+          error = e;
+        }
+        expect(isVoxcordError(error, 'INVALID_ARGUMENT'), `${key} ${String(bad)}`).toBe(true);
+      }
+    }
   });
 });
