@@ -31,6 +31,7 @@ import type {
   RtpDropReason,
 } from './media-engine.js';
 import { LatenessHistogram } from './lateness-histogram.js';
+import { makeRoom } from '../util/bounded.js';
 import { ReplayWindow } from './replay-window.js';
 import { openRtpPacket, RtpPacketizer } from './rtp-packet.js';
 import { SendQueue } from './send-queue.js';
@@ -385,10 +386,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private replayWindowOf(ssrc: number): ReplayWindow {
     let window = this.replayWindows.get(ssrc);
     if (window === undefined) {
-      if (this.replayWindows.size >= TRANSPORT_REPLAY_MAX_SSRCS) {
-        const oldest = this.replayWindows.keys().next().value;
-        if (oldest !== undefined) this.replayWindows.delete(oldest);
-      }
+      makeRoom(this.replayWindows, ssrc, TRANSPORT_REPLAY_MAX_SSRCS);
       window = new ReplayWindow();
       this.replayWindows.set(ssrc, window);
     }

@@ -6,8 +6,10 @@
  * packet. Bad packets are counted and dropped; they never end a stream.
  */
 import type { OpusDecoder } from '../audio/opus.js';
+import { makeRoom } from '../util/bounded.js';
 import type { ReceivedRtp } from '../media/media-engine.js';
 import {
+  CLIENT_MAX_TRACKED_USERS,
   CHANNELS,
   DECODER_IDLE_RELEASE_MS,
   OPUS_SILENCE_FRAME,
@@ -221,6 +223,8 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     }
     for (const [ssrc, id] of this.ssrcUsers)
       if (id === update.userId && ssrc !== update.ssrc) this.ssrcUsers.delete(ssrc);
+    // A server could announce endless users: keep the newest CLIENT_MAX_TRACKED_USERS.
+    makeRoom(this.ssrcUsers, update.ssrc >>> 0, CLIENT_MAX_TRACKED_USERS);
     this.ssrcUsers.set(update.ssrc >>> 0, update.userId);
     this.emitSpeaking(this.speaking.onSpeakingOp(update.userId, update.speaking, this.now()));
   }

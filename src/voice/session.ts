@@ -22,6 +22,7 @@ import { opusFrames } from '../audio/frame-source.js';
 import type { OpusEncoder } from '../audio/opus.js';
 import { HeartbeatTracker, clampHeartbeatInterval } from './heartbeat.js';
 import { isSnowflake } from '../util/snowflake.js';
+import { makeRoom } from '../util/bounded.js';
 import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from './messages.js';
 import { isActive, nextState } from './session-state.js';
 import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
@@ -93,15 +94,6 @@ export type VoiceSessionEvents = {
   daveError: [error: VoxcordError];
   ping: [ms: number];
 };
-
-/** Adds to a set a server fills (op 11), forgetting the oldest entry past CLIENT_MAX_TRACKED_USERS. */
-function boundedAdd(set: Set<string>, value: string): void {
-  if (!set.has(value) && set.size >= CLIENT_MAX_TRACKED_USERS) {
-    const oldest = set.values().next().value;
-    if (oldest !== undefined) set.delete(oldest);
-  }
-  set.add(value);
-}
 
 /** Picks our preferred mode among those the server offers (media.md §3); undefined when none fits. */
 export function chooseEncryptionMode(offered: readonly string[]): EncryptionMode | undefined {
@@ -458,7 +450,10 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         return;
       }
       case VoiceOpcode.ClientsConnect:
-        for (const id of message.d.user_ids) boundedAdd(this.recognizedUsers, id);
+        for (const id of message.d.user_ids) {
+          makeRoom(this.recognizedUsers, id, CLIENT_MAX_TRACKED_USERS);
+          this.recognizedUsers.add(id);
+        }
         this.handleDave(message);
         this.daveState.membershipChanged();
         this.emit('clientConnect', [...message.d.user_ids]);
@@ -486,10 +481,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private mapSsrc(ssrc: number, userId: string): void {
     for (const [known, id] of this.ssrcUsers)
       if (id === userId && known !== ssrc) this.ssrcUsers.delete(known);
-    if (!this.ssrcUsers.has(ssrc) && this.ssrcUsers.size >= CLIENT_MAX_TRACKED_USERS) {
-      const oldest = this.ssrcUsers.keys().next().value;
-      if (oldest !== undefined) this.ssrcUsers.delete(oldest);
-    }
+    makeRoom(this.ssrcUsers, ssrc, CLIENT_MAX_TRACKED_USERS);
     this.ssrcUsers.set(ssrc, userId);
   }
 

@@ -9,6 +9,8 @@ import {
 } from '../../src/protocol/constants.js';
 import { FakeEngine, ScriptedServer, sleep, until } from './fakes.js';
 import { isVoxcordError } from '../../src/errors.js';
+import { VoiceReceiver } from '../../src/receive/receiver.js';
+import type { ReceivedRtp } from '../../src/media/media-engine.js';
 
 const CREDS = { serverId: '41771983423143937', userId: '104694319306248192', sessionId: 's', token: 't' };
 
@@ -93,6 +95,25 @@ describe('maps a server can grow', () => {
     conn.send({ op: 11, d: { user_ids: ids } });
     await until(() => session.connectedUsers.has(ids.at(-1)!));
     expect(session.connectedUsers.size).toBe(CLIENT_MAX_TRACKED_USERS);
+  });
+});
+
+describe('receiver SSRC map', () => {
+  it('keeps the newest CLIENT_MAX_TRACKED_USERS SSRC mappings', () => {
+    const r = new VoiceReceiver();
+    const n = CLIENT_MAX_TRACKED_USERS + 5;
+    for (let i = 1; i <= n; i++) r.onSpeaking({ userId: String(i), ssrc: i, speaking: 0 });
+    const packet = (ssrc: number): ReceivedRtp => ({
+      ssrc,
+      sequence: 1,
+      timestamp: 960,
+      payload: Uint8Array.of(0xfc, 1),
+      receivedAt: 1,
+    });
+    r.onRtp(packet(1)); // forgotten
+    r.onRtp(packet(n)); // kept
+    expect(r.totals()).toMatchObject({ unknownSsrc: 1, users: 1 });
+    r.close();
   });
 });
 
