@@ -29,6 +29,8 @@ import {
   writeBe32,
   xtime,
 } from '../util/aes-tables.js';
+import { inspectCustom, publicView } from '../util/redact.js';
+import type { InspectOptionsStylized, inspect } from 'node:util';
 
 export const AES128_GCM_KEY_BYTES = 16;
 export const AES128_GCM_IV_BYTES = 12;
@@ -38,6 +40,11 @@ export const AES128_GCM_IV_BYTES = 12;
  * except the convenience `seal` / `open`.
  */
 export class Aes128Gcm {
+  /** util.inspect: never the round keys (the first one is the key itself) or the GHASH table. */
+  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return publicView('Aes128Gcm', {}, depth, options, inspectFn);
+  }
+
   private readonly rk = new Int32Array(44);
   /**
    * GHASH table: entry b = (byte b at position 0, zeros elsewhere)·H, 4 words each: 4 KiB per key.

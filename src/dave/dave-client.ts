@@ -26,6 +26,8 @@ import type { DaveOutbound, DaveResult, DaveTransition } from './mls/dave-sessio
 import type { SignatureKeyPair } from './mls/key-package.js';
 import { snowflakeToBigInt } from './mls/mls-codec.js';
 import { decodeAnnounceCommit, decodeProposalsPayload, decodeWelcomePayload } from './opcodes.js';
+import { inspectCustom, publicView } from '../util/redact.js';
+import type { InspectOptionsStylized, inspect } from 'node:util';
 
 export interface DaveClientOptions extends DaveEndpointContext {
   /** Persistent identity key; a fresh P-256 key otherwise. */
@@ -74,6 +76,12 @@ export class DaveClient implements DaveEndpoint {
 
   get protocolVersion(): number {
     return this.executedVersion;
+  }
+
+  /** util.inspect: no MLS state, ratchet or key (see util/redact.ts). */
+  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    const fields = { userId: this.selfId, protocolVersion: this.protocolVersion, epoch: this.epoch };
+    return publicView('DaveClient', fields, depth, options, inspectFn);
   }
 
   get epoch(): bigint | undefined {

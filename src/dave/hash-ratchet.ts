@@ -13,6 +13,8 @@ import {
   snowflakeToBigInt,
   snowflakeToLE64,
 } from './mls/mls-codec.js';
+import { inspectCustom, publicView } from '../util/redact.js';
+import type { InspectOptionsStylized, inspect } from 'node:util';
 
 const HASH_BYTES = 32;
 const encoder = new TextEncoder();
@@ -117,6 +119,17 @@ export class HashRatchet {
   /** The next generation the ratchet has not derived yet. */
   get nextGeneration(): number {
     return this.nextGen;
+  }
+
+  /** util.inspect: never the secret or the cached keys. */
+  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return publicView(
+      'HashRatchet',
+      { nextGeneration: this.nextGen, cachedKeys: this.keys.size },
+      depth,
+      options,
+      inspectFn,
+    );
   }
 
   /** Key for `generation`, or null if it was erased (or lies behind the ratchet). */

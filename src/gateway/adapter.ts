@@ -12,6 +12,7 @@
  * which is what lets discord.js's own adapter type be assigned to ours.
  */
 import { GatewayOpcode } from '../protocol/constants.js';
+import { isSnowflake } from '../util/snowflake.js';
 
 /** VOICE_STATE_UPDATE dispatch data (only the fields voxcord reads are required). */
 export interface GatewayVoiceStateData {
@@ -90,7 +91,7 @@ export function isVoiceStateData(value: unknown): value is GatewayVoiceStateData
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   return (
-    typeof v.user_id === 'string' &&
+    isSnowflake(v.user_id) &&
     typeof v.session_id === 'string' &&
     (v.channel_id === null || typeof v.channel_id === 'string') &&
     (v.guild_id === undefined || typeof v.guild_id === 'string')

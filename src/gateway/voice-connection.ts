@@ -28,13 +28,8 @@ import { VoiceSession } from '../voice/session.js';
 import type { VoiceSessionOptions } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { VoiceTlsOptions } from '../voice/voice-socket.js';
-import { createVoiceStateUpdatePayload } from './adapter.js';
-import type {
-  GatewayVoiceServerData,
-  GatewayVoiceStateData,
-  VoiceAdapterCreator,
-  VoiceAdapterImplementerMethods,
-} from './adapter.js';
+import { createVoiceStateUpdatePayload, isVoiceServerData, isVoiceStateData } from './adapter.js';
+import type { VoiceAdapterCreator, VoiceAdapterImplementerMethods } from './adapter.js';
 import { backoffDelay, resolveBackoff } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { initialJoinState, reduceJoin } from './join-state.js';
@@ -383,8 +378,8 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   private start(): void {
     try {
       this.adapter = this.options.adapterCreator({
-        onVoiceServerUpdate: (data: GatewayVoiceServerData) => this.onVoiceServer(data),
-        onVoiceStateUpdate: (data: GatewayVoiceStateData) => this.onVoiceState(data),
+        onVoiceServerUpdate: (data: unknown) => this.onVoiceServer(data),
+        onVoiceStateUpdate: (data: unknown) => this.onVoiceState(data),
         destroy: () => this.onAdapterDestroyed(),
       });
     } catch (err) {
@@ -404,16 +399,30 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     this.sendJoin();
   }
 
-  private onVoiceState(data: GatewayVoiceStateData): void {
+  private onVoiceState(data: unknown): void {
     if (this.current.status === 'destroyed') return;
+    if (!isVoiceStateData(data)) return this.malformedDispatch('VOICE_STATE_UPDATE');
     this.debug('VOICE_STATE_UPDATE', data);
     this.dispatch({ type: 'voiceState', data });
   }
 
-  private onVoiceServer(data: GatewayVoiceServerData): void {
+  private onVoiceServer(data: unknown): void {
     if (this.current.status === 'destroyed') return;
+    if (!isVoiceServerData(data)) return this.malformedDispatch('VOICE_SERVER_UPDATE');
     this.debug('VOICE_SERVER_UPDATE', data);
     this.dispatch({ type: 'voiceServer', data });
+  }
+
+  /**
+   * The adapter handed over something that is not dispatch data (null, numeric ids...). Nothing is
+   * thrown back into the gateway library that called us: the dispatch is ignored and reported.
+   */
+  private malformedDispatch(name: string): void {
+    this.emitError(
+      new VoxcordError('ADAPTER_ERROR', `the gateway adapter delivered a malformed ${name} (ignored)`, {
+        details: { guildId: this.joinConfig.guildId },
+      }),
+    );
   }
 
   private onAdapterDestroyed(): void {

@@ -32,7 +32,15 @@ export interface ReceivedRtp {
 }
 
 export type RtpDropReason =
-  'too-short' | 'not-rtp' | 'rtcp' | 'payload-type' | 'auth-failed' | 'no-key' | 'malformed';
+  | 'too-short'
+  | 'not-rtp'
+  | 'rtcp'
+  | 'payload-type'
+  | 'auth-failed'
+  | 'no-key'
+  | 'malformed'
+  /** Authentic, but its transport nonce was already seen for this SSRC (or is behind the window). */
+  | 'replay';
 
 export interface MediaChannelStats {
   packetsSent: number;

@@ -14,6 +14,7 @@ import {
   TRANSPORT_TAG_BYTES,
 } from '../protocol/constants.js';
 import type { RtpDropReason } from './media-engine.js';
+import { readBe32 } from '../util/aes-tables.js';
 import { parseRtpHeader, writeRtpHeader } from './rtp.js';
 import type { RtpHeaderFields, RtpPacketInfo } from './rtp.js';
 import type { TransportCipher } from './transport-cipher.js';
@@ -86,14 +87,20 @@ export class RtpPacketizer {
   }
 }
 
+/** The rtpsize transport nonce counter: the datagram's last 4 bytes, big-endian. */
+function transportNonce(packet: Uint8Array): number {
+  return readBe32(packet, packet.length - TRANSPORT_NONCE_SUFFIX_BYTES) >>> 0;
+}
+
 /**
  * media.md §4.3 steps 1-9: version, RTCP (pt 72-76) and payload type checks, decrypt, strip padding
- * and extension body. Never throws; SSRC → user mapping (step 3) is the caller's.
+ * and extension body. Never throws; SSRC → user mapping (step 3) is the caller's, and so is replay
+ * protection on the returned `nonce` (ReplayWindow, fed only with packets that opened).
  */
 export function openRtpPacket(
   packet: Uint8Array,
   cipher: TransportCipher,
-): { info: RtpPacketInfo; payload: Buffer } | { drop: RtpDropReason } {
+): { info: RtpPacketInfo; payload: Buffer; nonce: number } | { drop: RtpDropReason } {
   if (packet.length < MIN_ENCRYPTED_PACKET) return { drop: 'too-short' };
   if (packet[0]! >>> 6 !== RTP_VERSION) return { drop: 'not-rtp' };
   const pt = packet[1]! & 0x7f;
@@ -114,7 +121,7 @@ export function openRtpPacket(
     end -= pad;
   }
   if (info.extensionBodyLength > end) return { drop: 'malformed' };
-  return { info, payload: plaintext.subarray(info.extensionBodyLength, end) };
+  return { info, payload: plaintext.subarray(info.extensionBodyLength, end), nonce: transportNonce(packet) };
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   IP_DISCOVERY_RESPONSE,
   IP_DISCOVERY_RETRY_MS,
   SAMPLES_PER_FRAME,
+  TRANSPORT_REPLAY_MAX_SSRCS,
   UDP_KEEPALIVE_INTERVAL_MS,
 } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
@@ -30,6 +31,8 @@ import type {
   RtpDropReason,
 } from './media-engine.js';
 import { LatenessHistogram } from './lateness-histogram.js';
+import { makeRoom } from '../util/bounded.js';
+import { ReplayWindow } from './replay-window.js';
 import { openRtpPacket, RtpPacketizer } from './rtp-packet.js';
 import { SendQueue } from './send-queue.js';
 import type { SendQueueOptions } from './send-queue.js';
@@ -63,6 +66,7 @@ function emptyDrops(): Record<RtpDropReason, number> {
     'auth-failed': 0,
     'no-key': 0,
     malformed: 0,
+    replay: 0,
   };
 }
 
@@ -136,6 +140,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private readonly discoveryAttempts: number;
   private readonly transportBackend: 'auto' | TransportBackend;
   private cipher: TransportCipher | null = null;
+  /** Per sender SSRC: transport nonces already received under the current key. */
+  private readonly replayWindows = new Map<number, ReplayWindow>();
   private discovery: Discovery | null = null;
   private keepaliveCounter = 0;
   private nextKeepaliveTick: number;
@@ -213,6 +219,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     // The packetizer keeps its nonce counter across ciphers (a counter must never repeat for a key).
     this.cipher = createTransportCipher(mode, key, { backend: this.transportBackend });
     this.packetizer.setCipher(this.cipher);
+    // Nonces are per key: under a new one the server's counters may start again.
+    this.replayWindows.clear();
   }
 
   enqueue(frame: Uint8Array): boolean {
@@ -351,7 +359,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (msg.length === IP_DISCOVERY_PACKET_BYTES && msg[0] === 0 && msg[1] === IP_DISCOVERY_RESPONSE) {
       const d = this.discovery;
       const parsed = d ? parseIpDiscoveryResponse(msg) : null;
-      if (d && parsed) {
+      // A reply for another SSRC is not ours (a stray or forged datagram): keep waiting.
+      if (d && parsed && parsed.ssrc === this.ssrc) {
         this.discovery = null;
         d.resolve({ address: parsed.address, port: parsed.port });
       }
@@ -362,6 +371,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (cipher === null) return this.drop('no-key');
     const opened = openRtpPacket(msg, cipher);
     if ('drop' in opened) return this.drop(opened.drop);
+    if (!this.replayWindowOf(opened.info.ssrc).accept(opened.nonce)) return this.drop('replay');
     this.counters.packetsReceived++;
     this.emit('rtp', {
       ssrc: opened.info.ssrc,
@@ -370,6 +380,17 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       payload: opened.payload,
       receivedAt,
     });
+  }
+
+  /** Only authenticated packets get here, so only the server's key can add SSRCs; still bounded. */
+  private replayWindowOf(ssrc: number): ReplayWindow {
+    let window = this.replayWindows.get(ssrc);
+    if (window === undefined) {
+      makeRoom(this.replayWindows, ssrc, TRANSPORT_REPLAY_MAX_SSRCS);
+      window = new ReplayWindow();
+      this.replayWindows.set(ssrc, window);
+    }
+    return window;
   }
 
   private drop(reason: RtpDropReason): void {

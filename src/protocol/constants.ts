@@ -273,3 +273,50 @@ export const RECEIVE_MAX_QUEUED_FRAMES = 500;
 export const RECORD_REANCHOR_MS = JITTER_MAX_DELAY_MS;
 /** Ogg Opus (RFC 7845): pages flushed after this many packets (1 s of 20 ms frames). */
 export const OGG_PACKETS_PER_PAGE = 50;
+
+// ---- Hostile-peer bounds (issue 12: nobody let in) ----
+
+/**
+ * Transport nonces remembered behind the highest one seen, per sender (SFU) and per SSRC (client).
+ * 1024 packets is 20 s of one sender's audio, and still 0.8 s of reordering when the local SFU's
+ * per-receiver counter is shared by 25 senders; an older nonce is dropped like a replay.
+ */
+export const TRANSPORT_REPLAY_WINDOW = 1024;
+/** SSRCs whose replay windows a client keeps; the oldest is forgotten first (only authenticated packets add one). */
+export const TRANSPORT_REPLAY_MAX_SSRCS = 1024;
+/**
+ * Hello `heartbeat_interval` is clamped to this range: a server's 0.001 ms or 2^31 ms (which
+ * setInterval turns into 1 ms) must not make the client heartbeat in a loop. Discord sends
+ * 13.75-41.25 s; the floor is one media frame, low enough for the local server's fast test setups.
+ */
+export const HEARTBEAT_INTERVAL_MIN_MS = 20;
+export const HEARTBEAT_INTERVAL_MAX_MS = 300_000;
+/**
+ * Largest websocket message the client's voice socket and the local gateways accept. The largest
+ * real voice message is a DAVE commit/welcome for a full call (tens of KB); a 90 MB frame grew the
+ * server from 110 to 438 MB.
+ */
+export const VOICE_WS_MAX_PAYLOAD_BYTES = 1 << 20;
+/** Largest main gateway (v10) message the local main gateway accepts (Discord's own limit is 4 KB for clients). */
+export const MAIN_GATEWAY_MAX_PAYLOAD_BYTES = 1 << 20;
+/**
+ * Local voice gateway rate limit per connection: this many messages in any RATE_WINDOW_MS closes
+ * the socket with 4021 (rate limited). Real clients send a heartbeat every ~14 s, op 5 per burst
+ * and a handful of DAVE messages per transition.
+ */
+export const VOICE_GATEWAY_RATE_LIMIT_MESSAGES = 120;
+export const VOICE_GATEWAY_RATE_WINDOW_MS = 1_000;
+/** After closing a flooder (4021) the server stops reading it and drops the TCP connection this much later. */
+export const VOICE_GATEWAY_CLOSE_GRACE_MS = 100;
+/**
+ * A client that does not read its socket: once this many bytes wait in the server's send buffer,
+ * the connection is dropped (its session kept for Resume) instead of buffering without bound.
+ */
+export const VOICE_GATEWAY_MAX_BUFFERED_BYTES = 4 << 20;
+/**
+ * Users and SSRCs a client tracks from server messages (op 5, op 11). Discord voice channels hold
+ * at most 99 users (stage audiences do not get SSRCs); the bound stops a hostile server growing maps.
+ */
+export const CLIENT_MAX_TRACKED_USERS = 10_000;
+/** Credentials the local voice server keeps issued at once (users × guilds); more is refused. */
+export const SERVER_MAX_ALLOCATIONS = 100_000;

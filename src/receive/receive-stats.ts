@@ -36,6 +36,11 @@ export interface ReceiverTotals {
   unknownSsrc: number;
   /** Packets that were not ReceivedRtp-shaped (dropped). */
   malformed: number;
+  /**
+   * Datagrams the media channel dropped before any user, by reason (RtpDropReason: 'replay' for a
+   * packet received before, 'auth-failed', 'rtcp'...).
+   */
+  transportDropped: Record<string, number>;
   /** Users with receive state. */
   users: number;
 }

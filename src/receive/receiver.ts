@@ -6,8 +6,10 @@
  * packet. Bad packets are counted and dropped; they never end a stream.
  */
 import type { OpusDecoder } from '../audio/opus.js';
+import { makeRoom } from '../util/bounded.js';
 import type { ReceivedRtp } from '../media/media-engine.js';
 import {
+  CLIENT_MAX_TRACKED_USERS,
   CHANNELS,
   DECODER_IDLE_RELEASE_MS,
   OPUS_SILENCE_FRAME,
@@ -109,6 +111,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   private mixer: Mixer | undefined;
   private readonly mixedStreams = new Set<MixedAudioStream>();
   private readonly totalsCounters = { unknownSsrc: 0, malformed: 0 };
+  private readonly transportDropped: Record<string, number> = {};
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
@@ -205,6 +208,12 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     if (!this.closed) this.totalsCounters.unknownSsrc++;
   }
 
+  /** A datagram the media channel dropped (counted by reason in `totals().transportDropped`). */
+  onTransportDrop(reason: string): void {
+    if (this.closed) return;
+    this.transportDropped[reason] = (this.transportDropped[reason] ?? 0) + 1;
+  }
+
   /** Op 5 from the server: SSRC mapping, and `speaking: 0` ends a burst. */
   onSpeaking(update: SpeakingInput): void {
     if (this.closed) return;
@@ -214,6 +223,8 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     }
     for (const [ssrc, id] of this.ssrcUsers)
       if (id === update.userId && ssrc !== update.ssrc) this.ssrcUsers.delete(ssrc);
+    // A server could announce endless users: keep the newest CLIENT_MAX_TRACKED_USERS.
+    makeRoom(this.ssrcUsers, update.ssrc >>> 0, CLIENT_MAX_TRACKED_USERS);
     this.ssrcUsers.set(update.ssrc >>> 0, update.userId);
     this.emitSpeaking(this.speaking.onSpeakingOp(update.userId, update.speaking, this.now()));
   }
@@ -278,7 +289,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   }
 
   totals(): ReceiverTotals {
-    return { ...this.totalsCounters, users: this.users.size };
+    return { ...this.totalsCounters, transportDropped: { ...this.transportDropped }, users: this.users.size };
   }
 
   isSpeaking(userId: string): boolean {

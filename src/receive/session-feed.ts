@@ -109,6 +109,7 @@ function failedPacket(f: DaveDecryptFailure): ReceivedRtp {
  * - 'audioFrame' (Opus, already DAVE-decrypted by the session) -> the user's jitter buffer; a frame
  *   from an SSRC with no user is counted in `totals().unknownSsrc`;
  * - 'daveDecryptFailure' -> `stats(userId).daveFailures[reason]` (the slot is later concealed);
+ * - 'rtpDrop' (transport: replay, auth-failed...) -> `totals().transportDropped[reason]`;
  * - 'speaking' (op 5) -> SSRC mapping and burst ends; 'clientDisconnect' (op 13) -> the user's
  *   buffered audio is delivered and their decoder released.
  * The receiver must not have a `decrypt` hook: the session has decrypted already.
@@ -137,7 +138,9 @@ export function attachReceiver(
     receiver.onClientDisconnect(userId);
     clock.wake();
   };
+  const onDrop = (reason: string): void => receiver.onTransportDrop(reason);
   session.on('audioFrame', onFrame);
+  session.on('rtpDrop', onDrop);
   session.on('daveDecryptFailure', onFailure);
   session.on('speaking', onSpeaking);
   session.on('clientDisconnect', onDisconnect);
@@ -147,6 +150,7 @@ export function attachReceiver(
     attached = false;
     receiver.off('close', detach);
     session.off('audioFrame', onFrame);
+    session.off('rtpDrop', onDrop);
     session.off('daveDecryptFailure', onFailure);
     session.off('speaking', onSpeaking);
     session.off('clientDisconnect', onDisconnect);

@@ -8,6 +8,7 @@ import { VoiceOpcode } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
 import { encodeServerBinary, encodeServerJson } from '../voice/messages.js';
 import type { TransportCipher } from '../media/transport-cipher.js';
+import { ReplayWindow } from '../media/replay-window.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import type { Frame, StampedFrame } from './replay-buffer.js';
 import { UdpFaultInjector, WsFaultInjector, deriveSeed } from './faults.js';
@@ -77,8 +78,13 @@ export class ClientSession {
   cipher: TransportCipher | null = null;
   /** Address/port the client declared in op 1. */
   declaredAddress: UdpAddress | null = null;
-  /** Source address seen on IP discovery or authenticated RTP (preferred: it survives NAT). */
+  /**
+   * Source address of this client's latest authenticated, fresh RTP packet (preferred: it
+   * survives NAT rebinding). Never set from IP discovery, which anyone can send with any SSRC.
+   */
   observedAddress: UdpAddress | null = null;
+  /** Transport nonces of this client's authenticated packets: a replayed packet is dropped. */
+  readonly inboundNonces = new ReplayWindow();
   /** Op 4 was sent and the client counts as a call participant for relays and the SFU. */
   joined = false;
   /** Flags of the client's last op 5, or null if it never sent one (its RTP is dropped). */
@@ -95,6 +101,8 @@ export class ClientSession {
     rtpForwarded: 0,
     rtpDelivered: 0,
     rtpDropped: 0,
+    /** Authenticated packets whose transport nonce was already seen (or too old): dropped. */
+    rtpReplayed: 0,
     daveFramesWithheld: 0,
   };
 

@@ -4,7 +4,14 @@
  * (see call.ts).
  */
 import { randomInt } from 'node:crypto';
-import { SUPPORTED_MODES, VoiceCloseCode } from '../protocol/constants.js';
+import {
+  SERVER_MAX_ALLOCATIONS,
+  SUPPORTED_MODES,
+  VOICE_GATEWAY_MAX_BUFFERED_BYTES,
+  VOICE_GATEWAY_RATE_LIMIT_MESSAGES,
+  VOICE_GATEWAY_RATE_WINDOW_MS,
+  VoiceCloseCode,
+} from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import type { AllocateRequest, Allocation } from './client-session.js';
 import type { FaultOptions } from './faults.js';
@@ -84,6 +91,21 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     if (!Number.isFinite(value) || value <= 0)
       throw new VoxcordError('INVALID_ARGUMENT', `${name} must be positive`);
   }
+  const rateLimit = options.rateLimit ?? {
+    messages: VOICE_GATEWAY_RATE_LIMIT_MESSAGES,
+    windowMs: VOICE_GATEWAY_RATE_WINDOW_MS,
+  };
+  const maxBufferedBytes = options.maxBufferedBytes ?? VOICE_GATEWAY_MAX_BUFFERED_BYTES;
+  const maxAllocations = options.maxAllocations ?? SERVER_MAX_ALLOCATIONS;
+  for (const [name, value] of [
+    ['rateLimit.messages', rateLimit.messages],
+    ['rateLimit.windowMs', rateLimit.windowMs],
+    ['maxBufferedBytes', maxBufferedBytes],
+    ['maxAllocations', maxAllocations],
+  ] as const) {
+    if (!Number.isInteger(value) || value <= 0)
+      throw new VoxcordError('INVALID_ARGUMENT', `${name} must be a positive integer`);
+  }
   if (!Number.isInteger(replayBufferSize) || replayBufferSize < 1 || replayBufferSize > 0x8000) {
     throw new VoxcordError('INVALID_ARGUMENT', 'replayBufferSize must be an integer in [1, 32768]');
   }
@@ -122,6 +144,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     ssrcStart: options.ssrcStart ?? defaultSsrcStart(seed),
     faults: options.faults ?? {},
     dave,
+    maxAllocations,
     log,
   });
 
@@ -144,6 +167,8 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         udpPort: sfu.port,
         keyFor: options.keyFor,
         daveRequired,
+        rateLimit,
+        maxBufferedBytes,
         log,
       },
       state,
@@ -181,6 +206,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         packetsForwarded: s.stats.rtpForwarded,
         packetsDelivered: s.stats.rtpDelivered,
         packetsDropped: s.stats.rtpDropped,
+        packetsReplayed: s.stats.rtpReplayed,
         daveFramesWithheld: s.stats.daveFramesWithheld,
       }));
 

@@ -9,7 +9,12 @@
  * (`createGatewayClient({ token, apiUrl })`, or `new REST({ api: apiUrl })`); GET /gateway/bot
  * returns this server's `url`.
  */
-import { GatewayCloseCode, GatewayIntent, GatewayOpcode } from '../protocol/constants.js';
+import {
+  GatewayCloseCode,
+  GatewayIntent,
+  GatewayOpcode,
+  MAIN_GATEWAY_MAX_PAYLOAD_BYTES,
+} from '../protocol/constants.js';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -318,7 +323,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     send(404, { message: '404: Not Found', code: 0 });
   });
 
-  const wss = new WebSocketServer({ server: httpServer });
+  const wss = new WebSocketServer({ server: httpServer, maxPayload: MAIN_GATEWAY_MAX_PAYLOAD_BYTES });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(options.port ?? 0, host, () => {

@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { VoiceCloseCode } from '../protocol/constants.js';
+import { VoxcordError } from '../errors.js';
+import { isSnowflake } from '../util/snowflake.js';
 import type { IdentifyData } from '../voice/messages.js';
 import { Call, callKey } from './call.js';
 import type { DaveServiceFactory } from './call.js';
@@ -30,6 +32,8 @@ export interface ServerStateOptions {
   ssrcStart: number;
   faults: FaultOptions;
   dave: DaveServiceFactory | undefined;
+  /** Allocations kept at once (see SERVER_MAX_ALLOCATIONS). */
+  maxAllocations: number;
   log: (event: ServerEvent) => void;
 }
 
@@ -55,6 +59,20 @@ export class ServerState {
   }
 
   allocate(request: AllocateRequest): Allocation {
+    for (const [name, value] of [
+      ['guildId', request?.guildId],
+      ['channelId', request?.channelId],
+      ['userId', request?.userId],
+    ] as const) {
+      if (!isSnowflake(value))
+        throw new VoxcordError('INVALID_ARGUMENT', `${name} must be a snowflake string`);
+    }
+    const key = userKey(request.guildId, request.userId);
+    if (!this.allocations.has(key) && this.allocations.size >= this.options.maxAllocations) {
+      throw new VoxcordError('SERVER_ERROR', 'too many voice allocations on this server', {
+        details: { maxAllocations: this.options.maxAllocations },
+      });
+    }
     const allocation: Allocation = {
       guildId: request.guildId,
       channelId: request.channelId,
@@ -65,7 +83,7 @@ export class ServerState {
       serverId: request.guildId,
       ...(request.deaf === true ? { deaf: true } : {}),
     };
-    this.allocations.set(userKey(request.guildId, request.userId), allocation);
+    this.allocations.set(key, allocation);
     return { ...allocation };
   }
 

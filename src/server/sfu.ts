@@ -1,8 +1,11 @@
 /**
  * The local SFU (media.md §8): one UDP socket for every call. Answers IP discovery with the
- * datagram's source address, authenticates each RTP packet with its sender's transport key, and
- * forwards the payload to the other participants of the same call, re-encrypted per receiver
- * (receiver's key and mode, per-receiver nonce counter) with the same seq/timestamp/SSRC.
+ * datagram's source address, authenticates each RTP packet with its sender's transport key, drops
+ * replays (a per-sender window on the transport nonce), and forwards the payload to the other
+ * participants of the same call, re-encrypted per receiver (receiver's key and mode, per-receiver
+ * nonce counter) with the same seq/timestamp/SSRC. A participant's downstream address is the one
+ * it declared in op 1 until its own authenticated, fresh RTP arrives from elsewhere; IP discovery
+ * is answered but moves nothing.
  * Everything else (keepalives, RTCP, garbage) is ignored and counted; nothing here throws on input.
  */
 import dgram from 'node:dgram';
@@ -87,7 +90,7 @@ export class Sfu {
       const session = this.state.sessionBySsrc(discovery.ssrc);
       if (!session) return this.drop('unknown-ssrc', discovery.ssrc);
       this.stats.ipDiscoveries++;
-      session.observedAddress = { ...from };
+      // Answer only: discovery is unauthenticated, so it never moves anyone's downstream.
       this.send(buildIpDiscoveryResponse(discovery.ssrc, from.address, from.port), from);
       return;
     }
@@ -106,6 +109,12 @@ export class Sfu {
       sender.stats.rtpDropped++;
       return this.drop(opened.drop, ssrc);
     }
+    // Authentic but seen before: a replay (from anywhere) is neither forwarded nor a rebind.
+    if (!sender.inboundNonces.accept(opened.nonce)) {
+      sender.stats.rtpDropped++;
+      sender.stats.rtpReplayed++;
+      return this.drop('replay', ssrc);
+    }
     // Speaking rule (voice-gateway.md §5.7): no media before the sender's first op 5.
     if (sender.speaking === null) {
       sender.stats.rtpDropped++;
@@ -116,7 +125,7 @@ export class Sfu {
       const { guildId, channelId, userId } = sender;
       this.options.log({ type: 'first-media', guildId, channelId, userId, ssrc });
     }
-    // Authenticated: this is where the sender really is (NAT rebinding, no discovery).
+    // Authenticated and fresh: this is where the sender really is (NAT rebinding).
     sender.observedAddress = { ...from };
     this.forward(sender, opened.info, opened.payload);
   }

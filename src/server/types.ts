@@ -39,6 +39,18 @@ export interface VoiceServerOptions {
   daveRequired?: boolean;
   /** How long the built-in service waits for op 23 before sending op 22 anyway. Default 1500. */
   daveTransitionTimeoutMs?: number;
+  /**
+   * Per-websocket rate limit: more than `messages` client messages within `windowMs` closes the
+   * socket with 4021. Default VOICE_GATEWAY_RATE_LIMIT_MESSAGES per VOICE_GATEWAY_RATE_WINDOW_MS.
+   */
+  rateLimit?: { messages: number; windowMs: number };
+  /**
+   * A client whose unsent server messages exceed this many bytes (it does not read its socket) is
+   * dropped, its session kept for Resume. Default VOICE_GATEWAY_MAX_BUFFERED_BYTES.
+   */
+  maxBufferedBytes?: number;
+  /** Credentials issued and not yet replaced, at most (allocate() throws beyond). Default SERVER_MAX_ALLOCATIONS. */
+  maxAllocations?: number;
   /** Structured events; never contain tokens, session ids or keys. */
   log?: (event: ServerEvent) => void;
 }
@@ -98,6 +110,8 @@ export interface ParticipantInfo {
   packetsForwarded: number;
   packetsDelivered: number;
   packetsDropped: number;
+  /** Of packetsDropped: authentic packets whose transport nonce was already seen (replays). */
+  packetsReplayed: number;
   daveFramesWithheld: number;
 }
 
@@ -114,7 +128,10 @@ export interface SfuStats {
   forwarded: number;
   /** Authenticated media payloads that were DAVE protocol frames (ending in the FA FA marker). */
   daveFrames: number;
-  /** Drops by reason (RTP drop reasons plus 'unknown-ssrc', 'not-ready', 'no-speaking', 'fault-drop'...). */
+  /**
+   * Drops by reason (RTP drop reasons plus 'unknown-ssrc', 'not-ready', 'no-speaking', 'replay',
+   * 'fault-drop'...).
+   */
   dropped: Record<string, number>;
 }
 

@@ -12,6 +12,8 @@
  *   video ops, future ops) is ignored, as first-party clients send some of them.
  * - A second Identify or a Resume on an authenticated connection closes 4005.
  * - No heartbeat for `heartbeatTimeoutMs` (default 2 × interval) closes 4009 and ends the session.
+ * - More than `rateLimit.messages` messages in `rateLimit.windowMs` closes 4021 (not resumable).
+ *   A client whose unsent frames pass `maxBufferedBytes` is dropped (1006, resumable).
  * - Close code 1000 from the client is a clean leave (op 13 now); any other client close or drop
  *   detaches the session for the grace period, waiting for Resume.
  * - A server-initiated close ends the session if the code is not resumable for clients
@@ -29,9 +31,14 @@ import type { EncryptionMode } from '../protocol/constants.js';
 import { decodeClientFrame, encodeServerJson } from '../voice/messages.js';
 import type { ClientMessage, IdentifyData, ResumeData, SelectProtocolData } from '../voice/messages.js';
 import { createTransportCipher } from '../media/transport-cipher.js';
-import { TRANSPORT_KEY_BYTES } from '../protocol/constants.js';
+import {
+  TRANSPORT_KEY_BYTES,
+  VOICE_GATEWAY_CLOSE_GRACE_MS,
+  VOICE_WS_MAX_PAYLOAD_BYTES,
+} from '../protocol/constants.js';
 import type { ClientSession, FrameSink } from './client-session.js';
 import type { Frame } from './replay-buffer.js';
+import { MessageRateLimit } from './rate-limit.js';
 import type { ServerState, SessionConnection } from './server-state.js';
 import type { ServerEvent } from './types.js';
 
@@ -51,6 +58,10 @@ export interface GatewayOptions {
   keyFor: ((userId: string) => Uint8Array) | undefined;
   /** Close 4017 on op 1 from a client that offered no DAVE (voice-gateway.md §8, §10 step 3). */
   daveRequired: boolean;
+  /** More than `messages` client messages in `windowMs` closes the socket with 4021. */
+  rateLimit: { messages: number; windowMs: number };
+  /** Unsent bytes past which a client that does not read is dropped (session kept for Resume). */
+  maxBufferedBytes: number;
   log: (event: ServerEvent) => void;
 }
 
@@ -80,7 +91,7 @@ export class VoiceGateway {
     const http = options.tls
       ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
       : createHttpServer();
-    const wss = new WebSocketServer({ server: http, maxPayload: 1 << 20 });
+    const wss = new WebSocketServer({ server: http, maxPayload: VOICE_WS_MAX_PAYLOAD_BYTES });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(options.port, options.host, () => {
@@ -124,6 +135,7 @@ class GatewayConnection implements SessionConnection {
   private readonly pending = new Set<NodeJS.Timeout>();
   private closing = false;
   private readonly sink: FrameSink = (frame) => this.sendFrame(frame, true);
+  private readonly rate: MessageRateLimit;
 
   constructor(
     readonly id: number,
@@ -131,7 +143,9 @@ class GatewayConnection implements SessionConnection {
     private readonly options: GatewayOptions,
     private readonly state: ServerState,
     private readonly onGone: () => void,
-  ) {}
+  ) {
+    this.rate = new MessageRateLimit(options.rateLimit.messages, options.rateLimit.windowMs);
+  }
 
   start(): void {
     this.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
@@ -171,8 +185,14 @@ class GatewayConnection implements SessionConnection {
 
   private rawSend(frame: Frame): void {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > this.options.maxBufferedBytes) {
+      // The client does not read: buffering more would grow without bound. Drop the connection
+      // (1006, resumable: the session waits for a Resume; the stamped frame is in its replay buffer).
+      this.log({ type: 'error', reason: 'backpressure', detail: `${this.ws.bufferedAmount} bytes unsent` });
+      return this.closeWith(1006, 'send buffer full');
+    }
     this.ws.send(frame, (error) => {
-      if (error)
+      if (error && !this.closing)
         this.options.log({ type: 'error', connectionId: this.id, reason: 'ws-send', detail: error.message });
     });
   }
@@ -181,6 +201,13 @@ class GatewayConnection implements SessionConnection {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.closing) return;
+    if (!this.rate.take(performance.now())) {
+      this.closeWith(VoiceCloseCode.RateLimited, 'rate limited');
+      // Stop reading a flooding client, and drop it once the close frame had time to leave.
+      this.ws.pause();
+      setTimeout(() => this.ws.terminate(), VOICE_GATEWAY_CLOSE_GRACE_MS).unref();
+      return;
+    }
     const bytes = Array.isArray(data)
       ? Buffer.concat(data)
       : Buffer.isBuffer(data)
@@ -295,7 +322,10 @@ class GatewayConnection implements SessionConnection {
     }
     session.key = key;
     session.mode = mode as EncryptionMode;
+    // A new op 1 is a new transport set-up (socket, counters): the SFU starts over from it.
     session.declaredAddress = { address: d.data.address, port: d.data.port };
+    session.observedAddress = null;
+    session.inboundNonces.reset();
     const call = this.state.callOf(session);
     session.sendJson({
       op: VoiceOpcode.SessionDescription,

@@ -2,6 +2,9 @@
  * Secrets never reach logs, errors or debug events. Every payload that is printed or emitted for
  * debugging goes through `redact`, which replaces the values of secret-bearing fields.
  */
+import { inspect } from 'node:util';
+import type { InspectOptionsStylized } from 'node:util';
+
 const SECRET_KEYS: ReadonlySet<string> = new Set([
   'token',
   'secret_key',
@@ -21,4 +24,23 @@ export function redact(value: unknown, depth = 0): unknown {
     out[k] = SECRET_KEYS.has(k) ? REDACTED : redact(v, depth + 1);
   }
   return out;
+}
+
+/**
+ * util.inspect hook for classes that hold key material (MLS state, ratchet secrets, AES round
+ * keys): `[inspect.custom]` returns `publicView(...)`, the class name and only the fields given.
+ * Whatever the depth or options, inspection then never walks into the secret-bearing fields.
+ */
+export const inspectCustom: typeof inspect.custom = inspect.custom;
+
+export function publicView(
+  name: string,
+  fields: Record<string, unknown>,
+  depth: number,
+  options: InspectOptionsStylized,
+  inspectFn: typeof inspect,
+): string {
+  if (depth < 0) return options.stylize(`[${name}]`, 'special');
+  const body = inspectFn(redact(fields), { ...options, depth: options.depth === null ? null : depth - 1 });
+  return `${name} ${body}`;
 }

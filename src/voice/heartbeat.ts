@@ -3,7 +3,11 @@
  * and round-trip time. The session owns the timer and calls `beat()` on each tick; nothing here
  * touches sockets or clocks, so it is tested with plain numbers.
  */
-import { MAX_MISSED_HEARTBEAT_ACKS } from '../protocol/constants.js';
+import {
+  HEARTBEAT_INTERVAL_MAX_MS,
+  HEARTBEAT_INTERVAL_MIN_MS,
+  MAX_MISSED_HEARTBEAT_ACKS,
+} from '../protocol/constants.js';
 import type { HeartbeatData } from './messages.js';
 
 export type HeartbeatTick =
@@ -11,6 +15,16 @@ export type HeartbeatTick =
   | { action: 'send'; data: HeartbeatData }
   /** Too many beats went unanswered: close the socket and resume. */
   | { action: 'dead'; missed: number };
+
+/**
+ * The interval to heartbeat at for a Hello `heartbeat_interval`: clamped to
+ * [HEARTBEAT_INTERVAL_MIN_MS, HEARTBEAT_INTERVAL_MAX_MS], so neither 0.001 ms nor 2^31 ms (which
+ * setInterval overflows to 1 ms) turns the heartbeat into a busy loop.
+ */
+export function clampHeartbeatInterval(intervalMs: number): number {
+  if (!Number.isFinite(intervalMs)) return HEARTBEAT_INTERVAL_MAX_MS;
+  return Math.min(HEARTBEAT_INTERVAL_MAX_MS, Math.max(HEARTBEAT_INTERVAL_MIN_MS, intervalMs));
+}
 
 export class HeartbeatTracker {
   /** Milliseconds between beats, from op 8 Hello. */

@@ -6,6 +6,7 @@
  */
 import { BINARY_OPCODES, VoiceOpcode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { isSnowflake } from '../util/snowflake.js';
 
 // ---- payload types ----
 
@@ -134,11 +135,10 @@ function str(o: Obj, key: string): string {
   if (typeof v !== 'string') throw malformed(`field ${key} is not a string`);
   return v;
 }
-/** Snowflakes are strings in JSON; accept numbers too and normalise. */
+/** Snowflakes are strings of digits in JSON; a number is refused (see util/snowflake.ts). */
 function snowflake(o: Obj, key: string): string {
   const v = o[key];
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return String(v);
-  if (typeof v !== 'string' || !/^\d{1,20}$/.test(v)) throw malformed(`field ${key} is not a snowflake`);
+  if (!isSnowflake(v)) throw malformed(`field ${key} is not a snowflake (a string of digits)`);
   return v;
 }
 function optionalInt(o: Obj, key: string, fallback: number): number {

@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import {
+  CLIENT_MAX_TRACKED_USERS,
   DAVE_PROTOCOL_VERSION,
   SUPPORTED_MODES,
   TRANSPORT_KEY_BYTES,
@@ -16,10 +17,12 @@ import type { CloseAction, EncryptionMode } from '../protocol/constants.js';
 import { VoxcordError, isVoxcordError, toError } from '../errors.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import type { MediaChannel, MediaEngine, ReceivedRtp } from '../media/media-engine.js';
+import type { MediaChannel, MediaEngine, ReceivedRtp, RtpDropReason } from '../media/media-engine.js';
 import { opusFrames } from '../audio/frame-source.js';
 import type { OpusEncoder } from '../audio/opus.js';
-import { HeartbeatTracker } from './heartbeat.js';
+import { HeartbeatTracker, clampHeartbeatInterval } from './heartbeat.js';
+import { isSnowflake } from '../util/snowflake.js';
+import { makeRoom } from '../util/bounded.js';
 import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from './messages.js';
 import { isActive, nextState } from './session-state.js';
 import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
@@ -77,6 +80,8 @@ export type VoiceSessionEvents = {
   clientDisconnect: [userId: string];
   /** Raw transport-decrypted packets (a DAVE frame while E2EE is on). */
   rtp: [packet: ReceivedRtp & { userId?: string }];
+  /** A received datagram the media channel dropped (not authentic, a replay, RTCP...); counted there too. */
+  rtpDrop: [reason: RtpDropReason];
   /** A received Opus frame, DAVE-decrypted (or plain in a transport-only call). */
   audioFrame: [frame: AudioFrame];
   /** A received frame that could not be decrypted; counted in `dave.stats`, nothing is torn down. */
@@ -125,7 +130,14 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   constructor(options: VoiceSessionOptions) {
     super();
-    for (const key of ['endpoint', 'serverId', 'userId', 'sessionId', 'token'] as const) {
+    for (const key of ['serverId', 'userId'] as const) {
+      if (!isSnowflake(options[key]))
+        throw new VoxcordError(
+          'INVALID_ARGUMENT',
+          `VoiceSession option ${key} must be a snowflake (a string of digits)`,
+        );
+    }
+    for (const key of ['endpoint', 'sessionId', 'token'] as const) {
       if (typeof options[key] !== 'string' || options[key].length === 0)
         throw new VoxcordError('INVALID_ARGUMENT', `VoiceSession option ${key} must be a non-empty string`);
     }
@@ -432,13 +444,16 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         return;
       case VoiceOpcode.Speaking: {
         const { user_id: userId, ssrc, speaking } = message.d;
-        this.ssrcUsers.set(ssrc, userId);
+        this.mapSsrc(ssrc, userId);
         this.emit('speaking', { userId, ssrc, speaking });
         this.emitReceived(this.daveState.mapped(ssrc, userId));
         return;
       }
       case VoiceOpcode.ClientsConnect:
-        for (const id of message.d.user_ids) this.recognizedUsers.add(id);
+        for (const id of message.d.user_ids) {
+          makeRoom(this.recognizedUsers, id, CLIENT_MAX_TRACKED_USERS);
+          this.recognizedUsers.add(id);
+        }
         this.handleDave(message);
         this.daveState.membershipChanged();
         this.emit('clientConnect', [...message.d.user_ids]);
@@ -460,6 +475,14 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         if (this.daveState.enabled) this.handleDave(message);
         else this.debug(`ignored op ${message.op} (DAVE not offered)`);
     }
+  }
+
+  /** One audio SSRC per user (a new one replaces the old); at most CLIENT_MAX_TRACKED_USERS. */
+  private mapSsrc(ssrc: number, userId: string): void {
+    for (const [known, id] of this.ssrcUsers)
+      if (id === userId && known !== ssrc) this.ssrcUsers.delete(known);
+    makeRoom(this.ssrcUsers, ssrc, CLIENT_MAX_TRACKED_USERS);
+    this.ssrcUsers.set(ssrc, userId);
   }
 
   private handleDave(message: ServerMessage): void {
@@ -554,11 +577,14 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       // Without its UDP socket the session cannot resume (keys and socket go together): start over.
       this.fail('rejoin', error);
     };
+    const onDrop = (reason: RtpDropReason): void => void this.emit('rtpDrop', reason);
     channel.on('rtp', onRtp);
+    channel.on('drop', onDrop);
     channel.on('error', onError);
     this.channel = channel;
     this.channelCleanup = () => {
       channel.off('rtp', onRtp);
+      channel.off('drop', onDrop);
       channel.off('error', onError);
     };
   }
@@ -648,8 +674,13 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     this.handshakeTimer = undefined;
   }
 
-  private startHeartbeat(intervalMs: number): void {
+  private startHeartbeat(helloIntervalMs: number): void {
     this.stopHeartbeat();
+    const intervalMs = clampHeartbeatInterval(helloIntervalMs);
+    if (intervalMs !== helloIntervalMs)
+      this.debug(
+        `heartbeat_interval ${helloIntervalMs} ms out of range: heartbeating every ${intervalMs} ms`,
+      );
     const tracker = new HeartbeatTracker(intervalMs);
     this.heartbeat = tracker;
     this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(tracker), intervalMs);

@@ -5,7 +5,7 @@
  */
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
-import { VOICE_GATEWAY_VERSION } from '../protocol/constants.js';
+import { VOICE_GATEWAY_VERSION, VOICE_WS_MAX_PAYLOAD_BYTES } from '../protocol/constants.js';
 import { VoxcordError, toError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { decodeServerFrame, encodeClientMessage } from './messages.js';
@@ -57,7 +57,11 @@ export class VoiceSocket extends TypedEmitter<VoiceSocketEvents> {
     const tls = options.tls ?? true;
     this.url = voiceSocketUrl(options.endpoint, tls !== false);
     this.seq = options.lastSeq ?? -1;
-    const wsOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
+    // A larger frame closes the socket (1009) rather than being buffered whole.
+    const wsOptions: WebSocket.ClientOptions = {
+      perMessageDeflate: false,
+      maxPayload: VOICE_WS_MAX_PAYLOAD_BYTES,
+    };
     if (typeof tls === 'object') {
       if (tls.rejectUnauthorized !== undefined) wsOptions.rejectUnauthorized = tls.rejectUnauthorized;
       if (tls.ca !== undefined) wsOptions.ca = tls.ca;

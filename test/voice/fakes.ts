@@ -94,6 +94,7 @@ export class FakeChannel extends TypedEmitter<MediaChannelEvents> implements Med
         'auth-failed': 0,
         'no-key': 0,
         malformed: 0,
+        replay: 0,
       },
       keepalivesSent: 0,
     };

@@ -43,7 +43,7 @@ describe('server frames decoded by the client', () => {
     });
   });
 
-  it('decodes speaking, connect and disconnect, normalising numeric snowflakes', () => {
+  it('decodes speaking, connect and disconnect; snowflakes must be strings of digits', () => {
     expect(
       decodeServerFrame('{"op":5,"d":{"user_id":"80351110224678912","ssrc":110,"speaking":1},"seq":10}'),
     ).toEqual({ op: 5, d: { user_id: '80351110224678912', ssrc: 110, speaking: 1 }, seq: 10 });
@@ -51,7 +51,17 @@ describe('server frames decoded by the client', () => {
       op: 11,
       d: { user_ids: ['1', '22'] },
     });
-    expect(decodeServerFrame('{"op":13,"d":{"user_id":42}}')).toEqual({ op: 13, d: { user_id: '42' } });
+    expect(decodeServerFrame('{"op":13,"d":{"user_id":"42"}}')).toEqual({ op: 13, d: { user_id: '42' } });
+    // A number is not an id: 1e308 would become "1e+308", and anything past 2^53 has lost digits.
+    malformed(() => decodeServerFrame('{"op":13,"d":{"user_id":42}}'));
+    malformed(() => decodeServerFrame('{"op":13,"d":{"user_id":1e308}}'));
+    malformed(() => decodeServerFrame('{"op":11,"d":{"user_ids":["1",22]}}'));
+    malformed(() => decodeServerFrame('{"op":5,"d":{"user_id":80351110224678912,"ssrc":1,"speaking":1}}'));
+    malformed(() =>
+      decodeClientFrame(
+        '{"op":0,"d":{"server_id":"1","user_id":1e308,"session_id":"s","token":"t","max_dave_protocol_version":0}}',
+      ),
+    );
   });
 
   it('accepts a v8 heartbeat ACK and a bare legacy nonce', () => {

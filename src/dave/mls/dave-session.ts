@@ -44,6 +44,8 @@ import { buildRoster } from './roster.js';
 import type { Roster } from './roster.js';
 import { isTrimmed, trimGroupState } from './state-trim.js';
 import { createPendingGroup, groupExternalSenders, processExternalProposal } from './ts-mls-fix.js';
+import { inspectCustom, publicView } from '../../util/redact.js';
+import type { InspectOptionsStylized, inspect } from 'node:util';
 
 export type DaveRejectReason =
   | 'malformed'
@@ -168,6 +170,17 @@ export class DaveSession {
   /** The executed/negotiated DAVE protocol version (0 = no E2EE). */
   get protocolVersion(): number {
     return this.version;
+  }
+
+  /** util.inspect: no group state, private key or key package (see util/redact.ts). */
+  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    const fields = {
+      userId: this.userId,
+      channelId: this.channelId,
+      version: this.version,
+      epoch: this.epoch,
+    };
+    return publicView('DaveSession', fields, depth, options, inspectFn);
   }
 
   /** True once a group has been joined or created by a processed commit/welcome. */

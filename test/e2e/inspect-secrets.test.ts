@@ -1,0 +1,212 @@
+/**
+ * No secret in util.inspect output: a live DAVE call (bot on a VoiceConnection through the local
+ * main gateway, a listener VoiceSession), audio sent both ways, then util.inspect at depth Infinity
+ * of the connection, its state, both sessions and every DAVE object reachable from them. The real
+ * secret values (MLS epoch secrets, private keys, secret tree, hash-ratchet secrets and keys, AES
+ * round keys, transport keys) are collected by walking the objects' fields, and none may appear in
+ * hex, spaced hex (Buffer), base64 or array form.
+ */
+import { inspect } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startVoiceServer } from '../../src/server/index.js';
+import type { VoiceServer } from '../../src/server/index.js';
+import { startMainGateway } from '../../src/server/main-gateway.js';
+import type { MainGateway } from '../../src/server/main-gateway.js';
+import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
+import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { joinVoiceChannel } from '../../src/gateway/registry.js';
+import { entersState } from '../../src/gateway/voice-connection.js';
+import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
+import { VoiceSession } from '../../src/voice/session.js';
+import { createMediaEngine } from '../../src/media/index.js';
+import type { MediaEngine } from '../../src/media/media-engine.js';
+import { HashRatchet } from '../../src/dave/hash-ratchet.js';
+import { Aes128Gcm } from '../../src/dave/aes128gcm.js';
+
+const GUILD = '41771983423143937';
+const BOT = '104694319306248192';
+const LISTENER = '80351110224678912';
+const CHANNEL = '127121515262115840';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+function transportKey(userId: string): Uint8Array {
+  return Uint8Array.from({ length: 32 }, (_, i) => (Number(BigInt(userId) % 241n) * 7 + i * 13 + 1) & 0xff);
+}
+
+type Bytes = Uint8Array;
+
+/** Every secret reachable from `roots`, by walking all own fields (TS-private ones included). */
+function collectSecrets(roots: unknown[]): { bytes: Bytes[]; words: Int32Array[]; daveObjects: object[] } {
+  const bytes: Bytes[] = [];
+  const words: Int32Array[] = [];
+  const daveObjects: object[] = [];
+  const seen = new Set<unknown>();
+  const addAll = (value: unknown, skip: ReadonlySet<string> = new Set()): void => {
+    const inner = new Set<unknown>();
+    const walk = (v: unknown, key: string): void => {
+      if (skip.has(key) || v === null || typeof v !== 'object' || inner.has(v)) return;
+      inner.add(v);
+      if (v instanceof Uint8Array) {
+        if (v.length >= 16) bytes.push(Uint8Array.from(v));
+        return;
+      }
+      if (ArrayBuffer.isView(v)) return;
+      if (v instanceof Map) for (const [k, x] of v) walk(x, String(k));
+      else for (const k of Reflect.ownKeys(v)) walk((v as Record<PropertyKey, unknown>)[k], String(k));
+    };
+    walk(value, '');
+  };
+  const visit = (v: unknown, key: string, depth: number): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v) || depth > 40) return;
+    seen.add(v);
+    if (ArrayBuffer.isView(v)) {
+      if (v instanceof Uint8Array && v.length >= 16 && /secret|private|signkey/i.test(key))
+        bytes.push(Uint8Array.from(v));
+      return;
+    }
+    const name = (v as { constructor?: { name?: string } }).constructor?.name ?? '';
+    if (/^(DaveClient|DaveSession|SessionDave|FrameEncryptor|FrameDecryptor|HashRatchet)$/.test(name))
+      daveObjects.push(v);
+    if (v instanceof HashRatchet) addAll(v);
+    if (v instanceof Aes128Gcm) words.push(Int32Array.from((v as unknown as { rk: Int32Array }).rk));
+    // An MLS group state (ts-mls ClientState).
+    if ('keySchedule' in v && 'secretTree' in v && 'privatePath' in v) {
+      const s = v as Record<string, unknown>;
+      addAll(s.keySchedule, new Set(['epochAuthenticator']));
+      addAll(s.secretTree);
+      addAll(s.privatePath);
+      addAll(s.signaturePrivateKey);
+    }
+    if (v instanceof Map) for (const [k, x] of v) visit(x, String(k), depth + 1);
+    else if (v instanceof Set) for (const x of v) visit(x, key, depth + 1);
+    else
+      for (const k of Reflect.ownKeys(v)) {
+        let x: unknown;
+        try {
+          x = (v as Record<PropertyKey, unknown>)[k];
+        } catch {
+          continue;
+        }
+        visit(x, String(k), depth + 1);
+      }
+  };
+  for (const root of roots) visit(root, '', 0);
+  return { bytes, words, daveObjects };
+}
+
+/** The forms a byte string can take in inspect output. */
+function forms(secret: Bytes): string[] {
+  const b = Buffer.from(secret);
+  const head = [...b.subarray(0, 8)];
+  return [
+    b.toString('hex'),
+    b.toString('base64').replace(/=+$/, ''),
+    head.map((x) => x.toString(16).padStart(2, '0')).join(' '),
+    head.join(', '),
+  ];
+}
+
+async function call(): Promise<{ connection: VoiceConnection; listener: VoiceSession }> {
+  const voice: VoiceServer = await startVoiceServer({ keyFor: transportKey });
+  cleanups.push(() => voice.stop());
+  const gw: MainGateway = await startMainGateway({ voiceServer: voice, guilds: [GUILD] });
+  cleanups.push(() => gw.stop());
+  const client: GatewayClient = createGatewayClient({ token: gw.createToken(BOT), apiUrl: gw.apiUrl });
+  await client.connect();
+  cleanups.push(() => client.destroy());
+  const engine: MediaEngine = createMediaEngine();
+  cleanups.push(() => engine.close());
+
+  const allocation = voice.allocate({ guildId: GUILD, channelId: CHANNEL, userId: LISTENER });
+  const listener = new VoiceSession({
+    endpoint: allocation.endpoint,
+    serverId: GUILD,
+    userId: LISTENER,
+    sessionId: allocation.sessionId,
+    token: allocation.token,
+    channelId: CHANNEL,
+    engine,
+    tls: false,
+  });
+  cleanups.push(() => listener.destroy());
+  listener.connect();
+
+  const connection = joinVoiceChannel({
+    guildId: GUILD,
+    channelId: CHANNEL,
+    adapterCreator: client.adapterCreator(GUILD),
+    group: 'inspect-secrets',
+    engine,
+    tls: false,
+  });
+  cleanups.push(() => connection.destroy());
+  await entersState(connection, 'ready', 10_000);
+  return { connection, listener };
+}
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('util.inspect in a live DAVE call', () => {
+  it('shows none of the MLS, DAVE or transport secrets at depth Infinity', async () => {
+    const { connection, listener } = await call();
+    const bot = connection.state.status === 'ready' ? connection.state.session : undefined;
+    if (bot === undefined) throw new Error('not ready');
+    await waitFor(
+      () => bot.dave.protocolVersion === 1 && listener.dave.epoch !== undefined,
+      'the DAVE group',
+    );
+    // Audio both ways so send and receive ratchets hold keys.
+    const frames = (n: number): AsyncIterable<Uint8Array> =>
+      (async function* () {
+        for (let i = 0; i < n; i++) yield Uint8Array.of(0xfc, i, 1, 2, 3, 4, 5, 6);
+      })();
+    let heard = 0;
+    listener.on('audioFrame', (f) => {
+      if (f.userId === BOT) heard++;
+    });
+    await Promise.all([bot.playOpus(frames(25)).finished, listener.playOpus(frames(25)).finished]);
+    await waitFor(() => heard >= 20, 'audio through DAVE');
+
+    const { bytes, words, daveObjects } = collectSecrets([connection, listener]);
+    bytes.push(transportKey(BOT), transportKey(LISTENER));
+    // Enough secrets found that the check means something: both members' MLS states and ratchets.
+    expect(bytes.length).toBeGreaterThan(20);
+    expect(words.length).toBeGreaterThanOrEqual(2);
+    expect(daveObjects.length).toBeGreaterThanOrEqual(4);
+
+    const targets: [string, unknown][] = [
+      ['connection.state', connection.state],
+      ['connection', connection],
+      ['bot session', bot],
+      ['listener session', listener],
+      ['bot.dave', bot.dave],
+      ...daveObjects.map((o, i): [string, unknown] => [`${o.constructor.name}#${i}`, o]),
+    ];
+    for (const [name, target] of targets) {
+      const out = inspect(target, {
+        depth: Infinity,
+        maxArrayLength: Infinity,
+        breakLength: Infinity,
+      }).replace(/\s+/g, ' ');
+      for (const secret of bytes) {
+        for (const form of forms(secret)) {
+          expect(out.includes(form), `${name} shows a secret (${form.slice(0, 24)}...)`).toBe(false);
+        }
+      }
+      for (const rk of words) {
+        const form = [...rk.subarray(0, 4)].join(', ');
+        expect(out.includes(form), `${name} shows AES round keys`).toBe(false);
+      }
+    }
+  });
+});

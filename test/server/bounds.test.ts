@@ -1,0 +1,140 @@
+/**
+ * The local Discord against clients that do not play fair: oversized frames, message floods,
+ * sockets that are never read, and more allocations than a server should hold.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { VoiceCloseCode, VoiceOpcode } from '../../src/protocol/constants.js';
+import { startVoiceServer } from '../../src/server/index.js';
+import type {
+  ParticipantInfo,
+  ServerEvent,
+  VoiceServer,
+  VoiceServerOptions,
+} from '../../src/server/index.js';
+import { startMainGateway } from '../../src/server/main-gateway.js';
+import { isVoxcordError } from '../../src/errors.js';
+import { CHANNEL, Cleanup, GUILD, RawWsClient, join, keyFor, until } from './helpers.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+async function start(options: VoiceServerOptions = {}): Promise<VoiceServer> {
+  const server = await startVoiceServer({ ssrcStart: 1000, seed: 1, keyFor, dave: false, ...options });
+  cleanup.add(() => server.stop());
+  return server;
+}
+
+function heartbeat(t: number): string {
+  return JSON.stringify({ op: VoiceOpcode.Heartbeat, d: { t, seq_ack: -1 } });
+}
+
+describe('local voice gateway: rate limit and backpressure', () => {
+  it('closes a connection that floods heartbeats with 4021, and a call next to it keeps its session', async () => {
+    const events: ServerEvent[] = [];
+    const server = await start({ log: (e) => events.push(e) });
+    const alice = await join(server, cleanup, '1');
+    const flooder = await RawWsClient.connect(server.wsUrl);
+    cleanup.add(() => flooder.terminate());
+    await flooder.expect(VoiceOpcode.Hello);
+    for (let i = 0; i < 2_000; i++) flooder.send(heartbeat(i));
+    expect((await flooder.closed).code).toBe(VoiceCloseCode.RateLimited);
+    // It got at most the allowed number of ACKs before the close.
+    let acks = 0;
+    while (flooder.inbox.size > 0) if ((await flooder.next()).message.op === VoiceOpcode.HeartbeatAck) acks++;
+    expect(acks).toBeLessThanOrEqual(120);
+    expect(events.some((e) => e.type === 'close' && e.code === VoiceCloseCode.RateLimited)).toBe(true);
+    // The neighbour is untouched.
+    alice.ws.send(JSON.parse(heartbeat(7)));
+    expect((await alice.ws.expect(VoiceOpcode.HeartbeatAck)).d.t).toBe(7);
+    expect(server.participants(GUILD, CHANNEL)[0]?.connected).toBe(true);
+  });
+
+  it('a flooder that never reads is closed 4021 too (and no longer read)', async () => {
+    const events: ServerEvent[] = [];
+    const server = await start({ log: (e) => events.push(e) });
+    const ws = new WebSocket(`${server.wsUrl}/?v=8`);
+    cleanup.add(() => ws.terminate());
+    ws.on('error', () => undefined);
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.pause();
+    for (let i = 0; i < 5_000; i++) ws.send(heartbeat(i));
+    await until(() => events.some((e) => e.type === 'close' && e.code === VoiceCloseCode.RateLimited));
+  });
+
+  it('drops a client whose unread frames pass maxBufferedBytes; its session waits for Resume', async () => {
+    const events: ServerEvent[] = [];
+    const server = await start({
+      log: (e) => events.push(e),
+      rateLimit: { messages: 1_000_000, windowMs: 1_000 },
+      maxBufferedBytes: 64 * 1024,
+    });
+    const bob = await join(server, cleanup, '2');
+    const alice = await join(server, cleanup, '1');
+    // Bob stops reading; every op 5 of alice's is relayed to him until the kernel buffers are full
+    // and ws starts queueing in memory.
+    bob.ws.ws.pause();
+    const full = (): boolean => events.some((e) => e.reason === 'backpressure');
+    for (let i = 0; i < 200_000 && !full(); i++) {
+      alice.ws.send({ op: VoiceOpcode.Speaking, d: { speaking: i & 1, delay: 0, ssrc: alice.ssrc } });
+      if (i % 500 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await until(full);
+    const bobInfo = (): ParticipantInfo | undefined =>
+      server.participants(GUILD).find((p) => p.userId === '2');
+    await until(() => bobInfo()?.connected === false);
+    // Resumable: the session is kept (detached for the grace period), alice's is untouched.
+    expect(bobInfo()).toBeDefined();
+    expect(events.find((e) => e.userId === '2' && e.type === 'close')?.code).toBe(1006);
+    alice.ws.send(JSON.parse(heartbeat(9)));
+    for (;;) if ((await alice.ws.next()).message.op === VoiceOpcode.HeartbeatAck) break;
+  });
+
+  it('refuses frames over the payload bound (1009) on the voice gateway', async () => {
+    const server = await start();
+    const ws = await RawWsClient.connect(server.wsUrl);
+    cleanup.add(() => ws.terminate());
+    ws.send(Buffer.alloc(2 << 20, 0x20));
+    expect((await ws.closed).code).toBe(1009);
+  });
+});
+
+describe('local main gateway: payload bound', () => {
+  it('closes a connection that sends a 2 MB frame with 1009 instead of buffering it', async () => {
+    const voice = await start();
+    const gw = await startMainGateway({ voiceServer: voice, guilds: [GUILD] });
+    cleanup.add(() => gw.stop());
+    const ws = new WebSocket(`${gw.url}/?v=10&encoding=json`);
+    cleanup.add(() => ws.terminate());
+    ws.on('error', () => undefined);
+    await new Promise((resolve) => ws.once('open', resolve));
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.send(Buffer.alloc(2 << 20, 0x20));
+    expect(await closed).toBe(1009);
+  });
+});
+
+describe('local voice server: allocations', () => {
+  it('refuses ids that are not snowflake strings, and more allocations than maxAllocations', async () => {
+    const server = await start({ maxAllocations: 3 });
+    for (const bad of [1e308, 42, '', 'abc', '1e+308', null]) {
+      let error: unknown;
+      try {
+        server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: bad as string });
+      } catch (e) {
+        error = e;
+      }
+      expect(isVoxcordError(error, 'INVALID_ARGUMENT'), String(bad)).toBe(true);
+    }
+    for (const id of ['1', '2', '3']) server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: id });
+    // Replacing an existing allocation is fine; a new one is not.
+    server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: '2' });
+    let error: unknown;
+    try {
+      server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: '4' });
+    } catch (e) {
+      error = e;
+    }
+    expect(isVoxcordError(error, 'SERVER_ERROR')).toBe(true);
+  });
+});
