@@ -5,6 +5,11 @@
  * arrives decrypted and byte-identical, DAVE-framed on the wire). This is also what proves that
  * the ts-mls workaround travels with the package (no postinstall patch of the consumer's
  * node_modules). Then the installed `voxcord` bin runs its demo. Nothing is left behind.
+ *
+ * CommonJS (issue 17): plain `require('voxcord')` and a `module: node16` TypeScript project (a .cts
+ * bot that runs a call, an .mts file) use the tarball, with Node's require(esm) switched off so they
+ * must get the CommonJS build (Node before 20.19 / 22.12 has no require(esm)). sodium-native is an
+ * opt-in, so the consumer does not have it: XChaCha20 runs on node:crypto and doctor says so.
  */
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -43,6 +48,8 @@ function expectOk(result: Run, what: string): void {
 let temp: string;
 let project: string;
 let tarball: string;
+/** Node flags that switch require(esm) off, where this Node has it. */
+let noRequireEsm: string[] = [];
 
 beforeAll(async () => {
   temp = await mkdtemp(join(tmpdir(), 'voxcord-pack-'));
@@ -65,6 +72,9 @@ beforeAll(async () => {
     120_000,
   );
   expectOk(installed, 'npm install <tarball>');
+
+  const flag = '--no-experimental-require-module';
+  if ((await run(process.execPath, [flag, '-e', '0'], project, 30_000)).code === 0) noRequireEsm = [flag];
 }, 240_000);
 
 afterAll(async () => {
@@ -190,6 +200,10 @@ describe('the packed tarball', () => {
     const help = await run(bin, ['--help'], project, 30_000);
     expectOk(help, 'voxcord --help');
     expect(help.stdout).toMatch(/^ {2}demo +/m);
+    const doctor = await run(bin, ['doctor'], project, 30_000);
+    expectOk(doctor, 'voxcord doctor');
+    expect(doctor.stdout).toContain('voxcord dependency report');
+    expect(doctor.stdout).toContain('- sodium-native: not installed');
     const demo = await run(bin, ['demo', '--output', 'out-demo'], project, 60_000);
     expectOk(demo, 'voxcord demo');
     const report = JSON.parse(await readFile(join(project, 'out-demo/report.json'), 'utf8')) as {
@@ -199,6 +213,85 @@ describe('the packed tarball', () => {
     };
     expect(report).toMatchObject({ ok: true, privacyCodesMatch: true, framesLost: 0 });
   }, 90_000);
+});
+
+describe('CommonJS consumers', () => {
+  it('require("voxcord") gets the CommonJS build, with every name import() has, and the report', async () => {
+    // The flag is real: with it, require() of the ESM build fails.
+    if (noRequireEsm.length > 0) {
+      const esm = await run(
+        process.execPath,
+        [...noRequireEsm, '-e', "require('./node_modules/voxcord/dist/index.js')"],
+        project,
+        30_000,
+      );
+      expect(esm.code).not.toBe(0);
+      expect(esm.stderr).toContain('ERR_REQUIRE_ESM');
+    }
+    await copyFile(join(ROOT, 'test/package/fixture/require.cjs.txt'), join(project, 'require.cjs'));
+    const result = await run(process.execPath, [...noRequireEsm, 'require.cjs'], project, 60_000);
+    expectOk(result, 'require.cjs');
+    const out = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+      resolved: string;
+      requireNames: string[];
+      importNames: string[];
+      sameVoxcordError: boolean;
+      report: string;
+    };
+    expect(out.resolved).toBe(join(project, 'node_modules/voxcord/dist/cjs/index.js'));
+    expect(out.requireNames).toEqual(out.importNames);
+    expect(out.requireNames).toEqual(
+      expect.arrayContaining(['joinVoiceChannel', 'generateDependencyReport']),
+    );
+    expect(out.sameVoxcordError).toBe(false); // the documented dual-package hazard
+    expect(out.report).toMatch(/^- in use: @evan\/opus \d+\.\d+\.\d+ \(native\)$/m);
+    expect(out.report).toContain(
+      '- sodium-native: not installed\n  hint: optional: npm install sodium-native',
+    );
+    expect(out.report).toContain('- aead_xchacha20_poly1305_rtpsize: node:crypto\n');
+  }, 90_000);
+
+  it('a module node16 project: a .cts bot and an .mts file type-check; the bot runs a call as CommonJS', async () => {
+    await copyFile(join(ROOT, 'test/package/fixture/cjs-call.cts.txt'), join(project, 'cjs-call.cts'));
+    await copyFile(join(ROOT, 'test/package/fixture/esm-types.mts.txt'), join(project, 'esm-types.mts'));
+    await writeFile(
+      join(project, 'tsconfig.node16.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'node16',
+          moduleResolution: 'node16',
+          lib: ['ES2023'],
+          strict: true,
+          skipLibCheck: false,
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules/@types')],
+          outDir: 'out16',
+          rootDir: '.',
+        },
+        files: ['cjs-call.cts', 'esm-types.mts'],
+      }),
+    );
+    expectOk(
+      await run(process.execPath, [TSC, '-p', 'tsconfig.node16.json'], project, 120_000),
+      'tsc (module node16) on the .cts and .mts files',
+    );
+    const compiled = await readFile(join(project, 'out16/cjs-call.cjs'), 'utf8');
+    expect(compiled).toContain('require("voxcord")');
+
+    const call = await run(process.execPath, [...noRequireEsm, 'out16/cjs-call.cjs'], project, 60_000);
+    expectOk(call, 'the CommonJS bot');
+    const result = JSON.parse(call.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(result).toMatchObject({
+      resolved: join(project, 'node_modules/voxcord/dist/cjs/index.js'),
+      mode: 'aead_xchacha20_poly1305_rtpsize',
+      daveProtocolVersion: 1,
+      sent: 15,
+      heard: 15,
+      same: true,
+    });
+    expect(result['loudest']).toBeGreaterThan(8_000);
+  }, 180_000);
 });
 
 /** The first TypeScript block under the README's "Quick start" heading. */
