@@ -236,6 +236,7 @@ describe('CommonJS consumers', () => {
       requireNames: string[];
       importNames: string[];
       sameVoxcordError: boolean;
+      crossCopy: boolean;
       report: string;
     };
     expect(out.resolved).toBe(join(project, 'node_modules/voxcord/dist/cjs/index.js'));
@@ -244,6 +245,7 @@ describe('CommonJS consumers', () => {
       expect.arrayContaining(['joinVoiceChannel', 'generateDependencyReport']),
     );
     expect(out.sameVoxcordError).toBe(false); // the documented dual-package hazard
+    expect(out.crossCopy).toBe(true);
     expect(out.report).toMatch(/^- in use: @evan\/opus \d+\.\d+\.\d+ \(native\)$/m);
     expect(out.report).toContain(
       '- sodium-native: not installed\n  hint: optional: npm install sodium-native',
