@@ -119,22 +119,7 @@ describe('the packed tarball', () => {
     await writeFile(join(project, 'readme-quick-start.ts'), await readmeQuickStart());
     await writeFile(
       join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          lib: ['ES2023'],
-          strict: true,
-          // Check the installed declaration files too: a broken .d.ts must fail here.
-          skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-          outDir: 'out',
-          rootDir: '.',
-        },
-        files: ['quick-start.ts', 'readme-quick-start.ts'],
-      }),
+      consumerTsconfig('NodeNext', 'out', ['quick-start.ts', 'readme-quick-start.ts']),
     );
     expectOk(
       await run(process.execPath, [TSC, '-p', project], project, 120_000),
@@ -258,21 +243,7 @@ describe('CommonJS consumers', () => {
     await copyFile(join(ROOT, 'test/package/fixture/esm-types.mts.txt'), join(project, 'esm-types.mts'));
     await writeFile(
       join(project, 'tsconfig.node16.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'node16',
-          moduleResolution: 'node16',
-          lib: ['ES2023'],
-          strict: true,
-          skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-          outDir: 'out16',
-          rootDir: '.',
-        },
-        files: ['cjs-call.cts', 'esm-types.mts'],
-      }),
+      consumerTsconfig('node16', 'out16', ['cjs-call.cts', 'esm-types.mts']),
     );
     expectOk(
       await run(process.execPath, [TSC, '-p', 'tsconfig.node16.json'], project, 120_000),
@@ -295,6 +266,26 @@ describe('CommonJS consumers', () => {
     expect(result['loudest']).toBeGreaterThan(8_000);
   }, 180_000);
 });
+
+/** A strict consumer tsconfig for `module` (and the same moduleResolution) over `files`. */
+function consumerTsconfig(module: 'NodeNext' | 'node16', outDir: string, files: string[]): string {
+  return JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      module,
+      moduleResolution: module,
+      lib: ['ES2023'],
+      strict: true,
+      // Check the installed declaration files too: a broken .d.ts must fail here.
+      skipLibCheck: false,
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules/@types')],
+      outDir,
+      rootDir: '.',
+    },
+    files,
+  });
+}
 
 /** The first TypeScript block under the README's "Quick start" heading. */
 async function readmeQuickStart(): Promise<string> {
