@@ -3,11 +3,14 @@
  * from node_modules, not assumed), says when ffmpeg is missing and what to install, and the CLI
  * prints the library's report.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
+import { OPUS_INSTALL_HINT } from '../../src/audio/opus.js';
+import { SODIUM_HINT } from '../../src/diagnostics/dependency-report.js';
 import { generateDependencyReport } from '../../src/index.js';
 import { FFMPEG_INSTALL_HINT } from '../../src/player/inputs/ffmpeg.js';
 import { captureIo } from './helpers.js';
@@ -112,4 +115,65 @@ describe('voxcord doctor', () => {
     expect(await runCli(['doctor', 'now'], bad)).toBe(2);
     expect(bad.err()).toContain('usage: voxcord doctor');
   });
+});
+
+/**
+ * Runs `voxcord doctor` in a fresh process in which the packages `hide` cannot be required, as if
+ * they were not installed; also prints the backend XChaCha20 gets there and that it round-trips.
+ */
+async function doctorWithout(hide: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const script = `
+import Module from 'node:module';
+const hidden = ${JSON.stringify(hide)};
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (hidden.some((h) => request === h || request.startsWith(h + '/'))) {
+    throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
+  }
+  return resolveFilename.call(this, request, ...rest);
+};
+const { runCli } = await import('./src/cli/run.ts');
+const { createTransportCipher } = await import('./src/media/transport-cipher.ts');
+const cipher = createTransportCipher('aead_xchacha20_poly1305_rtpsize', new Uint8Array(32).fill(7));
+const header = Uint8Array.of(0x80, 0x78, 0, 1, 0, 0, 3, 0xc0, 0, 0, 0, 42);
+const opened = cipher.open(cipher.seal(header, Uint8Array.of(1, 2, 3), 5), header.length);
+const io = { stdout: { write: (t) => process.stdout.write(t) }, stderr: { write: (t) => process.stderr.write(t) }, env: { PATH: '/nonexistent' }, cwd: process.cwd() };
+const code = await runCli(['doctor'], io);
+console.log('xchacha: ' + cipher.backend + ' ' + (opened !== null && opened.equals(Buffer.from([1, 2, 3]))));
+process.exitCode = code;
+`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      done({ code, out, err });
+    });
+  });
+}
+
+describe('voxcord doctor without optional or required packages', () => {
+  it('without sodium-native: XChaCha20 runs on node:crypto, and the report says how to opt in', async () => {
+    const { code, out, err } = await doctorWithout(['sodium-native']);
+    expect(code, err).toBe(0);
+    expect(out).toContain(`- sodium-native: not installed\n  hint: ${SODIUM_HINT}\n`);
+    expect(line(out, 'aead_xchacha20_poly1305_rtpsize')).toBe('node:crypto');
+    expect(out).toContain('xchacha: node true');
+  }, 40_000);
+
+  it('without any Opus library: exits 1 and says what to install', async () => {
+    const { code, out, err } = await doctorWithout(['@evan/opus', '@discordjs/opus', 'opusscript']);
+    expect(code).toBe(1);
+    expect(out).toContain(`- in use: none\n  hint: ${OPUS_INSTALL_HINT}\n`);
+    expect(line(out, '@evan/opus')).toBe('not installed');
+    expect(line(out, 'opusscript')).toBe('not installed');
+    expect(err).toContain('voxcord doctor: missing Opus: in use');
+  }, 40_000);
 });
