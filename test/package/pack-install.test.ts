@@ -7,11 +7,11 @@
  * node_modules). Then the installed `voxcord` bin runs its demo. Nothing is left behind.
  *
  * CommonJS (issue 17): plain `require('voxcord')` and a `module: node16` TypeScript project (a .cts
- * bot that runs a call, an .mts file) use the tarball, with Node's require(esm) switched off so they
- * must get the CommonJS build (Node before 20.19 / 22.12 has no require(esm)). sodium-native is an
- * opt-in, so the consumer does not have it: XChaCha20 runs on node:crypto and doctor says so.
+ * bot that runs a call, an .mts file) use the tarball, both with Node's require(esm) (the ESM build)
+ * and with it switched off (the CommonJS bundle, what Node before 20.19 / 22.12 gets). sodium-native
+ * is an opt-in, so the consumer does not have it: XChaCha20 runs on node:crypto and doctor says so.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -48,8 +48,25 @@ function expectOk(result: Run, what: string): void {
 let temp: string;
 let project: string;
 let tarball: string;
-/** Node flags that switch require(esm) off, where this Node has it. */
-let noRequireEsm: string[] = [];
+/** Node flags that switch require(esm) off, where this Node has it (20.19+, 22.12+). */
+const NO_REQUIRE_ESM = ['--no-experimental-require-module'];
+const HAS_REQUIRE_ESM = spawnSync(process.execPath, [...NO_REQUIRE_ESM, '-e', '0']).status === 0;
+
+/**
+ * The two ways require('voxcord') resolves: with Node's require(esm) on, the "module-sync"
+ * condition gives the ESM build (one copy of voxcord for require and import alike); without it
+ * (Node 20 before 20.19, 22 before 22.12, or switched off) the "require" condition gives the
+ * CommonJS bundle, a second copy when something also imports voxcord.
+ */
+const REQUIRE_PATHS = [
+  {
+    name: 'the CommonJS bundle',
+    flags: HAS_REQUIRE_ESM ? NO_REQUIRE_ESM : [],
+    entry: 'dist/cjs/index.js',
+    oneCopy: false,
+  },
+  ...(HAS_REQUIRE_ESM ? [{ name: 'require(esm)', flags: [], entry: 'dist/index.js', oneCopy: true }] : []),
+];
 
 beforeAll(async () => {
   temp = await mkdtemp(join(tmpdir(), 'voxcord-pack-'));
@@ -72,9 +89,6 @@ beforeAll(async () => {
     120_000,
   );
   expectOk(installed, 'npm install <tarball>');
-
-  const flag = '--no-experimental-require-module';
-  if ((await run(process.execPath, [flag, '-e', '0'], project, 30_000)).code === 0) noRequireEsm = [flag];
 }, 240_000);
 
 afterAll(async () => {
@@ -201,42 +215,48 @@ describe('the packed tarball', () => {
 });
 
 describe('CommonJS consumers', () => {
-  it('require("voxcord") gets the CommonJS build, with every name import() has, and the report', async () => {
-    // The flag is real: with it, require() of the ESM build fails.
-    if (noRequireEsm.length > 0) {
-      const esm = await run(
-        process.execPath,
-        [...noRequireEsm, '-e', "require('./node_modules/voxcord/dist/index.js')"],
-        project,
-        30_000,
+  it.skipIf(!HAS_REQUIRE_ESM)('the flag is real: with it, require() of the ESM build fails', async () => {
+    const esm = await run(
+      process.execPath,
+      [...NO_REQUIRE_ESM, '-e', "require('./node_modules/voxcord/dist/index.js')"],
+      project,
+      30_000,
+    );
+    expect(esm.code).not.toBe(0);
+    expect(esm.stderr).toContain('ERR_REQUIRE_ESM');
+  });
+
+  it.each(REQUIRE_PATHS)(
+    'require("voxcord") through $name: every name import() has, and the dependency report',
+    async ({ flags, entry, oneCopy }) => {
+      await copyFile(join(ROOT, 'test/package/fixture/require.cjs.txt'), join(project, 'require.cjs'));
+      const result = await run(process.execPath, [...flags, 'require.cjs'], project, 60_000);
+      expectOk(result, 'require.cjs');
+      const out = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+        resolved: string;
+        requireNames: string[];
+        importNames: string[];
+        sameVoxcordError: boolean;
+        crossCopy: boolean;
+        report: string;
+      };
+      expect(out.resolved).toBe(join(project, 'node_modules/voxcord', entry));
+      expect(out.requireNames).toEqual(out.importNames);
+      expect(out.requireNames).toEqual(
+        expect.arrayContaining(['joinVoiceChannel', 'generateDependencyReport']),
       );
-      expect(esm.code).not.toBe(0);
-      expect(esm.stderr).toContain('ERR_REQUIRE_ESM');
-    }
-    await copyFile(join(ROOT, 'test/package/fixture/require.cjs.txt'), join(project, 'require.cjs'));
-    const result = await run(process.execPath, [...noRequireEsm, 'require.cjs'], project, 60_000);
-    expectOk(result, 'require.cjs');
-    const out = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
-      resolved: string;
-      requireNames: string[];
-      importNames: string[];
-      sameVoxcordError: boolean;
-      crossCopy: boolean;
-      report: string;
-    };
-    expect(out.resolved).toBe(join(project, 'node_modules/voxcord/dist/cjs/index.js'));
-    expect(out.requireNames).toEqual(out.importNames);
-    expect(out.requireNames).toEqual(
-      expect.arrayContaining(['joinVoiceChannel', 'generateDependencyReport']),
-    );
-    expect(out.sameVoxcordError).toBe(false); // the documented dual-package hazard
-    expect(out.crossCopy).toBe(true);
-    expect(out.report).toMatch(/^- in use: @evan\/opus \d+\.\d+\.\d+ \(native\)$/m);
-    expect(out.report).toContain(
-      '- sodium-native: not installed\n  hint: optional: npm install sodium-native',
-    );
-    expect(out.report).toContain('- aead_xchacha20_poly1305_rtpsize: node:crypto\n');
-  }, 90_000);
+      // One module for require and import, or (the documented dual-package hazard) two copies,
+      // whose errors isVoxcordError still recognises.
+      expect(out.sameVoxcordError).toBe(oneCopy);
+      expect(out.crossCopy).toBe(true);
+      expect(out.report).toMatch(/^- in use: @evan\/opus \d+\.\d+\.\d+ \(native\)$/m);
+      expect(out.report).toContain(
+        '- sodium-native: not installed\n  hint: optional: npm install sodium-native',
+      );
+      expect(out.report).toContain('- aead_xchacha20_poly1305_rtpsize: node:crypto\n');
+    },
+    90_000,
+  );
 
   it('a module node16 project: a .cts bot and an .mts file type-check; the bot runs a call as CommonJS', async () => {
     await copyFile(join(ROOT, 'test/package/fixture/cjs-call.cts.txt'), join(project, 'cjs-call.cts'));
@@ -252,18 +272,26 @@ describe('CommonJS consumers', () => {
     const compiled = await readFile(join(project, 'out16/cjs-call.cjs'), 'utf8');
     expect(compiled).toContain('require("voxcord")');
 
-    const call = await run(process.execPath, [...noRequireEsm, 'out16/cjs-call.cjs'], project, 60_000);
-    expectOk(call, 'the CommonJS bot');
-    const result = JSON.parse(call.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
-    expect(result).toMatchObject({
-      resolved: join(project, 'node_modules/voxcord/dist/cjs/index.js'),
-      mode: 'aead_xchacha20_poly1305_rtpsize',
-      daveProtocolVersion: 1,
-      sent: 15,
-      heard: 15,
-      same: true,
+    // The call through each way require resolves, side by side (each has its own local Discord).
+    const calls = await Promise.all(
+      REQUIRE_PATHS.map(({ flags }) =>
+        run(process.execPath, [...flags, 'out16/cjs-call.cjs'], project, 90_000),
+      ),
+    );
+    calls.forEach((call, i) => {
+      const { name, entry } = REQUIRE_PATHS[i]!;
+      expectOk(call, `the CommonJS bot through ${name}`);
+      const result = JSON.parse(call.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+      expect(result).toMatchObject({
+        resolved: join(project, 'node_modules/voxcord', entry),
+        mode: 'aead_xchacha20_poly1305_rtpsize',
+        daveProtocolVersion: 1,
+        sent: 15,
+        heard: 15,
+        same: true,
+      });
+      expect(result['loudest']).toBeGreaterThan(8_000);
     });
-    expect(result['loudest']).toBeGreaterThan(8_000);
   }, 180_000);
 });
 
