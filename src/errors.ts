@@ -53,8 +53,17 @@ export class VoxcordError extends Error {
   }
 }
 
+/**
+ * True for a VoxcordError (with `code`, when given). Also for one from the other copy of voxcord
+ * when a process loads both its ESM and CommonJS builds, where `instanceof` is false.
+ */
 export function isVoxcordError(value: unknown, code?: VoxcordErrorCode): value is VoxcordError {
-  return value instanceof VoxcordError && (code === undefined || value.code === code);
+  const ours =
+    value instanceof VoxcordError ||
+    (value instanceof Error &&
+      value.name === 'VoxcordError' &&
+      typeof (value as { code?: unknown }).code === 'string');
+  return ours && (code === undefined || (value as VoxcordError).code === code);
 }
 
 /** Normalises anything thrown into an Error (for events and logs). */

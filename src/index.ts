@@ -42,6 +42,10 @@ export type {
 export { summarizeLateness } from './media/lateness-histogram.js';
 export type { LatenessData, LatenessSummary } from './media/lateness-histogram.js';
 
+// What voxcord runs on here (`voxcord doctor`)
+export { generateDependencyReport } from './diagnostics/dependency-report.js';
+export type { DependencyReportOptions } from './diagnostics/dependency-report.js';
+
 // Audio
 export { loadOpus } from './audio/opus.js';
 export type { OpusCodecFactory, OpusEncoder, OpusDecoder } from './audio/opus.js';

@@ -7,6 +7,7 @@
  * from the in-band FEC data of the next one.
  */
 import { VoxcordError } from '../errors.js';
+import { installedPackageVersion, packageRequire } from '../util/installed-package.js';
 import {
   CHANNELS,
   OPUS_SILENCE_FRAME,
@@ -337,7 +338,18 @@ const FACTORIES: Record<OpusBackendName, (mod: unknown) => OpusCodecFactory | un
   opusscript: opusscriptFactory,
 };
 
+export const OPUS_INSTALL_HINT = 'install one: npm install @evan/opus (or @discordjs/opus, or opusscript)';
+
 const defaultImport = (specifier: string): Promise<unknown> => import(specifier);
+
+/** The factory for library `name` from its loaded module, checked by creating a codec pair; throws why not. */
+function factoryFrom(name: OpusBackendName, mod: unknown): OpusCodecFactory {
+  const factory = FACTORIES[name](mod);
+  if (!factory) throw new Error('unexpected module shape');
+  factory.createEncoder().close();
+  factory.createDecoder().close();
+  return factory;
+}
 
 /**
  * Loads the first Opus library of `preference` that is installed and works (a test encoder and
@@ -350,29 +362,80 @@ export async function loadOpus(
   const importModule = options.importModule ?? defaultImport;
   const failures: Record<string, string> = {};
   for (const name of preference) {
-    const build = FACTORIES[name];
-    if (!build) {
+    if (!Object.hasOwn(FACTORIES, name)) {
       failures[String(name)] = 'unknown Opus library';
       continue;
     }
     try {
-      const factory = build(await importModule(name));
-      if (!factory) {
-        failures[name] = 'unexpected module shape';
-        continue;
-      }
-      factory.createEncoder().close();
-      factory.createDecoder().close();
-      return factory;
+      return factoryFrom(name, await importModule(name));
     } catch (err) {
       failures[name] = errorCodeOrMessage(err);
     }
   }
   throw new VoxcordError(
     'OPUS_UNAVAILABLE',
-    `no usable Opus library (tried ${preference.join(', ') || 'none'}); install one: npm install @evan/opus (or @discordjs/opus, or opusscript)`,
+    `no usable Opus library (tried ${preference.join(', ') || 'none'}); ${OPUS_INSTALL_HINT}`,
     { details: { failures } },
   );
+}
+
+/** How an Opus library runs here: a native addon, or WebAssembly (slower, but runs everywhere). */
+export type OpusBuild = 'native' | 'wasm';
+
+export interface OpusLibraryStatus {
+  name: OpusBackendName;
+  /** Installed version; undefined when the library is not installed. */
+  version: string | undefined;
+  /** It loaded, and a test encoder and decoder work. */
+  usable: boolean;
+  /** Native or WebAssembly, when known. */
+  build?: OpusBuild;
+  /** Why it cannot be used, when installed but not usable. */
+  error?: string;
+}
+
+/**
+ * @evan/opus picks its build when first loaded: the native addon for the platform, else (no
+ * prebuild, old glibc, musl, or OPUS_FORCE_WASM set) its WebAssembly build. Which one it took is
+ * the one in the CommonJS module cache.
+ */
+function evanOpusBuild(): OpusBuild | undefined {
+  const loaded = (path: string): boolean => {
+    try {
+      return packageRequire.cache[packageRequire.resolve(path)] !== undefined;
+    } catch {
+      return false;
+    }
+  };
+  if (loaded('@evan/opus/node/index.js')) return 'native';
+  if (loaded('@evan/opus/wasm/index.js')) return 'wasm';
+  return undefined;
+}
+
+const BUILD_OF: Record<OpusBackendName, () => OpusBuild | undefined> = {
+  '@evan/opus': evanOpusBuild,
+  '@discordjs/opus': () => 'native',
+  opusscript: () => 'wasm',
+};
+
+/**
+ * Each Opus library of `preference`, probed the way loadOpus would use it (synchronously: all of
+ * them ship CommonJS). The first usable one is what loadOpus picks.
+ */
+export function probeOpusLibraries(
+  preference: readonly OpusBackendName[] = DEFAULT_OPUS_PREFERENCE,
+): OpusLibraryStatus[] {
+  return preference.map((name) => {
+    const version = installedPackageVersion(name);
+    if (version === undefined) return { name, version, usable: false };
+    try {
+      factoryFrom(name, packageRequire(name));
+      const build = BUILD_OF[name]();
+      return build === undefined ? { name, version, usable: true } : { name, version, usable: true, build };
+    } catch (err) {
+      return { name, version, usable: false, error: errorCodeOrMessage(err) };
+    }
+  });
 }
 
 function errorCodeOrMessage(err: unknown): string {

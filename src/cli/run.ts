@@ -2,15 +2,16 @@
  * The `voxcord` command line: dispatches to a subcommand and turns failures into a message that
  * names the problem and the fix, and an exit code (0 ok, 1 failed, 2 wrong usage).
  */
-import { readFileSync } from 'node:fs';
 import type { VoxcordError } from '../errors.js';
 import { isVoxcordError } from '../errors.js';
 import { runServeCommand } from '../server/cli.js';
 import { runDemoCommand } from './demo.js';
+import { runDoctorCommand } from './doctor.js';
 import { say, usageError } from './io.js';
 import type { CliIo } from './io.js';
 import { runPlayCommand } from './play.js';
 import { runRecordCommand } from './record.js';
+import { voxcordVersion } from '../util/installed-package.js';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
@@ -43,6 +44,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: 'play an audio file into a voice channel (Discord or a local server)',
   },
   record: { run: runRecordCommand, summary: 'record each speaker in a voice channel to its own file' },
+  doctor: {
+    run: runDoctorCommand,
+    summary: 'show the Opus, crypto, DAVE and ffmpeg libraries in use, and what to install',
+  },
 };
 
 export function mainHelp(): string {
@@ -58,17 +63,6 @@ export function mainHelp(): string {
     'Run "voxcord <command> --help" for the options of a command.',
     'Start with "voxcord demo".',
   ].join('\n');
-}
-
-export function packageVersion(): string {
-  try {
-    // src/cli and dist/cli both sit two levels below package.json.
-    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-    const version = (JSON.parse(text) as { version?: unknown }).version;
-    return typeof version === 'string' ? version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** What to do about an error, when there is something to say beyond its message. */
@@ -115,7 +109,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
-    say(io, packageVersion());
+    say(io, voxcordVersion());
     return 0;
   }
   const command = COMMANDS[name];

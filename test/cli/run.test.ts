@@ -20,7 +20,8 @@ describe('voxcord --help', () => {
   it('lists the commands', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    for (const c of ['demo', 'serve', 'play', 'record']) expect(out).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
+    for (const c of ['demo', 'serve', 'play', 'record', 'doctor'])
+      expect(out).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
     expect(out).toContain('voxcord <command> --help');
   });
 

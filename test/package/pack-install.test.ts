@@ -5,8 +5,13 @@
  * arrives decrypted and byte-identical, DAVE-framed on the wire). This is also what proves that
  * the ts-mls workaround travels with the package (no postinstall patch of the consumer's
  * node_modules). Then the installed `voxcord` bin runs its demo. Nothing is left behind.
+ *
+ * CommonJS (issue 17): plain `require('voxcord')` and a `module: node16` TypeScript project (a .cts
+ * bot that runs a call, an .mts file) use the tarball, both with Node's require(esm) (the ESM build)
+ * and with it switched off (the CommonJS bundle, what Node before 20.19 / 22.12 gets). sodium-native
+ * is an opt-in, so the consumer does not have it: XChaCha20 runs on node:crypto and doctor says so.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +48,25 @@ function expectOk(result: Run, what: string): void {
 let temp: string;
 let project: string;
 let tarball: string;
+/** Node flags that switch require(esm) off, where this Node has it (20.19+, 22.12+). */
+const NO_REQUIRE_ESM = ['--no-experimental-require-module'];
+const HAS_REQUIRE_ESM = spawnSync(process.execPath, [...NO_REQUIRE_ESM, '-e', '0']).status === 0;
+
+/**
+ * The two ways require('voxcord') resolves: with Node's require(esm) on, the "module-sync"
+ * condition gives the ESM build (one copy of voxcord for require and import alike); without it
+ * (Node 20 before 20.19, 22 before 22.12, or switched off) the "require" condition gives the
+ * CommonJS bundle, a second copy when something also imports voxcord.
+ */
+const REQUIRE_PATHS = [
+  {
+    name: 'the CommonJS bundle',
+    flags: HAS_REQUIRE_ESM ? NO_REQUIRE_ESM : [],
+    entry: 'dist/cjs/index.js',
+    oneCopy: false,
+  },
+  ...(HAS_REQUIRE_ESM ? [{ name: 'require(esm)', flags: [], entry: 'dist/index.js', oneCopy: true }] : []),
+];
 
 beforeAll(async () => {
   temp = await mkdtemp(join(tmpdir(), 'voxcord-pack-'));
@@ -109,22 +133,7 @@ describe('the packed tarball', () => {
     await writeFile(join(project, 'readme-quick-start.ts'), await readmeQuickStart());
     await writeFile(
       join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          lib: ['ES2023'],
-          strict: true,
-          // Check the installed declaration files too: a broken .d.ts must fail here.
-          skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-          outDir: 'out',
-          rootDir: '.',
-        },
-        files: ['quick-start.ts', 'readme-quick-start.ts'],
-      }),
+      consumerTsconfig('NodeNext', 'out', ['quick-start.ts', 'readme-quick-start.ts']),
     );
     expectOk(
       await run(process.execPath, [TSC, '-p', project], project, 120_000),
@@ -190,6 +199,10 @@ describe('the packed tarball', () => {
     const help = await run(bin, ['--help'], project, 30_000);
     expectOk(help, 'voxcord --help');
     expect(help.stdout).toMatch(/^ {2}demo +/m);
+    const doctor = await run(bin, ['doctor'], project, 30_000);
+    expectOk(doctor, 'voxcord doctor');
+    expect(doctor.stdout).toContain('voxcord dependency report');
+    expect(doctor.stdout).toContain('- sodium-native: not installed');
     const demo = await run(bin, ['demo', '--output', 'out-demo'], project, 60_000);
     expectOk(demo, 'voxcord demo');
     const report = JSON.parse(await readFile(join(project, 'out-demo/report.json'), 'utf8')) as {
@@ -200,6 +213,107 @@ describe('the packed tarball', () => {
     expect(report).toMatchObject({ ok: true, privacyCodesMatch: true, framesLost: 0 });
   }, 90_000);
 });
+
+describe('CommonJS consumers', () => {
+  it.skipIf(!HAS_REQUIRE_ESM)('the flag is real: with it, require() of the ESM build fails', async () => {
+    const esm = await run(
+      process.execPath,
+      [...NO_REQUIRE_ESM, '-e', "require('./node_modules/voxcord/dist/index.js')"],
+      project,
+      30_000,
+    );
+    expect(esm.code).not.toBe(0);
+    expect(esm.stderr).toContain('ERR_REQUIRE_ESM');
+  });
+
+  it.each(REQUIRE_PATHS)(
+    'require("voxcord") through $name: every name import() has, and the dependency report',
+    async ({ flags, entry, oneCopy }) => {
+      await copyFile(join(ROOT, 'test/package/fixture/require.cjs.txt'), join(project, 'require.cjs'));
+      const result = await run(process.execPath, [...flags, 'require.cjs'], project, 60_000);
+      expectOk(result, 'require.cjs');
+      const out = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+        resolved: string;
+        requireNames: string[];
+        importNames: string[];
+        sameVoxcordError: boolean;
+        crossCopy: boolean;
+        report: string;
+      };
+      expect(out.resolved).toBe(join(project, 'node_modules/voxcord', entry));
+      expect(out.requireNames).toEqual(out.importNames);
+      expect(out.requireNames).toEqual(
+        expect.arrayContaining(['joinVoiceChannel', 'generateDependencyReport']),
+      );
+      // One module for require and import, or (the documented dual-package hazard) two copies,
+      // whose errors isVoxcordError still recognises.
+      expect(out.sameVoxcordError).toBe(oneCopy);
+      expect(out.crossCopy).toBe(true);
+      expect(out.report).toMatch(/^- in use: @evan\/opus \d+\.\d+\.\d+ \(native\)$/m);
+      expect(out.report).toContain(
+        '- sodium-native: not installed\n  hint: optional: npm install sodium-native',
+      );
+      expect(out.report).toContain('- aead_xchacha20_poly1305_rtpsize: node:crypto\n');
+    },
+    90_000,
+  );
+
+  it('a module node16 project: a .cts bot and an .mts file type-check; the bot runs a call as CommonJS', async () => {
+    await copyFile(join(ROOT, 'test/package/fixture/cjs-call.cts.txt'), join(project, 'cjs-call.cts'));
+    await copyFile(join(ROOT, 'test/package/fixture/esm-types.mts.txt'), join(project, 'esm-types.mts'));
+    await writeFile(
+      join(project, 'tsconfig.node16.json'),
+      consumerTsconfig('node16', 'out16', ['cjs-call.cts', 'esm-types.mts']),
+    );
+    expectOk(
+      await run(process.execPath, [TSC, '-p', 'tsconfig.node16.json'], project, 120_000),
+      'tsc (module node16) on the .cts and .mts files',
+    );
+    const compiled = await readFile(join(project, 'out16/cjs-call.cjs'), 'utf8');
+    expect(compiled).toContain('require("voxcord")');
+
+    // The call through each way require resolves, side by side (each has its own local Discord).
+    const calls = await Promise.all(
+      REQUIRE_PATHS.map(({ flags }) =>
+        run(process.execPath, [...flags, 'out16/cjs-call.cjs'], project, 90_000),
+      ),
+    );
+    calls.forEach((call, i) => {
+      const { name, entry } = REQUIRE_PATHS[i]!;
+      expectOk(call, `the CommonJS bot through ${name}`);
+      const result = JSON.parse(call.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+      expect(result).toMatchObject({
+        resolved: join(project, 'node_modules/voxcord', entry),
+        mode: 'aead_xchacha20_poly1305_rtpsize',
+        daveProtocolVersion: 1,
+        sent: 15,
+        heard: 15,
+        same: true,
+      });
+      expect(result['loudest']).toBeGreaterThan(8_000);
+    });
+  }, 180_000);
+});
+
+/** A strict consumer tsconfig for `module` (and the same moduleResolution) over `files`. */
+function consumerTsconfig(module: 'NodeNext' | 'node16', outDir: string, files: string[]): string {
+  return JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      module,
+      moduleResolution: module,
+      lib: ['ES2023'],
+      strict: true,
+      // Check the installed declaration files too: a broken .d.ts must fail here.
+      skipLibCheck: false,
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules/@types')],
+      outDir,
+      rootDir: '.',
+    },
+    files,
+  });
+}
 
 /** The first TypeScript block under the README's "Quick start" heading. */
 async function readmeQuickStart(): Promise<string> {
