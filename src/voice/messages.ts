@@ -134,10 +134,13 @@ function str(o: Obj, key: string): string {
   if (typeof v !== 'string') throw malformed(`field ${key} is not a string`);
   return v;
 }
-/** Snowflakes are strings in JSON; accept numbers too and normalise. */
+/**
+ * Snowflakes are strings in JSON; accept numbers too and normalise, when exact (a safe integer:
+ * `1e308` would become "1e+308", and larger ids have already lost digits).
+ */
 function snowflake(o: Obj, key: string): string {
   const v = o[key];
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return String(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
   if (typeof v !== 'string' || !/^\d{1,20}$/.test(v)) throw malformed(`field ${key} is not a snowflake`);
   return v;
 }
