@@ -31,6 +31,8 @@ import type { ClientMessage, IdentifyData, ResumeData, SelectProtocolData } from
 import { createTransportCipher } from '../media/transport-cipher.js';
 import { TRANSPORT_KEY_BYTES } from '../protocol/constants.js';
 import type { ClientSession, FrameSink } from './client-session.js';
+import { takeCloseAt } from './faults.js';
+import type { HandshakeStep } from './faults.js';
 import type { Frame } from './replay-buffer.js';
 import type { ServerState, SessionConnection } from './server-state.js';
 import type { ServerEvent } from './types.js';
@@ -139,6 +141,7 @@ class GatewayConnection implements SessionConnection {
     this.ws.on('error', (error) =>
       this.options.log({ type: 'error', connectionId: this.id, reason: 'ws', detail: error.message }),
     );
+    if (this.faultClose('before-hello')) return;
     this.sendFrame(
       encodeServerJson({
         op: VoiceOpcode.Hello,
@@ -147,6 +150,15 @@ class GatewayConnection implements SessionConnection {
       false,
     );
     this.armHeartbeatTimeout();
+    this.faultClose('after-hello');
+  }
+
+  /** Applies a `closeAt` fault for this handshake step; true if the socket was closed. */
+  private faultClose(step: HandshakeStep): boolean {
+    const code = takeCloseAt(this.state.faults.ws, step);
+    if (code === undefined) return false;
+    this.closeWith(code, `fault: close ${step}`);
+    return true;
   }
 
   // ---- outbound ----
@@ -239,6 +251,7 @@ class GatewayConnection implements SessionConnection {
     if (!session) return this.closeWith(VoiceCloseCode.AuthenticationFailed, 'authentication failed');
     this.bindSession(session);
     this.log({ type: 'identify', channelId: session.channelId, ssrc: session.ssrc });
+    if (this.faultClose('after-identify')) return;
     session.sendJson({
       op: VoiceOpcode.Ready,
       d: {
@@ -248,6 +261,7 @@ class GatewayConnection implements SessionConnection {
         modes: [...this.options.modes],
       },
     });
+    this.faultClose('after-ready');
   }
 
   private onResume(d: ResumeData): void {
@@ -277,6 +291,7 @@ class GatewayConnection implements SessionConnection {
   }
 
   private onSelectProtocol(session: ClientSession, d: SelectProtocolData): void {
+    if (this.faultClose('after-select-protocol')) return;
     if (d.protocol !== 'udp') return this.closeWith(VoiceCloseCode.UnknownProtocol, 'unknown protocol');
     const mode = d.data.mode;
     if (!this.options.modes.includes(mode)) {
@@ -306,6 +321,7 @@ class GatewayConnection implements SessionConnection {
       call.join(session);
       this.log({ type: 'join', channelId: session.channelId, ssrc: session.ssrc });
     }
+    this.faultClose('after-session-description');
   }
 
   private keyFor(userId: string): Uint8Array {
