@@ -15,6 +15,11 @@ export interface UdpFaults {
   corrupt?: number;
   /** Fixed delay in ms before every forwarded packet leaves. */
   delayMs?: number;
+  /**
+   * Called for every packet the faults are applied to (the datagram for that receiver, before any
+   * fault) with the faults applied: ground truth for tests that account for every packet.
+   */
+  observe?: (packet: Uint8Array, applied: readonly UdpFaultKind[]) => void;
 }
 
 /**
@@ -88,8 +93,14 @@ export class UdpFaultInjector {
   }
 
   process(packet: Buffer, faults: UdpFaults | undefined): UdpFaultDecision {
+    if (faults === undefined) return { send: this.release([packet]), applied: [] };
+    const decision = this.decide(packet, faults);
+    faults.observe?.(packet, decision.applied);
+    return decision;
+  }
+
+  private decide(packet: Buffer, faults: UdpFaults): UdpFaultDecision {
     const applied: UdpFaultKind[] = [];
-    if (faults === undefined) return { send: this.release([packet]), applied };
     if (hit(this.rng, faults.drop)) {
       applied.push('drop');
       return { send: [], applied };
