@@ -6,7 +6,7 @@
  * run in `npm test`, test/fuzz/fuzz.test.ts) replays first.
  *
  * Options: --inputs N (per target, default 100000)  --target a,b  --seed S (default 1)
- *          --hang-ms MS (default 2000)  --out PATH (default test/fuzz/results/latest; writes .json and .md)
+ *          --hang-ms MS (default 5000)  --out PATH (default test/fuzz/results/latest; writes .json and .md)
  *          --no-save (do not write fixtures)
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -94,7 +94,7 @@ function parseArgs(argv: string[]): {
       ?.split(',')
       .filter((s) => s !== ''),
     seed: Math.floor(num('--seed', 1)),
-    hangMs: num('--hang-ms', 2000),
+    hangMs: num('--hang-ms', 5000),
     out: value('--out') ?? path.join(FUZZ_DIR, 'results', 'latest'),
     save: !argv.includes('--no-save'),
   };

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRng, deriveSeed } from '../../src/server/faults.js';
+import { concatBytes } from '../player/containers.js';
 
 export type Rng = () => number;
 
@@ -74,15 +75,7 @@ function randomBytes(rng: Rng, n: number): Uint8Array {
   return out;
 }
 
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const join = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 /** Values length and count fields like to be wrong with, for a field of `width` bytes. */
 function interestingValue(rng: Rng, width: number, length: number): number {
