@@ -5,8 +5,10 @@
  * arrive whole or in small chunks.
  */
 import { isVoxcordError } from '../../../src/errors.js';
-import { OggOpusDemuxer, WebmOpusDemuxer } from '../../../src/player/index.js';
-import { oggCrc } from '../../../src/player/inputs/ogg-opus.js';
+import { OggOpusDemuxer, WebmOpusDemuxer, sniffContainer } from '../../../src/player/index.js';
+import { oggCrc, parseOpusHead } from '../../../src/player/inputs/ogg-opus.js';
+import { opusPacketSamples } from '../../../src/player/inputs/opus-frames.js';
+import { blockFrames, readVint } from '../../../src/player/inputs/webm-opus.js';
 import type { OpusDemuxer } from '../../../src/player/inputs/demuxed.js';
 import {
   ID,
@@ -127,7 +129,64 @@ function webmSeeds(): Uint8Array[] {
   ];
 }
 
+const KNOWN_CONTAINERS = ['ogg-opus', 'webm-opus', 'unknown'];
+
 export const containerTargets: FuzzTarget[] = [
+  {
+    name: 'opus-packet-head',
+    modules: [
+      'src/player/inputs/opus-frames.ts opusPacketSamples',
+      'src/player/inputs/ogg-opus.ts parseOpusHead',
+      'src/player/inputs/file.ts sniffContainer',
+    ],
+    create: () => ({
+      seeds: [
+        opusHead(),
+        opusHead(1, 0),
+        packet(1, 2),
+        Uint8Array.of(0xfc, 0xff, 0xfe),
+        Uint8Array.of(0x03, 0x83),
+        webmHeader(),
+      ],
+      isTypedRejection: inputError,
+      run(input) {
+        const samples = opusPacketSamples(input);
+        oracle(
+          samples === undefined || (samples % 120 === 0 && samples >= 120 && samples <= 5760),
+          `samples ${samples}`,
+        );
+        oracle(KNOWN_CONTAINERS.includes(sniffContainer(input)), 'unknown container verdict');
+        const head = parseOpusHead(input);
+        oracle(
+          head.channels === 1 || head.channels === 2,
+          `OpusHead with ${head.channels} channels accepted`,
+        );
+        return 'ok';
+      },
+    }),
+  },
+  {
+    name: 'webm-block',
+    modules: ['src/player/inputs/webm-opus.ts blockFrames/readVint'],
+    create: () => ({
+      seeds: (['none', 'xiph', 'fixed', 'ebml'] as const).map((lacing) =>
+        blockBody(
+          1,
+          [packet(1), packet(2), new Uint8Array(300).fill(7), packet(3)].slice(0, lacing === 'none' ? 1 : 4),
+          lacing,
+        ),
+      ),
+      isTypedRejection: inputError,
+      run(input) {
+        const track = readVint(input, 0);
+        if (typeof track === 'string') return 'rejected';
+        const frames = blockFrames(input, track.length);
+        const total = frames.reduce((n, f) => n + f.length, 0);
+        oracle(total <= input.length - track.length - 3, 'laced frames exceed the block');
+        return 'ok';
+      },
+    }),
+  },
   {
     name: 'ogg-demux',
     modules: ['src/player/inputs/ogg-opus.ts OggOpusDemuxer'],
