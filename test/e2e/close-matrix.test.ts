@@ -33,7 +33,8 @@ const STEPS: readonly Step[] = [
   'after-session-description',
   'steady',
 ];
-const CODES = Object.values(VoiceCloseCode);
+/** Every voice close code, and 1006: the connection dropped without a close frame (terminate()). */
+const CODES: readonly number[] = [...Object.values(VoiceCloseCode), 1006];
 
 /** What the connection must do, from the protocol table and the step (nothing to resume before op 4). */
 function expected(code: number, step: Step): string {
