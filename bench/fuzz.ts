@@ -132,7 +132,7 @@ function pass(
 ): Promise<{ counts: TargetCounts; findings: Finding[]; hungAt?: number; error?: string }> {
   const current = new SharedArrayBuffer(4);
   const view = new Int32Array(current);
-  Atomics.store(view, 0, job.from);
+  Atomics.store(view, 0, -1); // the worker stores each input's index once it runs inputs
   const worker = startWorker({ ...job, current });
   return new Promise((resolve) => {
     let last = -1;
@@ -157,10 +157,9 @@ function pass(
         if (now !== last) {
           last = now;
           lastChange = performance.now();
-        } else if (partial.inputs > 0 || now > job.from) {
+        } else if (now >= 0 && performance.now() - lastChange > job.hangMs) {
           // Only once inputs run (target creation, e.g. MLS signing keys, is not an input).
-          if (performance.now() - lastChange > job.hangMs)
-            finish({ counts: partial, findings: [], hungAt: now });
+          finish({ counts: partial, findings: [], hungAt: now });
         }
       },
       Math.max(50, Math.min(500, job.hangMs / 4)),
@@ -179,6 +178,8 @@ function pass(
   });
 }
 
+const MAX_HANGS_PER_TARGET = 10;
+
 async function runOne(name: string, opts: ReturnType<typeof parseArgs>): Promise<TargetReport> {
   const target = findTargets([name])[0]!;
   const total = emptyCounts();
@@ -193,6 +194,11 @@ async function runOne(name: string, opts: ReturnType<typeof parseArgs>): Promise
     );
   };
   while (from < opts.inputs) {
+    if (total.hangs >= MAX_HANGS_PER_TARGET) {
+      // Each hang costs a worker restart: report the first ones and move on.
+      findings.push({ outcome: 'hang', index: from, message: `stopped after ${MAX_HANGS_PER_TARGET} hangs` });
+      break;
+    }
     const r = await pass(
       {
         target: name,
