@@ -54,6 +54,15 @@ describe('server frames decoded by the client', () => {
     expect(decodeServerFrame('{"op":13,"d":{"user_id":42}}')).toEqual({ op: 13, d: { user_id: '42' } });
   });
 
+  it('rejects numeric snowflakes that are not exact (1e308 would become the id "1e+308")', () => {
+    // Found by the fuzzer (test/fuzz/fixtures/voice-*-json).
+    malformed(() => decodeServerFrame('{"op":13,"d":{"user_id":1e308}}'));
+    malformed(() => decodeServerFrame(`{"op":11,"d":{"user_ids":[${2 ** 53 + 2}]}}`));
+    malformed(() =>
+      decodeClientFrame('{"op":7,"d":{"server_id":1e21,"session_id":"s","token":"t","seq_ack":1}}'),
+    );
+  });
+
   it('accepts a v8 heartbeat ACK and a bare legacy nonce', () => {
     expect(decodeServerFrame('{"op":6,"d":{"t":123}}')).toEqual({ op: 6, d: { t: 123 } });
     expect(decodeServerFrame('{"op":6,"d":123}')).toEqual({ op: 6, d: { t: 123 } });
