@@ -107,7 +107,7 @@ describe('main gateway JSON fuzz (real sockets)', () => {
       };
       await Promise.all(Array.from({ length: PARALLEL }, () => worker()));
 
-    const crashes = results.filter((r) => r.reason === 'internal error' || r.code === -1);
+      const crashes = results.filter((r) => r.reason === 'internal error' || r.code === -1);
       expect(crashes).toEqual([]);
       // The mutations did reach both outcomes: frames refused with a code and frames accepted.
       expect(results.some((r) => r.code >= 4000)).toBe(true);
