@@ -23,10 +23,9 @@ import {
   webmHeader,
 } from '../../player/containers.js';
 import { packet } from '../../player/helpers.js';
-import { int, mutateBytes, oracle } from '../engine.js';
+import { hex, int, mutateBytes, oracle } from '../engine.js';
 import type { FuzzTarget, Rng } from '../engine.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const inputError = (err: unknown): boolean => isVoxcordError(err, 'AUDIO_INPUT_ERROR');
 
 /** Packets and verdict of one demux, fed in chunks of `chunk` bytes. */

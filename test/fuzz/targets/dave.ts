@@ -16,11 +16,10 @@ import { FrameEncryptor } from '../../../src/dave/frame-encryptor.js';
 import { encodeUleb128, readUleb128 } from '../../../src/dave/uleb128.js';
 import type { Uleb128Read } from '../../../src/dave/uleb128.js';
 import { DAVE_TAG_BYTES } from '../../../src/protocol/constants.js';
-import { oracle } from '../engine.js';
+import { hex, oracle } from '../engine.js';
 import type { FuzzTarget } from '../engine.js';
 
 const BASE_SECRET = Uint8Array.from({ length: 16 }, (_, i) => (i * 29 + 1) & 0xff);
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Valid protocol frames: Opus frames from the encryptor, plus hand-built frames with ranges. */
 function frameSeeds(): { frames: Uint8Array[]; plain: Map<string, string> } {

@@ -16,11 +16,10 @@ import { openRtpPacket, sealRtpPacket } from '../../../src/media/rtp-packet.js';
 import { availableTransportBackends, createTransportCipher } from '../../../src/media/transport-cipher.js';
 import type { TransportCipher } from '../../../src/media/transport-cipher.js';
 import { EncryptionMode, OPUS_PAYLOAD_TYPE, RTP_HEADER_BYTES } from '../../../src/protocol/constants.js';
-import { oracle } from '../engine.js';
+import { hex, oracle } from '../engine.js';
 import type { FuzzTarget } from '../engine.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 11 + 3) & 0xff);
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Every backend usable here for a mode (the agreement oracle needs at least two for AES). */
 function ciphersFor(mode: EncryptionMode): TransportCipher[] {

@@ -31,10 +31,9 @@ import {
 import { buildExternalAdd, buildExternalRemove } from '../../../src/dave/mls/external-proposal.js';
 import { generateP256SigningKey, p256PointOf } from '../../../src/dave/mls/mls-sign.js';
 import { buildKeyPackage, buildLeafNode, craftCommit, craftWelcome } from '../../server/dave/mls-fixtures.js';
-import { oracle } from '../engine.js';
+import { hex, oracle } from '../engine.js';
 import type { FuzzTarget } from '../engine.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const daveError = (err: unknown): boolean => isVoxcordError(err, 'DAVE_PROTOCOL_ERROR');
 const codecError = (err: unknown): boolean => err instanceof MlsCodecError;
 const GROUP = snowflakeToBE64('1234567890123456789');
