@@ -15,13 +15,33 @@ export interface UdpFaults {
   corrupt?: number;
   /** Fixed delay in ms before every forwarded packet leaves. */
   delayMs?: number;
+  /**
+   * Called for every packet the faults are applied to (the datagram for that receiver, before any
+   * fault) with the faults applied: ground truth for tests that account for every packet.
+   */
+  observe?: (packet: Uint8Array, applied: readonly UdpFaultKind[]) => void;
 }
+
+/**
+ * Points of the voice handshake where the gateway can close a websocket (WsFaults.closeAt):
+ * before sending Hello, right after it, on Identify before Ready, right after Ready, on Select
+ * Protocol before Session Description, right after Session Description.
+ */
+export type HandshakeStep =
+  | 'before-hello'
+  | 'after-hello'
+  | 'after-identify'
+  | 'after-ready'
+  | 'after-select-protocol'
+  | 'after-session-description';
 
 export interface WsFaults {
   /** Fixed delay in ms before every server websocket message (order is kept). */
   delayMs?: number;
   /** Probability that a server message is sent twice (same frame, same seq). */
   duplicate?: number;
+  /** Close the websocket with `code` the first `times` (default 1) times any connection reaches `step`. */
+  closeAt?: { step: HandshakeStep; code: number; times?: number };
 }
 
 export interface FaultOptions {
@@ -73,8 +93,14 @@ export class UdpFaultInjector {
   }
 
   process(packet: Buffer, faults: UdpFaults | undefined): UdpFaultDecision {
+    if (faults === undefined) return { send: this.release([packet]), applied: [] };
+    const decision = this.decide(packet, faults);
+    faults.observe?.(packet, decision.applied);
+    return decision;
+  }
+
+  private decide(packet: Buffer, faults: UdpFaults): UdpFaultDecision {
     const applied: UdpFaultKind[] = [];
-    if (faults === undefined) return { send: this.release([packet]), applied };
     if (hit(this.rng, faults.drop)) {
       applied.push('drop');
       return { send: [], applied };
@@ -113,6 +139,19 @@ export class UdpFaultInjector {
     const held = this.takeHeld();
     return held === null ? packets : [...packets, held];
   }
+}
+
+/** closeAt faults already fired, per fault object (a new setFaults() object starts again at 0). */
+const closesFired = new WeakMap<object, number>();
+
+/** The close code to apply now if a closeAt fault targets `step` and has firings left. */
+export function takeCloseAt(faults: WsFaults | undefined, step: HandshakeStep): number | undefined {
+  const closeAt = faults?.closeAt;
+  if (closeAt === undefined || closeAt.step !== step) return undefined;
+  const fired = closesFired.get(closeAt) ?? 0;
+  if (fired >= (closeAt.times ?? 1)) return undefined;
+  closesFired.set(closeAt, fired + 1);
+  return closeAt.code;
 }
 
 /** Per-session websocket fault state: how many times to send a server message. */

@@ -24,7 +24,7 @@ import type { DaveServiceFactory } from './call.js';
 import type { CallInfo, DaveCallState, ParticipantInfo, SfuStats, VoiceServerOptions } from './types.js';
 
 export type { AllocateRequest, Allocation } from './client-session.js';
-export type { FaultOptions, UdpFaults, WsFaults } from './faults.js';
+export type { FaultOptions, HandshakeStep, UdpFaults, WsFaults } from './faults.js';
 export type { CallDaveService, CallParticipant, CallView, DaveServiceFactory } from './call.js';
 export type {
   CallInfo,

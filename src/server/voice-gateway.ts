@@ -37,6 +37,8 @@ import {
   VOICE_WS_MAX_PAYLOAD_BYTES,
 } from '../protocol/constants.js';
 import type { ClientSession, FrameSink } from './client-session.js';
+import { takeCloseAt } from './faults.js';
+import type { HandshakeStep } from './faults.js';
 import type { Frame } from './replay-buffer.js';
 import { MessageRateLimit } from './rate-limit.js';
 import type { ServerState, SessionConnection } from './server-state.js';
@@ -153,6 +155,7 @@ class GatewayConnection implements SessionConnection {
     this.ws.on('error', (error) =>
       this.options.log({ type: 'error', connectionId: this.id, reason: 'ws', detail: error.message }),
     );
+    if (this.faultClose('before-hello')) return;
     this.sendFrame(
       encodeServerJson({
         op: VoiceOpcode.Hello,
@@ -161,6 +164,15 @@ class GatewayConnection implements SessionConnection {
       false,
     );
     this.armHeartbeatTimeout();
+    this.faultClose('after-hello');
+  }
+
+  /** Applies a `closeAt` fault for this handshake step; true if the socket was closed. */
+  private faultClose(step: HandshakeStep): boolean {
+    const code = takeCloseAt(this.state.faults.ws, step);
+    if (code === undefined) return false;
+    this.closeWith(code, `fault: close ${step}`);
+    return true;
   }
 
   // ---- outbound ----
@@ -266,6 +278,7 @@ class GatewayConnection implements SessionConnection {
     if (!session) return this.closeWith(VoiceCloseCode.AuthenticationFailed, 'authentication failed');
     this.bindSession(session);
     this.log({ type: 'identify', channelId: session.channelId, ssrc: session.ssrc });
+    if (this.faultClose('after-identify')) return;
     session.sendJson({
       op: VoiceOpcode.Ready,
       d: {
@@ -275,6 +288,7 @@ class GatewayConnection implements SessionConnection {
         modes: [...this.options.modes],
       },
     });
+    this.faultClose('after-ready');
   }
 
   private onResume(d: ResumeData): void {
@@ -304,6 +318,7 @@ class GatewayConnection implements SessionConnection {
   }
 
   private onSelectProtocol(session: ClientSession, d: SelectProtocolData): void {
+    if (this.faultClose('after-select-protocol')) return;
     if (d.protocol !== 'udp') return this.closeWith(VoiceCloseCode.UnknownProtocol, 'unknown protocol');
     const mode = d.data.mode;
     if (!this.options.modes.includes(mode)) {
@@ -336,6 +351,7 @@ class GatewayConnection implements SessionConnection {
       call.join(session);
       this.log({ type: 'join', channelId: session.channelId, ssrc: session.ssrc });
     }
+    this.faultClose('after-session-description');
   }
 
   private keyFor(userId: string): Uint8Array {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { UdpFaultInjector, WsFaultInjector, createRng, deriveSeed } from '../../src/server/faults.js';
+import {
+  UdpFaultInjector,
+  WsFaultInjector,
+  createRng,
+  deriveSeed,
+  takeCloseAt,
+} from '../../src/server/faults.js';
+import type { UdpFaultKind } from '../../src/server/faults.js';
 
 const pkt = (n: number): Buffer => Buffer.from([0x80, 0x78, 0, n, ...new Array<number>(20).fill(n)]);
 const ids = (packets: Buffer[]): number[] => packets.map((p) => p[3]!);
@@ -68,5 +75,37 @@ describe('fault injection', () => {
     expect(Array.from({ length: 20 }, () => b.copies({ duplicate: 0.5 }))).toEqual(xs);
     expect(new Set(xs)).toEqual(new Set([1, 2]));
     expect(a.copies(undefined)).toBe(1);
+  });
+
+  it('closeAt fires at its step only, `times` times per fault object', () => {
+    const faults = { closeAt: { step: 'after-ready' as const, code: 4006, times: 2 } };
+    expect(takeCloseAt(faults, 'after-hello')).toBeUndefined();
+    expect(takeCloseAt(faults, 'after-ready')).toBe(4006);
+    expect(takeCloseAt(faults, 'after-ready')).toBe(4006);
+    expect(takeCloseAt(faults, 'after-ready')).toBeUndefined();
+    // A new fault object (setFaults) starts again; the default is once.
+    const again = { closeAt: { step: 'before-hello' as const, code: 4014 } };
+    expect(takeCloseAt(again, 'before-hello')).toBe(4014);
+    expect(takeCloseAt(again, 'before-hello')).toBeUndefined();
+    expect(takeCloseAt(undefined, 'before-hello')).toBeUndefined();
+  });
+
+  it('observe sees every packet the faults apply to, with what was done to it', () => {
+    const seen: [number, UdpFaultKind[]][] = [];
+    const faults = {
+      drop: 0.3,
+      duplicate: 0.3,
+      observe: (p: Uint8Array, applied: readonly UdpFaultKind[]) => seen.push([p[3]!, [...applied]]),
+    };
+    const injector = new UdpFaultInjector(9);
+    let sent = 0;
+    for (let i = 1; i <= 30; i++) sent += injector.process(pkt(i), faults).send.length;
+    expect(seen.map(([n]) => n)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const copies = seen.reduce(
+      (n, [, a]) => n + (a.includes('drop') ? 0 : a.includes('duplicate') ? 2 : 1),
+      0,
+    );
+    expect(copies).toBe(sent);
+    expect(seen.some(([, a]) => a.includes('drop'))).toBe(true);
   });
 });

@@ -1,0 +1,27 @@
+/** The fuzz target registry: every parser and codec that takes bytes or JSON from the network or files. */
+import type { FuzzTarget } from '../engine.js';
+import { containerTargets } from './containers.js';
+import { daveTargets } from './dave.js';
+import { mediaTargets } from './media.js';
+import { mlsTargets } from './mls.js';
+import { stateTargets } from './state.js';
+import { voiceMessageTargets } from './voice-messages.js';
+
+export const FUZZ_TARGETS: readonly FuzzTarget[] = [
+  ...voiceMessageTargets,
+  ...mediaTargets,
+  ...daveTargets,
+  ...mlsTargets,
+  ...containerTargets,
+  ...stateTargets,
+];
+
+export function findTargets(names: readonly string[] | undefined): FuzzTarget[] {
+  if (names === undefined || names.length === 0) return [...FUZZ_TARGETS];
+  return names.map((n) => {
+    const t = FUZZ_TARGETS.find((x) => x.name === n);
+    if (t === undefined)
+      throw new Error(`unknown fuzz target ${n} (known: ${FUZZ_TARGETS.map((x) => x.name).join(', ')})`);
+    return t;
+  });
+}
