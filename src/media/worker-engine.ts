@@ -25,9 +25,13 @@ import type {
   WorkerData,
   WorkerEvent,
   WorkerToMain,
+  TakenFrames,
 } from './engine-messages.js';
+import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
 import type {
   DiscoveredAddress,
+  FrameProtection,
+  SendCounts,
   MediaChannel,
   MediaChannelEvents,
   MediaChannelOptions,
@@ -329,7 +333,7 @@ export class WorkerMediaEngine implements MediaEngine {
     if (!ch) return;
     switch (e.t) {
       case 'dequeued':
-        ch.onDequeued(e.count);
+        ch.onDequeued(e.count, e.sent);
         break;
       case 'rtp':
         if (rtpData === undefined) break;
@@ -376,6 +380,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   private dequeued = 0;
   private needDrain = false;
   private closed = false;
+  private sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops() };
 
   constructor(
     private readonly engine: WorkerMediaEngine,
@@ -410,6 +415,39 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
       throw new VoxcordError('INVALID_ARGUMENT', `transport key must be ${TRANSPORT_KEY_BYTES} bytes`);
     }
     this.engine.command({ t: 'transport', id: this.id, mode, key: Uint8Array.from(key) });
+  }
+
+  setFrameProtection(protection: FrameProtection): void {
+    if (this.closed) return;
+    const cmd: WorkerCommand = { t: 'protect', id: this.id, mode: protection.mode };
+    if (protection.mode === 'encrypt') {
+      const secret = protection.key.baseSecret();
+      if (secret !== undefined) cmd.secret = Uint8Array.from(secret);
+    } else if (protection.mode === 'drop') {
+      cmd.reason = protection.reason;
+    }
+    this.engine.command(cmd);
+  }
+
+  sendCounts(): SendCounts {
+    return { encrypted: this.sent.encrypted, plain: this.sent.plain, dropped: { ...this.sent.dropped } };
+  }
+
+  /** Also after close(): the frames queued when the worker closed the channel (once). */
+  async takeQueued(): Promise<Uint8Array[]> {
+    let taken: TakenFrames;
+    try {
+      taken = (await this.engine.request((req) => ({ t: 'take', req, id: this.id }))) as TakenFrames;
+    } catch {
+      return []; // the worker is gone, and the frames with it
+    }
+    const frames: Uint8Array[] = [];
+    let start = 0;
+    for (const end of taken.ends) {
+      frames.push(new Uint8Array(taken.data, start, end - start));
+      start = end;
+    }
+    return frames;
   }
 
   enqueue(frame: Uint8Array): boolean {
@@ -447,7 +485,13 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
 
   // ---- called by the engine ----
 
-  onDequeued(count: number): void {
+  onDequeued(count: number, sent: SendCounts): void {
+    const previous = this.sent;
+    this.sent = sent;
+    for (const reason of SEND_DROP_REASONS) {
+      const more = sent.dropped[reason] - previous.dropped[reason];
+      if (more > 0) this.emit('sendDrop', reason, more);
+    }
     const before = this.queued;
     this.dequeued = Math.max(this.dequeued, count);
     const now = this.queued;
