@@ -20,6 +20,8 @@ import { VoiceSession } from '../../src/voice/session.js';
 import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import { VoiceCloseCode } from '../../src/protocol/constants.js';
+import { AudioPlayer } from '../../src/player/audio-player.js';
+import { opusFramesInput } from '../../src/player/inputs/opus-frames.js';
 
 const GUILD = '41771983423143937';
 const BOT = '104694319306248192';
@@ -179,5 +181,27 @@ describe.each([
     expect(heardNew.length).toBeGreaterThan(0);
     expect(stats.framesCarried).toBeGreaterThan(0);
     expect(playback.sessions).toBe(2);
+  });
+});
+
+describe('leaving right after the player is drained (the quick start)', () => {
+  it('the listener has every frame, the last one included, when connection.destroy() runs', async () => {
+    const w = await startWorld(true, 'worker');
+    const heard = await listen(w, w.voice, LISTENER);
+    const connection = join(w);
+    await entersState(connection, 'ready', 5_000);
+    const frames: Uint8Array[] = [];
+    for await (const f of numbered(FRAMES)) frames.push(f);
+    const player = new AudioPlayer();
+    player.attach(connection);
+    player.play(opusFramesInput(frames));
+    await player.drained();
+    connection.destroy();
+    // No waiting: what the listener has now is what was sent before leaving.
+    expect(heard).toEqual(Array.from({ length: FRAMES }, (_, i) => i));
+    expect(connection.sendStats).toMatchObject({
+      framesSent: FRAMES,
+      framesDropped: { alone: 0, 'no-key': 0, 'session-ended': 0 },
+    });
   });
 });
