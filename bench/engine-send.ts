@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < n; i++) {
     const ch = await engine.openChannel({ ssrc: i + 1, serverHost: '127.0.0.1', serverPort: port });
     ch.setTransport(EncryptionMode.AesGcm, key);
-    if (dave) ch.setFrameProtection?.({ mode: 'encrypt', key: DaveSendKey.encrypt(new Uint8Array(16).fill(i)) });
+    if (dave)
+      ch.setFrameProtection?.({ mode: 'encrypt', key: DaveSendKey.encrypt(new Uint8Array(16).fill(i)) });
     let k = i;
     const feed = (): void => {
       while (ch.enqueue(frames[k++ % frames.length]!)) {

@@ -75,7 +75,8 @@ function flush(): void {
   const reports: WorkerEvent[] = [];
   for (const id of dirty) {
     const h = channels.get(id);
-    if (h) reports.push({ t: 'dequeued', id, count: h.enqueued - h.channel.queued, sent: h.channel.sendCounts() });
+    if (h)
+      reports.push({ t: 'dequeued', id, count: h.enqueued - h.channel.queued, sent: h.channel.sendCounts() });
   }
   dirty.clear();
   const events = reports.length > 0 ? [...reports, ...outbox] : outbox;

@@ -100,7 +100,9 @@ describe('voxcord play', () => {
     const out = io.out();
     const explained = out.split('\n').filter((line) => line.startsWith('nobody else is in this DAVE call'));
     expect(explained).toHaveLength(1);
-    expect(out).toMatch(/played song\.ogg: 0:01\.0 \(50 frames, .*\), 50 frames not sent \(nobody else in the DAVE call: 50\)/);
+    expect(out).toMatch(
+      /played song\.ogg: 0:01\.0 \(50 frames, .*\), 50 frames not sent \(nobody else in the DAVE call: 50\)/,
+    );
     // Not the old 5 s hold first: 1 s of audio takes about that.
     expect(Date.now() - started).toBeLessThan(4_500);
     await playerLeft(world);

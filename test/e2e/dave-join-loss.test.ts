@@ -58,9 +58,7 @@ async function member(
   const session = await h.join(id, { daveEndpoint: inst.factory });
   const r: Receiver = { session, inst, got: [], failuresBefore22: 0, failuresAfter22: [] };
   const hasOp22 = (): boolean =>
-    inst.received.some(
-      (m) => m.op === VoiceOpcode.DaveExecuteTransition && m.transitionId >= op22After(),
-    );
+    inst.received.some((m) => m.op === VoiceOpcode.DaveExecuteTransition && m.transitionId >= op22After());
   session.on('audioFrame', (f) => {
     const i = f.userId === senderId ? indexOf(f.payload) : undefined;
     if (i !== undefined) r.got.push(i);

@@ -78,7 +78,7 @@ async function* numbered(count: number): AsyncGenerator<Uint8Array> {
 }
 
 const indexOf = (p: Uint8Array): number | undefined =>
-  p.length === 4 && p[0] === 0xfc && p[3] === 0x5a ? ((p[1]! << 8) | p[2]!) : undefined;
+  p.length === 4 && p[0] === 0xfc && p[3] === 0x5a ? (p[1]! << 8) | p[2]! : undefined;
 
 /** A bare session in the channel of `voice` that records the indices it hears from the bot (decrypted). */
 async function listen(w: World, voice: VoiceServer, userId: string): Promise<number[]> {
@@ -139,7 +139,11 @@ describe.each([
     await waitFor(() => heard.length >= 40, 5_000, 'audio before the rejoin');
     const first = connection.session;
     expect(w.voice.closeClient(BOT, GUILD, VoiceCloseCode.SessionNoLongerValid)).toBe(true);
-    await waitFor(() => connection.session !== first && connection.state.status === 'ready', 5_000, 'rejoined');
+    await waitFor(
+      () => connection.session !== first && connection.state.status === 'ready',
+      5_000,
+      'rejoined',
+    );
     await playback.finished;
     await waitFor(() => heard.includes(FRAMES - 1), 5_000, 'the last frame');
     await new Promise((r) => setTimeout(r, 100));

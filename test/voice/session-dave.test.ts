@@ -580,7 +580,9 @@ describe('SessionDave with engine-side encryption (no sockets)', () => {
     const protections: string[] = [];
     const withProtection = channel as FakeChannel & { setFrameProtection(p: FrameProtection): void };
     withProtection.setFrameProtection = (p) =>
-      protections.push(p.mode === 'drop' ? `drop ${p.reason}` : p.mode === 'encrypt' ? `encrypt ${p.key.mode}` : p.mode);
+      protections.push(
+        p.mode === 'drop' ? `drop ${p.reason}` : p.mode === 'encrypt' ? `encrypt ${p.key.mode}` : p.mode,
+      );
     dave.bindChannel(channel);
     return { dave, endpoint: () => endpoint!, channel, protections, drops };
   }
@@ -630,7 +632,11 @@ describe('SessionDave with engine-side encryption (no sockets)', () => {
 
   it('counts what the engine reports, and announces each run of drops once', () => {
     const { dave, channel, drops } = setup();
-    const counts: SendCounts = { encrypted: 7, plain: 2, dropped: { alone: 3, 'no-key': 0, 'session-ended': 0 } };
+    const counts: SendCounts = {
+      encrypted: 7,
+      plain: 2,
+      dropped: { alone: 3, 'no-key': 0, 'session-ended': 0 },
+    };
     (channel as FakeChannel & { sendCounts(): SendCounts }).sendCounts = () => counts;
     channel.emit('sendDrop', 'alone', 1);
     channel.emit('sendDrop', 'alone', 2);
