@@ -60,6 +60,8 @@ export interface SerializedError {
 export interface TakenFrames {
   data: ArrayBuffer;
   ends: number[];
+  /** The channel's send counts at that moment (final once it is closed). */
+  sent: SendCounts;
 }
 
 export type ReplyValue = DiscoveredAddress | MediaChannelStats | TakenFrames | null;

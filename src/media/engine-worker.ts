@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isVoxcordError, VoxcordError } from '../errors.js';
 import { PacingClock } from './clock.js';
 import { DaveSendKey } from '../dave/send-key.js';
-import type { FrameProtection } from './media-engine.js';
+import type { FrameProtection, SendCounts } from './media-engine.js';
 import type {
   CommandBatch,
   ReplyValue,
@@ -37,7 +37,7 @@ const channels = new Map<number, Hosted>();
 /** Channels opened before their 'open' reply: commands for them wait here, in order. */
 const opening = new Map<number, WorkerCommand[]>();
 /** Channels that closed by themselves (socket failure) with frames queued: kept for one 'take'. */
-const closedLeftovers = new Map<number, Uint8Array[]>();
+const closedLeftovers = new Map<number, { frames: Uint8Array[]; sent: SendCounts }>();
 /** Bound on closedLeftovers (a main side that never asks must not grow it). */
 const MAX_CLOSED_LEFTOVERS = 64;
 
@@ -160,9 +160,8 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
     opening.set(cmd.id, []);
     openUdpChannel(cmd.options, clock, tuning, () => {
       const h = channels.get(cmd.id);
-      const leftover = h?.channel.takeQueuedNow() ?? [];
-      if (leftover.length > 0) {
-        closedLeftovers.set(cmd.id, leftover);
+      if (h !== undefined) {
+        closedLeftovers.set(cmd.id, { frames: h.channel.takeQueuedNow(), sent: h.channel.sendCounts() });
         if (closedLeftovers.size > MAX_CLOSED_LEFTOVERS)
           closedLeftovers.delete(closedLeftovers.keys().next().value as number);
       }
@@ -193,9 +192,10 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
   const h = channels.get(cmd.id);
   if (!h) {
     if (cmd.t === 'take') {
-      const leftover = closedLeftovers.get(cmd.id) ?? [];
+      const leftover = closedLeftovers.get(cmd.id);
       closedLeftovers.delete(cmd.id);
-      replyTaken(cmd.req, leftover);
+      if (leftover === undefined) fail(cmd.req, new VoxcordError('DESTROYED', 'media channel is closed'));
+      else replyTaken(cmd.req, leftover.frames, leftover.sent);
     } else if ('req' in cmd) fail(cmd.req, new VoxcordError('DESTROYED', 'media channel is closed'));
     return;
   }
@@ -226,7 +226,7 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
         h.channel.setFrameProtection(protectionOf(cmd));
         break;
       case 'take':
-        replyTaken(cmd.req, h.channel.takeQueuedNow());
+        replyTaken(cmd.req, h.channel.takeQueuedNow(), h.channel.sendCounts());
         break;
       case 'endBurst':
         h.channel.endBurst();
@@ -265,7 +265,7 @@ function protectionOf(cmd: Extract<WorkerCommand, { t: 'protect' }>): FrameProte
 }
 
 /** Replies with frames packed in one transferred buffer. */
-function replyTaken(req: number, frames: Uint8Array[]): void {
+function replyTaken(req: number, frames: Uint8Array[], sent: SendCounts): void {
   let total = 0;
   for (const f of frames) total += f.length;
   const data = new Uint8Array(total);
@@ -276,7 +276,7 @@ function replyTaken(req: number, frames: Uint8Array[]): void {
     at += f.length;
     ends.push(at);
   }
-  reply(req, { data: data.buffer, ends });
+  reply(req, { data: data.buffer, ends, sent });
 }
 
 /** A 'frames' command that carries its own bytes (for channels still opening). */

@@ -64,6 +64,12 @@ function queueMarks(tuning: ChannelTuning): { high: number; low: number } {
   return { high, low };
 }
 
+function total(counts: SendCounts): number {
+  let n = counts.encrypted + counts.plain;
+  for (const reason of SEND_DROP_REASONS) n += counts.dropped[reason];
+  return n;
+}
+
 function deserialize(e: SerializedError): VoxcordError {
   return new VoxcordError(e.code, e.message, e.details === undefined ? undefined : { details: e.details });
 }
@@ -441,6 +447,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
     } catch {
       return []; // the worker is gone, and the frames with it
     }
+    this.updateCounts(taken.sent);
     const frames: Uint8Array[] = [];
     let start = 0;
     for (const end of taken.ends) {
@@ -486,12 +493,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   // ---- called by the engine ----
 
   onDequeued(count: number, sent: SendCounts): void {
-    const previous = this.sent;
-    this.sent = sent;
-    for (const reason of SEND_DROP_REASONS) {
-      const more = sent.dropped[reason] - previous.dropped[reason];
-      if (more > 0) this.emit('sendDrop', reason, more);
-    }
+    this.updateCounts(sent);
     const before = this.queued;
     this.dequeued = Math.max(this.dequeued, count);
     const now = this.queued;
@@ -504,6 +506,17 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
 
   markClosed(): void {
     this.closed = true;
+  }
+
+  /** The worker's counts (they only grow): mirror them, and report new drops as 'sendDrop'. */
+  private updateCounts(sent: SendCounts): void {
+    const previous = this.sent;
+    if (total(sent) < total(previous)) return; // an older report (a reply computed before it)
+    this.sent = sent;
+    for (const reason of SEND_DROP_REASONS) {
+      const more = sent.dropped[reason] - previous.dropped[reason];
+      if (more > 0) this.emit('sendDrop', reason, more);
+    }
   }
 
   fail(error: VoxcordError): void {

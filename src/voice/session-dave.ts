@@ -139,6 +139,17 @@ function addCounts(into: SendCounts, from: SendCounts): void {
   for (const reason of SEND_DROP_REASONS) into.dropped[reason] += from.dropped[reason];
 }
 
+/** Closed channels whose counts are still read live (see SessionDave.retired). */
+const MAX_RETIRED_CHANNELS = 4;
+
+/** A channel's counts; only its drops when frames were encrypted (and counted) before queueing. */
+function addChannelCounts(into: SendCounts, channel: MediaChannel, plainQueue: boolean): void {
+  const counts = channel.sendCounts?.();
+  if (counts === undefined) return;
+  if (plainQueue) addCounts(into, counts);
+  else for (const reason of SEND_DROP_REASONS) into.dropped[reason] += counts.dropped[reason];
+}
+
 function sameProtection(a: FrameProtection | undefined, b: FrameProtection): boolean {
   if (a === undefined || a.mode !== b.mode) return false;
   if (a.mode === 'encrypt' && b.mode === 'encrypt') return a.key === b.key;
@@ -159,8 +170,13 @@ export class SessionDave implements VoiceDave {
   private channel: MediaChannel | undefined;
   private unbindChannel: (() => void) | undefined;
   private applied: FrameProtection | undefined;
-  /** Counts of channels no longer bound, and of frames handled before queueing (encrypted, dropped). */
+  /** Counts of channels long gone, and of frames handled before queueing (encrypted, dropped). */
   private readonly past: SendCounts = emptyCounts();
+  /**
+   * Channels no longer bound whose counts may still move: a worker's last figures arrive with
+   * the reply to the take before its close. Folded into `past` once there are more than a few.
+   */
+  private readonly retired: Array<{ channel: MediaChannel; plain: boolean }> = [];
   private carried = 0;
   /** Someone else is in the call (op 11/13); undefined until op 11 or the grace after op 4. */
   private others: boolean | undefined;
@@ -211,16 +227,9 @@ export class SessionDave implements VoiceDave {
   private sendCounts(): SendCounts {
     const total = emptyCounts();
     addCounts(total, this.past);
-    if (this.channel !== undefined) this.addChannelCounts(total, this.channel);
+    for (const { channel, plain } of this.retired) addChannelCounts(total, channel, plain);
+    if (this.channel !== undefined) addChannelCounts(total, this.channel, this.queueIsPlain);
     return total;
-  }
-
-  /** A channel's counts; only its drops when frames were encrypted (and counted) before queueing. */
-  private addChannelCounts(into: SendCounts, channel: MediaChannel): void {
-    const counts = channel.sendCounts?.();
-    if (counts === undefined) return;
-    if (this.queueIsPlain) addCounts(into, counts);
-    else for (const reason of SEND_DROP_REASONS) into.dropped[reason] += counts.dropped[reason];
   }
 
   /**
@@ -241,7 +250,11 @@ export class SessionDave implements VoiceDave {
     const old = this.channel;
     if (old !== undefined) {
       this.unbindChannel?.();
-      this.addChannelCounts(this.past, old);
+      this.retired.push({ channel: old, plain: this.queueIsPlain });
+      while (this.retired.length > MAX_RETIRED_CHANNELS) {
+        const gone = this.retired.shift()!;
+        addChannelCounts(this.past, gone.channel, gone.plain);
+      }
     }
     this.channel = channel;
     this.applied = undefined;

@@ -115,6 +115,9 @@ async function waitFor(check: () => boolean, timeoutMs: number, what: string): P
   }
 }
 
+const dropped = (stats: { framesDropped: Record<string, number> }): number =>
+  Object.values(stats.framesDropped).reduce((a, b) => a + b, 0);
+
 /** Indices missing from what was heard, and indices heard more than once. */
 function accounting(heard: number[]): { missing: number[]; duplicates: number[] } {
   const seen = new Map<number, number>();
@@ -158,6 +161,8 @@ describe.each([
     expect(stats.framesDropped['session-ended']).toBe(0);
     expect(missing.length).toBeLessThanOrEqual(inFlight);
     expect(stats.framesCarried).toBeGreaterThan(0);
+    // Every frame is counted once: sent (on the old session or, carried, on the new one) or dropped.
+    expect(stats.framesSent + dropped(stats)).toBe(FRAMES);
     expect(playback.sessions).toBe(2);
   });
 
@@ -184,6 +189,8 @@ describe.each([
     expect(missing).toEqual([]);
     expect(heardNew.length).toBeGreaterThan(0);
     expect(stats.framesCarried).toBeGreaterThan(0);
+    // Every frame is counted once: sent (on the old session or, carried, on the new one) or dropped.
+    expect(stats.framesSent + dropped(stats)).toBe(FRAMES);
     expect(playback.sessions).toBe(2);
   });
 });
