@@ -216,3 +216,40 @@ describe('leaving right after the player is drained (the quick start)', () => {
     });
   });
 });
+
+describe('a session destroyed with audio queued, and nobody to take it over', () => {
+  it.each(['worker', 'inline'] as const)(
+    "counts the frames it could not send as 'session-ended': heard + counted = handed over (%s)",
+    async (engine) => {
+      const w = await startWorld(true, engine);
+      const heard = await listen(w, w.voice, LISTENER);
+      const allocation = w.voice.allocate({ guildId: GUILD, channelId: CHANNEL, userId: BOT });
+      const bot = new VoiceSession({
+        endpoint: allocation.endpoint,
+        serverId: GUILD,
+        userId: BOT,
+        sessionId: allocation.sessionId,
+        token: allocation.token,
+        channelId: CHANNEL,
+        engine: w.engine,
+        tls: false,
+      });
+      cleanups.push(() => bot.destroy());
+      const reasons: string[] = [];
+      bot.on('sendDrop', (reason) => reasons.push(reason));
+      bot.connect();
+      await waitFor(() => bot.state.status === 'ready', 5_000, 'bot ready');
+      const t = bot.playOpus(numbered(FRAMES));
+      t.finished.catch(() => undefined);
+      await waitFor(() => heard.length >= 40, 5_000, 'audio');
+      bot.destroy();
+      await waitFor(() => bot.sendStats.framesDropped['session-ended'] > 0, 2_000, 'the count');
+      await new Promise((r) => setTimeout(r, 100));
+      const stats = bot.sendStats;
+      expect(heard).toEqual(Array.from({ length: heard.length }, (_, i) => i));
+      expect(heard.length + stats.framesDropped['session-ended']).toBe(t.framesSent);
+      expect(stats.framesSent).toBe(heard.length);
+      expect(reasons).toEqual(['session-ended']);
+    },
+  );
+});
