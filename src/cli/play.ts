@@ -46,6 +46,8 @@ export function dropExplanation(reason: SendDropReason): string {
       return 'the DAVE group gave no encryption key in time: audio frames are dropped, never sent in clear (counted)';
     case 'session-ended':
       return 'the voice session ended with audio still queued: those frames were dropped (counted)';
+    case 'stopped':
+      return 'playback stopped: the audio still queued was dropped (counted)';
   }
 }
 
@@ -55,6 +57,7 @@ function droppedSince(before: Record<SendDropReason, number>, after: Record<Send
     alone: 'nobody else in the DAVE call',
     'no-key': 'no DAVE key',
     'session-ended': 'session ended',
+    stopped: 'stopped',
   };
   const parts: string[] = [];
   let total = 0;

@@ -311,7 +311,8 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
 
   /**
    * What became of the audio frames sent through this connection, over all its sessions: sent,
-   * dropped by reason ('alone', 'no-key', 'session-ended'), carried over to the next session.
+   * dropped by reason ('alone', 'no-key', 'session-ended', 'stopped'), carried over to the next
+   * session.
    */
   get sendStats(): VoiceSendStats {
     const total: VoiceSendStats = {

@@ -38,14 +38,15 @@ export type RtpDropReason =
 /**
  * Why an audio frame handed to voxcord was not sent: nobody else is in the DAVE call ('alone'),
  * no DAVE send key came in time ('no-key'), or the session ended with it queued and no later
- * session took it over ('session-ended').
+ * session took it over ('session-ended'), or the transmission was stopped with it queued (a new
+ * playback replaced it, a player was detached: 'stopped').
  */
-export type SendDropReason = 'alone' | 'no-key' | 'session-ended';
+export type SendDropReason = 'alone' | 'no-key' | 'session-ended' | 'stopped';
 
-export const SEND_DROP_REASONS: readonly SendDropReason[] = ['alone', 'no-key', 'session-ended'];
+export const SEND_DROP_REASONS: readonly SendDropReason[] = ['alone', 'no-key', 'session-ended', 'stopped'];
 
 export function emptySendDrops(): Record<SendDropReason, number> {
-  return { alone: 0, 'no-key': 0, 'session-ended': 0 };
+  return { alone: 0, 'no-key': 0, 'session-ended': 0, stopped: 0 };
 }
 
 /**

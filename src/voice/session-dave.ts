@@ -70,7 +70,8 @@ export interface VoiceSendStats {
   framesSent: number;
   /**
    * Audio frames not sent, by reason: 'alone' (nobody else in the DAVE call to hear them, dropped
-   * at the real-time pace), 'no-key' (no DAVE send key within the wait), 'session-ended' (still
+   * at the real-time pace), 'no-key' (no DAVE send key within the wait), 'stopped' (queued when
+   * the transmission was stopped: a new playback replaced it, a player was detached), 'session-ended' (still
    * queued when the session ended, and no later session took them over).
    */
   framesDropped: Record<SendDropReason, number>;
@@ -266,15 +267,18 @@ export class SessionDave implements VoiceDave {
     this.updateProtection();
   }
 
-  /** Frames counted elsewhere: dropped when a session ended with them queued, or carried over. */
-  countUnsent(frames: number, carried: boolean): void {
+  /**
+   * Queued frames taken off a channel: carried over to another session, or dropped ('stopped' by
+   * the user's own stop(), which is not announced; 'session-ended').
+   */
+  countUnsent(frames: number, outcome: 'carried' | 'stopped' | 'session-ended'): void {
     if (frames <= 0) return;
-    if (carried) {
+    if (outcome === 'carried') {
       this.carried += frames;
       return;
     }
-    this.past.dropped['session-ended'] += frames;
-    this.announce('session-ended');
+    this.past.dropped[outcome] += frames;
+    if (outcome !== 'stopped') this.announce(outcome);
   }
 
   private announce(reason: SendDropReason): void {

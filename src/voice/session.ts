@@ -98,7 +98,8 @@ export type VoiceSessionEvents = {
    * counted in `sendStats.framesDropped`): 'alone' = nobody else is in the DAVE call, so there is
    * no group and no key, and the audio plays out at the real-time pace unheard; 'no-key' = the
    * DAVE group did not give us a send key in time; 'session-ended' = frames still queued when the
-   * session ended were not taken over by a later session.
+   * session ended were not taken over by a later session. (Frames dropped by your own stop(),
+   * 'stopped', are counted but not announced.)
    */
   sendDrop: [reason: SendDropReason];
   ping: [ms: number];
@@ -179,6 +180,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       holdFrames: () => this.daveState.holdFrames(),
       sendHeld: () => this.daveState.sendHeld,
       takeUnsent: () => this.takeUnsent(),
+      discardQueued: () => this.discardQueued(),
       onChange: (listener) => {
         this.changeListeners.add(listener);
         return () => this.changeListeners.delete(listener);
@@ -328,7 +330,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       if (taken !== undefined) {
         this.dropStranded();
         if (plain) this.stranded = taken;
-        else void taken.then((frames) => this.daveState.countUnsent(frames.length, false));
+        else void taken.then((frames) => this.daveState.countUnsent(frames.length, 'session-ended'));
       }
     }
     if (this.current.status === 'destroyed') this.dropStranded();
@@ -341,7 +343,18 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private dropStranded(): void {
     const stranded = this.stranded;
     this.stranded = undefined;
-    void stranded?.then((frames) => this.daveState.countUnsent(frames.length, false));
+    void stranded?.then((frames) => this.daveState.countUnsent(frames.length, 'session-ended'));
+  }
+
+  /** A stopped transmission: its queued frames are dropped, and counted ('stopped'). */
+  private discardQueued(): void {
+    const channel = this.channel;
+    if (channel === undefined) return;
+    if (channel.takeQueued === undefined) {
+      channel.clearQueue();
+      return;
+    }
+    void channel.takeQueued().then((frames) => this.daveState.countUnsent(frames.length, 'stopped'));
   }
 
   /**
@@ -359,7 +372,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     }
     return taken.then(
       (frames) => {
-        this.daveState.countUnsent(frames.length, true);
+        this.daveState.countUnsent(frames.length, 'carried');
         return frames;
       },
       () => [],

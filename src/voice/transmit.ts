@@ -38,6 +38,8 @@ export interface TransmitLink {
   sendHeld?(): boolean;
   /** Takes back the frames queued and not sent (plain Opus), for another session. */
   takeUnsent?(): Promise<Uint8Array[]>;
+  /** Drops the frames queued and not sent, counting them (stop()); absent = channel.clearQueue(). */
+  discardQueued?(): void;
 }
 
 export interface Transmission {
@@ -307,7 +309,11 @@ class TransmitPump implements SessionTransmission {
         .then(() => it.return?.())
         .catch(() => undefined);
     }
-    if (this.stopped) burstChannel?.clearQueue();
+    if (this.stopped && burstChannel !== undefined) {
+      if (this.link.discardQueued !== undefined && this.link.readyChannel() === burstChannel)
+        this.link.discardQueued();
+      else burstChannel.clearQueue();
+    }
     if (burstChannel !== undefined && spokenEpoch !== undefined && !this.released)
       await this.endBurst(burstChannel);
 

@@ -212,15 +212,19 @@ describe('leaving right after the player is drained (the quick start)', () => {
     expect(heard).toEqual(Array.from({ length: FRAMES }, (_, i) => i));
     expect(connection.sendStats).toMatchObject({
       framesSent: FRAMES,
-      framesDropped: { alone: 0, 'no-key': 0, 'session-ended': 0 },
+      framesDropped: { alone: 0, 'no-key': 0, 'session-ended': 0, stopped: 0 },
     });
   });
 });
 
 describe('a session destroyed with audio queued, and nobody to take it over', () => {
-  it.each(['worker', 'inline'] as const)(
-    "counts the frames it could not send as 'session-ended': heard + counted = handed over (%s)",
-    async (engine) => {
+  it.each([
+    { engine: 'worker' as const, stop: false },
+    { engine: 'inline' as const, stop: false },
+    { engine: 'worker' as const, stop: true },
+  ])(
+    "counts the frames it could not send as 'session-ended' (or 'stopped'): heard + counted = handed over ($engine, stop $stop)",
+    async ({ engine, stop }) => {
       const w = await startWorld(true, engine);
       const heard = await listen(w, w.voice, LISTENER);
       const allocation = w.voice.allocate({ guildId: GUILD, channelId: CHANNEL, userId: BOT });
@@ -242,6 +246,17 @@ describe('a session destroyed with audio queued, and nobody to take it over', ()
       const t = bot.playOpus(numbered(FRAMES));
       t.finished.catch(() => undefined);
       await waitFor(() => heard.length >= 40, 5_000, 'audio');
+      if (stop) {
+        // stop() drops what is queued: counted as 'stopped' (the user's doing: no event).
+        t.stop();
+        await t.finished;
+        await new Promise((r) => setTimeout(r, 100));
+        const s = bot.sendStats;
+        expect(s.framesDropped.stopped).toBeGreaterThan(0);
+        expect(heard.length + s.framesDropped.stopped).toBe(t.framesSent);
+        expect(reasons).toEqual([]);
+        return;
+      }
       bot.destroy();
       await waitFor(() => bot.sendStats.framesDropped['session-ended'] > 0, 2_000, 'the count');
       await new Promise((r) => setTimeout(r, 100));

@@ -635,17 +635,18 @@ describe('SessionDave with engine-side encryption (no sockets)', () => {
     const counts: SendCounts = {
       encrypted: 7,
       plain: 2,
-      dropped: { alone: 3, 'no-key': 0, 'session-ended': 0 },
+      dropped: { alone: 3, 'no-key': 0, 'session-ended': 0, stopped: 0 },
     };
     (channel as FakeChannel & { sendCounts(): SendCounts }).sendCounts = () => counts;
     channel.emit('sendDrop', 'alone', 1);
     channel.emit('sendDrop', 'alone', 2);
     expect(drops).toEqual(['alone']);
-    dave.countUnsent(4, true);
-    dave.countUnsent(5, false);
+    dave.countUnsent(4, 'carried');
+    dave.countUnsent(5, 'session-ended');
+    dave.countUnsent(2, 'stopped'); // the user's own stop(): counted, not announced
     expect(dave.sendStats).toEqual({
       framesSent: 9,
-      framesDropped: { alone: 3, 'no-key': 0, 'session-ended': 5 },
+      framesDropped: { alone: 3, 'no-key': 0, 'session-ended': 5, stopped: 2 },
       framesCarried: 4,
     });
     expect(dave.stats).toMatchObject({ framesEncrypted: 7, framesUnencrypted: 2, framesDropped: 3 });
