@@ -22,6 +22,8 @@ export class RelaySource<T> implements AsyncIterable<T> {
 
   /** restore() calls whose values have not been put back yet. */
   private restoring = 0;
+  /** close() was called: nothing is put back any more. */
+  private closed = false;
 
   /**
    * Puts values back in front of the source (frames a session took but never sent): the next
@@ -32,7 +34,7 @@ export class RelaySource<T> implements AsyncIterable<T> {
     const next = this.chain.then(async () => {
       try {
         const restored = await values;
-        this.pushedBack.unshift(...restored);
+        if (!this.closed) this.pushedBack.unshift(...restored);
       } finally {
         this.restoring--;
       }
@@ -86,8 +88,8 @@ export class RelaySource<T> implements AsyncIterable<T> {
 
   /** Ends the shared source for good (calls the source's return()). */
   async close(): Promise<void> {
+    this.closed = true;
     this.pushedBack.length = 0;
-    this.restoring = 0;
     if (this.finished) return;
     this.finished = true;
     try {

@@ -1,8 +1,10 @@
 /**
  * The DAVE side of one VoiceSession connection: owns the DaveEndpoint, holds its outgoing messages
- * while the websocket is down (a resume delivers them), counts every frame it encrypts, drops or
- * decrypts, and turns received RTP into 'audioFrame' / 'daveDecryptFailure' results. No sockets:
- * the session hands it messages and packets and sends what it returns.
+ * while the websocket is down (a resume delivers them), tells the media channel how to send
+ * queued frames (encrypt with the send key in force, hold while a group forms, drop when alone or
+ * keyless), counts every frame sent, dropped, carried over or decrypted, and turns received RTP
+ * into 'audioFrame' / 'daveDecryptFailure' results. No sockets: the session hands it messages,
+ * packets and its channel, and sends what it returns.
  */
 import { DAVE_ALONE_GRACE_MS, DAVE_SEND_KEY_WAIT_MS, VoiceOpcode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
