@@ -80,8 +80,8 @@ async function* numbered(count: number): AsyncGenerator<Uint8Array> {
 const indexOf = (p: Uint8Array): number | undefined =>
   p.length === 4 && p[0] === 0xfc && p[3] === 0x5a ? (p[1]! << 8) | p[2]! : undefined;
 
-/** A bare session in the channel of `voice` that records the indices it hears from the bot (decrypted). */
-async function listen(w: World, voice: VoiceServer, userId: string): Promise<number[]> {
+/** A bare session (no main gateway) in the test channel of `voice`, connected and ready. */
+async function bareSession(w: World, voice: VoiceServer, userId: string): Promise<VoiceSession> {
   const allocation = voice.allocate({ guildId: GUILD, channelId: CHANNEL, userId });
   const session = new VoiceSession({
     endpoint: allocation.endpoint,
@@ -93,6 +93,15 @@ async function listen(w: World, voice: VoiceServer, userId: string): Promise<num
     engine: w.engine,
     tls: false,
   });
+  cleanups.push(() => session.destroy());
+  session.connect();
+  await waitFor(() => session.state.status === 'ready', 5_000, `${userId} ready`);
+  return session;
+}
+
+/** A listener that records the indices it hears from the bot (decrypted). */
+async function listen(w: World, voice: VoiceServer, userId: string): Promise<number[]> {
+  const session = await bareSession(w, voice, userId);
   const got: number[] = [];
   const failures: unknown[] = [];
   failureLog.set(got, failures);
@@ -101,9 +110,6 @@ async function listen(w: World, voice: VoiceServer, userId: string): Promise<num
     const i = frame.userId === BOT ? indexOf(frame.payload) : undefined;
     if (i !== undefined) got.push(i);
   });
-  cleanups.push(() => session.destroy());
-  session.connect();
-  await waitFor(() => session.state.status === 'ready', 5_000, 'listener ready');
   return got;
 }
 
@@ -227,22 +233,9 @@ describe('a session destroyed with audio queued, and nobody to take it over', ()
     async ({ engine, stop }) => {
       const w = await startWorld(true, engine);
       const heard = await listen(w, w.voice, LISTENER);
-      const allocation = w.voice.allocate({ guildId: GUILD, channelId: CHANNEL, userId: BOT });
-      const bot = new VoiceSession({
-        endpoint: allocation.endpoint,
-        serverId: GUILD,
-        userId: BOT,
-        sessionId: allocation.sessionId,
-        token: allocation.token,
-        channelId: CHANNEL,
-        engine: w.engine,
-        tls: false,
-      });
-      cleanups.push(() => bot.destroy());
       const reasons: string[] = [];
+      const bot = await bareSession(w, w.voice, BOT);
       bot.on('sendDrop', (reason) => reasons.push(reason));
-      bot.connect();
-      await waitFor(() => bot.state.status === 'ready', 5_000, 'bot ready');
       const t = bot.playOpus(numbered(FRAMES));
       t.finished.catch(() => undefined);
       await waitFor(() => heard.length >= 40, 5_000, 'audio');
