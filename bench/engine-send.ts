@@ -3,7 +3,9 @@
  * synchronously on 'drain' with pre-encoded Opus, sending to a UDP sink in another process.
  * Prints CPU µs per packet (user and system) of this process, all threads, and RSS per channel.
  *
- * Run: npx tsx bench/engine-send.ts [inline|worker] [N] [auto|js|node|sodium]
+ * Run: npx tsx bench/engine-send.ts [inline|worker] [N] [auto|js|node|sodium] [dave]
+ * With `dave`, every channel DAVE-encrypts each frame as it sends it (the engine's send-time
+ * encryption, as in a DAVE call), so the cost of that encryption is in the figures.
  */
 import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -11,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createMediaEngine } from '../src/media/index.js';
 import type { MediaChannel } from '../src/media/index.js';
 import { EncryptionMode } from '../src/protocol/constants.js';
+import { DaveSendKey } from '../src/dave/send-key.js';
 import { encodeToneFrames } from './tone.js';
 
 const WARMUP_MS = 2_000;
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
   const n = Number(process.argv[3] ?? 100);
   const arg = process.argv[4];
   const backend = arg === 'js' || arg === 'node' || arg === 'sodium' ? arg : 'auto';
+  const dave = process.argv[5] === 'dave';
   const sink = fork(fileURLToPath(import.meta.url), ['sink'], { execArgv: ['--import', 'tsx'] });
   const port = await new Promise<number>((resolve) => sink.once('message', (m) => resolve(Number(m))));
   const frames = await encodeToneFrames(3);
@@ -39,6 +43,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < n; i++) {
     const ch = await engine.openChannel({ ssrc: i + 1, serverHost: '127.0.0.1', serverPort: port });
     ch.setTransport(EncryptionMode.AesGcm, key);
+    if (dave)
+      ch.setFrameProtection?.({ mode: 'encrypt', key: DaveSendKey.encrypt(new Uint8Array(16).fill(i)) });
     let k = i;
     const feed = (): void => {
       while (ch.enqueue(frames[k++ % frames.length]!)) {
@@ -69,7 +75,7 @@ async function main(): Promise<void> {
   const packets = s1.packets - s0.packets;
   const per = (us: number): string => (us / packets).toFixed(2);
   console.log(
-    `${kind} N=${n} ${backend}: ${per(cpu.user + cpu.system)} µs/packet (user ${per(cpu.user)}, ` +
+    `${kind} N=${n} ${backend}${dave ? ' +DAVE' : ''}: ${per(cpu.user + cpu.system)} µs/packet (user ${per(cpu.user)}, ` +
       `system ${per(cpu.system)}), ${((packets * 1000) / elapsed).toFixed(0)}/${50 * n} packets/s, ` +
       `${((cpu.user + cpu.system) / 10 / elapsed).toFixed(0)}% of a core, ${s1.late - s0.late} late > 20 ms, ` +
       `RSS ${rssPerChannel.toFixed(1)} KiB/channel after warm-up`,

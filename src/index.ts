@@ -27,7 +27,8 @@ export type { GatewayClientOptions } from './gateway/builtin-gateway.js';
 export { VoiceSession } from './voice/session.js';
 export type { VoiceSessionOptions, VoiceSessionEvents, SpeakingUpdate } from './voice/session.js';
 export type { VoiceSessionState, VoiceSessionStatus } from './voice/session-state.js';
-export type { Transmission } from './voice/transmit.js';
+export type { SessionTransmission, Transmission } from './voice/transmit.js';
+export type { VoiceSendStats } from './voice/session-dave.js';
 
 // Media engine
 export { createMediaEngine } from './media/index.js';
@@ -38,6 +39,9 @@ export type {
   MediaChannelStats,
   ReceivedRtp,
   RtpDropReason,
+  SendDropReason,
+  SendCounts,
+  FrameProtection,
 } from './media/media-engine.js';
 export { summarizeLateness } from './media/lateness-histogram.js';
 export type { LatenessData, LatenessSummary } from './media/lateness-histogram.js';

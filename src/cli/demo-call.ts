@@ -23,7 +23,6 @@ import type { LocalDiscord } from '../server/local-discord.js';
 import type { VoiceSession } from '../voice/session.js';
 import type { AudioFrame } from '../voice/session-dave.js';
 import { waitUntil, withTimeout } from './io.js';
-import { linkPlayer } from './player-link.js';
 import { Timeline } from './timeline.js';
 import type { TimelineEntry } from './timeline.js';
 
@@ -251,8 +250,7 @@ export async function runDemoCall(options: DemoCallOptions): Promise<DemoCallRes
     ended.catch(() => undefined);
     player.on('trackStart', () => timeline.add('bot', 'audio', 'playback started'));
     player.play(toneInput(options.tones), { title: 'voxcord demo tones' });
-    const link = linkPlayer(botConnection, player);
-    cleanups.push(() => link.detach());
+    player.attach(botConnection);
     const ticker = setInterval(() => options.onProgress?.(player.playbackDuration, totalMs), 100);
     try {
       await withTimeout(ended, totalMs + 10_000, () =>
@@ -268,7 +266,9 @@ export async function runDemoCall(options: DemoCallOptions): Promise<DemoCallRes
 
     // Everything the bot put on the wire (audio plus the trailing silence) reaches the listener,
     // then the receiver plays it out.
-    await link.drained(2_000);
+    await withTimeout(player.drained(), 2_000, () =>
+      fail('the last frames were not sent in time', { playedMs }),
+    );
     const onWire = (): number =>
       botSession.dave.stats.framesEncrypted + botSession.dave.stats.framesUnencrypted;
     await waitUntil(() => framesFromBot + decryptFailures >= onWire() && onWire() > 0, 2_000);

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { VoxcordError } from '../errors.js';
+import type { SendDropReason } from '../media/media-engine.js';
 import { AudioPlayer } from '../player/audio-player.js';
 import { fileInput } from '../player/inputs/file.js';
 import { MAX_VOLUME } from '../player/track.js';
@@ -14,7 +15,6 @@ import { FRAME_DURATION_MS } from '../protocol/constants.js';
 import { TARGET_HELP, TARGET_OPTIONS, joinTarget, resolveTarget } from './connect.js';
 import { say, usageError } from './io.js';
 import type { CliIo } from './io.js';
-import { linkPlayer } from './player-link.js';
 import { oggOpusDurationMs } from './probe.js';
 import { Progress, formatDuration } from './progress.js';
 import { groupDigits } from './timeline.js';
@@ -36,6 +36,39 @@ Options:
 Examples:
   DISCORD_TOKEN=... voxcord play song.ogg --guild 123456789012345678 --channel 234567890123456789
   voxcord play song.ogg --server http://127.0.0.1:PORT/api --token <token from voxcord serve> --guild ... --channel ...`;
+
+/** One line for the user when audio starts being dropped instead of sent. */
+export function dropExplanation(reason: SendDropReason): string {
+  switch (reason) {
+    case 'alone':
+      return 'nobody else is in this DAVE call, so there is no encryption key and nobody to hear: the audio plays on at real time but is not sent (counted as dropped)';
+    case 'no-key':
+      return 'the DAVE group gave no encryption key in time: audio frames are dropped, never sent in clear (counted)';
+    case 'session-ended':
+      return 'the voice session ended with audio still queued: those frames were dropped (counted)';
+    case 'stopped':
+      return 'playback stopped: the audio still queued was dropped (counted)';
+  }
+}
+
+/** "12 frames not sent (nobody else in the call: 10, ...)", or '' when none was dropped. */
+function droppedSince(before: Record<SendDropReason, number>, after: Record<SendDropReason, number>): string {
+  const labels: Record<SendDropReason, string> = {
+    alone: 'nobody else in the DAVE call',
+    'no-key': 'no DAVE key',
+    'session-ended': 'session ended',
+    stopped: 'stopped',
+  };
+  const parts: string[] = [];
+  let total = 0;
+  for (const reason of Object.keys(labels) as SendDropReason[]) {
+    const n = after[reason] - before[reason];
+    if (n <= 0) continue;
+    total += n;
+    parts.push(`${labels[reason]}: ${n}`);
+  }
+  return total === 0 ? '' : `${total} frames not sent (${parts.join(', ')})`;
+}
 
 export async function runPlayCommand(argv: string[], io: CliIo): Promise<number> {
   let parsed;
@@ -90,12 +123,18 @@ export async function runPlayCommand(argv: string[], io: CliIo): Promise<number>
       player.on('trackEnd', () => done(undefined));
     });
     player.play(fileInput(path), { title });
-    const link = linkPlayer(joined.connection, player);
+
     progress = new Progress(io.stdout, {
       label: `playing ${title}`,
       ...(totalMs === undefined ? {} : { totalMs }),
     });
     const bar = progress;
+    const connection = joined.connection;
+    const sentBefore = connection.sendStats;
+    const onDrop = (reason: SendDropReason): void => bar.note(dropExplanation(reason));
+    connection.on('sendDrop', onDrop);
+    // The player follows the connection across rejoins and region moves.
+    player.attach(connection);
     const ticker = setInterval(() => bar.update(player.playbackDuration), 200);
     let stopped = false;
     const onAbort = (): void => {
@@ -116,16 +155,16 @@ export async function runPlayCommand(argv: string[], io: CliIo): Promise<number>
     if (error !== undefined) progress.interrupt();
     else progress.done(playedMs);
     // The last queued frames and the trailing silence go out before we leave.
-    if (error === undefined) await link.drained(2_000);
-    link.detach();
+    if (error === undefined) await player.drained();
+    connection.off('sendDrop', onDrop);
     player.destroy();
     if (error !== undefined) throw error;
+    const dropped = droppedSince(sentBefore.framesDropped, connection.sendStats.framesDropped);
     say(
       io,
       `${stopped ? 'stopped' : 'played'} ${title}: ${formatDuration(playedMs)} (${stats.framesSent} frames, ` +
         `${stats.framesPassthrough > 0 ? 'Opus passed through' : 'encoded'}, ${stats.framesLate} late), ` +
-        `${dave.stats.framesDropped > 0 ? `${dave.stats.framesDropped} dropped before the DAVE group formed, ` : ''}` +
-        `to channel ${target.channelId}`,
+        `${dropped === '' ? '' : `${dropped}, `}to channel ${target.channelId}`,
     );
     return 0;
   } catch (err) {

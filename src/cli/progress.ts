@@ -98,6 +98,13 @@ export class Progress {
     this.finished = true;
   }
 
+  /** Prints a line of its own; the bar goes on below it (redrawn at the next update). */
+  note(line: string): void {
+    if (this.tty && this.drawn) this.out.write('\r\x1b[2K');
+    this.drawn = false;
+    this.out.write(`${line}\n`);
+  }
+
   /** Ends a half-drawn TTY line (before printing an error). */
   interrupt(): void {
     if (this.tty && this.drawn) this.out.write('\n');

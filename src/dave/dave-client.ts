@@ -20,6 +20,7 @@ import type {
 } from './dave-endpoint.js';
 import { FrameDecryptor } from './frame-decryptor.js';
 import { FrameEncryptor } from './frame-encryptor.js';
+import { DaveSendKey } from './send-key.js';
 import type { FrameEncryptorStats } from './frame-encryptor.js';
 import { DaveSession } from './mls/dave-session.js';
 import type { DaveOutbound, DaveResult, DaveTransition } from './mls/dave-session.js';
@@ -51,6 +52,8 @@ export class DaveClient implements DaveEndpoint {
   private readonly selfId: string;
   private readonly now: (() => number) | undefined;
   private readonly encryptor = new FrameEncryptor();
+  /** The same send state for the media engine (which encrypts at send time). */
+  #sendKey: DaveSendKey = DaveSendKey.none;
   private readonly decryptors = new Map<string, FrameDecryptor>();
   /** Version 0 in force (or being prepared): new decryptors start in passthrough. */
   private receivePassthrough = false;
@@ -127,6 +130,10 @@ export class DaveClient implements DaveEndpoint {
     return !this.destroyed && (this.encryptor.hasKey || this.encryptor.passthroughMode);
   }
 
+  sendKey(): DaveSendKey {
+    return this.destroyed ? DaveSendKey.none : this.#sendKey;
+  }
+
   encrypt(opus: Uint8Array): Uint8Array | null {
     if (this.destroyed) return null;
     return this.encryptor.encrypt(opus);
@@ -157,7 +164,7 @@ export class DaveClient implements DaveEndpoint {
     if (this.destroyed) return;
     this.destroyed = true;
     this.session.reset();
-    this.encryptor.setRatchet(null);
+    this.setSendRatchet(null, false);
     this.decryptors.clear();
   }
 
@@ -169,8 +176,7 @@ export class DaveClient implements DaveEndpoint {
       case VoiceOpcode.SessionDescription: {
         const version = message.protocolVersion;
         this.executedVersion = version;
-        this.encryptor.setRatchet(null);
-        this.encryptor.setPassthrough(version === 0);
+        this.setSendRatchet(null, version === 0);
         this.setReceivePassthrough(version === 0);
         await this.apply(await this.session.init(version));
         return;
@@ -277,17 +283,27 @@ export class DaveClient implements DaveEndpoint {
   /** §6.8: the send side switches; after an upgrade plain frames are accepted 10 s longer. */
   private async execute(t: DaveTransition): Promise<void> {
     if (t.protocolVersion === 0) {
-      this.encryptor.setRatchet(null);
-      this.encryptor.setPassthrough(true);
+      this.setSendRatchet(null, true);
       this.setReceivePassthrough(true);
     } else {
       const base = await this.session.exportBaseSecret(this.selfId);
       if (this.destroyed) return;
-      this.encryptor.setRatchet(base ?? null); // no group (sole-member reset): drop until one exists
-      this.encryptor.setPassthrough(false);
+      this.setSendRatchet(base ?? null, false); // no group (sole-member reset): drop until one exists
       this.setReceivePassthrough(false);
     }
     this.executedVersion = t.protocolVersion;
+  }
+
+  /** Our send side: the encryptor here and the key the media engine encrypts with, in step. */
+  private setSendRatchet(baseSecret: Uint8Array | null, passthrough: boolean): void {
+    this.encryptor.setRatchet(baseSecret);
+    this.encryptor.setPassthrough(passthrough);
+    this.#sendKey = passthrough
+      ? DaveSendKey.passthrough
+      : baseSecret === null
+        ? DaveSendKey.none
+        : DaveSendKey.encrypt(baseSecret);
+    if (!this.destroyed) this.context.notify({ type: 'sendKey' });
   }
 
   private setReceivePassthrough(on: boolean): void {

@@ -6,6 +6,7 @@
  * same interface to put independent implementations into one call.
  */
 import type { VoxcordError } from '../errors.js';
+import type { DaveSendKey } from './send-key.js';
 import { VoiceOpcode } from '../protocol/constants.js';
 import type { ServerMessage } from '../voice/messages.js';
 
@@ -57,6 +58,8 @@ export type DaveEndpointEvent =
   | ({ type: 'epoch' } & DaveEpochInfo)
   /** Rejected MLS input or a failed commit/welcome (details.reason says why); never fatal. */
   | { type: 'error'; error: VoxcordError }
+  /** Our send key changed (op 22, a transition, a reset): read sendKey() and hand it to the engine. */
+  | { type: 'sendKey' }
   | { type: 'debug'; message: string };
 
 export interface DaveEndpointContext {
@@ -81,6 +84,12 @@ export interface DaveEndpoint {
   encrypt(opus: Uint8Array): Uint8Array | null;
   /** True when encrypt() would send (a send key or passthrough is in force); absent = unknown. */
   readonly canEncrypt?: boolean;
+  /**
+   * Our current send key for the media engine, which then encrypts each frame as it leaves (with
+   * the key in force at that moment); a 'sendKey' event follows every change. Endpoints without
+   * it have their frames encrypted by encrypt() before they are queued.
+   */
+  sendKey?(): DaveSendKey;
   decrypt(userId: string, frame: Uint8Array): DaveFrameResult;
   /** 45-digit pairwise verification code with a member of the current group. */
   verificationCode(userId: string): Promise<string>;

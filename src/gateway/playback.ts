@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
-import type { Transmission } from '../voice/transmit.js';
+import type { SessionTransmission, Transmission } from '../voice/transmit.js';
 import type { VoiceSession } from '../voice/session.js';
 import { RelaySource } from './relay-source.js';
 
@@ -28,7 +28,7 @@ export interface Playback extends Transmission {
 export class ConnectionPlayback implements Playback, SessionSubscriber {
   readonly finished: Promise<void>;
   private readonly relay: RelaySource<Uint8Array>;
-  private current: { session: VoiceSession; transmission: Transmission } | undefined;
+  private current: { session: VoiceSession; transmission: SessionTransmission } | undefined;
   private framesBefore = 0;
   private sessionCount = 0;
   private settled = false;
@@ -59,7 +59,7 @@ export class ConnectionPlayback implements Playback, SessionSubscriber {
   attach(session: VoiceSession): void {
     if (this.settled || this.current?.session === session) return;
     this.detachCurrent();
-    let transmission: Transmission;
+    let transmission: SessionTransmission;
     try {
       transmission = session.playOpus(this.relay.view());
     } catch (err) {
@@ -89,10 +89,24 @@ export class ConnectionPlayback implements Playback, SessionSubscriber {
     if (this.current?.session === session) this.detachCurrent();
   }
 
+  /**
+   * The session goes away: the frames it was given but did not send come back to the front of
+   * the relay, so the next session sends them (audio continues where it was, nothing skipped).
+   */
   private detachCurrent(): void {
     if (this.current === undefined) return;
-    this.framesBefore += this.current.transmission.framesSent;
+    const { transmission } = this.current;
     this.current = undefined;
+    if (this.stopped || this.settled) {
+      this.framesBefore += transmission.framesSent;
+      return;
+    }
+    this.relay.restore(
+      transmission.release().then((frames) => {
+        this.framesBefore += transmission.framesSent; // without the frames taken back
+        return frames;
+      }),
+    );
   }
 
   stop(): void {

@@ -17,7 +17,29 @@ export class RelaySource<T> implements AsyncIterable<T> {
 
   /** True once the source is exhausted, failed, or was closed (and nothing is held back). */
   get ended(): boolean {
-    return this.finished && this.pushedBack.length === 0;
+    return this.finished && this.pushedBack.length === 0 && this.restoring === 0;
+  }
+
+  /** restore() calls whose values have not been put back yet. */
+  private restoring = 0;
+  /** close() was called: nothing is put back any more. */
+  private closed = false;
+
+  /**
+   * Puts values back in front of the source (frames a session took but never sent): the next
+   * pulls return them first, in order, before anything held back or not read yet.
+   */
+  restore(values: Promise<T[]>): void {
+    this.restoring++;
+    const next = this.chain.then(async () => {
+      try {
+        const restored = await values;
+        if (!this.closed) this.pushedBack.unshift(...restored);
+      } finally {
+        this.restoring--;
+      }
+    });
+    this.chain = next.catch(() => undefined);
   }
 
   /** Values pulled for a view that detached before they arrived: the next view gets them first. */
@@ -66,6 +88,7 @@ export class RelaySource<T> implements AsyncIterable<T> {
 
   /** Ends the shared source for good (calls the source's return()). */
   async close(): Promise<void> {
+    this.closed = true;
     this.pushedBack.length = 0;
     if (this.finished) return;
     this.finished = true;

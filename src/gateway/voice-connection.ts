@@ -23,8 +23,10 @@ import { VOICE_JOIN_TIMEOUT_MS, VoiceCloseCode } from '../protocol/constants.js'
 import { VoxcordError, toError } from '../errors.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import type { MediaEngine } from '../media/media-engine.js';
+import { emptySendDrops, SEND_DROP_REASONS } from '../media/media-engine.js';
+import type { MediaEngine, SendDropReason } from '../media/media-engine.js';
 import { VoiceSession } from '../voice/session.js';
+import type { VoiceSendStats } from '../voice/session-dave.js';
 import type { VoiceSessionOptions } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { VoiceTlsOptions } from '../voice/voice-socket.js';
@@ -39,6 +41,15 @@ import type { Playback, SessionSubscriber } from './playback.js';
 import { VoiceReceiver } from '../receive/receiver.js';
 import { attachReceiver, lazyDecoderFactory } from '../receive/session-feed.js';
 import type { CreateVoiceReceiverOptions } from '../receive/session-feed.js';
+
+/** Sessions whose send counts are kept apart before being folded into one total. */
+const MAX_TRACKED_SESSIONS = 8;
+
+function addSendStats(into: VoiceSendStats, from: VoiceSendStats): void {
+  into.framesSent += from.framesSent;
+  into.framesCarried += from.framesCarried;
+  for (const reason of SEND_DROP_REASONS) into.framesDropped[reason] += from.framesDropped[reason];
+}
 
 export type DisconnectReason =
   /** VOICE_SERVER_UPDATE with `endpoint: null`: waiting for Discord to allocate a new server. */
@@ -116,6 +127,11 @@ export type VoiceConnectionEvents = {
   reconnectAttempt: [attempt: ReconnectAttempt];
   /** A new voice session was started (join, region move, channel move, rejoin). */
   session: [session: VoiceSession, cause: ConnectCause];
+  /**
+   * Audio frames started being dropped instead of sent (once per run; counted in `sendStats`):
+   * see VoiceSession's 'sendDrop'. 'alone' means nobody else is in the DAVE call to hear them.
+   */
+  sendDrop: [reason: SendDropReason];
 };
 
 export interface JoinConfig {
@@ -203,6 +219,13 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   private readonly subscribers = new Set<SessionSubscriber>();
   private playback: ConnectionPlayback | undefined;
   private voiceReceiver: VoiceReceiver | undefined;
+  /** Sessions this connection has had, for sendStats (the oldest are folded into `sendBase`). */
+  private readonly sendSessions: VoiceSession[] = [];
+  private readonly sendBase: VoiceSendStats = {
+    framesSent: 0,
+    framesDropped: emptySendDrops(),
+    framesCarried: 0,
+  };
 
   constructor(options: VoiceConnectionOptions) {
     super();
@@ -279,6 +302,21 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
       detach = undefined;
     });
     return receiver;
+  }
+
+  /**
+   * What became of the audio frames sent through this connection, over all its sessions: sent,
+   * dropped by reason ('alone', 'no-key', 'session-ended', 'stopped'), carried over to the next
+   * session.
+   */
+  get sendStats(): VoiceSendStats {
+    const total: VoiceSendStats = {
+      framesSent: this.sendBase.framesSent,
+      framesDropped: { ...this.sendBase.framesDropped },
+      framesCarried: this.sendBase.framesCarried,
+    };
+    for (const session of this.sendSessions) addSendStats(total, session.sendStats);
+    return total;
   }
 
   /** The collected gateway credentials state (read-only view, for diagnostics). */
@@ -605,6 +643,9 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     const onDebug = (message: string): void => this.debug(`session: ${message}`);
     session.on('stateChange', onState);
     session.on('debug', onDebug);
+    // Kept after the session is dropped: frames left queued are counted (and reported) just after.
+    session.on('sendDrop', (reason) => this.emit('sendDrop', reason));
+    this.trackSendStats(session);
     this.activeSession = session;
     this.sessionCleanup = () => {
       session.off('stateChange', onState);
@@ -676,6 +717,15 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
         this.scheduleReconnect({ reason: 'the voice session was destroyed', failReason: 'reconnect-failed' });
         return;
     }
+  }
+
+  private trackSendStats(session: VoiceSession): void {
+    // A fake session (tests) may not count.
+    if ((session as Partial<VoiceSession>).sendStats === undefined) return;
+    this.sendSessions.push(session);
+    // Long gone sessions have final counts: fold them in rather than keep them.
+    while (this.sendSessions.length > MAX_TRACKED_SESSIONS)
+      addSendStats(this.sendBase, this.sendSessions.shift()!.sendStats);
   }
 
   /** Detaches subscribers, removes our listeners and destroys the session. */

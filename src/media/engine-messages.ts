@@ -10,6 +10,8 @@ import type {
   MediaChannelOptions,
   MediaChannelStats,
   RtpDropReason,
+  SendCounts,
+  SendDropReason,
 } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
 
@@ -22,8 +24,21 @@ export type WorkerCommand =
    * `data`, inside the worker only): frame k spans data[ends[k-1] (or start), ends[k]).
    */
   | { t: 'frames'; id: number; start: number; ends: number[]; data?: ArrayBuffer }
+  /**
+   * Frame protection (media-engine.ts FrameProtection). `secret`: the DAVE sender base secret for
+   * 'encrypt' (structured-cloned to the worker, never logged).
+   */
+  | {
+      t: 'protect';
+      id: number;
+      mode: 'plain' | 'encrypt' | 'hold' | 'drop';
+      secret?: Uint8Array;
+      reason?: SendDropReason;
+    }
   | { t: 'endBurst'; id: number }
   | { t: 'clear'; id: number }
+  /** Takes the unsent frames back (reply: TakenFrames). */
+  | { t: 'take'; req: number; id: number }
   | { t: 'stats'; req: number; id: number }
   | { t: 'close'; id: number }
   | { t: 'shutdown'; req: number };
@@ -41,16 +56,25 @@ export interface SerializedError {
   details?: Record<string, unknown>;
 }
 
-export type ReplyValue = DiscoveredAddress | MediaChannelStats | null;
+/** Frames taken back from a channel, packed: frame k spans data[ends[k-1] (or 0), ends[k]). */
+export interface TakenFrames {
+  data: ArrayBuffer;
+  ends: number[];
+  /** The channel's send counts at that moment (final once it is closed). */
+  sent: SendCounts;
+}
+
+export type ReplyValue = DiscoveredAddress | MediaChannelStats | TakenFrames | null;
 
 export type WorkerEvent =
   | { t: 'reply'; req: number; ok: true; value: ReplyValue }
   | { t: 'reply'; req: number; ok: false; error: SerializedError }
   /**
-   * Frames the worker has taken off a channel's queue so far (sent or cleared). Sent when the
-   * worker's queue is at or below the low-water mark (or emptied, or a burst ended), not per frame.
+   * Frames the worker has taken off a channel's queue so far (sent, dropped or cleared), and the
+   * channel's send counts. Sent when the worker's queue is at or below the low-water mark (or
+   * emptied, or a burst ended, or frames were dropped), not per frame.
    */
-  | { t: 'dequeued'; id: number; count: number }
+  | { t: 'dequeued'; id: number; count: number; sent: SendCounts }
   | {
       t: 'rtp';
       id: number;

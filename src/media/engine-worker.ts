@@ -5,6 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isVoxcordError, VoxcordError } from '../errors.js';
 import { PacingClock } from './clock.js';
+import { DaveSendKey } from '../dave/send-key.js';
+import type { FrameProtection, SendCounts } from './media-engine.js';
 import type {
   CommandBatch,
   ReplyValue,
@@ -34,6 +36,10 @@ const clock = new PacingClock();
 const channels = new Map<number, Hosted>();
 /** Channels opened before their 'open' reply: commands for them wait here, in order. */
 const opening = new Map<number, WorkerCommand[]>();
+/** Channels that closed by themselves (socket failure) with frames queued: kept for one 'take'. */
+const closedLeftovers = new Map<number, { frames: Uint8Array[]; sent: SendCounts }>();
+/** Bound on closedLeftovers (a main side that never asks must not grow it). */
+const MAX_CLOSED_LEFTOVERS = 64;
 
 let outbox: WorkerEvent[] = [];
 /** Payloads of the outbox's 'rtp' events, back to back. */
@@ -69,7 +75,8 @@ function flush(): void {
   const reports: WorkerEvent[] = [];
   for (const id of dirty) {
     const h = channels.get(id);
-    if (h) reports.push({ t: 'dequeued', id, count: h.enqueued - h.channel.queued });
+    if (h)
+      reports.push({ t: 'dequeued', id, count: h.enqueued - h.channel.queued, sent: h.channel.sendCounts() });
   }
   dirty.clear();
   const events = reports.length > 0 ? [...reports, ...outbox] : outbox;
@@ -127,6 +134,11 @@ function host(id: number, channel: UdpMediaChannel): void {
     });
   });
   channel.on('drop', (reason) => post({ t: 'drop', id, reason }));
+  // The main side mirrors the counts (and emits its own 'sendDrop') from the next report.
+  channel.on('sendDrop', () => {
+    dirty.add(id);
+    scheduleFlush();
+  });
   channel.on('burstEnd', () => {
     dirty.add(id);
     post({ t: 'burstEnd', id });
@@ -147,6 +159,12 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
   if (cmd.t === 'open') {
     opening.set(cmd.id, []);
     openUdpChannel(cmd.options, clock, tuning, () => {
+      const h = channels.get(cmd.id);
+      if (h !== undefined) {
+        closedLeftovers.set(cmd.id, { frames: h.channel.takeQueuedNow(), sent: h.channel.sendCounts() });
+        if (closedLeftovers.size > MAX_CLOSED_LEFTOVERS)
+          closedLeftovers.delete(closedLeftovers.keys().next().value as number);
+      }
       channels.delete(cmd.id);
       // After the 'error' event that a socket failure emits right after closing.
       queueMicrotask(() => post({ t: 'closed', id: cmd.id }));
@@ -173,7 +191,12 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
   }
   const h = channels.get(cmd.id);
   if (!h) {
-    if ('req' in cmd) fail(cmd.req, new VoxcordError('DESTROYED', 'media channel is closed'));
+    if (cmd.t === 'take') {
+      const leftover = closedLeftovers.get(cmd.id);
+      closedLeftovers.delete(cmd.id);
+      if (leftover === undefined) fail(cmd.req, new VoxcordError('DESTROYED', 'media channel is closed'));
+      else replyTaken(cmd.req, leftover.frames, leftover.sent);
+    } else if ('req' in cmd) fail(cmd.req, new VoxcordError('DESTROYED', 'media channel is closed'));
     return;
   }
   try {
@@ -199,6 +222,12 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
         }
         break;
       }
+      case 'protect':
+        h.channel.setFrameProtection(protectionOf(cmd));
+        break;
+      case 'take':
+        replyTaken(cmd.req, h.channel.takeQueuedNow(), h.channel.sendCounts());
+        break;
       case 'endBurst':
         h.channel.endBurst();
         break;
@@ -219,6 +248,35 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
     // setTransport with a bad key, for instance: report it as a channel error.
     post({ t: 'error', id: cmd.id, error: serialize(err) });
   }
+}
+
+function protectionOf(cmd: Extract<WorkerCommand, { t: 'protect' }>): FrameProtection {
+  switch (cmd.mode) {
+    case 'encrypt':
+      return {
+        mode: 'encrypt',
+        key: cmd.secret === undefined ? DaveSendKey.none : DaveSendKey.encrypt(cmd.secret),
+      };
+    case 'drop':
+      return { mode: 'drop', reason: cmd.reason ?? 'no-key' };
+    default:
+      return { mode: cmd.mode };
+  }
+}
+
+/** Replies with frames packed in one transferred buffer. */
+function replyTaken(req: number, frames: Uint8Array[], sent: SendCounts): void {
+  let total = 0;
+  for (const f of frames) total += f.length;
+  const data = new Uint8Array(total);
+  const ends: number[] = [];
+  let at = 0;
+  for (const f of frames) {
+    data.set(f, at);
+    at += f.length;
+    ends.push(at);
+  }
+  reply(req, { data: data.buffer, ends, sent });
 }
 
 /** A 'frames' command that carries its own bytes (for channels still opening). */

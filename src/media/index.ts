@@ -35,6 +35,9 @@ export type {
   MediaChannelOptions,
   MediaChannelStats,
   ReceivedRtp,
+  FrameProtection,
+  SendCounts,
+  SendDropReason,
 } from './media-engine.js';
 export type { ChannelTuning } from './udp-channel.js';
 export { InlineMediaEngine } from './inline-engine.js';

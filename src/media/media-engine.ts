@@ -5,6 +5,7 @@
  */
 import type { EncryptionMode } from '../protocol/constants.js';
 import type { VoxcordError } from '../errors.js';
+import type { DaveSendKey } from '../dave/send-key.js';
 import type { LatenessData } from './lateness-histogram.js';
 
 export interface MediaChannelOptions {
@@ -42,6 +43,40 @@ export type RtpDropReason =
   /** Authentic, but its transport nonce was already seen for this SSRC (or is behind the window). */
   | 'replay';
 
+/**
+ * Why an audio frame handed to voxcord was not sent: nobody else is in the DAVE call ('alone'),
+ * no DAVE send key came in time ('no-key'), or the session ended with it queued and no later
+ * session took it over ('session-ended'), or the transmission was stopped with it queued (a new
+ * playback replaced it, a player was detached: 'stopped').
+ */
+export type SendDropReason = 'alone' | 'no-key' | 'session-ended' | 'stopped';
+
+export const SEND_DROP_REASONS: readonly SendDropReason[] = ['alone', 'no-key', 'session-ended', 'stopped'];
+
+export function emptySendDrops(): Record<SendDropReason, number> {
+  return { alone: 0, 'no-key': 0, 'session-ended': 0, stopped: 0 };
+}
+
+/**
+ * What the engine does with each queued audio frame when its tick comes (silence frames always go
+ * out unchanged): send it as is, DAVE-encrypt it with the key in force at that moment, keep it
+ * queued (a DAVE group is forming; the queue waits), or drop it (counted with the reason).
+ */
+export type FrameProtection =
+  | { mode: 'plain' }
+  | { mode: 'encrypt'; key: DaveSendKey }
+  | { mode: 'hold' }
+  | { mode: 'drop'; reason: SendDropReason };
+
+/** Audio frames (not the trailing silence) that left a channel, or did not. */
+export interface SendCounts {
+  /** DAVE-encrypted by the engine as they were sent. */
+  encrypted: number;
+  /** Sent as queued (transport only, DAVE passthrough, silence, or encrypted before queueing). */
+  plain: number;
+  dropped: Record<SendDropReason, number>;
+}
+
 export interface MediaChannelStats {
   packetsSent: number;
   bytesSent: number;
@@ -58,6 +93,8 @@ export interface MediaChannelStats {
    * fell behind and a tick went out with nothing, so the audio has a gap there.
    */
   underruns?: number;
+  /** Audio frames sent (DAVE-encrypted by the engine or as queued) and dropped, by reason. */
+  send?: SendCounts;
 }
 
 export type MediaChannelEvents = {
@@ -68,6 +105,8 @@ export type MediaChannelEvents = {
   drain: [];
   /** The trailing silence frames of a burst were sent; nothing is queued. */
   burstEnd: [];
+  /** Queued audio frames were dropped instead of sent (counted in sendCounts()). */
+  sendDrop: [reason: SendDropReason, frames: number];
   /** The UDP socket failed; the channel is unusable. */
   error: [error: VoxcordError];
 };
@@ -78,14 +117,27 @@ export interface MediaChannel {
   /** Installs the transport cipher from op 4 Session Description. The nonce counter is kept across calls. */
   setTransport(mode: EncryptionMode, key: Uint8Array): void;
   /**
-   * Queues one Opus frame (already DAVE-encrypted when DAVE is on) to be sent on the next free
-   * 20 ms tick. Returns false once the queue is at its high-water mark: wait for 'drain'.
+   * How queued frames are sent from now on (default plain). With 'encrypt' every frame is
+   * DAVE-encrypted when it leaves, with the key in force then: a key change applies to the
+   * frames still queued.
+   */
+  setFrameProtection?(protection: FrameProtection): void;
+  /**
+   * Queues one Opus frame to be sent on the next free 20 ms tick (encrypted then, per the frame
+   * protection). Returns false once the queue is at its high-water mark: wait for 'drain'.
    */
   enqueue(frame: Uint8Array): boolean;
   /** After the queue empties, send the trailing silence frames, then emit 'burstEnd'. */
   endBurst(): void;
   /** Drops every queued frame (stop/skip). */
   clearQueue(): void;
+  /**
+   * Removes the audio frames not sent yet and returns them, oldest first (also after close(): the
+   * frames queued when the channel closed, once). A session hands them to its successor.
+   */
+  takeQueued?(): Promise<Uint8Array[]>;
+  /** Audio frames sent or dropped so far (current for inline channels; as of the last report from a worker). */
+  sendCounts?(): SendCounts;
   /** Frames queued and not yet sent. */
   readonly queued: number;
   stats(): Promise<MediaChannelStats>;

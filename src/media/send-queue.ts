@@ -73,10 +73,17 @@ export class SendQueue {
   }
 
   clear(): void {
+    this.take();
+  }
+
+  /** Removes the queued frames (not the burst's silence) and returns them, oldest first. */
+  take(): Uint8Array[] {
     const had = this.length;
+    const taken = this.head === 0 ? this.frames : this.frames.slice(this.head);
     this.frames = [];
     this.head = 0;
     if (had > 0) this.maybeDrain(had);
+    return taken;
   }
 
   /** The payload for this tick, or undefined when there is nothing to send. */

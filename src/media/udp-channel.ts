@@ -19,16 +19,21 @@ import {
 } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { FrameEncryptor } from '../dave/frame-encryptor.js';
 import type { ClockSlot, ClockTick, PacingClock } from './clock.js';
 import { buildIpDiscoveryRequest, parseIpDiscoveryResponse } from './ip-discovery.js';
 import { buildKeepalive, isKeepalive } from './keepalive.js';
+import { emptySendDrops } from './media-engine.js';
 import type {
   DiscoveredAddress,
+  FrameProtection,
   MediaChannel,
   MediaChannelEvents,
   MediaChannelOptions,
   MediaChannelStats,
   RtpDropReason,
+  SendCounts,
+  SendDropReason,
 } from './media-engine.js';
 import { LatenessHistogram } from './lateness-histogram.js';
 import { makeRoom } from '../util/bounded.js';
@@ -161,6 +166,13 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private flowing = false;
   private readonly drops = emptyDrops();
   private readonly lateness = new LatenessHistogram();
+  private protection: FrameProtection['mode'] = 'plain';
+  private dropReason: SendDropReason = 'no-key';
+  /** The DAVE sender state (ratchet, nonce): an ES private field, never shown by inspection. */
+  #encryptor: FrameEncryptor | undefined;
+  private readonly sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops() };
+  /** Frames still queued when the channel closed, until takeQueued() collects them. */
+  private leftover: Uint8Array[] = [];
   /** Send/receive errors judged transient (ICMP unreachable); not fatal, not emitted. */
   transientErrors = 0;
   /** Called after frames leave the queue (sent or cleared); the worker host mirrors `queued` with it. */
@@ -223,6 +235,36 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     this.replayWindows.clear();
   }
 
+  setFrameProtection(protection: FrameProtection): void {
+    if (this.closed) return;
+    this.protection = protection.mode;
+    if (protection.mode === 'drop') this.dropReason = protection.reason;
+    if (protection.mode !== 'encrypt') return;
+    // A new key restarts the ratchet and nonce (op 22); the next frame taken uses it.
+    this.#encryptor ??= new FrameEncryptor();
+    this.#encryptor.setRatchet(protection.key.baseSecret() ?? null);
+  }
+
+  sendCounts(): SendCounts {
+    return { encrypted: this.sent.encrypted, plain: this.sent.plain, dropped: { ...this.sent.dropped } };
+  }
+
+  async takeQueued(): Promise<Uint8Array[]> {
+    return this.takeQueuedNow();
+  }
+
+  /** takeQueued() without the promise (the worker host). */
+  takeQueuedNow(): Uint8Array[] {
+    if (this.closed) {
+      const frames = this.leftover;
+      this.leftover = [];
+      return frames;
+    }
+    const frames = this.queue.take();
+    this.onDequeue?.();
+    return frames;
+  }
+
   enqueue(frame: Uint8Array): boolean {
     if (this.closed) return false;
     if (!(frame instanceof Uint8Array))
@@ -244,6 +286,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     return {
       ...this.counters,
       packetsDropped: { ...this.drops },
+      send: this.sendCounts(),
       sendLateness: this.lateness.toJSON(),
       underruns: this.underruns,
     };
@@ -253,7 +296,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (this.closed) return;
     this.closed = true;
     this.slot.release();
-    this.queue.clear();
+    this.leftover = this.queue.take();
+    this.#encryptor?.setRatchet(null);
     const discovery = this.discovery;
     this.discovery = null;
     discovery?.reject(new VoxcordError('DESTROYED', 'media channel closed during IP discovery'));
@@ -277,8 +321,9 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       this.nextKeepaliveTick = n + this.keepaliveTicks;
       this.sendKeepalive();
     }
-    // Frames wait until op 4 gave us a key; the timestamp keeps advancing regardless.
-    if (!this.packetizer.hasCipher) return;
+    // Frames wait until op 4 gave us a key, or while a DAVE group forms; the timestamp keeps
+    // advancing regardless.
+    if (!this.packetizer.hasCipher || this.protection === 'hold') return;
     const item = this.queue.next();
     if (item === undefined) {
       if (this.flowing) this.underruns++;
@@ -286,10 +331,16 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       return;
     }
     this.flowing = !item.silence;
-    if (!item.silence) this.onDequeue?.();
-    if (item.frame.length > 0) {
+    let payload: Uint8Array | null = item.frame;
+    if (!item.silence) {
+      payload = this.protect(item.frame);
+      this.onDequeue?.();
+      // Dropped: this tick is used up all the same, so a track plays out at the real-time pace.
+      if (payload === null) return;
+    }
+    if (payload.length > 0) {
       const timestamp = (this.timestampBase + ((n * SAMPLES_PER_FRAME) % U32)) % U32;
-      const packet = this.packetizer.packetize(item.frame, timestamp);
+      const packet = this.packetizer.packetize(payload, timestamp);
       this.sendMedia(packet);
       // Lateness at the moment of sending: includes the bucket's burst before this channel.
       const lateMs = this.clock.now() - tick.due;
@@ -301,6 +352,28 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       this.lateness.record(lateMs);
     }
     if (item.endsBurst) this.emit('burstEnd');
+  }
+
+  /** The frame as it goes on the wire (DAVE-encrypted with the key of this moment), or null if dropped. */
+  private protect(frame: Uint8Array): Uint8Array | null {
+    if (this.protection === 'encrypt') {
+      const out = this.#encryptor?.encrypt(frame) ?? null;
+      if (out === null) return this.dropFrame('no-key');
+      if (out !== frame) {
+        this.sent.encrypted++;
+        return out;
+      }
+    } else if (this.protection === 'drop') {
+      return this.dropFrame(this.dropReason);
+    }
+    this.sent.plain++;
+    return frame;
+  }
+
+  private dropFrame(reason: SendDropReason): null {
+    this.sent.dropped[reason]++;
+    this.emit('sendDrop', reason, 1);
+    return null;
   }
 
   private discoveryStep(): void {

@@ -25,9 +25,13 @@ import type {
   WorkerData,
   WorkerEvent,
   WorkerToMain,
+  TakenFrames,
 } from './engine-messages.js';
+import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
 import type {
   DiscoveredAddress,
+  FrameProtection,
+  SendCounts,
   MediaChannel,
   MediaChannelEvents,
   MediaChannelOptions,
@@ -58,6 +62,12 @@ function queueMarks(tuning: ChannelTuning): { high: number; low: number } {
   const high = Math.max(1, tuning.highWaterMark ?? WORKER_HIGH_WATER_MARK);
   const low = Math.min(high - 1, Math.max(0, tuning.lowWaterMark ?? WORKER_LOW_WATER_MARK));
   return { high, low };
+}
+
+function total(counts: SendCounts): number {
+  let n = counts.encrypted + counts.plain;
+  for (const reason of SEND_DROP_REASONS) n += counts.dropped[reason];
+  return n;
 }
 
 function deserialize(e: SerializedError): VoxcordError {
@@ -329,7 +339,7 @@ export class WorkerMediaEngine implements MediaEngine {
     if (!ch) return;
     switch (e.t) {
       case 'dequeued':
-        ch.onDequeued(e.count);
+        ch.onDequeued(e.count, e.sent);
         break;
       case 'rtp':
         if (rtpData === undefined) break;
@@ -376,6 +386,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   private dequeued = 0;
   private needDrain = false;
   private closed = false;
+  private sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops() };
 
   constructor(
     private readonly engine: WorkerMediaEngine,
@@ -410,6 +421,40 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
       throw new VoxcordError('INVALID_ARGUMENT', `transport key must be ${TRANSPORT_KEY_BYTES} bytes`);
     }
     this.engine.command({ t: 'transport', id: this.id, mode, key: Uint8Array.from(key) });
+  }
+
+  setFrameProtection(protection: FrameProtection): void {
+    if (this.closed) return;
+    const cmd: WorkerCommand = { t: 'protect', id: this.id, mode: protection.mode };
+    if (protection.mode === 'encrypt') {
+      const secret = protection.key.baseSecret();
+      if (secret !== undefined) cmd.secret = Uint8Array.from(secret);
+    } else if (protection.mode === 'drop') {
+      cmd.reason = protection.reason;
+    }
+    this.engine.command(cmd);
+  }
+
+  sendCounts(): SendCounts {
+    return { encrypted: this.sent.encrypted, plain: this.sent.plain, dropped: { ...this.sent.dropped } };
+  }
+
+  /** Also after close(): the frames queued when the worker closed the channel (once). */
+  async takeQueued(): Promise<Uint8Array[]> {
+    let taken: TakenFrames;
+    try {
+      taken = (await this.engine.request((req) => ({ t: 'take', req, id: this.id }))) as TakenFrames;
+    } catch {
+      return []; // the worker is gone, and the frames with it
+    }
+    this.updateCounts(taken.sent);
+    const frames: Uint8Array[] = [];
+    let start = 0;
+    for (const end of taken.ends) {
+      frames.push(new Uint8Array(taken.data, start, end - start));
+      start = end;
+    }
+    return frames;
   }
 
   enqueue(frame: Uint8Array): boolean {
@@ -447,7 +492,8 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
 
   // ---- called by the engine ----
 
-  onDequeued(count: number): void {
+  onDequeued(count: number, sent: SendCounts): void {
+    this.updateCounts(sent);
     const before = this.queued;
     this.dequeued = Math.max(this.dequeued, count);
     const now = this.queued;
@@ -460,6 +506,17 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
 
   markClosed(): void {
     this.closed = true;
+  }
+
+  /** The worker's counts (they only grow): mirror them, and report new drops as 'sendDrop'. */
+  private updateCounts(sent: SendCounts): void {
+    const previous = this.sent;
+    if (total(sent) < total(previous)) return; // an older report (a reply computed before it)
+    this.sent = sent;
+    for (const reason of SEND_DROP_REASONS) {
+      const more = sent.dropped[reason] - previous.dropped[reason];
+      if (more > 0) this.emit('sendDrop', reason, more);
+    }
   }
 
   fail(error: VoxcordError): void {

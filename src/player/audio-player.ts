@@ -162,6 +162,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     framesEncoded: 0,
     skippedBefore: 0,
   };
+  /** drained() callers waiting. */
+  private drainWaiters: Array<() => void> = [];
   /** Lateness timeline of the current burst. */
   private burstStart: number | undefined;
   private burstFrames = 0;
@@ -363,10 +365,36 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     entry.reader.close();
     entry.transmission?.stop();
     entry.transmission = undefined;
+    this.checkDrained();
   }
 
   get attached(): readonly PlayerTarget[] {
     return [...this.targets.keys()];
+  }
+
+  /**
+   * Resolves once everything played has been sent: the player has nothing left to play ('idle',
+   * or 'destroyed') and, on every attached connection or session, the last frame and the burst's
+   * trailing silence have left for the network. Resolves at once when that is already so; waits
+   * through a pause. Await it before `connection.destroy()`, which drops whatever is still queued.
+   * (A connection that moves to a new session meanwhile sends the rest there first.)
+   */
+  drained(): Promise<void> {
+    if (this.isDrained()) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private isDrained(): boolean {
+    if (this.current !== 'idle' && this.current !== 'destroyed') return false;
+    for (const entry of this.targets.values()) if (entry.transmission !== undefined) return false;
+    return true;
+  }
+
+  private checkDrained(): void {
+    if (this.drainWaiters.length === 0 || !this.isDrained()) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Pulls the player's frames directly (recording, tests, custom transports); shares the broadcast. */
@@ -459,6 +487,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       if (err !== undefined) this.debug(`transmission failed: ${toError(err).message}`);
       // Restart only after our own burst end: if someone else took the session over, leave it to them.
       if (entry.burstEnded) this.startStreaming(entry);
+      this.checkDrained();
     };
     transmission.finished.then(
       () => after(),
@@ -694,6 +723,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (old === next) return;
     this.current = next;
     this.safeEmit('stateChange', old, next);
+    this.checkDrained();
   }
 
   private assertAlive(): void {

@@ -210,6 +210,11 @@ export const DAVE_EXPORTER_LABEL = 'Discord Secure Frames v0';
 export const DAVE_INIT_TRANSITION_ID = 0;
 /** How long outgoing audio waits for the first send key while a group with others forms (then it is dropped). */
 export const DAVE_SEND_KEY_WAIT_MS = 5_000;
+/**
+ * After op 4, how long a DAVE session without a send key waits for op 11 (which names the others
+ * in the call) before it concludes it is alone and drops its audio at the real-time pace.
+ */
+export const DAVE_ALONE_GRACE_MS = 250;
 export const DAVE_KEY_RETENTION_MS = 10_000;
 export const DAVE_MAX_GENERATION_GAP = 250;
 export const DAVE_MAX_MISSING_NONCES = 1000;

@@ -8,7 +8,7 @@ export type { VoiceSocketOptions, VoiceSocketEvents, VoiceTlsOptions } from './v
 export { HeartbeatTracker } from './heartbeat.js';
 export type { HeartbeatTick } from './heartbeat.js';
 export { transmit } from './transmit.js';
-export type { Transmission, TransmitLink, TransmitOptions } from './transmit.js';
+export type { SessionTransmission, Transmission, TransmitLink, TransmitOptions } from './transmit.js';
 export * from './messages.js';
 export { SessionDave } from './session-dave.js';
 export type {
@@ -16,5 +16,6 @@ export type {
   DaveDecryptFailure,
   VoiceDave,
   VoiceDaveStats,
+  VoiceSendStats,
   ReceiveOutcome,
 } from './session-dave.js';

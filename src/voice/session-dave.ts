@@ -1,12 +1,21 @@
 /**
  * The DAVE side of one VoiceSession connection: owns the DaveEndpoint, holds its outgoing messages
- * while the websocket is down (a resume delivers them), counts every frame it encrypts, drops or
- * decrypts, and turns received RTP into 'audioFrame' / 'daveDecryptFailure' results. No sockets:
- * the session hands it messages and packets and sends what it returns.
+ * while the websocket is down (a resume delivers them), tells the media channel how to send
+ * queued frames (encrypt with the send key in force, hold while a group forms, drop when alone or
+ * keyless), counts every frame sent, dropped, carried over or decrypted, and turns received RTP
+ * into 'audioFrame' / 'daveDecryptFailure' results. No sockets: the session hands it messages,
+ * packets and its channel, and sends what it returns.
  */
-import { DAVE_SEND_KEY_WAIT_MS } from '../protocol/constants.js';
+import { DAVE_ALONE_GRACE_MS, DAVE_SEND_KEY_WAIT_MS, VoiceOpcode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
-import type { ReceivedRtp } from '../media/media-engine.js';
+import { emptySendDrops, SEND_DROP_REASONS } from '../media/media-engine.js';
+import type {
+  FrameProtection,
+  MediaChannel,
+  ReceivedRtp,
+  SendCounts,
+  SendDropReason,
+} from '../media/media-engine.js';
 import type {
   DaveClientMessage,
   DaveEndpoint,
@@ -42,7 +51,10 @@ export interface VoiceDaveStats {
   framesEncrypted: number;
   /** Our frames sent unchanged (silence, or passthrough in a transport-only call). */
   framesUnencrypted: number;
-  /** Our frames dropped because there was no send key yet (counted, never sent in clear). */
+  /**
+   * Our frames dropped for want of a send key (counted, never sent in clear): nobody else in the
+   * call, or no key in time. By reason in `session.sendStats`.
+   */
   framesDropped: number;
   /** Received frames turned into Opus (decrypted, silence or passthrough). */
   framesDecrypted: number;
@@ -52,6 +64,21 @@ export interface VoiceDaveStats {
   unknownSenderFrames: number;
   /** Rejected DAVE gateway input (each also emitted as 'daveError'). */
   errors: number;
+}
+
+/** What became of the audio frames a session was given (`session.sendStats`). */
+export interface VoiceSendStats {
+  /** Audio frames that left for the network (the trailing silence of a burst not included). */
+  framesSent: number;
+  /**
+   * Audio frames not sent, by reason: 'alone' (nobody else in the DAVE call to hear them, dropped
+   * at the real-time pace), 'no-key' (no DAVE send key within the wait), 'stopped' (queued when
+   * the transmission was stopped: a new playback replaced it, a player was detached), 'session-ended' (still
+   * queued when the session ended, and no later session took them over).
+   */
+  framesDropped: Record<SendDropReason, number>;
+  /** Frames still queued when the session ended, handed over to the connection's next session. */
+  framesCarried: number;
 }
 
 /** The DAVE state of a session, as seen from the outside (`session.dave`). */
@@ -84,6 +111,8 @@ export interface SessionDaveHooks {
    * look again at once instead of at its next poll.
    */
   sendKeyReady?(): void;
+  /** Audio frames started being dropped for `reason` (once per run of drops, not per frame). */
+  sendDrop?(reason: SendDropReason): void;
 }
 
 /** Outgoing DAVE messages kept while the websocket is down; more than this means something is stuck. */
@@ -98,22 +127,65 @@ const UNMAPPED_MAX_SSRCS = 16;
 
 export type ReceiveOutcome = { ok: true; frame: AudioFrame } | { ok: false; failure: DaveDecryptFailure };
 
-function emptyStats(): VoiceDaveStats {
-  return {
-    framesEncrypted: 0,
-    framesUnencrypted: 0,
-    framesDropped: 0,
+type ReceiveStats = Pick<
+  VoiceDaveStats,
+  'framesDecrypted' | 'decryptFailures' | 'unknownSenderFrames' | 'errors'
+>;
+
+function emptyCounts(): SendCounts {
+  return { encrypted: 0, plain: 0, dropped: emptySendDrops() };
+}
+
+function addCounts(into: SendCounts, from: SendCounts): void {
+  into.encrypted += from.encrypted;
+  into.plain += from.plain;
+  for (const reason of SEND_DROP_REASONS) into.dropped[reason] += from.dropped[reason];
+}
+
+/** Closed channels whose counts are still read live (see SessionDave.retired). */
+const MAX_RETIRED_CHANNELS = 4;
+
+/** A channel's counts; only its drops when frames were encrypted (and counted) before queueing. */
+function addChannelCounts(into: SendCounts, channel: MediaChannel, plainQueue: boolean): void {
+  const counts = channel.sendCounts?.();
+  if (counts === undefined) return;
+  if (plainQueue) addCounts(into, counts);
+  else for (const reason of SEND_DROP_REASONS) into.dropped[reason] += counts.dropped[reason];
+}
+
+function sameProtection(a: FrameProtection | undefined, b: FrameProtection): boolean {
+  if (a === undefined || a.mode !== b.mode) return false;
+  if (a.mode === 'encrypt' && b.mode === 'encrypt') return a.key === b.key;
+  if (a.mode === 'drop' && b.mode === 'drop') return a.reason === b.reason;
+  return true;
+}
+
+export class SessionDave implements VoiceDave {
+  private readonly recv: ReceiveStats = {
     framesDecrypted: 0,
     decryptFailures: {},
     unknownSenderFrames: 0,
     errors: 0,
   };
-}
-
-export class SessionDave implements VoiceDave {
-  readonly stats: VoiceDaveStats = emptyStats();
   private endpoint: DaveEndpoint | undefined;
   private holdingSince: number | undefined;
+  /** The media channel frames go to; with the endpoint's sendKey() it encrypts them at send time. */
+  private channel: MediaChannel | undefined;
+  private unbindChannel: (() => void) | undefined;
+  private applied: FrameProtection | undefined;
+  /** Counts of channels long gone, and of frames handled before queueing (encrypted, dropped). */
+  private readonly past: SendCounts = emptyCounts();
+  /**
+   * Channels no longer bound whose counts may still move: a worker's last figures arrive with
+   * the reply to the take before its close. Folded into `past` once there are more than a few.
+   */
+  private readonly retired: Array<{ channel: MediaChannel; plain: boolean }> = [];
+  private carried = 0;
+  /** Someone else is in the call (op 11/13); undefined until op 11 or the grace after op 4. */
+  private others: boolean | undefined;
+  private aloneAt = Infinity;
+  private recheck: NodeJS.Timeout | undefined;
+  private readonly announced = new Set<SendDropReason>();
   private held: DaveClientMessage[] = [];
   private readonly unmapped = new Map<number, ReceivedRtp[]>();
   private lastCode: string | undefined;
@@ -138,6 +210,135 @@ export class SessionDave implements VoiceDave {
 
   get epochAuthenticator(): Uint8Array | undefined {
     return this.endpoint?.epochAuthenticator;
+  }
+
+  get stats(): VoiceDaveStats {
+    const c = this.sendCounts();
+    return {
+      framesEncrypted: c.encrypted,
+      framesUnencrypted: c.plain,
+      framesDropped: c.dropped.alone + c.dropped['no-key'],
+      ...this.recv,
+    };
+  }
+
+  get sendStats(): VoiceSendStats {
+    const c = this.sendCounts();
+    return { framesSent: c.encrypted + c.plain, framesDropped: c.dropped, framesCarried: this.carried };
+  }
+
+  private sendCounts(): SendCounts {
+    const total = emptyCounts();
+    addCounts(total, this.past);
+    for (const { channel, plain } of this.retired) addChannelCounts(total, channel, plain);
+    if (this.channel !== undefined) addChannelCounts(total, this.channel, this.queueIsPlain);
+    return total;
+  }
+
+  /**
+   * True when queued frames are plain Opus (the engine encrypts them as they leave, or there is
+   * no DAVE): frames still queued when the session ends can then go out on the next session.
+   */
+  get queueIsPlain(): boolean {
+    return this.endpoint === undefined || this.engineEncrypts();
+  }
+
+  private engineEncrypts(): boolean {
+    return this.endpoint?.sendKey !== undefined && this.channel?.setFrameProtection !== undefined;
+  }
+
+  /** The session's media channel (undefined when it is closed): frames go there, and counts come back. */
+  bindChannel(channel: MediaChannel | undefined): void {
+    if (channel === this.channel) return;
+    const old = this.channel;
+    if (old !== undefined) {
+      this.unbindChannel?.();
+      this.retired.push({ channel: old, plain: this.queueIsPlain });
+      while (this.retired.length > MAX_RETIRED_CHANNELS) {
+        const gone = this.retired.shift()!;
+        addChannelCounts(this.past, gone.channel, gone.plain);
+      }
+    }
+    this.channel = channel;
+    this.applied = undefined;
+    this.unbindChannel = undefined;
+    if (channel === undefined) return;
+    const onDrop = (reason: SendDropReason): void => this.announce(reason);
+    channel.on('sendDrop', onDrop);
+    this.unbindChannel = () => channel.off('sendDrop', onDrop);
+    this.updateProtection();
+  }
+
+  /**
+   * Queued frames taken off a channel: carried over to another session, or dropped ('stopped' by
+   * the user's own stop(), which is not announced; 'session-ended').
+   */
+  countUnsent(frames: number, outcome: 'carried' | 'stopped' | 'session-ended'): void {
+    if (frames <= 0) return;
+    if (outcome === 'carried') {
+      this.carried += frames;
+      return;
+    }
+    this.past.dropped[outcome] += frames;
+    if (outcome !== 'stopped') this.announce(outcome);
+  }
+
+  private announce(reason: SendDropReason): void {
+    if (this.announced.has(reason)) return;
+    this.announced.add(reason);
+    this.hooks.sendDrop?.(reason);
+  }
+
+  /**
+   * Without a send key: undefined while a group is forming with others in the call (hold the
+   * frames, bounded), else why frames must be dropped.
+   */
+  private noKeyVerdict(now: number): SendDropReason | undefined {
+    if (this.others === false || (this.others === undefined && now >= this.aloneAt)) return 'alone';
+    this.holdingSince ??= now;
+    if (now - this.holdingSince >= DAVE_SEND_KEY_WAIT_MS) return 'no-key';
+    return undefined;
+  }
+
+  /** Tells the engine how to send queued frames now (engine-side encryption only). */
+  private updateProtection(now = performance.now()): void {
+    clearTimeout(this.recheck);
+    this.recheck = undefined;
+    const channel = this.channel;
+    const endpoint = this.endpoint;
+    if (channel?.setFrameProtection === undefined || endpoint?.sendKey === undefined) return;
+    const key = endpoint.sendKey();
+    let protection: FrameProtection;
+    if (key.mode === 'encrypt') protection = { mode: 'encrypt', key };
+    else if (key.mode === 'passthrough') protection = { mode: 'plain' };
+    else {
+      const reason = this.noKeyVerdict(now);
+      protection = reason === undefined ? { mode: 'hold' } : { mode: 'drop', reason };
+      if (reason !== 'alone') {
+        // Look again when the grace for op 11 or the wait for the key runs out.
+        const until = Math.min(
+          this.others === undefined ? this.aloneAt : Infinity,
+          reason === undefined ? (this.holdingSince ?? now) + DAVE_SEND_KEY_WAIT_MS : Infinity,
+        );
+        if (until !== Infinity) {
+          this.recheck = setTimeout(() => this.updateProtection(), Math.max(1, until - now));
+          this.recheck.unref?.();
+        }
+      }
+    }
+    if (protection.mode !== 'drop' && protection.mode !== 'hold') {
+      this.holdingSince = undefined;
+      this.announced.clear();
+    }
+    if (sameProtection(this.applied, protection)) return;
+    this.applied = protection;
+    channel.setFrameProtection(protection);
+  }
+
+  /** Op 11 / op 13: whether anyone else is in the call now. */
+  othersInCall(present: boolean): void {
+    this.others = present;
+    this.membershipChanged();
   }
 
   verificationCode(userId: string): Promise<string> {
@@ -174,8 +375,11 @@ export class SessionDave implements VoiceDave {
             }
             return;
           }
+          case 'sendKey':
+            this.updateProtection();
+            return;
           case 'error':
-            this.stats.errors++;
+            this.recv.errors++;
             this.hooks.error(event.error);
             return;
           case 'debug':
@@ -194,13 +398,24 @@ export class SessionDave implements VoiceDave {
     this.held = [];
     this.lastCode = undefined;
     this.unmapped.clear();
+    this.others = undefined;
+    this.aloneAt = Infinity;
+    this.holdingSince = undefined;
+    clearTimeout(this.recheck);
+    this.recheck = undefined;
+    this.applied = undefined;
     endpoint?.destroy();
   }
 
   handle(message: DaveInbound): void {
     const endpoint = this.endpoint;
     if (endpoint === undefined) return;
+    if (message.op === VoiceOpcode.SessionDescription && this.others === undefined) {
+      // Op 11 names the others right after op 4: without it shortly, we are alone.
+      this.aloneAt = performance.now() + DAVE_ALONE_GRACE_MS;
+    }
     endpoint.handle(message);
+    this.updateProtection();
     // A send key can only appear while a message is processed: look once it has been.
     if (this.hooks.sendKeyReady === undefined) return;
     endpoint
@@ -239,34 +454,47 @@ export class SessionDave implements VoiceDave {
   }
 
   /**
-   * Whether outgoing audio should wait instead of being dropped: DAVE is on and we have no send key
-   * yet (a group is forming). Bounded by DAVE_SEND_KEY_WAIT_MS from when the wait began or the
-   * call's membership last changed, so a group that never forms (or a bot alone in the call)
-   * cannot stall a player for long, while a newcomer still gets the start of the audio.
+   * Whether outgoing audio should wait in the transmit pump instead of being dropped (endpoints
+   * that encrypt before queueing; with engine-side encryption the engine holds the queue): DAVE is
+   * on, we have no send key yet and others are in the call (a group is forming). Bounded by
+   * DAVE_SEND_KEY_WAIT_MS from when the wait began or the call's membership last changed, so a
+   * group that never forms cannot stall a player for long, while a newcomer still gets the start
+   * of the audio. Alone in the call there is nobody to wait for: frames are dropped at once.
    */
   holdFrames(now = performance.now()): boolean {
     const endpoint = this.endpoint;
-    if (endpoint === undefined || endpoint.canEncrypt !== false) {
+    if (endpoint === undefined || endpoint.canEncrypt !== false || this.engineEncrypts()) {
       this.holdingSince = undefined;
       return false;
     }
-    this.holdingSince ??= now;
-    return now - this.holdingSince < DAVE_SEND_KEY_WAIT_MS;
+    return this.noKeyVerdict(now) === undefined;
+  }
+
+  /** True while the engine keeps the queue waiting for a send key (the burst cannot end yet). */
+  get sendHeld(): boolean {
+    return this.applied?.mode === 'hold';
   }
 
   /** Someone joined or left: a new group forms, so waiting for its key is worth it again. */
   membershipChanged(): void {
     if (this.holdingSince !== undefined) this.holdingSince = performance.now();
+    this.updateProtection();
   }
 
-  /** Our Opus frame -> what to send, or null to drop it (counted). */
+  /** Our Opus frame -> what to queue (plain when the engine encrypts), or null to drop it (counted). */
   prepareFrame(frame: Uint8Array): Uint8Array | null {
     const endpoint = this.endpoint;
-    if (endpoint === undefined) return frame;
+    if (endpoint === undefined || this.engineEncrypts()) return frame;
     const out = endpoint.encrypt(frame);
-    if (out === null) this.stats.framesDropped++;
-    else if (out === frame) this.stats.framesUnencrypted++;
-    else this.stats.framesEncrypted++;
+    if (out === null) {
+      const reason = this.noKeyVerdict(performance.now()) ?? 'no-key';
+      this.past.dropped[reason]++;
+      this.announce(reason);
+      return null;
+    }
+    this.announced.clear();
+    if (out === frame) this.past.plain++;
+    else this.past.encrypted++;
     return out;
   }
 
@@ -314,7 +542,7 @@ export class SessionDave implements VoiceDave {
   }
 
   private unknown(packet: ReceivedRtp): ReceiveOutcome {
-    this.stats.unknownSenderFrames++;
+    this.recv.unknownSenderFrames++;
     return {
       ok: false,
       failure: { userId: undefined, ssrc: packet.ssrc, sequence: packet.sequence, reason: 'unknown-user' },
@@ -328,14 +556,14 @@ export class SessionDave implements VoiceDave {
         ? { ok: true as const, frame: packet.payload }
         : endpoint.decrypt(userId, packet.payload);
     if (!result.ok) {
-      const perUser = (this.stats.decryptFailures[userId] ??= {});
+      const perUser = (this.recv.decryptFailures[userId] ??= {});
       perUser[result.reason] = (perUser[result.reason] ?? 0) + 1;
       return {
         ok: false,
         failure: { userId, ssrc: packet.ssrc, sequence: packet.sequence, reason: result.reason },
       };
     }
-    this.stats.framesDecrypted++;
+    this.recv.framesDecrypted++;
     return { ok: true, frame: { userId, ...rtpFields(packet), payload: result.frame } };
   }
 }

@@ -17,7 +17,13 @@ import type { CloseAction, EncryptionMode } from '../protocol/constants.js';
 import { VoxcordError, isVoxcordError, toError } from '../errors.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import type { MediaChannel, MediaEngine, ReceivedRtp, RtpDropReason } from '../media/media-engine.js';
+import type {
+  MediaChannel,
+  MediaEngine,
+  ReceivedRtp,
+  RtpDropReason,
+  SendDropReason,
+} from '../media/media-engine.js';
 import { opusFrames } from '../audio/frame-source.js';
 import type { OpusEncoder } from '../audio/opus.js';
 import { HeartbeatTracker, clampHeartbeatInterval } from './heartbeat.js';
@@ -27,14 +33,20 @@ import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } 
 import { isActive, nextState } from './session-state.js';
 import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
 import { transmit } from './transmit.js';
-import type { Transmission, TransmitLink } from './transmit.js';
+import type { SessionTransmission, TransmitLink } from './transmit.js';
 import { VoiceSocket } from './voice-socket.js';
 import type { VoiceTlsOptions } from './voice-socket.js';
 import { daveInboundOf } from '../dave/dave-endpoint.js';
 import type { DaveEndpointFactory, DaveEpochInfo } from '../dave/dave-endpoint.js';
 import { createDaveClient } from '../dave/dave-client.js';
 import { SessionDave } from './session-dave.js';
-import type { AudioFrame, DaveDecryptFailure, ReceiveOutcome, VoiceDave } from './session-dave.js';
+import type {
+  AudioFrame,
+  DaveDecryptFailure,
+  ReceiveOutcome,
+  VoiceDave,
+  VoiceSendStats,
+} from './session-dave.js';
 
 export interface VoiceSessionOptions {
   /** host[:port], no scheme (VOICE_SERVER_UPDATE `endpoint`). */
@@ -92,6 +104,15 @@ export type VoiceSessionEvents = {
   davePrivacyCode: [code: string | undefined];
   /** DAVE gateway input was rejected (details.reason); recovery, if any, is already under way. */
   daveError: [error: VoxcordError];
+  /**
+   * Our audio frames started being dropped, not sent (once per run of drops; every frame is
+   * counted in `sendStats.framesDropped`): 'alone' = nobody else is in the DAVE call, so there is
+   * no group and no key, and the audio plays out at the real-time pace unheard; 'no-key' = the
+   * DAVE group did not give us a send key in time; 'session-ended' = frames still queued when the
+   * session ended were not taken over by a later session. (Frames dropped by your own stop(),
+   * 'stopped', are counted but not announced.)
+   */
+  sendDrop: [reason: SendDropReason];
   ping: [ms: number];
 };
 
@@ -123,7 +144,9 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private readonly ssrcUsers = new Map<number, string>();
   private readonly recognizedUsers = new Set<string>();
   private readonly changeListeners = new Set<() => void>();
-  private transmission: Transmission | undefined;
+  private transmission: SessionTransmission | undefined;
+  /** Frames taken from the last channel when it closed, until a transmission claims them. */
+  private stranded: Promise<Uint8Array[]> | undefined;
   private readonly link: TransmitLink;
   private readonly maxDave: number;
   private readonly daveState: SessionDave;
@@ -161,6 +184,10 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       debug: (message) => this.debug(message),
       // Held frames go out as soon as the send key exists, not at the transmit pump's next poll.
       sendKeyReady: () => this.notifyChange(),
+      sendDrop: (reason) => {
+        this.debug(`audio frames dropped: ${reason}`);
+        this.emit('sendDrop', reason);
+      },
     });
     this.link = {
       readyChannel: () => (this.current.status === 'ready' ? this.channel : undefined),
@@ -169,6 +196,9 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       sendSpeaking: (flags) => this.sendSpeaking(flags),
       prepareFrame: (frame) => this.daveState.prepareFrame(frame),
       holdFrames: () => this.daveState.holdFrames(),
+      sendHeld: () => this.daveState.sendHeld,
+      takeUnsent: () => this.takeUnsent(),
+      discardQueued: () => this.discardQueued(),
       onChange: (listener) => {
         this.changeListeners.add(listener);
         return () => this.changeListeners.delete(listener);
@@ -216,6 +246,11 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     return this.daveState;
   }
 
+  /** What became of the audio frames given to this session: sent, dropped (by reason), carried over. */
+  get sendStats(): VoiceSendStats {
+    return this.daveState.sendStats;
+  }
+
   /** Starts the session; on a session that already ran, starts over fresh (Identify, not Resume). */
   connect(): void {
     if (this.current.status === 'destroyed')
@@ -233,7 +268,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   }
 
   /** Sends pre-encoded Opus frames (one per item; a Readable must be in object mode). */
-  playOpus(source: AsyncIterable<Uint8Array> | Readable): Transmission {
+  playOpus(source: AsyncIterable<Uint8Array> | Readable): SessionTransmission {
     return this.play(source);
   }
 
@@ -241,12 +276,12 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
    * Encodes and sends s16le 48 kHz stereo PCM in chunks of any size. Without `encoder` one is
    * loaded with loadOpus() (OPUS_UNAVAILABLE rejects `finished` when no backend is installed).
    */
-  playPcm(source: AsyncIterable<Uint8Array> | Readable, encoder?: OpusEncoder): Transmission {
+  playPcm(source: AsyncIterable<Uint8Array> | Readable, encoder?: OpusEncoder): SessionTransmission {
     return this.play(opusFrames(source, encoder === undefined ? { type: 'pcm' } : { type: 'pcm', encoder }));
   }
 
   /** One transmission at a time: a new one stops the current one and starts after its burst ended. */
-  private play(frames: AsyncIterable<unknown>): Transmission {
+  private play(frames: AsyncIterable<unknown>): SessionTransmission {
     if (this.current.status === 'destroyed')
       throw new VoxcordError('DESTROYED', 'the voice session was destroyed');
     const previous = this.transmission;
@@ -300,14 +335,66 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       this.socket = undefined;
     }
     if (this.channel) {
+      const channel = this.channel;
       this.channelCleanup?.();
       this.channelCleanup = undefined;
-      this.channel.close();
+      // Taken before the close (the worker runs commands in order): plain frames can go out on a
+      // later session; frames already DAVE-encrypted for this one cannot, and are counted.
+      const taken = channel.takeQueued?.();
+      const plain = this.daveState.queueIsPlain;
+      this.daveState.bindChannel(undefined);
+      channel.close();
       this.channel = undefined;
+      if (taken !== undefined) {
+        this.dropStranded();
+        if (plain) this.stranded = taken;
+        else void taken.then((frames) => this.daveState.countUnsent(frames.length, 'session-ended'));
+      }
     }
+    if (this.current.status === 'destroyed') this.dropStranded();
     this.ssrcUsers.clear();
     this.recognizedUsers.clear();
     this.daveState.stop();
+  }
+
+  /** Frames left by a closed channel that no transmission claimed: counted as dropped. */
+  private dropStranded(): void {
+    const stranded = this.stranded;
+    this.stranded = undefined;
+    void stranded?.then((frames) => this.daveState.countUnsent(frames.length, 'session-ended'));
+  }
+
+  /** A stopped transmission: its queued frames are dropped, and counted ('stopped'). */
+  private discardQueued(): void {
+    const channel = this.channel;
+    if (channel === undefined) return;
+    if (channel.takeQueued === undefined) {
+      channel.clearQueue();
+      return;
+    }
+    void channel.takeQueued().then((frames) => this.daveState.countUnsent(frames.length, 'stopped'));
+  }
+
+  /**
+   * The frames queued and not sent (plain Opus), taken off the channel, or those the channel
+   * held when it closed; counted as carried (the caller sends them on another session).
+   */
+  private takeUnsent(): Promise<Uint8Array[]> {
+    let taken: Promise<Uint8Array[]>;
+    const channel = this.channel;
+    if (channel !== undefined && this.daveState.queueIsPlain && channel.takeQueued !== undefined) {
+      taken = channel.takeQueued();
+    } else {
+      taken = this.stranded ?? Promise.resolve([]);
+      this.stranded = undefined;
+    }
+    return taken.then(
+      (frames) => {
+        this.daveState.countUnsent(frames.length, 'carried');
+        return frames;
+      },
+      () => [],
+    );
   }
 
   private emitError(error: VoxcordError): void {
@@ -455,7 +542,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
           this.recognizedUsers.add(id);
         }
         this.handleDave(message);
-        this.daveState.membershipChanged();
+        this.daveState.othersInCall(this.recognizedUsers.size > 0);
         this.emit('clientConnect', [...message.d.user_ids]);
         return;
       case VoiceOpcode.ClientDisconnect: {
@@ -463,7 +550,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         this.recognizedUsers.delete(userId);
         for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
         this.handleDave(message);
-        this.daveState.membershipChanged();
+        this.daveState.othersInCall(this.recognizedUsers.size > 0);
         this.emit('clientDisconnect', userId);
         return;
       }
@@ -582,6 +669,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     channel.on('drop', onDrop);
     channel.on('error', onError);
     this.channel = channel;
+    this.daveState.bindChannel(channel);
     this.channelCleanup = () => {
       channel.off('rtp', onRtp);
       channel.off('drop', onDrop);

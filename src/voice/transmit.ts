@@ -34,6 +34,12 @@ export interface TransmitLink {
    * onChange() and every frame duration (which also ends the bounded wait).
    */
   holdFrames?(): boolean;
+  /** True while the engine keeps queued frames waiting (a DAVE group is forming): the burst's end waits too. */
+  sendHeld?(): boolean;
+  /** Takes back the frames queued and not sent (plain Opus), for another session. */
+  takeUnsent?(): Promise<Uint8Array[]>;
+  /** Drops the frames queued and not sent, counting them (stop()); absent = channel.clearQueue(). */
+  discardQueued?(): void;
 }
 
 export interface Transmission {
@@ -41,8 +47,21 @@ export interface Transmission {
   readonly finished: Promise<void>;
   /** Stops at once: drops queued frames, sends the trailing silence, then Speaking 0. */
   stop(): void;
-  /** Frames handed to the media channel so far (frames DAVE had to drop are counted in `session.dave.stats`). */
+  /**
+   * Frames handed to the media channel so far, less those taken back by release() (frames dropped
+   * instead of sent are counted in `session.sendStats`).
+   */
   readonly framesSent: number;
+}
+
+/** A transmission on one voice session, which can hand its unsent frames to the next session. */
+export interface SessionTransmission extends Transmission {
+  /**
+   * Stops pumping without dropping anything: resolves with the frames that were handed over but
+   * not sent yet (queued, or waiting for the session), oldest first, for the connection's next
+   * session. No trailing silence and no Speaking 0 are sent on this session.
+   */
+  release(): Promise<Uint8Array[]>;
 }
 
 export interface TransmitOptions {
@@ -63,10 +82,13 @@ function afterOneFrame(fire: () => void): () => void {
   return () => clearTimeout(timer);
 }
 
-class TransmitPump implements Transmission {
+class TransmitPump implements SessionTransmission {
   readonly finished: Promise<void>;
   private frames = 0;
   private stopped = false;
+  private released = false;
+  /** The frame taken from the source and not queued yet (waiting for the session or for room). */
+  private pending: Uint8Array | undefined;
   /** Waiters woken by stop() or by 'drain'. */
   private readonly kickListeners = new Set<() => void>();
   /** nextItem() waits, woken by stop() and by session changes (a destroy). */
@@ -93,6 +115,24 @@ class TransmitPump implements Transmission {
     if (this.stopped) return;
     this.stopped = true;
     this.kick();
+  }
+
+  release(): Promise<Uint8Array[]> {
+    if (this.released || this.stopped) return Promise.resolve([]);
+    this.released = true;
+    // The pump is suspended at an await: what it holds now is all it will ever have.
+    const pending = this.pending;
+    this.pending = undefined;
+    this.kick();
+    const queued = this.link.takeUnsent?.() ?? Promise.resolve([]);
+    return queued.then((frames) => {
+      this.frames = Math.max(0, this.frames - frames.length); // handed over, not sent
+      return pending === undefined ? frames : [...frames, pending];
+    });
+  }
+
+  private get halted(): boolean {
+    return this.stopped || this.released;
   }
 
   private kick(): void {
@@ -164,11 +204,11 @@ class TransmitPump implements Transmission {
    * (session changes reach `interrupts` through the one subscription held by run()).
    */
   private nextItem(it: AsyncIterator<unknown>): Promise<IteratorResult<unknown> | undefined> {
-    if (this.stopped || this.link.isDestroyed()) return Promise.resolve(undefined);
+    if (this.halted || this.link.isDestroyed()) return Promise.resolve(undefined);
     const pending = it.next();
     return new Promise((resolve, reject) => {
       const interrupt = (): void => {
-        if (!this.stopped && !this.link.isDestroyed()) return; // keep waiting for the item
+        if (!this.halted && !this.link.isDestroyed()) return; // keep waiting for the item
         this.interrupts.delete(interrupt);
         resolve(undefined);
       };
@@ -202,7 +242,7 @@ class TransmitPump implements Transmission {
     const unsubscribe = this.link.onChange(() => this.interrupt());
 
     try {
-      pump: while (!this.stopped) {
+      pump: while (!this.halted) {
         let result: IteratorResult<unknown> | undefined;
         try {
           result = await this.nextItem(it);
@@ -225,17 +265,19 @@ class TransmitPump implements Transmission {
           });
         }
         if (frame.byteLength === 0) continue;
+        this.pending = frame;
 
         // Wait until the session is ready and the channel has room (backpressure).
         let channel: MediaChannel | undefined;
         for (;;) {
-          if (this.link.isDestroyed() || this.stopped) break pump;
+          if (this.link.isDestroyed() || this.halted) break pump;
           channel = this.link.readyChannel();
           if (channel === undefined || this.blocked === channel) await this.wake();
           else if (this.link.holdFrames?.() === true) await this.wake(afterOneFrame);
           else break;
         }
-        // Encrypted at the last moment so the key in force at send time is used.
+        this.pending = undefined;
+        // The engine encrypts as the frame leaves; endpoints that cannot hand it the key encrypt here.
         const wire = this.link.prepareFrame ? this.link.prepareFrame(frame) : frame;
         if (wire === null) {
           // Dropped (no DAVE send key yet; counted there): the frame still takes its 20 ms, or a
@@ -267,8 +309,13 @@ class TransmitPump implements Transmission {
         .then(() => it.return?.())
         .catch(() => undefined);
     }
-    if (this.stopped) burstChannel?.clearQueue();
-    if (burstChannel !== undefined && spokenEpoch !== undefined) await this.endBurst(burstChannel);
+    if (this.stopped && burstChannel !== undefined) {
+      if (this.link.discardQueued !== undefined && this.link.readyChannel() === burstChannel)
+        this.link.discardQueued();
+      else burstChannel.clearQueue();
+    }
+    if (burstChannel !== undefined && spokenEpoch !== undefined && !this.released)
+      await this.endBurst(burstChannel);
 
     if (failure) throw failure;
     if (this.link.isDestroyed()) throw new VoxcordError('DESTROYED', 'the voice session was destroyed');
@@ -280,8 +327,13 @@ class TransmitPump implements Transmission {
     const limitMs = (channel.queued + SILENCE_FRAMES_AT_END) * FRAME_DURATION_MS + BURST_END_GRACE_MS;
     const waited = this.wake((fire) => {
       channel.on('burstEnd', fire);
-      // A channel that never reports the end must not hang `finished`.
-      const timer = setTimeout(fire, limitMs);
+      // A channel that never reports the end must not hang `finished`; frames the engine holds
+      // for a DAVE key (bounded there) are still to be sent, so the wait goes on while it does.
+      let timer: NodeJS.Timeout;
+      const arm = (ms: number): void => {
+        timer = setTimeout(() => (this.link.sendHeld?.() === true ? arm(limitMs) : fire()), ms);
+      };
+      arm(limitMs);
       return () => {
         channel.off('burstEnd', fire);
         clearTimeout(timer);
@@ -320,6 +372,6 @@ export function transmit(
   link: TransmitLink,
   source: AsyncIterable<unknown>,
   options: TransmitOptions = {},
-): Transmission {
+): SessionTransmission {
   return new TransmitPump(link, source, options);
 }

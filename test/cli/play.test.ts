@@ -89,6 +89,25 @@ describe('voxcord play', () => {
     await playerLeft(world);
   });
 
+  it('alone in a DAVE call: says so in one line, plays on at real time, counts every frame not sent', async () => {
+    const world = await startWorld(cleanup);
+    const dir = await tempDir(cleanup);
+    await writeOgg(join(dir, 'song.ogg'), await encodeTones(SHORT));
+    const io = captureIo({ cwd: dir });
+    const token = world.local.createBot(PLAYER).token;
+    const started = Date.now();
+    expect(await runCli(playArgs('song.ogg', world.local.gateway.apiUrl, token), io)).toBe(0);
+    const out = io.out();
+    const explained = out.split('\n').filter((line) => line.startsWith('nobody else is in this DAVE call'));
+    expect(explained).toHaveLength(1);
+    expect(out).toMatch(
+      /played song\.ogg: 0:01\.0 \(50 frames, .*\), 50 frames not sent \(nobody else in the DAVE call: 50\)/,
+    );
+    // Not the old 5 s hold first: 1 s of audio takes about that.
+    expect(Date.now() - started).toBeLessThan(4_500);
+    await playerLeft(world);
+  });
+
   it('a rejected token: exit 1, says so and how to fix it', async () => {
     const world = await startWorld(cleanup);
     const dir = await tempDir(cleanup);

@@ -264,8 +264,10 @@ describe('lifecycle against the local servers', () => {
     // The requirement: audio resumes within 1 s of the VOICE_SERVER_UPDATE.
     expect(Date.now() - movedAt).toBeLessThan(1_000);
     expect(sessions).toEqual(['server-update']);
-    // Continuation, not restart: the first index heard after the move follows what was sent before.
-    expect(moved.got[0]).toBeGreaterThanOrEqual(before - 5);
+    // Continuation, not restart, and nothing skipped: the first index heard after the move is one
+    // the old session had queued but not sent (test/gateway/send-continuity.test.ts counts them all).
+    expect(moved.got[0]).toBeGreaterThan(0);
+    expect(moved.got[0]).toBeLessThanOrEqual(before);
     expect(moved.got).not.toContain(0);
     expect(playback.sessions).toBe(2);
   });

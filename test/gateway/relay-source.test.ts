@@ -71,4 +71,28 @@ describe('RelaySource pushback', () => {
     for await (const n of relay.view()) rest.push(n);
     expect(rest).toEqual([1, 2]);
   });
+
+  it('restore() puts values back in front, in order, and the source is not ended until they are', async () => {
+    const log: string[] = [];
+    const relay = new RelaySource(numbers(5, log));
+    const first: number[] = [];
+    for await (const n of relay.view()) {
+      first.push(n);
+      if (n === 4) break;
+    }
+    expect(first).toEqual([0, 1, 2, 3, 4]);
+    // A session had 3 and 4 queued and never sent them: they come back, after a while.
+    let give: (values: number[]) => void = () => undefined;
+    relay.restore(new Promise<number[]>((resolve) => (give = resolve)));
+    const second = (async () => {
+      const got: number[] = [];
+      for await (const n of relay.view()) got.push(n);
+      return got;
+    })();
+    await new Promise((r) => setImmediate(r));
+    expect(relay.ended).toBe(false);
+    give([3, 4]);
+    expect(await second).toEqual([3, 4]);
+    expect(relay.ended).toBe(true);
+  });
 });

@@ -5,7 +5,9 @@
  * endpoint stands in for the MLS side; the real one is covered in test/dave and test/e2e.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { VoiceOpcode } from '../../src/protocol/constants.js';
+import { DAVE_SEND_KEY_WAIT_MS, VoiceOpcode } from '../../src/protocol/constants.js';
+import { DaveSendKey } from '../../src/dave/send-key.js';
+import type { FrameProtection, SendCounts, SendDropReason } from '../../src/media/media-engine.js';
 import { VoxcordError } from '../../src/errors.js';
 import type {
   DaveClientMessage,
@@ -19,7 +21,7 @@ import { VoiceSession, entersState } from '../../src/voice/session.js';
 import type { VoiceSessionOptions } from '../../src/voice/session.js';
 import { SessionDave } from '../../src/voice/session-dave.js';
 import type { AudioFrame, DaveDecryptFailure } from '../../src/voice/session-dave.js';
-import { FakeEngine, ScriptedServer, until } from './fakes.js';
+import { FakeChannel, FakeEngine, ScriptedServer, until } from './fakes.js';
 import type { ServerConnection } from './fakes.js';
 
 /** Encrypts by appending FA FA; decrypts by stripping it, fails 'auth-failed' otherwise. */
@@ -536,5 +538,121 @@ describe('VoiceSession DAVE wiring', () => {
       })(),
     ).finished;
     expect(r.engine.channels[0]!.enqueued.map((f) => [...f])).toEqual([[0xfc, 8]]);
+  });
+});
+
+describe('SessionDave with engine-side encryption (no sockets)', () => {
+  /** An endpoint that hands its send key to the engine. */
+  class KeyingEndpoint extends FakeEndpoint {
+    key: DaveSendKey = DaveSendKey.none;
+    sendKey(): DaveSendKey {
+      return this.key;
+    }
+    setKey(key: DaveSendKey): void {
+      this.key = key;
+      this.context.notify({ type: 'sendKey' });
+    }
+  }
+
+  function setup(): {
+    dave: SessionDave;
+    endpoint: () => KeyingEndpoint;
+    channel: FakeChannel;
+    protections: string[];
+    drops: SendDropReason[];
+  } {
+    let endpoint: KeyingEndpoint | undefined;
+    const drops: SendDropReason[] = [];
+    const dave = new SessionDave({
+      send: () => true,
+      epoch: () => undefined,
+      privacyCode: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+      sendDrop: (reason) => drops.push(reason),
+    });
+    dave.start((ctx) => (endpoint = new KeyingEndpoint(ctx)), '1', '2');
+    const channel = new FakeChannel(
+      { ssrc: 1, serverHost: '127.0.0.1', serverPort: 1 },
+      [],
+      Promise.resolve({ address: '127.0.0.1', port: 1 }),
+    );
+    const protections: string[] = [];
+    const withProtection = channel as FakeChannel & { setFrameProtection(p: FrameProtection): void };
+    withProtection.setFrameProtection = (p) =>
+      protections.push(
+        p.mode === 'drop' ? `drop ${p.reason}` : p.mode === 'encrypt' ? `encrypt ${p.key.mode}` : p.mode,
+      );
+    dave.bindChannel(channel);
+    return { dave, endpoint: () => endpoint!, channel, protections, drops };
+  }
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("holds while the others' group forms, drops as 'alone' without anyone, encrypts once keyed", () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const { dave, endpoint, protections } = setup();
+    const frame = Uint8Array.of(0xfc, 1);
+    // The queue is plain: the pump neither encrypts nor holds (the engine does).
+    expect(dave.prepareFrame(frame)).toBe(frame);
+    expect(dave.holdFrames()).toBe(false);
+    expect(dave.queueIsPlain).toBe(true);
+    dave.handle({ op: VoiceOpcode.SessionDescription, protocolVersion: 1 });
+    expect(protections.at(-1)).toBe('hold'); // op 11 may still come
+    vi.advanceTimersByTime(300);
+    expect(protections.at(-1)).toBe('drop alone'); // it did not: nobody is in the call
+    dave.othersInCall(true);
+    expect(protections.at(-1)).toBe('hold'); // someone joined: the group forms
+    endpoint().setKey(DaveSendKey.encrypt(new Uint8Array(16).fill(1)));
+    expect(protections.at(-1)).toBe('encrypt encrypt');
+    // A new epoch (op 22): a new key object goes to the engine.
+    endpoint().setKey(DaveSendKey.encrypt(new Uint8Array(16).fill(2)));
+    expect(protections.filter((p) => p === 'encrypt encrypt')).toHaveLength(2);
+    // The others leave: sole-member reset, no key, nobody to hear.
+    endpoint().setKey(DaveSendKey.none);
+    dave.othersInCall(false);
+    expect(protections.at(-1)).toBe('drop alone');
+    endpoint().setKey(DaveSendKey.passthrough);
+    expect(protections.at(-1)).toBe('plain');
+  });
+
+  it("gives up waiting for a key after DAVE_SEND_KEY_WAIT_MS: 'no-key'", () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const { dave, protections } = setup();
+    dave.handle({ op: VoiceOpcode.SessionDescription, protocolVersion: 1 });
+    dave.othersInCall(true);
+    expect(protections.at(-1)).toBe('hold');
+    vi.advanceTimersByTime(DAVE_SEND_KEY_WAIT_MS - 10);
+    expect(protections.at(-1)).toBe('hold');
+    vi.advanceTimersByTime(20);
+    expect(protections.at(-1)).toBe('drop no-key');
+  });
+
+  it('counts what the engine reports, and announces each run of drops once', () => {
+    const { dave, channel, drops } = setup();
+    const counts: SendCounts = {
+      encrypted: 7,
+      plain: 2,
+      dropped: { alone: 3, 'no-key': 0, 'session-ended': 0, stopped: 0 },
+    };
+    (channel as FakeChannel & { sendCounts(): SendCounts }).sendCounts = () => counts;
+    channel.emit('sendDrop', 'alone', 1);
+    channel.emit('sendDrop', 'alone', 2);
+    expect(drops).toEqual(['alone']);
+    dave.countUnsent(4, 'carried');
+    dave.countUnsent(5, 'session-ended');
+    dave.countUnsent(2, 'stopped'); // the user's own stop(): counted, not announced
+    expect(dave.sendStats).toEqual({
+      framesSent: 9,
+      framesDropped: { alone: 3, 'no-key': 0, 'session-ended': 5, stopped: 2 },
+      framesCarried: 4,
+    });
+    expect(dave.stats).toMatchObject({ framesEncrypted: 7, framesUnencrypted: 2, framesDropped: 3 });
+    expect(drops).toEqual(['alone', 'session-ended']);
+    // The channel goes: its counts stay.
+    dave.bindChannel(undefined);
+    expect(dave.sendStats.framesSent).toBe(9);
   });
 });

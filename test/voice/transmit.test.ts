@@ -303,3 +303,28 @@ describe('transmit', () => {
     ]);
   });
 });
+
+describe('transmit: release() for the next session', () => {
+  it('gives back the queued frames and the one waiting for room, in order, with no burst end', async () => {
+    const { log, channel, link } = setup();
+    channel.highWater = 3;
+    const taken: Uint8Array[] = [];
+    (link as FakeLink & { takeUnsent(): Promise<Uint8Array[]> }).takeUnsent = async () => {
+      taken.push(...channel.enqueued);
+      return [...channel.enqueued];
+    };
+    const frames = Array.from({ length: 10 }, (_, i) => frame(i));
+    const t = transmit(link, frames as unknown as AsyncIterable<Uint8Array>);
+    // The queue is full after 3; the pump holds frame 3 and waits for 'drain'.
+    await until(() => channel.enqueued.length === 3);
+    await new Promise((resolve) => setImmediate(resolve));
+    const back = await t.release();
+    expect(back.map((f) => f[1])).toEqual([0, 1, 2, 3]);
+    await t.finished;
+    expect(channel.enqueued).toHaveLength(3); // nothing more was queued
+    expect(t.framesSent).toBe(0); // handed over, not sent
+    expect(log).not.toContain('endBurst');
+    expect(link.speaking).toEqual([1]); // no Speaking 0 on the session being left
+    expect(await t.release()).toEqual([]);
+  });
+});

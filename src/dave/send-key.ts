@@ -1,0 +1,45 @@
+/**
+ * Our DAVE send state as handed to the media engine, which encrypts each frame when its clock
+ * takes it (so the key in force at send time is used, dave.md §6.8): a sender base secret, plain
+ * frames (passthrough, protocol version 0), or no key at all. The secret sits in an ES private
+ * field, so logging or inspecting the object (or anything holding it) never shows it.
+ */
+import { DAVE_MEDIA_KEY_BYTES } from '../protocol/constants.js';
+import { VoxcordError } from '../errors.js';
+
+export type DaveSendMode = 'encrypt' | 'passthrough' | 'none';
+
+export class DaveSendKey {
+  readonly #baseSecret: Uint8Array | undefined;
+
+  private constructor(
+    readonly mode: DaveSendMode,
+    baseSecret?: Uint8Array,
+  ) {
+    this.#baseSecret = baseSecret;
+  }
+
+  /** Frames are encrypted with the hash ratchet of this sender base secret (a copy is kept). */
+  static encrypt(baseSecret: Uint8Array): DaveSendKey {
+    if (!(baseSecret instanceof Uint8Array) || baseSecret.length !== DAVE_MEDIA_KEY_BYTES)
+      throw new VoxcordError('INVALID_ARGUMENT', `DAVE base secret must be ${DAVE_MEDIA_KEY_BYTES} bytes`);
+    return new DaveSendKey('encrypt', Uint8Array.from(baseSecret));
+  }
+
+  /** Frames go out unchanged (protocol version 0). */
+  static readonly passthrough = new DaveSendKey('passthrough');
+  /** No key: audio frames cannot be sent (silence still can). */
+  static readonly none = new DaveSendKey('none');
+
+  /**
+   * The base secret, for the frame encryptor only.
+   * @internal
+   */
+  baseSecret(): Uint8Array | undefined {
+    return this.#baseSecret;
+  }
+
+  toJSON(): { mode: DaveSendMode } {
+    return { mode: this.mode };
+  }
+}
