@@ -44,6 +44,11 @@ export interface SoakOptions {
   dwellMs?: [number, number];
   /** Longest wait for a step's group to settle before the run is aborted. Default 15 s. */
   settleTimeoutMs?: number;
+  /**
+   * Keep every receive event per receiver and sender, and attach to the first over-budget op 22
+   * windows what happened around them (diagnosis; costs memory on long runs). Default false.
+   */
+  trace?: boolean;
   /** Progress lines (one per step); default none. */
   log?: (line: string) => void;
 }
@@ -65,6 +70,8 @@ export interface TransitionLoss {
   /** Server epoch the receiver was at when it executed that op 22 (its own count of op 22s). */
   transition: number;
   lost: number;
+  /** With `trace`: receive events from 200 ms before to 1 s after that op 22, ms relative to it. */
+  trace?: string[];
 }
 
 export interface SoakReport {
@@ -158,6 +165,8 @@ interface Member {
   /** Epoch -> authenticator hex and privacy code, as this member saw them. */
   epochs: Map<string, string>;
   rx: Map<number, RxState>;
+  /** With `trace`: per sender index, [time, event] pairs. */
+  events: Map<number, [number, string][]>;
   transmission: Transmission | undefined;
   stopped: boolean;
   sent: number;
@@ -320,6 +329,11 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
     };
 
   const senderOf = new Map<string, Member>();
+  const traceEvent = (r: Member, s: Member, t: number, what: string): void => {
+    const list = r.events.get(s.index) ?? [];
+    list.push([t, what]);
+    r.events.set(s.index, list);
+  };
 
   const join = async (kind: MemberKind): Promise<Member> => {
     const index = nextIndex++;
@@ -333,6 +347,7 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
       executes: [],
       epochs: new Map(),
       rx: new Map(),
+      events: new Map(),
       transmission: undefined,
       stopped: false,
       sent: 0,
@@ -347,6 +362,7 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
       if (s === undefined || parsed === undefined || m.stopped) return;
       const t = performance.now();
       report.phases[phaseOf(m, s, t).phase].received++;
+      if (options.trace === true) traceEvent(m, s, t, `ok ${parsed.n}`);
       const rx = m.rx.get(s.index) ?? { last: undefined };
       m.rx.set(s.index, rx);
       if (rx.last !== undefined && parsed.n <= rx.last) {
@@ -361,6 +377,7 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
       const t = performance.now();
       const s = f.userId === undefined ? undefined : senderOf.get(f.userId);
       bump(report.phases[phaseOf(m, s, t).phase].failures, shortReason(f.reason));
+      if (options.trace === true && s !== undefined) traceEvent(m, s, t, `fail ${shortReason(f.reason)}`);
       if (s !== undefined && m.rx.get(s.index)?.last === undefined) recordLoss(m, s, t, 1);
     });
     m.session.on('daveError', (e) => {
@@ -531,11 +548,43 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
         kinds: `${s?.kind ?? '?'} -> ${r?.kind ?? '?'}`,
         transition: Number(transition),
         lost,
+        ...(options.trace === true &&
+        r !== undefined &&
+        s !== undefined &&
+        report.transitionsOverBudget.length < 12
+          ? { trace: windowTrace(r, s, Number(transition)) }
+          : {}),
       });
     }
   }
   report.durationMs = Math.round(performance.now() - started);
   return report;
+}
+
+/** Receive events of `s` at `r` around r's `k`-th op 22 (1-based), times relative to it. */
+function windowTrace(r: Member, s: Member, k: number): string[] {
+  const at = r.executes[k - 1]?.t ?? 0;
+  const sender = s.executes.map((e) => Math.round(e.t - at)).filter((d) => d > -2_000 && d < 2_000);
+  const lines = [`sender's op 22s at ${sender.join(', ')} ms`];
+  let run: { from: number; to: number; first: string; last: string } | undefined;
+  const flush = (): void => {
+    if (run !== undefined) lines.push(`${run.from}..${run.to} ms ok ${run.first}..${run.last}`);
+    run = undefined;
+  };
+  for (const [t, what] of r.events.get(s.index) ?? []) {
+    if (t < at - 200 || t > at + TRANSITION_WINDOW_MS) continue;
+    const ms = Math.round(t - at);
+    if (what.startsWith('ok ')) {
+      const n = what.slice(3);
+      if (run === undefined) run = { from: ms, to: ms, first: n, last: n };
+      else Object.assign(run, { to: ms, last: n });
+      continue;
+    }
+    flush();
+    lines.push(`${ms} ms ${what}`);
+  }
+  flush();
+  return lines;
 }
 
 const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
