@@ -8,19 +8,23 @@
  * - every epoch: all members that reached it agree on the epoch authenticator and privacy code;
  * - 0 MLS rejections (commit/welcome failures, any DAVE error at a member) and 0 op 31 at the server;
  * - after each op 22 a receiver loses at most one frame per sender (the frame in flight);
- * - in steady state (no op 22 in the last second) 0 decrypt failures and 0 lost frames.
+ * - in steady state (no op 22 of the sender in the last second) 0 decrypt failures and 0 lost frames.
  *
  * Used by `npm run soak:dave` (dave-churn-cli.ts: long runs, several seeds) and by the short run in
  * `npm test` (dave-churn.test.ts): one code path.
  *
  * Loss accounting, per receiver and sender: a frame is lost when a later frame number from that
  * sender decrypts while it never did (counted when the later one arrives), or when decryption fails
- * before any frame of that sender decrypted at that receiver (those never show up as a gap). A
- * receiver's phase is 'joining' until it executes its first transition (op 22): what it cannot
- * decrypt then was sent before it was a member; 'transition' for TRANSITION_WINDOW_MS after each
- * op 22; 'steady' otherwise.
+ * before any frame of that sender decrypted at that receiver (those never show up as a gap). Each
+ * event is placed at the time the sender sent it (its RTP timestamp on the sender's media clock,
+ * anchored by the fastest arrival on loopback), against the sender's op 22s (the moment its send
+ * key must change; everyone holds the new key before op 22 goes out): 'joining' before the op 22
+ * from which both are members (what the sender sent before was not for the receiver),
+ * 'transition' within TRANSITION_WINDOW_MS after one of the sender's op 22s, 'steady' otherwise.
+ * Send times, not arrival or handling times, keep the measure free of event-loop lag: every
+ * member and the SFU run in this one process.
  */
-import { VoiceOpcode } from '../../src/protocol/constants.js';
+import { FRAME_DURATION_MS, SAMPLE_RATE, VoiceOpcode } from '../../src/protocol/constants.js';
 import { createDaveClient } from '../../src/dave/dave-client.js';
 import type { DaveEndpoint, DaveEndpointFactory } from '../../src/dave/dave-endpoint.js';
 import { createRng } from '../../src/server/faults.js';
@@ -67,7 +71,7 @@ export interface TransitionLoss {
   sender: string;
   /** '<sender kind> -> <receiver kind>'. */
   kinds: string;
-  /** Server epoch the receiver was at when it executed that op 22 (its own count of op 22s). */
+  /** The transition id of the sender's op 22 that opened the window. */
   transition: number;
   lost: number;
   /** With `trace`: receive events from 200 ms before to 1 s after that op 22, ms relative to it. */
@@ -121,9 +125,9 @@ export interface SoakReport {
 
 /** How long after an op 22 losses count as the transition's rather than steady state. */
 export const TRANSITION_WINDOW_MS = 1_000;
-/** A frame the sender sent just before its first op 22 may arrive this long after it. */
-const IN_FLIGHT_MS = 100;
-const FRAME_MS = 20;
+const SAMPLES_PER_MS = SAMPLE_RATE / 1000;
+/** davey members send one frame per 21 ms: below the 20 ms clock, so their queue stays empty. */
+const PACED_SLOWDOWN = 1.05;
 const FRAME_BYTES = 24;
 const MAGIC = 0x5a;
 
@@ -149,8 +153,12 @@ export function parseNumberedFrame(f: Uint8Array): { sender: number; n: number }
   return { sender, n };
 }
 
-interface RxState {
-  last: number | undefined;
+/** One numbered frame (n) or decrypt failure (reason) from one sender at one receiver. */
+interface RxEvent {
+  /** The sender's RTP timestamp, in samples since the first one seen from it (unwrapped). */
+  ts: number;
+  n?: number;
+  reason?: string;
 }
 
 interface Member {
@@ -164,9 +172,15 @@ interface Member {
   executes: { t: number; transitionId: number }[];
   /** Epoch -> authenticator hex and privacy code, as this member saw them. */
   epochs: Map<string, string>;
-  rx: Map<number, RxState>;
-  /** With `trace`: per sender index, [time, event] pairs. */
-  events: Map<number, [number, string][]>;
+  /** As a receiver: per sender index, what arrived, in order. */
+  heard: Map<number, RxEvent[]>;
+  /** As a receiver: RTP (ssrc:sequence) -> RTP timestamp, until that packet's outcome is seen. */
+  pending: Map<string, number>;
+  /**
+   * As a sender: its first RTP timestamp seen, and the send time of timestamp 0 relative to it
+   * (the smallest arrival - timestamp / 48 over every receiver: loopback adds well under 1 ms).
+   */
+  clock: { base: number | undefined; zero: number };
   transmission: Transmission | undefined;
   stopped: boolean;
   sent: number;
@@ -199,9 +213,10 @@ async function* unpaced(m: Member): AsyncGenerator<Uint8Array> {
 }
 
 /**
- * One frame per 20 ms tick, each handed over when it is due: how discord.js feeds davey (it
- * encrypts each frame as it is sent), so the davey members' frames leave under the key of the
- * moment whatever voxcord's queue does.
+ * Frames handed over at a pace slightly below the media clock's: how discord.js feeds davey, which
+ * encrypts each frame as it is sent. The send queue then stays empty (a slot without a frame
+ * now and then sends nothing, which loses nothing), so a davey member's frame leaves at most one
+ * tick after davey encrypted it, whatever voxcord's queue does with its own frames.
  */
 async function* paced(m: Member): AsyncGenerator<Uint8Array> {
   let due = performance.now();
@@ -212,7 +227,7 @@ async function* paced(m: Member): AsyncGenerator<Uint8Array> {
     m.sent++;
     yield numberedFrame(m.index, n);
     // After a stall, resume the pace instead of catching up: a burst would sit in the queue.
-    due = Math.max(due + FRAME_MS, performance.now());
+    due = Math.max(due + FRAME_DURATION_MS * PACED_SLOWDOWN, performance.now());
   }
 }
 
@@ -263,42 +278,7 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
 
   const everyone: Member[] = [];
   const members: Member[] = [];
-  /** (receiver id, op 22 ordinal, sender index) -> frames lost in that window. */
-  const windowLoss = new Map<string, number>();
-  const windowKeys = new Set<string>();
   let nextIndex = 0;
-
-  /**
-   * 'joining' while the receiver or the sender is not a member yet (before its first op 22, and
-   * for a frame in flight after the sender's): such frames are not under a key both share.
-   */
-  const phaseOf = (r: Member, s: Member | undefined, t: number): { phase: Phase; key?: string } => {
-    const last = r.executes.at(-1);
-    const senderIn = s?.executes[0]?.t;
-    if (last === undefined || senderIn === undefined || t < senderIn + IN_FLIGHT_MS)
-      return { phase: 'joining' };
-    if (t - last.t <= TRANSITION_WINDOW_MS)
-      return { phase: 'transition', key: `${r.id}|${r.executes.length}` };
-    return { phase: 'steady' };
-  };
-
-  const recordLoss = (r: Member, s: Member, t: number, lost: number): void => {
-    const { phase, key } = phaseOf(r, s, t);
-    report.phases[phase].lost += lost;
-    if (phase === 'steady' && report.steadyLosses.length < 20) {
-      report.steadyLosses.push({
-        receiver: r.id,
-        sender: s.id,
-        kinds: `${s.kind} -> ${r.kind}`,
-        lost,
-        sinceOp22Ms: Math.round(t - (r.executes.at(-1)?.t ?? 0)),
-      });
-    }
-    if (key !== undefined) {
-      const k = `${key}|${s.index}`;
-      windowLoss.set(k, (windowLoss.get(k) ?? 0) + lost);
-    }
-  };
 
   const recordEpoch = (m: Member): void => {
     const ep = m.endpoint;
@@ -329,10 +309,17 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
     };
 
   const senderOf = new Map<string, Member>();
-  const traceEvent = (r: Member, s: Member, t: number, what: string): void => {
-    const list = r.events.get(s.index) ?? [];
-    list.push([t, what]);
-    r.events.set(s.index, list);
+  /** Places an RTP timestamp of `s` on its own axis and refines its send clock. */
+  const senderTime = (s: Member, timestamp: number, receivedAt: number): number => {
+    s.clock.base ??= timestamp;
+    const ts = (timestamp - s.clock.base) | 0; // signed 32-bit difference: survives the wrap
+    s.clock.zero = Math.min(s.clock.zero, receivedAt - ts / SAMPLES_PER_MS);
+    return ts;
+  };
+  const hear = (r: Member, s: Member, event: RxEvent): void => {
+    const list = r.heard.get(s.index) ?? [];
+    list.push(event);
+    r.heard.set(s.index, list);
   };
 
   const join = async (kind: MemberKind): Promise<Member> => {
@@ -346,8 +333,9 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
       endpoint: undefined,
       executes: [],
       epochs: new Map(),
-      rx: new Map(),
-      events: new Map(),
+      heard: new Map(),
+      pending: new Map(),
+      clock: { base: undefined, zero: Infinity },
       transmission: undefined,
       stopped: false,
       sent: 0,
@@ -356,29 +344,30 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
     everyone.push(m);
     const factory = instrumented(m, kind === 'davey' ? daveyEndpoint : createDaveClient);
     m.session = await h.join(id, { daveEndpoint: factory });
+    m.session.on('rtp', (p) => {
+      if (p.userId === undefined || m.stopped) return;
+      const s = senderOf.get(p.userId);
+      if (s === undefined) return;
+      if (m.pending.size > 10_000) m.pending.clear(); // bounded whatever happens
+      m.pending.set(`${p.ssrc}:${p.sequence}`, senderTime(s, p.timestamp, p.receivedAt));
+    });
     m.session.on('audioFrame', (f) => {
+      const key = `${f.ssrc}:${f.sequence}`;
+      const ts = m.pending.get(key);
+      m.pending.delete(key);
       const s = f.userId === undefined ? undefined : senderOf.get(f.userId);
       const parsed = parseNumberedFrame(f.payload);
-      if (s === undefined || parsed === undefined || m.stopped) return;
-      const t = performance.now();
-      report.phases[phaseOf(m, s, t).phase].received++;
-      if (options.trace === true) traceEvent(m, s, t, `ok ${parsed.n}`);
-      const rx = m.rx.get(s.index) ?? { last: undefined };
-      m.rx.set(s.index, rx);
-      if (rx.last !== undefined && parsed.n <= rx.last) {
-        report.duplicates++;
-        return;
-      }
-      if (rx.last !== undefined && parsed.n > rx.last + 1) recordLoss(m, s, t, parsed.n - rx.last - 1);
-      rx.last = parsed.n;
+      if (s === undefined || parsed === undefined || ts === undefined || m.stopped) return;
+      hear(m, s, { ts, n: parsed.n });
     });
     m.session.on('daveDecryptFailure', (f) => {
-      if (m.stopped) return;
-      const t = performance.now();
+      const key = `${f.ssrc}:${f.sequence}`;
+      const ts = m.pending.get(key);
+      m.pending.delete(key);
       const s = f.userId === undefined ? undefined : senderOf.get(f.userId);
-      bump(report.phases[phaseOf(m, s, t).phase].failures, shortReason(f.reason));
-      if (options.trace === true && s !== undefined) traceEvent(m, s, t, `fail ${shortReason(f.reason)}`);
-      if (s !== undefined && m.rx.get(s.index)?.last === undefined) recordLoss(m, s, t, 1);
+      if (m.stopped) return;
+      if (s === undefined || ts === undefined) bump(report.phases.joining.failures, shortReason(f.reason));
+      else hear(m, s, { ts, reason: shortReason(f.reason) });
     });
     m.session.on('daveError', (e) => {
       const reason = e.details?.reason;
@@ -528,60 +517,115 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
   for (const [epoch, set] of views) {
     if (set.size > 1) report.epochDisagreements.push(`epoch ${epoch}: ${set.size} different views`);
   }
-  // Transition windows: every (receiver, op 22, sender) pair where both were in the call.
-  for (const r of everyone) {
-    for (let k = 1; k <= r.executes.length; k++) {
-      for (const s of r.rx.keys()) windowKeys.add(`${r.id}|${k}|${s}`);
-    }
-  }
-  for (const k of windowLoss.keys()) windowKeys.add(k);
-  report.transitionWindows = windowKeys.size;
-  for (const [k, lost] of windowLoss) {
-    report.maxTransitionLoss = Math.max(report.maxTransitionLoss, lost);
-    if (lost > 1) {
-      const [receiver, transition, sender] = k.split('|');
-      const r = everyone.find((m) => m.id === receiver);
-      const s = everyone.find((m) => m.index === Number(sender));
-      report.transitionsOverBudget.push({
-        receiver: receiver!,
-        sender: s?.id ?? sender!,
-        kinds: `${s?.kind ?? '?'} -> ${r?.kind ?? '?'}`,
-        transition: Number(transition),
-        lost,
-        ...(options.trace === true &&
-        r !== undefined &&
-        s !== undefined &&
-        report.transitionsOverBudget.length < 12
-          ? { trace: windowTrace(r, s, Number(transition)) }
-          : {}),
-      });
-    }
-  }
+  account(report, everyone, options.trace === true);
   report.durationMs = Math.round(performance.now() - started);
   return report;
 }
 
-/** Receive events of `s` at `r` around r's `k`-th op 22 (1-based), times relative to it. */
-function windowTrace(r: Member, s: Member, k: number): string[] {
-  const at = r.executes[k - 1]?.t ?? 0;
-  const sender = s.executes.map((e) => Math.round(e.t - at)).filter((d) => d > -2_000 && d < 2_000);
-  const lines = [`sender's op 22s at ${sender.join(', ')} ms`];
-  let run: { from: number; to: number; first: string; last: string } | undefined;
+/** When `s` sent the frame with (unwrapped) RTP timestamp `ts`, on this process's clock. */
+function sendTime(s: Member, ts: number): number {
+  return s.clock.zero + ts / SAMPLES_PER_MS;
+}
+
+/**
+ * The phase in which `s` sent a frame at `t`, for receiver `r`, and the op 22 window it falls in
+ * (see the module comment).
+ */
+function phaseOf(r: Member, s: Member, t: number): { phase: Phase; window?: number } {
+  const rJoin = r.executes[0];
+  const sFirst = s.executes[0];
+  if (rJoin === undefined || sFirst === undefined) return { phase: 'joining' };
+  // The later of the two to join decides: the sender's op 22 for that join.
+  const from = r.index > s.index ? s.executes.find((e) => e.transitionId === rJoin.transitionId) : sFirst;
+  if (from === undefined || t < from.t) return { phase: 'joining' };
+  let last = from;
+  for (const e of s.executes) if (e.t <= t && e.t > last.t) last = e;
+  if (t - last.t <= TRANSITION_WINDOW_MS) return { phase: 'transition', window: last.transitionId };
+  return { phase: 'steady' };
+}
+
+/**
+ * Fills the frame figures of `report` from what every receiver heard: phases, op 22 windows and
+ * their losses, steady-state losses.
+ */
+function account(report: SoakReport, everyone: Member[], trace: boolean): void {
+  const byIndex = new Map(everyone.map((m) => [m.index, m]));
+  for (const r of everyone) {
+    for (const [index, events] of r.heard) {
+      const s = byIndex.get(index)!;
+      const windows = new Map<number, number>();
+      let last: number | undefined;
+      const lose = (phase: Phase, window: number | undefined, t: number, lost: number): void => {
+        report.phases[phase].lost += lost;
+        if (window !== undefined) windows.set(window, (windows.get(window) ?? 0) + lost);
+        if (phase === 'steady' && report.steadyLosses.length < 20) {
+          const op22 = s.executes.filter((e) => e.t <= t).at(-1)?.t ?? 0;
+          report.steadyLosses.push({
+            receiver: r.id,
+            sender: s.id,
+            kinds: `${s.kind} -> ${r.kind}`,
+            lost,
+            sinceOp22Ms: Math.round(t - op22),
+          });
+        }
+      };
+      for (const e of events) {
+        const t = sendTime(s, e.ts);
+        const { phase, window } = phaseOf(r, s, t);
+        if (window !== undefined && !windows.has(window)) windows.set(window, 0);
+        if (e.reason !== undefined) {
+          bump(report.phases[phase].failures, e.reason);
+          // A failure after a decrypted frame shows up as a gap; before the first one it would not.
+          if (last === undefined) lose(phase, window, t, 1);
+          continue;
+        }
+        const n = e.n!;
+        report.phases[phase].received++;
+        if (last !== undefined && n <= last) {
+          report.duplicates++;
+          continue;
+        }
+        if (last !== undefined && n > last + 1) lose(phase, window, t, n - last - 1);
+        last = n;
+      }
+      report.transitionWindows += windows.size;
+      for (const [window, lost] of windows) {
+        report.maxTransitionLoss = Math.max(report.maxTransitionLoss, lost);
+        if (lost <= 1) continue;
+        report.transitionsOverBudget.push({
+          receiver: r.id,
+          sender: s.id,
+          kinds: `${s.kind} -> ${r.kind}`,
+          transition: window,
+          lost,
+          ...(trace && report.transitionsOverBudget.length < 12 ? { trace: windowTrace(r, s, window) } : {}),
+        });
+      }
+    }
+  }
+}
+
+/** What `s` sent that `r` heard around the sender's op 22 of `transitionId`, times relative to it. */
+function windowTrace(r: Member, s: Member, transitionId: number): string[] {
+  const at = s.executes.find((e) => e.transitionId === transitionId)?.t ?? 0;
+  const own = r.executes.map((e) => Math.round(e.t - at)).filter((d) => d > -2_000 && d < 2_000);
+  const lines = [`receiver's op 22s at ${own.join(', ')} ms`];
+  let run: { from: number; to: number; first: number; last: number } | undefined;
   const flush = (): void => {
     if (run !== undefined) lines.push(`${run.from}..${run.to} ms ok ${run.first}..${run.last}`);
     run = undefined;
   };
-  for (const [t, what] of r.events.get(s.index) ?? []) {
+  for (const e of r.heard.get(s.index) ?? []) {
+    const t = sendTime(s, e.ts);
     if (t < at - 200 || t > at + TRANSITION_WINDOW_MS) continue;
     const ms = Math.round(t - at);
-    if (what.startsWith('ok ')) {
-      const n = what.slice(3);
-      if (run === undefined) run = { from: ms, to: ms, first: n, last: n };
-      else Object.assign(run, { to: ms, last: n });
+    if (e.n !== undefined) {
+      if (run === undefined) run = { from: ms, to: ms, first: e.n, last: e.n };
+      else Object.assign(run, { to: ms, last: e.n });
       continue;
     }
     flush();
-    lines.push(`${ms} ms ${what}`);
+    lines.push(`${ms} ms fail ${e.reason}`);
   }
   flush();
   return lines;
