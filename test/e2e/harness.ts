@@ -62,6 +62,34 @@ export function collectFrom(session: VoiceSession, ssrc: number): ReceivedRtp[] 
   return out;
 }
 
+/** What daveGroupSettled needs to know about one member. */
+export interface DaveGroupMember {
+  id: string;
+  /** The member's MLS epoch now. */
+  epoch: bigint | undefined;
+  /** Whether the member has handled op 22 for this transition. */
+  executed(transitionId: number): boolean;
+}
+
+/**
+ * Whether the server's DAVE group is exactly `members`, its last commit transition executed, and
+ * every member at that epoch and past that op 22.
+ */
+export function daveGroupSettled(server: VoiceServer, members: readonly DaveGroupMember[]): boolean {
+  const st = server.daveState(GUILD, CHANNEL);
+  const last = st?.lastTransition;
+  if (st === undefined || !st.established || last?.kind !== 'commit' || !last.executed) return false;
+  if (
+    [...st.members].sort().join() !==
+    members
+      .map((m) => m.id)
+      .sort()
+      .join()
+  )
+    return false;
+  return members.every((m) => m.epoch === BigInt(st.epoch) && m.executed(last.transitionId));
+}
+
 export async function until(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
   const start = Date.now();
   while (!condition()) {

@@ -32,7 +32,7 @@ import type { ServerEvent } from '../../src/server/types.js';
 import type { Transmission } from '../../src/voice/transmit.js';
 import type { VoiceSession } from '../../src/voice/session.js';
 import { DaveyEndpoint, daveyEndpoint } from '../helpers/davey-endpoint.js';
-import { CHANNEL, GUILD, startHarness, until } from '../e2e/harness.js';
+import { CHANNEL, GUILD, daveGroupSettled, startHarness, until } from '../e2e/harness.js';
 import type { Harness } from '../e2e/harness.js';
 
 export type MemberKind = 'voxcord' | 'davey';
@@ -404,17 +404,15 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
   const settle = async (): Promise<void> => {
     const ids = members.map((m) => m.id).sort();
     await until(
-      () => {
-        const st = h.server.daveState(GUILD, CHANNEL);
-        const last = st?.lastTransition;
-        if (st === undefined || !st.established || last?.kind !== 'commit' || !last.executed) return false;
-        if ([...st.members].sort().join() !== ids.join()) return false;
-        return members.every(
-          (m) =>
-            m.endpoint?.epoch === BigInt(st.epoch) &&
-            m.executes.some((e) => e.transitionId === last.transitionId),
-        );
-      },
+      () =>
+        daveGroupSettled(
+          h.server,
+          members.map((m) => ({
+            id: m.id,
+            epoch: m.endpoint?.epoch,
+            executed: (tid) => m.executes.some((e) => e.transitionId === tid),
+          })),
+        ),
       settleTimeoutMs,
       `the DAVE group [${ids.join(', ')}] to settle`,
     );
