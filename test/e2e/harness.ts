@@ -72,22 +72,33 @@ export interface DaveGroupMember {
 }
 
 /**
- * Whether the server's DAVE group is exactly `members`, its last commit transition executed, and
- * every member at that epoch and past that op 22.
+ * Waits until the server's DAVE group is exactly the members `view()` lists, its last commit
+ * transition executed, and every member at that epoch and past that op 22.
  */
-export function daveGroupSettled(server: VoiceServer, members: readonly DaveGroupMember[]): boolean {
-  const st = server.daveState(GUILD, CHANNEL);
-  const last = st?.lastTransition;
-  if (st === undefined || !st.established || last?.kind !== 'commit' || !last.executed) return false;
-  if (
-    [...st.members].sort().join() !==
-    members
-      .map((m) => m.id)
-      .sort()
-      .join()
-  )
-    return false;
-  return members.every((m) => m.epoch === BigInt(st.epoch) && m.executed(last.transitionId));
+export async function waitForDaveGroup(
+  server: VoiceServer,
+  view: () => readonly DaveGroupMember[],
+  timeoutMs: number,
+): Promise<void> {
+  const settled = (): boolean => {
+    const members = view();
+    const st = server.daveState(GUILD, CHANNEL);
+    const last = st?.lastTransition;
+    if (st === undefined || !st.established || last?.kind !== 'commit' || !last.executed) return false;
+    if (
+      [...st.members].sort().join() !==
+      members
+        .map((m) => m.id)
+        .sort()
+        .join()
+    )
+      return false;
+    return members.every((m) => m.epoch === BigInt(st.epoch) && m.executed(last.transitionId));
+  };
+  const ids = view()
+    .map((m) => m.id)
+    .sort();
+  await until(settled, timeoutMs, `the DAVE group [${ids.join(', ')}] to settle`);
 }
 
 export async function until(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {

@@ -32,7 +32,7 @@ import type { ServerEvent } from '../../src/server/types.js';
 import type { Transmission } from '../../src/voice/transmit.js';
 import type { VoiceSession } from '../../src/voice/session.js';
 import { DaveyEndpoint, daveyEndpoint } from '../helpers/davey-endpoint.js';
-import { CHANNEL, GUILD, daveGroupSettled, startHarness, until } from '../e2e/harness.js';
+import { CHANNEL, GUILD, startHarness, waitForDaveGroup } from '../e2e/harness.js';
 import type { Harness } from '../e2e/harness.js';
 
 export type MemberKind = 'voxcord' | 'davey';
@@ -402,19 +402,15 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
   let lastEpoch = 0;
   /** Waits for the server's group to be exactly `members` with its last commit executed everywhere. */
   const settle = async (): Promise<void> => {
-    const ids = members.map((m) => m.id).sort();
-    await until(
+    await waitForDaveGroup(
+      h.server,
       () =>
-        daveGroupSettled(
-          h.server,
-          members.map((m) => ({
-            id: m.id,
-            epoch: m.endpoint?.epoch,
-            executed: (tid) => m.executes.some((e) => e.transitionId === tid),
-          })),
-        ),
+        members.map((m) => ({
+          id: m.id,
+          epoch: m.endpoint?.epoch,
+          executed: (tid) => m.executes.some((e) => e.transitionId === tid),
+        })),
       settleTimeoutMs,
-      `the DAVE group [${ids.join(', ')}] to settle`,
     );
     await Promise.all(members.map((m) => m.endpoint?.settled() ?? Promise.resolve()));
     const st = h.server.daveState(GUILD, CHANNEL)!;
