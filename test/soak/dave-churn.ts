@@ -27,6 +27,7 @@
 import { FRAME_DURATION_MS, SAMPLE_RATE, VoiceOpcode } from '../../src/protocol/constants.js';
 import { createDaveClient } from '../../src/dave/dave-client.js';
 import type { DaveEndpoint, DaveEndpointFactory } from '../../src/dave/dave-endpoint.js';
+import { createMediaEngine } from '../../src/media/index.js';
 import { createRng } from '../../src/server/faults.js';
 import type { ServerEvent } from '../../src/server/types.js';
 import type { Transmission } from '../../src/voice/transmit.js';
@@ -213,10 +214,10 @@ async function* unpaced(m: Member): AsyncGenerator<Uint8Array> {
 }
 
 /**
- * Frames handed over at a pace slightly below the media clock's: how discord.js feeds davey, which
- * encrypts each frame as it is sent. The send queue then stays empty (a slot without a frame
- * now and then sends nothing, which loses nothing), so a davey member's frame leaves at most one
- * tick after davey encrypted it, whatever voxcord's queue does with its own frames.
+ * Frames handed over at a pace slightly below the media clock's, on an inline engine: how
+ * discord.js feeds davey, which encrypts each frame as it is sent. The send queue stays empty (a
+ * slot without a frame now and then sends nothing, which loses nothing), so a davey member's frame
+ * leaves at most one tick after davey encrypted it, whatever voxcord's queue does with its own.
  */
 async function* paced(m: Member): AsyncGenerator<Uint8Array> {
   let due = performance.now();
@@ -275,6 +276,9 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
     if (e.type === 'dave-reject') bump(report.serverRejects, e.reason ?? 'unknown');
   };
   const h: Harness = await startHarness({ dave: true, seed: options.seed, log: onServerEvent });
+  // davey members send from the main thread's clock with nothing queued (see paced()): like
+  // discord.js, a frame leaves at most one tick after davey encrypted it.
+  const daveyEngine = createMediaEngine({ kind: 'inline' });
 
   const everyone: Member[] = [];
   const members: Member[] = [];
@@ -343,7 +347,10 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
     senderOf.set(id, m);
     everyone.push(m);
     const factory = instrumented(m, kind === 'davey' ? daveyEndpoint : createDaveClient);
-    m.session = await h.join(id, { daveEndpoint: factory });
+    m.session = await h.join(id, {
+      daveEndpoint: factory,
+      ...(kind === 'davey' ? { engine: daveyEngine } : {}),
+    });
     m.session.on('rtp', (p) => {
       if (p.userId === undefined || m.stopped) return;
       const s = senderOf.get(p.userId);
@@ -496,6 +503,7 @@ export async function runDaveChurnSoak(options: SoakOptions): Promise<SoakReport
     await sleep(200);
     report.sfuDropped = { ...h.server.sfuStats.dropped };
     await h.close();
+    await daveyEngine.close();
   }
 
   // Epoch agreement across every member that reached each epoch.
