@@ -27,10 +27,18 @@ import {
 } from './frame-codec.js';
 import { HashRatchet } from './hash-ratchet.js';
 
+/**
+ * Why a frame was not decrypted.
+ * - `no-key`: no key held for this sender opens the frame: it was encrypted under a key this member
+ *   does not have (an epoch it never had or no longer keeps, or no epoch at all yet). AES-GCM cannot
+ *   tell that apart from a frame altered after encryption; the transport AEAD already rules out
+ *   damage in transit.
+ * - `replay`: the frame opens under a key held, but that key already decrypted its nonce (or the
+ *   nonce slid out of the window): a duplicate, never a missing key.
+ */
 export type DecryptFailureReason =
   | 'not-protocol-frame'
   | 'no-key'
-  | 'auth-failed'
   | 'replay'
   | 'generation-gap'
   | 'generation-expired'
@@ -63,7 +71,6 @@ const REASON_RANK: Record<DecryptFailureReason, number> = {
   'not-protocol-frame': 0,
   malformed: 0,
   'no-key': 0,
-  'auth-failed': 1,
   lifetime: 2,
   'generation-expired': 3,
   'generation-gap': 4,
@@ -276,7 +283,6 @@ export class FrameDecryptor {
     failures: {
       'not-protocol-frame': 0,
       'no-key': 0,
-      'auth-failed': 0,
       replay: 0,
       'generation-gap': 0,
       'generation-expired': 0,
@@ -372,7 +378,7 @@ export class FrameDecryptor {
     }
     // allocUnsafe draws small frames from Node's pool; openDave writes (or zeroes) every byte.
     const out = Buffer.allocUnsafe(srcLength);
-    let reason: DecryptFailureReason = 'auth-failed';
+    let reason: DecryptFailureReason = 'no-key';
     let rank = -1;
     for (let i = this.ratchets.length - 1; i >= 0; i--) {
       const r = this.ratchets[i]!;
@@ -403,11 +409,15 @@ export class FrameDecryptor {
   ): 'ok' | DecryptFailureReason {
     const generation = r.generationOf(nonce);
     const bigNonce = generation * GENERATION_SPAN + (nonce & LOW_NONCE_MASK);
-    if (!r.canProcess(bigNonce)) return 'replay';
+    const seen = !r.canProcess(bigNonce);
     const cipher = r.cipherFor(generation, now);
     if (typeof cipher === 'string') return cipher;
     this.stats.attempts++;
-    if (!cipher.openDave(nonce, src, 0, srcLength, frame, tagOffset, out, 0, aad)) return 'auth-failed';
+    const opened = cipher.openDave(nonce, src, 0, srcLength, frame, tagOffset, out, 0, aad);
+    // A nonce this ratchet already saw is a replay only if its key opens the frame: a sender whose
+    // new epoch restarts the counter reuses nonces under a key this member may not have.
+    if (seen) return opened ? 'replay' : 'no-key';
+    if (!opened) return 'no-key';
     r.reportSuccess(generation, bigNonce, now);
     return 'ok';
   }

@@ -24,7 +24,7 @@ export interface UserReceiveStats {
   /** Sequence restarts (sender restarted or changed SSRC). */
   restarts: number;
   timestampJumps: number;
-  /** DAVE decryption failures by reason (e.g. 'no-key', 'auth-failed'). */
+  /** DAVE decryption failures by reason (e.g. 'no-key', 'replay'). */
   daveFailures: Record<string, number>;
   /** Current interarrival jitter estimate and playout delay, ms. */
   jitterMs: number;

@@ -42,7 +42,7 @@ export interface DaveDecryptFailure {
   userId: string | undefined;
   ssrc: number;
   sequence: number;
-  /** FrameDecryptor reasons ('no-key', 'auth-failed', 'replay', ...) or 'unknown-user'. */
+  /** FrameDecryptor reasons ('no-key', 'replay', ...) or 'unknown-user'. */
   reason: string;
 }
 

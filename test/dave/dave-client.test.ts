@@ -215,7 +215,7 @@ describe('DaveClient: group formation and key timing', () => {
     // A still sends with its epoch-1 key: B (which kept it) decrypts, the newcomer cannot.
     const old = a.client.encrypt(OPUS)!;
     expect(b.client.decrypt(a.id, old).ok).toBe(true);
-    expect(c.client.decrypt(a.id, old)).toEqual({ ok: false, reason: 'auth-failed' });
+    expect(c.client.decrypt(a.id, old)).toEqual({ ok: false, reason: 'no-key' });
     net.releaseExecute();
     await net.run();
     const fresh = a.client.encrypt(OPUS)!;

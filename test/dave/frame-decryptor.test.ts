@@ -69,17 +69,17 @@ describe('FrameDecryptor: keys and vectors', () => {
     }
   });
 
-  it('fails with no-key without a ratchet, and auth-failed under the wrong key', () => {
+  it('fails with no-key without a ratchet, under the wrong key, and for an altered frame', () => {
     const d = new FrameDecryptor({ now: () => 0 });
     expect(reason(d, FRAME_A)).toBe('no-key');
     d.transitionToRatchet(randomBytes(16));
-    expect(reason(d, FRAME_A)).toBe('auth-failed');
+    expect(reason(d, FRAME_A)).toBe('no-key');
     const tampered = Uint8Array.from(FRAME_A);
     tampered[3]! ^= 1;
     const { d: d2 } = setup();
-    expect(reason(d2, tampered)).toBe('auth-failed');
+    expect(reason(d2, tampered)).toBe('no-key');
     expect(hex(expectOk(d2, FRAME_A))).toBe(hex(PLAINTEXT));
-    expect(d2.stats.failures['auth-failed']).toBe(1);
+    expect(d2.stats.failures['no-key']).toBe(1);
   });
 
   it('decrypts frames with unencrypted ranges (codec-agnostic receive)', () => {
@@ -107,7 +107,7 @@ describe('FrameDecryptor: keys and vectors', () => {
     // The AAD is authenticated.
     const tampered = Uint8Array.from(frame);
     tampered[11]! ^= 1;
-    expect(reason(setup().d, tampered)).toBe('auth-failed');
+    expect(reason(setup().d, tampered)).toBe('no-key');
   });
 });
 
@@ -225,7 +225,7 @@ describe('FrameDecryptor: epochs', () => {
     clock.t += 10_000;
     expectOk(d, oldFrames[1]!);
     clock.t += 1;
-    expect(reason(d, oldFrames[2]!)).toBe('auth-failed');
+    expect(reason(d, oldFrames[2]!)).toBe('no-key');
     expect(d.ratchetCount).toBe(1);
     expectOk(d, e2.encrypt(PLAINTEXT)!);
   });
@@ -238,6 +238,28 @@ describe('FrameDecryptor: epochs', () => {
     d.transitionToRatchet(randomBytes(16));
     expect(reason(d, f[0]!)).toBe('replay');
     expectOk(d, f[1]!);
+  });
+
+  it('reports no-key, not replay, for a new-epoch frame whose key this member lacks (issue 11 defect 4)', () => {
+    // The sender's counter restarts at each epoch (dave.md §9.2): its new-epoch nonces repeat ones
+    // this member's previous ratchet already decrypted, under a key it never received.
+    const { d, e } = setup(randomBytes(16));
+    for (const f of frames(e, 50)) expectOk(d, f);
+    const newSecret = randomBytes(16);
+    const next = new FrameEncryptor();
+    next.setRatchet(newSecret);
+    const fresh = frames(next, 3);
+    expect(fresh.map((f) => reason(d, f))).toEqual(['no-key', 'no-key', 'no-key']);
+    expect(d.stats.failures.replay).toBe(0);
+    // Also when this member holds a newer epoch that is not the sender's (a commit it processed
+    // differently): still a missing key.
+    d.transitionToRatchet(randomBytes(16));
+    expect(reason(d, fresh[0]!)).toBe('no-key');
+    // Once the key arrives the same frames decrypt; a second copy of one of them is a replay.
+    d.transitionToRatchet(newSecret);
+    for (const f of fresh) expectOk(d, f);
+    expect(reason(d, fresh[1]!)).toBe('replay');
+    expect(d.stats.failures).toMatchObject({ 'no-key': 4, replay: 1 });
   });
 
   it('a null transition only expires the existing epochs', () => {
@@ -292,7 +314,7 @@ describe('FrameDecryptor: passthrough and silence', () => {
     d.setPassthrough({ enable: true });
     expect(reason(d, FRAME_A)).toBe('no-key');
     d.transitionToRatchet(randomBytes(16));
-    expect(reason(d, FRAME_A)).toBe('auth-failed');
+    expect(reason(d, FRAME_A)).toBe('no-key');
     // A frame whose FA FA trailer is broken is not a protocol frame: it passes.
     const broken = bytes('aa 1122334455667788 80 0c fafa');
     expect(d.decrypt(broken)).toEqual({ ok: true, frame: broken, passthrough: true });

@@ -13,7 +13,7 @@ import type { DaveDecryptFailure } from '../../src/voice/session-dave.js';
 import { daveyEndpoint } from '../helpers/davey-endpoint.js';
 import { flipNearEnd, instrument } from '../helpers/dave-instrument.js';
 import type { Instrumented } from '../helpers/dave-instrument.js';
-import { CHANNEL, GUILD, startHarness, until } from './harness.js';
+import { CHANNEL, GUILD, startHarness, until, waitForDaveGroup } from './harness.js';
 import type { Harness } from './harness.js';
 
 let harness: Harness | undefined;
@@ -95,23 +95,16 @@ async function settle(
   members: Member[],
   options: { allowTimeout?: boolean } = {},
 ): Promise<Settled> {
-  const ids = members.map((m) => m.id).sort();
-  await until(
-    () => {
-      const st = h.server.daveState(GUILD, CHANNEL);
-      const last = st?.lastTransition;
-      if (st === undefined || !st.established || last?.kind !== 'commit' || !last.executed) return false;
-      if ([...st.members].sort().join() !== ids.join()) return false;
-      return members.every(
-        (m) =>
-          m.session.dave.epoch === BigInt(st.epoch) &&
-          m.inst.received.some(
-            (r) => r.op === VoiceOpcode.DaveExecuteTransition && r.transitionId === last.transitionId,
-          ),
-      );
-    },
+  await waitForDaveGroup(
+    h.server,
+    () =>
+      members.map((m) => ({
+        id: m.id,
+        epoch: m.session.dave.epoch,
+        executed: (tid) =>
+          m.inst.received.some((r) => r.op === VoiceOpcode.DaveExecuteTransition && r.transitionId === tid),
+      })),
     10_000,
-    `DAVE group [${ids.join(', ')}] to settle`,
   );
   await Promise.all(members.map((m) => m.session.dave.settled()));
   const st = h.server.daveState(GUILD, CHANNEL)!;

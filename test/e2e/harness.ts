@@ -62,6 +62,45 @@ export function collectFrom(session: VoiceSession, ssrc: number): ReceivedRtp[] 
   return out;
 }
 
+/** What daveGroupSettled needs to know about one member. */
+export interface DaveGroupMember {
+  id: string;
+  /** The member's MLS epoch now. */
+  epoch: bigint | undefined;
+  /** Whether the member has handled op 22 for this transition. */
+  executed(transitionId: number): boolean;
+}
+
+/**
+ * Waits until the server's DAVE group is exactly the members `view()` lists, its last commit
+ * transition executed, and every member at that epoch and past that op 22.
+ */
+export async function waitForDaveGroup(
+  server: VoiceServer,
+  view: () => readonly DaveGroupMember[],
+  timeoutMs: number,
+): Promise<void> {
+  const settled = (): boolean => {
+    const members = view();
+    const st = server.daveState(GUILD, CHANNEL);
+    const last = st?.lastTransition;
+    if (st === undefined || !st.established || last?.kind !== 'commit' || !last.executed) return false;
+    if (
+      [...st.members].sort().join() !==
+      members
+        .map((m) => m.id)
+        .sort()
+        .join()
+    )
+      return false;
+    return members.every((m) => m.epoch === BigInt(st.epoch) && m.executed(last.transitionId));
+  };
+  const ids = view()
+    .map((m) => m.id)
+    .sort();
+  await until(settled, timeoutMs, `the DAVE group [${ids.join(', ')}] to settle`);
+}
+
 export async function until(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
   const start = Date.now();
   while (!condition()) {

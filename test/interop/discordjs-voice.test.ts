@@ -17,10 +17,12 @@ import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaEngine } from '../../src/media/index.js';
 import { startVoiceServer } from '../../src/server/index.js';
 import type { VoiceServer } from '../../src/server/index.js';
+import type { ServerEvent } from '../../src/server/types.js';
 import { VoiceSession, entersState } from '../../src/voice/session.js';
 import type { DaveDecryptFailure } from '../../src/voice/session-dave.js';
 import { numberedFrames, until } from '../e2e/harness.js';
-import type { DjsDaveState, PlayerReply, PlayerRequest } from './djs-player.js';
+import { numberedFrame, parseNumberedFrame } from '../soak/dave-churn.js';
+import type { DjsDaveState, HeardPacket, PlayerReply, PlayerRequest } from './djs-player.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const GUILD = '700000000000000001';
@@ -28,6 +30,7 @@ const CHANNEL = '700000000000000002';
 const DJS_USER = '700000000000000003';
 const VOXCORD_USER = '700000000000000004';
 const VOXCORD_USER_2 = '700000000000000005';
+const VOXCORD_USER_3 = '700000000000000006';
 
 let server: VoiceServer | undefined;
 let engine: MediaEngine | undefined;
@@ -86,8 +89,11 @@ function startDjs(caFile: string): DjsChild {
 }
 
 /** Starts the server (over TLS) and writes its CA where the djs child's NODE_EXTRA_CA_CERTS reads it. */
-async function startServer(dave: boolean): Promise<{ server: VoiceServer; ca: string; caFile: string }> {
-  server = await startVoiceServer({ tls: true, dave });
+async function startServer(
+  dave: boolean,
+  log?: (event: ServerEvent) => void,
+): Promise<{ server: VoiceServer; ca: string; caFile: string }> {
+  server = await startVoiceServer({ tls: true, dave, ...(log === undefined ? {} : { log }) });
   const ca = server.tlsCa!;
   tmp = mkdtempSync(path.join(os.tmpdir(), 'voxcord-interop-'));
   const caFile = path.join(tmp, 'ca.pem');
@@ -201,12 +207,14 @@ async function joinVoxcord(srv: VoiceServer, ca: string, userId: string): Promis
   return m;
 }
 
-async function joinDjs(srv: VoiceServer, caFile: string): Promise<DjsChild> {
+/** Joins the djs bot with DAVE; with `listen`, it also receives those users (see djs-player.ts). */
+async function joinDjs(srv: VoiceServer, caFile: string, listen: string[] = []): Promise<DjsChild> {
   const djs = startDjs(caFile);
   djs.send({
     type: 'join',
     allocation: srv.allocate({ guildId: GUILD, channelId: CHANNEL, userId: DJS_USER }),
     dave: true,
+    listen,
   });
   await djs.next('ready', 15_000);
   const info = () => srv.participants(GUILD, CHANNEL).find((p) => p.userId === DJS_USER);
@@ -337,6 +345,128 @@ describe('@discordjs/voice with DAVE on the local server', () => {
     expect(after.epoch).toBe('3');
     expect(after.privacyCode).not.toBe(joined.privacyCode);
     await playTo(server, djs, [a], numberedFrames(30));
+    djs.send({ type: 'leave' });
+  });
+});
+
+/** Op 31 (invalid commit/welcome) as the server receives it. */
+function op31Counter(): { events: ServerEvent[]; log: (event: ServerEvent) => void } {
+  const events: ServerEvent[] = [];
+  return {
+    events,
+    log: (e) => {
+      if (e.type === 'dave' && e.reason === 'invalid-commit-welcome') events.push(e);
+    },
+  };
+}
+
+async function heardBy(djs: DjsChild): Promise<HeardPacket[]> {
+  djs.send({ type: 'heard' });
+  return (await djs.next('heard', 5_000)).packets;
+}
+
+/** Numbered frames from `sender` until `stop()`: as fast as voxcord's transmit pump takes them. */
+function speak(m: DaveMember, sender: number): { stop(): Promise<void> } {
+  let stopped = false;
+  const finished = m.session.playOpus(
+    (async function* () {
+      for (let n = 0; !stopped; n++) yield numberedFrame(sender, n);
+    })(),
+  ).finished;
+  return {
+    async stop() {
+      stopped = true;
+      await finished;
+    },
+  };
+}
+
+describe('@discordjs/voice receiving voxcord senders with DAVE', () => {
+  it('decrypts every frame of a voxcord sender, across a third member joining while audio flows, and never sends op 31', async () => {
+    const op31 = op31Counter();
+    const { server, ca, caFile } = await startServer(true, op31.log);
+    const a = await joinVoxcord(server, ca, VOXCORD_USER);
+    const djs = await joinDjs(server, caFile, [VOXCORD_USER]);
+    const before = await settle(server, djs, [a]);
+
+    const frames = Array.from({ length: 150 }, (_, i) => numberedFrame(1, i));
+    const playing = a.session.playOpus(
+      (async function* () {
+        yield* frames;
+      })(),
+    ).finished;
+    await new Promise((r) => setTimeout(r, 600));
+    const b = await joinVoxcord(server, ca, VOXCORD_USER_2); // a commit and an op 22 while A speaks
+    const after = await settle(server, djs, [a, b]);
+    await playing;
+    await new Promise((r) => setTimeout(r, 300)); // the last frames in flight
+
+    const fromA = (await heardBy(djs)).filter((p) => p.userId === VOXCORD_USER);
+    expect(fromA.filter((p) => p.frame === null)).toEqual([]); // no DAVE decryption failure
+    expect(fromA.map((p) => p.frame).filter((h) => h !== silence)).toEqual(frames.map(hex));
+    // The frames really span the transition: some decrypted under each epoch's executed transition.
+    const transitions = new Set(fromA.map((p) => p.transition));
+    expect(transitions.has(before.lastTransitionId)).toBe(true);
+    expect(transitions.has(after.lastTransitionId)).toBe(true);
+    expect(op31.events).toEqual([]);
+    djs.send({ type: 'leave' });
+  });
+
+  it('joins while three voxcord members speak: from its op 22 on it loses at most one frame per sender and never sends op 31', async () => {
+    const op31 = op31Counter();
+    const { server, ca, caFile } = await startServer(true, op31.log);
+    const ids = [VOXCORD_USER, VOXCORD_USER_2, VOXCORD_USER_3];
+    const senders: DaveMember[] = [];
+    for (const id of ids) senders.push(await joinVoxcord(server, ca, id));
+    await until(
+      () => {
+        const st = server.daveState(GUILD, CHANNEL);
+        return st?.members.length === 3 && st.lastTransition?.executed === true;
+      },
+      10_000,
+      'the voxcord group of three',
+    );
+    const speaking = senders.map((m, i) => speak(m, i));
+    await new Promise((r) => setTimeout(r, 500));
+
+    const djs = await joinDjs(server, caFile, ids);
+    const joined = await settle(server, djs, senders);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await Promise.all(speaking.map((s) => s.stop()));
+    await new Promise((r) => setTimeout(r, 300));
+
+    const packets = await heardBy(djs);
+    const figures: Record<string, { decrypted: number; lost: number }> = {};
+    for (const [i, id] of ids.entries()) {
+      // Everything after the library executed the transition that added it (before that it is not
+      // a member, and the senders still use the previous epoch's key by design).
+      const after = packets.filter((p) => p.userId === id && p.transition !== null);
+      const f = (figures[id] = { decrypted: 0, lost: 0 });
+      let last: number | undefined;
+      for (const p of after) {
+        if (p.frame === silence) continue;
+        const parsed = p.frame === null ? undefined : parseNumberedFrame(Buffer.from(p.frame, 'hex'));
+        if (parsed === undefined || parsed.sender !== i) {
+          f.lost++; // failed to decrypt, or handed on still encrypted
+          continue;
+        }
+        f.decrypted++;
+        if (last !== undefined && parsed.n > last + 1) f.lost += parsed.n - last - 1;
+        last = parsed.n;
+      }
+    }
+    const report = `after op 22 ${JSON.stringify(figures)}, op 31 ${op31.events.length}, transitions ${joined.lastTransitionId} -> ${String(packets.at(-1)?.transition)}`;
+    expect(op31.events.length, report).toBe(0);
+    // At most the one frame in flight at op 22, per sender.
+    expect(
+      Object.values(figures).every((f) => f.lost <= 1),
+      report,
+    ).toBe(true);
+    // ~1.5 s of audio from each after the join (so the above cannot hold vacuously).
+    expect(
+      Object.values(figures).every((f) => f.decrypted > 50),
+      report,
+    ).toBe(true);
     djs.send({ type: 'leave' });
   });
 });

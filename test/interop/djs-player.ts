@@ -4,10 +4,14 @@
  * library opens `wss://` with no TLS options: this process is started with NODE_EXTRA_CA_CERTS
  * pointing at the local server's self-signed certificate.
  *
- * IPC in:  { type: 'join', allocation, dave } | { type: 'play', frames: base64[] } | { type: 'dave' }
- *          | { type: 'leave' }
+ * IPC in:  { type: 'join', allocation, dave, listen? } | { type: 'play', frames: base64[] } | { type: 'dave' }
+ *          | { type: 'heard' } | { type: 'leave' }
  * IPC out: { type: 'ready' } | { type: 'played' } | { type: 'dave', ...DjsDaveState }
- *          | { type: 'error', message, debug }
+ *          | { type: 'heard', packets } | { type: 'error', message, debug }
+ *
+ * With `listen` (user ids), the bot also receives: it subscribes to those users from the moment it
+ * is ready and records every packet its receiver parses (what the library's DAVE session made of
+ * it, and which transition the session had executed then).
  */
 import { Readable } from 'node:stream';
 import {
@@ -26,7 +30,8 @@ import type { Allocation } from '../../src/server/index.js';
 import { createTestAdapter } from './djs-adapter.js';
 
 export type PlayerRequest =
-  | { type: 'join'; allocation: Allocation; dave: boolean }
+  | { type: 'join'; allocation: Allocation; dave: boolean; listen?: string[] }
+  | { type: 'heard' }
   | { type: 'play'; frames: string[] }
   | { type: 'dave' }
   | { type: 'leave' };
@@ -47,7 +52,17 @@ export interface DjsDaveState {
   lastTransitionId: number | null;
 }
 
+/** One packet from a listened-to user, as the library's receiver parsed it. */
+export interface HeardPacket {
+  userId: string;
+  /** The payload it hands to the subscriber, hex; null when its DAVE session failed to decrypt. */
+  frame: string | null;
+  /** The DAVE session's last executed transition at that moment (null before the first). */
+  transition: number | null;
+}
+
 export type PlayerReply =
+  | { type: 'heard'; packets: HeardPacket[] }
   | { type: 'ready' }
   | { type: 'played' }
   | ({ type: 'dave' } & DjsDaveState)
@@ -73,7 +88,38 @@ let connection: VoiceConnection | undefined;
 const player = createAudioPlayer({ behaviors: { noSubscriber: NoSubscriberBehavior.Play } });
 player.on('error', fail);
 
-async function join(allocation: Allocation, dave: boolean): Promise<void> {
+const heard: HeardPacket[] = [];
+
+/** The library's DAVE session wrapper of the current connection, if any. */
+function daveOf(conn: VoiceConnection | undefined) {
+  const state = conn?.state;
+  if (state?.status !== VoiceConnectionStatus.Ready) return undefined;
+  // `networking.state.dave` is the library's DAVESession wrapper; `.session` is davey's session.
+  const networking = state.networking.state;
+  return 'dave' in networking ? networking.dave : undefined;
+}
+
+/**
+ * Subscribes to `userIds` and records what the receiver makes of each of their packets: its
+ * parsePacket (transport then DAVE decryption; null when DAVE failed) is wrapped, since the library
+ * drops failed packets without an event.
+ */
+function listen(conn: VoiceConnection, userIds: string[]): void {
+  const receiver = conn.receiver as unknown as { parsePacket: (...args: unknown[]) => Buffer | null };
+  const parse = receiver.parsePacket.bind(receiver);
+  receiver.parsePacket = (...args: unknown[]) => {
+    const out = parse(...args);
+    heard.push({
+      userId: String(args[4]),
+      frame: out === null ? null : Buffer.from(out).toString('hex'),
+      transition: daveOf(conn)?.lastTransitionId ?? null,
+    });
+    return out;
+  };
+  for (const userId of userIds) conn.receiver.subscribe(userId).on('data', () => undefined);
+}
+
+async function join(allocation: Allocation, dave: boolean, listenTo: string[] = []): Promise<void> {
   const { adapterCreator } = createTestAdapter(allocation);
   connection = joinVoiceChannel({
     guildId: allocation.guildId,
@@ -91,6 +137,7 @@ async function join(allocation: Allocation, dave: boolean): Promise<void> {
   });
   connection.on('error', fail);
   await entersState(connection, VoiceConnectionStatus.Ready, 10_000);
+  if (listenTo.length > 0) listen(connection, listenTo);
   connection.subscribe(player);
   // Speaking before the first packet: the server drops media from a sender that has not sent op 5,
   // and the library would otherwise send op 5 in the same tick as its first packet.
@@ -115,11 +162,7 @@ function daveState(): DjsDaveState {
     epochAuthenticator: null,
     lastTransitionId: null,
   };
-  const state = connection?.state;
-  if (state?.status !== VoiceConnectionStatus.Ready) return empty;
-  // `networking.state.dave` is the library's DAVESession wrapper; `.session` is davey's session.
-  const networking = state.networking.state;
-  const dave = 'dave' in networking ? networking.dave : undefined;
+  const dave = daveOf(connection);
   if (dave === undefined) return empty;
   // djs types it as the subset of methods it calls; at run time it is davey's DAVESession.
   const session = dave.session as DaveySession | undefined;
@@ -137,7 +180,8 @@ function daveState(): DjsDaveState {
 
 process.on('message', (raw: unknown) => {
   const req = raw as PlayerRequest;
-  if (req.type === 'join') join(req.allocation, req.dave).catch(fail);
+  if (req.type === 'join') join(req.allocation, req.dave, req.listen).catch(fail);
+  else if (req.type === 'heard') reply({ type: 'heard', packets: heard.splice(0) });
   else if (req.type === 'play') play(req.frames).catch(fail);
   else if (req.type === 'dave') {
     try {
