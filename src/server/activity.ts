@@ -94,7 +94,11 @@ export class InteractionRecord implements LocalInteraction {
   }
 
   followup(index = 0, timeoutMs = 10_000): Promise<LocalMessage> {
-    return this.activity.waitFor(() => this.followups[index], timeoutMs, `followup ${index} of /${this.commandName}`);
+    return this.activity.waitFor(
+      () => this.followups[index],
+      timeoutMs,
+      `followup ${index} of /${this.commandName}`,
+    );
   }
 
   /** Interaction tokens are secrets on Discord: keep them out of util.inspect and JSON. */
@@ -115,7 +119,13 @@ export class Activity {
   private readonly waiters = new Set<Waiter>();
 
   addMessage(message: Omit<LocalMessage, 'id' | 'edits' | 'deleted' | 'createdAt'>): LocalMessage {
-    const record: LocalMessage = { ...message, id: newSnowflake(), edits: 0, deleted: false, createdAt: Date.now() };
+    const record: LocalMessage = {
+      ...message,
+      id: newSnowflake(),
+      edits: 0,
+      deleted: false,
+      createdAt: Date.now(),
+    };
     this.messages.push(record);
     this.changed();
     return record;
@@ -201,7 +211,10 @@ export interface MessageBody {
   attachments: Array<{ filename: string; size: number }>;
 }
 
-export function parseMessageBody(body: unknown, files: Array<{ filename: string; size: number }>): MessageBody {
+export function parseMessageBody(
+  body: unknown,
+  files: Array<{ filename: string; size: number }>,
+): MessageBody {
   const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   return {
     content: typeof b.content === 'string' ? b.content : '',
@@ -213,7 +226,12 @@ export function parseMessageBody(body: unknown, files: Array<{ filename: string;
 }
 
 export function isEmptyMessage(body: MessageBody): boolean {
-  return body.content === '' && body.embeds.length === 0 && body.components.length === 0 && body.attachments.length === 0;
+  return (
+    body.content === '' &&
+    body.embeds.length === 0 &&
+    body.components.length === 0 &&
+    body.attachments.length === 0
+  );
 }
 
 export function isEphemeral(flags: number): boolean {

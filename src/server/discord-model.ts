@@ -194,7 +194,8 @@ function botRoleId(guild: GuildRecord, botId: string): string {
 export function basePermissions(guild: GuildRecord, userId: string): bigint {
   const everyone = guild.roles.get(guild.id)?.permissions ?? 0n;
   let perms = everyone;
-  for (const roleId of guild.members.get(userId)?.roles ?? []) perms |= guild.roles.get(roleId)?.permissions ?? 0n;
+  for (const roleId of guild.members.get(userId)?.roles ?? [])
+    perms |= guild.roles.get(roleId)?.permissions ?? 0n;
   return perms;
 }
 
@@ -231,7 +232,11 @@ export function userPayload(user: UserRecord): Record<string, unknown> {
   };
 }
 
-export function memberPayload(guild: GuildRecord, member: MemberRecord, user: UserRecord): Record<string, unknown> {
+export function memberPayload(
+  guild: GuildRecord,
+  member: MemberRecord,
+  user: UserRecord,
+): Record<string, unknown> {
   return {
     user: userPayload(user),
     nick: null,

@@ -24,6 +24,9 @@ export function senderWithheld(flags: Readonly<VoiceFlags>): WithheldReason | nu
 }
 
 /** A receiver that is forwarded nothing (`allocationDeaf`: a load-test listener, see Allocation.deaf). */
-export function receiverWithheld(flags: Readonly<VoiceFlags>, allocationDeaf: boolean): WithheldReason | null {
+export function receiverWithheld(
+  flags: Readonly<VoiceFlags>,
+  allocationDeaf: boolean,
+): WithheldReason | null {
   return allocationDeaf || flags.selfDeaf || flags.deaf ? 'receiver-deaf' : null;
 }

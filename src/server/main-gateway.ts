@@ -329,7 +329,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     (options.strictGuilds === true || !SNOWFLAKE.test(guildId) ? undefined : addGuild(guildId));
   const channelFor = (guild: GuildRecord, channelId: string) => {
     const channel = guild.channels.get(channelId);
-    if (channel !== undefined || options.strictGuilds === true || !SNOWFLAKE.test(channelId)) return channel;
+    if (channel !== undefined || options.strictGuilds === true) return channel;
     return addChannel(guild, { id: channelId, name: `voice ${channelId}` });
   };
 
@@ -494,7 +494,12 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   };
 
   /** Any event to the bots of a guild that have `intent`. */
-  const broadcast = (guildId: string, intent: number, t: string, d: (session: BotSession) => unknown): void => {
+  const broadcast = (
+    guildId: string,
+    intent: number,
+    t: string,
+    d: (session: BotSession) => unknown,
+  ): void => {
     for (const session of sessionsForGuild(guildId)) {
       if ((session.intents & intent) === 0) continue;
       dispatch(session, t, d(session));
@@ -852,7 +857,11 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     const definition = [...(scopes?.get(guild.id) ?? []), ...(scopes?.get('global') ?? [])].find(
       (c) => c.name === command.name,
     );
-    const resolved: { users: Record<string, unknown>; members: Record<string, unknown>; channels: Record<string, unknown> } = {
+    const resolved: {
+      users: Record<string, unknown>;
+      members: Record<string, unknown>;
+      channels: Record<string, unknown>;
+    } = {
       users: {},
       members: {},
       channels: {},
@@ -865,17 +874,34 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
         const targetMember = guild.members.get(target.id);
         if (targetMember !== undefined) {
           const { user: _user, ...rest } = memberPayload(guild, targetMember, target);
-          resolved.members[target.id] = { ...rest, permissions: basePermissions(guild, target.id).toString() };
+          resolved.members[target.id] = {
+            ...rest,
+            permissions: basePermissions(guild, target.id).toString(),
+          };
         }
       } else if (type === ApplicationCommandOptionType.Channel) {
         const target = guild.channels.get(String(value));
-        if (target !== undefined) resolved.channels[target.id] = { ...channelPayload(guild, target), permissions: '0' };
+        if (target !== undefined)
+          resolved.channels[target.id] = { ...channelPayload(guild, target), permissions: '0' };
       }
-      return { name, type, value: type === ApplicationCommandOptionType.User || type === ApplicationCommandOptionType.Channel ? String(value) : value };
+      return {
+        name,
+        type,
+        value:
+          type === ApplicationCommandOptionType.User || type === ApplicationCommandOptionType.Channel
+            ? String(value)
+            : value,
+      };
     });
     const interaction = activity.addInteraction(botId, command.name, guild.id, command.channelId, user.id);
     const botMember = guild.members.get(botId);
-    log({ type: 'interaction', userId: user.id, guildId: guild.id, channelId: command.channelId, detail: `/${command.name}` });
+    log({
+      type: 'interaction',
+      userId: user.id,
+      guildId: guild.id,
+      channelId: command.channelId,
+      detail: `/${command.name}`,
+    });
     dispatch(session, 'INTERACTION_CREATE', {
       id: interaction.id,
       application_id: botId,
@@ -886,13 +912,18 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
         type: 1,
         guild_id: guild.id,
         ...(options.length > 0 ? { options } : {}),
-        ...(Object.keys(resolved.users).length + Object.keys(resolved.channels).length > 0 ? { resolved } : {}),
+        ...(Object.keys(resolved.users).length + Object.keys(resolved.channels).length > 0
+          ? { resolved }
+          : {}),
       },
       guild_id: guild.id,
       guild: { id: guild.id, locale: 'en-US', features: [] },
       channel_id: channel.id,
       channel: channelPayload(guild, channel),
-      member: { ...memberPayload(guild, member, user), permissions: basePermissions(guild, user.id).toString() },
+      member: {
+        ...memberPayload(guild, member, user),
+        permissions: basePermissions(guild, user.id).toString(),
+      },
       token: interaction.token,
       version: 1,
       app_permissions: (botMember === undefined ? 0n : basePermissions(guild, botId)).toString(),
@@ -962,14 +993,16 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       const guild = addGuild(spec);
       for (const session of sessionsForGuild(guild.id)) {
         ensureMember(guild, userFor(session.userId));
-        if ((session.intents & GatewayIntent.Guilds) !== 0) dispatch(session, 'GUILD_CREATE', guildCreate(guild));
+        if ((session.intents & GatewayIntent.Guilds) !== 0)
+          dispatch(session, 'GUILD_CREATE', guildCreate(guild));
       }
       return true;
     },
     addChannel(guildId, spec) {
       const guild = guilds.get(guildId);
       if (guild === undefined) throw new VoxcordError('INVALID_ARGUMENT', `unknown guild ${guildId}`);
-      if (guild.channels.has(spec.id)) throw new VoxcordError('INVALID_ARGUMENT', `channel ${spec.id} exists`);
+      if (guild.channels.has(spec.id))
+        throw new VoxcordError('INVALID_ARGUMENT', `channel ${spec.id} exists`);
       const channel = addChannel(guild, spec);
       broadcast(guildId, GatewayIntent.Guilds, 'CHANNEL_CREATE', () => channelPayload(guild, channel));
     },
@@ -1004,7 +1037,11 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     runCommand,
     messages: (filter) => activity.find(filter),
     waitForMessage: (filter = {}, timeoutMs = 10_000) =>
-      activity.waitFor(() => activity.find(filter)[0], timeoutMs, `a message matching ${JSON.stringify(filter)}`),
+      activity.waitFor(
+        () => activity.find(filter)[0],
+        timeoutMs,
+        `a message matching ${JSON.stringify(filter)}`,
+      ),
     commands: (botId) => [...(commands.get(botId)?.values() ?? [])].flat(),
     setServerVoiceFlags(guildId, userId, flags) {
       const guild = guilds.get(guildId);
@@ -1015,7 +1052,11 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       log({ type: 'voice-flags', userId, guildId, detail: `deaf=${member.deaf} mute=${member.mute}` });
       const state = guild.voiceStates.get(userId);
       if (state === undefined) {
-        voiceServer.setVoiceFlags?.(guildId, userId, { selfDeaf: false, deaf: member.deaf, mute: member.mute });
+        voiceServer.setVoiceFlags?.(guildId, userId, {
+          selfDeaf: false,
+          deaf: member.deaf,
+          mute: member.mute,
+        });
         return true;
       }
       state.deaf = member.deaf;
@@ -1202,7 +1243,6 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   };
   return handle;
 }
-
 
 const MAX_BODY_BYTES = 26 * 1024 * 1024;
 

@@ -63,7 +63,10 @@ export interface RestContext {
   messageCreated(message: LocalMessage): void;
 }
 
-const error = (status: number, code: number, message: string): RestResponse => ({ status, body: { message, code } });
+const error = (status: number, code: number, message: string): RestResponse => ({
+  status,
+  body: { message, code },
+});
 const NOT_FOUND = error(404, RestErrorCode.General, '404: Not Found');
 const UNAUTHORIZED = error(401, RestErrorCode.General, '401: Unauthorized');
 const METHOD_NOT_ALLOWED = error(405, RestErrorCode.General, '405: Method Not Allowed');
@@ -88,7 +91,9 @@ const TOKEN = '([A-Za-z0-9_.\\-]+)';
 
 export function createRestHandler(ctx: RestContext): (request: RestRequest) => RestResponse {
   const guildOf = (id: string): GuildRecord | undefined => ctx.guilds.get(id);
-  const channelOf = (id: string): { guild: GuildRecord; channel: ReturnType<GuildRecord['channels']['get']> & object } | undefined => {
+  const channelOf = (
+    id: string,
+  ): { guild: GuildRecord; channel: ReturnType<GuildRecord['channels']['get']> & object } | undefined => {
     for (const guild of ctx.guilds.values()) {
       const channel = guild.channels.get(id);
       if (channel !== undefined) return { guild, channel };
@@ -96,7 +101,8 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
     return undefined;
   };
   const payloadOf = (message: LocalMessage): Record<string, unknown> => {
-    const interaction = message.interactionId === null ? undefined : ctx.activity.interactions.get(message.interactionId);
+    const interaction =
+      message.interactionId === null ? undefined : ctx.activity.interactions.get(message.interactionId);
     return messagePayload(
       message,
       ctx.user(message.authorId),
@@ -107,12 +113,18 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
   };
   const commandList = (app: string, scope: string): ApplicationCommandRecord[] => {
     let byScope = ctx.commands.get(app);
-    if (byScope === undefined) ctx.commands.set(app, (byScope = new Map<string, ApplicationCommandRecord[]>()));
+    if (byScope === undefined)
+      ctx.commands.set(app, (byScope = new Map<string, ApplicationCommandRecord[]>()));
     let list = byScope.get(scope);
     if (list === undefined) byScope.set(scope, (list = []));
     return list;
   };
-  const toCommand = (app: string, scope: string, body: unknown, id?: string): ApplicationCommandRecord | RestResponse => {
+  const toCommand = (
+    app: string,
+    scope: string,
+    body: unknown,
+    id?: string,
+  ): ApplicationCommandRecord | RestResponse => {
     const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
     if (typeof b.name !== 'string' || b.name.length === 0)
       return {
@@ -175,7 +187,10 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
       : interaction.followups.find((m) => m.id === which && !m.deleted);
 
   const editMessage = (message: LocalMessage, request: RestRequest): void => {
-    const b = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
+    const b =
+      typeof request.body === 'object' && request.body !== null
+        ? (request.body as Record<string, unknown>)
+        : {};
     if (typeof b.content === 'string' || b.content === null) message.content = b.content ?? '';
     if (Array.isArray(b.embeds)) message.embeds = b.embeds;
     if (Array.isArray(b.components)) message.components = b.components;
@@ -196,7 +211,9 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
   route('GET', '/users/@me', (_r, _p, bot) => ({ status: 200, body: userPayload(ctx.user(bot)) }));
   route('GET', `/users/${ID}`, (_r, [id]) => {
     const user = ctx.knownUser(id!);
-    return user === undefined ? error(404, RestErrorCode.UnknownUser, 'Unknown User') : { status: 200, body: userPayload(user) };
+    return user === undefined
+      ? error(404, RestErrorCode.UnknownUser, 'Unknown User')
+      : { status: 200, body: userPayload(user) };
   });
   const application: Handler = (_r, _p, bot) => ({
     status: 200,
@@ -237,7 +254,9 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
   });
   route('GET', `/guilds/${ID}/roles`, (_r, [id]) => {
     const guild = guildOf(id!);
-    return guild === undefined ? UNKNOWN_GUILD : { status: 200, body: [...guild.roles.values()].map(rolePayload) };
+    return guild === undefined
+      ? UNKNOWN_GUILD
+      : { status: 200, body: [...guild.roles.values()].map(rolePayload) };
   });
   route('GET', `/guilds/${ID}/members/${ID}`, (_r, [id, userId]) => {
     const guild = guildOf(id!);
@@ -272,7 +291,9 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
   // ---- channels and messages ----
   route('GET', `/channels/${ID}`, (_r, [id]) => {
     const found = channelOf(id!);
-    return found === undefined ? UNKNOWN_CHANNEL : { status: 200, body: channelPayload(found.guild, found.channel) };
+    return found === undefined
+      ? UNKNOWN_CHANNEL
+      : { status: 200, body: channelPayload(found.guild, found.channel) };
   });
   route('POST', `/channels/${ID}/messages`, createChannelMessage);
   route('GET', `/channels/${ID}/messages`, (request, [id]) => {
@@ -287,7 +308,9 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
   });
   route('GET', `/channels/${ID}/messages/${ID}`, (_r, [channelId, id]) => {
     const message = ctx.activity.message(id!);
-    return message === undefined || message.channelId !== channelId ? UNKNOWN_MESSAGE : { status: 200, body: payloadOf(message) };
+    return message === undefined || message.channelId !== channelId
+      ? UNKNOWN_MESSAGE
+      : { status: 200, body: payloadOf(message) };
   });
   route('PATCH', `/channels/${ID}/messages/${ID}`, (request, [channelId, id], bot) => {
     const message = ctx.activity.message(id!);
@@ -303,20 +326,29 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
     ctx.activity.changed();
     return { status: 204 };
   });
-  route('POST', `/channels/${ID}/typing`, (_r, [id]) => (channelOf(id!) === undefined ? UNKNOWN_CHANNEL : { status: 204 }));
+  route('POST', `/channels/${ID}/typing`, (_r, [id]) =>
+    channelOf(id!) === undefined ? UNKNOWN_CHANNEL : { status: 204 },
+  );
 
   // ---- application commands ----
   const commandRoutes = (prefix: string, scopeOf: (params: string[]) => string | RestResponse): void => {
-    const withScope = (params: string[], bot: string, fn: (app: string, scope: string) => RestResponse): RestResponse => {
+    const withScope = (
+      params: string[],
+      bot: string,
+      fn: (app: string, scope: string) => RestResponse,
+    ): RestResponse => {
       const app = params[0]!;
       if (app !== bot) return error(403, RestErrorCode.MissingAccess, 'Missing Access');
       const scope = scopeOf(params);
       return typeof scope === 'string' ? fn(app, scope) : scope;
     };
-    route('GET', prefix, (_r, p, bot) => withScope(p, bot, (app, scope) => ({ status: 200, body: commandList(app, scope) })));
+    route('GET', prefix, (_r, p, bot) =>
+      withScope(p, bot, (app, scope) => ({ status: 200, body: commandList(app, scope) })),
+    );
     route('PUT', prefix, (request, p, bot) =>
       withScope(p, bot, (app, scope) => {
-        if (!Array.isArray(request.body)) return error(400, RestErrorCode.InvalidFormBody, 'Invalid Form Body');
+        if (!Array.isArray(request.body))
+          return error(400, RestErrorCode.InvalidFormBody, 'Invalid Form Body');
         const previous = commandList(app, scope);
         const next: ApplicationCommandRecord[] = [];
         for (const body of request.body) {
@@ -345,14 +377,17 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
       withScope(p, bot, (app, scope) => {
         const list = commandList(app, scope);
         const index = list.findIndex((c) => c.id === p.at(-1));
-        if (index < 0) return error(404, RestErrorCode.UnknownApplicationCommand, 'Unknown application command');
+        if (index < 0)
+          return error(404, RestErrorCode.UnknownApplicationCommand, 'Unknown application command');
         list.splice(index, 1);
         return { status: 204 };
       }),
     );
   };
   commandRoutes(`/applications/${ID}/commands`, () => 'global');
-  commandRoutes(`/applications/${ID}/guilds/${ID}/commands`, (p) => (guildOf(p[1]!) === undefined ? UNKNOWN_GUILD : p[1]!));
+  commandRoutes(`/applications/${ID}/guilds/${ID}/commands`, (p) =>
+    guildOf(p[1]!) === undefined ? UNKNOWN_GUILD : p[1]!,
+  );
 
   // ---- interactions ----
   route(
@@ -363,8 +398,15 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
       if (interaction === undefined || interaction.id !== id)
         return error(404, RestErrorCode.UnknownInteraction, 'Unknown interaction');
       if (interaction.callbackType !== null)
-        return error(400, RestErrorCode.InteractionAlreadyAcknowledged, 'Interaction has already been acknowledged.');
-      const b = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
+        return error(
+          400,
+          RestErrorCode.InteractionAlreadyAcknowledged,
+          'Interaction has already been acknowledged.',
+        );
+      const b =
+        typeof request.body === 'object' && request.body !== null
+          ? (request.body as Record<string, unknown>)
+          : {};
       const type = b.type;
       if (
         type !== InteractionCallbackType.ChannelMessageWithSource &&
@@ -385,6 +427,7 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
         interactionId: interaction.id,
         loading: deferred,
       });
+      ctx.activity.changed();
       if (request.query.get('with_response') !== 'true') return { status: 204 };
       return {
         status: 200,
@@ -428,7 +471,10 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
     },
     false,
   );
-  const webhookMessageRoute = (method: string, fn: (interaction: InteractionRecord, message: LocalMessage, request: RestRequest) => RestResponse): void =>
+  const webhookMessageRoute = (
+    method: string,
+    fn: (interaction: InteractionRecord, message: LocalMessage, request: RestRequest) => RestResponse,
+  ): void =>
     route(
       method,
       `/webhooks/${ID}/${TOKEN}/messages/(@original|\\d{1,20})`,
