@@ -383,6 +383,8 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   });
 
   const wss = new WebSocketServer({ server: httpServer });
+  // The http server's errors (EADDRINUSE...) are re-emitted here; listen() below reports them.
+  wss.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException): void =>
       reject(

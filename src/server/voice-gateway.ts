@@ -82,6 +82,8 @@ export class VoiceGateway {
       : createHttpServer();
     const wss = new WebSocketServer({ server: http, maxPayload: 1 << 20 });
     await new Promise<void>((resolve, reject) => {
+      // The websocket server re-emits the http server's errors (EADDRINUSE): reject reports them.
+      wss.on('error', () => undefined);
       http.once('error', reject);
       http.listen(options.port, options.host, () => {
         http.off('error', reject);
