@@ -32,16 +32,18 @@ afterEach(async () => {
 
 async function startWorld(voice: { tls?: boolean } = {}): Promise<LocalDiscord> {
   const local = await startLocalDiscord({
-    guilds: [
-      {
-        id: GUILD,
-        name: 'test guild',
-        channels: [
-          { id: VOICE, name: 'Music', type: 'voice' },
-          { id: TEXT, name: 'general', type: 'text' },
-        ],
-      },
-    ],
+    gateway: {
+      guilds: [
+        {
+          id: GUILD,
+          name: 'test guild',
+          channels: [
+            { id: VOICE, name: 'Music', type: 'voice' },
+            { id: TEXT, name: 'general', type: 'text' },
+          ],
+        },
+      ],
+    },
     voice,
   });
   cleanups.push(() => local.stop());
@@ -106,13 +108,8 @@ describe('an unmodified discord.js Client against the local Discord', () => {
     await login(client, local);
     const guild = client.guilds.cache.get(GUILD)!;
     expect(guild.name).toBe('test guild');
-    expect(guild.members.me?.id).toBe(BOT);
-    expect(guild.roles.everyone.permissions.has(PermissionFlagsBits.Connect)).toBe(true);
-    const channel = guild.channels.cache.get(VOICE) as VoiceBasedChannel;
-    expect(channel.isVoiceBased()).toBe(true);
-    expect(channel.userLimit).toBe(0);
-    expect(channel.joinable).toBe(true);
 
+    // The join first: before issue 13 it timed out (discord.js dropped its own voice state).
     const connection = joinVoiceChannel({
       guildId: GUILD,
       channelId: VOICE,
@@ -122,6 +119,13 @@ describe('an unmodified discord.js Client against the local Discord', () => {
     });
     cleanups.push(() => connection.destroy());
     await entersState(connection, 'ready', 8_000);
+
+    expect(guild.members.me?.id).toBe(BOT);
+    expect(guild.roles.everyone.permissions.has(PermissionFlagsBits.Connect)).toBe(true);
+    const channel = guild.channels.cache.get(VOICE) as VoiceBasedChannel;
+    expect(channel.isVoiceBased()).toBe(true);
+    expect(channel.userLimit).toBe(0);
+    expect(channel.joinable).toBe(true);
     // discord.js kept its own voice state (it needs `member` for that) and sees itself in the channel.
     await until(() => guild.members.me?.voice.channelId === VOICE, 2_000, 'the bot in the channel');
     expect(channel.members.has(BOT)).toBe(true);

@@ -7,7 +7,7 @@
  */
 import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { entersState, joinVoiceChannel, startLocalDiscord } from '../../src/index.js';
+import { createGatewayClient, entersState, joinVoiceChannel, startLocalDiscord } from '../../src/index.js';
 import type { LocalDiscord, VoiceConnection } from '../../src/index.js';
 import type { VoiceEventOrder } from '../../src/server/main-gateway.js';
 
@@ -25,9 +25,11 @@ afterEach(async () => {
 
 async function startWorld(voiceEventOrder?: VoiceEventOrder): Promise<LocalDiscord> {
   const local = await startLocalDiscord({
-    guilds: [{ id: GUILD, channels: [{ id: VOICE, name: 'voice' }] }],
     voice: { dave: false },
-    ...(voiceEventOrder === undefined ? {} : { gateway: { voiceEventOrder } }),
+    gateway: {
+      guilds: [{ id: GUILD, channels: [{ id: VOICE, name: 'voice' }] }],
+      ...(voiceEventOrder === undefined ? {} : { voiceEventOrder }),
+    },
   });
   cleanups.push(() => local.stop());
   return local;
@@ -41,16 +43,29 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   }
 }
 
-/** A user in the voice channel; `packets` counts the RTP packets it receives from SPEAKER. */
+/**
+ * A user in the voice channel; `packets` counts the RTP packets it receives from SPEAKER.
+ * `as: 'bot'` joins through a bot's main gateway session (the built-in client) instead of the
+ * local Discord's user adapter.
+ */
 async function joinUser(
   local: LocalDiscord,
   userId: string,
   selfDeaf: boolean,
+  as: 'user' | 'bot' = 'user',
 ): Promise<{ connection: VoiceConnection; packets: () => number }> {
+  let adapterCreator = as === 'user' ? local.userAdapterCreator(userId, GUILD) : undefined;
+  if (adapterCreator === undefined) {
+    const { token, apiUrl } = local.createBot(userId);
+    const client = createGatewayClient({ token, apiUrl });
+    cleanups.push(() => client.destroy());
+    await client.connect();
+    adapterCreator = client.adapterCreator(GUILD);
+  }
   const connection = joinVoiceChannel({
     guildId: GUILD,
     channelId: VOICE,
-    adapterCreator: local.userAdapterCreator(userId, GUILD),
+    adapterCreator,
     group: `fidelity-${userId}`,
     selfDeaf,
     tls: false,
@@ -78,9 +93,10 @@ async function speak(speaker: VoiceConnection, frames: number): Promise<void> {
 describe('deafen and mute on the SFU', () => {
   it('a self-deafened user is forwarded nothing; an undeafened one in the same call hears every frame', async () => {
     const local = await startWorld();
-    const speaker = await joinUser(local, SPEAKER, true);
-    const deaf = await joinUser(local, LISTENER, true);
-    const control = await joinUser(local, CONTROL, false);
+    // Bots through the main gateway, as in the issue (a recording bot that forgets selfDeaf: false).
+    const speaker = await joinUser(local, SPEAKER, true, 'bot');
+    const deaf = await joinUser(local, LISTENER, true, 'bot');
+    const control = await joinUser(local, CONTROL, false, 'bot');
     await speak(speaker.connection, 40);
     await until(() => control.packets() >= 40, 5_000, 'the frames at the undeafened user');
     await new Promise((r) => setTimeout(r, 200));
@@ -173,7 +189,7 @@ describe('order of the two voice dispatches', () => {
         op: 4,
         d: { guild_id: GUILD, channel_id: null, self_mute: false, self_deaf: true },
       });
-      await until(() => !local.voiceStates(GUILD).some((s) => s.userId === BOT), 2_000, 'the leave');
+      await until(() => !local.gateway.voiceStates(GUILD).some((s) => s.userId === BOT), 2_000, 'the leave');
     }
     return orders;
   }
