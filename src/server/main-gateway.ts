@@ -333,6 +333,14 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     return addChannel(guild, { id: channelId, name: `voice ${channelId}` });
   };
 
+  /** A bot token's user: a bot, member of every guild with its managed role, as if invited. */
+  const enrolBot = (userId: string): void => {
+    const user = userFor(userId);
+    user.bot = true;
+    if (user.username === `user-${userId}`) user.username = `bot-${userId}`;
+    for (const guild of guilds.values()) ensureMember(guild, user);
+  };
+
   const sessions = new Map<string, BotSession>();
   const sockets = new Map<WebSocket, SocketState>();
 
@@ -689,11 +697,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     sessions.set(session.id, session);
     state.session = session;
     log({ type: 'identify', userId, detail: `shard ${shardId}/${shardCount}` });
-    // The bot is a member of every guild (with its managed role), as if invited.
-    const botUser = userFor(userId);
-    botUser.bot = true;
-    if (botUser.username === `user-${userId}`) botUser.username = `bot-${userId}`;
-    for (const guild of guilds.values()) ensureMember(guild, botUser);
+    enrolBot(userId);
     dispatch(session, 'READY', readyPayload(session));
     if ((session.intents & GatewayIntent.Guilds) !== 0) {
       for (const guild of guilds.values()) {
@@ -942,7 +946,11 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   restHandler = createRestHandler({
     gatewayInformation: info,
     wsUrl,
-    tokenUser,
+    tokenUser: (authorization) => {
+      const userId = tokenUser(authorization);
+      if (userId !== null) enrolBot(userId);
+      return userId;
+    },
     guilds,
     user: userFor,
     knownUser: (id) => users.get(id),

@@ -16,6 +16,7 @@ import type { VoiceBasedChannel } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { entersState, joinVoiceChannel, startLocalDiscord } from '../../src/index.js';
 import type { LocalDiscord, VoiceConnection } from '../../src/index.js';
+import { until } from '../e2e/harness.js';
 import { PLAY_FREQUENCY, createMusicBot } from './voxcord-music-bot.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -55,14 +56,6 @@ async function login(client: Client, local: LocalDiscord, botId = BOT): Promise<
   const ready = new Promise((resolve) => client.once(Events.ClientReady, resolve));
   await client.login(local.createBot(botId).token);
   await ready;
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** A user joins voice with a voxcord connection (undeafened) and decodes what `speakerId` sends. */

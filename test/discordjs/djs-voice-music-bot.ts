@@ -18,20 +18,9 @@ import {
 import type { VoiceConnection } from '@discordjs/voice';
 import { Client, Events, GatewayIntentBits, MessageFlags } from 'discord.js';
 import type { ChatInputCommandInteraction } from 'discord.js';
+import { sinePcm } from '../e2e/harness.js';
 
 export const PLAY_FREQUENCY = 440;
-
-/** s16le 48 kHz stereo sine. */
-function tone(hz: number, ms: number): Buffer {
-  const samples = (48_000 * ms) / 1000;
-  const pcm = Buffer.alloc(samples * 4);
-  for (let i = 0; i < samples; i++) {
-    const v = Math.round(Math.sin((2 * Math.PI * hz * i) / 48_000) * 12_000);
-    pcm.writeInt16LE(v, i * 4);
-    pcm.writeInt16LE(v, i * 4 + 2);
-  }
-  return pcm;
-}
 
 export function createDjsVoiceMusicBot(options: { apiUrl?: string; toneMs?: number } = {}): Client {
   const client = new Client({
@@ -71,7 +60,7 @@ export function createDjsVoiceMusicBot(options: { apiUrl?: string; toneMs?: numb
     await entersState(connection, VoiceConnectionStatus.Ready, 10_000);
     connection.subscribe(player);
     player.play(
-      createAudioResource(Readable.from([tone(PLAY_FREQUENCY, options.toneMs ?? 1_500)]), {
+      createAudioResource(Readable.from([sinePcm(options.toneMs ?? 1_500, PLAY_FREQUENCY)]), {
         inputType: StreamType.Raw,
       }),
     );

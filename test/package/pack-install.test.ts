@@ -14,6 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+/** A consumer project's TypeScript settings (strict, Node ESM). */
+const CONSUMER_COMPILER_OPTIONS = {
+  target: 'ES2022',
+  module: 'NodeNext',
+  moduleResolution: 'NodeNext',
+  lib: ['ES2023'],
+  strict: true,
+  types: ['node'],
+  typeRoots: [join(ROOT, 'node_modules/@types')],
+};
 
 interface Run {
   code: number;
@@ -111,15 +121,9 @@ describe('the packed tarball', () => {
       join(project, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          lib: ['ES2023'],
-          strict: true,
+          ...CONSUMER_COMPILER_OPTIONS,
           // Check the installed declaration files too: a broken .d.ts must fail here.
           skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
           outDir: 'out',
           rootDir: '.',
         },
@@ -242,17 +246,7 @@ describe('the docs: "Test your discord.js bot offline"', () => {
     await writeFile(
       join(example, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          lib: ['ES2023'],
-          strict: true,
-          skipLibCheck: true,
-          noEmit: true,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-        },
+        compilerOptions: { ...CONSUMER_COMPILER_OPTIONS, skipLibCheck: true, noEmit: true },
         files: Object.keys(files),
       }),
     );

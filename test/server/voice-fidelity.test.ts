@@ -9,6 +9,7 @@ import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGatewayClient, entersState, joinVoiceChannel, startLocalDiscord } from '../../src/index.js';
 import type { LocalDiscord, VoiceConnection } from '../../src/index.js';
+import { until } from '../e2e/harness.js';
 import type { VoiceEventOrder } from '../../src/server/main-gateway.js';
 
 const GUILD = '1300000000000000001';
@@ -33,14 +34,6 @@ async function startWorld(voiceEventOrder?: VoiceEventOrder): Promise<LocalDisco
   });
   cleanups.push(() => local.stop());
   return local;
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /**
