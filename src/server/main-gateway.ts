@@ -16,13 +16,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import { ApplicationCommandOptionType, InteractionType, VoiceCloseCode } from '../protocol/constants.js';
+import { VoiceCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import {
   SNOWFLAKE,
   addChannel,
-  basePermissions,
   blankVoiceState,
   channelPayload,
   createGuild,
@@ -30,13 +29,13 @@ import {
   guildCreatePayload,
   isVoiceChannel,
   memberPayload,
-  newSnowflake,
   userPayload,
 } from './discord-model.js';
 import type { GuildRecord, MainGatewayGuild, UserRecord, VoiceStateRecord } from './discord-model.js';
 import { Activity, messagePayload } from './activity.js';
 import type { LocalInteraction, LocalMessage, MessageFilter } from './activity.js';
 import { createRestHandler } from './rest-api.js';
+import { interactionCreatePayload } from './interaction-payload.js';
 import type { ApplicationCommandRecord, RestRequest, RestResponse } from './rest-api.js';
 
 /** What the main gateway needs from the voice server (startVoiceServer's handle fits). */
@@ -837,20 +836,11 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     });
   };
 
-  const optionType = (value: string | number | boolean): number =>
-    typeof value === 'boolean'
-      ? ApplicationCommandOptionType.Boolean
-      : typeof value === 'number'
-        ? Number.isInteger(value)
-          ? ApplicationCommandOptionType.Integer
-          : ApplicationCommandOptionType.Number
-        : ApplicationCommandOptionType.String;
-
   const runCommand: MainGateway['runCommand'] = (command) => {
     const guild = guildOfChannel(command.channelId);
     const channel = guild.channels.get(command.channelId)!;
     const user = userFor(command.userId);
-    const member = ensureMember(guild, user);
+    ensureMember(guild, user);
     const bots = [...new Set(sessionsForGuild(guild.id).map((s) => s.userId))];
     const botId = command.botId ?? (bots.length === 1 ? bots[0] : undefined);
     const session = botId === undefined ? undefined : botSessionOf(guild.id, botId);
@@ -863,44 +853,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     const definition = [...(scopes?.get(guild.id) ?? []), ...(scopes?.get('global') ?? [])].find(
       (c) => c.name === command.name,
     );
-    const resolved: {
-      users: Record<string, unknown>;
-      members: Record<string, unknown>;
-      channels: Record<string, unknown>;
-    } = {
-      users: {},
-      members: {},
-      channels: {},
-    };
-    const options = Object.entries(command.options ?? {}).map(([name, value]) => {
-      const type = definition?.options.find((o) => o.name === name)?.type ?? optionType(value);
-      if (type === ApplicationCommandOptionType.User) {
-        const target = userFor(String(value));
-        resolved.users[target.id] = userPayload(target);
-        const targetMember = guild.members.get(target.id);
-        if (targetMember !== undefined) {
-          const { user: _user, ...rest } = memberPayload(guild, targetMember, target);
-          resolved.members[target.id] = {
-            ...rest,
-            permissions: basePermissions(guild, target.id).toString(),
-          };
-        }
-      } else if (type === ApplicationCommandOptionType.Channel) {
-        const target = guild.channels.get(String(value));
-        if (target !== undefined)
-          resolved.channels[target.id] = { ...channelPayload(guild, target), permissions: '0' };
-      }
-      return {
-        name,
-        type,
-        value:
-          type === ApplicationCommandOptionType.User || type === ApplicationCommandOptionType.Channel
-            ? String(value)
-            : value,
-      };
-    });
     const interaction = activity.addInteraction(botId, command.name, guild.id, command.channelId, user.id);
-    const botMember = guild.members.get(botId);
     log({
       type: 'interaction',
       userId: user.id,
@@ -908,38 +861,19 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       channelId: command.channelId,
       detail: `/${command.name}`,
     });
-    dispatch(session, 'INTERACTION_CREATE', {
-      id: interaction.id,
-      application_id: botId,
-      type: InteractionType.ApplicationCommand,
-      data: {
-        id: definition?.id ?? newSnowflake(),
-        name: command.name,
-        type: 1,
-        guild_id: guild.id,
-        ...(options.length > 0 ? { options } : {}),
-        ...(Object.keys(resolved.users).length + Object.keys(resolved.channels).length > 0
-          ? { resolved }
-          : {}),
-      },
-      guild_id: guild.id,
-      guild: { id: guild.id, locale: 'en-US', features: [] },
-      channel_id: channel.id,
-      channel: channelPayload(guild, channel),
-      member: {
-        ...memberPayload(guild, member, user),
-        permissions: basePermissions(guild, user.id).toString(),
-      },
-      token: interaction.token,
-      version: 1,
-      app_permissions: (botMember === undefined ? 0n : basePermissions(guild, botId)).toString(),
-      locale: 'en-US',
-      guild_locale: 'en-US',
-      entitlements: [],
-      authorizing_integration_owners: { '0': guild.id },
-      context: 0,
-      attachment_size_limit: 10 * 1024 * 1024,
-    });
+    dispatch(
+      session,
+      'INTERACTION_CREATE',
+      interactionCreatePayload({
+        interaction,
+        guild,
+        channel,
+        user,
+        users: userFor,
+        definition,
+        options: command.options ?? {},
+      }),
+    );
     return interaction;
   };
 
