@@ -31,9 +31,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startWorld(voice: { tls?: boolean } = {}): Promise<LocalDiscord> {
+async function startWorld(
+  voice: { tls?: boolean } = {},
+  voiceEventOrder?: 'server-first',
+): Promise<LocalDiscord> {
   const local = await startLocalDiscord({
     gateway: {
+      ...(voiceEventOrder === undefined ? {} : { voiceEventOrder }),
       guilds: [
         {
           id: GUILD,
@@ -244,8 +248,8 @@ describe('the same bot on @discordjs/voice (in a child process that trusts the v
     child = undefined;
   });
 
-  it('/play: @discordjs/voice joins through guild.voiceAdapterCreator, a voxcord user hears it, the reply is read back', async () => {
-    const local = await startWorld({ tls: true });
+  /** Starts the @discordjs/voice bot in a child; resolves once it logged in and registered /play. */
+  async function startDjsBot(local: LocalDiscord): Promise<Array<{ type: string; message?: string }>> {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'voxcord-djs-'));
     cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
     const caFile = path.join(tmp, 'ca.pem');
@@ -262,7 +266,12 @@ describe('the same bot on @discordjs/voice (in a child process that trusts the v
     await until(() => messages.length > 0 || proc.exitCode !== null, 20_000, 'the djs bot to log in');
     expect(messages[0]).toEqual({ type: 'ready' });
     await until(() => local.commands(BOT).length === 1, 5_000, 'command registration');
+    return messages;
+  }
 
+  it('/play: @discordjs/voice joins through guild.voiceAdapterCreator, a voxcord user hears it, the reply is read back', async () => {
+    const local = await startWorld({ tls: true });
+    const messages = await startDjsBot(local);
     const { heard } = await joinListener(local, BOT, { ca: local.voice.tlsCa! });
     const play = local.runCommand({ name: 'play', channelId: TEXT, userId: USER });
     const reply = await play.reply(20_000);
@@ -274,5 +283,17 @@ describe('the same bot on @discordjs/voice (in a child process that trusts the v
     local.sendMessage({ channelId: TEXT, userId: USER, content: '!ping' });
     expect((await local.waitForMessage({ authorId: BOT, kind: 'channel' })).content).toBe('pong');
     expect(messages.filter((m) => m.type === 'error')).toEqual([]);
+  }, 60_000);
+
+  it("with 'server-first' @discordjs/voice never connects: why the default is state-first", async () => {
+    const local = await startWorld({ tls: true }, 'server-first');
+    const messages = await startDjsBot(local);
+    await joinListener(local, BOT, { ca: local.voice.tlsCa! });
+    const play = local.runCommand({ name: 'play', channelId: TEXT, userId: USER });
+    // The bot waits 10 s for its connection to be ready, then gives up without answering.
+    await until(() => messages.some((m) => m.type === 'error'), 20_000, 'the djs bot to give up');
+    expect(play.callbackType).toBe(5);
+    expect(play.response?.loading).toBe(true);
+    expect(local.voice.participants(GUILD).some((p) => p.userId === BOT && p.joined)).toBe(false);
   }, 60_000);
 });
