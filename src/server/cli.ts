@@ -26,14 +26,16 @@ export interface ServeIo {
 
 const USAGE = `usage: voxcord serve [--host 127.0.0.1] [--gateway-port 0] [--port 0] [--udp-port 0] [--tls]
                      [--seed N] [--grace-ms 30000] [--rtp-extension] [--no-dave | --dave-required]
-                     [--bot userId ...] [--allocate guild:channel:user ...] [--quiet]`;
+                     [--bot userId ...] [--guild guild:voice[:text] ...]
+                     [--allocate guild:channel:user ...] [--quiet]`;
 
 const HELP = `${USAGE}
 
 Runs a local Discord for bots and CI: the main gateway subset a voice bot uses (Identify, op 4,
 VOICE_STATE_UPDATE / VOICE_SERVER_UPDATE) in front of a voice server (voice gateway v8, UDP SFU,
 DAVE end-to-end encryption on by default). Any guild and channel id works (created on first use);
-any token of the form base64(user id).x.y is accepted. Stops on Ctrl+C.
+bots that need their guilds at login (discord.js) get those given with --guild. Any token of the
+form base64(user id).x.y is accepted. Stops on Ctrl+C.
 
 Options:
   --host <ip>               interface for every socket (default 127.0.0.1)
@@ -47,6 +49,8 @@ Options:
   --no-dave                 transport encryption only
   --dave-required           close clients without DAVE with 4017
   --bot <userId>            print a bot token for this user id (repeatable)
+  --guild g:v[:t]           a guild with voice channel v (and text channel t), sent in GUILD_CREATE
+                            at login, as discord.js needs (repeatable)
   --allocate g:c:u          print raw voice credentials for bots with their own gateway (repeatable)
   --quiet                   do not print a line per voice join, leave, DAVE epoch and close
   -h, --help                this help`;
@@ -84,6 +88,7 @@ export async function runServeCommand(
         'no-dave': { type: 'boolean' },
         'dave-required': { type: 'boolean' },
         allocate: { type: 'string', multiple: true },
+        guild: { type: 'string', multiple: true },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -111,6 +116,19 @@ export async function runServeCommand(
     }
     return { guildId: parts[0]!, channelId: parts[1]!, userId: parts[2]! };
   });
+  const guilds = (v.guild ?? []).map((spec) => {
+    const parts = spec.split(':');
+    if (parts.length < 2 || parts.length > 3 || !parts.every((p) => SNOWFLAKE.test(p)))
+      throw new VoxcordError('INVALID_ARGUMENT', `--guild expects guild:voice[:text] snowflakes\n${USAGE}`);
+    const [id, voice, text] = parts as [string, string, string | undefined];
+    return {
+      id,
+      channels: [
+        { id: voice, name: 'voice', type: 'voice' as const },
+        ...(text === undefined ? [] : [{ id: text, name: 'text', type: 'text' as const }]),
+      ],
+    };
+  });
   const bots = v.bot ?? [DEFAULT_BOT];
   for (const bot of bots) {
     if (!SNOWFLAKE.test(bot))
@@ -134,7 +152,7 @@ export async function runServeCommand(
   };
   const local = await startServer(
     () => ({
-      gateway: { host, port: gatewayPort },
+      gateway: { host, port: gatewayPort, guilds },
       voice: {
         log: onEvent,
         host,
@@ -183,6 +201,9 @@ export async function runServeCommand(
   io.write('  await client.connect();');
   io.write(
     `  const connection = joinVoiceChannel({ guildId, channelId, adapterCreator: client.adapterCreator(guildId), ${tlsOption} });`,
+  );
+  io.write(
+    `  discord.js: new Client({ intents, rest: { api: '${local.gateway.apiUrl}' } }), then client.login(token)${guilds.length === 0 ? ' (add --guild for the guilds it should see)' : ''}`,
   );
   io.write(
     `  or: voxcord play <file> --server ${local.gateway.apiUrl} --token <token> --guild <id> --channel <id>${caFile ? ` --ca ${caFile}` : ''}`,

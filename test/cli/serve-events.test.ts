@@ -4,6 +4,8 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
+import { Client, Events, GatewayIntentBits } from 'discord.js';
+import type { VoiceBasedChannel } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
@@ -107,5 +109,38 @@ describe('voxcord serve on a port in use', () => {
     expect(io.err()).toBe(
       `voxcord serve: 127.0.0.1:${port} is already in use (${flag} ${port}): stop what listens there or pick another port (0 = any free one)\n`,
     );
+  });
+});
+
+describe('voxcord serve for discord.js', () => {
+  it('--guild puts a guild with its channels in GUILD_CREATE; a discord.js bot follows the printed line', async () => {
+    const [guild, voice, text] = ['1400000000000000101', '1400000000000000102', '1400000000000000103'];
+    const controller = new AbortController();
+    cleanup.add(() => controller.abort());
+    const io = captureIo({ signal: controller.signal });
+    const served = runCli(
+      ['serve', '--quiet', '--bot', BOTS[0]!, '--guild', `${guild}:${voice}:${text}`],
+      io,
+    );
+    await until(() => io.out().includes('Press Ctrl+C'), 10_000, 'the server to start');
+    const api = /discord\.js: new Client\(\{ intents, rest: \{ api: '([^']+)' \} \}\)/.exec(io.out())?.[1];
+    const token = new RegExp(`bot token for user ${BOTS[0]!}: (\\S+)`).exec(io.out())?.[1];
+    expect(api).toBeDefined();
+    const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: api! } });
+    cleanup.add(() => client.destroy());
+    const ready = new Promise((resolve) => client.once(Events.ClientReady, resolve));
+    await client.login(token);
+    await ready;
+    const seen = client.guilds.cache.get(guild);
+    expect((seen?.channels.cache.get(voice) as VoiceBasedChannel | undefined)?.joinable).toBe(true);
+    expect(seen?.channels.cache.get(text)?.isTextBased()).toBe(true);
+    controller.abort();
+    expect(await served).toBe(0);
+  });
+
+  it('a malformed --guild is a usage error', async () => {
+    const io = captureIo();
+    expect(await runCli(['serve', '--guild', 'nope'], io)).toBe(2);
+    expect(io.err()).toMatch(/--guild expects guild:voice\[:text\] snowflakes/);
   });
 });
