@@ -14,7 +14,7 @@ import {
   rolePayload,
   userPayload,
 } from './discord-model.js';
-import type { GuildRecord, UserRecord, VoiceStateRecord } from './discord-model.js';
+import type { ChannelRecord, GuildRecord, UserRecord, VoiceStateRecord } from './discord-model.js';
 import { isEmptyMessage, isEphemeral, messagePayload, parseMessageBody } from './activity.js';
 import type { Activity, InteractionRecord, LocalMessage } from './activity.js';
 
@@ -91,9 +91,7 @@ const TOKEN = '([A-Za-z0-9_.\\-]+)';
 
 export function createRestHandler(ctx: RestContext): (request: RestRequest) => RestResponse {
   const guildOf = (id: string): GuildRecord | undefined => ctx.guilds.get(id);
-  const channelOf = (
-    id: string,
-  ): { guild: GuildRecord; channel: ReturnType<GuildRecord['channels']['get']> & object } | undefined => {
+  const channelOf = (id: string): { guild: GuildRecord; channel: ChannelRecord } | undefined => {
     for (const guild of ctx.guilds.values()) {
       const channel = guild.channels.get(id);
       if (channel !== undefined) return { guild, channel };
