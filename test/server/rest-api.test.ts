@@ -121,7 +121,9 @@ describe('interaction callbacks', () => {
     const { WebSocket } = await import('ws');
     const ws = new WebSocket(local.gateway.url);
     const frames: Array<{ t?: string; d?: { id?: string; token?: string } }> = [];
-    ws.on('message', (data) => frames.push(JSON.parse((data as Buffer).toString('utf8')) as (typeof frames)[number]));
+    ws.on('message', (data) =>
+      frames.push(JSON.parse((data as Buffer).toString('utf8')) as (typeof frames)[number]),
+    );
     await new Promise((resolve) => ws.once('open', resolve));
     ws.send(JSON.stringify({ op: 2, d: { token: local.createBot(BOT).token, intents: 1, properties: {} } }));
     const until = async (check: () => boolean): Promise<void> => {
