@@ -74,11 +74,27 @@ export type { RecordingTimelineOptions } from './receive/recording-timeline.js';
 
 // The local Discord (main gateway subset, voice gateway, SFU, DAVE delivery service)
 export { startLocalDiscord } from './server/local-discord.js';
-export type { LocalDiscord, LocalDiscordOptions } from './server/local-discord.js';
+export type {
+  LocalDiscord,
+  LocalDiscordOptions,
+  LocalDiscordOperatorControls,
+} from './server/local-discord.js';
 export { startMainGateway } from './server/main-gateway.js';
-export type { MainGateway, MainGatewayOptions } from './server/main-gateway.js';
-export { startVoiceServer } from './server/index.js';
-export type { VoiceServer, Allocation, FaultOptions } from './server/index.js';
+export type {
+  MainGateway,
+  MainGatewayOptions,
+  MainGatewayGuild,
+  LocalChannelSpec,
+  PermissionOverwriteSpec,
+  LocalMessage,
+  LocalMessageKind,
+  LocalInteraction,
+  MessageFilter,
+  VoiceEventOrder,
+  VoiceFlags,
+} from './server/main-gateway.js';
+export { startVoiceServer, generateSelfSignedCertificate } from './server/index.js';
+export type { VoiceServer, Allocation, FaultOptions, TlsCertificate } from './server/index.js';
 export type { VoiceServerOptions, ServerEvent, ParticipantInfo } from './server/types.js';
 
 // Receiving from a session or connection (`connection.receiver`)

@@ -35,7 +35,98 @@ export const GatewayCloseCode = {
 
 export const GatewayIntent = {
   Guilds: 1 << 0,
+  GuildMembers: 1 << 1,
   GuildVoiceStates: 1 << 7,
+  GuildMessages: 1 << 9,
+  /** Privileged: without it, MESSAGE_CREATE content is empty unless the bot is mentioned. */
+  MessageContent: 1 << 15,
+} as const;
+
+// ---- Main gateway objects and REST (what the local Discord serves to gateway libraries) ----
+
+export const ChannelType = {
+  GuildText: 0,
+  GuildVoice: 2,
+  GuildCategory: 4,
+  GuildStageVoice: 13,
+} as const;
+
+/** Permission bits (decimal strings on the wire). */
+export const Permission = {
+  CreateInstantInvite: 1n << 0n,
+  Administrator: 1n << 3n,
+  AddReactions: 1n << 6n,
+  Stream: 1n << 9n,
+  ViewChannel: 1n << 10n,
+  SendMessages: 1n << 11n,
+  EmbedLinks: 1n << 14n,
+  AttachFiles: 1n << 15n,
+  ReadMessageHistory: 1n << 16n,
+  UseExternalEmojis: 1n << 18n,
+  Connect: 1n << 20n,
+  Speak: 1n << 21n,
+  MuteMembers: 1n << 22n,
+  DeafenMembers: 1n << 23n,
+  MoveMembers: 1n << 24n,
+  UseVoiceActivity: 1n << 25n,
+  ChangeNickname: 1n << 26n,
+  UseApplicationCommands: 1n << 31n,
+} as const;
+
+/** What Discord gives @everyone in a new guild (the voice and text subset). */
+export const DEFAULT_EVERYONE_PERMISSIONS =
+  Permission.CreateInstantInvite |
+  Permission.AddReactions |
+  Permission.Stream |
+  Permission.ViewChannel |
+  Permission.SendMessages |
+  Permission.EmbedLinks |
+  Permission.AttachFiles |
+  Permission.ReadMessageHistory |
+  Permission.UseExternalEmojis |
+  Permission.Connect |
+  Permission.Speak |
+  Permission.UseVoiceActivity |
+  Permission.ChangeNickname |
+  Permission.UseApplicationCommands;
+
+export const InteractionType = { Ping: 1, ApplicationCommand: 2 } as const;
+
+export const InteractionCallbackType = {
+  ChannelMessageWithSource: 4,
+  DeferredChannelMessageWithSource: 5,
+  DeferredUpdateMessage: 6,
+  UpdateMessage: 7,
+} as const;
+
+export const ApplicationCommandOptionType = {
+  String: 3,
+  Integer: 4,
+  Boolean: 5,
+  User: 6,
+  Channel: 7,
+  Role: 8,
+  Number: 10,
+} as const;
+
+/** Message flag: only the invoking user sees it. */
+export const MESSAGE_FLAG_EPHEMERAL = 1 << 6;
+
+/** REST JSON error codes (the `code` of `{ message, code }` error bodies). */
+export const RestErrorCode = {
+  General: 0,
+  UnknownChannel: 10003,
+  UnknownGuild: 10004,
+  UnknownMember: 10007,
+  UnknownMessage: 10008,
+  UnknownUser: 10013,
+  UnknownWebhook: 10015,
+  UnknownApplicationCommand: 10063,
+  UnknownInteraction: 10062,
+  MissingAccess: 50001,
+  CannotSendEmptyMessage: 50006,
+  InvalidFormBody: 50035,
+  InteractionAlreadyAcknowledged: 40060,
 } as const;
 
 /** Voice gateway version this library speaks. */

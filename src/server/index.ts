@@ -21,6 +21,7 @@ import { generateSelfSignedCertificate } from './tls.js';
 import { VoiceGateway } from './voice-gateway.js';
 import { createDaveServiceFactory } from './dave/adapter.js';
 import type { DaveServiceFactory } from './call.js';
+import type { VoiceFlags } from './forwarding.js';
 import type { CallInfo, DaveCallState, ParticipantInfo, SfuStats, VoiceServerOptions } from './types.js';
 
 export type { AllocateRequest, Allocation } from './client-session.js';
@@ -38,6 +39,7 @@ export type {
 export { createDaveServiceFactory } from './dave/adapter.js';
 export type { DaveAdapterOptions, DaveCallAdapter } from './dave/adapter.js';
 export { generateSelfSignedCertificate } from './tls.js';
+export type { VoiceFlags, WithheldReason } from './forwarding.js';
 export type { TlsCertificate } from './tls.js';
 
 export interface VoiceServer {
@@ -62,6 +64,11 @@ export interface VoiceServer {
    * user has no attached websocket.
    */
   closeClient(userId: string, guildId: string, code: number): boolean;
+  /**
+   * Deafen/mute state of a user (the main gateway calls it on every voice state): nothing is
+   * forwarded to a self- or server-deafened user, nothing from a server-muted one.
+   */
+  setVoiceFlags(guildId: string, userId: string, flags: VoiceFlags): void;
   /** Ends a user's session as if it left the channel on the main gateway (closes its socket 4014). */
   disconnect(userId: string, guildId: string): boolean;
   setFaults(faults: FaultOptions): void;
@@ -231,6 +238,9 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       if (!connection) return false;
       connection.closeWith(code, 'closed by test hook');
       return true;
+    },
+    setVoiceFlags(guildId, userId, flags) {
+      state.setVoiceFlags(guildId, userId, flags);
     },
     disconnect(userId, guildId) {
       const session = state.sessionOfUser(guildId, userId);

@@ -23,6 +23,25 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { VoiceCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import type { VoiceAdapterCreator } from '../gateway/adapter.js';
+import {
+  SNOWFLAKE,
+  addChannel,
+  blankVoiceState,
+  channelPayload,
+  createGuild,
+  ensureMember,
+  guildCreatePayload,
+  isVoiceChannel,
+  memberPayload,
+  userPayload,
+} from './discord-model.js';
+import type { GuildRecord, MainGatewayGuild, UserRecord, VoiceStateRecord } from './discord-model.js';
+import { Activity, messagePayload } from './activity.js';
+import type { LocalInteraction, LocalMessage, MessageFilter } from './activity.js';
+import { createRestHandler } from './rest-api.js';
+import { interactionCreatePayload } from './interaction-payload.js';
+import type { ApplicationCommandRecord, RestRequest, RestResponse } from './rest-api.js';
 
 /** What the main gateway needs from the voice server (startVoiceServer's handle fits). */
 export interface MainGatewayVoiceServer {
@@ -40,15 +59,21 @@ export interface MainGatewayVoiceServer {
   closeClient(userId: string, guildId: string, code: number): boolean;
   /** Live voice sessions (used to avoid re-allocating when op 4 only changes mute/deaf). */
   participants?(guildId: string, channelId?: string): Array<{ userId: string; connected: boolean }>;
+  /**
+   * A user's deafen/mute state changed (op 4 self flags, or the operator's server deafen/mute):
+   * the SFU forwards nothing to a deafened user and nothing from a server-muted one.
+   */
+  setVoiceFlags?(guildId: string, userId: string, flags: VoiceFlags): void;
 }
+
+export type { VoiceFlags } from './forwarding.js';
+import type { VoiceFlags } from './forwarding.js';
 
 export type VoiceEventOrder = 'state-first' | 'server-first' | 'random';
 
-export interface MainGatewayGuild {
-  id: string;
-  name?: string;
-  channels?: Array<{ id: string; name?: string; userLimit?: number }>;
-}
+export type { MainGatewayGuild, LocalChannelSpec, PermissionOverwriteSpec } from './discord-model.js';
+import type { LocalChannelSpec } from './discord-model.js';
+export type { LocalMessage, LocalInteraction, LocalMessageKind, MessageFilter } from './activity.js';
 
 export interface MainGatewayLogEvent {
   type:
@@ -66,6 +91,10 @@ export interface MainGatewayLogEvent {
     | 'end-call'
     | 'revoke'
     | 'close'
+    | 'rest'
+    | 'message'
+    | 'interaction'
+    | 'voice-flags'
     | 'stopped';
   userId?: string;
   guildId?: string;
@@ -89,7 +118,10 @@ export interface MainGatewayOptions {
   /** Guilds the bots are in; unknown guilds are created on first use unless `strictGuilds`. */
   guilds?: Array<MainGatewayGuild | string>;
   strictGuilds?: boolean;
-  /** Order of the two voice dispatches. Default 'random'. */
+  /**
+   * Order of the two voice dispatches. Default 'state-first' (what Discord does in practice);
+   * 'server-first' and 'random' test a library's robustness.
+   */
   voiceEventOrder?: VoiceEventOrder;
   /** Random source for 'random' order (tests may fix it). */
   random?: () => number;
@@ -133,7 +165,48 @@ export interface MainGateway {
   setUserLimit(guildId: string, channelId: string, limit: number | null): void;
   setVoiceEventOrder(order: VoiceEventOrder): void;
   voiceStates(guildId: string): VoiceStateInfo[];
-  /** Another (human) user joins, moves or leaves (null): VOICE_STATE_UPDATE to the guild's bots. */
+  /** Adds a guild (GUILD_CREATE to the bots already connected). Returns false if it exists. */
+  addGuild(guild: MainGatewayGuild): boolean;
+  /** Adds a channel to a guild (CHANNEL_CREATE to the guild's bots). */
+  addChannel(guildId: string, channel: LocalChannelSpec): void;
+  /** Names a (human) user; users are otherwise created on first use as `user-<id>`. */
+  addUser(user: { id: string; username?: string; globalName?: string }): void;
+  /**
+   * A user writes in a text channel: MESSAGE_CREATE to the guild's bots with GUILD_MESSAGES
+   * (content only for bots with MESSAGE_CONTENT, or mentioned, as on Discord).
+   */
+  sendMessage(message: { channelId: string; userId: string; content: string }): LocalMessage;
+  /**
+   * A user runs a slash command of `botId` (default: the only connected bot): INTERACTION_CREATE.
+   * `options` values become typed options (the bot's registered definition decides the type when
+   * it registered the command; else strings, integers, numbers and booleans by their JS type).
+   * The returned interaction records the bot's callback, edits and followups.
+   */
+  runCommand(command: {
+    name: string;
+    channelId: string;
+    userId: string;
+    options?: Record<string, string | number | boolean>;
+    botId?: string;
+  }): LocalInteraction;
+  /** Messages in the local Discord (users' and bots', interaction responses included), oldest first. */
+  messages(filter?: MessageFilter): LocalMessage[];
+  /** Resolves with the first message matching `filter` (already there, or when it comes). */
+  waitForMessage(filter?: MessageFilter, timeoutMs?: number): Promise<LocalMessage>;
+  /** Slash commands a bot registered (global and per guild). */
+  commands(botId: string): ApplicationCommandRecord[];
+  /** Server deafen / mute a user in voice (VOICE_STATE_UPDATE to the bots; the SFU obeys it). */
+  setServerVoiceFlags(guildId: string, userId: string, flags: { deaf?: boolean; mute?: boolean }): boolean;
+  /**
+   * A voice adapter for a human user: pass it as `adapterCreator` to voxcord's joinVoiceChannel
+   * (`tls` as the voice server) to put a listening or speaking user into a call. Its joins, moves,
+   * self-deaf and leaves reach the bots as VOICE_STATE_UPDATEs, like any user's.
+   */
+  userAdapterCreator(userId: string, guildId: string): VoiceAdapterCreator;
+  /**
+   * Another (human) user joins, moves or leaves (null) without a voice connection of its own:
+   * VOICE_STATE_UPDATE to the guild's bots.
+   */
   setUserVoiceState(guildId: string, userId: string, channelId: string | null): void;
   /**
    * Moves a user to another channel. A bot gets a VOICE_STATE_UPDATE and a VOICE_SERVER_UPDATE
@@ -190,29 +263,6 @@ const Op = GatewayOpcode;
 const Close = GatewayCloseCode;
 const REPLAY_LIMIT = 500;
 
-interface GuildRecord {
-  id: string;
-  name: string;
-  channels: Map<string, { id: string; name: string; userLimit: number | null }>;
-  /** user id -> voice state */
-  voiceStates: Map<string, VoiceStateRecord>;
-}
-
-interface VoiceStateRecord {
-  guild_id: string;
-  channel_id: string;
-  user_id: string;
-  session_id: string;
-  deaf: boolean;
-  mute: boolean;
-  self_deaf: boolean;
-  self_mute: boolean;
-  self_stream: boolean;
-  self_video: boolean;
-  suppress: boolean;
-  request_to_speak_timestamp: null;
-}
-
 interface BotSession {
   id: string;
   userId: string;
@@ -223,6 +273,8 @@ interface BotSession {
   seq: number;
   replay: Array<{ s: number; frame: string }>;
   socket: WebSocket | null;
+  /** A human user's voice adapter (userAdapterCreator) instead of a websocket. */
+  deliver?: (t: string, d: unknown) => void;
 }
 
 interface SocketState {
@@ -231,6 +283,9 @@ interface SocketState {
   timer: NodeJS.Timeout;
 }
 
+/** A voice state dispatched when the user left voice. */
+type LeftVoiceState = Omit<VoiceStateRecord, 'channel_id'> & { channel_id: null };
+
 function shardOf(guildId: string, shardCount: number): number {
   return Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
 }
@@ -238,8 +293,6 @@ function shardOf(guildId: string, shardCount: number): number {
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-
-const SNOWFLAKE = /^\d{1,20}$/;
 
 export async function startMainGateway(options: MainGatewayOptions): Promise<MainGateway> {
   if (typeof options?.voiceServer?.allocate !== 'function')
@@ -255,37 +308,41 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   const voiceServer = options.voiceServer;
   const allowedTokens = options.tokens === undefined ? null : new Set(options.tokens);
   const revoked = new Set<string>();
-  let order: VoiceEventOrder = options.voiceEventOrder ?? 'random';
+  let order: VoiceEventOrder = options.voiceEventOrder ?? 'state-first';
 
   const guilds = new Map<string, GuildRecord>();
   const addGuild = (g: MainGatewayGuild | string): GuildRecord => {
-    const spec = typeof g === 'string' ? { id: g } : g;
-    const record: GuildRecord = {
-      id: spec.id,
-      name: spec.name ?? `guild ${spec.id}`,
-      channels: new Map(),
-      voiceStates: new Map(),
-    };
-    for (const c of spec.channels ?? [])
-      record.channels.set(c.id, {
-        id: c.id,
-        name: c.name ?? `voice ${c.id}`,
-        userLimit: c.userLimit ?? null,
-      });
-    guilds.set(spec.id, record);
+    const record = createGuild(typeof g === 'string' ? { id: g } : g);
+    guilds.set(record.id, record);
     return record;
   };
+  const users = new Map<string, UserRecord>();
+  const userFor = (id: string): UserRecord => {
+    let user = users.get(id);
+    if (user === undefined) {
+      user = { id, username: `user-${id}`, globalName: null, bot: false };
+      users.set(id, user);
+    }
+    return user;
+  };
+  const activity = new Activity();
+  const commands = new Map<string, Map<string, ApplicationCommandRecord[]>>();
   for (const g of options.guilds ?? []) addGuild(g);
   const guildFor = (guildId: string): GuildRecord | undefined =>
     guilds.get(guildId) ??
     (options.strictGuilds === true || !SNOWFLAKE.test(guildId) ? undefined : addGuild(guildId));
   const channelFor = (guild: GuildRecord, channelId: string) => {
-    let channel = guild.channels.get(channelId);
-    if (channel === undefined && options.strictGuilds !== true) {
-      channel = { id: channelId, name: `voice ${channelId}`, userLimit: null };
-      guild.channels.set(channelId, channel);
-    }
-    return channel;
+    const channel = guild.channels.get(channelId);
+    if (channel !== undefined || options.strictGuilds === true) return channel;
+    return addChannel(guild, { id: channelId, name: `voice ${channelId}` });
+  };
+
+  /** A bot token's user: a bot, member of every guild with its managed role, as if invited. */
+  const enrolBot = (userId: string): void => {
+    const user = userFor(userId);
+    user.bot = true;
+    if (user.username === `user-${userId}`) user.username = `bot-${userId}`;
+    for (const guild of guilds.values()) ensureMember(guild, user);
   };
 
   const sessions = new Map<string, BotSession>();
@@ -299,35 +356,61 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     return userIdFromToken(bare);
   };
 
-  // ---- HTTP: GET /api/v{n}/gateway(/bot) ----
+  // ---- HTTP: the REST API (rest-api.ts) under /api[/v{n}] ----
 
+  let restHandler: ((request: RestRequest) => RestResponse) | null = null;
   const httpServer: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const send = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (req.method === 'GET' && /^\/api(\/v\d+)?\/gateway\/bot\/?$/.test(path)) {
-      const auth = req.headers.authorization ?? '';
-      if (!/^Bot\s+/i.test(auth) || tokenUser(auth) === null) {
-        send(401, { message: '401: Unauthorized', code: 0 });
+    const send = (response: RestResponse): void => {
+      if (response.body === undefined) {
+        res.writeHead(response.status);
+        res.end();
         return;
       }
-      send(200, info());
+      res.writeHead(response.status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(response.body));
+    };
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const apiPath = /^\/api(?:\/v\d+)?(\/.*)$/.exec(url.pathname.replaceAll('%40', '@'))?.[1];
+    if (apiPath === undefined || restHandler === null) {
+      send({ status: 404, body: { message: '404: Not Found', code: 0 } });
       return;
     }
-    if (req.method === 'GET' && /^\/api(\/v\d+)?\/gateway\/?$/.test(path)) {
-      send(200, { url: wsUrl });
-      return;
-    }
-    send(404, { message: '404: Not Found', code: 0 });
+    const handler = restHandler;
+    readBody(req)
+      .then(({ body, files }) => {
+        const method = req.method ?? 'GET';
+        const response = handler({
+          method,
+          path: apiPath,
+          query: url.searchParams,
+          authorization: req.headers.authorization ?? '',
+          body,
+          files,
+        });
+        // Routes, never tokens: interaction and webhook tokens in paths are cut.
+        log({ type: 'rest', code: response.status, detail: `${method} ${redactPath(apiPath)}` });
+        send(response);
+      })
+      .catch(() => send({ status: 400, body: { message: '400: Bad Request', code: 0 } }));
   });
 
   const wss = new WebSocketServer({ server: httpServer, maxPayload: MAIN_GATEWAY_MAX_PAYLOAD_BYTES });
+  // The http server's errors (EADDRINUSE...) are re-emitted here; listen() below reports them.
+  wss.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
+    const fail = (error: NodeJS.ErrnoException): void =>
+      reject(
+        new VoxcordError(
+          'SERVER_ERROR',
+          error.code === 'EADDRINUSE'
+            ? `main gateway port ${options.port ?? 0} on ${host} is already in use`
+            : `main gateway could not listen on ${host}:${options.port ?? 0}: ${error.message}`,
+          { cause: error, details: { errno: error.code } },
+        ),
+      );
+    httpServer.once('error', fail);
     httpServer.listen(options.port ?? 0, host, () => {
-      httpServer.off('error', reject);
+      httpServer.off('error', fail);
       resolve();
     });
   });
@@ -357,6 +440,12 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   };
 
   const dispatch = (session: BotSession, t: string, d: unknown): void => {
+    const deliver = session.deliver;
+    if (deliver !== undefined) {
+      // Like a websocket: never inside the call that caused it.
+      setImmediate(() => deliver(t, d));
+      return;
+    }
     session.seq += 1;
     const frame = JSON.stringify({ op: Op.Dispatch, t, s: session.seq, d });
     session.replay.push({ s: session.seq, frame });
@@ -370,24 +459,64 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       socket.close(code, reason);
   };
 
-  /** Sessions that see `guildId` (their shard holds it). */
+  /** Bot sessions that see `guildId` (their shard holds it). */
   const sessionsForGuild = (guildId: string): BotSession[] =>
     [...sessions.values()].filter((s) => shardOf(guildId, s.shardCount) === s.shardId);
 
-  /** The session a bot user receives a guild's events on (the newest, if several). */
-  const sessionOfUser = (guildId: string, userId: string): BotSession | undefined =>
+  /** Human users' voice adapters (userAdapterCreator), by guild:user. */
+  const userSessions = new Map<string, BotSession>();
+
+  /** The bot session a user receives a guild's events on (the newest, if several). */
+  const botSessionOf = (guildId: string, userId: string): BotSession | undefined =>
     sessionsForGuild(guildId)
       .filter((s) => s.userId === userId)
       .at(-1);
 
-  const broadcastVoiceState = (
-    guildId: string,
-    state: VoiceStateRecord | (Omit<VoiceStateRecord, 'channel_id'> & { channel_id: null }),
-  ): void => {
+  /** Where a user's VOICE_SERVER_UPDATEs go: its bot session, or its voice adapter. */
+  const sessionOfUser = (guildId: string, userId: string): BotSession | undefined =>
+    botSessionOf(guildId, userId) ?? userSessions.get(`${guildId}:${userId}`);
+
+  /** A user's first voice state in a guild: server deafen/mute come from the member. */
+  const freshVoiceState = (guild: GuildRecord, userId: string): VoiceStateRecord => {
+    const member = ensureMember(guild, userFor(userId));
+    return { ...blankVoiceState(guild.id, userId), deaf: member.deaf, mute: member.mute };
+  };
+
+  /** A voice state as dispatched: with the user's `member` (discord.js needs it to see its own). */
+  const voiceStatePayload = (state: VoiceStateRecord | LeftVoiceState): Record<string, unknown> => {
+    const guild = guilds.get(state.guild_id);
+    const user = userFor(state.user_id);
+    if (guild === undefined) return { ...state };
+    const member = ensureMember(guild, user);
+    return { ...state, member: memberPayload(guild, member, user) };
+  };
+
+  const broadcastVoiceState = (guildId: string, state: VoiceStateRecord | LeftVoiceState): void => {
+    const payload = voiceStatePayload(state);
     for (const session of sessionsForGuild(guildId)) {
       // Voice states need GUILD_VOICE_STATES, also our own (a bot without it never gets its join).
       if ((session.intents & GatewayIntent.GuildVoiceStates) === 0) continue;
-      dispatch(session, 'VOICE_STATE_UPDATE', state);
+      dispatch(session, 'VOICE_STATE_UPDATE', payload);
+    }
+    const own = userSessions.get(`${guildId}:${state.user_id}`);
+    if (own !== undefined) dispatch(own, 'VOICE_STATE_UPDATE', payload);
+    voiceServer.setVoiceFlags?.(guildId, state.user_id, {
+      selfDeaf: state.self_deaf,
+      deaf: state.deaf,
+      mute: state.mute,
+    });
+  };
+
+  /** Any event to the bots of a guild that have `intent`. */
+  const broadcast = (
+    guildId: string,
+    intent: number,
+    t: string,
+    d: (session: BotSession) => unknown,
+  ): void => {
+    for (const session of sessionsForGuild(guildId)) {
+      if ((session.intents & intent) === 0) continue;
+      dispatch(session, t, d(session));
     }
   };
 
@@ -446,13 +575,13 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
 
   // ---- op 4 ----
 
-  const onVoiceStateUpdate = (session: BotSession, d: unknown, socket: WebSocket): void => {
+  const onVoiceStateUpdate = (session: BotSession, d: unknown, socket: WebSocket | null): void => {
     if (
       !isObject(d) ||
       typeof d.guild_id !== 'string' ||
       !(d.channel_id === null || typeof d.channel_id === 'string')
     ) {
-      closeSocket(socket, Close.DecodeError, 'invalid voice state update');
+      if (socket !== null) closeSocket(socket, Close.DecodeError, 'invalid voice state update');
       return;
     }
     const guildId = d.guild_id;
@@ -470,21 +599,22 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       guild.voiceStates.delete(userId);
       voiceServer.closeClient(userId, guildId, VoiceCloseCode.Disconnected);
       broadcastVoiceState(guildId, {
-        ...(previous ?? blankState(guildId, userId, randomBytes(16).toString('hex'))),
+        ...(previous ?? freshVoiceState(guild, userId)),
         channel_id: null,
         self_mute: selfMute,
         self_deaf: selfDeaf,
       });
       return;
     }
-    if (channelFor(guild, channelId) === undefined) return;
+    const channel = channelFor(guild, channelId);
+    if (channel === undefined || !isVoiceChannel(channel)) return;
     if (isFull(guild, channelId, userId)) {
       // Discord answers nothing at all (voice-gateway.md §2.1): the client must time out.
       log({ type: 'channel-full', userId, guildId, channelId });
       return;
     }
     const state: VoiceStateRecord = {
-      ...(previous ?? blankState(guildId, userId, randomBytes(16).toString('hex'))),
+      ...(previous ?? freshVoiceState(guild, userId)),
       channel_id: channelId,
       self_mute: selfMute,
       self_deaf: selfDeaf,
@@ -502,15 +632,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
 
   const readyPayload = (session: BotSession): unknown => ({
     v: 10,
-    user: {
-      id: session.userId,
-      username: `bot-${session.userId}`,
-      discriminator: '0',
-      global_name: null,
-      avatar: null,
-      bot: true,
-      flags: 0,
-    },
+    user: { ...userPayload(userFor(session.userId)), verified: true, mfa_enabled: false },
     guilds: [...guilds.values()]
       .filter((g) => shardOf(g.id, session.shardCount) === session.shardId)
       .map((g) => ({ id: g.id, unavailable: true })),
@@ -525,32 +647,8 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     geo_ordered_rtc_regions: ['local'],
   });
 
-  const guildCreatePayload = (guild: GuildRecord): unknown => ({
-    id: guild.id,
-    name: guild.name,
-    unavailable: false,
-    member_count: guild.voiceStates.size,
-    large: false,
-    joined_at: new Date(0).toISOString(),
-    roles: [],
-    emojis: [],
-    stickers: [],
-    features: [],
-    members: [],
-    presences: [],
-    threads: [],
-    stage_instances: [],
-    guild_scheduled_events: [],
-    channels: [...guild.channels.values()].map((c) => ({
-      id: c.id,
-      type: 2,
-      guild_id: guild.id,
-      name: c.name,
-      user_limit: c.userLimit ?? 0,
-      bitrate: 64_000,
-    })),
-    voice_states: [...guild.voiceStates.values()].map((s) => ({ ...s })),
-  });
+  const guildCreate = (guild: GuildRecord): unknown =>
+    guildCreatePayload(guild, userFor, (state) => ({ ...state }));
 
   const onIdentify = (socket: WebSocket, state: SocketState, d: unknown): void => {
     if (state.session !== null) {
@@ -603,11 +701,11 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     sessions.set(session.id, session);
     state.session = session;
     log({ type: 'identify', userId, detail: `shard ${shardId}/${shardCount}` });
+    enrolBot(userId);
     dispatch(session, 'READY', readyPayload(session));
     if ((session.intents & GatewayIntent.Guilds) !== 0) {
       for (const guild of guilds.values()) {
-        if (shardOf(guild.id, shardCount) === shardId)
-          dispatch(session, 'GUILD_CREATE', guildCreatePayload(guild));
+        if (shardOf(guild.id, shardCount) === shardId) dispatch(session, 'GUILD_CREATE', guildCreate(guild));
       }
     }
   };
@@ -721,6 +819,86 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     sendRaw(socket, { op: Op.Hello, d: { heartbeat_interval: heartbeatIntervalMs } });
   });
 
+  // ---- messages and interactions ----
+
+  const guildOfChannel = (channelId: string): GuildRecord => {
+    for (const guild of guilds.values()) if (guild.channels.has(channelId)) return guild;
+    throw new VoxcordError('INVALID_ARGUMENT', `unknown channel ${channelId} (add it to a guild first)`);
+  };
+
+  /** MESSAGE_CREATE to the guild's bots; content only with MESSAGE_CONTENT, a mention, or their own. */
+  const messageCreated = (message: LocalMessage): void => {
+    const guild = message.guildId === null ? undefined : guilds.get(message.guildId);
+    if (guild === undefined) return;
+    const author = userFor(message.authorId);
+    broadcast(guild.id, GatewayIntent.GuildMessages, 'MESSAGE_CREATE', (session) => {
+      const sees =
+        (session.intents & GatewayIntent.MessageContent) !== 0 ||
+        session.userId === message.authorId ||
+        message.content.includes(`<@${session.userId}>`) ||
+        message.content.includes(`<@!${session.userId}>`);
+      return messagePayload(message, author, guild, userFor, { hideContent: !sees });
+    });
+  };
+
+  const runCommand: MainGateway['runCommand'] = (command) => {
+    const guild = guildOfChannel(command.channelId);
+    const channel = guild.channels.get(command.channelId)!;
+    const user = userFor(command.userId);
+    ensureMember(guild, user);
+    const bots = [...new Set(sessionsForGuild(guild.id).map((s) => s.userId))];
+    const botId = command.botId ?? (bots.length === 1 ? bots[0] : undefined);
+    const session = botId === undefined ? undefined : botSessionOf(guild.id, botId);
+    if (botId === undefined || session === undefined)
+      throw new VoxcordError(
+        'INVALID_ARGUMENT',
+        bots.length === 0 ? 'no bot is connected to this guild' : 'several bots are connected: pass botId',
+      );
+    const scopes = commands.get(botId);
+    const definition = [...(scopes?.get(guild.id) ?? []), ...(scopes?.get('global') ?? [])].find(
+      (c) => c.name === command.name,
+    );
+    const interaction = activity.addInteraction(botId, command.name, guild.id, command.channelId, user.id);
+    log({
+      type: 'interaction',
+      userId: user.id,
+      guildId: guild.id,
+      channelId: command.channelId,
+      detail: `/${command.name}`,
+    });
+    dispatch(
+      session,
+      'INTERACTION_CREATE',
+      interactionCreatePayload({
+        interaction,
+        guild,
+        channel,
+        user,
+        users: userFor,
+        definition,
+        options: command.options ?? {},
+      }),
+    );
+    return interaction;
+  };
+
+  restHandler = createRestHandler({
+    gatewayInformation: info,
+    wsUrl,
+    tokenUser: (authorization) => {
+      const userId = tokenUser(authorization);
+      if (userId !== null) enrolBot(userId);
+      return userId;
+    },
+    guilds,
+    user: userFor,
+    knownUser: (id) => users.get(id),
+    activity,
+    commands,
+    voiceStatePayload,
+    messageCreated,
+  });
+
   // ---- operator controls ----
 
   let stopping: Promise<void> | null = null;
@@ -759,6 +937,120 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     setVoiceEventOrder(next) {
       order = next;
     },
+    addGuild(spec) {
+      if (guilds.has(spec.id)) return false;
+      const guild = addGuild(spec);
+      for (const session of sessionsForGuild(guild.id)) {
+        ensureMember(guild, userFor(session.userId));
+        if ((session.intents & GatewayIntent.Guilds) !== 0)
+          dispatch(session, 'GUILD_CREATE', guildCreate(guild));
+      }
+      return true;
+    },
+    addChannel(guildId, spec) {
+      const guild = guilds.get(guildId);
+      if (guild === undefined) throw new VoxcordError('INVALID_ARGUMENT', `unknown guild ${guildId}`);
+      if (guild.channels.has(spec.id))
+        throw new VoxcordError('INVALID_ARGUMENT', `channel ${spec.id} exists`);
+      const channel = addChannel(guild, spec);
+      broadcast(guildId, GatewayIntent.Guilds, 'CHANNEL_CREATE', () => channelPayload(guild, channel));
+    },
+    addUser(spec) {
+      if (!SNOWFLAKE.test(spec.id)) throw new VoxcordError('INVALID_ARGUMENT', 'user id must be a snowflake');
+      const user = userFor(spec.id);
+      if (spec.username !== undefined) user.username = spec.username;
+      if (spec.globalName !== undefined) user.globalName = spec.globalName;
+    },
+    sendMessage({ channelId, userId, content }) {
+      if (!SNOWFLAKE.test(userId)) throw new VoxcordError('INVALID_ARGUMENT', 'userId must be a snowflake');
+      const guild = guildOfChannel(channelId);
+      ensureMember(guild, userFor(userId));
+      const message = activity.addMessage({
+        channelId,
+        guildId: guild.id,
+        authorId: userId,
+        kind: 'user',
+        content,
+        embeds: [],
+        components: [],
+        flags: 0,
+        ephemeral: false,
+        attachments: [],
+        interactionId: null,
+        loading: false,
+      });
+      log({ type: 'message', userId, guildId: guild.id, channelId });
+      messageCreated(message);
+      return message;
+    },
+    runCommand,
+    messages: (filter) => activity.find(filter),
+    waitForMessage: (filter = {}, timeoutMs = 10_000) =>
+      activity.waitFor(
+        () => activity.find(filter)[0],
+        timeoutMs,
+        `a message matching ${JSON.stringify(filter)}`,
+      ),
+    commands: (botId) => [...(commands.get(botId)?.values() ?? [])].flat(),
+    setServerVoiceFlags(guildId, userId, flags) {
+      const guild = guilds.get(guildId);
+      if (guild === undefined) return false;
+      const member = ensureMember(guild, userFor(userId));
+      if (flags.deaf !== undefined) member.deaf = flags.deaf;
+      if (flags.mute !== undefined) member.mute = flags.mute;
+      log({ type: 'voice-flags', userId, guildId, detail: `deaf=${member.deaf} mute=${member.mute}` });
+      const state = guild.voiceStates.get(userId);
+      if (state === undefined) {
+        voiceServer.setVoiceFlags?.(guildId, userId, {
+          selfDeaf: false,
+          deaf: member.deaf,
+          mute: member.mute,
+        });
+        return true;
+      }
+      state.deaf = member.deaf;
+      state.mute = member.mute;
+      broadcastVoiceState(guildId, { ...state });
+      return true;
+    },
+    userAdapterCreator(userId, guildId) {
+      if (!SNOWFLAKE.test(userId) || !SNOWFLAKE.test(guildId))
+        throw new VoxcordError('INVALID_ARGUMENT', 'userId and guildId must be snowflakes');
+      return (methods) => {
+        const key = `${guildId}:${userId}`;
+        let destroyed = false;
+        const session: BotSession = {
+          id: randomBytes(16).toString('hex'),
+          userId,
+          token: '',
+          intents: GatewayIntent.Guilds | GatewayIntent.GuildVoiceStates,
+          shardId: 0,
+          shardCount: 1,
+          seq: 0,
+          replay: [],
+          socket: null,
+          deliver: (t, d) => {
+            if (destroyed || !isObject(d)) return;
+            if (t === 'VOICE_STATE_UPDATE' && d.user_id === userId)
+              methods.onVoiceStateUpdate(d as unknown as Parameters<typeof methods.onVoiceStateUpdate>[0]);
+            else if (t === 'VOICE_SERVER_UPDATE')
+              methods.onVoiceServerUpdate(d as unknown as Parameters<typeof methods.onVoiceServerUpdate>[0]);
+          },
+        };
+        userSessions.set(key, session);
+        return {
+          sendPayload(payload) {
+            if (destroyed) return false;
+            onVoiceStateUpdate(session, payload.d, null);
+            return true;
+          },
+          destroy() {
+            destroyed = true;
+            if (userSessions.get(key) === session) userSessions.delete(key);
+          },
+        };
+      };
+    },
     voiceStates(guildId) {
       const guild = guilds.get(guildId);
       if (guild === undefined) return [];
@@ -768,7 +1060,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
         userId: s.user_id,
         selfMute: s.self_mute,
         selfDeaf: s.self_deaf,
-        bot: sessionOfUser(guildId, s.user_id) !== undefined,
+        bot: botSessionOf(guildId, s.user_id) !== undefined,
       }));
     },
     setUserVoiceState(guildId, userId, channelId) {
@@ -784,7 +1076,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       if (channelFor(guild, channelId) === undefined)
         throw new VoxcordError('INVALID_ARGUMENT', 'unknown channel');
       const state = {
-        ...(previous ?? blankState(guildId, userId, randomBytes(16).toString('hex'))),
+        ...(previous ?? freshVoiceState(guild, userId)),
         channel_id: channelId,
       };
       guild.voiceStates.set(userId, state);
@@ -892,6 +1184,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
         await new Promise<void>((resolve) => wss.close(() => resolve()));
         httpServer.closeAllConnections();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        activity.clear();
         log({ type: 'stopped' });
       })();
       return stopping;
@@ -900,19 +1193,39 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   return handle;
 }
 
-function blankState(guildId: string, userId: string, sessionId: string): VoiceStateRecord {
-  return {
-    guild_id: guildId,
-    channel_id: '',
-    user_id: userId,
-    session_id: sessionId,
-    deaf: false,
-    mute: false,
-    self_deaf: false,
-    self_mute: false,
-    self_stream: false,
-    self_video: false,
-    suppress: false,
-    request_to_speak_timestamp: null,
-  };
+const MAX_BODY_BYTES = 26 * 1024 * 1024;
+
+/** A request body: JSON, or multipart/form-data with `payload_json` and files (discord.js uploads). */
+async function readBody(
+  req: IncomingMessage,
+): Promise<{ body: unknown; files: Array<{ filename: string; size: number }> }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const raw = Buffer.concat(chunks);
+  if (raw.length === 0) return { body: undefined, files: [] };
+  const type = req.headers['content-type'] ?? '';
+  if (type.startsWith('multipart/form-data')) {
+    const form = await new Response(raw, { headers: { 'content-type': type } }).formData();
+    const files: Array<{ filename: string; size: number }> = [];
+    let body: unknown;
+    for (const [name, value] of form.entries()) {
+      if (typeof value === 'string') {
+        if (name === 'payload_json') body = JSON.parse(value) as unknown;
+      } else files.push({ filename: value.name, size: value.size });
+    }
+    return { body, files };
+  }
+  return { body: JSON.parse(raw.toString('utf8')) as unknown, files: [] };
+}
+
+/** REST paths for logs: interaction and webhook tokens replaced. */
+function redactPath(path: string): string {
+  return path
+    .replace(/^(\/interactions\/\d+\/)[^/]+/, '$1:token')
+    .replace(/^(\/webhooks\/\d+\/)[^/]+/, '$1:token');
 }

@@ -15,6 +15,8 @@ import type { AllocateRequest, Allocation } from './client-session.js';
 import type { FaultOptions } from './faults.js';
 import { createRng } from './faults.js';
 import type { ServerEvent } from './types.js';
+import { NO_VOICE_FLAGS } from './forwarding.js';
+import type { VoiceFlags } from './forwarding.js';
 
 /** The websocket currently attached to a session, as the state needs it. */
 export interface SessionConnection {
@@ -50,6 +52,8 @@ export class ServerState {
   private readonly sessionsByUser = new Map<string, ClientSession>();
   private readonly connections = new Map<ClientSession, SessionConnection>();
   private readonly graceTimers = new Map<ClientSession, NodeJS.Timeout>();
+  /** Deafen/mute per guild+user, kept across sessions (the main gateway's voice state). */
+  private readonly voiceFlagsByUser = new Map<string, VoiceFlags>();
   private nextSsrc: number;
 
   constructor(options: ServerStateOptions) {
@@ -150,6 +154,14 @@ export class ServerState {
     return this.sessionsByUser.get(userKey(guildId, userId));
   }
 
+  setVoiceFlags(guildId: string, userId: string, flags: VoiceFlags): void {
+    this.voiceFlagsByUser.set(userKey(guildId, userId), { ...flags });
+  }
+
+  voiceFlags(session: ClientSession): Readonly<VoiceFlags> {
+    return this.voiceFlagsByUser.get(userKey(session.guildId, session.userId)) ?? NO_VOICE_FLAGS;
+  }
+
   sessions(): ClientSession[] {
     return [...this.sessionsById.values()];
   }
@@ -232,6 +244,7 @@ export class ServerState {
     this.sessionsBySsrc.clear();
     this.sessionsByUser.clear();
     this.connections.clear();
+    this.voiceFlagsByUser.clear();
   }
 }
 

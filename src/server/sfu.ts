@@ -17,6 +17,7 @@ import { DAVE_MAGIC_MARKER, RTP_HEADER_BYTES, RTP_VERSION } from '../protocol/co
 import type { ClientSession } from './client-session.js';
 import type { ServerState } from './server-state.js';
 import type { ServerEvent, SfuStats } from './types.js';
+import { receiverWithheld, senderWithheld } from './forwarding.js';
 
 /** One-byte extension body added when `rtpExtension` is on: id 1, 1 byte (audio level 127), padding. */
 const EXTENSION_BODY = Uint8Array.of(0x10, 0x7f, 0x00, 0x00);
@@ -133,12 +134,19 @@ export class Sfu {
   private forward(sender: ClientSession, fields: RtpHeaderFields, payload: Buffer): void {
     const call = this.state.callOf(sender);
     if (!call) return;
+    const muted = senderWithheld(this.state.voiceFlags(sender));
+    if (muted !== null) return this.withhold(muted);
     const isDaveFrame = endsWithDaveMarker(payload);
     if (isDaveFrame) this.stats.daveFrames++;
     const header = { sequence: fields.sequence, timestamp: fields.timestamp, ssrc: fields.ssrc };
     for (const receiver of call.others(sender)) {
       const address = receiver.udpAddress;
-      if (!receiver.cipher || !address || receiver.deaf) continue;
+      if (!receiver.cipher || !address) continue;
+      const deaf = receiverWithheld(this.state.voiceFlags(receiver), receiver.deaf);
+      if (deaf !== null) {
+        this.withhold(deaf);
+        continue;
+      }
       // media.md §8.4: a DAVE protocol frame means nothing to a client without DAVE.
       if (isDaveFrame && receiver.maxDaveProtocolVersion === 0) {
         receiver.stats.daveFramesWithheld++;
@@ -198,6 +206,11 @@ export class Sfu {
     this.socket.send(packet, to.port, to.address, (error) => {
       if (error) this.options.log({ type: 'error', reason: 'udp-send', detail: error.message });
     });
+  }
+
+  /** Withheld by a forwarding rule (forwarding.ts): counted, not logged per packet. */
+  private withhold(reason: string): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
   }
 
   private drop(reason: string, ssrc: number | undefined): void {

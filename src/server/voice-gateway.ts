@@ -95,6 +95,8 @@ export class VoiceGateway {
       : createHttpServer();
     const wss = new WebSocketServer({ server: http, maxPayload: VOICE_WS_MAX_PAYLOAD_BYTES });
     await new Promise<void>((resolve, reject) => {
+      // The websocket server re-emits the http server's errors (EADDRINUSE): reject reports them.
+      wss.on('error', () => undefined);
       http.once('error', reject);
       http.listen(options.port, options.host, () => {
         http.off('error', reject);

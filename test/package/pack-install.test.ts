@@ -19,6 +19,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+/** A consumer project's TypeScript settings (strict, Node ESM). */
+const CONSUMER_COMPILER_OPTIONS = {
+  target: 'ES2022',
+  module: 'NodeNext',
+  moduleResolution: 'NodeNext',
+  lib: ['ES2023'],
+  strict: true,
+  types: ['node'],
+  typeRoots: [join(ROOT, 'node_modules/@types')],
+};
 
 interface Run {
   code: number;
@@ -317,6 +327,74 @@ function consumerTsconfig(module: 'NodeNext' | 'node16', outDir: string, files: 
     },
     files,
   });
+}
+
+describe('the docs: "Test your discord.js bot offline"', () => {
+  it('its example tests pass as written in a fresh project with discord.js, @discordjs/voice and vitest', async () => {
+    const example = join(temp, 'docs-example');
+    await mkdir(example);
+    await writeFile(
+      join(example, 'package.json'),
+      JSON.stringify({ name: 'docs-example', version: '1.0.0', private: true, type: 'module' }, null, 2),
+    );
+    // The versions this repository tests with, so the install is served from the npm cache.
+    const versions = await Promise.all(
+      ['discord.js', '@discordjs/voice', 'opusscript', 'vitest'].map(async (name) => {
+        const manifest = JSON.parse(
+          await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'),
+        ) as { version: string };
+        return `${name}@${manifest.version}`;
+      }),
+    );
+    expectOk(
+      await run(
+        'npm',
+        ['install', tarball, ...versions, '--prefer-offline', '--no-audit', '--no-fund'],
+        example,
+        180_000,
+      ),
+      'npm install in the docs example project',
+    );
+    const files = await docsExampleFiles();
+    expect(Object.keys(files).sort()).toEqual([
+      'bot.test.ts',
+      'bot.ts',
+      'djs-bot.test.ts',
+      'djs-bot.ts',
+      'vitest.config.ts',
+      'voice-ca.ts',
+    ]);
+    for (const [name, text] of Object.entries(files)) await writeFile(join(example, name), text);
+
+    // The examples type-check (strict) against the installed packages...
+    await writeFile(
+      join(example, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { ...CONSUMER_COMPILER_OPTIONS, skipLibCheck: true, noEmit: true },
+        files: Object.keys(files),
+      }),
+    );
+    expectOk(await run(process.execPath, [TSC, '-p', example], example, 120_000), 'tsc on the docs example');
+
+    // ...and their tests pass: the bots are driven, heard and answered, in the project's own vitest.
+    const tests = await run(
+      process.execPath,
+      [join(example, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter', 'verbose'],
+      example,
+      120_000,
+    );
+    expectOk(tests, 'vitest run in the docs example project');
+    expect(tests.stdout).toMatch(/Tests +3 passed \(3\)/);
+    expect(tests.stdout + tests.stderr).not.toMatch(/Unhandled|Ignoring extra certs/);
+  }, 420_000);
+});
+
+/** The code blocks of docs/test-your-discordjs-bot-offline.md that start with `// <file>.ts:`. */
+async function docsExampleFiles(): Promise<Record<string, string>> {
+  const doc = await readFile(join(ROOT, 'docs/test-your-discordjs-bot-offline.md'), 'utf8');
+  const files: Record<string, string> = {};
+  for (const match of doc.matchAll(/```ts\n(\/\/ ([\w.-]+\.ts):[\s\S]*?)```/g)) files[match[2]!] = match[1]!;
+  return files;
 }
 
 /** The first TypeScript block under the README's "Quick start" heading. */
