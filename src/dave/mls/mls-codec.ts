@@ -113,6 +113,65 @@ export function encodeVarint(n: number): Uint8Array {
   return Uint8Array.of(0x80 | (n >>> 24), (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
 }
 
+/** Growable encoder for TLS presentation (RFC 9420 §2.1); `bytes()` returns the result. */
+export class Writer {
+  private buf = new Uint8Array(256);
+  private len = 0;
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  u8(v: number): this {
+    this.room(1);
+    this.buf[this.len++] = v & 0xff;
+    return this;
+  }
+
+  u16(v: number): this {
+    return this.u8(v >> 8).u8(v);
+  }
+
+  u32(v: number): this {
+    return this.u16(Math.floor(v / 0x10000)).u16(v & 0xffff);
+  }
+
+  u64(v: bigint): this {
+    return this.u32(Number((v >> 32n) & 0xffffffffn)).u32(Number(v & 0xffffffffn));
+  }
+
+  raw(bytes: Uint8Array): this {
+    this.room(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+    return this;
+  }
+
+  varint(n: number): this {
+    return this.raw(encodeVarint(n));
+  }
+
+  opaque(bytes: Uint8Array): this {
+    return this.varint(bytes.length).raw(bytes);
+  }
+
+  /** A vector<V> whose content `fill` writes into a nested writer. */
+  vector(fill: (w: Writer) => void): this {
+    const inner = new Writer();
+    fill(inner);
+    return this.opaque(inner.bytes());
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;
