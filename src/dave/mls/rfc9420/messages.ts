@@ -216,7 +216,8 @@ export function readLeafNode(r: Reader): LeafNode {
   if (source === LeafNodeSource.KeyPackage)
     node.lifetime = { notBefore: r.u64('not_before'), notAfter: r.u64('not_after') };
   else if (source === LeafNodeSource.Commit) node.parentHash = r.opaque('parent hash');
-  else if (source !== LeafNodeSource.Update) throw new MlsCodecError(`invalid leaf node source ${String(source)}`);
+  else if (source !== LeafNodeSource.Update)
+    throw new MlsCodecError(`invalid leaf node source ${String(source)}`);
   node.extensions = readExtensions(r);
   node.signature = r.opaque('leaf signature');
   return node;

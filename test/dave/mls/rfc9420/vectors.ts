@@ -20,12 +20,12 @@ if (VECTOR_DIR === undefined) {
 }
 
 /** The entries of one vector file, limited to cipher suite 2 where the file has a suite. */
-export function loadVectors<T>(name: string): T[] {
+export function loadVectors<T>(name: string, allSuites = false): T[] {
   if (VECTOR_DIR === undefined) return [];
   const all = JSON.parse(readFileSync(resolve(VECTOR_DIR, `${name}.json`), 'utf8')) as T[];
   return all.filter((v) => {
     const cs = (v as { cipher_suite?: number }).cipher_suite;
-    return cs === undefined || cs === 2;
+    return allSuites || cs === undefined || cs === 2;
   });
 }
 
