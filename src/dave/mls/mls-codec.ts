@@ -1,9 +1,9 @@
 /**
- * The small pieces of TLS/MLS presentation (RFC 9420 §2.1) that DAVE needs outside ts-mls, one
- * reader (and where we build it, one encoder) per layout: MLS varints, opaque vectors, user id byte
- * orders, credentials, the op 25 ExternalSender, the external_senders extension (a *vector*, which
- * ts-mls 1.6.4 gets wrong: see ts-mls-fix.ts), LeafNode, KeyPackage, the PublicMessage header and
- * the commit inside op 28 (dave.md Appendix A.4).
+ * TLS presentation (RFC 9420 §2.1) for DAVE: the Reader and Writer every MLS codec uses (MLS
+ * varints, opaque vectors), user id byte orders, and the light parsers the gateway side needs
+ * without a group: credentials, the op 25 ExternalSender, the external_senders extension (a
+ * *vector*, §12.1.8.1), LeafNode, KeyPackage, the PublicMessage header and the commit inside op 28
+ * (dave.md Appendix A.4). The full typed MLS structures are in rfc9420/messages.ts.
  * Every parse is bounds-checked and throws MlsCodecError; callers turn that into typed errors.
  */
 
