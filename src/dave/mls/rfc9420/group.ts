@@ -76,7 +76,7 @@ import type {
 } from './messages.js';
 import { encodedLeaf, RatchetTree } from './tree.js';
 import { applyUpdatePath, createUpdatePath, keysFromPathSecret, TreeKemError } from './treekem.js';
-import type { PrivateKeys } from './treekem.js';
+import type { CreatedPath, PrivateKeys } from './treekem.js';
 import { leafToNode } from './tree-math.js';
 
 export const CIPHER_SUITE_P256 = 2;
@@ -410,16 +410,19 @@ export interface CreatedCommit {
   state: GroupState;
 }
 
-/** A commit of `proposals` by reference, with an UpdatePath (always; DAVE's peers expect it). */
-export function createCommit(state: GroupState, proposals: readonly CachedProposal[]): CreatedCommit {
-  const applied = applyProposals(
-    state,
-    proposals.map((p) => p.proposal),
-  );
-  if (applied.removedSelf) throw new MlsGroupError('commit would remove ourselves');
-  const { tree, keys } = applied;
-  const ownOld = tree.leaf(state.ownLeaf);
-  if (ownOld === undefined) throw new MlsGroupError('own leaf is blank');
+/** An UpdatePath is required unless the commit only adds members (RFC 9420 §12.4). */
+function pathRequired(proposals: readonly Proposal[]): boolean {
+  return proposals.length === 0 || proposals.some((p) => p.type !== ProposalType.Add);
+}
+
+/** Our UpdatePath over `tree` (proposals applied): a fresh leaf key, signed commit-source leaf. */
+function commitPath(
+  state: GroupState,
+  tree: RatchetTree,
+  keys: PrivateKeys,
+  ownOld: LeafNode,
+  exclude: ReadonlySet<number>,
+): CreatedPath {
   const leafKeys = generateP256KeyPair();
   const groupId = state.context.groupId;
   const makeLeaf = (parentHash: Uint8Array): LeafNode => {
@@ -440,8 +443,7 @@ export function createCommit(state: GroupState, proposals: readonly CachedPropos
     );
     return leaf;
   };
-  const exclude = new Set(applied.added.map((a) => a.leaf));
-  const created = createUpdatePath(
+  return createUpdatePath(
     tree,
     keys,
     state.ownLeaf,
@@ -450,10 +452,29 @@ export function createCommit(state: GroupState, proposals: readonly CachedPropos
     (t) => encodeGroupContext(provisionalContext(state, t)),
     exclude,
   );
+}
 
+/**
+ * A commit of `proposals` by reference; with an UpdatePath when one is required (any remove),
+ * none for adds only, as davey/OpenMLS do (a path costs an HPKE encryption per copath node).
+ */
+export function createCommit(state: GroupState, proposals: readonly CachedProposal[]): CreatedCommit {
+  const applied = applyProposals(
+    state,
+    proposals.map((p) => p.proposal),
+  );
+  if (applied.removedSelf) throw new MlsGroupError('commit would remove ourselves');
+  const { tree, keys } = applied;
+  const ownOld = tree.leaf(state.ownLeaf);
+  if (ownOld === undefined) throw new MlsGroupError('own leaf is blank');
+  const groupId = state.context.groupId;
+  const exclude = new Set(applied.added.map((a) => a.leaf));
+  const created = pathRequired(proposals.map((p) => p.proposal))
+    ? commitPath(state, tree, keys, ownOld, exclude)
+    : undefined;
   const commit: Commit = {
     proposals: proposals.map((p) => ({ kind: 'reference', ref: p.ref })),
-    path: created.path,
+    ...(created === undefined ? {} : { path: created.path }),
   };
   const content: FramedContent = {
     groupId,
@@ -467,7 +488,7 @@ export function createCommit(state: GroupState, proposals: readonly CachedPropos
   const confirmed = confirmedTranscriptHash(state.interimTranscriptHash, confirmedInput(content, signature));
   const context: GroupContext = { ...provisionalContext(state, tree), confirmedTranscriptHash: confirmed };
   const gc = encodeGroupContext(context);
-  const joiner = joinerSecret(state.initSecret, created.commitSecret, gc);
+  const joiner = joinerSecret(state.initSecret, created?.commitSecret, gc);
   const secrets = epochSecrets(joiner, undefined, gc);
   const tag = confirmationTag(secrets.confirmationKey, confirmed);
   const message: PublicMessage = { content, auth: { signature, confirmationTag: tag } };
@@ -497,7 +518,7 @@ export function createCommit(state: GroupState, proposals: readonly CachedPropos
     const { key, nonce } = welcomeKeyNonce(secrets.welcomeSecret);
     const encryptedGroupInfo = aesGcmEncrypt(key, nonce, EMPTY, encode(writeGroupInfo, groupInfo));
     const secretsList = applied.added.map(({ leaf, keyPackage }) => {
-      const pathSecret = created.pathSecrets.get(leaf);
+      const pathSecret = created?.pathSecrets.get(leaf);
       const groupSecrets = encode(
         writeGroupSecrets,
         pathSecret === undefined
@@ -565,8 +586,8 @@ export function processCommit(
   if (applied.removedSelf) return { kind: 'removed' };
   const { tree, keys } = applied;
   const path = commit.path;
-  const pathRequired = proposals.length === 0 || proposals.some((p) => p.type !== ProposalType.Add);
-  if (path === undefined && pathRequired) throw new MlsGroupError('commit without a required path');
+  if (path === undefined && pathRequired(proposals))
+    throw new MlsGroupError('commit without a required path');
 
   let commitSecret: Uint8Array | undefined;
   if (path !== undefined) {

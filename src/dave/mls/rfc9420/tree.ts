@@ -38,11 +38,20 @@ export function encodedLeaf(leaf: LeafNode): Uint8Array {
 }
 
 export class RatchetTree {
+  /**
+   * Tree hash per node (a node's hash depends only on its subtree, not on the tree's size);
+   * every change clears the entries of the node and its ancestors.
+   */
+  private hashes: (Uint8Array | undefined)[];
+
   /** Always nodeWidth(leafCount) entries; leafCount is a power of two. */
   private constructor(
     readonly nodes: Nodes,
     readonly leafCount: number,
-  ) {}
+    hashes: (Uint8Array | undefined)[] = [],
+  ) {
+    this.hashes = hashes;
+  }
 
   /** A tree from the ratchet_tree extension's node list (trailing blanks may be omitted). */
   static fromNodes(list: Nodes): RatchetTree {
@@ -60,7 +69,7 @@ export class RatchetTree {
   }
 
   clone(): RatchetTree {
-    return new RatchetTree(this.nodes.slice(), this.leafCount);
+    return new RatchetTree(this.nodes.slice(), this.leafCount, this.hashes.slice());
   }
 
   get root(): number {
@@ -134,6 +143,17 @@ export class RatchetTree {
 
   /** Tree hash of the subtree at x; `excluded` leaves count as blank and leave unmerged lists. */
   treeHash(x: number = this.root, excluded?: ReadonlySet<number>): Uint8Array {
+    if (excluded === undefined) {
+      const hit = this.hashes[x];
+      if (hit !== undefined) return hit;
+      const h = this.computeTreeHash(x, undefined);
+      this.hashes[x] = h;
+      return h;
+    }
+    return this.computeTreeHash(x, excluded);
+  }
+
+  private computeTreeHash(x: number, excluded: ReadonlySet<number> | undefined): Uint8Array {
     const w = new Writer();
     const n = this.nodes[x];
     if (level(x) === 0) {
@@ -171,6 +191,13 @@ export class RatchetTree {
 
   private blankDirectPath(leafIndex: number): void {
     for (const p of directPath(leafToNode(leafIndex), this.leafCount)) this.nodes[p] = undefined;
+    this.invalidate(leafToNode(leafIndex));
+  }
+
+  /** Forgets the cached hashes of x and its ancestors. */
+  private invalidate(x: number): void {
+    this.hashes[x] = undefined;
+    for (const p of directPath(x, this.leafCount)) this.hashes[p] = undefined;
   }
 
   /** Adds a leaf in the leftmost blank slot (extending the tree if needed); returns its index. */
@@ -182,6 +209,7 @@ export class RatchetTree {
       while (this.nodes.length < nodeWidth(grown)) this.nodes.push(undefined);
       (this as { leafCount: number }).leafCount = grown;
     }
+    this.invalidate(leafToNode(index));
     const x = leafToNode(index);
     this.nodes[x] = { type: 'leaf', leaf };
     for (const p of directPath(x, this.leafCount)) {
@@ -216,12 +244,14 @@ export class RatchetTree {
       for (let i = half; i < this.leafCount && blank; i++) blank = this.nodes[leafToNode(i)] === undefined;
       if (!blank) return;
       this.nodes.length = nodeWidth(half);
+      if (this.hashes.length > this.nodes.length) this.hashes.length = this.nodes.length;
       (this as { leafCount: number }).leafCount = half;
     }
   }
 
   setNode(x: number, node: TreeNode | undefined): void {
     this.nodes[x] = node;
+    this.invalidate(x);
   }
 
   // ---- validation (§7.9.2, §12.4.3.1) ----
