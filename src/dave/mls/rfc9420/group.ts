@@ -208,6 +208,7 @@ function withEpoch(
   secrets: EpochSecrets,
   interim: Uint8Array,
 ): GroupState {
+  tree.dropCaches();
   return {
     context,
     tree,

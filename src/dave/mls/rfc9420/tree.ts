@@ -23,18 +23,11 @@ import {
 
 export type Nodes = (TreeNode | undefined)[];
 
-const leafBytes = new WeakMap<LeafNode, Uint8Array>();
-
-/** The encoded LeafNode (cached: leaves are immutable values). */
+/** The encoded LeafNode. */
 export function encodedLeaf(leaf: LeafNode): Uint8Array {
-  let bytes = leafBytes.get(leaf);
-  if (bytes === undefined) {
-    const w = new Writer();
-    writeLeafNode(w, leaf);
-    bytes = w.bytes();
-    leafBytes.set(leaf, bytes);
-  }
-  return bytes;
+  const w = new Writer();
+  writeLeafNode(w, leaf);
+  return w.bytes();
 }
 
 export class RatchetTree {
@@ -66,6 +59,11 @@ export class RatchetTree {
 
   static single(leaf: LeafNode): RatchetTree {
     return new RatchetTree([{ type: 'leaf', leaf }], 1);
+  }
+
+  /** Forgets cached hashes: a kept epoch holds only the nodes (memory per connection). */
+  dropCaches(): void {
+    this.hashes = [];
   }
 
   clone(): RatchetTree {
