@@ -11,7 +11,7 @@ import type { ProposalsOperationType } from '@snazzah/davey';
 import { DaveSession } from '../src/dave/mls/dave-session.js';
 import type { DaveResult } from '../src/dave/mls/dave-session.js';
 import { createDaveKeyPackage, generateP256KeyPair } from '../src/dave/mls/key-package.js';
-import { buildExternalAdd } from '../src/dave/mls/external-proposal.js';
+import { buildExternalAdd, buildExternalRemove } from '../src/dave/mls/external-proposal.js';
 import { snowflakeToBE64 } from '../src/dave/mls/mls-codec.js';
 import { generateP256SigningKey, p256PointOf } from '../src/dave/mls/mls-sign.js';
 import {
@@ -34,6 +34,12 @@ function appendPayload(epoch: bigint, keyPackages: Uint8Array[]): Uint8Array {
   const ctx = { groupId: snowflakeToBE64(CHANNEL), epoch, signingKey: gatewayKey };
   const messages = keyPackages.map((kp) => buildExternalAdd(ctx, kp).message);
   return encodeProposalsPayload({ operation: 'append', messages });
+}
+
+/** op 27 removing `leaf` at `epoch`. */
+function removePayload(epoch: bigint, leaf: number): Uint8Array {
+  const ctx = { groupId: snowflakeToBE64(CHANNEL), epoch, signingKey: gatewayKey };
+  return encodeProposalsPayload({ operation: 'append', messages: [buildExternalRemove(ctx, leaf).message] });
 }
 
 function median(values: number[]): number {
@@ -59,6 +65,9 @@ interface Sample {
   commit: number;
   process: number;
   join: number;
+  /** A remove: the commit carries an UpdatePath (HPKE to each copath resolution). */
+  removeCommit: number;
+  removeProcess: number;
 }
 
 async function oursOnce(n: number): Promise<Sample> {
@@ -96,7 +105,23 @@ async function oursOnce(n: number): Promise<Sample> {
     newcomer.onWelcome({ transitionId: 2, welcome: welcome ?? new Uint8Array() }),
   );
   if (joinedNew.error) throw joinedNew.error;
-  return { commit: commitMs, process: processMs, join: joinMs };
+  // measured remove round (epoch 2): the newcomer (leaf n) leaves again
+  await committer.onAnnounceCommit({ transitionId: 2, commit });
+  const removal = decodeProposalsPayload(removePayload(2n, n));
+  const [removeResult, removeCommitMs] = await time(() => committer.onProposals(removal));
+  const removeCommit = decodeCommitWelcome(payloadOf(removeResult, 28)).commit;
+  await observer.onProposals(removal);
+  const [removed, removeProcessMs] = await time(() =>
+    observer.onAnnounceCommit({ transitionId: 3, commit: removeCommit }),
+  );
+  if (removed.error) throw removed.error;
+  return {
+    commit: commitMs,
+    process: processMs,
+    join: joinMs,
+    removeCommit: removeCommitMs,
+    removeProcess: removeProcessMs,
+  };
 }
 
 async function daveyRun(n: number): Promise<Sample> {
@@ -125,7 +150,20 @@ async function daveyRun(n: number): Promise<Sample> {
   const welcome = result.welcome;
   const [, processMs] = await time(() => observer.processCommit(commit));
   const [, joinMs] = await time(() => newcomer.processWelcome(welcome));
-  return { commit: commitMs, process: processMs, join: joinMs };
+  committer.processCommit(commit);
+  const removal = Buffer.from(removePayload(2n, n).subarray(1));
+  const [removeResult, removeCommitMs] = await time(() => committer.processProposals(append, removal, all));
+  const removeCommit = removeResult.commit;
+  if (removeCommit === undefined) throw new Error('davey remove commit failed');
+  observer.processProposals(append, removal, all);
+  const [, removeProcessMs] = await time(() => observer.processCommit(removeCommit));
+  return {
+    commit: commitMs,
+    process: processMs,
+    join: joinMs,
+    removeCommit: removeCommitMs,
+    removeProcess: removeProcessMs,
+  };
 }
 
 async function keyPackageTimes(): Promise<{ ours: number; davey: number }> {
@@ -157,13 +195,15 @@ async function main(): Promise<void> {
       ours.push(await oursOnce(n));
       davey.push(await daveyRun(n));
     }
-    for (const key of ['commit', 'process', 'join'] as const) {
+    for (const key of ['commit', 'process', 'join', 'removeCommit', 'removeProcess'] as const) {
       const o = median(ours.map((s) => s[key]));
       const d = median(davey.map((s) => s[key]));
       const label = {
         commit: 'commit + welcome adding 1',
         process: 'process that commit',
         join: 'join from welcome',
+        removeCommit: 'commit removing 1 (path)',
+        removeProcess: 'process that commit',
       }[key];
       console.log(`${label.padEnd(26)} ${String(n).padStart(3)} ${fmt(o)} ${fmt(d)} ${fmt(o / d)}x`);
     }

@@ -7,6 +7,15 @@
  * Every parse is bounds-checked and throws MlsCodecError; callers turn that into typed errors.
  */
 
+import {
+  MlsContentType,
+  MlsCredentialType,
+  MlsLeafNodeSource,
+  MlsProposalType,
+  MlsSenderType,
+  MlsWireFormat,
+} from '../../protocol/constants.js';
+
 export class MlsCodecError extends Error {
   override readonly name = 'MlsCodecError';
 }
@@ -233,7 +242,7 @@ export function userIdFromIdentity(identity: Uint8Array): string | undefined {
 
 // ---- credentials and external senders ----
 
-export const CREDENTIAL_BASIC = 1;
+export const CREDENTIAL_BASIC = MlsCredentialType.Basic;
 
 export interface ParsedCredential {
   credentialType: number;
@@ -302,9 +311,9 @@ export function parseExternalSendersExtensionData(data: Uint8Array): ExternalSen
 
 // ---- leaf nodes and key packages ----
 
-export const LEAF_SOURCE_KEY_PACKAGE = 1;
-export const LEAF_SOURCE_UPDATE = 2;
-export const LEAF_SOURCE_COMMIT = 3;
+export const LEAF_SOURCE_KEY_PACKAGE = MlsLeafNodeSource.KeyPackage;
+export const LEAF_SOURCE_UPDATE = MlsLeafNodeSource.Update;
+export const LEAF_SOURCE_COMMIT = MlsLeafNodeSource.Commit;
 
 export interface ParsedLeafNode {
   encryptionKey: Uint8Array;
@@ -384,15 +393,15 @@ export function readKeyPackage(
 
 // ---- PublicMessage framing (RFC 9420 §6, §6.2) ----
 
-export const WIRE_FORMAT_PUBLIC_MESSAGE = 1;
-export const CONTENT_TYPE_PROPOSAL = 2;
-export const CONTENT_TYPE_COMMIT = 3;
-export const SENDER_TYPE_MEMBER = 1;
-export const SENDER_TYPE_EXTERNAL = 2;
-export const SENDER_TYPE_NEW_MEMBER_PROPOSAL = 3;
-export const SENDER_TYPE_NEW_MEMBER_COMMIT = 4;
-export const PROPOSAL_TYPE_ADD = 1;
-export const PROPOSAL_TYPE_REMOVE = 3;
+export const WIRE_FORMAT_PUBLIC_MESSAGE = MlsWireFormat.PublicMessage;
+export const CONTENT_TYPE_PROPOSAL = MlsContentType.Proposal;
+export const CONTENT_TYPE_COMMIT = MlsContentType.Commit;
+export const SENDER_TYPE_MEMBER = MlsSenderType.Member;
+export const SENDER_TYPE_EXTERNAL = MlsSenderType.External;
+export const SENDER_TYPE_NEW_MEMBER_PROPOSAL = MlsSenderType.NewMemberProposal;
+export const SENDER_TYPE_NEW_MEMBER_COMMIT = MlsSenderType.NewMemberCommit;
+export const PROPOSAL_TYPE_ADD = MlsProposalType.Add;
+export const PROPOSAL_TYPE_REMOVE = MlsProposalType.Remove;
 
 const CONTENT_TYPE_NAMES: Readonly<Record<number, string>> = { 1: 'application', 2: 'proposal', 3: 'commit' };
 

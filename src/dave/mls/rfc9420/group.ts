@@ -8,6 +8,7 @@
  * PrivateMessages). Failures throw MlsGroupError with a short reason and no secret material.
  */
 import { randomBytes } from 'node:crypto';
+import { MLS_CIPHERSUITE } from '../../../protocol/constants.js';
 import { mlsExporter } from '../../hash-ratchet.js';
 import { bytesEqual, Writer } from '../mls-codec.js';
 import { keyPackageRef, proposalRefOfMessage } from '../mls-sign.js';
@@ -79,7 +80,7 @@ import { applyUpdatePath, createUpdatePath, keysFromPathSecret, TreeKemError } f
 import type { CreatedPath, PrivateKeys } from './treekem.js';
 import { leafToNode } from './tree-math.js';
 
-export const CIPHER_SUITE_P256 = 2;
+export const CIPHER_SUITE_P256 = MLS_CIPHERSUITE;
 
 export class MlsGroupError extends Error {
   override readonly name = 'MlsGroupError';

@@ -5,54 +5,32 @@
  * FramedContent, PublicMessage, PrivateMessage (read and written as opaque fields only), GroupContext,
  * GroupInfo, GroupSecrets, Welcome, MLSMessage. Decoders throw MlsCodecError on malformed input.
  */
+import {
+  MLS_PROTOCOL_VERSION,
+  MlsContentType,
+  MlsExtensionType,
+  MlsLeafNodeSource,
+  MlsProposalType,
+  MlsSenderType,
+  MlsWireFormat,
+} from '../../../protocol/constants.js';
 import { MlsCodecError, Reader, Writer } from '../mls-codec.js';
 
-export const MLS_VERSION_10 = 1;
+export const MLS_VERSION_10 = MLS_PROTOCOL_VERSION;
 
-export const WireFormat = {
-  PublicMessage: 1,
-  PrivateMessage: 2,
-  Welcome: 3,
-  GroupInfo: 4,
-  KeyPackage: 5,
-} as const;
+export const WireFormat = MlsWireFormat;
 export type WireFormat = (typeof WireFormat)[keyof typeof WireFormat];
-
-export const ContentType = {
-  Application: 1,
-  Proposal: 2,
-  Commit: 3,
-} as const;
+export const ContentType = MlsContentType;
 export type ContentType = (typeof ContentType)[keyof typeof ContentType];
-
-export const SenderType = {
-  Member: 1,
-  External: 2,
-  NewMemberProposal: 3,
-  NewMemberCommit: 4,
-} as const;
+export const SenderType = MlsSenderType;
 export type SenderType = (typeof SenderType)[keyof typeof SenderType];
-
-export const ProposalType = {
-  Add: 1,
-  Update: 2,
-  Remove: 3,
-  PreSharedKey: 4,
-  ReInit: 5,
-  ExternalInit: 6,
-  GroupContextExtensions: 7,
-} as const;
+export const ProposalType = MlsProposalType;
 export type ProposalType = (typeof ProposalType)[keyof typeof ProposalType];
-
-export const LeafNodeSource = {
-  KeyPackage: 1,
-  Update: 2,
-  Commit: 3,
-} as const;
+export const LeafNodeSource = MlsLeafNodeSource;
 export type LeafNodeSource = (typeof LeafNodeSource)[keyof typeof LeafNodeSource];
 
-export const EXTENSION_RATCHET_TREE = 2;
-export const EXTENSION_EXTERNAL_SENDERS = 5;
+export const EXTENSION_RATCHET_TREE = MlsExtensionType.RatchetTree;
+export const EXTENSION_EXTERNAL_SENDERS = MlsExtensionType.ExternalSenders;
 
 // ---- basic pieces ----
 
