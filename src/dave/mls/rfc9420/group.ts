@@ -8,7 +8,7 @@
  * PrivateMessages). Failures throw MlsGroupError with a short reason and no secret material.
  */
 import { randomBytes } from 'node:crypto';
-import { MLS_CIPHERSUITE } from '../../../protocol/constants.js';
+import { MLS_CIPHERSUITE, MlsCredentialType } from '../../../protocol/constants.js';
 import { mlsExporter } from '../../hash-ratchet.js';
 import { bytesEqual, Writer } from '../mls-codec.js';
 import { keyPackageRef, proposalRefOfMessage } from '../mls-sign.js';
@@ -63,6 +63,7 @@ import {
   writeWelcome,
 } from './messages.js';
 import type {
+  Capabilities,
   Commit,
   Extension,
   FramedContent,
@@ -122,13 +123,15 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 // ---- key packages and leaves ----
 
 /** What libdave advertises: MLS 1.0, suite 2, basic credentials, nothing else (dave.md §5.4). */
-export const DAVE_CAPABILITIES = {
-  versions: [MLS_VERSION_10],
-  cipherSuites: [CIPHER_SUITE_P256],
-  extensions: [],
-  proposals: [],
-  credentials: [1],
-};
+function daveCapabilities(): Capabilities {
+  return {
+    versions: [MLS_VERSION_10],
+    cipherSuites: [CIPHER_SUITE_P256],
+    extensions: [],
+    proposals: [],
+    credentials: [MlsCredentialType.Basic],
+  };
+}
 
 /** not_before = 0, not_after = 2^64-1 (dave.md §5.4). */
 export const DAVE_LIFETIME = { notBefore: 0n, notAfter: (1n << 64n) - 1n };
@@ -143,15 +146,8 @@ export function createKeyPackage(
   const leafNode: LeafNode = {
     encryptionKey: leafKeys.publicKey,
     signatureKey: signature.publicKey,
-    credential: { credentialType: 1, identity },
-    capabilities: {
-      ...DAVE_CAPABILITIES,
-      versions: [...DAVE_CAPABILITIES.versions],
-      cipherSuites: [CIPHER_SUITE_P256],
-      extensions: [],
-      proposals: [],
-      credentials: [1],
-    },
+    credential: { credentialType: MlsCredentialType.Basic, identity },
+    capabilities: daveCapabilities(),
     source: LeafNodeSource.KeyPackage,
     lifetime: DAVE_LIFETIME,
     extensions: [],
