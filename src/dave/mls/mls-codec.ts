@@ -124,7 +124,7 @@ export function encodeVarint(n: number): Uint8Array {
 
 /** Growable encoder for TLS presentation (RFC 9420 §2.1); `bytes()` returns the result. */
 export class Writer {
-  private buf = new Uint8Array(256);
+  private buf = new Uint8Array(64);
   private len = 0;
 
   private room(n: number): void {
@@ -169,11 +169,19 @@ export class Writer {
     return this.varint(bytes.length).raw(bytes);
   }
 
-  /** A vector<V> whose content `fill` writes into a nested writer. */
+  /** A vector<V> whose content `fill` writes in place; the length prefix is fitted afterwards. */
   vector(fill: (w: Writer) => void): this {
-    const inner = new Writer();
-    fill(inner);
-    return this.opaque(inner.bytes());
+    this.room(4);
+    const start = this.len + 4; // room for the longest varint
+    this.len = start;
+    fill(this);
+    const length = this.len - start;
+    const prefix = encodeVarint(length);
+    const at = start - prefix.length;
+    this.buf.set(prefix, at);
+    if (at > start - 4) this.buf.copyWithin(start - 4, at, this.len);
+    this.len -= 4 - prefix.length;
+    return this;
   }
 
   bytes(): Uint8Array {
