@@ -9,6 +9,7 @@
  * Behaviour follows libdave (the reference) where davey differs: the send key switches on op 22,
  * not when the commit is processed; no commit is produced for an empty queue (davey; dave.md §6.4).
  */
+import { inspect } from 'node:util';
 import { VoxcordError } from '../../errors.js';
 import {
   DAVE_EXPORTER_LABEL,
@@ -183,6 +184,12 @@ export class DaveSession {
   /** user id -> signature public key of every member of the established group. */
   get roster(): Roster {
     return this.currentRoster;
+  }
+
+  /** util.inspect shows the session's shape, never its MLS secrets or private keys. */
+  [inspect.custom](): string {
+    const epoch = this.epoch === undefined ? 'none' : this.epoch.toString();
+    return `DaveSession { userId: ${this.userId}, channelId: ${this.channelId}, version: ${this.version}, epoch: ${epoch}, members: ${this.currentRoster.size} }`;
   }
 
   get recognizedUsers(): ReadonlySet<string> {

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, it, expect } from 'vitest';
 import { createCommit, createGroup, protectMemberMessage } from '../../../src/dave/mls/rfc9420/group.js';
 import type { GroupState } from '../../../src/dave/mls/rfc9420/group.js';
@@ -395,6 +396,12 @@ describe('DaveSession: state held once a group exists', () => {
     await gw.connectSecond(b, 'first'); // a adopts its own commit, b joins from the Welcome
     expect(a.session.retained).toEqual(NONE);
     expect(b.session.retained).toEqual(NONE);
+    // util.inspect shows the shape only: no exporter secret, no key material
+    const shown = inspect(a.session, { depth: 10 });
+    const base = Buffer.from((await a.session.exportBaseSecret(a.userId)) ?? []).toString('hex');
+    expect(shown).toContain('epoch: 1');
+    expect(shown).not.toContain(base);
+    expect(shown).not.toMatch(/Uint8Array|Buffer|[0-9a-f]{32}/);
 
     // Between op 27 and op 29 the epoch's proposal and commit states exist; a revoke drops the commit.
     const remove = await gw.proposal({ type: 'remove', leafIndex: 1 });

@@ -4,8 +4,7 @@
  * received tree (§7.9.2, §12.4.3.1). Nodes are treated as immutable values: a changed node is
  * replaced, so trees can share nodes across copies.
  */
-import { Writer } from '../mls-codec.js';
-import { bytesEqual } from '../mls-codec.js';
+import { bytesEqual, Writer } from '../mls-codec.js';
 import { sha256, verifyWithLabel } from './crypto.js';
 import { leafNodeTbs, LeafNodeSource, writeLeafNode, writeParentNode } from './messages.js';
 import type { LeafNode, ParentNode, TreeNode } from './messages.js';
