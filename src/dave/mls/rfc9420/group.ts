@@ -390,6 +390,8 @@ function applyProposals(state: GroupState, proposals: readonly Proposal[]): Appl
     if (p.type !== ProposalType.Add) throw new MlsGroupError(`unsupported proposal type ${p.type}`);
     added.push({ leaf: tree.addLeaf(p.keyPackage.leafNode), keyPackage: p.keyPackage });
   }
+  // a key package whose keys are already in the group would make an invalid tree (§7.9.2)
+  if (added.length > 0 && !tree.verifyKeysUnique()) throw new MlsGroupError('added keys are not unique');
   // keys of nodes that became blank are useless; drop them
   for (const x of [...keys.keys()]) if (tree.node(x) === undefined) keys.delete(x);
   return { tree, keys, added, removedSelf };
@@ -616,6 +618,7 @@ export function processCommit(
       if (err instanceof TreeKemError) throw new MlsGroupError(err.message);
       throw err;
     }
+    if (!tree.verifyKeysUnique()) throw new MlsGroupError('update path reuses a key of the group');
   }
   const confirmed = confirmedTranscriptHash(
     state.interimTranscriptHash,
