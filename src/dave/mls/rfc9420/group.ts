@@ -397,6 +397,19 @@ function applyProposals(state: GroupState, proposals: readonly Proposal[]): Appl
   return { tree, keys, added, removedSelf };
 }
 
+/** The member's state in the epoch a commit (ours or another member's) starts. */
+function afterCommit(
+  state: GroupState,
+  context: GroupContext,
+  tree: RatchetTree,
+  keys: PrivateKeys,
+  secrets: EpochSecrets,
+  tag: Uint8Array,
+): GroupState {
+  const interim = interimTranscriptHash(context.confirmedTranscriptHash, tag);
+  return withEpoch(context, tree, state.ownLeaf, keys, state.signaturePrivate, secrets, interim);
+}
+
 function provisionalContext(state: GroupState, tree: RatchetTree): GroupContext {
   return { ...state.context, epoch: state.context.epoch + 1n, treeHash: tree.treeHash() };
 }
@@ -493,15 +506,7 @@ export function createCommit(state: GroupState, proposals: readonly CachedPropos
   const tag = confirmationTag(secrets.confirmationKey, confirmed);
   const message: PublicMessage = { content, auth: { signature, confirmationTag: tag } };
   message.membershipTag = membershipTag(state.membershipKey, tbs, message);
-  const next = withEpoch(
-    context,
-    tree,
-    state.ownLeaf,
-    keys,
-    state.signaturePrivate,
-    secrets,
-    interimTranscriptHash(confirmed, tag),
-  );
+  const next = afterCommit(state, context, tree, keys, secrets, tag);
 
   let welcome: Uint8Array | undefined;
   if (applied.added.length > 0) {
@@ -632,15 +637,7 @@ export function processCommit(
     throw new MlsGroupError('bad confirmation tag');
   return {
     kind: 'state',
-    state: withEpoch(
-      context,
-      tree,
-      state.ownLeaf,
-      keys,
-      state.signaturePrivate,
-      secrets,
-      interimTranscriptHash(confirmed, tag),
-    ),
+    state: afterCommit(state, context, tree, keys, secrets, tag),
   };
 }
 
