@@ -71,6 +71,40 @@ describe.skipIf(VECTOR_DIR === undefined)(
       }
     });
 
+    it('tree validation refuses what RFC 9420 refuses and accepts what ts-mls 1.6.4 refused', () => {
+      const vectors = loadVectors<{ tree: string; resolutions: number[][] }>('tree-validation');
+      const v12 = vectors[12];
+      const v13 = vectors[13];
+      if (v12 === undefined || v13 === undefined) throw new Error('expected 14 suite-2 trees');
+      // vector 12: nodes 11 and 13 list leaf 7 as unmerged, the root does not (a valid tree)
+      expect(v12.resolutions[11]).toEqual([11, 14]);
+      expect(v12.resolutions[7]).toEqual([7]);
+      expect(treeOf(v12.tree).verifyUnmergedLeaves()).toBe(true);
+
+      // vector 13: leaf 5 is unmerged at node 11 and the root; drop it from node 11 (between the
+      // leaf and the root): every non-blank node in between must list it
+      expect(v13.resolutions[11]).toEqual([11, 10]);
+      expect(v13.resolutions[7]).toEqual([7, 10]);
+      const tree = treeOf(v13.tree);
+      const p11 = tree.parentNode(11);
+      if (p11 === undefined) throw new Error('node 11 blank');
+      tree.setNode(11, { type: 'parent', parent: { ...p11, unmergedLeaves: [] } });
+      expect(tree.verifyUnmergedLeaves()).toBe(false);
+      // an unmerged leaf that is not below the node
+      const other = treeOf(v13.tree);
+      other.setNode(11, { type: 'parent', parent: { ...p11, unmergedLeaves: [0] } });
+      expect(other.verifyUnmergedLeaves()).toBe(false);
+
+      // a parent hash that does not chain from any leaf
+      const forged = treeOf(v13.tree);
+      const root = forged.parentNode(forged.root);
+      if (root === undefined) throw new Error('root blank');
+      forged.setNode(forged.root, { type: 'parent', parent: { ...root, encryptionKey: p11.encryptionKey } });
+      expect(forged.verifyParentHashes()).toBe(false);
+      expect(forged.verifyKeysUnique()).toBe(false);
+      expect(treeOf(v13.tree).verifyParentHashes()).toBe(true);
+    });
+
     interface TreeKem {
       group_id: string;
       epoch: number;
