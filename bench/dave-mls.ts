@@ -1,5 +1,5 @@
 /**
- * DAVE MLS handshake costs: our DaveSession (ts-mls + node:crypto provider) vs davey (OpenMLS,
+ * DAVE MLS handshake costs: our DaveSession (own RFC 9420 layer on node:crypto) vs davey (OpenMLS,
  * native), same run, same machine. Run: npx tsx bench/dave-mls.ts [iterations]
  * For each group size N: a committer and an observer in an N-member group; a new member's Add
  * arrives (op 27); we time the committer's commit+welcome, the observer processing that commit,
@@ -8,11 +8,10 @@
 import { performance } from 'node:perf_hooks';
 import { DAVESession } from '@snazzah/davey';
 import type { ProposalsOperationType } from '@snazzah/davey';
-import { generateP256KeyPair, getDaveCiphersuite } from '../src/dave/mls/crypto-provider.js';
 import { DaveSession } from '../src/dave/mls/dave-session.js';
 import type { DaveResult } from '../src/dave/mls/dave-session.js';
-import { createDaveKeyPackage } from '../src/dave/mls/key-package.js';
-import { buildExternalAdd } from '../src/dave/mls/external-proposal.js';
+import { createDaveKeyPackage, generateP256KeyPair } from '../src/dave/mls/key-package.js';
+import { buildExternalAdd, buildExternalRemove } from '../src/dave/mls/external-proposal.js';
 import { snowflakeToBE64 } from '../src/dave/mls/mls-codec.js';
 import { generateP256SigningKey, p256PointOf } from '../src/dave/mls/mls-sign.js';
 import {
@@ -35,6 +34,12 @@ function appendPayload(epoch: bigint, keyPackages: Uint8Array[]): Uint8Array {
   const ctx = { groupId: snowflakeToBE64(CHANNEL), epoch, signingKey: gatewayKey };
   const messages = keyPackages.map((kp) => buildExternalAdd(ctx, kp).message);
   return encodeProposalsPayload({ operation: 'append', messages });
+}
+
+/** op 27 removing `leaf` at `epoch`. */
+function removePayload(epoch: bigint, leaf: number): Uint8Array {
+  const ctx = { groupId: snowflakeToBE64(CHANNEL), epoch, signingKey: gatewayKey };
+  return encodeProposalsPayload({ operation: 'append', messages: [buildExternalRemove(ctx, leaf).message] });
 }
 
 function median(values: number[]): number {
@@ -60,10 +65,12 @@ interface Sample {
   commit: number;
   process: number;
   join: number;
+  /** A remove: the commit carries an UpdatePath (HPKE to each copath resolution). */
+  removeCommit: number;
+  removeProcess: number;
 }
 
 async function oursOnce(n: number): Promise<Sample> {
-  const cs = await getDaveCiphersuite();
   const all = Array.from({ length: n + 1 }, (_, i) => userId(i));
   const committer = new DaveSession({ userId: all[0] ?? '', channelId: CHANNEL });
   const observer = new DaveSession({ userId: all[1] ?? '', channelId: CHANNEL });
@@ -75,8 +82,7 @@ async function oursOnce(n: number): Promise<Sample> {
   await committer.init(1);
   const observerKp = payloadOf(await observer.init(1), 26);
   const others: Uint8Array[] = [];
-  for (let i = 2; i < n; i++)
-    others.push((await createDaveKeyPackage(all[i] ?? '', generateP256KeyPair(), cs)).encoded);
+  for (let i = 2; i < n; i++) others.push(createDaveKeyPackage(all[i] ?? '', generateP256KeyPair()).encoded);
   // setup: committer creates the N-member group, observer joins
   const setup = decodeCommitWelcome(
     payloadOf(
@@ -99,7 +105,23 @@ async function oursOnce(n: number): Promise<Sample> {
     newcomer.onWelcome({ transitionId: 2, welcome: welcome ?? new Uint8Array() }),
   );
   if (joinedNew.error) throw joinedNew.error;
-  return { commit: commitMs, process: processMs, join: joinMs };
+  // measured remove round (epoch 2): the newcomer (leaf n) leaves again
+  await committer.onAnnounceCommit({ transitionId: 2, commit });
+  const removal = decodeProposalsPayload(removePayload(2n, n));
+  const [removeResult, removeCommitMs] = await time(() => committer.onProposals(removal));
+  const removeCommit = decodeCommitWelcome(payloadOf(removeResult, 28)).commit;
+  await observer.onProposals(removal);
+  const [removed, removeProcessMs] = await time(() =>
+    observer.onAnnounceCommit({ transitionId: 3, commit: removeCommit }),
+  );
+  if (removed.error) throw removed.error;
+  return {
+    commit: commitMs,
+    process: processMs,
+    join: joinMs,
+    removeCommit: removeCommitMs,
+    removeProcess: removeProcessMs,
+  };
 }
 
 async function daveyRun(n: number): Promise<Sample> {
@@ -128,7 +150,20 @@ async function daveyRun(n: number): Promise<Sample> {
   const welcome = result.welcome;
   const [, processMs] = await time(() => observer.processCommit(commit));
   const [, joinMs] = await time(() => newcomer.processWelcome(welcome));
-  return { commit: commitMs, process: processMs, join: joinMs };
+  committer.processCommit(commit);
+  const removal = Buffer.from(removePayload(2n, n).subarray(1));
+  const [removeResult, removeCommitMs] = await time(() => committer.processProposals(append, removal, all));
+  const removeCommit = removeResult.commit;
+  if (removeCommit === undefined) throw new Error('davey remove commit failed');
+  observer.processProposals(append, removal, all);
+  const [, removeProcessMs] = await time(() => observer.processCommit(removeCommit));
+  return {
+    commit: commitMs,
+    process: processMs,
+    join: joinMs,
+    removeCommit: removeCommitMs,
+    removeProcess: removeProcessMs,
+  };
 }
 
 async function keyPackageTimes(): Promise<{ ours: number; davey: number }> {
@@ -150,7 +185,7 @@ async function main(): Promise<void> {
   await daveyRun(2);
   const fmt = (v: number): string => v.toFixed(2).padStart(8);
   console.log(
-    `DAVE MLS handshake, medians of ${ITERATIONS} fresh groups (ms): ours (ts-mls + node:crypto) vs davey`,
+    `DAVE MLS handshake, medians of ${ITERATIONS} fresh groups (ms): ours (own RFC 9420 layer on node:crypto) vs davey`,
   );
   console.log('operation                    N     ours    davey   ratio');
   for (const n of SIZES) {
@@ -160,13 +195,15 @@ async function main(): Promise<void> {
       ours.push(await oursOnce(n));
       davey.push(await daveyRun(n));
     }
-    for (const key of ['commit', 'process', 'join'] as const) {
+    for (const key of ['commit', 'process', 'join', 'removeCommit', 'removeProcess'] as const) {
       const o = median(ours.map((s) => s[key]));
       const d = median(davey.map((s) => s[key]));
       const label = {
         commit: 'commit + welcome adding 1',
         process: 'process that commit',
         join: 'join from welcome',
+        removeCommit: 'commit removing 1 (path)',
+        removeProcess: 'process that commit',
       }[key];
       console.log(`${label.padEnd(26)} ${String(n).padStart(3)} ${fmt(o)} ${fmt(d)} ${fmt(o / d)}x`);
     }

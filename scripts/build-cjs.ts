@@ -5,8 +5,7 @@
  *
  * Node 20.19+ / 22.12+ never load it: package.json's `module-sync` condition gives `require` the
  * ESM build there (one module instance). This bundle is for older Node 20 and 22, which have no
- * require(esm): ts-mls is ESM-only, so it is bundled in; dependencies that ship CommonJS stay
- * external.
+ * require(esm): ESM-only packages would be bundled in; dependencies that ship CommonJS stay external.
  * `import.meta.url` in a source file becomes the URL of that file's ESM twin in dist/, so paths
  * resolved from it (the media worker's entry) point at the ESM build's files, which exist.
  */

@@ -1,7 +1,7 @@
 /**
  * DAVE sender key derivation (dave.md §8): MLS ExpandWithLabel / DeriveSecret / exporter on
  * HMAC-SHA256, and the per-sender hash ratchet (mlspp HashRatchet). Implemented on node:crypto
- * directly because ts-mls's KDF refuses the 16-byte DAVE base secret.
+ * directly: the ratchet expands a 16-byte base secret, shorter than an MLS hash output.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { DAVE_EXPORTER_LABEL, DAVE_MEDIA_KEY_BYTES } from '../protocol/constants.js';

@@ -105,18 +105,11 @@ function transportSection(): Section {
 }
 
 function daveSection(): Section {
-  const mls = installedPackageVersion('ts-mls');
   return {
     title: 'DAVE (end-to-end encryption)',
     lines: [
       { name: 'implementation', value: `pure TypeScript, protocol version ${DAVE_PROTOCOL_VERSION}` },
-      {
-        name: 'MLS',
-        value: mls === undefined ? 'ts-mls not found' : `ts-mls ${mls} with a node:crypto provider`,
-        ...(mls === undefined
-          ? { hint: 'reinstall voxcord: npm install voxcord (ts-mls is a dependency)' }
-          : {}),
-      },
+      { name: 'MLS', value: 'built in (RFC 9420, cipher suite 2 on node:crypto)' },
       { name: 'frame encryption', value: 'pure TypeScript AES-128-GCM' },
     ],
   };

@@ -340,6 +340,29 @@ export const DAVE_TRANSITION_TIMEOUT_MS = 1_500;
 /** MLS protocol version mls10 (dave.md §2). */
 export const MLS_PROTOCOL_VERSION = 1;
 
+// ---- MLS code points (RFC 9420 §17) used by DAVE's MLS layer ----
+export const MlsWireFormat = {
+  PublicMessage: 1,
+  PrivateMessage: 2,
+  Welcome: 3,
+  GroupInfo: 4,
+  KeyPackage: 5,
+} as const;
+export const MlsContentType = { Application: 1, Proposal: 2, Commit: 3 } as const;
+export const MlsSenderType = { Member: 1, External: 2, NewMemberProposal: 3, NewMemberCommit: 4 } as const;
+export const MlsProposalType = {
+  Add: 1,
+  Update: 2,
+  Remove: 3,
+  PreSharedKey: 4,
+  ReInit: 5,
+  ExternalInit: 6,
+  GroupContextExtensions: 7,
+} as const;
+export const MlsLeafNodeSource = { KeyPackage: 1, Update: 2, Commit: 3 } as const;
+export const MlsCredentialType = { Basic: 1, X509: 2 } as const;
+export const MlsExtensionType = { RatchetTree: 2, ExternalSenders: 5 } as const;
+
 // ---- Receiving (src/receive) ----
 
 /** Sequence numbers are 16-bit; timestamps 32-bit (media.md §4.1). */

@@ -64,7 +64,7 @@ describe('voxcord doctor', () => {
     expect(line(out, 'node:crypto')).toBe(
       `OpenSSL ${process.versions.openssl}, aes-256-gcm yes, chacha20-poly1305 yes`,
     );
-    expect(line(out, 'MLS')).toBe(`ts-mls ${versionOf('ts-mls')} with a node:crypto provider`);
+    expect(line(out, 'MLS')).toBe('built in (RFC 9420, cipher suite 2 on node:crypto)');
     expect(line(out, 'implementation')).toBe('pure TypeScript, protocol version 1');
     // Installed and working: no hints for Opus, crypto or DAVE.
     expect(out.split('\n').filter((l) => l.startsWith('  hint:'))).toHaveLength(1); // ffmpeg's

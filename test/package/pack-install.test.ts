@@ -3,7 +3,7 @@
  * project, and from there: the quick start type-checks against the installed types, compiles, and
  * runs a DAVE call through the local server (both members agree on the privacy code, the audio
  * arrives decrypted and byte-identical, DAVE-framed on the wire). This is also what proves that
- * the ts-mls workaround travels with the package (no postinstall patch of the consumer's
+ * the MLS layer travels with the package (no postinstall patch of the consumer's
  * node_modules). Then the installed `voxcord` bin runs its demo. Nothing is left behind.
  *
  * CommonJS (issue 17): plain `require('voxcord')` and a `module: node16` TypeScript project (a .cts

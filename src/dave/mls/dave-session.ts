@@ -9,17 +9,6 @@
  * Behaviour follows libdave (the reference) where davey differs: the send key switches on op 22,
  * not when the commit is processed; no commit is produced for an empty queue (davey; dave.md §6.4).
  */
-import type { ClientState, MLSMessage, PublicMessage, Welcome } from 'ts-mls';
-// Runtime imports come from ts-mls deep paths: its index loads optional noble dependencies.
-import { joinGroup } from 'ts-mls/clientState.js';
-import { createCommit } from 'ts-mls/createCommit.js';
-import { acceptAll } from 'ts-mls/incomingMessageAction.js';
-import { mlsExporter } from 'ts-mls/keySchedule.js';
-import { processMessage } from 'ts-mls/processMessages.js';
-import { emptyPskIndex } from 'ts-mls/pskIndex.js';
-import { decodeMlsMessage, encodeMlsMessage } from 'ts-mls/message.js';
-import { decodeWelcome, encodeWelcome } from 'ts-mls/welcome.js';
-import type { Decoder } from 'ts-mls';
 import { VoxcordError } from '../../errors.js';
 import {
   DAVE_EXPORTER_LABEL,
@@ -29,11 +18,13 @@ import {
 } from '../../protocol/constants.js';
 import type { AnnounceCommitPayload, ProposalsPayload, WelcomePayload } from '../opcodes.js';
 import { decodeExternalSenderPackage, encodeCommitWelcome } from '../opcodes.js';
-import { generateP256KeyPair, getDaveCiphersuite } from './crypto-provider.js';
-import { createDaveKeyPackage } from './key-package.js';
+import { createDaveKeyPackage, generateP256KeyPair } from './key-package.js';
 import type { DaveKeyPackage, SignatureKeyPair } from './key-package.js';
 import {
   bytesEqual,
+  CREDENTIAL_BASIC,
+  encodeExternalSendersExtensionData,
+  parseExternalSendersExtensionData,
   snowflakeToBE64,
   snowflakeToBigInt,
   snowflakeToLE64,
@@ -42,10 +33,22 @@ import {
 import type { ExternalSenderInfo } from './mls-codec.js';
 import { buildRoster } from './roster.js';
 import type { Roster } from './roster.js';
-import { isTrimmed, trimGroupState } from './state-trim.js';
-import { createPendingGroup, groupExternalSenders, processExternalProposal } from './ts-mls-fix.js';
 import { inspectCustom, publicView } from '../../util/redact.js';
 import type { InspectOptionsStylized, inspect } from 'node:util';
+import {
+  createCommit,
+  createGroup,
+  exportSecret,
+  joinFromWelcome,
+  MlsGroupError,
+  processCommit,
+  proposalKey,
+  readPublicMessage,
+  verifyExternalProposal,
+} from './rfc9420/group.js';
+import type { CachedProposal, GroupState } from './rfc9420/group.js';
+import { ContentType, EXTENSION_EXTERNAL_SENDERS, ProposalType, SenderType } from './rfc9420/messages.js';
+import type { PublicMessage } from './rfc9420/messages.js';
 
 export type DaveRejectReason =
   | 'malformed'
@@ -111,7 +114,7 @@ export interface DaveSessionOptions {
 
 interface OutboundCommit {
   commit: Uint8Array;
-  state: ClientState;
+  state: GroupState;
 }
 
 function reject(
@@ -121,23 +124,8 @@ function reject(
   cause?: unknown,
 ): VoxcordError {
   const details: Record<string, unknown> = { reason, ...extra };
-  if (cause instanceof Error) details.mlsError = cause.message; // ts-mls messages carry no secrets
+  if (cause instanceof Error) details.mlsError = cause.message; // our MLS errors carry no secrets
   return new VoxcordError('DAVE_PROTOCOL_ERROR', `DAVE: ${message}`, { details });
-}
-
-/** Decodes with a ts-mls decoder and requires it to consume every byte. */
-function decodeExact<T>(decoder: Decoder<T>, bytes: Uint8Array): T | undefined {
-  try {
-    const result = decoder(bytes, 0);
-    if (result === undefined || result[1] !== bytes.length) return undefined;
-    return result[0];
-  } catch {
-    return undefined;
-  }
-}
-
-function refKey(ref: Uint8Array): string {
-  return Buffer.from(ref.buffer, ref.byteOffset, ref.byteLength).toString('base64');
 }
 
 export class DaveSession {
@@ -150,9 +138,10 @@ export class DaveSession {
   private version = 0;
   private externalSender: ExternalSenderInfo | undefined;
   private keyPackage: DaveKeyPackage | undefined;
-  private pendingGroup: ClientState | undefined;
-  private currentGroup: ClientState | undefined;
-  private stateWithProposals: ClientState | undefined;
+  private pendingGroup: GroupState | undefined;
+  private currentGroup: GroupState | undefined;
+  /** Verified proposals of this epoch by ProposalRef, in arrival order (undefined: none yet). */
+  private proposals: Map<string, CachedProposal> | undefined;
   private outbound: OutboundCommit | undefined;
   private currentRoster: Roster = new Map();
   private queue: Promise<unknown> = Promise.resolve();
@@ -190,12 +179,12 @@ export class DaveSession {
 
   /** Current MLS epoch of the established group. */
   get epoch(): bigint | undefined {
-    return this.currentGroup?.groupContext.epoch;
+    return this.currentGroup?.context.epoch;
   }
 
   /** RFC 9420 epoch_authenticator of the established group (input of the privacy code, §10.2). */
   get epochAuthenticator(): Uint8Array | undefined {
-    const value = this.currentGroup?.keySchedule.epochAuthenticator;
+    const value = this.currentGroup?.epochAuthenticator;
     return value === undefined ? undefined : value.slice();
   }
 
@@ -216,7 +205,8 @@ export class DaveSession {
   /**
    * Which MLS state this session still holds (diagnostics and tests; booleans only, no secrets).
    * The key package and the pending one-member group live only until a group is adopted; the
-   * proposal and commit states only within an epoch; PrivateMessage secrets are never kept.
+   * proposal cache and the outbound commit only within an epoch; PrivateMessage secrets (a secret
+   * tree) are never derived at all: DAVE has no PrivateMessages.
    * @internal
    */
   get retained(): {
@@ -226,13 +216,12 @@ export class DaveSession {
     outboundCommit: boolean;
     privateMessageSecrets: boolean;
   } {
-    const states = [this.pendingGroup, this.currentGroup, this.stateWithProposals, this.outbound?.state];
     return {
       keyPackage: this.keyPackage !== undefined,
       pendingGroup: this.pendingGroup !== undefined,
-      proposalState: this.stateWithProposals !== undefined,
+      proposalState: this.proposals !== undefined,
       outboundCommit: this.outbound !== undefined,
-      privateMessageSecrets: states.some((state) => state !== undefined && !isTrimmed(state)),
+      privateMessageSecrets: false,
     };
   }
 
@@ -240,16 +229,11 @@ export class DaveSession {
    * The per-sender base secret of the current epoch: MLS-Exporter("Discord Secure Frames v0",
    * LE64(userId), 16) (dave.md §8.1). Undefined without an established group.
    */
-  async exportBaseSecret(userId: string): Promise<Uint8Array | undefined> {
+  exportBaseSecret(userId: string): Promise<Uint8Array | undefined> {
     const group = this.currentGroup;
-    if (group === undefined) return undefined;
-    const cs = await getDaveCiphersuite();
-    return mlsExporter(
-      group.keySchedule.exporterSecret,
-      DAVE_EXPORTER_LABEL,
-      snowflakeToLE64(userId),
-      DAVE_MEDIA_KEY_BYTES,
-      cs,
+    if (group === undefined) return Promise.resolve(undefined);
+    return Promise.resolve(
+      exportSecret(group, DAVE_EXPORTER_LABEL, snowflakeToLE64(userId), DAVE_MEDIA_KEY_BYTES),
     );
   }
 
@@ -289,9 +273,9 @@ export class DaveSession {
         return { send: [], error: reject('malformed', 'bad external sender package', { op: 25 }, err) };
       }
       this.externalSender = sender;
-      this.stateWithProposals = undefined;
+      this.proposals = undefined;
       this.outbound = undefined;
-      if (this.keyPackage !== undefined) await this.createPending();
+      if (this.keyPackage !== undefined) this.createPending();
       return { send: [] };
     });
   }
@@ -367,7 +351,7 @@ export class DaveSession {
     this.keyPackage = undefined;
     this.pendingGroup = undefined;
     this.currentGroup = undefined;
-    this.stateWithProposals = undefined;
+    this.proposals = undefined;
     this.outbound = undefined;
     this.currentRoster = new Map();
   }
@@ -379,24 +363,22 @@ export class DaveSession {
     this.resetMls();
     this.version = protocolVersion;
     if (protocolVersion === 0) return { send: [] };
-    const cs = await getDaveCiphersuite();
-    this.keyPackage = await createDaveKeyPackage(this.userId, this.signatureKeys, cs);
-    if (this.externalSender !== undefined) await this.createPending();
-    return { send: [{ op: VoiceOpcode.DaveMlsKeyPackage, payload: this.keyPackage.encoded }] };
+    this.keyPackage = createDaveKeyPackage(this.userId, this.signatureKeys);
+    if (this.externalSender !== undefined) this.createPending();
+    return Promise.resolve({
+      send: [{ op: VoiceOpcode.DaveMlsKeyPackage, payload: this.keyPackage.encoded }],
+    });
   }
 
-  private async createPending(): Promise<void> {
+  /** The one-member epoch-0 group bound to the op 25 external sender (dave.md §6.1). */
+  private createPending(): void {
     if (this.keyPackage === undefined || this.externalSender === undefined) return;
-    const cs = await getDaveCiphersuite();
-    this.pendingGroup = trimGroupState(
-      await createPendingGroup(
-        this.groupId,
-        this.keyPackage.publicPackage,
-        this.keyPackage.privatePackage,
-        this.externalSender.encoded,
-        cs,
-      ),
-    );
+    this.pendingGroup = createGroup(this.groupId, this.keyPackage.bundle, [
+      {
+        extensionType: EXTENSION_EXTERNAL_SENDERS,
+        extensionData: encodeExternalSendersExtensionData([this.externalSender.encoded]),
+      },
+    ]);
   }
 
   private async doProposals(payload: ProposalsPayload): Promise<DaveResult> {
@@ -404,149 +386,144 @@ export class DaveSession {
     if (base === undefined) return { send: [], ignored: 'no group' };
     const sender = this.externalSender;
     if (sender === undefined) return { send: [], ignored: 'no external sender' };
-    const cs = await getDaveCiphersuite();
-    let state = this.stateWithProposals ?? base;
+    const proposals = new Map(this.proposals ?? []);
 
     if (payload.operation === 'append') {
       for (const bytes of payload.messages) {
-        const checked = this.checkExternalProposal(bytes, state);
-        if ('error' in checked) return { send: [], error: checked.error };
+        const checked = this.checkExternalProposal(bytes, base);
+        if (checked !== undefined) return { send: [], error: checked };
+        let verified: CachedProposal;
         try {
-          state = (await processExternalProposal(state, checked.message, sender.signatureKey, cs)).state;
+          verified = verifyExternalProposal(base, bytes, sender.signatureKey);
         } catch (err) {
           return {
             send: [],
             error: reject('bad_signature', 'proposal not signed by the external sender', {}, err),
           };
         }
+        proposals.set(proposalKey(verified.ref), verified);
       }
     } else {
-      const remaining = { ...state.unappliedProposals };
       for (const ref of payload.refs) {
-        const key = refKey(ref);
-        if (!(key in remaining))
+        if (!proposals.delete(proposalKey(ref)))
           return { send: [], error: reject('unknown_proposal_ref', 'revoke of an unknown proposal') };
-        delete remaining[key];
       }
-      state = { ...state, unappliedProposals: remaining };
     }
-    this.stateWithProposals = state;
+    this.proposals = proposals;
     this.outbound = undefined;
 
-    if (Object.keys(state.unappliedProposals).length === 0) return { send: [] };
+    if (proposals.size === 0) return { send: [] };
     let result;
     try {
-      result = await createCommit(
-        { state, cipherSuite: cs },
-        { wireAsPublicMessage: true, ratchetTreeExtension: true },
-      );
+      result = createCommit(base, [...proposals.values()]);
     } catch (err) {
       return { send: [], error: reject('commit_failed', 'could not create a commit', {}, err) };
     }
-    const commit = encodeMlsMessage(result.commit);
-    const welcome =
-      result.welcome !== undefined && result.welcome.secrets.length > 0
-        ? encodeWelcome(result.welcome)
-        : undefined;
-    this.outbound = { commit, state: trimGroupState(result.newState) };
-    return {
-      send: [{ op: VoiceOpcode.DaveMlsCommitWelcome, payload: encodeCommitWelcome(commit, welcome) }],
-    };
+    this.outbound = { commit: result.commit, state: result.state };
+    return Promise.resolve({
+      send: [
+        { op: VoiceOpcode.DaveMlsCommitWelcome, payload: encodeCommitWelcome(result.commit, result.welcome) },
+      ],
+    });
   }
 
   /** DAVE rules for one external proposal (§6.4 step 3); the signature is checked afterwards. */
-  private checkExternalProposal(
-    bytes: Uint8Array,
-    state: ClientState,
-  ): { message: PublicMessage } | { error: VoxcordError } {
-    const decoded: MLSMessage | undefined = decodeExact(decodeMlsMessage, bytes);
-    if (decoded === undefined) return { error: reject('malformed', 'undecodable proposal message') };
-    if (decoded.wireformat !== 'mls_public_message') {
-      return { error: reject('not_public_message', 'proposal is not a PublicMessage') };
+  private checkExternalProposal(bytes: Uint8Array, state: GroupState): VoxcordError | undefined {
+    let message: PublicMessage;
+    try {
+      message = readPublicMessage(bytes);
+    } catch (err) {
+      if (err instanceof MlsGroupError)
+        return reject('not_public_message', 'proposal is not a PublicMessage');
+      return reject('malformed', 'undecodable proposal message');
     }
-    const message = decoded.publicMessage;
     const content = message.content;
-    if (!bytesEqual(content.groupId, state.groupContext.groupId)) {
-      return { error: reject('wrong_group', 'proposal for another group') };
+    if (!bytesEqual(content.groupId, state.context.groupId)) {
+      return reject('wrong_group', 'proposal for another group');
     }
-    if (content.epoch !== state.groupContext.epoch) {
-      return {
-        error: reject('wrong_epoch', 'proposal for another epoch', {
-          epoch: content.epoch.toString(),
-          expected: state.groupContext.epoch.toString(),
-        }),
-      };
+    if (content.epoch !== state.context.epoch) {
+      return reject('wrong_epoch', 'proposal for another epoch', {
+        epoch: content.epoch.toString(),
+        expected: state.context.epoch.toString(),
+      });
     }
-    if (content.contentType !== 'proposal') return { error: reject('wrong_content_type', 'not a proposal') };
-    if (content.sender.senderType !== 'external' || content.sender.senderIndex !== 0) {
-      return { error: reject('not_external_sender', 'proposal not from external sender 0') };
+    if (content.body.contentType !== ContentType.Proposal)
+      return reject('wrong_content_type', 'not a proposal');
+    if (content.sender.type !== SenderType.External || content.sender.index !== 0) {
+      return reject('not_external_sender', 'proposal not from external sender 0');
     }
-    const proposal = content.proposal;
-    if (proposal.proposalType === 'add') {
-      const credential = proposal.add.keyPackage.leafNode.credential;
+    const proposal = content.body.proposal;
+    if (proposal.type === ProposalType.Add) {
+      const credential = proposal.keyPackage.leafNode.credential;
       const userId =
-        credential.credentialType === 'basic' ? userIdFromIdentity(credential.identity) : undefined;
+        credential.credentialType === CREDENTIAL_BASIC ? userIdFromIdentity(credential.identity) : undefined;
       if (userId === undefined)
-        return { error: reject('bad_credential', 'added key package has no user id credential') };
+        return reject('bad_credential', 'added key package has no user id credential');
       if (!this.recognized.has(userId)) {
-        return { error: reject('unrecognized_user', 'add proposal for an unrecognised user', { userId }) };
+        return reject('unrecognized_user', 'add proposal for an unrecognised user', { userId });
       }
-    } else if (proposal.proposalType !== 'remove') {
-      return { error: reject('proposal_type', 'only add and remove proposals are allowed') };
+    } else if (proposal.type !== ProposalType.Remove) {
+      return reject('proposal_type', 'only add and remove proposals are allowed');
     }
-    return { message };
+    return undefined;
   }
 
   private async doAnnounceCommit(payload: AnnounceCommitPayload): Promise<DaveResult> {
     const { transitionId } = payload;
-    const state = this.stateWithProposals;
-    if (state === undefined) return { send: [], ignored: 'no proposals this epoch' };
-    const decoded: MLSMessage | undefined = decodeExact(decodeMlsMessage, payload.commit);
-    if (decoded === undefined) return this.fail(transitionId, reject('malformed', 'undecodable commit'));
-    if (decoded.wireformat !== 'mls_public_message') {
-      return this.fail(transitionId, reject('not_public_message', 'commit is not a PublicMessage'));
+    const proposals = this.proposals;
+    const state = this.pendingGroup ?? this.currentGroup;
+    if (proposals === undefined || state === undefined)
+      return { send: [], ignored: 'no proposals this epoch' };
+    let message: PublicMessage;
+    try {
+      message = readPublicMessage(payload.commit);
+    } catch (err) {
+      if (err instanceof MlsGroupError) {
+        return this.fail(transitionId, reject('not_public_message', 'commit is not a PublicMessage'));
+      }
+      return this.fail(transitionId, reject('malformed', 'undecodable commit'));
     }
-    const content = decoded.publicMessage.content;
-    if (!bytesEqual(content.groupId, state.groupContext.groupId)) {
+    if (!bytesEqual(message.content.groupId, state.context.groupId)) {
       return { send: [], ignored: 'commit for another group' };
     }
 
-    let next: ClientState;
+    let next: GroupState;
     if (this.outbound !== undefined && bytesEqual(this.outbound.commit, payload.commit)) {
-      next = this.outbound.state; // ts-mls cannot process its own commit: adopt the cached result
+      next = this.outbound.state; // our own commit won: adopt the state made with it
     } else {
-      const error = this.checkCommit(decoded.publicMessage, state);
+      const error = this.checkCommit(message, state, proposals);
       if (error !== undefined) return this.fail(transitionId, error);
-      const cs = await getDaveCiphersuite();
       try {
-        const processed = await processMessage(decoded, state, emptyPskIndex, acceptAll, cs);
-        if (processed.kind !== 'newState') throw new Error('not a commit');
-        next = processed.newState;
+        const processed = processCommit(state, payload.commit, proposals);
+        if (processed.kind === 'removed') {
+          return this.fail(transitionId, reject('self_removed', 'this commit removes us from the group'));
+        }
+        next = processed.state;
       } catch (err) {
         return this.fail(transitionId, reject('commit_failed', 'commit rejected by MLS validation', {}, err));
-      }
-      if (next.groupActiveState.kind === 'removedFromGroup') {
-        return this.fail(transitionId, reject('self_removed', 'this commit removes us from the group'));
       }
     }
     return this.adopt(next, transitionId);
   }
 
-  private checkCommit(message: PublicMessage, state: ClientState): VoxcordError | undefined {
+  private checkCommit(
+    message: PublicMessage,
+    state: GroupState,
+    proposals: ReadonlyMap<string, CachedProposal>,
+  ): VoxcordError | undefined {
     const content = message.content;
-    if (content.epoch !== state.groupContext.epoch) {
+    if (content.epoch !== state.context.epoch) {
       return reject('wrong_epoch', 'commit for another epoch', {
         epoch: content.epoch.toString(),
-        expected: state.groupContext.epoch.toString(),
+        expected: state.context.epoch.toString(),
       });
     }
-    if (content.contentType !== 'commit') return reject('wrong_content_type', 'not a commit');
-    if (content.sender.senderType !== 'member')
+    if (content.body.contentType !== ContentType.Commit) return reject('wrong_content_type', 'not a commit');
+    if (content.sender.type !== SenderType.Member)
       return reject('not_member_sender', 'commit not from a member');
-    for (const entry of content.commit.proposals) {
-      if (entry.proposalOrRefType !== 'reference')
-        return reject('inline_proposal', 'commit carries an inline proposal');
-      if (!(refKey(entry.reference) in state.unappliedProposals)) {
+    for (const entry of content.body.commit.proposals) {
+      if (entry.kind !== 'reference') return reject('inline_proposal', 'commit carries an inline proposal');
+      if (!proposals.has(proposalKey(entry.ref))) {
         return reject('unknown_proposal_ref', 'commit references an unknown proposal');
       }
     }
@@ -564,27 +541,25 @@ export class DaveSession {
       return this.fail(transitionId, reject('no_key_package', 'welcome without a key package'));
     if (sender === undefined)
       return this.fail(transitionId, reject('no_external_sender', 'welcome before op 25'));
-    const welcome: Welcome | undefined = decodeExact(decodeWelcome, payload.welcome);
-    if (welcome === undefined) return this.fail(transitionId, reject('malformed', 'undecodable welcome'));
-    const cs = await getDaveCiphersuite();
-    let joined: ClientState;
+    let joined: GroupState;
     try {
-      joined = await joinGroup(
-        welcome,
-        keyPackage.publicPackage,
-        keyPackage.privatePackage,
-        emptyPskIndex,
-        cs,
-      );
+      joined = joinFromWelcome(payload.welcome, keyPackage.bundle);
     } catch (err) {
-      return this.fail(transitionId, reject('welcome_failed', 'could not join from the welcome', {}, err));
+      if (err instanceof MlsGroupError) {
+        return this.fail(transitionId, reject('welcome_failed', 'could not join from the welcome', {}, err));
+      }
+      return this.fail(transitionId, reject('malformed', 'undecodable welcome'));
     }
-    if (!bytesEqual(joined.groupContext.groupId, this.groupId)) {
+    if (!bytesEqual(joined.context.groupId, this.groupId)) {
       return this.fail(transitionId, reject('wrong_group', 'welcome for another group'));
     }
-    let senders: ExternalSenderInfo[];
+    const senders: ExternalSenderInfo[] = [];
     try {
-      senders = groupExternalSenders(joined);
+      for (const ext of joined.context.extensions) {
+        if (ext.extensionType === EXTENSION_EXTERNAL_SENDERS) {
+          senders.push(...parseExternalSendersExtensionData(ext.extensionData));
+        }
+      }
     } catch (err) {
       return this.fail(transitionId, reject('malformed', 'bad external_senders extension', {}, err));
     }
@@ -601,8 +576,8 @@ export class DaveSession {
   }
 
   /** Roster check, then the new group becomes current (§6.5 steps 3 and 5, §6.6 steps 3 and 5). */
-  private async adopt(next: ClientState, transitionId: number): Promise<DaveResult> {
-    const roster = buildRoster(next.ratchetTree);
+  private async adopt(next: GroupState, transitionId: number): Promise<DaveResult> {
+    const roster = buildRoster(next.tree);
     if (!roster.ok) {
       return this.fail(
         transitionId,
@@ -617,16 +592,16 @@ export class DaveSession {
         ),
       );
     }
-    this.currentGroup = trimGroupState(next);
+    this.currentGroup = next;
     this.currentRoster = roster.roster;
     this.pendingGroup = undefined;
-    this.stateWithProposals = undefined;
+    this.proposals = undefined;
     this.outbound = undefined;
     this.keyPackage = undefined;
     const transition = { transitionId, protocolVersion: this.version };
     const result: DaveResult = { send: [], prepareRatchets: transition };
     this.afterPrepare(transition, result);
-    return result;
+    return Promise.resolve(result);
   }
 
   /** prepareRatchets' tail (§6.9): tid 0 executes now, otherwise remember it and report ready. */

@@ -1,11 +1,20 @@
 /**
- * The small pieces of TLS/MLS presentation (RFC 9420 §2.1) that DAVE needs outside ts-mls, one
- * reader (and where we build it, one encoder) per layout: MLS varints, opaque vectors, user id byte
- * orders, credentials, the op 25 ExternalSender, the external_senders extension (a *vector*, which
- * ts-mls 1.6.4 gets wrong: see ts-mls-fix.ts), LeafNode, KeyPackage, the PublicMessage header and
- * the commit inside op 28 (dave.md Appendix A.4).
+ * TLS presentation (RFC 9420 §2.1) for DAVE: the Reader and Writer every MLS codec uses (MLS
+ * varints, opaque vectors), user id byte orders, and the light parsers the gateway side needs
+ * without a group: credentials, the op 25 ExternalSender, the external_senders extension (a
+ * *vector*, §12.1.8.1), LeafNode, KeyPackage, the PublicMessage header and the commit inside op 28
+ * (dave.md Appendix A.4). The full typed MLS structures are in rfc9420/messages.ts.
  * Every parse is bounds-checked and throws MlsCodecError; callers turn that into typed errors.
  */
+
+import {
+  MlsContentType,
+  MlsCredentialType,
+  MlsLeafNodeSource,
+  MlsProposalType,
+  MlsSenderType,
+  MlsWireFormat,
+} from '../../protocol/constants.js';
 
 export class MlsCodecError extends Error {
   override readonly name = 'MlsCodecError';
@@ -113,6 +122,73 @@ export function encodeVarint(n: number): Uint8Array {
   return Uint8Array.of(0x80 | (n >>> 24), (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
 }
 
+/** Growable encoder for TLS presentation (RFC 9420 §2.1); `bytes()` returns the result. */
+export class Writer {
+  private buf = new Uint8Array(64);
+  private len = 0;
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  u8(v: number): this {
+    this.room(1);
+    this.buf[this.len++] = v & 0xff;
+    return this;
+  }
+
+  u16(v: number): this {
+    return this.u8(v >> 8).u8(v);
+  }
+
+  u32(v: number): this {
+    return this.u16(Math.floor(v / 0x10000)).u16(v & 0xffff);
+  }
+
+  u64(v: bigint): this {
+    return this.u32(Number((v >> 32n) & 0xffffffffn)).u32(Number(v & 0xffffffffn));
+  }
+
+  raw(bytes: Uint8Array): this {
+    this.room(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+    return this;
+  }
+
+  varint(n: number): this {
+    return this.raw(encodeVarint(n));
+  }
+
+  opaque(bytes: Uint8Array): this {
+    return this.varint(bytes.length).raw(bytes);
+  }
+
+  /** A vector<V> whose content `fill` writes in place; the length prefix is fitted afterwards. */
+  vector(fill: (w: Writer) => void): this {
+    this.room(4);
+    const start = this.len + 4; // room for the longest varint
+    this.len = start;
+    fill(this);
+    const length = this.len - start;
+    const prefix = encodeVarint(length);
+    const at = start - prefix.length;
+    this.buf.set(prefix, at);
+    if (at > start - 4) this.buf.copyWithin(start - 4, at, this.len);
+    this.len -= 4 - prefix.length;
+    return this;
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;
@@ -174,7 +250,7 @@ export function userIdFromIdentity(identity: Uint8Array): string | undefined {
 
 // ---- credentials and external senders ----
 
-export const CREDENTIAL_BASIC = 1;
+export const CREDENTIAL_BASIC = MlsCredentialType.Basic;
 
 export interface ParsedCredential {
   credentialType: number;
@@ -243,9 +319,9 @@ export function parseExternalSendersExtensionData(data: Uint8Array): ExternalSen
 
 // ---- leaf nodes and key packages ----
 
-export const LEAF_SOURCE_KEY_PACKAGE = 1;
-export const LEAF_SOURCE_UPDATE = 2;
-export const LEAF_SOURCE_COMMIT = 3;
+export const LEAF_SOURCE_KEY_PACKAGE = MlsLeafNodeSource.KeyPackage;
+export const LEAF_SOURCE_UPDATE = MlsLeafNodeSource.Update;
+export const LEAF_SOURCE_COMMIT = MlsLeafNodeSource.Commit;
 
 export interface ParsedLeafNode {
   encryptionKey: Uint8Array;
@@ -325,15 +401,15 @@ export function readKeyPackage(
 
 // ---- PublicMessage framing (RFC 9420 §6, §6.2) ----
 
-export const WIRE_FORMAT_PUBLIC_MESSAGE = 1;
-export const CONTENT_TYPE_PROPOSAL = 2;
-export const CONTENT_TYPE_COMMIT = 3;
-export const SENDER_TYPE_MEMBER = 1;
-export const SENDER_TYPE_EXTERNAL = 2;
-export const SENDER_TYPE_NEW_MEMBER_PROPOSAL = 3;
-export const SENDER_TYPE_NEW_MEMBER_COMMIT = 4;
-export const PROPOSAL_TYPE_ADD = 1;
-export const PROPOSAL_TYPE_REMOVE = 3;
+export const WIRE_FORMAT_PUBLIC_MESSAGE = MlsWireFormat.PublicMessage;
+export const CONTENT_TYPE_PROPOSAL = MlsContentType.Proposal;
+export const CONTENT_TYPE_COMMIT = MlsContentType.Commit;
+export const SENDER_TYPE_MEMBER = MlsSenderType.Member;
+export const SENDER_TYPE_EXTERNAL = MlsSenderType.External;
+export const SENDER_TYPE_NEW_MEMBER_PROPOSAL = MlsSenderType.NewMemberProposal;
+export const SENDER_TYPE_NEW_MEMBER_COMMIT = MlsSenderType.NewMemberCommit;
+export const PROPOSAL_TYPE_ADD = MlsProposalType.Add;
+export const PROPOSAL_TYPE_REMOVE = MlsProposalType.Remove;
 
 const CONTENT_TYPE_NAMES: Readonly<Record<number, string>> = { 1: 'application', 2: 'proposal', 3: 'commit' };
 

@@ -2,8 +2,8 @@
  * P-256 ECDSA for MLS ciphersuite 2 on node:crypto, synchronous (dave.md §5.1): raw MLS key bytes
  * (32-byte scalar, 65-byte uncompressed point) to and from KeyObjects, DER signatures, labelled
  * signatures and reference hashes (RFC 9420 §5.1.2, §5.2; dave.md Appendix A.3). The gateway side
- * (a synchronous state machine) calls these directly; ts-mls's async provider (crypto-provider.ts)
- * wraps the same key import, sign and verify.
+ * (a synchronous state machine) calls these directly; the MLS layer (rfc9420/crypto.ts) wraps the
+ * same key import, sign and verify with a key cache.
  */
 import {
   createHash,
@@ -27,7 +27,7 @@ const PKCS8_P256_PREFIX = Buffer.from(
 );
 const SPKI_P256_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 
-/** A Buffer seen as a plain Uint8Array (ts-mls and our callers do not expect Buffers). */
+/** A Buffer seen as a plain Uint8Array (our callers do not expect Buffers). */
 function bytesOf(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }

@@ -1,10 +1,10 @@
 /**
  * The group roster: user id -> signature public key, read from the ratchet tree's leaves, with the
- * DAVE checks neither ts-mls nor davey make (dave.md §6.5 step 3): every leaf has a basic credential
+ * DAVE checks MLS itself does not make (dave.md §6.5 step 3): every leaf has a basic credential
  * whose identity is an 8-byte user id, and no user id appears twice.
  */
-import type { RatchetTree } from 'ts-mls';
-import { userIdFromIdentity } from './mls-codec.js';
+import type { RatchetTree } from './rfc9420/tree.js';
+import { CREDENTIAL_BASIC, userIdFromIdentity } from './mls-codec.js';
 
 export type Roster = ReadonlyMap<string, Uint8Array>;
 
@@ -15,16 +15,14 @@ export type RosterResult =
 export function buildRoster(tree: RatchetTree): RosterResult {
   const roster = new Map<string, Uint8Array>();
   const leafOf = new Map<string, number>();
-  for (let nodeIndex = 0; nodeIndex < tree.length; nodeIndex += 2) {
-    const node = tree[nodeIndex];
-    if (node === undefined || node.nodeType !== 'leaf') continue;
-    const leafIndex = nodeIndex / 2;
-    const credential = node.leaf.credential;
-    if (credential.credentialType !== 'basic') return { ok: false, reason: 'bad_credential', leafIndex };
+  for (const [leafIndex, leaf] of tree.members()) {
+    const credential = leaf.credential;
+    if (credential.credentialType !== CREDENTIAL_BASIC)
+      return { ok: false, reason: 'bad_credential', leafIndex };
     const userId = userIdFromIdentity(credential.identity);
     if (userId === undefined) return { ok: false, reason: 'bad_credential', leafIndex };
     if (roster.has(userId)) return { ok: false, reason: 'duplicate_user', leafIndex };
-    roster.set(userId, node.leaf.signaturePublicKey);
+    roster.set(userId, leaf.signatureKey);
     leafOf.set(userId, leafIndex);
   }
   return { ok: true, roster, leafOf };

@@ -1,15 +1,22 @@
+import { inspect } from 'node:util';
 import { describe, it, expect } from 'vitest';
-import type { ClientState } from 'ts-mls';
-import { createCommit } from 'ts-mls/createCommit.js';
-import { createGroup } from 'ts-mls/clientState.js';
-import { decodeKeyPackage } from 'ts-mls/keyPackage.js';
-import { encodeMlsMessage } from 'ts-mls/message.js';
-import { encodeWelcome } from 'ts-mls/welcome.js';
+import { createCommit, createGroup, protectMemberMessage } from '../../../src/dave/mls/rfc9420/group.js';
+import type { GroupState } from '../../../src/dave/mls/rfc9420/group.js';
+import {
+  ContentType,
+  decode,
+  encode,
+  EXTENSION_EXTERNAL_SENDERS,
+  ProposalType,
+  readKeyPackage,
+  SenderType,
+  WireFormat,
+  writeMlsMessage,
+} from '../../../src/dave/mls/rfc9420/messages.js';
 import { isVoxcordError } from '../../../src/errors.js';
-import { generateP256KeyPair, getDaveCiphersuite } from '../../../src/dave/mls/crypto-provider.js';
 import { DaveSession } from '../../../src/dave/mls/dave-session.js';
 import type { DaveResult } from '../../../src/dave/mls/dave-session.js';
-import { createDaveKeyPackage } from '../../../src/dave/mls/key-package.js';
+import { createDaveKeyPackage, generateP256KeyPair } from '../../../src/dave/mls/key-package.js';
 import {
   encodeExternalSender,
   encodeExternalSendersExtensionData,
@@ -44,11 +51,11 @@ async function pendingMember(gw: TestGateway, id: string, recognized: string[] =
 }
 
 async function otherKeyPackage(userId: string): Promise<Uint8Array> {
-  return (await createDaveKeyPackage(userId, generateP256KeyPair(), await getDaveCiphersuite())).encoded;
+  return Promise.resolve(createDaveKeyPackage(userId, generateP256KeyPair()).encoded);
 }
 
-function currentGroupOf(m: OurMember): ClientState {
-  const state = (m.session as unknown as { currentGroup: ClientState | undefined }).currentGroup;
+function currentGroupOf(m: OurMember): GroupState {
+  const state = (m.session as unknown as { currentGroup: GroupState | undefined }).currentGroup;
   if (state === undefined) throw new Error('no group');
   return state;
 }
@@ -140,18 +147,26 @@ describe('DaveSession: commits (op 29)', () => {
     const kpC = await otherKeyPackage(c);
     const add = await gw.proposal({ type: 'add', keyPackage: kpC });
     await b.proposals(gw.appendPayload([add.message])); // b now has proposals queued
-    const cs = await getDaveCiphersuite();
-    const decoded = decodeKeyPackage(kpC, 0)?.[0];
-    if (decoded === undefined) throw new Error('kp');
-    const inline = await createCommit(
-      { state: currentGroupOf(a), cipherSuite: cs },
+    const state = currentGroupOf(a);
+    const keyPackage = decode(readKeyPackage, kpC, 'key package');
+    const inline = protectMemberMessage(
       {
-        wireAsPublicMessage: true,
-        ratchetTreeExtension: true,
-        extraProposals: [{ proposalType: 'add', add: { keyPackage: decoded } }],
+        groupId: state.context.groupId,
+        epoch: state.context.epoch,
+        sender: { type: SenderType.Member, index: state.ownLeaf },
+        authenticatedData: new Uint8Array(0),
+        body: {
+          contentType: ContentType.Commit,
+          commit: { proposals: [{ kind: 'proposal', proposal: { type: ProposalType.Add, keyPackage } }] },
+        },
       },
+      state.context,
+      state.membershipKey,
+      state.signaturePrivate,
+      new Uint8Array(32),
     );
-    const r = await b.session.onAnnounceCommit({ transitionId: 5, commit: encodeMlsMessage(inline.commit) });
+    const commit = encode(writeMlsMessage, { wireFormat: WireFormat.PublicMessage, publicMessage: inline });
+    const r = await b.session.onAnnounceCommit({ transitionId: 5, commit });
     expect(reasonOf(r)).toBe('inline_proposal');
     expectInvalidAndRejoin(r, 5);
     expect(b.session.established).toBe(false);
@@ -223,36 +238,25 @@ describe('DaveSession: commits (op 29)', () => {
 });
 
 describe('DaveSession: welcomes (op 30)', () => {
-  /** A Welcome adding `kp` to a group made by ts-mls directly, with the given external senders. */
+  /** A Welcome adding `kp` to a group made by the MLS layer directly, with the given external senders. */
   async function welcomeFor(
     kp: Uint8Array,
     senders: Uint8Array[],
     groupId = snowflakeToBE64(CHANNEL_ID),
   ): Promise<Uint8Array> {
-    const cs = await getDaveCiphersuite();
-    const creator = await createDaveKeyPackage('660000000000000009', generateP256KeyPair(), cs);
-    const group = await createGroup(groupId, creator.publicPackage, creator.privatePackage, [], cs);
-    const state: ClientState = {
-      ...group,
-      groupContext: {
-        ...group.groupContext,
-        extensions: [
-          { extensionType: 'external_senders', extensionData: encodeExternalSendersExtensionData(senders) },
-        ],
-      },
-    };
-    const decoded = decodeKeyPackage(kp, 0)?.[0];
-    if (decoded === undefined) throw new Error('kp');
-    const result = await createCommit(
-      { state, cipherSuite: cs },
+    const creator = createDaveKeyPackage('660000000000000009', generateP256KeyPair());
+    const state = createGroup(groupId, creator.bundle, [
       {
-        wireAsPublicMessage: true,
-        ratchetTreeExtension: true,
-        extraProposals: [{ proposalType: 'add', add: { keyPackage: decoded } }],
+        extensionType: EXTENSION_EXTERNAL_SENDERS,
+        extensionData: encodeExternalSendersExtensionData(senders),
       },
-    );
+    ]);
+    const keyPackage = decode(readKeyPackage, kp, 'key package');
+    const result = createCommit(state, [
+      { ref: new Uint8Array(32), proposal: { type: ProposalType.Add, keyPackage } },
+    ]);
     if (result.welcome === undefined) throw new Error('no welcome');
-    return encodeWelcome(result.welcome);
+    return Promise.resolve(result.welcome);
   }
 
   it('joins a well-formed Welcome at transition 0 and executes immediately (no op 23)', async () => {
@@ -392,6 +396,12 @@ describe('DaveSession: state held once a group exists', () => {
     await gw.connectSecond(b, 'first'); // a adopts its own commit, b joins from the Welcome
     expect(a.session.retained).toEqual(NONE);
     expect(b.session.retained).toEqual(NONE);
+    // util.inspect shows the shape only: no exporter secret, no key material
+    const shown = inspect(a.session, { depth: 10 });
+    const base = Buffer.from((await a.session.exportBaseSecret(a.userId)) ?? []).toString('hex');
+    expect(shown).toContain('epoch: 1');
+    expect(shown).not.toContain(base);
+    expect(shown).not.toMatch(/Uint8Array|Buffer|[0-9a-f]{32}/);
 
     // Between op 27 and op 29 the epoch's proposal and commit states exist; a revoke drops the commit.
     const remove = await gw.proposal({ type: 'remove', leafIndex: 1 });

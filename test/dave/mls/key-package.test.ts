@@ -1,15 +1,13 @@
 import { describe, it, expect } from 'vitest';
-import { generateP256KeyPair, getDaveCiphersuite } from '../../../src/dave/mls/crypto-provider.js';
-import { createDaveKeyPackage } from '../../../src/dave/mls/key-package.js';
+import { createDaveKeyPackage, generateP256KeyPair } from '../../../src/dave/mls/key-package.js';
 import { Reader } from '../../../src/dave/mls/mls-codec.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 describe('DAVE key package (op 26, dave.md §5.4)', () => {
-  it("has libdave's exact layout: suite 2, uncompressed keys, narrow capabilities, maximal lifetime", async () => {
-    const cs = await getDaveCiphersuite();
+  it("has libdave's exact layout: suite 2, uncompressed keys, narrow capabilities, maximal lifetime", () => {
     const sig = generateP256KeyPair();
-    const kp = await createDaveKeyPackage('158049329150427136', sig, cs);
+    const kp = createDaveKeyPackage('158049329150427136', sig);
     const r = new Reader(kp.encoded);
     expect(r.u16()).toBe(1); // mls10
     expect(r.u16()).toBe(2); // suite 2
@@ -31,12 +29,13 @@ describe('DAVE key package (op 26, dave.md §5.4)', () => {
     r.expectEnd('key package');
   });
 
-  it('uses a fresh init key and leaf key every time', async () => {
-    const cs = await getDaveCiphersuite();
+  it('uses a fresh init key and leaf key every time', () => {
     const sig = generateP256KeyPair();
-    const a = await createDaveKeyPackage('1', sig, cs);
-    const b = await createDaveKeyPackage('1', sig, cs);
-    expect(hex(a.publicPackage.initKey)).not.toBe(hex(b.publicPackage.initKey));
-    expect(hex(a.publicPackage.leafNode.hpkePublicKey)).not.toBe(hex(b.publicPackage.leafNode.hpkePublicKey));
+    const a = createDaveKeyPackage('1', sig);
+    const b = createDaveKeyPackage('1', sig);
+    expect(hex(a.bundle.keyPackage.initKey)).not.toBe(hex(b.bundle.keyPackage.initKey));
+    expect(hex(a.bundle.keyPackage.leafNode.encryptionKey)).not.toBe(
+      hex(b.bundle.keyPackage.leafNode.encryptionKey),
+    );
   });
 });

@@ -96,7 +96,7 @@ describe('key package validation (op 26)', () => {
       buildKeyPackage({ userId: A, identity: Uint8Array.of(1, 2, 3, 4) }),
       'wrong-identity',
     ],
-    ['ts-mls default lifetime', buildKeyPackage({ userId: A, notAfter: (1n << 63n) - 1n }), 'wrong-lifetime'],
+    ['2^63-1 lifetime', buildKeyPackage({ userId: A, notAfter: (1n << 63n) - 1n }), 'wrong-lifetime'],
     ['not_before 1', buildKeyPackage({ userId: A, notBefore: 1n }), 'wrong-lifetime'],
     ['bad leaf signature', buildKeyPackage({ userId: A, corruptLeafSignature: true }), 'bad-leaf-signature'],
     [
