@@ -9,6 +9,10 @@
  * hiccupped; the next packet restarts the playout clock, with 'lost' markers for any sequence gap).
  * A packet arriving after its slot has passed is counted late and never inserted out of order.
  *
+ * Accounting: every packet pushed is played exactly once, or counted with one reason (invalid,
+ * duplicate, late, stray, discarded), or still waiting (stats().buffered, stats().held). So
+ * pushed = played + invalid + duplicate + late + stray + discarded + buffered + held.
+ *
  * The target delay adapts within [min, max]: from the RFC 3550 interarrival jitter estimate at each
  * talk-spurt start, and upwards at once when packets arrive late. Timestamp jumps (sender paused or
  * restarted its clock) reset the jitter reference instead of inflating the estimate.
@@ -66,7 +70,10 @@ export type JitterPushResult =
   | 'duplicate'
   /** Its slot has passed: dropped and counted. */
   | 'late'
-  /** A sequence jump that may be a sender restart: held until a following packet confirms it. */
+  /**
+   * A sequence jump that may be a sender restart: held until a following packet confirms it (else
+   * counted stray).
+   */
   | 'held'
   /** Confirmed sequence restart: the buffer was reset around this packet. */
   | 'restart'
@@ -84,10 +91,17 @@ export interface JitterBufferOptions {
 }
 
 export interface JitterBufferStats {
-  /** Packets accepted into the buffer. */
+  /** Packets accepted into the buffer (each is later played, or counted discarded). */
   received: number;
   duplicate: number;
   late: number;
+  /** Accepted packets thrown away unplayed: buffered when a sequence restart or reset() cleared the buffer. */
+  discarded: number;
+  /**
+   * Far-jump packets never confirmed as a sequence restart: superseded by another far packet, or
+   * still held at a restart, flush() or reset().
+   */
+  stray: number;
   /** 'lost' markers emitted. */
   lost: number;
   /** Sequence restarts (sender restarted, or a jump too large to conceal). */
@@ -98,6 +112,8 @@ export interface JitterBufferStats {
   invalid: number;
   /** Packets waiting for playout. */
   buffered: number;
+  /** Far-jump packets waiting for confirmation (0 or 1). */
+  held: number;
   /** RFC 3550 interarrival jitter estimate, ms. */
   jitterMs: number;
   targetDelayMs: number;
@@ -183,6 +199,8 @@ export class JitterBuffer {
     received: 0,
     duplicate: 0,
     late: 0,
+    discarded: 0,
+    stray: 0,
     lost: 0,
     restarts: 0,
     timestampJumps: 0,
@@ -254,6 +272,7 @@ export class JitterBuffer {
         this.push(packet);
         return 'restart';
       }
+      this.dropHeld();
       this.held = packet;
       return 'held';
     }
@@ -277,9 +296,13 @@ export class JitterBuffer {
     return out;
   }
 
-  /** Emits everything buffered at once (frames and lost markers between them), then stalls. */
+  /**
+   * Emits everything buffered at once (frames and lost markers between them), then stalls. A held
+   * far-jump packet was never confirmed: it is counted stray.
+   */
   flush(now: number): JitterOutput[] {
     const out: JitterOutput[] = [];
+    this.dropHeld();
     if (!this.playing) return out;
     this.nextPlayoutAt = Math.min(this.nextPlayoutAt, now);
     while (this.emitSlot(out)) this.nextPlayoutAt = Math.min(this.nextPlayoutAt, now);
@@ -287,13 +310,13 @@ export class JitterBuffer {
     return out;
   }
 
-  /** Forgets all state (counters are kept). */
+  /** Forgets all state (counters are kept; packets still buffered are counted discarded). */
   reset(): void {
     this.clearRing();
     this.started = false;
     this.playing = false;
     this.refValid = false;
-    this.held = undefined;
+    this.dropHeld();
     this.lastTimestamp = undefined;
     this.historyExt.fill(Number.NaN);
   }
@@ -302,6 +325,7 @@ export class JitterBuffer {
     return {
       ...this.counters,
       buffered: this.buffered,
+      held: this.held === undefined ? 0 : 1,
       jitterMs: this.jitter,
       targetDelayMs: this.target,
     };
@@ -447,7 +471,7 @@ export class JitterBuffer {
     if (counted) this.counters.restarts++;
     this.clearRing();
     this.historyExt.fill(Number.NaN);
-    this.held = undefined;
+    this.dropHeld();
     this.lastTimestamp = undefined;
     this.started = true;
     this.nextExt = packet.sequence;
@@ -467,8 +491,17 @@ export class JitterBuffer {
     this.target = clamp(Math.max(fromJitter, boost), this.minDelay, this.maxDelay);
   }
 
+  /** Empties the ring; what was buffered is never played. */
   private clearRing(): void {
+    this.counters.discarded += this.buffered;
     this.ring.fill(undefined);
     this.buffered = 0;
+  }
+
+  /** Gives up on the held far-jump packet (it was never confirmed). */
+  private dropHeld(): void {
+    if (this.held === undefined) return;
+    this.held = undefined;
+    this.counters.stray++;
   }
 }

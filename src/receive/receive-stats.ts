@@ -13,6 +13,10 @@ export interface UserReceiveStats {
   /** Packets that arrived after their slot (dropped, not inserted out of order). */
   late: number;
   duplicate: number;
+  /** Accepted packets thrown away unplayed when a sequence restart or SSRC change cleared the buffer. */
+  discarded: number;
+  /** Packets far outside the sequence window that no following packet confirmed as a restart. */
+  stray: number;
   /** Frames synthesised by PLC (lost, late or undecodable packets), in PCM mode. */
   concealed: number;
   /** Lost frames recovered from in-band FEC. */
@@ -76,6 +80,8 @@ export class UserReceiveCounters {
       lost: jitter.lost,
       late: jitter.late,
       duplicate: jitter.duplicate,
+      discarded: jitter.discarded,
+      stray: jitter.stray,
       concealed: d.concealed + (liveDecode?.concealed ?? 0),
       fecRecovered: d.fecRecovered + (liveDecode?.fecRecovered ?? 0),
       decodeErrors: d.decodeErrors + (liveDecode?.decodeErrors ?? 0),

@@ -4,7 +4,7 @@
  * observer records what it did to each packet (ground truth). At the listener every numbered frame
  * must be delivered exactly once, or counted with its reason where the user can see it: a lost slot
  * (dropped by the network, or corrupted: the transport's auth-failed drops), a late packet, or a
- * duplicate. "Lost" frames are the slots the receiver conceals; the reason is checked against the
+ * duplicate (the transport's replay drops; the jitter buffer's duplicate count covers the rest). "Lost" frames are the slots the receiver conceals; the reason is checked against the
  * server's record and the transport's drop counters. Nothing may vanish between the server and the receiver's counters.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -162,19 +162,34 @@ async function runMix(mix: Mix, harnesses: Harness[]): Promise<Accounting> {
     'packets at the SFU': [applied.length, TOTAL],
     'stream indices in order': [truth.filter((t) => t.index === t.i).length, TOTAL],
     // The transport delivered exactly what the SFU sent: intact copies arrive, corrupt ones are counted.
-    'intact copies = arrivals': [sum((t) => t.intact), arrivals.length],
-    'frames arriving as sent': [truth.filter((t) => intact[t.index] === t.intact).length, TOTAL],
+    // A duplicated datagram repeats its transport nonce: the client's replay window drops the copy.
+    'intact copies = arrivals + replay drops': [
+      sum((t) => t.intact),
+      arrivals.length + (drops['replay'] ?? 0),
+    ],
+    'frames arriving once when sent intact': [
+      truth.filter((t) => intact[t.index] === Math.min(t.intact, 1)).length,
+      TOTAL,
+    ],
+    'second intact copies = replay drops': [sum((t) => Math.max(0, t.intact - 1)), drops['replay'] ?? 0],
     'corrupt copies = auth-failed drops': [sum((t) => t.corruptCopies), drops['auth-failed'] ?? 0],
     'fault drops = SFU fault-drop': [
       sum((t) => (t.dropped ? 1 : 0)),
       h.server.sfuStats.dropped['fault-drop'] ?? 0,
     ],
-    // Every packet that reached the jitter buffer was played or counted (late, duplicate, invalid).
-    'arrivals = received + late + duplicate + invalid': [
+    // Every packet that reached the jitter buffer was played or counted (late, duplicate, invalid,
+    // stray far jump, discarded by a restart).
+    'arrivals = received + late + duplicate + invalid + stray': [
       arrivals.length,
-      stats.received + stats.late + stats.duplicate + stats.invalid,
+      stats.received + stats.late + stats.duplicate + stats.invalid + stats.stray,
     ],
-    'received = delivered frames': [stats.received, frames.filter((f) => !f.concealed).length],
+    'received = delivered frames + discarded': [
+      stats.received,
+      frames.filter((f) => !f.concealed).length + stats.discarded,
+    ],
+    // One sender, one sequence space, no restart: nothing is discarded or stray.
+    discarded: [stats.discarded, 0],
+    stray: [stats.stray, 0],
     'lost slots = concealed frames': [stats.lost, frames.filter((f) => f.concealed).length],
     'late frames counted late': [Math.min(lateFrames, stats.late), lateFrames],
     restarts: [stats.restarts, 0],

@@ -3,7 +3,8 @@
  * buffer (src/receive/jitter-buffer.ts, RTP sequence/timestamp/arrival from the network), the join
  * reducer (src/gateway/join-state.ts, main gateway dispatches) and the DAVE delivery service
  * (src/server/dave/delivery-service.ts, client opcodes 23/26/28/31). Oracles: the jitter buffer
- * plays every packet at most once, in order, and empties on flush; the join reducer only connects
+ * plays every packet at most once, in order, empties on flush, and accounts for every packet pushed
+ * (played, counted by reason, or still waiting); the join reducer only connects
  * with complete credentials; the delivery service never throws and only addresses participants.
  */
 import { DaveDeliveryService } from '../../../src/server/dave/delivery-service.js';
@@ -56,6 +57,20 @@ function runJitter(input: Uint8Array): void {
   let now = 1000;
   const played = new Set<Uint8Array>();
   const accepted = new Set<Uint8Array>();
+  let pushed = 0;
+  // No audio lost silently: pushed = played + counted reasons + still waiting (buffered or held).
+  const account = (): void => {
+    const s = jb.stats();
+    const counted = s.invalid + s.duplicate + s.late + s.stray + s.discarded;
+    oracle(
+      played.size + counted + s.buffered + s.held === pushed,
+      'a pushed packet is neither played nor counted',
+    );
+    oracle(
+      s.received === played.size + s.discarded + s.buffered,
+      'an accepted packet is neither played nor counted',
+    );
+  };
   const check = (out: JitterOutput[]): void => {
     let last = -Infinity;
     for (const o of out) {
@@ -78,6 +93,7 @@ function runJitter(input: Uint8Array): void {
       const size = p.u8() % 5;
       const payload = new Uint8Array(size).fill(seq & 0xff);
       const result = jb.push({ sequence: seq, timestamp, payload, receivedAt: now });
+      pushed++;
       if (result === 'buffered' || result === 'restart' || result === 'held') accepted.add(payload);
       oracle(size > 0 || result === 'invalid', 'an empty payload was accepted');
     } else if (op <= 6) {
@@ -85,9 +101,12 @@ function runJitter(input: Uint8Array): void {
       check(jb.poll(now));
     } else {
       check(jb.flush(now));
-      oracle(jb.stats().buffered === 0, 'flush left packets buffered');
+      oracle(jb.stats().buffered + jb.stats().held === 0, 'flush left packets buffered or held');
     }
+    account();
   }
+  check(jb.flush(now));
+  account();
   const s = jb.stats();
   oracle(
     Object.values(s).every((v) => Number.isFinite(v) && v >= 0),
