@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { VoxcordError } from '../errors.js';
 import { isVoxcordError } from '../errors.js';
 import { runServeCommand } from '../server/cli.js';
+import { runNodeCommand } from '../node/cli.js';
 import { runDemoCommand } from './demo.js';
 import { say, usageError } from './io.js';
 import type { CliIo } from './io.js';
@@ -43,6 +44,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: 'play an audio file into a voice channel (Discord or a local server)',
   },
   record: { run: runRecordCommand, summary: 'record each speaker in a voice channel to its own file' },
+  node: {
+    run: runNodeCommand,
+    summary: 'run a Lavalink v4-compatible audio node (voice not plugged in yet)',
+  },
 };
 
 export function mainHelp(): string {
