@@ -46,7 +46,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   record: { run: runRecordCommand, summary: 'record each speaker in a voice channel to its own file' },
   node: {
     run: runNodeCommand,
-    summary: 'run a Lavalink v4-compatible audio node (voice not plugged in yet)',
+    summary: 'run a Lavalink v4-compatible audio node for Lavalink clients',
   },
 };
 

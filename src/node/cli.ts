@@ -7,6 +7,8 @@ import { say, stopAfter, usageError } from '../cli/io.js';
 import type { CliIo } from '../cli/io.js';
 import { DEFAULT_NODE_PORT, DEFAULT_PLAYER_UPDATE_INTERVAL_MS, startNode } from './server.js';
 import type { SourceName } from './sources.js';
+import { createTimelineBackend } from './timeline-backend.js';
+import { createVoiceBackend } from './voice-backend.js';
 
 export const NODE_USAGE = `usage: voxcord node --password <password> [--host 127.0.0.1] [--port ${DEFAULT_NODE_PORT}]`;
 
@@ -21,10 +23,10 @@ Options:
   --password <password>     what clients send as Authorization (or env LAVALINK_PASSWORD)
   --player-update <ms>      playerUpdate interval (default ${DEFAULT_PLAYER_UPDATE_INTERVAL_MS})
   --no-local                do not serve local files (only http(s) URLs)
+  --no-voice                players keep time and send events but join no voice channel
   -h, --help                this help
 
-Status: the protocol is complete; voice is not plugged in yet, so players keep time and send
-events but send no audio (see docs/voxcord-node.md).`;
+See docs/voxcord-node.md for what works and what is still missing.`;
 
 interface NodeArgs {
   help: boolean;
@@ -33,6 +35,7 @@ interface NodeArgs {
   password: string | undefined;
   playerUpdateIntervalMs: number;
   sources: SourceName[];
+  voice: boolean;
 }
 
 export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
@@ -46,6 +49,7 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
         password: { type: 'string' },
         'player-update': { type: 'string' },
         'no-local': { type: 'boolean' },
+        'no-voice': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -72,6 +76,7 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
     password: password === '' ? undefined : password,
     playerUpdateIntervalMs: interval,
     sources: values['no-local'] === true ? ['http'] : ['http', 'local'],
+    voice: values['no-voice'] !== true,
   };
 }
 
@@ -93,9 +98,9 @@ export async function runNodeCommand(argv: string[], io: CliIo): Promise<number>
     password: args.password,
     playerUpdateIntervalMs: args.playerUpdateIntervalMs,
     sources: args.sources,
+    backend: args.voice ? createVoiceBackend() : createTimelineBackend(),
     log: (line) => say(io, `${stamp()} ${line}`),
   });
-  say(io, `${stamp()} voice is not plugged in yet: players keep time and send events, but no audio`);
   await stopAfter(io.signal, undefined);
   say(io, `${stamp()} shutting down`);
   await node.close();
