@@ -1,0 +1,114 @@
+/**
+ * An unmodified lavalink-client bot on the local Discord (DAVE on, voice events state-first):
+ * its shard sends op 4 and forwards the voice events to lavalink-client, which PATCHes them to
+ * `voxcord node`; the node's voice backend joins and plays; a voxcord listener hears the file's
+ * own Opus packets. Then pause stops the audio and resume brings it back.
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LavalinkManager } from 'lavalink-client';
+import type { LavalinkNode } from 'lavalink-client';
+import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { createMediaEngine } from '../../src/media/index.js';
+import { startNode } from '../../src/node/server.js';
+import { createVoiceBackend } from '../../src/node/voice-backend.js';
+import { startLocalDiscord } from '../../src/server/local-discord.js';
+import {
+  CHANNEL,
+  Cleanup,
+  encodeTones,
+  GUILD,
+  hex,
+  joinBot,
+  tempDir,
+  until,
+  writeOgg,
+} from '../cli/helpers.js';
+import { PASSWORD } from './helpers.js';
+
+const BOT = '1500000000000000001';
+const LISTENER = '1500000000000000002';
+
+let cleanup = new Cleanup();
+afterEach(async () => {
+  await cleanup.run();
+  cleanup = new Cleanup();
+});
+
+describe('lavalink-client with voice', () => {
+  it('joins through the client, and the listener hears the track; pause and resume', async () => {
+    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
+    cleanup.add(() => local.stop());
+    const engine = createMediaEngine();
+    cleanup.add(() => engine.close());
+    const world = { local, engine };
+    const listener = await joinBot(world, cleanup, LISTENER);
+    const dir = await tempDir(cleanup, 'voxcord-node-client-');
+    const frames = await encodeTones({ notes: [{ frequency: 660, ms: 6000 }], amplitude: 0.4 });
+    const file = join(dir, 'tone.ogg');
+    await writeOgg(file, frames);
+
+    const node = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ engine, tls: false }),
+    });
+    cleanup.add(() => node.close());
+
+    const { token, apiUrl } = local.createBot(BOT);
+    const shard = createGatewayClient({ token, apiUrl });
+    cleanup.add(() => shard.destroy());
+    await shard.connect();
+    const manager: LavalinkManager = new LavalinkManager({
+      nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
+      client: { id: BOT, username: 'voxcord-bot' },
+      playerOptions: { defaultSearchPlatform: 'local' },
+      sendToShard: (guildId, payload) => adapterFor(guildId).sendPayload(payload as never),
+    });
+    // The bot's own shard: op 4 out; the two voice events go to lavalink-client as raw packets.
+    const adapters = new Map<string, VoiceAdapterImplementerMethods>();
+    const adapterFor = (guildId: string): VoiceAdapterImplementerMethods => {
+      let a = adapters.get(guildId);
+      if (a === undefined) {
+        a = shard.adapterCreator(guildId)({
+          onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+          onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+          destroy: () => undefined,
+        });
+        adapters.set(guildId, a);
+      }
+      return a;
+    };
+    let connected: LavalinkNode | undefined;
+    manager.nodeManager.on('connect', (n) => (connected = n));
+    await manager.init({ id: BOT, username: 'voxcord-bot' });
+    await until(() => connected?.info != null, 5000, 'the node');
+    cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
+
+    const player = manager.createPlayer({
+      guildId: GUILD,
+      voiceChannelId: CHANNEL,
+      selfDeaf: true,
+      volume: 100,
+    });
+    await player.connect();
+    const result = await player.search({ query: file }, 'tester');
+    expect(result.loadType).toBe('track');
+    const track = result.tracks[0];
+    if (track === undefined) throw new Error('no track');
+    await player.play({ clientTrack: track });
+    await until(() => (listener.heard.get(BOT)?.length ?? 0) >= 25, 15_000, 'audio at the listener');
+    const sent = new Set(frames.map(hex));
+    expect((listener.heard.get(BOT) ?? []).slice(0, 25).every((f) => sent.has(hex(f)))).toBe(true);
+
+    await player.pause();
+    await new Promise((r) => setTimeout(r, 700)); // the frames queued ahead drain
+    const paused = listener.heard.get(BOT)?.length ?? 0;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(listener.heard.get(BOT)?.length ?? 0).toBe(paused);
+    await player.resume();
+    await until(() => (listener.heard.get(BOT)?.length ?? 0) >= paused + 10, 10_000, 'audio after resume');
+    expect(listener.decryptFailures).toBe(0);
+  }, 60_000);
+});
