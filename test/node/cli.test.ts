@@ -2,16 +2,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
-import { captureIo } from '../cli/helpers.js';
+import { captureIo, until } from '../cli/helpers.js';
 import { api, clientHeaders, connect } from './helpers.js';
-
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('voxcord node', () => {
   it('prints help, and refuses a missing password with the usage (exit 2)', async () => {
@@ -39,7 +31,7 @@ describe('voxcord node', () => {
     const controller = new AbortController();
     const io = captureIo({ signal: controller.signal, env: { LAVALINK_PASSWORD: 'youshallnotpass' } });
     const running = runCli(['node', '--port', '0'], io);
-    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(io.out()));
+    await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(io.out()), 5000, 'the node');
     const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.out())?.[1] ?? '';
     expect(io.out()).not.toContain('youshallnotpass');
     const client = await connect(base, clientHeaders());
@@ -49,7 +41,7 @@ describe('voxcord node', () => {
       (await api(base, `/v4/sessions/${id}/players/1`, { method: 'PATCH', body: { volume: 50 } })).status,
     ).toBe(200);
     await client.close();
-    await waitFor(() => io.out().includes(`session ${id}: socket closed`));
+    await until(() => io.out().includes(`session ${id}: socket closed`), 5000, 'the node');
     const lines = io.out().split('\n');
     expect(lines.filter((l) => l.includes(`session ${id}: opened`))).toHaveLength(1);
     expect(lines.filter((l) => l.includes(`player 1 created`))).toHaveLength(1);

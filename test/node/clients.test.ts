@@ -11,6 +11,7 @@ import type { NodeOption } from 'shoukaku';
 import { startNode } from '../../src/node/server.js';
 import type { VoxcordNode } from '../../src/node/server.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
+import { until } from '../cli/helpers.js';
 import { fixtureServer, oggOpusFile, PASSWORD, USER_ID } from './helpers.js';
 
 let node: VoxcordNode;
@@ -32,14 +33,6 @@ afterAll(async () => {
   await fixtures.close();
 });
 
-async function until(check: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('lavalink-client 2.11', () => {
   it('connects, gets ready and /v4/info, and loads an http track', async () => {
     const manager = new LavalinkManager({
@@ -54,6 +47,7 @@ describe('lavalink-client 2.11', () => {
     await until(
       () => connected !== undefined && connected.info !== null && connected.sessionId !== null,
       5000,
+      'the client',
     );
     const lavalink = connected as LavalinkNode;
     expect(lavalink.sessionId).toMatch(/^[a-z0-9]{16}$/);
@@ -88,7 +82,7 @@ describe('shoukaku 4.3', () => {
     shoukaku.on('error', () => undefined);
     let ready = false;
     shoukaku.on('ready', () => (ready = true));
-    await until(() => ready, 5000);
+    await until(() => ready, 5000, 'the client');
     const n = shoukaku.nodes.get('voxcord');
     expect(n?.sessionId).toMatch(/^[a-z0-9]{16}$/);
     const url = `${fixtures.base}/song.ogg`;
@@ -98,7 +92,11 @@ describe('shoukaku 4.3', () => {
     const decoded = await n?.rest.decode(encoded);
     expect(decoded?.info.uri).toBe(url);
     // shoukaku PATCHes the session to resume after ready.
-    await until(() => lines.some((l) => l.includes(`session ${n?.sessionId ?? ''}: resuming true`)), 5000);
+    await until(
+      () => lines.some((l) => l.includes(`session ${n?.sessionId ?? ''}: resuming true`)),
+      5000,
+      'the client',
+    );
     n?.disconnect(1000);
   });
 });
