@@ -122,5 +122,25 @@ describe('voice backend', () => {
     const end = await client.wait((m) => m.type === 'TrackEndEvent', 10_000);
     expect(end.reason).toBe('finished');
     expect(listener.decryptFailures).toBe(0);
+
+    // A 4014 (kicked): a WebSocketClosedEvent, then connected: false, and no rejoin.
+    const from = client.messages.length;
+    world.local.voice.closeClient(NODE_BOT, GUILD, 4014);
+    const closed = await client.wait((m) => m.type === 'WebSocketClosedEvent', 5000, from);
+    expect(closed).toMatchObject({ guildId: GUILD, code: 4014, byRemote: true });
+    const update = await client.wait(
+      (m) => m.op === 'playerUpdate',
+      5000,
+      client.messages.indexOf(closed) + 1,
+    );
+    expect(update.state).toMatchObject({ connected: false });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(client.events('WebSocketClosedEvent')).toHaveLength(1);
+    const after4014 = (await api(node.url, path)).json() as {
+      state: { connected: boolean };
+      voice: { token: string };
+    };
+    expect(after4014.state.connected).toBe(false);
+    expect(after4014.voice.token).toBe('');
   }, 40_000);
 });
