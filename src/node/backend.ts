@@ -49,12 +49,18 @@ export interface BackendPlayerListener {
   voiceClosed(code: number, reason: string, byRemote: boolean): void;
 }
 
+export interface PlayOptions {
+  /** Where to start, ms. */
+  startMs: number;
+  /** Where the track ends as 'finished'; undefined: its real end. */
+  endTimeMs: number | undefined;
+  /** Start paused (loaded, position kept, nothing sent). */
+  paused: boolean;
+}
+
 export interface BackendPlayer {
-  /** Starts `track` at startMs (replacing any current one, without events for it). */
-  play(
-    track: PlayableTrack,
-    options: { startMs: number; endTimeMs: number | undefined; paused: boolean },
-  ): void;
+  /** Starts `track` (replacing any current one, without events for it). */
+  play(track: PlayableTrack, options: PlayOptions): void;
   /** Stops the current track (no event). */
   stop(): void;
   setPaused(paused: boolean): void;

@@ -12,6 +12,7 @@ import type {
   BackendPlayerListener,
   NodePlayerBackend,
   PlayableTrack,
+  PlayOptions,
   VoiceCredentials,
 } from './backend.js';
 
@@ -55,10 +56,7 @@ class TimelinePlayer implements BackendPlayer {
     return undefined;
   }
 
-  play(
-    track: PlayableTrack,
-    options: { startMs: number; endTimeMs: number | undefined; paused: boolean },
-  ): void {
+  play(track: PlayableTrack, options: PlayOptions): void {
     this.track = track;
     this.base = options.startMs;
     this.since = this.now();

@@ -19,7 +19,7 @@ import type { VoiceConnection, VoiceConnectionState } from '../gateway/voice-con
 import type { MediaEngine } from '../media/media-engine.js';
 import { AudioPlayer } from '../player/audio-player.js';
 import { ffmpegInput } from '../player/inputs/ffmpeg.js';
-import { fileInput } from '../player/inputs/file.js';
+import { fileInput, sniffContainer } from '../player/inputs/file.js';
 import { oggOpusInput } from '../player/inputs/ogg-opus.js';
 import type { TrackInput } from '../player/inputs/source.js';
 import { webmOpusInput } from '../player/inputs/webm-opus.js';
@@ -33,6 +33,7 @@ import type {
   BackendPlayerListener,
   NodePlayerBackend,
   PlayableTrack,
+  PlayOptions,
   VoiceCredentials,
 } from './backend.js';
 import { exception } from './sources.js';
@@ -83,15 +84,48 @@ function httpBytes(url: string): () => AsyncIterable<Uint8Array> {
     })();
 }
 
+/** The first bytes of a URL (one request, cancelled after them). */
+async function httpHead(url: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of httpBytes(url)()) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= 4096) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * An http(s) Ogg or WebM track: Opus passes through the demuxer; another codec inside (Vorbis,
+ * FLAC) goes through ffmpeg. Decided once, from the first bytes, at the first open.
+ */
+function httpContainerInput(url: string): TrackInput {
+  let chosen: Promise<TrackInput> | undefined;
+  const choose = async (): Promise<TrackInput> => {
+    const container = sniffContainer(await httpHead(url));
+    if (container === 'ogg-opus') return oggOpusInput(httpBytes(url));
+    if (container === 'webm-opus') return webmOpusInput(httpBytes(url));
+    return ffmpegInput(url);
+  };
+  return {
+    kind: 'http',
+    seekable: true,
+    async open(context) {
+      chosen ??= choose();
+      chosen.catch(() => (chosen = undefined)); // a failed probe is retried at the next open
+      return (await chosen).open(context);
+    },
+  };
+}
+
 /** The player input for a resolved track. */
 export function inputFor(track: PlayableTrack): TrackInput {
   const { sourceName, identifier } = track.info;
   const probe = track.probeInfo?.split('|')[0];
   if (sourceName === 'local') return fileInput(identifier);
   const url = (track.info.uri ?? identifier).replace(/^icy:\/\//i, 'http://');
-  // Ogg/WebM Opus pass through; the demuxer fails clearly on Ogg Vorbis/FLAC (then use ffmpeg).
-  if (probe === 'ogg') return oggOpusInput(httpBytes(url));
-  if (probe === 'matroska/webm') return webmOpusInput(httpBytes(url));
+  if (probe === 'ogg' || probe === 'matroska/webm') return httpContainerInput(url);
   return ffmpegInput(url);
 }
 
@@ -154,10 +188,7 @@ class VoicePlayer implements BackendPlayer {
     return undefined;
   }
 
-  play(
-    track: PlayableTrack,
-    options: { startMs: number; endTimeMs: number | undefined; paused: boolean },
-  ): void {
+  play(track: PlayableTrack, options: PlayOptions): void {
     let input: TrackInput;
     try {
       input = inputFor(track);
