@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { LavalinkNode } from 'lavalink-client';
+import { Connector, Shoukaku } from 'shoukaku';
+import type { NodeOption } from 'shoukaku';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { createMediaEngine } from '../../src/media/index.js';
@@ -109,6 +111,77 @@ describe('lavalink-client with voice', () => {
     expect(listener.heard.get(BOT)?.length ?? 0).toBe(paused);
     await player.resume();
     await until(() => (listener.heard.get(BOT)?.length ?? 0) >= paused + 10, 10_000, 'audio after resume');
+    expect(listener.decryptFailures).toBe(0);
+  }, 60_000);
+});
+
+/** shoukaku's connector on voxcord's gateway client: op 4 through the shard, raw voice events in. */
+class VoxcordConnector extends Connector {
+  private adapter: VoiceAdapterImplementerMethods | undefined;
+  constructor(
+    private readonly shard: ReturnType<typeof createGatewayClient>,
+    private readonly botId: string,
+  ) {
+    super(shard);
+  }
+  getId(): string {
+    return this.botId;
+  }
+  sendPacket(_shardId: number, payload: unknown): void {
+    this.adapter ??= this.shard.adapterCreator(GUILD)({
+      onVoiceStateUpdate: (d) => this.raw({ t: 'VOICE_STATE_UPDATE', d }),
+      onVoiceServerUpdate: (d) => this.raw({ t: 'VOICE_SERVER_UPDATE', d }),
+      destroy: () => undefined,
+    });
+    this.adapter.sendPayload(payload as never);
+  }
+  listen(nodes: NodeOption[]): void {
+    queueMicrotask(() => this.ready(nodes));
+  }
+}
+
+describe('shoukaku with voice', () => {
+  it('joins through the client, and the listener hears the track', async () => {
+    const SHOUKAKU_BOT = '1500000000000000003';
+    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
+    cleanup.add(() => local.stop());
+    const engine = createMediaEngine();
+    cleanup.add(() => engine.close());
+    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
+    const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-');
+    const frames = await encodeTones({ notes: [{ frequency: 880, ms: 3000 }], amplitude: 0.4 });
+    const file = join(dir, 'tone.ogg');
+    await writeOgg(file, frames);
+    const node = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ engine, tls: false }),
+    });
+    cleanup.add(() => node.close());
+
+    const { token, apiUrl } = local.createBot(SHOUKAKU_BOT);
+    const shard = createGatewayClient({ token, apiUrl });
+    cleanup.add(() => shard.destroy());
+    await shard.connect();
+    const shoukaku = new Shoukaku(new VoxcordConnector(shard, SHOUKAKU_BOT), [
+      { name: 'voxcord', url: `127.0.0.1:${node.port}`, auth: PASSWORD },
+    ]);
+    shoukaku.on('error', () => undefined);
+    let ready = false;
+    shoukaku.on('ready', () => (ready = true));
+    await until(() => ready, 5000, 'shoukaku ready');
+    cleanup.add(() => shoukaku.leaveVoiceChannel(GUILD).catch(() => undefined));
+    const player = await shoukaku.joinVoiceChannel({ guildId: GUILD, channelId: CHANNEL, shardId: 0 });
+    const result = await player.node.rest.resolve(file);
+    expect(result?.loadType).toBe('track');
+    const encoded = (result as { data: { encoded: string } }).data.encoded;
+    let started = false;
+    player.on('start', () => (started = true));
+    await player.playTrack({ track: { encoded } });
+    await until(() => (listener.heard.get(SHOUKAKU_BOT)?.length ?? 0) >= 25, 15_000, 'audio at the listener');
+    expect(started).toBe(true);
+    const sent = new Set(frames.map(hex));
+    expect((listener.heard.get(SHOUKAKU_BOT) ?? []).slice(0, 25).every((f) => sent.has(hex(f)))).toBe(true);
     expect(listener.decryptFailures).toBe(0);
   }, 60_000);
 });
