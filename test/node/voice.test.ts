@@ -34,44 +34,50 @@ afterEach(async () => {
   cleanup = new Cleanup();
 });
 
+/** The local Discord, a listener, a 4 s 3 kHz Ogg Opus file, the client bot's voice events, a node and a client. */
+async function setUp() {
+  const world = await startWorld(cleanup);
+  const listener = await joinBot(world, cleanup, LISTENER);
+  const dir = await tempDir(cleanup, 'voxcord-node-voice-');
+  const frames = await encodeTones({ notes: [{ frequency: 3000, ms: 4000 }], amplitude: 0.5 });
+  const file = join(dir, 'tone.ogg');
+  await writeOgg(file, frames);
+
+  // The client bot's shard: op 4 out, the two voice events back.
+  const { token, apiUrl } = world.local.createBot(NODE_BOT);
+  const shard = createGatewayClient({ token, apiUrl });
+  cleanup.add(() => shard.destroy());
+  await shard.connect();
+  let state: GatewayVoiceStateData | undefined;
+  let server: GatewayVoiceServerData | undefined;
+  const adapter = shard.adapterCreator(GUILD)({
+    onVoiceStateUpdate: (d) => (state = d),
+    onVoiceServerUpdate: (d) => (server = d),
+    destroy: () => undefined,
+  });
+  adapter.sendPayload({
+    op: 4,
+    d: { guild_id: GUILD, channel_id: CHANNEL, self_mute: false, self_deaf: true },
+  });
+  await until(() => state !== undefined && server !== undefined, 5000, 'the voice events');
+
+  const node = await startNode({
+    port: 0,
+    password: PASSWORD,
+    backend: createVoiceBackend({ engine: world.engine, tls: false }),
+  });
+  cleanup.add(() => node.close());
+  const client = await connect(node.url, {
+    Authorization: PASSWORD,
+    'User-Id': NODE_BOT,
+    'Client-Name': 'test/1',
+  });
+  return { world, listener, frames, file, state, server, node, client };
+}
+
 describe('voice backend', () => {
   it('joins with PATCHed credentials, plays a local Ogg Opus file through untouched, then filtered', async () => {
-    const world = await startWorld(cleanup);
-    const listener = await joinBot(world, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-voice-');
-    const frames = await encodeTones({ notes: [{ frequency: 3000, ms: 4000 }], amplitude: 0.5 });
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, frames);
-
-    // The client bot's shard: op 4 out, the two voice events back.
-    const { token, apiUrl } = world.local.createBot(NODE_BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
-    let state: GatewayVoiceStateData | undefined;
-    let server: GatewayVoiceServerData | undefined;
-    const adapter = shard.adapterCreator(GUILD)({
-      onVoiceStateUpdate: (d) => (state = d),
-      onVoiceServerUpdate: (d) => (server = d),
-      destroy: () => undefined,
-    });
-    adapter.sendPayload({
-      op: 4,
-      d: { guild_id: GUILD, channel_id: CHANNEL, self_mute: false, self_deaf: true },
-    });
-    await until(() => state !== undefined && server !== undefined, 5000, 'the voice events');
-
-    const node = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ engine: world.engine, tls: false }),
-    });
-    cleanup.add(() => node.close());
-    const client = await connect(node.url, {
-      Authorization: PASSWORD,
-      'User-Id': NODE_BOT,
-      'Client-Name': 'test/1',
-    });
+    const { world, listener, frames, file, state, server, node, client } = await setUp();
     const sessionId = (await client.wait((m) => m.op === 'ready')).sessionId as string;
     cleanup.add(() => client.close());
     const path = `/v4/sessions/${sessionId}/players/${GUILD}`;
@@ -142,5 +148,52 @@ describe('voice backend', () => {
     };
     expect(after4014.state.connected).toBe(false);
     expect(after4014.voice.token).toBe('');
+  }, 40_000);
+});
+
+describe('voice backend and session resume', () => {
+  it('keeps playing while the client WebSocket is gone, and resumes with the events in order', async () => {
+    const { listener, file, state, server, node, client } = await setUp();
+    const sessionId = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+    await api(node.url, `/v4/sessions/${sessionId}`, {
+      method: 'PATCH',
+      body: { resuming: true, timeout: 30 },
+    });
+    const path = `/v4/sessions/${sessionId}/players/${GUILD}`;
+    const voice = {
+      token: server?.token,
+      endpoint: server?.endpoint,
+      sessionId: state?.session_id,
+      channelId: CHANNEL,
+    };
+    await api(node.url, path, { method: 'PATCH', body: { voice } });
+    const loaded = (await api(node.url, `/v4/loadtracks?identifier=${encodeURIComponent(file)}`)).json() as {
+      data: { encoded: string };
+    };
+    await api(node.url, path, { method: 'PATCH', body: { track: { encoded: loaded.data.encoded } } });
+    const count = (): number => listener.heard.get(NODE_BOT)?.length ?? 0;
+    await until(() => count() >= 10, 10_000, 'audio at the listener');
+    await client.close();
+    // While nobody is connected: the listener keeps hearing, about one frame per 20 ms.
+    const samples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      samples.push(count());
+    }
+    const steps = samples.slice(1).map((c, i) => c - (samples[i] ?? 0));
+    expect(Math.min(...steps)).toBeGreaterThan(0); // no 100 ms without audio
+    expect((samples.at(-1) ?? 0) - (samples[0] ?? 0)).toBeGreaterThanOrEqual(35); // 900 ms ≈ 45 frames
+    const back = await connect(node.url, {
+      Authorization: PASSWORD,
+      'User-Id': NODE_BOT,
+      'Client-Name': 'test/1',
+      'Session-Id': sessionId,
+    });
+    expect(back.headers['session-resumed']).toBe('true');
+    await back.wait((m) => m.op === 'playerUpdate' && m.guildId === GUILD);
+    expect(back.messages[0]).toEqual({ op: 'ready', resumed: true, sessionId });
+    const end = await back.wait((m) => m.type === 'TrackEndEvent', 10_000);
+    expect(end.reason).toBe('finished');
+    await back.close();
   }, 40_000);
 });
