@@ -2,11 +2,11 @@
  * The `voxcord` command line: dispatches to a subcommand and turns failures into a message that
  * names the problem and the fix, and an exit code (0 ok, 1 failed, 2 wrong usage).
  */
-import { readFileSync } from 'node:fs';
 import type { VoxcordError } from '../errors.js';
 import { isVoxcordError } from '../errors.js';
 import { runServeCommand } from '../server/cli.js';
 import { runNodeCommand } from '../node/cli.js';
+import { packageVersion } from '../util/package-version.js';
 import { runDemoCommand } from './demo.js';
 import { say, usageError } from './io.js';
 import type { CliIo } from './io.js';
@@ -63,17 +63,6 @@ export function mainHelp(): string {
     'Run "voxcord <command> --help" for the options of a command.',
     'Start with "voxcord demo".',
   ].join('\n');
-}
-
-export function packageVersion(): string {
-  try {
-    // src/cli and dist/cli both sit two levels below package.json.
-    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-    const version = (JSON.parse(text) as { version?: unknown }).version;
-    return typeof version === 'string' ? version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** What to do about an error, when there is something to say beyond its message. */

@@ -10,7 +10,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { packageVersion } from '../cli/run.js';
+import { packageVersion } from '../util/package-version.js';
 import { toError, VoxcordError } from '../errors.js';
 import { SUPPORTED_FILTERS } from '../player/filters/chain.js';
 import type { NodePlayerBackend } from './backend.js';
