@@ -185,3 +185,49 @@ describe('shoukaku with voice', () => {
     expect(listener.decryptFailures).toBe(0);
   }, 60_000);
 });
+
+/**
+ * The clients' known limit (protocol reference §10): VOICE_SERVER_UPDATE before VOICE_STATE_UPDATE
+ * on a first join. Recorded as tests of the limit: if a client release fixes it, these fail and
+ * the docs' caveat can go.
+ */
+describe('client limit: server-first voice event order', () => {
+  it('lavalink-client never sends the voice credentials to the node', async () => {
+    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'server-first' } });
+    cleanup.add(() => local.stop());
+    const node = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ tls: false }),
+    });
+    cleanup.add(() => node.close());
+    const { token, apiUrl } = local.createBot(BOT);
+    const shard = createGatewayClient({ token, apiUrl });
+    cleanup.add(() => shard.destroy());
+    await shard.connect();
+    let adapter: VoiceAdapterImplementerMethods | undefined;
+    const manager: LavalinkManager = new LavalinkManager({
+      nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
+      client: { id: BOT, username: 'voxcord-bot' },
+      playerOptions: { defaultSearchPlatform: 'local' },
+      sendToShard: (guildId, payload) => {
+        adapter ??= shard.adapterCreator(guildId)({
+          onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+          onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+          destroy: () => undefined,
+        });
+        adapter.sendPayload(payload as never);
+      },
+    });
+    let connected: LavalinkNode | undefined;
+    manager.nodeManager.on('connect', (n) => (connected = n));
+    await manager.init({ id: BOT, username: 'voxcord-bot' });
+    await until(() => connected?.sessionId != null, 5000, 'the node');
+    cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
+    const player = manager.createPlayer({ guildId: GUILD, voiceChannelId: CHANNEL, selfDeaf: true });
+    await player.connect();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(node.players).toBe(0); // no PATCH voice reached the node
+    expect(player.voice.sessionId).toBeTruthy(); // the state update did arrive, after the server one
+  }, 30_000);
+});
