@@ -139,6 +139,7 @@ class VoicePlayer implements BackendPlayer {
   private endTime: number | undefined;
   private endReached = false;
   private closedReported = false;
+  private startReported: Track | undefined;
 
   constructor(
     private readonly ctx: BackendPlayerContext,
@@ -149,7 +150,7 @@ class VoicePlayer implements BackendPlayer {
     this.player.on('trackStart', (track) => {
       if (track !== this.current) return;
       if (this.startMs > 0) this.player.seek(this.startMs);
-      this.listener.trackStart();
+      this.reportStart(track);
     });
     this.player.on('marker', (track, marker) => {
       if (track !== this.current || marker.atMs !== this.endTime) return;
@@ -206,7 +207,17 @@ class VoicePlayer implements BackendPlayer {
     this.setEndTime(options.endTimeMs);
     this.player.stop();
     this.player.play(t);
-    if (options.paused) this.player.pause();
+    if (options.paused) {
+      this.player.pause();
+      // Lavalink reports the start of a track loaded paused at once, not at resume.
+      queueMicrotask(() => this.reportStart(t));
+    }
+  }
+
+  private reportStart(track: Track): void {
+    if (track !== this.current || this.startReported === track) return;
+    this.startReported = track;
+    this.listener.trackStart();
   }
 
   stop(): void {
