@@ -113,3 +113,21 @@ export type {
   ReceiveMode,
 } from './receive/user-stream.js';
 export type { UserReceiveStats, ReceiverTotals } from './receive/receive-stats.js';
+
+// A Lavalink v4-compatible audio node (`voxcord node`)
+export { startNode, nodeVersion, DEFAULT_NODE_PORT } from './node/server.js';
+export type { NodeOptions, VoxcordNode } from './node/server.js';
+export { createVoiceBackend } from './node/voice-backend.js';
+export type { VoiceBackendOptions } from './node/voice-backend.js';
+export { createTimelineBackend } from './node/timeline-backend.js';
+export type {
+  NodePlayerBackend,
+  BackendPlayer,
+  BackendPlayerContext,
+  BackendPlayerListener,
+  PlayableTrack,
+  VoiceCredentials as NodeVoiceCredentials,
+} from './node/backend.js';
+export { decodeTrack, encodeTrack, LIVE_STREAM_LENGTH } from './node/track-codec.js';
+export type { DecodedTrack, EncodeTrackInput, TrackInfo } from './node/track-codec.js';
+export { loadTracks } from './node/sources.js';

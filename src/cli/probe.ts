@@ -23,16 +23,21 @@ export async function oggOpusDurationMs(path: string): Promise<number | undefine
     const tailStart = Math.max(0, size - TAIL_BYTES);
     const tail = Buffer.alloc(size - tailStart);
     await handle.read(tail, 0, tail.length, tailStart);
-    const last = tail.lastIndexOf('OggS');
-    if (last < 0 || last + 14 > tail.length) return undefined;
-    const granule = tail.readBigInt64LE(last + 6);
-    if (granule <= 0n) return undefined;
-    return (Math.max(0, Number(granule) - preSkip) / SAMPLE_RATE) * 1000;
+    return lastGranuleDurationMs(tail, preSkip);
   } catch {
     return undefined;
   } finally {
     await handle.close();
   }
+}
+
+/** The length an Ogg Opus stream's tail gives: its last page's granule position minus pre-skip, ms. */
+export function lastGranuleDurationMs(tail: Buffer, preSkip: number): number | undefined {
+  const last = tail.lastIndexOf('OggS');
+  if (last < 0 || last + 14 > tail.length) return undefined;
+  const granule = tail.readBigInt64LE(last + 6);
+  if (granule <= 0n) return undefined;
+  return (Math.max(0, Number(granule) - preSkip) / SAMPLE_RATE) * 1000;
 }
 
 /** OpusHead's pre-skip from the first page, or undefined when the file is not Ogg Opus. */

@@ -5,6 +5,7 @@
 import type { VoxcordError } from '../errors.js';
 import { isVoxcordError } from '../errors.js';
 import { runServeCommand } from '../server/cli.js';
+import { runNodeCommand } from '../node/cli.js';
 import { runDemoCommand } from './demo.js';
 import { runDoctorCommand } from './doctor.js';
 import { say, usageError } from './io.js';
@@ -47,6 +48,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   doctor: {
     run: runDoctorCommand,
     summary: 'show the Opus, crypto, DAVE and ffmpeg libraries in use, and what to install',
+  },
+  node: {
+    run: runNodeCommand,
+    summary: 'run a Lavalink v4-compatible audio node for Lavalink clients',
   },
 };
 

@@ -22,6 +22,8 @@ import { FRAME_DURATION_MS, OPUS_SILENCE_FRAME } from '../protocol/constants.js'
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { Transmission } from '../voice/transmit.js';
 import { FrameFanout, DEFAULT_FANOUT_WINDOW } from './fanout.js';
+import { FilterChain } from './filters/chain.js';
+import type { FilterSettings } from './filters/chain.js';
 import type { FanoutReader } from './fanout.js';
 import { framesIn } from './inputs/source.js';
 import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './inputs/source.js';
@@ -82,6 +84,8 @@ export interface AudioPlayerOptions {
   broadcastWindow?: number;
   /** Monotonic clock for the lateness stat, ms (default performance.now). */
   now?: () => number;
+  /** Filters on the player's output (see FilterChain); change them live with `player.filters.set()`. */
+  filters?: FilterSettings;
 }
 
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
@@ -145,6 +149,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   private readonly stallTimeoutMs: number;
   private readonly now: () => number;
   private gain: number;
+  /** Filters on the mixed output, live; inactive by default (Opus passes through). */
+  readonly filters: FilterChain;
   private readonly upcoming: Track[] = [];
   private main: Slot | undefined;
   private readonly overlays = new Set<Slot>();
@@ -177,6 +183,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (!(this.stallTimeoutMs > 0))
       throw new VoxcordError('INVALID_ARGUMENT', 'stallTimeoutMs must be positive');
     this.gain = checkVolume(options.volume ?? 1);
+    this.filters = new FilterChain(options.filters);
     this.now = options.now ?? (() => performance.now());
     const opus = options.opus;
     this.loadCodec =
@@ -523,10 +530,11 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         key: slot,
         frame,
         gain: this.gain * slot.track.volume,
+        filters: slot.track.filters,
       }));
       let mixed;
       try {
-        mixed = await this.mixer.mix(inputs);
+        mixed = await this.mixer.mix(inputs, this.filters);
       } catch (err) {
         const error = isVoxcordError(err)
           ? err

@@ -26,3 +26,4 @@ export type { FfmpegOptions } from './inputs/ffmpeg.js';
 export { fileInput, sniffContainer } from './inputs/file.js';
 export type { FileInputOptions } from './inputs/file.js';
 export type { ByteInput, FrameSource, OpenContext, SourceFrame, TrackInput } from './inputs/source.js';
+export * from './filters/index.js';

@@ -9,6 +9,7 @@
 import type { OpusCodecFactory, OpusDecoder, OpusEncoder } from '../audio/opus.js';
 import { isVoxcordError, VoxcordError } from '../errors.js';
 import { CHANNELS, SAMPLES_PER_FRAME } from '../protocol/constants.js';
+import type { FilterChain } from './filters/chain.js';
 import type { SourceFrame } from './inputs/source.js';
 
 export const FRAME_SAMPLES = SAMPLES_PER_FRAME * CHANNELS;
@@ -70,6 +71,8 @@ export interface MixerInput {
   key: object;
   frame: SourceFrame;
   gain: number;
+  /** The source's own filters (a track's), applied to its PCM before mixing. */
+  filters?: FilterChain;
 }
 
 export interface MixResult {
@@ -92,8 +95,11 @@ export class Mixer {
 
   constructor(private readonly codec: () => Promise<OpusCodecFactory>) {}
 
-  /** The frame for this tick. Sources absent from `inputs` are forgotten (their decoders closed). */
-  async mix(inputs: readonly MixerInput[]): Promise<MixResult> {
+  /**
+   * The frame for this tick. Sources absent from `inputs` are forgotten (their decoders closed).
+   * `output` filters the mixed PCM; any active filter turns passthrough off.
+   */
+  async mix(inputs: readonly MixerInput[], output?: FilterChain): Promise<MixResult> {
     if (this.closed) throw new VoxcordError('DESTROYED', 'the mixer is closed');
     const present = new Set(inputs.map((i) => i.key));
     for (const [key, state] of this.sources) {
@@ -113,7 +119,8 @@ export class Mixer {
     const only = inputs[0];
     const onlyState = states[0];
     if (inputs.length === 1 && only !== undefined && onlyState !== undefined) {
-      if (only.frame.kind === 'opus' && only.gain === 1 && onlyState.lastGain === 1) {
+      const filtered = only.filters?.active === true || output?.active === true;
+      if (only.frame.kind === 'opus' && only.gain === 1 && onlyState.lastGain === 1 && !filtered) {
         return { frame: only.frame.data, passthrough: true, failed: [] };
       }
     }
@@ -126,6 +133,8 @@ export class Mixer {
       let samples: Int16Array;
       try {
         samples = await this.pcmOf(input.frame, state);
+        // A copy, so a PCM input's own buffer is never changed by the filters.
+        if (input.filters?.active === true) samples = input.filters.process(samples.slice());
       } catch (err) {
         failed.push({
           key: input.key,
@@ -141,6 +150,7 @@ export class Mixer {
       state.lastGain = input.gain;
     }
     const pcm = mixFrames(mixInputs);
+    if (output?.active === true) output.process(pcm);
     this.encoder ??= (await this.codec()).createEncoder();
     try {
       return {

@@ -4,6 +4,8 @@
  * playback reaches it) and a per-track volume that can change while it plays.
  */
 import { VoxcordError } from '../errors.js';
+import { FilterChain } from './filters/chain.js';
+import type { FilterSettings } from './filters/chain.js';
 import type { TrackInput } from './inputs/source.js';
 
 export interface TrackMarker {
@@ -20,6 +22,8 @@ export interface TrackOptions {
   /** Linear gain, 0-4 (default 1). Unity lets a lone Opus track pass through without re-encoding. */
   volume?: number;
   markers?: readonly { atMs: number; metadata?: unknown }[];
+  /** This track's own filters (see FilterChain); change them live with `track.filters.set()`. */
+  filters?: FilterSettings;
 }
 
 /** Volumes above 1 amplify (soft-clipped); 4 is plenty and keeps a typo from blasting a channel. */
@@ -40,6 +44,8 @@ export class Track {
   readonly input: TrackInput;
   readonly metadata: unknown;
   readonly title: string;
+  /** Filters on this track's audio alone (before mixing); inactive by default. */
+  readonly filters: FilterChain;
   private gain: number;
   private readonly markerList: TrackMarker[] = [];
 
@@ -55,6 +61,7 @@ export class Track {
     this.metadata = options.metadata;
     this.title = options.title ?? input.kind;
     this.gain = checkVolume(options.volume ?? 1);
+    this.filters = new FilterChain(options.filters);
     for (const m of options.markers ?? []) this.addMarker(m.atMs, m.metadata);
   }
 

@@ -1,0 +1,108 @@
+/**
+ * `voxcord node`: runs a Lavalink v4-compatible node until Ctrl-C. Loopback by default; the
+ * password comes from --password or LAVALINK_PASSWORD (never printed).
+ */
+import { parseArgs } from 'node:util';
+import { say, stopAfter, usageError } from '../cli/io.js';
+import type { CliIo } from '../cli/io.js';
+import { DEFAULT_NODE_PORT, DEFAULT_PLAYER_UPDATE_INTERVAL_MS, startNode } from './server.js';
+import type { SourceName } from './sources.js';
+import { createTimelineBackend } from './timeline-backend.js';
+import { createVoiceBackend } from './voice-backend.js';
+
+export const NODE_USAGE = `usage: voxcord node --password <password> [--host 127.0.0.1] [--port ${DEFAULT_NODE_PORT}]`;
+
+export const NODE_HELP = `${NODE_USAGE}
+
+Runs a Lavalink v4-compatible audio node: Lavalink clients (lavalink-client, shoukaku, riffy,
+moonlink.js, magmastream …) connect to it like to a Lavalink server.
+
+Options:
+  --host <address>          address to listen on (default 127.0.0.1; 0.0.0.0 exposes it)
+  --port <port>             port (default ${DEFAULT_NODE_PORT}; 0 picks a free one)
+  --password <password>     what clients send as Authorization (or env LAVALINK_PASSWORD)
+  --player-update <ms>      playerUpdate interval (default ${DEFAULT_PLAYER_UPDATE_INTERVAL_MS})
+  --no-local                do not serve local files (only http(s) URLs)
+  --no-voice                players keep time and send events but join no voice channel
+  -h, --help                this help
+
+See docs/voxcord-node.md for what works and what is still missing.`;
+
+interface NodeArgs {
+  help: boolean;
+  host: string;
+  port: number;
+  password: string | undefined;
+  playerUpdateIntervalMs: number;
+  sources: SourceName[];
+  voice: boolean;
+}
+
+export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        password: { type: 'string' },
+        'player-update': { type: 'string' },
+        'no-local': { type: 'boolean' },
+        'no-voice': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw usageError((err as Error).message, NODE_USAGE);
+  }
+  const port = values.port === undefined ? DEFAULT_NODE_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw usageError('--port must be a port number (0-65535), e.g. --port 2333', NODE_USAGE);
+  const interval =
+    values['player-update'] === undefined
+      ? DEFAULT_PLAYER_UPDATE_INTERVAL_MS
+      : Number(values['player-update']);
+  if (!Number.isInteger(interval) || interval < 100)
+    throw usageError('--player-update must be a number of ms (at least 100)', NODE_USAGE);
+  if (values.host === '') throw usageError('--host needs an address, e.g. --host 127.0.0.1', NODE_USAGE);
+  const password = values.password ?? env['LAVALINK_PASSWORD'];
+  return {
+    help: values.help === true,
+    host: values.host ?? '127.0.0.1',
+    port,
+    password: password === '' ? undefined : password,
+    playerUpdateIntervalMs: interval,
+    sources: values['no-local'] === true ? ['http'] : ['http', 'local'],
+    voice: values['no-voice'] !== true,
+  };
+}
+
+export async function runNodeCommand(argv: string[], io: CliIo): Promise<number> {
+  const args = parseNodeArgs(argv, io.env);
+  if (args.help) {
+    say(io, NODE_HELP);
+    return 0;
+  }
+  if (args.password === undefined)
+    throw usageError(
+      'a password is required: --password <password> (or LAVALINK_PASSWORD); clients send it as Authorization',
+      NODE_USAGE,
+    );
+  const stamp = (): string => new Date().toISOString();
+  const node = await startNode({
+    host: args.host,
+    port: args.port,
+    password: args.password,
+    playerUpdateIntervalMs: args.playerUpdateIntervalMs,
+    sources: args.sources,
+    backend: args.voice ? createVoiceBackend() : createTimelineBackend(),
+    log: (line) => say(io, `${stamp()} ${line}`),
+  });
+  await stopAfter(io.signal, undefined);
+  say(io, `${stamp()} shutting down`);
+  await node.close();
+  return 0;
+}

@@ -1,0 +1,166 @@
+/**
+ * One client WebSocket session: its players, its timers (playerUpdate every interval, stats at
+ * once and every interval) and, while paused for resume, the queue of every message it would have
+ * sent, replayed in order on resume.
+ */
+import { WebSocket } from 'ws';
+import { NodePlayer } from './player.js';
+import type { NodePlayerContext } from './player.js';
+import { FrameStatsWindow } from './stats.js';
+import type { ServerMessage, Stats } from './types.js';
+
+export interface SessionHost {
+  playerContext(session: Session, guildId: string): NodePlayerContext;
+  stats(): Stats;
+  /** The socket closed: the host pauses or destroys the session. */
+  socketClosed(session: Session, code: number): void;
+  /** The resume timeout passed. */
+  expired(session: Session): void;
+  log(message: string): void;
+}
+
+export interface SessionTimers {
+  playerUpdateIntervalMs: number;
+  statsIntervalMs: number;
+}
+
+/** Upper bound on messages queued while paused (a day of stats plus events): oldest dropped, counted. */
+const MAX_QUEUED = 10_000;
+
+export class Session {
+  readonly players = new Map<string, NodePlayer>();
+  resuming = false;
+  timeoutSeconds = 60;
+  private socket: WebSocket | undefined;
+  private queue: string[] = [];
+  private dropped = 0;
+  private updateTimer: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private readonly frameWindow = new FrameStatsWindow();
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly userId: string,
+    readonly clientName: string,
+    private readonly host: SessionHost,
+    private readonly timers: SessionTimers,
+  ) {}
+
+  get paused(): boolean {
+    return this.socket === undefined && !this.closed;
+  }
+
+  /** Starts the session on its first socket: ready, then stats at once and the timers. */
+  open(socket: WebSocket): void {
+    this.attach(socket);
+    this.send({ op: 'ready', resumed: false, sessionId: this.id });
+    this.sendStats();
+    this.updateTimer = setInterval(() => this.sendUpdates(), this.timers.playerUpdateIntervalMs);
+    this.statsTimer = setInterval(() => this.sendStats(), this.timers.statsIntervalMs);
+    this.updateTimer.unref();
+    this.statsTimer.unref();
+  }
+
+  /** The socket closed with resuming on: keep playing, queue messages, wait `timeoutSeconds`. */
+  pause(): void {
+    this.socket = undefined;
+    this.resumeTimer = setTimeout(() => this.host.expired(this), this.timeoutSeconds * 1000);
+    this.resumeTimer.unref();
+  }
+
+  /** A client came back with Session-Id: ready (resumed), the queue in order, one playerUpdate per player. */
+  resume(socket: WebSocket): void {
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
+    this.attach(socket);
+    this.send({ op: 'ready', resumed: true, sessionId: this.id });
+    const queued = this.queue;
+    this.queue = [];
+    if (this.dropped > 0)
+      this.host.log(`session ${this.id}: ${this.dropped} queued messages were dropped (queue full)`);
+    this.dropped = 0;
+    for (const text of queued) socket.send(text);
+    for (const player of this.players.values()) player.sendUpdate();
+  }
+
+  send(message: ServerMessage): void {
+    if (this.closed) return;
+    const text = JSON.stringify(message);
+    const socket = this.socket;
+    if (socket !== undefined && socket.readyState === WebSocket.OPEN) socket.send(text);
+    else if (socket === undefined) {
+      this.queue.push(text);
+      if (this.queue.length > MAX_QUEUED) {
+        this.queue.shift();
+        this.dropped++;
+      }
+    }
+  }
+
+  player(guildId: string): NodePlayer | undefined {
+    return this.players.get(guildId);
+  }
+
+  getOrCreatePlayer(guildId: string): NodePlayer {
+    let player = this.players.get(guildId);
+    if (player === undefined) {
+      player = new NodePlayer(this.host.playerContext(this, guildId));
+      this.players.set(guildId, player);
+      this.host.log(`session ${this.id}: player ${guildId} created`);
+    }
+    return player;
+  }
+
+  destroyPlayer(guildId: string): void {
+    const player = this.players.get(guildId);
+    if (player === undefined) return;
+    this.players.delete(guildId);
+    player.destroy();
+    this.host.log(`session ${this.id}: player ${guildId} destroyed`);
+  }
+
+  /** Ends the session: timers, players and their voice connections, the socket. */
+  close(code = 1000, reason = ''): void {
+    if (this.closed) return;
+    clearInterval(this.updateTimer);
+    clearInterval(this.statsTimer);
+    clearTimeout(this.resumeTimer);
+    for (const guildId of [...this.players.keys()]) this.destroyPlayer(guildId);
+    this.closed = true;
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket !== undefined && socket.readyState === WebSocket.OPEN) socket.close(code, reason);
+  }
+
+  private attach(socket: WebSocket): void {
+    this.socket = socket;
+    socket.on('message', () =>
+      this.host.log(`session ${this.id}: ignored a client message (v4 is REST-controlled)`),
+    );
+    socket.on('close', (code) => {
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.host.socketClosed(this, code);
+    });
+    socket.on('error', (err) => this.host.log(`session ${this.id}: socket error: ${err.message}`));
+  }
+
+  private sendUpdates(): void {
+    for (const player of this.players.values()) if (player.hasTrack) player.sendUpdate();
+  }
+
+  private sendStats(): void {
+    const now = Date.now();
+    const frameStats = this.frameWindow.sample(
+      now,
+      [...this.players.values()].map((p) => ({
+        key: p,
+        frames: p.frames,
+        continuousSince: p.continuousSince(now),
+      })),
+    );
+    this.send({ op: 'stats', ...this.host.stats(), frameStats });
+  }
+}

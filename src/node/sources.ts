@@ -1,0 +1,252 @@
+/**
+ * Track resolution for `loadtracks` and PATCH `identifier`: the two offline sources, `http` (http(s)
+ * URLs; icy:// is read as http://) and `local` (an existing readable file). Each probes the first
+ * bytes for lavaplayer's container probe name and builds the track with an `encoded` string a
+ * Lavalink node can read. No source claims anything else (search prefixes included): `empty`.
+ * Runs on the main thread with async I/O only; the audio clock lives in the media engine's worker.
+ */
+import { open, stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { oggOpusDurationMs, opusPreSkip, lastGranuleDurationMs } from '../cli/probe.js';
+import { toError } from '../errors.js';
+import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
+import type { TrackInfo } from './track-codec.js';
+import type { ApiException, ApiTrack, LoadResult, Severity } from './types.js';
+
+export type SourceName = 'http' | 'local';
+
+export interface SourceOptions {
+  /** Enabled sources (default both). */
+  sources?: readonly SourceName[];
+  /** How long an http probe may take, ms (default 10 000). */
+  httpTimeoutMs?: number;
+}
+
+export const UNKNOWN_TITLE = 'Unknown title';
+export const UNKNOWN_ARTIST = 'Unknown artist';
+const HEAD_BYTES = 64 * 1024;
+const TAIL_BYTES = 64 * 1024;
+
+/** lavaplayer's container probe name for a file's first bytes; undefined when none matches. */
+export function probeName(head: Uint8Array): string | undefined {
+  const ascii = (from: number, to: number): string => Buffer.from(head.subarray(from, to)).toString('latin1');
+  const b0 = head[0] ?? -1;
+  const b1 = head[1] ?? -1;
+  if (ascii(0, 4) === 'OggS') return 'ogg';
+  if (b0 === 0x1a && b1 === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'matroska/webm';
+  if (ascii(0, 4) === 'fLaC') return 'flac';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WAVE') return 'wav';
+  if (ascii(4, 8) === 'ftyp') return 'mp4';
+  if (ascii(0, 3) === 'ID3') return 'mp3';
+  if (b0 === 0xff && (b1 & 0xf6) === 0xf0) return 'adts';
+  if (b0 === 0xff && (b1 & 0xe0) === 0xe0 && (b1 & 0x06) !== 0) return 'mp3';
+  if (b0 === 0x47 && head[188] === 0x47) return 'mpegts-adts';
+  return undefined;
+}
+
+/** The length of a WAV file from its header, ms. */
+function wavDurationMs(head: Uint8Array): number | undefined {
+  const view = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (view.length < 44) return undefined;
+  const byteRate = view.readUInt32LE(28);
+  let at = 12;
+  while (at + 8 <= view.length) {
+    const id = view.toString('latin1', at, at + 4);
+    const size = view.readUInt32LE(at + 4);
+    if (id === 'data') return byteRate > 0 ? Math.floor((size / byteRate) * 1000) : undefined;
+    at += 8 + size + (size & 1);
+  }
+  return undefined;
+}
+
+export function exception(message: string, severity: Severity, cause?: unknown): ApiException {
+  const err = cause === undefined ? undefined : toError(cause);
+  const inner = err?.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return {
+    message,
+    severity,
+    cause: err === undefined ? message : `${err.name}: ${err.message}${inner}`,
+    causeStackTrace: err?.stack ?? '',
+  };
+}
+
+function trackOf(
+  info: Omit<TrackInfo, 'isSeekable' | 'position'>,
+  probeInfo: string,
+): ApiTrack & { probeInfo: string } {
+  const full: TrackInfo = { ...info, isSeekable: !info.isStream, position: 0 };
+  return {
+    encoded: encodeTrack({ info: full, probeInfo }),
+    info: full,
+    pluginInfo: {},
+    userData: {},
+    probeInfo,
+  };
+}
+
+function isHttp(identifier: string): boolean {
+  return /^(https?|icy):\/\//i.test(identifier);
+}
+
+async function loadHttp(identifier: string, timeoutMs: number): Promise<LoadResult> {
+  const url = identifier.replace(/^icy:\/\//i, 'http://');
+  let response: Response;
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    response = await fetch(url, { signal, redirect: 'follow', headers: { 'Icy-MetaData': '0' } });
+  } catch (err) {
+    return { loadType: 'error', data: exception('Connecting to the URL failed.', 'suspicious', err) };
+  }
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => undefined);
+    return {
+      loadType: 'error',
+      data: exception('That URL is not playable.', 'common', new Error(`Status code ${response.status}`)),
+    };
+  }
+  let head: Uint8Array;
+  try {
+    head = await readUpTo(response, HEAD_BYTES);
+  } catch (err) {
+    return { loadType: 'error', data: exception('Reading the URL failed.', 'suspicious', err) };
+  }
+  const probe = probeName(head);
+  if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
+  const sizeHeader = response.headers.get('content-length');
+  const size = sizeHeader === null ? undefined : Number(sizeHeader);
+  const isStream = size === undefined || !Number.isFinite(size);
+  let length = isStream ? Number(LIVE_STREAM_LENGTH) : 0;
+  if (!isStream) {
+    if (probe === 'wav') length = wavDurationMs(head) ?? 0;
+    if (probe === 'ogg' && size !== undefined)
+      length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
+  }
+  const track = trackOf(
+    {
+      identifier,
+      author: UNKNOWN_ARTIST,
+      length: Math.round(length),
+      isStream,
+      title: UNKNOWN_TITLE,
+      uri: identifier,
+      artworkUrl: null,
+      isrc: null,
+      sourceName: 'http',
+    },
+    probe,
+  );
+  return { loadType: 'track', data: withoutProbe(track) };
+}
+
+/** An Ogg Opus URL's length from its last page (a Range request for the tail). */
+async function httpOggDurationMs(
+  url: string,
+  head: Uint8Array,
+  size: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const preSkip = opusPreSkip(head);
+  if (preSkip === undefined) return undefined;
+  try {
+    const from = Math.max(0, size - TAIL_BYTES);
+    const response = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { Range: `bytes=${from}-` },
+    });
+    if (response.status !== 206) {
+      await response.body?.cancel().catch(() => undefined);
+      return undefined;
+    }
+    return lastGranuleDurationMs(Buffer.from(await response.arrayBuffer()), preSkip);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readUpTo(response: Response, max: number): Promise<Uint8Array> {
+  const body = response.body;
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (total < max) {
+      const { done, value } = (await reader.read()) as { done: boolean; value: Uint8Array };
+      if (done) break;
+      chunks.push(value);
+      total += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, max);
+}
+
+async function loadLocal(identifier: string): Promise<LoadResult | undefined> {
+  const path = resolvePath(identifier);
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    return undefined; // not a file: no source claims it
+  }
+  if (!info.isFile()) return undefined;
+  let head: Buffer;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      head = Buffer.alloc(Math.min(HEAD_BYTES, info.size));
+      await handle.read(head, 0, head.length, 0);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    return { loadType: 'error', data: exception('The file cannot be read.', 'common', err) };
+  }
+  const probe = probeName(head);
+  if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
+  let length = 0;
+  if (probe === 'ogg') length = (await oggOpusDurationMs(path)) ?? 0;
+  if (probe === 'wav') length = wavDurationMs(head) ?? 0;
+  const track = trackOf(
+    {
+      identifier: path,
+      author: UNKNOWN_ARTIST,
+      length: Math.round(length),
+      isStream: false,
+      title: UNKNOWN_TITLE,
+      uri: path,
+      artworkUrl: null,
+      isrc: null,
+      sourceName: 'local',
+    },
+    probe,
+  );
+  return { loadType: 'track', data: withoutProbe(track) };
+}
+
+function withoutProbe(track: ApiTrack & { probeInfo: string }): ApiTrack {
+  const { probeInfo: _probe, ...rest } = track;
+  return rest;
+}
+
+/** Resolves an identifier: `track`, `empty` when no source claims it, `error` (never a throw). */
+export async function loadTracks(identifier: string, options: SourceOptions = {}): Promise<LoadResult> {
+  const sources = options.sources ?? ['http', 'local'];
+  try {
+    if (isHttp(identifier)) {
+      if (!sources.includes('http')) return { loadType: 'empty', data: {} };
+      return await loadHttp(identifier, options.httpTimeoutMs ?? 10_000);
+    }
+    if (sources.includes('local') && identifier.length > 0 && !identifier.includes('\0')) {
+      const local = await loadLocal(identifier);
+      if (local !== undefined) return local;
+    }
+    return { loadType: 'empty', data: {} };
+  } catch (err) {
+    return {
+      loadType: 'error',
+      data: exception('Something went wrong while looking up the track.', 'fault', err),
+    };
+  }
+}

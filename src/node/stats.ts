@@ -1,0 +1,122 @@
+/**
+ * Stats: the node's load (real CPU and memory, mapped onto Lavalink's JVM-shaped fields) and each
+ * session's frameStats. Memory mapping (documented in docs/voxcord-node.md): used = allocated = RSS,
+ * reservable = the memory the process may use (its cgroup limit, else the machine's total),
+ * free = reservable − used.
+ */
+import os from 'node:os';
+import { FRAME_DURATION_MS } from '../protocol/constants.js';
+import type { FrameStats, Stats } from './types.js';
+
+/** CPU is recomputed at most this often, as Lavalink does. */
+export const CPU_SAMPLE_INTERVAL_MS = 30_000;
+/** A gap between tracks longer than this breaks a player's continuous minute. */
+export const FRAME_STATS_MAX_GAP_MS = 100;
+
+function cpuTicks(): { idle: number; total: number } {
+  let idle = 0;
+  let total = 0;
+  for (const cpu of os.cpus()) {
+    const t = cpu.times;
+    idle += t.idle;
+    total += t.user + t.nice + t.sys + t.idle + t.irq;
+  }
+  return { idle, total };
+}
+
+export class LoadSampler {
+  private readonly cores =
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  private lastAt: number;
+  private lastCpu: NodeJS.CpuUsage;
+  private lastTicks: { idle: number; total: number };
+  private cached: Stats['cpu'];
+  private cachedAt = -Infinity;
+
+  constructor(private readonly now: () => number = () => performance.now()) {
+    this.lastAt = now();
+    this.lastCpu = process.cpuUsage();
+    this.lastTicks = cpuTicks();
+    this.cached = { cores: this.cores, systemLoad: 0, lavalinkLoad: 0 };
+  }
+
+  cpu(): Stats['cpu'] {
+    const now = this.now();
+    if (now - this.cachedAt < CPU_SAMPLE_INTERVAL_MS) return this.cached;
+    const cpu = process.cpuUsage();
+    const ticks = cpuTicks();
+    const wallUs = (now - this.lastAt) * 1000;
+    const usedUs = cpu.user - this.lastCpu.user + (cpu.system - this.lastCpu.system);
+    const dTotal = ticks.total - this.lastTicks.total;
+    const dIdle = ticks.idle - this.lastTicks.idle;
+    if (wallUs > 0) {
+      const clamp = (x: number): number => (Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0);
+      this.cached = {
+        cores: this.cores,
+        systemLoad: dTotal > 0 ? clamp(1 - dIdle / dTotal) : 0,
+        lavalinkLoad: clamp(usedUs / wallUs / this.cores),
+      };
+      this.lastAt = now;
+      this.lastCpu = cpu;
+      this.lastTicks = ticks;
+      this.cachedAt = now;
+    }
+    return this.cached;
+  }
+
+  memory(): Stats['memory'] {
+    const rss = process.memoryUsage.rss();
+    const total = os.totalmem();
+    const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+    const reservable =
+      constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
+    return { free: Math.max(0, reservable - rss), used: rss, allocated: rss, reservable };
+  }
+}
+
+/** What frameStats needs from one player at a sampling instant. */
+export interface FrameSample {
+  key: object;
+  /** Cumulative counters; undefined for a player without audio (never counted). */
+  frames: { sent: number; nulled: number } | undefined;
+  /** Since when the player has played without a pause or a gap over 100 ms; undefined if not playing. */
+  continuousSince: number | undefined;
+}
+
+/**
+ * One session's frameStats over the window since the previous sample (the stats interval, 60 s
+ * by default): only players playing through the whole window count; sent and nulled are averaged
+ * per counted player and deficit = expected − (sent + nulled), expected = window / 20 ms.
+ */
+export class FrameStatsWindow {
+  private previous = new WeakMap<object, { sent: number; nulled: number }>();
+  private previousAt: number | undefined;
+
+  sample(now: number, players: readonly FrameSample[]): FrameStats | null {
+    const windowStart = this.previousAt;
+    const next = new WeakMap<object, { sent: number; nulled: number }>();
+    let counted = 0;
+    let sent = 0;
+    let nulled = 0;
+    for (const p of players) {
+      if (p.frames === undefined) continue;
+      const snapshot = { sent: p.frames.sent, nulled: p.frames.nulled };
+      next.set(p.key, snapshot);
+      const before = this.previous.get(p.key);
+      if (windowStart === undefined || before === undefined) continue;
+      if (p.continuousSince === undefined || p.continuousSince > windowStart) continue;
+      counted++;
+      sent += snapshot.sent - before.sent;
+      nulled += snapshot.nulled - before.nulled;
+    }
+    this.previous = next;
+    this.previousAt = now;
+    if (windowStart === undefined || counted === 0) return null;
+    const expected = Math.round((now - windowStart) / FRAME_DURATION_MS);
+    return {
+      sent: Math.round(sent / counted),
+      nulled: Math.round(nulled / counted),
+      deficit: Math.round((counted * expected - (sent + nulled)) / counted),
+    };
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * The voice backend: each node player is a voxcord AudioPlayer on a VoiceConnection. The
+ * connection's adapter never sends op 4 (the bot's shard owns the main gateway): when the
+ * connection "sends" its join, the adapter answers with the credentials the client PATCHed, as the
+ * two voice dispatches, once. Reconnects are off: a close that the voice session cannot resume
+ * itself ends the connection, and the client hears a WebSocketClosedEvent (Lavalink's behaviour).
+ * Tracks: local files and http(s) Ogg/WebM Opus pass through; everything else goes through ffmpeg.
+ *
+ * Status: written against today's player and connection; the drained/trackEnd semantics, a lone
+ * bot's timeline and the frame counters for frameStats come with the lost-audio issue.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { toError } from '../errors.js';
+import type { VoxcordError } from '../errors.js';
+import type { VoiceAdapterCreator } from '../gateway/adapter.js';
+import { joinVoiceChannel } from '../gateway/registry.js';
+import type { VoiceConnection, VoiceConnectionState } from '../gateway/voice-connection.js';
+import type { MediaEngine } from '../media/media-engine.js';
+import { AudioPlayer } from '../player/audio-player.js';
+import { ffmpegInput } from '../player/inputs/ffmpeg.js';
+import { fileInput, sniffContainer } from '../player/inputs/file.js';
+import { oggOpusInput } from '../player/inputs/ogg-opus.js';
+import type { TrackInput } from '../player/inputs/source.js';
+import { webmOpusInput } from '../player/inputs/webm-opus.js';
+import { Track } from '../player/track.js';
+import type { FilterSettings } from '../player/filters/chain.js';
+import { entersState } from '../util/enters-state.js';
+import type { VoiceTlsOptions } from '../voice/voice-socket.js';
+import type {
+  BackendPlayer,
+  BackendPlayerContext,
+  BackendPlayerListener,
+  NodePlayerBackend,
+  PlayableTrack,
+  PlayOptions,
+  VoiceCredentials,
+} from './backend.js';
+import { exception } from './sources.js';
+
+export interface VoiceBackendOptions {
+  /** Media engine shared by every player (default: the registry's shared engine). */
+  engine?: MediaEngine;
+  /** Voice websocket TLS (the local server's CA in tests). */
+  tls?: VoiceTlsOptions;
+  /** How long a PATCH voice may wait for the connection (default 15 000 ms). */
+  connectTimeoutMs?: number;
+  /** No frame for this long: TrackStuckEvent (default 10 000 ms, Lavalink's threshold). */
+  stuckThresholdMs?: number;
+}
+
+/** The adapter: op 4 is swallowed; the PATCHed credentials answer the first join, once. */
+function credentialAdapter(guildId: string, userId: string, voice: VoiceCredentials): VoiceAdapterCreator {
+  return (methods) => {
+    let delivered = false;
+    return {
+      sendPayload(payload) {
+        if (payload.d.channel_id !== null && !delivered) {
+          delivered = true;
+          queueMicrotask(() => {
+            methods.onVoiceStateUpdate({
+              guild_id: guildId,
+              channel_id: voice.channelId,
+              user_id: userId,
+              session_id: voice.sessionId,
+            });
+            methods.onVoiceServerUpdate({ guild_id: guildId, token: voice.token, endpoint: voice.endpoint });
+          });
+        }
+        return true;
+      },
+      destroy() {},
+    };
+  };
+}
+
+/** An http(s) body as bytes, fetched anew on every open (so the input can seek by reopening). */
+function httpBytes(url: string): () => AsyncIterable<Uint8Array> {
+  return () =>
+    (async function* () {
+      const response = await fetch(url);
+      if (!response.ok || response.body === null) throw new Error(`HTTP status ${response.status}`);
+      yield* Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) as AsyncIterable<Uint8Array>;
+    })();
+}
+
+/** The first bytes of a URL (one request, cancelled after them). */
+async function httpHead(url: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of httpBytes(url)()) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= 4096) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * An http(s) Ogg or WebM track: Opus passes through the demuxer; another codec inside (Vorbis,
+ * FLAC) goes through ffmpeg. Decided once, from the first bytes, at the first open.
+ */
+function httpContainerInput(url: string): TrackInput {
+  let chosen: Promise<TrackInput> | undefined;
+  const choose = async (): Promise<TrackInput> => {
+    const container = sniffContainer(await httpHead(url));
+    if (container === 'ogg-opus') return oggOpusInput(httpBytes(url));
+    if (container === 'webm-opus') return webmOpusInput(httpBytes(url));
+    return ffmpegInput(url);
+  };
+  return {
+    kind: 'http',
+    seekable: true,
+    async open(context) {
+      chosen ??= choose();
+      chosen.catch(() => (chosen = undefined)); // a failed probe is retried at the next open
+      return (await chosen).open(context);
+    },
+  };
+}
+
+/** The player input for a resolved track. */
+export function inputFor(track: PlayableTrack): TrackInput {
+  const { sourceName, identifier } = track.info;
+  const probe = track.probeInfo?.split('|')[0];
+  if (sourceName === 'local') return fileInput(identifier);
+  const url = (track.info.uri ?? identifier).replace(/^icy:\/\//i, 'http://');
+  if (probe === 'ogg' || probe === 'matroska/webm') return httpContainerInput(url);
+  return ffmpegInput(url);
+}
+
+class VoicePlayer implements BackendPlayer {
+  private readonly player: AudioPlayer;
+  private connection: VoiceConnection | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private generation = 0;
+  private current: Track | undefined;
+  private startMs = 0;
+  private endTime: number | undefined;
+  private endReached = false;
+  private closedReported = false;
+  private startReported: Track | undefined;
+
+  constructor(
+    private readonly ctx: BackendPlayerContext,
+    private readonly listener: BackendPlayerListener,
+    private readonly options: VoiceBackendOptions,
+  ) {
+    this.player = new AudioPlayer({ stallTimeoutMs: options.stuckThresholdMs ?? 10_000 });
+    this.player.on('trackStart', (track) => {
+      if (track !== this.current) return;
+      if (this.startMs > 0) this.player.seek(this.startMs);
+      this.reportStart(track);
+    });
+    this.player.on('marker', (track, marker) => {
+      if (track !== this.current || marker.atMs !== this.endTime) return;
+      this.endReached = true;
+      this.player.skip();
+    });
+    this.player.on('trackError', (track, error: VoxcordError) => {
+      if (track !== this.current) return;
+      if (error.details?.reason === 'stalled') this.listener.trackStuck(Number(error.details.timeoutMs));
+      this.listener.trackException(exception(error.message, 'common', error));
+    });
+    this.player.on('trackEnd', (track, reason) => {
+      if (track !== this.current) return; // replaced/stopped by the protocol layer: it reports those
+      this.current = undefined;
+      if (reason === 'finished' || (reason === 'skipped' && this.endReached))
+        this.listener.trackEnd('finished');
+      else if (reason === 'error') this.listener.trackEnd('loadFailed');
+    });
+  }
+
+  get position(): number {
+    return this.player.playbackDuration;
+  }
+
+  get connected(): boolean {
+    return this.connection?.state.status === 'ready';
+  }
+
+  get ping(): number {
+    const state = this.connection?.state;
+    return state?.status === 'ready' ? (state.session.ping ?? -1) : -1;
+  }
+
+  get frames(): undefined {
+    // The frames handed to the engine and the empty ticks come with the lost-audio issue.
+    return undefined;
+  }
+
+  play(track: PlayableTrack, options: PlayOptions): void {
+    let input: TrackInput;
+    try {
+      input = inputFor(track);
+    } catch (err) {
+      queueMicrotask(() => {
+        this.listener.trackException(exception('The track cannot be played.', 'fault', err));
+        this.listener.trackEnd('loadFailed');
+      });
+      return;
+    }
+    const t = new Track(input, { title: track.info.title });
+    this.current = t;
+    this.startMs = options.startMs;
+    this.endReached = false;
+    this.setEndTime(options.endTimeMs);
+    this.player.stop();
+    this.player.play(t);
+    if (options.paused) {
+      this.player.pause();
+      // Lavalink reports the start of a track loaded paused at once, not at resume.
+      queueMicrotask(() => this.reportStart(t));
+    }
+  }
+
+  private reportStart(track: Track): void {
+    if (track !== this.current || this.startReported === track) return;
+    this.startReported = track;
+    this.listener.trackStart();
+  }
+
+  stop(): void {
+    this.current = undefined;
+    this.player.stop();
+  }
+
+  setPaused(paused: boolean): void {
+    if (paused) this.player.pause();
+    else this.player.resume();
+  }
+
+  seek(ms: number): void {
+    if (this.current === undefined) return;
+    try {
+      this.player.seek(ms);
+    } catch {
+      this.startMs = ms; // not started yet: applied at its start
+    }
+  }
+
+  setEndTime(ms: number | undefined): void {
+    this.endTime = ms;
+    if (ms !== undefined) this.current?.addMarker(ms);
+  }
+
+  setVolume(volume: number): void {
+    this.player.volume = Math.min(4, volume / 100);
+  }
+
+  setFilters(filters: FilterSettings): void {
+    this.player.filters.set(filters);
+  }
+
+  async connect(voice: VoiceCredentials): Promise<void> {
+    const generation = ++this.generation;
+    this.dropConnection();
+    this.closedReported = false;
+    const connection = joinVoiceChannel({
+      guildId: this.ctx.guildId,
+      channelId: voice.channelId,
+      group: `voxcord-node:${this.ctx.sessionId}`,
+      adapterCreator: credentialAdapter(this.ctx.guildId, this.ctx.userId, voice),
+      reconnect: { maxAttempts: 0 },
+      ...(this.options.engine === undefined ? {} : { engine: this.options.engine }),
+      ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
+    });
+    this.connection = connection;
+    this.unsubscribe = connection.subscribe(this.player);
+    connection.on('stateChange', (_old, next) => this.onConnectionState(connection, next));
+    connection.on('error', () => undefined); // reported through the state (WebSocketClosedEvent)
+    try {
+      await entersState(connection, 'ready', this.options.connectTimeoutMs ?? 15_000);
+    } catch (err) {
+      if (generation !== this.generation) return; // a newer PATCH superseded this one
+      this.dropConnection();
+      throw toError(err);
+    }
+    if (generation === this.generation) this.listener.voiceReady();
+  }
+
+  destroy(): void {
+    this.generation++;
+    this.current = undefined;
+    this.dropConnection();
+    this.player.destroy();
+  }
+
+  private onConnectionState(connection: VoiceConnection, next: VoiceConnectionState): void {
+    if (connection !== this.connection || this.closedReported) return;
+    if (next.status === 'disconnected' && !next.willReconnect) {
+      this.closedReported = true;
+      this.listener.voiceClosed(next.closeCode ?? 4000, next.error?.message ?? next.reason, true);
+    }
+  }
+
+  private dropConnection(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    const connection = this.connection;
+    this.connection = undefined;
+    connection?.destroy();
+  }
+}
+
+export function createVoiceBackend(options: VoiceBackendOptions = {}): NodePlayerBackend {
+  return {
+    name: 'voice',
+    createPlayer: (context, listener) => new VoicePlayer(context, listener, options),
+  };
+}

@@ -1,0 +1,362 @@
+/**
+ * FilterChain: a live-changeable chain of DSP filters on 20 ms frames of 48 kHz stereo s16 PCM,
+ * named and shaped like Lavalink's filters (so the node maps its JSON one to one). An AudioPlayer
+ * runs its chain on the mixed output, a Track on its own audio before mixing. With no filter
+ * active the chain is inactive, and the player passes Opus frames through untouched.
+ *
+ * Order as Lavalink's: volume, equalizer, karaoke, tremolo, vibrato, rotation, channelMix, lowPass.
+ */
+import { VoxcordError } from '../../errors.js';
+import { CHANNELS } from '../../protocol/constants.js';
+import {
+  ChannelMixStage,
+  KaraokeStage,
+  LowPassStage,
+  RotationStage,
+  TremoloStage,
+  VolumeStage,
+} from './effects.js';
+import type { ChannelMixSettings, KaraokeSettings } from './effects.js';
+import { EQUALIZER_BAND_COUNT, EQUALIZER_MAX_GAIN, EQUALIZER_MIN_GAIN, EqualizerStage } from './equalizer.js';
+import type { FilterStage } from './stage.js';
+import { VibratoStage } from './vibrato.js';
+
+/** The filters voxcord implements, by their Lavalink names (what a node lists in /v4/info). */
+export const SUPPORTED_FILTERS = [
+  'volume',
+  'equalizer',
+  'karaoke',
+  'tremolo',
+  'vibrato',
+  'rotation',
+  'channelMix',
+  'lowPass',
+] as const;
+export type FilterName = (typeof SUPPORTED_FILTERS)[number];
+
+export interface EqualizerBand {
+  band: number;
+  gain: number;
+}
+
+/** A filter set. Absent (or null) filters are off. Partial objects take Lavalink's defaults. */
+export interface FilterSettings {
+  /** Linear gain 0-5 (1 = unchanged). */
+  volume?: number | null;
+  /** Bands 0-14 (25 Hz … 16 kHz), gain −0.25 (removed) … 1. */
+  equalizer?: readonly EqualizerBand[] | null;
+  karaoke?: Partial<KaraokeSettings> | null;
+  tremolo?: { frequency?: number; depth?: number } | null;
+  vibrato?: { frequency?: number; depth?: number } | null;
+  rotation?: { rotationHz?: number } | null;
+  channelMix?: Partial<ChannelMixSettings> | null;
+  lowPass?: { smoothing?: number } | null;
+}
+
+/** The filter set with defaults filled in, only the filters that change the sound. */
+export interface ResolvedFilters {
+  volume?: number;
+  equalizer?: number[];
+  karaoke?: KaraokeSettings;
+  tremolo?: { frequency: number; depth: number };
+  vibrato?: { frequency: number; depth: number };
+  rotation?: { rotationHz: number };
+  channelMix?: ChannelMixSettings;
+  lowPass?: { smoothing: number };
+}
+
+function bad(message: string, filter: string): VoxcordError {
+  return new VoxcordError('INVALID_ARGUMENT', message, { details: { filter } });
+}
+
+function num(value: unknown, fallback: number, filter: string, field: string): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw bad(`${filter}.${field} must be a number`, filter);
+  return value;
+}
+
+function range(
+  v: number,
+  min: number,
+  max: number,
+  filter: string,
+  field: string,
+  minExclusive = false,
+): number {
+  if (v > max || v < min || (minExclusive && v === min))
+    throw bad(`${filter}.${field} must be ${minExclusive ? '>' : '≥'} ${min} and ≤ ${max}`, filter);
+  return v;
+}
+
+function object(value: unknown, filter: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad(`${filter} must be an object`, filter);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Checks a filter set and fills in defaults. Filters that would not change the sound (Lavalink's
+ * "enabled" rules: volume 1, all gains 0, rotation 0, smoothing ≤ 1 …) are left out.
+ */
+export function resolveFilters(settings: FilterSettings): ResolvedFilters {
+  const out: ResolvedFilters = {};
+  const s = settings as Record<string, unknown>;
+  if (s.volume != null) {
+    const v = range(num(s.volume, 1, 'volume', 'value'), 0, 5, 'volume', 'value');
+    if (Math.abs(v - 1) >= 1e-6) out.volume = v;
+  }
+  if (s.equalizer != null) {
+    if (!Array.isArray(s.equalizer)) throw bad('equalizer must be an array of {band, gain}', 'equalizer');
+    const gains = new Array<number>(EQUALIZER_BAND_COUNT).fill(0);
+    for (const entry of s.equalizer as unknown[]) {
+      const o = object(entry, 'equalizer');
+      const band = num(o.band, Number.NaN, 'equalizer', 'band');
+      if (!Number.isInteger(band) || band < 0 || band >= EQUALIZER_BAND_COUNT)
+        throw bad('equalizer.band must be an integer 0-14', 'equalizer');
+      gains[band] = range(
+        num(o.gain, 0, 'equalizer', 'gain'),
+        EQUALIZER_MIN_GAIN,
+        EQUALIZER_MAX_GAIN,
+        'equalizer',
+        'gain',
+      );
+    }
+    if (gains.some((g) => g !== 0)) out.equalizer = gains;
+  }
+  if (s.karaoke != null) {
+    const o = object(s.karaoke, 'karaoke');
+    out.karaoke = {
+      level: num(o.level, 1, 'karaoke', 'level'),
+      monoLevel: num(o.monoLevel, 1, 'karaoke', 'monoLevel'),
+      filterBand: range(num(o.filterBand, 220, 'karaoke', 'filterBand'), 0, 24_000, 'karaoke', 'filterBand'),
+      filterWidth: range(
+        num(o.filterWidth, 100, 'karaoke', 'filterWidth'),
+        0,
+        24_000,
+        'karaoke',
+        'filterWidth',
+        true,
+      ),
+    };
+  }
+  if (s.tremolo != null) {
+    const o = object(s.tremolo, 'tremolo');
+    const frequency = range(
+      num(o.frequency, 2, 'tremolo', 'frequency'),
+      0,
+      1000,
+      'tremolo',
+      'frequency',
+      true,
+    );
+    const depth = range(num(o.depth, 0.5, 'tremolo', 'depth'), 0, 1, 'tremolo', 'depth');
+    if (depth > 0) out.tremolo = { frequency, depth };
+  }
+  if (s.vibrato != null) {
+    const o = object(s.vibrato, 'vibrato');
+    const frequency = range(num(o.frequency, 2, 'vibrato', 'frequency'), 0, 14, 'vibrato', 'frequency');
+    const depth = range(num(o.depth, 0.5, 'vibrato', 'depth'), 0, 1, 'vibrato', 'depth');
+    if (depth > 0 && frequency > 0) out.vibrato = { frequency, depth };
+  }
+  if (s.rotation != null) {
+    const o = object(s.rotation, 'rotation');
+    const rotationHz = num(o.rotationHz, 0, 'rotation', 'rotationHz');
+    if (rotationHz !== 0) out.rotation = { rotationHz };
+  }
+  if (s.channelMix != null) {
+    const o = object(s.channelMix, 'channelMix');
+    const mix: ChannelMixSettings = {
+      leftToLeft: range(num(o.leftToLeft, 1, 'channelMix', 'leftToLeft'), 0, 1, 'channelMix', 'leftToLeft'),
+      leftToRight: range(
+        num(o.leftToRight, 0, 'channelMix', 'leftToRight'),
+        0,
+        1,
+        'channelMix',
+        'leftToRight',
+      ),
+      rightToLeft: range(
+        num(o.rightToLeft, 0, 'channelMix', 'rightToLeft'),
+        0,
+        1,
+        'channelMix',
+        'rightToLeft',
+      ),
+      rightToRight: range(
+        num(o.rightToRight, 1, 'channelMix', 'rightToRight'),
+        0,
+        1,
+        'channelMix',
+        'rightToRight',
+      ),
+    };
+    const identity =
+      mix.leftToLeft === 1 && mix.leftToRight === 0 && mix.rightToLeft === 0 && mix.rightToRight === 1;
+    if (!identity) out.channelMix = mix;
+  }
+  if (s.lowPass != null) {
+    const o = object(s.lowPass, 'lowPass');
+    const smoothing = num(o.smoothing, 20, 'lowPass', 'smoothing');
+    if (smoothing > 1) out.lowPass = { smoothing };
+  }
+  return out;
+}
+
+/** Converts interleaved s16 stereo to planar float and back around the stages. */
+export class FilterChain {
+  private resolved: ResolvedFilters = {};
+  private settingsValue: FilterSettings = {};
+  private readonly stages = new Map<FilterName, FilterStage>();
+  private order: FilterStage[] = [];
+  private left = new Float32Array(0);
+  private right = new Float32Array(0);
+
+  constructor(settings: FilterSettings = {}) {
+    this.set(settings);
+  }
+
+  /** The settings last set (as given). */
+  get settings(): FilterSettings {
+    return this.settingsValue;
+  }
+
+  /** What is applied, with defaults (filters that change nothing are left out). */
+  get applied(): ResolvedFilters {
+    return this.resolved;
+  }
+
+  /** True when some filter changes the sound (then the player decodes, filters and re-encodes). */
+  get active(): boolean {
+    return this.order.length > 0;
+  }
+
+  /**
+   * Replaces the whole filter set, live: it applies from the next frame. Filters that stay on keep
+   * their state (oscillator phases, filter memories), so a parameter change does not click.
+   * Throws INVALID_ARGUMENT (and changes nothing) for an invalid set.
+   */
+  set(settings: FilterSettings): void {
+    const r = resolveFilters(settings);
+    this.settingsValue = settings;
+    this.resolved = r;
+    const keep = (name: FilterName, present: boolean): void => {
+      if (!present) this.stages.delete(name);
+    };
+    keep('volume', r.volume !== undefined);
+    keep('equalizer', r.equalizer !== undefined);
+    keep('karaoke', r.karaoke !== undefined);
+    keep('tremolo', r.tremolo !== undefined);
+    keep('vibrato', r.vibrato !== undefined);
+    keep('rotation', r.rotation !== undefined);
+    keep('channelMix', r.channelMix !== undefined);
+    keep('lowPass', r.lowPass !== undefined);
+    if (r.volume !== undefined)
+      this.stage(
+        'volume',
+        () => new VolumeStage(r.volume ?? 1),
+        (s) => (s.gain = r.volume ?? 1),
+      );
+    if (r.equalizer !== undefined) {
+      const gains = r.equalizer;
+      this.stage(
+        'equalizer',
+        () => new EqualizerStage(gains),
+        (s) => s.setGains(gains),
+      );
+    }
+    if (r.karaoke !== undefined) {
+      const k = r.karaoke;
+      this.stage(
+        'karaoke',
+        () => new KaraokeStage(k),
+        (s) => s.update(k),
+      );
+    }
+    if (r.tremolo !== undefined) {
+      const t = r.tremolo;
+      this.stage(
+        'tremolo',
+        () => new TremoloStage(t.frequency, t.depth),
+        (s) => {
+          s.frequency = t.frequency;
+          s.depth = t.depth;
+        },
+      );
+    }
+    if (r.vibrato !== undefined) {
+      const v = r.vibrato;
+      this.stage(
+        'vibrato',
+        () => new VibratoStage(v.frequency, v.depth),
+        (s) => {
+          s.frequency = v.frequency;
+          s.depth = v.depth;
+        },
+      );
+    }
+    if (r.rotation !== undefined) {
+      const hz = r.rotation.rotationHz;
+      this.stage(
+        'rotation',
+        () => new RotationStage(hz),
+        (s) => (s.rotationHz = hz),
+      );
+    }
+    if (r.channelMix !== undefined) {
+      const m = r.channelMix;
+      this.stage(
+        'channelMix',
+        () => new ChannelMixStage(m),
+        (s) => (s.mix = m),
+      );
+    }
+    if (r.lowPass !== undefined) {
+      const sm = r.lowPass.smoothing;
+      this.stage(
+        'lowPass',
+        () => new LowPassStage(sm),
+        (s) => (s.smoothing = sm),
+      );
+    }
+    this.order = SUPPORTED_FILTERS.map((n) => this.stages.get(n)).filter(
+      (s): s is FilterStage => s !== undefined,
+    );
+  }
+
+  /** Turns every filter off. */
+  clear(): void {
+    this.set({});
+  }
+
+  /** Filters one frame of interleaved stereo s16 in place (and returns it). */
+  process(pcm: Int16Array): Int16Array {
+    if (this.order.length === 0) return pcm;
+    const n = Math.floor(pcm.length / CHANNELS);
+    if (this.left.length !== n) {
+      this.left = new Float32Array(n);
+      this.right = new Float32Array(n);
+    }
+    const { left, right } = this;
+    for (let i = 0; i < n; i++) {
+      left[i] = (pcm[2 * i] ?? 0) / 32768;
+      right[i] = (pcm[2 * i + 1] ?? 0) / 32768;
+    }
+    for (const stage of this.order) stage.process(left, right);
+    for (let i = 0; i < n; i++) {
+      pcm[2 * i] = toS16(left[i] ?? 0);
+      pcm[2 * i + 1] = toS16(right[i] ?? 0);
+    }
+    return pcm;
+  }
+
+  private stage<S extends FilterStage>(name: FilterName, create: () => S, update: (stage: S) => void): void {
+    const existing = this.stages.get(name) as S | undefined;
+    if (existing === undefined) this.stages.set(name, create());
+    else update(existing);
+  }
+}
+
+function toS16(x: number): number {
+  const y = Math.round(x * 32768);
+  return y > 32767 ? 32767 : y < -32768 ? -32768 : y;
+}

@@ -1,0 +1,52 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run.js';
+import { captureIo, until } from '../cli/helpers.js';
+import { api, clientHeaders, connect } from './helpers.js';
+
+describe('voxcord node', () => {
+  it('prints help, and refuses a missing password with the usage (exit 2)', async () => {
+    const help = captureIo();
+    expect(await runCli(['node', '--help'], help)).toBe(0);
+    expect(help.out()).toContain('usage: voxcord node --password');
+    const io = captureIo();
+    expect(await runCli(['node', '--port', '0'], io)).toBe(2);
+    expect(io.err()).toMatch(/a password is required/);
+    const badPort = captureIo();
+    expect(await runCli(['node', '--password', 'x', '--port', 'abc'], badPort)).toBe(2);
+  });
+
+  it('says clearly when the port is in use (exit 1)', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    const io = captureIo();
+    expect(await runCli(['node', '--password', 'x', '--port', String(port)], io)).toBe(1);
+    expect(io.err()).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    await new Promise<void>((r) => blocker.close(() => r()));
+  });
+
+  it('runs on loopback, logs one line per session and player event, and stops on the signal', async () => {
+    const controller = new AbortController();
+    const io = captureIo({ signal: controller.signal, env: { LAVALINK_PASSWORD: 'youshallnotpass' } });
+    const running = runCli(['node', '--port', '0'], io);
+    await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(io.out()), 5000, 'the node');
+    const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.out())?.[1] ?? '';
+    expect(io.out()).not.toContain('youshallnotpass');
+    const client = await connect(base, clientHeaders());
+    const ready = await client.wait((m) => m.op === 'ready');
+    const id = ready.sessionId as string;
+    expect(
+      (await api(base, `/v4/sessions/${id}/players/1`, { method: 'PATCH', body: { volume: 50 } })).status,
+    ).toBe(200);
+    await client.close();
+    await until(() => io.out().includes(`session ${id}: socket closed`), 5000, 'the node');
+    const lines = io.out().split('\n');
+    expect(lines.filter((l) => l.includes(`session ${id}: opened`))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes(`player 1 created`))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes(`player 1 destroyed`))).toHaveLength(1);
+    controller.abort();
+    expect(await running).toBe(0);
+  });
+});

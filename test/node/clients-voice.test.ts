@@ -1,0 +1,233 @@
+/**
+ * An unmodified lavalink-client bot on the local Discord (DAVE on, voice events state-first):
+ * its shard sends op 4 and forwards the voice events to lavalink-client, which PATCHes them to
+ * `voxcord node`; the node's voice backend joins and plays; a voxcord listener hears the file's
+ * own Opus packets. Then pause stops the audio and resume brings it back.
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LavalinkManager } from 'lavalink-client';
+import type { LavalinkNode } from 'lavalink-client';
+import { Connector, Shoukaku } from 'shoukaku';
+import type { NodeOption } from 'shoukaku';
+import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { createMediaEngine } from '../../src/media/index.js';
+import { startNode } from '../../src/node/server.js';
+import { createVoiceBackend } from '../../src/node/voice-backend.js';
+import { startLocalDiscord } from '../../src/server/local-discord.js';
+import {
+  CHANNEL,
+  Cleanup,
+  encodeTones,
+  GUILD,
+  hex,
+  joinBot,
+  tempDir,
+  until,
+  writeOgg,
+} from '../cli/helpers.js';
+import { PASSWORD } from './helpers.js';
+
+const BOT = '1500000000000000001';
+const LISTENER = '1500000000000000002';
+
+let cleanup = new Cleanup();
+afterEach(async () => {
+  await cleanup.run();
+  cleanup = new Cleanup();
+});
+
+describe('lavalink-client with voice', () => {
+  it('joins through the client, and the listener hears the track; pause and resume', async () => {
+    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
+    cleanup.add(() => local.stop());
+    const engine = createMediaEngine();
+    cleanup.add(() => engine.close());
+    const world = { local, engine };
+    const listener = await joinBot(world, cleanup, LISTENER);
+    const dir = await tempDir(cleanup, 'voxcord-node-client-');
+    const frames = await encodeTones({ notes: [{ frequency: 660, ms: 6000 }], amplitude: 0.4 });
+    const file = join(dir, 'tone.ogg');
+    await writeOgg(file, frames);
+
+    const node = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ engine, tls: false }),
+    });
+    cleanup.add(() => node.close());
+
+    const { token, apiUrl } = local.createBot(BOT);
+    const shard = createGatewayClient({ token, apiUrl });
+    cleanup.add(() => shard.destroy());
+    await shard.connect();
+    const manager: LavalinkManager = new LavalinkManager({
+      nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
+      client: { id: BOT, username: 'voxcord-bot' },
+      playerOptions: { defaultSearchPlatform: 'local' },
+      sendToShard: (guildId, payload) => adapterFor(guildId).sendPayload(payload as never),
+    });
+    // The bot's own shard: op 4 out; the two voice events go to lavalink-client as raw packets.
+    const adapters = new Map<string, VoiceAdapterImplementerMethods>();
+    const adapterFor = (guildId: string): VoiceAdapterImplementerMethods => {
+      let a = adapters.get(guildId);
+      if (a === undefined) {
+        a = shard.adapterCreator(guildId)({
+          onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+          onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+          destroy: () => undefined,
+        });
+        adapters.set(guildId, a);
+      }
+      return a;
+    };
+    let connected: LavalinkNode | undefined;
+    manager.nodeManager.on('connect', (n) => (connected = n));
+    await manager.init({ id: BOT, username: 'voxcord-bot' });
+    await until(() => connected?.info != null, 5000, 'the node');
+    cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
+
+    const player = manager.createPlayer({
+      guildId: GUILD,
+      voiceChannelId: CHANNEL,
+      selfDeaf: true,
+      volume: 100,
+    });
+    await player.connect();
+    const result = await player.search({ query: file }, 'tester');
+    expect(result.loadType).toBe('track');
+    const track = result.tracks[0];
+    if (track === undefined) throw new Error('no track');
+    await player.play({ clientTrack: track });
+    await until(() => (listener.heard.get(BOT)?.length ?? 0) >= 25, 15_000, 'audio at the listener');
+    const sent = new Set(frames.map(hex));
+    expect((listener.heard.get(BOT) ?? []).slice(0, 25).every((f) => sent.has(hex(f)))).toBe(true);
+
+    await player.pause();
+    await new Promise((r) => setTimeout(r, 700)); // the frames queued ahead drain
+    const paused = listener.heard.get(BOT)?.length ?? 0;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(listener.heard.get(BOT)?.length ?? 0).toBe(paused);
+    await player.resume();
+    await until(() => (listener.heard.get(BOT)?.length ?? 0) >= paused + 10, 10_000, 'audio after resume');
+    expect(listener.decryptFailures).toBe(0);
+  }, 60_000);
+});
+
+/** shoukaku's connector on voxcord's gateway client: op 4 through the shard, raw voice events in. */
+class VoxcordConnector extends Connector {
+  private adapter: VoiceAdapterImplementerMethods | undefined;
+  constructor(
+    private readonly shard: ReturnType<typeof createGatewayClient>,
+    private readonly botId: string,
+  ) {
+    super(shard);
+  }
+  getId(): string {
+    return this.botId;
+  }
+  sendPacket(_shardId: number, payload: unknown): void {
+    this.adapter ??= this.shard.adapterCreator(GUILD)({
+      onVoiceStateUpdate: (d) => this.raw({ t: 'VOICE_STATE_UPDATE', d }),
+      onVoiceServerUpdate: (d) => this.raw({ t: 'VOICE_SERVER_UPDATE', d }),
+      destroy: () => undefined,
+    });
+    this.adapter.sendPayload(payload as never);
+  }
+  listen(nodes: NodeOption[]): void {
+    queueMicrotask(() => this.ready(nodes));
+  }
+}
+
+describe('shoukaku with voice', () => {
+  it('joins through the client, and the listener hears the track', async () => {
+    const SHOUKAKU_BOT = '1500000000000000003';
+    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
+    cleanup.add(() => local.stop());
+    const engine = createMediaEngine();
+    cleanup.add(() => engine.close());
+    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
+    const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-');
+    const frames = await encodeTones({ notes: [{ frequency: 880, ms: 3000 }], amplitude: 0.4 });
+    const file = join(dir, 'tone.ogg');
+    await writeOgg(file, frames);
+    const node = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ engine, tls: false }),
+    });
+    cleanup.add(() => node.close());
+
+    const { token, apiUrl } = local.createBot(SHOUKAKU_BOT);
+    const shard = createGatewayClient({ token, apiUrl });
+    cleanup.add(() => shard.destroy());
+    await shard.connect();
+    const shoukaku = new Shoukaku(new VoxcordConnector(shard, SHOUKAKU_BOT), [
+      { name: 'voxcord', url: `127.0.0.1:${node.port}`, auth: PASSWORD },
+    ]);
+    shoukaku.on('error', () => undefined);
+    let ready = false;
+    shoukaku.on('ready', () => (ready = true));
+    await until(() => ready, 5000, 'shoukaku ready');
+    cleanup.add(() => shoukaku.leaveVoiceChannel(GUILD).catch(() => undefined));
+    const player = await shoukaku.joinVoiceChannel({ guildId: GUILD, channelId: CHANNEL, shardId: 0 });
+    const result = await player.node.rest.resolve(file);
+    expect(result?.loadType).toBe('track');
+    const encoded = (result as { data: { encoded: string } }).data.encoded;
+    let started = false;
+    player.on('start', () => (started = true));
+    await player.playTrack({ track: { encoded } });
+    await until(() => (listener.heard.get(SHOUKAKU_BOT)?.length ?? 0) >= 25, 15_000, 'audio at the listener');
+    expect(started).toBe(true);
+    const sent = new Set(frames.map(hex));
+    expect((listener.heard.get(SHOUKAKU_BOT) ?? []).slice(0, 25).every((f) => sent.has(hex(f)))).toBe(true);
+    expect(listener.decryptFailures).toBe(0);
+  }, 60_000);
+});
+
+/**
+ * The clients' known limit (protocol reference §10): VOICE_SERVER_UPDATE before VOICE_STATE_UPDATE
+ * on a first join. Recorded as tests of the limit: if a client release fixes it, these fail and
+ * the docs' caveat can go.
+ */
+describe('client limit: server-first voice event order', () => {
+  it('lavalink-client never sends the voice credentials to the node', async () => {
+    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'server-first' } });
+    cleanup.add(() => local.stop());
+    const node = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ tls: false }),
+    });
+    cleanup.add(() => node.close());
+    const { token, apiUrl } = local.createBot(BOT);
+    const shard = createGatewayClient({ token, apiUrl });
+    cleanup.add(() => shard.destroy());
+    await shard.connect();
+    let adapter: VoiceAdapterImplementerMethods | undefined;
+    const manager: LavalinkManager = new LavalinkManager({
+      nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
+      client: { id: BOT, username: 'voxcord-bot' },
+      playerOptions: { defaultSearchPlatform: 'local' },
+      sendToShard: (guildId, payload) => {
+        adapter ??= shard.adapterCreator(guildId)({
+          onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+          onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+          destroy: () => undefined,
+        });
+        adapter.sendPayload(payload as never);
+      },
+    });
+    let connected: LavalinkNode | undefined;
+    manager.nodeManager.on('connect', (n) => (connected = n));
+    await manager.init({ id: BOT, username: 'voxcord-bot' });
+    await until(() => connected?.sessionId != null, 5000, 'the node');
+    cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
+    const player = manager.createPlayer({ guildId: GUILD, voiceChannelId: CHANNEL, selfDeaf: true });
+    await player.connect();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(node.players).toBe(0); // no PATCH voice reached the node
+    expect(player.voice.sessionId).toBeTruthy(); // the state update did arrive, after the server one
+  }, 30_000);
+});

@@ -1,0 +1,76 @@
+/** PATCH voice semantics with a controllable backend: 500 on a failed connect, a newer PATCH supersedes. */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NodePlayerBackend, VoiceCredentials } from '../../src/node/backend.js';
+import { startNode } from '../../src/node/server.js';
+import type { VoxcordNode } from '../../src/node/server.js';
+import { createTimelineBackend } from '../../src/node/timeline-backend.js';
+import { api, clientHeaders, connect } from './helpers.js';
+
+/** The timeline backend, but each connect() waits until the test settles it. */
+function controlledBackend(): NodePlayerBackend & {
+  pending: { voice: VoiceCredentials; resolve: () => void; reject: (e: Error) => void }[];
+} {
+  const inner = createTimelineBackend();
+  const pending: { voice: VoiceCredentials; resolve: () => void; reject: (e: Error) => void }[] = [];
+  return {
+    name: 'controlled',
+    pending,
+    createPlayer(context, listener) {
+      const player = inner.createPlayer(context, listener);
+      player.connect = (voice) =>
+        new Promise<void>((resolve, reject) => pending.push({ voice, resolve, reject }));
+      return player;
+    },
+  };
+}
+
+let node: VoxcordNode | undefined;
+afterEach(async () => {
+  await node?.close();
+  node = undefined;
+});
+
+const voice = (token: string): VoiceCredentials => ({
+  token,
+  endpoint: 'e:443',
+  sessionId: 's',
+  channelId: '1',
+});
+
+describe('PATCH voice', () => {
+  it('answers 500 when the voice connection fails, and the player reports no voice', async () => {
+    const backend = controlledBackend();
+    node = await startNode({ port: 0, password: 'youshallnotpass', backend });
+    const client = await connect(node.url, clientHeaders());
+    const id = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+    const path = `/v4/sessions/${id}/players/1`;
+    const patch = api(node.url, path, { method: 'PATCH', body: { voice: voice('a') } });
+    await new Promise((r) => setTimeout(r, 100));
+    backend.pending[0]?.reject(new Error('voice handshake timed out'));
+    const r = await patch;
+    expect(r.status).toBe(500);
+    expect((r.json() as { message: string }).message).toMatch(/Voice connection failed/);
+    expect(((await api(node.url, path)).json() as { voice: { token: string } }).voice.token).toBe('');
+    await client.close();
+  });
+
+  it('lets a newer PATCH supersede one still connecting (the older answers 200, not 500)', async () => {
+    const backend = controlledBackend();
+    node = await startNode({ port: 0, password: 'youshallnotpass', backend });
+    const client = await connect(node.url, clientHeaders());
+    const id = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+    const path = `/v4/sessions/${id}/players/1`;
+    const first = api(node.url, path, { method: 'PATCH', body: { voice: voice('a') } });
+    await new Promise((r) => setTimeout(r, 100));
+    const second = api(node.url, path, { method: 'PATCH', body: { voice: voice('b') } });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(backend.pending.map((p) => p.voice.token)).toEqual(['a', 'b']);
+    backend.pending[0]?.reject(new Error('superseded'));
+    backend.pending[1]?.resolve();
+    const [r1, r2] = await Promise.all([first, second]);
+    expect(r1.status).toBe(200);
+    expect(r2.status).toBe(200);
+    expect((r2.json() as { voice: { token: string } }).voice.token).toBe('b');
+    await client.close();
+  });
+});

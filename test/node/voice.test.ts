@@ -1,0 +1,199 @@
+/**
+ * The voice backend end to end on the local Discord (DAVE on): a "client bot" sends op 4 through
+ * its own gateway shard and forwards the two voice events to the node with PATCH voice, as a
+ * Lavalink client does; the node's player joins with those credentials (its adapter never sends
+ * op 4) and a voxcord listener in the channel hears the track.
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadOpus } from '../../src/audio/opus.js';
+import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
+import type { GatewayVoiceServerData, GatewayVoiceStateData } from '../../src/gateway/adapter.js';
+import { startNode } from '../../src/node/server.js';
+import { createVoiceBackend } from '../../src/node/voice-backend.js';
+import {
+  CHANNEL,
+  Cleanup,
+  encodeTones,
+  GUILD,
+  joinBot,
+  startWorld,
+  tempDir,
+  until,
+  writeOgg,
+  hex,
+} from '../cli/helpers.js';
+import { api, connect, PASSWORD } from './helpers.js';
+
+const NODE_BOT = '1400000000000000001';
+const LISTENER = '1400000000000000002';
+
+let cleanup = new Cleanup();
+afterEach(async () => {
+  await cleanup.run();
+  cleanup = new Cleanup();
+});
+
+/** The local Discord, a listener, a 4 s 3 kHz Ogg Opus file, the client bot's voice events, a node and a client. */
+async function setUp() {
+  const world = await startWorld(cleanup);
+  const listener = await joinBot(world, cleanup, LISTENER);
+  const dir = await tempDir(cleanup, 'voxcord-node-voice-');
+  const frames = await encodeTones({ notes: [{ frequency: 3000, ms: 4000 }], amplitude: 0.5 });
+  const file = join(dir, 'tone.ogg');
+  await writeOgg(file, frames);
+
+  // The client bot's shard: op 4 out, the two voice events back.
+  const { token, apiUrl } = world.local.createBot(NODE_BOT);
+  const shard = createGatewayClient({ token, apiUrl });
+  cleanup.add(() => shard.destroy());
+  await shard.connect();
+  let state: GatewayVoiceStateData | undefined;
+  let server: GatewayVoiceServerData | undefined;
+  const adapter = shard.adapterCreator(GUILD)({
+    onVoiceStateUpdate: (d) => (state = d),
+    onVoiceServerUpdate: (d) => (server = d),
+    destroy: () => undefined,
+  });
+  adapter.sendPayload({
+    op: 4,
+    d: { guild_id: GUILD, channel_id: CHANNEL, self_mute: false, self_deaf: true },
+  });
+  await until(() => state !== undefined && server !== undefined, 5000, 'the voice events');
+
+  const node = await startNode({
+    port: 0,
+    password: PASSWORD,
+    backend: createVoiceBackend({ engine: world.engine, tls: false }),
+  });
+  cleanup.add(() => node.close());
+  const client = await connect(node.url, {
+    Authorization: PASSWORD,
+    'User-Id': NODE_BOT,
+    'Client-Name': 'test/1',
+  });
+  return { world, listener, frames, file, state, server, node, client };
+}
+
+describe('voice backend', () => {
+  it('joins with PATCHed credentials, plays a local Ogg Opus file through untouched, then filtered', async () => {
+    const { world, listener, frames, file, state, server, node, client } = await setUp();
+    const sessionId = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+    cleanup.add(() => client.close());
+    const path = `/v4/sessions/${sessionId}/players/${GUILD}`;
+    const voice = {
+      token: server?.token,
+      endpoint: server?.endpoint,
+      sessionId: state?.session_id,
+      channelId: CHANNEL,
+    };
+    const joined = await api(node.url, path, { method: 'PATCH', body: { voice } });
+    expect(joined.status).toBe(200);
+    expect(joined.json()).toMatchObject({ state: { connected: true } });
+
+    const loaded = (await api(node.url, `/v4/loadtracks?identifier=${encodeURIComponent(file)}`)).json() as {
+      data: { encoded: string };
+    };
+    await api(node.url, path, { method: 'PATCH', body: { track: { encoded: loaded.data.encoded } } });
+    await client.wait((m) => m.type === 'TrackStartEvent', 5000);
+    await until(() => (listener.heard.get(NODE_BOT)?.length ?? 0) >= 20, 10_000, 'audio at the listener');
+    const heard = listener.heard.get(NODE_BOT) ?? [];
+    const sent = new Set(frames.map(hex));
+    // Passthrough: the listener gets the file's own Opus packets (after DAVE decryption).
+    expect(heard.slice(0, 20).every((f) => sent.has(hex(f)))).toBe(true);
+
+    await api(node.url, path, { method: 'PATCH', body: { filters: { lowPass: { smoothing: 20 } } } });
+    const before = heard.length;
+    await until(() => (listener.heard.get(NODE_BOT)?.length ?? 0) >= before + 80, 10_000, 'filtered audio');
+    const after = (listener.heard.get(NODE_BOT) ?? []).slice(before + 40, before + 80);
+    // (frames produced before the PATCH were already queued ahead of the clock)
+    expect(after.every((f) => !sent.has(hex(f)))).toBe(true);
+    // The listener hears the low-pass: the 3 kHz tone loses > 12 dB (one-pole smoothing 20: −17.7 dB).
+    const opus = await loadOpus();
+    const rmsOf = (list: readonly Uint8Array[]): number => {
+      const decoder = opus.createDecoder();
+      let sum = 0;
+      let n = 0;
+      for (const f of list) {
+        const pcm = decoder.decode(f);
+        for (const v of pcm) sum += (v / 32768) ** 2;
+        n += pcm.length;
+      }
+      decoder.close();
+      return Math.sqrt(sum / n);
+    };
+    const drop = 20 * Math.log10(rmsOf(after) / rmsOf(heard.slice(5, 20)));
+    expect(drop).toBeLessThan(-12);
+
+    const end = await client.wait((m) => m.type === 'TrackEndEvent', 10_000);
+    expect(end.reason).toBe('finished');
+    expect(listener.decryptFailures).toBe(0);
+
+    // A 4014 (kicked): a WebSocketClosedEvent, then connected: false, and no rejoin.
+    const from = client.messages.length;
+    world.local.voice.closeClient(NODE_BOT, GUILD, 4014);
+    const closed = await client.wait((m) => m.type === 'WebSocketClosedEvent', 5000, from);
+    expect(closed).toMatchObject({ guildId: GUILD, code: 4014, byRemote: true });
+    const update = await client.wait(
+      (m) => m.op === 'playerUpdate',
+      5000,
+      client.messages.indexOf(closed) + 1,
+    );
+    expect(update.state).toMatchObject({ connected: false });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(client.events('WebSocketClosedEvent')).toHaveLength(1);
+    const after4014 = (await api(node.url, path)).json() as {
+      state: { connected: boolean };
+      voice: { token: string };
+    };
+    expect(after4014.state.connected).toBe(false);
+    expect(after4014.voice.token).toBe('');
+  }, 40_000);
+});
+
+describe('voice backend and session resume', () => {
+  it('keeps playing while the client WebSocket is gone, and resumes with the events in order', async () => {
+    const { listener, file, state, server, node, client } = await setUp();
+    const sessionId = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+    await api(node.url, `/v4/sessions/${sessionId}`, {
+      method: 'PATCH',
+      body: { resuming: true, timeout: 30 },
+    });
+    const path = `/v4/sessions/${sessionId}/players/${GUILD}`;
+    const voice = {
+      token: server?.token,
+      endpoint: server?.endpoint,
+      sessionId: state?.session_id,
+      channelId: CHANNEL,
+    };
+    await api(node.url, path, { method: 'PATCH', body: { voice } });
+    const loaded = (await api(node.url, `/v4/loadtracks?identifier=${encodeURIComponent(file)}`)).json() as {
+      data: { encoded: string };
+    };
+    await api(node.url, path, { method: 'PATCH', body: { track: { encoded: loaded.data.encoded } } });
+    const count = (): number => listener.heard.get(NODE_BOT)?.length ?? 0;
+    await until(() => count() >= 10, 10_000, 'audio at the listener');
+    await client.close();
+    // While nobody is connected: the listener keeps hearing, about one frame per 20 ms.
+    const samples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      samples.push(count());
+    }
+    const steps = samples.slice(1).map((c, i) => c - (samples[i] ?? 0));
+    expect(Math.min(...steps)).toBeGreaterThan(0); // no 100 ms without audio
+    expect((samples.at(-1) ?? 0) - (samples[0] ?? 0)).toBeGreaterThanOrEqual(35); // 900 ms ≈ 45 frames
+    const back = await connect(node.url, {
+      Authorization: PASSWORD,
+      'User-Id': NODE_BOT,
+      'Client-Name': 'test/1',
+      'Session-Id': sessionId,
+    });
+    expect(back.headers['session-resumed']).toBe('true');
+    await back.wait((m) => m.op === 'playerUpdate' && m.guildId === GUILD);
+    expect(back.messages[0]).toEqual({ op: 'ready', resumed: true, sessionId });
+    const end = await back.wait((m) => m.type === 'TrackEndEvent', 10_000);
+    expect(end.reason).toBe('finished');
+    await back.close();
+  }, 40_000);
+});
