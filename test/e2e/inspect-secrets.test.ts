@@ -2,7 +2,7 @@
  * No secret in util.inspect output: a live DAVE call (bot on a VoiceConnection through the local
  * main gateway, a listener VoiceSession), audio sent both ways, then util.inspect at depth Infinity
  * of the connection, its state, both sessions and every DAVE object reachable from them. The real
- * secret values (MLS epoch secrets, private keys, secret tree, hash-ratchet secrets and keys, AES
+ * secret values (MLS epoch secrets, private keys, the send key handed to the media engine, hash-ratchet secrets and keys, AES
  * round keys, transport keys) are collected by walking the objects' fields, and none may appear in
  * hex, spaced hex (Buffer), base64 or array form.
  */
@@ -22,6 +22,7 @@ import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import { HashRatchet } from '../../src/dave/hash-ratchet.js';
 import { Aes128Gcm } from '../../src/dave/aes128gcm.js';
+import { DaveSendKey } from '../../src/dave/send-key.js';
 
 const GUILD = '41771983423143937';
 const BOT = '104694319306248192';
@@ -73,14 +74,21 @@ function collectSecrets(roots: unknown[]): { bytes: Bytes[]; words: Int32Array[]
       daveObjects.push(v);
     if (v instanceof HashRatchet) addAll(v);
     if (v instanceof Aes128Gcm) words.push(Int32Array.from((v as unknown as { rk: Int32Array }).rk));
-    // An MLS group state (ts-mls ClientState).
-    if ('keySchedule' in v && 'secretTree' in v && 'privatePath' in v) {
+    // An MLS group state (dave/mls/rfc9420 GroupState): private keys and epoch secrets.
+    if ('exporterSecret' in v && 'initSecret' in v && 'keys' in v) {
       const s = v as Record<string, unknown>;
-      addAll(s.keySchedule, new Set(['epochAuthenticator']));
-      addAll(s.secretTree);
-      addAll(s.privatePath);
-      addAll(s.signaturePrivateKey);
+      for (const k of [
+        'keys',
+        'signaturePrivate',
+        'initSecret',
+        'exporterSecret',
+        'confirmationKey',
+        'membershipKey',
+      ])
+        addAll(s[k]);
     }
+    // The send key handed to the media engine (its secret is in an ES private field).
+    if (v instanceof DaveSendKey) addAll(v.baseSecret());
     if (v instanceof Map) for (const [k, x] of v) visit(x, String(k), depth + 1);
     else if (v instanceof Set) for (const x of v) visit(x, key, depth + 1);
     else
@@ -118,7 +126,8 @@ async function call(): Promise<{ connection: VoiceConnection; listener: VoiceSes
   const client: GatewayClient = createGatewayClient({ token: gw.createToken(BOT), apiUrl: gw.apiUrl });
   await client.connect();
   cleanups.push(() => client.destroy());
-  const engine: MediaEngine = createMediaEngine();
+  // Inline, so the engine's send-side DAVE state (it encrypts at send time) is in this heap too.
+  const engine: MediaEngine = createMediaEngine({ kind: 'inline' });
   cleanups.push(() => engine.close());
 
   const allocation = voice.allocate({ guildId: GUILD, channelId: CHANNEL, userId: LISTENER });
@@ -140,6 +149,7 @@ async function call(): Promise<{ connection: VoiceConnection; listener: VoiceSes
     channelId: CHANNEL,
     adapterCreator: client.adapterCreator(GUILD),
     group: 'inspect-secrets',
+    selfDeaf: false, // it must receive too, so that its receive ratchets hold keys
     engine,
     tls: false,
   });
