@@ -1,6 +1,7 @@
 /**
- * Optional sodium-native loader. sodium-native is an optionalDependency: when it is missing or
- * fails to load (no prebuild for the platform), everything falls back to node:crypto.
+ * Optional sodium-native loader. sodium-native is an opt-in (an optional peer dependency the user
+ * installs): when it is missing or fails to load (no prebuild for the platform), everything falls
+ * back to node:crypto.
  */
 import { createRequire } from 'node:module';
 
