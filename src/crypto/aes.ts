@@ -12,7 +12,7 @@
 import { S0, S1, S2, S3, SBOX, TE0, TE1, TE2, TE3, xtime } from './aes-tables.js';
 import { createCipheriv } from 'node:crypto';
 import type { Cipher } from 'node:crypto';
-import { readBe32, writeBe32 } from '../util/words.js';
+import { readBe32, writeBe32 } from '../util/bytes.js';
 
 /**
  * A source of AES counter blocks for one key: `start` fixes the IV's first three words for a

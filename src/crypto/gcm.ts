@@ -12,7 +12,7 @@ import { AesBlock, Aes128CtrUnrolled, NativeEcbCtr, expandKey } from './aes.js';
 import type { CtrKeystream } from './aes.js';
 import { createGhash } from './ghash.js';
 import type { Ghash, GhashTable } from './ghash.js';
-import { readBe32, writeBe32 } from '../util/words.js';
+import { readBe32, writeBe32 } from '../util/bytes.js';
 import { inspectCustom, publicView } from '../util/redact.js';
 import type { InspectOptionsStylized, inspect } from 'node:util';
 

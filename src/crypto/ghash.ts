@@ -10,7 +10,7 @@
  *   Transport: one key per connection, and a thousand connections stay cache friendly.
  */
 import { GHASH_R } from './aes-tables.js';
-import { readBe32 } from '../util/words.js';
+import { readBe32 } from '../util/bytes.js';
 
 export type GhashTable = 'byte' | 'nibble';
 

@@ -6,7 +6,7 @@
  */
 import { HCHACHA_NONCE_BYTES, TRANSPORT_KEY_BYTES, XCHACHA_NONCE_BYTES } from '../protocol/constants.js';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { readLe32, writeLe32 } from '../util/words.js';
+import { readLe32, writeLe32 } from '../util/bytes.js';
 
 const SIGMA0 = 0x61707865; // "expa"
 const SIGMA1 = 0x3320646e; // "nd 3"

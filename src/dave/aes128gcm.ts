@@ -5,7 +5,7 @@
  * ratchet generation, so the key schedule and GHASH table are built once per key.
  */
 import { AesGcm, AES_GCM_IV_BYTES } from '../crypto/gcm.js';
-import { bswap32, readBe32 } from '../util/words.js';
+import { bswap32, readBe32 } from '../util/bytes.js';
 
 export const AES128_GCM_KEY_BYTES = 16;
 export const AES128_GCM_IV_BYTES = AES_GCM_IV_BYTES;

@@ -20,7 +20,7 @@ import {
 } from '../protocol/constants.js';
 import { AesGcm } from '../crypto/gcm.js';
 import { hchacha20Words, keyWords } from '../crypto/xchacha20.js';
-import { bswap32, readBe32, readLe32, writeBe32 } from '../util/words.js';
+import { bswap32, readBe32, readLe32, writeBe32 } from '../util/bytes.js';
 import { loadSodium, sodiumHasAesGcm } from './sodium.js';
 import type { SodiumAead } from './sodium.js';
 

@@ -1,7 +1,21 @@
 /**
- * 32-bit word readers and writers, the one home for them. Reads return signed 32-bit integers
- * (what the crypto code's bitwise arithmetic wants); add `>>> 0` where an unsigned value is needed.
+ * Byte helpers, one home each: 32-bit word readers and writers and concatenation. Word reads
+ * return signed 32-bit integers (what the crypto code's bitwise arithmetic wants); add `>>> 0`
+ * where an unsigned value is needed.
  */
+
+/** The parts joined into one new array (always a copy, even of a single part). */
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
 
 export function readBe32(buf: Uint8Array, offset: number): number {
   return (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!;
