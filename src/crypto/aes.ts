@@ -251,7 +251,7 @@ export class NativeEcbCtr implements CtrKeystream {
   o3 = 0;
   /** Counter blocks IV ‖ 1, IV ‖ 2, ...: word 3 preset; words 0..2 take the IV per message. */
   private ctr = Buffer.alloc(0);
-  private ks: Uint8Array = new Uint8Array(0);
+  private ks = Buffer.alloc(0);
   private iv1 = 0;
   private iv2 = 0;
   /** Blocks of ctr whose words 1 and 2 hold iv1, iv2. */
