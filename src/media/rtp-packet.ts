@@ -14,7 +14,7 @@ import {
   TRANSPORT_TAG_BYTES,
 } from '../protocol/constants.js';
 import type { RtpDropReason } from './media-engine.js';
-import { readBe32 } from '../util/aes-tables.js';
+import { readBe32 } from '../util/bytes.js';
 import { parseRtpHeader, writeRtpHeader } from './rtp.js';
 import type { RtpHeaderFields, RtpPacketInfo } from './rtp.js';
 import type { TransportCipher } from './transport-cipher.js';

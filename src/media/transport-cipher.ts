@@ -7,7 +7,7 @@
  * the key in the form its backend wants; nothing here logs or formats the key.
  */
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
-import type { Cipher, KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { VoxcordError } from '../errors.js';
 import {
   AES_GCM_NONCE_BYTES,
@@ -18,9 +18,9 @@ import {
   TRANSPORT_TAG_BYTES,
   XCHACHA_NONCE_BYTES,
 } from '../protocol/constants.js';
-import { AesBlock, Ghash } from './aes-gcm.js';
-import { readBe32 as readWord } from '../util/aes-tables.js';
-import { hchacha20Words, keyWords } from './xchacha20.js';
+import { AesGcm } from '../crypto/gcm.js';
+import { hchacha20Words, keyWords } from '../crypto/xchacha20.js';
+import { bswap32, readBe32, readLe32, writeBe32 } from '../util/bytes.js';
 import { loadSodium, sodiumHasAesGcm } from './sodium.js';
 import type { SodiumAead } from './sodium.js';
 
@@ -50,28 +50,11 @@ export type TransportBackend = 'sodium' | 'node' | 'js';
  * 200-250 bytes on the bench machine. Voice Opus frames (60-160 bytes at 24-64 kbit/s) stay below.
  */
 export const JS_AES_GCM_MAX_PAYLOAD = 512;
-const MAX_JS_BLOCKS = (JS_AES_GCM_MAX_PAYLOAD + 15) >>> 4;
 
 /** Bytes a sealed datagram adds after the header and payload: tag + counter. */
 const OVERHEAD = TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES;
 /** IETF ChaCha20-Poly1305 nonce after HChaCha20: 4 zero bytes ‖ xnonce[16..24), all zero here. */
 const ZERO_IETF_NONCE = Buffer.alloc(12);
-
-function readBE32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-function writeBE32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
-
-/** Byte-swapped counter: the little-endian word HChaCha20 reads from the big-endian nonce bytes. */
-function bswap32(v: number): number {
-  return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
-}
 
 /** Valid framing for open(): header fits and leaves room for tag + counter. */
 function framingOk(packet: Uint8Array, headerLength: number): boolean {
@@ -100,13 +83,13 @@ class NodeAesGcm implements TransportCipher {
     const h = header.length;
     const p = payload.length;
     const out = allocDatagram(header, p);
-    writeBE32(this.#nonce, 0, c);
+    writeBe32(this.#nonce, 0, c);
     const cipher = createCipheriv('aes-256-gcm', this.#key, this.#nonce);
     cipher.setAAD(header);
     out.set(cipher.update(payload), h);
     cipher.final();
     out.set(cipher.getAuthTag(), h + p);
-    writeBE32(out, h + p + TRANSPORT_TAG_BYTES, c);
+    writeBe32(out, h + p + TRANSPORT_TAG_BYTES, c);
     return out;
   }
 
@@ -128,132 +111,20 @@ class NodeAesGcm implements TransportCipher {
 }
 
 /**
- * AES-256-GCM without a native object per packet. The CTR keystream comes from one long-lived
- * node:crypto AES-256-ECB context per key (one native call per packet, AES-NI where the CPU has
- * it; ECB here only encrypts the counter blocks, which is how CTR is defined), or from AES in
- * TypeScript where ECB is unavailable; GHASH runs in TypeScript (src/media/aes-gcm.ts). Payloads
- * above JS_AES_GCM_MAX_PAYLOAD go to node:crypto GCM, which is cheaper per byte.
+ * AES-256-GCM without a native object per packet: the GCM core in TypeScript (src/crypto/gcm.ts)
+ * with the 512-byte GHASH table per key, its counter blocks from one long-lived node:crypto
+ * AES-ECB context per key (one native call per packet), or from AES in TypeScript where ECB is
+ * unavailable. Payloads above JS_AES_GCM_MAX_PAYLOAD go to node:crypto GCM, cheaper per byte.
  */
 class JsAesGcm implements TransportCipher {
   readonly mode = EncryptionMode.AesGcm;
   readonly backend = 'js';
-  readonly #ecb: Cipher | null;
-  readonly #aes: AesBlock | null;
-  readonly #ghash: Ghash;
+  readonly #gcm: AesGcm;
   readonly #large: NodeAesGcm;
-  /** Counter blocks J0, J0+1, ...: word 3 preset to 1, 2, ...; word 0 takes the packet counter. */
-  readonly #ctr = Buffer.alloc(16 * (MAX_JS_BLOCKS + 1));
-  /** Keystream scratch when AES runs in TypeScript. */
-  readonly #ks: Buffer;
-  readonly #pad = new Uint8Array(16);
 
   constructor(key: Uint8Array, nativeEcb: boolean) {
     this.#large = new NodeAesGcm(key);
-    let ecb: Cipher | null = null;
-    try {
-      if (nativeEcb) {
-        ecb = createCipheriv('aes-256-ecb', key, null);
-        ecb.setAutoPadding(false);
-      }
-    } catch {
-      ecb = null; // a crypto build without ECB: AES in TypeScript
-    }
-    this.#ecb = ecb;
-    this.#aes = ecb === null ? new AesBlock(key) : null;
-    this.#ks = ecb === null ? Buffer.alloc(16 * (MAX_JS_BLOCKS + 1)) : Buffer.alloc(0);
-    for (let b = 0; b <= MAX_JS_BLOCKS; b++) writeBE32(this.#ctr, 16 * b + 12, b + 1);
-    // H = AES_K(0^128)
-    const zero = new Uint8Array(16);
-    const h = ecb !== null ? ecb.update(zero) : this.#aesBlocks(zero, 1);
-    this.#ghash = new Ghash(readWord(h, 0), readWord(h, 4), readWord(h, 8), readWord(h, 12));
-  }
-
-  /**
-   * AES of the counter blocks for IV = counter ‖ 0×8: block 0 is AES(J0), the tag mask; block
-   * b ≥ 1 is the keystream for payload block b - 1.
-   */
-  #keystream(counter: number, payloadBlocks: number): Uint8Array {
-    const ctr = this.#ctr;
-    const blocks = payloadBlocks + 1;
-    for (let b = 0; b < blocks; b++) writeBE32(ctr, 16 * b, counter);
-    const input = ctr.subarray(0, 16 * blocks);
-    return this.#ecb !== null ? this.#ecb.update(input) : this.#aesBlocks(input, blocks);
-  }
-
-  #aesBlocks(input: Uint8Array, blocks: number): Uint8Array {
-    const aes = this.#aes!;
-    const ks = this.#ks;
-    for (let b = 0; b < blocks; b++) {
-      const o = 16 * b;
-      aes.encrypt(
-        readWord(input, o),
-        readWord(input, o + 4),
-        readWord(input, o + 8),
-        readWord(input, o + 12),
-      );
-      writeBE32(ks, o, aes.o0);
-      writeBE32(ks, o + 4, aes.o1);
-      writeBE32(ks, o + 8, aes.o2);
-      writeBE32(ks, o + 12, aes.o3);
-    }
-    return ks;
-  }
-
-  /** XORs `length` bytes with keystream blocks 1.. and runs GHASH over AAD and ciphertext. */
-  #ctrGhash(
-    aad: Uint8Array,
-    aadLength: number,
-    src: Uint8Array,
-    srcOffset: number,
-    length: number,
-    dst: Uint8Array,
-    dstOffset: number,
-    ks: Uint8Array,
-    decrypt: boolean,
-  ): void {
-    const g = this.#ghash;
-    g.reset();
-    g.bytes(aad, 0, aadLength);
-    const fullEnd = length & ~15;
-    let pos = 0;
-    for (; pos < fullEnd; pos += 16) {
-      const s = srcOffset + pos;
-      const d = dstOffset + pos;
-      const k = 16 + pos;
-      const i0 = readWord(src, s);
-      const i1 = readWord(src, s + 4);
-      const i2 = readWord(src, s + 8);
-      const i3 = readWord(src, s + 12);
-      const c0 = i0 ^ readWord(ks, k);
-      const c1 = i1 ^ readWord(ks, k + 4);
-      const c2 = i2 ^ readWord(ks, k + 8);
-      const c3 = i3 ^ readWord(ks, k + 12);
-      writeBE32(dst, d, c0);
-      writeBE32(dst, d + 4, c1);
-      writeBE32(dst, d + 8, c2);
-      writeBE32(dst, d + 12, c3);
-      if (decrypt) g.block(i0, i1, i2, i3);
-      else g.block(c0, c1, c2, c3);
-    }
-    const rest = length - fullEnd;
-    if (rest > 0) {
-      const pad = this.#pad;
-      for (let j = 0; j < rest; j++) {
-        const inByte = src[srcOffset + pos + j]!;
-        const outByte = inByte ^ ks[16 + pos + j]!;
-        dst[dstOffset + pos + j] = outByte;
-        pad[j] = decrypt ? inByte : outByte;
-      }
-      pad.fill(0, rest);
-      g.block(readWord(pad, 0), readWord(pad, 4), readWord(pad, 8), readWord(pad, 12));
-      pad.fill(0);
-    }
-    g.lengths(aadLength, length);
-    // Tag = GHASH ⊕ AES(J0).
-    g.g0 ^= readWord(ks, 0);
-    g.g1 ^= readWord(ks, 4);
-    g.g2 ^= readWord(ks, 8);
-    g.g3 ^= readWord(ks, 12);
+    this.#gcm = new AesGcm(key, { ghash: 'nibble', keystream: nativeEcb ? 'native' : 'rounds' });
   }
 
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer {
@@ -262,16 +133,9 @@ class JsAesGcm implements TransportCipher {
     const c = counter >>> 0;
     const h = header.length;
     const out = allocDatagram(header, p);
-    const ks = this.#keystream(c, (p + 15) >>> 4);
-    // AAD = the header just copied into the datagram.
-    this.#ctrGhash(out, h, payload, 0, p, out, h, ks, false);
-    const g = this.#ghash;
-    const t = h + p;
-    writeBE32(out, t, g.g0);
-    writeBE32(out, t + 4, g.g1);
-    writeBE32(out, t + 8, g.g2);
-    writeBE32(out, t + 12, g.g3);
-    writeBE32(out, t + TRANSPORT_TAG_BYTES, c);
+    // IV = counter ‖ 0×8; AAD = the header just copied into the datagram.
+    this.#gcm.encrypt(c, 0, 0, out, 0, h, payload, 0, p, out, h, h + p);
+    writeBe32(out, h + p + TRANSPORT_TAG_BYTES, c);
     return out;
   }
 
@@ -280,17 +144,23 @@ class JsAesGcm implements TransportCipher {
     const end = packet.length;
     const length = end - headerLength - OVERHEAD;
     if (length > JS_AES_GCM_MAX_PAYLOAD) return this.#large.open(packet, headerLength);
-    const ks = this.#keystream(readBE32(packet, end - 4), (length + 15) >>> 4);
     const pt = Buffer.allocUnsafe(length);
-    this.#ctrGhash(packet, headerLength, packet, headerLength, length, pt, 0, ks, true);
-    const g = this.#ghash;
-    const t = end - OVERHEAD;
-    const diff =
-      (g.g0 ^ readWord(packet, t)) |
-      (g.g1 ^ readWord(packet, t + 4)) |
-      (g.g2 ^ readWord(packet, t + 8)) |
-      (g.g3 ^ readWord(packet, t + 12));
-    return diff === 0 ? pt : null;
+    const ok = this.#gcm.decrypt(
+      readBe32(packet, end - 4),
+      0,
+      0,
+      packet,
+      0,
+      headerLength,
+      packet,
+      headerLength,
+      length,
+      packet,
+      end - OVERHEAD,
+      pt,
+      0,
+    );
+    return ok ? pt : null;
   }
 }
 
@@ -333,15 +203,14 @@ class NodeXChaCha implements TransportCipher {
     out.set(cipher.update(payload), h);
     cipher.final();
     out.set(cipher.getAuthTag(), h + p);
-    writeBE32(out, h + p + TRANSPORT_TAG_BYTES, c);
+    writeBe32(out, h + p + TRANSPORT_TAG_BYTES, c);
     return out;
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
     if (!framingOk(packet, headerLength)) return null;
     const end = packet.length;
-    const counterLE =
-      packet[end - 4]! | (packet[end - 3]! << 8) | (packet[end - 2]! << 16) | (packet[end - 1]! << 24);
+    const counterLE = readLe32(packet, end - 4);
     try {
       const decipher = createDecipheriv('chacha20-poly1305', this.#derive(counterLE), ZERO_IETF_NONCE, {
         authTagLength: 16,
@@ -381,9 +250,9 @@ class SodiumCipher implements TransportCipher {
     const h = header.length;
     const p = payload.length;
     const out = allocDatagram(header, p);
-    writeBE32(this.#nonce, 0, c);
+    writeBe32(this.#nonce, 0, c);
     this.encrypt(out.subarray(h, h + p + TRANSPORT_TAG_BYTES), payload, header, null, this.#nonce, this.#key);
-    writeBE32(out, h + p + TRANSPORT_TAG_BYTES, c);
+    writeBe32(out, h + p + TRANSPORT_TAG_BYTES, c);
     return out;
   }
 

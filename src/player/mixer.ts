@@ -8,11 +8,12 @@
  */
 import type { OpusCodecFactory, OpusDecoder, OpusEncoder } from '../audio/opus.js';
 import { isVoxcordError, VoxcordError } from '../errors.js';
-import { CHANNELS, SAMPLES_PER_FRAME } from '../protocol/constants.js';
+import { SAMPLES_PER_FRAME } from '../protocol/constants.js';
+import { FRAME_SAMPLES, softClip as clip } from '../audio/pcm-mix.js';
 import type { FilterChain } from './filters/chain.js';
 import type { SourceFrame } from './inputs/source.js';
 
-export const FRAME_SAMPLES = SAMPLES_PER_FRAME * CHANNELS;
+export { FRAME_SAMPLES };
 
 /** Below this level (fraction of full scale) soft clipping leaves the signal untouched. */
 export const SOFT_CLIP_KNEE = 0.75;
@@ -22,11 +23,7 @@ export const SOFT_CLIP_KNEE = 0.75;
  * scale without reaching it: loud sums are compressed, never wrapped or hard-clipped.
  */
 export function softClip(x: number, knee: number = SOFT_CLIP_KNEE): number {
-  const a = Math.abs(x);
-  if (a <= knee) return x;
-  const room = 1 - knee;
-  const y = knee + room * Math.tanh((a - knee) / room);
-  return x < 0 ? -y : y;
+  return clip(x, knee, 1);
 }
 
 export interface MixInput {

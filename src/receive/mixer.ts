@@ -6,21 +6,17 @@
  * loud speakers compress instead of wrapping or hard-clipping.
  */
 import { Readable } from 'node:stream';
-import { CHANNELS, FRAME_DURATION_MS, SAMPLES_PER_FRAME } from '../protocol/constants.js';
+import { FRAME_DURATION_MS, SAMPLES_PER_FRAME } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { FRAME_SAMPLES, softClip as clip } from '../audio/pcm-mix.js';
 
-const FRAME_SAMPLES = SAMPLES_PER_FRAME * CHANNELS;
 const FULL_SCALE = 32767;
 /** Below this magnitude the clipper is the identity (bit-exact for a single normal-level speaker). */
 export const SOFT_CLIP_KNEE = 24576;
-const HEADROOM = FULL_SCALE - SOFT_CLIP_KNEE;
 
 /** Maps any sum to [-32767, 32767]: linear up to the knee, then a tanh curve with slope 1 at the knee. */
 export function softClip(x: number): number {
-  const mag = Math.abs(x);
-  if (mag <= SOFT_CLIP_KNEE) return x;
-  const y = SOFT_CLIP_KNEE + HEADROOM * Math.tanh((mag - SOFT_CLIP_KNEE) / HEADROOM);
-  return x < 0 ? -y : y;
+  return clip(x, SOFT_CLIP_KNEE, FULL_SCALE);
 }
 
 /** Sums frames sample by sample (shorter ones padded with silence) and soft-clips the result. */

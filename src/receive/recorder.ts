@@ -20,6 +20,7 @@ import {
 } from '../protocol/constants.js';
 import { VoxcordError, toError } from '../errors.js';
 import { TimelinePlacer, type RecordingTimeline, type TimedFrame } from './recording-timeline.js';
+import { oggCrc } from '../audio/ogg-crc.js';
 
 // ---------------------------------------------------------------------------------------------
 // WAV
@@ -177,22 +178,8 @@ export function createWavWriter(
 // ---------------------------------------------------------------------------------------------
 // Ogg Opus
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let r = i << 24;
-    for (let k = 0; k < 8; k++) r = r & 0x8000_0000 ? (r << 1) ^ 0x04c1_1db7 : r << 1;
-    t[i] = r >>> 0;
-  }
-  return t;
-})();
-
-/** Ogg's CRC-32: polynomial 0x04C11DB7, initial 0, MSB first, no final xor. */
-export function oggCrc32(bytes: Uint8Array): number {
-  let crc = 0;
-  for (const b of bytes) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ b) & 0xff]!) >>> 0;
-  return crc >>> 0;
-}
+/** Ogg's CRC-32 (src/audio/ogg-crc.ts), under the name the recorder has always exported. */
+export { oggCrc as oggCrc32 };
 
 export const OggHeaderType = { Continued: 0x01, BeginOfStream: 0x02, EndOfStream: 0x04 } as const;
 
@@ -242,7 +229,7 @@ export function buildOggPage(page: OggPage): Uint8Array {
     out.set(p, offset);
     offset += p.length;
   }
-  v.setUint32(22, oggCrc32(out), true);
+  v.setUint32(22, oggCrc(out), true);
   return out;
 }
 

@@ -40,6 +40,7 @@ import { daveInboundOf } from '../dave/dave-endpoint.js';
 import type { DaveEndpointFactory, DaveEpochInfo } from '../dave/dave-endpoint.js';
 import { createDaveClient } from '../dave/dave-client.js';
 import { SessionDave } from './session-dave.js';
+import { entersState as waitForState } from '../util/enters-state.js';
 import type {
   AudioFrame,
   DaveDecryptFailure,
@@ -804,40 +805,12 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
 /**
  * Resolves when `session` is in (or reaches) `status`; rejects with STATE_TIMEOUT after
- * `timeoutMs`, or with DESTROYED when the session is destroyed first.
+ * `timeoutMs`, or with DESTROYED when the session is destroyed first (src/util/enters-state.ts).
  */
-export function entersState(
+export async function entersState(
   session: VoiceSession,
   status: VoiceSessionStatus,
   timeoutMs: number,
 ): Promise<void> {
-  if (session.state.status === status) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    const onChange = (_old: VoiceSessionState, next: VoiceSessionState): void => {
-      if (next.status === status) {
-        cleanup();
-        resolve();
-      } else if (next.status === 'destroyed') {
-        cleanup();
-        reject(new VoxcordError('DESTROYED', `the voice session was destroyed before reaching '${status}'`));
-      }
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(
-        new VoxcordError(
-          'STATE_TIMEOUT',
-          `the voice session did not reach '${status}' within ${timeoutMs} ms`,
-          {
-            details: { status, current: session.state.status, timeoutMs },
-          },
-        ),
-      );
-    }, timeoutMs);
-    function cleanup(): void {
-      clearTimeout(timer);
-      session.off('stateChange', onChange);
-    }
-    session.on('stateChange', onChange);
-  });
+  await waitForState(session, status, timeoutMs, 'the voice session');
 }

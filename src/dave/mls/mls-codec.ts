@@ -7,6 +7,7 @@
  * Every parse is bounds-checked and throws MlsCodecError; callers turn that into typed errors.
  */
 
+import { concatBytes } from '../../util/bytes.js';
 import {
   MlsContentType,
   MlsCredentialType,
@@ -189,17 +190,7 @@ export class Writer {
   }
 }
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
+export { concatBytes };
 
 export function encodeOpaque(bytes: Uint8Array): Uint8Array {
   return concatBytes(encodeVarint(bytes.length), bytes);

@@ -15,6 +15,8 @@
 import { inputError } from './source.js';
 import type { ByteInput, TrackInput } from './source.js';
 import { demuxedOpusInput } from './demuxed.js';
+import { oggCrc } from '../../audio/ogg-crc.js';
+import { concatBytes } from '../../util/bytes.js';
 
 const CAPTURE = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
 const HEADER_BYTES = 27;
@@ -22,22 +24,7 @@ const FLAG_CONTINUED = 0x01;
 const FLAG_BOS = 0x02;
 const FLAG_EOS = 0x04;
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let r = i << 24;
-    for (let k = 0; k < 8; k++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
-    table[i] = r >>> 0;
-  }
-  return table;
-})();
-
-/** The Ogg page checksum (CRC-32, polynomial 0x04c11db7, not reflected, no final xor). */
-export function oggCrc(bytes: Uint8Array): number {
-  let crc = 0;
-  for (const b of bytes) crc = ((crc << 8) ^ (CRC_TABLE[((crc >>> 24) ^ b) & 0xff] ?? 0)) >>> 0;
-  return crc;
-}
+export { oggCrc };
 
 export interface OpusHead {
   version: number;
@@ -100,7 +87,7 @@ export class OggOpusDemuxer {
 
   /** Feeds bytes; returns the audio packets they complete. Throws AUDIO_INPUT_ERROR for a non-Ogg input. */
   push(chunk: Uint8Array): Uint8Array[] {
-    this.buffer = this.buffer.length === 0 ? chunk : concat([this.buffer, chunk]);
+    this.buffer = this.buffer.length === 0 ? chunk : concatBytes(this.buffer, chunk);
     const out: Uint8Array[] = [];
     let pos = 0;
     const buf = this.buffer;
@@ -185,7 +172,7 @@ export class OggOpusDemuxer {
       offset += lace;
       if (!skipContinuation) this.partial.push(piece);
       if (lace < 255) {
-        if (!skipContinuation) this.onPacket(concat(this.partial), out);
+        if (!skipContinuation) this.onPacket(concatBytes(...this.partial), out);
         this.partial = [];
         skipContinuation = false;
       }
@@ -226,19 +213,6 @@ function firstPacketStart(table: Uint8Array, body: Uint8Array): Uint8Array {
     if (lace < 255) break;
   }
   return body.subarray(0, len);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1 && parts[0] !== undefined) return parts[0].slice();
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** An Ogg Opus file or stream. Seekable when given bytes or a function that reopens the input. */

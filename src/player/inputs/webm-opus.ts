@@ -12,7 +12,8 @@
 import { inputError } from './source.js';
 import type { ByteInput, TrackInput } from './source.js';
 import { demuxedOpusInput } from './demuxed.js';
-import { concat, parseOpusHead } from './ogg-opus.js';
+import { parseOpusHead } from './ogg-opus.js';
+import { concatBytes } from '../../util/bytes.js';
 
 export const EbmlId = {
   EBML: 0x1a45dfa3,
@@ -160,7 +161,7 @@ export class WebmOpusDemuxer {
 
   /** Feeds bytes; returns the Opus packets they complete. Throws AUDIO_INPUT_ERROR for non-WebM input. */
   push(chunk: Uint8Array): Uint8Array[] {
-    const buf = this.buffer.length === 0 ? chunk : concat([this.buffer, chunk]);
+    const buf = this.buffer.length === 0 ? chunk : concatBytes(this.buffer, chunk);
     const out: Uint8Array[] = [];
     let pos = 0;
     for (;;) {

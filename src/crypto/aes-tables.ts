@@ -1,7 +1,6 @@
 /**
- * Tables shared by the two table-driven AES-GCM implementations (the transport cipher in
- * src/media/aes-gcm.ts and the DAVE frame cipher in src/dave/aes128gcm.ts): the AES S-box and
- * T-tables (FIPS-197) and the GHASH reduction table (NIST SP 800-38D), built once at load.
+ * Tables shared by every AES key and GHASH key (src/crypto/aes.ts, src/crypto/ghash.ts): the AES
+ * S-box and T-tables (FIPS-197) and the GHASH reduction table (NIST SP 800-38D), built once at load.
  */
 // ---- AES tables (computed once at load) ----
 
@@ -70,14 +69,3 @@ export const GHASH_R = new Int32Array(256);
     GHASH_R[d] = v0;
   }
 })();
-
-export function readBe32(buf: Uint8Array, offset: number): number {
-  return (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!;
-}
-
-export function writeBe32(buf: Uint8Array, offset: number, value: number): void {
-  buf[offset] = value >>> 24;
-  buf[offset + 1] = value >>> 16;
-  buf[offset + 2] = value >>> 8;
-  buf[offset + 3] = value;
-}

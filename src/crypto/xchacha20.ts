@@ -6,6 +6,7 @@
  */
 import { HCHACHA_NONCE_BYTES, TRANSPORT_KEY_BYTES, XCHACHA_NONCE_BYTES } from '../protocol/constants.js';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { readLe32, writeLe32 } from '../util/bytes.js';
 
 const SIGMA0 = 0x61707865; // "expa"
 const SIGMA1 = 0x3320646e; // "nd 3"
@@ -14,14 +15,10 @@ const SIGMA3 = 0x6b206574; // "te k"
 
 export const POLY1305_TAG_BYTES = 16;
 
-function readLE32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-}
-
 /** The key as eight little-endian words, so a per-key cipher can convert it once. */
 export function keyWords(key: Uint8Array): Uint32Array {
   const w = new Uint32Array(8);
-  for (let i = 0; i < 8; i++) w[i] = readLE32(key, 4 * i);
+  for (let i = 0; i < 8; i++) w[i] = readLe32(key, 4 * i);
   return w;
 }
 
@@ -98,21 +95,14 @@ export function hchacha20Words(
     x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 7) | (x4 >>> 25);
   }
   // Subkey = words 0..3 and 12..15, little-endian, no feed-forward.
-  writeLE32(out, 0, x0);
-  writeLE32(out, 4, x1);
-  writeLE32(out, 8, x2);
-  writeLE32(out, 12, x3);
-  writeLE32(out, 16, x12);
-  writeLE32(out, 20, x13);
-  writeLE32(out, 24, x14);
-  writeLE32(out, 28, x15);
-}
-
-function writeLE32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-  b[o + 2] = (v >>> 16) & 0xff;
-  b[o + 3] = (v >>> 24) & 0xff;
+  writeLe32(out, 0, x0);
+  writeLe32(out, 4, x1);
+  writeLe32(out, 8, x2);
+  writeLe32(out, 12, x3);
+  writeLe32(out, 16, x12);
+  writeLe32(out, 20, x13);
+  writeLe32(out, 24, x14);
+  writeLe32(out, 28, x15);
 }
 
 /** HChaCha20(key[32], nonce[16]) → 32-byte subkey. */
@@ -125,10 +115,10 @@ export function hchacha20(
   if (nonce.length !== HCHACHA_NONCE_BYTES) throw new RangeError('HChaCha20 nonce must be 16 bytes');
   hchacha20Words(
     keyWords(key),
-    readLE32(nonce, 0),
-    readLE32(nonce, 4),
-    readLE32(nonce, 8),
-    readLE32(nonce, 12),
+    readLe32(nonce, 0),
+    readLe32(nonce, 4),
+    readLe32(nonce, 8),
+    readLe32(nonce, 12),
     out,
   );
   return out;

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { AesGcm } from '../../src/media/aes-gcm.js';
+import { AesGcm } from '../../src/crypto/gcm.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

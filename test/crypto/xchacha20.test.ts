@@ -5,7 +5,7 @@ import {
   keyWords,
   xchacha20Poly1305Decrypt,
   xchacha20Poly1305Encrypt,
-} from '../../src/media/xchacha20.js';
+} from '../../src/crypto/xchacha20.js';
 import { loadSodium } from '../../src/media/sodium.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

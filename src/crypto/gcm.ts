@@ -1,0 +1,331 @@
+/**
+ * AES-GCM (NIST SP 800-38D) in plain TypeScript: one core (`gcmCrypt`) used by the transport
+ * cipher (src/media/transport-cipher.ts) and the DAVE frame cipher (src/dave/aes128gcm.ts).
+ *
+ * Why not node:crypto: createCipheriv builds an object, a native context and several Buffers per
+ * call, which costs more than a whole 120-byte Opus frame here. A key's AES schedule and GHASH
+ * table are built once, then a message is sealed or opened with no allocation beyond the caller's
+ * output buffer. Where the counter blocks come from (AES rounds in a loop, unrolled AES-128,
+ * node's AES-ECB) and the GHASH table size are per-key strategies (./aes.ts, ./ghash.ts).
+ */
+import { AesBlock, Aes128CtrUnrolled, NativeEcbCtr, expandKey } from './aes.js';
+import type { CtrKeystream } from './aes.js';
+import { createGhash } from './ghash.js';
+import type { Ghash, GhashTable } from './ghash.js';
+import { readBe32, writeBe32 } from '../util/bytes.js';
+import { inspectCustom, publicView } from '../util/redact.js';
+import type { InspectOptionsStylized, inspect } from 'node:util';
+
+export const AES_GCM_IV_BYTES = 12;
+export const AES_GCM_TAG_BYTES = 16;
+
+/**
+ * CTR en/decryption of `length` bytes with IV = iv0 ‖ iv1 ‖ iv2 and GHASH over AAD and ciphertext
+ * (the input when decrypting, the output when encrypting); leaves the full tag in g.g0..g3.
+ * `pad` is a 16-byte scratch block. `src` and `dst` may be the same buffer at the same offset.
+ */
+export function gcmCrypt(
+  aes: CtrKeystream,
+  g: Ghash,
+  pad: Uint8Array,
+  iv0: number,
+  iv1: number,
+  iv2: number,
+  aad: Uint8Array,
+  aadOffset: number,
+  aadLength: number,
+  src: Uint8Array,
+  srcOffset: number,
+  length: number,
+  dst: Uint8Array,
+  dstOffset: number,
+  decrypt: boolean,
+): void {
+  g.reset();
+  g.bytes(aad, aadOffset, aadLength);
+  aes.start(iv0, iv1, iv2, (length + 15) >>> 4);
+  let counter = 2;
+  let pos = 0;
+  const fullEnd = length & ~15;
+  for (; pos < fullEnd; pos += 16) {
+    aes.block(counter);
+    counter = (counter + 1) | 0;
+    const s = srcOffset + pos;
+    const d = dstOffset + pos;
+    const i0 = readBe32(src, s);
+    const i1 = readBe32(src, s + 4);
+    const i2 = readBe32(src, s + 8);
+    const i3 = readBe32(src, s + 12);
+    const c0 = i0 ^ aes.o0;
+    const c1 = i1 ^ aes.o1;
+    const c2 = i2 ^ aes.o2;
+    const c3 = i3 ^ aes.o3;
+    writeBe32(dst, d, c0);
+    writeBe32(dst, d + 4, c1);
+    writeBe32(dst, d + 8, c2);
+    writeBe32(dst, d + 12, c3);
+    if (decrypt) g.block(i0, i1, i2, i3);
+    else g.block(c0, c1, c2, c3);
+  }
+  const rest = length - fullEnd;
+  if (rest > 0) {
+    aes.block(counter);
+    writeBe32(pad, 0, aes.o0);
+    writeBe32(pad, 4, aes.o1);
+    writeBe32(pad, 8, aes.o2);
+    writeBe32(pad, 12, aes.o3);
+    // pad turns from keystream into the zero-padded ciphertext block GHASH needs.
+    for (let k = 0; k < rest; k++) {
+      const inByte = src[srcOffset + pos + k]!;
+      const outByte = inByte ^ pad[k]!;
+      dst[dstOffset + pos + k] = outByte;
+      pad[k] = decrypt ? inByte : outByte;
+    }
+    pad.fill(0, rest);
+    g.block(readBe32(pad, 0), readBe32(pad, 4), readBe32(pad, 8), readBe32(pad, 12));
+    pad.fill(0);
+  }
+  g.lengths(aadLength, length);
+  // Tag = GHASH ⊕ AES(J0), J0 = IV ‖ 1.
+  aes.block(1);
+  g.g0 ^= aes.o0;
+  g.g1 ^= aes.o1;
+  g.g2 ^= aes.o2;
+  g.g3 ^= aes.o3;
+}
+
+/**
+ * Where a key's counter blocks come from: 'rounds' (AesBlock, any key), 'unrolled' (16-byte keys
+ * only), 'native' (node:crypto AES-ECB, falling back to 'rounds' on a build without ECB).
+ */
+export type GcmKeystream = 'rounds' | 'unrolled' | 'native';
+
+export interface AesGcmOptions {
+  /** GHASH table per key: 'nibble' (512 bytes, the default) or 'byte' (4 KiB, faster). */
+  ghash?: GhashTable;
+  keystream?: GcmKeystream;
+}
+
+/** One AES-GCM key (16 or 32 bytes): AES schedule and GHASH table precomputed. */
+export class AesGcm {
+  /** util.inspect: never the round keys (the first ones are the key itself) or the GHASH table. */
+  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return publicView(this.constructor.name, {}, depth, options, inspectFn);
+  }
+
+  readonly keyBytes: 16 | 32;
+  protected readonly rk: Int32Array;
+  private readonly aes: CtrKeystream;
+  private readonly ghash: Ghash;
+  private readonly pad = new Uint8Array(16);
+
+  constructor(key: Uint8Array, options: AesGcmOptions = {}) {
+    if (!(key instanceof Uint8Array) || (key.length !== 16 && key.length !== 32)) {
+      throw new RangeError('AES-GCM key must be 16 or 32 bytes');
+    }
+    this.keyBytes = key.length;
+    this.rk = expandKey(key);
+    const keystream = options.keystream ?? 'rounds';
+    this.aes =
+      keystream === 'unrolled'
+        ? new Aes128CtrUnrolled(this.rk)
+        : ((keystream === 'native' ? NativeEcbCtr.create(key) : null) ?? new AesBlock(this.rk));
+    // H = AES_K(0^128)
+    const h = new AesBlock(this.rk);
+    h.encrypt(0, 0, 0, 0);
+    this.ghash = createGhash(options.ghash ?? 'nibble', h.o0, h.o1, h.o2, h.o3);
+  }
+
+  /**
+   * Encrypts `length` bytes at `src[srcOffset]` into `dst[dstOffset]` (same buffer and offset
+   * allowed) with IV = iv0 ‖ iv1 ‖ iv2 (big-endian words) and AAD = `aad[aadOffset, +aadLength)`;
+   * writes the first `tagBytes` (4, 8, 12 or 16) bytes of the tag at `dst[tagOffset]`.
+   */
+  encrypt(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    aad: Uint8Array,
+    aadOffset: number,
+    aadLength: number,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    tagOffset: number,
+    tagBytes = AES_GCM_TAG_BYTES,
+  ): void {
+    const g = this.ghash;
+    gcmCrypt(
+      this.aes,
+      g,
+      this.pad,
+      iv0,
+      iv1,
+      iv2,
+      aad,
+      aadOffset,
+      aadLength,
+      src,
+      srcOffset,
+      length,
+      dst,
+      dstOffset,
+      false,
+    );
+    writeBe32(dst, tagOffset, g.g0);
+    if (tagBytes > 4) writeBe32(dst, tagOffset + 4, g.g1);
+    if (tagBytes > 8) writeBe32(dst, tagOffset + 8, g.g2);
+    if (tagBytes > 12) writeBe32(dst, tagOffset + 12, g.g3);
+  }
+
+  /**
+   * Decrypts like encrypt() and checks the `tagBytes`-byte (4, 8, 12 or 16) tag at
+   * `tag[tagOffset]`. On failure the output range is zeroed and false is returned.
+   */
+  decrypt(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    aad: Uint8Array,
+    aadOffset: number,
+    aadLength: number,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    tag: Uint8Array,
+    tagOffset: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    tagBytes = AES_GCM_TAG_BYTES,
+  ): boolean {
+    // The expected tag is read before decrypting, in case dst overlaps it.
+    const t0 = readBe32(tag, tagOffset);
+    const t1 = tagBytes > 4 ? readBe32(tag, tagOffset + 4) : 0;
+    const t2 = tagBytes > 8 ? readBe32(tag, tagOffset + 8) : 0;
+    const t3 = tagBytes > 12 ? readBe32(tag, tagOffset + 12) : 0;
+    const g = this.ghash;
+    gcmCrypt(
+      this.aes,
+      g,
+      this.pad,
+      iv0,
+      iv1,
+      iv2,
+      aad,
+      aadOffset,
+      aadLength,
+      src,
+      srcOffset,
+      length,
+      dst,
+      dstOffset,
+      true,
+    );
+    const diff =
+      (g.g0 ^ t0) |
+      (tagBytes > 4 ? g.g1 ^ t1 : 0) |
+      (tagBytes > 8 ? g.g2 ^ t2 : 0) |
+      (tagBytes > 12 ? g.g3 ^ t3 : 0);
+    if (diff !== 0) {
+      dst.fill(0, dstOffset, dstOffset + length);
+      return false;
+    }
+    return true;
+  }
+
+  /** Convenience: returns ciphertext ‖ tag for a 12-byte IV. */
+  seal(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Uint8Array {
+    if (iv.length !== AES_GCM_IV_BYTES) throw new RangeError('GCM IV must be 12 bytes');
+    const n = plaintext.length;
+    const out = new Uint8Array(n + AES_GCM_TAG_BYTES);
+    this.encrypt(
+      readBe32(iv, 0),
+      readBe32(iv, 4),
+      readBe32(iv, 8),
+      aad,
+      0,
+      aad.length,
+      plaintext,
+      0,
+      n,
+      out,
+      0,
+      n,
+    );
+    return out;
+  }
+
+  /** Convenience: plaintext, or null when the 16-byte tag does not authenticate. */
+  open(
+    iv: Uint8Array,
+    ciphertext: Uint8Array,
+    tag: Uint8Array,
+    aad: Uint8Array = new Uint8Array(0),
+  ): Uint8Array | null {
+    if (iv.length !== AES_GCM_IV_BYTES) throw new RangeError('GCM IV must be 12 bytes');
+    if (tag.length !== AES_GCM_TAG_BYTES) throw new RangeError('GCM tag must be 16 bytes');
+    const n = ciphertext.length;
+    const out = new Uint8Array(n);
+    const ok = this.decrypt(
+      readBe32(iv, 0),
+      readBe32(iv, 4),
+      readBe32(iv, 8),
+      aad,
+      0,
+      aad.length,
+      ciphertext,
+      0,
+      n,
+      tag,
+      0,
+      out,
+      0,
+    );
+    return ok ? out : null;
+  }
+
+  /** en/decrypts without checking a tag; lastTag() then gives the full tag. */
+  protected crypt(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    aad: Uint8Array,
+    aadOffset: number,
+    aadLength: number,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    decrypt: boolean,
+  ): void {
+    gcmCrypt(
+      this.aes,
+      this.ghash,
+      this.pad,
+      iv0,
+      iv1,
+      iv2,
+      aad,
+      aadOffset,
+      aadLength,
+      src,
+      srcOffset,
+      length,
+      dst,
+      dstOffset,
+      decrypt,
+    );
+  }
+
+  /** The full 16-byte tag of the last message, for callers that compare truncated tags. */
+  protected lastTag(out: Uint8Array): void {
+    const g = this.ghash;
+    writeBe32(out, 0, g.g0);
+    writeBe32(out, 4, g.g1);
+    writeBe32(out, 8, g.g2);
+    writeBe32(out, 12, g.g3);
+  }
+}

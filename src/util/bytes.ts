@@ -1,0 +1,45 @@
+/**
+ * Byte helpers, one home each: 32-bit word readers and writers and concatenation. Word reads
+ * return signed 32-bit integers (what the crypto code's bitwise arithmetic wants); add `>>> 0`
+ * where an unsigned value is needed.
+ */
+
+/** The parts joined into one new array (always a copy, even of a single part). */
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+export function readBe32(buf: Uint8Array, offset: number): number {
+  return (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!;
+}
+
+export function writeBe32(buf: Uint8Array, offset: number, value: number): void {
+  buf[offset] = value >>> 24;
+  buf[offset + 1] = value >>> 16;
+  buf[offset + 2] = value >>> 8;
+  buf[offset + 3] = value;
+}
+
+export function readLe32(buf: Uint8Array, offset: number): number {
+  return buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24);
+}
+
+export function writeLe32(buf: Uint8Array, offset: number, value: number): void {
+  buf[offset] = value;
+  buf[offset + 1] = value >>> 8;
+  buf[offset + 2] = value >>> 16;
+  buf[offset + 3] = value >>> 24;
+}
+
+/** Byte-swapped word: a little-endian value read back as big-endian (and the reverse). */
+export function bswap32(v: number): number {
+  return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | ((v >>> 24) & 0xff);
+}
