@@ -10,18 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AudioPlayer as VoxcordPlayer } from '../../index.js';
 import type { Track, VoxcordError } from '../../index.js';
 import { AudioPlayerStatus, NoSubscriberBehavior, VoiceConnectionStatus } from './enums.js';
+import type { VoiceConnection } from './connection.js';
 import type { AudioResource } from './resource.js';
-
-/** What the player needs from a (compat) VoiceConnection. */
-export interface SubscribableConnection {
-  readonly state: { status: string };
-  /** voxcord's connection, which the player sends to. */
-  readonly voxcord: Parameters<VoxcordPlayer['attach']>[0];
-  on(event: 'stateChange', listener: () => void): unknown;
-  off(event: 'stateChange', listener: () => void): unknown;
-  /** @internal called when a subscription of this connection ends. */
-  onSubscriptionRemoved(subscription: PlayerSubscription): void;
-}
 
 export class AudioPlayerError extends Error {
   readonly resource: AudioResource;
@@ -35,7 +25,7 @@ export class AudioPlayerError extends Error {
 
 export class PlayerSubscription {
   constructor(
-    readonly connection: SubscribableConnection,
+    readonly connection: VoiceConnection,
     readonly player: AudioPlayer,
   ) {}
 
@@ -95,13 +85,8 @@ export class AudioPlayer extends EventEmitter {
     return this.current;
   }
 
-  /** The connections this player sends to, as subscriptions. */
-  get subscribers(): PlayerSubscription[] {
-    return [...this.subs];
-  }
-
   /** Connections that are ready to receive audio. */
-  get playable(): SubscribableConnection[] {
+  get playable(): VoiceConnection[] {
     return [...this.subs]
       .map((s) => s.connection)
       .filter((c) => c.state.status === (VoiceConnectionStatus.Ready as string));
@@ -151,8 +136,8 @@ export class AudioPlayer extends EventEmitter {
     return true;
   }
 
-  /** Sends to `connection` (called by connection.subscribe(player)). */
-  subscribe(connection: SubscribableConnection): PlayerSubscription {
+  /** @internal Sends to `connection` (connection.subscribe(player) calls it). */
+  subscribe(connection: VoiceConnection): PlayerSubscription {
     const existing = [...this.subs].find((s) => s.connection === connection);
     if (existing !== undefined) return existing;
     const subscription = new PlayerSubscription(connection, this);
