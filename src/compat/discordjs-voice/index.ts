@@ -4,9 +4,11 @@
  * voxcord behaves differently on purpose (backoff, final close codes, typed errors) it keeps its
  * own behaviour: docs/migrating-from-discordjs-voice.md lists every difference.
  */
-import { entersState as voxcordEntersState } from '../../index.js';
+import { protocol, entersState as voxcordEntersState } from '../../index.js';
 import type { AudioPlayerStatus, VoiceConnectionStatus } from './enums.js';
+import { EndBehaviorType } from './enums.js';
 import type { AudioPlayer } from './player.js';
+import type { AudioReceiveStreamOptions } from './receiver.js';
 import type { VoiceConnection } from './connection.js';
 
 export {
@@ -19,7 +21,13 @@ export {
 } from './enums.js';
 export { AudioPlayer, AudioPlayerError, PlayerSubscription, createAudioPlayer } from './player.js';
 export type { AudioPlayerState, CreateAudioPlayerOptions } from './player.js';
-export { AudioResource, VolumeTransformer, createAudioResource, demuxProbe } from './resource.js';
+export {
+  AudioResource,
+  VolumeTransformer,
+  createAudioResource,
+  demuxProbe,
+  validateDiscordOpusHead,
+} from './resource.js';
 export type { CreateAudioResourceOptions, ProbeInfo } from './resource.js';
 export {
   VoiceConnection,
@@ -32,6 +40,14 @@ export type { JoinConfig, JoinVoiceChannelOptions, VoiceConnectionState } from '
 export { AudioReceiveStream, SpeakingMap, VoiceReceiver } from './receiver.js';
 export type { AudioReceiveStreamOptions, EndBehavior } from './receiver.js';
 export { generateDependencyReport } from '../../index.js';
+
+/** The RTP payload type of Opus on Discord (120). */
+export const RTP_OPUS_PAYLOAD_TYPE = protocol.OPUS_PAYLOAD_TYPE;
+
+/** What `receiver.subscribe(userId)` uses without options: end only when destroyed. */
+export function createDefaultAudioReceiveStreamOptions(): AudioReceiveStreamOptions {
+  return { end: { behavior: EndBehaviorType.Manual } };
+}
 
 /**
  * Resolves with `target` once it is in `status`. Rejects with voxcord's typed STATE_TIMEOUT when

@@ -11,6 +11,7 @@ import {
   fileInput,
   oggOpusInput,
   opusFramesInput,
+  parseOpusHead,
   pcmInput,
   sniffContainer,
   webmOpusInput,
@@ -155,11 +156,32 @@ export interface ProbeInfo {
   type: StreamType;
 }
 
+/** Whether an OpusHead is stereo at 48 kHz, what Discord plays without re-encoding. */
+export function validateDiscordOpusHead(opusHead: Buffer): boolean {
+  try {
+    const head = parseOpusHead(opusHead);
+    return head.channels === 2 && head.inputSampleRate === 48_000;
+  } catch {
+    return false;
+  }
+}
+
+/** The OpusHead packet of an Ogg stream's first page. */
+function oggOpusHead(bytes: Buffer): Buffer {
+  const start = 27 + (bytes[26] ?? 0);
+  return bytes.subarray(start, start + 19);
+}
+
 /**
  * Reads the start of `stream` (up to `probeSize` bytes) and tells Ogg Opus and WebM Opus from
- * anything else (Arbitrary: ffmpeg will decode it). The returned stream replays the bytes read.
+ * anything else (Arbitrary: ffmpeg will decode it); an Ogg stream whose OpusHead `validator`
+ * rejects is Arbitrary too. The returned stream replays the bytes read.
  */
-export async function demuxProbe(stream: Readable, probeSize = 1024): Promise<ProbeInfo> {
+export async function demuxProbe(
+  stream: Readable,
+  probeSize = 1024,
+  validator: (opusHead: Buffer) => boolean = validateDiscordOpusHead,
+): Promise<ProbeInfo> {
   const it = (stream as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;
@@ -174,9 +196,10 @@ export async function demuxProbe(stream: Readable, probeSize = 1024): Promise<Pr
     head.push(chunk);
     size += chunk.length;
   }
-  const container = sniffContainer(Buffer.concat(head));
+  const bytes = Buffer.concat(head);
+  const container = sniffContainer(bytes);
   const type =
-    container === 'ogg-opus'
+    container === 'ogg-opus' && validator(oggOpusHead(bytes))
       ? StreamType.OggOpus
       : container === 'webm-opus'
         ? StreamType.WebmOpus
