@@ -20,16 +20,27 @@ import { VoiceConnectionDisconnectReason, VoiceConnectionStatus } from './enums.
 import type { AudioPlayer, PlayerSubscription } from './player.js';
 import { VoiceReceiver } from './receiver.js';
 
-type Mapped<S> = S extends { status: infer T }
-  ? Omit<S, 'status' | 'reason'> & { status: T & VoiceConnectionStatus } & (S extends { reason: infer R }
-        ? T extends 'disconnected'
-          ? { reason: VoiceConnectionDisconnectReason; voxcordReason: R }
-          : { reason: R }
-        : unknown) & { subscription?: PlayerSubscription | undefined }
-  : never;
+type Voxcord<T extends VoxcordState['status']> = Extract<VoxcordState, { status: T }>;
+interface Subscribed {
+  /** The player subscription of this connection, if any. */
+  subscription?: PlayerSubscription | undefined;
+}
 
-/** voxcord's state with @discordjs/voice's enum values (`closeCode`, `error`, `willReconnect` kept). */
-export type VoiceConnectionState = Mapped<VoxcordState>;
+/**
+ * voxcord's states with @discordjs/voice's enum values: Disconnected's `reason` is a
+ * VoiceConnectionDisconnectReason, voxcord's own reason is `voxcordReason`; `closeCode`, `error`,
+ * `willReconnect` and the session are voxcord's.
+ */
+export type VoiceConnectionState =
+  | ({ status: VoiceConnectionStatus.Signalling } & Subscribed)
+  | (Omit<Voxcord<'connecting'>, 'status'> & { status: VoiceConnectionStatus.Connecting } & Subscribed)
+  | (Omit<Voxcord<'ready'>, 'status'> & { status: VoiceConnectionStatus.Ready } & Subscribed)
+  | (Omit<Voxcord<'disconnected'>, 'status' | 'reason'> & {
+      status: VoiceConnectionStatus.Disconnected;
+      reason: VoiceConnectionDisconnectReason;
+      voxcordReason: Voxcord<'disconnected'>['reason'];
+    } & Subscribed)
+  | (Omit<Voxcord<'destroyed'>, 'status'> & { status: VoiceConnectionStatus.Destroyed } & Subscribed);
 
 function disconnectReason(state: VoxcordState & { status: 'disconnected' }): VoiceConnectionDisconnectReason {
   switch (state.reason) {

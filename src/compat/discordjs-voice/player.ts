@@ -101,6 +101,16 @@ export class AudioPlayer extends EventEmitter {
     if (resource.audioPlayer !== undefined && resource.audioPlayer !== this)
       throw new Error('Resource is already being played by another audio player.');
     resource.audioPlayer = this;
+    const previous = this.current;
+    // A resource that never started is still in voxcord's queue: it must not play after this one.
+    if (
+      previous.status !== AudioPlayerStatus.Idle &&
+      previous.resource !== resource &&
+      !previous.resource.started
+    ) {
+      this.voxcord.remove(previous.resource.track);
+      this.onTrackEnd(previous.resource.track, 'replaced');
+    }
     this.byTrack.set(resource.track, resource);
     resource.position = () => this.voxcord.playbackDuration;
     this.voxcord.play(resource.track);
@@ -131,8 +141,11 @@ export class AudioPlayer extends EventEmitter {
   /** Stops playing (→ Idle); false if already idle. `force` is accepted: voxcord always stops at once. */
   stop(force = false): boolean {
     void force;
-    if (this.current.status === AudioPlayerStatus.Idle) return false;
+    const state = this.current;
+    if (state.status === AudioPlayerStatus.Idle) return false;
     this.voxcord.stop();
+    // A resource that had not started yet gets no trackEnd from voxcord.
+    if (this.current.status !== AudioPlayerStatus.Idle) this.onTrackEnd(state.resource.track, 'stopped');
     return true;
   }
 
@@ -163,6 +176,7 @@ export class AudioPlayer extends EventEmitter {
     const resource = this.byTrack.get(track);
     if (resource === undefined) return;
     resource.started = true;
+    resource.startFrame = this.voxcord.stats.framesSent;
     if (state.status === AudioPlayerStatus.Buffering && state.resource === resource)
       this.setState(this.playingState(resource));
   }
@@ -171,7 +185,10 @@ export class AudioPlayer extends EventEmitter {
     const resource = this.byTrack.get(track);
     if (resource === undefined) return;
     this.byTrack.delete(track);
-    resource.playedMs = resource.playbackDuration;
+    // voxcord has already let go of the track: its length is the frames produced since it started
+    // (a compat player plays one track at a time, without overlays or seeks).
+    resource.playedMs =
+      resource.startFrame === undefined ? 0 : (this.voxcord.stats.framesSent - resource.startFrame) * 20;
     resource.position = undefined;
     resource.ended = true;
     const state = this.current;

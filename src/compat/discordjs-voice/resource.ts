@@ -73,6 +73,8 @@ export class AudioResource<Metadata = unknown> {
   audioPlayer: object | undefined;
   /** @internal ms played when it ended. */
   playedMs = 0;
+  /** @internal the player's frame count when it started. */
+  startFrame: number | undefined;
   /** @internal the player's position while it plays. */
   position: (() => number) | undefined;
 
