@@ -65,7 +65,7 @@ function mapState(state: VoxcordState, subscription: PlayerSubscription | undefi
       voxcordReason: state.reason,
       ...(closeCode === undefined ? {} : { closeCode }),
       subscription,
-    } as VoiceConnectionState;
+    };
   }
   return { ...state, subscription } as VoiceConnectionState;
 }
@@ -80,6 +80,31 @@ export interface JoinConfig {
 
 const wrappers = new WeakMap<VoxcordConnection, VoiceConnection>();
 
+type StatusListener<T> = (
+  oldState: VoiceConnectionState,
+  newState: VoiceConnectionState & { status: T },
+) => void;
+
+/** The events, typed as @discordjs/voice types them. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed events, as @discordjs/voice does
+export interface VoiceConnection {
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'debug', listener: (message: string) => void): this;
+  on(
+    event: 'stateChange',
+    listener: (oldState: VoiceConnectionState, newState: VoiceConnectionState) => void,
+  ): this;
+  on<T extends VoiceConnectionStatus>(event: T, listener: StatusListener<T>): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+  once(event: 'debug', listener: (message: string) => void): this;
+  once(
+    event: 'stateChange',
+    listener: (oldState: VoiceConnectionState, newState: VoiceConnectionState) => void,
+  ): this;
+  once<T extends VoiceConnectionStatus>(event: T, listener: StatusListener<T>): this;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class VoiceConnection extends EventEmitter {
   private current: VoiceConnectionState;
   private subscriptionOf: PlayerSubscription | undefined;

@@ -58,6 +58,27 @@ export interface CreateAudioPlayerOptions {
   debug?: boolean;
 }
 
+type StatusListener<T> = (oldState: AudioPlayerState, newState: AudioPlayerState & { status: T }) => void;
+
+/** The events, typed as @discordjs/voice types them. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed events, as @discordjs/voice does
+export interface AudioPlayer {
+  on(event: 'error', listener: (error: AudioPlayerError) => void): this;
+  on(event: 'debug', listener: (message: string) => void): this;
+  on(event: 'stateChange', listener: (oldState: AudioPlayerState, newState: AudioPlayerState) => void): this;
+  on(event: 'subscribe' | 'unsubscribe', listener: (subscription: PlayerSubscription) => void): this;
+  on<T extends AudioPlayerStatus>(event: T, listener: StatusListener<T>): this;
+  once(event: 'error', listener: (error: AudioPlayerError) => void): this;
+  once(event: 'debug', listener: (message: string) => void): this;
+  once(
+    event: 'stateChange',
+    listener: (oldState: AudioPlayerState, newState: AudioPlayerState) => void,
+  ): this;
+  once(event: 'subscribe' | 'unsubscribe', listener: (subscription: PlayerSubscription) => void): this;
+  once<T extends AudioPlayerStatus>(event: T, listener: StatusListener<T>): this;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class AudioPlayer extends EventEmitter {
   /** voxcord's player underneath (stats, filters, queue, overlays ...). */
   readonly voxcord: VoxcordPlayer;
@@ -89,7 +110,7 @@ export class AudioPlayer extends EventEmitter {
   get playable(): VoiceConnection[] {
     return [...this.subs]
       .map((s) => s.connection)
-      .filter((c) => c.state.status === (VoiceConnectionStatus.Ready as string));
+      .filter((c) => c.state.status === VoiceConnectionStatus.Ready);
   }
 
   /**
