@@ -1,5 +1,6 @@
 /**
- * The CommonJS build (`require('voxcord')`): src/index.ts bundled by esbuild into dist/cjs/index.js,
+ * The CommonJS build (`require('voxcord')`): src/index.ts bundled by esbuild into dist/cjs/index.js
+ * (and `voxcord/discordjs-voice` into dist/cjs/discordjs-voice.js, requiring ./index.js),
  * next to a package.json that marks dist/cjs as CommonJS, and the ESM build's declarations copied
  * there so TypeScript sees CommonJS-format types for `require`. Run after `tsc -p tsconfig.build.json`.
  *
@@ -43,17 +44,42 @@ const importMetaUrl: Plugin = {
   },
 };
 
-await rm(OUT, { recursive: true, force: true });
-await build({
-  entryPoints: [join(SRC, 'index.ts')],
-  outfile: join(OUT, 'index.js'),
+/**
+ * Subpath entries (voxcord/discordjs-voice) import voxcord only through src/index.ts; that import
+ * stays a require of the main bundle, so both share one copy of voxcord (one registry, one engine).
+ */
+const mainBundle: Plugin = {
+  name: 'main-bundle',
+  setup(b) {
+    b.onResolve({ filter: /index\.js$/ }, (args) =>
+      resolve(args.resolveDir, args.path) === join(SRC, 'index.js')
+        ? { path: './index.js', external: true }
+        : undefined,
+    );
+  },
+};
+
+const common = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
   external: EXTERNAL,
-  plugins: [importMetaUrl],
   logLevel: 'warning',
+} as const;
+
+await rm(OUT, { recursive: true, force: true });
+await build({
+  ...common,
+  entryPoints: [join(SRC, 'index.ts')],
+  outfile: join(OUT, 'index.js'),
+  plugins: [importMetaUrl],
+});
+await build({
+  ...common,
+  entryPoints: [join(SRC, 'compat', 'discordjs-voice', 'index.ts')],
+  outfile: join(OUT, 'discordjs-voice.js'),
+  plugins: [mainBundle, importMetaUrl],
 });
 await writeFile(join(OUT, 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 

@@ -6,7 +6,7 @@ export * as protocol from './protocol/constants.js';
 export { entersState } from './util/enters-state.js';
 
 // Joining voice channels (the usual entry point)
-export { joinVoiceChannel, getVoiceConnection, getVoiceConnections } from './gateway/registry.js';
+export { joinVoiceChannel, getVoiceConnection, getVoiceConnections, getGroups } from './gateway/registry.js';
 export type { JoinVoiceChannelOptions } from './gateway/registry.js';
 export { VoiceConnection } from './gateway/voice-connection.js';
 export type {

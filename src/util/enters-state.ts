@@ -12,17 +12,20 @@ interface Stateful<S extends { status: string }> {
 
 /**
  * Resolves with `target` when it is in (or reaches) `status`; rejects with STATE_TIMEOUT after
- * `timeoutMs`, or with the destroyed state's error (else DESTROYED) if it is destroyed first.
- * `subject` names the target in those errors' messages ("the voice session").
+ * `timeoutMs` or when the AbortSignal given instead aborts (the signal's reason as `cause`), or
+ * with the destroyed state's error (else DESTROYED) if it is destroyed first. `subject` names the
+ * target in those errors' messages ("the voice session").
  */
 export function entersState<S extends { status: string; error?: VoxcordError }, T extends Stateful<S>>(
   target: T,
   status: S['status'],
-  timeoutMs: number,
+  timeoutOrSignal: number | AbortSignal,
   subject?: string,
 ): Promise<T> {
   const who = subject === undefined ? '' : `${subject} `;
   if (target.state.status === status) return Promise.resolve(target);
+  const signal = typeof timeoutOrSignal === 'number' ? undefined : timeoutOrSignal;
+  const timeoutMs = typeof timeoutOrSignal === 'number' ? timeoutOrSignal : undefined;
   return new Promise<T>((resolve, reject) => {
     const onChange = (_old: S, next: S): void => {
       if (next.status === status) {
@@ -39,18 +42,31 @@ export function entersState<S extends { status: string; error?: VoxcordError }, 
         );
       }
     };
-    const timer = setTimeout(() => {
+    const giveUp = (): void => {
       cleanup();
+      const why = timeoutMs === undefined ? 'before the signal aborted' : `within ${timeoutMs} ms`;
       reject(
-        new VoxcordError('STATE_TIMEOUT', `${who}did not reach '${status}' within ${timeoutMs} ms`, {
-          details: { status, current: target.state.status, timeoutMs },
+        new VoxcordError('STATE_TIMEOUT', `${who}did not reach '${status}' ${why}`, {
+          details: {
+            status,
+            current: target.state.status,
+            ...(timeoutMs === undefined ? { aborted: true } : { timeoutMs }),
+          },
+          ...(signal === undefined ? {} : { cause: signal.reason }),
         }),
       );
-    }, timeoutMs);
+    };
+    const timer = timeoutMs === undefined ? undefined : setTimeout(giveUp, timeoutMs);
     function cleanup(): void {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', giveUp);
       target.off('stateChange', onChange);
     }
+    if (signal?.aborted === true) {
+      giveUp();
+      return;
+    }
+    signal?.addEventListener('abort', giveUp, { once: true });
     target.on('stateChange', onChange);
   });
 }

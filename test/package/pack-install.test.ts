@@ -272,12 +272,39 @@ describe('CommonJS consumers', () => {
     90_000,
   );
 
+  it.each(REQUIRE_PATHS)(
+    'require("voxcord/discordjs-voice") through $name: the names import() has, one copy of voxcord',
+    async ({ flags, entry }) => {
+      await copyFile(
+        join(ROOT, 'test/package/fixture/require-discordjs-voice.cjs.txt'),
+        join(project, 'require-discordjs-voice.cjs'),
+      );
+      const result = await run(process.execPath, [...flags, 'require-discordjs-voice.cjs'], project, 60_000);
+      expectOk(result, 'require-discordjs-voice.cjs');
+      const out = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+      const subpath =
+        entry === 'dist/index.js' ? 'dist/compat/discordjs-voice/index.js' : 'dist/cjs/discordjs-voice.js';
+      expect(out['resolved']).toBe(join(project, 'node_modules/voxcord', subpath));
+      expect(out['requireNames']).toEqual(out['importNames']);
+      expect(out['requireNames']).toEqual(
+        expect.arrayContaining(['joinVoiceChannel', 'createAudioPlayer', 'AudioPlayerStatus', 'demuxProbe']),
+      );
+      // The subpath uses the same voxcord as require('voxcord') (one registry, one media engine).
+      expect(out).toMatchObject({ sharesVoxcord: true, idle: 'idle', report: true });
+    },
+    90_000,
+  );
+
   it('a module node16 project: a .cts bot and an .mts file type-check; the bot runs a call as CommonJS', async () => {
     await copyFile(join(ROOT, 'test/package/fixture/cjs-call.cts.txt'), join(project, 'cjs-call.cts'));
+    await copyFile(
+      join(ROOT, 'test/package/fixture/discordjs-voice.cts.txt'),
+      join(project, 'discordjs-voice.cts'),
+    );
     await copyFile(join(ROOT, 'test/package/fixture/esm-types.mts.txt'), join(project, 'esm-types.mts'));
     await writeFile(
       join(project, 'tsconfig.node16.json'),
-      consumerTsconfig('node16', 'out16', ['cjs-call.cts', 'esm-types.mts']),
+      consumerTsconfig('node16', 'out16', ['cjs-call.cts', 'esm-types.mts', 'discordjs-voice.cts']),
     );
     expectOk(
       await run(process.execPath, [TSC, '-p', 'tsconfig.node16.json'], project, 120_000),
@@ -285,6 +312,9 @@ describe('CommonJS consumers', () => {
     );
     const compiled = await readFile(join(project, 'out16/cjs-call.cjs'), 'utf8');
     expect(compiled).toContain('require("voxcord")');
+    expect(await readFile(join(project, 'out16/discordjs-voice.cjs'), 'utf8')).toContain(
+      'require("voxcord/discordjs-voice")',
+    );
 
     // The call through each way require resolves, side by side (each has its own local Discord).
     const calls = await Promise.all(

@@ -1,0 +1,329 @@
+/**
+ * @discordjs/voice's AudioPlayer on voxcord's: one resource at a time (voxcord's `play`), the five
+ * statuses, the per-status events, AudioPlayerError, PlayerSubscription and NoSubscriberBehavior.
+ * voxcord's player has no clock (the connections it sends to pace it), so "playable subscribers"
+ * decide whether it runs: with none, Pause auto-pauses it, Stop stops it, and Play lets an internal
+ * sink pull frames at the real-time pace (the audio goes nowhere, as in @discordjs/voice).
+ */
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AudioPlayer as VoxcordPlayer } from '../../index.js';
+import type { Track, VoxcordError } from '../../index.js';
+import { AudioPlayerStatus, NoSubscriberBehavior, VoiceConnectionStatus } from './enums.js';
+import type { VoiceConnection } from './connection.js';
+import type { AudioResource } from './resource.js';
+
+export class AudioPlayerError extends Error {
+  readonly resource: AudioResource;
+  constructor(error: Error, resource: AudioResource) {
+    super(error.message, { cause: error });
+    this.name = 'AudioPlayerError';
+    this.resource = resource;
+    if (error.stack !== undefined) this.stack = error.stack;
+  }
+}
+
+export class PlayerSubscription {
+  constructor(
+    readonly connection: VoiceConnection,
+    readonly player: AudioPlayer,
+  ) {}
+
+  /** Stops sending this player's audio to the connection. */
+  unsubscribe(): void {
+    this.connection.onSubscriptionRemoved(this);
+    this.player.removeSubscription(this);
+  }
+}
+
+export type AudioPlayerState =
+  | { status: AudioPlayerStatus.Idle }
+  | { status: AudioPlayerStatus.Buffering; resource: AudioResource }
+  | {
+      status: AudioPlayerStatus.Playing;
+      resource: AudioResource;
+      missedFrames: number;
+      playbackDuration: number;
+    }
+  | {
+      status: AudioPlayerStatus.Paused | AudioPlayerStatus.AutoPaused;
+      resource: AudioResource;
+      playbackDuration: number;
+      silencePacketsRemaining: number;
+    };
+
+export interface CreateAudioPlayerOptions {
+  behaviors?: { noSubscriber?: NoSubscriberBehavior; maxMissedFrames?: number };
+  /** Emit 'debug' events. */
+  debug?: boolean;
+}
+
+type StatusListener<T> = (oldState: AudioPlayerState, newState: AudioPlayerState & { status: T }) => void;
+
+/** The events, typed as @discordjs/voice types them. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed events, as @discordjs/voice does
+export interface AudioPlayer {
+  on(event: 'error', listener: (error: AudioPlayerError) => void): this;
+  on(event: 'debug', listener: (message: string) => void): this;
+  on(event: 'stateChange', listener: (oldState: AudioPlayerState, newState: AudioPlayerState) => void): this;
+  on(event: 'subscribe' | 'unsubscribe', listener: (subscription: PlayerSubscription) => void): this;
+  on<T extends AudioPlayerStatus>(event: T, listener: StatusListener<T>): this;
+  once(event: 'error', listener: (error: AudioPlayerError) => void): this;
+  once(event: 'debug', listener: (message: string) => void): this;
+  once(
+    event: 'stateChange',
+    listener: (oldState: AudioPlayerState, newState: AudioPlayerState) => void,
+  ): this;
+  once(event: 'subscribe' | 'unsubscribe', listener: (subscription: PlayerSubscription) => void): this;
+  once<T extends AudioPlayerStatus>(event: T, listener: StatusListener<T>): this;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class AudioPlayer extends EventEmitter {
+  /** voxcord's player underneath (stats, filters, queue, overlays ...). */
+  readonly voxcord: VoxcordPlayer;
+  readonly behaviors: { noSubscriber: NoSubscriberBehavior; maxMissedFrames: number };
+  private current: AudioPlayerState = { status: AudioPlayerStatus.Idle };
+  private readonly subs = new Set<PlayerSubscription>();
+  private readonly byTrack = new Map<Track, AudioResource>();
+  private sink: { stop(): void } | undefined;
+  private readonly reevaluate = (): void => this.checkSubscribers();
+
+  constructor(options: CreateAudioPlayerOptions = {}) {
+    super();
+    this.behaviors = {
+      noSubscriber: options.behaviors?.noSubscriber ?? NoSubscriberBehavior.Pause,
+      maxMissedFrames: options.behaviors?.maxMissedFrames ?? 5,
+    };
+    this.voxcord = new VoxcordPlayer();
+    this.voxcord.on('trackStart', (track) => this.onTrackStart(track));
+    this.voxcord.on('trackEnd', (track, reason) => this.onTrackEnd(track, reason));
+    this.voxcord.on('trackError', (track, error) => this.onTrackError(track, error));
+    if (options.debug === true) this.voxcord.on('debug', (message) => this.emit('debug', message));
+  }
+
+  get state(): AudioPlayerState {
+    return this.current;
+  }
+
+  /** Connections that are ready to receive audio. */
+  get playable(): VoiceConnection[] {
+    return [...this.subs]
+      .map((s) => s.connection)
+      .filter((c) => c.state.status === VoiceConnectionStatus.Ready);
+  }
+
+  /**
+   * Plays `resource` now (the one playing ends). Throws if the resource has ended or belongs to
+   * another player, as @discordjs/voice does.
+   */
+  play(resource: AudioResource): void {
+    if (resource.ended) throw new Error('Cannot play a resource that has already ended.');
+    if (resource.audioPlayer !== undefined && resource.audioPlayer !== this)
+      throw new Error('Resource is already being played by another audio player.');
+    resource.audioPlayer = this;
+    const previous = this.current;
+    // A resource that never started is still in voxcord's queue: it must not play after this one.
+    if (
+      previous.status !== AudioPlayerStatus.Idle &&
+      previous.resource !== resource &&
+      !previous.resource.started
+    ) {
+      this.voxcord.remove(previous.resource.track);
+      this.onTrackEnd(previous.resource.track, 'replaced');
+    }
+    this.byTrack.set(resource.track, resource);
+    resource.position = () => this.voxcord.playbackDuration;
+    this.voxcord.play(resource.track);
+    this.setState({ status: AudioPlayerStatus.Buffering, resource });
+    this.checkSubscribers();
+  }
+
+  /** Pauses; false if nothing was playing. */
+  pause(interpolateSilence = true): boolean {
+    void interpolateSilence; // voxcord ends the burst with five silence frames either way
+    const state = this.current;
+    if (state.status !== AudioPlayerStatus.Playing) return false;
+    this.voxcord.pause();
+    this.setState(this.pausedState(AudioPlayerStatus.Paused, state.resource));
+    return true;
+  }
+
+  /** Resumes after pause(); false if it was not paused. */
+  unpause(): boolean {
+    const state = this.current;
+    if (state.status !== AudioPlayerStatus.Paused) return false;
+    this.voxcord.resume();
+    this.setState(this.playingState(state.resource));
+    this.checkSubscribers();
+    return true;
+  }
+
+  /** Stops playing (→ Idle); false if already idle. `force` is accepted: voxcord always stops at once. */
+  stop(force = false): boolean {
+    void force;
+    const state = this.current;
+    if (state.status === AudioPlayerStatus.Idle) return false;
+    this.voxcord.stop();
+    // A resource that had not started yet gets no trackEnd from voxcord.
+    if (this.current.status !== AudioPlayerStatus.Idle) this.onTrackEnd(state.resource.track, 'stopped');
+    return true;
+  }
+
+  /** @internal Sends to `connection` (connection.subscribe(player) calls it). */
+  subscribe(connection: VoiceConnection): PlayerSubscription {
+    const existing = [...this.subs].find((s) => s.connection === connection);
+    if (existing !== undefined) return existing;
+    const subscription = new PlayerSubscription(connection, this);
+    this.subs.add(subscription);
+    this.voxcord.attach(connection.voxcord);
+    connection.on('stateChange', this.reevaluate);
+    this.emit('subscribe', subscription);
+    this.checkSubscribers();
+    return subscription;
+  }
+
+  /** @internal */
+  removeSubscription(subscription: PlayerSubscription): void {
+    if (!this.subs.delete(subscription)) return;
+    subscription.connection.off('stateChange', this.reevaluate);
+    this.voxcord.detach(subscription.connection.voxcord);
+    this.emit('unsubscribe', subscription);
+    this.checkSubscribers();
+  }
+
+  private onTrackStart(track: Track): void {
+    const state = this.current;
+    const resource = this.byTrack.get(track);
+    if (resource === undefined) return;
+    resource.started = true;
+    resource.startFrame = this.voxcord.stats.framesSent;
+    if (state.status === AudioPlayerStatus.Buffering && state.resource === resource)
+      this.setState(this.playingState(resource));
+  }
+
+  private onTrackEnd(track: Track, reason: string): void {
+    const resource = this.byTrack.get(track);
+    if (resource === undefined) return;
+    this.byTrack.delete(track);
+    // voxcord has already let go of the track: its length is the frames produced since it started
+    // (a compat player plays one track at a time, without overlays or seeks).
+    resource.playedMs =
+      resource.startFrame === undefined ? 0 : (this.voxcord.stats.framesSent - resource.startFrame) * 20;
+    resource.position = undefined;
+    resource.ended = true;
+    const state = this.current;
+    if (reason !== 'replaced' && state.status !== AudioPlayerStatus.Idle && state.resource === resource) {
+      this.setState({ status: AudioPlayerStatus.Idle });
+      this.checkSubscribers();
+    }
+  }
+
+  private onTrackError(track: Track, error: VoxcordError): void {
+    const resource = this.byTrack.get(track);
+    if (resource === undefined) return;
+    // An 'error' nobody listens to would throw in EventEmitter; voxcord never crashes the bot for it.
+    if (this.listenerCount('error') > 0) this.emit('error', new AudioPlayerError(error, resource));
+    else this.emit('debug', `unhandled audio player error: ${error.message}`);
+  }
+
+  private playingState(resource: AudioResource): AudioPlayerState {
+    return {
+      status: AudioPlayerStatus.Playing,
+      resource,
+      missedFrames: 0,
+      get playbackDuration() {
+        return resource.playbackDuration;
+      },
+    };
+  }
+
+  private pausedState(
+    status: AudioPlayerStatus.Paused | AudioPlayerStatus.AutoPaused,
+    resource: AudioResource,
+  ): AudioPlayerState {
+    return {
+      status,
+      resource,
+      silencePacketsRemaining: 0,
+      get playbackDuration() {
+        return resource.playbackDuration;
+      },
+    };
+  }
+
+  /** NoSubscriberBehavior: what to do when no subscribed connection is ready, and when one is again. */
+  private checkSubscribers(): void {
+    const state = this.current;
+    const hasPlayable = this.playable.length > 0;
+    if (hasPlayable || state.status === AudioPlayerStatus.Idle) this.stopSink();
+    if (state.status === AudioPlayerStatus.Idle || state.status === AudioPlayerStatus.Paused) return;
+    if (hasPlayable) {
+      if (state.status === AudioPlayerStatus.AutoPaused) {
+        this.voxcord.resume();
+        this.setState(
+          state.resource.started
+            ? this.playingState(state.resource)
+            : { status: AudioPlayerStatus.Buffering, resource: state.resource },
+        );
+      }
+      return;
+    }
+    switch (this.behaviors.noSubscriber) {
+      case NoSubscriberBehavior.Stop:
+        this.stop(true);
+        return;
+      case NoSubscriberBehavior.Play:
+        this.startSink();
+        return;
+      default:
+        if (state.status === AudioPlayerStatus.AutoPaused) return;
+        this.voxcord.pause();
+        this.setState(this.pausedState(AudioPlayerStatus.AutoPaused, state.resource));
+    }
+  }
+
+  /** Pulls frames at 20 ms a frame while nobody listens (NoSubscriberBehavior.Play). */
+  private startSink(): void {
+    if (this.sink !== undefined) return;
+    const subscription = this.voxcord.subscribe();
+    let running = true;
+    this.sink = {
+      stop: () => {
+        running = false;
+        subscription.close();
+      },
+    };
+    const pull = async (): Promise<void> => {
+      while (running) {
+        for await (const frame of subscription.frames()) {
+          void frame;
+          if (!running) break;
+          await sleep(20);
+        }
+        if (running) await sleep(20);
+      }
+    };
+    pull().catch(() => undefined);
+  }
+
+  private stopSink(): void {
+    this.sink?.stop();
+    this.sink = undefined;
+  }
+
+  private setState(next: AudioPlayerState): void {
+    const old = this.current;
+    this.current = next;
+    this.emit('stateChange', old, next);
+    if (
+      old.status !== next.status ||
+      ('resource' in old && 'resource' in next && old.resource !== next.resource)
+    )
+      this.emit(next.status, old, next);
+  }
+}
+
+export function createAudioPlayer(options?: CreateAudioPlayerOptions): AudioPlayer {
+  return new AudioPlayer(options);
+}

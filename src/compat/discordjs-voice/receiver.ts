@@ -1,0 +1,120 @@
+/**
+ * @discordjs/voice's VoiceReceiver on voxcord's: `subscribe(userId, { end })` gives an object-mode
+ * Readable of Opus packets (Buffers, DAVE-decrypted, in timeline order; lost packets are left out,
+ * as @discordjs/voice has nothing to push for them), `subscriptions`, and `speaking` (SpeakingMap).
+ */
+import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
+import type { ReadableOptions } from 'node:stream';
+import { VoxcordError } from '../../index.js';
+import type { UserAudioStream, VoiceReceiver as VoxcordReceiver } from '../../index.js';
+import { EndBehaviorType } from './enums.js';
+
+export type EndBehavior =
+  | { behavior: EndBehaviorType.AfterInactivity | EndBehaviorType.AfterSilence; duration: number }
+  | { behavior: EndBehaviorType.Manual };
+
+export interface AudioReceiveStreamOptions extends ReadableOptions {
+  end: EndBehavior;
+}
+
+export class AudioReceiveStream extends Readable {
+  readonly end: EndBehavior;
+  private inactivity: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly source: UserAudioStream,
+    { end, ...options }: AudioReceiveStreamOptions,
+  ) {
+    super({ ...options, objectMode: true });
+    this.end = end;
+    source.once('close', () => this.finish());
+    this.pump().catch((error: unknown) =>
+      this.destroy(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  private async pump(): Promise<void> {
+    for await (const frame of this.source.frames()) {
+      if (frame.concealed || frame.payload === undefined) continue;
+      this.push(Buffer.from(frame.payload));
+      if (this.end.behavior === EndBehaviorType.AfterInactivity) {
+        clearTimeout(this.inactivity);
+        this.inactivity = setTimeout(() => this.finish(), this.end.duration);
+      }
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    clearTimeout(this.inactivity);
+    if (!this.source.destroyed) this.source.destroy();
+    if (!this.readableEnded && !this.destroyed) this.push(null);
+  }
+
+  override _read(): void {
+    // Packets are pushed as they arrive (voxcord caps what an idle consumer queues).
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.inactivity);
+    if (!this.source.destroyed) this.source.destroy();
+    callback(error);
+  }
+}
+
+/** Who is speaking now: userId → when their burst started (Date.now()); 'start' and 'end' events. */
+export class SpeakingMap extends EventEmitter {
+  static readonly DELAY = 100;
+  readonly users = new Map<string, number>();
+
+  /** @internal */
+  onStart(userId: string): void {
+    if (this.users.has(userId)) return;
+    this.users.set(userId, Date.now());
+    this.emit('start', userId);
+  }
+
+  /** @internal */
+  onEnd(userId: string): void {
+    if (!this.users.delete(userId)) return;
+    this.emit('end', userId);
+  }
+}
+
+export class VoiceReceiver {
+  readonly subscriptions = new Map<string, AudioReceiveStream>();
+  readonly speaking = new SpeakingMap();
+
+  constructor(
+    /** voxcord's receiver underneath (PCM streams, the mixed stream, stats ...). */
+    readonly voxcord: VoxcordReceiver,
+  ) {
+    voxcord.on('speakingStart', (userId) => this.speaking.onStart(userId));
+    voxcord.on('speakingEnd', (userId) => this.speaking.onEnd(userId));
+  }
+
+  /** The user's Opus packets; the same stream while it is open (as in @discordjs/voice). */
+  subscribe(userId: string, options: Partial<AudioReceiveStreamOptions> = {}): AudioReceiveStream {
+    const existing = this.subscriptions.get(userId);
+    if (existing !== undefined) return existing;
+    const end = options.end ?? { behavior: EndBehaviorType.Manual };
+    if (end.behavior !== EndBehaviorType.Manual && !(end.duration > 0))
+      throw new VoxcordError('INVALID_ARGUMENT', 'end.duration must be a positive number of ms');
+    const source = this.voxcord.subscribe(userId, {
+      mode: 'opus',
+      end:
+        end.behavior === EndBehaviorType.AfterSilence
+          ? { behavior: 'afterSilence', durationMs: end.duration }
+          : { behavior: 'manual' },
+    });
+    const stream = new AudioReceiveStream(source, { ...options, end });
+    this.subscriptions.set(userId, stream);
+    const forget = (): void => {
+      if (this.subscriptions.get(userId) === stream) this.subscriptions.delete(userId);
+    };
+    stream.once('end', forget);
+    stream.once('close', forget);
+    return stream;
+  }
+}
