@@ -227,8 +227,12 @@ async function* paced(m: Member): AsyncGenerator<Uint8Array> {
     if (m.stopped) return;
     m.sent++;
     yield numberedFrame(m.index, n);
-    // After a stall, resume the pace instead of catching up: a burst would sit in the queue.
-    due = Math.max(due + FRAME_DURATION_MS * PACED_SLOWDOWN, performance.now());
+    // After a stall (this frame left more than half a frame late), re-anchor the pace on now: the
+    // next frame is due a full period later, never at once. Two frames handed over back to back
+    // would both be encrypted under the key of that moment while the second waits a tick in the
+    // queue: two frames ahead, where discord.js encrypts only the one it sends next.
+    const now = performance.now();
+    due = (now - due > FRAME_DURATION_MS / 2 ? now : due) + FRAME_DURATION_MS * PACED_SLOWDOWN;
   }
 }
 
