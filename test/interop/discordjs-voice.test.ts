@@ -412,61 +412,70 @@ describe('@discordjs/voice receiving voxcord senders with DAVE', () => {
     djs.send({ type: 'leave' });
   });
 
-  it('joins while three voxcord members speak: from its op 22 on it loses at most one frame per sender and never sends op 31', async () => {
-    const op31 = op31Counter();
-    const { server, ca, caFile } = await startServer(true, op31.log);
-    const ids = [VOXCORD_USER, VOXCORD_USER_2, VOXCORD_USER_3];
-    const senders: DaveMember[] = [];
-    for (const id of ids) senders.push(await joinVoxcord(server, ca, id));
-    await until(
-      () => {
-        const st = server.daveState(GUILD, CHANNEL);
-        return st?.members.length === 3 && st.lastTransition?.executed === true;
-      },
-      10_000,
-      'the voxcord group of three',
-    );
-    const speaking = senders.map((m, i) => speak(m, i));
-    await new Promise((r) => setTimeout(r, 500));
+  // The joiner (another process) and the senders (this one) handle op 22 at instants a loaded
+  // machine can set more than a frame apart, and this check counts from the joiner's op 22: one
+  // retry absorbs that (seen 1 in 6 runs at load 8). The defect it guards against loses ~100
+  // frames per sender and resets with op 31 on every run. The churn soak measures the same rule
+  // from each sender's own op 22.
+  it(
+    'joins while three voxcord members speak: from its op 22 on it loses at most one frame per sender and never sends op 31',
+    { retry: 1 },
+    async () => {
+      const op31 = op31Counter();
+      const { server, ca, caFile } = await startServer(true, op31.log);
+      const ids = [VOXCORD_USER, VOXCORD_USER_2, VOXCORD_USER_3];
+      const senders: DaveMember[] = [];
+      for (const id of ids) senders.push(await joinVoxcord(server, ca, id));
+      await until(
+        () => {
+          const st = server.daveState(GUILD, CHANNEL);
+          return st?.members.length === 3 && st.lastTransition?.executed === true;
+        },
+        10_000,
+        'the voxcord group of three',
+      );
+      const speaking = senders.map((m, i) => speak(m, i));
+      await new Promise((r) => setTimeout(r, 500));
 
-    const djs = await joinDjs(server, caFile, ids);
-    const joined = await settle(server, djs, senders);
-    await new Promise((r) => setTimeout(r, 1_500));
-    await Promise.all(speaking.map((s) => s.stop()));
-    await new Promise((r) => setTimeout(r, 300));
+      const djs = await joinDjs(server, caFile, ids);
+      const joined = await settle(server, djs, senders);
+      await new Promise((r) => setTimeout(r, 1_500));
+      await Promise.all(speaking.map((s) => s.stop()));
+      await new Promise((r) => setTimeout(r, 300));
 
-    const packets = await heardBy(djs);
-    const figures: Record<string, { decrypted: number; lost: number }> = {};
-    for (const [i, id] of ids.entries()) {
-      // Everything after the library executed the transition that added it (before that it is not
-      // a member, and the senders still use the previous epoch's key by design).
-      const after = packets.filter((p) => p.userId === id && p.transition !== null);
-      const f = (figures[id] = { decrypted: 0, lost: 0 });
-      let last: number | undefined;
-      for (const p of after) {
-        if (p.frame === silence) continue;
-        const parsed = p.frame === null ? undefined : parseNumberedFrame(Buffer.from(p.frame, 'hex'));
-        if (parsed === undefined || parsed.sender !== i) {
-          f.lost++; // failed to decrypt, or handed on still encrypted
-          continue;
+      const packets = await heardBy(djs);
+      const figures: Record<string, { decrypted: number; lost: number }> = {};
+      for (const [i, id] of ids.entries()) {
+        // Everything after the library executed the transition that added it (before that it is not
+        // a member, and the senders still use the previous epoch's key by design).
+        const after = packets.filter((p) => p.userId === id && p.transition !== null);
+        const f = (figures[id] = { decrypted: 0, lost: 0 });
+        let last: number | undefined;
+        for (const p of after) {
+          if (p.frame === silence) continue;
+          const parsed = p.frame === null ? undefined : parseNumberedFrame(Buffer.from(p.frame, 'hex'));
+          if (parsed === undefined || parsed.sender !== i) {
+            f.lost++; // failed to decrypt, or handed on still encrypted
+            continue;
+          }
+          f.decrypted++;
+          if (last !== undefined && parsed.n > last + 1) f.lost += parsed.n - last - 1;
+          last = parsed.n;
         }
-        f.decrypted++;
-        if (last !== undefined && parsed.n > last + 1) f.lost += parsed.n - last - 1;
-        last = parsed.n;
       }
-    }
-    const report = `after op 22 ${JSON.stringify(figures)}, op 31 ${op31.events.length}, transitions ${joined.lastTransitionId} -> ${String(packets.at(-1)?.transition)}`;
-    expect(op31.events.length, report).toBe(0);
-    // At most the one frame in flight at op 22, per sender.
-    expect(
-      Object.values(figures).every((f) => f.lost <= 1),
-      report,
-    ).toBe(true);
-    // ~1.5 s of audio from each after the join (so the above cannot hold vacuously).
-    expect(
-      Object.values(figures).every((f) => f.decrypted > 50),
-      report,
-    ).toBe(true);
-    djs.send({ type: 'leave' });
-  });
+      const report = `after op 22 ${JSON.stringify(figures)}, op 31 ${op31.events.length}, transitions ${joined.lastTransitionId} -> ${String(packets.at(-1)?.transition)}`;
+      expect(op31.events.length, report).toBe(0);
+      // At most the one frame in flight at op 22, per sender.
+      expect(
+        Object.values(figures).every((f) => f.lost <= 1),
+        report,
+      ).toBe(true);
+      // ~1.5 s of audio from each after the join (so the above cannot hold vacuously).
+      expect(
+        Object.values(figures).every((f) => f.decrypted > 50),
+        report,
+      ).toBe(true);
+      djs.send({ type: 'leave' });
+    },
+  );
 });
