@@ -6,8 +6,10 @@
  * itself ends the connection, and the client hears a WebSocketClosedEvent (Lavalink's behaviour).
  * Tracks: local files and http(s) Ogg/WebM Opus pass through; everything else goes through ffmpeg.
  *
- * Status: written against today's player and connection; the drained/trackEnd semantics, a lone
- * bot's timeline and the frame counters for frameStats come with the lost-audio issue.
+ * frameStats: 'sent' = the frames that left at their 20 ms tick, or were dropped at it for want
+ * of a DAVE send key (a lone bot: nobody to hear them, the track keeps time); 'nulled' = the ticks
+ * inside a burst with no frame ready (the connection's `sendStats.emptyTicks`). Summed over every
+ * connection the player has had.
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -16,6 +18,7 @@ import type { VoxcordError } from '../errors.js';
 import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import { joinVoiceChannel } from '../gateway/registry.js';
 import type { VoiceConnection, VoiceConnectionState } from '../gateway/voice-connection.js';
+import type { VoiceSendStats } from '../voice/session-dave.js';
 import type { MediaEngine } from '../media/media-engine.js';
 import { AudioPlayer } from '../player/audio-player.js';
 import { ffmpegInput } from '../player/inputs/ffmpeg.js';
@@ -129,6 +132,14 @@ export function inputFor(track: PlayableTrack): TrackInput {
   return ffmpegInput(url);
 }
 
+/** frameStats' view of a connection's send counts (see the module comment). */
+function frameCounts(stats: VoiceSendStats): { sent: number; nulled: number } {
+  return {
+    sent: stats.framesSent + stats.framesDropped.alone + stats.framesDropped['no-key'],
+    nulled: stats.emptyTicks,
+  };
+}
+
 class VoicePlayer implements BackendPlayer {
   private readonly player: AudioPlayer;
   private connection: VoiceConnection | undefined;
@@ -140,6 +151,8 @@ class VoicePlayer implements BackendPlayer {
   private endReached = false;
   private closedReported = false;
   private startReported: Track | undefined;
+  /** The frame counts of the connections this player had before the current one. */
+  private readonly pastFrames = { sent: 0, nulled: 0 };
 
   constructor(
     private readonly ctx: BackendPlayerContext,
@@ -184,9 +197,12 @@ class VoicePlayer implements BackendPlayer {
     return state?.status === 'ready' ? (state.session.ping ?? -1) : -1;
   }
 
-  get frames(): undefined {
-    // The frames handed to the engine and the empty ticks come with the lost-audio issue.
-    return undefined;
+  get frames(): { sent: number; nulled: number } {
+    const now = this.connection === undefined ? undefined : frameCounts(this.connection.sendStats);
+    return {
+      sent: this.pastFrames.sent + (now?.sent ?? 0),
+      nulled: this.pastFrames.nulled + (now?.nulled ?? 0),
+    };
   }
 
   play(track: PlayableTrack, options: PlayOptions): void {
@@ -299,7 +315,11 @@ class VoicePlayer implements BackendPlayer {
     this.unsubscribe = undefined;
     const connection = this.connection;
     this.connection = undefined;
-    connection?.destroy();
+    if (connection === undefined) return;
+    const counts = frameCounts(connection.sendStats);
+    this.pastFrames.sent += counts.sent;
+    this.pastFrames.nulled += counts.nulled;
+    connection.destroy();
   }
 }
 
