@@ -179,6 +179,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   transientErrors = 0;
   /** Called after frames leave the queue (sent or cleared); the worker host mirrors `queued` with it. */
   onDequeue: (() => void) | undefined;
+  /** Set by the worker host: sendCounts() changed without a dequeue (an empty tick in a burst). */
+  onCountsChanged: (() => void) | undefined;
   /** Shared completion callback for control sends (one function per channel, not per datagram). */
   private readonly onSent = (err: Error | null): void => {
     if (err) this.onSocketError(err);
@@ -327,13 +329,13 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     // Frames wait until op 4 gave us a key, or while a DAVE group forms; the timestamp keeps
     // advancing regardless.
     if (!this.packetizer.hasCipher || this.protection === 'hold') {
-      if (this.inBurst) this.sent.emptyTicks++;
+      if (this.inBurst) this.countEmptyTick();
       return;
     }
     const item = this.queue.next();
     if (item === undefined) {
       if (this.flowing) this.underruns++;
-      if (this.inBurst) this.sent.emptyTicks++;
+      if (this.inBurst) this.countEmptyTick();
       this.flowing = false;
       return;
     }
@@ -361,6 +363,12 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       this.lateness.record(lateMs);
     }
     if (item.endsBurst) this.emit('burstEnd');
+  }
+
+  /** A tick inside a burst with no frame out; the owner hears of it (a stall must be visible while it lasts). */
+  private countEmptyTick(): void {
+    this.sent.emptyTicks++;
+    this.onCountsChanged?.();
   }
 
   /** The frame as it goes on the wire (DAVE-encrypted with the key of this moment), or null if dropped. */
