@@ -1,0 +1,193 @@
+/**
+ * A cluster: K = 3 voxcord nodes, each a child process with its own media engine, and one bot
+ * with unmodified lavalink-client on the local Discord (DAVE on, 'state-first' voice events).
+ * P players (one per guild, each with a voxcord listener) are created one at a time and placed by
+ * the client's own node choice (leastUsedNodes by the nodes' `stats.players`); every listener hears
+ * its track, each node's REST stats and frameStats agree with the players it holds.
+ * `npm test` runs P = 6; `npm run soak:node` runs P = 60 (NODE_CLUSTER_PLAYERS).
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LavalinkManager } from 'lavalink-client';
+import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { joinVoiceChannel } from '../../src/gateway/registry.js';
+import { createMediaEngine } from '../../src/media/index.js';
+import { startLocalDiscord } from '../../src/server/local-discord.js';
+import type { AudioFrame } from '../../src/voice/index.js';
+import { entersState } from '../../src/util/enters-state.js';
+import { Cleanup, encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { api, PASSWORD } from './helpers.js';
+
+const BOT = '1700000000000000001';
+const PLAYERS = Number(process.env.NODE_CLUSTER_PLAYERS ?? 6);
+const NODES = 3;
+/** The child nodes send stats this often (Lavalink: 60 s) so the client's choice sees each new player. */
+const STATS_MS = 250;
+
+let cleanup = new Cleanup();
+afterEach(async () => {
+  await cleanup.run();
+  cleanup = new Cleanup();
+});
+
+const guildOf = (i: number): string => String(1700000000000001000n + BigInt(i));
+const channelOf = (i: number): string => String(1700000000000002000n + BigInt(i));
+const listenerOf = (i: number): string => String(1700000000000003000n + BigInt(i));
+
+/** A node in a child process (its own media engine); resolves with its port. */
+async function childNode(): Promise<{ port: number; kill: () => void }> {
+  const url = (p: string): string => pathToFileURL(new URL(p, import.meta.url).pathname).href;
+  const script = [
+    `import { startNode } from '${url('../../src/node/server.ts')}';`,
+    `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
+    `const node = await startNode({ port: 0, password: '${PASSWORD}', statsIntervalMs: ${STATS_MS}, backend: createVoiceBackend({ tls: false }) });`,
+    "console.log('PORT ' + node.port);",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanup.add(() => child.kill('SIGKILL'));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the node process exited (${String(code)})`)));
+  });
+  return { port, kill: () => child.kill('SIGKILL') };
+}
+
+describe(`a cluster of ${NODES} node processes`, () => {
+  it(
+    `lavalink-client spreads ${PLAYERS} players over the nodes; each is heard, stats agree`,
+    async () => {
+      const guilds = Array.from({ length: PLAYERS }, (_, i) => guildOf(i));
+      const local = await startLocalDiscord({ gateway: { guilds, voiceEventOrder: 'state-first' } });
+      cleanup.add(() => local.stop());
+      const engine = createMediaEngine();
+      cleanup.add(() => engine.close());
+      const dir = await tempDir(cleanup, 'voxcord-node-cluster-');
+      const file = join(dir, 'tone.ogg');
+      await writeOgg(file, await encodeTones({ notes: [{ frequency: 500, ms: 60_000 }], amplitude: 0.3 }));
+      const nodes = await Promise.all(Array.from({ length: NODES }, () => childNode()));
+
+      // One listener per guild.
+      const heard = new Map<string, number>();
+      for (let i = 0; i < PLAYERS; i++) {
+        const { token, apiUrl } = local.createBot(listenerOf(i));
+        const client = createGatewayClient({ token, apiUrl });
+        cleanup.add(() => client.destroy());
+        await client.connect();
+        const connection = joinVoiceChannel({
+          guildId: guildOf(i),
+          channelId: channelOf(i),
+          adapterCreator: client.adapterCreator(guildOf(i)),
+          group: `cluster-listener-${i}`,
+          engine,
+          tls: false,
+          selfDeaf: false,
+        });
+        cleanup.add(() => connection.destroy());
+        connection.subscribe({
+          attach: (session) =>
+            session.on('audioFrame', (frame: AudioFrame) => {
+              if (frame.userId === BOT && frame.payload.length > 3)
+                heard.set(guildOf(i), (heard.get(guildOf(i)) ?? 0) + 1);
+            }),
+          detach: () => undefined,
+        });
+        await entersState(connection, 'ready', 10_000);
+      }
+
+      const { token, apiUrl } = local.createBot(BOT);
+      const shard = createGatewayClient({ token, apiUrl });
+      cleanup.add(() => shard.destroy());
+      await shard.connect();
+      const adapters = new Map<string, VoiceAdapterImplementerMethods>();
+      const manager: LavalinkManager = new LavalinkManager({
+        nodes: nodes.map((n, i) => ({
+          host: '127.0.0.1',
+          port: n.port,
+          authorization: PASSWORD,
+          id: `n${i}`,
+        })),
+        client: { id: BOT, username: 'voxcord-bot' },
+        playerOptions: { defaultSearchPlatform: 'local' },
+        sendToShard: (guildId, payload) => {
+          let a = adapters.get(guildId);
+          if (a === undefined) {
+            a = shard.adapterCreator(guildId)({
+              onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+              onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+              destroy: () => undefined,
+            });
+            adapters.set(guildId, a);
+          }
+          a.sendPayload(payload as never);
+        },
+      });
+      const connected = new Set<string>();
+      manager.nodeManager.on('connect', (n) => connected.add(n.id));
+      manager.nodeManager.on('error', () => undefined);
+      await manager.init({ id: BOT, username: 'voxcord-bot' });
+      await until(() => connected.size === NODES, 10_000, 'every node');
+      cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
+
+      const placed = new Map<string, number>();
+      for (let i = 0; i < PLAYERS; i++) {
+        // No node given: the client picks the least used one from the nodes' last stats.
+        const player = manager.createPlayer({
+          guildId: guildOf(i),
+          voiceChannelId: channelOf(i),
+          selfDeaf: true,
+        });
+        await player.connect();
+        const result = await player.search({ query: file }, 'tester');
+        const track = result.tracks[0];
+        if (track === undefined) throw new Error('no track');
+        await player.play({ clientTrack: track });
+        placed.set(player.node.id, (placed.get(player.node.id) ?? 0) + 1);
+        const players = (id: string): number => manager.nodeManager.nodes.get(id)?.stats?.players ?? 0;
+        // The next choice sees this player in its node's stats.
+        await until(
+          () => players(player.node.id) === placed.get(player.node.id),
+          5000,
+          'stats with the new player',
+        );
+      }
+      const counts = [...manager.nodeManager.nodes.keys()].map((id) => placed.get(id) ?? 0);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(PLAYERS);
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+
+      // Every listener hears its bot.
+      await until(
+        () => guilds.every((g) => (heard.get(g) ?? 0) >= 25),
+        20_000 + PLAYERS * 200,
+        'audio in every guild',
+      );
+
+      // Each node's own REST stats, and the frameStats the client received, agree with its players.
+      for (const [i, n] of nodes.entries()) {
+        const stats = (await api(`http://127.0.0.1:${n.port}`, '/v4/stats')).json() as {
+          players: number;
+          playingPlayers: number;
+        };
+        expect(stats).toMatchObject({ players: counts[i], playingPlayers: counts[i] });
+      }
+      await new Promise((r) => setTimeout(r, STATS_MS * 3));
+      for (const node of manager.nodeManager.nodes.values()) {
+        const fs = (node.stats as { frameStats?: { sent: number; nulled: number; deficit: number } | null })
+          .frameStats;
+        expect(fs, `frameStats of ${node.id}`).not.toBeNull();
+        expect(fs!.sent).toBeGreaterThanOrEqual(STATS_MS / 20 - 3);
+        expect(Math.abs(fs!.deficit)).toBeLessThanOrEqual(3);
+      }
+    },
+    120_000 + PLAYERS * 2_000,
+  );
+});
