@@ -28,6 +28,7 @@ import {
   writeOgg,
 } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
+import { lavalinkShard } from './processes.js';
 
 const BOT = '1500000000000000001';
 const LISTENER = '1500000000000000002';
@@ -66,22 +67,8 @@ describe('lavalink-client with voice', () => {
       nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
       client: { id: BOT, username: 'voxcord-bot' },
       playerOptions: { defaultSearchPlatform: 'local' },
-      sendToShard: (guildId, payload) => adapterFor(guildId).sendPayload(payload as never),
+      sendToShard: lavalinkShard(shard, () => manager),
     });
-    // The bot's own shard: op 4 out; the two voice events go to lavalink-client as raw packets.
-    const adapters = new Map<string, VoiceAdapterImplementerMethods>();
-    const adapterFor = (guildId: string): VoiceAdapterImplementerMethods => {
-      let a = adapters.get(guildId);
-      if (a === undefined) {
-        a = shard.adapterCreator(guildId)({
-          onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
-          onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
-          destroy: () => undefined,
-        });
-        adapters.set(guildId, a);
-      }
-      return a;
-    };
     let connected: LavalinkNode | undefined;
     manager.nodeManager.on('connect', (n) => (connected = n));
     await manager.init({ id: BOT, username: 'voxcord-bot' });

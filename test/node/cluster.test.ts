@@ -6,12 +6,9 @@
  * its track, each node's REST stats and frameStats agree with the players it holds.
  * `npm test` runs P = 6; `npm run soak:node` runs P = 60 (NODE_CLUSTER_PLAYERS).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { joinVoiceChannel } from '../../src/gateway/registry.js';
 import { createMediaEngine } from '../../src/media/index.js';
@@ -20,12 +17,13 @@ import type { AudioFrame } from '../../src/voice/index.js';
 import { entersState } from '../../src/util/enters-state.js';
 import { Cleanup, encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { api, PASSWORD } from './helpers.js';
+import { lavalinkShard, spawnNode } from './processes.js';
 
 const BOT = '1700000000000000001';
 const PLAYERS = Number(process.env.NODE_CLUSTER_PLAYERS ?? 6);
 const NODES = 3;
 /** The child nodes send stats this often (Lavalink: 60 s) so the client's choice sees each new player. */
-const STATS_MS = 250;
+const STATS_MS = 1000;
 
 let cleanup = new Cleanup();
 afterEach(async () => {
@@ -36,31 +34,6 @@ afterEach(async () => {
 const guildOf = (i: number): string => String(1700000000000001000n + BigInt(i));
 const channelOf = (i: number): string => String(1700000000000002000n + BigInt(i));
 const listenerOf = (i: number): string => String(1700000000000003000n + BigInt(i));
-
-/** A node in a child process (its own media engine); resolves with its port. */
-async function childNode(): Promise<{ port: number; kill: () => void }> {
-  const url = (p: string): string => pathToFileURL(new URL(p, import.meta.url).pathname).href;
-  const script = [
-    `import { startNode } from '${url('../../src/node/server.ts')}';`,
-    `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
-    `const node = await startNode({ port: 0, password: '${PASSWORD}', statsIntervalMs: ${STATS_MS}, backend: createVoiceBackend({ tls: false }) });`,
-    "console.log('PORT ' + node.port);",
-  ].join('\n');
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  cleanup.add(() => child.kill('SIGKILL'));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /PORT (\d+)/.exec(out);
-      if (m !== null) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the node process exited (${String(code)})`)));
-  });
-  return { port, kill: () => child.kill('SIGKILL') };
-}
 
 describe(`a cluster of ${NODES} node processes`, () => {
   it(
@@ -74,7 +47,9 @@ describe(`a cluster of ${NODES} node processes`, () => {
       const dir = await tempDir(cleanup, 'voxcord-node-cluster-');
       const file = join(dir, 'tone.ogg');
       await writeOgg(file, await encodeTones({ notes: [{ frequency: 500, ms: 60_000 }], amplitude: 0.3 }));
-      const nodes = await Promise.all(Array.from({ length: NODES }, () => childNode()));
+      const nodes = await Promise.all(
+        Array.from({ length: NODES }, () => spawnNode(cleanup, { statsIntervalMs: STATS_MS })),
+      );
 
       // One listener per guild.
       const heard = new Map<string, number>();
@@ -108,7 +83,6 @@ describe(`a cluster of ${NODES} node processes`, () => {
       const shard = createGatewayClient({ token, apiUrl });
       cleanup.add(() => shard.destroy());
       await shard.connect();
-      const adapters = new Map<string, VoiceAdapterImplementerMethods>();
       const manager: LavalinkManager = new LavalinkManager({
         nodes: nodes.map((n, i) => ({
           host: '127.0.0.1',
@@ -118,18 +92,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
         })),
         client: { id: BOT, username: 'voxcord-bot' },
         playerOptions: { defaultSearchPlatform: 'local' },
-        sendToShard: (guildId, payload) => {
-          let a = adapters.get(guildId);
-          if (a === undefined) {
-            a = shard.adapterCreator(guildId)({
-              onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
-              onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
-              destroy: () => undefined,
-            });
-            adapters.set(guildId, a);
-          }
-          a.sendPayload(payload as never);
-        },
+        sendToShard: lavalinkShard(shard, () => manager),
       });
       const connected = new Set<string>();
       manager.nodeManager.on('connect', (n) => connected.add(n.id));
@@ -184,8 +147,10 @@ describe(`a cluster of ${NODES} node processes`, () => {
         const fs = (node.stats as { frameStats?: { sent: number; nulled: number; deficit: number } | null })
           .frameStats;
         expect(fs, `frameStats of ${node.id}`).not.toBeNull();
-        expect(fs!.sent).toBeGreaterThanOrEqual(STATS_MS / 20 - 3);
-        expect(Math.abs(fs!.deficit)).toBeLessThanOrEqual(3);
+        // The main thread sees the worker's counts in steps of up to 10 frames (a report per queue
+        // refill): one step of slack per window (0.3 % of Lavalink's 60 s windows).
+        expect(fs!.sent).toBeGreaterThanOrEqual(STATS_MS / 20 - 12);
+        expect(Math.abs(fs!.deficit)).toBeLessThanOrEqual(12);
       }
     },
     120_000 + PLAYERS * 2_000,

@@ -1,0 +1,60 @@
+/** Test helpers shared by the multi-node tests: node child processes, a bot shard for lavalink-client. */
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import type { LavalinkManager } from 'lavalink-client';
+import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
+import type { Cleanup } from '../cli/helpers.js';
+import { PASSWORD } from './helpers.js';
+
+/** A voxcord node in a child process (its own media engine); `kill` is SIGKILL. */
+export async function spawnNode(
+  cleanup: Cleanup,
+  options: { statsIntervalMs?: number } = {},
+): Promise<{ port: number; kill: () => void }> {
+  const url = (p: string): string => pathToFileURL(new URL(p, import.meta.url).pathname).href;
+  const stats = options.statsIntervalMs === undefined ? '' : `statsIntervalMs: ${options.statsIntervalMs}, `;
+  const script = [
+    `import { startNode } from '${url('../../src/node/server.ts')}';`,
+    `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
+    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend: createVoiceBackend({ tls: false }) });`,
+    "console.log('PORT ' + node.port);",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanup.add(() => child.kill('SIGKILL'));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the node process exited (${String(code)})`)));
+  });
+  return { port, kill: () => child.kill('SIGKILL') };
+}
+
+/**
+ * lavalink-client's `sendToShard` over the bot's own gateway shard: op 4 out, the two voice events
+ * back to the manager as raw packets (as a discord.js bot forwards them).
+ */
+export function lavalinkShard(
+  shard: GatewayClient,
+  manager: () => LavalinkManager,
+): (guildId: string, payload: unknown) => void {
+  const adapters = new Map<string, VoiceAdapterImplementerMethods>();
+  return (guildId, payload) => {
+    let a = adapters.get(guildId);
+    if (a === undefined) {
+      a = shard.adapterCreator(guildId)({
+        onVoiceStateUpdate: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+        onVoiceServerUpdate: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+        destroy: () => undefined,
+      });
+      adapters.set(guildId, a);
+    }
+    a.sendPayload(payload as never);
+  };
+}
