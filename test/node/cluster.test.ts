@@ -10,14 +10,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { joinVoiceChannel } from '../../src/gateway/registry.js';
 import { createMediaEngine } from '../../src/media/index.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
-import type { AudioFrame } from '../../src/voice/index.js';
-import { entersState } from '../../src/util/enters-state.js';
 import { Cleanup, encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { api, PASSWORD } from './helpers.js';
-import { lavalinkShard, spawnNode } from './processes.js';
+import { lavalinkShard, listenIn, spawnNode } from './processes.js';
 
 const BOT = '1700000000000000001';
 const PLAYERS = Number(process.env.NODE_CLUSTER_PLAYERS ?? 6);
@@ -52,31 +49,10 @@ describe(`a cluster of ${NODES} node processes`, () => {
       );
 
       // One listener per guild.
-      const heard = new Map<string, number>();
+      const listeners = new Map<string, { heard: () => number }>();
       for (let i = 0; i < PLAYERS; i++) {
-        const { token, apiUrl } = local.createBot(listenerOf(i));
-        const client = createGatewayClient({ token, apiUrl });
-        cleanup.add(() => client.destroy());
-        await client.connect();
-        const connection = joinVoiceChannel({
-          guildId: guildOf(i),
-          channelId: channelOf(i),
-          adapterCreator: client.adapterCreator(guildOf(i)),
-          group: `cluster-listener-${i}`,
-          engine,
-          tls: false,
-          selfDeaf: false,
-        });
-        cleanup.add(() => connection.destroy());
-        connection.subscribe({
-          attach: (session) =>
-            session.on('audioFrame', (frame: AudioFrame) => {
-              if (frame.userId === BOT && frame.payload.length > 3)
-                heard.set(guildOf(i), (heard.get(guildOf(i)) ?? 0) + 1);
-            }),
-          detach: () => undefined,
-        });
-        await entersState(connection, 'ready', 10_000);
+        const ids = { userId: listenerOf(i), guildId: guildOf(i), channelId: channelOf(i), fromUserId: BOT };
+        listeners.set(guildOf(i), await listenIn(cleanup, { local, engine }, ids));
       }
 
       const { token, apiUrl } = local.createBot(BOT);
@@ -129,7 +105,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
 
       // Every listener hears its bot.
       await until(
-        () => guilds.every((g) => (heard.get(g) ?? 0) >= 25),
+        () => guilds.every((g) => (listeners.get(g)?.heard() ?? 0) >= 25),
         20_000 + PLAYERS * 200,
         'audio in every guild',
       );

@@ -4,6 +4,12 @@ import { pathToFileURL } from 'node:url';
 import type { LavalinkManager } from 'lavalink-client';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { joinVoiceChannel } from '../../src/gateway/registry.js';
+import type { MediaEngine } from '../../src/media/media-engine.js';
+import type { LocalDiscord } from '../../src/server/local-discord.js';
+import { entersState } from '../../src/util/enters-state.js';
+import type { AudioFrame } from '../../src/voice/index.js';
 import type { Cleanup } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
 
@@ -57,4 +63,39 @@ export function lavalinkShard(
     }
     a.sendPayload(payload as never);
   };
+}
+
+/**
+ * A voxcord listener in `channelId` of `guildId`; `heard()` counts the non-silence frames it got
+ * from `fromUserId`.
+ */
+export async function listenIn(
+  cleanup: Cleanup,
+  world: { local: LocalDiscord; engine: MediaEngine },
+  ids: { userId: string; guildId: string; channelId: string; fromUserId: string },
+): Promise<{ heard: () => number }> {
+  const { token, apiUrl } = world.local.createBot(ids.userId);
+  const client = createGatewayClient({ token, apiUrl });
+  cleanup.add(() => client.destroy());
+  await client.connect();
+  const connection = joinVoiceChannel({
+    guildId: ids.guildId,
+    channelId: ids.channelId,
+    adapterCreator: client.adapterCreator(ids.guildId),
+    group: `listener-${ids.userId}`,
+    engine: world.engine,
+    tls: false,
+    selfDeaf: false,
+  });
+  cleanup.add(() => connection.destroy());
+  let count = 0;
+  connection.subscribe({
+    attach: (session) =>
+      session.on('audioFrame', (frame: AudioFrame) => {
+        if (frame.userId === ids.fromUserId && frame.payload.length > 3) count++;
+      }),
+    detach: () => undefined,
+  });
+  await entersState(connection, 'ready', 10_000);
+  return { heard: () => count };
 }
