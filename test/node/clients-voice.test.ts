@@ -28,7 +28,7 @@ import {
   writeOgg,
 } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
-import { lavalinkShard } from './processes.js';
+import { lavalinkShard, spawnNode } from './processes.js';
 
 const BOT = '1500000000000000001';
 const LISTENER = '1500000000000000002';
@@ -217,4 +217,64 @@ describe('client limit: server-first voice event order', () => {
     expect(node.players).toBe(0); // no PATCH voice reached the node
     expect(player.voice.sessionId).toBeTruthy(); // the state update did arrive, after the server one
   }, 30_000);
+});
+
+/**
+ * The second known client limit (docs, "Failover"): shoukaku's moveOnDisconnect cannot move a
+ * player off a node that died, because its player.move() talks to the dead node. Recorded as a
+ * test of the limit: a shoukaku release that fixes it makes this fail, and the caveat can go.
+ */
+describe('client limit: shoukaku failover from a dead node', () => {
+  it('after a SIGKILL of the node holding the player, the player never reaches the live node', async () => {
+    const SHOUKAKU_BOT = '1500000000000000004';
+    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
+    cleanup.add(() => local.stop());
+    const engine = createMediaEngine();
+    cleanup.add(() => engine.close());
+    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
+    const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-failover-');
+    const file = join(dir, 'tone.ogg');
+    await writeOgg(file, await encodeTones({ notes: [{ frequency: 880, ms: 30_000 }], amplitude: 0.4 }));
+    const dying = await spawnNode(cleanup);
+    const live = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ engine, tls: false }),
+    });
+    cleanup.add(() => live.close());
+
+    const { token, apiUrl } = local.createBot(SHOUKAKU_BOT);
+    const shard = createGatewayClient({ token, apiUrl });
+    cleanup.add(() => shard.destroy());
+    await shard.connect();
+    const shoukaku = new Shoukaku(
+      new VoxcordConnector(shard, SHOUKAKU_BOT),
+      [{ name: 'dying', url: `127.0.0.1:${dying.port}`, auth: PASSWORD }],
+      { moveOnDisconnect: true, reconnectTries: 1, reconnectInterval: 0.2 },
+    );
+    const errors: unknown[] = [];
+    shoukaku.on('error', (_name, error) => errors.push(error));
+    let ready = 0;
+    shoukaku.on('ready', () => ready++);
+    await until(() => ready === 1, 5000, 'shoukaku ready');
+    cleanup.add(() => shoukaku.leaveVoiceChannel(GUILD).catch(() => undefined));
+    const player = await shoukaku.joinVoiceChannel({ guildId: GUILD, channelId: CHANNEL, shardId: 0 });
+    shoukaku.addNode({ name: 'live', url: `127.0.0.1:${live.port}`, auth: PASSWORD });
+    await until(() => ready === 2, 5000, 'the second node');
+    const result = await player.node.rest.resolve(file);
+    await player.playTrack({ track: { encoded: (result as { data: { encoded: string } }).data.encoded } });
+    const heard = (): number => listener.heard.get(SHOUKAKU_BOT)?.length ?? 0;
+    await until(() => heard() >= 25, 15_000, 'audio from the first node');
+    expect(player.node.name).toBe('dying');
+
+    dying.kill();
+    // lavalink-client plays again within ~0.6 s here; give shoukaku 5 s.
+    await new Promise((r) => setTimeout(r, 1000));
+    const afterKill = heard();
+    await new Promise((r) => setTimeout(r, 4000));
+    // shoukaku gave the node up (after its move attempt, it drops the node from its pool) ...
+    expect(shoukaku.nodes.has('dying')).toBe(false);
+    expect(live.players).toBe(0); // no PATCH reached the live node
+    expect(heard() - afterKill).toBeLessThan(10); // silence at the listener
+  }, 60_000);
 });
