@@ -11,8 +11,7 @@ import type { LavalinkNode } from 'lavalink-client';
 import { Connector, Shoukaku } from 'shoukaku';
 import type { NodeOption } from 'shoukaku';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { createMediaEngine } from '../../src/media/index.js';
+import type { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
@@ -28,7 +27,7 @@ import {
   writeOgg,
 } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
-import { lavalinkShard, spawnNode } from './processes.js';
+import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
 
 const BOT = '1500000000000000001';
 const LISTENER = '1500000000000000002';
@@ -41,10 +40,7 @@ afterEach(async () => {
 
 describe('lavalink-client with voice', () => {
   it('joins through the client, and the listener hears the track; pause and resume', async () => {
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
-    cleanup.add(() => local.stop());
-    const engine = createMediaEngine();
-    cleanup.add(() => engine.close());
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const world = { local, engine };
     const listener = await joinBot(world, cleanup, LISTENER);
     const dir = await tempDir(cleanup, 'voxcord-node-client-');
@@ -59,10 +55,7 @@ describe('lavalink-client with voice', () => {
     });
     cleanup.add(() => node.close());
 
-    const { token, apiUrl } = local.createBot(BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, BOT);
     const manager: LavalinkManager = new LavalinkManager({
       nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
       client: { id: BOT, username: 'voxcord-bot' },
@@ -130,10 +123,7 @@ class VoxcordConnector extends Connector {
 describe('shoukaku with voice', () => {
   it('joins through the client, and the listener hears the track', async () => {
     const SHOUKAKU_BOT = '1500000000000000003';
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
-    cleanup.add(() => local.stop());
-    const engine = createMediaEngine();
-    cleanup.add(() => engine.close());
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
     const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-');
     const frames = await encodeTones({ notes: [{ frequency: 880, ms: 3000 }], amplitude: 0.4 });
@@ -146,10 +136,7 @@ describe('shoukaku with voice', () => {
     });
     cleanup.add(() => node.close());
 
-    const { token, apiUrl } = local.createBot(SHOUKAKU_BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
     const shoukaku = new Shoukaku(new VoxcordConnector(shard, SHOUKAKU_BOT), [
       { name: 'voxcord', url: `127.0.0.1:${node.port}`, auth: PASSWORD },
     ]);
@@ -188,10 +175,7 @@ describe('client limit: server-first voice event order', () => {
       backend: createVoiceBackend({ tls: false }),
     });
     cleanup.add(() => node.close());
-    const { token, apiUrl } = local.createBot(BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, BOT);
     let adapter: VoiceAdapterImplementerMethods | undefined;
     const manager: LavalinkManager = new LavalinkManager({
       nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
@@ -227,10 +211,7 @@ describe('client limit: server-first voice event order', () => {
 describe('client limit: shoukaku failover from a dead node', () => {
   it('after a SIGKILL of the node holding the player, the player never reaches the live node', async () => {
     const SHOUKAKU_BOT = '1500000000000000004';
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
-    cleanup.add(() => local.stop());
-    const engine = createMediaEngine();
-    cleanup.add(() => engine.close());
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
     const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-failover-');
     const file = join(dir, 'tone.ogg');
@@ -243,10 +224,7 @@ describe('client limit: shoukaku failover from a dead node', () => {
     });
     cleanup.add(() => live.close());
 
-    const { token, apiUrl } = local.createBot(SHOUKAKU_BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
     const shoukaku = new Shoukaku(
       new VoxcordConnector(shard, SHOUKAKU_BOT),
       [{ name: 'dying', url: `127.0.0.1:${dying.port}`, auth: PASSWORD }],

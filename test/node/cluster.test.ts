@@ -9,12 +9,11 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { createMediaEngine } from '../../src/media/index.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { Cleanup, encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { api, PASSWORD } from './helpers.js';
-import { lavalinkShard, listenIn, spawnNode } from './processes.js';
+import { botShard, lavalinkShard, listenIn, spawnNode } from './processes.js';
 
 const BOT = '1700000000000000001';
 const PLAYERS = Number(process.env.NODE_CLUSTER_PLAYERS ?? 6);
@@ -55,10 +54,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
         listeners.set(guildOf(i), await listenIn(cleanup, { local, engine }, ids));
       }
 
-      const { token, apiUrl } = local.createBot(BOT);
-      const shard = createGatewayClient({ token, apiUrl });
-      cleanup.add(() => shard.destroy());
-      await shard.connect();
+      const shard = await botShard(cleanup, local, BOT);
       const manager: LavalinkManager = new LavalinkManager({
         nodes: nodes.map((n, i) => ({
           host: '127.0.0.1',
@@ -139,16 +135,20 @@ describe(`a cluster of ${NODES} node processes`, () => {
       nodes[0]!.kill();
       const killedAt = Date.now();
       const back = new Map<string, number>();
-      await until(
-        () => {
-          for (const g of victims)
-            if (!back.has(g) && listeners.get(g)!.heard() >= before.get(g)! + 25)
-              back.set(g, Date.now() - killedAt);
-          return back.size === victims.length;
-        },
-        30_000,
-        'every moved player heard again',
-      );
+      try {
+        await until(
+          () => {
+            for (const g of victims)
+              if (!back.has(g) && listeners.get(g)!.heard() >= before.get(g)! + 25)
+                back.set(g, Date.now() - killedAt);
+            return back.size === victims.length;
+          },
+          30_000,
+          'every moved player heard again',
+        );
+      } catch (err) {
+        throw new Error(`${String(err)}: ${back.size} of ${victims.length} moved players heard again`);
+      }
       const worst = Math.max(...back.values());
       console.log(`failover: ${victims.length} players off a killed node, heard again after ≤ ${worst} ms`);
       for (const g of victims) expect(manager.players.get(g)?.node.id).not.toBe('n0');

@@ -7,14 +7,12 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { createMediaEngine } from '../../src/media/index.js';
+import type { createMediaEngine } from '../../src/media/index.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
-import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { CHANNEL, Cleanup, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
-import { lavalinkShard, spawnNode } from './processes.js';
+import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
 
 const BOT = '1600000000000000001';
 const LISTENER = '1600000000000000002';
@@ -52,10 +50,7 @@ async function failover(
   ) => Promise<{ port: number; die: () => Promise<void> }>,
 ): Promise<void> {
   {
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
-    cleanup.add(() => local.stop());
-    const engine = createMediaEngine();
-    cleanup.add(() => engine.close());
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
     const dir = await tempDir(cleanup, 'voxcord-node-failover-');
     const frames = await encodeTones({ notes: [{ frequency: 700, ms: 20_000 }], amplitude: 0.4 });
@@ -69,10 +64,7 @@ async function failover(
     });
     cleanup.add(() => nodeB.close());
 
-    const { token, apiUrl } = local.createBot(BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, BOT);
     const manager: LavalinkManager = new LavalinkManager({
       nodes: [
         {

@@ -8,14 +8,11 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { createMediaEngine } from '../../src/media/index.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
-import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { CHANNEL, Cleanup, encodeTones, GUILD, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { api, PASSWORD } from './helpers.js';
-import { lavalinkShard, listenIn } from './processes.js';
+import { botShard, clientWorld, lavalinkShard, listenIn } from './processes.js';
 
 const BOT = '1800000000000000001';
 const C2 = '1800000000000000100';
@@ -28,10 +25,7 @@ afterEach(async () => {
 
 describe('voice moves with lavalink-client', () => {
   it('a region move and a channel move: new credentials reach the node, the track goes on', async () => {
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
-    cleanup.add(() => local.stop());
-    const engine = createMediaEngine();
-    cleanup.add(() => engine.close());
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const world = { local, engine };
     const inC1 = await listenIn(cleanup, world, {
       userId: '1800000000000000002',
@@ -55,10 +49,7 @@ describe('voice moves with lavalink-client', () => {
     });
     cleanup.add(() => node.close());
 
-    const { token, apiUrl } = local.createBot(BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, BOT);
     const manager: LavalinkManager = new LavalinkManager({
       nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord' }],
       client: { id: BOT, username: 'voxcord-bot' },

@@ -8,6 +8,8 @@ import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { joinVoiceChannel } from '../../src/gateway/registry.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import type { LocalDiscord } from '../../src/server/local-discord.js';
+import { startLocalDiscord } from '../../src/server/local-discord.js';
+import { createMediaEngine } from '../../src/media/index.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { AudioFrame } from '../../src/voice/index.js';
 import type { Cleanup } from '../cli/helpers.js';
@@ -98,4 +100,29 @@ export async function listenIn(
   });
   await entersState(connection, 'ready', 10_000);
   return { heard: () => count };
+}
+
+/** The local Discord for client tests ('state-first' voice events, DAVE on) and a media engine. */
+export async function clientWorld(
+  cleanup: Cleanup,
+  guilds: string[],
+): Promise<{ local: LocalDiscord; engine: MediaEngine }> {
+  const local = await startLocalDiscord({ gateway: { guilds, voiceEventOrder: 'state-first' } });
+  cleanup.add(() => local.stop());
+  const engine = createMediaEngine();
+  cleanup.add(() => engine.close());
+  return { local, engine };
+}
+
+/** A bot's own gateway shard on the local Discord, connected. */
+export async function botShard(
+  cleanup: Cleanup,
+  local: LocalDiscord,
+  userId: string,
+): Promise<GatewayClient> {
+  const { token, apiUrl } = local.createBot(userId);
+  const shard = createGatewayClient({ token, apiUrl });
+  cleanup.add(() => shard.destroy());
+  await shard.connect();
+  return shard;
 }
