@@ -147,7 +147,23 @@ describe(`a cluster of ${NODES} node processes`, () => {
           'every moved player heard again',
         );
       } catch (err) {
-        throw new Error(`${String(err)}: ${back.size} of ${victims.length} moved players heard again`);
+        const missing = await Promise.all(
+          victims
+            .filter((g) => !back.has(g))
+            .map(async (g) => {
+              const p = manager.players.get(g);
+              const n = nodes[Number(p?.node.id.slice(1))];
+              const seen =
+                n === undefined || p?.node.sessionId == null
+                  ? 'no node'
+                  : (await api(`http://127.0.0.1:${n.port}`, `/v4/sessions/${p.node.sessionId}/players/${g}`))
+                      .text;
+              return `${g} on ${p?.node.id ?? '-'}: ${seen.slice(0, 300)}`;
+            }),
+        );
+        throw new Error(
+          `${String(err)}: ${back.size} of ${victims.length} moved players heard again; not: ${missing.join(' | ')}`,
+        );
       }
       const worst = Math.max(...back.values());
       console.log(`failover: ${victims.length} players off a killed node, heard again after ≤ ${worst} ms`);
