@@ -66,9 +66,17 @@ describe(`a cluster of ${NODES} node processes`, () => {
         })),
         client: { id: BOT, username: 'voxcord-bot' },
         autoMove: true,
+        advancedOptions: { enableDebugEvents: true },
         playerOptions: { defaultSearchPlatform: 'local' },
         sendToShard: lavalinkShard(shard, () => manager),
       });
+      const destroyed = new Map<string, string>();
+      const moveFailures: string[] = [];
+      manager.on('debug', (event, data) => {
+        if (String(event) === 'PlayerChangeNodeFail')
+          moveFailures.push((data as { message: string }).message);
+      });
+      manager.on('playerDestroy', (player, reason) => destroyed.set(player.guildId, String(reason)));
       const connected = new Set<string>();
       manager.nodeManager.on('connect', (n) => connected.add(n.id));
       manager.nodeManager.on('error', () => undefined);
@@ -152,6 +160,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
             .filter((g) => !back.has(g))
             .map(async (g) => {
               const p = manager.players.get(g);
+              if (p === undefined) return `${g} destroyed by the client (${destroyed.get(g) ?? '?'})`;
               const n = nodes[Number(p?.node.id.slice(1))];
               const seen =
                 n === undefined || p?.node.sessionId == null
@@ -162,7 +171,8 @@ describe(`a cluster of ${NODES} node processes`, () => {
             }),
         );
         throw new Error(
-          `${String(err)}: ${back.size} of ${victims.length} moved players heard again; not: ${missing.join(' | ')}`,
+          `${String(err)}: ${back.size} of ${victims.length} moved players heard again; not: ${missing.join(' | ')}; ` +
+            `the client's move failures: ${[...new Set(moveFailures)].slice(0, 5).join(' | ')}`,
         );
       }
       const worst = Math.max(...back.values());
