@@ -48,6 +48,7 @@ const MAX_TRACKED_SESSIONS = 8;
 function addSendStats(into: VoiceSendStats, from: VoiceSendStats): void {
   into.framesSent += from.framesSent;
   into.framesCarried += from.framesCarried;
+  into.emptyTicks += from.emptyTicks;
   for (const reason of SEND_DROP_REASONS) into.framesDropped[reason] += from.framesDropped[reason];
 }
 
@@ -225,6 +226,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     framesSent: 0,
     framesDropped: emptySendDrops(),
     framesCarried: 0,
+    emptyTicks: 0,
   };
 
   constructor(options: VoiceConnectionOptions) {
@@ -314,6 +316,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
       framesSent: this.sendBase.framesSent,
       framesDropped: { ...this.sendBase.framesDropped },
       framesCarried: this.sendBase.framesCarried,
+      emptyTicks: this.sendBase.emptyTicks,
     };
     for (const session of this.sendSessions) addSendStats(total, session.sendStats);
     return total;

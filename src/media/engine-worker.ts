@@ -121,6 +121,11 @@ function host(id: number, channel: UdpMediaChannel): void {
     dirty.add(id);
     scheduleFlush();
   };
+  // An empty tick inside a burst: the main side's counts must show a stall while it lasts.
+  channel.onCountsChanged = () => {
+    dirty.add(id);
+    scheduleFlush();
+  };
   channel.on('rtp', (p) => {
     post({
       t: 'rtp',

@@ -75,6 +75,12 @@ export interface SendCounts {
   /** Sent as queued (transport only, DAVE passthrough, silence, or encrypted before queueing). */
   plain: number;
   dropped: Record<SendDropReason, number>;
+  /**
+   * 20 ms ticks inside a burst (after an audio frame, before the burst's end) at which no frame
+   * went out: the queue was empty (the source fell behind) or frames were held (a DAVE group
+   * forming). Lavalink's frameStats calls these "nulled".
+   */
+  emptyTicks: number;
 }
 
 export interface MediaChannelStats {

@@ -164,19 +164,23 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private underruns = 0;
   /** The last tick sent a queued (non-silence) frame. */
   private flowing = false;
+  /** An audio frame was taken and the burst has not ended: an empty tick now is a nulled frame. */
+  private inBurst = false;
   private readonly drops = emptyDrops();
   private readonly lateness = new LatenessHistogram();
   private protection: FrameProtection['mode'] = 'plain';
   private dropReason: SendDropReason = 'no-key';
   /** The DAVE sender state (ratchet, nonce): an ES private field, never shown by inspection. */
   #encryptor: FrameEncryptor | undefined;
-  private readonly sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops() };
+  private readonly sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
   /** Frames still queued when the channel closed, until takeQueued() collects them. */
   private leftover: Uint8Array[] = [];
   /** Send/receive errors judged transient (ICMP unreachable); not fatal, not emitted. */
   transientErrors = 0;
   /** Called after frames leave the queue (sent or cleared); the worker host mirrors `queued` with it. */
   onDequeue: (() => void) | undefined;
+  /** Set by the worker host: sendCounts() changed without a dequeue (an empty tick in a burst). */
+  onCountsChanged: (() => void) | undefined;
   /** Shared completion callback for control sends (one function per channel, not per datagram). */
   private readonly onSent = (err: Error | null): void => {
     if (err) this.onSocketError(err);
@@ -246,7 +250,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   }
 
   sendCounts(): SendCounts {
-    return { encrypted: this.sent.encrypted, plain: this.sent.plain, dropped: { ...this.sent.dropped } };
+    return { ...this.sent, dropped: { ...this.sent.dropped } };
   }
 
   async takeQueued(): Promise<Uint8Array[]> {
@@ -279,6 +283,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   clearQueue(): void {
     this.queue.clear();
     this.flowing = false;
+    this.inBurst = false;
     this.onDequeue?.();
   }
 
@@ -323,14 +328,20 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     }
     // Frames wait until op 4 gave us a key, or while a DAVE group forms; the timestamp keeps
     // advancing regardless.
-    if (!this.packetizer.hasCipher || this.protection === 'hold') return;
+    if (!this.packetizer.hasCipher || this.protection === 'hold') {
+      if (this.inBurst) this.countEmptyTick();
+      return;
+    }
     const item = this.queue.next();
     if (item === undefined) {
       if (this.flowing) this.underruns++;
+      if (this.inBurst) this.countEmptyTick();
       this.flowing = false;
       return;
     }
     this.flowing = !item.silence;
+    if (!item.silence) this.inBurst = true;
+    if (item.endsBurst) this.inBurst = false;
     let payload: Uint8Array | null = item.frame;
     if (!item.silence) {
       payload = this.protect(item.frame);
@@ -352,6 +363,12 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       this.lateness.record(lateMs);
     }
     if (item.endsBurst) this.emit('burstEnd');
+  }
+
+  /** A tick inside a burst with no frame out; the owner hears of it (a stall must be visible while it lasts). */
+  private countEmptyTick(): void {
+    this.sent.emptyTicks++;
+    this.onCountsChanged?.();
   }
 
   /** The frame as it goes on the wire (DAVE-encrypted with the key of this moment), or null if dropped. */

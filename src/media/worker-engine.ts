@@ -65,7 +65,7 @@ function queueMarks(tuning: ChannelTuning): { high: number; low: number } {
 }
 
 function total(counts: SendCounts): number {
-  let n = counts.encrypted + counts.plain;
+  let n = counts.encrypted + counts.plain + counts.emptyTicks;
   for (const reason of SEND_DROP_REASONS) n += counts.dropped[reason];
   return n;
 }
@@ -386,7 +386,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   private dequeued = 0;
   private needDrain = false;
   private closed = false;
-  private sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops() };
+  private sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
 
   constructor(
     private readonly engine: WorkerMediaEngine,
@@ -436,7 +436,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   }
 
   sendCounts(): SendCounts {
-    return { encrypted: this.sent.encrypted, plain: this.sent.plain, dropped: { ...this.sent.dropped } };
+    return { ...this.sent, dropped: { ...this.sent.dropped } };
   }
 
   /** Also after close(): the frames queued when the worker closed the channel (once). */

@@ -37,8 +37,11 @@ export interface BackendPlayerContext {
 export interface BackendPlayerListener {
   /** The track's first frame is ready (or, without audio, playback started). */
   trackStart(): void;
-  /** The track ended on its own: at its end or endTime ('finished'), or failing ('loadFailed'). */
-  trackEnd(reason: 'finished' | 'loadFailed'): void;
+  /**
+   * The track ended on its own: at its end or endTime ('finished'), failing ('loadFailed'), or
+   * played with no voice to take its frames for the cleanup threshold ('cleanup').
+   */
+  trackEnd(reason: 'finished' | 'loadFailed' | 'cleanup'): void;
   /** The track failed; trackEnd('loadFailed') follows. */
   trackException(exception: ApiException): void;
   /** No frame came for thresholdMs. */

@@ -296,7 +296,7 @@ export class NodePlayer {
     this.event({ type: 'TrackStartEvent', guildId: this.guildId, track: current.api });
   }
 
-  private onEnd(reason: 'finished' | 'loadFailed'): void {
+  private onEnd(reason: 'finished' | 'loadFailed' | 'cleanup'): void {
     const current = this.current;
     if (current === undefined) return;
     this.current = undefined;

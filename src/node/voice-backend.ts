@@ -6,16 +6,20 @@
  * itself ends the connection, and the client hears a WebSocketClosedEvent (Lavalink's behaviour).
  * Tracks: local files and http(s) Ogg/WebM Opus pass through; everything else goes through ffmpeg.
  *
- * Status: written against today's player and connection; the drained/trackEnd semantics, a lone
- * bot's timeline and the frame counters for frameStats come with the lost-audio issue.
+ * frameStats: 'sent' = the frames that left at their 20 ms tick, or were dropped at it for want
+ * of a DAVE send key (a lone bot: nobody to hear them, the track keeps time); 'nulled' = the ticks
+ * inside a burst with no frame ready (the connection's `sendStats.emptyTicks`). Summed over every
+ * connection the player has had.
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { toError } from '../errors.js';
+import { FRAME_DURATION_MS } from '../protocol/constants.js';
 import type { VoxcordError } from '../errors.js';
 import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import { joinVoiceChannel } from '../gateway/registry.js';
 import type { VoiceConnection, VoiceConnectionState } from '../gateway/voice-connection.js';
+import type { VoiceSendStats } from '../voice/session-dave.js';
 import type { MediaEngine } from '../media/media-engine.js';
 import { AudioPlayer } from '../player/audio-player.js';
 import { ffmpegInput } from '../player/inputs/ffmpeg.js';
@@ -45,8 +49,40 @@ export interface VoiceBackendOptions {
   tls?: VoiceTlsOptions;
   /** How long a PATCH voice may wait for the connection (default 15 000 ms). */
   connectTimeoutMs?: number;
-  /** No frame for this long: TrackStuckEvent (default 10 000 ms, Lavalink's threshold). */
+  /**
+   * No frame at the audio clock for this long while the track plays: TrackStuckEvent, once per
+   * stall; the track keeps its place and goes on if audio comes back (default 10 000 ms, Lavalink's).
+   */
   stuckThresholdMs?: number;
+  /**
+   * The input gave nothing for this long: the track fails (TrackExceptionEvent, then TrackEnd
+   * `loadFailed`). Default 30 000 ms, at least the stuck threshold.
+   */
+  inputTimeoutMs?: number;
+  /**
+   * A track that plays with no voice connection to take its frames for this long ends as
+   * `cleanup` (lavaplayer's player cleanup; default 60 000 ms).
+   */
+  cleanupThresholdMs?: number;
+}
+
+/** How often the stuck watchdog looks at the player's counters (main thread, cheap). */
+const STUCK_CHECK_MS = 250;
+
+/**
+ * lavaplayer's severities: 'common' = a known outside cause (the file or URL is unavailable),
+ * 'suspicious' = the source answered with something unexpected (not the promised format,
+ * truncated, stalled), 'fault' = anything else (a bug, or no way to tell).
+ */
+export function severityOf(error: VoxcordError): 'common' | 'suspicious' | 'fault' {
+  if (error.code !== 'AUDIO_INPUT_ERROR') return 'fault';
+  for (let e: unknown = error.cause; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ECONNREFUSED' || code === 'ENOTFOUND')
+      return 'common';
+    if (/^HTTP status \d+/.test(e.message) || e.message === 'fetch failed') return 'common';
+  }
+  return 'suspicious';
 }
 
 /** The adapter: op 4 is swallowed; the PATCHed credentials answer the first join, once. */
@@ -129,6 +165,14 @@ export function inputFor(track: PlayableTrack): TrackInput {
   return ffmpegInput(url);
 }
 
+/** frameStats' view of a connection's send counts (see the module comment). */
+function frameCounts(stats: VoiceSendStats): { sent: number; nulled: number } {
+  return {
+    sent: stats.framesSent + stats.framesDropped.alone + stats.framesDropped['no-key'],
+    nulled: stats.emptyTicks,
+  };
+}
+
 class VoicePlayer implements BackendPlayer {
   private readonly player: AudioPlayer;
   private connection: VoiceConnection | undefined;
@@ -140,13 +184,28 @@ class VoicePlayer implements BackendPlayer {
   private endReached = false;
   private closedReported = false;
   private startReported: Track | undefined;
+  /** The frame counts of the connections this player had before the current one. */
+  private readonly pastFrames = { sent: 0, nulled: 0 };
+  /** The stuck watchdog: the counters when a frame last went out, and whether this stall was reported. */
+  private readonly stuckTimer: NodeJS.Timeout;
+  private stuckBase: { sent: number; nulled: number; at: number; any: boolean } | undefined;
+  private stuckReported = false;
+  /** Since when the current track has had no voice connection to play on (cleanup). */
+  private unpolledSince: number | undefined;
 
   constructor(
     private readonly ctx: BackendPlayerContext,
     private readonly listener: BackendPlayerListener,
     private readonly options: VoiceBackendOptions,
   ) {
-    this.player = new AudioPlayer({ stallTimeoutMs: options.stuckThresholdMs ?? 10_000 });
+    const stuckMs = options.stuckThresholdMs ?? 10_000;
+    this.player = new AudioPlayer({ stallTimeoutMs: Math.max(stuckMs, options.inputTimeoutMs ?? 30_000) });
+    const cleanupMs = options.cleanupThresholdMs ?? 60_000;
+    this.stuckTimer = setInterval(() => {
+      this.checkStuck(stuckMs);
+      this.checkCleanup(cleanupMs);
+    }, STUCK_CHECK_MS);
+    this.stuckTimer.unref();
     this.player.on('trackStart', (track) => {
       if (track !== this.current) return;
       if (this.startMs > 0) this.player.seek(this.startMs);
@@ -159,8 +218,7 @@ class VoicePlayer implements BackendPlayer {
     });
     this.player.on('trackError', (track, error: VoxcordError) => {
       if (track !== this.current) return;
-      if (error.details?.reason === 'stalled') this.listener.trackStuck(Number(error.details.timeoutMs));
-      this.listener.trackException(exception(error.message, 'common', error));
+      this.listener.trackException(exception(error.message, severityOf(error), error));
     });
     this.player.on('trackEnd', (track, reason) => {
       if (track !== this.current) return; // replaced/stopped by the protocol layer: it reports those
@@ -184,9 +242,16 @@ class VoicePlayer implements BackendPlayer {
     return state?.status === 'ready' ? (state.session.ping ?? -1) : -1;
   }
 
-  get frames(): undefined {
-    // The frames handed to the engine and the empty ticks come with the lost-audio issue.
-    return undefined;
+  get frames(): { sent: number; nulled: number } {
+    return this.frameCounts();
+  }
+
+  private frameCounts(): { sent: number; nulled: number } {
+    const now = this.connection === undefined ? undefined : frameCounts(this.connection.sendStats);
+    return {
+      sent: this.pastFrames.sent + (now?.sent ?? 0),
+      nulled: this.pastFrames.nulled + (now?.nulled ?? 0),
+    };
   }
 
   play(track: PlayableTrack, options: PlayOptions): void {
@@ -202,6 +267,7 @@ class VoicePlayer implements BackendPlayer {
     }
     const t = new Track(input, { title: track.info.title });
     this.current = t;
+    this.stuckBase = undefined;
     this.startMs = options.startMs;
     this.endReached = false;
     this.setEndTime(options.endTimeMs);
@@ -223,6 +289,46 @@ class VoicePlayer implements BackendPlayer {
   stop(): void {
     this.current = undefined;
     this.player.stop();
+  }
+
+  /**
+   * Lavalink's TrackStuck: no frame went out (or was dropped at its tick) for the threshold at the
+   * audio clock, i.e. the empty ticks the engine counted since the last frame; before the track's
+   * first frame, the time since it was started. Paused, or without voice, nothing is expected.
+   */
+  private checkStuck(thresholdMs: number): void {
+    if (this.current === undefined || this.player.status === 'paused' || !this.connected) {
+      this.stuckBase = undefined;
+      return;
+    }
+    const now = performance.now();
+    const frames = this.frameCounts();
+    const base = this.stuckBase;
+    if (base === undefined || frames.sent !== base.sent) {
+      this.stuckBase = { sent: frames.sent, nulled: frames.nulled, at: now, any: base !== undefined };
+      this.stuckReported = false;
+      return;
+    }
+    const waitedMs = base.any ? (frames.nulled - base.nulled) * FRAME_DURATION_MS : now - base.at;
+    if (waitedMs >= thresholdMs && !this.stuckReported) {
+      this.stuckReported = true;
+      this.listener.trackStuck(thresholdMs);
+    }
+  }
+
+  /** lavaplayer's cleanup: a playing track nobody takes frames from (no voice) ends as 'cleanup'. */
+  private checkCleanup(thresholdMs: number): void {
+    if (this.current === undefined || this.player.status === 'paused' || this.connected) {
+      this.unpolledSince = undefined;
+      return;
+    }
+    const now = performance.now();
+    this.unpolledSince ??= now;
+    if (now - this.unpolledSince < thresholdMs) return;
+    this.unpolledSince = undefined;
+    this.current = undefined;
+    this.player.stop();
+    this.listener.trackEnd('cleanup');
   }
 
   setPaused(paused: boolean): void {
@@ -282,6 +388,7 @@ class VoicePlayer implements BackendPlayer {
   destroy(): void {
     this.generation++;
     this.current = undefined;
+    clearInterval(this.stuckTimer);
     this.dropConnection();
     this.player.destroy();
   }
@@ -299,7 +406,11 @@ class VoicePlayer implements BackendPlayer {
     this.unsubscribe = undefined;
     const connection = this.connection;
     this.connection = undefined;
-    connection?.destroy();
+    if (connection === undefined) return;
+    const counts = frameCounts(connection.sendStats);
+    this.pastFrames.sent += counts.sent;
+    this.pastFrames.nulled += counts.nulled;
+    connection.destroy();
   }
 }
 

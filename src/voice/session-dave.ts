@@ -79,6 +79,11 @@ export interface VoiceSendStats {
   framesDropped: Record<SendDropReason, number>;
   /** Frames still queued when the session ended, handed over to the connection's next session. */
   framesCarried: number;
+  /**
+   * 20 ms ticks inside a burst at which no frame went out (the source fell behind, or frames
+   * were held while a DAVE group formed): the gaps a listener hears as silence.
+   */
+  emptyTicks: number;
 }
 
 /** The DAVE state of a session, as seen from the outside (`session.dave`). */
@@ -133,12 +138,13 @@ type ReceiveStats = Pick<
 >;
 
 function emptyCounts(): SendCounts {
-  return { encrypted: 0, plain: 0, dropped: emptySendDrops() };
+  return { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
 }
 
 function addCounts(into: SendCounts, from: SendCounts): void {
   into.encrypted += from.encrypted;
   into.plain += from.plain;
+  into.emptyTicks += from.emptyTicks;
   for (const reason of SEND_DROP_REASONS) into.dropped[reason] += from.dropped[reason];
 }
 
@@ -150,7 +156,10 @@ function addChannelCounts(into: SendCounts, channel: MediaChannel, plainQueue: b
   const counts = channel.sendCounts?.();
   if (counts === undefined) return;
   if (plainQueue) addCounts(into, counts);
-  else for (const reason of SEND_DROP_REASONS) into.dropped[reason] += counts.dropped[reason];
+  else {
+    for (const reason of SEND_DROP_REASONS) into.dropped[reason] += counts.dropped[reason];
+    into.emptyTicks += counts.emptyTicks;
+  }
 }
 
 function sameProtection(a: FrameProtection | undefined, b: FrameProtection): boolean {
@@ -224,7 +233,12 @@ export class SessionDave implements VoiceDave {
 
   get sendStats(): VoiceSendStats {
     const c = this.sendCounts();
-    return { framesSent: c.encrypted + c.plain, framesDropped: c.dropped, framesCarried: this.carried };
+    return {
+      framesSent: c.encrypted + c.plain,
+      framesDropped: c.dropped,
+      framesCarried: this.carried,
+      emptyTicks: c.emptyTicks,
+    };
   }
 
   private sendCounts(): SendCounts {

@@ -127,11 +127,16 @@ describe('UdpMediaChannel on 127.0.0.1', () => {
     // The producer fell behind: at least one tick passes with nothing queued.
     await new Promise((res) => setTimeout(res, 60));
     expect((await ch.stats()).underruns).toBe(1);
+    // Every dry tick inside the burst is counted (Lavalink's "nulled"): 60 ms ≥ 2 ticks.
+    expect(ch.sendCounts().emptyTicks).toBeGreaterThanOrEqual(2);
     ch.enqueue(Uint8Array.of(3));
     const burstEnd = new Promise<void>((resolve) => ch.on('burstEnd', resolve));
     ch.endBurst();
     await burstEnd;
+    const emptyAtEnd = ch.sendCounts().emptyTicks;
     await new Promise((res) => setTimeout(res, 60));
+    // After the burst's end, idle ticks are not gaps in the audio.
+    expect(ch.sendCounts().emptyTicks).toBe(emptyAtEnd);
     // The queue emptying after a burst's silence is the end of a stream, not an underrun.
     const stats = await ch.stats();
     expect(stats.underruns).toBe(1);

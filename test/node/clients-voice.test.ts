@@ -11,8 +11,7 @@ import type { LavalinkNode } from 'lavalink-client';
 import { Connector, Shoukaku } from 'shoukaku';
 import type { NodeOption } from 'shoukaku';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { createMediaEngine } from '../../src/media/index.js';
+import type { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
@@ -28,6 +27,7 @@ import {
   writeOgg,
 } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
+import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
 
 const BOT = '1500000000000000001';
 const LISTENER = '1500000000000000002';
@@ -40,10 +40,7 @@ afterEach(async () => {
 
 describe('lavalink-client with voice', () => {
   it('joins through the client, and the listener hears the track; pause and resume', async () => {
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
-    cleanup.add(() => local.stop());
-    const engine = createMediaEngine();
-    cleanup.add(() => engine.close());
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const world = { local, engine };
     const listener = await joinBot(world, cleanup, LISTENER);
     const dir = await tempDir(cleanup, 'voxcord-node-client-');
@@ -58,30 +55,13 @@ describe('lavalink-client with voice', () => {
     });
     cleanup.add(() => node.close());
 
-    const { token, apiUrl } = local.createBot(BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, BOT);
     const manager: LavalinkManager = new LavalinkManager({
       nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
       client: { id: BOT, username: 'voxcord-bot' },
       playerOptions: { defaultSearchPlatform: 'local' },
-      sendToShard: (guildId, payload) => adapterFor(guildId).sendPayload(payload as never),
+      sendToShard: lavalinkShard(shard, () => manager),
     });
-    // The bot's own shard: op 4 out; the two voice events go to lavalink-client as raw packets.
-    const adapters = new Map<string, VoiceAdapterImplementerMethods>();
-    const adapterFor = (guildId: string): VoiceAdapterImplementerMethods => {
-      let a = adapters.get(guildId);
-      if (a === undefined) {
-        a = shard.adapterCreator(guildId)({
-          onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
-          onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
-          destroy: () => undefined,
-        });
-        adapters.set(guildId, a);
-      }
-      return a;
-    };
     let connected: LavalinkNode | undefined;
     manager.nodeManager.on('connect', (n) => (connected = n));
     await manager.init({ id: BOT, username: 'voxcord-bot' });
@@ -143,10 +123,7 @@ class VoxcordConnector extends Connector {
 describe('shoukaku with voice', () => {
   it('joins through the client, and the listener hears the track', async () => {
     const SHOUKAKU_BOT = '1500000000000000003';
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
-    cleanup.add(() => local.stop());
-    const engine = createMediaEngine();
-    cleanup.add(() => engine.close());
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
     const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-');
     const frames = await encodeTones({ notes: [{ frequency: 880, ms: 3000 }], amplitude: 0.4 });
@@ -159,10 +136,7 @@ describe('shoukaku with voice', () => {
     });
     cleanup.add(() => node.close());
 
-    const { token, apiUrl } = local.createBot(SHOUKAKU_BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
     const shoukaku = new Shoukaku(new VoxcordConnector(shard, SHOUKAKU_BOT), [
       { name: 'voxcord', url: `127.0.0.1:${node.port}`, auth: PASSWORD },
     ]);
@@ -201,10 +175,7 @@ describe('client limit: server-first voice event order', () => {
       backend: createVoiceBackend({ tls: false }),
     });
     cleanup.add(() => node.close());
-    const { token, apiUrl } = local.createBot(BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
+    const shard = await botShard(cleanup, local, BOT);
     let adapter: VoiceAdapterImplementerMethods | undefined;
     const manager: LavalinkManager = new LavalinkManager({
       nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
@@ -230,4 +201,58 @@ describe('client limit: server-first voice event order', () => {
     expect(node.players).toBe(0); // no PATCH voice reached the node
     expect(player.voice.sessionId).toBeTruthy(); // the state update did arrive, after the server one
   }, 30_000);
+});
+
+/**
+ * The second known client limit (docs, "Failover"): shoukaku's moveOnDisconnect cannot move a
+ * player off a node that died, because its player.move() talks to the dead node. Recorded as a
+ * test of the limit: a shoukaku release that fixes it makes this fail, and the caveat can go.
+ */
+describe('client limit: shoukaku failover from a dead node', () => {
+  it('after a SIGKILL of the node holding the player, the player never reaches the live node', async () => {
+    const SHOUKAKU_BOT = '1500000000000000004';
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
+    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
+    const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-failover-');
+    const file = join(dir, 'tone.ogg');
+    await writeOgg(file, await encodeTones({ notes: [{ frequency: 880, ms: 30_000 }], amplitude: 0.4 }));
+    const dying = await spawnNode(cleanup);
+    const live = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ engine, tls: false }),
+    });
+    cleanup.add(() => live.close());
+
+    const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
+    const shoukaku = new Shoukaku(
+      new VoxcordConnector(shard, SHOUKAKU_BOT),
+      [{ name: 'dying', url: `127.0.0.1:${dying.port}`, auth: PASSWORD }],
+      { moveOnDisconnect: true, reconnectTries: 1, reconnectInterval: 0.2 },
+    );
+    const errors: unknown[] = [];
+    shoukaku.on('error', (_name, error) => errors.push(error));
+    let ready = 0;
+    shoukaku.on('ready', () => ready++);
+    await until(() => ready === 1, 5000, 'shoukaku ready');
+    cleanup.add(() => shoukaku.leaveVoiceChannel(GUILD).catch(() => undefined));
+    const player = await shoukaku.joinVoiceChannel({ guildId: GUILD, channelId: CHANNEL, shardId: 0 });
+    shoukaku.addNode({ name: 'live', url: `127.0.0.1:${live.port}`, auth: PASSWORD });
+    await until(() => ready === 2, 5000, 'the second node');
+    const result = await player.node.rest.resolve(file);
+    await player.playTrack({ track: { encoded: (result as { data: { encoded: string } }).data.encoded } });
+    const heard = (): number => listener.heard.get(SHOUKAKU_BOT)?.length ?? 0;
+    await until(() => heard() >= 25, 15_000, 'audio from the first node');
+    expect(player.node.name).toBe('dying');
+
+    dying.kill();
+    // lavalink-client plays again within ~0.6 s here; give shoukaku 5 s.
+    await new Promise((r) => setTimeout(r, 1000));
+    const afterKill = heard();
+    await new Promise((r) => setTimeout(r, 4000));
+    // shoukaku gave the node up (after its move attempt, it drops the node from its pool) ...
+    expect(shoukaku.nodes.has('dying')).toBe(false);
+    expect(live.players).toBe(0); // no PATCH reached the live node
+    expect(heard() - afterKill).toBeLessThan(10); // silence at the listener
+  }, 60_000);
 });

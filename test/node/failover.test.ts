@@ -4,19 +4,15 @@
  * moves the player to the other node and the listener hears the track again.
  * Node a is closed in-process in one test and runs as a child process killed with SIGKILL in the other.
  */
-import { spawn } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { createMediaEngine } from '../../src/media/index.js';
+import type { createMediaEngine } from '../../src/media/index.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
-import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { CHANNEL, Cleanup, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
+import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
 
 const BOT = '1600000000000000001';
 const LISTENER = '1600000000000000002';
@@ -27,35 +23,10 @@ afterEach(async () => {
   cleanup = new Cleanup();
 });
 
-/** Node a in a child process (its own media engine), killed with SIGKILL. */
-async function childNode(): Promise<{ port: number; kill: () => void }> {
-  const url = (p: string): string => pathToFileURL(new URL(p, import.meta.url).pathname).href;
-  const script = [
-    `import { startNode } from '${url('../../src/node/server.ts')}';`,
-    `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
-    `const node = await startNode({ port: 0, password: '${PASSWORD}', backend: createVoiceBackend({ tls: false }) });`,
-    "console.log('PORT ' + node.port);",
-  ].join('\n');
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  cleanup.add(() => child.kill('SIGKILL'));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /PORT (\d+)/.exec(out);
-      if (m !== null) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the node process exited (${String(code)})`)));
-  });
-  return { port, kill: () => child.kill('SIGKILL') };
-}
-
 describe('failover', () => {
   it('lavalink-client autoMove plays again within 2 s after a node process is killed (SIGKILL)', async () => {
     await failover(async () => {
-      const child = await childNode();
+      const child = await spawnNode(cleanup);
       return { port: child.port, die: () => Promise.resolve(child.kill()) };
     });
   }, 60_000);
@@ -79,10 +50,7 @@ async function failover(
   ) => Promise<{ port: number; die: () => Promise<void> }>,
 ): Promise<void> {
   {
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'state-first' } });
-    cleanup.add(() => local.stop());
-    const engine = createMediaEngine();
-    cleanup.add(() => engine.close());
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
     const dir = await tempDir(cleanup, 'voxcord-node-failover-');
     const frames = await encodeTones({ notes: [{ frequency: 700, ms: 20_000 }], amplitude: 0.4 });
@@ -96,11 +64,7 @@ async function failover(
     });
     cleanup.add(() => nodeB.close());
 
-    const { token, apiUrl } = local.createBot(BOT);
-    const shard = createGatewayClient({ token, apiUrl });
-    cleanup.add(() => shard.destroy());
-    await shard.connect();
-    const adapters = new Map<string, VoiceAdapterImplementerMethods>();
+    const shard = await botShard(cleanup, local, BOT);
     const manager: LavalinkManager = new LavalinkManager({
       nodes: [
         {
@@ -123,18 +87,7 @@ async function failover(
       client: { id: BOT, username: 'voxcord-bot' },
       autoMove: true,
       playerOptions: { defaultSearchPlatform: 'local' },
-      sendToShard: (guildId, payload) => {
-        let a = adapters.get(guildId);
-        if (a === undefined) {
-          a = shard.adapterCreator(guildId)({
-            onVoiceStateUpdate: (d) => void manager.sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
-            onVoiceServerUpdate: (d) => void manager.sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
-            destroy: () => undefined,
-          });
-          adapters.set(guildId, a);
-        }
-        a.sendPayload(payload as never);
-      },
+      sendToShard: lavalinkShard(shard, () => manager),
     });
     manager.on('playerMove', () => undefined);
     const connected = new Set<string>();

@@ -4,29 +4,11 @@
  * Lavalink client does; the node's player joins with those credentials (its adapter never sends
  * op 4) and a voxcord listener in the channel hears the track.
  */
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import type { GatewayVoiceServerData, GatewayVoiceStateData } from '../../src/gateway/adapter.js';
-import { startNode } from '../../src/node/server.js';
-import { createVoiceBackend } from '../../src/node/voice-backend.js';
-import {
-  CHANNEL,
-  Cleanup,
-  encodeTones,
-  GUILD,
-  joinBot,
-  startWorld,
-  tempDir,
-  until,
-  writeOgg,
-  hex,
-} from '../cli/helpers.js';
+import { Cleanup, GUILD, until, hex } from '../cli/helpers.js';
 import { api, connect, PASSWORD } from './helpers.js';
-
-const NODE_BOT = '1400000000000000001';
-const LISTENER = '1400000000000000002';
+import { NODE_BOT, startVoiceHarness } from './voice-harness.js';
 
 let cleanup = new Cleanup();
 afterEach(async () => {
@@ -34,67 +16,15 @@ afterEach(async () => {
   cleanup = new Cleanup();
 });
 
-/** The local Discord, a listener, a 4 s 3 kHz Ogg Opus file, the client bot's voice events, a node and a client. */
-async function setUp() {
-  const world = await startWorld(cleanup);
-  const listener = await joinBot(world, cleanup, LISTENER);
-  const dir = await tempDir(cleanup, 'voxcord-node-voice-');
-  const frames = await encodeTones({ notes: [{ frequency: 3000, ms: 4000 }], amplitude: 0.5 });
-  const file = join(dir, 'tone.ogg');
-  await writeOgg(file, frames);
-
-  // The client bot's shard: op 4 out, the two voice events back.
-  const { token, apiUrl } = world.local.createBot(NODE_BOT);
-  const shard = createGatewayClient({ token, apiUrl });
-  cleanup.add(() => shard.destroy());
-  await shard.connect();
-  let state: GatewayVoiceStateData | undefined;
-  let server: GatewayVoiceServerData | undefined;
-  const adapter = shard.adapterCreator(GUILD)({
-    onVoiceStateUpdate: (d) => (state = d),
-    onVoiceServerUpdate: (d) => (server = d),
-    destroy: () => undefined,
-  });
-  adapter.sendPayload({
-    op: 4,
-    d: { guild_id: GUILD, channel_id: CHANNEL, self_mute: false, self_deaf: true },
-  });
-  await until(() => state !== undefined && server !== undefined, 5000, 'the voice events');
-
-  const node = await startNode({
-    port: 0,
-    password: PASSWORD,
-    backend: createVoiceBackend({ engine: world.engine, tls: false }),
-  });
-  cleanup.add(() => node.close());
-  const client = await connect(node.url, {
-    Authorization: PASSWORD,
-    'User-Id': NODE_BOT,
-    'Client-Name': 'test/1',
-  });
-  return { world, listener, frames, file, state, server, node, client };
-}
-
 describe('voice backend', () => {
   it('joins with PATCHed credentials, plays a local Ogg Opus file through untouched, then filtered', async () => {
-    const { world, listener, frames, file, state, server, node, client } = await setUp();
-    const sessionId = (await client.wait((m) => m.op === 'ready')).sessionId as string;
-    cleanup.add(() => client.close());
-    const path = `/v4/sessions/${sessionId}/players/${GUILD}`;
-    const voice = {
-      token: server?.token,
-      endpoint: server?.endpoint,
-      sessionId: state?.session_id,
-      channelId: CHANNEL,
-    };
+    const { world, frames, node, client, path, voice, ...h } = await startVoiceHarness(cleanup);
+    const listener = h.listener!;
     const joined = await api(node.url, path, { method: 'PATCH', body: { voice } });
     expect(joined.status).toBe(200);
     expect(joined.json()).toMatchObject({ state: { connected: true } });
 
-    const loaded = (await api(node.url, `/v4/loadtracks?identifier=${encodeURIComponent(file)}`)).json() as {
-      data: { encoded: string };
-    };
-    await api(node.url, path, { method: 'PATCH', body: { track: { encoded: loaded.data.encoded } } });
+    await api(node.url, path, { method: 'PATCH', body: { track: { encoded: await h.load() } } });
     await client.wait((m) => m.type === 'TrackStartEvent', 5000);
     await until(() => (listener.heard.get(NODE_BOT)?.length ?? 0) >= 20, 10_000, 'audio at the listener');
     const heard = listener.heard.get(NODE_BOT) ?? [];
@@ -153,24 +83,14 @@ describe('voice backend', () => {
 
 describe('voice backend and session resume', () => {
   it('keeps playing while the client WebSocket is gone, and resumes with the events in order', async () => {
-    const { listener, file, state, server, node, client } = await setUp();
-    const sessionId = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+    const { node, client, path, voice, sessionId, ...h } = await startVoiceHarness(cleanup);
+    const listener = h.listener!;
     await api(node.url, `/v4/sessions/${sessionId}`, {
       method: 'PATCH',
       body: { resuming: true, timeout: 30 },
     });
-    const path = `/v4/sessions/${sessionId}/players/${GUILD}`;
-    const voice = {
-      token: server?.token,
-      endpoint: server?.endpoint,
-      sessionId: state?.session_id,
-      channelId: CHANNEL,
-    };
     await api(node.url, path, { method: 'PATCH', body: { voice } });
-    const loaded = (await api(node.url, `/v4/loadtracks?identifier=${encodeURIComponent(file)}`)).json() as {
-      data: { encoded: string };
-    };
-    await api(node.url, path, { method: 'PATCH', body: { track: { encoded: loaded.data.encoded } } });
+    await api(node.url, path, { method: 'PATCH', body: { track: { encoded: await h.load() } } });
     const count = (): number => listener.heard.get(NODE_BOT)?.length ?? 0;
     await until(() => count() >= 10, 10_000, 'audio at the listener');
     await client.close();

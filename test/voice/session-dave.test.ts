@@ -636,6 +636,7 @@ describe('SessionDave with engine-side encryption (no sockets)', () => {
       encrypted: 7,
       plain: 2,
       dropped: { alone: 3, 'no-key': 0, 'session-ended': 0, stopped: 0 },
+      emptyTicks: 6,
     };
     (channel as FakeChannel & { sendCounts(): SendCounts }).sendCounts = () => counts;
     channel.emit('sendDrop', 'alone', 1);
@@ -648,6 +649,7 @@ describe('SessionDave with engine-side encryption (no sockets)', () => {
       framesSent: 9,
       framesDropped: { alone: 3, 'no-key': 0, 'session-ended': 5, stopped: 2 },
       framesCarried: 4,
+      emptyTicks: 6,
     });
     expect(dave.stats).toMatchObject({ framesEncrypted: 7, framesUnencrypted: 2, framesDropped: 3 });
     expect(drops).toEqual(['alone', 'session-ended']);

@@ -1,0 +1,113 @@
+/**
+ * frameStats with real audio: the node's voice backend counts the frames its players send (or
+ * drop at their tick for want of a DAVE send key) and the empty ticks, and each session's `stats`
+ * message reports them over the interval as Lavalink defines them. Checked against the node's own
+ * counters (the values frameStats sampled) and against what a listener hears; and a bot alone in
+ * a DAVE call keeps time: its track advances, ends on time as `finished` and counts in frameStats.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cleanup, hex, until } from '../cli/helpers.js';
+import { api } from './helpers.js';
+import type { Message } from './helpers.js';
+import { NODE_BOT, startVoiceHarness } from './voice-harness.js';
+
+let cleanup = new Cleanup();
+afterEach(async () => {
+  await cleanup.run();
+  cleanup = new Cleanup();
+});
+
+type FrameStats = { sent: number; nulled: number; deficit: number };
+const STATS_MS = 1000;
+
+/** The non-null frameStats of the stats messages so far. */
+function frameStatsOf(messages: readonly Message[]): FrameStats[] {
+  return messages
+    .filter((m) => m.op === 'stats' && m.frameStats !== null)
+    .map((m) => m.frameStats as FrameStats);
+}
+
+/**
+ * Each reported window is the difference of two consecutive samples of the node's counters (one
+ * player: averages are the player's own numbers), in order.
+ */
+function expectMatchesCounters(
+  reported: readonly FrameStats[],
+  reads: readonly { sent: number; nulled: number }[],
+) {
+  let from = 1;
+  for (const window of reported) {
+    let i = from;
+    while (
+      i < reads.length &&
+      !(
+        reads[i]!.sent - reads[i - 1]!.sent === window.sent &&
+        reads[i]!.nulled - reads[i - 1]!.nulled === window.nulled
+      )
+    )
+      i++;
+    expect(i, `window ${JSON.stringify(window)} among the node's samples`).toBeLessThan(reads.length);
+    from = i + 1;
+  }
+}
+
+describe('frameStats from the voice backend', () => {
+  it('reports the frames the node sent, per stats interval, matching its counters and the listener', async () => {
+    const h = await startVoiceHarness(cleanup, { statsIntervalMs: STATS_MS, toneMs: 4000 });
+    expect((await api(h.node.url, h.path, { method: 'PATCH', body: { voice: h.voice } })).status).toBe(200);
+    await api(h.node.url, h.path, { method: 'PATCH', body: { track: { encoded: await h.load() } } });
+    await h.client.wait((m) => m.type === 'TrackEndEvent' && m.reason === 'finished', 15_000);
+    // One more sample after the end (its window includes the end).
+    const reads = h.frameReads.length;
+    await until(() => h.frameReads.length > reads + 1, 5000, 'two more samples');
+    await new Promise((r) => setTimeout(r, 100));
+
+    // The node's own counter: every frame of the file was sent, once.
+    const last = h.frameReads.at(-1)!;
+    expect(last.sent).toBe(h.frames.length);
+    // ... and the listener heard each of them (a steady tone repeats packets: compare in order).
+    const heard = (h.listener!.heard.get(NODE_BOT) ?? []).map(hex);
+    const start = heard.indexOf(hex(h.frames[0]!));
+    expect(heard.slice(start, start + h.frames.length)).toEqual(h.frames.map(hex));
+
+    const windows = frameStatsOf(h.client.messages);
+    // A 4 s track sampled every second: at least 2 whole windows (the start and end are partial).
+    expect(windows.length).toBeGreaterThanOrEqual(2);
+    expectMatchesCounters(windows, h.frameReads);
+    for (const w of windows) {
+      // deficit = expected − (sent + nulled), expected = the window / 20 ms.
+      expect(w.sent + w.nulled + w.deficit).toBeGreaterThanOrEqual(STATS_MS / 20 - 2);
+      expect(w.sent + w.nulled + w.deficit).toBeLessThanOrEqual(STATS_MS / 20 + 2);
+      expect(w.sent).toBeGreaterThanOrEqual(40);
+    }
+    // GET /v4/stats never carries frameStats.
+    expect((await api(h.node.url, '/v4/stats')).json()).not.toHaveProperty('frameStats');
+  }, 40_000);
+
+  it('a bot alone in a DAVE call: the track advances in real time, ends on time, and counts', async () => {
+    const h = await startVoiceHarness(cleanup, { statsIntervalMs: STATS_MS, toneMs: 3000, listener: false });
+    expect((await api(h.node.url, h.path, { method: 'PATCH', body: { voice: h.voice } })).status).toBe(200);
+    await api(h.node.url, h.path, { method: 'PATCH', body: { track: { encoded: await h.load() } } });
+    await h.client.wait((m) => m.type === 'TrackStartEvent', 5000);
+    const startedAt = performance.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    const mid = (await api(h.node.url, h.path)).json() as { state: { position: number } };
+    // Nobody hears it, but its position moves with the clock.
+    expect(mid.state.position).toBeGreaterThan(1000);
+    expect(mid.state.position).toBeLessThan(2200);
+    const end = await h.client.wait((m) => m.type === 'TrackEndEvent', 10_000);
+    const took = performance.now() - startedAt;
+    expect(end.reason).toBe('finished');
+    // On time: 3 s of audio ends after about 3 s (not at once, not stalled).
+    expect(took).toBeGreaterThan(2700);
+    expect(took).toBeLessThan(4500);
+    const reads = h.frameReads.length;
+    await until(() => h.frameReads.length > reads + 1, 5000, 'two more samples');
+    // Its frames count as sent in frameStats (dropped at their tick: nobody holds the key).
+    expect(h.frameReads.at(-1)!.sent).toBe(h.frames.length);
+    const windows = frameStatsOf(h.client.messages);
+    expect(windows.length).toBeGreaterThanOrEqual(1);
+    expectMatchesCounters(windows, h.frameReads);
+    expect(Math.max(...windows.map((w) => w.sent))).toBeGreaterThanOrEqual(40);
+  }, 40_000);
+});

@@ -1,0 +1,128 @@
+/** Test helpers shared by the multi-node tests: node child processes, a bot shard for lavalink-client. */
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import type { LavalinkManager } from 'lavalink-client';
+import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { joinVoiceChannel } from '../../src/gateway/registry.js';
+import type { MediaEngine } from '../../src/media/media-engine.js';
+import type { LocalDiscord } from '../../src/server/local-discord.js';
+import { startLocalDiscord } from '../../src/server/local-discord.js';
+import { createMediaEngine } from '../../src/media/index.js';
+import { entersState } from '../../src/util/enters-state.js';
+import type { AudioFrame } from '../../src/voice/index.js';
+import type { Cleanup } from '../cli/helpers.js';
+import { PASSWORD } from './helpers.js';
+
+/** A voxcord node in a child process (its own media engine); `kill` is SIGKILL. */
+export async function spawnNode(
+  cleanup: Cleanup,
+  options: { statsIntervalMs?: number } = {},
+): Promise<{ port: number; kill: () => void }> {
+  const url = (p: string): string => pathToFileURL(new URL(p, import.meta.url).pathname).href;
+  const stats = options.statsIntervalMs === undefined ? '' : `statsIntervalMs: ${options.statsIntervalMs}, `;
+  const script = [
+    `import { startNode } from '${url('../../src/node/server.ts')}';`,
+    `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
+    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend: createVoiceBackend({ tls: false }) });`,
+    "console.log('PORT ' + node.port);",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanup.add(() => child.kill('SIGKILL'));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the node process exited (${String(code)})`)));
+  });
+  return { port, kill: () => child.kill('SIGKILL') };
+}
+
+/**
+ * lavalink-client's `sendToShard` over the bot's own gateway shard: op 4 out, the two voice events
+ * back to the manager as raw packets (as a discord.js bot forwards them).
+ */
+export function lavalinkShard(
+  shard: GatewayClient,
+  manager: () => LavalinkManager,
+): (guildId: string, payload: unknown) => void {
+  const adapters = new Map<string, VoiceAdapterImplementerMethods>();
+  return (guildId, payload) => {
+    let a = adapters.get(guildId);
+    if (a === undefined) {
+      a = shard.adapterCreator(guildId)({
+        onVoiceStateUpdate: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+        onVoiceServerUpdate: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+        destroy: () => undefined,
+      });
+      adapters.set(guildId, a);
+    }
+    a.sendPayload(payload as never);
+  };
+}
+
+/**
+ * A voxcord listener in `channelId` of `guildId`; `heard()` counts the non-silence frames it got
+ * from `fromUserId`.
+ */
+export async function listenIn(
+  cleanup: Cleanup,
+  world: { local: LocalDiscord; engine: MediaEngine },
+  ids: { userId: string; guildId: string; channelId: string; fromUserId: string },
+): Promise<{ heard: () => number }> {
+  const { token, apiUrl } = world.local.createBot(ids.userId);
+  const client = createGatewayClient({ token, apiUrl });
+  cleanup.add(() => client.destroy());
+  await client.connect();
+  const connection = joinVoiceChannel({
+    guildId: ids.guildId,
+    channelId: ids.channelId,
+    adapterCreator: client.adapterCreator(ids.guildId),
+    group: `listener-${ids.userId}`,
+    engine: world.engine,
+    tls: false,
+    selfDeaf: false,
+  });
+  cleanup.add(() => connection.destroy());
+  let count = 0;
+  connection.subscribe({
+    attach: (session) =>
+      session.on('audioFrame', (frame: AudioFrame) => {
+        if (frame.userId === ids.fromUserId && frame.payload.length > 3) count++;
+      }),
+    detach: () => undefined,
+  });
+  await entersState(connection, 'ready', 10_000);
+  return { heard: () => count };
+}
+
+/** The local Discord for client tests ('state-first' voice events, DAVE on) and a media engine. */
+export async function clientWorld(
+  cleanup: Cleanup,
+  guilds: string[],
+): Promise<{ local: LocalDiscord; engine: MediaEngine }> {
+  const local = await startLocalDiscord({ gateway: { guilds, voiceEventOrder: 'state-first' } });
+  cleanup.add(() => local.stop());
+  const engine = createMediaEngine();
+  cleanup.add(() => engine.close());
+  return { local, engine };
+}
+
+/** A bot's own gateway shard on the local Discord, connected. */
+export async function botShard(
+  cleanup: Cleanup,
+  local: LocalDiscord,
+  userId: string,
+): Promise<GatewayClient> {
+  const { token, apiUrl } = local.createBot(userId);
+  const shard = createGatewayClient({ token, apiUrl });
+  cleanup.add(() => shard.destroy());
+  await shard.connect();
+  return shard;
+}
