@@ -8,7 +8,7 @@
 import type { VoxcordError } from '../errors.js';
 import type { DaveSendKey } from './send-key.js';
 import { VoiceOpcode } from '../protocol/constants.js';
-import type { ServerMessage } from '../voice/messages.js';
+import type { ServerMessage } from '../protocol/voice-messages.js';
 
 /** What an endpoint needs from the gateway, already decoded (JSON fields) or as binary payloads. */
 export type DaveInbound =

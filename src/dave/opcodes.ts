@@ -1,6 +1,6 @@
 /**
  * Binary payload codecs of the DAVE MLS opcodes 25-30 (dave.md §4.7-§4.12), one encoder and one
- * decoder each. A payload here is what follows the opcode byte (src/voice/messages.ts strips the
+ * decoder each. A payload here is what follows the opcode byte (src/protocol/voice-messages.ts strips the
  * envelope: seq u16 for server frames, op u8). Decoders validate framing only and throw a
  * VoxcordError (DAVE_PROTOCOL_ERROR, details.reason 'malformed'); MLS semantics are checked by the
  * session.

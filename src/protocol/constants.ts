@@ -1,6 +1,7 @@
 /**
  * Every Discord voice protocol constant, in one place.
- * Sources: ../shared/protocol (voice-gateway.md, media.md, dave.md).
+ * Sources: docs/protocol (voice-gateway.md, media.md, dave.md). Comments across src cite those files
+ * by name and section, e.g. "dave.md §6.11" means docs/protocol/dave.md, section 6.11.
  */
 
 // ---- Main gateway (v10; only what joining voice needs) ----

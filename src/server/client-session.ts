@@ -6,7 +6,7 @@
  */
 import { VoiceOpcode } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
-import { encodeServerBinary, encodeServerJson } from '../voice/messages.js';
+import { encodeServerBinary, encodeServerJson } from '../protocol/voice-messages.js';
 import type { TransportCipher } from '../media/transport-cipher.js';
 import { ReplayWindow } from '../media/replay-window.js';
 import { ReplayBuffer } from './replay-buffer.js';

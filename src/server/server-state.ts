@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { VoiceCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import { isSnowflake } from '../util/snowflake.js';
-import type { IdentifyData } from '../voice/messages.js';
+import type { IdentifyData } from '../protocol/voice-messages.js';
 import { Call, callKey } from './call.js';
 import type { DaveServiceFactory } from './call.js';
 import { ClientSession } from './client-session.js';

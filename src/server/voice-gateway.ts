@@ -1,7 +1,7 @@
 /**
  * The local voice gateway: a websocket server (ws:// or wss://) speaking voice gateway v8
  * (voice-gateway.md §5-§10). One GatewayConnection per websocket; sessions outlive connections
- * (Resume). Frames are parsed and built only by src/voice/messages.ts.
+ * (Resume). Frames are parsed and built only by src/protocol/voice-messages.ts.
  *
  * Choices where Discord is silent or vague (documented for tests and clients):
  * - Hello is sent immediately on connect; Identify/Resume may arrive before or after it.
@@ -28,8 +28,8 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { VoiceCloseCode, VoiceOpcode, closeCodeAction } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
-import { decodeClientFrame, encodeServerJson } from '../voice/messages.js';
-import type { ClientMessage, IdentifyData, ResumeData, SelectProtocolData } from '../voice/messages.js';
+import { decodeClientFrame, encodeServerJson } from '../protocol/voice-messages.js';
+import type { ClientMessage, IdentifyData, ResumeData, SelectProtocolData } from '../protocol/voice-messages.js';
 import { createTransportCipher } from '../media/transport-cipher.js';
 import {
   TRANSPORT_KEY_BYTES,

@@ -8,7 +8,7 @@ import {
   HEARTBEAT_INTERVAL_MIN_MS,
   MAX_MISSED_HEARTBEAT_ACKS,
 } from '../protocol/constants.js';
-import type { HeartbeatData } from './messages.js';
+import type { HeartbeatData } from '../protocol/voice-messages.js';
 
 export type HeartbeatTick =
   /** Send this op 3 payload now. */

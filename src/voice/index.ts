@@ -9,7 +9,7 @@ export { HeartbeatTracker } from './heartbeat.js';
 export type { HeartbeatTick } from './heartbeat.js';
 export { transmit } from './transmit.js';
 export type { SessionTransmission, Transmission, TransmitLink, TransmitOptions } from './transmit.js';
-export * from './messages.js';
+export * from '../protocol/voice-messages.js';
 export { SessionDave } from './session-dave.js';
 export type {
   AudioFrame,

@@ -8,8 +8,8 @@ import type { RawData } from 'ws';
 import { VOICE_GATEWAY_VERSION, VOICE_WS_MAX_PAYLOAD_BYTES } from '../protocol/constants.js';
 import { VoxcordError, toError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { decodeServerFrame, encodeClientMessage } from './messages.js';
-import type { ClientMessage, ServerMessage } from './messages.js';
+import { decodeServerFrame, encodeClientMessage } from '../protocol/voice-messages.js';
+import type { ClientMessage, ServerMessage } from '../protocol/voice-messages.js';
 
 export type VoiceTlsOptions = boolean | { rejectUnauthorized?: boolean; ca?: string | Buffer };
 

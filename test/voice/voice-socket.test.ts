@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, it, expect } from 'vitest';
 import { VoiceSocket, voiceSocketUrl } from '../../src/voice/voice-socket.js';
-import type { ServerMessage } from '../../src/voice/messages.js';
+import type { ServerMessage } from '../../src/protocol/voice-messages.js';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import { once } from 'node:events';

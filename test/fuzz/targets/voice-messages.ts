@@ -1,5 +1,5 @@
 /**
- * The voice gateway message codec (src/voice/messages.ts), both directions: JSON text frames get
+ * The voice gateway message codec (src/protocol/voice-messages.ts), both directions: JSON text frames get
  * shape mutations, binary DAVE frames byte mutations. Oracle: whatever decodes re-encodes to a
  * frame that decodes to the same message (binary frames: to the same bytes).
  */
@@ -12,8 +12,8 @@ import {
   encodeClientMessage,
   encodeServerBinary,
   encodeServerJson,
-} from '../../../src/voice/messages.js';
-import type { ClientMessage, ServerMessage } from '../../../src/voice/messages.js';
+} from '../../../src/protocol/voice-messages.js';
+import type { ClientMessage, ServerMessage } from '../../../src/protocol/voice-messages.js';
 import { mutateJson, oracle } from '../engine.js';
 import type { FuzzTarget } from '../engine.js';
 
@@ -105,7 +105,7 @@ function checkClientRoundTrip(m: ClientMessage | { op: 'unknown' }): void {
 export const voiceMessageTargets: FuzzTarget[] = [
   {
     name: 'voice-server-json',
-    modules: ['src/voice/messages.ts decodeServerFrame (text)'],
+    modules: ['src/protocol/voice-messages.ts decodeServerFrame (text)'],
     create: () => ({
       seeds: SERVER_JSON.map(text),
       mutate: mutateJson,
@@ -118,7 +118,7 @@ export const voiceMessageTargets: FuzzTarget[] = [
   },
   {
     name: 'voice-server-binary',
-    modules: ['src/voice/messages.ts decodeServerFrame (binary)'],
+    modules: ['src/protocol/voice-messages.ts decodeServerFrame (binary)'],
     create: () => ({
       seeds: [25, 27, 29, 30, 26, 2].map((op, i) =>
         encodeServerBinary(op as 25, PAYLOAD.subarray(i), 1000 + i),
@@ -136,7 +136,7 @@ export const voiceMessageTargets: FuzzTarget[] = [
   },
   {
     name: 'voice-client-json',
-    modules: ['src/voice/messages.ts decodeClientFrame (text)'],
+    modules: ['src/protocol/voice-messages.ts decodeClientFrame (text)'],
     create: () => ({
       seeds: CLIENT_JSON.map(text),
       mutate: mutateJson,
@@ -149,7 +149,7 @@ export const voiceMessageTargets: FuzzTarget[] = [
   },
   {
     name: 'voice-client-binary',
-    modules: ['src/voice/messages.ts decodeClientFrame (binary)'],
+    modules: ['src/protocol/voice-messages.ts decodeClientFrame (binary)'],
     create: () => ({
       seeds: [26, 28, 5].map((op) => Buffer.from(encodeClientMessage({ op: op as 26, payload: PAYLOAD }))),
       isTypedRejection: malformed,

@@ -16,7 +16,7 @@ import {
 import { parseWelcome } from '../../../src/dave/mls/welcome-filter.js';
 import { buildKeyPackage, buildLeafNode, craftCommit, craftWelcome } from './mls-fixtures.js';
 import { SimCall } from './davey-harness.js';
-import type { ServerMessage } from '../../../src/voice/messages.js';
+import type { ServerMessage } from '../../../src/protocol/voice-messages.js';
 
 const CH = '1300000000000000001';
 const A = '1000000000000000001';
@@ -384,7 +384,7 @@ describe('output shapes', () => {
   it('are voice gateway ServerMessages the server can encode with its seq', () => {
     const svc = new DaveDeliveryService({ channelId: CH });
     const out = svc.join(A, 1);
-    // Compile-time: every DaveServerMessage is a ServerMessage of src/voice/messages.ts.
+    // Compile-time: every DaveServerMessage is a ServerMessage of src/protocol/voice-messages.ts.
     const asServer: ServerMessage[] = out.map((o) => o.message);
     expect(asServer).toEqual([
       { op: VoiceOpcode.DaveMlsExternalSender, payload: svc.externalSenderPackage() },

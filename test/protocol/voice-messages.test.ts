@@ -5,7 +5,7 @@ import {
   encodeClientMessage,
   encodeServerBinary,
   encodeServerJson,
-} from '../../src/voice/messages.js';
+} from '../../src/protocol/voice-messages.js';
 import { VoiceOpcode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
 

@@ -4,7 +4,7 @@
  * Decoders validate every field they hand out and throw GATEWAY_MALFORMED_FRAME otherwise;
  * unknown opcodes decode to `{ op: 'unknown' }` so callers can ignore them.
  */
-import { BINARY_OPCODES, VoiceOpcode } from '../protocol/constants.js';
+import { BINARY_OPCODES, VoiceOpcode } from './constants.js';
 import { VoxcordError } from '../errors.js';
 import { isSnowflake } from '../util/snowflake.js';
 
