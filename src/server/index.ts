@@ -1,7 +1,7 @@
 /**
  * The local Discord voice server: a voice gateway (websocket, optionally TLS) and an SFU (UDP)
  * that behave like Discord's, for offline tests and demos. DAVE plugs in through `options.dave`
- * (see call.ts).
+ * (see dave/hooks.ts).
  */
 import { randomInt } from 'node:crypto';
 import {
@@ -20,13 +20,13 @@ import { Sfu } from './sfu.js';
 import { generateSelfSignedCertificate } from './tls.js';
 import { VoiceGateway } from './voice-gateway.js';
 import { createDaveServiceFactory } from './dave/adapter.js';
-import type { DaveServiceFactory } from './call.js';
+import type { DaveServiceFactory } from './dave/hooks.js';
 import type { VoiceFlags } from './forwarding.js';
 import type { CallInfo, DaveCallState, ParticipantInfo, SfuStats, VoiceServerOptions } from './types.js';
 
 export type { AllocateRequest, Allocation } from './client-session.js';
 export type { FaultOptions, HandshakeStep, UdpFaults, WsFaults } from './faults.js';
-export type { CallDaveService, CallParticipant, CallView, DaveServiceFactory } from './call.js';
+export type { CallDaveService, CallParticipant, CallView, DaveServiceFactory } from './dave/hooks.js';
 export type {
   CallInfo,
   DaveCallState,

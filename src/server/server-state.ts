@@ -9,7 +9,7 @@ import { VoxcordError } from '../errors.js';
 import { isSnowflake } from '../util/snowflake.js';
 import type { IdentifyData } from '../protocol/voice-messages.js';
 import { Call, callKey } from './call.js';
-import type { DaveServiceFactory } from './call.js';
+import type { DaveServiceFactory } from './dave/hooks.js';
 import { ClientSession } from './client-session.js';
 import type { AllocateRequest, Allocation } from './client-session.js';
 import type { FaultOptions } from './faults.js';

@@ -1,6 +1,8 @@
 /** Options and structured log events of the local voice server. */
 import type { FaultOptions } from './faults.js';
-import type { DaveServiceFactory } from './call.js';
+import type { DaveServiceFactory } from './dave/hooks.js';
+
+export type { DaveCallState, DaveTransitionState } from './dave/hooks.js';
 
 export interface VoiceServerOptions {
   /** Interface for both sockets; also the `ip` in Ready (0.0.0.0/:: advertise 127.0.0.1). Default 127.0.0.1. */
@@ -32,7 +34,7 @@ export interface VoiceServerOptions {
   rtpExtension?: boolean;
   /**
    * DAVE (dave.md §7): true (default, like Discord) runs our delivery service in every call; false
-   * turns it off (every op 4 says version 0); a factory plugs in another per-call service (call.ts).
+   * turns it off (every op 4 says version 0); a factory plugs in another per-call service (dave/hooks.ts).
    */
   dave?: boolean | DaveServiceFactory;
   /** Close 4017 for a client whose Identify says `max_dave_protocol_version` 0 (needs `dave`). */
@@ -133,36 +135,4 @@ export interface SfuStats {
    * 'fault-drop'...).
    */
   dropped: Record<string, number>;
-}
-
-/** A transition the DAVE service started (dave.md §7.5, §7.6, §7.8). */
-export interface DaveTransitionState {
-  transitionId: number;
-  protocolVersion: number;
-  /** commit: op 29/30; downgrade: op 21 v0; upgrade / sole-member-reset: op 24 epoch 1 (no op 22). */
-  kind: 'commit' | 'downgrade' | 'upgrade' | 'sole-member-reset';
-  /** Server epoch when it started (after the commit for 'commit'). */
-  epoch: number;
-  /** Op 22 was sent (always true for op 24 transitions, which nobody waits for). */
-  executed: boolean;
-  /** Op 22 went out because the op 23 wait timed out. */
-  timedOut: boolean;
-}
-
-/** The DAVE view of one call (`server.daveState`). */
-export interface DaveCallState {
-  /** The call's protocol version: 0 while any participant lacks DAVE. */
-  protocolVersion: number;
-  /** Server view of the MLS epoch (0 while no group is established). */
-  epoch: number;
-  established: boolean;
-  /** MLS group members in leaf order. */
-  members: string[];
-  /** Per joined user: the DAVE version it runs now (what op 4 would say). */
-  sessionVersions: Record<string, number>;
-  lastTransition: DaveTransitionState | null;
-  /** Client op 26/28 messages refused so far. */
-  rejected: number;
-  /** Outputs addressed to a user no longer in the call (dropped). */
-  undeliverable: number;
 }

@@ -1,5 +1,5 @@
 /**
- * Plugs the pure DaveDeliveryService into a call of the local voice server (call.ts hooks):
+ * Plugs the pure DaveDeliveryService into a call of the local voice server (the hooks of hooks.ts):
  * translates hook calls into service inputs, sends the service's outputs to the participants in
  * order (JSON ops 21/22/24 with sendJson, binary ops 25/27/29/30 with sendBinary), runs the
  * transition deadlines on ONE unref'd timer per call, keeps a small operator view (daveState) and
@@ -10,8 +10,15 @@
  * protocolVersion() and its outputs wait for onJoin(), which call.ts runs synchronously after them.
  */
 import { VoiceOpcode } from '../../protocol/constants.js';
-import type { CallDaveService, CallParticipant, CallView, DaveServiceFactory } from '../call.js';
-import type { DaveCallState, DaveTransitionState, ServerEvent } from '../types.js';
+import type {
+  CallDaveService,
+  CallParticipant,
+  CallView,
+  DaveCallState,
+  DaveServiceFactory,
+  DaveTransitionState,
+} from './hooks.js';
+import type { ServerEvent } from '../types.js';
 import { DaveDeliveryService } from './delivery-service.js';
 import type { DaveInputResult, DaveOutbound } from './delivery-service.js';
 
@@ -23,7 +30,7 @@ export interface DaveAdapterOptions {
   now?: () => number;
 }
 
-/** What the server needs from a DAVE service beyond the call.ts hooks. */
+/** What the server needs from a DAVE service beyond the hooks of hooks.ts. */
 export interface DaveCallAdapter extends CallDaveService {
   state(): DaveCallState;
   /** The transition timer is armed (false after close()). */
@@ -68,7 +75,7 @@ export class DaveAdapter implements DaveCallAdapter {
     return this.timer !== null;
   }
 
-  // ---- call.ts hooks ----
+  // ---- the hooks (hooks.ts) ----
 
   protocolVersion(participant: CallParticipant): number {
     if (this.closed) return 0;
