@@ -4,7 +4,7 @@
  */
 import type { VoxcordError } from '../errors.js';
 import { isVoxcordError } from '../errors.js';
-import { runServeCommand } from '../server/cli.js';
+import { runServeCommand } from './serve.js';
 import { runNodeCommand } from '../node/cli.js';
 import { runDemoCommand } from './demo.js';
 import { runDoctorCommand } from './doctor.js';

@@ -18,7 +18,7 @@ import type {
   VoiceServer,
   VoiceServerOptions,
 } from '../../src/server/index.js';
-import { runServeCommand } from '../../src/server/cli.js';
+import { runServeCommand } from '../../src/cli/serve.js';
 import { CHANNEL, Cleanup, GUILD, RawUdpClient, identifyPayload, keyFor, until } from './helpers.js';
 import { SimClient } from './dave/davey-harness.js';
 import type { ClientMessage as DaveClientMessage } from './dave/davey-harness.js';

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import { VoiceOpcode } from '../../src/protocol/constants.js';
 import { generateSelfSignedCertificate, startVoiceServer } from '../../src/server/index.js';
 import type { ServerEvent } from '../../src/server/index.js';
-import { runServeCommand } from '../../src/server/cli.js';
+import { runServeCommand } from '../../src/cli/serve.js';
 import { Cleanup, GUILD, RawWsClient, join, speak } from './helpers.js';
 
 const cleanup = new Cleanup();

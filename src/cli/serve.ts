@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { VoxcordError } from '../errors.js';
-import { startLocalDiscord } from './local-discord.js';
-import type { LocalDiscord } from './local-discord.js';
+import { startLocalDiscord } from '../server/local-discord.js';
+import type { LocalDiscord } from '../server/local-discord.js';
+import type { ServerEvent } from '../server/types.js';
 import { formatServeEvent } from './serve-log.js';
-import type { ServerEvent } from './types.js';
 
 export interface ServeIo {
   write(line: string): void;

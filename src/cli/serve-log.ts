@@ -3,7 +3,7 @@
  * websocket close, so an operator watching a local Discord sees what bots do. Pure formatting of
  * the voice server's structured events (which never carry tokens, session ids or keys).
  */
-import type { ServerEvent } from './types.js';
+import type { ServerEvent } from '../server/types.js';
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
