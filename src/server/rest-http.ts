@@ -1,0 +1,87 @@
+/**
+ * The HTTP side of the local Discord's REST API: routes `/api[/v{n}]/...` requests to the REST
+ * handler (rest-api.ts), reads JSON and multipart bodies, writes Discord's JSON answers, and logs
+ * each call by route (interaction and webhook tokens cut from the path).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RestRequest, RestResponse } from './rest-api.js';
+import type { MainGatewayLogEvent } from './main-types.js';
+
+export type RestHandler = (request: RestRequest) => RestResponse;
+
+const MAX_BODY_BYTES = 26 * 1024 * 1024;
+
+/** Answers one HTTP request; `handler` null (not ready yet) answers 404. */
+export function serveRestRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: RestHandler | null,
+  log: (event: MainGatewayLogEvent) => void,
+): void {
+  const send = (response: RestResponse): void => {
+    if (response.body === undefined) {
+      res.writeHead(response.status);
+      res.end();
+      return;
+    }
+    res.writeHead(response.status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(response.body));
+  };
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const apiPath = /^\/api(?:\/v\d+)?(\/.*)$/.exec(url.pathname.replaceAll('%40', '@'))?.[1];
+  if (apiPath === undefined || handler === null) {
+    send({ status: 404, body: { message: '404: Not Found', code: 0 } });
+    return;
+  }
+  readBody(req)
+    .then(({ body, files }) => {
+      const method = req.method ?? 'GET';
+      const response = handler({
+        method,
+        path: apiPath,
+        query: url.searchParams,
+        authorization: req.headers.authorization ?? '',
+        body,
+        files,
+      });
+      // Routes, never tokens: interaction and webhook tokens in paths are cut.
+      log({ type: 'rest', code: response.status, detail: `${method} ${redactPath(apiPath)}` });
+      send(response);
+    })
+    .catch(() => send({ status: 400, body: { message: '400: Bad Request', code: 0 } }));
+}
+
+/** A request body: JSON, or multipart/form-data with `payload_json` and files (discord.js uploads). */
+async function readBody(
+  req: IncomingMessage,
+): Promise<{ body: unknown; files: Array<{ filename: string; size: number }> }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const raw = Buffer.concat(chunks);
+  if (raw.length === 0) return { body: undefined, files: [] };
+  const type = req.headers['content-type'] ?? '';
+  if (type.startsWith('multipart/form-data')) {
+    const form = await new Response(raw, { headers: { 'content-type': type } }).formData();
+    const files: Array<{ filename: string; size: number }> = [];
+    let body: unknown;
+    for (const [name, value] of form.entries()) {
+      if (typeof value === 'string') {
+        if (name === 'payload_json') body = JSON.parse(value) as unknown;
+      } else files.push({ filename: value.name, size: value.size });
+    }
+    return { body, files };
+  }
+  return { body: JSON.parse(raw.toString('utf8')) as unknown, files: [] };
+}
+
+/** REST paths for logs: interaction and webhook tokens replaced. */
+function redactPath(path: string): string {
+  return path
+    .replace(/^(\/interactions\/\d+\/)[^/]+/, '$1:token')
+    .replace(/^(\/webhooks\/\d+\/)[^/]+/, '$1:token');
+}
