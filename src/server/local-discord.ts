@@ -6,8 +6,8 @@
  */
 import { startMainGateway } from './main-gateway.js';
 import type { MainGateway, MainGatewayGuild, MainGatewayOptions } from './main-gateway.js';
-import { startVoiceServer } from './index.js';
-import type { VoiceServer } from './index.js';
+import { startVoiceServer } from './voice-server.js';
+import type { VoiceServer } from './voice-server.js';
 import type { VoiceServerOptions } from './types.js';
 
 export interface LocalDiscordOptions {
