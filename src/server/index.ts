@@ -22,15 +22,5 @@ export type { DaveAdapterOptions, DaveCallAdapter } from './dave/adapter.js';
 export { generateSelfSignedCertificate } from './tls.js';
 export type { VoiceFlags, WithheldReason } from './forwarding.js';
 export type { TlsCertificate } from './tls.js';
-export { startMainGateway, createBotToken, userIdFromToken } from './main-gateway.js';
-export type {
-  GatewayBotInfo,
-  MainGateway,
-  MainGatewayLogEvent,
-  MainGatewayOptions,
-  MainGatewayVoiceServer,
-  VoiceEventOrder,
-  VoiceStateInfo,
-} from './main-gateway.js';
-export { startLocalDiscord } from './local-discord.js';
-export type { LocalDiscord, LocalDiscordOptions, LocalDiscordOperatorControls } from './local-discord.js';
+export * from './main-gateway.js';
+export * from './local-discord.js';

@@ -15,6 +15,7 @@ import type { BotSession, BotSessionLink } from './bot-session.js';
 import { isObject } from './main-state.js';
 import type { MainGatewayState } from './main-state.js';
 import type { MainGatewayLogEvent } from './main-types.js';
+import { closeHttp, listenHttp } from './http-listener.js';
 import { serveRestRequest } from './rest-http.js';
 import type { RestHandler } from './rest-http.js';
 
@@ -57,24 +58,14 @@ export class MainGatewayServer {
       serveRestRequest(req, res, server?.served?.rest ?? null, options.log),
     );
     const wss = new WebSocketServer({ server: http, maxPayload: MAIN_GATEWAY_MAX_PAYLOAD_BYTES });
-    // The http server's errors (EADDRINUSE...) are re-emitted here; listen() below reports them.
-    wss.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      const fail = (error: NodeJS.ErrnoException): void =>
-        reject(
-          new VoxcordError(
-            'SERVER_ERROR',
-            error.code === 'EADDRINUSE'
-              ? `main gateway port ${options.port} on ${options.host} is already in use`
-              : `main gateway could not listen on ${options.host}:${options.port}: ${error.message}`,
-            { cause: error, details: { errno: error.code } },
-          ),
-        );
-      http.once('error', fail);
-      http.listen(options.port, options.host, () => {
-        http.off('error', fail);
-        resolve();
-      });
+    await listenHttp(http, wss, options.port, options.host).catch((error: NodeJS.ErrnoException) => {
+      throw new VoxcordError(
+        'SERVER_ERROR',
+        error.code === 'EADDRINUSE'
+          ? `main gateway port ${options.port} on ${options.host} is already in use`
+          : `main gateway could not listen on ${options.host}:${options.port}: ${error.message}`,
+        { cause: error, details: { errno: error.code } },
+      );
     });
     server = new MainGatewayServer(http, wss, options);
     return server;
@@ -105,9 +96,7 @@ export class MainGatewayServer {
   async close(): Promise<void> {
     for (const connection of this.connections) connection.destroy();
     this.connections.clear();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    this.http.closeAllConnections();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await closeHttp(this.http, this.wss);
   }
 }
 

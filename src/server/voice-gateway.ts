@@ -29,7 +29,12 @@ import type { RawData, WebSocket } from 'ws';
 import { VoiceCloseCode, VoiceOpcode, closeCodeAction } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
 import { decodeClientFrame, encodeServerJson } from '../protocol/voice-messages.js';
-import type { ClientMessage, IdentifyData, ResumeData, SelectProtocolData } from '../protocol/voice-messages.js';
+import type {
+  ClientMessage,
+  IdentifyData,
+  ResumeData,
+  SelectProtocolData,
+} from '../protocol/voice-messages.js';
 import { createTransportCipher } from '../media/transport-cipher.js';
 import {
   TRANSPORT_KEY_BYTES,
@@ -40,6 +45,7 @@ import type { ClientSession, FrameSink } from './client-session.js';
 import { takeCloseAt } from './faults.js';
 import type { HandshakeStep } from './faults.js';
 import type { Frame } from './replay-buffer.js';
+import { closeHttp, listenHttp } from './http-listener.js';
 import { MessageRateLimit } from './rate-limit.js';
 import type { ServerState, SessionConnection } from './server-state.js';
 import type { ServerEvent } from './types.js';
@@ -94,15 +100,7 @@ export class VoiceGateway {
       ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
       : createHttpServer();
     const wss = new WebSocketServer({ server: http, maxPayload: VOICE_WS_MAX_PAYLOAD_BYTES });
-    await new Promise<void>((resolve, reject) => {
-      // The websocket server re-emits the http server's errors (EADDRINUSE): reject reports them.
-      wss.on('error', () => undefined);
-      http.once('error', reject);
-      http.listen(options.port, options.host, () => {
-        http.off('error', reject);
-        resolve();
-      });
-    });
+    await listenHttp(http, wss, options.port, options.host);
     return new VoiceGateway(http, wss, options, state);
   }
 
@@ -126,9 +124,7 @@ export class VoiceGateway {
   async close(): Promise<void> {
     for (const connection of this.connections) connection.destroy();
     this.connections.clear();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    this.http.closeAllConnections();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await closeHttp(this.http, this.wss);
   }
 }
 
