@@ -107,6 +107,19 @@ const CHANNEL_TYPES: Record<LocalChannelKind, number> = {
   stage: ChannelType.GuildStageVoice,
 };
 
+/** A slash command a bot registered (REST), as GET returns it. */
+export interface ApplicationCommandRecord {
+  id: string;
+  application_id: string;
+  guild_id?: string;
+  name: string;
+  description: string;
+  type: number;
+  options: Array<{ name: string; type: number; [key: string]: unknown }>;
+  version: string;
+  [key: string]: unknown;
+}
+
 export const SNOWFLAKE = /^\d{1,20}$/;
 
 /** A fresh snowflake-shaped id (timestamp-based, unique within the process). */

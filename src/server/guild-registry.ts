@@ -21,7 +21,7 @@ import type {
   UserRecord,
   VoiceStateRecord,
 } from './discord-model.js';
-import type { ApplicationCommandRecord } from './rest-api.js';
+import type { ApplicationCommandRecord } from './discord-model.js';
 
 /** A voice state dispatched when the user left voice. */
 export type LeftVoiceState = Omit<VoiceStateRecord, 'channel_id'> & { channel_id: null };

@@ -14,7 +14,7 @@ import {
 } from './discord-model.js';
 import type { ChannelRecord, GuildRecord, UserRecord } from './discord-model.js';
 import type { InteractionRecord } from './activity.js';
-import type { ApplicationCommandRecord } from './rest-api.js';
+import type { ApplicationCommandRecord } from './discord-model.js';
 
 export type CommandOptionValue = string | number | boolean;
 

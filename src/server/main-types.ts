@@ -6,7 +6,7 @@ import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import type { LocalInteraction, LocalMessage, MessageFilter } from './activity.js';
 import type { LocalChannelSpec, MainGatewayGuild } from './discord-model.js';
 import type { VoiceFlags } from './forwarding.js';
-import type { ApplicationCommandRecord } from './rest-api.js';
+import type { ApplicationCommandRecord } from './discord-model.js';
 
 /** What the main gateway needs from the voice server (startVoiceServer's handle fits). */
 export interface MainGatewayVoiceServer {

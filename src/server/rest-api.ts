@@ -14,7 +14,13 @@ import {
   rolePayload,
   userPayload,
 } from './discord-model.js';
-import type { ChannelRecord, GuildRecord, UserRecord, VoiceStateRecord } from './discord-model.js';
+import type {
+  ApplicationCommandRecord,
+  ChannelRecord,
+  GuildRecord,
+  UserRecord,
+  VoiceStateRecord,
+} from './discord-model.js';
 import { isEmptyMessage, isEphemeral, messagePayload, parseMessageBody } from './activity.js';
 import type { Activity, InteractionRecord, LocalMessage } from './activity.js';
 
@@ -33,18 +39,6 @@ export interface RestRequest {
 export interface RestResponse {
   status: number;
   body?: unknown;
-}
-
-export interface ApplicationCommandRecord {
-  id: string;
-  application_id: string;
-  guild_id?: string;
-  name: string;
-  description: string;
-  type: number;
-  options: Array<{ name: string; type: number; [key: string]: unknown }>;
-  version: string;
-  [key: string]: unknown;
 }
 
 export interface RestContext {
