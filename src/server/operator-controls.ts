@@ -168,7 +168,10 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
     return this.activity.find(filter);
   }
 
-  waitForMessage(filter: Parameters<MainGateway['waitForMessage']>[0] = {}, timeoutMs = 10_000) {
+  waitForMessage(
+    filter: Parameters<MainGateway['waitForMessage']>[0] = {},
+    timeoutMs = 10_000,
+  ): ReturnType<MainGateway['waitForMessage']> {
     return this.activity.waitFor(
       () => this.activity.find(filter)[0],
       timeoutMs,
