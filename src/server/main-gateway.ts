@@ -9,7 +9,7 @@
  * (`createGatewayClient({ token, apiUrl })`, or `new REST({ api: apiUrl })`); GET /gateway/bot
  * returns this server's `url`.
  *
- * The wing has the voice server's shape (index.ts): this file checks the options and wires the
+ * The wing has the voice server's shape (voice-server.ts): this file checks the options and wires the
  * parts, each with one job: main-gateway-server.ts (sockets: HTTP + websocket, one connection per
  * socket), main-state.ts (sessions and protocol rules, no sockets), bot-session.ts, bot-tokens.ts,
  * guild-registry.ts (the world), rest-api.ts / rest-http.ts (REST), operator-controls.ts.
