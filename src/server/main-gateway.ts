@@ -9,10 +9,11 @@
  * (`createGatewayClient({ token, apiUrl })`, or `new REST({ api: apiUrl })`); GET /gateway/bot
  * returns this server's `url`.
  *
- * The wing has the voice server's shape (voice-server.ts): this file checks the options and wires the
- * parts, each with one job: main-gateway-server.ts (sockets: HTTP + websocket, one connection per
- * socket), main-state.ts (sessions and protocol rules, no sockets), bot-session.ts, bot-tokens.ts,
- * guild-registry.ts (the world), rest-api.ts / rest-http.ts (REST), operator-controls.ts.
+ * The wing has the voice server's shape (voice-server.ts): this file checks the options and wires
+ * the parts, each with one job: main-gateway-server.ts (sockets: HTTP + websocket, one connection
+ * per socket), main-state.ts (sessions and protocol rules, no sockets), bot-session.ts,
+ * bot-tokens.ts, guild-registry.ts (the world), rest-api.ts / rest-http.ts (REST),
+ * operator-controls.ts.
  */
 import { GatewayCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
