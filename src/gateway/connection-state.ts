@@ -516,7 +516,11 @@ export function reduceConnection<S>(
       break;
     case 'sessionFailed':
       step.joinEvent({ type: 'sessionEnded' });
-      step.scheduleReconnect({ reason: event.error.message, failReason: 'session-failed', error: event.error });
+      step.scheduleReconnect({
+        reason: event.error.message,
+        failReason: 'session-failed',
+        error: event.error,
+      });
       break;
     case 'sessionState':
       if (event.session === machine.session) onSessionState(step, event.session, event.state);

@@ -262,7 +262,9 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     if (config.selfMute !== undefined) this.joinConfig.selfMute = config.selfMute;
     if (config.selfDeaf !== undefined) this.joinConfig.selfDeaf = config.selfDeaf;
     this.lastOp4Sent = false;
-    this.dispatch(config.channelId === undefined ? { type: 'rejoin' } : { type: 'rejoin', channelId: config.channelId });
+    this.dispatch(
+      config.channelId === undefined ? { type: 'rejoin' } : { type: 'rejoin', channelId: config.channelId },
+    );
     return this.lastOp4Sent && !this.isDestroyed();
   }
 
