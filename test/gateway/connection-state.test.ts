@@ -440,3 +440,92 @@ describe('connection state: leave, destroy, adapter', () => {
     expect(types(effects)).not.toContain('error');
   });
 });
+
+describe('connection state: invariants over seeded random runs', () => {
+  /** Small deterministic generator (the runs are the same every time). */
+  function rng(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+  }
+
+  const STABLE = new Set(['signalling', 'connecting', 'ready']);
+
+  it('answers effects like the shell does; the state moves only when it changes, destroyed absorbs, attempts stay bounded', () => {
+    for (let seed = 1; seed <= 150; seed++) {
+      const r = rng(seed);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
+      let m = initialConnection<S>(GUILD, CHANNEL);
+      let announced = m.status;
+      let sessions = 0;
+      const queue: ConnectionEvent<S>[] = [{ type: 'start' }];
+      for (let i = 0; i < 60; i++) {
+        const external: ConnectionEvent<S>[] = [
+          voiceState(pick([CHANNEL, OTHER_CHANNEL, null])),
+          voiceServer(pick(['voice.example:443', 'voice2.example:443', null]), `tok-${i}`),
+          { type: 'gateway', event: { type: 'timeout' } },
+          { type: 'reconnectDue' },
+          { type: 'rejoin', ...(r() < 0.5 ? { channelId: OTHER_CHANNEL } : {}) },
+          report(
+            m.session ?? 'stale',
+            pick<SessionReport>([
+              { status: 'connecting' },
+              { status: 'resuming' },
+              { status: 'ready' },
+              closed(4006, 'rejoin'),
+              closed(4014, 'final'),
+              { status: 'destroyed' },
+            ]),
+          ),
+          ...(r() < 0.05
+            ? [
+                pick<ConnectionEvent<S>>([
+                  { type: 'leave' },
+                  { type: 'destroy' },
+                  { type: 'adapterDestroyed' },
+                ]),
+              ]
+            : []),
+        ];
+        const event = queue.shift() ?? pick(external);
+        const before = m;
+        const step = reduceConnection(m, event, policy);
+        m = step.state;
+        if (before.status.status === 'destroyed') {
+          expect(step).toEqual({ state: before, effects: [] });
+          continue;
+        }
+        for (const effect of step.effects) {
+          if (effect.type === 'state') {
+            const same =
+              STABLE.has(effect.state.status) &&
+              effect.state.status === announced.status &&
+              (effect.state as { session?: S }).session === (announced as { session?: S }).session &&
+              (effect.state as { resuming?: boolean }).resuming ===
+                (announced as { resuming?: boolean }).resuming;
+            expect(same, `seed ${seed}: a 'state' effect without a change`).toBe(false);
+            announced = effect.state;
+          }
+          // The shell's answers.
+          if (effect.type === 'sendOp4')
+            queue.push({ type: 'op4', purpose: effect.purpose, sent: r() < 0.8 });
+          if (effect.type === 'startSession') {
+            expect(m.session, `seed ${seed}: a session started over a running one`).toBeUndefined();
+            queue.push(
+              r() < 0.9
+                ? { type: 'sessionStarted', session: `s${++sessions}` }
+                : { type: 'sessionFailed', error: new VoxcordError('INVALID_ARGUMENT', 'no') },
+            );
+          }
+          if (effect.type === 'armReconnect')
+            expect(m.status).toMatchObject({ status: 'disconnected', reason: 'reconnecting' });
+        }
+        expect(announced).toBe(m.status);
+        expect(m.attempts).toBeLessThanOrEqual(policy.backoff.maxAttempts);
+        if (m.status.status === 'destroyed') expect(step.effects.at(-1)?.type).toMatch(/closeEngine|error/);
+      }
+    }
+  });
+});
