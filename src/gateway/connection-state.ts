@@ -23,8 +23,8 @@
  * Deterministic given `policy.random` (the backoff jitter; tests pass a fixed one).
  */
 import { VoiceCloseCode } from '../protocol/constants.js';
-import type { CloseAction } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import type { VoiceSessionState, VoiceSessionStatus } from '../voice/session-state.js';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { initialJoinState, reduceJoin } from './join-state.js';
@@ -98,15 +98,8 @@ export interface ReconnectAttempt {
 
 /** What the reducer needs to know about a voice session's state (VoiceSessionState fits). */
 export type SessionReport =
-  | { status: 'idle' | 'signalling' | 'connecting' | 'resuming' | 'ready' }
-  | {
-      status: 'disconnected';
-      closeCode: number | undefined;
-      action: CloseAction;
-      reason: string;
-      error: VoxcordError;
-    }
-  | { status: 'destroyed' };
+  | { status: Exclude<VoiceSessionStatus, 'disconnected'> }
+  | Extract<VoiceSessionState, { status: 'disconnected' }>;
 
 /** Why op 4 was sent: its answer continues that operation. */
 export type Op4Purpose = 'join' | 'leave' | 'destroy';
