@@ -25,6 +25,24 @@ export interface SessionSubscriber {
   detach(session: VoiceSession): void;
 }
 
+/**
+ * An audio player handed to `connection.subscribe()` (the @discordjs/voice idiom). It sends, so
+ * the connection attaches it to itself (`player.attach(connection)`, which goes through
+ * `playOpus()`) rather than to each session: one way for every sender. Told apart from session
+ * observers by what only a sender has, `drained()`.
+ */
+export interface ConnectionSender {
+  attach(target: { playOpus(source: AsyncIterable<Uint8Array>): Transmission }): void;
+  detach(target: { playOpus(source: AsyncIterable<Uint8Array>): Transmission }): void;
+  drained(): Promise<void>;
+}
+
+export function isConnectionSender(
+  subscriber: SessionSubscriber,
+): subscriber is SessionSubscriber & ConnectionSender {
+  return typeof (subscriber as Partial<ConnectionSender>).drained === 'function';
+}
+
 export interface Playback extends Transmission {
   /** Sessions this playback has been sent on so far. */
   readonly sessions: number;

@@ -38,7 +38,7 @@ import type {
   ConnectionState,
   ReconnectAttempt,
 } from './connection-state.js';
-import { ConnectionPlayback } from './playback.js';
+import { ConnectionPlayback, isConnectionSender } from './playback.js';
 import type { Playback, SessionSubscriber } from './playback.js';
 import { VoiceReceiver } from '../receive/receiver.js';
 import { attachReceiver, lazyDecoderFactory } from '../receive/session-feed.js';
@@ -307,9 +307,16 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
 
   /**
    * The session hook: `attach` now with the current session (if any) and with every new one,
-   * `detach` before a session is destroyed. Returns the unsubscribe function.
+   * `detach` before a session is destroyed. Returns the unsubscribe function. An audio player
+   * (anything with `drained()`) is attached to the connection itself instead, so it sends through
+   * `playOpus()` and its unsent frames move to the next session.
    */
   subscribe(subscriber: SessionSubscriber): () => void {
+    if (isConnectionSender(subscriber)) {
+      // An audio player: it follows the connection through playOpus(), like every sender.
+      this.safely(() => subscriber.attach(this));
+      return () => subscriber.detach(this);
+    }
     this.subscribers.add(subscriber);
     if (this.activeSession !== undefined)
       this.safely(() => subscriber.attach(this.activeSession as VoiceSession));

@@ -372,10 +372,7 @@ class VoicePlayer implements BackendPlayer {
       ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
     });
     this.connection = connection;
-    // The player sends through the connection (connection.playOpus): across a region move the
-    // frames queued on the old session go out first on the new one.
-    this.player.attach(connection);
-    this.unsubscribe = () => this.player.detach(connection);
+    this.unsubscribe = connection.subscribe(this.player);
     connection.on('stateChange', (_old, next) => this.onConnectionState(connection, next));
     connection.on('error', () => undefined); // reported through the state (WebSocketClosedEvent)
     try {
