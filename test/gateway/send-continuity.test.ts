@@ -201,6 +201,43 @@ describe.each([
   });
 });
 
+describe('an audio player given to connection.subscribe() (the @discordjs/voice idiom)', () => {
+  it('follows the connection the one way senders do: a rejoin (4006) carries its queued frames, none is dropped', async () => {
+    const w = await startWorld(true, 'worker');
+    const heard = await listen(w, w.voice, LISTENER);
+    const connection = join(w);
+    await entersState(connection, 'ready', 5_000);
+    const frames: Uint8Array[] = [];
+    for await (const f of numbered(FRAMES)) frames.push(f);
+    const player = new AudioPlayer();
+    cleanups.push(() => player.destroy());
+    connection.subscribe(player);
+    player.play(opusFramesInput(frames));
+    await waitFor(() => heard.length >= 40, 5_000, 'audio before the rejoin');
+    const first = connection.session;
+    expect(w.voice.closeClient(BOT, GUILD, VoiceCloseCode.SessionNoLongerValid)).toBe(true);
+    await waitFor(
+      () => connection.session !== first && connection.state.status === 'ready',
+      5_000,
+      'rejoined',
+    );
+    await waitFor(() => heard.includes(FRAMES - 1), 5_000, 'the last frame');
+    await player.drained();
+    await new Promise((r) => setTimeout(r, 100));
+
+    const { missing, duplicates } = accounting(heard);
+    const stats = connection.sendStats;
+    expect(duplicates).toEqual([]);
+    expect(failuresOf(heard)).toEqual([]);
+    // Before, the player was attached to each session: the frames queued on the old one were
+    // dropped with it ('stopped'), and the new session started from the player's live position.
+    expect(stats.framesDropped).toEqual({ alone: 0, 'no-key': 0, 'session-ended': 0, stopped: 0 });
+    expect(stats.framesCarried).toBeGreaterThan(0);
+    expect(missing.length).toBeLessThanOrEqual(w.voice.sfuStats.dropped['unknown-ssrc'] ?? 0);
+    expect(stats.framesSent).toBe(FRAMES);
+  });
+});
+
 describe('leaving right after the player is drained (the quick start)', () => {
   it('the listener has every frame, the last one included, when connection.destroy() runs', async () => {
     const w = await startWorld(true, 'worker');
