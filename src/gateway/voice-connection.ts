@@ -9,8 +9,9 @@
  *
  * Audio: `playOpus()` returns a playback that moves to each new session and continues where it
  * was (playback.ts); an audio player follows the connection the same way (`player.attach(connection)`
- * calls it). `subscribe()` is the session hook for what observes sessions (the receiver, recorders).
- * `receiver` is one VoiceReceiver that follows the connection across sessions and closes with it.
+ * and `connection.subscribe(player)` both end in playOpus()). `subscribe()` is otherwise the
+ * session hook for what observes sessions (the receiver, recorders). `receiver` is one
+ * VoiceReceiver that follows the connection across sessions and closes with it.
  */
 import type { Readable } from 'node:stream';
 import { VOICE_JOIN_TIMEOUT_MS } from '../protocol/constants.js';
