@@ -1,23 +1,46 @@
 /**
- * Audio that outlives voice sessions. A VoiceConnection replaces its VoiceSession on region
- * moves, channel moves and rejoins; a Playback is attached to each new session in turn and feeds
- * it from one RelaySource, so the audio continues from where it was (it does not restart, and
- * frames are not consumed while no session is ready to send them).
+ * The one way a sender follows a VoiceConnection across its sessions. A connection replaces its
+ * VoiceSession on region moves, channel moves and rejoins; a ConnectionPlayback is attached to
+ * each new session in turn and feeds it from one RelaySource, so the audio continues from where
+ * it was: it does not restart, frames are not consumed while no session is ready to send them,
+ * and the frames the old session was given but did not send come back to the front
+ * (`SessionTransmission.release()`) and go out first on the next one. `connection.playOpus()`
+ * creates it; an AudioPlayer attached to a connection (`player.attach(connection)`) sends through
+ * it, one playback per burst.
  */
 import type { Readable } from 'node:stream';
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
 import type { SessionTransmission, Transmission } from '../voice/transmit.js';
 import type { VoiceSession } from '../voice/session.js';
-import { RelaySource } from './relay-source.js';
 
 /**
- * The hook a VoiceConnection offers to anything that sends audio: `attach` is called with the
+ * The hook a VoiceConnection offers to what follows its sessions: `attach` is called with the
  * current session (if any) and with every new session; `detach` when a session is dropped (it is
- * destroyed right after). An audio player implements this to survive session changes.
+ * destroyed right after). The receiver and recorders observe sessions through it; senders go
+ * through `connection.playOpus()` (a ConnectionPlayback, which is this hook's one sender), so
+ * unsent frames are carried to the next session instead of dropped with the old one.
  */
 export interface SessionSubscriber {
   attach(session: VoiceSession): void;
   detach(session: VoiceSession): void;
+}
+
+/**
+ * An audio player handed to `connection.subscribe()` (the @discordjs/voice idiom). It sends, so
+ * the connection attaches it to itself (`player.attach(connection)`, which goes through
+ * `playOpus()`) rather than to each session: one way for every sender. Told apart from session
+ * observers by what only a sender has, `drained()`.
+ */
+export interface ConnectionSender {
+  attach(target: { playOpus(source: AsyncIterable<Uint8Array>): Transmission }): void;
+  detach(target: { playOpus(source: AsyncIterable<Uint8Array>): Transmission }): void;
+  drained(): Promise<void>;
+}
+
+export function isConnectionSender(
+  subscriber: SessionSubscriber,
+): subscriber is SessionSubscriber & ConnectionSender {
+  return typeof (subscriber as Partial<ConnectionSender>).drained === 'function';
 }
 
 export interface Playback extends Transmission {
@@ -129,5 +152,104 @@ export class ConnectionPlayback implements Playback, SessionSubscriber {
           : new VoxcordError('AUDIO_INPUT_ERROR', 'playback failed', { cause: error }),
       );
     this.onSettled?.();
+  }
+}
+
+/**
+ * One audio source shared by successive voice sessions: each session gets a `view()`, and closing
+ * a view (what a `for await` does when its session dies) leaves the shared iterator open.
+ */
+export class RelaySource<T> implements AsyncIterable<T> {
+  private readonly iterator: AsyncIterator<T>;
+  private finished = false;
+  /** Pulls are chained so two views never call next() concurrently on the shared iterator. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(source: AsyncIterable<T>) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  /** True once the source is exhausted, failed, or was closed (and nothing is held back). */
+  get ended(): boolean {
+    return this.finished && this.pushedBack.length === 0 && this.restoring === 0;
+  }
+
+  /** restore() calls whose values have not been put back yet. */
+  private restoring = 0;
+  /** close() was called: nothing is put back any more. */
+  private closed = false;
+
+  /**
+   * Puts values back in front of the source (frames a session took but never sent): the next
+   * pulls return them first, in order, before anything held back or not read yet.
+   */
+  restore(values: Promise<T[]>): void {
+    this.restoring++;
+    const next = this.chain.then(async () => {
+      try {
+        const restored = await values;
+        if (!this.closed) this.pushedBack.unshift(...restored);
+      } finally {
+        this.restoring--;
+      }
+    });
+    this.chain = next.catch(() => undefined);
+  }
+
+  /** Values pulled for a view that detached before they arrived: the next view gets them first. */
+  private readonly pushedBack: T[] = [];
+
+  private pull(isDetached: () => boolean): Promise<IteratorResult<T>> {
+    const next = this.chain.then(async (): Promise<IteratorResult<T>> => {
+      const kept = this.pushedBack.shift();
+      if (kept !== undefined) return { done: false, value: kept };
+      if (this.finished) return { done: true, value: undefined };
+      try {
+        const result = await this.iterator.next();
+        if (result.done === true) this.finished = true;
+        else if (isDetached()) {
+          // Its session died while waiting (the pump dropped the pending pull): keep the position.
+          this.pushedBack.push(result.value);
+        }
+        return result;
+      } catch (err) {
+        this.finished = true;
+        throw err;
+      }
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** A consumer's view: its return() detaches the consumer only. */
+  view(): AsyncIterable<T> {
+    let detached = false;
+    return {
+      [Symbol.asyncIterator]: (): AsyncIterator<T> => ({
+        next: (): Promise<IteratorResult<T>> =>
+          detached ? Promise.resolve({ done: true, value: undefined }) : this.pull(() => detached),
+        return: (): Promise<IteratorResult<T>> => {
+          detached = true;
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      }),
+    };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this.view()[Symbol.asyncIterator]();
+  }
+
+  /** Ends the shared source for good (calls the source's return()). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pushedBack.length = 0;
+    if (this.finished) return;
+    this.finished = true;
+    try {
+      await this.iterator.return?.();
+    } catch {
+      // The source's own cleanup failing changes nothing for us: it is closed either way.
+    }
   }
 }

@@ -1,25 +1,20 @@
 /**
  * VoiceConnection: one bot's presence in one guild's voice. It asks the main gateway (through the
- * adapter) to join, collects the credentials (join-state.ts), runs a VoiceSession on them, and
- * keeps the call alive across what Discord does to it (voice-gateway.md §2 and §8):
- *
- * - the session resumes by itself on resumable drops (< 4000, 4015, missed ACKs);
- * - 'rejoin' closes (4004, 4006, 4009, 4011, handshake/UDP failures) -> op 4 again after an
- *   exponential backoff with jitter and a cap; every attempt is a 'reconnectAttempt' event;
- * - 4014 (kicked), 4021 (rate limited), 4022 (call ended), 4017 (DAVE required) and other 'final'
- *   codes -> 'disconnected' with willReconnect false and a clear reason; no op 4 is re-sent. If
- *   Discord itself hands over new credentials afterwards (a move, a new server), they are followed;
- * - endpoint null -> 'disconnected' (endpoint-lost) until a new endpoint; a new VOICE_SERVER_UPDATE
- *   or a channel move -> a fresh session;
- * - no answer to op 4 within the join timeout -> JOIN_TIMEOUT (a full channel sends nothing);
- * - an adapter that throws -> ADAPTER_ERROR and 'destroyed'.
+ * adapter) to join, collects the credentials, runs a VoiceSession on them, and keeps the call
+ * alive across what Discord does to it (voice-gateway.md §2 and §8). Every decision (reconnect
+ * with backoff, final closes, moves, timeouts, leave and destroy) is the pure reducer in
+ * connection-state.ts, on top of the join reducer (join-state.ts); this class is its shell: it
+ * feeds it the adapter's dispatches, the sessions' states and its timers, and carries out the
+ * effects (op 4, sessions, timers, events).
  *
  * Audio: `playOpus()` returns a playback that moves to each new session and continues where it
- * was; `subscribe()` is the same hook for other senders (an audio player). `receiver` is one
+ * was (playback.ts); an audio player follows the connection the same way (`player.attach(connection)`
+ * and `connection.subscribe(player)` both end in playOpus()). `subscribe()` is otherwise the
+ * session hook for what observes sessions (the receiver, recorders). `receiver` is one
  * VoiceReceiver that follows the connection across sessions and closes with it.
  */
 import type { Readable } from 'node:stream';
-import { VOICE_JOIN_TIMEOUT_MS, VoiceCloseCode } from '../protocol/constants.js';
+import { VOICE_JOIN_TIMEOUT_MS } from '../protocol/constants.js';
 import { VoxcordError, toError } from '../errors.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
@@ -32,15 +27,25 @@ import type { VoiceSessionState } from '../voice/session-state.js';
 import type { VoiceTlsOptions } from '../voice/voice-socket.js';
 import { createVoiceStateUpdatePayload, isVoiceServerData, isVoiceStateData } from './adapter.js';
 import type { VoiceAdapterCreator, VoiceAdapterImplementerMethods } from './adapter.js';
-import { backoffDelay, resolveBackoff } from './backoff.js';
+import { resolveBackoff } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
-import { initialJoinState, reduceJoin } from './join-state.js';
-import type { ConnectCause, JoinEffect, JoinEvent, JoinState, VoiceCredentials } from './join-state.js';
-import { ConnectionPlayback } from './playback.js';
+import type { ConnectCause, JoinState, VoiceCredentials } from './join-state.js';
+import { initialConnection, reduceConnection } from './connection-state.js';
+import type {
+  ConnectionEffect,
+  ConnectionEvent,
+  ConnectionMachine,
+  ConnectionPolicy,
+  ConnectionState,
+  ReconnectAttempt,
+} from './connection-state.js';
+import { ConnectionPlayback, isConnectionSender } from './playback.js';
 import type { Playback, SessionSubscriber } from './playback.js';
 import { VoiceReceiver } from '../receive/receiver.js';
 import { attachReceiver, lazyDecoderFactory } from '../receive/session-feed.js';
 import type { CreateVoiceReceiverOptions } from '../receive/session-feed.js';
+
+export type { DisconnectReason, DestroyReason, ReconnectAttempt } from './connection-state.js';
 
 /** Sessions whose send counts are kept apart before being folded into one total. */
 const MAX_TRACKED_SESSIONS = 8;
@@ -52,72 +57,10 @@ function addSendStats(into: VoiceSendStats, from: VoiceSendStats): void {
   for (const reason of SEND_DROP_REASONS) into.framesDropped[reason] += from.framesDropped[reason];
 }
 
-export type DisconnectReason =
-  /** VOICE_SERVER_UPDATE with `endpoint: null`: waiting for Discord to allocate a new server. */
-  | 'endpoint-lost'
-  /** Waiting out the backoff before the next op 4 (see `attempt`, `delayMs`). */
-  | 'reconnecting'
-  /** leave() was called. */
-  | 'left'
-  /** Our VOICE_STATE_UPDATE says we are in no channel (disconnected by a moderator, channel deleted). */
-  | 'left-channel'
-  /** Close 4014: kicked, moved out, or the main gateway session dropped. */
-  | 'kicked'
-  /** Close 4021. */
-  | 'rate-limited'
-  /** Close 4022: the call ended. A later VOICE_SERVER_UPDATE, if Discord sends one, is followed. */
-  | 'call-terminated'
-  /** Close 4017: the channel requires DAVE and we did not offer it. */
-  | 'dave-required'
-  /** Another close code or failure that reconnecting would not fix (see `error`). */
-  | 'session-failed'
-  /** No VOICE_STATE_UPDATE / VOICE_SERVER_UPDATE within the join timeout (e.g. a full channel). */
-  | 'join-timeout'
-  /** The adapter could not send op 4 (its shard is down) for `maxAttempts` tries. */
-  | 'adapter-unavailable'
-  /** Every reconnect attempt failed. */
-  | 'reconnect-failed';
-
-export type DestroyReason =
-  /** destroy() was called. */
-  | 'destroyed'
-  /** The adapter threw; the connection cannot talk to the gateway. */
-  | 'adapter-error'
-  /** The adapter called `destroy()` (its guild or gateway client went away). */
-  | 'adapter-destroyed';
-
-export type VoiceConnectionState =
-  /** Op 4 sent; waiting for VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE. */
-  | { status: 'signalling' }
-  /** A voice session is handshaking (or resuming, keeping its UDP socket and keys). */
-  | { status: 'connecting'; session: VoiceSession; resuming: boolean }
-  /** Media may flow. */
-  | { status: 'ready'; session: VoiceSession }
-  | {
-      status: 'disconnected';
-      reason: DisconnectReason;
-      /** True when voxcord will act by itself (backoff running, or waiting for a new endpoint). */
-      willReconnect: boolean;
-      closeCode?: number;
-      error?: VoxcordError;
-      /** For 'reconnecting': which attempt is next and when. */
-      attempt?: number;
-      delayMs?: number;
-    }
-  | { status: 'destroyed'; reason: DestroyReason; error?: VoxcordError };
+/** The connection's state (the pure policy in connection-state.ts decides every change). */
+export type VoiceConnectionState = ConnectionState<VoiceSession>;
 
 export type VoiceConnectionStatus = VoiceConnectionState['status'];
-
-/** One reconnect decision, emitted before the wait starts. */
-export interface ReconnectAttempt {
-  /** 1-based; reset when the connection reaches 'ready' and by rejoin(). */
-  attempt: number;
-  maxAttempts: number;
-  delayMs: number;
-  /** Why: the session's reason, 'adapter-unavailable', or 'join-timeout'. */
-  reason: string;
-  closeCode?: number;
-}
 
 export type VoiceConnectionEvents = {
   stateChange: [oldState: VoiceConnectionState, newState: VoiceConnectionState];
@@ -175,47 +118,21 @@ export interface VoiceConnectionOptions {
   receiver?: Omit<CreateVoiceReceiverOptions, 'decrypt'>;
 }
 
-function finalReason(closeCode: number | undefined): DisconnectReason {
-  switch (closeCode) {
-    case VoiceCloseCode.Disconnected:
-      return 'kicked';
-    case VoiceCloseCode.RateLimited:
-      return 'rate-limited';
-    case VoiceCloseCode.CallTerminated:
-      return 'call-terminated';
-    case VoiceCloseCode.DaveRequired:
-      return 'dave-required';
-    default:
-      return 'session-failed';
-  }
-}
-
-/** Final reasons that are news, not failures: no 'error' event for them. */
-const QUIET_REASONS: ReadonlySet<DisconnectReason> = new Set([
-  'left',
-  'left-channel',
-  'kicked',
-  'call-terminated',
-]);
-
 export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   readonly joinConfig: JoinConfig;
   private readonly options: VoiceConnectionOptions;
-  private readonly backoff: BackoffOptions;
-  private readonly joinTimeoutMs: number;
-  private readonly random: () => number;
+  private readonly policy: ConnectionPolicy;
+  /** The state announced so far (the machine runs ahead while a step's effects are carried out). */
   private current: VoiceConnectionState = { status: 'signalling' };
   private adapter: VoiceAdapterImplementerMethods | undefined;
-  // ES private: holds the voice token, which must not show up when a connection is logged.
-  #join: JoinState;
+  // ES private: its join state holds the voice token, which must not show up when a connection is logged.
+  #machine: ConnectionMachine<VoiceSession>;
   private activeSession: VoiceSession | undefined;
   private sessionCleanup: (() => void) | undefined;
   private joinTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  /** Reconnect attempts since the last 'ready' (or rejoin()). */
-  private attempts = 0;
-  /** The current op 4 was sent by a reconnect attempt (a timeout then counts as a failed attempt). */
-  private reconnecting = false;
+  /** The answer of the last op 4 (what rejoin() and leave() return). */
+  private lastOp4Sent = false;
   private deferred: Array<() => void> | undefined;
   private readonly subscribers = new Set<SessionSubscriber>();
   private playback: ConnectionPlayback | undefined;
@@ -245,10 +162,13 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
       selfDeaf: options.selfDeaf ?? true,
       group: options.group ?? 'default',
     };
-    this.backoff = resolveBackoff(options.reconnect);
-    this.joinTimeoutMs = options.joinTimeoutMs ?? VOICE_JOIN_TIMEOUT_MS;
-    this.random = options.random ?? Math.random;
-    this.#join = initialJoinState(options.guildId);
+    this.policy = {
+      guildId: options.guildId,
+      backoff: resolveBackoff(options.reconnect),
+      joinTimeoutMs: options.joinTimeoutMs ?? VOICE_JOIN_TIMEOUT_MS,
+      random: options.random ?? Math.random,
+    };
+    this.#machine = initialConnection(options.guildId, options.channelId);
     if (options.debug !== undefined) this.on('debug', options.debug);
     // Events raised while the constructor runs (the join starts here) go out once the caller
     // has had a chance to attach listeners.
@@ -324,7 +244,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
 
   /** The collected gateway credentials state (read-only view, for diagnostics). */
   get gatewayState(): Readonly<JoinState> {
-    return this.#join;
+    return this.#machine.join;
   }
 
   // ---- public API ----
@@ -339,32 +259,22 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     if (config.channelId !== undefined) {
       if (typeof config.channelId !== 'string' || config.channelId.length === 0)
         throw new VoxcordError('INVALID_ARGUMENT', 'channelId must be a non-empty string');
-      this.joinConfig.channelId = config.channelId;
     }
     if (config.selfMute !== undefined) this.joinConfig.selfMute = config.selfMute;
     if (config.selfDeaf !== undefined) this.joinConfig.selfDeaf = config.selfDeaf;
-    this.attempts = 0;
-    this.reconnecting = false;
-    this.clearReconnectTimer();
-    const moving = this.#join.channelId !== null && this.#join.channelId !== this.joinConfig.channelId;
-    if (moving || this.activeSession === undefined || this.current.status === 'disconnected') {
-      this.dropSession();
-      this.dispatch({ type: 'sessionEnded' });
-    }
-    return this.sendJoin();
+    this.lastOp4Sent = false;
+    this.dispatch(
+      config.channelId === undefined ? { type: 'rejoin' } : { type: 'rejoin', channelId: config.channelId },
+    );
+    return this.lastOp4Sent && !this.isDestroyed();
   }
 
   /** Leaves the channel (op 4 with channel_id null). The connection can rejoin() later. */
   leave(): boolean {
     if (this.current.status === 'destroyed') return false;
-    this.clearReconnectTimer();
-    this.stopPlayback();
-    this.dropSession();
-    const sent = this.sendPayload(null);
-    if (this.isDestroyed()) return false;
-    this.dispatch({ type: 'request', channelId: null });
-    this.setState({ status: 'disconnected', reason: 'left', willReconnect: false });
-    return sent;
+    this.lastOp4Sent = false;
+    this.dispatch({ type: 'leave' });
+    return this.lastOp4Sent && !this.isDestroyed();
   }
 
   /** Alias of leave(), the @discordjs/voice name. */
@@ -375,12 +285,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   /** Leaves (op 4 with channel_id null), releases the adapter and every socket. Final. */
   destroy(): void {
     if (this.current.status === 'destroyed') return;
-    this.clearReconnectTimer();
-    this.stopPlayback();
-    this.dropSession();
-    this.sendPayload(null);
-    if (this.isDestroyed()) return;
-    this.finish({ status: 'destroyed', reason: 'destroyed' });
+    this.dispatch({ type: 'destroy' });
   }
 
   /**
@@ -403,15 +308,121 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
 
   /**
    * The session hook: `attach` now with the current session (if any) and with every new one,
-   * `detach` before a session is destroyed. Returns the unsubscribe function.
+   * `detach` before a session is destroyed. Returns the unsubscribe function. An audio player
+   * (anything with `drained()`) is attached to the connection itself instead, so it sends through
+   * `playOpus()` and its unsent frames move to the next session.
    */
   subscribe(subscriber: SessionSubscriber): () => void {
+    if (isConnectionSender(subscriber)) {
+      // An audio player: it follows the connection through playOpus(), like every sender.
+      this.safely(() => subscriber.attach(this));
+      return () => subscriber.detach(this);
+    }
     this.subscribers.add(subscriber);
     if (this.activeSession !== undefined)
       this.safely(() => subscriber.attach(this.activeSession as VoiceSession));
     return () => {
       this.subscribers.delete(subscriber);
     };
+  }
+
+  // ---- the reducer and its effects ----
+
+  private dispatch(event: ConnectionEvent<VoiceSession>): void {
+    const step = reduceConnection(this.#machine, event, this.policy);
+    this.#machine = step.state;
+    this.joinConfig.channelId = step.state.channelId;
+    this.syncJoinTimer();
+    const destroying = step.state.status.status === 'destroyed';
+    for (const effect of step.effects) {
+      // An effect destroyed the connection (a throwing adapter): the rest of this step is moot.
+      if (!destroying && this.#machine.status.status === 'destroyed') return;
+      this.apply(effect);
+    }
+  }
+
+  private apply(effect: ConnectionEffect<VoiceSession>): void {
+    switch (effect.type) {
+      case 'state':
+        return this.announce(effect.state);
+      case 'sendOp4': {
+        const sent = this.sendPayload(effect.channelId);
+        this.lastOp4Sent = sent;
+        return this.dispatch({ type: 'op4', purpose: effect.purpose, sent });
+      }
+      case 'startSession':
+        return this.startSession(effect.credentials, effect.cause);
+      case 'dropSession':
+        return this.dropSession();
+      case 'stopPlayback':
+        return this.stopPlayback();
+      case 'armReconnect':
+        this.clearReconnectTimer();
+        this.reconnectTimer = setTimeout(() => {
+          this.reconnectTimer = undefined;
+          this.dispatch({ type: 'reconnectDue' });
+        }, effect.delayMs);
+        return;
+      case 'cancelReconnect':
+        return this.clearReconnectTimer();
+      case 'reconnectAttempt': {
+        const attempt = effect.attempt;
+        return this.later(() => this.emit('reconnectAttempt', attempt));
+      }
+      case 'error':
+        return this.emitError(effect.error);
+      case 'debug':
+        return this.debug(effect.message);
+      case 'releaseAdapter': {
+        const adapter = this.adapter;
+        this.adapter = undefined;
+        if (!effect.destroy || adapter === undefined) return;
+        try {
+          adapter.destroy();
+        } catch (err) {
+          this.debug(`adapter.destroy() threw: ${toError(err).message}`);
+        }
+        return;
+      }
+      case 'close':
+        this.subscribers.clear();
+        this.voiceReceiver?.close();
+        return;
+      case 'closeEngine':
+        if (this.options.ownsEngine === true) {
+          this.options.engine
+            .close()
+            .catch((err: unknown) => this.debug(`engine close failed: ${toError(err).message}`));
+        }
+        return;
+    }
+  }
+
+  private announce(next: VoiceConnectionState): void {
+    const old = this.current;
+    this.current = next;
+    this.debug(`state ${old.status} -> ${next.status}${'reason' in next ? ` (${next.reason})` : ''}`);
+    this.emit('stateChange', old, next);
+  }
+
+  /** The join timer runs while the join reducer waits for dispatches. */
+  private syncJoinTimer(): void {
+    if (this.#machine.join.phase === 'awaiting' && this.#machine.status.status !== 'destroyed') {
+      if (this.joinTimer === undefined) {
+        this.joinTimer = setTimeout(() => {
+          this.joinTimer = undefined;
+          this.dispatch({ type: 'gateway', event: { type: 'timeout' } });
+        }, this.policy.joinTimeoutMs);
+      }
+    } else if (this.joinTimer !== undefined) {
+      clearTimeout(this.joinTimer);
+      this.joinTimer = undefined;
+    }
+  }
+
+  private clearReconnectTimer(): void {
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
   }
 
   // ---- adapter side ----
@@ -421,7 +432,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
       this.adapter = this.options.adapterCreator({
         onVoiceServerUpdate: (data: unknown) => this.onVoiceServer(data),
         onVoiceStateUpdate: (data: unknown) => this.onVoiceState(data),
-        destroy: () => this.onAdapterDestroyed(),
+        destroy: () => this.dispatch({ type: 'adapterDestroyed' }),
       });
     } catch (err) {
       this.adapterFailed(err, 'adapterCreator threw');
@@ -437,21 +448,21 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
       this.adapterFailed(undefined, 'adapterCreator did not return { sendPayload, destroy }');
       return;
     }
-    this.sendJoin();
+    this.dispatch({ type: 'start' });
   }
 
   private onVoiceState(data: unknown): void {
     if (this.current.status === 'destroyed') return;
     if (!isVoiceStateData(data)) return this.malformedDispatch('VOICE_STATE_UPDATE');
     this.debug('VOICE_STATE_UPDATE', data);
-    this.dispatch({ type: 'voiceState', data });
+    this.dispatch({ type: 'gateway', event: { type: 'voiceState', data } });
   }
 
   private onVoiceServer(data: unknown): void {
     if (this.current.status === 'destroyed') return;
     if (!isVoiceServerData(data)) return this.malformedDispatch('VOICE_SERVER_UPDATE');
     this.debug('VOICE_SERVER_UPDATE', data);
-    this.dispatch({ type: 'voiceServer', data });
+    this.dispatch({ type: 'gateway', event: { type: 'voiceServer', data } });
   }
 
   /**
@@ -464,15 +475,6 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
         details: { guildId: this.joinConfig.guildId },
       }),
     );
-  }
-
-  private onAdapterDestroyed(): void {
-    if (this.current.status === 'destroyed') return;
-    this.adapter = undefined;
-    this.clearReconnectTimer();
-    this.stopPlayback();
-    this.dropSession();
-    this.finish({ status: 'destroyed', reason: 'adapter-destroyed' });
   }
 
   /** Sends op 4 for `channelId`; false if not sent. Never throws: a throwing adapter destroys us. */
@@ -495,120 +497,17 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     }
   }
 
-  /** Op 4 for the configured channel, then wait for the dispatches. */
-  private sendJoin(): boolean {
-    if (this.current.status === 'destroyed') return false;
-    const sent = this.sendPayload(this.joinConfig.channelId);
-    if (this.isDestroyed()) return false;
-    if (!sent) {
-      this.scheduleReconnect({ reason: 'adapter-unavailable', failReason: 'adapter-unavailable' });
-      return false;
-    }
-    if (this.activeSession === undefined) this.setState({ status: 'signalling' });
-    this.dispatch({ type: 'request', channelId: this.joinConfig.channelId });
-    return true;
-  }
-
   private adapterFailed(cause: unknown, what: string): void {
     const error = new VoxcordError('ADAPTER_ERROR', `the gateway adapter failed: ${what}`, {
       cause: cause === undefined ? undefined : toError(cause),
       details: { guildId: this.joinConfig.guildId },
     });
-    const adapter = this.adapter;
-    this.adapter = undefined;
-    if (adapter !== undefined) {
-      try {
-        adapter.destroy();
-      } catch {
-        // Already failing; nothing more to release.
-      }
-    }
-    this.clearReconnectTimer();
-    this.stopPlayback();
-    this.dropSession();
-    this.finish({ status: 'destroyed', reason: 'adapter-error', error }, false);
-    this.emitError(error);
-  }
-
-  // ---- join state ----
-
-  private dispatch(event: JoinEvent): void {
-    const step = reduceJoin(this.#join, event);
-    this.#join = step.state;
-    this.syncJoinTimer();
-    for (const effect of step.effects) {
-      if (this.isDestroyed()) return;
-      this.apply(effect);
-    }
-  }
-
-  private apply(effect: JoinEffect): void {
-    switch (effect.type) {
-      case 'connect':
-        this.clearReconnectTimer();
-        this.joinConfig.channelId = effect.credentials.channelId;
-        this.startSession(effect.credentials, effect.cause);
-        return;
-      case 'moving':
-        this.debug(`moved to channel ${effect.channelId}; waiting for VOICE_SERVER_UPDATE`);
-        this.joinConfig.channelId = effect.channelId;
-        this.clearReconnectTimer();
-        this.dropSession();
-        this.setState({ status: 'signalling' });
-        return;
-      case 'serverLost':
-        this.clearReconnectTimer();
-        this.dropSession();
-        this.setState({ status: 'disconnected', reason: 'endpoint-lost', willReconnect: true });
-        return;
-      case 'left':
-        this.clearReconnectTimer();
-        this.dropSession();
-        this.setState({ status: 'disconnected', reason: 'left-channel', willReconnect: false });
-        return;
-      case 'timeout': {
-        this.dropSession();
-        const error = new VoxcordError(
-          'JOIN_TIMEOUT',
-          `no ${effect.missing.join(' / ')} within ${this.joinTimeoutMs} ms after op 4 (full channel, missing permission or GUILD_VOICE_STATES intent?)`,
-          {
-            details: {
-              guildId: this.joinConfig.guildId,
-              channelId: this.joinConfig.channelId,
-              missing: effect.missing,
-            },
-          },
-        );
-        if (this.reconnecting && this.attempts < this.backoff.maxAttempts) {
-          this.scheduleReconnect({ reason: 'join-timeout', failReason: 'join-timeout', error });
-          return;
-        }
-        this.reconnecting = false;
-        this.setState({ status: 'disconnected', reason: 'join-timeout', willReconnect: false, error });
-        this.emitError(error);
-        return;
-      }
-    }
-  }
-
-  private syncJoinTimer(): void {
-    if (this.#join.phase === 'awaiting') {
-      if (this.joinTimer === undefined) {
-        this.joinTimer = setTimeout(() => {
-          this.joinTimer = undefined;
-          if (this.current.status !== 'destroyed') this.dispatch({ type: 'timeout' });
-        }, this.joinTimeoutMs);
-      }
-    } else if (this.joinTimer !== undefined) {
-      clearTimeout(this.joinTimer);
-      this.joinTimer = undefined;
-    }
+    this.dispatch({ type: 'adapterFailed', error });
   }
 
   // ---- sessions ----
 
   private startSession(credentials: VoiceCredentials, cause: ConnectCause): void {
-    this.dropSession();
     const sessionOptions: VoiceSessionOptions = {
       endpoint: credentials.endpoint,
       serverId: credentials.serverId,
@@ -636,12 +535,11 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
           : new VoxcordError('INVALID_ARGUMENT', 'could not create the voice session', {
               cause: toError(err),
             });
-      this.dispatch({ type: 'sessionEnded' });
-      this.scheduleReconnect({ reason: error.message, failReason: 'session-failed', error });
+      this.dispatch({ type: 'sessionFailed', error });
       return;
     }
     const onState = (_old: VoiceSessionState, next: VoiceSessionState): void => {
-      if (session === this.activeSession) this.onSessionState(session, next);
+      if (session === this.activeSession) this.dispatch({ type: 'sessionState', session, state: next });
     };
     const onDebug = (message: string): void => this.debug(`session: ${message}`);
     session.on('stateChange', onState);
@@ -656,69 +554,12 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     };
     this.debug(`starting a voice session (${cause}) on ${credentials.endpoint}`);
     this.emit('session', session, cause);
-    this.setState({ status: 'connecting', session, resuming: false });
+    this.dispatch({ type: 'sessionStarted', session });
     for (const subscriber of [...this.subscribers]) this.safely(() => subscriber.attach(session));
     try {
       session.connect();
     } catch (err) {
       this.debug(`session.connect() threw: ${toError(err).message}`);
-    }
-  }
-
-  private onSessionState(session: VoiceSession, next: VoiceSessionState): void {
-    switch (next.status) {
-      case 'idle':
-        return;
-      case 'signalling':
-      case 'connecting':
-        this.setState({ status: 'connecting', session, resuming: false });
-        return;
-      case 'resuming':
-        this.setState({ status: 'connecting', session, resuming: true });
-        return;
-      case 'ready':
-        this.attempts = 0;
-        this.reconnecting = false;
-        this.setState({ status: 'ready', session });
-        return;
-      case 'disconnected': {
-        this.dropSession();
-        this.dispatch({ type: 'sessionEnded' });
-        if (next.action === 'final') {
-          const reason = finalReason(next.closeCode);
-          const error =
-            reason === 'dave-required'
-              ? new VoxcordError(
-                  'DAVE_PROTOCOL_ERROR',
-                  'the channel requires DAVE end-to-end encryption (close 4017); offer maxDaveProtocolVersion >= 1',
-                  { cause: next.error, details: { closeCode: next.closeCode } },
-                )
-              : next.error;
-          this.setState({
-            status: 'disconnected',
-            reason,
-            willReconnect: false,
-            closeCode: next.closeCode,
-            error,
-          });
-          if (!QUIET_REASONS.has(reason)) this.emitError(error);
-          return;
-        }
-        // 'rejoin' (and a 'resume' the session could not do itself): fresh credentials.
-        this.scheduleReconnect({
-          reason: next.reason,
-          failReason: 'reconnect-failed',
-          closeCode: next.closeCode,
-          error: next.error,
-        });
-        return;
-      }
-      case 'destroyed':
-        // Not destroyed by us (we remove our listeners first): treat as a failed session.
-        this.dropSession();
-        this.dispatch({ type: 'sessionEnded' });
-        this.scheduleReconnect({ reason: 'the voice session was destroyed', failReason: 'reconnect-failed' });
-        return;
     }
   }
 
@@ -746,113 +587,12 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     }
   }
 
-  // ---- reconnects ----
-
-  private scheduleReconnect(cause: {
-    reason: string;
-    failReason: DisconnectReason;
-    closeCode?: number;
-    error?: VoxcordError;
-  }): void {
-    this.clearReconnectTimer();
-    if (this.attempts >= this.backoff.maxAttempts) {
-      this.reconnecting = false;
-      const error = new VoxcordError(
-        'RECONNECT_FAILED',
-        `gave up after ${this.attempts} reconnect attempt(s); last failure: ${cause.reason}`,
-        { cause: cause.error, details: { attempts: this.attempts, closeCode: cause.closeCode } },
-      );
-      const state: VoiceConnectionState = {
-        status: 'disconnected',
-        reason: cause.failReason,
-        willReconnect: false,
-        error,
-      };
-      if (cause.closeCode !== undefined) state.closeCode = cause.closeCode;
-      this.setState(state);
-      this.emitError(error);
-      return;
-    }
-    this.attempts += 1;
-    const delayMs = backoffDelay(this.attempts, this.backoff, this.random);
-    const attempt: ReconnectAttempt = {
-      attempt: this.attempts,
-      maxAttempts: this.backoff.maxAttempts,
-      delayMs,
-      reason: cause.reason,
-    };
-    if (cause.closeCode !== undefined) attempt.closeCode = cause.closeCode;
-    const state: VoiceConnectionState = {
-      status: 'disconnected',
-      reason: 'reconnecting',
-      willReconnect: true,
-      attempt: this.attempts,
-      delayMs,
-    };
-    if (cause.closeCode !== undefined) state.closeCode = cause.closeCode;
-    if (cause.error !== undefined) state.error = cause.error;
-    this.setState(state);
-    this.later(() => this.emit('reconnectAttempt', attempt));
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      if (this.current.status !== 'disconnected' || this.current.reason !== 'reconnecting') return;
-      this.reconnecting = true;
-      this.sendJoin();
-    }, delayMs);
-  }
-
-  private clearReconnectTimer(): void {
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-  }
-
   // ---- plumbing ----
 
   private stopPlayback(): void {
     const playback = this.playback;
     this.playback = undefined;
     playback?.stop();
-  }
-
-  private finish(state: VoiceConnectionState & { status: 'destroyed' }, destroyAdapter = true): void {
-    if (this.joinTimer !== undefined) clearTimeout(this.joinTimer);
-    this.joinTimer = undefined;
-    this.clearReconnectTimer();
-    const adapter = this.adapter;
-    this.adapter = undefined;
-    if (destroyAdapter && adapter !== undefined) {
-      try {
-        adapter.destroy();
-      } catch (err) {
-        this.debug(`adapter.destroy() threw: ${toError(err).message}`);
-      }
-    }
-    this.subscribers.clear();
-    this.voiceReceiver?.close();
-    this.setState(state);
-    if (this.options.ownsEngine === true) {
-      this.options.engine
-        .close()
-        .catch((err: unknown) => this.debug(`engine close failed: ${toError(err).message}`));
-    }
-  }
-
-  private setState(next: VoiceConnectionState): void {
-    const old = this.current;
-    if (old.status === 'destroyed') return;
-    if (
-      old.status === next.status &&
-      (next.status === 'signalling' ||
-        ((next.status === 'connecting' || next.status === 'ready') &&
-          'session' in old &&
-          old.session === next.session &&
-          (next.status !== 'connecting' || (old.status === 'connecting' && old.resuming === next.resuming))))
-    ) {
-      return;
-    }
-    this.current = next;
-    this.debug(`state ${old.status} -> ${next.status}${'reason' in next ? ` (${next.reason})` : ''}`);
-    this.emit('stateChange', old, next);
   }
 
   /** Re-reads the state (calls above may have destroyed us; TypeScript's narrowing cannot tell). */

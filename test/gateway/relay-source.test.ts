@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { RelaySource } from '../../src/gateway/relay-source.js';
+import { RelaySource } from '../../src/gateway/playback.js';
 
 async function* numbers(n: number, log: string[]): AsyncGenerator<number> {
   try {

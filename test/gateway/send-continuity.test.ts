@@ -134,6 +134,14 @@ function accounting(heard: number[]): { missing: number[]; duplicates: number[] 
   return { missing, duplicates };
 }
 
+/** Once audio flows, the voice server closes the bot's session with 4006; waits for the new one. */
+async function rejoinMidway(w: World, heard: number[], connection: VoiceConnection): Promise<void> {
+  await waitFor(() => heard.length >= 40, 5_000, 'audio before the rejoin');
+  const first = connection.session;
+  expect(w.voice.closeClient(BOT, GUILD, VoiceCloseCode.SessionNoLongerValid)).toBe(true);
+  await waitFor(() => connection.session !== first && connection.state.status === 'ready', 5_000, 'rejoined');
+}
+
 describe.each([
   { dave: false, engine: 'worker' as const },
   { dave: true, engine: 'worker' as const },
@@ -145,14 +153,7 @@ describe.each([
     const connection = join(w);
     await entersState(connection, 'ready', 5_000);
     const playback = connection.playOpus(numbered(FRAMES));
-    await waitFor(() => heard.length >= 40, 5_000, 'audio before the rejoin');
-    const first = connection.session;
-    expect(w.voice.closeClient(BOT, GUILD, VoiceCloseCode.SessionNoLongerValid)).toBe(true);
-    await waitFor(
-      () => connection.session !== first && connection.state.status === 'ready',
-      5_000,
-      'rejoined',
-    );
+    await rejoinMidway(w, heard, connection);
     await playback.finished;
     await waitFor(() => heard.includes(FRAMES - 1), 5_000, 'the last frame');
     await new Promise((r) => setTimeout(r, 100));
@@ -201,15 +202,51 @@ describe.each([
   });
 });
 
+/** A DAVE call (worker engine) with a listener, the bot ready, an audio player and the numbered frames. */
+async function playerCall(): Promise<{
+  w: World;
+  heard: number[];
+  connection: VoiceConnection;
+  frames: Uint8Array[];
+  player: AudioPlayer;
+}> {
+  const w = await startWorld(true, 'worker');
+  const heard = await listen(w, w.voice, LISTENER);
+  const connection = join(w);
+  await entersState(connection, 'ready', 5_000);
+  const frames: Uint8Array[] = [];
+  for await (const f of numbered(FRAMES)) frames.push(f);
+  const player = new AudioPlayer();
+  cleanups.push(() => player.destroy());
+  return { w, heard, connection, frames, player };
+}
+
+describe('an audio player given to connection.subscribe() (the @discordjs/voice idiom)', () => {
+  it('follows the connection the one way senders do: a rejoin (4006) carries its queued frames, none is dropped', async () => {
+    const { w, heard, connection, frames, player } = await playerCall();
+    connection.subscribe(player);
+    player.play(opusFramesInput(frames));
+    await rejoinMidway(w, heard, connection);
+    await waitFor(() => heard.includes(FRAMES - 1), 5_000, 'the last frame');
+    await player.drained();
+    await new Promise((r) => setTimeout(r, 100));
+
+    const { missing, duplicates } = accounting(heard);
+    const stats = connection.sendStats;
+    expect(duplicates).toEqual([]);
+    expect(failuresOf(heard)).toEqual([]);
+    // Before, the player was attached to each session: the frames queued on the old one were
+    // dropped with it ('stopped'), and the new session started from the player's live position.
+    expect(stats.framesDropped).toEqual({ alone: 0, 'no-key': 0, 'session-ended': 0, stopped: 0 });
+    expect(stats.framesCarried).toBeGreaterThan(0);
+    expect(missing.length).toBeLessThanOrEqual(w.voice.sfuStats.dropped['unknown-ssrc'] ?? 0);
+    expect(stats.framesSent).toBe(FRAMES);
+  });
+});
+
 describe('leaving right after the player is drained (the quick start)', () => {
   it('the listener has every frame, the last one included, when connection.destroy() runs', async () => {
-    const w = await startWorld(true, 'worker');
-    const heard = await listen(w, w.voice, LISTENER);
-    const connection = join(w);
-    await entersState(connection, 'ready', 5_000);
-    const frames: Uint8Array[] = [];
-    for await (const f of numbered(FRAMES)) frames.push(f);
-    const player = new AudioPlayer();
+    const { heard, connection, frames, player } = await playerCall();
     player.attach(connection);
     player.play(opusFramesInput(frames));
     await player.drained();

@@ -13,6 +13,8 @@ import type { Transmission } from '../../src/voice/transmit.js';
 import type { CloseAction } from '../../src/protocol/constants.js';
 import { VOICE_JOIN_TIMEOUT_MS } from '../../src/protocol/constants.js';
 import { VoiceConnection } from '../../src/gateway/voice-connection.js';
+import { AudioPlayer } from '../../src/player/audio-player.js';
+import { opusFramesInput } from '../../src/player/inputs/opus-frames.js';
 import type {
   ReconnectAttempt,
   VoiceConnectionOptions,
@@ -32,6 +34,11 @@ class FakeSession extends TypedEmitter<VoiceSessionEvents> {
   connects = 0;
   private iterator: AsyncIterator<Uint8Array> | undefined;
   readonly sent: number[] = [];
+  readonly payloads: Uint8Array[] = [];
+
+  get playing(): boolean {
+    return this.iterator !== undefined;
+  }
 
   constructor(readonly options: VoiceSessionOptions) {
     super();
@@ -64,7 +71,10 @@ class FakeSession extends TypedEmitter<VoiceSessionEvents> {
   /** Sends one frame from the attached source (what the pump does every 20 ms). */
   async pull(): Promise<void> {
     const result = await this.iterator?.next();
-    if (result !== undefined && result.done !== true) this.sent.push(result.value[0] ?? -1);
+    if (result !== undefined && result.done !== true) {
+      this.sent.push(result.value[0] ?? -1);
+      this.payloads.push(result.value);
+    }
   }
 
   ready(): void {
@@ -411,6 +421,30 @@ describe('VoiceConnection: gateway changes', () => {
     expect(first.sent).toEqual([0, 1, 2]);
     expect(second.sent).toEqual([3, 4]);
     expect(playback.sessions).toBe(2);
+  });
+
+  it('an audio player given to subscribe() sends through the connection: it continues where it was on the next session', async () => {
+    const h = joined();
+    const player = new AudioPlayer();
+    const unsubscribe = h.connection.subscribe(player);
+    // Attached to the connection, not to its session: one way for every sender.
+    expect(player.attached).toEqual([h.connection]);
+    player.play(opusFramesInput(Array.from({ length: 100 }, (_, i) => Uint8Array.of(0xfc, i))));
+    const first = h.sessions[0] as FakeSession;
+    await vi.waitFor(() => expect(first.playing).toBe(true));
+    await first.pull();
+    await first.pull();
+    await first.pull();
+    h.adapter.server('frankfurt.local:3', 'tok-2');
+    const second = h.sessions[1] as FakeSession;
+    second.ready();
+    await second.pull();
+    await second.pull();
+    expect(first.sent).toEqual([0xfc, 0xfc, 0xfc]);
+    expect([...first.payloads, ...second.payloads].map((p) => p[1])).toEqual([0, 1, 2, 3, 4]);
+    unsubscribe();
+    expect(player.attached).toEqual([]);
+    player.destroy();
   });
 
   it('a channel move (state first) waits for the server update, then connects to the new channel', () => {
