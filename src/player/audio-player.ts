@@ -175,9 +175,6 @@ interface TargetEntry {
   burstEnded: boolean;
   /** Player frame number of the last frame this target took. */
   lastSeq: number | undefined;
-  /** Heard estimate: last computed from the transmission, and when it last changed. */
-  rawHeard: number;
-  rawAt: number;
 }
 
 export interface PlayerSubscription {
@@ -253,7 +250,10 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     this.noSubscriber = checkOption('noSubscriber', options.noSubscriber ?? 'pause', NO_SUBSCRIBER_BEHAVIORS);
     this.positionIntervalMs = options.positionIntervalMs ?? DEFAULT_POSITION_INTERVAL_MS;
     if (!(this.positionIntervalMs >= 0))
-      throw new VoxcordError('INVALID_ARGUMENT', 'positionIntervalMs must be 0 (off) or a positive number of ms');
+      throw new VoxcordError(
+        'INVALID_ARGUMENT',
+        'positionIntervalMs must be 0 (off) or a positive number of ms',
+      );
     this.mixer = new Mixer(() => this.codec());
     this.fanout = new FrameFanout(() => this.produce(), options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW);
   }
@@ -282,14 +282,15 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   /**
    * Position in the current main track that listeners hear now, ms (0 when none): the frame the
    * media engine sent last, not the one the player produced (`aheadMs` earlier). With a worker
-   * engine the queue is known as of its last report; in between, one frame per 20 ms is assumed.
+   * engine the queue is known as of the worker's last report (it reports when the queue falls to
+   * its low-water mark), so the position can trail by up to that many frames, never lead.
    */
   get playbackDuration(): number {
     const slot = this.main;
     if (slot === undefined) return 0;
     if (slot.pendingSeekFrames !== undefined) return slot.pendingSeekFrames * FRAME_DURATION_MS;
     const heard = this.heard();
-    if (heard === undefined) return slot.frames * FRAME_DURATION_MS;
+    if (heard === undefined) return slot.frames * FRAME_DURATION_MS; // older than the history
     return heard.track === slot.track ? heard.frames * FRAME_DURATION_MS : 0;
   }
 
@@ -320,21 +321,13 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   /** The last frame heard: by the most advanced attached target, else the last frame produced. */
   private heard(): Produced | undefined {
     const produced = this.counters.framesSent;
-    const now = this.now();
     let best: number | undefined;
     for (const entry of this.targets.values()) {
       if (entry.lastSeq === undefined) continue;
-      const raw = Math.max(0, entry.lastSeq - (entry.transmission?.framesUnsent ?? 0));
-      if (raw !== entry.rawHeard) {
-        entry.rawHeard = raw;
-        entry.rawAt = now;
-      }
-      // Between two reports of a worker engine its clock still sends one frame per tick.
-      const estimate = Math.min(entry.lastSeq, raw + Math.floor((now - entry.rawAt) / FRAME_DURATION_MS));
-      best = Math.max(best ?? 0, estimate);
+      best = Math.max(best ?? 0, entry.lastSeq - (entry.transmission?.framesUnsent ?? 0));
     }
     const seq = best ?? produced;
-    if (seq === 0) return undefined;
+    if (seq === 0) return { seq: 0, track: undefined, frames: 0 }; // nothing heard yet
     const record = this.history[seq % HEARD_HISTORY];
     return record?.seq === seq ? record : undefined;
   }
@@ -479,8 +472,6 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       transmission: undefined,
       burstEnded: false,
       lastSeq: undefined,
-      rawHeard: 0,
-      rawAt: 0,
     };
     this.targets.set(target, entry);
     this.consumersChanged();
