@@ -870,6 +870,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const context: OpenContext = {
       startMs: slot.track.input.seekable ? slot.frames * FRAME_DURATION_MS : 0,
       codec: () => this.codec(),
+      info: (info) => {
+        if (!slot.ended && slot.track.learn(info)) this.safeEmit('trackInfo', slot.track);
+      },
     };
     if (!slot.track.input.seekable) slot.frames = 0;
     const opening = Promise.resolve().then(() => slot.track.input.open(context));
