@@ -612,14 +612,16 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     };
     this.sink = sink;
     const pull = async (): Promise<void> => {
-      const start = this.now();
+      let start = this.now();
       for (let n = 1; running; n++) {
         const frame = await reader.next();
         if (!running) return;
-        if (frame === undefined) break; // idle or paused: kick() starts a new one
+        if (frame === undefined) break; // idle or paused: a later check starts a new one
         this.droppedFrames['no-subscriber']++;
         const wait = start + n * FRAME_DURATION_MS - this.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        // After a stall, go on at the real-time pace (a wire clock does not catch up either).
+        else if (wait < -FRAME_DURATION_MS) start = this.now() - n * FRAME_DURATION_MS;
       }
       if (this.sink === sink) this.sink = undefined;
       reader.close();
