@@ -175,6 +175,9 @@ interface TargetEntry {
   burstEnded: boolean;
   /** Player frame number of the last frame this target took. */
   lastSeq: number | undefined;
+  /** The heard frame as the transmission last told it (-1: not yet), and since when. */
+  rawHeard: number;
+  rawAt: number;
 }
 
 export interface PlayerSubscription {
@@ -283,7 +286,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
    * Position in the current main track that listeners hear now, ms (0 when none): the frame the
    * media engine sent last, not the one the player produced (`aheadMs` earlier). With a worker
    * engine the queue is known as of the worker's last report (it reports when the queue falls to
-   * its low-water mark), so the position can trail by up to that many frames, never lead.
+   * its low-water mark); in between, the engine's clock is taken to send one frame per 20 ms.
    */
   get playbackDuration(): number {
     const slot = this.main;
@@ -318,13 +321,30 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     this.loopMode = checkOption('loop', mode, LOOP_MODES);
   }
 
+  /**
+   * Notes the target's heard frame as its transmission tells it, and when that changed. Called as
+   * the pump asks for a frame too: it asks right after the engine reported room in its queue.
+   */
+  private observe(entry: TargetEntry, now: number): void {
+    if (entry.lastSeq === undefined) return;
+    const raw = Math.max(0, entry.lastSeq - (entry.transmission?.framesUnsent ?? 0));
+    if (raw === entry.rawHeard) return;
+    entry.rawHeard = raw;
+    entry.rawAt = now;
+  }
+
   /** The last frame heard: by the most advanced attached target, else the last frame produced. */
   private heard(): Produced | undefined {
     const produced = this.counters.framesSent;
+    const now = this.now();
     let best: number | undefined;
     for (const entry of this.targets.values()) {
       if (entry.lastSeq === undefined) continue;
-      best = Math.max(best ?? 0, entry.lastSeq - (entry.transmission?.framesUnsent ?? 0));
+      this.observe(entry, now);
+      // A worker engine reports its queue only now and then; in between its clock still sends a
+      // frame per tick (the estimate never passes the frames the target took).
+      const ticks = Math.floor((now - entry.rawAt) / FRAME_DURATION_MS);
+      best = Math.max(best ?? 0, Math.min(entry.lastSeq, entry.rawHeard + ticks));
     }
     const seq = best ?? produced;
     if (seq === 0) return { seq: 0, track: undefined, frames: 0 }; // nothing heard yet
@@ -472,6 +492,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       transmission: undefined,
       burstEnded: false,
       lastSeq: undefined,
+      rawHeard: -1,
+      rawAt: 0,
     };
     this.targets.set(target, entry);
     this.consumersChanged();
@@ -645,6 +667,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       [Symbol.asyncIterator]: (): AsyncIterator<Uint8Array> => ({
         next: async (): Promise<IteratorResult<Uint8Array>> => {
           if (done) return finished;
+          if (entry !== undefined) this.observe(entry, this.now());
           const frame = await reader.next();
           if (frame === undefined) {
             done = true;

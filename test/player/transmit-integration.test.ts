@@ -117,7 +117,8 @@ describe('AudioPlayer on the transmit pump', () => {
 
   it('playbackDuration is what left the channel, not what the player produced ahead of it', async () => {
     const { channel, target } = setup();
-    player = new AudioPlayer({ opus: fakeCodec() });
+    // A frozen clock: this channel sends only when the test ticks it, not every 20 ms.
+    player = new AudioPlayer({ opus: fakeCodec(), now: () => 0 });
     player.attach(target);
     const positions: number[] = [];
     const source = Array.from({ length: 30 }, (_, i) => packet(1, i));
