@@ -42,7 +42,6 @@ describe('player position', () => {
     player.destroy();
     const errors = samples.map((s) => s.position - s.heardMs);
     const aheads = samples.map((s) => s.ahead).sort((a, b) => a - b);
-    // eslint-disable-next-line no-console -- the measured figures, for the record
     console.log(`position - heard (ms): ${errors.join(' ')}; aheadMs median ${aheads[5]}`);
     // The produced position runs ahead by the pump's queue...
     expect(aheads[5]).toBeGreaterThanOrEqual(100);
