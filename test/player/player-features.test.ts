@@ -3,26 +3,14 @@
  * nothing attached (noSubscriber 'pause' | 'play' | 'stop', unheard frames counted), periodic
  * position events and missedFrames (consecutive frames an input owes).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isVoxcordError } from '../../src/errors.js';
-import { AudioPlayer, opusFramesInput } from '../../src/player/index.js';
-import type { AudioPlayerOptions, Track, TrackEndReason } from '../../src/player/index.js';
-import { FakeSession, fakeCodec, hex, packet, settle } from './helpers.js';
-
-function packets(tag: number, count: number): Uint8Array[] {
-  return Array.from({ length: count }, (_, i) => packet(tag, i));
-}
+import { opusFramesInput } from '../../src/player/index.js';
+import type { Track, TrackEndReason } from '../../src/player/index.js';
+import { FakeSession, hex, packet, packets, settle, usePlayers } from './helpers.js';
 
 describe('AudioPlayer: loop, noSubscriber, position events, missedFrames', () => {
-  const players: AudioPlayer[] = [];
-  const make = (options: AudioPlayerOptions = {}): AudioPlayer => {
-    const p = new AudioPlayer({ opus: fakeCodec(), ...options });
-    players.push(p);
-    return p;
-  };
-  afterEach(() => {
-    for (const p of players.splice(0)) p.destroy();
-  });
+  const make = usePlayers();
 
   it("loop 'track' replays the current track until the loop is turned off", async () => {
     const player = make({ loop: 'track' });
