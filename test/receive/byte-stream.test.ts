@@ -11,6 +11,7 @@ import { AudioByteStream } from '../../src/receive/byte-stream.js';
 import { OggOpusDemuxer } from '../../src/player/inputs/ogg-opus.js';
 import type { OpusDecoder } from '../../src/audio/opus.js';
 import { isVoxcordError } from '../../src/errors.js';
+import * as voxcord from '../../src/index.js';
 import { rtp, runClock, schedule } from './helpers.js';
 
 const SILENCE = Uint8Array.of(0xf8, 0xff, 0xfe);
@@ -183,5 +184,27 @@ describe('AudioByteStream: a pipe-able view of a user', () => {
     expect(inactiveAt).toBeDefined();
     expect(inactiveAt! - silentAt!).toBeGreaterThanOrEqual(20 * 20 - 20);
     expect(inactiveAt! - silentAt!).toBeLessThanOrEqual(20 * 20 + 20);
+  });
+
+  it('the byte view and the recorders come from the package root', async () => {
+    expect(voxcord.AudioByteStream).toBe(AudioByteStream);
+    expect(typeof voxcord.recordWav).toBe('function');
+    expect(typeof voxcord.recordOggOpus).toBe('function');
+    // recordOggOpus from the root writes what the Ogg byte view writes: a file the demuxer reads back.
+    const s = new UserAudioStream('u', { mode: 'opus' });
+    const file = join(await tempDir(), 'u.ogg');
+    const done = voxcord.recordOggOpus(s.frames(), file);
+    for (let i = 0; i < 5; i++)
+      s.deliver(
+        { sequence: i, timestamp: i * 960, receivedAt: i, payload: Uint8Array.of(0xfc, i), concealed: false },
+        i,
+        true,
+      );
+    s.finish();
+    await done;
+    const demuxer = new OggOpusDemuxer();
+    const packets = demuxer.push(await readFile(file));
+    demuxer.end();
+    expect(packets.map((p) => p[1])).toEqual([0, 1, 2, 3, 4]);
   });
 });
