@@ -70,6 +70,8 @@ export type {
   WavFormat,
 } from './receive/recorder.js';
 export { RecordingTimeline } from './receive/recording-timeline.js';
+export { AudioByteStream } from './receive/byte-stream.js';
+export type { AudioByteStreamOptions, ByteStreamFormat } from './receive/byte-stream.js';
 export type { RecordingTimelineOptions } from './receive/recording-timeline.js';
 
 // The local Discord (main gateway subset, voice gateway, SFU, DAVE delivery service)

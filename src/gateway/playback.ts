@@ -75,6 +75,10 @@ export class ConnectionPlayback implements Playback, SessionSubscriber {
     return this.framesBefore + (this.current?.transmission.framesSent ?? 0);
   }
 
+  get framesUnsent(): number {
+    return this.current?.transmission.framesUnsent ?? 0;
+  }
+
   get sessions(): number {
     return this.sessionCount;
   }

@@ -32,8 +32,21 @@ import type { MixerInput } from './mixer.js';
 import { checkVolume, Track } from './track.js';
 import type { TrackMarker, TrackOptions } from './track.js';
 
-export type PlayerStatus = 'idle' | 'playing' | 'paused' | 'destroyed';
+/** 'autopaused': there is audio to play but nothing to send it to (see `noSubscriber`). */
+export type PlayerStatus = 'idle' | 'playing' | 'paused' | 'autopaused' | 'destroyed';
 export type PauseMode = 'gap' | 'silence';
+/** Repeat the current track, or the whole queue (each finished or skipped track goes back to its end). */
+export type LoopMode = 'off' | 'track' | 'queue';
+/**
+ * What the player does while no session, connection or subscription is attached to take its
+ * frames: 'pause' (status 'autopaused' until one is attached), 'play' (keep playing at the real-time
+ * pace to nobody: every frame is counted in `stats.framesDropped['no-subscriber']`), 'stop' (stop
+ * and clear the queue, as stop() does). Checked one event-loop turn after the change, so
+ * `enqueue()` then `attach()` in the same turn never stops or pauses.
+ */
+export type NoSubscriberBehavior = 'pause' | 'play' | 'stop';
+/** Why a frame the player produced was heard by nobody. */
+export type PlayerDropReason = 'no-subscriber';
 /** Why a track stopped playing. Every 'trackStart' is followed by exactly one 'trackEnd'. */
 export type TrackEndReason = 'finished' | 'skipped' | 'replaced' | 'stopped' | 'error' | 'destroyed';
 
@@ -58,6 +71,8 @@ export interface PlayerStats {
   framesEncoded: number;
   /** Frames sessions missed because they fell more than the broadcast window behind. */
   framesSkipped: number;
+  /** Frames produced that nobody heard, by reason ('no-subscriber': `noSubscriber: 'play'` with nothing attached). */
+  framesDropped: Record<PlayerDropReason, number>;
 }
 
 export type AudioPlayerEvents = {
@@ -68,6 +83,10 @@ export type AudioPlayerEvents = {
   trackError: [track: Track, error: VoxcordError];
   /** Playback reached a marker (emitted when the frame holding it is handed to the sessions). */
   marker: [track: Track, marker: TrackMarker];
+  /** Every `positionIntervalMs` while playing: the position listeners hear in the current track. */
+  position: [track: Track, positionMs: number];
+  /** The input told the track its title or duration (stream metadata, container headers, ffprobe). */
+  trackInfo: [track: Track];
   debug: [message: string];
 };
 
@@ -86,9 +105,34 @@ export interface AudioPlayerOptions {
   now?: () => number;
   /** Filters on the player's output (see FilterChain); change them live with `player.filters.set()`. */
   filters?: FilterSettings;
+  /** 'off' (default), 'track' or 'queue'; change it live with `player.loop`. */
+  loop?: LoopMode;
+  /** What to do while nothing is attached (default 'pause'). */
+  noSubscriber?: NoSubscriberBehavior;
+  /** Interval of 'position' events while playing, ms (default 1000; 0 turns them off). */
+  positionIntervalMs?: number;
 }
 
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
+export const DEFAULT_POSITION_INTERVAL_MS = 1_000;
+/** Produced frames remembered to map what a listener hears back to a track position. */
+const HEARD_HISTORY = 512;
+
+const LOOP_MODES: readonly LoopMode[] = ['off', 'track', 'queue'];
+const NO_SUBSCRIBER_BEHAVIORS: readonly NoSubscriberBehavior[] = ['pause', 'play', 'stop'];
+
+function checkOption<T extends string>(name: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value))
+    throw new VoxcordError('INVALID_ARGUMENT', `${name} must be ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  return value;
+}
+
+/** What the player produced as frame number `seq`: the main track and its position after it. */
+interface Produced {
+  seq: number;
+  track: Track | undefined;
+  frames: number;
+}
 
 const CLOSED: unique symbol = Symbol('closed');
 const STALLED: unique symbol = Symbol('stalled');
@@ -129,6 +173,11 @@ interface TargetEntry {
   transmission: Transmission | undefined;
   /** The current stream reached a burst end (so a new burst starts when there is audio again). */
   burstEnded: boolean;
+  /** Player frame number of the last frame this target took. */
+  lastSeq: number | undefined;
+  /** The heard frame as the transmission last told it (-1: not yet), and since when. */
+  rawHeard: number;
+  rawAt: number;
 }
 
 export interface PlayerSubscription {
@@ -173,6 +222,18 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   /** Lateness timeline of the current burst. */
   private burstStart: number | undefined;
   private burstFrames = 0;
+  /** produce() is waiting for an input (for missedFrames). */
+  private producing = false;
+  private loopMode: LoopMode;
+  private readonly noSubscriber: NoSubscriberBehavior;
+  private readonly positionIntervalMs: number;
+  private positionTimer: NodeJS.Timeout | undefined;
+  private consumerCheck: NodeJS.Immediate | undefined;
+  /** The real-time puller of `noSubscriber: 'play'`. */
+  private sink: { stop(): void } | undefined;
+  private readonly droppedFrames: Record<PlayerDropReason, number> = { 'no-subscriber': 0 };
+  private readonly history: (Produced | undefined)[] = new Array<Produced | undefined>(HEARD_HISTORY);
+  private readonly frameSeq = new WeakMap<Uint8Array, number>();
 
   constructor(options: AudioPlayerOptions = {}) {
     super();
@@ -188,6 +249,14 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const opus = options.opus;
     this.loadCodec =
       opus === undefined ? () => loadOpus() : typeof opus === 'function' ? opus : () => Promise.resolve(opus);
+    this.loopMode = checkOption('loop', options.loop ?? 'off', LOOP_MODES);
+    this.noSubscriber = checkOption('noSubscriber', options.noSubscriber ?? 'pause', NO_SUBSCRIBER_BEHAVIORS);
+    this.positionIntervalMs = options.positionIntervalMs ?? DEFAULT_POSITION_INTERVAL_MS;
+    if (!(this.positionIntervalMs >= 0))
+      throw new VoxcordError(
+        'INVALID_ARGUMENT',
+        'positionIntervalMs must be 0 (off) or a positive number of ms',
+      );
     this.mixer = new Mixer(() => this.codec());
     this.fanout = new FrameFanout(() => this.produce(), options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW);
   }
@@ -213,11 +282,74 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     return [...this.overlays].map((s) => s.track);
   }
 
-  /** Position in the current main track, ms (0 when none). */
+  /**
+   * Position in the current main track that listeners hear now, ms (0 when none): the frame the
+   * media engine sent last, not the one the player produced (`aheadMs` earlier). With a worker
+   * engine the queue is known as of the worker's last report (it reports when the queue falls to
+   * its low-water mark); in between, the engine's clock is taken to send one frame per 20 ms.
+   */
   get playbackDuration(): number {
     const slot = this.main;
     if (slot === undefined) return 0;
-    return (slot.pendingSeekFrames ?? slot.frames) * FRAME_DURATION_MS;
+    if (slot.pendingSeekFrames !== undefined) return slot.pendingSeekFrames * FRAME_DURATION_MS;
+    const heard = this.heard();
+    if (heard === undefined) return slot.frames * FRAME_DURATION_MS; // older than the history
+    return heard.track === slot.track ? heard.frames * FRAME_DURATION_MS : 0;
+  }
+
+  /** How far the player's production runs ahead of what listeners hear, ms. */
+  get aheadMs(): number {
+    const heard = this.heard();
+    return heard === undefined ? 0 : (this.counters.framesSent - heard.seq) * FRAME_DURATION_MS;
+  }
+
+  /**
+   * Consecutive 20 ms frames the player owes right now because its input has not delivered in
+   * time (0 when on time): @discordjs/voice's missedFrames. A stall beyond `stallTimeoutMs` fails the track.
+   */
+  get missedFrames(): number {
+    if (!this.producing || this.burstStart === undefined) return 0;
+    const due = this.burstStart + this.burstFrames * FRAME_DURATION_MS;
+    return Math.max(0, Math.floor((this.now() - due) / FRAME_DURATION_MS));
+  }
+
+  get loop(): LoopMode {
+    return this.loopMode;
+  }
+
+  set loop(mode: LoopMode) {
+    this.loopMode = checkOption('loop', mode, LOOP_MODES);
+  }
+
+  /**
+   * Notes the target's heard frame as its transmission tells it, and when that changed. Called as
+   * the pump asks for a frame too: it asks right after the engine reported room in its queue.
+   */
+  private observe(entry: TargetEntry, now: number): void {
+    if (entry.lastSeq === undefined) return;
+    const raw = Math.max(0, entry.lastSeq - (entry.transmission?.framesUnsent ?? 0));
+    if (raw === entry.rawHeard) return;
+    entry.rawHeard = raw;
+    entry.rawAt = now;
+  }
+
+  /** The last frame heard: by the most advanced attached target, else the last frame produced. */
+  private heard(): Produced | undefined {
+    const produced = this.counters.framesSent;
+    const now = this.now();
+    let best: number | undefined;
+    for (const entry of this.targets.values()) {
+      if (entry.lastSeq === undefined) continue;
+      this.observe(entry, now);
+      // A worker engine reports its queue only now and then; in between its clock still sends a
+      // frame per tick (the estimate never passes the frames the target took).
+      const ticks = Math.floor((now - entry.rawAt) / FRAME_DURATION_MS);
+      best = Math.max(best ?? 0, Math.min(entry.lastSeq, entry.rawHeard + ticks));
+    }
+    const seq = best ?? produced;
+    if (seq === 0) return { seq: 0, track: undefined, frames: 0 }; // nothing heard yet
+    const record = this.history[seq % HEARD_HISTORY];
+    return record?.seq === seq ? record : undefined;
   }
 
   get volume(): number {
@@ -240,6 +372,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       framesPassthrough: this.counters.framesPassthrough,
       framesEncoded: this.counters.framesEncoded,
       framesSkipped: skipped,
+      framesDropped: { ...this.droppedFrames },
     };
   }
 
@@ -250,7 +383,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     this.assertAlive();
     const track = asTrack(item, options);
     this.upcoming.push(track);
-    if (this.current === 'idle') this.setStatus('playing');
+    if (this.current === 'idle') this.setPlaying();
     this.kick();
     return track;
   }
@@ -261,7 +394,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const track = asTrack(item, options);
     if (this.main) this.endSlot(this.main, 'replaced');
     this.upcoming.unshift(track);
-    if (this.current !== 'playing') this.setStatus('playing');
+    if (this.current !== 'playing' && this.current !== 'autopaused') this.setPlaying();
     this.kick();
     return track;
   }
@@ -271,7 +404,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     this.assertAlive();
     const track = asTrack(item, options);
     this.overlays.add(new Slot(track, 'overlay'));
-    if (this.current === 'idle') this.setStatus('playing');
+    if (this.current === 'idle') this.setPlaying();
     this.kick();
     return track;
   }
@@ -289,14 +422,14 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   }
 
   pause(): boolean {
-    if (this.current !== 'playing') return false;
+    if (this.current !== 'playing' && this.current !== 'autopaused') return false;
     this.setStatus('paused');
     return true;
   }
 
   resume(): boolean {
     if (this.current !== 'paused') return false;
-    this.setStatus('playing');
+    this.setPlaying();
     this.kick();
     return true;
   }
@@ -358,8 +491,12 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       reader: this.fanout.reader(),
       transmission: undefined,
       burstEnded: false,
+      lastSeq: undefined,
+      rawHeard: -1,
+      rawAt: 0,
     };
     this.targets.set(target, entry);
+    this.consumersChanged();
     this.startStreaming(entry);
   }
 
@@ -372,6 +509,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     entry.reader.close();
     entry.transmission?.stop();
     entry.transmission = undefined;
+    this.consumersChanged();
     this.checkDrained();
   }
 
@@ -409,13 +547,15 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     this.assertAlive();
     const reader = this.fanout.reader();
     this.subscriptions.add(reader);
+    this.consumersChanged();
     const close = (): void => {
       if (!this.subscriptions.delete(reader)) return;
       this.counters.skippedBefore += reader.skipped;
       reader.close();
+      this.consumersChanged();
     };
     return {
-      frames: () => this.streamOf(reader, () => undefined),
+      frames: () => this.streamOf(reader, undefined, () => undefined),
       get skipped() {
         return reader.skipped;
       },
@@ -432,6 +572,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     for (const target of [...this.targets.keys()]) this.detach(target);
     for (const reader of [...this.subscriptions]) reader.close();
     this.subscriptions.clear();
+    this.stopSink();
+    if (this.consumerCheck !== undefined) clearImmediate(this.consumerCheck);
     this.mixer.close();
     this.setStatus('destroyed');
   }
@@ -447,19 +589,92 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     for (const entry of this.targets.values()) this.startStreaming(entry);
   }
 
-  private streamOf(reader: FanoutReader, onBurstEnd: () => void): AsyncIterable<Uint8Array> {
+  // ---- internals: nothing attached (noSubscriber) ----
+
+  private get consumers(): number {
+    return this.targets.size + this.subscriptions.size;
+  }
+
+  /** 'playing', or 'autopaused' when nothing is attached and noSubscriber is 'pause'. */
+  private setPlaying(): void {
+    if (this.consumers === 0) this.consumersChanged();
+    this.setStatus('playing');
+  }
+
+  /** Re-evaluates noSubscriber one turn later (an attach in the same turn counts). */
+  private consumersChanged(): void {
+    if (this.consumers > 0) {
+      this.stopSink();
+      if (this.current === 'autopaused') {
+        this.setStatus('playing');
+        this.kick();
+      }
+      return;
+    }
+    if (this.consumerCheck !== undefined || this.current === 'destroyed') return;
+    this.consumerCheck = setImmediate(() => {
+      this.consumerCheck = undefined;
+      if (this.consumers > 0 || this.current !== 'playing') return;
+      if (this.noSubscriber === 'stop') this.stop();
+      else if (this.noSubscriber === 'pause') this.setStatus('autopaused');
+      else this.startSink();
+    });
+  }
+
+  /** noSubscriber 'play': takes the frames at the real-time pace; each is counted as unheard. */
+  private startSink(): void {
+    if (this.sink !== undefined) return;
+    const reader = this.fanout.reader();
+    let running = true;
+    const sink = {
+      stop: (): void => {
+        running = false;
+        reader.close();
+      },
+    };
+    this.sink = sink;
+    const pull = async (): Promise<void> => {
+      let start = this.now();
+      for (let n = 1; running; n++) {
+        const frame = await reader.next();
+        if (!running) return;
+        if (frame === undefined) break; // idle or paused: a later check starts a new one
+        this.droppedFrames['no-subscriber']++;
+        const wait = start + n * FRAME_DURATION_MS - this.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        // After a stall, go on at the real-time pace (a wire clock does not catch up either).
+        else if (wait < -FRAME_DURATION_MS) start = this.now() - n * FRAME_DURATION_MS;
+      }
+      if (this.sink === sink) this.sink = undefined;
+      reader.close();
+    };
+    pull().catch((err: unknown) => this.debug(`no-subscriber clock failed: ${toError(err).message}`));
+  }
+
+  private stopSink(): void {
+    this.sink?.stop();
+    this.sink = undefined;
+  }
+
+  private streamOf(
+    reader: FanoutReader,
+    entry: TargetEntry | undefined,
+    onBurstEnd: () => void,
+  ): AsyncIterable<Uint8Array> {
     let done = false;
     const finished: IteratorResult<Uint8Array> = { done: true, value: undefined };
     return {
       [Symbol.asyncIterator]: (): AsyncIterator<Uint8Array> => ({
         next: async (): Promise<IteratorResult<Uint8Array>> => {
           if (done) return finished;
+          if (entry !== undefined) this.observe(entry, this.now());
           const frame = await reader.next();
           if (frame === undefined) {
             done = true;
             onBurstEnd();
             return finished;
           }
+          if (entry !== undefined) entry.lastSeq = this.frameSeq.get(frame) ?? entry.lastSeq;
           return { done: false, value: frame };
         },
         return: async (): Promise<IteratorResult<Uint8Array>> => {
@@ -473,7 +688,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   private startStreaming(entry: TargetEntry): void {
     if (entry.transmission !== undefined || !this.active || this.targets.get(entry.target) !== entry) return;
     entry.burstEnded = false;
-    const stream = this.streamOf(entry.reader, () => (entry.burstEnded = true));
+    const stream = this.streamOf(entry.reader, entry, () => (entry.burstEnded = true));
     let transmission: Transmission;
     try {
       transmission = entry.target.playOpus(stream);
@@ -511,8 +726,18 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
 
   /** One frame for the broadcast, or undefined for a burst end. Only the fanout calls this, one at a time. */
   private async produce(): Promise<Uint8Array | undefined> {
+    this.producing = true;
+    try {
+      return await this.produceFrame();
+    } finally {
+      this.producing = false;
+    }
+  }
+
+  private async produceFrame(): Promise<Uint8Array | undefined> {
     for (;;) {
-      if (this.current === 'destroyed' || this.current === 'idle') return this.burstEnd();
+      if (this.current === 'destroyed' || this.current === 'idle' || this.current === 'autopaused')
+        return this.burstEnd();
       if (this.current === 'paused') {
         if (this.pauseMode === 'gap') return this.burstEnd();
         this.counters.framesSilent++;
@@ -566,7 +791,10 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   /** Counts a produced frame, and whether it came later than its place on the timeline. */
   private account(frame: Uint8Array): Uint8Array {
     const now = this.now();
-    this.counters.framesSent++;
+    const seq = ++this.counters.framesSent;
+    const main = this.main;
+    this.history[seq % HEARD_HISTORY] = { seq, track: main?.track, frames: main?.frames ?? 0 };
+    this.frameSeq.set(frame, seq);
     if (this.burstStart === undefined) {
       this.burstStart = now;
       this.burstFrames = 0;
@@ -667,6 +895,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const context: OpenContext = {
       startMs: slot.track.input.seekable ? slot.frames * FRAME_DURATION_MS : 0,
       codec: () => this.codec(),
+      info: (info) => {
+        if (!slot.ended && slot.track.learn(info)) this.safeEmit('trackInfo', slot.track);
+      },
     };
     if (!slot.track.input.seekable) slot.frames = 0;
     const opening = Promise.resolve().then(() => slot.track.input.open(context));
@@ -717,6 +948,12 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (!slot.started) return;
     if (error !== undefined) this.safeEmit('trackError', slot.track, error);
     this.safeEmit('trackEnd', slot.track, reason);
+    // A loop replays only a track that played something (an empty one would spin).
+    if (slot.layer === 'main' && slot.frames > 0 && this.current !== 'destroyed') {
+      if (this.loopMode === 'track' && reason === 'finished') this.upcoming.unshift(slot.track);
+      else if (this.loopMode === 'queue' && (reason === 'finished' || reason === 'skipped'))
+        this.upcoming.push(slot.track);
+    }
   }
 
   /** Goes idle when nothing is left to play. */
@@ -730,8 +967,26 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const old = this.current;
     if (old === next) return;
     this.current = next;
+    this.updatePositionTimer();
     this.safeEmit('stateChange', old, next);
     this.checkDrained();
+  }
+
+  /** 'position' events run while playing. */
+  private updatePositionTimer(): void {
+    const want = this.current === 'playing' && this.positionIntervalMs > 0;
+    if (!want) {
+      if (this.positionTimer !== undefined) clearInterval(this.positionTimer);
+      this.positionTimer = undefined;
+      return;
+    }
+    if (this.positionTimer !== undefined) return;
+    this.positionTimer = setInterval(() => {
+      const track = this.main?.track;
+      if (track !== undefined && this.main?.started === true)
+        this.safeEmit('position', track, this.playbackDuration);
+    }, this.positionIntervalMs);
+    this.positionTimer.unref();
   }
 
   private assertAlive(): void {

@@ -1,7 +1,10 @@
-export { AudioPlayer, DEFAULT_STALL_TIMEOUT_MS } from './audio-player.js';
+export { AudioPlayer, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_POSITION_INTERVAL_MS } from './audio-player.js';
 export type {
   AudioPlayerEvents,
   AudioPlayerOptions,
+  LoopMode,
+  NoSubscriberBehavior,
+  PlayerDropReason,
   PauseMode,
   PlayerStats,
   PlayerStatus,
@@ -18,12 +21,19 @@ export { DEMO_TONES, renderTones, toneInput, toneLength } from './inputs/tone.js
 export type { ToneNote, ToneSpec } from './inputs/tone.js';
 export { pcmInput } from './inputs/pcm.js';
 export { opusFramesInput, opusPacketSamples } from './inputs/opus-frames.js';
-export { OggOpusDemuxer, oggOpusInput, parseOpusHead } from './inputs/ogg-opus.js';
+export { OggOpusDemuxer, oggOpusInput, parseOpusHead, parseOpusTags } from './inputs/ogg-opus.js';
 export type { OpusHead } from './inputs/ogg-opus.js';
 export { WebmOpusDemuxer, webmOpusInput } from './inputs/webm-opus.js';
 export { ffmpegInput, probeFfmpeg, FFMPEG_INSTALL_HINT } from './inputs/ffmpeg.js';
 export type { FfmpegOptions } from './inputs/ffmpeg.js';
 export { fileInput, sniffContainer } from './inputs/file.js';
 export type { FileInputOptions } from './inputs/file.js';
-export type { ByteInput, FrameSource, OpenContext, SourceFrame, TrackInput } from './inputs/source.js';
+export type {
+  ByteInput,
+  FrameSource,
+  MediaInfo,
+  OpenContext,
+  SourceFrame,
+  TrackInput,
+} from './inputs/source.js';
 export * from './filters/index.js';

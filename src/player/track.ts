@@ -6,7 +6,7 @@
 import { VoxcordError } from '../errors.js';
 import { FilterChain } from './filters/chain.js';
 import type { FilterSettings } from './filters/chain.js';
-import type { TrackInput } from './inputs/source.js';
+import type { MediaInfo, TrackInput } from './inputs/source.js';
 
 export interface TrackMarker {
   /** Position in the track, ms. */
@@ -17,8 +17,13 @@ export interface TrackMarker {
 export interface TrackOptions {
   /** Anything the application wants back in events (title, requester, URL ...). */
   metadata?: unknown;
-  /** Display name for logs (default: the input kind). */
+  /**
+   * Display name. Default: the stream's own title (Ogg OpusTags TITLE, WebM Title, ffprobe's
+   * title tag) once the input is opened, else the file name, else the input kind.
+   */
   title?: string;
+  /** Length, ms, if the application knows it; else what the container tells when opened. */
+  durationMs?: number;
   /** Linear gain, 0-4 (default 1). Unity lets a lone Opus track pass through without re-encoding. */
   volume?: number;
   markers?: readonly { atMs: number; metadata?: unknown }[];
@@ -43,11 +48,14 @@ export class Track {
   readonly id: number;
   readonly input: TrackInput;
   readonly metadata: unknown;
-  readonly title: string;
   /** Filters on this track's audio alone (before mixing); inactive by default. */
   readonly filters: FilterChain;
   private gain: number;
   private readonly markerList: TrackMarker[] = [];
+  private readonly givenTitle: string | undefined;
+  private mediaTitle: string | undefined;
+  private length: number | undefined;
+  private readonly lengthGiven: boolean;
 
   constructor(input: TrackInput, options: TrackOptions = {}) {
     if (input === null || typeof input !== 'object' || typeof input.open !== 'function') {
@@ -59,10 +67,52 @@ export class Track {
     this.id = nextId++;
     this.input = input;
     this.metadata = options.metadata;
-    this.title = options.title ?? input.kind;
+    this.givenTitle = options.title;
+    this.lengthGiven = options.durationMs !== undefined;
+    if (options.durationMs !== undefined) {
+      if (
+        typeof options.durationMs !== 'number' ||
+        !Number.isFinite(options.durationMs) ||
+        options.durationMs < 0
+      )
+        throw new VoxcordError('INVALID_ARGUMENT', 'durationMs must be a non-negative number of ms');
+      this.length = options.durationMs;
+    }
     this.gain = checkVolume(options.volume ?? 1);
     this.filters = new FilterChain(options.filters);
     for (const m of options.markers ?? []) this.addMarker(m.atMs, m.metadata);
+  }
+
+  /** The title given, else the media's own, else the file name, else the input kind. */
+  get title(): string {
+    return this.givenTitle ?? this.mediaTitle ?? this.input.title ?? this.input.kind;
+  }
+
+  /** Length of the media, ms, once known (given, or told by the container or ffprobe when opened). */
+  get durationMs(): number | undefined {
+    return this.length;
+  }
+
+  /** @internal What the input found out; true when the title or duration changed. */
+  learn(info: MediaInfo): boolean {
+    let changed = false;
+    const title = typeof info.title === 'string' ? info.title.trim() : '';
+    if (title.length > 0 && title !== this.mediaTitle) {
+      this.mediaTitle = title.slice(0, 512);
+      changed = this.givenTitle === undefined || changed;
+    }
+    const duration = info.durationMs;
+    if (
+      !this.lengthGiven &&
+      typeof duration === 'number' &&
+      Number.isFinite(duration) &&
+      duration >= 0 &&
+      duration !== this.length
+    ) {
+      this.length = duration;
+      changed = true;
+    }
+    return changed;
   }
 
   /** This track's gain; takes effect on the next frame (ramped over one frame, no click). */

@@ -66,7 +66,7 @@ export function wavHeader(
 }
 
 /** s16 samples as little-endian bytes (copies only on a big-endian host). */
-function pcmBytes(pcm: Int16Array | Uint8Array): Uint8Array {
+export function pcmBytes(pcm: Int16Array | Uint8Array): Uint8Array {
   if (pcm instanceof Uint8Array) return pcm;
   if (LITTLE_ENDIAN) return new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
   const out = new Uint8Array(pcm.length * 2);

@@ -10,6 +10,8 @@
 import { Readable } from 'node:stream';
 import { RECEIVE_MAX_QUEUED_FRAMES } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { AudioByteStream } from './byte-stream.js';
+import type { AudioByteStreamOptions } from './byte-stream.js';
 
 export type ReceiveMode = 'opus' | 'pcm';
 
@@ -17,7 +19,12 @@ export type EndBehavior =
   /** Ends only when destroyed or when the receiver closes. */
   | { behavior: 'manual' }
   /** Ends after `durationMs` without audio (silence frames do not count), from the first frame on. */
-  | { behavior: 'afterSilence'; durationMs: number };
+  | { behavior: 'afterSilence'; durationMs: number }
+  /**
+   * Ends `durationMs` after the last packet received (silence frames count, lost ones do not),
+   * from the first frame on: @discordjs/voice's AfterInactivity.
+   */
+  | { behavior: 'afterInactivity'; durationMs: number };
 
 export interface SubscribeOptions {
   /** 'pcm' (default): decoded s16le stereo 48 kHz; 'opus': the (DAVE-decrypted) Opus frames. */
@@ -48,12 +55,15 @@ export function validateSubscribeOptions(options: SubscribeOptions): Required<Su
     throw new VoxcordError('INVALID_ARGUMENT', "subscribe mode must be 'pcm' or 'opus'");
   }
   const end = options.end ?? { behavior: 'manual' };
-  if (end.behavior === 'afterSilence') {
+  if (end.behavior === 'afterSilence' || end.behavior === 'afterInactivity') {
     if (!Number.isFinite(end.durationMs) || end.durationMs <= 0) {
-      throw new VoxcordError('INVALID_ARGUMENT', 'afterSilence durationMs must be a positive number');
+      throw new VoxcordError('INVALID_ARGUMENT', `${end.behavior} durationMs must be a positive number`);
     }
   } else if (end.behavior !== 'manual') {
-    throw new VoxcordError('INVALID_ARGUMENT', "end behavior must be 'manual' or 'afterSilence'");
+    throw new VoxcordError(
+      'INVALID_ARGUMENT',
+      "end behavior must be 'manual', 'afterSilence' or 'afterInactivity'",
+    );
   }
   const maxQueuedFrames = options.maxQueuedFrames ?? RECEIVE_MAX_QUEUED_FRAMES;
   if (!Number.isInteger(maxQueuedFrames) || maxQueuedFrames < 1) {
@@ -72,6 +82,7 @@ export class UserAudioStream extends Readable {
   delivered = 0;
   private readonly maxQueuedFrames: number;
   private lastActivityAt: number | undefined;
+  private lastPacketAt: number | undefined;
   private finished = false;
   private closeNotified = false;
 
@@ -100,6 +111,7 @@ export class UserAudioStream extends Readable {
   deliver(frame: ReceivedFrame, now: number, activity: boolean): void {
     if (this.isFinished) return;
     if (activity || this.lastActivityAt === undefined) this.lastActivityAt = now;
+    if (frame.receivedAt !== undefined || this.lastPacketAt === undefined) this.lastPacketAt = now;
     if (this.readableLength >= this.maxQueuedFrames) {
       this.dropped++;
       return;
@@ -108,12 +120,15 @@ export class UserAudioStream extends Readable {
     this.push(frame);
   }
 
-  /** @internal Ends the stream if its afterSilence window has passed. Returns true if it ended. */
+  /**
+   * @internal Ends the stream if its afterSilence / afterInactivity window has passed. Returns true
+   * if it ended.
+   */
   checkSilence(now: number): boolean {
-    if (this.isFinished || this.endBehavior.behavior !== 'afterSilence') return false;
-    if (this.lastActivityAt === undefined || now - this.lastActivityAt < this.endBehavior.durationMs) {
-      return false;
-    }
+    const end = this.endBehavior;
+    if (this.isFinished || end.behavior === 'manual') return false;
+    const last = end.behavior === 'afterSilence' ? this.lastActivityAt : this.lastPacketAt;
+    if (last === undefined || now - last < end.durationMs) return false;
     this.finish();
     return true;
   }
@@ -124,6 +139,14 @@ export class UserAudioStream extends Readable {
     this.finished = true;
     if (!this.destroyed) this.push(null);
     this.notifyClose();
+  }
+
+  /**
+   * A byte view of this stream for `pipe`: PCM as s16le bytes, Opus as one Buffer per packet, or
+   * Opus in an Ogg container (see AudioByteStream). Read either this stream or its byte view.
+   */
+  bytes(options: AudioByteStreamOptions = {}): AudioByteStream {
+    return new AudioByteStream(this, options);
   }
 
   /** Typed async iteration over the frames. */

@@ -52,6 +52,11 @@ export interface Transmission {
    * instead of sent are counted in `session.sendStats`).
    */
   readonly framesSent: number;
+  /**
+   * Of those, frames not on the wire yet: taken from the source but waiting to be queued, or in
+   * the media channel's queue (with a worker engine, as of its last report). Absent: unknown.
+   */
+  readonly framesUnsent?: number;
 }
 
 /** A transmission on one voice session, which can hand its unsent frames to the next session. */
@@ -96,6 +101,8 @@ class TransmitPump implements SessionTransmission {
   /** The channel whose enqueue() returned false, until it emits 'drain'. */
   private blocked: MediaChannel | undefined;
   private unblock: Cancel | undefined;
+  /** The channel this burst queues on (its `queued` counts our unsent frames). */
+  private queueChannel: MediaChannel | undefined;
 
   constructor(
     private readonly link: TransmitLink,
@@ -109,6 +116,11 @@ class TransmitPump implements SessionTransmission {
 
   get framesSent(): number {
     return this.frames;
+  }
+
+  get framesUnsent(): number {
+    if (this.stopped || this.released) return 0;
+    return (this.pending === undefined ? 0 : 1) + (this.queueChannel?.queued ?? 0);
   }
 
   stop(): void {
@@ -291,6 +303,7 @@ class TransmitPump implements SessionTransmission {
           spokenEpoch = this.link.readyEpoch();
         }
         burstChannel = channel;
+        this.queueChannel = channel;
         this.frames += 1;
         if (!channel.enqueue(wire)) this.block(channel);
       }

@@ -4,7 +4,17 @@ import { OPUS_SILENCE_FRAME } from '../../src/protocol/constants.js';
 import { isVoxcordError, VoxcordError } from '../../src/errors.js';
 import { AudioPlayer, Track, opusFramesInput, pcmInput, toneInput } from '../../src/player/index.js';
 import type { AudioPlayerOptions, TrackEndReason } from '../../src/player/index.js';
-import { FakeSession, fakeCodec, fakeDecode, fakePacket, hex, packet, pcmBytes, settle } from './helpers.js';
+import {
+  FakeSession,
+  fakeCodec,
+  fakeDecode,
+  fakePacket,
+  hex,
+  packet,
+  packets,
+  pcmBytes,
+  settle,
+} from './helpers.js';
 
 /** Records every player event as a short string. */
 function record(player: AudioPlayer): string[] {
@@ -16,10 +26,6 @@ function record(player: AudioPlayer): string[] {
   player.on('marker', (t, m) => log.push(`marker:${name(t)}:${String(m.metadata)}`));
   player.on('stateChange', (_o, n) => log.push(`state:${n}`));
   return log;
-}
-
-function packets(tag: number, count: number): Uint8Array[] {
-  return Array.from({ length: count }, (_, i) => packet(tag, i));
 }
 
 describe('AudioPlayer', () => {

@@ -6,7 +6,9 @@
 import type { Readable } from 'node:stream';
 import type { OpusCodecFactory, OpusDecoder, OpusEncoder } from '../../src/audio/opus.js';
 import type { Transmission } from '../../src/voice/transmit.js';
-import type { PlayerTarget } from '../../src/player/index.js';
+import { afterEach } from 'vitest';
+import { AudioPlayer } from '../../src/player/index.js';
+import type { AudioPlayerOptions, PlayerTarget } from '../../src/player/index.js';
 
 interface Current {
   it: AsyncIterator<Uint8Array>;
@@ -86,6 +88,11 @@ export function packet(a: number, b = 0): Uint8Array {
   return Uint8Array.of(TOC_20MS, a, b);
 }
 
+/** `count` distinct packets tagged `tag`. */
+export function packets(tag: number, count: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => packet(tag, i));
+}
+
 /** Lossless fake codec: encode = TOC byte + PCM bytes; decode inverts it (or yields silence for other packets). */
 export function fakeCodec(): OpusCodecFactory & { encoded: number; decoded: number } {
   const stats = { encoded: 0, decoded: 0 };
@@ -151,4 +158,17 @@ export function pcmBytes(frames: number, value: (frame: number) => number): Uint
 
 export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
+}
+
+/** A maker of players on the fake codec, each destroyed after the test (call inside a describe). */
+export function usePlayers(): (options?: AudioPlayerOptions) => AudioPlayer {
+  const players: AudioPlayer[] = [];
+  afterEach(() => {
+    for (const p of players.splice(0)) p.destroy();
+  });
+  return (options = {}) => {
+    const p = new AudioPlayer({ opus: fakeCodec(), ...options });
+    players.push(p);
+    return p;
+  };
 }

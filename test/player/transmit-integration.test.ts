@@ -115,6 +115,32 @@ describe('AudioPlayer on the transmit pump', () => {
     expect(player.status).toBe('idle');
   });
 
+  it('playbackDuration is what left the channel, not what the player produced ahead of it', async () => {
+    const { channel, target } = setup();
+    // A frozen clock: this channel sends only when the test ticks it, not every 20 ms.
+    player = new AudioPlayer({ opus: fakeCodec(), now: () => 0 });
+    player.attach(target);
+    const positions: number[] = [];
+    const source = Array.from({ length: 30 }, (_, i) => packet(1, i));
+    const track = player.enqueue(opusFramesInput(source));
+    await settle();
+    // The pump filled the channel's queue and holds one more frame: nothing was heard yet.
+    const produced = player.stats.framesSent;
+    expect(produced).toBeGreaterThanOrEqual(3);
+    expect(player.playbackDuration).toBe(0);
+    expect(player.aheadMs).toBe(produced * 20);
+    for (let i = 1; i <= 10; i++) {
+      channel.tick();
+      await settle();
+      positions.push(player.playbackDuration);
+      // Exactly the frames sent on the wire so far, whatever the player produced meanwhile.
+      expect(player.playbackDuration).toBe(channel.sent.length * 20);
+      expect(player.stats.framesSent).toBeGreaterThan(channel.sent.length);
+    }
+    expect(positions).toEqual(Array.from({ length: 10 }, (_, i) => (i + 1) * 20));
+    expect(player.currentTrack).toBe(track);
+  });
+
   it('fits VoiceSession and the VoiceConnection subscriber hook (checked by the compiler)', () => {
     const p = new AudioPlayer();
     player = p;

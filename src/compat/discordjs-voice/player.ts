@@ -1,14 +1,14 @@
 /**
  * @discordjs/voice's AudioPlayer on voxcord's: one resource at a time (voxcord's `play`), the five
  * statuses, the per-status events, AudioPlayerError, PlayerSubscription and NoSubscriberBehavior.
- * voxcord's player has no clock (the connections it sends to pace it), so "playable subscribers"
- * decide whether it runs: with none, Pause auto-pauses it, Stop stops it, and Play lets an internal
- * sink pull frames at the real-time pace (the audio goes nowhere, as in @discordjs/voice).
+ * voxcord's player is attached to each subscribed connection while it is Ready (the "playable"
+ * subscribers of @discordjs/voice), so its own `noSubscriber` does what NoSubscriberBehavior says
+ * (Pause: 'autopaused'; Stop; Play: real-time pace to nobody, frames counted in
+ * `player.voxcord.stats.framesDropped`).
  */
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AudioPlayer as VoxcordPlayer } from '../../index.js';
-import type { Track, VoxcordError } from '../../index.js';
+import type { NoSubscriberBehavior as VoxcordNoSubscriber, Track, VoxcordError } from '../../index.js';
 import { AudioPlayerStatus, NoSubscriberBehavior, VoiceConnectionStatus } from './enums.js';
 import type { VoiceConnection } from './connection.js';
 import type { AudioResource } from './resource.js';
@@ -86,7 +86,8 @@ export class AudioPlayer extends EventEmitter {
   private current: AudioPlayerState = { status: AudioPlayerStatus.Idle };
   private readonly subs = new Set<PlayerSubscription>();
   private readonly byTrack = new Map<Track, AudioResource>();
-  private sink: { stop(): void } | undefined;
+  /** Connections voxcord's player is attached to (the Ready ones). */
+  private readonly attachedTo = new Set<VoiceConnection>();
   private readonly reevaluate = (): void => this.checkSubscribers();
 
   constructor(options: CreateAudioPlayerOptions = {}) {
@@ -95,7 +96,13 @@ export class AudioPlayer extends EventEmitter {
       noSubscriber: options.behaviors?.noSubscriber ?? NoSubscriberBehavior.Pause,
       maxMissedFrames: options.behaviors?.maxMissedFrames ?? 5,
     };
-    this.voxcord = new VoxcordPlayer();
+    const noSubscriber: Record<NoSubscriberBehavior, VoxcordNoSubscriber> = {
+      [NoSubscriberBehavior.Pause]: 'pause',
+      [NoSubscriberBehavior.Play]: 'play',
+      [NoSubscriberBehavior.Stop]: 'stop',
+    };
+    this.voxcord = new VoxcordPlayer({ noSubscriber: noSubscriber[this.behaviors.noSubscriber] ?? 'pause' });
+    this.voxcord.on('stateChange', () => this.sync());
     this.voxcord.on('trackStart', (track) => this.onTrackStart(track));
     this.voxcord.on('trackEnd', (track, reason) => this.onTrackEnd(track, reason));
     this.voxcord.on('trackError', (track, error) => this.onTrackError(track, error));
@@ -176,7 +183,6 @@ export class AudioPlayer extends EventEmitter {
     if (existing !== undefined) return existing;
     const subscription = new PlayerSubscription(connection, this);
     this.subs.add(subscription);
-    this.voxcord.attach(connection.voxcord);
     connection.on('stateChange', this.reevaluate);
     this.emit('subscribe', subscription);
     this.checkSubscribers();
@@ -187,7 +193,6 @@ export class AudioPlayer extends EventEmitter {
   removeSubscription(subscription: PlayerSubscription): void {
     if (!this.subs.delete(subscription)) return;
     subscription.connection.off('stateChange', this.reevaluate);
-    this.voxcord.detach(subscription.connection.voxcord);
     this.emit('unsubscribe', subscription);
     this.checkSubscribers();
   }
@@ -228,10 +233,13 @@ export class AudioPlayer extends EventEmitter {
   }
 
   private playingState(resource: AudioResource): AudioPlayerState {
+    const player = this.voxcord;
     return {
       status: AudioPlayerStatus.Playing,
       resource,
-      missedFrames: 0,
+      get missedFrames() {
+        return player.missedFrames;
+      },
       get playbackDuration() {
         return resource.playbackDuration;
       },
@@ -252,64 +260,57 @@ export class AudioPlayer extends EventEmitter {
     };
   }
 
-  /** NoSubscriberBehavior: what to do when no subscribed connection is ready, and when one is again. */
+  /**
+   * voxcord's player follows the Ready connections (its noSubscriber does the rest); the status
+   * says at once what it will do, as @discordjs/voice's does.
+   */
   private checkSubscribers(): void {
-    const state = this.current;
-    const hasPlayable = this.playable.length > 0;
-    if (hasPlayable || state.status === AudioPlayerStatus.Idle) this.stopSink();
-    if (state.status === AudioPlayerStatus.Idle || state.status === AudioPlayerStatus.Paused) return;
-    if (hasPlayable) {
-      if (state.status === AudioPlayerStatus.AutoPaused) {
-        this.voxcord.resume();
-        this.setState(
-          state.resource.started
-            ? this.playingState(state.resource)
-            : { status: AudioPlayerStatus.Buffering, resource: state.resource },
-        );
-      }
-      return;
+    const ready = new Set(this.playable);
+    for (const connection of [...this.attachedTo]) {
+      if (ready.has(connection)) continue;
+      this.attachedTo.delete(connection);
+      this.voxcord.detach(connection.voxcord);
     }
-    switch (this.behaviors.noSubscriber) {
-      case NoSubscriberBehavior.Stop:
-        this.stop(true);
+    for (const connection of ready) {
+      if (this.attachedTo.has(connection)) continue;
+      this.attachedTo.add(connection);
+      this.voxcord.attach(connection.voxcord);
+    }
+    const state = this.current;
+    if (
+      ready.size === 0 &&
+      this.behaviors.noSubscriber === NoSubscriberBehavior.Pause &&
+      (state.status === AudioPlayerStatus.Buffering || state.status === AudioPlayerStatus.Playing)
+    ) {
+      this.setState(this.pausedState(AudioPlayerStatus.AutoPaused, state.resource));
+    }
+    this.sync();
+  }
+
+  /** Follows voxcord's status: autopaused, playing again, or stopped by NoSubscriberBehavior.Stop. */
+  private sync(): void {
+    const state = this.current;
+    if (state.status === AudioPlayerStatus.Idle || state.status === AudioPlayerStatus.Paused) return;
+    switch (this.voxcord.status) {
+      case 'autopaused':
+        if (state.status !== AudioPlayerStatus.AutoPaused)
+          this.setState(this.pausedState(AudioPlayerStatus.AutoPaused, state.resource));
         return;
-      case NoSubscriberBehavior.Play:
-        this.startSink();
+      case 'playing':
+        if (state.status === AudioPlayerStatus.AutoPaused && this.playable.length > 0)
+          this.setState(
+            state.resource.started
+              ? this.playingState(state.resource)
+              : { status: AudioPlayerStatus.Buffering, resource: state.resource },
+          );
+        return;
+      case 'idle':
+        // Stopped without a track end (NoSubscriberBehavior.Stop before the resource started).
+        this.onTrackEnd(state.resource.track, 'stopped');
         return;
       default:
-        if (state.status === AudioPlayerStatus.AutoPaused) return;
-        this.voxcord.pause();
-        this.setState(this.pausedState(AudioPlayerStatus.AutoPaused, state.resource));
+        return;
     }
-  }
-
-  /** Pulls frames at 20 ms a frame while nobody listens (NoSubscriberBehavior.Play). */
-  private startSink(): void {
-    if (this.sink !== undefined) return;
-    const subscription = this.voxcord.subscribe();
-    let running = true;
-    this.sink = {
-      stop: () => {
-        running = false;
-        subscription.close();
-      },
-    };
-    const pull = async (): Promise<void> => {
-      while (running) {
-        for await (const frame of subscription.frames()) {
-          void frame;
-          if (!running) break;
-          await sleep(20);
-        }
-        if (running) await sleep(20);
-      }
-    };
-    pull().catch(() => undefined);
-  }
-
-  private stopSink(): void {
-    this.sink?.stop();
-    this.sink = undefined;
   }
 
   private setState(next: AudioPlayerState): void {

@@ -4,9 +4,8 @@
  * as @discordjs/voice has nothing to push for them), `subscriptions`, and `speaking` (SpeakingMap).
  */
 import { EventEmitter } from 'node:events';
-import { Readable } from 'node:stream';
 import type { ReadableOptions } from 'node:stream';
-import { VoxcordError } from '../../index.js';
+import { AudioByteStream, VoxcordError } from '../../index.js';
 import type { UserAudioStream, VoiceReceiver as VoxcordReceiver } from '../../index.js';
 import { EndBehaviorType } from './enums.js';
 
@@ -18,48 +17,16 @@ export interface AudioReceiveStreamOptions extends ReadableOptions {
   end: EndBehavior;
 }
 
-export class AudioReceiveStream extends Readable {
+/**
+ * The user's Opus packets, one Buffer per chunk: voxcord's AudioByteStream in its 'opus' format
+ * (lost packets are left out, counted in `framesLost`), with @discordjs/voice's `end` property.
+ */
+export class AudioReceiveStream extends AudioByteStream {
   readonly end: EndBehavior;
-  private inactivity: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly source: UserAudioStream,
-    { end, ...options }: AudioReceiveStreamOptions,
-  ) {
-    super({ ...options, objectMode: true });
+  constructor(source: UserAudioStream, { end, ...options }: AudioReceiveStreamOptions) {
+    super(source, { ...options, format: 'opus' });
     this.end = end;
-    source.once('close', () => this.finish());
-    this.pump().catch((error: unknown) =>
-      this.destroy(error instanceof Error ? error : new Error(String(error))),
-    );
-  }
-
-  private async pump(): Promise<void> {
-    for await (const frame of this.source.frames()) {
-      if (frame.concealed || frame.payload === undefined) continue;
-      this.push(Buffer.from(frame.payload));
-      if (this.end.behavior === EndBehaviorType.AfterInactivity) {
-        clearTimeout(this.inactivity);
-        this.inactivity = setTimeout(() => this.finish(), this.end.duration);
-      }
-    }
-    this.finish();
-  }
-
-  private finish(): void {
-    clearTimeout(this.inactivity);
-    if (!this.source.destroyed) this.source.destroy();
-    if (!this.readableEnded && !this.destroyed) this.push(null);
-  }
-
-  override _read(): void {
-    // Packets are pushed as they arrive (voxcord caps what an idle consumer queues).
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    clearTimeout(this.inactivity);
-    if (!this.source.destroyed) this.source.destroy();
-    callback(error);
   }
 }
 
@@ -106,7 +73,9 @@ export class VoiceReceiver {
       end:
         end.behavior === EndBehaviorType.AfterSilence
           ? { behavior: 'afterSilence', durationMs: end.duration }
-          : { behavior: 'manual' },
+          : end.behavior === EndBehaviorType.AfterInactivity
+            ? { behavior: 'afterInactivity', durationMs: end.duration }
+            : { behavior: 'manual' },
     });
     const stream = new AudioReceiveStream(source, { ...options, end });
     this.subscriptions.set(userId, stream);

@@ -3,7 +3,7 @@
  * track-input wrapper both containers share.
  */
 import { byteOpener, framesIn, generatorSource, isReopenable, releaseIterator } from './source.js';
-import type { ByteInput, FrameSource, OpenContext, TrackInput } from './source.js';
+import type { ByteInput, FrameSource, MediaInfo, OpenContext, TrackInput } from './source.js';
 import { opusPacketFrames } from './opus-frames.js';
 
 export interface OpusDemuxer {
@@ -34,16 +34,20 @@ export async function* demuxOpusPackets(
 export function demuxedOpusInput(
   kind: string,
   input: ByteInput,
-  createDemuxer: () => OpusDemuxer,
+  createDemuxer: (onInfo: (info: MediaInfo) => void) => OpusDemuxer,
+  /** Metadata known from the bytes before demuxing (e.g. an Ogg buffer's length). */
+  known?: (bytes: Uint8Array) => MediaInfo,
 ): TrackInput {
   const open = byteOpener(input);
   return {
     kind,
     seekable: isReopenable(input),
     open(context: OpenContext): FrameSource {
+      const onInfo = (info: MediaInfo): void => context.info?.(info);
+      if (known !== undefined && input instanceof Uint8Array) onInfo(known(input));
       const chunks = open();
       return generatorSource(
-        opusPacketFrames(demuxOpusPackets(chunks, createDemuxer()), context, framesIn(context.startMs)),
+        opusPacketFrames(demuxOpusPackets(chunks, createDemuxer(onInfo)), context, framesIn(context.startMs)),
         () => releaseIterator(chunks),
       );
     },

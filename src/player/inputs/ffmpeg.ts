@@ -8,6 +8,7 @@ import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CHANNELS, SAMPLE_RATE } from '../../protocol/constants.js';
 import { VoxcordError } from '../../errors.js';
+import { titleFromPath } from './media-info.js';
 import { pcmFrames } from './pcm.js';
 import { generatorSource, inputError } from './source.js';
 import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './source.js';
@@ -244,6 +245,7 @@ export function ffmpegInput(
   return {
     kind: 'ffmpeg',
     seekable: isPath,
+    title: isPath ? titleFromPath(input) : undefined,
     open(context: OpenContext): FrameSource {
       if (!isPath && used)
         throw inputError('this input is a stream and was already played; it cannot be reopened');

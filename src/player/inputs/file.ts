@@ -4,11 +4,12 @@
  */
 import { createReadStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
-import { ffmpegInput } from './ffmpeg.js';
+import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
-import { oggOpusInput } from './ogg-opus.js';
+import { ffprobeInfo, ffprobePathFor, titleFromPath, wavDurationMs } from './media-info.js';
+import { oggOpusDurationMs, oggOpusInput } from './ogg-opus.js';
 import { inputError } from './source.js';
-import type { FrameSource, OpenContext, TrackInput } from './source.js';
+import type { FrameSource, MediaInfo, OpenContext, TrackInput } from './source.js';
 import { webmOpusInput } from './webm-opus.js';
 
 export type Container = 'ogg-opus' | 'webm-opus' | 'unknown';
@@ -39,13 +40,28 @@ export function sniffContainer(head: Uint8Array): Container {
 export interface FileInputOptions extends FfmpegOptions {
   /** Always use ffmpeg, even for Ogg/WebM Opus. */
   forceFfmpeg?: boolean;
+  /**
+   * Where a file's title and duration come from when its container does not say them cheaply
+   * (WAV headers, Ogg's last page and WebM's header do): 'ffprobe' (default; next to ffmpeg, or
+   * $FFPROBE_PATH; URLs are never probed, to fetch them once) or 'none'.
+   */
+  probe?: 'ffprobe' | 'none';
+  /** The ffprobe executable (default: next to the ffmpeg in use). */
+  ffprobePath?: string;
 }
 
 function isUrl(target: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
 }
 
-async function readHead(path: string): Promise<Uint8Array> {
+interface FileEnds {
+  head: Uint8Array;
+  /** The last SNIFF_BYTES (the head again for a small file). */
+  tail: Uint8Array;
+  size: number;
+}
+
+async function readEnds(path: string): Promise<FileEnds> {
   let handle;
   try {
     handle = await openFile(path, 'r');
@@ -53,9 +69,14 @@ async function readHead(path: string): Promise<Uint8Array> {
     throw inputError('the audio file cannot be opened', err, { code: (err as { code?: unknown }).code });
   }
   try {
+    const { size } = await handle.stat();
     const buffer = Buffer.alloc(SNIFF_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
-    return buffer.subarray(0, bytesRead);
+    const head = buffer.subarray(0, bytesRead);
+    if (size <= SNIFF_BYTES) return { head, tail: head, size };
+    const tailBuffer = Buffer.alloc(SNIFF_BYTES);
+    const tailRead = await handle.read(tailBuffer, 0, SNIFF_BYTES, size - SNIFF_BYTES);
+    return { head, tail: tailBuffer.subarray(0, tailRead.bytesRead), size };
   } finally {
     await handle.close();
   }
@@ -64,22 +85,40 @@ async function readHead(path: string): Promise<Uint8Array> {
 /** A file or URL; seekable (files are reopened, ffmpeg restarts at the position). */
 export function fileInput(target: string, options: FileInputOptions = {}): TrackInput {
   if (typeof target !== 'string' || target.length === 0) throw inputError('a file path or URL is required');
-  let chosen: Promise<TrackInput> | undefined;
-  const choose = async (): Promise<TrackInput> => {
-    if (options.forceFfmpeg === true || isUrl(target)) return ffmpegInput(target, options);
-    const container = sniffContainer(await readHead(target));
+  const probe = options.probe ?? 'ffprobe';
+  const ffprobePath = options.ffprobePath ?? ffprobePathFor(options.ffmpegPath ?? defaultFfmpegPath());
+  let chosen: Promise<{ input: TrackInput; info: Promise<MediaInfo> }> | undefined;
+  const choose = async (): Promise<{ input: TrackInput; info: Promise<MediaInfo> }> => {
+    const none = Promise.resolve<MediaInfo>({});
+    if (isUrl(target)) return { input: ffmpegInput(target, options), info: none };
+    const ends = options.forceFfmpeg === true ? undefined : await readEnds(target);
+    const container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
     const reopen = (): ReturnType<typeof createReadStream> => createReadStream(target);
-    if (container === 'ogg-opus') return oggOpusInput(reopen);
-    if (container === 'webm-opus') return webmOpusInput(reopen);
-    return ffmpegInput(target, options);
+    // Ogg: the last page's granule. WebM: its demuxer reports the Segment's Duration and Title.
+    if (container === 'ogg-opus' && ends !== undefined)
+      return {
+        input: oggOpusInput(reopen),
+        info: Promise.resolve({ durationMs: oggOpusDurationMs(ends.head, ends.tail) }),
+      };
+    if (container === 'webm-opus') return { input: webmOpusInput(reopen), info: none };
+    const wavMs = ends === undefined ? undefined : wavDurationMs(ends.head, ends.size);
+    const info =
+      probe === 'ffprobe'
+        ? ffprobeInfo(target, ffprobePath).then((found) => ({ durationMs: wavMs, ...found }))
+        : Promise.resolve({ durationMs: wavMs });
+    return { input: ffmpegInput(target, options), info };
   };
   return {
     kind: 'file',
     seekable: true,
+    title: titleFromPath(target),
     async open(context: OpenContext): Promise<FrameSource> {
       chosen ??= choose();
       chosen.catch(() => (chosen = undefined)); // a missing file may appear later
-      return (await chosen).open(context);
+      const { input, info } = await chosen;
+      // Metadata never holds up playback.
+      info.then((found) => context.info?.(found)).catch(() => undefined);
+      return input.open(context);
     },
   };
 }

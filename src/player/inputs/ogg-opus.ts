@@ -13,7 +13,7 @@
  * page) as AUDIO_INPUT_ERROR.
  */
 import { inputError } from './source.js';
-import type { ByteInput, TrackInput } from './source.js';
+import type { ByteInput, MediaInfo, TrackInput } from './source.js';
 import { demuxedOpusInput } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
@@ -65,6 +65,70 @@ export function parseOpusHead(packet: Uint8Array): OpusHead {
   return head;
 }
 
+/** The comments of an OpusTags packet (RFC 7845 §5.2), undefined when it is malformed. */
+export function parseOpusTags(packet: Uint8Array): { vendor: string; comments: string[] } | undefined {
+  if (!startsWith(packet, 'OpusTags') || packet.length < 16) return undefined;
+  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  const text = new TextDecoder();
+  let pos = 8;
+  const vendorLength = view.getUint32(pos, true);
+  pos += 4;
+  if (pos + vendorLength + 4 > packet.length) return undefined;
+  const vendor = text.decode(packet.subarray(pos, pos + vendorLength));
+  pos += vendorLength;
+  const count = view.getUint32(pos, true);
+  pos += 4;
+  const comments: string[] = [];
+  for (let i = 0; i < count; i++) {
+    if (pos + 4 > packet.length) return undefined;
+    const length = view.getUint32(pos, true);
+    pos += 4;
+    if (pos + length > packet.length) return undefined;
+    comments.push(text.decode(packet.subarray(pos, pos + length)));
+    pos += length;
+  }
+  return { vendor, comments };
+}
+
+/** The TITLE comment of an OpusTags packet (field names are case-insensitive). */
+export function opusTagsTitle(packet: Uint8Array): string | undefined {
+  const tags = parseOpusTags(packet);
+  for (const comment of tags?.comments ?? []) {
+    const eq = comment.indexOf('=');
+    if (eq > 0 && comment.slice(0, eq).toUpperCase() === 'TITLE' && eq + 1 < comment.length)
+      return comment.slice(eq + 1);
+  }
+  return undefined;
+}
+
+/**
+ * An Ogg Opus file's duration from its two ends: the OpusHead on the first page (pre-skip, serial)
+ * and the granule position of the stream's last page in `tail` (RFC 7845 §4). Undefined when the
+ * ends do not tell (a chained or cut file, a tail without a page of that stream).
+ */
+export function oggOpusDurationMs(head: Uint8Array, tail: Uint8Array): number | undefined {
+  if (head.length < HEADER_BYTES || !isCapture(head, 0)) return undefined;
+  const segments = head[26] ?? 0;
+  const serial = new DataView(head.buffer, head.byteOffset + 14, 4).getUint32(0, true);
+  let preSkip: number;
+  try {
+    preSkip = parseOpusHead(
+      firstPacketStart(head.subarray(27, 27 + segments), head.subarray(27 + segments)),
+    ).preSkip;
+  } catch {
+    return undefined;
+  }
+  for (let pos = tail.length - HEADER_BYTES; pos >= 0; pos--) {
+    if (!isCapture(tail, pos) || tail[pos + 4] !== 0) continue;
+    const view = new DataView(tail.buffer, tail.byteOffset + pos, HEADER_BYTES);
+    if (view.getUint32(14, true) !== serial) continue;
+    const granule = view.getBigInt64(6, true);
+    if (granule < 0n) continue; // no packet ends on this page
+    return Math.max(0, ((Number(granule) - preSkip) * 1000) / 48_000);
+  }
+  return undefined;
+}
+
 export interface OggDemuxStats {
   pages: number;
   /** Pages dropped for a bad checksum or a bad header. */
@@ -84,6 +148,9 @@ export class OggOpusDemuxer {
   private partial: Uint8Array[] = [];
   private ended = false;
   private sawPage = false;
+
+  /** `onInfo` hears the stream's title (OpusTags TITLE) when its header arrives. */
+  constructor(private readonly onInfo?: (info: MediaInfo) => void) {}
 
   /** Feeds bytes; returns the audio packets they complete. Throws AUDIO_INPUT_ERROR for a non-Ogg input. */
   push(chunk: Uint8Array): Uint8Array[] {
@@ -188,6 +255,8 @@ export class OggOpusDemuxer {
     if (index === 0) this.head = parseOpusHead(packet);
     else if (index === 1) {
       if (!startsWith(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
+      const title = opusTagsTitle(packet);
+      if (title !== undefined) this.onInfo?.({ title });
     } else out.push(packet);
   }
 }
@@ -217,5 +286,10 @@ function firstPacketStart(table: Uint8Array, body: Uint8Array): Uint8Array {
 
 /** An Ogg Opus file or stream. Seekable when given bytes or a function that reopens the input. */
 export function oggOpusInput(input: ByteInput): TrackInput {
-  return demuxedOpusInput('ogg', input, () => new OggOpusDemuxer());
+  return demuxedOpusInput(
+    'ogg',
+    input,
+    (onInfo) => new OggOpusDemuxer(onInfo),
+    (bytes) => ({ durationMs: oggOpusDurationMs(bytes, bytes.subarray(Math.max(0, bytes.length - 65_536))) }),
+  );
 }

@@ -18,16 +18,27 @@ export interface FrameSource {
   close(): void;
 }
 
+/** What an input learns about its media: stream metadata, container headers, ffprobe. */
+export interface MediaInfo {
+  title?: string;
+  /** Length of the whole media, ms (not of what is left after a seek). */
+  durationMs?: number;
+}
+
 export interface OpenContext {
   /** Where to start, ms. Inputs that are not `seekable` are only ever opened with 0. */
   startMs: number;
   /** The Opus codec (loaded once per player), for inputs that must decode. */
   codec(): Promise<OpusCodecFactory>;
+  /** Reports metadata as the input finds it (the player passes it to the Track). */
+  info?(info: MediaInfo): void;
 }
 
 export interface TrackInput {
   /** What kind of input this is ('pcm', 'opus', 'ogg', 'webm', 'ffmpeg', 'tone', ...), for logs. */
   readonly kind: string;
+  /** A name known before opening (a file's name without its extension), the title's last resort. */
+  readonly title?: string;
   /** True when open() can be called again and honours `startMs` (seeking reopens the input). */
   readonly seekable: boolean;
   open(context: OpenContext): Promise<FrameSource> | FrameSource;

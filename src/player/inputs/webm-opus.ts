@@ -10,7 +10,7 @@
  * is played; blocks of other tracks are dropped. Xiph, fixed and EBML lacing are supported.
  */
 import { inputError } from './source.js';
-import type { ByteInput, TrackInput } from './source.js';
+import type { ByteInput, MediaInfo, TrackInput } from './source.js';
 import { demuxedOpusInput } from './demuxed.js';
 import { parseOpusHead } from './ogg-opus.js';
 import { concatBytes } from '../../util/bytes.js';
@@ -19,6 +19,10 @@ export const EbmlId = {
   EBML: 0x1a45dfa3,
   DocType: 0x4282,
   Segment: 0x18538067,
+  Info: 0x1549a966,
+  TimecodeScale: 0x2ad7b1,
+  Duration: 0x4489,
+  Title: 0x7ba9,
   Tracks: 0x1654ae6b,
   TrackEntry: 0xae,
   TrackNumber: 0xd7,
@@ -34,6 +38,7 @@ export const EbmlId = {
 
 const MASTERS: ReadonlySet<number> = new Set([
   EbmlId.Segment,
+  EbmlId.Info,
   EbmlId.Tracks,
   EbmlId.TrackEntry,
   EbmlId.Cluster,
@@ -41,6 +46,9 @@ const MASTERS: ReadonlySet<number> = new Set([
 ]);
 const READ: ReadonlySet<number> = new Set([
   EbmlId.EBML,
+  EbmlId.TimecodeScale,
+  EbmlId.Duration,
+  EbmlId.Title,
   EbmlId.TrackNumber,
   EbmlId.TrackType,
   EbmlId.CodecID,
@@ -158,6 +166,13 @@ export class WebmOpusDemuxer {
   private opusTrack: number | undefined;
   /** Blocks seen before the track was chosen would be a malformed file. */
   private chosen = false;
+  /** Segment Info: ns per Duration unit (default 1 ms), the Duration and the Title. */
+  private timecodeScale = 1_000_000;
+  private duration: number | undefined;
+  private title: string | undefined;
+
+  /** `onInfo` hears the Segment's Title and Duration once the header is read. */
+  constructor(private readonly onInfo?: (info: MediaInfo) => void) {}
 
   /** Feeds bytes; returns the Opus packets they complete. Throws AUDIO_INPUT_ERROR for non-WebM input. */
   push(chunk: Uint8Array): Uint8Array[] {
@@ -247,6 +262,19 @@ export class WebmOpusDemuxer {
       case EbmlId.CodecPrivate:
         if (this.current) this.current.codecPrivate = body.slice();
         return;
+      case EbmlId.TimecodeScale:
+        if (uint(body) > 0) this.timecodeScale = uint(body);
+        return;
+      case EbmlId.Duration: {
+        const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+        const value =
+          body.length === 4 ? view.getFloat32(0) : body.length === 8 ? view.getFloat64(0) : Number.NaN;
+        if (Number.isFinite(value) && value > 0) this.duration = value;
+        return;
+      }
+      case EbmlId.Title:
+        this.title = new TextDecoder().decode(body).replace(/\0+$/, '');
+        return;
       default: {
         // Block / SimpleBlock
         this.choose();
@@ -291,10 +319,14 @@ export class WebmOpusDemuxer {
     }
     if (opus.codecPrivate !== undefined && opus.codecPrivate.length > 0) parseOpusHead(opus.codecPrivate);
     this.opusTrack = opus.number;
+    const info: MediaInfo = {};
+    if (this.title !== undefined && this.title.length > 0) info.title = this.title;
+    if (this.duration !== undefined) info.durationMs = (this.duration * this.timecodeScale) / 1_000_000;
+    if (info.title !== undefined || info.durationMs !== undefined) this.onInfo?.(info);
   }
 }
 
 /** A WebM (or Matroska) file or stream with an Opus track. Seekable when given bytes or a reopening function. */
 export function webmOpusInput(input: ByteInput): TrackInput {
-  return demuxedOpusInput('webm', input, () => new WebmOpusDemuxer());
+  return demuxedOpusInput('webm', input, (onInfo) => new WebmOpusDemuxer(onInfo));
 }

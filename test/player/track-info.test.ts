@@ -1,0 +1,171 @@
+/**
+ * track.title and track.durationMs: from the file name, the stream's own metadata (Ogg OpusTags,
+ * WebM Segment Info, ffprobe) and the container (Ogg's last granule, WebM Duration, WAV sizes),
+ * told by the player's 'trackInfo' event once the input is opened.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AudioPlayer, fileInput, oggOpusInput, Track, webmOpusInput } from '../../src/player/index.js';
+import { createOggOpusWriter, wavHeader } from '../../src/receive/recorder.js';
+import { opusTagsTitle, oggOpusDurationMs } from '../../src/player/inputs/ogg-opus.js';
+import { parseFfprobeFormat, titleFromPath, wavDurationMs } from '../../src/player/inputs/media-info.js';
+import { ID, concatBytes, el, text, trackEntry, webmHeader, blockBody } from './containers.js';
+import { FakeSession, fakeCodec, packet } from './helpers.js';
+
+function float64(value: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setFloat64(0, value);
+  return out;
+}
+
+describe('track title and duration', () => {
+  let dir: string;
+  const players: AudioPlayer[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'voxcord-info-'));
+  });
+  afterEach(() => {
+    for (const p of players.splice(0)) p.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Plays `track` to a fake session until its 'trackInfo' (or the end) and returns the events seen. */
+  async function play(track: Track, frames = 3): Promise<string[]> {
+    const player = new AudioPlayer({ opus: fakeCodec() });
+    players.push(player);
+    const events: string[] = [];
+    player.on('trackInfo', (t) => events.push(`${t.title}|${String(t.durationMs)}`));
+    player.on('trackError', (_t, e) => events.push(`error:${e.message}`));
+    const session = new FakeSession();
+    player.attach(session);
+    player.enqueue(track);
+    await session.pull(frames);
+    for (let i = 0; i < 50 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    return events;
+  }
+
+  async function oggFile(name: string, packets: number, comments: string[], preSkip = 312): Promise<string> {
+    const path = join(dir, name);
+    const writer = createOggOpusWriter(path, { comments, preSkip, packetsPerPage: 10 });
+    for (let i = 0; i < packets; i++) writer.write(packet(1, i));
+    await writer.close();
+    return path;
+  }
+
+  it('Ogg Opus file: the OpusTags TITLE, and the duration from the last page granule', async () => {
+    const path = await oggFile('night-drive.opus', 150, ['ARTIST=Someone', 'title=Night Drive'], 312);
+    const track = new Track(fileInput(path));
+    expect(track.title).toBe('night-drive'); // the file name until the stream says more
+    expect(track.durationMs).toBeUndefined();
+    const events = await play(track);
+    expect(track.title).toBe('Night Drive');
+    expect(track.durationMs).toBeCloseTo(150 * 20 - 312 / 48, 6);
+    expect(events.at(-1)).toBe(`Night Drive|${150 * 20 - 312 / 48}`);
+  });
+
+  it('a file without a title tag keeps its file name; an explicit title and duration always win', async () => {
+    const path = await oggFile('my%20song.final.ogg', 20, []);
+    const named = new Track(fileInput(path));
+    await play(named);
+    expect(named.title).toBe('my%20song.final');
+    expect(named.durationMs).toBeCloseTo(20 * 20 - 312 / 48, 6);
+    const given = new Track(fileInput(await oggFile('b.ogg', 10, ['TITLE=Tagged'])), {
+      title: 'Given',
+      durationMs: 1234,
+    });
+    await play(given);
+    expect(given.title).toBe('Given');
+    expect(given.durationMs).toBe(1234);
+  });
+
+  it('Ogg bytes in memory: title and duration too', async () => {
+    const path = await oggFile('mem.ogg', 50, ['TITLE=In Memory'], 0);
+    const bytes = new Uint8Array(await import('node:fs/promises').then((fs) => fs.readFile(path)));
+    const track = new Track(oggOpusInput(bytes));
+    expect(track.title).toBe('ogg');
+    await play(track);
+    expect(track.title).toBe('In Memory');
+    expect(track.durationMs).toBe(1000);
+  });
+
+  it('WebM: the Segment Info Title and Duration (scaled by TimecodeScale)', async () => {
+    const webm = concatBytes([
+      webmHeader(),
+      el(
+        ID.Segment,
+        el(
+          ID.Info,
+          el(ID.TimecodeScale, Uint8Array.of(0x0f, 0x42, 0x40)), // 1 000 000 ns: Duration in ms
+          el(0x4489, float64(183_456.5)),
+          el(0x7ba9, text('Live Set')),
+        ),
+        el(ID.Tracks, trackEntry(1, 'A_OPUS', 2)),
+        el(ID.Cluster, ...[0, 1, 2, 3].map((i) => el(ID.SimpleBlock, blockBody(1, [packet(2, i)])))),
+      ),
+    ]);
+    const track = new Track(webmOpusInput(webm));
+    await play(track);
+    expect(track.title).toBe('Live Set');
+    expect(track.durationMs).toBe(183_456.5);
+  });
+
+  it('WAV through ffmpeg: the duration from the header sizes; ffprobe adds the title', async () => {
+    const path = join(dir, 'voice memo.wav');
+    const pcmBytes = 48_000 * 4 * 2.5; // 2.5 s of s16 stereo 48 kHz
+    writeFileSync(path, concatBytes([wavHeader(pcmBytes), new Uint8Array(pcmBytes)]));
+    const ffmpeg = join(dir, 'ffmpeg');
+    writeFileSync(ffmpeg, `#!/bin/sh\nhead -c 7680 /dev/zero\n`);
+    chmodSync(ffmpeg, 0o755);
+    const noProbe = new Track(fileInput(path, { ffmpegPath: ffmpeg, probe: 'none' }));
+    await play(noProbe, 2);
+    expect(noProbe.title).toBe('voice memo');
+    expect(noProbe.durationMs).toBe(2500);
+
+    const ffprobe = join(dir, 'ffprobe');
+    writeFileSync(
+      ffprobe,
+      `#!/bin/sh\necho '{"format":{"filename":"x","duration":"2.500000","tags":{"TITLE":"Memo 12"}}}'\n`,
+    );
+    chmodSync(ffprobe, 0o755);
+    const probed = new Track(fileInput(path, { ffmpegPath: ffmpeg })); // ffprobe found next to ffmpeg
+    await play(probed, 2);
+    expect(probed.title).toBe('Memo 12');
+    expect(probed.durationMs).toBe(2500);
+  });
+
+  it('a missing or failing ffprobe costs nothing but the metadata', async () => {
+    const path = join(dir, 'clip.flac');
+    writeFileSync(path, new Uint8Array(100));
+    const ffmpeg = join(dir, 'ffmpeg');
+    writeFileSync(ffmpeg, `#!/bin/sh\nhead -c 7680 /dev/zero\n`);
+    chmodSync(ffmpeg, 0o755);
+    const track = new Track(fileInput(path, { ffmpegPath: ffmpeg, ffprobePath: join(dir, 'nope') }));
+    const player = new AudioPlayer({ opus: fakeCodec() });
+    players.push(player);
+    const session = new FakeSession();
+    player.attach(session);
+    player.enqueue(track);
+    expect(await session.pull(10)).toHaveLength(2);
+    expect(track.title).toBe('clip');
+    expect(track.durationMs).toBeUndefined();
+  });
+
+  it('pure parsers: OpusTags, Ogg ends, WAV header, ffprobe JSON, file names', () => {
+    expect(titleFromPath('/music/Artist - Song.mp3')).toBe('Artist - Song');
+    expect(titleFromPath('https://example.com/a/Radio%20One.m3u8?token=secret')).toBe('Radio One');
+    expect(titleFromPath('/')).toBeUndefined();
+    expect(parseFfprobeFormat('{"format":{"duration":"N/A"}}')).toEqual({});
+    expect(parseFfprobeFormat('not json')).toEqual({});
+    expect(parseFfprobeFormat('{"format":{"duration":"61.5","tags":{"title":" T "}}}')).toEqual({
+      durationMs: 61_500,
+      title: 'T',
+    });
+    expect(wavDurationMs(wavHeader(19_200), 44 + 19_200)).toBe(100);
+    expect(wavDurationMs(wavHeader(0xffffffff), 44 + 38_400)).toBe(200); // streamed WAV: to the end of the file
+    expect(wavDurationMs(new Uint8Array(44), 1000)).toBeUndefined();
+    expect(opusTagsTitle(new TextEncoder().encode('OpusTags'))).toBeUndefined();
+    expect(oggOpusDurationMs(new Uint8Array(10), new Uint8Array(10))).toBeUndefined();
+  });
+});
