@@ -20,7 +20,11 @@ export {
   VoiceConnectionStatus,
 } from './enums.js';
 export { AudioPlayer, AudioPlayerError, PlayerSubscription, createAudioPlayer } from './player.js';
-export type { AudioPlayerState, CreateAudioPlayerOptions } from './player.js';
+export type {
+  AudioPlayerState,
+  CreateAudioPlayerOptions,
+  StatusListener as AudioPlayerStatusListener,
+} from './player.js';
 export {
   AudioResource,
   VolumeTransformer,
@@ -36,7 +40,13 @@ export {
   getVoiceConnections,
   joinVoiceChannel,
 } from './connection.js';
-export type { JoinConfig, JoinVoiceChannelOptions, VoiceConnectionState } from './connection.js';
+export type {
+  JoinConfig,
+  JoinVoiceChannelOptions,
+  Subscribed as VoiceConnectionSubscribed,
+  StatusListener as VoiceConnectionStatusListener,
+  VoiceConnectionState,
+} from './connection.js';
 export { AudioReceiveStream, SpeakingMap, VoiceReceiver } from './receiver.js';
 export type { AudioReceiveStreamOptions, EndBehavior } from './receiver.js';
 export { generateDependencyReport } from '../../index.js';
