@@ -9,10 +9,9 @@
  * `npm run api:report` writes the reports to api/; test/api/api-report.test.ts fails when they are stale.
  */
 import ts from 'typescript';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-const SRC = join(ROOT, 'src');
 
 export interface Entry {
   /** How a consumer imports it. */
@@ -42,11 +41,6 @@ export interface ApiSurface {
 const printer = ts.createPrinter({ removeComments: true, newLine: ts.NewLineKind.LineFeed });
 const TYPE_FLAGS = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType;
 
-function inSrc(declaration: ts.Declaration): boolean {
-  const file = declaration.getSourceFile().fileName;
-  return resolve(file).startsWith(SRC + '/') && !declaration.getSourceFile().isDeclarationFile;
-}
-
 function isInternal(node: ts.Node): boolean {
   return ts.getJSDocTags(node).some((tag) => tag.tagName.text === 'internal');
 }
@@ -61,9 +55,17 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').replace(/\{ \}/g, '{}').replace(/; \}/g, ' }').trim();
 }
 
-export function readApiSurface(): ApiSurface {
+export interface ApiSurfaceOptions {
+  /** Repository root (default: this one); its src/ holds the declarations that must be exported. */
+  root?: string;
+  entries?: readonly Entry[];
+  /** Default: tsconfig.build.json's. */
+  compilerOptions?: ts.CompilerOptions;
+}
+
+function buildOptions(root: string): ts.CompilerOptions {
   const config = ts.getParsedCommandLineOfConfigFile(
-    join(ROOT, 'tsconfig.build.json'),
+    join(root, 'tsconfig.build.json'),
     {},
     {
       ...ts.sys,
@@ -73,17 +75,27 @@ export function readApiSurface(): ApiSurface {
     },
   );
   if (config === undefined) throw new Error('cannot read tsconfig.build.json');
+  return config.options;
+}
+
+export function readApiSurface(options: ApiSurfaceOptions = {}): ApiSurface {
+  const root = options.root ?? ROOT;
+  const entries = options.entries ?? ENTRIES;
+  const src = join(root, 'src');
   const program = ts.createProgram({
-    rootNames: ENTRIES.map((e) => join(ROOT, e.source)),
-    options: { ...config.options, noEmit: true },
+    rootNames: entries.map((e) => join(root, e.source)),
+    options: { ...(options.compilerOptions ?? buildOptions(root)), noEmit: true },
   });
   const checker = program.getTypeChecker();
+  const inSrc = (declaration: ts.Declaration): boolean =>
+    resolve(declaration.getSourceFile().fileName).startsWith(src + sep) &&
+    !declaration.getSourceFile().isDeclarationFile;
 
   const resolveAlias = (symbol: ts.Symbol): ts.Symbol =>
     symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
 
-  const entryExports = ENTRIES.map((entry) => {
-    const file = program.getSourceFile(join(ROOT, entry.source));
+  const entryExports = entries.map((entry) => {
+    const file = program.getSourceFile(join(root, entry.source));
     const moduleSymbol = file && checker.getSymbolAtLocation(file);
     if (moduleSymbol === undefined) throw new Error(`no module symbol for ${entry.source}`);
     return checker
@@ -112,9 +124,9 @@ export function readApiSurface(): ApiSurface {
     const declarations = symbol.declarations ?? [];
     if (declarations.length === 0 || !declarations.some(inSrc)) return true;
     if (symbol.flags & ts.SymbolFlags.TypeParameter) return true;
-    if (exported.has(symbol)) return true;
+    if (exported.has(symbol) && !declarations.some(isInternal)) return true;
     if (!unexported.has(symbol)) {
-      const file = relative(ROOT, declarations[0]!.getSourceFile().fileName);
+      const file = relative(root, declarations[0]!.getSourceFile().fileName);
       unexported.set(symbol, `${symbol.name} (${file}): used by ${usedBy}`);
     }
     return false;
@@ -395,7 +407,7 @@ export function readApiSurface(): ApiSurface {
     return [constructor, ...members];
   };
 
-  const reports = ENTRIES.map((entry, i) => {
+  const reports = entries.map((entry, i) => {
     const body = entryExports[i]!.flatMap((e) => printExport(e.name, e.symbol, ''));
     return [
       `# API report: \`${entry.specifier}\``,
