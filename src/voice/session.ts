@@ -31,7 +31,7 @@ import { isSnowflake } from '../util/snowflake.js';
 import { makeRoom } from '../util/bounded.js';
 import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from '../protocol/voice-messages.js';
 import { isActive, nextState } from './session-state.js';
-import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
+import type { VoiceSessionEvent, VoiceSessionState } from './session-state.js';
 import { transmit } from './transmit.js';
 import type { SessionTransmission, TransmitLink } from './transmit.js';
 import { VoiceSocket } from './voice-socket.js';

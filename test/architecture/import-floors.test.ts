@@ -4,45 +4,25 @@
  * folders form no circle; files form no circle either (beyond the few listed below, each with the
  * work that removes it); folder index.ts files are faces (re-exports only); the discord.js-voice
  * compat layer reaches voxcord only through the package root. A new folder must be given a floor.
+ * The floors and the upward exceptions live in scripts/import-floors.js, which `eslint .` also
+ * enforces (rule voxcord/import-floors).
  */
 import ts from 'typescript';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { Linter } from 'eslint';
+import tseslint from 'typescript-eslint';
 import { describe, expect, it } from 'vitest';
+import {
+  FLOORS,
+  UPWARD_EXCEPTIONS,
+  floorOfFolder,
+  floorViolation,
+  importFloorsPlugin,
+} from '../../scripts/import-floors.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SRC = join(ROOT, 'src');
-
-/**
- * Floors, lowest first. A folder imports only from folders on lower floors (not from a sibling on
- * its own floor). `errors` and `index` are the files src/errors.ts and src/index.ts.
- */
-const FLOORS: readonly (readonly string[])[] = [
-  ['errors'],
-  ['util'],
-  ['protocol'], // constants and the voice gateway wire codec, shared by client and local server
-  ['crypto'], // AES, GHASH, GCM, XChaCha: one home each
-  ['audio', 'dave'], // PCM/Ogg/Opus building blocks; DAVE (MLS, ratchets, frame encryption)
-  ['media'], // the media engine: encrypts DAVE frames at send time, so above dave
-  ['voice'], // the voice gateway client
-  ['player', 'receive'],
-  ['gateway'], // VoiceConnection: owns a session, its receiver and playback
-  ['diagnostics', 'node', 'server'],
-  ['cli'],
-  ['index'], // the package root: only re-exports faces
-  ['compat'], // voxcord/discordjs-voice, on the public API only
-];
-
-/**
- * Upward file arrows that exist today, each with the change that removes it. A listed arrow that
- * is gone fails the test too, so the list only shrinks.
- */
-const UPWARD_EXCEPTIONS: ReadonlyMap<string, string> = new Map([
-  // `voxcord node` is a command: it belongs under src/cli like `serve` (src/node keeps the node).
-  ['src/node/cli.ts -> src/cli/io.ts', 'move the node command to src/cli'],
-  // Ogg Opus duration probing is an audio helper, not a CLI one.
-  ['src/node/sources.ts -> src/cli/probe.ts', 'move cli/probe.ts to src/audio'],
-]);
 
 /** File circles that exist today (files sorted), each with the change that removes it. */
 const CYCLE_EXCEPTIONS: ReadonlyMap<string, string> = new Map([
@@ -140,25 +120,22 @@ function circles(graph: Map<string, string[]>): string[][] {
 const files = sourceFiles();
 const parsed = new Map(files.map((f) => [f, parse(f)]));
 const imports = files.flatMap((f) => importsOf(parsed.get(f)!));
-const floorOf = new Map(FLOORS.flatMap((names, floor) => names.map((name) => [name, floor] as const)));
 
 describe('import floors (ARCHITECTURE.md)', () => {
   it('gives every folder of src/ a floor', () => {
     const folders = [...new Set(files.map(folderOf))].sort();
-    expect(folders.filter((f) => !floorOf.has(f))).toEqual([]);
+    expect(folders.filter((f) => floorOfFolder(f) === undefined)).toEqual([]);
+    expect(FLOORS.flat().filter((f) => !folders.includes(f))).toEqual([]);
   });
 
   it('has no upward or sideways arrow between folders (and so no folder circle)', () => {
     const upward: string[] = [];
     const excepted = new Set<string>();
     for (const { from, to, line } of imports) {
-      const a = folderOf(from);
-      const b = folderOf(to);
-      if (a === b) continue;
-      if (floorOf.get(b)! < floorOf.get(a)!) continue;
       const arrow = `${rel(from)} -> ${rel(to)}`;
       if (UPWARD_EXCEPTIONS.has(arrow)) excepted.add(arrow);
-      else upward.push(`${rel(from)}:${line} imports ${rel(to)} (${a} may not import ${b})`);
+      const why = floorViolation(ROOT, from, to);
+      if (why !== undefined) upward.push(`${rel(from)}:${line} imports ${rel(to)}: ${why}`);
     }
     expect(upward).toEqual([]);
     // An exception whose arrow is gone is removed from the list.
@@ -197,6 +174,29 @@ describe('import floors (ARCHITECTURE.md)', () => {
       .filter(({ from, to }) => from.startsWith(compat + sep) && !to.startsWith(compat + sep) && to !== root)
       .map(({ from, to, line }) => `${rel(from)}:${line} imports ${rel(to)}`);
     expect(outside).toEqual([]);
+  });
+
+  it('is the ESLint rule voxcord/import-floors too', () => {
+    const linter = new Linter({ cwd: ROOT, configType: 'flat' });
+    const config: Linter.Config[] = [
+      {
+        files: ['**/*.ts'],
+        languageOptions: { parser: tseslint.parser },
+        plugins: { voxcord: importFloorsPlugin },
+        rules: { 'voxcord/import-floors': 'error' },
+      },
+    ];
+    const lint = (file: string, code: string): string[] =>
+      linter.verify(code, config, join(ROOT, file)).map((m) => m.message);
+    expect(lint('src/voice/x.ts', "import { joinVoiceChannel } from '../gateway/registry.js';\n")).toEqual([
+      'voice (floor 6) may not import gateway (floor 8): see the floors in scripts/import-floors.js',
+    ]);
+    expect(lint('src/audio/x.ts', "export * from '../dave/index.js';\n")).toHaveLength(1); // a sibling
+    expect(lint('src/dave/mls/x.ts', "type T = import('../../media/rtp.js').RtpHeader;\n")).toHaveLength(1);
+    expect(
+      lint('src/gateway/x.ts', "import '../voice/session.js';\nvoid import('./registry.js');\n"),
+    ).toEqual([]);
+    expect(lint('src/node/cli.ts', "import { say } from '../cli/io.js';\n")).toEqual([]); // listed exception
   });
 
   it('sees the arrows it checks (the parser finds imports of every kind)', () => {
