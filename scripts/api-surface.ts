@@ -38,6 +38,7 @@ export interface ApiSurface {
   readonly unexported: string[];
 }
 
+const declarationFiles = new Map<string, ts.SourceFile>();
 const printer = ts.createPrinter({ removeComments: true, newLine: ts.NewLineKind.LineFeed });
 const TYPE_FLAGS = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType;
 
@@ -82,14 +83,38 @@ export function readApiSurface(options: ApiSurfaceOptions = {}): ApiSurface {
   const root = options.root ?? ROOT;
   const entries = options.entries ?? ENTRIES;
   const src = join(root, 'src');
+  const compilerOptions = { ...(options.compilerOptions ?? buildOptions(root)), noEmit: true };
+  const host = ts.createCompilerHost(compilerOptions);
+  const read = host.getSourceFile.bind(host);
+  // Declaration files (TypeScript's lib, @types) do not change between calls: parse them once.
+  host.getSourceFile = (fileName, languageVersion, ...rest) => {
+    if (!fileName.endsWith('.d.ts')) return read(fileName, languageVersion, ...rest);
+    const key = `${fileName}\0${JSON.stringify(languageVersion)}`;
+    let file = declarationFiles.get(key);
+    if (file === undefined) {
+      file = read(fileName, languageVersion, ...rest);
+      if (file !== undefined) declarationFiles.set(key, file);
+    }
+    return file;
+  };
   const program = ts.createProgram({
     rootNames: entries.map((e) => join(root, e.source)),
-    options: { ...(options.compilerOptions ?? buildOptions(root)), noEmit: true },
+    options: compilerOptions,
+    host,
   });
   const checker = program.getTypeChecker();
   const inSrc = (declaration: ts.Declaration): boolean =>
     resolve(declaration.getSourceFile().fileName).startsWith(src + sep) &&
     !declaration.getSourceFile().isDeclarationFile;
+
+  /** True when some link of the export's alias chain is `export type` / `import type`. */
+  const isTypeOnlyExport = (symbol: ts.Symbol): boolean => {
+    for (let link: ts.Symbol | undefined = symbol; link !== undefined && link.flags & ts.SymbolFlags.Alias;) {
+      if ((link.declarations ?? []).some((d) => ts.isTypeOnlyImportOrExportDeclaration(d))) return true;
+      link = checker.getImmediateAliasedSymbol(link);
+    }
+    return false;
+  };
 
   const resolveAlias = (symbol: ts.Symbol): ts.Symbol =>
     symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
@@ -100,7 +125,7 @@ export function readApiSurface(options: ApiSurfaceOptions = {}): ApiSurface {
     if (moduleSymbol === undefined) throw new Error(`no module symbol for ${entry.source}`);
     return checker
       .getExportsOfModule(moduleSymbol)
-      .map((s) => ({ name: s.name, symbol: resolveAlias(s) }))
+      .map((s) => ({ name: s.name, symbol: resolveAlias(s), typeOnly: isTypeOnlyExport(s) }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   });
 
@@ -341,15 +366,24 @@ export function readApiSurface(options: ApiSurfaceOptions = {}): ApiSurface {
   const heritage = (d: ts.ClassDeclaration | ts.InterfaceDeclaration): string =>
     (d.heritageClauses ?? []).map((h) => ` ${printNode(h)}`).join('');
 
-  const block = (head: string, lines: string[], indent: string): string =>
-    lines.length === 0
-      ? `${indent}${head} {}`
-      : [`${indent}${head} {`, ...lines.map((l) => `${indent}  ${l}`), `${indent}}`].join('\n');
+  /** `head` may end with a ` // note`, which goes after the opening brace. */
+  const block = (head: string, lines: string[], indent: string): string => {
+    const at = head.indexOf(' // ');
+    const [text, note] = at < 0 ? [head, ''] : [head.slice(0, at), head.slice(at)];
+    return lines.length === 0
+      ? `${indent}${text} {}${note}`
+      : [`${indent}${text} {${note}`, ...lines.map((l) => `${indent}  ${l}`), `${indent}}`].join('\n');
+  };
 
-  const printExport = (name: string, symbol: ts.Symbol, indent: string): string[] => {
+  const printExport = (name: string, symbol: ts.Symbol, indent: string, typeOnly = false): string[] => {
     const out: string[] = [];
     const declarations = symbol.declarations ?? [];
-    const rename = name !== symbol.name && symbol.name !== 'default' ? ` // declared as ${symbol.name}` : '';
+    const notes = [
+      ...(name !== symbol.name && symbol.name !== 'default' ? [`declared as ${symbol.name}`] : []),
+      // A class, function or constant exported with `export type`: no value at run time.
+      ...(typeOnly && symbol.flags & ts.SymbolFlags.Value ? ['type only'] : []),
+    ];
+    const rename = notes.length === 0 ? '' : ` // ${notes.join('; ')}`;
     for (const d of declarations) {
       if (ts.isClassDeclaration(d)) {
         const abstract = ts.getCombinedModifierFlags(d) & ts.ModifierFlags.Abstract ? 'abstract ' : '';
@@ -408,7 +442,7 @@ export function readApiSurface(options: ApiSurfaceOptions = {}): ApiSurface {
   };
 
   const reports = entries.map((entry, i) => {
-    const body = entryExports[i]!.flatMap((e) => printExport(e.name, e.symbol, ''));
+    const body = entryExports[i]!.flatMap((e) => printExport(e.name, e.symbol, '', e.typeOnly));
     return [
       `# API report: \`${entry.specifier}\``,
       '',

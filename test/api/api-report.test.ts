@@ -58,6 +58,7 @@ describe('the API report of a small project', () => {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2023.d.ts'], // as the build, so the lib parsed for the real surface is reused
     strict: true,
     types: [],
   };
@@ -106,11 +107,12 @@ export function make(): Box { return new Box(); }
     expect(after.text).toContain('open(options: Options, fast?: boolean): number;');
   });
 
-  it('names a type that a public signature uses but no entry exports', async () => {
+  it('names a type that a public signature uses but no entry exports, and marks type-only classes', async () => {
     const result = await report({
-      'index.ts': "export { make, Box } from './shapes.js';\n",
+      'index.ts': "export { make } from './shapes.js';\nexport type { Box } from './shapes.js';\n",
       'shapes.ts': shapes,
     });
     expect(result.unexported).toEqual(['Options (src/shapes.ts): used by Box.open']);
+    expect(result.text).toContain('export class Box { // type only\n');
   });
 });
