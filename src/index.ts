@@ -56,7 +56,7 @@ export type {
   VoiceStateInfo,
 } from './server/main-gateway.js';
 export type { ApplicationCommandRecord } from './server/rest-api.js';
-export { startVoiceServer, generateSelfSignedCertificate, createDaveServiceFactory } from './server/index.js';
+export { startVoiceServer, generateSelfSignedCertificate } from './server/index.js';
 export type {
   AllocateRequest,
   Allocation,
@@ -64,8 +64,6 @@ export type {
   CallInfo,
   CallParticipant,
   CallView,
-  DaveAdapterOptions,
-  DaveCallAdapter,
   DaveCallState,
   DaveServiceFactory,
   DaveTransitionState,
