@@ -32,8 +32,6 @@ export const FLOORS = [
 export const UPWARD_EXCEPTIONS = new Map([
   // `voxcord node` is a command: it belongs under src/cli like `serve` (src/node keeps the node).
   ['src/node/cli.ts -> src/cli/io.ts', 'move the node command to src/cli'],
-  // Ogg Opus duration probing is an audio helper, not a CLI one.
-  ['src/node/sources.ts -> src/cli/probe.ts', 'move cli/probe.ts to src/audio'],
 ]);
 
 const floorOf = new Map(FLOORS.flatMap((names, floor) => names.map((name) => [name, floor])));
