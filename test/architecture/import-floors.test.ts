@@ -196,7 +196,7 @@ describe('import floors (ARCHITECTURE.md)', () => {
     expect(
       lint('src/gateway/x.ts', "import '../voice/session.js';\nvoid import('./registry.js');\n"),
     ).toEqual([]);
-    expect(lint('src/node/cli.ts', "import { say } from '../cli/io.js';\n")).toEqual([]); // listed exception
+    expect(lint('src/node/x.ts', "import { say } from '../cli/io.js';\n")).toHaveLength(1);
   });
 
   it('sees the arrows it checks (the parser finds imports of every kind)', () => {
