@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importFloorsPlugin } from './scripts/import-floors.js';
 
 export default tseslint.config(
   { ignores: ['.tmp/**', 'dist/**', 'node_modules/**', 'demo-output/**', 'bench/results/**', 'coverage/**'] },
@@ -17,6 +18,12 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/require-await': 'off',
     },
+  },
+  {
+    // The import floors of ARCHITECTURE.md (scripts/import-floors.js).
+    files: ['src/**/*.ts'],
+    plugins: { voxcord: importFloorsPlugin },
+    rules: { 'voxcord/import-floors': 'error' },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

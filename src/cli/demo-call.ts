@@ -10,7 +10,7 @@ import { VoxcordError, isVoxcordError, toError } from '../errors.js';
 import { createGatewayClient } from '../gateway/builtin-gateway.js';
 import type { GatewayClient } from '../gateway/builtin-gateway.js';
 import { joinVoiceChannel } from '../gateway/registry.js';
-import { entersState } from '../gateway/voice-connection.js';
+import { entersState } from '../util/enters-state.js';
 import type { VoiceConnection } from '../gateway/voice-connection.js';
 import { createMediaEngine } from '../media/index.js';
 import { AudioPlayer } from '../player/audio-player.js';

@@ -15,7 +15,7 @@ import { FRAME_DURATION_MS } from '../protocol/constants.js';
 import { TARGET_HELP, TARGET_OPTIONS, joinTarget, resolveTarget } from './connect.js';
 import { say, usageError } from './io.js';
 import type { CliIo } from './io.js';
-import { oggOpusDurationMs } from './probe.js';
+import { oggOpusDurationMs } from '../audio/ogg-duration.js';
 import { Progress, formatDuration } from './progress.js';
 import { groupDigits } from './timeline.js';
 

@@ -5,7 +5,7 @@
 import type { VoxcordError } from '../errors.js';
 import { isVoxcordError } from '../errors.js';
 import { runServeCommand } from './serve.js';
-import { runNodeCommand } from '../node/cli.js';
+import { runNodeCommand } from './node.js';
 import { runDemoCommand } from './demo.js';
 import { runDoctorCommand } from './doctor.js';
 import { say, usageError } from './io.js';

@@ -631,5 +631,3 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     else this.emit('debug', message, redact(details));
   }
 }
-
-export { entersState } from '../util/enters-state.js';

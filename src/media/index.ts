@@ -1,44 +1,20 @@
-/** Media engine entry point: pick where the media path runs. */
-import { VoxcordError } from '../errors.js';
-import { InlineMediaEngine } from './inline-engine.js';
-import type { MediaEngine } from './media-engine.js';
-import type { ChannelTuning } from './udp-channel.js';
-import { WorkerMediaEngine } from './worker-engine.js';
-
-export interface CreateMediaEngineOptions {
-  /**
-   * 'worker' (default): clock, RTP, encryption and UDP in a worker thread, so packets stay on time
-   * while the bot's own code blocks the main thread. 'inline': in this thread (one shared clock per
-   * process; no worker start-up or memory, but a busy main thread delays packets).
-   */
-  kind?: 'inline' | 'worker';
-  /** Per-channel knobs (queue marks, keepalive and IP discovery timing, transport backend). */
-  channel?: ChannelTuning;
-  /** Worker engine only; no effect any more (kept for compatibility, see WorkerEngineOptions). */
-  transferFrames?: boolean;
-}
-
-export function createMediaEngine(options: CreateMediaEngineOptions = {}): MediaEngine {
-  const channel = options.channel ?? {};
-  if (options.kind === 'inline') return new InlineMediaEngine({ channel });
-  if (options.kind !== undefined && options.kind !== 'worker') {
-    throw new VoxcordError('INVALID_ARGUMENT', "media engine kind must be 'worker' or 'inline'", {
-      details: { kind: String(options.kind) },
-    });
-  }
-  return new WorkerMediaEngine({ channel, transferFrames: options.transferFrames ?? false });
-}
-
+/** The media engine's public face (the package root re-exports it). */
+export { createMediaEngine } from './create-engine.js';
+export type { CreateMediaEngineOptions } from './create-engine.js';
 export type {
-  MediaEngine,
+  DiscoveredAddress,
+  FrameProtection,
   MediaChannel,
+  MediaChannelEvents,
   MediaChannelOptions,
   MediaChannelStats,
+  MediaEngine,
   ReceivedRtp,
-  FrameProtection,
+  RtpDropReason,
   SendCounts,
   SendDropReason,
 } from './media-engine.js';
 export type { ChannelTuning } from './udp-channel.js';
-export { InlineMediaEngine } from './inline-engine.js';
-export { WorkerMediaEngine } from './worker-engine.js';
+export type { SendQueueOptions } from './send-queue.js';
+export { summarizeLateness } from './lateness-histogram.js';
+export type { LatenessData, LatenessSummary } from './lateness-histogram.js';

@@ -7,7 +7,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { oggOpusDurationMs, opusPreSkip, lastGranuleDurationMs } from '../cli/probe.js';
+import { oggOpusDurationMs, opusPreSkip, lastGranuleDurationMs } from '../audio/ogg-duration.js';
 import { toError } from '../errors.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
 import type { TrackInfo } from './track-codec.js';

@@ -21,7 +21,7 @@ export interface TimelineBackendOptions {
   now?: () => number;
 }
 
-class TimelinePlayer implements BackendPlayer {
+export class TimelinePlayer implements BackendPlayer {
   private track: PlayableTrack | undefined;
   /** Position at `since` (ms) and the time it was taken. */
   private base = 0;

@@ -69,7 +69,7 @@ export interface PrepareEpochData {
 }
 
 type BinaryClientOp = typeof VoiceOpcode.DaveMlsKeyPackage | typeof VoiceOpcode.DaveMlsCommitWelcome;
-type BinaryServerOp =
+export type BinaryServerOp =
   | typeof VoiceOpcode.DaveMlsExternalSender
   | typeof VoiceOpcode.DaveMlsProposals
   | typeof VoiceOpcode.DaveMlsAnnounceCommitTransition

@@ -1,7 +1,7 @@
 /**
  * Recording helpers: WAV (s16le PCM) and Ogg Opus (RFC 7845) writers, to a file path or a Writable.
  *
- * The byte formats are pure functions (wavHeader, oggCrc32, buildOggPage, opusHead, opusTags,
+ * The byte formats are pure functions (wavHeader, buildOggPage (CRC: src/audio/ogg-crc.ts), opusHead, opusTags,
  * OggOpusPager) so they test without I/O. A WAV file written to a path gets its real sizes patched
  * into the header at close; a Writable gets the "unknown length" sizes (0xFFFFFFFF) most readers
  * accept for streamed WAV. recordWav/recordOggOpus pipe a receiver stream into a writer, either
@@ -177,9 +177,6 @@ export function createWavWriter(
 
 // ---------------------------------------------------------------------------------------------
 // Ogg Opus
-
-/** Ogg's CRC-32 (src/audio/ogg-crc.ts), under the name the recorder has always exported. */
-export { oggCrc as oggCrc32 };
 
 export const OggHeaderType = { Continued: 0x01, BeginOfStream: 0x02, EndOfStream: 0x04 } as const;
 
@@ -420,7 +417,7 @@ export function createOggOpusWriter(
 // ---------------------------------------------------------------------------------------------
 // Piping receiver streams into writers
 
-interface FrameLike extends TimedFrame {
+export interface FrameLike extends TimedFrame {
   pcm?: Int16Array;
   payload?: Uint8Array;
   concealed?: boolean;

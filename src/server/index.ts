@@ -3,10 +3,37 @@
  * delivery service), the main gateway wing (main-gateway.ts) and both together
  * (local-discord.ts). No code here.
  */
+export { startLocalDiscord } from './local-discord.js';
+export type {
+  LocalDiscord,
+  LocalDiscordOptions,
+  LocalDiscordOperatorControls,
+} from './local-discord.js';
+export { startMainGateway } from './main-gateway.js';
+export type {
+  GatewayBotInfo,
+  MainGateway,
+  MainGatewayGuild,
+  MainGatewayLogEvent,
+  MainGatewayOptions,
+  MainGatewayVoiceServer,
+  LocalChannelSpec,
+  PermissionOverwriteSpec,
+  LocalMessage,
+  LocalMessageKind,
+  LocalInteraction,
+  MessageFilter,
+  VoiceEventOrder,
+  VoiceFlags,
+  VoiceStateInfo,
+} from './main-gateway.js';
+export type { ApplicationCommandRecord } from './discord-model.js';
 export { startVoiceServer } from './voice-server.js';
 export type { VoiceServer } from './voice-server.js';
+export { generateSelfSignedCertificate } from './tls.js';
+export type { TlsCertificate } from './tls.js';
 export type { AllocateRequest, Allocation } from './client-session.js';
-export type { FaultOptions, HandshakeStep, UdpFaults, WsFaults } from './faults.js';
+export type { FaultOptions, HandshakeStep, UdpFaults, WsFaults, UdpFaultKind } from './faults.js';
 export type { CallDaveService, CallParticipant, CallView, DaveServiceFactory } from './dave/hooks.js';
 export type {
   CallInfo,
@@ -14,13 +41,8 @@ export type {
   DaveTransitionState,
   ParticipantInfo,
   ServerEvent,
+  ServerEventType,
   SfuStats,
   VoiceServerOptions,
 } from './types.js';
-export { createDaveServiceFactory } from './dave/adapter.js';
-export type { DaveAdapterOptions, DaveCallAdapter } from './dave/adapter.js';
-export { generateSelfSignedCertificate } from './tls.js';
-export type { VoiceFlags, WithheldReason } from './forwarding.js';
-export type { TlsCertificate } from './tls.js';
-export * from './main-gateway.js';
-export * from './local-discord.js';
+export type { WithheldReason } from './forwarding.js';

@@ -4,7 +4,7 @@
  */
 import { VoxcordError } from '../errors.js';
 
-interface Stateful<S extends { status: string }> {
+export interface Stateful<S extends { status: string }> {
   readonly state: S;
   on(event: 'stateChange', listener: (oldState: S, newState: S) => void): unknown;
   off(event: 'stateChange', listener: (oldState: S, newState: S) => void): unknown;

@@ -31,7 +31,7 @@ import { isSnowflake } from '../util/snowflake.js';
 import { makeRoom } from '../util/bounded.js';
 import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from '../protocol/voice-messages.js';
 import { isActive, nextState } from './session-state.js';
-import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
+import type { VoiceSessionEvent, VoiceSessionState } from './session-state.js';
 import { transmit } from './transmit.js';
 import type { SessionTransmission, TransmitLink } from './transmit.js';
 import { VoiceSocket } from './voice-socket.js';
@@ -40,7 +40,6 @@ import { daveInboundOf } from '../dave/dave-endpoint.js';
 import type { DaveEndpointFactory, DaveEpochInfo } from '../dave/dave-endpoint.js';
 import { createDaveClient } from '../dave/dave-client.js';
 import { SessionDave } from './session-dave.js';
-import { entersState as waitForState } from '../util/enters-state.js';
 import type {
   AudioFrame,
   DaveDecryptFailure,
@@ -801,16 +800,4 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     this.transition({ type: 'connectionLost', reason: error.message, error });
     this.resumeIfNeeded(socket);
   }
-}
-
-/**
- * Resolves when `session` is in (or reaches) `status`; rejects with STATE_TIMEOUT after
- * `timeoutMs`, or with DESTROYED when the session is destroyed first (src/util/enters-state.ts).
- */
-export async function entersState(
-  session: VoiceSession,
-  status: VoiceSessionStatus,
-  timeoutMs: number,
-): Promise<void> {
-  await waitForState(session, status, timeoutMs, 'the voice session');
 }

@@ -4,7 +4,8 @@ import type { VoiceServer } from '../../src/server/index.js';
 import type { VoiceServerOptions } from '../../src/server/types.js';
 import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaEngine } from '../../src/media/index.js';
-import { VoiceSession, entersState } from '../../src/voice/session.js';
+import { VoiceSession } from '../../src/voice/session.js';
+import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceSessionOptions } from '../../src/voice/session.js';
 import type { ReceivedRtp } from '../../src/media/media-engine.js';
 

@@ -15,7 +15,7 @@ import type { MainGateway } from '../../src/server/main-gateway.js';
 import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { joinVoiceChannel } from '../../src/gateway/registry.js';
-import { entersState } from '../../src/gateway/voice-connection.js';
+import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
 import { VoiceSession } from '../../src/voice/session.js';
 import { createMediaEngine } from '../../src/media/index.js';

@@ -11,7 +11,7 @@ import type { MainGateway, MainGatewayOptions } from '../../src/server/main-gate
 import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { joinVoiceChannel, getVoiceConnection } from '../../src/gateway/registry.js';
-import { entersState } from '../../src/gateway/voice-connection.js';
+import { entersState } from '../../src/util/enters-state.js';
 import type {
   ReconnectAttempt,
   VoiceConnection,

@@ -11,7 +11,7 @@ import type { LocalDiscord } from '../../src/server/local-discord.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { createMediaEngine } from '../../src/media/index.js';
 import { entersState } from '../../src/util/enters-state.js';
-import type { AudioFrame } from '../../src/voice/index.js';
+import type { AudioFrame } from '../../src/voice/session-dave.js';
 import type { Cleanup } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
 

@@ -6,15 +6,15 @@ import { loadOpus } from '../../src/audio/opus.js';
 import { isVoxcordError } from '../../src/errors.js';
 import {
   AudioPlayer,
-  OggOpusDemuxer,
-  WebmOpusDemuxer,
   fileInput,
   oggOpusInput,
   renderTones,
   sniffContainer,
   webmOpusInput,
 } from '../../src/player/index.js';
-import { oggCrc } from '../../src/player/inputs/ogg-opus.js';
+import { oggCrc } from '../../src/audio/ogg-crc.js';
+import { OggOpusDemuxer } from '../../src/player/inputs/ogg-opus.js';
+import { WebmOpusDemuxer } from '../../src/player/inputs/webm-opus.js';
 import {
   ID,
   blockBody,

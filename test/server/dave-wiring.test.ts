@@ -11,9 +11,10 @@ import type { ServerMessage } from '../../src/protocol/voice-messages.js';
 import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import type { TransportCipher } from '../../src/media/transport-cipher.js';
-import { createDaveServiceFactory, startVoiceServer } from '../../src/server/index.js';
+import { startVoiceServer } from '../../src/server/index.js';
+import { createDaveServiceFactory } from '../../src/server/dave/adapter.js';
+import type { DaveCallAdapter } from '../../src/server/dave/adapter.js';
 import type {
-  DaveCallAdapter,
   ServerEvent,
   VoiceServer,
   VoiceServerOptions,

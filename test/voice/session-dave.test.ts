@@ -17,7 +17,8 @@ import type {
   DaveInbound,
 } from '../../src/dave/dave-endpoint.js';
 import type { ReceivedRtp } from '../../src/media/media-engine.js';
-import { VoiceSession, entersState } from '../../src/voice/session.js';
+import { VoiceSession } from '../../src/voice/session.js';
+import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceSessionOptions } from '../../src/voice/session.js';
 import { SessionDave } from '../../src/voice/session-dave.js';
 import type { AudioFrame, DaveDecryptFailure } from '../../src/voice/session-dave.js';

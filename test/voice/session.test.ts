@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, it, expect } from 'vitest';
 import { Readable } from 'node:stream';
-import { VoiceSession, chooseEncryptionMode, entersState } from '../../src/voice/session.js';
+import { VoiceSession, chooseEncryptionMode } from '../../src/voice/session.js';
+import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceSessionOptions } from '../../src/voice/session.js';
 import type { VoiceSessionState } from '../../src/voice/session-state.js';
 import { VoxcordError, isVoxcordError } from '../../src/errors.js';
@@ -671,7 +672,7 @@ describe('VoiceSession lifecycle', () => {
 
   it('entersState resolves, times out with STATE_TIMEOUT, and rejects on destroy', async () => {
     const h = create();
-    await expect(entersState(h.session, 'idle', 10)).resolves.toBeUndefined();
+    await expect(entersState(h.session, 'idle', 10)).resolves.toBe(h.session);
     const timeout: unknown = await entersState(h.session, 'ready', 30).catch((e: unknown) => e);
     expect(isVoxcordError(timeout, 'STATE_TIMEOUT')).toBe(true);
     const pending = entersState(h.session, 'ready', 5_000);

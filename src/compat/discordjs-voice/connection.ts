@@ -21,7 +21,7 @@ import type { AudioPlayer, PlayerSubscription } from './player.js';
 import { VoiceReceiver } from './receiver.js';
 
 type Voxcord<T extends VoxcordState['status']> = Extract<VoxcordState, { status: T }>;
-interface Subscribed {
+export interface Subscribed {
   /** The player subscription of this connection, if any. */
   subscription?: PlayerSubscription | undefined;
 }
@@ -80,7 +80,7 @@ export interface JoinConfig {
 
 const wrappers = new WeakMap<VoxcordConnection, VoiceConnection>();
 
-type StatusListener<T> = (
+export type StatusListener<T> = (
   oldState: VoiceConnectionState,
   newState: VoiceConnectionState & { status: T },
 ) => void;

@@ -58,7 +58,10 @@ export interface CreateAudioPlayerOptions {
   debug?: boolean;
 }
 
-type StatusListener<T> = (oldState: AudioPlayerState, newState: AudioPlayerState & { status: T }) => void;
+export type StatusListener<T> = (
+  oldState: AudioPlayerState,
+  newState: AudioPlayerState & { status: T },
+) => void;
 
 /** The events, typed as @discordjs/voice types them. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed events, as @discordjs/voice does

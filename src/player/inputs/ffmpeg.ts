@@ -70,7 +70,7 @@ export function ffmpegArgs(input: string, startMs: number, options: FfmpegOption
   ];
 }
 
-type Child = ChildProcessByStdio<Writable | null, Readable, Readable>;
+export type Child = ChildProcessByStdio<Writable | null, Readable, Readable>;
 
 /** Running ffmpeg processes: killed if our process exits first, so none outlives it. */
 const running = new Set<FfmpegProcess>();

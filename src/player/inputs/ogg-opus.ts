@@ -24,8 +24,6 @@ const FLAG_CONTINUED = 0x01;
 const FLAG_BOS = 0x02;
 const FLAG_EOS = 0x04;
 
-export { oggCrc };
-
 export interface OpusHead {
   version: number;
   channels: number;

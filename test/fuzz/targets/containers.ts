@@ -5,10 +5,11 @@
  * arrive whole or in small chunks.
  */
 import { isVoxcordError } from '../../../src/errors.js';
-import { OggOpusDemuxer, WebmOpusDemuxer, sniffContainer } from '../../../src/player/index.js';
-import { oggCrc, parseOpusHead } from '../../../src/player/inputs/ogg-opus.js';
+import { oggCrc } from '../../../src/audio/ogg-crc.js';
+import { sniffContainer } from '../../../src/player/inputs/file.js';
+import { OggOpusDemuxer, parseOpusHead } from '../../../src/player/inputs/ogg-opus.js';
 import { opusPacketSamples } from '../../../src/player/inputs/opus-frames.js';
-import { blockFrames, readVint } from '../../../src/player/inputs/webm-opus.js';
+import { WebmOpusDemuxer, blockFrames, readVint } from '../../../src/player/inputs/webm-opus.js';
 import type { OpusDemuxer } from '../../../src/player/inputs/demuxed.js';
 import {
   ID,

@@ -3,9 +3,9 @@
  * on node:crypto, synchronous: hash, MAC, KDF with labels, labelled signatures (ECDSA P-256, DER)
  * with cached key objects, EncryptWithLabel (HPKE) and reference hashes.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { deriveSecret, expandWithLabel } from '../../hash-ratchet.js';
+import { deriveSecret, expandWithLabel, hmacSha256 } from '../../hash-ratchet.js';
 import { concatBytes, encodeOpaque } from '../mls-codec.js';
 import {
   p256PrivateKeyFromScalar,
@@ -16,7 +16,7 @@ import {
 } from '../mls-sign.js';
 import { hpkeOpen, hpkeSeal } from './hpke.js';
 
-export { deriveSecret, expandWithLabel, refHash };
+export { deriveSecret, expandWithLabel, hmacSha256, refHash };
 
 export const HASH_BYTES = 32;
 const enc = new TextEncoder();
@@ -27,10 +27,6 @@ function u8(b: Buffer): Uint8Array {
 
 export function sha256(data: Uint8Array): Uint8Array {
   return u8(createHash('sha256').update(data).digest());
-}
-
-export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return u8(createHmac('sha256', key).update(data).digest());
 }
 
 /** RFC 5869 Extract; an empty salt equals HashLen zero bytes through HMAC's key padding. */

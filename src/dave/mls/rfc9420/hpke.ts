@@ -4,9 +4,8 @@
  * Keys are raw bytes: private = 32-byte scalar, public = 65-byte uncompressed point (§7.1.1).
  */
 import { createCipheriv, createDecipheriv, createECDH } from 'node:crypto';
-import { hkdfExpand } from '../../hash-ratchet.js';
+import { hkdfExpand, hmacSha256 } from '../../hash-ratchet.js';
 import { concatBytes } from '../mls-codec.js';
-import { hmacSha256 } from './crypto.js';
 import { P256_SCALAR_BYTES, padP256Scalar } from '../mls-sign.js';
 
 const CURVE = 'prime256v1';

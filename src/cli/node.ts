@@ -3,12 +3,12 @@
  * password comes from --password or LAVALINK_PASSWORD (never printed).
  */
 import { parseArgs } from 'node:util';
-import { say, stopAfter, usageError } from '../cli/io.js';
-import type { CliIo } from '../cli/io.js';
-import { DEFAULT_NODE_PORT, DEFAULT_PLAYER_UPDATE_INTERVAL_MS, startNode } from './server.js';
-import type { SourceName } from './sources.js';
-import { createTimelineBackend } from './timeline-backend.js';
-import { createVoiceBackend } from './voice-backend.js';
+import { say, stopAfter, usageError } from './io.js';
+import type { CliIo } from './io.js';
+import { DEFAULT_NODE_PORT, DEFAULT_PLAYER_UPDATE_INTERVAL_MS, startNode } from '../node/server.js';
+import type { SourceName } from '../node/sources.js';
+import { createTimelineBackend } from '../node/timeline-backend.js';
+import { createVoiceBackend } from '../node/voice-backend.js';
 
 export const NODE_USAGE = `usage: voxcord node --password <password> [--host 127.0.0.1] [--port ${DEFAULT_NODE_PORT}]`;
 

@@ -1,0 +1,30 @@
+/** Creating a media engine: pick where the media path runs. */
+import { VoxcordError } from '../errors.js';
+import { InlineMediaEngine } from './inline-engine.js';
+import type { MediaEngine } from './media-engine.js';
+import type { ChannelTuning } from './udp-channel.js';
+import { WorkerMediaEngine } from './worker-engine.js';
+
+export interface CreateMediaEngineOptions {
+  /**
+   * 'worker' (default): clock, RTP, encryption and UDP in a worker thread, so packets stay on time
+   * while the bot's own code blocks the main thread. 'inline': in this thread (one shared clock per
+   * process; no worker start-up or memory, but a busy main thread delays packets).
+   */
+  kind?: 'inline' | 'worker';
+  /** Per-channel knobs (queue marks, keepalive and IP discovery timing, transport backend). */
+  channel?: ChannelTuning;
+  /** Worker engine only; no effect any more (kept for compatibility, see WorkerEngineOptions). */
+  transferFrames?: boolean;
+}
+
+export function createMediaEngine(options: CreateMediaEngineOptions = {}): MediaEngine {
+  const channel = options.channel ?? {};
+  if (options.kind === 'inline') return new InlineMediaEngine({ channel });
+  if (options.kind !== undefined && options.kind !== 'worker') {
+    throw new VoxcordError('INVALID_ARGUMENT', "media engine kind must be 'worker' or 'inline'", {
+      details: { kind: String(options.kind) },
+    });
+  }
+  return new WorkerMediaEngine({ channel, transferFrames: options.transferFrames ?? false });
+}
