@@ -4,11 +4,7 @@
  * (local-discord.ts). No code here.
  */
 export { startLocalDiscord } from './local-discord.js';
-export type {
-  LocalDiscord,
-  LocalDiscordOptions,
-  LocalDiscordOperatorControls,
-} from './local-discord.js';
+export type { LocalDiscord, LocalDiscordOptions, LocalDiscordOperatorControls } from './local-discord.js';
 export { startMainGateway } from './main-gateway.js';
 export type {
   GatewayBotInfo,

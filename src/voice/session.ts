@@ -29,7 +29,12 @@ import type { OpusEncoder } from '../audio/opus.js';
 import { HeartbeatTracker, clampHeartbeatInterval } from './heartbeat.js';
 import { isSnowflake } from '../util/snowflake.js';
 import { makeRoom } from '../util/bounded.js';
-import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from '../protocol/voice-messages.js';
+import type {
+  ClientMessage,
+  ReadyData,
+  ServerMessage,
+  SessionDescriptionData,
+} from '../protocol/voice-messages.js';
 import { isActive, nextState } from './session-state.js';
 import type { VoiceSessionEvent, VoiceSessionState } from './session-state.js';
 import { transmit } from './transmit.js';

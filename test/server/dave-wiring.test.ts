@@ -14,11 +14,7 @@ import type { TransportCipher } from '../../src/media/transport-cipher.js';
 import { startVoiceServer } from '../../src/server/index.js';
 import { createDaveServiceFactory } from '../../src/server/dave/adapter.js';
 import type { DaveCallAdapter } from '../../src/server/dave/adapter.js';
-import type {
-  ServerEvent,
-  VoiceServer,
-  VoiceServerOptions,
-} from '../../src/server/index.js';
+import type { ServerEvent, VoiceServer, VoiceServerOptions } from '../../src/server/index.js';
 import { runServeCommand } from '../../src/cli/serve.js';
 import { CHANNEL, Cleanup, GUILD, RawUdpClient, identifyPayload, keyFor, until } from './helpers.js';
 import { SimClient } from './dave/davey-harness.js';

@@ -16,7 +16,11 @@ import {
   MLS_CIPHERSUITE,
   VoiceOpcode,
 } from '../../protocol/constants.js';
-import type { PrepareEpochData, PrepareTransitionData, TransitionData } from '../../protocol/voice-messages.js';
+import type {
+  PrepareEpochData,
+  PrepareTransitionData,
+  TransitionData,
+} from '../../protocol/voice-messages.js';
 import {
   decodeKeyPackagePayload,
   encodeAnnounceCommit,
