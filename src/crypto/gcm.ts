@@ -18,23 +18,30 @@ import { AesBlock, Aes128CtrUnrolled, NativeEcbCtr, expandKey } from './aes.js';
 import type { BatchKeystream, CtrKeystream } from './aes.js';
 import { createGhash } from './ghash.js';
 import type { Ghash, GhashTable } from './ghash.js';
-import { readBe32, writeBe32 } from '../util/bytes.js';
+import { readBe32, readBe32Head, writeBe32, writeBe32Head } from '../util/bytes.js';
 import { inspectCustom, publicView } from '../util/redact.js';
 import type { InspectOptionsStylized, inspect } from 'node:util';
 
 export const AES_GCM_IV_BYTES = 12;
 export const AES_GCM_TAG_BYTES = 16;
 
+/** Word `w` (0..3) of a partial block of `rest` bytes keeps its first rest - 4w bytes. */
+function headMask(rest: number, w: number): number {
+  const n = rest - 4 * w;
+  return n >= 4 ? -1 : n <= 0 ? 0 : -1 << (32 - 8 * n);
+}
+
 /**
- * The end of a message after its whole blocks: the last `rest` (0..15) bytes at `pos` XORed with
- * the keystream block at `ks[ksOffset]` (`ks` may be `pad` itself), GHASH over them zero-padded,
- * then the length block. `pad` is a 16-byte scratch block and is left zeroed.
+ * The end of a message after its whole blocks: the last `length % 16` bytes XORed with the
+ * keystream block k0..k3 and hashed zero-padded (word by word, no scratch block), then the length
+ * block.
  */
 function gcmFinish(
   g: Ghash,
-  ks: Uint8Array,
-  ksOffset: number,
-  pad: Uint8Array,
+  k0: number,
+  k1: number,
+  k2: number,
+  k3: number,
   aadLength: number,
   src: Uint8Array,
   srcOffset: number,
@@ -46,16 +53,22 @@ function gcmFinish(
   const pos = length & ~15;
   const rest = length - pos;
   if (rest > 0) {
-    // pad becomes the zero-padded ciphertext block GHASH needs (each keystream byte is read first).
-    for (let k = 0; k < rest; k++) {
-      const inByte = src[srcOffset + pos + k]!;
-      const outByte = inByte ^ ks[ksOffset + k]!;
-      dst[dstOffset + pos + k] = outByte;
-      pad[k] = decrypt ? inByte : outByte;
-    }
-    pad.fill(0, rest);
-    g.block(readBe32(pad, 0), readBe32(pad, 4), readBe32(pad, 8), readBe32(pad, 12));
-    pad.fill(0);
+    const s = srcOffset + pos;
+    const d = dstOffset + pos;
+    const i0 = readBe32Head(src, s, rest);
+    const i1 = readBe32Head(src, s + 4, rest - 4);
+    const i2 = readBe32Head(src, s + 8, rest - 8);
+    const i3 = readBe32Head(src, s + 12, rest - 12);
+    const c0 = i0 ^ (k0 & headMask(rest, 0));
+    const c1 = i1 ^ (k1 & headMask(rest, 1));
+    const c2 = i2 ^ (k2 & headMask(rest, 2));
+    const c3 = i3 ^ (k3 & headMask(rest, 3));
+    writeBe32Head(dst, d, c0, rest);
+    writeBe32Head(dst, d + 4, c1, rest - 4);
+    writeBe32Head(dst, d + 8, c2, rest - 8);
+    writeBe32Head(dst, d + 12, c3, rest - 12);
+    if (decrypt) g.block(i0, i1, i2, i3);
+    else g.block(c0, c1, c2, c3);
   }
   g.lengths(aadLength, length);
 }
@@ -68,7 +81,6 @@ function gcmFinish(
 function gcmCryptBlocks(
   aes: CtrKeystream,
   g: Ghash,
-  pad: Uint8Array,
   iv0: number,
   iv1: number,
   iv2: number,
@@ -107,14 +119,8 @@ function gcmCryptBlocks(
     if (decrypt) g.block(i0, i1, i2, i3);
     else g.block(c0, c1, c2, c3);
   }
-  if (length > fullEnd) {
-    aes.block(counter);
-    writeBe32(pad, 0, aes.o0);
-    writeBe32(pad, 4, aes.o1);
-    writeBe32(pad, 8, aes.o2);
-    writeBe32(pad, 12, aes.o3);
-  }
-  gcmFinish(g, pad, 0, pad, aadLength, src, srcOffset, length, dst, dstOffset, decrypt);
+  if (length > fullEnd) aes.block(counter);
+  gcmFinish(g, aes.o0, aes.o1, aes.o2, aes.o3, aadLength, src, srcOffset, length, dst, dstOffset, decrypt);
   // Tag = GHASH ⊕ AES(J0), J0 = IV ‖ 1.
   aes.block(1);
   g.g0 ^= aes.o0;
@@ -130,7 +136,6 @@ function gcmCryptBlocks(
 function gcmCryptBatch(
   source: BatchKeystream,
   g: Ghash,
-  pad: Uint8Array,
   iv0: number,
   iv1: number,
   iv2: number,
@@ -167,7 +172,23 @@ function gcmCryptBatch(
     if (decrypt) g.block(i0, i1, i2, i3);
     else g.block(c0, c1, c2, c3);
   }
-  gcmFinish(g, ks, 16 + fullEnd, pad, aadLength, src, srcOffset, length, dst, dstOffset, decrypt);
+  // The last keystream block is whole in ks even when the payload's last block is not.
+  const k = 16 + fullEnd;
+  const tail = length > fullEnd;
+  gcmFinish(
+    g,
+    tail ? readBe32(ks, k) : 0,
+    tail ? readBe32(ks, k + 4) : 0,
+    tail ? readBe32(ks, k + 8) : 0,
+    tail ? readBe32(ks, k + 12) : 0,
+    aadLength,
+    src,
+    srcOffset,
+    length,
+    dst,
+    dstOffset,
+    decrypt,
+  );
   g.g0 ^= readBe32(ks, 0);
   g.g1 ^= readBe32(ks, 4);
   g.g2 ^= readBe32(ks, 8);
@@ -199,7 +220,6 @@ export class AesGcm {
   private readonly aes: CtrKeystream | null;
   private readonly batch: BatchKeystream | null;
   private readonly ghash: Ghash;
-  private readonly pad = new Uint8Array(16);
 
   constructor(key: Uint8Array, options: AesGcmOptions = {}) {
     if (!(key instanceof Uint8Array) || (key.length !== 16 && key.length !== 32)) {
@@ -354,13 +374,12 @@ export class AesGcm {
     dstOffset: number,
     decrypt: boolean,
   ): void {
-    const { aes, ghash: g, pad } = this;
+    const { aes, ghash: g } = this;
     if (aes === null) {
       const b = this.batch!;
       gcmCryptBatch(
         b,
         g,
-        pad,
         iv0,
         iv1,
         iv2,
@@ -378,7 +397,6 @@ export class AesGcm {
       gcmCryptBlocks(
         aes,
         g,
-        pad,
         iv0,
         iv1,
         iv2,
