@@ -5,7 +5,9 @@
  * - `AesBlock`: any 16- or 32-byte key, rounds in a loop;
  * - `Aes128CtrUnrolled`: the fast path for 16-byte keys (DAVE media frames), rounds unrolled and
  *   the counter-independent round-1/round-2 terms cached per message;
- * - `NativeEcbCtr`: node:crypto AES-ECB over a batch of counter blocks (the transport cipher).
+ * - `NativeEcbCtr`: node:crypto AES-ECB over a batch of counter blocks (the transport cipher),
+ *   behind `BatchKeystream`: a message's whole keystream in one buffer, which GCM reads in the
+ *   same pass as it hashes (src/crypto/gcm.ts).
  * Table lookups are not constant-time against a local cache-timing observer; voxcord's keys are
  * short-lived media keys and the attacker model is a remote network peer.
  */
@@ -15,17 +17,25 @@ import type { Cipher } from 'node:crypto';
 import { readBe32, writeBe32 } from '../util/bytes.js';
 
 /**
- * A source of AES counter blocks for one key: `start` fixes the IV's first three words for a
- * message (and says how many payload blocks follow, for sources that batch), then `block(n)`
- * puts AES(IV ‖ n) into o0..o3 (big-endian words).
+ * A source of AES counter blocks for one key, block by block: `start` fixes the IV's first three
+ * words for a message, then `block(n)` puts AES(IV ‖ n) into o0..o3 (big-endian words).
  */
 export interface CtrKeystream {
   o0: number;
   o1: number;
   o2: number;
   o3: number;
-  start(iv0: number, iv1: number, iv2: number, payloadBlocks: number): void;
+  start(iv0: number, iv1: number, iv2: number): void;
   block(counter: number): void;
+}
+
+/**
+ * A source of a message's counter blocks all at once: `keystream` returns AES(IV ‖ 1),
+ * AES(IV ‖ 2), ... AES(IV ‖ payloadBlocks + 1) as consecutive 16-byte blocks (the tag mask, then
+ * the payload keystream), valid until the next call.
+ */
+export interface BatchKeystream {
+  keystream(iv0: number, iv1: number, iv2: number, payloadBlocks: number): Uint8Array;
 }
 
 /** The round keys of a 16- or 32-byte key: 44 or 60 words. */
@@ -244,14 +254,9 @@ export class Aes128CtrUnrolled implements CtrKeystream {
  * blocks in one native call (AES-NI where the CPU has it; ECB here only encrypts the counter
  * blocks, which is how CTR is defined). `create` returns null on a crypto build without ECB.
  */
-export class NativeEcbCtr implements CtrKeystream {
-  o0 = 0;
-  o1 = 0;
-  o2 = 0;
-  o3 = 0;
+export class NativeEcbCtr implements BatchKeystream {
   /** Counter blocks IV ‖ 1, IV ‖ 2, ...: word 3 preset; words 0..2 take the IV per message. */
   private ctr = Buffer.alloc(0);
-  private ks = Buffer.alloc(0);
   private iv1 = 0;
   private iv2 = 0;
   /** Blocks of ctr whose words 1 and 2 hold iv1, iv2. */
@@ -269,8 +274,7 @@ export class NativeEcbCtr implements CtrKeystream {
     }
   }
 
-  /** AES of blocks IV ‖ 1 .. IV ‖ payloadBlocks + 1: the tag mask and the payload keystream. */
-  start(iv0: number, iv1: number, iv2: number, payloadBlocks: number): void {
+  keystream(iv0: number, iv1: number, iv2: number, payloadBlocks: number): Uint8Array {
     const blocks = payloadBlocks + 1;
     if (this.ctr.length < 16 * blocks) {
       this.ctr = Buffer.alloc(16 * Math.max(blocks, 2 * (this.ctr.length >>> 4)));
@@ -288,15 +292,6 @@ export class NativeEcbCtr implements CtrKeystream {
       this.filled = ctr.length >>> 4;
     }
     for (let b = 0; b < blocks; b++) writeBe32(ctr, 16 * b, iv0);
-    this.ks = this.ecb.update(ctr.subarray(0, 16 * blocks));
-  }
-
-  block(counter: number): void {
-    const ks = this.ks;
-    const o = 16 * (counter - 1);
-    this.o0 = readBe32(ks, o);
-    this.o1 = readBe32(ks, o + 4);
-    this.o2 = readBe32(ks, o + 8);
-    this.o3 = readBe32(ks, o + 12);
+    return this.ecb.update(ctr.subarray(0, 16 * blocks));
   }
 }

@@ -1,33 +1,86 @@
 /**
- * AES-GCM (NIST SP 800-38D) in plain TypeScript: one core (`gcmCrypt`) used by the transport
- * cipher (src/media/transport-cipher.ts) and the DAVE frame cipher (src/dave/aes128gcm.ts).
+ * AES-GCM (NIST SP 800-38D) in plain TypeScript: one core used by the transport cipher
+ * (src/media/transport-cipher.ts) and the DAVE frame cipher (src/dave/aes128gcm.ts).
  *
  * Why not node:crypto: createCipheriv builds an object, a native context and several Buffers per
  * call, which costs more than a whole 120-byte Opus frame here. A key's AES schedule and GHASH
  * table are built once, then a message is sealed or opened with no allocation beyond the caller's
  * output buffer. Where the counter blocks come from (AES rounds in a loop, unrolled AES-128,
  * node's AES-ECB) and the GHASH table size are per-key strategies (./aes.ts, ./ghash.ts).
+ *
+ * The core has two passes over the payload, one per kind of counter-block source, both fusing
+ * CTR and GHASH block by block: `gcmCryptBlocks` computes each counter block as it goes (AES in
+ * TypeScript), `gcmCryptBatch` reads a keystream produced for the whole message in one native
+ * call straight from its buffer, with no per-block call. Each pass has its own call sites, so a
+ * process that runs both (the media worker: transport and DAVE) keeps each one monomorphic.
  */
 import { AesBlock, Aes128CtrUnrolled, NativeEcbCtr, expandKey } from './aes.js';
-import type { CtrKeystream } from './aes.js';
+import type { BatchKeystream, CtrKeystream } from './aes.js';
 import { createGhash } from './ghash.js';
 import type { Ghash, GhashTable } from './ghash.js';
-import { readBe32, writeBe32 } from '../util/bytes.js';
+import { readBe32, readBe32Head, writeBe32, writeBe32Head } from '../util/bytes.js';
 import { inspectCustom, publicView } from '../util/redact.js';
 import type { InspectOptionsStylized, inspect } from 'node:util';
 
 export const AES_GCM_IV_BYTES = 12;
 export const AES_GCM_TAG_BYTES = 16;
 
+/** Word `w` (0..3) of a partial block of `rest` bytes keeps its first rest - 4w bytes. */
+function headMask(rest: number, w: number): number {
+  const n = rest - 4 * w;
+  return n >= 4 ? -1 : n <= 0 ? 0 : -1 << (32 - 8 * n);
+}
+
+/**
+ * The end of a message after its whole blocks: the last `length % 16` bytes XORed with the
+ * keystream block k0..k3 and hashed zero-padded (word by word, no scratch block), then the length
+ * block.
+ */
+function gcmFinish(
+  g: Ghash,
+  k0: number,
+  k1: number,
+  k2: number,
+  k3: number,
+  aadLength: number,
+  src: Uint8Array,
+  srcOffset: number,
+  length: number,
+  dst: Uint8Array,
+  dstOffset: number,
+  decrypt: boolean,
+): void {
+  const pos = length & ~15;
+  const rest = length - pos;
+  if (rest > 0) {
+    const s = srcOffset + pos;
+    const d = dstOffset + pos;
+    const i0 = readBe32Head(src, s, rest);
+    const i1 = readBe32Head(src, s + 4, rest - 4);
+    const i2 = readBe32Head(src, s + 8, rest - 8);
+    const i3 = readBe32Head(src, s + 12, rest - 12);
+    const c0 = i0 ^ (k0 & headMask(rest, 0));
+    const c1 = i1 ^ (k1 & headMask(rest, 1));
+    const c2 = i2 ^ (k2 & headMask(rest, 2));
+    const c3 = i3 ^ (k3 & headMask(rest, 3));
+    writeBe32Head(dst, d, c0, rest);
+    writeBe32Head(dst, d + 4, c1, rest - 4);
+    writeBe32Head(dst, d + 8, c2, rest - 8);
+    writeBe32Head(dst, d + 12, c3, rest - 12);
+    if (decrypt) g.block(i0, i1, i2, i3);
+    else g.block(c0, c1, c2, c3);
+  }
+  g.lengths(aadLength, length);
+}
+
 /**
  * CTR en/decryption of `length` bytes with IV = iv0 ‖ iv1 ‖ iv2 and GHASH over AAD and ciphertext
- * (the input when decrypting, the output when encrypting); leaves the full tag in g.g0..g3.
- * `pad` is a 16-byte scratch block. `src` and `dst` may be the same buffer at the same offset.
+ * (the input when decrypting, the output when encrypting), counter blocks computed one by one;
+ * leaves the full tag in g.g0..g3. `src` and `dst` may be the same buffer at the same offset.
  */
-export function gcmCrypt(
+function gcmCryptBlocks(
   aes: CtrKeystream,
   g: Ghash,
-  pad: Uint8Array,
   iv0: number,
   iv1: number,
   iv2: number,
@@ -43,11 +96,10 @@ export function gcmCrypt(
 ): void {
   g.reset();
   g.bytes(aad, aadOffset, aadLength);
-  aes.start(iv0, iv1, iv2, (length + 15) >>> 4);
+  aes.start(iv0, iv1, iv2);
   let counter = 2;
-  let pos = 0;
   const fullEnd = length & ~15;
-  for (; pos < fullEnd; pos += 16) {
+  for (let pos = 0; pos < fullEnd; pos += 16) {
     aes.block(counter);
     counter = (counter + 1) | 0;
     const s = srcOffset + pos;
@@ -67,31 +119,80 @@ export function gcmCrypt(
     if (decrypt) g.block(i0, i1, i2, i3);
     else g.block(c0, c1, c2, c3);
   }
-  const rest = length - fullEnd;
-  if (rest > 0) {
-    aes.block(counter);
-    writeBe32(pad, 0, aes.o0);
-    writeBe32(pad, 4, aes.o1);
-    writeBe32(pad, 8, aes.o2);
-    writeBe32(pad, 12, aes.o3);
-    // pad turns from keystream into the zero-padded ciphertext block GHASH needs.
-    for (let k = 0; k < rest; k++) {
-      const inByte = src[srcOffset + pos + k]!;
-      const outByte = inByte ^ pad[k]!;
-      dst[dstOffset + pos + k] = outByte;
-      pad[k] = decrypt ? inByte : outByte;
-    }
-    pad.fill(0, rest);
-    g.block(readBe32(pad, 0), readBe32(pad, 4), readBe32(pad, 8), readBe32(pad, 12));
-    pad.fill(0);
-  }
-  g.lengths(aadLength, length);
+  if (length > fullEnd) aes.block(counter);
+  gcmFinish(g, aes.o0, aes.o1, aes.o2, aes.o3, aadLength, src, srcOffset, length, dst, dstOffset, decrypt);
   // Tag = GHASH ⊕ AES(J0), J0 = IV ‖ 1.
   aes.block(1);
   g.g0 ^= aes.o0;
   g.g1 ^= aes.o1;
   g.g2 ^= aes.o2;
   g.g3 ^= aes.o3;
+}
+
+/**
+ * gcmCryptBlocks with the message's keystream from a BatchKeystream: the payload loop XORs the
+ * keystream words read from its buffer (block 0 is the tag mask AES(J0)).
+ */
+function gcmCryptBatch(
+  source: BatchKeystream,
+  g: Ghash,
+  iv0: number,
+  iv1: number,
+  iv2: number,
+  aad: Uint8Array,
+  aadOffset: number,
+  aadLength: number,
+  src: Uint8Array,
+  srcOffset: number,
+  length: number,
+  dst: Uint8Array,
+  dstOffset: number,
+  decrypt: boolean,
+): void {
+  const ks = source.keystream(iv0, iv1, iv2, (length + 15) >>> 4);
+  g.reset();
+  g.bytes(aad, aadOffset, aadLength);
+  const fullEnd = length & ~15;
+  for (let pos = 0; pos < fullEnd; pos += 16) {
+    const s = srcOffset + pos;
+    const d = dstOffset + pos;
+    const k = 16 + pos;
+    const i0 = readBe32(src, s);
+    const i1 = readBe32(src, s + 4);
+    const i2 = readBe32(src, s + 8);
+    const i3 = readBe32(src, s + 12);
+    const c0 = i0 ^ readBe32(ks, k);
+    const c1 = i1 ^ readBe32(ks, k + 4);
+    const c2 = i2 ^ readBe32(ks, k + 8);
+    const c3 = i3 ^ readBe32(ks, k + 12);
+    writeBe32(dst, d, c0);
+    writeBe32(dst, d + 4, c1);
+    writeBe32(dst, d + 8, c2);
+    writeBe32(dst, d + 12, c3);
+    if (decrypt) g.block(i0, i1, i2, i3);
+    else g.block(c0, c1, c2, c3);
+  }
+  // The last keystream block is whole in ks even when the payload's last block is not.
+  const k = 16 + fullEnd;
+  const tail = length > fullEnd;
+  gcmFinish(
+    g,
+    tail ? readBe32(ks, k) : 0,
+    tail ? readBe32(ks, k + 4) : 0,
+    tail ? readBe32(ks, k + 8) : 0,
+    tail ? readBe32(ks, k + 12) : 0,
+    aadLength,
+    src,
+    srcOffset,
+    length,
+    dst,
+    dstOffset,
+    decrypt,
+  );
+  g.g0 ^= readBe32(ks, 0);
+  g.g1 ^= readBe32(ks, 4);
+  g.g2 ^= readBe32(ks, 8);
+  g.g3 ^= readBe32(ks, 12);
 }
 
 /**
@@ -115,9 +216,10 @@ export class AesGcm {
 
   readonly keyBytes: 16 | 32;
   protected readonly rk: Int32Array;
-  private readonly aes: CtrKeystream;
+  /** Counter blocks one by one ('rounds', 'unrolled'), or null with `batch` ('native'). */
+  private readonly aes: CtrKeystream | null;
+  private readonly batch: BatchKeystream | null;
   private readonly ghash: Ghash;
-  private readonly pad = new Uint8Array(16);
 
   constructor(key: Uint8Array, options: AesGcmOptions = {}) {
     if (!(key instanceof Uint8Array) || (key.length !== 16 && key.length !== 32)) {
@@ -126,10 +228,13 @@ export class AesGcm {
     this.keyBytes = key.length;
     this.rk = expandKey(key);
     const keystream = options.keystream ?? 'rounds';
+    this.batch = keystream === 'native' ? NativeEcbCtr.create(key) : null;
     this.aes =
-      keystream === 'unrolled'
-        ? new Aes128CtrUnrolled(this.rk)
-        : ((keystream === 'native' ? NativeEcbCtr.create(key) : null) ?? new AesBlock(this.rk));
+      this.batch !== null
+        ? null
+        : keystream === 'unrolled'
+          ? new Aes128CtrUnrolled(this.rk)
+          : new AesBlock(this.rk);
     // H = AES_K(0^128)
     const h = new AesBlock(this.rk);
     h.encrypt(0, 0, 0, 0);
@@ -157,23 +262,7 @@ export class AesGcm {
     tagBytes = AES_GCM_TAG_BYTES,
   ): void {
     const g = this.ghash;
-    gcmCrypt(
-      this.aes,
-      g,
-      this.pad,
-      iv0,
-      iv1,
-      iv2,
-      aad,
-      aadOffset,
-      aadLength,
-      src,
-      srcOffset,
-      length,
-      dst,
-      dstOffset,
-      false,
-    );
+    this.crypt(iv0, iv1, iv2, aad, aadOffset, aadLength, src, srcOffset, length, dst, dstOffset, false);
     writeBe32(dst, tagOffset, g.g0);
     if (tagBytes > 4) writeBe32(dst, tagOffset + 4, g.g1);
     if (tagBytes > 8) writeBe32(dst, tagOffset + 8, g.g2);
@@ -206,23 +295,7 @@ export class AesGcm {
     const t2 = tagBytes > 8 ? readBe32(tag, tagOffset + 8) : 0;
     const t3 = tagBytes > 12 ? readBe32(tag, tagOffset + 12) : 0;
     const g = this.ghash;
-    gcmCrypt(
-      this.aes,
-      g,
-      this.pad,
-      iv0,
-      iv1,
-      iv2,
-      aad,
-      aadOffset,
-      aadLength,
-      src,
-      srcOffset,
-      length,
-      dst,
-      dstOffset,
-      true,
-    );
+    this.crypt(iv0, iv1, iv2, aad, aadOffset, aadLength, src, srcOffset, length, dst, dstOffset, true);
     const diff =
       (g.g0 ^ t0) |
       (tagBytes > 4 ? g.g1 ^ t1 : 0) |
@@ -301,23 +374,43 @@ export class AesGcm {
     dstOffset: number,
     decrypt: boolean,
   ): void {
-    gcmCrypt(
-      this.aes,
-      this.ghash,
-      this.pad,
-      iv0,
-      iv1,
-      iv2,
-      aad,
-      aadOffset,
-      aadLength,
-      src,
-      srcOffset,
-      length,
-      dst,
-      dstOffset,
-      decrypt,
-    );
+    const { aes, ghash: g } = this;
+    if (aes === null) {
+      const b = this.batch!;
+      gcmCryptBatch(
+        b,
+        g,
+        iv0,
+        iv1,
+        iv2,
+        aad,
+        aadOffset,
+        aadLength,
+        src,
+        srcOffset,
+        length,
+        dst,
+        dstOffset,
+        decrypt,
+      );
+    } else {
+      gcmCryptBlocks(
+        aes,
+        g,
+        iv0,
+        iv1,
+        iv2,
+        aad,
+        aadOffset,
+        aadLength,
+        src,
+        srcOffset,
+        length,
+        dst,
+        dstOffset,
+        decrypt,
+      );
+    }
   }
 
   /** The full 16-byte tag of the last message, for callers that compare truncated tags. */

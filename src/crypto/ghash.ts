@@ -10,7 +10,7 @@
  *   Transport: one key per connection, and a thousand connections stay cache friendly.
  */
 import { GHASH_R } from './aes-tables.js';
-import { readBe32 } from '../util/bytes.js';
+import { readBe32, readBe32Head } from '../util/bytes.js';
 
 export type GhashTable = 'byte' | 'nibble';
 
@@ -20,7 +20,6 @@ export type GhashTable = 'byte' | 'nibble';
  */
 export abstract class Ghash {
   protected abstract readonly m: Int32Array;
-  private readonly pad = new Uint8Array(16);
   g0 = 0;
   g1 = 0;
   g2 = 0;
@@ -37,12 +36,15 @@ export abstract class Ghash {
       const o = offset + pos;
       this.block(readBe32(buf, o), readBe32(buf, o + 4), readBe32(buf, o + 8), readBe32(buf, o + 12));
     }
-    if (pos < length) {
-      const pad = this.pad;
-      pad.fill(0);
-      for (let k = 0; pos + k < length; k++) pad[k] = buf[offset + pos + k]!;
-      this.block(readBe32(pad, 0), readBe32(pad, 4), readBe32(pad, 8), readBe32(pad, 12));
-      pad.fill(0);
+    const rest = length - pos;
+    if (rest > 0) {
+      const o = offset + pos;
+      this.block(
+        readBe32Head(buf, o, rest),
+        readBe32Head(buf, o + 4, rest - 4),
+        readBe32Head(buf, o + 8, rest - 8),
+        readBe32Head(buf, o + 12, rest - 12),
+      );
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * DaveClient: our DAVE endpoint for one voice session (dave.md §6). It sequences the gateway's
  * DAVE messages through the MLS member (DaveSession), sends what that returns, and keeps the media
- * side in step: one FrameEncryptor for our frames, one FrameDecryptor per remote user.
+ * side in step: one DaveSendKey for our frames (handed to the media engine, which encrypts them;
+ * encrypt() here uses the same key object), one FrameDecryptor per remote user.
  *
  * Key timing follows libdave (§6.9): receive ratchets switch as soon as a commit or welcome is
  * processed (old ones stay usable 10 s), our send ratchet only on op 22 (or at once for transition
@@ -19,7 +20,6 @@ import type {
   DaveInbound,
 } from './dave-endpoint.js';
 import { FrameDecryptor } from './frame-decryptor.js';
-import { FrameEncryptor } from './frame-encryptor.js';
 import { DaveSendKey } from './send-key.js';
 import type { FrameEncryptorStats } from './frame-encryptor.js';
 import { DaveSession } from './mls/dave-session.js';
@@ -51,9 +51,9 @@ export class DaveClient implements DaveEndpoint {
   private readonly session: DaveSession;
   private readonly selfId: string;
   private readonly now: (() => number) | undefined;
-  private readonly encryptor = new FrameEncryptor();
-  /** The same send state for the media engine (which encrypts at send time). */
+  /** Our send state, the only holder of the send secret here; the media engine encrypts with it. */
   #sendKey: DaveSendKey = DaveSendKey.none;
+  readonly #encryptStats: FrameEncryptorStats = { encrypted: 0, passthrough: 0, silence: 0, dropped: 0 };
   private readonly decryptors = new Map<string, FrameDecryptor>();
   /** Version 0 in force (or being prepared): new decryptors start in passthrough. */
   private receivePassthrough = false;
@@ -101,7 +101,7 @@ export class DaveClient implements DaveEndpoint {
 
   /** Our send side: encrypted / passthrough / silence / dropped counts. */
   get encryptStats(): Readonly<FrameEncryptorStats> {
-    return this.encryptor.stats;
+    return this.#encryptStats;
   }
 
   /** Decryptor of a remote user, if one exists (tests and diagnostics). */
@@ -127,7 +127,7 @@ export class DaveClient implements DaveEndpoint {
   }
 
   get canEncrypt(): boolean {
-    return !this.destroyed && (this.encryptor.hasKey || this.encryptor.passthroughMode);
+    return !this.destroyed && this.#sendKey.mode !== 'none';
   }
 
   sendKey(): DaveSendKey {
@@ -136,7 +136,7 @@ export class DaveClient implements DaveEndpoint {
 
   encrypt(opus: Uint8Array): Uint8Array | null {
     if (this.destroyed) return null;
-    return this.encryptor.encrypt(opus);
+    return this.#sendKey.encryptFrame(opus, this.#encryptStats);
   }
 
   decrypt(userId: string, frame: Uint8Array): DaveFrameResult {
@@ -294,10 +294,8 @@ export class DaveClient implements DaveEndpoint {
     this.executedVersion = t.protocolVersion;
   }
 
-  /** Our send side: the encryptor here and the key the media engine encrypts with, in step. */
+  /** Our send side: a new key (a fresh frame counter), for encrypt() and the media engine. */
   private setSendRatchet(baseSecret: Uint8Array | null, passthrough: boolean): void {
-    this.encryptor.setRatchet(baseSecret);
-    this.encryptor.setPassthrough(passthrough);
     this.#sendKey = passthrough
       ? DaveSendKey.passthrough
       : baseSecret === null

@@ -58,26 +58,27 @@ export class FrameEncryptor {
    * Returns the protocol frame, the input itself (silence or passthrough), or null when there is
    * no key and passthrough is off (the caller drops the frame). A new frame is a Buffer that may
    * share Node's allocation pool: copy it before transferring its ArrayBuffer to a worker.
+   * `stats`: where the outcome is counted (this encryptor's own stats by default).
    */
-  encrypt(opus: Uint8Array): Uint8Array | null {
+  encrypt(opus: Uint8Array, stats: FrameEncryptorStats = this.stats): Uint8Array | null {
     if (isOpusSilence(opus)) {
-      this.stats.silence++;
+      stats.silence++;
       return opus;
     }
     if (this.passthrough) {
-      this.stats.passthrough++;
+      stats.passthrough++;
       return opus;
     }
     const ratchet = this.ratchet;
     if (ratchet === null) {
-      this.stats.dropped++;
+      stats.dropped++;
       return null;
     }
     this.counter = (this.counter + 1) >>> 0;
     this.generation = wrapGeneration(this.generation, nonceGeneration(this.counter));
     const cipher = this.cipherFor(ratchet);
     if (cipher === null) {
-      this.stats.dropped++;
+      stats.dropped++;
       return null;
     }
     const nonce = this.counter;
@@ -86,7 +87,7 @@ export class FrameEncryptor {
     const out = Buffer.allocUnsafe(n + DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(nonce));
     cipher.sealDave(nonce, opus, 0, n, out, 0);
     writeTrailer(out, n + DAVE_TAG_BYTES, nonce);
-    this.stats.encrypted++;
+    stats.encrypted++;
     return out;
   }
 

@@ -3,14 +3,22 @@
  * takes it (so the key in force at send time is used, dave.md §6.8): a sender base secret, plain
  * frames (passthrough, protocol version 0), or no key at all. The secret sits in an ES private
  * field, so logging or inspecting the object (or anything holding it) never shows it.
+ *
+ * This is the one home of the send secret on the endpoint's side: a caller that encrypts before
+ * queueing (DaveClient.encrypt) goes through encryptFrame, whose ratchet and frame counter live
+ * here too, next to the secret, instead of in a second encryptor holding its own copy.
  */
 import { DAVE_MEDIA_KEY_BYTES } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { FrameEncryptor } from './frame-encryptor.js';
+import type { FrameEncryptorStats } from './frame-encryptor.js';
 
 export type DaveSendMode = 'encrypt' | 'passthrough' | 'none';
 
 export class DaveSendKey {
   readonly #baseSecret: Uint8Array | undefined;
+  /** Built on the first encryptFrame (most keys only ever go to the engine). */
+  #encryptor: FrameEncryptor | undefined;
 
   private constructor(
     readonly mode: DaveSendMode,
@@ -37,6 +45,22 @@ export class DaveSendKey {
    */
   baseSecret(): Uint8Array | undefined {
     return this.#baseSecret;
+  }
+
+  /**
+   * Encrypts one of our frames with this key on the calling thread, counting the outcome in
+   * `stats` (FrameEncryptor.encrypt): the protocol frame, the input itself (silence, or
+   * passthrough), or null (no key). The first frame under a key uses counter 1.
+   * @internal
+   */
+  encryptFrame(opus: Uint8Array, stats: FrameEncryptorStats): Uint8Array | null {
+    let encryptor = this.#encryptor;
+    if (encryptor === undefined) {
+      encryptor = this.#encryptor = new FrameEncryptor();
+      encryptor.setRatchet(this.#baseSecret ?? null);
+      encryptor.setPassthrough(this.mode === 'passthrough');
+    }
+    return encryptor.encrypt(opus, stats);
   }
 
   toJSON(): { mode: DaveSendMode } {

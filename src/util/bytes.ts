@@ -28,6 +28,23 @@ export function writeBe32(buf: Uint8Array, offset: number, value: number): void 
   buf[offset + 3] = value;
 }
 
+/**
+ * The big-endian word of the first `n` bytes at `offset`, zero-padded on the right when n < 4
+ * (0 when n <= 0): a partial block's words without copying it into a padded scratch block.
+ */
+export function readBe32Head(buf: Uint8Array, offset: number, n: number): number {
+  if (n >= 4) return readBe32(buf, offset);
+  let w = 0;
+  for (let k = 0; k < n; k++) w |= buf[offset + k]! << (24 - 8 * k);
+  return w;
+}
+
+/** Writes the first min(n, 4) bytes of `value` big-endian at `offset` (nothing when n <= 0). */
+export function writeBe32Head(buf: Uint8Array, offset: number, value: number, n: number): void {
+  if (n >= 4) writeBe32(buf, offset, value);
+  else for (let k = 0; k < n; k++) buf[offset + k] = value >>> (24 - 8 * k);
+}
+
 export function readLe32(buf: Uint8Array, offset: number): number {
   return buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24);
 }

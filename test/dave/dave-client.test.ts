@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { VoiceOpcode } from '../../src/protocol/constants.js';
 import { DaveClient } from '../../src/dave/dave-client.js';
 import type { DaveClientMessage, DaveEndpointEvent, DaveInbound } from '../../src/dave/dave-endpoint.js';
+import { createParsedFrame, parseProtocolFrame } from '../../src/dave/frame-codec.js';
 import { DaveDeliveryService } from '../../src/server/dave/delivery-service.js';
 import type { DaveOutbound, DaveServerMessage } from '../../src/server/dave/delivery-service.js';
 
@@ -233,6 +234,27 @@ describe('DaveClient: group formation and key timing', () => {
       reason: 'no-key',
     });
     expect(b.client.decrypt(a.id, OPUS)).toEqual({ ok: false, reason: 'not-protocol-frame' });
+  });
+
+  it('encrypts with its one send key: encrypt() and the key handed to the engine share one frame counter', async () => {
+    const { a, b } = await pair();
+    const parsed = createParsedFrame();
+    const nonceOf = (frame: Uint8Array | null): number => {
+      expect(frame).not.toBeNull();
+      expect(parseProtocolFrame(frame!, parsed)).toBe('ok');
+      return parsed.nonce;
+    };
+    const key = a.client.sendKey();
+    expect(key.mode).toBe('encrypt');
+    const stats = { encrypted: 0, passthrough: 0, silence: 0, dropped: 0 };
+    // A second holder of the secret would restart at 1 and reuse the client's nonces.
+    expect(nonceOf(a.client.encrypt(OPUS))).toBe(1);
+    const viaKey = key.encryptFrame(OPUS, stats);
+    expect(nonceOf(viaKey)).toBe(2);
+    expect(nonceOf(a.client.encrypt(OPUS))).toBe(3);
+    expect(b.client.decrypt(a.id, viaKey!)).toEqual({ ok: true, frame: Buffer.from(OPUS) });
+    expect(a.client.encryptStats.encrypted).toBe(2);
+    expect(stats.encrypted).toBe(1);
   });
 
   it('drops the decryptor of a user who disconnected (op 13)', async () => {
