@@ -10,6 +10,12 @@ import { buildIpDiscoveryRequest, parseIpDiscoveryResponse } from '../../src/med
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import type { TransportCipher } from '../../src/media/transport-cipher.js';
 import type { Allocation, VoiceServer } from '../../src/server/index.js';
+import type { Cleanup } from '../support/cleanup.js';
+import { CHANNEL, GUILD } from '../support/ids.js';
+
+export { Cleanup } from '../support/cleanup.js';
+export { CHANNEL, GUILD } from '../support/ids.js';
+export { until } from '../support/wait.js';
 
 export interface Received {
   raw: string | Buffer;
@@ -153,9 +159,6 @@ export class RawUdpClient {
   }
 }
 
-export const GUILD = '111111111111111111';
-export const CHANNEL = '222222222222222222';
-
 export function keyFor(userId: string): Uint8Array {
   // Distinct, recognisable key per user.
   const key = new Uint8Array(32);
@@ -173,17 +176,6 @@ export interface Joined {
   key: Uint8Array;
   mode: EncryptionMode;
   cipher: TransportCipher;
-}
-
-/** Resources a test opened, closed in afterEach. */
-export class Cleanup {
-  private readonly items: (() => Promise<void> | void)[] = [];
-  add(fn: () => Promise<void> | void): void {
-    this.items.push(fn);
-  }
-  async run(): Promise<void> {
-    for (const fn of this.items.splice(0).reverse()) await fn();
-  }
 }
 
 export function identifyPayload(
@@ -247,13 +239,4 @@ export async function join(
 
 export function speak(client: Joined, speaking = 1): void {
   client.ws.send({ op: VoiceOpcode.Speaking, d: { speaking, delay: 0, ssrc: client.ssrc } });
-}
-
-/** Waits until `check` is true (polling), for state the server updates asynchronously. */
-export async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

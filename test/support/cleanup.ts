@@ -1,0 +1,24 @@
+/** Things a test opened, undone after it (newest first). */
+export class Cleanup {
+  private readonly steps: Array<() => unknown> = [];
+
+  add(step: () => unknown): void {
+    this.steps.push(step);
+  }
+
+  /** The same as `add`, for tests written against a plain array of cleanups. */
+  push(step: () => unknown): void {
+    this.steps.push(step);
+  }
+
+  /** Runs every step, newest first; a step that throws does not stop the others. */
+  async run(): Promise<void> {
+    for (const step of this.steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch {
+        // keep cleaning: what a test asserts is checked in the test, not here
+      }
+    }
+  }
+}
