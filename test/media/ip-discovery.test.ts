@@ -6,8 +6,7 @@ import {
   parseIpDiscoveryResponse,
 } from '../../src/media/ip-discovery.js';
 import { isVoxcordError } from '../../src/errors.js';
-
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+import { hexBuffer as hex } from '../support/bytes.js';
 
 function caught(fn: () => unknown): unknown {
   try {

@@ -9,8 +9,8 @@ import type { TransportBackend, TransportCipher } from '../../src/media/transpor
 import { loadSodium, sodiumHasAesGcm } from '../../src/media/sodium.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
+import { hexBuffer as hex } from '../support/bytes.js';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const KEY = hex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
 const HEADER = hex('80780001000003c00000002a');
 const SILENCE = hex('f8fffe');

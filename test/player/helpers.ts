@@ -149,6 +149,4 @@ export function pcmBytes(frames: number, value: (frame: number) => number): Uint
   return new Uint8Array(out.buffer);
 }
 
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
+export { hex } from '../support/bytes.js';
