@@ -1,3 +1,5 @@
+import { afterEach } from 'vitest';
+
 /** Things a test opened, undone after it (newest first). */
 export class Cleanup {
   private readonly steps: Array<() => unknown> = [];
@@ -21,4 +23,11 @@ export class Cleanup {
       }
     }
   }
+}
+
+/** A Cleanup run after each test of the calling file. */
+export function cleanupAfterEach(): Cleanup {
+  const cleanup = new Cleanup();
+  afterEach(() => cleanup.run());
+  return cleanup;
 }
