@@ -7,15 +7,7 @@ import {
 } from '../../src/media/ip-discovery.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { hexBuffer as hex } from '../support/bytes.js';
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
+import { caught } from '../support/errors.js';
 
 // media.md §2 examples
 const REQUEST = hex('0001 0046 00000001' + '00'.repeat(64) + '0000');

@@ -5,6 +5,7 @@ import type { TransportCipher } from '../../src/media/transport-cipher.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { hexBuffer as hex } from '../support/bytes.js';
+import { caught } from '../support/errors.js';
 
 const KEY = hex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
 const SILENCE = hex('f8fffe');
@@ -16,15 +17,6 @@ const EXT_PACKET = hex(
 
 const aes = createTransportCipher(EncryptionMode.AesGcm, KEY);
 const xchacha = createTransportCipher(EncryptionMode.XChaCha, KEY);
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 /** Seals an arbitrary header (any flags) around a plaintext, as a hostile or exotic sender could. */
 function rawPacket(cipher: TransportCipher, header: string, plaintext: string, counter = 9): Buffer {
