@@ -8,9 +8,9 @@ export class Cleanup {
     this.steps.push(step);
   }
 
-  /** The same as `add`, for tests written against a plain array of cleanups. */
-  push(step: () => unknown): void {
-    this.steps.push(step);
+  /** `add` for several steps, for tests written against a plain array of cleanups. */
+  push(...steps: Array<() => unknown>): void {
+    this.steps.push(...steps);
   }
 
   /** Runs every step, newest first; a step that throws does not stop the others. */
