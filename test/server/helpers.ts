@@ -55,6 +55,15 @@ class Inbox<T> {
       this.waiters.push(waiter);
     });
   }
+  /** True if nothing arrives within `ms` (what arrives is taken). */
+  async quiet(ms: number): Promise<boolean> {
+    try {
+      await this.next(ms, 'silence');
+      return false;
+    } catch {
+      return true;
+    }
+  }
 }
 
 export class RawWsClient {
@@ -106,13 +115,8 @@ export class RawWsClient {
   }
 
   /** Resolves to true if no message arrives within `ms`. */
-  async quiet(ms: number): Promise<boolean> {
-    try {
-      await this.inbox.next(ms, 'silence');
-      return false;
-    } catch {
-      return true;
-    }
+  quiet(ms: number): Promise<boolean> {
+    return this.inbox.quiet(ms);
   }
 
   close(code?: number): void {
@@ -146,13 +150,8 @@ export class RawUdpClient {
   next(timeoutMs = 2000): Promise<Buffer> {
     return this.inbox.next(timeoutMs, 'a datagram');
   }
-  async quiet(ms: number): Promise<boolean> {
-    try {
-      await this.inbox.next(ms, 'silence');
-      return false;
-    } catch {
-      return true;
-    }
+  quiet(ms: number): Promise<boolean> {
+    return this.inbox.quiet(ms);
   }
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
