@@ -24,7 +24,6 @@ import type { AudioFrame } from '../../src/voice/session-dave.js';
 import { isSilence } from './bytes.js';
 import type { Cleanup } from './cleanup.js';
 import { CHANNEL, GUILD } from './ids.js';
-import { until } from './wait.js';
 
 export interface CallOptions {
   /** DAVE on the voice server; default: the server's own default (on). */
@@ -162,6 +161,6 @@ export async function bareSession(
   cleanup.add(() => session.destroy());
   beforeConnect?.(session);
   session.connect();
-  if (ready) await until(() => session.state.status === 'ready', 5_000, `${userId} ready`);
+  if (ready) await entersState(session, 'ready', 5_000);
   return session;
 }
