@@ -1,8 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { AesGcm } from '../../src/crypto/gcm.js';
-
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+import { hexBuffer as hex } from '../support/bytes.js';
 
 // The GCM specification's test cases (McGrew & Viega, as used by NIST CAVP): 1, 2 and 4 for
 // AES-128, 13 to 16 for AES-256.

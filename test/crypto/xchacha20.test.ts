@@ -7,8 +7,8 @@ import {
   xchacha20Poly1305Encrypt,
 } from '../../src/crypto/xchacha20.js';
 import { loadSodium } from '../../src/media/sodium.js';
+import { hexBuffer as hex } from '../support/bytes.js';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const run = (first: number, n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => first + i));
 
 // draft-irtf-cfrg-xchacha-03 §2.2.1

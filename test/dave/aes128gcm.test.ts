@@ -1,9 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
 import { Aes128Gcm } from '../../src/dave/aes128gcm.js';
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
+import { hex, unhex as bytes } from '../support/bytes.js';
 
 function nodeSeal(
   key: Uint8Array,

@@ -9,9 +9,8 @@ import {
   verificationCode,
 } from '../../src/dave/codes.js';
 import { isVoxcordError } from '../../src/errors.js';
+import { hex, unhex as bytes } from '../support/bytes.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
 const zeros = (n: number): Uint8Array => new Uint8Array(n);
 
 function invalid(fn: () => unknown): boolean {

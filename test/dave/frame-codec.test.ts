@@ -12,9 +12,8 @@ import {
 } from '../../src/dave/frame-codec.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { createDaveyPair } from './davey-pair.js';
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/[ ·]/g, ''), 'hex'));
+import { hex, unhex as bytes } from '../support/bytes.js';
+import { caught as catchError } from '../support/errors.js';
 
 // dave.md §9.7
 const FRAME_A = bytes('4bfdd3128761287e4aa2f4d2a8a2624c · 1a516f9ff265fcc5 · 01 · 0c · fafa');
@@ -180,15 +179,6 @@ describe('helpers', () => {
     expect(wrapGeneration(300, 43)).toBe(555);
   });
 });
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 describe('davey frames', () => {
   it('parse as Opus protocol frames with nonces counting from 1', () => {

@@ -4,9 +4,7 @@ import { FrameEncryptor } from '../../src/dave/frame-encryptor.js';
 import { createParsedFrame, parseProtocolFrame } from '../../src/dave/frame-codec.js';
 import { HashRatchet } from '../../src/dave/hash-ratchet.js';
 import { OPUS_SILENCE_FRAME } from '../../src/protocol/constants.js';
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/[ ·]/g, ''), 'hex'));
+import { hex, unhex as bytes } from '../support/bytes.js';
 
 const BASE_SECRET = bytes('26b5f027e5e5667b121e26734c6ad323');
 const PLAINTEXT = bytes('0dc5aedd5bdc3f20be5697e54dd1f437');

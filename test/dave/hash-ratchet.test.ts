@@ -8,9 +8,7 @@ import {
   mlsExporter,
 } from '../../src/dave/hash-ratchet.js';
 import { isVoxcordError } from '../../src/errors.js';
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
+import { hex, unhex as bytes } from '../support/bytes.js';
 
 // dave.md §8.2
 const EXPORTER_SECRET = '37b4777fbfa0bb7b83d5a4e52d1d249000564918b96436704595c36b57c1e366';

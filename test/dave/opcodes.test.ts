@@ -16,9 +16,7 @@ import {
 } from '../../src/dave/opcodes.js';
 import { OurMember, TestGateway } from './mls/harness.js';
 import { buildKeyPackage } from '../server/dave/mls-fixtures.js';
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+import { hex, unhex } from '../support/bytes.js';
 
 function expectMalformed(fn: () => unknown, op: number): void {
   try {

@@ -6,9 +6,8 @@ import {
   writeUleb128,
   type Uleb128Read,
 } from '../../src/dave/uleb128.js';
+import { hex, unhex as bytes } from '../support/bytes.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/ /g, ''), 'hex'));
 const slot = (): Uleb128Read => ({ value: -1, low32: -1, next: -1 });
 
 // dave.md §3.2

@@ -16,20 +16,19 @@ import type { VoiceBasedChannel } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { entersState, joinVoiceChannel, startLocalDiscord } from '../../src/index.js';
 import type { LocalDiscord, VoiceConnection } from '../../src/index.js';
-import { until } from '../e2e/harness.js';
+import { Cleanup } from '../support/cleanup.js';
+import { GUILD } from '../support/ids.js';
+import { until } from '../support/wait.js';
 import { PLAY_FREQUENCY, createMusicBot } from './voxcord-music-bot.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const GUILD = '1200000000000000001';
 const VOICE = '1200000000000000002';
 const TEXT = '1200000000000000003';
 const BOT = '1200000000000000010';
 const USER = '1200000000000000020';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = new Cleanup();
+afterEach(() => cleanups.run());
 
 async function startWorld(
   voice: { tls?: boolean } = {},

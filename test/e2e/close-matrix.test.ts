@@ -12,16 +12,14 @@ import { startVoiceServer } from '../../src/server/index.js';
 import type { HandshakeStep, VoiceServer } from '../../src/server/index.js';
 import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
-import { VoiceSession } from '../../src/voice/session.js';
 import { VoiceConnection } from '../../src/gateway/voice-connection.js';
 import type { ReconnectAttempt, VoiceConnectionState } from '../../src/gateway/voice-connection.js';
 import type { VoiceAdapterCreator } from '../../src/gateway/adapter.js';
 import { VoiceCloseCode, closeCodeAction } from '../../src/protocol/constants.js';
-
-const GUILD = '41771983423143937';
-const CHANNEL = '127121515262115840';
-const BOT = '104694319306248192';
-const LISTENER = '80351110224678912';
+import { bareSession } from '../support/call.js';
+import { Cleanup } from '../support/cleanup.js';
+import { BOT, CHANNEL, GUILD, LISTENER } from '../support/ids.js';
+import { poll as waitFor } from '../support/wait.js';
 
 type Step = HandshakeStep | 'steady';
 const STEPS: readonly Step[] = [
@@ -72,15 +70,6 @@ function adapterFor(server: VoiceServer): VoiceAdapterCreator {
   });
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
-
 async function* numberedFrames(): AsyncGenerator<Uint8Array> {
   for (let i = 0; ; i++) yield Uint8Array.of(0xfc, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
 }
@@ -100,26 +89,18 @@ async function runCase(engine: MediaEngine, code: number, step: Step): Promise<O
       if (e.type === 'close' && e.reason === 'server' && e.userId !== LISTENER) closedAt = performance.now();
     },
   });
-  const cleanups: (() => unknown)[] = [() => server.stop()];
+  const cleanups = new Cleanup();
+  cleanups.add(() => server.stop());
   try {
     // The listener joins before the fault is armed: only the bot's connection reaches it.
-    const allocation = server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: LISTENER });
-    const listener = new VoiceSession({
-      endpoint: allocation.endpoint,
-      serverId: GUILD,
-      userId: LISTENER,
-      sessionId: allocation.sessionId,
-      token: allocation.token,
-      channelId: CHANNEL,
-      engine,
-      tls: false,
-    });
-    cleanups.unshift(() => listener.destroy());
     const heard: number[] = [];
-    listener.on('rtp', (p) => {
-      if (p.payload.length === 4 && p.payload[0] === 0xfc) heard.push(performance.now());
+    const listener = await bareSession(server, engine, cleanups, LISTENER, {
+      ready: false,
+      beforeConnect: (s) =>
+        s.on('rtp', (p) => {
+          if (p.payload.length === 4 && p.payload[0] === 0xfc) heard.push(performance.now());
+        }),
     });
-    listener.connect();
     if (!(await waitFor(() => listener.state.status === 'ready', 5_000)))
       return { description: 'listener not ready' };
     if (step !== 'steady' && step !== 'after-session-description') {
@@ -135,7 +116,7 @@ async function runCase(engine: MediaEngine, code: number, step: Step): Promise<O
       handshakeTimeoutMs: 3_000,
       reconnect: { baseDelayMs: 20, maxDelayMs: 100, maxAttempts: 3, jitter: 0 },
     });
-    cleanups.unshift(() => connection.destroy());
+    cleanups.add(() => connection.destroy());
     connection.on('error', () => undefined); // failures are asserted through the state
     const attempts: ReconnectAttempt[] = [];
     const states: VoiceConnectionState[] = [];
@@ -193,7 +174,7 @@ async function runCase(engine: MediaEngine, code: number, step: Step): Promise<O
     if (back !== undefined) outcome.recoveryMs = back - closedAt;
     return outcome;
   } finally {
-    for (const cleanup of cleanups) await cleanup();
+    await cleanups.run();
   }
 }
 

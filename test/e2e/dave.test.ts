@@ -15,6 +15,7 @@ import { flipNearEnd, instrument } from '../helpers/dave-instrument.js';
 import type { Instrumented } from '../helpers/dave-instrument.js';
 import { CHANNEL, GUILD, startHarness, until, waitForDaveGroup } from './harness.js';
 import type { Harness } from './harness.js';
+import { hex, isSilence } from '../support/bytes.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -36,10 +37,6 @@ interface Member {
   failures: DaveDecryptFailure[];
   errors: VoxcordError[];
 }
-
-const hex = (b: Uint8Array | undefined): string => (b === undefined ? '-' : Buffer.from(b).toString('hex'));
-const isSilence = (b: Uint8Array): boolean =>
-  b.length === 3 && b[0] === 0xf8 && b[1] === 0xff && b[2] === 0xfe;
 
 function push(map: Map<string, string[]>, key: string, value: string): void {
   const list = map.get(key) ?? [];

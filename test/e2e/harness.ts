@@ -4,13 +4,16 @@ import type { VoiceServer } from '../../src/server/index.js';
 import type { VoiceServerOptions } from '../../src/server/types.js';
 import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaEngine } from '../../src/media/index.js';
-import { VoiceSession } from '../../src/voice/session.js';
-import { entersState } from '../../src/util/enters-state.js';
+import type { VoiceSession } from '../../src/voice/session.js';
 import type { VoiceSessionOptions } from '../../src/voice/session.js';
 import type { ReceivedRtp } from '../../src/media/media-engine.js';
+import { bareSession } from '../support/call.js';
+import { Cleanup } from '../support/cleanup.js';
+import { CHANNEL, GUILD } from '../support/ids.js';
+import { until } from '../support/wait.js';
 
-export const GUILD = '100000000000000001';
-export const CHANNEL = '200000000000000002';
+export { CHANNEL, GUILD } from '../support/ids.js';
+export { until } from '../support/wait.js';
 
 export interface Harness {
   server: VoiceServer;
@@ -23,31 +26,14 @@ export interface Harness {
 export async function startHarness(options: VoiceServerOptions = {}): Promise<Harness> {
   const server = await startVoiceServer({ dave: false, ...options });
   const engine = createMediaEngine();
-  const sessions: VoiceSession[] = [];
+  const sessions = new Cleanup();
   return {
     server,
     engine,
-    async join(userId, extra = {}) {
-      const creds = server.allocate({ guildId: GUILD, channelId: CHANNEL, userId });
-      const session = new VoiceSession({
-        endpoint: creds.endpoint,
-        serverId: creds.serverId,
-        userId,
-        sessionId: creds.sessionId,
-        token: creds.token,
-        channelId: CHANNEL,
-        engine,
-        tls: false,
-        handshakeTimeoutMs: 5_000,
-        ...extra,
-      });
-      sessions.push(session);
-      session.connect();
-      await entersState(session, 'ready', 5_000);
-      return session;
-    },
+    join: (userId, extra = {}) =>
+      bareSession(server, engine, sessions, userId, { handshakeTimeoutMs: 5_000, ...extra }),
     async close() {
-      for (const s of sessions) s.destroy();
+      await sessions.run();
       await engine.close();
       await server.stop();
     },
@@ -100,14 +86,6 @@ export async function waitForDaveGroup(
     .map((m) => m.id)
     .sort();
   await until(settled, timeoutMs, `the DAVE group [${ids.join(', ')}] to settle`);
-}
-
-export async function until(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Distinct, recognisable Opus-sized payloads. */

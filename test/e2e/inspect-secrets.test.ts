@@ -8,31 +8,19 @@
  */
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startVoiceServer } from '../../src/server/index.js';
-import type { VoiceServer } from '../../src/server/index.js';
-import { startMainGateway } from '../../src/server/main-gateway.js';
-import type { MainGateway } from '../../src/server/main-gateway.js';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { joinVoiceChannel } from '../../src/gateway/registry.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
-import { VoiceSession } from '../../src/voice/session.js';
-import { createMediaEngine } from '../../src/media/index.js';
-import type { MediaEngine } from '../../src/media/media-engine.js';
+import type { VoiceSession } from '../../src/voice/session.js';
 import { HashRatchet } from '../../src/dave/hash-ratchet.js';
 import { Aes128Gcm } from '../../src/dave/aes128gcm.js';
 import { DaveSendKey } from '../../src/dave/send-key.js';
+import { bareSession, botClient, joinWith, startCall } from '../support/call.js';
+import { Cleanup } from '../support/cleanup.js';
+import { BOT, LISTENER } from '../support/ids.js';
+import { until as waitFor } from '../support/wait.js';
 
-const GUILD = '41771983423143937';
-const BOT = '104694319306248192';
-const LISTENER = '80351110224678912';
-const CHANNEL = '127121515262115840';
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const cleanups = new Cleanup();
+afterEach(() => cleanups.run());
 
 function transportKey(userId: string): Uint8Array {
   return Uint8Array.from({ length: 32 }, (_, i) => (Number(BigInt(userId) % 241n) * 7 + i * 13 + 1) & 0xff);
@@ -119,51 +107,17 @@ function forms(secret: Bytes): string[] {
 }
 
 async function call(): Promise<{ connection: VoiceConnection; listener: VoiceSession }> {
-  const voice: VoiceServer = await startVoiceServer({ keyFor: transportKey });
-  cleanups.push(() => voice.stop());
-  const gw: MainGateway = await startMainGateway({ voiceServer: voice, guilds: [GUILD] });
-  cleanups.push(() => gw.stop());
-  const client: GatewayClient = createGatewayClient({ token: gw.createToken(BOT), apiUrl: gw.apiUrl });
-  await client.connect();
-  cleanups.push(() => client.destroy());
   // Inline, so the engine's send-side DAVE state (it encrypts at send time) is in this heap too.
-  const engine: MediaEngine = createMediaEngine({ kind: 'inline' });
-  cleanups.push(() => engine.close());
+  const call = await startCall(cleanups, { voice: { keyFor: transportKey }, engine: { kind: 'inline' } });
+  const client = await botClient(call, cleanups, BOT);
+  const listener = await bareSession(call.voice, call.engine, cleanups, LISTENER, { ready: false });
 
-  const allocation = voice.allocate({ guildId: GUILD, channelId: CHANNEL, userId: LISTENER });
-  const listener = new VoiceSession({
-    endpoint: allocation.endpoint,
-    serverId: GUILD,
-    userId: LISTENER,
-    sessionId: allocation.sessionId,
-    token: allocation.token,
-    channelId: CHANNEL,
-    engine,
-    tls: false,
-  });
-  cleanups.push(() => listener.destroy());
-  listener.connect();
-
-  const connection = joinVoiceChannel({
-    guildId: GUILD,
-    channelId: CHANNEL,
-    adapterCreator: client.adapterCreator(GUILD),
+  const connection = joinWith(client, call.engine, cleanups, {
     group: 'inspect-secrets',
     selfDeaf: false, // it must receive too, so that its receive ratchets hold keys
-    engine,
-    tls: false,
   });
-  cleanups.push(() => connection.destroy());
   await entersState(connection, 'ready', 10_000);
   return { connection, listener };
-}
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('util.inspect in a live DAVE call', () => {
@@ -173,6 +127,7 @@ describe('util.inspect in a live DAVE call', () => {
     if (bot === undefined) throw new Error('not ready');
     await waitFor(
       () => bot.dave.protocolVersion === 1 && listener.dave.epoch !== undefined,
+      10_000,
       'the DAVE group',
     );
     // Audio both ways so send and receive ratchets hold keys.
@@ -185,7 +140,7 @@ describe('util.inspect in a live DAVE call', () => {
       if (f.userId === BOT) heard++;
     });
     await Promise.all([bot.playOpus(frames(25)).finished, listener.playOpus(frames(25)).finished]);
-    await waitFor(() => heard >= 20, 'audio through DAVE');
+    await waitFor(() => heard >= 20, 10_000, 'audio through DAVE');
 
     const { bytes, words, daveObjects } = collectSecrets([connection, listener]);
     bytes.push(transportKey(BOT), transportKey(LISTENER));

@@ -61,7 +61,7 @@ export async function instantiate(target: FuzzTarget): Promise<FuzzInstance> {
 const MAX_INPUT_BYTES = 1 << 16;
 const INTERESTING_BYTES = [0x00, 0x01, 0x02, 0x3f, 0x40, 0x7f, 0x80, 0x81, 0xbf, 0xc0, 0xfe, 0xff];
 
-export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+export { hex } from '../support/bytes.js';
 
 export function int(rng: Rng, n: number): number {
   return Math.floor(rng() * n);

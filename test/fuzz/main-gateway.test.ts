@@ -14,12 +14,10 @@ import type { VoiceServer } from '../../src/server/index.js';
 import { GatewayIntent } from '../../src/protocol/constants.js';
 import { generateInput, mutateJson } from './engine.js';
 import type { FuzzInstance } from './engine.js';
+import { BOT, CHANNEL, GUILD } from '../support/ids.js';
 
 const INPUTS = 400;
 const PARALLEL = 16;
-const GUILD = '41771983423143937';
-const CHANNEL = '127121515262115840';
-const BOT = '104694319306248192';
 
 let voice: VoiceServer;
 let gw: MainGateway;

@@ -10,9 +10,7 @@ import type { VoiceSession } from '../../src/voice/session.js';
 import { TypedEmitter } from '../../src/util/typed-emitter.js';
 import { isVoxcordError } from '../../src/errors.js';
 import type { VoxcordError } from '../../src/errors.js';
-
-const GUILD = '41771983423143937';
-const USER = '104694319306248192';
+import { BOT as USER, GUILD } from '../support/ids.js';
 
 const live: VoiceConnection[] = [];
 afterEach(() => {

@@ -5,9 +5,7 @@
  */
 import { afterEach, beforeEach, describe, it, expect } from 'vitest';
 import { startVoiceServer } from '../../src/server/index.js';
-import type { VoiceServer } from '../../src/server/index.js';
 import { startMainGateway } from '../../src/server/main-gateway.js';
-import type { MainGateway, MainGatewayOptions } from '../../src/server/main-gateway.js';
 import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { joinVoiceChannel, getVoiceConnection } from '../../src/gateway/registry.js';
@@ -18,55 +16,44 @@ import type {
   VoiceConnectionState,
 } from '../../src/gateway/voice-connection.js';
 import type { JoinVoiceChannelOptions } from '../../src/gateway/registry.js';
-import { VoiceSession } from '../../src/voice/session.js';
-import { createMediaEngine } from '../../src/media/index.js';
-import type { MediaEngine } from '../../src/media/media-engine.js';
+import type { VoiceSession } from '../../src/voice/session.js';
 import { isVoxcordError } from '../../src/errors.js';
 import type { VoxcordError } from '../../src/errors.js';
+import type { LocalDiscordOptions } from '../../src/server/local-discord.js';
+import type { VoiceServerOptions } from '../../src/server/types.js';
+import { bareSession, botClient, joinWith, startCall } from '../support/call.js';
+import type { Call } from '../support/call.js';
+import { Cleanup } from '../support/cleanup.js';
+import { BOT, CHANNEL as C1, CHANNEL_2 as C2, GUILD, LISTENER } from '../support/ids.js';
+import { until as waitFor } from '../support/wait.js';
 
-const GUILD = '41771983423143937';
-const BOT = '104694319306248192';
-const LISTENER = '80351110224678912';
-const C1 = '127121515262115840';
-const C2 = '127121515262115841';
-
-interface World {
-  voice: VoiceServer;
-  gw: MainGateway;
+interface World extends Call {
   client: GatewayClient;
-  engine: MediaEngine;
 }
 
-let world: World | undefined;
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups = new Cleanup();
 
-async function startWorld(options: Partial<MainGatewayOptions> = {}, voiceOptions = {}): Promise<World> {
+async function startWorld(
+  options: LocalDiscordOptions['gateway'] = {},
+  voiceOptions: VoiceServerOptions = {},
+): Promise<World> {
   // Lifecycle tests compare raw RTP payloads: DAVE (tested in test/e2e/dave.test.ts) is off here.
-  const voice = await startVoiceServer({ heartbeatIntervalMs: 1_000, dave: false, ...voiceOptions });
-  const gw = await startMainGateway({ voiceServer: voice, guilds: [GUILD], ...options });
-  const client = createGatewayClient({ token: gw.createToken(BOT), apiUrl: gw.apiUrl });
-  await client.connect();
-  const engine = createMediaEngine();
-  world = { voice, gw, client, engine };
-  return world;
+  const call = await startCall(cleanups, {
+    voice: { heartbeatIntervalMs: 1_000, dave: false, ...voiceOptions },
+    gateway: options,
+  });
+  return { ...call, client: await botClient(call, cleanups, BOT) };
 }
 
 let groupCounter = 0;
 
 function join(w: World, extra: Partial<JoinVoiceChannelOptions> = {}): VoiceConnection {
-  const connection = joinVoiceChannel({
-    guildId: GUILD,
-    channelId: C1,
-    adapterCreator: w.client.adapterCreator(GUILD),
+  return joinWith(w.client, w.engine, cleanups, {
     group: `e2e-${groupCounter++}`,
-    engine: w.engine,
-    tls: false,
     joinTimeoutMs: 3_000,
     reconnect: { baseDelayMs: 50, maxDelayMs: 400, maxAttempts: 4 },
     ...extra,
   });
-  cleanups.push(() => connection.destroy());
-  return connection;
 }
 
 /** Audio frames carrying their index, so the receiver can tell continuation from restart. */
@@ -83,33 +70,15 @@ async function listen(
   channelId = C1,
   userId = LISTENER,
 ): Promise<{ session: VoiceSession; got: number[] }> {
-  const allocation = w.voice.allocate({ guildId: GUILD, channelId, userId });
-  const session = new VoiceSession({
-    endpoint: allocation.endpoint,
-    serverId: GUILD,
-    userId,
-    sessionId: allocation.sessionId,
-    token: allocation.token,
-    channelId,
-    engine: w.engine,
-    tls: false,
-  });
   const got: number[] = [];
-  session.on('rtp', (packet) => {
-    if (packet.payload[0] === 0xfc && packet.payload.length === 4) got.push(frameIndex(packet.payload));
+  const session = await bareSession(w.voice, w.engine, cleanups, userId, {
+    channelId,
+    beforeConnect: (s) =>
+      s.on('rtp', (packet) => {
+        if (packet.payload[0] === 0xfc && packet.payload.length === 4) got.push(frameIndex(packet.payload));
+      }),
   });
-  cleanups.push(() => session.destroy());
-  session.connect();
-  await waitFor(() => session.state.status === 'ready', 5_000, 'listener ready');
   return { session, got };
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Resolves with the next state matching `match`. */
@@ -138,14 +107,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  if (world !== undefined) {
-    await world.client.destroy();
-    await world.engine.close();
-    await world.gw.stop();
-    await world.voice.stop();
-    world = undefined;
-  }
+  await cleanups.run();
 });
 
 describe('joining through the built-in gateway', () => {

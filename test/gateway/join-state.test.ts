@@ -2,9 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { initialJoinState, reduceJoin } from '../../src/gateway/join-state.js';
 import type { JoinEffect, JoinEvent, JoinState } from '../../src/gateway/join-state.js';
 import type { GatewayVoiceServerData, GatewayVoiceStateData } from '../../src/gateway/adapter.js';
-
-const GUILD = '41771983423143937';
-const USER = '104694319306248192';
+import { BOT as USER, GUILD } from '../support/ids.js';
 
 function stateUpdate(channelId: string | null, over: Partial<GatewayVoiceStateData> = {}): JoinEvent {
   return {

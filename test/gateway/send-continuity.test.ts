@@ -9,68 +9,45 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startVoiceServer } from '../../src/server/index.js';
 import type { VoiceServer } from '../../src/server/index.js';
-import { startMainGateway } from '../../src/server/main-gateway.js';
-import type { MainGateway } from '../../src/server/main-gateway.js';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { joinVoiceChannel } from '../../src/gateway/registry.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
-import { VoiceSession } from '../../src/voice/session.js';
-import { createMediaEngine } from '../../src/media/index.js';
-import type { MediaEngine } from '../../src/media/media-engine.js';
+import type { VoiceSession } from '../../src/voice/session.js';
 import { VoiceCloseCode } from '../../src/protocol/constants.js';
 import { AudioPlayer } from '../../src/player/audio-player.js';
 import { opusFramesInput } from '../../src/player/inputs/opus-frames.js';
+import { bareSession as openSession, botClient, joinWith, startCall } from '../support/call.js';
+import type { Call } from '../support/call.js';
+import { Cleanup } from '../support/cleanup.js';
+import { BOT, GUILD, LISTENER } from '../support/ids.js';
+import { until as waitFor } from '../support/wait.js';
 
-const GUILD = '41771983423143937';
-const BOT = '104694319306248192';
-const LISTENER = '80351110224678912';
 const LISTENER_B = '80351110224678913';
-const CHANNEL = '127121515262115840';
 const FRAMES = 200;
 
 const failureLog = new Map<number[], unknown[]>();
 const failuresOf = (got: number[]): unknown[] => failureLog.get(got) ?? [];
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = new Cleanup();
+afterEach(() => cleanups.run());
 
-interface World {
-  voice: VoiceServer;
-  gw: MainGateway;
+interface World extends Call {
   client: GatewayClient;
-  engine: MediaEngine;
 }
 
 async function startWorld(dave: boolean, engineKind: 'worker' | 'inline'): Promise<World> {
-  const voice = await startVoiceServer({ heartbeatIntervalMs: 1_000, dave });
-  const gw = await startMainGateway({ voiceServer: voice, guilds: [GUILD] });
-  const client = createGatewayClient({ token: gw.createToken(BOT), apiUrl: gw.apiUrl });
-  await client.connect();
-  const engine = createMediaEngine({ kind: engineKind });
-  cleanups.push(async () => {
-    await client.destroy();
-    await engine.close();
-    await gw.stop();
-    await voice.stop();
+  const call = await startCall(cleanups, {
+    dave,
+    voice: { heartbeatIntervalMs: 1_000 },
+    engine: { kind: engineKind },
   });
-  return { voice, gw, client, engine };
+  return { ...call, client: await botClient(call, cleanups, BOT) };
 }
 
 function join(w: World): VoiceConnection {
-  const connection = joinVoiceChannel({
-    guildId: GUILD,
-    channelId: CHANNEL,
-    adapterCreator: w.client.adapterCreator(GUILD),
+  return joinWith(w.client, w.engine, cleanups, {
     group: `continuity-${Math.random()}`,
-    engine: w.engine,
-    tls: false,
     reconnect: { baseDelayMs: 50, maxDelayMs: 400, maxAttempts: 4 },
   });
-  cleanups.push(() => connection.destroy());
-  return connection;
 }
 
 async function* numbered(count: number): AsyncGenerator<Uint8Array> {
@@ -81,22 +58,8 @@ const indexOf = (p: Uint8Array): number | undefined =>
   p.length === 4 && p[0] === 0xfc && p[3] === 0x5a ? (p[1]! << 8) | p[2]! : undefined;
 
 /** A bare session (no main gateway) in the test channel of `voice`, connected and ready. */
-async function bareSession(w: World, voice: VoiceServer, userId: string): Promise<VoiceSession> {
-  const allocation = voice.allocate({ guildId: GUILD, channelId: CHANNEL, userId });
-  const session = new VoiceSession({
-    endpoint: allocation.endpoint,
-    serverId: GUILD,
-    userId,
-    sessionId: allocation.sessionId,
-    token: allocation.token,
-    channelId: CHANNEL,
-    engine: w.engine,
-    tls: false,
-  });
-  cleanups.push(() => session.destroy());
-  session.connect();
-  await waitFor(() => session.state.status === 'ready', 5_000, `${userId} ready`);
-  return session;
+function bareSession(w: World, voice: VoiceServer, userId: string): Promise<VoiceSession> {
+  return openSession(voice, w.engine, cleanups, userId);
 }
 
 /** A listener that records the indices it hears from the bot (decrypted). */
@@ -111,14 +74,6 @@ async function listen(w: World, voice: VoiceServer, userId: string): Promise<num
     if (i !== undefined) got.push(i);
   });
   return got;
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const dropped = (stats: { framesDropped: Record<string, number> }): number =>

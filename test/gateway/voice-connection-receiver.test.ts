@@ -10,9 +10,7 @@ import type { VoiceSessionState } from '../../src/voice/session-state.js';
 import { VoiceConnection } from '../../src/gateway/voice-connection.js';
 import type { VoiceAdapterCreator, VoiceAdapterLibraryMethods } from '../../src/gateway/adapter.js';
 import type { ReceivedFrame } from '../../src/receive/user-stream.js';
-
-const GUILD = '41771983423143937';
-const USER = '104694319306248192';
+import { BOT as USER, GUILD } from '../support/ids.js';
 
 class FakeSession extends TypedEmitter<VoiceSessionEvents> {
   state: VoiceSessionState = { status: 'idle' };

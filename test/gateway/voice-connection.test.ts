@@ -25,9 +25,7 @@ import type {
   VoiceAdapterLibraryMethods,
   VoiceStateUpdatePayload,
 } from '../../src/gateway/adapter.js';
-
-const GUILD = '41771983423143937';
-const USER = '104694319306248192';
+import { BOT as USER, GUILD } from '../support/ids.js';
 
 class FakeSession extends TypedEmitter<VoiceSessionEvents> {
   state: VoiceSessionState = { status: 'idle' };

@@ -21,13 +21,14 @@ import type { ServerEvent } from '../../src/server/types.js';
 import { VoiceSession } from '../../src/voice/session.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { DaveDecryptFailure } from '../../src/voice/session-dave.js';
-import { numberedFrames, until } from '../e2e/harness.js';
+import { numberedFrames } from '../e2e/harness.js';
+import { until } from '../support/wait.js';
 import { numberedFrame, parseNumberedFrame } from '../soak/dave-churn.js';
 import type { DjsDaveState, HeardPacket, PlayerReply, PlayerRequest } from './djs-player.js';
+import { hex } from '../support/bytes.js';
+import { CHANNEL, GUILD } from '../support/ids.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const GUILD = '700000000000000001';
-const CHANNEL = '700000000000000002';
 const DJS_USER = '700000000000000003';
 const VOXCORD_USER = '700000000000000004';
 const VOXCORD_USER_2 = '700000000000000005';
@@ -102,7 +103,6 @@ async function startServer(
   return { server, ca, caFile };
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const silence = hex(OPUS_SILENCE_FRAME);
 
 describe('@discordjs/voice joins the local server', () => {
@@ -154,7 +154,7 @@ describe('@discordjs/voice joins the local server', () => {
     // would carry a silence frame: those are left out), then only silence.
     const all = received.map(hex);
     expect(all.filter((h) => h !== silence)).toEqual(frames.map(hex));
-    const afterAudio = all.slice(all.lastIndexOf(hex(frames.at(-1)!)) + 1);
+    const afterAudio = all.slice(all.lastIndexOf(hex(frames.at(-1))) + 1);
     expect(afterAudio.length).toBeGreaterThanOrEqual(trailing);
     expect(afterAudio.every((h) => h === silence)).toBe(true);
     expect(server.participants(GUILD, CHANNEL).find((p) => p.userId === DJS_USER)?.packetsDropped).toBe(0);
@@ -268,7 +268,7 @@ async function settle(srv: VoiceServer, djs: DjsChild, voxcords: DaveMember[]): 
   for (const m of voxcords) {
     expect(m.session.dave.protocolVersion).toBe(1);
     // Same group secrets: same epoch authenticator, hence the same 30-digit privacy code.
-    expect(hex(m.session.dave.epochAuthenticator!)).toBe(djsDave!.epochAuthenticator);
+    expect(hex(m.session.dave.epochAuthenticator)).toBe(djsDave!.epochAuthenticator);
     expect(m.session.dave.privacyCode).toMatch(/^\d{30}$/);
     expect(m.session.dave.privacyCode).toBe(djsDave!.privacyCode);
   }
@@ -302,7 +302,7 @@ async function playTo(
       m.decrypted.filter((h) => h !== silence),
       m.userId,
     ).toEqual(frames.map(hex));
-    const afterAudio = m.decrypted.slice(m.decrypted.lastIndexOf(hex(frames.at(-1)!)) + 1);
+    const afterAudio = m.decrypted.slice(m.decrypted.lastIndexOf(hex(frames.at(-1))) + 1);
     expect(afterAudio.length).toBeGreaterThanOrEqual(trailing);
     expect(afterAudio.every((h) => h === silence)).toBe(true);
     // On the wire: DAVE protocol frames (0xFAFA trailer), never the Opus itself; silence goes as is.

@@ -5,7 +5,7 @@
  * 'drop' consumes one frame per tick, counted with its reason; silence is never encrypted; the
  * unsent frames can be taken back, plain.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaChannel, MediaEngine, SendDropReason } from '../../src/media/media-engine.js';
 import { openRtpPacket } from '../../src/media/rtp-packet.js';
@@ -14,15 +14,13 @@ import { EncryptionMode } from '../../src/protocol/constants.js';
 import { DaveSendKey } from '../../src/dave/send-key.js';
 import { FrameDecryptor } from '../../src/dave/frame-decryptor.js';
 import { Responder, waitFor } from './udp-responder.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i + 3);
 const SECRET_A = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
 const SECRET_B = Uint8Array.from({ length: 16 }, (_, i) => 200 - i);
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupAfterEach();
 
 async function setup(
   kind: 'inline' | 'worker',

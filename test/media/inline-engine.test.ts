@@ -1,11 +1,9 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { InlineMediaEngine, sharedClock } from '../../src/media/inline-engine.js';
 import { Responder } from './udp-responder.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupAfterEach();
 
 describe('InlineMediaEngine', () => {
   it('puts the channels of every inline engine on one process clock, released on close', async () => {

@@ -6,17 +6,8 @@ import {
   parseIpDiscoveryResponse,
 } from '../../src/media/ip-discovery.js';
 import { isVoxcordError } from '../../src/errors.js';
-
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
+import { hexBuffer as hex } from '../support/bytes.js';
+import { caught } from '../support/errors.js';
 
 // media.md §2 examples
 const REQUEST = hex('0001 0046 00000001' + '00'.repeat(64) + '0000');

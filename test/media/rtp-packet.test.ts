@@ -4,8 +4,9 @@ import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import type { TransportCipher } from '../../src/media/transport-cipher.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
+import { hexBuffer as hex } from '../support/bytes.js';
+import { caught } from '../support/errors.js';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const KEY = hex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
 const SILENCE = hex('f8fffe');
 const AES_VECTOR = hex('80780001000003c00000002a bcc933 01b2b31f703712d9eef67671717d1054 00000001');
@@ -16,15 +17,6 @@ const EXT_PACKET = hex(
 
 const aes = createTransportCipher(EncryptionMode.AesGcm, KEY);
 const xchacha = createTransportCipher(EncryptionMode.XChaCha, KEY);
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 /** Seals an arbitrary header (any flags) around a plaintext, as a hostile or exotic sender could. */
 function rawPacket(cipher: TransportCipher, header: string, plaintext: string, counter = 9): Buffer {

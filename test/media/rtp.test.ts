@@ -1,7 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { parseRtpHeader, writeRtpHeader } from '../../src/media/rtp.js';
-
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+import { hexBuffer as hex } from '../support/bytes.js';
 
 describe('writeRtpHeader', () => {
   it('writes 80 78 seq ts ssrc big-endian (media.md §7 header)', () => {

@@ -9,8 +9,9 @@ import type { TransportBackend, TransportCipher } from '../../src/media/transpor
 import { loadSodium, sodiumHasAesGcm } from '../../src/media/sodium.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
+import { hexBuffer as hex } from '../support/bytes.js';
+import { caught } from '../support/errors.js';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const KEY = hex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
 const HEADER = hex('80780001000003c00000002a');
 const SILENCE = hex('f8fffe');
@@ -36,15 +37,6 @@ function combos(): Array<[EncryptionMode, TransportBackend]> {
     if (sodium && (mode === EncryptionMode.XChaCha || sodiumHasAesGcm(sodium))) out.push([mode, 'sodium']);
   }
   return out;
-}
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
 }
 
 function randomBytes(n: number): Buffer {

@@ -1,5 +1,5 @@
 /** The client's media channel against a hostile network: replayed packets and foreign discovery replies. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PacingClock } from '../../src/media/clock.js';
 import { openUdpChannel } from '../../src/media/udp-channel.js';
 import type { UdpMediaChannel } from '../../src/media/udp-channel.js';
@@ -9,14 +9,12 @@ import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import type { ReceivedRtp, RtpDropReason } from '../../src/media/media-engine.js';
 import { Responder, waitFor } from './udp-responder.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const SSRC = 0x1234_5678;
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const cleanups = cleanupAfterEach();
 
 async function setup(): Promise<{ r: Responder; ch: UdpMediaChannel }> {
   const r = await Responder.start();

@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { PacingClock } from '../../src/media/clock.js';
 import { openUdpChannel } from '../../src/media/udp-channel.js';
 import type { ChannelTuning, UdpMediaChannel } from '../../src/media/udp-channel.js';
@@ -11,14 +11,12 @@ import type { ReceivedRtp, RtpDropReason } from '../../src/media/media-engine.js
 import { isVoxcordError } from '../../src/errors.js';
 import { FakeTimers } from './fake-timers.js';
 import { Responder, waitFor } from './udp-responder.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const SSRC = 0x1234_5678;
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const cleanups = cleanupAfterEach();
 
 async function setup(
   tuning: ChannelTuning = {},

@@ -58,10 +58,4 @@ export class Responder {
   }
 }
 
-export async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { until as waitFor } from '../support/wait.js';

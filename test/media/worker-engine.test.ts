@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { createMediaEngine } from '../../src/media/index.js';
 import { invalidExecArgv, withoutPreloads } from '../../src/media/worker-engine.js';
@@ -9,13 +9,11 @@ import { EncryptionMode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { Responder, waitFor } from './udp-responder.js';
 import { runNode } from '../helpers/node-script.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupAfterEach();
 
 async function setup(
   kind: 'inline' | 'worker',

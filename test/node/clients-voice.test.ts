@@ -5,7 +5,7 @@
  * own Opus packets. Then pause stops the audio and resume brings it back.
  */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { LavalinkNode } from 'lavalink-client';
 import { Connector, Shoukaku } from 'shoukaku';
@@ -15,28 +15,15 @@ import type { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
-import {
-  CHANNEL,
-  Cleanup,
-  encodeTones,
-  GUILD,
-  hex,
-  joinBot,
-  tempDir,
-  until,
-  writeOgg,
-} from '../cli/helpers.js';
+import { CHANNEL, encodeTones, GUILD, hex, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { PASSWORD } from './helpers.js';
 import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
 
 const BOT = '1500000000000000001';
 const LISTENER = '1500000000000000002';
 
-let cleanup = new Cleanup();
-afterEach(async () => {
-  await cleanup.run();
-  cleanup = new Cleanup();
-});
+const cleanup = cleanupAfterEach();
 
 describe('lavalink-client with voice', () => {
   it('joins through the client, and the listener hears the track; pause and resume', async () => {

@@ -7,11 +7,12 @@
  * `npm test` runs P = 6; `npm run soak:node` runs P = 60 (NODE_CLUSTER_PLAYERS).
  */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import { createMediaEngine } from '../../src/media/index.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
-import { Cleanup, encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { api, PASSWORD } from './helpers.js';
 import { botShard, lavalinkShard, listenIn, spawnNode } from './processes.js';
 
@@ -21,11 +22,7 @@ const NODES = 3;
 /** The child nodes send stats this often (Lavalink: 60 s) so the client's choice sees each new player. */
 const STATS_MS = 1000;
 
-let cleanup = new Cleanup();
-afterEach(async () => {
-  await cleanup.run();
-  cleanup = new Cleanup();
-});
+const cleanup = cleanupAfterEach();
 
 const guildOf = (i: number): string => String(1700000000000001000n + BigInt(i));
 const channelOf = (i: number): string => String(1700000000000002000n + BigInt(i));

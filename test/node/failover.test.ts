@@ -5,23 +5,20 @@
  * Node a is closed in-process in one test and runs as a child process killed with SIGKILL in the other.
  */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { createMediaEngine } from '../../src/media/index.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
-import { CHANNEL, Cleanup, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { PASSWORD } from './helpers.js';
 import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
 
 const BOT = '1600000000000000001';
 const LISTENER = '1600000000000000002';
 
-let cleanup = new Cleanup();
-afterEach(async () => {
-  await cleanup.run();
-  cleanup = new Cleanup();
-});
+const cleanup = cleanupAfterEach();
 
 describe('failover', () => {
   it('lavalink-client autoMove plays again within 2 s after a node process is killed (SIGKILL)', async () => {

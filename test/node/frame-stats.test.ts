@@ -5,17 +5,14 @@
  * counters (the values frameStats sampled) and against what a listener hears; and a bot alone in
  * a DAVE call keeps time: its track advances, ends on time as `finished` and counts in frameStats.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup, hex, until } from '../cli/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { hex, until } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { api } from './helpers.js';
 import type { Message } from './helpers.js';
 import { NODE_BOT, startVoiceHarness } from './voice-harness.js';
 
-let cleanup = new Cleanup();
-afterEach(async () => {
-  await cleanup.run();
-  cleanup = new Cleanup();
-});
+const cleanup = cleanupAfterEach();
 
 type FrameStats = { sent: number; nulled: number; deficit: number };
 const STATS_MS = 1000;
@@ -67,7 +64,7 @@ describe('frameStats from the voice backend', () => {
     expect(last.sent).toBe(h.frames.length);
     // ... and the listener heard each of them (a steady tone repeats packets: compare in order).
     const heard = (h.listener!.heard.get(NODE_BOT) ?? []).map(hex);
-    const start = heard.indexOf(hex(h.frames[0]!));
+    const start = heard.indexOf(hex(h.frames[0]));
     expect(heard.slice(start, start + h.frames.length)).toEqual(h.frames.map(hex));
 
     const windows = frameStatsOf(h.client.messages);

@@ -6,22 +6,19 @@
  * - channel move: a moderator moves the bot to another channel; a listener there hears it.
  */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
-import { CHANNEL, Cleanup, encodeTones, GUILD, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, encodeTones, GUILD, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { api, PASSWORD } from './helpers.js';
 import { botShard, clientWorld, lavalinkShard, listenIn } from './processes.js';
 
 const BOT = '1800000000000000001';
 const C2 = '1800000000000000100';
 
-let cleanup = new Cleanup();
-afterEach(async () => {
-  await cleanup.run();
-  cleanup = new Cleanup();
-});
+const cleanup = cleanupAfterEach();
 
 describe('voice moves with lavalink-client', () => {
   it('a region move and a channel move: new credentials reach the node, the track goes on', async () => {

@@ -4,15 +4,12 @@ import { pathToFileURL } from 'node:url';
 import type { LavalinkManager } from 'lavalink-client';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { joinVoiceChannel } from '../../src/gateway/registry.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import type { LocalDiscord } from '../../src/server/local-discord.js';
-import { startLocalDiscord } from '../../src/server/local-discord.js';
-import { createMediaEngine } from '../../src/media/index.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { AudioFrame } from '../../src/voice/session-dave.js';
 import type { Cleanup } from '../cli/helpers.js';
+import { botClient, joinWith, startCall } from '../support/call.js';
 import { PASSWORD } from './helpers.js';
 
 /** A voxcord node in a child process (its own media engine); `kill` is SIGKILL. */
@@ -76,20 +73,13 @@ export async function listenIn(
   world: { local: LocalDiscord; engine: MediaEngine },
   ids: { userId: string; guildId: string; channelId: string; fromUserId: string },
 ): Promise<{ heard: () => number }> {
-  const { token, apiUrl } = world.local.createBot(ids.userId);
-  const client = createGatewayClient({ token, apiUrl });
-  cleanup.add(() => client.destroy());
-  await client.connect();
-  const connection = joinVoiceChannel({
+  const client = await botClient(world, cleanup, ids.userId);
+  const connection = joinWith(client, world.engine, cleanup, {
     guildId: ids.guildId,
     channelId: ids.channelId,
-    adapterCreator: client.adapterCreator(ids.guildId),
     group: `listener-${ids.userId}`,
-    engine: world.engine,
-    tls: false,
     selfDeaf: false,
   });
-  cleanup.add(() => connection.destroy());
   let count = 0;
   connection.subscribe({
     attach: (session) =>
@@ -107,11 +97,7 @@ export async function clientWorld(
   cleanup: Cleanup,
   guilds: string[],
 ): Promise<{ local: LocalDiscord; engine: MediaEngine }> {
-  const local = await startLocalDiscord({ gateway: { guilds, voiceEventOrder: 'state-first' } });
-  cleanup.add(() => local.stop());
-  const engine = createMediaEngine();
-  cleanup.add(() => engine.close());
-  return { local, engine };
+  return startCall(cleanup, { gateway: { guilds, voiceEventOrder: 'state-first' } });
 }
 
 /** A bot's own gateway shard on the local Discord, connected. */
@@ -120,9 +106,5 @@ export async function botShard(
   local: LocalDiscord,
   userId: string,
 ): Promise<GatewayClient> {
-  const { token, apiUrl } = local.createBot(userId);
-  const shard = createGatewayClient({ token, apiUrl });
-  cleanup.add(() => shard.destroy());
-  await shard.connect();
-  return shard;
+  return botClient({ local }, cleanup, userId);
 }

@@ -10,8 +10,8 @@ import {
 } from '../../src/node/track-codec.js';
 import type { TrackInfo } from '../../src/node/track-codec.js';
 import { isVoxcordError } from '../../src/errors.js';
+import { hex } from '../support/bytes.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const utf = (s: string): string => {
   const b = Buffer.from(s, 'utf8');
   return b.length.toString(16).padStart(4, '0') + b.toString('hex');

@@ -8,17 +8,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup, GUILD } from '../cli/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { GUILD } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { api } from './helpers.js';
 import type { Message } from './helpers.js';
 import { NODE_BOT, startVoiceHarness } from './voice-harness.js';
 
-let cleanup = new Cleanup();
-afterEach(async () => {
-  await cleanup.run();
-  cleanup = new Cleanup();
-});
+const cleanup = cleanupAfterEach();
 
 function pageBoundaryNear(bytes: Uint8Array, at: number): number {
   const text = Buffer.from(bytes).toString('latin1');

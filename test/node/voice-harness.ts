@@ -5,7 +5,7 @@
  * listener in the channel hears the track.
  */
 import { join } from 'node:path';
-import { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
+import { botClient } from '../support/call.js';
 import type { GatewayVoiceServerData, GatewayVoiceStateData } from '../../src/gateway/adapter.js';
 import type { BackendPlayer, NodePlayerBackend } from '../../src/node/backend.js';
 import { startNode } from '../../src/node/server.js';
@@ -73,10 +73,7 @@ export async function startVoiceHarness(
   await writeOgg(file, frames);
 
   // The client bot's shard: op 4 out, the two voice events back.
-  const { token, apiUrl } = world.local.createBot(NODE_BOT);
-  const shard = createGatewayClient({ token, apiUrl });
-  cleanup.add(() => shard.destroy());
-  await shard.connect();
+  const shard = await botClient(world, cleanup, NODE_BOT);
   let state: GatewayVoiceStateData | undefined;
   let server: GatewayVoiceServerData | undefined;
   const adapter = shard.adapterCreator(GUILD)({

@@ -1,17 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
 import { inputFor } from '../../src/node/voice-backend.js';
 import type { TrackInfo } from '../../src/node/track-codec.js';
-import { Cleanup, encodeTones, hex, tempDir, writeOgg } from '../cli/helpers.js';
+import { encodeTones, hex, tempDir, writeOgg } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { fixtureServer } from './helpers.js';
 
-let cleanup = new Cleanup();
-afterEach(async () => {
-  await cleanup.run();
-  cleanup = new Cleanup();
-});
+const cleanup = cleanupAfterEach();
 
 const info = (over: Partial<TrackInfo>): TrackInfo => ({
   identifier: '',

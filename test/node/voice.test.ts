@@ -4,17 +4,14 @@
  * Lavalink client does; the node's player joins with those credentials (its adapter never sends
  * op 4) and a voxcord listener in the channel hears the track.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
-import { Cleanup, GUILD, until, hex } from '../cli/helpers.js';
+import { GUILD, until, hex } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { api, connect, PASSWORD } from './helpers.js';
 import { NODE_BOT, startVoiceHarness } from './voice-harness.js';
 
-let cleanup = new Cleanup();
-afterEach(async () => {
-  await cleanup.run();
-  cleanup = new Cleanup();
-});
+const cleanup = cleanupAfterEach();
 
 describe('voice backend', () => {
   it('joins with PATCHed credentials, plays a local Ogg Opus file through untouched, then filtered', async () => {

@@ -223,7 +223,7 @@ describe('AudioPlayer', () => {
     const [m1, m2, solo] = await session.pull(3);
     expect(new Set(fakeDecode(m1!))).toEqual(new Set([850]));
     expect(new Set(fakeDecode(m2!))).toEqual(new Set([850]));
-    expect(hex(solo!)).toBe(hex(fakePacket(1000))); // effect over: passthrough again
+    expect(hex(solo)).toBe(hex(fakePacket(1000))); // effect over: passthrough again
     expect(log).toContain('end:fx:finished');
     expect(player.stats).toMatchObject({ framesPassthrough: 2, framesEncoded: 2 });
   });
@@ -305,8 +305,8 @@ describe('AudioPlayer', () => {
     direct.attach(b);
     direct.enqueue(toneInput(spec));
     const all = await b.pull(51);
-    expect(hex(first!)).toBe(hex(all[0]!));
-    expect(hex(at1s!)).toBe(hex(all[50]!));
+    expect(hex(first)).toBe(hex(all[0]));
+    expect(hex(at1s)).toBe(hex(all[50]));
   });
 
   it('an input that throws midway gives trackError (with the track) and the next track plays', async () => {
@@ -403,7 +403,7 @@ describe('AudioPlayer', () => {
     await b.pull(1);
     await a.pull(10);
     const next = await b.pull(1);
-    expect(hex(next[0]!)).toBe(hex(packet(1, 10)));
+    expect(hex(next[0])).toBe(hex(packet(1, 10)));
     expect(player.stats.framesSkipped).toBe(9);
     player.detach(b);
     expect(player.attached).toEqual([a]);

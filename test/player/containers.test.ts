@@ -30,6 +30,7 @@ import {
   webmHeader,
 } from './containers.js';
 import { FakeSession, hex, packet } from './helpers.js';
+import { caught as catchError } from '../support/errors.js';
 
 /** Real Opus packets of a generated tone (20 ms each). */
 async function encodedTone(frames: number): Promise<Uint8Array[]> {
@@ -54,15 +55,6 @@ function demuxAll(
   for (let i = 0; i < bytes.length; i += chunk) out.push(...demuxer.push(bytes.slice(i, i + chunk)));
   demuxer.end();
   return out;
-}
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }
 
 describe('Ogg Opus demuxer', () => {

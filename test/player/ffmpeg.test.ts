@@ -8,6 +8,7 @@ import { AudioPlayer, ffmpegInput, probeFfmpeg } from '../../src/player/index.js
 import type { FfmpegProcess } from '../../src/player/inputs/ffmpeg.js';
 import { ffmpegArgs, redactUrls, runningFfmpegProcesses } from '../../src/player/inputs/ffmpeg.js';
 import { FakeSession, fakeCodec, fakeDecode, settle } from './helpers.js';
+import { until as waitFor } from '../support/wait.js';
 
 function alive(pid: number): boolean {
   try {
@@ -15,14 +16,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -156,9 +156,7 @@ export function pcmBytes(frames: number, value: (frame: number) => number): Uint
   return new Uint8Array(out.buffer);
 }
 
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
+export { hex } from '../support/bytes.js';
 
 /** A maker of players on the fake codec, each destroyed after the test (call inside a describe). */
 export function usePlayers(): (options?: AudioPlayerOptions) => AudioPlayer {

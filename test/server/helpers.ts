@@ -10,6 +10,12 @@ import { buildIpDiscoveryRequest, parseIpDiscoveryResponse } from '../../src/med
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import type { TransportCipher } from '../../src/media/transport-cipher.js';
 import type { Allocation, VoiceServer } from '../../src/server/index.js';
+import type { Cleanup } from '../support/cleanup.js';
+import { CHANNEL, GUILD } from '../support/ids.js';
+
+export { Cleanup } from '../support/cleanup.js';
+export { CHANNEL, GUILD } from '../support/ids.js';
+export { until } from '../support/wait.js';
 
 export interface Received {
   raw: string | Buffer;
@@ -48,6 +54,15 @@ class Inbox<T> {
       }, timeoutMs);
       this.waiters.push(waiter);
     });
+  }
+  /** True if nothing arrives within `ms` (what arrives is taken). */
+  async quiet(ms: number): Promise<boolean> {
+    try {
+      await this.next(ms, 'silence');
+      return false;
+    } catch {
+      return true;
+    }
   }
 }
 
@@ -100,13 +115,8 @@ export class RawWsClient {
   }
 
   /** Resolves to true if no message arrives within `ms`. */
-  async quiet(ms: number): Promise<boolean> {
-    try {
-      await this.inbox.next(ms, 'silence');
-      return false;
-    } catch {
-      return true;
-    }
+  quiet(ms: number): Promise<boolean> {
+    return this.inbox.quiet(ms);
   }
 
   close(code?: number): void {
@@ -140,21 +150,13 @@ export class RawUdpClient {
   next(timeoutMs = 2000): Promise<Buffer> {
     return this.inbox.next(timeoutMs, 'a datagram');
   }
-  async quiet(ms: number): Promise<boolean> {
-    try {
-      await this.inbox.next(ms, 'silence');
-      return false;
-    } catch {
-      return true;
-    }
+  quiet(ms: number): Promise<boolean> {
+    return this.inbox.quiet(ms);
   }
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }
-
-export const GUILD = '111111111111111111';
-export const CHANNEL = '222222222222222222';
 
 export function keyFor(userId: string): Uint8Array {
   // Distinct, recognisable key per user.
@@ -173,17 +175,6 @@ export interface Joined {
   key: Uint8Array;
   mode: EncryptionMode;
   cipher: TransportCipher;
-}
-
-/** Resources a test opened, closed in afterEach. */
-export class Cleanup {
-  private readonly items: (() => Promise<void> | void)[] = [];
-  add(fn: () => Promise<void> | void): void {
-    this.items.push(fn);
-  }
-  async run(): Promise<void> {
-    for (const fn of this.items.splice(0).reverse()) await fn();
-  }
 }
 
 export function identifyPayload(
@@ -247,13 +238,4 @@ export async function join(
 
 export function speak(client: Joined, speaking = 1): void {
   client.ws.send({ op: VoiceOpcode.Speaking, d: { speaking, delay: 0, ssrc: client.ssrc } });
-}
-
-/** Waits until `check` is true (polling), for state the server updates asynchronously. */
-export async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

@@ -14,9 +14,7 @@ import type {
   MainGatewayOptions,
   MainGatewayVoiceServer,
 } from '../../src/server/main-gateway.js';
-
-const GUILD = '41771983423143937';
-const BOT = '104694319306248192';
+import { BOT, GUILD } from '../support/ids.js';
 const HUMAN = '80351110224678912';
 
 interface Frame {

@@ -7,8 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalDiscord } from '../../src/index.js';
 import type { LocalDiscord } from '../../src/index.js';
 import type { MainGatewayLogEvent } from '../../src/server/main-gateway.js';
+import { GUILD } from '../support/ids.js';
+import { until } from '../support/wait.js';
 
-const GUILD = '1700000000000000001';
 const VOICE = '1700000000000000002';
 const TEXT = '1700000000000000003';
 const BOT = '1700000000000000010';
@@ -126,10 +127,6 @@ describe('interaction callbacks', () => {
     );
     await new Promise((resolve) => ws.once('open', resolve));
     ws.send(JSON.stringify({ op: 2, d: { token: local.createBot(BOT).token, intents: 1, properties: {} } }));
-    const until = async (check: () => boolean): Promise<void> => {
-      for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-      expect(check()).toBe(true);
-    };
     await until(() => frames.some((f) => f.t === 'READY'));
 
     const interaction = local.runCommand({

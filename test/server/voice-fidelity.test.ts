@@ -9,20 +9,19 @@ import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGatewayClient, entersState, joinVoiceChannel, startLocalDiscord } from '../../src/index.js';
 import type { LocalDiscord, VoiceConnection } from '../../src/index.js';
-import { until } from '../e2e/harness.js';
+import { Cleanup } from '../support/cleanup.js';
+import { GUILD } from '../support/ids.js';
+import { until } from '../support/wait.js';
 import type { VoiceEventOrder } from '../../src/server/main-gateway.js';
 
-const GUILD = '1300000000000000001';
 const VOICE = '1300000000000000002';
 const SPEAKER = '1300000000000000011';
 const LISTENER = '1300000000000000012';
 const CONTROL = '1300000000000000013';
 const BOT = '1300000000000000020';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = new Cleanup();
+afterEach(() => cleanups.run());
 
 async function startWorld(voiceEventOrder?: VoiceEventOrder): Promise<LocalDiscord> {
   const local = await startLocalDiscord({

@@ -35,6 +35,8 @@ import type { VoiceSession } from '../../src/voice/session.js';
 import { DaveyEndpoint, daveyEndpoint } from '../helpers/davey-endpoint.js';
 import { CHANNEL, GUILD, startHarness, waitForDaveGroup } from '../e2e/harness.js';
 import type { Harness } from '../e2e/harness.js';
+import { hex } from '../support/bytes.js';
+import { sleep } from '../support/wait.js';
 
 export type MemberKind = 'voxcord' | 'davey';
 export type Phase = 'joining' | 'transition' | 'steady';
@@ -186,9 +188,6 @@ interface Member {
   stopped: boolean;
   sent: number;
 }
-
-const hex = (b: Uint8Array | undefined): string => (b === undefined ? '-' : Buffer.from(b).toString('hex'));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function emptyPhases(): Record<Phase, PhaseFigures> {
   const p = (): PhaseFigures => ({ received: 0, lost: 0, failures: {} });

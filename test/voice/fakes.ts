@@ -315,16 +315,4 @@ export class PushSource implements AsyncIterable<Uint8Array> {
   }
 }
 
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` until true (bounded), for state that settles asynchronously. */
-export async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
+export { sleep, until } from '../support/wait.js';

@@ -11,9 +11,8 @@
 import { describe, expect, it } from 'vitest';
 import { DaveyMember, OurMember, TestGateway } from './harness.js';
 import type { Member } from './harness.js';
+import { hex } from '../../support/bytes.js';
 
-const hex = (b: Uint8Array | undefined): string =>
-  b === undefined ? 'none' : Buffer.from(b).toString('hex');
 const OPUS = Uint8Array.from({ length: 60 }, (_, i) => (i * 5 + 1) & 0xff);
 
 async function expectAgreement(gw: TestGateway): Promise<void> {

@@ -5,9 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import { DaveyMember, OurMember, TestGateway } from './harness.js';
 import type { Member } from './harness.js';
-
-const hex = (b: Uint8Array | undefined): string =>
-  b === undefined ? 'undefined' : Buffer.from(b).toString('hex');
+import { hex } from '../../support/bytes.js';
 
 const OPUS = Uint8Array.from({ length: 120 }, (_, i) => (i * 7 + 3) & 0xff);
 

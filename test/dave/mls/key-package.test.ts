@@ -1,8 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { createDaveKeyPackage, generateP256KeyPair } from '../../../src/dave/mls/key-package.js';
 import { Reader } from '../../../src/dave/mls/mls-codec.js';
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+import { hex } from '../../support/bytes.js';
 
 describe('DAVE key package (op 26, dave.md §5.4)', () => {
   it("has libdave's exact layout: suite 2, uncompressed keys, narrow capabilities, maximal lifetime", () => {

@@ -16,9 +16,7 @@ import {
 import { decodeCommitWelcome } from '../../../src/dave/opcodes.js';
 import { parseWelcome } from '../../../src/dave/mls/welcome-filter.js';
 import { OurMember, TestGateway } from './harness.js';
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+import { hex, unhex } from '../../support/bytes.js';
 
 describe('MLS varints (dave.md §3.1)', () => {
   it('encodes the documented examples in the shortest form', () => {

@@ -33,18 +33,18 @@ import {
   joinVoiceChannel,
 } from '../../../src/compat/discordjs-voice/index.js';
 import type { AudioPlayer, VoiceConnection } from '../../../src/compat/discordjs-voice/index.js';
-import { sinePcm, until } from '../../e2e/harness.js';
+import { sinePcm } from '../../e2e/harness.js';
+import { Cleanup } from '../../support/cleanup.js';
+import { GUILD } from '../../support/ids.js';
+import { until } from '../../support/wait.js';
 import { peak, writeToneOgg } from './listener.js';
 
-const GUILD = '1400000000000000001';
 const VOICE = '1400000000000000002';
 const BOT = '1400000000000000010';
 const USER = '1400000000000000020';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = new Cleanup();
+afterEach(() => cleanups.run());
 
 async function world(): Promise<LocalDiscord> {
   const local = await startLocalDiscord({

@@ -13,9 +13,8 @@ import {
   hpkeSeal,
   p256PublicFromScalar,
 } from '../../../../src/dave/mls/rfc9420/hpke.js';
+import { hex, unhex } from '../../../support/bytes.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 const enc = new TextEncoder();
 
 describe('suite-2 crypto on node:crypto (beyond the RFC 9420 vectors)', () => {

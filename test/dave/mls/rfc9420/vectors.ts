@@ -29,5 +29,4 @@ export function loadVectors<T>(name: string, allSuites = false): T[] {
   });
 }
 
-export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-export const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+export { hex, unhex } from '../../../support/bytes.js';
