@@ -7,7 +7,6 @@
 import type { OpusCodecFactory, OpusDecoder } from '../audio/opus.js';
 import { loadOpus } from '../audio/opus.js';
 import { VoxcordError, toError } from '../errors.js';
-import type { ReceivedRtp } from '../media/media-engine.js';
 import type { VoiceSession, VoiceSessionEvents } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { AudioFrame, DaveDecryptFailure } from '../voice/session-dave.js';
@@ -98,21 +97,16 @@ export function isReceiverClockRunning(receiver: VoiceReceiver): boolean {
   return clocks.get(receiver)?.running ?? false;
 }
 
-/** A failed frame as the packet shape the receiver counts (payload and timestamp are unused). */
-function failedPacket(f: DaveDecryptFailure): ReceivedRtp {
-  return { ssrc: f.ssrc, sequence: f.sequence, timestamp: 0, payload: new Uint8Array(0), receivedAt: 0 };
-}
-
 /**
  * Routes `session`'s receive events into `receiver` until the returned function is called (or the
  * receiver closes):
- * - 'audioFrame' (Opus, already DAVE-decrypted by the session) -> the user's jitter buffer; a frame
- *   from an SSRC with no user is counted in `totals().unknownSsrc`;
- * - 'daveDecryptFailure' -> `stats(userId).daveFailures[reason]` (the slot is later concealed);
+ * - 'audioFrame' (Opus, already DAVE-decrypted by the session's inbound stage) and
+ *   'daveDecryptFailure' -> `receiver.receive()`, the receiver's one door: the user's jitter
+ *   buffer, or `stats(userId).daveFailures[reason]` (the slot is later concealed); either from an
+ *   SSRC with no user is counted in `totals().unknownSsrc`;
  * - 'rtpDrop' (transport: replay, auth-failed...) -> `totals().transportDropped[reason]`;
  * - 'speaking' (op 5) -> SSRC mapping and burst ends; 'clientDisconnect' (op 13) -> the user's
  *   buffered audio is delivered and their decoder released.
- * The receiver must not have a `decrypt` hook: the session has decrypted already.
  */
 export function attachReceiver(
   receiver: VoiceReceiver,
@@ -122,14 +116,10 @@ export function attachReceiver(
   if (receiver.isClosed) throw new VoxcordError('DESTROYED', 'receiver is closed');
   const clock = clockFor(receiver, options);
   const onFrame = (frame: AudioFrame): void => {
-    if (frame.userId === undefined) receiver.onUnknownSender();
-    else receiver.onDaveResult(frame, frame.userId, { ok: true, frame: frame.payload });
+    receiver.receive(frame);
     clock.wake();
   };
-  const onFailure = (failure: DaveDecryptFailure): void => {
-    if (failure.userId === undefined) receiver.onUnknownSender();
-    else receiver.onDaveResult(failedPacket(failure), failure.userId, { ok: false, reason: failure.reason });
-  };
+  const onFailure = (failure: DaveDecryptFailure): void => receiver.receive(failure);
   const onSpeaking: (...args: VoiceSessionEvents['speaking']) => void = (update) => {
     receiver.onSpeaking(update);
     clock.wake();
@@ -206,7 +196,8 @@ export function createVoiceReceiver(
   options: CreateVoiceReceiverOptions = {},
 ): VoiceReceiver {
   const { tickIntervalMs, ...receiverOptions } = options;
-  if (receiverOptions.decrypt !== undefined) {
+  // The decrypt hook of earlier versions: the session's inbound stage decrypts.
+  if ('decrypt' in receiverOptions && receiverOptions.decrypt !== undefined) {
     throw new VoxcordError('INVALID_ARGUMENT', 'the session decrypts DAVE itself: do not pass decrypt');
   }
   receiverOptions.createDecoder ??= lazyDecoderFactory().createDecoder;
