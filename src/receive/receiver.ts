@@ -44,7 +44,10 @@ export interface MixedOptions extends MixerOptions {
 export type VoiceReceiverEvents = {
   speakingStart: [userId: string];
   speakingEnd: [userId: string];
-  /** Work for the clock appeared (a subscription or mixed stream was opened); see `needsClock`. */
+  /**
+   * Work for the clock may have appeared (a subscription or mixed stream was opened, a packet
+   * reached an idle jitter buffer); see `needsClock`.
+   */
   wake: [];
   /** close() ran: every stream ended. */
   close: [];
@@ -159,6 +162,8 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
       p.counters.invalid++;
       return;
     }
+    // A packet into an idle buffer is new work: a clock stopped for want of it starts again.
+    const idle = !p.jitter.isPlaying && p.jitter.size === 0;
     const pushed = p.jitter.push({
       sequence: input.sequence,
       timestamp: input.timestamp,
@@ -170,6 +175,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     if (pushed === 'buffered' || pushed === 'restart') {
       this.emitSpeaking(this.speaking.onPacket(userId, input.receivedAt, isSilenceFrame(frame)));
     }
+    if (idle) this.emit('wake');
   }
 
   /** A datagram the media channel dropped (counted by reason in `totals().transportDropped`). */

@@ -35,8 +35,8 @@ export interface ReceiverClockOptions {
 
 /**
  * Ticks one receiver on one unref'd interval timer that runs only while `receiver.needsClock`:
- * it starts on a subscription, a speaking start or a routed packet, and stops on the first idle
- * tick. It goes away when the receiver closes.
+ * it starts on the receiver's 'wake' (a subscription, a packet into an idle jitter buffer) or a
+ * speaking start, and stops on the first idle tick. It goes away when the receiver closes.
  */
 class ReceiverClock {
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -59,7 +59,7 @@ class ReceiverClock {
     return this.timer !== undefined;
   }
 
-  /** Starts the timer if the receiver has work and it is not running. Cheap: called per packet. */
+  /** Starts the timer if the receiver has work and it is not running. */
   readonly wake = (): void => {
     if (this.timer !== undefined || !this.receiver.needsClock) return;
     this.timer = setInterval(this.tick, this.intervalMs);
@@ -115,11 +115,8 @@ export function attachReceiver(
 ): () => void {
   if (receiver.isClosed) throw new VoxcordError('DESTROYED', 'receiver is closed');
   const clock = clockFor(receiver, options);
-  const onFrame = (frame: AudioFrame): void => {
-    receiver.receive(frame);
-    clock.wake();
-  };
-  const onFailure = (failure: DaveDecryptFailure): void => receiver.receive(failure);
+  // Frames and failures go straight through the receiver's door (it wakes the clock itself).
+  const door: (input: AudioFrame | DaveDecryptFailure) => void = receiver.receive.bind(receiver);
   const onSpeaking: (...args: VoiceSessionEvents['speaking']) => void = (update) => {
     receiver.onSpeaking(update);
     clock.wake();
@@ -129,9 +126,9 @@ export function attachReceiver(
     clock.wake();
   };
   const onDrop = (reason: string): void => receiver.onTransportDrop(reason);
-  session.on('audioFrame', onFrame);
+  session.on('audioFrame', door);
   session.on('rtpDrop', onDrop);
-  session.on('daveDecryptFailure', onFailure);
+  session.on('daveDecryptFailure', door);
   session.on('speaking', onSpeaking);
   session.on('clientDisconnect', onDisconnect);
   let attached = true;
@@ -139,9 +136,9 @@ export function attachReceiver(
     if (!attached) return;
     attached = false;
     receiver.off('close', detach);
-    session.off('audioFrame', onFrame);
+    session.off('audioFrame', door);
     session.off('rtpDrop', onDrop);
-    session.off('daveDecryptFailure', onFailure);
+    session.off('daveDecryptFailure', door);
     session.off('speaking', onSpeaking);
     session.off('clientDisconnect', onDisconnect);
   };
