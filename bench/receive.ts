@@ -9,6 +9,8 @@
  *   - decodeOnlyUsPerPacket: a bare decoder.decode() loop over the same frames (the floor);
  *   - transportOpenUsPerPacket: transport decryption (AES-256-GCM rtpsize) of one packet, which the
  *     media engine does before the receiver (in its worker thread by default).
+ *   - pathOnly: the same 100 streams to Opus subscribers (no decoding), so the receive path's own
+ *     CPU per packet (inbound stage, jitter buffer, streams) is not hidden under the decoder's.
  * DAVE frame decryption is measured separately by bench/dave-frame.ts.
  *
  * opusscript runs with ONE stream only: opusscript 0.1.1 (the latest) indexes its Uint16 heap view
@@ -104,7 +106,13 @@ interface RunResult {
   usPerPacket: number;
 }
 
-function runReceiver(opus: OpusCodecFactory, frames: Uint8Array[], loss: number, streams: number): RunResult {
+function runReceiver(
+  opus: OpusCodecFactory,
+  frames: Uint8Array[],
+  loss: number,
+  streams: number,
+  mode: 'pcm' | 'opus' = 'pcm',
+): RunResult {
   const arrivals = schedule(streams, loss, 42).filter((a) => a.frame < frames.length);
   let now = 0;
   const receiver = new VoiceReceiver({ createDecoder: () => opus.createDecoder(), now: () => now });
@@ -117,7 +125,7 @@ function runReceiver(opus: OpusCodecFactory, frames: Uint8Array[], loss: number,
   for (let s = 0; s < streams; s++) {
     inbound.map(1000 + s, `u${s}`);
     receiver.onSpeaking({ userId: `u${s}`, ssrc: 1000 + s, speaking: 1 });
-    subscriptions.push(receiver.subscribe(`u${s}`, { mode: 'pcm' }));
+    subscriptions.push(receiver.subscribe(`u${s}`, { mode }));
   }
   const concealment = opus.createDecoder();
   const kind = concealment.concealment;
@@ -221,6 +229,10 @@ async function main(): Promise<void> {
       runs.push({ ...median, cpuMsRounds: rounds.map((r) => r.cpuMs), decodeOnlyUsPerPacket: floor });
     }
   }
+  // The path without the decoder: Opus subscribers, no loss, five rounds, the median reported.
+  runReceiver(evan, frames.slice(0, 50), 0, STREAMS, 'opus');
+  const pathRounds = [0, 1, 2, 3, 4].map(() => runReceiver(evan, frames, 0, STREAMS, 'opus').usPerPacket);
+  const pathOnly = { usPerPacket: [...pathRounds].sort((x, y) => x - y)[2]!, rounds: pathRounds };
   const transport = transportOpen(frames);
   const avgFrameBytes = round(frames.reduce((n, f) => n + f.length, 0) / frames.length);
   const result = {
@@ -230,6 +242,7 @@ async function main(): Promise<void> {
     packetsPerStream: FRAMES,
     avgOpusFrameBytes: avgFrameBytes,
     runs,
+    pathOnly,
     transportOpen: transport,
     machine: { node: process.version, cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
     benchWallMs: Math.round(performance.now() - started),
