@@ -105,7 +105,7 @@ export function isReceiverClockRunning(receiver: VoiceReceiver): boolean {
  *   buffer, or `stats(userId).daveFailures[reason]` (the slot is later concealed); either from an
  *   SSRC with no user is counted in `totals().unknownSsrc`;
  * - 'rtpDrop' (transport: replay, auth-failed...) -> `totals().transportDropped[reason]`;
- * - 'speaking' (op 5) -> SSRC mapping and burst ends; 'clientDisconnect' (op 13) -> the user's
+ * - 'speaking' (op 5) -> burst ends (`speaking: 0`); 'clientDisconnect' (op 13) -> the user's
  *   buffered audio is delivered and their decoder released.
  */
 export function attachReceiver(

@@ -77,6 +77,11 @@ export interface VoiceDave {
 }
 
 export interface SessionDaveHooks {
+  /**
+   * The session's inbound stage (inbound.ts): it is handed each new endpoint to decrypt received
+   * frames with, and its counters show in `stats`. Absent: the receive counters stay 0.
+   */
+  inbound?: InboundDavePort;
   send(message: DaveClientMessage): boolean;
   epoch(info: DaveEpochInfo): void;
   privacyCode(code: string | undefined): void;
@@ -154,14 +159,12 @@ export class SessionDave implements VoiceDave {
   private held: DaveClientMessage[] = [];
   private lastCode: string | undefined;
 
-  /**
-   * `inbound`: the session's inbound stage, which decrypts received frames with our endpoint
-   * and keeps the receive counters shown in `stats`.
-   */
-  constructor(
-    private readonly hooks: SessionDaveHooks,
-    private readonly inbound: InboundDavePort = new InboundStage(DISCARD),
-  ) {}
+  /** The session's inbound stage: it decrypts with our endpoint and keeps the receive counters. */
+  private readonly inbound: InboundDavePort;
+
+  constructor(private readonly hooks: SessionDaveHooks) {
+    this.inbound = hooks.inbound ?? new InboundStage(DISCARD);
+  }
 
   get enabled(): boolean {
     return this.endpoint !== undefined;

@@ -29,12 +29,7 @@ import type { OpusEncoder } from '../audio/opus.js';
 import { HeartbeatTracker, clampHeartbeatInterval } from './heartbeat.js';
 import { isSnowflake } from '../util/snowflake.js';
 import { makeRoom } from '../util/bounded.js';
-import type {
-  ClientMessage,
-  ReadyData,
-  ServerMessage,
-  SessionDescriptionData,
-} from '../protocol/voice-messages.js';
+import type { ClientMessage, ReadyData, ServerMessage, SessionDescriptionData } from '../protocol/voice-messages.js';
 import { isActive, nextState } from './session-state.js';
 import type { VoiceSessionEvent, VoiceSessionState, VoiceSessionStatus } from './session-state.js';
 import { transmit } from './transmit.js';
@@ -180,25 +175,23 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       frame: (frame) => this.emit('audioFrame', frame),
       failure: (failure) => this.emit('daveDecryptFailure', failure),
     });
-    this.daveState = new SessionDave(
-      {
-        send: (message) => this.sendDave(message),
-        epoch: (info) => this.emit('daveEpoch', info),
-        privacyCode: (code) => this.emit('davePrivacyCode', code),
-        error: (error) => {
-          this.debug(`DAVE error: ${error.message}`, error.details);
-          this.emit('daveError', error);
-        },
-        debug: (message) => this.debug(message),
-        // Held frames go out as soon as the send key exists, not at the transmit pump's next poll.
-        sendKeyReady: () => this.notifyChange(),
-        sendDrop: (reason) => {
-          this.debug(`audio frames dropped: ${reason}`);
-          this.emit('sendDrop', reason);
-        },
+    this.daveState = new SessionDave({
+      inbound: this.inbound,
+      send: (message) => this.sendDave(message),
+      epoch: (info) => this.emit('daveEpoch', info),
+      privacyCode: (code) => this.emit('davePrivacyCode', code),
+      error: (error) => {
+        this.debug(`DAVE error: ${error.message}`, error.details);
+        this.emit('daveError', error);
       },
-      this.inbound,
-    );
+      debug: (message) => this.debug(message),
+      // Held frames go out as soon as the send key exists, not at the transmit pump's next poll.
+      sendKeyReady: () => this.notifyChange(),
+      sendDrop: (reason) => {
+        this.debug(`audio frames dropped: ${reason}`);
+        this.emit('sendDrop', reason);
+      },
+    });
     this.link = {
       readyChannel: () => (this.current.status === 'ready' ? this.channel : undefined),
       readyEpoch: () => this.readyCount,

@@ -125,20 +125,18 @@ describe('SessionDave (no sockets)', () => {
     const log: string[] = [];
     let canSend = true;
     let endpoint: FakeEndpoint | undefined;
-    const dave = new SessionDave(
-      {
-        send: (m) => {
-          if (!canSend) return false;
-          sent.push(m);
-          return true;
-        },
-        epoch: (info) => log.push(`epoch ${String(info.epoch)} v${info.protocolVersion}`),
-        privacyCode: (code) => log.push(`code ${String(code)}`),
-        error: (e) => log.push(`error ${e.message}`),
-        debug: () => undefined,
-      },
+    const dave = new SessionDave({
       inbound,
-    );
+      send: (m) => {
+        if (!canSend) return false;
+        sent.push(m);
+        return true;
+      },
+      epoch: (info) => log.push(`epoch ${String(info.epoch)} v${info.protocolVersion}`),
+      privacyCode: (code) => log.push(`code ${String(code)}`),
+      error: (e) => log.push(`error ${e.message}`),
+      debug: () => undefined,
+    });
     dave.start((ctx) => (endpoint = new FakeEndpoint(ctx)), '1', '2');
     return { dave, sent, log, endpoint: () => endpoint!, setCanSend: (v) => (canSend = v), inbound, take };
   }
@@ -204,16 +202,14 @@ describe('SessionDave (no sockets)', () => {
 
   it('without an endpoint frames pass unchanged, with or without a known user', () => {
     const { inbound, take } = collectingStage();
-    const dave = new SessionDave(
-      {
-        send: () => true,
-        epoch: () => undefined,
-        privacyCode: () => undefined,
-        error: () => undefined,
-        debug: () => undefined,
-      },
+    const dave = new SessionDave({
       inbound,
-    );
+      send: () => true,
+      epoch: () => undefined,
+      privacyCode: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+    });
     expect(dave.enabled).toBe(false);
     expect(dave.protocolVersion).toBe(0);
     const frame = Uint8Array.of(0xfc, 3);
