@@ -1,6 +1,7 @@
 /**
  * Receive CPU per stream: N = 100 incoming Opus streams (10 s each, 20 ms frames) through the
- * VoiceReceiver (jitter buffer -> Opus decode -> one PCM subscriber per user, drained every tick)
+ * session's inbound stage (SSRC -> user, no DAVE) and the VoiceReceiver's one door (jitter buffer
+ * -> Opus decode -> one PCM subscriber per user, drained every tick)
  * on a simulated clock, so the run measures CPU, not waiting. Arrival times carry a little jitter;
  * the lossy case drops 10% of packets (concealed). Reported per backend:
  *   - cpuMsPerStreamSecond: ms of CPU per second of audio per stream (1000 = one core per stream);
@@ -8,6 +9,8 @@
  *   - decodeOnlyUsPerPacket: a bare decoder.decode() loop over the same frames (the floor);
  *   - transportOpenUsPerPacket: transport decryption (AES-256-GCM rtpsize) of one packet, which the
  *     media engine does before the receiver (in its worker thread by default).
+ *   - pathOnly: the same 100 streams to Opus subscribers (no decoding), so the receive path's own
+ *     CPU per packet (inbound stage, jitter buffer, streams) is not hidden under the decoder's.
  * DAVE frame decryption is measured separately by bench/dave-frame.ts.
  *
  * opusscript runs with ONE stream only: opusscript 0.1.1 (the latest) indexes its Uint16 heap view
@@ -22,6 +25,7 @@ import { loadOpus } from '../src/audio/opus.js';
 import type { OpusBackendName, OpusCodecFactory } from '../src/audio/opus.js';
 import { EncryptionMode, SAMPLES_PER_FRAME } from '../src/protocol/constants.js';
 import { VoiceReceiver } from '../src/receive/receiver.js';
+import { InboundStage } from '../src/voice/inbound.js';
 import type { UserAudioStream } from '../src/receive/user-stream.js';
 import { renderTones } from '../src/player/inputs/tone.js';
 import { createTransportCipher } from '../src/media/transport-cipher.js';
@@ -102,14 +106,26 @@ interface RunResult {
   usPerPacket: number;
 }
 
-function runReceiver(opus: OpusCodecFactory, frames: Uint8Array[], loss: number, streams: number): RunResult {
+function runReceiver(
+  opus: OpusCodecFactory,
+  frames: Uint8Array[],
+  loss: number,
+  streams: number,
+  mode: 'pcm' | 'opus' = 'pcm',
+): RunResult {
   const arrivals = schedule(streams, loss, 42).filter((a) => a.frame < frames.length);
   let now = 0;
   const receiver = new VoiceReceiver({ createDecoder: () => opus.createDecoder(), now: () => now });
+  // Wired as a session wires them: the stage's frames and failures go through the receiver's door.
+  const inbound = new InboundStage({
+    frame: (f) => receiver.receive(f),
+    failure: (f) => receiver.receive(f),
+  });
   const subscriptions: UserAudioStream[] = [];
   for (let s = 0; s < streams; s++) {
+    inbound.map(1000 + s, `u${s}`);
     receiver.onSpeaking({ userId: `u${s}`, ssrc: 1000 + s, speaking: 1 });
-    subscriptions.push(receiver.subscribe(`u${s}`, { mode: 'pcm' }));
+    subscriptions.push(receiver.subscribe(`u${s}`, { mode }));
   }
   const concealment = opus.createDecoder();
   const kind = concealment.concealment;
@@ -122,16 +138,13 @@ function runReceiver(opus: OpusCodecFactory, frames: Uint8Array[], loss: number,
   for (now = 1_000; now <= end; now += TICK_MS) {
     while (next < arrivals.length && arrivals[next]!.at <= now) {
       const a = arrivals[next++]!;
-      receiver.onRtp(
-        {
-          ssrc: 1000 + a.stream,
-          sequence: a.frame & 0xffff,
-          timestamp: (a.frame * SAMPLES_PER_FRAME) >>> 0,
-          payload: frames[a.frame]!,
-          receivedAt: a.at,
-        },
-        `u${a.stream}`,
-      );
+      inbound.receive({
+        ssrc: 1000 + a.stream,
+        sequence: a.frame & 0xffff,
+        timestamp: (a.frame * SAMPLES_PER_FRAME) >>> 0,
+        payload: frames[a.frame]!,
+        receivedAt: a.at,
+      });
     }
     receiver.tick(now);
     for (const s of subscriptions) while (s.read() !== null) pcmFrames++;
@@ -216,6 +229,10 @@ async function main(): Promise<void> {
       runs.push({ ...median, cpuMsRounds: rounds.map((r) => r.cpuMs), decodeOnlyUsPerPacket: floor });
     }
   }
+  // The path without the decoder: Opus subscribers, no loss, five rounds, the median reported.
+  runReceiver(evan, frames.slice(0, 50), 0, STREAMS, 'opus');
+  const pathRounds = [0, 1, 2, 3, 4].map(() => runReceiver(evan, frames, 0, STREAMS, 'opus').usPerPacket);
+  const pathOnly = { usPerPacket: [...pathRounds].sort((x, y) => x - y)[2]!, rounds: pathRounds };
   const transport = transportOpen(frames);
   const avgFrameBytes = round(frames.reduce((n, f) => n + f.length, 0) / frames.length);
   const result = {
@@ -225,6 +242,7 @@ async function main(): Promise<void> {
     packetsPerStream: FRAMES,
     avgOpusFrameBytes: avgFrameBytes,
     runs,
+    pathOnly,
     transportOpen: transport,
     machine: { node: process.version, cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
     benchWallMs: Math.round(performance.now() - started),

@@ -223,7 +223,7 @@ export async function runDemoCall(options: DemoCallOptions): Promise<DemoCallRes
       framesFromBot++;
       sequences.push(frame.sequence);
       if (!isSilence(frame.payload)) framesReceived++;
-      receiver.onDaveResult(frame, DEMO_BOT, { ok: true, frame: frame.payload });
+      receiver.receive(frame);
     };
     const onFailure = (failure: { userId: string | undefined }): void => {
       if (failure.userId === DEMO_BOT || failure.userId === undefined) decryptFailures++;

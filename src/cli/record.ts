@@ -122,8 +122,7 @@ export async function runRecordCommand(argv: string[], io: CliIo): Promise<numbe
   const unsubscribe = joined.connection.subscribe({
     attach: (session) => {
       const onFrame = (frame: AudioFrame): void => {
-        if (frame.userId !== undefined)
-          receiver.onDaveResult(frame, frame.userId, { ok: true, frame: frame.payload });
+        if (frame.userId !== undefined) receiver.receive(frame);
       };
       const onSpeaking = (update: SpeakingUpdate): void => receiver.onSpeaking(update);
       const onLeave = (userId: string): void => receiver.onClientDisconnect(userId);

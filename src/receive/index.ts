@@ -1,9 +1,8 @@
 /** Receiving: the public face of src/receive (`connection.receiver`, streams, recorders). */
 export { VoiceReceiver } from './receiver.js';
 export type {
-  DaveDecryptHook,
-  DaveDecryptOutcome,
   MixedOptions as ReceiverMixedOptions,
+  ReceiverInput,
   SpeakingInput,
   VoiceReceiverEvents,
   VoiceReceiverOptions,

@@ -1,15 +1,14 @@
 /**
- * VoiceReceiver: the receive path after transport decryption. The session feeds it RTP packets
- * (with the user id it mapped from op 5), op 5 updates and disconnects; a clock calls `tick(now)`
- * (or `start()` runs one interval timer). Per user: DAVE decrypt hook -> jitter buffer -> (when a
- * PCM consumer exists) one Opus decoder with PLC -> subscribers and the mixer. No I/O; no timer per
- * packet. Bad packets are counted and dropped; they never end a stream.
+ * VoiceReceiver: the receive path after the session's inbound stage (voice/inbound.ts). Its one
+ * door for media is `receive()`: each AudioFrame (Opus, with the user op 5 named) or
+ * DaveDecryptFailure the stage emitted. Op 5 and op 13 drive speaking and flushing; a clock calls
+ * `tick(now)` (or `start()` runs one interval timer). Per user: jitter buffer -> (when a PCM
+ * consumer exists) one Opus decoder with PLC -> subscribers and the mixer. No I/O; no timer per
+ * packet. Bad input is counted and dropped; it never ends a stream.
  */
 import type { OpusDecoder } from '../audio/opus.js';
-import { makeRoom } from '../util/bounded.js';
-import type { ReceivedRtp } from '../media/media-engine.js';
+import type { AudioFrame, DaveDecryptFailure } from '../voice/inbound.js';
 import {
-  CLIENT_MAX_TRACKED_USERS,
   CHANNELS,
   DECODER_IDLE_RELEASE_MS,
   OPUS_SILENCE_FRAME,
@@ -25,21 +24,9 @@ import { UserReceiveCounters, type ReceiverTotals, type UserReceiveStats } from 
 import { SpeakingTracker, type SpeakingEvent } from './speaking-tracker.js';
 import { UserAudioStream, validateSubscribeOptions, type SubscribeOptions } from './user-stream.js';
 
-/** Result of DAVE frame decryption (structurally what src/dave/frame-decryptor.ts returns). */
-export type DaveDecryptOutcome = { ok: true; frame: Uint8Array } | { ok: false; reason: string };
-
-/** Decrypts a DAVE protocol frame from `userId` (silence and passthrough are the decryptor's job). */
-export type DaveDecryptHook = (
-  userId: string,
-  payload: Uint8Array,
-  packet: ReceivedRtp,
-) => DaveDecryptOutcome;
-
 export interface VoiceReceiverOptions {
   /** Creates one Opus decoder per speaking user (e.g. `opusFactory.createDecoder`). Needed for PCM. */
   createDecoder?: () => OpusDecoder;
-  /** DAVE decryption; absent = payloads are plain Opus (DAVE off, or decrypted upstream). */
-  decrypt?: DaveDecryptHook;
   jitter?: JitterBufferOptions;
   /** Silence after the last packet that ends a speaking burst, ms (default 200). */
   speakingEndDelayMs?: number;
@@ -57,7 +44,10 @@ export interface MixedOptions extends MixerOptions {
 export type VoiceReceiverEvents = {
   speakingStart: [userId: string];
   speakingEnd: [userId: string];
-  /** Work for the clock appeared (a subscription or mixed stream was opened); see `needsClock`. */
+  /**
+   * Work for the clock may have appeared (a subscription or mixed stream was opened, a packet
+   * reached an idle jitter buffer); see `needsClock`.
+   */
   wake: [];
   /** close() ran: every stream ended. */
   close: [];
@@ -86,18 +76,27 @@ function isSilenceFrame(p: Uint8Array): boolean {
   return p.length === SILENCE.length && p[0] === SILENCE[0] && p[1] === SILENCE[1] && p[2] === SILENCE[2];
 }
 
-function isReceivedRtp(p: unknown): p is ReceivedRtp {
-  if (typeof p !== 'object' || p === null) return false;
-  const r = p as Partial<ReceivedRtp>;
+/** What may come through the door: a frame or failure of the inbound stage (checked, it is public). */
+export type ReceiverInput = AudioFrame | DaveDecryptFailure;
+
+function validSsrc(ssrc: unknown): boolean {
+  return Number.isInteger(ssrc) && (ssrc as number) >= 0 && (ssrc as number) <= 0xffff_ffff;
+}
+
+function isFailure(input: ReceiverInput): input is DaveDecryptFailure {
+  return 'reason' in input;
+}
+
+function isWellFormed(input: ReceiverInput): boolean {
+  if (typeof input !== 'object' || input === null) return false;
+  if (input.userId !== undefined && typeof input.userId !== 'string') return false;
+  if (!validSsrc(input.ssrc) || typeof input.sequence !== 'number') return false;
+  if (isFailure(input)) return true;
   return (
-    Number.isInteger(r.ssrc) &&
-    r.ssrc! >= 0 &&
-    r.ssrc! <= 0xffff_ffff &&
-    typeof r.sequence === 'number' &&
-    typeof r.timestamp === 'number' &&
-    r.payload instanceof Uint8Array &&
-    typeof r.receivedAt === 'number' &&
-    Number.isFinite(r.receivedAt)
+    typeof input.timestamp === 'number' &&
+    input.payload instanceof Uint8Array &&
+    typeof input.receivedAt === 'number' &&
+    Number.isFinite(input.receivedAt)
   );
 }
 
@@ -106,7 +105,6 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   private readonly now: () => number;
   private readonly decoderIdleMs: number;
   private readonly users = new Map<string, UserPipeline>();
-  private readonly ssrcUsers = new Map<number, string>();
   private readonly speaking: SpeakingTracker;
   private mixer: Mixer | undefined;
   private readonly mixedStreams = new Set<MixedAudioStream>();
@@ -133,79 +131,51 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   // ---- input from the session ----
 
   /**
-   * One transport-decrypted RTP packet. `userId` is the session's SSRC mapping; without it the
-   * receiver's own mapping (from onSpeaking) is used, and packets from unmapped SSRCs are counted
-   * and dropped.
+   * The one door for received media: a frame or a decrypt failure from the session's inbound
+   * stage. A frame goes to its user's jitter buffer; a failure is counted by reason and its slot
+   * later concealed as lost; either without a user (an SSRC no op 5 named) is counted in
+   * `totals().unknownSsrc`, anything malformed in `totals().malformed`.
    */
-  onRtp(packet: ReceivedRtp, userId?: string): void {
+  receive(input: ReceiverInput): void {
     if (this.closed) return;
-    if (!isReceivedRtp(packet)) {
+    if (!isWellFormed(input)) {
       this.totalsCounters.malformed++;
       return;
     }
-    const user = userId ?? this.ssrcUsers.get(packet.ssrc);
-    if (user === undefined) {
+    const userId = input.userId;
+    if (userId === undefined) {
       this.totalsCounters.unknownSsrc++;
       return;
     }
-    const decrypt = this.options.decrypt;
-    if (decrypt === undefined || packet.payload.length === 0) {
-      this.onDaveResult(packet, user, { ok: true, frame: packet.payload });
-      return;
-    }
-    let result: DaveDecryptOutcome;
-    try {
-      result = decrypt(user, packet.payload, packet);
-    } catch {
-      result = { ok: false, reason: 'exception' };
-    }
-    this.onDaveResult(packet, user, result);
-  }
-
-  /**
-   * A packet whose DAVE decryption happened elsewhere (or in onRtp). A failure is counted by reason
-   * and the slot is later concealed as lost.
-   */
-  onDaveResult(packet: ReceivedRtp, userId: string, result: DaveDecryptOutcome): void {
-    if (this.closed) return;
-    if (!isReceivedRtp(packet) || typeof userId !== 'string') {
-      this.totalsCounters.malformed++;
-      return;
-    }
     const p = this.pipeline(userId);
-    if (p.ssrc !== packet.ssrc) {
+    if (p.ssrc !== input.ssrc) {
       // The user's SSRC changed (reconnect): a new sequence space.
       if (p.ssrc !== undefined) p.jitter.reset();
-      p.ssrc = packet.ssrc;
+      p.ssrc = input.ssrc;
     }
-    if (!result.ok) {
-      p.counters.daveFailure(typeof result.reason === 'string' ? result.reason : 'unknown');
+    if (isFailure(input)) {
+      p.counters.daveFailure(typeof input.reason === 'string' ? input.reason : 'unknown');
       return;
     }
-    const frame = result.frame;
-    if (!(frame instanceof Uint8Array) || frame.length === 0) {
+    const frame = input.payload;
+    if (frame.length === 0) {
       p.counters.invalid++;
       return;
     }
+    // A packet into an idle buffer is new work: a clock stopped for want of it starts again.
+    const idle = !p.jitter.isPlaying && p.jitter.size === 0;
     const pushed = p.jitter.push({
-      sequence: packet.sequence,
-      timestamp: packet.timestamp,
+      sequence: input.sequence,
+      timestamp: input.timestamp,
       payload: frame,
-      receivedAt: packet.receivedAt,
+      receivedAt: input.receivedAt,
     });
     if (pushed === 'invalid') return;
-    if (packet.receivedAt > p.lastPacketAt) p.lastPacketAt = packet.receivedAt;
+    if (input.receivedAt > p.lastPacketAt) p.lastPacketAt = input.receivedAt;
     if (pushed === 'buffered' || pushed === 'restart') {
-      this.emitSpeaking(this.speaking.onPacket(userId, packet.receivedAt, isSilenceFrame(frame)));
+      this.emitSpeaking(this.speaking.onPacket(userId, input.receivedAt, isSilenceFrame(frame)));
     }
-  }
-
-  /**
-   * A packet that reached no user: its SSRC is not mapped (no op 5 yet, or a stray sender). Counted
-   * in `totals().unknownSsrc` (for packets decrypted or held upstream, e.g. by the session).
-   */
-  onUnknownSender(): void {
-    if (!this.closed) this.totalsCounters.unknownSsrc++;
+    if (idle) this.emit('wake');
   }
 
   /** A datagram the media channel dropped (counted by reason in `totals().transportDropped`). */
@@ -214,18 +184,13 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     this.transportDropped[reason] = (this.transportDropped[reason] ?? 0) + 1;
   }
 
-  /** Op 5 from the server: SSRC mapping, and `speaking: 0` ends a burst. */
+  /** Op 5 from the server: `speaking: 0` ends a burst (the SSRC map is the inbound stage's). */
   onSpeaking(update: SpeakingInput): void {
     if (this.closed) return;
     if (typeof update?.userId !== 'string' || !Number.isInteger(update.ssrc)) {
       this.totalsCounters.malformed++;
       return;
     }
-    for (const [ssrc, id] of this.ssrcUsers)
-      if (id === update.userId && ssrc !== update.ssrc) this.ssrcUsers.delete(ssrc);
-    // A server could announce endless users: keep the newest CLIENT_MAX_TRACKED_USERS.
-    makeRoom(this.ssrcUsers, update.ssrc >>> 0, CLIENT_MAX_TRACKED_USERS);
-    this.ssrcUsers.set(update.ssrc >>> 0, update.userId);
     this.emitSpeaking(this.speaking.onSpeakingOp(update.userId, update.speaking, this.now()));
   }
 
@@ -236,7 +201,6 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   onClientDisconnect(userId: string): void {
     if (this.closed) return;
     const now = this.now();
-    for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
     const p = this.users.get(userId);
     if (p !== undefined) {
       this.deliverAll(p, p.jitter.flush(now), now);

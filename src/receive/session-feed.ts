@@ -7,7 +7,6 @@
 import type { OpusCodecFactory, OpusDecoder } from '../audio/opus.js';
 import { loadOpus } from '../audio/opus.js';
 import { VoxcordError, toError } from '../errors.js';
-import type { ReceivedRtp } from '../media/media-engine.js';
 import type { VoiceSession, VoiceSessionEvents } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { AudioFrame, DaveDecryptFailure } from '../voice/session-dave.js';
@@ -36,8 +35,8 @@ export interface ReceiverClockOptions {
 
 /**
  * Ticks one receiver on one unref'd interval timer that runs only while `receiver.needsClock`:
- * it starts on a subscription, a speaking start or a routed packet, and stops on the first idle
- * tick. It goes away when the receiver closes.
+ * it starts on the receiver's 'wake' (a subscription, a packet into an idle jitter buffer) or a
+ * speaking start, and stops on the first idle tick. It goes away when the receiver closes.
  */
 class ReceiverClock {
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -60,7 +59,7 @@ class ReceiverClock {
     return this.timer !== undefined;
   }
 
-  /** Starts the timer if the receiver has work and it is not running. Cheap: called per packet. */
+  /** Starts the timer if the receiver has work and it is not running. */
   readonly wake = (): void => {
     if (this.timer !== undefined || !this.receiver.needsClock) return;
     this.timer = setInterval(this.tick, this.intervalMs);
@@ -98,21 +97,16 @@ export function isReceiverClockRunning(receiver: VoiceReceiver): boolean {
   return clocks.get(receiver)?.running ?? false;
 }
 
-/** A failed frame as the packet shape the receiver counts (payload and timestamp are unused). */
-function failedPacket(f: DaveDecryptFailure): ReceivedRtp {
-  return { ssrc: f.ssrc, sequence: f.sequence, timestamp: 0, payload: new Uint8Array(0), receivedAt: 0 };
-}
-
 /**
  * Routes `session`'s receive events into `receiver` until the returned function is called (or the
  * receiver closes):
- * - 'audioFrame' (Opus, already DAVE-decrypted by the session) -> the user's jitter buffer; a frame
- *   from an SSRC with no user is counted in `totals().unknownSsrc`;
- * - 'daveDecryptFailure' -> `stats(userId).daveFailures[reason]` (the slot is later concealed);
+ * - 'audioFrame' (Opus, already DAVE-decrypted by the session's inbound stage) and
+ *   'daveDecryptFailure' -> `receiver.receive()`, the receiver's one door: the user's jitter
+ *   buffer, or `stats(userId).daveFailures[reason]` (the slot is later concealed); either from an
+ *   SSRC with no user is counted in `totals().unknownSsrc`;
  * - 'rtpDrop' (transport: replay, auth-failed...) -> `totals().transportDropped[reason]`;
- * - 'speaking' (op 5) -> SSRC mapping and burst ends; 'clientDisconnect' (op 13) -> the user's
+ * - 'speaking' (op 5) -> burst ends (`speaking: 0`); 'clientDisconnect' (op 13) -> the user's
  *   buffered audio is delivered and their decoder released.
- * The receiver must not have a `decrypt` hook: the session has decrypted already.
  */
 export function attachReceiver(
   receiver: VoiceReceiver,
@@ -121,15 +115,8 @@ export function attachReceiver(
 ): () => void {
   if (receiver.isClosed) throw new VoxcordError('DESTROYED', 'receiver is closed');
   const clock = clockFor(receiver, options);
-  const onFrame = (frame: AudioFrame): void => {
-    if (frame.userId === undefined) receiver.onUnknownSender();
-    else receiver.onDaveResult(frame, frame.userId, { ok: true, frame: frame.payload });
-    clock.wake();
-  };
-  const onFailure = (failure: DaveDecryptFailure): void => {
-    if (failure.userId === undefined) receiver.onUnknownSender();
-    else receiver.onDaveResult(failedPacket(failure), failure.userId, { ok: false, reason: failure.reason });
-  };
+  // Frames and failures go straight through the receiver's door (it wakes the clock itself).
+  const door: (input: AudioFrame | DaveDecryptFailure) => void = receiver.receive.bind(receiver);
   const onSpeaking: (...args: VoiceSessionEvents['speaking']) => void = (update) => {
     receiver.onSpeaking(update);
     clock.wake();
@@ -139,9 +126,9 @@ export function attachReceiver(
     clock.wake();
   };
   const onDrop = (reason: string): void => receiver.onTransportDrop(reason);
-  session.on('audioFrame', onFrame);
+  session.on('audioFrame', door);
   session.on('rtpDrop', onDrop);
-  session.on('daveDecryptFailure', onFailure);
+  session.on('daveDecryptFailure', door);
   session.on('speaking', onSpeaking);
   session.on('clientDisconnect', onDisconnect);
   let attached = true;
@@ -149,9 +136,9 @@ export function attachReceiver(
     if (!attached) return;
     attached = false;
     receiver.off('close', detach);
-    session.off('audioFrame', onFrame);
+    session.off('audioFrame', door);
     session.off('rtpDrop', onDrop);
-    session.off('daveDecryptFailure', onFailure);
+    session.off('daveDecryptFailure', door);
     session.off('speaking', onSpeaking);
     session.off('clientDisconnect', onDisconnect);
   };
@@ -206,7 +193,8 @@ export function createVoiceReceiver(
   options: CreateVoiceReceiverOptions = {},
 ): VoiceReceiver {
   const { tickIntervalMs, ...receiverOptions } = options;
-  if (receiverOptions.decrypt !== undefined) {
+  // The decrypt hook of earlier versions: the session's inbound stage decrypts.
+  if ('decrypt' in receiverOptions && receiverOptions.decrypt !== undefined) {
     throw new VoxcordError('INVALID_ARGUMENT', 'the session decrypts DAVE itself: do not pass decrypt');
   }
   receiverOptions.createDecoder ??= lazyDecoderFactory().createDecoder;

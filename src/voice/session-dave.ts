@@ -2,20 +2,14 @@
  * The DAVE side of one VoiceSession connection: owns the DaveEndpoint, holds its outgoing messages
  * while the websocket is down (a resume delivers them), tells the media channel how to send
  * queued frames (encrypt with the send key in force, hold while a group forms, drop when alone or
- * keyless), counts every frame sent, dropped, carried over or decrypted, and turns received RTP
- * into 'audioFrame' / 'daveDecryptFailure' results. No sockets: the session hands it messages,
- * packets and its channel, and sends what it returns.
+ * keyless), counts every frame sent, dropped or carried over, and hands its endpoint to the
+ * session's inbound stage (inbound.ts), which decrypts received frames. No sockets: the session
+ * hands it messages and its channel, and sends what it returns.
  */
 import { DAVE_ALONE_GRACE_MS, DAVE_SEND_KEY_WAIT_MS, VoiceOpcode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import { emptySendDrops, SEND_DROP_REASONS } from '../media/media-engine.js';
-import type {
-  FrameProtection,
-  MediaChannel,
-  ReceivedRtp,
-  SendCounts,
-  SendDropReason,
-} from '../media/media-engine.js';
+import type { FrameProtection, MediaChannel, SendCounts, SendDropReason } from '../media/media-engine.js';
 import type {
   DaveClientMessage,
   DaveEndpoint,
@@ -24,29 +18,12 @@ import type {
   DaveInbound,
 } from '../dave/dave-endpoint.js';
 
-/** A received Opus frame, DAVE-decrypted (or plain when the call is transport-only). */
-export interface AudioFrame {
-  /** Sender, from the server's op 5 for that SSRC; undefined when not known (yet). */
-  userId: string | undefined;
-  ssrc: number;
-  sequence: number;
-  timestamp: number;
-  /** Opus (after DAVE decryption). */
-  payload: Uint8Array;
-  /** performance.now() when the datagram arrived. */
-  receivedAt: number;
-}
+import { InboundStage } from './inbound.js';
+import type { InboundDavePort, InboundSink, InboundStats } from './inbound.js';
 
-export interface DaveDecryptFailure {
-  /** Undefined when the SSRC is not mapped to a user yet (reason 'unknown-user'). */
-  userId: string | undefined;
-  ssrc: number;
-  sequence: number;
-  /** FrameDecryptor reasons ('no-key', 'replay', ...) or 'unknown-user'. */
-  reason: string;
-}
+export type { AudioFrame, DaveDecryptFailure, ReceiveOutcome } from './inbound.js';
 
-export interface VoiceDaveStats {
+export interface VoiceDaveStats extends InboundStats {
   /** Our frames sent as DAVE protocol frames. */
   framesEncrypted: number;
   /** Our frames sent unchanged (silence, or passthrough in a transport-only call). */
@@ -56,12 +33,6 @@ export interface VoiceDaveStats {
    * call, or no key in time. By reason in `session.sendStats`.
    */
   framesDropped: number;
-  /** Received frames turned into Opus (decrypted, silence or passthrough). */
-  framesDecrypted: number;
-  /** Received frames that could not be decrypted, per user id then per reason. */
-  decryptFailures: Record<string, Record<string, number>>;
-  /** Received frames from an SSRC without a known user (no op 5 yet). */
-  unknownSenderFrames: number;
   /** Rejected DAVE gateway input (each also emitted as 'daveError'). */
   errors: number;
 }
@@ -106,6 +77,11 @@ export interface VoiceDave {
 }
 
 export interface SessionDaveHooks {
+  /**
+   * The session's inbound stage (inbound.ts): it is handed each new endpoint to decrypt received
+   * frames with, and its counters show in `stats`. Absent: the receive counters stay 0.
+   */
+  inbound?: InboundDavePort;
   send(message: DaveClientMessage): boolean;
   epoch(info: DaveEpochInfo): void;
   privacyCode(code: string | undefined): void;
@@ -122,20 +98,9 @@ export interface SessionDaveHooks {
 
 /** Outgoing DAVE messages kept while the websocket is down; more than this means something is stuck. */
 const MAX_HELD_MESSAGES = 64;
-/**
- * Packets from an SSRC whose op 5 has not arrived yet (UDP can overtake the websocket) are held
- * this long / this many per SSRC, for this many SSRCs, then counted as 'unknown-user' failures.
- */
-const UNMAPPED_HOLD_MS = 1_000;
-const UNMAPPED_MAX_PACKETS = 50;
-const UNMAPPED_MAX_SSRCS = 16;
 
-export type ReceiveOutcome = { ok: true; frame: AudioFrame } | { ok: false; failure: DaveDecryptFailure };
-
-type ReceiveStats = Pick<
-  VoiceDaveStats,
-  'framesDecrypted' | 'decryptFailures' | 'unknownSenderFrames' | 'errors'
->;
+/** For a SessionDave made without a session's inbound stage (its receive counters stay 0). */
+const DISCARD: InboundSink = { frame: () => undefined, failure: () => undefined };
 
 function emptyCounts(): SendCounts {
   return { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
@@ -170,12 +135,8 @@ function sameProtection(a: FrameProtection | undefined, b: FrameProtection): boo
 }
 
 export class SessionDave implements VoiceDave {
-  private readonly recv: ReceiveStats = {
-    framesDecrypted: 0,
-    decryptFailures: {},
-    unknownSenderFrames: 0,
-    errors: 0,
-  };
+  /** Rejected DAVE gateway input. */
+  private errors = 0;
   private endpoint: DaveEndpoint | undefined;
   private holdingSince: number | undefined;
   /** The media channel frames go to; with the endpoint's sendKey() it encrypts them at send time. */
@@ -196,10 +157,14 @@ export class SessionDave implements VoiceDave {
   private recheck: NodeJS.Timeout | undefined;
   private readonly announced = new Set<SendDropReason>();
   private held: DaveClientMessage[] = [];
-  private readonly unmapped = new Map<number, ReceivedRtp[]>();
   private lastCode: string | undefined;
 
-  constructor(private readonly hooks: SessionDaveHooks) {}
+  /** The session's inbound stage: it decrypts with our endpoint and keeps the receive counters. */
+  private readonly inbound: InboundDavePort;
+
+  constructor(private readonly hooks: SessionDaveHooks) {
+    this.inbound = hooks.inbound ?? new InboundStage(DISCARD);
+  }
 
   get enabled(): boolean {
     return this.endpoint !== undefined;
@@ -227,7 +192,8 @@ export class SessionDave implements VoiceDave {
       framesEncrypted: c.encrypted,
       framesUnencrypted: c.plain,
       framesDropped: c.dropped.alone + c.dropped['no-key'],
-      ...this.recv,
+      ...this.inbound.stats,
+      errors: this.errors,
     };
   }
 
@@ -393,7 +359,7 @@ export class SessionDave implements VoiceDave {
             this.updateProtection();
             return;
           case 'error':
-            this.recv.errors++;
+            this.errors++;
             this.hooks.error(event.error);
             return;
           case 'debug':
@@ -403,6 +369,7 @@ export class SessionDave implements VoiceDave {
     });
     ref.endpoint = endpoint;
     this.endpoint = endpoint;
+    this.inbound.useDave(endpoint);
   }
 
   /** The connection ended for good (or starts over): every secret is dropped. */
@@ -411,7 +378,7 @@ export class SessionDave implements VoiceDave {
     this.endpoint = undefined;
     this.held = [];
     this.lastCode = undefined;
-    this.unmapped.clear();
+    this.inbound.useDave(undefined);
     this.others = undefined;
     this.aloneAt = Infinity;
     this.holdingSince = undefined;
@@ -511,82 +478,4 @@ export class SessionDave implements VoiceDave {
     else this.past.encrypted++;
     return out;
   }
-
-  /**
-   * A received packet -> its Opus frame or why not (counted). With DAVE on, packets from an SSRC
-   * without a known user are held until its op 5 (see mapped()); held packets that age out are
-   * reported as 'unknown-user' failures, so the result may be empty or hold several outcomes.
-   */
-  receive(packet: ReceivedRtp, userId: string | undefined): ReceiveOutcome[] {
-    if (this.endpoint === undefined) {
-      return [{ ok: true, frame: { userId, ...rtpFields(packet), payload: packet.payload } }];
-    }
-    if (userId === undefined) return this.hold(packet);
-    return [this.decrypt(packet, userId)];
-  }
-
-  /** Op 5 mapped `ssrc` to `userId`: the packets held for it, in arrival order. */
-  mapped(ssrc: number, userId: string): ReceiveOutcome[] {
-    const held = this.unmapped.get(ssrc);
-    if (held === undefined) return [];
-    this.unmapped.delete(ssrc);
-    return held.map((packet) => this.decrypt(packet, userId));
-  }
-
-  private hold(packet: ReceivedRtp): ReceiveOutcome[] {
-    const out: ReceiveOutcome[] = [];
-    let list = this.unmapped.get(packet.ssrc);
-    if (list === undefined) {
-      if (this.unmapped.size >= UNMAPPED_MAX_SSRCS) {
-        const [oldest, packets] = this.unmapped.entries().next().value as [number, ReceivedRtp[]];
-        this.unmapped.delete(oldest);
-        for (const p of packets) out.push(this.unknown(p));
-      }
-      list = [];
-      this.unmapped.set(packet.ssrc, list);
-    }
-    list.push(packet);
-    while (
-      list.length > UNMAPPED_MAX_PACKETS ||
-      (list.length > 0 && packet.receivedAt - list[0]!.receivedAt > UNMAPPED_HOLD_MS)
-    ) {
-      out.push(this.unknown(list.shift()!));
-    }
-    return out;
-  }
-
-  private unknown(packet: ReceivedRtp): ReceiveOutcome {
-    this.recv.unknownSenderFrames++;
-    return {
-      ok: false,
-      failure: { userId: undefined, ssrc: packet.ssrc, sequence: packet.sequence, reason: 'unknown-user' },
-    };
-  }
-
-  private decrypt(packet: ReceivedRtp, userId: string): ReceiveOutcome {
-    const endpoint = this.endpoint;
-    const result =
-      endpoint === undefined
-        ? { ok: true as const, frame: packet.payload }
-        : endpoint.decrypt(userId, packet.payload);
-    if (!result.ok) {
-      const perUser = (this.recv.decryptFailures[userId] ??= {});
-      perUser[result.reason] = (perUser[result.reason] ?? 0) + 1;
-      return {
-        ok: false,
-        failure: { userId, ssrc: packet.ssrc, sequence: packet.sequence, reason: result.reason },
-      };
-    }
-    this.recv.framesDecrypted++;
-    return { ok: true, frame: { userId, ...rtpFields(packet), payload: result.frame } };
-  }
-}
-
-function rtpFields(packet: ReceivedRtp): Omit<AudioFrame, 'userId' | 'payload'> {
-  return {
-    ssrc: packet.ssrc,
-    sequence: packet.sequence,
-    timestamp: packet.timestamp,
-    receivedAt: packet.receivedAt,
-  };
 }

@@ -45,13 +45,9 @@ import { daveInboundOf } from '../dave/dave-endpoint.js';
 import type { DaveEndpointFactory, DaveEpochInfo } from '../dave/dave-endpoint.js';
 import { createDaveClient } from '../dave/dave-client.js';
 import { SessionDave } from './session-dave.js';
-import type {
-  AudioFrame,
-  DaveDecryptFailure,
-  ReceiveOutcome,
-  VoiceDave,
-  VoiceSendStats,
-} from './session-dave.js';
+import type { VoiceDave, VoiceSendStats } from './session-dave.js';
+import { InboundStage } from './inbound.js';
+import type { AudioFrame, DaveDecryptFailure } from './inbound.js';
 
 export interface VoiceSessionOptions {
   /** host[:port], no scheme (VOICE_SERVER_UPDATE `endpoint`). */
@@ -146,7 +142,8 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private attempt = 0;
   /** Bumped each time the session enters 'ready' (Speaking must be sent again). */
   private readyCount = 0;
-  private readonly ssrcUsers = new Map<number, string>();
+  /** Received packets -> 'audioFrame' / 'daveDecryptFailure'; owns the SSRC -> user map. */
+  private readonly inbound: InboundStage;
   private readonly recognizedUsers = new Set<string>();
   private readonly changeListeners = new Set<() => void>();
   private transmission: SessionTransmission | undefined;
@@ -178,7 +175,12 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     if (maxDave >= 1 && (options.channelId === undefined || !/^\d{1,20}$/.test(options.channelId)))
       throw new VoxcordError('INVALID_ARGUMENT', 'DAVE needs channelId (the voice channel snowflake)');
     this.maxDave = maxDave;
+    this.inbound = new InboundStage({
+      frame: (frame) => this.emit('audioFrame', frame),
+      failure: (failure) => this.emit('daveDecryptFailure', failure),
+    });
     this.daveState = new SessionDave({
+      inbound: this.inbound,
       send: (message) => this.sendDave(message),
       epoch: (info) => this.emit('daveEpoch', info),
       privacyCode: (code) => this.emit('davePrivacyCode', code),
@@ -234,7 +236,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   /** SSRC -> user id, from the server's op 5; a user's entries go on op 13. */
   get users(): ReadonlyMap<number, string> {
-    return this.ssrcUsers;
+    return this.inbound.users;
   }
 
   /** User ids connected to the media session (op 11 adds, op 13 removes); DAVE checks Adds against it. */
@@ -357,7 +359,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       }
     }
     if (this.current.status === 'destroyed') this.dropStranded();
-    this.ssrcUsers.clear();
+    this.inbound.reset();
     this.recognizedUsers.clear();
     this.daveState.stop();
   }
@@ -536,9 +538,9 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         return;
       case VoiceOpcode.Speaking: {
         const { user_id: userId, ssrc, speaking } = message.d;
-        this.mapSsrc(ssrc, userId);
+        this.inbound.map(ssrc, userId);
         this.emit('speaking', { userId, ssrc, speaking });
-        this.emitReceived(this.daveState.mapped(ssrc, userId));
+        this.inbound.releaseHeld(ssrc);
         return;
       }
       case VoiceOpcode.ClientsConnect:
@@ -553,7 +555,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       case VoiceOpcode.ClientDisconnect: {
         const userId = message.d.user_id;
         this.recognizedUsers.delete(userId);
-        for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
+        this.inbound.forget(userId);
         this.handleDave(message);
         this.daveState.othersInCall(this.recognizedUsers.size > 0);
         this.emit('clientDisconnect', userId);
@@ -567,14 +569,6 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         if (this.daveState.enabled) this.handleDave(message);
         else this.debug(`ignored op ${message.op} (DAVE not offered)`);
     }
-  }
-
-  /** One audio SSRC per user (a new one replaces the old); at most CLIENT_MAX_TRACKED_USERS. */
-  private mapSsrc(ssrc: number, userId: string): void {
-    for (const [known, id] of this.ssrcUsers)
-      if (id === userId && known !== ssrc) this.ssrcUsers.delete(known);
-    makeRoom(this.ssrcUsers, ssrc, CLIENT_MAX_TRACKED_USERS);
-    this.ssrcUsers.set(ssrc, userId);
   }
 
   private handleDave(message: ServerMessage): void {
@@ -660,9 +654,11 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   private attachChannel(channel: MediaChannel): void {
     const onRtp = (packet: ReceivedRtp): void => {
-      const userId = this.ssrcUsers.get(packet.ssrc);
-      this.emit('rtp', userId === undefined ? packet : { ...packet, userId });
-      this.emitReceived(this.daveState.receive(packet, userId));
+      if (this.listenerCount('rtp') > 0) {
+        const userId = this.inbound.users.get(packet.ssrc);
+        this.emit('rtp', userId === undefined ? packet : { ...packet, userId });
+      }
+      this.inbound.receive(packet);
     };
     const onError = (error: VoxcordError): void => {
       if (this.channel !== channel) return;
@@ -680,13 +676,6 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       channel.off('drop', onDrop);
       channel.off('error', onError);
     };
-  }
-
-  private emitReceived(outcomes: ReceiveOutcome[]): void {
-    for (const o of outcomes) {
-      if (o.ok) this.emit('audioFrame', o.frame);
-      else this.emit('daveDecryptFailure', o.failure);
-    }
   }
 
   private onSessionDescription(d: SessionDescriptionData): void {

@@ -12,7 +12,7 @@ import { OggOpusDemuxer } from '../../src/player/inputs/ogg-opus.js';
 import type { OpusDecoder } from '../../src/audio/opus.js';
 import { isVoxcordError } from '../../src/errors.js';
 import * as voxcord from '../../src/index.js';
-import { rtp, runClock, schedule } from './helpers.js';
+import { inboundFeed, rtp, runClock, schedule } from './helpers.js';
 
 const SILENCE = Uint8Array.of(0xf8, 0xff, 0xfe);
 const receivers: VoiceReceiver[] = [];
@@ -38,12 +38,20 @@ const fakeDecoder = (): OpusDecoder => ({
 
 function feed(r: VoiceReceiver, packets: Uint8Array[], skip: ReadonlySet<number> = new Set()): void {
   const sched = schedule(packets.length).filter((s) => !skip.has(s.index));
+  const inbound = alice(r);
   runClock(
     sched,
     sched.at(-1)!.arrival + 1000,
-    (s) => r.onRtp(rtp(s.index, packets[s.index]!, s.arrival), 'alice'),
+    (s) => inbound.packet(rtp(s.index, packets[s.index]!, s.arrival)),
     (now) => r.tick(now),
   );
+}
+
+/** The inbound stage in front of `r`, with the test's SSRC mapped to alice. */
+function alice(r: VoiceReceiver): ReturnType<typeof inboundFeed> {
+  const inbound = inboundFeed(r);
+  inbound.map(1234, 'alice');
+  return inbound;
 }
 
 async function tempDir(): Promise<string> {
@@ -166,10 +174,11 @@ describe('AudioByteStream: a pipe-able view of a user', () => {
     let inactiveAt: number | undefined;
     let silentAt: number | undefined;
     const sched = schedule(packets.length);
+    const inbound = alice(r);
     runClock(
       sched,
       sched.at(-1)!.arrival + 1000,
-      (x) => r.onRtp(rtp(x.index, packets[x.index]!, x.arrival), 'alice'),
+      (x) => inbound.packet(rtp(x.index, packets[x.index]!, x.arrival)),
       (now) => {
         r.tick(now);
         if (inactive.isFinished) inactiveAt ??= now;

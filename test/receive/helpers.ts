@@ -1,5 +1,7 @@
 /** Shared test helpers for the receive path: deterministic randomness, signals, packet schedules. */
 import type { ReceivedRtp } from '../../src/media/media-engine.js';
+import { InboundStage, type DaveDecrypt } from '../../src/voice/inbound.js';
+import type { VoiceReceiver } from '../../src/receive/receiver.js';
 
 /** Deterministic PRNG (mulberry32) so loss/reorder patterns are reproducible. */
 export function rng(seed: number): () => number {
@@ -121,4 +123,44 @@ export function runClock<T extends { arrival: number }>(
     while (i < arrivals.length && arrivals[i]!.arrival <= now) deliver(arrivals[i++]!);
     tick(now);
   }
+}
+
+/**
+ * The real receive seam without sockets, wired as a VoiceSession wires it: packets go into an
+ * InboundStage (DAVE-decrypted with `dave` when given, else plain), whose frames and failures go
+ * through the receiver's one door. `map` is op 5's SSRC mapping; `speaking` and `disconnect` are
+ * op 5 and op 13 as the session hands them to both.
+ */
+export function inboundFeed(
+  receiver: VoiceReceiver,
+  dave?: DaveDecrypt,
+): {
+  stage: InboundStage;
+  packet(packet: ReceivedRtp): void;
+  map(ssrc: number, userId: string): void;
+  speaking(update: { userId: string; ssrc: number; speaking: number }): void;
+  disconnect(userId: string): void;
+} {
+  const stage = new InboundStage({
+    frame: (f) => receiver.receive(f),
+    failure: (f) => receiver.receive(f),
+  });
+  if (dave !== undefined) stage.useDave(dave);
+  return {
+    stage,
+    packet: (packet) => stage.receive(packet),
+    map: (ssrc, userId) => {
+      stage.map(ssrc, userId);
+      stage.releaseHeld(ssrc);
+    },
+    speaking: (update) => {
+      stage.map(update.ssrc, update.userId);
+      receiver.onSpeaking(update);
+      stage.releaseHeld(update.ssrc);
+    },
+    disconnect: (userId) => {
+      stage.forget(userId);
+      receiver.onClientDisconnect(userId);
+    },
+  };
 }

@@ -6,7 +6,7 @@ import { afterEach, describe, it, expect } from 'vitest';
 import { JitterBuffer, type JitterBufferStats, type JitterOutput } from '../../src/receive/jitter-buffer.js';
 import { VoiceReceiver } from '../../src/receive/receiver.js';
 import type { ReceivedFrame } from '../../src/receive/user-stream.js';
-import { rng, rtp } from './helpers.js';
+import { inboundFeed, rng, rtp } from './helpers.js';
 
 /** Packets the buffer has counted as dropped, by every reason it has. */
 function counted(s: JitterBufferStats): number {
@@ -147,11 +147,14 @@ describe('VoiceReceiver jitter accounting', () => {
     receivers.push(r);
     const s = r.subscribe('alice', { mode: 'opus' });
     const payload = Uint8Array.of(0xfc, 1, 2);
-    for (let i = 1; i <= 4; i++) r.onRtp(rtp(i, payload, 0), 'alice');
-    for (const seq of [30_000, 20_000, 20_001]) r.onRtp(rtp(0, payload, 0, { seqBase: seq }), 'alice');
+    const feed = inboundFeed(r);
+    feed.map(1234, 'alice');
+    for (let i = 1; i <= 4; i++) feed.packet(rtp(i, payload, 0));
+    for (const seq of [30_000, 20_000, 20_001]) feed.packet(rtp(0, payload, 0, { seqBase: seq }));
     // A new SSRC (reconnect) resets the buffer: 20000 and 20001 are still buffered.
-    r.onRtp(rtp(7, payload, 10, { ssrc: 99 }), 'alice');
-    r.onClientDisconnect('alice');
+    feed.map(99, 'alice');
+    feed.packet(rtp(7, payload, 10, { ssrc: 99 }));
+    feed.disconnect('alice');
     expect(r.stats('alice')).toMatchObject({ received: 7, restarts: 1, discarded: 6, stray: 1 });
     const frames: number[] = [];
     for (let f = s.read() as ReceivedFrame | null; f !== null; f = s.read() as ReceivedFrame | null) {

@@ -1,11 +1,11 @@
 import { afterEach, beforeAll, describe, it, expect } from 'vitest';
 import { loadOpus, type OpusCodecFactory, type OpusDecoder } from '../../src/audio/opus.js';
-import { VoiceReceiver, type VoiceReceiverOptions } from '../../src/receive/receiver.js';
+import { VoiceReceiver, type ReceiverInput, type VoiceReceiverOptions } from '../../src/receive/receiver.js';
 import type { ReceivedFrame } from '../../src/receive/user-stream.js';
 import type { MixedFrame } from '../../src/receive/mixer.js';
-import type { ReceivedRtp } from '../../src/media/media-engine.js';
+import type { DaveDecrypt } from '../../src/voice/inbound.js';
 import { isVoxcordError } from '../../src/errors.js';
-import { bestLag, correlation, rtp, runClock, schedule, toneSequence } from './helpers.js';
+import { bestLag, correlation, inboundFeed, rtp, runClock, schedule, toneSequence } from './helpers.js';
 
 const SILENCE = Uint8Array.of(0xf8, 0xff, 0xfe);
 
@@ -15,14 +15,22 @@ beforeAll(async () => {
 });
 
 const receivers: VoiceReceiver[] = [];
+/** Each receiver is fed through the session's inbound stage (voice/inbound.ts), as in a call. */
+const feeds = new Map<VoiceReceiver, ReturnType<typeof inboundFeed>>();
 afterEach(() => {
   for (const r of receivers.splice(0)) r.close();
+  feeds.clear();
 });
 
-function receiver(options: VoiceReceiverOptions = {}): VoiceReceiver {
+function receiver(options: VoiceReceiverOptions = {}, dave?: DaveDecrypt): VoiceReceiver {
   const r = new VoiceReceiver(options);
   receivers.push(r);
+  feeds.set(r, inboundFeed(r, dave));
   return r;
+}
+
+function feedOf(r: VoiceReceiver): ReturnType<typeof inboundFeed> {
+  return feeds.get(r)!;
 }
 
 /** A fake decoder: PCM filled with the payload's second byte; PLC gives -1. Counts lifecycle. */
@@ -82,10 +90,12 @@ function play(
   opts: { ssrc?: number; seqBase?: number } = {},
 ): void {
   const last = Math.max(...sched.map((s) => s.arrival));
+  const feed = feedOf(r);
+  feed.map(opts.ssrc ?? 1234, userId);
   runClock(
     sched,
     last + 1000,
-    (s) => r.onRtp(rtp(s.index, packets[s.index]!, s.arrival, opts), userId),
+    (s) => feed.packet(rtp(s.index, packets[s.index]!, s.arrival, opts)),
     (now) => r.tick(now),
   );
 }
@@ -175,10 +185,12 @@ describe('VoiceReceiver: decoded audio', () => {
     s.on('end', () => (ended = true));
     s.resume(); // consume so 'end' can fire
     const sched = schedule(45);
+    const feed = feedOf(r);
+    feed.map(1234, 'alice');
     runClock(
       sched,
       sched.at(-1)!.arrival + 1000,
-      (x) => r.onRtp(rtp(x.index, packets[x.index]!, x.arrival), 'alice'),
+      (x) => feed.packet(rtp(x.index, packets[x.index]!, x.arrival)),
       (now) => {
         r.tick(now);
         if (s.isFinished) endedAt ??= now;
@@ -207,7 +219,7 @@ describe('VoiceReceiver: decoded audio', () => {
     play(r, packets, sched);
     expect(events).toEqual(['start:alice', 'end:alice', 'start:alice', 'end:alice']);
     // op 5 speaking: 0 ends a burst immediately.
-    r.onRtp(rtp(100, Uint8Array.of(0xfc, 1), 9000), 'alice');
+    feedOf(r).packet(rtp(100, Uint8Array.of(0xfc, 1), 9000));
     expect(r.isSpeaking('alice')).toBe(true);
     r.onSpeaking({ userId: 'alice', ssrc: 1234, speaking: 0 });
     expect(events.slice(-2)).toEqual(['start:alice', 'end:alice']);
@@ -222,12 +234,14 @@ describe('VoiceReceiver: bad input', () => {
     const packets = Array.from({ length: 30 }, (_, i) => Uint8Array.of(0xfc, i));
     packets[10] = Uint8Array.of(0x03); // the decoder rejects it
     const sched = schedule(30);
+    const feed = feedOf(r);
+    feed.map(1234, 'alice');
     let n = 0;
     runClock(
       sched,
       sched.at(-1)!.arrival + 500,
       (x) => {
-        r.onRtp(rtp(x.index, packets[x.index]!, x.arrival), 'alice');
+        feed.packet(rtp(x.index, packets[x.index]!, x.arrival));
         // Interleave garbage of every kind.
         const garbage: unknown[] = [
           null,
@@ -237,8 +251,10 @@ describe('VoiceReceiver: bad input', () => {
           { ssrc: 1234, sequence: 70_000, timestamp: 1, payload: Uint8Array.of(1), receivedAt: x.arrival },
           { ssrc: 1234, sequence: 5, timestamp: 1, payload: new Uint8Array(0), receivedAt: x.arrival },
         ];
-        r.onRtp(garbage[n++ % garbage.length] as ReceivedRtp, 'alice');
-        r.onRtp(rtp(x.index, packets[x.index]!, x.arrival, { ssrc: 999 })); // unmapped SSRC, no user id
+        // Garbage comes through the receiver's door itself (the stage's own input is typed).
+        const g = garbage[n++ % garbage.length];
+        r.receive((typeof g === 'object' && g !== null ? { ...g, userId: 'alice' } : g) as ReceiverInput);
+        feed.packet(rtp(x.index, packets[x.index]!, x.arrival, { ssrc: 999 })); // unmapped SSRC, no user id
       },
       (now) => r.tick(now),
     );
@@ -258,15 +274,17 @@ describe('VoiceReceiver: bad input', () => {
 
   it('DAVE failures are counted by reason and their slots concealed', async () => {
     const fake = fakeDecoders();
-    const r = receiver({
-      createDecoder: fake.create,
-      decrypt: (_user, payload) => {
-        if (payload[0] === 0xee) return { ok: false, reason: 'no-key' };
-        if (payload[0] === 0xdd) return { ok: false, reason: 'auth-failed' };
-        if (payload[0] === 0xcc) throw new Error('decryptor bug');
-        return { ok: true, frame: payload.subarray(1) }; // strip a fake 1-byte envelope
+    const r = receiver(
+      { createDecoder: fake.create },
+      {
+        decrypt: (_user, payload) => {
+          if (payload[0] === 0xee) return { ok: false, reason: 'no-key' };
+          if (payload[0] === 0xdd) return { ok: false, reason: 'auth-failed' };
+          if (payload[0] === 0xcc) throw new Error('decryptor bug');
+          return { ok: true, frame: payload.subarray(1) }; // strip a fake 1-byte envelope
+        },
       },
-    });
+    );
     const s = r.subscribe('alice');
     const packets = Array.from({ length: 20 }, (_, i) => Uint8Array.of(0x00, 0xfc, i));
     packets[3] = Uint8Array.of(0xee);
@@ -284,12 +302,13 @@ describe('VoiceReceiver: bad input', () => {
 
   it('maps SSRCs from op 5, forgets them on disconnect, and flushes buffered audio', async () => {
     const r = receiver({ jitter: { adaptive: false } });
-    r.onSpeaking({ userId: 'bob', ssrc: 77, speaking: 1 });
+    const feed = feedOf(r);
+    feed.speaking({ userId: 'bob', ssrc: 77, speaking: 1 });
     const s = r.subscribe('bob', { mode: 'opus' });
-    for (let i = 0; i < 3; i++) r.onRtp(rtp(i, Uint8Array.of(0xfc, i), 1000 + i * 20, { ssrc: 77 }));
+    for (let i = 0; i < 3; i++) feed.packet(rtp(i, Uint8Array.of(0xfc, i), 1000 + i * 20, { ssrc: 77 }));
     r.tick(1010); // nothing due yet (60 ms delay)
-    r.onClientDisconnect('bob');
-    r.onRtp(rtp(3, Uint8Array.of(0xfc, 3), 1080, { ssrc: 77 }));
+    feed.disconnect('bob');
+    feed.packet(rtp(3, Uint8Array.of(0xfc, 3), 1080, { ssrc: 77 }));
     expect(r.totals().unknownSsrc).toBe(1);
     expect(r.isSpeaking('bob')).toBe(false);
     r.close();
@@ -309,10 +328,13 @@ describe('VoiceReceiver: mixing, decoders, lifecycle', () => {
       ...schedule(25, { start: 1000 }).map((s) => ({ ...s, user: 'a', p: a })),
       ...schedule(25, { start: 1300 }).map((s) => ({ ...s, user: 'b', p: b })),
     ].sort((x, y) => x.arrival - y.arrival);
+    const feed = feedOf(r);
+    feed.map(1, 'a');
+    feed.map(2, 'b');
     runClock(
       arrivals,
       2500,
-      (x) => r.onRtp(rtp(x.index, x.p[x.index]!, x.arrival, { ssrc: x.user === 'a' ? 1 : 2 }), x.user),
+      (x) => feed.packet(rtp(x.index, x.p[x.index]!, x.arrival, { ssrc: x.user === 'a' ? 1 : 2 })),
       (now) => r.tick(now),
     );
     r.close();
@@ -363,7 +385,8 @@ describe('VoiceReceiver: mixing, decoders, lifecycle', () => {
     } catch (err) {
       expect(isVoxcordError(err, 'DESTROYED')).toBe(true);
     }
-    r.onRtp(rtp(0, Uint8Array.of(1), 0), 'a'); // ignored after close
+    feedOf(r).map(1234, 'a');
+    feedOf(r).packet(rtp(0, Uint8Array.of(1), 0)); // ignored after close
     expect(r.stats('a')!.received).toBe(0);
   });
 

@@ -11,6 +11,7 @@ import { FakeEngine, ScriptedServer, sleep, until } from './fakes.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { VoiceReceiver } from '../../src/receive/receiver.js';
 import type { ReceivedRtp } from '../../src/media/media-engine.js';
+import { inboundFeed } from '../receive/helpers.js';
 
 const CREDS = { serverId: '41771983423143937', userId: '104694319306248192', sessionId: 's', token: 't' };
 
@@ -98,11 +99,12 @@ describe('maps a server can grow', () => {
   });
 });
 
-describe('receiver SSRC map', () => {
+describe('inbound SSRC map (in front of the receiver)', () => {
   it('keeps the newest CLIENT_MAX_TRACKED_USERS SSRC mappings', () => {
     const r = new VoiceReceiver();
+    const feed = inboundFeed(r);
     const n = CLIENT_MAX_TRACKED_USERS + 5;
-    for (let i = 1; i <= n; i++) r.onSpeaking({ userId: String(i), ssrc: i, speaking: 0 });
+    for (let i = 1; i <= n; i++) feed.speaking({ userId: String(i), ssrc: i, speaking: 0 });
     const packet = (ssrc: number): ReceivedRtp => ({
       ssrc,
       sequence: 1,
@@ -110,8 +112,8 @@ describe('receiver SSRC map', () => {
       payload: Uint8Array.of(0xfc, 1),
       receivedAt: 1,
     });
-    r.onRtp(packet(1)); // forgotten
-    r.onRtp(packet(n)); // kept
+    feed.packet(packet(1)); // forgotten
+    feed.packet(packet(n)); // kept
     expect(r.totals()).toMatchObject({ unknownSsrc: 1, users: 1 });
     r.close();
   });

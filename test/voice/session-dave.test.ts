@@ -22,6 +22,8 @@ import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceSessionOptions } from '../../src/voice/session.js';
 import { SessionDave } from '../../src/voice/session-dave.js';
 import type { AudioFrame, DaveDecryptFailure } from '../../src/voice/session-dave.js';
+import { InboundStage } from '../../src/voice/inbound.js';
+import type { ReceiveOutcome } from '../../src/voice/inbound.js';
 import { FakeChannel, FakeEngine, ScriptedServer, until } from './fakes.js';
 import type { ServerConnection } from './fakes.js';
 
@@ -99,6 +101,16 @@ function rtp(ssrc: number, sequence: number, payload: number[], receivedAt = 0):
   return { ssrc, sequence, timestamp: sequence * 960, payload: Uint8Array.from(payload), receivedAt };
 }
 
+/** The session's inbound stage, its output collected as outcomes (SessionDave hands it the endpoint). */
+function collectingStage(): { inbound: InboundStage; take: () => ReceiveOutcome[] } {
+  const out: ReceiveOutcome[] = [];
+  const inbound = new InboundStage({
+    frame: (frame) => out.push({ ok: true, frame }),
+    failure: (failure) => out.push({ ok: false, failure }),
+  });
+  return { inbound, take: () => out.splice(0) };
+}
+
 describe('SessionDave (no sockets)', () => {
   function create(): {
     dave: SessionDave;
@@ -106,12 +118,16 @@ describe('SessionDave (no sockets)', () => {
     log: string[];
     endpoint: () => FakeEndpoint;
     setCanSend: (v: boolean) => void;
+    inbound: InboundStage;
+    take: () => ReceiveOutcome[];
   } {
+    const { inbound, take } = collectingStage();
     const sent: DaveClientMessage[] = [];
     const log: string[] = [];
     let canSend = true;
     let endpoint: FakeEndpoint | undefined;
     const dave = new SessionDave({
+      inbound,
       send: (m) => {
         if (!canSend) return false;
         sent.push(m);
@@ -123,7 +139,7 @@ describe('SessionDave (no sockets)', () => {
       debug: () => undefined,
     });
     dave.start((ctx) => (endpoint = new FakeEndpoint(ctx)), '1', '2');
-    return { dave, sent, log, endpoint: () => endpoint!, setCanSend: (v) => (canSend = v) };
+    return { dave, sent, log, endpoint: () => endpoint!, setCanSend: (v) => (canSend = v), inbound, take };
   }
 
   it('counts encrypted, unencrypted (silence) and dropped frames', () => {
@@ -137,9 +153,10 @@ describe('SessionDave (no sockets)', () => {
   });
 
   it('decrypts per user and counts failures per user and reason', () => {
-    const { dave } = create();
-    const ok = dave.receive(rtp(7, 1, [0xfc, 9, 0xfa, 0xfa]), '55');
-    expect(ok).toEqual([
+    const { dave, inbound, take } = create();
+    inbound.map(7, '55');
+    inbound.receive(rtp(7, 1, [0xfc, 9, 0xfa, 0xfa]));
+    expect(take()).toEqual([
       {
         ok: true,
         frame: {
@@ -152,34 +169,42 @@ describe('SessionDave (no sockets)', () => {
         },
       },
     ]);
-    const bad = dave.receive(rtp(7, 2, [0xfc, 9]), '55');
-    expect(bad).toEqual([
+    inbound.receive(rtp(7, 2, [0xfc, 9]));
+    expect(take()).toEqual([
       { ok: false, failure: { userId: '55', ssrc: 7, sequence: 2, reason: 'auth-failed' } },
     ]);
-    dave.receive(rtp(7, 3, [0xfc]), '55');
+    inbound.receive(rtp(7, 3, [0xfc]));
     expect(dave.stats.decryptFailures).toEqual({ '55': { 'auth-failed': 2 } });
     expect(dave.stats.framesDecrypted).toBe(1);
   });
 
   it('holds packets of an unmapped SSRC until op 5, and reports the ones that age out', () => {
-    const { dave } = create();
-    expect(dave.receive(rtp(9, 1, [1, 0xfa, 0xfa], 0), undefined)).toEqual([]);
-    expect(dave.receive(rtp(9, 2, [2, 0xfa, 0xfa], 20), undefined)).toEqual([]);
-    const released = dave.mapped(9, '66');
+    const { dave, inbound, take } = create();
+    inbound.receive(rtp(9, 1, [1, 0xfa, 0xfa], 0));
+    expect(take()).toEqual([]);
+    inbound.receive(rtp(9, 2, [2, 0xfa, 0xfa], 20));
+    expect(take()).toEqual([]);
+    inbound.map(9, '66');
+    inbound.releaseHeld(9);
+    const released = take();
     expect(released.map((o) => o.ok && Array.from(o.frame.payload))).toEqual([[1], [2]]);
     expect(released.every((o) => o.ok && o.frame.userId === '66')).toBe(true);
-    expect(dave.mapped(9, '66')).toEqual([]);
+    inbound.releaseHeld(9);
+    expect(take()).toEqual([]);
 
-    expect(dave.receive(rtp(10, 1, [1], 0), undefined)).toEqual([]);
-    const aged = dave.receive(rtp(10, 2, [2], 1_500), undefined);
-    expect(aged).toEqual([
+    inbound.receive(rtp(10, 1, [1], 0));
+    expect(take()).toEqual([]);
+    inbound.receive(rtp(10, 2, [2], 1_500));
+    expect(take()).toEqual([
       { ok: false, failure: { userId: undefined, ssrc: 10, sequence: 1, reason: 'unknown-user' } },
     ]);
     expect(dave.stats.unknownSenderFrames).toBe(1);
   });
 
   it('without an endpoint frames pass unchanged, with or without a known user', () => {
+    const { inbound, take } = collectingStage();
     const dave = new SessionDave({
+      inbound,
       send: () => true,
       epoch: () => undefined,
       privacyCode: () => undefined,
@@ -190,7 +215,8 @@ describe('SessionDave (no sockets)', () => {
     expect(dave.protocolVersion).toBe(0);
     const frame = Uint8Array.of(0xfc, 3);
     expect(dave.prepareFrame(frame)).toBe(frame);
-    const [out] = dave.receive(rtp(3, 1, [0xfc, 3]), undefined);
+    inbound.receive(rtp(3, 1, [0xfc, 3]));
+    const [out] = take();
     expect(out).toMatchObject({ ok: true, frame: { userId: undefined, ssrc: 3 } });
   });
 

@@ -1,0 +1,188 @@
+/**
+ * The inbound stage, twin of transmit.ts: every transport-decrypted packet of a session goes in
+ * (`receive`), and one AudioFrame or one DaveDecryptFailure comes out, to the sink. It owns the
+ * SSRC -> user map (op 5; one SSRC per user, at most CLIENT_MAX_TRACKED_USERS, a user's entries
+ * go on op 13), holds the packets of an SSRC whose op 5 has not arrived yet while DAVE is on (UDP
+ * can overtake the websocket), decrypts DAVE frames with the sender's ratchet, and counts what
+ * it did. No sockets, no timers: the session feeds it, and the receiver reads what it emits.
+ */
+import { CLIENT_MAX_TRACKED_USERS } from '../protocol/constants.js';
+import { makeRoom } from '../util/bounded.js';
+import type { ReceivedRtp } from '../media/media-engine.js';
+import type { DaveEndpoint } from '../dave/dave-endpoint.js';
+
+/** A received Opus frame, DAVE-decrypted (or plain when the call is transport-only). */
+export interface AudioFrame {
+  /** Sender, from the server's op 5 for that SSRC; undefined when not known (yet). */
+  userId: string | undefined;
+  ssrc: number;
+  sequence: number;
+  timestamp: number;
+  /** Opus (after DAVE decryption). */
+  payload: Uint8Array;
+  /** performance.now() when the datagram arrived. */
+  receivedAt: number;
+}
+
+export interface DaveDecryptFailure {
+  /** Undefined when the SSRC is not mapped to a user yet (reason 'unknown-user'). */
+  userId: string | undefined;
+  ssrc: number;
+  sequence: number;
+  /** FrameDecryptor reasons ('no-key', 'replay', ...), 'unknown-user', or 'exception' (a decryptor bug). */
+  reason: string;
+}
+
+/** What the stage emitted for one packet, as one value (tests and callers that collect). */
+export type ReceiveOutcome = { ok: true; frame: AudioFrame } | { ok: false; failure: DaveDecryptFailure };
+
+/** The stage's counters, shown in `session.dave.stats`. */
+export interface InboundStats {
+  /** Received frames turned into Opus (decrypted, silence or passthrough). */
+  framesDecrypted: number;
+  /** Received frames that could not be decrypted, per user id then per reason. */
+  decryptFailures: Record<string, Record<string, number>>;
+  /** Received frames from an SSRC without a known user (no op 5 yet). */
+  unknownSenderFrames: number;
+}
+
+/** Where the stage's output goes (the session, which emits 'audioFrame' / 'daveDecryptFailure'). */
+export interface InboundSink {
+  frame(frame: AudioFrame): void;
+  failure(failure: DaveDecryptFailure): void;
+}
+
+/** What the stage needs of a DAVE endpoint. */
+export type DaveDecrypt = Pick<DaveEndpoint, 'decrypt'>;
+
+/** The stage as the DAVE side of a session sees it: it hands over its endpoint and reads the counters. */
+export interface InboundDavePort {
+  useDave(dave: DaveDecrypt | undefined): void;
+  readonly stats: InboundStats;
+}
+
+/**
+ * Packets from an SSRC whose op 5 has not arrived yet are held this long / this many per SSRC,
+ * for this many SSRCs, then reported as 'unknown-user' failures.
+ */
+const UNMAPPED_HOLD_MS = 1_000;
+const UNMAPPED_MAX_PACKETS = 50;
+const UNMAPPED_MAX_SSRCS = 16;
+
+export class InboundStage implements InboundDavePort {
+  readonly stats: InboundStats = { framesDecrypted: 0, decryptFailures: {}, unknownSenderFrames: 0 };
+  private readonly ssrcUsers = new Map<number, string>();
+  private readonly unmapped = new Map<number, ReceivedRtp[]>();
+  /** The endpoint frames are decrypted with; undefined = no DAVE (frames are plain Opus). */
+  private dave: DaveDecrypt | undefined;
+
+  constructor(private readonly sink: InboundSink) {}
+
+  /** SSRC -> user id, from op 5. */
+  get users(): ReadonlyMap<number, string> {
+    return this.ssrcUsers;
+  }
+
+  /** DAVE started (a new endpoint) or stopped (undefined: held packets are dropped with the secrets). */
+  useDave(dave: DaveDecrypt | undefined): void {
+    this.dave = dave;
+    if (dave === undefined) this.unmapped.clear();
+  }
+
+  /** One transport-decrypted packet: emits its frame or failure now, or holds it until its op 5. */
+  receive(packet: ReceivedRtp): void {
+    const userId = this.ssrcUsers.get(packet.ssrc);
+    const dave = this.dave;
+    if (dave === undefined) this.sink.frame(frameOf(packet, userId, packet.payload));
+    else if (userId === undefined) this.hold(packet);
+    else this.decrypt(packet, userId, dave);
+  }
+
+  /** Op 5: `ssrc` is `userId`'s (a new SSRC replaces the user's old one; the oldest users go first). */
+  map(ssrc: number, userId: string): void {
+    for (const [known, id] of this.ssrcUsers)
+      if (id === userId && known !== ssrc) this.ssrcUsers.delete(known);
+    makeRoom(this.ssrcUsers, ssrc, CLIENT_MAX_TRACKED_USERS);
+    this.ssrcUsers.set(ssrc, userId);
+  }
+
+  /** After map(): the packets held for `ssrc` go out, decrypted with its user's key, in arrival order. */
+  releaseHeld(ssrc: number): void {
+    const held = this.unmapped.get(ssrc);
+    const userId = this.ssrcUsers.get(ssrc);
+    const dave = this.dave;
+    if (held === undefined || userId === undefined || dave === undefined) return;
+    this.unmapped.delete(ssrc);
+    for (const packet of held) this.decrypt(packet, userId, dave);
+  }
+
+  /** Op 13: the user left; their SSRCs are forgotten. */
+  forget(userId: string): void {
+    for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
+  }
+
+  /** The connection ended: no users, nothing held (the counters stay). */
+  reset(): void {
+    this.ssrcUsers.clear();
+    this.unmapped.clear();
+  }
+
+  private hold(packet: ReceivedRtp): void {
+    let list = this.unmapped.get(packet.ssrc);
+    if (list === undefined) {
+      if (this.unmapped.size >= UNMAPPED_MAX_SSRCS) {
+        const [oldest, packets] = this.unmapped.entries().next().value as [number, ReceivedRtp[]];
+        this.unmapped.delete(oldest);
+        for (const p of packets) this.unknown(p);
+      }
+      list = [];
+      this.unmapped.set(packet.ssrc, list);
+    }
+    list.push(packet);
+    while (
+      list.length > UNMAPPED_MAX_PACKETS ||
+      (list.length > 0 && packet.receivedAt - list[0]!.receivedAt > UNMAPPED_HOLD_MS)
+    ) {
+      this.unknown(list.shift()!);
+    }
+  }
+
+  private unknown(packet: ReceivedRtp): void {
+    this.stats.unknownSenderFrames++;
+    this.sink.failure({
+      userId: undefined,
+      ssrc: packet.ssrc,
+      sequence: packet.sequence,
+      reason: 'unknown-user',
+    });
+  }
+
+  private decrypt(packet: ReceivedRtp, userId: string, dave: DaveDecrypt): void {
+    let result: ReturnType<DaveDecrypt['decrypt']>;
+    try {
+      result = dave.decrypt(userId, packet.payload);
+    } catch {
+      // A decryptor bug costs this frame (counted), not the media channel's event loop.
+      result = { ok: false, reason: 'exception' };
+    }
+    if (!result.ok) {
+      const perUser = (this.stats.decryptFailures[userId] ??= {});
+      perUser[result.reason] = (perUser[result.reason] ?? 0) + 1;
+      this.sink.failure({ userId, ssrc: packet.ssrc, sequence: packet.sequence, reason: result.reason });
+      return;
+    }
+    this.stats.framesDecrypted++;
+    this.sink.frame(frameOf(packet, userId, result.frame));
+  }
+}
+
+function frameOf(packet: ReceivedRtp, userId: string | undefined, payload: Uint8Array): AudioFrame {
+  return {
+    userId,
+    ssrc: packet.ssrc,
+    sequence: packet.sequence,
+    timestamp: packet.timestamp,
+    receivedAt: packet.receivedAt,
+    payload,
+  };
+}
