@@ -448,26 +448,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   }
 
   private streamOf(reader: FanoutReader, onBurstEnd: () => void): AsyncIterable<Uint8Array> {
-    let done = false;
-    const finished: IteratorResult<Uint8Array> = { done: true, value: undefined };
-    return {
-      [Symbol.asyncIterator]: (): AsyncIterator<Uint8Array> => ({
-        next: async (): Promise<IteratorResult<Uint8Array>> => {
-          if (done) return finished;
-          const frame = await reader.next();
-          if (frame === undefined) {
-            done = true;
-            onBurstEnd();
-            return finished;
-          }
-          return { done: false, value: frame };
-        },
-        return: async (): Promise<IteratorResult<Uint8Array>> => {
-          done = true;
-          return finished;
-        },
-      }),
-    };
+    return reader.stream(onBurstEnd);
   }
 
   private startStreaming(entry: TargetEntry): void {

@@ -8,6 +8,8 @@
  * `produce` returning undefined marks a burst end (idle, or paused): readers see it in order, and a
  * reader's next() returns undefined there, so each session's stream ends at the same point.
  */
+import { NOT_READY } from '../voice/frame-pull.js';
+import type { NotReady, SyncPullIterator } from '../voice/frame-pull.js';
 
 const END: unique symbol = Symbol('burst end');
 type Item = Uint8Array | typeof END;
@@ -102,20 +104,54 @@ export class FanoutReader {
   /** The next frame, or undefined at a burst end (or once closed). */
   async next(): Promise<Uint8Array | undefined> {
     for (;;) {
-      if (this.closed) return undefined;
-      if (this.cursor < this.fanout.oldest) {
-        // Fell out of the window: catch up with the live position.
-        this.skipped += this.fanout.head - this.cursor;
-        this.cursor = this.fanout.head;
-      }
-      const item = this.fanout.itemAt(this.cursor);
-      if (item !== undefined) {
-        this.cursor++;
-        this.fanout.trim();
-        return item === END ? undefined : item;
-      }
+      const item = this.nextNow();
+      if (item !== NOT_READY) return item;
       await this.fanout.pull();
     }
+  }
+
+  /** Like next() when the frame is already produced (another reader asked first); else NOT_READY. */
+  nextNow(): Uint8Array | undefined | NotReady {
+    if (this.closed) return undefined;
+    if (this.cursor < this.fanout.oldest) {
+      // Fell out of the window: catch up with the live position.
+      this.skipped += this.fanout.head - this.cursor;
+      this.cursor = this.fanout.head;
+    }
+    const item = this.fanout.itemAt(this.cursor);
+    if (item === undefined) return NOT_READY;
+    this.cursor++;
+    this.fanout.trim();
+    return item === END ? undefined : item;
+  }
+
+  /**
+   * The frames up to the next burst end, as the stream a transmit pump takes (synchronously when
+   * they are produced already). `onBurstEnd` runs when the stream reaches it.
+   */
+  stream(onBurstEnd: () => void): AsyncIterable<Uint8Array> {
+    let done = false;
+    const finished: IteratorResult<Uint8Array> = { done: true, value: undefined };
+    const take = (frame: Uint8Array | undefined): IteratorResult<Uint8Array> => {
+      if (frame !== undefined) return { done: false, value: frame };
+      done = true;
+      onBurstEnd();
+      return finished;
+    };
+    return {
+      [Symbol.asyncIterator]: (): SyncPullIterator<Uint8Array> => ({
+        pullNow: (): IteratorResult<Uint8Array> | NotReady => {
+          if (done) return finished;
+          const frame = this.nextNow();
+          return frame === NOT_READY ? NOT_READY : take(frame);
+        },
+        next: async (): Promise<IteratorResult<Uint8Array>> => (done ? finished : take(await this.next())),
+        return: async (): Promise<IteratorResult<Uint8Array>> => {
+          done = true;
+          return finished;
+        },
+      }),
+    };
   }
 
   close(): void {
