@@ -171,7 +171,8 @@ export class RelaySource<T> implements AsyncIterable<T> {
 
   constructor(source: AsyncIterable<T>) {
     this.iterator = (pullIterator(source) ?? {
-      next: () => Promise.reject(new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable')),
+      next: () =>
+        Promise.reject(new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable')),
     }) as AsyncIterator<T>;
   }
 

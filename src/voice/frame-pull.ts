@@ -8,6 +8,7 @@
  * NOT_READY; it throws what `next()` would reject with. A caller never calls it while one of its
  * `next()` calls is still pending, so the two never reorder items.
  */
+import { Readable } from 'node:stream';
 
 /** pullNow(): nothing ready now; await next(). */
 export const NOT_READY: unique symbol = Symbol('voxcord.frame-pull.not-ready');
@@ -21,18 +22,41 @@ export function canPullNow<T>(it: AsyncIterator<T>): it is SyncPullIterator<T> {
   return typeof (it as Partial<SyncPullIterator<T>>).pullNow === 'function';
 }
 
-/** An async iterator over any (async) iterable; a sync one is pulled synchronously. */
+/**
+ * An async iterator over any (async) iterable. A sync iterable is pulled synchronously, and so is
+ * a Readable while it has objects buffered (`read()`; its end and its errors still come through
+ * its own async iterator, which also destroys it on return()).
+ */
 export function pullIterator(source: unknown): AsyncIterator<unknown> | undefined {
   if (typeof source !== 'object' || source === null) return undefined;
+  if (source instanceof Readable) return readableIterator(source);
   const asyncIt = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
-  if (typeof asyncIt === 'function') return asyncIt.call(source) as AsyncIterator<unknown>;
+  if (typeof asyncIt === 'function') return asyncIt.call(source);
   const syncIt = (source as Partial<Iterable<unknown>>)[Symbol.iterator];
   if (typeof syncIt !== 'function') return undefined;
-  const inner = syncIt.call(source) as Iterator<unknown>;
+  const inner = syncIt.call(source);
   const it: SyncPullIterator<unknown> = {
     pullNow: () => inner.next(),
     next: async () => inner.next(),
     return: async () => inner.return?.() ?? { done: true, value: undefined },
   };
   return it;
+}
+
+function readableIterator(stream: Readable): SyncPullIterator<unknown> {
+  const inner = stream[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  return {
+    pullNow: () => {
+      if (stream.destroyed || stream.readableLength === 0) return NOT_READY;
+      const chunk: unknown = stream.read();
+      return chunk === null ? NOT_READY : { done: false, value: chunk };
+    },
+    next: () => inner.next(),
+    return: async () => {
+      const result = await (inner.return?.() ?? { done: true as const, value: undefined });
+      // Read only through pullNow(), the inner iterator never started and would not destroy it.
+      if (!stream.destroyed) stream.destroy();
+      return result;
+    },
+  };
 }
