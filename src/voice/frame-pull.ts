@@ -25,7 +25,7 @@ export function canPullNow<T>(it: AsyncIterator<T>): it is SyncPullIterator<T> {
 /**
  * An async iterator over any (async) iterable. A sync iterable is pulled synchronously, and so is
  * a Readable while it has objects buffered (`read()`; its end and its errors still come through
- * its own async iterator, which also destroys it on return()).
+ * its own async iterator; return() destroys it, as that iterator does).
  */
 export function pullIterator(source: unknown): AsyncIterator<unknown> | undefined {
   if (typeof source !== 'object' || source === null) return undefined;
@@ -53,10 +53,10 @@ function readableIterator(stream: Readable): SyncPullIterator<unknown> {
     },
     next: () => inner.next(),
     return: async () => {
-      const result = await (inner.return?.() ?? { done: true as const, value: undefined });
-      // Read only through pullNow(), the inner iterator never started and would not destroy it.
+      // Destroyed first: a next() still waiting for data (queued before return() in the async
+      // generator) settles now instead of holding the stream open until data comes.
       if (!stream.destroyed) stream.destroy();
-      return result;
+      return (await inner.return?.()) ?? { done: true, value: undefined };
     },
   };
 }
