@@ -11,7 +11,7 @@
  *   player      an AudioPlayer (one Opus passthrough track) through a ConnectionPlayback
  *
  * Run: npx tsx bench/transmit-pump.ts [N] [src root, default ../src] [scenario,...]
- *      npx tsx bench/transmit-pump.ts ab <base src root> [rounds] [N,...]
+ *      npx tsx bench/transmit-pump.ts ab <base src root> [rounds] [N,...] [head src root]
  * `ab` alternates child runs of this tree's src and the base tree's (e.g. `git archive <commit>
  * src | tar -x -C /tmp/base`, with node_modules linked there) and prints medians and ratios.
  */
@@ -175,8 +175,7 @@ async function child(n: number, src: string, scenarios: readonly Scenario[]): Pr
   process.exit(0); // sources left open by stop() must not keep the process
 }
 
-function ab(base: string, rounds: number, ns: number[]): void {
-  const head = resolve(here, '../src');
+function ab(base: string, rounds: number, ns: number[], head: string): void {
   const run = (src: string, n: number): Record<string, number> => {
     const stdout = execFileSync(
       process.execPath,
@@ -214,7 +213,8 @@ const args = process.argv.slice(2);
 if (args[0] === 'ab') {
   const base = args[1];
   if (base === undefined) throw new Error('usage: transmit-pump.ts ab <base src root> [rounds] [N,...]');
-  ab(resolve(base), Number(args[2] ?? 5), (args[3] ?? '100,1000').split(',').map(Number));
+  const head = resolve(args[4] ?? resolve(here, '../src'));
+  ab(resolve(base), Number(args[2] ?? 5), (args[3] ?? '100,1000').split(',').map(Number), head);
 } else {
   const list = (args[2]?.split(',') ?? SCENARIOS) as Scenario[];
   void child(Number(args[0] ?? 100), resolve(args[1] ?? resolve(here, '../src')), list);

@@ -228,11 +228,11 @@ export class RelaySource<T> implements AsyncIterable<T> {
 
   private pull(isDetached: () => boolean): Promise<IteratorResult<T>> {
     this.pulling++;
-    const step = async (): Promise<IteratorResult<T>> => {
-      const kept = this.pushedBack.shift();
-      if (kept !== undefined) return { done: false, value: kept };
-      if (this.finished) return { done: true, value: undefined };
+    const next = this.chain.then(async (): Promise<IteratorResult<T>> => {
       try {
+        const kept = this.pushedBack.shift();
+        if (kept !== undefined) return { done: false, value: kept };
+        if (this.finished) return { done: true, value: undefined };
         const result = await this.iterator.next();
         if (result.done === true) this.finished = true;
         else if (isDetached()) {
@@ -243,9 +243,10 @@ export class RelaySource<T> implements AsyncIterable<T> {
       } catch (err) {
         this.finished = true;
         throw err;
+      } finally {
+        this.pulling--;
       }
-    };
-    const next = this.chain.then(step).finally(() => this.pulling--);
+    });
     this.chain = next.catch(() => undefined);
     return next;
   }
