@@ -1,6 +1,7 @@
 /**
  * The transmit pump: moves Opus frames from an async source into the session's MediaChannel with
- * backpressure (taken synchronously while the source has them ready, see frame-pull.ts), and drives op 5 Speaking around each burst (voice-gateway.md §5.7):
+ * backpressure (taken synchronously while the source has them ready, see frame-pull.ts), and
+ * drives op 5 Speaking around each burst (voice-gateway.md §5.7):
  * Speaking (Microphone) before the first frame, and again before the next frame after the session
  * re-entered 'ready' (resume or fresh connect); endBurst() when the source ends or stop() is called;
  * Speaking 0 once the channel reports 'burstEnd' (trailing silence sent).
