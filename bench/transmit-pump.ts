@@ -195,7 +195,7 @@ function ab(base: string, rounds: number, ns: number[], head: string): void {
         process.stderr.write(`N=${n} round ${r + 1} ${which}: ${JSON.stringify(res)}\n`);
       }
     }
-    console.log(`\nN = ${n}, ${rounds} alternating rounds, main-thread CPU µs per frame sent (median)`);
+    console.log(`\nN = ${n}, ${rounds} alternating rounds, main-thread CPU µs per frame sent (median)\n`);
     console.log('| scenario | base | head | head/base | head - feed floor (base, head) |');
     console.log('|---|---|---|---|---|');
     const floor = (w: 'base' | 'head'): number => median(results[w]['feed'] ?? [0]);
