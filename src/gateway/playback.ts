@@ -12,6 +12,8 @@ import type { Readable } from 'node:stream';
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
 import type { SessionTransmission, Transmission } from '../voice/transmit.js';
 import type { VoiceSession } from '../voice/session.js';
+import { canPullNow, NOT_READY, pullIterator } from '../voice/frame-pull.js';
+import type { NotReady, SyncPullIterator } from '../voice/frame-pull.js';
 
 /**
  * The hook a VoiceConnection offers to what follows its sessions: `attach` is called with the
@@ -168,9 +170,14 @@ export class RelaySource<T> implements AsyncIterable<T> {
   private finished = false;
   /** Pulls are chained so two views never call next() concurrently on the shared iterator. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** pull() calls not settled yet: pullNow() must not overtake them. */
+  private pulling = 0;
 
   constructor(source: AsyncIterable<T>) {
-    this.iterator = source[Symbol.asyncIterator]();
+    this.iterator = (pullIterator(source) ?? {
+      next: () =>
+        Promise.reject(new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable')),
+    }) as AsyncIterator<T>;
   }
 
   /** True once the source is exhausted, failed, or was closed (and nothing is held back). */
@@ -203,12 +210,33 @@ export class RelaySource<T> implements AsyncIterable<T> {
   /** Values pulled for a view that detached before they arrived: the next view gets them first. */
   private readonly pushedBack: T[] = [];
 
+  /**
+   * The next value if it is there now (held back, or ready in a source that can say so), without
+   * a promise; NOT_READY while a pull or a restore is under way, so order is kept.
+   */
+  private pullNow(): IteratorResult<T> | NotReady {
+    if (this.pulling > 0 || this.restoring > 0) return NOT_READY;
+    const kept = this.pushedBack.shift();
+    if (kept !== undefined) return { done: false, value: kept };
+    if (this.finished) return { done: true, value: undefined };
+    if (!canPullNow(this.iterator)) return NOT_READY;
+    try {
+      const result = this.iterator.pullNow();
+      if (result !== NOT_READY && result.done === true) this.finished = true;
+      return result;
+    } catch (err) {
+      this.finished = true;
+      throw err;
+    }
+  }
+
   private pull(isDetached: () => boolean): Promise<IteratorResult<T>> {
+    this.pulling++;
     const next = this.chain.then(async (): Promise<IteratorResult<T>> => {
-      const kept = this.pushedBack.shift();
-      if (kept !== undefined) return { done: false, value: kept };
-      if (this.finished) return { done: true, value: undefined };
       try {
+        const kept = this.pushedBack.shift();
+        if (kept !== undefined) return { done: false, value: kept };
+        if (this.finished) return { done: true, value: undefined };
         const result = await this.iterator.next();
         if (result.done === true) this.finished = true;
         else if (isDetached()) {
@@ -219,6 +247,8 @@ export class RelaySource<T> implements AsyncIterable<T> {
       } catch (err) {
         this.finished = true;
         throw err;
+      } finally {
+        this.pulling--;
       }
     });
     this.chain = next.catch(() => undefined);
@@ -229,7 +259,9 @@ export class RelaySource<T> implements AsyncIterable<T> {
   view(): AsyncIterable<T> {
     let detached = false;
     return {
-      [Symbol.asyncIterator]: (): AsyncIterator<T> => ({
+      [Symbol.asyncIterator]: (): SyncPullIterator<T> => ({
+        pullNow: (): IteratorResult<T> | NotReady =>
+          detached ? { done: true, value: undefined } : this.pullNow(),
         next: (): Promise<IteratorResult<T>> =>
           detached ? Promise.resolve({ done: true, value: undefined }) : this.pull(() => detached),
         return: (): Promise<IteratorResult<T>> => {

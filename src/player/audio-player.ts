@@ -661,28 +661,13 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     entry: TargetEntry | undefined,
     onBurstEnd: () => void,
   ): AsyncIterable<Uint8Array> {
-    let done = false;
-    const finished: IteratorResult<Uint8Array> = { done: true, value: undefined };
-    return {
-      [Symbol.asyncIterator]: (): AsyncIterator<Uint8Array> => ({
-        next: async (): Promise<IteratorResult<Uint8Array>> => {
-          if (done) return finished;
-          if (entry !== undefined) this.observe(entry, this.now());
-          const frame = await reader.next();
-          if (frame === undefined) {
-            done = true;
-            onBurstEnd();
-            return finished;
-          }
-          if (entry !== undefined) entry.lastSeq = this.frameSeq.get(frame) ?? entry.lastSeq;
-          return { done: false, value: frame };
-        },
-        return: async (): Promise<IteratorResult<Uint8Array>> => {
-          done = true;
-          return finished;
-        },
-      }),
-    };
+    if (entry === undefined) return reader.stream(onBurstEnd);
+    return reader.stream(onBurstEnd, {
+      pulling: () => this.observe(entry, this.now()),
+      taken: (frame) => {
+        entry.lastSeq = this.frameSeq.get(frame) ?? entry.lastSeq;
+      },
+    });
   }
 
   private startStreaming(entry: TargetEntry): void {

@@ -8,6 +8,8 @@
  * `produce` returning undefined marks a burst end (idle, or paused): readers see it in order, and a
  * reader's next() returns undefined there, so each session's stream ends at the same point.
  */
+import { NOT_READY } from '../voice/frame-pull.js';
+import type { NotReady, SyncPullIterator } from '../voice/frame-pull.js';
 
 const END: unique symbol = Symbol('burst end');
 type Item = Uint8Array | typeof END;
@@ -81,6 +83,12 @@ export class FrameFanout {
   }
 }
 
+/** What a reader's stream reports to its owner: a pull about to be made, a frame yielded. */
+export interface StreamWatch {
+  pulling(): void;
+  taken(frame: Uint8Array): void;
+}
+
 export class FanoutReader {
   /** Frames this reader missed because it fell behind. */
   skipped = 0;
@@ -102,20 +110,66 @@ export class FanoutReader {
   /** The next frame, or undefined at a burst end (or once closed). */
   async next(): Promise<Uint8Array | undefined> {
     for (;;) {
-      if (this.closed) return undefined;
-      if (this.cursor < this.fanout.oldest) {
-        // Fell out of the window: catch up with the live position.
-        this.skipped += this.fanout.head - this.cursor;
-        this.cursor = this.fanout.head;
-      }
-      const item = this.fanout.itemAt(this.cursor);
-      if (item !== undefined) {
-        this.cursor++;
-        this.fanout.trim();
-        return item === END ? undefined : item;
-      }
+      const item = this.nextNow();
+      if (item !== NOT_READY) return item;
       await this.fanout.pull();
     }
+  }
+
+  /** Like next() when the frame is already produced (another reader asked first); else NOT_READY. */
+  nextNow(): Uint8Array | undefined | NotReady {
+    if (this.closed) return undefined;
+    if (this.cursor < this.fanout.oldest) {
+      // Fell out of the window: catch up with the live position.
+      this.skipped += this.fanout.head - this.cursor;
+      this.cursor = this.fanout.head;
+    }
+    const item = this.fanout.itemAt(this.cursor);
+    if (item === undefined) return NOT_READY;
+    this.cursor++;
+    this.fanout.trim();
+    return item === END ? undefined : item;
+  }
+
+  /**
+   * The frames up to the next burst end, as the stream a transmit pump takes (synchronously when
+   * they are produced already). `onBurstEnd` runs when the stream reaches it.
+   */
+  /**
+   * This reader as the transmit pump's source. `watch` (the player's position tracking) sees each
+   * pull before it is made and each frame it yields.
+   */
+  stream(onBurstEnd: () => void, watch?: StreamWatch): AsyncIterable<Uint8Array> {
+    let done = false;
+    const finished: IteratorResult<Uint8Array> = { done: true, value: undefined };
+    const take = (frame: Uint8Array | undefined): IteratorResult<Uint8Array> => {
+      if (frame !== undefined) {
+        watch?.taken(frame);
+        return { done: false, value: frame };
+      }
+      done = true;
+      onBurstEnd();
+      return finished;
+    };
+    return {
+      [Symbol.asyncIterator]: (): SyncPullIterator<Uint8Array> => ({
+        pullNow: (): IteratorResult<Uint8Array> | NotReady => {
+          if (done) return finished;
+          watch?.pulling();
+          const frame = this.nextNow();
+          return frame === NOT_READY ? NOT_READY : take(frame);
+        },
+        next: async (): Promise<IteratorResult<Uint8Array>> => {
+          if (done) return finished;
+          watch?.pulling();
+          return take(await this.next());
+        },
+        return: async (): Promise<IteratorResult<Uint8Array>> => {
+          done = true;
+          return finished;
+        },
+      }),
+    };
   }
 
   close(): void {

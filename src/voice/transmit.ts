@@ -1,6 +1,7 @@
 /**
  * The transmit pump: moves Opus frames from an async source into the session's MediaChannel with
- * backpressure, and drives op 5 Speaking around each burst (voice-gateway.md §5.7):
+ * backpressure (taken synchronously while the source has them ready, see frame-pull.ts), and
+ * drives op 5 Speaking around each burst (voice-gateway.md §5.7):
  * Speaking (Microphone) before the first frame, and again before the next frame after the session
  * re-entered 'ready' (resume or fresh connect); endBurst() when the source ends or stop() is called;
  * Speaking 0 once the channel reports 'burstEnd' (trailing silence sent).
@@ -9,6 +10,8 @@
 import { FRAME_DURATION_MS, SILENCE_FRAMES_AT_END, SpeakingFlag } from '../protocol/constants.js';
 import { VoxcordError, isVoxcordError } from '../errors.js';
 import type { MediaChannel } from '../media/media-engine.js';
+import { canPullNow, NOT_READY, pullIterator } from './frame-pull.js';
+import type { NotReady } from './frame-pull.js';
 
 /** What the pump needs from the session (kept narrow so tests can fake it). */
 export interface TransmitLink {
@@ -247,6 +250,7 @@ class TransmitPump implements SessionTransmission {
     if (this.options.after) await this.options.after.catch(() => undefined);
     const flags = this.options.speakingFlags ?? SpeakingFlag.Microphone;
     const it = iterate(this.source);
+    const pullNow = canPullNow(it) ? () => it.pullNow() : undefined;
     let spokenEpoch: number | undefined;
     let burstChannel: MediaChannel | undefined;
     let failure: VoxcordError | undefined;
@@ -255,9 +259,11 @@ class TransmitPump implements SessionTransmission {
 
     try {
       pump: while (!this.halted) {
-        let result: IteratorResult<unknown> | undefined;
+        let result: IteratorResult<unknown> | NotReady | undefined = NOT_READY;
         try {
-          result = await this.nextItem(it);
+          // Synchronously while the source has frames ready; one promise per frame only when not.
+          if (pullNow !== undefined && !this.link.isDestroyed()) result = pullNow();
+          if (result === NOT_READY) result = await this.nextItem(it);
         } catch (err) {
           sourceDone = true; // a throwing iterator is finished
           // Typed errors from a frame source (OPUS_UNAVAILABLE, AUDIO_INPUT_ERROR) pass through.
@@ -359,25 +365,15 @@ class TransmitPump implements SessionTransmission {
   }
 }
 
-/** An async iterator over any (async) iterable; anything else yields one bad item that fails the pump. */
+/** The source's iterator (see frame-pull.ts); anything else yields one bad item that fails the pump. */
 function iterate(source: unknown): AsyncIterator<unknown> {
-  if (typeof source === 'object' && source !== null) {
-    const asyncIt = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
-    if (typeof asyncIt === 'function') return asyncIt.call(source);
-    const syncIt = (source as Partial<Iterable<unknown>>)[Symbol.iterator];
-    if (typeof syncIt === 'function') {
-      const inner = syncIt.call(source);
-      return {
-        next: async () => inner.next(),
-        return: async () => inner.return?.() ?? { done: true, value: undefined },
-      };
+  return (
+    pullIterator(source) ?? {
+      next: async () => {
+        throw new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable');
+      },
     }
-  }
-  return {
-    next: async () => {
-      throw new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable');
-    },
-  };
+  );
 }
 
 /** Starts pumping `source` (one Opus frame per item) into the link's channel. */
