@@ -223,8 +223,10 @@ export class NodePlayer {
     this.sendUpdate();
   }
 
-  destroy(): void {
+  /** `stopped`: the current track ends with TrackEndEvent `stopped` before the player goes. */
+  destroy(stopped = false): void {
     if (this.destroyed) return;
+    if (stopped) this.stopTrack('stopped');
     this.destroyed = true;
     this.current = undefined;
     this.backend.destroy();

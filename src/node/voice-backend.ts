@@ -13,9 +13,8 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { toError } from '../errors.js';
+import { toError, VoxcordError } from '../errors.js';
 import { FRAME_DURATION_MS } from '../protocol/constants.js';
-import type { VoxcordError } from '../errors.js';
 import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import { joinVoiceChannel } from '../gateway/registry.js';
 import type { VoiceConnection, VoiceConnectionState } from '../gateway/voice-connection.js';
@@ -376,7 +375,7 @@ class VoicePlayer implements BackendPlayer {
     connection.on('stateChange', (_old, next) => this.onConnectionState(connection, next));
     connection.on('error', () => undefined); // reported through the state (WebSocketClosedEvent)
     try {
-      await entersState(connection, 'ready', this.options.connectTimeoutMs ?? 15_000);
+      await readyOrClosed(connection, this.options.connectTimeoutMs ?? 15_000);
     } catch (err) {
       if (generation !== this.generation) return; // a newer PATCH superseded this one
       this.dropConnection();
@@ -411,6 +410,43 @@ class VoicePlayer implements BackendPlayer {
     this.pastFrames.sent += counts.sent;
     this.pastFrames.nulled += counts.nulled;
     connection.destroy();
+  }
+}
+
+/**
+ * Resolves when the connection is ready; rejects at once when it closes for good (e.g. 4004 for
+ * credentials the voice server no longer accepts), so the PATCH answers 500 then rather than at the
+ * timeout (a client's own request timeout, 10 s in lavalink-client, would fire first).
+ */
+async function readyOrClosed(connection: VoiceConnection, timeoutMs: number): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () =>
+      abort.abort(
+        new VoxcordError('STATE_TIMEOUT', `the voice connection did not get ready within ${timeoutMs} ms`, {
+          details: { timeoutMs },
+        }),
+      ),
+    timeoutMs,
+  );
+  const onState = (_old: VoiceConnectionState, next: VoiceConnectionState): void => {
+    if (next.status === 'disconnected' && !next.willReconnect)
+      abort.abort(
+        next.error ??
+          new VoxcordError(
+            'GATEWAY_CLOSED',
+            `the voice connection closed (${next.closeCode ?? next.reason})`,
+          ),
+      );
+  };
+  connection.on('stateChange', onState);
+  try {
+    await entersState(connection, 'ready', abort.signal);
+  } catch (err) {
+    throw abort.signal.aborted ? toError(abort.signal.reason) : err;
+  } finally {
+    clearTimeout(timer);
+    connection.off('stateChange', onState);
   }
 }
 

@@ -72,10 +72,15 @@ describe(`a cluster of ${NODES} node processes`, () => {
       });
       const destroyed = new Map<string, string>();
       const moveFailures: string[] = [];
+      const trace: string[] = [];
+      const t0 = Date.now();
       manager.on('debug', (event, data) => {
-        if (String(event) === 'PlayerChangeNodeFail')
-          moveFailures.push((data as { message: string }).message);
+        const message = (data as { message?: string }).message ?? '';
+        if (process.env.NODE_CLUSTER_TRACE) trace.push(`${Date.now() - t0} ${String(event)} ${message}`);
+        if (String(event) === 'PlayerChangeNodeFail' || String(event) === 'PlayerDestroyFail')
+          moveFailures.push(`${String(event)}: ${message}`);
       });
+      manager.nodeManager.on('destroy', (n, reason) => trace.push(`${Date.now() - t0} node ${n.id} destroyed: ${String(reason)}`));
       manager.on('playerDestroy', (player, reason) => destroyed.set(player.guildId, String(reason)));
       const connected = new Set<string>();
       manager.nodeManager.on('connect', (n) => connected.add(n.id));
@@ -142,6 +147,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
       const before = new Map(victims.map((g) => [g, listeners.get(g)!.heard()]));
       nodes[0]!.kill();
       const killedAt = Date.now();
+      trace.push(`${killedAt - t0} SIGKILL n0 (${victims.length} players)`);
       const back = new Map<string, number>();
       try {
         await until(
@@ -170,11 +176,13 @@ describe(`a cluster of ${NODES} node processes`, () => {
               return `${g} on ${p?.node.id ?? '-'}: ${seen.slice(0, 300)}`;
             }),
         );
+        if (process.env.NODE_CLUSTER_TRACE) console.log(trace.join('\n'));
         throw new Error(
           `${String(err)}: ${back.size} of ${victims.length} moved players heard again; not: ${missing.join(' | ')}; ` +
             `the client's move failures: ${[...new Set(moveFailures)].slice(0, 5).join(' | ')}`,
         );
       }
+      if (process.env.NODE_CLUSTER_TRACE) console.log(trace.join('\n'));
       const worst = Math.max(...back.values());
       console.log(`failover: ${victims.length} players off a killed node, heard again after ≤ ${worst} ms`);
       for (const g of victims) expect(manager.players.get(g)?.node.id).not.toBe('n0');

@@ -4,7 +4,9 @@ import type { NodePlayerBackend, VoiceCredentials } from '../../src/node/backend
 import { startNode } from '../../src/node/server.js';
 import type { VoxcordNode } from '../../src/node/server.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
+import { Cleanup } from '../cli/helpers.js';
 import { api, clientHeaders, connect } from './helpers.js';
+import { startVoiceHarness } from './voice-harness.js';
 
 /** The timeline backend, but each connect() waits until the test settles it. */
 function controlledBackend(): NodePlayerBackend & {
@@ -25,9 +27,12 @@ function controlledBackend(): NodePlayerBackend & {
 }
 
 let node: VoxcordNode | undefined;
+let cleanup = new Cleanup();
 afterEach(async () => {
   await node?.close();
   node = undefined;
+  await cleanup.run();
+  cleanup = new Cleanup();
 });
 
 const voice = (token: string): VoiceCredentials => ({
@@ -73,4 +78,28 @@ describe('PATCH voice', () => {
     expect((r2.json() as { voice: { token: string } }).voice.token).toBe('b');
     await client.close();
   });
+
+  it('answers 500 as soon as the voice server refuses the credentials (4004), not at the timeout', async () => {
+    // A stale token (lavalink-client's changeNode can PATCH the token an op 4 just replaced):
+    // the voice server closes with 4004 at once; the PATCH must not hang until the connect
+    // timeout (60 s here), past a client's own request timeout (10 s in lavalink-client).
+    const {
+      node: n,
+      path,
+      voice: good,
+    } = await startVoiceHarness(cleanup, {
+      listener: false,
+      backend: { connectTimeoutMs: 60_000 },
+    });
+    const t0 = Date.now();
+    const r = await api(n.url, path, { method: 'PATCH', body: { voice: { ...good, token: 'stale0000' } } });
+    expect(r.status).toBe(500);
+    expect((r.json() as { message: string }).message).toMatch(
+      /Voice connection failed.*4004|authentication/i,
+    );
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    // The good credentials still connect afterwards.
+    const ok = await api(n.url, path, { method: 'PATCH', body: { voice: good } });
+    expect(ok.json()).toMatchObject({ state: { connected: true } });
+  }, 30_000);
 });
