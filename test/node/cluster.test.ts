@@ -42,7 +42,10 @@ describe(`a cluster of ${NODES} node processes`, () => {
       cleanup.add(() => engine.close());
       const dir = await tempDir(cleanup, 'voxcord-node-cluster-');
       const file = join(dir, 'tone.ogg');
-      await writeOgg(file, await encodeTones({ notes: [{ frequency: 500, ms: 60_000 }], amplitude: 0.3 }));
+      await writeOgg(
+        file,
+        await encodeTones({ notes: [{ frequency: 500, ms: 30_000 + PLAYERS * 1000 }], amplitude: 0.3 }),
+      );
       const nodes = await Promise.all(
         Array.from({ length: NODES }, () => spawnNode(cleanup, { statsIntervalMs: STATS_MS })),
       );
@@ -61,8 +64,12 @@ describe(`a cluster of ${NODES} node processes`, () => {
           port: n.port,
           authorization: PASSWORD,
           id: `n${i}`,
-          retryAmount: 1,
-          retryDelay: 100,
+          // lavalink-client destroys every player still on a node when it gives up reconnecting
+          // (after retryAmount attempts retryDelay apart), moved or not: the window must outlast
+          // the move of all of a node's players (its autoMove moves 4-5 at a time). See
+          // failover-limit.test.ts.
+          retryAmount: 5,
+          retryDelay: 1000,
         })),
         client: { id: BOT, username: 'voxcord-bot' },
         autoMove: true,
@@ -80,7 +87,9 @@ describe(`a cluster of ${NODES} node processes`, () => {
         if (String(event) === 'PlayerChangeNodeFail' || String(event) === 'PlayerDestroyFail')
           moveFailures.push(`${String(event)}: ${message}`);
       });
-      manager.nodeManager.on('destroy', (n, reason) => trace.push(`${Date.now() - t0} node ${n.id} destroyed: ${String(reason)}`));
+      manager.nodeManager.on('destroy', (n, reason) =>
+        trace.push(`${Date.now() - t0} node ${n.id} destroyed: ${String(reason)}`),
+      );
       manager.on('playerDestroy', (player, reason) => destroyed.set(player.guildId, String(reason)));
       const connected = new Set<string>();
       manager.nodeManager.on('connect', (n) => connected.add(n.id));
@@ -173,7 +182,10 @@ describe(`a cluster of ${NODES} node processes`, () => {
                   ? 'no node'
                   : (await api(`http://127.0.0.1:${n.port}`, `/v4/sessions/${p.node.sessionId}/players/${g}`))
                       .text;
-              return `${g} on ${p?.node.id ?? '-'}: ${seen.slice(0, 300)}`;
+              const shown = seen.startsWith('{')
+                ? JSON.stringify(JSON.parse(seen, (k, v: unknown) => (k === 'track' ? undefined : v)))
+                : seen;
+              return `${g} on ${p?.node.id ?? '-'}: ${shown}`;
             }),
         );
         if (process.env.NODE_CLUSTER_TRACE) console.log(trace.join('\n'));

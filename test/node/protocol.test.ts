@@ -279,7 +279,7 @@ describe('players', () => {
       [{ voice: { token: 't', endpoint: 'e', sessionId: 's' } }, /voice.channelId/],
       [{ endTime: 0 }, /End time/],
       [{ filters: { timescale: { speed: 1.2 } } }, /disabled.*timescale/],
-      [{ filters: { distortion: {} } }, /distortion/],
+      [{ filters: { distortion: { scale: 'x' } } }, /distortion.scale/],
       [{ filters: { pluginFilters: { echo: {} } } }, /echo/],
       [{ filters: { equalizer: [{ band: 20, gain: 0.1 }] } }, /band/],
       [{ volume: 1001 }, /Volume/],
