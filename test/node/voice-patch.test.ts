@@ -79,6 +79,23 @@ describe('PATCH voice', () => {
     await client.close();
   });
 
+  it('joins a connect still in progress for identical credentials instead of restarting it', async () => {
+    const backend = controlledBackend();
+    node = await startNode({ port: 0, password: 'youshallnotpass', backend });
+    const client = await connect(node.url, clientHeaders());
+    const id = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+    const path = `/v4/sessions/${id}/players/1`;
+    const first = api(node.url, path, { method: 'PATCH', body: { voice: voice('a') } });
+    await new Promise((r) => setTimeout(r, 100));
+    const again = api(node.url, path, { method: 'PATCH', body: { voice: voice('a') } });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(backend.pending.map((p) => p.voice.token)).toEqual(['a']);
+    backend.pending[0]?.resolve();
+    const [r1, r2] = await Promise.all([first, again]);
+    expect([r1.status, r2.status]).toEqual([200, 200]);
+    await client.close();
+  });
+
   it('answers 500 as soon as the voice server refuses the credentials (4004), not at the timeout', async () => {
     // A stale token (lavalink-client's changeNode can PATCH the token an op 4 just replaced):
     // the voice server closes with 4004 at once; the PATCH must not hang until the connect
