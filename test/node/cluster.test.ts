@@ -36,7 +36,21 @@ describe(`a cluster of ${NODES} node processes`, () => {
     `lavalink-client spreads ${PLAYERS} players over the nodes; each is heard, stats agree`,
     async () => {
       const guilds = Array.from({ length: PLAYERS }, (_, i) => guildOf(i));
-      const local = await startLocalDiscord({ gateway: { guilds, voiceEventOrder: 'state-first' } });
+      const serverEvents: { at: number; e: object }[] = [];
+      const local = await startLocalDiscord({
+        gateway: { guilds, voiceEventOrder: 'state-first' },
+        ...(process.env.NODE_CLUSTER_TRACE
+          ? {
+              voice: {
+                log: (e: { type: string }) => {
+                  if (e.type === 'rtp' || e.type === 'packet') return;
+                  serverEvents.push({ at: Date.now(), e });
+                  if (serverEvents.length > 20_000) serverEvents.splice(0, 10_000);
+                },
+              },
+            }
+          : {}),
+      });
       cleanup.add(() => local.stop());
       const engine = createMediaEngine();
       cleanup.add(() => engine.close());
@@ -188,7 +202,10 @@ describe(`a cluster of ${NODES} node processes`, () => {
               return `${g} on ${p?.node.id ?? '-'}: ${shown}`;
             }),
         );
-        if (process.env.NODE_CLUSTER_TRACE) console.log(trace.join('\n'));
+        if (process.env.NODE_CLUSTER_TRACE)
+          console.log(
+            [...trace, ...serverEvents.map(({ at, e }) => `${at} server ${JSON.stringify(e)}`)].join('\n'),
+          );
         throw new Error(
           `${String(err)}: ${back.size} of ${victims.length} moved players heard again; not: ${missing.join(' | ')}; ` +
             `the client's move failures: ${[...new Set(moveFailures)].slice(0, 5).join(' | ')}`,
