@@ -9,6 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { oggOpusDurationMs, opusPreSkip, lastGranuleDurationMs } from '../cli/probe.js';
 import { toError } from '../errors.js';
+import { OggOpusDemuxer } from '../player/inputs/ogg-opus.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
 import type { TrackInfo } from './track-codec.js';
 import type { ApiException, ApiTrack, LoadResult, Severity } from './types.js';
@@ -42,6 +43,60 @@ export function probeName(head: Uint8Array): string | undefined {
   if (b0 === 0xff && (b1 & 0xe0) === 0xe0 && (b1 & 0x06) !== 0) return 'mp3';
   if (b0 === 0x47 && head[188] === 0x47) return 'mpegts-adts';
   return undefined;
+}
+
+/** Track info from an Ogg Opus file's OpusTags: TITLE, ARTIST (else ALBUMARTIST, PERFORMER), ISRC. */
+export interface FileTags {
+  title?: string;
+  author?: string;
+  isrc?: string;
+}
+
+/**
+ * The tags of an Ogg Opus stream from its first bytes (the OpusTags packet follows OpusHead,
+ * RFC 7845 §5.2: "OpusTags", vendor length + vendor, count, then length + "KEY=value" each, all
+ * lengths u32 little-endian). Anything malformed gives what was read before it.
+ */
+export function oggOpusTags(head: Uint8Array): FileTags {
+  const demuxer = new OggOpusDemuxer();
+  try {
+    demuxer.push(head);
+  } catch {
+    return {};
+  }
+  const packet = demuxer.tags;
+  if (packet === undefined) return {};
+  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  const fields = new Map<string, string>();
+  let at = 8;
+  const u32 = (): number | undefined => {
+    if (at + 4 > packet.length) return undefined;
+    const v = view.getUint32(at, true);
+    at += 4;
+    return v;
+  };
+  const vendor = u32();
+  if (vendor === undefined) return {};
+  at += vendor;
+  const count = u32() ?? 0;
+  for (let i = 0; i < count; i++) {
+    const len = u32();
+    if (len === undefined || at + len > packet.length) break;
+    const entry = Buffer.from(packet.subarray(at, at + len)).toString('utf8');
+    at += len;
+    const eq = entry.indexOf('=');
+    const key = eq < 0 ? '' : entry.slice(0, eq).toUpperCase();
+    const value = entry.slice(eq + 1).trim();
+    if (key !== '' && value !== '' && !fields.has(key)) fields.set(key, value);
+  }
+  const author = fields.get('ARTIST') ?? fields.get('ALBUMARTIST') ?? fields.get('PERFORMER');
+  const title = fields.get('TITLE');
+  const isrc = fields.get('ISRC');
+  return {
+    ...(title === undefined ? {} : { title }),
+    ...(author === undefined ? {} : { author }),
+    ...(isrc === undefined ? {} : { isrc }),
+  };
 }
 
 /** The length of a WAV file from its header, ms. */
@@ -121,16 +176,17 @@ async function loadHttp(identifier: string, timeoutMs: number): Promise<LoadResu
     if (probe === 'ogg' && size !== undefined)
       length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
   }
+  const tags = probe === 'ogg' ? oggOpusTags(head) : {};
   const track = trackOf(
     {
       identifier,
-      author: UNKNOWN_ARTIST,
+      author: tags.author ?? UNKNOWN_ARTIST,
       length: Math.round(length),
       isStream,
-      title: UNKNOWN_TITLE,
+      title: tags.title ?? UNKNOWN_TITLE,
       uri: identifier,
       artworkUrl: null,
-      isrc: null,
+      isrc: tags.isrc ?? null,
       sourceName: 'http',
     },
     probe,
@@ -208,16 +264,17 @@ async function loadLocal(identifier: string): Promise<LoadResult | undefined> {
   let length = 0;
   if (probe === 'ogg') length = (await oggOpusDurationMs(path)) ?? 0;
   if (probe === 'wav') length = wavDurationMs(head) ?? 0;
+  const tags = probe === 'ogg' ? oggOpusTags(head) : {};
   const track = trackOf(
     {
       identifier: path,
-      author: UNKNOWN_ARTIST,
+      author: tags.author ?? UNKNOWN_ARTIST,
       length: Math.round(length),
       isStream: false,
-      title: UNKNOWN_TITLE,
+      title: tags.title ?? UNKNOWN_TITLE,
       uri: path,
       artworkUrl: null,
-      isrc: null,
+      isrc: tags.isrc ?? null,
       sourceName: 'local',
     },
     probe,
