@@ -5,10 +5,42 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../src/node/server.js';
 import type { VoxcordNode } from '../../src/node/server.js';
-import { oggOpusTags } from '../../src/node/sources.js';
+import { oggOpusTags, webmInfo } from '../../src/node/sources.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
 import { createOggOpusWriter } from '../../src/receive/recorder.js';
+import {
+  concatBytes,
+  el,
+  elUnknown,
+  ID,
+  opusHead,
+  text,
+  trackEntry,
+  uintBytes,
+  webmHeader,
+} from '../player/containers.js';
 import { api, fixtureServer } from './helpers.js';
+
+const f64 = (v: number): Uint8Array => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setFloat64(0, v);
+  return b;
+};
+/** A WebM header: Segment (unknown size) › Info (TimecodeScale, Duration, Title) › Tracks, then a Cluster. */
+function webm(info: Uint8Array[]): Uint8Array {
+  return concatBytes([
+    webmHeader(),
+    elUnknown(
+      ID.Segment,
+      el(ID.Void, new Uint8Array(10)),
+      el(ID.Info, ...info),
+      el(ID.Tracks, trackEntry(1, 'A_OPUS', 2, opusHead())),
+      el(ID.Cluster, el(ID.Timecode, uintBytes(0))),
+    ),
+  ]);
+}
+const DURATION = 0x4489;
+const TITLE = 0x7ba9;
 
 const FRAME = Uint8Array.of(0xfc, 0xff, 0xfe); // a 20 ms Opus silence packet
 
@@ -32,7 +64,14 @@ beforeAll(async () => {
     'ISRC=GBAAA8300001',
     'ARTIST=second artist is ignored',
   ]);
-  fixtures = await fixtureServer({ '/tagged.ogg': tagged });
+  fixtures = await fixtureServer({
+    '/tagged.ogg': tagged,
+    '/song.webm': webm([
+      el(ID.TimecodeScale, Uint8Array.of(0x0f, 0x42, 0x40)),
+      el(DURATION, f64(61_500)),
+      el(TITLE, text('Live set')),
+    ]),
+  });
   node = await startNode({ port: 0, password: 'youshallnotpass', backend: createTimelineBackend() });
 });
 
@@ -64,5 +103,31 @@ describe('Ogg Opus tags', () => {
         data: { info: { title: 'Blue Monday', author: 'New Order', isrc: 'GBAAA8300001', length: 2000 } },
       });
     }
+  });
+
+  it('WebM: length from Info › Duration × TimecodeScale and the title, through loadtracks too', async () => {
+    // TimecodeScale 1 000 000 ns (1 ms): Duration 61 500 → 61.5 s.
+    expect(webmInfo(webm([el(DURATION, f64(61_500)), el(TITLE, text('Live set'))]))).toEqual({
+      lengthMs: 61_500,
+      title: 'Live set',
+    });
+    // TimecodeScale 10 ms and a 4-byte float.
+    const f32 = new Uint8Array(4);
+    new DataView(f32.buffer).setFloat32(0, 250);
+    expect(
+      webmInfo(webm([el(ID.TimecodeScale, Uint8Array.of(0x98, 0x96, 0x80)), el(DURATION, f32)])),
+    ).toEqual({
+      lengthMs: 2500,
+    });
+    expect(webmInfo(webm([]))).toEqual({});
+    expect(webmInfo(webm([el(DURATION, f64(61_500))]).subarray(0, 40))).toEqual({});
+    const r = await api(
+      node.url,
+      `/v4/loadtracks?identifier=${encodeURIComponent(`${fixtures.base}/song.webm`)}`,
+    );
+    expect(r.json()).toMatchObject({
+      loadType: 'track',
+      data: { info: { title: 'Live set', author: 'Unknown artist', length: 61_500 } },
+    });
   });
 });
