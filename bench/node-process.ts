@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
-import type { MediaChannel, MediaEngine } from '../src/media/index.js';
+import type { MediaChannel } from '../src/media/index.js';
 import { startNode } from '../src/node/server.js';
 import { createVoiceBackend } from '../src/node/voice-backend.js';
 import { AudioPlayer } from '../src/player/audio-player.js';
@@ -25,6 +25,7 @@ import type { Allocation } from '../src/server/index.js';
 import { entersState } from '../src/util/enters-state.js';
 import { createTestAdapter } from '../test/interop/djs-adapter.js';
 import { inBatches } from './clients/types.js';
+import { watchedEngine } from './clients/voxcord.js';
 import { isRecord } from './ipc.js';
 import { createDjsBackend } from './node-djs-backend.js';
 import { installUdpProbe } from './udp-probe.js';
@@ -58,19 +59,6 @@ const statsIntervalMs = Number(process.env.VOXCORD_BENCH_STATS_MS ?? 60_000);
 
 function send(message: NodeProcessMessage): void {
   process.send?.(message);
-}
-
-/** The engine with every channel it opens remembered (for the lateness histograms). */
-function watchedEngine(engine: MediaEngine, channels: MediaChannel[]): MediaEngine {
-  return {
-    kind: engine.kind,
-    async openChannel(options) {
-      const channel = await engine.openChannel(options);
-      channels.push(channel);
-      return channel;
-    },
-    close: () => engine.close(),
-  };
 }
 
 const channels: MediaChannel[] = [];

@@ -16,7 +16,7 @@
  *
  * Options: --quick (P = 20, short windows) --sizes=100,500,1000 --variants=voxcord-node,library,djs-node
  *          --window-ms=10000 --warmup-ms=3000 --no-migration --no-stall
- * Writes bench/results/node-latest.json (full runs) or node-partial.json, and prints a table.
+ * Writes bench/results/node-latest.{json,md} (full runs) or partial.node.{json,md}, and prints a table.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -29,6 +29,7 @@ import WebSocket from 'ws';
 import { summarizeLateness } from '../src/media/lateness-histogram.js';
 import type { LatenessData } from '../src/media/lateness-histogram.js';
 import { createOggOpusWriter } from '../src/receive/recorder.js';
+import { inBatches } from './clients/types.js';
 import { isRecord, request } from './ipc.js';
 import type { Allocation, ServerMark, ServerMessage } from './ipc.js';
 import type { NodeBenchVariant, NodeProcessCounters, NodeProcessMessage } from './node-process.js';
@@ -169,14 +170,6 @@ class NodeClient {
   close(): void {
     this.ws?.terminate();
   }
-}
-
-async function inBatches<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  for (let i = 0; i < items.length; i += limit) await Promise.all(items.slice(i, i + limit).map(task));
 }
 
 function p99(values: readonly number[]): number | null {
@@ -461,7 +454,7 @@ async function main(): Promise<void> {
     const out = table(results);
     console.log(out);
     mkdirSync(path.join(here, 'results'), { recursive: true });
-    const name = config.full ? 'node-latest' : 'node-partial';
+    const name = config.full ? 'node-latest' : 'partial.node'; // partial.* is git-ignored
     writeFileSync(
       path.join(here, 'results', `${name}.json`),
       JSON.stringify(
