@@ -6,6 +6,7 @@
  * its track, each node's REST stats and frameStats agree with the players it holds.
  * `npm test` runs P = 6; `npm run soak:node` runs P = 60 (NODE_CLUSTER_PLAYERS).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
@@ -26,6 +27,20 @@ afterEach(async () => {
   await cleanup.run();
   cleanup = new Cleanup();
 });
+
+/** The kernel's UDP receive-buffer drops (Linux /proc/net/snmp), for the trace. */
+function udpErrors(): string {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'));
+    const keys = lines[0]?.split(/\s+/) ?? [];
+    const values = lines[1]?.split(/\s+/) ?? [];
+    return `udp RcvbufErrors ${values[keys.indexOf('RcvbufErrors')] ?? '?'}`;
+  } catch {
+    return 'udp counters n/a';
+  }
+}
 
 const guildOf = (i: number): string => String(1700000000000001000n + BigInt(i));
 const channelOf = (i: number): string => String(1700000000000002000n + BigInt(i));
@@ -170,7 +185,11 @@ describe(`a cluster of ${NODES} node processes`, () => {
       const before = new Map(victims.map((g) => [g, listeners.get(g)!.heard()]));
       nodes[0]!.kill();
       const killedAt = Date.now();
-      trace.push(`${killedAt - t0} SIGKILL n0 (${victims.length} players)`);
+      trace.push(`${killedAt - t0} SIGKILL n0 (${victims.length} players); ${udpErrors()}`);
+      const udpTimer = process.env.NODE_CLUSTER_TRACE
+        ? setInterval(() => trace.push(`${Date.now() - t0} ${udpErrors()}`), 1000)
+        : undefined;
+      cleanup.add(() => clearInterval(udpTimer));
       const back = new Map<string, number>();
       try {
         await until(
