@@ -226,7 +226,8 @@ describe(`a cluster of ${NODES} node processes`, () => {
             [...trace, ...serverEvents.map(({ at, e }) => `${at} server ${JSON.stringify(e)}`)].join('\n'),
           );
         throw new Error(
-          `${String(err)}: ${back.size} of ${victims.length} moved players heard again; not: ${missing.join(' | ')}; ` +
+          `${String(err)}: ${back.size} of ${victims.length} moved players heard again ` +
+            `(those after ${[...back.values()].sort((a, b) => a - b).join(', ')} ms); not: ${missing.join(' | ')}; ` +
             `the client's move failures: ${[...new Set(moveFailures)].slice(0, 5).join(' | ')}`,
         );
       }
