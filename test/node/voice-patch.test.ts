@@ -4,6 +4,8 @@ import type { NodePlayerBackend, VoiceCredentials } from '../../src/node/backend
 import { startNode } from '../../src/node/server.js';
 import type { VoxcordNode } from '../../src/node/server.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
+import { VoxcordError } from '../../src/errors.js';
+import type { MediaEngine } from '../../src/media/media-engine.js';
 import { Cleanup } from '../cli/helpers.js';
 import { api, clientHeaders, connect } from './helpers.js';
 import { startVoiceHarness } from './voice-harness.js';
@@ -118,5 +120,42 @@ describe('PATCH voice', () => {
     // The good credentials still connect afterwards.
     const ok = await api(n.url, path, { method: 'PATCH', body: { voice: good } });
     expect(ok.json()).toMatchObject({ state: { connected: true } });
+  }, 30_000);
+
+  it('tries the voice connect again when IP discovery fails (a lost UDP answer), without a close event', async () => {
+    let discoveries = 0;
+    const flaky = (engine: MediaEngine): MediaEngine => ({
+      kind: engine.kind,
+      close: () => engine.close(),
+      async openChannel(options) {
+        const channel = await engine.openChannel(options);
+        return new Proxy(channel, {
+          get(target, prop) {
+            if (prop === 'discoverAddress')
+              return () =>
+                ++discoveries === 1
+                  ? Promise.reject(new VoxcordError('IP_DISCOVERY_FAILED', 'no IP discovery response (test)'))
+                  : target.discoverAddress();
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      },
+    });
+    const {
+      node: n,
+      path,
+      voice: good,
+      client,
+    } = await startVoiceHarness(cleanup, {
+      listener: false,
+      wrapEngine: flaky,
+    });
+    const r = await api(n.url, path, { method: 'PATCH', body: { voice: good } });
+    expect(r.status).toBe(200);
+    expect(r.json()).toMatchObject({ state: { connected: true } });
+    expect(discoveries).toBe(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(client.events('WebSocketClosedEvent')).toEqual([]);
   }, 30_000);
 });
