@@ -44,6 +44,27 @@ const voice = (token: string): VoiceCredentials => ({
   channelId: '1',
 });
 
+/** A node on the controlled backend, a client session, and PATCH voice with a token for player 1. */
+async function controlledNode(): Promise<{
+  backend: ReturnType<typeof controlledBackend>;
+  patch: (token: string) => ReturnType<typeof api>;
+  close: () => Promise<void>;
+}> {
+  const backend = controlledBackend();
+  const n = await startNode({ port: 0, password: 'youshallnotpass', backend });
+  node = n;
+  const client = await connect(n.url, clientHeaders());
+  const id = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+  const path = `/v4/sessions/${id}/players/1`;
+  return {
+    backend,
+    patch: (token) => api(n.url, path, { method: 'PATCH', body: { voice: voice(token) } }),
+    close: async () => {
+      await client.close();
+    },
+  };
+}
+
 describe('PATCH voice', () => {
   it('answers 500 when the voice connection fails, and the player reports no voice', async () => {
     const backend = controlledBackend();
@@ -82,20 +103,16 @@ describe('PATCH voice', () => {
   });
 
   it('joins a connect still in progress for identical credentials instead of restarting it', async () => {
-    const backend = controlledBackend();
-    node = await startNode({ port: 0, password: 'youshallnotpass', backend });
-    const client = await connect(node.url, clientHeaders());
-    const id = (await client.wait((m) => m.op === 'ready')).sessionId as string;
-    const path = `/v4/sessions/${id}/players/1`;
-    const first = api(node.url, path, { method: 'PATCH', body: { voice: voice('a') } });
+    const { backend, patch, close } = await controlledNode();
+    const first = patch('a');
     await new Promise((r) => setTimeout(r, 100));
-    const again = api(node.url, path, { method: 'PATCH', body: { voice: voice('a') } });
+    const again = patch('a');
     await new Promise((r) => setTimeout(r, 100));
     expect(backend.pending.map((p) => p.voice.token)).toEqual(['a']);
     backend.pending[0]?.resolve();
     const [r1, r2] = await Promise.all([first, again]);
     expect([r1.status, r2.status]).toEqual([200, 200]);
-    await client.close();
+    await close();
   });
 
   it('answers 500 as soon as the voice server refuses the credentials (4004), not at the timeout', async () => {
