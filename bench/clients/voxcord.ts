@@ -14,7 +14,7 @@ const CONNECT_TIMEOUT_MS = 60_000;
 const CONNECT_CONCURRENCY = 50;
 
 /** The engine, with every channel it opens remembered (VoiceSession keeps its channel private). */
-function watchedEngine(engine: MediaEngine, channels: MediaChannel[]): MediaEngine {
+export function watchedEngine(engine: MediaEngine, channels: MediaChannel[]): MediaEngine {
   return {
     kind: engine.kind,
     async openChannel(options) {

@@ -10,7 +10,7 @@ import type { VoiceCredentials } from './backend.js';
 import type { JsonObject } from './types.js';
 
 /** Lavalink's filter names a voxcord node does not implement: a PATCH using them is a 400. */
-export const UNSUPPORTED_FILTERS = ['timescale', 'distortion'] as const;
+export const UNSUPPORTED_FILTERS = ['timescale'] as const;
 
 export interface PlayerUpdate {
   /** Present when the request starts a new track: a string, null (stop), or an identifier to resolve. */

@@ -58,6 +58,8 @@ export class NodePlayer {
   private filtersJson: JsonObject = {};
   private voice: VoiceCredentials | undefined;
   private voiceGeneration = 0;
+  /** The connect in progress for `voice`, if any. */
+  private voiceConnecting: Promise<void> | undefined;
   private destroyed = false;
   /** frameStats continuity: since when playing without a pause or gap, and when the last track ended. */
   private playingSince: number | undefined;
@@ -223,8 +225,10 @@ export class NodePlayer {
     this.sendUpdate();
   }
 
-  destroy(): void {
+  /** `stopped`: the current track ends with TrackEndEvent `stopped` before the player goes. */
+  destroy(stopped = false): void {
     if (this.destroyed) return;
+    if (stopped) this.stopTrack('stopped');
     this.destroyed = true;
     this.current = undefined;
     this.backend.destroy();
@@ -239,25 +243,33 @@ export class NodePlayer {
 
   private async connect(voice: VoiceCredentials): Promise<void> {
     const old = this.voice;
-    if (
+    const same =
       old !== undefined &&
-      this.backend.connected &&
       old.token === voice.token &&
       old.endpoint === voice.endpoint &&
       old.sessionId === voice.sessionId &&
-      old.channelId === voice.channelId
-    )
-      return;
+      old.channelId === voice.channelId;
+    // Identical values: a no-op on a live connection, and a wait for one still connecting (a
+    // client can send the same credentials twice in a burst, e.g. lavalink-client's changeNode
+    // and its voice-server handler; restarting the handshake with a token already in use fails).
+    if (same && this.backend.connected) return;
+    if (same && this.voiceConnecting !== undefined) return this.voiceConnecting;
     this.voice = voice;
     const generation = ++this.voiceGeneration;
     this.ctx.log(`player ${this.guildId}: voice connecting (channel ${voice.channelId})`);
-    try {
-      await this.backend.connect(voice);
-    } catch (err) {
-      if (generation !== this.voiceGeneration) return; // superseded by a newer PATCH
-      this.voice = undefined;
-      throw new HttpError(500, `Voice connection failed: ${(err as Error).message}`, { cause: err });
-    }
+    const attempt = (async (): Promise<void> => {
+      try {
+        await this.backend.connect(voice);
+      } catch (err) {
+        if (generation !== this.voiceGeneration) return; // superseded by a newer PATCH
+        this.voice = undefined;
+        throw new HttpError(500, `Voice connection failed: ${(err as Error).message}`, { cause: err });
+      } finally {
+        if (generation === this.voiceGeneration) this.voiceConnecting = undefined;
+      }
+    })();
+    this.voiceConnecting = attempt;
+    return attempt;
   }
 
   private async resolveIdentifier(identifier: string): Promise<PlayableTrack> {

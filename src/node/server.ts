@@ -305,7 +305,7 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
         return;
       }
       if (method === 'DELETE') {
-        session.destroyPlayer(guildId);
+        session.destroyPlayer(guildId, true);
         noContent();
         return;
       }

@@ -113,11 +113,16 @@ export class Session {
     return player;
   }
 
-  destroyPlayer(guildId: string): void {
+  /**
+   * Destroys a player and its voice connection. `stopped`: its track ends with a TrackEndEvent
+   * `stopped` first, as Lavalink's DELETE does (lavaplayer's destroy stops the track while the
+   * player's listeners are attached); a session that ends sends nothing (its socket is gone).
+   */
+  destroyPlayer(guildId: string, stopped = false): void {
     const player = this.players.get(guildId);
     if (player === undefined) return;
     this.players.delete(guildId);
-    player.destroy();
+    player.destroy(stopped);
     this.host.log(`session ${this.id}: player ${guildId} destroyed`);
   }
 

@@ -9,6 +9,8 @@ import { open, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { oggOpusDurationMs, opusPreSkip, lastGranuleDurationMs } from '../audio/ogg-duration.js';
 import { toError } from '../errors.js';
+import { OggOpusDemuxer, parseOpusTags } from '../player/inputs/ogg-opus.js';
+import { readId, readVint } from '../player/inputs/webm-opus.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
 import type { TrackInfo } from './track-codec.js';
 import type { ApiException, ApiTrack, LoadResult, Severity } from './types.js';
@@ -42,6 +44,100 @@ export function probeName(head: Uint8Array): string | undefined {
   if (b0 === 0xff && (b1 & 0xe0) === 0xe0 && (b1 & 0x06) !== 0) return 'mp3';
   if (b0 === 0x47 && head[188] === 0x47) return 'mpegts-adts';
   return undefined;
+}
+
+/** Track info from an Ogg Opus file's OpusTags: TITLE, ARTIST (else ALBUMARTIST, PERFORMER), ISRC. */
+export interface FileTags {
+  title?: string;
+  author?: string;
+  isrc?: string;
+}
+
+/**
+ * The tags of an Ogg Opus stream from its first bytes (the OpusTags packet follows OpusHead,
+ * RFC 7845 §5.2: "OpusTags", vendor length + vendor, count, then length + "KEY=value" each, all
+ * lengths u32 little-endian; parsed by the Ogg input's `parseOpusTags`). A malformed packet gives none.
+ */
+export function oggOpusTags(head: Uint8Array): FileTags {
+  const demuxer = new OggOpusDemuxer();
+  try {
+    demuxer.push(head);
+  } catch {
+    return {};
+  }
+  const packet = demuxer.tags;
+  const comments = packet === undefined ? [] : (parseOpusTags(packet)?.comments ?? []);
+  const fields = new Map<string, string>();
+  for (const entry of comments) {
+    const eq = entry.indexOf('=');
+    const key = eq < 0 ? '' : entry.slice(0, eq).toUpperCase();
+    const value = entry.slice(eq + 1).trim();
+    if (key !== '' && value !== '' && !fields.has(key)) fields.set(key, value);
+  }
+  const author = fields.get('ARTIST') ?? fields.get('ALBUMARTIST') ?? fields.get('PERFORMER');
+  const title = fields.get('TITLE');
+  const isrc = fields.get('ISRC');
+  return {
+    ...(title === undefined ? {} : { title }),
+    ...(author === undefined ? {} : { author }),
+    ...(isrc === undefined ? {} : { isrc }),
+  };
+}
+
+const WEBM = {
+  Segment: 0x18538067,
+  Info: 0x1549a966,
+  TimecodeScale: 0x2ad7b1,
+  Duration: 0x4489,
+  Title: 0x7ba9,
+  Cluster: 0x1f43b675,
+} as const;
+
+/**
+ * A WebM/Matroska file's length (Segment › Info › Duration × TimecodeScale, ns → ms) and title
+ * (Info › Title) from its first bytes; Info comes before the first Cluster in practice. A flat walk:
+ * Segment and Info are entered, everything else is skipped by its size.
+ */
+export function webmInfo(head: Uint8Array): { lengthMs?: number; title?: string } {
+  let pos = 0;
+  let scale = 1_000_000;
+  let duration: number | undefined;
+  let title: string | undefined;
+  while (pos < head.length) {
+    const id = readId(head, pos);
+    if (typeof id === 'string') break;
+    const size = readVint(head, pos + id.length);
+    if (typeof size === 'string') break;
+    const body = pos + id.length + size.length;
+    if (id.value === WEBM.Cluster) break;
+    if (id.value === WEBM.Segment || id.value === WEBM.Info) {
+      pos = body; // enter
+      continue;
+    }
+    if (size.unknown || body + size.value > head.length) break;
+    const bytes = head.subarray(body, body + size.value);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (id.value === WEBM.TimecodeScale && bytes.length > 0 && bytes.length <= 6)
+      scale = bytes.reduce((v, b) => v * 256 + b, 0);
+    else if (id.value === WEBM.Duration && bytes.length === 8) duration = view.getFloat64(0);
+    else if (id.value === WEBM.Duration && bytes.length === 4) duration = view.getFloat32(0);
+    else if (id.value === WEBM.Title) title = Buffer.from(bytes).toString('utf8').trim() || undefined;
+    pos = body + size.value;
+  }
+  const lengthMs =
+    duration !== undefined && Number.isFinite(duration) && duration > 0
+      ? (duration * scale) / 1e6
+      : undefined;
+  return {
+    ...(lengthMs === undefined ? {} : { lengthMs }),
+    ...(title === undefined ? {} : { title }),
+  };
+}
+
+function tagsOf(probe: string, head: Uint8Array): FileTags {
+  if (probe === 'ogg') return oggOpusTags(head);
+  const title = probe === 'matroska/webm' ? webmInfo(head).title : undefined;
+  return title === undefined ? {} : { title };
 }
 
 /** The length of a WAV file from its header, ms. */
@@ -118,19 +214,21 @@ async function loadHttp(identifier: string, timeoutMs: number): Promise<LoadResu
   let length = isStream ? Number(LIVE_STREAM_LENGTH) : 0;
   if (!isStream) {
     if (probe === 'wav') length = wavDurationMs(head) ?? 0;
+    if (probe === 'matroska/webm') length = webmInfo(head).lengthMs ?? 0;
     if (probe === 'ogg' && size !== undefined)
       length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
   }
+  const tags = tagsOf(probe, head);
   const track = trackOf(
     {
       identifier,
-      author: UNKNOWN_ARTIST,
+      author: tags.author ?? UNKNOWN_ARTIST,
       length: Math.round(length),
       isStream,
-      title: UNKNOWN_TITLE,
+      title: tags.title ?? UNKNOWN_TITLE,
       uri: identifier,
       artworkUrl: null,
-      isrc: null,
+      isrc: tags.isrc ?? null,
       sourceName: 'http',
     },
     probe,
@@ -208,16 +306,18 @@ async function loadLocal(identifier: string): Promise<LoadResult | undefined> {
   let length = 0;
   if (probe === 'ogg') length = (await oggOpusDurationMs(path)) ?? 0;
   if (probe === 'wav') length = wavDurationMs(head) ?? 0;
+  if (probe === 'matroska/webm') length = webmInfo(head).lengthMs ?? 0;
+  const tags = tagsOf(probe, head);
   const track = trackOf(
     {
       identifier: path,
-      author: UNKNOWN_ARTIST,
+      author: tags.author ?? UNKNOWN_ARTIST,
       length: Math.round(length),
       isStream: false,
-      title: UNKNOWN_TITLE,
+      title: tags.title ?? UNKNOWN_TITLE,
       uri: path,
       artworkUrl: null,
-      isrc: null,
+      isrc: tags.isrc ?? null,
       sourceName: 'local',
     },
     probe,

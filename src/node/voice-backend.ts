@@ -13,9 +13,8 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { toError } from '../errors.js';
+import { isVoxcordError, toError, VoxcordError } from '../errors.js';
 import { FRAME_DURATION_MS } from '../protocol/constants.js';
-import type { VoxcordError } from '../errors.js';
 import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import { joinVoiceChannel } from '../gateway/registry.js';
 import type { VoiceConnection, VoiceConnectionState } from '../gateway/voice-connection.js';
@@ -183,6 +182,8 @@ class VoicePlayer implements BackendPlayer {
   private endTime: number | undefined;
   private endReached = false;
   private closedReported = false;
+  /** connect() will try again after a transport failure of the connection it is waiting for. */
+  private transportRetry = false;
   private startReported: Track | undefined;
   /** The frame counts of the connections this player had before the current one. */
   private readonly pastFrames = { sent: 0, nulled: 0 };
@@ -360,27 +361,36 @@ class VoicePlayer implements BackendPlayer {
 
   async connect(voice: VoiceCredentials): Promise<void> {
     const generation = ++this.generation;
-    this.dropConnection();
-    this.closedReported = false;
-    const connection = joinVoiceChannel({
-      guildId: this.ctx.guildId,
-      channelId: voice.channelId,
-      group: `voxcord-node:${this.ctx.sessionId}`,
-      adapterCreator: credentialAdapter(this.ctx.guildId, this.ctx.userId, voice),
-      reconnect: { maxAttempts: 0 },
-      ...(this.options.engine === undefined ? {} : { engine: this.options.engine }),
-      ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
-    });
-    this.connection = connection;
-    this.unsubscribe = connection.subscribe(this.player);
-    connection.on('stateChange', (_old, next) => this.onConnectionState(connection, next));
-    connection.on('error', () => undefined); // reported through the state (WebSocketClosedEvent)
-    try {
-      await entersState(connection, 'ready', this.options.connectTimeoutMs ?? 15_000);
-    } catch (err) {
-      if (generation !== this.generation) return; // a newer PATCH superseded this one
+    for (let attempt = 1; ; attempt++) {
       this.dropConnection();
-      throw toError(err);
+      this.closedReported = false;
+      // A transport failure (IP discovery or UDP, e.g. packets lost on a loaded host) is tried
+      // again with the same credentials, a bounded number of times; closes by the voice server are not.
+      this.transportRetry = attempt < CONNECT_ATTEMPTS;
+      const connection = joinVoiceChannel({
+        guildId: this.ctx.guildId,
+        channelId: voice.channelId,
+        group: `voxcord-node:${this.ctx.sessionId}`,
+        adapterCreator: credentialAdapter(this.ctx.guildId, this.ctx.userId, voice),
+        reconnect: { maxAttempts: 0 },
+        ...(this.options.engine === undefined ? {} : { engine: this.options.engine }),
+        ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
+      });
+      this.connection = connection;
+      this.unsubscribe = connection.subscribe(this.player);
+      connection.on('stateChange', (_old, next) => this.onConnectionState(connection, next));
+      connection.on('error', () => undefined); // reported through the state (WebSocketClosedEvent)
+      try {
+        await readyOrClosed(connection, this.options.connectTimeoutMs ?? 15_000);
+        break;
+      } catch (err) {
+        if (generation !== this.generation) return; // a newer PATCH superseded this one
+        if (this.transportRetry && isTransportFailure(err)) continue;
+        this.dropConnection();
+        throw toError(err);
+      } finally {
+        this.transportRetry = false;
+      }
     }
     if (generation === this.generation) this.listener.voiceReady();
   }
@@ -396,6 +406,7 @@ class VoicePlayer implements BackendPlayer {
   private onConnectionState(connection: VoiceConnection, next: VoiceConnectionState): void {
     if (connection !== this.connection || this.closedReported) return;
     if (next.status === 'disconnected' && !next.willReconnect) {
+      if (this.transportRetry && isTransportFailure(next.error)) return; // connect() tries again
       this.closedReported = true;
       this.listener.voiceClosed(next.closeCode ?? 4000, next.error?.message ?? next.reason, true);
     }
@@ -411,6 +422,53 @@ class VoicePlayer implements BackendPlayer {
     this.pastFrames.sent += counts.sent;
     this.pastFrames.nulled += counts.nulled;
     connection.destroy();
+  }
+}
+
+/** Voice connects per PATCH when the transport fails (IP discovery or UDP), with the same credentials. */
+const CONNECT_ATTEMPTS = 3;
+
+/** An IP discovery or UDP failure anywhere in the error's cause chain. */
+function isTransportFailure(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (isVoxcordError(e, 'IP_DISCOVERY_FAILED') || isVoxcordError(e, 'UDP_ERROR')) return true;
+  return false;
+}
+
+/**
+ * Resolves when the connection is ready; rejects at once when it closes for good (e.g. 4004 for
+ * credentials the voice server no longer accepts), so the PATCH answers 500 then rather than at the
+ * timeout (a client's own request timeout, 10 s in lavalink-client, would fire first).
+ */
+async function readyOrClosed(connection: VoiceConnection, timeoutMs: number): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () =>
+      abort.abort(
+        new VoxcordError('STATE_TIMEOUT', `the voice connection did not get ready within ${timeoutMs} ms`, {
+          details: { timeoutMs },
+        }),
+      ),
+    timeoutMs,
+  );
+  const onState = (_old: VoiceConnectionState, next: VoiceConnectionState): void => {
+    if (next.status === 'disconnected' && !next.willReconnect)
+      abort.abort(
+        next.error ??
+          new VoxcordError(
+            'GATEWAY_CLOSED',
+            `the voice connection closed (${next.closeCode ?? next.reason})`,
+          ),
+      );
+  };
+  connection.on('stateChange', onState);
+  try {
+    await entersState(connection, 'ready', abort.signal);
+  } catch (err) {
+    throw abort.signal.aborted ? toError(abort.signal.reason) : err;
+  } finally {
+    clearTimeout(timer);
+    connection.off('stateChange', onState);
   }
 }
 

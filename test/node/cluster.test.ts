@@ -6,6 +6,7 @@
  * its track, each node's REST stats and frameStats agree with the players it holds.
  * `npm test` runs P = 6; `npm run soak:node` runs P = 60 (NODE_CLUSTER_PLAYERS).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
@@ -24,6 +25,20 @@ const STATS_MS = 1000;
 
 const cleanup = cleanupAfterEach();
 
+/** The kernel's UDP receive-buffer drops (Linux /proc/net/snmp), for the trace. */
+function udpErrors(): string {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'));
+    const keys = lines[0]?.split(/\s+/) ?? [];
+    const values = lines[1]?.split(/\s+/) ?? [];
+    return `udp RcvbufErrors ${values[keys.indexOf('RcvbufErrors')] ?? '?'}`;
+  } catch {
+    return 'udp counters n/a';
+  }
+}
+
 const guildOf = (i: number): string => String(1700000000000001000n + BigInt(i));
 const channelOf = (i: number): string => String(1700000000000002000n + BigInt(i));
 const listenerOf = (i: number): string => String(1700000000000003000n + BigInt(i));
@@ -33,13 +48,30 @@ describe(`a cluster of ${NODES} node processes`, () => {
     `lavalink-client spreads ${PLAYERS} players over the nodes; each is heard, stats agree`,
     async () => {
       const guilds = Array.from({ length: PLAYERS }, (_, i) => guildOf(i));
-      const local = await startLocalDiscord({ gateway: { guilds, voiceEventOrder: 'state-first' } });
+      const serverEvents: { at: number; e: object }[] = [];
+      const local = await startLocalDiscord({
+        gateway: { guilds, voiceEventOrder: 'state-first' },
+        ...(process.env.NODE_CLUSTER_TRACE
+          ? {
+              voice: {
+                log: (e: { type: string }) => {
+                  if (e.type === 'rtp' || e.type === 'packet') return;
+                  serverEvents.push({ at: Date.now(), e });
+                  if (serverEvents.length > 20_000) serverEvents.splice(0, 10_000);
+                },
+              },
+            }
+          : {}),
+      });
       cleanup.add(() => local.stop());
       const engine = createMediaEngine();
       cleanup.add(() => engine.close());
       const dir = await tempDir(cleanup, 'voxcord-node-cluster-');
       const file = join(dir, 'tone.ogg');
-      await writeOgg(file, await encodeTones({ notes: [{ frequency: 500, ms: 60_000 }], amplitude: 0.3 }));
+      await writeOgg(
+        file,
+        await encodeTones({ notes: [{ frequency: 500, ms: 30_000 + PLAYERS * 1000 }], amplitude: 0.3 }),
+      );
       const nodes = await Promise.all(
         Array.from({ length: NODES }, () => spawnNode(cleanup, { statsIntervalMs: STATS_MS })),
       );
@@ -58,8 +90,12 @@ describe(`a cluster of ${NODES} node processes`, () => {
           port: n.port,
           authorization: PASSWORD,
           id: `n${i}`,
-          retryAmount: 1,
-          retryDelay: 100,
+          // lavalink-client destroys every player still on a node when it gives up reconnecting
+          // (after retryAmount attempts retryDelay apart), moved or not: the window must outlast
+          // the move of all of a node's players (its autoMove moves 4-5 at a time). See
+          // failover-limit.test.ts.
+          retryAmount: 5,
+          retryDelay: 1000,
         })),
         client: { id: BOT, username: 'voxcord-bot' },
         autoMove: true,
@@ -69,10 +105,17 @@ describe(`a cluster of ${NODES} node processes`, () => {
       });
       const destroyed = new Map<string, string>();
       const moveFailures: string[] = [];
+      const trace: string[] = [];
+      const t0 = Date.now();
       manager.on('debug', (event, data) => {
-        if (String(event) === 'PlayerChangeNodeFail')
-          moveFailures.push((data as { message: string }).message);
+        const message = (data as { message?: string }).message ?? '';
+        if (process.env.NODE_CLUSTER_TRACE) trace.push(`${Date.now() - t0} ${String(event)} ${message}`);
+        if (String(event) === 'PlayerChangeNodeFail' || String(event) === 'PlayerDestroyFail')
+          moveFailures.push(`${String(event)}: ${message}`);
       });
+      manager.nodeManager.on('destroy', (n, reason) =>
+        trace.push(`${Date.now() - t0} node ${n.id} destroyed: ${String(reason)}`),
+      );
       manager.on('playerDestroy', (player, reason) => destroyed.set(player.guildId, String(reason)));
       const connected = new Set<string>();
       manager.nodeManager.on('connect', (n) => connected.add(n.id));
@@ -139,6 +182,11 @@ describe(`a cluster of ${NODES} node processes`, () => {
       const before = new Map(victims.map((g) => [g, listeners.get(g)!.heard()]));
       nodes[0]!.kill();
       const killedAt = Date.now();
+      trace.push(`${killedAt - t0} SIGKILL n0 (${victims.length} players); ${udpErrors()}`);
+      const udpTimer = process.env.NODE_CLUSTER_TRACE
+        ? setInterval(() => trace.push(`${Date.now() - t0} ${udpErrors()}`), 1000)
+        : undefined;
+      cleanup.add(() => clearInterval(udpTimer));
       const back = new Map<string, number>();
       try {
         await until(
@@ -164,14 +212,23 @@ describe(`a cluster of ${NODES} node processes`, () => {
                   ? 'no node'
                   : (await api(`http://127.0.0.1:${n.port}`, `/v4/sessions/${p.node.sessionId}/players/${g}`))
                       .text;
-              return `${g} on ${p?.node.id ?? '-'}: ${seen.slice(0, 300)}`;
+              const shown = seen.startsWith('{')
+                ? JSON.stringify(JSON.parse(seen, (k, v: unknown) => (k === 'track' ? undefined : v)))
+                : seen;
+              return `${g} on ${p?.node.id ?? '-'}: ${shown}`;
             }),
         );
+        if (process.env.NODE_CLUSTER_TRACE)
+          console.log(
+            [...trace, ...serverEvents.map(({ at, e }) => `${at} server ${JSON.stringify(e)}`)].join('\n'),
+          );
         throw new Error(
-          `${String(err)}: ${back.size} of ${victims.length} moved players heard again; not: ${missing.join(' | ')}; ` +
+          `${String(err)}: ${back.size} of ${victims.length} moved players heard again ` +
+            `(those after ${[...back.values()].sort((a, b) => a - b).join(', ')} ms); not: ${missing.join(' | ')}; ` +
             `the client's move failures: ${[...new Set(moveFailures)].slice(0, 5).join(' | ')}`,
         );
       }
+      if (process.env.NODE_CLUSTER_TRACE) console.log(trace.join('\n'));
       const worst = Math.max(...back.values());
       console.log(`failover: ${victims.length} players off a killed node, heard again after ≤ ${worst} ms`);
       for (const g of victims) expect(manager.players.get(g)?.node.id).not.toBe('n0');

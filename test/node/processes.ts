@@ -22,13 +22,19 @@ export async function spawnNode(
   const script = [
     `import { startNode } from '${url('../../src/node/server.ts')}';`,
     `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
-    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend: createVoiceBackend({ tls: false }) });`,
+    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend: createVoiceBackend({ tls: false })${process.env.NODE_CLUSTER_TRACE ? ', log: (l) => console.log(l)' : ''} });`,
     "console.log('PORT ' + node.port);",
   ].join('\n');
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   cleanup.add(() => child.kill('SIGKILL'));
+  // NODE_CLUSTER_TRACE: the node's own log lines, prefixed with its port, on stderr.
+  if (process.env.NODE_CLUSTER_TRACE)
+    child.stdout.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n'))
+        if (line !== '') process.stderr.write(`${Date.now()} node ${line}\n`);
+    });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {

@@ -279,7 +279,7 @@ describe('players', () => {
       [{ voice: { token: 't', endpoint: 'e', sessionId: 's' } }, /voice.channelId/],
       [{ endTime: 0 }, /End time/],
       [{ filters: { timescale: { speed: 1.2 } } }, /disabled.*timescale/],
-      [{ filters: { distortion: {} } }, /distortion/],
+      [{ filters: { distortion: { scale: 'x' } } }, /distortion.scale/],
       [{ filters: { pluginFilters: { echo: {} } } }, /echo/],
       [{ filters: { equalizer: [{ band: 20, gain: 0.1 }] } }, /band/],
       [{ volume: 1001 }, /Volume/],
@@ -387,6 +387,34 @@ describe('players', () => {
     expect(list).toHaveLength(1);
     expect((await api(base, path, { method: 'DELETE' })).status).toBe(204);
     expect((await api(base, path)).status).toBe(404);
+    await client.close();
+  });
+
+  it('DELETE of a player with a track sends TrackEndEvent stopped (as Lavalink), without one nothing', async () => {
+    const { client, id } = await session();
+    const a = await loadOne(localOgg);
+    const path = `/v4/sessions/${id}/players/777`;
+    await api(base, path, { method: 'PATCH', body: { track: { encoded: a.encoded, userData: { n: 1 } } } });
+    await client.wait((m) => m.type === 'TrackStartEvent');
+    expect((await api(base, path, { method: 'DELETE' })).status).toBe(204);
+    const ended = await client.wait((m) => m.type === 'TrackEndEvent');
+    expect(ended).toMatchObject({
+      guildId: '777',
+      reason: 'stopped',
+      track: { encoded: a.encoded, userData: { n: 1 } },
+    });
+    expect((await api(base, path)).status).toBe(404);
+    // A player without a track: 204 and no event; nothing more after the player is gone.
+    const idle = `/v4/sessions/${id}/players/778`;
+    await api(base, idle, { method: 'PATCH', body: { volume: 50 } });
+    expect((await api(base, idle, { method: 'DELETE' })).status).toBe(204);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(client.events('TrackEndEvent')).toHaveLength(1);
+    expect(
+      client.messages.filter(
+        (m) => m.guildId === '777' && client.messages.indexOf(m) > client.messages.indexOf(ended),
+      ),
+    ).toEqual([]);
     await client.close();
   });
 

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { botClient } from '../support/call.js';
+import type { MediaEngine } from '../../src/media/media-engine.js';
 import type { GatewayVoiceServerData, GatewayVoiceStateData } from '../../src/gateway/adapter.js';
 import type { BackendPlayer, NodePlayerBackend } from '../../src/node/backend.js';
 import { startNode } from '../../src/node/server.js';
@@ -35,6 +36,8 @@ export interface VoiceHarnessOptions {
   toneMs?: number;
   statsIntervalMs?: number;
   backend?: Omit<VoiceBackendOptions, 'engine' | 'tls'>;
+  /** Wraps the world's media engine for the node's players (fault injection). */
+  wrapEngine?: (engine: MediaEngine) => MediaEngine;
 }
 
 export interface VoiceHarness {
@@ -89,7 +92,8 @@ export async function startVoiceHarness(
 
   const players: BackendPlayer[] = [];
   const frameReads: { sent: number; nulled: number }[] = [];
-  const inner = createVoiceBackend({ ...options.backend, engine: world.engine, tls: false });
+  const engine = options.wrapEngine?.(world.engine) ?? world.engine;
+  const inner = createVoiceBackend({ ...options.backend, engine, tls: false });
   const backend: NodePlayerBackend = {
     name: inner.name,
     createPlayer(context, listener) {

@@ -4,7 +4,8 @@
  * runs its chain on the mixed output, a Track on its own audio before mixing. With no filter
  * active the chain is inactive, and the player passes Opus frames through untouched.
  *
- * Order as Lavalink's: volume, equalizer, karaoke, tremolo, vibrato, rotation, channelMix, lowPass.
+ * Order as Lavalink's: volume, equalizer, karaoke, tremolo, vibrato, distortion, rotation, channelMix,
+ * lowPass.
  */
 import { VoxcordError } from '../../errors.js';
 import { CHANNELS } from '../../protocol/constants.js';
@@ -17,6 +18,8 @@ import {
   VolumeStage,
 } from './effects.js';
 import type { ChannelMixSettings, KaraokeSettings } from './effects.js';
+import { DISTORTION_DEFAULTS, DistortionStage } from './distortion.js';
+import type { DistortionSettings } from './distortion.js';
 import { EQUALIZER_BAND_COUNT, EQUALIZER_MAX_GAIN, EQUALIZER_MIN_GAIN, EqualizerStage } from './equalizer.js';
 import type { FilterStage } from './stage.js';
 import { VibratoStage } from './vibrato.js';
@@ -28,6 +31,7 @@ export const SUPPORTED_FILTERS = [
   'karaoke',
   'tremolo',
   'vibrato',
+  'distortion',
   'rotation',
   'channelMix',
   'lowPass',
@@ -48,6 +52,8 @@ export interface FilterSettings {
   karaoke?: Partial<KaraokeSettings> | null;
   tremolo?: { frequency?: number; depth?: number } | null;
   vibrato?: { frequency?: number; depth?: number } | null;
+  /** Wave shaping (see distortion.ts); every field defaults as Lavalink's. */
+  distortion?: Partial<DistortionSettings> | null;
   rotation?: { rotationHz?: number } | null;
   channelMix?: Partial<ChannelMixSettings> | null;
   lowPass?: { smoothing?: number } | null;
@@ -60,6 +66,7 @@ export interface ResolvedFilters {
   karaoke?: KaraokeSettings;
   tremolo?: { frequency: number; depth: number };
   vibrato?: { frequency: number; depth: number };
+  distortion?: DistortionSettings;
   rotation?: { rotationHz: number };
   channelMix?: ChannelMixSettings;
   lowPass?: { smoothing: number };
@@ -159,6 +166,16 @@ export function resolveFilters(settings: FilterSettings): ResolvedFilters {
     const depth = range(num(o.depth, 0.5, 'vibrato', 'depth'), 0, 1, 'vibrato', 'depth');
     if (depth > 0 && frequency > 0) out.vibrato = { frequency, depth };
   }
+  if (s.distortion != null) {
+    const o = object(s.distortion, 'distortion');
+    const d = { ...DISTORTION_DEFAULTS };
+    for (const key of Object.keys(DISTORTION_DEFAULTS) as (keyof DistortionSettings)[])
+      d[key] = num(o[key], DISTORTION_DEFAULTS[key], 'distortion', key);
+    const changed = (Object.keys(d) as (keyof DistortionSettings)[]).some(
+      (k) => d[k] !== DISTORTION_DEFAULTS[k],
+    );
+    if (changed) out.distortion = d;
+  }
   if (s.rotation != null) {
     const o = object(s.rotation, 'rotation');
     const rotationHz = num(o.rotationHz, 0, 'rotation', 'rotationHz');
@@ -247,6 +264,7 @@ export class FilterChain {
     keep('karaoke', r.karaoke !== undefined);
     keep('tremolo', r.tremolo !== undefined);
     keep('vibrato', r.vibrato !== undefined);
+    keep('distortion', r.distortion !== undefined);
     keep('rotation', r.rotation !== undefined);
     keep('channelMix', r.channelMix !== undefined);
     keep('lowPass', r.lowPass !== undefined);
@@ -292,6 +310,14 @@ export class FilterChain {
           s.frequency = v.frequency;
           s.depth = v.depth;
         },
+      );
+    }
+    if (r.distortion !== undefined) {
+      const d = r.distortion;
+      this.stage(
+        'distortion',
+        () => new DistortionStage(d),
+        (s) => (s.settings = d),
       );
     }
     if (r.rotation !== undefined) {

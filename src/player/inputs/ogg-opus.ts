@@ -139,6 +139,8 @@ export class OggOpusDemuxer {
   readonly stats: OggDemuxStats = { pages: 0, corruptPages: 0, skippedBytes: 0 };
   /** The OpusHead of the current stream, once seen. */
   head: OpusHead | undefined;
+  /** The OpusTags packet of the current stream (RFC 7845 §5.2), once seen. */
+  tags: Uint8Array | undefined;
   private buffer: Uint8Array = new Uint8Array(0);
   private serial: number | undefined;
   /** Packets of the selected stream seen so far (0 = OpusHead, 1 = OpusTags). */
@@ -204,7 +206,7 @@ export class OggOpusDemuxer {
   private pageValid(page: Uint8Array): boolean {
     if (page[4] !== 0) return false; // stream structure version
     const stored = new DataView(page.buffer, page.byteOffset + 22, 4).getUint32(0, true);
-    const copy = page.slice();
+    const copy = new Uint8Array(page); // a copy: Buffer#slice would be a view of the caller's bytes
     copy.fill(0, 22, 26);
     return oggCrc(copy) === stored;
   }
@@ -253,6 +255,7 @@ export class OggOpusDemuxer {
     if (index === 0) this.head = parseOpusHead(packet);
     else if (index === 1) {
       if (!startsWith(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
+      this.tags = packet;
       const title = opusTagsTitle(packet);
       if (title !== undefined) this.onInfo?.({ title });
     } else out.push(packet);

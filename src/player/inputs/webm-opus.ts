@@ -62,7 +62,7 @@ const MAX_ELEMENT_BYTES = 16 * 1024 * 1024;
 type Vint = { value: number; length: number; unknown: boolean } | 'more' | 'invalid';
 
 /** An element ID (marker bits kept, 1-4 bytes). */
-function readId(buf: Uint8Array, pos: number): Vint {
+export function readId(buf: Uint8Array, pos: number): Vint {
   const first = buf[pos];
   if (first === undefined) return 'more';
   const length = Math.clz32(first) - 23;

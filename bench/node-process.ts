@@ -1,0 +1,156 @@
+/**
+ * One side of the node bench (bench/node.ts), in its own process so that its CPU and RSS are its
+ * own. argv[2] is the variant:
+ * - `voxcord-node`: `startNode` with the voice backend (voxcord's voice, one media engine);
+ * - `djs-node`: the same front end over @discordjs/voice + davey (./node-djs-backend.ts);
+ * - `library`: no protocol layer; the driver sends allocations over IPC and this process joins
+ *   each with voxcord's `joinVoiceChannel` and plays the file with an `AudioPlayer`, as a
+ *   one-process bot does.
+ * IPC requests (all answered with the same id): `join` (library only), `counters` (CPU, RSS, send
+ * lateness histograms), `stall` (busy-wait blockMs every everyMs for durationMs on the main thread).
+ * Run only through `fork`.
+ */
+import { performance } from 'node:perf_hooks';
+import { joinVoiceChannel } from '../src/gateway/registry.js';
+import type { VoiceConnection } from '../src/gateway/voice-connection.js';
+import { createMediaEngine } from '../src/media/index.js';
+import type { MediaChannel } from '../src/media/index.js';
+import { startNode } from '../src/node/server.js';
+import { createVoiceBackend } from '../src/node/voice-backend.js';
+import { AudioPlayer } from '../src/player/audio-player.js';
+import { fileInput } from '../src/player/inputs/file.js';
+import { Track } from '../src/player/track.js';
+import type { LatenessData } from '../src/media/lateness-histogram.js';
+import type { Allocation } from '../src/server/index.js';
+import { entersState } from '../src/util/enters-state.js';
+import { createTestAdapter } from '../test/interop/djs-adapter.js';
+import { inBatches } from './clients/types.js';
+import { watchedEngine } from './clients/voxcord.js';
+import { isRecord } from './ipc.js';
+import { createDjsBackend } from './node-djs-backend.js';
+import { installUdpProbe } from './udp-probe.js';
+
+export type NodeBenchVariant = 'voxcord-node' | 'djs-node' | 'library';
+
+export type NodeProcessRequest =
+  | { type: 'join'; id: number; allocations: Allocation[]; file: string }
+  | { type: 'counters'; id: number }
+  | { type: 'stall'; id: number; everyMs: number; blockMs: number; durationMs: number };
+
+export interface NodeProcessCounters {
+  cpuUs: number;
+  rssBytes: number;
+  /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
+  lateness: LatenessData[];
+}
+
+export type NodeProcessMessage =
+  | { type: 'ready'; port: number | null }
+  | { type: 'joined'; id: number; joinMs: number[] }
+  | { type: 'counters'; id: number; counters: NodeProcessCounters }
+  | { type: 'stalled'; id: number; stalls: number }
+  | { type: 'error'; id: number; message: string };
+
+const variant = process.argv[2] as NodeBenchVariant;
+const tlsCa = process.env.VOXCORD_BENCH_CA ?? '';
+const PASSWORD = 'bench';
+/** The nodes' stats interval (frameStats windows); the driver sets 1 s. */
+const statsIntervalMs = Number(process.env.VOXCORD_BENCH_STATS_MS ?? 60_000);
+
+function send(message: NodeProcessMessage): void {
+  process.send?.(message);
+}
+
+const channels: MediaChannel[] = [];
+const engine = variant === 'djs-node' ? undefined : watchedEngine(createMediaEngine(), channels);
+// djs sends on the main thread: the probe measures its sends against the 20 ms grid.
+const probe = variant === 'djs-node' ? installUdpProbe() : undefined;
+probe?.start();
+
+let port: number | null = null;
+if (variant === 'voxcord-node' && engine !== undefined)
+  port = (
+    await startNode({
+      port: 0,
+      password: PASSWORD,
+      statsIntervalMs,
+      backend: createVoiceBackend({ engine, tls: { ca: tlsCa } }),
+    })
+  ).port;
+else if (variant === 'djs-node')
+  port = (await startNode({ port: 0, password: PASSWORD, statsIntervalMs, backend: createDjsBackend() }))
+    .port;
+
+const connections: VoiceConnection[] = [];
+
+async function joinAll(allocations: readonly Allocation[], file: string): Promise<number[]> {
+  const times: number[] = [];
+  await inBatches(allocations, 50, async (a) => {
+    const t0 = performance.now();
+    const connection = joinVoiceChannel({
+      guildId: a.guildId,
+      channelId: a.channelId,
+      adapterCreator: createTestAdapter(a).adapterCreator,
+      selfDeaf: true,
+      tls: { ca: tlsCa },
+      ...(engine === undefined ? {} : { engine }),
+    });
+    connections.push(connection);
+    await entersState(connection, 'ready', 60_000);
+    const player = new AudioPlayer();
+    connection.subscribe(player);
+    player.play(new Track(fileInput(file)));
+    times.push(performance.now() - t0);
+  });
+  return times;
+}
+
+async function counters(): Promise<NodeProcessCounters> {
+  const cpu = process.cpuUsage();
+  if (probe !== undefined) {
+    const seen = probe.stop();
+    probe.start();
+    return { cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage().rss, lateness: [seen.histogram] };
+  }
+  const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
+  return {
+    cpuUs: cpu.user + cpu.system,
+    rssBytes: process.memoryUsage().rss,
+    lateness: all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : [])),
+  };
+}
+
+function stall(everyMs: number, blockMs: number, durationMs: number): Promise<number> {
+  let count = 0;
+  const timer = setInterval(() => {
+    const end = performance.now() + blockMs;
+    while (performance.now() < end) {
+      // busy-wait on purpose: a main-thread stall
+    }
+    count++;
+  }, everyMs);
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      clearInterval(timer);
+      resolve(count);
+    }, durationMs),
+  );
+}
+
+process.on('message', (raw: unknown) => {
+  if (!isRecord(raw) || typeof raw.id !== 'number') return;
+  const req = raw as unknown as NodeProcessRequest;
+  const fail = (err: unknown): void =>
+    send({ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) });
+  if (req.type === 'join')
+    joinAll(req.allocations, req.file).then((joinMs) => send({ type: 'joined', id: req.id, joinMs }), fail);
+  else if (req.type === 'counters')
+    counters().then((c) => send({ type: 'counters', id: req.id, counters: c }), fail);
+  else if (req.type === 'stall')
+    stall(req.everyMs, req.blockMs, req.durationMs).then(
+      (stalls) => send({ type: 'stalled', id: req.id, stalls }),
+      fail,
+    );
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', port });
