@@ -11,3 +11,4 @@ export type {
   VoiceDaveStats,
   VoiceSendStats,
 } from './session-dave.js';
+export type { InboundStats } from './inbound.js';
