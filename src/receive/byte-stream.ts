@@ -16,7 +16,7 @@ import { VoxcordError } from '../errors.js';
 import { OPUS_SILENCE_FRAME } from '../protocol/constants.js';
 import { OggOpusPager, pcmBytes } from './recorder.js';
 import type { OggOpusOptions } from './recorder.js';
-import type { ReceivedFrame, UserAudioStream } from './user-stream.js';
+import type { FrameStream, ReceivedFrame } from './received-frame.js';
 
 export type ByteStreamFormat = 'pcm' | 'opus' | 'ogg';
 
@@ -39,7 +39,7 @@ export class AudioByteStream extends Readable {
 
   constructor(
     /** The frame stream underneath (its `dropped` counts frames a slow consumer missed). */
-    readonly source: UserAudioStream,
+    readonly source: FrameStream,
     { format, ogg, ...options }: AudioByteStreamOptions = {},
   ) {
     const chosen = format ?? (source.mode === 'pcm' ? 'pcm' : 'opus');

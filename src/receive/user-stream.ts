@@ -12,8 +12,9 @@ import { RECEIVE_MAX_QUEUED_FRAMES } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import { AudioByteStream } from './byte-stream.js';
 import type { AudioByteStreamOptions } from './byte-stream.js';
+import type { ReceiveMode, ReceivedFrame } from './received-frame.js';
 
-export type ReceiveMode = 'opus' | 'pcm';
+export type { ReceiveMode, ReceivedFrame } from './received-frame.js';
 
 export type EndBehavior =
   /** Ends only when destroyed or when the receiver closes. */
@@ -32,21 +33,6 @@ export interface SubscribeOptions {
   end?: EndBehavior;
   /** Frames kept for a consumer that is not reading (default 500 = 10 s). */
   maxQueuedFrames?: number;
-}
-
-export interface ReceivedFrame {
-  /** RTP sequence number (u16). */
-  sequence: number;
-  /** RTP timestamp (u32, 48 kHz); interpolated for concealed frames. */
-  timestamp: number;
-  /** Arrival time (performance.now() ms); undefined for a concealed frame. */
-  receivedAt: number | undefined;
-  /** Opus mode: the frame; absent when lost (concealed: true). */
-  payload?: Uint8Array;
-  /** PCM mode: 1920 interleaved s16 stereo samples (20 ms). */
-  pcm?: Int16Array;
-  /** True for a slot whose packet was lost, late or undecodable (PCM mode: PLC/FEC output). */
-  concealed: boolean;
 }
 
 export function validateSubscribeOptions(options: SubscribeOptions): Required<SubscribeOptions> {

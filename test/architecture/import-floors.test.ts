@@ -29,8 +29,6 @@ const SRC = join(ROOT, 'src');
 const CYCLE_EXCEPTIONS: ReadonlyMap<string, string> = new Map([
   // Type-only: a connection subscribes a player, a player plays to connections (as in @discordjs/voice).
   ['src/compat/discordjs-voice/connection.ts, src/compat/discordjs-voice/player.ts', 'type-only'],
-  // Type-only: a user stream makes its byte view, the view reads the stream's frames.
-  ['src/receive/byte-stream.ts, src/receive/user-stream.ts', 'type-only'],
 ]);
 
 /** Folder index.ts files that still hold code (the rest may only re-export). */
