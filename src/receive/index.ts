@@ -17,6 +17,7 @@ export type {
   EndBehavior,
   ReceiveMode,
 } from './user-stream.js';
+export type { FrameStream } from './received-frame.js';
 export type { UserReceiveStats, ReceiverTotals } from './receive-stats.js';
 export type { JitterBufferOptions } from './jitter-buffer.js';
 export { createWavWriter, createOggOpusWriter, recordWav, recordOggOpus } from './recorder.js';
