@@ -492,10 +492,12 @@ export class WorkerMediaEngine implements MediaEngine {
     const shards = [...this.shards];
     const clocks = await Promise.all(
       shards.map((s) =>
-        s.request((req) => ({ t: 'clock', req })).then(
-          (value) => value as PacingClockStats,
-          () => undefined,
-        ),
+        s
+          .request((req) => ({ t: 'clock', req }))
+          .then(
+            (value) => value as PacingClockStats,
+            () => undefined,
+          ),
       ),
     );
     const perWorker: EngineWorkerStats[] = [];
