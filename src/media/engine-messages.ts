@@ -78,12 +78,17 @@ export type WorkerEvent =
    * emptied, or a burst ended, or frames were dropped), not per frame.
    */
   | { t: 'dequeued'; id: number; count: number; sent: SendCounts }
-  /**
-   * `count` received packets, in order: the next `count` rows of the message's `rtpMeta` (RTP_META
-   * fields each), their payloads in `rtpData`. Consecutive packets share one event, so a batch
-   * of packets crosses the worker boundary as two typed arrays, not an object per packet.
-   */
-  | { t: 'rtp'; count: number }
+  | {
+      t: 'rtp';
+      id: number;
+      ssrc: number;
+      sequence: number;
+      timestamp: number;
+      /** The payload's bytes in the message's `rtpData`. */
+      offset: number;
+      length: number;
+      receivedAt: number;
+    }
   | { t: 'drop'; id: number; reason: RtpDropReason }
   | { t: 'burstEnd'; id: number }
   | { t: 'error'; id: number; error: SerializedError }
@@ -91,24 +96,8 @@ export type WorkerEvent =
 
 export type WorkerToMain =
   | { t: 'ready'; timeOrigin: number }
-  /**
-   * `rtpData`: every 'rtp' payload of the batch, back to back; `rtpMeta`: one row per packet (see
-   * RtpMeta). Both transferred, one of each per batch.
-   */
-  | { t: 'events'; events: WorkerEvent[]; rtpData?: ArrayBuffer; rtpMeta?: ArrayBuffer };
-
-/** Fields of one received packet's row in `rtpMeta` (a Float64Array): index of each in the row. */
-export const RtpMeta = {
-  id: 0,
-  ssrc: 1,
-  sequence: 2,
-  timestamp: 3,
-  offset: 4,
-  length: 5,
-  receivedAt: 6,
-  /** Fields per row. */
-  size: 7,
-} as const;
+  /** `rtpData`: every 'rtp' payload of the batch, back to back (one transfer per batch, not per packet). */
+  | { t: 'events'; events: WorkerEvent[]; rtpData?: ArrayBuffer };
 
 /** Channel knobs passed as workerData (plain data only). */
 export interface WorkerData {

@@ -6,8 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isVoxcordError, VoxcordError } from '../errors.js';
 import { PacingClock } from './clock.js';
 import { DaveSendKey } from '../dave/send-key.js';
-import type { FrameProtection, ReceivedRtp, SendCounts } from './media-engine.js';
-import { RtpMeta } from './engine-messages.js';
+import type { FrameProtection, SendCounts } from './media-engine.js';
 import type {
   CommandBatch,
   ReplyValue,
@@ -46,9 +45,6 @@ let outbox: WorkerEvent[] = [];
 /** Payloads of the outbox's 'rtp' events, back to back. */
 let rtpBytes = new Uint8Array(16 * 1024);
 let rtpLength = 0;
-/** One row per staged packet (RtpMeta fields). */
-let rtpMeta = new Float64Array(64 * RtpMeta.size);
-let rtpRows = 0;
 const dirty = new Set<number>();
 let flushScheduled = false;
 
@@ -86,36 +82,13 @@ function flush(): void {
   const events = reports.length > 0 ? [...reports, ...outbox] : outbox;
   outbox = [];
   if (events.length === 0) return;
-  if (rtpRows === 0) {
+  if (rtpLength === 0) {
     port!.postMessage({ t: 'events', events } satisfies WorkerToMain);
     return;
   }
   const rtpData = rtpBytes.slice(0, rtpLength).buffer;
-  const meta = rtpMeta.slice(0, rtpRows * RtpMeta.size).buffer;
   rtpLength = 0;
-  rtpRows = 0;
-  port!.postMessage({ t: 'events', events, rtpData, rtpMeta: meta } satisfies WorkerToMain, [rtpData, meta]);
-}
-
-/** Stages a received packet: its payload in the batch's bytes, a row in its meta, one event per run. */
-function postRtp(id: number, p: ReceivedRtp): void {
-  const at = rtpRows * RtpMeta.size;
-  if (at + RtpMeta.size > rtpMeta.length) {
-    const grown = new Float64Array(rtpMeta.length * 2);
-    grown.set(rtpMeta);
-    rtpMeta = grown;
-  }
-  rtpMeta[at + RtpMeta.id] = id;
-  rtpMeta[at + RtpMeta.ssrc] = p.ssrc;
-  rtpMeta[at + RtpMeta.sequence] = p.sequence;
-  rtpMeta[at + RtpMeta.timestamp] = p.timestamp;
-  rtpMeta[at + RtpMeta.offset] = stageRtp(p.payload);
-  rtpMeta[at + RtpMeta.length] = p.payload.length;
-  rtpMeta[at + RtpMeta.receivedAt] = p.receivedAt;
-  rtpRows++;
-  const last = outbox[outbox.length - 1];
-  if (last !== undefined && last.t === 'rtp') last.count++;
-  else post({ t: 'rtp', count: 1 });
+  port!.postMessage({ t: 'events', events, rtpData } satisfies WorkerToMain, [rtpData]);
 }
 
 /** Appends a payload to the batch's RTP bytes; returns its offset. */
@@ -153,7 +126,18 @@ function host(id: number, channel: UdpMediaChannel): void {
     dirty.add(id);
     scheduleFlush();
   };
-  channel.on('rtp', (p) => postRtp(id, p));
+  channel.on('rtp', (p) => {
+    post({
+      t: 'rtp',
+      id,
+      ssrc: p.ssrc,
+      sequence: p.sequence,
+      timestamp: p.timestamp,
+      offset: stageRtp(p.payload),
+      length: p.payload.length,
+      receivedAt: p.receivedAt,
+    });
+  });
   channel.on('drop', (reason) => post({ t: 'drop', id, reason }));
   // The main side mirrors the counts (and emits its own 'sendDrop') from the next report.
   channel.on('sendDrop', () => {

@@ -19,7 +19,6 @@ import { VoxcordError } from '../errors.js';
 import { SUPPORTED_MODES, TRANSPORT_KEY_BYTES } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { RtpMeta } from './engine-messages.js';
 import type {
   CommandBatch,
   ReplyValue,
@@ -362,36 +361,10 @@ class WorkerShard {
       this.updateRef();
       return;
     }
-    const events = msg.events;
-    const meta = msg.rtpMeta === undefined ? undefined : new Float64Array(msg.rtpMeta);
-    let row = 0;
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      if (e.t === 'rtp') row = this.onRtp(e.count, row, msg.rtpData, meta);
-      else this.onEvent(e);
-    }
+    for (const e of msg.events) this.onEvent(e, msg.rtpData);
   }
 
-  /** Emits `count` received packets from the batch's rows, starting at `row`; returns the next row. */
-  private onRtp(count: number, row: number, rtpData?: ArrayBuffer, meta?: Float64Array): number {
-    if (rtpData === undefined || meta === undefined) return row + count;
-    for (let k = 0; k < count; k++, row++) {
-      const at = row * RtpMeta.size;
-      const ch = this.channels.get(meta[at + RtpMeta.id]!);
-      if (ch === undefined) continue;
-      ch.emit('rtp', {
-        ssrc: meta[at + RtpMeta.ssrc]!,
-        sequence: meta[at + RtpMeta.sequence]!,
-        timestamp: meta[at + RtpMeta.timestamp]!,
-        // A view into the batch's bytes (a few KiB, freed once every frame of it is consumed).
-        payload: new Uint8Array(rtpData, meta[at + RtpMeta.offset], meta[at + RtpMeta.length]),
-        receivedAt: meta[at + RtpMeta.receivedAt]! + this.timeOffset,
-      });
-    }
-    return row;
-  }
-
-  private onEvent(e: Exclude<WorkerEvent, { t: 'rtp' }>): void {
+  private onEvent(e: WorkerEvent, rtpData: ArrayBuffer | undefined): void {
     if (e.t === 'reply') {
       const p = this.pending.get(e.req);
       if (!p) return;
@@ -406,6 +379,17 @@ class WorkerShard {
     switch (e.t) {
       case 'dequeued':
         ch.onDequeued(e.count, e.sent);
+        break;
+      case 'rtp':
+        if (rtpData === undefined) break;
+        ch.emit('rtp', {
+          ssrc: e.ssrc,
+          sequence: e.sequence,
+          timestamp: e.timestamp,
+          // A view into the batch's bytes (a few KiB, freed once every frame of it is consumed).
+          payload: new Uint8Array(rtpData, e.offset, e.length),
+          receivedAt: e.receivedAt + this.timeOffset,
+        });
         break;
       case 'drop':
         ch.emit('drop', e.reason);
