@@ -9,7 +9,10 @@
  * - a count ceiling: every shard holds `channelsPerWorker` channels, for bots that join many
  *   channels before they play (idle channels show no load yet).
  * Either one grows, but never before every shard holds `minChannelsPerWorker` channels: a worker
- * costs ~10 MB, and a handful of connections never needs a second one.
+ * costs ~10 MB, and a second one costs CPU too (two clocks wake up: 1.4x CPU per packet at N = 100).
+ * Load alone grows only while the machine has a spare core (1-minute load average below the cores
+ * by `MIN_SPARE_CORES`): on an oversubscribed machine a busy worker is starved, not short of a
+ * thread, and another one would not get a core of its own either.
  */
 import os from 'node:os';
 
@@ -31,16 +34,23 @@ export interface ShardPolicy {
 }
 
 /** 'auto': grow only once every worker has this many channels. */
-export const MIN_CHANNELS_PER_WORKER = 64;
+export const MIN_CHANNELS_PER_WORKER = 128;
 /** 'auto': grow once every worker has this many channels, busy or not. */
 export const CHANNELS_PER_WORKER = 300;
 /** 'auto': grow once every worker's event loop is busy this share of the time. */
 export const GROW_UTILIZATION = 0.5;
+/** 'auto': measured load grows only with at least this much idle CPU (cores minus load average). */
+export const MIN_SPARE_CORES = 0.5;
 /** 'auto' never runs more workers than this (nor more than the cores available). */
 export const MAX_AUTO_WORKERS = 4;
 
 function cores(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** Idle cores now: the cores minus the 1-minute load average (which is 0 on Windows). */
+export function spareCores(): number {
+  return cores() - (os.loadavg()[0] ?? 0);
 }
 
 /** The policy for the engine's `workers` option (validated by the caller). */
@@ -65,9 +75,9 @@ export function shardPolicy(workers: number | 'auto', available = cores()): Shar
 
 /**
  * The index of the shard that takes the next channel (the one with the fewest channels), or
- * `shards.length` to start a new shard.
+ * `shards.length` to start a new shard. `spare`: idle cores (see spareCores()).
  */
-export function placeChannel(shards: readonly ShardLoad[], policy: ShardPolicy): number {
+export function placeChannel(shards: readonly ShardLoad[], policy: ShardPolicy, spare = Infinity): number {
   if (shards.length === 0) return 0;
   let least = 0;
   for (let i = 1; i < shards.length; i++) if (shards[i]!.channels < shards[least]!.channels) least = i;
@@ -75,6 +85,7 @@ export function placeChannel(shards: readonly ShardLoad[], policy: ShardPolicy):
   const fewest = shards[least]!.channels;
   if (fewest < policy.minChannelsPerWorker) return least;
   if (policy.fixed || fewest >= policy.channelsPerWorker) return shards.length;
+  if (spare < MIN_SPARE_CORES) return least;
   const busy = shards.every((s) => s.utilization >= policy.growUtilization);
   return busy ? shards.length : least;
 }

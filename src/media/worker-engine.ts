@@ -31,7 +31,7 @@ import type {
 } from './engine-messages.js';
 import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
 import type { PacingClockStats } from './clock.js';
-import { placeChannel, shardPolicy } from './shard-policy.js';
+import { placeChannel, shardPolicy, spareCores } from './shard-policy.js';
 import type { ShardPolicy } from './shard-policy.js';
 import type {
   DiscoveredAddress,
@@ -491,7 +491,7 @@ export class WorkerMediaEngine implements MediaEngine {
     if (this.closing !== undefined) throw new VoxcordError('DESTROYED', 'media engine is closed');
     const now = performance.now();
     const loads = this.shards.map((s) => ({ channels: s.channels.size, utilization: s.utilization(now) }));
-    const at = placeChannel(loads, this.policy);
+    const at = placeChannel(loads, this.policy, this.policy.fixed ? Infinity : spareCores());
     const shard = this.shards[at] ?? this.startShard();
     return shard.openChannel(this.nextId++, options);
   }

@@ -53,6 +53,11 @@ describe('shard placement policy', () => {
     expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.4)], auto)).toBe(0);
     expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.6)], auto)).toBe(1);
     expect(placeChannel([load(CHANNELS_PER_WORKER, 0)], auto)).toBe(1);
+    // Busy, but the machine has no idle core: another worker would not get one either.
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.9)], auto, 0.2)).toBe(0);
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.9)], auto, 1)).toBe(1);
+    // ...except at the count ceiling.
+    expect(placeChannel([load(CHANNELS_PER_WORKER, 0.9)], auto, 0)).toBe(1);
     // Two cores: never a third worker; the channel goes to the emptier one.
     expect(placeChannel([load(900, 1), load(700, 1)], auto)).toBe(1);
     // One busy worker and one idle one: no new worker, the idle one takes it.
