@@ -68,8 +68,8 @@ export function sodiumHasAesGcm(sodium: SodiumAead): boolean {
 
 /**
  * Whether loading sodium-native could give AES-256-GCM, decided from its package.json without
- * loading the native library (~1 MiB RSS per worker measured, up to 5): sodium-native 5 has no AES-256-GCM, so a
- * session in that mode need not load it. Unknown versions answer true (load and ask).
+ * loading the native library (~1 MiB RSS per worker measured here): sodium-native 5 has no
+ * AES-256-GCM, so a session in that mode need not load it. Unknown versions answer true.
  */
 export function sodiumMayHaveAesGcm(): boolean {
   if (cached !== undefined) return cached !== null && sodiumHasAesGcm(cached);
