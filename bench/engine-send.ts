@@ -3,9 +3,11 @@
  * synchronously on 'drain' with pre-encoded Opus, sending to a UDP sink in another process.
  * Prints CPU µs per packet (user and system) of this process, all threads, and RSS per channel.
  *
- * Run: npx tsx bench/engine-send.ts [inline|worker] [N] [auto|js|node|sodium] [dave]
+ * Run: npx tsx bench/engine-send.ts [inline|worker] [N] [auto|js|node|sodium] [dave] [--workers 1|2|auto] [--json]
  * With `dave`, every channel DAVE-encrypts each frame as it sends it (the engine's send-time
  * encryption, as in a DAVE call), so the cost of that encryption is in the figures.
+ * `--workers`: the worker engine's worker count (default 'auto'). `--json`: one JSON line
+ * (bench/engine-scaling.ts runs this in alternating rounds).
  */
 import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -14,10 +16,13 @@ import { createMediaEngine } from '../src/media/index.js';
 import type { MediaChannel } from '../src/media/index.js';
 import { EncryptionMode } from '../src/protocol/constants.js';
 import { DaveSendKey } from '../src/dave/send-key.js';
+import { summarizeLateness } from '../src/media/lateness-histogram.js';
+import type { LatenessData } from '../src/media/lateness-histogram.js';
 import { encodeToneFrames } from './tone.js';
 
 const WARMUP_MS = 2_000;
 const WINDOW_MS = 4_000;
+const OPEN_AT_ONCE = 50;
 
 /** The sink: binds, reports its port, drains datagrams until told to stop. */
 function runSink(): void {
@@ -27,21 +32,53 @@ function runSink(): void {
   process.on('message', () => process.exit(0));
 }
 
+/** The positional arguments, and the value of --workers / presence of --json. */
+function parseArgs(argv: string[]): { positional: string[]; workers: number | 'auto'; json: boolean } {
+  const positional: string[] = [];
+  let workers: number | 'auto' = 'auto';
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json') json = true;
+    else if (arg === '--workers') {
+      const value = argv[++i];
+      workers = value === undefined || value === 'auto' ? 'auto' : Number(value);
+    } else positional.push(arg);
+  }
+  return { positional, workers, json };
+}
+
+export interface EngineSendResult {
+  kind: 'inline' | 'worker';
+  n: number;
+  workers: number | 'auto';
+  /** Workers running at the end of the window. */
+  workersUsed: number;
+  dave: boolean;
+  usPerPacket: number;
+  corePercent: number;
+  packetsPerSecond: number;
+  late: number;
+  p50Ms: number;
+  p99Ms: number;
+  rssKiBPerChannel: number;
+}
+
 async function main(): Promise<void> {
-  const kind = process.argv[2] === 'inline' ? 'inline' : 'worker';
-  const n = Number(process.argv[3] ?? 100);
-  const arg = process.argv[4];
+  const args = parseArgs(process.argv.slice(2));
+  const kind = args.positional[0] === 'inline' ? 'inline' : 'worker';
+  const n = Number(args.positional[1] ?? 100);
+  const arg = args.positional[2];
   const backend = arg === 'js' || arg === 'node' || arg === 'sodium' ? arg : 'auto';
-  const dave = process.argv[5] === 'dave';
+  const dave = args.positional[3] === 'dave';
   const sink = fork(fileURLToPath(import.meta.url), ['sink'], { execArgv: ['--import', 'tsx'] });
   const port = await new Promise<number>((resolve) => sink.once('message', (m) => resolve(Number(m))));
   const frames = await encodeToneFrames(3);
   const rss0 = process.memoryUsage().rss;
-  const engine = createMediaEngine({ kind, channel: { transportBackend: backend } });
+  const engine = createMediaEngine({ kind, workers: args.workers, channel: { transportBackend: backend } });
   const key = new Uint8Array(32).fill(7);
   const channels: MediaChannel[] = [];
-  for (let i = 0; i < n; i++) {
-    const ch = await engine.openChannel({ ssrc: i + 1, serverHost: '127.0.0.1', serverPort: port });
+  const start = (ch: MediaChannel, i: number): void => {
     ch.setTransport(EncryptionMode.AesGcm, key);
     if (dave)
       ch.setFrameProtection?.({ mode: 'encrypt', key: DaveSendKey.encrypt(new Uint8Array(16).fill(i)) });
@@ -54,13 +91,23 @@ async function main(): Promise<void> {
     ch.on('drain', feed);
     feed();
     channels.push(ch);
+  };
+  // A few dozen opens in flight: one at a time, 1000 round trips to a busy worker take minutes.
+  for (let first = 0; first < n; first += OPEN_AT_ONCE) {
+    const opened = await Promise.all(
+      Array.from({ length: Math.min(OPEN_AT_ONCE, n - first) }, (_, j) =>
+        engine.openChannel({ ssrc: first + j + 1, serverHost: '127.0.0.1', serverPort: port }),
+      ),
+    );
+    opened.forEach((ch, j) => start(ch, first + j));
   }
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-  const sent = async (): Promise<{ packets: number; late: number }> => {
+  const sent = async (): Promise<{ packets: number; late: number; lateness: LatenessData[] }> => {
     const all = await Promise.all(channels.map((c) => c.stats()));
     return {
       packets: all.reduce((a, s) => a + s.packetsSent, 0),
       late: all.reduce((a, s) => a + s.latePackets, 0),
+      lateness: all.flatMap((s) => (s.sendLateness === undefined ? [] : [s.sendLateness])),
     };
   };
   await sleep(WARMUP_MS);
@@ -74,11 +121,44 @@ async function main(): Promise<void> {
   const s1 = await sent();
   const packets = s1.packets - s0.packets;
   const per = (us: number): string => (us / packets).toFixed(2);
+  // Lateness over the window only: the end histograms minus the start ones.
+  const windowLateness = s1.lateness.map((h, i) => {
+    const before = s0.lateness[i];
+    if (before === undefined) return h;
+    return {
+      ...h,
+      counts: h.counts.map((c, k) => c - (before.counts[k] ?? 0)),
+      count: h.count - before.count,
+    };
+  });
+  const lateness = summarizeLateness(windowLateness);
+  const engineStats = await engine.stats?.();
+  if (args.json) {
+    const result: EngineSendResult = {
+      kind,
+      n,
+      workers: args.workers,
+      workersUsed: engineStats?.workers ?? 0,
+      dave,
+      usPerPacket: (cpu.user + cpu.system) / packets,
+      corePercent: (cpu.user + cpu.system) / 10 / elapsed,
+      packetsPerSecond: (packets * 1000) / elapsed,
+      late: s1.late - s0.late,
+      p50Ms: lateness.p50Ms,
+      p99Ms: lateness.p99Ms,
+      rssKiBPerChannel: rssPerChannel,
+    };
+    console.log(JSON.stringify(result));
+    await engine.close();
+    sink.send('stop');
+    return;
+  }
   console.log(
     `${kind} N=${n} ${backend}${dave ? ' +DAVE' : ''}: ${per(cpu.user + cpu.system)} µs/packet (user ${per(cpu.user)}, ` +
       `system ${per(cpu.system)}), ${((packets * 1000) / elapsed).toFixed(0)}/${50 * n} packets/s, ` +
       `${((cpu.user + cpu.system) / 10 / elapsed).toFixed(0)}% of a core, ${s1.late - s0.late} late > 20 ms, ` +
-      `RSS ${rssPerChannel.toFixed(1)} KiB/channel after warm-up`,
+      `p50/p99 lateness ${lateness.p50Ms.toFixed(2)}/${lateness.p99Ms.toFixed(2)} ms, ` +
+      `RSS ${rssPerChannel.toFixed(1)} KiB/channel after warm-up, ${engineStats?.workers ?? 0} worker(s)`,
   );
   await engine.close();
   sink.send('stop');

@@ -388,7 +388,7 @@ function machine(): Machine {
 }
 
 /** The existing micro-benchmarks, output captured as text. */
-async function runMicro(file: string): Promise<string> {
+async function runMicro(file: string, timeoutMs = 120_000): Promise<string> {
   const child = fork(path.join(here, file), [], {
     cwd: root,
     execArgv: ['--import', 'tsx'],
@@ -397,7 +397,7 @@ async function runMicro(file: string): Promise<string> {
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitExit(child, 120_000);
+  await waitExit(child, timeoutMs);
   return out.trim();
 }
 
@@ -532,6 +532,9 @@ async function main(): Promise<void> {
         log(`micro-benchmark ${file}`);
         micro[file] = await runMicro(file);
       }
+      // 1 vs 2 workers at N = 1000 with DAVE (engine only), alternating rounds.
+      log('micro-benchmark engine-scaling.ts');
+      micro['engine-scaling.ts'] = await runMicro('engine-scaling.ts', 600_000);
     }
 
     const m = machine();

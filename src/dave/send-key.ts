@@ -48,12 +48,12 @@ export class DaveSendKey {
   }
 
   /**
-   * Encrypts one of our frames with this key on the calling thread, counting the outcome in
-   * `stats` (FrameEncryptor.encrypt): the protocol frame, the input itself (silence, or
+   * Encrypts one of our frames with this key on the calling thread (DaveClient.encrypt, the inline
+   * engine), counting the outcome in `stats` (FrameEncryptor.encrypt): the protocol frame, the input itself (silence, or
    * passthrough), or null (no key). The first frame under a key uses counter 1.
    * @internal
    */
-  encryptFrame(opus: Uint8Array, stats: FrameEncryptorStats): Uint8Array | null {
+  encryptFrame(opus: Uint8Array, stats?: FrameEncryptorStats): Uint8Array | null {
     let encryptor = this.#encryptor;
     if (encryptor === undefined) {
       encryptor = this.#encryptor = new FrameEncryptor();

@@ -16,6 +16,11 @@ export interface CreateMediaEngineOptions {
   channel?: ChannelTuning;
   /** Worker engine only; no effect any more (kept for compatibility, see WorkerEngineOptions). */
   transferFrames?: boolean;
+  /**
+   * Worker engine only: worker threads. 'auto' (default) starts one and adds one (up to the cores
+   * available) when every worker is busy; a number K spreads the channels evenly over K workers.
+   */
+  workers?: number | 'auto';
 }
 
 export function createMediaEngine(options: CreateMediaEngineOptions = {}): MediaEngine {
@@ -26,5 +31,9 @@ export function createMediaEngine(options: CreateMediaEngineOptions = {}): Media
       details: { kind: String(options.kind) },
     });
   }
-  return new WorkerMediaEngine({ channel, transferFrames: options.transferFrames ?? false });
+  return new WorkerMediaEngine({
+    channel,
+    transferFrames: options.transferFrames ?? false,
+    workers: options.workers ?? 'auto',
+  });
 }

@@ -14,6 +14,7 @@ import type {
   SendDropReason,
 } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
+import type { PacingClockStats } from './clock.js';
 
 export type WorkerCommand =
   | { t: 'open'; req: number; id: number; options: MediaChannelOptions }
@@ -40,6 +41,8 @@ export type WorkerCommand =
   /** Takes the unsent frames back (reply: TakenFrames). */
   | { t: 'take'; req: number; id: number }
   | { t: 'stats'; req: number; id: number }
+  /** The worker's pacing clock counters (reply: PacingClockStats). */
+  | { t: 'clock'; req: number }
   | { t: 'close'; id: number }
   | { t: 'shutdown'; req: number };
 
@@ -64,7 +67,7 @@ export interface TakenFrames {
   sent: SendCounts;
 }
 
-export type ReplyValue = DiscoveredAddress | MediaChannelStats | TakenFrames | null;
+export type ReplyValue = DiscoveredAddress | MediaChannelStats | TakenFrames | PacingClockStats | null;
 
 export type WorkerEvent =
   | { t: 'reply'; req: number; ok: true; value: ReplyValue }

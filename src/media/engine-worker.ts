@@ -161,6 +161,10 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
     reply(cmd.req, null);
     return;
   }
+  if (cmd.t === 'clock') {
+    reply(cmd.req, clock.stats());
+    return;
+  }
   if (cmd.t === 'open') {
     opening.set(cmd.id, []);
     openUdpChannel(cmd.options, clock, tuning, () => {

@@ -9,6 +9,8 @@ export type {
   MediaChannelOptions,
   MediaChannelStats,
   MediaEngine,
+  MediaEngineStats,
+  EngineWorkerStats,
   ReceivedRtp,
   RtpDropReason,
   SendCounts,

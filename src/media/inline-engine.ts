@@ -5,7 +5,7 @@
  */
 import { VoxcordError } from '../errors.js';
 import { PacingClock } from './clock.js';
-import type { MediaChannel, MediaChannelOptions, MediaEngine } from './media-engine.js';
+import type { MediaChannel, MediaChannelOptions, MediaEngine, MediaEngineStats } from './media-engine.js';
 import { openUdpChannel } from './udp-channel.js';
 import type { ChannelTuning, UdpMediaChannel } from './udp-channel.js';
 
@@ -47,6 +47,19 @@ export class InlineMediaEngine implements MediaEngine {
     }
     this.channels.add(channel);
     return channel;
+  }
+
+  /** The clock's counters are those of the clock this engine uses (shared by default). */
+  async stats(): Promise<MediaEngineStats> {
+    const clock = this.clock.stats();
+    return {
+      workers: 0,
+      channels: this.channels.size,
+      workerCrashes: 0,
+      framesLostInCrashes: 0,
+      clock,
+      perWorker: [],
+    };
   }
 
   /** Closes every channel. The shared clock stops by itself once no slot is registered. */

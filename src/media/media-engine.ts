@@ -7,6 +7,7 @@ import type { EncryptionMode } from '../protocol/constants.js';
 import type { VoxcordError } from '../errors.js';
 import type { DaveSendKey } from '../dave/send-key.js';
 import type { LatenessData } from './lateness-histogram.js';
+import type { PacingClockStats } from './clock.js';
 
 export interface MediaChannelOptions {
   /** Our SSRC from op 2 Ready. */
@@ -153,9 +154,38 @@ export interface MediaChannel {
   off<E extends keyof MediaChannelEvents>(event: E, listener: (...args: MediaChannelEvents[E]) => void): this;
 }
 
+/** One worker thread of a worker engine (or the inline engine's thread). */
+export interface EngineWorkerStats {
+  /** Channels open (or opening) on it. */
+  channels: number;
+  /** Event-loop utilisation of its thread at the last sample (0..1; 0 before the first sample). */
+  utilization: number;
+  /** Its pacing clock's counters (ticks delivered, cycles skipped after stalls, wake-ups). */
+  clock: PacingClockStats;
+}
+
+/** Counters of a whole engine, summed over its workers. */
+export interface MediaEngineStats {
+  /** Worker threads running (0 for the inline engine). */
+  workers: number;
+  channels: number;
+  /**
+   * Worker threads that died (crash, out of memory) while the engine was open. Their channels got
+   * an 'error' (UDP_ERROR) and their queued frames are counted below; the engine goes on with its
+   * other workers and starts a new one when needed.
+   */
+  workerCrashes: number;
+  /** Queued audio frames lost with a worker that died (also in each channel's dropped 'session-ended'). */
+  framesLostInCrashes: number;
+  clock: PacingClockStats;
+  perWorker: EngineWorkerStats[];
+}
+
 export interface MediaEngine {
   readonly kind: 'inline' | 'worker';
   openChannel(options: MediaChannelOptions): Promise<MediaChannel>;
+  /** Engine-wide counters, summed over its workers. */
+  stats?(): Promise<MediaEngineStats>;
   /** Closes every channel and stops the clock (and the worker, if any). */
   close(): Promise<void>;
 }

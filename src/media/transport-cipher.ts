@@ -21,7 +21,7 @@ import {
 import { AesGcm } from '../crypto/gcm.js';
 import { hchacha20Words, keyWords } from '../crypto/xchacha20.js';
 import { bswap32, readBe32, readLe32, writeBe32 } from '../util/bytes.js';
-import { loadSodium, sodiumHasAesGcm } from './sodium.js';
+import { loadSodium, sodiumHasAesGcm, sodiumMayHaveAesGcm } from './sodium.js';
 import type { SodiumAead } from './sodium.js';
 
 export interface TransportCipher {
@@ -333,7 +333,9 @@ export function createTransportCipher(
     }
     return new JsAesGcm(key, true);
   }
-  if (backend !== 'node') {
+  // 'auto' in AES mode loads sodium-native only if it may offer AES-256-GCM (not v5).
+  const skipSodium = backend === 'auto' && mode === EncryptionMode.AesGcm && !sodiumMayHaveAesGcm();
+  if (backend !== 'node' && !skipSodium) {
     const sodium = loadSodium();
     const fns = sodium ? sodiumFunctions(sodium, mode) : null;
     if (fns) return new SodiumCipher(mode, key, fns[0], fns[1]);

@@ -19,7 +19,6 @@ import {
 } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { FrameEncryptor } from '../dave/frame-encryptor.js';
 import type { ClockSlot, ClockTick, PacingClock } from './clock.js';
 import { buildIpDiscoveryRequest, parseIpDiscoveryResponse } from './ip-discovery.js';
 import { buildKeepalive, isKeepalive } from './keepalive.js';
@@ -43,6 +42,7 @@ import { SendQueue } from './send-queue.js';
 import type { SendQueueOptions } from './send-queue.js';
 import { createTransportCipher } from './transport-cipher.js';
 import type { TransportBackend, TransportCipher } from './transport-cipher.js';
+import type { DaveSendKey } from '../dave/send-key.js';
 
 /** Engine-level knobs for channels (defaults from the protocol constants). */
 export interface ChannelTuning extends SendQueueOptions {
@@ -171,7 +171,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private protection: FrameProtection['mode'] = 'plain';
   private dropReason: SendDropReason = 'no-key';
   /** The DAVE sender state (ratchet, nonce): an ES private field, never shown by inspection. */
-  #encryptor: FrameEncryptor | undefined;
+  /** The send key in force; the only holder of the secret and its ratchet on this thread. */
+  #sendKey: DaveSendKey | undefined;
   private readonly sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
   /** Frames still queued when the channel closed, until takeQueued() collects them. */
   private leftover: Uint8Array[] = [];
@@ -244,9 +245,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     this.protection = protection.mode;
     if (protection.mode === 'drop') this.dropReason = protection.reason;
     if (protection.mode !== 'encrypt') return;
-    // A new key restarts the ratchet and nonce (op 22); the next frame taken uses it.
-    this.#encryptor ??= new FrameEncryptor();
-    this.#encryptor.setRatchet(protection.key.baseSecret() ?? null);
+    // A new key (op 22) has its own ratchet and nonce counter; the next frame taken uses it.
+    this.#sendKey = protection.key;
   }
 
   sendCounts(): SendCounts {
@@ -302,7 +302,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     this.closed = true;
     this.slot.release();
     this.leftover = this.queue.take();
-    this.#encryptor?.setRatchet(null);
+    this.#sendKey = undefined;
     const discovery = this.discovery;
     this.discovery = null;
     discovery?.reject(new VoxcordError('DESTROYED', 'media channel closed during IP discovery'));
@@ -374,7 +374,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   /** The frame as it goes on the wire (DAVE-encrypted with the key of this moment), or null if dropped. */
   private protect(frame: Uint8Array): Uint8Array | null {
     if (this.protection === 'encrypt') {
-      const out = this.#encryptor?.encrypt(frame) ?? null;
+      const out = this.#sendKey?.encryptFrame(frame) ?? null;
       if (out === null) return this.dropFrame('no-key');
       if (out !== frame) {
         this.sent.encrypted++;

@@ -1,15 +1,17 @@
 /**
- * The media engine in a worker thread (the default engine): clock, RTP, transport encryption and
- * UDP run there, so a busy main thread does not delay packets. The main side keeps a proxy per
+ * The media engine in worker threads (the default engine): clock, RTP, transport encryption and
+ * UDP run there, so a busy main thread does not delay packets. Channels are spread over one or more
+ * workers (shards, each with its own clock; see shard-policy.ts for when a second one starts). The main side keeps a proxy per
  * channel: it mirrors the send queue length (from the worker's dequeue reports), computes 'drain'
  * itself, and re-emits the worker's events. Commands are batched once per event-loop turn,
  * preserving order; the frames of a batch travel packed in one transferred buffer.
  *
- * The worker is unref'd while no channel is open and no request is pending, so a process that
+ * A worker is unref'd while no channel of it is open and no request is pending, so a process that
  * forgets to close the engine still exits once its channels are closed.
  */
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -28,8 +30,13 @@ import type {
   TakenFrames,
 } from './engine-messages.js';
 import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
+import type { PacingClockStats } from './clock.js';
+import { placeChannel, shardPolicy, spareCores } from './shard-policy.js';
+import type { ShardPolicy } from './shard-policy.js';
 import type {
   DiscoveredAddress,
+  EngineWorkerStats,
+  MediaEngineStats,
   FrameProtection,
   SendCounts,
   MediaChannel,
@@ -56,7 +63,23 @@ export interface WorkerEngineOptions {
    * transferred to the worker, so the caller's arrays are never detached.
    */
   transferFrames?: boolean;
+  /**
+   * Worker threads. 'auto' (default): one, and another (up to the cores available, at most
+   * MAX_AUTO_WORKERS) once every worker is busy (see shard-policy.ts); a handful of connections
+   * never starts a second one. A number K: up to K workers, channels spread evenly over them.
+   */
+  workers?: number | 'auto';
 }
+
+/**
+ * The worker's young generation cap (MiB). V8 grows the nursery with the allocation rate (to tens
+ * of MiB at 1000 channels) while almost nothing in it survives a tick: a small one keeps RSS down
+ * (N = 300 with DAVE: 250 -> 192 KiB per channel) for a few more, cheap scavenges.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 6;
+
+/** Most workers the `workers` option accepts. */
+export const MAX_WORKERS = 16;
 
 function queueMarks(tuning: ChannelTuning): { high: number; low: number } {
   const high = Math.max(1, tuning.highWaterMark ?? WORKER_HIGH_WATER_MARK);
@@ -145,8 +168,9 @@ function newWorker(entry: string | URL, options: WorkerOptions): Worker {
 /** Starts the worker: the .js file from dist, or the .ts source through tsx when running from source. */
 function startWorker(data: WorkerData): Worker {
   const here = import.meta.url;
+  const limits = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
   if (!here.endsWith('.ts')) {
-    return newWorker(new URL('./engine-worker.js', here), { workerData: data });
+    return newWorker(new URL('./engine-worker.js', here), { workerData: data, ...limits });
   }
   // Node 20 does not apply `--import tsx` to a worker's entry module, so a small bootstrap
   // registers tsx and then imports the TypeScript worker.
@@ -158,7 +182,7 @@ function startWorker(data: WorkerData): Worker {
   const bootstrap =
     `import(${JSON.stringify(tsxApi)}).then((m) => { (m.register ?? m.default.register)(); ` +
     `return import(${JSON.stringify(entry)}); });`;
-  return newWorker(bootstrap, { eval: true, workerData: data });
+  return newWorker(bootstrap, { eval: true, workerData: data, ...limits });
 }
 
 interface Pending {
@@ -166,14 +190,28 @@ interface Pending {
   reject(error: VoxcordError): void;
 }
 
-export class WorkerMediaEngine implements MediaEngine {
-  readonly kind = 'worker' as const;
-  private readonly worker: Worker;
-  private readonly channels = new Map<number, WorkerMediaChannel>();
+/** How often a shard's event-loop utilisation is re-read (at most; only when a channel opens). */
+const UTILIZATION_SAMPLE_MS = 250;
+/** How long an extra shard with no channel is kept before its worker is stopped. */
+export const SHARD_IDLE_MS = 10_000;
+
+interface ShardHost {
+  tuning: ChannelTuning;
+  lowWaterMark: number;
+  /** The shard's worker died; `lost`: queued audio frames that went with it. */
+  onShardDeath(shard: WorkerShard, lost: number): void;
+  /** The shard's last channel closed. */
+  onShardEmpty(shard: WorkerShard): void;
+}
+
+/**
+ * One worker thread and the proxies of the channels it hosts: its own pacing clock, command
+ * batches and pending requests. The engine owns one or more of them.
+ */
+class WorkerShard {
+  readonly worker: Worker;
+  readonly channels = new Map<number, WorkerMediaChannel>();
   private readonly pending = new Map<number, Pending>();
-  private readonly tuning: ChannelTuning;
-  readonly transferFrames: boolean;
-  private nextId = 1;
   private nextReq = 1;
   private batch: WorkerCommand[] = [];
   /** Frames of the current batch, back to back. */
@@ -186,14 +224,14 @@ export class WorkerMediaEngine implements MediaEngine {
   private started = false;
   /** worker performance.timeOrigin - ours, to move receivedAt onto our clock. */
   private timeOffset = 0;
-  private dead: VoxcordError | undefined;
+  dead: VoxcordError | undefined;
   private closing: Promise<void> | undefined;
+  private elu: EventLoopUtilization | undefined;
+  private eluAt = 0;
+  private lastUtilization = 0;
 
-  constructor(options: WorkerEngineOptions = {}) {
-    const marks = queueMarks(options.channel ?? {});
-    this.tuning = { ...options.channel, highWaterMark: marks.high, lowWaterMark: marks.low };
-    this.transferFrames = options.transferFrames ?? false;
-    this.worker = startWorker({ tuning: this.tuning, lowWaterMark: marks.low });
+  constructor(private readonly host: ShardHost) {
+    this.worker = startWorker({ tuning: host.tuning, lowWaterMark: host.lowWaterMark });
     this.updateRef();
     this.worker.on('message', (msg: WorkerToMain) => this.onMessage(msg));
     this.worker.on('error', (err) =>
@@ -206,26 +244,34 @@ export class WorkerMediaEngine implements MediaEngine {
     });
   }
 
-  /** close() was called or the worker died: the engine opens no more channels. */
-  get closed(): boolean {
-    return this.dead !== undefined || this.closing !== undefined;
+  /** Event-loop utilisation since the previous sample (re-read at most every UTILIZATION_SAMPLE_MS). */
+  utilization(now = performance.now()): number {
+    if (!this.started || this.dead !== undefined) return this.lastUtilization;
+    if (this.elu === undefined) {
+      this.elu = this.worker.performance.eventLoopUtilization();
+      this.eluAt = now;
+    } else if (now - this.eluAt >= UTILIZATION_SAMPLE_MS) {
+      const elu = this.worker.performance.eventLoopUtilization();
+      this.lastUtilization = this.worker.performance.eventLoopUtilization(elu, this.elu).utilization;
+      this.elu = elu;
+      this.eluAt = now;
+    }
+    return this.lastUtilization;
   }
 
-  async openChannel(options: MediaChannelOptions): Promise<MediaChannel> {
-    const id = this.nextId++;
-    const channel = new WorkerMediaChannel(this, id, this.tuning);
+  async openChannel(id: number, options: MediaChannelOptions): Promise<MediaChannel> {
+    const channel = new WorkerMediaChannel(this, id, this.host.tuning);
     this.channels.set(id, channel);
     try {
       await this.request((req) => ({ t: 'open', req, id, options }));
     } catch (err) {
-      this.channels.delete(id);
-      this.updateRef();
+      this.forget(id);
       throw err;
     }
     return channel;
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.dead === undefined) {
         try {
@@ -278,8 +324,9 @@ export class WorkerMediaEngine implements MediaEngine {
   }
 
   forget(id: number): void {
-    this.channels.delete(id);
+    if (!this.channels.delete(id)) return;
     this.updateRef();
+    if (this.channels.size === 0 && this.dead === undefined) this.host.onShardEmpty(this);
   }
 
   /** Keeps the process alive only while the worker has something to do for us. */
@@ -368,14 +415,147 @@ export class WorkerMediaEngine implements MediaEngine {
     }
   }
 
+  /** The worker is gone: every request fails, every channel errors, its queued frames are counted lost. */
   private onDeath(error: VoxcordError): void {
     if (this.dead) return;
     this.dead = error;
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
-    for (const ch of this.channels.values()) ch.fail(error);
+    let lost = 0;
+    const channels = [...this.channels.values()];
     this.channels.clear();
+    for (const ch of channels) lost += ch.failWithWorker(error);
     this.updateRef();
+    this.host.onShardDeath(this, lost);
+  }
+}
+
+/**
+ * The worker engine: one worker thread (a shard) to start with, more when one worker's clock
+ * cannot keep up (see shard-policy.ts). Each channel lives on one shard for its whole life; each
+ * shard paces its channels with its own clock.
+ */
+export class WorkerMediaEngine implements MediaEngine {
+  readonly kind = 'worker' as const;
+  readonly transferFrames: boolean;
+  private readonly host: ShardHost;
+  private readonly policy: ShardPolicy;
+  private shards: WorkerShard[] = [];
+  private nextId = 1;
+  private crashes = 0;
+  private lostInCrashes = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: WorkerEngineOptions = {}) {
+    const workers = options.workers ?? 'auto';
+    if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS)) {
+      throw new VoxcordError('INVALID_ARGUMENT', `workers must be 'auto' or an integer 1-${MAX_WORKERS}`, {
+        details: { workers: String(workers) },
+      });
+    }
+    this.policy = shardPolicy(workers);
+    const marks = queueMarks(options.channel ?? {});
+    const tuning = { ...options.channel, highWaterMark: marks.high, lowWaterMark: marks.low };
+    this.transferFrames = options.transferFrames ?? false;
+    this.host = {
+      tuning,
+      lowWaterMark: marks.low,
+      onShardDeath: (shard, lost) => {
+        this.shards = this.shards.filter((s) => s !== shard);
+        if (this.closing !== undefined) return;
+        this.crashes += 1;
+        this.lostInCrashes += lost;
+      },
+      onShardEmpty: (shard) => this.retireLater(shard),
+    };
+    // The first worker starts now, so the first join does not wait for it.
+    this.startShard();
+  }
+
+  /** close() was called: the engine opens no more channels. (A worker that dies is replaced.) */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Worker threads running now. */
+  get workerCount(): number {
+    return this.shards.length;
+  }
+
+  /** The engine's worker threads (diagnostics: threadId, resourceUsage(), heap snapshots). */
+  workers(): readonly Worker[] {
+    return this.shards.map((s) => s.worker);
+  }
+
+  async openChannel(options: MediaChannelOptions): Promise<MediaChannel> {
+    if (this.closing !== undefined) throw new VoxcordError('DESTROYED', 'media engine is closed');
+    const now = performance.now();
+    const loads = this.shards.map((s) => ({ channels: s.channels.size, utilization: s.utilization(now) }));
+    const at = placeChannel(loads, this.policy, this.policy.fixed ? Infinity : spareCores());
+    const shard = this.shards[at] ?? this.startShard();
+    return shard.openChannel(this.nextId++, options);
+  }
+
+  async stats(): Promise<MediaEngineStats> {
+    const shards = [...this.shards];
+    const clocks = await Promise.all(
+      shards.map((s) =>
+        s
+          .request((req) => ({ t: 'clock', req }))
+          .then(
+            (value) => value as PacingClockStats,
+            () => undefined,
+          ),
+      ),
+    );
+    const perWorker: EngineWorkerStats[] = [];
+    const clock: PacingClockStats = {
+      slots: 0,
+      ticksDelivered: 0,
+      skippedCycles: 0,
+      listenerErrors: 0,
+      timerWakeups: 0,
+      immediateWakeups: 0,
+    };
+    shards.forEach((shard, i) => {
+      const c = clocks[i];
+      if (c === undefined) return; // died meanwhile: counted in workerCrashes
+      for (const key of Object.keys(clock) as (keyof PacingClockStats)[]) clock[key] += c[key];
+      perWorker.push({ channels: shard.channels.size, utilization: shard.utilization(), clock: c });
+    });
+    return {
+      workers: perWorker.length,
+      channels: perWorker.reduce((n, w) => n + w.channels, 0),
+      workerCrashes: this.crashes,
+      framesLostInCrashes: this.lostInCrashes,
+      clock,
+      perWorker,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= Promise.all(this.shards.map((s) => s.close())).then(() => {
+      this.shards = [];
+    });
+    return this.closing;
+  }
+
+  private startShard(): WorkerShard {
+    const shard = new WorkerShard(this.host);
+    this.shards.push(shard);
+    return shard;
+  }
+
+  /** An extra shard left without channels stops after SHARD_IDLE_MS unless it got one back. */
+  private retireLater(shard: WorkerShard): void {
+    if (this.shards.length <= 1) return;
+    const timer = setTimeout(() => {
+      if (this.closing !== undefined || shard.channels.size > 0 || this.shards.length <= 1) return;
+      if (!this.shards.includes(shard)) return;
+      this.shards = this.shards.filter((s) => s !== shard);
+      shard.close().catch(() => undefined);
+    }, SHARD_IDLE_MS);
+    timer.unref();
   }
 }
 
@@ -389,7 +569,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   private sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
 
   constructor(
-    private readonly engine: WorkerMediaEngine,
+    private readonly engine: WorkerShard,
     private readonly id: number,
     tuning: ChannelTuning,
   ) {
@@ -522,5 +702,21 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   fail(error: VoxcordError): void {
     this.markClosed();
     if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /**
+   * The worker died with this channel's queued frames: they are counted as dropped
+   * ('session-ended', with a 'sendDrop' event) before the 'error'. Returns how many.
+   */
+  failWithWorker(error: VoxcordError): number {
+    const lost = this.closed ? 0 : Math.max(0, this.queued);
+    if (lost > 0) {
+      const dropped = { ...this.sent.dropped, 'session-ended': this.sent.dropped['session-ended'] + lost };
+      this.sent = { ...this.sent, dropped };
+      this.dequeued = this.enqueued;
+      this.emit('sendDrop', 'session-ended', lost);
+    }
+    this.fail(error);
+    return lost;
   }
 }

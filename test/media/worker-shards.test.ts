@@ -1,0 +1,235 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { createMediaEngine } from '../../src/media/index.js';
+import type { MediaChannel, MediaEngine, ReceivedRtp } from '../../src/media/index.js';
+import { WorkerMediaEngine } from '../../src/media/worker-engine.js';
+import {
+  CHANNELS_PER_WORKER,
+  MIN_CHANNELS_PER_WORKER,
+  placeChannel,
+  shardPolicy,
+} from '../../src/media/shard-policy.js';
+import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
+import { createTransportCipher } from '../../src/media/transport-cipher.js';
+import { EncryptionMode } from '../../src/protocol/constants.js';
+import { isVoxcordError } from '../../src/errors.js';
+import type { VoxcordError } from '../../src/errors.js';
+import { Responder, waitFor } from './udp-responder.js';
+
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 13) & 0xff);
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function responder(): Promise<Responder> {
+  const r = await Responder.start();
+  cleanups.push(() => r.close());
+  return r;
+}
+
+function engineOf(workers: number | 'auto'): WorkerMediaEngine {
+  const engine = createMediaEngine({ workers, channel: { highWaterMark: 50, lowWaterMark: 2 } });
+  cleanups.push(() => engine.close());
+  if (!(engine instanceof WorkerMediaEngine)) throw new Error('expected the worker engine');
+  return engine;
+}
+
+const load = (channels: number, utilization = 0): { channels: number; utilization: number } => ({
+  channels,
+  utilization,
+});
+
+describe('shard placement policy', () => {
+  const auto = shardPolicy('auto', 2);
+
+  it("'auto' keeps one worker for a handful of channels, however busy", () => {
+    expect(placeChannel([], auto)).toBe(0);
+    expect(placeChannel([load(1, 1)], auto)).toBe(0);
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER - 1, 0.99)], auto)).toBe(0);
+  });
+
+  it("'auto' adds a worker when every worker is busy, or full, up to the cores available", () => {
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.4)], auto)).toBe(0);
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.6)], auto)).toBe(1);
+    expect(placeChannel([load(CHANNELS_PER_WORKER, 0)], auto)).toBe(1);
+    // Busy, but the machine has no idle core: another worker would not get one either.
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.9)], auto, 0.2)).toBe(0);
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.9)], auto, 1)).toBe(1);
+    // ...except at the count ceiling.
+    expect(placeChannel([load(CHANNELS_PER_WORKER, 0.9)], auto, 0)).toBe(1);
+    // Two cores: never a third worker; the channel goes to the emptier one.
+    expect(placeChannel([load(900, 1), load(700, 1)], auto)).toBe(1);
+    // One busy worker and one idle one: no new worker, the idle one takes it.
+    expect(placeChannel([load(200, 0.9), load(100, 0.1)], shardPolicy('auto', 8))).toBe(1);
+    expect(shardPolicy('auto', 1).maxWorkers).toBe(1);
+    expect(shardPolicy('auto', 64).maxWorkers).toBe(4);
+  });
+
+  it('a fixed count spreads channels evenly over that many workers', () => {
+    const two = shardPolicy(2);
+    expect(placeChannel([], two)).toBe(0);
+    expect(placeChannel([load(1)], two)).toBe(1);
+    expect(placeChannel([load(1), load(1)], two)).toBe(0);
+    expect(placeChannel([load(5), load(4)], two)).toBe(1);
+    expect(placeChannel([load(0), load(4)], two)).toBe(0);
+  });
+});
+
+describe('worker engine shards', () => {
+  it('rejects a bad workers option', () => {
+    for (const workers of [0, 1.5, -1, 99]) {
+      expect(() => createMediaEngine({ workers })).toThrowError(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error,
+      );
+    }
+  });
+
+  it("'auto' runs a few channels on one worker", async () => {
+    const r = await responder();
+    const engine = engineOf('auto');
+    for (let i = 0; i < 3; i++)
+      await engine.openChannel({ ssrc: i + 1, serverHost: '127.0.0.1', serverPort: r.port });
+    const stats = await engine.stats();
+    expect(stats.workers).toBe(1);
+    expect(engine.workers()).toHaveLength(1);
+    expect(stats.channels).toBe(3);
+  });
+
+  it('spreads channels over its workers; each sends its frames in order with its own RTP timeline', async () => {
+    const r = await responder();
+    const engine = engineOf(2);
+    const channels: MediaChannel[] = [];
+    for (let i = 0; i < 4; i++)
+      channels.push(await engine.openChannel({ ssrc: 100 + i, serverHost: '127.0.0.1', serverPort: r.port }));
+    const stats = await engine.stats();
+    expect(stats.workers).toBe(2);
+    expect(stats.perWorker.map((w) => w.channels)).toEqual([2, 2]);
+    expect(new Set(engine.workers().map((w) => w.threadId)).size).toBe(2);
+    const frames = (ssrc: number): Uint8Array[] =>
+      Array.from({ length: 8 }, (_, k) =>
+        Uint8Array.from({ length: 20 + k }, (_, j) => (ssrc + k * 5 + j) & 0xff),
+      );
+    for (const [i, ch] of channels.entries()) {
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      for (const f of frames(100 + i)) ch.enqueue(f);
+    }
+    await waitFor(() => r.rtp().length >= 4 * 8, 4000);
+    const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+    const bySsrc = new Map<number, { sequence: number; timestamp: number; payload: number[] }[]>();
+    for (const d of r.rtp()) {
+      const o = openRtpPacket(d, cipher);
+      if ('drop' in o) throw new Error(o.drop);
+      const list = bySsrc.get(o.info.ssrc) ?? [];
+      list.push({ sequence: o.info.sequence, timestamp: o.info.timestamp, payload: [...o.payload] });
+      bySsrc.set(o.info.ssrc, list);
+    }
+    for (let i = 0; i < 4; i++) {
+      const got = bySsrc.get(100 + i)!;
+      expect(got.map((p) => p.payload)).toEqual(frames(100 + i).map((f) => [...f]));
+      for (let k = 1; k < got.length; k++) {
+        expect(got[k]!.sequence).toBe((got[k - 1]!.sequence + 1) & 0xffff);
+        expect(got[k]!.timestamp).toBe((got[k - 1]!.timestamp + 960) % 2 ** 32);
+      }
+    }
+    const after = await engine.stats();
+    // Every shard's clock ticked; the engine sums them.
+    expect(after.perWorker.every((w) => w.clock.ticksDelivered > 0)).toBe(true);
+    expect(after.clock.ticksDelivered).toBe(after.perWorker.reduce((n, w) => n + w.clock.ticksDelivered, 0));
+    expect(after.clock.slots).toBe(4);
+  });
+
+  it('delivers received packets from every worker to their channel', async () => {
+    const servers = [await responder(), await responder()];
+    const engine = engineOf(2);
+    const got: ReceivedRtp[][] = [[], []];
+    for (const [i, r] of servers.entries()) {
+      const ch = await engine.openChannel({ ssrc: 7 + i, serverHost: '127.0.0.1', serverPort: r.port });
+      await ch.discoverAddress();
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      ch.on('rtp', (p) => got[i]!.push(p));
+      await ch.stats();
+    }
+    expect((await engine.stats()).workers).toBe(2);
+    const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+    for (const [i, r] of servers.entries())
+      for (let k = 0; k < 3; k++)
+        r.sendToPeer(
+          sealRtpPacket(
+            { sequence: k, timestamp: k * 960, ssrc: 50 + i },
+            Uint8Array.of(i, k),
+            cipher,
+            k + 1,
+          ),
+        );
+    await waitFor(() => got[0]!.length === 3 && got[1]!.length === 3);
+    for (const i of [0, 1]) {
+      const packets = [...got[i]!].sort((a, b) => a.sequence - b.sequence);
+      expect(packets.map((p) => [p.ssrc, [...p.payload]])).toEqual([0, 1, 2].map((k) => [50 + i, [i, k]]));
+    }
+  });
+
+  it('closing a channel frees its place; the emptier worker takes the next one', async () => {
+    const r = await responder();
+    const engine = engineOf(2);
+    const open = (ssrc: number): Promise<MediaChannel> =>
+      engine.openChannel({ ssrc, serverHost: '127.0.0.1', serverPort: r.port });
+    const [a, b, c] = [await open(1), await open(2), await open(3)];
+    expect((await engine.stats()).perWorker.map((w) => w.channels)).toEqual([2, 1]);
+    a.close();
+    c.close();
+    expect((await engine.stats()).perWorker.map((w) => w.channels)).toEqual([0, 1]);
+    await open(4);
+    expect((await engine.stats()).perWorker.map((w) => w.channels)).toEqual([1, 1]);
+    b.close();
+  });
+
+  it('a worker that dies fails its channels with a typed error and counts their queued frames; the others go on', async () => {
+    const r = await responder();
+    const engine = engineOf(2);
+    const open = (ssrc: number): Promise<MediaChannel> =>
+      engine.openChannel({ ssrc, serverHost: '127.0.0.1', serverPort: r.port });
+    const survivor = await open(1);
+    const victim = await open(2);
+    // Five frames wait in the second worker (no transport key yet, so nothing is sent).
+    for (let i = 0; i < 5; i++) victim.enqueue(Uint8Array.of(i, 1, 2));
+    await victim.stats();
+    const errors: VoxcordError[] = [];
+    const drops: [string, number][] = [];
+    victim.on('error', (e) => errors.push(e));
+    victim.on('sendDrop', (reason, n) => drops.push([reason, n]));
+    await engine.workers()[1]!.terminate();
+    await waitFor(() => errors.length === 1);
+    expect(isVoxcordError(errors[0], 'UDP_ERROR')).toBe(true);
+    expect(drops).toEqual([['session-ended', 5]]);
+    expect(victim.sendCounts?.().dropped['session-ended']).toBe(5);
+    expect(victim.enqueue(Uint8Array.of(1))).toBe(false);
+    await expect(victim.stats()).rejects.toMatchObject({ code: 'DESTROYED' });
+    const stats = await engine.stats();
+    expect(stats).toMatchObject({ workers: 1, workerCrashes: 1, framesLostInCrashes: 5, channels: 1 });
+    // The surviving worker still sends, and the engine still opens channels (on a new worker).
+    survivor.setTransport(EncryptionMode.AesGcm, KEY);
+    survivor.enqueue(Uint8Array.of(9, 9, 9));
+    await waitFor(() => r.rtp().length >= 1);
+    const again = await open(3);
+    again.setTransport(EncryptionMode.AesGcm, KEY);
+    again.enqueue(Uint8Array.of(8, 8, 8));
+    await waitFor(() => r.rtp().length >= 2);
+    expect((await engine.stats()).workers).toBe(2);
+    expect(engine.closed).toBe(false);
+  });
+
+  it('close stops every worker', async () => {
+    const r = await responder();
+    const engine: MediaEngine = engineOf(2);
+    await engine.openChannel({ ssrc: 1, serverHost: '127.0.0.1', serverPort: r.port });
+    await engine.openChannel({ ssrc: 2, serverHost: '127.0.0.1', serverPort: r.port });
+    const workers = (engine as WorkerMediaEngine).workers();
+    const exits = workers.map((w) => new Promise<number>((res) => w.once('exit', res)));
+    await engine.close();
+    expect(await Promise.all(exits)).toHaveLength(2);
+    await expect(
+      engine.openChannel({ ssrc: 3, serverHost: '127.0.0.1', serverPort: r.port }),
+    ).rejects.toMatchObject({ code: 'DESTROYED' });
+  });
+});
