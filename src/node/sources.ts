@@ -8,7 +8,12 @@
 import { open, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { webmSegmentInfo } from '../audio/ebml.js';
-import { OGG_TAIL_BYTES, oggOpusDurationMs, oggOpusFileDurationMs, oggOpusHead } from '../audio/ogg-duration.js';
+import {
+  OGG_TAIL_BYTES,
+  oggOpusDurationMs,
+  oggOpusFileDurationMs,
+  oggOpusHead,
+} from '../audio/ogg-duration.js';
 import { opusTagFields } from '../audio/opus-headers.js';
 import { wavDurationMs } from '../audio/wav.js';
 import { toError } from '../errors.js';

@@ -186,6 +186,8 @@ export function oggOpusInput(input: ByteInput): TrackInput {
     'ogg',
     input,
     (onInfo) => new OggOpusDemuxer(onInfo),
-    (bytes) => ({ durationMs: oggOpusDurationMs(bytes, bytes.subarray(Math.max(0, bytes.length - OGG_TAIL_BYTES))) }),
+    (bytes) => ({
+      durationMs: oggOpusDurationMs(bytes, bytes.subarray(Math.max(0, bytes.length - OGG_TAIL_BYTES))),
+    }),
   );
 }
