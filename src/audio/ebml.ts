@@ -29,31 +29,47 @@ export type Vint = { value: number; length: number; unknown: boolean } | 'more' 
 
 /** An element ID (marker bits kept, 1-4 bytes). */
 export function readId(buf: Uint8Array, pos: number): Vint {
-  const first = buf[pos];
-  if (first === undefined) return 'more';
-  const length = Math.clz32(first) - 23;
-  if (first === 0 || length > 4) return 'invalid';
-  if (buf.length - pos < length) return 'more';
-  let value = 0;
-  for (let i = 0; i < length; i++) value = value * 256 + (buf[pos + i] ?? 0);
-  return { value, length, unknown: false };
+  const v = readVarInt(buf, pos, 4, true);
+  return typeof v === 'string' ? v : { ...v, unknown: false };
 }
 
 /** A data size or block track number (marker removed, 1-8 bytes); all ones = unknown size. */
 export function readVint(buf: Uint8Array, pos: number): Vint {
+  return readVarInt(buf, pos, 8, false);
+}
+
+/** RFC 8794 §4: the leading zeros of the first byte tell the length; a 1 bit marks its end. */
+function readVarInt(buf: Uint8Array, pos: number, maxLength: number, keepMarker: boolean): Vint {
   const first = buf[pos];
   if (first === undefined) return 'more';
   const length = Math.clz32(first) - 23;
-  if (first === 0 || length > 8) return 'invalid';
+  if (first === 0 || length > maxLength) return 'invalid';
   if (buf.length - pos < length) return 'more';
-  let value = first & (0xff >> length);
-  let allOnes = value === 0xff >> length;
+  let value = keepMarker ? first : first & (0xff >> length);
+  let allOnes = (first & (0xff >> length)) === 0xff >> length;
   for (let i = 1; i < length; i++) {
     const b = buf[pos + i] ?? 0;
     value = value * 256 + b;
     if (b !== 0xff) allOnes = false;
   }
   return { value, length, unknown: allOnes };
+}
+
+/** An element's header: ID, data size (`unknownSize`: all ones) and where its body starts. */
+export interface ElementHeader {
+  id: number;
+  size: number;
+  unknownSize: boolean;
+  body: number;
+}
+
+/** The header of the element at `pos`; undefined when `buf` holds no whole, valid one there. */
+export function readElementHeader(buf: Uint8Array, pos: number): ElementHeader | undefined {
+  const id = readId(buf, pos);
+  if (typeof id === 'string') return undefined;
+  const size = readVint(buf, pos + id.length);
+  if (typeof size === 'string') return undefined;
+  return { id: id.value, size: size.value, unknownSize: size.unknown, body: pos + id.length + size.length };
 }
 
 /** An EBML unsigned integer element's body (big-endian, 0-8 bytes). */
@@ -118,19 +134,16 @@ export function webmSegmentInfo(head: Uint8Array): { durationMs?: number; title?
   const info = newSegmentInfo();
   let pos = 0;
   while (pos < head.length) {
-    const id = readId(head, pos);
-    if (typeof id === 'string') break;
-    const size = readVint(head, pos + id.length);
-    if (typeof size === 'string') break;
-    const body = pos + id.length + size.length;
-    if (id.value === EbmlId.Cluster) break;
-    if (id.value === EbmlId.Segment || id.value === EbmlId.Info) {
+    const element = readElementHeader(head, pos);
+    if (element === undefined || element.id === EbmlId.Cluster) break;
+    const { id, size, body } = element;
+    if (id === EbmlId.Segment || id === EbmlId.Info) {
       pos = body; // enter
       continue;
     }
-    if (size.unknown || body + size.value > head.length) break;
-    readSegmentInfoField(info, id.value, head.subarray(body, body + size.value));
-    pos = body + size.value;
+    if (element.unknownSize || body + size > head.length) break;
+    readSegmentInfoField(info, id, head.subarray(body, body + size));
+    pos = body + size;
   }
   return segmentInfoMedia(info);
 }

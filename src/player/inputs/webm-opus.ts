@@ -19,6 +19,7 @@ import {
   ebmlString,
   ebmlUint,
   newSegmentInfo,
+  readElementHeader,
   readId,
   readSegmentInfoField,
   readVint,
@@ -227,19 +228,17 @@ export class WebmOpusDemuxer {
   private checkDocType(body: Uint8Array): void {
     let pos = 0;
     while (pos < body.length) {
-      const id = readId(body, pos);
-      if (typeof id === 'string') break;
-      const size = readVint(body, pos + id.length);
-      if (typeof size === 'string') break;
-      const start = pos + id.length + size.length;
-      if (id.value === EbmlId.DocType) {
-        const docType = ebmlString(body.subarray(start, start + size.value));
+      const element = readElementHeader(body, pos);
+      if (element === undefined) break;
+      const start = element.body;
+      if (element.id === EbmlId.DocType) {
+        const docType = ebmlString(body.subarray(start, start + element.size));
         if (docType !== 'webm' && docType !== 'matroska') {
           throw inputError('the EBML input is not WebM/Matroska', undefined, { docType });
         }
         return;
       }
-      pos = start + size.value;
+      pos = start + element.size;
     }
   }
 
