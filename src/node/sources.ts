@@ -100,18 +100,36 @@ export function exception(message: string, severity: Severity, cause?: unknown):
   };
 }
 
-function trackOf(
-  info: Omit<TrackInfo, 'isSeekable' | 'position'>,
-  probeInfo: string,
-): ApiTrack & { probeInfo: string } {
-  const full: TrackInfo = { ...info, isSeekable: !info.isStream, position: 0 };
-  return {
-    encoded: encodeTrack({ info: full, probeInfo }),
-    info: full,
+/** The track a probe found: tags from the head, the length rounded to ms, `uri` = identifier. */
+function probedTrack(
+  sourceName: SourceName,
+  identifier: string,
+  probe: string,
+  head: Uint8Array,
+  length: number,
+  isStream: boolean,
+): LoadResult {
+  const tags = tagsOf(probe, head);
+  const info: TrackInfo = {
+    identifier,
+    author: tags.author ?? UNKNOWN_ARTIST,
+    length: Math.round(length),
+    isStream,
+    title: tags.title ?? UNKNOWN_TITLE,
+    uri: identifier,
+    artworkUrl: null,
+    isrc: tags.isrc ?? null,
+    sourceName,
+    isSeekable: !isStream,
+    position: 0,
+  };
+  const track: ApiTrack = {
+    encoded: encodeTrack({ info, probeInfo: probe }),
+    info,
     pluginInfo: {},
     userData: {},
-    probeInfo,
   };
+  return { loadType: 'track', data: track };
 }
 
 function isHttp(identifier: string): boolean {
@@ -152,22 +170,7 @@ async function loadHttp(identifier: string, timeoutMs: number): Promise<LoadResu
     if (probe === 'ogg' && size !== undefined)
       length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
   }
-  const tags = tagsOf(probe, head);
-  const track = trackOf(
-    {
-      identifier,
-      author: tags.author ?? UNKNOWN_ARTIST,
-      length: Math.round(length),
-      isStream,
-      title: tags.title ?? UNKNOWN_TITLE,
-      uri: identifier,
-      artworkUrl: null,
-      isrc: tags.isrc ?? null,
-      sourceName: 'http',
-    },
-    probe,
-  );
-  return { loadType: 'track', data: withoutProbe(track) };
+  return probedTrack('http', identifier, probe, head, length, isStream);
 }
 
 /** An Ogg Opus URL's length from its last page (a Range request for the tail). */
@@ -240,27 +243,7 @@ async function loadLocal(identifier: string): Promise<LoadResult | undefined> {
   if (probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
   if (probe === 'wav') length = wavDurationMs(head, info.size) ?? 0;
   if (probe === 'matroska/webm') length = webmSegmentInfo(head).durationMs ?? 0;
-  const tags = tagsOf(probe, head);
-  const track = trackOf(
-    {
-      identifier: path,
-      author: tags.author ?? UNKNOWN_ARTIST,
-      length: Math.round(length),
-      isStream: false,
-      title: tags.title ?? UNKNOWN_TITLE,
-      uri: path,
-      artworkUrl: null,
-      isrc: tags.isrc ?? null,
-      sourceName: 'local',
-    },
-    probe,
-  );
-  return { loadType: 'track', data: withoutProbe(track) };
-}
-
-function withoutProbe(track: ApiTrack & { probeInfo: string }): ApiTrack {
-  const { probeInfo: _probe, ...rest } = track;
-  return rest;
+  return probedTrack('local', path, probe, head, length, false);
 }
 
 /** Resolves an identifier: `track`, `empty` when no source claims it, `error` (never a throw). */
