@@ -1,13 +1,46 @@
 /**
- * The length of an Ogg Opus file from its last page's granule position, so `play` can draw a
- * bar; undefined for anything else (ffmpeg inputs, WebM, URLs): progress then shows elapsed time.
+ * The length of an Ogg Opus file from its two ends: the OpusHead on the first page (pre-skip,
+ * serial) and the granule position of the stream's last page (RFC 7845 §4). One home for the
+ * player's track.durationMs, the node's loadtracks length and `play`'s progress bar.
  */
 import { open } from 'node:fs/promises';
 import { SAMPLE_RATE } from '../protocol/constants.js';
+import { firstPacketStart, isOggCapture, OGG_HEADER_BYTES } from './ogg-page.js';
+import { readOpusHead } from './opus-headers.js';
+import type { OpusHead } from './opus-headers.js';
 
-const TAIL_BYTES = 64 * 1024;
+/** How much of a file's end is read for its last page (a page is at most 65 307 bytes). */
+export const OGG_TAIL_BYTES = 64 * 1024;
 
-export async function oggOpusDurationMs(path: string): Promise<number | undefined> {
+/** The OpusHead of the first page in `head` (a file's first bytes); undefined when it is not Ogg Opus. */
+export function oggOpusHead(head: Uint8Array): OpusHead | undefined {
+  if (head.length < OGG_HEADER_BYTES || !isOggCapture(head, 0)) return undefined;
+  const segments = head[26] ?? 0;
+  const body = OGG_HEADER_BYTES + segments;
+  return readOpusHead(firstPacketStart(head.subarray(OGG_HEADER_BYTES, body), head.subarray(body)));
+}
+
+/**
+ * The duration `head` (the first bytes) and `tail` (the last bytes) tell, ms. Undefined when the
+ * ends do not tell (not Ogg Opus, a chained or cut file, a tail without a page of that stream).
+ */
+export function oggOpusDurationMs(head: Uint8Array, tail: Uint8Array): number | undefined {
+  const opusHead = oggOpusHead(head);
+  if (opusHead === undefined) return undefined;
+  const serial = new DataView(head.buffer, head.byteOffset + 14, 4).getUint32(0, true);
+  for (let pos = tail.length - OGG_HEADER_BYTES; pos >= 0; pos--) {
+    if (!isOggCapture(tail, pos) || tail[pos + 4] !== 0) continue;
+    const view = new DataView(tail.buffer, tail.byteOffset + pos, OGG_HEADER_BYTES);
+    if (view.getUint32(14, true) !== serial) continue;
+    const granule = view.getBigInt64(6, true);
+    if (granule < 0n) continue; // no packet ends on this page
+    return Math.max(0, ((Number(granule) - opusHead.preSkip) * 1000) / SAMPLE_RATE);
+  }
+  return undefined;
+}
+
+/** An Ogg Opus file's duration, ms; undefined for anything else or a file that cannot be read. */
+export async function oggOpusFileDurationMs(path: string): Promise<number | undefined> {
   let handle;
   try {
     handle = await open(path, 'r');
@@ -18,34 +51,13 @@ export async function oggOpusDurationMs(path: string): Promise<number | undefine
     const size = (await handle.stat()).size;
     const head = Buffer.alloc(Math.min(size, 512));
     await handle.read(head, 0, head.length, 0);
-    const preSkip = opusPreSkip(head);
-    if (preSkip === undefined) return undefined;
-    const tailStart = Math.max(0, size - TAIL_BYTES);
+    const tailStart = Math.max(0, size - OGG_TAIL_BYTES);
     const tail = Buffer.alloc(size - tailStart);
     await handle.read(tail, 0, tail.length, tailStart);
-    return lastGranuleDurationMs(tail, preSkip);
+    return oggOpusDurationMs(head, tail);
   } catch {
     return undefined;
   } finally {
     await handle.close();
   }
-}
-
-/** The length an Ogg Opus stream's tail gives: its last page's granule position minus pre-skip, ms. */
-export function lastGranuleDurationMs(tail: Buffer, preSkip: number): number | undefined {
-  const last = tail.lastIndexOf('OggS');
-  if (last < 0 || last + 14 > tail.length) return undefined;
-  const granule = tail.readBigInt64LE(last + 6);
-  if (granule <= 0n) return undefined;
-  return (Math.max(0, Number(granule) - preSkip) / SAMPLE_RATE) * 1000;
-}
-
-/** OpusHead's pre-skip from the first page, or undefined when the file is not Ogg Opus. */
-export function opusPreSkip(head: Uint8Array): number | undefined {
-  if (head.length < 28 || Buffer.from(head.subarray(0, 4)).toString('latin1') !== 'OggS') return undefined;
-  const segments = head[26]!;
-  const start = 27 + segments;
-  if (head.length < start + 12) return undefined;
-  if (Buffer.from(head.subarray(start, start + 8)).toString('latin1') !== 'OpusHead') return undefined;
-  return head[start + 10]! | (head[start + 11]! << 8);
 }

@@ -15,7 +15,7 @@ import { FRAME_DURATION_MS } from '../protocol/constants.js';
 import { TARGET_HELP, TARGET_OPTIONS, joinTarget, resolveTarget } from './connect.js';
 import { say, usageError } from './io.js';
 import type { CliIo } from './io.js';
-import { oggOpusDurationMs } from '../audio/ogg-duration.js';
+import { oggOpusFileDurationMs } from '../audio/ogg-duration.js';
 import { Progress, formatDuration } from './progress.js';
 import { groupDigits } from './timeline.js';
 
@@ -115,7 +115,7 @@ export async function runPlayCommand(argv: string[], io: CliIo): Promise<number>
         (dave.privacyCode === undefined ? '' : `, privacy code ${groupDigits(dave.privacyCode)}`),
     );
 
-    const totalMs = isUrl ? undefined : await oggOpusDurationMs(path);
+    const totalMs = isUrl ? undefined : await oggOpusFileDurationMs(path);
     const player = new AudioPlayer({ volume });
     const title = basename(file);
     const outcome = new Promise<VoxcordError | undefined>((done) => {

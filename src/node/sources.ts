@@ -7,10 +7,17 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { oggOpusDurationMs, opusPreSkip, lastGranuleDurationMs } from '../audio/ogg-duration.js';
+import { webmSegmentInfo } from '../audio/ebml.js';
+import {
+  OGG_TAIL_BYTES,
+  oggOpusDurationMs,
+  oggOpusFileDurationMs,
+  oggOpusHead,
+} from '../audio/ogg-duration.js';
+import { opusTagFields } from '../audio/opus-headers.js';
+import { wavDurationMs } from '../audio/wav.js';
 import { toError } from '../errors.js';
-import { OggOpusDemuxer, parseOpusTags } from '../player/inputs/ogg-opus.js';
-import { readId, readVint } from '../player/inputs/webm-opus.js';
+import { OggOpusDemuxer } from '../player/inputs/ogg-opus.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
 import type { TrackInfo } from './track-codec.js';
 import type { ApiException, ApiTrack, LoadResult, Severity } from './types.js';
@@ -27,7 +34,6 @@ export interface SourceOptions {
 export const UNKNOWN_TITLE = 'Unknown title';
 export const UNKNOWN_ARTIST = 'Unknown artist';
 const HEAD_BYTES = 64 * 1024;
-const TAIL_BYTES = 64 * 1024;
 
 /** lavaplayer's container probe name for a file's first bytes; undefined when none matches. */
 export function probeName(head: Uint8Array): string | undefined {
@@ -56,7 +62,7 @@ export interface FileTags {
 /**
  * The tags of an Ogg Opus stream from its first bytes (the OpusTags packet follows OpusHead,
  * RFC 7845 §5.2: "OpusTags", vendor length + vendor, count, then length + "KEY=value" each, all
- * lengths u32 little-endian; parsed by the Ogg input's `parseOpusTags`). A malformed packet gives none.
+ * lengths u32 little-endian; read by audio/opus-headers.ts). A malformed packet gives none.
  */
 export function oggOpusTags(head: Uint8Array): FileTags {
   const demuxer = new OggOpusDemuxer();
@@ -66,14 +72,7 @@ export function oggOpusTags(head: Uint8Array): FileTags {
     return {};
   }
   const packet = demuxer.tags;
-  const comments = packet === undefined ? [] : (parseOpusTags(packet)?.comments ?? []);
-  const fields = new Map<string, string>();
-  for (const entry of comments) {
-    const eq = entry.indexOf('=');
-    const key = eq < 0 ? '' : entry.slice(0, eq).toUpperCase();
-    const value = entry.slice(eq + 1).trim();
-    if (key !== '' && value !== '' && !fields.has(key)) fields.set(key, value);
-  }
+  const fields = packet === undefined ? new Map<string, string>() : opusTagFields(packet);
   const author = fields.get('ARTIST') ?? fields.get('ALBUMARTIST') ?? fields.get('PERFORMER');
   const title = fields.get('TITLE');
   const isrc = fields.get('ISRC');
@@ -84,75 +83,10 @@ export function oggOpusTags(head: Uint8Array): FileTags {
   };
 }
 
-const WEBM = {
-  Segment: 0x18538067,
-  Info: 0x1549a966,
-  TimecodeScale: 0x2ad7b1,
-  Duration: 0x4489,
-  Title: 0x7ba9,
-  Cluster: 0x1f43b675,
-} as const;
-
-/**
- * A WebM/Matroska file's length (Segment › Info › Duration × TimecodeScale, ns → ms) and title
- * (Info › Title) from its first bytes; Info comes before the first Cluster in practice. A flat walk:
- * Segment and Info are entered, everything else is skipped by its size.
- */
-export function webmInfo(head: Uint8Array): { lengthMs?: number; title?: string } {
-  let pos = 0;
-  let scale = 1_000_000;
-  let duration: number | undefined;
-  let title: string | undefined;
-  while (pos < head.length) {
-    const id = readId(head, pos);
-    if (typeof id === 'string') break;
-    const size = readVint(head, pos + id.length);
-    if (typeof size === 'string') break;
-    const body = pos + id.length + size.length;
-    if (id.value === WEBM.Cluster) break;
-    if (id.value === WEBM.Segment || id.value === WEBM.Info) {
-      pos = body; // enter
-      continue;
-    }
-    if (size.unknown || body + size.value > head.length) break;
-    const bytes = head.subarray(body, body + size.value);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (id.value === WEBM.TimecodeScale && bytes.length > 0 && bytes.length <= 6)
-      scale = bytes.reduce((v, b) => v * 256 + b, 0);
-    else if (id.value === WEBM.Duration && bytes.length === 8) duration = view.getFloat64(0);
-    else if (id.value === WEBM.Duration && bytes.length === 4) duration = view.getFloat32(0);
-    else if (id.value === WEBM.Title) title = Buffer.from(bytes).toString('utf8').trim() || undefined;
-    pos = body + size.value;
-  }
-  const lengthMs =
-    duration !== undefined && Number.isFinite(duration) && duration > 0
-      ? (duration * scale) / 1e6
-      : undefined;
-  return {
-    ...(lengthMs === undefined ? {} : { lengthMs }),
-    ...(title === undefined ? {} : { title }),
-  };
-}
-
 function tagsOf(probe: string, head: Uint8Array): FileTags {
   if (probe === 'ogg') return oggOpusTags(head);
-  const title = probe === 'matroska/webm' ? webmInfo(head).title : undefined;
+  const title = probe === 'matroska/webm' ? webmSegmentInfo(head).title : undefined;
   return title === undefined ? {} : { title };
-}
-
-/** The length of a WAV file from its header, ms. */
-function wavDurationMs(head: Uint8Array): number | undefined {
-  const view = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
-  if (view.length < 44) return undefined;
-  const byteRate = view.readUInt32LE(28);
-  let at = 12;
-  while (at + 8 <= view.length) {
-    const id = view.toString('latin1', at, at + 4);
-    const size = view.readUInt32LE(at + 4);
-    if (id === 'data') return byteRate > 0 ? Math.floor((size / byteRate) * 1000) : undefined;
-    at += 8 + size + (size & 1);
-  }
-  return undefined;
 }
 
 export function exception(message: string, severity: Severity, cause?: unknown): ApiException {
@@ -166,18 +100,36 @@ export function exception(message: string, severity: Severity, cause?: unknown):
   };
 }
 
-function trackOf(
-  info: Omit<TrackInfo, 'isSeekable' | 'position'>,
-  probeInfo: string,
-): ApiTrack & { probeInfo: string } {
-  const full: TrackInfo = { ...info, isSeekable: !info.isStream, position: 0 };
-  return {
-    encoded: encodeTrack({ info: full, probeInfo }),
-    info: full,
+/** The track a probe found: tags from the head, the length rounded to ms, `uri` = identifier. */
+function probedTrack(
+  sourceName: SourceName,
+  identifier: string,
+  probe: string,
+  head: Uint8Array,
+  length: number,
+  isStream: boolean,
+): LoadResult {
+  const tags = tagsOf(probe, head);
+  const info: TrackInfo = {
+    identifier,
+    author: tags.author ?? UNKNOWN_ARTIST,
+    length: Math.round(length),
+    isStream,
+    title: tags.title ?? UNKNOWN_TITLE,
+    uri: identifier,
+    artworkUrl: null,
+    isrc: tags.isrc ?? null,
+    sourceName,
+    isSeekable: !isStream,
+    position: 0,
+  };
+  const track: ApiTrack = {
+    encoded: encodeTrack({ info, probeInfo: probe }),
+    info,
     pluginInfo: {},
     userData: {},
-    probeInfo,
   };
+  return { loadType: 'track', data: track };
 }
 
 function isHttp(identifier: string): boolean {
@@ -213,27 +165,12 @@ async function loadHttp(identifier: string, timeoutMs: number): Promise<LoadResu
   const isStream = size === undefined || !Number.isFinite(size);
   let length = isStream ? Number(LIVE_STREAM_LENGTH) : 0;
   if (!isStream) {
-    if (probe === 'wav') length = wavDurationMs(head) ?? 0;
-    if (probe === 'matroska/webm') length = webmInfo(head).lengthMs ?? 0;
+    if (probe === 'wav') length = wavDurationMs(head, size) ?? 0;
+    if (probe === 'matroska/webm') length = webmSegmentInfo(head).durationMs ?? 0;
     if (probe === 'ogg' && size !== undefined)
       length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
   }
-  const tags = tagsOf(probe, head);
-  const track = trackOf(
-    {
-      identifier,
-      author: tags.author ?? UNKNOWN_ARTIST,
-      length: Math.round(length),
-      isStream,
-      title: tags.title ?? UNKNOWN_TITLE,
-      uri: identifier,
-      artworkUrl: null,
-      isrc: tags.isrc ?? null,
-      sourceName: 'http',
-    },
-    probe,
-  );
-  return { loadType: 'track', data: withoutProbe(track) };
+  return probedTrack('http', identifier, probe, head, length, isStream);
 }
 
 /** An Ogg Opus URL's length from its last page (a Range request for the tail). */
@@ -243,10 +180,9 @@ async function httpOggDurationMs(
   size: number,
   timeoutMs: number,
 ): Promise<number | undefined> {
-  const preSkip = opusPreSkip(head);
-  if (preSkip === undefined) return undefined;
+  if (oggOpusHead(head) === undefined) return undefined; // not Opus: no second request
   try {
-    const from = Math.max(0, size - TAIL_BYTES);
+    const from = Math.max(0, size - OGG_TAIL_BYTES);
     const response = await fetch(url, {
       signal: AbortSignal.timeout(timeoutMs),
       headers: { Range: `bytes=${from}-` },
@@ -255,7 +191,7 @@ async function httpOggDurationMs(
       await response.body?.cancel().catch(() => undefined);
       return undefined;
     }
-    return lastGranuleDurationMs(Buffer.from(await response.arrayBuffer()), preSkip);
+    return oggOpusDurationMs(head, new Uint8Array(await response.arrayBuffer()));
   } catch {
     return undefined;
   }
@@ -304,30 +240,10 @@ async function loadLocal(identifier: string): Promise<LoadResult | undefined> {
   const probe = probeName(head);
   if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
   let length = 0;
-  if (probe === 'ogg') length = (await oggOpusDurationMs(path)) ?? 0;
-  if (probe === 'wav') length = wavDurationMs(head) ?? 0;
-  if (probe === 'matroska/webm') length = webmInfo(head).lengthMs ?? 0;
-  const tags = tagsOf(probe, head);
-  const track = trackOf(
-    {
-      identifier: path,
-      author: tags.author ?? UNKNOWN_ARTIST,
-      length: Math.round(length),
-      isStream: false,
-      title: tags.title ?? UNKNOWN_TITLE,
-      uri: path,
-      artworkUrl: null,
-      isrc: tags.isrc ?? null,
-      sourceName: 'local',
-    },
-    probe,
-  );
-  return { loadType: 'track', data: withoutProbe(track) };
-}
-
-function withoutProbe(track: ApiTrack & { probeInfo: string }): ApiTrack {
-  const { probeInfo: _probe, ...rest } = track;
-  return rest;
+  if (probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
+  if (probe === 'wav') length = wavDurationMs(head, info.size) ?? 0;
+  if (probe === 'matroska/webm') length = webmSegmentInfo(head).durationMs ?? 0;
+  return probedTrack('local', path, probe, head, length, false);
 }
 
 /** Resolves an identifier: `track`, `empty` when no source claims it, `error` (never a throw). */

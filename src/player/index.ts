@@ -19,8 +19,9 @@ export { DEMO_TONES, renderTones, toneInput, toneLength } from './inputs/tone.js
 export type { ToneNote, ToneSpec } from './inputs/tone.js';
 export { pcmInput } from './inputs/pcm.js';
 export { opusFramesInput, opusPacketSamples } from './inputs/opus-frames.js';
-export { oggOpusInput, parseOpusHead, parseOpusTags } from './inputs/ogg-opus.js';
-export type { OpusHead } from './inputs/ogg-opus.js';
+export { oggOpusInput, parseOpusHead } from './inputs/ogg-opus.js';
+export { parseOpusTags } from '../audio/opus-headers.js';
+export type { OpusHead } from '../audio/opus-headers.js';
 export { webmOpusInput } from './inputs/webm-opus.js';
 export { ffmpegInput, probeFfmpeg, FFMPEG_INSTALL_HINT } from './inputs/ffmpeg.js';
 export type {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../src/node/server.js';
 import type { VoxcordNode } from '../../src/node/server.js';
-import { oggOpusTags, webmInfo } from '../../src/node/sources.js';
+import { webmSegmentInfo } from '../../src/audio/ebml.js';
+import { oggOpusTags } from '../../src/node/sources.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
 import { createOggOpusWriter } from '../../src/receive/recorder.js';
 import {
@@ -39,8 +40,8 @@ function webm(info: Uint8Array[]): Uint8Array {
     ),
   ]);
 }
-const DURATION = 0x4489;
-const TITLE = 0x7ba9;
+const DURATION = ID.Duration;
+const TITLE = ID.Title;
 
 const FRAME = Uint8Array.of(0xfc, 0xff, 0xfe); // a 20 ms Opus silence packet
 
@@ -107,20 +108,20 @@ describe('Ogg Opus tags', () => {
 
   it('WebM: length from Info › Duration × TimecodeScale and the title, through loadtracks too', async () => {
     // TimecodeScale 1 000 000 ns (1 ms): Duration 61 500 → 61.5 s.
-    expect(webmInfo(webm([el(DURATION, f64(61_500)), el(TITLE, text('Live set'))]))).toEqual({
-      lengthMs: 61_500,
+    expect(webmSegmentInfo(webm([el(DURATION, f64(61_500)), el(TITLE, text('Live set'))]))).toEqual({
+      durationMs: 61_500,
       title: 'Live set',
     });
     // TimecodeScale 10 ms and a 4-byte float.
     const f32 = new Uint8Array(4);
     new DataView(f32.buffer).setFloat32(0, 250);
     expect(
-      webmInfo(webm([el(ID.TimecodeScale, Uint8Array.of(0x98, 0x96, 0x80)), el(DURATION, f32)])),
+      webmSegmentInfo(webm([el(ID.TimecodeScale, Uint8Array.of(0x98, 0x96, 0x80)), el(DURATION, f32)])),
     ).toEqual({
-      lengthMs: 2500,
+      durationMs: 2500,
     });
-    expect(webmInfo(webm([]))).toEqual({});
-    expect(webmInfo(webm([el(DURATION, f64(61_500))]).subarray(0, 40))).toEqual({});
+    expect(webmSegmentInfo(webm([]))).toEqual({});
+    expect(webmSegmentInfo(webm([el(DURATION, f64(61_500))]).subarray(0, 40))).toEqual({});
     const r = await api(
       node.url,
       `/v4/loadtracks?identifier=${encodeURIComponent(`${fixtures.base}/song.webm`)}`,

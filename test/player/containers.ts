@@ -176,6 +176,8 @@ export const ID = {
   Segment: 0x18538067,
   Info: 0x1549a966,
   TimecodeScale: 0x2ad7b1,
+  Duration: 0x4489,
+  Title: 0x7ba9,
   Tracks: 0x1654ae6b,
   TrackEntry: 0xae,
   TrackNumber: 0xd7,

@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AudioPlayer, fileInput, oggOpusInput, Track, webmOpusInput } from '../../src/player/index.js';
 import { createOggOpusWriter, wavHeader } from '../../src/receive/recorder.js';
-import { opusTagsTitle, oggOpusDurationMs } from '../../src/player/inputs/ogg-opus.js';
-import { parseFfprobeFormat, titleFromPath, wavDurationMs } from '../../src/player/inputs/media-info.js';
+import { oggOpusDurationMs } from '../../src/audio/ogg-duration.js';
+import { opusTagsTitle } from '../../src/audio/opus-headers.js';
+import { wavDurationMs } from '../../src/audio/wav.js';
+import { parseFfprobeFormat, titleFromPath } from '../../src/player/inputs/media-info.js';
 import { ID, concatBytes, el, text, trackEntry, webmHeader, blockBody } from './containers.js';
 import { FakeSession, fakeCodec, packet } from './helpers.js';
 
@@ -98,8 +100,8 @@ describe('track title and duration', () => {
         el(
           ID.Info,
           el(ID.TimecodeScale, Uint8Array.of(0x0f, 0x42, 0x40)), // 1 000 000 ns: Duration in ms
-          el(0x4489, float64(183_456.5)),
-          el(0x7ba9, text('Live Set')),
+          el(ID.Duration, float64(183_456.5)),
+          el(ID.Title, text('Live Set')),
         ),
         el(ID.Tracks, trackEntry(1, 'A_OPUS', 2)),
         el(ID.Cluster, ...[0, 1, 2, 3].map((i) => el(ID.SimpleBlock, blockBody(1, [packet(2, i)])))),

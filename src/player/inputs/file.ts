@@ -6,8 +6,11 @@ import { createReadStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
-import { ffprobeInfo, ffprobePathFor, titleFromPath, wavDurationMs } from './media-info.js';
-import { oggOpusDurationMs, oggOpusInput } from './ogg-opus.js';
+import { oggOpusDurationMs, oggOpusHead } from '../../audio/ogg-duration.js';
+import { isOggCapture } from '../../audio/ogg-page.js';
+import { wavDurationMs } from '../../audio/wav.js';
+import { ffprobeInfo, ffprobePathFor, titleFromPath } from './media-info.js';
+import { oggOpusInput } from './ogg-opus.js';
 import { inputError } from './source.js';
 import type { FrameSource, MediaInfo, OpenContext, TrackInput } from './source.js';
 import { webmOpusInput } from './webm-opus.js';
@@ -23,13 +26,9 @@ function includes(bytes: Uint8Array, text: string): boolean {
 
 /** Recognises Ogg Opus and WebM/Matroska with an Opus track from a file's first bytes. */
 export function sniffContainer(head: Uint8Array): Container {
-  if (head[0] === 0x4f && head[1] === 0x67 && head[2] === 0x67 && head[3] === 0x53) {
+  if (isOggCapture(head, 0)) {
     // The first page's first packet: OpusHead (Ogg Vorbis/FLAC go to ffmpeg).
-    const segments = head[26] ?? 0;
-    const start = 27 + segments;
-    return new TextDecoder('latin1').decode(head.subarray(start, start + 8)) === 'OpusHead'
-      ? 'ogg-opus'
-      : 'unknown';
+    return oggOpusHead(head) === undefined ? 'unknown' : 'ogg-opus';
   }
   if (head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) {
     return includes(head, 'A_OPUS') ? 'webm-opus' : 'unknown';

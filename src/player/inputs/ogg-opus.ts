@@ -17,41 +17,18 @@ import type { ByteInput, MediaInfo, TrackInput } from './source.js';
 import { demuxedOpusInput } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
+import { oggOpusDurationMs, OGG_TAIL_BYTES } from '../../audio/ogg-duration.js';
+import { firstPacketStart, isOggCapture, OGG_HEADER_BYTES } from '../../audio/ogg-page.js';
+import { opusTagsTitle, readOpusHead, startsWithAscii } from '../../audio/opus-headers.js';
+import type { OpusHead } from '../../audio/opus-headers.js';
 
-const CAPTURE = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
-const HEADER_BYTES = 27;
 const FLAG_CONTINUED = 0x01;
 const FLAG_BOS = 0x02;
 const FLAG_EOS = 0x04;
 
-export interface OpusHead {
-  version: number;
-  channels: number;
-  preSkip: number;
-  inputSampleRate: number;
-  outputGain: number;
-  mappingFamily: number;
-}
-
-function startsWith(bytes: Uint8Array, text: string): boolean {
-  if (bytes.length < text.length) return false;
-  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
 export function parseOpusHead(packet: Uint8Array): OpusHead {
-  if (!startsWith(packet, 'OpusHead') || packet.length < 19) {
-    throw inputError('the Opus stream has no valid OpusHead header');
-  }
-  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
-  const head: OpusHead = {
-    version: view.getUint8(8),
-    channels: view.getUint8(9),
-    preSkip: view.getUint16(10, true),
-    inputSampleRate: view.getUint32(12, true),
-    outputGain: view.getInt16(16, true),
-    mappingFamily: view.getUint8(18),
-  };
+  const head = readOpusHead(packet);
+  if (head === undefined) throw inputError('the Opus stream has no valid OpusHead header');
   if (head.version >> 4 !== 0)
     throw inputError('unsupported OpusHead version', undefined, { version: head.version });
   if (head.channels === 0 || head.channels > 2) {
@@ -61,70 +38,6 @@ export function parseOpusHead(packet: Uint8Array): OpusHead {
     });
   }
   return head;
-}
-
-/** The comments of an OpusTags packet (RFC 7845 §5.2), undefined when it is malformed. */
-export function parseOpusTags(packet: Uint8Array): { vendor: string; comments: string[] } | undefined {
-  if (!startsWith(packet, 'OpusTags') || packet.length < 16) return undefined;
-  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
-  const text = new TextDecoder();
-  let pos = 8;
-  const vendorLength = view.getUint32(pos, true);
-  pos += 4;
-  if (pos + vendorLength + 4 > packet.length) return undefined;
-  const vendor = text.decode(packet.subarray(pos, pos + vendorLength));
-  pos += vendorLength;
-  const count = view.getUint32(pos, true);
-  pos += 4;
-  const comments: string[] = [];
-  for (let i = 0; i < count; i++) {
-    if (pos + 4 > packet.length) return undefined;
-    const length = view.getUint32(pos, true);
-    pos += 4;
-    if (pos + length > packet.length) return undefined;
-    comments.push(text.decode(packet.subarray(pos, pos + length)));
-    pos += length;
-  }
-  return { vendor, comments };
-}
-
-/** The TITLE comment of an OpusTags packet (field names are case-insensitive). */
-export function opusTagsTitle(packet: Uint8Array): string | undefined {
-  const tags = parseOpusTags(packet);
-  for (const comment of tags?.comments ?? []) {
-    const eq = comment.indexOf('=');
-    if (eq > 0 && comment.slice(0, eq).toUpperCase() === 'TITLE' && eq + 1 < comment.length)
-      return comment.slice(eq + 1);
-  }
-  return undefined;
-}
-
-/**
- * An Ogg Opus file's duration from its two ends: the OpusHead on the first page (pre-skip, serial)
- * and the granule position of the stream's last page in `tail` (RFC 7845 §4). Undefined when the
- * ends do not tell (a chained or cut file, a tail without a page of that stream).
- */
-export function oggOpusDurationMs(head: Uint8Array, tail: Uint8Array): number | undefined {
-  if (head.length < HEADER_BYTES || !isCapture(head, 0)) return undefined;
-  const segments = head[26] ?? 0;
-  const serial = new DataView(head.buffer, head.byteOffset + 14, 4).getUint32(0, true);
-  let preSkip: number;
-  try {
-    preSkip = parseOpusHead(
-      firstPacketStart(head.subarray(27, 27 + segments), head.subarray(27 + segments)),
-    ).preSkip;
-  } catch {
-    return undefined;
-  }
-  for (let pos = tail.length - HEADER_BYTES; pos >= 0; pos--) {
-    if (!isCapture(tail, pos) || tail[pos + 4] !== 0) continue;
-    const view = new DataView(tail.buffer, tail.byteOffset + pos, HEADER_BYTES);
-    if (view.getUint32(14, true) !== serial) continue;
-    const granule = view.getBigInt64(6, true);
-    if (granule < 0n) continue; // no packet ends on this page
-    return Math.max(0, ((Number(granule) - preSkip) * 1000) / 48_000);
-  }
-  return undefined;
 }
 
 export interface OggDemuxStats {
@@ -158,8 +71,8 @@ export class OggOpusDemuxer {
     const out: Uint8Array[] = [];
     let pos = 0;
     const buf = this.buffer;
-    while (buf.length - pos >= HEADER_BYTES) {
-      if (!isCapture(buf, pos)) {
+    while (buf.length - pos >= OGG_HEADER_BYTES) {
+      if (!isOggCapture(buf, pos)) {
         if (!this.sawPage) throw inputError('the input is not an Ogg stream');
         const next = findCapture(buf, pos + 1);
         const to = next < 0 ? Math.max(pos, buf.length - 3) : next;
@@ -169,10 +82,10 @@ export class OggOpusDemuxer {
         continue;
       }
       const segments = buf[pos + 26] ?? 0;
-      if (buf.length - pos < HEADER_BYTES + segments) break;
+      if (buf.length - pos < OGG_HEADER_BYTES + segments) break;
       let bodyBytes = 0;
-      for (let i = 0; i < segments; i++) bodyBytes += buf[pos + HEADER_BYTES + i] ?? 0;
-      const total = HEADER_BYTES + segments + bodyBytes;
+      for (let i = 0; i < segments; i++) bodyBytes += buf[pos + OGG_HEADER_BYTES + i] ?? 0;
+      const total = OGG_HEADER_BYTES + segments + bodyBytes;
       if (buf.length - pos < total) break;
       const page = buf.subarray(pos, pos + total);
       if (!this.pageValid(page)) {
@@ -214,12 +127,12 @@ export class OggOpusDemuxer {
   private onPage(page: Uint8Array, segments: number, out: Uint8Array[]): void {
     const flags = page[5] ?? 0;
     const serial = new DataView(page.buffer, page.byteOffset + 14, 4).getUint32(0, true);
-    const table = page.subarray(HEADER_BYTES, HEADER_BYTES + segments);
-    const body = page.subarray(HEADER_BYTES + segments);
+    const table = page.subarray(OGG_HEADER_BYTES, OGG_HEADER_BYTES + segments);
+    const body = page.subarray(OGG_HEADER_BYTES + segments);
     if (flags & FLAG_BOS && (this.serial === undefined || this.ended)) {
       // A new logical stream: take it if it is Opus (chained streams follow one another).
       const first = firstPacketStart(table, body);
-      if (startsWith(first, 'OpusHead')) {
+      if (startsWithAscii(first, 'OpusHead')) {
         this.serial = serial;
         this.packetIndex = 0;
         this.partial = [];
@@ -254,7 +167,7 @@ export class OggOpusDemuxer {
     const index = this.packetIndex++;
     if (index === 0) this.head = parseOpusHead(packet);
     else if (index === 1) {
-      if (!startsWith(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
+      if (!startsWithAscii(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
       this.tags = packet;
       const title = opusTagsTitle(packet);
       if (title !== undefined) this.onInfo?.({ title });
@@ -262,27 +175,9 @@ export class OggOpusDemuxer {
   }
 }
 
-function isCapture(buf: Uint8Array, pos: number): boolean {
-  return (
-    buf[pos] === CAPTURE[0] &&
-    buf[pos + 1] === CAPTURE[1] &&
-    buf[pos + 2] === CAPTURE[2] &&
-    buf[pos + 3] === CAPTURE[3]
-  );
-}
-
 function findCapture(buf: Uint8Array, from: number): number {
-  for (let i = from; i + 4 <= buf.length; i++) if (isCapture(buf, i)) return i;
+  for (let i = from; i + 4 <= buf.length; i++) if (isOggCapture(buf, i)) return i;
   return -1;
-}
-
-function firstPacketStart(table: Uint8Array, body: Uint8Array): Uint8Array {
-  let len = 0;
-  for (const lace of table) {
-    len += lace;
-    if (lace < 255) break;
-  }
-  return body.subarray(0, len);
 }
 
 /** An Ogg Opus file or stream. Seekable when given bytes or a function that reopens the input. */
@@ -291,6 +186,8 @@ export function oggOpusInput(input: ByteInput): TrackInput {
     'ogg',
     input,
     (onInfo) => new OggOpusDemuxer(onInfo),
-    (bytes) => ({ durationMs: oggOpusDurationMs(bytes, bytes.subarray(Math.max(0, bytes.length - 65_536))) }),
+    (bytes) => ({
+      durationMs: oggOpusDurationMs(bytes, bytes.subarray(Math.max(0, bytes.length - OGG_TAIL_BYTES))),
+    }),
   );
 }

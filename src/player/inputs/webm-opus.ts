@@ -14,27 +14,17 @@ import type { ByteInput, MediaInfo, TrackInput } from './source.js';
 import { demuxedOpusInput } from './demuxed.js';
 import { parseOpusHead } from './ogg-opus.js';
 import { concatBytes } from '../../util/bytes.js';
-
-export const EbmlId = {
-  EBML: 0x1a45dfa3,
-  DocType: 0x4282,
-  Segment: 0x18538067,
-  Info: 0x1549a966,
-  TimecodeScale: 0x2ad7b1,
-  Duration: 0x4489,
-  Title: 0x7ba9,
-  Tracks: 0x1654ae6b,
-  TrackEntry: 0xae,
-  TrackNumber: 0xd7,
-  TrackType: 0x83,
-  CodecID: 0x86,
-  CodecPrivate: 0x63a2,
-  Cluster: 0x1f43b675,
-  Timecode: 0xe7,
-  BlockGroup: 0xa0,
-  Block: 0xa1,
-  SimpleBlock: 0xa3,
-} as const;
+import {
+  EbmlId,
+  ebmlString,
+  ebmlUint,
+  newSegmentInfo,
+  readElementHeader,
+  readId,
+  readSegmentInfoField,
+  readVint,
+  segmentInfoMedia,
+} from '../../audio/ebml.js';
 
 const MASTERS: ReadonlySet<number> = new Set([
   EbmlId.Segment,
@@ -59,48 +49,11 @@ const READ: ReadonlySet<number> = new Set([
 /** Larger elements we would have to hold in memory are refused. */
 const MAX_ELEMENT_BYTES = 16 * 1024 * 1024;
 
-type Vint = { value: number; length: number; unknown: boolean } | 'more' | 'invalid';
-
-/** An element ID (marker bits kept, 1-4 bytes). */
-export function readId(buf: Uint8Array, pos: number): Vint {
-  const first = buf[pos];
-  if (first === undefined) return 'more';
-  const length = Math.clz32(first) - 23;
-  if (first === 0 || length > 4) return 'invalid';
-  if (buf.length - pos < length) return 'more';
-  let value = 0;
-  for (let i = 0; i < length; i++) value = value * 256 + (buf[pos + i] ?? 0);
-  return { value, length, unknown: false };
-}
-
-/** A data size or block track number (marker removed, 1-8 bytes); all ones = unknown size. */
-export function readVint(buf: Uint8Array, pos: number): Vint {
-  const first = buf[pos];
-  if (first === undefined) return 'more';
-  const length = Math.clz32(first) - 23;
-  if (first === 0 || length > 8) return 'invalid';
-  if (buf.length - pos < length) return 'more';
-  let value = first & (0xff >> length);
-  let allOnes = value === 0xff >> length;
-  for (let i = 1; i < length; i++) {
-    const b = buf[pos + i] ?? 0;
-    value = value * 256 + b;
-    if (b !== 0xff) allOnes = false;
-  }
-  return { value, length, unknown: allOnes };
-}
-
 interface TrackInfo {
   number?: number;
   type?: number;
   codec?: string;
   codecPrivate?: Uint8Array;
-}
-
-function uint(body: Uint8Array): number {
-  let v = 0;
-  for (const b of body) v = v * 256 + b;
-  return v;
 }
 
 function malformed(what: string): Error {
@@ -166,10 +119,8 @@ export class WebmOpusDemuxer {
   private opusTrack: number | undefined;
   /** Blocks seen before the track was chosen would be a malformed file. */
   private chosen = false;
-  /** Segment Info: ns per Duration unit (default 1 ms), the Duration and the Title. */
-  private timecodeScale = 1_000_000;
-  private duration: number | undefined;
-  private title: string | undefined;
+  /** Segment › Info: TimecodeScale, Duration and Title. */
+  private readonly info = newSegmentInfo();
 
   /** `onInfo` hears the Segment's Title and Duration once the header is read. */
   constructor(private readonly onInfo?: (info: MediaInfo) => void) {}
@@ -245,35 +196,23 @@ export class WebmOpusDemuxer {
   }
 
   private onElement(id: number, body: Uint8Array, out: Uint8Array[]): void {
+    if (readSegmentInfoField(this.info, id, body)) return;
     switch (id) {
       case EbmlId.EBML:
         this.started = true;
         this.checkDocType(body);
         return;
       case EbmlId.TrackNumber:
-        if (this.current) this.current.number = uint(body);
+        if (this.current) this.current.number = ebmlUint(body);
         return;
       case EbmlId.TrackType:
-        if (this.current) this.current.type = uint(body);
+        if (this.current) this.current.type = ebmlUint(body);
         return;
       case EbmlId.CodecID:
-        if (this.current) this.current.codec = new TextDecoder().decode(body).replace(/\0+$/, '');
+        if (this.current) this.current.codec = ebmlString(body);
         return;
       case EbmlId.CodecPrivate:
         if (this.current) this.current.codecPrivate = body.slice();
-        return;
-      case EbmlId.TimecodeScale:
-        if (uint(body) > 0) this.timecodeScale = uint(body);
-        return;
-      case EbmlId.Duration: {
-        const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-        const value =
-          body.length === 4 ? view.getFloat32(0) : body.length === 8 ? view.getFloat64(0) : Number.NaN;
-        if (Number.isFinite(value) && value > 0) this.duration = value;
-        return;
-      }
-      case EbmlId.Title:
-        this.title = new TextDecoder().decode(body).replace(/\0+$/, '');
         return;
       default: {
         // Block / SimpleBlock
@@ -289,21 +228,17 @@ export class WebmOpusDemuxer {
   private checkDocType(body: Uint8Array): void {
     let pos = 0;
     while (pos < body.length) {
-      const id = readId(body, pos);
-      if (typeof id === 'string') break;
-      const size = readVint(body, pos + id.length);
-      if (typeof size === 'string') break;
-      const start = pos + id.length + size.length;
-      if (id.value === EbmlId.DocType) {
-        const docType = new TextDecoder()
-          .decode(body.subarray(start, start + size.value))
-          .replace(/\0+$/, '');
+      const element = readElementHeader(body, pos);
+      if (element === undefined) break;
+      const start = element.body;
+      if (element.id === EbmlId.DocType) {
+        const docType = ebmlString(body.subarray(start, start + element.size));
         if (docType !== 'webm' && docType !== 'matroska') {
           throw inputError('the EBML input is not WebM/Matroska', undefined, { docType });
         }
         return;
       }
-      pos = start + size.value;
+      pos = start + element.size;
     }
   }
 
@@ -319,9 +254,7 @@ export class WebmOpusDemuxer {
     }
     if (opus.codecPrivate !== undefined && opus.codecPrivate.length > 0) parseOpusHead(opus.codecPrivate);
     this.opusTrack = opus.number;
-    const info: MediaInfo = {};
-    if (this.title !== undefined && this.title.length > 0) info.title = this.title;
-    if (this.duration !== undefined) info.durationMs = (this.duration * this.timecodeScale) / 1_000_000;
+    const info: MediaInfo = segmentInfoMedia(this.info);
     if (info.title !== undefined || info.durationMs !== undefined) this.onInfo?.(info);
   }
 }

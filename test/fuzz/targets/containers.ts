@@ -9,7 +9,8 @@ import { oggCrc } from '../../../src/audio/ogg-crc.js';
 import { sniffContainer } from '../../../src/player/inputs/file.js';
 import { OggOpusDemuxer, parseOpusHead } from '../../../src/player/inputs/ogg-opus.js';
 import { opusPacketSamples } from '../../../src/player/inputs/opus-frames.js';
-import { WebmOpusDemuxer, blockFrames, readVint } from '../../../src/player/inputs/webm-opus.js';
+import { WebmOpusDemuxer, blockFrames } from '../../../src/player/inputs/webm-opus.js';
+import { readVint } from '../../../src/audio/ebml.js';
 import type { OpusDemuxer } from '../../../src/player/inputs/demuxed.js';
 import {
   ID,
@@ -167,7 +168,7 @@ export const containerTargets: FuzzTarget[] = [
   },
   {
     name: 'webm-block',
-    modules: ['src/player/inputs/webm-opus.ts blockFrames/readVint'],
+    modules: ['src/player/inputs/webm-opus.ts blockFrames', 'src/audio/ebml.ts readVint'],
     create: () => ({
       seeds: (['none', 'xiph', 'fixed', 'ebml'] as const).map((lacing) =>
         blockBody(
