@@ -20,3 +20,4 @@ export type { ChannelTuning } from './udp-channel.js';
 export type { SendQueueOptions } from './send-queue.js';
 export { summarizeLateness } from './lateness-histogram.js';
 export type { LatenessData, LatenessSummary } from './lateness-histogram.js';
+export type { PacingClockStats } from './clock.js';
