@@ -154,10 +154,7 @@ export const mediaTargets: FuzzTarget[] = [
           for (const { mode, ciphers } of modes) {
             const sealed = ciphers.map((c) => c.seal(header, payload, counter));
             for (let i = 1; i < sealed.length; i++) {
-              oracle(
-                hex(sealed[i]) === hex(sealed[0]),
-                `${mode}: ${ciphers[i]!.backend} seals differently`,
-              );
+              oracle(hex(sealed[i]) === hex(sealed[0]), `${mode}: ${ciphers[i]!.backend} seals differently`);
             }
             for (const c of ciphers) {
               const opened = c.open(sealed[0]!, header.length);
