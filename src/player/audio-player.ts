@@ -27,7 +27,7 @@ import type { FilterSettings } from './filters/chain.js';
 import type { FanoutReader } from './fanout.js';
 import { framesIn } from './inputs/source.js';
 import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './inputs/source.js';
-import { Mixer } from './mixer.js';
+import { FRAME_SAMPLES, Mixer } from './mixer.js';
 import type { MixerInput } from './mixer.js';
 import { checkVolume, Track } from './track.js';
 import type { TrackMarker, TrackOptions } from './track.js';
@@ -244,7 +244,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (!(this.stallTimeoutMs > 0))
       throw new VoxcordError('INVALID_ARGUMENT', 'stallTimeoutMs must be positive');
     this.gain = checkVolume(options.volume ?? 1);
-    this.filters = new FilterChain(options.filters);
+    this.filters = new FilterChain(options.filters, { timescale: true });
     this.now = options.now ?? (() => performance.now());
     const opus = options.opus;
     this.loadCodec =
@@ -728,10 +728,13 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         this.counters.framesSilent++;
         return this.account(OPUS_SILENCE_FRAME.slice());
       }
-      const overlays = [...this.overlays];
-      const reads = await Promise.all([this.readMain(), ...overlays.map((slot) => this.readOverlay(slot))]);
-      const ready: { slot: Slot; frame: SourceFrame }[] = [];
-      for (const r of reads) if (r !== undefined && !r.slot.ended) ready.push(r);
+      if (this.filters.timescaleActive || this.filters.draining) {
+        const frame = await this.produceTimescaled();
+        if (frame !== undefined) return this.account(frame);
+        this.settleIfEmpty();
+        continue;
+      }
+      const ready = await this.readTick();
       if (ready.length === 0) {
         this.settleIfEmpty();
         continue;
@@ -766,6 +769,62 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       for (const { slot } of ready) if (!slot.ended) this.advance(slot);
       return this.account(mixed.frame);
     }
+  }
+
+  /** One frame from each playing slot (main and overlays). */
+  private async readTick(): Promise<{ slot: Slot; frame: SourceFrame }[]> {
+    const overlays = [...this.overlays];
+    const reads = await Promise.all([this.readMain(), ...overlays.map((slot) => this.readOverlay(slot))]);
+    const ready: { slot: Slot; frame: SourceFrame }[] = [];
+    for (const r of reads) if (r !== undefined && !r.slot.ended) ready.push(r);
+    return ready;
+  }
+
+  /**
+   * One output frame through the timescale: pulls as many input ticks as it needs (speed × rate per
+   * frame on average). Slots advance per input frame, so positions and markers stay in track time
+   * and a track at speed 2 ends in half the wall time. Undefined when nothing is left to play
+   * (after the buffered output was drained).
+   */
+  private async produceTimescaled(): Promise<Uint8Array | undefined> {
+    const chain = this.filters;
+    const pcm = new Int16Array(FRAME_SAMPLES);
+    for (;;) {
+      if (!chain.timescaleActive) {
+        // Turned off: its buffered output plays out before the input is read 1:1 again.
+        if (chain.drain(pcm) === 0) return undefined;
+        break;
+      }
+      if (chain.pull(pcm)) break;
+      if (this.current !== 'playing') return undefined;
+      const ready = await this.readTick();
+      if (ready.length === 0) {
+        if (chain.drain(pcm) > 0) break;
+        return undefined;
+      }
+      const inputs: MixerInput[] = ready.map(({ slot, frame }) => ({
+        key: slot,
+        frame,
+        gain: this.gain * slot.track.volume,
+        filters: slot.track.filters,
+      }));
+      let mixed;
+      try {
+        mixed = await this.mixer.mixPcm(inputs);
+      } catch (err) {
+        const error = isVoxcordError(err)
+          ? err
+          : new VoxcordError('AUDIO_INPUT_ERROR', 'mixing failed', { cause: toError(err) });
+        for (const { slot } of ready) this.endSlot(slot, 'error', error);
+        continue;
+      }
+      for (const failure of mixed.failed) this.endSlot(failure.key as Slot, 'error', failure.error);
+      if (mixed.failed.length === ready.length) continue;
+      for (const { slot } of ready) if (!slot.ended) this.advance(slot);
+      chain.push(mixed.pcm);
+    }
+    this.counters.framesEncoded++;
+    return this.mixer.encode(pcm);
   }
 
   private burstEnd(): undefined {
