@@ -396,11 +396,15 @@ export class FilterChain {
     this.before = pick(SUPPORTED_FILTERS.slice(0, split));
     this.after = pick(SUPPORTED_FILTERS.slice(split + 1));
     if (r.timescale === undefined) {
-      if (this.timescaleStage !== undefined && this.timescaleStage.available > 0)
-        this.retired = this.timescaleStage;
+      // Its buffered audio plays out first (drain), so turning it off loses nothing.
+      if (this.timescaleStage !== undefined) this.retired = this.timescaleStage;
       this.timescaleStage = undefined;
-    } else if (this.timescaleStage === undefined) this.timescaleStage = new TimescaleStage(r.timescale);
-    else this.timescaleStage.settings = r.timescale;
+    } else {
+      // Back on before its buffered audio played out: the same stage goes on.
+      this.timescaleStage ??= this.retired ?? new TimescaleStage(r.timescale);
+      this.retired = undefined;
+      this.timescaleStage.settings = r.timescale;
+    }
   }
 
   /** True while a timescale just turned off still holds output: `drain` it before reading input. */
@@ -437,7 +441,7 @@ export class FilterChain {
     if (stage === undefined) return 0;
     this.size(Math.floor(pcm.length / CHANNELS));
     const n = stage.drain(this.left, this.right);
-    if (stage.available === 0 && stage === this.retired) this.retired = undefined;
+    if (n === 0 && stage === this.retired) this.retired = undefined;
     if (n === 0) return 0;
     for (const s of this.after) s.process(this.left, this.right);
     this.toS16(pcm);

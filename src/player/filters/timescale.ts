@@ -259,6 +259,8 @@ export class TimescaleStage {
   private readonly middle = new StereoFifo();
   private readonly output = new StereoFifo();
   private settingsValue: TimescaleSettings;
+  /** True once the input's end was pushed through (see drain). */
+  private flushed = true;
 
   constructor(settings: TimescaleSettings) {
     this.settingsValue = settings;
@@ -278,6 +280,11 @@ export class TimescaleStage {
   }
 
   push(left: Float32Array, right: Float32Array): void {
+    this.flushed = false;
+    this.feed(left, right);
+  }
+
+  private feed(left: Float32Array, right: Float32Array): void {
     const { speed, pitch, rate } = this.settingsValue;
     const tempo = speed / pitch;
     const ratio = pitch * rate;
@@ -307,8 +314,18 @@ export class TimescaleStage {
     return true;
   }
 
-  /** The rest of the output, zero padded to the arrays' length (at the end of the input). */
+  /**
+   * At the end of the input (or when turned off): the rest of the output, zero padded to the
+   * arrays' length. The first call pushes silence through the window and the resampler, so the
+   * input's last samples come out too (followed by a little silence) instead of being dropped.
+   */
   drain(left: Float32Array, right: Float32Array): number {
+    if (!this.flushed) {
+      this.flushed = true;
+      const tempo = this.settingsValue.speed / this.settingsValue.pitch;
+      const zeros = new Float32Array(WINDOW_LEN + 2 * SEEK + Math.ceil(HOP * tempo) + 2 * MAX_HALF_WIDTH);
+      this.feed(zeros, zeros);
+    }
     const n = Math.min(this.output.length, left.length);
     left.fill(0);
     right.fill(0);
