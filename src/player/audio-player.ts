@@ -739,28 +739,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         this.settleIfEmpty();
         continue;
       }
-      const inputs: MixerInput[] = ready.map(({ slot, frame }) => ({
-        key: slot,
-        frame,
-        gain: this.gain * slot.track.volume,
-        filters: slot.track.filters,
-      }));
-      let mixed;
-      try {
-        mixed = await this.mixer.mix(inputs, this.filters);
-      } catch (err) {
-        const error = isVoxcordError(err)
-          ? err
-          : new VoxcordError('AUDIO_INPUT_ERROR', 'mixing failed', { cause: toError(err) });
-        for (const { slot } of ready) this.endSlot(slot, 'error', error);
-        this.settleIfEmpty();
-        continue;
-      }
-      for (const failure of mixed.failed) {
-        const slot = failure.key as Slot;
-        this.endSlot(slot, 'error', failure.error);
-      }
-      if (mixed.failed.length === ready.length) {
+      const mixed = await this.mixTick(ready, (inputs) => this.mixer.mix(inputs, this.filters));
+      if (mixed === undefined) {
         this.settleIfEmpty();
         continue;
       }
@@ -769,6 +749,34 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       for (const { slot } of ready) if (!slot.ended) this.advance(slot);
       return this.account(mixed.frame);
     }
+  }
+
+  /**
+   * Mixes one tick's frames with `mix`; slots whose frame failed end with 'error'. Undefined when
+   * nothing could be mixed.
+   */
+  private async mixTick<T extends { failed: { key: object; error: VoxcordError }[] }>(
+    ready: readonly { slot: Slot; frame: SourceFrame }[],
+    mix: (inputs: MixerInput[]) => Promise<T>,
+  ): Promise<T | undefined> {
+    const inputs: MixerInput[] = ready.map(({ slot, frame }) => ({
+      key: slot,
+      frame,
+      gain: this.gain * slot.track.volume,
+      filters: slot.track.filters,
+    }));
+    let mixed: T;
+    try {
+      mixed = await mix(inputs);
+    } catch (err) {
+      const error = isVoxcordError(err)
+        ? err
+        : new VoxcordError('AUDIO_INPUT_ERROR', 'mixing failed', { cause: toError(err) });
+      for (const { slot } of ready) this.endSlot(slot, 'error', error);
+      return undefined;
+    }
+    for (const failure of mixed.failed) this.endSlot(failure.key as Slot, 'error', failure.error);
+    return mixed.failed.length === ready.length ? undefined : mixed;
   }
 
   /** One frame from each playing slot (main and overlays). */
@@ -802,29 +810,23 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         if (chain.drain(pcm) > 0) break;
         return undefined;
       }
-      const inputs: MixerInput[] = ready.map(({ slot, frame }) => ({
-        key: slot,
-        frame,
-        gain: this.gain * slot.track.volume,
-        filters: slot.track.filters,
-      }));
-      let mixed;
-      try {
-        mixed = await this.mixer.mixPcm(inputs);
-      } catch (err) {
-        const error = isVoxcordError(err)
-          ? err
-          : new VoxcordError('AUDIO_INPUT_ERROR', 'mixing failed', { cause: toError(err) });
-        for (const { slot } of ready) this.endSlot(slot, 'error', error);
-        continue;
-      }
-      for (const failure of mixed.failed) this.endSlot(failure.key as Slot, 'error', failure.error);
-      if (mixed.failed.length === ready.length) continue;
+      const mixed = await this.mixTick(ready, (inputs) => this.mixer.mixPcm(inputs));
+      if (mixed === undefined) continue;
       for (const { slot } of ready) if (!slot.ended) this.advance(slot);
       chain.push(mixed.pcm);
     }
-    this.counters.framesEncoded++;
-    return this.mixer.encode(pcm);
+    try {
+      const frame = await this.mixer.encode(pcm);
+      this.counters.framesEncoded++;
+      return frame;
+    } catch (err) {
+      const error = isVoxcordError(err)
+        ? err
+        : new VoxcordError('AUDIO_INPUT_ERROR', 'encoding failed', { cause: toError(err) });
+      for (const slot of [this.main, ...this.overlays])
+        if (slot !== undefined) this.endSlot(slot, 'error', error);
+      return undefined;
+    }
   }
 
   private burstEnd(): undefined {
