@@ -5,15 +5,10 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LavalinkManager } from 'lavalink-client';
-import type { LavalinkNode } from 'lavalink-client';
 import { loadOpus } from '../../src/audio/opus.js';
-import { startNode } from '../../src/node/server.js';
-import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
-import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, lavalinkShard } from './processes.js';
+import { clientWorld, lavalinkOnVoiceNode } from './processes.js';
 
 const BOT = '1500000000000000011';
 const LISTENER = '1500000000000000012';
@@ -45,26 +40,8 @@ describe('lavalink-client with the timescale filter', () => {
     const frames = await encodeTones({ notes: [{ frequency: 660, ms: 6000 }], amplitude: 0.4 });
     const file = join(dir, 'tone.ogg');
     await writeOgg(file, frames);
-    const node = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ engine, tls: false }),
-    });
-    cleanup.add(() => node.close());
-
-    const shard = await botShard(cleanup, local, BOT);
-    const manager: LavalinkManager = new LavalinkManager({
-      nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
-      client: { id: BOT, username: 'voxcord-bot' },
-      playerOptions: { defaultSearchPlatform: 'local' },
-      sendToShard: lavalinkShard(shard, () => manager),
-    });
-    let connected: LavalinkNode | undefined;
-    manager.nodeManager.on('connect', (n) => (connected = n));
-    await manager.init({ id: BOT, username: 'voxcord-bot' });
-    await until(() => connected?.info != null, 5000, 'the node');
-    cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
-    expect(connected?.info?.filters).toContain('timescale');
+    const { manager, node } = await lavalinkOnVoiceNode(cleanup, { local, engine }, BOT);
+    expect(node.info?.filters).toContain('timescale');
 
     const player = manager.createPlayer({
       guildId: GUILD,
