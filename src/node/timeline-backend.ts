@@ -5,6 +5,7 @@
  * and is the test double of the protocol tests. It never claims audio it did not send: `frames` is
  * undefined (no frameStats), `connected` is false.
  */
+import { resolveFilters } from '../player/filters/chain.js';
 import type { FilterSettings } from '../player/filters/chain.js';
 import type {
   BackendPlayer,
@@ -28,6 +29,8 @@ export class TimelinePlayer implements BackendPlayer {
   private since = 0;
   private paused = false;
   private endTime: number | undefined;
+  /** Track ms per wall ms: a timescale's speed × rate (a track at speed 2 ends in half the time). */
+  private tempo = 1;
   private timer: NodeJS.Timeout | undefined;
   private destroyed = false;
   volume = 100;
@@ -41,7 +44,7 @@ export class TimelinePlayer implements BackendPlayer {
 
   get position(): number {
     if (this.track === undefined) return 0;
-    return this.paused ? this.base : this.base + (this.now() - this.since);
+    return this.paused ? this.base : this.base + (this.now() - this.since) * this.tempo;
   }
 
   get connected(): boolean {
@@ -99,6 +102,13 @@ export class TimelinePlayer implements BackendPlayer {
 
   setFilters(filters: FilterSettings): void {
     this.filters = filters;
+    const t = resolveFilters(filters).timescale;
+    const tempo = t === undefined ? 1 : t.speed * t.rate;
+    if (tempo === this.tempo) return;
+    this.base = this.position;
+    this.since = this.now();
+    this.tempo = tempo;
+    this.schedule();
   }
 
   connect(voice: VoiceCredentials): Promise<void> {
@@ -124,7 +134,7 @@ export class TimelinePlayer implements BackendPlayer {
     const length = track.info.isStream || track.info.length <= 0 ? Infinity : track.info.length;
     const end = Math.min(length, this.endTime ?? Infinity);
     if (!Number.isFinite(end)) return;
-    const wait = Math.max(0, end - this.position);
+    const wait = Math.max(0, (end - this.position) / this.tempo);
     this.timer = setTimeout(() => {
       if (this.track !== track) return;
       this.track = undefined;

@@ -27,7 +27,7 @@ import type { FilterSettings } from './filters/chain.js';
 import type { FanoutReader } from './fanout.js';
 import { framesIn } from './inputs/source.js';
 import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './inputs/source.js';
-import { Mixer } from './mixer.js';
+import { FRAME_SAMPLES, Mixer } from './mixer.js';
 import type { MixerInput } from './mixer.js';
 import { checkVolume, Track } from './track.js';
 import type { TrackMarker, TrackOptions } from './track.js';
@@ -244,7 +244,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (!(this.stallTimeoutMs > 0))
       throw new VoxcordError('INVALID_ARGUMENT', 'stallTimeoutMs must be positive');
     this.gain = checkVolume(options.volume ?? 1);
-    this.filters = new FilterChain(options.filters);
+    this.filters = new FilterChain(options.filters, { timescale: true });
     this.now = options.now ?? (() => performance.now());
     const opus = options.opus;
     this.loadCodec =
@@ -728,36 +728,19 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         this.counters.framesSilent++;
         return this.account(OPUS_SILENCE_FRAME.slice());
       }
-      const overlays = [...this.overlays];
-      const reads = await Promise.all([this.readMain(), ...overlays.map((slot) => this.readOverlay(slot))]);
-      const ready: { slot: Slot; frame: SourceFrame }[] = [];
-      for (const r of reads) if (r !== undefined && !r.slot.ended) ready.push(r);
+      if (this.filters.timescaleActive || this.filters.draining) {
+        const frame = await this.produceTimescaled();
+        if (frame !== undefined) return this.account(frame);
+        this.settleIfEmpty();
+        continue;
+      }
+      const ready = await this.readTick();
       if (ready.length === 0) {
         this.settleIfEmpty();
         continue;
       }
-      const inputs: MixerInput[] = ready.map(({ slot, frame }) => ({
-        key: slot,
-        frame,
-        gain: this.gain * slot.track.volume,
-        filters: slot.track.filters,
-      }));
-      let mixed;
-      try {
-        mixed = await this.mixer.mix(inputs, this.filters);
-      } catch (err) {
-        const error = isVoxcordError(err)
-          ? err
-          : new VoxcordError('AUDIO_INPUT_ERROR', 'mixing failed', { cause: toError(err) });
-        for (const { slot } of ready) this.endSlot(slot, 'error', error);
-        this.settleIfEmpty();
-        continue;
-      }
-      for (const failure of mixed.failed) {
-        const slot = failure.key as Slot;
-        this.endSlot(slot, 'error', failure.error);
-      }
-      if (mixed.failed.length === ready.length) {
+      const mixed = await this.mixTick(ready, (inputs) => this.mixer.mix(inputs, this.filters));
+      if (mixed === undefined) {
         this.settleIfEmpty();
         continue;
       }
@@ -765,6 +748,84 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       else this.counters.framesEncoded++;
       for (const { slot } of ready) if (!slot.ended) this.advance(slot);
       return this.account(mixed.frame);
+    }
+  }
+
+  /**
+   * Mixes one tick's frames with `mix`; slots whose frame failed end with 'error'. Undefined when
+   * nothing could be mixed.
+   */
+  private async mixTick<T extends { failed: { key: object; error: VoxcordError }[] }>(
+    ready: readonly { slot: Slot; frame: SourceFrame }[],
+    mix: (inputs: MixerInput[]) => Promise<T>,
+  ): Promise<T | undefined> {
+    const inputs: MixerInput[] = ready.map(({ slot, frame }) => ({
+      key: slot,
+      frame,
+      gain: this.gain * slot.track.volume,
+      filters: slot.track.filters,
+    }));
+    let mixed: T;
+    try {
+      mixed = await mix(inputs);
+    } catch (err) {
+      const error = isVoxcordError(err)
+        ? err
+        : new VoxcordError('AUDIO_INPUT_ERROR', 'mixing failed', { cause: toError(err) });
+      for (const { slot } of ready) this.endSlot(slot, 'error', error);
+      return undefined;
+    }
+    for (const failure of mixed.failed) this.endSlot(failure.key as Slot, 'error', failure.error);
+    return mixed.failed.length === ready.length ? undefined : mixed;
+  }
+
+  /** One frame from each playing slot (main and overlays). */
+  private async readTick(): Promise<{ slot: Slot; frame: SourceFrame }[]> {
+    const overlays = [...this.overlays];
+    const reads = await Promise.all([this.readMain(), ...overlays.map((slot) => this.readOverlay(slot))]);
+    const ready: { slot: Slot; frame: SourceFrame }[] = [];
+    for (const r of reads) if (r !== undefined && !r.slot.ended) ready.push(r);
+    return ready;
+  }
+
+  /**
+   * One output frame through the timescale: pulls as many input ticks as it needs (speed × rate per
+   * frame on average). Slots advance per input frame, so positions and markers stay in track time
+   * and a track at speed 2 ends in half the wall time. Undefined when nothing is left to play
+   * (after the buffered output was drained).
+   */
+  private async produceTimescaled(): Promise<Uint8Array | undefined> {
+    const chain = this.filters;
+    const pcm = new Int16Array(FRAME_SAMPLES);
+    for (;;) {
+      if (!chain.timescaleActive) {
+        // Turned off: its buffered output plays out before the input is read 1:1 again.
+        if (chain.drain(pcm) === 0) return undefined;
+        break;
+      }
+      if (chain.pull(pcm)) break;
+      if (this.current !== 'playing') return undefined;
+      const ready = await this.readTick();
+      if (ready.length === 0) {
+        if (chain.drain(pcm) > 0) break;
+        return undefined;
+      }
+      const mixed = await this.mixTick(ready, (inputs) => this.mixer.mixPcm(inputs));
+      if (mixed === undefined) continue;
+      for (const { slot } of ready) if (!slot.ended) this.advance(slot);
+      chain.push(mixed.pcm);
+    }
+    try {
+      const frame = await this.mixer.encode(pcm);
+      this.counters.framesEncoded++;
+      return frame;
+    } catch (err) {
+      const error = isVoxcordError(err)
+        ? err
+        : new VoxcordError('AUDIO_INPUT_ERROR', 'encoding failed', { cause: toError(err) });
+      for (const slot of [this.main, ...this.overlays])
+        if (slot !== undefined) this.endSlot(slot, 'error', error);
+      return undefined;
     }
   }
 

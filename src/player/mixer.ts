@@ -97,22 +97,7 @@ export class Mixer {
    * `output` filters the mixed PCM; any active filter turns passthrough off.
    */
   async mix(inputs: readonly MixerInput[], output?: FilterChain): Promise<MixResult> {
-    if (this.closed) throw new VoxcordError('DESTROYED', 'the mixer is closed');
-    const present = new Set(inputs.map((i) => i.key));
-    for (const [key, state] of this.sources) {
-      if (!present.has(key)) {
-        state.decoder?.close();
-        this.sources.delete(key);
-      }
-    }
-    const states = inputs.map((input) => {
-      let state = this.sources.get(input.key);
-      if (state === undefined) {
-        state = { decoder: undefined, lastGain: input.gain };
-        this.sources.set(input.key, state);
-      }
-      return state;
-    });
+    const states = this.statesOf(inputs);
     const only = inputs[0];
     const onlyState = states[0];
     if (inputs.length === 1 && only !== undefined && onlyState !== undefined) {
@@ -121,6 +106,55 @@ export class Mixer {
         return { frame: only.frame.data, passthrough: true, failed: [] };
       }
     }
+    const { pcm, failed } = await this.sum(inputs, states);
+    if (output?.active === true) output.process(pcm);
+    return { frame: await this.encode(pcm), passthrough: false, failed };
+  }
+
+  /**
+   * The inputs decoded, filtered by their own chains and summed, as PCM (no passthrough, no output
+   * filter): what a player with a timescale feeds into it.
+   */
+  async mixPcm(inputs: readonly MixerInput[]): Promise<{ pcm: Int16Array; failed: MixResult['failed'] }> {
+    return this.sum(inputs, this.statesOf(inputs));
+  }
+
+  /** Encodes one frame of the player's output. */
+  async encode(pcm: Int16Array): Promise<Uint8Array> {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'the mixer is closed');
+    this.encoder ??= (await this.codec()).createEncoder();
+    try {
+      return this.encoder.encode(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+    } catch (err) {
+      throw isVoxcordError(err)
+        ? err
+        : new VoxcordError('AUDIO_INPUT_ERROR', 'Opus encoding failed', { cause: err });
+    }
+  }
+
+  private statesOf(inputs: readonly MixerInput[]): SourceState[] {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'the mixer is closed');
+    const present = new Set(inputs.map((i) => i.key));
+    for (const [key, state] of this.sources) {
+      if (!present.has(key)) {
+        state.decoder?.close();
+        this.sources.delete(key);
+      }
+    }
+    return inputs.map((input) => {
+      let state = this.sources.get(input.key);
+      if (state === undefined) {
+        state = { decoder: undefined, lastGain: input.gain };
+        this.sources.set(input.key, state);
+      }
+      return state;
+    });
+  }
+
+  private async sum(
+    inputs: readonly MixerInput[],
+    states: readonly SourceState[],
+  ): Promise<{ pcm: Int16Array; failed: MixResult['failed'] }> {
     const mixInputs: MixInput[] = [];
     const failed: MixResult['failed'] = [];
     for (let i = 0; i < inputs.length; i++) {
@@ -146,20 +180,7 @@ export class Mixer {
       mixInputs.push({ samples, fromGain: state.lastGain, toGain: input.gain });
       state.lastGain = input.gain;
     }
-    const pcm = mixFrames(mixInputs);
-    if (output?.active === true) output.process(pcm);
-    this.encoder ??= (await this.codec()).createEncoder();
-    try {
-      return {
-        frame: this.encoder.encode(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength)),
-        passthrough: false,
-        failed,
-      };
-    } catch (err) {
-      throw isVoxcordError(err)
-        ? err
-        : new VoxcordError('AUDIO_INPUT_ERROR', 'Opus encoding failed', { cause: err });
-    }
+    return { pcm: mixFrames(mixInputs), failed };
   }
 
   /** Forgets a source (its decoder is closed). */

@@ -18,7 +18,7 @@ import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { CHANNEL, encodeTones, GUILD, hex, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
+import { botShard, clientWorld, lavalinkOnVoiceNode, spawnNode } from './processes.js';
 
 const BOT = '1500000000000000001';
 const LISTENER = '1500000000000000002';
@@ -35,25 +35,7 @@ describe('lavalink-client with voice', () => {
     const file = join(dir, 'tone.ogg');
     await writeOgg(file, frames);
 
-    const node = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ engine, tls: false }),
-    });
-    cleanup.add(() => node.close());
-
-    const shard = await botShard(cleanup, local, BOT);
-    const manager: LavalinkManager = new LavalinkManager({
-      nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
-      client: { id: BOT, username: 'voxcord-bot' },
-      playerOptions: { defaultSearchPlatform: 'local' },
-      sendToShard: lavalinkShard(shard, () => manager),
-    });
-    let connected: LavalinkNode | undefined;
-    manager.nodeManager.on('connect', (n) => (connected = n));
-    await manager.init({ id: BOT, username: 'voxcord-bot' });
-    await until(() => connected?.info != null, 5000, 'the node');
-    cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
+    const { manager } = await lavalinkOnVoiceNode(cleanup, world, BOT);
 
     const player = manager.createPlayer({
       guildId: GUILD,

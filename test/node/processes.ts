@@ -1,13 +1,17 @@
 /** Test helpers shared by the multi-node tests: node child processes, a bot shard for lavalink-client. */
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import type { LavalinkManager } from 'lavalink-client';
+import { LavalinkManager } from 'lavalink-client';
+import type { LavalinkNode } from 'lavalink-client';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
+import { startNode } from '../../src/node/server.js';
+import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import type { LocalDiscord } from '../../src/server/local-discord.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { AudioFrame } from '../../src/voice/session-dave.js';
+import { until } from '../cli/helpers.js';
 import type { Cleanup } from '../cli/helpers.js';
 import { botClient, joinWith, startCall } from '../support/call.js';
 import { PASSWORD } from './helpers.js';
@@ -113,4 +117,35 @@ export async function botShard(
   userId: string,
 ): Promise<GatewayClient> {
   return botClient({ local }, cleanup, userId);
+}
+
+/**
+ * An in-process `voxcord node` (voice backend on `engine`) and an unmodified lavalink-client bot
+ * (its own shard on `local`, platform 'local') connected to it.
+ */
+export async function lavalinkOnVoiceNode(
+  cleanup: Cleanup,
+  world: { local: LocalDiscord; engine: MediaEngine },
+  botId: string,
+): Promise<{ manager: LavalinkManager; node: LavalinkNode }> {
+  const server = await startNode({
+    port: 0,
+    password: PASSWORD,
+    backend: createVoiceBackend({ engine: world.engine, tls: false }),
+  });
+  cleanup.add(() => server.close());
+  const shard = await botShard(cleanup, world.local, botId);
+  const manager: LavalinkManager = new LavalinkManager({
+    nodes: [{ host: '127.0.0.1', port: server.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
+    client: { id: botId, username: 'voxcord-bot' },
+    playerOptions: { defaultSearchPlatform: 'local' },
+    sendToShard: lavalinkShard(shard, () => manager),
+  });
+  let connected: LavalinkNode | undefined;
+  manager.nodeManager.on('connect', (n) => (connected = n));
+  await manager.init({ id: botId, username: 'voxcord-bot' });
+  await until(() => connected?.info != null, 5000, 'the node');
+  cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
+  if (connected === undefined) throw new Error('no node');
+  return { manager, node: connected };
 }

@@ -278,7 +278,8 @@ describe('players', () => {
       [{ voice: { ...VOICE, endpoint: '' } }, /voice.endpoint/],
       [{ voice: { token: 't', endpoint: 'e', sessionId: 's' } }, /voice.channelId/],
       [{ endTime: 0 }, /End time/],
-      [{ filters: { timescale: { speed: 1.2 } } }, /disabled.*timescale/],
+      [{ filters: { timescale: { speed: 0 } } }, /timescale.speed/],
+      [{ filters: { timescale: { pitch: -1 } } }, /timescale.pitch/],
       [{ filters: { distortion: { scale: 'x' } } }, /distortion.scale/],
       [{ filters: { pluginFilters: { echo: {} } } }, /echo/],
       [{ filters: { equalizer: [{ band: 20, gain: 0.1 }] } }, /band/],
@@ -362,6 +363,14 @@ describe('players', () => {
     expect(timeline?.volume).toBe(80);
     const position = (filtered.json() as { state: { position: number } }).state.position;
     expect(position).toBe(1000);
+    const scaled = await api(base, path, {
+      method: 'PATCH',
+      body: { filters: { timescale: { speed: 2, rate: 1.5 } } },
+    });
+    expect(scaled.status).toBe(200);
+    expect(scaled.json()).toMatchObject({ filters: { timescale: { speed: 2, rate: 1.5 } } });
+    expect(timeline?.filters).toEqual({ timescale: { speed: 2, rate: 1.5 } });
+    await api(base, path, { method: 'PATCH', body: { filters: {} } });
 
     // Stop.
     await api(base, path, { method: 'PATCH', body: { track: { encoded: null } } });

@@ -4,8 +4,8 @@
  * runs its chain on the mixed output, a Track on its own audio before mixing. With no filter
  * active the chain is inactive, and the player passes Opus frames through untouched.
  *
- * Order as Lavalink's: volume, equalizer, karaoke, tremolo, vibrato, distortion, rotation, channelMix,
- * lowPass.
+ * Order as Lavalink's: volume, equalizer, karaoke, timescale, tremolo, vibrato, distortion, rotation,
+ * channelMix, lowPass. Timescale alone changes how many frames come out per frame in (push/pull).
  */
 import { VoxcordError } from '../../errors.js';
 import { CHANNELS } from '../../protocol/constants.js';
@@ -23,12 +23,15 @@ import type { DistortionSettings } from './distortion.js';
 import { EQUALIZER_BAND_COUNT, EQUALIZER_MAX_GAIN, EQUALIZER_MIN_GAIN, EqualizerStage } from './equalizer.js';
 import type { FilterStage } from './stage.js';
 import { VibratoStage } from './vibrato.js';
+import { TIMESCALE_MAX, TimescaleStage } from './timescale.js';
+import type { TimescaleSettings } from './timescale.js';
 
 /** The filters voxcord implements, by their Lavalink names (what a node lists in /v4/info). */
 export const SUPPORTED_FILTERS = [
   'volume',
   'equalizer',
   'karaoke',
+  'timescale',
   'tremolo',
   'vibrato',
   'distortion',
@@ -50,6 +53,11 @@ export interface FilterSettings {
   /** Bands 0-14 (25 Hz … 16 kHz), gain −0.25 (removed) … 1. */
   equalizer?: readonly EqualizerBand[] | null;
   karaoke?: Partial<KaraokeSettings> | null;
+  /**
+   * Speed (tempo, pitch kept), pitch (tempo kept) and rate (both), each > 0 and ≤ 10, default 1.
+   * Only on a player's filters (it changes how fast tracks are consumed): a Track refuses it.
+   */
+  timescale?: Partial<TimescaleSettings> | null;
   tremolo?: { frequency?: number; depth?: number } | null;
   vibrato?: { frequency?: number; depth?: number } | null;
   /** Wave shaping (see distortion.ts); every field defaults as Lavalink's. */
@@ -64,6 +72,7 @@ export interface ResolvedFilters {
   volume?: number;
   equalizer?: number[];
   karaoke?: KaraokeSettings;
+  timescale?: TimescaleSettings;
   tremolo?: { frequency: number; depth: number };
   vibrato?: { frequency: number; depth: number };
   distortion?: DistortionSettings;
@@ -147,6 +156,13 @@ export function resolveFilters(settings: FilterSettings): ResolvedFilters {
       ),
     };
   }
+  if (s.timescale != null) {
+    const o = object(s.timescale, 'timescale');
+    const factor = (field: keyof TimescaleSettings): number =>
+      range(num(o[field], 1, 'timescale', field), 0, TIMESCALE_MAX, 'timescale', field, true);
+    const t = { speed: factor('speed'), pitch: factor('pitch'), rate: factor('rate') };
+    if (t.speed !== 1 || t.pitch !== 1 || t.rate !== 1) out.timescale = t;
+  }
   if (s.tremolo != null) {
     const o = object(s.tremolo, 'tremolo');
     const frequency = range(
@@ -225,11 +241,33 @@ export class FilterChain {
   private settingsValue: FilterSettings = {};
   private readonly stages = new Map<FilterName, FilterStage>();
   private order: FilterStage[] = [];
+  /** The stages before timescale (volume, equalizer, karaoke) and after it. */
+  private before: FilterStage[] = [];
+  private after: FilterStage[] = [];
+  private timescaleStage: TimescaleStage | undefined;
+  /** A timescale just turned off, with output still buffered (the player drains it first). */
+  private retired: TimescaleStage | undefined;
+  private readonly allowTimescale: boolean;
   private left = new Float32Array(0);
   private right = new Float32Array(0);
 
-  constructor(settings: FilterSettings = {}) {
+  /** `timescale: true` for a player's chain: a track's chain refuses the timescale filter. */
+  constructor(settings: FilterSettings = {}, options: { timescale?: boolean } = {}) {
+    this.allowTimescale = options.timescale === true;
     this.set(settings);
+  }
+
+  /**
+   * True when timescale is on: frames no longer map one to one, so the player feeds input with
+   * `push` and takes 20 ms output frames with `pull` (see TimescaleStage).
+   */
+  get timescaleActive(): boolean {
+    return this.timescaleStage !== undefined;
+  }
+
+  /** Input frames consumed per output frame (speed × rate; 1 without timescale). */
+  get consumption(): number {
+    return this.timescaleStage?.consumption ?? 1;
   }
 
   /** The settings last set (as given). */
@@ -244,7 +282,7 @@ export class FilterChain {
 
   /** True when some filter changes the sound (then the player decodes, filters and re-encodes). */
   get active(): boolean {
-    return this.order.length > 0;
+    return this.order.length > 0 || this.timescaleStage !== undefined || this.retired !== undefined;
   }
 
   /**
@@ -254,6 +292,11 @@ export class FilterChain {
    */
   set(settings: FilterSettings): void {
     const r = resolveFilters(settings);
+    if (r.timescale !== undefined && !this.allowTimescale)
+      throw bad(
+        "timescale is a player filter (it changes how fast tracks are read): set it on the player's filters",
+        'timescale',
+      );
     this.settingsValue = settings;
     this.resolved = r;
     const keep = (name: FilterName, present: boolean): void => {
@@ -347,6 +390,87 @@ export class FilterChain {
     this.order = SUPPORTED_FILTERS.map((n) => this.stages.get(n)).filter(
       (s): s is FilterStage => s !== undefined,
     );
+    const split = SUPPORTED_FILTERS.indexOf('timescale');
+    const pick = (names: readonly FilterName[]): FilterStage[] =>
+      names.map((n) => this.stages.get(n)).filter((s): s is FilterStage => s !== undefined);
+    this.before = pick(SUPPORTED_FILTERS.slice(0, split));
+    this.after = pick(SUPPORTED_FILTERS.slice(split + 1));
+    if (r.timescale === undefined) {
+      // Its buffered audio plays out first (drain), so turning it off loses nothing.
+      if (this.timescaleStage !== undefined) this.retired = this.timescaleStage;
+      this.timescaleStage = undefined;
+    } else {
+      // Back on before its buffered audio played out: the same stage goes on.
+      this.timescaleStage ??= this.retired ?? new TimescaleStage(r.timescale);
+      this.retired = undefined;
+      this.timescaleStage.settings = r.timescale;
+    }
+  }
+
+  /** True while a timescale just turned off still holds output: `drain` it before reading input. */
+  get draining(): boolean {
+    return this.retired !== undefined || (this.timescaleStage?.available ?? 0) > 0;
+  }
+
+  /** Feeds one input frame (interleaved stereo s16) to the timescale (with the stages before it). */
+  push(pcm: Int16Array): void {
+    const stage = this.timescaleStage;
+    if (stage === undefined) return;
+    this.toFloat(pcm);
+    for (const s of this.before) s.process(this.left, this.right);
+    stage.push(this.left, this.right);
+  }
+
+  /** Fills `pcm` with the next output frame, filtered by the stages after timescale; false if not ready. */
+  pull(pcm: Int16Array): boolean {
+    const stage = this.timescaleStage;
+    if (stage === undefined) return false;
+    this.size(Math.floor(pcm.length / CHANNELS));
+    if (!stage.pull(this.left, this.right)) return false;
+    for (const s of this.after) s.process(this.left, this.right);
+    this.toS16(pcm);
+    return true;
+  }
+
+  /**
+   * At the end of the input (or after timescale was turned off): the buffered output, zero padded,
+   * as one frame. Returns how many samples per channel were real (0 = nothing left).
+   */
+  drain(pcm: Int16Array): number {
+    const stage = this.retired ?? this.timescaleStage;
+    if (stage === undefined) return 0;
+    this.size(Math.floor(pcm.length / CHANNELS));
+    const n = stage.drain(this.left, this.right);
+    if (n === 0 && stage === this.retired) this.retired = undefined;
+    if (n === 0) return 0;
+    for (const s of this.after) s.process(this.left, this.right);
+    this.toS16(pcm);
+    return n;
+  }
+
+  private size(n: number): void {
+    if (this.left.length !== n) {
+      this.left = new Float32Array(n);
+      this.right = new Float32Array(n);
+    }
+  }
+
+  private toFloat(pcm: Int16Array): void {
+    const n = Math.floor(pcm.length / CHANNELS);
+    this.size(n);
+    const { left, right } = this;
+    for (let i = 0; i < n; i++) {
+      left[i] = (pcm[2 * i] ?? 0) / 32768;
+      right[i] = (pcm[2 * i + 1] ?? 0) / 32768;
+    }
+  }
+
+  private toS16(pcm: Int16Array): void {
+    const { left, right } = this;
+    for (let i = 0; i < left.length; i++) {
+      pcm[2 * i] = toS16(left[i] ?? 0);
+      pcm[2 * i + 1] = toS16(right[i] ?? 0);
+    }
   }
 
   /** Turns every filter off. */
@@ -354,24 +478,12 @@ export class FilterChain {
     this.set({});
   }
 
-  /** Filters one frame of interleaved stereo s16 in place (and returns it). */
+  /** Filters one frame of interleaved stereo s16 in place (and returns it); timescale excepted (see push). */
   process(pcm: Int16Array): Int16Array {
     if (this.order.length === 0) return pcm;
-    const n = Math.floor(pcm.length / CHANNELS);
-    if (this.left.length !== n) {
-      this.left = new Float32Array(n);
-      this.right = new Float32Array(n);
-    }
-    const { left, right } = this;
-    for (let i = 0; i < n; i++) {
-      left[i] = (pcm[2 * i] ?? 0) / 32768;
-      right[i] = (pcm[2 * i + 1] ?? 0) / 32768;
-    }
-    for (const stage of this.order) stage.process(left, right);
-    for (let i = 0; i < n; i++) {
-      pcm[2 * i] = toS16(left[i] ?? 0);
-      pcm[2 * i + 1] = toS16(right[i] ?? 0);
-    }
+    this.toFloat(pcm);
+    for (const stage of this.order) stage.process(this.left, this.right);
+    this.toS16(pcm);
     return pcm;
   }
 

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { isVoxcordError } from '../../src/errors.js';
+import { AudioPlayer, FilterChain, opusFramesInput, Track } from '../../src/player/index.js';
+import type { FilterSettings } from '../../src/player/index.js';
+import { FakeSession, fakeCodec, fakeDecode, TOC_20MS } from './helpers.js';
+
+const RATE = 48_000;
+const FRAME_VALUES = 1920;
+
+/** `seconds` of a stereo sine at amplitude 0.5, as fake-codec packets (the fake codec is lossless). */
+function tonePackets(seconds: number, hz: number): Uint8Array[] {
+  const frames = Math.round((seconds * RATE) / 960);
+  const out: Uint8Array[] = [];
+  for (let f = 0; f < frames; f++) {
+    const pcm = new Int16Array(FRAME_VALUES);
+    for (let i = 0; i < 960; i++) {
+      const v = Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * hz * (f * 960 + i)) / RATE));
+      pcm[2 * i] = v;
+      pcm[2 * i + 1] = v;
+    }
+    const packet = new Uint8Array(3841);
+    packet[0] = TOC_20MS;
+    packet.set(new Uint8Array(pcm.buffer), 1);
+    out.push(packet);
+  }
+  return out;
+}
+
+/** Frequency of channel 0 from its upward zero crossings, skipping the first and last 100 ms. */
+function frequency(pcm: Int16Array): number {
+  const n = pcm.length / 2;
+  const from = Math.round(0.1 * RATE);
+  const to = n - Math.round(0.1 * RATE);
+  const ups: number[] = [];
+  for (let i = from + 1; i < to; i++) {
+    const a = pcm[2 * (i - 1)] ?? 0;
+    const b = pcm[2 * i] ?? 0;
+    if (a < 0 && b >= 0) ups.push(i - 1 + a / (a - b));
+  }
+  const first = ups[0] ?? 0;
+  const last = ups[ups.length - 1] ?? 0;
+  return ((ups.length - 1) * RATE) / (last - first);
+}
+
+/** RMS of channel 0 between 100 ms from each end. */
+function rms(pcm: Int16Array): number {
+  const n = pcm.length / 2;
+  let sum = 0;
+  let count = 0;
+  for (let i = Math.round(0.1 * RATE); i < n - Math.round(0.1 * RATE); i++, count++)
+    sum += ((pcm[2 * i] ?? 0) / 32768) ** 2;
+  return Math.sqrt(sum / count);
+}
+
+/** Plays a 440 Hz tone of `seconds` through a player with `filters`; all its output frames, decoded. */
+async function play(filters: FilterSettings, seconds = 2): Promise<{ pcm: Int16Array; frames: number }> {
+  const player = new AudioPlayer({ opus: fakeCodec(), filters });
+  const session = new FakeSession();
+  player.attach(session);
+  player.enqueue(opusFramesInput(tonePackets(seconds, 440)));
+  const frames = await session.pull(10_000);
+  const pcm = new Int16Array(frames.length * FRAME_VALUES);
+  frames.forEach((f, i) => pcm.set(fakeDecode(f), i * FRAME_VALUES));
+  player.destroy();
+  return { pcm, frames: frames.length };
+}
+
+describe('timescale in the AudioPlayer', () => {
+  it('rate 2.0: a 440 Hz tone comes out at 880 Hz in half the frames', async () => {
+    const { pcm, frames } = await play({ timescale: { rate: 2 } });
+    expect(frequency(pcm)).toBeGreaterThan(880 * 0.97);
+    expect(frequency(pcm)).toBeLessThan(880 * 1.03);
+    expect(frames).toBeGreaterThanOrEqual(48);
+    expect(frames).toBeLessThanOrEqual(53);
+    expect(rms(pcm)).toBeGreaterThan(0.3); // 0.5 / √2 ≈ 0.354: no level loss
+  });
+
+  it('speed 2.0: a 2 s track gives ~1 s of frames, the tone stays at 440 Hz', async () => {
+    const { pcm, frames } = await play({ timescale: { speed: 2 } });
+    expect(frames).toBeGreaterThanOrEqual(48);
+    expect(frames).toBeLessThanOrEqual(53);
+    expect(frequency(pcm)).toBeGreaterThan(440 * 0.97);
+    expect(frequency(pcm)).toBeLessThan(440 * 1.03);
+    expect(rms(pcm)).toBeGreaterThan(0.3);
+  });
+
+  it('pitch 2.0: the duration is kept (~100 frames) and the tone doubles to 880 Hz', async () => {
+    const { pcm, frames } = await play({ timescale: { pitch: 2 } });
+    expect(frames).toBeGreaterThanOrEqual(98);
+    expect(frames).toBeLessThanOrEqual(103);
+    expect(frequency(pcm)).toBeGreaterThan(880 * 0.97);
+    expect(frequency(pcm)).toBeLessThan(880 * 1.03);
+  });
+
+  it('speed 0.5: twice the frames, same tone', async () => {
+    const { pcm, frames } = await play({ timescale: { speed: 0.5 } }, 1);
+    expect(frames).toBeGreaterThanOrEqual(98);
+    expect(frames).toBeLessThanOrEqual(103);
+    expect(frequency(pcm)).toBeGreaterThan(440 * 0.97);
+    expect(frequency(pcm)).toBeLessThan(440 * 1.03);
+  });
+
+  it('no filter: Opus frames pass through untouched', async () => {
+    const packets = tonePackets(0.2, 440);
+    const player = new AudioPlayer({ opus: fakeCodec() });
+    const session = new FakeSession();
+    player.attach(session);
+    player.enqueue(opusFramesInput(packets));
+    const frames = await session.pull(100);
+    expect(frames).toEqual(packets);
+    expect(frames[0]).toBe(packets[0]);
+    player.destroy();
+  });
+
+  it('turned on and off live: the position stays in track time and the track ends on its last frame', async () => {
+    const player = new AudioPlayer({ opus: fakeCodec() });
+    const session = new FakeSession();
+    player.attach(session);
+    const packets = tonePackets(2, 440);
+    player.enqueue(opusFramesInput(packets));
+    await session.pull(10);
+    player.filters.set({ timescale: { speed: 2 } });
+    await session.pull(20); // ~40 input frames
+    expect(player.playbackDuration).toBeGreaterThanOrEqual(900);
+    expect(player.playbackDuration).toBeLessThanOrEqual(1100);
+    player.filters.clear();
+    const rest = await session.pull(1000);
+    // 100 input frames: 10 + ~40 + the rest, plus at most a frame of the timescale's buffered output.
+    expect(10 + 20 + rest.length).toBeGreaterThanOrEqual(78);
+    expect(10 + 20 + rest.length).toBeLessThanOrEqual(82);
+    expect(player.stats.framesPassthrough).toBeGreaterThan(40);
+    player.destroy();
+  });
+});
+
+describe('timescale settings', () => {
+  it('rejects ≤ 0, > 10 and non-numbers with INVALID_ARGUMENT, keeping the previous set', () => {
+    const chain = new FilterChain({ timescale: { speed: 1.5 } }, { timescale: true });
+    for (const bad of [{ speed: 0 }, { pitch: -1 }, { rate: 11 }, { rate: Number.NaN }, { speed: '2' }]) {
+      let error: unknown;
+      try {
+        chain.set({ timescale: bad as never });
+      } catch (err) {
+        error = err;
+      }
+      expect(isVoxcordError(error, 'INVALID_ARGUMENT')).toBe(true);
+    }
+    expect(chain.applied.timescale).toEqual({ speed: 1.5, pitch: 1, rate: 1 });
+  });
+
+  it('all 1 is no filter; a track refuses timescale (it is a player filter)', () => {
+    expect(new FilterChain({ timescale: {} }, { timescale: true }).active).toBe(false);
+    let error: unknown;
+    try {
+      new Track(opusFramesInput([]), { filters: { timescale: { speed: 2 } } });
+    } catch (err) {
+      error = err;
+    }
+    expect(isVoxcordError(error, 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
