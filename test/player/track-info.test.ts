@@ -12,6 +12,7 @@ import { createOggOpusWriter, wavHeader } from '../../src/receive/recorder.js';
 import { oggOpusDurationMs } from '../../src/audio/ogg-duration.js';
 import { opusTagsTitle } from '../../src/audio/opus-headers.js';
 import { wavDurationMs } from '../../src/audio/wav.js';
+import { webmSegmentInfo } from '../../src/audio/ebml.js';
 import { parseFfprobeFormat, titleFromPath } from '../../src/player/inputs/media-info.js';
 import { ID, concatBytes, el, text, trackEntry, webmHeader, blockBody } from './containers.js';
 import { FakeSession, fakeCodec, packet } from './helpers.js';
@@ -111,6 +112,69 @@ describe('track title and duration', () => {
     await play(track);
     expect(track.title).toBe('Live Set');
     expect(track.durationMs).toBe(183_456.5);
+  });
+
+  /** Segment › Tags › Tag: Targets (a TagTrackUID when `trackUid` is given) and one SimpleTag per pair. */
+  function tag(pairs: [string, string][], trackUid?: number): Uint8Array {
+    return el(
+      0x7373,
+      el(0x63c0, ...(trackUid === undefined ? [] : [el(0x63c5, Uint8Array.of(trackUid))])),
+      ...pairs.map(([name, value]) => el(0x67c8, el(0x45a3, text(name)), el(0x4487, text(value)))),
+    );
+  }
+  const TAGS = 0x1254c367;
+
+  it('WebM: a whole-file TITLE tag names the track (not a tag aimed at one stream), before or after the clusters', async () => {
+    const cluster = el(
+      ID.Cluster,
+      ...[0, 1, 2, 3].map((i) => el(ID.SimpleBlock, blockBody(1, [packet(2, i)]))),
+    );
+    const tags = el(
+      TAGS,
+      tag([['TITLE', 'Stereo']], 7),
+      tag([
+        ['ARTIST', 'Band'],
+        ['title', ' Song Two '],
+      ]),
+    );
+    const before = concatBytes([
+      webmHeader(),
+      el(
+        ID.Segment,
+        el(ID.Info, el(ID.Duration, float64(4000))),
+        el(ID.Tracks, trackEntry(1, 'A_OPUS', 2)),
+        tags,
+        cluster,
+      ),
+    ]);
+    const track = new Track(webmOpusInput(before));
+    await play(track);
+    expect(track.title).toBe('Song Two');
+    expect(track.durationMs).toBe(4000);
+    expect(webmSegmentInfo(before)).toEqual({ durationMs: 4000, title: 'Song Two' });
+
+    const after = concatBytes([
+      webmHeader(),
+      el(
+        ID.Segment,
+        el(ID.Tracks, trackEntry(1, 'A_OPUS', 2)),
+        cluster,
+        el(TAGS, tag([['TITLE', 'At The End']])),
+      ),
+    ]);
+    const late = new Track(webmOpusInput(after));
+    const events = await play(late, 10);
+    expect(late.title).toBe('At The End');
+    expect(events).toContain('At The End|undefined');
+
+    // The Info Title outranks a tag; a stream-only tag alone leaves the input's name.
+    const both = concatBytes([
+      webmHeader(),
+      el(ID.Segment, el(ID.Info, el(ID.Title, text('Info Title'))), el(TAGS, tag([['TITLE', 'Tag Title']]))),
+    ]);
+    expect(webmSegmentInfo(both)).toEqual({ title: 'Info Title' });
+    const streamOnly = concatBytes([webmHeader(), el(ID.Segment, el(TAGS, tag([['TITLE', 'Stereo']], 2)))]);
+    expect(webmSegmentInfo(streamOnly)).toEqual({});
   });
 
   it('WAV through ffmpeg: the duration from the header sizes; ffprobe adds the title', async () => {
