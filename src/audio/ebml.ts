@@ -1,7 +1,7 @@
 /**
  * EBML (WebM/Matroska) building blocks: the element IDs voxcord reads, the two variable-length
- * integer forms (RFC 8794 §4), and the Segment › Info fields (TimecodeScale, Duration, Title) that
- * give a file's length and title. One home for the player's WebM demuxer and the node's probe.
+ * integer forms (RFC 8794 §4), and the Segment › Info fields (TimecodeScale, Duration, Title) and
+ * Segment › Tags (TITLE) that give a file's length and title. One home for the player's WebM demuxer and the node's probe.
  */
 
 export const EbmlId = {
@@ -23,6 +23,16 @@ export const EbmlId = {
   BlockGroup: 0xa0,
   Block: 0xa1,
   SimpleBlock: 0xa3,
+  Tags: 0x1254c367,
+  Tag: 0x7373,
+  Targets: 0x63c0,
+  TagTrackUID: 0x63c5,
+  TagEditionUID: 0x63c9,
+  TagChapterUID: 0x63c4,
+  TagAttachmentUID: 0x63c6,
+  SimpleTag: 0x67c8,
+  TagName: 0x45a3,
+  TagString: 0x4487,
 } as const;
 
 export type Vint = { value: number; length: number; unknown: boolean } | 'more' | 'invalid';
@@ -89,6 +99,8 @@ export interface SegmentInfo {
   timecodeScale: number;
   duration?: number;
   title?: string;
+  /** The TITLE of a whole-file Tag (Segment › Tags), used when Info has no Title. */
+  tagTitle?: string;
 }
 
 export function newSegmentInfo(): SegmentInfo {
@@ -118,17 +130,60 @@ export function readSegmentInfoField(info: SegmentInfo, id: number, body: Uint8A
   }
 }
 
+/** Children of an element body, as (id, body) pairs; stops at the first incomplete or unknown-size one. */
+function* children(body: Uint8Array): Generator<[number, Uint8Array]> {
+  let pos = 0;
+  while (pos < body.length) {
+    const element = readElementHeader(body, pos);
+    if (element === undefined || element.unknownSize || element.body + element.size > body.length) return;
+    yield [element.id, body.subarray(element.body, element.body + element.size)];
+    pos = element.body + element.size;
+  }
+}
+
+/**
+ * Takes one Segment › Tags › Tag (its whole body) into `info`: the TagString of a SimpleTag named
+ * TITLE. Tags aimed at one track, edition, chapter or attachment (a stream's own name, e.g.
+ * "Stereo") are not the file's title and are ignored; the first whole-file TITLE wins.
+ */
+export function readSegmentTag(info: SegmentInfo, tag: Uint8Array): void {
+  let title: string | undefined;
+  for (const [id, body] of children(tag)) {
+    if (id === EbmlId.Targets) {
+      for (const [targetId, uid] of children(body)) {
+        const aimed =
+          targetId === EbmlId.TagTrackUID ||
+          targetId === EbmlId.TagEditionUID ||
+          targetId === EbmlId.TagChapterUID ||
+          targetId === EbmlId.TagAttachmentUID;
+        if (aimed && ebmlUint(uid) !== 0) return; // UID 0 means "all of them"
+      }
+    } else if (id === EbmlId.SimpleTag && title === undefined) {
+      let name: string | undefined;
+      let value: string | undefined;
+      for (const [field, fieldBody] of children(body)) {
+        if (field === EbmlId.TagName) name = ebmlString(fieldBody);
+        else if (field === EbmlId.TagString) value = ebmlString(fieldBody).trim();
+      }
+      if (name?.toUpperCase() === 'TITLE' && value !== undefined && value.length > 0) title = value;
+    }
+  }
+  if (title !== undefined) info.tagTitle ??= title;
+}
+
 /** The length (Duration × TimecodeScale, ns → ms) and title an Info gives; keys absent when unknown. */
 export function segmentInfoMedia(info: SegmentInfo): { durationMs?: number; title?: string } {
+  const title = info.title ?? info.tagTitle;
   return {
     ...(info.duration === undefined ? {} : { durationMs: (info.duration * info.timecodeScale) / 1_000_000 }),
-    ...(info.title === undefined ? {} : { title: info.title }),
+    ...(title === undefined ? {} : { title }),
   };
 }
 
 /**
  * A WebM/Matroska file's length and title from its first bytes (Info comes before the first Cluster
- * in practice). A flat walk: Segment and Info are entered, everything else is skipped by its size.
+ * in practice; ffmpeg writes Tags there too). A flat walk: Segment, Info and Tags are entered,
+ * everything else is skipped by its size.
  */
 export function webmSegmentInfo(head: Uint8Array): { durationMs?: number; title?: string } {
   const info = newSegmentInfo();
@@ -137,12 +192,13 @@ export function webmSegmentInfo(head: Uint8Array): { durationMs?: number; title?
     const element = readElementHeader(head, pos);
     if (element === undefined || element.id === EbmlId.Cluster) break;
     const { id, size, body } = element;
-    if (id === EbmlId.Segment || id === EbmlId.Info) {
+    if (id === EbmlId.Segment || id === EbmlId.Info || id === EbmlId.Tags) {
       pos = body; // enter
       continue;
     }
     if (element.unknownSize || body + size > head.length) break;
-    readSegmentInfoField(info, id, head.subarray(body, body + size));
+    if (id === EbmlId.Tag) readSegmentTag(info, head.subarray(body, body + size));
+    else readSegmentInfoField(info, id, head.subarray(body, body + size));
     pos = body + size;
   }
   return segmentInfoMedia(info);

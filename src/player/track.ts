@@ -18,8 +18,8 @@ export interface TrackOptions {
   /** Anything the application wants back in events (title, requester, URL ...). */
   metadata?: unknown;
   /**
-   * Display name. Default: the stream's own title (Ogg OpusTags TITLE, WebM Title, ffprobe's
-   * title tag) once the input is opened, else the file name, else the input kind.
+   * Display name. Default: the stream's own title (Ogg OpusTags TITLE, WebM Title or TITLE tag,
+   * ffmpeg's or ffprobe's title tag) once the input is opened, else the file name, else the input kind.
    */
   title?: string;
   /** Length, ms, if the application knows it; else what the container tells when opened. */

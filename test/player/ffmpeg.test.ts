@@ -59,8 +59,9 @@ describe('ffmpeg input', () => {
     const args = ffmpegArgs('song.mp3', 1500);
     expect(args).toEqual([
       '-hide_banner',
+      '-nostats',
       '-loglevel',
-      'error',
+      'info',
       '-nostdin',
       '-ss',
       '1.500',

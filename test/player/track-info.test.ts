@@ -7,12 +7,25 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AudioPlayer, fileInput, oggOpusInput, Track, webmOpusInput } from '../../src/player/index.js';
+import {
+  AudioPlayer,
+  ffmpegInput,
+  fileInput,
+  oggOpusInput,
+  Track,
+  webmOpusInput,
+} from '../../src/player/index.js';
+import { Readable } from 'node:stream';
 import { createOggOpusWriter, wavHeader } from '../../src/receive/recorder.js';
 import { oggOpusDurationMs } from '../../src/audio/ogg-duration.js';
 import { opusTagsTitle } from '../../src/audio/opus-headers.js';
 import { wavDurationMs } from '../../src/audio/wav.js';
-import { parseFfprobeFormat, titleFromPath } from '../../src/player/inputs/media-info.js';
+import { webmSegmentInfo } from '../../src/audio/ebml.js';
+import {
+  FfmpegInputInfoParser,
+  parseFfprobeFormat,
+  titleFromPath,
+} from '../../src/player/inputs/media-info.js';
 import { ID, concatBytes, el, text, trackEntry, webmHeader, blockBody } from './containers.js';
 import { FakeSession, fakeCodec, packet } from './helpers.js';
 
@@ -113,6 +126,69 @@ describe('track title and duration', () => {
     expect(track.durationMs).toBe(183_456.5);
   });
 
+  /** Segment › Tags › Tag: Targets (a TagTrackUID when `trackUid` is given) and one SimpleTag per pair. */
+  function tag(pairs: [string, string][], trackUid?: number): Uint8Array {
+    return el(
+      0x7373,
+      el(0x63c0, ...(trackUid === undefined ? [] : [el(0x63c5, Uint8Array.of(trackUid))])),
+      ...pairs.map(([name, value]) => el(0x67c8, el(0x45a3, text(name)), el(0x4487, text(value)))),
+    );
+  }
+  const TAGS = 0x1254c367;
+
+  it('WebM: a whole-file TITLE tag names the track (not a tag aimed at one stream), before or after the clusters', async () => {
+    const cluster = el(
+      ID.Cluster,
+      ...[0, 1, 2, 3].map((i) => el(ID.SimpleBlock, blockBody(1, [packet(2, i)]))),
+    );
+    const tags = el(
+      TAGS,
+      tag([['TITLE', 'Stereo']], 7),
+      tag([
+        ['ARTIST', 'Band'],
+        ['title', ' Song Two '],
+      ]),
+    );
+    const before = concatBytes([
+      webmHeader(),
+      el(
+        ID.Segment,
+        el(ID.Info, el(ID.Duration, float64(4000))),
+        el(ID.Tracks, trackEntry(1, 'A_OPUS', 2)),
+        tags,
+        cluster,
+      ),
+    ]);
+    const track = new Track(webmOpusInput(before));
+    await play(track);
+    expect(track.title).toBe('Song Two');
+    expect(track.durationMs).toBe(4000);
+    expect(webmSegmentInfo(before)).toEqual({ durationMs: 4000, title: 'Song Two' });
+
+    const after = concatBytes([
+      webmHeader(),
+      el(
+        ID.Segment,
+        el(ID.Tracks, trackEntry(1, 'A_OPUS', 2)),
+        cluster,
+        el(TAGS, tag([['TITLE', 'At The End']])),
+      ),
+    ]);
+    const late = new Track(webmOpusInput(after));
+    const events = await play(late, 10);
+    expect(late.title).toBe('At The End');
+    expect(events).toContain('At The End|undefined');
+
+    // The Info Title outranks a tag; a stream-only tag alone leaves the input's name.
+    const both = concatBytes([
+      webmHeader(),
+      el(ID.Segment, el(ID.Info, el(ID.Title, text('Info Title'))), el(TAGS, tag([['TITLE', 'Tag Title']]))),
+    ]);
+    expect(webmSegmentInfo(both)).toEqual({ title: 'Info Title' });
+    const streamOnly = concatBytes([webmHeader(), el(ID.Segment, el(TAGS, tag([['TITLE', 'Stereo']], 2)))]);
+    expect(webmSegmentInfo(streamOnly)).toEqual({});
+  });
+
   it('WAV through ffmpeg: the duration from the header sizes; ffprobe adds the title', async () => {
     const path = join(dir, 'voice memo.wav');
     const pcmBytes = 48_000 * 4 * 2.5; // 2.5 s of s16 stereo 48 kHz
@@ -152,6 +228,71 @@ describe('track title and duration', () => {
     expect(await session.pull(10)).toHaveLength(2);
     expect(track.title).toBe('clip');
     expect(track.durationMs).toBeUndefined();
+  });
+
+  /** What ffmpeg 6 prints on stderr at -loglevel info for an mp3 with tags (stream and output metadata too). */
+  const FFMPEG_STDERR = [
+    "Input #0, mp3, from 'pipe:0':",
+    '  Metadata:',
+    '    artist          : Band',
+    '    title           : Song From Tags',
+    '  Duration: 00:03:25.12, start: 0.025057, bitrate: 320 kb/s',
+    '  Stream #0:0: Audio: mp3, 44100 Hz, stereo, fltp, 320 kb/s',
+    '    Metadata:',
+    '      title           : Stereo mix',
+    "Output #0, s16le, to 'pipe:1':",
+    '  Metadata:',
+    '    title           : Output Title',
+    '    encoder         : Lavf60.16.100',
+    'Stream mapping:',
+    '  Stream #0:0 -> #0:0 (mp3 (mp3float) -> pcm_s16le (native))',
+  ].join('\n');
+
+  it('ffmpegInput of a stream or URL: title and duration from what ffmpeg prints on stderr (no ffprobe)', async () => {
+    const stderr = join(dir, 'stderr.txt');
+    writeFileSync(stderr, FFMPEG_STDERR + '\n');
+    const ffmpeg = join(dir, 'ffmpeg');
+    // Like ffmpeg: describes its input on stderr, then writes PCM.
+    writeFileSync(ffmpeg, `#!/bin/sh\ncat "${stderr}" >&2\nhead -c 7680 /dev/zero\n`);
+    chmodSync(ffmpeg, 0o755);
+    const piped = new Track(ffmpegInput(Readable.from([Buffer.alloc(100)]), { ffmpegPath: ffmpeg }));
+    expect(piped.title).toBe('ffmpeg');
+    const events = await play(piped, 2);
+    expect(piped.title).toBe('Song From Tags');
+    expect(piped.durationMs).toBe(205_120);
+    expect(events).toContain('Song From Tags|205120');
+
+    const url = new Track(fileInput('https://radio.example/live/stream.mp3', { ffmpegPath: ffmpeg }));
+    expect(url.title).toBe('stream');
+    await play(url, 2);
+    expect(url.title).toBe('Song From Tags');
+    expect(url.durationMs).toBe(205_120);
+  });
+
+  it('the ffmpeg stderr parser: input metadata only, in any chunking; N/A and missing fields', () => {
+    const whole = new FfmpegInputInfoParser().push(FFMPEG_STDERR);
+    expect(whole).toEqual({ title: 'Song From Tags', durationMs: 205_120 });
+    const chunked = new FfmpegInputInfoParser();
+    const found: unknown[] = [];
+    for (let i = 0; i < FFMPEG_STDERR.length; i += 7) {
+      const info = chunked.push(FFMPEG_STDERR.slice(i, i + 7));
+      if (info !== undefined) found.push(info);
+    }
+    expect(found).toEqual([whole]); // once, as soon as the Duration line is whole
+    const live = new FfmpegInputInfoParser().push(
+      "Input #0, hls, from 'https://x/live.m3u8':\n  Duration: N/A, start: 1.0, bitrate: N/A\n",
+    );
+    expect(live).toEqual({});
+    // No input-level Metadata: a stream's or the output's title is not the track's.
+    const untitled = new FfmpegInputInfoParser().push(
+      FFMPEG_STDERR.split('\n')
+        .filter((_, i) => i < 1 || i > 3) // the input's Metadata block gone; the stream's and output's stay
+        .join('\n'),
+    );
+    expect(untitled).toEqual({ durationMs: 205_120 });
+    expect(
+      new FfmpegInputInfoParser().push('pipe:0: Invalid data found when processing input\n'),
+    ).toBeUndefined();
   });
 
   it('pure parsers: OpusTags, Ogg ends, WAV header, ffprobe JSON, file names', () => {

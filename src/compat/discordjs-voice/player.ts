@@ -4,7 +4,8 @@
  * voxcord's player is attached to each subscribed connection while it is Ready (the "playable"
  * subscribers of @discordjs/voice), so its own `noSubscriber` does what NoSubscriberBehavior says
  * (Pause: 'autopaused'; Stop; Play: real-time pace to nobody, frames counted in
- * `player.voxcord.stats.framesDropped`).
+ * `player.voxcord.stats.framesDropped`). `maxMissedFrames` stops the resource after that many
+ * consecutive frames it had no audio for, as @discordjs/voice does (→ Idle).
  */
 import { EventEmitter } from 'node:events';
 import { AudioPlayer as VoxcordPlayer } from '../../index.js';
@@ -92,6 +93,8 @@ export class AudioPlayer extends EventEmitter {
   /** Connections voxcord's player is attached to (the Ready ones). */
   private readonly attachedTo = new Set<VoiceConnection>();
   private readonly reevaluate = (): void => this.checkSubscribers();
+  /** While Playing: watches voxcord's missedFrames for maxMissedFrames. */
+  private missWatch: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: CreateAudioPlayerOptions = {}) {
     super();
@@ -316,9 +319,30 @@ export class AudioPlayer extends EventEmitter {
     }
   }
 
+  /**
+   * @discordjs/voice stops the player after `maxMissedFrames` consecutive frames its resource had
+   * nothing for (a stalled stream); voxcord's `missedFrames` is that count, checked every frame.
+   */
+  private watchMissedFrames(playing: boolean): void {
+    const max = this.behaviors.maxMissedFrames;
+    if (!playing || !Number.isFinite(max)) {
+      if (this.missWatch !== undefined) clearInterval(this.missWatch);
+      this.missWatch = undefined;
+      return;
+    }
+    this.missWatch ??= setInterval(() => {
+      const missed = this.voxcord.missedFrames;
+      if (this.current.status !== AudioPlayerStatus.Playing || missed < max) return;
+      this.emit('debug', `${missed} frames missed (maxMissedFrames ${max}): stopping the resource`);
+      this.stop();
+    }, 20);
+    this.missWatch.unref();
+  }
+
   private setState(next: AudioPlayerState): void {
     const old = this.current;
     this.current = next;
+    this.watchMissedFrames(next.status === AudioPlayerStatus.Playing);
     this.emit('stateChange', old, next);
     if (
       old.status !== next.status ||

@@ -8,10 +8,10 @@ import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CHANNELS, SAMPLE_RATE } from '../../protocol/constants.js';
 import { VoxcordError } from '../../errors.js';
-import { titleFromPath } from './media-info.js';
+import { FfmpegInputInfoParser, titleFromPath } from './media-info.js';
 import { pcmFrames } from './pcm.js';
 import { generatorSource, inputError } from './source.js';
-import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './source.js';
+import type { FrameSource, MediaInfo, OpenContext, SourceFrame, TrackInput } from './source.js';
 
 export interface FfmpegOptions {
   /** The ffmpeg executable; default $FFMPEG_PATH, else `ffmpeg` on PATH. */
@@ -47,12 +47,16 @@ function missing(ffmpegPath: string, cause: unknown): VoxcordError {
   );
 }
 
-/** The arguments for decoding `input` ('pipe:0' for stdin) from `startMs`. */
+/**
+ * The arguments for decoding `input` ('pipe:0' for stdin) from `startMs`. `-loglevel info` (without
+ * progress lines) so ffmpeg describes its input — title and duration — on stderr as it starts.
+ */
 export function ffmpegArgs(input: string, startMs: number, options: FfmpegOptions = {}): string[] {
   return [
     '-hide_banner',
+    '-nostats',
     '-loglevel',
-    'error',
+    'info',
     ...(input === 'pipe:0' ? [] : ['-nostdin']),
     ...(startMs > 0 ? ['-ss', (startMs / 1000).toFixed(3)] : []),
     ...(options.inputArgs ?? []),
@@ -107,6 +111,8 @@ export class FfmpegProcess {
     readonly ffmpegPath: string,
     args: string[],
     stdin: Readable | AsyncIterable<Uint8Array> | undefined,
+    /** Hears the input's title and duration as ffmpeg prints them (see FfmpegInputInfoParser). */
+    onInfo?: (info: MediaInfo) => void,
   ) {
     this.child = spawn(ffmpegPath, args, {
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -129,8 +135,11 @@ export class FfmpegProcess {
       });
     });
     this.child.stderr.setEncoding('utf8');
+    const infoParser = onInfo === undefined ? undefined : new FfmpegInputInfoParser();
     this.child.stderr.on('data', (text: string) => {
       this.stderrTail = (this.stderrTail + text).slice(-2000);
+      const info = infoParser?.push(text);
+      if (info !== undefined && (info.title !== undefined || info.durationMs !== undefined)) onInfo?.(info);
     });
     this.child.stdout.on('error', () => undefined);
     const stdinPipe = this.child.stdin;
@@ -254,6 +263,7 @@ export function ffmpegInput(
         ffmpegPath,
         ffmpegArgs(isPath ? input : 'pipe:0', isPath ? context.startMs : 0, options),
         isPath ? undefined : input,
+        (info) => context.info?.(info),
       );
       options.onSpawn?.(proc);
       return generatorSource(proc.frames(), () => proc.kill());

@@ -1,7 +1,7 @@
 /**
- * Metadata of files before they play: the title from the file name and ffprobe for what the
+ * Metadata of files before they play: the title from the file name, ffprobe for what the
  * container's own header does not tell cheaply (WAV sizes: audio/wav.ts; Ogg Opus's last granule:
- * audio/ogg-duration.ts).
+ * audio/ogg-duration.ts), and what ffmpeg itself prints about its input when it starts.
  */
 import { spawn } from 'node:child_process';
 import { basename, extname } from 'node:path';
@@ -89,4 +89,70 @@ export function ffprobeInfo(target: string, ffprobePath: string): Promise<MediaI
       resolve(code === 0 ? parseFfprobeFormat(out) : {});
     });
   });
+}
+
+/** `HH:MM:SS.cc` as ffmpeg prints durations, in ms; undefined for N/A or nonsense. */
+function ffmpegDurationMs(text: string): number | undefined {
+  const m = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(text.trim());
+  if (m === null) return undefined;
+  const ms = Math.round((Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1000);
+  return ms > 0 ? ms : undefined;
+}
+
+/**
+ * ffmpeg's stderr at `-loglevel info`, fed as it arrives: the first input's own metadata — the
+ * `title` under its `Metadata:` (not a stream's, which is indented deeper) and its `Duration:` —
+ * once the Duration line (or the end of the input's description) is read. So any ffmpeg input,
+ * URLs and piped streams too, is named and timed without a separate ffprobe run.
+ */
+export class FfmpegInputInfoParser {
+  private partial = '';
+  private inInput = false;
+  private inMetadata = false;
+  private done = false;
+  private readonly info: MediaInfo = {};
+
+  /** Takes stderr text; returns the input's info the first time it is complete, else undefined. */
+  push(text: string): MediaInfo | undefined {
+    if (this.done) return undefined;
+    const lines = (this.partial + text).split(/\r?\n|\r/);
+    this.partial = (lines.pop() ?? '').slice(-4096); // a line still being written
+    for (const line of lines) {
+      if (this.line(line)) {
+        this.done = true;
+        this.partial = '';
+        return this.info;
+      }
+    }
+    return undefined;
+  }
+
+  /** True when the input's description is over. */
+  private line(line: string): boolean {
+    if (/^Input #0\b/.test(line)) {
+      this.inInput = true;
+      return false;
+    }
+    if (!this.inInput) return false;
+    if (/^(Input #|Output #|Stream mapping:)/.test(line)) return true;
+    const indent = /^ */.exec(line)?.[0].length ?? 0;
+    if (indent === 2 && line.trim() === 'Metadata:') {
+      this.inMetadata = true;
+      return false;
+    }
+    if (indent <= 2) this.inMetadata = false;
+    if (this.inMetadata && indent === 4) {
+      const m = /^ {4}([^:]+?)\s*: ?(.*)$/.exec(line);
+      const value = m?.[2]?.trim() ?? '';
+      if (m?.[1]?.toLowerCase() === 'title' && value.length > 0) this.info.title ??= value.slice(0, 512);
+      return false;
+    }
+    const duration = /^ {2}Duration: ([^,]+)/.exec(line);
+    if (duration?.[1] !== undefined) {
+      const ms = ffmpegDurationMs(duration[1]);
+      if (ms !== undefined) this.info.durationMs = ms;
+      return true;
+    }
+    return false;
+  }
 }

@@ -5,7 +5,7 @@
  * dependency conflict); its WebmDemuxer also ignores laced blocks, which this one reads.
  *
  * `WebmOpusDemuxer` is pure: push() bytes, get packets. It walks the EBML element tree flatly —
- * descending into Segment, Tracks, TrackEntry, Cluster and BlockGroup, skipping everything else
+ * descending into Segment, Info, Tracks, TrackEntry, Tags, Cluster and BlockGroup, skipping everything else
  * without buffering it — so unknown-size (live) segments and clusters work. The first A_OPUS track
  * is played; blocks of other tracks are dropped. Xiph, fixed and EBML lacing are supported.
  */
@@ -22,6 +22,7 @@ import {
   readElementHeader,
   readId,
   readSegmentInfoField,
+  readSegmentTag,
   readVint,
   segmentInfoMedia,
 } from '../../audio/ebml.js';
@@ -33,6 +34,7 @@ const MASTERS: ReadonlySet<number> = new Set([
   EbmlId.TrackEntry,
   EbmlId.Cluster,
   EbmlId.BlockGroup,
+  EbmlId.Tags,
 ]);
 const READ: ReadonlySet<number> = new Set([
   EbmlId.EBML,
@@ -45,9 +47,11 @@ const READ: ReadonlySet<number> = new Set([
   EbmlId.CodecPrivate,
   EbmlId.Block,
   EbmlId.SimpleBlock,
+  EbmlId.Tag,
 ]);
 /** Larger elements we would have to hold in memory are refused. */
 const MAX_ELEMENT_BYTES = 16 * 1024 * 1024;
+const MAX_TAG_BYTES = 64 * 1024;
 
 interface TrackInfo {
   number?: number;
@@ -122,7 +126,7 @@ export class WebmOpusDemuxer {
   /** Segment › Info: TimecodeScale, Duration and Title. */
   private readonly info = newSegmentInfo();
 
-  /** `onInfo` hears the Segment's Title and Duration once the header is read. */
+  /** `onInfo` hears the Segment's Title (Info, else a TITLE tag) and Duration once the header is read. */
   constructor(private readonly onInfo?: (info: MediaInfo) => void) {}
 
   /** Feeds bytes; returns the Opus packets they complete. Throws AUDIO_INPUT_ERROR for non-WebM input. */
@@ -156,7 +160,8 @@ export class WebmOpusDemuxer {
         continue;
       }
       if (size.unknown) throw malformed('unknown size on a non-container element');
-      if (READ.has(id.value)) {
+      // A Tag that large holds binary data, not a title: skipped rather than refused.
+      if (READ.has(id.value) && !(id.value === EbmlId.Tag && size.value > MAX_TAG_BYTES)) {
         if (size.value > MAX_ELEMENT_BYTES) throw malformed('element too large');
         if (buf.length - pos - header < size.value) break;
         const body = buf.subarray(pos + header, pos + header + size.value);
@@ -198,6 +203,14 @@ export class WebmOpusDemuxer {
   private onElement(id: number, body: Uint8Array, out: Uint8Array[]): void {
     if (readSegmentInfoField(this.info, id, body)) return;
     switch (id) {
+      case EbmlId.Tag: {
+        const before = segmentInfoMedia(this.info).title;
+        readSegmentTag(this.info, body);
+        // Tags written after the clusters (at the end of the file) still name the track.
+        if (this.chosen && segmentInfoMedia(this.info).title !== before)
+          this.onInfo?.(segmentInfoMedia(this.info));
+        return;
+      }
       case EbmlId.EBML:
         this.started = true;
         this.checkDocType(body);
