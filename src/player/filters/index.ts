@@ -3,3 +3,4 @@ export type { EqualizerBand, FilterName, FilterSettings, ResolvedFilters } from 
 export { EQUALIZER_BANDS_HZ, EQUALIZER_BAND_COUNT } from './equalizer.js';
 export type { ChannelMixSettings, KaraokeSettings } from './effects.js';
 export type { DistortionSettings } from './distortion.js';
+export type { TimescaleSettings } from './timescale.js';
