@@ -18,7 +18,7 @@ import {
 import type { VoiceConnection } from '@discordjs/voice';
 import { Client, Events, GatewayIntentBits, MessageFlags } from 'discord.js';
 import type { ChatInputCommandInteraction } from 'discord.js';
-import { sinePcm } from '../e2e/harness.js';
+import { sinePcm } from '../support/tone.js';
 
 export const PLAY_FREQUENCY = 440;
 

@@ -12,6 +12,8 @@ import { Cleanup } from '../support/cleanup.js';
 import { CHANNEL, GUILD } from '../support/ids.js';
 import { until } from '../support/wait.js';
 
+export { sinePcm } from '../support/tone.js';
+
 export { CHANNEL, GUILD } from '../support/ids.js';
 export { until } from '../support/wait.js';
 
@@ -97,18 +99,6 @@ export function numberedFrames(count: number, size = 60): Uint8Array[] {
     frame[1] = i >> 8;
     return frame;
   });
-}
-
-/** s16le 48 kHz stereo sine, in irregular chunk sizes. */
-export function sinePcm(ms: number, hz = 440): Buffer {
-  const samples = (48_000 * ms) / 1000;
-  const pcm = Buffer.alloc(samples * 4);
-  for (let i = 0; i < samples; i++) {
-    const v = Math.round(Math.sin((2 * Math.PI * hz * i) / 48_000) * 12_000);
-    pcm.writeInt16LE(v, i * 4);
-    pcm.writeInt16LE(v, i * 4 + 2);
-  }
-  return pcm;
 }
 
 export async function* chunked(data: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {

@@ -7,3 +7,4 @@ export { caught } from './errors.js';
 export { bareSession, botClient, joinBot, joinWith, startCall } from './call.js';
 export type { BareSessionOptions, Bot, Call, CallOptions } from './call.js';
 export * from './fakes.js';
+export { sinePcm } from './tone.js';
