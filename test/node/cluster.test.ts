@@ -83,6 +83,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
       // Per-move timing (see STEPS), recorded from the SIGKILL on.
       const marks = new Map<string, Partial<Record<Step, number>>>();
       let killedAt = 0;
+      const nodeLines = new Map<string, string[]>();
       const mark = (guildId: string | undefined, step: Step, first = false): void => {
         if (killedAt === 0 || guildId === undefined) return;
         const m = marks.get(guildId) ?? {};
@@ -122,6 +123,9 @@ describe(`a cluster of ${NODES} node processes`, () => {
           spawnNode(cleanup, {
             statsIntervalMs: STATS_MS,
             onLog: (line) => {
+              const who = /player (\d+):/.exec(line)?.[1];
+              if (killedAt !== 0 && who !== undefined)
+                nodeLines.set(who, [...(nodeLines.get(who) ?? []), `${Date.now() - killedAt} ${line}`]);
               const m = /player (\d+): voice (connecting|ready)/.exec(line);
               if (m === null) return;
               if (m[2] === 'ready') mark(m[1], 'ready');
@@ -286,7 +290,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
               const shown = seen.startsWith('{')
                 ? JSON.stringify(JSON.parse(seen, (k, v: unknown) => (k === 'track' ? undefined : v)))
                 : seen;
-              return `${g} on ${p?.node.id ?? '-'}: ${shown}`;
+              return `${g} on ${p?.node.id ?? '-'}: ${shown}; node log: ${(nodeLines.get(g) ?? []).join(' / ')}`;
             }),
         );
         console.log(moveTable(marks, victims));
