@@ -263,6 +263,7 @@ export class NodePlayer {
       } catch (err) {
         if (generation !== this.voiceGeneration) return; // superseded by a newer PATCH
         this.voice = undefined;
+        this.ctx.log(`player ${this.guildId}: voice connect failed (${(err as Error).message})`);
         throw new HttpError(500, `Voice connection failed: ${(err as Error).message}`, { cause: err });
       } finally {
         if (generation === this.voiceGeneration) this.voiceConnecting = undefined;

@@ -261,8 +261,9 @@ export const IP_DISCOVERY_BODY_BYTES = 70;
 export const IP_DISCOVERY_REQUEST = 1;
 export const IP_DISCOVERY_RESPONSE = 2;
 export const IP_DISCOVERY_ADDRESS_BYTES = 64;
-export const IP_DISCOVERY_RETRY_MS = 1_000;
-export const IP_DISCOVERY_ATTEMPTS = 5;
+/** A lost request (e.g. a receive buffer overflowing on a loaded host) is re-sent soon: 12 × 250 ms = 3 s. */
+export const IP_DISCOVERY_RETRY_MS = 250;
+export const IP_DISCOVERY_ATTEMPTS = 12;
 
 // ---- Keepalive (media.md §6) ----
 

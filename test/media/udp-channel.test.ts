@@ -248,6 +248,27 @@ describe('UdpMediaChannel timing on a fake clock', () => {
     expect(b!.ts).toBe((a!.ts + 11 * 960) % 2 ** 32);
   });
 
+  it('re-sends a lost IP discovery request after 250 ms, 12 times in all', async () => {
+    const timers = new FakeTimers();
+    const { r, ch } = await setup({}, new PacingClock({ timers }));
+    r.answerDiscovery = false;
+    const result = ch.discoverAddress().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    timers.advance(10); // the first request
+    await waitFor(() => r.discoveryRequests === 1);
+    timers.advance(220); // 11 more ticks: no answer yet, no second request
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.discoveryRequests).toBe(1);
+    timers.advance(40); // 12 ticks (250 ms) after the first: the second request
+    await waitFor(() => r.discoveryRequests === 2);
+    for (let i = 0; i < 12; i++) timers.advance(250); // 10 more requests, then the failure
+    await waitFor(() => r.discoveryRequests === 12);
+    expect(isVoxcordError(await result, 'IP_DISCOVERY_FAILED')).toBe(true);
+    expect(r.discoveryRequests).toBe(12);
+  });
+
   it('after a stall sends the due packets back to back and counts them late', async () => {
     const timers = new FakeTimers();
     const { r, ch } = await setup({}, new PacingClock({ timers }));

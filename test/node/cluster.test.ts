@@ -39,6 +39,37 @@ function udpErrors(): string {
   }
 }
 
+/**
+ * The steps of a moved player, in ms since the SIGKILL: the client's op 4 (its move starts), the
+ * node's first and last PATCH voice ('voice connecting'), the voice server's last Identify and Select
+ * Protocol (IP discovery done) from the bot, the node's 'voice ready' (DAVE joined), the SFU's first
+ * media from the bot, the first new frame at the listener and 0.5 s of new audio (what is asserted).
+ */
+const STEPS = ['op4', 'patch', 'patch2', 'identify', 'select', 'ready', 'media', 'heard', 'back'] as const;
+type Step = (typeof STEPS)[number];
+
+function moveTable(marks: Map<string, Partial<Record<Step, number>>>, victims: string[]): string {
+  const rows = victims.map((g) => ({ g, m: marks.get(g) ?? {} }));
+  rows.sort((a, b) => (a.m.back ?? Infinity) - (b.m.back ?? Infinity));
+  const cell = (v: number | undefined): string => (v === undefined ? '-' : String(v)).padStart(8);
+  const lines = [
+    `per move, ms after SIGKILL:\n${'guild'.padEnd(6)}${STEPS.map((s) => s.padStart(8)).join('')}`,
+  ];
+  for (const { g, m } of rows) lines.push(`${g.slice(-4).padEnd(6)}${STEPS.map((s) => cell(m[s])).join('')}`);
+  // The mean time of each stage (step to next step) over the moves that have both.
+  const stage = (a: Step, b: Step): string => {
+    const d = rows.flatMap(({ m }) => (m[a] !== undefined && m[b] !== undefined ? [m[b] - m[a]] : []));
+    if (d.length === 0) return `${a}→${b} -`;
+    return `${a}→${b} mean ${Math.round(d.reduce((x, y) => x + y, 0) / d.length)} max ${Math.max(...d)}`;
+  };
+  lines.push(
+    STEPS.slice(1)
+      .map((s, i) => stage(STEPS[i]!, s))
+      .join(' | '),
+  );
+  return lines.join('\n');
+}
+
 const guildOf = (i: number): string => String(1700000000000001000n + BigInt(i));
 const channelOf = (i: number): string => String(1700000000000002000n + BigInt(i));
 const listenerOf = (i: number): string => String(1700000000000003000n + BigInt(i));
@@ -49,19 +80,34 @@ describe(`a cluster of ${NODES} node processes`, () => {
     async () => {
       const guilds = Array.from({ length: PLAYERS }, (_, i) => guildOf(i));
       const serverEvents: { at: number; e: object }[] = [];
+      // Per-move timing (see STEPS), recorded from the SIGKILL on.
+      const marks = new Map<string, Partial<Record<Step, number>>>();
+      let killedAt = 0;
+      const nodeLines = new Map<string, string[]>();
+      const mark = (guildId: string | undefined, step: Step, first = false): void => {
+        if (killedAt === 0 || guildId === undefined) return;
+        const m = marks.get(guildId) ?? {};
+        if (first && m[step] !== undefined) return;
+        m[step] = Date.now() - killedAt;
+        marks.set(guildId, m);
+      };
+      const SERVER_STEPS: Record<string, Step> = {
+        identify: 'identify',
+        'select-protocol': 'select',
+        'first-media': 'media',
+      };
       const local = await startLocalDiscord({
         gateway: { guilds, voiceEventOrder: 'state-first' },
-        ...(process.env.NODE_CLUSTER_TRACE
-          ? {
-              voice: {
-                log: (e: { type: string }) => {
-                  if (e.type === 'rtp' || e.type === 'packet') return;
-                  serverEvents.push({ at: Date.now(), e });
-                  if (serverEvents.length > 20_000) serverEvents.splice(0, 10_000);
-                },
-              },
-            }
-          : {}),
+        voice: {
+          log: (e: { type: string; guildId?: string; userId?: string }) => {
+            if (e.type === 'rtp' || e.type === 'packet') return;
+            const step = SERVER_STEPS[e.type];
+            if (step !== undefined && e.userId === BOT) mark(e.guildId, step);
+            if (!process.env.NODE_CLUSTER_TRACE) return;
+            serverEvents.push({ at: Date.now(), e });
+            if (serverEvents.length > 20_000) serverEvents.splice(0, 10_000);
+          },
+        },
       });
       cleanup.add(() => local.stop());
       const engine = createMediaEngine();
@@ -73,7 +119,23 @@ describe(`a cluster of ${NODES} node processes`, () => {
         await encodeTones({ notes: [{ frequency: 500, ms: 30_000 + PLAYERS * 1000 }], amplitude: 0.3 }),
       );
       const nodes = await Promise.all(
-        Array.from({ length: NODES }, () => spawnNode(cleanup, { statsIntervalMs: STATS_MS })),
+        Array.from({ length: NODES }, () =>
+          spawnNode(cleanup, {
+            statsIntervalMs: STATS_MS,
+            onLog: (line) => {
+              const who = /player (\d+):/.exec(line)?.[1];
+              if (killedAt !== 0 && who !== undefined)
+                nodeLines.set(who, [...(nodeLines.get(who) ?? []), `${Date.now() - killedAt} ${line}`]);
+              const m = /player (\d+): voice (connecting|ready)/.exec(line);
+              if (m === null) return;
+              if (m[2] === 'ready') mark(m[1], 'ready');
+              else {
+                mark(m[1], 'patch', true);
+                mark(m[1], 'patch2');
+              }
+            },
+          }),
+        ),
       );
 
       // One listener per guild.
@@ -84,6 +146,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
       }
 
       const shard = await botShard(cleanup, local, BOT);
+      const toShard = lavalinkShard(shard, () => manager);
       const manager: LavalinkManager = new LavalinkManager({
         nodes: nodes.map((n, i) => ({
           host: '127.0.0.1',
@@ -101,7 +164,10 @@ describe(`a cluster of ${NODES} node processes`, () => {
         autoMove: true,
         advancedOptions: { enableDebugEvents: true },
         playerOptions: { defaultSearchPlatform: 'local' },
-        sendToShard: lavalinkShard(shard, () => manager),
+        sendToShard: (guildId, payload) => {
+          if ((payload as { op?: number }).op === 4) mark(guildId, 'op4', true);
+          toShard(guildId, payload);
+        },
       });
       const destroyed = new Map<string, string>();
       const moveFailures: string[] = [];
@@ -181,19 +247,28 @@ describe(`a cluster of ${NODES} node processes`, () => {
       expect(victims.length).toBeGreaterThan(0);
       const before = new Map(victims.map((g) => [g, listeners.get(g)!.heard()]));
       nodes[0]!.kill();
-      const killedAt = Date.now();
+      killedAt = Date.now();
       trace.push(`${killedAt - t0} SIGKILL n0 (${victims.length} players); ${udpErrors()}`);
       const udpTimer = process.env.NODE_CLUSTER_TRACE
         ? setInterval(() => trace.push(`${Date.now() - t0} ${udpErrors()}`), 1000)
         : undefined;
       cleanup.add(() => clearInterval(udpTimer));
       const back = new Map<string, number>();
+      const atReady = new Map<string, number>();
       try {
         await until(
           () => {
-            for (const g of victims)
-              if (!back.has(g) && listeners.get(g)!.heard() >= before.get(g)! + 25)
+            for (const g of victims) {
+              const heard = listeners.get(g)!.heard();
+              // 'heard': the first frame counted after the node's 'voice ready' (older ones are the
+              // dead node's last frames still on their way).
+              if (marks.get(g)?.ready !== undefined && !atReady.has(g)) atReady.set(g, heard);
+              else if (heard > (atReady.get(g) ?? Infinity)) mark(g, 'heard', true);
+              if (!back.has(g) && heard >= before.get(g)! + 25) {
                 back.set(g, Date.now() - killedAt);
+                mark(g, 'back', true);
+              }
+            }
             return back.size === victims.length;
           },
           30_000,
@@ -215,9 +290,10 @@ describe(`a cluster of ${NODES} node processes`, () => {
               const shown = seen.startsWith('{')
                 ? JSON.stringify(JSON.parse(seen, (k, v: unknown) => (k === 'track' ? undefined : v)))
                 : seen;
-              return `${g} on ${p?.node.id ?? '-'}: ${shown}`;
+              return `${g} on ${p?.node.id ?? '-'}: ${shown}; node log: ${(nodeLines.get(g) ?? []).join(' / ')}`;
             }),
         );
+        console.log(moveTable(marks, victims));
         if (process.env.NODE_CLUSTER_TRACE)
           console.log(
             [...trace, ...serverEvents.map(({ at, e }) => `${at} server ${JSON.stringify(e)}`)].join('\n'),
@@ -229,6 +305,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
         );
       }
       if (process.env.NODE_CLUSTER_TRACE) console.log(trace.join('\n'));
+      console.log(moveTable(marks, victims));
       const worst = Math.max(...back.values());
       console.log(`failover: ${victims.length} players off a killed node, heard again after ≤ ${worst} ms`);
       for (const g of victims) expect(manager.players.get(g)?.node.id).not.toBe('n0');

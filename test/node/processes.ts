@@ -19,20 +19,30 @@ import { PASSWORD } from './helpers.js';
 /** A voxcord node in a child process (its own media engine); `kill` is SIGKILL. */
 export async function spawnNode(
   cleanup: Cleanup,
-  options: { statsIntervalMs?: number } = {},
+  /** onLog: each of the node's log lines, as it arrives (the soak's per-move timing). */
+  options: { statsIntervalMs?: number; onLog?: (line: string) => void } = {},
 ): Promise<{ port: number; kill: () => void }> {
   const url = (p: string): string => pathToFileURL(new URL(p, import.meta.url).pathname).href;
   const stats = options.statsIntervalMs === undefined ? '' : `statsIntervalMs: ${options.statsIntervalMs}, `;
   const script = [
     `import { startNode } from '${url('../../src/node/server.ts')}';`,
     `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
-    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend: createVoiceBackend({ tls: false })${process.env.NODE_CLUSTER_TRACE ? ', log: (l) => console.log(l)' : ''} });`,
+    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend: createVoiceBackend({ tls: false })${process.env.NODE_CLUSTER_TRACE || options.onLog ? ', log: (l) => console.log(l)' : ''} });`,
     "console.log('PORT ' + node.port);",
   ].join('\n');
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   cleanup.add(() => child.kill('SIGKILL'));
+  const onLog = options.onLog;
+  if (onLog !== undefined) {
+    let rest = '';
+    child.stdout.on('data', (d: Buffer) => {
+      const lines = (rest + d.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line !== '') onLog(line);
+    });
+  }
   // NODE_CLUSTER_TRACE: the node's own log lines, prefixed with its port, on stderr.
   if (process.env.NODE_CLUSTER_TRACE)
     child.stdout.on('data', (d: Buffer) => {
