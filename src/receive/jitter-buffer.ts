@@ -281,10 +281,10 @@ export class JitterBuffer {
 
   /**
    * Everything due at `now`, in timeline order. Call it often (every 10-20 ms); output for slots
-   * that passed between calls comes out together.
+   * that passed between calls comes out together. `out` (appended to, then returned) lets a caller
+   * that polls many buffers every tick reuse one array.
    */
-  poll(now: number): JitterOutput[] {
-    const out: JitterOutput[] = [];
+  poll(now: number, out: JitterOutput[] = []): JitterOutput[] {
     while (this.playing) {
       if (this.nextPlayoutAt > now) {
         // Catch up when a hiccup left more buffered than the delay needs (bounds latency).
