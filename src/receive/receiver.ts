@@ -288,8 +288,10 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     this.pollScratch = undefined;
     for (const p of this.users.values()) {
       p.jitter.poll(now, out);
-      this.deliverAll(p, out, now);
-      out.length = 0;
+      if (out.length > 0) {
+        this.deliverAll(p, out, now);
+        while (out.length > 0) out.pop(); // cheaper than `length = 0` (a runtime call) for 1-2 items
+      }
       if (p.decode !== undefined && !p.jitter.isPlaying && now - p.lastPacketAt >= this.decoderIdleMs) {
         this.releaseDecoder(p);
       }
