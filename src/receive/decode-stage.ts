@@ -46,29 +46,49 @@ export class DecodeStage {
 
   constructor(private readonly decoder: OpusDecoder) {}
 
+  /** True when the last decodeSlot() synthesised its PCM (lost or undecodable packet). */
+  lastConcealed = false;
+
   process(out: JitterOutput): DecodedOutput {
+    const pcm = this.decodeSlot(out);
+    return { pcm, concealed: this.lastConcealed, source: this.lastSource };
+  }
+
+  /**
+   * process() without the result object (the receiver calls it once per 20 ms slot per user):
+   * the PCM, with `lastConcealed` set.
+   */
+  decodeSlot(out: JitterOutput): Int16Array {
     if (out.kind === 'frame') {
       try {
         const pcm = fitSlot(this.decoder.decode(out.payload));
         this.counters.decoded++;
-        return { pcm, concealed: false, source: 'decoded' };
+        return this.outcome(false, 'decoded', pcm);
       } catch {
         this.counters.decodeErrors++;
         this.counters.concealed++;
-        return { pcm: this.decoder.conceal(), concealed: true, source: 'error' };
+        return this.outcome(true, 'error', this.decoder.conceal());
       }
     }
     if (out.next !== undefined && this.decoder.decodeFec !== undefined) {
       try {
         const pcm = fitSlot(this.decoder.decodeFec(out.next));
         this.counters.fecRecovered++;
-        return { pcm, concealed: true, source: 'fec' };
+        return this.outcome(true, 'fec', pcm);
       } catch {
         // No usable FEC data in the next packet: fall back to PLC.
       }
     }
     this.counters.concealed++;
-    return { pcm: this.decoder.conceal(), concealed: true, source: 'plc' };
+    return this.outcome(true, 'plc', this.decoder.conceal());
+  }
+
+  private lastSource: DecodedOutput['source'] = 'decoded';
+
+  private outcome(concealed: boolean, source: DecodedOutput['source'], pcm: Int16Array): Int16Array {
+    this.lastConcealed = concealed;
+    this.lastSource = source;
+    return pcm;
   }
 
   close(): void {

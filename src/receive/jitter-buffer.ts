@@ -119,14 +119,6 @@ export interface JitterBufferStats {
   targetDelayMs: number;
 }
 
-interface Slot {
-  ext: number;
-  sequence: number;
-  timestamp: number;
-  receivedAt: number;
-  payload: Uint8Array;
-}
-
 /** Power of two ≥ capacity, so an extended sequence number maps to a slot with a mask. */
 const RING = 64;
 const HISTORY = 1024;
@@ -168,7 +160,12 @@ export class JitterBuffer {
   private readonly adaptive: boolean;
   private target: number;
 
-  private readonly ring: (Slot | undefined)[] = new Array<Slot | undefined>(RING);
+  /**
+   * Buffered packets as the frames they will be played as (one object per packet, handed out by
+   * poll() with its playout time set); ringExt holds each one's extended sequence number.
+   */
+  private readonly ring: (JitterFrame | undefined)[] = new Array<JitterFrame | undefined>(RING);
+  private readonly ringExt = new Float64Array(RING);
   private buffered = 0;
   /** Highest extended sequence buffered (valid while buffered > 0). */
   private highestExt = 0;
@@ -281,10 +278,10 @@ export class JitterBuffer {
 
   /**
    * Everything due at `now`, in timeline order. Call it often (every 10-20 ms); output for slots
-   * that passed between calls comes out together.
+   * that passed between calls comes out together. `out` (appended to, then returned) lets a caller
+   * that polls many buffers every tick reuse one array.
    */
-  poll(now: number): JitterOutput[] {
-    const out: JitterOutput[] = [];
+  poll(now: number, out: JitterOutput[] = []): JitterOutput[] {
     while (this.playing) {
       if (this.nextPlayoutAt > now) {
         // Catch up when a hiccup left more buffered than the delay needs (bounds latency).
@@ -344,25 +341,20 @@ export class JitterBuffer {
     const idx = ext & (RING - 1);
     const slot = this.ring[idx];
     const at = this.nextPlayoutAt;
-    if (slot !== undefined && slot.ext === ext) {
+    if (slot !== undefined && this.ringExt[idx] === ext) {
       this.ring[idx] = undefined;
       this.buffered--;
       this.lastTimestamp = slot.timestamp;
-      out.push({
-        kind: 'frame',
-        sequence: slot.sequence,
-        timestamp: slot.timestamp,
-        receivedAt: slot.receivedAt,
-        payload: slot.payload,
-        playoutAt: at,
-      });
+      slot.playoutAt = at;
+      out.push(slot);
       this.remember(ext, 1);
     } else {
       const timestamp = this.interpolateTimestamp(ext);
       this.lastTimestamp = timestamp;
-      const nextSlot = this.ring[(ext + 1) & (RING - 1)];
+      const nextIdx = (ext + 1) & (RING - 1);
+      const nextSlot = this.ring[nextIdx];
       const lost: JitterLost = { kind: 'lost', sequence: wrapSequence(ext), timestamp, playoutAt: at };
-      if (nextSlot !== undefined && nextSlot.ext === ext + 1) lost.next = nextSlot.payload;
+      if (nextSlot !== undefined && this.ringExt[nextIdx] === ext + 1) lost.next = nextSlot.payload;
       out.push(lost);
       this.counters.lost++;
       this.remember(ext, 2);
@@ -376,8 +368,10 @@ export class JitterBuffer {
     if (this.lastTimestamp !== undefined) return addTimestamp(this.lastTimestamp, SAMPLES_PER_FRAME);
     // After a restart nothing was played yet: count back from the nearest buffered packet.
     for (let k = 1; k < RING; k++) {
-      const s = this.ring[(ext + k) & (RING - 1)];
-      if (s !== undefined && s.ext === ext + k) return addTimestamp(s.timestamp, -k * SAMPLES_PER_FRAME);
+      const i = (ext + k) & (RING - 1);
+      const s = this.ring[i];
+      if (s !== undefined && this.ringExt[i] === ext + k)
+        return addTimestamp(s.timestamp, -k * SAMPLES_PER_FRAME);
     }
     return 0;
   }
@@ -413,17 +407,19 @@ export class JitterBuffer {
   private insert(ext: number, packet: JitterPacket): JitterPushResult {
     const idx = ext & (RING - 1);
     const existing = this.ring[idx];
-    if (existing !== undefined && existing.ext === ext) {
+    if (existing !== undefined && this.ringExt[idx] === ext) {
       this.counters.duplicate++;
       return 'duplicate';
     }
     this.ring[idx] = {
-      ext,
+      kind: 'frame',
       sequence: packet.sequence,
       timestamp: packet.timestamp,
       receivedAt: packet.receivedAt,
       payload: packet.payload,
+      playoutAt: 0,
     };
+    this.ringExt[idx] = ext;
     if (this.buffered === 0 || ext > this.highestExt) this.highestExt = ext;
     this.buffered++;
     this.counters.received++;

@@ -112,6 +112,8 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   private readonly transportDropped: Record<string, number> = {};
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** tick()'s reused poll output (undefined while a tick uses it). */
+  private pollScratch: JitterOutput[] | undefined = [];
 
   constructor(options: VoiceReceiverOptions = {}) {
     super();
@@ -164,12 +166,8 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     }
     // A packet into an idle buffer is new work: a clock stopped for want of it starts again.
     const idle = !p.jitter.isPlaying && p.jitter.size === 0;
-    const pushed = p.jitter.push({
-      sequence: input.sequence,
-      timestamp: input.timestamp,
-      payload: frame,
-      receivedAt: input.receivedAt,
-    });
+    // The frame carries the packet's fields: no copy per packet (the buffer keeps what it needs).
+    const pushed = p.jitter.push(input);
     if (pushed === 'invalid') return;
     if (input.receivedAt > p.lastPacketAt) p.lastPacketAt = input.receivedAt;
     if (pushed === 'buffered' || pushed === 'restart') {
@@ -270,7 +268,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
    */
   get needsClock(): boolean {
     if (this.closed) return false;
-    if (this.mixedStreams.size > 0 || this.speaking.speakingUsers().length > 0) return true;
+    if (this.mixedStreams.size > 0 || this.speaking.speakingCount > 0) return true;
     for (const p of this.users.values()) {
       if (p.subscribers.size > 0 || p.decode !== undefined || p.jitter.isPlaying || p.jitter.size > 0) {
         return true;
@@ -284,8 +282,16 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   /** Plays out everything due at `now`: frames to subscribers and the mixer, speaking ends, stream ends. */
   tick(now: number = this.now()): void {
     if (this.closed) return;
+    // One output array for every user's poll, every tick (taken while in use: a subscriber's
+    // 'data' handler may tick again).
+    const out = this.pollScratch ?? [];
+    this.pollScratch = undefined;
     for (const p of this.users.values()) {
-      this.deliverAll(p, p.jitter.poll(now), now);
+      p.jitter.poll(now, out);
+      if (out.length > 0) {
+        this.deliverAll(p, out, now);
+        while (out.length > 0) out.pop(); // cheaper than `length = 0` (a runtime call) for 1-2 items
+      }
       if (p.decode !== undefined && !p.jitter.isPlaying && now - p.lastPacketAt >= this.decoderIdleMs) {
         this.releaseDecoder(p);
       }
@@ -295,6 +301,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
       const frames = this.mixer.pull(now);
       for (const s of this.mixedStreams) for (const f of frames) s.deliver(f);
     }
+    this.pollScratch = out;
     for (const e of this.speaking.sweep(now)) this.emitSpeaking(e);
   }
 
@@ -380,9 +387,8 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     let concealed = !isFrame;
     if (wantPcm) {
       if (p.decode !== undefined) {
-        const r = p.decode.process(out);
-        decoded = r.pcm;
-        concealed = r.concealed;
+        decoded = p.decode.decodeSlot(out);
+        concealed = p.decode.lastConcealed;
       } else {
         // No decoder could be created: keep the timeline with silence, counted.
         p.counters.absorbDecode({ decoded: 0, concealed: 1, fecRecovered: 0, decodeErrors: 1 });
@@ -393,8 +399,19 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     let pcmShared = this.mixer !== undefined;
     for (const s of p.subscribers) {
       if (s.mode === 'opus') {
-        const frame = { sequence: out.sequence, timestamp: out.timestamp, receivedAt, concealed: !isFrame };
-        s.deliver(isFrame ? { ...frame, payload: out.payload } : frame, now, activity);
+        s.deliver(
+          isFrame
+            ? {
+                sequence: out.sequence,
+                timestamp: out.timestamp,
+                receivedAt,
+                concealed: false,
+                payload: out.payload,
+              }
+            : { sequence: out.sequence, timestamp: out.timestamp, receivedAt, concealed: true },
+          now,
+          activity,
+        );
       } else if (decoded !== undefined) {
         // Each PCM subscriber gets its own array; the first one may share the decoder's output.
         const pcm = pcmShared ? decoded.slice() : decoded;

@@ -2,7 +2,8 @@
  * Wires a VoiceReceiver to a VoiceSession: the session's DAVE-decrypted 'audioFrame's, decrypt
  * failures, op 5 and op 13 go to the receiver, and a clock ticks the receiver only while it has
  * work (open streams, a speaking burst, buffered packets). One clock per receiver, however many
- * sessions it is attached to over time (a connection re-attaches it on every new session).
+ * sessions it is attached to over time (a connection re-attaches it on every new session); the
+ * clocks of all receivers share one timer per tick interval.
  */
 import type { OpusCodecFactory, OpusDecoder } from '../audio/opus.js';
 import { loadOpus } from '../audio/opus.js';
@@ -34,17 +35,68 @@ export interface ReceiverClockOptions {
 }
 
 /**
- * Ticks one receiver on one unref'd interval timer that runs only while `receiver.needsClock`:
- * it starts on the receiver's 'wake' (a subscription, a packet into an idle jitter buffer) or a
- * speaking start, and stops on the first idle tick. It goes away when the receiver closes.
+ * One unref'd interval timer per tick interval, shared by every receiver clock that is running
+ * with that interval: a process with many connections wakes once per interval, not once per
+ * receiver. The timer exists only while some clock runs.
+ */
+class SharedTicker {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly members = new Set<ReceiverClock>();
+
+  constructor(private readonly intervalMs: number) {}
+
+  add(clock: ReceiverClock): void {
+    this.members.add(clock);
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(this.fire, this.intervalMs);
+    this.timer.unref?.();
+  }
+
+  remove(clock: ReceiverClock): void {
+    if (!this.members.delete(clock) || this.members.size > 0) return;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private readonly fire = (): void => {
+    // One receiver's failure must not starve the others of their tick; it is rethrown after.
+    let failure: { error: unknown } | undefined;
+    for (const clock of this.members) {
+      try {
+        clock.tick();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+  };
+}
+
+const tickers = new Map<number, SharedTicker>();
+
+function tickerFor(intervalMs: number): SharedTicker {
+  let ticker = tickers.get(intervalMs);
+  if (ticker === undefined) {
+    ticker = new SharedTicker(intervalMs);
+    tickers.set(intervalMs, ticker);
+  }
+  return ticker;
+}
+
+/**
+ * Ticks one receiver on its interval's shared timer, only while `receiver.needsClock`: it starts
+ * on the receiver's 'wake' (a subscription, a packet into an idle jitter buffer) or a speaking
+ * start, and stops on the first idle tick. It goes away when the receiver closes.
  */
 class ReceiverClock {
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private active = false;
+  private readonly ticker: SharedTicker;
 
   constructor(
     private readonly receiver: VoiceReceiver,
-    private readonly intervalMs: number,
+    intervalMs: number,
   ) {
+    this.ticker = tickerFor(intervalMs);
     receiver.on('wake', this.wake);
     receiver.on('speakingStart', this.wake);
     receiver.once('close', () => {
@@ -56,25 +108,27 @@ class ReceiverClock {
   }
 
   get running(): boolean {
-    return this.timer !== undefined;
+    return this.active;
   }
 
-  /** Starts the timer if the receiver has work and it is not running. */
+  /** Joins the shared timer if the receiver has work and this clock is not running. */
   readonly wake = (): void => {
-    if (this.timer !== undefined || !this.receiver.needsClock) return;
-    this.timer = setInterval(this.tick, this.intervalMs);
-    this.timer.unref?.();
+    if (this.active || !this.receiver.needsClock) return;
+    this.active = true;
+    this.ticker.add(this);
   };
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    if (!this.active) return;
+    this.active = false;
+    this.ticker.remove(this);
   }
 
-  private readonly tick = (): void => {
+  /** @internal Called by the shared timer. */
+  tick(): void {
     this.receiver.tick();
     if (!this.receiver.needsClock) this.stop();
-  };
+  }
 }
 
 const clocks = new WeakMap<VoiceReceiver, ReceiverClock>();

@@ -72,19 +72,27 @@ export class SpeakingTracker {
 
   /** Ends every burst with no audio packet for endDelayMs. */
   sweep(now: number): SpeakingEvent[] {
-    const events: SpeakingEvent[] = [];
+    // Swept every clock tick: no array unless a burst ends.
+    let events: SpeakingEvent[] | undefined;
     for (const [userId, last] of this.speaking) {
       if (now - last >= this.endDelay) {
         this.speaking.delete(userId);
-        events.push({ type: 'end', userId, at: now });
+        (events ??= []).push({ type: 'end', userId, at: now });
       }
     }
-    for (const [userId, at] of this.stoppedAt) if (now - at >= this.endDelay) this.stoppedAt.delete(userId);
-    return events;
+    if (this.stoppedAt.size > 0) {
+      for (const [userId, at] of this.stoppedAt) if (now - at >= this.endDelay) this.stoppedAt.delete(userId);
+    }
+    return events ?? [];
   }
 
   isSpeaking(userId: string): boolean {
     return this.speaking.has(userId);
+  }
+
+  /** How many users speak now (no array, for a clock's every-tick check). */
+  get speakingCount(): number {
+    return this.speaking.size;
   }
 
   speakingUsers(): string[] {
