@@ -40,6 +40,15 @@ export interface ClockSlot {
 
 /** Default phase buckets per period: wake-ups stay few, bursts stay short (N / 5 sends each). */
 export const DEFAULT_PHASE_BUCKETS = 5;
+/**
+ * The engines' fill-first bucket capacity (see `SchedulerOptions.slotsPerBucket`). Why 128: one
+ * wake-up per 20 ms is the cheapest schedule (at N = 100, five buckets cost 0.76x -> 1x in wake-ups
+ * of both threads), and a bucket's burst of sends is what delays its last channel: at ~15-30 µs per
+ * send (DAVE + transport + UDP) 128 channels burst for 2-4 ms, inside the 4 ms between buckets and
+ * the 5 ms lateness budget. Above it, more buckets spread the bursts (five of them: 640 channels
+ * before they are simply balanced).
+ */
+export const ENGINE_SLOTS_PER_BUCKET = 128;
 /** Default: ticks more than this late are skipped and the bucket resumes on time. */
 export const DEFAULT_MAX_CATCH_UP_MS = 200;
 
@@ -55,6 +64,25 @@ export interface SchedulerOptions {
    * Default 200 ms.
    */
   maxCatchUpMs?: number;
+  /**
+   * Fill-first capacity: a new slot joins the first bucket holding fewer than this many slots, so
+   * N slots occupy ceil(N / slotsPerBucket) buckets (one wake-up per period for a small engine);
+   * once every bucket is that full, the least loaded one. Default Infinity: always the least
+   * loaded bucket (even spread from the first slot).
+   */
+  slotsPerBucket?: number;
+}
+
+/**
+ * The bucket a new slot joins, given the buckets' live sizes: the first one below `slotsPerBucket`
+ * (fill-first), else the least loaded (lowest index on ties). Pure, for the scheduler and its tests.
+ */
+export function chooseBucket(sizes: readonly number[], slotsPerBucket = Infinity): number {
+  let least = 0;
+  for (let i = 0; i < sizes.length; i++) if (sizes[i]! < sizes[least]!) least = i;
+  if (slotsPerBucket === Infinity) return least;
+  const first = sizes.findIndex((size) => size < slotsPerBucket);
+  return first === -1 ? least : first;
 }
 
 interface Entry {
@@ -89,6 +117,7 @@ export class PhaseScheduler {
   readonly epoch: number;
   private readonly buckets: Bucket[];
   private readonly maxCatchUpMs: number;
+  private readonly slotsPerBucket: number;
   private size = 0;
   /** Cycles not delivered because they were older than maxCatchUpMs. */
   skippedCycles = 0;
@@ -98,6 +127,7 @@ export class PhaseScheduler {
     this.periodMs = options.periodMs ?? FRAME_DURATION_MS;
     const count = Math.max(1, Math.floor(options.buckets ?? DEFAULT_PHASE_BUCKETS));
     this.maxCatchUpMs = Math.max(0, options.maxCatchUpMs ?? DEFAULT_MAX_CATCH_UP_MS);
+    this.slotsPerBucket = Math.max(1, options.slotsPerBucket ?? Infinity);
     this.buckets = Array.from({ length: count }, (_, index) => ({
       index,
       phaseMs: (index * this.periodMs) / count,
@@ -121,13 +151,17 @@ export class PhaseScheduler {
     return this.epoch + cycle * this.periodMs + this.bucketAt(bucket).phaseMs;
   }
 
-  /** Adds a slot at time `now` in the least loaded bucket; its first tick is the bucket's first cycle due at or after `now`. */
+  /** Live slots per bucket, by bucket index. */
+  bucketSizes(): number[] {
+    return this.buckets.map((b) => b.size);
+  }
+
+  /** Adds a slot at time `now` in the bucket `chooseBucket` picks; its first tick is the bucket's first cycle due at or after `now`. */
   add(
     listener: TickListener,
     now: number,
   ): { bucket: number; phaseMs: number; firstCycle: number; entry: object } {
-    let best = this.buckets[0]!;
-    for (const b of this.buckets) if (b.size < best.size) best = b;
+    const best = this.buckets[chooseBucket(this.bucketSizes(), this.slotsPerBucket)]!;
     const entry: Entry = { listener, released: false };
     const firstDue = Math.max(0, Math.ceil((now - this.epoch - best.phaseMs) / this.periodMs));
     // An empty bucket restarts at the current cycle; an occupied one keeps its own progress.

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isVoxcordError, VoxcordError } from '../errors.js';
-import { PacingClock } from './clock.js';
+import { ENGINE_SLOTS_PER_BUCKET, PacingClock } from './clock.js';
 import { DaveSendKey } from '../dave/send-key.js';
 import type { FrameProtection, SendCounts } from './media-engine.js';
 import type {
@@ -32,7 +32,8 @@ const data = workerData as WorkerData | undefined;
 const tuning = data?.tuning ?? {};
 /** Dequeues are reported only at or below this queue length (the main side's drain threshold). */
 const reportBelow = data?.lowWaterMark ?? 0;
-const clock = new PacingClock();
+// Fill-first buckets: up to 128 channels are all sent in one wake-up per 20 ms (see clock.ts).
+const clock = new PacingClock({ slotsPerBucket: ENGINE_SLOTS_PER_BUCKET });
 const channels = new Map<number, Hosted>();
 /** Channels opened before their 'open' reply: commands for them wait here, in order. */
 const opening = new Map<number, WorkerCommand[]>();
