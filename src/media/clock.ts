@@ -3,7 +3,8 @@
  * period (a few wide phase buckets, default 5, i.e. 4 ms apart) so a thousand channels do not all
  * send in the same millisecond, while the clock wakes only a few times per period. Due times are
  * absolute (`epoch + cycle * 20 + phase` on a monotonic clock), so lateness never accumulates into
- * drift.
+ * drift. The engines fill buckets first (`slotsPerBucket`, ENGINE_SLOTS_PER_BUCKET): up to 128
+ * channels share one bucket and one wake-up per period; more open more buckets, up to five.
  *
  * Waking: one setTimeout aimed at the next due bucket. setTimeout cannot be aimed finer than a
  * millisecond, so every bucket due within `earlyMs` (default 1 ms) is served in the same wake-up:
