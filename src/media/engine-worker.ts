@@ -41,7 +41,7 @@ const reportBelow = data?.lowWaterMark ?? 0;
  * the report goes.
  */
 const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
-// Fill-first buckets: up to 128 channels are all sent in one wake-up per 20 ms (see clock.ts).
+// Fill-first buckets: up to 50 channels are all sent in one wake-up per 20 ms (see clock.ts).
 const clock = new PacingClock({ slotsPerBucket: ENGINE_SLOTS_PER_BUCKET });
 const channels = new Map<number, Hosted>();
 /** Channels opened before their 'open' reply: commands for them wait here, in order. */

@@ -37,20 +37,20 @@ describe('PhaseScheduler with slotsPerBucket', () => {
   it('sends every slot of a small engine in one delivery per period', () => {
     const s = new PhaseScheduler(0, { slotsPerBucket: ENGINE_SLOTS_PER_BUCKET });
     const got: number[] = [];
-    for (let i = 0; i < 100; i++) s.add(() => got.push(i), 0);
+    for (let i = 0; i < ENGINE_SLOTS_PER_BUCKET; i++) s.add(() => got.push(i), 0);
     const tick = s.takeDue(0);
     expect(tick).toBeDefined();
     s.deliver(tick!, 0);
-    expect(got).toHaveLength(100);
+    expect(got).toHaveLength(ENGINE_SLOTS_PER_BUCKET);
     expect(s.takeDue(19)).toBeUndefined();
   });
 });
 
 describe('PacingClock with slotsPerBucket', () => {
-  it('wakes once per period for 100 slots, and spreads 1000 over all five buckets', () => {
+  it('wakes once per period for a small engine, and spreads 1000 slots over all five buckets', () => {
     const timers = new FakeTimers();
     const clock = new PacingClock({ timers, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET });
-    const counts = new Array<number>(100).fill(0);
+    const counts = new Array<number>(ENGINE_SLOTS_PER_BUCKET).fill(0);
     const slots = counts.map((_, i) => clock.register(() => counts[i]!++));
     expect(new Set(slots.map((s) => s.phaseMs)).size).toBe(1);
     timers.advance(10); // the first tick (due at registration)
@@ -60,7 +60,7 @@ describe('PacingClock with slotsPerBucket', () => {
     // 50 periods: about 50 timer wake-ups (one bucket), every slot ticked in each.
     expect(clock.stats().timerWakeups - wakeups).toBeLessThanOrEqual(51);
     for (let i = 0; i < counts.length; i++) expect(counts[i]! - before[i]!).toBeGreaterThanOrEqual(49);
-    const more = Array.from({ length: 900 }, () => clock.register(() => {}));
+    const more = Array.from({ length: 1000 - counts.length }, () => clock.register(() => {}));
     const perPhase = new Map<number, number>();
     for (const s of [...slots, ...more]) perPhase.set(s.phaseMs, (perPhase.get(s.phaseMs) ?? 0) + 1);
     expect(perPhase.size).toBe(5);
