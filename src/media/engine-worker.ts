@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isVoxcordError, VoxcordError } from '../errors.js';
-import { PacingClock } from './clock.js';
+import { ENGINE_SLOTS_PER_BUCKET, PacingClock } from './clock.js';
 import { DaveSendKey } from '../dave/send-key.js';
 import type { FrameProtection, SendCounts } from './media-engine.js';
 import type {
@@ -32,7 +32,17 @@ const data = workerData as WorkerData | undefined;
 const tuning = data?.tuning ?? {};
 /** Dequeues are reported only at or below this queue length (the main side's drain threshold). */
 const reportBelow = data?.lowWaterMark ?? 0;
-const clock = new PacingClock();
+/**
+ * Below this a dequeue report goes at once; between it and reportBelow it waits for the next flush
+ * that goes anyway. The first channel to get this low brings every other one at or below the drain
+ * threshold along in the same message, so refills come in batches (one main-thread wake-up and one
+ * command batch for many channels, every few ticks) rather than one channel per tick. A third of
+ * the threshold (5 frames = 100 ms at the default 15) of slack: the queue still holds 200 ms when
+ * the report goes.
+ */
+const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
+// Fill-first buckets: up to 50 channels are all sent in one wake-up per 20 ms (see clock.ts).
+const clock = new PacingClock({ slotsPerBucket: ENGINE_SLOTS_PER_BUCKET });
 const channels = new Map<number, Hosted>();
 /** Channels opened before their 'open' reply: commands for them wait here, in order. */
 const opening = new Map<number, WorkerCommand[]>();
@@ -46,6 +56,8 @@ let outbox: WorkerEvent[] = [];
 let rtpBytes = new Uint8Array(16 * 1024);
 let rtpLength = 0;
 const dirty = new Set<number>();
+/** Channels at or below the drain threshold whose report waits for the next flush (see urgentBelow). */
+const refillDue = new Set<number>();
 let flushScheduled = false;
 
 function serialize(err: unknown): SerializedError {
@@ -73,6 +85,8 @@ function flush(): void {
   flushScheduled = false;
   // Queue reports go first so the main side's `queued` is current when burstEnd/rtp arrive.
   const reports: WorkerEvent[] = [];
+  for (const id of refillDue) dirty.add(id);
+  refillDue.clear();
   for (const id of dirty) {
     const h = channels.get(id);
     if (h)
@@ -117,7 +131,12 @@ function host(id: number, channel: UdpMediaChannel): void {
   channels.set(id, h);
   channel.onDequeue = () => {
     // Above the drain threshold the main side has no use for the count: no message per frame.
-    if (channel.queued > reportBelow) return;
+    const queued = channel.queued;
+    if (queued > reportBelow) return;
+    if (queued > urgentBelow) {
+      refillDue.add(id);
+      return;
+    }
     dirty.add(id);
     scheduleFlush();
   };

@@ -4,7 +4,7 @@
  * the same 20 ms period.
  */
 import { VoxcordError } from '../errors.js';
-import { PacingClock } from './clock.js';
+import { ENGINE_SLOTS_PER_BUCKET, PacingClock } from './clock.js';
 import type { MediaChannel, MediaChannelOptions, MediaEngine, MediaEngineStats } from './media-engine.js';
 import { openUdpChannel } from './udp-channel.js';
 import type { ChannelTuning, UdpMediaChannel } from './udp-channel.js';
@@ -13,7 +13,8 @@ let processClock: PacingClock | undefined;
 
 /** The process-wide clock used by inline engines. */
 export function sharedClock(): PacingClock {
-  processClock ??= new PacingClock();
+  // Fill-first buckets, as in the worker: a small bot's channels all send in one wake-up per 20 ms.
+  processClock ??= new PacingClock({ slotsPerBucket: ENGINE_SLOTS_PER_BUCKET });
   return processClock;
 }
 
