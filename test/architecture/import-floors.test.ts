@@ -31,9 +31,6 @@ const CYCLE_EXCEPTIONS: ReadonlyMap<string, string> = new Map([
   ['src/compat/discordjs-voice/connection.ts, src/compat/discordjs-voice/player.ts', 'type-only'],
 ]);
 
-/** Folder index.ts files that still hold code (the rest may only re-export). */
-const NOT_YET_FACES: ReadonlyMap<string, string> = new Map([]);
-
 interface Import {
   from: string;
   to: string;
@@ -144,19 +141,14 @@ describe('import floors (ARCHITECTURE.md)', () => {
 
   it('keeps index.ts files as faces: re-exports only', () => {
     const offending: string[] = [];
-    const stillCode = new Set<string>();
     for (const file of files.filter((f) => f.endsWith(`${sep}index.ts`))) {
       const statements = parsed.get(file)!.statements;
       const code = statements.filter((s) => !(ts.isExportDeclaration(s) && s.moduleSpecifier !== undefined));
       if (code.length === 0) continue;
-      if (NOT_YET_FACES.has(rel(file))) stillCode.add(rel(file));
-      else {
-        const line = parsed.get(file)!.getLineAndCharacterOfPosition(code[0]!.getStart()).line + 1;
-        offending.push(`${rel(file)}:${line}: ${ts.SyntaxKind[code[0]!.kind]}`);
-      }
+      const line = parsed.get(file)!.getLineAndCharacterOfPosition(code[0]!.getStart()).line + 1;
+      offending.push(`${rel(file)}:${line}: ${ts.SyntaxKind[code[0]!.kind]}`);
     }
     expect(offending).toEqual([]);
-    expect([...NOT_YET_FACES.keys()].filter((f) => !stillCode.has(f))).toEqual([]);
   });
 
   it('lets voxcord/discordjs-voice reach voxcord only through the package root', () => {
