@@ -4,7 +4,9 @@
  * wrong method (405) with Lavalink's error body. (protocol.test.ts covers each route's behaviour.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
+import { SUPPORTED_FILTERS } from '../../src/player/filters/chain.js';
 import { startNode } from '../../src/node/server.js';
 import type { VoxcordNode } from '../../src/node/server.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
@@ -104,5 +106,28 @@ describe('every REST route', () => {
     });
     ws.terminate();
     expect(status).toBe(404);
+  });
+});
+
+describe('/v4/info with fewer sources', () => {
+  it('a node without `local` lists only http, and a local path is then claimed by nothing (empty)', async () => {
+    const httpOnly = await startNode({
+      port: 0,
+      password: 'youshallnotpass',
+      backend: createTimelineBackend(),
+      sources: ['http'],
+    });
+    try {
+      const info = (await api(httpOnly.url, '/v4/info')).json() as Record<string, unknown>;
+      expect(info.sourceManagers).toEqual(['http']);
+      expect(info.filters).toEqual([...SUPPORTED_FILTERS]);
+      const r = await api(
+        httpOnly.url,
+        `/v4/loadtracks?identifier=${encodeURIComponent(fileURLToPath(import.meta.url))}`,
+      );
+      expect(r.json()).toEqual({ loadType: 'empty', data: {} });
+    } finally {
+      await httpOnly.close();
+    }
   });
 });
