@@ -131,3 +131,34 @@ describe('/v4/info with fewer sources', () => {
     }
   });
 });
+
+describe('secrets', () => {
+  it('the voice token of a PATCH never reaches the log lines', async () => {
+    const lines: string[] = [];
+    const logged = await startNode({
+      port: 0,
+      password: 'youshallnotpass',
+      backend: createTimelineBackend(),
+      log: (line) => lines.push(line),
+    });
+    const c = await connect(logged.url, clientHeaders());
+    try {
+      const id = (await c.wait((m) => m.op === 'ready')).sessionId as string;
+      const token = 'voice-token-d41d8cd98f00b204';
+      const voice = { token, endpoint: 'voice.example:443', sessionId: 'vsid-1234', channelId: '42' };
+      const path = `/v4/sessions/${id}/players/9`;
+      expect((await api(logged.url, path, { method: 'PATCH', body: { voice } })).status).toBe(200);
+      const bad = await api(logged.url, path, {
+        method: 'PATCH',
+        body: { voice: { ...voice, channelId: 5 } },
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.text).not.toContain(token);
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines.filter((l) => l.includes(token))).toEqual([]);
+    } finally {
+      await c.close();
+      await logged.close();
+    }
+  });
+});
