@@ -1,0 +1,83 @@
+/**
+ * The workaround the docs give for the clients' event-order limit (VOICE_SERVER_UPDATE before
+ * VOICE_STATE_UPDATE on a first join, see clients-voice.test.ts): the bot's forwarding holds a
+ * guild's server update until its state update went to lavalink-client. With it, an unmodified
+ * lavalink-client on a local Discord that always sends server-first does PATCH the node, and the
+ * node's player joins the voice channel.
+ */
+import { describe, expect, it } from 'vitest';
+import { LavalinkManager } from 'lavalink-client';
+import type { LavalinkNode } from 'lavalink-client';
+import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import { startNode } from '../../src/node/server.js';
+import { createVoiceBackend } from '../../src/node/voice-backend.js';
+import { startLocalDiscord } from '../../src/server/local-discord.js';
+import { CHANNEL, GUILD, until } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
+import { PASSWORD } from './helpers.js';
+import { botShard } from './processes.js';
+
+const BOT = '1500000000000000021';
+const cleanup = cleanupAfterEach();
+
+/** What the docs tell a bot to do in its raw-event forwarding (here fed by a voxcord shard). */
+function orderedForwarder(send: (t: string, d: unknown) => void): {
+  state: (d: { guild_id: string }) => void;
+  server: (d: { guild_id: string }) => void;
+} {
+  const stateSent = new Set<string>();
+  const held = new Map<string, unknown>();
+  return {
+    state(d) {
+      send('VOICE_STATE_UPDATE', d);
+      stateSent.add(d.guild_id);
+      const server = held.get(d.guild_id);
+      held.delete(d.guild_id);
+      if (server !== undefined) send('VOICE_SERVER_UPDATE', server);
+    },
+    server(d) {
+      if (stateSent.has(d.guild_id)) send('VOICE_SERVER_UPDATE', d);
+      else held.set(d.guild_id, d);
+    },
+  };
+}
+
+describe('event-order workaround (docs)', () => {
+  it('server-first events, held in the bot until the state update: lavalink-client PATCHes and the node joins', async () => {
+    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'server-first' } });
+    cleanup.add(() => local.stop());
+    const lines: string[] = [];
+    const node = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ tls: false }),
+      log: (line) => lines.push(line),
+    });
+    cleanup.add(() => node.close());
+    const shard = await botShard(cleanup, local, BOT);
+    let adapter: VoiceAdapterImplementerMethods | undefined;
+    const forward = orderedForwarder((t, d) => void manager.sendRawData({ t, d } as never));
+    const manager: LavalinkManager = new LavalinkManager({
+      nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
+      client: { id: BOT, username: 'voxcord-bot' },
+      playerOptions: { defaultSearchPlatform: 'local' },
+      sendToShard: (guildId, payload) => {
+        adapter ??= shard.adapterCreator(guildId)({
+          onVoiceStateUpdate: (d) => forward.state(d as { guild_id: string }),
+          onVoiceServerUpdate: (d) => forward.server(d),
+          destroy: () => undefined,
+        });
+        adapter.sendPayload(payload as never);
+      },
+    });
+    let connected: LavalinkNode | undefined;
+    manager.nodeManager.on('connect', (n) => (connected = n));
+    await manager.init({ id: BOT, username: 'voxcord-bot' });
+    await until(() => connected?.sessionId != null, 5000, 'the node');
+    cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
+    const player = manager.createPlayer({ guildId: GUILD, voiceChannelId: CHANNEL, selfDeaf: true });
+    await player.connect();
+    await until(() => lines.some((l) => l.includes('voice ready')), 10_000, 'the node joining');
+    expect(node.players).toBe(1);
+  }, 30_000);
+});
