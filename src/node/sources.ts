@@ -178,6 +178,24 @@ async function viaFfprobe(
   return { info: outcome.info, probe: probe ?? outcome.info.formatName?.split(',')[0] ?? 'unknown' };
 }
 
+/** The container: Ogg/WebM Opus from the first bytes, anything else through ffprobe (see viaFfprobe). */
+async function identify(
+  target: string,
+  head: Uint8Array,
+  probe: string | undefined,
+  options: SourceOptions,
+): Promise<{ info: ProbedMedia; probe: string } | { error: LoadResult }> {
+  if (probe !== undefined && sniffContainer(head) !== 'unknown') return { info: {}, probe };
+  return viaFfprobe(target, probe, options);
+}
+
+/** A length the first bytes tell (WAV sizes, WebM Duration); 0 when they do not. */
+function headerLengthMs(probe: string, head: Uint8Array, size: number): number {
+  if (probe === 'wav') return wavDurationMs(head, size) ?? 0;
+  if (probe === 'matroska/webm') return webmSegmentInfo(head).durationMs ?? 0;
+  return 0;
+}
+
 function isHttp(identifier: string): boolean {
   return /^(https?|icy):\/\//i.test(identifier);
 }
@@ -205,7 +223,7 @@ async function loadHttp(identifier: string, options: SourceOptions): Promise<Loa
   } catch (err) {
     return { loadType: 'error', data: exception('Reading the URL failed.', 'suspicious', err) };
   }
-  let probe = probeName(head);
+  const probe = probeName(head);
   const sizeHeader = response.headers.get('content-length');
   const size = sizeHeader === null ? undefined : Number(sizeHeader);
   const isStream = size === undefined || !Number.isFinite(size);
@@ -214,20 +232,12 @@ async function loadHttp(identifier: string, options: SourceOptions): Promise<Loa
     if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
     return probedTrack('http', identifier, probe, head, Number(LIVE_STREAM_LENGTH), true);
   }
-  let probed: ProbedMedia = {};
-  if (sniffContainer(head) === 'unknown') {
-    const found = await viaFfprobe(url, probe, options);
-    if ('error' in found) return found.error;
-    probed = found.info;
-    probe = found.probe;
-  }
-  if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
-  let length = 0;
-  if (probe === 'wav') length = wavDurationMs(head, size) ?? 0;
-  if (probe === 'matroska/webm') length = webmSegmentInfo(head).durationMs ?? 0;
-  if (probe === 'ogg') length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
-  if (length === 0) length = probed.durationMs ?? 0;
-  return probedTrack('http', identifier, probe, head, length, false, probed);
+  const found = await identify(url, head, probe, options);
+  if ('error' in found) return found.error;
+  let length = headerLengthMs(found.probe, head, size);
+  if (found.probe === 'ogg') length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
+  if (length === 0) length = found.info.durationMs ?? 0;
+  return probedTrack('http', identifier, found.probe, head, length, false, found.info);
 }
 
 /** An Ogg Opus URL's length from its last page (a Range request for the tail). */
@@ -294,21 +304,12 @@ async function loadLocal(identifier: string, options: SourceOptions): Promise<Lo
   } catch (err) {
     return { loadType: 'error', data: exception('The file cannot be read.', 'common', err) };
   }
-  let probe = probeName(head);
-  let probed: ProbedMedia = {};
-  if (sniffContainer(head) === 'unknown') {
-    const found = await viaFfprobe(path, probe, options);
-    if ('error' in found) return found.error;
-    probed = found.info;
-    probe = found.probe;
-  }
-  if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
-  let length = 0;
-  if (probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
-  if (probe === 'wav') length = wavDurationMs(head, info.size) ?? 0;
-  if (probe === 'matroska/webm') length = webmSegmentInfo(head).durationMs ?? 0;
-  if (length === 0) length = probed.durationMs ?? 0;
-  return probedTrack('local', path, probe, head, length, false, probed);
+  const found = await identify(path, head, probeName(head), options);
+  if ('error' in found) return found.error;
+  let length = headerLengthMs(found.probe, head, info.size);
+  if (found.probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
+  if (length === 0) length = found.info.durationMs ?? 0;
+  return probedTrack('local', path, found.probe, head, length, false, found.info);
 }
 
 /** Resolves an identifier: `track`, `empty` when no source claims it, `error` (never a throw). */

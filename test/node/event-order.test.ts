@@ -8,31 +8,29 @@
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { LavalinkNode } from 'lavalink-client';
-import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
 import { PASSWORD } from './helpers.js';
-import { botShard } from './processes.js';
+import { botShard, lavalinkShard } from './processes.js';
+import type { VoiceEventForwarder } from './processes.js';
 
 const BOT = '1500000000000000021';
 const cleanup = cleanupAfterEach();
 
 /** What the docs tell a bot to do in its raw-event forwarding (here fed by a voxcord shard). */
-function orderedForwarder(send: (t: string, d: unknown) => void): {
-  state: (d: { guild_id: string }) => void;
-  server: (d: { guild_id: string }) => void;
-} {
+function orderedForwarder(send: (t: string, d: unknown) => void): VoiceEventForwarder {
   const stateSent = new Set<string>();
   const held = new Map<string, unknown>();
   return {
     state(d) {
       send('VOICE_STATE_UPDATE', d);
-      stateSent.add(d.guild_id);
-      const server = held.get(d.guild_id);
-      held.delete(d.guild_id);
+      const guild = d.guild_id ?? '';
+      stateSent.add(guild);
+      const server = held.get(guild);
+      held.delete(guild);
       if (server !== undefined) send('VOICE_SERVER_UPDATE', server);
     },
     server(d) {
@@ -55,20 +53,12 @@ describe('event-order workaround (docs)', () => {
     });
     cleanup.add(() => node.close());
     const shard = await botShard(cleanup, local, BOT);
-    let adapter: VoiceAdapterImplementerMethods | undefined;
     const forward = orderedForwarder((t, d) => void manager.sendRawData({ t, d } as never));
     const manager: LavalinkManager = new LavalinkManager({
       nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
       client: { id: BOT, username: 'voxcord-bot' },
       playerOptions: { defaultSearchPlatform: 'local' },
-      sendToShard: (guildId, payload) => {
-        adapter ??= shard.adapterCreator(guildId)({
-          onVoiceStateUpdate: (d) => forward.state(d as { guild_id: string }),
-          onVoiceServerUpdate: (d) => forward.server(d),
-          destroy: () => undefined,
-        });
-        adapter.sendPayload(payload as never);
-      },
+      sendToShard: lavalinkShard(shard, () => manager, forward),
     });
     let connected: LavalinkNode | undefined;
     manager.nodeManager.on('connect', (n) => (connected = n));

@@ -3,7 +3,11 @@ import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { LavalinkManager } from 'lavalink-client';
 import type { LavalinkNode } from 'lavalink-client';
-import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import type {
+  GatewayVoiceServerData,
+  GatewayVoiceStateData,
+  VoiceAdapterImplementerMethods,
+} from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import { startNode } from '../../src/node/server.js';
@@ -65,17 +69,27 @@ export async function spawnNode(
  * lavalink-client's `sendToShard` over the bot's own gateway shard: op 4 out, the two voice events
  * back to the manager as raw packets (as a discord.js bot forwards them).
  */
+export interface VoiceEventForwarder {
+  state(d: GatewayVoiceStateData): void;
+  server(d: GatewayVoiceServerData): void;
+}
+
 export function lavalinkShard(
   shard: GatewayClient,
   manager: () => LavalinkManager,
+  /** What the bot does with its voice events (default: hands each to lavalink-client at once). */
+  forward: VoiceEventForwarder = {
+    state: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+    server: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+  },
 ): (guildId: string, payload: unknown) => void {
   const adapters = new Map<string, VoiceAdapterImplementerMethods>();
   return (guildId, payload) => {
     let a = adapters.get(guildId);
     if (a === undefined) {
       a = shard.adapterCreator(guildId)({
-        onVoiceStateUpdate: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
-        onVoiceServerUpdate: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+        onVoiceStateUpdate: (d) => forward.state(d),
+        onVoiceServerUpdate: (d) => forward.server(d),
         destroy: () => undefined,
       });
       adapters.set(guildId, a);

@@ -5,41 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { AudioPlayer, opusFramesInput, Track } from '../../src/player/index.js';
 import type { FilterSettings } from '../../src/player/index.js';
-import { FakeSession, fakeCodec, fakeDecode, fakePacket, TOC_20MS } from './helpers.js';
+import { FakeSession, fakeCodec, fakeDecode, fakePacket, frequency, tonePackets } from './helpers.js';
 
-const RATE = 48_000;
 const FRAME_VALUES = 1920;
-
-/** `seconds` of a stereo sine at amplitude 0.5, as fake-codec packets (the fake codec is lossless). */
-function tonePackets(seconds: number, hz: number): Uint8Array[] {
-  const frames = Math.round((seconds * RATE) / 960);
-  const out: Uint8Array[] = [];
-  for (let f = 0; f < frames; f++) {
-    const pcm = new Int16Array(FRAME_VALUES);
-    for (let i = 0; i < 960; i++) {
-      const v = Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * hz * (f * 960 + i)) / RATE));
-      pcm[2 * i] = v;
-      pcm[2 * i + 1] = v;
-    }
-    const packet = new Uint8Array(3841);
-    packet[0] = TOC_20MS;
-    packet.set(new Uint8Array(pcm.buffer), 1);
-    out.push(packet);
-  }
-  return out;
-}
-
-/** Frequency of channel 0 from its upward zero crossings, skipping the first and last 100 ms. */
-function frequency(pcm: Int16Array): number {
-  const n = pcm.length / 2;
-  const ups: number[] = [];
-  for (let i = Math.round(0.1 * RATE) + 1; i < n - Math.round(0.1 * RATE); i++) {
-    const a = pcm[2 * (i - 1)] ?? 0;
-    const b = pcm[2 * i] ?? 0;
-    if (a < 0 && b >= 0) ups.push(i - 1 + a / (a - b));
-  }
-  return ((ups.length - 1) * RATE) / ((ups[ups.length - 1] ?? 0) - (ups[0] ?? 0));
-}
 
 function decodeAll(frames: readonly Uint8Array[]): Int16Array {
   const pcm = new Int16Array(frames.length * FRAME_VALUES);
@@ -59,6 +27,20 @@ function positives(frames: readonly Uint8Array[]): number {
   let n = 0;
   for (const v of decodeAll(frames)) if (v > 2000) n++;
   return n;
+}
+
+/** Plays twoHalves() on `player`, seeks from the first half into the second: nothing from before comes out. */
+async function seekAcrossHalves(player: AudioPlayer, track: { filters?: FilterSettings }): Promise<void> {
+  const session = new FakeSession();
+  player.attach(session);
+  player.enqueue(new Track(opusFramesInput(twoHalves()), track));
+  const before = await session.pull(10);
+  expect(positives(before)).toBeGreaterThan(0);
+  player.seek(3000);
+  const after = await session.pull(10_000);
+  player.destroy();
+  expect(after.length).toBeGreaterThan(10);
+  expect(positives(after)).toBe(0);
 }
 
 const STRETCH: FilterSettings = { timescale: { speed: 1.5, pitch: 1.2 } };
@@ -117,33 +99,13 @@ describe("a track's own timescale", () => {
   });
 
   it('a seek on a track with its own timescale: no sample from before the seek comes out', async () => {
-    const player = new AudioPlayer({ opus: fakeCodec() });
-    const session = new FakeSession();
-    player.attach(session);
-    player.enqueue(new Track(opusFramesInput(twoHalves()), { filters: STRETCH }));
-    const before = await session.pull(10);
-    expect(positives(before)).toBeGreaterThan(0);
-    player.seek(3000);
-    const after = await session.pull(10_000);
-    player.destroy();
-    expect(after.length).toBeGreaterThan(10);
-    expect(positives(after)).toBe(0);
+    await seekAcrossHalves(new AudioPlayer({ opus: fakeCodec() }), { filters: STRETCH });
   });
 });
 
 describe("the player's timescale across seeks and track changes", () => {
   it('a seek: no sample from before it comes out (the window and resampler start over)', async () => {
-    const player = new AudioPlayer({ opus: fakeCodec(), filters: STRETCH });
-    const session = new FakeSession();
-    player.attach(session);
-    player.enqueue(opusFramesInput(twoHalves()));
-    const before = await session.pull(10);
-    expect(positives(before)).toBeGreaterThan(0);
-    player.seek(3000);
-    const after = await session.pull(10_000);
-    player.destroy();
-    expect(after.length).toBeGreaterThan(10);
-    expect(positives(after)).toBe(0);
+    await seekAcrossHalves(new AudioPlayer({ opus: fakeCodec(), filters: STRETCH }), {});
   });
 
   it('a replace or a skip: nothing of the cut-off track comes out after it', async () => {

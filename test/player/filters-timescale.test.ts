@@ -2,45 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { isVoxcordError } from '../../src/errors.js';
 import { AudioPlayer, FilterChain, opusFramesInput, Track } from '../../src/player/index.js';
 import type { FilterSettings } from '../../src/player/index.js';
-import { FakeSession, fakeCodec, fakeDecode, TOC_20MS } from './helpers.js';
+import { FakeSession, fakeCodec, fakeDecode, frequency, tonePackets } from './helpers.js';
 
 const RATE = 48_000;
 const FRAME_VALUES = 1920;
-
-/** `seconds` of a stereo sine at amplitude 0.5, as fake-codec packets (the fake codec is lossless). */
-function tonePackets(seconds: number, hz: number): Uint8Array[] {
-  const frames = Math.round((seconds * RATE) / 960);
-  const out: Uint8Array[] = [];
-  for (let f = 0; f < frames; f++) {
-    const pcm = new Int16Array(FRAME_VALUES);
-    for (let i = 0; i < 960; i++) {
-      const v = Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * hz * (f * 960 + i)) / RATE));
-      pcm[2 * i] = v;
-      pcm[2 * i + 1] = v;
-    }
-    const packet = new Uint8Array(3841);
-    packet[0] = TOC_20MS;
-    packet.set(new Uint8Array(pcm.buffer), 1);
-    out.push(packet);
-  }
-  return out;
-}
-
-/** Frequency of channel 0 from its upward zero crossings, skipping the first and last 100 ms. */
-function frequency(pcm: Int16Array): number {
-  const n = pcm.length / 2;
-  const from = Math.round(0.1 * RATE);
-  const to = n - Math.round(0.1 * RATE);
-  const ups: number[] = [];
-  for (let i = from + 1; i < to; i++) {
-    const a = pcm[2 * (i - 1)] ?? 0;
-    const b = pcm[2 * i] ?? 0;
-    if (a < 0 && b >= 0) ups.push(i - 1 + a / (a - b));
-  }
-  const first = ups[0] ?? 0;
-  const last = ups[ups.length - 1] ?? 0;
-  return ((ups.length - 1) * RATE) / (last - first);
-}
 
 /** RMS of channel 0 between 100 ms from each end. */
 function rms(pcm: Int16Array): number {
