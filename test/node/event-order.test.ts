@@ -6,15 +6,10 @@
  * node's player joins the voice channel.
  */
 import { describe, expect, it } from 'vitest';
-import { LavalinkManager } from 'lavalink-client';
-import type { LavalinkNode } from 'lavalink-client';
-import { startNode } from '../../src/node/server.js';
-import { createVoiceBackend } from '../../src/node/voice-backend.js';
-import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
-import { PASSWORD } from './helpers.js';
-import { botShard, lavalinkShard } from './processes.js';
+import { startCall } from '../support/call.js';
+import { lavalinkOnVoiceNode } from './processes.js';
 import type { VoiceEventForwarder } from './processes.js';
 
 const BOT = '1500000000000000021';
@@ -42,32 +37,15 @@ function orderedForwarder(send: (t: string, d: unknown) => void): VoiceEventForw
 
 describe('event-order workaround (docs)', () => {
   it('server-first events, held in the bot until the state update: lavalink-client PATCHes and the node joins', async () => {
-    const local = await startLocalDiscord({ gateway: { guilds: [GUILD], voiceEventOrder: 'server-first' } });
-    cleanup.add(() => local.stop());
+    const world = await startCall(cleanup, { gateway: { guilds: [GUILD], voiceEventOrder: 'server-first' } });
     const lines: string[] = [];
-    const node = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ tls: false }),
+    const { manager, server } = await lavalinkOnVoiceNode(cleanup, world, BOT, {
+      forward: (m) => orderedForwarder((t, d) => void m().sendRawData({ t, d } as never)),
       log: (line) => lines.push(line),
     });
-    cleanup.add(() => node.close());
-    const shard = await botShard(cleanup, local, BOT);
-    const forward = orderedForwarder((t, d) => void manager.sendRawData({ t, d } as never));
-    const manager: LavalinkManager = new LavalinkManager({
-      nodes: [{ host: '127.0.0.1', port: node.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
-      client: { id: BOT, username: 'voxcord-bot' },
-      playerOptions: { defaultSearchPlatform: 'local' },
-      sendToShard: lavalinkShard(shard, () => manager, forward),
-    });
-    let connected: LavalinkNode | undefined;
-    manager.nodeManager.on('connect', (n) => (connected = n));
-    await manager.init({ id: BOT, username: 'voxcord-bot' });
-    await until(() => connected?.sessionId != null, 5000, 'the node');
-    cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
     const player = manager.createPlayer({ guildId: GUILD, voiceChannelId: CHANNEL, selfDeaf: true });
     await player.connect();
     await until(() => lines.some((l) => l.includes('voice ready')), 10_000, 'the node joining');
-    expect(node.players).toBe(1);
+    expect(server.players).toBe(1);
   }, 30_000);
 });

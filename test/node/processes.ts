@@ -11,6 +11,7 @@ import type {
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import { startNode } from '../../src/node/server.js';
+import type { VoxcordNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import type { LocalDiscord } from '../../src/server/local-discord.js';
 import { entersState } from '../../src/util/enters-state.js';
@@ -151,11 +152,17 @@ export async function lavalinkOnVoiceNode(
   cleanup: Cleanup,
   world: { local: LocalDiscord; engine: MediaEngine },
   botId: string,
-): Promise<{ manager: LavalinkManager; node: LavalinkNode }> {
+  /** The bot's handling of its voice events (default: straight to lavalink-client); the node's log. */
+  extra: {
+    forward?: (manager: () => LavalinkManager) => VoiceEventForwarder;
+    log?: (line: string) => void;
+  } = {},
+): Promise<{ manager: LavalinkManager; node: LavalinkNode; server: VoxcordNode }> {
   const server = await startNode({
     port: 0,
     password: PASSWORD,
     backend: createVoiceBackend({ engine: world.engine, tls: false }),
+    ...(extra.log === undefined ? {} : { log: extra.log }),
   });
   cleanup.add(() => server.close());
   const shard = await botShard(cleanup, world.local, botId);
@@ -163,7 +170,11 @@ export async function lavalinkOnVoiceNode(
     nodes: [{ host: '127.0.0.1', port: server.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
     client: { id: botId, username: 'voxcord-bot' },
     playerOptions: { defaultSearchPlatform: 'local' },
-    sendToShard: lavalinkShard(shard, () => manager),
+    sendToShard: lavalinkShard(
+      shard,
+      () => manager,
+      extra.forward?.(() => manager),
+    ),
   });
   let connected: LavalinkNode | undefined;
   manager.nodeManager.on('connect', (n) => (connected = n));
@@ -171,5 +182,5 @@ export async function lavalinkOnVoiceNode(
   await until(() => connected?.info != null, 5000, 'the node');
   cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
   if (connected === undefined) throw new Error('no node');
-  return { manager, node: connected };
+  return { manager, node: connected, server };
 }
