@@ -46,6 +46,8 @@ export interface NodeOptions {
   playerUpdateIntervalMs?: number;
   statsIntervalMs?: number;
   httpTimeoutMs?: number;
+  /** ffprobe for loadtracks of formats other than Ogg/WebM Opus (see SourceOptions; false: never). */
+  ffprobePath?: string | false;
   /** One line per session, player and voice event (default: nothing). */
   log?: (line: string) => void;
 }
@@ -138,6 +140,7 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
     loadTracks(identifier, {
       sources,
       ...(options.httpTimeoutMs === undefined ? {} : { httpTimeoutMs: options.httpTimeoutMs }),
+      ...(options.ffprobePath === undefined ? {} : { ffprobePath: options.ffprobePath }),
     });
 
   const allSessions = (): Session[] => [...active.values(), ...pausedSessions.values()];

@@ -3,6 +3,8 @@
  * URLs; icy:// is read as http://) and `local` (an existing readable file). Each probes the first
  * bytes for lavaplayer's container probe name and builds the track with an `encoded` string a
  * Lavalink node can read. No source claims anything else (search prefixes included): `empty`.
+ * Ogg/WebM Opus are read here (tags, length); every other format (what ffmpeg plays) is asked of
+ * ffprobe when it is installed: title, artist, length, and whether ffmpeg can decode it at all.
  * Runs on the main thread with async I/O only; the audio clock lives in the media engine's worker.
  */
 import { open, stat } from 'node:fs/promises';
@@ -17,6 +19,10 @@ import {
 import { opusTagFields } from '../audio/opus-headers.js';
 import { wavDurationMs } from '../audio/wav.js';
 import { toError } from '../errors.js';
+import { defaultFfmpegPath } from '../player/inputs/ffmpeg.js';
+import { sniffContainer } from '../player/inputs/file.js';
+import { ffprobe, ffprobePathFor } from '../player/inputs/media-info.js';
+import type { ProbedMedia } from '../player/inputs/media-info.js';
 import { OggOpusDemuxer } from '../player/inputs/ogg-opus.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
 import type { TrackInfo } from './track-codec.js';
@@ -27,13 +33,20 @@ export type SourceName = 'http' | 'local';
 export interface SourceOptions {
   /** Enabled sources (default both). */
   sources?: readonly SourceName[];
-  /** How long an http probe may take, ms (default 10 000). */
+  /** How long an http probe (and an ffprobe run) may take, ms (default 10 000). */
   httpTimeoutMs?: number;
+  /**
+   * ffprobe, for the formats the node does not read itself (all but Ogg/WebM Opus). Default: next
+   * to the ffmpeg in use ($FFPROBE_PATH, else beside $FFMPEG_PATH, else `ffprobe` on PATH); false:
+   * never run it. Missing, such tracks load with length 0 and an unknown title.
+   */
+  ffprobePath?: string | false;
 }
 
 export const UNKNOWN_TITLE = 'Unknown title';
 export const UNKNOWN_ARTIST = 'Unknown artist';
 const HEAD_BYTES = 64 * 1024;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** lavaplayer's container probe name for a file's first bytes; undefined when none matches. */
 export function probeName(head: Uint8Array): string | undefined {
@@ -100,7 +113,7 @@ export function exception(message: string, severity: Severity, cause?: unknown):
   };
 }
 
-/** The track a probe found: tags from the head, the length rounded to ms, `uri` = identifier. */
+/** The track a probe found: tags from the head (else ffprobe's), the length rounded to ms, `uri` = identifier. */
 function probedTrack(
   sourceName: SourceName,
   identifier: string,
@@ -108,14 +121,15 @@ function probedTrack(
   head: Uint8Array,
   length: number,
   isStream: boolean,
+  probed: ProbedMedia = {},
 ): LoadResult {
   const tags = tagsOf(probe, head);
   const info: TrackInfo = {
     identifier,
-    author: tags.author ?? UNKNOWN_ARTIST,
+    author: tags.author ?? probed.artist ?? UNKNOWN_ARTIST,
     length: Math.round(length),
     isStream,
-    title: tags.title ?? UNKNOWN_TITLE,
+    title: tags.title ?? probed.title ?? UNKNOWN_TITLE,
     uri: identifier,
     artworkUrl: null,
     isrc: tags.isrc ?? null,
@@ -132,11 +146,62 @@ function probedTrack(
   return { loadType: 'track', data: track };
 }
 
+/**
+ * What ffprobe says of a file or URL the node does not read itself: its metadata, or the `error`
+ * result when ffmpeg could not play it. `probe` is the container the first bytes showed (undefined:
+ * none lavaplayer knows). Without ffprobe (or when it times out) a known container loads with what
+ * the node found; an unknown one is lavaplayer's `Unknown file format.`.
+ */
+async function viaFfprobe(
+  target: string,
+  probe: string | undefined,
+  options: SourceOptions,
+): Promise<{ info: ProbedMedia; probe: string } | { error: LoadResult }> {
+  const path = options.ffprobePath ?? ffprobePathFor(defaultFfmpegPath());
+  const outcome =
+    path === false ? undefined : await ffprobe(target, path, options.httpTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const unknown = {
+    error: { loadType: 'error', data: exception('Unknown file format.', 'common') },
+  } as const;
+  if (outcome?.status === 'failed' || (outcome?.status === 'ok' && outcome.info.hasAudio === false)) {
+    if (probe === undefined) return unknown;
+    const why = outcome.status === 'failed' ? 'ffprobe cannot read it' : 'it has no audio stream';
+    return {
+      error: {
+        loadType: 'error',
+        data: exception('The file cannot be decoded.', 'suspicious', new Error(`${probe}: ${why}`)),
+      },
+    };
+  }
+  if (outcome?.status !== 'ok') return probe === undefined ? unknown : { info: {}, probe };
+  // A format only ffmpeg knows: its ffprobe name stands as the probe info (a lavaplayer node cannot play it).
+  return { info: outcome.info, probe: probe ?? outcome.info.formatName?.split(',')[0] ?? 'unknown' };
+}
+
+/** The container: Ogg/WebM Opus from the first bytes, anything else through ffprobe (see viaFfprobe). */
+async function identify(
+  target: string,
+  head: Uint8Array,
+  probe: string | undefined,
+  options: SourceOptions,
+): Promise<{ info: ProbedMedia; probe: string } | { error: LoadResult }> {
+  if (probe !== undefined && sniffContainer(head) !== 'unknown') return { info: {}, probe };
+  return viaFfprobe(target, probe, options);
+}
+
+/** A length the first bytes tell (WAV sizes, WebM Duration); 0 when they do not. */
+function headerLengthMs(probe: string, head: Uint8Array, size: number): number {
+  if (probe === 'wav') return wavDurationMs(head, size) ?? 0;
+  if (probe === 'matroska/webm') return webmSegmentInfo(head).durationMs ?? 0;
+  return 0;
+}
+
 function isHttp(identifier: string): boolean {
   return /^(https?|icy):\/\//i.test(identifier);
 }
 
-async function loadHttp(identifier: string, timeoutMs: number): Promise<LoadResult> {
+async function loadHttp(identifier: string, options: SourceOptions): Promise<LoadResult> {
+  const timeoutMs = options.httpTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   const url = identifier.replace(/^icy:\/\//i, 'http://');
   let response: Response;
   const signal = AbortSignal.timeout(timeoutMs);
@@ -159,18 +224,20 @@ async function loadHttp(identifier: string, timeoutMs: number): Promise<LoadResu
     return { loadType: 'error', data: exception('Reading the URL failed.', 'suspicious', err) };
   }
   const probe = probeName(head);
-  if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
   const sizeHeader = response.headers.get('content-length');
   const size = sizeHeader === null ? undefined : Number(sizeHeader);
   const isStream = size === undefined || !Number.isFinite(size);
-  let length = isStream ? Number(LIVE_STREAM_LENGTH) : 0;
-  if (!isStream) {
-    if (probe === 'wav') length = wavDurationMs(head, size) ?? 0;
-    if (probe === 'matroska/webm') length = webmSegmentInfo(head).durationMs ?? 0;
-    if (probe === 'ogg' && size !== undefined)
-      length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
+  if (isStream) {
+    // A live stream is not handed to ffprobe (it would read it until its timeout).
+    if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
+    return probedTrack('http', identifier, probe, head, Number(LIVE_STREAM_LENGTH), true);
   }
-  return probedTrack('http', identifier, probe, head, length, isStream);
+  const found = await identify(url, head, probe, options);
+  if ('error' in found) return found.error;
+  let length = headerLengthMs(found.probe, head, size);
+  if (found.probe === 'ogg') length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
+  if (length === 0) length = found.info.durationMs ?? 0;
+  return probedTrack('http', identifier, found.probe, head, length, false, found.info);
 }
 
 /** An Ogg Opus URL's length from its last page (a Range request for the tail). */
@@ -216,7 +283,7 @@ async function readUpTo(response: Response, max: number): Promise<Uint8Array> {
   return Buffer.concat(chunks).subarray(0, max);
 }
 
-async function loadLocal(identifier: string): Promise<LoadResult | undefined> {
+async function loadLocal(identifier: string, options: SourceOptions): Promise<LoadResult | undefined> {
   const path = resolvePath(identifier);
   let info;
   try {
@@ -237,13 +304,12 @@ async function loadLocal(identifier: string): Promise<LoadResult | undefined> {
   } catch (err) {
     return { loadType: 'error', data: exception('The file cannot be read.', 'common', err) };
   }
-  const probe = probeName(head);
-  if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
-  let length = 0;
-  if (probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
-  if (probe === 'wav') length = wavDurationMs(head, info.size) ?? 0;
-  if (probe === 'matroska/webm') length = webmSegmentInfo(head).durationMs ?? 0;
-  return probedTrack('local', path, probe, head, length, false);
+  const found = await identify(path, head, probeName(head), options);
+  if ('error' in found) return found.error;
+  let length = headerLengthMs(found.probe, head, info.size);
+  if (found.probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
+  if (length === 0) length = found.info.durationMs ?? 0;
+  return probedTrack('local', path, found.probe, head, length, false, found.info);
 }
 
 /** Resolves an identifier: `track`, `empty` when no source claims it, `error` (never a throw). */
@@ -252,10 +318,10 @@ export async function loadTracks(identifier: string, options: SourceOptions = {}
   try {
     if (isHttp(identifier)) {
       if (!sources.includes('http')) return { loadType: 'empty', data: {} };
-      return await loadHttp(identifier, options.httpTimeoutMs ?? 10_000);
+      return await loadHttp(identifier, options);
     }
     if (sources.includes('local') && identifier.length > 0 && !identifier.includes('\0')) {
-      const local = await loadLocal(identifier);
+      const local = await loadLocal(identifier, options);
       if (local !== undefined) return local;
     }
     return { loadType: 'empty', data: {} };

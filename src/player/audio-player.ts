@@ -135,9 +135,18 @@ interface Produced {
 }
 
 const CLOSED: unique symbol = Symbol('closed');
+/** readSlot's answer at the end of the input when the caller finishes the slot itself. */
+const END: unique symbol = Symbol('end');
 const STALLED: unique symbol = Symbol('stalled');
 
 /** One track while it plays (the main track or an overlay). */
+/** A slot's frame for this tick; `stretched` when it came out of its track's own timescale. */
+interface Ready {
+  slot: Slot;
+  frame: SourceFrame;
+  stretched: boolean;
+}
+
 class Slot {
   source: FrameSource | undefined;
   /** Position in 20 ms frames. */
@@ -145,6 +154,8 @@ class Slot {
   pendingSeekFrames: number | undefined;
   started = false;
   ended = false;
+  /** The input ended while its track's timescale still holds output (drained before the end). */
+  inputDone = false;
   readonly closed: Promise<typeof CLOSED>;
   private wake: () => void = () => undefined;
 
@@ -244,7 +255,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (!(this.stallTimeoutMs > 0))
       throw new VoxcordError('INVALID_ARGUMENT', 'stallTimeoutMs must be positive');
     this.gain = checkVolume(options.volume ?? 1);
-    this.filters = new FilterChain(options.filters, { timescale: true });
+    this.filters = new FilterChain(options.filters);
     this.now = options.now ?? (() => performance.now());
     const opus = options.opus;
     this.loadCodec =
@@ -746,7 +757,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       }
       if (mixed.passthrough) this.counters.framesPassthrough++;
       else this.counters.framesEncoded++;
-      for (const { slot } of ready) if (!slot.ended) this.advance(slot);
+      for (const { slot, stretched } of ready) if (!slot.ended && !stretched) this.advance(slot);
       return this.account(mixed.frame);
     }
   }
@@ -756,14 +767,15 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
    * nothing could be mixed.
    */
   private async mixTick<T extends { failed: { key: object; error: VoxcordError }[] }>(
-    ready: readonly { slot: Slot; frame: SourceFrame }[],
+    ready: readonly Ready[],
     mix: (inputs: MixerInput[]) => Promise<T>,
   ): Promise<T | undefined> {
-    const inputs: MixerInput[] = ready.map(({ slot, frame }) => ({
+    const inputs: MixerInput[] = ready.map(({ slot, frame, stretched }) => ({
       key: slot,
       frame,
       gain: this.gain * slot.track.volume,
-      filters: slot.track.filters,
+      // A frame out of the track's own timescale went through its other filters already.
+      filters: stretched ? undefined : slot.track.filters,
     }));
     let mixed: T;
     try {
@@ -780,10 +792,10 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   }
 
   /** One frame from each playing slot (main and overlays). */
-  private async readTick(): Promise<{ slot: Slot; frame: SourceFrame }[]> {
+  private async readTick(): Promise<Ready[]> {
     const overlays = [...this.overlays];
     const reads = await Promise.all([this.readMain(), ...overlays.map((slot) => this.readOverlay(slot))]);
-    const ready: { slot: Slot; frame: SourceFrame }[] = [];
+    const ready: Ready[] = [];
     for (const r of reads) if (r !== undefined && !r.slot.ended) ready.push(r);
     return ready;
   }
@@ -798,6 +810,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const chain = this.filters;
     const pcm = new Int16Array(FRAME_SAMPLES);
     for (;;) {
+      // A seek (also one asked while the last tick was read): nothing from before it comes out.
+      if (this.main?.pendingSeekFrames !== undefined) chain.reset();
       if (!chain.timescaleActive) {
         // Turned off: its buffered output plays out before the input is read 1:1 again.
         if (chain.drain(pcm) === 0) return undefined;
@@ -812,7 +826,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       }
       const mixed = await this.mixTick(ready, (inputs) => this.mixer.mixPcm(inputs));
       if (mixed === undefined) continue;
-      for (const { slot } of ready) if (!slot.ended) this.advance(slot);
+      for (const { slot, stretched } of ready) if (!slot.ended && !stretched) this.advance(slot);
       chain.push(mixed.pcm);
     }
     try {
@@ -867,7 +881,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   }
 
   /** The main track's next frame, moving through the queue past tracks that end or fail. */
-  private async readMain(): Promise<{ slot: Slot; frame: SourceFrame } | undefined> {
+  private async readMain(): Promise<Ready | undefined> {
     for (;;) {
       if (this.current === 'destroyed') return undefined;
       let slot = this.main;
@@ -877,20 +891,79 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         slot = new Slot(track, 'main');
         this.main = slot;
       }
-      const frame = await this.readSlot(slot);
-      if (frame !== undefined) return { slot, frame };
+      const read = await this.readFrame(slot);
+      if (read !== undefined) return read;
       // The slot ended (finished, failed, or was skipped meanwhile): next track.
       if (!slot.ended) this.endSlot(slot, 'finished');
     }
   }
 
-  private async readOverlay(slot: Slot): Promise<{ slot: Slot; frame: SourceFrame } | undefined> {
-    const frame = await this.readSlot(slot);
-    return frame === undefined ? undefined : { slot, frame };
+  private async readOverlay(slot: Slot): Promise<Ready | undefined> {
+    return this.readFrame(slot);
   }
 
-  /** The slot's next frame; undefined when it ended (its events already emitted) or was closed. */
-  private async readSlot(slot: Slot): Promise<SourceFrame | undefined> {
+  /** The slot's next frame for the mix: from its input, or out of its track's own timescale. */
+  private async readFrame(slot: Slot): Promise<Ready | undefined> {
+    const chain = slot.track.filters;
+    // A track played again (loop, queued twice) starts without the tail of its last play.
+    if (!slot.started) chain.reset();
+    if (chain.timescaleActive || chain.draining || slot.inputDone) {
+      const frame = await this.readStretched(slot, chain);
+      if (frame === undefined) return undefined;
+      if (frame !== END) return { slot, frame, stretched: true };
+    }
+    const frame = await this.readSlot(slot);
+    return frame === undefined ? undefined : { slot, frame, stretched: false };
+  }
+
+  /**
+   * One 20 ms frame (PCM) out of the track's own timescale: reads, decodes and pushes as many input
+   * frames as it takes, advancing the slot per input frame (so positions and markers stay in track
+   * time). At the input's end the buffered output is drained before the track finishes. END when
+   * the timescale is off and drained (read the input 1:1 again); undefined when the slot ended.
+   */
+  private async readStretched(slot: Slot, chain: FilterChain): Promise<SourceFrame | typeof END | undefined> {
+    const pcm = new Int16Array(FRAME_SAMPLES);
+    for (;;) {
+      if (slot.ended) return undefined;
+      if (slot.pendingSeekFrames !== undefined) {
+        // Nothing from before a seek comes out (also a frame read while the seek was asked).
+        chain.reset();
+        slot.inputDone = false;
+      }
+      if (slot.inputDone || !chain.timescaleActive) {
+        if (chain.drain(pcm) > 0) return { kind: 'pcm', data: pcm };
+        if (!slot.inputDone) return END;
+        this.endSlot(slot, 'finished');
+        return undefined;
+      }
+      if (chain.pull(pcm)) return { kind: 'pcm', data: pcm };
+      const frame = await this.readSlot(slot, true);
+      if (frame === undefined) return undefined;
+      if (frame === END) {
+        slot.inputDone = true;
+        continue;
+      }
+      let samples: Int16Array;
+      try {
+        samples = await this.mixer.decode(slot, frame);
+      } catch (err) {
+        if (!slot.ended) this.endSlot(slot, 'error', asInputError(err));
+        return undefined;
+      }
+      if (slot.ended) return undefined;
+      chain.push(samples);
+      this.advance(slot);
+    }
+  }
+
+  /**
+   * The slot's next frame; undefined when it ended (its events already emitted) or was closed. At
+   * the input's end, END with `keepAtEnd` (the caller finishes the slot), else the slot finishes.
+   */
+  private async readSlot(slot: Slot): Promise<SourceFrame | undefined>;
+  private async readSlot(slot: Slot, keepAtEnd: true): Promise<SourceFrame | typeof END | undefined>;
+  private async readSlot(slot: Slot, keepAtEnd = false): Promise<SourceFrame | typeof END | undefined> {
     if (slot.ended) return undefined;
     if (!slot.started) {
       slot.started = true;
@@ -926,6 +999,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       const frame = await this.guard(slot, source.read());
       if (frame === CLOSED || slot.ended) return undefined;
       if (frame === undefined) {
+        if (keepAtEnd) return END;
         this.endSlot(slot, 'finished');
         return undefined;
       }
@@ -991,6 +1065,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (this.main === slot) this.main = undefined;
     this.overlays.delete(slot);
     this.mixer.drop(slot);
+    // Cut off (not played to its end): what the player's timescale still holds of it is not heard.
+    if (slot.layer === 'main' && (reason === 'skipped' || reason === 'replaced' || reason === 'stopped'))
+      this.filters.reset();
     if (!slot.started) return;
     if (error !== undefined) this.safeEmit('trackError', slot.track, error);
     this.safeEmit('trackEnd', slot.track, reason);

@@ -119,6 +119,21 @@ export class Mixer {
     return this.sum(inputs, this.statesOf(inputs));
   }
 
+  /**
+   * One source's frame as PCM, with that source's decoder (kept across ticks under `key`, as in
+   * `mix`): what a track with its own timescale feeds into it before mixing.
+   */
+  async decode(key: object, frame: SourceFrame): Promise<Int16Array> {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'the mixer is closed');
+    let state = this.sources.get(key);
+    if (state === undefined) {
+      // Its gain is not known yet: the first mix takes it (no ramp from a guess).
+      state = { decoder: undefined, lastGain: Number.NaN };
+      this.sources.set(key, state);
+    }
+    return this.pcmOf(frame, state);
+  }
+
   /** Encodes one frame of the player's output. */
   async encode(pcm: Int16Array): Promise<Uint8Array> {
     if (this.closed) throw new VoxcordError('DESTROYED', 'the mixer is closed');
@@ -147,6 +162,7 @@ export class Mixer {
         state = { decoder: undefined, lastGain: input.gain };
         this.sources.set(input.key, state);
       }
+      if (Number.isNaN(state.lastGain)) state.lastGain = input.gain;
       return state;
     });
   }

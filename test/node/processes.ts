@@ -3,10 +3,15 @@ import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { LavalinkManager } from 'lavalink-client';
 import type { LavalinkNode } from 'lavalink-client';
-import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import type {
+  GatewayVoiceServerData,
+  GatewayVoiceStateData,
+  VoiceAdapterImplementerMethods,
+} from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import { startNode } from '../../src/node/server.js';
+import type { VoxcordNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import type { LocalDiscord } from '../../src/server/local-discord.js';
 import { entersState } from '../../src/util/enters-state.js';
@@ -65,17 +70,27 @@ export async function spawnNode(
  * lavalink-client's `sendToShard` over the bot's own gateway shard: op 4 out, the two voice events
  * back to the manager as raw packets (as a discord.js bot forwards them).
  */
+export interface VoiceEventForwarder {
+  state(d: GatewayVoiceStateData): void;
+  server(d: GatewayVoiceServerData): void;
+}
+
 export function lavalinkShard(
   shard: GatewayClient,
   manager: () => LavalinkManager,
+  /** What the bot does with its voice events (default: hands each to lavalink-client at once). */
+  forward: VoiceEventForwarder = {
+    state: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+    server: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+  },
 ): (guildId: string, payload: unknown) => void {
   const adapters = new Map<string, VoiceAdapterImplementerMethods>();
   return (guildId, payload) => {
     let a = adapters.get(guildId);
     if (a === undefined) {
       a = shard.adapterCreator(guildId)({
-        onVoiceStateUpdate: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
-        onVoiceServerUpdate: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+        onVoiceStateUpdate: (d) => forward.state(d),
+        onVoiceServerUpdate: (d) => forward.server(d),
         destroy: () => undefined,
       });
       adapters.set(guildId, a);
@@ -137,11 +152,17 @@ export async function lavalinkOnVoiceNode(
   cleanup: Cleanup,
   world: { local: LocalDiscord; engine: MediaEngine },
   botId: string,
-): Promise<{ manager: LavalinkManager; node: LavalinkNode }> {
+  /** The bot's handling of its voice events (default: straight to lavalink-client); the node's log. */
+  extra: {
+    forward?: (manager: () => LavalinkManager) => VoiceEventForwarder;
+    log?: (line: string) => void;
+  } = {},
+): Promise<{ manager: LavalinkManager; node: LavalinkNode; server: VoxcordNode }> {
   const server = await startNode({
     port: 0,
     password: PASSWORD,
     backend: createVoiceBackend({ engine: world.engine, tls: false }),
+    ...(extra.log === undefined ? {} : { log: extra.log }),
   });
   cleanup.add(() => server.close());
   const shard = await botShard(cleanup, world.local, botId);
@@ -149,7 +170,11 @@ export async function lavalinkOnVoiceNode(
     nodes: [{ host: '127.0.0.1', port: server.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],
     client: { id: botId, username: 'voxcord-bot' },
     playerOptions: { defaultSearchPlatform: 'local' },
-    sendToShard: lavalinkShard(shard, () => manager),
+    sendToShard: lavalinkShard(
+      shard,
+      () => manager,
+      extra.forward?.(() => manager),
+    ),
   });
   let connected: LavalinkNode | undefined;
   manager.nodeManager.on('connect', (n) => (connected = n));
@@ -157,5 +182,5 @@ export async function lavalinkOnVoiceNode(
   await until(() => connected?.info != null, 5000, 'the node');
   cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
   if (connected === undefined) throw new Error('no node');
-  return { manager, node: connected };
+  return { manager, node: connected, server };
 }

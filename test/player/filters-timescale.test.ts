@@ -2,45 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { isVoxcordError } from '../../src/errors.js';
 import { AudioPlayer, FilterChain, opusFramesInput, Track } from '../../src/player/index.js';
 import type { FilterSettings } from '../../src/player/index.js';
-import { FakeSession, fakeCodec, fakeDecode, TOC_20MS } from './helpers.js';
+import { FakeSession, fakeCodec, fakeDecode, frequency, tonePackets } from './helpers.js';
 
 const RATE = 48_000;
 const FRAME_VALUES = 1920;
-
-/** `seconds` of a stereo sine at amplitude 0.5, as fake-codec packets (the fake codec is lossless). */
-function tonePackets(seconds: number, hz: number): Uint8Array[] {
-  const frames = Math.round((seconds * RATE) / 960);
-  const out: Uint8Array[] = [];
-  for (let f = 0; f < frames; f++) {
-    const pcm = new Int16Array(FRAME_VALUES);
-    for (let i = 0; i < 960; i++) {
-      const v = Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * hz * (f * 960 + i)) / RATE));
-      pcm[2 * i] = v;
-      pcm[2 * i + 1] = v;
-    }
-    const packet = new Uint8Array(3841);
-    packet[0] = TOC_20MS;
-    packet.set(new Uint8Array(pcm.buffer), 1);
-    out.push(packet);
-  }
-  return out;
-}
-
-/** Frequency of channel 0 from its upward zero crossings, skipping the first and last 100 ms. */
-function frequency(pcm: Int16Array): number {
-  const n = pcm.length / 2;
-  const from = Math.round(0.1 * RATE);
-  const to = n - Math.round(0.1 * RATE);
-  const ups: number[] = [];
-  for (let i = from + 1; i < to; i++) {
-    const a = pcm[2 * (i - 1)] ?? 0;
-    const b = pcm[2 * i] ?? 0;
-    if (a < 0 && b >= 0) ups.push(i - 1 + a / (a - b));
-  }
-  const first = ups[0] ?? 0;
-  const last = ups[ups.length - 1] ?? 0;
-  return ((ups.length - 1) * RATE) / (last - first);
-}
 
 /** RMS of channel 0 between 100 ms from each end. */
 function rms(pcm: Int16Array): number {
@@ -135,7 +100,7 @@ describe('timescale in the AudioPlayer', () => {
 
 describe('timescale settings', () => {
   it('rejects ≤ 0, > 10 and non-numbers with INVALID_ARGUMENT, keeping the previous set', () => {
-    const chain = new FilterChain({ timescale: { speed: 1.5 } }, { timescale: true });
+    const chain = new FilterChain({ timescale: { speed: 1.5 } });
     for (const bad of [{ speed: 0 }, { pitch: -1 }, { rate: 11 }, { rate: Number.NaN }, { speed: '2' }]) {
       let error: unknown;
       try {
@@ -148,14 +113,9 @@ describe('timescale settings', () => {
     expect(chain.applied.timescale).toEqual({ speed: 1.5, pitch: 1, rate: 1 });
   });
 
-  it('all 1 is no filter; a track refuses timescale (it is a player filter)', () => {
-    expect(new FilterChain({ timescale: {} }, { timescale: true }).active).toBe(false);
-    let error: unknown;
-    try {
-      new Track(opusFramesInput([]), { filters: { timescale: { speed: 2 } } });
-    } catch (err) {
-      error = err;
-    }
-    expect(isVoxcordError(error, 'INVALID_ARGUMENT')).toBe(true);
+  it('all 1 is no filter; a track takes timescale as its own filter', () => {
+    expect(new FilterChain({ timescale: {} }).active).toBe(false);
+    const track = new Track(opusFramesInput([]), { filters: { timescale: { speed: 2 } } });
+    expect(track.filters.timescaleActive).toBe(true);
   });
 });

@@ -156,6 +156,38 @@ export function pcmBytes(frames: number, value: (frame: number) => number): Uint
   return new Uint8Array(out.buffer);
 }
 
+/** `seconds` of a stereo sine at amplitude 0.5, as fake-codec packets (the fake codec is lossless). */
+export function tonePackets(seconds: number, hz: number): Uint8Array[] {
+  const frames = Math.round((seconds * 48_000) / 960);
+  const out: Uint8Array[] = [];
+  for (let f = 0; f < frames; f++) {
+    const pcm = new Int16Array(1920);
+    for (let i = 0; i < 960; i++) {
+      const v = Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * hz * (f * 960 + i)) / 48_000));
+      pcm[2 * i] = v;
+      pcm[2 * i + 1] = v;
+    }
+    const packet = new Uint8Array(3841);
+    packet[0] = TOC_20MS;
+    packet.set(new Uint8Array(pcm.buffer), 1);
+    out.push(packet);
+  }
+  return out;
+}
+
+/** Frequency of channel 0 of 48 kHz stereo PCM from its upward zero crossings, skipping the first and last 100 ms. */
+export function frequency(pcm: Int16Array): number {
+  const rate = 48_000;
+  const n = pcm.length / 2;
+  const ups: number[] = [];
+  for (let i = Math.round(0.1 * rate) + 1; i < n - Math.round(0.1 * rate); i++) {
+    const a = pcm[2 * (i - 1)] ?? 0;
+    const b = pcm[2 * i] ?? 0;
+    if (a < 0 && b >= 0) ups.push(i - 1 + a / (a - b));
+  }
+  return ((ups.length - 1) * rate) / ((ups[ups.length - 1] ?? 0) - (ups[0] ?? 0));
+}
+
 export { hex } from '../support/bytes.js';
 
 /** A maker of players on the fake codec, each destroyed after the test (call inside a describe). */

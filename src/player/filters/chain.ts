@@ -55,7 +55,8 @@ export interface FilterSettings {
   karaoke?: Partial<KaraokeSettings> | null;
   /**
    * Speed (tempo, pitch kept), pitch (tempo kept) and rate (both), each > 0 and ≤ 10, default 1.
-   * Only on a player's filters (it changes how fast tracks are consumed): a Track refuses it.
+   * On a player's filters it stretches the mix; on a Track's, that track alone (its position and
+   * markers stay in track time, so a track at speed 2 ends in half the wall time).
    */
   timescale?: Partial<TimescaleSettings> | null;
   tremolo?: { frequency?: number; depth?: number } | null;
@@ -247,13 +248,10 @@ export class FilterChain {
   private timescaleStage: TimescaleStage | undefined;
   /** A timescale just turned off, with output still buffered (the player drains it first). */
   private retired: TimescaleStage | undefined;
-  private readonly allowTimescale: boolean;
   private left = new Float32Array(0);
   private right = new Float32Array(0);
 
-  /** `timescale: true` for a player's chain: a track's chain refuses the timescale filter. */
-  constructor(settings: FilterSettings = {}, options: { timescale?: boolean } = {}) {
-    this.allowTimescale = options.timescale === true;
+  constructor(settings: FilterSettings = {}) {
     this.set(settings);
   }
 
@@ -292,11 +290,6 @@ export class FilterChain {
    */
   set(settings: FilterSettings): void {
     const r = resolveFilters(settings);
-    if (r.timescale !== undefined && !this.allowTimescale)
-      throw bad(
-        "timescale is a player filter (it changes how fast tracks are read): set it on the player's filters",
-        'timescale',
-      );
     this.settingsValue = settings;
     this.resolved = r;
     const keep = (name: FilterName, present: boolean): void => {
@@ -405,6 +398,15 @@ export class FilterChain {
       this.retired = undefined;
       this.timescaleStage.settings = r.timescale;
     }
+  }
+
+  /**
+   * Drops the timescale's buffered audio and history (a seek, a skip): the next output is made of
+   * input pushed after this call only. The other filters keep their state (no click from a reset).
+   */
+  reset(): void {
+    this.timescaleStage?.reset();
+    this.retired = undefined;
   }
 
   /** True while a timescale just turned off still holds output: `drain` it before reading input. */

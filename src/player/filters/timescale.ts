@@ -82,6 +82,10 @@ export class StereoFifo {
     this.start += Math.min(n, this.length);
     if (this.start === this.end) this.start = this.end = 0;
   }
+
+  clear(): void {
+    this.start = this.end = 0;
+  }
 }
 
 // ---- windowed-sinc resampler ----
@@ -300,6 +304,18 @@ export class TimescaleStage {
       this.middle.moveTo(this.resampler.input);
       this.resampler.run(this.output);
     } else this.middle.moveTo(this.output);
+  }
+
+  /**
+   * Forgets every buffered sample and the window/resampler history (after a seek or a jump to
+   * other audio): what comes out next is made of input pushed from now on only.
+   */
+  reset(): void {
+    this.wsola = undefined;
+    this.resampler = undefined;
+    this.middle.clear();
+    this.output.clear();
+    this.flushed = true;
   }
 
   /** Output samples ready to pull. */

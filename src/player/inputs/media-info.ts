@@ -22,25 +22,53 @@ export function titleFromPath(target: string): string | undefined {
   return stem.length > 0 ? stem : undefined;
 }
 
-/** ffprobe's `-show_format` JSON: the title tag and the duration (seconds, as text). */
-export function parseFfprobeFormat(json: string): MediaInfo {
+/** What ffprobe tells of a file: MediaInfo plus the artist tag, the container and its streams. */
+export interface ProbedMedia extends MediaInfo {
+  artist?: string;
+  /** ffprobe's `format_name` (e.g. `mp3`, `mov,mp4,m4a,3gp,3g2,mj2`). */
+  formatName?: string;
+  /** Whether a stream is audio; undefined when ffprobe listed no streams. */
+  hasAudio?: boolean;
+}
+
+function tag(tags: Record<string, unknown>, name: string): string | undefined {
+  for (const [key, value] of Object.entries(tags)) {
+    if (key.toLowerCase() === name && typeof value === 'string' && value.trim().length > 0)
+      return value.trim().slice(0, 512);
+  }
+  return undefined;
+}
+
+/**
+ * ffprobe's `-show_format` (and `-show_streams`) JSON: the title and artist tags, the duration
+ * (seconds, as text), the container's name and whether any stream is audio.
+ */
+export function parseFfprobeFormat(json: string): ProbedMedia {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
   } catch {
     return {};
   }
-  const format = (parsed as { format?: { duration?: unknown; tags?: Record<string, unknown> } } | null)
-    ?.format;
-  const info: MediaInfo = {};
+  const root = parsed as {
+    format?: { duration?: unknown; format_name?: unknown; tags?: Record<string, unknown> };
+    streams?: unknown;
+  } | null;
+  const format = root?.format;
+  const info: ProbedMedia = {};
   const seconds = Number(format?.duration);
   if (Number.isFinite(seconds) && seconds > 0) info.durationMs = Math.round(seconds * 1000);
-  for (const [key, value] of Object.entries(format?.tags ?? {})) {
-    if (key.toLowerCase() === 'title' && typeof value === 'string' && value.trim().length > 0) {
-      info.title = value.trim();
-      break;
-    }
-  }
+  const tags = typeof format?.tags === 'object' && format.tags !== null ? format.tags : {};
+  const title = tag(tags, 'title');
+  if (title !== undefined) info.title = title;
+  const artist = tag(tags, 'artist') ?? tag(tags, 'album_artist');
+  if (artist !== undefined) info.artist = artist;
+  if (typeof format?.format_name === 'string' && format.format_name.length > 0)
+    info.formatName = format.format_name;
+  if (Array.isArray(root?.streams) && root.streams.length > 0)
+    info.hasAudio = root.streams.some(
+      (st) => (st as { codec_type?: unknown } | null)?.codec_type === 'audio',
+    );
   return info;
 }
 
@@ -57,23 +85,33 @@ const PROBE_TIMEOUT_MS = 10_000;
 const MAX_PROBE_OUTPUT = 256 * 1024;
 
 /**
- * Title and duration from ffprobe; {} when ffprobe is missing, fails or takes too long (metadata is
- * a nicety: playing never waits for it nor fails because of it).
+ * How an ffprobe run went: `ok` with what it found; `missing` (not installed, or not startable);
+ * `failed` (it exited non-zero: the input is not something ffmpeg can read); `timeout`.
  */
-export function ffprobeInfo(target: string, ffprobePath: string): Promise<MediaInfo> {
+export type FfprobeOutcome =
+  { status: 'ok'; info: ProbedMedia } | { status: 'missing' | 'failed' | 'timeout' };
+
+/** Runs ffprobe on a file or URL; never rejects. */
+export function ffprobe(
+  target: string,
+  ffprobePath: string,
+  timeoutMs: number = PROBE_TIMEOUT_MS,
+): Promise<FfprobeOutcome> {
   return new Promise((resolve) => {
     let out = '';
     let child;
+    const args = ['-v', 'quiet', '-print_format', 'json', '-show_format', '-show_streams', '-i', target];
     try {
-      child = spawn(ffprobePath, ['-v', 'quiet', '-print_format', 'json', '-show_format', '-i', target], {
-        stdio: ['ignore', 'pipe', 'ignore'],
-        windowsHide: true,
-      });
+      child = spawn(ffprobePath, args, { stdio: ['ignore', 'pipe', 'ignore'], windowsHide: true });
     } catch {
-      resolve({});
+      resolve({ status: 'missing' });
       return;
     }
-    const timer = setTimeout(() => child.kill('SIGKILL'), PROBE_TIMEOUT_MS);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     timer.unref();
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (text: string) => {
@@ -82,13 +120,28 @@ export function ffprobeInfo(target: string, ffprobePath: string): Promise<MediaI
     // A spawn failure (ENOENT) emits 'error' and no 'close'.
     child.on('error', () => {
       clearTimeout(timer);
-      resolve({});
+      resolve({ status: 'missing' });
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve(code === 0 ? parseFfprobeFormat(out) : {});
+      if (timedOut) resolve({ status: 'timeout' });
+      else resolve(code === 0 ? { status: 'ok', info: parseFfprobeFormat(out) } : { status: 'failed' });
     });
   });
+}
+
+/**
+ * Title and duration from ffprobe; {} when ffprobe is missing, fails or takes too long (metadata is
+ * a nicety: playing never waits for it nor fails because of it).
+ */
+export async function ffprobeInfo(target: string, ffprobePath: string): Promise<MediaInfo> {
+  const outcome = await ffprobe(target, ffprobePath);
+  if (outcome.status !== 'ok') return {};
+  const { title, durationMs } = outcome.info;
+  return {
+    ...(title === undefined ? {} : { title }),
+    ...(durationMs === undefined ? {} : { durationMs }),
+  };
 }
 
 /** `HH:MM:SS.cc` as ffmpeg prints durations, in ms; undefined for N/A or nonsense. */
