@@ -197,6 +197,7 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
       rssPerConnectionBytes: (loaded.rss - base.rss) / n,
       heapUsedPerConnectionBytes: (loaded.heapUsed - base.heapUsed) / n,
       connectMs,
+      workers: after?.workers ?? null,
     };
   } finally {
     probe.uninstall();

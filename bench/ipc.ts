@@ -125,6 +125,8 @@ export interface SendMeasurement {
   rssPerConnectionBytes: number;
   heapUsedPerConnectionBytes: number;
   connectMs: number;
+  /** voxcord's worker engine only: media worker threads running at the end of the window. */
+  workers?: number | null;
 }
 
 /** Scenario 4, per join: filled in by the orchestrator from the server's 'first-audio' reports. */

@@ -147,6 +147,7 @@ const SEND_METRICS: readonly Metric[] = [
     true,
   ),
   sendMetric('connectMs', 'time to connect all, ms', (m) => m.connectMs, 0, true),
+  sendMetric('workers', '(media worker threads)', (m) => m.workers, 0, false),
   {
     id: 'daveShare',
     label: '(DAVE frames at the server, %)',

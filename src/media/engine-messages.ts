@@ -104,4 +104,9 @@ export interface WorkerData {
   tuning: ChannelTuning;
   /** The drain threshold the main side uses: the worker reports dequeues once at or below it. */
   lowWaterMark: number;
+  /**
+   * Where the worker publishes its clock's running counts for the shard policy, as Uint32 words:
+   * [ticks delivered, ticks started more than LATE_TICK_MS late] (read without a message).
+   */
+  clockCounts?: SharedArrayBuffer;
 }
