@@ -24,9 +24,6 @@ export interface ScalingOptions {
   log?: (line: string) => void;
 }
 
-/** Medians of one variant's rounds. */
-export type ScalingMedians = Omit<EngineSendResult, 'kind' | 'n' | 'workers' | 'dave'>;
-
 export interface ScalingResult {
   n: number;
   dave: boolean;
@@ -63,7 +60,10 @@ const KEYS = [
   'p50Ms',
   'p99Ms',
   'rssKiBPerChannel',
-] as const satisfies readonly (keyof ScalingMedians)[];
+] as const satisfies readonly (keyof EngineSendResult)[];
+
+/** Medians of one variant's rounds; `waitMsPerSecond` where the OS reports it (Linux). */
+export type ScalingMedians = Record<(typeof KEYS)[number], number> & { waitMsPerSecond?: number };
 
 export async function runScaling(options: ScalingOptions): Promise<ScalingResult> {
   const { n, rounds, dave, variants } = options;
@@ -81,6 +81,8 @@ export async function runScaling(options: ScalingOptions): Promise<ScalingResult
   for (const v of variants) {
     const m = {} as ScalingMedians;
     for (const key of KEYS) m[key] = median(results[v]!.map((r) => r[key]));
+    const waits = results[v]!.flatMap((r) => (r.waitMsPerSecond === undefined ? [] : [r.waitMsPerSecond]));
+    if (waits.length > 0) m.waitMsPerSecond = median(waits);
     medians[v] = m;
   }
   const machine =
@@ -101,6 +103,7 @@ export function scalingTable(result: ScalingResult): string {
     ['packets sent > 20 ms late (window)', 'late', 0],
     ['RSS per channel, KiB', 'rssKiBPerChannel', 1],
     ['workers running', 'workersUsed', 0],
+    ['engine threads waiting for a core, ms per s', 'waitMsPerSecond', 0],
   ];
   const base = variants[0]!;
   const rounds = result.rounds[base]?.length ?? 0;
@@ -115,8 +118,9 @@ export function scalingTable(result: ScalingResult): string {
   lines.push(`| --- | ${[...header, ...ratios].map(() => '---:').join(' | ')} |`);
   for (const [name, key, digits] of rows) {
     const values = variants.map((v) => medians[v]![key]);
-    const ratio = values.slice(1).map((m) => (values[0]! > 0 ? `${(m / values[0]!).toFixed(2)}x` : ''));
-    lines.push(`| ${name} | ${[...values.map((m) => m.toFixed(digits)), ...ratio].join(' | ')} |`);
+    if (values.some((m) => m === undefined)) continue;
+    const ratio = values.slice(1).map((m) => (values[0]! > 0 ? `${(m! / values[0]!).toFixed(2)}x` : ''));
+    lines.push(`| ${name} | ${[...values.map((m) => m!.toFixed(digits)), ...ratio].join(' | ')} |`);
   }
   return lines.join('\n');
 }

@@ -148,6 +148,13 @@ const SEND_METRICS: readonly Metric[] = [
   ),
   sendMetric('connectMs', 'time to connect all, ms', (m) => m.connectMs, 0, true),
   sendMetric('workers', '(media worker threads)', (m) => m.workers, 0, false),
+  sendMetric(
+    'threadWaitMsPerSecond',
+    '(client threads waiting for a core, ms per s)',
+    (m) => m.threadWaitMsPerSecond,
+    0,
+    false,
+  ),
   {
     id: 'daveShare',
     label: '(DAVE frames at the server, %)',
@@ -427,7 +434,8 @@ export function checkTargets(summaries: readonly ScenarioSummary[], scaling?: Sc
     p99 === null
       ? null
       : `${fmt(p99, 2)} ms (djs ${fmt(d(send1000, 'latenessP99Ms'), 2)} ms); client at ${fmt(share, 1)}% ` +
-          `of one core, server ${fmt(server, 1)}%, ${fmt(w(send1000, 'workers'), 0)} worker(s)`,
+          `of one core, its threads waiting for a core ${fmt(w(send1000, 'threadWaitMsPerSecond'), 0)} ms/s; ` +
+          `server ${fmt(server, 1)}%; ${fmt(w(send1000, 'workers'), 0)} worker(s)`,
     p99 !== null && p99 <= 5,
   );
   const stall = find('stall', undefined, false);
