@@ -299,6 +299,11 @@ export interface PacingClockOptions extends SchedulerOptions {
   maxTicksPerRun?: number;
   /** Called after each wake-up that delivered ticks, with the running counts (the worker publishes them). */
   afterRun?: (ticksDelivered: number, lateTicks: number) => void;
+  /**
+   * Clock time of cycle 0 (default: now). The worker engine gives its workers' clocks epochs a
+   * fraction of a bucket apart, so their bursts of sends take turns instead of colliding.
+   */
+  epoch?: number;
 }
 
 export interface PacingClockStats {
@@ -346,7 +351,7 @@ export class PacingClock {
 
   constructor(options: PacingClockOptions = {}) {
     this.timers = options.timers ?? realTimers;
-    this.scheduler = new PhaseScheduler(this.timers.now(), options);
+    this.scheduler = new PhaseScheduler(options.epoch ?? this.timers.now(), options);
     this.periodMs = this.scheduler.periodMs;
     this.earlyMs = Math.max(0, options.earlyMs ?? 1);
     this.maxTicksPerRun = Math.max(1, options.maxTicksPerRun ?? 200);

@@ -109,4 +109,9 @@ export interface WorkerData {
    * [ticks delivered, ticks started more than LATE_TICK_MS late] (read without a message).
    */
   clockCounts?: SharedArrayBuffer;
+  /**
+   * Cycle 0 of the worker's clock, wall time (performance.timeOrigin + performance.now() ms): the
+   * engine staggers its workers' phases (shard-policy.ts shardClockOffsetMs).
+   */
+  clockEpoch?: number;
 }

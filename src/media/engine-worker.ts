@@ -45,6 +45,7 @@ const clockCounts = data?.clockCounts === undefined ? undefined : new Uint32Arra
 // Fill-first buckets: up to 50 channels are all sent in one wake-up per 20 ms (see clock.ts).
 const clock = new PacingClock({
   slotsPerBucket: ENGINE_SLOTS_PER_BUCKET,
+  ...(data?.clockEpoch === undefined ? {} : { epoch: data.clockEpoch - performance.timeOrigin }),
   // The main side reads these to judge whether this worker keeps up (shard-policy.ts).
   ...(clockCounts === undefined
     ? {}

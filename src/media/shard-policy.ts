@@ -19,6 +19,8 @@
  * second thread is what lets the kernel give the engine the share of both cores it can get.
  */
 import os from 'node:os';
+import { FRAME_DURATION_MS } from '../protocol/constants.js';
+import { DEFAULT_PHASE_BUCKETS } from './clock.js';
 
 /** What a shard's own signals say over its last sample. */
 export interface ShardSample {
@@ -120,4 +122,17 @@ export function placeChannel(shards: readonly ShardLoad[], policy: ShardPolicy):
   if (canGrow && (policy.fixed || fewest >= policy.channelsPerWorker || coolest === -1)) return shards.length;
   if (policy.fixed || coolest === -1) return least;
   return coolest;
+}
+
+/**
+ * Offset of the clock epoch of the shard in place `slot` (0, 1, ...) of an engine with at most
+ * `maxWorkers` shards: its phase buckets fall between those of the other shards (2 workers: 2 ms
+ * apart, half the 4 ms between buckets), so two workers' bursts of sends take turns on the cores
+ * instead of colliding (what a third thread, the bot's main thread or another process, then waits
+ * for).
+ */
+export function shardClockOffsetMs(slot: number, maxWorkers: number): number {
+  const spacing = FRAME_DURATION_MS / DEFAULT_PHASE_BUCKETS;
+  const places = Math.max(1, maxWorkers);
+  return ((slot % places) * spacing) / places;
 }

@@ -31,7 +31,7 @@ import type {
 } from './engine-messages.js';
 import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
 import type { PacingClockStats } from './clock.js';
-import { isOverloaded, placeChannel, shardPolicy } from './shard-policy.js';
+import { isOverloaded, placeChannel, shardClockOffsetMs, shardPolicy } from './shard-policy.js';
 import type { ShardPolicy } from './shard-policy.js';
 import type {
   DiscoveredAddress,
@@ -240,11 +240,17 @@ class WorkerShard {
   /** Its clock could not keep up at the last sample (shard-policy.ts isOverloaded, with hysteresis). */
   private overloadedNow = false;
 
-  constructor(private readonly host: ShardHost) {
+  constructor(
+    private readonly host: ShardHost,
+    /** Its place among the engine's shards (its clock's phase offset; reused once freed). */
+    readonly slot: number,
+    clockEpoch: number,
+  ) {
     this.worker = startWorker({
       tuning: host.tuning,
       lowWaterMark: host.lowWaterMark,
       clockCounts: this.clockCounts.buffer,
+      clockEpoch,
     });
     this.updateRef();
     this.worker.on('message', (msg: WorkerToMain) => this.onMessage(msg));
@@ -484,6 +490,8 @@ export class WorkerMediaEngine implements MediaEngine {
   private crashes = 0;
   private lostInCrashes = 0;
   private closing: Promise<void> | undefined;
+  /** Wall time (timeOrigin-based ms) of cycle 0 of every shard's clock, before its offset. */
+  private readonly clockEpoch = performance.timeOrigin + performance.now();
 
   constructor(options: WorkerEngineOptions = {}) {
     const workers = options.workers ?? 'auto';
@@ -582,7 +590,10 @@ export class WorkerMediaEngine implements MediaEngine {
   }
 
   private startShard(): WorkerShard {
-    const shard = new WorkerShard(this.host);
+    let slot = 0;
+    while (this.shards.some((s) => s.slot === slot)) slot++;
+    const epoch = this.clockEpoch + shardClockOffsetMs(slot, this.policy.maxWorkers);
+    const shard = new WorkerShard(this.host, slot, epoch);
     this.shards.push(shard);
     return shard;
   }

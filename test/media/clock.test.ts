@@ -173,6 +173,16 @@ describe('PacingClock on a fake clock', () => {
     r.release();
   });
 
+  it('runs its grid from a given epoch (a worker engine staggers its workers this way)', () => {
+    const timers = new FakeTimers(1000);
+    const clock = new PacingClock({ timers, epoch: 1000 - 18 });
+    const r = record(clock);
+    timers.advance(60);
+    // Cycle k of the first bucket is due at epoch + 20k: 1002, 1022, 1042 ... not at 1000 + 20k.
+    expect(r.ticks.slice(0, 3).map((t) => t.due)).toEqual([1002, 1022, 1042]);
+    r.release();
+  });
+
   it('serves 1000 slots from one timer with 200 per phase bucket', () => {
     const timers = new FakeTimers();
     const clock = new PacingClock({ timers });

@@ -11,6 +11,7 @@ import {
   MIN_CHANNELS_PER_WORKER,
   isOverloaded,
   placeChannel,
+  shardClockOffsetMs,
   shardPolicy,
 } from '../../src/media/shard-policy.js';
 import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
@@ -88,6 +89,14 @@ describe('shard placement policy', () => {
     expect(COOL_LATE_SHARE).toBeLessThan(GROW_LATE_SHARE);
     // A fixed count never judges load.
     expect(isOverloaded(false, sample(1, 1), shardPolicy(2))).toBe(false);
+  });
+
+  it("staggers the workers' clocks between each other's phase buckets (4 ms apart)", () => {
+    expect([0, 1].map((slot) => shardClockOffsetMs(slot, 2))).toEqual([0, 2]);
+    expect([0, 1, 2, 3].map((slot) => shardClockOffsetMs(slot, 4))).toEqual([0, 1, 2, 3]);
+    expect(shardClockOffsetMs(0, 1)).toBe(0);
+    // More shards than places (a fixed count above the cores): they wrap around.
+    expect(shardClockOffsetMs(2, 2)).toBe(0);
   });
 
   it('a fixed count spreads channels evenly over that many workers', () => {
