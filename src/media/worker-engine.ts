@@ -236,7 +236,6 @@ class WorkerShard {
   private readonly clockCounts = new Uint32Array(new SharedArrayBuffer(8));
   private ticksAt = 0;
   private lateAt = 0;
-  private lastLateShare = 0;
   /** Its clock could not keep up at the last sample (shard-policy.ts isOverloaded, with hysteresis). */
   private overloadedNow = false;
 
@@ -276,11 +275,6 @@ class WorkerShard {
     return this.overloadedNow;
   }
 
-  /** Late clock deliveries over all deliveries since the previous sample (0..1). */
-  get lateShare(): number {
-    return this.lastLateShare;
-  }
-
   private sample(now: number): void {
     if (!this.started || this.dead !== undefined) return;
     if (this.elu !== undefined && now - this.eluAt < UTILIZATION_SAMPLE_MS) return;
@@ -291,10 +285,10 @@ class WorkerShard {
       this.lastUtilization = this.worker.performance.eventLoopUtilization(elu, this.elu).utilization;
       // Uint32 counters: the differences wrap correctly.
       const delivered = (ticks - this.ticksAt) >>> 0;
-      this.lastLateShare = delivered > 0 ? ((late - this.lateAt) >>> 0) / delivered : 0;
+      const lateShare = delivered > 0 ? ((late - this.lateAt) >>> 0) / delivered : 0;
       this.overloadedNow = isOverloaded(
         this.overloadedNow,
-        { utilization: this.lastUtilization, lateShare: this.lastLateShare },
+        { utilization: this.lastUtilization, lateShare },
         this.host.policy,
       );
     }
