@@ -147,4 +147,19 @@ describe('bench report', () => {
     expect(verdict(16.9, 2)).toMatchObject({ met: false });
     expect(verdict(4, 1)).toMatchObject({ met: false });
   });
+
+  it('judges the fixed cost at N = 1 in MB above djs', () => {
+    const at1 = (variant: RunRecord['variant'], kib: number): RunRecord => ({
+      ...run(variant, 0, send(400, { rssPerConnectionBytes: kib * 1024 })),
+      scenario: 'send-dave-n1',
+      n: 1,
+    });
+    const fixed = (kib: number) =>
+      checkTargets(summarize([at1('voxcord-worker', kib), at1('djs', 2000)])).find((c) =>
+        c.target.startsWith('fixed cost'),
+      );
+    // 9,500 KiB vs 2,000 KiB: 7.68 MB more.
+    expect(fixed(9500)).toMatchObject({ met: true, measured: 'djs + 7.7 MB (9.7 vs 2.0 MB)' });
+    expect(fixed(10_000)).toMatchObject({ met: false });
+  });
 });
