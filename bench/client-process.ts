@@ -27,6 +27,7 @@ import type {
   SendMeasurement,
 } from './ipc.js';
 import { countAtLeast, histogramDeltas, latenessBetween } from './stats.js';
+import { busiestThreads, threadTimes } from './thread-times.js';
 import { encodeToneFrames, tonePcmFrames } from './tone.js';
 import { installUdpProbe } from './udp-probe.js';
 import { PCM_FRAME_BYTES } from '../src/protocol/constants.js';
@@ -150,12 +151,14 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     await profiler.start();
     await send({ type: 'window', phase: 'start' });
     const cpu0 = process.cpuUsage();
+    const threads0 = threadTimes();
     const t0 = performance.now();
     probe.start();
     await sleep(scenario.windowMs);
     const seen = probe.stop();
     const cpu = process.cpuUsage(cpu0);
     const elapsedMs = performance.now() - t0;
+    const threads = busiestThreads(threads0, threadTimes(), elapsedMs);
     const stalls = (staller?.stalls() ?? 0) - stallsBefore;
     staller?.stop();
     await profiler.stop();
@@ -197,6 +200,8 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
       rssPerConnectionBytes: (loaded.rss - base.rss) / n,
       heapUsedPerConnectionBytes: (loaded.heapUsed - base.heapUsed) / n,
       connectMs,
+      workers: after?.workers ?? null,
+      threadWaitMsPerSecond: threads.length > 0 ? threads.reduce((n, t) => n + t.waitPercent * 10, 0) : null,
     };
   } finally {
     probe.uninstall();

@@ -1,16 +1,39 @@
 /**
- * Scaling of the worker engine from 1 to 2 workers: bench/engine-send.ts with `--workers 1` and
- * `--workers 2` (and `auto`), in alternating rounds, medians per variant. Each run is its own
- * process (one engine, a UDP sink process), so the variants do not share a heap or a warm JIT.
+ * Scaling of the worker engine from 1 to 2 workers: bench/engine-send.ts with `--workers 1`,
+ * `--workers 2` and `--workers auto` (what the default picks), in alternating rounds, medians per
+ * variant. Each run is its own process (one engine, a UDP sink process), so the variants do not
+ * share a heap or a warm JIT. `npm run bench` runs it too and keeps the result in latest.json.
  *
- * Run: npx tsx bench/engine-scaling.ts [N=1000] [rounds=2] [dave|plain] [variants=1,2]
+ * Run: npx tsx bench/engine-scaling.ts [N=1000] [rounds=2] [dave|plain] [variants=1,2,auto]
  */
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import os from 'node:os';
 import type { EngineSendResult } from './engine-send.js';
+import { median } from './stats.js';
 
 const here = fileURLToPath(new URL('./engine-send.ts', import.meta.url));
+
+export interface ScalingOptions {
+  n: number;
+  rounds: number;
+  dave: boolean;
+  /** Values of `--workers`, the first one is the base of the ratios. */
+  variants: string[];
+  /** Progress lines (one per run). */
+  log?: (line: string) => void;
+}
+
+export interface ScalingResult {
+  n: number;
+  dave: boolean;
+  targetPacketsPerSecond: number;
+  variants: string[];
+  rounds: Record<string, EngineSendResult[]>;
+  medians: Record<string, ScalingMedians>;
+  /** The machine while it ran (cores, load average at the end). */
+  machine: string;
+}
 
 function runOnce(n: number, dave: boolean, workers: string): Promise<EngineSendResult> {
   const args = ['--import', 'tsx', here, 'worker', String(n), 'auto', dave ? 'dave' : 'plain'];
@@ -28,55 +51,94 @@ function runOnce(n: number, dave: boolean, workers: string): Promise<EngineSendR
   });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+const KEYS = [
+  'workersUsed',
+  'usPerPacket',
+  'corePercent',
+  'packetsPerSecond',
+  'late',
+  'p50Ms',
+  'p99Ms',
+  'rssKiBPerChannel',
+] as const satisfies readonly (keyof EngineSendResult)[];
 
-async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 1000);
-  const rounds = Number(process.argv[3] ?? 2);
-  const dave = (process.argv[4] ?? 'dave') === 'dave';
-  const variants = (process.argv[5] ?? '1,2').split(',');
-  const results = new Map<string, EngineSendResult[]>(variants.map((v) => [v, []]));
+/** Medians of one variant's rounds; `waitMsPerSecond` where the OS reports it (Linux). */
+export type ScalingMedians = Record<(typeof KEYS)[number], number> & { waitMsPerSecond?: number };
+
+export async function runScaling(options: ScalingOptions): Promise<ScalingResult> {
+  const { n, rounds, dave, variants } = options;
+  const results: Record<string, EngineSendResult[]> = Object.fromEntries(variants.map((v) => [v, []]));
   for (let round = 0; round < rounds; round++) {
     // Alternate the order each round so drift in machine load does not favour one variant.
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const v of order) {
       const r = await runOnce(n, dave, v);
-      results.get(v)!.push(r);
-      console.error(`round ${round + 1} workers=${v}: ${JSON.stringify(r)}`);
+      results[v]!.push(r);
+      options.log?.(`round ${round + 1} workers=${v}: ${JSON.stringify(r)}`);
     }
   }
-  const rows: [string, (r: EngineSendResult) => number, number][] = [
-    ['client CPU µs per packet', (r) => r.usPerPacket, 2],
-    ['client CPU, % of one core', (r) => r.corePercent, 1],
-    ['packets/s achieved', (r) => r.packetsPerSecond, 0],
-    ['send lateness p50, ms', (r) => r.p50Ms, 2],
-    ['send lateness p99, ms', (r) => r.p99Ms, 2],
-    ['packets sent > 20 ms late (window)', (r) => r.late, 0],
-    ['RSS per channel, KiB', (r) => r.rssKiBPerChannel, 1],
-    ['workers running', (r) => r.workersUsed, 0],
-  ];
-  const base = variants[0]!;
-  console.log(
-    `Engine-only send, N = ${n}${dave ? ', DAVE' : ''}, target ${50 * n} packets/s; ${rounds} alternating ` +
-      `round(s), medians. ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, ` +
-      `load ${os.loadavg()[0]!.toFixed(1)}, Node ${process.version}.\n`,
-  );
-  const header = variants.map((v) => `workers = ${v}`);
-  const ratios = variants.slice(1).map((v) => `${v} / ${base}`);
-  console.log(`| Metric | ${[...header, ...ratios].join(' | ')} |`);
-  console.log(`| --- | ${[...header, ...ratios].map(() => '---:').join(' | ')} |`);
-  for (const [name, pick, digits] of rows) {
-    const medians = variants.map((v) => median(results.get(v)!.map(pick)));
-    const ratio = medians.slice(1).map((m) => (medians[0]! > 0 ? `${(m / medians[0]!).toFixed(2)}x` : ''));
-    console.log(`| ${name} | ${[...medians.map((m) => m.toFixed(digits)), ...ratio].join(' | ')} |`);
+  const medians: Record<string, ScalingMedians> = {};
+  for (const v of variants) {
+    const m = {} as ScalingMedians;
+    for (const key of KEYS) m[key] = median(results[v]!.map((r) => r[key]));
+    const waits = results[v]!.flatMap((r) => (r.waitMsPerSecond === undefined ? [] : [r.waitMsPerSecond]));
+    if (waits.length > 0) m.waitMsPerSecond = median(waits);
+    medians[v] = m;
   }
+  const machine =
+    `${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, ` +
+    `load ${os.loadavg()[0]!.toFixed(1)}, Node ${process.version}`;
+  return { n, dave, targetPacketsPerSecond: 50 * n, variants, rounds: results, medians, machine };
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+/** The result as a Markdown table, one column per variant and the ratios against the first. */
+export function scalingTable(result: ScalingResult): string {
+  const { variants, medians } = result;
+  const rows: [string, keyof ScalingMedians, number][] = [
+    ['client CPU µs per packet', 'usPerPacket', 2],
+    ['client CPU, % of one core', 'corePercent', 1],
+    ['packets/s achieved', 'packetsPerSecond', 0],
+    ['send lateness p50, ms', 'p50Ms', 2],
+    ['send lateness p99, ms', 'p99Ms', 2],
+    ['packets sent > 20 ms late (window)', 'late', 0],
+    ['RSS per channel, KiB', 'rssKiBPerChannel', 1],
+    ['workers running', 'workersUsed', 0],
+    ['engine threads waiting for a core, ms per s', 'waitMsPerSecond', 0],
+  ];
+  const base = variants[0]!;
+  const rounds = result.rounds[base]?.length ?? 0;
+  const lines = [
+    `Engine-only send, N = ${result.n}${result.dave ? ', DAVE' : ''}, target ${result.targetPacketsPerSecond} ` +
+      `packets/s; ${rounds} alternating round(s), medians. ${result.machine}.`,
+    '',
+  ];
+  const header = variants.map((v) => `workers = ${v}`);
+  const ratios = variants.slice(1).map((v) => `${v} / ${base}`);
+  lines.push(`| Metric | ${[...header, ...ratios].join(' | ')} |`);
+  lines.push(`| --- | ${[...header, ...ratios].map(() => '---:').join(' | ')} |`);
+  for (const [name, key, digits] of rows) {
+    const values = variants.map((v) => medians[v]![key]);
+    if (values.some((m) => m === undefined)) continue;
+    const ratio = values.slice(1).map((m) => (values[0]! > 0 ? `${(m! / values[0]!).toFixed(2)}x` : ''));
+    lines.push(`| ${name} | ${[...values.map((m) => m!.toFixed(digits)), ...ratio].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const result = await runScaling({
+    n: Number(process.argv[2] ?? 1000),
+    rounds: Number(process.argv[3] ?? 2),
+    dave: (process.argv[4] ?? 'dave') === 'dave',
+    variants: (process.argv[5] ?? '1,2,auto').split(','),
+    log: (line) => console.error(line),
+  });
+  console.log(scalingTable(result));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -19,6 +19,8 @@ import { DaveSendKey } from '../src/dave/send-key.js';
 import { summarizeLateness } from '../src/media/lateness-histogram.js';
 import type { LatenessData } from '../src/media/lateness-histogram.js';
 import { encodeToneFrames } from './tone.js';
+import { busiestThreads, threadTimes } from './thread-times.js';
+import type { ThreadShare } from './thread-times.js';
 
 const WARMUP_MS = 2_000;
 const WINDOW_MS = 4_000;
@@ -62,6 +64,14 @@ export interface EngineSendResult {
   p50Ms: number;
   p99Ms: number;
   rssKiBPerChannel: number;
+  /**
+   * Linux only: the busiest threads of this process over the window (main first), from
+   * /proc/self/task/<tid>/schedstat: time on a core and time runnable but waiting for one, as a
+   * share of the window. A thread that waits as long as it runs is short of CPU, not of threads.
+   */
+  threads?: ThreadShare[];
+  /** Sum of the run-queue wait of the threads above except main, ms per second of window. */
+  waitMsPerSecond?: number;
 }
 
 async function main(): Promise<void> {
@@ -114,10 +124,12 @@ async function main(): Promise<void> {
   const rssPerChannel = (process.memoryUsage().rss - rss0) / n / 1024;
   const s0 = await sent();
   const cpu0 = process.cpuUsage();
+  const threads0 = threadTimes();
   const t0 = performance.now();
   await sleep(WINDOW_MS);
   const cpu = process.cpuUsage(cpu0);
   const elapsed = performance.now() - t0;
+  const threads = busiestThreads(threads0, threadTimes(), elapsed);
   const s1 = await sent();
   const packets = s1.packets - s0.packets;
   const per = (us: number): string => (us / packets).toFixed(2);
@@ -147,6 +159,12 @@ async function main(): Promise<void> {
       p50Ms: lateness.p50Ms,
       p99Ms: lateness.p99Ms,
       rssKiBPerChannel: rssPerChannel,
+      ...(threads.length > 0
+        ? {
+            threads,
+            waitMsPerSecond: threads.filter((t) => !t.main).reduce((n, t) => n + t.waitPercent * 10, 0),
+          }
+        : {}),
     };
     console.log(JSON.stringify(result));
     await engine.close();
@@ -160,6 +178,11 @@ async function main(): Promise<void> {
       `p50/p99 lateness ${lateness.p50Ms.toFixed(2)}/${lateness.p99Ms.toFixed(2)} ms, ` +
       `RSS ${rssPerChannel.toFixed(1)} KiB/channel after warm-up, ${engineStats?.workers ?? 0} worker(s)`,
   );
+  for (const t of threads)
+    console.log(
+      `  ${t.main ? 'main thread ' : 'other thread'}: on a core ${t.runPercent.toFixed(0)}% of the window, ` +
+        `waiting for one ${t.waitPercent.toFixed(0)}%`,
+    );
   await engine.close();
   sink.send('stop');
 }

@@ -125,6 +125,13 @@ export interface SendMeasurement {
   rssPerConnectionBytes: number;
   heapUsedPerConnectionBytes: number;
   connectMs: number;
+  /** voxcord's worker engine only: media worker threads running at the end of the window. */
+  workers?: number | null;
+  /**
+   * Linux: run-queue wait of the client's busy threads (5%+ of the window on a core), summed, ms
+   * per second of window: how long they were ready to run but had no core (bench/thread-times.ts).
+   */
+  threadWaitMsPerSecond?: number | null;
 }
 
 /** Scenario 4, per join: filled in by the orchestrator from the server's 'first-audio' reports. */

@@ -8,6 +8,8 @@ export interface EngineCounters {
   underruns: number;
   /** Cumulative per-channel histograms. */
   lateness: LatenessData[];
+  /** Media worker threads running (worker engine only). */
+  workers?: number;
 }
 
 /** Scenarios 1-3: many connections, each alone in its call, sending. */

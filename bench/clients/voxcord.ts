@@ -88,7 +88,9 @@ export function createVoxcordClient(
     },
     async engineCounters(): Promise<EngineCounters> {
       const all = await Promise.all(channels.map((c) => c.stats()));
+      const engineStats = await inner.stats?.();
       return {
+        ...(inner.kind === 'worker' && engineStats ? { workers: engineStats.workers } : {}),
         packetsSent: all.reduce((sum, s) => sum + s.packetsSent, 0),
         latePackets: all.reduce((sum, s) => sum + s.latePackets, 0),
         underruns: all.reduce((sum, s) => sum + (s.underruns ?? 0), 0),

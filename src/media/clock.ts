@@ -50,6 +50,11 @@ export const DEFAULT_PHASE_BUCKETS = 5;
  * doubled the median lateness). From 250 channels per engine the buckets are balanced, as before.
  */
 export const ENGINE_SLOTS_PER_BUCKET = 50;
+/**
+ * A delivery that starts more than this after its due time counts in `lateTicks` (the p99 send
+ * lateness budget: a clock that often starts this late cannot keep up with its channels).
+ */
+export const LATE_TICK_MS = 5;
 /** Default: ticks more than this late are skipped and the bucket resumes on time. */
 export const DEFAULT_MAX_CATCH_UP_MS = 200;
 
@@ -292,6 +297,13 @@ export interface PacingClockOptions extends SchedulerOptions {
   earlyMs?: number;
   /** Most ticks delivered in one wake-up before yielding to I/O (catch-up only). Default 200. */
   maxTicksPerRun?: number;
+  /** Called after each wake-up that delivered ticks, with the running counts (the worker publishes them). */
+  afterRun?: (ticksDelivered: number, lateTicks: number) => void;
+  /**
+   * Clock time of cycle 0 (default: now). The worker engine gives its workers' clocks epochs a
+   * fraction of a bucket apart, so their bursts of sends take turns instead of colliding.
+   */
+  epoch?: number;
 }
 
 export interface PacingClockStats {
@@ -299,6 +311,8 @@ export interface PacingClockStats {
   ticksDelivered: number;
   skippedCycles: number;
   listenerErrors: number;
+  /** Bucket deliveries that started more than LATE_TICK_MS after their due time. */
+  lateTicks: number;
   /** setTimeout wake-ups so far. */
   timerWakeups: number;
   /** setImmediate continuations so far (late catch-up only). */
@@ -319,6 +333,8 @@ export class PacingClock {
   private closed = false;
   private ticksDelivered = 0;
   private listenerErrors = 0;
+  private lateTicks = 0;
+  private readonly afterRun: ((ticksDelivered: number, lateTicks: number) => void) | undefined;
   private timerWakeups = 0;
   private immediateWakeups = 0;
   private readonly onTimeout = (): void => {
@@ -335,10 +351,11 @@ export class PacingClock {
 
   constructor(options: PacingClockOptions = {}) {
     this.timers = options.timers ?? realTimers;
-    this.scheduler = new PhaseScheduler(this.timers.now(), options);
+    this.scheduler = new PhaseScheduler(options.epoch ?? this.timers.now(), options);
     this.periodMs = this.scheduler.periodMs;
     this.earlyMs = Math.max(0, options.earlyMs ?? 1);
     this.maxTicksPerRun = Math.max(1, options.maxTicksPerRun ?? 200);
+    this.afterRun = options.afterRun;
   }
 
   now(): number {
@@ -370,6 +387,7 @@ export class PacingClock {
       ticksDelivered: this.ticksDelivered,
       skippedCycles: this.scheduler.skippedCycles,
       listenerErrors: this.listenerErrors,
+      lateTicks: this.lateTicks,
       timerWakeups: this.timerWakeups,
       immediateWakeups: this.immediateWakeups,
     };
@@ -413,18 +431,22 @@ export class PacingClock {
   private run(): void {
     if (this.closed) return;
     this.running = true;
+    const before = this.ticksDelivered;
     try {
       const scheduler = this.scheduler;
       for (let i = 0; i < this.maxTicksPerRun; i++) {
         const now = this.timers.now();
         const tick = scheduler.takeDue(now, this.earlyMs);
         if (tick === undefined) break;
+        if (now - tick.due > LATE_TICK_MS) this.lateTicks++;
         this.listenerErrors += scheduler.deliver(tick, now);
         this.ticksDelivered++;
       }
     } finally {
       this.running = false;
     }
+    if (this.afterRun !== undefined && this.ticksDelivered !== before)
+      this.afterRun(this.ticksDelivered, this.lateTicks);
     this.reschedule();
   }
 }

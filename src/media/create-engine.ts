@@ -18,7 +18,8 @@ export interface CreateMediaEngineOptions {
   transferFrames?: boolean;
   /**
    * Worker engine only: worker threads. 'auto' (default) starts one and adds one (up to the cores
-   * available) when every worker is busy; a number K spreads the channels evenly over K workers.
+   * available, at most 4) when no worker's clock keeps up (busy share, late ticks; never for a
+   * handful of connections); a number K spreads the channels evenly over K workers.
    */
   workers?: number | 'auto';
 }

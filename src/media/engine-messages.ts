@@ -104,4 +104,14 @@ export interface WorkerData {
   tuning: ChannelTuning;
   /** The drain threshold the main side uses: the worker reports dequeues once at or below it. */
   lowWaterMark: number;
+  /**
+   * Where the worker publishes its clock's running counts for the shard policy, as Uint32 words:
+   * [ticks delivered, ticks started more than LATE_TICK_MS late] (read without a message).
+   */
+  clockCounts?: SharedArrayBuffer;
+  /**
+   * Cycle 0 of the worker's clock, wall time (performance.timeOrigin + performance.now() ms): the
+   * engine staggers its workers' phases (shard-policy.ts shardClockOffsetMs).
+   */
+  clockEpoch?: number;
 }

@@ -41,8 +41,21 @@ const reportBelow = data?.lowWaterMark ?? 0;
  * the report goes.
  */
 const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
+const clockCounts = data?.clockCounts === undefined ? undefined : new Uint32Array(data.clockCounts);
 // Fill-first buckets: up to 50 channels are all sent in one wake-up per 20 ms (see clock.ts).
-const clock = new PacingClock({ slotsPerBucket: ENGINE_SLOTS_PER_BUCKET });
+const clock = new PacingClock({
+  slotsPerBucket: ENGINE_SLOTS_PER_BUCKET,
+  ...(data?.clockEpoch === undefined ? {} : { epoch: data.clockEpoch - performance.timeOrigin }),
+  // The main side reads these to judge whether this worker keeps up (shard-policy.ts).
+  ...(clockCounts === undefined
+    ? {}
+    : {
+        afterRun: (ticks: number, late: number) => {
+          Atomics.store(clockCounts, 0, ticks >>> 0);
+          Atomics.store(clockCounts, 1, late >>> 0);
+        },
+      }),
+});
 const channels = new Map<number, Hosted>();
 /** Channels opened before their 'open' reply: commands for them wait here, in order. */
 const opening = new Map<number, WorkerCommand[]>();

@@ -31,7 +31,7 @@ import type {
 } from './engine-messages.js';
 import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
 import type { PacingClockStats } from './clock.js';
-import { placeChannel, shardPolicy, spareCores } from './shard-policy.js';
+import { isOverloaded, placeChannel, shardClockOffsetMs, shardPolicy } from './shard-policy.js';
 import type { ShardPolicy } from './shard-policy.js';
 import type {
   DiscoveredAddress,
@@ -65,10 +65,12 @@ export interface WorkerEngineOptions {
   transferFrames?: boolean;
   /**
    * Worker threads. 'auto' (default): one, and another (up to the cores available, at most
-   * MAX_AUTO_WORKERS) once every worker is busy (see shard-policy.ts); a handful of connections
+   * MAX_AUTO_WORKERS) once no worker's clock keeps up (see shard-policy.ts); a handful of connections
    * never starts a second one. A number K: up to K workers, channels spread evenly over them.
    */
   workers?: number | 'auto';
+  /** Replaces the placement policy that `workers` implies (tests: small thresholds). */
+  policy?: ShardPolicy;
 }
 
 /**
@@ -202,6 +204,7 @@ interface ShardHost {
   onShardDeath(shard: WorkerShard, lost: number): void;
   /** The shard's last channel closed. */
   onShardEmpty(shard: WorkerShard): void;
+  policy: ShardPolicy;
 }
 
 /**
@@ -229,9 +232,25 @@ class WorkerShard {
   private elu: EventLoopUtilization | undefined;
   private eluAt = 0;
   private lastUtilization = 0;
+  /** The worker's clock counts, [ticks, late ticks] (engine-messages.ts WorkerData.clockCounts). */
+  private readonly clockCounts = new Uint32Array(new SharedArrayBuffer(8));
+  private ticksAt = 0;
+  private lateAt = 0;
+  /** Its clock could not keep up at the last sample (shard-policy.ts isOverloaded, with hysteresis). */
+  private overloadedNow = false;
 
-  constructor(private readonly host: ShardHost) {
-    this.worker = startWorker({ tuning: host.tuning, lowWaterMark: host.lowWaterMark });
+  constructor(
+    private readonly host: ShardHost,
+    /** Its place among the engine's shards (its clock's phase offset; reused once freed). */
+    readonly slot: number,
+    clockEpoch: number,
+  ) {
+    this.worker = startWorker({
+      tuning: host.tuning,
+      lowWaterMark: host.lowWaterMark,
+      clockCounts: this.clockCounts.buffer,
+      clockEpoch,
+    });
     this.updateRef();
     this.worker.on('message', (msg: WorkerToMain) => this.onMessage(msg));
     this.worker.on('error', (err) =>
@@ -246,17 +265,37 @@ class WorkerShard {
 
   /** Event-loop utilisation since the previous sample (re-read at most every UTILIZATION_SAMPLE_MS). */
   utilization(now = performance.now()): number {
-    if (!this.started || this.dead !== undefined) return this.lastUtilization;
-    if (this.elu === undefined) {
-      this.elu = this.worker.performance.eventLoopUtilization();
-      this.eluAt = now;
-    } else if (now - this.eluAt >= UTILIZATION_SAMPLE_MS) {
-      const elu = this.worker.performance.eventLoopUtilization();
-      this.lastUtilization = this.worker.performance.eventLoopUtilization(elu, this.elu).utilization;
-      this.elu = elu;
-      this.eluAt = now;
-    }
+    this.sample(now);
     return this.lastUtilization;
+  }
+
+  /** Whether the worker's clock keeps up, from its own signals (busy share, late deliveries). */
+  overloaded(now = performance.now()): boolean {
+    this.sample(now);
+    return this.overloadedNow;
+  }
+
+  private sample(now: number): void {
+    if (!this.started || this.dead !== undefined) return;
+    if (this.elu !== undefined && now - this.eluAt < UTILIZATION_SAMPLE_MS) return;
+    const elu = this.worker.performance.eventLoopUtilization();
+    const ticks = Atomics.load(this.clockCounts, 0);
+    const late = Atomics.load(this.clockCounts, 1);
+    if (this.elu !== undefined) {
+      this.lastUtilization = this.worker.performance.eventLoopUtilization(elu, this.elu).utilization;
+      // Uint32 counters: the differences wrap correctly.
+      const delivered = (ticks - this.ticksAt) >>> 0;
+      const lateShare = delivered > 0 ? ((late - this.lateAt) >>> 0) / delivered : 0;
+      this.overloadedNow = isOverloaded(
+        this.overloadedNow,
+        { utilization: this.lastUtilization, lateShare },
+        this.host.policy,
+      );
+    }
+    this.elu = elu;
+    this.eluAt = now;
+    this.ticksAt = ticks;
+    this.lateAt = late;
   }
 
   async openChannel(id: number, options: MediaChannelOptions): Promise<MediaChannel> {
@@ -445,6 +484,8 @@ export class WorkerMediaEngine implements MediaEngine {
   private crashes = 0;
   private lostInCrashes = 0;
   private closing: Promise<void> | undefined;
+  /** Wall time (timeOrigin-based ms) of cycle 0 of every shard's clock, before its offset. */
+  private readonly clockEpoch = performance.timeOrigin + performance.now();
 
   constructor(options: WorkerEngineOptions = {}) {
     const workers = options.workers ?? 'auto';
@@ -453,7 +494,7 @@ export class WorkerMediaEngine implements MediaEngine {
         details: { workers: String(workers) },
       });
     }
-    this.policy = shardPolicy(workers);
+    this.policy = options.policy ?? shardPolicy(workers);
     const marks = queueMarks(options.channel ?? {});
     const tuning = { ...options.channel, highWaterMark: marks.high, lowWaterMark: marks.low };
     this.transferFrames = options.transferFrames ?? false;
@@ -467,6 +508,7 @@ export class WorkerMediaEngine implements MediaEngine {
         this.lostInCrashes += lost;
       },
       onShardEmpty: (shard) => this.retireLater(shard),
+      policy: this.policy,
     };
     // The first worker starts now, so the first join does not wait for it.
     this.startShard();
@@ -490,8 +532,8 @@ export class WorkerMediaEngine implements MediaEngine {
   async openChannel(options: MediaChannelOptions): Promise<MediaChannel> {
     if (this.closing !== undefined) throw new VoxcordError('DESTROYED', 'media engine is closed');
     const now = performance.now();
-    const loads = this.shards.map((s) => ({ channels: s.channels.size, utilization: s.utilization(now) }));
-    const at = placeChannel(loads, this.policy, this.policy.fixed ? Infinity : spareCores());
+    const loads = this.shards.map((s) => ({ channels: s.channels.size, overloaded: s.overloaded(now) }));
+    const at = placeChannel(loads, this.policy);
     const shard = this.shards[at] ?? this.startShard();
     return shard.openChannel(this.nextId++, options);
   }
@@ -514,6 +556,7 @@ export class WorkerMediaEngine implements MediaEngine {
       ticksDelivered: 0,
       skippedCycles: 0,
       listenerErrors: 0,
+      lateTicks: 0,
       timerWakeups: 0,
       immediateWakeups: 0,
     };
@@ -541,7 +584,10 @@ export class WorkerMediaEngine implements MediaEngine {
   }
 
   private startShard(): WorkerShard {
-    const shard = new WorkerShard(this.host);
+    let slot = 0;
+    while (this.shards.some((s) => s.slot === slot)) slot++;
+    const epoch = this.clockEpoch + shardClockOffsetMs(slot, this.policy.maxWorkers);
+    const shard = new WorkerShard(this.host, slot, epoch);
     this.shards.push(shard);
     return shard;
   }

@@ -83,26 +83,83 @@ describe('bench report', () => {
     expect(table).not.toContain('NaN');
   });
 
-  it('judges the targets from the N = 1000 DAVE cells of the default engine', () => {
-    const summaries = summarize([run('voxcord-worker', 0, send(10)), run('djs', 0, send(25))]);
+  it("judges issue 16's targets from the N = 1000 DAVE cells of the default engine, next to djs", () => {
+    const summaries = summarize([
+      run('voxcord-worker', 0, send(10, { workers: 2, rssPerConnectionBytes: 90 * 1024 })),
+      run('djs', 0, send(25)),
+    ]);
     const checks = checkTargets(summaries);
     const byTarget = (prefix: string) => checks.find((c) => c.target.startsWith(prefix));
-    expect(byTarget('CPU per packet')?.met).toBe(true);
-    expect(byTarget('CPU per packet')?.measured).toContain('0.40x');
-    expect(byTarget('p99 send lateness')).toMatchObject({ met: true });
-    // Same RSS per connection for both: 1.00x, above 0.5x.
-    expect(byTarget('memory per connection')).toMatchObject({ met: false });
+    expect(byTarget('send CPU per packet, N = 1000, DAVE: ≤ 0.5x')).toMatchObject({
+      met: true,
+      measured: '0.40x (10.00 vs 25.00 µs)',
+    });
+    expect(byTarget('send CPU per packet, N = 1000, DAVE: ≤ 15 µs')).toMatchObject({ met: true });
+    expect(byTarget('RSS per connection')).toMatchObject({
+      met: true,
+      measured: '0.90x (90.0 vs 100.0 KiB)',
+    });
+    // The lateness verdict carries the client's CPU share (and the server's, and the workers).
+    const p99 = byTarget('p99 send lateness');
+    expect(p99?.met).toBe(true);
+    expect(p99?.measured).toContain('client at 60.0% of one core');
+    expect(p99?.measured).toContain('2 worker(s)');
     // Scenarios that did not run cannot be judged.
+    expect(byTarget('send CPU per packet, N = 100,')).toMatchObject({ met: null, measured: 'not measured' });
     expect(byTarget('main-thread stall')).toMatchObject({ met: null, measured: 'not measured' });
-    expect(byTarget('time to first audio')).toMatchObject({ met: null });
+    expect(byTarget('receive CPU')).toMatchObject({ met: null });
+    expect(byTarget('fixed cost')).toMatchObject({ met: null });
+    expect(byTarget('more than one core')).toMatchObject({ met: null });
+    expect(targetsTable(checks)).toContain('| Target (issue 16) |');
+    expect(targetsTable(checks)).not.toContain('**missed**');
+  });
+
+  it('misses a target by its own mark and says so with the measured value', () => {
+    const summaries = summarize([
+      run('voxcord-worker', 0, send(20, { engineLateness: { count: 10, p50Ms: 3, p99Ms: 16.9, maxMs: 30 } })),
+      run('djs', 0, send(25)),
+    ]);
+    const checks = checkTargets(summaries);
+    expect(checks.find((c) => c.target.startsWith('p99'))).toMatchObject({ met: false });
+    expect(checks.find((c) => c.target.startsWith('p99'))?.measured).toMatch(/^16\.90 ms/);
+    expect(checks.find((c) => c.target.includes('≤ 15 µs'))).toMatchObject({
+      met: false,
+      measured: '20.00 µs',
+    });
     expect(targetsTable(checks)).toContain('| **missed** |');
   });
 
-  it('misses the lateness target above 70% of one core even when p99 is low', () => {
-    const summaries = summarize([
-      run('voxcord-worker', 0, send(10, { cpuCoreShare: 0.9 })),
-      run('djs', 0, send(25)),
-    ]);
-    expect(checkTargets(summaries).find((c) => c.target.startsWith('p99'))?.met).toBe(false);
+  it('judges the scaling from 1 to 2 workers (engine only) and what the default picked', () => {
+    const scaling = (twoP99: number, autoWorkers: number) => ({
+      n: 1000,
+      targetPacketsPerSecond: 50_000,
+      medians: {
+        '1': { workersUsed: 1, packetsPerSecond: 46_900, p99Ms: 85, corePercent: 104 },
+        '2': { workersUsed: 2, packetsPerSecond: 50_000, p99Ms: twoP99, corePercent: 117 },
+        auto: { workersUsed: autoWorkers, packetsPerSecond: 50_000, p99Ms: twoP99, corePercent: 117 },
+      },
+    });
+    const verdict = (twoP99: number, autoWorkers: number) =>
+      checkTargets([], scaling(twoP99, autoWorkers)).find((c) => c.target.startsWith('more than one core'));
+    expect(verdict(4, 2)).toMatchObject({ met: true });
+    expect(verdict(4, 2)?.measured).toContain('1 worker 46,900 pps, p99 85.00 ms');
+    expect(verdict(4, 2)?.measured).toContain("'auto' ran 2");
+    expect(verdict(16.9, 2)).toMatchObject({ met: false });
+    expect(verdict(4, 1)).toMatchObject({ met: false });
+  });
+
+  it('judges the fixed cost at N = 1 in MB above djs', () => {
+    const at1 = (variant: RunRecord['variant'], kib: number): RunRecord => ({
+      ...run(variant, 0, send(400, { rssPerConnectionBytes: kib * 1024 })),
+      scenario: 'send-dave-n1',
+      n: 1,
+    });
+    const fixed = (kib: number) =>
+      checkTargets(summarize([at1('voxcord-worker', kib), at1('djs', 2000)])).find((c) =>
+        c.target.startsWith('fixed cost'),
+      );
+    // 9,500 KiB vs 2,000 KiB: 7.68 MB more.
+    expect(fixed(9500)).toMatchObject({ met: true, measured: 'djs + 7.7 MB (9.7 vs 2.0 MB)' });
+    expect(fixed(10_000)).toMatchObject({ met: false });
   });
 });

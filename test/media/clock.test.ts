@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { PacingClock, PhaseScheduler } from '../../src/media/clock.js';
+import { LATE_TICK_MS, PacingClock, PhaseScheduler } from '../../src/media/clock.js';
 import type { ClockTick } from '../../src/media/clock.js';
 import { FakeTimers } from './fake-timers.js';
 
@@ -153,6 +153,33 @@ describe('PacingClock on a fake clock', () => {
     expect(resumed.length).toBeLessThanOrEqual(12);
     expect(resumed[0]!.cycle - lastBefore).toBeGreaterThan(480);
     expect(clock.stats().skippedCycles).toBeGreaterThan(480);
+    r.release();
+  });
+
+  it('counts deliveries that start more than LATE_TICK_MS late, and publishes the counts after each run', () => {
+    const timers = new FakeTimers();
+    const published: [number, number][] = [];
+    const clock = new PacingClock({ timers, afterRun: (ticks, late) => published.push([ticks, late]) });
+    const r = record(clock);
+    timers.advance(100);
+    expect(clock.stats().lateTicks).toBe(0);
+    // A blocked loop: the ticks due meanwhile start late, caught up back to back.
+    timers.block(3 * LATE_TICK_MS + 40);
+    timers.advance(1);
+    const late = r.ticks.filter((t) => t.lateMs > LATE_TICK_MS).length;
+    expect(late).toBeGreaterThan(0);
+    expect(clock.stats().lateTicks).toBe(late);
+    expect(published.at(-1)).toEqual([clock.stats().ticksDelivered, late]);
+    r.release();
+  });
+
+  it('runs its grid from a given epoch (a worker engine staggers its workers this way)', () => {
+    const timers = new FakeTimers(1000);
+    const clock = new PacingClock({ timers, epoch: 1000 - 18 });
+    const r = record(clock);
+    timers.advance(60);
+    // Cycle k of the first bucket is due at epoch + 20k: 1002, 1022, 1042 ... not at 1000 + 20k.
+    expect(r.ticks.slice(0, 3).map((t) => t.due)).toEqual([1002, 1022, 1042]);
     r.release();
   });
 

@@ -4,8 +4,14 @@ import type { MediaChannel, MediaEngine, ReceivedRtp } from '../../src/media/ind
 import { WorkerMediaEngine } from '../../src/media/worker-engine.js';
 import {
   CHANNELS_PER_WORKER,
+  COOL_LATE_SHARE,
+  COOL_UTILIZATION,
+  GROW_LATE_SHARE,
+  GROW_UTILIZATION,
   MIN_CHANNELS_PER_WORKER,
+  isOverloaded,
   placeChannel,
+  shardClockOffsetMs,
   shardPolicy,
 } from '../../src/media/shard-policy.js';
 import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
@@ -35,35 +41,62 @@ function engineOf(workers: number | 'auto'): WorkerMediaEngine {
   return engine;
 }
 
-const load = (channels: number, utilization = 0): { channels: number; utilization: number } => ({
+const load = (channels: number, overloaded = false): { channels: number; overloaded: boolean } => ({
   channels,
-  utilization,
+  overloaded,
 });
 
 describe('shard placement policy', () => {
   const auto = shardPolicy('auto', 2);
 
-  it("'auto' keeps one worker for a handful of channels, however busy", () => {
+  it("'auto' keeps one worker for a handful of channels, however overloaded", () => {
     expect(placeChannel([], auto)).toBe(0);
-    expect(placeChannel([load(1, 1)], auto)).toBe(0);
-    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER - 1, 0.99)], auto)).toBe(0);
+    expect(placeChannel([load(1, true)], auto)).toBe(0);
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER - 1, true)], auto)).toBe(0);
   });
 
-  it("'auto' adds a worker when every worker is busy, or full, up to the cores available", () => {
-    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.4)], auto)).toBe(0);
-    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.6)], auto)).toBe(1);
-    expect(placeChannel([load(CHANNELS_PER_WORKER, 0)], auto)).toBe(1);
-    // Busy, but the machine has no idle core: another worker would not get one either.
-    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.9)], auto, 0.2)).toBe(0);
-    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, 0.9)], auto, 1)).toBe(1);
-    // ...except at the count ceiling.
-    expect(placeChannel([load(CHANNELS_PER_WORKER, 0.9)], auto, 0)).toBe(1);
+  it("'auto' adds a worker when every worker's clock cannot keep up, or every one is full, up to the cores", () => {
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER)], auto)).toBe(0);
+    expect(placeChannel([load(MIN_CHANNELS_PER_WORKER, true)], auto)).toBe(1);
+    expect(placeChannel([load(CHANNELS_PER_WORKER)], auto)).toBe(1);
     // Two cores: never a third worker; the channel goes to the emptier one.
-    expect(placeChannel([load(900, 1), load(700, 1)], auto)).toBe(1);
-    // One busy worker and one idle one: no new worker, the idle one takes it.
-    expect(placeChannel([load(200, 0.9), load(100, 0.1)], shardPolicy('auto', 8))).toBe(1);
+    expect(placeChannel([load(900, true), load(700, true)], auto)).toBe(1);
+    // One overloaded worker and one that keeps up: no new worker, the one that keeps up takes it,
+    // even when it holds more channels.
+    expect(placeChannel([load(200, true), load(300)], shardPolicy('auto', 8))).toBe(1);
+    expect(placeChannel([load(200, true), load(150, true)], shardPolicy('auto', 8))).toBe(2);
     expect(shardPolicy('auto', 1).maxWorkers).toBe(1);
     expect(shardPolicy('auto', 64).maxWorkers).toBe(4);
+  });
+
+  it('a worker is overloaded from its busy share or its late deliveries, with hysteresis', () => {
+    const sample = (utilization: number, lateShare = 0): { utilization: number; lateShare: number } => ({
+      utilization,
+      lateShare,
+    });
+    // Becomes overloaded at the grow marks...
+    expect(isOverloaded(false, sample(GROW_UTILIZATION - 0.01), auto)).toBe(false);
+    expect(isOverloaded(false, sample(GROW_UTILIZATION), auto)).toBe(true);
+    expect(isOverloaded(false, sample(0.1, GROW_LATE_SHARE), auto)).toBe(true);
+    expect(isOverloaded(false, sample(0.1, GROW_LATE_SHARE / 2), auto)).toBe(false);
+    // ...and stays so between the marks: only below both cool marks is it relieved.
+    const between = (GROW_UTILIZATION + COOL_UTILIZATION) / 2;
+    expect(isOverloaded(true, sample(between), auto)).toBe(true);
+    expect(isOverloaded(false, sample(between), auto)).toBe(false);
+    expect(isOverloaded(true, sample(COOL_UTILIZATION - 0.01, COOL_LATE_SHARE), auto)).toBe(true);
+    expect(isOverloaded(true, sample(COOL_UTILIZATION - 0.01, COOL_LATE_SHARE / 2), auto)).toBe(false);
+    expect(COOL_UTILIZATION).toBeLessThan(GROW_UTILIZATION);
+    expect(COOL_LATE_SHARE).toBeLessThan(GROW_LATE_SHARE);
+    // A fixed count never judges load.
+    expect(isOverloaded(false, sample(1, 1), shardPolicy(2))).toBe(false);
+  });
+
+  it("staggers the workers' clocks between each other's phase buckets (4 ms apart)", () => {
+    expect([0, 1].map((slot) => shardClockOffsetMs(slot, 2))).toEqual([0, 2]);
+    expect([0, 1, 2, 3].map((slot) => shardClockOffsetMs(slot, 4))).toEqual([0, 1, 2, 3]);
+    expect(shardClockOffsetMs(0, 1)).toBe(0);
+    // More shards than places (a fixed count above the cores): they wrap around.
+    expect(shardClockOffsetMs(2, 2)).toBe(0);
   });
 
   it('a fixed count spreads channels evenly over that many workers', () => {
@@ -94,6 +127,48 @@ describe('worker engine shards', () => {
     expect(stats.workers).toBe(1);
     expect(engine.workers()).toHaveLength(1);
     expect(stats.channels).toBe(3);
+  });
+
+  it("'auto' starts a second worker once the first one's clock cannot keep up, not before", async () => {
+    const r = await responder();
+    // The real policy with small marks: 2 channels per worker before load counts, 10% busy is
+    // overloaded (lateness is left out here: a loaded test machine makes idle ticks late too).
+    const policy = {
+      ...shardPolicy('auto', 2),
+      minChannelsPerWorker: 2,
+      growUtilization: 0.1,
+      coolUtilization: 0.05,
+      growLateShare: Infinity,
+      coolLateShare: Infinity,
+    };
+    const engine = new WorkerMediaEngine({ policy, channel: { highWaterMark: 60, lowWaterMark: 2 } });
+    cleanups.push(() => engine.close());
+    let ssrc = 1;
+    const open = (): Promise<MediaChannel> =>
+      engine.openChannel({ ssrc: ssrc++, serverHost: '127.0.0.1', serverPort: r.port });
+    const busy = [await open(), await open(), await open(), await open()];
+    // Idle channels: the worker keeps up, more channels join it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await open();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await open();
+    expect(engine.workerCount).toBe(1);
+    // Synthetic overload: 60 KB frames (encrypted and sent by the worker each tick) on 4 channels.
+    const big = new Uint8Array(60_000).fill(7);
+    for (const ch of busy) {
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      for (let i = 0; i < 50; i++) ch.enqueue(big);
+    }
+    const until = performance.now() + 4000;
+    while (engine.workerCount === 1 && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await open();
+    }
+    const stats = await engine.stats();
+    expect(stats.workers).toBe(2);
+    // The new channel went to the new worker, the overloaded one kept its channels.
+    expect(stats.perWorker[1]!.channels).toBeGreaterThanOrEqual(1);
+    expect(r.rtp().length).toBeGreaterThan(0);
   });
 
   it('spreads channels over its workers; each sends its frames in order with its own RTP timeline', async () => {
