@@ -20,14 +20,37 @@ import { PASSWORD } from './helpers.js';
 export async function spawnNode(
   cleanup: Cleanup,
   /** onLog: each of the node's log lines, as it arrives (the soak's per-move timing). */
-  options: { statsIntervalMs?: number; onLog?: (line: string) => void } = {},
+  options: {
+    statsIntervalMs?: number;
+    onLog?: (line: string) => void;
+    /**
+     * Test-only trace of each player's voice backend, one stdout line per step:
+     * `VOICE <epoch ms> <guild> connect <token>` (the local Discord's throwaway token, so the test
+     * can tell which credentials reached the node in which order), `ready`, `failed <message>`,
+     * `closed <code>`.
+     */
+    traceVoice?: boolean;
+  } = {},
 ): Promise<{ port: number; kill: () => void }> {
   const url = (p: string): string => pathToFileURL(new URL(p, import.meta.url).pathname).href;
   const stats = options.statsIntervalMs === undefined ? '' : `statsIntervalMs: ${options.statsIntervalMs}, `;
+  const traced = [
+    'const inner = createVoiceBackend({ tls: false });',
+    'const out = (g, s) => console.log(`VOICE ${Date.now()} ${g} ${s}`);',
+    'const backend = options.traceVoice ? { name: inner.name, createPlayer(ctx, l) {',
+    '  const p = inner.createPlayer(ctx, { ...l, voiceReady: () => { out(ctx.guildId, "ready"); l.voiceReady(); },',
+    '    voiceClosed: (c, r, b) => { out(ctx.guildId, `closed ${c}`); l.voiceClosed(c, r, b); } });',
+    '  const connect = p.connect.bind(p);',
+    '  p.connect = (v) => { out(ctx.guildId, `connect ${v.token}`);',
+    '    return connect(v).catch((e) => { out(ctx.guildId, `failed ${e.message}`); throw e; }); };',
+    '  return p; } } : inner;',
+  ];
   const script = [
     `import { startNode } from '${url('../../src/node/server.ts')}';`,
     `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
-    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend: createVoiceBackend({ tls: false })${process.env.NODE_CLUSTER_TRACE || options.onLog ? ', log: (l) => console.log(l)' : ''} });`,
+    `const options = { traceVoice: ${options.traceVoice === true} };`,
+    ...traced,
+    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend${process.env.NODE_CLUSTER_TRACE || options.onLog ? ', log: (l) => console.log(l)' : ''} });`,
     "console.log('PORT ' + node.port);",
   ].join('\n');
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -68,6 +91,8 @@ export async function spawnNode(
 export function lavalinkShard(
   shard: GatewayClient,
   manager: () => LavalinkManager,
+  /** Sees each VOICE_SERVER_UPDATE token before the client does (the soak's credential trace). */
+  onVoiceServer?: (guildId: string, token: string) => void,
 ): (guildId: string, payload: unknown) => void {
   const adapters = new Map<string, VoiceAdapterImplementerMethods>();
   return (guildId, payload) => {
@@ -75,7 +100,10 @@ export function lavalinkShard(
     if (a === undefined) {
       a = shard.adapterCreator(guildId)({
         onVoiceStateUpdate: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
-        onVoiceServerUpdate: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+        onVoiceServerUpdate: (d) => {
+          onVoiceServer?.(guildId, d.token);
+          void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never);
+        },
         destroy: () => undefined,
       });
       adapters.set(guildId, a);
