@@ -210,6 +210,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
         (g, token) => creds.issued(g, token),
       );
       // The bot's PATCHes with voice credentials: which token, with a track or not, and the answer.
+      const refusedPatches: string[] = [];
       const realFetch = globalThis.fetch;
       cleanup.add(() => (globalThis.fetch = realFetch));
       globalThis.fetch = async (input, init) => {
@@ -230,6 +231,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
         try {
           const r = await realFetch(input, init);
           creds.add(g, `bot   ${what} answered ${r.status}`);
+          if (killedAt !== 0 && r.status !== 200) refusedPatches.push(`${g}: ${what} answered ${r.status}`);
           return r;
         } catch (err) {
           creds.add(g, `bot   ${what} failed: ${(err as Error).message}`);
@@ -397,6 +399,8 @@ describe(`a cluster of ${NODES} node processes`, () => {
       if (process.env.NODE_CLUSTER_TRACE) console.log(trace.join('\n'));
       console.log(moveTable(marks, victims));
       console.log(credentialReport(creds, victims));
+      // No move's PATCH was refused (a 500 made lavalink-client move the player again or give it up).
+      expect(refusedPatches).toEqual([]);
       const worst = Math.max(...back.values());
       console.log(`failover: ${victims.length} players off a killed node, heard again after ≤ ${worst} ms`);
       for (const g of victims) expect(manager.players.get(g)?.node.id).not.toBe('n0');
