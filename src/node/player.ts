@@ -249,9 +249,9 @@ export class NodePlayer {
    * WebSocketClosedEvent; voxcord answers at once and reports every failure that way. Answering
    * at once matters on failover: lavalink-client's changeNode PATCHes the credentials its op 4 has
    * just replaced and then, from the new VOICE_SERVER_UPDATE, the fresh ones. A PATCH that waited
-   * for the connect would answer the stale one's 4004 with a 500 (changeNode fails, the client
-   * moves the player again and replaces the fresh token too), and it holds one of the client's
-   * five move slots for a whole voice join.
+   * for the connect would answer the stale one's 4004 with a 500 when the fresh one has not
+   * arrived yet (changeNode fails; the client moves the player again, which replaces the fresh
+   * token too), and it holds one of the client's five move slots for a whole voice join.
    */
   private connect(voice: VoiceCredentials, fallback = false): void {
     const old = this.voice;
@@ -294,9 +294,9 @@ export class NodePlayer {
    * still connecting, at most FALLBACK_WINDOW_MS earlier, for the same channel and voice session:
    * the node connects once with those instead, without an event. Two PATCHes of one move can
    * arrive out of order: lavalink-client's changeNode sends the token its op 4 has just replaced,
-   * then the fresh one, on separate HTTP connections, and the stale one can overtake (the soak
-   * saw it lose 3 players of 20). Newer supersedes older, so the stale token, arriving last,
-   * would win; it is refused at Identify, and the credentials it replaced are the fresh ones.
+   * then the fresh one, on separate HTTP connections, and the stale one can arrive last (3 of 20
+   * moves in one 60-player soak run, all 3 players lost). Newer supersedes older, so the stale
+   * token would win; it is refused at Identify, and the credentials it replaced are the fresh ones.
    */
   private voiceClosed(code: number, reason: string, byRemote: boolean): void {
     if (this.destroyed) return;
