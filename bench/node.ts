@@ -129,6 +129,8 @@ function kill(child: ChildProcess): void {
 class NodeClient {
   readonly stats: { at: number; frameStats: { sent: number; nulled: number; deficit: number } | null }[] = [];
   sessionId = '';
+  /** Guilds whose player reported its voice connected (the playerUpdate at 'voice ready'). */
+  readonly connected = new Set<string>();
   private ws: WebSocket | undefined;
 
   constructor(readonly port: number) {}
@@ -147,6 +149,8 @@ class NodeClient {
           resolve();
         } else if (m.op === 'stats')
           this.stats.push({ at: performance.now(), frameStats: (m.frameStats as never) ?? null });
+        else if (m.op === 'playerUpdate' && (m.state as { connected?: boolean }).connected === true)
+          this.connected.add(m.guildId as string);
       });
       ws.once('close', () => reject(new Error('node WebSocket closed')));
     });
@@ -253,13 +257,18 @@ const counters = async (child: ChildProcess): Promise<NodeProcessCounters> =>
   (await ask<{ counters: NodeProcessCounters }>(child, { type: 'counters' }, 'counters', 'counters'))
     .counters;
 
-/** Plays `encoded` for every allocation on `node` (voice, then the track), 50 at a time. */
+/**
+ * Plays `encoded` for every allocation on `node` (voice, then the track), 50 joins at a time: the
+ * node answers PATCH voice before the join, so each waits for the player's connected playerUpdate.
+ */
 async function playAll(node: NodeClient, allocations: readonly Allocation[], encoded: string): Promise<void> {
   await inBatches(allocations, 50, async (a) => {
     await node.patch(a.guildId, {
       voice: { token: a.token, endpoint: a.endpoint, sessionId: a.sessionId, channelId: a.channelId },
     });
     await node.patch(a.guildId, { track: { encoded } });
+    for (const since = performance.now(); !node.connected.has(a.guildId); await sleep(20))
+      if (performance.now() - since > 30_000) throw new Error(`player ${a.guildId}: no voice after 30 s`);
   });
 }
 

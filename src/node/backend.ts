@@ -75,8 +75,10 @@ export interface BackendPlayer {
   /** Replaces the filter set (already validated). */
   setFilters(filters: FilterSettings): void;
   /**
-   * Connects (or reconnects) voice with new credentials; resolves when ready. A later call
-   * supersedes one still connecting (the earlier promise then resolves without connecting).
+   * Connects (or reconnects) voice with new credentials; resolves when ready, rejects when the
+   * connect fails (a close is also reported through `voiceClosed`). A later call supersedes one
+   * still connecting (the earlier promise then resolves without connecting). The protocol layer
+   * does not wait for it to answer the PATCH.
    */
   connect(voice: VoiceCredentials): Promise<void>;
   /** Position in the current track, ms. */

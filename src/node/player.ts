@@ -17,6 +17,8 @@ import type {
   ServerMessage,
   TrackEndReason,
 } from './types.js';
+import { VOICE_FAILED_CLOSE_CODE } from './types.js';
+import { VoiceCloseCode } from '../protocol/constants.js';
 import { FRAME_STATS_MAX_GAP_MS } from './stats.js';
 
 export interface NodePlayerContext {
@@ -57,9 +59,17 @@ export class NodePlayer {
   private volume = 100;
   private filtersJson: JsonObject = {};
   private voice: VoiceCredentials | undefined;
+  /** Counts the connects started; a connect's outcome counts only while it is the latest. */
   private voiceGeneration = 0;
-  /** The connect in progress for `voice`, if any. */
-  private voiceConnecting: Promise<void> | undefined;
+  /** The connect for `voice` has not settled yet. */
+  private voiceConnecting = false;
+  /** The generation whose failure the backend already reported (voiceClosed). */
+  private closedGeneration = -1;
+  /**
+   * The credentials whose connect the current one superseded before it was ready, and when: on a
+   * 4004 for the current ones, the node connects once with these (see `voiceClosed`).
+   */
+  private superseded: { voice: VoiceCredentials; at: number } | undefined;
   private destroyed = false;
   /** frameStats continuity: since when playing without a pause or gap, and when the last track ended. */
   private playingSince: number | undefined;
@@ -91,19 +101,7 @@ export class NodePlayer {
           this.ctx.log(`player ${this.guildId}: voice ready`);
           this.sendUpdate();
         },
-        voiceClosed: (code, reason, byRemote) => {
-          this.ctx.log(`player ${this.guildId}: voice closed ${code} ${reason}`);
-          this.voice = undefined;
-          this.ctx.send({
-            op: 'event',
-            type: 'WebSocketClosedEvent',
-            guildId: this.guildId,
-            code,
-            reason,
-            byRemote,
-          });
-          this.sendUpdate();
-        },
+        voiceClosed: (code, reason, byRemote) => this.voiceClosed(code, reason, byRemote),
       },
     );
   }
@@ -165,7 +163,10 @@ export class NodePlayer {
     this.ctx.send({ op: 'playerUpdate', guildId: this.guildId, state: this.state() });
   }
 
-  /** Applies a validated PATCH in Lavalink's order. Resolves when voice (if any) is connected. */
+  /**
+   * Applies a validated PATCH in Lavalink's order. New voice credentials start a connect in the
+   * background (see `connect`): the answer does not wait for it.
+   */
   async update(update: PlayerUpdate, noReplace: boolean): Promise<void> {
     // Resolve the new track first: a bad one is a 400 before anything changes.
     let next: { playable: PlayableTrack | null } | undefined;
@@ -177,8 +178,8 @@ export class NodePlayer {
           playable: update.newTrack.encoded === null ? null : playableFromEncoded(update.newTrack.encoded),
         };
     }
-    if (update.voice !== undefined) await this.connect(update.voice);
     if (this.destroyed) return;
+    if (update.voice !== undefined) this.connect(update.voice);
     const current = this.current;
     if (next === undefined && current !== undefined) {
       if (update.paused !== undefined) this.setPaused(update.paused);
@@ -241,7 +242,18 @@ export class NodePlayer {
     if (!paused && this.current !== undefined) this.playingSince = Date.now();
   }
 
-  private async connect(voice: VoiceCredentials): Promise<void> {
+  /**
+   * Starts connecting with `voice` and returns at once; a later PATCH with other credentials
+   * supersedes this connect (its outcome is then ignored). Lavalink answers once the voice
+   * websocket is open and reports what happens next (a 4004 after Identify included) as a
+   * WebSocketClosedEvent; voxcord answers at once and reports every failure that way. Answering
+   * at once matters on failover: lavalink-client's changeNode PATCHes the credentials its op 4 has
+   * just replaced and then, from the new VOICE_SERVER_UPDATE, the fresh ones. A PATCH that waited
+   * for the connect would answer the stale one's 4004 with a 500 when the fresh one has not
+   * arrived yet (changeNode fails; the client moves the player again, which replaces the fresh
+   * token too), and it holds one of the client's five move slots for a whole voice join.
+   */
+  private connect(voice: VoiceCredentials, fallback = false): void {
     const old = this.voice;
     const same =
       old !== undefined &&
@@ -249,28 +261,79 @@ export class NodePlayer {
       old.endpoint === voice.endpoint &&
       old.sessionId === voice.sessionId &&
       old.channelId === voice.channelId;
-    // Identical values: a no-op on a live connection, and a wait for one still connecting (a
-    // client can send the same credentials twice in a burst, e.g. lavalink-client's changeNode
-    // and its voice-server handler; restarting the handshake with a token already in use fails).
-    if (same && this.backend.connected) return;
-    if (same && this.voiceConnecting !== undefined) return this.voiceConnecting;
+    // Identical values: a no-op on a live connection or on one still connecting (a client can
+    // send the same credentials twice in a burst, e.g. lavalink-client's changeNode and its
+    // voice-server handler; restarting the handshake with a token in use gains nothing).
+    if (same && (this.backend.connected || this.voiceConnecting)) return;
+    this.superseded =
+      !fallback && this.voiceConnecting && old !== undefined ? { voice: old, at: Date.now() } : undefined;
     this.voice = voice;
     const generation = ++this.voiceGeneration;
+    this.voiceConnecting = true;
     this.ctx.log(`player ${this.guildId}: voice connecting (channel ${voice.channelId})`);
-    const attempt = (async (): Promise<void> => {
-      try {
-        await this.backend.connect(voice);
-      } catch (err) {
-        if (generation !== this.voiceGeneration) return; // superseded by a newer PATCH
-        this.voice = undefined;
-        this.ctx.log(`player ${this.guildId}: voice connect failed (${(err as Error).message})`);
-        throw new HttpError(500, `Voice connection failed: ${(err as Error).message}`, { cause: err });
-      } finally {
-        if (generation === this.voiceGeneration) this.voiceConnecting = undefined;
-      }
-    })();
-    this.voiceConnecting = attempt;
-    return attempt;
+    this.backend.connect(voice).then(
+      () => {
+        if (generation !== this.voiceGeneration) return;
+        this.voiceConnecting = false;
+        this.superseded = undefined;
+      },
+      (err: unknown) => {
+        if (generation !== this.voiceGeneration || this.destroyed) return; // superseded
+        this.voiceConnecting = false;
+        const message = err instanceof Error ? err.message : String(err);
+        this.ctx.log(`player ${this.guildId}: voice connect failed (${message})`);
+        // A failure the backend did not report as a close (e.g. a timeout) is reported here.
+        if (this.closedGeneration !== generation) this.voiceClosed(closeCodeOf(err), message, false);
+      },
+    );
+  }
+
+  /**
+   * The voice connection closed for good: WebSocketClosedEvent, then connected: false. Except a
+   * 4004 (a token the voice server no longer accepts) for credentials that superseded others
+   * still connecting, at most FALLBACK_WINDOW_MS earlier, for the same channel and voice session:
+   * the node connects once with those instead, without an event. Two PATCHes of one move can
+   * arrive out of order: lavalink-client's changeNode sends the token its op 4 has just replaced,
+   * then the fresh one, on separate HTTP connections, and the stale one can arrive last (3 of 20
+   * moves in one 60-player soak run, all 3 players lost). Newer supersedes older, so the stale
+   * token would win; it is refused at Identify, and the credentials it replaced are the fresh ones.
+   */
+  private voiceClosed(code: number, reason: string, byRemote: boolean): void {
+    if (this.destroyed) return;
+    this.closedGeneration = this.voiceGeneration;
+    const older = this.superseded;
+    this.superseded = undefined;
+    const current = this.voice;
+    if (
+      code === VoiceCloseCode.AuthenticationFailed &&
+      this.voiceConnecting &&
+      older !== undefined &&
+      current !== undefined &&
+      Date.now() - older.at <= FALLBACK_WINDOW_MS &&
+      older.voice.channelId === current.channelId &&
+      older.voice.sessionId === current.sessionId
+    ) {
+      this.ctx.log(
+        `player ${this.guildId}: voice closed ${code} ${reason}; connecting with the credentials it superseded`,
+      );
+      // Not from inside the backend's own state change: one turn later.
+      queueMicrotask(() => {
+        if (!this.destroyed && this.voice === current) this.connect(older.voice, true);
+      });
+      return;
+    }
+    this.voiceConnecting = false;
+    this.ctx.log(`player ${this.guildId}: voice closed ${code} ${reason}`);
+    this.voice = undefined;
+    this.ctx.send({
+      op: 'event',
+      type: 'WebSocketClosedEvent',
+      guildId: this.guildId,
+      code,
+      reason,
+      byRemote,
+    });
+    this.sendUpdate();
   }
 
   private async resolveIdentifier(identifier: string): Promise<PlayableTrack> {
@@ -322,4 +385,19 @@ export class NodePlayer {
     if (this.destroyed) return;
     this.ctx.send({ op: 'event', ...e });
   }
+}
+
+/** How recent superseded credentials must be for the 4004 fallback (one move's two PATCHes). */
+const FALLBACK_WINDOW_MS = 10_000;
+
+/**
+ * The close code of a failed connect: the voice websocket's own, when the error carries one;
+ * else VOICE_FAILED_CLOSE_CODE.
+ */
+function closeCodeOf(err: unknown): number {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { details?: { closeCode?: unknown } }).details?.closeCode;
+    if (typeof code === 'number') return code;
+  }
+  return VOICE_FAILED_CLOSE_CODE;
 }

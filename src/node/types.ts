@@ -82,6 +82,13 @@ export type NodeEvent =
   | { type: 'TrackStuckEvent'; guildId: string; track: ApiTrack; thresholdMs: number }
   | { type: 'WebSocketClosedEvent'; guildId: string; code: number; reason: string; byRemote: boolean };
 
+/**
+ * WebSocketClosedEvent's code for a voice connection that failed with no close code of its own (a
+ * timeout, a socket that never opened): 4000, as Lavalink's voice library (koe) reports an
+ * internal error.
+ */
+export const VOICE_FAILED_CLOSE_CODE = 4000;
+
 export type ServerMessage =
   | { op: 'ready'; resumed: boolean; sessionId: string }
   | { op: 'playerUpdate'; guildId: string; state: PlayerState }

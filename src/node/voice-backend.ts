@@ -40,13 +40,17 @@ import type {
   VoiceCredentials,
 } from './backend.js';
 import { exception } from './sources.js';
+import { VOICE_FAILED_CLOSE_CODE } from './types.js';
 
 export interface VoiceBackendOptions {
   /** Media engine shared by every player (default: the registry's shared engine). */
   engine?: MediaEngine;
   /** Voice websocket TLS (the local server's CA in tests). */
   tls?: VoiceTlsOptions;
-  /** How long a PATCH voice may wait for the connection (default 15 000 ms). */
+  /**
+   * How long a voice connect may take to get ready before it is given up (a WebSocketClosedEvent
+   * with code 4000; default 15 000 ms). The PATCH that started it has long been answered.
+   */
   connectTimeoutMs?: number;
   /**
    * No frame at the audio clock for this long while the track plays: TrackStuckEvent, once per
@@ -408,7 +412,11 @@ class VoicePlayer implements BackendPlayer {
     if (next.status === 'disconnected' && !next.willReconnect) {
       if (this.transportRetry && isTransportFailure(next.error)) return; // connect() tries again
       this.closedReported = true;
-      this.listener.voiceClosed(next.closeCode ?? 4000, next.error?.message ?? next.reason, true);
+      this.listener.voiceClosed(
+        next.closeCode ?? VOICE_FAILED_CLOSE_CODE,
+        next.error?.message ?? next.reason,
+        true,
+      );
     }
   }
 
@@ -437,8 +445,7 @@ function isTransportFailure(err: unknown): boolean {
 
 /**
  * Resolves when the connection is ready; rejects at once when it closes for good (e.g. 4004 for
- * credentials the voice server no longer accepts), so the PATCH answers 500 then rather than at the
- * timeout (a client's own request timeout, 10 s in lavalink-client, would fire first).
+ * credentials the voice server no longer accepts), or at the timeout.
  */
 async function readyOrClosed(connection: VoiceConnection, timeoutMs: number): Promise<void> {
   const abort = new AbortController();

@@ -15,7 +15,7 @@ import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/cleanup.js';
 import { api, PASSWORD } from './helpers.js';
-import { botShard, lavalinkShard, listenIn, spawnNode } from './processes.js';
+import { botShard, directForwarder, lavalinkShard, listenIn, spawnNode } from './processes.js';
 
 const BOT = '1700000000000000001';
 const PLAYERS = Number(process.env.NODE_CLUSTER_PLAYERS ?? 6);
@@ -70,6 +70,55 @@ function moveTable(marks: Map<string, Partial<Record<Step, number>>>, victims: s
   return lines.join('\n');
 }
 
+/**
+ * The credentials of each guild, in the order they were issued, seen by the bot, the node and the
+ * voice server: `T<n>` is the n-th VOICE_SERVER_UPDATE token of the guild (T0 = the first join).
+ * Each line: ms after the SIGKILL, where, what.
+ */
+class CredentialTrace {
+  private readonly tokens = new Map<string, string[]>();
+  private readonly lines = new Map<string, string[]>();
+  constructor(private readonly since: () => number) {}
+
+  issued(guildId: string, token: string): void {
+    const list = this.tokens.get(guildId) ?? [];
+    list.push(token);
+    this.tokens.set(guildId, list);
+    this.add(guildId, `bot   VOICE_SERVER_UPDATE ${this.name(guildId, token)}`);
+  }
+
+  /** `T<n>` for a token of the guild ('T?' for one never issued). */
+  name(guildId: string, token: string): string {
+    const i = this.tokens.get(guildId)?.indexOf(token) ?? -1;
+    return i < 0 ? 'T?' : `T${i}`;
+  }
+
+  /** The index of the latest token issued to the guild. */
+  latest(guildId: string): number {
+    return (this.tokens.get(guildId)?.length ?? 0) - 1;
+  }
+
+  add(guildId: string, what: string, at = Date.now()): void {
+    const t = this.since();
+    if (t === 0) return;
+    const list = this.lines.get(guildId) ?? [];
+    list.push(`${String(at - t).padStart(6)} ${what}`);
+    this.lines.set(guildId, list);
+  }
+
+  of(guildId: string): string[] {
+    return this.lines.get(guildId) ?? [];
+  }
+}
+
+/** The credential trace of every moved player whose move saw a close or a failed PATCH. */
+function credentialReport(creds: CredentialTrace, victims: string[]): string {
+  const troubled = victims.filter((g) => creds.of(g).some((l) => / closed | failed | answered [45]/.test(l)));
+  const lines = [`credential trace: ${troubled.length} of ${victims.length} moves saw a close or a failure`];
+  for (const g of troubled) lines.push(`guild ${g.slice(-4)}:`, ...creds.of(g).map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
 const guildOf = (i: number): string => String(1700000000000001000n + BigInt(i));
 const channelOf = (i: number): string => String(1700000000000002000n + BigInt(i));
 const listenerOf = (i: number): string => String(1700000000000003000n + BigInt(i));
@@ -83,6 +132,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
       // Per-move timing (see STEPS), recorded from the SIGKILL on.
       const marks = new Map<string, Partial<Record<Step, number>>>();
       let killedAt = 0;
+      const creds = new CredentialTrace(() => killedAt);
       const nodeLines = new Map<string, string[]>();
       const mark = (guildId: string | undefined, step: Step, first = false): void => {
         if (killedAt === 0 || guildId === undefined) return;
@@ -119,10 +169,18 @@ describe(`a cluster of ${NODES} node processes`, () => {
         await encodeTones({ notes: [{ frequency: 500, ms: 30_000 + PLAYERS * 1000 }], amplitude: 0.3 }),
       );
       const nodes = await Promise.all(
-        Array.from({ length: NODES }, () =>
+        Array.from({ length: NODES }, (_, k) =>
           spawnNode(cleanup, {
             statsIntervalMs: STATS_MS,
+            traceVoice: true,
             onLog: (line) => {
+              const v = /^VOICE (\d+) (\d+) (\w+) ?(.*)$/.exec(line);
+              if (v !== null) {
+                const [, at, g, step, rest] = v as unknown as [string, string, string, string, string];
+                const what = step === 'connect' ? `connect ${creds.name(g, rest)}` : `${step} ${rest}`;
+                creds.add(g, `n${k}    ${what}`, Number(at));
+                return;
+              }
               const who = /player (\d+):/.exec(line)?.[1];
               if (killedAt !== 0 && who !== undefined)
                 nodeLines.set(who, [...(nodeLines.get(who) ?? []), `${Date.now() - killedAt} ${line}`]);
@@ -146,7 +204,43 @@ describe(`a cluster of ${NODES} node processes`, () => {
       }
 
       const shard = await botShard(cleanup, local, BOT);
-      const toShard = lavalinkShard(shard, () => manager);
+      const direct = directForwarder(() => manager);
+      const toShard = lavalinkShard(shard, () => manager, {
+        state: (d) => direct.state(d),
+        server: (d) => {
+          creds.issued(d.guild_id, d.token);
+          direct.server(d);
+        },
+      });
+      // The bot's PATCHes with voice credentials: which token, with a track or not, and the answer.
+      const refusedPatches: string[] = [];
+      const realFetch = globalThis.fetch;
+      cleanup.add(() => (globalThis.fetch = realFetch));
+      globalThis.fetch = async (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        const g = /\/players\/(\d+)/.exec(url)?.[1];
+        const port = /:(\d+)\//.exec(url)?.[1];
+        const k = nodes.findIndex((n) => String(n.port) === port);
+        let voice: { token?: string } | undefined;
+        let track = false;
+        if (g !== undefined && init?.method === 'PATCH' && typeof init.body === 'string') {
+          const body = JSON.parse(init.body) as { voice?: { token?: string }; track?: unknown };
+          voice = body.voice;
+          track = body.track !== undefined;
+        }
+        if (g === undefined || voice?.token === undefined) return realFetch(input, init);
+        const what = `PATCH n${k} ${creds.name(g, voice.token)}${track ? ' +track' : ''}`;
+        creds.add(g, `bot   ${what} sent (latest T${creds.latest(g)})`);
+        try {
+          const r = await realFetch(input, init);
+          creds.add(g, `bot   ${what} answered ${r.status}`);
+          if (killedAt !== 0 && r.status !== 200) refusedPatches.push(`${g}: ${what} answered ${r.status}`);
+          return r;
+        } catch (err) {
+          creds.add(g, `bot   ${what} failed: ${(err as Error).message}`);
+          throw err;
+        }
+      };
       const manager: LavalinkManager = new LavalinkManager({
         nodes: nodes.map((n, i) => ({
           host: '127.0.0.1',
@@ -294,6 +388,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
             }),
         );
         console.log(moveTable(marks, victims));
+        console.log(credentialReport(creds, victims));
         if (process.env.NODE_CLUSTER_TRACE)
           console.log(
             [...trace, ...serverEvents.map(({ at, e }) => `${at} server ${JSON.stringify(e)}`)].join('\n'),
@@ -306,6 +401,9 @@ describe(`a cluster of ${NODES} node processes`, () => {
       }
       if (process.env.NODE_CLUSTER_TRACE) console.log(trace.join('\n'));
       console.log(moveTable(marks, victims));
+      console.log(credentialReport(creds, victims));
+      // No move's PATCH was refused (a 500 made lavalink-client move the player again or give it up).
+      expect(refusedPatches).toEqual([]);
       const worst = Math.max(...back.values());
       console.log(`failover: ${victims.length} players off a killed node, heard again after ≤ ${worst} ms`);
       for (const g of victims) expect(manager.players.get(g)?.node.id).not.toBe('n0');

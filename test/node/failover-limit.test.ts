@@ -6,7 +6,8 @@
  * player still assigned to that node, moved or not yet: `player.destroy()` sends op 4 (leave),
  * drops the player from `manager.players`, then fails on the dead node's DELETE, so no
  * `playerDestroy` event is emitted (only a `PlayerDestroyFail` debug event).
- * Here node b answers each PATCH voice after 1 s (a slow join), so with `retryAmount: 1,
+ * Here node b's answer to each PATCH voice reaches the client 1 s late (a slow node: the client's
+ * fetch is delayed; a voxcord node itself answers at once), so with `retryAmount: 1,
  * retryDelay: 100` the client gives node a up while at most 2 of its 4 players are moved: the
  * others are destroyed. With a reconnect window longer than the moves (5 × 1000 ms) every
  * player moves. Both nodes run the timeline backend (no audio needed for this).
@@ -14,7 +15,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import type { NodePlayerBackend } from '../../src/node/backend.js';
 import { startNode } from '../../src/node/server.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
 import { Cleanup, encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
@@ -32,21 +32,22 @@ afterEach(async () => {
   cleanup = new Cleanup();
 });
 
-/** The timeline backend whose PATCH voice takes `ms` (a slow voice join). */
-function slowJoins(ms: number): NodePlayerBackend {
-  const inner = createTimelineBackend();
-  return {
-    name: 'slow-joins',
-    createPlayer(context, listener) {
-      const player = inner.createPlayer(context, listener);
-      const connect = player.connect.bind(player);
-      player.connect = async (voice) => {
-        await new Promise((r) => setTimeout(r, ms));
-        await connect(voice);
-      };
-      return player;
-    },
+/** The client's PATCHes with voice to `port` get their answer `ms` late (a slow node). */
+function slowVoicePatches(port: number, ms: number): () => void {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const response = await realFetch(input, init);
+    const url = String(input instanceof Request ? input.url : input);
+    if (
+      init?.method === 'PATCH' &&
+      url.includes(`:${port}/`) &&
+      typeof init.body === 'string' &&
+      init.body.includes('"voice"')
+    )
+      await new Promise((r) => setTimeout(r, ms));
+    return response;
   };
+  return () => (globalThis.fetch = realFetch);
 }
 
 async function failover(retry: { retryAmount: number; retryDelay: number }): Promise<{
@@ -62,8 +63,9 @@ async function failover(retry: { retryAmount: number; retryDelay: number }): Pro
   await writeOgg(file, await encodeTones({ notes: [{ frequency: 440, ms: 20_000 }], amplitude: 0.3 }));
   const a = await startNode({ port: 0, password: PASSWORD, backend: createTimelineBackend() });
   cleanup.add(() => a.close());
-  const b = await startNode({ port: 0, password: PASSWORD, backend: slowJoins(1000) });
+  const b = await startNode({ port: 0, password: PASSWORD, backend: createTimelineBackend() });
   cleanup.add(() => b.close());
+  cleanup.add(slowVoicePatches(b.port, 1000));
   const shard = await botShard(cleanup, local, BOT);
   const manager: LavalinkManager = new LavalinkManager({
     nodes: [

@@ -51,7 +51,7 @@ function expectMatchesCounters(
 describe('frameStats from the voice backend', () => {
   it('reports the frames the node sent, per stats interval, matching its counters and the listener', async () => {
     const h = await startVoiceHarness(cleanup, { statsIntervalMs: STATS_MS, toneMs: 4000 });
-    expect((await api(h.node.url, h.path, { method: 'PATCH', body: { voice: h.voice } })).status).toBe(200);
+    await h.join();
     await api(h.node.url, h.path, { method: 'PATCH', body: { track: { encoded: await h.load() } } });
     await h.client.wait((m) => m.type === 'TrackEndEvent' && m.reason === 'finished', 15_000);
     // One more sample after the end (its window includes the end).
@@ -83,7 +83,7 @@ describe('frameStats from the voice backend', () => {
 
   it('a bot alone in a DAVE call: the track advances in real time, ends on time, and counts', async () => {
     const h = await startVoiceHarness(cleanup, { statsIntervalMs: STATS_MS, toneMs: 3000, listener: false });
-    expect((await api(h.node.url, h.path, { method: 'PATCH', body: { voice: h.voice } })).status).toBe(200);
+    await h.join();
     await api(h.node.url, h.path, { method: 'PATCH', body: { track: { encoded: await h.load() } } });
     await h.client.wait((m) => m.type === 'TrackStartEvent', 5000);
     const startedAt = performance.now();

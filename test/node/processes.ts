@@ -25,14 +25,37 @@ import { PASSWORD } from './helpers.js';
 export async function spawnNode(
   cleanup: Cleanup,
   /** onLog: each of the node's log lines, as it arrives (the soak's per-move timing). */
-  options: { statsIntervalMs?: number; onLog?: (line: string) => void } = {},
+  options: {
+    statsIntervalMs?: number;
+    onLog?: (line: string) => void;
+    /**
+     * Test-only trace of each player's voice backend, one stdout line per step:
+     * `VOICE <epoch ms> <guild> connect <token>` (the local Discord's throwaway token, so the test
+     * can tell which credentials reached the node in which order), `ready`, `failed <message>`,
+     * `closed <code>`.
+     */
+    traceVoice?: boolean;
+  } = {},
 ): Promise<{ port: number; kill: () => void }> {
   const url = (p: string): string => pathToFileURL(new URL(p, import.meta.url).pathname).href;
   const stats = options.statsIntervalMs === undefined ? '' : `statsIntervalMs: ${options.statsIntervalMs}, `;
+  const traced = [
+    'const inner = createVoiceBackend({ tls: false });',
+    'const out = (g, s) => console.log(`VOICE ${Date.now()} ${g} ${s}`);',
+    'const backend = options.traceVoice ? { name: inner.name, createPlayer(ctx, l) {',
+    '  const p = inner.createPlayer(ctx, { ...l, voiceReady: () => { out(ctx.guildId, "ready"); l.voiceReady(); },',
+    '    voiceClosed: (c, r, b) => { out(ctx.guildId, `closed ${c}`); l.voiceClosed(c, r, b); } });',
+    '  const connect = p.connect.bind(p);',
+    '  p.connect = (v) => { out(ctx.guildId, `connect ${v.token}`);',
+    '    return connect(v).catch((e) => { out(ctx.guildId, `failed ${e.message}`); throw e; }); };',
+    '  return p; } } : inner;',
+  ];
   const script = [
     `import { startNode } from '${url('../../src/node/server.ts')}';`,
     `import { createVoiceBackend } from '${url('../../src/node/voice-backend.ts')}';`,
-    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend: createVoiceBackend({ tls: false })${process.env.NODE_CLUSTER_TRACE || options.onLog ? ', log: (l) => console.log(l)' : ''} });`,
+    `const options = { traceVoice: ${options.traceVoice === true} };`,
+    ...traced,
+    `const node = await startNode({ port: 0, password: '${PASSWORD}', ${stats}backend${process.env.NODE_CLUSTER_TRACE || options.onLog ? ', log: (l) => console.log(l)' : ''} });`,
     "console.log('PORT ' + node.port);",
   ].join('\n');
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -75,14 +98,19 @@ export interface VoiceEventForwarder {
   server(d: GatewayVoiceServerData): void;
 }
 
+/** Hands each voice event to lavalink-client at once, as a discord.js bot's raw listener does. */
+export function directForwarder(manager: () => LavalinkManager): VoiceEventForwarder {
+  return {
+    state: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
+    server: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
+  };
+}
+
 export function lavalinkShard(
   shard: GatewayClient,
   manager: () => LavalinkManager,
   /** What the bot does with its voice events (default: hands each to lavalink-client at once). */
-  forward: VoiceEventForwarder = {
-    state: (d) => void manager().sendRawData({ t: 'VOICE_STATE_UPDATE', d } as never),
-    server: (d) => void manager().sendRawData({ t: 'VOICE_SERVER_UPDATE', d } as never),
-  },
+  forward: VoiceEventForwarder = directForwarder(manager),
 ): (guildId: string, payload: unknown) => void {
   const adapters = new Map<string, VoiceAdapterImplementerMethods>();
   return (guildId, payload) => {

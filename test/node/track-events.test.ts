@@ -83,7 +83,7 @@ describe('track events with voice', () => {
     });
     const { node, client, path } = h;
     const track = await trackServer(await readFile(h.file), 2500);
-    expect((await api(node.url, path, { method: 'PATCH', body: { voice: h.voice } })).status).toBe(200);
+    await h.join();
     const encoded = await h.load(track.url);
     const play = async (body: unknown): Promise<number> => {
       const from = client.messages.length;

@@ -59,6 +59,11 @@ export interface VoiceHarness {
   frameReads: { sent: number; nulled: number }[];
   /** Loads `file` (default: the tone) and returns its encoded track. */
   load(file?: string): Promise<string>;
+  /**
+   * PATCHes `voice` and waits for the playerUpdate that says connected (the PATCH itself is
+   * answered before the join).
+   */
+  join(): Promise<void>;
 }
 
 export async function startVoiceHarness(
@@ -124,6 +129,12 @@ export async function startVoiceHarness(
   });
   cleanup.add(() => client.close());
   const sessionId = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+  const voice = {
+    token: server!.token,
+    endpoint: server!.endpoint!,
+    sessionId: state!.session_id,
+    channelId: CHANNEL,
+  };
   return {
     world,
     listener,
@@ -133,14 +144,22 @@ export async function startVoiceHarness(
     client,
     sessionId,
     path: `/v4/sessions/${sessionId}/players/${GUILD}`,
-    voice: {
-      token: server!.token,
-      endpoint: server!.endpoint!,
-      sessionId: state!.session_id,
-      channelId: CHANNEL,
-    },
+    voice,
     players,
     frameReads,
+    async join() {
+      const from = client.messages.length;
+      const r = await api(node.url, `/v4/sessions/${sessionId}/players/${GUILD}`, {
+        method: 'PATCH',
+        body: { voice },
+      });
+      if (r.status !== 200) throw new Error(`PATCH voice answered ${r.status}`);
+      await client.wait(
+        (m) => m.op === 'playerUpdate' && (m.state as { connected?: boolean }).connected === true,
+        10_000,
+        from,
+      );
+    },
     async load(path = file) {
       const res = await api(node.url, `/v4/loadtracks?identifier=${encodeURIComponent(path)}`);
       return (res.json() as { data: { encoded: string } }).data.encoded;

@@ -19,7 +19,11 @@ describe('voice backend', () => {
     const listener = h.listener!;
     const joined = await api(node.url, path, { method: 'PATCH', body: { voice } });
     expect(joined.status).toBe(200);
-    expect(joined.json()).toMatchObject({ state: { connected: true } });
+    // The answer does not wait for the join; the playerUpdate at 'voice ready' says connected.
+    await client.wait(
+      (m) => m.op === 'playerUpdate' && (m.state as { connected: boolean }).connected,
+      10_000,
+    );
 
     await api(node.url, path, { method: 'PATCH', body: { track: { encoded: await h.load() } } });
     await client.wait((m) => m.type === 'TrackStartEvent', 5000);
