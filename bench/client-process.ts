@@ -3,7 +3,10 @@
  * by bench/run.ts with fork (and --expose-gc); receives a ClientRunRequest, runs its scenario,
  * replies with a Measurement and exits.
  */
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { writeHeapSnapshot } from 'node:v8';
+import type { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,10 +45,37 @@ function collectGarbage(): void {
   if (typeof gc === 'function') gc();
 }
 
-function memory(): { rss: number; heapUsed: number } {
+function memory(): { rss: number; heapUsed: number; usage: NodeJS.MemoryUsage } {
   collectGarbage();
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed };
+  return { rss: m.rss, heapUsed: m.heapUsed, usage: m };
+}
+
+/**
+ * VOXCORD_BENCH_MEMORY=dir (diagnostics, not part of the results): prints where the loaded RSS
+ * went (main-thread heap, external, ArrayBuffers, per connection) and writes heap snapshots of the
+ * main thread and of each worker into dir.
+ */
+async function memoryDetail(
+  label: string,
+  n: number,
+  base: NodeJS.MemoryUsage,
+  loaded: NodeJS.MemoryUsage,
+  workers: readonly Worker[],
+): Promise<void> {
+  const dir = process.env.VOXCORD_BENCH_MEMORY;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const kib = (key: keyof NodeJS.MemoryUsage): string =>
+    `${key} ${((loaded[key] - base[key]) / 1024 / n).toFixed(1)}`;
+  const keys: (keyof NodeJS.MemoryUsage)[] = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'];
+  console.error(`[memory] ${label} N=${n} KiB/conn: ${keys.map(kib).join(', ')}`);
+  if (process.env.VOXCORD_BENCH_MEMORY_SNAPSHOTS !== '1') return;
+  writeHeapSnapshot(path.join(dir, `${label}-n${n}-main.heapsnapshot`));
+  for (const [i, worker] of workers.entries()) {
+    const stream = await worker.getHeapSnapshot();
+    await pipeline(stream, createWriteStream(path.join(dir, `${label}-n${n}-worker${i}.heapsnapshot`)));
+  }
 }
 
 /**
@@ -140,6 +170,13 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     const staller = scenario.kind === 'stall' && scenario.stall ? startStaller(scenario.stall) : undefined;
     await sleep(scenario.warmupMs);
     const loaded = memory();
+    await memoryDetail(
+      `${req.implementation}-${req.scenario.engine ?? ''}`,
+      n,
+      base.usage,
+      loaded.usage,
+      client.workers?.() ?? [],
+    );
     await sleep(250); // let the clock catch up after the collection pause
 
     const before: EngineCounters | undefined = await client.engineCounters?.();
