@@ -197,6 +197,12 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     staller?.stop();
     await profiler.stop();
     await send({ type: 'window', phase: 'end' });
+    if (process.env.VOXCORD_BENCH_MEMORY) {
+      const end = memory();
+      console.error(
+        `[memory] at the window's end: rss ${((end.rss - base.rss) / 1024 / n).toFixed(1)} KiB/conn`,
+      );
+    }
     const after: EngineCounters | undefined = await client.engineCounters?.();
 
     // The probe sees sends on this thread only; the worker engine's come from its counters.

@@ -29,6 +29,8 @@ export const DEFAULT_LOW_WATER_MARK = 5;
 
 /** First size of a queue's byte store (allocated on the first frame; grows with what is queued). */
 const FIRST_STORE_BYTES = 2048;
+/** Stores grow in steps of this many bytes. */
+const STORE_STEP_BYTES = 1024;
 /** A store this big is let go once the queue empties (a burst of deep queueing does not stay). */
 const KEEP_STORE_BYTES = 64 * 1024;
 const FIRST_SLOTS = 16;
@@ -179,15 +181,17 @@ export class SendQueue {
 
   /**
    * Room for `length` more bytes: the live bytes (queued, and a lent frame) move to the store's
-   * start, into a bigger store when they would fill more than two thirds of it (so moves stay rare:
-   * at least a third of the store is written between two of them).
+   * start, into a store half again as big as they are when they would fill more than three
+   * quarters of it (so a move comes after at least a quarter of the store was written).
    */
   private makeRoom(length: number): void {
     const live = this.writeAt - this.readAt;
     const needed = live + length;
-    if (needed * 3 > this.store.length * 2) {
-      let size = Math.max(FIRST_STORE_BYTES, this.store.length);
-      while (needed * 3 > size * 2) size *= 2;
+    if (needed * 4 > this.store.length * 3) {
+      const size = Math.max(
+        FIRST_STORE_BYTES,
+        Math.ceil((needed * 1.5) / STORE_STEP_BYTES) * STORE_STEP_BYTES,
+      );
       const grown = new Uint8Array(size);
       if (live > 0) grown.set(this.store.subarray(this.readAt, this.writeAt), 0);
       this.store = grown;
