@@ -49,7 +49,7 @@ export class SendQueue {
   private store = EMPTY;
   private readAt = 0;
   private writeAt = 0;
-  /** Frame lengths, a ring: `count` entries from `slotHead`. */
+  /** Frame lengths, a ring (a power of two long): `count` entries from `slotHead`. */
   private lengths = new Int32Array(0);
   private slotHead = 0;
   private count = 0;
@@ -95,7 +95,7 @@ export class SendQueue {
     this.store.set(frame, this.writeAt);
     this.writeAt += length;
     if (this.count === this.lengths.length) this.growSlots();
-    this.lengths[(this.slotHead + this.count) % this.lengths.length] = length;
+    this.lengths[(this.slotHead + this.count) & (this.lengths.length - 1)] = length;
     this.count++;
     if (this.count >= this.highWaterMark) {
       this.needDrain = true;
@@ -122,7 +122,7 @@ export class SendQueue {
     const taken: Uint8Array[] = [];
     let at = this.readAt + Math.max(0, this.lent);
     for (let i = 0; copy && i < had; i++) {
-      const length = this.lengths[(this.slotHead + i) % this.lengths.length]!;
+      const length = this.lengths[(this.slotHead + i) & (this.lengths.length - 1)]!;
       taken.push(this.store.slice(at, at + length));
       at += length;
     }
@@ -143,7 +143,7 @@ export class SendQueue {
     if (this.silenceLeft === 0 && this.count > 0) {
       const before = this.count;
       const length = this.lengths[this.slotHead]!;
-      this.slotHead = (this.slotHead + 1) % this.lengths.length;
+      this.slotHead = (this.slotHead + 1) & (this.lengths.length - 1);
       this.count--;
       // 'drain' may refill synchronously: the frame's bytes stay put (lent) until it returns.
       this.lent = length;
@@ -151,7 +151,7 @@ export class SendQueue {
       this.lent = -1;
       const at = this.readAt;
       this.readAt = at + length;
-      const frame = this.store.subarray(at, at + length);
+      const frame = new Uint8Array(this.store.buffer, at, length);
       if (this.count === 0) this.emptied();
       return { frame, silence: false, endsBurst: false };
     }
@@ -204,7 +204,8 @@ export class SendQueue {
 
   private growSlots(): void {
     const grown = new Int32Array(Math.max(FIRST_SLOTS, this.lengths.length * 2));
-    for (let i = 0; i < this.count; i++) grown[i] = this.lengths[(this.slotHead + i) % this.lengths.length]!;
+    for (let i = 0; i < this.count; i++)
+      grown[i] = this.lengths[(this.slotHead + i) & (this.lengths.length - 1)]!;
     this.lengths = grown;
     this.slotHead = 0;
   }
