@@ -147,10 +147,14 @@ export class SendQueue {
       this.count--;
       // 'drain' may refill synchronously: the frame's bytes stay put (lent) until it returns.
       this.lent = length;
-      this.maybeDrain(before);
-      this.lent = -1;
-      const at = this.readAt;
-      this.readAt = at + length;
+      let at = this.readAt;
+      try {
+        this.maybeDrain(before);
+      } finally {
+        this.lent = -1;
+        at = this.readAt;
+        this.readAt = at + length;
+      }
       const frame = new Uint8Array(this.store.buffer, at, length);
       if (this.count === 0) this.emptied();
       return { frame, silence: false, endsBurst: false };
