@@ -3,7 +3,10 @@
  * by bench/run.ts with fork (and --expose-gc); receives a ClientRunRequest, runs its scenario,
  * replies with a Measurement and exits.
  */
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { writeHeapSnapshot } from 'node:v8';
+import type { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,10 +46,73 @@ function collectGarbage(): void {
   if (typeof gc === 'function') gc();
 }
 
-function memory(): { rss: number; heapUsed: number } {
+function memory(): { rss: number; heapUsed: number; usage: NodeJS.MemoryUsage } {
   collectGarbage();
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed };
+  return { rss: m.rss, heapUsed: m.heapUsed, usage: m };
+}
+
+/**
+ * Linux: this process's resident memory by kind of mapping (/proc/self/smaps): the brk heap (the
+ * main thread's malloc arena), anonymous mappings by size (64 MiB-reserved malloc arenas of other
+ * threads; V8 pages, thread stacks and large allocations below that), files.
+ */
+function rssByMapping(): string {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return 'n/a';
+  }
+  const kib = new Map<string, number>();
+  let kind = '';
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const size = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
+      const name = head[3] ?? '';
+      if (name.startsWith('[')) kind = name;
+      else if (name !== '') kind = 'files';
+      else if (size >= 60 * 1024) kind = 'anon >= 60 MiB (arenas)';
+      else if (size >= 1024) kind = 'anon 1-60 MiB';
+      else kind = 'anon < 1 MiB';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kib.set(kind, (kib.get(kind) ?? 0) + Number(rss[1]));
+  }
+  return [...kib]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`)
+    .join(', ');
+}
+
+/**
+ * VOXCORD_BENCH_MEMORY=dir (diagnostics, not part of the results): prints where the loaded RSS
+ * went (main-thread heap, external, ArrayBuffers, per connection) and writes heap snapshots of the
+ * main thread and of each worker into dir.
+ */
+async function memoryDetail(
+  label: string,
+  n: number,
+  base: NodeJS.MemoryUsage,
+  loaded: NodeJS.MemoryUsage,
+  workers: readonly Worker[],
+): Promise<void> {
+  const dir = process.env.VOXCORD_BENCH_MEMORY;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const kib = (key: keyof NodeJS.MemoryUsage): string =>
+    `${key} ${((loaded[key] - base[key]) / 1024 / n).toFixed(1)}`;
+  const keys: (keyof NodeJS.MemoryUsage)[] = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'];
+  console.error(`[memory] ${label} N=${n} KiB/conn: ${keys.map(kib).join(', ')}`);
+  console.error(`[memory] ${label} N=${n} RSS by mapping, MiB: ${rssByMapping()}`);
+  if (process.env.VOXCORD_BENCH_MEMORY_SNAPSHOTS !== '1') return;
+  writeHeapSnapshot(path.join(dir, `${label}-n${n}-main.heapsnapshot`));
+  for (const [i, worker] of workers.entries()) {
+    const stream = await worker.getHeapSnapshot();
+    await pipeline(stream, createWriteStream(path.join(dir, `${label}-n${n}-worker${i}.heapsnapshot`)));
+  }
 }
 
 /**
@@ -141,6 +207,13 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     const staller = scenario.kind === 'stall' && scenario.stall ? startStaller(scenario.stall) : undefined;
     await sleep(scenario.warmupMs);
     const loaded = memory();
+    await memoryDetail(
+      `${req.implementation}-${req.scenario.engine ?? ''}`,
+      n,
+      base.usage,
+      loaded.usage,
+      client.workers?.() ?? [],
+    );
     await sleep(250); // let the clock catch up after the collection pause
 
     const before: EngineCounters | undefined = await client.engineCounters?.();
@@ -163,6 +236,12 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     staller?.stop();
     await profiler.stop();
     await send({ type: 'window', phase: 'end' });
+    if (process.env.VOXCORD_BENCH_MEMORY) {
+      const end = memory();
+      console.error(
+        `[memory] at the window's end: rss ${((end.rss - base.rss) / 1024 / n).toFixed(1)} KiB/conn`,
+      );
+    }
     const after: EngineCounters | undefined = await client.engineCounters?.();
 
     // The probe sees sends on this thread only; the worker engine's come from its counters.

@@ -1,4 +1,5 @@
 /** What the bench needs from each library under test; one implementation per file in this folder. */
+import type { Worker } from 'node:worker_threads';
 import type { Allocation } from '../../src/server/index.js';
 import type { LatenessData } from '../../src/media/lateness-histogram.js';
 
@@ -22,6 +23,8 @@ export interface BenchClient {
   playPcm(frames: readonly Buffer[]): void;
   /** Cumulative counters from the library itself, when it has them. */
   engineCounters?(): Promise<EngineCounters>;
+  /** The library's worker threads, when it has them (VOXCORD_BENCH_MEMORY: heap snapshots). */
+  workers?(): readonly Worker[];
   /** Errors seen on any connection so far (a run with errors is reported, not hidden). */
   readonly errors: string[];
   close(): Promise<void>;

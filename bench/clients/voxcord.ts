@@ -1,4 +1,5 @@
 /** voxcord under bench (the library as loaded by ./voxcord-lib.ts). */
+import type { Worker } from 'node:worker_threads';
 import type { MediaChannel, MediaEngine } from '../../src/media/index.js';
 import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
 import type { VoiceSession } from '../../src/voice/session.js';
@@ -96,6 +97,11 @@ export function createVoxcordClient(
         underruns: all.reduce((sum, s) => sum + (s.underruns ?? 0), 0),
         lateness: all.flatMap((s) => (s.sendLateness ? [s.sendLateness] : [])),
       };
+    },
+    workers() {
+      return 'workers' in inner && typeof inner.workers === 'function'
+        ? (inner.workers as () => readonly Worker[])()
+        : [];
     },
     async close() {
       closing = true;

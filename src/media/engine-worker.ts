@@ -257,7 +257,7 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
         let start = cmd.start;
         for (const end of cmd.ends) {
           h.enqueued++;
-          // A view into the batch buffer: no copy per frame.
+          // A view into the batch buffer; the send queue copies it, so the batch dies young.
           h.channel.enqueue(new Uint8Array(bytes, start, end - start));
           start = end;
         }

@@ -27,12 +27,37 @@ export interface SendItem {
 export const DEFAULT_HIGH_WATER_MARK = 15;
 export const DEFAULT_LOW_WATER_MARK = 5;
 
+/** First size of a queue's byte store (allocated on the first frame; grows with what is queued). */
+const FIRST_STORE_BYTES = 2048;
+/** Stores grow in steps of this many bytes. */
+const STORE_STEP_BYTES = 1024;
+/** A store this big is let go once the queue empties (a burst of deep queueing does not stay). */
+const KEEP_STORE_BYTES = 64 * 1024;
+const FIRST_SLOTS = 16;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Queued frames are copied into one byte store per queue (oldest first, back to back), not kept as
+ * the caller's arrays: a frame that waits 300-500 ms must not pin the 32 KiB batch buffer it came
+ * in (the worker engine), nor survive young-generation collections as one object per frame.
+ */
 export class SendQueue {
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
   private readonly silenceFrames: number;
-  private frames: Uint8Array[] = [];
-  private head = 0;
+  /** Frame bytes: the queued frames lie back to back in [readAt, writeAt). */
+  private store = EMPTY;
+  private readAt = 0;
+  private writeAt = 0;
+  /** Frame lengths, a ring (a power of two long): `count` entries from `slotHead`. */
+  private lengths = new Int32Array(0);
+  private slotHead = 0;
+  private count = 0;
+  /**
+   * While next() signals 'drain', the frame it takes still occupies [readAt, readAt + lent): a
+   * producer that refills from the drain listener must not overwrite it. -1 otherwise.
+   */
+  private lent = -1;
   private burstRequested = false;
   private silenceLeft = 0;
   private needDrain = false;
@@ -50,18 +75,29 @@ export class SendQueue {
   }
 
   get length(): number {
-    return this.frames.length - this.head;
+    return this.count;
+  }
+
+  /** Bytes this queue holds for frames (its store), for memory accounting. */
+  get storeBytes(): number {
+    return this.store.length;
   }
 
   /** True while anything (frames or burst silence) is waiting to be sent. */
   get busy(): boolean {
-    return this.length > 0 || this.burstRequested || this.silenceLeft > 0;
+    return this.count > 0 || this.burstRequested || this.silenceLeft > 0;
   }
 
-  /** Like Writable.write: the frame is always queued; false means "wait for drain". */
+  /** Like Writable.write: the frame is always queued (copied); false means "wait for drain". */
   enqueue(frame: Uint8Array): boolean {
-    this.frames.push(frame);
-    if (this.length >= this.highWaterMark) {
+    const length = frame.length;
+    if (this.writeAt + length > this.store.length) this.makeRoom(length);
+    this.store.set(frame, this.writeAt);
+    this.writeAt += length;
+    if (this.count === this.lengths.length) this.growSlots();
+    this.lengths[(this.slotHead + this.count) & (this.lengths.length - 1)] = length;
+    this.count++;
+    if (this.count >= this.highWaterMark) {
       this.needDrain = true;
       return false;
     }
@@ -73,31 +109,54 @@ export class SendQueue {
   }
 
   clear(): void {
-    this.take();
+    this.remove(false);
   }
 
-  /** Removes the queued frames (not the burst's silence) and returns them, oldest first. */
+  /** Removes the queued frames (not the burst's silence) and returns copies of them, oldest first. */
   take(): Uint8Array[] {
-    const had = this.length;
-    const taken = this.head === 0 ? this.frames : this.frames.slice(this.head);
-    this.frames = [];
-    this.head = 0;
+    return this.remove(true);
+  }
+
+  private remove(copy: boolean): Uint8Array[] {
+    const had = this.count;
+    const taken: Uint8Array[] = [];
+    let at = this.readAt + Math.max(0, this.lent);
+    for (let i = 0; copy && i < had; i++) {
+      const length = this.lengths[(this.slotHead + i) & (this.lengths.length - 1)]!;
+      taken.push(this.store.slice(at, at + length));
+      at += length;
+    }
+    this.count = 0;
+    this.slotHead = 0;
+    this.writeAt = this.readAt + Math.max(0, this.lent);
+    if (this.lent < 0) this.emptied();
     if (had > 0) this.maybeDrain(had);
     return taken;
   }
 
-  /** The payload for this tick, or undefined when there is nothing to send. */
+  /**
+   * The payload for this tick, or undefined when there is nothing to send. A queued frame is a view
+   * into the store: use it before the queue changes again (enqueue, take, clear).
+   */
   next(): SendItem | undefined {
     // A burst's silence tail is finished before newer frames go out, so 'burstEnd' always fires.
-    if (this.silenceLeft === 0 && this.length > 0) {
-      const before = this.length;
-      const frame = this.frames[this.head]!;
-      this.head++;
-      if (this.head >= 64 && this.head * 2 >= this.frames.length) {
-        this.frames = this.frames.slice(this.head);
-        this.head = 0;
+    if (this.silenceLeft === 0 && this.count > 0) {
+      const before = this.count;
+      const length = this.lengths[this.slotHead]!;
+      this.slotHead = (this.slotHead + 1) & (this.lengths.length - 1);
+      this.count--;
+      // 'drain' may refill synchronously: the frame's bytes stay put (lent) until it returns.
+      this.lent = length;
+      let at = this.readAt;
+      try {
+        this.maybeDrain(before);
+      } finally {
+        this.lent = -1;
+        at = this.readAt;
+        this.readAt = at + length;
       }
-      this.maybeDrain(before);
+      const frame = new Uint8Array(this.store.buffer, at, length);
+      if (this.count === 0) this.emptied();
       return { frame, silence: false, endsBurst: false };
     }
     if (this.silenceLeft === 0 && this.burstRequested) {
@@ -113,8 +172,50 @@ export class SendQueue {
     return undefined;
   }
 
+  /** Nothing queued: the next frame goes to the store's start; a big store is let go. */
+  private emptied(): void {
+    this.readAt = 0;
+    this.writeAt = 0;
+    this.slotHead = 0;
+    if (this.store.length > KEEP_STORE_BYTES) {
+      this.store = EMPTY;
+      this.lengths = new Int32Array(0);
+    }
+  }
+
+  /**
+   * Room for `length` more bytes: the live bytes (queued, and a lent frame) move to the store's
+   * start, into a store half again as big as they are when they would fill more than three
+   * quarters of it (so a move comes after at least a quarter of the store was written).
+   */
+  private makeRoom(length: number): void {
+    const live = this.writeAt - this.readAt;
+    const needed = live + length;
+    if (needed * 4 > this.store.length * 3) {
+      const size = Math.max(
+        FIRST_STORE_BYTES,
+        Math.ceil((needed * 1.5) / STORE_STEP_BYTES) * STORE_STEP_BYTES,
+      );
+      const grown = new Uint8Array(size);
+      if (live > 0) grown.set(this.store.subarray(this.readAt, this.writeAt), 0);
+      this.store = grown;
+    } else if (live > 0) {
+      this.store.copyWithin(0, this.readAt, this.writeAt);
+    }
+    this.readAt = 0;
+    this.writeAt = live;
+  }
+
+  private growSlots(): void {
+    const grown = new Int32Array(Math.max(FIRST_SLOTS, this.lengths.length * 2));
+    for (let i = 0; i < this.count; i++)
+      grown[i] = this.lengths[(this.slotHead + i) & (this.lengths.length - 1)]!;
+    this.lengths = grown;
+    this.slotHead = 0;
+  }
+
   private maybeDrain(before: number): void {
-    const now = this.length;
+    const now = this.count;
     const crossed = before > this.lowWaterMark && now <= this.lowWaterMark;
     if (crossed || (this.needDrain && now <= this.lowWaterMark)) {
       this.needDrain = false;

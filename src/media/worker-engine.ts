@@ -53,7 +53,7 @@ import type { ChannelTuning } from './udp-channel.js';
  */
 export const WORKER_HIGH_WATER_MARK = 25;
 export const WORKER_LOW_WATER_MARK = 15;
-/** Packed frame bytes per message, at most (bounds what one still-queued frame keeps alive). */
+/** Packed frame bytes per message, at most (the worker copies frames out: no queued frame pins one). */
 const BATCH_DATA_BYTES = 32 * 1024;
 
 export interface WorkerEngineOptions {

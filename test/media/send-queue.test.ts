@@ -71,4 +71,94 @@ describe('SendQueue', () => {
     for (let item = q.next(); item; item = q.next()) out.push(item.frame[0]!);
     expect(out).toEqual(Array.from({ length: 500 }, (_, i) => i & 0xff));
   });
+
+  it('keeps a copy of each frame: the caller may reuse its array at once', () => {
+    const { q } = make();
+    const scratch = Uint8Array.of(1, 2, 3);
+    q.enqueue(scratch);
+    scratch.set([7, 7, 7]);
+    q.enqueue(scratch);
+    expect(Array.from(q.next()!.frame)).toEqual([1, 2, 3]);
+    expect(Array.from(q.next()!.frame)).toEqual([7, 7, 7]);
+  });
+
+  it('keeps every byte in order over frames of many sizes (store moves and growth)', () => {
+    const { q } = make({ highWaterMark: 10_000 });
+    const sizeOf = (i: number): number => (i * 37) % 700;
+    const bytesOf = (i: number): Uint8Array =>
+      Uint8Array.from({ length: sizeOf(i) }, (_, k) => (i * 31 + k) & 0xff);
+    const out: Uint8Array[] = [];
+    let next = 0;
+    for (let i = 0; i < 3000; i++) {
+      // Bursts of enqueues and of sends, so the queue grows and shrinks many times.
+      const burst = Math.floor(i / 200) % 2 === 0 ? 3 : 1;
+      for (let k = 0; k < burst; k++) q.enqueue(bytesOf(next++));
+      out.push(q.next()!.frame.slice());
+      if (i % 2 === 1) out.push(q.next()!.frame.slice());
+    }
+    for (let item = q.next(); item; item = q.next()) out.push(item.frame.slice());
+    expect(out.length).toBe(next);
+    const wrong = out.filter((frame, i) => Buffer.compare(frame, bytesOf(i)) !== 0).length;
+    expect(wrong).toBe(0);
+  });
+
+  it("a producer that refills from 'drain' does not overwrite the frame being sent", () => {
+    let q: SendQueue | undefined = undefined;
+    let refill = 0;
+    q = new SendQueue(
+      {
+        drain: () => {
+          // Big frames: the store must move or grow while the taken frame is still unused.
+          for (let i = 0; i < 4; i++) q!.enqueue(new Uint8Array(900).fill(0xa0 + refill));
+          refill++;
+        },
+      },
+      { highWaterMark: 3, lowWaterMark: 1 },
+    );
+    q.enqueue(new Uint8Array(600).fill(1));
+    q.enqueue(new Uint8Array(600).fill(2));
+    expect(q.next()!.frame).toEqual(new Uint8Array(600).fill(1));
+    const taken = q.next()!.frame; // crosses the low-water mark: 'drain' refills in the call
+    expect(refill).toBe(1);
+    expect(taken).toEqual(new Uint8Array(600).fill(2));
+    for (let i = 0; i < 4; i++) expect(q.next()!.frame).toEqual(new Uint8Array(900).fill(0xa0));
+  });
+
+  it("take() from a 'drain' listener returns the frames after the one being sent", () => {
+    let q: SendQueue | undefined = undefined;
+    let taken: Uint8Array[] = [];
+    q = new SendQueue(
+      {
+        drain: () => {
+          q!.enqueue(Uint8Array.of(9));
+          taken = q!.take();
+        },
+      },
+      { highWaterMark: 3, lowWaterMark: 1 },
+    );
+    q.enqueue(Uint8Array.of(1));
+    q.enqueue(Uint8Array.of(2));
+    q.enqueue(Uint8Array.of(3));
+    expect(Array.from(q.next()!.frame)).toEqual([1]);
+    expect(Array.from(q.next()!.frame)).toEqual([2]);
+    expect(taken.map((f) => Array.from(f))).toEqual([[3], [9]]);
+    expect(q.next()).toBeUndefined();
+    q.enqueue(Uint8Array.of(4));
+    expect(Array.from(q.next()!.frame)).toEqual([4]);
+  });
+
+  it('holds no store before its first frame, and lets a big one go once empty', () => {
+    const { q } = make({ highWaterMark: 1000 });
+    expect(q.storeBytes).toBe(0);
+    q.enqueue(new Uint8Array(160));
+    const small = q.storeBytes;
+    expect(small).toBeGreaterThan(0);
+    expect(small).toBeLessThanOrEqual(4096);
+    for (let i = 0; i < 600; i++) q.enqueue(new Uint8Array(160));
+    expect(q.storeBytes).toBeGreaterThan(64 * 1024);
+    while (q.next()) {
+      // send everything
+    }
+    expect(q.storeBytes).toBe(0);
+  });
 });
