@@ -20,6 +20,8 @@ import type { OpusCodecFactory } from '../audio/opus.js';
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
 import { FRAME_DURATION_MS, OPUS_SILENCE_FRAME } from '../protocol/constants.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { NOT_READY } from '../voice/frame-pull.js';
+import type { NotReady } from '../voice/frame-pull.js';
 import type { Transmission } from '../voice/transmit.js';
 import { FrameFanout, DEFAULT_FANOUT_WINDOW } from './fanout.js';
 import { FilterChain } from './filters/chain.js';
@@ -258,7 +260,11 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         'positionIntervalMs must be 0 (off) or a positive number of ms',
       );
     this.mixer = new Mixer(() => this.codec());
-    this.fanout = new FrameFanout(() => this.produce(), options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW);
+    this.fanout = new FrameFanout(
+      () => this.produce(),
+      options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW,
+      () => this.produceNow(),
+    );
   }
 
   // ---- state ----
@@ -717,6 +723,30 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     } finally {
       this.producing = false;
     }
+  }
+
+  /**
+   * The passthrough fast path: while one Opus track plays alone at unity gain with no filter, its
+   * next frame comes without a promise when the input has it at hand. Anything else (a burst end,
+   * a track change, a seek, mixing, an input that must wait) goes through produceFrame().
+   */
+  private produceNow(): Uint8Array | NotReady {
+    if (this.current !== 'playing' || this.overlays.size > 0) return NOT_READY;
+    const slot = this.main;
+    if (slot === undefined || !slot.started || slot.ended || slot.pendingSeekFrames !== undefined)
+      return NOT_READY;
+    const source = slot.source;
+    if (source?.readOpusNow === undefined) return NOT_READY;
+    const track = slot.track;
+    const filters = this.filters;
+    if (filters.active || filters.timescaleActive || filters.draining || track.filters.active)
+      return NOT_READY;
+    if (this.gain * track.volume !== 1 || !this.mixer.passThrough(slot)) return NOT_READY;
+    const frame = source.readOpusNow();
+    if (frame === NOT_READY) return NOT_READY;
+    this.counters.framesPassthrough++;
+    this.advance(slot);
+    return this.account(frame);
   }
 
   private async produceFrame(): Promise<Uint8Array | undefined> {

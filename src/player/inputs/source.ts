@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { isVoxcordError, VoxcordError } from '../../errors.js';
 import type { OpusCodecFactory } from '../../audio/opus.js';
 import { FRAME_DURATION_MS } from '../../protocol/constants.js';
+import type { NotReady } from '../../voice/frame-pull.js';
 
 /** One 20 ms frame: an Opus packet, or interleaved stereo s16 samples (1920 values). */
 export type SourceFrame = { kind: 'opus'; data: Uint8Array } | { kind: 'pcm'; data: Int16Array };
@@ -14,6 +15,12 @@ export type SourceFrame = { kind: 'opus'; data: Uint8Array } | { kind: 'pcm'; da
 export interface FrameSource {
   /** The next frame; undefined at the end. Rejects with AUDIO_INPUT_ERROR when the input fails. */
   read(): Promise<SourceFrame | undefined>;
+  /**
+   * Optional: the next frame without a promise, when it is an Opus packet already at hand (what
+   * read() would give next); NOT_READY otherwise (read() then gives the frame, the end or the
+   * error). The player's passthrough takes frames this way.
+   */
+  readOpusNow?(): Uint8Array | NotReady;
   /** Releases the input (destroys streams, kills processes). Idempotent. */
   close(): void;
 }
