@@ -1058,6 +1058,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     }
     if (this.positionTimer !== undefined) return;
     this.positionTimer = setInterval(() => {
+      if (this.listenerCount('position') === 0) return; // nobody listens: no position to work out
       const track = this.main?.track;
       if (track !== undefined && this.main?.started === true)
         this.safeEmit('position', track, this.playbackDuration);
