@@ -262,7 +262,8 @@ async function startSide(
     },
     profileDir === undefined
       ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${variant}-${Date.now()}.cpuprofile`],
+      : // One file per thread (main, media worker, loader), named by Node with pid and thread id.
+        ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${variant}-${Date.now()}`)}`],
   );
   children.push(child);
   const ready = await once<Extract<NodeProcessMessage, { type: 'ready' }>>(child, 'ready', variant);
