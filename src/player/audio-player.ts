@@ -27,7 +27,7 @@ import { FrameFanout, DEFAULT_FANOUT_WINDOW } from './fanout.js';
 import { FilterChain } from './filters/chain.js';
 import type { FilterSettings } from './filters/chain.js';
 import type { FanoutReader } from './fanout.js';
-import { framesIn } from './inputs/source.js';
+import { framesIn, Interrupt } from './inputs/source.js';
 import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './inputs/source.js';
 import { FRAME_SAMPLES, Mixer } from './mixer.js';
 import type { MixerInput } from './mixer.js';
@@ -147,18 +147,30 @@ class Slot {
   pendingSeekFrames: number | undefined;
   started = false;
   ended = false;
-  readonly closed: Promise<typeof CLOSED>;
-  private wake: () => void = () => undefined;
+  /** Ends the slot's pending input wait: for good when it closes, once when a read stalls. */
+  readonly interrupt = new Interrupt<typeof CLOSED | typeof STALLED>();
+  /** The slot's one stall timer, re-armed at each guarded read (not a timer per read). */
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly track: Track,
     readonly layer: 'main' | 'overlay',
-  ) {
-    this.closed = new Promise((resolve) => (this.wake = () => resolve(CLOSED)));
+  ) {}
+
+  /** A guarded read starts: STALLED reaches it if it is still pending after `ms`. */
+  watchStall(ms: number): void {
+    if (this.stallTimer === undefined) this.stallTimer = setTimeout(() => this.interrupt.poke(STALLED), ms);
+    else this.stallTimer.refresh().ref();
+  }
+
+  /** The read is over: the timer may fire idle, and holds nothing open meanwhile. */
+  unwatchStall(): void {
+    this.stallTimer?.unref();
   }
 
   close(): void {
-    this.wake();
+    this.interrupt.fire(CLOSED);
+    clearTimeout(this.stallTimer);
     const source = this.source;
     this.source = undefined;
     try {
@@ -992,12 +1004,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
 
   /** Races an input operation against the slot being closed and the stall timeout. */
   private async guard<T>(slot: Slot, operation: Promise<T>): Promise<T | typeof CLOSED> {
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<typeof STALLED>((resolve) => {
-      timer = setTimeout(() => resolve(STALLED), this.stallTimeoutMs);
-    });
+    slot.watchStall(this.stallTimeoutMs);
     try {
-      const result = await Promise.race([operation, slot.closed, stalled]);
+      const result = await slot.interrupt.race(operation);
       if (result === STALLED) {
         throw new VoxcordError(
           'AUDIO_INPUT_ERROR',
@@ -1009,7 +1018,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       }
       return result;
     } finally {
-      clearTimeout(timer);
+      slot.unwatchStall();
     }
   }
 

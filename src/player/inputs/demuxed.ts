@@ -4,7 +4,7 @@
  */
 import { NOT_READY } from '../../voice/frame-pull.js';
 import type { NotReady } from '../../voice/frame-pull.js';
-import { byteOpener, framesIn, inputError, isReopenable, releaseIterator } from './source.js';
+import { byteOpener, framesIn, inputError, Interrupt, isReopenable, releaseIterator } from './source.js';
 import type { ByteInput, FrameSource, MediaInfo, OpenContext, SourceFrame, TrackInput } from './source.js';
 import { OpusPacketFramer } from './opus-frames.js';
 
@@ -29,16 +29,13 @@ class DemuxedSource implements FrameSource {
   private failure: Error | undefined;
   private filling: Promise<void> | undefined;
   private closed = false;
-  private readonly closedSignal: Promise<void>;
-  private wakeClosed: () => void = () => undefined;
+  private readonly closing = new Interrupt<undefined>();
 
   constructor(
     private readonly chunks: AsyncIterator<Uint8Array>,
     private readonly demuxer: OpusDemuxer,
     private readonly framer: OpusPacketFramer,
-  ) {
-    this.closedSignal = new Promise((resolve) => (this.wakeClosed = resolve));
-  }
+  ) {}
 
   readOpusNow(): Uint8Array | NotReady {
     const frame = this.frames[this.head];
@@ -58,7 +55,7 @@ class DemuxedSource implements FrameSource {
       if (this.failure !== undefined) throw this.failure;
       if (this.done) return undefined;
       this.filling ??= this.fill();
-      await Promise.race([this.filling, this.closedSignal]);
+      await this.closing.race(this.filling);
     }
   }
 
@@ -93,7 +90,7 @@ class DemuxedSource implements FrameSource {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.wakeClosed();
+    this.closing.fire(undefined);
     this.frames = [];
     this.framer.close();
     releaseIterator(this.chunks);

@@ -4,7 +4,7 @@
  * stereo samples of PCM (mixed and encoded). Also the byte plumbing the byte-based inputs share.
  */
 import type { Readable } from 'node:stream';
-import { isVoxcordError, VoxcordError } from '../../errors.js';
+import { isVoxcordError, toError, VoxcordError } from '../../errors.js';
 import type { OpusCodecFactory } from '../../audio/opus.js';
 import { FRAME_DURATION_MS } from '../../protocol/constants.js';
 import type { NotReady } from '../../voice/frame-pull.js';
@@ -163,6 +163,58 @@ export async function discardFrames(source: FrameSource, frames: number): Promis
 }
 
 /**
+ * Waits that end early when something happens (an input closed, a read stalled), without racing a
+ * long-lived promise: each `race()` registers one waiter and removes it when the operation
+ * settles, where `Promise.race([op, closed])` would leave a reaction on `closed` per call (per
+ * frame, for the life of a track). `fire()` is for good; `poke()` ends only the waits pending now.
+ */
+export class Interrupt<R> {
+  private fired: { reason: R } | undefined;
+  private readonly waiters = new Set<(reason: R) => void>();
+
+  get pending(): number {
+    return this.waiters.size;
+  }
+
+  /** `operation`'s result, or the reason of a fire()/poke() that comes first. */
+  race<T>(operation: Promise<T>): Promise<T | R> {
+    const fired = this.fired;
+    if (fired !== undefined) {
+      operation.catch(() => undefined); // nobody waits for it any more
+      return Promise.resolve(fired.reason);
+    }
+    return new Promise<T | R>((resolve, reject) => {
+      const waiter = (reason: R): void => resolve(reason);
+      this.waiters.add(waiter);
+      operation.then(
+        (value) => {
+          this.waiters.delete(waiter);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.waiters.delete(waiter);
+          reject(toError(err));
+        },
+      );
+    });
+  }
+
+  /** Ends every pending and future wait with `reason`. */
+  fire(reason: R): void {
+    if (this.fired !== undefined) return;
+    this.fired = { reason };
+    this.poke(reason);
+  }
+
+  /** Ends the waits pending now with `reason`. */
+  poke(reason: R): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const w of waiters) w(reason);
+  }
+}
+
+/**
  * A FrameSource over a generator of frames; close() ends it even while a read is pending on an
  * input that never answers (the pending read then resolves to the end).
  */
@@ -171,24 +223,18 @@ export function generatorSource(
   onClose: () => void = () => undefined,
 ): FrameSource {
   let closed = false;
-  let wakeClosed: () => void = () => undefined;
-  const closedPromise = new Promise<undefined>((resolve) => (wakeClosed = () => resolve(undefined)));
+  const closing = new Interrupt<undefined>();
   return {
     async read(): Promise<SourceFrame | undefined> {
       if (closed) return undefined;
-      const next = frames.next();
-      const result = await Promise.race([next, closedPromise]);
-      if (result === undefined) {
-        next.catch(() => undefined);
-        return undefined;
-      }
-      if (result.done === true) return undefined;
+      const result = await closing.race(frames.next());
+      if (result === undefined || result.done === true) return undefined;
       return result.value;
     },
     close(): void {
       if (closed) return;
       closed = true;
-      wakeClosed();
+      closing.fire(undefined);
       try {
         onClose();
       } finally {
