@@ -4,7 +4,8 @@
  */
 import { NOT_READY } from '../../voice/frame-pull.js';
 import type { NotReady } from '../../voice/frame-pull.js';
-import { byteOpener, framesIn, inputError, Interrupt, isReopenable, releaseIterator } from './source.js';
+import { Interrupt } from '../../util/interrupt.js';
+import { byteOpener, framesIn, inputError, isReopenable, releaseIterator } from './source.js';
 import type { ByteInput, FrameSource, MediaInfo, OpenContext, SourceFrame, TrackInput } from './source.js';
 import { OpusPacketFramer } from './opus-frames.js';
 

@@ -4,7 +4,8 @@
  * stereo samples of PCM (mixed and encoded). Also the byte plumbing the byte-based inputs share.
  */
 import type { Readable } from 'node:stream';
-import { isVoxcordError, toError, VoxcordError } from '../../errors.js';
+import { isVoxcordError, VoxcordError } from '../../errors.js';
+import { Interrupt } from '../../util/interrupt.js';
 import type { OpusCodecFactory } from '../../audio/opus.js';
 import { FRAME_DURATION_MS } from '../../protocol/constants.js';
 import type { NotReady } from '../../voice/frame-pull.js';
@@ -160,58 +161,6 @@ export function framesIn(ms: number): number {
 export async function discardFrames(source: FrameSource, frames: number): Promise<boolean> {
   for (let i = 0; i < frames; i++) if ((await source.read()) === undefined) return false;
   return true;
-}
-
-/**
- * Waits that end early when something happens (an input closed, a read stalled), without racing a
- * long-lived promise: each `race()` registers one waiter and removes it when the operation
- * settles, where `Promise.race([op, closed])` would leave a reaction on `closed` per call (per
- * frame, for the life of a track). `fire()` is for good; `poke()` ends only the waits pending now.
- */
-export class Interrupt<R> {
-  private fired: { reason: R } | undefined;
-  private readonly waiters = new Set<(reason: R) => void>();
-
-  get pending(): number {
-    return this.waiters.size;
-  }
-
-  /** `operation`'s result, or the reason of a fire()/poke() that comes first. */
-  race<T>(operation: Promise<T>): Promise<T | R> {
-    const fired = this.fired;
-    if (fired !== undefined) {
-      operation.catch(() => undefined); // nobody waits for it any more
-      return Promise.resolve(fired.reason);
-    }
-    return new Promise<T | R>((resolve, reject) => {
-      const waiter = (reason: R): void => resolve(reason);
-      this.waiters.add(waiter);
-      operation.then(
-        (value) => {
-          this.waiters.delete(waiter);
-          resolve(value);
-        },
-        (err: unknown) => {
-          this.waiters.delete(waiter);
-          reject(toError(err));
-        },
-      );
-    });
-  }
-
-  /** Ends every pending and future wait with `reason`. */
-  fire(reason: R): void {
-    if (this.fired !== undefined) return;
-    this.fired = { reason };
-    this.poke(reason);
-  }
-
-  /** Ends the waits pending now with `reason`. */
-  poke(reason: R): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const w of waiters) w(reason);
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Interrupt } from '../../src/player/inputs/source.js';
+import { Interrupt } from '../../src/util/interrupt.js';
 
 describe('Interrupt (input waits that end on close or stall)', () => {
   it('gives the result of the operation, and keeps no waiter once it settled (no pile-up per read)', async () => {
