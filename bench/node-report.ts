@@ -10,6 +10,8 @@ export interface NodeRunResult {
   variant: NodeBenchVariant;
   players: number;
   connectS: number;
+  /** Players whose connect failed (left out of the per-player figures; over 10 % fails the run). */
+  connectFailures: number;
   cpuCorePctPerPlayer: number;
   rssPerPlayerKiB: number;
   deliveredPct: number;
@@ -44,7 +46,7 @@ export function nodeTable(results: readonly NodeRunResult[]): string {
       r.lateOver20msUnderStall === null ? 'n/a' : `${r.lateOver20msUnderStall} (${r.stalls ?? 0} stalls)`,
       f(r.patchPlayP99Ms, 1),
       f(r.migrationS, 2),
-      f(r.connectS, 1),
+      f(r.connectS, 1) + (r.connectFailures > 0 ? ` (${r.connectFailures} failed)` : ''),
       r.errors.length === 0 ? '' : r.errors.join('; ').slice(0, 160),
     ].join(' | '),
   );

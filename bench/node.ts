@@ -274,14 +274,38 @@ const counters = async (child: ChildProcess): Promise<NodeProcessCounters> =>
   (await ask<{ counters: NodeProcessCounters }>(child, { type: 'counters' }, 'counters', 'counters'))
     .counters;
 
-/** Plays `encoded` for every allocation on `node` (voice, then the track), 50 at a time. */
-async function playAll(node: NodeClient, allocations: readonly Allocation[], encoded: string): Promise<void> {
+/**
+ * Plays `encoded` for every allocation on `node` (voice, then the track), 50 at a time. A player
+ * whose PATCH fails (a voice connect that timed out on a loaded machine) is left out: the
+ * allocations that play, and the first errors.
+ */
+async function playAll(
+  node: NodeClient,
+  allocations: readonly Allocation[],
+  encoded: string,
+): Promise<{ playing: Allocation[]; failures: string[] }> {
+  const playing: Allocation[] = [];
+  const failures: string[] = [];
   await inBatches(allocations, 50, async (a) => {
-    await node.patch(a.guildId, {
-      voice: { token: a.token, endpoint: a.endpoint, sessionId: a.sessionId, channelId: a.channelId },
-    });
-    await node.patch(a.guildId, { track: { encoded } });
+    try {
+      await node.patch(a.guildId, {
+        voice: { token: a.token, endpoint: a.endpoint, sessionId: a.sessionId, channelId: a.channelId },
+      });
+      await node.patch(a.guildId, { track: { encoded } });
+      playing.push(a);
+    } catch (err) {
+      failures.push(err instanceof Error ? err.message : String(err));
+    }
   });
+  return { playing, failures };
+}
+
+/** More than this share of players failing to connect fails the run (fewer are reported). */
+const MAX_CONNECT_FAILURES = 0.1;
+
+function checkConnected(players: number, failed: number, firstError: string | undefined): void {
+  if (failed > players * MAX_CONNECT_FAILURES)
+    throw new Error(`${failed} of ${players} players failed to connect (${firstError ?? 'no error'})`);
 }
 
 /** Waits until the server receives ≥ 90 % of P players' packets over 250 ms; the time it took, s. */
@@ -330,14 +354,18 @@ async function runOne(
     const bots = await allocate(server, players, 1 + runIndex * 2, false);
     const t0 = performance.now();
     let encoded = '';
+    let connectFailures = 0;
+    let playing: Allocation[] = bots;
     if (a.port === null) {
-      await ask(
+      const joined = await ask<{ failed: number; firstError?: string }>(
         a.child,
         { type: 'join', allocations: bots, file },
         'joined',
         'library join',
         runDeadlineMs(players),
       );
+      checkConnected(players, joined.failed, joined.firstError);
+      connectFailures = joined.failed;
     } else {
       const node = new NodeClient(a.port);
       nodes.push(node);
@@ -346,8 +374,13 @@ async function runOne(
         data: { encoded: string };
       };
       encoded = loaded.data.encoded;
-      await playAll(node, bots, encoded);
+      const played = await playAll(node, bots, encoded);
+      checkConnected(players, played.failures.length, played.failures[0]);
+      connectFailures = played.failures.length;
+      playing = played.playing;
     }
+    // Per-player figures are over the players that play.
+    const live = players - connectFailures;
     const connectS = (performance.now() - t0) / 1000;
     await sleep(config.warmupMs);
 
@@ -379,7 +412,7 @@ async function runOne(
     // PATCH play under load: replace the track of up to 100 players, 10 at a time.
     const patchTimes: number[] = [];
     if (node !== undefined)
-      await inBatches(bots.slice(0, 100), 10, async (b) => {
+      await inBatches(playing.slice(0, 100), 10, async (b) => {
         const s = performance.now();
         await node.patch(b.guildId, { track: { encoded } });
         patchTimes.push(performance.now() - s);
@@ -411,7 +444,13 @@ async function runOne(
       const fresh = await allocate(server, players, 2 + runIndex * 2, false);
       kill(a.child);
       const killedAt = performance.now();
-      const moved = playAll(nodeB, fresh, encoded).catch((err: unknown) => errors.push(String(err)));
+      const moved = playAll(nodeB, fresh, encoded).then(
+        ({ failures }) => {
+          if (failures.length > 0)
+            errors.push(`migration: ${failures.length} players failed (${failures[0]})`);
+        },
+        (err: unknown) => errors.push(String(err)),
+      );
       migrationS = await untilFlowing(server, players, killedAt, 60_000);
       await moved;
     }
@@ -420,9 +459,10 @@ async function runOne(
       variant,
       players,
       connectS,
-      cpuCorePctPerPlayer: (((after.cpuUs - before.cpuUs) / 1000 / (windowS * 1000)) * 100) / players,
-      rssPerPlayerKiB: (after.rssBytes - baseline.rssBytes) / 1024 / players,
-      deliveredPct: (100 * (m1.packetsReceived - m0.packetsReceived)) / (players * 50 * windowS),
+      connectFailures,
+      cpuCorePctPerPlayer: (((after.cpuUs - before.cpuUs) / 1000 / (windowS * 1000)) * 100) / live,
+      rssPerPlayerKiB: (after.rssBytes - baseline.rssBytes) / 1024 / live,
+      deliveredPct: (100 * (m1.packetsReceived - m0.packetsReceived)) / (live * 50 * windowS),
       latenessP99Ms,
       frameStats,
       lateOver20msUnderStall,
@@ -455,6 +495,7 @@ function failed(variant: NodeBenchVariant, players: number, error: string): RunR
     variant,
     players,
     connectS: NaN,
+    connectFailures: 0,
     cpuCorePctPerPlayer: NaN,
     rssPerPlayerKiB: NaN,
     deliveredPct: NaN,
