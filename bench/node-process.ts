@@ -46,7 +46,7 @@ export interface NodeProcessCounters {
 
 export type NodeProcessMessage =
   | { type: 'ready'; port: number | null }
-  | { type: 'joined'; id: number; joinMs: number[] }
+  | { type: 'joined'; id: number; joinMs: number[]; failed: number; firstError?: string }
   | { type: 'counters'; id: number; counters: NodeProcessCounters }
   | { type: 'stalled'; id: number; stalls: number }
   | { type: 'error'; id: number; message: string };
@@ -83,26 +83,48 @@ else if (variant === 'djs-node')
 
 const connections: VoiceConnection[] = [];
 
-async function joinAll(allocations: readonly Allocation[], file: string): Promise<number[]> {
+/** Joins and plays every allocation; a join that fails is counted, not fatal (the driver judges). */
+async function joinAll(
+  allocations: readonly Allocation[],
+  file: string,
+): Promise<{ joinMs: number[]; failed: number; firstError?: string }> {
   const times: number[] = [];
+  const errors: string[] = [];
   await inBatches(allocations, 50, async (a) => {
-    const t0 = performance.now();
-    const connection = joinVoiceChannel({
-      guildId: a.guildId,
-      channelId: a.channelId,
-      adapterCreator: createTestAdapter(a).adapterCreator,
-      selfDeaf: true,
-      tls: { ca: tlsCa },
-      ...(engine === undefined ? {} : { engine }),
-    });
-    connections.push(connection);
-    await entersState(connection, 'ready', 60_000);
-    const player = new AudioPlayer();
-    connection.subscribe(player);
-    player.play(new Track(fileInput(file)));
-    times.push(performance.now() - t0);
+    try {
+      await joinOne(a, file, times);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
   });
-  return times;
+  return {
+    joinMs: times,
+    failed: errors.length,
+    ...(errors[0] === undefined ? {} : { firstError: errors[0] }),
+  };
+}
+
+async function joinOne(a: Allocation, file: string, times: number[]): Promise<void> {
+  const t0 = performance.now();
+  const connection = joinVoiceChannel({
+    guildId: a.guildId,
+    channelId: a.channelId,
+    adapterCreator: createTestAdapter(a).adapterCreator,
+    selfDeaf: true,
+    tls: { ca: tlsCa },
+    ...(engine === undefined ? {} : { engine }),
+  });
+  try {
+    await entersState(connection, 'ready', 60_000);
+  } catch (err) {
+    connection.destroy(); // left out of the run, not retrying in the background
+    throw err;
+  }
+  connections.push(connection);
+  const player = new AudioPlayer();
+  connection.subscribe(player);
+  player.play(new Track(fileInput(file)));
+  times.push(performance.now() - t0);
 }
 
 async function counters(): Promise<NodeProcessCounters> {
@@ -143,7 +165,10 @@ process.on('message', (raw: unknown) => {
   const fail = (err: unknown): void =>
     send({ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) });
   if (req.type === 'join')
-    joinAll(req.allocations, req.file).then((joinMs) => send({ type: 'joined', id: req.id, joinMs }), fail);
+    joinAll(req.allocations, req.file).then(
+      (joined) => send({ type: 'joined', id: req.id, ...joined }),
+      fail,
+    );
   else if (req.type === 'counters')
     counters().then((c) => send({ type: 'counters', id: req.id, counters: c }), fail);
   else if (req.type === 'stall')

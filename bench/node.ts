@@ -7,15 +7,24 @@
  * - `library`: the in-process voxcord library (joinVoiceChannel + AudioPlayer; the protocol
  *   layer's cost is the difference);
  * - `djs-node`: the same node front end over @discordjs/voice + davey.
+ * One server process per size P (its P deaf members joined once), the variants in turn against it
+ * (order reversed at every other size, so a drift in the machine's load does not favour one).
  * Measured per run: CPU (% of one core) and RSS per player over the window, packets at the server
  * against 50 per player per second, p99 send lateness (voxcord: the engine's own histograms; djs:
  * its main-thread UDP sends against the 20 ms grid), frameStats deficit and nulled (the node's own
  * `stats` messages), late frames (> 20 ms) under a 100 ms main-thread stall every second, p99 of a
  * PATCH play under load, and the seconds to migrate all P players to a second node of the same
- * kind after a SIGKILL (until the server gets 90 % of the expected packets again).
+ * kind after a SIGKILL (until the server gets 90 % of the expected packets again), at one size
+ * only (the smallest by default: it doubles that run's connections).
+ *
+ * Every run has a deadline (60 s + 0.25 s per player) after which its processes are killed and
+ * the run is reported as failed; a failed server start fails that size only. Children exit when
+ * this process goes (IPC disconnect), so nothing lingers.
  *
  * Options: --quick (P = 20, short windows) --sizes=100,500,1000 --variants=voxcord-node,library,djs-node
- *          --window-ms=10000 --warmup-ms=3000 --no-migration --no-stall
+ *          --window-ms=4000 --warmup-ms=2000 --migration-at=P --no-migration --no-stall
+ *          --profile=dir (CPU profiles of the node processes; implies --no-migration)
+ *          --json=file (also write the results there: `npm run bench` runs this scenario so)
  * Writes bench/results/node-latest.{json,md} (full runs) or partial.node.{json,md}, and prints a table.
  */
 import { fork } from 'node:child_process';
@@ -33,6 +42,8 @@ import { inBatches } from './clients/types.js';
 import { isRecord, request } from './ipc.js';
 import type { Allocation, ServerMark, ServerMessage } from './ipc.js';
 import type { NodeBenchVariant, NodeProcessCounters, NodeProcessMessage } from './node-process.js';
+import { checkNodeTargets, nodeTable, nodeTargetsTable } from './node-report.js';
+import type { NodeRunResult } from './node-report.js';
 import { countAtLeast, histogramDeltas } from './stats.js';
 import { encodeToneFrames } from './tone.js';
 
@@ -47,9 +58,12 @@ interface Config {
   variants: NodeBenchVariant[];
   windowMs: number;
   warmupMs: number;
-  migration: boolean;
+  /** The size whose run also measures migration (null: none). */
+  migrationAt: number | null;
   stall: boolean;
   full: boolean;
+  profileDir: string | undefined;
+  json: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Config {
@@ -61,25 +75,38 @@ function parseArgs(argv: readonly string[]): Config {
   if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error('--sizes must be positive integers');
   const variants = (list('variants') ?? VARIANTS) as NodeBenchVariant[];
   for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`unknown variant ${v}`);
-  const windowMs = Number(get('window-ms') ?? (quick ? 4000 : 10_000));
-  const warmupMs = Number(get('warmup-ms') ?? (quick ? 1500 : 3000));
+  const windowMs = Number(get('window-ms') ?? (quick ? 3000 : 4000));
+  const warmupMs = Number(get('warmup-ms') ?? (quick ? 1500 : 2000));
+  const profileDir = get('profile');
+  const migrationAt =
+    argv.includes('--no-migration') || profileDir !== undefined
+      ? null
+      : Number(get('migration-at') ?? Math.min(...sizes));
+  const json = get('json');
   return {
     sizes,
     variants,
     windowMs,
     warmupMs,
-    migration: !argv.includes('--no-migration'),
+    migrationAt,
     stall: !argv.includes('--no-stall'),
-    full: argv.length === 0,
+    full: argv.filter((a) => !a.startsWith('--json=')).length === 0,
+    profileDir: profileDir === undefined ? undefined : path.resolve(profileDir),
+    json,
   };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function forkTs(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+function forkTs(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  execArgv: string[] = [],
+): ChildProcess {
   return fork(path.join(here, file), args, {
     cwd: root,
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...execArgv],
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -191,29 +218,12 @@ function windowLateness(
   return variant === 'djs-node' ? after.lateness : histogramDeltas(before.lateness, after.lateness);
 }
 
-interface RunResult {
-  variant: NodeBenchVariant;
-  players: number;
-  connectS: number;
-  cpuCorePctPerPlayer: number;
-  rssPerPlayerKiB: number;
-  deliveredPct: number;
-  latenessP99Ms: number | null;
-  frameStats: { sent: number; nulled: number; deficit: number } | null;
-  lateOver20msUnderStall: number | null;
-  stalls: number | null;
-  patchPlayP99Ms: number | null;
-  migrationS: number | null;
-  errors: string[];
-}
+type RunResult = NodeRunResult;
 
-async function startServer(): Promise<{
-  child: ChildProcess;
-  ready: Extract<ServerMessage, { type: 'ready' }>;
-}> {
+async function startServer(children: ChildProcess[]): Promise<Extract<ServerMessage, { type: 'ready' }>> {
   const child = forkTs('server-process.ts', [JSON.stringify({ dave: true })]);
-  const ready = await once<Extract<ServerMessage, { type: 'ready' }>>(child, 'ready', 'server');
-  return { child, ready };
+  children.push(child);
+  return once<Extract<ServerMessage, { type: 'ready' }>>(child, 'ready', 'server');
 }
 
 async function mark(server: ChildProcess): Promise<ServerMark> {
@@ -242,13 +252,24 @@ async function startSide(
   variant: NodeBenchVariant,
   ca: string,
   caFile: string,
+  children: ChildProcess[],
+  profileDir: string | undefined,
 ): Promise<{ child: ChildProcess; port: number | null }> {
-  const child = forkTs('node-process.ts', [variant], {
-    ...process.env,
-    VOXCORD_BENCH_CA: ca,
-    NODE_EXTRA_CA_CERTS: caFile,
-    VOXCORD_BENCH_STATS_MS: '1000',
-  });
+  const child = forkTs(
+    'node-process.ts',
+    [variant],
+    {
+      ...process.env,
+      VOXCORD_BENCH_CA: ca,
+      NODE_EXTRA_CA_CERTS: caFile,
+      VOXCORD_BENCH_STATS_MS: '1000',
+    },
+    profileDir === undefined
+      ? []
+      : // One file per thread (main, media worker, loader), named by Node with pid and thread id.
+        ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${variant}-${Date.now()}`)}`],
+  );
+  children.push(child);
   const ready = await once<Extract<NodeProcessMessage, { type: 'ready' }>>(child, 'ready', variant);
   return { child, port: ready.port };
 }
@@ -260,16 +281,38 @@ const counters = async (child: ChildProcess): Promise<NodeProcessCounters> =>
 /**
  * Plays `encoded` for every allocation on `node` (voice, then the track), 50 joins at a time: the
  * node answers PATCH voice before the join, so each waits for the player's connected playerUpdate.
+ * A player that fails (a PATCH refused, or no voice after 30 s on a loaded machine) is left out:
+ * the allocations that play, and the first errors.
  */
-async function playAll(node: NodeClient, allocations: readonly Allocation[], encoded: string): Promise<void> {
+async function playAll(
+  node: NodeClient,
+  allocations: readonly Allocation[],
+  encoded: string,
+): Promise<{ playing: Allocation[]; failures: string[] }> {
+  const playing: Allocation[] = [];
+  const failures: string[] = [];
   await inBatches(allocations, 50, async (a) => {
-    await node.patch(a.guildId, {
-      voice: { token: a.token, endpoint: a.endpoint, sessionId: a.sessionId, channelId: a.channelId },
-    });
-    await node.patch(a.guildId, { track: { encoded } });
-    for (const since = performance.now(); !node.connected.has(a.guildId); await sleep(20))
-      if (performance.now() - since > 30_000) throw new Error(`player ${a.guildId}: no voice after 30 s`);
+    try {
+      await node.patch(a.guildId, {
+        voice: { token: a.token, endpoint: a.endpoint, sessionId: a.sessionId, channelId: a.channelId },
+      });
+      await node.patch(a.guildId, { track: { encoded } });
+      for (const since = performance.now(); !node.connected.has(a.guildId); await sleep(20))
+        if (performance.now() - since > 30_000) throw new Error(`player ${a.guildId}: no voice after 30 s`);
+      playing.push(a);
+    } catch (err) {
+      failures.push(err instanceof Error ? err.message : String(err));
+    }
   });
+  return { playing, failures };
+}
+
+/** More than this share of players failing to connect fails the run (fewer are reported). */
+const MAX_CONNECT_FAILURES = 0.1;
+
+function checkConnected(players: number, failed: number, firstError: string | undefined): void {
+  if (failed > players * MAX_CONNECT_FAILURES)
+    throw new Error(`${failed} of ${players} players failed to connect (${firstError ?? 'no error'})`);
 }
 
 /** Waits until the server receives ≥ 90 % of P players' packets over 250 ms; the time it took, s. */
@@ -290,35 +333,46 @@ async function untilFlowing(
   return null;
 }
 
+/** The server of one size: its process, CA, and the P deaf members already in their calls. */
+interface SizeServer {
+  child: ChildProcess;
+  ca: string;
+  caFile: string;
+}
+
+/** Per-run deadline: generous for a loaded 2-core machine, finite for an unattended run. */
+const runDeadlineMs = (players: number): number => 60_000 + players * 250;
+
 async function runOne(
   config: Config,
   variant: NodeBenchVariant,
   players: number,
   file: string,
-  dir: string,
+  { child: server, ca, caFile }: SizeServer,
+  /** Distinct per run on this server (voice session ids). */
+  runIndex: number,
+  sides: ChildProcess[],
 ): Promise<RunResult> {
-  const { child: server, ready } = await startServer();
-  const caFile = path.join(dir, 'ca.pem');
-  writeFileSync(caFile, ready.tlsCa ?? '');
-  const sides: ChildProcess[] = [];
   const nodes: NodeClient[] = [];
   const errors: string[] = [];
   try {
-    const memberAllocations = await allocate(server, players, 0, true);
-    await ask(
-      server,
-      { type: 'members', allocations: memberAllocations, play: false, dave: true },
-      'members-ready',
-      'members',
-    );
-    const a = await startSide(variant, ready.tlsCa ?? '', caFile);
-    sides.push(a.child);
+    const a = await startSide(variant, ca, caFile, sides, config.profileDir);
     const baseline = await counters(a.child);
-    const bots = await allocate(server, players, 1, false);
+    const bots = await allocate(server, players, 1 + runIndex * 2, false);
     const t0 = performance.now();
     let encoded = '';
+    let connectFailures = 0;
+    let playing: Allocation[] = bots;
     if (a.port === null) {
-      await ask(a.child, { type: 'join', allocations: bots, file }, 'joined', 'library join', 600_000);
+      const joined = await ask<{ failed: number; firstError?: string }>(
+        a.child,
+        { type: 'join', allocations: bots, file },
+        'joined',
+        'library join',
+        runDeadlineMs(players),
+      );
+      checkConnected(players, joined.failed, joined.firstError);
+      connectFailures = joined.failed;
     } else {
       const node = new NodeClient(a.port);
       nodes.push(node);
@@ -327,8 +381,13 @@ async function runOne(
         data: { encoded: string };
       };
       encoded = loaded.data.encoded;
-      await playAll(node, bots, encoded);
+      const played = await playAll(node, bots, encoded);
+      checkConnected(players, played.failures.length, played.failures[0]);
+      connectFailures = played.failures.length;
+      playing = played.playing;
     }
+    // Per-player figures are over the players that play.
+    const live = players - connectFailures;
     const connectS = (performance.now() - t0) / 1000;
     await sleep(config.warmupMs);
 
@@ -360,7 +419,7 @@ async function runOne(
     // PATCH play under load: replace the track of up to 100 players, 10 at a time.
     const patchTimes: number[] = [];
     if (node !== undefined)
-      await inBatches(bots.slice(0, 100), 10, async (b) => {
+      await inBatches(playing.slice(0, 100), 10, async (b) => {
         const s = performance.now();
         await node.patch(b.guildId, { track: { encoded } });
         patchTimes.push(performance.now() - s);
@@ -384,16 +443,21 @@ async function runOne(
 
     // Migration: a second node of the same kind takes every player after a SIGKILL of the first.
     let migrationS: number | null = null;
-    if (config.migration && node !== undefined) {
-      const b = await startSide(variant, ready.tlsCa ?? '', caFile);
-      sides.push(b.child);
+    if (config.migrationAt === players && node !== undefined) {
+      const b = await startSide(variant, ca, caFile, sides, undefined);
       const nodeB = new NodeClient(b.port ?? 0);
       nodes.push(nodeB);
       await nodeB.open();
-      const fresh = await allocate(server, players, 2, false);
+      const fresh = await allocate(server, players, 2 + runIndex * 2, false);
       kill(a.child);
       const killedAt = performance.now();
-      const moved = playAll(nodeB, fresh, encoded).catch((err: unknown) => errors.push(String(err)));
+      const moved = playAll(nodeB, fresh, encoded).then(
+        ({ failures }) => {
+          if (failures.length > 0)
+            errors.push(`migration: ${failures.length} players failed (${failures[0]})`);
+        },
+        (err: unknown) => errors.push(String(err)),
+      );
       migrationS = await untilFlowing(server, players, killedAt, 60_000);
       await moved;
     }
@@ -402,9 +466,10 @@ async function runOne(
       variant,
       players,
       connectS,
-      cpuCorePctPerPlayer: (((after.cpuUs - before.cpuUs) / 1000 / (windowS * 1000)) * 100) / players,
-      rssPerPlayerKiB: (after.rssBytes - baseline.rssBytes) / 1024 / players,
-      deliveredPct: (100 * (m1.packetsReceived - m0.packetsReceived)) / (players * 50 * windowS),
+      connectFailures,
+      cpuCorePctPerPlayer: (((after.cpuUs - before.cpuUs) / 1000 / (windowS * 1000)) * 100) / live,
+      rssPerPlayerKiB: (after.rssBytes - baseline.rssBytes) / 1024 / live,
+      deliveredPct: (100 * (m1.packetsReceived - m0.packetsReceived)) / (live * 50 * windowS),
       latenessP99Ms,
       frameStats,
       lateOver20msUnderStall,
@@ -415,34 +480,120 @@ async function runOne(
     };
   } finally {
     for (const n of nodes) n.close();
+    // A profiled process must exit by itself to write its profile (it exits on disconnect).
+    if (config.profileDir !== undefined) await Promise.all(sides.map((s) => stopGently(s, 10_000)));
     for (const s of sides) kill(s);
-    kill(server);
   }
 }
 
-function table(results: readonly RunResult[]): string {
-  const f = (v: number | null | undefined, d = 2): string =>
-    v === null || v === undefined ? 'n/a' : v.toFixed(d);
-  const rows = results.map((r) =>
-    [
-      r.variant,
-      r.players,
-      f(r.cpuCorePctPerPlayer, 3),
-      f(r.rssPerPlayerKiB, 0),
-      f(r.deliveredPct, 1),
-      f(r.latenessP99Ms),
-      r.frameStats === null ? 'n/a' : `${r.frameStats.deficit} / ${r.frameStats.nulled}`,
-      r.lateOver20msUnderStall === null ? 'n/a' : `${r.lateOver20msUnderStall} (${r.stalls ?? 0} stalls)`,
-      f(r.patchPlayP99Ms, 1),
-      f(r.migrationS, 2),
-      f(r.connectS, 1),
-    ].join(' | '),
-  );
-  return [
-    'variant | P | CPU %core/player | RSS KiB/player | delivered % | p99 lateness ms | frameStats deficit / nulled | late > 20 ms under stall | PATCH play p99 ms | migration s | connect s',
-    '--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---',
-    ...rows,
-  ].join('\n');
+/** Disconnects a child (it exits on its own) and waits for it, killing it after `ms`. */
+async function stopGently(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.connected) child.disconnect();
+  const timer = setTimeout(() => kill(child), ms);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A run that failed: its error, and no figures. */
+function failed(variant: NodeBenchVariant, players: number, error: string): RunResult {
+  return {
+    variant,
+    players,
+    connectS: NaN,
+    connectFailures: 0,
+    cpuCorePctPerPlayer: NaN,
+    rssPerPlayerKiB: NaN,
+    deliveredPct: NaN,
+    latenessP99Ms: null,
+    frameStats: null,
+    lateOver20msUnderStall: null,
+    stalls: null,
+    patchPlayP99Ms: null,
+    migrationS: null,
+    errors: [error],
+  };
+}
+
+/** runOne under its deadline: past it, the run's processes are killed and the run fails. */
+async function runGuarded(
+  config: Config,
+  variant: NodeBenchVariant,
+  players: number,
+  file: string,
+  server: SizeServer,
+  runIndex: number,
+): Promise<RunResult> {
+  const sides: ChildProcess[] = [];
+  let timedOut = false;
+  const limit = runDeadlineMs(players) + (config.migrationAt === players ? runDeadlineMs(players) : 0);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    for (const s of sides) kill(s);
+  }, limit);
+  try {
+    return await runOne(config, variant, players, file, server, runIndex, sides);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return failed(variant, players, timedOut ? `timed out after ${limit / 1000} s (${message})` : message);
+  } finally {
+    clearTimeout(timer);
+    for (const s of sides) kill(s);
+  }
+}
+
+/** Every variant at one size, against one server with its members. */
+async function runSize(
+  config: Config,
+  players: number,
+  order: readonly NodeBenchVariant[],
+  file: string,
+  dir: string,
+): Promise<RunResult[]> {
+  const spawned: ChildProcess[] = [];
+  const results: RunResult[] = [];
+  try {
+    // A server that never becomes ready must not hold the run up.
+    const ready = await withTimeout(startServer(spawned), 60_000, 'server start');
+    const server = spawned[0]!;
+    const caFile = path.join(dir, `ca-${players}.pem`);
+    writeFileSync(caFile, ready.tlsCa ?? '');
+    const members = await allocate(server, players, 0, true);
+    await ask(
+      server,
+      { type: 'members', allocations: members, play: false, dave: true },
+      'members-ready',
+      'members',
+      runDeadlineMs(players),
+    );
+    const sizeServer = { child: server, ca: ready.tlsCa ?? '', caFile };
+    for (const [i, variant] of order.entries()) {
+      process.stderr.write(`node bench: ${variant}, P = ${players}\n`);
+      const r = await runGuarded(config, variant, players, file, sizeServer, i);
+      if (r.errors.length > 0)
+        process.stderr.write(`node bench: ${variant}, P = ${players}: ${r.errors.join('; ')}\n`);
+      results.push(r);
+    }
+  } catch (err) {
+    const message = `size ${players} failed: ${err instanceof Error ? err.message : String(err)}`;
+    process.stderr.write(`node bench: ${message}\n`);
+    for (const v of order)
+      if (!results.some((r) => r.variant === v)) results.push(failed(v, players, message));
+  } finally {
+    for (const c of spawned) kill(c);
+  }
+  return results;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 async function main(): Promise<void> {
@@ -450,24 +601,37 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-node-bench-'));
   try {
     const file = path.join(dir, 'tone.ogg');
-    // 60 s of a tone: longer than any run's play time, so no track ends inside a window.
+    // 4 min of a tone: longer than any run's play time (P = 1000 connects for a while), so no
+    // track ends inside a window.
     const writer = createOggOpusWriter(file);
-    for (const f of await encodeToneFrames(60)) writer.write(f);
+    for (const f of await encodeToneFrames(240)) writer.write(f);
     await writer.close();
+    const started = performance.now();
     const results: RunResult[] = [];
-    for (const players of config.sizes)
-      for (const variant of config.variants) {
-        process.stderr.write(`node bench: ${variant}, P = ${players}\n`);
-        results.push(await runOne(config, variant, players, file, dir));
-      }
-    const out = table(results);
+    for (const [i, players] of config.sizes.entries()) {
+      const order = i % 2 === 0 ? config.variants : [...config.variants].reverse();
+      results.push(...(await runSize(config, players, order, file, dir)));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const targets = checkNodeTargets(results);
+    const note =
+      `${config.warmupMs / 1000} s warm-up, ${config.windowMs / 1000} s window, ` +
+      (config.stall ? `${config.windowMs / 1000} s of stalls, ` : '') +
+      (config.migrationAt === null ? 'no migration' : `migration at P = ${config.migrationAt}`) +
+      `; one round; whole scenario ${seconds.toFixed(0)} s.`;
+    const out = `${note}\n\n${nodeTable(results)}\n\nTargets:\n\n${nodeTargetsTable(targets)}`;
     console.log(out);
+    if (config.json !== undefined)
+      writeFileSync(
+        config.json,
+        JSON.stringify({ config, results, targets, seconds, markdown: out }, null, 2),
+      );
     mkdirSync(path.join(here, 'results'), { recursive: true });
     const name = config.full ? 'node-latest' : 'partial.node'; // partial.* is git-ignored
     writeFileSync(
       path.join(here, 'results', `${name}.json`),
       JSON.stringify(
-        { machine: { cpus: os.cpus().length, node: process.version }, config, results },
+        { machine: { cpus: os.cpus().length, node: process.version }, config, results, targets },
         null,
         2,
       ),

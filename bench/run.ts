@@ -5,8 +5,10 @@
  * Writes bench/results/latest.{json,md} (full runs) or partial.{json,md}. See BENCHMARKS.md.
  *
  * Options (BENCHMARKS.md has the list): --quick --rounds --warmup-ms --window-ms --scenarios
- *          --n --encode-n --stall-n --joins --receive-n --variants --no-micro --no-docs
+ *          --n --encode-n --stall-n --joins --receive-n --node-sizes --variants --no-micro --no-docs
  *          --profile[=dir] --window-profile=dir
+ * The `node` scenario (issue 15: voxcord node, library, djs-backed node) runs bench/node.ts in a
+ * child process after the others; its table and target verdicts get their own section.
  * A full run (no option that narrows or shortens it) also pastes the tables into BENCHMARKS.md.
  */
 import { fork } from 'node:child_process';
@@ -36,7 +38,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
 /** Plan entries, in run order (see BENCHMARKS.md for each). */
-const PLAN_IDS = ['send', 'send-dave', 'encode', 'stall', 'first-audio', 'receive'] as const;
+const PLAN_IDS = ['send', 'send-dave', 'encode', 'stall', 'first-audio', 'receive', 'node'] as const;
 type PlanId = (typeof PLAN_IDS)[number];
 
 /**
@@ -53,6 +55,8 @@ interface Config {
   encodeSizes: number[];
   joins: number;
   receiveN: number;
+  /** Player counts of the node scenario (bench/node.ts). */
+  nodeSizes: string;
   rounds: number;
   warmupMs: number;
   windowMs: number;
@@ -81,7 +85,17 @@ function parseArgs(argv: readonly string[]): Config {
   };
   const variantIds = get('variants')?.split(',');
   const scenarioIds = get('scenarios')?.split(',');
-  const subset = ['n', 'encode-n', 'stall-n', 'joins', 'receive-n', 'rounds', 'warmup-ms', 'window-ms'];
+  const subset = [
+    'n',
+    'encode-n',
+    'stall-n',
+    'joins',
+    'receive-n',
+    'node-sizes',
+    'rounds',
+    'warmup-ms',
+    'window-ms',
+  ];
   const full =
     !quick &&
     variantIds === undefined &&
@@ -93,6 +107,7 @@ function parseArgs(argv: readonly string[]): Config {
     encodeSizes: (get('encode-n') ?? '50,150').split(',').map(Number),
     joins: num('joins', quick ? 3 : 5),
     receiveN: num('receive-n', 100),
+    nodeSizes: get('node-sizes') ?? (quick ? '20' : '100,500,1000'),
     rounds: num('rounds', quick ? 1 : 2),
     warmupMs: num('warmup-ms', quick ? 1_000 : 2_000),
     windowMs: num('window-ms', quick ? 2_000 : 4_000),
@@ -461,6 +476,8 @@ function buildPlan(config: Config): PlanEntry[] {
       case 'receive':
         add(id, { kind: 'receive', n: config.receiveN, dave: false, ...timing });
         break;
+      case 'node':
+        break; // its own processes: runNodeScenario()
     }
   }
   return plan;
@@ -486,13 +503,36 @@ function describe(record: RunRecord): string {
   return '';
 }
 
+/** Its results as bench/node.ts writes them with --json. */
+interface NodeScenarioOutput {
+  markdown: string;
+  results: unknown[];
+  targets: unknown[];
+  seconds: number;
+}
+
+/**
+ * The node scenario (issue 15): bench/node.ts in a child, its three variants side by side at
+ * each size. Its own deadlines end a stuck run; this one (30 min) ends a stuck scenario.
+ */
+async function runNodeScenario(config: Config, tmp: string): Promise<NodeScenarioOutput | { error: string }> {
+  const out = path.join(tmp, 'node.json');
+  const args = [
+    `--sizes=${config.nodeSizes}`,
+    `--json=${out}`,
+    ...(config.windowMs === 4_000 ? [] : [`--window-ms=${config.windowMs}`]),
+  ];
+  if (config.warmupMs !== 2_000) args.push(`--warmup-ms=${config.warmupMs}`);
+  const child = forkTs('node.ts', process.env, [], args);
+  await waitExit(child, 30 * 60_000);
+  if (!existsSync(out))
+    return {
+      error: `bench/node.ts ended without results (exit ${String(child.exitCode ?? child.signalCode)})`,
+    };
+  return JSON.parse(readFileSync(out, 'utf8')) as NodeScenarioOutput;
+}
+
 async function main(): Promise<void> {
-  // The node benchmark (issue 15) is its own scenario with its own processes: bench/node.ts.
-  if (process.argv.includes('--scenarios=node')) {
-    const args = process.argv.slice(2).filter((a) => a !== '--scenarios=node');
-    await waitExit(forkTs('node.ts', process.env, [], args), 24 * 3600_000);
-    return;
-  }
   const config = parseArgs(process.argv.slice(2));
   const started = performance.now();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'voxcord-bench-'));
@@ -528,6 +568,12 @@ async function main(): Promise<void> {
         }
       }
     }
+    let node: NodeScenarioOutput | { error: string } | undefined;
+    if (config.scenarios.includes('node')) {
+      log(`node scenario (bench/node.ts, P = ${config.nodeSizes})`);
+      node = await runNodeScenario(config, tmp);
+      log('error' in node ? `  node: FAILED: ${node.error}` : `  node: done in ${node.seconds.toFixed(0)} s`);
+    }
     const micro: Record<string, string> = {};
     let scaling: ScalingResult | undefined;
     if (config.micro) {
@@ -562,11 +608,17 @@ async function main(): Promise<void> {
     const microText = Object.entries(micro)
       .map(([file, text]) => `\`bench/${file}\`:\n\n\`\`\`\n${text}\n\`\`\``)
       .join('\n\n');
+    const nodeText =
+      node === undefined
+        ? ''
+        : `\n## voxcord node (issue 15): P players, passthrough Ogg/Opus, DAVE on\n\n` +
+          ('error' in node ? `Not measured: ${node.error}\n` : `${node.markdown}\n`);
     const md =
       `# Latest bench results (${new Date().toISOString()})\n\n${table}\n\n## Targets\n\n${targetsTable(targets)}\n` +
       (scaling
         ? `\n## Engine scaling, 1 vs 2 workers (\`bench/engine-scaling.ts\`)\n\n${scalingTable(scaling)}\n`
         : '') +
+      nodeText +
       (microText ? `\n## Micro-benchmarks\n\n${microText}\n` : '');
     const outDir = path.join(here, 'results');
     mkdirSync(outDir, { recursive: true });
@@ -574,7 +626,7 @@ async function main(): Promise<void> {
     const name = config.full ? 'latest' : 'partial';
     writeFileSync(
       path.join(outDir, `${name}.json`),
-      `${JSON.stringify({ date: new Date().toISOString(), machine: m, config, targets, summaries, runs, scaling, micro, totalSeconds: totalS }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), machine: m, config, targets, summaries, runs, scaling, node, micro, totalSeconds: totalS }, null, 2)}\n`,
     );
     writeFileSync(path.join(outDir, `${name}.md`), md);
     if (config.docs) pasteIntoDocs(md);

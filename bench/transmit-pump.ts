@@ -9,6 +9,7 @@
  *   readable    transmit() over an object-mode Readable (session.playOpus(stream))
  *   relay       a ConnectionPlayback over an object-mode Readable (connection.playOpus(stream))
  *   player      an AudioPlayer (one Opus passthrough track) through a ConnectionPlayback
+ *   player-file the same with an Ogg Opus file (fileInput), as the voxcord node plays tracks
  *
  * Run: npx tsx bench/transmit-pump.ts [N] [src root, default ../src] [scenario,...]
  *      npx tsx bench/transmit-pump.ts ab <base src root> [rounds] [N,...] [head src root]
@@ -17,17 +18,21 @@
  */
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createOggOpusWriter } from '../src/receive/recorder.js';
 import { median } from './stats.js';
+import { encodeToneFrames } from './tone.js';
 
 const HIGH_WATER = 15;
 const LOW_WATER = 5;
 const TICK_MS = 20;
 const WARMUP_MS = 1_000;
 const WINDOW_MS = 3_000;
-const SCENARIOS = ['feed', 'sync', 'async', 'readable', 'relay', 'player'] as const;
+const SCENARIOS = ['feed', 'sync', 'async', 'readable', 'relay', 'player', 'player-file'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,6 +83,17 @@ async function* endlessAsync(list: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (let i = 0; ; i++) yield list[i % list.length]!;
 }
 
+/** A 60 s Ogg Opus tone in a temporary file (longer than a scenario runs). */
+async function oggFile(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'voxcord-pump-'));
+  const file = join(dir, 'tone.ogg');
+  const writer = createOggOpusWriter(file);
+  for (const f of await encodeToneFrames(60)) writer.write(f);
+  await writer.close();
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return file;
+}
+
 interface Stoppable {
   stop(): void;
 }
@@ -91,15 +107,17 @@ async function runScenario(src: string, scenario: Scenario, n: number): Promise<
   const { ConnectionPlayback } = (await load('gateway/playback.ts')) as {
     ConnectionPlayback: new (source: unknown) => Stoppable & { attach(session: unknown): void };
   };
-  const { AudioPlayer, opusFramesInput } = (await load('player/index.ts')) as {
+  const { AudioPlayer, opusFramesInput, fileInput } = (await load('player/index.ts')) as {
     AudioPlayer: new () => Stoppable & {
       play(input: unknown): unknown;
       attach(target: unknown): void;
       destroy(): void;
     };
     opusFramesInput: (source: () => Iterable<Uint8Array>) => unknown;
+    fileInput: (path: string, options: { probe: 'none' }) => unknown;
   };
   const list = frames();
+  const file = scenario === 'player-file' ? await oggFile() : undefined;
   const channels: FakeChannel[] = [];
   const stops: (() => void)[] = [];
   for (let i = 0; i < n; i++) {
@@ -140,7 +158,9 @@ async function runScenario(src: string, scenario: Scenario, n: number): Promise<
       stops.push(() => p.stop());
     } else {
       const player = new AudioPlayer();
-      player.play(opusFramesInput(() => endless(list)));
+      player.play(
+        file === undefined ? opusFramesInput(() => endless(list)) : fileInput(file, { probe: 'none' }),
+      );
       player.attach({
         playOpus: (source: unknown) => {
           const p = new ConnectionPlayback(source);

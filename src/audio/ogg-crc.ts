@@ -10,9 +10,18 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-/** CRC-32, polynomial 0x04c11db7, initial 0, MSB first (not reflected), no final xor. */
-export function oggCrc(bytes: Uint8Array): number {
+/**
+ * CRC-32, polynomial 0x04c11db7, initial 0, MSB first (not reflected), no final xor. With
+ * `checksumAt`, the 4 bytes there count as zero: a page's checksum checked in place (RFC 3533
+ * computes it with its own field zeroed), without copying the page.
+ */
+export function oggCrc(bytes: Uint8Array, checksumAt?: number): number {
+  const n = bytes.length;
+  const skipFrom = checksumAt ?? n;
+  const skipTo = Math.min(n, skipFrom + 4);
   let crc = 0;
-  for (const b of bytes) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ b) & 0xff]!) >>> 0;
-  return crc;
+  for (let i = 0; i < skipFrom; i++) crc = (crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ bytes[i]!) & 0xff]!;
+  for (let i = skipFrom; i < skipTo; i++) crc = (crc << 8) ^ CRC_TABLE[(crc >>> 24) & 0xff]!;
+  for (let i = skipTo; i < n; i++) crc = (crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ bytes[i]!) & 0xff]!;
+  return crc >>> 0;
 }

@@ -29,6 +29,7 @@ import { webmOpusInput } from '../player/inputs/webm-opus.js';
 import { Track } from '../player/track.js';
 import type { FilterSettings } from '../player/filters/chain.js';
 import { entersState } from '../util/enters-state.js';
+import { SharedInterval } from '../util/shared-interval.js';
 import type { VoiceTlsOptions } from '../voice/voice-socket.js';
 import type {
   BackendPlayer,
@@ -71,6 +72,8 @@ export interface VoiceBackendOptions {
 
 /** How often the stuck watchdog looks at the player's counters (main thread, cheap). */
 const STUCK_CHECK_MS = 250;
+/** Every player's stuck and cleanup checks run from this one timer. */
+const watchdog = new SharedInterval(STUCK_CHECK_MS);
 
 /**
  * lavaplayer's severities: 'common' = a known outside cause (the file or URL is unavailable),
@@ -192,7 +195,7 @@ class VoicePlayer implements BackendPlayer {
   /** The frame counts of the connections this player had before the current one. */
   private readonly pastFrames = { sent: 0, nulled: 0 };
   /** The stuck watchdog: the counters when a frame last went out, and whether this stall was reported. */
-  private readonly stuckTimer: NodeJS.Timeout;
+  private readonly stopWatchdog: () => void;
   private stuckBase: { sent: number; nulled: number; at: number; any: boolean } | undefined;
   private stuckReported = false;
   /** Since when the current track has had no voice connection to play on (cleanup). */
@@ -206,11 +209,10 @@ class VoicePlayer implements BackendPlayer {
     const stuckMs = options.stuckThresholdMs ?? 10_000;
     this.player = new AudioPlayer({ stallTimeoutMs: Math.max(stuckMs, options.inputTimeoutMs ?? 30_000) });
     const cleanupMs = options.cleanupThresholdMs ?? 60_000;
-    this.stuckTimer = setInterval(() => {
+    this.stopWatchdog = watchdog.add(() => {
       this.checkStuck(stuckMs);
       this.checkCleanup(cleanupMs);
-    }, STUCK_CHECK_MS);
-    this.stuckTimer.unref();
+    });
     this.player.on('trackStart', (track) => {
       if (track !== this.current) return;
       if (this.startMs > 0) this.player.seek(this.startMs);
@@ -402,7 +404,7 @@ class VoicePlayer implements BackendPlayer {
   destroy(): void {
     this.generation++;
     this.current = undefined;
-    clearInterval(this.stuckTimer);
+    this.stopWatchdog();
     this.dropConnection();
     this.player.destroy();
   }

@@ -19,7 +19,10 @@ import { loadOpus } from '../audio/opus.js';
 import type { OpusCodecFactory } from '../audio/opus.js';
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
 import { FRAME_DURATION_MS, OPUS_SILENCE_FRAME } from '../protocol/constants.js';
+import { Interrupt } from '../util/interrupt.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { NOT_READY } from '../voice/frame-pull.js';
+import type { NotReady } from '../voice/frame-pull.js';
 import type { Transmission } from '../voice/transmit.js';
 import { FrameFanout, DEFAULT_FANOUT_WINDOW } from './fanout.js';
 import { FilterChain } from './filters/chain.js';
@@ -156,18 +159,30 @@ class Slot {
   ended = false;
   /** The input ended while its track's timescale still holds output (drained before the end). */
   inputDone = false;
-  readonly closed: Promise<typeof CLOSED>;
-  private wake: () => void = () => undefined;
+  /** Ends the slot's pending input wait: for good when it closes, once when a read stalls. */
+  readonly interrupt = new Interrupt<typeof CLOSED | typeof STALLED>();
+  /** The slot's one stall timer, re-armed at each guarded read (not a timer per read). */
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly track: Track,
     readonly layer: 'main' | 'overlay',
-  ) {
-    this.closed = new Promise((resolve) => (this.wake = () => resolve(CLOSED)));
+  ) {}
+
+  /** A guarded read starts: STALLED reaches it if it is still pending after `ms`. */
+  watchStall(ms: number): void {
+    if (this.stallTimer === undefined) this.stallTimer = setTimeout(() => this.interrupt.poke(STALLED), ms);
+    else this.stallTimer.refresh().ref();
+  }
+
+  /** The read is over: the timer may fire idle, and holds nothing open meanwhile. */
+  unwatchStall(): void {
+    this.stallTimer?.unref();
   }
 
   close(): void {
-    this.wake();
+    this.interrupt.fire(CLOSED);
+    clearTimeout(this.stallTimer);
     const source = this.source;
     this.source = undefined;
     try {
@@ -269,7 +284,11 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         'positionIntervalMs must be 0 (off) or a positive number of ms',
       );
     this.mixer = new Mixer(() => this.codec());
-    this.fanout = new FrameFanout(() => this.produce(), options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW);
+    this.fanout = new FrameFanout(
+      () => this.produce(),
+      options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW,
+      () => this.produceNow(),
+    );
   }
 
   // ---- state ----
@@ -730,6 +749,30 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     }
   }
 
+  /**
+   * The passthrough fast path: while one Opus track plays alone at unity gain with no filter, its
+   * next frame comes without a promise when the input has it at hand. Anything else (a burst end,
+   * a track change, a seek, mixing, an input that must wait) goes through produceFrame().
+   */
+  private produceNow(): Uint8Array | NotReady {
+    if (this.current !== 'playing' || this.overlays.size > 0) return NOT_READY;
+    const slot = this.main;
+    if (slot === undefined || !slot.started || slot.ended || slot.pendingSeekFrames !== undefined)
+      return NOT_READY;
+    const source = slot.source;
+    if (source?.readOpusNow === undefined) return NOT_READY;
+    const track = slot.track;
+    const filters = this.filters;
+    if (filters.active || filters.timescaleActive || filters.draining || track.filters.active)
+      return NOT_READY;
+    if (this.gain * track.volume !== 1 || !this.mixer.passThrough(slot)) return NOT_READY;
+    const frame = source.readOpusNow();
+    if (frame === NOT_READY) return NOT_READY;
+    this.counters.framesPassthrough++;
+    this.advance(slot);
+    return this.account(frame);
+  }
+
   private async produceFrame(): Promise<Uint8Array | undefined> {
     for (;;) {
       if (this.current === 'destroyed' || this.current === 'idle' || this.current === 'autopaused')
@@ -1036,12 +1079,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
 
   /** Races an input operation against the slot being closed and the stall timeout. */
   private async guard<T>(slot: Slot, operation: Promise<T>): Promise<T | typeof CLOSED> {
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<typeof STALLED>((resolve) => {
-      timer = setTimeout(() => resolve(STALLED), this.stallTimeoutMs);
-    });
+    slot.watchStall(this.stallTimeoutMs);
     try {
-      const result = await Promise.race([operation, slot.closed, stalled]);
+      const result = await slot.interrupt.race(operation);
       if (result === STALLED) {
         throw new VoxcordError(
           'AUDIO_INPUT_ERROR',
@@ -1053,7 +1093,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       }
       return result;
     } finally {
-      clearTimeout(timer);
+      slot.unwatchStall();
     }
   }
 
@@ -1105,6 +1145,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     }
     if (this.positionTimer !== undefined) return;
     this.positionTimer = setInterval(() => {
+      if (this.listenerCount('position') === 0) return; // nobody listens: no position to work out
       const track = this.main?.track;
       if (track !== undefined && this.main?.started === true)
         this.safeEmit('position', track, this.playbackDuration);

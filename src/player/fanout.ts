@@ -23,9 +23,14 @@ export class FrameFanout {
   private producing: Promise<void> | undefined;
   private readonly readers = new Set<FanoutReader>();
 
+  /**
+   * `produceNow` (optional) makes a frame without a promise when it can (NOT_READY when not): a
+   * reader at the live position then gets it at once, and `produce` runs only when it must wait.
+   */
   constructor(
     private readonly produce: () => Promise<Uint8Array | undefined>,
     readonly window: number = DEFAULT_FANOUT_WINDOW,
+    private readonly produceNow?: () => Uint8Array | NotReady,
   ) {}
 
   /** Sequence number of the next item to be produced. */
@@ -54,6 +59,18 @@ export class FrameFanout {
   /** @internal Oldest sequence still held. */
   get oldest(): number {
     return this.base;
+  }
+
+  /**
+   * @internal The next item produced synchronously (undefined when it cannot be now: a production
+   * is under way, or the producer must wait).
+   */
+  pullNow(): Item | undefined {
+    if (this.producing !== undefined || this.produceNow === undefined) return undefined;
+    const frame = this.produceNow();
+    if (frame === NOT_READY) return undefined;
+    this.items.push(frame);
+    return frame;
   }
 
   /** @internal Produces one more item, shared by every reader that waits meanwhile. */
@@ -124,7 +141,7 @@ export class FanoutReader {
       this.skipped += this.fanout.head - this.cursor;
       this.cursor = this.fanout.head;
     }
-    const item = this.fanout.itemAt(this.cursor);
+    const item = this.fanout.itemAt(this.cursor) ?? this.fanout.pullNow();
     if (item === undefined) return NOT_READY;
     this.cursor++;
     this.fanout.trim();

@@ -112,6 +112,21 @@ export class Mixer {
   }
 
   /**
+   * Whether `key`'s Opus frame at unity gain may pass through now, as mix() would send it (it is
+   * the only source and its gain ramp rests at 1); notes it as the only source, as mix() does.
+   */
+  passThrough(key: object): boolean {
+    if (this.closed) return false;
+    const state = this.sources.get(key);
+    if (state === undefined) {
+      if (this.sources.size > 0) return false; // mix() forgets the others first
+      this.sources.set(key, { decoder: undefined, lastGain: 1 });
+      return true;
+    }
+    return this.sources.size === 1 && state.lastGain === 1;
+  }
+
+  /**
    * The inputs decoded, filtered by their own chains and summed, as PCM (no passthrough, no output
    * filter): what a player with a timescale feeds into it.
    */

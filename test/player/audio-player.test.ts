@@ -356,6 +356,26 @@ describe('AudioPlayer', () => {
     expect(log).toContain('end:stuck:error');
   });
 
+  it('a stall after frames times out too (the slot has one timer is re-armed per read), a slow read does not', async () => {
+    const player = make({ stallTimeoutMs: 60 });
+    const log = record(player);
+    const session = new FakeSession();
+    player.attach(session);
+    async function* slowThenStuck(): AsyncGenerator<Uint8Array> {
+      // Each read takes 40 ms: five of them span 200 ms, more than the timeout, but none stalls.
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 40));
+        yield packet(3, i);
+      }
+      await new Promise(() => undefined);
+    }
+    player.enqueue(opusFramesInput(slowThenStuck()), { metadata: 'slow' });
+    const frames = await session.pull(6);
+    expect(frames.map(hex)).toEqual(packets(3, 5).map(hex));
+    expect(log).toContain('error:slow:AUDIO_INPUT_ERROR');
+    expect(log).toContain('end:slow:error');
+  });
+
   it('inputs that are not audio give track errors, never a crash', async () => {
     const player = make();
     const log = record(player);

@@ -66,6 +66,10 @@ describe('Ogg Opus demuxer', () => {
     const zeroed = page.slice();
     zeroed.fill(0, 22, 26);
     expect(oggCrc(zeroed)).toBe(stored);
+    // Checked in place: the field counts as zero, the page is not changed.
+    expect(oggCrc(page, 22)).toBe(stored);
+    expect(new DataView(page.buffer).getUint32(22, true)).toBe(stored);
+    expect(oggCrc(page.subarray(0, 24), 22)).toBe(oggCrc(zeroed.subarray(0, 24)));
   });
 
   it('returns the encoder packets unchanged, whatever the chunking and page splitting', async () => {

@@ -46,51 +46,109 @@ function bytesOfSamples(samples: Int16Array): Uint8Array {
   return new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
 }
 
+/** Where OpusPacketFramer puts frames (an array). */
+interface FrameSink {
+  push(frame: SourceFrame): unknown;
+}
+
 /**
- * Turns Opus packets into 20 ms frames, dropping the first `skipFrames` frames' worth of packets
- * (a seek). Invalid packets fail the input as "not Opus".
+ * The per-packet step of every Opus input: 20 ms packets pass through, others are decoded and
+ * re-framed to 20 ms PCM; the first `skipFrames` frames' worth of packets are dropped (a seek).
+ * Synchronous once the decoder is there: a caller awaits `loadDecoder()` when `needsDecoder()`
+ * says so (the first packet that is not 20 ms). Invalid packets fail the input as "not Opus".
  */
+export class OpusPacketFramer {
+  private skipSamples: number;
+  private readonly framer = new PcmFramer();
+  private decoder: OpusDecoder | undefined;
+  private index = 0;
+  private closed = false;
+
+  constructor(
+    private readonly context: OpenContext,
+    skipFrames = 0,
+  ) {
+    this.skipSamples = skipFrames * SAMPLES_PER_FRAME;
+  }
+
+  /** Whether push(packet) has to decode and the decoder is not loaded yet. */
+  needsDecoder(packet: Uint8Array): boolean {
+    if (this.decoder !== undefined || packet.length === 0) return false;
+    const samples = opusPacketSamples(packet);
+    if (samples === undefined || this.skipSamples > 0) return false;
+    return samples !== SAMPLES_PER_FRAME || this.framer.pending > 0;
+  }
+
+  async loadDecoder(): Promise<void> {
+    const decoder = (await this.context.codec()).createDecoder();
+    if (this.closed || this.decoder !== undefined) decoder.close();
+    else this.decoder = decoder;
+  }
+
+  /** Appends the frames `packet` completes to `out`. Throws AUDIO_INPUT_ERROR for a packet that is not Opus. */
+  push(packet: Uint8Array, out: FrameSink): void {
+    if (packet.length === 0) return;
+    const samples = opusPacketSamples(packet);
+    if (samples === undefined) {
+      throw inputError('the input is not Opus audio (invalid Opus packet)', undefined, {
+        packet: this.index,
+      });
+    }
+    this.index++;
+    if (this.skipSamples > 0) {
+      this.skipSamples -= samples;
+      return;
+    }
+    if (samples === SAMPLES_PER_FRAME && this.framer.pending === 0) {
+      out.push({ kind: 'opus', data: packet });
+      return;
+    }
+    const decoder = this.decoder;
+    if (decoder === undefined) throw inputError('the Opus decoder is not loaded (call loadDecoder first)');
+    let pcm: Int16Array;
+    try {
+      pcm = decoder.decode(packet);
+    } catch (err) {
+      throw inputError('an Opus packet of the input could not be decoded', err);
+    }
+    for (const frame of this.framer.push(bytesOfSamples(pcm)))
+      out.push({ kind: 'pcm', data: pcmSamples(frame) });
+  }
+
+  /** The input ended: the last partial PCM frame, padded (if any). */
+  flush(out: FrameSink): void {
+    const last = this.framer.flush();
+    if (last) out.push({ kind: 'pcm', data: pcmSamples(last) });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.decoder?.close();
+    this.decoder = undefined;
+  }
+}
+
+/** Turns Opus packets into 20 ms frames (see OpusPacketFramer). */
 export async function* opusPacketFrames(
   packets: AsyncIterator<Uint8Array>,
   context: OpenContext,
   skipFrames = 0,
 ): AsyncGenerator<SourceFrame, void, undefined> {
-  let skipSamples = skipFrames * SAMPLES_PER_FRAME;
-  const framer = new PcmFramer();
-  let decoder: OpusDecoder | undefined;
-  let index = 0;
+  const framer = new OpusPacketFramer(context, skipFrames);
+  const out: SourceFrame[] = [];
   try {
     for (;;) {
       const result = await packets.next();
       if (result.done === true) break;
-      const packet = result.value;
-      if (packet.length === 0) continue;
-      const samples = opusPacketSamples(packet);
-      if (samples === undefined) {
-        throw inputError('the input is not Opus audio (invalid Opus packet)', undefined, { packet: index });
-      }
-      index++;
-      if (skipSamples > 0) {
-        skipSamples -= samples;
-        continue;
-      }
-      if (samples === SAMPLES_PER_FRAME && framer.pending === 0) {
-        yield { kind: 'opus', data: packet };
-        continue;
-      }
-      decoder ??= (await context.codec()).createDecoder();
-      let pcm: Int16Array;
-      try {
-        pcm = decoder.decode(packet);
-      } catch (err) {
-        throw inputError('an Opus packet of the input could not be decoded', err);
-      }
-      for (const frame of framer.push(bytesOfSamples(pcm))) yield { kind: 'pcm', data: pcmSamples(frame) };
+      if (framer.needsDecoder(result.value)) await framer.loadDecoder();
+      framer.push(result.value, out);
+      yield* out;
+      out.length = 0;
     }
-    const last = framer.flush();
-    if (last) yield { kind: 'pcm', data: pcmSamples(last) };
+    framer.flush(out);
+    yield* out;
   } finally {
-    decoder?.close();
+    framer.close();
     releaseIterator(packets);
   }
 }

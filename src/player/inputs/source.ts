@@ -5,8 +5,10 @@
  */
 import type { Readable } from 'node:stream';
 import { isVoxcordError, VoxcordError } from '../../errors.js';
+import { Interrupt } from '../../util/interrupt.js';
 import type { OpusCodecFactory } from '../../audio/opus.js';
 import { FRAME_DURATION_MS } from '../../protocol/constants.js';
+import type { NotReady } from '../../voice/frame-pull.js';
 
 /** One 20 ms frame: an Opus packet, or interleaved stereo s16 samples (1920 values). */
 export type SourceFrame = { kind: 'opus'; data: Uint8Array } | { kind: 'pcm'; data: Int16Array };
@@ -14,6 +16,12 @@ export type SourceFrame = { kind: 'opus'; data: Uint8Array } | { kind: 'pcm'; da
 export interface FrameSource {
   /** The next frame; undefined at the end. Rejects with AUDIO_INPUT_ERROR when the input fails. */
   read(): Promise<SourceFrame | undefined>;
+  /**
+   * Optional: the next frame without a promise, when it is an Opus packet already at hand (what
+   * read() would give next); NOT_READY otherwise (read() then gives the frame, the end or the
+   * error). The player's passthrough takes frames this way.
+   */
+  readOpusNow?(): Uint8Array | NotReady;
   /** Releases the input (destroys streams, kills processes). Idempotent. */
   close(): void;
 }
@@ -164,24 +172,18 @@ export function generatorSource(
   onClose: () => void = () => undefined,
 ): FrameSource {
   let closed = false;
-  let wakeClosed: () => void = () => undefined;
-  const closedPromise = new Promise<undefined>((resolve) => (wakeClosed = () => resolve(undefined)));
+  const closing = new Interrupt<undefined>();
   return {
     async read(): Promise<SourceFrame | undefined> {
       if (closed) return undefined;
-      const next = frames.next();
-      const result = await Promise.race([next, closedPromise]);
-      if (result === undefined) {
-        next.catch(() => undefined);
-        return undefined;
-      }
-      if (result.done === true) return undefined;
+      const result = await closing.race(frames.next());
+      if (result === undefined || result.done === true) return undefined;
       return result.value;
     },
     close(): void {
       if (closed) return;
       closed = true;
-      wakeClosed();
+      closing.fire(undefined);
       try {
         onClose();
       } finally {

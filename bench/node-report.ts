@@ -1,0 +1,113 @@
+/**
+ * The node benchmark's results (bench/node.ts) as a table and as issue 15's target verdicts:
+ * CPU and RSS per player of the voxcord node at most 0.5x the djs-backed node's (at every P both
+ * ran), 0 frames > 20 ms late in the stall scenario, frameStats deficit 0 at P = 500.
+ * Kept apart from bench/report.ts (the library scenarios); bench/run.ts prints both.
+ */
+import type { NodeBenchVariant } from './node-process.js';
+
+export interface NodeRunResult {
+  variant: NodeBenchVariant;
+  players: number;
+  connectS: number;
+  /** Players whose connect failed (left out of the per-player figures; over 10 % fails the run). */
+  connectFailures: number;
+  cpuCorePctPerPlayer: number;
+  rssPerPlayerKiB: number;
+  deliveredPct: number;
+  latenessP99Ms: number | null;
+  frameStats: { sent: number; nulled: number; deficit: number } | null;
+  lateOver20msUnderStall: number | null;
+  stalls: number | null;
+  patchPlayP99Ms: number | null;
+  migrationS: number | null;
+  errors: string[];
+}
+
+export interface NodeTargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+const f = (v: number | null | undefined, d = 2): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d);
+
+export function nodeTable(results: readonly NodeRunResult[]): string {
+  const rows = results.map((r) =>
+    [
+      r.variant,
+      r.players,
+      f(r.cpuCorePctPerPlayer, 3),
+      f(r.rssPerPlayerKiB, 0),
+      f(r.deliveredPct, 1),
+      f(r.latenessP99Ms),
+      r.frameStats === null ? 'n/a' : `${r.frameStats.deficit} / ${r.frameStats.nulled}`,
+      r.lateOver20msUnderStall === null ? 'n/a' : `${r.lateOver20msUnderStall} (${r.stalls ?? 0} stalls)`,
+      f(r.patchPlayP99Ms, 1),
+      f(r.migrationS, 2),
+      f(r.connectS, 1) + (r.connectFailures > 0 ? ` (${r.connectFailures} failed)` : ''),
+      r.errors.length === 0 ? '' : r.errors.join('; ').slice(0, 160),
+    ].join(' | '),
+  );
+  return [
+    '| variant | P | CPU %core/player | RSS KiB/player | delivered % | p99 lateness ms | frameStats deficit / nulled | late > 20 ms under stall | PATCH play p99 ms | migration s | connect s | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r} |`),
+  ].join('\n');
+}
+
+/** Issue 15's targets, each at every P where the run needed for it completed. */
+export function checkNodeTargets(results: readonly NodeRunResult[]): NodeTargetCheck[] {
+  // A run measured its window when it has figures (a later step, e.g. migration, may have errors).
+  const ok = (r: NodeRunResult | undefined): r is NodeRunResult =>
+    r !== undefined && Number.isFinite(r.cpuCorePctPerPlayer);
+  const find = (variant: NodeBenchVariant, p: number): NodeRunResult | undefined =>
+    results.find((r) => r.variant === variant && r.players === p);
+  const sizes = [...new Set(results.map((r) => r.players))].sort((a, b) => a - b);
+  const checks: NodeTargetCheck[] = [];
+  for (const p of sizes) {
+    const vox = find('voxcord-node', p);
+    const djs = find('djs-node', p);
+    for (const [what, key] of [
+      ['CPU', 'cpuCorePctPerPlayer'],
+      ['RSS', 'rssPerPlayerKiB'],
+    ] as const) {
+      const target = `${what} per player <= 0.5x djs node, P = ${p}`;
+      if (!ok(vox) || !ok(djs) || !(djs[key] > 0)) {
+        checks.push({ target, measured: 'not measured (a run failed or was not made)', met: null });
+        continue;
+      }
+      const ratio = vox[key] / djs[key];
+      checks.push({
+        target,
+        measured: `${ratio.toFixed(2)}x (${f(vox[key], what === 'CPU' ? 3 : 0)} vs ${f(djs[key], what === 'CPU' ? 3 : 0)})`,
+        met: ratio <= 0.5,
+      });
+    }
+    if (ok(vox) && vox.lateOver20msUnderStall !== null)
+      checks.push({
+        target: `0 frames > 20 ms late under a 100 ms stall every second, P = ${p}`,
+        measured: `${vox.lateOver20msUnderStall} (${vox.stalls ?? 0} stalls)`,
+        met: vox.lateOver20msUnderStall === 0,
+      });
+    if (p === 500)
+      checks.push({
+        target: 'frameStats deficit 0 at P = 500',
+        measured: ok(vox) && vox.frameStats !== null ? String(vox.frameStats.deficit) : 'not measured',
+        met: ok(vox) && vox.frameStats !== null ? vox.frameStats.deficit <= 0 : null,
+      });
+  }
+  return checks;
+}
+
+export function nodeTargetsTable(checks: readonly NodeTargetCheck[]): string {
+  return [
+    '| target (voxcord node) | measured | verdict |',
+    '| --- | --- | --- |',
+    ...checks.map(
+      (c) =>
+        `| ${c.target} | ${c.measured} | ${c.met === null ? 'not measured' : c.met ? 'met' : 'MISSED'} |`,
+    ),
+  ].join('\n');
+}
