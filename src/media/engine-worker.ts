@@ -17,6 +17,7 @@ import type {
   WorkerToMain,
 } from './engine-messages.js';
 import { openUdpChannel } from './udp-channel.js';
+import { RtpBatchWriter } from './rtp-batch.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
 interface Hosted {
@@ -52,9 +53,17 @@ const closedLeftovers = new Map<number, { frames: Uint8Array[]; sent: SendCounts
 const MAX_CLOSED_LEFTOVERS = 64;
 
 let outbox: WorkerEvent[] = [];
-/** Payloads of the outbox's 'rtp' events, back to back. */
-let rtpBytes = new Uint8Array(16 * 1024);
-let rtpLength = 0;
+/**
+ * Received packets wait up to RTP_BATCH_MS here and go to the main thread together, packed: one
+ * message (one main-thread wake-up) per few ms for every channel of the worker, instead of one per
+ * datagram. Arrival times are stamped here, and the receiver's jitter buffer plays a packet out at
+ * least 40 ms after it arrived, so the wait delays no audio. Any other event's flush takes them too.
+ */
+const RTP_BATCH_MS = 10;
+/** A batch this large goes at the next flush without waiting for the timer. */
+const RTP_BATCH_MAX_PACKETS = 256;
+const received = new RtpBatchWriter();
+let rtpTimer: ReturnType<typeof setTimeout> | undefined;
 const dirty = new Set<number>();
 /** Channels at or below the drain threshold whose report waits for the next flush (see urgentBelow). */
 const refillDue = new Set<number>();
@@ -95,27 +104,19 @@ function flush(): void {
   dirty.clear();
   const events = reports.length > 0 ? [...reports, ...outbox] : outbox;
   outbox = [];
-  if (events.length === 0) return;
-  if (rtpLength === 0) {
-    port!.postMessage({ t: 'events', events } satisfies WorkerToMain);
-    return;
+  const rtp = received.take();
+  if (rtp !== undefined && rtpTimer !== undefined) {
+    clearTimeout(rtpTimer);
+    rtpTimer = undefined;
   }
-  const rtpData = rtpBytes.slice(0, rtpLength).buffer;
-  rtpLength = 0;
-  port!.postMessage({ t: 'events', events, rtpData } satisfies WorkerToMain, [rtpData]);
+  if (rtp !== undefined)
+    port!.postMessage({ t: 'events', events, rtp } satisfies WorkerToMain, [rtp.meta, rtp.data]);
+  else if (events.length > 0) port!.postMessage({ t: 'events', events } satisfies WorkerToMain);
 }
 
-/** Appends a payload to the batch's RTP bytes; returns its offset. */
-function stageRtp(payload: Uint8Array): number {
-  if (rtpLength + payload.length > rtpBytes.length) {
-    const grown = new Uint8Array(Math.max(rtpBytes.length * 2, rtpLength + payload.length));
-    grown.set(rtpBytes.subarray(0, rtpLength));
-    rtpBytes = grown;
-  }
-  const offset = rtpLength;
-  rtpBytes.set(payload, offset);
-  rtpLength += payload.length;
-  return offset;
+function flushReceived(): void {
+  rtpTimer = undefined;
+  flush();
 }
 
 function reply(req: number, value: ReplyValue): void {
@@ -146,16 +147,9 @@ function host(id: number, channel: UdpMediaChannel): void {
     scheduleFlush();
   };
   channel.on('rtp', (p) => {
-    post({
-      t: 'rtp',
-      id,
-      ssrc: p.ssrc,
-      sequence: p.sequence,
-      timestamp: p.timestamp,
-      offset: stageRtp(p.payload),
-      length: p.payload.length,
-      receivedAt: p.receivedAt,
-    });
+    received.add(id, p);
+    if (received.count >= RTP_BATCH_MAX_PACKETS) scheduleFlush();
+    else rtpTimer ??= setTimeout(flushReceived, RTP_BATCH_MS);
   });
   channel.on('drop', (reason) => post({ t: 'drop', id, reason }));
   // The main side mirrors the counts (and emits its own 'sendDrop') from the next report.
