@@ -81,7 +81,9 @@ async function main(): Promise<void> {
   const inline = argv.includes('--inline');
   const seconds = Number(argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 4);
   const n = Number(argv.find((a) => !a.startsWith('--')) ?? 100);
-  const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n)], { execArgv: ['--import', 'tsx'] });
+  const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n)], {
+    execArgv: ['--import', 'tsx'],
+  });
   const port = await new Promise<number>((resolve) => sender.once('message', (m) => resolve(Number(m))));
   const opus = await loadOpus();
   const engine = createMediaEngine({ kind: inline ? 'inline' : 'worker', workers: 1 });
@@ -128,7 +130,6 @@ async function main(): Promise<void> {
         `${result.framesPerSecond.toFixed(0)}/${50 * n} frames/s, ${result.corePercent.toFixed(0)}% of a core, ` +
         `${result.concealed} concealed`,
     );
-  if (process.env.RX_DEBUG) console.log(JSON.stringify(await channel.stats()), JSON.stringify(receiver.stats('1000')));
   receiver.close();
   await engine.close();
   sender.send('stop');

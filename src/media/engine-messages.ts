@@ -96,8 +96,7 @@ export interface PackedRtp {
 }
 
 export type WorkerToMain =
-  | { t: 'ready'; timeOrigin: number }
-  | { t: 'events'; events: WorkerEvent[]; rtp?: PackedRtp };
+  { t: 'ready'; timeOrigin: number } | { t: 'events'; events: WorkerEvent[]; rtp?: PackedRtp };
 
 /** Channel knobs passed as workerData (plain data only). */
 export interface WorkerData {

@@ -54,16 +54,19 @@ const MAX_CLOSED_LEFTOVERS = 64;
 
 let outbox: WorkerEvent[] = [];
 /**
- * Received packets wait up to RTP_BATCH_MS here and go to the main thread together, packed: one
- * message (one main-thread wake-up) per few ms for every channel of the worker, instead of one per
- * datagram. Arrival times are stamped here, and the receiver's jitter buffer plays a packet out at
- * least 40 ms after it arrived, so the wait delays no audio. Any other event's flush takes them too.
+ * Received packets go to the main thread packed, at most one batch per RTP_BATCH_MS: a packet that
+ * comes sooner after the last batch waits for the rest of that time, so 100 speakers cost one
+ * message (one main-thread wake-up) per 10 ms instead of one per datagram, while a lone speaker's
+ * packets (one per 20 ms) still go at once. Arrival times are stamped here, and the receiver's
+ * jitter buffer plays a packet out at least 40 ms after it arrived, so the wait delays no audio.
+ * Any other event's flush takes the waiting packets along.
  */
 const RTP_BATCH_MS = 10;
 /** A batch this large goes at the next flush without waiting for the timer. */
 const RTP_BATCH_MAX_PACKETS = 256;
 const received = new RtpBatchWriter();
 let rtpTimer: ReturnType<typeof setTimeout> | undefined;
+let lastRtpFlushAt = Number.NEGATIVE_INFINITY;
 const dirty = new Set<number>();
 /** Channels at or below the drain threshold whose report waits for the next flush (see urgentBelow). */
 const refillDue = new Set<number>();
@@ -105,8 +108,9 @@ function flush(): void {
   const events = reports.length > 0 ? [...reports, ...outbox] : outbox;
   outbox = [];
   const rtp = received.take();
-  if (rtp !== undefined && rtpTimer !== undefined) {
-    clearTimeout(rtpTimer);
+  if (rtp !== undefined) {
+    lastRtpFlushAt = performance.now();
+    if (rtpTimer !== undefined) clearTimeout(rtpTimer);
     rtpTimer = undefined;
   }
   if (rtp !== undefined)
@@ -148,8 +152,9 @@ function host(id: number, channel: UdpMediaChannel): void {
   };
   channel.on('rtp', (p) => {
     received.add(id, p);
-    if (received.count >= RTP_BATCH_MAX_PACKETS) scheduleFlush();
-    else rtpTimer ??= setTimeout(flushReceived, RTP_BATCH_MS);
+    const wait = lastRtpFlushAt + RTP_BATCH_MS - p.receivedAt;
+    if (wait <= 0 || received.count >= RTP_BATCH_MAX_PACKETS) scheduleFlush();
+    else rtpTimer ??= setTimeout(flushReceived, wait);
   });
   channel.on('drop', (reason) => post({ t: 'drop', id, reason }));
   // The main side mirrors the counts (and emits its own 'sendDrop') from the next report.

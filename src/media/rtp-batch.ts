@@ -84,7 +84,7 @@ export function readRtpBatch(
       ssrc: m[at + SSRC]!,
       sequence: m[at + SEQUENCE]!,
       timestamp: m[at + TIMESTAMP]!,
-      payload: new Uint8Array(batch.data, m[at + OFFSET]!, m[at + LENGTH]!),
+      payload: new Uint8Array(batch.data, m[at + OFFSET], m[at + LENGTH]),
       receivedAt: m[at + RECEIVED_AT]! + timeOffset,
     });
   }
