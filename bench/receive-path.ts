@@ -70,6 +70,8 @@ export interface ReceivePathResult {
   n: number;
   engine: 'worker' | 'inline';
   usPerFrame: number;
+  /** CPU per packet that arrived (not inflated or deflated by concealed frames when packets are lost). */
+  usPerPacket: number;
   corePercent: number;
   framesPerSecond: number;
   concealed: number;
@@ -109,16 +111,19 @@ async function main(): Promise<void> {
   await sleep(WARMUP_MS);
   const concealed0 = concealedOf(receiver, n);
   const f0 = frames;
+  const received0 = (await channel.stats()).packetsReceived;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
   const elapsed = performance.now() - t0;
   const decoded = frames - f0;
+  const packets = (await channel.stats()).packetsReceived - received0;
   const result: ReceivePathResult = {
     n,
     engine: inline ? 'inline' : 'worker',
     usPerFrame: (cpu.user + cpu.system) / decoded,
+    usPerPacket: (cpu.user + cpu.system) / packets,
     corePercent: (cpu.user + cpu.system) / 10 / elapsed,
     framesPerSecond: (decoded * 1000) / elapsed,
     concealed: concealedOf(receiver, n) - concealed0,
@@ -127,6 +132,7 @@ async function main(): Promise<void> {
   else
     console.log(
       `receive path N=${n} ${result.engine}: ${result.usPerFrame.toFixed(2)} µs/frame, ` +
+        `${result.usPerPacket.toFixed(2)} µs/packet received, ` +
         `${result.framesPerSecond.toFixed(0)}/${50 * n} frames/s, ${result.corePercent.toFixed(0)}% of a core, ` +
         `${result.concealed} concealed`,
     );
