@@ -54,19 +54,25 @@ const MAX_CLOSED_LEFTOVERS = 64;
 
 let outbox: WorkerEvent[] = [];
 /**
- * Received packets go to the main thread packed, at most one batch per RTP_BATCH_MS: a packet that
+ * Received packets go to the main thread packed. While they come densely (at least
+ * RTP_DENSE_PACKETS in the last RTP_BATCH_MS), at most one batch per RTP_BATCH_MS: a packet that
  * comes sooner after the last batch waits for the rest of that time, so 100 speakers cost one
- * message (one main-thread wake-up) per 10 ms instead of one per datagram, while a lone speaker's
- * packets (one per 20 ms) still go at once. Arrival times are stamped here, and the receiver's
- * jitter buffer plays a packet out at least 40 ms after it arrived, so the wait delays no audio.
- * Any other event's flush takes the waiting packets along.
+ * message (one main-thread wake-up) per 10 ms instead of one per datagram. A few speakers' packets
+ * go at once, as before (a timer would cost the worker a wake-up and save nothing). Arrival times
+ * are stamped here, and the receiver's jitter buffer plays a packet out at least 40 ms after it
+ * arrived, so the wait delays no audio. Any other event's flush takes the waiting packets along.
  */
 const RTP_BATCH_MS = 10;
+const RTP_DENSE_PACKETS = 4;
 /** A batch this large goes at the next flush without waiting for the timer. */
 const RTP_BATCH_MAX_PACKETS = 256;
 const received = new RtpBatchWriter();
 let rtpTimer: ReturnType<typeof setTimeout> | undefined;
 let lastRtpFlushAt = Number.NEGATIVE_INFINITY;
+/** The arrival-rate window: its start, packets so far, and whether the previous one was dense. */
+let rateWindowAt = Number.NEGATIVE_INFINITY;
+let rateWindowPackets = 0;
+let dense = false;
 const dirty = new Set<number>();
 /** Channels at or below the drain threshold whose report waits for the next flush (see urgentBelow). */
 const refillDue = new Set<number>();
@@ -152,8 +158,14 @@ function host(id: number, channel: UdpMediaChannel): void {
   };
   channel.on('rtp', (p) => {
     received.add(id, p);
+    if (p.receivedAt - rateWindowAt >= RTP_BATCH_MS) {
+      dense = rateWindowPackets >= RTP_DENSE_PACKETS && p.receivedAt - rateWindowAt < 2 * RTP_BATCH_MS;
+      rateWindowAt = p.receivedAt;
+      rateWindowPackets = 0;
+    }
+    rateWindowPackets++;
     const wait = lastRtpFlushAt + RTP_BATCH_MS - p.receivedAt;
-    if (wait <= 0 || received.count >= RTP_BATCH_MAX_PACKETS) scheduleFlush();
+    if (!dense || wait <= 0 || received.count >= RTP_BATCH_MAX_PACKETS) scheduleFlush();
     else rtpTimer ??= setTimeout(flushReceived, wait);
   });
   channel.on('drop', (reason) => post({ t: 'drop', id, reason }));
