@@ -37,8 +37,13 @@ export interface DaveClientOptions extends DaveEndpointContext {
   now?: () => number;
 }
 
+/** A decimal u64 without leading zeros (at most 19 digits is always below 2^64): already normal. */
+const CANONICAL_ID = /^[1-9][0-9]{0,18}$/;
+
 /** User ids compare as numbers (DaveSession normalises them the same way). */
 function normalizeUserId(userId: string): string {
+  // Per received frame: skip the BigInt round trip for the ids Discord sends.
+  if (CANONICAL_ID.test(userId)) return userId;
   try {
     return snowflakeToBigInt(userId).toString();
   } catch {

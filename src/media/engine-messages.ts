@@ -78,26 +78,25 @@ export type WorkerEvent =
    * emptied, or a burst ended, or frames were dropped), not per frame.
    */
   | { t: 'dequeued'; id: number; count: number; sent: SendCounts }
-  | {
-      t: 'rtp';
-      id: number;
-      ssrc: number;
-      sequence: number;
-      timestamp: number;
-      /** The payload's bytes in the message's `rtpData`. */
-      offset: number;
-      length: number;
-      receivedAt: number;
-    }
   | { t: 'drop'; id: number; reason: RtpDropReason }
   | { t: 'burstEnd'; id: number }
   | { t: 'error'; id: number; error: SerializedError }
   | { t: 'closed'; id: number };
 
+/**
+ * Received packets of one message, packed (two transfers per message, no object per packet; the
+ * layout is rtp-batch.ts's). The main side handles them before the message's events.
+ */
+export interface PackedRtp {
+  count: number;
+  /** Float64Array: RTP_META_FIELDS numbers per packet. */
+  meta: ArrayBuffer;
+  /** Every payload of the message, back to back. */
+  data: ArrayBuffer;
+}
+
 export type WorkerToMain =
-  | { t: 'ready'; timeOrigin: number }
-  /** `rtpData`: every 'rtp' payload of the batch, back to back (one transfer per batch, not per packet). */
-  | { t: 'events'; events: WorkerEvent[]; rtpData?: ArrayBuffer };
+  { t: 'ready'; timeOrigin: number } | { t: 'events'; events: WorkerEvent[]; rtp?: PackedRtp };
 
 /** Channel knobs passed as workerData (plain data only). */
 export interface WorkerData {

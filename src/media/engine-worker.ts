@@ -17,6 +17,7 @@ import type {
   WorkerToMain,
 } from './engine-messages.js';
 import { openUdpChannel } from './udp-channel.js';
+import { RtpBatchWriter } from './rtp-batch.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
 interface Hosted {
@@ -65,9 +66,26 @@ const closedLeftovers = new Map<number, { frames: Uint8Array[]; sent: SendCounts
 const MAX_CLOSED_LEFTOVERS = 64;
 
 let outbox: WorkerEvent[] = [];
-/** Payloads of the outbox's 'rtp' events, back to back. */
-let rtpBytes = new Uint8Array(16 * 1024);
-let rtpLength = 0;
+/**
+ * Received packets go to the main thread packed. While they come densely (at least
+ * RTP_DENSE_PACKETS in the last RTP_BATCH_MS), at most one batch per RTP_BATCH_MS: a packet that
+ * comes sooner after the last batch waits for the rest of that time, so 100 speakers cost one
+ * message (one main-thread wake-up) per 10 ms instead of one per datagram. A few speakers' packets
+ * go at once, as before (a timer would cost the worker a wake-up and save nothing). Arrival times
+ * are stamped here, and the receiver's jitter buffer plays a packet out at least 40 ms after it
+ * arrived, so the wait delays no audio. Any other event's flush takes the waiting packets along.
+ */
+const RTP_BATCH_MS = 10;
+const RTP_DENSE_PACKETS = 4;
+/** A batch this large goes at the next flush without waiting for the timer. */
+const RTP_BATCH_MAX_PACKETS = 256;
+const received = new RtpBatchWriter();
+let rtpTimer: ReturnType<typeof setTimeout> | undefined;
+let lastRtpFlushAt = Number.NEGATIVE_INFINITY;
+/** The arrival-rate window: its start, packets so far, and whether the previous one was dense. */
+let rateWindowAt = Number.NEGATIVE_INFINITY;
+let rateWindowPackets = 0;
+let dense = false;
 const dirty = new Set<number>();
 /** Channels at or below the drain threshold whose report waits for the next flush (see urgentBelow). */
 const refillDue = new Set<number>();
@@ -108,27 +126,20 @@ function flush(): void {
   dirty.clear();
   const events = reports.length > 0 ? [...reports, ...outbox] : outbox;
   outbox = [];
-  if (events.length === 0) return;
-  if (rtpLength === 0) {
-    port!.postMessage({ t: 'events', events } satisfies WorkerToMain);
-    return;
+  const rtp = received.take();
+  if (rtp !== undefined) {
+    lastRtpFlushAt = performance.now();
+    if (rtpTimer !== undefined) clearTimeout(rtpTimer);
+    rtpTimer = undefined;
   }
-  const rtpData = rtpBytes.slice(0, rtpLength).buffer;
-  rtpLength = 0;
-  port!.postMessage({ t: 'events', events, rtpData } satisfies WorkerToMain, [rtpData]);
+  if (rtp !== undefined)
+    port!.postMessage({ t: 'events', events, rtp } satisfies WorkerToMain, [rtp.meta, rtp.data]);
+  else if (events.length > 0) port!.postMessage({ t: 'events', events } satisfies WorkerToMain);
 }
 
-/** Appends a payload to the batch's RTP bytes; returns its offset. */
-function stageRtp(payload: Uint8Array): number {
-  if (rtpLength + payload.length > rtpBytes.length) {
-    const grown = new Uint8Array(Math.max(rtpBytes.length * 2, rtpLength + payload.length));
-    grown.set(rtpBytes.subarray(0, rtpLength));
-    rtpBytes = grown;
-  }
-  const offset = rtpLength;
-  rtpBytes.set(payload, offset);
-  rtpLength += payload.length;
-  return offset;
+function flushReceived(): void {
+  rtpTimer = undefined;
+  flush();
 }
 
 function reply(req: number, value: ReplyValue): void {
@@ -159,16 +170,16 @@ function host(id: number, channel: UdpMediaChannel): void {
     scheduleFlush();
   };
   channel.on('rtp', (p) => {
-    post({
-      t: 'rtp',
-      id,
-      ssrc: p.ssrc,
-      sequence: p.sequence,
-      timestamp: p.timestamp,
-      offset: stageRtp(p.payload),
-      length: p.payload.length,
-      receivedAt: p.receivedAt,
-    });
+    received.add(id, p);
+    if (p.receivedAt - rateWindowAt >= RTP_BATCH_MS) {
+      dense = rateWindowPackets >= RTP_DENSE_PACKETS && p.receivedAt - rateWindowAt < 2 * RTP_BATCH_MS;
+      rateWindowAt = p.receivedAt;
+      rateWindowPackets = 0;
+    }
+    rateWindowPackets++;
+    const wait = lastRtpFlushAt + RTP_BATCH_MS - p.receivedAt;
+    if (!dense || wait <= 0 || received.count >= RTP_BATCH_MAX_PACKETS) scheduleFlush();
+    else rtpTimer ??= setTimeout(flushReceived, wait);
   });
   channel.on('drop', (reason) => post({ t: 'drop', id, reason }));
   // The main side mirrors the counts (and emits its own 'sendDrop') from the next report.

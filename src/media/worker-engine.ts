@@ -30,6 +30,7 @@ import type {
   TakenFrames,
 } from './engine-messages.js';
 import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
+import { readRtpBatch } from './rtp-batch.js';
 import type { PacingClockStats } from './clock.js';
 import { isOverloaded, placeChannel, shardClockOffsetMs, shardPolicy } from './shard-policy.js';
 import type { ShardPolicy } from './shard-policy.js';
@@ -44,6 +45,7 @@ import type {
   MediaChannelOptions,
   MediaChannelStats,
   MediaEngine,
+  ReceivedRtp,
 } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
 
@@ -408,10 +410,17 @@ class WorkerShard {
       this.updateRef();
       return;
     }
-    for (const e of msg.events) this.onEvent(e, msg.rtpData);
+    // Received packets first: they arrived before the events posted with them (a channel's
+    // 'closed' must not overtake its last packets).
+    if (msg.rtp !== undefined) readRtpBatch(msg.rtp, this.timeOffset, this.onRtp);
+    for (const e of msg.events) this.onEvent(e);
   }
 
-  private onEvent(e: WorkerEvent, rtpData: ArrayBuffer | undefined): void {
+  private readonly onRtp = (id: number, packet: ReceivedRtp): void => {
+    this.channels.get(id)?.emit('rtp', packet);
+  };
+
+  private onEvent(e: WorkerEvent): void {
     if (e.t === 'reply') {
       const p = this.pending.get(e.req);
       if (!p) return;
@@ -426,17 +435,6 @@ class WorkerShard {
     switch (e.t) {
       case 'dequeued':
         ch.onDequeued(e.count, e.sent);
-        break;
-      case 'rtp':
-        if (rtpData === undefined) break;
-        ch.emit('rtp', {
-          ssrc: e.ssrc,
-          sequence: e.sequence,
-          timestamp: e.timestamp,
-          // A view into the batch's bytes (a few KiB, freed once every frame of it is consumed).
-          payload: new Uint8Array(rtpData, e.offset, e.length),
-          receivedAt: e.receivedAt + this.timeOffset,
-        });
         break;
       case 'drop':
         ch.emit('drop', e.reason);
