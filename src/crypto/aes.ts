@@ -6,15 +6,15 @@
  * - `Aes128CtrUnrolled`: the fast path for 16-byte keys (DAVE media frames), rounds unrolled and
  *   the counter-independent round-1/round-2 terms cached per message;
  * - `NativeEcbCtr`: node:crypto AES-ECB over a batch of counter blocks (the transport cipher),
- *   behind `BatchKeystream`: a message's whole keystream in one buffer, which GCM reads in the
- *   same pass as it hashes (src/crypto/gcm.ts).
+ *   behind `BatchKeystream`: the whole keystream of a message (and of the next few, look-ahead)
+ *   in one buffer, which GCM reads in the same pass as it hashes (src/crypto/gcm.ts).
  * Table lookups are not constant-time against a local cache-timing observer; voxcord's keys are
  * short-lived media keys and the attacker model is a remote network peer.
  */
 import { S0, S1, S2, S3, SBOX, TE0, TE1, TE2, TE3, xtime } from './aes-tables.js';
 import { createCipheriv } from 'node:crypto';
 import type { Cipher } from 'node:crypto';
-import { readBe32, writeBe32 } from '../util/bytes.js';
+import { readBe32 } from '../util/bytes.js';
 
 /**
  * A source of AES counter blocks for one key, block by block: `start` fixes the IV's first three
@@ -30,12 +30,15 @@ export interface CtrKeystream {
 }
 
 /**
- * A source of a message's counter blocks all at once: `keystream` returns AES(IV ‖ 1),
- * AES(IV ‖ 2), ... AES(IV ‖ payloadBlocks + 1) as consecutive 16-byte blocks (the tag mask, then
- * the payload keystream), valid until the next call.
+ * A source of a message's counter blocks all at once: `keystream` returns a buffer holding
+ * AES(IV ‖ 1), AES(IV ‖ 2), ... AES(IV ‖ payloadBlocks + 1) as consecutive 16-byte blocks (the tag
+ * mask, then the payload keystream) from byte `offset` on, valid until the next call. `lane`: 0
+ * for encryption, 1 for decryption (each keeps its own look-ahead).
  */
 export interface BatchKeystream {
-  keystream(iv0: number, iv1: number, iv2: number, payloadBlocks: number): Uint8Array;
+  /** Where the last `keystream` call's blocks start in the buffer it returned. */
+  readonly offset: number;
+  keystream(iv0: number, iv1: number, iv2: number, payloadBlocks: number, lane: 0 | 1): Uint8Array;
 }
 
 /** The round keys of a 16- or 32-byte key: 44 or 60 words. */
@@ -249,18 +252,48 @@ export class Aes128CtrUnrolled implements CtrKeystream {
   }
 }
 
+/** Messages whose keystream one native call produces (see NativeEcbCtr). */
+export const ECB_LOOKAHEAD_MESSAGES = 4;
+/** Blocks per message in a look-ahead batch, at least: the tag mask and 11 payload blocks (176 bytes). */
+const ECB_LOOKAHEAD_BLOCKS = 12;
+
+/** One lane's batch: the keystream of `count` messages IV = base + k ‖ iv1 ‖ iv2, `blocks` blocks each. */
+interface EcbBatch {
+  buf: Uint8Array | null;
+  base: number;
+  iv1: number;
+  iv2: number;
+  count: number;
+  blocks: number;
+}
+
 /**
- * Counter blocks from one long-lived node:crypto AES-ECB context per key: all of a message's
- * blocks in one native call (AES-NI where the CPU has it; ECB here only encrypts the counter
- * blocks, which is how CTR is defined). `create` returns null on a crypto build without ECB.
+ * Counter blocks of every NativeEcbCtr: rewritten per batch (word 0 always, the other words when
+ * the layout changes), shared because only the ECB output is kept.
+ */
+let scratch = new DataView(new ArrayBuffer(0));
+let scratchIv1 = 0;
+let scratchIv2 = 0;
+/** Blocks per message of the layout in `scratch` (0: none yet). */
+let scratchBlocks = 0;
+
+function emptyBatch(): EcbBatch {
+  return { buf: null, base: 0, iv1: 0, iv2: 0, count: 0, blocks: 0 };
+}
+
+/**
+ * Counter blocks from one long-lived node:crypto AES-ECB context per key (AES-NI where the CPU has
+ * it; ECB here only encrypts the counter blocks, which is how CTR is defined). A native call and
+ * the buffer it returns cost more than the AES work of a few packets, so one call produces the
+ * keystream of the next ECB_LOOKAHEAD_MESSAGES messages (IV word 0 = iv0, iv0 + 1, ...: the
+ * transport nonce is a counter that goes up by one per packet), and the following messages read
+ * theirs from that batch. Two lanes (sealing ours, opening the peer's: two unrelated counters
+ * under one key) keep their batches apart. A message never gets other blocks than AES(IV ‖ n):
+ * the batch only computes them earlier. `create` returns null on a crypto build without ECB.
  */
 export class NativeEcbCtr implements BatchKeystream {
-  /** Counter blocks IV ‖ 1, IV ‖ 2, ...: word 3 preset; words 0..2 take the IV per message. */
-  private ctr = Buffer.alloc(0);
-  private iv1 = 0;
-  private iv2 = 0;
-  /** Blocks of ctr whose words 1 and 2 hold iv1, iv2. */
-  private filled = 0;
+  offset = 0;
+  private readonly lanes: [EcbBatch, EcbBatch] = [emptyBatch(), emptyBatch()];
 
   private constructor(private readonly ecb: Cipher) {}
 
@@ -274,24 +307,49 @@ export class NativeEcbCtr implements BatchKeystream {
     }
   }
 
-  keystream(iv0: number, iv1: number, iv2: number, payloadBlocks: number): Uint8Array {
-    const blocks = payloadBlocks + 1;
-    if (this.ctr.length < 16 * blocks) {
-      this.ctr = Buffer.alloc(16 * Math.max(blocks, 2 * (this.ctr.length >>> 4)));
-      for (let b = 0; 16 * b < this.ctr.length; b++) writeBe32(this.ctr, 16 * b + 12, b + 1);
+  keystream(iv0: number, iv1: number, iv2: number, payloadBlocks: number, lane: 0 | 1): Uint8Array {
+    const need = payloadBlocks + 1;
+    const batch = this.lanes[lane];
+    const k = (iv0 - batch.base) >>> 0;
+    if (
+      batch.buf !== null &&
+      k < batch.count &&
+      need <= batch.blocks &&
+      iv1 === batch.iv1 &&
+      iv2 === batch.iv2
+    ) {
+      this.offset = 16 * k * batch.blocks;
+      return batch.buf;
     }
-    const ctr = this.ctr;
-    if (iv1 !== this.iv1 || iv2 !== this.iv2 || blocks > this.filled) {
-      // Words 1 and 2 rarely change (transport: always zero), so they are rewritten only then.
-      for (let b = 0; 16 * b < ctr.length; b++) {
-        writeBe32(ctr, 16 * b + 4, iv1);
-        writeBe32(ctr, 16 * b + 8, iv2);
+    const blocks = Math.max(need, ECB_LOOKAHEAD_BLOCKS);
+    const count = ECB_LOOKAHEAD_MESSAGES;
+    const total = count * blocks;
+    if (scratch.byteLength < 16 * total) {
+      scratch = new DataView(new ArrayBuffer(16 * total));
+      scratchBlocks = 0;
+    }
+    const ctr = scratch;
+    if (blocks !== scratchBlocks || iv1 !== scratchIv1 || iv2 !== scratchIv2) {
+      for (let b = 0; b < total; b++) {
+        ctr.setInt32(16 * b + 4, iv1);
+        ctr.setInt32(16 * b + 8, iv2);
+        ctr.setInt32(16 * b + 12, (b % blocks) + 1);
       }
-      this.iv1 = iv1;
-      this.iv2 = iv2;
-      this.filled = ctr.length >>> 4;
+      scratchBlocks = blocks;
+      scratchIv1 = iv1;
+      scratchIv2 = iv2;
     }
-    for (let b = 0; b < blocks; b++) writeBe32(ctr, 16 * b, iv0);
-    return this.ecb.update(ctr.subarray(0, 16 * blocks));
+    for (let m = 0; m < count; m++) {
+      const word = (iv0 + m) | 0;
+      for (let b = m * blocks; b < (m + 1) * blocks; b++) ctr.setInt32(16 * b, word);
+    }
+    batch.buf = this.ecb.update(new Uint8Array(ctr.buffer, 0, 16 * total));
+    batch.base = iv0 >>> 0;
+    batch.iv1 = iv1;
+    batch.iv2 = iv2;
+    batch.count = count;
+    batch.blocks = blocks;
+    this.offset = 0;
+    return batch.buf;
   }
 }

@@ -10,9 +10,10 @@
  *
  * The core has two passes over the payload, one per kind of counter-block source, both fusing
  * CTR and GHASH block by block: `gcmCryptBlocks` computes each counter block as it goes (AES in
- * TypeScript), `gcmCryptBatch` reads a keystream produced for the whole message in one native
- * call straight from its buffer, with no per-block call. Each pass has its own call sites, so a
- * process that runs both (the media worker: transport and DAVE) keeps each one monomorphic.
+ * TypeScript), `gcmCryptBatch` reads the message's keystream straight from the buffer of a native
+ * call that produced it (with the next few messages' keystreams), with no per-block call. Each
+ * pass has its own call sites, so a process that runs both (the media worker: transport and
+ * DAVE) keeps each one monomorphic.
  */
 import { AesBlock, Aes128CtrUnrolled, NativeEcbCtr, expandKey } from './aes.js';
 import type { BatchKeystream, CtrKeystream } from './aes.js';
@@ -149,14 +150,15 @@ function gcmCryptBatch(
   dstOffset: number,
   decrypt: boolean,
 ): void {
-  const ks = source.keystream(iv0, iv1, iv2, (length + 15) >>> 4);
+  const ks = source.keystream(iv0, iv1, iv2, (length + 15) >>> 4, decrypt ? 1 : 0);
+  const base = source.offset;
   g.reset();
   g.bytes(aad, aadOffset, aadLength);
   const fullEnd = length & ~15;
   for (let pos = 0; pos < fullEnd; pos += 16) {
     const s = srcOffset + pos;
     const d = dstOffset + pos;
-    const k = 16 + pos;
+    const k = base + 16 + pos;
     const i0 = readBe32(src, s);
     const i1 = readBe32(src, s + 4);
     const i2 = readBe32(src, s + 8);
@@ -173,7 +175,7 @@ function gcmCryptBatch(
     else g.block(c0, c1, c2, c3);
   }
   // The last keystream block is whole in ks even when the payload's last block is not.
-  const k = 16 + fullEnd;
+  const k = base + 16 + fullEnd;
   const tail = length > fullEnd;
   gcmFinish(
     g,
@@ -189,10 +191,10 @@ function gcmCryptBatch(
     dstOffset,
     decrypt,
   );
-  g.g0 ^= readBe32(ks, 0);
-  g.g1 ^= readBe32(ks, 4);
-  g.g2 ^= readBe32(ks, 8);
-  g.g3 ^= readBe32(ks, 12);
+  g.g0 ^= readBe32(ks, base);
+  g.g1 ^= readBe32(ks, base + 4);
+  g.g2 ^= readBe32(ks, base + 8);
+  g.g3 ^= readBe32(ks, base + 12);
 }
 
 /**

@@ -112,9 +112,11 @@ class NodeAesGcm implements TransportCipher {
 
 /**
  * AES-256-GCM without a native object per packet: the GCM core in TypeScript (src/crypto/gcm.ts)
- * with the 512-byte GHASH table per key, its counter blocks from one long-lived node:crypto
- * AES-ECB context per key (one native call per packet), or from AES in TypeScript where ECB is
- * unavailable. Payloads above JS_AES_GCM_MAX_PAYLOAD go to node:crypto GCM, cheaper per byte.
+ * with the 4 KiB GHASH table per key (against the 512-byte one: seal 2.1 -> 1.3 µs at 100 keys,
+ * 2.5 -> 2.2 at 1000, for 3.5 KiB more per connection), its counter blocks from one long-lived
+ * node:crypto AES-ECB context per key (one native call per ECB_LOOKAHEAD_MESSAGES packets), or
+ * from AES in TypeScript where ECB is unavailable. Payloads above JS_AES_GCM_MAX_PAYLOAD go to
+ * node:crypto GCM, cheaper per byte.
  */
 class JsAesGcm implements TransportCipher {
   readonly mode = EncryptionMode.AesGcm;
@@ -124,7 +126,7 @@ class JsAesGcm implements TransportCipher {
 
   constructor(key: Uint8Array, nativeEcb: boolean) {
     this.#large = new NodeAesGcm(key);
-    this.#gcm = new AesGcm(key, { ghash: 'nibble', keystream: nativeEcb ? 'native' : 'rounds' });
+    this.#gcm = new AesGcm(key, { ghash: 'byte', keystream: nativeEcb ? 'native' : 'rounds' });
   }
 
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer {

@@ -135,6 +135,35 @@ describe('AesGcm', () => {
     }
   });
 
+  // The native keystream is produced a few messages ahead (consecutive IV word 0): every message
+  // must still get exactly AES(IV ‖ n), whether its counter follows, jumps, wraps, grows past the
+  // batch's block count, changes the other IV words, or alternates between sealing and opening.
+  it('gives each message its own keystream with the native look-ahead, in any counter order', () => {
+    const keys = [randomBytes(32), randomBytes(16)];
+    const gcms = keys.map((key) => new AesGcm(key, { keystream: 'native', ghash: 'byte' }));
+    const sealCounters = [1, 2, 3, 4, 5, 6, 9, 8, 7, 100, 101, 0xfffffffe, 0xffffffff, 0, 1, 2, 2, 50];
+    const openCounters = [70_000, 70_001, 70_003, 70_002, 70_004, 5, 70_005];
+    const lengths = [0, 1, 15, 16, 120, 176, 177, 300, 120, 60];
+    for (let i = 0; i < sealCounters.length * 2; i++) {
+      const which = i % 2;
+      const key = keys[which]!;
+      const gcm = gcms[which]!;
+      const ivWords = [sealCounters[Math.floor(i / 2)]!, i === 20 ? 5 : 0, i === 21 ? 9 : 0];
+      const iv = Buffer.alloc(12);
+      ivWords.forEach((w, k) => iv.writeUInt32BE(w, 4 * k));
+      const pt = randomBytes(lengths[i % lengths.length]!);
+      const aad = randomBytes(i % 13);
+      const expected = nodeSeal(key, iv, pt, aad);
+      expect(Buffer.from(gcm.seal(iv, pt, aad)).equals(expected)).toBe(true);
+      // Opening the peer's packets, with their own counters, in between.
+      const peerIv = Buffer.alloc(12);
+      peerIv.writeUInt32BE(openCounters[i % openCounters.length]!, 0);
+      const peer = nodeSeal(key, peerIv, pt, aad);
+      const opened = gcm.open(peerIv, peer.subarray(0, pt.length), peer.subarray(pt.length), aad);
+      expect(opened && Buffer.from(opened).equals(pt)).toBe(true);
+    }
+  });
+
   it('encrypts in place and at offsets, with the tag where asked', () => {
     const key = randomBytes(32);
     const gcm = new AesGcm(key);
