@@ -15,7 +15,7 @@ export class Interrupt<R> {
   }
 
   /** `operation`'s result, or the reason of a fire()/poke() that comes first. */
-  race<T>(operation: Promise<T>): Promise<T | R> {
+  race<T>(operation: Promise<T>, asError: (err: unknown) => Error = toError): Promise<T | R> {
     const fired = this.fired;
     if (fired !== undefined) {
       operation.catch(() => undefined); // nobody waits for it any more
@@ -31,7 +31,7 @@ export class Interrupt<R> {
         },
         (err: unknown) => {
           this.waiters.delete(waiter);
-          reject(toError(err));
+          reject(asError(err));
         },
       );
     });

@@ -9,6 +9,7 @@
  */
 import { FRAME_DURATION_MS, SILENCE_FRAMES_AT_END, SpeakingFlag } from '../protocol/constants.js';
 import { VoxcordError, isVoxcordError } from '../errors.js';
+import { Interrupt } from '../util/interrupt.js';
 import type { MediaChannel } from '../media/media-engine.js';
 import { canPullNow, NOT_READY, pullIterator } from './frame-pull.js';
 import type { NotReady } from './frame-pull.js';
@@ -99,8 +100,8 @@ class TransmitPump implements SessionTransmission {
   private pending: Uint8Array | undefined;
   /** Waiters woken by stop() or by 'drain'. */
   private readonly kickListeners = new Set<() => void>();
-  /** nextItem() waits, woken by stop() and by session changes (a destroy). */
-  private readonly interrupts = new Set<() => void>();
+  /** nextItem() waits, ended by stop() and by a destroy (session changes reach interrupt()). */
+  private readonly interrupts = new Interrupt<undefined>();
   /** The channel whose enqueue() returned false, until it emits 'drain'. */
   private blocked: MediaChannel | undefined;
   private unblock: Cancel | undefined;
@@ -156,7 +157,7 @@ class TransmitPump implements SessionTransmission {
   }
 
   private interrupt(): void {
-    for (const listener of [...this.interrupts]) listener();
+    if (this.halted || this.link.isDestroyed()) this.interrupts.poke(undefined);
   }
 
   /**
@@ -215,35 +216,16 @@ class TransmitPump implements SessionTransmission {
 
   /**
    * The next source item, or undefined when stopped or destroyed while waiting for it. This runs
-   * once per frame, so it costs one promise and one set entry: no race, no per-frame subscription
-   * (session changes reach `interrupts` through the one subscription held by run()).
+   * once per frame, so it costs one promise and one waiter (util/interrupt), no per-frame
+   * subscription (session changes reach `interrupts` through the one subscription held by run()).
    */
   private nextItem(it: AsyncIterator<unknown>): Promise<IteratorResult<unknown> | undefined> {
     if (this.halted || this.link.isDestroyed()) return Promise.resolve(undefined);
-    const pending = it.next();
-    return new Promise((resolve, reject) => {
-      const interrupt = (): void => {
-        if (!this.halted && !this.link.isDestroyed()) return; // keep waiting for the item
-        this.interrupts.delete(interrupt);
-        resolve(undefined);
-      };
-      this.interrupts.add(interrupt);
-      // Settling after an interrupt is a no-op, and the rejection handler keeps it handled.
-      pending.then(
-        (result) => {
-          this.interrupts.delete(interrupt);
-          resolve(result);
-        },
-        (err: unknown) => {
-          this.interrupts.delete(interrupt);
-          reject(
-            err instanceof Error
-              ? err
-              : new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source failed', { cause: err }),
-          );
-        },
-      );
-    });
+    return this.interrupts.race(it.next(), (err) =>
+      err instanceof Error
+        ? err
+        : new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source failed', { cause: err }),
+    );
   }
 
   private async run(): Promise<void> {
