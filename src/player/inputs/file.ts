@@ -18,6 +18,7 @@ import { webmOpusInput } from './webm-opus.js';
 export type Container = 'ogg-opus' | 'webm-opus' | 'unknown';
 
 const SNIFF_BYTES = 64 * 1024;
+const FILE_CHUNK_BYTES = 16 * 1024;
 
 function includes(bytes: Uint8Array, text: string): boolean {
   const needle = Buffer.from(text, 'latin1');
@@ -92,7 +93,10 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
     if (isUrl(target)) return { input: ffmpegInput(target, options), info: none };
     const ends = options.forceFfmpeg === true ? undefined : await readEnds(target);
     const container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
-    const reopen = (): ReturnType<typeof createReadStream> => createReadStream(target);
+    // 16 KiB reads (about 2 s of Opus): a playing track pins a few chunks (the demuxed frames are
+    // views into them), and 64 KiB chunks cost a node about 250 KiB more per player.
+    const reopen = (): ReturnType<typeof createReadStream> =>
+      createReadStream(target, { highWaterMark: FILE_CHUNK_BYTES });
     // Ogg: the last page's granule. WebM: its demuxer reports the Segment's Duration and Title.
     if (container === 'ogg-opus' && ends !== undefined)
       return {
