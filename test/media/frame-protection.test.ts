@@ -14,7 +14,7 @@ import { EncryptionMode } from '../../src/protocol/constants.js';
 import { DaveSendKey } from '../../src/dave/send-key.js';
 import { FrameDecryptor } from '../../src/dave/frame-decryptor.js';
 import { Responder, waitFor } from './udp-responder.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i + 3);
 const SECRET_A = Uint8Array.from({ length: 16 }, (_, i) => i + 1);

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { InlineMediaEngine, sharedClock } from '../../src/media/inline-engine.js';
 import { Responder } from './udp-responder.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 
 const cleanups = cleanupAfterEach();
 

@@ -9,7 +9,7 @@ import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import type { ReceivedRtp, RtpDropReason } from '../../src/media/media-engine.js';
 import { Responder, waitFor } from './udp-responder.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const SSRC = 0x1234_5678;

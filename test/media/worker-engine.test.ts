@@ -9,7 +9,7 @@ import { EncryptionMode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { Responder, waitFor } from './udp-responder.js';
 import { runNode } from '../helpers/node-script.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
 

@@ -3,7 +3,7 @@ import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaChannel } from '../../src/media/index.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import { Responder } from './udp-responder.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
 const cleanups = cleanupAfterEach();

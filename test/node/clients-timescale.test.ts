@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
 import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { clientWorld, lavalinkOnVoiceNode } from './processes.js';
 
 const BOT = '1500000000000000011';

@@ -16,7 +16,7 @@ import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { CHANNEL, encodeTones, GUILD, hex, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
 import { botShard, clientWorld, lavalinkOnVoiceNode, spawnNode } from './processes.js';
 

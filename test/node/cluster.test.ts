@@ -13,7 +13,7 @@ import { LavalinkManager } from 'lavalink-client';
 import { createMediaEngine } from '../../src/media/index.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { api, PASSWORD } from './helpers.js';
 import { botShard, directForwarder, lavalinkShard, listenIn, spawnNode } from './processes.js';
 

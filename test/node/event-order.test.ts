@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { startCall } from '../support/call.js';
 import { lavalinkOnVoiceNode } from './processes.js';
 import type { VoiceEventForwarder } from './processes.js';

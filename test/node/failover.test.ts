@@ -11,7 +11,7 @@ import type { createMediaEngine } from '../../src/media/index.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
 import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
 

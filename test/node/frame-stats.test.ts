@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { hex, until } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { api } from './helpers.js';
 import type { Message } from './helpers.js';
 import { NODE_BOT, startVoiceHarness } from './voice-harness.js';

@@ -11,7 +11,7 @@ import { LavalinkManager } from 'lavalink-client';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { CHANNEL, encodeTones, GUILD, tempDir, until, writeOgg } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { api, PASSWORD } from './helpers.js';
 import { botShard, clientWorld, lavalinkShard, listenIn } from './processes.js';
 

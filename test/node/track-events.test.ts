@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { GUILD } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { api } from './helpers.js';
 import type { Message } from './helpers.js';
 import { NODE_BOT, startVoiceHarness } from './voice-harness.js';

@@ -5,7 +5,7 @@ import { loadOpus } from '../../src/audio/opus.js';
 import { inputFor } from '../../src/node/voice-backend.js';
 import type { TrackInfo } from '../../src/node/track-codec.js';
 import { encodeTones, hex, tempDir, writeOgg } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { fixtureServer } from './helpers.js';
 
 const cleanup = cleanupAfterEach();

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
 import { GUILD, until, hex } from '../cli/helpers.js';
-import { cleanupAfterEach } from '../support/cleanup.js';
+import { cleanupAfterEach } from '../support/after-each.js';
 import { api, connect, PASSWORD } from './helpers.js';
 import { NODE_BOT, startVoiceHarness } from './voice-harness.js';
 

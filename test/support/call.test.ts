@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { entersState } from '../../src/util/enters-state.js';
 import { bareSession, botClient, joinWith, startCall } from './call.js';
-import { cleanupAfterEach } from './cleanup.js';
+import { cleanupAfterEach } from './after-each.js';
 import { BOT, LISTENER } from './ids.js';
 import { sleep, until } from './wait.js';
 

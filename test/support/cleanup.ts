@@ -1,6 +1,7 @@
-import { afterEach } from 'vitest';
-
-/** Things a test opened, undone after it (newest first). */
+/**
+ * Things a test opened, undone after it (newest first). Free of vitest, so scripts run outside it
+ * (`npm run soak:dave`) can load the harnesses that use it; the vitest hook is in after-each.ts.
+ */
 export class Cleanup {
   private readonly steps: Array<() => unknown> = [];
 
@@ -23,11 +24,4 @@ export class Cleanup {
       }
     }
   }
-}
-
-/** A Cleanup run after each test of the calling file. */
-export function cleanupAfterEach(): Cleanup {
-  const cleanup = new Cleanup();
-  afterEach(() => cleanup.run());
-  return cleanup;
 }

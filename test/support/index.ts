@@ -1,6 +1,7 @@
 /** The test shelf: waits, cleanup, ids, bytes, the call builder and the fakes. */
 export { poll, sleep, until } from './wait.js';
-export { Cleanup, cleanupAfterEach } from './cleanup.js';
+export { Cleanup } from './cleanup.js';
+export { cleanupAfterEach } from './after-each.js';
 export { BOT, CHANNEL, CHANNEL_2, GUILD, LISTENER } from './ids.js';
 export { hex, hexBuffer, isSilence, unhex } from './bytes.js';
 export { caught } from './errors.js';
