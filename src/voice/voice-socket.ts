@@ -5,9 +5,11 @@
  */
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
+import type { SecureContext } from 'node:tls';
 import { VOICE_GATEWAY_VERSION, VOICE_WS_MAX_PAYLOAD_BYTES } from '../protocol/constants.js';
 import { VoxcordError, toError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { sharedSecureContext } from './tls-context.js';
 import { decodeServerFrame, encodeClientMessage } from '../protocol/voice-messages.js';
 import type { ClientMessage, ServerMessage } from '../protocol/voice-messages.js';
 
@@ -58,14 +60,15 @@ export class VoiceSocket extends TypedEmitter<VoiceSocketEvents> {
     this.url = voiceSocketUrl(options.endpoint, tls !== false);
     this.seq = options.lastSeq ?? -1;
     // A larger frame closes the socket (1009) rather than being buffered whole.
-    const wsOptions: WebSocket.ClientOptions = {
+    const wsOptions: WebSocket.ClientOptions & { secureContext?: SecureContext } = {
       perMessageDeflate: false,
       maxPayload: VOICE_WS_MAX_PAYLOAD_BYTES,
     };
-    if (typeof tls === 'object') {
-      if (tls.rejectUnauthorized !== undefined) wsOptions.rejectUnauthorized = tls.rejectUnauthorized;
-      if (tls.ca !== undefined) wsOptions.ca = tls.ca;
-    }
+    // ws hands its options to tls.connect: one shared context, not one per connection.
+    if (tls !== false)
+      wsOptions.secureContext = sharedSecureContext(typeof tls === 'object' ? tls.ca : undefined);
+    if (typeof tls === 'object' && tls.rejectUnauthorized !== undefined)
+      wsOptions.rejectUnauthorized = tls.rejectUnauthorized;
     this.ws = new WebSocket(this.url, wsOptions);
     this.ws.on('open', () => this.emit('open'));
     this.ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));

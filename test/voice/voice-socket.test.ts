@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { generateSelfSignedCertificate } from '../../src/server/tls.js';
+import { sharedSecureContext } from '../../src/voice/tls-context.js';
 import { ScriptedServer, until } from './fakes.js';
 
 describe('voiceSocketUrl', () => {
@@ -90,25 +91,37 @@ describe('VoiceSocket', () => {
 });
 
 describe('VoiceSocket over TLS', () => {
-  let https: Server | undefined;
-  let wss: WebSocketServer | undefined;
+  const servers: { https: Server; wss: WebSocketServer }[] = [];
   let socket: VoiceSocket | undefined;
+  const others: VoiceSocket[] = [];
   afterEach(async () => {
     socket?.destroy();
-    for (const c of wss?.clients ?? []) c.terminate();
-    await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
-    https?.closeAllConnections();
-    await new Promise<void>((resolve) => (https ? https.close(() => resolve()) : resolve()));
+    for (const s of others.splice(0)) s.destroy();
+    for (const { https, wss } of servers.splice(0)) {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      https.closeAllConnections();
+      await new Promise<void>((resolve) => https.close(() => resolve()));
+    }
   });
 
   async function start(): Promise<{ endpoint: string; ca: string }> {
     const { cert, key } = generateSelfSignedCertificate();
-    https = createServer({ cert, key });
-    wss = new WebSocketServer({ server: https });
+    const https = createServer({ cert, key });
+    const wss = new WebSocketServer({ server: https });
+    servers.push({ https, wss });
     wss.on('connection', (ws) => ws.send(JSON.stringify({ op: 8, d: { heartbeat_interval: 1000 } })));
     https.listen(0, '127.0.0.1');
     await once(https, 'listening');
     return { endpoint: `127.0.0.1:${(https.address() as AddressInfo).port}`, ca: cert };
+  }
+
+  /** 'hello' when the socket received op 8, else the close code. */
+  async function outcome(s: VoiceSocket): Promise<'hello' | number> {
+    return new Promise((resolve) => {
+      s.on('message', (m) => resolve(m.op === 8 ? 'hello' : -1));
+      s.on('close', (code) => resolve(code));
+    });
   }
 
   it('connects with wss:// trusting a given CA', async () => {
@@ -131,5 +144,25 @@ describe('VoiceSocket over TLS', () => {
     await until(() => closes.length === 1);
     expect(closes).toEqual([1006]);
     expect(debug.some((m) => m.startsWith('websocket error'))).toBe(true);
+  });
+
+  it('shares one TLS context per CA yet verifies each connection against its own CA', async () => {
+    const a = await start();
+    const b = await start();
+    expect(sharedSecureContext(a.ca)).toBe(sharedSecureContext(a.ca));
+    expect(sharedSecureContext(a.ca)).not.toBe(sharedSecureContext(b.ca));
+    expect(sharedSecureContext()).not.toBe(sharedSecureContext(a.ca));
+    const cases: [VoiceSocket, 'hello' | number][] = [
+      [new VoiceSocket({ endpoint: a.endpoint, tls: { ca: a.ca } }), 'hello'],
+      [new VoiceSocket({ endpoint: a.endpoint, tls: { ca: Buffer.from(a.ca) } }), 'hello'],
+      [new VoiceSocket({ endpoint: b.endpoint, tls: { ca: b.ca } }), 'hello'],
+      // The wrong CA, or none (system roots), is refused on a shared context too.
+      [new VoiceSocket({ endpoint: b.endpoint, tls: { ca: a.ca } }), 1006],
+      [new VoiceSocket({ endpoint: a.endpoint }), 1006],
+      // rejectUnauthorized stays per connection.
+      [new VoiceSocket({ endpoint: b.endpoint, tls: { ca: a.ca, rejectUnauthorized: false } }), 'hello'],
+    ];
+    others.push(...cases.map(([s]) => s));
+    expect(await Promise.all(cases.map(([s]) => outcome(s)))).toEqual(cases.map(([, want]) => want));
   });
 });
