@@ -21,26 +21,44 @@ export interface LatenessSummary {
   maxMs: number;
 }
 
+/** Buckets a new histogram holds (4 ms); it doubles up to all of them when a later send comes. */
+const FIRST_BUCKETS = 16;
+
+/**
+ * One per channel: the counts cover only the buckets reached so far (64 bytes while sends stay
+ * within 4 ms, the whole 1.6 KiB once one is 64 ms late), the rest read as zero.
+ */
 export class LatenessHistogram {
-  private readonly counts = new Uint32Array(BUCKETS + 1);
+  private counts = new Uint32Array(FIRST_BUCKETS);
   private total = 0;
   private max = 0;
 
   record(lateMs: number): void {
     const ms = lateMs > 0 ? lateMs : 0;
     const index = Math.min(BUCKETS, Math.floor(ms / LATENESS_BUCKET_MS));
+    if (index >= this.counts.length) this.grow(index);
     this.counts[index]!++;
     this.total++;
     if (ms > this.max) this.max = ms;
   }
 
+  /** Bytes held for counts (memory accounting). */
+  get countBytes(): number {
+    return this.counts.byteLength;
+  }
+
   toJSON(): LatenessData {
-    return {
-      bucketMs: LATENESS_BUCKET_MS,
-      counts: Array.from(this.counts),
-      count: this.total,
-      maxMs: this.max,
-    };
+    const counts = new Array<number>(BUCKETS + 1).fill(0);
+    this.counts.forEach((c, i) => (counts[i] = c));
+    return { bucketMs: LATENESS_BUCKET_MS, counts, count: this.total, maxMs: this.max };
+  }
+
+  private grow(index: number): void {
+    let length = this.counts.length * 2;
+    while (length <= index) length *= 2;
+    const grown = new Uint32Array(Math.min(BUCKETS + 1, length));
+    grown.set(this.counts);
+    this.counts = grown;
   }
 }
 

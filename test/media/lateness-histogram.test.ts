@@ -22,4 +22,23 @@ describe('lateness histogram', () => {
     expect(s.p99Ms).toBe(10);
     expect(summarizeLateness([])).toEqual({ count: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 });
   });
+
+  it('holds only the buckets reached, and counts every sample wherever it falls', () => {
+    const h = new LatenessHistogram();
+    for (let i = 0; i < 10; i++) h.record(1);
+    expect(h.countBytes).toBe(64);
+    h.record(5); // bucket 20: the counts double once
+    expect(h.countBytes).toBe(128);
+    h.record(99.9); // bucket 399
+    h.record(1_000); // overflow bucket 400
+    expect(h.countBytes).toBe(401 * 4);
+    const data = h.toJSON();
+    expect(data.counts).toHaveLength(401);
+    expect(data.counts[4]).toBe(10);
+    expect(data.counts[20]).toBe(1);
+    expect(data.counts[399]).toBe(1);
+    expect(data.counts[400]).toBe(1);
+    expect(data.counts.reduce((a, b) => a + b, 0)).toBe(13);
+    expect(summarizeLateness([data])).toEqual({ count: 13, p50Ms: 1.25, p99Ms: 1_000, maxMs: 1_000 });
+  });
 });
