@@ -162,14 +162,31 @@ export class SendQueue {
     if (this.silenceLeft === 0 && this.burstRequested) {
       this.burstRequested = false;
       this.silenceLeft = this.silenceFrames;
-      if (this.silenceLeft === 0) return { frame: new Uint8Array(0), silence: true, endsBurst: true };
+      if (this.silenceLeft === 0) {
+        this.release();
+        return { frame: new Uint8Array(0), silence: true, endsBurst: true };
+      }
     }
     if (this.silenceLeft > 0) {
       this.silenceLeft--;
+      if (this.silenceLeft === 0) this.release();
       // A fresh copy each time: the frame may be transferred or retained downstream.
       return { frame: OPUS_SILENCE_FRAME.slice(), silence: true, endsBurst: this.silenceLeft === 0 };
     }
     return undefined;
+  }
+
+  /**
+   * A burst ended with nothing queued: the store goes until the next frame (a connected bot is
+   * silent most of the time; its queue need not hold a playing queue's bytes meanwhile).
+   */
+  private release(): void {
+    if (this.count > 0 || this.lent >= 0) return;
+    this.readAt = 0;
+    this.writeAt = 0;
+    this.slotHead = 0;
+    this.store = EMPTY;
+    this.lengths = new Int32Array(0);
   }
 
   /** Nothing queued: the next frame goes to the store's start; a big store is let go. */

@@ -161,4 +161,41 @@ describe('SendQueue', () => {
     }
     expect(q.storeBytes).toBe(0);
   });
+
+  it('lets its store go when a burst ends with nothing queued, and keeps it while frames wait', () => {
+    const { q } = make({ highWaterMark: 25 });
+    for (let i = 0; i < 25; i++) q.enqueue(new Uint8Array(160).fill(i));
+    expect(q.storeBytes).toBeGreaterThanOrEqual(25 * 160);
+    q.endBurst();
+    for (let i = 0; i < 25; i++) expect(q.next()!.frame[0]).toBe(i);
+    for (let i = 0; i < 4; i++) expect(q.next()!.silence).toBe(true);
+    // A frame queued during the tail keeps the store; it goes out after the tail.
+    q.enqueue(Uint8Array.of(42));
+    expect(q.next()).toMatchObject({ silence: true, endsBurst: true });
+    expect(q.storeBytes).toBeGreaterThan(0);
+    expect(Array.from(q.next()!.frame)).toEqual([42]);
+    q.endBurst();
+    const tail = Array.from({ length: 5 }, () => q.next()!);
+    expect(tail.map((t) => [t.silence, t.endsBurst])).toEqual([
+      [true, false],
+      [true, false],
+      [true, false],
+      [true, false],
+      [true, true],
+    ]);
+    expect(q.storeBytes).toBe(0);
+    expect(q.next()).toBeUndefined();
+    // The next burst starts a fresh store and its frames arrive intact.
+    q.enqueue(Uint8Array.of(7, 8));
+    expect(Array.from(q.next()!.frame)).toEqual([7, 8]);
+  });
+
+  it('a burst end with no silence frames also lets the store go', () => {
+    const { q } = make({ silenceFrames: 0 });
+    q.enqueue(new Uint8Array(160));
+    q.next();
+    q.endBurst();
+    expect(q.next()).toMatchObject({ silence: true, endsBurst: true });
+    expect(q.storeBytes).toBe(0);
+  });
 });
