@@ -124,9 +124,9 @@ export class VoiceSocket extends TypedEmitter<VoiceSocketEvents> {
     const bytes = rawToBytes(data);
     let message: ServerMessage;
     try {
-      message = decodeServerFrame(
-        isBinary ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes.toString('utf8'),
-      );
+      // A binary frame (DAVE) is copied out: ws hands views into the socket's read chunk, and
+      // MLS state kept from it (tree leaves, group context) would pin the whole chunk.
+      message = decodeServerFrame(isBinary ? new Uint8Array(bytes) : bytes.toString('utf8'));
     } catch (err) {
       this.malformedCount += 1;
       const error =

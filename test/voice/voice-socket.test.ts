@@ -66,6 +66,23 @@ describe('VoiceSocket', () => {
     expect(socket.lastSeq).toBe(65535);
   });
 
+  it('a binary (DAVE) payload owns its bytes: no view into the socket read chunk it came in', async () => {
+    socket = new VoiceSocket({ endpoint: server.endpoint, tls: false });
+    const payloads: Uint8Array[] = [];
+    socket.on('message', (m) => {
+      if ('payload' in m) payloads.push(m.payload);
+    });
+    const conn = await server.connection(0);
+    // Back to back, so that they reach the client in one read.
+    for (let i = 0; i < 8; i++) conn.sendBinary(i, 25, new Uint8Array(40).fill(i));
+    await until(() => payloads.length === 8);
+    payloads.forEach((p, i) => {
+      expect(p).toEqual(new Uint8Array(40).fill(i));
+      // seq u16 + op u8 before the payload, nothing else
+      expect(p.buffer.byteLength).toBe(3 + 40);
+    });
+  });
+
   it('reports the close code once and refuses to send afterwards', async () => {
     socket = new VoiceSocket({ endpoint: server.endpoint, tls: false });
     const closes: number[] = [];
