@@ -19,8 +19,11 @@ import { parseRtpHeader, writeRtpHeader } from './rtp.js';
 import type { RtpHeaderFields, RtpPacketInfo } from './rtp.js';
 import type { TransportCipher } from './transport-cipher.js';
 
+/** Bytes a packet we send adds around its payload: header, transport tag and counter. */
+export const RTP_SEND_OVERHEAD = RTP_HEADER_BYTES + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES;
+
 /** Smallest datagram that can be an encrypted RTP packet: header + tag + counter. */
-const MIN_ENCRYPTED_PACKET = RTP_HEADER_BYTES + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES;
+const MIN_ENCRYPTED_PACKET = RTP_SEND_OVERHEAD;
 /** Largest one-byte-form extension body: the length field is 16 bits of 32-bit words. */
 const MAX_EXTENSION_BODY = 0xffff * 4;
 
@@ -84,6 +87,23 @@ export class RtpPacketizer {
     f.timestamp = timestamp;
     writeRtpHeader(this.#header, f);
     return cipher.seal(this.#header, payload, this.#counter);
+  }
+
+  /**
+   * packetize() without an allocation, for a payload already at `datagram[RTP_HEADER_BYTES..]`:
+   * writes the header in front of it and seals in place. `datagram` must have room for the
+   * transport tag and counter after the payload (RTP_SEND_OVERHEAD in all). Returns the length.
+   */
+  packetizeInPlace(datagram: Uint8Array, payloadLength: number, timestamp: number): number {
+    const cipher = this.#cipher;
+    if (!cipher) throw new VoxcordError('INVALID_ARGUMENT', 'no transport cipher set (op 4 not received)');
+    this.#sequence = (this.#sequence + 1) & 0xffff;
+    this.#counter = (this.#counter + 1) >>> 0;
+    const f = this.#fields;
+    f.sequence = this.#sequence;
+    f.timestamp = timestamp;
+    writeRtpHeader(datagram, f);
+    return cipher.sealInPlace(datagram, RTP_HEADER_BYTES, payloadLength, this.#counter);
   }
 }
 
