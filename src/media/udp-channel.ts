@@ -66,6 +66,14 @@ const DATAGRAM_BYTES = 2048;
  * and a new one is made (UdpMediaChannel.sendMedia).
  */
 let datagramBuffer: Buffer | null = null;
+/** Views of datagramBuffer by datagram length, made once each (socket.send sends a whole view). */
+let datagramViews: (Buffer | undefined)[] = new Array<Buffer | undefined>(DATAGRAM_BYTES + 1);
+
+/** The datagram buffer stays with libuv's send queue: the next packet is built in a new one. */
+function leaveDatagramBuffer(): void {
+  datagramBuffer = null;
+  datagramViews = new Array<Buffer | undefined>(DATAGRAM_BYTES + 1);
+}
 
 /** ICMP-reported conditions on a connected socket: the server may come back, the socket is fine. */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
@@ -470,14 +478,13 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
    */
   private sendMedia(datagram: Buffer, size: number): void {
     const socket = this.socket;
+    const shared = datagram === datagramBuffer;
     try {
-      socket.send(datagram.subarray(0, size));
+      socket.send(shared ? (datagramViews[size] ??= datagram.subarray(0, size)) : datagram.subarray(0, size));
     } catch (err) {
       this.onSocketError(err);
     }
-    if (datagram === datagramBuffer && (!this.sendQueueVisible || socket.getSendQueueCount() > 0)) {
-      datagramBuffer = null;
-    }
+    if (shared && (!this.sendQueueVisible || socket.getSendQueueCount() > 0)) leaveDatagramBuffer();
   }
 
   private onDatagram(msg: Buffer, receivedAt: number): void {
