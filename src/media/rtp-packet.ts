@@ -37,8 +37,6 @@ export class RtpPacketizer {
   #sequence: number;
   #counter: number;
   #cipher: TransportCipher | null = null;
-  /** Reused: seal() copies the header into the datagram it returns. */
-  readonly #header = new Uint8Array(RTP_HEADER_BYTES);
   readonly #fields: RtpHeaderFields;
 
   constructor(ssrc: number, initial?: { sequence?: number; counter?: number }) {
@@ -78,15 +76,11 @@ export class RtpPacketizer {
    * (first = 1, wraps at 2^32). Timestamp is supplied by the caller (from the clock's frame counter).
    */
   packetize(payload: Uint8Array, timestamp: number): Buffer {
-    const cipher = this.#cipher;
-    if (!cipher) throw new VoxcordError('INVALID_ARGUMENT', 'no transport cipher set (op 4 not received)');
-    this.#sequence = (this.#sequence + 1) & 0xffff;
-    this.#counter = (this.#counter + 1) >>> 0;
-    const f = this.#fields;
-    f.sequence = this.#sequence;
-    f.timestamp = timestamp;
-    writeRtpHeader(this.#header, f);
-    return cipher.seal(this.#header, payload, this.#counter);
+    // allocUnsafe draws small buffers from node's pool; every byte is written.
+    const out = Buffer.allocUnsafe(RTP_SEND_OVERHEAD + payload.length);
+    out.set(payload, RTP_HEADER_BYTES);
+    this.packetizeInPlace(out, payload.length, timestamp);
+    return out;
   }
 
   /**
