@@ -272,6 +272,8 @@ interface EcbBatch {
  * the layout changes), shared because only the ECB output is kept.
  */
 let scratch = new DataView(new ArrayBuffer(0));
+/** The first bytes of `scratch` that the last batch used, as the native call takes them (kept: no view per call). */
+let scratchInput = new Uint8Array(0);
 let scratchIv1 = 0;
 let scratchIv2 = 0;
 /** Blocks per message of the layout in `scratch` (0: none yet). */
@@ -328,6 +330,8 @@ export class NativeEcbCtr implements BatchKeystream {
       scratch = new DataView(new ArrayBuffer(16 * total));
       scratchBlocks = 0;
     }
+    if (scratchInput.buffer !== scratch.buffer || scratchInput.length !== 16 * total)
+      scratchInput = new Uint8Array(scratch.buffer, 0, 16 * total);
     const ctr = scratch;
     if (blocks !== scratchBlocks || iv1 !== scratchIv1 || iv2 !== scratchIv2) {
       for (let b = 0; b < total; b++) {
@@ -343,7 +347,7 @@ export class NativeEcbCtr implements BatchKeystream {
       const word = (iv0 + m) | 0;
       for (let b = m * blocks; b < (m + 1) * blocks; b++) ctr.setInt32(16 * b, word);
     }
-    batch.buf = this.ecb.update(new Uint8Array(ctr.buffer, 0, 16 * total));
+    batch.buf = this.ecb.update(scratchInput);
     batch.base = iv0 >>> 0;
     batch.iv1 = iv1;
     batch.iv2 = iv2;

@@ -9,6 +9,13 @@ import { isOpusSilence, nonceGeneration, wrapGeneration, writeTrailer } from './
 import { HashRatchet } from './hash-ratchet.js';
 import { uleb128Size } from './uleb128.js';
 
+/** encryptInto(): the frame goes out unchanged (silence, passthrough); nothing was written. */
+export const FRAME_UNCHANGED = 0;
+/** encryptInto(): no key and not in passthrough; the caller drops the frame. */
+export const FRAME_DROPPED = -1;
+/** Most bytes the DAVE trailer adds to an Opus frame: tag, ULEB128 of a u32 nonce (5), S, magic. */
+export const DAVE_MAX_OPUS_SUPPLEMENTAL = DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(0xffff_ffff);
+
 export interface FrameEncryptorStats {
   /** Frames encrypted. */
   encrypted: number;
@@ -61,13 +68,42 @@ export class FrameEncryptor {
    * `stats`: where the outcome is counted (this encryptor's own stats by default).
    */
   encrypt(opus: Uint8Array, stats: FrameEncryptorStats = this.stats): Uint8Array | null {
+    const cipher = this.next(opus, stats);
+    if (cipher === FRAME_UNCHANGED) return opus;
+    if (cipher === null) return null;
+    // allocUnsafe draws small frames from Node's pool: every byte is written.
+    const out = Buffer.allocUnsafe(opus.length + DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(this.counter));
+    this.seal(cipher, opus, out, 0, stats);
+    return out;
+  }
+
+  /**
+   * encrypt() into the caller's buffer (the media engine writes the protocol frame straight into
+   * the datagram): returns the bytes written at `dst[dstOffset]`, FRAME_UNCHANGED (nothing
+   * written: the frame goes out as it is) or FRAME_DROPPED. `dst` needs room for
+   * opus.length + DAVE_MAX_OPUS_SUPPLEMENTAL bytes.
+   */
+  encryptInto(
+    opus: Uint8Array,
+    dst: Uint8Array,
+    dstOffset: number,
+    stats: FrameEncryptorStats = this.stats,
+  ): number {
+    const cipher = this.next(opus, stats);
+    if (cipher === FRAME_UNCHANGED) return FRAME_UNCHANGED;
+    if (cipher === null) return FRAME_DROPPED;
+    return this.seal(cipher, opus, dst, dstOffset, stats);
+  }
+
+  /** Counts silence / passthrough / no-key frames, or steps the counter and returns its cipher. */
+  private next(opus: Uint8Array, stats: FrameEncryptorStats): Aes128Gcm | null | typeof FRAME_UNCHANGED {
     if (isOpusSilence(opus)) {
       stats.silence++;
-      return opus;
+      return FRAME_UNCHANGED;
     }
     if (this.passthrough) {
       stats.passthrough++;
-      return opus;
+      return FRAME_UNCHANGED;
     }
     const ratchet = this.ratchet;
     if (ratchet === null) {
@@ -77,18 +113,24 @@ export class FrameEncryptor {
     this.counter = (this.counter + 1) >>> 0;
     this.generation = wrapGeneration(this.generation, nonceGeneration(this.counter));
     const cipher = this.cipherFor(ratchet);
-    if (cipher === null) {
-      stats.dropped++;
-      return null;
-    }
+    if (cipher === null) stats.dropped++;
+    return cipher;
+  }
+
+  /** Ciphertext ‖ tag ‖ trailer of the current counter at `out[offset]`; returns its length. */
+  private seal(
+    cipher: Aes128Gcm,
+    opus: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+    stats: FrameEncryptorStats,
+  ): number {
     const nonce = this.counter;
     const n = opus.length;
-    // allocUnsafe draws small frames from Node's pool: every byte is written below.
-    const out = Buffer.allocUnsafe(n + DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(nonce));
-    cipher.sealDave(nonce, opus, 0, n, out, 0);
-    writeTrailer(out, n + DAVE_TAG_BYTES, nonce);
+    cipher.sealDave(nonce, opus, 0, n, out, offset);
+    const end = writeTrailer(out, offset + n + DAVE_TAG_BYTES, nonce);
     stats.encrypted++;
-    return out;
+    return end - offset;
   }
 
   /**

@@ -54,13 +54,31 @@ export class DaveSendKey {
    * @internal
    */
   encryptFrame(opus: Uint8Array, stats?: FrameEncryptorStats): Uint8Array | null {
+    return this.encryptor().encrypt(opus, stats);
+  }
+
+  /**
+   * encryptFrame() into the caller's buffer (the media engine's datagram): the bytes written at
+   * `dst[dstOffset]`, FRAME_UNCHANGED or FRAME_DROPPED (FrameEncryptor.encryptInto).
+   * @internal
+   */
+  encryptFrameInto(
+    opus: Uint8Array,
+    dst: Uint8Array,
+    dstOffset: number,
+    stats?: FrameEncryptorStats,
+  ): number {
+    return this.encryptor().encryptInto(opus, dst, dstOffset, stats);
+  }
+
+  private encryptor(): FrameEncryptor {
     let encryptor = this.#encryptor;
     if (encryptor === undefined) {
       encryptor = this.#encryptor = new FrameEncryptor();
       encryptor.setRatchet(this.#baseSecret ?? null);
       encryptor.setPassthrough(this.mode === 'passthrough');
     }
-    return encryptor.encrypt(opus, stats);
+    return encryptor;
   }
 
   toJSON(): { mode: DaveSendMode } {

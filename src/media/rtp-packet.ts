@@ -19,8 +19,11 @@ import { parseRtpHeader, writeRtpHeader } from './rtp.js';
 import type { RtpHeaderFields, RtpPacketInfo } from './rtp.js';
 import type { TransportCipher } from './transport-cipher.js';
 
+/** Bytes a packet we send adds around its payload: header, transport tag and counter. */
+export const RTP_SEND_OVERHEAD = RTP_HEADER_BYTES + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES;
+
 /** Smallest datagram that can be an encrypted RTP packet: header + tag + counter. */
-const MIN_ENCRYPTED_PACKET = RTP_HEADER_BYTES + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES;
+const MIN_ENCRYPTED_PACKET = RTP_SEND_OVERHEAD;
 /** Largest one-byte-form extension body: the length field is 16 bits of 32-bit words. */
 const MAX_EXTENSION_BODY = 0xffff * 4;
 
@@ -34,8 +37,6 @@ export class RtpPacketizer {
   #sequence: number;
   #counter: number;
   #cipher: TransportCipher | null = null;
-  /** Reused: seal() copies the header into the datagram it returns. */
-  readonly #header = new Uint8Array(RTP_HEADER_BYTES);
   readonly #fields: RtpHeaderFields;
 
   constructor(ssrc: number, initial?: { sequence?: number; counter?: number }) {
@@ -75,6 +76,19 @@ export class RtpPacketizer {
    * (first = 1, wraps at 2^32). Timestamp is supplied by the caller (from the clock's frame counter).
    */
   packetize(payload: Uint8Array, timestamp: number): Buffer {
+    // allocUnsafe draws small buffers from node's pool; every byte is written.
+    const out = Buffer.allocUnsafe(RTP_SEND_OVERHEAD + payload.length);
+    out.set(payload, RTP_HEADER_BYTES);
+    this.packetizeInPlace(out, payload.length, timestamp);
+    return out;
+  }
+
+  /**
+   * packetize() without an allocation, for a payload already at `datagram[RTP_HEADER_BYTES..]`:
+   * writes the header in front of it and seals in place. `datagram` must have room for the
+   * transport tag and counter after the payload (RTP_SEND_OVERHEAD in all). Returns the length.
+   */
+  packetizeInPlace(datagram: Uint8Array, payloadLength: number, timestamp: number): number {
     const cipher = this.#cipher;
     if (!cipher) throw new VoxcordError('INVALID_ARGUMENT', 'no transport cipher set (op 4 not received)');
     this.#sequence = (this.#sequence + 1) & 0xffff;
@@ -82,8 +96,8 @@ export class RtpPacketizer {
     const f = this.#fields;
     f.sequence = this.#sequence;
     f.timestamp = timestamp;
-    writeRtpHeader(this.#header, f);
-    return cipher.seal(this.#header, payload, this.#counter);
+    writeRtpHeader(datagram, f);
+    return cipher.sealInPlace(datagram, RTP_HEADER_BYTES, payloadLength, this.#counter);
   }
 }
 

@@ -31,6 +31,12 @@ export interface TransportCipher {
   /** Returns the full datagram: header ‖ ciphertext ‖ tag(16) ‖ BE32 counter. AAD = header. */
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer;
   /**
+   * seal() without an allocation: the header (AAD) is `datagram[0, headerLength)` and the payload
+   * follows it; the ciphertext replaces the payload, then tag(16) ‖ BE32 counter. `datagram` must
+   * have room for them. Returns the datagram's length.
+   */
+  sealInPlace(datagram: Uint8Array, headerLength: number, payloadLength: number, counter: number): number;
+  /**
    * AAD = packet[0, headerLength); nonce = last 4 bytes; returns plaintext or null if
    * authentication fails or the packet is too short. Never throws on bad input.
    */
@@ -61,10 +67,14 @@ function framingOk(packet: Uint8Array, headerLength: number): boolean {
   return Number.isInteger(headerLength) && headerLength >= 0 && packet.length >= headerLength + OVERHEAD;
 }
 
-function allocDatagram(header: Uint8Array, payloadLength: number): Buffer {
-  // allocUnsafe draws small buffers from node's pool; every byte is written below.
-  const out = Buffer.allocUnsafe(header.length + payloadLength + OVERHEAD);
+/** seal() for every backend: header and payload copied into a new datagram, sealed there. */
+function sealCopy(cipher: TransportCipher, header: Uint8Array, payload: Uint8Array, counter: number): Buffer {
+  const h = header.length;
+  // allocUnsafe draws small buffers from node's pool; every byte is written.
+  const out = Buffer.allocUnsafe(h + payload.length + OVERHEAD);
   out.set(header, 0);
+  out.set(payload, h);
+  cipher.sealInPlace(out, h, payload.length, counter);
   return out;
 }
 
@@ -79,18 +89,19 @@ class NodeAesGcm implements TransportCipher {
   }
 
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer {
+    return sealCopy(this, header, payload, counter);
+  }
+
+  sealInPlace(datagram: Uint8Array, h: number, p: number, counter: number): number {
     const c = counter >>> 0;
-    const h = header.length;
-    const p = payload.length;
-    const out = allocDatagram(header, p);
     writeBe32(this.#nonce, 0, c);
     const cipher = createCipheriv('aes-256-gcm', this.#key, this.#nonce);
-    cipher.setAAD(header);
-    out.set(cipher.update(payload), h);
+    cipher.setAAD(datagram.subarray(0, h));
+    datagram.set(cipher.update(datagram.subarray(h, h + p)), h);
     cipher.final();
-    out.set(cipher.getAuthTag(), h + p);
-    writeBe32(out, h + p + TRANSPORT_TAG_BYTES, c);
-    return out;
+    datagram.set(cipher.getAuthTag(), h + p);
+    writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
+    return h + p + OVERHEAD;
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
@@ -130,15 +141,16 @@ class JsAesGcm implements TransportCipher {
   }
 
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer {
-    const p = payload.length;
-    if (p > JS_AES_GCM_MAX_PAYLOAD) return this.#large.seal(header, payload, counter);
+    return sealCopy(this, header, payload, counter);
+  }
+
+  sealInPlace(datagram: Uint8Array, h: number, p: number, counter: number): number {
+    if (p > JS_AES_GCM_MAX_PAYLOAD) return this.#large.sealInPlace(datagram, h, p, counter);
     const c = counter >>> 0;
-    const h = header.length;
-    const out = allocDatagram(header, p);
-    // IV = counter ‖ 0×8; AAD = the header just copied into the datagram.
-    this.#gcm.encrypt(c, 0, 0, out, 0, h, payload, 0, p, out, h, h + p);
-    writeBe32(out, h + p + TRANSPORT_TAG_BYTES, c);
-    return out;
+    // IV = counter ‖ 0×8; AAD = the header; the payload is encrypted where it lies.
+    this.#gcm.encrypt(c, 0, 0, datagram, 0, h, datagram, h, p, datagram, h, h + p);
+    writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
+    return h + p + OVERHEAD;
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
@@ -194,19 +206,20 @@ class NodeXChaCha implements TransportCipher {
   }
 
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer {
+    return sealCopy(this, header, payload, counter);
+  }
+
+  sealInPlace(datagram: Uint8Array, h: number, p: number, counter: number): number {
     const c = counter >>> 0;
-    const h = header.length;
-    const p = payload.length;
-    const out = allocDatagram(header, p);
     const cipher = createCipheriv('chacha20-poly1305', this.#derive(bswap32(c)), ZERO_IETF_NONCE, {
       authTagLength: 16,
     });
-    cipher.setAAD(header, { plaintextLength: p });
-    out.set(cipher.update(payload), h);
+    cipher.setAAD(datagram.subarray(0, h), { plaintextLength: p });
+    datagram.set(cipher.update(datagram.subarray(h, h + p)), h);
     cipher.final();
-    out.set(cipher.getAuthTag(), h + p);
-    writeBe32(out, h + p + TRANSPORT_TAG_BYTES, c);
-    return out;
+    datagram.set(cipher.getAuthTag(), h + p);
+    writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
+    return h + p + OVERHEAD;
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
@@ -248,14 +261,23 @@ class SodiumCipher implements TransportCipher {
   }
 
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer {
+    return sealCopy(this, header, payload, counter);
+  }
+
+  sealInPlace(datagram: Uint8Array, h: number, p: number, counter: number): number {
     const c = counter >>> 0;
-    const h = header.length;
-    const p = payload.length;
-    const out = allocDatagram(header, p);
     writeBe32(this.#nonce, 0, c);
-    this.encrypt(out.subarray(h, h + p + TRANSPORT_TAG_BYTES), payload, header, null, this.#nonce, this.#key);
-    writeBe32(out, h + p + TRANSPORT_TAG_BYTES, c);
-    return out;
+    // libsodium's combined AEAD encrypts in place (ciphertext over the message, tag after it).
+    this.encrypt(
+      datagram.subarray(h, h + p + TRANSPORT_TAG_BYTES),
+      datagram.subarray(h, h + p),
+      datagram.subarray(0, h),
+      null,
+      this.#nonce,
+      this.#key,
+    );
+    writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
+    return h + p + OVERHEAD;
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {

@@ -13,6 +13,7 @@ import {
   IP_DISCOVERY_PACKET_BYTES,
   IP_DISCOVERY_RESPONSE,
   IP_DISCOVERY_RETRY_MS,
+  RTP_HEADER_BYTES,
   SAMPLES_PER_FRAME,
   TRANSPORT_REPLAY_MAX_SSRCS,
   UDP_KEEPALIVE_INTERVAL_MS,
@@ -37,12 +38,13 @@ import type {
 import { LatenessHistogram } from './lateness-histogram.js';
 import { makeRoom } from '../util/bounded.js';
 import { ReplayWindow } from './replay-window.js';
-import { openRtpPacket, RtpPacketizer } from './rtp-packet.js';
+import { openRtpPacket, RTP_SEND_OVERHEAD, RtpPacketizer } from './rtp-packet.js';
 import { SendQueue } from './send-queue.js';
 import type { SendQueueOptions } from './send-queue.js';
 import { createTransportCipher } from './transport-cipher.js';
 import type { TransportBackend, TransportCipher } from './transport-cipher.js';
 import type { DaveSendKey } from '../dave/send-key.js';
+import { DAVE_MAX_OPUS_SUPPLEMENTAL, FRAME_DROPPED, FRAME_UNCHANGED } from '../dave/frame-encryptor.js';
 
 /** Engine-level knobs for channels (defaults from the protocol constants). */
 export interface ChannelTuning extends SendQueueOptions {
@@ -53,6 +55,25 @@ export interface ChannelTuning extends SendQueueOptions {
 }
 
 const U32 = 0x1_0000_0000;
+
+/** The shared datagram buffer's size: an Opus packet (at most 1275 bytes) with all framing fits. */
+const DATAGRAM_BYTES = 2048;
+/**
+ * One datagram buffer for every channel on this thread: a packet is built in it (DAVE frame and
+ * transport sealed in place) and sent before the next is built, so sending allocates no buffer.
+ * socket.send() normally hands the bytes to the kernel before returning (uv_udp_try_send); when
+ * the socket's queue is not empty libuv keeps the buffer instead, and then this one is left to it
+ * and a new one is made (UdpMediaChannel.sendMedia).
+ */
+let datagramBuffer: Buffer | null = null;
+/** Views of datagramBuffer by datagram length, made once each (socket.send sends a whole view). */
+let datagramViews: (Buffer | undefined)[] = new Array<Buffer | undefined>(DATAGRAM_BYTES + 1);
+
+/** The datagram buffer stays with libuv's send queue: the next packet is built in a new one. */
+function leaveDatagramBuffer(): void {
+  datagramBuffer = null;
+  datagramViews = new Array<Buffer | undefined>(DATAGRAM_BYTES + 1);
+}
 
 /** ICMP-reported conditions on a connected socket: the server may come back, the socket is fine. */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
@@ -182,6 +203,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   onDequeue: (() => void) | undefined;
   /** Set by the worker host: sendCounts() changed without a dequeue (an empty tick in a burst). */
   onCountsChanged: (() => void) | undefined;
+  /** Without getSendQueueCount() (a socket stand-in), every datagram gets its own buffer. */
+  private readonly sendQueueVisible: boolean;
   /** Shared completion callback for control sends (one function per channel, not per datagram). */
   private readonly onSent = (err: Error | null): void => {
     if (err) this.onSocketError(err);
@@ -205,6 +228,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     this.discoveryAttempts = Math.max(1, tuning.ipDiscoveryAttempts ?? IP_DISCOVERY_ATTEMPTS);
     this.transportBackend = tuning.transportBackend ?? 'auto';
     this.nextKeepaliveTick = this.keepaliveTicks;
+    this.sendQueueVisible = typeof socket.getSendQueueCount === 'function';
 
     socket.on('message', (msg) => this.onDatagram(msg, performance.now()));
     socket.on('error', (err) => this.onSocketError(err));
@@ -342,22 +366,30 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     this.flowing = !item.silence;
     if (!item.silence) this.inBurst = true;
     if (item.endsBurst) this.inBurst = false;
-    let payload: Uint8Array | null = item.frame;
-    if (!item.silence) {
-      payload = this.protect(item.frame);
+    const frame = item.frame;
+    const room = RTP_SEND_OVERHEAD + frame.length + DAVE_MAX_OPUS_SUPPLEMENTAL;
+    const datagram =
+      room <= DATAGRAM_BYTES
+        ? (datagramBuffer ??= Buffer.allocUnsafeSlow(DATAGRAM_BYTES))
+        : Buffer.allocUnsafe(room);
+    let payloadLength = frame.length;
+    if (item.silence) {
+      datagram.set(frame, RTP_HEADER_BYTES);
+    } else {
+      payloadLength = this.protectInto(frame, datagram);
       this.onDequeue?.();
       // Dropped: this tick is used up all the same, so a track plays out at the real-time pace.
-      if (payload === null) return;
+      if (payloadLength === FRAME_DROPPED) return;
     }
-    if (payload.length > 0) {
+    if (payloadLength > 0) {
       const timestamp = (this.timestampBase + ((n * SAMPLES_PER_FRAME) % U32)) % U32;
-      const packet = this.packetizer.packetize(payload, timestamp);
-      this.sendMedia(packet);
+      const size = this.packetizer.packetizeInPlace(datagram, payloadLength, timestamp);
+      this.sendMedia(datagram, size);
       // Lateness at the moment of sending: includes the bucket's burst before this channel.
       const lateMs = this.clock.now() - tick.due;
       const counters = this.counters;
       counters.packetsSent++;
-      counters.bytesSent += packet.length;
+      counters.bytesSent += size;
       if (item.silence) counters.silenceFramesSent++;
       if (lateMs > this.periodMs) counters.latePackets++;
       this.lateness.record(lateMs);
@@ -371,26 +403,32 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     this.onCountsChanged?.();
   }
 
-  /** The frame as it goes on the wire (DAVE-encrypted with the key of this moment), or null if dropped. */
-  private protect(frame: Uint8Array): Uint8Array | null {
+  /**
+   * Writes the frame as it goes on the wire (DAVE-encrypted with the key of this moment) into the
+   * datagram after the RTP header; returns its length, or FRAME_DROPPED.
+   */
+  private protectInto(frame: Uint8Array, datagram: Uint8Array): number {
     if (this.protection === 'encrypt') {
-      const out = this.#sendKey?.encryptFrame(frame) ?? null;
-      if (out === null) return this.dropFrame('no-key');
-      if (out !== frame) {
+      const key = this.#sendKey;
+      const written =
+        key === undefined ? FRAME_DROPPED : key.encryptFrameInto(frame, datagram, RTP_HEADER_BYTES);
+      if (written === FRAME_DROPPED) return this.dropFrame('no-key');
+      if (written !== FRAME_UNCHANGED) {
         this.sent.encrypted++;
-        return out;
+        return written;
       }
     } else if (this.protection === 'drop') {
       return this.dropFrame(this.dropReason);
     }
     this.sent.plain++;
-    return frame;
+    datagram.set(frame, RTP_HEADER_BYTES);
+    return frame.length;
   }
 
-  private dropFrame(reason: SendDropReason): null {
+  private dropFrame(reason: SendDropReason): typeof FRAME_DROPPED {
     this.sent.dropped[reason]++;
     this.emit('sendDrop', reason, 1);
-    return null;
+    return FRAME_DROPPED;
   }
 
   private discoveryStep(): void {
@@ -435,13 +473,18 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   /**
    * Media: no callback. A callback costs a process.nextTick per packet; ICMP errors on the
    * connected socket still arrive as 'error' events and other failures through the keepalive.
+   * The socket is connected (openUdpChannel), so dgram queues nothing in JS: the datagram is in
+   * the kernel, or in libuv's send queue holding `datagram` until it goes.
    */
-  private sendMedia(datagram: Uint8Array): void {
+  private sendMedia(datagram: Buffer, size: number): void {
+    const socket = this.socket;
+    const shared = datagram === datagramBuffer;
     try {
-      this.socket.send(datagram);
+      socket.send(shared ? (datagramViews[size] ??= datagram.subarray(0, size)) : datagram.subarray(0, size));
     } catch (err) {
       this.onSocketError(err);
     }
+    if (shared && (!this.sendQueueVisible || socket.getSendQueueCount() > 0)) leaveDatagramBuffer();
   }
 
   private onDatagram(msg: Buffer, receivedAt: number): void {

@@ -1,6 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { createDecipheriv, randomBytes } from 'node:crypto';
-import { FrameEncryptor } from '../../src/dave/frame-encryptor.js';
+import {
+  DAVE_MAX_OPUS_SUPPLEMENTAL,
+  FRAME_DROPPED,
+  FRAME_UNCHANGED,
+  FrameEncryptor,
+} from '../../src/dave/frame-encryptor.js';
 import { createParsedFrame, parseProtocolFrame } from '../../src/dave/frame-codec.js';
 import { HashRatchet } from '../../src/dave/hash-ratchet.js';
 import { OPUS_SILENCE_FRAME } from '../../src/protocol/constants.js';
@@ -95,6 +100,43 @@ describe('FrameEncryptor', () => {
     e.setRatchet(null);
     expect(e.encrypt(PLAINTEXT)).toBeNull();
     expect(e.stats).toEqual({ encrypted: 1, passthrough: 2, silence: 2, dropped: 2 });
+  });
+
+  it('encryptInto writes the frame encrypt() returns at the offset, and nothing else', () => {
+    const a = new FrameEncryptor();
+    const b = new FrameEncryptor();
+    a.setRatchet(BASE_SECRET);
+    b.setRatchet(BASE_SECRET);
+    // Counters 1..3, then past 2^21 and 2^28 (3- and 5-byte ULEB128 nonces), and a 1275-byte frame.
+    for (const [counter, frame] of [
+      [0, PLAINTEXT],
+      [1, randomBytes(120)],
+      [2, randomBytes(1)],
+      [0x1f_ffff, randomBytes(60)],
+      [0xfff_ffff, randomBytes(1275)],
+    ] as const) {
+      a.seekCounter(counter);
+      b.seekCounter(counter);
+      const expected = a.encrypt(frame)!;
+      const dst = new Uint8Array(12 + frame.length + DAVE_MAX_OPUS_SUPPLEMENTAL + 4).fill(0x5a);
+      const written = b.encryptInto(frame, dst, 12);
+      expect(written).toBe(expected.length);
+      expect(hex(dst.subarray(12, 12 + written))).toBe(hex(expected));
+      expect(dst.subarray(0, 12).every((x) => x === 0x5a)).toBe(true);
+      expect(dst.subarray(12 + written).every((x) => x === 0x5a)).toBe(true);
+    }
+    expect(b.stats).toEqual(a.stats);
+  });
+
+  it('encryptInto reports unchanged and dropped frames without writing', () => {
+    const e = new FrameEncryptor();
+    const dst = new Uint8Array(64);
+    expect(e.encryptInto(PLAINTEXT, dst, 12)).toBe(FRAME_DROPPED);
+    expect(e.encryptInto(OPUS_SILENCE_FRAME, dst, 12)).toBe(FRAME_UNCHANGED);
+    e.setPassthrough(true);
+    expect(e.encryptInto(PLAINTEXT, dst, 12)).toBe(FRAME_UNCHANGED);
+    expect(dst.every((x) => x === 0)).toBe(true);
+    expect(e.stats).toEqual({ encrypted: 0, passthrough: 1, silence: 1, dropped: 1 });
   });
 
   it('does not modify the input frame', () => {

@@ -117,6 +117,31 @@ describe.each(combos())('%s via %s', (mode, backend) => {
     expect(cipher.open(good, 12)).not.toBeNull();
   });
 
+  it("sealInPlace writes the datagram seal() returns, in the caller's buffer past any prefix", () => {
+    const ext = hex('9078000700001a400000002abede0001');
+    for (const header of [HEADER, ext]) {
+      for (const len of [0, 3, 120, JS_AES_GCM_MAX_PAYLOAD + 1, 1275]) {
+        const payload = randomBytes(len);
+        const counter = 0xfffffff0 + len;
+        const expected = cipher.seal(header, payload, counter);
+        // Bytes after the datagram stay as they were.
+        const buf = Buffer.alloc(header.length + len + 20 + 8, 0xa5);
+        buf.set(header, 0);
+        buf.set(payload, header.length);
+        expect(cipher.sealInPlace(buf, header.length, len, counter)).toBe(expected.length);
+        expect(buf.subarray(0, expected.length).toString('hex')).toBe(expected.toString('hex'));
+        expect(buf.subarray(expected.length).equals(Buffer.alloc(8, 0xa5))).toBe(true);
+        expect(cipher.open(buf.subarray(0, expected.length), header.length)?.equals(payload)).toBe(true);
+      }
+    }
+  });
+
+  it('sealInPlace seals the media.md §7 golden packet', () => {
+    const buf = Buffer.concat([HEADER, SILENCE, Buffer.alloc(20)]);
+    expect(cipher.sealInPlace(buf, 12, 3, 1)).toBe(35);
+    expect(buf.toString('hex')).toBe(VECTORS[mode].replace(/\s+/g, ''));
+  });
+
   it('accepts a plain Uint8Array view into a larger buffer', () => {
     const packet = cipher.seal(HEADER, SILENCE, 5);
     const big = new Uint8Array(packet.length + 10);
