@@ -92,7 +92,7 @@ export function wakeupsLine(
     rows.push({
       main,
       rate,
-      text: `${name} ${rate.toFixed(0)}/s (+${forced.toFixed(0)} preempted, ${cpu.toFixed(0)}% CPU)`,
+      text: `${name} ${rate.toFixed(0)}/s (+${forced.toFixed(0)} preempted, ${cpu.toFixed(1)}% CPU)`,
     });
   }
   rows.sort((x, y) => Number(y.main) - Number(x.main) || y.rate - x.rate);

@@ -14,7 +14,6 @@ import type {
   SendDropReason,
 } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
-import type { FrameBatch } from './send-batch.js';
 import type { PacingClockStats } from './clock.js';
 
 export type WorkerCommand =
@@ -49,6 +48,13 @@ export interface CommandBatch {
   cmds: WorkerCommand[];
   /** Every frame of the batch and its run index (send-batch.ts; transferred, not cloned); absent when there is none. */
   frames?: FrameBatch;
+}
+
+/** The frames of a command batch, back to back, and their run index (layout: send-batch.ts). */
+export interface FrameBatch {
+  data: ArrayBuffer;
+  /** Uint32 words. */
+  index: ArrayBuffer;
 }
 
 export interface SerializedError {

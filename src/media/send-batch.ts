@@ -15,12 +15,7 @@
 import { SEND_DROP_REASONS, emptySendDrops } from './media-engine.js';
 import type { SendCounts } from './media-engine.js';
 import { grown } from './rtp-batch.js';
-
-/** The frames and run index of one command batch, ready to transfer. */
-export interface FrameBatch {
-  data: ArrayBuffer;
-  index: ArrayBuffer;
-}
+import type { FrameBatch } from './engine-messages.js';
 
 /** Packs frames into runs (main side). Reuses its scratch buffers; take() hands out exact-size copies. */
 export class FrameBatchWriter {

@@ -5,7 +5,7 @@ import {
   FrameBatchWriter,
   readDequeueReports,
 } from '../../src/media/send-batch.js';
-import type { FrameBatch } from '../../src/media/send-batch.js';
+import type { FrameBatch } from '../../src/media/engine-messages.js';
 import { emptySendDrops } from '../../src/media/media-engine.js';
 import type { SendCounts } from '../../src/media/media-engine.js';
 
