@@ -30,7 +30,7 @@ import type {
   SendMeasurement,
 } from './ipc.js';
 import { countAtLeast, histogramDeltas, latenessBetween } from './stats.js';
-import { busiestThreads, threadTimes } from './thread-times.js';
+import { busiestThreads, threadSwitches, threadTimes, wakeupsLine } from './thread-times.js';
 import { encodeToneFrames, tonePcmFrames } from './tone.js';
 import { installUdpProbe } from './udp-probe.js';
 import { PCM_FRAME_BYTES } from '../src/protocol/constants.js';
@@ -225,6 +225,7 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     await send({ type: 'window', phase: 'start' });
     const cpu0 = process.cpuUsage();
     const threads0 = threadTimes();
+    const wakeups = process.env.VOXCORD_BENCH_WAKEUPS ? countWakeups(client.workers?.() ?? []) : undefined;
     const t0 = performance.now();
     probe.start();
     await sleep(scenario.windowMs);
@@ -232,6 +233,7 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     const cpu = process.cpuUsage(cpu0);
     const elapsedMs = performance.now() - t0;
     const threads = busiestThreads(threads0, threadTimes(), elapsedMs);
+    wakeups?.report(elapsedMs);
     const stalls = (staller?.stalls() ?? 0) - stallsBefore;
     staller?.stop();
     await profiler.stop();
@@ -286,6 +288,42 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     probe.uninstall();
     await Promise.race([client.close(), sleep(5_000)]);
   }
+}
+
+/**
+ * VOXCORD_BENCH_WAKEUPS=1: wake-ups per second of each busy thread (voluntary context switches)
+ * and messages per second each way across the media workers' boundary, for the window.
+ */
+function countWakeups(workers: readonly Worker[]): { report(windowMs: number): void } {
+  const before = threadSwitches();
+  let toWorker = 0;
+  let fromWorker = 0;
+  const restore: (() => void)[] = [];
+  for (const w of workers) {
+    const post = w.postMessage.bind(w);
+    w.postMessage = (...args: Parameters<Worker['postMessage']>) => {
+      toWorker++;
+      post(...args);
+    };
+    const onMessage = (): void => {
+      fromWorker++;
+    };
+    w.on('message', onMessage);
+    restore.push(() => {
+      w.postMessage = post;
+      w.off('message', onMessage);
+    });
+  }
+  return {
+    report(windowMs) {
+      const line = wakeupsLine(before, threadSwitches(), windowMs);
+      for (const r of restore) r();
+      const rate = (n: number): string => ((n * 1000) / windowMs).toFixed(0);
+      console.error(
+        `[wakeups] ${line}; messages/s main->worker ${rate(toWorker)}, worker->main ${rate(fromWorker)}`,
+      );
+    },
+  };
 }
 
 /** Scenario 4: join, play at once, wait until the orchestrator saw the first audio, leave; n times. */

@@ -43,3 +43,58 @@ export function busiestThreads(
   }
   return shares.sort((x, y) => Number(y.main) - Number(x.main) || y.runPercent - x.runPercent);
 }
+
+interface Switches {
+  name: string;
+  /** Voluntary context switches: the thread waited (for a timer, a message, I/O) and was woken. */
+  voluntary: number;
+  involuntary: number;
+  /** ns on a core (schedstat). */
+  run: number;
+}
+
+/** Context switches and time on a core per thread, with the thread's name (empty off Linux). */
+export function threadSwitches(): Map<number, Switches> {
+  const switches = new Map<number, Switches>();
+  const times = threadTimes();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+      const field = (key: string): string => new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
+      switches.set(Number(tid), {
+        name: field('Name'),
+        voluntary: Number(field('voluntary_ctxt_switches')),
+        involuntary: Number(field('nonvoluntary_ctxt_switches')),
+        run: times.get(Number(tid))?.run ?? 0,
+      });
+    }
+  } catch {
+    // not Linux: no figures
+  }
+  return switches;
+}
+
+/** One line: wake-ups per second of the main thread and of every thread that woke at least 20 times per second. */
+export function wakeupsLine(
+  before: Map<number, Switches>,
+  after: Map<number, Switches>,
+  windowMs: number,
+): string {
+  const rows: { main: boolean; text: string; rate: number }[] = [];
+  for (const [tid, a] of after) {
+    const b = before.get(tid) ?? { name: a.name, voluntary: 0, involuntary: 0, run: 0 };
+    const rate = ((a.voluntary - b.voluntary) * 1000) / windowMs;
+    const forced = ((a.involuntary - b.involuntary) * 1000) / windowMs;
+    const cpu = (a.run - b.run) / 1e4 / windowMs;
+    const main = tid === process.pid;
+    if (rate < 20 && !main) continue;
+    const name = main ? 'main' : `${a.name}#${tid}`;
+    rows.push({
+      main,
+      rate,
+      text: `${name} ${rate.toFixed(0)}/s (+${forced.toFixed(0)} preempted, ${cpu.toFixed(1)}% CPU)`,
+    });
+  }
+  rows.sort((x, y) => Number(y.main) - Number(x.main) || y.rate - x.rate);
+  return rows.map((r) => r.text).join(', ');
+}

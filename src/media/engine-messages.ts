@@ -20,11 +20,8 @@ export type WorkerCommand =
   | { t: 'open'; req: number; id: number; options: MediaChannelOptions }
   | { t: 'discover'; req: number; id: number }
   | { t: 'transport'; id: number; mode: EncryptionMode; key: Uint8Array }
-  /**
-   * Consecutive frames for one channel, packed into the batch's `data` (or the command's own
-   * `data`, inside the worker only): frame k spans data[ends[k-1] (or start), ends[k]).
-   */
-  | { t: 'frames'; id: number; start: number; ends: number[]; data?: ArrayBuffer }
+  /** The next `runs` runs of frames of the batch's `frames` (send-batch.ts: one run per channel's consecutive frames). */
+  | { t: 'frames'; runs: number }
   /**
    * Frame protection (media-engine.ts FrameProtection). `secret`: the DAVE sender base secret for
    * 'encrypt' (structured-cloned to the worker, never logged).
@@ -49,8 +46,15 @@ export type WorkerCommand =
 export interface CommandBatch {
   t: 'batch';
   cmds: WorkerCommand[];
-  /** Every frame of the batch, back to back (transferred, not cloned); absent when there is none. */
-  data?: ArrayBuffer;
+  /** Every frame of the batch and its run index (send-batch.ts; transferred, not cloned); absent when there is none. */
+  frames?: FrameBatch;
+}
+
+/** The frames of a command batch, back to back, and their run index (layout: send-batch.ts). */
+export interface FrameBatch {
+  data: ArrayBuffer;
+  /** Uint32 words. */
+  index: ArrayBuffer;
 }
 
 export interface SerializedError {
@@ -72,12 +76,6 @@ export type ReplyValue = DiscoveredAddress | MediaChannelStats | TakenFrames | P
 export type WorkerEvent =
   | { t: 'reply'; req: number; ok: true; value: ReplyValue }
   | { t: 'reply'; req: number; ok: false; error: SerializedError }
-  /**
-   * Frames the worker has taken off a channel's queue so far (sent, dropped or cleared), and the
-   * channel's send counts. Sent when the worker's queue is at or below the low-water mark (or
-   * emptied, or a burst ended, or frames were dropped), not per frame.
-   */
-  | { t: 'dequeued'; id: number; count: number; sent: SendCounts }
   | { t: 'drop'; id: number; reason: RtpDropReason }
   | { t: 'burstEnd'; id: number }
   | { t: 'error'; id: number; error: SerializedError }
@@ -96,7 +94,19 @@ export interface PackedRtp {
 }
 
 export type WorkerToMain =
-  { t: 'ready'; timeOrigin: number } | { t: 'events'; events: WorkerEvent[]; rtp?: PackedRtp };
+  | { t: 'ready'; timeOrigin: number }
+  | {
+      t: 'events';
+      events: WorkerEvent[];
+      rtp?: PackedRtp;
+      /**
+       * Dequeue reports (send-batch.ts layout, transferred): frames the worker has taken off each
+       * channel's queue so far (sent, dropped or cleared) and its send counts. Sent when a queue is
+       * at or below the low-water mark (or emptied, or a burst ended, or frames were dropped), not
+       * per frame. The main side reads them after `rtp` and before `events`.
+       */
+      reports?: ArrayBuffer;
+    };
 
 /** Channel knobs passed as workerData (plain data only). */
 export interface WorkerData {

@@ -18,6 +18,7 @@ import type {
 } from './engine-messages.js';
 import { openUdpChannel } from './udp-channel.js';
 import { RtpBatchWriter } from './rtp-batch.js';
+import { DequeueReportWriter, FrameBatchReader } from './send-batch.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
 interface Hosted {
@@ -58,8 +59,14 @@ const clock = new PacingClock({
       }),
 });
 const channels = new Map<number, Hosted>();
+/** A channel's frames kept with their own bytes (no batch behind them), for a channel still opening. */
+interface OwnFrames {
+  t: 'ownFrames';
+  id: number;
+  frames: Uint8Array[];
+}
 /** Channels opened before their 'open' reply: commands for them wait here, in order. */
-const opening = new Map<number, WorkerCommand[]>();
+const opening = new Map<number, (WorkerCommand | OwnFrames)[]>();
 /** Channels that closed by themselves (socket failure) with frames queued: kept for one 'take'. */
 const closedLeftovers = new Map<number, { frames: Uint8Array[]; sent: SendCounts }>();
 /** Bound on closedLeftovers (a main side that never asks must not grow it). */
@@ -87,6 +94,7 @@ let rateWindowAt = Number.NEGATIVE_INFINITY;
 let rateWindowPackets = 0;
 let dense = false;
 const dirty = new Set<number>();
+const reportWriter = new DequeueReportWriter();
 /** Channels at or below the drain threshold whose report waits for the next flush (see urgentBelow). */
 const refillDue = new Set<number>();
 let flushScheduled = false;
@@ -114,17 +122,16 @@ function scheduleFlush(): void {
 
 function flush(): void {
   flushScheduled = false;
-  // Queue reports go first so the main side's `queued` is current when burstEnd/rtp arrive.
-  const reports: WorkerEvent[] = [];
+  // Queue reports are read before the events, so the main side's `queued` is current when a burstEnd arrives.
   for (const id of refillDue) dirty.add(id);
   refillDue.clear();
   for (const id of dirty) {
     const h = channels.get(id);
-    if (h)
-      reports.push({ t: 'dequeued', id, count: h.enqueued - h.channel.queued, sent: h.channel.sendCounts() });
+    if (h) reportWriter.add(id, h.enqueued - h.channel.queued, h.channel.sendCounts());
   }
   dirty.clear();
-  const events = reports.length > 0 ? [...reports, ...outbox] : outbox;
+  const reports = reportWriter.take();
+  const events = outbox;
   outbox = [];
   const rtp = received.take();
   if (rtp !== undefined) {
@@ -132,9 +139,18 @@ function flush(): void {
     if (rtpTimer !== undefined) clearTimeout(rtpTimer);
     rtpTimer = undefined;
   }
-  if (rtp !== undefined)
-    port!.postMessage({ t: 'events', events, rtp } satisfies WorkerToMain, [rtp.meta, rtp.data]);
-  else if (events.length > 0) port!.postMessage({ t: 'events', events } satisfies WorkerToMain);
+  if (rtp === undefined && reports === undefined && events.length === 0) return;
+  const message: WorkerToMain = { t: 'events', events };
+  const transfer: ArrayBuffer[] = [];
+  if (rtp !== undefined) {
+    message.rtp = rtp;
+    transfer.push(rtp.meta, rtp.data);
+  }
+  if (reports !== undefined) {
+    message.reports = reports;
+    transfer.push(reports);
+  }
+  port!.postMessage(message, transfer);
 }
 
 function flushReceived(): void {
@@ -196,7 +212,28 @@ function host(id: number, channel: UdpMediaChannel): void {
   });
 }
 
-function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
+/** One frame of a batch for channel `id`: queued, or kept (copied) while the channel opens. */
+function enqueueFrame(id: number, frame: Uint8Array): void {
+  const waiting = opening.get(id);
+  if (waiting !== undefined) {
+    const last = waiting[waiting.length - 1];
+    const own = frame.slice();
+    if (last !== undefined && last.t === 'ownFrames') last.frames.push(own);
+    else waiting.push({ t: 'ownFrames', id, frames: [own] });
+    return;
+  }
+  const h = channels.get(id);
+  if (h === undefined) return; // closed: its frames are gone with it (the main side counted them)
+  h.enqueued++;
+  // A view into the batch buffer; the send queue copies it, so the batch dies young.
+  h.channel.enqueue(frame);
+}
+
+function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void {
+  if (cmd.t === 'frames') {
+    for (let k = 0; k < cmd.runs; k++) if (frames?.readRun(enqueueFrame) !== true) break;
+    return;
+  }
   if (cmd.t === 'shutdown') {
     for (const h of channels.values()) h.channel.close();
     channels.clear();
@@ -237,8 +274,7 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
   }
   const waiting = opening.get(cmd.id);
   if (waiting) {
-    // Frames keep their bytes: a queued command is replayed without its batch.
-    waiting.push(cmd.t === 'frames' ? ownFrames(cmd, batchData) : cmd);
+    waiting.push(cmd);
     return;
   }
   const h = channels.get(cmd.id);
@@ -262,18 +298,12 @@ function apply(cmd: WorkerCommand, batchData?: ArrayBuffer): void {
       case 'transport':
         h.channel.setTransport(cmd.mode, cmd.key);
         break;
-      case 'frames': {
-        const bytes = cmd.data ?? batchData;
-        if (bytes === undefined) break;
-        let start = cmd.start;
-        for (const end of cmd.ends) {
+      case 'ownFrames':
+        for (const frame of cmd.frames) {
           h.enqueued++;
-          // A view into the batch buffer; the send queue copies it, so the batch dies young.
-          h.channel.enqueue(new Uint8Array(bytes, start, end - start));
-          start = end;
+          h.channel.enqueue(frame);
         }
         break;
-      }
       case 'protect':
         h.channel.setFrameProtection(protectionOf(cmd));
         break;
@@ -331,22 +361,9 @@ function replyTaken(req: number, frames: Uint8Array[], sent: SendCounts): void {
   reply(req, { data: data.buffer, ends, sent });
 }
 
-/** A 'frames' command that carries its own bytes (for channels still opening). */
-function ownFrames(cmd: Extract<WorkerCommand, { t: 'frames' }>, batchData?: ArrayBuffer): WorkerCommand {
-  if (batchData === undefined) return cmd;
-  const first = cmd.start;
-  const last = cmd.ends[cmd.ends.length - 1] ?? first;
-  return {
-    t: 'frames',
-    id: cmd.id,
-    start: 0,
-    ends: cmd.ends.map((e) => e - first),
-    data: batchData.slice(first, last),
-  };
-}
-
 port.on('message', (msg: CommandBatch) => {
-  for (const cmd of msg.cmds) apply(cmd, msg.data);
+  const frames = msg.frames === undefined ? undefined : new FrameBatchReader(msg.frames);
+  for (const cmd of msg.cmds) apply(cmd, frames);
 });
 
 const ready: WorkerToMain = { t: 'ready', timeOrigin: performance.timeOrigin };

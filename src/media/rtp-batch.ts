@@ -62,7 +62,8 @@ export class RtpBatchWriter {
   }
 }
 
-function grown<T extends Float64Array | Uint8Array>(a: T, need: number): T {
+/** A copy of `a` with room for at least `need` more elements (doubling). */
+export function grown<T extends Float64Array | Uint32Array | Uint8Array>(a: T, need: number): T {
   const next = new (a.constructor as new (n: number) => T)(Math.max(a.length * 2, a.length + need));
   next.set(a);
   return next;

@@ -31,6 +31,7 @@ import type {
 } from './engine-messages.js';
 import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
 import { readRtpBatch } from './rtp-batch.js';
+import { FrameBatchWriter, readDequeueReports } from './send-batch.js';
 import type { PacingClockStats } from './clock.js';
 import { isOverloaded, placeChannel, shardClockOffsetMs, shardPolicy } from './shard-policy.js';
 import type { ShardPolicy } from './shard-policy.js';
@@ -219,9 +220,10 @@ class WorkerShard {
   private readonly pending = new Map<number, Pending>();
   private nextReq = 1;
   private batch: WorkerCommand[] = [];
-  /** Frames of the current batch, back to back. */
-  private data = new Uint8Array(BATCH_DATA_BYTES);
-  private dataLength = 0;
+  /** Frames of the current batch, packed in runs (send-batch.ts). */
+  private readonly frames = new FrameBatchWriter(BATCH_DATA_BYTES);
+  /** The batch's last command, when it is the frames marker the open run belongs to. */
+  private framesCmd: Extract<WorkerCommand, { t: 'frames' }> | undefined;
   private flushQueued = false;
   private readonly flushNow = (): void => this.flush();
   private reffed = true;
@@ -334,23 +336,24 @@ class WorkerShard {
   command(cmd: WorkerCommand): void {
     if (this.dead) return;
     this.batch.push(cmd);
+    // Frames queued after this command go in a run of their own, after it.
+    this.framesCmd = undefined;
+    this.frames.breakRun();
     this.scheduleFlush();
   }
 
-  /** Copies a frame into the batch's packed buffer; consecutive frames of a channel share one command. */
+  /**
+   * Copies a frame into the batch's packed buffer. Consecutive frames of a channel share one run,
+   * and consecutive runs (the refill of many channels) one command: no object per frame or channel.
+   */
   frame(id: number, frame: Uint8Array): void {
     if (this.dead) return;
-    const length = frame.length;
-    if (this.dataLength + length > this.data.length) {
-      if (this.dataLength > 0) this.flush();
-      if (length > this.data.length) this.data = new Uint8Array(length);
-    }
-    const start = this.dataLength;
-    this.data.set(frame, start);
-    this.dataLength = start + length;
-    const last = this.batch[this.batch.length - 1];
-    if (last !== undefined && last.t === 'frames' && last.id === id) last.ends.push(this.dataLength);
-    else this.batch.push({ t: 'frames', id, start, ends: [this.dataLength] });
+    if (!this.frames.fits(frame.length)) this.flush();
+    const opened = this.frames.add(id, frame);
+    if (this.framesCmd === undefined) {
+      this.framesCmd = { t: 'frames', runs: 1 };
+      this.batch.push(this.framesCmd);
+    } else if (opened) this.framesCmd.runs++;
     this.scheduleFlush();
   }
 
@@ -392,12 +395,12 @@ class WorkerShard {
     if (this.batch.length === 0 || this.dead) return;
     const message: CommandBatch = { t: 'batch', cmds: this.batch };
     this.batch = [];
-    if (this.dataLength > 0) {
-      // An exact-size copy goes (transferred); the scratch buffer stays for the next batch.
-      const data = this.data.slice(0, this.dataLength).buffer;
-      this.dataLength = 0;
-      message.data = data;
-      this.worker.postMessage(message, [data]);
+    this.framesCmd = undefined;
+    // Exact-size copies go (transferred); the scratch buffers stay for the next batch.
+    const frames = this.frames.take();
+    if (frames !== undefined) {
+      message.frames = frames;
+      this.worker.postMessage(message, [frames.data, frames.index]);
     } else {
       this.worker.postMessage(message);
     }
@@ -413,8 +416,14 @@ class WorkerShard {
     // Received packets first: they arrived before the events posted with them (a channel's
     // 'closed' must not overtake its last packets).
     if (msg.rtp !== undefined) readRtpBatch(msg.rtp, this.timeOffset, this.onRtp);
+    // Queue reports next, so that `queued` is current when a 'burstEnd' or a reply is handled.
+    if (msg.reports !== undefined) readDequeueReports(msg.reports, this.onReport);
     for (const e of msg.events) this.onEvent(e);
   }
+
+  private readonly onReport = (id: number, dequeued: number, sent: SendCounts): void => {
+    this.channels.get(id)?.onDequeued(dequeued, sent);
+  };
 
   private readonly onRtp = (id: number, packet: ReceivedRtp): void => {
     this.channels.get(id)?.emit('rtp', packet);
@@ -433,9 +442,6 @@ class WorkerShard {
     const ch = this.channels.get(e.id);
     if (!ch) return;
     switch (e.t) {
-      case 'dequeued':
-        ch.onDequeued(e.count, e.sent);
-        break;
       case 'drop':
         ch.emit('drop', e.reason);
         break;

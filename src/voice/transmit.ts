@@ -85,6 +85,13 @@ const BURST_END_GRACE_MS = 1_000;
 
 type Cancel = () => void;
 
+/** A source's rejection as an Error (one function for every frame's wait, not a closure per frame). */
+function sourceError(err: unknown): Error {
+  return err instanceof Error
+    ? err
+    : new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source failed', { cause: err });
+}
+
 /** A wake-up source that fires after one frame duration (polling while frames are held or dropped). */
 function afterOneFrame(fire: () => void): () => void {
   const timer = setTimeout(fire, FRAME_DURATION_MS);
@@ -221,11 +228,7 @@ class TransmitPump implements SessionTransmission {
    */
   private nextItem(it: AsyncIterator<unknown>): Promise<IteratorResult<unknown> | undefined> {
     if (this.halted || this.link.isDestroyed()) return Promise.resolve(undefined);
-    return this.interrupts.race(it.next(), (err) =>
-      err instanceof Error
-        ? err
-        : new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source failed', { cause: err }),
-    );
+    return this.interrupts.race(it.next(), sourceError);
   }
 
   private async run(): Promise<void> {

@@ -129,6 +129,26 @@ for (const kind of ['inline', 'worker'] as const) {
       expect(r.rtp()).toHaveLength(0);
     });
 
+    it('applies frames and commands in the order given: a clear between frames keeps the later ones', async () => {
+      const { r, ch } = await setup(kind);
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      // One loop turn, so the worker engine carries all of it in one batch.
+      ch.enqueue(Uint8Array.of(1));
+      ch.enqueue(Uint8Array.of(2));
+      ch.clearQueue();
+      ch.enqueue(Uint8Array.of(3));
+      ch.enqueue(Uint8Array.of(4));
+      await waitFor(() => r.rtp().length >= 2);
+      await new Promise((res) => setTimeout(res, 60));
+      const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+      const payloads = r.rtp().map((p) => {
+        const o = openRtpPacket(p, cipher);
+        if ('drop' in o) throw new Error(o.drop);
+        return [...o.payload];
+      });
+      expect(payloads).toEqual([[3], [4]]);
+    });
+
     it('rejects a bad transport key synchronously and bad options on open', async () => {
       const { engine, ch } = await setup(kind);
       expect(() => ch.setTransport(EncryptionMode.AesGcm, new Uint8Array(5))).toThrowError(
