@@ -11,6 +11,7 @@
  * Run only through `fork`.
  */
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
@@ -35,11 +36,14 @@ export type NodeBenchVariant = 'voxcord-node' | 'djs-node' | 'library';
 export type NodeProcessRequest =
   | { type: 'join'; id: number; allocations: Allocation[]; file: string }
   | { type: 'counters'; id: number }
+  | { type: 'snapshot'; id: number; file: string }
   | { type: 'stall'; id: number; everyMs: number; blockMs: number; durationMs: number };
 
 export interface NodeProcessCounters {
   cpuUs: number;
   rssBytes: number;
+  /** The main thread's memory (VOXCORD_BENCH_MEMORY: where the RSS went). */
+  memory: NodeJS.MemoryUsage;
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
 }
@@ -49,6 +53,7 @@ export type NodeProcessMessage =
   | { type: 'joined'; id: number; joinMs: number[]; failed: number; firstError?: string }
   | { type: 'counters'; id: number; counters: NodeProcessCounters }
   | { type: 'stalled'; id: number; stalls: number }
+  | { type: 'snapshotted'; id: number }
   | { type: 'error'; id: number; message: string };
 
 const variant = process.argv[2] as NodeBenchVariant;
@@ -132,12 +137,15 @@ async function counters(): Promise<NodeProcessCounters> {
   if (probe !== undefined) {
     const seen = probe.stop();
     probe.start();
-    return { cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage().rss, lateness: [seen.histogram] };
+    const memory = process.memoryUsage();
+    return { cpuUs: cpu.user + cpu.system, rssBytes: memory.rss, memory, lateness: [seen.histogram] };
   }
   const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
+  const memory = process.memoryUsage();
   return {
     cpuUs: cpu.user + cpu.system,
-    rssBytes: process.memoryUsage().rss,
+    rssBytes: memory.rss,
+    memory,
     lateness: all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : [])),
   };
 }
@@ -171,7 +179,10 @@ process.on('message', (raw: unknown) => {
     );
   else if (req.type === 'counters')
     counters().then((c) => send({ type: 'counters', id: req.id, counters: c }), fail);
-  else if (req.type === 'stall')
+  else if (req.type === 'snapshot') {
+    writeHeapSnapshot(req.file); // diagnostics only (VOXCORD_BENCH_MEMORY_SNAPSHOTS=1)
+    send({ type: 'snapshotted', id: req.id });
+  } else if (req.type === 'stall')
     stall(req.everyMs, req.blockMs, req.durationMs).then(
       (stalls) => send({ type: 'stalled', id: req.id, stalls }),
       fail,
