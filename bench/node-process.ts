@@ -11,6 +11,8 @@
  * Run only through `fork`.
  */
 import { performance } from 'node:perf_hooks';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { writeHeapSnapshot } from 'node:v8';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
@@ -37,6 +39,7 @@ export type NodeProcessRequest =
   | { type: 'join'; id: number; allocations: Allocation[]; file: string }
   | { type: 'counters'; id: number }
   | { type: 'snapshot'; id: number; file: string }
+  | { type: 'profile'; id: number; phase: 'start' | 'stop'; file?: string }
   | { type: 'stall'; id: number; everyMs: number; blockMs: number; durationMs: number };
 
 export interface NodeProcessCounters {
@@ -54,6 +57,7 @@ export type NodeProcessMessage =
   | { type: 'counters'; id: number; counters: NodeProcessCounters }
   | { type: 'stalled'; id: number; stalls: number }
   | { type: 'snapshotted'; id: number }
+  | { type: 'profiled'; id: number }
   | { type: 'error'; id: number; message: string };
 
 const variant = process.argv[2] as NodeBenchVariant;
@@ -167,6 +171,28 @@ function stall(everyMs: number, blockMs: number, durationMs: number): Promise<nu
   );
 }
 
+/** The main thread's CPU profile of the measured window only (VOXCORD_BENCH_WINDOW_PROFILE). */
+let profiler: Session | undefined;
+function post(method: string, params?: object): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    profiler?.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+  );
+}
+async function profile(phase: 'start' | 'stop', file: string | undefined): Promise<void> {
+  if (phase === 'start') {
+    profiler = new Session();
+    profiler.connect();
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 500 });
+    await post('Profiler.start');
+    return;
+  }
+  const { profile: result } = (await post('Profiler.stop')) as { profile: unknown };
+  if (file !== undefined) writeFileSync(file, JSON.stringify(result));
+  profiler?.disconnect();
+  profiler = undefined;
+}
+
 process.on('message', (raw: unknown) => {
   if (!isRecord(raw) || typeof raw.id !== 'number') return;
   const req = raw as unknown as NodeProcessRequest;
@@ -179,6 +205,8 @@ process.on('message', (raw: unknown) => {
     );
   else if (req.type === 'counters')
     counters().then((c) => send({ type: 'counters', id: req.id, counters: c }), fail);
+  else if (req.type === 'profile')
+    profile(req.phase, req.file).then(() => send({ type: 'profiled', id: req.id }), fail);
   else if (req.type === 'snapshot') {
     writeHeapSnapshot(req.file); // diagnostics only (VOXCORD_BENCH_MEMORY_SNAPSHOTS=1)
     send({ type: 'snapshotted', id: req.id });

@@ -301,6 +301,15 @@ function memoryDetail(
   process.stderr.write(`[memory] ${variant} P=${players} KiB/player: ${parts.join(', ')}\n`);
 }
 
+/** VOXCORD_BENCH_WINDOW_PROFILE=dir: a main-thread CPU profile of the node over the window only. */
+async function windowProfile(child: ChildProcess, phase: 'start' | 'stop', name: string): Promise<void> {
+  const dir = process.env.VOXCORD_BENCH_WINDOW_PROFILE;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${Date.now()}.cpuprofile`);
+  await ask(child, { type: 'profile', phase, file }, 'profiled', 'profile');
+}
+
 async function snapshot(child: ChildProcess, name: string): Promise<void> {
   const dir = process.env.VOXCORD_BENCH_MEMORY_SNAPSHOTS;
   if (!dir) return;
@@ -424,6 +433,7 @@ async function runOne(
     await sleep(config.warmupMs);
 
     // The window: CPU, RSS, packets at the server, lateness, frameStats.
+    await windowProfile(a.child, 'start', `${variant}-p${players}`);
     const before = await counters(a.child);
     const m0 = await mark(server);
     const windowStart = performance.now();
@@ -431,6 +441,7 @@ async function runOne(
     const after = await counters(a.child);
     const m1 = await mark(server);
     const windowEnd = performance.now();
+    await windowProfile(a.child, 'stop', `${variant}-p${players}`);
     memoryDetail(variant, players - connectFailures, baseline, after);
     await snapshot(a.child, `${variant}-p${players}-1`);
     const windowS = (m1.at - m0.at) / 1000;

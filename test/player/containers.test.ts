@@ -86,6 +86,27 @@ describe('Ogg Opus demuxer', () => {
     }
   });
 
+  it('hands out packets that stay intact when the caller reuses its chunk buffer', async () => {
+    const packets = await encodedTone(40);
+    const big = new Uint8Array(700).fill(9);
+    big[0] = 0xfc;
+    const all = [...packets.slice(0, 20), big, ...packets.slice(20)];
+    const file = concatBytes(oggStreamPages(all, { maxSegments: 3 }));
+    for (const size of [64, 333, 4096]) {
+      const reused = new Uint8Array(size);
+      const demuxer = new OggOpusDemuxer();
+      const out: Uint8Array[] = [];
+      for (let i = 0; i < file.length; i += size) {
+        const part = file.subarray(i, i + size);
+        reused.set(part);
+        out.push(...demuxer.push(reused.subarray(0, part.length)));
+        reused.fill(0xee); // the caller writes its next read over the same memory
+      }
+      demuxer.end();
+      expect(out.map(hex)).toEqual(all.map(hex));
+    }
+  });
+
   it('ignores other logical streams and follows a chained Opus stream', () => {
     const a = [packet(1, 0), packet(1, 1)];
     const b = [packet(2, 0)];

@@ -59,6 +59,8 @@ export class OggOpusDemuxer {
   /** Packets of the selected stream seen so far (0 = OpusHead, 1 = OpusTags). */
   private packetIndex = 0;
   private partial: Uint8Array[] = [];
+  /** The bytes being parsed are this demuxer's own copy (not the caller's chunk). */
+  private owned = false;
   private ended = false;
   private sawPage = false;
 
@@ -71,6 +73,7 @@ export class OggOpusDemuxer {
     const out: Uint8Array[] = [];
     let pos = 0;
     const buf = this.buffer;
+    this.owned = buf !== chunk;
     while (buf.length - pos >= OGG_HEADER_BYTES) {
       if (!isOggCapture(buf, pos)) {
         if (!this.sawPage) throw inputError('the input is not an Ogg stream');
@@ -150,7 +153,7 @@ export class OggOpusDemuxer {
       offset += lace;
       if (!skipContinuation) this.partial.push(piece);
       if (lace < 255) {
-        if (!skipContinuation) this.onPacket(concatBytes(...this.partial), out);
+        if (!skipContinuation) this.onPacket(this.packetOf(this.partial), out);
         this.partial = [];
         skipContinuation = false;
       }
@@ -159,6 +162,16 @@ export class OggOpusDemuxer {
       this.ended = true;
       this.partial = [];
     }
+  }
+
+  /**
+   * A packet from its lacing pieces. One piece in this demuxer's own buffer is handed out as a
+   * view (no allocation per packet; the buffer is never written again, it lives as long as its
+   * frames); the caller's chunk may be reused by the caller, so a packet in it is copied.
+   */
+  private packetOf(pieces: readonly Uint8Array[]): Uint8Array {
+    const only = pieces[0];
+    return pieces.length === 1 && only !== undefined && this.owned ? only : concatBytes(...pieces);
   }
 
   private onPacket(packet: Uint8Array, out: Uint8Array[]): void {
