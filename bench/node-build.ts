@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
 
@@ -43,7 +44,7 @@ export function checkBuild(root: string): void {
 }
 
 /** Rewrites every import that lands in src/ to the same module in dist/ (external). */
-function distPlugin(root: string, outDir: string): Plugin {
+function distPlugin(root: string): Plugin {
   const src = path.join(root, 'src') + path.sep;
   return {
     name: 'voxcord-dist',
@@ -52,12 +53,8 @@ function distPlugin(root: string, outDir: string): Plugin {
         const target = path.resolve(args.resolveDir, args.path);
         if (!target.startsWith(src)) return undefined;
         const rel = path.relative(src, target).replace(/\.ts$/, '.js');
-        let spec = path
-          .relative(outDir, path.join(root, 'dist', rel))
-          .split(path.sep)
-          .join('/');
-        if (!spec.startsWith('.')) spec = `./${spec}`;
-        return { path: spec, external: true };
+        // An absolute URL: the bundle may be reached through a symlink (a worktree's node_modules).
+        return { path: pathToFileURL(path.join(root, 'dist', rel)).href, external: true };
       });
     },
   };
@@ -68,8 +65,9 @@ export async function sideLauncher(root: string, here: string): Promise<SideLaun
   if (process.env.VOXCORD_BENCH_SOURCE === 'src')
     return { script: entry, execArgv: ['--import', 'tsx'], describe: 'src/ through tsx' };
   checkBuild(root);
-  // Inside node_modules so that the bundle's bare imports (ws, @discordjs/voice) resolve.
-  const outDir = path.join(root, 'node_modules', '.cache', 'voxcord-bench');
+  // In the tree's git-ignored .tmp/, so that its bare imports (ws, @discordjs/voice) resolve from
+  // the tree's node_modules.
+  const outDir = path.join(root, '.tmp', 'bench');
   mkdirSync(outDir, { recursive: true });
   const script = path.join(outDir, 'node-process.mjs');
   await build({
@@ -80,7 +78,7 @@ export async function sideLauncher(root: string, here: string): Promise<SideLaun
     format: 'esm',
     target: 'node20',
     packages: 'external',
-    plugins: [distPlugin(root, outDir)],
+    plugins: [distPlugin(root)],
     logLevel: 'warning',
   });
   return { script, execArgv: [], describe: 'dist/ on plain node' };
