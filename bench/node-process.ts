@@ -31,6 +31,7 @@ import { inBatches } from './clients/types.js';
 import { watchedEngine } from './clients/voxcord.js';
 import { isRecord } from './ipc.js';
 import { createDjsBackend } from './node-djs-backend.js';
+import { threadTimes } from './thread-times.js';
 import { installUdpProbe } from './udp-probe.js';
 
 export type NodeBenchVariant = 'voxcord-node' | 'djs-node' | 'library';
@@ -45,6 +46,8 @@ export type NodeProcessRequest =
 export interface NodeProcessCounters {
   cpuUs: number;
   rssBytes: number;
+  /** CPU time of the main thread alone (Linux schedstat; 0 elsewhere), µs. */
+  mainCpuUs: number;
   /** The main thread's memory (VOXCORD_BENCH_MEMORY: where the RSS went). */
   memory: NodeJS.MemoryUsage;
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
@@ -136,22 +139,20 @@ async function joinOne(a: Allocation, file: string, times: number[]): Promise<vo
   times.push(performance.now() - t0);
 }
 
+const mainCpuUs = (): number => (threadTimes().get(process.pid)?.run ?? 0) / 1000;
+
 async function counters(): Promise<NodeProcessCounters> {
   const cpu = process.cpuUsage();
+  let lateness: LatenessData[];
   if (probe !== undefined) {
-    const seen = probe.stop();
+    lateness = [probe.stop().histogram];
     probe.start();
-    const memory = process.memoryUsage();
-    return { cpuUs: cpu.user + cpu.system, rssBytes: memory.rss, memory, lateness: [seen.histogram] };
+  } else {
+    const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
+    lateness = all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : []));
   }
-  const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
   const memory = process.memoryUsage();
-  return {
-    cpuUs: cpu.user + cpu.system,
-    rssBytes: memory.rss,
-    memory,
-    lateness: all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : [])),
-  };
+  return { cpuUs: cpu.user + cpu.system, mainCpuUs: mainCpuUs(), rssBytes: memory.rss, memory, lateness };
 }
 
 function stall(everyMs: number, blockMs: number, durationMs: number): Promise<number> {

@@ -441,10 +441,15 @@ async function runOne(
     const after = await counters(a.child);
     const m1 = await mark(server);
     const windowEnd = performance.now();
+    const windowS = (m1.at - m0.at) / 1000;
     await windowProfile(a.child, 'stop', `${variant}-p${players}`);
+    // The main thread's share (the rest is the media worker, or djs's own threads): diagnostics.
+    const mainPct = ((after.mainCpuUs - before.mainCpuUs) / 1000 / (windowS * 1000)) * 100;
+    process.stderr.write(
+      `node bench: ${variant}, P = ${players}: main thread ${(mainPct / (players - connectFailures)).toFixed(3)} % of a core per player\n`,
+    );
     memoryDetail(variant, players - connectFailures, baseline, after);
     await snapshot(a.child, `${variant}-p${players}-1`);
-    const windowS = (m1.at - m0.at) / 1000;
     const lateness = windowLateness(variant, before, after);
     const latenessP99Ms = lateness.length > 0 ? summarizeLateness(lateness).p99Ms : null;
     const node = nodes[0];
