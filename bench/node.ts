@@ -646,7 +646,23 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
+const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx bench/node.ts after npm run build)
+  --quick                      P = 20, short windows
+  --sizes=100,500,1000         player counts P
+  --variants=voxcord-node,library,djs-node
+  --window-ms=4000 --warmup-ms=2000
+  --migration-at=P | --no-migration   SIGKILL failover at one size (default: the smallest)
+  --no-stall                   skip the 100 ms main-thread stall scenario
+  --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
+  --json=file                  also write the results there
+Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx),
+  VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1, VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir.`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const config = parseArgs(process.argv.slice(2));
   launcher = await sideLauncher(root, here);
   process.stderr.write(`node bench: the nodes run ${launcher.describe}\n`);
