@@ -59,8 +59,6 @@ export class OggOpusDemuxer {
   /** Packets of the selected stream seen so far (0 = OpusHead, 1 = OpusTags). */
   private packetIndex = 0;
   private partial: Uint8Array[] = [];
-  /** The bytes being parsed are this demuxer's own copy (not the caller's chunk). */
-  private owned = false;
   private ended = false;
   private sawPage = false;
 
@@ -73,7 +71,6 @@ export class OggOpusDemuxer {
     const out: Uint8Array[] = [];
     let pos = 0;
     const buf = this.buffer;
-    this.owned = buf !== chunk;
     while (buf.length - pos >= OGG_HEADER_BYTES) {
       if (!isOggCapture(buf, pos)) {
         if (!this.sawPage) throw inputError('the input is not an Ogg stream');
@@ -103,9 +100,12 @@ export class OggOpusDemuxer {
       this.onPage(page, segments, out);
       pos += total;
     }
-    // Keep only the unread tail (copied so the caller's chunk can be reused).
-    this.buffer = pos === 0 && this.buffer !== chunk ? this.buffer : this.buffer.slice(pos);
-    return out;
+    // Keep only the unread tail, and a packet continued on the next page, as copies (the caller's
+    // chunk may be reused; Buffer#slice would be a view).
+    this.buffer =
+      pos === 0 && this.buffer !== chunk ? this.buffer : Uint8Array.prototype.slice.call(this.buffer, pos);
+    if (this.partial.length > 0) this.partial = [concatBytes(...this.partial)];
+    return compact(out);
   }
 
   /** Call at the end of the input: throws if it ended early or held no Opus stream. */
@@ -164,14 +164,17 @@ export class OggOpusDemuxer {
     }
   }
 
-  /**
-   * A packet from its lacing pieces. One piece in this demuxer's own buffer is handed out as a
-   * view (no allocation per packet; the buffer is never written again, it lives as long as its
-   * frames); the caller's chunk may be reused by the caller, so a packet in it is copied.
-   */
+  /** A packet from its lacing pieces: a view when they are contiguous (one page), else a copy. */
   private packetOf(pieces: readonly Uint8Array[]): Uint8Array {
-    const only = pieces[0];
-    return pieces.length === 1 && only !== undefined && this.owned ? only : concatBytes(...pieces);
+    const first = pieces[0];
+    if (first === undefined) return new Uint8Array(0);
+    let end = first.byteOffset + first.length;
+    for (let i = 1; i < pieces.length; i++) {
+      const piece = pieces[i]!;
+      if (piece.buffer !== first.buffer || piece.byteOffset !== end) return concatBytes(...pieces);
+      end += piece.length;
+    }
+    return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
   }
 
   private onPacket(packet: Uint8Array, out: Uint8Array[]): void {
@@ -179,11 +182,31 @@ export class OggOpusDemuxer {
     if (index === 0) this.head = parseOpusHead(packet);
     else if (index === 1) {
       if (!startsWithAscii(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
-      this.tags = packet;
+      this.tags = packet.slice(); // kept for the stream's life: not a view pinning the bytes
       const title = opusTagsTitle(packet);
       if (title !== undefined) this.onInfo?.({ title });
     } else out.push(packet);
   }
+}
+
+/**
+ * The packets of one push copied into one allocation of their exact size, handed out as views of
+ * it: one ArrayBuffer per chunk instead of one per packet, the caller's chunk is free to be reused,
+ * and a playing track pins only its packets' bytes (not pages, headers and the next page's start).
+ */
+function compact(packets: Uint8Array[]): Uint8Array[] {
+  let total = 0;
+  for (const p of packets) total += p.length;
+  if (total === 0) return packets;
+  const arena = new Uint8Array(total);
+  let offset = 0;
+  for (let i = 0; i < packets.length; i++) {
+    const p = packets[i]!;
+    arena.set(p, offset);
+    packets[i] = arena.subarray(offset, offset + p.length);
+    offset += p.length;
+  }
+  return packets;
 }
 
 function findCapture(buf: Uint8Array, from: number): number {
