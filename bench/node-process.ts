@@ -11,6 +11,9 @@
  * Run only through `fork`.
  */
 import { performance } from 'node:perf_hooks';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { writeHeapSnapshot } from 'node:v8';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
@@ -28,6 +31,7 @@ import { inBatches } from './clients/types.js';
 import { watchedEngine } from './clients/voxcord.js';
 import { isRecord } from './ipc.js';
 import { createDjsBackend } from './node-djs-backend.js';
+import { threadTimes } from './thread-times.js';
 import { installUdpProbe } from './udp-probe.js';
 
 export type NodeBenchVariant = 'voxcord-node' | 'djs-node' | 'library';
@@ -35,11 +39,17 @@ export type NodeBenchVariant = 'voxcord-node' | 'djs-node' | 'library';
 export type NodeProcessRequest =
   | { type: 'join'; id: number; allocations: Allocation[]; file: string }
   | { type: 'counters'; id: number }
+  | { type: 'snapshot'; id: number; file: string }
+  | { type: 'profile'; id: number; phase: 'start' | 'stop'; file?: string }
   | { type: 'stall'; id: number; everyMs: number; blockMs: number; durationMs: number };
 
 export interface NodeProcessCounters {
   cpuUs: number;
   rssBytes: number;
+  /** CPU time of the main thread alone (Linux schedstat; 0 elsewhere), µs. */
+  mainCpuUs: number;
+  /** The main thread's memory (VOXCORD_BENCH_MEMORY: where the RSS went). */
+  memory: NodeJS.MemoryUsage;
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
 }
@@ -49,6 +59,8 @@ export type NodeProcessMessage =
   | { type: 'joined'; id: number; joinMs: number[]; failed: number; firstError?: string }
   | { type: 'counters'; id: number; counters: NodeProcessCounters }
   | { type: 'stalled'; id: number; stalls: number }
+  | { type: 'snapshotted'; id: number }
+  | { type: 'profiled'; id: number }
   | { type: 'error'; id: number; message: string };
 
 const variant = process.argv[2] as NodeBenchVariant;
@@ -127,19 +139,20 @@ async function joinOne(a: Allocation, file: string, times: number[]): Promise<vo
   times.push(performance.now() - t0);
 }
 
+const mainCpuUs = (): number => (threadTimes().get(process.pid)?.run ?? 0) / 1000;
+
 async function counters(): Promise<NodeProcessCounters> {
   const cpu = process.cpuUsage();
+  let lateness: LatenessData[];
   if (probe !== undefined) {
-    const seen = probe.stop();
+    lateness = [probe.stop().histogram];
     probe.start();
-    return { cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage().rss, lateness: [seen.histogram] };
+  } else {
+    const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
+    lateness = all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : []));
   }
-  const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
-  return {
-    cpuUs: cpu.user + cpu.system,
-    rssBytes: process.memoryUsage().rss,
-    lateness: all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : [])),
-  };
+  const memory = process.memoryUsage();
+  return { cpuUs: cpu.user + cpu.system, mainCpuUs: mainCpuUs(), rssBytes: memory.rss, memory, lateness };
 }
 
 function stall(everyMs: number, blockMs: number, durationMs: number): Promise<number> {
@@ -159,6 +172,28 @@ function stall(everyMs: number, blockMs: number, durationMs: number): Promise<nu
   );
 }
 
+/** The main thread's CPU profile of the measured window only (VOXCORD_BENCH_WINDOW_PROFILE). */
+let profiler: Session | undefined;
+function post(method: string, params?: object): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    profiler?.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+  );
+}
+async function profile(phase: 'start' | 'stop', file: string | undefined): Promise<void> {
+  if (phase === 'start') {
+    profiler = new Session();
+    profiler.connect();
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 500 });
+    await post('Profiler.start');
+    return;
+  }
+  const { profile: result } = (await post('Profiler.stop')) as { profile: unknown };
+  if (file !== undefined) writeFileSync(file, JSON.stringify(result));
+  profiler?.disconnect();
+  profiler = undefined;
+}
+
 process.on('message', (raw: unknown) => {
   if (!isRecord(raw) || typeof raw.id !== 'number') return;
   const req = raw as unknown as NodeProcessRequest;
@@ -171,7 +206,12 @@ process.on('message', (raw: unknown) => {
     );
   else if (req.type === 'counters')
     counters().then((c) => send({ type: 'counters', id: req.id, counters: c }), fail);
-  else if (req.type === 'stall')
+  else if (req.type === 'profile')
+    profile(req.phase, req.file).then(() => send({ type: 'profiled', id: req.id }), fail);
+  else if (req.type === 'snapshot') {
+    writeHeapSnapshot(req.file); // diagnostics only (VOXCORD_BENCH_MEMORY_SNAPSHOTS=1)
+    send({ type: 'snapshotted', id: req.id });
+  } else if (req.type === 'stall')
     stall(req.everyMs, req.blockMs, req.durationMs).then(
       (stalls) => send({ type: 'stalled', id: req.id, stalls }),
       fail,

@@ -25,6 +25,9 @@
  *          --window-ms=4000 --warmup-ms=2000 --migration-at=P --no-migration --no-stall
  *          --profile=dir (CPU profiles of the node processes; implies --no-migration)
  *          --json=file (also write the results there: `npm run bench` runs this scenario so)
+ * The node processes run the build (dist/ on plain node, ./node-build.ts; `npm run bench:node`
+ * builds first, a missing or stale dist/ fails at once); VOXCORD_BENCH_SOURCE=src runs them from
+ * src/ through tsx instead.
  * Writes bench/results/node-latest.{json,md} (full runs) or partial.node.{json,md}, and prints a table.
  */
 import { fork } from 'node:child_process';
@@ -42,6 +45,8 @@ import { inBatches } from './clients/types.js';
 import { isRecord, request } from './ipc.js';
 import type { Allocation, ServerMark, ServerMessage } from './ipc.js';
 import type { NodeBenchVariant, NodeProcessCounters, NodeProcessMessage } from './node-process.js';
+import { sideLauncher } from './node-build.js';
+import type { SideLauncher } from './node-build.js';
 import { checkNodeTargets, nodeTable, nodeTargetsTable } from './node-report.js';
 import type { NodeRunResult } from './node-report.js';
 import { countAtLeast, histogramDeltas } from './stats.js';
@@ -98,19 +103,16 @@ function parseArgs(argv: readonly string[]): Config {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function forkTs(
-  file: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-  execArgv: string[] = [],
-): ChildProcess {
+function forkTs(file: string, args: string[]): ChildProcess {
   return fork(path.join(here, file), args, {
     cwd: root,
-    execArgv: ['--import', 'tsx', ...execArgv],
-    env,
+    execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
+
+/** The measured processes' script and flags (./node-build.ts); set once by main(). */
+let launcher: SideLauncher | undefined;
 
 let nextId = 1;
 
@@ -255,20 +257,24 @@ async function startSide(
   children: ChildProcess[],
   profileDir: string | undefined,
 ): Promise<{ child: ChildProcess; port: number | null }> {
-  const child = forkTs(
-    'node-process.ts',
-    [variant],
-    {
+  if (launcher === undefined) throw new Error('startSide before main()');
+  const child = fork(launcher.script, [variant], {
+    cwd: root,
+    execArgv: [
+      ...launcher.execArgv,
+      ...(profileDir === undefined
+        ? []
+        : // One file per thread (main, media worker), named by Node with pid and thread id.
+          ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${variant}-${Date.now()}`)}`]),
+    ],
+    env: {
       ...process.env,
       VOXCORD_BENCH_CA: ca,
       NODE_EXTRA_CA_CERTS: caFile,
       VOXCORD_BENCH_STATS_MS: '1000',
     },
-    profileDir === undefined
-      ? []
-      : // One file per thread (main, media worker, loader), named by Node with pid and thread id.
-        ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${variant}-${Date.now()}`)}`],
-  );
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.push(child);
   const ready = await once<Extract<NodeProcessMessage, { type: 'ready' }>>(child, 'ready', variant);
   return { child, port: ready.port };
@@ -277,6 +283,40 @@ async function startSide(
 const counters = async (child: ChildProcess): Promise<NodeProcessCounters> =>
   (await ask<{ counters: NodeProcessCounters }>(child, { type: 'counters' }, 'counters', 'counters'))
     .counters;
+
+/**
+ * VOXCORD_BENCH_MEMORY=1 (diagnostics, not part of the results): where the main thread's share of
+ * the RSS per player went; VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir also writes heap snapshots of the
+ * node's main thread before the players and after the window.
+ */
+function memoryDetail(
+  variant: string,
+  players: number,
+  base: NodeProcessCounters,
+  loaded: NodeProcessCounters,
+): void {
+  if (!process.env.VOXCORD_BENCH_MEMORY) return;
+  const keys: (keyof NodeJS.MemoryUsage)[] = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'];
+  const parts = keys.map((k) => `${k} ${((loaded.memory[k] - base.memory[k]) / 1024 / players).toFixed(1)}`);
+  process.stderr.write(`[memory] ${variant} P=${players} KiB/player: ${parts.join(', ')}\n`);
+}
+
+/** VOXCORD_BENCH_WINDOW_PROFILE=dir: a main-thread CPU profile of the node over the window only. */
+async function windowProfile(child: ChildProcess, phase: 'start' | 'stop', name: string): Promise<void> {
+  const dir = process.env.VOXCORD_BENCH_WINDOW_PROFILE;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${Date.now()}.cpuprofile`);
+  await ask(child, { type: 'profile', phase, file }, 'profiled', 'profile');
+}
+
+async function snapshot(child: ChildProcess, name: string): Promise<void> {
+  const dir = process.env.VOXCORD_BENCH_MEMORY_SNAPSHOTS;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.heapsnapshot`);
+  await ask(child, { type: 'snapshot', file }, 'snapshotted', 'snapshot');
+}
 
 /**
  * Plays `encoded` for every allocation on `node` (voice, then the track), 50 joins at a time: the
@@ -358,6 +398,7 @@ async function runOne(
   try {
     const a = await startSide(variant, ca, caFile, sides, config.profileDir);
     const baseline = await counters(a.child);
+    await snapshot(a.child, `${variant}-p${players}-0`);
     const bots = await allocate(server, players, 1 + runIndex * 2, false);
     const t0 = performance.now();
     let encoded = '';
@@ -392,6 +433,7 @@ async function runOne(
     await sleep(config.warmupMs);
 
     // The window: CPU, RSS, packets at the server, lateness, frameStats.
+    await windowProfile(a.child, 'start', `${variant}-p${players}`);
     const before = await counters(a.child);
     const m0 = await mark(server);
     const windowStart = performance.now();
@@ -400,6 +442,14 @@ async function runOne(
     const m1 = await mark(server);
     const windowEnd = performance.now();
     const windowS = (m1.at - m0.at) / 1000;
+    await windowProfile(a.child, 'stop', `${variant}-p${players}`);
+    // The main thread's share (the rest is the media worker, or djs's own threads): diagnostics.
+    const mainPct = ((after.mainCpuUs - before.mainCpuUs) / 1000 / (windowS * 1000)) * 100;
+    process.stderr.write(
+      `node bench: ${variant}, P = ${players}: main thread ${(mainPct / (players - connectFailures)).toFixed(3)} % of a core per player\n`,
+    );
+    memoryDetail(variant, players - connectFailures, baseline, after);
+    await snapshot(a.child, `${variant}-p${players}-1`);
     const lateness = windowLateness(variant, before, after);
     const latenessP99Ms = lateness.length > 0 ? summarizeLateness(lateness).p99Ms : null;
     const node = nodes[0];
@@ -596,8 +646,26 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
+const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx bench/node.ts after npm run build)
+  --quick                      P = 20, short windows
+  --sizes=100,500,1000         player counts P
+  --variants=voxcord-node,library,djs-node
+  --window-ms=4000 --warmup-ms=2000
+  --migration-at=P | --no-migration   SIGKILL failover at one size (default: the smallest)
+  --no-stall                   skip the 100 ms main-thread stall scenario
+  --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
+  --json=file                  also write the results there
+Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx),
+  VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1, VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir.`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const config = parseArgs(process.argv.slice(2));
+  launcher = await sideLauncher(root, here);
+  process.stderr.write(`node bench: the nodes run ${launcher.describe}\n`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-node-bench-'));
   try {
     const file = path.join(dir, 'tone.ogg');
@@ -618,7 +686,7 @@ async function main(): Promise<void> {
       `${config.warmupMs / 1000} s warm-up, ${config.windowMs / 1000} s window, ` +
       (config.stall ? `${config.windowMs / 1000} s of stalls, ` : '') +
       (config.migrationAt === null ? 'no migration' : `migration at P = ${config.migrationAt}`) +
-      `; one round; whole scenario ${seconds.toFixed(0)} s.`;
+      `; nodes from ${launcher.describe}; one round; whole scenario ${seconds.toFixed(0)} s.`;
     const out = `${note}\n\n${nodeTable(results)}\n\nTargets:\n\n${nodeTargetsTable(targets)}`;
     console.log(out);
     if (config.json !== undefined)

@@ -74,6 +74,15 @@ export interface VoiceBackendOptions {
 const STUCK_CHECK_MS = 250;
 /** Every player's stuck and cleanup checks run from this one timer. */
 const watchdog = new SharedInterval(STUCK_CHECK_MS);
+/**
+ * A player checks every `checkEvery(...)` watchdog ticks: a tenth of its shortest threshold, at
+ * most every 250 ms and at least every second (reading a connection's send counts sums its
+ * sessions' and channels' counts: at a thousand players, four times a second is work that a 10 s
+ * threshold does not need). Players are spread over the ticks.
+ */
+const checkEvery = (thresholdMs: number): number =>
+  Math.max(1, Math.min(4, Math.floor(thresholdMs / 10 / STUCK_CHECK_MS)));
+let watchdogPhase = 0;
 
 /**
  * lavaplayer's severities: 'common' = a known outside cause (the file or URL is unavailable),
@@ -209,7 +218,11 @@ class VoicePlayer implements BackendPlayer {
     const stuckMs = options.stuckThresholdMs ?? 10_000;
     this.player = new AudioPlayer({ stallTimeoutMs: Math.max(stuckMs, options.inputTimeoutMs ?? 30_000) });
     const cleanupMs = options.cleanupThresholdMs ?? 60_000;
+    const every = checkEvery(Math.min(stuckMs, cleanupMs));
+    let tick = watchdogPhase++ % every;
     this.stopWatchdog = watchdog.add(() => {
+      if (++tick < every) return;
+      tick = 0;
       this.checkStuck(stuckMs);
       this.checkCleanup(cleanupMs);
     });

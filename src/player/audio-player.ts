@@ -120,6 +120,10 @@ export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 export const DEFAULT_POSITION_INTERVAL_MS = 1_000;
 /** Produced frames remembered to map what a listener hears back to a track position. */
 const HEARD_HISTORY = 512;
+/** Fanout items whose player seq is remembered, at least (more than twice the fanout's window). */
+const ITEM_SEQ_RING = 256;
+/** ... and at most (a reader 20 min behind only estimates its position from the frames it took). */
+const MAX_ITEM_SEQ_RING = 65_536;
 
 const LOOP_MODES: readonly LoopMode[] = ['off', 'track', 'queue'];
 const NO_SUBSCRIBER_BEHAVIORS: readonly NoSubscriberBehavior[] = ['pause', 'play', 'stop'];
@@ -258,8 +262,22 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   /** The real-time puller of `noSubscriber: 'play'`. */
   private sink: { stop(): void } | undefined;
   private readonly droppedFrames: Record<PlayerDropReason, number> = { 'no-subscriber': 0 };
-  private readonly history: (Produced | undefined)[] = new Array<Produced | undefined>(HEARD_HISTORY);
-  private readonly frameSeq = new WeakMap<Uint8Array, number>();
+  /**
+   * The last HEARD_HISTORY produced frames, as a ring of parallel arrays (not an object per frame:
+   * 50 allocations a second and ~25 KiB per player): its seq (0 = empty slot), the main track and
+   * that track's frame count then.
+   */
+  private readonly historySeq = new Float64Array(HEARD_HISTORY);
+  private readonly historyFrames = new Float64Array(HEARD_HISTORY);
+  private readonly historyTrack: (Track | undefined)[] = new Array<Track | undefined>(HEARD_HISTORY).fill(
+    undefined,
+  );
+  /**
+   * The player's frame seq of each fanout item, by the item's fanout sequence (a ring: a reader is
+   * never more than the fanout's window behind). Not a WeakMap keyed by frame: a weak entry per
+   * frame costs the GC at 50 frames a second per player.
+   */
+  private readonly itemSeq: Float64Array;
 
   constructor(options: AudioPlayerOptions = {}) {
     super();
@@ -289,6 +307,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW,
       () => this.produceNow(),
     );
+    const window = this.fanout.window;
+    const ring = Number.isFinite(window) ? Math.max(ITEM_SEQ_RING, 2 * Math.ceil(window) + 2) : 0;
+    this.itemSeq = new Float64Array(Math.min(ring || MAX_ITEM_SEQ_RING, MAX_ITEM_SEQ_RING));
   }
 
   // ---- state ----
@@ -378,8 +399,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     }
     const seq = best ?? produced;
     if (seq === 0) return { seq: 0, track: undefined, frames: 0 }; // nothing heard yet
-    const record = this.history[seq % HEARD_HISTORY];
-    return record?.seq === seq ? record : undefined;
+    const i = seq % HEARD_HISTORY;
+    if (this.historySeq[i] !== seq) return undefined;
+    return { seq, track: this.historyTrack[i], frames: this.historyFrames[i] ?? 0 };
   }
 
   get volume(): number {
@@ -694,8 +716,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (entry === undefined) return reader.stream(onBurstEnd);
     return reader.stream(onBurstEnd, {
       pulling: () => this.observe(entry, this.now()),
-      taken: (frame) => {
-        entry.lastSeq = this.frameSeq.get(frame) ?? entry.lastSeq;
+      taken: (_frame, item) => {
+        const seq = this.itemSeq[item % this.itemSeq.length];
+        if (seq !== undefined && seq > 0) entry.lastSeq = seq;
       },
     });
   }
@@ -896,8 +919,12 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const now = this.now();
     const seq = ++this.counters.framesSent;
     const main = this.main;
-    this.history[seq % HEARD_HISTORY] = { seq, track: main?.track, frames: main?.frames ?? 0 };
-    this.frameSeq.set(frame, seq);
+    const i = seq % HEARD_HISTORY;
+    this.historySeq[i] = seq;
+    this.historyTrack[i] = main?.track;
+    this.historyFrames[i] = main?.frames ?? 0;
+    // The frame is the fanout's next item (production is serial: account() runs in produce()).
+    this.itemSeq[this.fanout.head % this.itemSeq.length] = seq;
     if (this.burstStart === undefined) {
       this.burstStart = now;
       this.burstFrames = 0;

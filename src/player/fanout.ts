@@ -100,10 +100,13 @@ export class FrameFanout {
   }
 }
 
-/** What a reader's stream reports to its owner: a pull about to be made, a frame yielded. */
+/**
+ * What a reader's stream reports to its owner: a pull about to be made, a frame yielded (with its
+ * sequence in the fanout: the `head` the fanout had when the frame was produced).
+ */
 export interface StreamWatch {
   pulling(): void;
-  taken(frame: Uint8Array): void;
+  taken(frame: Uint8Array, seq: number): void;
 }
 
 export class FanoutReader {
@@ -161,7 +164,7 @@ export class FanoutReader {
     const finished: IteratorResult<Uint8Array> = { done: true, value: undefined };
     const take = (frame: Uint8Array | undefined): IteratorResult<Uint8Array> => {
       if (frame !== undefined) {
-        watch?.taken(frame);
+        watch?.taken(frame, this.cursor - 1);
         return { done: false, value: frame };
       }
       done = true;

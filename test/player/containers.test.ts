@@ -46,6 +46,14 @@ async function encodedTone(frames: number): Promise<Uint8Array[]> {
   return out;
 }
 
+/** A tone's packets with a 700-byte packet (laced over several segments) at `at`. */
+async function toneWithBigPacket(frames: number, at: number): Promise<Uint8Array[]> {
+  const packets = await encodedTone(frames);
+  const big = new Uint8Array(700).fill(7);
+  big[0] = 0xfc;
+  return [...packets.slice(0, at), big, ...packets.slice(at)];
+}
+
 function demuxAll(
   demuxer: { push(c: Uint8Array): Uint8Array[]; end(): void },
   bytes: Uint8Array,
@@ -73,16 +81,31 @@ describe('Ogg Opus demuxer', () => {
   });
 
   it('returns the encoder packets unchanged, whatever the chunking and page splitting', async () => {
-    const packets = await encodedTone(12);
-    const big = new Uint8Array(700).fill(7);
-    big[0] = 0xfc;
-    const all = [...packets.slice(0, 5), big, ...packets.slice(5)];
+    const all = await toneWithBigPacket(12, 5);
     const file = concatBytes(oggStreamPages(all, { maxSegments: 2 }));
     for (const chunk of [1, 7, 4096]) {
       const demuxer = new OggOpusDemuxer();
       const out = demuxAll(demuxer, file, chunk);
       expect(out.map(hex)).toEqual(all.map(hex));
       expect(demuxer.head).toMatchObject({ channels: 2, preSkip: 312, inputSampleRate: 48000 });
+    }
+  });
+
+  it('hands out packets that stay intact when the caller reuses its chunk buffer', async () => {
+    const all = await toneWithBigPacket(40, 20);
+    const file = concatBytes(oggStreamPages(all, { maxSegments: 3 }));
+    for (const size of [64, 333, 4096]) {
+      const reused = new Uint8Array(size);
+      const demuxer = new OggOpusDemuxer();
+      const out: Uint8Array[] = [];
+      for (let i = 0; i < file.length; i += size) {
+        const part = file.subarray(i, i + size);
+        reused.set(part);
+        out.push(...demuxer.push(reused.subarray(0, part.length)));
+        reused.fill(0xee); // the caller writes its next read over the same memory
+      }
+      demuxer.end();
+      expect(out.map(hex)).toEqual(all.map(hex));
     }
   });
 

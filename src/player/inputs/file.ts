@@ -2,7 +2,6 @@
  * A file path or URL, played the cheapest way: Ogg Opus and WebM Opus files are demuxed (no
  * re-encoding, and no ffmpeg needed); anything else, and every URL, goes through ffmpeg.
  */
-import { createReadStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
@@ -82,6 +81,26 @@ async function readEnds(path: string): Promise<FileEnds> {
   }
 }
 
+/**
+ * A file's bytes, FILE_CHUNK_BYTES (about 1 s of Opus) at a time, each read only when the demuxer
+ * asks for it: no read-ahead buffer per playing track (a read stream holds one or two chunks more;
+ * the demuxer copies its packets out, so a chunk is garbage once demuxed). The player's look-ahead
+ * (the frames queued at the engine) covers a read's latency.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const handle = await openFile(path, 'r');
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(FILE_CHUNK_BYTES);
+      const { bytesRead } = await handle.read(chunk, 0, FILE_CHUNK_BYTES, null);
+      if (bytesRead === 0) return;
+      yield chunk.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 /** A file or URL; seekable (files are reopened, ffmpeg restarts at the position). */
 export function fileInput(target: string, options: FileInputOptions = {}): TrackInput {
   if (typeof target !== 'string' || target.length === 0) throw inputError('a file path or URL is required');
@@ -93,10 +112,7 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
     if (isUrl(target)) return { input: ffmpegInput(target, options), info: none };
     const ends = options.forceFfmpeg === true ? undefined : await readEnds(target);
     const container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
-    // 16 KiB reads (about 2 s of Opus): a playing track pins a few chunks (the demuxed frames are
-    // views into them), and 64 KiB chunks cost a node about 250 KiB more per player.
-    const reopen = (): ReturnType<typeof createReadStream> =>
-      createReadStream(target, { highWaterMark: FILE_CHUNK_BYTES });
+    const reopen = (): AsyncIterable<Uint8Array> => fileChunks(target);
     // Ogg: the last page's granule. WebM: its demuxer reports the Segment's Duration and Title.
     if (container === 'ogg-opus' && ends !== undefined)
       return {
