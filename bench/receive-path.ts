@@ -77,6 +77,8 @@ export interface ReceivePathResult {
   corePercent: number;
   framesPerSecond: number;
   concealed: number;
+  /** Packets that came after their slot was played (concealed, then dropped). */
+  late: number;
   /** CPU per decoded frame of the main thread and of all other threads (Linux schedstat only). */
   mainUsPerFrame?: number;
   otherUsPerFrame?: number;
@@ -136,6 +138,7 @@ async function main(): Promise<void> {
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   await sleep(WARMUP_MS);
   const concealed0 = concealedOf(receiver, n);
+  const late0 = concealedOf(receiver, n, 'late');
   const f0 = frames;
   const received0 = (await channel.stats()).packetsReceived;
   const threads0 = threadTimes();
@@ -155,6 +158,7 @@ async function main(): Promise<void> {
     corePercent: (cpu.user + cpu.system) / 10 / elapsed,
     framesPerSecond: (decoded * 1000) / elapsed,
     concealed: concealedOf(receiver, n) - concealed0,
+    late: concealedOf(receiver, n, 'late') - late0,
     ...threadSplit(threads0, threads1, decoded),
   };
   if (json) console.log(JSON.stringify(result));
@@ -163,7 +167,7 @@ async function main(): Promise<void> {
       `receive path N=${n} ${result.engine}: ${result.usPerFrame.toFixed(2)} µs/frame, ` +
         `${result.usPerPacket.toFixed(2)} µs/packet received, ` +
         `${result.framesPerSecond.toFixed(0)}/${50 * n} frames/s, ${result.corePercent.toFixed(0)}% of a core, ` +
-        `${result.concealed} concealed` +
+        `${result.concealed} concealed (${result.late} late packets)` +
         (result.mainUsPerFrame === undefined
           ? ''
           : ` (main thread ${result.mainUsPerFrame.toFixed(2)}, other threads ${result.otherUsPerFrame!.toFixed(2)} µs/frame)`),
@@ -173,9 +177,9 @@ async function main(): Promise<void> {
   sender.send('stop');
 }
 
-function concealedOf(receiver: VoiceReceiver, n: number): number {
+function concealedOf(receiver: VoiceReceiver, n: number, field: 'concealed' | 'late' = 'concealed'): number {
   let sum = 0;
-  for (let s = 0; s < n; s++) sum += receiver.stats(`${1000 + s}`)?.concealed ?? 0;
+  for (let s = 0; s < n; s++) sum += receiver.stats(`${1000 + s}`)?.[field] ?? 0;
   return sum;
 }
 
