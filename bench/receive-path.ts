@@ -3,7 +3,7 @@
  * engine by default) receives N streams (SSRCs) of real Opus, 20 ms frames, from a sender in
  * another process that spreads its packets over each 20 ms; the main thread runs the session's
  * inbound stage and a VoiceReceiver with one PCM subscriber per user ('data' listener), ticked
- * every 10 ms as a connection ticks it. Prints CPU µs per decoded 20 ms frame of this process
+ * every RECEIVER_TICK_MS as a connection ticks it. Prints CPU µs per decoded 20 ms frame of this process
  * (all threads: UDP, transport decryption, the worker hop, jitter buffer, Opus decode, streams),
  * which is bench scenario 5 (`receive`) without the server in the same run, so an A/B of two
  * trees on a busy machine is less noisy.
@@ -21,6 +21,7 @@ import { sealRtpPacket } from '../src/media/rtp-packet.js';
 import { createTransportCipher } from '../src/media/transport-cipher.js';
 import { EncryptionMode, SAMPLES_PER_FRAME } from '../src/protocol/constants.js';
 import { VoiceReceiver } from '../src/receive/receiver.js';
+import { RECEIVER_TICK_MS } from '../src/receive/session-feed.js';
 import { InboundStage } from '../src/voice/inbound.js';
 import { threadTimes } from './thread-times.js';
 import { encodeToneFrames } from './tone.js';
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
         if (f.pcm !== undefined || f.payload !== undefined) frames++;
       });
   }
-  receiver.start(10);
+  receiver.start(RECEIVER_TICK_MS); // as a connection ticks it
   sender.send('go');
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   await sleep(WARMUP_MS);
