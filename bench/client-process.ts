@@ -359,7 +359,9 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
   const senders = req.receiveFrom ?? [];
   if (!listener) throw new Error('receive: no listener allocation');
   const client: ReceiveClient =
-    req.implementation === 'djs' ? createDjsReceiveClient() : createVoxcordReceiveClient(await loadVoxcord());
+    req.implementation === 'djs'
+      ? createDjsReceiveClient({ dave: scenario.dave })
+      : createVoxcordReceiveClient(await loadVoxcord());
   try {
     const base = memory();
     const connectStart = performance.now();

@@ -3,12 +3,13 @@
  * engine by default) receives N streams (SSRCs) of real Opus, 20 ms frames, from a sender in
  * another process that spreads its packets over each 20 ms; the main thread runs the session's
  * inbound stage and a VoiceReceiver with one PCM subscriber per user ('data' listener), ticked
- * every 10 ms as a connection ticks it. Prints CPU µs per decoded 20 ms frame of this process
+ * every RECEIVER_TICK_MS as a connection ticks it. Prints CPU µs per decoded 20 ms frame of this process
  * (all threads: UDP, transport decryption, the worker hop, jitter buffer, Opus decode, streams),
  * which is bench scenario 5 (`receive`) without the server in the same run, so an A/B of two
  * trees on a busy machine is less noisy.
  *
- * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--json] [--seconds=4]
+ * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--opus] [--json] [--seconds=4]
+ * (--opus: Opus subscribers, no decoding: the path's own cost.)
  */
 import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -20,7 +21,9 @@ import { sealRtpPacket } from '../src/media/rtp-packet.js';
 import { createTransportCipher } from '../src/media/transport-cipher.js';
 import { EncryptionMode, SAMPLES_PER_FRAME } from '../src/protocol/constants.js';
 import { VoiceReceiver } from '../src/receive/receiver.js';
+import { RECEIVER_TICK_MS } from '../src/receive/session-feed.js';
 import { InboundStage } from '../src/voice/inbound.js';
+import { threadTimes } from './thread-times.js';
 import { encodeToneFrames } from './tone.js';
 
 const WARMUP_MS = 2_000;
@@ -75,12 +78,36 @@ export interface ReceivePathResult {
   corePercent: number;
   framesPerSecond: number;
   concealed: number;
+  /** Packets that came after their slot was played (concealed, then dropped). */
+  late: number;
+  /** CPU per decoded frame of the main thread and of all other threads (Linux schedstat only). */
+  mainUsPerFrame?: number;
+  otherUsPerFrame?: number;
+}
+
+/** Where the CPU went: the main thread (inbound, receiver, decode) or the others (media worker, libuv). */
+function threadSplit(
+  before: ReturnType<typeof threadTimes>,
+  after: ReturnType<typeof threadTimes>,
+  frames: number,
+): { mainUsPerFrame?: number; otherUsPerFrame?: number } {
+  if (after.size === 0 || frames <= 0) return {};
+  let main = 0;
+  let other = 0;
+  for (const [tid, a] of after) {
+    const ns = a.run - (before.get(tid)?.run ?? 0);
+    if (tid === process.pid) main += ns;
+    else other += ns;
+  }
+  return { mainUsPerFrame: main / 1000 / frames, otherUsPerFrame: other / 1000 / frames };
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const json = argv.includes('--json');
   const inline = argv.includes('--inline');
+  // --opus: Opus subscribers (no decoding), to see the path's own cost without the decoder's.
+  const mode = argv.includes('--opus') ? 'opus' : 'pcm';
   const seconds = Number(argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 4);
   const n = Number(argv.find((a) => !a.startsWith('--')) ?? 100);
   const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n)], {
@@ -102,20 +129,25 @@ async function main(): Promise<void> {
   for (let s = 0; s < n; s++) {
     inbound.map(1000 + s, `${1000 + s}`);
     receiver
-      .subscribe(`${1000 + s}`, { mode: 'pcm' })
-      .on('data', (f: { pcm?: Int16Array }) => (frames += f.pcm === undefined ? 0 : 1));
+      .subscribe(`${1000 + s}`, { mode })
+      .on('data', (f: { pcm?: Int16Array; payload?: Uint8Array }) => {
+        if (f.pcm !== undefined || f.payload !== undefined) frames++;
+      });
   }
-  receiver.start(10);
+  receiver.start(RECEIVER_TICK_MS); // as a connection ticks it
   sender.send('go');
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   await sleep(WARMUP_MS);
   const concealed0 = concealedOf(receiver, n);
+  const late0 = concealedOf(receiver, n, 'late');
   const f0 = frames;
   const received0 = (await channel.stats()).packetsReceived;
+  const threads0 = threadTimes();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
+  const threads1 = threadTimes();
   const elapsed = performance.now() - t0;
   const decoded = frames - f0;
   const packets = (await channel.stats()).packetsReceived - received0;
@@ -127,6 +159,8 @@ async function main(): Promise<void> {
     corePercent: (cpu.user + cpu.system) / 10 / elapsed,
     framesPerSecond: (decoded * 1000) / elapsed,
     concealed: concealedOf(receiver, n) - concealed0,
+    late: concealedOf(receiver, n, 'late') - late0,
+    ...threadSplit(threads0, threads1, decoded),
   };
   if (json) console.log(JSON.stringify(result));
   else
@@ -134,16 +168,19 @@ async function main(): Promise<void> {
       `receive path N=${n} ${result.engine}: ${result.usPerFrame.toFixed(2)} µs/frame, ` +
         `${result.usPerPacket.toFixed(2)} µs/packet received, ` +
         `${result.framesPerSecond.toFixed(0)}/${50 * n} frames/s, ${result.corePercent.toFixed(0)}% of a core, ` +
-        `${result.concealed} concealed`,
+        `${result.concealed} concealed (${result.late} late packets)` +
+        (result.mainUsPerFrame === undefined
+          ? ''
+          : ` (main thread ${result.mainUsPerFrame.toFixed(2)}, other threads ${result.otherUsPerFrame!.toFixed(2)} µs/frame)`),
     );
   receiver.close();
   await engine.close();
   sender.send('stop');
 }
 
-function concealedOf(receiver: VoiceReceiver, n: number): number {
+function concealedOf(receiver: VoiceReceiver, n: number, field: 'concealed' | 'late' = 'concealed'): number {
   let sum = 0;
-  for (let s = 0; s < n; s++) sum += receiver.stats(`${1000 + s}`)?.concealed ?? 0;
+  for (let s = 0; s < n; s++) sum += receiver.stats(`${1000 + s}`)?.[field] ?? 0;
   return sum;
 }
 

@@ -129,6 +129,15 @@ const serverCpu: Metric = {
   ratio: false,
 };
 
+/** Of the packets the server received in the window (the senders' in scenario 5), DAVE frames. */
+const daveShare: Metric = {
+  id: 'daveShare',
+  label: '(DAVE frames at the server, %)',
+  read: (r) => (r.server ? r.server.daveShare * 100 : undefined),
+  digits: 1,
+  ratio: false,
+};
+
 const SEND_METRICS: readonly Metric[] = [
   sendMetric('cpuUsPerPacket', 'client CPU µs per packet', (m) => m.cpuUsPerPacket, 2, true),
   sendMetric('cpuCoreShare', 'client CPU, % of one core', (m) => m.cpuCoreShare * 100, 1, true),
@@ -155,13 +164,7 @@ const SEND_METRICS: readonly Metric[] = [
     0,
     false,
   ),
-  {
-    id: 'daveShare',
-    label: '(DAVE frames at the server, %)',
-    read: (r) => (r.server ? r.server.daveShare * 100 : undefined),
-    digits: 1,
-    ratio: false,
-  },
+  daveShare,
   serverCpu,
 ];
 
@@ -240,6 +243,7 @@ const RECEIVE_METRICS: readonly Metric[] = [
     ratio: false,
   },
   receiveMetric('rssPerStreamKiB', 'RSS per stream, KiB', (m) => m.rssPerStreamBytes / 1024, 1, true),
+  daveShare,
   serverCpu,
 ];
 

@@ -5,7 +5,8 @@
  * Writes bench/results/latest.{json,md} (full runs) or partial.{json,md}. See BENCHMARKS.md.
  *
  * Options (BENCHMARKS.md has the list): --quick --rounds --warmup-ms --window-ms --scenarios
- *          --n --encode-n --stall-n --joins --receive-n --node-sizes --variants --no-micro --no-docs
+ *          --n --encode-n --stall-n --joins --receive-n --receive-dave-n --node-sizes --variants
+ *          --no-micro --no-docs
  *          --profile[=dir] --window-profile=dir
  * The `node` scenario (issue 15: voxcord node, library, djs-backed node) runs bench/node.ts in a
  * child process after the others; its table and target verdicts get their own section.
@@ -38,7 +39,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
 /** Plan entries, in run order (see BENCHMARKS.md for each). */
-const PLAN_IDS = ['send', 'send-dave', 'encode', 'stall', 'first-audio', 'receive', 'node'] as const;
+const PLAN_IDS = [
+  'send',
+  'send-dave',
+  'encode',
+  'stall',
+  'first-audio',
+  'receive',
+  'receive-dave',
+  'node',
+] as const;
 type PlanId = (typeof PLAN_IDS)[number];
 
 /**
@@ -55,6 +65,11 @@ interface Config {
   encodeSizes: number[];
   joins: number;
   receiveN: number;
+  /**
+   * Streams of the DAVE receive scenario: one MLS group of N + 1 members on the local server, whose
+   * TypeScript DAVE service and hosted members take minutes to settle at N = 100 (joins time out).
+   */
+  receiveDaveN: number;
   /** Player counts of the node scenario (bench/node.ts). */
   nodeSizes: string;
   rounds: number;
@@ -91,6 +106,7 @@ function parseArgs(argv: readonly string[]): Config {
     'stall-n',
     'joins',
     'receive-n',
+    'receive-dave-n',
     'node-sizes',
     'rounds',
     'warmup-ms',
@@ -107,6 +123,7 @@ function parseArgs(argv: readonly string[]): Config {
     encodeSizes: (get('encode-n') ?? '50,150').split(',').map(Number),
     joins: num('joins', quick ? 3 : 5),
     receiveN: num('receive-n', 100),
+    receiveDaveN: num('receive-dave-n', 20),
     nodeSizes: get('node-sizes') ?? (quick ? '20' : '100,500,1000'),
     rounds: num('rounds', quick ? 1 : 2),
     warmupMs: num('warmup-ms', quick ? 1_000 : 2_000),
@@ -219,6 +236,9 @@ function allocationRequests(n: number): Array<{ guildId: string; channelId: stri
   }));
 }
 
+/** After the last sender of a DAVE receive call is ready, before the listener joins. */
+const DAVE_SETTLE_MS = 3_000;
+
 /** Starts a scenario's hosted members in the server process and returns what the client gets. */
 async function prepareCall(
   server: ChildProcess,
@@ -252,7 +272,10 @@ async function prepareCall(
       })),
     );
     const listener = await allocate([{ ...call, userId: '320000000000000000' }]);
-    await startMembers(senders, { play: true, dave: false });
+    // With DAVE the senders and the listener are one MLS group: each frame is end-to-end encrypted.
+    await startMembers(senders, { play: true, dave: scenario.dave });
+    // DAVE: the group's commits for the joins settle before the listener joins (one more commit).
+    if (scenario.dave) await new Promise((resolve) => setTimeout(resolve, DAVE_SETTLE_MS));
     return { allocations: listener, receiveFrom: senders.map((a) => a.userId) };
   }
   if (scenario.kind === 'first-audio') {
@@ -474,7 +497,13 @@ function buildPlan(config: Config): PlanEntry[] {
         add(id, { kind: 'first-audio', n: config.joins, dave: true, ...timing });
         break;
       case 'receive':
-        add(id, { kind: 'receive', n: config.receiveN, dave: false, ...timing });
+      case 'receive-dave':
+        add(id, {
+          kind: 'receive',
+          n: id === 'receive-dave' ? config.receiveDaveN : config.receiveN,
+          dave: id === 'receive-dave',
+          ...timing,
+        });
         break;
       case 'node':
         break; // its own processes: runNodeScenario()

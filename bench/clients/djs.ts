@@ -27,6 +27,8 @@ import type { BenchClient, FirstAudioClient, ReceiveClient } from './types.js';
 
 const CONNECT_TIMEOUT_MS = 60_000;
 const CONNECT_CONCURRENCY = 50;
+/** Receive with DAVE: wait after djs's DAVE session is ready before subscribing (see below). */
+const DAVE_SETTLE_MS = 2_500;
 
 function join(a: Allocation, dave: boolean, errors: string[]): VoiceConnection {
   const connection = joinVoiceChannel({
@@ -104,6 +106,22 @@ export function createDjsFirstAudioClient(): FirstAudioClient {
   };
 }
 
+/** The part of djs's networking state that says whether its DAVE session (davey) has keys. */
+interface DjsDaveState {
+  networking?: { state?: { dave?: { protocolVersion?: number; session?: { ready?: boolean } } } };
+}
+
+/** Resolves once djs's DAVE session is ready (internal state, read-only; polled every 50 ms). */
+async function daveReady(connection: VoiceConnection): Promise<void> {
+  const deadline = performance.now() + CONNECT_TIMEOUT_MS;
+  for (;;) {
+    const dave = (connection.state as DjsDaveState).networking?.state?.dave;
+    if (dave?.session?.ready === true && (dave.protocolVersion ?? 0) > 0) return;
+    if (performance.now() > deadline) throw new Error('djs: DAVE session not ready');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 interface PrismOpus {
   opus: { Decoder: new (options: { rate: number; channels: number; frameSize: number }) => Transform };
 }
@@ -114,8 +132,11 @@ function djsPrism(): PrismOpus {
   return requireFromDjs('prism-media') as PrismOpus;
 }
 
-/** Scenario 5: receiver.subscribe per user, each piped into a prism-media Opus decoder. */
-export function createDjsReceiveClient(): ReceiveClient {
+/**
+ * Scenario 5: receiver.subscribe per user, each piped into a prism-media Opus decoder. With
+ * `dave`, djs decrypts each frame with davey before its receive stream sees it.
+ */
+export function createDjsReceiveClient(options: { dave: boolean }): ReceiveClient {
   const errors: string[] = [];
   let connection: VoiceConnection | undefined;
   let bytes = 0;
@@ -123,8 +144,15 @@ export function createDjsReceiveClient(): ReceiveClient {
     errors,
     async connect(allocation, _tlsCa, userIds) {
       const prism = djsPrism();
-      connection = join(allocation, false, errors);
+      connection = join(allocation, options.dave, errors);
       await entersState(connection, VoiceConnectionStatus.Ready, CONNECT_TIMEOUT_MS);
+      // Until its DAVE session has the group's keys, and for about a second after (measured: the
+      // join's transition), djs hands frames on still encrypted; its decoder then fails and that
+      // user's stream ends. Subscribe once it decrypts (voxcord counts such frames instead).
+      if (options.dave) {
+        await daveReady(connection);
+        await new Promise((resolve) => setTimeout(resolve, DAVE_SETTLE_MS));
+      }
       for (const userId of userIds) {
         const opus = connection.receiver.subscribe(userId, { end: { behavior: EndBehaviorType.Manual } });
         const decoder = new prism.opus.Decoder({ rate: 48_000, channels: 2, frameSize: 960 });
