@@ -6,7 +6,6 @@
  * same key import, sign and verify with a key cache.
  */
 import {
-  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -15,6 +14,7 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { concatBytes, encodeOpaque } from './mls-codec.js';
+import { sha256 } from '../../crypto/sha256.js';
 
 const enc = new TextEncoder();
 export const P256_SCALAR_BYTES = 32;
@@ -117,12 +117,7 @@ export function verifyWithLabel(
 
 /** `RefHash(label, value) = SHA-256(opaque label<V> ‖ opaque value<V>)`. */
 export function refHash(label: string, value: Uint8Array): Uint8Array {
-  return bytesOf(
-    createHash('sha256')
-      .update(encodeOpaque(enc.encode(label)))
-      .update(encodeOpaque(value))
-      .digest(),
-  );
+  return sha256(encodeOpaque(enc.encode(label)), encodeOpaque(value));
 }
 
 export function keyPackageRef(keyPackage: Uint8Array): Uint8Array {

@@ -3,9 +3,10 @@
  * on node:crypto, synchronous: hash, MAC, KDF with labels, labelled signatures (ECDSA P-256, DER)
  * with cached key objects, EncryptWithLabel (HPKE) and reference hashes.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { deriveSecret, expandWithLabel, hmacSha256 } from '../../hash-ratchet.js';
+import { sha256 } from '../../../crypto/sha256.js';
 import { concatBytes, encodeOpaque } from '../mls-codec.js';
 import {
   p256PrivateKeyFromScalar,
@@ -16,18 +17,10 @@ import {
 } from '../mls-sign.js';
 import { hpkeOpen, hpkeSeal } from './hpke.js';
 
-export { deriveSecret, expandWithLabel, hmacSha256, refHash };
+export { deriveSecret, expandWithLabel, hmacSha256, refHash, sha256 };
 
 export const HASH_BYTES = 32;
 const enc = new TextEncoder();
-
-function u8(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
-export function sha256(data: Uint8Array): Uint8Array {
-  return u8(createHash('sha256').update(data).digest());
-}
 
 /** RFC 5869 Extract; an empty salt equals HashLen zero bytes through HMAC's key padding. */
 export function extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
