@@ -126,7 +126,11 @@ async function main(): Promise<void> {
     for (let r = 0; r < Number(process.env.ROUNDS); r++) {
       for (let i = 0; i < K; i++) kept.push(await pair(i));
       const s = snapshot();
-      console.log(`round ${r + 2} kept: ${Object.keys(before).map((k) => `${k} ${(((s[k] ?? 0) - (before[k] ?? 0)) / K).toFixed(2)}`).join('  ')}`);
+      console.log(
+        `round ${r + 2} kept: ${Object.keys(before)
+          .map((k) => `${k} ${(((s[k] ?? 0) - (before[k] ?? 0)) / K).toFixed(2)}`)
+          .join('  ')}`,
+      );
       kept.length = 0;
     }
   }

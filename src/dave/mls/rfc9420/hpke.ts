@@ -154,7 +154,12 @@ export function aesGcmDecrypt(
 ): Uint8Array {
   if (ciphertext.length < AEAD_TAG_BYTES) throw new Error('AEAD ciphertext too short');
   const split = ciphertext.length - AEAD_TAG_BYTES;
-  const plaintext = new AesGcm(key).open(nonce, ciphertext.subarray(0, split), ciphertext.subarray(split), aad);
+  const plaintext = new AesGcm(key).open(
+    nonce,
+    ciphertext.subarray(0, split),
+    ciphertext.subarray(split),
+    aad,
+  );
   if (plaintext === null) throw new Error('AEAD tag mismatch');
   return plaintext;
 }
