@@ -3,6 +3,9 @@
  * partner commits the Add, the kept session joins from the Welcome, as a bot joining a channel
  * with one user), partners dropped, then RSS / malloc heap / V8 figures per kept session.
  * Run: node --expose-gc --import tsx bench/dave-session-memory.ts [K] [role: joiner|committer]
+ * Env GC_EVERY=n: a full GC every n pairs, so the figures show live memory only; without it they
+ * include the native garbage a burst of handshakes leaves for V8 to find (malloc high water).
+ * Env ROUNDS=n: n more rounds of K after dropping the first (does the malloc heap keep growing?).
  */
 import { readFileSync } from 'node:fs';
 import { DaveSession } from '../src/dave/mls/dave-session.js';
@@ -93,16 +96,6 @@ function snapshot(): Record<string, number> {
 }
 
 async function main(): Promise<void> {
-  if (process.env.WALK !== undefined) {
-    const { walk } = (await import(process.env.WALK)) as { walk: (v: unknown) => void };
-    walk(await pair(1));
-    return;
-  }
-  if (process.env.COUNT !== undefined) {
-    await pair(1);
-    console.log((globalThis as { __counts?: unknown }).__counts);
-    return;
-  }
   await pair(K + 1); // warm-up: JIT, OpenSSL tables, key caches
   await pair(K + 2);
   const before = snapshot();
@@ -116,11 +109,6 @@ async function main(): Promise<void> {
     .map((k) => `${k} ${(((after[k] ?? 0) - (before[k] ?? 0)) / K).toFixed(2)}`)
     .join('  ');
   console.log(`KiB per kept ${ROLE} session (K = ${K}): ${line}`);
-  if (process.env.EXIT_KEPT !== undefined) process.exit(kept.length > 0 ? 0 : 1);
-  if (process.env.PAUSE !== undefined) {
-    console.log(`pid ${process.pid}`);
-    await new Promise((r) => setTimeout(r, Number(process.env.PAUSE)));
-  }
   kept.length = 0;
   if (process.env.ROUNDS !== undefined) {
     for (let r = 0; r < Number(process.env.ROUNDS); r++) {

@@ -5,13 +5,7 @@
  * (a synchronous state machine) signs with a KeyObject it keeps; MLS members (rfc9420/crypto.ts)
  * sign and verify with raw key bytes and keep no key object.
  */
-import {
-  createPublicKey,
-  createSign,
-  createVerify,
-  generateKeyPairSync,
-  sign,
-} from 'node:crypto';
+import { createPublicKey, createSign, createVerify, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { concatBytes, encodeOpaque } from './mls-codec.js';
 import { sha256 } from '../../crypto/sha256.js';
