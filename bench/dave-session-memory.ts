@@ -8,55 +8,18 @@
  * Env ROUNDS=n: n more rounds of K after dropping the first (does the malloc heap keep growing?).
  */
 import { readFileSync } from 'node:fs';
-import { DaveSession } from '../src/dave/mls/dave-session.js';
-import type { DaveResult } from '../src/dave/mls/dave-session.js';
-import { buildExternalAdd } from '../src/dave/mls/external-proposal.js';
-import { snowflakeToBE64 } from '../src/dave/mls/mls-codec.js';
-import { generateP256SigningKey, p256PointOf } from '../src/dave/mls/mls-sign.js';
-import {
-  decodeCommitWelcome,
-  decodeProposalsPayload,
-  encodeExternalSenderPackage,
-  encodeProposalsPayload,
-} from '../src/dave/opcodes.js';
+import type { DaveSession } from '../src/dave/mls/dave-session.js';
+import { gatewayKey, twoMemberGroup } from './dave-pair.js';
 
 const K = Number(process.argv[2] ?? 1000);
 const ROLE = process.argv[3] ?? 'joiner';
-const gatewayKey = generateP256SigningKey();
-const externalSender = encodeExternalSenderPackage(p256PointOf(gatewayKey), Uint8Array.of(1, 0));
+const gateway = gatewayKey();
 const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
 
-function payloadOf(result: DaveResult, op: number): Uint8Array {
-  if (result.error !== undefined) throw result.error;
-  const out = result.send.find((s) => s.op === op);
-  if (out === undefined || !('payload' in out)) throw new Error(`no op ${op}`);
-  return out.payload;
-}
-
 async function pair(i: number): Promise<DaveSession> {
-  const channel = (900000000000000000n + BigInt(i)).toString();
-  const a = (500000000000000000n + BigInt(2 * i)).toString();
-  const b = (500000000000000000n + BigInt(2 * i + 1)).toString();
-  const committer = new DaveSession({ userId: a, channelId: channel });
-  const joiner = new DaveSession({ userId: b, channelId: channel });
-  for (const s of [committer, joiner]) {
-    s.addRecognizedUsers([a, b]);
-    await s.onExternalSender(externalSender);
-  }
-  await committer.init(1);
-  const kp = payloadOf(await joiner.init(1), 26);
-  const ctx = { groupId: snowflakeToBE64(channel), epoch: 0n, signingKey: gatewayKey };
-  const proposals = decodeProposalsPayload(
-    encodeProposalsPayload({ operation: 'append', messages: [buildExternalAdd(ctx, kp).message] }),
-  );
-  const cw = decodeCommitWelcome(payloadOf(await committer.onProposals(proposals), 28));
-  await joiner.onProposals(proposals);
-  const done = await committer.onAnnounceCommit({ transitionId: 1, commit: cw.commit });
-  if (done.error) throw done.error;
-  const joined = await joiner.onWelcome({ transitionId: 1, welcome: cw.welcome ?? new Uint8Array() });
-  if (joined.error) throw joined.error;
+  const { committer, joiner } = await twoMemberGroup(i, gateway);
   const kept = ROLE === 'committer' ? committer : joiner;
-  await kept.exportBaseSecret(a);
+  await kept.exportBaseSecret(committer.userId);
   return kept;
 }
 
