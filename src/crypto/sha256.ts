@@ -188,6 +188,10 @@ function finish(out: Uint8Array): Uint8Array {
     out[4 * i + 2] = (v >>> 8) & 0xff;
     out[4 * i + 3] = v & 0xff;
   }
+  // hashed data is often key material: none of it stays in module scratch between calls
+  H.fill(0);
+  W.fill(0);
+  pending.fill(0);
   return out;
 }
 
