@@ -1,9 +1,10 @@
 /**
  * DAVE sender key derivation (dave.md §8): MLS ExpandWithLabel / DeriveSecret / exporter on
- * HMAC-SHA256, and the per-sender hash ratchet (mlspp HashRatchet). Implemented on node:crypto
- * directly: the ratchet expands a 16-byte base secret, shorter than an MLS hash output.
+ * HMAC-SHA256, and the per-sender hash ratchet (mlspp HashRatchet). HMAC is the TypeScript one
+ * (crypto/sha256.ts: no native object or Buffer per call); the ratchet expands a 16-byte base
+ * secret, shorter than an MLS hash output.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { hmacSha256, sha256 } from '../crypto/sha256.js';
 import { DAVE_EXPORTER_LABEL, DAVE_MEDIA_KEY_BYTES } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import {
@@ -20,28 +21,21 @@ const HASH_BYTES = 32;
 const encoder = new TextEncoder();
 
 /** HMAC-SHA256 (MLS suite 2's MAC and HKDF-Extract, HPKE's LabeledExtract). */
-export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const mac = createHmac('sha256', key).update(data).digest();
-  return new Uint8Array(mac.buffer, mac.byteOffset, mac.byteLength);
-}
+export { hmacSha256 };
 
 /** RFC 5869 HKDF-Expand with HMAC-SHA256 (WebCrypto/Node HKDF always extract first; MLS expands only). */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (length > 255 * HASH_BYTES) throw new VoxcordError('INVALID_ARGUMENT', 'HKDF-Expand length too large');
   if (length <= HASH_BYTES) {
     // one block: every ExpandWithLabel of the ratchet and of MLS ciphersuite 2
-    const block = createHmac('sha256', prk).update(info).update(Uint8Array.of(1)).digest();
-    return new Uint8Array(block.subarray(0, length));
+    const block = hmacSha256(prk, info, Uint8Array.of(1));
+    return length === HASH_BYTES ? block : block.slice(0, length);
   }
   const out = new Uint8Array(length);
   let previous: Uint8Array = new Uint8Array(0);
   let written = 0;
   for (let counter = 1; written < length; counter++) {
-    const hmac = createHmac('sha256', prk);
-    hmac.update(previous);
-    hmac.update(info);
-    hmac.update(Uint8Array.of(counter));
-    previous = hmac.digest();
+    previous = hmacSha256(prk, previous, info, Uint8Array.of(counter));
     const take = Math.min(previous.length, length - written);
     out.set(previous.subarray(0, take), written);
     written += take;
@@ -77,7 +71,7 @@ export function mlsExporter(
   length: number,
 ): Uint8Array {
   const derived = deriveSecret(exporterSecret, label);
-  const contextHash = createHash('sha256').update(context).digest();
+  const contextHash = sha256(context);
   return expandWithLabel(derived, 'exported', contextHash, length);
 }
 

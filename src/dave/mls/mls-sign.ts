@@ -2,19 +2,13 @@
  * P-256 ECDSA for MLS ciphersuite 2 on node:crypto, synchronous (dave.md §5.1): raw MLS key bytes
  * (32-byte scalar, 65-byte uncompressed point) to and from KeyObjects, DER signatures, labelled
  * signatures and reference hashes (RFC 9420 §5.1.2, §5.2; dave.md Appendix A.3). The gateway side
- * (a synchronous state machine) calls these directly; the MLS layer (rfc9420/crypto.ts) wraps the
- * same key import, sign and verify with a key cache.
+ * (a synchronous state machine) signs with a KeyObject it keeps; MLS members (rfc9420/crypto.ts)
+ * sign and verify with raw key bytes and keep no key object.
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  verify,
-} from 'node:crypto';
+import { createPublicKey, createSign, createVerify, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { concatBytes, encodeOpaque } from './mls-codec.js';
+import { sha256 } from '../../crypto/sha256.js';
 
 const enc = new TextEncoder();
 export const P256_SCALAR_BYTES = 32;
@@ -46,25 +40,6 @@ export function padP256Scalar(scalar: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Imports a raw P-256 scalar as a private key; throws when it is not a valid scalar. */
-export function p256PrivateKeyFromScalar(scalar: Uint8Array): KeyObject {
-  return createPrivateKey({
-    key: Buffer.concat([PKCS8_P256_PREFIX, padP256Scalar(scalar)]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-}
-
-/** Imports a 65-byte uncompressed P-256 point; undefined when it is not a valid point. */
-export function p256PublicKeyFromPoint(point: Uint8Array): KeyObject | undefined {
-  if (!isUncompressedP256Point(point)) return undefined;
-  try {
-    return createPublicKey({ key: Buffer.concat([SPKI_P256_PREFIX, point]), format: 'der', type: 'spki' });
-  } catch {
-    return undefined;
-  }
-}
-
 /** The 65-byte uncompressed point of a P-256 key (public, or the public half of a private key). */
 export function p256PointOf(key: KeyObject): Uint8Array {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
@@ -82,15 +57,32 @@ export function p256Sign(privateKey: KeyObject, message: Uint8Array): Uint8Array
   return bytesOf(sign('sha256', message, { key: privateKey, dsaEncoding: 'der' }));
 }
 
-/** False (never a throw) for a missing key, a malformed signature or a wrong signature. */
-export function p256Verify(
-  publicKey: KeyObject | undefined,
-  message: Uint8Array,
-  signature: Uint8Array,
-): boolean {
-  if (publicKey === undefined) return false;
+// Raw-key signing for MLS members. No KeyObject: the key is parsed inside the call and freed when
+// it returns, and the Sign/Verify object keeps no OpenSSL context after sign()/verify(). A
+// KeyObject (or crypto.sign's job object) holds its EVP_PKEY until a full GC, which V8 schedules
+// without knowing that native size: a burst of handshakes left ~1-2 KiB per key in malloc.
+
+/** ECDSA P-256 / SHA-256 with a raw 32-byte scalar (generated or derived by us), DER signature. */
+export function p256SignWithScalar(scalar: Uint8Array, message: Uint8Array): Uint8Array {
+  const der = Buffer.concat([PKCS8_P256_PREFIX, padP256Scalar(scalar)]);
   try {
-    return verify('sha256', message, { key: publicKey, dsaEncoding: 'der' }, signature);
+    const signer = createSign('sha256').update(message);
+    return bytesOf(signer.sign({ key: der, format: 'der', type: 'pkcs8', dsaEncoding: 'der' }));
+  } finally {
+    der.fill(0);
+  }
+}
+
+/** Verifies with a raw 65-byte point; false (never a throw) for a malformed key or signature. */
+export function p256VerifyWithPoint(point: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (!isUncompressedP256Point(point)) return false;
+  try {
+    return createVerify('sha256')
+      .update(message)
+      .verify(
+        { key: Buffer.concat([SPKI_P256_PREFIX, point]), format: 'der', type: 'spki', dsaEncoding: 'der' },
+        signature,
+      );
   } catch {
     return false;
   }
@@ -112,17 +104,12 @@ export function verifyWithLabel(
   content: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  return p256Verify(p256PublicKeyFromPoint(publicPoint), signContent(label, content), signature);
+  return p256VerifyWithPoint(publicPoint, signContent(label, content), signature);
 }
 
 /** `RefHash(label, value) = SHA-256(opaque label<V> ‖ opaque value<V>)`. */
 export function refHash(label: string, value: Uint8Array): Uint8Array {
-  return bytesOf(
-    createHash('sha256')
-      .update(encodeOpaque(enc.encode(label)))
-      .update(encodeOpaque(value))
-      .digest(),
-  );
+  return sha256(encodeOpaque(enc.encode(label)), encodeOpaque(value));
 }
 
 export function keyPackageRef(keyPackage: Uint8Array): Uint8Array {

@@ -1,33 +1,19 @@
 /**
  * RFC 9420 §5 cryptographic helpers for ciphersuite 2 (MLS_128_DHKEMP256_AES128GCM_SHA256_P256)
  * on node:crypto, synchronous: hash, MAC, KDF with labels, labelled signatures (ECDSA P-256, DER)
- * with cached key objects, EncryptWithLabel (HPKE) and reference hashes.
+ * from raw key bytes (no key object kept), EncryptWithLabel (HPKE) and reference hashes.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { deriveSecret, expandWithLabel, hmacSha256 } from '../../hash-ratchet.js';
+import { sha256 } from '../../../crypto/sha256.js';
 import { concatBytes, encodeOpaque } from '../mls-codec.js';
-import {
-  p256PrivateKeyFromScalar,
-  p256PublicKeyFromPoint,
-  p256Sign,
-  p256Verify,
-  refHash,
-} from '../mls-sign.js';
+import { p256SignWithScalar, p256VerifyWithPoint, refHash } from '../mls-sign.js';
 import { hpkeOpen, hpkeSeal } from './hpke.js';
 
-export { deriveSecret, expandWithLabel, hmacSha256, refHash };
+export { deriveSecret, expandWithLabel, hmacSha256, refHash, sha256 };
 
 export const HASH_BYTES = 32;
 const enc = new TextEncoder();
-
-function u8(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
-export function sha256(data: Uint8Array): Uint8Array {
-  return u8(createHash('sha256').update(data).digest());
-}
 
 /** RFC 5869 Extract; an empty salt equals HashLen zero bytes through HMAC's key padding. */
 export function extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
@@ -55,50 +41,13 @@ export function deriveTreeSecret(
   return expandWithLabel(secret, label, g, length);
 }
 
-// ---- key object caches: parsing DER per signature would dominate small operations ----
-
-/** Least recently used go first; a cache only needs to span one MLS operation (~3.5 KB each). */
-const MAX_CACHED_KEYS = 64;
-const signKeyCache = new Map<string, KeyObject>();
-const verifyKeyCache = new Map<string, KeyObject>();
-
-function cached(
-  cache: Map<string, KeyObject>,
-  raw: Uint8Array,
-  make: () => KeyObject | undefined,
-): KeyObject | undefined {
-  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
-  const hit = cache.get(id);
-  if (hit !== undefined) {
-    cache.delete(id);
-    cache.set(id, hit);
-    return hit;
-  }
-  const key = make();
-  if (key !== undefined) {
-    if (cache.size >= MAX_CACHED_KEYS) {
-      const oldest = cache.keys().next();
-      if (oldest.done !== true) cache.delete(oldest.value);
-    }
-    cache.set(id, key);
-  }
-  return key;
-}
-
-/** Number of cached key objects (tests). */
-export function cachedKeyCount(): number {
-  return signKeyCache.size + verifyKeyCache.size;
-}
-
 function signContent(label: string, content: Uint8Array): Uint8Array {
   return concatBytes(encodeOpaque(enc.encode(`MLS 1.0 ${label}`)), encodeOpaque(content));
 }
 
-/** SignWithLabel with a raw 32-byte scalar; throws for an invalid scalar. */
+/** SignWithLabel with a raw 32-byte scalar. */
 export function signWithLabel(scalar: Uint8Array, label: string, content: Uint8Array): Uint8Array {
-  const key = cached(signKeyCache, scalar, () => p256PrivateKeyFromScalar(scalar));
-  if (key === undefined) throw new Error('invalid signature key');
-  return p256Sign(key, signContent(label, content));
+  return p256SignWithScalar(scalar, signContent(label, content));
 }
 
 /** VerifyWithLabel; false (never a throw) for a malformed key or signature. */
@@ -108,11 +57,7 @@ export function verifyWithLabel(
   content: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  return p256Verify(
-    cached(verifyKeyCache, point, () => p256PublicKeyFromPoint(point)),
-    signContent(label, content),
-    signature,
-  );
+  return p256VerifyWithPoint(point, signContent(label, content), signature);
 }
 
 function encryptContext(label: string, context: Uint8Array): Uint8Array {

@@ -1,9 +1,12 @@
 /**
  * RFC 9180 HPKE for MLS ciphersuite 2, on node:crypto: base mode, DHKEM(P-256, HKDF-SHA256),
- * HKDF-SHA256, AES-128-GCM, single shot; plus the P-256 key pair helpers and AES-128-GCM itself.
+ * HKDF-SHA256, AES-128-GCM, single shot; plus the P-256 key pair helpers and AES-128-GCM itself
+ * (the TypeScript GCM: each result is a buffer of its own, not a slice of Node's 8 KiB pool that
+ * long-lived MLS state decoded from it would pin, and no native cipher object per call).
  * Keys are raw bytes: private = 32-byte scalar, public = 65-byte uncompressed point (§7.1.1).
  */
-import { createCipheriv, createDecipheriv, createECDH } from 'node:crypto';
+import { createECDH } from 'node:crypto';
+import { AesGcm } from '../../../crypto/gcm.js';
 import { hkdfExpand, hmacSha256 } from '../../hash-ratchet.js';
 import { concatBytes } from '../mls-codec.js';
 import { P256_SCALAR_BYTES, padP256Scalar } from '../mls-sign.js';
@@ -139,9 +142,7 @@ export function aesGcmEncrypt(
   aad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
-  const cipher = createCipheriv('aes-128-gcm', key, nonce);
-  if (aad.length > 0) cipher.setAAD(aad);
-  return u8(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+  return new AesGcm(key).seal(nonce, plaintext, aad);
 }
 
 /** Throws on a bad tag. */
@@ -152,15 +153,15 @@ export function aesGcmDecrypt(
   ciphertext: Uint8Array,
 ): Uint8Array {
   if (ciphertext.length < AEAD_TAG_BYTES) throw new Error('AEAD ciphertext too short');
-  const decipher = createDecipheriv('aes-128-gcm', key, nonce);
-  if (aad.length > 0) decipher.setAAD(aad);
-  decipher.setAuthTag(ciphertext.subarray(ciphertext.length - AEAD_TAG_BYTES));
-  return u8(
-    Buffer.concat([
-      decipher.update(ciphertext.subarray(0, ciphertext.length - AEAD_TAG_BYTES)),
-      decipher.final(),
-    ]),
+  const split = ciphertext.length - AEAD_TAG_BYTES;
+  const plaintext = new AesGcm(key).open(
+    nonce,
+    ciphertext.subarray(0, split),
+    ciphertext.subarray(split),
+    aad,
   );
+  if (plaintext === null) throw new Error('AEAD tag mismatch');
+  return plaintext;
 }
 
 /** Single-shot SealBase. */

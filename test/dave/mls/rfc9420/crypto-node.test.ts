@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hkdfExpand, mlsExporter } from '../../../../src/dave/hash-ratchet.js';
 import {
-  cachedKeyCount,
   decryptWithLabel,
   encryptWithLabel,
   extract,
@@ -54,13 +53,12 @@ describe('suite-2 crypto on node:crypto (beyond the RFC 9420 vectors)', () => {
     expect(verifyWithLabel(bad, 'L', msg, sig)).toBe(false);
   });
 
-  it('keeps a bounded number of imported keys however many identities sign and verify', () => {
+  it('signs and verifies from raw key bytes for many identities', () => {
     const msg = enc.encode('bounded');
     const pairs = Array.from({ length: 150 }, () => generateP256KeyPair());
     for (const { privateKey, publicKey } of pairs) {
       expect(verifyWithLabel(publicKey, 'L', msg, signWithLabel(privateKey, 'L', msg))).toBe(true);
     }
-    expect(cachedKeyCount()).toBeLessThanOrEqual(128);
     const first = pairs[0];
     if (first === undefined) throw new Error('no pair');
     expect(verifyWithLabel(first.publicKey, 'L', msg, signWithLabel(first.privateKey, 'L', msg))).toBe(true);
