@@ -35,7 +35,7 @@ export interface ReceiverFeedSource {
 }
 
 export interface ReceiverClockOptions {
-  /** Tick interval, ms (default 10). Only the first attachment of a receiver sets it. */
+  /** Tick interval, ms (default 20, RECEIVER_TICK_MS). Only the first attachment of a receiver sets it. */
   tickIntervalMs?: number;
 }
 
