@@ -17,6 +17,7 @@
  */
 import { AesBlock, Aes128CtrUnrolled, NativeEcbCtr, expandKey } from './aes.js';
 import type { BatchKeystream, CtrKeystream } from './aes.js';
+import { WasmGcm } from './aes-wasm.js';
 import { createGhash } from './ghash.js';
 import type { Ghash, GhashTable } from './ghash.js';
 import { readBe32, readBe32Head, writeBe32, writeBe32Head } from '../util/bytes.js';
@@ -199,12 +200,17 @@ function gcmCryptBatch(
 
 /**
  * Where a key's counter blocks come from: 'rounds' (AesBlock, any key), 'unrolled' (16-byte keys
- * only), 'native' (node:crypto AES-ECB, falling back to 'rounds' on a build without ECB).
+ * only), 'native' (node:crypto AES-ECB, falling back to 'rounds' on a build without ECB), 'wasm'
+ * (the WebAssembly core of ./aes-wasm.ts, falling back to 'unrolled' for 16-byte keys and
+ * 'rounds' for 32-byte ones where WebAssembly is unavailable).
  */
-export type GcmKeystream = 'rounds' | 'unrolled' | 'native';
+export type GcmKeystream = 'rounds' | 'unrolled' | 'native' | 'wasm';
 
 export interface AesGcmOptions {
-  /** GHASH table per key: 'nibble' (512 bytes, the default) or 'byte' (4 KiB, faster). */
+  /**
+   * GHASH table per key: 'nibble' (512 bytes, the default) or 'byte' (4 KiB, faster); always
+   * 'byte' with keystream 'wasm'.
+   */
   ghash?: GhashTable;
   keystream?: GcmKeystream;
 }
@@ -218,9 +224,11 @@ export class AesGcm {
 
   readonly keyBytes: 16 | 32;
   protected readonly rk: Int32Array;
-  /** Counter blocks one by one ('rounds', 'unrolled'), or null with `batch` ('native'). */
+  /** Counter blocks one by one ('rounds', 'unrolled'), or null with `batch` ('native', 'wasm'). */
   private readonly aes: CtrKeystream | null;
   private readonly batch: BatchKeystream | null;
+  /** The whole pass in the WebAssembly core ('wasm'), or null. */
+  private readonly wasm: WasmGcm | null;
   private readonly ghash: Ghash;
 
   constructor(key: Uint8Array, options: AesGcmOptions = {}) {
@@ -230,17 +238,24 @@ export class AesGcm {
     this.keyBytes = key.length;
     this.rk = expandKey(key);
     const keystream = options.keystream ?? 'rounds';
-    this.batch = keystream === 'native' ? NativeEcbCtr.create(key) : null;
-    this.aes =
-      this.batch !== null
-        ? null
-        : keystream === 'unrolled'
-          ? new Aes128CtrUnrolled(this.rk)
-          : new AesBlock(this.rk);
     // H = AES_K(0^128)
     const h = new AesBlock(this.rk);
     h.encrypt(0, 0, 0, 0);
-    this.ghash = createGhash(options.ghash ?? 'nibble', h.o0, h.o1, h.o2, h.o3);
+    this.ghash = createGhash(
+      keystream === 'wasm' ? 'byte' : (options.ghash ?? 'nibble'),
+      h.o0,
+      h.o1,
+      h.o2,
+      h.o3,
+    );
+    this.wasm = keystream === 'wasm' ? WasmGcm.create(this.rk, this.ghash.table) : null;
+    this.batch = keystream === 'native' ? NativeEcbCtr.create(key) : null;
+    this.aes =
+      this.batch !== null || this.wasm !== null
+        ? null
+        : keystream === 'unrolled' || (keystream === 'wasm' && key.length === 16)
+          ? new Aes128CtrUnrolled(this.rk)
+          : new AesBlock(this.rk);
   }
 
   /**
@@ -376,8 +391,24 @@ export class AesGcm {
     dstOffset: number,
     decrypt: boolean,
   ): void {
-    const { aes, ghash: g } = this;
-    if (aes === null) {
+    const { aes, ghash: g, wasm } = this;
+    if (wasm !== null) {
+      wasm.crypt(
+        g,
+        iv0,
+        iv1,
+        iv2,
+        aad,
+        aadOffset,
+        aadLength,
+        src,
+        srcOffset,
+        length,
+        dst,
+        dstOffset,
+        decrypt,
+      );
+    } else if (aes === null) {
       const b = this.batch!;
       gcmCryptBatch(
         b,

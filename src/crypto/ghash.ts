@@ -20,6 +20,10 @@ export type GhashTable = 'byte' | 'nibble';
  */
 export abstract class Ghash {
   protected abstract readonly m: Int32Array;
+  /** The key's table words (the WebAssembly core copies a 'byte' table: src/crypto/aes-wasm.ts). */
+  get table(): Int32Array {
+    return this.m;
+  }
   g0 = 0;
   g1 = 0;
   g2 = 0;

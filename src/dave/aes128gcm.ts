@@ -21,7 +21,7 @@ const DAVE_TAG_BYTES = 8;
 export class Aes128Gcm extends AesGcm {
   constructor(key: Uint8Array) {
     if (key.length !== AES128_GCM_KEY_BYTES) throw new RangeError('AES-128 key must be 16 bytes');
-    super(key, { keystream: 'unrolled', ghash: 'byte' });
+    super(key, { keystream: 'wasm', ghash: 'byte' });
   }
 
   /**
