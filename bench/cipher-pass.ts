@@ -10,6 +10,10 @@
  * measured in the same rounds, alternated, as "B": an A/B of two builds in one process).
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
+import type * as AesModule from '../src/crypto/aes.js';
+import type * as GhashModule from '../src/crypto/ghash.js';
+import type * as DaveGcmModule from '../src/dave/aes128gcm.js';
+import type * as TransportModule from '../src/media/transport-cipher.js';
 
 const KEYS = Math.max(1, Number(process.env.DAVE_KEYS ?? 1000));
 const FRAME_BYTES = Number(process.env.FRAME_BYTES ?? 160);
@@ -38,15 +42,15 @@ interface Case {
 const cases: Case[] = [];
 
 async function addTree(label: string, root: string): Promise<void> {
-  const { Aes128Gcm } = (await import(
-    `${root}/dave/aes128gcm.ts`
-  )) as typeof import('../src/dave/aes128gcm.js');
+  const { Aes128Gcm } = (await import(`${root}/dave/aes128gcm.ts`)) as typeof DaveGcmModule;
   const { createJsAesGcmCipher } = (await import(
     `${root}/media/transport-cipher.ts`
-  )) as typeof import('../src/media/transport-cipher.js');
+  )) as typeof TransportModule;
   const dave = Array.from({ length: KEYS }, () => new Aes128Gcm(randomBytes(16)));
   const transport = Array.from({ length: KEYS }, () =>
-    createJsAesGcmCipher(randomBytes(32), { nativeEcb: process.env.ECB !== '0' }),
+    createJsAesGcmCipher(randomBytes(32), {
+      keystream: (process.env.TRANSPORT_KEYSTREAM as 'wasm' | undefined) ?? 'wasm',
+    }),
   );
   const opus = randomBytes(FRAME_BYTES);
   const frame = new Uint8Array(DAVE_FRAME_BYTES + 64);
@@ -71,8 +75,8 @@ async function addTree(label: string, root: string): Promise<void> {
   if (!args.includes('--no-split'))
     addSplit(
       label,
-      (await import(`${root}/crypto/aes.ts`)) as typeof import('../src/crypto/aes.js'),
-      (await import(`${root}/crypto/ghash.ts`)) as typeof import('../src/crypto/ghash.js'),
+      (await import(`${root}/crypto/aes.ts`)) as typeof AesModule,
+      (await import(`${root}/crypto/ghash.ts`)) as typeof GhashModule,
     );
   cases.push({
     name: `${label} both`,
@@ -87,11 +91,7 @@ async function addTree(label: string, root: string): Promise<void> {
 }
 
 /** The parts of the passes alone: DAVE keystream (start + tag block + payload blocks), GHASH per pass. */
-function addSplit(
-  label: string,
-  aesMod: typeof import('../src/crypto/aes.js'),
-  ghashMod: typeof import('../src/crypto/ghash.js'),
-): void {
+function addSplit(label: string, aesMod: typeof AesModule, ghashMod: typeof GhashModule): void {
   const blocks = Math.ceil(FRAME_BYTES / 16);
   const tBlocks = Math.ceil(DAVE_FRAME_BYTES / 16) + 2;
   const aes = Array.from(

@@ -48,6 +48,14 @@ function round(src: string[], dst: string[], rkOffset: number, last: boolean): s
   return out;
 }
 
+/** A byte swap of an i32 expression. */
+function bswap(e: string): string {
+  return (
+    `(i32.or (i32.and (i32.rotl ${e} (i32.const 8)) (i32.const 0x00ff00ff))` +
+    ` (i32.and (i32.rotr ${e} (i32.const 8)) (i32.const 0xff00ff00)))`
+  );
+}
+
 function ctrFunction(name: string, rounds: number): string {
   const s = ['$s0', '$s1', '$s2', '$s3'];
   const u = ['$u0', '$u1', '$u2', '$u3'];
@@ -67,9 +75,7 @@ function ctrFunction(name: string, rounds: number): string {
     (local.set $s1 (i32.xor (local.get $iv1) (i32.load offset=4 (local.get $rk))))
     (local.set $s2 (i32.xor (local.get $iv2) (i32.load offset=8 (local.get $rk))))
     ;; the counter word as a little-endian load: byte-swapped
-    (local.set $s3 (i32.xor (i32.load offset=12 (local.get $rk))
-     (i32.or (i32.and (i32.rotl (local.get $ctr) (i32.const 8)) (i32.const 0x00ff00ff))
-             (i32.and (i32.rotr (local.get $ctr) (i32.const 8)) (i32.const 0xff00ff00)))))
+    (local.set $s3 (i32.xor (i32.load offset=12 (local.get $rk)) ${bswap('(local.get $ctr)')}))
 ${body}    (i32.store offset=0 (local.get $out) (local.get $s0))
     (i32.store offset=4 (local.get $out) (local.get $s1))
     (i32.store offset=8 (local.get $out) (local.get $s2))
@@ -78,14 +84,6 @@ ${body}    (i32.store offset=0 (local.get $out) (local.get $s0))
     (local.set $ctr (i32.add (local.get $ctr) (i32.const 1)))
     (local.set $n (i32.sub (local.get $n) (i32.const 1)))
     (br $block))))`;
-}
-
-/** A byte swap of an i32 expression. */
-function bswap(e: string): string {
-  return (
-    `(i32.or (i32.and (i32.rotl ${e} (i32.const 8)) (i32.const 0x00ff00ff))` +
-    ` (i32.and (i32.rotr ${e} (i32.const 8)) (i32.const 0xff00ff00)))`
-  );
 }
 
 /** Where the GHASH reduction table sits: GHASH_R (src/crypto/aes-tables.ts) as i64 words << 32. */

@@ -190,7 +190,7 @@ export class WasmGcm {
     dst.set(u8.subarray(data, data + length), dstOffset);
     const k = ks >> 2;
     g.g0 = i32[s + 1]! ^ bswap32(i32[k]!);
-    g.g1 = i32[s]! ^ bswap32(i32[k + 1]!);
+    g.g1 = i32[s] ^ bswap32(i32[k + 1]!);
     g.g2 = i32[s + 3]! ^ bswap32(i32[k + 2]!);
     g.g3 = i32[s + 2]! ^ bswap32(i32[k + 3]!);
   }

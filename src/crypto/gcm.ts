@@ -8,12 +8,13 @@
  * output buffer. Where the counter blocks come from (AES rounds in a loop, unrolled AES-128,
  * node's AES-ECB) and the GHASH table size are per-key strategies (./aes.ts, ./ghash.ts).
  *
- * The core has two passes over the payload, one per kind of counter-block source, both fusing
- * CTR and GHASH block by block: `gcmCryptBlocks` computes each counter block as it goes (AES in
- * TypeScript), `gcmCryptBatch` reads the message's keystream straight from the buffer of a native
- * call that produced it (with the next few messages' keystreams), with no per-block call. Each
- * pass has its own call sites, so a process that runs both (the media worker: transport and
- * DAVE) keeps each one monomorphic.
+ * The core has three passes over the payload, one per kind of counter-block source:
+ * `gcmCryptBlocks` computes each counter block as it goes (AES in TypeScript), `gcmCryptBatch`
+ * reads the message's keystream straight from the buffer of a native call that produced it (with
+ * the next few messages' keystreams), and the 'wasm' strategy runs the whole pass (AES, CTR,
+ * GHASH on 64-bit halves) in a WebAssembly core (./aes-wasm.ts): the fastest, used by the DAVE
+ * frame cipher and the transport cipher. Each pass has its own call sites, so each stays
+ * monomorphic.
  */
 import { AesBlock, Aes128CtrUnrolled, NativeEcbCtr, expandKey } from './aes.js';
 import type { BatchKeystream, CtrKeystream } from './aes.js';

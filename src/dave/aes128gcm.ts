@@ -1,10 +1,10 @@
 /**
  * AES-128-GCM for DAVE media frames (dave.md §9.2): the shared GCM core (src/crypto/gcm.ts) with
- * the fast strategies (unrolled AES-128 counter blocks, 4 KiB GHASH table per key) and DAVE's
- * nonce layout and 8-byte truncated tag. The encryptor and decryptor cache one instance per
- * ratchet generation, so the key schedule and GHASH table are built once per key. (Node's AES-ECB
- * a few frames ahead, as the transport cipher does, measured 0.5-0.6 µs less per frame for the
- * sender but 25-35 KiB more RSS per connection in the media worker at N = 1000.)
+ * its fastest strategy (the whole pass in the WebAssembly core, 4 KiB GHASH table per key; the
+ * unrolled TypeScript AES-128 where WebAssembly is unavailable) and DAVE's nonce layout and 8-byte
+ * truncated tag. The encryptor and decryptor cache one instance per ratchet generation, so the key
+ * schedule and GHASH table are built once per key. (Node's AES-ECB a few frames ahead measured
+ * 0.5-0.6 µs less per frame than the unrolled TypeScript but 25-35 KiB more RSS per connection.)
  */
 import { AesGcm, AES_GCM_IV_BYTES } from '../crypto/gcm.js';
 import { bswap32, readBe32 } from '../util/bytes.js';

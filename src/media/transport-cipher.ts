@@ -19,6 +19,7 @@ import {
   XCHACHA_NONCE_BYTES,
 } from '../protocol/constants.js';
 import { AesGcm } from '../crypto/gcm.js';
+import type { GcmKeystream } from '../crypto/gcm.js';
 import { hchacha20Words, keyWords } from '../crypto/xchacha20.js';
 import { bswap32, readBe32, readLe32, writeBe32 } from '../util/bytes.js';
 import { loadSodium, sodiumHasAesGcm, sodiumMayHaveAesGcm } from './sodium.js';
@@ -122,12 +123,14 @@ class NodeAesGcm implements TransportCipher {
 }
 
 /**
- * AES-256-GCM without a native object per packet: the GCM core in TypeScript (src/crypto/gcm.ts)
- * with the 4 KiB GHASH table per key (against the 512-byte one: seal 2.1 -> 1.3 µs at 100 keys,
- * 2.5 -> 2.2 at 1000, for 3.5 KiB more per connection), its counter blocks from one long-lived
- * node:crypto AES-ECB context per key (one native call per ECB_LOOKAHEAD_MESSAGES packets), or
- * from AES in TypeScript where ECB is unavailable. Payloads above JS_AES_GCM_MAX_PAYLOAD go to
- * node:crypto GCM, cheaper per byte.
+ * AES-256-GCM without a native object per packet: the GCM core (src/crypto/gcm.ts) with the 4 KiB
+ * GHASH table per key (against the 512-byte one: seal 2.1 -> 1.3 µs at 100 keys, 2.5 -> 2.2 at
+ * 1000, for 3.5 KiB more per connection), the whole pass in its WebAssembly core by default
+ * ('wasm'; 'rounds' in TypeScript where WebAssembly is unavailable). The WebAssembly core replaced
+ * a long-lived node:crypto AES-ECB context per key ('native', still selectable): the same CPU per
+ * packet within the noise of alternated runs, about 20 KiB less RSS per connection (an OpenSSL
+ * context and its batch buffers). Payloads above JS_AES_GCM_MAX_PAYLOAD go to node:crypto GCM,
+ * cheaper per byte.
  */
 class JsAesGcm implements TransportCipher {
   readonly mode = EncryptionMode.AesGcm;
@@ -135,9 +138,9 @@ class JsAesGcm implements TransportCipher {
   readonly #gcm: AesGcm;
   readonly #large: NodeAesGcm;
 
-  constructor(key: Uint8Array, nativeEcb: boolean) {
+  constructor(key: Uint8Array, keystream: GcmKeystream) {
     this.#large = new NodeAesGcm(key);
-    this.#gcm = new AesGcm(key, { ghash: 'byte', keystream: nativeEcb ? 'native' : 'rounds' });
+    this.#gcm = new AesGcm(key, { ghash: 'byte', keystream });
   }
 
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer {
@@ -179,14 +182,17 @@ class JsAesGcm implements TransportCipher {
 }
 
 /**
- * The 'js' AES-256-GCM cipher; `nativeEcb: false` forces the all-TypeScript AES path that builds
- * without AES-ECB use (for tests and the micro-benchmark).
+ * The 'js' AES-256-GCM cipher; `keystream` picks the GCM core's strategy (default 'wasm'; 'rounds':
+ * all TypeScript, 'native': node:crypto AES-ECB counter blocks), for tests and micro-benchmarks.
  */
-export function createJsAesGcmCipher(key: Uint8Array, options?: { nativeEcb?: boolean }): TransportCipher {
+export function createJsAesGcmCipher(
+  key: Uint8Array,
+  options?: { keystream?: GcmKeystream },
+): TransportCipher {
   if (!(key instanceof Uint8Array) || key.length !== TRANSPORT_KEY_BYTES) {
     throw new VoxcordError('INVALID_ARGUMENT', `transport key must be ${TRANSPORT_KEY_BYTES} bytes`);
   }
-  return new JsAesGcm(key, options?.nativeEcb ?? true);
+  return new JsAesGcm(key, options?.keystream ?? 'wasm');
 }
 
 class NodeXChaCha implements TransportCipher {
@@ -355,7 +361,7 @@ export function createTransportCipher(
     if (mode !== EncryptionMode.AesGcm) {
       throw new VoxcordError('INVALID_ARGUMENT', `the js transport backend does not support ${mode}`);
     }
-    return new JsAesGcm(key, true);
+    return new JsAesGcm(key, 'wasm');
   }
   // 'auto' in AES mode loads sodium-native only if it may offer AES-256-GCM (not v5).
   const skipSodium = backend === 'auto' && mode === EncryptionMode.AesGcm && !sodiumMayHaveAesGcm();
@@ -371,6 +377,6 @@ export function createTransportCipher(
     }
   }
   if (mode === EncryptionMode.AesGcm)
-    return backend === 'auto' ? new JsAesGcm(key, true) : new NodeAesGcm(key);
+    return backend === 'auto' ? new JsAesGcm(key, 'wasm') : new NodeAesGcm(key);
   return new NodeXChaCha(key);
 }
