@@ -6,8 +6,11 @@
  * frame, each split into its keystream and GHASH parts, with node:crypto's createCipheriv on the
  * same sizes for reference. CPU µs per packet, medians over alternated rounds (min..max).
  *
- * Run: npx tsx bench/cipher-pass.ts [--root <other tree>/src] (the second tree's passes are
- * measured in the same rounds, alternated, as "B": an A/B of two builds in one process).
+ * Run: npx tsx bench/cipher-pass.ts [--root <other tree>/src] [--no-split] [--no-node] (the second
+ * tree's passes are measured in the same rounds, alternated, as "B": an A/B of two builds in one
+ * process). The split lines time the TypeScript parts (unrolled AES-128, byte GHASH) alone.
+ * Environment: DAVE_KEYS, FRAME_BYTES, PACKETS, ROUNDS; TRANSPORT_KEYSTREAM (the GCM core
+ * strategy of this tree's transport cipher: 'wasm' by default, 'native', 'rounds').
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import type * as AesModule from '../src/crypto/aes.js';
