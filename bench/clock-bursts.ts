@@ -1,0 +1,125 @@
+/**
+ * The send lateness that the worker's bucket geometry alone causes, on a simulated clock (no
+ * threads, no sockets, no other process): N channels on one worker's PacingClock, each send costing
+ * a fixed CPU time, each setTimeout firing 0-1 ms late (uniform, seeded). Lateness is what the
+ * channel records (send time minus its tick's due time), so this is the floor of the engine-only
+ * figures when the worker has a core whenever it wants one. Old geometry: 5 buckets filled first
+ * up to 50; new: ENGINE_PHASE_BUCKETS in spread order.
+ *
+ * Run: npx tsx bench/clock-bursts.ts [costUs=20] [N per worker, comma-separated=100,250,500,1000]
+ */
+import { ENGINE_PHASE_BUCKETS, ENGINE_SLOTS_PER_BUCKET, PacingClock } from '../src/media/clock.js';
+import type { ClockTimers, PacingClockOptions } from '../src/media/clock.js';
+
+interface Pending {
+  at: number;
+  fn: () => void;
+  id: number;
+}
+
+/** Simulated time; setTimeout fires `ms` later plus 0-1 ms (seeded), as libuv's ms timers do. */
+class SimTimers implements ClockTimers {
+  time = 0;
+  private pending: Pending[] = [];
+  private nextId = 1;
+  private seed = 12345;
+  wakeups = 0;
+
+  private random(): number {
+    this.seed = (this.seed * 1103515245 + 12345) & 0x7fffffff;
+    return this.seed / 0x80000000;
+  }
+
+  now = (): number => this.time;
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = this.nextId++;
+    this.pending.push({ at: this.time + Math.max(1, ms) + this.random(), fn, id });
+    return id;
+  };
+  clearTimeout = (h: unknown): void => {
+    this.pending = this.pending.filter((p) => p.id !== h);
+  };
+  setImmediate = (fn: () => void): unknown => {
+    const id = this.nextId++;
+    this.pending.push({ at: this.time, fn, id });
+    return id;
+  };
+  clearImmediate = (h: unknown): void => this.clearTimeout(h);
+
+  run(until: number): void {
+    for (;;) {
+      let next: Pending | undefined;
+      for (const p of this.pending) if (next === undefined || p.at < next.at) next = p;
+      if (next === undefined || next.at > until) break;
+      this.pending = this.pending.filter((p) => p !== next);
+      this.time = Math.max(this.time, next.at);
+      this.wakeups++;
+      next.fn();
+    }
+    this.time = Math.max(this.time, until);
+  }
+}
+
+interface Figures {
+  p50: number;
+  p99: number;
+  max: number;
+  wakeupsPerSecond: number;
+  largestBurst: number;
+}
+
+function simulate(n: number, costMs: number, options: PacingClockOptions): Figures {
+  const timers = new SimTimers();
+  const clock = new PacingClock({ ...options, timers, epoch: 0 });
+  const late: number[] = [];
+  const warmupMs = 1000;
+  const perDue = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    clock.register((tick) => {
+      timers.time += costMs;
+      if (timers.time < warmupMs) return;
+      late.push(Math.max(0, timers.time - tick.due));
+      perDue.set(tick.due, (perDue.get(tick.due) ?? 0) + 1);
+    });
+  }
+  timers.run(warmupMs);
+  const w0 = timers.wakeups;
+  timers.run(warmupMs + 2000);
+  clock.close();
+  late.sort((a, b) => a - b);
+  const at = (p: number): number => late[Math.min(late.length - 1, Math.ceil(p * late.length) - 1)]!;
+  return {
+    p50: at(0.5),
+    p99: at(0.99),
+    max: late[late.length - 1]!,
+    wakeupsPerSecond: (timers.wakeups - w0) / 2,
+    largestBurst: Math.max(...perDue.values()),
+  };
+}
+
+function main(): void {
+  const costUs = Number(process.argv[2] ?? 20);
+  const sizes = (process.argv[3] ?? '100,250,500,1000').split(',').map(Number);
+  const variants: [string, PacingClockOptions][] = [
+    ['5 buckets, fill-first 50', { buckets: 5, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET }],
+    [
+      `${ENGINE_PHASE_BUCKETS} buckets, spread fill 50`,
+      { buckets: ENGINE_PHASE_BUCKETS, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET, spreadFill: true },
+    ],
+  ];
+  console.log(`Simulated worker clock, ${costUs} µs per send, setTimeout 0-1 ms late; lateness in ms.`);
+  console.log('');
+  console.log('| channels on the worker | geometry | largest burst | p50 | p99 | max | wake-ups/s |');
+  console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const n of sizes) {
+    for (const [name, options] of variants) {
+      const f = simulate(n, costUs / 1000, options);
+      console.log(
+        `| ${n} | ${name} | ${f.largestBurst} | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} | ${f.max.toFixed(2)} | ` +
+          `${f.wakeupsPerSecond.toFixed(0)} |`,
+      );
+    }
+  }
+}
+
+main();
