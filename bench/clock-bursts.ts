@@ -9,55 +9,15 @@
  * Run: npx tsx bench/clock-bursts.ts [costUs=20] [N per worker, comma-separated=100,250,500,1000]
  */
 import { ENGINE_PHASE_BUCKETS, ENGINE_SLOTS_PER_BUCKET, PacingClock } from '../src/media/clock.js';
-import type { ClockTimers, PacingClockOptions } from '../src/media/clock.js';
+import type { PacingClockOptions } from '../src/media/clock.js';
+import { FakeTimers } from '../test/media/fake-timers.js';
 
-interface Pending {
-  at: number;
-  fn: () => void;
-  id: number;
-}
-
-/** Simulated time; setTimeout fires `ms` later plus 0-1 ms (seeded), as libuv's ms timers do. */
-class SimTimers implements ClockTimers {
-  time = 0;
-  private pending: Pending[] = [];
-  private nextId = 1;
-  private seed = 12345;
-  wakeups = 0;
-
-  private random(): number {
-    this.seed = (this.seed * 1103515245 + 12345) & 0x7fffffff;
-    return this.seed / 0x80000000;
-  }
-
-  now = (): number => this.time;
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const id = this.nextId++;
-    this.pending.push({ at: this.time + Math.max(1, ms) + this.random(), fn, id });
-    return id;
+/** A seeded uniform 0..1 generator (the runs are reproducible). */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
   };
-  clearTimeout = (h: unknown): void => {
-    this.pending = this.pending.filter((p) => p.id !== h);
-  };
-  setImmediate = (fn: () => void): unknown => {
-    const id = this.nextId++;
-    this.pending.push({ at: this.time, fn, id });
-    return id;
-  };
-  clearImmediate = (h: unknown): void => this.clearTimeout(h);
-
-  run(until: number): void {
-    for (;;) {
-      let next: Pending | undefined;
-      for (const p of this.pending) if (next === undefined || p.at < next.at) next = p;
-      if (next === undefined || next.at > until) break;
-      this.pending = this.pending.filter((p) => p !== next);
-      this.time = Math.max(this.time, next.at);
-      this.wakeups++;
-      next.fn();
-    }
-    this.time = Math.max(this.time, until);
-  }
 }
 
 interface Figures {
@@ -69,8 +29,12 @@ interface Figures {
 }
 
 function simulate(n: number, costMs: number, options: PacingClockOptions): Figures {
-  const timers = new SimTimers();
+  const timers = new FakeTimers(0);
+  // setTimeout fires `ms` later plus 0-1 ms, as libuv's millisecond timers do.
+  timers.timeoutLateness = seeded(12345);
+  timers.immediateCost = 0;
   const clock = new PacingClock({ ...options, timers, epoch: 0 });
+  const wakeups = (): number => clock.stats().timerWakeups + clock.stats().immediateWakeups;
   const late: number[] = [];
   const warmupMs = 1000;
   const perDue = new Map<number, number>();
@@ -82,9 +46,9 @@ function simulate(n: number, costMs: number, options: PacingClockOptions): Figur
       perDue.set(tick.due, (perDue.get(tick.due) ?? 0) + 1);
     });
   }
-  timers.run(warmupMs);
-  const w0 = timers.wakeups;
-  timers.run(warmupMs + 2000);
+  timers.advance(warmupMs);
+  const w0 = wakeups();
+  timers.advance(2000);
   clock.close();
   late.sort((a, b) => a - b);
   const at = (p: number): number => late[Math.min(late.length - 1, Math.ceil(p * late.length) - 1)]!;
@@ -92,7 +56,7 @@ function simulate(n: number, costMs: number, options: PacingClockOptions): Figur
     p50: at(0.5),
     p99: at(0.99),
     max: late[late.length - 1]!,
-    wakeupsPerSecond: (timers.wakeups - w0) / 2,
+    wakeupsPerSecond: (wakeups() - w0) / 2,
     largestBurst: Math.max(...perDue.values()),
   };
 }
