@@ -3,12 +3,14 @@
  * threads, no sockets, no other process): N channels on one worker's PacingClock, each send costing
  * a fixed CPU time, each setTimeout firing 0-1 ms late (uniform, seeded). Lateness is what the
  * channel records (send time minus its tick's due time), so this is the floor of the engine-only
- * figures when the worker has a core whenever it wants one. Old geometry: 5 buckets filled first
- * up to 50; new: ENGINE_PHASE_BUCKETS in spread order.
+ * figures when the worker has a core whenever it wants one. Today's geometry (the worker's: 5
+ * buckets filled first up to ENGINE_SLOTS_PER_BUCKET) against finer buckets with the same fill
+ * (`buckets` phase buckets, 20 / buckets ms apart): at most ~50 channels per burst up to
+ * 50 * buckets channels on a worker.
  *
- * Run: npx tsx bench/clock-bursts.ts [costUs=20] [N per worker, comma-separated=100,250,500,1000]
+ * Run: npx tsx bench/clock-bursts.ts [costUs=20] [N per worker, comma-separated=100,250,500,1000] [buckets=16]
  */
-import { ENGINE_PHASE_BUCKETS, ENGINE_SLOTS_PER_BUCKET, PacingClock } from '../src/media/clock.js';
+import { DEFAULT_PHASE_BUCKETS, ENGINE_SLOTS_PER_BUCKET, PacingClock } from '../src/media/clock.js';
 import type { PacingClockOptions } from '../src/media/clock.js';
 import { FakeTimers } from '../test/media/fake-timers.js';
 
@@ -64,16 +66,19 @@ function simulate(n: number, costMs: number, options: PacingClockOptions): Figur
 function main(): void {
   const costUs = Number(process.argv[2] ?? 20);
   const sizes = (process.argv[3] ?? '100,250,500,1000').split(',').map(Number);
+  const finer = Number(process.argv[4] ?? 16);
   const variants: [string, PacingClockOptions][] = [
-    ['5 buckets, fill-first 50', { buckets: 5, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET }],
     [
-      `${ENGINE_PHASE_BUCKETS} buckets, spread fill 50`,
-      { buckets: ENGINE_PHASE_BUCKETS, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET, spreadFill: true },
+      `${DEFAULT_PHASE_BUCKETS} buckets (today)`,
+      { buckets: DEFAULT_PHASE_BUCKETS, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET },
     ],
+    [`${finer} buckets`, { buckets: finer, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET }],
   ];
   console.log(`Simulated worker clock, ${costUs} µs per send, setTimeout 0-1 ms late; lateness in ms.`);
   console.log('');
-  console.log('| channels on the worker | geometry | largest burst | p50 | p99 | max | wake-ups/s |');
+  console.log(
+    `| channels on the worker | buckets, filled first up to ${ENGINE_SLOTS_PER_BUCKET} | largest burst | p50 | p99 | max | wake-ups/s |`,
+  );
   console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const n of sizes) {
     for (const [name, options] of variants) {

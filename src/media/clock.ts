@@ -4,8 +4,7 @@
  * send in the same millisecond, while the clock wakes only a few times per period. Due times are
  * absolute (`epoch + cycle * 20 + phase` on a monotonic clock), so lateness never accumulates into
  * drift. The engines fill buckets first (`slotsPerBucket`, ENGINE_SLOTS_PER_BUCKET): up to 50
- * channels share one bucket and one wake-up per period; more open more buckets (ENGINE_PHASE_BUCKETS,
- * in spread order, so the bursts in use lie evenly over the period).
+ * channels share one bucket and one wake-up per period; more open more buckets, up to five.
  *
  * Waking: one setTimeout aimed at the next due bucket. setTimeout cannot be aimed finer than a
  * millisecond, so every bucket due within `earlyMs` (default 1 ms) is served in the same wake-up:
@@ -48,16 +47,9 @@ export const DEFAULT_PHASE_BUCKETS = 5;
  * CPU per packet of one or two), but a bucket's burst of sends is what delays its last channel:
  * at ~25 µs per send with DAVE, 50 channels burst for ~1.3 ms, well inside the 4 ms between
  * buckets and the 5 ms lateness budget (measured at N = 100: 50 and 128 cost the same CPU, 128
- * doubled the median lateness). From 800 channels per engine (ENGINE_PHASE_BUCKETS full) the
- * buckets are balanced.
+ * doubled the median lateness). From 250 channels per engine the buckets are balanced, as before.
  */
 export const ENGINE_SLOTS_PER_BUCKET = 50;
-/**
- * The engines' phase buckets (1.25 ms apart), filled first up to ENGINE_SLOTS_PER_BUCKET in spread
- * order: a small engine keeps its one or two wake-ups per period, and a large one sends at most
- * about 50 channels per burst (~1 ms) instead of N / 5 (500 channels on a worker: 100 per burst).
- */
-export const ENGINE_PHASE_BUCKETS = 16;
 /**
  * A delivery that starts more than this after its due time counts in `lateTicks` (the p99 send
  * lateness budget: a clock that often starts this late cannot keep up with its channels).
@@ -85,53 +77,18 @@ export interface SchedulerOptions {
    * loaded bucket (even spread from the first slot).
    */
   slotsPerBucket?: number;
-  /**
-   * Fill-first in spread order (`spreadOrder`) rather than by index: the buckets in use lie evenly
-   * over the period (2 of 16: 10 ms apart), not side by side. Default false.
-   */
-  spreadFill?: boolean;
 }
 
 /**
  * The bucket a new slot joins, given the buckets' live sizes: the first one below `slotsPerBucket`
- * (fill-first) in `order` (default: by index), else the least loaded (lowest index on ties). Pure,
- * for the scheduler and its tests.
+ * (fill-first), else the least loaded (lowest index on ties). Pure, for the scheduler and its tests.
  */
-export function chooseBucket(
-  sizes: readonly number[],
-  slotsPerBucket = Infinity,
-  order?: readonly number[],
-): number {
+export function chooseBucket(sizes: readonly number[], slotsPerBucket = Infinity): number {
   let least = 0;
   for (let i = 0; i < sizes.length; i++) if (sizes[i]! < sizes[least]!) least = i;
   if (slotsPerBucket === Infinity) return least;
-  if (order === undefined) {
-    const first = sizes.findIndex((size) => size < slotsPerBucket);
-    return first === -1 ? least : first;
-  }
-  for (const i of order) if (sizes[i]! < slotsPerBucket) return i;
-  return least;
-}
-
-/**
- * The buckets 0..count-1 in bit-reversed (van der Corput) order: 0, count/2, count/4, 3count/4...
- * The first k of them are as evenly spaced over the period as k buckets can be (exactly, when
- * count and k are powers of two), so a fill-first engine that uses k buckets spreads its bursts.
- */
-export function spreadOrder(count: number): number[] {
-  const order: number[] = [];
-  const seen = new Set<number>();
-  for (let k = 0; order.length < count && k < 4 * count; k++) {
-    let x = 0;
-    for (let bit = 0.5, j = k; j > 0; bit /= 2, j >>= 1) if (j & 1) x += bit;
-    const i = Math.floor(x * count);
-    if (!seen.has(i)) {
-      seen.add(i);
-      order.push(i);
-    }
-  }
-  for (let i = 0; i < count; i++) if (!seen.has(i)) order.push(i);
-  return order;
+  const first = sizes.findIndex((size) => size < slotsPerBucket);
+  return first === -1 ? least : first;
 }
 
 interface Entry {
@@ -167,7 +124,6 @@ export class PhaseScheduler {
   private readonly buckets: Bucket[];
   private readonly maxCatchUpMs: number;
   private readonly slotsPerBucket: number;
-  private readonly fillOrder: readonly number[] | undefined;
   private size = 0;
   /** Cycles not delivered because they were older than maxCatchUpMs. */
   skippedCycles = 0;
@@ -178,7 +134,6 @@ export class PhaseScheduler {
     const count = Math.max(1, Math.floor(options.buckets ?? DEFAULT_PHASE_BUCKETS));
     this.maxCatchUpMs = Math.max(0, options.maxCatchUpMs ?? DEFAULT_MAX_CATCH_UP_MS);
     this.slotsPerBucket = Math.max(1, options.slotsPerBucket ?? Infinity);
-    this.fillOrder = options.spreadFill === true ? spreadOrder(count) : undefined;
     this.buckets = Array.from({ length: count }, (_, index) => ({
       index,
       phaseMs: (index * this.periodMs) / count,
@@ -212,7 +167,7 @@ export class PhaseScheduler {
     listener: TickListener,
     now: number,
   ): { bucket: number; phaseMs: number; firstCycle: number; entry: object } {
-    const best = this.buckets[chooseBucket(this.bucketSizes(), this.slotsPerBucket, this.fillOrder)]!;
+    const best = this.buckets[chooseBucket(this.bucketSizes(), this.slotsPerBucket)]!;
     const entry: Entry = { listener, released: false };
     const firstDue = Math.max(0, Math.ceil((now - this.epoch - best.phaseMs) / this.periodMs));
     // An empty bucket restarts at the current cycle; an occupied one keeps its own progress.

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isVoxcordError, VoxcordError } from '../errors.js';
-import { ENGINE_PHASE_BUCKETS, ENGINE_SLOTS_PER_BUCKET, PacingClock } from './clock.js';
+import { ENGINE_SLOTS_PER_BUCKET, PacingClock } from './clock.js';
 import { DaveSendKey } from '../dave/send-key.js';
 import type { FrameProtection, SendCounts } from './media-engine.js';
 import type {
@@ -44,11 +44,9 @@ const reportBelow = data?.lowWaterMark ?? 0;
  */
 const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
 const clockCounts = data?.clockCounts === undefined ? undefined : new Uint32Array(data.clockCounts);
-// Fill-first buckets in spread order: up to 50 channels per wake-up, the wake-ups spread over the 20 ms (clock.ts).
+// Fill-first buckets: up to 50 channels are all sent in one wake-up per 20 ms (see clock.ts).
 const clock = new PacingClock({
-  buckets: ENGINE_PHASE_BUCKETS,
   slotsPerBucket: ENGINE_SLOTS_PER_BUCKET,
-  spreadFill: true,
   ...(data?.clockEpoch === undefined ? {} : { epoch: data.clockEpoch - performance.timeOrigin }),
   // The main side reads these to judge whether this worker keeps up (shard-policy.ts).
   ...(clockCounts === undefined

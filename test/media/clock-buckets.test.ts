@@ -1,12 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import {
-  chooseBucket,
-  ENGINE_PHASE_BUCKETS,
-  ENGINE_SLOTS_PER_BUCKET,
-  PacingClock,
-  PhaseScheduler,
-  spreadOrder,
-} from '../../src/media/clock.js';
+import { chooseBucket, ENGINE_SLOTS_PER_BUCKET, PacingClock, PhaseScheduler } from '../../src/media/clock.js';
 import { FakeTimers } from './fake-timers.js';
 
 describe('chooseBucket (fill-first bucket policy)', () => {
@@ -74,38 +67,5 @@ describe('PacingClock with slotsPerBucket', () => {
     expect(Math.max(...perPhase.values())).toBe(200);
     for (const s of [...slots, ...more]) s.release();
     expect(timers.pendingCount).toBe(0);
-  });
-});
-
-describe('engine bucket geometry (ENGINE_PHASE_BUCKETS, spread fill)', () => {
-  const engine = { buckets: ENGINE_PHASE_BUCKETS, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET, spreadFill: true };
-
-  it('orders buckets so that the first k in use are evenly spaced', () => {
-    expect(spreadOrder(16)).toEqual([0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15]);
-    expect(spreadOrder(5)).toEqual([0, 2, 1, 3, 4]);
-    expect(new Set(spreadOrder(20)).size).toBe(20);
-    expect(chooseBucket([2, 0, 0, 0], 2, spreadOrder(4))).toBe(2);
-    expect(chooseBucket([2, 0, 2, 0], 2, spreadOrder(4))).toBe(1);
-    expect(chooseBucket([2, 2, 2, 2], 2, spreadOrder(4))).toBe(0);
-  });
-
-  it('keeps a small engine on one or two wake-ups per period, 10 ms apart', () => {
-    const s = new PhaseScheduler(0, engine);
-    const phases = Array.from({ length: 100 }, () => s.add(() => {}, 0).phaseMs);
-    expect([...new Set(phases)].sort((a, b) => a - b)).toEqual([0, 10]);
-  });
-
-  it('sends at most ENGINE_SLOTS_PER_BUCKET channels per burst up to 800 channels (500 on one of two workers)', () => {
-    for (const n of [250, 500, 800]) {
-      const s = new PhaseScheduler(0, engine);
-      for (let i = 0; i < n; i++) s.add(() => {}, 0);
-      const sizes = s.bucketSizes();
-      expect(Math.max(...sizes)).toBeLessThanOrEqual(ENGINE_SLOTS_PER_BUCKET);
-      expect(sizes.filter((size) => size > 0)).toHaveLength(Math.ceil(n / ENGINE_SLOTS_PER_BUCKET));
-    }
-    // Beyond that the buckets balance: 1000 channels on one worker, 62-63 per 1.25 ms.
-    const s = new PhaseScheduler(0, engine);
-    for (let i = 0; i < 1000; i++) s.add(() => {}, 0);
-    expect(Math.max(...s.bucketSizes()) - Math.min(...s.bucketSizes())).toBeLessThanOrEqual(1);
   });
 });
