@@ -60,6 +60,8 @@ const KEYS = [
   'p50Ms',
   'p99Ms',
   'rssKiBPerChannel',
+  'lateSendShare',
+  'lateStartShare',
 ] as const satisfies readonly (keyof EngineSendResult)[];
 
 /** Medians of one variant's rounds; `waitMsPerSecond` where the OS reports it (Linux). */
@@ -101,6 +103,8 @@ export function scalingTable(result: ScalingResult): string {
     ['send lateness p50, ms', 'p50Ms', 2],
     ['send lateness p99, ms', 'p99Ms', 2],
     ['packets sent > 20 ms late (window)', 'late', 0],
+    ['share of packets sent > 5 ms late', 'lateSendShare', 4],
+    ['share of bucket deliveries started > 5 ms late', 'lateStartShare', 4],
     ['RSS per channel, KiB', 'rssKiBPerChannel', 1],
     ['workers running', 'workersUsed', 0],
     ['engine threads waiting for a core, ms per s', 'waitMsPerSecond', 0],

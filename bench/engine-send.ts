@@ -16,7 +16,8 @@ import { createMediaEngine } from '../src/media/index.js';
 import type { MediaChannel } from '../src/media/index.js';
 import { EncryptionMode } from '../src/protocol/constants.js';
 import { DaveSendKey } from '../src/dave/send-key.js';
-import { summarizeLateness } from '../src/media/lateness-histogram.js';
+import { LATENESS_BUCKET_MS, summarizeLateness } from '../src/media/lateness-histogram.js';
+import { LATE_TICK_MS } from '../src/media/clock.js';
 import type { LatenessData } from '../src/media/lateness-histogram.js';
 import { encodeToneFrames } from './tone.js';
 import { busiestThreads, threadTimes } from './thread-times.js';
@@ -64,6 +65,14 @@ export interface EngineSendResult {
   p50Ms: number;
   p99Ms: number;
   rssKiBPerChannel: number;
+  /**
+   * Where the lateness comes from: the share of the window's packets sent more than LATE_TICK_MS
+   * (5 ms) late, and the share of the clocks' bucket deliveries that already started that late
+   * (the worker was not running at the due time: no core, a GC pause, a long message). Close
+   * shares mean the late packets are late because their worker woke late, not from bursts.
+   */
+  lateSendShare: number;
+  lateStartShare: number;
   /**
    * Linux only: the busiest threads of this process over the window (main first), from
    * /proc/self/task/<tid>/schedstat: time on a core and time runnable but waiting for one, as a
@@ -122,6 +131,7 @@ async function main(): Promise<void> {
   };
   await sleep(WARMUP_MS);
   const rssPerChannel = (process.memoryUsage().rss - rss0) / n / 1024;
+  const clock0 = (await engine.stats?.())?.clock;
   const s0 = await sent();
   const cpu0 = process.cpuUsage();
   const threads0 = threadTimes();
@@ -145,6 +155,11 @@ async function main(): Promise<void> {
   });
   const lateness = summarizeLateness(windowLateness);
   const engineStats = await engine.stats?.();
+  const merged = summedCounts(windowLateness);
+  const lateSendShare = merged.count > 0 ? merged.over(LATE_TICK_MS) / merged.count : 0;
+  const deliveries = (engineStats?.clock.ticksDelivered ?? 0) - (clock0?.ticksDelivered ?? 0);
+  const lateStarts = (engineStats?.clock.lateTicks ?? 0) - (clock0?.lateTicks ?? 0);
+  const lateStartShare = deliveries > 0 ? lateStarts / deliveries : 0;
   if (args.json) {
     const result: EngineSendResult = {
       kind,
@@ -159,6 +174,8 @@ async function main(): Promise<void> {
       p50Ms: lateness.p50Ms,
       p99Ms: lateness.p99Ms,
       rssKiBPerChannel: rssPerChannel,
+      lateSendShare,
+      lateStartShare,
       ...(threads.length > 0
         ? {
             threads,
@@ -178,6 +195,10 @@ async function main(): Promise<void> {
       `p50/p99 lateness ${lateness.p50Ms.toFixed(2)}/${lateness.p99Ms.toFixed(2)} ms, ` +
       `RSS ${rssPerChannel.toFixed(1)} KiB/channel after warm-up, ${engineStats?.workers ?? 0} worker(s)`,
   );
+  console.log(
+    `  sent > ${LATE_TICK_MS} ms late: ${(lateSendShare * 100).toFixed(2)}% of packets; ` +
+      `bucket deliveries that started > ${LATE_TICK_MS} ms late: ${(lateStartShare * 100).toFixed(2)}%`,
+  );
   for (const t of threads)
     console.log(
       `  ${t.main ? 'main thread ' : 'other thread'}: on a core ${t.runPercent.toFixed(0)}% of the window, ` +
@@ -185,6 +206,20 @@ async function main(): Promise<void> {
     );
   await engine.close();
   sink.send('stop');
+}
+
+/** The window's histograms merged: total count and how many were later than a bound. */
+function summedCounts(histograms: readonly LatenessData[]): { count: number; over(ms: number): number } {
+  const counts: number[] = [];
+  let count = 0;
+  for (const h of histograms) {
+    h.counts.forEach((c, i) => (counts[i] = (counts[i] ?? 0) + c));
+    count += h.count;
+  }
+  return {
+    count,
+    over: (ms) => counts.slice(Math.ceil(ms / LATENESS_BUCKET_MS)).reduce((a, c) => a + c, 0),
+  };
 }
 
 if (process.argv[2] === 'sink') runSink();
