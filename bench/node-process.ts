@@ -31,6 +31,7 @@ import { inBatches } from './clients/types.js';
 import { watchedEngine } from './clients/voxcord.js';
 import { isRecord } from './ipc.js';
 import { createDjsBackend } from './node-djs-backend.js';
+import { pooledChannelStats, STATS_IN_FLIGHT } from './node-stats-pool.js';
 import { threadTimes } from './thread-times.js';
 import { installUdpProbe } from './udp-probe.js';
 
@@ -44,6 +45,8 @@ export type NodeProcessRequest =
   | { type: 'stall'; id: number; everyMs: number; blockMs: number; durationMs: number };
 
 export interface NodeProcessCounters {
+  /** This process's clock when collecting began (performance.now(), ms); cpuUs and mainCpuUs are of then. */
+  at: number;
   cpuUs: number;
   rssBytes: number;
   /** CPU time of the main thread alone (Linux schedstat; 0 elsewhere), µs. */
@@ -52,6 +55,15 @@ export interface NodeProcessCounters {
   memory: NodeJS.MemoryUsage;
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
+  /** Diagnostics (voxcord variants): summed channel underruns and empty ticks, the engine clock's skipped cycles and late ticks. */
+  sendGaps?: { underruns: number; emptyTicks: number; skippedCycles: number; lateTicks: number };
+  /**
+   * The same clocks once collecting ended: a window starts at `before.end` and ends at `after`, so
+   * the collection's own work (both threads) is outside it.
+   */
+  end: { at: number; cpuUs: number; mainCpuUs: number };
+  /** How long collecting these counters took in this process, ms. */
+  collectMs?: number;
 }
 
 export type NodeProcessMessage =
@@ -74,7 +86,8 @@ function send(message: NodeProcessMessage): void {
 }
 
 const channels: MediaChannel[] = [];
-const engine = variant === 'djs-node' ? undefined : watchedEngine(createMediaEngine(), channels);
+const rawEngine = variant === 'djs-node' ? undefined : createMediaEngine();
+const engine = rawEngine === undefined ? undefined : watchedEngine(rawEngine, channels);
 // djs sends on the main thread: the probe measures its sends against the 20 ms grid.
 const probe = variant === 'djs-node' ? installUdpProbe() : undefined;
 probe?.start();
@@ -141,18 +154,46 @@ async function joinOne(a: Allocation, file: string, times: number[]): Promise<vo
 
 const mainCpuUs = (): number => (threadTimes().get(process.pid)?.run ?? 0) / 1000;
 
+/**
+ * Every channel's stats are asked at once (as before); VOXCORD_BENCH_COLLECT=pooled keeps at most
+ * STATS_IN_FLIGHT in flight (./node-stats-pool.ts: why, and bench/node-collect.ts to measure it).
+ */
+const statsInFlight = process.env.VOXCORD_BENCH_COLLECT === 'pooled' ? STATS_IN_FLIGHT : Infinity;
+
 async function counters(): Promise<NodeProcessCounters> {
+  const at = performance.now();
   const cpu = process.cpuUsage();
+  const main = mainCpuUs();
   let lateness: LatenessData[];
+  let sendGaps: NodeProcessCounters['sendGaps'];
   if (probe !== undefined) {
     lateness = [probe.stop().histogram];
     probe.start();
   } else {
-    const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
+    const all = await pooledChannelStats(channels, statsInFlight);
     lateness = all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : []));
+    const clock = rawEngine?.stats === undefined ? undefined : (await rawEngine.stats()).clock;
+    sendGaps = {
+      underruns: all.reduce((n, s) => n + (s?.underruns ?? 0), 0),
+      emptyTicks: all.reduce((n, s) => n + (s?.send?.emptyTicks ?? 0), 0),
+      skippedCycles: clock?.skippedCycles ?? 0,
+      lateTicks: clock?.lateTicks ?? 0,
+    };
   }
   const memory = process.memoryUsage();
-  return { cpuUs: cpu.user + cpu.system, mainCpuUs: mainCpuUs(), rssBytes: memory.rss, memory, lateness };
+  const cpuEnd = process.cpuUsage();
+  const endAt = performance.now();
+  return {
+    at,
+    cpuUs: cpu.user + cpu.system,
+    mainCpuUs: main,
+    end: { at: endAt, cpuUs: cpuEnd.user + cpuEnd.system, mainCpuUs: mainCpuUs() },
+    rssBytes: memory.rss,
+    memory,
+    lateness,
+    ...(sendGaps === undefined ? {} : { sendGaps }),
+    collectMs: endAt - at,
+  };
 }
 
 function stall(everyMs: number, blockMs: number, durationMs: number): Promise<number> {
