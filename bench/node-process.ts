@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
@@ -53,6 +53,8 @@ export interface NodeProcessCounters {
   mainCpuUs: number;
   /** The main thread's memory (VOXCORD_BENCH_MEMORY: where the RSS went). */
   memory: NodeJS.MemoryUsage;
+  /** The main thread's V8 heap spaces, committed bytes (VOXCORD_BENCH_MEMORY). */
+  heapSpaces?: Record<string, number>;
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
   /** Diagnostics (voxcord variants): summed channel underruns and empty ticks, the engine clock's skipped cycles and late ticks. */
@@ -192,6 +194,7 @@ async function counters(): Promise<NodeProcessCounters> {
     memory,
     lateness,
     ...(sendGaps === undefined ? {} : { sendGaps }),
+    heapSpaces: Object.fromEntries(getHeapSpaceStatistics().map((h) => [h.space_name, h.space_size])),
     collectMs: endAt - at,
   };
 }

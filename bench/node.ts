@@ -301,7 +301,14 @@ function memoryDetail(
   if (!process.env.VOXCORD_BENCH_MEMORY) return;
   const keys: (keyof NodeJS.MemoryUsage)[] = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'];
   const parts = keys.map((k) => `${k} ${((loaded.memory[k] - base.memory[k]) / 1024 / players).toFixed(1)}`);
-  process.stderr.write(`[memory] ${variant} P=${players} KiB/player: ${parts.join(', ')}\n`);
+  const spaces = Object.entries(loaded.heapSpaces ?? {})
+    .map(
+      ([name, bytes]) => `${name} ${((bytes - (base.heapSpaces?.[name] ?? 0)) / 1024 / players).toFixed(1)}`,
+    )
+    .join(', ');
+  process.stderr.write(
+    `[memory] ${variant} P=${players} KiB/player: ${parts.join(', ')}; heap spaces: ${spaces}\n`,
+  );
 }
 
 /** VOXCORD_BENCH_WINDOW_PROFILE=dir: a main-thread CPU profile of the node over the window only. */
@@ -476,6 +483,7 @@ async function runOne(
       `node bench: ${variant}, P = ${players}: main thread ${(mainPct / (players - connectFailures)).toFixed(3)} % of a core per player\n`,
     );
     memoryDetail(variant, players - connectFailures, baseline, after);
+    gapDiagnostics(variant, players, 'window', before, after);
     await snapshot(a.child, `${variant}-p${players}-1`);
     const lateness = windowLateness(variant, before, after);
     const latenessP99Ms = lateness.length > 0 ? summarizeLateness(lateness).p99Ms : null;
