@@ -408,7 +408,9 @@ function gapDiagnostics(
         `skipped cycles ${g1.skippedCycles - g0.skippedCycles}, late ticks ${g1.lateTicks - g0.lateTicks}`;
   process.stderr.write(
     `node bench: ${variant}, P = ${players}, ${label}: late > 20 ms ${late}${gaps}; ` +
-      `counters took ${before.collectMs?.toFixed(1) ?? '?'} / ${after.collectMs?.toFixed(1) ?? '?'} ms\n`,
+      `counters took ${before.collectMs?.toFixed(1) ?? '?'} / ${after.collectMs?.toFixed(1) ?? '?'} ms ` +
+      `(CPU ${((before.end.cpuUs - before.cpuUs) / 1000).toFixed(1)} / ${((after.end.cpuUs - after.cpuUs) / 1000).toFixed(1)} ms; ` +
+      `between them ${((after.cpuUs - before.end.cpuUs) / 1000).toFixed(0)} ms CPU in ${(after.at - before.end.at).toFixed(0)} ms)\n`,
   );
 }
 
