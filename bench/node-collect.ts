@@ -1,11 +1,11 @@
 /**
  * Diagnostics for the node bench's own measurement (bench/node-process.ts `counters`): what asking
- * the media worker for every channel's stats does to its clock. P worker channels (DAVE on) are fed
- * on 'drain' and send to a UDP sink; in alternating windows the main thread collects every
- * channel's stats `collections` times: all P requests at once ('burst', the old way), at most
- * STATS_IN_FLIGHT at a time ('pooled', the bench now), or not at all ('none'). Printed per window:
- * frames sent > 20 ms late (the node bench's stall measure), the engine clock's late ticks (bucket
- * deliveries > 5 ms late) and skipped cycles, and the wall time of each collection.
+ * the media worker for every channel's stats costs its clock. P worker channels (DAVE on) are fed
+ * on 'drain' and send to a UDP sink; in alternating windows the main thread asks every channel's
+ * stats at once `collections` times ('burst', as the node bench does at each window edge) or not at
+ * all ('none'). Printed per window: frames sent > 20 ms late (the node bench's stall measure), the
+ * engine clock's late ticks (bucket deliveries > 5 ms late) and skipped cycles, and the wall time of
+ * each collection. (Asking 50 at a time instead was tried and measured no better on a loaded machine.)
  *
  * Run: npx tsx bench/node-collect.ts [P=500] [rounds=3] [collections=4]
  */
@@ -14,15 +14,17 @@ import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { DaveSendKey } from '../src/dave/send-key.js';
 import { createMediaEngine } from '../src/media/index.js';
-import type { MediaChannel } from '../src/media/index.js';
+import type { MediaChannel, MediaChannelStats } from '../src/media/index.js';
 import type { LatenessData } from '../src/media/lateness-histogram.js';
 import { EncryptionMode } from '../src/protocol/constants.js';
-import { pooledChannelStats, STATS_IN_FLIGHT } from './node-stats-pool.js';
 import { countAtLeast, histogramDeltas } from './stats.js';
 import { encodeToneFrames } from './tone.js';
 
 const WINDOW_MS = 4_000;
-type Mode = 'none' | 'burst' | 'pooled';
+type Mode = 'none' | 'burst';
+
+const allStats = (channels: MediaChannel[]): Promise<(MediaChannelStats | undefined)[]> =>
+  Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (xs: number[]): number => {
@@ -32,7 +34,7 @@ const median = (xs: number[]): number => {
 
 async function collect(channels: MediaChannel[], mode: Mode): Promise<number> {
   const t0 = performance.now();
-  if (mode !== 'none') await pooledChannelStats(channels, mode === 'burst' ? Infinity : STATS_IN_FLIGHT);
+  if (mode === 'burst') await allStats(channels);
   return performance.now() - t0;
 }
 
@@ -67,11 +69,11 @@ async function main(): Promise<void> {
     });
   }
   await sleep(2_000);
-  // The window's edges: clock counters (one request) and every channel's histogram, pooled (an
-  // edge's own cost is the same in every mode).
+  // The window's edges: clock counters (one request) and every channel's histogram (an edge's own
+  // cost is the same in both modes).
   const clock = async (): Promise<{ lateTicks: number; skippedCycles: number; lateness: LatenessData[] }> => {
     const s = await engine.stats?.();
-    const all = await pooledChannelStats(channels);
+    const all = await allStats(channels);
     return {
       lateTicks: s?.clock.lateTicks ?? 0,
       skippedCycles: s?.clock.skippedCycles ?? 0,
@@ -81,10 +83,9 @@ async function main(): Promise<void> {
   const results: Record<Mode, { late: number[]; late20: number[]; skipped: number[]; ms: number[] }> = {
     none: { late: [], late20: [], skipped: [], ms: [] },
     burst: { late: [], late20: [], skipped: [], ms: [] },
-    pooled: { late: [], late20: [], skipped: [], ms: [] },
   };
   for (let r = 0; r < rounds; r++)
-    for (const mode of ['none', 'burst', 'pooled'] as const) {
+    for (const mode of ['none', 'burst'] as const) {
       const c0 = await clock();
       const t0 = performance.now();
       for (let i = 0; i < collections; i++) {
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
             .join('/')}`,
       );
     }
-  for (const mode of ['none', 'burst', 'pooled'] as const) {
+  for (const mode of ['none', 'burst'] as const) {
     const x = results[mode];
     console.log(
       `P = ${p}, ${mode}: frames > 20 ms late median ${median(x.late20)} (${Math.min(...x.late20)}-${Math.max(...x.late20)}), late ticks median ${median(x.late)} (${Math.min(...x.late)}-${Math.max(...x.late)}), ` +

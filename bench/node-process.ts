@@ -31,7 +31,6 @@ import { inBatches } from './clients/types.js';
 import { watchedEngine } from './clients/voxcord.js';
 import { isRecord } from './ipc.js';
 import { createDjsBackend } from './node-djs-backend.js';
-import { pooledChannelStats, STATS_IN_FLIGHT } from './node-stats-pool.js';
 import { threadTimes } from './thread-times.js';
 import { installUdpProbe } from './udp-probe.js';
 
@@ -156,12 +155,6 @@ async function joinOne(a: Allocation, file: string, times: number[]): Promise<vo
 
 const mainCpuUs = (): number => (threadTimes().get(process.pid)?.run ?? 0) / 1000;
 
-/**
- * Every channel's stats are asked at once (as before); VOXCORD_BENCH_COLLECT=pooled keeps at most
- * STATS_IN_FLIGHT in flight (./node-stats-pool.ts: why, and bench/node-collect.ts to measure it).
- */
-const statsInFlight = process.env.VOXCORD_BENCH_COLLECT === 'pooled' ? STATS_IN_FLIGHT : Infinity;
-
 async function counters(): Promise<NodeProcessCounters> {
   const at = performance.now();
   const cpu = process.cpuUsage();
@@ -172,7 +165,7 @@ async function counters(): Promise<NodeProcessCounters> {
     lateness = [probe.stop().histogram];
     probe.start();
   } else {
-    const all = await pooledChannelStats(channels, statsInFlight);
+    const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
     lateness = all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : []));
     const clock = rawEngine?.stats === undefined ? undefined : (await rawEngine.stats()).clock;
     sendGaps = {

@@ -702,7 +702,6 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
 Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx),
-  VOXCORD_BENCH_COLLECT=pooled (ask the channels' stats 50 at a time, not all at once),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1, VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir.`;
 
 async function main(): Promise<void> {
