@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
@@ -44,14 +44,27 @@ export type NodeProcessRequest =
   | { type: 'stall'; id: number; everyMs: number; blockMs: number; durationMs: number };
 
 export interface NodeProcessCounters {
+  /** This process's clock when collecting began (performance.now(), ms); cpuUs and mainCpuUs are of then. */
+  at: number;
   cpuUs: number;
   rssBytes: number;
   /** CPU time of the main thread alone (Linux schedstat; 0 elsewhere), µs. */
   mainCpuUs: number;
   /** The main thread's memory (VOXCORD_BENCH_MEMORY: where the RSS went). */
   memory: NodeJS.MemoryUsage;
+  /** The main thread's V8 heap spaces, committed bytes (VOXCORD_BENCH_MEMORY). */
+  heapSpaces?: Record<string, number>;
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
+  /** Diagnostics (voxcord variants): summed channel underruns and empty ticks, the engine clock's skipped cycles and late ticks. */
+  sendGaps?: { underruns: number; emptyTicks: number; skippedCycles: number; lateTicks: number };
+  /**
+   * The same clocks once collecting ended: a window starts at `before.end` and ends at `after`, so
+   * the collection's own work (both threads) is outside it.
+   */
+  end: { at: number; cpuUs: number; mainCpuUs: number };
+  /** How long collecting these counters took in this process, ms. */
+  collectMs?: number;
 }
 
 export type NodeProcessMessage =
@@ -74,7 +87,8 @@ function send(message: NodeProcessMessage): void {
 }
 
 const channels: MediaChannel[] = [];
-const engine = variant === 'djs-node' ? undefined : watchedEngine(createMediaEngine(), channels);
+const rawEngine = variant === 'djs-node' ? undefined : createMediaEngine();
+const engine = rawEngine === undefined ? undefined : watchedEngine(rawEngine, channels);
 // djs sends on the main thread: the probe measures its sends against the 20 ms grid.
 const probe = variant === 'djs-node' ? installUdpProbe() : undefined;
 probe?.start();
@@ -142,17 +156,40 @@ async function joinOne(a: Allocation, file: string, times: number[]): Promise<vo
 const mainCpuUs = (): number => (threadTimes().get(process.pid)?.run ?? 0) / 1000;
 
 async function counters(): Promise<NodeProcessCounters> {
+  const at = performance.now();
   const cpu = process.cpuUsage();
+  const main = mainCpuUs();
   let lateness: LatenessData[];
+  let sendGaps: NodeProcessCounters['sendGaps'];
   if (probe !== undefined) {
     lateness = [probe.stop().histogram];
     probe.start();
   } else {
     const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
     lateness = all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : []));
+    const clock = rawEngine?.stats === undefined ? undefined : (await rawEngine.stats()).clock;
+    sendGaps = {
+      underruns: all.reduce((n, s) => n + (s?.underruns ?? 0), 0),
+      emptyTicks: all.reduce((n, s) => n + (s?.send?.emptyTicks ?? 0), 0),
+      skippedCycles: clock?.skippedCycles ?? 0,
+      lateTicks: clock?.lateTicks ?? 0,
+    };
   }
   const memory = process.memoryUsage();
-  return { cpuUs: cpu.user + cpu.system, mainCpuUs: mainCpuUs(), rssBytes: memory.rss, memory, lateness };
+  const cpuEnd = process.cpuUsage();
+  const endAt = performance.now();
+  return {
+    at,
+    cpuUs: cpu.user + cpu.system,
+    mainCpuUs: main,
+    end: { at: endAt, cpuUs: cpuEnd.user + cpuEnd.system, mainCpuUs: mainCpuUs() },
+    rssBytes: memory.rss,
+    memory,
+    lateness,
+    ...(sendGaps === undefined ? {} : { sendGaps }),
+    heapSpaces: Object.fromEntries(getHeapSpaceStatistics().map((h) => [h.space_name, h.space_size])),
+    collectMs: endAt - at,
+  };
 }
 
 function stall(everyMs: number, blockMs: number, durationMs: number): Promise<number> {

@@ -66,6 +66,8 @@ interface Config {
   /** The size whose run also measures migration (null: none). */
   migrationAt: number | null;
   stall: boolean;
+  /** Diagnostics: after the stall window, the same window without a stall. */
+  stallControl: boolean;
   full: boolean;
   profileDir: string | undefined;
   json: string | undefined;
@@ -95,6 +97,7 @@ function parseArgs(argv: readonly string[]): Config {
     warmupMs,
     migrationAt,
     stall: !argv.includes('--no-stall'),
+    stallControl: argv.includes('--stall-control'),
     full: argv.filter((a) => !a.startsWith('--json=')).length === 0,
     profileDir: profileDir === undefined ? undefined : path.resolve(profileDir),
     json,
@@ -298,7 +301,14 @@ function memoryDetail(
   if (!process.env.VOXCORD_BENCH_MEMORY) return;
   const keys: (keyof NodeJS.MemoryUsage)[] = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'];
   const parts = keys.map((k) => `${k} ${((loaded.memory[k] - base.memory[k]) / 1024 / players).toFixed(1)}`);
-  process.stderr.write(`[memory] ${variant} P=${players} KiB/player: ${parts.join(', ')}\n`);
+  const spaces = Object.entries(loaded.heapSpaces ?? {})
+    .map(
+      ([name, bytes]) => `${name} ${((bytes - (base.heapSpaces?.[name] ?? 0)) / 1024 / players).toFixed(1)}`,
+    )
+    .join(', ');
+  process.stderr.write(
+    `[memory] ${variant} P=${players} KiB/player: ${parts.join(', ')}; heap spaces: ${spaces}\n`,
+  );
 }
 
 /** VOXCORD_BENCH_WINDOW_PROFILE=dir: a main-thread CPU profile of the node over the window only. */
@@ -380,6 +390,30 @@ interface SizeServer {
   caFile: string;
 }
 
+/** Diagnostics of one stall (or control) window: late frames, queue underruns, skipped clock cycles. */
+function gapDiagnostics(
+  variant: NodeBenchVariant,
+  players: number,
+  label: string,
+  before: NodeProcessCounters,
+  after: NodeProcessCounters,
+): void {
+  const late = countAtLeast(windowLateness(variant, before, after), 20);
+  const g0 = before.sendGaps;
+  const g1 = after.sendGaps;
+  const gaps =
+    g0 === undefined || g1 === undefined
+      ? ''
+      : `, underruns ${g1.underruns - g0.underruns}, empty ticks ${g1.emptyTicks - g0.emptyTicks}, ` +
+        `skipped cycles ${g1.skippedCycles - g0.skippedCycles}, late ticks ${g1.lateTicks - g0.lateTicks}`;
+  process.stderr.write(
+    `node bench: ${variant}, P = ${players}, ${label}: late > 20 ms ${late}${gaps}; ` +
+      `counters took ${before.collectMs?.toFixed(1) ?? '?'} / ${after.collectMs?.toFixed(1) ?? '?'} ms ` +
+      `(CPU ${((before.end.cpuUs - before.cpuUs) / 1000).toFixed(1)} / ${((after.end.cpuUs - after.cpuUs) / 1000).toFixed(1)} ms; ` +
+      `between them ${((after.cpuUs - before.end.cpuUs) / 1000).toFixed(0)} ms CPU in ${(after.at - before.end.at).toFixed(0)} ms)\n`,
+  );
+}
+
 /** Per-run deadline: generous for a loaded 2-core machine, finite for an unattended run. */
 const runDeadlineMs = (players: number): number => 60_000 + players * 250;
 
@@ -444,11 +478,14 @@ async function runOne(
     const windowS = (m1.at - m0.at) / 1000;
     await windowProfile(a.child, 'stop', `${variant}-p${players}`);
     // The main thread's share (the rest is the media worker, or djs's own threads): diagnostics.
-    const mainPct = ((after.mainCpuUs - before.mainCpuUs) / 1000 / (windowS * 1000)) * 100;
+    // CPU over the node process's own window, between the two collections (not counting them).
+    const cpuWindowMs = after.at - before.end.at;
+    const mainPct = ((after.mainCpuUs - before.end.mainCpuUs) / 1000 / cpuWindowMs) * 100;
     process.stderr.write(
       `node bench: ${variant}, P = ${players}: main thread ${(mainPct / (players - connectFailures)).toFixed(3)} % of a core per player\n`,
     );
     memoryDetail(variant, players - connectFailures, baseline, after);
+    gapDiagnostics(variant, players, 'window', before, after);
     await snapshot(a.child, `${variant}-p${players}-1`);
     const lateness = windowLateness(variant, before, after);
     const latenessP99Ms = lateness.length > 0 ? summarizeLateness(lateness).p99Ms : null;
@@ -489,6 +526,14 @@ async function runOne(
       const s1 = await counters(a.child);
       stalls = stalled.stalls;
       lateOver20msUnderStall = countAtLeast(windowLateness(variant, s0, s1), 20);
+      gapDiagnostics(variant, players, 'stall', s0, s1);
+      if (config.stallControl) {
+        // The same measurement without the stall: what the load alone makes late.
+        const c0 = await counters(a.child);
+        await sleep(config.windowMs);
+        const c1 = await counters(a.child);
+        gapDiagnostics(variant, players, 'control', c0, c1);
+      }
     }
 
     // Migration: a second node of the same kind takes every player after a SIGKILL of the first.
@@ -517,7 +562,7 @@ async function runOne(
       players,
       connectS,
       connectFailures,
-      cpuCorePctPerPlayer: (((after.cpuUs - before.cpuUs) / 1000 / (windowS * 1000)) * 100) / live,
+      cpuCorePctPerPlayer: (((after.cpuUs - before.end.cpuUs) / 1000 / cpuWindowMs) * 100) / live,
       rssPerPlayerKiB: (after.rssBytes - baseline.rssBytes) / 1024 / live,
       deliveredPct: (100 * (m1.packetsReceived - m0.packetsReceived)) / (live * 50 * windowS),
       latenessP99Ms,
@@ -653,6 +698,7 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --window-ms=4000 --warmup-ms=2000
   --migration-at=P | --no-migration   SIGKILL failover at one size (default: the smallest)
   --no-stall                   skip the 100 ms main-thread stall scenario
+  --stall-control              diagnostics: then the same window without stalls
   --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
 Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx),
