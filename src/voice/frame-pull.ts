@@ -4,6 +4,10 @@
  * (one call per frame instead of one promise and one microtask turn), and awaits `next()` only
  * when `pullNow()` says nothing is ready.
  *
+ * An async generator (`async function*`, what most bots hand over) cannot say whether it has an
+ * item: it is read ahead instead (ReadAhead), a few next() calls in flight, so that the items it
+ * had ready meanwhile are taken without a promise each.
+ *
  * Contract for `pullNow()`: it returns what `next()` would resolve with, if that is known now, or
  * NOT_READY; it throws what `next()` would reject with. A caller never calls it while one of its
  * `next()` calls is still pending, so the two never reorder items.
@@ -31,7 +35,10 @@ export function pullIterator(source: unknown): AsyncIterator<unknown> | undefine
   if (typeof source !== 'object' || source === null) return undefined;
   if (source instanceof Readable) return readableIterator(source);
   const asyncIt = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
-  if (typeof asyncIt === 'function') return asyncIt.call(source);
+  if (typeof asyncIt === 'function') {
+    const inner: AsyncIterator<unknown> = asyncIt.call(source);
+    return isAsyncGenerator(inner) ? new ReadAhead(inner) : inner;
+  }
   const syncIt = (source as Partial<Iterable<unknown>>)[Symbol.iterator];
   if (typeof syncIt !== 'function') return undefined;
   const inner = syncIt.call(source);
@@ -59,4 +66,150 @@ function readableIterator(stream: Readable): SyncPullIterator<unknown> {
       return (await inner.return?.()) ?? { done: true, value: undefined };
     },
   };
+}
+
+/** Items an async generator is read ahead by: more than a worker engine's refill (25 - 15 frames). */
+export const READ_AHEAD_ITEMS = 16;
+
+/**
+ * Only native async generators are read ahead: they queue next() calls and settle them in order
+ * (ECMA-262 AsyncGeneratorEnqueue); a hand-written async iterator may not expect concurrent calls.
+ */
+function isAsyncGenerator(it: unknown): it is AsyncGenerator<unknown> {
+  return Object.prototype.toString.call(it) === '[object AsyncGenerator]';
+}
+
+/**
+ * An async generator with up to `depth` next() calls in flight; what they resolved with waits in
+ * order and pullNow() hands it over without a promise. The generator's end or error comes after
+ * the items before it, as it would one next() at a time. `takeAll()` gives back what was read
+ * ahead (a transmission handing its frames to the next session); `return()` drops it.
+ */
+export class ReadAhead<T> implements SyncPullIterator<T> {
+  /** Settled results not handed over yet, oldest first (never a `done` one: see `end`). */
+  private readonly ready: T[] = [];
+  private head = 0;
+  private inFlight = 0;
+  /** The generator finished or failed (seen in order): no more calls; handed over once `ready` is empty. */
+  private end: { error: unknown } | { done: true } | undefined;
+  /** Set by return()/takeAll(): what still arrives is kept for takeAll() or dropped, never handed over. */
+  private closed = false;
+  private waiter: { resolve(r: IteratorResult<T>): void; reject(e: unknown): void } | undefined;
+  private settledAll: (() => void) | undefined;
+  private readonly onValue = (result: IteratorResult<T>): void => this.settle(result, undefined);
+  private readonly onError = (error: unknown): void => this.settle(undefined, { error });
+
+  constructor(
+    private readonly inner: AsyncIterator<T>,
+    private readonly depth = READ_AHEAD_ITEMS,
+  ) {}
+
+  /** Items read ahead and not handed over yet. */
+  get buffered(): number {
+    return this.ready.length - this.head;
+  }
+
+  pullNow(): IteratorResult<T> | NotReady {
+    const result = this.take();
+    if (result === undefined) {
+      this.request();
+      return NOT_READY;
+    }
+    return result;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    try {
+      const result = this.take();
+      if (result !== undefined) return Promise.resolve(result);
+    } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the generator's own reason, unchanged (as next() one at a time)
+      return Promise.reject(err);
+    }
+    this.request();
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  /** Closes the generator; what was read ahead is not handed over any more (kept for a takeAll() under way). */
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    this.close();
+    return (await this.inner.return?.(value)) ?? { done: true, value: undefined };
+  }
+
+  /**
+   * Stops reading ahead; resolves with every item read ahead and not handed over, in order, once
+   * the calls in flight settled (a generator owes them: it answers each in turn).
+   */
+  async takeAll(): Promise<T[]> {
+    this.close();
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.settledAll = resolve));
+    const items = this.ready.slice(this.head);
+    this.ready.length = 0;
+    this.head = 0;
+    return items;
+  }
+
+  private close(): void {
+    this.closed = true;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.resolve({ done: true, value: undefined });
+  }
+
+  /** The next item or the end (throws a failure), or undefined when nothing settled yet. */
+  private take(): IteratorResult<T> | undefined {
+    if (this.closed) return { done: true, value: undefined };
+    if (this.head < this.ready.length) {
+      const value = this.ready[this.head]!;
+      this.ready[this.head++] = undefined as T; // not kept alive by the buffer
+      if (this.head === this.ready.length) {
+        this.ready.length = 0;
+        this.head = 0;
+      }
+      return { done: false, value };
+    }
+    const end = this.end;
+    if (end === undefined) return undefined;
+    if ('error' in end) {
+      this.end = { done: true }; // thrown once, then finished (as a generator that threw)
+      throw end.error;
+    }
+    return { done: true, value: undefined };
+  }
+
+  /** Tops the calls in flight up to `depth` items ahead. */
+  private request(): void {
+    while (!this.closed && this.end === undefined && this.inFlight + this.buffered < this.depth) {
+      this.inFlight++;
+      this.inner.next().then(this.onValue, this.onError);
+    }
+  }
+
+  private settle(result: IteratorResult<T> | undefined, failure: { error: unknown } | undefined): void {
+    this.inFlight--;
+    if (this.end === undefined) {
+      if (failure !== undefined) this.end = failure;
+      else if (result!.done === true) this.end = { done: true };
+      else this.ready.push(result!.value);
+    }
+    if (this.inFlight === 0) {
+      const settled = this.settledAll;
+      this.settledAll = undefined;
+      settled?.();
+    }
+    const waiter = this.waiter;
+    if (waiter === undefined) return;
+    let next: IteratorResult<T> | undefined;
+    try {
+      next = this.take();
+    } catch (err) {
+      this.waiter = undefined;
+      waiter.reject(err);
+      return;
+    }
+    if (next === undefined) return;
+    this.waiter = undefined;
+    if (next.done !== true) this.request();
+    waiter.resolve(next);
+  }
 }
