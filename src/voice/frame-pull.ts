@@ -35,10 +35,7 @@ export function pullIterator(source: unknown): AsyncIterator<unknown> | undefine
   if (typeof source !== 'object' || source === null) return undefined;
   if (source instanceof Readable) return readableIterator(source);
   const asyncIt = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
-  if (typeof asyncIt === 'function') {
-    const inner: AsyncIterator<unknown> = asyncIt.call(source);
-    return isAsyncGenerator(inner) ? new ReadAhead(inner) : inner;
-  }
+  if (typeof asyncIt === 'function') return asyncIt.call(source);
   const syncIt = (source as Partial<Iterable<unknown>>)[Symbol.iterator];
   if (typeof syncIt !== 'function') return undefined;
   const inner = syncIt.call(source);
@@ -74,6 +71,16 @@ function readableIterator(stream: Readable): SyncPullIterator<unknown> {
  * the send bench at N = 100: with 16, a third of the frames still waited for a promise each.
  */
 export const READ_AHEAD_ITEMS = 32;
+
+/**
+ * The transmit pump's iterator over `source`: pullIterator()'s, with a native async generator read
+ * ahead. (The connection's relay takes pullIterator()'s as is: it keeps the source's position
+ * across sessions itself, and a view closed early must not have run the generator to its end.)
+ */
+export function pumpIterator(source: unknown): AsyncIterator<unknown> | undefined {
+  const it = pullIterator(source);
+  return it !== undefined && isAsyncGenerator(it) ? new ReadAhead(it) : it;
+}
 
 /**
  * Only native async generators are read ahead: they queue next() calls and settle them in order

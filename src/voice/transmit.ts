@@ -11,7 +11,7 @@ import { FRAME_DURATION_MS, SILENCE_FRAMES_AT_END, SpeakingFlag } from '../proto
 import { VoxcordError, isVoxcordError } from '../errors.js';
 import { Interrupt } from '../util/interrupt.js';
 import type { MediaChannel } from '../media/media-engine.js';
-import { canPullNow, NOT_READY, pullIterator, ReadAhead } from './frame-pull.js';
+import { canPullNow, NOT_READY, pumpIterator, ReadAhead } from './frame-pull.js';
 import type { NotReady } from './frame-pull.js';
 
 /** What the pump needs from the session (kept narrow so tests can fake it). */
@@ -362,7 +362,7 @@ class TransmitPump implements SessionTransmission {
 /** The source's iterator (see frame-pull.ts); anything else yields one bad item that fails the pump. */
 function iterate(source: unknown): AsyncIterator<unknown> {
   return (
-    pullIterator(source) ?? {
+    pumpIterator(source) ?? {
       next: async () => {
         throw new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable');
       },

@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { transmit } from '../../src/voice/transmit.js';
 import type { TransmitLink } from '../../src/voice/transmit.js';
-import { NOT_READY, pullIterator, READ_AHEAD_ITEMS, ReadAhead } from '../../src/voice/frame-pull.js';
+import { NOT_READY, pumpIterator, READ_AHEAD_ITEMS, ReadAhead } from '../../src/voice/frame-pull.js';
 import type { NotReady, SyncPullIterator } from '../../src/voice/frame-pull.js';
 import { RelaySource } from '../../src/gateway/playback.js';
 import { FrameFanout } from '../../src/player/fanout.js';
@@ -247,7 +247,7 @@ describe('transmit: an async generator is read ahead', () => {
         yield i;
       }
     }
-    const it = pullIterator(gen()) as ReadAhead<number>;
+    const it = pumpIterator(gen()) as ReadAhead<number>;
     expect(it).toBeInstanceOf(ReadAhead);
     expect(it.pullNow()).toBe(NOT_READY);
     await new Promise((r) => setImmediate(r));
