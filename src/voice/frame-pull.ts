@@ -5,7 +5,7 @@
  * when `pullNow()` says nothing is ready.
  *
  * An async generator (`async function*`, what most bots hand over) cannot say whether it has an
- * item: it is read ahead instead (ReadAhead), a few next() calls in flight, so that the items it
+ * item: it is read ahead instead (ReadAhead), one next() call after another, so that the items it
  * had ready meanwhile are taken without a promise each.
  *
  * Contract for `pullNow()`: it returns what `next()` would resolve with, if that is known now, or
@@ -91,7 +91,7 @@ function isAsyncGenerator(it: unknown): it is AsyncGenerator<unknown> {
 }
 
 /**
- * An async generator with up to `depth` next() calls in flight; what they resolved with waits in
+ * An async generator read up to `depth` items ahead; what its next() calls resolved with waits in
  * order and pullNow() hands it over without a promise. The generator's end or error comes after
  * the items before it, as it would one next() at a time. `takeAll()` gives back what was read
  * ahead (a transmission handing its frames to the next session); `return()` drops it.
@@ -147,7 +147,7 @@ export class ReadAhead<T> implements SyncPullIterator<T> {
 
   /**
    * Stops reading ahead; resolves with every item read ahead and not handed over, in order, once
-   * the calls in flight settled (a generator owes them: it answers each in turn).
+   * the call in flight (if any) settled: the generator owes it an answer.
    */
   async takeAll(): Promise<T[]> {
     this.close();
@@ -186,12 +186,16 @@ export class ReadAhead<T> implements SyncPullIterator<T> {
     return { done: true, value: undefined };
   }
 
-  /** Tops the calls in flight up to `depth` items ahead. */
+  /**
+   * One next() call at a time, the next one as soon as it settled, until `depth` items wait: a
+   * generator with items ready fills the buffer within a few microtask turns, while a live one
+   * (items in real time) has one call pending, as without read-ahead, so return() is not queued
+   * behind calls that wait for audio not produced yet.
+   */
   private request(): void {
-    while (!this.closed && this.end === undefined && this.inFlight + this.buffered < this.depth) {
-      this.inFlight++;
-      this.inner.next().then(this.onValue, this.onError);
-    }
+    if (this.closed || this.end !== undefined || this.inFlight > 0 || this.buffered >= this.depth) return;
+    this.inFlight++;
+    this.inner.next().then(this.onValue, this.onError);
   }
 
   private settle(result: IteratorResult<T> | undefined, failure: { error: unknown } | undefined): void {
@@ -207,18 +211,20 @@ export class ReadAhead<T> implements SyncPullIterator<T> {
       settled?.();
     }
     const waiter = this.waiter;
-    if (waiter === undefined) return;
-    let next: IteratorResult<T> | undefined;
-    try {
-      next = this.take();
-    } catch (err) {
-      this.waiter = undefined;
-      waiter.reject(err);
-      return;
+    if (waiter !== undefined) {
+      let next: IteratorResult<T> | undefined;
+      try {
+        next = this.take();
+      } catch (err) {
+        this.waiter = undefined;
+        waiter.reject(err);
+        return;
+      }
+      if (next !== undefined) {
+        this.waiter = undefined;
+        waiter.resolve(next);
+      }
     }
-    if (next === undefined) return;
-    this.waiter = undefined;
-    if (next.done !== true) this.request();
-    waiter.resolve(next);
+    this.request();
   }
 }

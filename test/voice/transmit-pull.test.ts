@@ -239,6 +239,30 @@ describe('transmit: an async generator is read ahead', () => {
     expect(back.length).toBeGreaterThanOrEqual(pulled - 1); // the generator's last yield may be unread
   });
 
+  it('a live generator has one next() pending at most: stop() closes it after one more item, not 32', async () => {
+    const { channel, link } = setup();
+    channel.highWater = 2;
+    let produced = 0;
+    let closedAt = -1;
+    async function* live(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 10)); // audio in real time
+          yield frame(++produced);
+        }
+      } finally {
+        closedAt = produced;
+      }
+    }
+    const t = transmit(link, live());
+    await until(() => channel.enqueued.length === 2);
+    const producedAtStop = produced;
+    t.stop();
+    await t.finished;
+    await until(() => closedAt >= 0);
+    expect(closedAt).toBeLessThanOrEqual(producedAtStop + 1);
+  });
+
   it('reads at most READ_AHEAD_ITEMS ahead, and only native async generators', async () => {
     let calls = 0;
     async function* gen(): AsyncGenerator<number> {
