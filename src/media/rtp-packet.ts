@@ -145,7 +145,12 @@ export function openRtpPacket(
 /** The plaintext as a view of `packet`, which it now occupies after the header; null if not authentic. */
 function openedInPlace(packet: Uint8Array, headerLength: number, cipher: TransportCipher): Buffer | null {
   const length = cipher.openInPlace(packet, headerLength);
-  return length < 0 ? null : Buffer.from(packet.buffer, packet.byteOffset + headerLength, length);
+  if (length < 0) return null;
+  const end = headerLength + length;
+  // A datagram from dgram is a Buffer: its subarray is one too (Buffer.from(arrayBuffer) costs more).
+  return Buffer.isBuffer(packet)
+    ? packet.subarray(headerLength, end)
+    : Buffer.from(packet.buffer, packet.byteOffset + headerLength, length);
 }
 
 /**
