@@ -8,7 +8,7 @@
  * which is bench scenario 5 (`receive`) without the server in the same run, so an A/B of two
  * trees on a busy machine is less noisy.
  *
- * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--opus] [--json] [--seconds=4]
+ * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--opus] [--json] [--seconds=4] [--spread=10]
  * (--opus: Opus subscribers, no decoding: the path's own cost.)
  */
 import { fork } from 'node:child_process';
@@ -23,15 +23,20 @@ import { EncryptionMode, SAMPLES_PER_FRAME } from '../src/protocol/constants.js'
 import { VoiceReceiver } from '../src/receive/receiver.js';
 import { RECEIVER_TICK_MS } from '../src/receive/session-feed.js';
 import { InboundStage } from '../src/voice/inbound.js';
-import { threadTimes } from './thread-times.js';
+import { threadSwitches, threadTimes } from './thread-times.js';
 import { encodeToneFrames } from './tone.js';
 
 const WARMUP_MS = 2_000;
 const KEY = new Uint8Array(32).fill(7);
-/** The sender's sub-ticks per 20 ms: streams are spread over them, as an SFU forwards them. */
-const SPREAD = 10;
+/**
+ * The sender's sub-ticks per 20 ms: streams are spread over them, as an SFU forwards them
+ * (--spread=N; 2 is what bench scenario 5's senders do: fill-first clock buckets of 50 streams,
+ * each sent in one burst per 20 ms).
+ */
+const DEFAULT_SPREAD = 10;
 
-async function runSender(streams: number): Promise<void> {
+async function runSender(streams: number, spread: number): Promise<void> {
+  const SPREAD = spread;
   const frames = await encodeToneFrames(3, 440);
   const socket = createSocket('udp4');
   const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
@@ -83,6 +88,25 @@ export interface ReceivePathResult {
   /** CPU per decoded frame of the main thread and of all other threads (Linux schedstat only). */
   mainUsPerFrame?: number;
   otherUsPerFrame?: number;
+  /** Voluntary context switches (wake-ups) per second of the main thread and of all others. */
+  mainWakeups?: number;
+  otherWakeups?: number;
+}
+
+function wakeupSplit(
+  before: ReturnType<typeof threadSwitches>,
+  after: ReturnType<typeof threadSwitches>,
+  ms: number,
+): { mainWakeups?: number; otherWakeups?: number } {
+  if (after.size === 0) return {};
+  let main = 0;
+  let other = 0;
+  for (const [tid, a] of after) {
+    const n = a.voluntary - (before.get(tid)?.voluntary ?? 0);
+    if (tid === process.pid) main += n;
+    else other += n;
+  }
+  return { mainWakeups: (main * 1000) / ms, otherWakeups: (other * 1000) / ms };
 }
 
 /** Where the CPU went: the main thread (inbound, receiver, decode) or the others (media worker, libuv). */
@@ -110,7 +134,8 @@ async function main(): Promise<void> {
   const mode = argv.includes('--opus') ? 'opus' : 'pcm';
   const seconds = Number(argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 4);
   const n = Number(argv.find((a) => !a.startsWith('--')) ?? 100);
-  const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n)], {
+  const spread = Number(argv.find((a) => a.startsWith('--spread='))?.slice(9) ?? DEFAULT_SPREAD);
+  const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n), String(spread)], {
     execArgv: ['--import', 'tsx'],
   });
   const port = await new Promise<number>((resolve) => sender.once('message', (m) => resolve(Number(m))));
@@ -143,11 +168,13 @@ async function main(): Promise<void> {
   const f0 = frames;
   const received0 = (await channel.stats()).packetsReceived;
   const threads0 = threadTimes();
+  const switches0 = threadSwitches();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
   const threads1 = threadTimes();
+  const switches1 = threadSwitches();
   const elapsed = performance.now() - t0;
   const decoded = frames - f0;
   const packets = (await channel.stats()).packetsReceived - received0;
@@ -161,6 +188,7 @@ async function main(): Promise<void> {
     concealed: concealedOf(receiver, n) - concealed0,
     late: concealedOf(receiver, n, 'late') - late0,
     ...threadSplit(threads0, threads1, decoded),
+    ...wakeupSplit(switches0, switches1, elapsed),
   };
   if (json) console.log(JSON.stringify(result));
   else
@@ -171,7 +199,8 @@ async function main(): Promise<void> {
         `${result.concealed} concealed (${result.late} late packets)` +
         (result.mainUsPerFrame === undefined
           ? ''
-          : ` (main thread ${result.mainUsPerFrame.toFixed(2)}, other threads ${result.otherUsPerFrame!.toFixed(2)} µs/frame)`),
+          : ` (main thread ${result.mainUsPerFrame.toFixed(2)}, other threads ${result.otherUsPerFrame!.toFixed(2)} µs/frame;` +
+            ` wake-ups/s main ${result.mainWakeups?.toFixed(0)}, others ${result.otherWakeups?.toFixed(0)})`),
     );
   receiver.close();
   await engine.close();
@@ -184,7 +213,8 @@ function concealedOf(receiver: VoiceReceiver, n: number, field: 'concealed' | 'l
   return sum;
 }
 
-if (process.argv[2] === 'sender') void runSender(Number(process.argv[3] ?? 100));
+if (process.argv[2] === 'sender')
+  void runSender(Number(process.argv[3] ?? 100), Number(process.argv[4] ?? DEFAULT_SPREAD));
 else
   main().catch((err: unknown) => {
     console.error(err);
