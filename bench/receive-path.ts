@@ -23,7 +23,7 @@ import { EncryptionMode, SAMPLES_PER_FRAME } from '../src/protocol/constants.js'
 import { VoiceReceiver } from '../src/receive/receiver.js';
 import { RECEIVER_TICK_MS } from '../src/receive/session-feed.js';
 import { InboundStage } from '../src/voice/inbound.js';
-import { threadSwitches, threadTimes } from './thread-times.js';
+import { threadSwitches } from './thread-times.js';
 import { encodeToneFrames } from './tone.js';
 
 const WARMUP_MS = 2_000;
@@ -93,37 +93,30 @@ export interface ReceivePathResult {
   otherWakeups?: number;
 }
 
-function wakeupSplit(
+/**
+ * Where the CPU went, per decoded frame: the main thread (inbound, receiver, decode) or the others
+ * (media worker, libuv, V8's helpers); and how often each side woke (voluntary context switches).
+ */
+function threadSplit(
   before: ReturnType<typeof threadSwitches>,
   after: ReturnType<typeof threadSwitches>,
-  ms: number,
-): { mainWakeups?: number; otherWakeups?: number } {
-  if (after.size === 0) return {};
-  let main = 0;
-  let other = 0;
-  for (const [tid, a] of after) {
-    const n = a.voluntary - (before.get(tid)?.voluntary ?? 0);
-    if (tid === process.pid) main += n;
-    else other += n;
-  }
-  return { mainWakeups: (main * 1000) / ms, otherWakeups: (other * 1000) / ms };
-}
-
-/** Where the CPU went: the main thread (inbound, receiver, decode) or the others (media worker, libuv). */
-function threadSplit(
-  before: ReturnType<typeof threadTimes>,
-  after: ReturnType<typeof threadTimes>,
   frames: number,
-): { mainUsPerFrame?: number; otherUsPerFrame?: number } {
+  ms: number,
+): Pick<ReceivePathResult, 'mainUsPerFrame' | 'otherUsPerFrame' | 'mainWakeups' | 'otherWakeups'> {
   if (after.size === 0 || frames <= 0) return {};
-  let main = 0;
-  let other = 0;
+  const ns = { main: 0, other: 0 };
+  const wakeups = { main: 0, other: 0 };
   for (const [tid, a] of after) {
-    const ns = a.run - (before.get(tid)?.run ?? 0);
-    if (tid === process.pid) main += ns;
-    else other += ns;
+    const side = tid === process.pid ? 'main' : 'other';
+    ns[side] += a.run - (before.get(tid)?.run ?? 0);
+    wakeups[side] += a.voluntary - (before.get(tid)?.voluntary ?? 0);
   }
-  return { mainUsPerFrame: main / 1000 / frames, otherUsPerFrame: other / 1000 / frames };
+  return {
+    mainUsPerFrame: ns.main / 1000 / frames,
+    otherUsPerFrame: ns.other / 1000 / frames,
+    mainWakeups: (wakeups.main * 1000) / ms,
+    otherWakeups: (wakeups.other * 1000) / ms,
+  };
 }
 
 async function main(): Promise<void> {
@@ -167,14 +160,12 @@ async function main(): Promise<void> {
   const late0 = concealedOf(receiver, n, 'late');
   const f0 = frames;
   const received0 = (await channel.stats()).packetsReceived;
-  const threads0 = threadTimes();
-  const switches0 = threadSwitches();
+  const threads0 = threadSwitches();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
-  const threads1 = threadTimes();
-  const switches1 = threadSwitches();
+  const threads1 = threadSwitches();
   const elapsed = performance.now() - t0;
   const decoded = frames - f0;
   const packets = (await channel.stats()).packetsReceived - received0;
@@ -187,8 +178,7 @@ async function main(): Promise<void> {
     framesPerSecond: (decoded * 1000) / elapsed,
     concealed: concealedOf(receiver, n) - concealed0,
     late: concealedOf(receiver, n, 'late') - late0,
-    ...threadSplit(threads0, threads1, decoded),
-    ...wakeupSplit(switches0, switches1, elapsed),
+    ...threadSplit(threads0, threads1, decoded, elapsed),
   };
   if (json) console.log(JSON.stringify(result));
   else
