@@ -204,19 +204,18 @@ function host(id: number, channel: UdpMediaChannel): void {
     dirty.add(id);
     scheduleFlush();
   };
-  // Straight into the batch, fields apart: no packet object or event per datagram.
-  channel.onReceived = (ssrc, sequence, timestamp, payload, receivedAt) => {
-    received.addFields(id, ssrc, sequence, timestamp, payload, receivedAt);
-    if (receivedAt - rateWindowAt >= RTP_DENSE_WINDOW_MS) {
-      dense = rateWindowPackets >= RTP_DENSE_PACKETS && receivedAt - rateWindowAt < 2 * RTP_DENSE_WINDOW_MS;
-      rateWindowAt = receivedAt;
+  channel.on('rtp', (p) => {
+    received.add(id, p);
+    if (p.receivedAt - rateWindowAt >= RTP_DENSE_WINDOW_MS) {
+      dense = rateWindowPackets >= RTP_DENSE_PACKETS && p.receivedAt - rateWindowAt < 2 * RTP_DENSE_WINDOW_MS;
+      rateWindowAt = p.receivedAt;
       rateWindowPackets = 0;
     }
     rateWindowPackets++;
-    const wait = lastRtpFlushAt + RTP_BATCH_MS - receivedAt;
+    const wait = lastRtpFlushAt + RTP_BATCH_MS - p.receivedAt;
     if (!dense || wait <= RTP_FLUSH_SLACK_MS || received.count >= RTP_BATCH_MAX_PACKETS) scheduleFlush();
     else rtpTimer ??= setTimeout(flushReceived, wait + RTP_TIMER_GRACE_MS);
-  };
+  });
   channel.on('drop', (reason) => post({ t: 'drop', id, reason }));
   // The main side mirrors the counts (and emits its own 'sendDrop') from the next report.
   channel.on('sendDrop', () => {

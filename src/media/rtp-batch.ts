@@ -31,36 +31,18 @@ export class RtpBatchWriter {
   }
 
   add(channel: number, packet: ReceivedRtp): void {
-    this.addFields(
-      channel,
-      packet.ssrc,
-      packet.sequence,
-      packet.timestamp,
-      packet.payload,
-      packet.receivedAt,
-    );
-  }
-
-  /** add() from the fields (UdpMediaChannel.onReceived): no packet object. */
-  addFields(
-    channel: number,
-    ssrc: number,
-    sequence: number,
-    timestamp: number,
-    payload: Uint8Array,
-    receivedAt: number,
-  ): void {
+    const payload = packet.payload;
     if ((this.packets + 1) * RTP_META_FIELDS > this.meta.length) this.meta = grown(this.meta, 0);
     if (this.bytes + payload.length > this.data.length) this.data = grown(this.data, payload.length);
     const m = this.meta;
     const at = this.packets * RTP_META_FIELDS;
     m[at + CHANNEL] = channel;
-    m[at + SSRC] = ssrc;
-    m[at + SEQUENCE] = sequence;
-    m[at + TIMESTAMP] = timestamp;
+    m[at + SSRC] = packet.ssrc;
+    m[at + SEQUENCE] = packet.sequence;
+    m[at + TIMESTAMP] = packet.timestamp;
     m[at + OFFSET] = this.bytes;
     m[at + LENGTH] = payload.length;
-    m[at + RECEIVED_AT] = receivedAt;
+    m[at + RECEIVED_AT] = packet.receivedAt;
     this.data.set(payload, this.bytes);
     this.bytes += payload.length;
     this.packets++;

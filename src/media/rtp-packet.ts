@@ -114,8 +114,6 @@ function transportNonce(packet: Uint8Array): number {
 export function openRtpPacket(
   packet: Uint8Array,
   cipher: TransportCipher,
-  /** Decrypt into `packet` itself (a datagram the caller owns): no buffer per packet. */
-  inPlace = false,
 ): { info: RtpPacketInfo; payload: Buffer; nonce: number } | { drop: RtpDropReason } {
   if (packet.length < MIN_ENCRYPTED_PACKET) return { drop: 'too-short' };
   if (packet[0]! >>> 6 !== RTP_VERSION) return { drop: 'not-rtp' };
@@ -127,9 +125,7 @@ export function openRtpPacket(
   if (packet.length < info.headerLength + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES) {
     return { drop: 'malformed' };
   }
-  const plaintext = inPlace
-    ? openedInPlace(packet, info.headerLength, cipher)
-    : cipher.open(packet, info.headerLength);
+  const plaintext = cipher.open(packet, info.headerLength);
   if (plaintext === null) return { drop: 'auth-failed' };
   let end = plaintext.length;
   if (info.padding) {
@@ -140,17 +136,6 @@ export function openRtpPacket(
   }
   if (info.extensionBodyLength > end) return { drop: 'malformed' };
   return { info, payload: plaintext.subarray(info.extensionBodyLength, end), nonce: transportNonce(packet) };
-}
-
-/** The plaintext as a view of `packet`, which it now occupies after the header; null if not authentic. */
-function openedInPlace(packet: Uint8Array, headerLength: number, cipher: TransportCipher): Buffer | null {
-  const length = cipher.openInPlace(packet, headerLength);
-  if (length < 0) return null;
-  const end = headerLength + length;
-  // A datagram from dgram is a Buffer: its subarray is one too (Buffer.from(arrayBuffer) costs more).
-  return Buffer.isBuffer(packet)
-    ? packet.subarray(headerLength, end)
-    : Buffer.from(packet.buffer, packet.byteOffset + headerLength, length);
 }
 
 /**

@@ -41,12 +41,6 @@ export interface TransportCipher {
    * authentication fails or the packet is too short. Never throws on bad input.
    */
   open(packet: Uint8Array, headerLength: number): Buffer | null;
-  /**
-   * open() into the packet itself: the plaintext replaces the ciphertext at `headerLength`.
-   * Returns its length, or -1 (as open() returns null; the packet's bytes are then undefined).
-   * For a datagram the caller owns: no buffer per packet.
-   */
-  openInPlace(packet: Uint8Array, headerLength: number): number;
 }
 
 /**
@@ -71,14 +65,6 @@ const ZERO_IETF_NONCE = Buffer.alloc(12);
 /** Valid framing for open(): header fits and leaves room for tag + counter. */
 function framingOk(packet: Uint8Array, headerLength: number): boolean {
   return Number.isInteger(headerLength) && headerLength >= 0 && packet.length >= headerLength + OVERHEAD;
-}
-
-/** openInPlace() for backends that decrypt into a new buffer: open(), then copied back. */
-function openCopy(cipher: TransportCipher, packet: Uint8Array, headerLength: number): number {
-  const pt = cipher.open(packet, headerLength);
-  if (pt === null) return -1;
-  packet.set(pt, headerLength);
-  return pt.length;
 }
 
 /** seal() for every backend: header and payload copied into a new datagram, sealed there. */
@@ -116,10 +102,6 @@ class NodeAesGcm implements TransportCipher {
     datagram.set(cipher.getAuthTag(), h + p);
     writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
     return h + p + OVERHEAD;
-  }
-
-  openInPlace(packet: Uint8Array, headerLength: number): number {
-    return openCopy(this, packet, headerLength);
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
@@ -171,32 +153,13 @@ class JsAesGcm implements TransportCipher {
     return h + p + OVERHEAD;
   }
 
-  openInPlace(packet: Uint8Array, headerLength: number): number {
-    if (!framingOk(packet, headerLength)) return -1;
-    const length = packet.length - headerLength - OVERHEAD;
-    if (length > JS_AES_GCM_MAX_PAYLOAD) return openCopy(this.#large, packet, headerLength);
-    // GCM reads each block before it writes it: the plaintext may replace the ciphertext.
-    return this.#decryptTo(packet, headerLength, length, packet, headerLength) ? length : -1;
-  }
-
   open(packet: Uint8Array, headerLength: number): Buffer | null {
     if (!framingOk(packet, headerLength)) return null;
-    const length = packet.length - headerLength - OVERHEAD;
+    const end = packet.length;
+    const length = end - headerLength - OVERHEAD;
     if (length > JS_AES_GCM_MAX_PAYLOAD) return this.#large.open(packet, headerLength);
     const pt = Buffer.allocUnsafe(length);
-    return this.#decryptTo(packet, headerLength, length, pt, 0) ? pt : null;
-  }
-
-  /** The payload's plaintext to dst[dstOffset...]; false when it does not authenticate. */
-  #decryptTo(
-    packet: Uint8Array,
-    headerLength: number,
-    length: number,
-    dst: Uint8Array,
-    dstOffset: number,
-  ): boolean {
-    const end = packet.length;
-    return this.#gcm.decrypt(
+    const ok = this.#gcm.decrypt(
       readBe32(packet, end - 4),
       0,
       0,
@@ -208,9 +171,10 @@ class JsAesGcm implements TransportCipher {
       length,
       packet,
       end - OVERHEAD,
-      dst,
-      dstOffset,
+      pt,
+      0,
     );
+    return ok ? pt : null;
   }
 }
 
@@ -256,10 +220,6 @@ class NodeXChaCha implements TransportCipher {
     datagram.set(cipher.getAuthTag(), h + p);
     writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
     return h + p + OVERHEAD;
-  }
-
-  openInPlace(packet: Uint8Array, headerLength: number): number {
-    return openCopy(this, packet, headerLength);
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
@@ -318,10 +278,6 @@ class SodiumCipher implements TransportCipher {
     );
     writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
     return h + p + OVERHEAD;
-  }
-
-  openInPlace(packet: Uint8Array, headerLength: number): number {
-    return openCopy(this, packet, headerLength);
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {

@@ -197,13 +197,6 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private readonly sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
   /** Frames still queued when the channel closed, until takeQueued() collects them. */
   private leftover: Uint8Array[] = [];
-  /**
-   * Where received packets go instead of an 'rtp' event, fields apart (the worker host packs them
-   * into its batch at once): no object per packet. The payload is a view of the datagram.
-   */
-  onReceived:
-    | ((ssrc: number, sequence: number, timestamp: number, payload: Uint8Array, receivedAt: number) => void)
-    | undefined = undefined;
   /** Send/receive errors judged transient (ICMP unreachable); not fatal, not emitted. */
   transientErrors = 0;
   /** Called after frames leave the queue (sent or cleared); the worker host mirrors `queued` with it. */
@@ -509,16 +502,10 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (isKeepalive(msg)) return;
     const cipher = this.cipher;
     if (cipher === null) return this.drop('no-key');
-    // The datagram is ours alone (dgram allocates one per message): decrypted where it lies.
-    const opened = openRtpPacket(msg, cipher, true);
+    const opened = openRtpPacket(msg, cipher);
     if ('drop' in opened) return this.drop(opened.drop);
     if (!this.replayWindowOf(opened.info.ssrc).accept(opened.nonce)) return this.drop('replay');
     this.counters.packetsReceived++;
-    const sink = this.onReceived;
-    if (sink !== undefined) {
-      const info = opened.info;
-      return sink(info.ssrc, info.sequence, info.timestamp, opened.payload, receivedAt);
-    }
     this.emit('rtp', {
       ssrc: opened.info.ssrc,
       sequence: opened.info.sequence,
