@@ -8,7 +8,7 @@
  * which is bench scenario 5 (`receive`) without the server in the same run, so an A/B of two
  * trees on a busy machine is less noisy.
  *
- * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--opus] [--json] [--seconds=4]
+ * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--opus] [--json] [--seconds=4] [--spread=10]
  * (--opus: Opus subscribers, no decoding: the path's own cost.)
  */
 import { fork } from 'node:child_process';
@@ -23,15 +23,20 @@ import { EncryptionMode, SAMPLES_PER_FRAME } from '../src/protocol/constants.js'
 import { VoiceReceiver } from '../src/receive/receiver.js';
 import { RECEIVER_TICK_MS } from '../src/receive/session-feed.js';
 import { InboundStage } from '../src/voice/inbound.js';
-import { threadTimes } from './thread-times.js';
+import { threadSwitches } from './thread-times.js';
 import { encodeToneFrames } from './tone.js';
 
 const WARMUP_MS = 2_000;
 const KEY = new Uint8Array(32).fill(7);
-/** The sender's sub-ticks per 20 ms: streams are spread over them, as an SFU forwards them. */
-const SPREAD = 10;
+/**
+ * The sender's sub-ticks per 20 ms: streams are spread over them, as an SFU forwards them
+ * (--spread=N; 2 is what bench scenario 5's senders do: fill-first clock buckets of 50 streams,
+ * each sent in one burst per 20 ms).
+ */
+const DEFAULT_SPREAD = 10;
 
-async function runSender(streams: number): Promise<void> {
+async function runSender(streams: number, spread: number): Promise<void> {
+  const SPREAD = spread;
   const frames = await encodeToneFrames(3, 440);
   const socket = createSocket('udp4');
   const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
@@ -83,23 +88,35 @@ export interface ReceivePathResult {
   /** CPU per decoded frame of the main thread and of all other threads (Linux schedstat only). */
   mainUsPerFrame?: number;
   otherUsPerFrame?: number;
+  /** Voluntary context switches (wake-ups) per second of the main thread and of all others. */
+  mainWakeups?: number;
+  otherWakeups?: number;
 }
 
-/** Where the CPU went: the main thread (inbound, receiver, decode) or the others (media worker, libuv). */
+/**
+ * Where the CPU went, per decoded frame: the main thread (inbound, receiver, decode) or the others
+ * (media worker, libuv, V8's helpers); and how often each side woke (voluntary context switches).
+ */
 function threadSplit(
-  before: ReturnType<typeof threadTimes>,
-  after: ReturnType<typeof threadTimes>,
+  before: ReturnType<typeof threadSwitches>,
+  after: ReturnType<typeof threadSwitches>,
   frames: number,
-): { mainUsPerFrame?: number; otherUsPerFrame?: number } {
+  ms: number,
+): Pick<ReceivePathResult, 'mainUsPerFrame' | 'otherUsPerFrame' | 'mainWakeups' | 'otherWakeups'> {
   if (after.size === 0 || frames <= 0) return {};
-  let main = 0;
-  let other = 0;
+  const ns = { main: 0, other: 0 };
+  const wakeups = { main: 0, other: 0 };
   for (const [tid, a] of after) {
-    const ns = a.run - (before.get(tid)?.run ?? 0);
-    if (tid === process.pid) main += ns;
-    else other += ns;
+    const side = tid === process.pid ? 'main' : 'other';
+    ns[side] += a.run - (before.get(tid)?.run ?? 0);
+    wakeups[side] += a.voluntary - (before.get(tid)?.voluntary ?? 0);
   }
-  return { mainUsPerFrame: main / 1000 / frames, otherUsPerFrame: other / 1000 / frames };
+  return {
+    mainUsPerFrame: ns.main / 1000 / frames,
+    otherUsPerFrame: ns.other / 1000 / frames,
+    mainWakeups: (wakeups.main * 1000) / ms,
+    otherWakeups: (wakeups.other * 1000) / ms,
+  };
 }
 
 async function main(): Promise<void> {
@@ -110,7 +127,8 @@ async function main(): Promise<void> {
   const mode = argv.includes('--opus') ? 'opus' : 'pcm';
   const seconds = Number(argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 4);
   const n = Number(argv.find((a) => !a.startsWith('--')) ?? 100);
-  const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n)], {
+  const spread = Number(argv.find((a) => a.startsWith('--spread='))?.slice(9) ?? DEFAULT_SPREAD);
+  const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n), String(spread)], {
     execArgv: ['--import', 'tsx'],
   });
   const port = await new Promise<number>((resolve) => sender.once('message', (m) => resolve(Number(m))));
@@ -142,12 +160,12 @@ async function main(): Promise<void> {
   const late0 = concealedOf(receiver, n, 'late');
   const f0 = frames;
   const received0 = (await channel.stats()).packetsReceived;
-  const threads0 = threadTimes();
+  const threads0 = threadSwitches();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
-  const threads1 = threadTimes();
+  const threads1 = threadSwitches();
   const elapsed = performance.now() - t0;
   const decoded = frames - f0;
   const packets = (await channel.stats()).packetsReceived - received0;
@@ -160,7 +178,7 @@ async function main(): Promise<void> {
     framesPerSecond: (decoded * 1000) / elapsed,
     concealed: concealedOf(receiver, n) - concealed0,
     late: concealedOf(receiver, n, 'late') - late0,
-    ...threadSplit(threads0, threads1, decoded),
+    ...threadSplit(threads0, threads1, decoded, elapsed),
   };
   if (json) console.log(JSON.stringify(result));
   else
@@ -171,7 +189,8 @@ async function main(): Promise<void> {
         `${result.concealed} concealed (${result.late} late packets)` +
         (result.mainUsPerFrame === undefined
           ? ''
-          : ` (main thread ${result.mainUsPerFrame.toFixed(2)}, other threads ${result.otherUsPerFrame!.toFixed(2)} µs/frame)`),
+          : ` (main thread ${result.mainUsPerFrame.toFixed(2)}, other threads ${result.otherUsPerFrame!.toFixed(2)} µs/frame;` +
+            ` wake-ups/s main ${result.mainWakeups?.toFixed(0)}, others ${result.otherWakeups?.toFixed(0)})`),
     );
   receiver.close();
   await engine.close();
@@ -184,7 +203,8 @@ function concealedOf(receiver: VoiceReceiver, n: number, field: 'concealed' | 'l
   return sum;
 }
 
-if (process.argv[2] === 'sender') void runSender(Number(process.argv[3] ?? 100));
+if (process.argv[2] === 'sender')
+  void runSender(Number(process.argv[3] ?? 100), Number(process.argv[4] ?? DEFAULT_SPREAD));
 else
   main().catch((err: unknown) => {
     console.error(err);
