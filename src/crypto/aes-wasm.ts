@@ -1,5 +1,5 @@
 /**
- * AES-GCM messages in a small WebAssembly core (assembled at build time from the WAT that
+ * AES-GCM messages in a small WebAssembly core (assembled by `npm run build:wasm` from the WAT that
  * scripts/build-aes-wasm.ts writes, committed as ./aes-ctr-wasm.generated.ts; nothing is loaded at
  * run time but that module): the same T-table AES rounds as ./aes.ts and the same 'byte' GHASH
  * method as ./ghash.ts, without typed-array bounds checks and with the state in locals.
