@@ -193,18 +193,18 @@ export class WasmGcm {
       for (i = 0; i < n; i++) i32[(data >> 2) + i] = srcWords[from + i]!;
       for (i = 4 * n; i < length; i++) u8[data + i] = src[srcOffset + i]!;
     } else u8.set(src.subarray(srcOffset, srcOffset + length), data);
-    for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
     // AES(IV ‖ 1) (the tag mask), then the payload's counter blocks from 2.
     this.ctr(RK_OFFSET, bswap32(iv0), bswap32(iv1), bswap32(iv2), 1, blocks + 1, ks);
     const s = STATE_OFFSET >> 2;
     i32[s] = i32[s + 1] = i32[s + 2] = i32[s + 3] = 0;
     c.ghash(TABLE_OFFSET, STATE_OFFSET, MESSAGE_OFFSET, aadBlocks);
+    // GHASH runs over the ciphertext zero-padded to whole blocks (input when decrypting, output when encrypting).
     if (decrypt) {
+      for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
       c.ghash(TABLE_OFFSET, STATE_OFFSET, data, blocks);
       c.xor(data, ks + 16, blocks);
     } else {
       c.xor(data, ks + 16, blocks);
-      // The keystream past the payload is not ciphertext: hashed as zero padding.
       for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
       c.ghash(TABLE_OFFSET, STATE_OFFSET, data, blocks);
     }

@@ -20,9 +20,6 @@ import type { InspectOptionsStylized, inspect } from 'node:util';
 const HASH_BYTES = 32;
 const encoder = new TextEncoder();
 
-/** HMAC-SHA256 (MLS suite 2's MAC and HKDF-Extract, HPKE's LabeledExtract). */
-export { hmacSha256 };
-
 /** RFC 5869 HKDF-Expand with HMAC-SHA256 (WebCrypto/Node HKDF always extract first; MLS expands only). */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (length > 255 * HASH_BYTES) throw new VoxcordError('INVALID_ARGUMENT', 'HKDF-Expand length too large');

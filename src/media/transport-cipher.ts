@@ -138,7 +138,7 @@ class JsAesGcm implements TransportCipher {
   readonly #gcm: AesGcm;
   readonly #large: NodeAesGcm;
 
-  constructor(key: Uint8Array, keystream: GcmKeystream) {
+  constructor(key: Uint8Array, keystream: GcmKeystream = 'wasm') {
     this.#large = new NodeAesGcm(key);
     this.#gcm = new AesGcm(key, { ghash: 'byte', keystream });
   }
@@ -192,7 +192,7 @@ export function createJsAesGcmCipher(
   if (!(key instanceof Uint8Array) || key.length !== TRANSPORT_KEY_BYTES) {
     throw new VoxcordError('INVALID_ARGUMENT', `transport key must be ${TRANSPORT_KEY_BYTES} bytes`);
   }
-  return new JsAesGcm(key, options?.keystream ?? 'wasm');
+  return new JsAesGcm(key, options?.keystream);
 }
 
 class NodeXChaCha implements TransportCipher {
@@ -361,7 +361,7 @@ export function createTransportCipher(
     if (mode !== EncryptionMode.AesGcm) {
       throw new VoxcordError('INVALID_ARGUMENT', `the js transport backend does not support ${mode}`);
     }
-    return new JsAesGcm(key, 'wasm');
+    return new JsAesGcm(key);
   }
   // 'auto' in AES mode loads sodium-native only if it may offer AES-256-GCM (not v5).
   const skipSodium = backend === 'auto' && mode === EncryptionMode.AesGcm && !sodiumMayHaveAesGcm();
@@ -376,7 +376,6 @@ export function createTransportCipher(
       );
     }
   }
-  if (mode === EncryptionMode.AesGcm)
-    return backend === 'auto' ? new JsAesGcm(key, 'wasm') : new NodeAesGcm(key);
+  if (mode === EncryptionMode.AesGcm) return backend === 'auto' ? new JsAesGcm(key) : new NodeAesGcm(key);
   return new NodeXChaCha(key);
 }

@@ -172,7 +172,7 @@ function newWorker(entry: string | URL, options: WorkerOptions): Worker {
 
 /**
  * The worker's entry in dist: the one-module bundle that `npm run build` writes (each worker loads
- * its own copy of its modules; one module instead of 34 leaves a worker about 2.7 MiB smaller), or
+ * its own copy of its modules; one module instead of 34 leaves a worker about 2 MiB smaller), or
  * tsc's engine-worker.js when the bundle is missing (a build that ran tsc only).
  */
 function distEntry(here: string): URL {

@@ -153,7 +153,9 @@ export class OggOpusDemuxer {
       offset += lace;
       if (!skipContinuation) this.partial.push(piece);
       if (lace < 255) {
-        if (!skipContinuation) this.onPacket(this.packetOf(this.partial), out);
+        // A copy of its own: a playing track holds only the packets it has not played (views would
+        // pin whole pages), and the caller may reuse its chunk.
+        if (!skipContinuation) this.onPacket(concatBytes(...this.partial), out);
         this.partial = [];
         skipContinuation = false;
       }
@@ -162,23 +164,6 @@ export class OggOpusDemuxer {
       this.ended = true;
       this.partial = [];
     }
-  }
-
-  /**
-   * A packet from its lacing pieces, as its own copy: a playing track then holds only the packets
-   * it has not played yet (views would pin whole pages; one allocation per chunk for all its
-   * packets pinned more: measured with heap snapshots of a node), and the caller may reuse its chunk.
-   */
-  private packetOf(pieces: readonly Uint8Array[]): Uint8Array {
-    const first = pieces[0];
-    if (first === undefined) return new Uint8Array(0);
-    let end = first.byteOffset + first.length;
-    for (let i = 1; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      if (piece.buffer !== first.buffer || piece.byteOffset !== end) return concatBytes(...pieces);
-      end += piece.length;
-    }
-    return new Uint8Array(first.buffer.slice(first.byteOffset, end));
   }
 
   private onPacket(packet: Uint8Array, out: Uint8Array[]): void {

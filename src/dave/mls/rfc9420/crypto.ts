@@ -4,8 +4,8 @@
  * from raw key bytes (no key object kept), EncryptWithLabel (HPKE) and reference hashes.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { deriveSecret, expandWithLabel, hmacSha256 } from '../../hash-ratchet.js';
-import { sha256 } from '../../../crypto/sha256.js';
+import { deriveSecret, expandWithLabel } from '../../hash-ratchet.js';
+import { hmacSha256, sha256 } from '../../../crypto/sha256.js';
 import { concatBytes, encodeOpaque } from '../mls-codec.js';
 import { p256SignWithScalar, p256VerifyWithPoint, refHash } from '../mls-sign.js';
 import { hpkeOpen, hpkeSeal } from './hpke.js';

@@ -7,7 +7,8 @@
  */
 import { createECDH } from 'node:crypto';
 import { AesGcm } from '../../../crypto/gcm.js';
-import { hkdfExpand, hmacSha256 } from '../../hash-ratchet.js';
+import { hkdfExpand } from '../../hash-ratchet.js';
+import { hmacSha256 } from '../../../crypto/sha256.js';
 import { concatBytes } from '../mls-codec.js';
 import { P256_SCALAR_BYTES, padP256Scalar } from '../mls-sign.js';
 
