@@ -55,6 +55,8 @@ function addSendStats(into: VoiceSendStats, from: VoiceSendStats): void {
   into.framesCarried += from.framesCarried;
   into.emptyTicks += from.emptyTicks;
   for (const reason of SEND_DROP_REASONS) into.framesDropped[reason] += from.framesDropped[reason];
+  // Sessions are added oldest first: the last one's is the live one.
+  into.countedAt = from.countedAt;
 }
 
 /** The connection's state (the pure policy in connection-state.ts decides every change). */

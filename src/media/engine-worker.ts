@@ -146,7 +146,8 @@ function flush(): void {
   refillDue.clear();
   for (const id of dirty) {
     const h = channels.get(id);
-    if (h) reportWriter.add(id, h.enqueued - h.channel.queued, h.channel.sendCounts());
+    if (h)
+      reportWriter.add(id, h.enqueued - h.channel.queued, h.channel.sendCounts(), h.channel.sendCountsAt());
   }
   dirty.clear();
   const reports = reportWriter.take();

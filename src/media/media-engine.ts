@@ -145,6 +145,12 @@ export interface MediaChannel {
   takeQueued?(): Promise<Uint8Array[]>;
   /** Audio frames sent or dropped so far (current for inline channels; as of the last report from a worker). */
   sendCounts?(): SendCounts;
+  /**
+   * The time the counts of sendCounts() are as of: the due time of the last 20 ms tick they
+   * include (performance.now() on this thread). With a worker they are its last report's, up to a
+   * refill period old. Undefined before the first tick, or when they are final (a closed channel).
+   */
+  sendCountsAt?(): number | undefined;
   /** Frames queued and not yet sent. */
   readonly queued: number;
   stats(): Promise<MediaChannelStats>;

@@ -10,7 +10,9 @@
  * channel; the batch's commands say where runs go among the other commands (`{ t: 'frames', runs }`).
  *
  * Worker → main, dequeue reports: Float64 records `[channel id, frames taken off the queue so far,
- * encrypted, plain, emptyTicks, dropped by reason in SEND_DROP_REASONS order]`.
+ * counts at (the due time of the channel's last 20 ms tick the counts include, on the worker's
+ * clock; NaN before its first tick), encrypted, plain, emptyTicks, dropped by reason in
+ * SEND_DROP_REASONS order]`.
  */
 import { SEND_DROP_REASONS, emptySendDrops } from './media-engine.js';
 import type { SendCounts } from './media-engine.js';
@@ -116,7 +118,7 @@ export class FrameBatchReader {
   }
 }
 
-const REPORT_HEAD = 5;
+const REPORT_HEAD = 6;
 export const REPORT_FIELDS = REPORT_HEAD + SEND_DROP_REASONS.length;
 
 /** Collects dequeue reports (worker side). */
@@ -124,13 +126,15 @@ export class DequeueReportWriter {
   private records = new Float64Array(64 * REPORT_FIELDS);
   private count = 0;
 
-  add(id: number, dequeued: number, sent: SendCounts): void {
+  /** `countsAt`: the due time of the last tick `sent` includes (undefined: none yet). */
+  add(id: number, dequeued: number, sent: SendCounts, countsAt: number | undefined): void {
     if ((this.count + 1) * REPORT_FIELDS > this.records.length)
       this.records = grown(this.records, REPORT_FIELDS);
     const r = this.records;
     let at = this.count * REPORT_FIELDS;
     r[at++] = id;
     r[at++] = dequeued;
+    r[at++] = countsAt ?? Number.NaN;
     r[at++] = sent.encrypted;
     r[at++] = sent.plain;
     r[at++] = sent.emptyTicks;
@@ -147,15 +151,16 @@ export class DequeueReportWriter {
   }
 }
 
-/** Calls `visit` with each report, in order (main side). */
+/** Calls `visit` with each report, in order (main side); `countsAt` is on the worker's clock. */
 export function readDequeueReports(
   buffer: ArrayBuffer,
-  visit: (id: number, dequeued: number, sent: SendCounts) => void,
+  visit: (id: number, dequeued: number, sent: SendCounts, countsAt: number | undefined) => void,
 ): void {
   const r = new Float64Array(buffer);
   for (let at = 0; at + REPORT_FIELDS <= r.length;) {
     const id = r[at++]!;
     const dequeued = r[at++]!;
+    const countsAt = r[at++]!;
     const sent: SendCounts = {
       encrypted: r[at++]!,
       plain: r[at++]!,
@@ -163,6 +168,6 @@ export function readDequeueReports(
       dropped: emptySendDrops(),
     };
     for (const reason of SEND_DROP_REASONS) sent.dropped[reason] = r[at++]!;
-    visit(id, dequeued, sent);
+    visit(id, dequeued, sent, Number.isNaN(countsAt) ? undefined : countsAt);
   }
 }

@@ -172,6 +172,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private keepaliveCounter = 0;
   private nextKeepaliveTick: number;
   private currentTick = 0;
+  /** Due time of the last tick this channel took (sendCountsAt). */
+  private lastTickDue: number | undefined;
   private closed = false;
   private readonly counters: Omit<MediaChannelStats, 'packetsDropped' | 'underruns'> = {
     packetsSent: 0,
@@ -277,6 +279,10 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     return { ...this.sent, dropped: { ...this.sent.dropped } };
   }
 
+  sendCountsAt(): number | undefined {
+    return this.closed ? undefined : this.lastTickDue;
+  }
+
   async takeQueued(): Promise<Uint8Array[]> {
     return this.takeQueuedNow();
   }
@@ -345,6 +351,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     const n = tick.cycle - this.slot.firstCycle;
     if (n < 0) return;
     this.currentTick = n;
+    this.lastTickDue = tick.due;
     if (this.discovery && n >= this.discovery.nextAttemptTick) this.discoveryStep();
     if (n >= this.nextKeepaliveTick) {
       this.nextKeepaliveTick = n + this.keepaliveTicks;

@@ -431,8 +431,16 @@ class WorkerShard {
     for (const e of msg.events) this.onEvent(e);
   }
 
-  private readonly onReport = (id: number, dequeued: number, sent: SendCounts): void => {
-    this.channels.get(id)?.onDequeued(dequeued, sent);
+  private readonly onReport = (
+    id: number,
+    dequeued: number,
+    sent: SendCounts,
+    countsAt: number | undefined,
+  ): void => {
+    // The worker's clock time onto this thread's.
+    this.channels
+      .get(id)
+      ?.onDequeued(dequeued, sent, countsAt === undefined ? undefined : countsAt + this.timeOffset);
   };
 
   private readonly onRtp = (id: number, packet: ReceivedRtp): void => {
@@ -627,6 +635,8 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   private needDrain = false;
   private closed = false;
   private sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
+  /** The due time (this thread's clock) of the last tick `sent` includes, from the same report. */
+  private sentAt: number | undefined;
 
   constructor(
     private readonly engine: WorkerShard,
@@ -679,6 +689,10 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
     return { ...this.sent, dropped: { ...this.sent.dropped } };
   }
 
+  sendCountsAt(): number | undefined {
+    return this.closed ? undefined : this.sentAt;
+  }
+
   /** Also after close(): the frames queued when the worker closed the channel (once). */
   async takeQueued(): Promise<Uint8Array[]> {
     let taken: TakenFrames;
@@ -687,7 +701,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
     } catch {
       return []; // the worker is gone, and the frames with it
     }
-    this.updateCounts(taken.sent);
+    this.updateCounts(taken.sent, undefined);
     const frames: Uint8Array[] = [];
     let start = 0;
     for (const end of taken.ends) {
@@ -732,8 +746,8 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
 
   // ---- called by the engine ----
 
-  onDequeued(count: number, sent: SendCounts): void {
-    this.updateCounts(sent);
+  onDequeued(count: number, sent: SendCounts, countsAt: number | undefined): void {
+    this.updateCounts(sent, countsAt);
     const before = this.queued;
     this.dequeued = Math.max(this.dequeued, count);
     const now = this.queued;
@@ -748,11 +762,15 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
     this.closed = true;
   }
 
-  /** The worker's counts (they only grow): mirror them, and report new drops as 'sendDrop'. */
-  private updateCounts(sent: SendCounts): void {
+  /**
+   * The worker's counts (they only grow): mirror them with the tick time they are as of (undefined
+   * from a reply: taken now), and report new drops as 'sendDrop'.
+   */
+  private updateCounts(sent: SendCounts, countsAt: number | undefined): void {
     const previous = this.sent;
     if (total(sent) < total(previous)) return; // an older report (a reply computed before it)
     this.sent = sent;
+    this.sentAt = countsAt;
     for (const reason of SEND_DROP_REASONS) {
       const more = sent.dropped[reason] - previous.dropped[reason];
       if (more > 0) this.emit('sendDrop', reason, more);

@@ -6,6 +6,7 @@
  * never sends op 4) plugs in here; `createTimelineBackend` is the stand-in without audio.
  */
 import type { FilterSettings } from '../player/filters/chain.js';
+import type { FrameCounts } from './stats.js';
 import type { TrackInfo } from './track-codec.js';
 import type { ApiException } from './types.js';
 
@@ -88,9 +89,10 @@ export interface BackendPlayer {
   readonly ping: number;
   /**
    * Cumulative frame counters for frameStats: frames handed to the media engine ('sent') and
-   * 20 ms ticks with no frame ready ('nulled'). Undefined for a backend with no audio.
+   * 20 ms ticks with no frame ready ('nulled'), with the audio clock's time they are as of (`at`,
+   * performance.now(); absent: now). Undefined for a backend with no audio.
    */
-  readonly frames: { sent: number; nulled: number } | undefined;
+  readonly frames: FrameCounts | undefined;
   destroy(): void;
 }
 

@@ -126,7 +126,7 @@ export class NodePlayer {
     return this.paused ? undefined : this.playingSince;
   }
 
-  get frames(): { sent: number; nulled: number } | undefined {
+  get frames(): BackendPlayer['frames'] {
     return this.backend.frames;
   }
 

@@ -165,6 +165,7 @@ export class Session {
         frames: p.frames,
         continuousSince: p.continuousSince(now),
       })),
+      performance.now(), // the clock of the counts' time stamps
     );
     this.send({ op: 'stats', ...this.host.stats(), frameStats });
   }

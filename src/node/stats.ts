@@ -74,11 +74,28 @@ export class LoadSampler {
   }
 }
 
+/**
+ * A player's cumulative frame counters, as of `at`: the due time of the last 20 ms tick they
+ * include (performance.now()); undefined: as of the sampling instant (counts read live, or final).
+ */
+export interface FrameCounts {
+  sent: number;
+  nulled: number;
+  at?: number;
+}
+
+/**
+ * Counts older than this at a sample no longer vouch for the time since: the window runs to the
+ * sample and the silence is deficit (a media worker that stopped reporting is not keeping time).
+ * Healthy reports come every refill period (about 200 ms), later only when the engine is behind.
+ */
+export const FRAME_STATS_MAX_COUNTS_AGE_MS = 1000;
+
 /** What frameStats needs from one player at a sampling instant. */
 export interface FrameSample {
   key: object;
   /** Cumulative counters; undefined for a player without audio (never counted). */
-  frames: { sent: number; nulled: number } | undefined;
+  frames: FrameCounts | undefined;
   /** Since when the player has played without a pause or a gap over 100 ms; undefined if not playing. */
   continuousSince: number | undefined;
 }
@@ -87,20 +104,40 @@ export interface FrameSample {
  * One session's frameStats over the window since the previous sample (the stats interval, 60 s
  * by default): only players playing through the whole window count; sent and nulled are averaged
  * per counted player and deficit = expected − (sent + nulled), expected = window / 20 ms.
+ *
+ * Counts and expected cover the same span: a player's counts come from the media engine's last
+ * report, as of its `at`, so its window runs from the `at` of the previous sample's counts to the
+ * `at` of this one's (with a media worker, up to a refill period before the sample). Measured to
+ * the sample instead, a report lagging more at one end than at the other showed as a deficit (or
+ * a surplus) of frames that were sent on time. Spans telescope: a frame missing from one window
+ * is missing from the sum of all of them.
  */
 export class FrameStatsWindow {
-  private previous = new WeakMap<object, { sent: number; nulled: number }>();
+  private previous = new WeakMap<object, Required<FrameCounts>>();
   private previousAt: number | undefined;
 
-  sample(now: number, players: readonly FrameSample[]): FrameStats | null {
+  /**
+   * `now`: the clock of `continuousSince`; `countsNow`: the clock of `frames.at`, read at the same
+   * instant (performance.now() in the node; default: `now`).
+   */
+  sample(now: number, players: readonly FrameSample[], countsNow = now): FrameStats | null {
     const windowStart = this.previousAt;
-    const next = new WeakMap<object, { sent: number; nulled: number }>();
+    const next = new WeakMap<object, Required<FrameCounts>>();
     let counted = 0;
     let sent = 0;
     let nulled = 0;
+    let expectedMs = 0;
     for (const p of players) {
       if (p.frames === undefined) continue;
-      const snapshot = { sent: p.frames.sent, nulled: p.frames.nulled };
+      const at = p.frames.at;
+      const snapshot = {
+        sent: p.frames.sent,
+        nulled: p.frames.nulled,
+        at:
+          at === undefined || at > countsNow || countsNow - at > FRAME_STATS_MAX_COUNTS_AGE_MS
+            ? countsNow
+            : at,
+      };
       next.set(p.key, snapshot);
       const before = this.previous.get(p.key);
       if (windowStart === undefined || before === undefined) continue;
@@ -108,15 +145,15 @@ export class FrameStatsWindow {
       counted++;
       sent += snapshot.sent - before.sent;
       nulled += snapshot.nulled - before.nulled;
+      expectedMs += snapshot.at - before.at;
     }
     this.previous = next;
     this.previousAt = now;
     if (windowStart === undefined || counted === 0) return null;
-    const expected = Math.round((now - windowStart) / FRAME_DURATION_MS);
     return {
       sent: Math.round(sent / counted),
       nulled: Math.round(nulled / counted),
-      deficit: Math.round((counted * expected - (sent + nulled)) / counted),
+      deficit: Math.round((expectedMs / FRAME_DURATION_MS - (sent + nulled)) / counted),
     };
   }
 }

@@ -41,6 +41,7 @@ import type {
   VoiceCredentials,
 } from './backend.js';
 import { exception } from './sources.js';
+import type { FrameCounts } from './stats.js';
 import { VOICE_FAILED_CLOSE_CODE } from './types.js';
 
 export interface VoiceBackendOptions {
@@ -262,15 +263,18 @@ class VoicePlayer implements BackendPlayer {
     return state?.status === 'ready' ? (state.session.ping ?? -1) : -1;
   }
 
-  get frames(): { sent: number; nulled: number } {
+  get frames(): FrameCounts {
     return this.frameCounts();
   }
 
-  private frameCounts(): { sent: number; nulled: number } {
-    const now = this.connection === undefined ? undefined : frameCounts(this.connection.sendStats);
+  private frameCounts(): FrameCounts {
+    if (this.connection === undefined) return { ...this.pastFrames };
+    const stats = this.connection.sendStats;
+    const now = frameCounts(stats);
     return {
-      sent: this.pastFrames.sent + (now?.sent ?? 0),
-      nulled: this.pastFrames.nulled + (now?.nulled ?? 0),
+      sent: this.pastFrames.sent + now.sent,
+      nulled: this.pastFrames.nulled + now.nulled,
+      at: stats.countedAt,
     };
   }
 

@@ -55,6 +55,13 @@ export interface VoiceSendStats {
    * were held while a DAVE group formed): the gaps a listener hears as silence.
    */
   emptyTicks: number;
+  /**
+   * When these counts were taken: the due time (`performance.now()`) of the last 20 ms tick they
+   * include. With the worker media engine they are its last report's, up to a few hundred ms old,
+   * so rates are computed over the span between two `countedAt`s. Undefined before the first tick
+   * and once the counts are final (the channel closed).
+   */
+  countedAt?: number;
 }
 
 /** The DAVE state of a session, as seen from the outside (`session.dave`). */
@@ -204,6 +211,7 @@ export class SessionDave implements VoiceDave {
       framesDropped: c.dropped,
       framesCarried: this.carried,
       emptyTicks: c.emptyTicks,
+      countedAt: this.channel?.sendCountsAt?.(),
     };
   }
 

@@ -92,12 +92,15 @@ describe('send batch layouts', () => {
       emptyTicks: n + 2,
       dropped: { ...emptySendDrops(), alone: n + 3, 'no-key': n + 4, 'session-ended': n + 5, stopped: n + 6 },
     });
-    for (let id = 1; id <= 100; id++) w.add(id, 1000 + id, sent(id * 10));
-    const got: [number, number, SendCounts][] = [];
-    readDequeueReports(w.take()!, (id, count, counts) => got.push([id, count, counts]));
+    // The tick time the counts are as of travels with them (none before a channel's first tick).
+    for (let id = 1; id <= 100; id++)
+      w.add(id, 1000 + id, sent(id * 10), id === 50 ? undefined : 20 * id + 0.5);
+    const got: [number, number, SendCounts, number | undefined][] = [];
+    readDequeueReports(w.take()!, (id, count, counts, at) => got.push([id, count, counts, at]));
     expect(got.length).toBe(100);
-    expect(got[0]).toEqual([1, 1001, sent(10)]);
-    expect(got[99]).toEqual([100, 1100, sent(1000)]);
+    expect(got[0]).toEqual([1, 1001, sent(10), 20.5]);
+    expect(got[49]).toEqual([50, 1050, sent(500), undefined]);
+    expect(got[99]).toEqual([100, 1100, sent(1000), 2000.5]);
     expect(w.take()).toBeUndefined();
   });
 });

@@ -27,6 +27,17 @@ async function setup(
   return { r, engine, ch };
 }
 
+/** The channel's next `event`. */
+function next(ch: MediaChannel, event: 'drain' | 'burstEnd'): Promise<void> {
+  return new Promise((resolve) => {
+    const once = (): void => {
+      ch.off(event, once);
+      resolve();
+    };
+    ch.on(event, once);
+  });
+}
+
 for (const kind of ['inline', 'worker'] as const) {
   describe(`${kind} media engine`, () => {
     it('reports its kind', async () => {
@@ -75,6 +86,39 @@ for (const kind of ['inline', 'worker'] as const) {
       expect(stats.packetsSent).toBe(17);
       expect(stats.silenceFramesSent).toBe(5);
       expect(stats.keepalivesSent).toBeGreaterThanOrEqual(1);
+    });
+
+    it('gives its send counts with the due time of the last tick they include, on this thread’s clock', async () => {
+      const { ch } = await setup(kind);
+      await ch.discoverAddress();
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      const seen: { ticks: number; at: number; now: number }[] = [];
+      const look = () => {
+        const c = ch.sendCounts!();
+        const at = ch.sendCountsAt!();
+        if (at !== undefined)
+          seen.push({ ticks: c.plain + c.encrypted + c.emptyTicks, at, now: performance.now() });
+      };
+      ch.on('drain', look);
+      for (let i = 0; i < 40; i++) {
+        if (!ch.enqueue(Uint8Array.of(0xf8, i))) await next(ch, 'drain');
+      }
+      const burstEnd = next(ch, 'burstEnd');
+      ch.endBurst();
+      await burstEnd;
+      expect(seen.length).toBeGreaterThanOrEqual(5);
+      for (const s of seen) {
+        // As of a tick already taken (a tick may be served up to 1 ms early).
+        expect(s.at).toBeLessThanOrEqual(s.now + 1);
+        expect(s.at).toBeGreaterThan(s.now - 1000);
+      }
+      // Inside the burst every tick took a frame or was an empty tick: the counts advance by
+      // exactly one per 20 ms of their time stamps.
+      for (let i = 1; i < seen.length; i++)
+        expect(seen[i]!.ticks - seen[0]!.ticks).toBe(Math.round((seen[i]!.at - seen[0]!.at) / 20));
+      expect(seen.at(-1)!.at - seen[0]!.at).toBeGreaterThan(0);
+      ch.close();
+      expect(ch.sendCountsAt!()).toBeUndefined(); // closed: the counts are final
     });
 
     it('delivers received RTP with a receive time on this thread’s clock', async () => {

@@ -29,6 +29,82 @@ describe('frameStats', () => {
   });
 });
 
+/**
+ * A player on a media worker, as the main thread sees it: the worker takes one frame per 20 ms
+ * tick (due at `phase + 20 k`) and reports its counts every `every` ticks, `delay` ms after the
+ * tick (the refill cadence: a report when the queue falls to its low-water mark), each report
+ * carrying the due time of the last tick it includes. `skipped` ticks (a clock that fell too far
+ * behind) take no frame.
+ */
+function workerPlayer(
+  phase: number,
+  every: number,
+  delay: number,
+  skipped: (due: number) => boolean = () => false,
+) {
+  return {
+    key: {},
+    continuousSince: 0 as number | undefined,
+    /** The counts of the last report the main thread has at `t`. */
+    framesAt(t: number): { sent: number; nulled: number; at?: number } {
+      const lastTick = Math.floor((t - delay - phase) / 20);
+      const reported = lastTick - (((lastTick % every) + every) % every);
+      const at = phase + 20 * reported;
+      let sent = 0;
+      for (let k = 0; k <= reported; k++) if (!skipped(phase + 20 * k)) sent++;
+      return { sent, nulled: 0, at };
+    },
+  };
+}
+
+describe("frameStats over the media engine's reports", () => {
+  // Stats timers fire late by a few ms (a busy main thread); reports lag by 0-200 ms.
+  const samples = [1000, 2003, 3011, 4000, 5019, 6002, 7050];
+
+  it('counts and expected cover the same span: a lagging report is not a deficit', () => {
+    const w = new FrameStatsWindow();
+    const players = [workerPlayer(3, 10, 2), workerPlayer(7, 10, 9), workerPlayer(15, 10, 1)];
+    const deficits: number[] = [];
+    for (const t of samples) {
+      const stats = w.sample(
+        t,
+        players.map((p) => ({ ...p, frames: p.framesAt(t) })),
+      );
+      if (stats !== null) deficits.push(stats.deficit);
+    }
+    // Every frame was sent at its tick: nothing is missing in any window.
+    expect(deficits).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('a real gap still shows: ticks the clock skipped are deficit, in the window they fall in', () => {
+    const w = new FrameStatsWindow();
+    // 15 ticks skipped between 2.5 s and 2.8 s, by every player.
+    const gap = (due: number) => due >= 2500 && due < 2800;
+    const players = [workerPlayer(3, 10, 2, gap), workerPlayer(7, 10, 9, gap)];
+    const deficits: number[] = [];
+    for (const t of samples) {
+      const stats = w.sample(
+        t,
+        players.map((p) => ({ ...p, frames: p.framesAt(t) })),
+      );
+      if (stats !== null) deficits.push(stats.deficit);
+    }
+    expect(deficits).toEqual([0, 15, 0, 0, 0, 0]);
+  });
+
+  it('counts that stopped coming (no report for over a second) leave the silence as deficit', () => {
+    const w = new FrameStatsWindow();
+    const p = { key: {}, continuousSince: 0, frames: { sent: 0, nulled: 0, at: 0 } };
+    w.sample(1000, [p], 1000);
+    p.frames = { sent: 90, nulled: 0, at: 1800 };
+    expect(w.sample(2000, [p], 2000)).toEqual({ sent: 90, nulled: 0, deficit: 0 });
+    // The worker went silent after 2.0 s: at the next sample its last counts are 1.5 s old, and
+    // the window runs to the sample: 85 ticks, 10 frames.
+    p.frames = { sent: 100, nulled: 0, at: 2000 };
+    expect(w.sample(3500, [p], 3500)).toEqual({ sent: 10, nulled: 0, deficit: 75 });
+  });
+});
+
 describe('load', () => {
   it('reports real process memory and CPU within 0-1', () => {
     const s = new LoadSampler();

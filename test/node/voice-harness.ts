@@ -56,7 +56,7 @@ export interface VoiceHarness {
   /** The node's backend players, as created. */
   players: BackendPlayer[];
   /** Every value the node read from a player's `frames` (frameStats samples them), in order. */
-  frameReads: { sent: number; nulled: number }[];
+  frameReads: { sent: number; nulled: number; at?: number }[];
   /** Loads `file` (default: the tone) and returns its encoded track. */
   load(file?: string): Promise<string>;
   /**
@@ -96,7 +96,7 @@ export async function startVoiceHarness(
   await until(() => state !== undefined && server !== undefined, 5000, 'the voice events');
 
   const players: BackendPlayer[] = [];
-  const frameReads: { sent: number; nulled: number }[] = [];
+  const frameReads: { sent: number; nulled: number; at?: number }[] = [];
   const engine = options.wrapEngine?.(world.engine) ?? world.engine;
   const inner = createVoiceBackend({ ...options.backend, engine, tls: false });
   const backend: NodePlayerBackend = {
@@ -107,7 +107,7 @@ export async function startVoiceHarness(
       const proto = Object.getPrototypeOf(player) as object;
       Object.defineProperty(player, 'frames', {
         get() {
-          const value = Reflect.get(proto, 'frames', player) as { sent: number; nulled: number } | undefined;
+          const value = Reflect.get(proto, 'frames', player) as BackendPlayer['frames'];
           if (value !== undefined) frameReads.push({ ...value });
           return value;
         },
