@@ -6,7 +6,6 @@
  * never sends op 4) plugs in here; `createTimelineBackend` is the stand-in without audio.
  */
 import type { FilterSettings } from '../player/filters/chain.js';
-import type { FrameCounts } from './stats.js';
 import type { TrackInfo } from './track-codec.js';
 import type { ApiException } from './types.js';
 
@@ -60,6 +59,16 @@ export interface PlayOptions {
   endTimeMs: number | undefined;
   /** Start paused (loaded, position kept, nothing sent). */
   paused: boolean;
+}
+
+/**
+ * A player's cumulative frame counters (frameStats), as of `at`: the audio clock's due time of the
+ * last 20 ms tick they include (performance.now()); absent: as of now (read live, or final).
+ */
+export interface FrameCounts {
+  sent: number;
+  nulled: number;
+  at?: number;
 }
 
 export interface BackendPlayer {

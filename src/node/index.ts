@@ -10,6 +10,7 @@ export type {
   BackendPlayer,
   BackendPlayerContext,
   BackendPlayerListener,
+  FrameCounts as NodeFrameCounts,
   PlayableTrack,
   PlayOptions as NodePlayOptions,
   VoiceCredentials as NodeVoiceCredentials,

@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import { FRAME_DURATION_MS } from '../protocol/constants.js';
+import type { FrameCounts } from './backend.js';
 import type { FrameStats, Stats } from './types.js';
 
 /** CPU is recomputed at most this often, as Lavalink does. */
@@ -72,16 +73,6 @@ export class LoadSampler {
       constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
     return { free: Math.max(0, reservable - rss), used: rss, allocated: rss, reservable };
   }
-}
-
-/**
- * A player's cumulative frame counters, as of `at`: the due time of the last 20 ms tick they
- * include (performance.now()); undefined: as of the sampling instant (counts read live, or final).
- */
-export interface FrameCounts {
-  sent: number;
-  nulled: number;
-  at?: number;
 }
 
 /**

@@ -35,13 +35,13 @@ import type {
   BackendPlayer,
   BackendPlayerContext,
   BackendPlayerListener,
+  FrameCounts,
   NodePlayerBackend,
   PlayableTrack,
   PlayOptions,
   VoiceCredentials,
 } from './backend.js';
 import { exception } from './sources.js';
-import type { FrameCounts } from './stats.js';
 import { VOICE_FAILED_CLOSE_CODE } from './types.js';
 
 export interface VoiceBackendOptions {
