@@ -60,10 +60,9 @@ function workerPlayer(
 describe("frameStats over the media engine's reports", () => {
   // Stats timers fire late by a few ms (a busy main thread); reports lag by 0-200 ms.
   const samples = [1000, 2003, 3011, 4000, 5019, 6002, 7050];
-
-  it('counts and expected cover the same span: a lagging report is not a deficit', () => {
+  /** Each window's deficit, sampling the players' last reports at each of `samples`. */
+  const deficitsOf = (players: ReturnType<typeof workerPlayer>[]): number[] => {
     const w = new FrameStatsWindow();
-    const players = [workerPlayer(3, 10, 2), workerPlayer(7, 10, 9), workerPlayer(15, 10, 1)];
     const deficits: number[] = [];
     for (const t of samples) {
       const stats = w.sample(
@@ -72,23 +71,21 @@ describe("frameStats over the media engine's reports", () => {
       );
       if (stats !== null) deficits.push(stats.deficit);
     }
+    return deficits;
+  };
+
+  it('counts and expected cover the same span: a lagging report is not a deficit', () => {
+    const players = [workerPlayer(3, 10, 2), workerPlayer(7, 10, 9), workerPlayer(15, 10, 1)];
+    const deficits = deficitsOf(players);
     // Every frame was sent at its tick: nothing is missing in any window.
     expect(deficits).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
   it('a real gap still shows: ticks the clock skipped are deficit, in the window they fall in', () => {
-    const w = new FrameStatsWindow();
     // 15 ticks skipped between 2.5 s and 2.8 s, by every player.
     const gap = (due: number) => due >= 2500 && due < 2800;
     const players = [workerPlayer(3, 10, 2, gap), workerPlayer(7, 10, 9, gap)];
-    const deficits: number[] = [];
-    for (const t of samples) {
-      const stats = w.sample(
-        t,
-        players.map((p) => ({ ...p, frames: p.framesAt(t) })),
-      );
-      if (stats !== null) deficits.push(stats.deficit);
-    }
+    const deficits = deficitsOf(players);
     expect(deficits).toEqual([0, 15, 0, 0, 0, 0]);
   });
 
