@@ -89,7 +89,7 @@ for (const kind of ['inline', 'worker'] as const) {
     });
 
     it('gives its send counts with the due time of the last tick they include, on this thread’s clock', async () => {
-      const { ch } = await setup(kind);
+      const { ch, engine } = await setup(kind);
       await ch.discoverAddress();
       ch.setTransport(EncryptionMode.AesGcm, KEY);
       const seen: { ticks: number; at: number; now: number }[] = [];
@@ -113,9 +113,14 @@ for (const kind of ['inline', 'worker'] as const) {
         expect(s.at).toBeGreaterThan(s.now - 1000);
       }
       // Inside the burst every tick took a frame or was an empty tick: the counts advance by
-      // exactly one per 20 ms of their time stamps.
-      for (let i = 1; i < seen.length; i++)
-        expect(seen[i]!.ticks - seen[0]!.ticks).toBe(Math.round((seen[i]!.at - seen[0]!.at) / 20));
+      // exactly one per 20 ms of their time stamps, less the cycles a clock that fell 200 ms
+      // behind skipped (real gaps: a host this loaded is not the case this test is about).
+      const skipped = (await engine.stats!()).clock.skippedCycles;
+      for (let i = 1; i < seen.length; i++) {
+        const span = Math.round((seen[i]!.at - seen[0]!.at) / 20);
+        expect(seen[i]!.ticks - seen[0]!.ticks).toBeLessThanOrEqual(span);
+        expect(seen[i]!.ticks - seen[0]!.ticks).toBeGreaterThanOrEqual(span - skipped);
+      }
       expect(seen.at(-1)!.at - seen[0]!.at).toBeGreaterThan(0);
       ch.close();
       expect(ch.sendCountsAt!()).toBeUndefined(); // closed: the counts are final
