@@ -132,4 +132,49 @@ describe('session survival', () => {
       frames.map((_, i) => i & 0xff),
     );
   });
+
+  // No audio lost silently: a drop in the first frames of a burst can take the burst's op 5 with
+  // it (the server then drops the media: voice-gateway.md §5.7), and the session resumes meanwhile.
+  it.each([0, 1, 2, 40])(
+    'hears every frame (or counts it) when the websocket drops at frame %i of a burst',
+    async (dropAt) => {
+      const h = (harness = await startHarness());
+      const alice = await h.join('1001');
+      const bob = await h.join('1002');
+      const received = collectFrom(bob, alice.ssrc!);
+      const resumed = new Promise<void>((resolve) =>
+        alice.on('stateChange', (old, next) => {
+          if (old.status === 'resuming' && next.status === 'ready') resolve();
+        }),
+      );
+
+      const frames = numberedFrames(50);
+      let sent = 0;
+      const transmission = alice.playOpus(
+        (async function* () {
+          for (const frame of frames) {
+            if (sent++ === dropAt) h.server.closeClient('1001', GUILD, 1006);
+            yield frame;
+          }
+        })(),
+      );
+      await resumed;
+      await transmission.finished;
+      const counted = (): number => Object.values(alice.sendStats.framesDropped).reduce((a, b) => a + b, 0);
+      const heard = (): number[] =>
+        received.filter((p) => p.payload.length === frames[0]!.length).map((p) => p.payload[2]!);
+      // Everything the sender sent has arrived once the trailing silence has.
+      await until(
+        () =>
+          received.filter((p) => p.payload.length === OPUS_SILENCE_FRAME.length).length >=
+          SILENCE_FRAMES_AT_END,
+        5_000,
+        'the trailing silence',
+      ).catch(() => undefined);
+
+      expect(heard().length + counted()).toBe(frames.length);
+      if (counted() === 0) expect(heard()).toEqual(frames.map((_, i) => i));
+      expect(h.server.sfuStats.dropped['no-speaking'] ?? 0).toBe(0);
+    },
+  );
 });
