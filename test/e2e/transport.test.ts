@@ -100,7 +100,11 @@ describe('session survival', () => {
     expect(harness.server.participants(GUILD)[0]?.connected).toBe(true);
   });
 
-  it('resumes after the websocket drops mid-stream and the audio continues without loss', async () => {
+  /**
+   * Alice streams `count` numbered frames to Bob; the server drops her websocket (1006) as her
+   * source hands over frame `dropAt`. Resolves once she has resumed and the burst has ended.
+   */
+  async function streamThroughDrop(count: number, dropAt: number) {
     const h = (harness = await startHarness());
     const alice = await h.join('1001');
     const bob = await h.join('1002');
@@ -113,18 +117,23 @@ describe('session survival', () => {
       }),
     );
 
-    const frames = numberedFrames(100);
+    const frames = numberedFrames(count);
     let sent = 0;
     const transmission = alice.playOpus(
       (async function* () {
         for (const frame of frames) {
-          if (sent++ === 30) h.server.closeClient('1001', GUILD, 1006);
+          if (sent++ === dropAt) h.server.closeClient('1001', GUILD, 1006);
           yield frame;
         }
       })(),
     );
     await resumed;
     await transmission.finished;
+    return { h, alice, received, statuses, frames };
+  }
+
+  it('resumes after the websocket drops mid-stream and the audio continues without loss', async () => {
+    const { received, statuses, frames } = await streamThroughDrop(100, 30);
     await until(() => received.length >= frames.length + SILENCE_FRAMES_AT_END, 5_000, 'all frames');
 
     expect(statuses).toEqual(['resuming', 'ready']);
@@ -138,28 +147,7 @@ describe('session survival', () => {
   it.each([0, 1, 2, 40])(
     'hears every frame (or counts it) when the websocket drops at frame %i of a burst',
     async (dropAt) => {
-      const h = (harness = await startHarness());
-      const alice = await h.join('1001');
-      const bob = await h.join('1002');
-      const received = collectFrom(bob, alice.ssrc!);
-      const resumed = new Promise<void>((resolve) =>
-        alice.on('stateChange', (old, next) => {
-          if (old.status === 'resuming' && next.status === 'ready') resolve();
-        }),
-      );
-
-      const frames = numberedFrames(50);
-      let sent = 0;
-      const transmission = alice.playOpus(
-        (async function* () {
-          for (const frame of frames) {
-            if (sent++ === dropAt) h.server.closeClient('1001', GUILD, 1006);
-            yield frame;
-          }
-        })(),
-      );
-      await resumed;
-      await transmission.finished;
+      const { h, alice, received, frames } = await streamThroughDrop(50, dropAt);
       const counted = (): number => Object.values(alice.sendStats.framesDropped).reduce((a, b) => a + b, 0);
       const heard = (): number[] =>
         received.filter((p) => p.payload.length === frames[0]!.length).map((p) => p.payload[2]!);
