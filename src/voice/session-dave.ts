@@ -464,13 +464,14 @@ export class SessionDave implements VoiceDave {
    * group that never forms cannot stall a player for long, while a newcomer still gets the start
    * of the audio. Alone in the call there is nobody to wait for: frames are dropped at once.
    */
-  holdFrames(now = performance.now()): boolean {
+  holdFrames(now?: number): boolean {
     const endpoint = this.endpoint;
     if (endpoint === undefined || endpoint.canEncrypt !== false || this.engineEncrypts()) {
       this.holdingSince = undefined;
       return false;
     }
-    return this.noKeyVerdict(now) === undefined;
+    // The clock is read only here: the pump asks once per frame, and the answer is nearly always above.
+    return this.noKeyVerdict(now ?? performance.now()) === undefined;
   }
 
   /** True while the engine keeps the queue waiting for a send key (the burst cannot end yet). */
