@@ -30,7 +30,7 @@ import type {
   SendMeasurement,
 } from './ipc.js';
 import { countAtLeast, histogramDeltas, latenessBetween } from './stats.js';
-import { busiestThreads, threadSwitches, threadTimes, wakeupsLine } from './thread-times.js';
+import { busiestThreads, threadCpuLine, threadSwitches, threadTimes, wakeupsLine } from './thread-times.js';
 import { encodeToneFrames, tonePcmFrames } from './tone.js';
 import { installUdpProbe } from './udp-probe.js';
 import { PCM_FRAME_BYTES } from '../src/protocol/constants.js';
@@ -232,7 +232,8 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     const seen = probe.stop();
     const cpu = process.cpuUsage(cpu0);
     const elapsedMs = performance.now() - t0;
-    const threads = busiestThreads(threads0, threadTimes(), elapsedMs);
+    const threads1 = threadTimes();
+    const threads = busiestThreads(threads0, threads1, elapsedMs);
     wakeups?.report(elapsedMs);
     const stalls = (staller?.stalls() ?? 0) - stallsBefore;
     staller?.stop();
@@ -257,6 +258,8 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
           ? countAtLeast(engineHistograms, LATE_MS)
           : null;
     const cpuTotal = cpu.user + cpu.system;
+    if (process.env.VOXCORD_BENCH_THREADS)
+      console.error(`[threads] ${threadCpuLine(threads0, threads1, packets)}`);
     if (client.errors.length > 0)
       throw new Error(`errors during the run: ${client.errors.slice(0, 3).join('; ')}`);
     return {

@@ -98,3 +98,25 @@ export function wakeupsLine(
   rows.sort((x, y) => Number(y.main) - Number(x.main) || y.rate - x.rate);
   return rows.map((r) => r.text).join(', ');
 }
+
+/**
+ * VOXCORD_BENCH_THREADS=1: µs on a core per packet of the main thread, of the other threads that
+ * ran at least 1% of the window, and in total (A/B of where a change moved the CPU).
+ */
+export function threadCpuLine(
+  before: Map<number, { run: number; wait: number }>,
+  after: Map<number, { run: number; wait: number }>,
+  packets: number,
+): string {
+  const parts: string[] = [];
+  let total = 0;
+  let others = 0;
+  for (const [tid, a] of after) {
+    const us = (a.run - (before.get(tid)?.run ?? 0)) / 1000 / Math.max(1, packets);
+    total += us;
+    if (tid === process.pid) parts.unshift(`main ${us.toFixed(2)}`);
+    else if (us >= 0.3) parts.push(`#${tid} ${us.toFixed(2)}`);
+    else others += us;
+  }
+  return `µs/packet ${parts.join(', ')}, rest ${others.toFixed(2)}, total ${total.toFixed(2)} (${packets} packets)`;
+}

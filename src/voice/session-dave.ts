@@ -150,6 +150,8 @@ export class SessionDave implements VoiceDave {
   private channel: MediaChannel | undefined;
   private unbindChannel: (() => void) | undefined;
   private applied: FrameProtection | undefined;
+  /** The session's speaking gate is closed (speaking-gate.ts): the engine holds the queue. */
+  private gated = false;
   /** Counts of channels long gone, and of frames handled before queueing (encrypted, dropped). */
   private readonly past: SendCounts = emptyCounts();
   /**
@@ -288,13 +290,35 @@ export class SessionDave implements VoiceDave {
     return undefined;
   }
 
-  /** Tells the engine how to send queued frames now (engine-side encryption only). */
+  /**
+   * Holds the engine's queue (every frame, with or without DAVE) while the server may not have
+   * our op 5 yet, and lets it go on (with the DAVE protection in force then) once it has.
+   */
+  gateSend(held: boolean): void {
+    if (held === this.gated) return;
+    this.gated = held;
+    this.updateProtection();
+  }
+
+  /** Tells the engine how to send queued frames now: the speaking gate, then DAVE (engine-side encryption only). */
   private updateProtection(now = performance.now()): void {
     clearTimeout(this.recheck);
     this.recheck = undefined;
     const channel = this.channel;
+    if (channel?.setFrameProtection === undefined) return;
+    const dave = this.daveProtection(now);
+    // Without DAVE protection the engine sends plain: say so only to undo a hold.
+    if (dave === undefined && !this.gated && this.applied === undefined) return;
+    const protection: FrameProtection = this.gated ? { mode: 'hold' } : (dave ?? { mode: 'plain' });
+    if (sameProtection(this.applied, protection)) return;
+    this.applied = protection;
+    channel.setFrameProtection(protection);
+  }
+
+  /** How DAVE wants queued frames sent, when the engine encrypts (undefined: DAVE has no say). */
+  private daveProtection(now: number): FrameProtection | undefined {
     const endpoint = this.endpoint;
-    if (channel?.setFrameProtection === undefined || endpoint?.sendKey === undefined) return;
+    if (this.channel?.setFrameProtection === undefined || endpoint?.sendKey === undefined) return undefined;
     const key = endpoint.sendKey();
     let protection: FrameProtection;
     if (key.mode === 'encrypt') protection = { mode: 'encrypt', key };
@@ -318,9 +342,7 @@ export class SessionDave implements VoiceDave {
       this.holdingSince = undefined;
       this.announced.clear();
     }
-    if (sameProtection(this.applied, protection)) return;
-    this.applied = protection;
-    channel.setFrameProtection(protection);
+    return protection;
   }
 
   /** Op 11 / op 13: whether anyone else is in the call now. */
@@ -450,13 +472,14 @@ export class SessionDave implements VoiceDave {
    * group that never forms cannot stall a player for long, while a newcomer still gets the start
    * of the audio. Alone in the call there is nobody to wait for: frames are dropped at once.
    */
-  holdFrames(now = performance.now()): boolean {
+  holdFrames(now?: number): boolean {
     const endpoint = this.endpoint;
     if (endpoint === undefined || endpoint.canEncrypt !== false || this.engineEncrypts()) {
       this.holdingSince = undefined;
       return false;
     }
-    return this.noKeyVerdict(now) === undefined;
+    // The clock is read only here: the pump asks once per frame, and the answer is nearly always above.
+    return this.noKeyVerdict(now ?? performance.now()) === undefined;
   }
 
   /** True while the engine keeps the queue waiting for a send key (the burst cannot end yet). */

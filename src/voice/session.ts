@@ -45,6 +45,7 @@ import { daveInboundOf } from '../dave/dave-endpoint.js';
 import type { DaveEndpointFactory, DaveEpochInfo } from '../dave/dave-endpoint.js';
 import { createDaveClient } from '../dave/dave-client.js';
 import { SessionDave } from './session-dave.js';
+import { SpeakingGate } from './speaking-gate.js';
 import type { VoiceDave, VoiceSendStats } from './session-dave.js';
 import { InboundStage } from './inbound.js';
 import type { AudioFrame, DaveDecryptFailure } from './inbound.js';
@@ -152,6 +153,8 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private readonly link: TransmitLink;
   private readonly maxDave: number;
   private readonly daveState: SessionDave;
+  /** Audio is held until the server has surely read our op 5 on this websocket (speaking-gate.ts). */
+  private readonly speaking = new SpeakingGate();
 
   constructor(options: VoiceSessionOptions) {
     super();
@@ -432,6 +435,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       return;
     }
     this.socket = socket;
+    this.closeSpeakingGate();
     socket.on('message', (message) => {
       if (socket !== this.socket) return;
       try {
@@ -467,6 +471,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   private onSocketClosed(socket: VoiceSocket, code: number, reason: string): void {
     this.socket = undefined;
+    this.closeSpeakingGate();
     this.stopHeartbeat();
     this.clearHandshakeTimer();
     const error = new VoxcordError('GATEWAY_CLOSED', `the voice websocket closed with code ${code}`, {
@@ -526,6 +531,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       case VoiceOpcode.HeartbeatAck: {
         const ms = this.heartbeat?.ack(message.d.t, Date.now());
         if (ms !== undefined) {
+          if (this.speaking.acked(message.d.t)) this.daveState.gateSend(false);
           this.lastPing = ms;
           this.emit('ping', ms);
         }
@@ -535,6 +541,8 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         this.debug('resumed');
         this.transition({ type: 'resumed' });
         this.daveState.flush();
+        // Mid-burst: op 5 again before the held frames go on (voice-gateway.md §7.5).
+        if (this.speaking.flags !== 0) this.sendSpeaking(this.speaking.flags);
         return;
       case VoiceOpcode.Speaking: {
         const { user_id: userId, ssrc, speaking } = message.d;
@@ -728,10 +736,25 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       this.daveState.handle({ op: VoiceOpcode.SessionDescription, protocolVersion: d.dave_protocol_version });
   }
 
+  /** Op 5, once per flags change on a websocket; the first non-zero one is probed (speaking-gate.ts). */
   private sendSpeaking(flags: number): void {
     const ssrc = this.ssrc;
-    if (ssrc === undefined) return;
-    this.send({ op: VoiceOpcode.Speaking, d: { speaking: flags, delay: 0, ssrc } });
+    if (!this.speaking.want(flags) || ssrc === undefined) return;
+    if (!this.send({ op: VoiceOpcode.Speaking, d: { speaking: flags, delay: 0, ssrc } })) return;
+    if (!this.speaking.sent(flags)) return;
+    const tracker = this.heartbeat;
+    const nonce = tracker === undefined ? undefined : this.onHeartbeatTick(tracker);
+    if (nonce !== undefined) this.speaking.probing(nonce);
+    else if (this.socket !== undefined) {
+      this.speaking.unprobed();
+      this.daveState.gateSend(false);
+    }
+  }
+
+  /** A new or lost websocket: frames wait until op 5 is confirmed on the next one. */
+  private closeSpeakingGate(): void {
+    this.speaking.reset();
+    this.daveState.gateSend(true);
   }
 
   // ---- timers ----
@@ -774,18 +797,19 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     this.heartbeat = undefined;
   }
 
-  private onHeartbeatTick(tracker: HeartbeatTracker): void {
+  /** Sends op 3 (returns its nonce) or, after too many missed ACKs, drops the websocket. */
+  private onHeartbeatTick(tracker: HeartbeatTracker): number | undefined {
     const socket = this.socket;
-    if (tracker !== this.heartbeat || socket === undefined) return;
+    if (tracker !== this.heartbeat || socket === undefined) return undefined;
     const tick = tracker.beat(Date.now(), socket.lastSeq);
     if (tick.action === 'send') {
-      this.send({ op: VoiceOpcode.Heartbeat, d: tick.data });
-      return;
+      return this.send({ op: VoiceOpcode.Heartbeat, d: tick.data }) ? tick.data.t : undefined;
     }
     // The connection is dead: drop it ourselves and resume (or fail during the handshake).
     this.debug(`${tick.missed} heartbeats without ACK: dropping the websocket`);
     socket.destroy();
     this.socket = undefined;
+    this.closeSpeakingGate();
     this.stopHeartbeat();
     this.clearHandshakeTimer();
     const error = new VoxcordError('GATEWAY_CLOSED', 'the voice server stopped acknowledging heartbeats', {
@@ -793,5 +817,6 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     });
     this.transition({ type: 'connectionLost', reason: error.message, error });
     this.resumeIfNeeded(socket);
+    return undefined;
   }
 }

@@ -11,7 +11,7 @@ import { FRAME_DURATION_MS, SILENCE_FRAMES_AT_END, SpeakingFlag } from '../proto
 import { VoxcordError, isVoxcordError } from '../errors.js';
 import { Interrupt } from '../util/interrupt.js';
 import type { MediaChannel } from '../media/media-engine.js';
-import { canPullNow, NOT_READY, pullIterator } from './frame-pull.js';
+import { canPullNow, NOT_READY, pumpIterator, ReadAhead } from './frame-pull.js';
 import type { NotReady } from './frame-pull.js';
 
 /** What the pump needs from the session (kept narrow so tests can fake it). */
@@ -114,6 +114,8 @@ class TransmitPump implements SessionTransmission {
   private unblock: Cancel | undefined;
   /** The channel this burst queues on (its `queued` counts our unsent frames). */
   private queueChannel: MediaChannel | undefined;
+  /** The source when it is read ahead (an async generator): frames taken from it, not queued yet. */
+  private ahead: ReadAhead<unknown> | undefined;
 
   constructor(
     private readonly link: TransmitLink,
@@ -131,7 +133,9 @@ class TransmitPump implements SessionTransmission {
 
   get framesUnsent(): number {
     if (this.stopped || this.released) return 0;
-    return (this.pending === undefined ? 0 : 1) + (this.queueChannel?.queued ?? 0);
+    return (
+      (this.pending === undefined ? 0 : 1) + (this.ahead?.buffered ?? 0) + (this.queueChannel?.queued ?? 0)
+    );
   }
 
   stop(): void {
@@ -146,11 +150,15 @@ class TransmitPump implements SessionTransmission {
     // The pump is suspended at an await: what it holds now is all it will ever have.
     const pending = this.pending;
     this.pending = undefined;
+    // Read ahead of the pending frame (ends the pump's wait for the source, if any).
+    const ahead = this.ahead?.takeAll() ?? Promise.resolve([]);
     this.kick();
     const queued = this.link.takeUnsent?.() ?? Promise.resolve([]);
-    return queued.then((frames) => {
+    return Promise.all([queued, ahead]).then(([frames, later]) => {
       this.frames = Math.max(0, this.frames - frames.length); // handed over, not sent
-      return pending === undefined ? frames : [...frames, pending];
+      const unsent = pending === undefined ? frames : [...frames, pending];
+      for (const item of later) if (item instanceof Uint8Array && item.byteLength > 0) unsent.push(item);
+      return unsent;
     });
   }
 
@@ -235,6 +243,7 @@ class TransmitPump implements SessionTransmission {
     if (this.options.after) await this.options.after.catch(() => undefined);
     const flags = this.options.speakingFlags ?? SpeakingFlag.Microphone;
     const it = iterate(this.source);
+    if (it instanceof ReadAhead) this.ahead = it;
     const pullNow = canPullNow(it) ? () => it.pullNow() : undefined;
     let spokenEpoch: number | undefined;
     let burstChannel: MediaChannel | undefined;
@@ -353,7 +362,7 @@ class TransmitPump implements SessionTransmission {
 /** The source's iterator (see frame-pull.ts); anything else yields one bad item that fails the pump. */
 function iterate(source: unknown): AsyncIterator<unknown> {
   return (
-    pullIterator(source) ?? {
+    pumpIterator(source) ?? {
       next: async () => {
         throw new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable');
       },

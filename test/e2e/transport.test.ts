@@ -100,11 +100,20 @@ describe('session survival', () => {
     expect(harness.server.participants(GUILD)[0]?.connected).toBe(true);
   });
 
-  it('resumes after the websocket drops mid-stream and the audio continues without loss', async () => {
+  /**
+   * Alice streams `count` numbered frames to Bob; the server drops her websocket (1006) as her
+   * source hands over frame `dropAt` (a source may be read ahead of the audio), or with
+   * `{ heard }`, once Bob has heard that many. Resolves once she has resumed and the burst ended.
+   */
+  async function streamThroughDrop(count: number, dropAt: number | { heard: number }) {
     const h = (harness = await startHarness());
     const alice = await h.join('1001');
     const bob = await h.join('1002');
     const received = collectFrom(bob, alice.ssrc!);
+    if (typeof dropAt !== 'number')
+      bob.on('rtp', () => {
+        if (received.length === dropAt.heard) h.server.closeClient('1001', GUILD, 1006);
+      });
     const statuses: VoiceSessionState['status'][] = [];
     alice.on('stateChange', (_old, next) => statuses.push(next.status));
     const resumed = new Promise<void>((resolve) =>
@@ -113,18 +122,23 @@ describe('session survival', () => {
       }),
     );
 
-    const frames = numberedFrames(100);
+    const frames = numberedFrames(count);
     let sent = 0;
     const transmission = alice.playOpus(
       (async function* () {
         for (const frame of frames) {
-          if (sent++ === 30) h.server.closeClient('1001', GUILD, 1006);
+          if (sent++ === dropAt) h.server.closeClient('1001', GUILD, 1006);
           yield frame;
         }
       })(),
     );
     await resumed;
     await transmission.finished;
+    return { h, alice, received, statuses, frames };
+  }
+
+  it('resumes after the websocket drops mid-stream and the audio continues without loss', async () => {
+    const { received, statuses, frames } = await streamThroughDrop(100, 30);
     await until(() => received.length >= frames.length + SILENCE_FRAMES_AT_END, 5_000, 'all frames');
 
     expect(statuses).toEqual(['resuming', 'ready']);
@@ -132,4 +146,28 @@ describe('session survival', () => {
       frames.map((_, i) => i & 0xff),
     );
   });
+
+  // No audio lost silently: a drop in the first frames of a burst can take the burst's op 5 with
+  // it (the server then drops the media: voice-gateway.md §5.7), and the session resumes meanwhile.
+  it.each([0, 1, 2, 40, { heard: 10 }])(
+    'hears every frame (or counts it) when the websocket drops at frame %j of a burst',
+    async (dropAt) => {
+      const { h, alice, received, frames } = await streamThroughDrop(50, dropAt);
+      const counted = (): number => Object.values(alice.sendStats.framesDropped).reduce((a, b) => a + b, 0);
+      const heard = (): number[] =>
+        received.filter((p) => p.payload.length === frames[0]!.length).map((p) => p.payload[2]!);
+      // Everything the sender sent has arrived once the trailing silence has.
+      await until(
+        () =>
+          received.filter((p) => p.payload.length === OPUS_SILENCE_FRAME.length).length >=
+          SILENCE_FRAMES_AT_END,
+        5_000,
+        'the trailing silence',
+      ).catch(() => undefined);
+
+      expect(heard().length + counted()).toBe(frames.length);
+      if (counted() === 0) expect(heard()).toEqual(frames.map((_, i) => i));
+      expect(h.server.sfuStats.dropped['no-speaking'] ?? 0).toBe(0);
+    },
+  );
 });

@@ -10,6 +10,7 @@ import type { EncryptionMode } from '../../src/protocol/constants.js';
 import { TypedEmitter } from '../../src/util/typed-emitter.js';
 import type {
   DiscoveredAddress,
+  FrameProtection,
   MediaChannel,
   MediaChannelEvents,
   MediaChannelOptions,
@@ -29,6 +30,8 @@ export class FakeChannel extends TypedEmitter<MediaChannelEvents> implements Med
   highWater = Number.POSITIVE_INFINITY;
   /** endBurst() emits 'burstEnd' on the next turn when true. */
   autoBurstEnd = true;
+  /** Absent unless a test installs it (then the session drives holds through it). */
+  setFrameProtection?: (protection: FrameProtection) => void;
   /** Shared ordered log, e.g. ['speaking:1', 'enqueue', ...]. */
   log: string[];
   private discovery: Promise<DiscoveredAddress>;

@@ -440,15 +440,19 @@ describe('VoiceSession DAVE wiring', () => {
   it('encrypts frames before the channel, drops them without a key, and counts both', async () => {
     const r = await connect(1);
     const e = r.endpoints[0]!;
-    await r.session.playOpus(
-      (async function* () {
-        yield Uint8Array.of(0xfc, 1);
-        e.noKey = true;
-        yield Uint8Array.of(0xfc, 2);
-        e.noKey = false;
-        yield Uint8Array.of(0xfc, 3);
-      })(),
-    ).finished;
+    // One frame per next() call, the key switched off for frame 2 only: a hand-written iterator
+    // (an async generator would be read ahead of the pump, before the key changes).
+    let n = 0;
+    const source: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<Uint8Array>> => {
+          n += 1;
+          e.noKey = n === 2;
+          return n <= 3 ? { done: false, value: Uint8Array.of(0xfc, n) } : { done: true, value: undefined };
+        },
+      }),
+    };
+    await r.session.playOpus(source).finished;
     const channel = r.engine.channels[0]!;
     expect(channel.enqueued.map((f) => [...f])).toEqual([
       [0xfc, 1, 0xfa, 0xfa],

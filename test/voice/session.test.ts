@@ -7,6 +7,7 @@ import type { VoiceSessionState } from '../../src/voice/session-state.js';
 import { VoxcordError, isVoxcordError } from '../../src/errors.js';
 import { FakeEngine, PushSource, ScriptedServer, sleep, until } from './fakes.js';
 import type { ServerConnection } from './fakes.js';
+import type { FrameProtection } from '../../src/media/media-engine.js';
 
 const CREDS = {
   serverId: '41771983423143937',
@@ -720,5 +721,83 @@ describe('VoiceSession lifecycle', () => {
     expect(() => new VoiceSession({ endpoint: 'x', ...CREDS, token: '', engine: new FakeEngine() })).toThrow(
       VoxcordError,
     );
+  });
+});
+
+describe('VoiceSession speaking gate (no media before the server has our op 5)', () => {
+  /** Records the frame protection the session asks the channel for (hold / plain). */
+  function recordProtection(h: Harness): string[] {
+    const modes: string[] = [];
+    h.engine.open = (channel) => {
+      channel.setFrameProtection = (p: FrameProtection) => void modes.push(p.mode);
+      return Promise.resolve(channel);
+    };
+    return modes;
+  }
+
+  it('holds the queue from the first op 5 until the ACK of the heartbeat sent right after it', async () => {
+    const h = create();
+    const modes = recordProtection(h);
+    const { conn } = await handshake(h, { interval: 60_000 });
+    conn.autoAck = false;
+    expect(modes).toEqual(['hold']);
+    const source = new PushSource();
+    const t = h.session.playOpus(source);
+    source.push(Uint8Array.of(0xfc, 1));
+    const speaking = await conn.waitFor(5);
+    const probe = await conn.waitFor(3, 5_000, speaking.index);
+    expect(probe.index).toBe(speaking.index + 1);
+    await sleep(50);
+    expect(modes).toEqual(['hold']); // no ACK yet: the frame waits in the engine
+    conn.send({ op: 6, d: { t: (probe.d as { t: number }).t } });
+    await until(() => modes.length === 2);
+    expect(modes).toEqual(['hold', 'plain']);
+
+    // Confirmed on this websocket: the next burst's op 5 goes without a probe or a hold.
+    source.end();
+    await t.finished;
+    const next = new PushSource();
+    const t2 = h.session.playOpus(next);
+    next.push(Uint8Array.of(0xfc, 2));
+    next.end();
+    await t2.finished;
+    expect(conn.ops().filter((op) => op === 5)).toHaveLength(3); // 1, 0, 1 (and 0 again after)
+    await sleep(20);
+    expect(conn.ops().filter((op) => op === 3)).toHaveLength(1);
+    expect(modes).toEqual(['hold', 'plain']);
+  });
+
+  it('holds while resuming, re-sends op 5 on op 9 mid-burst and lets the queue go after its ACK', async () => {
+    const h = create();
+    const modes = recordProtection(h);
+    const { conn } = await handshake(h, { interval: 60_000 });
+    const source = new PushSource();
+    const t = h.session.playOpus(source);
+    source.push(Uint8Array.of(0xfc, 1));
+    await until(() => modes.length === 2); // auto-ACKed probe: plain
+    conn.ws.terminate();
+    await entersState(h.session, 'resuming', 5_000);
+    expect(modes).toEqual(['hold', 'plain', 'hold']);
+
+    const second = await server.connection(1);
+    second.autoAck = false;
+    second.send({ op: 8, d: { heartbeat_interval: 60_000 } });
+    await second.waitFor(7);
+    second.send({ op: 9, d: null });
+    // No new frame from the source: the session itself sends op 5 for the frames it holds.
+    const speaking = await second.waitFor(5);
+    expect(speaking.d).toEqual({ speaking: 1, delay: 0, ssrc: 1234 });
+    const probe = await second.waitFor(3, 5_000, speaking.index);
+    await sleep(50);
+    expect(modes).toEqual(['hold', 'plain', 'hold']);
+    second.send({ op: 6, d: { t: (probe.d as { t: number }).t } });
+    await until(() => modes.length === 4);
+    expect(modes[3]).toBe('plain');
+    source.push(Uint8Array.of(0xfc, 2));
+    source.end();
+    await t.finished;
+    const stopped = await second.waitFor(5, 5_000, speaking.index + 1);
+    expect(stopped.d).toEqual({ speaking: 0, delay: 0, ssrc: 1234 }); // not 1 again for frame 2
+    expect(second.ops().filter((op) => op === 5)).toHaveLength(2);
   });
 });

@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { transmit } from '../../src/voice/transmit.js';
 import type { TransmitLink } from '../../src/voice/transmit.js';
-import { NOT_READY } from '../../src/voice/frame-pull.js';
+import { NOT_READY, pumpIterator, READ_AHEAD_ITEMS, ReadAhead } from '../../src/voice/frame-pull.js';
 import type { NotReady, SyncPullIterator } from '../../src/voice/frame-pull.js';
 import { RelaySource } from '../../src/gateway/playback.js';
 import { FrameFanout } from '../../src/player/fanout.js';
@@ -173,6 +173,134 @@ describe('transmit: synchronous frame pull', () => {
     t.stop();
     await t.finished;
     await until(() => stream.destroyed);
+  });
+});
+
+describe('transmit: an async generator is read ahead', () => {
+  it('frames it had ready are queued synchronously on drain, in order, none skipped', async () => {
+    const { channel, link } = setup();
+    channel.highWater = 4;
+    async function* gen(): AsyncGenerator<Uint8Array> {
+      for (let i = 1; i <= 40; i++) yield frame(i);
+    }
+    const t = transmit(link, gen());
+    await until(() => channel.enqueued.length === 4);
+    await new Promise((r) => setImmediate(r)); // the reads in flight settle meanwhile
+    channel.consume(4);
+    channel.emit('drain');
+    // Taken without a promise each: the pump's one wake-up queues all four (awaiting each frame
+    // from the generator takes several microtask turns per frame).
+    for (let i = 0; i < 4; i++) await Promise.resolve();
+    expect(ids(channel.enqueued)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (let sent = 8; sent < 40; sent += 4) {
+      await new Promise((r) => setImmediate(r));
+      channel.consume(4);
+      channel.emit('drain');
+    }
+    await t.finished;
+    expect(ids(channel.enqueued)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it("a generator's error comes after the frames it yielded before it", async () => {
+    const { channel, link } = setup();
+    async function* gen(): AsyncGenerator<Uint8Array> {
+      yield frame(1);
+      yield frame(2);
+      throw new Error('boom');
+    }
+    const err: unknown = await transmit(link, gen()).finished.catch((e: unknown) => e);
+    expect(ids(channel.enqueued)).toEqual([1, 2]);
+    expect(isVoxcordError(err, 'AUDIO_INPUT_ERROR')).toBe(true);
+  });
+
+  it('release() hands back the frames read ahead after the queued and pending ones: none lost, none twice', async () => {
+    const { channel, link } = setup();
+    channel.highWater = 3;
+    const taken: Uint8Array[] = [];
+    link.takeUnsent = async () => taken.splice(0);
+    channel.enqueue = (f: Uint8Array): boolean => {
+      taken.push(f);
+      return taken.length < 3;
+    };
+    let pulled = 0;
+    async function* gen(): AsyncGenerator<Uint8Array> {
+      for (let i = 1; i <= 100; i++) {
+        pulled = i;
+        yield frame(i);
+      }
+    }
+    const t = transmit(link, gen());
+    await until(() => taken.length === 3);
+    await new Promise((r) => setImmediate(r));
+    const back = await t.release();
+    await t.finished;
+    expect(pulled).toBeGreaterThan(4); // read ahead past the pending frame
+    expect(ids(back)).toEqual(Array.from({ length: back.length }, (_, i) => i + 1));
+    expect(back.length).toBeGreaterThanOrEqual(pulled - 1); // the generator's last yield may be unread
+  });
+
+  it('a live generator has one next() pending at most: stop() closes it after one more item, not 32', async () => {
+    const { channel, link } = setup();
+    channel.highWater = 2;
+    let produced = 0;
+    let closedAt = -1;
+    async function* live(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 10)); // audio in real time
+          yield frame(++produced);
+        }
+      } finally {
+        closedAt = produced;
+      }
+    }
+    const t = transmit(link, live());
+    await until(() => channel.enqueued.length === 2);
+    const producedAtStop = produced;
+    t.stop();
+    await t.finished;
+    await until(() => closedAt >= 0);
+    expect(closedAt).toBeLessThanOrEqual(producedAtStop + 1);
+  });
+
+  it('reads at most READ_AHEAD_ITEMS ahead, and only native async generators', async () => {
+    let calls = 0;
+    async function* gen(): AsyncGenerator<number> {
+      for (let i = 0; ; i++) {
+        calls++;
+        yield i;
+      }
+    }
+    const it = pumpIterator(gen()) as ReadAhead<number>;
+    expect(it).toBeInstanceOf(ReadAhead);
+    expect(it.pullNow()).toBe(NOT_READY);
+    await new Promise((r) => setImmediate(r));
+    expect(it.buffered).toBe(READ_AHEAD_ITEMS);
+    expect(calls).toBeLessThanOrEqual(READ_AHEAD_ITEMS + 1);
+    expect(it.pullNow()).toEqual({ done: false, value: 0 });
+    await it.return();
+    expect(it.pullNow()).toEqual({ done: true, value: undefined });
+
+    // A hand-written async iterator never gets a second next() before the first settled.
+    let inFlight = 0;
+    let most = 0;
+    const custom: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          most = Math.max(most, ++inFlight);
+          await new Promise((r) => setTimeout(r, 1));
+          inFlight--;
+          return { done: false, value: frame(1) };
+        },
+      }),
+    };
+    const { channel, link } = setup();
+    channel.highWater = 3;
+    const t = transmit(link, custom);
+    await until(() => channel.enqueued.length === 3);
+    t.stop();
+    await t.finished;
+    expect(most).toBe(1);
   });
 });
 
