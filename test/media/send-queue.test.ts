@@ -102,6 +102,32 @@ describe('SendQueue', () => {
     expect(wrong).toBe(0);
   });
 
+  it("a queue refilled from 'drain' keeps its bytes in order in a store of about its high-water bytes", () => {
+    // The worker engine's marks (25/15) and voice-sized frames (150-199 bytes): the refills wrap
+    // around the store's end while a frame is lent.
+    const sizeOf = (i: number): number => 150 + ((i * 37) % 50);
+    const bytesOf = (i: number): Uint8Array =>
+      Uint8Array.from({ length: sizeOf(i) }, (_, k) => (i * 31 + k) & 0xff);
+    let next = 0;
+    let q: SendQueue | undefined = undefined;
+    const fill = (): void => {
+      while (q!.enqueue(bytesOf(next++)));
+    };
+    q = new SendQueue({ drain: fill }, { highWaterMark: 25, lowWaterMark: 15 });
+    fill();
+    let wrong = 0;
+    let largest = 0;
+    for (let i = 0; i < 5000; i++) {
+      const frame = q.next()!.frame;
+      if (Buffer.compare(frame, bytesOf(i)) !== 0) wrong++;
+      largest = Math.max(largest, q.storeBytes);
+    }
+    expect(wrong).toBe(0);
+    // 25 frames of at most 199 bytes are 4975 bytes; a store that moves its bytes back to the
+    // start needed half again as much (8 KiB).
+    expect(largest).toBeLessThanOrEqual(6 * 1024);
+  });
+
   it("a producer that refills from 'drain' does not overwrite the frame being sent", () => {
     let q: SendQueue | undefined = undefined;
     let refill = 0;
