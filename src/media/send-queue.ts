@@ -57,9 +57,11 @@ export class SendQueue {
    */
   private readAt = 0;
   private writeAt = 0;
-  /** Frame starts and lengths, rings (a power of two long): `count` entries from `slotHead`. */
-  private starts = new Int32Array(0);
-  private lengths = new Int32Array(0);
+  /**
+   * Frame starts and lengths, a ring of slots (a power of two of them, start at 2i and length at
+   * 2i + 1; one array, so one buffer per queue): `count` entries from `slotHead`.
+   */
+  private slots = new Int32Array(0);
   private slotHead = 0;
   private count = 0;
   /**
@@ -107,10 +109,10 @@ export class SendQueue {
     }
     this.store.set(frame, at);
     this.writeAt = at + length;
-    if (this.count === this.lengths.length) this.growSlots();
-    const slot = (this.slotHead + this.count) & (this.lengths.length - 1);
-    this.starts[slot] = at;
-    this.lengths[slot] = length;
+    if (this.count === this.slots.length >> 1) this.growSlots();
+    const slot = 2 * ((this.slotHead + this.count) & this.mask);
+    this.slots[slot] = at;
+    this.slots[slot + 1] = length;
     this.count++;
     if (this.count >= this.highWaterMark) {
       this.needDrain = true;
@@ -135,11 +137,10 @@ export class SendQueue {
   private remove(copy: boolean): Uint8Array[] {
     const had = this.count;
     const taken: Uint8Array[] = [];
-    const mask = this.lengths.length - 1;
     for (let i = 0; copy && i < had; i++) {
-      const slot = (this.slotHead + i) & mask;
-      const at = this.starts[slot]!;
-      taken.push(this.store.slice(at, at + this.lengths[slot]!));
+      const slot = 2 * ((this.slotHead + i) & this.mask);
+      const at = this.slots[slot]!;
+      taken.push(this.store.slice(at, at + this.slots[slot + 1]!));
     }
     this.count = 0;
     this.slotHead = 0;
@@ -157,9 +158,9 @@ export class SendQueue {
     // A burst's silence tail is finished before newer frames go out, so 'burstEnd' always fires.
     if (this.silenceLeft === 0 && this.count > 0) {
       const before = this.count;
-      const length = this.lengths[this.slotHead]!;
-      this.readAt = this.starts[this.slotHead]!;
-      this.slotHead = (this.slotHead + 1) & (this.lengths.length - 1);
+      const length = this.slots[2 * this.slotHead + 1]!;
+      this.readAt = this.slots[2 * this.slotHead]!;
+      this.slotHead = (this.slotHead + 1) & this.mask;
       this.count--;
       // 'drain' may refill synchronously: the frame's bytes stay put (lent) until it returns.
       this.lent = length;
@@ -172,7 +173,7 @@ export class SendQueue {
       const at = this.readAt;
       const frame = new Uint8Array(this.store.buffer, at, length);
       if (this.count === 0) this.emptied();
-      else this.readAt = this.starts[this.slotHead]!;
+      else this.readAt = this.slots[2 * this.slotHead]!;
       return { frame, silence: false, endsBurst: false };
     }
     if (this.silenceLeft === 0 && this.burstRequested) {
@@ -202,8 +203,7 @@ export class SendQueue {
     this.writeAt = 0;
     this.slotHead = 0;
     this.store = EMPTY;
-    this.starts = new Int32Array(0);
-    this.lengths = new Int32Array(0);
+    this.slots = new Int32Array(0);
   }
 
   /** Nothing queued: the next frame goes to the store's start; a big store is let go. */
@@ -213,8 +213,7 @@ export class SendQueue {
     this.slotHead = 0;
     if (this.store.length > KEEP_STORE_BYTES) {
       this.store = EMPTY;
-      this.starts = new Int32Array(0);
-      this.lengths = new Int32Array(0);
+      this.slots = new Int32Array(0);
     }
   }
 
@@ -241,8 +240,8 @@ export class SendQueue {
    */
   private grow(length: number): void {
     let live = this.lent >= 0 ? this.lent : 0;
-    const mask = this.lengths.length - 1;
-    for (let i = 0; i < this.count; i++) live += this.lengths[(this.slotHead + i) & mask]!;
+    const mask = this.mask;
+    for (let i = 0; i < this.count; i++) live += this.slots[2 * ((this.slotHead + i) & mask) + 1]!;
     const needed = live + length;
     const size = Math.max(
       FIRST_STORE_BYTES,
@@ -256,29 +255,33 @@ export class SendQueue {
       at = this.lent;
     }
     for (let i = 0; i < this.count; i++) {
-      const slot = (this.slotHead + i) & mask;
-      const start = this.starts[slot]!;
-      const n = this.lengths[slot]!;
+      const slot = 2 * ((this.slotHead + i) & mask);
+      const start = this.slots[slot]!;
+      const n = this.slots[slot + 1]!;
       grown.set(old.subarray(start, start + n), at);
-      this.starts[slot] = at;
+      this.slots[slot] = at;
       at += n;
     }
     this.store = grown;
-    this.readAt = this.lent >= 0 || this.count === 0 ? 0 : this.starts[this.slotHead]!;
+    this.readAt = this.lent >= 0 || this.count === 0 ? 0 : this.slots[2 * this.slotHead]!;
     this.writeAt = at;
   }
 
+  /** slotHead's wrap-around mask (slots hold a power of two of frames). */
+  private get mask(): number {
+    return (this.slots.length >> 1) - 1;
+  }
+
   private growSlots(): void {
-    const size = Math.max(FIRST_SLOTS, this.lengths.length * 2);
-    const starts = new Int32Array(size);
-    const lengths = new Int32Array(size);
-    const mask = this.lengths.length - 1;
+    const capacity = Math.max(FIRST_SLOTS, this.slots.length);
+    const slots = new Int32Array(2 * capacity);
+    const mask = this.mask;
     for (let i = 0; i < this.count; i++) {
-      starts[i] = this.starts[(this.slotHead + i) & mask]!;
-      lengths[i] = this.lengths[(this.slotHead + i) & mask]!;
+      const slot = 2 * ((this.slotHead + i) & mask);
+      slots[2 * i] = this.slots[slot]!;
+      slots[2 * i + 1] = this.slots[slot + 1]!;
     }
-    this.starts = starts;
-    this.lengths = lengths;
+    this.slots = slots;
     this.slotHead = 0;
   }
 
