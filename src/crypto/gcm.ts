@@ -224,7 +224,6 @@ export class AesGcm {
   }
 
   readonly keyBytes: 16 | 32;
-  protected readonly rk: Int32Array;
   /** Counter blocks one by one ('rounds', 'unrolled'), or null with `batch` ('native', 'wasm'). */
   private readonly aes: CtrKeystream | null;
   private readonly batch: BatchKeystream | null;
@@ -237,10 +236,12 @@ export class AesGcm {
       throw new RangeError('AES-GCM key must be 16 or 32 bytes');
     }
     this.keyBytes = key.length;
-    this.rk = expandKey(key);
+    // Not kept as a field: the keystream (or the WebAssembly core's byte-swapped copy) holds what
+    // it needs, so a 'wasm' key does not keep a second schedule per key.
+    const rk = expandKey(key);
     const keystream = options.keystream ?? 'rounds';
     // H = AES_K(0^128)
-    const h = new AesBlock(this.rk);
+    const h = new AesBlock(rk);
     h.encrypt(0, 0, 0, 0);
     this.ghash = createGhash(
       keystream === 'wasm' ? 'byte' : (options.ghash ?? 'nibble'),
@@ -249,14 +250,14 @@ export class AesGcm {
       h.o2,
       h.o3,
     );
-    this.wasm = keystream === 'wasm' ? WasmGcm.create(this.rk, this.ghash.table) : null;
+    this.wasm = keystream === 'wasm' ? WasmGcm.create(rk, this.ghash.table) : null;
     this.batch = keystream === 'native' ? NativeEcbCtr.create(key) : null;
     this.aes =
       this.batch !== null || this.wasm !== null
         ? null
         : keystream === 'unrolled' || (keystream === 'wasm' && key.length === 16)
-          ? new Aes128CtrUnrolled(this.rk)
-          : new AesBlock(this.rk);
+          ? new Aes128CtrUnrolled(rk)
+          : new AesBlock(rk);
   }
 
   /**

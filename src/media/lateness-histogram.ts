@@ -23,10 +23,18 @@ export interface LatenessSummary {
 
 /** Buckets a new histogram holds (4 ms); it doubles up to all of them when a later send comes. */
 const FIRST_BUCKETS = 16;
+/** Below this, a channel counts in LATENESS_BUCKET_MS buckets; from it to 100 ms, in 1 ms ones. */
+const FINE_LIMIT_MS = 16;
+const FINE_BUCKETS = FINE_LIMIT_MS / LATENESS_BUCKET_MS;
+const COARSE_PER_MS = 1 / LATENESS_BUCKET_MS;
+/** The stored buckets: fine ones, coarse ones up to 100 ms, and the overflow. */
+const STORED_BUCKETS = FINE_BUCKETS + (BUCKETS - FINE_BUCKETS) / COARSE_PER_MS + 1;
 
 /**
  * One per channel: the counts cover only the buckets reached so far (64 bytes while sends stay
- * within 4 ms, the whole 1.6 KiB once one is 64 ms late), the rest read as zero.
+ * within 4 ms), the rest read as zero. Sends later than 16 ms are counted per whole ms (596 bytes
+ * once one is 64 ms late, against 1.6 KiB in 0.25 ms buckets): toJSON() puts such a bucket's count
+ * in the last 0.25 ms bucket it spans, so a percentile read from it never understates.
  */
 export class LatenessHistogram {
   private counts = new Uint32Array(FIRST_BUCKETS);
@@ -35,7 +43,10 @@ export class LatenessHistogram {
 
   record(lateMs: number): void {
     const ms = lateMs > 0 ? lateMs : 0;
-    const index = Math.min(BUCKETS, Math.floor(ms / LATENESS_BUCKET_MS));
+    const index =
+      ms < FINE_LIMIT_MS
+        ? Math.floor(ms / LATENESS_BUCKET_MS)
+        : Math.min(STORED_BUCKETS - 1, FINE_BUCKETS + Math.floor(ms - FINE_LIMIT_MS));
     if (index >= this.counts.length) this.grow(index);
     this.counts[index]!++;
     this.total++;
@@ -49,14 +60,18 @@ export class LatenessHistogram {
 
   toJSON(): LatenessData {
     const counts = new Array<number>(BUCKETS + 1).fill(0);
-    this.counts.forEach((c, i) => (counts[i] = c));
+    this.counts.forEach((c, i) => {
+      if (i < FINE_BUCKETS) counts[i] = c;
+      else if (i === STORED_BUCKETS - 1) counts[BUCKETS] = c;
+      else counts[FINE_BUCKETS + (i - FINE_BUCKETS + 1) * COARSE_PER_MS - 1] = c;
+    });
     return { bucketMs: LATENESS_BUCKET_MS, counts, count: this.total, maxMs: this.max };
   }
 
   private grow(index: number): void {
     let length = this.counts.length * 2;
     while (length <= index) length *= 2;
-    const grown = new Uint32Array(Math.min(BUCKETS + 1, length));
+    const grown = new Uint32Array(Math.min(STORED_BUCKETS, length));
     grown.set(this.counts);
     this.counts = grown;
   }

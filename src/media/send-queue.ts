@@ -28,29 +28,40 @@ export const DEFAULT_HIGH_WATER_MARK = 15;
 export const DEFAULT_LOW_WATER_MARK = 5;
 
 /** First size of a queue's byte store (allocated on the first frame; grows with what is queued). */
-const FIRST_STORE_BYTES = 2048;
+const FIRST_STORE_BYTES = 1024;
 /** Stores grow in steps of this many bytes. */
-const STORE_STEP_BYTES = 1024;
+const STORE_STEP_BYTES = 512;
 /** A store this big is let go once the queue empties (a burst of deep queueing does not stay). */
 const KEEP_STORE_BYTES = 64 * 1024;
 const FIRST_SLOTS = 16;
 const EMPTY = new Uint8Array(0);
 
 /**
- * Queued frames are copied into one byte store per queue (oldest first, back to back), not kept as
- * the caller's arrays: a frame that waits 300-500 ms must not pin the 32 KiB batch buffer it came
- * in (the worker engine), nor survive young-generation collections as one object per frame.
+ * Queued frames are copied into one byte store per queue, not kept as the caller's arrays: a frame
+ * that waits 300-500 ms must not pin the batch buffer it came in (the worker engine), nor survive
+ * young-generation collections as one object per frame. The store is a ring of whole frames (a
+ * frame that does not fit before the end goes to the start), so it needs only the queued bytes
+ * plus one frame, and a frame is never moved once written: a linear store that moves its bytes
+ * back to the start needs room to spare between moves (a 25-frame queue of 180-byte frames held
+ * 7 KiB; as a ring, 5.5 KiB).
  */
 export class SendQueue {
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
   private readonly silenceFrames: number;
-  /** Frame bytes: the queued frames lie back to back in [readAt, writeAt). */
   private store = EMPTY;
+  /**
+   * The oldest live frame's start (the one lent to the caller of next(), else the next queued one)
+   * and where the next frame would be written. The live bytes run from readAt to writeAt, through
+   * the store's end and on from 0 when writeAt <= readAt (wrapped).
+   */
   private readAt = 0;
   private writeAt = 0;
-  /** Frame lengths, a ring (a power of two long): `count` entries from `slotHead`. */
-  private lengths = new Int32Array(0);
+  /**
+   * Frame starts and lengths, a ring of slots (a power of two of them, start at 2i and length at
+   * 2i + 1; one array, so one buffer per queue): `count` entries from `slotHead`.
+   */
+  private slots = new Int32Array(0);
   private slotHead = 0;
   private count = 0;
   /**
@@ -91,11 +102,17 @@ export class SendQueue {
   /** Like Writable.write: the frame is always queued (copied); false means "wait for drain". */
   enqueue(frame: Uint8Array): boolean {
     const length = frame.length;
-    if (this.writeAt + length > this.store.length) this.makeRoom(length);
-    this.store.set(frame, this.writeAt);
-    this.writeAt += length;
-    if (this.count === this.lengths.length) this.growSlots();
-    this.lengths[(this.slotHead + this.count) & (this.lengths.length - 1)] = length;
+    let at = this.placeFor(length);
+    if (at < 0) {
+      this.grow(length);
+      at = this.writeAt;
+    }
+    this.store.set(frame, at);
+    this.writeAt = at + length;
+    if (this.count === this.slots.length >> 1) this.growSlots();
+    const slot = 2 * ((this.slotHead + this.count) & this.mask);
+    this.slots[slot] = at;
+    this.slots[slot + 1] = length;
     this.count++;
     if (this.count >= this.highWaterMark) {
       this.needDrain = true;
@@ -120,16 +137,15 @@ export class SendQueue {
   private remove(copy: boolean): Uint8Array[] {
     const had = this.count;
     const taken: Uint8Array[] = [];
-    let at = this.readAt + Math.max(0, this.lent);
     for (let i = 0; copy && i < had; i++) {
-      const length = this.lengths[(this.slotHead + i) & (this.lengths.length - 1)]!;
-      taken.push(this.store.slice(at, at + length));
-      at += length;
+      const slot = 2 * ((this.slotHead + i) & this.mask);
+      const at = this.slots[slot]!;
+      taken.push(this.store.slice(at, at + this.slots[slot + 1]!));
     }
     this.count = 0;
     this.slotHead = 0;
-    this.writeAt = this.readAt + Math.max(0, this.lent);
     if (this.lent < 0) this.emptied();
+    else this.writeAt = this.readAt + this.lent;
     if (had > 0) this.maybeDrain(had);
     return taken;
   }
@@ -142,21 +158,22 @@ export class SendQueue {
     // A burst's silence tail is finished before newer frames go out, so 'burstEnd' always fires.
     if (this.silenceLeft === 0 && this.count > 0) {
       const before = this.count;
-      const length = this.lengths[this.slotHead]!;
-      this.slotHead = (this.slotHead + 1) & (this.lengths.length - 1);
+      const length = this.slots[2 * this.slotHead + 1]!;
+      this.readAt = this.slots[2 * this.slotHead]!;
+      this.slotHead = (this.slotHead + 1) & this.mask;
       this.count--;
       // 'drain' may refill synchronously: the frame's bytes stay put (lent) until it returns.
       this.lent = length;
-      let at = this.readAt;
       try {
         this.maybeDrain(before);
       } finally {
         this.lent = -1;
-        at = this.readAt;
-        this.readAt = at + length;
       }
+      // A store that grew in the listener moved the lent frame to readAt.
+      const at = this.readAt;
       const frame = new Uint8Array(this.store.buffer, at, length);
       if (this.count === 0) this.emptied();
+      else this.readAt = this.slots[2 * this.slotHead]!;
       return { frame, silence: false, endsBurst: false };
     }
     if (this.silenceLeft === 0 && this.burstRequested) {
@@ -186,7 +203,7 @@ export class SendQueue {
     this.writeAt = 0;
     this.slotHead = 0;
     this.store = EMPTY;
-    this.lengths = new Int32Array(0);
+    this.slots = new Int32Array(0);
   }
 
   /** Nothing queued: the next frame goes to the store's start; a big store is let go. */
@@ -196,38 +213,75 @@ export class SendQueue {
     this.slotHead = 0;
     if (this.store.length > KEEP_STORE_BYTES) {
       this.store = EMPTY;
-      this.lengths = new Int32Array(0);
+      this.slots = new Int32Array(0);
     }
+  }
+
+  /** Where a frame of `length` bytes fits in the store as it is (without touching live bytes), or -1. */
+  private placeFor(length: number): number {
+    const live = this.count > 0 || this.lent >= 0;
+    if (!live) {
+      this.readAt = 0;
+      this.writeAt = 0;
+      return length <= this.store.length ? 0 : -1;
+    }
+    const readAt = this.readAt;
+    const writeAt = this.writeAt;
+    // Wrapped (writeAt <= readAt with frames live): only the gap up to the oldest frame is free.
+    if (writeAt <= readAt) return writeAt + length <= readAt ? writeAt : -1;
+    if (writeAt + length <= this.store.length) return writeAt;
+    return length <= readAt ? 0 : -1;
   }
 
   /**
-   * Room for `length` more bytes: the live bytes (queued, and a lent frame) move to the store's
-   * start, into a store half again as big as they are when they would fill more than three
-   * quarters of it (so a move comes after at least a quarter of the store was written).
+   * A larger store for the live frames and `length` more bytes: the live frames (a lent one first)
+   * are copied to its start in order, with an eighth of the bytes to spare (rounded up to
+   * STORE_STEP_BYTES), so a queue that stays at its high-water mark does not grow again.
    */
-  private makeRoom(length: number): void {
-    const live = this.writeAt - this.readAt;
+  private grow(length: number): void {
+    let live = this.lent >= 0 ? this.lent : 0;
+    const mask = this.mask;
+    for (let i = 0; i < this.count; i++) live += this.slots[2 * ((this.slotHead + i) & mask) + 1]!;
     const needed = live + length;
-    if (needed * 4 > this.store.length * 3) {
-      const size = Math.max(
-        FIRST_STORE_BYTES,
-        Math.ceil((needed * 1.5) / STORE_STEP_BYTES) * STORE_STEP_BYTES,
-      );
-      const grown = new Uint8Array(size);
-      if (live > 0) grown.set(this.store.subarray(this.readAt, this.writeAt), 0);
-      this.store = grown;
-    } else if (live > 0) {
-      this.store.copyWithin(0, this.readAt, this.writeAt);
+    const size = Math.max(
+      FIRST_STORE_BYTES,
+      Math.ceil((needed + (needed >> 3)) / STORE_STEP_BYTES) * STORE_STEP_BYTES,
+    );
+    const old = this.store;
+    const grown = new Uint8Array(size);
+    let at = 0;
+    if (this.lent >= 0) {
+      grown.set(old.subarray(this.readAt, this.readAt + this.lent), 0);
+      at = this.lent;
     }
-    this.readAt = 0;
-    this.writeAt = live;
+    for (let i = 0; i < this.count; i++) {
+      const slot = 2 * ((this.slotHead + i) & mask);
+      const start = this.slots[slot]!;
+      const n = this.slots[slot + 1]!;
+      grown.set(old.subarray(start, start + n), at);
+      this.slots[slot] = at;
+      at += n;
+    }
+    this.store = grown;
+    this.readAt = this.lent >= 0 || this.count === 0 ? 0 : this.slots[2 * this.slotHead]!;
+    this.writeAt = at;
+  }
+
+  /** slotHead's wrap-around mask (slots hold a power of two of frames). */
+  private get mask(): number {
+    return (this.slots.length >> 1) - 1;
   }
 
   private growSlots(): void {
-    const grown = new Int32Array(Math.max(FIRST_SLOTS, this.lengths.length * 2));
-    for (let i = 0; i < this.count; i++)
-      grown[i] = this.lengths[(this.slotHead + i) & (this.lengths.length - 1)]!;
-    this.lengths = grown;
+    const capacity = Math.max(FIRST_SLOTS, this.slots.length);
+    const slots = new Int32Array(2 * capacity);
+    const mask = this.mask;
+    for (let i = 0; i < this.count; i++) {
+      const slot = 2 * ((this.slotHead + i) & mask);
+      slots[2 * i] = this.slots[slot]!;
+      slots[2 * i + 1] = this.slots[slot + 1]!;
+    }
+    this.slots = slots;
     this.slotHead = 0;
   }
 

@@ -136,11 +136,26 @@ class JsAesGcm implements TransportCipher {
   readonly mode = EncryptionMode.AesGcm;
   readonly backend = 'js';
   readonly #gcm: AesGcm;
-  readonly #large: NodeAesGcm;
+  /**
+   * node:crypto for payloads above JS_AES_GCM_MAX_PAYLOAD, made on the first one (voice frames never
+   * are: no KeyObject and its native key copy per connection for a path that is not taken).
+   */
+  #large: NodeAesGcm | undefined;
+  /** A copy of the key until #large is made (the GCM core keeps only its schedule). */
+  #key: Uint8Array | undefined;
 
   constructor(key: Uint8Array, keystream: GcmKeystream = 'wasm') {
-    this.#large = new NodeAesGcm(key);
     this.#gcm = new AesGcm(key, { ghash: 'byte', keystream });
+    this.#key = Uint8Array.from(key);
+  }
+
+  #largeCipher(): NodeAesGcm {
+    if (this.#large === undefined) {
+      this.#large = new NodeAesGcm(this.#key!);
+      this.#key!.fill(0);
+      this.#key = undefined;
+    }
+    return this.#large;
   }
 
   seal(header: Uint8Array, payload: Uint8Array, counter: number): Buffer {
@@ -148,7 +163,7 @@ class JsAesGcm implements TransportCipher {
   }
 
   sealInPlace(datagram: Uint8Array, h: number, p: number, counter: number): number {
-    if (p > JS_AES_GCM_MAX_PAYLOAD) return this.#large.sealInPlace(datagram, h, p, counter);
+    if (p > JS_AES_GCM_MAX_PAYLOAD) return this.#largeCipher().sealInPlace(datagram, h, p, counter);
     const c = counter >>> 0;
     // IV = counter ‖ 0×8; AAD = the header; the payload is encrypted where it lies.
     this.#gcm.encrypt(c, 0, 0, datagram, 0, h, datagram, h, p, datagram, h, h + p);
@@ -160,7 +175,7 @@ class JsAesGcm implements TransportCipher {
     if (!framingOk(packet, headerLength)) return null;
     const end = packet.length;
     const length = end - headerLength - OVERHEAD;
-    if (length > JS_AES_GCM_MAX_PAYLOAD) return this.#large.open(packet, headerLength);
+    if (length > JS_AES_GCM_MAX_PAYLOAD) return this.#largeCipher().open(packet, headerLength);
     const pt = Buffer.allocUnsafe(length);
     const ok = this.#gcm.decrypt(
       readBe32(packet, end - 4),

@@ -31,7 +31,8 @@ describe('lateness histogram', () => {
     expect(h.countBytes).toBe(128);
     h.record(99.9); // bucket 399
     h.record(1_000); // overflow bucket 400
-    expect(h.countBytes).toBe(401 * 4);
+    // 0.25 ms buckets up to 16 ms, 1 ms ones from there to 100, the overflow: 149 counts.
+    expect(h.countBytes).toBe(149 * 4);
     const data = h.toJSON();
     expect(data.counts).toHaveLength(401);
     expect(data.counts[4]).toBe(10);
@@ -40,5 +41,21 @@ describe('lateness histogram', () => {
     expect(data.counts[400]).toBe(1);
     expect(data.counts.reduce((a, b) => a + b, 0)).toBe(13);
     expect(summarizeLateness([data])).toEqual({ count: 13, p50Ms: 1.25, p99Ms: 1_000, maxMs: 1_000 });
+  });
+
+  it('counts sends later than 16 ms per ms, read at the upper edge (never understated)', () => {
+    const h = new LatenessHistogram();
+    h.record(15.9); // the last 0.25 ms bucket
+    h.record(16); // [16, 17) ms: read as 17
+    h.record(27.01); // [27, 28) ms: read as 28
+    h.record(27.99);
+    const data = h.toJSON();
+    expect(data.counts[63]).toBe(1);
+    expect(data.counts[67]).toBe(1);
+    expect(data.counts[111]).toBe(2);
+    expect(data.counts.reduce((a, b) => a + b, 0)).toBe(4);
+    const merged = summarizeLateness([data, data]);
+    expect(merged.p50Ms).toBe(17);
+    expect(merged.p99Ms).toBe(27.99); // the upper edge (28), capped at the exact max
   });
 });

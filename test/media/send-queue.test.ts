@@ -102,6 +102,103 @@ describe('SendQueue', () => {
     expect(wrong).toBe(0);
   });
 
+  it("a queue refilled from 'drain' keeps its bytes in order in a store of about its high-water bytes", () => {
+    // The worker engine's marks (25/15) and voice-sized frames (150-199 bytes): the refills wrap
+    // around the store's end while a frame is lent.
+    const sizeOf = (i: number): number => 150 + ((i * 37) % 50);
+    const bytesOf = (i: number): Uint8Array =>
+      Uint8Array.from({ length: sizeOf(i) }, (_, k) => (i * 31 + k) & 0xff);
+    let next = 0;
+    let q: SendQueue | undefined = undefined;
+    const fill = (): void => {
+      while (q!.enqueue(bytesOf(next++)));
+    };
+    q = new SendQueue({ drain: fill }, { highWaterMark: 25, lowWaterMark: 15 });
+    fill();
+    let wrong = 0;
+    let largest = 0;
+    for (let i = 0; i < 5000; i++) {
+      const frame = q.next()!.frame;
+      if (Buffer.compare(frame, bytesOf(i)) !== 0) wrong++;
+      largest = Math.max(largest, q.storeBytes);
+    }
+    expect(wrong).toBe(0);
+    // 25 frames of at most 199 bytes are 4975 bytes; a store that moves its bytes back to the
+    // start needed half again as much (8 KiB).
+    expect(largest).toBeLessThanOrEqual(6 * 1024);
+  });
+
+  it("matches a plain list over random enqueues, sends, takes and clears (also from 'drain')", () => {
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    let nextId = 0;
+    // A frame carries its id in its first 4 bytes and bytes derived from it after them.
+    const frameOf = (length: number): Uint8Array => {
+      const id = nextId++;
+      const f = Uint8Array.from({ length: length + 4 }, (_, i) => (id + i) & 0xff);
+      new DataView(f.buffer).setUint32(0, id);
+      return f;
+    };
+    const isFrame = (f: Uint8Array, id: number): boolean =>
+      f.length >= 4 &&
+      new DataView(f.buffer, f.byteOffset).getUint32(0) === id &&
+      f.subarray(4).every((b, i) => b === ((id + i + 4) & 0xff));
+    let bad = 0;
+    for (let trial = 0; trial < 40; trial++) {
+      const model: number[] = [];
+      let inNext = false;
+      let q: SendQueue | undefined = undefined;
+      const add = (): void => {
+        const r = random();
+        const f = frameOf(
+          r < 0.05 ? 0 : r < 0.1 ? Math.floor(random() * 1500) : 100 + Math.floor(random() * 120),
+        );
+        model.push(nextId - 1);
+        q!.enqueue(f);
+      };
+      const takeAll = (): void => {
+        // The frame next() is handing out is no longer queued.
+        const expected = model.splice(inNext ? 1 : 0);
+        const taken = q!.take();
+        if (taken.length !== expected.length || taken.some((f, i) => !isFrame(f, expected[i]!))) bad++;
+      };
+      q = new SendQueue(
+        {
+          drain: () => {
+            const r = random();
+            if (r < 0.6) for (let k = Math.floor(random() * 12); k > 0; k--) add();
+            else if (r < 0.7) takeAll();
+            else if (r < 0.75) {
+              model.splice(inNext ? 1 : 0);
+              q!.clear();
+            }
+          },
+        },
+        { highWaterMark: 1 + Math.floor(random() * 30), lowWaterMark: Math.floor(random() * 20) },
+      );
+      for (let step = 0; step < 1500; step++) {
+        const r = random();
+        if (r < 0.45) add();
+        else if (r < 0.9) {
+          const expected = model[0];
+          inNext = true;
+          const item = q.next();
+          inNext = false;
+          if (item !== undefined && !item.silence) {
+            model.shift();
+            if (!isFrame(item.frame, expected!)) bad++;
+          } else if (item === undefined && model.length > 0) bad++;
+        } else if (r < 0.93) takeAll();
+        else if (r < 0.95) {
+          model.splice(0);
+          q.clear();
+        } else if (r < 0.98) q.endBurst();
+        if (q.length !== model.length) bad++;
+      }
+    }
+    expect(bad).toBe(0);
+  });
+
   it("a producer that refills from 'drain' does not overwrite the frame being sent", () => {
     let q: SendQueue | undefined = undefined;
     let refill = 0;

@@ -202,6 +202,20 @@ describe('js and node AES-256-GCM backends interoperate', () => {
     }
   });
 
+  it("makes its node:crypto fallback from its own copy of the key (the caller's array may change)", () => {
+    const key = randomBytes(32);
+    const viaNode = createTransportCipher(EncryptionMode.AesGcm, key, { backend: 'node' });
+    const mine = Uint8Array.from(key);
+    const viaJs = createTransportCipher(EncryptionMode.AesGcm, mine, { backend: 'js' });
+    mine.fill(0); // e.g. a session that wipes the key it handed over
+    for (const size of [120, JS_AES_GCM_MAX_PAYLOAD + 1, 1275, 120]) {
+      const payload = randomBytes(size);
+      const sealed = viaJs.seal(HEADER, payload, size);
+      expect(sealed.equals(viaNode.seal(HEADER, payload, size))).toBe(true);
+      expect(viaJs.open(sealed, HEADER.length)?.equals(payload)).toBe(true);
+    }
+  });
+
   it.each(['rounds', 'native', 'wasm'] as const)(
     "gives the same packets with the GCM core's '%s' keystream as with node:crypto",
     (keystream) => {
