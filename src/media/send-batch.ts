@@ -166,3 +166,136 @@ export function readDequeueReports(
     visit(id, dequeued, sent);
   }
 }
+
+/**
+ * Main → worker, frames through shared memory: a ring in a SharedArrayBuffer, so refilling the
+ * queues costs no message, no copy into a transferred buffer and no wake-up of the worker (which
+ * reads the ring when its clock wakes, before sending, and before each command batch).
+ *
+ * Layout: Int32 words [written, read, batches posted, unused], then RING_DATA_OFFSET onwards the
+ * ring's bytes. `written` / `read` are byte positions modulo 2^32 (the ring's size divides it);
+ * a record starts at an 8-byte boundary: Uint32 [channel id, frame length], then the frame.
+ * A record that does not fit before the ring's end leaves a SKIP word there and starts at 0.
+ *
+ * Order with the commands (which still travel in batches): the main side writes a frame into the
+ * ring only while no command batch is open (frames that come after a command in the same turn go
+ * in the batch, after it), and stores `batches posted` right after each postMessage. A batch
+ * carries the ring's `written` position at its posting (`ringAt`): the worker drains up to it
+ * before applying the batch. Between batches, the worker drains to `written` only while it has
+ * handled every batch posted (read `written` first: a frame written after a batch was posted is
+ * then never taken before that batch's commands).
+ */
+const RING_WRITTEN = 0;
+const RING_READ = 1;
+const RING_POSTED = 2;
+export const RING_DATA_OFFSET = 16;
+const RING_RECORD_HEAD = 8;
+const RING_SKIP = 0xffffffff;
+
+/** Main side of the frame ring. */
+export class FrameRingWriter {
+  readonly buffer: SharedArrayBuffer;
+  private readonly counters: Int32Array;
+  private readonly words: Uint32Array;
+  private readonly bytes: Uint8Array;
+  private readonly size: number;
+  private written = 0;
+  private posted = 0;
+
+  /** `size`: the ring's bytes, a power of two (at least 64). */
+  constructor(size: number) {
+    if (size < 64 || (size & (size - 1)) !== 0) throw new RangeError('ring size must be a power of two');
+    this.size = size;
+    this.buffer = new SharedArrayBuffer(RING_DATA_OFFSET + size);
+    this.counters = new Int32Array(this.buffer, 0, 4);
+    this.words = new Uint32Array(this.buffer, RING_DATA_OFFSET, size >>> 2);
+    this.bytes = new Uint8Array(this.buffer, RING_DATA_OFFSET, size);
+  }
+
+  /** Where the next record goes (a batch posted now carries it as its `ringAt`). */
+  get position(): number {
+    return this.written;
+  }
+
+  /** Appends a frame of channel `id`; false when the ring has no room for it now (or ever). */
+  write(id: number, frame: Uint8Array): boolean {
+    const length = frame.length;
+    const need = RING_RECORD_HEAD + ((length + 7) & ~7);
+    const size = this.size;
+    if (need > size >>> 2) return false;
+    let at = this.written;
+    let offset = at & (size - 1);
+    const tail = size - offset;
+    const used = (at - (Atomics.load(this.counters, RING_READ) >>> 0)) >>> 0;
+    if (used + need + (tail < need ? tail : 0) > size) return false;
+    if (tail < need) {
+      this.words[offset >>> 2] = RING_SKIP;
+      at = (at + tail) >>> 0;
+      offset = 0;
+    }
+    this.words[offset >>> 2] = id;
+    this.words[(offset >>> 2) + 1] = length;
+    this.bytes.set(frame, offset + RING_RECORD_HEAD);
+    this.written = (at + need) >>> 0;
+    Atomics.store(this.counters, RING_WRITTEN, this.written | 0);
+    return true;
+  }
+
+  /** A command batch was just posted (call right after postMessage, before the next write). */
+  batchPosted(): void {
+    this.posted = (this.posted + 1) | 0;
+    Atomics.store(this.counters, RING_POSTED, this.posted);
+  }
+}
+
+/** Worker side of the frame ring. */
+export class FrameRingReader {
+  private readonly counters: Int32Array;
+  private readonly words: Uint32Array;
+  private readonly size: number;
+  private readonly data: SharedArrayBuffer;
+  private read = 0;
+  /** Command batches handled so far. */
+  private handled = 0;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.data = buffer;
+    this.size = buffer.byteLength - RING_DATA_OFFSET;
+    this.counters = new Int32Array(buffer, 0, 4);
+    this.words = new Uint32Array(buffer, RING_DATA_OFFSET, this.size >>> 2);
+  }
+
+  /** Between batches: every frame written so far, unless a batch posted before some of them is still on its way. */
+  drain(visit: (id: number, frame: Uint8Array) => void): void {
+    const written = Atomics.load(this.counters, RING_WRITTEN) >>> 0;
+    if (Atomics.load(this.counters, RING_POSTED) !== this.handled) return;
+    this.drainTo(written, visit);
+  }
+
+  /** Before a batch is applied: the frames written before it was posted. Count the batch with batchHandled(). */
+  drainTo(end: number, visit: (id: number, frame: Uint8Array) => void): void {
+    const size = this.size;
+    const words = this.words;
+    let at = this.read;
+    // A position behind ours (never, from a well-behaved writer) must not run the ring round.
+    if (((end >>> 0) - at) >>> 0 > size) return;
+    while (at !== end >>> 0) {
+      const offset = at & (size - 1);
+      const id = words[offset >>> 2]!;
+      if (id === RING_SKIP) {
+        at = (at + size - offset) >>> 0;
+        continue;
+      }
+      const length = words[(offset >>> 2) + 1]!;
+      if (length > size - offset - RING_RECORD_HEAD) break; // malformed: stop
+      visit(id, new Uint8Array(this.data, RING_DATA_OFFSET + offset + RING_RECORD_HEAD, length));
+      at = (at + RING_RECORD_HEAD + ((length + 7) & ~7)) >>> 0;
+    }
+    this.read = at;
+    Atomics.store(this.counters, RING_READ, at | 0);
+  }
+
+  batchHandled(): void {
+    this.handled = (this.handled + 1) | 0;
+  }
+}
