@@ -297,8 +297,6 @@ export interface PacingClockOptions extends SchedulerOptions {
   earlyMs?: number;
   /** Most ticks delivered in one wake-up before yielding to I/O (catch-up only). Default 200. */
   maxTicksPerRun?: number;
-  /** Called at each wake-up before any tick is delivered (the worker takes the frames in its ring). */
-  beforeRun?: () => void;
   /** Called after each wake-up that delivered ticks, with the running counts (the worker publishes them). */
   afterRun?: (ticksDelivered: number, lateTicks: number) => void;
   /**
@@ -336,7 +334,6 @@ export class PacingClock {
   private ticksDelivered = 0;
   private listenerErrors = 0;
   private lateTicks = 0;
-  private readonly beforeRun: (() => void) | undefined;
   private readonly afterRun: ((ticksDelivered: number, lateTicks: number) => void) | undefined;
   private timerWakeups = 0;
   private immediateWakeups = 0;
@@ -358,7 +355,6 @@ export class PacingClock {
     this.periodMs = this.scheduler.periodMs;
     this.earlyMs = Math.max(0, options.earlyMs ?? 1);
     this.maxTicksPerRun = Math.max(1, options.maxTicksPerRun ?? 200);
-    this.beforeRun = options.beforeRun;
     this.afterRun = options.afterRun;
   }
 
@@ -437,7 +433,6 @@ export class PacingClock {
     this.running = true;
     const before = this.ticksDelivered;
     try {
-      this.beforeRun?.();
       const scheduler = this.scheduler;
       for (let i = 0; i < this.maxTicksPerRun; i++) {
         const now = this.timers.now();

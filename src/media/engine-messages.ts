@@ -48,8 +48,6 @@ export interface CommandBatch {
   cmds: WorkerCommand[];
   /** Every frame of the batch and its run index (send-batch.ts; transferred, not cloned); absent when there is none. */
   frames?: FrameBatch;
-  /** The frame ring's write position when the batch was posted: the worker takes the ring's frames up to it first (send-batch.ts). */
-  ringAt?: number;
 }
 
 /** The frames of a command batch, back to back, and their run index (layout: send-batch.ts). */
@@ -120,8 +118,6 @@ export interface WorkerData {
    * [ticks delivered, ticks started more than LATE_TICK_MS late] (read without a message).
    */
   clockCounts?: SharedArrayBuffer;
-  /** The frame ring, main → worker (send-batch.ts FrameRingWriter); absent: frames come in batches only. */
-  frameRing?: SharedArrayBuffer;
   /**
    * Cycle 0 of the worker's clock, wall time (performance.timeOrigin + performance.now() ms): the
    * engine staggers its workers' phases (shard-policy.ts shardClockOffsetMs).

@@ -18,7 +18,7 @@ import type {
 } from './engine-messages.js';
 import { openUdpChannel } from './udp-channel.js';
 import { RtpBatchWriter } from './rtp-batch.js';
-import { DequeueReportWriter, FrameBatchReader, FrameRingReader } from './send-batch.js';
+import { DequeueReportWriter, FrameBatchReader } from './send-batch.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
 interface Hosted {
@@ -44,12 +44,9 @@ const reportBelow = data?.lowWaterMark ?? 0;
  */
 const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
 const clockCounts = data?.clockCounts === undefined ? undefined : new Uint32Array(data.clockCounts);
-/** Frames from the main thread without a message (send-batch.ts), taken at each clock wake-up and before each batch. */
-const ring = data?.frameRing === undefined ? undefined : new FrameRingReader(data.frameRing);
 // Fill-first buckets: up to 50 channels are all sent in one wake-up per 20 ms (see clock.ts).
 const clock = new PacingClock({
   slotsPerBucket: ENGINE_SLOTS_PER_BUCKET,
-  ...(ring === undefined ? {} : { beforeRun: () => ring.drain(enqueueFrame) }),
   ...(data?.clockEpoch === undefined ? {} : { epoch: data.clockEpoch - performance.timeOrigin }),
   // The main side reads these to judge whether this worker keeps up (shard-policy.ts).
   ...(clockCounts === undefined
@@ -384,14 +381,8 @@ function replyTaken(req: number, frames: Uint8Array[], sent: SendCounts): void {
 }
 
 port.on('message', (msg: CommandBatch) => {
-  // The ring's frames written before this batch come before its commands.
-  if (ring !== undefined && msg.ringAt !== undefined) ring.drainTo(msg.ringAt, enqueueFrame);
   const frames = msg.frames === undefined ? undefined : new FrameBatchReader(msg.frames);
   for (const cmd of msg.cmds) apply(cmd, frames);
-  if (ring !== undefined) {
-    ring.batchHandled();
-    ring.drain(enqueueFrame);
-  }
 });
 
 const ready: WorkerToMain = { t: 'ready', timeOrigin: performance.timeOrigin };

@@ -31,7 +31,7 @@ import type {
 } from './engine-messages.js';
 import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
 import { readRtpBatch } from './rtp-batch.js';
-import { FrameBatchWriter, FrameRingWriter, readDequeueReports } from './send-batch.js';
+import { FrameBatchWriter, readDequeueReports } from './send-batch.js';
 import type { PacingClockStats } from './clock.js';
 import { isOverloaded, placeChannel, shardClockOffsetMs, shardPolicy } from './shard-policy.js';
 import type { ShardPolicy } from './shard-policy.js';
@@ -58,11 +58,6 @@ export const WORKER_HIGH_WATER_MARK = 25;
 export const WORKER_LOW_WATER_MARK = 15;
 /** Packed frame bytes per message, at most (the worker copies frames out: no queued frame pins one). */
 const BATCH_DATA_BYTES = 32 * 1024;
-/**
- * Bytes of each worker's frame ring (send-batch.ts): at N = 1000 over two workers, a refill round
- * of every channel is ~15 frames x 500 channels; what does not fit goes in a batch as before.
- */
-const FRAME_RING_BYTES = 256 * 1024;
 
 export interface WorkerEngineOptions {
   channel?: ChannelTuning;
@@ -237,8 +232,6 @@ class WorkerShard {
   private batch: WorkerCommand[] = [];
   /** Frames of the current batch, packed in runs (send-batch.ts). */
   private readonly frames = new FrameBatchWriter(BATCH_DATA_BYTES);
-  /** Frames go here, without a message, while no batch is open (send-batch.ts FrameRingWriter). */
-  private readonly ring = new FrameRingWriter(FRAME_RING_BYTES);
   /** The batch's last command, when it is the frames marker the open run belongs to. */
   private framesCmd: Extract<WorkerCommand, { t: 'frames' }> | undefined;
   private flushQueued = false;
@@ -270,7 +263,6 @@ class WorkerShard {
       tuning: host.tuning,
       lowWaterMark: host.lowWaterMark,
       clockCounts: this.clockCounts.buffer,
-      frameRing: this.ring.buffer,
       clockEpoch,
     });
     this.updateRef();
@@ -366,9 +358,6 @@ class WorkerShard {
    */
   frame(id: number, frame: Uint8Array): void {
     if (this.dead) return;
-    // Through the ring unless a batch is open (a command queued this turn, or the ring was full):
-    // then after it, in the batch, so nothing overtakes a command.
-    if (this.batch.length === 0 && this.ring.write(id, frame)) return;
     if (!this.frames.fits(frame.length)) this.flush();
     const opened = this.frames.add(id, frame);
     if (this.framesCmd === undefined) {
@@ -414,7 +403,7 @@ class WorkerShard {
   private flush(): void {
     this.flushQueued = false;
     if (this.batch.length === 0 || this.dead) return;
-    const message: CommandBatch = { t: 'batch', cmds: this.batch, ringAt: this.ring.position };
+    const message: CommandBatch = { t: 'batch', cmds: this.batch };
     this.batch = [];
     this.framesCmd = undefined;
     // Exact-size copies go (transferred); the scratch buffers stay for the next batch.
@@ -425,7 +414,6 @@ class WorkerShard {
     } else {
       this.worker.postMessage(message);
     }
-    this.ring.batchPosted();
   }
 
   private onMessage(msg: WorkerToMain): void {

@@ -3,8 +3,6 @@ import {
   DequeueReportWriter,
   FrameBatchReader,
   FrameBatchWriter,
-  FrameRingReader,
-  FrameRingWriter,
   readDequeueReports,
 } from '../../src/media/send-batch.js';
 import type { FrameBatch } from '../../src/media/engine-messages.js';
@@ -101,49 +99,5 @@ describe('send batch layouts', () => {
     expect(got[0]).toEqual([1, 1001, sent(10)]);
     expect(got[99]).toEqual([100, 1100, sent(1000)]);
     expect(w.take()).toBeUndefined();
-  });
-
-  it('carries frames through the shared ring in order, across its end, and refuses what does not fit', () => {
-    const writer = new FrameRingWriter(256);
-    const reader = new FrameRingReader(writer.buffer);
-    const got: string[] = [];
-    const visit = (id: number, f: Uint8Array): void => void got.push(`${id}:${f[0]}x${f.length}`);
-    // 40-byte records (8 + 30 padded to 32): six fit in 256 bytes, the seventh does not.
-    for (let k = 0; k < 6; k++) expect(writer.write(k + 1, frame(30, k + 10))).toBe(true);
-    expect(writer.write(9, frame(30, 99))).toBe(false);
-    expect(writer.write(9, frame(100, 99))).toBe(false); // larger than a quarter of the ring: never
-    reader.drain(visit);
-    expect(got).toEqual(['1:10x30', '2:11x30', '3:12x30', '4:13x30', '5:14x30', '6:15x30']);
-    got.length = 0;
-    // 240 bytes used and read: the next record does not fit the 16-byte tail and starts at 0.
-    expect(writer.write(7, frame(30, 20))).toBe(true);
-    expect(writer.write(8, frame(5, 21))).toBe(true);
-    reader.drain(visit);
-    expect(got).toEqual(['7:20x30', '8:21x5']);
-    // The bytes are copied out by the reader's visitor; a later write may reuse them.
-    for (let k = 0; k < 200; k++) {
-      got.length = 0;
-      expect(writer.write(k, frame(1 + (k % 50), k & 0xff))).toBe(true);
-      reader.drain(visit);
-      expect(got).toEqual([`${k}:${k & 0xff}x${1 + (k % 50)}`]);
-    }
-  });
-
-  it("keeps the ring's frames behind a batch posted before them until that batch is handled", () => {
-    const writer = new FrameRingWriter(1024);
-    const reader = new FrameRingReader(writer.buffer);
-    const got: number[] = [];
-    const visit = (id: number): void => void got.push(id);
-    writer.write(1, frame(10, 1));
-    const ringAt = writer.position; // a batch (say, a clear) posted after frame 1
-    writer.batchPosted();
-    writer.write(2, frame(10, 2)); // queued after the clear
-    reader.drain(visit); // the clock wakes before the batch arrives: nothing may overtake it
-    expect(got).toEqual([]);
-    reader.drainTo(ringAt, visit); // the batch arrives: what came before it first
-    expect(got).toEqual([1]);
-    reader.batchHandled();
-    reader.drain(visit);
-    expect(got).toEqual([1, 2]);
   });
 });
