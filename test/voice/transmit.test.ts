@@ -253,6 +253,29 @@ describe('transmit', () => {
     expect(log.slice(-3)).toEqual(['endBurst', 'burstEnd', 'speaking:0']);
   });
 
+  it('a source that fails after stop() ended its wait: no unhandled rejection, no second settle', async () => {
+    const { channel, link } = setup();
+    let fail: ((err: Error) => void) | undefined;
+    let calls = 0;
+    const source: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          calls++;
+          if (calls === 1) return Promise.resolve({ done: false, value: frame(1) });
+          return new Promise<IteratorResult<Uint8Array>>((_, reject) => (fail = reject));
+        },
+      }),
+    };
+    const t = transmit(link, source);
+    await until(() => channel.enqueued.length === 1 && fail !== undefined);
+    t.stop();
+    await t.finished; // the wait for frame 2 ended with stop(), not with the source
+    fail!(new Error('late failure'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toBe(2);
+    expect(channel.enqueued.map((f) => f[1])).toEqual([1]);
+  });
+
   it('rejects items that are not bytes', async () => {
     const { link } = setup();
     const err: unknown = await transmit(link, Readable.from(['text'])).finished.catch((e: unknown) => e);
