@@ -3,6 +3,7 @@
  * re-encoding, and no ffmpeg needed); anything else, and every URL, goes through ffmpeg.
  */
 import { open as openFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
 import { oggOpusDurationMs, oggOpusHead } from '../../audio/ogg-duration.js';
@@ -85,20 +86,36 @@ async function readEnds(path: string): Promise<FileEnds> {
  * A file's bytes, FILE_CHUNK_BYTES (about 1 s of Opus) at a time, each read only when the demuxer
  * asks for it: no read-ahead buffer per playing track (a read stream holds one or two chunks more;
  * the demuxer copies its packets out, so a chunk is garbage once demuxed). The player's look-ahead
- * (the frames queued at the engine) covers a read's latency.
+ * (the frames queued at the engine) covers a read's latency. An iterator, not an async generator:
+ * a suspended generator keeps its last chunk alive (16 KiB per playing track) until the next read.
  */
-async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
-  const handle = await openFile(path, 'r');
-  try {
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(FILE_CHUNK_BYTES);
-      const { bytesRead } = await handle.read(chunk, 0, FILE_CHUNK_BYTES, null);
-      if (bytesRead === 0) return;
-      yield chunk.subarray(0, bytesRead);
-    }
-  } finally {
-    await handle.close();
-  }
+function fileChunks(path: string): AsyncIterator<Uint8Array> {
+  let handle: FileHandle | undefined;
+  let opening: Promise<FileHandle> | undefined;
+  let done = false;
+  const close = async (): Promise<IteratorResult<Uint8Array>> => {
+    done = true;
+    const open = handle ?? (await opening?.catch(() => undefined));
+    handle = undefined;
+    await open?.close();
+    return { done: true, value: undefined };
+  };
+  return {
+    next: async (): Promise<IteratorResult<Uint8Array>> => {
+      if (done) return { done: true, value: undefined };
+      try {
+        handle ??= await (opening ??= openFile(path, 'r'));
+        const chunk = Buffer.allocUnsafe(FILE_CHUNK_BYTES);
+        const { bytesRead } = await handle.read(chunk, 0, FILE_CHUNK_BYTES, null);
+        if (bytesRead > 0 && !done) return { done: false, value: chunk.subarray(0, bytesRead) };
+      } catch (err) {
+        await close().catch(() => undefined);
+        throw err;
+      }
+      return close();
+    },
+    return: close,
+  };
 }
 
 /** A file or URL; seekable (files are reopened, ffmpeg restarts at the position). */
@@ -112,7 +129,7 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
     if (isUrl(target)) return { input: ffmpegInput(target, options), info: none };
     const ends = options.forceFfmpeg === true ? undefined : await readEnds(target);
     const container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
-    const reopen = (): AsyncIterable<Uint8Array> => fileChunks(target);
+    const reopen = (): AsyncIterable<Uint8Array> => ({ [Symbol.asyncIterator]: () => fileChunks(target) });
     // Ogg: the last page's granule. WebM: its demuxer reports the Segment's Duration and Title.
     if (container === 'ogg-opus' && ends !== undefined)
       return {
