@@ -322,9 +322,23 @@ describe('container inputs in the player', () => {
     const session = new FakeSession();
     player.attach(session);
     player.enqueue(fileInput(path, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
-    const frames = await session.pull(600);
-    expect(frames).toHaveLength(600);
-    expect(frames.map(hex)).toEqual(packets.map(hex));
+    // Pages of 85 packets of 700 bytes (60 KiB, more than one read) and a truncated last page.
+    const big = packets.slice(0, 300).map((p, i) => {
+      const b = new Uint8Array(700).fill(p[1] ?? 0);
+      b[0] = 0xfc;
+      b[699] = i & 0xff;
+      return b;
+    });
+    const bigPath = join(dir, 'big-pages.opus');
+    const bigFile = concatBytes(oggStreamPages(big, { maxSegments: 255 }));
+    writeFileSync(bigPath, bigFile.subarray(0, bigFile.length - 100));
+    const errors: string[] = [];
+    player.on('trackError', (_t, e) => errors.push(e.message));
+    player.enqueue(fileInput(bigPath, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
+    player.enqueue(oggOpusInput(concatBytes(oggStreamPages([packet(2, 0)]))));
+    const frames = await session.pull(600 + 255 + 1);
+    expect(frames.map(hex)).toEqual([...packets, ...big.slice(0, 255), packet(2, 0)].map(hex));
+    expect(errors).toEqual([expect.stringMatching(/ended early/)]);
   });
 
   it('fileInput sniffs Ogg and WebM Opus files and demuxes them (no ffmpeg), seekable', async () => {

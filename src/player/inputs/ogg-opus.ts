@@ -18,7 +18,7 @@ import { demuxedOpusInput } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
 import { oggOpusDurationMs, OGG_TAIL_BYTES } from '../../audio/ogg-duration.js';
-import { firstPacketStart, isOggCapture, OGG_HEADER_BYTES } from '../../audio/ogg-page.js';
+import { firstPacketStart, isOggCapture, OGG_HEADER_BYTES, oggPageLength } from '../../audio/ogg-page.js';
 import { opusTagsTitle, readOpusHead, startsWithAscii } from '../../audio/opus-headers.js';
 import type { OpusHead } from '../../audio/opus-headers.js';
 
@@ -93,11 +93,8 @@ export class OggOpusDemuxer {
         continue;
       }
       const segments = buf[pos + 26] ?? 0;
-      if (buf.length - pos < OGG_HEADER_BYTES + segments) break;
-      let bodyBytes = 0;
-      for (let i = 0; i < segments; i++) bodyBytes += buf[pos + OGG_HEADER_BYTES + i] ?? 0;
-      const total = OGG_HEADER_BYTES + segments + bodyBytes;
-      if (buf.length - pos < total) break;
+      const total = oggPageLength(buf, pos);
+      if (total === undefined || buf.length - pos < total) break;
       const page = buf.subarray(pos, pos + total);
       if (!this.pageValid(page)) {
         if (!this.sawPage) throw inputError('the input is not an Ogg stream (bad first page)');
