@@ -12,13 +12,13 @@
  * `ab` alternates child runs of the two trees and prints medians.
  */
 import { execFileSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { createOggOpusWriter } from '../src/receive/recorder.js';
+import { fakeLink, FakeChannel } from './fake-channel.js';
 import { median } from './stats.js';
 import { encodeToneFrames } from './tone.js';
 
@@ -28,32 +28,6 @@ const TICK_MS = 20;
 const WARMUP_MS = 2_000;
 const WINDOW_MS = 6_000;
 const here = dirname(fileURLToPath(import.meta.url));
-
-class FakeChannel extends EventEmitter {
-  queued = 0;
-  sent = 0;
-  private full = false;
-  enqueue(): boolean {
-    this.queued++;
-    if (this.queued >= HIGH_WATER) this.full = true;
-    return !this.full;
-  }
-  tick(): void {
-    if (this.queued === 0) return;
-    this.queued--;
-    this.sent++;
-    if (this.full && this.queued <= LOW_WATER) {
-      this.full = false;
-      this.emit('drain');
-    }
-  }
-  endBurst(): void {
-    setImmediate(() => this.emit('burstEnd'));
-  }
-  clearQueue(): void {
-    this.queued = 0;
-  }
-}
 
 type Sample = Record<string, number>;
 
@@ -96,18 +70,9 @@ async function child(n: number, src: string): Promise<void> {
   const channels: FakeChannel[] = [];
   const players: { destroy(): void }[] = [];
   for (let i = 0; i < n; i++) {
-    const channel = new FakeChannel();
+    const channel = new FakeChannel(HIGH_WATER, LOW_WATER);
     channels.push(channel);
-    const link = {
-      readyChannel: () => channel,
-      readyEpoch: () => 1,
-      isDestroyed: () => false,
-      sendSpeaking: () => undefined,
-      prepareFrame: (frame: Uint8Array) => frame,
-      holdFrames: () => false,
-      sendHeld: () => false,
-      onChange: () => () => undefined,
-    };
+    const link = fakeLink(channel);
     const session = { playOpus: (source: unknown) => transmit(link, source) };
     const player = new AudioPlayer();
     player.play(fileInput(file, { probe: 'none' }));
