@@ -17,13 +17,13 @@
  * src | tar -x -C /tmp/base`, with node_modules linked there) and prints medians and ratios.
  */
 import { execFileSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createOggOpusWriter } from '../src/receive/recorder.js';
+import { fakeLink, FakeChannel } from './fake-channel.js';
 import { median } from './stats.js';
 import { encodeToneFrames } from './tone.js';
 
@@ -36,33 +36,6 @@ const SCENARIOS = ['feed', 'sync', 'async', 'readable', 'relay', 'player', 'play
 type Scenario = (typeof SCENARIOS)[number];
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-/** A MediaChannel as far as the pump sees it: a bounded queue drained by the fake clock. */
-class FakeChannel extends EventEmitter {
-  queued = 0;
-  sent = 0;
-  private full = false;
-  enqueue(): boolean {
-    this.queued++;
-    if (this.queued >= HIGH_WATER) this.full = true;
-    return !this.full;
-  }
-  tick(): void {
-    if (this.queued === 0) return;
-    this.queued--;
-    this.sent++;
-    if (this.full && this.queued <= LOW_WATER) {
-      this.full = false;
-      this.emit('drain');
-    }
-  }
-  endBurst(): void {
-    setImmediate(() => this.emit('burstEnd'));
-  }
-  clearQueue(): void {
-    this.queued = 0;
-  }
-}
 
 /** Fabricated Opus packets (TOC 0xFC: one 20 ms CELT frame), enough for passthrough. */
 function frames(): Uint8Array[] {
@@ -121,19 +94,9 @@ async function runScenario(src: string, scenario: Scenario, n: number): Promise<
   const channels: FakeChannel[] = [];
   const stops: (() => void)[] = [];
   for (let i = 0; i < n; i++) {
-    const channel = new FakeChannel();
+    const channel = new FakeChannel(HIGH_WATER, LOW_WATER);
     channels.push(channel);
-    // What VoiceSession hands the pump (no DAVE: prepareFrame passes the frame through).
-    const link = {
-      readyChannel: () => channel,
-      readyEpoch: () => 1,
-      isDestroyed: () => false,
-      sendSpeaking: () => undefined,
-      prepareFrame: (frame: Uint8Array) => frame,
-      holdFrames: () => false,
-      sendHeld: () => false,
-      onChange: () => () => undefined,
-    };
+    const link = fakeLink(channel);
     const session = { playOpus: (source: unknown) => transmit(link, source) };
     if (scenario === 'feed') {
       const feed = (): void => {

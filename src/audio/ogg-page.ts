@@ -17,3 +17,26 @@ export function firstPacketStart(table: Uint8Array, body: Uint8Array): Uint8Arra
   }
   return body.subarray(0, len);
 }
+
+/**
+ * Bytes of the page whose capture pattern is at `pos` (header, segment table and body), once its
+ * header and segment table are in `buf`; undefined before.
+ */
+export function oggPageLength(buf: Uint8Array, pos: number): number | undefined {
+  const segments = buf[pos + 26];
+  if (segments === undefined || buf.length - pos < OGG_HEADER_BYTES + segments) return undefined;
+  let body = 0;
+  for (let i = 0; i < segments; i++) body += buf[pos + OGG_HEADER_BYTES + i] ?? 0;
+  return OGG_HEADER_BYTES + segments + body;
+}
+
+/** Where the whole pages at the start of `buf` end (0 when it does not start with a whole page). */
+export function wholeOggPagesEnd(buf: Uint8Array): number {
+  let pos = 0;
+  while (buf.length - pos >= OGG_HEADER_BYTES && isOggCapture(buf, pos)) {
+    const total = oggPageLength(buf, pos);
+    if (total === undefined || buf.length - pos < total) break;
+    pos += total;
+  }
+  return pos;
+}

@@ -264,11 +264,11 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   private readonly droppedFrames: Record<PlayerDropReason, number> = { 'no-subscriber': 0 };
   /**
    * The last HEARD_HISTORY produced frames, as a ring of parallel arrays (not an object per frame:
-   * 50 allocations a second and ~25 KiB per player): its seq (0 = empty slot), the main track and
-   * that track's frame count then.
+   * 50 allocations a second and ~25 KiB per player): its seq (0 = empty slot) and that track's
+   * frame count then, side by side in one 32-bit array (2^32 frames are 2.7 years), and the main
+   * track.
    */
-  private readonly historySeq = new Float64Array(HEARD_HISTORY);
-  private readonly historyFrames = new Float64Array(HEARD_HISTORY);
+  private readonly history = new Uint32Array(2 * HEARD_HISTORY);
   private readonly historyTrack: (Track | undefined)[] = new Array<Track | undefined>(HEARD_HISTORY).fill(
     undefined,
   );
@@ -400,8 +400,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const seq = best ?? produced;
     if (seq === 0) return { seq: 0, track: undefined, frames: 0 }; // nothing heard yet
     const i = seq % HEARD_HISTORY;
-    if (this.historySeq[i] !== seq) return undefined;
-    return { seq, track: this.historyTrack[i], frames: this.historyFrames[i] ?? 0 };
+    if (this.history[2 * i] !== seq) return undefined;
+    return { seq, track: this.historyTrack[i], frames: this.history[2 * i + 1] ?? 0 };
   }
 
   get volume(): number {
@@ -920,9 +920,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const seq = ++this.counters.framesSent;
     const main = this.main;
     const i = seq % HEARD_HISTORY;
-    this.historySeq[i] = seq;
+    this.history[2 * i] = seq;
     this.historyTrack[i] = main?.track;
-    this.historyFrames[i] = main?.frames ?? 0;
+    this.history[2 * i + 1] = main?.frames ?? 0;
     // The frame is the fanout's next item (production is serial: account() runs in produce()).
     this.itemSeq[this.fanout.head % this.itemSeq.length] = seq;
     if (this.burstStart === undefined) {

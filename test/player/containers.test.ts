@@ -109,6 +109,25 @@ describe('Ogg Opus demuxer', () => {
     }
   });
 
+  it('pushViews gives the packets push gives, valid until the next call, whatever the chunking', async () => {
+    const all = await toneWithBigPacket(40, 20);
+    const file = concatBytes(oggStreamPages(all, { maxSegments: 3 }));
+    for (const size of [1, 64, 333, 4096]) {
+      const reused = new Uint8Array(size);
+      const demuxer = new OggOpusDemuxer();
+      const out: string[] = [];
+      for (let i = 0; i < file.length; i += size) {
+        const part = file.subarray(i, i + size);
+        reused.set(part);
+        // Read at once: they may be views of the chunk or of the demuxer's buffer.
+        out.push(...demuxer.pushViews(reused.subarray(0, part.length)).map(hex));
+        reused.fill(0xee);
+      }
+      demuxer.end();
+      expect(out).toEqual(all.map(hex));
+    }
+  });
+
   it('ignores other logical streams and follows a chained Opus stream', () => {
     const a = [packet(1, 0), packet(1, 1)];
     const b = [packet(2, 0)];
@@ -284,6 +303,42 @@ describe('container inputs in the player', () => {
     expect(errors).toHaveLength(2);
     expect(errors[0]).toMatch(/^cut:.*ended early/);
     expect(errors[1]).toMatch(/^junk:.*not a WebM/);
+  });
+
+  it('a file of many read chunks plays every packet intact, with earlier frames still held by the listener', async () => {
+    // 600 frames of 40-700 bytes (several 16 KiB reads, packets laced over segments and pages):
+    // the frames a listener keeps must not change while later chunks are read and demuxed.
+    const packets = Array.from({ length: 600 }, (_, i) => {
+      const p = new Uint8Array(40 + ((i * 97) % 660)).fill(i % 251);
+      p[0] = 0xfc;
+      p[p.length - 1] = i >> 8;
+      return p;
+    });
+    dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
+    const path = join(dir, 'long.opus');
+    writeFileSync(path, concatBytes(oggStreamPages(packets, { maxSegments: 40 })));
+    const player = new AudioPlayer();
+    players.push(player);
+    const session = new FakeSession();
+    player.attach(session);
+    player.enqueue(fileInput(path, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
+    // Pages of 85 packets of 700 bytes (60 KiB, more than one read) and a truncated last page.
+    const big = packets.slice(0, 300).map((p, i) => {
+      const b = new Uint8Array(700).fill(p[1] ?? 0);
+      b[0] = 0xfc;
+      b[699] = i & 0xff;
+      return b;
+    });
+    const bigPath = join(dir, 'big-pages.opus');
+    const bigFile = concatBytes(oggStreamPages(big, { maxSegments: 255 }));
+    writeFileSync(bigPath, bigFile.subarray(0, bigFile.length - 100));
+    const errors: string[] = [];
+    player.on('trackError', (_t, e) => errors.push(e.message));
+    player.enqueue(fileInput(bigPath, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
+    player.enqueue(oggOpusInput(concatBytes(oggStreamPages([packet(2, 0)]))));
+    const frames = await session.pull(600 + 255 + 1);
+    expect(frames.map(hex)).toEqual([...packets, ...big.slice(0, 255), packet(2, 0)].map(hex));
+    expect(errors).toEqual([expect.stringMatching(/ended early/)]);
   });
 
   it('fileInput sniffs Ogg and WebM Opus files and demuxes them (no ffmpeg), seekable', async () => {

@@ -12,19 +12,31 @@ import { OpusPacketFramer } from './opus-frames.js';
 export interface OpusDemuxer {
   /** Packets completed by these bytes. */
   push(chunk: Uint8Array): Uint8Array[];
+  /** Optional: like push(), but the packets may be views valid only until the next call. */
+  pushViews?(chunk: Uint8Array): Uint8Array[];
   /** The bytes ended: throws if the stream was cut short. */
   end(): void;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /**
- * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets become frames in
- * one go, so all but one read per chunk (hundreds of frames) are answered at once, and
- * `readOpusNow()` hands a passthrough frame over without a promise (the player's fast path).
+ * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into one
+ * buffer (one allocation per chunk, not one per packet) and become frames only as they are read,
+ * so all but one read per chunk (hundreds of frames) are answered at once, and `readOpusNow()`
+ * hands a passthrough frame over without a promise (the player's fast path). A frame object lives
+ * from its read to its send, not for the second its chunk lasts: fewer objects survive a
+ * scavenge, so the young generation and the old space of a node with hundreds of players grow less.
  * Frames completed before a failure are read first; then read() rejects with it.
  */
 class DemuxedSource implements FrameSource {
+  /** The framer's output not read yet (usually one frame: the packet just framed). */
   private frames: (SourceFrame | undefined)[] = [];
   private head = 0;
+  /** The current chunk's packets, back to back, and where each ends; `next` is the next to frame. */
+  private packets: Uint8Array = NO_BYTES;
+  private ends: number[] = [];
+  private next = 0;
   /** The bytes ended and the demuxer's end check passed. */
   private done = false;
   private failure: Error | undefined;
@@ -39,6 +51,7 @@ class DemuxedSource implements FrameSource {
   ) {}
 
   readOpusNow(): Uint8Array | NotReady {
+    if (!this.frameAtHand()) return NOT_READY;
     const frame = this.frames[this.head];
     if (frame === undefined || frame.kind !== 'opus') return NOT_READY;
     this.frames[this.head++] = undefined;
@@ -48,25 +61,56 @@ class DemuxedSource implements FrameSource {
   async read(): Promise<SourceFrame | undefined> {
     for (;;) {
       if (this.closed) return undefined;
-      const frame = this.frames[this.head];
-      if (frame !== undefined) {
+      if (this.frameAtHand()) {
+        const frame = this.frames[this.head];
         this.frames[this.head++] = undefined;
         return frame;
       }
       if (this.failure !== undefined) throw this.failure;
-      if (this.done) return undefined;
-      this.filling ??= this.fill();
+      if (this.next < this.ends.length) this.filling ??= this.loadDecoder();
+      else if (this.done) return undefined;
+      else this.filling ??= this.fill();
       await this.closing.race(this.filling);
     }
   }
 
-  /** Demuxes the next chunk into frames (never rejects: a failure is kept for read()). */
+  /**
+   * Frames packets of the current chunk until a frame is at hand; false when none is left, or the
+   * next packet needs the decoder loaded first, or it failed (kept for read()).
+   */
+  private frameAtHand(): boolean {
+    try {
+      while (this.head >= this.frames.length) {
+        const i = this.next;
+        if (i >= this.ends.length || this.closed) return false;
+        const packet = this.packets.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
+        if (this.framer.needsDecoder(packet)) return false;
+        this.next = i + 1;
+        this.frames.length = 0;
+        this.head = 0;
+        this.framer.push(packet, this.frames);
+      }
+      return true;
+    } catch (err) {
+      this.failure = inputError('the audio input failed', err);
+      this.dropPackets();
+      return false;
+    }
+  }
+
+  private dropPackets(): void {
+    this.packets = NO_BYTES;
+    this.ends = [];
+    this.next = 0;
+  }
+
+  /** Demuxes the next chunk (never rejects: a failure is kept for read()). */
   private async fill(): Promise<void> {
     try {
-      this.frames = [];
-      this.head = 0;
       const result = await this.chunks.next();
       if (this.closed) return;
+      this.frames.length = 0;
+      this.head = 0;
       if (result.done === true) {
         this.demuxer.end();
         this.framer.flush(this.frames);
@@ -74,15 +118,32 @@ class DemuxedSource implements FrameSource {
         this.framer.close();
         return;
       }
-      for (const packet of this.demuxer.push(result.value)) {
-        if (this.framer.needsDecoder(packet)) {
-          await this.framer.loadDecoder();
-          if (this.closed) return;
-        }
-        this.framer.push(packet, this.frames);
-      }
+      const packets =
+        this.demuxer.pushViews === undefined
+          ? this.demuxer.push(result.value)
+          : this.demuxer.pushViews(result.value);
+      let total = 0;
+      const ends: number[] = [];
+      for (const packet of packets) ends.push((total += packet.length));
+      const bytes = new Uint8Array(total);
+      for (let i = 0; i < packets.length; i++) bytes.set(packets[i] as Uint8Array, i === 0 ? 0 : ends[i - 1]);
+      this.packets = bytes;
+      this.ends = ends;
+      this.next = 0;
     } catch (err) {
       this.failure = inputError('the audio input failed', err);
+    } finally {
+      this.filling = undefined;
+    }
+  }
+
+  /** The next packet is not 20 ms: load the decoder (never rejects: a failure is kept for read()). */
+  private async loadDecoder(): Promise<void> {
+    try {
+      await this.framer.loadDecoder();
+    } catch (err) {
+      this.failure = inputError('the audio input failed', err);
+      this.dropPackets();
     } finally {
       this.filling = undefined;
     }
@@ -93,6 +154,7 @@ class DemuxedSource implements FrameSource {
     this.closed = true;
     this.closing.fire(undefined);
     this.frames = [];
+    this.dropPackets();
     this.framer.close();
     releaseIterator(this.chunks);
   }

@@ -3,10 +3,11 @@
  * re-encoding, and no ffmpeg needed); anything else, and every URL, goes through ffmpeg.
  */
 import { open as openFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
 import { oggOpusDurationMs, oggOpusHead } from '../../audio/ogg-duration.js';
-import { isOggCapture } from '../../audio/ogg-page.js';
+import { isOggCapture, wholeOggPagesEnd } from '../../audio/ogg-page.js';
 import { wavDurationMs } from '../../audio/wav.js';
 import { ffprobeInfo, ffprobePathFor, titleFromPath } from './media-info.js';
 import { oggOpusInput } from './ogg-opus.js';
@@ -81,24 +82,60 @@ async function readEnds(path: string): Promise<FileEnds> {
   }
 }
 
+/** A read that holds no whole unit (an Ogg page larger than the read) is retried this much larger, up to: */
+const MAX_CHUNK_BYTES = 128 * 1024;
+
 /**
  * A file's bytes, FILE_CHUNK_BYTES (about 1 s of Opus) at a time, each read only when the demuxer
  * asks for it: no read-ahead buffer per playing track (a read stream holds one or two chunks more;
  * the demuxer copies its packets out, so a chunk is garbage once demuxed). The player's look-ahead
- * (the frames queued at the engine) covers a read's latency.
+ * (the frames queued at the engine) covers a read's latency. An iterator, not an async generator:
+ * a suspended generator keeps its last chunk alive (16 KiB per playing track) until the next read.
+ *
+ * `whole` (Ogg: whole pages) says how many bytes at the start of a read end on a unit boundary:
+ * only those are handed over and the next read starts there, so the demuxer never keeps a partial
+ * page between reads (no tail copy, and no copy of tail + chunk, per read). 0 retries the read
+ * twice as large (a page larger than the read); at the end of the file every byte is handed over.
  */
-async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
-  const handle = await openFile(path, 'r');
-  try {
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(FILE_CHUNK_BYTES);
-      const { bytesRead } = await handle.read(chunk, 0, FILE_CHUNK_BYTES, null);
-      if (bytesRead === 0) return;
-      yield chunk.subarray(0, bytesRead);
-    }
-  } finally {
-    await handle.close();
-  }
+function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncIterator<Uint8Array> {
+  let handle: FileHandle | undefined;
+  let opening: Promise<FileHandle> | undefined;
+  let done = false;
+  let position = 0;
+  const close = async (): Promise<IteratorResult<Uint8Array>> => {
+    done = true;
+    const open = handle ?? (await opening?.catch(() => undefined));
+    handle = undefined;
+    await open?.close();
+    return { done: true, value: undefined };
+  };
+  return {
+    next: async (): Promise<IteratorResult<Uint8Array>> => {
+      if (done) return { done: true, value: undefined };
+      try {
+        handle ??= await (opening ??= openFile(path, 'r'));
+        for (let size = FILE_CHUNK_BYTES; ; size *= 2) {
+          const chunk = Buffer.allocUnsafe(size);
+          const { bytesRead } = await handle.read(chunk, 0, size, position);
+          if (bytesRead === 0 || done) break;
+          const end = bytesRead < size || size >= MAX_CHUNK_BYTES ? bytesRead : (whole?.(chunk) ?? size);
+          if (end === 0) continue;
+          position += end;
+          return { done: false, value: chunk.subarray(0, end) };
+        }
+      } catch (err) {
+        await close().catch(() => undefined);
+        throw err;
+      }
+      return close();
+    },
+    return: close,
+  };
+}
+
+/** Whole Ogg pages at the start of a read; all of it when it does not start with a page (the demuxer resynchronises). */
+function wholePages(bytes: Uint8Array): number {
+  return isOggCapture(bytes, 0) ? wholeOggPagesEnd(bytes) : bytes.length;
 }
 
 /** A file or URL; seekable (files are reopened, ffmpeg restarts at the position). */
@@ -112,14 +149,16 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
     if (isUrl(target)) return { input: ffmpegInput(target, options), info: none };
     const ends = options.forceFfmpeg === true ? undefined : await readEnds(target);
     const container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
-    const reopen = (): AsyncIterable<Uint8Array> => fileChunks(target);
+    const reopen = (whole?: (bytes: Uint8Array) => number) => (): AsyncIterable<Uint8Array> => ({
+      [Symbol.asyncIterator]: () => fileChunks(target, whole),
+    });
     // Ogg: the last page's granule. WebM: its demuxer reports the Segment's Duration and Title.
     if (container === 'ogg-opus' && ends !== undefined)
       return {
-        input: oggOpusInput(reopen),
+        input: oggOpusInput(reopen(wholePages)),
         info: Promise.resolve({ durationMs: oggOpusDurationMs(ends.head, ends.tail) }),
       };
-    if (container === 'webm-opus') return { input: webmOpusInput(reopen), info: none };
+    if (container === 'webm-opus') return { input: webmOpusInput(reopen()), info: none };
     const wavMs = ends === undefined ? undefined : wavDurationMs(ends.head, ends.size);
     const info =
       probe === 'ffprobe'

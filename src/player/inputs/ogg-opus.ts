@@ -18,7 +18,7 @@ import { demuxedOpusInput } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
 import { oggOpusDurationMs, OGG_TAIL_BYTES } from '../../audio/ogg-duration.js';
-import { firstPacketStart, isOggCapture, OGG_HEADER_BYTES } from '../../audio/ogg-page.js';
+import { firstPacketStart, isOggCapture, OGG_HEADER_BYTES, oggPageLength } from '../../audio/ogg-page.js';
 import { opusTagsTitle, readOpusHead, startsWithAscii } from '../../audio/opus-headers.js';
 import type { OpusHead } from '../../audio/opus-headers.js';
 
@@ -67,6 +67,17 @@ export class OggOpusDemuxer {
 
   /** Feeds bytes; returns the audio packets they complete. Throws AUDIO_INPUT_ERROR for a non-Ogg input. */
   push(chunk: Uint8Array): Uint8Array[] {
+    const packets = this.pushViews(chunk);
+    // Copies of their own (views would pin whole pages, and the caller may reuse its chunk).
+    for (let i = 0; i < packets.length; i++) packets[i] = new Uint8Array(packets[i] as Uint8Array);
+    return packets;
+  }
+
+  /**
+   * Like push(), but the packets may be views of `chunk` or of the demuxer's own buffer: valid
+   * only until the next call (a caller that keeps them copies them first, at once).
+   */
+  pushViews(chunk: Uint8Array): Uint8Array[] {
     this.buffer = this.buffer.length === 0 ? chunk : concatBytes(this.buffer, chunk);
     const out: Uint8Array[] = [];
     let pos = 0;
@@ -82,11 +93,8 @@ export class OggOpusDemuxer {
         continue;
       }
       const segments = buf[pos + 26] ?? 0;
-      if (buf.length - pos < OGG_HEADER_BYTES + segments) break;
-      let bodyBytes = 0;
-      for (let i = 0; i < segments; i++) bodyBytes += buf[pos + OGG_HEADER_BYTES + i] ?? 0;
-      const total = OGG_HEADER_BYTES + segments + bodyBytes;
-      if (buf.length - pos < total) break;
+      const total = oggPageLength(buf, pos);
+      if (total === undefined || buf.length - pos < total) break;
       const page = buf.subarray(pos, pos + total);
       if (!this.pageValid(page)) {
         if (!this.sawPage) throw inputError('the input is not an Ogg stream (bad first page)');
@@ -142,6 +150,8 @@ export class OggOpusDemuxer {
     }
     if (serial !== this.serial || this.ended) return;
     let offset = 0;
+    /** Where the packet being read began on this page (its segments are contiguous here). */
+    let start = 0;
     let skipContinuation = false;
     if (flags & FLAG_CONTINUED) {
       if (this.partial.length === 0) skipContinuation = true;
@@ -149,17 +159,20 @@ export class OggOpusDemuxer {
       this.partial = []; // the rest of that packet was lost (a dropped page)
     }
     for (const lace of table) {
-      const piece = body.subarray(offset, offset + lace);
       offset += lace;
-      if (!skipContinuation) this.partial.push(piece);
       if (lace < 255) {
-        // A copy of its own: a playing track holds only the packets it has not played (views would
-        // pin whole pages), and the caller may reuse its chunk.
-        if (!skipContinuation) this.onPacket(concatBytes(...this.partial), out);
+        if (!skipContinuation) {
+          const piece = body.subarray(start, offset);
+          // A view when the packet is on this page alone; pieces from earlier pages are joined.
+          this.onPacket(this.partial.length === 0 ? piece : concatBytes(...this.partial, piece), out);
+        }
         this.partial = [];
         skipContinuation = false;
+        start = offset;
       }
     }
+    // A packet continued on the next page.
+    if (start < offset && !skipContinuation) this.partial.push(body.subarray(start, offset));
     if (flags & FLAG_EOS) {
       this.ended = true;
       this.partial = [];
@@ -171,7 +184,7 @@ export class OggOpusDemuxer {
     if (index === 0) this.head = parseOpusHead(packet);
     else if (index === 1) {
       if (!startsWithAscii(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
-      this.tags = packet;
+      this.tags = new Uint8Array(packet); // kept: a copy, not a view of a page
       const title = opusTagsTitle(packet);
       if (title !== undefined) this.onInfo?.({ title });
     } else out.push(packet);
