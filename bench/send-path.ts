@@ -42,7 +42,13 @@ class ManualClock {
   }
   register(listener: (tick: ClockTick) => void): ClockSlot {
     this.listeners.push(listener);
-    return { phaseMs: 0, firstCycle: 0, release: () => undefined };
+    return {
+      phaseMs: 0,
+      firstCycle: 0,
+      release: () => undefined,
+      sleepUntil: () => undefined,
+      wake: () => undefined,
+    };
   }
 }
 

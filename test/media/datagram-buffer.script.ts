@@ -52,7 +52,13 @@ async function main(): Promise<void> {
     now: () => performance.now(),
     register(listener: (tick: ClockTick) => void): ClockSlot {
       listeners.push(listener);
-      return { phaseMs: 0, firstCycle: 0, release: () => undefined };
+      return {
+        phaseMs: 0,
+        firstCycle: 0,
+        release: () => undefined,
+        sleepUntil: () => undefined,
+        wake: () => undefined,
+      };
     },
   } as unknown as PacingClock;
   const channels: UdpMediaChannel[] = [];
