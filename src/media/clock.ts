@@ -233,15 +233,17 @@ export class PhaseScheduler {
 
   /**
    * The entry is delivered again from the bucket's next cycle; a bucket that slept resumes at the
-   * first cycle due at or after `now` (no catch-up of the cycles it slept through).
+   * first cycle due at or after `now()` (no catch-up of the cycles it slept through). Returns
+   * whether the entry was asleep (`now` is read only then).
    */
-  wake(bucket: number, entry: object, now: number): void {
+  wake(bucket: number, entry: object, now: () => number): boolean {
     const b = this.bucketAt(bucket);
     const e = entry as Entry;
-    if (e.released || !e.asleep) return;
+    if (e.released || !e.asleep) return false;
     e.asleep = false;
-    if (b.awake === 0) b.nextCycle = Math.max(b.nextCycle, this.firstDue(b, now));
+    if (b.awake === 0) b.nextCycle = Math.max(b.nextCycle, this.firstDue(b, now()));
     b.awake++;
+    return true;
   }
 
   /** The first cycle of bucket `b` due at or after `now`. */
@@ -423,6 +425,7 @@ export class PacingClock {
     this.timerWakeups++;
     this.run();
   };
+  private readonly readNow = (): number => this.timers.now();
   private readonly onImmediate = (): void => {
     this.immediate = undefined;
     this.immediateWakeups++;
@@ -459,10 +462,9 @@ export class PacingClock {
       // The armed timer fires once more (Node cannot move a timer later without that wake), then
       // run() re-arms it for the earliest wake.
       sleepUntil: (cycle) => this.scheduler.sleep(added.bucket, added.entry, cycle),
+      // Called for every frame enqueued: nothing but a flag test while the slot is awake.
       wake: () => {
-        if (released) return;
-        this.scheduler.wake(added.bucket, added.entry, this.timers.now());
-        this.reschedule();
+        if (!released && this.scheduler.wake(added.bucket, added.entry, this.readNow)) this.reschedule();
       },
     };
     this.reschedule();
