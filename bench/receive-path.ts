@@ -9,6 +9,7 @@
  * trees on a busy machine is less noisy.
  *
  * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--opus] [--json] [--seconds=4] [--spread=10]
+ *   [--tick=20] (the receiver's tick interval, ms: what the main thread's timer wake-ups cost)
  * (--opus: Opus subscribers, no decoding: the path's own cost.)
  */
 import { fork } from 'node:child_process';
@@ -141,6 +142,7 @@ async function main(): Promise<void> {
   const seconds = Number(argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 4);
   const n = Number(argv.find((a) => !a.startsWith('--')) ?? 100);
   const spread = Number(argv.find((a) => a.startsWith('--spread='))?.slice(9) ?? DEFAULT_SPREAD);
+  const tickMs = Number(argv.find((a) => a.startsWith('--tick='))?.slice(7) ?? RECEIVER_TICK_MS);
   const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n), String(spread)], {
     execArgv: ['--import', 'tsx'],
   });
@@ -165,7 +167,7 @@ async function main(): Promise<void> {
         if (f.pcm !== undefined || f.payload !== undefined) frames++;
       });
   }
-  receiver.start(RECEIVER_TICK_MS); // as a connection ticks it
+  receiver.start(tickMs); // as a connection ticks it (RECEIVER_TICK_MS by default)
   sender.send('go');
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   await sleep(WARMUP_MS);
