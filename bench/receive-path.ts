@@ -9,6 +9,7 @@
  * trees on a busy machine is less noisy.
  *
  * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--opus] [--json] [--seconds=4] [--spread=10]
+ *   [--tick=20] (the receiver's tick interval, ms: what the main thread's timer wake-ups cost)
  * (--opus: Opus subscribers, no decoding: the path's own cost.)
  */
 import { fork } from 'node:child_process';
@@ -91,6 +92,9 @@ export interface ReceivePathResult {
   /** Voluntary context switches (wake-ups) per second of the main thread and of all others. */
   mainWakeups?: number;
   otherWakeups?: number;
+  /** The busiest other thread (the media worker with the worker engine): CPU per frame, wake-ups/s. */
+  workerUsPerFrame?: number;
+  workerWakeups?: number;
 }
 
 /**
@@ -102,20 +106,30 @@ function threadSplit(
   after: ReturnType<typeof threadSwitches>,
   frames: number,
   ms: number,
-): Pick<ReceivePathResult, 'mainUsPerFrame' | 'otherUsPerFrame' | 'mainWakeups' | 'otherWakeups'> {
+): Pick<
+  ReceivePathResult,
+  'mainUsPerFrame' | 'otherUsPerFrame' | 'mainWakeups' | 'otherWakeups' | 'workerUsPerFrame' | 'workerWakeups'
+> {
   if (after.size === 0 || frames <= 0) return {};
   const ns = { main: 0, other: 0 };
   const wakeups = { main: 0, other: 0 };
+  const busiest = { ns: -1, wakeups: 0 };
   for (const [tid, a] of after) {
     const side = tid === process.pid ? 'main' : 'other';
-    ns[side] += a.run - (before.get(tid)?.run ?? 0);
-    wakeups[side] += a.voluntary - (before.get(tid)?.voluntary ?? 0);
+    const run = a.run - (before.get(tid)?.run ?? 0);
+    const woke = a.voluntary - (before.get(tid)?.voluntary ?? 0);
+    ns[side] += run;
+    wakeups[side] += woke;
+    if (side === 'other' && run > busiest.ns) Object.assign(busiest, { ns: run, wakeups: woke });
   }
   return {
     mainUsPerFrame: ns.main / 1000 / frames,
     otherUsPerFrame: ns.other / 1000 / frames,
     mainWakeups: (wakeups.main * 1000) / ms,
     otherWakeups: (wakeups.other * 1000) / ms,
+    ...(busiest.ns < 0
+      ? {}
+      : { workerUsPerFrame: busiest.ns / 1000 / frames, workerWakeups: (busiest.wakeups * 1000) / ms }),
   };
 }
 
@@ -128,6 +142,7 @@ async function main(): Promise<void> {
   const seconds = Number(argv.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 4);
   const n = Number(argv.find((a) => !a.startsWith('--')) ?? 100);
   const spread = Number(argv.find((a) => a.startsWith('--spread='))?.slice(9) ?? DEFAULT_SPREAD);
+  const tickMs = Number(argv.find((a) => a.startsWith('--tick='))?.slice(7) ?? RECEIVER_TICK_MS);
   const sender = fork(fileURLToPath(import.meta.url), ['sender', String(n), String(spread)], {
     execArgv: ['--import', 'tsx'],
   });
@@ -152,7 +167,7 @@ async function main(): Promise<void> {
         if (f.pcm !== undefined || f.payload !== undefined) frames++;
       });
   }
-  receiver.start(RECEIVER_TICK_MS); // as a connection ticks it
+  receiver.start(tickMs); // as a connection ticks it (RECEIVER_TICK_MS by default)
   sender.send('go');
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   await sleep(WARMUP_MS);
@@ -189,8 +204,9 @@ async function main(): Promise<void> {
         `${result.concealed} concealed (${result.late} late packets)` +
         (result.mainUsPerFrame === undefined
           ? ''
-          : ` (main thread ${result.mainUsPerFrame.toFixed(2)}, other threads ${result.otherUsPerFrame!.toFixed(2)} µs/frame;` +
-            ` wake-ups/s main ${result.mainWakeups?.toFixed(0)}, others ${result.otherWakeups?.toFixed(0)})`),
+          : ` (main thread ${result.mainUsPerFrame.toFixed(2)}, other threads ${result.otherUsPerFrame!.toFixed(2)}` +
+            ` (busiest ${result.workerUsPerFrame?.toFixed(2)}) µs/frame; wake-ups/s main ${result.mainWakeups?.toFixed(0)},` +
+            ` others ${result.otherWakeups?.toFixed(0)} (busiest ${result.workerWakeups?.toFixed(0)}))`),
     );
   receiver.close();
   await engine.close();

@@ -43,7 +43,8 @@ class ManualClock {
   }
   register(listener: (tick: ClockTick) => void): ClockSlot {
     this.listeners.push(listener);
-    return { phaseMs: 0, firstCycle: 0, release: () => undefined };
+    const none = (): void => undefined; // the ticks come whether the channel sleeps or not
+    return { phaseMs: 0, firstCycle: 0, release: none, sleepUntil: none, wake: none };
   }
 }
 

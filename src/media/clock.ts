@@ -11,6 +11,11 @@
  * sending up to a millisecond early is harmless, spinning to hit the exact instant is not (it costs
  * a core). setImmediate is used only to continue a late catch-up after yielding to I/O.
  *
+ * Sleeping: a slot with nothing to do until some later cycle (a channel that only receives, and
+ * sends a keepalive every 5 s) says so (`ClockSlot.sleepUntil`), and a bucket whose slots all sleep
+ * wakes only at the earliest of their wake cycles, so a receive-only engine's clock does not wake
+ * its thread every 20 ms. `ClockSlot.wake()` (a frame to send) puts the slot back on the next cycle.
+ *
  * `PhaseScheduler` is the pure scheduling logic (no timers, time passed in); `PacingClock` drives it
  * with injectable timer functions.
  */
@@ -37,6 +42,13 @@ export interface ClockSlot {
   readonly firstCycle: number;
   /** Stops the ticks and frees the slot (idempotent). */
   release(): void;
+  /**
+   * No tick is needed before absolute cycle `cycle` (unless wake() comes first); called from the
+   * slot's own listener. Its ticks resume at that cycle, at the slot's phase.
+   */
+  sleepUntil(cycle: number): void;
+  /** Ticks are needed again from the next cycle due (idempotent; nothing to do for an awake slot). */
+  wake(): void;
 }
 
 /** Default phase buckets per period: wake-ups stay few, bursts stay short (N / 5 sends each). */
@@ -94,6 +106,9 @@ export function chooseBucket(sizes: readonly number[], slotsPerBucket = Infinity
 interface Entry {
   listener: TickListener;
   released: boolean;
+  /** Skipped by deliveries before `wakeCycle`. */
+  asleep: boolean;
+  wakeCycle: number;
 }
 
 interface Bucket {
@@ -107,6 +122,10 @@ interface Bucket {
   size: number;
   /** Released entries still in `entries`. */
   dead: number;
+  /** Live entries not asleep: while there are none, the bucket is due only at `wakeCycle`. */
+  awake: number;
+  /** No later than the earliest wake cycle of its sleeping entries (Infinity when none sleeps). */
+  wakeCycle: number;
 }
 
 export interface DueTick {
@@ -141,6 +160,8 @@ export class PhaseScheduler {
       entries: [],
       size: 0,
       dead: 0,
+      awake: 0,
+      wakeCycle: Infinity,
     }));
   }
 
@@ -168,12 +189,13 @@ export class PhaseScheduler {
     now: number,
   ): { bucket: number; phaseMs: number; firstCycle: number; entry: object } {
     const best = this.buckets[chooseBucket(this.bucketSizes(), this.slotsPerBucket)]!;
-    const entry: Entry = { listener, released: false };
-    const firstDue = Math.max(0, Math.ceil((now - this.epoch - best.phaseMs) / this.periodMs));
-    // An empty bucket restarts at the current cycle; an occupied one keeps its own progress.
-    if (best.size === 0) best.nextCycle = firstDue;
+    const entry: Entry = { listener, released: false, asleep: false, wakeCycle: 0 };
+    // An empty (or sleeping) bucket restarts at the current cycle; a running one keeps its own progress.
+    if (best.size === 0) best.nextCycle = this.firstDue(best, now);
+    else if (best.awake === 0) best.nextCycle = Math.max(best.nextCycle, this.firstDue(best, now));
     best.entries.push(entry);
     best.size++;
+    best.awake++;
     this.size++;
     // A lagging bucket delivers its overdue cycles first; the slot simply starts there.
     return { bucket: best.index, phaseMs: best.phaseMs, firstCycle: best.nextCycle, entry };
@@ -188,10 +210,50 @@ export class PhaseScheduler {
     b.size--;
     b.dead++;
     this.size--;
+    if (!e.asleep) b.awake--;
     if (b.size === 0) {
       b.entries = [];
       b.dead = 0;
+      b.wakeCycle = Infinity;
     }
+  }
+
+  /** The entry needs no delivery before `cycle` (see ClockSlot.sleepUntil). */
+  sleep(bucket: number, entry: object, cycle: number): void {
+    const b = this.bucketAt(bucket);
+    const e = entry as Entry;
+    if (e.released) return;
+    if (!e.asleep) {
+      e.asleep = true;
+      b.awake--;
+    }
+    e.wakeCycle = cycle;
+    if (cycle < b.wakeCycle) b.wakeCycle = cycle;
+  }
+
+  /**
+   * The entry is delivered again from the bucket's next cycle; a bucket that slept resumes at the
+   * first cycle due at or after `now()` (no catch-up of the cycles it slept through). Returns
+   * whether the entry was asleep (`now` is read only then).
+   */
+  wake(bucket: number, entry: object, now: () => number): boolean {
+    const b = this.bucketAt(bucket);
+    const e = entry as Entry;
+    if (e.released || !e.asleep) return false;
+    e.asleep = false;
+    if (b.awake === 0) b.nextCycle = Math.max(b.nextCycle, this.firstDue(b, now()));
+    b.awake++;
+    return true;
+  }
+
+  /** The first cycle of bucket `b` due at or after `now`. */
+  private firstDue(b: Bucket, now: number): number {
+    return Math.max(0, Math.ceil((now - this.epoch - b.phaseMs) / this.periodMs));
+  }
+
+  /** The next cycle bucket `b` delivers: its own, or, while every slot sleeps, their earliest wake. */
+  private cycleOf(b: Bucket): number {
+    return b.awake > 0 ? b.nextCycle : Math.max(b.nextCycle, b.wakeCycle);
   }
 
   /** The earliest due time over all occupied buckets, or undefined when there is none. */
@@ -199,7 +261,9 @@ export class PhaseScheduler {
     let best: number | undefined;
     for (const b of this.buckets) {
       if (b.size === 0) continue;
-      const due = this.epoch + b.nextCycle * this.periodMs + b.phaseMs;
+      const cycle = this.cycleOf(b);
+      if (cycle === Infinity) continue;
+      const due = this.epoch + cycle * this.periodMs + b.phaseMs;
       if (best === undefined || due < best) best = due;
     }
     return best;
@@ -214,15 +278,20 @@ export class PhaseScheduler {
     const limit = now + earlyMs;
     let pick: Bucket | undefined;
     let pickDue = 0;
+    let pickCycle = 0;
     for (const b of this.buckets) {
       if (b.size === 0) continue;
-      const due = this.epoch + b.nextCycle * this.periodMs + b.phaseMs;
+      const cycle = this.cycleOf(b);
+      const due = this.epoch + cycle * this.periodMs + b.phaseMs;
       if (due <= limit && (pick === undefined || due < pickDue)) {
         pick = b;
         pickDue = due;
+        pickCycle = cycle;
       }
     }
     if (pick === undefined) return undefined;
+    // A sleeping bucket resumes at its wake cycle: the cycles it slept through are not owed.
+    pick.nextCycle = pickCycle;
     if (now - pickDue > this.maxCatchUpMs) {
       // Resume on time rather than at the catch-up horizon, which would keep the bucket behind.
       const latest = Math.floor((now - this.epoch - pick.phaseMs) / this.periodMs);
@@ -249,18 +318,31 @@ export class PhaseScheduler {
       now,
       lateMs: now > tick.due ? now - tick.due : 0,
     };
-    // Slots added by a listener start with the next delivery; released ones are skipped.
+    // Slots added by a listener start with the next delivery; released ones are skipped, and so
+    // are sleeping ones before their wake cycle (the earliest of which is recomputed on the way).
     const entries = b.entries;
     const count = entries.length;
+    let wakeCycle = Infinity;
     for (let i = 0; i < count; i++) {
       const e = entries[i]!;
       if (e.released) continue;
+      if (e.asleep) {
+        if (e.wakeCycle > tick.cycle) {
+          if (e.wakeCycle < wakeCycle) wakeCycle = e.wakeCycle;
+          continue;
+        }
+        e.asleep = false;
+        b.awake++;
+      }
       try {
         e.listener(t);
       } catch {
         errors++;
       }
+      // The listener may have put its slot to sleep.
+      if (e.asleep && e.wakeCycle < wakeCycle) wakeCycle = e.wakeCycle;
     }
+    b.wakeCycle = wakeCycle;
     return errors;
   }
 
@@ -343,6 +425,7 @@ export class PacingClock {
     this.timerWakeups++;
     this.run();
   };
+  private readonly readNow = (): number => this.timers.now();
   private readonly onImmediate = (): void => {
     this.immediate = undefined;
     this.immediateWakeups++;
@@ -375,6 +458,13 @@ export class PacingClock {
         released = true;
         this.scheduler.remove(added.bucket, added.entry);
         if (this.scheduler.slotCount === 0) this.cancel();
+      },
+      // The armed timer fires once more (Node cannot move a timer later without that wake), then
+      // run() re-arms it for the earliest wake.
+      sleepUntil: (cycle) => this.scheduler.sleep(added.bucket, added.entry, cycle),
+      // Called for every frame enqueued: nothing but a flag test while the slot is awake.
+      wake: () => {
+        if (!released && this.scheduler.wake(added.bucket, added.entry, this.readNow)) this.reschedule();
       },
     };
     this.reschedule();

@@ -119,6 +119,7 @@ interface Discovery {
   resolve(address: DiscoveredAddress): void;
   reject(error: VoxcordError): void;
   attemptsLeft: number;
+  /** -1 until the first tick after the first attempt (the channel may have slept: no current tick). */
   nextAttemptTick: number;
 }
 
@@ -234,7 +235,10 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
 
     socket.on('message', (msg) => this.onDatagram(msg, performance.now()));
     socket.on('error', (err) => this.onSocketError(err));
-    this.slot = clock.register((tick) => this.onTick(tick));
+    this.slot = clock.register((tick) => {
+      this.onTick(tick);
+      this.sleepIfIdle();
+    });
     // discord.js sends one keepalive as soon as the socket exists, then every 5 s.
     this.sendKeepalive();
   }
@@ -253,7 +257,9 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       reject = rej;
     });
     this.discovery = { promise, resolve, reject, attemptsLeft: this.discoveryAttempts, nextAttemptTick: 0 };
+    this.slot.wake();
     this.discoveryStep();
+    if (this.discovery !== null) this.discovery.nextAttemptTick = -1;
     return promise;
   }
 
@@ -303,11 +309,14 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (this.closed) return false;
     if (!(frame instanceof Uint8Array))
       throw new VoxcordError('INVALID_ARGUMENT', 'frame must be a Uint8Array');
+    this.slot.wake();
     return this.queue.enqueue(frame);
   }
 
   endBurst(): void {
-    if (!this.closed) this.queue.endBurst();
+    if (this.closed) return;
+    this.slot.wake();
+    this.queue.endBurst();
   }
 
   clearQueue(): void {
@@ -352,7 +361,10 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (n < 0) return;
     this.currentTick = n;
     this.lastTickDue = tick.due;
-    if (this.discovery && n >= this.discovery.nextAttemptTick) this.discoveryStep();
+    const d = this.discovery;
+    // The first attempt went between the previous cycle and this one.
+    if (d && d.nextAttemptTick < 0) d.nextAttemptTick = n - 1 + this.discoveryRetryTicks;
+    else if (d && n >= d.nextAttemptTick) this.discoveryStep();
     if (n >= this.nextKeepaliveTick) {
       this.nextKeepaliveTick = n + this.keepaliveTicks;
       this.sendKeepalive();
@@ -402,6 +414,17 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       this.lateness.record(lateMs);
     }
     if (item.endsBurst) this.emit('burstEnd');
+  }
+
+  /**
+   * Nothing to send, no burst to count, no discovery to retry: the clock need not wake this thread
+   * for the channel before its next keepalive (a channel that only receives costs no wake-up per
+   * 20 ms). enqueue(), endBurst() and discoverAddress() wake it; cycles keep counting meanwhile, so
+   * the RTP timestamps of the next burst follow real time as before.
+   */
+  private sleepIfIdle(): void {
+    if (this.closed || this.discovery !== null || this.inBurst || this.flowing || this.queue.busy) return;
+    this.slot.sleepUntil(this.slot.firstCycle + this.nextKeepaliveTick);
   }
 
   /** A tick inside a burst with no frame out; the owner hears of it (a stall must be visible while it lasts). */

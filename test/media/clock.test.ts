@@ -309,3 +309,64 @@ describe('PacingClock on a fake clock', () => {
     r.ticks.forEach((t, i) => expect(t.cycle).toBe(r.firstCycle + i));
   });
 });
+
+describe('PacingClock with sleeping slots', () => {
+  it('does not wake while every slot sleeps, wakes at the earliest wake cycle, and resumes on time after wake()', () => {
+    const timers = new FakeTimers();
+    const clock = new PacingClock({ slotsPerBucket: 50, timers });
+    const ticks: ClockTick[] = [];
+    // Sleeps after each tick until 250 cycles on (a keepalive every 5 s), as an idle channel does.
+    let sleeping = true;
+    const slot = clock.register((t) => {
+      ticks.push(t);
+      if (sleeping) slot.sleepUntil(t.cycle + 250);
+    });
+    const other = clock.register(() => undefined);
+    timers.advance(100);
+    other.release(); // now only the sleeper is left
+    const wakeupsBefore = clock.stats().timerWakeups;
+    const ticksBefore = ticks.length;
+    timers.advance(10_000);
+    // One tick per 5 s, and at most one extra wake-up (the timer armed before the slot slept).
+    expect(ticks.length - ticksBefore).toBe(2);
+    expect(clock.stats().timerWakeups - wakeupsBefore).toBeLessThanOrEqual(3);
+    const [a, b] = ticks.slice(ticksBefore);
+    expect(b!.cycle - a!.cycle).toBe(250);
+    expect(b!.lateMs).toBeLessThan(1);
+    // A frame to send: ticks every cycle again from the next one due, on time, none owed for the sleep.
+    sleeping = false;
+    const wokeAt = timers.now();
+    slot.wake();
+    timers.advance(200);
+    const resumed = ticks.slice(ticksBefore + 2);
+    expect(resumed.length).toBeGreaterThanOrEqual(9);
+    expect(resumed[0]!.due).toBeGreaterThanOrEqual(wokeAt);
+    expect(resumed[0]!.due - wokeAt).toBeLessThanOrEqual(20);
+    resumed.forEach((t, i) => {
+      expect(t.cycle).toBe(resumed[0]!.cycle + i);
+      expect(t.lateMs).toBeLessThan(1);
+    });
+    expect(clock.stats().lateTicks).toBe(0);
+    expect(clock.stats().skippedCycles).toBe(0);
+    slot.release();
+    expect(timers.pendingCount).toBe(0);
+  });
+
+  it('keeps delivering to awake slots of a bucket while others in it sleep', () => {
+    const timers = new FakeTimers();
+    const clock = new PacingClock({ slotsPerBucket: 50, timers });
+    const awake: ClockTick[] = [];
+    const asleep: ClockTick[] = [];
+    clock.register((t) => awake.push(t));
+    const s = clock.register((t) => {
+      asleep.push(t);
+      s.sleepUntil(t.cycle + 10);
+    });
+    timers.advance(1000);
+    expect(awake.length).toBeGreaterThanOrEqual(49);
+    expect(asleep.length).toBeGreaterThanOrEqual(4);
+    expect(asleep.length).toBeLessThanOrEqual(6);
+    asleep.slice(1).forEach((t, i) => expect(t.cycle - asleep[i]!.cycle).toBe(10));
+    clock.close();
+  });
+});

@@ -52,7 +52,8 @@ async function main(): Promise<void> {
     now: () => performance.now(),
     register(listener: (tick: ClockTick) => void): ClockSlot {
       listeners.push(listener);
-      return { phaseMs: 0, firstCycle: 0, release: () => undefined };
+      const none = (): void => undefined; // the ticks come whether the channel sleeps or not
+      return { phaseMs: 0, firstCycle: 0, release: none, sleepUntil: none, wake: none };
     },
   } as unknown as PacingClock;
   const channels: UdpMediaChannel[] = [];

@@ -269,6 +269,27 @@ describe('UdpMediaChannel timing on a fake clock', () => {
     expect(r.discoveryRequests).toBe(12);
   });
 
+  it('costs its clock no wake-up per 20 ms while it only receives; keepalives and discovery retries keep their pace', async () => {
+    const timers = new FakeTimers();
+    const clock = new PacingClock({ timers });
+    const { r, ch } = await setup({ keepaliveIntervalMs: 1000 }, clock);
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    timers.advance(5010);
+    await waitFor(() => r.keepalives().length === 6); // one at once, then one per second
+    // About one wake-up per keepalive (and one as the channel falls asleep), not 250.
+    expect(clock.stats().timerWakeups).toBeLessThanOrEqual(12);
+    // IP discovery on the sleeping channel: the retry comes 250 ms after the request, not at the next tick.
+    r.answerDiscovery = false;
+    ch.discoverAddress().catch(() => undefined);
+    timers.advance(10);
+    await waitFor(() => r.discoveryRequests === 1);
+    timers.advance(200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.discoveryRequests).toBe(1);
+    timers.advance(60);
+    await waitFor(() => r.discoveryRequests === 2);
+  });
+
   it('after a stall sends the due packets back to back and counts them late', async () => {
     const timers = new FakeTimers();
     const { r, ch } = await setup({}, new PacingClock({ timers }));
