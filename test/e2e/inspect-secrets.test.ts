@@ -12,7 +12,6 @@ import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
 import type { VoiceSession } from '../../src/voice/session.js';
 import { HashRatchet } from '../../src/dave/hash-ratchet.js';
-import { Aes128Gcm } from '../../src/dave/aes128gcm.js';
 import { DaveSendKey } from '../../src/dave/send-key.js';
 import { bareSession, botClient, joinWith, startCall } from '../support/call.js';
 import { Cleanup } from '../support/cleanup.js';
@@ -61,7 +60,11 @@ function collectSecrets(roots: unknown[]): { bytes: Bytes[]; words: Int32Array[]
     if (/^(DaveClient|DaveSession|SessionDave|FrameEncryptor|FrameDecryptor|HashRatchet)$/.test(name))
       daveObjects.push(v);
     if (v instanceof HashRatchet) addAll(v);
-    if (v instanceof Aes128Gcm) words.push(Int32Array.from((v as unknown as { rk: Int32Array }).rk));
+    // An AES-GCM key's round keys, where its keystream keeps them (the WebAssembly core's
+    // byte-swapped copy or a TypeScript keystream's schedule; Aes128Gcm itself keeps none).
+    const rk = (v as { rk?: unknown }).rk;
+    if (/^(WasmGcm|AesBlock|Aes128CtrUnrolled)$/.test(name) && rk instanceof Int32Array)
+      words.push(Int32Array.from(rk));
     // An MLS group state (dave/mls/rfc9420 GroupState): private keys and epoch secrets.
     if ('exporterSecret' in v && 'initSecret' in v && 'keys' in v) {
       const s = v as Record<string, unknown>;
