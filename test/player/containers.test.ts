@@ -91,42 +91,29 @@ describe('Ogg Opus demuxer', () => {
     }
   });
 
-  it('hands out packets that stay intact when the caller reuses its chunk buffer', async () => {
-    const all = await toneWithBigPacket(40, 20);
-    const file = concatBytes(oggStreamPages(all, { maxSegments: 3 }));
-    for (const size of [64, 333, 4096]) {
-      const reused = new Uint8Array(size);
-      const demuxer = new OggOpusDemuxer();
-      const out: Uint8Array[] = [];
-      for (let i = 0; i < file.length; i += size) {
-        const part = file.subarray(i, i + size);
-        reused.set(part);
-        out.push(...demuxer.push(reused.subarray(0, part.length)));
-        reused.fill(0xee); // the caller writes its next read over the same memory
+  // push() hands out copies (read here after the caller reused its chunk buffer); pushViews() views
+  // of the chunk or of the demuxer's buffer, valid until the next call (read at once).
+  it.each(['push', 'pushViews'] as const)(
+    '%s gives every packet intact when the caller reuses its chunk buffer, whatever the chunking',
+    async (method) => {
+      const all = await toneWithBigPacket(40, 20);
+      const file = concatBytes(oggStreamPages(all, { maxSegments: 3 }));
+      for (const size of [1, 64, 333, 4096]) {
+        const reused = new Uint8Array(size);
+        const demuxer = new OggOpusDemuxer();
+        const out: (Uint8Array | string)[] = [];
+        for (let i = 0; i < file.length; i += size) {
+          const part = file.subarray(i, i + size);
+          reused.set(part);
+          const got = demuxer[method](reused.subarray(0, part.length));
+          out.push(...(method === 'push' ? got : got.map(hex)));
+          reused.fill(0xee); // the caller writes its next read over the same memory
+        }
+        demuxer.end();
+        expect(out.map((p) => (typeof p === 'string' ? p : hex(p)))).toEqual(all.map(hex));
       }
-      demuxer.end();
-      expect(out.map(hex)).toEqual(all.map(hex));
-    }
-  });
-
-  it('pushViews gives the packets push gives, valid until the next call, whatever the chunking', async () => {
-    const all = await toneWithBigPacket(40, 20);
-    const file = concatBytes(oggStreamPages(all, { maxSegments: 3 }));
-    for (const size of [1, 64, 333, 4096]) {
-      const reused = new Uint8Array(size);
-      const demuxer = new OggOpusDemuxer();
-      const out: string[] = [];
-      for (let i = 0; i < file.length; i += size) {
-        const part = file.subarray(i, i + size);
-        reused.set(part);
-        // Read at once: they may be views of the chunk or of the demuxer's buffer.
-        out.push(...demuxer.pushViews(reused.subarray(0, part.length)).map(hex));
-        reused.fill(0xee);
-      }
-      demuxer.end();
-      expect(out).toEqual(all.map(hex));
-    }
-  });
+    },
+  );
 
   it('ignores other logical streams and follows a chained Opus stream', () => {
     const a = [packet(1, 0), packet(1, 1)];
