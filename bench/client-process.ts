@@ -33,6 +33,8 @@ import { countAtLeast, histogramDeltas, latenessBetween } from './stats.js';
 import { busiestThreads, threadCpuLine, threadSwitches, threadTimes, wakeupsLine } from './thread-times.js';
 import { encodeToneFrames, tonePcmFrames } from './tone.js';
 import { installUdpProbe } from './udp-probe.js';
+import { markWindow } from './window-marks.js';
+import type { WindowPort } from './window-marks.js';
 import { PCM_FRAME_BYTES } from '../src/protocol/constants.js';
 
 function send(message: ClientMessage): Promise<void> {
@@ -158,6 +160,10 @@ function startStaller(spec: { everyMs: number; blockMs: number }): { stalls(): n
   };
 }
 
+/** The window's edges go to the orchestrator, which answers once the server's mark is taken. */
+const WINDOW_ACK_TIMEOUT_MS = 15_000; // run.ts waits up to 10 s for a server mark
+const windowPort: WindowPort = { send, ack: () => fromParent('window-ack', WINDOW_ACK_TIMEOUT_MS) };
+
 /** Late threshold of the stall scenario (issue 7: packets sent more than 20 ms late). */
 const LATE_MS = 20;
 
@@ -222,7 +228,7 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
       `${req.implementation}-${req.scenario.engine ?? ''}-n${n}`.replace('--', '-'),
     );
     await profiler.start();
-    await send({ type: 'window', phase: 'start' });
+    await markWindow('start', windowPort);
     const cpu0 = process.cpuUsage();
     const threads0 = threadTimes();
     const wakeups = process.env.VOXCORD_BENCH_WAKEUPS ? countWakeups(client.workers?.() ?? []) : undefined;
@@ -238,7 +244,7 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     const stalls = (staller?.stalls() ?? 0) - stallsBefore;
     staller?.stop();
     await profiler.stop();
-    await send({ type: 'window', phase: 'end' });
+    await markWindow('end', windowPort);
     if (process.env.VOXCORD_BENCH_MEMORY) {
       const end = memory();
       console.error(
@@ -375,7 +381,7 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
     await sleep(250);
     const profiler = windowProfiler(`${req.implementation}-receive-n${senders.length}`);
     await profiler.start();
-    await send({ type: 'window', phase: 'start' });
+    await markWindow('start', windowPort);
     const bytes0 = client.pcmBytes();
     const concealed0 = client.concealedFrames?.();
     const cpu0 = process.cpuUsage();
@@ -386,7 +392,7 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
     const pcmFrames = (client.pcmBytes() - bytes0) / PCM_FRAME_BYTES;
     const concealed1 = client.concealedFrames?.();
     await profiler.stop();
-    await send({ type: 'window', phase: 'end' });
+    await markWindow('end', windowPort);
     if (client.errors.length > 0)
       throw new Error(`errors during the run: ${client.errors.slice(0, 3).join('; ')}`);
     const cpuTotal = cpu.user + cpu.system;

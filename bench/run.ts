@@ -24,6 +24,7 @@ import type {
   Allocation,
   AllocateRequest,
   ClientMessage,
+  ClientReply,
   ClientRunRequest,
   Measurement,
   ScenarioSpec,
@@ -33,6 +34,7 @@ import type {
 import { VARIANTS, checkTargets, markdownTable, scenarioTitle, summarize, targetsTable } from './report.js';
 import type { FirstAudioTimes, Machine, RunRecord, ServerWindow, Variant } from './report.js';
 import { runScaling, scalingTable } from './engine-scaling.js';
+import { serverWindow } from './window-marks.js';
 import type { ScalingResult } from './engine-scaling.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -209,24 +211,6 @@ async function startServer(
   return { child, ready };
 }
 
-function serverWindow(start: ServerMark, end: ServerMark): ServerWindow {
-  const ms = end.at - start.at;
-  const dropped: Record<string, number> = {};
-  for (const [reason, count] of Object.entries(end.dropped)) {
-    const delta = count - (start.dropped[reason] ?? 0);
-    if (delta > 0) dropped[reason] = delta;
-  }
-  return {
-    cpuCoreShare: (end.cpuUserUs + end.cpuSystemUs - start.cpuUserUs - start.cpuSystemUs) / 1000 / ms,
-    packetsPerSecond: ((end.packetsReceived - start.packetsReceived) * 1000) / ms,
-    daveShare:
-      end.packetsReceived > start.packetsReceived
-        ? (end.daveFrames - start.daveFrames) / (end.packetsReceived - start.packetsReceived)
-        : 0,
-    dropped,
-  };
-}
-
 function allocationRequests(n: number): Array<{ guildId: string; channelId: string; userId: string }> {
   // Distinct guilds: every connection is alone in its call, so the SFU decrypts and forwards nothing.
   return Array.from({ length: n }, (_, i) => ({
@@ -374,9 +358,18 @@ async function runOne(
     const marks: Array<Promise<ServerMark>> = [];
     const onWindow = (m: unknown): void => {
       if (isRecord(m) && m.type === 'window') {
-        marks.push(
-          serverCall(server, { type: 'mark' }, (r) => (r.type === 'marked' ? r.mark : undefined), 10_000),
+        const marked = serverCall(
+          server,
+          { type: 'mark' },
+          (r) => (r.type === 'marked' ? r.mark : undefined),
+          10_000,
         );
+        marks.push(marked);
+        // The client waits for this (window-marks.ts): its teardown must not overtake the end mark.
+        const ack = (): void => {
+          if (client?.connected) client.send({ type: 'window-ack' } satisfies ClientReply);
+        };
+        void marked.then(ack, ack);
       }
     };
     client.on('message', onWindow);
@@ -404,6 +397,8 @@ async function runOne(
     if (firstAudio) return { measurement: reply.measurement, firstAudio };
     const [start, end] = await Promise.all(marks);
     if (!start || !end) throw new Error('server marks missing');
+    if (process.env.VOXCORD_BENCH_DEBUG === '1')
+      process.stderr.write(`[bench] server marks ${JSON.stringify({ start, end })}\n`);
     return { measurement: reply.measurement, server: serverWindow(start, end) };
   } finally {
     if (client) await waitExit(client, 10_000);

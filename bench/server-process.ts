@@ -152,7 +152,12 @@ async function main(): Promise<void> {
   const server = await startVoiceServer({
     tls: true,
     dave: config.dave === true,
-    log: (event) => hosted.onServerEvent(event),
+    log: (event) => {
+      // VOXCORD_BENCH_DEBUG=1 (diagnostics): the server's log events, timestamped, on stderr.
+      if (process.env.VOXCORD_BENCH_DEBUG === '1')
+        process.stderr.write(`[server ${new Date().toISOString()}] ${JSON.stringify(event)}\n`);
+      hosted.onServerEvent(event);
+    },
   });
   hosted.tlsCa = server.tlsCa;
   process.on('message', (raw: unknown) => {

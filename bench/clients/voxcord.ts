@@ -76,6 +76,13 @@ export function createVoxcordClient(
           handshakeTimeoutMs: CONNECT_TIMEOUT_MS,
         });
         session.on('error', (error) => errors.push(`${error.code}: ${error.message}`));
+        // VOXCORD_BENCH_DEBUG=1 (diagnostics): the session's debug events, timestamped, on stderr.
+        if (process.env.VOXCORD_BENCH_DEBUG === '1')
+          session.on('debug', (message, details) =>
+            process.stderr.write(
+              `[voxcord ${new Date().toISOString()} ${a.userId}] ${message}${details === undefined ? '' : ` ${JSON.stringify(details)}`}\n`,
+            ),
+          );
         sessions.push(session);
         session.connect();
         await lib.entersState(session, 'ready', CONNECT_TIMEOUT_MS);
@@ -88,6 +95,11 @@ export function createVoxcordClient(
       start((session) => session.playPcm(endless(frames)));
     },
     async engineCounters(): Promise<EngineCounters> {
+      if (process.env.VOXCORD_BENCH_DEBUG === '1')
+        for (const s of sessions)
+          process.stderr.write(
+            `[voxcord ${new Date().toISOString()}] dave ${JSON.stringify({ v: s.dave.protocolVersion, epoch: String(s.dave.epoch), stats: s.dave.stats, send: s.sendStats })}\n`,
+          );
       const all = await Promise.all(channels.map((c) => c.stats()));
       const engineStats = await inner.stats?.();
       return {

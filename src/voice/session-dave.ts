@@ -312,6 +312,9 @@ export class SessionDave implements VoiceDave {
     const protection: FrameProtection = this.gated ? { mode: 'hold' } : (dave ?? { mode: 'plain' });
     if (sameProtection(this.applied, protection)) return;
     this.applied = protection;
+    this.hooks.debug(
+      `DAVE: queued frames now ${protection.mode === 'drop' ? `dropped (${protection.reason})` : protection.mode}`,
+    );
     channel.setFrameProtection(protection);
   }
 
