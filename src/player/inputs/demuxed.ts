@@ -5,6 +5,7 @@
 import { NOT_READY } from '../../voice/frame-pull.js';
 import type { NotReady } from '../../voice/frame-pull.js';
 import { Interrupt } from '../../util/interrupt.js';
+import { concatBytes } from '../../util/bytes.js';
 import { byteOpener, framesIn, inputError, isReopenable, releaseIterator } from './source.js';
 import type { ByteInput, FrameSource, MediaInfo, OpenContext, SourceFrame, TrackInput } from './source.js';
 import { OpusPacketFramer } from './opus-frames.js';
@@ -125,9 +126,7 @@ class DemuxedSource implements FrameSource {
       let total = 0;
       const ends: number[] = [];
       for (const packet of packets) ends.push((total += packet.length));
-      const bytes = new Uint8Array(total);
-      for (let i = 0; i < packets.length; i++) bytes.set(packets[i] as Uint8Array, i === 0 ? 0 : ends[i - 1]);
-      this.packets = bytes;
+      this.packets = concatBytes(...packets);
       this.ends = ends;
       this.next = 0;
     } catch (err) {
