@@ -86,6 +86,8 @@ ${body}    (i32.store offset=0 (local.get $out) (local.get $s0))
     (br $block))))`;
 }
 
+const H_NAMES = ['$h0', '$h1', '$h2', '$h0r', '$h1r', '$h2r'];
+
 const M = ['0x1111111111111111', '0x2222222222222222', '0x4444444444444444', '0x8888888888888888'];
 
 /** `to` = the bit reversal of local `from` (64 bits): bit swaps within bytes, then a byte swap. */
@@ -151,8 +153,7 @@ function bswap64(e: string): string {
  * half is bmul64, its high half bmul64 of the bit-reversed operands, reversed back.
  */
 function ghashFunction(): string {
-  const hs = ['$h0', '$h1', '$h2', '$h0r', '$h1r', '$h2r'];
-  const hLocals = hs.flatMap((h) => [0, 1, 2, 3].map((j) => `(local ${h}_${j} i64)`)).join(' ');
+  const hLocals = H_NAMES.flatMap((h) => [0, 1, 2, 3].map((j) => `(local ${h}_${j} i64)`)).join(' ');
   const named = [
     '$y0',
     '$y1',
@@ -276,4 +277,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${OUT} (${bytes.length} bytes of WebAssembly)`);
 }
 
-await main();
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();
