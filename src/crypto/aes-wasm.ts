@@ -44,10 +44,10 @@ type XorFunction = (dst: number, src: number, blocks: number) => void;
 
 /** Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these. */
 const RK_OFFSET = 8192;
-/** H's halves and their bit reversals, four i64 (see WasmGcm.hkey), then the core's scratch. */
+/** H's halves and their bit reversals, four i64 (see WasmGcm.hkey). */
 const HKEY_OFFSET = RK_OFFSET + 256;
 /** The GHASH value as two i64 halves (little-endian words: high half's low word first). */
-const STATE_OFFSET = HKEY_OFFSET + 256;
+const STATE_OFFSET = HKEY_OFFSET + 32;
 /** The message: keystream (tag mask first), AAD, payload, length block, each zero-padded to whole blocks. */
 const MESSAGE_OFFSET = STATE_OFFSET + 16;
 const PAGE_BYTES = 65536;
