@@ -112,7 +112,7 @@ function rev64(to: string, from: string): string {
  * bit, so that a column's carries (at most 15 ones below bit 60, 16 at bits 60-63 whose carry
  * leaves the word) never reach the next bit of the same class; then each class keeps its bits.
  */
-function bmul64(to: string, x: string, h: string): string {
+function bmul64(to: string, x: string, h: string, accumulate = false): string {
   let out = '';
   for (let i = 0; i < 4; i++)
     out += `    (local.set $a${i} (i64.and (local.get ${x}) (i64.const ${M[i]})))\n`;
@@ -127,7 +127,8 @@ function bmul64(to: string, x: string, h: string): string {
     );
   }
   return (
-    out + `    (local.set ${to} (i64.or (i64.or ${terms[0]} ${terms[1]}) (i64.or ${terms[2]} ${terms[3]})))\n`
+    out +
+    `    (local.set ${to} (i64.xor ${accumulate ? `(local.get ${to})` : '(i64.const 0)'} (i64.or (i64.or ${terms[0]} ${terms[1]}) (i64.or ${terms[2]} ${terms[3]}))))\n`
   );
 }
 
@@ -141,26 +142,35 @@ function bswap64(e: string): string {
     (local.set $t (i64.rotl (local.get $t) (i64.const 32)))`;
 }
 
+/** How many blocks one reduction covers (H^1..H^GHASH_POWERS per key). */
+export const GHASH_POWERS = 4;
+
 /**
  * ghash(hkey, state, ptr, blocks): GHASH of `blocks` 16-byte blocks at `ptr` into the state at
  * `state` (two i64: the value's high and low halves as big-endian integers), under the hash key
- * at `hkey` (four i64: H's high and low halves, then their bit reversals).
+ * at `hkey`: H^1..H^4, each four i64 (its high and low halves, then their bit reversals).
  *
  * No table and no secret-indexed load (constant time), BearSSL's "ctmul64" method: GHASH's
  * bit-reflected multiply is the carry-less product of the block and H read as big-endian
  * integers, 255 bits, shifted left by one, then reduced mod x^128 + x^7 + x^2 + x + 1 in that
  * reflected order. The 128x128 product is Karatsuba's three 64x64 ones; a 64x64 product's low
  * half is bmul64, its high half bmul64 of the bit-reversed operands, reversed back.
+ *
+ * Up to four blocks share one reduction: (((s ⊕ x1)·H ⊕ x2)·H ⊕ x3)·H ⊕ x4)·H is
+ * (s ⊕ x1)·H^4 ⊕ x2·H^3 ⊕ x3·H^2 ⊕ x4·H, and the products, the reversals back and the
+ * reduction are linear, so the six partial products are summed over the group and finished once.
  */
 function ghashFunction(): string {
   const hLocals = H_NAMES.flatMap((h) => [0, 1, 2, 3].map((j) => `(local ${h}_${j} i64)`)).join(' ');
   const named = [
     '$y0',
     '$y1',
-    '$y2',
-    '$y0r',
-    '$y1r',
-    '$y2r',
+    '$x0',
+    '$x1',
+    '$x2',
+    '$x0r',
+    '$x1r',
+    '$x2r',
     '$z0',
     '$z1',
     '$z2',
@@ -182,31 +192,50 @@ function ghashFunction(): string {
     '$hlr',
   ];
   const split = (h: string, e: string): string =>
-    [0, 1, 2, 3].map((j) => `  (local.set ${h}_${j} (i64.and ${e} (i64.const ${M[j]})))\n`).join('');
+    [0, 1, 2, 3].map((j) => `    (local.set ${h}_${j} (i64.and ${e} (i64.const ${M[j]})))\n`).join('');
   const g = (x: string): string => `(local.get ${x})`;
   const x = (a: string, b: string): string => `(i64.xor ${a} ${b})`;
   const shl = (a: string, k: number): string => `(i64.shl ${a} (i64.const ${k}))`;
   const shr = (a: string, k: number): string => `(i64.shr_u ${a} (i64.const ${k}))`;
+  const zero = ['$z0', '$z1', '$z2', '$z0h', '$z1h', '$z2h']
+    .map((z) => `   (local.set ${z} (i64.const 0))\n`)
+    .join('');
   return `
  (func (export "ghash") (param $hkey i32) (param $state i32) (param $p i32) (param $n i32)
+  (local $m i32) (local $hp i32)
   ${named.map((l) => `(local ${l} i64)`).join(' ')}
   ${hLocals}
-  (local.set $hh (i64.load offset=0 (local.get $hkey)))
-  (local.set $hl (i64.load offset=8 (local.get $hkey)))
-  (local.set $hhr (i64.load offset=16 (local.get $hkey)))
-  (local.set $hlr (i64.load offset=24 (local.get $hkey)))
-${split('$h0', g('$hl'))}${split('$h1', g('$hh'))}${split('$h2', x(g('$hl'), g('$hh')))}${split('$h0r', g('$hlr'))}${split('$h1r', g('$hhr'))}${split('$h2r', x(g('$hlr'), g('$hhr')))}  (local.set $y1 (i64.load offset=0 (local.get $state)))
+  (local.set $y1 (i64.load offset=0 (local.get $state)))
   (local.set $y0 (i64.load offset=8 (local.get $state)))
   (block $done
-   (loop $block
+   (loop $group
     (br_if $done (i32.eqz (local.get $n)))
-    ${bswap64('(i64.load offset=0 (local.get $p))')}
-    (local.set $y1 (i64.xor (local.get $y1) (local.get $t)))
+    ;; m = min(n, ${GHASH_POWERS}) blocks, the first times H^m
+    (local.set $m (select (i32.const ${GHASH_POWERS}) (local.get $n) (i32.gt_u (local.get $n) (i32.const ${GHASH_POWERS}))))
+    (local.set $n (i32.sub (local.get $n) (local.get $m)))
+    (local.set $hp (i32.add (local.get $hkey) (i32.shl (i32.sub (local.get $m) (i32.const 1)) (i32.const 5))))
+${zero}    ${bswap64('(i64.load offset=0 (local.get $p))')}
+    (local.set $x1 (i64.xor (local.get $y1) (local.get $t)))
     ${bswap64('(i64.load offset=8 (local.get $p))')}
-    (local.set $y0 (i64.xor (local.get $y0) (local.get $t)))
-    (local.set $y2 (i64.xor (local.get $y0) (local.get $y1)))
-${rev64('$y0r', '$y0')}${rev64('$y1r', '$y1')}    (local.set $y2r (i64.xor (local.get $y0r) (local.get $y1r)))
-${bmul64('$z0', '$y0', '$h0')}${bmul64('$z1', '$y1', '$h1')}${bmul64('$z2', '$y2', '$h2')}${bmul64('$z0h', '$y0r', '$h0r')}${bmul64('$z1h', '$y1r', '$h1r')}${bmul64('$z2h', '$y2r', '$h2r')}    ;; Karatsuba's middle terms, then the high halves back from the reversed products
+    (local.set $x0 (i64.xor (local.get $y0) (local.get $t)))
+    (loop $blocks
+    (local.set $hh (i64.load offset=0 (local.get $hp)))
+    (local.set $hl (i64.load offset=8 (local.get $hp)))
+    (local.set $hhr (i64.load offset=16 (local.get $hp)))
+    (local.set $hlr (i64.load offset=24 (local.get $hp)))
+${split('$h0', g('$hl'))}${split('$h1', g('$hh'))}${split('$h2', x(g('$hl'), g('$hh')))}${split('$h0r', g('$hlr'))}${split('$h1r', g('$hhr'))}${split('$h2r', x(g('$hlr'), g('$hhr')))}    (local.set $x2 (i64.xor (local.get $x0) (local.get $x1)))
+${rev64('$x0r', '$x0')}${rev64('$x1r', '$x1')}    (local.set $x2r (i64.xor (local.get $x0r) (local.get $x1r)))
+${bmul64('$z0', '$x0', '$h0', true)}${bmul64('$z1', '$x1', '$h1', true)}${bmul64('$z2', '$x2', '$h2', true)}${bmul64('$z0h', '$x0r', '$h0r', true)}${bmul64('$z1h', '$x1r', '$h1r', true)}${bmul64('$z2h', '$x2r', '$h2r', true)}    (local.set $p (i32.add (local.get $p) (i32.const 16)))
+    (local.set $hp (i32.sub (local.get $hp) (i32.const 32)))
+    (local.set $m (i32.sub (local.get $m) (i32.const 1)))
+    (if (local.get $m)
+     (then
+    ${bswap64('(i64.load offset=0 (local.get $p))')}
+    (local.set $x1 (local.get $t))
+    ${bswap64('(i64.load offset=8 (local.get $p))')}
+    (local.set $x0 (local.get $t))
+    (br $blocks))))
+    ;; Karatsuba's middle terms, then the high halves back from the reversed products
     (local.set $z2 ${x(g('$z2'), x(g('$z0'), g('$z1')))})
     (local.set $z2h ${x(g('$z2h'), x(g('$z0h'), g('$z1h')))})
 ${rev64('$t', '$z0h')}    (local.set $z0h ${shr(g('$t'), 1)})
@@ -228,9 +257,7 @@ ${rev64('$t', '$z2h')}    (local.set $z2h ${shr(g('$t'), 1)})
     (local.set $v2 ${x(g('$v2'), x(x(shl(g('$v1'), 63), shl(g('$v1'), 62)), shl(g('$v1'), 57)))})
     (local.set $y0 (local.get $v2))
     (local.set $y1 (local.get $v3))
-    (local.set $p (i32.add (local.get $p) (i32.const 16)))
-    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-    (br $block)))
+    (br $group)))
   (i64.store offset=0 (local.get $state) (local.get $y1))
   (i64.store offset=8 (local.get $state) (local.get $y0)))`;
 }

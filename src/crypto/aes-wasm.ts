@@ -7,8 +7,10 @@
  *
  * The GHASH keeps no per-key table (./ghash.ts's 'byte' table is 4 KiB per key) and makes no
  * secret-indexed load, so unlike the table methods it is constant-time. A key is its byte-swapped
- * round keys and H with its bit reversal (32 bytes), copied into the core's memory when another
- * key's message comes (272 bytes; a key switch happens twice per packet with DAVE).
+ * round keys and H^1..H^4 with their bit reversals (128 bytes: four blocks share one reduction),
+ * copied into the core's memory when another key's message comes (368 bytes; a key switch
+ * happens twice per packet with DAVE). Keeping each key's 368 bytes resident in the core instead
+ * would save only that sequential copy, and need slots freed when a key is dropped.
  *
  * One core per thread, instantiated on first use. Its memory holds the AES tables, the key in use
  * and the current message (keystream, AAD, payload, length block). So a key costs no WebAssembly
@@ -44,10 +46,12 @@ type XorFunction = (dst: number, src: number, blocks: number) => void;
 
 /** Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these. */
 const RK_OFFSET = 8192;
-/** H's halves and their bit reversals, four i64 (see WasmGcm.hkey). */
+/** H^1..H^4, each its halves and their bit reversals, four i64 (see WasmGcm.hkey). */
 const HKEY_OFFSET = RK_OFFSET + 256;
+/** How many powers of H the core's GHASH takes (GHASH_POWERS in scripts/build-aes-wasm.ts). */
+const H_POWERS = 4;
 /** The GHASH value as two i64 halves (little-endian words: high half's low word first). */
-const STATE_OFFSET = HKEY_OFFSET + 32;
+const STATE_OFFSET = HKEY_OFFSET + 32 * H_POWERS;
 /** The message: keystream (tag mask first), AAD, payload, length block, each zero-padded to whole blocks. */
 const MESSAGE_OFFSET = STATE_OFFSET + 16;
 const PAGE_BYTES = 65536;
@@ -127,6 +131,14 @@ function reverseBits32(v: number): number {
   return bswap32(v);
 }
 
+/** Power k (0: H^1) of the GHASH key, from its big-endian words: an i64's low word first, a half's reversal swaps its words too. */
+function setPower(hkey: Int32Array, k: number, w0: number, w1: number, w2: number, w3: number): void {
+  hkey.set(
+    [w1, w0, w3, w2, reverseBits32(w0), reverseBits32(w1), reverseBits32(w2), reverseBits32(w3)],
+    8 * k,
+  );
+}
+
 /**
  * One key's GCM pass in the core. `create` returns null where WebAssembly is unavailable. After
  * `crypt`, g0..g3 hold the message's full tag (big-endian words).
@@ -143,8 +155,8 @@ export class WasmGcm {
     /** The round keys byte-swapped for the core. */
     private readonly rk: Int32Array,
     /**
-     * H = AES_K(0^128) for the core's GHASH, as four little-endian i64: its high and low 64 bits
-     * (big-endian halves), then each half bit-reversed.
+     * H^1..H^4 (H = AES_K(0^128)) for the core's GHASH, each as four little-endian i64: its high
+     * and low 64 bits (big-endian halves), then each half bit-reversed.
      */
     private readonly hkey: Int32Array,
   ) {
@@ -156,18 +168,25 @@ export class WasmGcm {
     if (core === undefined) core = instantiate();
     if (core === null) return null;
     if (rk.length !== 44 && rk.length !== 60) throw new RangeError('AES round keys must be 44 or 60 words');
-    // An i64's low word first; a half's reversal swaps its words too.
-    const hkey = Int32Array.of(
-      h1,
-      h0,
-      h3,
-      h2,
-      reverseBits32(h0),
-      reverseBits32(h1),
-      reverseBits32(h2),
-      reverseBits32(h3),
-    );
-    return new WasmGcm(core, Int32Array.from(rk, bswap32), hkey);
+    const c = core;
+    const hkey = new Int32Array(8 * H_POWERS);
+    setPower(hkey, 0, h0, h1, h2, h3);
+    // H^k = GHASH of the one block H^(k-1) under H (from a zero state): the core multiplies.
+    const s = STATE_OFFSET >> 2;
+    for (let k = 1; k < H_POWERS; k++) {
+      c.i32.set(hkey.subarray(0, 8), HKEY_OFFSET >> 2);
+      const at = 8 * (k - 1);
+      c.i32[s] = c.i32[s + 1] = c.i32[s + 2] = c.i32[s + 3] = 0;
+      writeBe32(c.u8, MESSAGE_OFFSET, hkey[at + 1]!);
+      writeBe32(c.u8, MESSAGE_OFFSET + 4, hkey[at]!);
+      writeBe32(c.u8, MESSAGE_OFFSET + 8, hkey[at + 3]!);
+      writeBe32(c.u8, MESSAGE_OFFSET + 12, hkey[at + 2]!);
+      c.ghash(HKEY_OFFSET, STATE_OFFSET, MESSAGE_OFFSET, 1);
+      setPower(hkey, k, c.i32[s + 1]!, c.i32[s], c.i32[s + 3]!, c.i32[s + 2]!);
+    }
+    c.i32.fill(0, HKEY_OFFSET >> 2, (STATE_OFFSET >> 2) + 4);
+    c.key = null;
+    return new WasmGcm(c, Int32Array.from(rk, bswap32), hkey);
   }
 
   /**
