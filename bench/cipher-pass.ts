@@ -3,7 +3,8 @@
  * (DAVE_KEYS, default 1000: per-key state out of cache between two packets of one key, like N
  * connections): the DAVE pass (AES-128-GCM, 8-byte tag, no AAD) on a FRAME_BYTES Opus frame
  * (default 160) and the transport pass (AES-256-GCM rtpsize, 12-byte header as AAD) on the DAVE
- * frame, each split into its keystream and GHASH parts, with node:crypto's createCipheriv on the
+ * frame (FRAME_BYTES + 12 bytes; FRAME_BYTES=108 for a 120-byte transport payload), both sealed
+ * and opened (the open allocates its output Buffer, as the transport's open does), each split into its keystream and GHASH parts, with node:crypto's createCipheriv on the
  * same sizes for reference. CPU µs per packet, medians over alternated rounds (min..max).
  *
  * Run: npx tsx bench/cipher-pass.ts [--root <other tree>/src] [--no-split] [--no-node] (the second
@@ -72,6 +73,34 @@ async function addTree(label: string, root: string): Promise<void> {
     run: (i) => {
       const k = i % KEYS;
       transport[k]!.sealInPlace(datagram, HEADER_BYTES, DAVE_FRAME_BYTES, ++counters[k]!);
+    },
+    results: [],
+  });
+  // Opens: each key's own sealed frame / datagram, opened into another buffer (the receive side).
+  const sealedFrames = dave.map((d) => {
+    const f = new Uint8Array(FRAME_BYTES + 8);
+    d.sealDave(1, opus, 0, FRAME_BYTES, f, 0);
+    return f;
+  });
+  const plain = new Uint8Array(FRAME_BYTES + 64);
+  cases.push({
+    name: `${label} dave open`,
+    run: (i) => {
+      const k = i % KEYS;
+      if (!dave[k]!.openDave(1, sealedFrames[k]!, 0, FRAME_BYTES, sealedFrames[k]!, FRAME_BYTES, plain, 0))
+        throw new Error('benchmark frame failed to open');
+    },
+    results: [],
+  });
+  const header = randomBytes(HEADER_BYTES);
+  const payload = randomBytes(DAVE_FRAME_BYTES);
+  const packets = transport.map((t) => t.seal(header, payload, 1));
+  cases.push({
+    name: `${label} transport open`,
+    run: (i) => {
+      const k = i % KEYS;
+      if (transport[k]!.open(packets[k]!, HEADER_BYTES) === null)
+        throw new Error('benchmark packet failed to open');
     },
     results: [],
   });

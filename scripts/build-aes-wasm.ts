@@ -86,8 +86,51 @@ ${body}    (i32.store offset=0 (local.get $out) (local.get $s0))
     (br $block))))`;
 }
 
-/** Where the GHASH reduction table sits: GHASH_R (src/crypto/aes-tables.ts) as i64 words << 32. */
-export const GHASH_R64_OFFSET = 8192;
+const H_NAMES = ['$h0', '$h1', '$h2', '$h0r', '$h1r', '$h2r'];
+
+const M = ['0x1111111111111111', '0x2222222222222222', '0x4444444444444444', '0x8888888888888888'];
+
+/** `to` = the bit reversal of local `from` (64 bits): bit swaps within bytes, then a byte swap. */
+function rev64(to: string, from: string): string {
+  const swap = (k: number, m: string): string =>
+    `    (local.set ${to} (i64.or (i64.and (i64.shr_u (local.get ${to}) (i64.const ${k})) (i64.const ${m}))
+      (i64.shl (i64.and (local.get ${to}) (i64.const ${m})) (i64.const ${k}))))\n`;
+  return (
+    `    (local.set ${to} (local.get ${from}))\n` +
+    swap(1, '0x5555555555555555') +
+    swap(2, '0x3333333333333333') +
+    swap(4, '0x0f0f0f0f0f0f0f0f') +
+    swap(8, '0x00ff00ff00ff00ff') +
+    swap(16, '0x0000ffff0000ffff') +
+    `    (local.set ${to} (i64.rotl (local.get ${to}) (i64.const 32)))\n`
+  );
+}
+
+/**
+ * `to` = the low 64 bits of the carry-less product of local `x` and the H half whose four masked
+ * parts are locals `${h}_0..3` (h & M[j]): integer multiplies of operands keeping every fourth
+ * bit, so that a column's carries (at most 15 ones below bit 60, 16 at bits 60-63 whose carry
+ * leaves the word) never reach the next bit of the same class; then each class keeps its bits.
+ */
+function bmul64(to: string, x: string, h: string, accumulate = false): string {
+  let out = '';
+  for (let i = 0; i < 4; i++)
+    out += `    (local.set $a${i} (i64.and (local.get ${x}) (i64.const ${M[i]})))\n`;
+  const terms: string[] = [];
+  for (let c = 0; c < 4; c++) {
+    // Bit class c of the product: x's class i times h's class (c - i) mod 4.
+    const products = [0, 1, 2, 3].map(
+      (i) => `(i64.mul (local.get $a${i}) (local.get ${h}_${(c - i + 4) % 4}))`,
+    );
+    terms.push(
+      `(i64.and (i64.xor (i64.xor ${products[0]} ${products[1]}) (i64.xor ${products[2]} ${products[3]})) (i64.const ${M[c]}))`,
+    );
+  }
+  return (
+    out +
+    `    (local.set ${to} (i64.xor ${accumulate ? `(local.get ${to})` : '(i64.const 0)'} (i64.or (i64.or ${terms[0]} ${terms[1]}) (i64.or ${terms[2]} ${terms[3]}))))\n`
+  );
+}
 
 /** A byte swap of an i64 expression (in local $t). */
 function bswap64(e: string): string {
@@ -99,51 +142,124 @@ function bswap64(e: string): string {
     (local.set $t (i64.rotl (local.get $t) (i64.const 32)))`;
 }
 
+/** How many blocks one reduction covers (H^1..H^GHASH_POWERS per key). */
+export const GHASH_POWERS = 4;
+
 /**
- * ghash(table, state, ptr, blocks): GHASH of `blocks` 16-byte blocks at `ptr` into the state at
- * `state` (two i64: the value's high and low halves), with a key's 'byte' table
- * (src/crypto/ghash.ts ByteGhash, its 1024 words as they are: an entry's i64 halves are the word
- * pairs rotated) at `table`: the same Shoup byte method as ByteGhash.block on 64-bit halves.
+ * ghash(hkey, state, ptr, blocks): GHASH of `blocks` 16-byte blocks at `ptr` into the state at
+ * `state` (two i64: the value's high and low halves as big-endian integers), under the hash key
+ * at `hkey`: H^1..H^4, each four i64 (its high and low halves, then their bit reversals).
+ *
+ * No table and no secret-indexed load (constant time), BearSSL's "ctmul64" method: GHASH's
+ * bit-reflected multiply is the carry-less product of the block and H read as big-endian
+ * integers, 255 bits, shifted left by one, then reduced mod x^128 + x^7 + x^2 + x + 1 in that
+ * reflected order. The 128x128 product is Karatsuba's three 64x64 ones; a 64x64 product's low
+ * half is bmul64, its high half bmul64 of the bit-reversed operands, reversed back.
+ *
+ * Up to four blocks share one reduction: (((s ⊕ x1)·H ⊕ x2)·H ⊕ x3)·H ⊕ x4)·H is
+ * (s ⊕ x1)·H^4 ⊕ x2·H^3 ⊕ x3·H^2 ⊕ x4·H, and the products, the reversals back and the
+ * reduction are linear, so the six partial products are summed over the group and finished once.
  */
 function ghashFunction(): string {
-  const bytes: Array<[string, number]> = [];
-  for (const x of ['$xl', '$xh']) for (let shift = 0; shift < 64; shift += 8) bytes.push([x, shift]);
-  const entry = ([x, shift]: [string, number]): string =>
-    shift === 56
-      ? `(i32.shl (i32.wrap_i64 (i64.shr_u (local.get ${x}) (i64.const 56))) (i32.const 4))`
-      : `(i32.shl (i32.and (i32.wrap_i64 (i64.shr_u (local.get ${x}) (i64.const ${shift}))) (i32.const 255)) (i32.const 4))`;
-  const load = (offset: number): string =>
-    `(i64.rotl (i64.load offset=${offset} (local.get $i)) (i64.const 32))`;
-  const steps: string[] = [
-    `    (local.set $i (i32.add (local.get $table) ${entry(bytes[0]!)}))
-    (local.set $zh ${load(0)})
-    (local.set $zl ${load(8)})`,
+  const hLocals = H_NAMES.flatMap((h) => [0, 1, 2, 3].map((j) => `(local ${h}_${j} i64)`)).join(' ');
+  const named = [
+    '$y0',
+    '$y1',
+    '$x0',
+    '$x1',
+    '$x2',
+    '$x0r',
+    '$x1r',
+    '$x2r',
+    '$z0',
+    '$z1',
+    '$z2',
+    '$z0h',
+    '$z1h',
+    '$z2h',
+    '$v0',
+    '$v1',
+    '$v2',
+    '$v3',
+    '$t',
+    '$a0',
+    '$a1',
+    '$a2',
+    '$a3',
+    '$hh',
+    '$hl',
+    '$hhr',
+    '$hlr',
   ];
-  for (const b of bytes.slice(1)) {
-    steps.push(`    (local.set $r (i64.load offset=${GHASH_R64_OFFSET} (i32.shl (i32.and (i32.wrap_i64 (local.get $zl)) (i32.const 255)) (i32.const 3))))
-    (local.set $zl (i64.or (i64.shr_u (local.get $zl) (i64.const 8)) (i64.shl (local.get $zh) (i64.const 56))))
-    (local.set $i (i32.add (local.get $table) ${entry(b)}))
-    (local.set $zh (i64.xor (i64.xor (i64.shr_u (local.get $zh) (i64.const 8)) (local.get $r)) ${load(0)}))
-    (local.set $zl (i64.xor (local.get $zl) ${load(8)}))`);
-  }
+  const split = (h: string, e: string): string =>
+    [0, 1, 2, 3].map((j) => `    (local.set ${h}_${j} (i64.and ${e} (i64.const ${M[j]})))\n`).join('');
+  const g = (x: string): string => `(local.get ${x})`;
+  const x = (a: string, b: string): string => `(i64.xor ${a} ${b})`;
+  const shl = (a: string, k: number): string => `(i64.shl ${a} (i64.const ${k}))`;
+  const shr = (a: string, k: number): string => `(i64.shr_u ${a} (i64.const ${k}))`;
+  const zero = ['$z0', '$z1', '$z2', '$z0h', '$z1h', '$z2h']
+    .map((z) => `   (local.set ${z} (i64.const 0))\n`)
+    .join('');
   return `
- (func (export "ghash") (param $table i32) (param $state i32) (param $p i32) (param $n i32)
-  (local $xh i64) (local $xl i64) (local $zh i64) (local $zl i64) (local $r i64) (local $t i64) (local $i i32)
-  (local.set $zh (i64.load offset=0 (local.get $state)))
-  (local.set $zl (i64.load offset=8 (local.get $state)))
+ (func (export "ghash") (param $hkey i32) (param $state i32) (param $p i32) (param $n i32)
+  (local $m i32) (local $hp i32)
+  ${named.map((l) => `(local ${l} i64)`).join(' ')}
+  ${hLocals}
+  (local.set $y1 (i64.load offset=0 (local.get $state)))
+  (local.set $y0 (i64.load offset=8 (local.get $state)))
   (block $done
-   (loop $block
+   (loop $group
     (br_if $done (i32.eqz (local.get $n)))
-    ${bswap64('(i64.load offset=0 (local.get $p))')}
-    (local.set $xh (i64.xor (local.get $zh) (local.get $t)))
+    ;; m = min(n, ${GHASH_POWERS}) blocks, the first times H^m
+    (local.set $m (select (i32.const ${GHASH_POWERS}) (local.get $n) (i32.gt_u (local.get $n) (i32.const ${GHASH_POWERS}))))
+    (local.set $n (i32.sub (local.get $n) (local.get $m)))
+    (local.set $hp (i32.add (local.get $hkey) (i32.shl (i32.sub (local.get $m) (i32.const 1)) (i32.const 5))))
+${zero}    ${bswap64('(i64.load offset=0 (local.get $p))')}
+    (local.set $x1 (i64.xor (local.get $y1) (local.get $t)))
     ${bswap64('(i64.load offset=8 (local.get $p))')}
-    (local.set $xl (i64.xor (local.get $zl) (local.get $t)))
-${steps.join('\n')}
-    (local.set $p (i32.add (local.get $p) (i32.const 16)))
-    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-    (br $block)))
-  (i64.store offset=0 (local.get $state) (local.get $zh))
-  (i64.store offset=8 (local.get $state) (local.get $zl)))`;
+    (local.set $x0 (i64.xor (local.get $y0) (local.get $t)))
+    (loop $blocks
+    (local.set $hh (i64.load offset=0 (local.get $hp)))
+    (local.set $hl (i64.load offset=8 (local.get $hp)))
+    (local.set $hhr (i64.load offset=16 (local.get $hp)))
+    (local.set $hlr (i64.load offset=24 (local.get $hp)))
+${split('$h0', g('$hl'))}${split('$h1', g('$hh'))}${split('$h2', x(g('$hl'), g('$hh')))}${split('$h0r', g('$hlr'))}${split('$h1r', g('$hhr'))}${split('$h2r', x(g('$hlr'), g('$hhr')))}    (local.set $x2 (i64.xor (local.get $x0) (local.get $x1)))
+${rev64('$x0r', '$x0')}${rev64('$x1r', '$x1')}    (local.set $x2r (i64.xor (local.get $x0r) (local.get $x1r)))
+${bmul64('$z0', '$x0', '$h0', true)}${bmul64('$z1', '$x1', '$h1', true)}${bmul64('$z2', '$x2', '$h2', true)}${bmul64('$z0h', '$x0r', '$h0r', true)}${bmul64('$z1h', '$x1r', '$h1r', true)}${bmul64('$z2h', '$x2r', '$h2r', true)}    (local.set $p (i32.add (local.get $p) (i32.const 16)))
+    (local.set $hp (i32.sub (local.get $hp) (i32.const 32)))
+    (local.set $m (i32.sub (local.get $m) (i32.const 1)))
+    (if (local.get $m)
+     (then
+    ${bswap64('(i64.load offset=0 (local.get $p))')}
+    (local.set $x1 (local.get $t))
+    ${bswap64('(i64.load offset=8 (local.get $p))')}
+    (local.set $x0 (local.get $t))
+    (br $blocks))))
+    ;; Karatsuba's middle terms, then the high halves back from the reversed products
+    (local.set $z2 ${x(g('$z2'), x(g('$z0'), g('$z1')))})
+    (local.set $z2h ${x(g('$z2h'), x(g('$z0h'), g('$z1h')))})
+${rev64('$t', '$z0h')}    (local.set $z0h ${shr(g('$t'), 1)})
+${rev64('$t', '$z1h')}    (local.set $z1h ${shr(g('$t'), 1)})
+${rev64('$t', '$z2h')}    (local.set $z2h ${shr(g('$t'), 1)})
+    ;; the 256-bit product v3:v2:v1:v0, shifted left by one (GHASH's bit order)
+    (local.set $v0 (local.get $z0))
+    (local.set $v1 ${x(g('$z0h'), g('$z2'))})
+    (local.set $v2 ${x(g('$z1'), g('$z2h'))})
+    (local.set $v3 (local.get $z1h))
+    (local.set $v3 (i64.or ${shl(g('$v3'), 1)} ${shr(g('$v2'), 63)}))
+    (local.set $v2 (i64.or ${shl(g('$v2'), 1)} ${shr(g('$v1'), 63)}))
+    (local.set $v1 (i64.or ${shl(g('$v1'), 1)} ${shr(g('$v0'), 63)}))
+    (local.set $v0 ${shl(g('$v0'), 1)})
+    ;; reduction: v1:v0 (the terms of degree 128 and up) folded into v3:v2, 64 bits at a time
+    (local.set $v2 ${x(g('$v2'), x(x(g('$v0'), shr(g('$v0'), 1)), x(shr(g('$v0'), 2), shr(g('$v0'), 7))))})
+    (local.set $v1 ${x(g('$v1'), x(x(shl(g('$v0'), 63), shl(g('$v0'), 62)), shl(g('$v0'), 57)))})
+    (local.set $v3 ${x(g('$v3'), x(x(g('$v1'), shr(g('$v1'), 1)), x(shr(g('$v1'), 2), shr(g('$v1'), 7))))})
+    (local.set $v2 ${x(g('$v2'), x(x(shl(g('$v1'), 63), shl(g('$v1'), 62)), shl(g('$v1'), 57)))})
+    (local.set $y0 (local.get $v2))
+    (local.set $y1 (local.get $v3))
+    (br $group)))
+  (i64.store offset=0 (local.get $state) (local.get $y1))
+  (i64.store offset=8 (local.get $state) (local.get $y0)))`;
 }
 
 /** xor(dst, src, blocks): dst ^= src over `blocks` 16-byte blocks. */
@@ -188,4 +304,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${OUT} (${bytes.length} bytes of WebAssembly)`);
 }
 
-await main();
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -1,18 +1,24 @@
 /**
  * AES-GCM messages in a small WebAssembly core (assembled by `npm run build:wasm` from the WAT that
  * scripts/build-aes-wasm.ts writes, committed as ./aes-ctr-wasm.generated.ts; nothing is loaded at
- * run time but that module): the same T-table AES rounds as ./aes.ts and the same 'byte' GHASH
- * method as ./ghash.ts, without typed-array bounds checks and with the state in locals.
+ * run time but that module): the same T-table AES rounds as ./aes.ts, without typed-array bounds
+ * checks and with the state in locals, and a table-free GHASH (carry-less multiplies emulated with
+ * integer multiplies, BearSSL's "ctmul64" method: see the WAT generator).
  *
- * One core per thread, instantiated on first use. Its memory holds the shared tables (AES, GHASH
- * reduction), the round keys and GHASH table of the key in use (copied in, a sequential 4.2 KiB,
- * when another key's message comes), and the current message (AAD, payload, keystream). So a key
- * costs no WebAssembly memory of its own, nothing needs freeing, and the core's memory stays one
- * 64 KiB page unless a message is larger than about 25 KB.
+ * The GHASH keeps no per-key table (./ghash.ts's 'byte' table is 4 KiB per key) and makes no
+ * secret-indexed load, so unlike the table methods it is constant-time. A key is its byte-swapped
+ * round keys and H^1..H^4 with their bit reversals (128 bytes: four blocks share one reduction),
+ * copied into the core's memory when another key's message comes (368 bytes; a key switch
+ * happens twice per packet with DAVE). Keeping each key's 368 bytes resident in the core instead
+ * would save only that sequential copy, and need slots freed when a key is dropped.
+ *
+ * One core per thread, instantiated on first use. Its memory holds the AES tables, the key in use
+ * and the current message (keystream, AAD, payload, length block). So a key costs no WebAssembly
+ * memory of its own, nothing needs freeing, and the core's memory stays one 64 KiB page unless a
+ * message is larger than about 27 KB.
  */
-import { GHASH_R, S0, S1, S2, S3, TE0, TE1, TE2, TE3 } from './aes-tables.js';
+import { S0, S1, S2, S3, TE0, TE1, TE2, TE3 } from './aes-tables.js';
 import { AES_CTR_WASM_BASE64 } from './aes-ctr-wasm.generated.js';
-import type { Ghash } from './ghash.js';
 import { bswap32, writeBe32 } from '../util/bytes.js';
 
 /** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
@@ -35,18 +41,19 @@ type CtrFunction = (
   blocks: number,
   out: number,
 ) => void;
-type GhashFunction = (table: number, state: number, p: number, blocks: number) => void;
+type GhashFunction = (hkey: number, state: number, p: number, blocks: number) => void;
 type XorFunction = (dst: number, src: number, blocks: number) => void;
 
-/** Byte offsets in the core's memory (the GHASH reduction table's is fixed in the WAT). */
-const GHASH_R64_OFFSET = 8192;
-const RK_OFFSET = GHASH_R64_OFFSET + 2048;
+/** Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these. */
+const RK_OFFSET = 8192;
+/** H^1..H^4, each its halves and their bit reversals, four i64 (see WasmGcm.hkey). */
+const HKEY_OFFSET = RK_OFFSET + 256;
+/** How many powers of H the core's GHASH takes (GHASH_POWERS in scripts/build-aes-wasm.ts). */
+const H_POWERS = 4;
 /** The GHASH value as two i64 halves (little-endian words: high half's low word first). */
-const STATE_OFFSET = RK_OFFSET + 256;
-const LENGTHS_OFFSET = STATE_OFFSET + 16;
-const TABLE_OFFSET = LENGTHS_OFFSET + 240;
-/** The message: AAD, payload, keystream (tag mask first), each zero-padded to whole blocks. */
-const MESSAGE_OFFSET = TABLE_OFFSET + 4096;
+const STATE_OFFSET = HKEY_OFFSET + 32 * H_POWERS;
+/** The message: keystream (tag mask first), AAD, payload, length block, each zero-padded to whole blocks. */
+const MESSAGE_OFFSET = STATE_OFFSET + 16;
 const PAGE_BYTES = 65536;
 
 interface Core {
@@ -58,9 +65,8 @@ interface Core {
   readonly ctr256: CtrFunction;
   readonly ghash: GhashFunction;
   readonly xor: XorFunction;
-  /** The round keys and GHASH table now in memory (a key's own arrays, compared by identity). */
-  rk: Int32Array | null;
-  table: Int32Array | null;
+  /** The key whose round keys and H are in memory. */
+  key: WasmGcm | null;
 }
 
 /**
@@ -95,8 +101,6 @@ function instantiate(): Core | null {
     [TE0, TE1, TE2, TE3, S0, S1, S2, S3].forEach((table, t) => {
       for (let x = 0; x < 256; x++) i32[256 * t + x] = bswap32(table[x]!);
     });
-    // R[d] << 32 as i64: the low word 0, the high word R[d].
-    for (let d = 0; d < 256; d++) i32[(GHASH_R64_OFFSET >> 2) + 2 * d + 1] = GHASH_R[d]!;
     return {
       memory,
       u8: new Uint8Array(memory.buffer),
@@ -105,8 +109,7 @@ function instantiate(): Core | null {
       ctr256: exports.ctr256 as CtrFunction,
       ghash: exports.ghash as GhashFunction,
       xor: exports.xor as XorFunction,
-      rk: null,
-      table: null,
+      key: null,
     };
   } catch {
     return null;
@@ -120,37 +123,77 @@ function reserve(c: Core, bytes: number): void {
   c.i32 = new Int32Array(c.memory.buffer);
 }
 
+/** The bit reversal of a 32-bit word. */
+function reverseBits32(v: number): number {
+  v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
+  v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
+  v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
+  return bswap32(v);
+}
+
+/** Power k (0: H^1) of the GHASH key, from its big-endian words: an i64's low word first, a half's reversal swaps its words too. */
+function setPower(hkey: Int32Array, k: number, w0: number, w1: number, w2: number, w3: number): void {
+  hkey.set(
+    [w1, w0, w3, w2, reverseBits32(w0), reverseBits32(w1), reverseBits32(w2), reverseBits32(w3)],
+    8 * k,
+  );
+}
+
 /**
- * One key's GCM pass in the core. `create` returns null where WebAssembly is unavailable.
+ * One key's GCM pass in the core. `create` returns null where WebAssembly is unavailable. After
+ * `crypt`, g0..g3 hold the message's full tag (big-endian words).
  */
 export class WasmGcm {
+  g0 = 0;
+  g1 = 0;
+  g2 = 0;
+  g3 = 0;
   private readonly ctr: CtrFunction;
 
   private constructor(
     private readonly c: Core,
     /** The round keys byte-swapped for the core. */
     private readonly rk: Int32Array,
-    /** The key's 'byte' GHASH table (ByteGhash's own words). */
-    private readonly table: Int32Array,
+    /**
+     * H^1..H^4 (H = AES_K(0^128)) for the core's GHASH, each as four little-endian i64: its high
+     * and low 64 bits (big-endian halves), then each half bit-reversed.
+     */
+    private readonly hkey: Int32Array,
   ) {
     this.ctr = rk.length === 44 ? c.ctr128 : c.ctr256;
   }
 
-  /** `rk`: the round keys of a 16- or 32-byte key (expandKey); `table`: its 1024-word byte GHASH table. */
-  static create(rk: Int32Array, table: Int32Array): WasmGcm | null {
+  /** `rk`: the round keys of a 16- or 32-byte key (expandKey); h0..h3: H's big-endian words. */
+  static create(rk: Int32Array, h0: number, h1: number, h2: number, h3: number): WasmGcm | null {
     if (core === undefined) core = instantiate();
     if (core === null) return null;
     if (rk.length !== 44 && rk.length !== 60) throw new RangeError('AES round keys must be 44 or 60 words');
-    if (table.length !== 1024) throw new RangeError('the WebAssembly GHASH takes a byte table');
-    return new WasmGcm(core, Int32Array.from(rk, bswap32), table);
+    const c = core;
+    const hkey = new Int32Array(8 * H_POWERS);
+    setPower(hkey, 0, h0, h1, h2, h3);
+    // H^k = GHASH of the one block H^(k-1) under H (from a zero state): the core multiplies.
+    const s = STATE_OFFSET >> 2;
+    for (let k = 1; k < H_POWERS; k++) {
+      c.i32.set(hkey.subarray(0, 8), HKEY_OFFSET >> 2);
+      const at = 8 * (k - 1);
+      c.i32[s] = c.i32[s + 1] = c.i32[s + 2] = c.i32[s + 3] = 0;
+      writeBe32(c.u8, MESSAGE_OFFSET, hkey[at + 1]!);
+      writeBe32(c.u8, MESSAGE_OFFSET + 4, hkey[at]!);
+      writeBe32(c.u8, MESSAGE_OFFSET + 8, hkey[at + 3]!);
+      writeBe32(c.u8, MESSAGE_OFFSET + 12, hkey[at + 2]!);
+      c.ghash(HKEY_OFFSET, STATE_OFFSET, MESSAGE_OFFSET, 1);
+      setPower(hkey, k, c.i32[s + 1]!, c.i32[s], c.i32[s + 3]!, c.i32[s + 2]!);
+    }
+    c.i32.fill(0, HKEY_OFFSET >> 2, (STATE_OFFSET >> 2) + 4);
+    c.key = null;
+    return new WasmGcm(c, Int32Array.from(rk, bswap32), hkey);
   }
 
   /**
    * gcmCryptBlocks (src/crypto/gcm.ts) in the core: en/decrypts `length` bytes of `src` into `dst`
-   * (the same buffer and offset allowed) and leaves the full tag in g.g0..g3.
+   * (the same buffer and offset allowed) and leaves the full tag in g0..g3.
    */
   crypt(
-    g: Ghash,
     iv0: number,
     iv1: number,
     iv2: number,
@@ -167,22 +210,22 @@ export class WasmGcm {
     const c = this.c;
     const aadBlocks = (aadLength + 15) >>> 4;
     const blocks = (length + 15) >>> 4;
-    const data = MESSAGE_OFFSET + 16 * aadBlocks;
-    const ks = data + 16 * blocks;
-    if (ks + 16 * (blocks + 1) > c.u8.length) reserve(c, ks + 16 * (blocks + 1));
+    // Keystream, then what GHASH reads in one run: AAD, ciphertext, length block.
+    const ks = MESSAGE_OFFSET;
+    const aadAt = ks + 16 * (blocks + 1);
+    const data = aadAt + 16 * aadBlocks;
+    const lengths = data + 16 * blocks;
+    if (lengths + 16 > c.u8.length) reserve(c, lengths + 16);
     const u8 = c.u8;
     const i32 = c.i32;
-    if (c.rk !== this.rk) {
+    if (c.key !== this) {
       i32.set(this.rk, RK_OFFSET >> 2);
-      c.rk = this.rk;
-    }
-    if (c.table !== this.table) {
-      i32.set(this.table, TABLE_OFFSET >> 2);
-      c.table = this.table;
+      i32.set(this.hkey, HKEY_OFFSET >> 2);
+      c.key = this;
     }
     let i = 0;
-    for (; i < aadLength; i++) u8[MESSAGE_OFFSET + i] = aad[aadOffset + i]!;
-    for (; i < 16 * aadBlocks; i++) u8[MESSAGE_OFFSET + i] = 0;
+    for (; i < aadLength; i++) u8[aadAt + i] = aad[aadOffset + i]!;
+    for (; i < 16 * aadBlocks; i++) u8[aadAt + i] = 0;
     // Only an output buffer gets a word view (an input is often a new frame each time); the
     // transport encrypts in place, where they are the same.
     const srcWords = (srcOffset & 3) === 0 && src === wordsOf ? words : null;
@@ -193,26 +236,24 @@ export class WasmGcm {
       for (i = 0; i < n; i++) i32[(data >> 2) + i] = srcWords[from + i]!;
       for (i = 4 * n; i < length; i++) u8[data + i] = src[srcOffset + i]!;
     } else u8.set(src.subarray(srcOffset, srcOffset + length), data);
+    writeBe32(u8, lengths, Math.floor(aadLength / 0x20000000));
+    writeBe32(u8, lengths + 4, aadLength * 8);
+    writeBe32(u8, lengths + 8, Math.floor(length / 0x20000000));
+    writeBe32(u8, lengths + 12, length * 8);
     // AES(IV ‖ 1) (the tag mask), then the payload's counter blocks from 2.
     this.ctr(RK_OFFSET, bswap32(iv0), bswap32(iv1), bswap32(iv2), 1, blocks + 1, ks);
     const s = STATE_OFFSET >> 2;
     i32[s] = i32[s + 1] = i32[s + 2] = i32[s + 3] = 0;
-    c.ghash(TABLE_OFFSET, STATE_OFFSET, MESSAGE_OFFSET, aadBlocks);
     // GHASH runs over the ciphertext zero-padded to whole blocks (input when decrypting, output when encrypting).
     if (decrypt) {
       for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
-      c.ghash(TABLE_OFFSET, STATE_OFFSET, data, blocks);
+      c.ghash(HKEY_OFFSET, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
       c.xor(data, ks + 16, blocks);
     } else {
       c.xor(data, ks + 16, blocks);
       for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
-      c.ghash(TABLE_OFFSET, STATE_OFFSET, data, blocks);
+      c.ghash(HKEY_OFFSET, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
     }
-    writeBe32(u8, LENGTHS_OFFSET, Math.floor(aadLength / 0x20000000));
-    writeBe32(u8, LENGTHS_OFFSET + 4, aadLength * 8);
-    writeBe32(u8, LENGTHS_OFFSET + 8, Math.floor(length / 0x20000000));
-    writeBe32(u8, LENGTHS_OFFSET + 12, length * 8);
-    c.ghash(TABLE_OFFSET, STATE_OFFSET, LENGTHS_OFFSET, 1);
     const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
     if (dstWords !== null) {
       const n = length >> 2;
@@ -221,9 +262,9 @@ export class WasmGcm {
       for (i = 4 * n; i < length; i++) dst[dstOffset + i] = u8[data + i]!;
     } else dst.set(u8.subarray(data, data + length), dstOffset);
     const k = ks >> 2;
-    g.g0 = i32[s + 1]! ^ bswap32(i32[k]!);
-    g.g1 = i32[s] ^ bswap32(i32[k + 1]!);
-    g.g2 = i32[s + 3]! ^ bswap32(i32[k + 2]!);
-    g.g3 = i32[s + 2]! ^ bswap32(i32[k + 3]!);
+    this.g0 = i32[s + 1]! ^ bswap32(i32[k]!);
+    this.g1 = i32[s] ^ bswap32(i32[k + 1]!);
+    this.g2 = i32[s + 3]! ^ bswap32(i32[k + 2]!);
+    this.g3 = i32[s + 2]! ^ bswap32(i32[k + 3]!);
   }
 }

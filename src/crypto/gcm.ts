@@ -11,10 +11,10 @@
  * The core has three passes over the payload, one per kind of counter-block source:
  * `gcmCryptBlocks` computes each counter block as it goes (AES in TypeScript), `gcmCryptBatch`
  * reads the message's keystream straight from the buffer of a native call that produced it (with
- * the next few messages' keystreams), and the 'wasm' strategy runs the whole pass (AES, CTR,
- * GHASH on 64-bit halves) in a WebAssembly core (./aes-wasm.ts): the fastest, used by the DAVE
- * frame cipher and the transport cipher. Each pass has its own call sites, so each stays
- * monomorphic.
+ * the next few messages' keystreams), and the 'wasm' strategy runs the whole pass (AES, CTR and a
+ * table-free GHASH) in a WebAssembly core (./aes-wasm.ts): the fastest, used by the DAVE frame
+ * cipher and the transport cipher, and no GHASH table per key. Each pass has its own call sites,
+ * so each stays monomorphic.
  */
 import { AesBlock, Aes128CtrUnrolled, NativeEcbCtr, expandKey } from './aes.js';
 import type { BatchKeystream, CtrKeystream } from './aes.js';
@@ -209,14 +209,22 @@ export type GcmKeystream = 'rounds' | 'unrolled' | 'native' | 'wasm';
 
 export interface AesGcmOptions {
   /**
-   * GHASH table per key: 'nibble' (512 bytes, the default) or 'byte' (4 KiB, faster); always
-   * 'byte' with keystream 'wasm'.
+   * GHASH table per key: 'nibble' (512 bytes, the default) or 'byte' (4 KiB, faster); none with
+   * keystream 'wasm' (the core's GHASH has no table; this one is for a runtime without WebAssembly).
    */
   ghash?: GhashTable;
   keystream?: GcmKeystream;
 }
 
-/** One AES-GCM key (16 or 32 bytes): AES schedule and GHASH table precomputed. */
+/** Where the last message's full tag is (big-endian words): the Ghash, or the WebAssembly core's key. */
+interface TagWords {
+  readonly g0: number;
+  readonly g1: number;
+  readonly g2: number;
+  readonly g3: number;
+}
+
+/** One AES-GCM key (16 or 32 bytes): AES schedule and GHASH key (or table) precomputed. */
 export class AesGcm {
   /** util.inspect: never the round keys (the first ones are the key itself) or the GHASH table. */
   [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
@@ -229,7 +237,9 @@ export class AesGcm {
   private readonly batch: BatchKeystream | null;
   /** The whole pass in the WebAssembly core ('wasm'), or null. */
   private readonly wasm: WasmGcm | null;
-  private readonly ghash: Ghash;
+  /** The TypeScript GHASH, or null with `wasm`. */
+  private readonly ghash: Ghash | null;
+  private readonly tag: TagWords;
 
   constructor(key: Uint8Array, options: AesGcmOptions = {}) {
     if (!(key instanceof Uint8Array) || (key.length !== 16 && key.length !== 32)) {
@@ -243,14 +253,12 @@ export class AesGcm {
     // H = AES_K(0^128)
     const h = new AesBlock(rk);
     h.encrypt(0, 0, 0, 0);
-    this.ghash = createGhash(
-      keystream === 'wasm' ? 'byte' : (options.ghash ?? 'nibble'),
-      h.o0,
-      h.o1,
-      h.o2,
-      h.o3,
-    );
-    this.wasm = keystream === 'wasm' ? WasmGcm.create(rk, this.ghash.table) : null;
+    this.wasm = keystream === 'wasm' ? WasmGcm.create(rk, h.o0, h.o1, h.o2, h.o3) : null;
+    this.ghash =
+      this.wasm !== null
+        ? null
+        : createGhash(keystream === 'wasm' ? 'byte' : (options.ghash ?? 'nibble'), h.o0, h.o1, h.o2, h.o3);
+    this.tag = this.wasm ?? this.ghash!;
     this.batch = keystream === 'native' ? NativeEcbCtr.create(key) : null;
     this.aes =
       this.batch !== null || this.wasm !== null
@@ -280,7 +288,7 @@ export class AesGcm {
     tagOffset: number,
     tagBytes = AES_GCM_TAG_BYTES,
   ): void {
-    const g = this.ghash;
+    const g = this.tag;
     this.crypt(iv0, iv1, iv2, aad, aadOffset, aadLength, src, srcOffset, length, dst, dstOffset, false);
     writeBe32(dst, tagOffset, g.g0);
     if (tagBytes > 4) writeBe32(dst, tagOffset + 4, g.g1);
@@ -313,7 +321,7 @@ export class AesGcm {
     const t1 = tagBytes > 4 ? readBe32(tag, tagOffset + 4) : 0;
     const t2 = tagBytes > 8 ? readBe32(tag, tagOffset + 8) : 0;
     const t3 = tagBytes > 12 ? readBe32(tag, tagOffset + 12) : 0;
-    const g = this.ghash;
+    const g = this.tag;
     this.crypt(iv0, iv1, iv2, aad, aadOffset, aadLength, src, srcOffset, length, dst, dstOffset, true);
     const diff =
       (g.g0 ^ t0) |
@@ -393,24 +401,13 @@ export class AesGcm {
     dstOffset: number,
     decrypt: boolean,
   ): void {
-    const { aes, ghash: g, wasm } = this;
+    const { aes, wasm } = this;
     if (wasm !== null) {
-      wasm.crypt(
-        g,
-        iv0,
-        iv1,
-        iv2,
-        aad,
-        aadOffset,
-        aadLength,
-        src,
-        srcOffset,
-        length,
-        dst,
-        dstOffset,
-        decrypt,
-      );
-    } else if (aes === null) {
+      wasm.crypt(iv0, iv1, iv2, aad, aadOffset, aadLength, src, srcOffset, length, dst, dstOffset, decrypt);
+      return;
+    }
+    const g = this.ghash!;
+    if (aes === null) {
       const b = this.batch!;
       gcmCryptBatch(
         b,
@@ -450,7 +447,7 @@ export class AesGcm {
 
   /** The full 16-byte tag of the last message, for callers that compare truncated tags. */
   protected lastTag(out: Uint8Array): void {
-    const g = this.ghash;
+    const g = this.tag;
     writeBe32(out, 0, g.g0);
     writeBe32(out, 4, g.g1);
     writeBe32(out, 8, g.g2);
