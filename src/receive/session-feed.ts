@@ -3,7 +3,8 @@
  * failures, op 5 and op 13 go to the receiver, and a clock ticks the receiver only while it has
  * work (open streams, a speaking burst, buffered packets). One clock per receiver, however many
  * sessions it is attached to over time (a connection re-attaches it on every new session); the
- * clocks of all receivers share one timer per tick interval.
+ * clocks of all receivers share one ticker per tick interval, which ticks on the media worker's
+ * receive cadence while packets come (shared-ticker.ts).
  */
 import type { OpusCodecFactory, OpusDecoder } from '../audio/opus.js';
 import { loadOpus } from '../audio/opus.js';
@@ -12,6 +13,7 @@ import type { VoiceSession, VoiceSessionEvents } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { AudioFrame, DaveDecryptFailure } from '../voice/session-dave.js';
 import { VoiceReceiver } from './receiver.js';
+import { tickerFor, type SharedTicker } from './shared-ticker.js';
 import type { VoiceReceiverOptions } from './receiver.js';
 
 /**
@@ -37,55 +39,6 @@ export interface ReceiverFeedSource {
 export interface ReceiverClockOptions {
   /** Tick interval, ms (default 20, RECEIVER_TICK_MS). Only the first attachment of a receiver sets it. */
   tickIntervalMs?: number;
-}
-
-/**
- * One unref'd interval timer per tick interval, shared by every receiver clock that is running
- * with that interval: a process with many connections wakes once per interval, not once per
- * receiver. The timer exists only while some clock runs.
- */
-class SharedTicker {
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private readonly members = new Set<ReceiverClock>();
-
-  constructor(private readonly intervalMs: number) {}
-
-  add(clock: ReceiverClock): void {
-    this.members.add(clock);
-    if (this.timer !== undefined) return;
-    this.timer = setInterval(this.fire, this.intervalMs);
-    this.timer.unref?.();
-  }
-
-  remove(clock: ReceiverClock): void {
-    if (!this.members.delete(clock) || this.members.size > 0) return;
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private readonly fire = (): void => {
-    // One receiver's failure must not starve the others of their tick; it is rethrown after.
-    let failure: { error: unknown } | undefined;
-    for (const clock of this.members) {
-      try {
-        clock.tick();
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure !== undefined) throw failure.error;
-  };
-}
-
-const tickers = new Map<number, SharedTicker>();
-
-function tickerFor(intervalMs: number): SharedTicker {
-  let ticker = tickers.get(intervalMs);
-  if (ticker === undefined) {
-    ticker = new SharedTicker(intervalMs);
-    tickers.set(intervalMs, ticker);
-  }
-  return ticker;
 }
 
 /**
