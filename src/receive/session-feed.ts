@@ -19,8 +19,9 @@ import type { VoiceReceiverOptions } from './receiver.js';
 /**
  * Default interval of the receiver clock, ms: one tick per 20 ms slot of the jitter buffer, which
  * plays every slot due by the tick (a slot goes out at most one interval after it is due, well
- * inside the buffer's 40-200 ms delay). Each tick is a main-thread wake-up: 10 ms cost 1-2 µs per
- * frame at 100 streams and more at 20 (bench/receive-path.ts, alternated).
+ * inside the buffer's 40-200 ms delay). A timer tick is a main-thread wake-up (10 ms cost 1-2 µs per
+ * frame at 100 streams and more at 20, bench/receive-path.ts, alternated); at 20 ms or more, ticks
+ * ride the media worker's receive cadence while packets come (shared-ticker.ts).
  */
 export const RECEIVER_TICK_MS = 20;
 
