@@ -28,12 +28,16 @@ describe('worker engine receive cadence', () => {
     await ch.stats(); // the transport is set in the worker before packets come
     const got: ReceivedRtp[] = [];
     ch.on('rtp', (p) => got.push(p));
-    /** Packets delivered at each pulse, and the cadence's changes. */
+    /** Packets delivered at each pulse (and when), and the cadence's changes. */
     const pulses: number[] = [];
+    const pulseTimes: number[] = [];
     const changes: boolean[] = [];
     cleanups.push(
       onReceivePulse({
-        pulse: () => pulses.push(got.length),
+        pulse: () => {
+          pulses.push(got.length);
+          pulseTimes.push(performance.now());
+        },
         cadenceChanged: (active) => changes.push(active),
       }),
     );
@@ -55,15 +59,19 @@ describe('worker engine receive cadence', () => {
       }, 5);
     });
     expect(receivePulseActive()).toBe(true);
-    await waitFor(() => changes.length === 2, 3000);
-    expect(changes).toEqual([true, false]);
-    expect(receivePulseActive()).toBe(false);
+    await waitFor(() => got.length === sent && !receivePulseActive(), 3000);
+    // It started with the first packet and stopped after the last (a loaded machine that stalls the
+    // sender for more than the idle periods may stop and restart it in between).
+    expect(changes[0]).toBe(true);
+    expect(changes.at(-1)).toBe(false);
+    expect(changes.every((c, i) => c === (i % 2 === 0))).toBe(true);
     expect(got.map((p) => p.payload[0])).toEqual(Array.from({ length: sent }, (_, i) => i));
     // Every packet was handed over by a cadence message (none waits for the next one after the last).
     expect(Math.max(...pulses)).toBe(sent);
-    // About one message per 20 ms for ~200 ms of packets plus 3 empty periods: far fewer than 40
-    // (a loaded machine runs the interval late, which only makes fewer).
+    // One message per 20 ms while the cadence runs (plus one at each start), not one per packet.
+    const starts = changes.filter((c) => c).length;
+    const spanMs = pulseTimes.at(-1)! - pulseTimes[0]!;
     expect(pulses.length).toBeGreaterThanOrEqual(4);
-    expect(pulses.length).toBeLessThanOrEqual(18);
+    expect(pulses.length).toBeLessThanOrEqual(starts + Math.floor(spanMs / 20) + 3);
   });
 });
