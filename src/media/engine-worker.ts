@@ -205,15 +205,15 @@ function host(id: number, channel: UdpMediaChannel): void {
     dirty.add(id);
     scheduleFlush();
   };
-  channel.on('rtp', (p) => {
-    received.add(id, p);
-    if (p.receivedAt - rateWindowAt >= RTP_DENSE_WINDOW_MS) {
-      dense = rateWindowPackets >= RTP_DENSE_PACKETS && p.receivedAt - rateWindowAt < 2 * RTP_DENSE_WINDOW_MS;
-      rateWindowAt = p.receivedAt;
+  // Packets are decrypted straight into the batch; this runs after each one was added.
+  channel.receiveInto(received, id, (receivedAt) => {
+    if (receivedAt - rateWindowAt >= RTP_DENSE_WINDOW_MS) {
+      dense = rateWindowPackets >= RTP_DENSE_PACKETS && receivedAt - rateWindowAt < 2 * RTP_DENSE_WINDOW_MS;
+      rateWindowAt = receivedAt;
       rateWindowPackets = 0;
     }
     rateWindowPackets++;
-    const wait = lastRtpFlushAt + RTP_BATCH_MS - p.receivedAt;
+    const wait = lastRtpFlushAt + RTP_BATCH_MS - receivedAt;
     if (!dense || wait <= RTP_FLUSH_SLACK_MS || received.count >= RTP_BATCH_MAX_PACKETS) scheduleFlush();
     else rtpTimer ??= setTimeout(flushReceived, wait + RTP_TIMER_GRACE_MS);
   });
