@@ -73,7 +73,8 @@ function round(tree: Tree, datagrams: readonly Buffer[], n: number): number {
   const ns = (cpu.user + cpu.system) * 1000;
   writer.take!();
   channel.close!();
-  if (added !== datagrams.length) throw new Error(`${tree.dir}: ${added} of ${datagrams.length} packets arrived`);
+  if (added !== datagrams.length)
+    throw new Error(`${tree.dir}: ${added} of ${datagrams.length} packets arrived`);
   return ns / datagrams.length;
 }
 
@@ -91,7 +92,9 @@ async function main(): Promise<void> {
   const dirs = argv.filter((a) => a.startsWith('--tree=')).map((a) => path.resolve(a.slice(7)));
   const trees = await Promise.all((dirs.length > 0 ? dirs : [here]).map(loadTree));
   // Sealed with the first tree's code (the wire format is the same in every tree).
-  const rtpPacket = (await import(pathToFileURL(path.join(trees[0]!.dir, 'src/media/rtp-packet.ts')).href)) as Mod;
+  const rtpPacket = (await import(
+    pathToFileURL(path.join(trees[0]!.dir, 'src/media/rtp-packet.ts')).href
+  )) as Mod;
   const cipherMod = (await import(
     pathToFileURL(path.join(trees[0]!.dir, 'src/media/transport-cipher.ts')).href
   )) as Mod;
