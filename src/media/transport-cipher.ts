@@ -337,28 +337,31 @@ class SodiumCipher implements TransportCipher {
     return h + p + OVERHEAD;
   }
 
+  /** Decrypts straight into `out` (the receive batch): no plaintext buffer per packet. */
   openInto(packet: Uint8Array, headerLength: number, out: Uint8Array, outOffset: number): number {
-    return openCopy(this, packet, headerLength, out, outOffset);
-  }
-
-  open(packet: Uint8Array, headerLength: number): Buffer | null {
-    if (!framingOk(packet, headerLength)) return null;
+    if (!framingOk(packet, headerLength)) return -1;
     const end = packet.length;
+    const length = end - headerLength - OVERHEAD;
     this.#nonce.set(packet.subarray(end - 4, end), 0);
-    const pt = Buffer.allocUnsafe(end - headerLength - OVERHEAD);
     try {
       this.decrypt(
-        pt,
+        out.subarray(outOffset, outOffset + length),
         null,
         packet.subarray(headerLength, end - 4),
         packet.subarray(0, headerLength),
         this.#nonce,
         this.#key,
       );
-      return pt;
+      return length;
     } catch {
-      return null;
+      return -1;
     }
+  }
+
+  open(packet: Uint8Array, headerLength: number): Buffer | null {
+    if (!framingOk(packet, headerLength)) return null;
+    const pt = Buffer.allocUnsafe(packet.length - headerLength - OVERHEAD);
+    return this.openInto(packet, headerLength, pt, 0) < 0 ? null : pt;
   }
 }
 
