@@ -203,8 +203,8 @@ function host(id: number, channel: UdpMediaChannel): void {
     dirty.add(id);
     scheduleFlush();
   };
-  channel.on('rtp', (p) => {
-    received.add(id, p);
+  // Packets are decrypted straight into the batch; this runs after each one was added.
+  channel.receiveInto(received, id, () => {
     arrivedSincePulse = true;
     if (cadence === undefined) {
       // The first packet after a quiet spell goes at once, and starts the cadence.

@@ -32,19 +32,57 @@ export class RtpBatchWriter {
 
   add(channel: number, packet: ReceivedRtp): void {
     const payload = packet.payload;
+    const at = this.bytes;
+    this.reserve(payload.length).set(payload, at);
+    this.addInPlace(
+      channel,
+      packet.ssrc,
+      packet.sequence,
+      packet.timestamp,
+      at,
+      payload.length,
+      packet.receivedAt,
+    );
+  }
+
+  /** Where the next packet's bytes go in reserve()'s buffer. */
+  get end(): number {
+    return this.bytes;
+  }
+
+  /**
+   * The data buffer, with room for `bytes` more from `end`: a receiver decrypts a packet straight
+   * into it, then adds it with addInPlace() (or not, if it is dropped). Valid until the next call.
+   */
+  reserve(bytes: number): Uint8Array {
+    if (this.bytes + bytes > this.data.length) this.data = grown(this.data, bytes);
+    return this.data;
+  }
+
+  /**
+   * A packet whose payload is already at data[offset, offset + length), at or after `end` (after
+   * reserve()); the bytes before it up to `end` are skipped.
+   */
+  addInPlace(
+    channel: number,
+    ssrc: number,
+    sequence: number,
+    timestamp: number,
+    offset: number,
+    length: number,
+    receivedAt: number,
+  ): void {
     if ((this.packets + 1) * RTP_META_FIELDS > this.meta.length) this.meta = grown(this.meta, 0);
-    if (this.bytes + payload.length > this.data.length) this.data = grown(this.data, payload.length);
     const m = this.meta;
     const at = this.packets * RTP_META_FIELDS;
     m[at + CHANNEL] = channel;
-    m[at + SSRC] = packet.ssrc;
-    m[at + SEQUENCE] = packet.sequence;
-    m[at + TIMESTAMP] = packet.timestamp;
-    m[at + OFFSET] = this.bytes;
-    m[at + LENGTH] = payload.length;
-    m[at + RECEIVED_AT] = packet.receivedAt;
-    this.data.set(payload, this.bytes);
-    this.bytes += payload.length;
+    m[at + SSRC] = ssrc;
+    m[at + SEQUENCE] = sequence;
+    m[at + TIMESTAMP] = timestamp;
+    m[at + OFFSET] = offset;
+    m[at + LENGTH] = length;
+    m[at + RECEIVED_AT] = receivedAt;
+    this.bytes = offset + length;
     this.packets++;
   }
 

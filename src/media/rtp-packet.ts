@@ -15,7 +15,7 @@ import {
 } from '../protocol/constants.js';
 import type { RtpDropReason } from './media-engine.js';
 import { readBe32 } from '../util/bytes.js';
-import { parseRtpHeader, writeRtpHeader } from './rtp.js';
+import { emptyRtpPacketInfo, parseRtpHeaderInto, writeRtpHeader } from './rtp.js';
 import type { RtpHeaderFields, RtpPacketInfo } from './rtp.js';
 import type { TransportCipher } from './transport-cipher.js';
 
@@ -106,6 +106,19 @@ function transportNonce(packet: Uint8Array): number {
   return readBe32(packet, packet.length - TRANSPORT_NONCE_SUFFIX_BYTES) >>> 0;
 }
 
+/** Where openRtpPacketInto put a packet: its header, the payload's place in `out`, the transport nonce. */
+export interface OpenedRtp {
+  readonly info: RtpPacketInfo;
+  payloadOffset: number;
+  payloadLength: number;
+  nonce: number;
+}
+
+/** An OpenedRtp to fill with openRtpPacketInto (a receive loop reuses one). */
+export function emptyOpenedRtp(): OpenedRtp {
+  return { info: emptyRtpPacketInfo(), payloadOffset: 0, payloadLength: 0, nonce: 0 };
+}
+
 /**
  * media.md §4.3 steps 1-9: version, RTCP (pt 72-76) and payload type checks, decrypt, strip padding
  * and extension body. Never throws; SSRC → user mapping (step 3) is the caller's, and so is replay
@@ -115,27 +128,55 @@ export function openRtpPacket(
   packet: Uint8Array,
   cipher: TransportCipher,
 ): { info: RtpPacketInfo; payload: Buffer; nonce: number } | { drop: RtpDropReason } {
-  if (packet.length < MIN_ENCRYPTED_PACKET) return { drop: 'too-short' };
-  if (packet[0]! >>> 6 !== RTP_VERSION) return { drop: 'not-rtp' };
+  const opened = emptyOpenedRtp();
+  // The plaintext is shorter than the packet; allocUnsafe draws small buffers from node's pool.
+  const out = Buffer.allocUnsafe(packet.length);
+  const drop = openRtpPacketInto(packet, cipher, out, 0, opened);
+  if (drop !== undefined) return { drop };
+  const { payloadOffset, payloadLength } = opened;
+  return {
+    info: opened.info,
+    payload: out.subarray(payloadOffset, payloadOffset + payloadLength),
+    nonce: opened.nonce,
+  };
+}
+
+/**
+ * openRtpPacket() without an object or a buffer per packet: decrypts into `out` from `outOffset`
+ * (room for packet.length bytes is the caller's) and fills `opened`. Returns the drop reason, or
+ * undefined when `opened` holds the packet (its payload at out[payloadOffset, +payloadLength),
+ * after the decrypted extension body). On a drop, out's bytes from outOffset are undefined.
+ */
+export function openRtpPacketInto(
+  packet: Uint8Array,
+  cipher: TransportCipher,
+  out: Uint8Array,
+  outOffset: number,
+  opened: OpenedRtp,
+): RtpDropReason | undefined {
+  if (packet.length < MIN_ENCRYPTED_PACKET) return 'too-short';
+  if (packet[0]! >>> 6 !== RTP_VERSION) return 'not-rtp';
   const pt = packet[1]! & 0x7f;
-  if (pt >= RTCP_PAYLOAD_TYPE_MIN && pt <= RTCP_PAYLOAD_TYPE_MAX) return { drop: 'rtcp' };
-  if (pt !== OPUS_PAYLOAD_TYPE) return { drop: 'payload-type' };
-  const info = parseRtpHeader(packet);
-  if ('drop' in info) return info;
-  if (packet.length < info.headerLength + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES) {
-    return { drop: 'malformed' };
-  }
-  const plaintext = cipher.open(packet, info.headerLength);
-  if (plaintext === null) return { drop: 'auth-failed' };
-  let end = plaintext.length;
+  if (pt >= RTCP_PAYLOAD_TYPE_MIN && pt <= RTCP_PAYLOAD_TYPE_MAX) return 'rtcp';
+  if (pt !== OPUS_PAYLOAD_TYPE) return 'payload-type';
+  const info = opened.info;
+  const bad = parseRtpHeaderInto(packet, info);
+  if (bad !== undefined) return bad;
+  if (packet.length < info.headerLength + TRANSPORT_TAG_BYTES + TRANSPORT_NONCE_SUFFIX_BYTES)
+    return 'malformed';
+  let end = cipher.openInto(packet, info.headerLength, out, outOffset);
+  if (end < 0) return 'auth-failed';
   if (info.padding) {
     // RFC 3550: the last byte counts the padding including itself.
-    const pad = end > 0 ? plaintext[end - 1]! : 0;
-    if (pad === 0 || pad > end) return { drop: 'malformed' };
+    const pad = end > 0 ? out[outOffset + end - 1]! : 0;
+    if (pad === 0 || pad > end) return 'malformed';
     end -= pad;
   }
-  if (info.extensionBodyLength > end) return { drop: 'malformed' };
-  return { info, payload: plaintext.subarray(info.extensionBodyLength, end), nonce: transportNonce(packet) };
+  if (info.extensionBodyLength > end) return 'malformed';
+  opened.payloadOffset = outOffset + info.extensionBodyLength;
+  opened.payloadLength = end - info.extensionBodyLength;
+  opened.nonce = transportNonce(packet);
+  return undefined;
 }
 
 /**

@@ -59,32 +59,56 @@ function u32(b: Uint8Array, o: number): number {
  * (`malformed`). Payload-type policy is the caller's (see openRtpPacket).
  */
 export function parseRtpHeader(packet: Uint8Array): RtpPacketInfo | { drop: RtpDropReason } {
-  if (packet.length < RTP_HEADER_BYTES) return { drop: 'too-short' };
+  const info = emptyRtpPacketInfo();
+  const drop = parseRtpHeaderInto(packet, info);
+  return drop === undefined ? info : { drop };
+}
+
+/** An RtpPacketInfo to fill with parseRtpHeaderInto (a receive loop reuses one). */
+export function emptyRtpPacketInfo(): RtpPacketInfo {
+  return {
+    padding: false,
+    extension: false,
+    csrcCount: 0,
+    marker: false,
+    payloadType: 0,
+    sequence: 0,
+    timestamp: 0,
+    ssrc: 0,
+    headerLength: 0,
+    extensionBodyLength: 0,
+  };
+}
+
+/**
+ * parseRtpHeader() into `info` (no object per packet): the drop reason, or undefined when `info`
+ * now holds the header (left partly written on a drop).
+ */
+export function parseRtpHeaderInto(packet: Uint8Array, info: RtpPacketInfo): RtpDropReason | undefined {
+  if (packet.length < RTP_HEADER_BYTES) return 'too-short';
   const b0 = packet[0]!;
   const b1 = packet[1]!;
-  if (b0 >>> 6 !== RTP_VERSION) return { drop: 'not-rtp' };
-  const padding = (b0 & 0x20) !== 0;
+  if (b0 >>> 6 !== RTP_VERSION) return 'not-rtp';
   const extension = (b0 & 0x10) !== 0;
   const csrcCount = b0 & 0x0f;
   let headerLength = RTP_HEADER_BYTES + 4 * csrcCount;
   let extensionBodyLength = 0;
   if (extension) {
-    if (packet.length < headerLength + 4) return { drop: 'malformed' };
+    if (packet.length < headerLength + 4) return 'malformed';
     extensionBodyLength = 4 * ((packet[headerLength + 2]! << 8) | packet[headerLength + 3]!);
     headerLength += 4;
   } else if (packet.length < headerLength) {
-    return { drop: 'malformed' };
+    return 'malformed';
   }
-  return {
-    padding,
-    extension,
-    csrcCount,
-    marker: (b1 & 0x80) !== 0,
-    payloadType: b1 & 0x7f,
-    sequence: (packet[2]! << 8) | packet[3]!,
-    timestamp: u32(packet, 4),
-    ssrc: u32(packet, 8),
-    headerLength,
-    extensionBodyLength,
-  };
+  info.padding = (b0 & 0x20) !== 0;
+  info.extension = extension;
+  info.csrcCount = csrcCount;
+  info.marker = (b1 & 0x80) !== 0;
+  info.payloadType = b1 & 0x7f;
+  info.sequence = (packet[2]! << 8) | packet[3]!;
+  info.timestamp = u32(packet, 4);
+  info.ssrc = u32(packet, 8);
+  info.headerLength = headerLength;
+  info.extensionBodyLength = extensionBodyLength;
+  return undefined;
 }

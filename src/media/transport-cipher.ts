@@ -42,6 +42,11 @@ export interface TransportCipher {
    * authentication fails or the packet is too short. Never throws on bad input.
    */
   open(packet: Uint8Array, headerLength: number): Buffer | null;
+  /**
+   * open() into `out` from `outOffset` (room for the plaintext, packet.length - headerLength - 20
+   * bytes, is the caller's): returns the plaintext's length, or -1 where open() returns null.
+   */
+  openInto(packet: Uint8Array, headerLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 /**
@@ -66,6 +71,20 @@ const ZERO_IETF_NONCE = Buffer.alloc(12);
 /** Valid framing for open(): header fits and leaves room for tag + counter. */
 function framingOk(packet: Uint8Array, headerLength: number): boolean {
   return Number.isInteger(headerLength) && headerLength >= 0 && packet.length >= headerLength + OVERHEAD;
+}
+
+/** openInto() for the backends whose native call returns its own buffer: open(), then a copy. */
+function openCopy(
+  cipher: TransportCipher,
+  packet: Uint8Array,
+  headerLength: number,
+  out: Uint8Array,
+  outOffset: number,
+): number {
+  const plaintext = cipher.open(packet, headerLength);
+  if (plaintext === null) return -1;
+  out.set(plaintext, outOffset);
+  return plaintext.length;
 }
 
 /** seal() for every backend: header and payload copied into a new datagram, sealed there. */
@@ -103,6 +122,10 @@ class NodeAesGcm implements TransportCipher {
     datagram.set(cipher.getAuthTag(), h + p);
     writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
     return h + p + OVERHEAD;
+  }
+
+  openInto(packet: Uint8Array, headerLength: number, out: Uint8Array, outOffset: number): number {
+    return openCopy(this, packet, headerLength, out, outOffset);
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
@@ -173,10 +196,19 @@ class JsAesGcm implements TransportCipher {
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
     if (!framingOk(packet, headerLength)) return null;
-    const end = packet.length;
-    const length = end - headerLength - OVERHEAD;
+    const length = packet.length - headerLength - OVERHEAD;
     if (length > JS_AES_GCM_MAX_PAYLOAD) return this.#largeCipher().open(packet, headerLength);
     const pt = Buffer.allocUnsafe(length);
+    return this.openInto(packet, headerLength, pt, 0) < 0 ? null : pt;
+  }
+
+  /** Decrypts straight into `out` (the receive batch): no plaintext buffer per packet. */
+  openInto(packet: Uint8Array, headerLength: number, out: Uint8Array, outOffset: number): number {
+    if (!framingOk(packet, headerLength)) return -1;
+    const end = packet.length;
+    const length = end - headerLength - OVERHEAD;
+    if (length > JS_AES_GCM_MAX_PAYLOAD)
+      return openCopy(this.#largeCipher(), packet, headerLength, out, outOffset);
     const ok = this.#gcm.decrypt(
       readBe32(packet, end - 4),
       0,
@@ -189,10 +221,10 @@ class JsAesGcm implements TransportCipher {
       length,
       packet,
       end - OVERHEAD,
-      pt,
-      0,
+      out,
+      outOffset,
     );
-    return ok ? pt : null;
+    return ok ? length : -1;
   }
 }
 
@@ -241,6 +273,10 @@ class NodeXChaCha implements TransportCipher {
     datagram.set(cipher.getAuthTag(), h + p);
     writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
     return h + p + OVERHEAD;
+  }
+
+  openInto(packet: Uint8Array, headerLength: number, out: Uint8Array, outOffset: number): number {
+    return openCopy(this, packet, headerLength, out, outOffset);
   }
 
   open(packet: Uint8Array, headerLength: number): Buffer | null {
@@ -301,24 +337,31 @@ class SodiumCipher implements TransportCipher {
     return h + p + OVERHEAD;
   }
 
-  open(packet: Uint8Array, headerLength: number): Buffer | null {
-    if (!framingOk(packet, headerLength)) return null;
+  /** Decrypts straight into `out` (the receive batch): no plaintext buffer per packet. */
+  openInto(packet: Uint8Array, headerLength: number, out: Uint8Array, outOffset: number): number {
+    if (!framingOk(packet, headerLength)) return -1;
     const end = packet.length;
+    const length = end - headerLength - OVERHEAD;
     this.#nonce.set(packet.subarray(end - 4, end), 0);
-    const pt = Buffer.allocUnsafe(end - headerLength - OVERHEAD);
     try {
       this.decrypt(
-        pt,
+        out.subarray(outOffset, outOffset + length),
         null,
         packet.subarray(headerLength, end - 4),
         packet.subarray(0, headerLength),
         this.#nonce,
         this.#key,
       );
-      return pt;
+      return length;
     } catch {
-      return null;
+      return -1;
     }
+  }
+
+  open(packet: Uint8Array, headerLength: number): Buffer | null {
+    if (!framingOk(packet, headerLength)) return null;
+    const pt = Buffer.allocUnsafe(packet.length - headerLength - OVERHEAD);
+    return this.openInto(packet, headerLength, pt, 0) < 0 ? null : pt;
   }
 }
 

@@ -38,7 +38,14 @@ import type {
 import { LatenessHistogram } from './lateness-histogram.js';
 import { makeRoom } from '../util/bounded.js';
 import { ReplayWindow } from './replay-window.js';
-import { openRtpPacket, RTP_SEND_OVERHEAD, RtpPacketizer } from './rtp-packet.js';
+import {
+  emptyOpenedRtp,
+  openRtpPacket,
+  openRtpPacketInto,
+  RTP_SEND_OVERHEAD,
+  RtpPacketizer,
+} from './rtp-packet.js';
+import type { RtpBatchWriter } from './rtp-batch.js';
 import { SendQueue } from './send-queue.js';
 import type { SendQueueOptions } from './send-queue.js';
 import { createTransportCipher } from './transport-cipher.js';
@@ -74,6 +81,9 @@ function leaveDatagramBuffer(): void {
   datagramBuffer = null;
   datagramViews = new Array<Buffer | undefined>(DATAGRAM_BYTES + 1);
 }
+
+/** Scratch for the packet being opened: used within one onDatagram call, on this thread only. */
+const opened = emptyOpenedRtp();
 
 /** ICMP-reported conditions on a connected socket: the server may come back, the socket is fine. */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
@@ -169,6 +179,13 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   private cipher: TransportCipher | null = null;
   /** Per sender SSRC: transport nonces already received under the current key. */
   private readonly replayWindows = new Map<number, ReplayWindow>();
+  /** The window of the last SSRC looked up (consecutive packets are often one sender's). */
+  private lastReplaySsrc = -1;
+  private lastReplayWindow: ReplayWindow | undefined;
+  /** receiveInto()'s batch, this channel's id in it and the callback after each packet added. */
+  private batch: RtpBatchWriter | undefined;
+  private batchId = 0;
+  private onBatched: ((receivedAt: number) => void) | undefined;
   private discovery: Discovery | null = null;
   private keepaliveCounter = 0;
   private nextKeepaliveTick: number;
@@ -270,6 +287,19 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     this.packetizer.setCipher(this.cipher);
     // Nonces are per key: under a new one the server's counters may start again.
     this.replayWindows.clear();
+    this.lastReplaySsrc = -1;
+    this.lastReplayWindow = undefined;
+  }
+
+  /**
+   * Received packets go straight into `batch` as channel `id` (decrypted into its buffer), then
+   * `onAdded(receivedAt)` runs; no 'rtp' event and no object per packet (the worker host).
+   * Drops are still counted and emitted as 'drop'.
+   */
+  receiveInto(batch: RtpBatchWriter, id: number, onAdded: (receivedAt: number) => void): void {
+    this.batch = batch;
+    this.batchId = id;
+    this.onBatched = onAdded;
   }
 
   setFrameProtection(protection: FrameProtection): void {
@@ -532,27 +562,50 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (isKeepalive(msg)) return;
     const cipher = this.cipher;
     if (cipher === null) return this.drop('no-key');
-    const opened = openRtpPacket(msg, cipher);
-    if ('drop' in opened) return this.drop(opened.drop);
-    if (!this.replayWindowOf(opened.info.ssrc).accept(opened.nonce)) return this.drop('replay');
+    const batch = this.batch;
+    if (batch !== undefined) {
+      const drop = openRtpPacketInto(msg, cipher, batch.reserve(msg.length), batch.end, opened);
+      if (drop !== undefined) return this.drop(drop);
+      const info = opened.info;
+      if (!this.replayWindowOf(info.ssrc).accept(opened.nonce)) return this.drop('replay');
+      this.counters.packetsReceived++;
+      batch.addInPlace(
+        this.batchId,
+        info.ssrc,
+        info.sequence,
+        info.timestamp,
+        opened.payloadOffset,
+        opened.payloadLength,
+        receivedAt,
+      );
+      this.onBatched!(receivedAt);
+      return;
+    }
+    const packet = openRtpPacket(msg, cipher);
+    if ('drop' in packet) return this.drop(packet.drop);
+    if (!this.replayWindowOf(packet.info.ssrc).accept(packet.nonce)) return this.drop('replay');
     this.counters.packetsReceived++;
     this.emit('rtp', {
-      ssrc: opened.info.ssrc,
-      sequence: opened.info.sequence,
-      timestamp: opened.info.timestamp,
-      payload: opened.payload,
+      ssrc: packet.info.ssrc,
+      sequence: packet.info.sequence,
+      timestamp: packet.info.timestamp,
+      payload: packet.payload,
       receivedAt,
     });
   }
 
   /** Only authenticated packets get here, so only the server's key can add SSRCs; still bounded. */
   private replayWindowOf(ssrc: number): ReplayWindow {
+    if (ssrc === this.lastReplaySsrc) return this.lastReplayWindow!;
     let window = this.replayWindows.get(ssrc);
     if (window === undefined) {
+      // May evict the cached window's SSRC: the cache moves to the new one below in any case.
       makeRoom(this.replayWindows, ssrc, TRANSPORT_REPLAY_MAX_SSRCS);
       window = new ReplayWindow();
       this.replayWindows.set(ssrc, window);
     }
+    this.lastReplaySsrc = ssrc;
+    this.lastReplayWindow = window;
     return window;
   }
 

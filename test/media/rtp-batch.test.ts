@@ -46,6 +46,26 @@ describe('received packets packed for the worker hop', () => {
     expect(first.data.byteLength).toBe(3);
   });
 
+  it('payloads written in place (reserve, addInPlace) come out intact past the first buffer, skipped bytes left out', () => {
+    const w = new RtpBatchWriter();
+    const sent: number[][] = [];
+    for (let i = 0; i < 100; i++) {
+      // As a receiver decrypts: 4 bytes of extension body, then the payload (400 bytes: 40 KiB in all).
+      const at = w.end;
+      const data = w.reserve(404);
+      data.fill(0xee, at, at + 4);
+      const payload = Array.from({ length: 400 }, (_, k) => (i + k) & 0xff);
+      data.set(payload, at + 4);
+      w.addInPlace(2, 1000, i, i * 960, at + 4, 400, 5 + i);
+      sent.push(payload);
+    }
+    const got = read(w.take()!);
+    expect(got.map(([c, p]) => [c, p.ssrc, p.sequence, p.timestamp, p.receivedAt])).toEqual(
+      sent.map((_, i) => [2, 1000, i, i * 960, 5 + i]),
+    );
+    expect(got.map(([, p]) => [...p.payload])).toEqual(sent);
+  });
+
   it('nothing added: nothing to send', () => {
     const w = new RtpBatchWriter();
     expect(w.take()).toBeUndefined();

@@ -1,5 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { RtpPacketizer, openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
+import {
+  RtpPacketizer,
+  emptyOpenedRtp,
+  openRtpPacket,
+  openRtpPacketInto,
+  sealRtpPacket,
+} from '../../src/media/rtp-packet.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import type { TransportCipher } from '../../src/media/transport-cipher.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
@@ -219,6 +225,42 @@ describe('sealRtpPacket', () => {
         expect(r.info).toMatchObject({ sequence: 65535, timestamp: 0xffffffff, ssrc: 3 });
         expect(r.info.extension).toBe(ext !== undefined);
         expect(r.info.extensionBodyLength).toBe(ext?.length ?? 0);
+      }
+    }
+  });
+
+  it('openRtpPacketInto decrypts into the caller buffer at its offset, on every backend, and drops as openRtpPacket does', () => {
+    const ciphers: TransportCipher[] = [
+      createTransportCipher(EncryptionMode.AesGcm, KEY, { backend: 'js' }),
+      createTransportCipher(EncryptionMode.AesGcm, KEY, { backend: 'node' }),
+      createTransportCipher(EncryptionMode.XChaCha, KEY, { backend: 'node' }),
+    ];
+    try {
+      ciphers.push(createTransportCipher(EncryptionMode.XChaCha, KEY, { backend: 'sodium' }));
+    } catch {
+      // sodium-native is optional
+    }
+    // 600 bytes: above JS_AES_GCM_MAX_PAYLOAD, the js backend's node:crypto path.
+    for (const size of [3, 600]) {
+      const payload = Uint8Array.from({ length: size }, (_, i) => (i * 13 + 1) & 0xff);
+      for (const cipher of ciphers) {
+        for (const ext of [undefined, hex('22aabbcc 11dd0000')]) {
+          const pkt = sealRtpPacket({ sequence: 9, timestamp: 960, ssrc: 3 }, payload, cipher, 77, ext);
+          const out = new Uint8Array(5 + pkt.length).fill(0xee);
+          const opened = emptyOpenedRtp();
+          expect(openRtpPacketInto(pkt, cipher, out, 5, opened)).toBeUndefined();
+          expect([...out.subarray(0, 5)]).toEqual([0xee, 0xee, 0xee, 0xee, 0xee]);
+          expect(opened.payloadOffset).toBe(5 + (ext?.length ?? 0));
+          expect([
+            ...out.subarray(opened.payloadOffset, opened.payloadOffset + opened.payloadLength),
+          ]).toEqual([...payload]);
+          expect(opened.nonce).toBe(77);
+          expect(opened.info).toMatchObject({ sequence: 9, timestamp: 960, ssrc: 3 });
+          const bad = Buffer.from(pkt);
+          bad[bad.length - 20] = bad[bad.length - 20]! ^ 1;
+          expect(openRtpPacketInto(bad, cipher, out, 5, opened)).toBe('auth-failed');
+          expect(openRtpPacketInto(pkt.subarray(0, 20), cipher, out, 5, opened)).toBe('too-short');
+        }
       }
     }
   });

@@ -6,6 +6,7 @@ import { buildIpDiscoveryResponse } from '../../src/media/ip-discovery.js';
 import { buildKeepalive } from '../../src/media/keepalive.js';
 import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
+import { RtpBatchWriter, readRtpBatch } from '../../src/media/rtp-batch.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import type { ReceivedRtp, RtpDropReason } from '../../src/media/media-engine.js';
 import { isVoxcordError } from '../../src/errors.js';
@@ -202,6 +203,69 @@ describe('UdpMediaChannel on 127.0.0.1', () => {
     const stats = await ch.stats();
     expect(stats.packetsReceived).toBe(1);
     expect(stats.packetsDropped).toMatchObject({ 'no-key': 1, 'auth-failed': 1, rtcp: 1 });
+  });
+
+  it('with receiveInto, decrypts straight into the batch: payloads intact and in order, every drop counted, no rtp event', async () => {
+    const { r, ch } = await setup();
+    await ch.discoverAddress();
+    ch.setTransport(EncryptionMode.AesGcm, KEY);
+    const batch = new RtpBatchWriter();
+    const added: number[] = [];
+    const drops: RtpDropReason[] = [];
+    ch.receiveInto(batch, 7, (receivedAt) => added.push(receivedAt));
+    let events = 0;
+    ch.on('rtp', () => events++);
+    ch.on('drop', (d) => drops.push(d));
+    const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+    const packet = (
+      ssrc: number,
+      sequence: number,
+      counter: number,
+      payload: number[],
+      ext?: number[],
+    ): Buffer =>
+      sealRtpPacket(
+        { sequence, timestamp: sequence * 960, ssrc },
+        Uint8Array.from(payload),
+        cipher,
+        counter,
+        ext && Uint8Array.from(ext),
+      );
+    const first = packet(77, 1, 1, [1, 2, 3], [0x10, 0xff, 0, 0]);
+    const bad = Buffer.from(packet(77, 3, 3, [6]));
+    bad[13] = bad[13]! ^ 1;
+    // Two senders interleaved; the replays come right after their sender's packet (the cached
+    // window) and after another sender's (the looked-up one).
+    for (const d of [
+      first,
+      packet(78, 1, 2, [4, 5]),
+      packet(78, 1, 2, [4, 5]),
+      first,
+      bad,
+      packet(
+        77,
+        2,
+        4,
+        Array.from({ length: 200 }, (_, i) => i),
+      ),
+    ])
+      r.sendToPeer(d);
+    await waitFor(() => added.length + drops.length === 6);
+    expect(drops).toEqual(['replay', 'replay', 'auth-failed']);
+    expect(events).toBe(0);
+    expect(added.every((t) => t > 0)).toBe(true);
+    const got: [number, ReceivedRtp][] = [];
+    readRtpBatch(batch.take()!, 0, (id, p) => got.push([id, p]));
+    expect(got.map(([id, p]) => [id, p.ssrc, p.sequence, p.timestamp, [...p.payload], p.receivedAt])).toEqual(
+      [
+        [7, 77, 1, 960, [1, 2, 3], added[0]],
+        [7, 78, 1, 960, [4, 5], added[1]],
+        [7, 77, 2, 1920, Array.from({ length: 200 }, (_, i) => i), added[2]],
+      ],
+    );
+    const stats = await ch.stats();
+    expect(stats.packetsReceived).toBe(3);
+    expect(stats.packetsDropped).toMatchObject({ replay: 2, 'auth-failed': 1 });
   });
 
   it('rejects invalid options with INVALID_ARGUMENT', async () => {
