@@ -142,6 +142,8 @@ function ask<T>(
   timeoutMs = 180_000,
 ): Promise<T> {
   const id = nextId++;
+  // A child already gone (e.g. killed at its run's deadline) fails the ask, not the whole bench.
+  if (!child.connected) return Promise.reject(new Error(`${what}: the child has exited`));
   return request(
     child,
     { ...message, id },

@@ -218,6 +218,17 @@ describe('WebM Opus demuxer', () => {
     ];
     for (const chunk of [1, 13, 65536]) {
       expect(demuxAll(new WebmOpusDemuxer(), file, chunk).map(hex)).toEqual(expected.map(hex));
+      // pushViews: views valid until the next call (read at once), whatever the caller does with its chunk.
+      const reused = new Uint8Array(chunk);
+      const demuxer = new WebmOpusDemuxer();
+      const views: string[] = [];
+      for (let i = 0; i < file.length; i += chunk) {
+        const part = file.subarray(i, i + chunk);
+        reused.set(part);
+        views.push(...demuxer.pushViews(reused.subarray(0, part.length)).map(hex));
+      }
+      demuxer.end();
+      expect(views).toEqual(expected.map(hex));
     }
   });
 
