@@ -751,7 +751,7 @@ async function abMain(config: Config, ab: NonNullable<Config['ab']>, dir: string
       sorted.length % 2 === 1
         ? sorted[(sorted.length - 1) / 2]!
         : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-    return `${m.toFixed(3)} [${sorted.map((x) => x.toFixed(1)).join(', ')}]`;
+    return `${m.toPrecision(4)} [${sorted.map((x) => x.toPrecision(3)).join(', ')}]`;
   };
   for (const players of config.sizes) {
     const spawned: ChildProcess[] = [];
