@@ -52,7 +52,7 @@ import { sideLauncher } from './node-build.js';
 import type { SideLauncher } from './node-build.js';
 import { checkNodeTargets, nodeTable, nodeTargetsTable } from './node-report.js';
 import type { NodeRunResult } from './node-report.js';
-import { countAtLeast, histogramDeltas } from './stats.js';
+import { countAtLeast, histogramDeltas, median } from './stats.js';
 import { encodeToneFrames } from './tone.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -655,6 +655,24 @@ async function runGuarded(
   }
 }
 
+/** One size's server: started, its P deaf members joined (once, for every run against it). */
+async function startSizeServer(players: number, dir: string, spawned: ChildProcess[]): Promise<SizeServer> {
+  // A server that never becomes ready must not hold the run up.
+  const ready = await withTimeout(startServer(spawned), 60_000, 'server start');
+  const server = spawned[0]!;
+  const caFile = path.join(dir, `ca-${players}.pem`);
+  writeFileSync(caFile, ready.tlsCa ?? '');
+  const members = await allocate(server, players, 0, true);
+  await ask(
+    server,
+    { type: 'members', allocations: members, play: false, dave: true },
+    'members-ready',
+    'members',
+    runDeadlineMs(players),
+  );
+  return { child: server, ca: ready.tlsCa ?? '', caFile };
+}
+
 /** Every variant at one size, against one server with its members. */
 async function runSize(
   config: Config,
@@ -666,20 +684,7 @@ async function runSize(
   const spawned: ChildProcess[] = [];
   const results: RunResult[] = [];
   try {
-    // A server that never becomes ready must not hold the run up.
-    const ready = await withTimeout(startServer(spawned), 60_000, 'server start');
-    const server = spawned[0]!;
-    const caFile = path.join(dir, `ca-${players}.pem`);
-    writeFileSync(caFile, ready.tlsCa ?? '');
-    const members = await allocate(server, players, 0, true);
-    await ask(
-      server,
-      { type: 'members', allocations: members, play: false, dave: true },
-      'members-ready',
-      'members',
-      runDeadlineMs(players),
-    );
-    const sizeServer = { child: server, ca: ready.tlsCa ?? '', caFile };
+    const sizeServer = await startSizeServer(players, dir, spawned);
     for (const [i, variant] of order.entries()) {
       process.stderr.write(`node bench: ${variant}, P = ${players}\n`);
       const r = await runGuarded(config, variant, players, file, sizeServer, i);
@@ -747,28 +752,13 @@ async function abMain(config: Config, ab: NonNullable<Config['ab']>, dir: string
     const v = rs.map(pick).filter((x): x is number => x !== null && Number.isFinite(x));
     if (v.length === 0) return 'n/a';
     const sorted = [...v].sort((x, y) => x - y);
-    const m =
-      sorted.length % 2 === 1
-        ? sorted[(sorted.length - 1) / 2]!
-        : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    const m = median(sorted);
     return `${m.toPrecision(4)} [${sorted.map((x) => x.toPrecision(3)).join(', ')}]`;
   };
   for (const players of config.sizes) {
     const spawned: ChildProcess[] = [];
     try {
-      const ready = await withTimeout(startServer(spawned), 60_000, 'server start');
-      const server = spawned[0]!;
-      const caFile = path.join(dir, `ca-${players}.pem`);
-      writeFileSync(caFile, ready.tlsCa ?? '');
-      const members = await allocate(server, players, 0, true);
-      await ask(
-        server,
-        { type: 'members', allocations: members, play: false, dave: true },
-        'members-ready',
-        'members',
-        runDeadlineMs(players),
-      );
-      const sizeServer = { child: server, ca: ready.tlsCa ?? '', caFile };
+      const sizeServer = await startSizeServer(players, dir, spawned);
       let runIndex = 0;
       for (const variant of config.variants) {
         const got: Record<'A' | 'B', RunResult[]> = { A: [], B: [] };
