@@ -25,6 +25,9 @@
  *          --window-ms=4000 --warmup-ms=2000 --migration-at=P --no-migration --no-stall
  *          --profile=dir (CPU profiles of the node processes; implies --no-migration)
  *          --json=file (also write the results there: `npm run bench` runs this scenario so)
+ *          --ab=dir (A/B: each variant of the base tree at dir, built, alternated ABBA with this
+ *          tree's, --rounds=4 pairs, medians; --ab-exec-argv="--flag ..." adds Node flags to B only,
+ *          and without a dir compares this tree without and with them)
  * The node processes run the build (dist/ on plain node, ./node-build.ts; `npm run bench:node`
  * builds first, a missing or stale dist/ fails at once); VOXCORD_BENCH_SOURCE=src runs them from
  * src/ through tsx instead.
@@ -49,7 +52,7 @@ import { sideLauncher } from './node-build.js';
 import type { SideLauncher } from './node-build.js';
 import { checkNodeTargets, nodeTable, nodeTargetsTable } from './node-report.js';
 import type { NodeRunResult } from './node-report.js';
-import { countAtLeast, histogramDeltas } from './stats.js';
+import { countAtLeast, histogramDeltas, median } from './stats.js';
 import { encodeToneFrames } from './tone.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -71,6 +74,8 @@ interface Config {
   full: boolean;
   profileDir: string | undefined;
   json: string | undefined;
+  /** A/B: the base tree ('' = this tree), its pairs, and Node flags for B. */
+  ab: { base: string; rounds: number; execArgvB: string[] } | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Config {
@@ -90,6 +95,15 @@ function parseArgs(argv: readonly string[]): Config {
       ? null
       : Number(get('migration-at') ?? Math.min(...sizes));
   const json = get('json');
+  const abBase = get('ab') ?? (get('ab-exec-argv') === undefined ? undefined : '');
+  const ab =
+    abBase === undefined
+      ? undefined
+      : {
+          base: abBase === '' ? '' : path.resolve(abBase),
+          rounds: Number(get('rounds') ?? 4),
+          execArgvB: (get('ab-exec-argv') ?? '').split(' ').filter(Boolean),
+        };
   return {
     sizes,
     variants,
@@ -101,6 +115,7 @@ function parseArgs(argv: readonly string[]): Config {
     full: argv.filter((a) => !a.startsWith('--json=')).length === 0,
     profileDir: profileDir === undefined ? undefined : path.resolve(profileDir),
     json,
+    ab,
   };
 }
 
@@ -127,6 +142,8 @@ function ask<T>(
   timeoutMs = 180_000,
 ): Promise<T> {
   const id = nextId++;
+  // A child already gone (e.g. killed at its run's deadline) fails the ask, not the whole bench.
+  if (!child.connected) return Promise.reject(new Error(`${what}: the child has exited`));
   return request(
     child,
     { ...message, id },
@@ -638,6 +655,24 @@ async function runGuarded(
   }
 }
 
+/** One size's server: started, its P deaf members joined (once, for every run against it). */
+async function startSizeServer(players: number, dir: string, spawned: ChildProcess[]): Promise<SizeServer> {
+  // A server that never becomes ready must not hold the run up.
+  const ready = await withTimeout(startServer(spawned), 60_000, 'server start');
+  const server = spawned[0]!;
+  const caFile = path.join(dir, `ca-${players}.pem`);
+  writeFileSync(caFile, ready.tlsCa ?? '');
+  const members = await allocate(server, players, 0, true);
+  await ask(
+    server,
+    { type: 'members', allocations: members, play: false, dave: true },
+    'members-ready',
+    'members',
+    runDeadlineMs(players),
+  );
+  return { child: server, ca: ready.tlsCa ?? '', caFile };
+}
+
 /** Every variant at one size, against one server with its members. */
 async function runSize(
   config: Config,
@@ -649,20 +684,7 @@ async function runSize(
   const spawned: ChildProcess[] = [];
   const results: RunResult[] = [];
   try {
-    // A server that never becomes ready must not hold the run up.
-    const ready = await withTimeout(startServer(spawned), 60_000, 'server start');
-    const server = spawned[0]!;
-    const caFile = path.join(dir, `ca-${players}.pem`);
-    writeFileSync(caFile, ready.tlsCa ?? '');
-    const members = await allocate(server, players, 0, true);
-    await ask(
-      server,
-      { type: 'members', allocations: members, play: false, dave: true },
-      'members-ready',
-      'members',
-      runDeadlineMs(players),
-    );
-    const sizeServer = { child: server, ca: ready.tlsCa ?? '', caFile };
+    const sizeServer = await startSizeServer(players, dir, spawned);
     for (const [i, variant] of order.entries()) {
       process.stderr.write(`node bench: ${variant}, P = ${players}\n`);
       const r = await runGuarded(config, variant, players, file, sizeServer, i);
@@ -701,8 +723,80 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --stall-control              diagnostics: then the same window without stalls
   --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
+  --ab=dir [--rounds=4]        A/B against the built tree at dir, alternated ABBA, medians
+  --ab-exec-argv="--flags"     A/B: Node flags for B only (without --ab: this tree without/with them)
 Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1, VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir.`;
+
+async function toneFile(dir: string): Promise<string> {
+  const file = path.join(dir, 'tone.ogg');
+  // 4 min of a tone: longer than any run's play time (P = 1000 connects for a while), so no
+  // track ends inside a window.
+  const writer = createOggOpusWriter(file);
+  for (const f of await encodeToneFrames(240)) writer.write(f);
+  await writer.close();
+  return file;
+}
+
+/**
+ * A/B (diagnostics, not part of `npm run bench`): at each size, against one server, each variant
+ * of the base tree (A) and of this tree (B) in turn, ABBA..., `rounds` pairs; medians per side.
+ */
+async function abMain(config: Config, ab: NonNullable<Config['ab']>, dir: string): Promise<void> {
+  const b = launcher!;
+  const base = ab.base === '' ? b : await sideLauncher(ab.base, path.join(ab.base, 'bench'));
+  const sides = { A: base, B: { ...b, execArgv: [...b.execArgv, ...ab.execArgvB] } };
+  const file = await toneFile(dir);
+  const lines: string[] = [];
+  const med = (rs: RunResult[], pick: (r: RunResult) => number | null): string => {
+    const v = rs.map(pick).filter((x): x is number => x !== null && Number.isFinite(x));
+    if (v.length === 0) return 'n/a';
+    const sorted = [...v].sort((x, y) => x - y);
+    const m = median(sorted);
+    return `${m.toPrecision(4)} [${sorted.map((x) => x.toPrecision(3)).join(', ')}]`;
+  };
+  for (const players of config.sizes) {
+    const spawned: ChildProcess[] = [];
+    try {
+      const sizeServer = await startSizeServer(players, dir, spawned);
+      let runIndex = 0;
+      for (const variant of config.variants) {
+        const got: Record<'A' | 'B', RunResult[]> = { A: [], B: [] };
+        for (let round = 0; round < ab.rounds; round++)
+          for (const side of round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+            launcher = sides[side];
+            const r = await runGuarded(config, variant, players, file, sizeServer, runIndex++);
+            const line =
+              `ab ${variant} P=${players} round ${round} ${side}: RSS ${r.rssPerPlayerKiB.toFixed(1)} KiB/player, ` +
+              `CPU ${r.cpuCorePctPerPlayer.toFixed(3)} %/player, delivered ${r.deliveredPct.toFixed(1)} %, ` +
+              `p99 ${r.latenessP99Ms?.toFixed(2) ?? 'n/a'} ms, deficit/nulled ${r.frameStats === null ? 'n/a' : `${r.frameStats.deficit}/${r.frameStats.nulled}`}, ` +
+              `late>20 under stall ${r.lateOver20msUnderStall ?? 'n/a'}, connect ${r.connectS.toFixed(1)} s${r.errors.length > 0 ? `, errors: ${r.errors.join('; ')}` : ''}`;
+            process.stderr.write(`node bench: ${line}\n`);
+            lines.push(line);
+            got[side].push(r);
+          }
+        for (const side of ['A', 'B'] as const) {
+          const rs = got[side];
+          const line =
+            `ab ${variant} P=${players} ${side} medians: RSS KiB/player ${med(rs, (r) => r.rssPerPlayerKiB)}; ` +
+            `CPU %/player ${med(rs, (r) => r.cpuCorePctPerPlayer)}; delivered % ${med(rs, (r) => r.deliveredPct)}; ` +
+            `p99 ms ${med(rs, (r) => r.latenessP99Ms)}; deficit ${med(rs, (r) => r.frameStats?.deficit ?? null)}; ` +
+            `late>20 under stall ${med(rs, (r) => r.lateOver20msUnderStall)}`;
+          lines.push(line);
+        }
+      }
+    } finally {
+      for (const c of spawned) kill(c);
+    }
+  }
+  const out = [
+    `A = ${ab.base || 'this tree'}, B = this tree${ab.execArgvB.length > 0 ? ` with ${ab.execArgvB.join(' ')}` : ''}`,
+    ...lines,
+  ].join('\n');
+  console.log(out);
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(path.join(here, 'results', 'partial.node-ab.md'), `${out}\n`); // git-ignored
+}
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -713,13 +807,16 @@ async function main(): Promise<void> {
   launcher = await sideLauncher(root, here);
   process.stderr.write(`node bench: the nodes run ${launcher.describe}\n`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-node-bench-'));
+  if (config.ab !== undefined) {
+    try {
+      await abMain(config, config.ab, dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
   try {
-    const file = path.join(dir, 'tone.ogg');
-    // 4 min of a tone: longer than any run's play time (P = 1000 connects for a while), so no
-    // track ends inside a window.
-    const writer = createOggOpusWriter(file);
-    for (const f of await encodeToneFrames(240)) writer.write(f);
-    await writer.close();
+    const file = await toneFile(dir);
     const started = performance.now();
     const results: RunResult[] = [];
     for (const [i, players] of config.sizes.entries()) {

@@ -118,10 +118,14 @@ export interface AudioPlayerOptions {
 
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 export const DEFAULT_POSITION_INTERVAL_MS = 1_000;
-/** Produced frames remembered to map what a listener hears back to a track position. */
-const HEARD_HISTORY = 512;
+/**
+ * Produced frames remembered to map what a listener hears back to a track position: 2.56 s, four
+ * times what a session holds unsent (the engine's queue of 25 frames, the pump's frame); an older
+ * heard frame falls back to the produced position. Per player, so kept small (node, P players).
+ */
+const HEARD_HISTORY = 128;
 /** Fanout items whose player seq is remembered, at least (more than twice the fanout's window). */
-const ITEM_SEQ_RING = 256;
+const ITEM_SEQ_RING = 128;
 /** ... and at most (a reader 20 min behind only estimates its position from the frames it took). */
 const MAX_ITEM_SEQ_RING = 65_536;
 
@@ -275,9 +279,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   /**
    * The player's frame seq of each fanout item, by the item's fanout sequence (a ring: a reader is
    * never more than the fanout's window behind). Not a WeakMap keyed by frame: a weak entry per
-   * frame costs the GC at 50 frames a second per player.
+   * frame costs the GC at 50 frames a second per player. 32-bit, as the history's seqs.
    */
-  private readonly itemSeq: Float64Array;
+  private readonly itemSeq: Uint32Array;
 
   constructor(options: AudioPlayerOptions = {}) {
     super();
@@ -309,7 +313,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     );
     const window = this.fanout.window;
     const ring = Number.isFinite(window) ? Math.max(ITEM_SEQ_RING, 2 * Math.ceil(window) + 2) : 0;
-    this.itemSeq = new Float64Array(Math.min(ring || MAX_ITEM_SEQ_RING, MAX_ITEM_SEQ_RING));
+    this.itemSeq = new Uint32Array(Math.min(ring || MAX_ITEM_SEQ_RING, MAX_ITEM_SEQ_RING));
   }
 
   // ---- state ----

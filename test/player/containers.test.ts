@@ -218,6 +218,17 @@ describe('WebM Opus demuxer', () => {
     ];
     for (const chunk of [1, 13, 65536]) {
       expect(demuxAll(new WebmOpusDemuxer(), file, chunk).map(hex)).toEqual(expected.map(hex));
+      // pushViews: views valid until the next call (read at once), whatever the caller does with its chunk.
+      const reused = new Uint8Array(chunk);
+      const demuxer = new WebmOpusDemuxer();
+      const views: string[] = [];
+      for (let i = 0; i < file.length; i += chunk) {
+        const part = file.subarray(i, i + chunk);
+        reused.set(part);
+        views.push(...demuxer.pushViews(reused.subarray(0, part.length)).map(hex));
+      }
+      demuxer.end();
+      expect(views).toEqual(expected.map(hex));
     }
   });
 
@@ -325,6 +336,8 @@ describe('container inputs in the player', () => {
     player.enqueue(oggOpusInput(concatBytes(oggStreamPages([packet(2, 0)]))));
     const frames = await session.pull(600 + 255 + 1);
     expect(frames.map(hex)).toEqual([...packets, ...big.slice(0, 255), packet(2, 0)].map(hex));
+    // A frame held keeps a group of packets alive (about 2 KiB), not its whole read chunk.
+    expect(Math.max(...frames.map((f) => f.buffer.byteLength))).toBeLessThan(2048 + 700);
     expect(errors).toEqual([expect.stringMatching(/ended early/)]);
   });
 

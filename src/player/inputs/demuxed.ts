@@ -20,24 +20,36 @@ export interface OpusDemuxer {
 }
 
 const NO_BYTES = new Uint8Array(0);
+/** A chunk's packets are joined into buffers of at least this many bytes (the last one may be less). */
+const GROUP_BYTES = 2048;
 
 /**
- * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into one
- * buffer (one allocation per chunk, not one per packet) and become frames only as they are read,
- * so all but one read per chunk (hundreds of frames) are answered at once, and `readOpusNow()`
- * hands a passthrough frame over without a promise (the player's fast path). A frame object lives
- * from its read to its send, not for the second its chunk lasts: fewer objects survive a
- * scavenge, so the young generation and the old space of a node with hundreds of players grow less.
+ * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into a
+ * few group buffers of about GROUP_BYTES (one allocation per group, not one per packet) and become
+ * frames only as they are read, so all but one read per chunk (hundreds of frames) are answered at
+ * once, and `readOpusNow()` hands a passthrough frame over without a promise (the player's fast
+ * path). A frame object lives from its read to its send, not for the second its chunk lasts: fewer
+ * objects survive a scavenge, so the young generation and the old space of a node with hundreds
+ * of players grow less. A frame is a view of its group, so a frame still in flight (the pump's
+ * pending frame, a relay's last value) keeps a group alive, not the whole chunk, and a group is
+ * let go once framed: a player holds the rest of its chunk and a group or two, not one or two
+ * whole chunks (about 20 KiB per player of a node, bench/node.ts).
  * Frames completed before a failure are read first; then read() rejects with it.
  */
 class DemuxedSource implements FrameSource {
   /** The framer's output not read yet (usually one frame: the packet just framed). */
   private frames: (SourceFrame | undefined)[] = [];
   private head = 0;
-  /** The current chunk's packets, back to back, and where each ends; `next` is the next to frame. */
-  private packets: Uint8Array = NO_BYTES;
+  /**
+   * The current chunk's packets, back to back in groups: where each packet ends in its group, the
+   * packet index each group ends at, and the group buffers (a framed group is let go). `next` is
+   * the next packet to frame, in `group`.
+   */
+  private groups: Uint8Array[] = [];
+  private groupEnds: number[] = [];
   private ends: number[] = [];
   private next = 0;
+  private group = 0;
   /** The bytes ended and the demuxer's end check passed. */
   private done = false;
   private failure: Error | undefined;
@@ -84,7 +96,9 @@ class DemuxedSource implements FrameSource {
       while (this.head >= this.frames.length) {
         const i = this.next;
         if (i >= this.ends.length || this.closed) return false;
-        const packet = this.packets.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
+        if (i >= this.groupEnds[this.group]!) this.groups[this.group++] = NO_BYTES;
+        const first = this.group === 0 ? 0 : this.groupEnds[this.group - 1];
+        const packet = this.groups[this.group]!.subarray(i === first ? 0 : this.ends[i - 1], this.ends[i]);
         if (this.framer.needsDecoder(packet)) return false;
         this.next = i + 1;
         this.frames.length = 0;
@@ -100,9 +114,11 @@ class DemuxedSource implements FrameSource {
   }
 
   private dropPackets(): void {
-    this.packets = NO_BYTES;
+    this.groups = [];
+    this.groupEnds = [];
     this.ends = [];
     this.next = 0;
+    this.group = 0;
   }
 
   /** Demuxes the next chunk (never rejects: a failure is kept for read()). */
@@ -123,12 +139,17 @@ class DemuxedSource implements FrameSource {
         this.demuxer.pushViews === undefined
           ? this.demuxer.push(result.value)
           : this.demuxer.pushViews(result.value);
-      let total = 0;
-      const ends: number[] = [];
-      for (const packet of packets) ends.push((total += packet.length));
-      this.packets = concatBytes(...packets);
-      this.ends = ends;
-      this.next = 0;
+      this.dropPackets();
+      let bytes = 0;
+      let first = 0;
+      for (let i = 0; i < packets.length; i++) {
+        this.ends.push((bytes += packets[i]!.length));
+        if (bytes < GROUP_BYTES && i < packets.length - 1) continue;
+        this.groups.push(concatBytes(...packets.slice(first, i + 1)));
+        this.groupEnds.push(i + 1);
+        first = i + 1;
+        bytes = 0;
+      }
     } catch (err) {
       this.failure = inputError('the audio input failed', err);
     } finally {

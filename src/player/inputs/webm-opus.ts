@@ -131,6 +131,18 @@ export class WebmOpusDemuxer {
 
   /** Feeds bytes; returns the Opus packets they complete. Throws AUDIO_INPUT_ERROR for non-WebM input. */
   push(chunk: Uint8Array): Uint8Array[] {
+    const packets = this.pushViews(chunk);
+    // Copies of their own (the caller may reuse its chunk).
+    for (let i = 0; i < packets.length; i++) packets[i] = packets[i]!.slice();
+    return packets;
+  }
+
+  /**
+   * Like push(), but the packets are views of `chunk` or of the bytes kept from the last call:
+   * valid only until the next call (a caller that keeps them copies them first, at once). The
+   * player's demuxed source joins them into its own buffers, so a copy per packet is not made.
+   */
+  pushViews(chunk: Uint8Array): Uint8Array[] {
     const buf = this.buffer.length === 0 ? chunk : concatBytes(this.buffer, chunk);
     const out: Uint8Array[] = [];
     let pos = 0;
@@ -233,7 +245,7 @@ export class WebmOpusDemuxer {
         const track = readVint(body, 0);
         if (typeof track === 'string') throw malformed('bad block track number');
         if (track.value !== this.opusTrack) return;
-        for (const frame of blockFrames(body, track.length)) if (frame.length > 0) out.push(frame.slice());
+        for (const frame of blockFrames(body, track.length)) if (frame.length > 0) out.push(frame);
       }
     }
   }
