@@ -25,6 +25,7 @@
  *          --window-ms=4000 --warmup-ms=2000 --migration-at=P --no-migration --no-stall
  *          --profile=dir (CPU profiles of the node processes; implies --no-migration)
  *          --json=file (also write the results there: `npm run bench` runs this scenario so)
+ *          --base=dir --rounds=N (A/B: another tree's build alternated with this one's, N rounds)
  * The node processes run the build (dist/ on plain node, ./node-build.ts; `npm run bench:node`
  * builds first, a missing or stale dist/ fails at once); VOXCORD_BENCH_SOURCE=src runs them from
  * src/ through tsx instead.
@@ -71,6 +72,10 @@ interface Config {
   full: boolean;
   profileDir: string | undefined;
   json: string | undefined;
+  /** A/B: another tree whose build runs alternately with this one's (`--base=dir`). */
+  base: string | undefined;
+  /** Runs of each variant (and build) per size, alternating. */
+  rounds: number;
 }
 
 function parseArgs(argv: readonly string[]): Config {
@@ -90,7 +95,12 @@ function parseArgs(argv: readonly string[]): Config {
       ? null
       : Number(get('migration-at') ?? Math.min(...sizes));
   const json = get('json');
+  const base = get('base');
+  const rounds = Number(get('rounds') ?? 1);
+  if (!Number.isInteger(rounds) || rounds <= 0) throw new Error('--rounds must be a positive integer');
   return {
+    base: base === undefined ? undefined : path.resolve(base),
+    rounds,
     sizes,
     variants,
     windowMs,
@@ -114,8 +124,8 @@ function forkTs(file: string, args: string[]): ChildProcess {
   });
 }
 
-/** The measured processes' script and flags (./node-build.ts); set once by main(). */
-let launcher: SideLauncher | undefined;
+/** The measured processes' script and flags (./node-build.ts), per build; set once by main(). */
+const launchers = new Map<'new' | 'base', SideLauncher>();
 
 let nextId = 1;
 
@@ -259,12 +269,16 @@ async function startSide(
   caFile: string,
   children: ChildProcess[],
   profileDir: string | undefined,
+  build: 'new' | 'base' = 'new',
 ): Promise<{ child: ChildProcess; port: number | null }> {
+  const launcher = launchers.get(build);
   if (launcher === undefined) throw new Error('startSide before main()');
   const child = fork(launcher.script, [variant], {
     cwd: root,
     execArgv: [
       ...launcher.execArgv,
+      // Diagnostics: extra node flags for the measured side (e.g. --trace-gc).
+      ...(process.env.VOXCORD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
       ...(profileDir === undefined
         ? []
         : // One file per thread (main, media worker), named by Node with pid and thread id.
@@ -414,6 +428,86 @@ function gapDiagnostics(
   );
 }
 
+/**
+ * Where the node's CPU went, per thread over the window (Linux): % of a core per player and
+ * wake-ups (voluntary context switches) per second per player, for the main thread and every
+ * thread that ran at least 1 % of the process's CPU; the rest summed.
+ */
+function threadSplit(
+  before: NodeProcessCounters,
+  after: NodeProcessCounters,
+  players: number,
+): { line: string; main: number; total: number; mainWakeups: number } {
+  const b = new Map((before.threads ?? []).map((t) => [t.tid, t]));
+  const windowMs = after.at - before.at;
+  const rows = (after.threads ?? []).map((t) => {
+    const was = b.get(t.tid) ?? { runNs: 0, wakeups: 0 };
+    return {
+      name: t.name === 'main' ? 'main' : `${t.name}#${t.tid}`,
+      main: t.name === 'main',
+      pct: (t.runNs - was.runNs) / 1e4 / windowMs / players,
+      wakeups: ((t.wakeups - was.wakeups) * 1000) / windowMs / players,
+    };
+  });
+  const total = rows.reduce((n, r) => n + r.pct, 0);
+  const shown = rows
+    .filter((r) => r.main || r.pct >= total / 100)
+    .sort((x, y) => Number(y.main) - Number(x.main) || y.pct - x.pct);
+  const rest = total - shown.reduce((n, r) => n + r.pct, 0);
+  const main = rows.find((r) => r.main);
+  const line =
+    `threads (% core / player, wake-ups/s / player): ` +
+    shown.map((r) => `${r.name} ${r.pct.toFixed(4)} ${r.wakeups.toFixed(2)}`).join(', ') +
+    `, rest ${rest.toFixed(4)}, total ${total.toFixed(4)}`;
+  return { line, main: main?.pct ?? NaN, total, mainWakeups: main?.wakeups ?? NaN };
+}
+
+/** A/B (--base): per variant and size, medians and ranges of each build's CPU per player, split by thread. */
+function abSummary(results: readonly RunResult[]): string {
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const cell = (xs: number[], d: number): string =>
+    xs.length === 0
+      ? 'n/a'
+      : `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)})`;
+  const lines = [
+    '| variant | P | build | runs | CPU %core/player | main thread | other threads | main wake-ups/s/player |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const keys = [...new Set(results.map((r) => `${r.variant}|${r.players}`))];
+  for (const key of keys)
+    for (const build of ['base', 'new'] as const) {
+      const rs = results.filter(
+        (r) =>
+          `${r.variant}|${r.players}` === key && r.build === build && Number.isFinite(r.cpuCorePctPerPlayer),
+      );
+      const [variant, players] = key.split('|');
+      const pick = (f: (r: RunResult) => number | undefined): number[] =>
+        rs.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
+      lines.push(
+        `| ${variant} | ${players} | ${build} | ${rs.length} | ${cell(
+          pick((r) => r.cpuCorePctPerPlayer),
+          4,
+        )} | ` +
+          `${cell(
+            pick((r) => r.mainCpuPctPerPlayer),
+            4,
+          )} | ${cell(
+            pick((r) => r.otherCpuPctPerPlayer),
+            4,
+          )} | ` +
+          `${cell(
+            pick((r) => r.mainWakeupsPerPlayerS),
+            2,
+          )} |`,
+      );
+    }
+  return `A/B (medians, ranges in parentheses):\n\n${lines.join('\n')}`;
+}
+
 /** Per-run deadline: generous for a loaded 2-core machine, finite for an unattended run. */
 const runDeadlineMs = (players: number): number => 60_000 + players * 250;
 
@@ -426,11 +520,12 @@ async function runOne(
   /** Distinct per run on this server (voice session ids). */
   runIndex: number,
   sides: ChildProcess[],
+  build: 'new' | 'base',
 ): Promise<RunResult> {
   const nodes: NodeClient[] = [];
   const errors: string[] = [];
   try {
-    const a = await startSide(variant, ca, caFile, sides, config.profileDir);
+    const a = await startSide(variant, ca, caFile, sides, config.profileDir, build);
     const baseline = await counters(a.child);
     await snapshot(a.child, `${variant}-p${players}-0`);
     const bots = await allocate(server, players, 1 + runIndex * 2, false);
@@ -483,6 +578,10 @@ async function runOne(
     const mainPct = ((after.mainCpuUs - before.end.mainCpuUs) / 1000 / cpuWindowMs) * 100;
     process.stderr.write(
       `node bench: ${variant}, P = ${players}: main thread ${(mainPct / (players - connectFailures)).toFixed(3)} % of a core per player\n`,
+    );
+    const split = threadSplit(before, after, live);
+    process.stderr.write(
+      `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${split.line}\n`,
     );
     memoryDetail(variant, players - connectFailures, baseline, after);
     gapDiagnostics(variant, players, 'window', before, after);
@@ -539,7 +638,7 @@ async function runOne(
     // Migration: a second node of the same kind takes every player after a SIGKILL of the first.
     let migrationS: number | null = null;
     if (config.migrationAt === players && node !== undefined) {
-      const b = await startSide(variant, ca, caFile, sides, undefined);
+      const b = await startSide(variant, ca, caFile, sides, undefined, build);
       const nodeB = new NodeClient(b.port ?? 0);
       nodes.push(nodeB);
       await nodeB.open();
@@ -559,6 +658,10 @@ async function runOne(
 
     return {
       variant,
+      ...(config.base === undefined ? {} : { build }),
+      mainCpuPctPerPlayer: split.main,
+      otherCpuPctPerPlayer: split.total - split.main,
+      mainWakeupsPerPlayerS: split.mainWakeups,
       players,
       connectS,
       connectFailures,
@@ -619,6 +722,7 @@ async function runGuarded(
   file: string,
   server: SizeServer,
   runIndex: number,
+  build: 'new' | 'base',
 ): Promise<RunResult> {
   const sides: ChildProcess[] = [];
   let timedOut = false;
@@ -628,7 +732,7 @@ async function runGuarded(
     for (const s of sides) kill(s);
   }, limit);
   try {
-    return await runOne(config, variant, players, file, server, runIndex, sides);
+    return await runOne(config, variant, players, file, server, runIndex, sides, build);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return failed(variant, players, timedOut ? `timed out after ${limit / 1000} s (${message})` : message);
@@ -663,12 +767,19 @@ async function runSize(
       runDeadlineMs(players),
     );
     const sizeServer = { child: server, ca: ready.tlsCa ?? '', caFile };
-    for (const [i, variant] of order.entries()) {
-      process.stderr.write(`node bench: ${variant}, P = ${players}\n`);
-      const r = await runGuarded(config, variant, players, file, sizeServer, i);
-      if (r.errors.length > 0)
-        process.stderr.write(`node bench: ${variant}, P = ${players}: ${r.errors.join('; ')}\n`);
-      results.push(r);
+    // A/B (--base): the two builds alternate, base first in even rounds, this tree's in odd ones.
+    let runIndex = 0;
+    for (let round = 0; round < config.rounds; round++) {
+      const builds: ('new' | 'base')[] =
+        config.base === undefined ? ['new'] : round % 2 === 0 ? ['base', 'new'] : ['new', 'base'];
+      for (const build of builds)
+        for (const variant of order) {
+          const label = `${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}`;
+          process.stderr.write(`node bench: ${label}, round ${round + 1}\n`);
+          const r = await runGuarded(config, variant, players, file, sizeServer, runIndex++, build);
+          if (r.errors.length > 0) process.stderr.write(`node bench: ${label}: ${r.errors.join('; ')}\n`);
+          results.push(r);
+        }
     }
   } catch (err) {
     const message = `size ${players} failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -701,7 +812,10 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --stall-control              diagnostics: then the same window without stalls
   --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
-Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx),
+  --base=dir --rounds=N        A/B: that tree's build (its dist/, built) alternated with this one's,
+                               N rounds, medians per build and the CPU split per thread
+Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOXCORD_BENCH_NODE_FLAGS
+  (extra node flags for the measured sides, e.g. --trace-gc),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1, VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir.`;
 
 async function main(): Promise<void> {
@@ -710,8 +824,14 @@ async function main(): Promise<void> {
     return;
   }
   const config = parseArgs(process.argv.slice(2));
-  launcher = await sideLauncher(root, here);
+  const launcher = await sideLauncher(root, here);
+  launchers.set('new', launcher);
   process.stderr.write(`node bench: the nodes run ${launcher.describe}\n`);
+  if (config.base !== undefined) {
+    const base = await sideLauncher(root, here, config.base);
+    launchers.set('base', base);
+    process.stderr.write(`node bench: A/B against ${base.describe}, ${config.rounds} round(s)\n`);
+  }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-node-bench-'));
   try {
     const file = path.join(dir, 'tone.ogg');
@@ -732,8 +852,11 @@ async function main(): Promise<void> {
       `${config.warmupMs / 1000} s warm-up, ${config.windowMs / 1000} s window, ` +
       (config.stall ? `${config.windowMs / 1000} s of stalls, ` : '') +
       (config.migrationAt === null ? 'no migration' : `migration at P = ${config.migrationAt}`) +
-      `; nodes from ${launcher.describe}; one round; whole scenario ${seconds.toFixed(0)} s.`;
-    const out = `${note}\n\n${nodeTable(results)}\n\nTargets:\n\n${nodeTargetsTable(targets)}`;
+      `; nodes from ${launcher.describe}; ${config.rounds} round(s); whole scenario ${seconds.toFixed(0)} s.`;
+    const out =
+      config.base === undefined
+        ? `${note}\n\n${nodeTable(results)}\n\nTargets:\n\n${nodeTargetsTable(targets)}`
+        : `${note}\n\n${nodeTable(results)}\n\n${abSummary(results)}`;
     console.log(out);
     if (config.json !== undefined)
       writeFileSync(

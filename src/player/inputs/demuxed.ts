@@ -15,6 +15,8 @@ export interface OpusDemuxer {
   push(chunk: Uint8Array): Uint8Array[];
   /** Optional: like push(), but the packets may be views valid only until the next call. */
   pushViews?(chunk: Uint8Array): Uint8Array[];
+  /** Optional: the packets copied back to back into `data`, with where each ends (no view per packet). */
+  pushPacked?(chunk: Uint8Array): { data: Uint8Array; ends: number[] };
   /** The bytes ended: throws if the stream was cut short. */
   end(): void;
 }
@@ -31,9 +33,19 @@ const NO_BYTES = new Uint8Array(0);
  * Frames completed before a failure are read first; then read() rejects with it.
  */
 class DemuxedSource implements FrameSource {
-  /** The framer's output not read yet (usually one frame: the packet just framed). */
-  private frames: (SourceFrame | undefined)[] = [];
+  /**
+   * A packet that is itself the next frame (passthrough), at hand: held bare, without a frame
+   * object (readOpusNow() hands it over as is). Only set while `frames` holds nothing unread.
+   */
+  private opus: Uint8Array | undefined;
+  /**
+   * The framer's other output not read yet, `head` to `tail` (PCM frames of a decoded packet);
+   * the array is reused, not emptied (emptying it freed its store, and the next frame made one).
+   */
+  private readonly frames: (SourceFrame | undefined)[] = [];
   private head = 0;
+  private tail = 0;
+  private readonly sink = { push: (frame: SourceFrame): void => void (this.frames[this.tail++] = frame) };
   /** The current chunk's packets, back to back, and where each ends; `next` is the next to frame. */
   private packets: Uint8Array = NO_BYTES;
   private ends: number[] = [];
@@ -53,6 +65,11 @@ class DemuxedSource implements FrameSource {
 
   readOpusNow(): Uint8Array | NotReady {
     if (!this.frameAtHand()) return NOT_READY;
+    const packet = this.opus;
+    if (packet !== undefined) {
+      this.opus = undefined;
+      return packet;
+    }
     const frame = this.frames[this.head];
     if (frame === undefined || frame.kind !== 'opus') return NOT_READY;
     this.frames[this.head++] = undefined;
@@ -63,6 +80,11 @@ class DemuxedSource implements FrameSource {
     for (;;) {
       if (this.closed) return undefined;
       if (this.frameAtHand()) {
+        const packet = this.opus;
+        if (packet !== undefined) {
+          this.opus = undefined;
+          return { kind: 'opus', data: packet };
+        }
         const frame = this.frames[this.head];
         this.frames[this.head++] = undefined;
         return frame;
@@ -80,16 +102,21 @@ class DemuxedSource implements FrameSource {
    * next packet needs the decoder loaded first, or it failed (kept for read()).
    */
   private frameAtHand(): boolean {
+    if (this.opus !== undefined) return true;
     try {
-      while (this.head >= this.frames.length) {
+      while (this.head >= this.tail) {
         const i = this.next;
         if (i >= this.ends.length || this.closed) return false;
         const packet = this.packets.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
         if (this.framer.needsDecoder(packet)) return false;
         this.next = i + 1;
-        this.frames.length = 0;
         this.head = 0;
-        this.framer.push(packet, this.frames);
+        this.tail = 0;
+        if (this.framer.takePassthrough(packet)) {
+          this.opus = packet;
+          return true;
+        }
+        this.framer.push(packet, this.sink);
       }
       return true;
     } catch (err) {
@@ -110,24 +137,30 @@ class DemuxedSource implements FrameSource {
     try {
       const result = await this.chunks.next();
       if (this.closed) return;
-      this.frames.length = 0;
       this.head = 0;
+      this.tail = 0;
       if (result.done === true) {
         this.demuxer.end();
-        this.framer.flush(this.frames);
+        this.framer.flush(this.sink);
         this.done = true;
         this.framer.close();
         return;
       }
-      const packets =
-        this.demuxer.pushViews === undefined
-          ? this.demuxer.push(result.value)
-          : this.demuxer.pushViews(result.value);
-      let total = 0;
-      const ends: number[] = [];
-      for (const packet of packets) ends.push((total += packet.length));
-      this.packets = concatBytes(...packets);
-      this.ends = ends;
+      if (this.demuxer.pushPacked !== undefined) {
+        const { data, ends } = this.demuxer.pushPacked(result.value);
+        this.packets = data;
+        this.ends = ends;
+      } else {
+        const packets =
+          this.demuxer.pushViews === undefined
+            ? this.demuxer.push(result.value)
+            : this.demuxer.pushViews(result.value);
+        let total = 0;
+        const ends: number[] = [];
+        for (const packet of packets) ends.push((total += packet.length));
+        this.packets = concatBytes(...packets);
+        this.ends = ends;
+      }
       this.next = 0;
     } catch (err) {
       this.failure = inputError('the audio input failed', err);
@@ -152,7 +185,10 @@ class DemuxedSource implements FrameSource {
     if (this.closed) return;
     this.closed = true;
     this.closing.fire(undefined);
-    this.frames = [];
+    this.opus = undefined;
+    this.frames.length = 0;
+    this.head = 0;
+    this.tail = 0;
     this.dropPackets();
     this.framer.close();
     releaseIterator(this.chunks);
