@@ -232,7 +232,7 @@ export class OggOpusDemuxer {
             this.onPacket(joined, 0, joined.length, out);
           }
         }
-        this.partial = [];
+        if (this.partial.length > 0) this.partial = []; // (not a new array per packet)
         skipContinuation = false;
         start = offset;
       }
