@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOpus } from '../../src/audio/opus.js';
@@ -327,6 +327,38 @@ describe('container inputs in the player', () => {
     expect(frames.map(hex)).toEqual([...packets, ...big.slice(0, 255), packet(2, 0)].map(hex));
     expect(errors).toEqual([expect.stringMatching(/ended early/)]);
   });
+
+  it.runIf(process.platform === 'linux')(
+    'a file track stopped while its reads are under way leaves no descriptor of the file open',
+    async () => {
+      // 3,000 frames of 300 bytes: about 55 reads of 16 KiB; stopped after a few of them.
+      const packets = Array.from({ length: 3000 }, (_, i) =>
+        new Uint8Array(300).fill(i % 251).fill(0xfc, 0, 1),
+      );
+      dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
+      const path = join(dir, 'fds.opus');
+      writeFileSync(path, concatBytes(oggStreamPages(packets, { maxSegments: 50 })));
+      const openOnPath = (): number =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`) === path;
+          } catch {
+            return false; // closed meanwhile
+          }
+        }).length;
+      const player = new AudioPlayer();
+      players.push(player);
+      const session = new FakeSession();
+      player.attach(session);
+      player.enqueue(fileInput(path, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
+      const frames = await session.pull(200);
+      expect(frames.map(hex)).toEqual(packets.slice(0, 200).map(hex));
+      expect(openOnPath()).toBe(1); // the track's one handle, reading
+      player.stop();
+      for (let i = 0; i < 100 && openOnPath() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(openOnPath()).toBe(0);
+    },
+  );
 
   it('fileInput sniffs Ogg and WebM Opus files and demuxes them (no ffmpeg), seekable', async () => {
     dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
