@@ -473,9 +473,18 @@ function abSummary(results: readonly RunResult[]): string {
     xs.length === 0
       ? 'n/a'
       : `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)})`;
+  const columns: [string, (r: RunResult) => number | undefined, number][] = [
+    ['CPU %core/player', (r) => r.cpuCorePctPerPlayer, 4],
+    ['main thread', (r) => r.mainCpuPctPerPlayer, 4],
+    ['other threads', (r) => r.otherCpuPctPerPlayer, 4],
+    ['main wake-ups/s/player', (r) => r.mainWakeupsPerPlayerS, 2],
+    ['delivered %', (r) => r.deliveredPct, 1],
+    ['CPU µs per packet delivered', (r) => perPacket(r, r.cpuCorePctPerPlayer), 2],
+    ['main thread µs per packet', (r) => perPacket(r, r.mainCpuPctPerPlayer), 2],
+  ];
   const lines = [
-    '| variant | P | build | runs | CPU %core/player | main thread | other threads | main wake-ups/s/player |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    `| variant | P | build | runs | ${columns.map(([name]) => name).join(' | ')} |`,
+    `| --- | ---: | --- | ---: | ${columns.map(() => '---:').join(' | ')} |`,
   ];
   const keys = [...new Set(results.map((r) => `${r.variant}|${r.players}`))];
   for (const key of keys)
@@ -485,27 +494,24 @@ function abSummary(results: readonly RunResult[]): string {
           `${r.variant}|${r.players}` === key && r.build === build && Number.isFinite(r.cpuCorePctPerPlayer),
       );
       const [variant, players] = key.split('|');
-      const pick = (f: (r: RunResult) => number | undefined): number[] =>
-        rs.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
-      lines.push(
-        `| ${variant} | ${players} | ${build} | ${rs.length} | ${cell(
-          pick((r) => r.cpuCorePctPerPlayer),
-          4,
-        )} | ` +
-          `${cell(
-            pick((r) => r.mainCpuPctPerPlayer),
-            4,
-          )} | ${cell(
-            pick((r) => r.otherCpuPctPerPlayer),
-            4,
-          )} | ` +
-          `${cell(
-            pick((r) => r.mainWakeupsPerPlayerS),
-            2,
-          )} |`,
+      const cells = columns.map(([, get, digits]) =>
+        cell(
+          rs.map(get).filter((v): v is number => v !== undefined && Number.isFinite(v)),
+          digits,
+        ),
       );
+      lines.push(`| ${variant} | ${players} | ${build} | ${rs.length} | ${cells.join(' | ')} |`);
     }
   return `A/B (medians, ranges in parentheses):\n\n${lines.join('\n')}`;
+}
+
+/**
+ * µs of CPU per packet the server received, from a % of a core per player: a starved node sends
+ * fewer packets and spends less, so per packet is the fairer figure on a loaded machine.
+ */
+function perPacket(r: RunResult, pctPerPlayer: number | undefined): number | undefined {
+  if (pctPerPlayer === undefined || !(r.deliveredPct > 0)) return undefined;
+  return (pctPerPlayer * 1e4) / (0.5 * r.deliveredPct);
 }
 
 /** Per-run deadline: generous for a loaded 2-core machine, finite for an unattended run. */
