@@ -92,8 +92,9 @@ describe('Ogg Opus demuxer', () => {
   });
 
   // push() hands out copies (read here after the caller reused its chunk buffer); pushViews() views
-  // of the chunk or of the demuxer's buffer, valid until the next call (read at once).
-  it.each(['push', 'pushViews'] as const)(
+  // of the chunk or of the demuxer's buffer, valid until the next call (read at once); pushPacked()
+  // the packets copied back to back into one buffer, with their ends (read after the reuse).
+  it.each(['push', 'pushViews', 'pushPacked'] as const)(
     '%s gives every packet intact when the caller reuses its chunk buffer, whatever the chunking',
     async (method) => {
       const all = await toneWithBigPacket(40, 20);
@@ -105,9 +106,20 @@ describe('Ogg Opus demuxer', () => {
         for (let i = 0; i < file.length; i += size) {
           const part = file.subarray(i, i + size);
           reused.set(part);
-          const got = demuxer[method](reused.subarray(0, part.length));
-          out.push(...(method === 'push' ? got : got.map(hex)));
+          const bytes = reused.subarray(0, part.length);
+          let packed: { data: Uint8Array; ends: number[] } | undefined;
+          if (method === 'pushPacked') packed = demuxer.pushPacked(bytes);
+          else {
+            const got = demuxer[method](bytes);
+            out.push(...(method === 'push' ? got : got.map(hex)));
+          }
           reused.fill(0xee); // the caller writes its next read over the same memory
+          let start = 0;
+          for (const end of packed?.ends ?? []) {
+            out.push(packed!.data.subarray(start, end));
+            start = end;
+          }
+          if (packed !== undefined) expect(start).toBe(packed.data.length);
         }
         demuxer.end();
         expect(out.map((p) => (typeof p === 'string' ? p : hex(p)))).toEqual(all.map(hex));

@@ -134,7 +134,7 @@ export class OggOpusDemuxer {
 
   /**
    * Like push(), the packets copied back to back into one new buffer: `data`, and where each
-   * packet ends in it (one allocation per call, none per packet).
+   * packet ends in it (one buffer per call, no view per packet).
    */
   pushPacked(chunk: Uint8Array): { data: Uint8Array; ends: number[] } {
     const sink = new PackingSink();
