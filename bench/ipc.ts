@@ -211,7 +211,12 @@ export function request<T>(
     }
     child.on('message', onMessage);
     child.on('exit', onExit);
-    child.send(message);
+    // A child already gone (e.g. killed at a run's deadline) fails this request, not the process.
+    child.send(message, (err) => {
+      if (err === null) return;
+      cleanup();
+      reject(new Error(`${what}: ${err.message}`));
+    });
   });
 }
 

@@ -44,7 +44,7 @@ export function checkBuild(root: string): void {
 }
 
 /** Rewrites every import that lands in src/ to the same module in dist/ (external). */
-function distPlugin(root: string): Plugin {
+function distPlugin(root: string, distRoot: string): Plugin {
   const src = path.join(root, 'src') + path.sep;
   return {
     name: 'voxcord-dist',
@@ -54,20 +54,24 @@ function distPlugin(root: string): Plugin {
         if (!target.startsWith(src)) return undefined;
         const rel = path.relative(src, target).replace(/\.ts$/, '.js');
         // An absolute URL: the bundle may be reached through a symlink (a worktree's node_modules).
-        return { path: pathToFileURL(path.join(root, 'dist', rel)).href, external: true };
+        return { path: pathToFileURL(path.join(distRoot, 'dist', rel)).href, external: true };
       });
     },
   };
 }
 
-export async function sideLauncher(root: string, here: string): Promise<SideLauncher> {
+/**
+ * `distRoot` (default `root`): the tree whose dist/ the side loads, for an A/B of two builds (the
+ * glue is this tree's; another tree's build must export what the glue imports).
+ */
+export async function sideLauncher(root: string, here: string, distRoot = root): Promise<SideLauncher> {
   const entry = path.join(here, 'node-process.ts');
-  if (process.env.VOXCORD_BENCH_SOURCE === 'src')
+  if (process.env.VOXCORD_BENCH_SOURCE === 'src' && distRoot === root)
     return { script: entry, execArgv: ['--import', 'tsx'], describe: 'src/ through tsx' };
-  checkBuild(root);
+  checkBuild(distRoot);
   // In the tree's git-ignored .tmp/, so that its bare imports (ws, @discordjs/voice) resolve from
   // the tree's node_modules.
-  const outDir = path.join(root, '.tmp', 'bench');
+  const outDir = path.join(distRoot, '.tmp', 'bench');
   mkdirSync(outDir, { recursive: true });
   const script = path.join(outDir, 'node-process.mjs');
   await build({
@@ -78,8 +82,12 @@ export async function sideLauncher(root: string, here: string): Promise<SideLaun
     format: 'esm',
     target: 'node20',
     packages: 'external',
-    plugins: [distPlugin(root)],
+    plugins: [distPlugin(root, distRoot)],
     logLevel: 'warning',
   });
-  return { script, execArgv: [], describe: 'dist/ on plain node' };
+  return {
+    script,
+    execArgv: [],
+    describe: distRoot === root ? 'dist/ on plain node' : `${distRoot}/dist/ on plain node`,
+  };
 }

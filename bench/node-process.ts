@@ -31,7 +31,7 @@ import { inBatches } from './clients/types.js';
 import { watchedEngine } from './clients/voxcord.js';
 import { isRecord } from './ipc.js';
 import { createDjsBackend } from './node-djs-backend.js';
-import { threadTimes } from './thread-times.js';
+import { threadSwitches, threadTimes } from './thread-times.js';
 import { installUdpProbe } from './udp-probe.js';
 
 export type NodeBenchVariant = 'voxcord-node' | 'djs-node' | 'library';
@@ -65,6 +65,11 @@ export interface NodeProcessCounters {
   end: { at: number; cpuUs: number; mainCpuUs: number };
   /** How long collecting these counters took in this process, ms. */
   collectMs?: number;
+  /**
+   * Per thread (Linux; empty elsewhere), as of `at`: name, ns on a core, voluntary context
+   * switches (wake-ups). The main thread has tid = pid.
+   */
+  threads?: { tid: number; name: string; runNs: number; wakeups: number }[];
 }
 
 export type NodeProcessMessage =
@@ -159,6 +164,12 @@ async function counters(): Promise<NodeProcessCounters> {
   const at = performance.now();
   const cpu = process.cpuUsage();
   const main = mainCpuUs();
+  const threads = [...threadSwitches()].map(([tid, t]) => ({
+    tid,
+    name: tid === process.pid ? 'main' : t.name,
+    runNs: t.run,
+    wakeups: t.voluntary,
+  }));
   let lateness: LatenessData[];
   let sendGaps: NodeProcessCounters['sendGaps'];
   if (probe !== undefined) {
@@ -189,6 +200,7 @@ async function counters(): Promise<NodeProcessCounters> {
     ...(sendGaps === undefined ? {} : { sendGaps }),
     heapSpaces: Object.fromEntries(getHeapSpaceStatistics().map((h) => [h.space_name, h.space_size])),
     collectMs: endAt - at,
+    threads,
   };
 }
 
@@ -216,7 +228,13 @@ function post(method: string, params?: object): Promise<unknown> {
     profiler?.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
   );
 }
+/**
+ * VOXCORD_BENCH_HEAP_SAMPLING=1: the window's profile samples allocations instead (every object
+ * allocated, also those collected since: where the young generation's churn comes from).
+ */
+const heapSampling = process.env.VOXCORD_BENCH_HEAP_SAMPLING === '1';
 async function profile(phase: 'start' | 'stop', file: string | undefined): Promise<void> {
+  if (heapSampling) return heapProfile(phase, file);
   if (phase === 'start') {
     profiler = new Session();
     profiler.connect();
@@ -227,6 +245,25 @@ async function profile(phase: 'start' | 'stop', file: string | undefined): Promi
   }
   const { profile: result } = (await post('Profiler.stop')) as { profile: unknown };
   if (file !== undefined) writeFileSync(file, JSON.stringify(result));
+  profiler?.disconnect();
+  profiler = undefined;
+}
+
+async function heapProfile(phase: 'start' | 'stop', file: string | undefined): Promise<void> {
+  if (phase === 'start') {
+    profiler = new Session();
+    profiler.connect();
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    return;
+  }
+  const { profile: result } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+  if (file !== undefined)
+    writeFileSync(file.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(result));
   profiler?.disconnect();
   profiler = undefined;
 }

@@ -8,6 +8,13 @@ import type { NodeBenchVariant } from './node-process.js';
 
 export interface NodeRunResult {
   variant: NodeBenchVariant;
+  /** A/B runs (bench/node.ts --base): which build ran, 'new' (this tree) or 'base'. */
+  build?: 'new' | 'base';
+  /** % of a core per player of the node's main thread and of its other threads (Linux). */
+  mainCpuPctPerPlayer?: number;
+  otherCpuPctPerPlayer?: number;
+  /** The main thread's wake-ups per second per player (voluntary context switches; Linux). */
+  mainWakeupsPerPlayerS?: number;
   players: number;
   connectS: number;
   /** Players whose connect failed (left out of the per-player figures; over 10 % fails the run). */
@@ -36,7 +43,7 @@ const f = (v: number | null | undefined, d = 2): string =>
 export function nodeTable(results: readonly NodeRunResult[]): string {
   const rows = results.map((r) =>
     [
-      r.variant,
+      r.build === undefined ? r.variant : `${r.variant} (${r.build})`,
       r.players,
       f(r.cpuCorePctPerPlayer, 3),
       f(r.rssPerPlayerKiB, 0),

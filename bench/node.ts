@@ -25,9 +25,7 @@
  *          --window-ms=4000 --warmup-ms=2000 --migration-at=P --no-migration --no-stall
  *          --profile=dir (CPU profiles of the node processes; implies --no-migration)
  *          --json=file (also write the results there: `npm run bench` runs this scenario so)
- *          --ab=dir (A/B: each variant of the base tree at dir, built, alternated ABBA with this
- *          tree's, --rounds=4 pairs, medians; --ab-exec-argv="--flag ..." adds Node flags to B only,
- *          and without a dir compares this tree without and with them)
+ *          --base=dir --rounds=N (A/B: another tree's build alternated with this one's, N rounds)
  * The node processes run the build (dist/ on plain node, ./node-build.ts; `npm run bench:node`
  * builds first, a missing or stale dist/ fails at once); VOXCORD_BENCH_SOURCE=src runs them from
  * src/ through tsx instead.
@@ -52,7 +50,7 @@ import { sideLauncher } from './node-build.js';
 import type { SideLauncher } from './node-build.js';
 import { checkNodeTargets, nodeTable, nodeTargetsTable } from './node-report.js';
 import type { NodeRunResult } from './node-report.js';
-import { countAtLeast, histogramDeltas, median } from './stats.js';
+import { countAtLeast, histogramDeltas } from './stats.js';
 import { encodeToneFrames } from './tone.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -74,8 +72,10 @@ interface Config {
   full: boolean;
   profileDir: string | undefined;
   json: string | undefined;
-  /** A/B: the base tree ('' = this tree), its pairs, and Node flags for B. */
-  ab: { base: string; rounds: number; execArgvB: string[] } | undefined;
+  /** A/B: another tree whose build runs alternately with this one's (`--base=dir`). */
+  base: string | undefined;
+  /** Runs of each variant (and build) per size, alternating. */
+  rounds: number;
 }
 
 function parseArgs(argv: readonly string[]): Config {
@@ -95,16 +95,12 @@ function parseArgs(argv: readonly string[]): Config {
       ? null
       : Number(get('migration-at') ?? Math.min(...sizes));
   const json = get('json');
-  const abBase = get('ab') ?? (get('ab-exec-argv') === undefined ? undefined : '');
-  const ab =
-    abBase === undefined
-      ? undefined
-      : {
-          base: abBase === '' ? '' : path.resolve(abBase),
-          rounds: Number(get('rounds') ?? 4),
-          execArgvB: (get('ab-exec-argv') ?? '').split(' ').filter(Boolean),
-        };
+  const base = get('base');
+  const rounds = Number(get('rounds') ?? 1);
+  if (!Number.isInteger(rounds) || rounds <= 0) throw new Error('--rounds must be a positive integer');
   return {
+    base: base === undefined ? undefined : path.resolve(base),
+    rounds,
     sizes,
     variants,
     windowMs,
@@ -115,7 +111,6 @@ function parseArgs(argv: readonly string[]): Config {
     full: argv.filter((a) => !a.startsWith('--json=')).length === 0,
     profileDir: profileDir === undefined ? undefined : path.resolve(profileDir),
     json,
-    ab,
   };
 }
 
@@ -129,8 +124,8 @@ function forkTs(file: string, args: string[]): ChildProcess {
   });
 }
 
-/** The measured processes' script and flags (./node-build.ts); set once by main(). */
-let launcher: SideLauncher | undefined;
+/** The measured processes' script and flags (./node-build.ts), per build; set once by main(). */
+const launchers = new Map<'new' | 'base', SideLauncher>();
 
 let nextId = 1;
 
@@ -142,8 +137,6 @@ function ask<T>(
   timeoutMs = 180_000,
 ): Promise<T> {
   const id = nextId++;
-  // A child already gone (e.g. killed at its run's deadline) fails the ask, not the whole bench.
-  if (!child.connected) return Promise.reject(new Error(`${what}: the child has exited`));
   return request(
     child,
     { ...message, id },
@@ -276,12 +269,16 @@ async function startSide(
   caFile: string,
   children: ChildProcess[],
   profileDir: string | undefined,
+  build: 'new' | 'base' = 'new',
 ): Promise<{ child: ChildProcess; port: number | null }> {
+  const launcher = launchers.get(build);
   if (launcher === undefined) throw new Error('startSide before main()');
   const child = fork(launcher.script, [variant], {
     cwd: root,
     execArgv: [
       ...launcher.execArgv,
+      // Diagnostics: extra node flags for the measured side (e.g. --trace-gc).
+      ...(process.env.VOXCORD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
       ...(profileDir === undefined
         ? []
         : // One file per thread (main, media worker), named by Node with pid and thread id.
@@ -431,6 +428,92 @@ function gapDiagnostics(
   );
 }
 
+/**
+ * Where the node's CPU went, per thread over the window (Linux): % of a core per player and
+ * wake-ups (voluntary context switches) per second per player, for the main thread and every
+ * thread that ran at least 1 % of the process's CPU; the rest summed.
+ */
+function threadSplit(
+  before: NodeProcessCounters,
+  after: NodeProcessCounters,
+  players: number,
+): { line: string; main: number; total: number; mainWakeups: number } {
+  const b = new Map((before.threads ?? []).map((t) => [t.tid, t]));
+  const windowMs = after.at - before.at;
+  const rows = (after.threads ?? []).map((t) => {
+    const was = b.get(t.tid) ?? { runNs: 0, wakeups: 0 };
+    return {
+      name: t.name === 'main' ? 'main' : `${t.name}#${t.tid}`,
+      main: t.name === 'main',
+      pct: (t.runNs - was.runNs) / 1e4 / windowMs / players,
+      wakeups: ((t.wakeups - was.wakeups) * 1000) / windowMs / players,
+    };
+  });
+  const total = rows.reduce((n, r) => n + r.pct, 0);
+  const shown = rows
+    .filter((r) => r.main || r.pct >= total / 100)
+    .sort((x, y) => Number(y.main) - Number(x.main) || y.pct - x.pct);
+  const rest = total - shown.reduce((n, r) => n + r.pct, 0);
+  const main = rows.find((r) => r.main);
+  const line =
+    `threads (% core / player, wake-ups/s / player): ` +
+    shown.map((r) => `${r.name} ${r.pct.toFixed(4)} ${r.wakeups.toFixed(2)}`).join(', ') +
+    `, rest ${rest.toFixed(4)}, total ${total.toFixed(4)}`;
+  return { line, main: main?.pct ?? NaN, total, mainWakeups: main?.wakeups ?? NaN };
+}
+
+/** A/B (--base): per variant and size, medians and ranges of each build's CPU per player, split by thread. */
+function abSummary(results: readonly RunResult[]): string {
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const cell = (xs: number[], d: number): string =>
+    xs.length === 0
+      ? 'n/a'
+      : `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)})`;
+  const columns: [string, (r: RunResult) => number | undefined, number][] = [
+    ['CPU %core/player', (r) => r.cpuCorePctPerPlayer, 4],
+    ['main thread', (r) => r.mainCpuPctPerPlayer, 4],
+    ['other threads', (r) => r.otherCpuPctPerPlayer, 4],
+    ['main wake-ups/s/player', (r) => r.mainWakeupsPerPlayerS, 2],
+    ['delivered %', (r) => r.deliveredPct, 1],
+    ['CPU µs per packet delivered', (r) => perPacket(r, r.cpuCorePctPerPlayer), 2],
+    ['main thread µs per packet', (r) => perPacket(r, r.mainCpuPctPerPlayer), 2],
+  ];
+  const lines = [
+    `| variant | P | build | runs | ${columns.map(([name]) => name).join(' | ')} |`,
+    `| --- | ---: | --- | ---: | ${columns.map(() => '---:').join(' | ')} |`,
+  ];
+  const keys = [...new Set(results.map((r) => `${r.variant}|${r.players}`))];
+  for (const key of keys)
+    for (const build of ['base', 'new'] as const) {
+      const rs = results.filter(
+        (r) =>
+          `${r.variant}|${r.players}` === key && r.build === build && Number.isFinite(r.cpuCorePctPerPlayer),
+      );
+      const [variant, players] = key.split('|');
+      const cells = columns.map(([, get, digits]) =>
+        cell(
+          rs.map(get).filter((v): v is number => v !== undefined && Number.isFinite(v)),
+          digits,
+        ),
+      );
+      lines.push(`| ${variant} | ${players} | ${build} | ${rs.length} | ${cells.join(' | ')} |`);
+    }
+  return `A/B (medians, ranges in parentheses):\n\n${lines.join('\n')}`;
+}
+
+/**
+ * µs of CPU per packet the server received, from a % of a core per player: a starved node sends
+ * fewer packets and spends less, so per packet is the fairer figure on a loaded machine.
+ */
+function perPacket(r: RunResult, pctPerPlayer: number | undefined): number | undefined {
+  if (pctPerPlayer === undefined || !(r.deliveredPct > 0)) return undefined;
+  return (pctPerPlayer * 1e4) / (0.5 * r.deliveredPct);
+}
+
 /** Per-run deadline: generous for a loaded 2-core machine, finite for an unattended run. */
 const runDeadlineMs = (players: number): number => 60_000 + players * 250;
 
@@ -443,11 +526,12 @@ async function runOne(
   /** Distinct per run on this server (voice session ids). */
   runIndex: number,
   sides: ChildProcess[],
+  build: 'new' | 'base',
 ): Promise<RunResult> {
   const nodes: NodeClient[] = [];
   const errors: string[] = [];
   try {
-    const a = await startSide(variant, ca, caFile, sides, config.profileDir);
+    const a = await startSide(variant, ca, caFile, sides, config.profileDir, build);
     const baseline = await counters(a.child);
     await snapshot(a.child, `${variant}-p${players}-0`);
     const bots = await allocate(server, players, 1 + runIndex * 2, false);
@@ -500,6 +584,10 @@ async function runOne(
     const mainPct = ((after.mainCpuUs - before.end.mainCpuUs) / 1000 / cpuWindowMs) * 100;
     process.stderr.write(
       `node bench: ${variant}, P = ${players}: main thread ${(mainPct / (players - connectFailures)).toFixed(3)} % of a core per player\n`,
+    );
+    const split = threadSplit(before, after, live);
+    process.stderr.write(
+      `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${split.line}\n`,
     );
     memoryDetail(variant, players - connectFailures, baseline, after);
     gapDiagnostics(variant, players, 'window', before, after);
@@ -556,7 +644,7 @@ async function runOne(
     // Migration: a second node of the same kind takes every player after a SIGKILL of the first.
     let migrationS: number | null = null;
     if (config.migrationAt === players && node !== undefined) {
-      const b = await startSide(variant, ca, caFile, sides, undefined);
+      const b = await startSide(variant, ca, caFile, sides, undefined, build);
       const nodeB = new NodeClient(b.port ?? 0);
       nodes.push(nodeB);
       await nodeB.open();
@@ -576,6 +664,10 @@ async function runOne(
 
     return {
       variant,
+      ...(config.base === undefined ? {} : { build }),
+      mainCpuPctPerPlayer: split.main,
+      otherCpuPctPerPlayer: split.total - split.main,
+      mainWakeupsPerPlayerS: split.mainWakeups,
       players,
       connectS,
       connectFailures,
@@ -636,6 +728,7 @@ async function runGuarded(
   file: string,
   server: SizeServer,
   runIndex: number,
+  build: 'new' | 'base',
 ): Promise<RunResult> {
   const sides: ChildProcess[] = [];
   let timedOut = false;
@@ -645,7 +738,7 @@ async function runGuarded(
     for (const s of sides) kill(s);
   }, limit);
   try {
-    return await runOne(config, variant, players, file, server, runIndex, sides);
+    return await runOne(config, variant, players, file, server, runIndex, sides, build);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return failed(variant, players, timedOut ? `timed out after ${limit / 1000} s (${message})` : message);
@@ -653,24 +746,6 @@ async function runGuarded(
     clearTimeout(timer);
     for (const s of sides) kill(s);
   }
-}
-
-/** One size's server: started, its P deaf members joined (once, for every run against it). */
-async function startSizeServer(players: number, dir: string, spawned: ChildProcess[]): Promise<SizeServer> {
-  // A server that never becomes ready must not hold the run up.
-  const ready = await withTimeout(startServer(spawned), 60_000, 'server start');
-  const server = spawned[0]!;
-  const caFile = path.join(dir, `ca-${players}.pem`);
-  writeFileSync(caFile, ready.tlsCa ?? '');
-  const members = await allocate(server, players, 0, true);
-  await ask(
-    server,
-    { type: 'members', allocations: members, play: false, dave: true },
-    'members-ready',
-    'members',
-    runDeadlineMs(players),
-  );
-  return { child: server, ca: ready.tlsCa ?? '', caFile };
 }
 
 /** Every variant at one size, against one server with its members. */
@@ -684,13 +759,33 @@ async function runSize(
   const spawned: ChildProcess[] = [];
   const results: RunResult[] = [];
   try {
-    const sizeServer = await startSizeServer(players, dir, spawned);
-    for (const [i, variant] of order.entries()) {
-      process.stderr.write(`node bench: ${variant}, P = ${players}\n`);
-      const r = await runGuarded(config, variant, players, file, sizeServer, i);
-      if (r.errors.length > 0)
-        process.stderr.write(`node bench: ${variant}, P = ${players}: ${r.errors.join('; ')}\n`);
-      results.push(r);
+    // A server that never becomes ready must not hold the run up.
+    const ready = await withTimeout(startServer(spawned), 60_000, 'server start');
+    const server = spawned[0]!;
+    const caFile = path.join(dir, `ca-${players}.pem`);
+    writeFileSync(caFile, ready.tlsCa ?? '');
+    const members = await allocate(server, players, 0, true);
+    await ask(
+      server,
+      { type: 'members', allocations: members, play: false, dave: true },
+      'members-ready',
+      'members',
+      runDeadlineMs(players),
+    );
+    const sizeServer = { child: server, ca: ready.tlsCa ?? '', caFile };
+    // A/B (--base): the two builds alternate, base first in even rounds, this tree's in odd ones.
+    let runIndex = 0;
+    for (let round = 0; round < config.rounds; round++) {
+      const builds: ('new' | 'base')[] =
+        config.base === undefined ? ['new'] : round % 2 === 0 ? ['base', 'new'] : ['new', 'base'];
+      for (const build of builds)
+        for (const variant of order) {
+          const label = `${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}`;
+          process.stderr.write(`node bench: ${label}, round ${round + 1}\n`);
+          const r = await runGuarded(config, variant, players, file, sizeServer, runIndex++, build);
+          if (r.errors.length > 0) process.stderr.write(`node bench: ${label}: ${r.errors.join('; ')}\n`);
+          results.push(r);
+        }
     }
   } catch (err) {
     const message = `size ${players} failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -723,80 +818,11 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --stall-control              diagnostics: then the same window without stalls
   --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
-  --ab=dir [--rounds=4]        A/B against the built tree at dir, alternated ABBA, medians
-  --ab-exec-argv="--flags"     A/B: Node flags for B only (without --ab: this tree without/with them)
-Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx),
+  --base=dir --rounds=N        A/B: that tree's build (its dist/, built) alternated with this one's,
+                               N rounds, medians per build and the CPU split per thread
+Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOXCORD_BENCH_NODE_FLAGS
+  (extra node flags for the measured sides, e.g. --trace-gc),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1, VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir.`;
-
-async function toneFile(dir: string): Promise<string> {
-  const file = path.join(dir, 'tone.ogg');
-  // 4 min of a tone: longer than any run's play time (P = 1000 connects for a while), so no
-  // track ends inside a window.
-  const writer = createOggOpusWriter(file);
-  for (const f of await encodeToneFrames(240)) writer.write(f);
-  await writer.close();
-  return file;
-}
-
-/**
- * A/B (diagnostics, not part of `npm run bench`): at each size, against one server, each variant
- * of the base tree (A) and of this tree (B) in turn, ABBA..., `rounds` pairs; medians per side.
- */
-async function abMain(config: Config, ab: NonNullable<Config['ab']>, dir: string): Promise<void> {
-  const b = launcher!;
-  const base = ab.base === '' ? b : await sideLauncher(ab.base, path.join(ab.base, 'bench'));
-  const sides = { A: base, B: { ...b, execArgv: [...b.execArgv, ...ab.execArgvB] } };
-  const file = await toneFile(dir);
-  const lines: string[] = [];
-  const med = (rs: RunResult[], pick: (r: RunResult) => number | null): string => {
-    const v = rs.map(pick).filter((x): x is number => x !== null && Number.isFinite(x));
-    if (v.length === 0) return 'n/a';
-    const sorted = [...v].sort((x, y) => x - y);
-    const m = median(sorted);
-    return `${m.toPrecision(4)} [${sorted.map((x) => x.toPrecision(3)).join(', ')}]`;
-  };
-  for (const players of config.sizes) {
-    const spawned: ChildProcess[] = [];
-    try {
-      const sizeServer = await startSizeServer(players, dir, spawned);
-      let runIndex = 0;
-      for (const variant of config.variants) {
-        const got: Record<'A' | 'B', RunResult[]> = { A: [], B: [] };
-        for (let round = 0; round < ab.rounds; round++)
-          for (const side of round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
-            launcher = sides[side];
-            const r = await runGuarded(config, variant, players, file, sizeServer, runIndex++);
-            const line =
-              `ab ${variant} P=${players} round ${round} ${side}: RSS ${r.rssPerPlayerKiB.toFixed(1)} KiB/player, ` +
-              `CPU ${r.cpuCorePctPerPlayer.toFixed(3)} %/player, delivered ${r.deliveredPct.toFixed(1)} %, ` +
-              `p99 ${r.latenessP99Ms?.toFixed(2) ?? 'n/a'} ms, deficit/nulled ${r.frameStats === null ? 'n/a' : `${r.frameStats.deficit}/${r.frameStats.nulled}`}, ` +
-              `late>20 under stall ${r.lateOver20msUnderStall ?? 'n/a'}, connect ${r.connectS.toFixed(1)} s${r.errors.length > 0 ? `, errors: ${r.errors.join('; ')}` : ''}`;
-            process.stderr.write(`node bench: ${line}\n`);
-            lines.push(line);
-            got[side].push(r);
-          }
-        for (const side of ['A', 'B'] as const) {
-          const rs = got[side];
-          const line =
-            `ab ${variant} P=${players} ${side} medians: RSS KiB/player ${med(rs, (r) => r.rssPerPlayerKiB)}; ` +
-            `CPU %/player ${med(rs, (r) => r.cpuCorePctPerPlayer)}; delivered % ${med(rs, (r) => r.deliveredPct)}; ` +
-            `p99 ms ${med(rs, (r) => r.latenessP99Ms)}; deficit ${med(rs, (r) => r.frameStats?.deficit ?? null)}; ` +
-            `late>20 under stall ${med(rs, (r) => r.lateOver20msUnderStall)}`;
-          lines.push(line);
-        }
-      }
-    } finally {
-      for (const c of spawned) kill(c);
-    }
-  }
-  const out = [
-    `A = ${ab.base || 'this tree'}, B = this tree${ab.execArgvB.length > 0 ? ` with ${ab.execArgvB.join(' ')}` : ''}`,
-    ...lines,
-  ].join('\n');
-  console.log(out);
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(path.join(here, 'results', 'partial.node-ab.md'), `${out}\n`); // git-ignored
-}
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -804,19 +830,22 @@ async function main(): Promise<void> {
     return;
   }
   const config = parseArgs(process.argv.slice(2));
-  launcher = await sideLauncher(root, here);
+  const launcher = await sideLauncher(root, here);
+  launchers.set('new', launcher);
   process.stderr.write(`node bench: the nodes run ${launcher.describe}\n`);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-node-bench-'));
-  if (config.ab !== undefined) {
-    try {
-      await abMain(config, config.ab, dir);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    return;
+  if (config.base !== undefined) {
+    const base = await sideLauncher(root, here, config.base);
+    launchers.set('base', base);
+    process.stderr.write(`node bench: A/B against ${base.describe}, ${config.rounds} round(s)\n`);
   }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-node-bench-'));
   try {
-    const file = await toneFile(dir);
+    const file = path.join(dir, 'tone.ogg');
+    // 4 min of a tone: longer than any run's play time (P = 1000 connects for a while), so no
+    // track ends inside a window.
+    const writer = createOggOpusWriter(file);
+    for (const f of await encodeToneFrames(240)) writer.write(f);
+    await writer.close();
     const started = performance.now();
     const results: RunResult[] = [];
     for (const [i, players] of config.sizes.entries()) {
@@ -829,8 +858,11 @@ async function main(): Promise<void> {
       `${config.warmupMs / 1000} s warm-up, ${config.windowMs / 1000} s window, ` +
       (config.stall ? `${config.windowMs / 1000} s of stalls, ` : '') +
       (config.migrationAt === null ? 'no migration' : `migration at P = ${config.migrationAt}`) +
-      `; nodes from ${launcher.describe}; one round; whole scenario ${seconds.toFixed(0)} s.`;
-    const out = `${note}\n\n${nodeTable(results)}\n\nTargets:\n\n${nodeTargetsTable(targets)}`;
+      `; nodes from ${launcher.describe}; ${config.rounds} round(s); whole scenario ${seconds.toFixed(0)} s.`;
+    const out =
+      config.base === undefined
+        ? `${note}\n\n${nodeTable(results)}\n\nTargets:\n\n${nodeTargetsTable(targets)}`
+        : `${note}\n\n${nodeTable(results)}\n\n${abSummary(results)}`;
     console.log(out);
     if (config.json !== undefined)
       writeFileSync(

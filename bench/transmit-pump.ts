@@ -12,7 +12,7 @@
  *   player-file the same with an Ogg Opus file (fileInput), as the voxcord node plays tracks
  *
  * Run: npx tsx bench/transmit-pump.ts [N] [src root, default ../src] [scenario,...]
- *      npx tsx bench/transmit-pump.ts ab <base src root> [rounds] [N,...] [head src root]
+ *      npx tsx bench/transmit-pump.ts ab <base src root> [rounds] [N,...] [head src root] [scenario,...]
  * `ab` alternates child runs of this tree's src and the base tree's (e.g. `git archive <commit>
  * src | tar -x -C /tmp/base`, with node_modules linked there) and prints medians and ratios.
  */
@@ -158,11 +158,18 @@ async function child(n: number, src: string, scenarios: readonly Scenario[]): Pr
   process.exit(0); // sources left open by stop() must not keep the process
 }
 
-function ab(base: string, rounds: number, ns: number[], head: string): void {
+function ab(base: string, rounds: number, ns: number[], head: string, only?: string): void {
   const run = (src: string, n: number): Record<string, number> => {
     const stdout = execFileSync(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), String(n), src],
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        String(n),
+        src,
+        ...(only === undefined ? [] : [only]),
+      ],
       { encoding: 'utf8' },
     );
     return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
@@ -197,7 +204,7 @@ if (args[0] === 'ab') {
   const base = args[1];
   if (base === undefined) throw new Error('usage: transmit-pump.ts ab <base src root> [rounds] [N,...]');
   const head = resolve(args[4] ?? resolve(here, '../src'));
-  ab(resolve(base), Number(args[2] ?? 5), (args[3] ?? '100,1000').split(',').map(Number), head);
+  ab(resolve(base), Number(args[2] ?? 5), (args[3] ?? '100,1000').split(',').map(Number), head, args[5]);
 } else {
   const list = (args[2]?.split(',') ?? SCENARIOS) as Scenario[];
   void child(Number(args[0] ?? 100), resolve(args[1] ?? resolve(here, '../src')), list);

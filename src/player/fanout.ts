@@ -17,11 +17,18 @@ type Item = Uint8Array | typeof END;
 export const DEFAULT_FANOUT_WINDOW = 50; // 1 s of 20 ms frames
 
 export class FrameFanout {
-  private items: Item[] = [];
-  /** Sequence number of items[0]. */
+  /**
+   * The items held, a ring indexed by sequence number (`seq % ring.length`): `count` of them from
+   * `base`. A frame costs no allocation here (a pushed-and-spliced array grew and trimmed its store
+   * at every frame); the ring doubles only when more than its size is held (never beyond window + 1).
+   */
+  private ring: (Item | undefined)[] = new Array<Item | undefined>(4).fill(undefined);
+  private count = 0;
+  /** Sequence number of the oldest item held. */
   private base = 0;
   private producing: Promise<void> | undefined;
-  private readonly readers = new Set<FanoutReader>();
+  /** An array, not a Set: trim() walks it at every frame, without an iterator object. */
+  private readonly readers: FanoutReader[] = [];
 
   /**
    * `produceNow` (optional) makes a frame without a promise when it can (NOT_READY when not): a
@@ -35,25 +42,40 @@ export class FrameFanout {
 
   /** Sequence number of the next item to be produced. */
   get head(): number {
-    return this.base + this.items.length;
+    return this.base + this.count;
   }
 
   /** A reader starting at the live position. */
   reader(): FanoutReader {
     const reader = new FanoutReader(this, this.head);
-    this.readers.add(reader);
+    this.readers.push(reader);
     return reader;
   }
 
   /** @internal */
   remove(reader: FanoutReader): void {
-    this.readers.delete(reader);
+    const i = this.readers.indexOf(reader);
+    if (i >= 0) this.readers.splice(i, 1);
     this.trim();
   }
 
   /** @internal The item at `seq` (undefined when it is not produced yet). */
   itemAt(seq: number): Item | undefined {
-    return this.items[seq - this.base];
+    if (seq < this.base || seq >= this.base + this.count) return undefined;
+    return this.ring[seq % this.ring.length];
+  }
+
+  /** Appends an item at `head`. */
+  private append(item: Item): void {
+    if (this.count === this.ring.length) {
+      // Full: a ring twice the size, the held items at their sequence's slot in it.
+      const grown = new Array<Item | undefined>(this.ring.length * 2).fill(undefined);
+      for (let seq = this.base; seq < this.base + this.count; seq++)
+        grown[seq % grown.length] = this.ring[seq % this.ring.length];
+      this.ring = grown;
+    }
+    this.ring[(this.base + this.count) % this.ring.length] = item;
+    this.count++;
   }
 
   /** @internal Oldest sequence still held. */
@@ -69,7 +91,7 @@ export class FrameFanout {
     if (this.producing !== undefined || this.produceNow === undefined) return undefined;
     const frame = this.produceNow();
     if (frame === NOT_READY) return undefined;
-    this.items.push(frame);
+    this.append(frame);
     return frame;
   }
 
@@ -81,7 +103,7 @@ export class FrameFanout {
         (): Item => END, // the producer reports its own failures; a reader only sees the burst end
       )
       .then((item) => {
-        this.items.push(item);
+        this.append(item);
         this.producing = undefined;
         this.trim();
       });
@@ -91,12 +113,11 @@ export class FrameFanout {
   /** Drops items every reader has passed, keeping at most `window`. */
   trim(): void {
     let keepFrom = this.head;
-    for (const r of this.readers) keepFrom = Math.min(keepFrom, r.position);
+    for (let i = 0; i < this.readers.length; i++) keepFrom = Math.min(keepFrom, this.readers[i]!.position);
     keepFrom = Math.max(keepFrom, this.head - this.window, this.base);
-    if (keepFrom > this.base) {
-      this.items.splice(0, keepFrom - this.base);
-      this.base = keepFrom;
-    }
+    // Dropped items are cleared (not kept alive by the ring).
+    for (; this.base < keepFrom; this.base++, this.count--)
+      this.ring[this.base % this.ring.length] = undefined;
   }
 }
 

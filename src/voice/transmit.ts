@@ -116,9 +116,22 @@ class TransmitPump implements SessionTransmission {
   private itemReject: ((err: Error) => void) | undefined;
   private readonly onItem = (item: IteratorResult<unknown>): void => this.settleItem(item, undefined);
   private readonly onItemError = (err: unknown): void => this.settleItem(undefined, sourceError(err));
+  /**
+   * The pump's plain wait (for a session change, stop() or 'drain'; see waitForChange()): settled
+   * through run()'s one session subscription and kick(), so a wait costs one promise, not a
+   * subscription, closures and a listener set entry (the pump waits for room every few frames).
+   */
+  private changeResolve: (() => void) | undefined;
+  private readonly changeExecutor = (resolve: () => void): void => {
+    this.changeResolve = resolve;
+  };
   /** The channel whose enqueue() returned false, until it emits 'drain'. */
   private blocked: MediaChannel | undefined;
-  private unblock: Cancel | undefined;
+  /** 'drain' of the blocked channel: made once (a pump blocks every few frames). */
+  private readonly onDrain = (): void => {
+    this.unblock();
+    this.kick();
+  };
   /** The channel this burst queues on (its `queued` counts our unsent frames). */
   private queueChannel: MediaChannel | undefined;
   /** The source when it is read ahead (an async generator): frames taken from it, not queued yet. */
@@ -174,8 +187,21 @@ class TransmitPump implements SessionTransmission {
   }
 
   private kick(): void {
-    for (const listener of [...this.kickListeners]) listener();
+    if (this.kickListeners.size > 0) for (const listener of [...this.kickListeners]) listener();
+    this.changed();
     this.interrupt();
+  }
+
+  /** Ends the pending waitForChange(), if any. */
+  private changed(): void {
+    const resolve = this.changeResolve;
+    this.changeResolve = undefined;
+    resolve?.();
+  }
+
+  /** wake() with nothing extra, while run() holds its session subscription (which calls changed()). */
+  private waitForChange(): Promise<void> {
+    return new Promise<void>(this.changeExecutor);
   }
 
   private interrupt(): void {
@@ -197,18 +223,15 @@ class TransmitPump implements SessionTransmission {
    * reasons (a resume), so a drain is never missed.
    */
   private block(channel: MediaChannel): void {
-    this.unblock?.();
-    const onDrain = (): void => {
-      this.unblock?.();
-      this.kick();
-    };
-    channel.on('drain', onDrain);
+    this.unblock();
+    channel.on('drain', this.onDrain);
     this.blocked = channel;
-    this.unblock = () => {
-      channel.off('drain', onDrain);
-      this.blocked = undefined;
-      this.unblock = undefined;
-    };
+  }
+
+  /** Removes the drain listener, if any. */
+  private unblock(): void {
+    this.blocked?.off('drain', this.onDrain);
+    this.blocked = undefined;
   }
 
   /**
@@ -273,7 +296,10 @@ class TransmitPump implements SessionTransmission {
     let burstChannel: MediaChannel | undefined;
     let failure: VoxcordError | undefined;
     let sourceDone = false;
-    const unsubscribe = this.link.onChange(() => this.interrupt());
+    const unsubscribe = this.link.onChange(() => {
+      this.changed();
+      this.interrupt();
+    });
 
     try {
       pump: while (!this.halted) {
@@ -308,7 +334,7 @@ class TransmitPump implements SessionTransmission {
         for (;;) {
           if (this.link.isDestroyed() || this.halted) break pump;
           channel = this.link.readyChannel();
-          if (channel === undefined || this.blocked === channel) await this.wake();
+          if (channel === undefined || this.blocked === channel) await this.waitForChange();
           else if (this.link.holdFrames?.() === true) await this.wake(afterOneFrame);
           else break;
         }
@@ -339,7 +365,7 @@ class TransmitPump implements SessionTransmission {
     }
 
     unsubscribe();
-    this.unblock?.();
+    this.unblock();
     if (!sourceDone) {
       // Release the source (e.g. destroy a Readable) without waiting on it.
       Promise.resolve()

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOpus } from '../../src/audio/opus.js';
@@ -92,8 +92,9 @@ describe('Ogg Opus demuxer', () => {
   });
 
   // push() hands out copies (read here after the caller reused its chunk buffer); pushViews() views
-  // of the chunk or of the demuxer's buffer, valid until the next call (read at once).
-  it.each(['push', 'pushViews'] as const)(
+  // of the chunk or of the demuxer's buffer, valid until the next call (read at once); pushPacked()
+  // the packets copied back to back into one buffer, with their ends (read after the reuse).
+  it.each(['push', 'pushViews', 'pushPacked'] as const)(
     '%s gives every packet intact when the caller reuses its chunk buffer, whatever the chunking',
     async (method) => {
       const all = await toneWithBigPacket(40, 20);
@@ -105,9 +106,20 @@ describe('Ogg Opus demuxer', () => {
         for (let i = 0; i < file.length; i += size) {
           const part = file.subarray(i, i + size);
           reused.set(part);
-          const got = demuxer[method](reused.subarray(0, part.length));
-          out.push(...(method === 'push' ? got : got.map(hex)));
+          const bytes = reused.subarray(0, part.length);
+          let packed: { data: Uint8Array; ends: number[] } | undefined;
+          if (method === 'pushPacked') packed = demuxer.pushPacked(bytes);
+          else {
+            const got = demuxer[method](bytes);
+            out.push(...(method === 'push' ? got : got.map(hex)));
+          }
           reused.fill(0xee); // the caller writes its next read over the same memory
+          let start = 0;
+          for (const end of packed?.ends ?? []) {
+            out.push(packed!.data.subarray(start, end));
+            start = end;
+          }
+          if (packed !== undefined) expect(start).toBe(packed.data.length);
         }
         demuxer.end();
         expect(out.map((p) => (typeof p === 'string' ? p : hex(p)))).toEqual(all.map(hex));
@@ -340,6 +352,38 @@ describe('container inputs in the player', () => {
     expect(Math.max(...frames.map((f) => f.buffer.byteLength))).toBeLessThan(2048 + 700);
     expect(errors).toEqual([expect.stringMatching(/ended early/)]);
   });
+
+  it.runIf(process.platform === 'linux')(
+    'a file track stopped while its reads are under way leaves no descriptor of the file open',
+    async () => {
+      // 3,000 frames of 300 bytes: about 55 reads of 16 KiB; stopped after a few of them.
+      const packets = Array.from({ length: 3000 }, (_, i) =>
+        new Uint8Array(300).fill(i % 251).fill(0xfc, 0, 1),
+      );
+      dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
+      const path = join(dir, 'fds.opus');
+      writeFileSync(path, concatBytes(oggStreamPages(packets, { maxSegments: 50 })));
+      const openOnPath = (): number =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`) === path;
+          } catch {
+            return false; // closed meanwhile
+          }
+        }).length;
+      const player = new AudioPlayer();
+      players.push(player);
+      const session = new FakeSession();
+      player.attach(session);
+      player.enqueue(fileInput(path, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
+      const frames = await session.pull(200);
+      expect(frames.map(hex)).toEqual(packets.slice(0, 200).map(hex));
+      expect(openOnPath()).toBe(1); // the track's one handle, reading
+      player.stop();
+      for (let i = 0; i < 100 && openOnPath() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(openOnPath()).toBe(0);
+    },
+  );
 
   it('fileInput sniffs Ogg and WebM Opus files and demuxes them (no ffmpeg), seekable', async () => {
     dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));

@@ -15,41 +15,55 @@ export interface OpusDemuxer {
   push(chunk: Uint8Array): Uint8Array[];
   /** Optional: like push(), but the packets may be views valid only until the next call. */
   pushViews?(chunk: Uint8Array): Uint8Array[];
+  /** Optional: the packets copied back to back into `data`, with where each ends (no view per packet). */
+  pushPacked?(chunk: Uint8Array): { data: Uint8Array; ends: number[] };
   /** The bytes ended: throws if the stream was cut short. */
   end(): void;
 }
 
 const NO_BYTES = new Uint8Array(0);
-/** A chunk's packets are joined into buffers of at least this many bytes (the last one may be less). */
+/** A chunk's packets are split into buffers of at least this many bytes (the last one may be less). */
 const GROUP_BYTES = 2048;
 
 /**
- * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into a
- * few group buffers of about GROUP_BYTES (one allocation per group, not one per packet) and become
- * frames only as they are read, so all but one read per chunk (hundreds of frames) are answered at
- * once, and `readOpusNow()` hands a passthrough frame over without a promise (the player's fast
- * path). A frame object lives from its read to its send, not for the second its chunk lasts: fewer
- * objects survive a scavenge, so the young generation and the old space of a node with hundreds
- * of players grow less. A frame is a view of its group, so a frame still in flight (the pump's
- * pending frame, a relay's last value) keeps a group alive, not the whole chunk, and a group is
- * let go once framed: a player holds the rest of its chunk and a group or two, not one or two
- * whole chunks (about 20 KiB per player of a node, bench/node.ts).
+ * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into one
+ * buffer (one allocation per chunk, not one per packet), cut into groups of about GROUP_BYTES at
+ * packet boundaries, and become frames only as they are read,
+ * so all but one read per chunk (hundreds of frames) are answered at once, and `readOpusNow()`
+ * hands a passthrough frame over without a promise (the player's fast path). A frame object lives
+ * from its read to its send, not for the second its chunk lasts: fewer objects survive a
+ * scavenge, so the young generation and the old space of a node with hundreds of players grow less.
+ * A frame is a view of its group, so a frame still in flight (the pump's pending frame, a relay's
+ * last value) keeps a group alive, not the whole chunk, and a group is let go once framed: a player
+ * holds the rest of its chunk and a group or two, not one or two whole chunks (about 20 KiB per
+ * player of a node, bench/node.ts).
  * Frames completed before a failure are read first; then read() rejects with it.
  */
 class DemuxedSource implements FrameSource {
-  /** The framer's output not read yet (usually one frame: the packet just framed). */
-  private frames: (SourceFrame | undefined)[] = [];
-  private head = 0;
   /**
-   * The current chunk's packets, back to back in groups: where each packet ends in its group, the
-   * packet index each group ends at, and the group buffers (a framed group is let go). `next` is
-   * the next packet to frame, in `group`.
+   * A packet that is itself the next frame (passthrough), at hand: held bare, without a frame
+   * object (readOpusNow() hands it over as is). Only set while `frames` holds nothing unread.
+   */
+  private opus: Uint8Array | undefined;
+  /**
+   * The framer's other output not read yet, `head` to `tail` (PCM frames of a decoded packet);
+   * the array is reused, not emptied (emptying it freed its store, and the next frame made one).
+   */
+  private readonly frames: (SourceFrame | undefined)[] = [];
+  private head = 0;
+  private tail = 0;
+  private readonly sink = { push: (frame: SourceFrame): void => void (this.frames[this.tail++] = frame) };
+  /**
+   * The current chunk's packets, back to back in groups: where each packet ends in the chunk, and
+   * per group its buffer (let go once framed), the packet index it ends at and the chunk offset it
+   * starts at. `next` is the next packet to frame, in `group`.
    */
   private groups: Uint8Array[] = [];
   private groupEnds: number[] = [];
+  private groupStarts: number[] = [];
+  private group = 0;
   private ends: number[] = [];
   private next = 0;
-  private group = 0;
   /** The bytes ended and the demuxer's end check passed. */
   private done = false;
   private failure: Error | undefined;
@@ -65,6 +79,11 @@ class DemuxedSource implements FrameSource {
 
   readOpusNow(): Uint8Array | NotReady {
     if (!this.frameAtHand()) return NOT_READY;
+    const packet = this.opus;
+    if (packet !== undefined) {
+      this.opus = undefined;
+      return packet;
+    }
     const frame = this.frames[this.head];
     if (frame === undefined || frame.kind !== 'opus') return NOT_READY;
     this.frames[this.head++] = undefined;
@@ -75,6 +94,11 @@ class DemuxedSource implements FrameSource {
     for (;;) {
       if (this.closed) return undefined;
       if (this.frameAtHand()) {
+        const packet = this.opus;
+        if (packet !== undefined) {
+          this.opus = undefined;
+          return { kind: 'opus', data: packet };
+        }
         const frame = this.frames[this.head];
         this.frames[this.head++] = undefined;
         return frame;
@@ -92,18 +116,26 @@ class DemuxedSource implements FrameSource {
    * next packet needs the decoder loaded first, or it failed (kept for read()).
    */
   private frameAtHand(): boolean {
+    if (this.opus !== undefined) return true;
     try {
-      while (this.head >= this.frames.length) {
+      while (this.head >= this.tail) {
         const i = this.next;
         if (i >= this.ends.length || this.closed) return false;
         if (i >= this.groupEnds[this.group]!) this.groups[this.group++] = NO_BYTES;
-        const first = this.group === 0 ? 0 : this.groupEnds[this.group - 1];
-        const packet = this.groups[this.group]!.subarray(i === first ? 0 : this.ends[i - 1], this.ends[i]);
+        const start = this.groupStarts[this.group]!;
+        const packet = this.groups[this.group]!.subarray(
+          (i === 0 ? 0 : this.ends[i - 1]!) - start,
+          this.ends[i]! - start,
+        );
         if (this.framer.needsDecoder(packet)) return false;
         this.next = i + 1;
-        this.frames.length = 0;
         this.head = 0;
-        this.framer.push(packet, this.frames);
+        this.tail = 0;
+        if (this.framer.takePassthrough(packet)) {
+          this.opus = packet;
+          return true;
+        }
+        this.framer.push(packet, this.sink);
       }
       return true;
     } catch (err) {
@@ -116,9 +148,25 @@ class DemuxedSource implements FrameSource {
   private dropPackets(): void {
     this.groups = [];
     this.groupEnds = [];
+    this.groupStarts = [];
     this.ends = [];
     this.next = 0;
     this.group = 0;
+  }
+
+  /** Takes a chunk's packets (`data`, each ending at `ends[i]`), cut into groups at packet ends. */
+  private takePackets(data: Uint8Array, ends: number[]): void {
+    this.dropPackets();
+    this.ends = ends;
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]!;
+      if (end - start < GROUP_BYTES && i < ends.length - 1) continue;
+      this.groups.push(start === 0 && i === ends.length - 1 ? data : data.slice(start, end));
+      this.groupEnds.push(i + 1);
+      this.groupStarts.push(start);
+      start = end;
+    }
   }
 
   /** Demuxes the next chunk (never rejects: a failure is kept for read()). */
@@ -126,29 +174,27 @@ class DemuxedSource implements FrameSource {
     try {
       const result = await this.chunks.next();
       if (this.closed) return;
-      this.frames.length = 0;
       this.head = 0;
+      this.tail = 0;
       if (result.done === true) {
         this.demuxer.end();
-        this.framer.flush(this.frames);
+        this.framer.flush(this.sink);
         this.done = true;
         this.framer.close();
         return;
       }
-      const packets =
-        this.demuxer.pushViews === undefined
-          ? this.demuxer.push(result.value)
-          : this.demuxer.pushViews(result.value);
-      this.dropPackets();
-      let bytes = 0;
-      let first = 0;
-      for (let i = 0; i < packets.length; i++) {
-        this.ends.push((bytes += packets[i]!.length));
-        if (bytes < GROUP_BYTES && i < packets.length - 1) continue;
-        this.groups.push(concatBytes(...packets.slice(first, i + 1)));
-        this.groupEnds.push(i + 1);
-        first = i + 1;
-        bytes = 0;
+      if (this.demuxer.pushPacked !== undefined) {
+        const { data, ends } = this.demuxer.pushPacked(result.value);
+        this.takePackets(data, ends);
+      } else {
+        const packets =
+          this.demuxer.pushViews === undefined
+            ? this.demuxer.push(result.value)
+            : this.demuxer.pushViews(result.value);
+        let total = 0;
+        const ends: number[] = [];
+        for (const packet of packets) ends.push((total += packet.length));
+        this.takePackets(concatBytes(...packets), ends);
       }
     } catch (err) {
       this.failure = inputError('the audio input failed', err);
@@ -173,7 +219,10 @@ class DemuxedSource implements FrameSource {
     if (this.closed) return;
     this.closed = true;
     this.closing.fire(undefined);
-    this.frames = [];
+    this.opus = undefined;
+    this.frames.length = 0;
+    this.head = 0;
+    this.tail = 0;
     this.dropPackets();
     this.framer.close();
     releaseIterator(this.chunks);

@@ -2,6 +2,7 @@
  * A file path or URL, played the cheapest way: Ogg Opus and WebM Opus files are demuxed (no
  * re-encoding, and no ffmpeg needed); anything else, and every URL, goes through ffmpeg.
  */
+import { read as readFd } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
@@ -82,6 +83,20 @@ async function readEnds(path: string): Promise<FileEnds> {
   }
 }
 
+/**
+ * Reads into `buffer` at `position` of the open file: node:fs's callback read on the handle's
+ * descriptor. FileHandle.read() cost twice the main-thread time per read (a promise-based request
+ * allocates its own stat array and reference-counts the handle), and a playing track reads about
+ * once a second. The caller keeps the handle open until the read settled.
+ */
+function readAt(handle: FileHandle, buffer: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    readFd(handle.fd, buffer, 0, buffer.length, position, (err, bytesRead) =>
+      err ? reject(err) : resolve(bytesRead),
+    ),
+  );
+}
+
 /** A read that holds no whole unit (an Ogg page larger than the read) is retried this much larger, up to: */
 const MAX_CHUNK_BYTES = 128 * 1024;
 
@@ -102,10 +117,13 @@ function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncI
   let opening: Promise<FileHandle> | undefined;
   let done = false;
   let position = 0;
+  /** The read under way: the descriptor is closed only once it settled. */
+  let reading: Promise<number> | undefined;
   const close = async (): Promise<IteratorResult<Uint8Array>> => {
     done = true;
     const open = handle ?? (await opening?.catch(() => undefined));
     handle = undefined;
+    await reading?.catch(() => undefined);
     await open?.close();
     return { done: true, value: undefined };
   };
@@ -116,7 +134,9 @@ function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncI
         handle ??= await (opening ??= openFile(path, 'r'));
         for (let size = FILE_CHUNK_BYTES; ; size *= 2) {
           const chunk = Buffer.allocUnsafe(size);
-          const { bytesRead } = await handle.read(chunk, 0, size, position);
+          reading = readAt(handle, chunk, position);
+          const bytesRead = await reading;
+          reading = undefined;
           if (bytesRead === 0 || done) break;
           const end = bytesRead < size || size >= MAX_CHUNK_BYTES ? bytesRead : (whole?.(chunk) ?? size);
           if (end === 0) continue;

@@ -48,6 +48,55 @@ export interface OggDemuxStats {
   skippedBytes: number;
 }
 
+/** Where demuxed packets go: a range of `bytes` (made a view only by a sink that needs one). */
+interface PacketSink {
+  packet(bytes: Uint8Array, start: number, end: number): void;
+}
+
+/** Packets as views (pushViews). */
+class ViewSink implements PacketSink {
+  readonly out: Uint8Array[] = [];
+  packet(bytes: Uint8Array, start: number, end: number): void {
+    this.out.push(bytes.subarray(start, end));
+  }
+}
+
+/**
+ * Packets packed back to back into one new buffer (pushPacked): ranges that follow one another in
+ * the same bytes (a page's packets) are copied as one, so a packet costs no view of its own.
+ */
+class PackingSink implements PacketSink {
+  private readonly sources: Uint8Array[] = [];
+  private readonly starts: number[] = [];
+  private readonly stops: number[] = [];
+  readonly ends: number[] = [];
+  private total = 0;
+
+  packet(bytes: Uint8Array, start: number, end: number): void {
+    const last = this.sources.length - 1;
+    if (last >= 0 && this.sources[last] === bytes && this.stops[last] === start) this.stops[last] = end;
+    else {
+      this.sources.push(bytes);
+      this.starts.push(start);
+      this.stops.push(end);
+    }
+    this.total += end - start;
+    this.ends.push(this.total);
+  }
+
+  pack(): Uint8Array {
+    const data = new Uint8Array(this.total);
+    let at = 0;
+    for (let i = 0; i < this.sources.length; i++) {
+      const start = this.starts[i]!;
+      const stop = this.stops[i]!;
+      data.set(this.sources[i]!.subarray(start, stop), at);
+      at += stop - start;
+    }
+    return data;
+  }
+}
+
 export class OggOpusDemuxer {
   readonly stats: OggDemuxStats = { pages: 0, corruptPages: 0, skippedBytes: 0 };
   /** The OpusHead of the current stream, once seen. */
@@ -78,8 +127,23 @@ export class OggOpusDemuxer {
    * only until the next call (a caller that keeps them copies them first, at once).
    */
   pushViews(chunk: Uint8Array): Uint8Array[] {
+    const sink = new ViewSink();
+    this.demux(chunk, sink);
+    return sink.out;
+  }
+
+  /**
+   * Like push(), the packets copied back to back into one new buffer: `data`, and where each
+   * packet ends in it (one buffer per call, no view per packet).
+   */
+  pushPacked(chunk: Uint8Array): { data: Uint8Array; ends: number[] } {
+    const sink = new PackingSink();
+    this.demux(chunk, sink);
+    return { data: sink.pack(), ends: sink.ends };
+  }
+
+  private demux(chunk: Uint8Array, out: PacketSink): void {
     this.buffer = this.buffer.length === 0 ? chunk : concatBytes(this.buffer, chunk);
-    const out: Uint8Array[] = [];
     let pos = 0;
     const buf = this.buffer;
     while (buf.length - pos >= OGG_HEADER_BYTES) {
@@ -113,7 +177,6 @@ export class OggOpusDemuxer {
     this.buffer =
       pos === 0 && this.buffer !== chunk ? this.buffer : Uint8Array.prototype.slice.call(this.buffer, pos);
     if (this.partial.length > 0) this.partial = [concatBytes(...this.partial)];
-    return out;
   }
 
   /** Call at the end of the input: throws if it ended early or held no Opus stream. */
@@ -133,7 +196,7 @@ export class OggOpusDemuxer {
     return oggCrc(page, 22) === stored; // the checksum field counts as zero
   }
 
-  private onPage(page: Uint8Array, segments: number, out: Uint8Array[]): void {
+  private onPage(page: Uint8Array, segments: number, out: PacketSink): void {
     const flags = page[5] ?? 0;
     const serial = new DataView(page.buffer, page.byteOffset + 14, 4).getUint32(0, true);
     const table = page.subarray(OGG_HEADER_BYTES, OGG_HEADER_BYTES + segments);
@@ -162,11 +225,14 @@ export class OggOpusDemuxer {
       offset += lace;
       if (lace < 255) {
         if (!skipContinuation) {
-          const piece = body.subarray(start, offset);
-          // A view when the packet is on this page alone; pieces from earlier pages are joined.
-          this.onPacket(this.partial.length === 0 ? piece : concatBytes(...this.partial, piece), out);
+          // A range of the page when the packet is on this page alone; pieces from earlier pages are joined.
+          if (this.partial.length === 0) this.onPacket(body, start, offset, out);
+          else {
+            const joined = concatBytes(...this.partial, body.subarray(start, offset));
+            this.onPacket(joined, 0, joined.length, out);
+          }
         }
-        this.partial = [];
+        if (this.partial.length > 0) this.partial = []; // (not a new array per packet)
         skipContinuation = false;
         start = offset;
       }
@@ -179,15 +245,16 @@ export class OggOpusDemuxer {
     }
   }
 
-  private onPacket(packet: Uint8Array, out: Uint8Array[]): void {
+  private onPacket(bytes: Uint8Array, start: number, end: number, out: PacketSink): void {
     const index = this.packetIndex++;
-    if (index === 0) this.head = parseOpusHead(packet);
+    if (index === 0) this.head = parseOpusHead(bytes.subarray(start, end));
     else if (index === 1) {
+      const packet = bytes.subarray(start, end);
       if (!startsWithAscii(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
       this.tags = new Uint8Array(packet); // kept: a copy, not a view of a page
       const title = opusTagsTitle(packet);
       if (title !== undefined) this.onInfo?.({ title });
-    } else out.push(packet);
+    } else out.packet(bytes, start, end);
   }
 }
 

@@ -86,7 +86,23 @@ export class OpusPacketFramer {
   }
 
   /** Appends the frames `packet` completes to `out`. Throws AUDIO_INPUT_ERROR for a packet that is not Opus. */
+  /**
+   * True when `packet` is itself the next frame (one 20 ms packet, nothing skipped or pending):
+   * it is counted as pushed, and the caller hands it over as an Opus frame without a frame object.
+   * False: push() it.
+   */
+  takePassthrough(packet: Uint8Array): boolean {
+    if (packet.length === 0 || this.skipSamples > 0 || this.framer.pending > 0) return false;
+    if (opusPacketSamples(packet) !== SAMPLES_PER_FRAME) return false;
+    this.index++;
+    return true;
+  }
+
   push(packet: Uint8Array, out: FrameSink): void {
+    if (this.takePassthrough(packet)) {
+      out.push({ kind: 'opus', data: packet });
+      return;
+    }
     if (packet.length === 0) return;
     const samples = opusPacketSamples(packet);
     if (samples === undefined) {
