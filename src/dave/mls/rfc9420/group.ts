@@ -109,7 +109,7 @@ export interface GroupState {
   readonly initSecret: Uint8Array;
   readonly exporterSecret: Uint8Array;
   readonly epochAuthenticator: Uint8Array;
-  readonly confirmationKey: Uint8Array;
+  /** (No confirmation_key: it serves only the commit that starts the epoch, checked before.) */
   readonly membershipKey: Uint8Array;
 }
 
@@ -214,7 +214,6 @@ function withEpoch(
     initSecret: secrets.initSecret,
     exporterSecret: secrets.exporterSecret,
     epochAuthenticator: secrets.epochAuthenticator,
-    confirmationKey: secrets.confirmationKey,
     membershipKey: secrets.membershipKey,
   };
 }
