@@ -62,6 +62,7 @@ import {
   writeRatchetTree,
   writeWelcome,
   DAVE_LIFETIME,
+  sharedCapabilities,
 } from './messages.js';
 import type {
   Capabilities,
@@ -124,12 +125,12 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 // ---- key packages and leaves ----
 
 /** What libdave advertises: MLS 1.0, suite 2, basic credentials, nothing else (dave.md §5.4). One shared object. */
-const DAVE_CAPABILITIES: Capabilities = Object.freeze({
-  versions: Object.freeze([MLS_VERSION_10]),
-  cipherSuites: Object.freeze([CIPHER_SUITE_P256]),
-  extensions: Object.freeze([]),
-  proposals: Object.freeze([]),
-  credentials: Object.freeze([MlsCredentialType.Basic]),
+const DAVE_CAPABILITIES: Capabilities = sharedCapabilities({
+  versions: [MLS_VERSION_10],
+  cipherSuites: [CIPHER_SUITE_P256],
+  extensions: [],
+  proposals: [],
+  credentials: [MlsCredentialType.Basic],
 });
 
 export { DAVE_LIFETIME };

@@ -97,27 +97,27 @@ function writeCapabilities(w: Writer, c: Capabilities): void {
 const internedCapabilities = new Map<string, Capabilities>();
 const MAX_INTERNED_CAPABILITIES = 32;
 
-function readCapabilities(r: Reader): Capabilities {
-  const lists = [
-    readU16List(r, 'versions'),
-    readU16List(r, 'cipher suites'),
-    readU16List(r, 'extensions'),
-    readU16List(r, 'proposals'),
-    readU16List(r, 'credentials'),
-  ] as const;
+/** The shared, frozen Capabilities equal to `c` (c itself, frozen, the first time it is seen). */
+export function sharedCapabilities(c: Capabilities): Capabilities {
+  const lists = [c.versions, c.cipherSuites, c.extensions, c.proposals, c.credentials];
   const key = lists.map((list) => list.join(',')).join(';');
   const known = internedCapabilities.get(key);
   if (known !== undefined) return known;
-  const capabilities: Capabilities = Object.freeze({
-    versions: Object.freeze(lists[0]),
-    cipherSuites: Object.freeze(lists[1]),
-    extensions: Object.freeze(lists[2]),
-    proposals: Object.freeze(lists[3]),
-    credentials: Object.freeze(lists[4]),
-  });
+  for (const list of lists) Object.freeze(list);
+  const capabilities = Object.freeze(c);
   if (internedCapabilities.size < MAX_INTERNED_CAPABILITIES && key.length <= 256)
     internedCapabilities.set(key, capabilities);
   return capabilities;
+}
+
+function readCapabilities(r: Reader): Capabilities {
+  return sharedCapabilities({
+    versions: readU16List(r, 'versions'),
+    cipherSuites: readU16List(r, 'cipher suites'),
+    extensions: readU16List(r, 'extensions'),
+    proposals: readU16List(r, 'proposals'),
+    credentials: readU16List(r, 'credentials'),
+  });
 }
 
 export function writeExtensions(w: Writer, list: readonly Extension[]): void {
