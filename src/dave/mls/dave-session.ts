@@ -117,6 +117,8 @@ interface OutboundCommit {
   state: GroupState;
 }
 
+const settled = (): void => undefined;
+
 function reject(
   reason: DaveRejectReason,
   message: string,
@@ -343,7 +345,8 @@ export class DaveSession {
       send: [],
       error: reject('internal', 'unexpected failure', {}, err),
     }));
-    this.queue = next;
+    // The queue waits for `next` without holding its result (payloads sent long ago) alive.
+    this.queue = next.then(settled);
     return next;
   }
 

@@ -61,6 +61,8 @@ import {
   writeMlsMessage,
   writeRatchetTree,
   writeWelcome,
+  DAVE_LIFETIME,
+  sharedCapabilities,
 } from './messages.js';
 import type {
   Capabilities,
@@ -108,7 +110,7 @@ export interface GroupState {
   readonly initSecret: Uint8Array;
   readonly exporterSecret: Uint8Array;
   readonly epochAuthenticator: Uint8Array;
-  readonly confirmationKey: Uint8Array;
+  /** (No confirmation_key: it serves only the commit that starts the epoch, checked before.) */
   readonly membershipKey: Uint8Array;
 }
 
@@ -122,19 +124,16 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 
 // ---- key packages and leaves ----
 
-/** What libdave advertises: MLS 1.0, suite 2, basic credentials, nothing else (dave.md §5.4). */
-function daveCapabilities(): Capabilities {
-  return {
-    versions: [MLS_VERSION_10],
-    cipherSuites: [CIPHER_SUITE_P256],
-    extensions: [],
-    proposals: [],
-    credentials: [MlsCredentialType.Basic],
-  };
-}
+/** What libdave advertises: MLS 1.0, suite 2, basic credentials, nothing else (dave.md §5.4). One shared object. */
+const DAVE_CAPABILITIES: Capabilities = sharedCapabilities({
+  versions: [MLS_VERSION_10],
+  cipherSuites: [CIPHER_SUITE_P256],
+  extensions: [],
+  proposals: [],
+  credentials: [MlsCredentialType.Basic],
+});
 
-/** not_before = 0, not_after = 2^64-1 (dave.md §5.4). */
-export const DAVE_LIFETIME = { notBefore: 0n, notAfter: (1n << 64n) - 1n };
+export { DAVE_LIFETIME };
 
 /** A fresh key package (new init and leaf HPKE keys) for a basic credential `identity`. */
 export function createKeyPackage(
@@ -147,7 +146,7 @@ export function createKeyPackage(
     encryptionKey: leafKeys.publicKey,
     signatureKey: signature.publicKey,
     credential: { credentialType: MlsCredentialType.Basic, identity },
-    capabilities: daveCapabilities(),
+    capabilities: DAVE_CAPABILITIES,
     source: LeafNodeSource.KeyPackage,
     lifetime: DAVE_LIFETIME,
     extensions: [],
@@ -216,7 +215,6 @@ function withEpoch(
     initSecret: secrets.initSecret,
     exporterSecret: secrets.exporterSecret,
     epochAuthenticator: secrets.epochAuthenticator,
-    confirmationKey: secrets.confirmationKey,
     membershipKey: secrets.membershipKey,
   };
 }

@@ -41,11 +41,11 @@ export interface Credential {
 }
 
 export interface Capabilities {
-  versions: number[];
-  cipherSuites: number[];
-  extensions: number[];
-  proposals: number[];
-  credentials: number[];
+  readonly versions: readonly number[];
+  readonly cipherSuites: readonly number[];
+  readonly extensions: readonly number[];
+  readonly proposals: readonly number[];
+  readonly credentials: readonly number[];
 }
 
 export interface Extension {
@@ -61,8 +61,10 @@ function writeU16List(w: Writer, list: readonly number[]): void {
 
 function readU16List(r: Reader, what: string): number[] {
   const v = r.vector(what);
-  const out: number[] = [];
-  while (v.remaining > 0) out.push(v.u16(what));
+  // Exact size (push would leave room for 16 more numbers behind each short list).
+  const out = new Array<number>(v.remaining >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = v.u16(what);
+  if (v.remaining > 0) v.u16(what); // an odd trailing byte: the same error as before
   return out;
 }
 
@@ -86,14 +88,36 @@ function writeCapabilities(w: Writer, c: Capabilities): void {
   writeU16List(w, c.credentials);
 }
 
+/**
+ * Parsed capabilities, shared (frozen) between every leaf that advertises the same ones: a tree
+ * keeps one leaf per member for as long as the group lives, and every DAVE member advertises the
+ * same five short lists (about 1 KiB per leaf as separate arrays grown by push). Bounded, so
+ * arbitrary input cannot grow it; a set beyond the bound is returned unshared.
+ */
+const internedCapabilities = new Map<string, Capabilities>();
+const MAX_INTERNED_CAPABILITIES = 32;
+
+/** The shared, frozen Capabilities equal to `c` (c itself, frozen, the first time it is seen). */
+export function sharedCapabilities(c: Capabilities): Capabilities {
+  const lists = [c.versions, c.cipherSuites, c.extensions, c.proposals, c.credentials];
+  const key = lists.map((list) => list.join(',')).join(';');
+  const known = internedCapabilities.get(key);
+  if (known !== undefined) return known;
+  for (const list of lists) Object.freeze(list);
+  const capabilities = Object.freeze(c);
+  if (internedCapabilities.size < MAX_INTERNED_CAPABILITIES && key.length <= 256)
+    internedCapabilities.set(key, capabilities);
+  return capabilities;
+}
+
 function readCapabilities(r: Reader): Capabilities {
-  return {
+  return sharedCapabilities({
     versions: readU16List(r, 'versions'),
     cipherSuites: readU16List(r, 'cipher suites'),
     extensions: readU16List(r, 'extensions'),
     proposals: readU16List(r, 'proposals'),
     credentials: readU16List(r, 'credentials'),
-  };
+  });
 }
 
 export function writeExtensions(w: Writer, list: readonly Extension[]): void {
@@ -107,14 +131,22 @@ export function readExtensions(r: Reader): Extension[] {
   const out: Extension[] = [];
   while (v.remaining > 0)
     out.push({ extensionType: v.u16('extension type'), extensionData: v.opaque('extension data') });
-  return out;
+  return exactSize(out);
 }
 
 function readList<T>(r: Reader, what: string, item: (r: Reader) => T): T[] {
   const v = r.vector(what);
   const out: T[] = [];
   while (v.remaining > 0) out.push(item(v));
-  return out;
+  return exactSize(out);
+}
+
+/**
+ * A parsed list without the spare room push leaves (room for 16 more after the first): lists of a
+ * group's state (extensions, tree nodes) live as long as the group does.
+ */
+function exactSize<T>(list: T[]): T[] {
+  return list.length === 0 ? list : list.slice();
 }
 
 function writeOptional<T>(w: Writer, value: T | undefined, write: (w: Writer, v: T) => void): void {
@@ -141,7 +173,7 @@ export interface LeafNode {
   capabilities: Capabilities;
   source: LeafNodeSource;
   /** key_package source. */
-  lifetime?: { notBefore: bigint; notAfter: bigint };
+  lifetime?: Readonly<{ notBefore: bigint; notAfter: bigint }>;
   /** commit source. */
   parentHash?: Uint8Array;
   extensions: Extension[];
@@ -176,6 +208,21 @@ export function writeLeafNode(w: Writer, n: LeafNode): void {
   w.opaque(n.signature);
 }
 
+/** not_before = 0, not_after = 2^64-1: the lifetime of every DAVE key package (dave.md §5.4). */
+export const DAVE_LIFETIME: Readonly<{ notBefore: bigint; notAfter: bigint }> = Object.freeze({
+  notBefore: 0n,
+  notAfter: (1n << 64n) - 1n,
+});
+
+/** A key_package leaf's lifetime; DAVE's (every member's) is one shared object, not one per leaf. */
+function readLifetime(r: Reader): Readonly<{ notBefore: bigint; notAfter: bigint }> {
+  const notBefore = r.u64('not_before');
+  const notAfter = r.u64('not_after');
+  return notBefore === DAVE_LIFETIME.notBefore && notAfter === DAVE_LIFETIME.notAfter
+    ? DAVE_LIFETIME
+    : { notBefore, notAfter };
+}
+
 export function readLeafNode(r: Reader): LeafNode {
   const encryptionKey = r.opaque('encryption key');
   const signatureKey = r.opaque('signature key');
@@ -191,8 +238,7 @@ export function readLeafNode(r: Reader): LeafNode {
     extensions: [],
     signature: new Uint8Array(0),
   };
-  if (source === LeafNodeSource.KeyPackage)
-    node.lifetime = { notBefore: r.u64('not_before'), notAfter: r.u64('not_after') };
+  if (source === LeafNodeSource.KeyPackage) node.lifetime = readLifetime(r);
   else if (source === LeafNodeSource.Commit) node.parentHash = r.opaque('parent hash');
   else if (source !== LeafNodeSource.Update)
     throw new MlsCodecError(`invalid leaf node source ${String(source)}`);
@@ -260,7 +306,7 @@ function readParentNode(r: Reader): ParentNode {
   const v = r.vector('unmerged leaves');
   const unmergedLeaves: number[] = [];
   while (v.remaining > 0) unmergedLeaves.push(v.u32('unmerged leaf'));
-  return { encryptionKey, parentHash, unmergedLeaves };
+  return { encryptionKey, parentHash, unmergedLeaves: exactSize(unmergedLeaves) };
 }
 
 export function writeTreeNode(w: Writer, n: TreeNode): void {
