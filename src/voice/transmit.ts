@@ -118,7 +118,21 @@ class TransmitPump implements SessionTransmission {
   private readonly onItemError = (err: unknown): void => this.settleItem(undefined, sourceError(err));
   /** The channel whose enqueue() returned false, until it emits 'drain'. */
   private blocked: MediaChannel | undefined;
-  private unblock: Cancel | undefined;
+  /** Made once: the drain listener of whichever channel is blocked (no closure per refill). */
+  private readonly onDrain = (): void => {
+    this.unblock();
+    this.kick();
+  };
+  /**
+   * The resolver of the pump's plain wait (waitForChange(): a kick or a session change), armed
+   * with an executor made once. The wait for room runs once per refill of every pump, so it costs
+   * one promise: no closures, subscriptions or waiter sets (those stay for the rare waits with a
+   * timer or a 'burstEnd' in the race, see wake()).
+   */
+  private changeResolve: (() => void) | undefined;
+  private readonly armChange = (resolve: () => void): void => {
+    this.changeResolve = resolve;
+  };
   /** The channel this burst queues on (its `queued` counts our unsent frames). */
   private queueChannel: MediaChannel | undefined;
   /** The source when it is read ahead (an async generator): frames taken from it, not queued yet. */
@@ -174,8 +188,24 @@ class TransmitPump implements SessionTransmission {
   }
 
   private kick(): void {
-    for (const listener of [...this.kickListeners]) listener();
+    if (this.kickListeners.size > 0) for (const listener of [...this.kickListeners]) listener();
+    this.changed();
     this.interrupt();
+  }
+
+  /** Ends the plain wait (waitForChange), if one is pending. */
+  private changed(): void {
+    const resolve = this.changeResolve;
+    this.changeResolve = undefined;
+    resolve?.();
+  }
+
+  /**
+   * Resolves on stop(), 'drain', release() or a session state change (what wake() without
+   * arguments waits for), through the one onChange subscription run() holds.
+   */
+  private waitForChange(): Promise<void> {
+    return new Promise<void>(this.armChange);
   }
 
   private interrupt(): void {
@@ -197,18 +227,16 @@ class TransmitPump implements SessionTransmission {
    * reasons (a resume), so a drain is never missed.
    */
   private block(channel: MediaChannel): void {
-    this.unblock?.();
-    const onDrain = (): void => {
-      this.unblock?.();
-      this.kick();
-    };
-    channel.on('drain', onDrain);
+    this.unblock();
+    channel.on('drain', this.onDrain);
     this.blocked = channel;
-    this.unblock = () => {
-      channel.off('drain', onDrain);
-      this.blocked = undefined;
-      this.unblock = undefined;
-    };
+  }
+
+  private unblock(): void {
+    const channel = this.blocked;
+    if (channel === undefined) return;
+    this.blocked = undefined;
+    channel.off('drain', this.onDrain);
   }
 
   /**
@@ -273,7 +301,10 @@ class TransmitPump implements SessionTransmission {
     let burstChannel: MediaChannel | undefined;
     let failure: VoxcordError | undefined;
     let sourceDone = false;
-    const unsubscribe = this.link.onChange(() => this.interrupt());
+    const unsubscribe = this.link.onChange(() => {
+      this.changed();
+      this.interrupt();
+    });
 
     try {
       pump: while (!this.halted) {
@@ -308,7 +339,7 @@ class TransmitPump implements SessionTransmission {
         for (;;) {
           if (this.link.isDestroyed() || this.halted) break pump;
           channel = this.link.readyChannel();
-          if (channel === undefined || this.blocked === channel) await this.wake();
+          if (channel === undefined || this.blocked === channel) await this.waitForChange();
           else if (this.link.holdFrames?.() === true) await this.wake(afterOneFrame);
           else break;
         }
@@ -339,7 +370,7 @@ class TransmitPump implements SessionTransmission {
     }
 
     unsubscribe();
-    this.unblock?.();
+    this.unblock();
     if (!sourceDone) {
       // Release the source (e.g. destroy a Readable) without waiting on it.
       Promise.resolve()
