@@ -13,6 +13,7 @@
  *
  * Run: npx tsx bench/transmit-pump.ts [N] [src root, default ../src] [scenario,...]
  *      npx tsx bench/transmit-pump.ts ab <base src root> [rounds] [N,...] [head src root]
+ *      (VOXCORD_PUMP_SCENARIOS=feed,sync,async: those scenarios only)
  * `ab` alternates child runs of this tree's src and the base tree's (e.g. `git archive <commit>
  * src | tar -x -C /tmp/base`, with node_modules linked there) and prints medians and ratios.
  */
@@ -158,11 +159,11 @@ async function child(n: number, src: string, scenarios: readonly Scenario[]): Pr
   process.exit(0); // sources left open by stop() must not keep the process
 }
 
-function ab(base: string, rounds: number, ns: number[], head: string): void {
+function ab(base: string, rounds: number, ns: number[], head: string, only?: string): void {
   const run = (src: string, n: number): Record<string, number> => {
     const stdout = execFileSync(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), String(n), src],
+      ['--import', 'tsx', fileURLToPath(import.meta.url), String(n), src, ...(only ? [only] : [])],
       { encoding: 'utf8' },
     );
     return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
@@ -197,7 +198,9 @@ if (args[0] === 'ab') {
   const base = args[1];
   if (base === undefined) throw new Error('usage: transmit-pump.ts ab <base src root> [rounds] [N,...]');
   const head = resolve(args[4] ?? resolve(here, '../src'));
-  ab(resolve(base), Number(args[2] ?? 5), (args[3] ?? '100,1000').split(',').map(Number), head);
+  // VOXCORD_PUMP_SCENARIOS=feed,sync,async: only those scenarios (shorter rounds).
+  const only = process.env.VOXCORD_PUMP_SCENARIOS;
+  ab(resolve(base), Number(args[2] ?? 5), (args[3] ?? '100,1000').split(',').map(Number), head, only);
 } else {
   const list = (args[2]?.split(',') ?? SCENARIOS) as Scenario[];
   void child(Number(args[0] ?? 100), resolve(args[1] ?? resolve(here, '../src')), list);
