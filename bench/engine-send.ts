@@ -20,7 +20,7 @@ import { LATENESS_BUCKET_MS, summarizeLateness } from '../src/media/lateness-his
 import { LATE_TICK_MS } from '../src/media/clock.js';
 import type { LatenessData } from '../src/media/lateness-histogram.js';
 import { encodeToneFrames } from './tone.js';
-import { busiestThreads, threadTimes } from './thread-times.js';
+import { busiestThreads, threadSwitches, threadTimes, wakeupsLine } from './thread-times.js';
 import type { ThreadShare } from './thread-times.js';
 
 const WARMUP_MS = 2_000;
@@ -135,11 +135,13 @@ async function main(): Promise<void> {
   const s0 = await sent();
   const cpu0 = process.cpuUsage();
   const threads0 = threadTimes();
+  const switches0 = threadSwitches();
   const t0 = performance.now();
   await sleep(WINDOW_MS);
   const cpu = process.cpuUsage(cpu0);
   const elapsed = performance.now() - t0;
   const threads = busiestThreads(threads0, threadTimes(), elapsed);
+  const wakeups = wakeupsLine(switches0, threadSwitches(), elapsed);
   const s1 = await sent();
   const packets = s1.packets - s0.packets;
   const per = (us: number): string => (us / packets).toFixed(2);
@@ -199,6 +201,7 @@ async function main(): Promise<void> {
     `  sent > ${LATE_TICK_MS} ms late: ${(lateSendShare * 100).toFixed(2)}% of packets; ` +
       `bucket deliveries that started > ${LATE_TICK_MS} ms late: ${(lateStartShare * 100).toFixed(2)}%`,
   );
+  if (wakeups !== '') console.log(`  wake-ups: ${wakeups}`);
   for (const t of threads)
     console.log(
       `  ${t.main ? 'main thread ' : 'other thread'}: on a core ${t.runPercent.toFixed(0)}% of the window, ` +
