@@ -15,6 +15,7 @@ import type {
 } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
 import type { PacingClockStats } from './clock.js';
+import type { PackedRtp } from './rtp-batch.js';
 
 export type WorkerCommand =
   | { t: 'open'; req: number; id: number; options: MediaChannelOptions }
@@ -85,14 +86,6 @@ export type WorkerEvent =
  * Received packets of one message, packed (two transfers per message, no object per packet; the
  * layout is rtp-batch.ts's). The main side handles them before the message's events.
  */
-export interface PackedRtp {
-  count: number;
-  /** Float64Array: RTP_META_FIELDS numbers per packet. */
-  meta: ArrayBuffer;
-  /** Every payload of the message, back to back. */
-  data: ArrayBuffer;
-}
-
 export type WorkerToMain =
   | { t: 'ready'; timeOrigin: number }
   | {

@@ -5,8 +5,16 @@
  * scratch buffers; the reader (main side) makes one ReceivedRtp per packet whose payload is a view
  * into the batch's bytes (a few KiB per batch, freed once the last frame of it is consumed).
  */
-import type { PackedRtp } from './engine-messages.js';
 import type { ReceivedRtp } from './media-engine.js';
+
+/** A batch as it crosses to the main thread (transferred). */
+export interface PackedRtp {
+  count: number;
+  /** Float64Array: RTP_META_FIELDS numbers per packet. */
+  meta: ArrayBuffer;
+  /** Every payload of the message, back to back. */
+  data: ArrayBuffer;
+}
 
 /** Field indices of one packet in PackedRtp.meta. */
 const CHANNEL = 0;
