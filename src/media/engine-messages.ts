@@ -99,11 +99,6 @@ export type WorkerToMain =
        * per frame. The main side reads them after `rtp` and before `events`.
        */
       reports?: ArrayBuffer;
-      /**
-       * Set on the receive cadence's messages (receive-pulse.ts): true while it runs, false on its
-       * last one. The main side ticks its receivers after handling such a message.
-       */
-      pulse?: boolean;
     };
 
 /** Channel knobs passed as workerData (plain data only). */

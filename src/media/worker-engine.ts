@@ -30,7 +30,6 @@ import type {
   TakenFrames,
 } from './engine-messages.js';
 import { emptySendDrops, SEND_DROP_REASONS } from './media-engine.js';
-import { endReceivePulse, receivePulse } from './receive-pulse.js';
 import { readRtpBatch } from './rtp-batch.js';
 import { FrameBatchWriter, readDequeueReports } from './send-batch.js';
 import type { PacingClockStats } from './clock.js';
@@ -337,7 +336,6 @@ class WorkerShard {
       for (const ch of this.channels.values()) ch.markClosed();
       this.channels.clear();
       this.dead ??= new VoxcordError('DESTROYED', 'media engine is closed');
-      endReceivePulse(this);
       await this.worker.terminate();
     })();
     return this.closing;
@@ -431,8 +429,6 @@ class WorkerShard {
     // Queue reports next, so that `queued` is current when a 'burstEnd' or a reply is handled.
     if (msg.reports !== undefined) readDequeueReports(msg.reports, this.onReport);
     for (const e of msg.events) this.onEvent(e);
-    // The receive cadence: receivers tick now, with this message's packets in their buffers.
-    if (msg.pulse !== undefined) receivePulse(this, msg.pulse && this.dead === undefined);
   }
 
   private readonly onReport = (
@@ -484,7 +480,6 @@ class WorkerShard {
   private onDeath(error: VoxcordError): void {
     if (this.dead) return;
     this.dead = error;
-    endReceivePulse(this);
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
     let lost = 0;

@@ -21,7 +21,6 @@ import { DecodeStage } from './decode-stage.js';
 import { JitterBuffer, type JitterBufferOptions, type JitterOutput } from './jitter-buffer.js';
 import { Mixer, MixedAudioStream, type MixerOptions } from './mixer.js';
 import { UserReceiveCounters, type ReceiverTotals, type UserReceiveStats } from './receive-stats.js';
-import { tickerFor, type SharedTicker, type TickerMember } from './shared-ticker.js';
 import { SpeakingTracker, type SpeakingEvent } from './speaking-tracker.js';
 import { UserAudioStream, validateSubscribeOptions, type SubscribeOptions } from './user-stream.js';
 
@@ -111,8 +110,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   private readonly mixedStreams = new Set<MixedAudioStream>();
   private readonly totalsCounters = { unknownSsrc: 0, malformed: 0 };
   private readonly transportDropped: Record<string, number> = {};
-  /** start()'s membership of a shared ticker. */
-  private ticking: { ticker: SharedTicker; member: TickerMember } | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   /** tick()'s reused poll output (undefined while a tick uses it). */
   private pollScratch: JitterOutput[] | undefined = [];
@@ -307,23 +305,16 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     for (const e of this.speaking.sweep(now)) this.emitSpeaking(e);
   }
 
-  /**
-   * Runs tick() every `intervalMs` (default 10) until stop() or close(), on the ticker shared by
-   * every receiver with that interval (shared-ticker.ts: at 20 ms or more it ticks on the media
-   * worker's receive cadence while packets come, with no timer of its own).
-   */
+  /** Runs tick() on an interval timer (default 10 ms) until stop() or close(). */
   start(intervalMs = 10): void {
-    if (this.closed || this.ticking !== undefined) return;
-    if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
-      throw new VoxcordError('INVALID_ARGUMENT', 'intervalMs must be a positive number');
-    }
-    this.ticking = { ticker: tickerFor(intervalMs), member: { tick: () => this.tick(this.now()) } };
-    this.ticking.ticker.add(this.ticking.member);
+    if (this.closed || this.timer !== undefined) return;
+    this.timer = setInterval(() => this.tick(this.now()), intervalMs);
+    this.timer.unref?.();
   }
 
   stop(): void {
-    this.ticking?.ticker.remove(this.ticking.member);
-    this.ticking = undefined;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** Ends every stream, releases decoders and the timer. Idempotent. */

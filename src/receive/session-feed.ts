@@ -3,8 +3,7 @@
  * failures, op 5 and op 13 go to the receiver, and a clock ticks the receiver only while it has
  * work (open streams, a speaking burst, buffered packets). One clock per receiver, however many
  * sessions it is attached to over time (a connection re-attaches it on every new session); the
- * clocks of all receivers share one ticker per tick interval, which ticks on the media worker's
- * receive cadence while packets come (shared-ticker.ts).
+ * clocks of all receivers share one timer per tick interval.
  */
 import type { OpusCodecFactory, OpusDecoder } from '../audio/opus.js';
 import { loadOpus } from '../audio/opus.js';
@@ -13,15 +12,13 @@ import type { VoiceSession, VoiceSessionEvents } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { AudioFrame, DaveDecryptFailure } from '../voice/session-dave.js';
 import { VoiceReceiver } from './receiver.js';
-import { tickerFor, type SharedTicker } from './shared-ticker.js';
 import type { VoiceReceiverOptions } from './receiver.js';
 
 /**
  * Default interval of the receiver clock, ms: one tick per 20 ms slot of the jitter buffer, which
  * plays every slot due by the tick (a slot goes out at most one interval after it is due, well
- * inside the buffer's 40-200 ms delay). A timer tick is a main-thread wake-up (10 ms cost 1-2 µs per
- * frame at 100 streams and more at 20, bench/receive-path.ts, alternated); at 20 ms or more, ticks
- * ride the media worker's receive cadence while packets come (shared-ticker.ts).
+ * inside the buffer's 40-200 ms delay). Each tick is a main-thread wake-up: 10 ms cost 1-2 µs per
+ * frame at 100 streams and more at 20 (bench/receive-path.ts, alternated).
  */
 export const RECEIVER_TICK_MS = 20;
 
@@ -40,6 +37,55 @@ export interface ReceiverFeedSource {
 export interface ReceiverClockOptions {
   /** Tick interval, ms (default 20, RECEIVER_TICK_MS). Only the first attachment of a receiver sets it. */
   tickIntervalMs?: number;
+}
+
+/**
+ * One unref'd interval timer per tick interval, shared by every receiver clock that is running
+ * with that interval: a process with many connections wakes once per interval, not once per
+ * receiver. The timer exists only while some clock runs.
+ */
+class SharedTicker {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly members = new Set<ReceiverClock>();
+
+  constructor(private readonly intervalMs: number) {}
+
+  add(clock: ReceiverClock): void {
+    this.members.add(clock);
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(this.fire, this.intervalMs);
+    this.timer.unref?.();
+  }
+
+  remove(clock: ReceiverClock): void {
+    if (!this.members.delete(clock) || this.members.size > 0) return;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private readonly fire = (): void => {
+    // One receiver's failure must not starve the others of their tick; it is rethrown after.
+    let failure: { error: unknown } | undefined;
+    for (const clock of this.members) {
+      try {
+        clock.tick();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+  };
+}
+
+const tickers = new Map<number, SharedTicker>();
+
+function tickerFor(intervalMs: number): SharedTicker {
+  let ticker = tickers.get(intervalMs);
+  if (ticker === undefined) {
+    ticker = new SharedTicker(intervalMs);
+    tickers.set(intervalMs, ticker);
+  }
+  return ticker;
 }
 
 /**
