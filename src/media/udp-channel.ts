@@ -38,13 +38,7 @@ import type {
 import { LatenessHistogram } from './lateness-histogram.js';
 import { makeRoom } from '../util/bounded.js';
 import { ReplayWindow } from './replay-window.js';
-import {
-  emptyOpenedRtp,
-  openRtpPacket,
-  openRtpPacketInto,
-  RTP_SEND_OVERHEAD,
-  RtpPacketizer,
-} from './rtp-packet.js';
+import { emptyOpenedRtp, openRtpPacketInto, RTP_SEND_OVERHEAD, RtpPacketizer } from './rtp-packet.js';
 import type { RtpBatchWriter } from './rtp-batch.js';
 import { SendQueue } from './send-queue.js';
 import type { SendQueueOptions } from './send-queue.js';
@@ -562,34 +556,32 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (isKeepalive(msg)) return;
     const cipher = this.cipher;
     if (cipher === null) return this.drop('no-key');
+    // Decrypted straight into the worker's batch (receiveInto), or into a buffer of its own.
     const batch = this.batch;
+    const out = batch === undefined ? Buffer.allocUnsafe(msg.length) : batch.reserve(msg.length);
+    const drop = openRtpPacketInto(msg, cipher, out, batch === undefined ? 0 : batch.end, opened);
+    if (drop !== undefined) return this.drop(drop);
+    const { info, payloadOffset, payloadLength } = opened;
+    if (!this.replayWindowOf(info.ssrc).accept(opened.nonce)) return this.drop('replay');
+    this.counters.packetsReceived++;
     if (batch !== undefined) {
-      const drop = openRtpPacketInto(msg, cipher, batch.reserve(msg.length), batch.end, opened);
-      if (drop !== undefined) return this.drop(drop);
-      const info = opened.info;
-      if (!this.replayWindowOf(info.ssrc).accept(opened.nonce)) return this.drop('replay');
-      this.counters.packetsReceived++;
       batch.addInPlace(
         this.batchId,
         info.ssrc,
         info.sequence,
         info.timestamp,
-        opened.payloadOffset,
-        opened.payloadLength,
+        payloadOffset,
+        payloadLength,
         receivedAt,
       );
       this.onBatched!(receivedAt);
       return;
     }
-    const packet = openRtpPacket(msg, cipher);
-    if ('drop' in packet) return this.drop(packet.drop);
-    if (!this.replayWindowOf(packet.info.ssrc).accept(packet.nonce)) return this.drop('replay');
-    this.counters.packetsReceived++;
     this.emit('rtp', {
-      ssrc: packet.info.ssrc,
-      sequence: packet.info.sequence,
-      timestamp: packet.info.timestamp,
-      payload: packet.payload,
+      ssrc: info.ssrc,
+      sequence: info.sequence,
+      timestamp: info.timestamp,
+      payload: out.subarray(payloadOffset, payloadOffset + payloadLength),
       receivedAt,
     });
   }
