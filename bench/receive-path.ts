@@ -2,8 +2,8 @@
  * The whole receive path of one connection, without a voice gateway: one media channel (worker
  * engine by default) receives N streams (SSRCs) of real Opus, 20 ms frames, from a sender in
  * another process that spreads its packets over each 20 ms; the main thread runs the session's
- * inbound stage and a VoiceReceiver with one PCM subscriber per user ('data' listener), ticked
- * every RECEIVER_TICK_MS as a connection ticks it. Prints CPU µs per decoded 20 ms frame of this process
+ * inbound stage and a VoiceReceiver with one PCM subscriber per user ('data' listener), fed and
+ * ticked through attachReceiver (session-feed.ts) as a connection feeds and ticks it. Prints CPU µs per decoded 20 ms frame of this process
  * (all threads: UDP, transport decryption, the worker hop, jitter buffer, Opus decode, streams),
  * which is bench scenario 5 (`receive`) without the server in the same run, so an A/B of two
  * trees on a busy machine is less noisy.
@@ -22,7 +22,9 @@ import { sealRtpPacket } from '../src/media/rtp-packet.js';
 import { createTransportCipher } from '../src/media/transport-cipher.js';
 import { EncryptionMode, SAMPLES_PER_FRAME } from '../src/protocol/constants.js';
 import { VoiceReceiver } from '../src/receive/receiver.js';
-import { RECEIVER_TICK_MS } from '../src/receive/session-feed.js';
+import { RECEIVER_TICK_MS, attachReceiver } from '../src/receive/session-feed.js';
+import { TypedEmitter } from '../src/util/typed-emitter.js';
+import type { VoiceSessionEvents } from '../src/voice/session.js';
 import { InboundStage } from '../src/voice/inbound.js';
 import { threadSwitches } from './thread-times.js';
 import { encodeToneFrames } from './tone.js';
@@ -153,9 +155,11 @@ async function main(): Promise<void> {
   await channel.discoverAddress();
   channel.setTransport(EncryptionMode.AesGcm, KEY);
   const receiver = new VoiceReceiver({ createDecoder: () => opus.createDecoder() });
+  // What a VoiceSession emits, fed to the receiver by the connection's own wiring.
+  const session = new TypedEmitter<VoiceSessionEvents>();
   const inbound = new InboundStage({
-    frame: (f) => receiver.receive(f),
-    failure: (f) => receiver.receive(f),
+    frame: (f) => session.emit('audioFrame', f),
+    failure: (f) => session.emit('daveDecryptFailure', f),
   });
   channel.on('rtp', (p) => inbound.receive(p));
   let frames = 0;
@@ -167,7 +171,7 @@ async function main(): Promise<void> {
         if (f.pcm !== undefined || f.payload !== undefined) frames++;
       });
   }
-  receiver.start(tickMs); // as a connection ticks it (RECEIVER_TICK_MS by default)
+  attachReceiver(receiver, session, { tickIntervalMs: tickMs }); // as a connection ticks it
   sender.send('go');
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   await sleep(WARMUP_MS);
