@@ -158,31 +158,6 @@ describe('attachReceiver', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('ticks a fed receiver after the batch that fed it, without waiting for its timer', async () => {
-    const session = new FakeSession();
-    const r = receiver();
-    attachReceiver(r, session);
-    const stream = r.subscribe('42', { mode: 'opus' });
-    session.emit('audioFrame', frame('42', 0));
-    await Promise.resolve();
-    // 100 ms later (past the jitter delay), with no timer fired: the next batch's frame plays the first.
-    now += 100;
-    vi.setSystemTime(Date.now() + 100);
-    session.emit('audioFrame', frame('42', 1));
-    expect(drain(stream)).toEqual([]); // not inside the batch: after it
-    await Promise.resolve();
-    expect(drain(stream).map((f) => f.sequence)).toEqual([0, 1]);
-    // Batches stop: the timer still plays what is buffered.
-    session.emit('audioFrame', frame('42', 2));
-    await Promise.resolve();
-    advance(100);
-    expect(
-      drain(stream)
-        .filter((f) => !f.concealed)
-        .map((f) => f.sequence),
-    ).toEqual([2]);
-  });
-
   it('stops routing when detached and when the receiver closes', () => {
     const session = new FakeSession();
     const r = receiver();
