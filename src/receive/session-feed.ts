@@ -40,99 +40,38 @@ export interface ReceiverClockOptions {
 }
 
 /**
- * A receiver fed by a batch of packets is ticked in the wake-up that brought them (a microtask
- * after the batch), at most once per half interval: packets wait no longer than they did. Only a
- * receiver that got no batch since the last timer tick needs the timer; while every member is fed,
- * the timer runs at most two intervals after the last tick instead of one, so a thread that wakes
- * for a batch every 20 ms does not also wake for a tick every 20 ms (bench/receive-path.ts, 20
- * streams). When batches stop, the next tick comes at most two intervals after the last one.
- */
-const FED_TICK_MIN_GAP = 0.5;
-const FED_TIMER_INTERVALS = 2;
-
-/**
- * One unref'd timer per tick interval, shared by every receiver clock that is running with that
- * interval: a process with many connections wakes once per interval, not once per receiver. The
- * timer exists only while some clock runs.
+ * One unref'd interval timer per tick interval, shared by every receiver clock that is running
+ * with that interval: a process with many connections wakes once per interval, not once per
+ * receiver. The timer exists only while some clock runs.
  */
 class SharedTicker {
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
   private readonly members = new Set<ReceiverClock>();
-  /** Clocks whose receiver got frames in this turn, ticked in one microtask after the batch. */
-  private fedClocks: ReceiverClock[] = [];
-  private fedSpare: ReceiverClock[] = [];
 
   constructor(private readonly intervalMs: number) {}
 
   add(clock: ReceiverClock): void {
     this.members.add(clock);
-    if (this.timer === undefined) this.arm(this.intervalMs);
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(this.fire, this.intervalMs);
+    this.timer.unref?.();
   }
 
   remove(clock: ReceiverClock): void {
     if (!this.members.delete(clock) || this.members.size > 0) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
   }
 
-  /** `clock`'s receiver got a frame: it ticks after the batch, in the same wake-up. */
-  fed(clock: ReceiverClock): void {
-    if (this.fedClocks.length === 0) queueMicrotask(this.tickFed);
-    this.fedClocks.push(clock);
-  }
-
-  private arm(delayMs: number): void {
-    this.timer = setTimeout(this.fire, delayMs);
-    this.timer.unref?.();
-  }
-
-  private readonly tickFed = (): void => {
-    const fed = this.fedClocks;
-    this.fedClocks = this.fedSpare;
-    this.fedSpare = fed;
-    const now = Date.now();
+  private readonly fire = (): void => {
+    // One receiver's failure must not starve the others of their tick; it is rethrown after.
     let failure: { error: unknown } | undefined;
-    for (const clock of fed) {
-      clock.fedPending = false;
-      clock.fedSinceFire = true;
-      if (!clock.running || now - clock.lastTickAt < this.intervalMs * FED_TICK_MIN_GAP) continue;
+    for (const clock of this.members) {
       try {
-        clock.tick(now);
+        clock.tick();
       } catch (error) {
         failure ??= { error };
       }
-    }
-    fed.length = 0;
-    if (failure !== undefined) throw failure.error;
-  };
-
-  private readonly fire = (): void => {
-    this.timer = undefined;
-    const now = Date.now();
-    // One receiver's failure must not starve the others of their tick; it is rethrown after.
-    let failure: { error: unknown } | undefined;
-    let allFed = true;
-    let oldestTick = now;
-    for (const clock of this.members) {
-      const fed = clock.fedSinceFire;
-      clock.fedSinceFire = false;
-      if (!fed) allFed = false;
-      // A clock fed since the last fire and ticked within the interval has nothing due yet.
-      if (!fed || now - clock.lastTickAt >= this.intervalMs) {
-        try {
-          clock.tick(now);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-      if (clock.lastTickAt < oldestTick) oldestTick = clock.lastTickAt;
-    }
-    if (this.members.size > 0 && this.timer === undefined) {
-      this.arm(
-        allFed
-          ? Math.max(this.intervalMs, FED_TIMER_INTERVALS * this.intervalMs - (now - oldestTick))
-          : this.intervalMs,
-      );
     }
     if (failure !== undefined) throw failure.error;
   };
@@ -157,10 +96,6 @@ function tickerFor(intervalMs: number): SharedTicker {
 class ReceiverClock {
   private active = false;
   private readonly ticker: SharedTicker;
-  /** @internal The shared ticker's bookkeeping (Date.now() of the last tick; frames since). */
-  lastTickAt = Number.NEGATIVE_INFINITY;
-  fedPending = false;
-  fedSinceFire = false;
 
   constructor(
     private readonly receiver: VoiceReceiver,
@@ -188,22 +123,14 @@ class ReceiverClock {
     this.ticker.add(this);
   };
 
-  /** A frame reached the receiver: it is ticked after the batch that brought it. */
-  fed(): void {
-    if (this.fedPending) return;
-    this.fedPending = true;
-    this.ticker.fed(this);
-  }
-
   stop(): void {
     if (!this.active) return;
     this.active = false;
     this.ticker.remove(this);
   }
 
-  /** @internal Called by the shared ticker. */
-  tick(now: number): void {
-    this.lastTickAt = now;
+  /** @internal Called by the shared timer. */
+  tick(): void {
     this.receiver.tick();
     if (!this.receiver.needsClock) this.stop();
   }
@@ -247,12 +174,8 @@ export function attachReceiver(
 ): () => void {
   if (receiver.isClosed) throw new VoxcordError('DESTROYED', 'receiver is closed');
   const clock = clockFor(receiver, options);
-  // Frames and failures go through the receiver's door (it wakes the clock itself); the clock
-  // ticks after the batch.
-  const door = (input: AudioFrame | DaveDecryptFailure): void => {
-    receiver.receive(input);
-    clock.fed();
-  };
+  // Frames and failures go straight through the receiver's door (it wakes the clock itself).
+  const door: (input: AudioFrame | DaveDecryptFailure) => void = receiver.receive.bind(receiver);
   const onSpeaking: (...args: VoiceSessionEvents['speaking']) => void = (update) => {
     receiver.onSpeaking(update);
     clock.wake();
