@@ -3,8 +3,8 @@
  * engine by default) receives N streams (SSRCs) of real Opus, 20 ms frames, from a sender in
  * another process that spreads its packets over each 20 ms; the main thread runs the session's
  * inbound stage and a VoiceReceiver with one PCM subscriber per user ('data' listener), fed and
- * ticked through attachReceiver (session-feed.ts) as a connection feeds and ticks it. Prints CPU µs per decoded 20 ms frame of this process
- * (all threads: UDP, transport decryption, the worker hop, jitter buffer, Opus decode, streams),
+ * ticked through attachReceiver (session-feed.ts) as a connection feeds and ticks it. Prints CPU
+ * µs per decoded 20 ms frame of this process (all threads: UDP, transport decryption, the worker hop, jitter buffer, Opus decode, streams),
  * which is bench scenario 5 (`receive`) without the server in the same run, so an A/B of two
  * trees on a busy machine is less noisy.
  *
