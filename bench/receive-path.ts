@@ -4,9 +4,9 @@
  * another process that spreads its packets over each 20 ms; the main thread runs the session's
  * inbound stage and a VoiceReceiver with one PCM subscriber per user ('data' listener), fed and
  * ticked through attachReceiver (session-feed.ts) as a connection feeds and ticks it. Prints CPU
- * µs per decoded 20 ms frame of this process (all threads: UDP, transport decryption, the worker hop, jitter buffer, Opus decode, streams),
- * which is bench scenario 5 (`receive`) without the server in the same run, so an A/B of two
- * trees on a busy machine is less noisy.
+ * µs per decoded 20 ms frame of this process (all threads: UDP, transport decryption, the worker
+ * hop, jitter buffer, Opus decode, streams), which is bench scenario 5 (`receive`) without the
+ * server in the same run, so an A/B of two trees on a busy machine is less noisy.
  *
  * Run: npx tsx bench/receive-path.ts [N=100] [--inline] [--opus] [--json] [--seconds=4] [--spread=10]
  *   [--tick=20] (the receiver's tick interval, ms: what the main thread's timer wake-ups cost)
