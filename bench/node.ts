@@ -587,7 +587,8 @@ async function runOne(
     );
     const split = threadSplit(before, after, live);
     process.stderr.write(
-      `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${split.line}\n`,
+      `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${split.line}` +
+        (config.profileDir === undefined ? '\n' : ` (profiled: wake-ups are the profiler's, see --help)\n`),
     );
     memoryDetail(variant, players - connectFailures, baseline, after);
     gapDiagnostics(variant, players, 'window', before, after);
@@ -816,7 +817,9 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --migration-at=P | --no-migration   SIGKILL failover at one size (default: the smallest)
   --no-stall                   skip the 100 ms main-thread stall scenario
   --stall-control              diagnostics: then the same window without stalls
-  --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
+  --profile=dir                --cpu-prof of every thread of each side (implies --no-migration); its
+                               1 ms sampling wakes every profiled thread, so take CPU and wake-ups per
+                               thread from a run without it (P = 100: main 7.6 vs 0.3 wake-ups/s/player)
   --json=file                  also write the results there
   --base=dir --rounds=N        A/B: that tree's build (its dist/, built) alternated with this one's,
                                N rounds, medians per build and the CPU split per thread
