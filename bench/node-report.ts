@@ -86,9 +86,18 @@ export function checkNodeTargets(results: readonly NodeRunResult[]): NodeTargetC
         continue;
       }
       const ratio = vox[key] / djs[key];
+      // A node that falls behind sends fewer frames and so costs less per player: show the CPU per
+      // delivered frame too whenever the two did not deliver the same share.
+      const perFrame =
+        what === 'CPU' &&
+        Math.abs(vox.deliveredPct - djs.deliveredPct) > 5 &&
+        vox.deliveredPct > 0 &&
+        djs.deliveredPct > 0
+          ? `; per delivered frame ${(ratio * (djs.deliveredPct / vox.deliveredPct)).toFixed(2)}x (delivered ${f(vox.deliveredPct, 1)} vs ${f(djs.deliveredPct, 1)} %)`
+          : '';
       checks.push({
         target,
-        measured: `${ratio.toFixed(2)}x (${f(vox[key], what === 'CPU' ? 3 : 0)} vs ${f(djs[key], what === 'CPU' ? 3 : 0)})`,
+        measured: `${ratio.toFixed(2)}x (${f(vox[key], what === 'CPU' ? 3 : 0)} vs ${f(djs[key], what === 'CPU' ? 3 : 0)})${perFrame}`,
         met: ratio <= 0.5,
       });
     }
