@@ -30,7 +30,15 @@ import type {
   SendMeasurement,
 } from './ipc.js';
 import { countAtLeast, histogramDeltas, latenessBetween } from './stats.js';
-import { busiestThreads, threadCpuLine, threadSwitches, threadTimes, wakeupsLine } from './thread-times.js';
+import {
+  busiestThreads,
+  threadCpuLine,
+  threadSwitches,
+  threadTimes,
+  threadUserSystem,
+  threadUserSystemLine,
+  wakeupsLine,
+} from './thread-times.js';
 import { encodeToneFrames, tonePcmFrames } from './tone.js';
 import { installUdpProbe } from './udp-probe.js';
 import { markWindow } from './window-marks.js';
@@ -384,12 +392,18 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
     await markWindow('start', windowPort);
     const bytes0 = client.pcmBytes();
     const concealed0 = client.concealedFrames?.();
+    const threads0 = process.env.VOXCORD_BENCH_THREADS ? threadUserSystem() : undefined;
+    const switches0 = process.env.VOXCORD_BENCH_WAKEUPS ? threadSwitches() : undefined;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(scenario.windowMs);
     const cpu = process.cpuUsage(cpu0);
     const elapsedMs = performance.now() - t0;
     const pcmFrames = (client.pcmBytes() - bytes0) / PCM_FRAME_BYTES;
+    if (threads0 !== undefined)
+      console.error(`[threads] ${threadUserSystemLine(threads0, threadUserSystem(), Math.round(pcmFrames))}`);
+    if (switches0 !== undefined)
+      console.error(`[wakeups] ${wakeupsLine(switches0, threadSwitches(), elapsedMs)}`);
     const concealed1 = client.concealedFrames?.();
     await profiler.stop();
     await markWindow('end', windowPort);
