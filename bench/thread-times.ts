@@ -51,9 +51,22 @@ interface Switches {
   involuntary: number;
   /** ns on a core (schedstat). */
   run: number;
+  /** Clock ticks (USER_HZ, 100 per second on Linux) in user and in kernel mode (stat). */
+  utime: number;
+  stime: number;
 }
 
-/** Context switches and time on a core per thread, with the thread's name (empty off Linux). */
+/** User and kernel ticks from a /proc/<pid>/task/<tid>/stat line (fields 14 and 15 of proc(5)). */
+function userSystemTicks(stat: string): { utime: number; stime: number } {
+  // "tid (name) state ...": the name may hold spaces, so split after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { utime: Number(fields[11]), stime: Number(fields[12]) };
+}
+
+/**
+ * Context switches, time on a core, user and kernel time per thread, with the thread's name
+ * (empty off Linux).
+ */
 export function threadSwitches(): Map<number, Switches> {
   const switches = new Map<number, Switches>();
   const times = threadTimes();
@@ -66,6 +79,7 @@ export function threadSwitches(): Map<number, Switches> {
         voluntary: Number(field('voluntary_ctxt_switches')),
         involuntary: Number(field('nonvoluntary_ctxt_switches')),
         run: times.get(Number(tid))?.run ?? 0,
+        ...userSystemTicks(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')),
       });
     }
   } catch {
@@ -121,43 +135,14 @@ export function threadCpuLine(
   return `µs/packet ${parts.join(', ')}, rest ${others.toFixed(2)}, total ${total.toFixed(2)} (${packets} packets)`;
 }
 
-interface UserSystem {
-  name: string;
-  /** Clock ticks (USER_HZ, 100 per second on Linux) in user and in kernel mode. */
-  utime: number;
-  stime: number;
-}
-
-/** User and kernel time per thread, with its name, from /proc/self/task/<tid>/stat (empty off Linux). */
-export function threadUserSystem(): Map<number, UserSystem> {
-  const out = new Map<number, UserSystem>();
-  try {
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      // "tid (name) state ...": the name may hold spaces, so split after its closing parenthesis.
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      // Fields 14 and 15 of proc(5) (utime, stime) are the 12th and 13th after the name.
-      out.set(Number(tid), {
-        name: stat.slice(stat.indexOf('(') + 1, close),
-        utime: Number(fields[11]),
-        stime: Number(fields[12]),
-      });
-    }
-  } catch {
-    // not Linux: no figures
-  }
-  return out;
-}
-
 /**
  * VOXCORD_BENCH_THREADS=1 (receive): µs of user and of kernel time per unit (decoded frame) of each
  * thread that ran at least 0.3 µs per unit, and in total. /proc's ticks are 10 ms: over a 4 s
  * window a thread's figure is within about 10 ms / window of its true share.
  */
 export function threadUserSystemLine(
-  before: Map<number, UserSystem>,
-  after: Map<number, UserSystem>,
+  before: Map<number, Switches>,
+  after: Map<number, Switches>,
   units: number,
 ): string {
   const tickUs = 10_000;
@@ -165,7 +150,7 @@ export function threadUserSystemLine(
   const total = { user: 0, system: 0 };
   const rest = { user: 0, system: 0 };
   for (const [tid, a] of after) {
-    const b = before.get(tid) ?? { name: a.name, utime: 0, stime: 0 };
+    const b = before.get(tid) ?? { utime: 0, stime: 0 };
     const user = ((a.utime - b.utime) * tickUs) / Math.max(1, units);
     const system = ((a.stime - b.stime) * tickUs) / Math.max(1, units);
     total.user += user;
