@@ -30,7 +30,14 @@ import type {
   SendMeasurement,
 } from './ipc.js';
 import { countAtLeast, histogramDeltas, latenessBetween } from './stats.js';
-import { busiestThreads, threadCpuLine, threadSwitches, threadTimes, wakeupsLine } from './thread-times.js';
+import {
+  busiestThreads,
+  threadCpuLine,
+  threadSwitches,
+  threadTimes,
+  threadUserSystemLine,
+  wakeupsLine,
+} from './thread-times.js';
 import { encodeToneFrames, tonePcmFrames } from './tone.js';
 import { installUdpProbe } from './udp-probe.js';
 import { markWindow } from './window-marks.js';
@@ -384,12 +391,21 @@ async function runReceive(req: ClientRunRequest): Promise<ReceiveMeasurement> {
     await markWindow('start', windowPort);
     const bytes0 = client.pcmBytes();
     const concealed0 = client.concealedFrames?.();
+    const threads0 =
+      process.env.VOXCORD_BENCH_THREADS || process.env.VOXCORD_BENCH_WAKEUPS ? threadSwitches() : undefined;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(scenario.windowMs);
     const cpu = process.cpuUsage(cpu0);
     const elapsedMs = performance.now() - t0;
     const pcmFrames = (client.pcmBytes() - bytes0) / PCM_FRAME_BYTES;
+    const threads1 = threads0 === undefined ? undefined : threadSwitches();
+    if (threads0 !== undefined && threads1 !== undefined) {
+      if (process.env.VOXCORD_BENCH_THREADS)
+        console.error(`[threads] ${threadUserSystemLine(threads0, threads1, Math.round(pcmFrames))}`);
+      if (process.env.VOXCORD_BENCH_WAKEUPS)
+        console.error(`[wakeups] ${wakeupsLine(threads0, threads1, elapsedMs)}`);
+    }
     const concealed1 = client.concealedFrames?.();
     await profiler.stop();
     await markWindow('end', windowPort);

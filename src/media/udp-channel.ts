@@ -17,6 +17,7 @@ import {
   SAMPLES_PER_FRAME,
   TRANSPORT_REPLAY_MAX_SSRCS,
   UDP_KEEPALIVE_INTERVAL_MS,
+  UDP_RECEIVE_BUFFER_BYTES,
 } from '../protocol/constants.js';
 import type { EncryptionMode } from '../protocol/constants.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
@@ -135,7 +136,10 @@ export async function openUdpChannel(
   onClosed?: () => void,
 ): Promise<UdpMediaChannel> {
   validateOptions(options);
-  const socket = createSocket({ type: isIPv6(options.serverHost) ? 'udp6' : 'udp4' });
+  const socket = createSocket({
+    type: isIPv6(options.serverHost) ? 'udp6' : 'udp4',
+    recvBufferSize: UDP_RECEIVE_BUFFER_BYTES,
+  });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
       try {

@@ -269,6 +269,14 @@ export const IP_DISCOVERY_ATTEMPTS = 12;
 
 export const UDP_KEEPALIVE_BYTES = 8;
 export const UDP_KEEPALIVE_INTERVAL_MS = 5_000;
+/**
+ * SO_RCVBUF asked for each media socket. Linux's default (208 KiB) holds 256 voice datagrams (each
+ * is charged about 830 bytes on loopback, whatever its payload): at 100 speakers, a reading thread
+ * held up 50 ms (a busy or preempted main thread with the inline engine) lost audio in the kernel.
+ * Linux caps the request at net.core.rmem_max and doubles it: 2 MiB, about half a second, where
+ * rmem_max allows; 416 KiB, about 100 ms, under the common 208 KiB cap. Only what is queued is charged.
+ */
+export const UDP_RECEIVE_BUFFER_BYTES = 1024 * 1024;
 
 // ---- Opus / audio (media.md §5) ----
 

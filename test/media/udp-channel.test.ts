@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { PacingClock } from '../../src/media/clock.js';
 import { openUdpChannel } from '../../src/media/udp-channel.js';
@@ -7,12 +8,13 @@ import { buildKeepalive } from '../../src/media/keepalive.js';
 import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import { RtpBatchWriter, readRtpBatch } from '../../src/media/rtp-batch.js';
-import { EncryptionMode } from '../../src/protocol/constants.js';
+import { EncryptionMode, UDP_RECEIVE_BUFFER_BYTES } from '../../src/protocol/constants.js';
 import type { ReceivedRtp, RtpDropReason } from '../../src/media/media-engine.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { FakeTimers } from './fake-timers.js';
 import { Responder, waitFor } from './udp-responder.js';
 import { cleanupAfterEach } from '../support/after-each.js';
+import { poll } from '../support/wait.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const SSRC = 0x1234_5678;
@@ -369,4 +371,41 @@ describe('UdpMediaChannel timing on a fake clock', () => {
     const got = decrypt(r.rtp());
     for (let i = 1; i < got.length; i++) expect(got[i]!.ts).toBe((got[i - 1]!.ts + 960) % 2 ** 32);
   });
+});
+
+/** Linux's cap on SO_RCVBUF, or undefined where /proc does not say (the request is then not checked). */
+function receiveBufferCap(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+describe('UdpMediaChannel receive buffer', () => {
+  const cap = receiveBufferCap();
+  // Where the kernel caps SO_RCVBUF below the request (often 208 KiB), the larger buffer cannot be had.
+  it.skipIf(cap === undefined || cap < UDP_RECEIVE_BUFFER_BYTES)(
+    'keeps a burst of 1000 voice datagrams that arrive while its thread is busy (100 speakers for 200 ms)',
+    async () => {
+      const { r, ch } = await setup();
+      await ch.discoverAddress();
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      let received = 0;
+      ch.on('rtp', () => received++);
+      const cipher = createTransportCipher(EncryptionMode.AesGcm, KEY);
+      const payload = Uint8Array.from({ length: 120 }, (_, i) => i);
+      // Sent in one synchronous loop: loopback delivers each datagram into the channel's socket
+      // queue during send, and nothing reads it until this thread is free again.
+      for (let k = 0; k < 1000; k++) {
+        const ssrc = 1000 + (k % 100);
+        const sequence = Math.floor(k / 100);
+        r.sendToPeer(sealRtpPacket({ sequence, timestamp: sequence * 960, ssrc }, payload, cipher, k + 1));
+      }
+      // All of them are queued already: reading them takes milliseconds, so a short wait is enough.
+      await poll(() => received === 1000, 2_000);
+      expect(received).toBe(1000);
+      expect((await ch.stats()).packetsReceived).toBe(1000);
+    },
+  );
 });
