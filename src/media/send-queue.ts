@@ -24,6 +24,25 @@ export interface SendItem {
   endsBurst: boolean;
 }
 
+/**
+ * What nextInto() found, written into the caller's object (one per thread is enough): the frame is
+ * `bytes[offset, offset + length)`, the queue's store or the shared silence frame, to be read
+ * (never written) before the queue changes again (enqueue, take, clear).
+ */
+export interface SendSlot {
+  bytes: Uint8Array;
+  offset: number;
+  length: number;
+  silence: boolean;
+  /** The last silence frame of a burst: emit 'burstEnd' once it is sent. */
+  endsBurst: boolean;
+}
+
+/** An empty SendSlot to fill with nextInto(). */
+export function emptySendSlot(): SendSlot {
+  return { bytes: EMPTY, offset: 0, length: 0, silence: false, endsBurst: false };
+}
+
 export const DEFAULT_HIGH_WATER_MARK = 15;
 export const DEFAULT_LOW_WATER_MARK = 5;
 
@@ -152,9 +171,22 @@ export class SendQueue {
 
   /**
    * The payload for this tick, or undefined when there is nothing to send. A queued frame is a view
-   * into the store: use it before the queue changes again (enqueue, take, clear).
+   * into the store: use it before the queue changes again (enqueue, take, clear). The engine uses
+   * nextInto(), which makes no object per tick.
    */
   next(): SendItem | undefined {
+    const slot = emptySendSlot();
+    if (!this.nextInto(slot)) return undefined;
+    const { bytes, offset, length } = slot;
+    // A fresh silence frame each time: the caller may transfer or keep it.
+    const frame = slot.silence
+      ? bytes.slice(offset, offset + length)
+      : new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length);
+    return { frame, silence: slot.silence, endsBurst: slot.endsBurst };
+  }
+
+  /** next() into `slot` without allocating: false when there is nothing to send this tick. */
+  nextInto(slot: SendSlot): boolean {
     // A burst's silence tail is finished before newer frames go out, so 'burstEnd' always fires.
     if (this.silenceLeft === 0 && this.count > 0) {
       const before = this.count;
@@ -169,28 +201,31 @@ export class SendQueue {
       } finally {
         this.lent = -1;
       }
-      // A store that grew in the listener moved the lent frame to readAt.
-      const at = this.readAt;
-      const frame = new Uint8Array(this.store.buffer, at, length);
+      // A store that grew in the listener moved the lent frame to readAt. The slot keeps this
+      // store even if emptied() lets it go below.
+      slot.bytes = this.store;
+      slot.offset = this.readAt;
+      slot.length = length;
+      slot.silence = false;
+      slot.endsBurst = false;
       if (this.count === 0) this.emptied();
       else this.readAt = this.slots[2 * this.slotHead]!;
-      return { frame, silence: false, endsBurst: false };
+      return true;
     }
     if (this.silenceLeft === 0 && this.burstRequested) {
       this.burstRequested = false;
       this.silenceLeft = this.silenceFrames;
       if (this.silenceLeft === 0) {
         this.release();
-        return { frame: new Uint8Array(0), silence: true, endsBurst: true };
+        return silenceInto(slot, 0, true);
       }
     }
     if (this.silenceLeft > 0) {
       this.silenceLeft--;
       if (this.silenceLeft === 0) this.release();
-      // A fresh copy each time: the frame may be transferred or retained downstream.
-      return { frame: OPUS_SILENCE_FRAME.slice(), silence: true, endsBurst: this.silenceLeft === 0 };
+      return silenceInto(slot, OPUS_SILENCE_FRAME.length, this.silenceLeft === 0);
     }
-    return undefined;
+    return false;
   }
 
   /**
@@ -293,4 +328,14 @@ export class SendQueue {
       this.events.drain();
     }
   }
+}
+
+/** A silence frame (the shared constant, `length` 0 or all of it) in `slot`. */
+function silenceInto(slot: SendSlot, length: number, endsBurst: boolean): true {
+  slot.bytes = OPUS_SILENCE_FRAME;
+  slot.offset = 0;
+  slot.length = length;
+  slot.silence = true;
+  slot.endsBurst = endsBurst;
+  return true;
 }
