@@ -18,7 +18,12 @@ const MARKER_LO = DAVE_MAGIC_MARKER & 0xff;
 
 /** True for the Opus silence frame `F8 FF FE` (constants OPUS_SILENCE_FRAME, dave.md §9.6). */
 export function isOpusSilence(frame: Uint8Array): boolean {
-  return frame.length === 3 && frame[0] === 0xf8 && frame[1] === 0xff && frame[2] === 0xfe;
+  return isOpusSilenceAt(frame, 0, frame.length);
+}
+
+/** isOpusSilence() of the frame `bytes[offset, offset + length)` (no view made for it). */
+export function isOpusSilenceAt(bytes: Uint8Array, offset: number, length: number): boolean {
+  return length === 3 && bytes[offset] === 0xf8 && bytes[offset + 1] === 0xff && bytes[offset + 2] === 0xfe;
 }
 
 /** Why a frame is not a usable protocol frame: no `FA FA` trailer at all, or a broken one. */

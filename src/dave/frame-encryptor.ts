@@ -5,7 +5,7 @@
  */
 import { DAVE_SUPPLEMENTAL_FIXED_BYTES, DAVE_TAG_BYTES } from '../protocol/constants.js';
 import { Aes128Gcm } from './aes128gcm.js';
-import { isOpusSilence, nonceGeneration, wrapGeneration, writeTrailer } from './frame-codec.js';
+import { isOpusSilenceAt, nonceGeneration, wrapGeneration, writeTrailer } from './frame-codec.js';
 import { HashRatchet } from './hash-ratchet.js';
 import { uleb128Size } from './uleb128.js';
 
@@ -68,12 +68,13 @@ export class FrameEncryptor {
    * `stats`: where the outcome is counted (this encryptor's own stats by default).
    */
   encrypt(opus: Uint8Array, stats: FrameEncryptorStats = this.stats): Uint8Array | null {
-    const cipher = this.next(opus, stats);
+    const n = opus.length;
+    const cipher = this.next(opus, 0, n, stats);
     if (cipher === FRAME_UNCHANGED) return opus;
     if (cipher === null) return null;
     // allocUnsafe draws small frames from Node's pool: every byte is written.
-    const out = Buffer.allocUnsafe(opus.length + DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(this.counter));
-    this.seal(cipher, opus, out, 0, stats);
+    const out = Buffer.allocUnsafe(n + DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(this.counter));
+    this.seal(cipher, opus, 0, n, out, 0, stats);
     return out;
   }
 
@@ -89,15 +90,35 @@ export class FrameEncryptor {
     dstOffset: number,
     stats: FrameEncryptorStats = this.stats,
   ): number {
-    const cipher = this.next(opus, stats);
+    return this.encryptRangeInto(opus, 0, opus.length, dst, dstOffset, stats);
+  }
+
+  /**
+   * encryptInto() of the frame `src[srcOffset, srcOffset + length)` (the media engine's send queue
+   * store: no view per frame).
+   */
+  encryptRangeInto(
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    stats: FrameEncryptorStats = this.stats,
+  ): number {
+    const cipher = this.next(src, srcOffset, length, stats);
     if (cipher === FRAME_UNCHANGED) return FRAME_UNCHANGED;
     if (cipher === null) return FRAME_DROPPED;
-    return this.seal(cipher, opus, dst, dstOffset, stats);
+    return this.seal(cipher, src, srcOffset, length, dst, dstOffset, stats);
   }
 
   /** Counts silence / passthrough / no-key frames, or steps the counter and returns its cipher. */
-  private next(opus: Uint8Array, stats: FrameEncryptorStats): Aes128Gcm | null | typeof FRAME_UNCHANGED {
-    if (isOpusSilence(opus)) {
+  private next(
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    stats: FrameEncryptorStats,
+  ): Aes128Gcm | null | typeof FRAME_UNCHANGED {
+    if (isOpusSilenceAt(src, srcOffset, length)) {
       stats.silence++;
       return FRAME_UNCHANGED;
     }
@@ -120,14 +141,15 @@ export class FrameEncryptor {
   /** Ciphertext ‖ tag ‖ trailer of the current counter at `out[offset]`; returns its length. */
   private seal(
     cipher: Aes128Gcm,
-    opus: Uint8Array,
+    src: Uint8Array,
+    srcOffset: number,
+    n: number,
     out: Uint8Array,
     offset: number,
     stats: FrameEncryptorStats,
   ): number {
     const nonce = this.counter;
-    const n = opus.length;
-    cipher.sealDave(nonce, opus, 0, n, out, offset);
+    cipher.sealDave(nonce, src, srcOffset, n, out, offset);
     const end = writeTrailer(out, offset + n + DAVE_TAG_BYTES, nonce);
     stats.encrypted++;
     return end - offset;

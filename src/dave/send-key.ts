@@ -58,17 +58,19 @@ export class DaveSendKey {
   }
 
   /**
-   * encryptFrame() into the caller's buffer (the media engine's datagram): the bytes written at
-   * `dst[dstOffset]`, FRAME_UNCHANGED or FRAME_DROPPED (FrameEncryptor.encryptInto).
+   * encryptFrame() of the frame `src[srcOffset, srcOffset + length)` (the engine's send queue store,
+   * read where it lies) into the caller's buffer (the media engine's datagram): the bytes written at
+   * `dst[dstOffset]`, FRAME_UNCHANGED or FRAME_DROPPED (FrameEncryptor.encryptRangeInto).
    * @internal
    */
   encryptFrameInto(
-    opus: Uint8Array,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
     dst: Uint8Array,
     dstOffset: number,
-    stats?: FrameEncryptorStats,
   ): number {
-    return this.encryptor().encryptInto(opus, dst, dstOffset, stats);
+    return this.encryptor().encryptRangeInto(src, srcOffset, length, dst, dstOffset);
   }
 
   private encryptor(): FrameEncryptor {

@@ -147,7 +147,12 @@ function flush(): void {
   for (const id of dirty) {
     const h = channels.get(id);
     if (h)
-      reportWriter.add(id, h.enqueued - h.channel.queued, h.channel.sendCounts(), h.channel.sendCountsAt());
+      reportWriter.add(
+        id,
+        h.enqueued - h.channel.queued,
+        h.channel.liveSendCounts(),
+        h.channel.sendCountsAt(),
+      );
   }
   dirty.clear();
   const reports = reportWriter.take();

@@ -41,7 +41,7 @@ import { makeRoom } from '../util/bounded.js';
 import { ReplayWindow } from './replay-window.js';
 import { emptyOpenedRtp, openRtpPacketInto, RTP_SEND_OVERHEAD, RtpPacketizer } from './rtp-packet.js';
 import type { RtpBatchWriter } from './rtp-batch.js';
-import { SendQueue } from './send-queue.js';
+import { emptySendSlot, SendQueue } from './send-queue.js';
 import type { SendQueueOptions } from './send-queue.js';
 import { createTransportCipher } from './transport-cipher.js';
 import type { TransportBackend, TransportCipher } from './transport-cipher.js';
@@ -79,6 +79,8 @@ function leaveDatagramBuffer(): void {
 
 /** Scratch for the packet being opened: used within one onDatagram call, on this thread only. */
 const opened = emptyOpenedRtp();
+/** Scratch for the frame being sent: used within one onTick call, on this thread only. */
+const sending = emptySendSlot();
 
 /** ICMP-reported conditions on a connected socket: the server may come back, the socket is fine. */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set([
@@ -313,6 +315,11 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     return { ...this.sent, dropped: { ...this.sent.dropped } };
   }
 
+  /** The counts sendCounts() copies, as they are now: read them at once, never keep or change them. */
+  liveSendCounts(): Readonly<SendCounts> {
+    return this.sent;
+  }
+
   sendCountsAt(): number | undefined {
     return this.closed ? undefined : this.lastTickDue;
   }
@@ -403,27 +410,29 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       if (this.inBurst) this.countEmptyTick();
       return;
     }
-    const item = this.queue.next();
-    if (item === undefined) {
+    const item = sending;
+    if (!this.queue.nextInto(item)) {
       if (this.flowing) this.underruns++;
       if (this.inBurst) this.countEmptyTick();
       this.flowing = false;
       return;
     }
-    this.flowing = !item.silence;
-    if (!item.silence) this.inBurst = true;
-    if (item.endsBurst) this.inBurst = false;
-    const frame = item.frame;
-    const room = RTP_SEND_OVERHEAD + frame.length + DAVE_MAX_OPUS_SUPPLEMENTAL;
+    const silence = item.silence;
+    const endsBurst = item.endsBurst;
+    this.flowing = !silence;
+    if (!silence) this.inBurst = true;
+    if (endsBurst) this.inBurst = false;
+    const { bytes, offset, length } = item;
+    const room = RTP_SEND_OVERHEAD + length + DAVE_MAX_OPUS_SUPPLEMENTAL;
     const datagram =
       room <= DATAGRAM_BYTES
         ? (datagramBuffer ??= Buffer.allocUnsafeSlow(DATAGRAM_BYTES))
         : Buffer.allocUnsafe(room);
-    let payloadLength = frame.length;
-    if (item.silence) {
-      datagram.set(frame, RTP_HEADER_BYTES);
+    let payloadLength = length;
+    if (silence) {
+      datagram.set(bytes.subarray(offset, offset + length), RTP_HEADER_BYTES);
     } else {
-      payloadLength = this.protectInto(frame, datagram);
+      payloadLength = this.protectInto(bytes, offset, length, datagram);
       this.onDequeue?.();
       // Dropped: this tick is used up all the same, so a track plays out at the real-time pace.
       if (payloadLength === FRAME_DROPPED) return;
@@ -437,11 +446,11 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       const counters = this.counters;
       counters.packetsSent++;
       counters.bytesSent += size;
-      if (item.silence) counters.silenceFramesSent++;
+      if (silence) counters.silenceFramesSent++;
       if (lateMs > this.periodMs) counters.latePackets++;
       this.lateness.record(lateMs);
     }
-    if (item.endsBurst) this.emit('burstEnd');
+    if (endsBurst) this.emit('burstEnd');
   }
 
   /**
@@ -462,14 +471,16 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   }
 
   /**
-   * Writes the frame as it goes on the wire (DAVE-encrypted with the key of this moment) into the
-   * datagram after the RTP header; returns its length, or FRAME_DROPPED.
+   * Writes the frame `src[offset, offset + length)` as it goes on the wire (DAVE-encrypted with the
+   * key of this moment) into the datagram after the RTP header; returns its length, or FRAME_DROPPED.
    */
-  private protectInto(frame: Uint8Array, datagram: Uint8Array): number {
+  private protectInto(src: Uint8Array, offset: number, length: number, datagram: Uint8Array): number {
     if (this.protection === 'encrypt') {
       const key = this.#sendKey;
       const written =
-        key === undefined ? FRAME_DROPPED : key.encryptFrameInto(frame, datagram, RTP_HEADER_BYTES);
+        key === undefined
+          ? FRAME_DROPPED
+          : key.encryptFrameInto(src, offset, length, datagram, RTP_HEADER_BYTES);
       if (written === FRAME_DROPPED) return this.dropFrame('no-key');
       if (written !== FRAME_UNCHANGED) {
         this.sent.encrypted++;
@@ -479,8 +490,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       return this.dropFrame(this.dropReason);
     }
     this.sent.plain++;
-    datagram.set(frame, RTP_HEADER_BYTES);
-    return frame.length;
+    datagram.set(src.subarray(offset, offset + length), RTP_HEADER_BYTES);
+    return length;
   }
 
   private dropFrame(reason: SendDropReason): typeof FRAME_DROPPED {

@@ -128,6 +128,36 @@ describe('FrameEncryptor', () => {
     expect(b.stats).toEqual(a.stats);
   });
 
+  it('encryptRangeInto reads the frame where it lies in a larger buffer, like encryptInto', () => {
+    const a = new FrameEncryptor();
+    const b = new FrameEncryptor();
+    a.setRatchet(BASE_SECRET);
+    b.setRatchet(BASE_SECRET);
+    const store = randomBytes(400);
+    // Silence inside the store is still recognised (and left unchanged).
+    store.set(OPUS_SILENCE_FRAME, 300);
+    for (const [offset, length] of [
+      [0, 120],
+      [7, 1],
+      [131, 160],
+      [300, 3],
+    ] as const) {
+      const frame = store.slice(offset, offset + length);
+      const expected = a.encrypt(frame)!;
+      const dst = new Uint8Array(12 + length + DAVE_MAX_OPUS_SUPPLEMENTAL).fill(0x5a);
+      const written = b.encryptRangeInto(store, offset, length, dst, 12);
+      if (expected === frame) {
+        expect(written).toBe(FRAME_UNCHANGED);
+        continue;
+      }
+      expect(written).toBe(expected.length);
+      expect(hex(dst.subarray(12, 12 + written))).toBe(hex(expected));
+      expect(dst.subarray(0, 12).every((x) => x === 0x5a)).toBe(true);
+    }
+    expect(b.stats).toEqual(a.stats);
+    expect(b.stats.silence).toBe(1);
+  });
+
   it('encryptInto reports unchanged and dropped frames without writing', () => {
     const e = new FrameEncryptor();
     const dst = new Uint8Array(64);

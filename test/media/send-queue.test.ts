@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { SendQueue } from '../../src/media/send-queue.js';
+import { emptySendSlot, SendQueue } from '../../src/media/send-queue.js';
 
 function make(options = {}): { q: SendQueue; drains: number[] } {
   const drains: number[] = [];
@@ -294,5 +294,56 @@ describe('SendQueue', () => {
     q.endBurst();
     expect(q.next()).toMatchObject({ silence: true, endsBurst: true });
     expect(q.storeBytes).toBe(0);
+  });
+
+  it('nextInto hands out each frame where it lies, the silence tail, then nothing, in one slot', () => {
+    const { q } = make({ silenceFrames: 2 });
+    const frames = [Uint8Array.of(1, 2, 3), new Uint8Array(200).fill(9), Uint8Array.of(4)];
+    for (const f of frames) q.enqueue(f);
+    q.endBurst();
+    const slot = emptySendSlot();
+    const seen: [number[], boolean, boolean][] = [];
+    while (q.nextInto(slot)) {
+      seen.push([
+        Array.from(slot.bytes.subarray(slot.offset, slot.offset + slot.length)),
+        slot.silence,
+        slot.endsBurst,
+      ]);
+    }
+    expect(seen).toEqual([
+      [[1, 2, 3], false, false],
+      [Array.from(frames[1]!), false, false],
+      [[4], false, false],
+      [[0xf8, 0xff, 0xfe], true, false],
+      [[0xf8, 0xff, 0xfe], true, true],
+    ]);
+    expect(q.nextInto(slot)).toBe(false);
+    expect(q.busy).toBe(false);
+  });
+
+  it('nextInto keeps the frame readable when the drain listener refills past the store', () => {
+    const slot = emptySendSlot();
+    let refill = true;
+    const q: SendQueue = new SendQueue(
+      {
+        drain: () => {
+          // Enough new bytes to make the store grow (and move) while the frame is lent.
+          if (refill) for (let i = 0; i < 10; i++) q.enqueue(new Uint8Array(300).fill(i));
+          refill = false;
+        },
+      },
+      { highWaterMark: 20, lowWaterMark: 1 },
+    );
+    q.enqueue(Uint8Array.of(5, 6, 7));
+    q.enqueue(Uint8Array.of(8));
+    expect(q.nextInto(slot)).toBe(true);
+    expect(Array.from(slot.bytes.subarray(slot.offset, slot.offset + slot.length))).toEqual([5, 6, 7]);
+    expect(q.nextInto(slot)).toBe(true);
+    expect(Array.from(slot.bytes.subarray(slot.offset, slot.offset + slot.length))).toEqual([8]);
+    for (let i = 0; i < 10; i++) {
+      expect(q.nextInto(slot)).toBe(true);
+      expect(slot.length).toBe(300);
+      expect(slot.bytes.subarray(slot.offset, slot.offset + 300).every((x) => x === i)).toBe(true);
+    }
   });
 });
