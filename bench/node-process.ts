@@ -11,7 +11,7 @@
  * Run only through `fork`.
  */
 import { performance } from 'node:perf_hooks';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
@@ -54,6 +54,11 @@ export interface NodeProcessCounters {
   memory: NodeJS.MemoryUsage;
   /** The main thread's V8 heap spaces, committed bytes (VOXCORD_BENCH_MEMORY). */
   heapSpaces?: Record<string, number>;
+  /**
+   * VOXCORD_BENCH_MEMORY=1: every thread's V8 heap (process.report: main first, then each worker),
+   * bytes, and the process's resident set split into anonymous and file-backed (Linux smaps_rollup).
+   */
+  census?: { threads: ThreadHeap[]; anonBytes: number; fileBytes: number };
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
   /** Diagnostics (voxcord variants): summed channel underruns and empty ticks, the engine clock's skipped cycles and late ticks. */
@@ -70,6 +75,17 @@ export interface NodeProcessCounters {
    * switches (wake-ups). The main thread has tid = pid.
    */
   threads?: { tid: number; name: string; runNs: number; wakeups: number }[];
+}
+
+export interface ThreadHeap {
+  thread: string;
+  /** V8's reserved heap (all spaces), committed, used, new space (young generation), old space, malloced. */
+  total: number;
+  committed: number;
+  used: number;
+  newSpace: number;
+  oldSpace: number;
+  malloced: number;
 }
 
 export type NodeProcessMessage =
@@ -158,6 +174,50 @@ async function joinOne(a: Allocation, file: string, times: number[]): Promise<vo
   times.push(performance.now() - t0);
 }
 
+interface ReportHeap {
+  totalMemory: number;
+  totalCommittedMemory: number;
+  usedMemory: number;
+  mallocedMemory: number;
+  heapSpaces: Record<string, { memorySize: number }>;
+}
+
+/** Diagnostics (VOXCORD_BENCH_MEMORY): each thread's heap from Node's report, and the RSS by kind. */
+function memoryCensus(): NodeProcessCounters['census'] {
+  const report = process.report.getReport() as unknown as {
+    javascriptHeap: ReportHeap;
+    workers: { javascriptHeap: ReportHeap }[];
+  };
+  const heap = (thread: string, h: ReportHeap): ThreadHeap => ({
+    thread,
+    total: h.totalMemory,
+    committed: h.totalCommittedMemory,
+    used: h.usedMemory,
+    newSpace: h.heapSpaces.new_space?.memorySize ?? 0,
+    oldSpace: h.heapSpaces.old_space?.memorySize ?? 0,
+    malloced: h.mallocedMemory,
+  });
+  let anonBytes = 0;
+  let fileBytes = 0;
+  try {
+    const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kib = (key: string): number =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+    anonBytes = kib('Anonymous') * 1024;
+    fileBytes = (kib('Rss') - kib('Anonymous')) * 1024;
+  } catch {
+    // not Linux
+  }
+  return {
+    threads: [
+      heap('main', report.javascriptHeap),
+      ...report.workers.map((w, i) => heap(`worker ${i + 1}`, w.javascriptHeap)),
+    ],
+    anonBytes,
+    fileBytes,
+  };
+}
+
 const mainCpuUs = (): number => (threadTimes().get(process.pid)?.run ?? 0) / 1000;
 
 async function counters(): Promise<NodeProcessCounters> {
@@ -199,6 +259,7 @@ async function counters(): Promise<NodeProcessCounters> {
     lateness,
     ...(sendGaps === undefined ? {} : { sendGaps }),
     heapSpaces: Object.fromEntries(getHeapSpaceStatistics().map((h) => [h.space_name, h.space_size])),
+    ...(process.env.VOXCORD_BENCH_MEMORY ? { census: memoryCensus() } : {}),
     collectMs: endAt - at,
     threads,
   };

@@ -323,6 +323,30 @@ function memoryDetail(
   process.stderr.write(
     `[memory] ${variant} P=${players} KiB/player: ${parts.join(', ')}; heap spaces: ${spaces}\n`,
   );
+  const b = base.census;
+  const l = loaded.census;
+  if (b === undefined || l === undefined) return;
+  const kib = (bytes: number): string => (bytes / 1024 / players).toFixed(1);
+  const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+  // Per thread: KiB per player of the growth, and the loaded size in MiB.
+  for (const t of l.threads) {
+    const t0 = b.threads.find((x) => x.thread === t.thread);
+    const d = (k: 'total' | 'committed' | 'used' | 'newSpace' | 'oldSpace' | 'malloced'): string =>
+      `${k} ${kib(t[k] - (t0?.[k] ?? 0))} (${mib(t0?.[k] ?? 0)} -> ${mib(t[k])} MiB)`;
+    process.stderr.write(
+      `[memory] ${variant} P=${players} ${t.thread}${t0 === undefined ? ' (new)' : ''} KiB/player: ` +
+        `${(['total', 'committed', 'used', 'newSpace', 'oldSpace', 'malloced'] as const).map(d).join(', ')}\n`,
+    );
+  }
+  const heaps = (c: NonNullable<NodeProcessCounters['census']>): number =>
+    c.threads.reduce((n, t) => n + t.total + t.malloced, 0);
+  const rssDelta = loaded.memory.rss - base.memory.rss;
+  process.stderr.write(
+    `[memory] ${variant} P=${players} KiB/player: anonymous ${kib(l.anonBytes - b.anonBytes)}, file-backed ` +
+      `${kib(l.fileBytes - b.fileBytes)}; V8 heaps + malloced of all threads ${kib(heaps(l) - heaps(b))}, ` +
+      `external (main) ${kib(loaded.memory.external - base.memory.external)}, rest (native: sockets, TLS, ` +
+      `libuv, allocator slack) ${kib(rssDelta - (heaps(l) - heaps(b)) - (loaded.memory.external - base.memory.external))}\n`,
+  );
 }
 
 /** VOXCORD_BENCH_WINDOW_PROFILE=dir: a main-thread CPU profile of the node over the window only. */
@@ -515,7 +539,9 @@ function perPacket(r: RunResult, pctPerPlayer: number | undefined): number | und
 }
 
 /** Per-run deadline: generous for a loaded 2-core machine, finite for an unattended run. */
-const runDeadlineMs = (players: number): number => 60_000 + players * 250;
+/** VOXCORD_BENCH_DEADLINE_SCALE (diagnostics): a busy machine's joins may need longer. */
+const deadlineScale = Number(process.env.VOXCORD_BENCH_DEADLINE_SCALE ?? 1) || 1;
+const runDeadlineMs = (players: number): number => (60_000 + players * 250) * deadlineScale;
 
 async function runOne(
   config: Config,
@@ -587,8 +613,7 @@ async function runOne(
     );
     const split = threadSplit(before, after, live);
     process.stderr.write(
-      `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${split.line}` +
-        (config.profileDir === undefined ? '\n' : ` (profiled: wake-ups are the profiler's, see --help)\n`),
+      `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${split.line}\n`,
     );
     memoryDetail(variant, players - connectFailures, baseline, after);
     gapDiagnostics(variant, players, 'window', before, after);
@@ -817,15 +842,14 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --migration-at=P | --no-migration   SIGKILL failover at one size (default: the smallest)
   --no-stall                   skip the 100 ms main-thread stall scenario
   --stall-control              diagnostics: then the same window without stalls
-  --profile=dir                --cpu-prof of every thread of each side (implies --no-migration); its
-                               1 ms sampling wakes every profiled thread, so take CPU and wake-ups per
-                               thread from a run without it (P = 100: main 7.6 vs 0.3 wake-ups/s/player)
+  --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
   --base=dir --rounds=N        A/B: that tree's build (its dist/, built) alternated with this one's,
                                N rounds, medians per build and the CPU split per thread
 Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOXCORD_BENCH_NODE_FLAGS
   (extra node flags for the measured sides, e.g. --trace-gc),
-  VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1, VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir.`;
+  VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
+  VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k).`;
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
