@@ -9,7 +9,6 @@ import { DEFAULT_NODE_PORT, DEFAULT_PLAYER_UPDATE_INTERVAL_MS, startNode } from 
 import type { SourceName } from '../node/sources.js';
 import { createTimelineBackend } from '../node/timeline-backend.js';
 import { createVoiceBackend } from '../node/voice-backend.js';
-import { createMediaEngine } from '../media/create-engine.js';
 
 export const NODE_USAGE = `usage: voxcord node --password <password> [--host 127.0.0.1] [--port ${DEFAULT_NODE_PORT}]`;
 
@@ -25,10 +24,6 @@ Options:
   --player-update <ms>      playerUpdate interval (default ${DEFAULT_PLAYER_UPDATE_INTERVAL_MS})
   --no-local                do not serve local files (only http(s) URLs)
   --no-voice                players keep time and send events but join no voice channel
-  --media-priority=<nice>   nice value (-20..19) of the media worker threads (Linux), e.g.
-                            --media-priority=-10: the audio stays on time when the node's own
-                            work or other processes load the cores; below 0 needs CAP_SYS_NICE
-                            (root), else the node says it was not applied
   -h, --help                this help
 
 See docs/voxcord-node.md for what works and what is still missing.`;
@@ -41,7 +36,6 @@ interface NodeArgs {
   playerUpdateIntervalMs: number;
   sources: SourceName[];
   voice: boolean;
-  mediaPriority: number | undefined;
 }
 
 export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
@@ -56,7 +50,6 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
         'player-update': { type: 'string' },
         'no-local': { type: 'boolean' },
         'no-voice': { type: 'boolean' },
-        'media-priority': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -75,9 +68,6 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
   if (!Number.isInteger(interval) || interval < 100)
     throw usageError('--player-update must be a number of ms (at least 100)', NODE_USAGE);
   if (values.host === '') throw usageError('--host needs an address, e.g. --host 127.0.0.1', NODE_USAGE);
-  const priority = values['media-priority'] === undefined ? undefined : Number(values['media-priority']);
-  if (priority !== undefined && !(Number.isInteger(priority) && priority >= -20 && priority <= 19))
-    throw usageError('--media-priority must be a nice value -20..19, e.g. --media-priority=-10', NODE_USAGE);
   const password = values.password ?? env['LAVALINK_PASSWORD'];
   return {
     help: values.help === true,
@@ -87,7 +77,6 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
     playerUpdateIntervalMs: interval,
     sources: values['no-local'] === true ? ['http'] : ['http', 'local'],
     voice: values['no-voice'] !== true,
-    mediaPriority: priority,
   };
 }
 
@@ -103,34 +92,17 @@ export async function runNodeCommand(argv: string[], io: CliIo): Promise<number>
       NODE_USAGE,
     );
   const stamp = (): string => new Date().toISOString();
-  // An engine of its own only for --media-priority; otherwise the shared one, as for any bot.
-  const engine =
-    args.voice && args.mediaPriority !== undefined
-      ? createMediaEngine({ threadPriority: args.mediaPriority })
-      : undefined;
   const node = await startNode({
     host: args.host,
     port: args.port,
     password: args.password,
     playerUpdateIntervalMs: args.playerUpdateIntervalMs,
     sources: args.sources,
-    backend: args.voice
-      ? createVoiceBackend(engine === undefined ? {} : { engine })
-      : createTimelineBackend(),
+    backend: args.voice ? createVoiceBackend() : createTimelineBackend(),
     log: (line) => say(io, `${stamp()} ${line}`),
   });
-  if (engine !== undefined) {
-    const got = (await engine.stats?.())?.perWorker[0]?.priority;
-    say(
-      io,
-      got === args.mediaPriority
-        ? `${stamp()} media worker threads at nice ${got}`
-        : `${stamp()} media worker threads at nice ${got ?? 'unchanged'} (${args.mediaPriority} not allowed here: needs CAP_SYS_NICE, or Linux)`,
-    );
-  }
   await stopAfter(io.signal, undefined);
   say(io, `${stamp()} shutting down`);
   await node.close();
-  await engine?.close();
   return 0;
 }

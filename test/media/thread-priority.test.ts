@@ -57,7 +57,6 @@ describe('media worker thread priority', () => {
     const r = await Responder.start();
     cleanups.push(() => r.close());
     await engine.openChannel({ ssrc: 1, serverHost: '127.0.0.1', serverPort: r.port });
-    if (!(engine instanceof WorkerMediaEngine)) throw new Error('expected the worker engine');
     expect((await engine.stats()).perWorker[0]?.priority).toBeUndefined();
   });
 });

@@ -15,24 +15,7 @@ describe('voxcord node', () => {
     expect(io.err()).toMatch(/a password is required/);
     const badPort = captureIo();
     expect(await runCli(['node', '--password', 'x', '--port', 'abc'], badPort)).toBe(2);
-    const badPriority = captureIo();
-    expect(await runCli(['node', '--password', 'x', '--media-priority=-30'], badPriority)).toBe(2);
-    expect(badPriority.err()).toMatch(/--media-priority must be a nice value -20\.\.19/);
   });
-
-  it.runIf(process.platform === 'linux')(
-    '--media-priority runs the media worker threads at that nice value and says so',
-    async () => {
-      const controller = new AbortController();
-      const io = captureIo({ signal: controller.signal });
-      // 5: raising a nice value needs no privilege, so this holds as any user.
-      const running = runCli(['node', '--password', 'x', '--port', '0', '--media-priority', '5'], io);
-      await until(() => io.out().includes('media worker threads at nice'), 10_000, 'the node');
-      expect(io.out()).toContain('media worker threads at nice 5');
-      controller.abort();
-      expect(await running).toBe(0);
-    },
-  );
 
   it('says clearly when the port is in use (exit 1)', async () => {
     const blocker = createServer();
