@@ -22,11 +22,6 @@ export interface CreateMediaEngineOptions {
    * handful of connections); a number K spreads the channels evenly over K workers.
    */
   workers?: number | 'auto';
-  /**
-   * Worker engine only: the nice value (-20..19) each media worker thread asks for, Linux only,
-   * best effort (see WorkerEngineOptions.threadPriority).
-   */
-  threadPriority?: number;
 }
 
 export function createMediaEngine(options: CreateMediaEngineOptions = {}): MediaEngine {
@@ -41,6 +36,5 @@ export function createMediaEngine(options: CreateMediaEngineOptions = {}): Media
     channel,
     transferFrames: options.transferFrames ?? false,
     workers: options.workers ?? 'auto',
-    ...(options.threadPriority === undefined ? {} : { threadPriority: options.threadPriority }),
   });
 }

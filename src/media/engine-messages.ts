@@ -87,12 +87,7 @@ export type WorkerEvent =
  * layout is rtp-batch.ts's). The main side handles them before the message's events.
  */
 export type WorkerToMain =
-  | {
-      t: 'ready';
-      timeOrigin: number;
-      /** The worker thread's nice value once it asked for `WorkerData.priority` (absent: unknown). */
-      priority?: number;
-    }
+  | { t: 'ready'; timeOrigin: number }
   | {
       t: 'events';
       events: WorkerEvent[];
@@ -121,6 +116,4 @@ export interface WorkerData {
    * engine staggers its workers' phases (shard-policy.ts shardClockOffsetMs).
    */
   clockEpoch?: number;
-  /** Nice value the worker asks for its own thread (thread-priority.ts); absent: inherited. */
-  priority?: number;
 }

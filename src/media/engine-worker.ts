@@ -19,7 +19,6 @@ import type {
 import { openUdpChannel } from './udp-channel.js';
 import { RtpBatchWriter } from './rtp-batch.js';
 import { DequeueReportWriter, FrameBatchReader } from './send-batch.js';
-import { setThreadPriority } from './thread-priority.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
 interface Hosted {
@@ -387,11 +386,5 @@ port.on('message', (msg: CommandBatch) => {
   for (const cmd of msg.cmds) apply(cmd, frames);
 });
 
-// Before the first tick: the clock's thread asks to run before the main thread under contention.
-const priority = data?.priority === undefined ? undefined : setThreadPriority(data.priority);
-const ready: WorkerToMain = {
-  t: 'ready',
-  timeOrigin: performance.timeOrigin,
-  ...(priority === undefined ? {} : { priority }),
-};
+const ready: WorkerToMain = { t: 'ready', timeOrigin: performance.timeOrigin };
 port.postMessage(ready);

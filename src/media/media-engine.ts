@@ -168,8 +168,6 @@ export interface EngineWorkerStats {
   utilization: number;
   /** Its pacing clock's counters (ticks delivered, cycles skipped after stalls, wake-ups). */
   clock: PacingClockStats;
-  /** Its thread's nice value (Linux; see WorkerEngineOptions.threadPriority). */
-  priority?: number;
 }
 
 /** Counters of a whole engine, summed over its workers. */

@@ -74,16 +74,6 @@ export interface WorkerEngineOptions {
   workers?: number | 'auto';
   /** Replaces the placement policy that `workers` implies (tests: small thresholds). */
   policy?: ShardPolicy;
-  /**
-   * The nice value (-20..19, lower runs first) each media worker thread asks for, on Linux (the
-   * only system where a thread has its own): under CPU contention, the audio clock then runs before
-   * the main thread's work and other processes' (a busy main thread shares the cores with the
-   * workers; a worker that waits 20 ms for a core sends 20 ms late). Below the inherited value it
-   * needs CAP_SYS_NICE (root, or systemd's `AmbientCapabilities=CAP_SYS_NICE`) or RLIMIT_NICE;
-   * refused, the thread keeps the inherited value. `stats().perWorker[i].priority` says what each
-   * worker got. Default: inherited (no change).
-   */
-  threadPriority?: number;
 }
 
 /**
@@ -223,8 +213,6 @@ export const SHARD_IDLE_MS = 10_000;
 interface ShardHost {
   tuning: ChannelTuning;
   lowWaterMark: number;
-  /** WorkerEngineOptions.threadPriority. */
-  priority: number | undefined;
   /** The shard's worker died; `lost`: queued audio frames that went with it. */
   onShardDeath(shard: WorkerShard, lost: number): void;
   /** The shard's last channel closed. */
@@ -253,8 +241,6 @@ class WorkerShard {
   private started = false;
   /** worker performance.timeOrigin - ours, to move receivedAt onto our clock. */
   private timeOffset = 0;
-  /** The worker thread's nice value, as it reported it at start-up (undefined: unknown). */
-  priority: number | undefined;
   dead: VoxcordError | undefined;
   private closing: Promise<void> | undefined;
   private elu: EventLoopUtilization | undefined;
@@ -278,7 +264,6 @@ class WorkerShard {
       lowWaterMark: host.lowWaterMark,
       clockCounts: this.clockCounts.buffer,
       clockEpoch,
-      ...(host.priority === undefined ? {} : { priority: host.priority }),
     });
     this.updateRef();
     this.worker.on('message', (msg: WorkerToMain) => this.onMessage(msg));
@@ -434,7 +419,6 @@ class WorkerShard {
   private onMessage(msg: WorkerToMain): void {
     if (msg.t === 'ready') {
       this.timeOffset = msg.timeOrigin - performance.timeOrigin;
-      this.priority = msg.priority;
       this.started = true;
       this.updateRef();
       return;
@@ -532,12 +516,6 @@ export class WorkerMediaEngine implements MediaEngine {
         details: { workers: String(workers) },
       });
     }
-    const priority = options.threadPriority;
-    if (priority !== undefined && !(Number.isInteger(priority) && priority >= -20 && priority <= 19)) {
-      throw new VoxcordError('INVALID_ARGUMENT', 'threadPriority must be an integer nice value -20..19', {
-        details: { threadPriority: String(priority) },
-      });
-    }
     this.policy = options.policy ?? shardPolicy(workers);
     const marks = queueMarks(options.channel ?? {});
     const tuning = { ...options.channel, highWaterMark: marks.high, lowWaterMark: marks.low };
@@ -553,7 +531,6 @@ export class WorkerMediaEngine implements MediaEngine {
       },
       onShardEmpty: (shard) => this.retireLater(shard),
       policy: this.policy,
-      priority,
     };
     // The first worker starts now, so the first join does not wait for it.
     this.startShard();
@@ -609,12 +586,7 @@ export class WorkerMediaEngine implements MediaEngine {
       const c = clocks[i];
       if (c === undefined) return; // died meanwhile: counted in workerCrashes
       for (const key of Object.keys(clock) as (keyof PacingClockStats)[]) clock[key] += c[key];
-      perWorker.push({
-        channels: shard.channels.size,
-        utilization: shard.utilization(),
-        clock: c,
-        ...(shard.priority === undefined ? {} : { priority: shard.priority }),
-      });
+      perWorker.push({ channels: shard.channels.size, utilization: shard.utilization(), clock: c });
     });
     return {
       workers: perWorker.length,
