@@ -63,7 +63,7 @@ export interface NodeProcessCounters {
     skippedCycles: number;
     lateTicks: number;
     /** Per media worker: channels and its clock's late ticks and deliveries so far. */
-    workers?: { channels: number; lateTicks: number; ticks: number; priority?: number }[];
+    workers?: { channels: number; lateTicks: number; ticks: number }[];
   };
   /**
    * The same clocks once collecting ended: a window starts at `before.end` and ends at `after`, so
@@ -99,18 +99,16 @@ function send(message: NodeProcessMessage): void {
 }
 
 const channels: MediaChannel[] = [];
-/** A/B of engine settings (bench/node.ts --new-env): the media threads' nice value, the worker count. */
-const mediaPriority = process.env.VOXCORD_BENCH_MEDIA_PRIORITY;
+/** A/B of engine settings (bench/node.ts --new-env): the worker count. */
 const mediaWorkers = process.env.VOXCORD_BENCH_WORKERS;
 const rawEngine =
   variant === 'djs-node'
     ? undefined
-    : createMediaEngine({
-        ...(mediaPriority === undefined ? {} : { threadPriority: Number(mediaPriority) }),
-        ...(mediaWorkers === undefined
+    : createMediaEngine(
+        mediaWorkers === undefined
           ? {}
-          : { workers: mediaWorkers === 'auto' ? 'auto' : Number(mediaWorkers) }),
-      });
+          : { workers: mediaWorkers === 'auto' ? 'auto' : Number(mediaWorkers) },
+      );
 const engine = rawEngine === undefined ? undefined : watchedEngine(rawEngine, channels);
 // djs sends on the main thread: the probe measures its sends against the 20 ms grid.
 const probe = variant === 'djs-node' ? installUdpProbe() : undefined;
@@ -208,7 +206,6 @@ async function counters(): Promise<NodeProcessCounters> {
         channels: w.channels,
         lateTicks: w.clock.lateTicks,
         ticks: w.clock.ticksDelivered,
-        ...(w.priority === undefined ? {} : { priority: w.priority }),
       })),
     };
   }

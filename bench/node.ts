@@ -439,8 +439,7 @@ function gapDiagnostics(
           : ` (workers: ${g1.workers
               .map((w, i) => {
                 const w0 = g0.workers?.[i];
-                const nice = w.priority === undefined ? '' : ` nice ${w.priority}`;
-                return `${w.channels} ch${nice} ${w.lateTicks - (w0?.lateTicks ?? 0)}/${w.ticks - (w0?.ticks ?? 0)}`;
+                return `${w.channels} ch ${w.lateTicks - (w0?.lateTicks ?? 0)}/${w.ticks - (w0?.ticks ?? 0)}`;
               })
               .join(', ')} late/ticks)`);
   process.stderr.write(
@@ -904,10 +903,10 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --base=dir --rounds=N        A/B: that tree's build (its dist/, built) alternated with this one's,
                                N rounds, medians per build and the CPU split per thread
   --new-env=K=V,K2=V2          A/B: environment variables for this tree's sides only (e.g. --base=.
-                               --new-env=VOXCORD_BENCH_MEDIA_PRIORITY=-10: one build, two settings)
+                               --new-env=VOXCORD_BENCH_WORKERS=1: one build, two settings)
 Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOXCORD_BENCH_NODE_FLAGS
-  (extra node flags for the measured sides, e.g. --trace-gc), VOXCORD_BENCH_MEDIA_PRIORITY (the
-  voxcord sides' media engine threadPriority), VOXCORD_BENCH_WORKERS (their engine's workers),
+  (extra node flags for the measured sides, e.g. --trace-gc), VOXCORD_BENCH_WORKERS (the voxcord
+  sides' media engine workers: 1, 2, auto),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1, VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir.`;
 
 async function main(): Promise<void> {
