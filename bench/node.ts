@@ -454,6 +454,35 @@ function gapDiagnostics(
 }
 
 /**
+ * One window of `durationMs` in which the node's main thread busy-waits `blockMs` every second
+ * (0: none), with its counters, the server's marks around it and the diagnostics printed.
+ */
+async function stallWindow(
+  child: ChildProcess,
+  server: ChildProcess,
+  variant: NodeBenchVariant,
+  players: number,
+  label: 'stall' | 'control',
+  blockMs: number,
+  durationMs: number,
+): Promise<{ before: NodeProcessCounters; after: NodeProcessCounters; stalls: number }> {
+  const before = await counters(child);
+  const m0 = await mark(server);
+  const stalled = await ask<{ stalls: number; timeline?: string }>(
+    child,
+    { type: 'stall', everyMs: 1000, blockMs, durationMs },
+    'stalled',
+    label,
+  );
+  const m1 = await mark(server);
+  const after = await counters(child);
+  if (stalled.timeline !== undefined)
+    process.stderr.write(`node bench: ${variant}, P = ${players}, ${label}: ${stalled.timeline}\n`);
+  gapDiagnostics(variant, players, label, before, after, { before: m0, after: m1 });
+  return { before, after, stalls: stalled.stalls };
+}
+
+/**
  * Per thread of the node over a window (Linux): % of the wall time on a core and runnable but
  * waiting for one (schedstat), for every thread that ran at least 1 % of it; with the server
  * process's CPU over the same window (the other processes the node's threads share the cores with).
@@ -689,38 +718,13 @@ async function runOne(
     let lateOver20msUnderStall: number | null = null;
     let stalls: number | null = null;
     if (config.stall) {
-      const s0 = await counters(a.child);
-      const sm0 = await mark(server);
-      const stalled = await ask<{ stalls: number; timeline?: string }>(
-        a.child,
-        { type: 'stall', everyMs: 1000, blockMs: 100, durationMs: config.windowMs },
-        'stalled',
-        'stall',
-      );
-      const sm1 = await mark(server);
-      const s1 = await counters(a.child);
+      const stalled = await stallWindow(a.child, server, variant, players, 'stall', 100, config.windowMs);
       stalls = stalled.stalls;
-      if (stalled.timeline !== undefined)
-        process.stderr.write(`node bench: ${variant}, P = ${players}, stall: ${stalled.timeline}\n`);
-      lateOver20msUnderStall = countAtLeast(windowLateness(variant, s0, s1), 20);
-      gapDiagnostics(variant, players, 'stall', s0, s1, { before: sm0, after: sm1 });
-      if (config.stallControl) {
-        // The same measurement without the stall: what the load alone makes late.
-        const c0 = await counters(a.child);
-        const cm0 = await mark(server);
-        // A "stall" of 0 ms: the same clock sampling as the stall window, without the busy-wait.
-        const control = await ask<{ stalls: number; timeline?: string }>(
-          a.child,
-          { type: 'stall', everyMs: 1000, blockMs: 0, durationMs: config.windowMs },
-          'stalled',
-          'control',
-        );
-        if (control.timeline !== undefined)
-          process.stderr.write(`node bench: ${variant}, P = ${players}, control: ${control.timeline}\n`);
-        const cm1 = await mark(server);
-        const c1 = await counters(a.child);
-        gapDiagnostics(variant, players, 'control', c0, c1, { before: cm0, after: cm1 });
-      }
+      lateOver20msUnderStall = countAtLeast(windowLateness(variant, stalled.before, stalled.after), 20);
+      // The same measurement without the stall (a "stall" of 0 ms: the same clock sampling, no
+      // busy-wait): what the load alone makes late.
+      if (config.stallControl)
+        await stallWindow(a.child, server, variant, players, 'control', 0, config.windowMs);
     }
 
     // Migration: a second node of the same kind takes every player after a SIGKILL of the first.
