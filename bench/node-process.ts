@@ -62,7 +62,14 @@ export interface NodeProcessCounters {
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
   /** Diagnostics (voxcord variants): summed channel underruns and empty ticks, the engine clock's skipped cycles and late ticks. */
-  sendGaps?: { underruns: number; emptyTicks: number; skippedCycles: number; lateTicks: number };
+  sendGaps?: {
+    underruns: number;
+    emptyTicks: number;
+    skippedCycles: number;
+    lateTicks: number;
+    /** Per media worker: channels and its clock's late ticks and deliveries so far. */
+    workers?: { channels: number; lateTicks: number; ticks: number }[];
+  };
   /**
    * The same clocks once collecting ended: a window starts at `before.end` and ends at `after`, so
    * the collection's own work (both threads) is outside it.
@@ -71,10 +78,10 @@ export interface NodeProcessCounters {
   /** How long collecting these counters took in this process, ms. */
   collectMs?: number;
   /**
-   * Per thread (Linux; empty elsewhere), as of `at`: name, ns on a core, voluntary context
-   * switches (wake-ups). The main thread has tid = pid.
+   * Per thread (Linux; empty elsewhere), as of `at`: name, ns on a core, ns runnable but waiting
+   * for a core, voluntary context switches (wake-ups). The main thread has tid = pid.
    */
-  threads?: { tid: number; name: string; runNs: number; wakeups: number }[];
+  threads?: { tid: number; name: string; runNs: number; waitNs?: number; wakeups: number }[];
 }
 
 export interface ThreadHeap {
@@ -92,7 +99,7 @@ export type NodeProcessMessage =
   | { type: 'ready'; port: number | null }
   | { type: 'joined'; id: number; joinMs: number[]; failed: number; firstError?: string }
   | { type: 'counters'; id: number; counters: NodeProcessCounters }
-  | { type: 'stalled'; id: number; stalls: number }
+  | { type: 'stalled'; id: number; stalls: number; timeline: string }
   | { type: 'snapshotted'; id: number }
   | { type: 'profiled'; id: number }
   | { type: 'error'; id: number; message: string };
@@ -108,7 +115,16 @@ function send(message: NodeProcessMessage): void {
 }
 
 const channels: MediaChannel[] = [];
-const rawEngine = variant === 'djs-node' ? undefined : createMediaEngine();
+/** A/B of engine settings (bench/node.ts --new-env): the worker count. */
+const mediaWorkers = process.env.VOXCORD_BENCH_WORKERS;
+const rawEngine =
+  variant === 'djs-node'
+    ? undefined
+    : createMediaEngine(
+        mediaWorkers === undefined
+          ? {}
+          : { workers: mediaWorkers === 'auto' ? 'auto' : Number(mediaWorkers) },
+      );
 const engine = rawEngine === undefined ? undefined : watchedEngine(rawEngine, channels);
 // djs sends on the main thread: the probe measures its sends against the 20 ms grid.
 const probe = variant === 'djs-node' ? installUdpProbe() : undefined;
@@ -228,6 +244,7 @@ async function counters(): Promise<NodeProcessCounters> {
     tid,
     name: tid === process.pid ? 'main' : t.name,
     runNs: t.run,
+    waitNs: t.wait,
     wakeups: t.voluntary,
   }));
   let lateness: LatenessData[];
@@ -238,12 +255,18 @@ async function counters(): Promise<NodeProcessCounters> {
   } else {
     const all = await Promise.all(channels.map((c) => c.stats().catch(() => undefined)));
     lateness = all.flatMap((s) => (s?.sendLateness ? [s.sendLateness] : []));
-    const clock = rawEngine?.stats === undefined ? undefined : (await rawEngine.stats()).clock;
+    const engineStats = rawEngine?.stats === undefined ? undefined : await rawEngine.stats();
+    const clock = engineStats?.clock;
     sendGaps = {
       underruns: all.reduce((n, s) => n + (s?.underruns ?? 0), 0),
       emptyTicks: all.reduce((n, s) => n + (s?.send?.emptyTicks ?? 0), 0),
       skippedCycles: clock?.skippedCycles ?? 0,
       lateTicks: clock?.lateTicks ?? 0,
+      workers: (engineStats?.perWorker ?? []).map((w) => ({
+        channels: w.channels,
+        lateTicks: w.clock.lateTicks,
+        ticks: w.clock.ticksDelivered,
+      })),
     };
   }
   const memory = process.memoryUsage();
@@ -265,19 +288,80 @@ async function counters(): Promise<NodeProcessCounters> {
   };
 }
 
-function stall(everyMs: number, blockMs: number, durationMs: number): Promise<number> {
-  let count = 0;
+/** One sample of the media workers' clocks (late ticks and deliveries so far, per worker). */
+interface ClockSample {
+  at: number;
+  late: number[];
+  ticks: number[];
+}
+
+async function clockSample(): Promise<ClockSample | undefined> {
+  if (rawEngine?.stats === undefined) return undefined;
+  const at = performance.now();
+  const stats = await rawEngine.stats();
+  return {
+    at,
+    late: (stats.perWorker ?? []).map((w) => w.clock.lateTicks),
+    ticks: (stats.perWorker ?? []).map((w) => w.clock.ticksDelivered),
+  };
+}
+
+/**
+ * When the workers' clocks started deliveries late, against the stalls (diagnostics): the clocks
+ * sampled every `sampleMs` (not during a stall: the main thread is busy), one line per sample
+ * interval in which a worker's clock counted late ticks, with the stalls' times.
+ */
+function describeTimeline(samples: ClockSample[], stallsAt: [number, number][], t0: number): string {
+  const parts: string[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    const late = b.late.map((n, w) => n - (a.late[w] ?? 0));
+    if (late.every((n) => n === 0)) continue;
+    parts.push(`${(a.at - t0).toFixed(0)}-${(b.at - t0).toFixed(0)}: ${late.join('+')}`);
+  }
+  const stalls = stallsAt.map(([s, e]) => `${(s - t0).toFixed(0)}-${(e - t0).toFixed(0)}`).join(', ');
+  return `stalls at ${stalls} ms; late ticks per worker by interval: ${parts.join('; ') || 'none'}`;
+}
+
+function stall(
+  everyMs: number,
+  blockMs: number,
+  durationMs: number,
+): Promise<{ stalls: number; timeline: string }> {
+  const t0 = performance.now();
+  const stallsAt: [number, number][] = [];
+  const samples: ClockSample[] = [];
+  let sampling = false;
+  const sample = (): void => {
+    if (sampling) return;
+    sampling = true;
+    clockSample().then(
+      (s) => {
+        sampling = false;
+        if (s !== undefined) samples.push(s);
+      },
+      () => (sampling = false),
+    );
+  };
+  sample();
+  const sampler = setInterval(sample, 25);
   const timer = setInterval(() => {
-    const end = performance.now() + blockMs;
+    const start = performance.now();
+    const end = start + blockMs;
     while (performance.now() < end) {
       // busy-wait on purpose: a main-thread stall
     }
-    count++;
+    stallsAt.push([start, performance.now()]);
   }, everyMs);
   return new Promise((resolve) =>
     setTimeout(() => {
       clearInterval(timer);
-      resolve(count);
+      clearInterval(sampler);
+      void clockSample().then((s) => {
+        if (s !== undefined) samples.push(s);
+        resolve({ stalls: stallsAt.length, timeline: describeTimeline(samples, stallsAt, t0) });
+      });
     }, durationMs),
   );
 }
@@ -348,7 +432,7 @@ process.on('message', (raw: unknown) => {
     send({ type: 'snapshotted', id: req.id });
   } else if (req.type === 'stall')
     stall(req.everyMs, req.blockMs, req.durationMs).then(
-      (stalls) => send({ type: 'stalled', id: req.id, stalls }),
+      (stalled) => send({ type: 'stalled', id: req.id, ...stalled }),
       fail,
     );
 });

@@ -76,6 +76,8 @@ interface Config {
   base: string | undefined;
   /** Runs of each variant (and build) per size, alternating. */
   rounds: number;
+  /** A/B: environment variables for this tree's sides only (`--new-env=K=V,K2=V2`). */
+  newEnv: Record<string, string>;
 }
 
 function parseArgs(argv: readonly string[]): Config {
@@ -98,7 +100,14 @@ function parseArgs(argv: readonly string[]): Config {
   const base = get('base');
   const rounds = Number(get('rounds') ?? 1);
   if (!Number.isInteger(rounds) || rounds <= 0) throw new Error('--rounds must be a positive integer');
+  const newEnv: Record<string, string> = {};
+  for (const pair of list('new-env') ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error('--new-env takes K=V pairs, comma-separated');
+    newEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
   return {
+    newEnv,
     base: base === undefined ? undefined : path.resolve(base),
     rounds,
     sizes,
@@ -289,6 +298,7 @@ async function startSide(
       VOXCORD_BENCH_CA: ca,
       NODE_EXTRA_CA_CERTS: caFile,
       VOXCORD_BENCH_STATS_MS: '1000',
+      ...(build === 'new' ? newEnvironment : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -296,6 +306,9 @@ async function startSide(
   const ready = await once<Extract<NodeProcessMessage, { type: 'ready' }>>(child, 'ready', variant);
   return { child, port: ready.port };
 }
+
+/** `--new-env`: set by main() before any side starts. */
+let newEnvironment: Record<string, string> = {};
 
 const counters = async (child: ChildProcess): Promise<NodeProcessCounters> =>
   (await ask<{ counters: NodeProcessCounters }>(child, { type: 'counters' }, 'counters', 'counters'))
@@ -435,6 +448,7 @@ function gapDiagnostics(
   label: string,
   before: NodeProcessCounters,
   after: NodeProcessCounters,
+  server?: { before: ServerMark; after: ServerMark },
 ): void {
   const late = countAtLeast(windowLateness(variant, before, after), 20);
   const g0 = before.sendGaps;
@@ -443,12 +457,95 @@ function gapDiagnostics(
     g0 === undefined || g1 === undefined
       ? ''
       : `, underruns ${g1.underruns - g0.underruns}, empty ticks ${g1.emptyTicks - g0.emptyTicks}, ` +
-        `skipped cycles ${g1.skippedCycles - g0.skippedCycles}, late ticks ${g1.lateTicks - g0.lateTicks}`;
+        `skipped cycles ${g1.skippedCycles - g0.skippedCycles}, late ticks ${g1.lateTicks - g0.lateTicks}` +
+        (g1.workers === undefined
+          ? ''
+          : ` (workers: ${g1.workers
+              .map((w, i) => {
+                const w0 = g0.workers?.[i];
+                return `${w.channels} ch ${w.lateTicks - (w0?.lateTicks ?? 0)}/${w.ticks - (w0?.ticks ?? 0)}`;
+              })
+              .join(', ')} late/ticks)`);
   process.stderr.write(
     `node bench: ${variant}, P = ${players}, ${label}: late > 20 ms ${late}${gaps}; ` +
       `counters took ${before.collectMs?.toFixed(1) ?? '?'} / ${after.collectMs?.toFixed(1) ?? '?'} ms ` +
       `(CPU ${((before.end.cpuUs - before.cpuUs) / 1000).toFixed(1)} / ${((after.end.cpuUs - after.cpuUs) / 1000).toFixed(1)} ms; ` +
       `between them ${((after.cpuUs - before.end.cpuUs) / 1000).toFixed(0)} ms CPU in ${(after.at - before.end.at).toFixed(0)} ms)\n`,
+  );
+  process.stderr.write(
+    `node bench: ${variant}, P = ${players}, ${label}: ${threadWaits(before, after, server)}\n`,
+  );
+}
+
+/**
+ * One window of `durationMs` in which the node's main thread busy-waits `blockMs` every second
+ * (0: none), with its counters, the server's marks around it and the diagnostics printed.
+ */
+async function stallWindow(
+  child: ChildProcess,
+  server: ChildProcess,
+  variant: NodeBenchVariant,
+  players: number,
+  label: 'stall' | 'control',
+  blockMs: number,
+  durationMs: number,
+): Promise<{ before: NodeProcessCounters; after: NodeProcessCounters; stalls: number }> {
+  const before = await counters(child);
+  const m0 = await mark(server);
+  const stalled = await ask<{ stalls: number; timeline?: string }>(
+    child,
+    { type: 'stall', everyMs: 1000, blockMs, durationMs },
+    'stalled',
+    label,
+  );
+  const m1 = await mark(server);
+  const after = await counters(child);
+  if (stalled.timeline !== undefined)
+    process.stderr.write(`node bench: ${variant}, P = ${players}, ${label}: ${stalled.timeline}\n`);
+  gapDiagnostics(variant, players, label, before, after, { before: m0, after: m1 });
+  return { before, after, stalls: stalled.stalls };
+}
+
+/**
+ * Per thread of the node over a window (Linux): % of the wall time on a core and runnable but
+ * waiting for one (schedstat), for every thread that ran at least 1 % of it; with the server
+ * process's CPU over the same window (the other processes the node's threads share the cores with).
+ */
+function threadWaits(
+  before: NodeProcessCounters,
+  after: NodeProcessCounters,
+  server?: { before: ServerMark; after: ServerMark },
+): string {
+  const b = new Map((before.threads ?? []).map((t) => [t.tid, t]));
+  const windowMs = after.at - before.at;
+  const pct = (ns: number): number => ns / 1e4 / windowMs;
+  const rows = (after.threads ?? [])
+    .map((t) => {
+      const was = b.get(t.tid);
+      return {
+        name: t.name === 'main' ? 'main' : `${t.name}#${t.tid}`,
+        run: pct(t.runNs - (was?.runNs ?? 0)),
+        wait: pct((t.waitNs ?? 0) - (was?.waitNs ?? 0)),
+      };
+    })
+    .filter((r) => r.run >= 1 || r.name === 'main')
+    .sort((x, y) => y.run - x.run);
+  const serverPct =
+    server === undefined
+      ? ''
+      : `; server ${(
+          ((server.after.cpuUserUs +
+            server.after.cpuSystemUs -
+            server.before.cpuUserUs -
+            server.before.cpuSystemUs) /
+            1000 /
+            (server.after.at - server.before.at)) *
+          100
+        ).toFixed(0)} % of a core`;
+  return (
+    `threads (% of the window on a core / waiting for one): ` +
+    rows.map((r) => `${r.name} ${r.run.toFixed(1)} / ${r.wait.toFixed(1)}`).join(', ') +
+    serverPct
   );
 }
 
@@ -616,7 +713,7 @@ async function runOne(
       `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${split.line}\n`,
     );
     memoryDetail(variant, players - connectFailures, baseline, after);
-    gapDiagnostics(variant, players, 'window', before, after);
+    gapDiagnostics(variant, players, 'window', before, after, { before: m0, after: m1 });
     await snapshot(a.child, `${variant}-p${players}-1`);
     const lateness = windowLateness(variant, before, after);
     const latenessP99Ms = lateness.length > 0 ? summarizeLateness(lateness).p99Ms : null;
@@ -647,24 +744,13 @@ async function runOne(
     let lateOver20msUnderStall: number | null = null;
     let stalls: number | null = null;
     if (config.stall) {
-      const s0 = await counters(a.child);
-      const stalled = await ask<{ stalls: number }>(
-        a.child,
-        { type: 'stall', everyMs: 1000, blockMs: 100, durationMs: config.windowMs },
-        'stalled',
-        'stall',
-      );
-      const s1 = await counters(a.child);
+      const stalled = await stallWindow(a.child, server, variant, players, 'stall', 100, config.windowMs);
       stalls = stalled.stalls;
-      lateOver20msUnderStall = countAtLeast(windowLateness(variant, s0, s1), 20);
-      gapDiagnostics(variant, players, 'stall', s0, s1);
-      if (config.stallControl) {
-        // The same measurement without the stall: what the load alone makes late.
-        const c0 = await counters(a.child);
-        await sleep(config.windowMs);
-        const c1 = await counters(a.child);
-        gapDiagnostics(variant, players, 'control', c0, c1);
-      }
+      lateOver20msUnderStall = countAtLeast(windowLateness(variant, stalled.before, stalled.after), 20);
+      // The same measurement without the stall (a "stall" of 0 ms: the same clock sampling, no
+      // busy-wait): what the load alone makes late.
+      if (config.stallControl)
+        await stallWindow(a.child, server, variant, players, 'control', 0, config.windowMs);
     }
 
     // Migration: a second node of the same kind takes every player after a SIGKILL of the first.
@@ -846,8 +932,11 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --json=file                  also write the results there
   --base=dir --rounds=N        A/B: that tree's build (its dist/, built) alternated with this one's,
                                N rounds, medians per build and the CPU split per thread
+  --new-env=K=V,K2=V2          A/B: environment variables for this tree's sides only (e.g. --base=.
+                               --new-env=VOXCORD_BENCH_WORKERS=1: one build, two settings)
 Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOXCORD_BENCH_NODE_FLAGS
-  (extra node flags for the measured sides, e.g. --trace-gc),
+  (extra node flags for the measured sides, e.g. --trace-gc), VOXCORD_BENCH_WORKERS (the voxcord
+  sides' media engine workers: 1, 2, auto),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
   VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k).`;
 
@@ -857,6 +946,7 @@ async function main(): Promise<void> {
     return;
   }
   const config = parseArgs(process.argv.slice(2));
+  newEnvironment = config.newEnv;
   const launcher = await sideLauncher(root, here);
   launchers.set('new', launcher);
   process.stderr.write(`node bench: the nodes run ${launcher.describe}\n`);

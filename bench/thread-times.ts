@@ -51,6 +51,8 @@ interface Switches {
   involuntary: number;
   /** ns on a core (schedstat). */
   run: number;
+  /** ns runnable but waiting for a core (schedstat). */
+  wait: number;
   /** Clock ticks (USER_HZ, 100 per second on Linux) in user and in kernel mode (stat). */
   utime: number;
   stime: number;
@@ -79,6 +81,7 @@ export function threadSwitches(): Map<number, Switches> {
         voluntary: Number(field('voluntary_ctxt_switches')),
         involuntary: Number(field('nonvoluntary_ctxt_switches')),
         run: times.get(Number(tid))?.run ?? 0,
+        wait: times.get(Number(tid))?.wait ?? 0,
         ...userSystemTicks(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')),
       });
     }
@@ -96,7 +99,7 @@ export function wakeupsLine(
 ): string {
   const rows: { main: boolean; text: string; rate: number }[] = [];
   for (const [tid, a] of after) {
-    const b = before.get(tid) ?? { name: a.name, voluntary: 0, involuntary: 0, run: 0 };
+    const b = before.get(tid) ?? { name: a.name, voluntary: 0, involuntary: 0, run: 0, wait: 0 };
     const rate = ((a.voluntary - b.voluntary) * 1000) / windowMs;
     const forced = ((a.involuntary - b.involuntary) * 1000) / windowMs;
     const cpu = (a.run - b.run) / 1e4 / windowMs;
