@@ -40,6 +40,25 @@ function next(ch: MediaChannel, event: 'drain' | 'burstEnd'): Promise<void> {
 
 for (const kind of ['inline', 'worker'] as const) {
   describe(`${kind} media engine`, () => {
+    it('answers stats requested for many channels at once, each with its own counts', async () => {
+      const { r, engine, ch } = await setup(kind);
+      const more = await Promise.all(
+        Array.from({ length: 69 }, (_, i) =>
+          engine.openChannel({ ssrc: 5000 + i, serverHost: '127.0.0.1', serverPort: r.port }),
+        ),
+      );
+      const all = [ch, ...more];
+      await Promise.all(all.map((c) => c.discoverAddress()));
+      // Only the first channel sends: every reply must be its own channel's (70 spans 3 slices of 32).
+      ch.setTransport(EncryptionMode.AesGcm, KEY);
+      for (let i = 0; i < 3; i++) ch.enqueue(Uint8Array.of(1, 2, 3));
+      await waitFor(() => ch.queued === 0);
+      const stats = await Promise.all(all.map((c) => c.stats()));
+      expect(stats).toHaveLength(70);
+      expect(stats[0]!.packetsSent).toBe(3);
+      expect(stats.slice(1).every((s) => s.packetsSent === 0)).toBe(true);
+    });
+
     it('reports its kind', async () => {
       const { engine } = await setup(kind);
       expect(engine.kind).toBe(kind);
