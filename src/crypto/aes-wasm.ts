@@ -56,9 +56,10 @@ const SLOTS_OFFSET = STATE_OFFSET + 16;
 /** Where a slot's GHASH key starts: H^1..H^4, each its halves and their bit reversals, four i64. */
 const SLOT_HKEY = 256;
 const SLOT_BYTES = SLOT_HKEY + 32 * H_POWERS;
-/** Slots in the first page; the region doubles from there. */
-const INITIAL_SLOTS = 16;
 const PAGE_BYTES = 65536;
+/** Slots in the first page; the region grows by a page's worth at a time (no overshoot: moving the message area copies nothing). */
+const INITIAL_SLOTS = 16;
+const GROWTH_SLOTS = Math.floor(PAGE_BYTES / SLOT_BYTES);
 
 interface Core {
   readonly memory: WasmMemory;
@@ -139,12 +140,12 @@ function reserve(c: Core, bytes: number): void {
   c.i32 = new Int32Array(c.memory.buffer);
 }
 
-/** A zeroed slot's index: a freed one, else the next new one (doubling the region when full). */
+/** A zeroed slot's index: a freed one, else the next new one (growing the region when full). */
 function allocateSlot(c: Core): number {
   const slot = c.free.pop();
   if (slot !== undefined) return slot;
   if (c.nextSlot === c.slotCount) {
-    c.slotCount *= 2;
+    c.slotCount += GROWTH_SLOTS;
     c.message = SLOTS_OFFSET + c.slotCount * SLOT_BYTES;
     // The new slots and a small message fit; crypt reserves more for a larger one.
     if (c.message + 4096 > c.u8.length) reserve(c, c.message + 4096);
