@@ -48,7 +48,7 @@ type XorFunction = (dst: number, src: number, blocks: number) => void;
 
 /** How many powers of H the core's GHASH takes (GHASH_POWERS in scripts/build-aes-wasm.ts). */
 const H_POWERS = 4;
-/** Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these. */
+// Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these.
 /** The GHASH value as two i64 halves (little-endian words: high half's low word first). */
 const STATE_OFFSET = 8192;
 /** Key slots from here, each the round keys (up to 60 words) then the GHASH key (see WasmGcm.create). */
