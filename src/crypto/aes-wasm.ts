@@ -20,6 +20,8 @@
 import { S0, S1, S2, S3, TE0, TE1, TE2, TE3 } from './aes-tables.js';
 import { AES_CTR_WASM_BASE64 } from './aes-ctr-wasm.generated.js';
 import { bswap32, writeBe32 } from '../util/bytes.js';
+import { inspectCustom, publicView } from '../util/redact.js';
+import type { InspectOptionsStylized, inspect } from 'node:util';
 
 /** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
 interface WasmMemory {
@@ -44,17 +46,20 @@ type CtrFunction = (
 type GhashFunction = (hkey: number, state: number, p: number, blocks: number) => void;
 type XorFunction = (dst: number, src: number, blocks: number) => void;
 
-/** Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these. */
-const RK_OFFSET = 8192;
-/** H^1..H^4, each its halves and their bit reversals, four i64 (see WasmGcm.hkey). */
-const HKEY_OFFSET = RK_OFFSET + 256;
 /** How many powers of H the core's GHASH takes (GHASH_POWERS in scripts/build-aes-wasm.ts). */
 const H_POWERS = 4;
+// Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these.
 /** The GHASH value as two i64 halves (little-endian words: high half's low word first). */
-const STATE_OFFSET = HKEY_OFFSET + 32 * H_POWERS;
-/** The message: keystream (tag mask first), AAD, payload, length block, each zero-padded to whole blocks. */
-const MESSAGE_OFFSET = STATE_OFFSET + 16;
+const STATE_OFFSET = 8192;
+/** Key slots from here, each the round keys (up to 60 words) then the GHASH key (see WasmGcm.create). */
+const SLOTS_OFFSET = STATE_OFFSET + 16;
+/** Where a slot's GHASH key starts: H^1..H^4, each its halves and their bit reversals, four i64. */
+const SLOT_HKEY = 256;
+const SLOT_BYTES = SLOT_HKEY + 32 * H_POWERS;
 const PAGE_BYTES = 65536;
+/** Slots in the first page; the region grows by a page's worth at a time (no overshoot: moving the message area copies nothing). */
+const INITIAL_SLOTS = 16;
+const GROWTH_SLOTS = Math.floor(PAGE_BYTES / SLOT_BYTES);
 
 interface Core {
   readonly memory: WasmMemory;
@@ -65,8 +70,15 @@ interface Core {
   readonly ctr256: CtrFunction;
   readonly ghash: GhashFunction;
   readonly xor: XorFunction;
-  /** The key whose round keys and H are in memory. */
-  key: WasmGcm | null;
+  /** Slots in the slot region; the message area starts right above it. */
+  slotCount: number;
+  /** Slots never used yet start at this index; below it, the free ones are in `free`. */
+  nextSlot: number;
+  readonly free: number[];
+  /** The message: keystream (tag mask first), AAD, payload, length block, each zero-padded to whole blocks. */
+  message: number;
+  /** Frees a slot when its key is garbage-collected without `release`. */
+  readonly registry: FinalizationRegistry<number>;
 }
 
 /**
@@ -101,7 +113,7 @@ function instantiate(): Core | null {
     [TE0, TE1, TE2, TE3, S0, S1, S2, S3].forEach((table, t) => {
       for (let x = 0; x < 256; x++) i32[256 * t + x] = bswap32(table[x]!);
     });
-    return {
+    const c: Core = {
       memory,
       u8: new Uint8Array(memory.buffer),
       i32,
@@ -109,8 +121,13 @@ function instantiate(): Core | null {
       ctr256: exports.ctr256 as CtrFunction,
       ghash: exports.ghash as GhashFunction,
       xor: exports.xor as XorFunction,
-      key: null,
+      slotCount: INITIAL_SLOTS,
+      nextSlot: 0,
+      free: [],
+      message: SLOTS_OFFSET + INITIAL_SLOTS * SLOT_BYTES,
+      registry: new FinalizationRegistry<number>((slot) => freeSlot(c, slot)),
     };
+    return c;
   } catch {
     return null;
   }
@@ -123,6 +140,26 @@ function reserve(c: Core, bytes: number): void {
   c.i32 = new Int32Array(c.memory.buffer);
 }
 
+/** A zeroed slot's index: a freed one, else the next new one (growing the region when full). */
+function allocateSlot(c: Core): number {
+  const slot = c.free.pop();
+  if (slot !== undefined) return slot;
+  if (c.nextSlot === c.slotCount) {
+    c.slotCount += GROWTH_SLOTS;
+    c.message = SLOTS_OFFSET + c.slotCount * SLOT_BYTES;
+    // The new slots and a small message fit; crypt reserves more for a larger one.
+    if (c.message + 4096 > c.u8.length) reserve(c, c.message + 4096);
+  }
+  return c.nextSlot++;
+}
+
+/** Zeroes a slot (the key's round keys and H leave memory) and makes it reusable. */
+function freeSlot(c: Core, slot: number): void {
+  const at = (SLOTS_OFFSET + slot * SLOT_BYTES) >> 2;
+  c.i32.fill(0, at, at + (SLOT_BYTES >> 2));
+  c.free.push(slot);
+}
+
 /** The bit reversal of a 32-bit word. */
 function reverseBits32(v: number): number {
   v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
@@ -132,16 +169,25 @@ function reverseBits32(v: number): number {
 }
 
 /** Power k (0: H^1) of the GHASH key, from its big-endian words: an i64's low word first, a half's reversal swaps its words too. */
-function setPower(hkey: Int32Array, k: number, w0: number, w1: number, w2: number, w3: number): void {
-  hkey.set(
+function setPower(
+  i32: Int32Array,
+  hkey: number,
+  k: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  w3: number,
+): void {
+  i32.set(
     [w1, w0, w3, w2, reverseBits32(w0), reverseBits32(w1), reverseBits32(w2), reverseBits32(w3)],
-    8 * k,
+    (hkey >> 2) + 8 * k,
   );
 }
 
 /**
  * One key's GCM pass in the core. `create` returns null where WebAssembly is unavailable. After
- * `crypt`, g0..g3 hold the message's full tag (big-endian words).
+ * `crypt`, g0..g3 hold the message's full tag (big-endian words). The key lives in its slot of the
+ * core's memory until `release` or until this object is garbage-collected.
  */
 export class WasmGcm {
   g0 = 0;
@@ -149,18 +195,22 @@ export class WasmGcm {
   g2 = 0;
   g3 = 0;
   private readonly ctr: CtrFunction;
+  /** Byte offset of the slot's round keys (byte-swapped for the core); -1 once released. */
+  private rkAt: number;
+  /**
+   * Byte offset of the slot's H^1..H^4 (H = AES_K(0^128)) for the core's GHASH, each as four
+   * little-endian i64: its high and low 64 bits (big-endian halves), then each half bit-reversed.
+   */
+  private hkeyAt: number;
 
   private constructor(
     private readonly c: Core,
-    /** The round keys byte-swapped for the core. */
-    private readonly rk: Int32Array,
-    /**
-     * H^1..H^4 (H = AES_K(0^128)) for the core's GHASH, each as four little-endian i64: its high
-     * and low 64 bits (big-endian halves), then each half bit-reversed.
-     */
-    private readonly hkey: Int32Array,
+    private readonly slot: number,
+    rounds: 44 | 60,
   ) {
-    this.ctr = rk.length === 44 ? c.ctr128 : c.ctr256;
+    this.ctr = rounds === 44 ? c.ctr128 : c.ctr256;
+    this.rkAt = SLOTS_OFFSET + slot * SLOT_BYTES;
+    this.hkeyAt = this.rkAt + SLOT_HKEY;
   }
 
   /** `rk`: the round keys of a 16- or 32-byte key (expandKey); h0..h3: H's big-endian words. */
@@ -169,24 +219,46 @@ export class WasmGcm {
     if (core === null) return null;
     if (rk.length !== 44 && rk.length !== 60) throw new RangeError('AES round keys must be 44 or 60 words');
     const c = core;
-    const hkey = new Int32Array(8 * H_POWERS);
-    setPower(hkey, 0, h0, h1, h2, h3);
-    // H^k = GHASH of the one block H^(k-1) under H (from a zero state): the core multiplies.
+    const slot = allocateSlot(c);
+    const key = new WasmGcm(c, slot, rk.length);
+    const rkWords = key.rkAt >> 2;
+    for (let i = 0; i < rk.length; i++) c.i32[rkWords + i] = bswap32(rk[i]!);
+    const hkey = key.hkeyAt;
+    setPower(c.i32, hkey, 0, h0, h1, h2, h3);
+    // H^k = GHASH of the one block H^(k-1) under H (from a zero state): the core multiplies, with
+    // H^1 only, from the slot itself.
     const s = STATE_OFFSET >> 2;
+    const m = c.message;
     for (let k = 1; k < H_POWERS; k++) {
-      c.i32.set(hkey.subarray(0, 8), HKEY_OFFSET >> 2);
-      const at = 8 * (k - 1);
+      const at = (hkey >> 2) + 8 * (k - 1);
       c.i32[s] = c.i32[s + 1] = c.i32[s + 2] = c.i32[s + 3] = 0;
-      writeBe32(c.u8, MESSAGE_OFFSET, hkey[at + 1]!);
-      writeBe32(c.u8, MESSAGE_OFFSET + 4, hkey[at]!);
-      writeBe32(c.u8, MESSAGE_OFFSET + 8, hkey[at + 3]!);
-      writeBe32(c.u8, MESSAGE_OFFSET + 12, hkey[at + 2]!);
-      c.ghash(HKEY_OFFSET, STATE_OFFSET, MESSAGE_OFFSET, 1);
-      setPower(hkey, k, c.i32[s + 1]!, c.i32[s], c.i32[s + 3]!, c.i32[s + 2]!);
+      writeBe32(c.u8, m, c.i32[at + 1]!);
+      writeBe32(c.u8, m + 4, c.i32[at]!);
+      writeBe32(c.u8, m + 8, c.i32[at + 3]!);
+      writeBe32(c.u8, m + 12, c.i32[at + 2]!);
+      c.ghash(hkey, STATE_OFFSET, m, 1);
+      setPower(c.i32, hkey, k, c.i32[s + 1]!, c.i32[s], c.i32[s + 3]!, c.i32[s + 2]!);
     }
-    c.i32.fill(0, HKEY_OFFSET >> 2, (STATE_OFFSET >> 2) + 4);
-    c.key = null;
-    return new WasmGcm(c, Int32Array.from(rk, bswap32), hkey);
+    c.i32.fill(0, s, s + 4);
+    c.i32.fill(0, m >> 2, (m >> 2) + 4);
+    c.registry.register(key, slot, key);
+    return key;
+  }
+
+  /**
+   * Zeroes this key's slot and frees it for another key (also done when this object is collected).
+   * The key cannot be used after this.
+   */
+  release(): void {
+    if (this.rkAt < 0) return;
+    this.rkAt = this.hkeyAt = -1;
+    this.c.registry.unregister(this);
+    freeSlot(this.c, this.slot);
+  }
+
+  /** util.inspect: never the core (its memory holds every key). */
+  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return publicView('WasmGcm', { released: this.rkAt < 0 }, depth, options, inspectFn);
   }
 
   /**
@@ -208,21 +280,18 @@ export class WasmGcm {
     decrypt: boolean,
   ): void {
     const c = this.c;
+    const rkAt = this.rkAt;
+    if (rkAt < 0) throw new Error('WasmGcm: the key was released');
     const aadBlocks = (aadLength + 15) >>> 4;
     const blocks = (length + 15) >>> 4;
     // Keystream, then what GHASH reads in one run: AAD, ciphertext, length block.
-    const ks = MESSAGE_OFFSET;
+    const ks = c.message;
     const aadAt = ks + 16 * (blocks + 1);
     const data = aadAt + 16 * aadBlocks;
     const lengths = data + 16 * blocks;
     if (lengths + 16 > c.u8.length) reserve(c, lengths + 16);
     const u8 = c.u8;
     const i32 = c.i32;
-    if (c.key !== this) {
-      i32.set(this.rk, RK_OFFSET >> 2);
-      i32.set(this.hkey, HKEY_OFFSET >> 2);
-      c.key = this;
-    }
     let i = 0;
     for (; i < aadLength; i++) u8[aadAt + i] = aad[aadOffset + i]!;
     for (; i < 16 * aadBlocks; i++) u8[aadAt + i] = 0;
@@ -241,18 +310,18 @@ export class WasmGcm {
     writeBe32(u8, lengths + 8, Math.floor(length / 0x20000000));
     writeBe32(u8, lengths + 12, length * 8);
     // AES(IV ‖ 1) (the tag mask), then the payload's counter blocks from 2.
-    this.ctr(RK_OFFSET, bswap32(iv0), bswap32(iv1), bswap32(iv2), 1, blocks + 1, ks);
+    this.ctr(rkAt, bswap32(iv0), bswap32(iv1), bswap32(iv2), 1, blocks + 1, ks);
     const s = STATE_OFFSET >> 2;
     i32[s] = i32[s + 1] = i32[s + 2] = i32[s + 3] = 0;
     // GHASH runs over the ciphertext zero-padded to whole blocks (input when decrypting, output when encrypting).
     if (decrypt) {
       for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
-      c.ghash(HKEY_OFFSET, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
+      c.ghash(this.hkeyAt, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
       c.xor(data, ks + 16, blocks);
     } else {
       c.xor(data, ks + 16, blocks);
       for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
-      c.ghash(HKEY_OFFSET, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
+      c.ghash(this.hkeyAt, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
     }
     const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
     if (dstWords !== null) {

@@ -4,6 +4,17 @@ import { randomBytes } from 'node:crypto';
 import { AesGcm } from '../../src/crypto/gcm.js';
 import { hexBuffer as hex } from '../support/bytes.js';
 import { NIST, nodeSeal } from './gcm-vectors.js';
+import type { WasmGcm } from '../../src/crypto/aes-wasm.js';
+
+/** The core pass of a 'wasm' AesGcm (a private field). */
+function wasmOf(gcm: AesGcm): WasmGcm {
+  return (gcm as unknown as { wasm: WasmGcm }).wasm;
+}
+
+/** A key's slot: the core's memory and where the slot starts (private fields). */
+function slotOf(w: WasmGcm): { c: { u8: Uint8Array }; rkAt: number } {
+  return w as unknown as { c: { u8: Uint8Array }; rkAt: number };
+}
 
 describe("AesGcm with keystream 'wasm' (src/crypto/aes-wasm.ts)", () => {
   afterEach(() => {
@@ -77,9 +88,10 @@ describe("AesGcm with keystream 'wasm' (src/crypto/aes-wasm.ts)", () => {
     }
   });
 
-  // The memory win of the table-free GHASH: a 'wasm' key keeps its round keys and H (a few
-  // hundred bytes), no 4 KiB 'byte' table (nor a 512-byte 'nibble' one).
-  it('keeps no GHASH table per key', () => {
+  // The memory win of resident keys and the table-free GHASH: a 'wasm' key keeps no typed array
+  // on the JS heap at all (its round keys and H are in its slot of the core's memory), no 4 KiB
+  // 'byte' GHASH table (nor a 512-byte 'nibble' one).
+  it('keeps no round keys or GHASH table on the JS heap per key', () => {
     const gcm = new AesGcm(randomBytes(32), { keystream: 'wasm' });
     let bytes = 0;
     const seen = new Set<object>();
@@ -90,13 +102,123 @@ describe("AesGcm with keystream 'wasm' (src/crypto/aes-wasm.ts)", () => {
         bytes += v.byteLength;
         return;
       }
-      // The core (its memory, and the key last copied in) is one per thread, not per key.
+      // The core (its memory, with every key's slot) is one per thread, not per key.
       if ('memory' in v) return;
       for (const k of Reflect.ownKeys(v)) walk((v as Record<PropertyKey, unknown>)[k]);
     };
     walk(gcm);
-    expect(bytes).toBeGreaterThan(0);
-    expect(bytes).toBeLessThanOrEqual(60 * 4 + 128);
+    expect(seen.size).toBeGreaterThan(1);
+    expect(bytes).toBe(0);
+    expect(gcm.seal(randomBytes(12), randomBytes(20)).length).toBe(36);
+  });
+
+  // Each key's slot holds its round keys and H until the key is released (or collected): many
+  // keys created, used interleaved and dropped must each keep their own, and freed slots are
+  // zeroed and handed to new keys.
+  it('agrees with node:crypto across 3000 keys created, interleaved and released', () => {
+    const live: { key: Buffer; gcm: AesGcm }[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const key = randomBytes(i % 3 === 0 ? 16 : 32);
+      live.push({ key, gcm: new AesGcm(key, { keystream: 'wasm' }) });
+      // Use a few live keys, old and new, in turn.
+      for (const at of [live.length - 1, (i * 7919) % live.length, 0]) {
+        const { key: k, gcm } = live[at]!;
+        const iv = randomBytes(12);
+        const pt = randomBytes((i * 13) % 200);
+        const aad = randomBytes(i % 13);
+        const sealed = gcm.seal(iv, pt, aad);
+        expect(Buffer.from(sealed).equals(nodeSeal(k, iv, pt, aad)), `key ${i}`).toBe(true);
+      }
+      // Drop keys, explicitly or left to the garbage collector, keeping ~40 alive.
+      if (live.length > 40) {
+        const [dropped] = live.splice((i * 31) % live.length, 1);
+        if (i % 2 === 0) wasmOf(dropped!.gcm).release();
+      }
+    }
+    (globalThis as { gc?: () => void }).gc?.();
+    for (const { key, gcm } of live) {
+      const iv = randomBytes(12);
+      const pt = randomBytes(50);
+      expect(Buffer.from(gcm.seal(iv, pt)).equals(nodeSeal(key, iv, pt, Buffer.alloc(0)))).toBe(true);
+    }
+  });
+
+  it('zeroes a released slot and reuses it for the next key, and refuses a released key', () => {
+    const a = wasmOf(new AesGcm(randomBytes(32), { keystream: 'wasm' }));
+    const { c, rkAt } = slotOf(a);
+    const slot = (): Uint8Array => c.u8.slice(rkAt, rkAt + 384);
+    expect(slot().some((b) => b !== 0)).toBe(true);
+    a.release();
+    expect(slot().every((b) => b === 0)).toBe(true);
+    expect(() =>
+      a.crypt(0, 0, 0, new Uint8Array(0), 0, 0, new Uint8Array(4), 0, 4, new Uint8Array(4), 0, false),
+    ).toThrow(/released/);
+    const key = randomBytes(16);
+    const gcm = new AesGcm(key, { keystream: 'wasm' });
+    expect(slotOf(wasmOf(gcm)).rkAt).toBe(rkAt);
+    // A 16-byte key's 44 round keys leave the rest of the round-key area zero, then H follows.
+    expect(slot().some((b) => b !== 0)).toBe(true);
+    expect(
+      slot()
+        .subarray(176, 256)
+        .every((b) => b === 0),
+    ).toBe(true);
+    const iv = randomBytes(12);
+    const pt = randomBytes(33);
+    expect(Buffer.from(gcm.seal(iv, pt)).equals(nodeSeal(key, iv, pt, Buffer.alloc(0)))).toBe(true);
+  });
+
+  // A key dropped without release: the FinalizationRegistry frees its slot (zeroed) once it is
+  // collected. Run in a child with --expose-gc, where collection can be forced.
+  it('frees and zeroes the slots of garbage-collected keys', () => {
+    const script = `
+      const { AesGcm } = await import('./src/crypto/gcm.ts');
+      const keep = new AesGcm(new Uint8Array(32).fill(1), { keystream: 'wasm' });
+      const { c } = keep.wasm;
+      const slotsInUse = () => c.nextSlot - c.free.length;
+      for (let i = 0; i < 500; i++) new AesGcm(new Uint8Array(16).fill(i & 0xff), { keystream: 'wasm' }).seal(new Uint8Array(12), new Uint8Array(20));
+      const before = slotsInUse();
+      for (let i = 0; i < 20 && slotsInUse() > 1; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+      const tail = c.u8.subarray(keep.wasm.rkAt + 384, 8208 + 384 * c.nextSlot);
+      console.log(JSON.stringify({ before, after: slotsInUse(), zero: tail.every((b) => b === 0) }));
+    `;
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    );
+    const { before, after, zero } = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(before).toBeGreaterThan(100);
+    expect(after).toBe(1);
+    expect(zero).toBe(true);
+  });
+
+  // Growth moves the message area up above more slots and grows the memory: the live keys' slots
+  // stay where they are and keep their contents.
+  it('keeps live keys right while slots and messages grow the memory', () => {
+    const keys = Array.from({ length: 200 }, (_, i) => randomBytes(i & 1 ? 32 : 16));
+    const gcms: AesGcm[] = [];
+    const check = (i: number, length: number): void => {
+      const iv = randomBytes(12);
+      const pt = randomBytes(length);
+      const aad = randomBytes(5);
+      const sealed = gcms[i]!.seal(iv, pt, aad);
+      expect(Buffer.from(sealed).equals(nodeSeal(keys[i]!, iv, pt, aad)), `key ${i}, ${length} bytes`).toBe(
+        true,
+      );
+      const opened = gcms[i]!.open(iv, sealed.subarray(0, length), sealed.subarray(length), aad);
+      expect(opened && Buffer.from(opened).equals(pt)).toBe(true);
+    };
+    const pages = (): number => slotOf(wasmOf(gcms[0]!)).c.u8.length / 65536;
+    for (let i = 0; i < keys.length; i++) {
+      gcms.push(new AesGcm(keys[i]!, { keystream: 'wasm' }));
+      check(i, 150);
+      if (i === 100) check(0, 300_000);
+    }
+    expect(pages()).toBeGreaterThan(4);
+    for (let i = 0; i < keys.length; i++) check(i, (i * 37) % 1500);
+    check(199, 400_000);
+    for (let i = 0; i < keys.length; i++) check(i, 64);
   });
 
   it('encrypts in place at an offset, and rejects a tampered tag with zeroed output', () => {

@@ -68,6 +68,20 @@ function collectSecrets(roots: unknown[]): { bytes: Bytes[]; words: Int32Array[]
     // The WebAssembly core's GHASH key H (with it, tags can be forged).
     const hkey = (v as { hkey?: unknown }).hkey;
     if (name === 'WasmGcm' && hkey instanceof Int32Array) words.push(Int32Array.from(hkey));
+    // A resident WasmGcm key: its byte-swapped round keys (up to 60 words) and H, in its slot of the core's memory.
+    const slot = v as { c?: { i32?: unknown }; rkAt?: unknown; hkeyAt?: unknown };
+    if (
+      name === 'WasmGcm' &&
+      slot.c?.i32 instanceof Int32Array &&
+      typeof slot.rkAt === 'number' &&
+      slot.rkAt >= 0
+    ) {
+      const i32 = slot.c.i32;
+      words.push(
+        i32.slice(slot.rkAt >> 2, (slot.rkAt >> 2) + 44),
+        i32.slice((slot.hkeyAt as number) >> 2, ((slot.hkeyAt as number) >> 2) + 32),
+      );
+    }
     // An MLS group state (dave/mls/rfc9420 GroupState): private keys and epoch secrets.
     if ('exporterSecret' in v && 'initSecret' in v && 'keys' in v) {
       const s = v as Record<string, unknown>;
