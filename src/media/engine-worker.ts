@@ -361,7 +361,13 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
  * at P = 500 left late ticks at its window edges).
  */
 const statsDue = new SlicedQueue<{ h: Hosted; req: number }>(
-  ({ h, req }) => reply(req, h.channel.statsNow()),
+  ({ h, req }) => {
+    try {
+      reply(req, h.channel.statsNow());
+    } catch (err) {
+      fail(req, err);
+    }
+  },
   1,
   32,
 );
