@@ -7,15 +7,13 @@
  *
  * The GHASH keeps no per-key table (./ghash.ts's 'byte' table is 4 KiB per key) and makes no
  * secret-indexed load, so unlike the table methods it is constant-time. A key is its byte-swapped
- * round keys and H^1..H^4 with their bit reversals (128 bytes: four blocks share one reduction),
- * copied into the core's memory when another key's message comes (368 bytes; a key switch
- * happens twice per packet with DAVE). Keeping each key's 368 bytes resident in the core instead
- * would save only that sequential copy, and need slots freed when a key is dropped.
+ * round keys and H^1..H^4 with their bit reversals (four blocks share one reduction), written once
+ * into a slot of its own in the core's memory (384 bytes), so a key switch (twice per packet with
+ * DAVE) copies nothing. A slot is zeroed and reused once its key is released or collected.
  *
- * One core per thread, instantiated on first use. Its memory holds the AES tables, the key in use
- * and the current message (keystream, AAD, payload, length block). So a key costs no WebAssembly
- * memory of its own, nothing needs freeing, and the core's memory stays one 64 KiB page unless a
- * message is larger than about 27 KB.
+ * One core per thread, instantiated on first use. Its memory holds the AES tables, the GHASH
+ * state, the key slots (a page's worth more whenever they are full) and, above them, the current
+ * message (keystream, AAD, payload, length block), which grows the memory for a large message.
  */
 import { S0, S1, S2, S3, TE0, TE1, TE2, TE3 } from './aes-tables.js';
 import { AES_CTR_WASM_BASE64 } from './aes-ctr-wasm.generated.js';

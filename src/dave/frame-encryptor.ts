@@ -9,9 +9,9 @@ import { isOpusSilenceAt, nonceGeneration, wrapGeneration, writeTrailer } from '
 import { HashRatchet } from './hash-ratchet.js';
 import { uleb128Size } from './uleb128.js';
 
-/** encryptInto(): the frame goes out unchanged (silence, passthrough); nothing was written. */
+/** encryptRangeInto(): the frame goes out unchanged (silence, passthrough); nothing was written. */
 export const FRAME_UNCHANGED = 0;
-/** encryptInto(): no key and not in passthrough; the caller drops the frame. */
+/** encryptRangeInto(): no key and not in passthrough; the caller drops the frame. */
 export const FRAME_DROPPED = -1;
 /** Most bytes the DAVE trailer adds to an Opus frame: tag, ULEB128 of a u32 nonce (5), S, magic. */
 export const DAVE_MAX_OPUS_SUPPLEMENTAL = DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(0xffff_ffff);
@@ -79,23 +79,11 @@ export class FrameEncryptor {
   }
 
   /**
-   * encrypt() into the caller's buffer (the media engine writes the protocol frame straight into
-   * the datagram): returns the bytes written at `dst[dstOffset]`, FRAME_UNCHANGED (nothing
+   * encrypt() of the frame `src[srcOffset, srcOffset + length)` into the caller's buffer (the media
+   * engine reads the frame where it lies in its send queue and writes the protocol frame straight
+   * into the datagram): returns the bytes written at `dst[dstOffset]`, FRAME_UNCHANGED (nothing
    * written: the frame goes out as it is) or FRAME_DROPPED. `dst` needs room for
-   * opus.length + DAVE_MAX_OPUS_SUPPLEMENTAL bytes.
-   */
-  encryptInto(
-    opus: Uint8Array,
-    dst: Uint8Array,
-    dstOffset: number,
-    stats: FrameEncryptorStats = this.stats,
-  ): number {
-    return this.encryptRangeInto(opus, 0, opus.length, dst, dstOffset, stats);
-  }
-
-  /**
-   * encryptInto() of the frame `src[srcOffset, srcOffset + length)` (the media engine's send queue
-   * store: no view per frame).
+   * length + DAVE_MAX_OPUS_SUPPLEMENTAL bytes.
    */
   encryptRangeInto(
     src: Uint8Array,

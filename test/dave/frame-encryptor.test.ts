@@ -102,7 +102,7 @@ describe('FrameEncryptor', () => {
     expect(e.stats).toEqual({ encrypted: 1, passthrough: 2, silence: 2, dropped: 2 });
   });
 
-  it('encryptInto writes the frame encrypt() returns at the offset, and nothing else', () => {
+  it('encryptRangeInto writes the frame encrypt() returns at the offset, and nothing else', () => {
     const a = new FrameEncryptor();
     const b = new FrameEncryptor();
     a.setRatchet(BASE_SECRET);
@@ -119,7 +119,7 @@ describe('FrameEncryptor', () => {
       b.seekCounter(counter);
       const expected = a.encrypt(frame)!;
       const dst = new Uint8Array(12 + frame.length + DAVE_MAX_OPUS_SUPPLEMENTAL + 4).fill(0x5a);
-      const written = b.encryptInto(frame, dst, 12);
+      const written = b.encryptRangeInto(frame, 0, frame.length, dst, 12);
       expect(written).toBe(expected.length);
       expect(hex(dst.subarray(12, 12 + written))).toBe(hex(expected));
       expect(dst.subarray(0, 12).every((x) => x === 0x5a)).toBe(true);
@@ -128,7 +128,7 @@ describe('FrameEncryptor', () => {
     expect(b.stats).toEqual(a.stats);
   });
 
-  it('encryptRangeInto reads the frame where it lies in a larger buffer, like encryptInto', () => {
+  it('encryptRangeInto reads the frame where it lies in a larger buffer, as encrypt() of a copy', () => {
     const a = new FrameEncryptor();
     const b = new FrameEncryptor();
     a.setRatchet(BASE_SECRET);
@@ -158,13 +158,15 @@ describe('FrameEncryptor', () => {
     expect(b.stats.silence).toBe(1);
   });
 
-  it('encryptInto reports unchanged and dropped frames without writing', () => {
+  it('encryptRangeInto reports unchanged and dropped frames without writing', () => {
     const e = new FrameEncryptor();
     const dst = new Uint8Array(64);
-    expect(e.encryptInto(PLAINTEXT, dst, 12)).toBe(FRAME_DROPPED);
-    expect(e.encryptInto(OPUS_SILENCE_FRAME, dst, 12)).toBe(FRAME_UNCHANGED);
+    expect(e.encryptRangeInto(PLAINTEXT, 0, PLAINTEXT.length, dst, 12)).toBe(FRAME_DROPPED);
+    expect(e.encryptRangeInto(OPUS_SILENCE_FRAME, 0, OPUS_SILENCE_FRAME.length, dst, 12)).toBe(
+      FRAME_UNCHANGED,
+    );
     e.setPassthrough(true);
-    expect(e.encryptInto(PLAINTEXT, dst, 12)).toBe(FRAME_UNCHANGED);
+    expect(e.encryptRangeInto(PLAINTEXT, 0, PLAINTEXT.length, dst, 12)).toBe(FRAME_UNCHANGED);
     expect(dst.every((x) => x === 0)).toBe(true);
     expect(e.stats).toEqual({ encrypted: 0, passthrough: 1, silence: 1, dropped: 1 });
   });

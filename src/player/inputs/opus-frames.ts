@@ -85,7 +85,6 @@ export class OpusPacketFramer {
     else this.decoder = decoder;
   }
 
-  /** Appends the frames `packet` completes to `out`. Throws AUDIO_INPUT_ERROR for a packet that is not Opus. */
   /**
    * True when `packet` is itself the next frame (one 20 ms packet, nothing skipped or pending):
    * it is counted as pushed, and the caller hands it over as an Opus frame without a frame object.
@@ -98,6 +97,7 @@ export class OpusPacketFramer {
     return true;
   }
 
+  /** Appends the frames `packet` completes to `out`. Throws AUDIO_INPUT_ERROR for a packet that is not Opus. */
   push(packet: Uint8Array, out: FrameSink): void {
     if (this.takePassthrough(packet)) {
       out.push({ kind: 'opus', data: packet });

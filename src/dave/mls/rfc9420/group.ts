@@ -133,8 +133,6 @@ const DAVE_CAPABILITIES: Capabilities = sharedCapabilities({
   credentials: [MlsCredentialType.Basic],
 });
 
-export { DAVE_LIFETIME };
-
 /** A fresh key package (new init and leaf HPKE keys) for a basic credential `identity`. */
 export function createKeyPackage(
   identity: Uint8Array,
