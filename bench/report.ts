@@ -358,6 +358,9 @@ export interface ScalingFigures {
   >;
 }
 
+/** The client's threads waited this long per second for a core: it did not have the CPU. */
+const CLIENT_STARVED_MS_PER_S = 50;
+
 /** Issue 16's targets, judged on the default (worker) engine, side by side with djs in one run. */
 export function checkTargets(summaries: readonly ScenarioSummary[], scaling?: ScalingFigures): TargetCheck[] {
   const find = (kind: ScenarioKind, n: number | undefined, dave: boolean): ScenarioSummary | undefined =>
@@ -434,14 +437,29 @@ export function checkTargets(summaries: readonly ScenarioSummary[], scaling?: Sc
   const p99 = w(send1000, 'latenessP99Ms');
   const share = w(send1000, 'cpuCoreShare');
   const server = w(send1000, 'serverCoreShare');
+  const wait = w(send1000, 'threadWaitMsPerSecond');
+  // The target holds "whenever the client has the CPU". When the scenario's client waited for a
+  // core (it shares 2 cores with the server), the engine-only run of the default engine
+  // (bench/engine-scaling.ts 'auto', the same N and DAVE, nothing else busy) is where it has it.
+  const starved = wait !== null && wait >= CLIENT_STARVED_MS_PER_S;
+  const alone = scaling?.medians.auto;
+  const aloneMet =
+    alone !== undefined &&
+    scaling !== undefined &&
+    alone.packetsPerSecond >= 0.99 * scaling.targetPacketsPerSecond &&
+    alone.p99Ms <= 5;
   judge(
     'p99 send lateness, N = 1000, DAVE: ≤ 5 ms (whenever the client has the CPU)',
     p99 === null
       ? null
       : `${fmt(p99, 2)} ms (djs ${fmt(d(send1000, 'latenessP99Ms'), 2)} ms); client at ${fmt(share, 1)}% ` +
-          `of one core, its threads waiting for a core ${fmt(w(send1000, 'threadWaitMsPerSecond'), 0)} ms/s; ` +
-          `server ${fmt(server, 1)}%; ${fmt(w(send1000, 'workers'), 0)} worker(s)`,
-    p99 !== null && p99 <= 5,
+          `of one core, its threads waiting for a core ${fmt(wait, 0)} ms/s; ` +
+          `server ${fmt(server, 1)}%; ${fmt(w(send1000, 'workers'), 0)} worker(s)` +
+          (starved && alone !== undefined
+            ? `; with the cores to itself (engine only, 'auto'): p99 ${fmt(alone.p99Ms, 2)} ms at ` +
+              `${fmt(alone.packetsPerSecond, 0)} pps`
+            : ''),
+    p99 !== null && (p99 <= 5 || (starved && aloneMet)),
   );
   const stall = find('stall', undefined, false);
   const late = w(stall, 'lateOver20ms');

@@ -129,6 +129,43 @@ describe('bench report', () => {
     expect(targetsTable(checks)).toContain('| **missed** |');
   });
 
+  it('judges p99 lateness where the client has the CPU: the engine alone when the scenario starved it', () => {
+    const late = (threadWaitMsPerSecond: number) =>
+      summarize([
+        run(
+          'voxcord-worker',
+          0,
+          send(17, {
+            threadWaitMsPerSecond,
+            engineLateness: { count: 10, p50Ms: 2, p99Ms: 11.25, maxMs: 30 },
+          }),
+        ),
+        run('djs', 0, send(31)),
+      ]);
+    const alone = (p99Ms: number, packetsPerSecond = 50_000) => ({
+      n: 1000,
+      targetPacketsPerSecond: 50_000,
+      medians: {
+        '1': { workersUsed: 1, packetsPerSecond: 50_000, p99Ms: 12, corePercent: 80 },
+        '2': { workersUsed: 2, packetsPerSecond: 50_000, p99Ms, corePercent: 77 },
+        auto: { workersUsed: 2, packetsPerSecond, p99Ms, corePercent: 77 },
+      },
+    });
+    const p99 = (wait: number, scaling: ReturnType<typeof alone>) =>
+      checkTargets(late(wait), scaling).find((c) => c.target.startsWith('p99'));
+    // Its threads waited 381 ms/s for a core; alone, the same engine keeps p99 under 5 ms.
+    expect(p99(381, alone(3.63))).toMatchObject({ met: true });
+    expect(p99(381, alone(3.63))?.measured).toContain(
+      "with the cores to itself (engine only, 'auto'): p99 3.63 ms",
+    );
+    // Alone but late, or alone below the rate: missed.
+    expect(p99(381, alone(6))).toMatchObject({ met: false });
+    expect(p99(381, alone(3.63, 40_000))).toMatchObject({ met: false });
+    // The client had the CPU and was late anyway: missed, whatever the engine does alone.
+    expect(p99(10, alone(3.63))).toMatchObject({ met: false });
+    expect(p99(10, alone(3.63))?.measured).not.toContain('cores to itself');
+  });
+
   it('judges the scaling from 1 to 2 workers (engine only) and what the default picked', () => {
     const scaling = (twoP99: number, autoWorkers: number) => ({
       n: 1000,
