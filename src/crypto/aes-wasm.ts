@@ -49,8 +49,18 @@ const H_POWERS = 4;
 // Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these.
 /** The GHASH value as two i64 halves (little-endian words: high half's low word first). */
 const STATE_OFFSET = 8192;
+/**
+ * Most payload bytes the stage holds (a DAVE frame and its transport seal, see WasmGcm.sealToStage):
+ * the transport's WebAssembly path takes up to 512 (JS_AES_GCM_MAX_PAYLOAD).
+ */
+export const STAGE_BYTES = 1024;
+const STAGE_BLOCKS = STAGE_BYTES >> 4;
+/** The stage's keystream (tag mask first), its AAD block, then its payload and length block: one GHASH run. */
+const STAGE_KS = STATE_OFFSET + 16;
+const STAGE_AAD = STAGE_KS + 16 * (STAGE_BLOCKS + 1);
+const STAGE_DATA = STAGE_AAD + 16;
 /** Key slots from here, each the round keys (up to 60 words) then the GHASH key (see WasmGcm.create). */
-const SLOTS_OFFSET = STATE_OFFSET + 16;
+const SLOTS_OFFSET = STAGE_DATA + 16 * (STAGE_BLOCKS + 1);
 /** Where a slot's GHASH key starts: H^1..H^4, each its halves and their bit reversals, four i64. */
 const SLOT_HKEY = 256;
 const SLOT_BYTES = SLOT_HKEY + 32 * H_POWERS;
@@ -278,8 +288,6 @@ export class WasmGcm {
     decrypt: boolean,
   ): void {
     const c = this.c;
-    const rkAt = this.rkAt;
-    if (rkAt < 0) throw new Error('WasmGcm: the key was released');
     const aadBlocks = (aadLength + 15) >>> 4;
     const blocks = (length + 15) >>> 4;
     // Keystream, then what GHASH reads in one run: AAD, ciphertext, length block.
@@ -303,6 +311,118 @@ export class WasmGcm {
       for (i = 0; i < n; i++) i32[(data >> 2) + i] = srcWords[from + i]!;
       for (i = 4 * n; i < length; i++) u8[data + i] = src[srcOffset + i]!;
     } else u8.set(src.subarray(srcOffset, srcOffset + length), data);
+    this.run(iv0, iv1, iv2, ks, aadAt, aadBlocks, aadLength, data, length, decrypt);
+    const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
+    if (dstWords !== null) {
+      const n = length >> 2;
+      const to = dstOffset >> 2;
+      for (i = 0; i < n; i++) dstWords[to + i] = i32[(data >> 2) + i]!;
+      for (i = 4 * n; i < length; i++) dst[dstOffset + i] = u8[data + i]!;
+    } else dst.set(u8.subarray(data, data + length), dstOffset);
+  }
+
+  /**
+   * The DAVE pass into the stage: encrypts `length` bytes of `src` (no AAD) into the core's stage,
+   * then writes the first `tagBytes` (4 or 8) bytes of the tag and `tail[0, tailLength)` after them.
+   * The sealed frame stays there for sealFromStage (one copy in for both passes); returns its
+   * length. Throws RangeError past STAGE_BYTES.
+   */
+  sealToStage(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    tagBytes: 4 | 8,
+    tail: Uint8Array,
+    tailLength: number,
+  ): number {
+    const staged = length + tagBytes + tailLength;
+    if (staged > STAGE_BYTES) throw new RangeError('the frame does not fit the stage');
+    const c = this.c;
+    const u8 = c.u8;
+    // The frame is read where it lies (the send queue's store: one copy, no word view of it).
+    u8.set(src.subarray(srcOffset, srcOffset + length), STAGE_DATA);
+    this.run(iv0, iv1, iv2, STAGE_KS, STAGE_DATA, 0, 0, STAGE_DATA, length, false);
+    const at = STAGE_DATA + length;
+    writeBe32(u8, at, this.g0);
+    if (tagBytes > 4) writeBe32(u8, at + 4, this.g1);
+    for (let i = 0; i < tailLength; i++) u8[at + tagBytes + i] = tail[i]!;
+    return staged;
+  }
+
+  /**
+   * The transport pass from the stage: encrypts the `length` bytes that sealToStage left there, with
+   * AAD = `aad[aadOffset, +aadLength)` (at most 16 bytes), and writes the ciphertext at
+   * `dst[dstOffset]` (the one copy out); leaves the full tag in g0..g3.
+   */
+  sealFromStage(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    aad: Uint8Array,
+    aadOffset: number,
+    aadLength: number,
+    length: number,
+    dst: Uint8Array,
+    dstOffset: number,
+  ): void {
+    if (length > STAGE_BYTES || aadLength > 16) throw new RangeError('the message does not fit the stage');
+    const c = this.c;
+    const u8 = c.u8;
+    let i = 0;
+    for (; i < aadLength; i++) u8[STAGE_AAD + i] = aad[aadOffset + i]!;
+    for (; i < 16; i++) u8[STAGE_AAD + i] = 0;
+    const aadBlocks = aadLength === 0 ? 0 : 1;
+    this.run(
+      iv0,
+      iv1,
+      iv2,
+      STAGE_KS,
+      STAGE_DATA - 16 * aadBlocks,
+      aadBlocks,
+      aadLength,
+      STAGE_DATA,
+      length,
+      false,
+    );
+    const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
+    i = 0;
+    if (dstWords !== null) {
+      const n = length >> 2;
+      const to = dstOffset >> 2;
+      const i32 = c.i32;
+      for (; i < n; i++) dstWords[to + i] = i32[(STAGE_DATA >> 2) + i]!;
+      i *= 4;
+    }
+    for (; i < length; i++) dst[dstOffset + i] = u8[STAGE_DATA + i]!;
+  }
+
+  /**
+   * The GCM pass over `length` bytes at `data` in the core (en/decrypted in place), keystream at
+   * `ks`, GHASH from `aadAt` over the AAD's `aadBlocks` (zero-padded, right before `data`), the
+   * ciphertext zero-padded and the length block (written here after it); the full tag to g0..g3.
+   */
+  private run(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    ks: number,
+    aadAt: number,
+    aadBlocks: number,
+    aadLength: number,
+    data: number,
+    length: number,
+    decrypt: boolean,
+  ): void {
+    const c = this.c;
+    const rkAt = this.rkAt;
+    if (rkAt < 0) throw new Error('WasmGcm: the key was released');
+    const u8 = c.u8;
+    const i32 = c.i32;
+    const blocks = (length + 15) >>> 4;
+    const lengths = data + 16 * blocks;
     writeBe32(u8, lengths, Math.floor(aadLength / 0x20000000));
     writeBe32(u8, lengths + 4, aadLength * 8);
     writeBe32(u8, lengths + 8, Math.floor(length / 0x20000000));
@@ -312,6 +432,7 @@ export class WasmGcm {
     const s = STATE_OFFSET >> 2;
     i32[s] = i32[s + 1] = i32[s + 2] = i32[s + 3] = 0;
     // GHASH runs over the ciphertext zero-padded to whole blocks (input when decrypting, output when encrypting).
+    let i: number;
     if (decrypt) {
       for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
       c.ghash(this.hkeyAt, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
@@ -321,13 +442,6 @@ export class WasmGcm {
       for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
       c.ghash(this.hkeyAt, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
     }
-    const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
-    if (dstWords !== null) {
-      const n = length >> 2;
-      const to = dstOffset >> 2;
-      for (i = 0; i < n; i++) dstWords[to + i] = i32[(data >> 2) + i]!;
-      for (i = 4 * n; i < length; i++) dst[dstOffset + i] = u8[data + i]!;
-    } else dst.set(u8.subarray(data, data + length), dstOffset);
     const k = ks >> 2;
     this.g0 = i32[s + 1]! ^ bswap32(i32[k]!);
     this.g1 = i32[s] ^ bswap32(i32[k + 1]!);

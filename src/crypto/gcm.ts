@@ -297,6 +297,57 @@ export class AesGcm {
   }
 
   /**
+   * Whether this key's passes run in the WebAssembly core, whose stage holds a message between two
+   * passes (sealToStage, then another key's sealFromStage: one copy in and one copy out for both).
+   */
+  get stageable(): boolean {
+    return this.wasm !== null;
+  }
+
+  /**
+   * encrypt() with no AAD into the core's stage instead of a buffer, followed by the first
+   * `tagBytes` of the tag and `tail[0, tailLength)`; returns the staged length. Only where
+   * `stageable`; the message stays staged until the next sealToStage on this thread.
+   */
+  sealToStage(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    tagBytes: 4 | 8,
+    tail: Uint8Array,
+    tailLength: number,
+  ): number {
+    return this.wasm!.sealToStage(iv0, iv1, iv2, src, srcOffset, length, tagBytes, tail, tailLength);
+  }
+
+  /**
+   * encrypt() of the `length` staged bytes (sealToStage, with any stageable key) into
+   * `dst[dstOffset]`, AAD at most 16 bytes, the full 16-byte tag at `dst[tagOffset]`.
+   */
+  sealFromStage(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    aad: Uint8Array,
+    aadOffset: number,
+    aadLength: number,
+    length: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    tagOffset: number,
+  ): void {
+    const w = this.wasm!;
+    w.sealFromStage(iv0, iv1, iv2, aad, aadOffset, aadLength, length, dst, dstOffset);
+    writeBe32(dst, tagOffset, w.g0);
+    writeBe32(dst, tagOffset + 4, w.g1);
+    writeBe32(dst, tagOffset + 8, w.g2);
+    writeBe32(dst, tagOffset + 12, w.g3);
+  }
+
+  /**
    * Decrypts like encrypt() and checks the `tagBytes`-byte (4, 8, 12 or 16) tag at
    * `tag[tagOffset]`. On failure the output range is zeroed and false is returned.
    */
