@@ -43,11 +43,29 @@ type CtrFunction = (
 ) => void;
 type GhashFunction = (hkey: number, state: number, p: number, blocks: number) => void;
 type XorFunction = (dst: number, src: number, blocks: number) => void;
+/** (rk, hkey, iv0, iv1, iv2, ks, aad, aadBlocks, aadLength, data, length, decrypt): a whole GCM pass, see scripts/build-aes-wasm.ts. */
+type GcmFunction = (
+  rk: number,
+  hkey: number,
+  iv0: number,
+  iv1: number,
+  iv2: number,
+  ks: number,
+  aad: number,
+  aadBlocks: number,
+  aadLength: number,
+  data: number,
+  length: number,
+  decrypt: number,
+) => void;
 
 /** How many powers of H the core's GHASH takes (GHASH_POWERS in scripts/build-aes-wasm.ts). */
 const H_POWERS = 4;
 // Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these.
-/** The GHASH value as two i64 halves (little-endian words: high half's low word first). */
+/**
+ * The GHASH value as two i64 halves (little-endian words: high half's low word first); the core's
+ * gcm128 / gcm256 use it there (GHASH_STATE_OFFSET in scripts/build-aes-wasm.ts).
+ */
 const STATE_OFFSET = 8192;
 /**
  * Most payload bytes the stage holds (a DAVE frame and its transport seal, see WasmGcm.sealToStage):
@@ -78,6 +96,8 @@ interface Core {
   readonly ctr256: CtrFunction;
   readonly ghash: GhashFunction;
   readonly xor: XorFunction;
+  readonly gcm128: GcmFunction;
+  readonly gcm256: GcmFunction;
   /** Slots in the slot region; the message area starts right above it. */
   slotCount: number;
   /** Slots never used yet start at this index; below it, the free ones are in `free`. */
@@ -129,6 +149,8 @@ function instantiate(): Core | null {
       ctr256: exports.ctr256 as CtrFunction,
       ghash: exports.ghash as GhashFunction,
       xor: exports.xor as XorFunction,
+      gcm128: exports.gcm128 as GcmFunction,
+      gcm256: exports.gcm256 as GcmFunction,
       slotCount: INITIAL_SLOTS,
       nextSlot: 0,
       free: [],
@@ -202,7 +224,7 @@ export class WasmGcm {
   g1 = 0;
   g2 = 0;
   g3 = 0;
-  private readonly ctr: CtrFunction;
+  private readonly gcm: GcmFunction;
   /** Byte offset of the slot's round keys (byte-swapped for the core); -1 once released. */
   private rkAt: number;
   /**
@@ -216,7 +238,7 @@ export class WasmGcm {
     private readonly slot: number,
     rounds: 44 | 60,
   ) {
-    this.ctr = rounds === 44 ? c.ctr128 : c.ctr256;
+    this.gcm = rounds === 44 ? c.gcm128 : c.gcm256;
     this.rkAt = SLOTS_OFFSET + slot * SLOT_BYTES;
     this.hkeyAt = this.rkAt + SLOT_HKEY;
   }
@@ -419,32 +441,25 @@ export class WasmGcm {
     const c = this.c;
     const rkAt = this.rkAt;
     if (rkAt < 0) throw new Error('WasmGcm: the key was released');
-    const u8 = c.u8;
+    this.gcm(
+      rkAt,
+      this.hkeyAt,
+      bswap32(iv0),
+      bswap32(iv1),
+      bswap32(iv2),
+      ks,
+      aadAt,
+      aadBlocks,
+      aadLength,
+      data,
+      length,
+      decrypt ? 1 : 0,
+    );
     const i32 = c.i32;
-    const blocks = (length + 15) >>> 4;
-    const lengths = data + 16 * blocks;
-    writeBe32(u8, lengths, Math.floor(aadLength / 0x20000000));
-    writeBe32(u8, lengths + 4, aadLength * 8);
-    writeBe32(u8, lengths + 8, Math.floor(length / 0x20000000));
-    writeBe32(u8, lengths + 12, length * 8);
-    // AES(IV ‖ 1) (the tag mask), then the payload's counter blocks from 2.
-    this.ctr(rkAt, bswap32(iv0), bswap32(iv1), bswap32(iv2), 1, blocks + 1, ks);
     const s = STATE_OFFSET >> 2;
-    i32[s] = i32[s + 1] = i32[s + 2] = i32[s + 3] = 0;
-    // GHASH runs over the ciphertext zero-padded to whole blocks (input when decrypting, output when encrypting).
-    let i: number;
-    if (decrypt) {
-      for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
-      c.ghash(this.hkeyAt, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
-      c.xor(data, ks + 16, blocks);
-    } else {
-      c.xor(data, ks + 16, blocks);
-      for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
-      c.ghash(this.hkeyAt, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
-    }
     const k = ks >> 2;
     this.g0 = i32[s + 1]! ^ bswap32(i32[k]!);
-    this.g1 = i32[s] ^ bswap32(i32[k + 1]!);
+    this.g1 = i32[s]! ^ bswap32(i32[k + 1]!);
     this.g2 = i32[s + 3]! ^ bswap32(i32[k + 2]!);
     this.g3 = i32[s + 2]! ^ bswap32(i32[k + 3]!);
   }
