@@ -12,8 +12,12 @@
  * DAVE) copies nothing. A slot is zeroed and reused once its key is released or collected.
  *
  * One core per thread, instantiated on first use. Its memory holds the AES tables, the GHASH
- * state, the key slots (a page's worth more whenever they are full) and, above them, the current
- * message (keystream, AAD, payload, length block), which grows the memory for a large message.
+ * state, the stage, the key slots (a page's worth more whenever they are full) and, above them, the
+ * current message (keystream, AAD, payload, length block), which grows the memory for a large
+ * message. A pass is one call into the core (gcm128 / gcm256: keystream, XOR, padding, length
+ * block and GHASH). The stage holds a message between two passes under two keys (a DAVE frame,
+ * sealed there with its trailer, then sealed again by the transport): one copy into the core and
+ * one out per packet instead of two each (WasmGcm.sealToStage, sealFromStage).
  */
 import { S0, S1, S2, S3, TE0, TE1, TE2, TE3 } from './aes-tables.js';
 import { AES_CTR_WASM_BASE64 } from './aes-ctr-wasm.generated.js';
