@@ -130,6 +130,26 @@ function wordView(buf: Uint8Array): Int32Array | null {
   return words;
 }
 
+/**
+ * Copies `length` bytes at `at` (4-byte aligned) in the core's memory to `dst[dstOffset]`, a word
+ * at a time into a word-viewable buffer.
+ */
+function copyOut(c: Core, at: number, length: number, dst: Uint8Array, dstOffset: number): void {
+  const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
+  if (dstWords === null) {
+    dst.set(c.u8.subarray(at, at + length), dstOffset);
+    return;
+  }
+  const i32 = c.i32;
+  const u8 = c.u8;
+  const n = length >> 2;
+  const to = dstOffset >> 2;
+  const from = at >> 2;
+  let i = 0;
+  for (; i < n; i++) dstWords[to + i] = i32[from + i]!;
+  for (i = 4 * n; i < length; i++) dst[dstOffset + i] = u8[at + i]!;
+}
+
 /** undefined: not tried yet; null: this runtime has no WebAssembly (e.g. --jitless). */
 let core: Core | null | undefined;
 
@@ -338,13 +358,7 @@ export class WasmGcm {
       for (i = 4 * n; i < length; i++) u8[data + i] = src[srcOffset + i]!;
     } else u8.set(src.subarray(srcOffset, srcOffset + length), data);
     this.run(iv0, iv1, iv2, ks, aadAt, aadBlocks, aadLength, data, length, decrypt);
-    const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
-    if (dstWords !== null) {
-      const n = length >> 2;
-      const to = dstOffset >> 2;
-      for (i = 0; i < n; i++) dstWords[to + i] = i32[(data >> 2) + i]!;
-      for (i = 4 * n; i < length; i++) dst[dstOffset + i] = u8[data + i]!;
-    } else dst.set(u8.subarray(data, data + length), dstOffset);
+    copyOut(c, data, length, dst, dstOffset);
   }
 
   /**
@@ -413,16 +427,7 @@ export class WasmGcm {
       length,
       false,
     );
-    const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
-    i = 0;
-    if (dstWords !== null) {
-      const n = length >> 2;
-      const to = dstOffset >> 2;
-      const i32 = c.i32;
-      for (; i < n; i++) dstWords[to + i] = i32[(STAGE_DATA >> 2) + i]!;
-      i *= 4;
-    }
-    for (; i < length; i++) dst[dstOffset + i] = u8[STAGE_DATA + i]!;
+    copyOut(c, STAGE_DATA, length, dst, dstOffset);
   }
 
   /**

@@ -236,7 +236,7 @@ export class AesGcm {
   private readonly aes: CtrKeystream | null;
   private readonly batch: BatchKeystream | null;
   /** The whole pass in the WebAssembly core ('wasm'), or null. */
-  private readonly wasm: WasmGcm | null;
+  protected readonly wasm: WasmGcm | null;
   /** The TypeScript GHASH, or null with `wasm`. */
   private readonly ghash: Ghash | null;
   private readonly tag: TagWords;
@@ -298,33 +298,14 @@ export class AesGcm {
 
   /**
    * Whether this key's passes run in the WebAssembly core, whose stage holds a message between two
-   * passes (sealToStage, then another key's sealFromStage: one copy in and one copy out for both).
+   * passes (WasmGcm.sealToStage, then another key's sealFromStage: one copy in and one out for both).
    */
   get stageable(): boolean {
     return this.wasm !== null;
   }
 
   /**
-   * encrypt() with no AAD into the core's stage instead of a buffer, followed by the first
-   * `tagBytes` of the tag and `tail[0, tailLength)`; returns the staged length. Only where
-   * `stageable`; the message stays staged until the next sealToStage on this thread.
-   */
-  sealToStage(
-    iv0: number,
-    iv1: number,
-    iv2: number,
-    src: Uint8Array,
-    srcOffset: number,
-    length: number,
-    tagBytes: 4 | 8,
-    tail: Uint8Array,
-    tailLength: number,
-  ): number {
-    return this.wasm!.sealToStage(iv0, iv1, iv2, src, srcOffset, length, tagBytes, tail, tailLength);
-  }
-
-  /**
-   * encrypt() of the `length` staged bytes (sealToStage, with any stageable key) into
+   * encrypt() of the `length` staged bytes (WasmGcm.sealToStage, with any stageable key) into
    * `dst[dstOffset]`, AAD at most 16 bytes, the full 16-byte tag at `dst[tagOffset]`.
    */
   sealFromStage(

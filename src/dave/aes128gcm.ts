@@ -55,8 +55,9 @@ export class Aes128Gcm extends AesGcm {
   }
 
   /**
-   * sealDave() into the WebAssembly core's stage (AesGcm.sealToStage), with `tail` (the DAVE
+   * sealDave() into the WebAssembly core's stage (WasmGcm.sealToStage), with `tail` (the DAVE
    * trailer) after the tag, for the transport pass to seal where it lies; returns the frame's length.
+   * Only where `stageable`.
    */
   sealDaveToStage(
     nonce: number,
@@ -66,7 +67,17 @@ export class Aes128Gcm extends AesGcm {
     tail: Uint8Array,
     tailLength: number,
   ): number {
-    return this.sealToStage(0, 0, bswap32(nonce), src, srcOffset, length, DAVE_TAG_BYTES, tail, tailLength);
+    return this.wasm!.sealToStage(
+      0,
+      0,
+      bswap32(nonce),
+      src,
+      srcOffset,
+      length,
+      DAVE_TAG_BYTES,
+      tail,
+      tailLength,
+    );
   }
 
   /**
