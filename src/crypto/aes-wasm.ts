@@ -364,8 +364,9 @@ export class WasmGcm {
   /**
    * The DAVE pass into the stage: encrypts `length` bytes of `src` (no AAD) into the core's stage,
    * then writes the first `tagBytes` (4 or 8) bytes of the tag and `tail[0, tailLength)` after them.
-   * The sealed frame stays there for sealFromStage (one copy in for both passes); returns its
-   * length. Throws RangeError past STAGE_BYTES.
+   * The sealed frame stays there for sealFromStage (one copy in for both passes) until the next
+   * sealToStage on this thread (crypt does not touch the stage); returns its length. Throws
+   * RangeError past STAGE_BYTES.
    */
   sealToStage(
     iv0: number,
