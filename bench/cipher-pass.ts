@@ -120,6 +120,22 @@ async function addTree(label: string, root: string): Promise<void> {
     },
     results: [],
   });
+  // Both passes through the core's stage (one copy in, one out), where this tree has it.
+  const d0 = dave[0]! as Partial<{ sealDaveToStage: unknown }>;
+  const t0 = transport[0]!;
+  if (typeof d0.sealDaveToStage === 'function' && (t0.stagedPayloadMax ?? 0) > 0) {
+    const trailer = Uint8Array.of(1, DAVE_FRAME_BYTES - FRAME_BYTES - 3, 0xfa, 0xfa);
+    cases.push({
+      name: `${label} both staged`,
+      run: (i) => {
+        const k = i % KEYS;
+        const c = ++counters[k]!;
+        const n = dave[k]!.sealDaveToStage(c, opus, 0, FRAME_BYTES, trailer, trailer.length);
+        transport[k]!.sealStaged!(datagram, HEADER_BYTES, n, c);
+      },
+      results: [],
+    });
+  }
 }
 
 /** The parts of the passes alone: DAVE keystream (start + tag block + payload blocks), GHASH per pass. */

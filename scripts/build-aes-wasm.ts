@@ -64,7 +64,7 @@ function ctrFunction(name: string, rounds: number): string {
   for (let r = 1; r < rounds; r++) body += round(r % 2 ? s : u, r % 2 ? u : s, 16 * r, false);
   body += round(u, s, 16 * rounds, true);
   return `
- (func (export "${name}") (param $rk i32) (param $iv0 i32) (param $iv1 i32) (param $iv2 i32)
+ (func $${name} (export "${name}") (param $rk i32) (param $iv0 i32) (param $iv1 i32) (param $iv2 i32)
   (param $ctr i32) (param $n i32) (param $out i32)
   (local $s0 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
   (local $u0 i32) (local $u1 i32) (local $u2 i32) (local $u3 i32)
@@ -201,7 +201,7 @@ function ghashFunction(): string {
     .map((z) => `   (local.set ${z} (i64.const 0))\n`)
     .join('');
   return `
- (func (export "ghash") (param $hkey i32) (param $state i32) (param $p i32) (param $n i32)
+ (func $ghash (export "ghash") (param $hkey i32) (param $state i32) (param $p i32) (param $n i32)
   (local $m i32) (local $hp i32)
   ${named.map((l) => `(local ${l} i64)`).join(' ')}
   ${hLocals}
@@ -264,7 +264,7 @@ ${rev64('$t', '$z2h')}    (local.set $z2h ${shr(g('$t'), 1)})
 
 /** xor(dst, src, blocks): dst ^= src over `blocks` 16-byte blocks. */
 const XOR_FUNCTION = `
- (func (export "xor") (param $d i32) (param $s i32) (param $n i32)
+ (func $xor (export "xor") (param $d i32) (param $s i32) (param $n i32)
   (block $done
    (loop $block
     (br_if $done (i32.eqz (local.get $n)))
@@ -275,9 +275,55 @@ const XOR_FUNCTION = `
     (local.set $n (i32.sub (local.get $n) (i32.const 1)))
     (br $block))))`;
 
+/**
+ * gcm128 / gcm256(rk, hkey, iv0, iv1, iv2, ks, aad, aadBlocks, aadLength, data, length, decrypt):
+ * a whole GCM pass in one call (one JS-to-WebAssembly crossing instead of three, and no length
+ * block or padding written from JS): the keystream AES(IV ‖ 1..blocks + 1) at `ks`, the `length`
+ * bytes at `data` en/decrypted in place, GHASH over the AAD's `aadBlocks` at `aad` (zero-padded,
+ * right before `data`), the ciphertext zero-padded and the length block (written at the next
+ * block boundary after `data + length`) into the state at STATE (zeroed first). The tag is that
+ * state XOR the keystream's first block (the caller reads both).
+ */
+function gcmFunction(name: string, ctr: string, stateOffset: number): string {
+  const be = (e: string): string => bswap(e);
+  return `
+ (func (export "${name}") (param $rk i32) (param $hkey i32) (param $iv0 i32) (param $iv1 i32)
+  (param $iv2 i32) (param $ks i32) (param $aad i32) (param $aadBlocks i32) (param $aadLength i32)
+  (param $data i32) (param $length i32) (param $decrypt i32)
+  (local $blocks i32) (local $end i32) (local $p i32)
+  (local.set $blocks (i32.shr_u (i32.add (local.get $length) (i32.const 15)) (i32.const 4)))
+  (local.set $end (i32.add (local.get $data) (i32.shl (local.get $blocks) (i32.const 4))))
+  ;; the length block: AAD and payload bit lengths, big-endian 64-bit
+  (i32.store offset=0 (local.get $end) ${be('(i32.shr_u (local.get $aadLength) (i32.const 29))')})
+  (i32.store offset=4 (local.get $end) ${be('(i32.shl (local.get $aadLength) (i32.const 3))')})
+  (i32.store offset=8 (local.get $end) ${be('(i32.shr_u (local.get $length) (i32.const 29))')})
+  (i32.store offset=12 (local.get $end) ${be('(i32.shl (local.get $length) (i32.const 3))')})
+  (call $${ctr} (local.get $rk) (local.get $iv0) (local.get $iv1) (local.get $iv2) (i32.const 1)
+   (i32.add (local.get $blocks) (i32.const 1)) (local.get $ks))
+  (i64.store offset=0 (i32.const ${stateOffset}) (i64.const 0))
+  (i64.store offset=8 (i32.const ${stateOffset}) (i64.const 0))
+  ;; GHASH reads the ciphertext zero-padded: the input when decrypting, the output when encrypting
+  (if (i32.eqz (local.get $decrypt))
+   (then (call $xor (local.get $data) (i32.add (local.get $ks) (i32.const 16)) (local.get $blocks))))
+  (local.set $p (i32.add (local.get $data) (local.get $length)))
+  (block $padded
+   (loop $pad
+    (br_if $padded (i32.ge_u (local.get $p) (local.get $end)))
+    (i32.store8 (local.get $p) (i32.const 0))
+    (local.set $p (i32.add (local.get $p) (i32.const 1)))
+    (br $pad)))
+  (call $ghash (local.get $hkey) (i32.const ${stateOffset}) (local.get $aad)
+   (i32.add (i32.add (local.get $aadBlocks) (local.get $blocks)) (i32.const 1)))
+  (if (local.get $decrypt)
+   (then (call $xor (local.get $data) (i32.add (local.get $ks) (i32.const 16)) (local.get $blocks)))))`;
+}
+
+/** Where gcm128 / gcm256 keep the GHASH state (STATE_OFFSET in src/crypto/aes-wasm.ts: after the tables). */
+export const GHASH_STATE_OFFSET = 8192;
+
 export function aesCtrWat(): string {
   return `(module
- (memory (export "mem") 1)${ctrFunction('ctr128', 10)}${ctrFunction('ctr256', 14)}${ghashFunction()}${XOR_FUNCTION}
+ (memory (export "mem") 1)${ctrFunction('ctr128', 10)}${ctrFunction('ctr256', 14)}${ghashFunction()}${XOR_FUNCTION}${gcmFunction('gcm128', 'ctr128', GHASH_STATE_OFFSET)}${gcmFunction('gcm256', 'ctr256', GHASH_STATE_OFFSET)}
 )
 `;
 }

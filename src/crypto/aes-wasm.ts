@@ -12,8 +12,12 @@
  * DAVE) copies nothing. A slot is zeroed and reused once its key is released or collected.
  *
  * One core per thread, instantiated on first use. Its memory holds the AES tables, the GHASH
- * state, the key slots (a page's worth more whenever they are full) and, above them, the current
- * message (keystream, AAD, payload, length block), which grows the memory for a large message.
+ * state, the stage, the key slots (a page's worth more whenever they are full) and, above them, the
+ * current message (keystream, AAD, payload, length block), which grows the memory for a large
+ * message. A pass is one call into the core (gcm128 / gcm256: keystream, XOR, padding, length
+ * block and GHASH). The stage holds a message between two passes under two keys (a DAVE frame,
+ * sealed there with its trailer, then sealed again by the transport): one copy into the core and
+ * one out per packet instead of two each (WasmGcm.sealToStage, sealFromStage).
  */
 import { S0, S1, S2, S3, TE0, TE1, TE2, TE3 } from './aes-tables.js';
 import { AES_CTR_WASM_BASE64 } from './aes-ctr-wasm.generated.js';
@@ -43,14 +47,42 @@ type CtrFunction = (
 ) => void;
 type GhashFunction = (hkey: number, state: number, p: number, blocks: number) => void;
 type XorFunction = (dst: number, src: number, blocks: number) => void;
+/** (rk, hkey, iv0, iv1, iv2, ks, aad, aadBlocks, aadLength, data, length, decrypt): a whole GCM pass, see scripts/build-aes-wasm.ts. */
+type GcmFunction = (
+  rk: number,
+  hkey: number,
+  iv0: number,
+  iv1: number,
+  iv2: number,
+  ks: number,
+  aad: number,
+  aadBlocks: number,
+  aadLength: number,
+  data: number,
+  length: number,
+  decrypt: number,
+) => void;
 
 /** How many powers of H the core's GHASH takes (GHASH_POWERS in scripts/build-aes-wasm.ts). */
 const H_POWERS = 4;
 // Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these.
-/** The GHASH value as two i64 halves (little-endian words: high half's low word first). */
+/**
+ * The GHASH value as two i64 halves (little-endian words: high half's low word first); the core's
+ * gcm128 / gcm256 use it there (GHASH_STATE_OFFSET in scripts/build-aes-wasm.ts).
+ */
 const STATE_OFFSET = 8192;
+/**
+ * Most payload bytes the stage holds (a DAVE frame and its transport seal, see WasmGcm.sealToStage):
+ * the transport's WebAssembly path takes up to 512 (JS_AES_GCM_MAX_PAYLOAD).
+ */
+export const STAGE_BYTES = 1024;
+const STAGE_BLOCKS = STAGE_BYTES >> 4;
+/** The stage's keystream (tag mask first), its AAD block, then its payload and length block: one GHASH run. */
+const STAGE_KS = STATE_OFFSET + 16;
+const STAGE_AAD = STAGE_KS + 16 * (STAGE_BLOCKS + 1);
+const STAGE_DATA = STAGE_AAD + 16;
 /** Key slots from here, each the round keys (up to 60 words) then the GHASH key (see WasmGcm.create). */
-const SLOTS_OFFSET = STATE_OFFSET + 16;
+const SLOTS_OFFSET = STAGE_DATA + 16 * (STAGE_BLOCKS + 1);
 /** Where a slot's GHASH key starts: H^1..H^4, each its halves and their bit reversals, four i64. */
 const SLOT_HKEY = 256;
 const SLOT_BYTES = SLOT_HKEY + 32 * H_POWERS;
@@ -68,6 +100,8 @@ interface Core {
   readonly ctr256: CtrFunction;
   readonly ghash: GhashFunction;
   readonly xor: XorFunction;
+  readonly gcm128: GcmFunction;
+  readonly gcm256: GcmFunction;
   /** Slots in the slot region; the message area starts right above it. */
   slotCount: number;
   /** Slots never used yet start at this index; below it, the free ones are in `free`. */
@@ -96,6 +130,26 @@ function wordView(buf: Uint8Array): Int32Array | null {
   return words;
 }
 
+/**
+ * Copies `length` bytes at `at` (4-byte aligned) in the core's memory to `dst[dstOffset]`, a word
+ * at a time into a word-viewable buffer.
+ */
+function copyOut(c: Core, at: number, length: number, dst: Uint8Array, dstOffset: number): void {
+  const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
+  if (dstWords === null) {
+    dst.set(c.u8.subarray(at, at + length), dstOffset);
+    return;
+  }
+  const i32 = c.i32;
+  const u8 = c.u8;
+  const n = length >> 2;
+  const to = dstOffset >> 2;
+  const from = at >> 2;
+  let i = 0;
+  for (; i < n; i++) dstWords[to + i] = i32[from + i]!;
+  for (i = 4 * n; i < length; i++) dst[dstOffset + i] = u8[at + i]!;
+}
+
 /** undefined: not tried yet; null: this runtime has no WebAssembly (e.g. --jitless). */
 let core: Core | null | undefined;
 
@@ -119,6 +173,8 @@ function instantiate(): Core | null {
       ctr256: exports.ctr256 as CtrFunction,
       ghash: exports.ghash as GhashFunction,
       xor: exports.xor as XorFunction,
+      gcm128: exports.gcm128 as GcmFunction,
+      gcm256: exports.gcm256 as GcmFunction,
       slotCount: INITIAL_SLOTS,
       nextSlot: 0,
       free: [],
@@ -192,7 +248,7 @@ export class WasmGcm {
   g1 = 0;
   g2 = 0;
   g3 = 0;
-  private readonly ctr: CtrFunction;
+  private readonly gcm: GcmFunction;
   /** Byte offset of the slot's round keys (byte-swapped for the core); -1 once released. */
   private rkAt: number;
   /**
@@ -206,7 +262,7 @@ export class WasmGcm {
     private readonly slot: number,
     rounds: 44 | 60,
   ) {
-    this.ctr = rounds === 44 ? c.ctr128 : c.ctr256;
+    this.gcm = rounds === 44 ? c.gcm128 : c.gcm256;
     this.rkAt = SLOTS_OFFSET + slot * SLOT_BYTES;
     this.hkeyAt = this.rkAt + SLOT_HKEY;
   }
@@ -278,8 +334,6 @@ export class WasmGcm {
     decrypt: boolean,
   ): void {
     const c = this.c;
-    const rkAt = this.rkAt;
-    if (rkAt < 0) throw new Error('WasmGcm: the key was released');
     const aadBlocks = (aadLength + 15) >>> 4;
     const blocks = (length + 15) >>> 4;
     // Keystream, then what GHASH reads in one run: AAD, ciphertext, length block.
@@ -303,34 +357,119 @@ export class WasmGcm {
       for (i = 0; i < n; i++) i32[(data >> 2) + i] = srcWords[from + i]!;
       for (i = 4 * n; i < length; i++) u8[data + i] = src[srcOffset + i]!;
     } else u8.set(src.subarray(srcOffset, srcOffset + length), data);
-    writeBe32(u8, lengths, Math.floor(aadLength / 0x20000000));
-    writeBe32(u8, lengths + 4, aadLength * 8);
-    writeBe32(u8, lengths + 8, Math.floor(length / 0x20000000));
-    writeBe32(u8, lengths + 12, length * 8);
-    // AES(IV ‖ 1) (the tag mask), then the payload's counter blocks from 2.
-    this.ctr(rkAt, bswap32(iv0), bswap32(iv1), bswap32(iv2), 1, blocks + 1, ks);
+    this.run(iv0, iv1, iv2, ks, aadAt, aadBlocks, aadLength, data, length, decrypt);
+    copyOut(c, data, length, dst, dstOffset);
+  }
+
+  /**
+   * The DAVE pass into the stage: encrypts `length` bytes of `src` (no AAD) into the core's stage,
+   * then writes the first `tagBytes` (4 or 8) bytes of the tag and `tail[0, tailLength)` after them.
+   * The sealed frame stays there for sealFromStage (one copy in for both passes) until the next
+   * sealToStage on this thread (crypt does not touch the stage); returns its length. Throws
+   * RangeError past STAGE_BYTES.
+   */
+  sealToStage(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    tagBytes: 4 | 8,
+    tail: Uint8Array,
+    tailLength: number,
+  ): number {
+    const staged = length + tagBytes + tailLength;
+    if (staged > STAGE_BYTES) throw new RangeError('the frame does not fit the stage');
+    const c = this.c;
+    const u8 = c.u8;
+    // The frame is read where it lies (the send queue's store: one copy, no word view of it).
+    u8.set(src.subarray(srcOffset, srcOffset + length), STAGE_DATA);
+    this.run(iv0, iv1, iv2, STAGE_KS, STAGE_DATA, 0, 0, STAGE_DATA, length, false);
+    const at = STAGE_DATA + length;
+    writeBe32(u8, at, this.g0);
+    if (tagBytes > 4) writeBe32(u8, at + 4, this.g1);
+    for (let i = 0; i < tailLength; i++) u8[at + tagBytes + i] = tail[i]!;
+    return staged;
+  }
+
+  /**
+   * The transport pass from the stage: encrypts the `length` bytes that sealToStage left there, with
+   * AAD = `aad[aadOffset, +aadLength)` (at most 16 bytes), and writes the ciphertext at
+   * `dst[dstOffset]` (the one copy out); leaves the full tag in g0..g3.
+   */
+  sealFromStage(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    aad: Uint8Array,
+    aadOffset: number,
+    aadLength: number,
+    length: number,
+    dst: Uint8Array,
+    dstOffset: number,
+  ): void {
+    if (length > STAGE_BYTES || aadLength > 16) throw new RangeError('the message does not fit the stage');
+    const c = this.c;
+    const u8 = c.u8;
+    let i = 0;
+    for (; i < aadLength; i++) u8[STAGE_AAD + i] = aad[aadOffset + i]!;
+    for (; i < 16; i++) u8[STAGE_AAD + i] = 0;
+    const aadBlocks = aadLength === 0 ? 0 : 1;
+    this.run(
+      iv0,
+      iv1,
+      iv2,
+      STAGE_KS,
+      STAGE_DATA - 16 * aadBlocks,
+      aadBlocks,
+      aadLength,
+      STAGE_DATA,
+      length,
+      false,
+    );
+    copyOut(c, STAGE_DATA, length, dst, dstOffset);
+  }
+
+  /**
+   * The GCM pass over `length` bytes at `data` in the core (en/decrypted in place), keystream at
+   * `ks`, GHASH from `aadAt` over the AAD's `aadBlocks` (zero-padded, right before `data`), the
+   * ciphertext zero-padded and the length block (written here after it); the full tag to g0..g3.
+   */
+  private run(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    ks: number,
+    aadAt: number,
+    aadBlocks: number,
+    aadLength: number,
+    data: number,
+    length: number,
+    decrypt: boolean,
+  ): void {
+    const c = this.c;
+    const rkAt = this.rkAt;
+    if (rkAt < 0) throw new Error('WasmGcm: the key was released');
+    this.gcm(
+      rkAt,
+      this.hkeyAt,
+      bswap32(iv0),
+      bswap32(iv1),
+      bswap32(iv2),
+      ks,
+      aadAt,
+      aadBlocks,
+      aadLength,
+      data,
+      length,
+      decrypt ? 1 : 0,
+    );
+    const i32 = c.i32;
     const s = STATE_OFFSET >> 2;
-    i32[s] = i32[s + 1] = i32[s + 2] = i32[s + 3] = 0;
-    // GHASH runs over the ciphertext zero-padded to whole blocks (input when decrypting, output when encrypting).
-    if (decrypt) {
-      for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
-      c.ghash(this.hkeyAt, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
-      c.xor(data, ks + 16, blocks);
-    } else {
-      c.xor(data, ks + 16, blocks);
-      for (i = length; i < 16 * blocks; i++) u8[data + i] = 0;
-      c.ghash(this.hkeyAt, STATE_OFFSET, aadAt, aadBlocks + blocks + 1);
-    }
-    const dstWords = (dstOffset & 3) === 0 ? wordView(dst) : null;
-    if (dstWords !== null) {
-      const n = length >> 2;
-      const to = dstOffset >> 2;
-      for (i = 0; i < n; i++) dstWords[to + i] = i32[(data >> 2) + i]!;
-      for (i = 4 * n; i < length; i++) dst[dstOffset + i] = u8[data + i]!;
-    } else dst.set(u8.subarray(data, data + length), dstOffset);
     const k = ks >> 2;
     this.g0 = i32[s + 1]! ^ bswap32(i32[k]!);
-    this.g1 = i32[s] ^ bswap32(i32[k + 1]!);
+    this.g1 = i32[s]! ^ bswap32(i32[k + 1]!);
     this.g2 = i32[s + 3]! ^ bswap32(i32[k + 2]!);
     this.g3 = i32[s + 2]! ^ bswap32(i32[k + 3]!);
   }

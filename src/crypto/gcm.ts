@@ -236,7 +236,7 @@ export class AesGcm {
   private readonly aes: CtrKeystream | null;
   private readonly batch: BatchKeystream | null;
   /** The whole pass in the WebAssembly core ('wasm'), or null. */
-  private readonly wasm: WasmGcm | null;
+  protected readonly wasm: WasmGcm | null;
   /** The TypeScript GHASH, or null with `wasm`. */
   private readonly ghash: Ghash | null;
   private readonly tag: TagWords;
@@ -294,6 +294,38 @@ export class AesGcm {
     if (tagBytes > 4) writeBe32(dst, tagOffset + 4, g.g1);
     if (tagBytes > 8) writeBe32(dst, tagOffset + 8, g.g2);
     if (tagBytes > 12) writeBe32(dst, tagOffset + 12, g.g3);
+  }
+
+  /**
+   * Whether this key's passes run in the WebAssembly core, whose stage holds a message between two
+   * passes (WasmGcm.sealToStage, then another key's sealFromStage: one copy in and one out for both).
+   */
+  get stageable(): boolean {
+    return this.wasm !== null;
+  }
+
+  /**
+   * encrypt() of the `length` staged bytes (WasmGcm.sealToStage, with any stageable key) into
+   * `dst[dstOffset]`, AAD at most 16 bytes, the full 16-byte tag at `dst[tagOffset]`.
+   */
+  sealFromStage(
+    iv0: number,
+    iv1: number,
+    iv2: number,
+    aad: Uint8Array,
+    aadOffset: number,
+    aadLength: number,
+    length: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    tagOffset: number,
+  ): void {
+    const w = this.wasm!;
+    w.sealFromStage(iv0, iv1, iv2, aad, aadOffset, aadLength, length, dst, dstOffset);
+    writeBe32(dst, tagOffset, w.g0);
+    writeBe32(dst, tagOffset + 4, w.g1);
+    writeBe32(dst, tagOffset + 8, w.g2);
+    writeBe32(dst, tagOffset + 12, w.g3);
   }
 
   /**

@@ -55,6 +55,32 @@ export class Aes128Gcm extends AesGcm {
   }
 
   /**
+   * sealDave() into the WebAssembly core's stage (WasmGcm.sealToStage), with `tail` (the DAVE
+   * trailer) after the tag, for the transport pass to seal where it lies; returns the frame's length.
+   * Only where `stageable`.
+   */
+  sealDaveToStage(
+    nonce: number,
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    tail: Uint8Array,
+    tailLength: number,
+  ): number {
+    return this.wasm!.sealToStage(
+      0,
+      0,
+      bswap32(nonce),
+      src,
+      srcOffset,
+      length,
+      DAVE_TAG_BYTES,
+      tail,
+      tailLength,
+    );
+  }
+
+  /**
    * DAVE decrypt with an 8-byte tag at `tag[tagOffset]` and optional AAD. Writes the plaintext at
    * `dst[dstOffset]` even when authentication fails (then it is zeroed and false is returned).
    */

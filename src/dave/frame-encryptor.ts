@@ -16,6 +16,9 @@ export const FRAME_DROPPED = -1;
 /** Most bytes the DAVE trailer adds to an Opus frame: tag, ULEB128 of a u32 nonce (5), S, magic. */
 export const DAVE_MAX_OPUS_SUPPLEMENTAL = DAVE_SUPPLEMENTAL_FIXED_BYTES + uleb128Size(0xffff_ffff);
 
+/** The trailer of the frame being staged (encryptRangeToStage), on this thread only. */
+const stagedTrailer = new Uint8Array(DAVE_MAX_OPUS_SUPPLEMENTAL);
+
 export interface FrameEncryptorStats {
   /** Frames encrypted. */
   encrypted: number;
@@ -97,6 +100,29 @@ export class FrameEncryptor {
     if (cipher === FRAME_UNCHANGED) return FRAME_UNCHANGED;
     if (cipher === null) return FRAME_DROPPED;
     return this.seal(cipher, src, srcOffset, length, dst, dstOffset, stats);
+  }
+
+  /**
+   * encryptRangeInto() into the WebAssembly core's stage (Aes128Gcm.sealDaveToStage) rather than
+   * a buffer: the transport cipher's sealStaged then seals the frame where it lies. Returns the
+   * frame's length, FRAME_UNCHANGED (nothing staged) or FRAME_DROPPED. Only where the core runs
+   * (a stageable transport cipher on this thread) and for length + DAVE_MAX_OPUS_SUPPLEMENTAL <=
+   * STAGE_BYTES.
+   */
+  encryptRangeToStage(
+    src: Uint8Array,
+    srcOffset: number,
+    length: number,
+    stats: FrameEncryptorStats = this.stats,
+  ): number {
+    const cipher = this.next(src, srcOffset, length, stats);
+    if (cipher === FRAME_UNCHANGED) return FRAME_UNCHANGED;
+    if (cipher === null) return FRAME_DROPPED;
+    const nonce = this.counter;
+    const trailerLength = writeTrailer(stagedTrailer, 0, nonce);
+    const staged = cipher.sealDaveToStage(nonce, src, srcOffset, length, stagedTrailer, trailerLength);
+    stats.encrypted++;
+    return staged;
   }
 
   /** Counts silence / passthrough / no-key frames, or steps the counter and returns its cipher. */

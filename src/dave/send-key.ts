@@ -73,6 +73,15 @@ export class DaveSendKey {
     return this.encryptor().encryptRangeInto(src, srcOffset, length, dst, dstOffset);
   }
 
+  /**
+   * encryptFrameInto() into the WebAssembly core's stage (FrameEncryptor.encryptRangeToStage), for
+   * the transport pass to seal where it lies.
+   * @internal
+   */
+  encryptFrameToStage(src: Uint8Array, srcOffset: number, length: number): number {
+    return this.encryptor().encryptRangeToStage(src, srcOffset, length);
+  }
+
   private encryptor(): FrameEncryptor {
     let encryptor = this.#encryptor;
     if (encryptor === undefined) {

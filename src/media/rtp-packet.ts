@@ -87,8 +87,9 @@ export class RtpPacketizer {
    * packetize() without an allocation, for a payload already at `datagram[RTP_HEADER_BYTES..]`:
    * writes the header in front of it and seals in place. `datagram` must have room for the
    * transport tag and counter after the payload (RTP_SEND_OVERHEAD in all). Returns the length.
+   * `staged`: the payload is in the WebAssembly core's stage instead (TransportCipher.sealStaged).
    */
-  packetizeInPlace(datagram: Uint8Array, payloadLength: number, timestamp: number): number {
+  packetizeInPlace(datagram: Uint8Array, payloadLength: number, timestamp: number, staged = false): number {
     const cipher = this.#cipher;
     if (!cipher) throw new VoxcordError('INVALID_ARGUMENT', 'no transport cipher set (op 4 not received)');
     this.#sequence = (this.#sequence + 1) & 0xffff;
@@ -97,7 +98,9 @@ export class RtpPacketizer {
     f.sequence = this.#sequence;
     f.timestamp = timestamp;
     writeRtpHeader(datagram, f);
-    return cipher.sealInPlace(datagram, RTP_HEADER_BYTES, payloadLength, this.#counter);
+    return staged
+      ? cipher.sealStaged!(datagram, RTP_HEADER_BYTES, payloadLength, this.#counter)
+      : cipher.sealInPlace(datagram, RTP_HEADER_BYTES, payloadLength, this.#counter);
   }
 }
 

@@ -20,6 +20,7 @@ import {
 } from '../protocol/constants.js';
 import { AesGcm } from '../crypto/gcm.js';
 import type { GcmKeystream } from '../crypto/gcm.js';
+import { STAGE_BYTES } from '../crypto/aes-wasm.js';
 import { hchacha20Words, keyWords } from '../crypto/xchacha20.js';
 import { bswap32, readBe32, readLe32, writeBe32 } from '../util/bytes.js';
 import { loadSodium, sodiumHasAesGcm, sodiumMayHaveAesGcm } from './sodium.js';
@@ -37,6 +38,14 @@ export interface TransportCipher {
    * have room for them. Returns the datagram's length.
    */
   sealInPlace(datagram: Uint8Array, headerLength: number, payloadLength: number, counter: number): number;
+  /**
+   * sealInPlace() of a payload that is not in `datagram` but in the WebAssembly core's stage, where
+   * the DAVE pass left it (FrameEncryptor.encryptRangeToStage): one copy into the core and one out
+   * for both passes. Only for payloads up to `stagedPayloadMax`.
+   */
+  sealStaged?(datagram: Uint8Array, headerLength: number, payloadLength: number, counter: number): number;
+  /** The largest payload sealStaged takes; absent or 0 where the cipher has no stage. */
+  readonly stagedPayloadMax?: number;
   /**
    * AAD = packet[0, headerLength); nonce = last 4 bytes; returns plaintext or null if
    * authentication fails or the packet is too short. Never throws on bad input.
@@ -166,10 +175,12 @@ class JsAesGcm implements TransportCipher {
   #large: NodeAesGcm | undefined;
   /** A copy of the key until #large is made (the GCM core keeps only its schedule). */
   #key: Uint8Array | undefined;
+  readonly stagedPayloadMax: number;
 
   constructor(key: Uint8Array, keystream: GcmKeystream = 'wasm') {
     this.#gcm = new AesGcm(key, { ghash: 'byte', keystream });
     this.#key = Uint8Array.from(key);
+    this.stagedPayloadMax = this.#gcm.stageable ? Math.min(JS_AES_GCM_MAX_PAYLOAD, STAGE_BYTES) : 0;
   }
 
   #largeCipher(): NodeAesGcm {
@@ -190,6 +201,13 @@ class JsAesGcm implements TransportCipher {
     const c = counter >>> 0;
     // IV = counter ‖ 0×8; AAD = the header; the payload is encrypted where it lies.
     this.#gcm.encrypt(c, 0, 0, datagram, 0, h, datagram, h, p, datagram, h, h + p);
+    writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
+    return h + p + OVERHEAD;
+  }
+
+  sealStaged(datagram: Uint8Array, h: number, p: number, counter: number): number {
+    const c = counter >>> 0;
+    this.#gcm.sealFromStage(c, 0, 0, datagram, 0, h, p, datagram, h, h + p);
     writeBe32(datagram, h + p + TRANSPORT_TAG_BYTES, c);
     return h + p + OVERHEAD;
   }

@@ -214,6 +214,13 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   /** The DAVE sender state (ratchet, nonce): an ES private field, never shown by inspection. */
   /** The send key in force; the only holder of the secret and its ratchet on this thread. */
   #sendKey: DaveSendKey | undefined;
+  /**
+   * The largest payload the transport cipher seals from the WebAssembly core's stage (0: none): a
+   * DAVE frame up to it is encrypted into the stage and sealed there (one copy in, one out).
+   */
+  private stagedPayloadMax = 0;
+  /** The last protectInto left its frame in the stage. */
+  private sentStaged = false;
   private readonly sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
   /** Frames still queued when the channel closed, until takeQueued() collects them. */
   private leftover: Uint8Array[] = [];
@@ -284,6 +291,7 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     if (this.closed) throw new VoxcordError('DESTROYED', 'media channel is closed');
     // The packetizer keeps its nonce counter across ciphers (a counter must never repeat for a key).
     this.cipher = createTransportCipher(mode, key, { backend: this.transportBackend });
+    this.stagedPayloadMax = this.cipher.stagedPayloadMax ?? 0;
     this.packetizer.setCipher(this.cipher);
     // Nonces are per key: under a new one the server's counters may start again.
     this.replayWindows.clear();
@@ -434,17 +442,22 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
         ? (datagramBuffer ??= Buffer.allocUnsafeSlow(DATAGRAM_BYTES))
         : Buffer.allocUnsafe(room);
     let payloadLength = length;
+    let staged = false;
     if (silence) {
       datagram.set(bytes.subarray(offset, offset + length), RTP_HEADER_BYTES);
     } else {
-      payloadLength = this.protectInto(bytes, offset, length, datagram);
+      // Both passes in the core, the frame staged between them, where the frame surely fits.
+      staged = this.protection === 'encrypt' && length + DAVE_MAX_OPUS_SUPPLEMENTAL <= this.stagedPayloadMax;
+      payloadLength = this.protectInto(bytes, offset, length, datagram, staged);
       this.onDequeue?.();
       // Dropped: this tick is used up all the same, so a track plays out at the real-time pace.
       if (payloadLength === FRAME_DROPPED) return;
+      // Unchanged (silence, passthrough): the frame was copied into the datagram.
+      staged &&= this.sentStaged;
     }
     if (payloadLength > 0) {
       const timestamp = (this.timestampBase + ((n * SAMPLES_PER_FRAME) % U32)) % U32;
-      const size = this.packetizer.packetizeInPlace(datagram, payloadLength, timestamp);
+      const size = this.packetizer.packetizeInPlace(datagram, payloadLength, timestamp, staged);
       this.sendMedia(datagram, size);
       // Lateness at the moment of sending: includes the bucket's burst before this channel.
       const lateMs = this.clock.now() - tick.due;
@@ -478,17 +491,29 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   /**
    * Writes the frame `src[offset, offset + length)` as it goes on the wire (DAVE-encrypted with the
    * key of this moment) into the datagram after the RTP header; returns its length, or FRAME_DROPPED.
+   * `toStage`: an encrypted frame goes to the WebAssembly core's stage instead (sentStaged says
+   * which happened).
    */
-  private protectInto(src: Uint8Array, offset: number, length: number, datagram: Uint8Array): number {
+  private protectInto(
+    src: Uint8Array,
+    offset: number,
+    length: number,
+    datagram: Uint8Array,
+    toStage: boolean,
+  ): number {
+    this.sentStaged = false;
     if (this.protection === 'encrypt') {
       const key = this.#sendKey;
       const written =
         key === undefined
           ? FRAME_DROPPED
-          : key.encryptFrameInto(src, offset, length, datagram, RTP_HEADER_BYTES);
+          : toStage
+            ? key.encryptFrameToStage(src, offset, length)
+            : key.encryptFrameInto(src, offset, length, datagram, RTP_HEADER_BYTES);
       if (written === FRAME_DROPPED) return this.dropFrame('no-key');
       if (written !== FRAME_UNCHANGED) {
         this.sent.encrypted++;
+        this.sentStaged = toStage;
         return written;
       }
     } else if (this.protection === 'drop') {

@@ -8,7 +8,8 @@ import {
 } from '../../src/dave/frame-encryptor.js';
 import { createParsedFrame, parseProtocolFrame } from '../../src/dave/frame-codec.js';
 import { HashRatchet } from '../../src/dave/hash-ratchet.js';
-import { OPUS_SILENCE_FRAME } from '../../src/protocol/constants.js';
+import { EncryptionMode, OPUS_SILENCE_FRAME } from '../../src/protocol/constants.js';
+import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import { hex, unhex as bytes } from '../support/bytes.js';
 
 const BASE_SECRET = bytes('26b5f027e5e5667b121e26734c6ad323');
@@ -156,6 +157,53 @@ describe('FrameEncryptor', () => {
     }
     expect(b.stats).toEqual(a.stats);
     expect(b.stats.silence).toBe(1);
+  });
+
+  it('encryptRangeToStage then the transport sealStaged give the datagram of the two passes through a buffer', () => {
+    const transportKey = randomBytes(32);
+    const t1 = createTransportCipher(EncryptionMode.AesGcm, transportKey, { backend: 'js' });
+    const t2 = createTransportCipher(EncryptionMode.AesGcm, transportKey, { backend: 'js' });
+    expect(t2.stagedPayloadMax).toBe(512);
+    const a = new FrameEncryptor();
+    const b = new FrameEncryptor();
+    a.setRatchet(BASE_SECRET);
+    b.setRatchet(BASE_SECRET);
+    // Another sender's key on the same core between packets, as with many channels on one thread.
+    const other = new FrameEncryptor();
+    other.setRatchet(randomBytes(16));
+    const store = randomBytes(600);
+    const header = randomBytes(12);
+    // Every length from 1 to 496 (the largest the engine stages: 512 - DAVE_MAX_OPUS_SUPPLEMENTAL),
+    // read at odd and even offsets, under 1-, 3- and 5-byte ULEB128 nonces.
+    for (const start of [0, 0x1f_ffff, 0xfff_fff0]) {
+      a.seekCounter(start);
+      b.seekCounter(start);
+      for (let length = 1; length <= 512 - DAVE_MAX_OPUS_SUPPLEMENTAL; length += start === 0 ? 1 : 37) {
+        const offset = length % 89;
+        const expected = new Uint8Array(2048).fill(0x5a);
+        expected.set(header, 0);
+        const p = a.encryptRangeInto(store, offset, length, expected, 12);
+        expect(p).toBeGreaterThan(0);
+        const size = t1.sealInPlace(expected, 12, p, length);
+        const dst = new Uint8Array(2048).fill(0x5a);
+        dst.set(header, 0);
+        expect(b.encryptRangeToStage(store, offset, length)).toBe(p);
+        expect(t2.sealStaged!(dst, 12, p, length)).toBe(size);
+        expect(hex(dst)).toBe(hex(expected));
+        other.encryptRangeInto(store, 0, 100, new Uint8Array(200), 0);
+      }
+    }
+    expect(b.stats).toEqual(a.stats);
+  });
+
+  it('encryptRangeToStage stages nothing for silence, passthrough and no key', () => {
+    const e = new FrameEncryptor();
+    expect(e.encryptRangeToStage(PLAINTEXT, 0, PLAINTEXT.length)).toBe(FRAME_DROPPED);
+    e.setRatchet(BASE_SECRET);
+    expect(e.encryptRangeToStage(OPUS_SILENCE_FRAME, 0, OPUS_SILENCE_FRAME.length)).toBe(FRAME_UNCHANGED);
+    e.setPassthrough(true);
+    expect(e.encryptRangeToStage(PLAINTEXT, 0, PLAINTEXT.length)).toBe(FRAME_UNCHANGED);
+    expect(e.stats).toEqual({ encrypted: 0, passthrough: 1, silence: 1, dropped: 1 });
   });
 
   it('encryptRangeInto reports unchanged and dropped frames without writing', () => {
