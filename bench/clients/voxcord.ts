@@ -1,5 +1,4 @@
 /** voxcord under bench (the library as loaded by ./voxcord-lib.ts). */
-import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import type { MediaChannel, MediaEngine } from '../../src/media/index.js';
 import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
@@ -28,12 +27,9 @@ export function watchedEngine(engine: MediaEngine, channels: MediaChannel[]): Me
   };
 }
 
-/**
- * An endless source over `frames`: an object-mode Readable, as a bot's demuxed file or stream is,
- * and the source the djs client plays (./djs.ts), so both libraries are fed the same way.
- */
-function endless(frames: readonly Buffer[]): Readable {
-  return Readable.from(loopFrames(frames));
+/** An endless async source over `frames` (what a bot's own audio source looks like to the library). */
+async function* endless(frames: readonly Buffer[]): AsyncGenerator<Buffer> {
+  yield* loopFrames(frames);
 }
 
 /** Scenarios 1-3: one VoiceSession per allocation, all on one media engine. */
