@@ -20,6 +20,7 @@ import {
 } from './clients/voxcord.js';
 import { loadVoxcord } from './clients/voxcord-lib.js';
 import type { BenchClient, EngineCounters, FirstAudioClient, ReceiveClient } from './clients/types.js';
+import { startAllocationSampling } from './alloc-sampling.js';
 import { isRecord } from './ipc.js';
 import type {
   ClientMessage,
@@ -235,6 +236,8 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
       `${req.implementation}-${req.scenario.engine ?? ''}-n${n}`.replace('--', '-'),
     );
     await profiler.start();
+    // VOXCORD_BENCH_ALLOC=1: the main thread's allocation sites over the window, per packet.
+    const sampler = process.env.VOXCORD_BENCH_ALLOC ? await startAllocationSampling() : undefined;
     await markWindow('start', windowPort);
     const cpu0 = process.cpuUsage();
     const threads0 = threadTimes();
@@ -279,6 +282,7 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
       if (switches0 !== undefined && switches1 !== undefined)
         console.error(`[threads] ${threadUserSystemLine(switches0, switches1, packets)}`);
     }
+    await sampler?.stop(packets, (line) => console.error(`[alloc main] ${line}`));
     if (client.errors.length > 0)
       throw new Error(`errors during the run: ${client.errors.slice(0, 3).join('; ')}`);
     return {
