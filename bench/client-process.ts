@@ -20,6 +20,7 @@ import {
 } from './clients/voxcord.js';
 import { loadVoxcord } from './clients/voxcord-lib.js';
 import type { BenchClient, EngineCounters, FirstAudioClient, ReceiveClient } from './clients/types.js';
+import { startAllocationSampling } from './alloc-sampling.js';
 import { isRecord } from './ipc.js';
 import type {
   ClientMessage,
@@ -235,9 +236,12 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
       `${req.implementation}-${req.scenario.engine ?? ''}-n${n}`.replace('--', '-'),
     );
     await profiler.start();
+    // VOXCORD_BENCH_ALLOC=1: the main thread's allocation sites over the window, per packet.
+    const sampler = process.env.VOXCORD_BENCH_ALLOC ? await startAllocationSampling() : undefined;
     await markWindow('start', windowPort);
     const cpu0 = process.cpuUsage();
     const threads0 = threadTimes();
+    const switches0 = process.env.VOXCORD_BENCH_THREADS ? threadSwitches() : undefined;
     const wakeups = process.env.VOXCORD_BENCH_WAKEUPS ? countWakeups(client.workers?.() ?? []) : undefined;
     const t0 = performance.now();
     probe.start();
@@ -246,6 +250,7 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
     const cpu = process.cpuUsage(cpu0);
     const elapsedMs = performance.now() - t0;
     const threads1 = threadTimes();
+    const switches1 = switches0 === undefined ? undefined : threadSwitches();
     const threads = busiestThreads(threads0, threads1, elapsedMs);
     wakeups?.report(elapsedMs);
     const stalls = (staller?.stalls() ?? 0) - stallsBefore;
@@ -271,8 +276,13 @@ async function runSend(req: ClientRunRequest): Promise<SendMeasurement> {
           ? countAtLeast(engineHistograms, LATE_MS)
           : null;
     const cpuTotal = cpu.user + cpu.system;
-    if (process.env.VOXCORD_BENCH_THREADS)
+    if (process.env.VOXCORD_BENCH_THREADS) {
       console.error(`[threads] ${threadCpuLine(threads0, threads1, packets)}`);
+      // Per packet, user and kernel time of each thread (main, media workers, V8's helpers).
+      if (switches0 !== undefined && switches1 !== undefined)
+        console.error(`[threads] ${threadUserSystemLine(switches0, switches1, packets)}`);
+    }
+    await sampler?.stop(packets, (line) => console.error(`[alloc main] ${line}`));
     if (client.errors.length > 0)
       throw new Error(`errors during the run: ${client.errors.slice(0, 3).join('; ')}`);
     return {

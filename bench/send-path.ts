@@ -19,12 +19,12 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Session } from 'node:inspector/promises';
 import type { ClockSlot, ClockTick, PacingClock } from '../src/media/clock.js';
 import { openUdpChannel } from '../src/media/udp-channel.js';
 import type { UdpMediaChannel } from '../src/media/udp-channel.js';
 import { EncryptionMode } from '../src/protocol/constants.js';
 import { DaveSendKey } from '../src/dave/send-key.js';
+import { startAllocationSampling } from './alloc-sampling.js';
 import { encodeToneFrames } from './tone.js';
 
 function runSink(): void {
@@ -72,48 +72,6 @@ async function sinkPort(): Promise<{ port: number; stop(): void }> {
   const sink = fork(fileURLToPath(import.meta.url), ['sink'], { execArgv: ['--import', 'tsx'] });
   const port = await new Promise<number>((resolve) => sink.once('message', (m) => resolve(Number(m))));
   return { port, stop: () => sink.send('stop') };
-}
-
-interface SamplingNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: SamplingNode[];
-}
-
-/** Heap sampling with collected objects kept: where the run's garbage comes from. */
-async function startAllocationSampling(): Promise<{ stop(packets: number): Promise<void> }> {
-  const session = new Session();
-  session.connect();
-  await session.post('HeapProfiler.startSampling', {
-    samplingInterval: 512,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
-  return {
-    async stop(packets: number): Promise<void> {
-      const { profile } = (await session.post('HeapProfiler.stopSampling')) as {
-        profile: { head: SamplingNode };
-      };
-      session.disconnect();
-      const sites = new Map<string, number>();
-      let total = 0;
-      const walk = (node: SamplingNode, parent: string): void => {
-        const f = node.callFrame;
-        const here = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
-        // A native or builtin frame is named with its JavaScript caller.
-        const site = f.url === '' ? `${here} <- ${parent}` : here;
-        if (node.selfSize > 0) {
-          sites.set(site, (sites.get(site) ?? 0) + node.selfSize);
-          total += node.selfSize;
-        }
-        for (const child of node.children) walk(child, f.url === '' ? parent : here);
-      };
-      walk(profile.head, '');
-      console.log(`allocated ${(total / packets).toFixed(0)} bytes per packet (sampled); top sites:`);
-      for (const [site, bytes] of [...sites].sort((a, b) => b[1] - a[1]).slice(0, 12))
-        console.log(`  ${(bytes / packets).toFixed(1).padStart(7)} B/packet  ${site}`);
-    },
-  };
 }
 
 async function channels(

@@ -139,7 +139,7 @@ export function threadCpuLine(
 }
 
 /**
- * VOXCORD_BENCH_THREADS=1 (receive): µs of user and of kernel time per unit (decoded frame) of each
+ * VOXCORD_BENCH_THREADS=1: µs of user and of kernel time per unit (decoded frame, sent packet) of each
  * thread that ran at least 0.3 µs per unit, and in total. /proc's ticks are 10 ms: over a 4 s
  * window a thread's figure is within about 10 ms / window of its true share.
  */
