@@ -79,9 +79,18 @@ export interface NodeProcessCounters {
   collectMs?: number;
   /**
    * Per thread (Linux; empty elsewhere), as of `at`: name, ns on a core, ns runnable but waiting
-   * for a core, voluntary context switches (wake-ups). The main thread has tid = pid.
+   * for a core, voluntary context switches (wake-ups), user and kernel clock ticks (10 ms). The
+   * main thread has tid = pid.
    */
-  threads?: { tid: number; name: string; runNs: number; waitNs?: number; wakeups: number }[];
+  threads?: {
+    tid: number;
+    name: string;
+    runNs: number;
+    waitNs?: number;
+    wakeups: number;
+    utime?: number;
+    stime?: number;
+  }[];
 }
 
 export interface ThreadHeap {
@@ -246,6 +255,8 @@ async function counters(): Promise<NodeProcessCounters> {
     runNs: t.run,
     waitNs: t.wait,
     wakeups: t.voluntary,
+    utime: t.utime,
+    stime: t.stime,
   }));
   let lateness: LatenessData[];
   let sendGaps: NodeProcessCounters['sendGaps'];

@@ -583,6 +583,42 @@ function threadSplit(
   return { line, main: main?.pct ?? NaN, total, mainWakeups: main?.wakeups ?? NaN };
 }
 
+/**
+ * The same window per packet the server received (Linux): per thread that ran at least 1 % of the
+ * process's CPU, µs of user and of kernel time per packet (/proc's 10 ms ticks: over a 4 s window
+ * a thread's figure is within about 10 ms / window of its true share) and wake-ups per second.
+ */
+function threadAccount(before: NodeProcessCounters, after: NodeProcessCounters, packets: number): string {
+  const b = new Map((before.threads ?? []).map((t) => [t.tid, t]));
+  const windowMs = after.at - before.at;
+  const per = (ticks: number): number => (ticks * 10_000) / Math.max(1, packets);
+  const rows = (after.threads ?? []).map((t) => {
+    const was = b.get(t.tid);
+    return {
+      name: t.name === 'main' ? 'main' : `${t.name}#${t.tid}`,
+      main: t.name === 'main',
+      user: per((t.utime ?? 0) - (was?.utime ?? 0)),
+      system: per((t.stime ?? 0) - (was?.stime ?? 0)),
+      wakeups: ((t.wakeups - (was?.wakeups ?? 0)) * 1000) / windowMs,
+    };
+  });
+  const total = rows.reduce((n, r) => ({ user: n.user + r.user, system: n.system + r.system }), {
+    user: 0,
+    system: 0,
+  });
+  const shown = rows
+    .filter((r) => r.main || r.user + r.system >= (total.user + total.system) / 100)
+    .sort((x, y) => Number(y.main) - Number(x.main) || y.user + y.system - (x.user + x.system));
+  const wakeups = rows.reduce((n, r) => n + r.wakeups, 0);
+  return (
+    `µs/packet user+kernel (wake-ups/s): ` +
+    shown
+      .map((r) => `${r.name} ${r.user.toFixed(1)}+${r.system.toFixed(1)} (${r.wakeups.toFixed(0)})`)
+      .join(', ') +
+    `, total ${total.user.toFixed(1)}+${total.system.toFixed(1)} (${wakeups.toFixed(0)}), ${packets} packets`
+  );
+}
+
 /** A/B (--base): per variant and size, medians and ranges of each build's CPU per player, split by thread. */
 function abSummary(results: readonly RunResult[]): string {
   const median = (xs: number[]): number => {
@@ -711,6 +747,9 @@ async function runOne(
     const split = threadSplit(before, after, live);
     process.stderr.write(
       `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${split.line}\n`,
+    );
+    process.stderr.write(
+      `node bench: ${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}: ${threadAccount(before, after, m1.packetsReceived - m0.packetsReceived)}\n`,
     );
     memoryDetail(variant, players - connectFailures, baseline, after);
     gapDiagnostics(variant, players, 'window', before, after, { before: m0, after: m1 });

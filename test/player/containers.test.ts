@@ -93,8 +93,10 @@ describe('Ogg Opus demuxer', () => {
 
   // push() hands out copies (read here after the caller reused its chunk buffer); pushViews() views
   // of the chunk or of the demuxer's buffer, valid until the next call (read at once); pushPacked()
-  // the packets copied back to back into one buffer, with their ends (read after the reuse).
-  it.each(['push', 'pushViews', 'pushPacked'] as const)(
+  // the packets copied back to back into one buffer, with their ends (read after the reuse);
+  // pushGrouped() the same in buffers of at least 300 bytes cut at packet ends (so a group spans
+  // pages and a page's packets span groups).
+  it.each(['push', 'pushViews', 'pushPacked', 'pushGrouped'] as const)(
     '%s gives every packet intact when the caller reuses its chunk buffer, whatever the chunking',
     async (method) => {
       const all = await toneWithBigPacket(40, 20);
@@ -109,7 +111,19 @@ describe('Ogg Opus demuxer', () => {
           const bytes = reused.subarray(0, part.length);
           let packed: { data: Uint8Array; ends: number[] } | undefined;
           if (method === 'pushPacked') packed = demuxer.pushPacked(bytes);
-          else {
+          else if (method === 'pushGrouped') {
+            const { groups, groupEnds, ends } = demuxer.pushGrouped(bytes, 300);
+            packed = { data: concatBytes(groups), ends };
+            let first = 0;
+            groups.forEach((g, i) => {
+              // Cut at packet ends, each at least the group size but the last.
+              const last = groupEnds[i]!;
+              expect(g.length).toBe(ends[last - 1]! - (first === 0 ? 0 : ends[first - 1]!));
+              if (i < groups.length - 1) expect(g.length).toBeGreaterThanOrEqual(300);
+              first = last;
+            });
+            expect(first).toBe(ends.length);
+          } else {
             const got = demuxer[method](bytes);
             out.push(...(method === 'push' ? got : got.map(hex)));
           }
@@ -351,6 +365,34 @@ describe('container inputs in the player', () => {
     // A frame held keeps a group of packets alive (about 2 KiB), not its whole read chunk.
     expect(Math.max(...frames.map((f) => f.buffer.byteLength))).toBeLessThan(2048 + 700);
     expect(errors).toEqual([expect.stringMatching(/ended early/)]);
+  });
+
+  it('tracks reading at once (their read buffers lent by one pool and given back) each play their own packets intact', async () => {
+    // 4 files of 700 frames of 200-500 bytes (about 15 reads of 16 KiB each), played together; every
+    // frame is held until the end, so a read buffer given back too early shows up as changed bytes.
+    dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
+    const files = Array.from({ length: 4 }, (_, f) => {
+      const packets = Array.from({ length: 700 }, (_, i) => {
+        const p = new Uint8Array(200 + ((i * 31 + f * 7) % 300)).fill((i + f * 50) % 251);
+        p[0] = 0xfc;
+        p[1] = f;
+        p[p.length - 1] = i >> 8;
+        return p;
+      });
+      const path = join(dir!, `pool-${f}.opus`);
+      writeFileSync(path, concatBytes(oggStreamPages(packets, { maxSegments: 30 })));
+      return { path, packets };
+    });
+    const pulls = files.map(({ path }) => {
+      const player = new AudioPlayer();
+      players.push(player);
+      const session = new FakeSession();
+      player.attach(session);
+      player.enqueue(fileInput(path, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
+      return session.pull(700);
+    });
+    const heard = await Promise.all(pulls);
+    heard.forEach((frames, f) => expect(frames.map(hex)).toEqual(files[f]!.packets.map(hex)));
   });
 
   it.runIf(process.platform === 'linux')(

@@ -9,6 +9,7 @@ import { concatBytes } from '../../util/bytes.js';
 import { byteOpener, framesIn, inputError, isReopenable, releaseIterator } from './source.js';
 import type { ByteInput, FrameSource, MediaInfo, OpenContext, SourceFrame, TrackInput } from './source.js';
 import { OpusPacketFramer } from './opus-frames.js';
+import { recycleReadBuffer } from './read-pool.js';
 
 export interface OpusDemuxer {
   /** Packets completed by these bytes. */
@@ -17,6 +18,14 @@ export interface OpusDemuxer {
   pushViews?(chunk: Uint8Array): Uint8Array[];
   /** Optional: the packets copied back to back into `data`, with where each ends (no view per packet). */
   pushPacked?(chunk: Uint8Array): { data: Uint8Array; ends: number[] };
+  /**
+   * Optional: the packets copied into buffers of at least `groupBytes` each, the packet index each
+   * ends at, and where each packet ends (counted over the groups); keeps no view of `chunk`.
+   */
+  pushGrouped?(
+    chunk: Uint8Array,
+    groupBytes: number,
+  ): { groups: Uint8Array[]; groupEnds: number[]; ends: number[] };
   /** The bytes ended: throws if the stream was cut short. */
   end(): void;
 }
@@ -169,6 +178,16 @@ class DemuxedSource implements FrameSource {
     }
   }
 
+  /** Takes a chunk's packets already in groups (see OpusDemuxer.pushGrouped). */
+  private takeGroups(groups: Uint8Array[], groupEnds: number[], ends: number[]): void {
+    this.dropPackets();
+    this.ends = ends;
+    this.groups = groups;
+    this.groupEnds = groupEnds;
+    for (let g = 0; g < groupEnds.length; g++)
+      this.groupStarts.push(g === 0 ? 0 : ends[groupEnds[g - 1]! - 1]!);
+  }
+
   /** Demuxes the next chunk (never rejects: a failure is kept for read()). */
   private async fill(): Promise<void> {
     try {
@@ -183,7 +202,12 @@ class DemuxedSource implements FrameSource {
         this.framer.close();
         return;
       }
-      if (this.demuxer.pushPacked !== undefined) {
+      if (this.demuxer.pushGrouped !== undefined) {
+        const { groups, groupEnds, ends } = this.demuxer.pushGrouped(result.value, GROUP_BYTES);
+        // The demuxer copied everything out: a pooled read buffer goes back at once.
+        recycleReadBuffer(result.value);
+        this.takeGroups(groups, groupEnds, ends);
+      } else if (this.demuxer.pushPacked !== undefined) {
         const { data, ends } = this.demuxer.pushPacked(result.value);
         this.takePackets(data, ends);
       } else {

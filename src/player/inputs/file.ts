@@ -12,6 +12,7 @@ import { isOggCapture, wholeOggPagesEnd } from '../../audio/ogg-page.js';
 import { wavDurationMs } from '../../audio/wav.js';
 import { ffprobeInfo, ffprobePathFor, titleFromPath } from './media-info.js';
 import { oggOpusInput } from './ogg-opus.js';
+import { borrowReadBuffer, READ_BUFFER_BYTES, recycleReadBuffer } from './read-pool.js';
 import { inputError } from './source.js';
 import type { FrameSource, MediaInfo, OpenContext, TrackInput } from './source.js';
 import { webmOpusInput } from './webm-opus.js';
@@ -19,7 +20,7 @@ import { webmOpusInput } from './webm-opus.js';
 export type Container = 'ogg-opus' | 'webm-opus' | 'unknown';
 
 const SNIFF_BYTES = 64 * 1024;
-const FILE_CHUNK_BYTES = 16 * 1024;
+const FILE_CHUNK_BYTES = READ_BUFFER_BYTES;
 
 function includes(bytes: Uint8Array, text: string): boolean {
   const needle = Buffer.from(text, 'latin1');
@@ -111,6 +112,8 @@ const MAX_CHUNK_BYTES = 128 * 1024;
  * only those are handed over and the next read starts there, so the demuxer never keeps a partial
  * page between reads (no tail copy, and no copy of tail + chunk, per read). 0 retries the read
  * twice as large (a page larger than the read); at the end of the file every byte is handed over.
+ * Those reads (Ogg's) go into buffers of the shared read pool (./read-pool.ts), which the demuxed
+ * source gives back once its demuxer copied the packets out.
  */
 function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncIterator<Uint8Array> {
   let handle: FileHandle | undefined;
@@ -133,13 +136,20 @@ function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncI
       try {
         handle ??= await (opening ??= openFile(path, 'r'));
         for (let size = FILE_CHUNK_BYTES; ; size *= 2) {
-          const chunk = Buffer.allocUnsafe(size);
+          const chunk =
+            whole !== undefined && size === FILE_CHUNK_BYTES ? borrowReadBuffer() : Buffer.allocUnsafe(size);
           reading = readAt(handle, chunk, position);
           const bytesRead = await reading;
           reading = undefined;
-          if (bytesRead === 0 || done) break;
+          if (bytesRead === 0 || done) {
+            recycleReadBuffer(chunk);
+            break;
+          }
           const end = bytesRead < size || size >= MAX_CHUNK_BYTES ? bytesRead : (whole?.(chunk) ?? size);
-          if (end === 0) continue;
+          if (end === 0) {
+            recycleReadBuffer(chunk);
+            continue;
+          }
           position += end;
           return { done: false, value: chunk.subarray(0, end) };
         }

@@ -95,6 +95,36 @@ class PackingSink implements PacketSink {
     }
     return data;
   }
+
+  /**
+   * The packets copied into buffers of at least `groupBytes` each, cut at packet ends (the last
+   * one may be less), and the packet index each group ends at: one copy, with no buffer of the
+   * whole chunk to cut them from.
+   */
+  packGroups(groupBytes: number): { groups: Uint8Array[]; groupEnds: number[] } {
+    const groups: Uint8Array[] = [];
+    const groupEnds: number[] = [];
+    let range = 0;
+    let at = this.starts[0] ?? 0;
+    let start = 0;
+    for (let i = 0; i < this.ends.length; i++) {
+      const end = this.ends[i]!;
+      if (end - start < groupBytes && i < this.ends.length - 1) continue;
+      const group = new Uint8Array(end - start);
+      for (let filled = 0; filled < group.length;) {
+        // The ranges hold exactly `total` bytes: one with bytes left is always there.
+        if (at === this.stops[range]) at = this.starts[++range]!;
+        const n = Math.min(this.stops[range]! - at, group.length - filled);
+        group.set(this.sources[range]!.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+      }
+      groups.push(group);
+      groupEnds.push(i + 1);
+      start = end;
+    }
+    return { groups, groupEnds };
+  }
 }
 
 export class OggOpusDemuxer {
@@ -140,6 +170,19 @@ export class OggOpusDemuxer {
     const sink = new PackingSink();
     this.demux(chunk, sink);
     return { data: sink.pack(), ends: sink.ends };
+  }
+
+  /**
+   * Like pushPacked(), the packets copied into buffers of at least `groupBytes` each (see
+   * PackingSink.packGroups); no view of `chunk` is kept, so the caller may reuse it at once.
+   */
+  pushGrouped(
+    chunk: Uint8Array,
+    groupBytes: number,
+  ): { groups: Uint8Array[]; groupEnds: number[]; ends: number[] } {
+    const sink = new PackingSink();
+    this.demux(chunk, sink);
+    return { ...sink.packGroups(groupBytes), ends: sink.ends };
   }
 
   private demux(chunk: Uint8Array, out: PacketSink): void {
