@@ -26,6 +26,7 @@ import type {
   WorkerCommand,
   WorkerData,
   WorkerEvent,
+  WorkerMemory,
   WorkerToMain,
   TakenFrames,
 } from './engine-messages.js';
@@ -596,6 +597,24 @@ export class WorkerMediaEngine implements MediaEngine {
       clock,
       perWorker,
     };
+  }
+
+  /**
+   * Each worker's memory as its isolate sees it (diagnostics: heap spaces, external, ArrayBuffers;
+   * bench/engine-send.ts --account). A worker that dies meanwhile is left out.
+   */
+  async workerMemory(): Promise<WorkerMemory[]> {
+    const all = await Promise.all(
+      this.shards.map((s) =>
+        s
+          .request((req) => ({ t: 'memory', req }))
+          .then(
+            (value) => value as WorkerMemory,
+            () => undefined,
+          ),
+      ),
+    );
+    return all.filter((m): m is WorkerMemory => m !== undefined);
   }
 
   async close(): Promise<void> {
