@@ -22,7 +22,16 @@ interface Variant {
 
 function runOnce(v: Variant, n: number, dave: boolean, dist: boolean): Promise<EngineSendResult> {
   const script = path.join(v.dir, 'bench/engine-send.ts');
-  const args = ['--import', 'tsx', script, 'worker', String(n), 'auto', dave ? 'dave' : 'plain'];
+  const args = [
+    '--expose-gc',
+    '--import',
+    'tsx',
+    script,
+    'worker',
+    String(n),
+    'auto',
+    dave ? 'dave' : 'plain',
+  ];
   args.push('--workers', v.workers, '--json', '--account');
   if (dist) args.push('--dist');
   return new Promise((resolve, reject) => {
@@ -45,6 +54,8 @@ function figures(r: EngineSendResult): Map<string, number> {
   if (a === undefined) return out;
   for (const [k, v] of Object.entries(a.rssKiBPerChannel)) out.set(`mapping ${k} KiB/ch`, v);
   out.set('arenas touched (added)', a.arenas - a.arenasBefore);
+  if (a.liveHeapKiBPerChannel !== undefined)
+    out.set('workers heap live (after gc) KiB/ch', a.liveHeapKiBPerChannel);
   for (const [k, v] of Object.entries(a.mainKiBPerChannel)) out.set(`main ${k} KiB/ch`, v);
   const sums = new Map<string, number>();
   for (const w of a.workers) for (const [k, v] of Object.entries(w)) sums.set(k, (sums.get(k) ?? 0) + v);

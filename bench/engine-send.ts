@@ -91,7 +91,7 @@ function mainMemory(): MainMemory {
 /** The engine's diagnostics hook (worker-engine.ts), where this build has it. */
 function hasWorkerMemory(
   engine: MediaEngine,
-): engine is MediaEngine & { workerMemory(): Promise<WorkerMemory[]> } {
+): engine is MediaEngine & { workerMemory(collect?: boolean): Promise<WorkerMemory[]> } {
   return typeof (engine as { workerMemory?: unknown }).workerMemory === 'function';
 }
 
@@ -112,6 +112,12 @@ export interface MemoryAccount {
   workers: Record<string, number>[];
   /** The main thread's isolate, KiB per channel over before the engine: heap spaces, external, ArrayBuffers. */
   mainKiBPerChannel: Record<string, number>;
+  /**
+   * The workers' heap after a full collection (run with `node --expose-gc`), KiB per channel: the
+   * live size, and old space's resident size after it. Absent without --expose-gc.
+   */
+  liveHeapKiBPerChannel?: number;
+  oldSpaceAfterGcKiBPerChannel?: number;
 }
 
 function mean(values: number[]): number {
@@ -175,6 +181,11 @@ function printAccount(account: MemoryAccount): void {
       .join(', ');
     console.log(`  worker ${i}, MiB: ${parts}`);
   });
+  if (account.liveHeapKiBPerChannel !== undefined)
+    console.log(
+      `  workers' heap after a full collection: used ${account.liveHeapKiBPerChannel.toFixed(1)} KiB/channel, ` +
+        `old space resident ${(account.oldSpaceAfterGcKiBPerChannel ?? 0).toFixed(1)}`,
+    );
 }
 
 export interface EngineSendResult {
@@ -281,6 +292,18 @@ async function main(): Promise<void> {
     before === undefined || samples.length === 0
       ? undefined
       : summarizeAccount(before, mainBefore, samples, n);
+  if (
+    account !== undefined &&
+    typeof (globalThis as { gc?: unknown }).gc === 'function' &&
+    hasWorkerMemory(engine)
+  ) {
+    const collected = await engine.workerMemory(true);
+    account.liveHeapKiBPerChannel = collected.reduce((a, m) => a + m.heapUsed, 0) / 1024 / n;
+    account.oldSpaceAfterGcKiBPerChannel =
+      collected.reduce((a, m) => a + (m.spaces.find((x) => x.name === 'old_space')?.physical ?? 0), 0) /
+      1024 /
+      n;
+  }
   const cpu = process.cpuUsage(cpu0);
   const elapsed = performance.now() - t0;
   const threads = busiestThreads(threads0, threadTimes(), elapsed);

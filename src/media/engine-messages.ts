@@ -41,8 +41,11 @@ export type WorkerCommand =
   | { t: 'stats'; req: number; id: number }
   /** The worker's pacing clock counters (reply: PacingClockStats). */
   | { t: 'clock'; req: number }
-  /** The worker's own memory (reply: WorkerMemory; diagnostics). */
-  | { t: 'memory'; req: number }
+  /**
+   * The worker's own memory (reply: WorkerMemory; diagnostics). `collect`: run a full collection
+   * first where the process exposes one (--expose-gc), so that heapUsed is the live size.
+   */
+  | { t: 'memory'; req: number; collect?: boolean }
   | { t: 'close'; id: number }
   | { t: 'shutdown'; req: number };
 

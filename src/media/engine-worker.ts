@@ -274,6 +274,7 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
     return;
   }
   if (cmd.t === 'memory') {
+    if (cmd.collect === true) (globalThis as { gc?: () => void }).gc?.();
     reply(cmd.req, workerMemory());
     return;
   }

@@ -601,13 +601,14 @@ export class WorkerMediaEngine implements MediaEngine {
 
   /**
    * Each worker's memory as its isolate sees it (diagnostics: heap spaces, external, ArrayBuffers;
-   * bench/engine-send.ts --account). A worker that dies meanwhile is left out.
+   * bench/engine-send.ts --account). A worker that dies meanwhile is left out. `collect`: each
+   * worker runs a full collection first where the process runs with --expose-gc (a pause of ms).
    */
-  async workerMemory(): Promise<WorkerMemory[]> {
+  async workerMemory(collect = false): Promise<WorkerMemory[]> {
     const all = await Promise.all(
       this.shards.map((s) =>
         s
-          .request((req) => ({ t: 'memory', req }))
+          .request((req) => ({ t: 'memory', req, collect }))
           .then(
             (value) => value as WorkerMemory,
             () => undefined,
