@@ -82,7 +82,7 @@ export interface WorkerEngineOptions {
  * of MiB at 1000 channels) while almost nothing in it survives a tick: a small one keeps RSS down
  * (N = 300 with DAVE: 250 -> 192 KiB per channel) for a few more, cheap scavenges.
  */
-export const WORKER_YOUNG_GENERATION_MB = 6;
+export const WORKER_YOUNG_GENERATION_MB = 3;
 
 /** Most workers the `workers` option accepts. */
 export const MAX_WORKERS = 16;
