@@ -82,8 +82,8 @@ export interface WorkerEngineOptions {
  * of MiB at 1000 channels) while almost nothing in it survives a tick: a small one keeps RSS down
  * (N = 300 with DAVE: 250 -> 192 KiB per channel at 6) for more, cheap scavenges. V8 commits two
  * semi-spaces of a third of it each: 6 -> 3 left each worker 2 MiB smaller (new space 4 -> 2 MiB;
- * `bench/engine-memory.ts`, N = 1000 with DAVE, 9 alternated pairs: 6-7 KiB per channel less with
- * 2 workers), old space the same, twice the scavenges at about 0.6x the pause each.
+ * `bench/engine-memory.ts`, N = 1000 with DAVE, 13 alternated pairs: 4-7 KiB per channel less
+ * with 2 workers), old space the same, twice the scavenges at about 0.6x the pause each.
  */
 export const WORKER_YOUNG_GENERATION_MB = 3;
 
