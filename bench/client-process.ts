@@ -3,7 +3,7 @@
  * by bench/run.ts with fork (and --expose-gc); receives a ClientRunRequest, runs its scenario,
  * replies with a Measurement and exits.
  */
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import type { Worker } from 'node:worker_threads';
@@ -42,6 +42,7 @@ import {
 import { encodeToneFrames, tonePcmFrames } from './tone.js';
 import { installUdpProbe } from './udp-probe.js';
 import { markWindow } from './window-marks.js';
+import { rssAccount, RSS_KINDS } from './memory-account.js';
 import type { WindowPort } from './window-marks.js';
 import { PCM_FRAME_BYTES } from '../src/protocol/constants.js';
 
@@ -62,39 +63,14 @@ function memory(): { rss: number; heapUsed: number; usage: NodeJS.MemoryUsage } 
   return { rss: m.rss, heapUsed: m.heapUsed, usage: m };
 }
 
-/**
- * Linux: this process's resident memory by kind of mapping (/proc/self/smaps): the brk heap (the
- * main thread's malloc arena), anonymous mappings by size (64 MiB-reserved malloc arenas of other
- * threads; V8 pages, thread stacks and large allocations below that), files.
- */
+/** Linux: this process's resident memory by kind of mapping (memory-account.ts), MiB. */
 function rssByMapping(): string {
-  let text: string;
-  try {
-    text = readFileSync('/proc/self/smaps', 'utf8');
-  } catch {
-    return 'n/a';
-  }
-  const kib = new Map<string, number>();
-  let kind = '';
-  for (const line of text.split('\n')) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (head) {
-      const size = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
-      const name = head[3] ?? '';
-      if (name.startsWith('[')) kind = name;
-      else if (name !== '') kind = 'files';
-      else if (size >= 60 * 1024) kind = 'anon >= 60 MiB (arenas)';
-      else if (size >= 1024) kind = 'anon 1-60 MiB';
-      else kind = 'anon < 1 MiB';
-      continue;
-    }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) kib.set(kind, (kib.get(kind) ?? 0) + Number(rss[1]));
-  }
-  return [...kib]
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`)
-    .join(', ');
+  const account = rssAccount();
+  if (account === undefined) return 'n/a';
+  return [
+    ...RSS_KINDS.map((kind) => `${kind} ${(account[kind] / 1024).toFixed(1)}`),
+    `(${account.arenas} arenas)`,
+  ].join(', ');
 }
 
 /**

@@ -4,7 +4,10 @@
  * variant. Each run is its own process (one engine, a UDP sink process), so the variants do not
  * share a heap or a warm JIT. `npm run bench` runs it too and keeps the result in latest.json.
  *
- * Run: npx tsx bench/engine-scaling.ts [N=1000] [rounds=2] [dave|plain] [variants=1,2,auto]
+ * Run: npx tsx bench/engine-scaling.ts [N=1000] [rounds=2] [dave|plain] [variants=1,2,auto] [--dist]
+ * `--dist` (what `npm run bench` does, after its build): the engine from dist, its workers running
+ * the bundle as a user's do. From source each worker loads tsx, whose esbuild service is one more
+ * thread and isolate per worker: the second worker read 25-30 KiB per channel more than from dist.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,6 +25,8 @@ export interface ScalingOptions {
   variants: string[];
   /** Progress lines (one per run). */
   log?: (line: string) => void;
+  /** The engine from dist (engine-send.ts --dist; build first). */
+  dist?: boolean;
 }
 
 export interface ScalingResult {
@@ -35,9 +40,10 @@ export interface ScalingResult {
   machine: string;
 }
 
-function runOnce(n: number, dave: boolean, workers: string): Promise<EngineSendResult> {
+function runOnce(n: number, dave: boolean, workers: string, dist: boolean): Promise<EngineSendResult> {
   const args = ['--import', 'tsx', here, 'worker', String(n), 'auto', dave ? 'dave' : 'plain'];
   args.push('--workers', workers, '--json');
+  if (dist) args.push('--dist');
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (err, stdout) => {
       if (err) return reject(new Error(`engine-send failed: ${err.message}`));
@@ -74,7 +80,7 @@ export async function runScaling(options: ScalingOptions): Promise<ScalingResult
     // Alternate the order each round so drift in machine load does not favour one variant.
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const v of order) {
-      const r = await runOnce(n, dave, v);
+      const r = await runOnce(n, dave, v, options.dist === true);
       results[v]!.push(r);
       options.log?.(`round ${round + 1} workers=${v}: ${JSON.stringify(r)}`);
     }
@@ -130,11 +136,13 @@ export function scalingTable(result: ScalingResult): string {
 }
 
 async function main(): Promise<void> {
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const result = await runScaling({
-    n: Number(process.argv[2] ?? 1000),
-    rounds: Number(process.argv[3] ?? 2),
-    dave: (process.argv[4] ?? 'dave') === 'dave',
-    variants: (process.argv[5] ?? '1,2,auto').split(','),
+    n: Number(positional[0] ?? 1000),
+    rounds: Number(positional[1] ?? 2),
+    dave: (positional[2] ?? 'dave') === 'dave',
+    variants: (positional[3] ?? '1,2,auto').split(','),
+    dist: process.argv.includes('--dist'),
     log: (line) => console.error(line),
   });
   console.log(scalingTable(result));

@@ -625,6 +625,7 @@ async function main(): Promise<void> {
           rounds: config.rounds,
           dave: true,
           variants: ['1', '2', 'auto'],
+          dist: true,
           log: (line) => log(`  ${line}`),
         });
       } catch (err) {

@@ -41,6 +41,11 @@ export type WorkerCommand =
   | { t: 'stats'; req: number; id: number }
   /** The worker's pacing clock counters (reply: PacingClockStats). */
   | { t: 'clock'; req: number }
+  /**
+   * The worker's own memory (reply: WorkerMemory; diagnostics). `collect`: run a full collection
+   * first where the process exposes one (--expose-gc), so that heapUsed is the live size.
+   */
+  | { t: 'memory'; req: number; collect?: boolean }
   | { t: 'close'; id: number }
   | { t: 'shutdown'; req: number };
 
@@ -72,7 +77,24 @@ export interface TakenFrames {
   sent: SendCounts;
 }
 
-export type ReplyValue = DiscoveredAddress | MediaChannelStats | TakenFrames | PacingClockStats | null;
+/**
+ * One worker's memory as its own isolate sees it (bytes): V8's heap by space, and what V8 counts
+ * outside it. RSS is the process's (threads share it), so it is not repeated here.
+ */
+export interface WorkerMemory {
+  heapTotal: number;
+  heapUsed: number;
+  /** Memory of C++ objects bound to JavaScript ones (Buffers, ArrayBuffers, sockets). */
+  external: number;
+  arrayBuffers: number;
+  /** V8's own malloc (zone memory of the compiler, parser...), outside the heap spaces. */
+  mallocedMemory: number;
+  /** Each heap space: reserved (`size`), in use, and resident (`physical`). */
+  spaces: { name: string; size: number; used: number; physical: number }[];
+}
+
+export type ReplyValue =
+  DiscoveredAddress | MediaChannelStats | TakenFrames | PacingClockStats | WorkerMemory | null;
 
 export type WorkerEvent =
   | { t: 'reply'; req: number; ok: true; value: ReplyValue }

@@ -3,6 +3,7 @@
  * command batches from the main thread; events go back in batches once per event-loop turn.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { isVoxcordError, VoxcordError } from '../errors.js';
 import { ENGINE_SLOTS_PER_BUCKET, PacingClock } from './clock.js';
 import { DaveSendKey } from '../dave/send-key.js';
@@ -14,6 +15,7 @@ import type {
   WorkerCommand,
   WorkerData,
   WorkerEvent,
+  WorkerMemory,
   WorkerToMain,
 } from './engine-messages.js';
 import { openUdpChannel } from './udp-channel.js';
@@ -271,6 +273,11 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
     reply(cmd.req, clock.stats());
     return;
   }
+  if (cmd.t === 'memory') {
+    if (cmd.collect === true) (globalThis as { gc?: () => void }).gc?.();
+    reply(cmd.req, workerMemory());
+    return;
+  }
   if (cmd.t === 'open') {
     opening.set(cmd.id, []);
     openUdpChannel(cmd.options, clock, tuning, () => {
@@ -371,6 +378,24 @@ const statsDue = new SlicedQueue<{ h: Hosted; req: number }>(
   1,
   32,
 );
+
+/** This worker's isolate: heap spaces, external and ArrayBuffer bytes, V8's malloc. */
+function workerMemory(): WorkerMemory {
+  const usage = process.memoryUsage();
+  return {
+    heapTotal: usage.heapTotal,
+    heapUsed: usage.heapUsed,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+    mallocedMemory: getHeapStatistics().malloced_memory,
+    spaces: getHeapSpaceStatistics().map((s) => ({
+      name: s.space_name,
+      size: s.space_size,
+      used: s.space_used_size,
+      physical: s.physical_space_size,
+    })),
+  };
+}
 
 function protectionOf(cmd: Extract<WorkerCommand, { t: 'protect' }>): FrameProtection {
   switch (cmd.mode) {

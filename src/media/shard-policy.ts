@@ -13,8 +13,9 @@
  * - a count ceiling: every shard holds `channelsPerWorker` channels, for bots that join many
  *   channels before they play (idle channels show no load yet).
  * Either one grows, but never before every shard holds `minChannelsPerWorker` channels: a worker
- * costs ~10 MB idle and ~40 MB busy (its V8 heap's slack between full collections: at N = 1000 the
- * second worker is ~40 KiB per channel), and a second one costs CPU too (two clocks wake up: 1.4x
+ * costs ~10 MB idle, and at N = 1000 with DAVE the second one 14-18 KiB per channel (another
+ * isolate's bootstrap heap, young generation, old-space slack, stack and arena; BENCHMARKS.md, from
+ * `bench/engine-memory.ts --dist`), and a second one costs CPU too (two clocks wake up: 1.4x
  * CPU per packet at N = 100),
  * so a small bot stays on one worker however busy the machine is. Machine idleness is not asked:
  * the server or another process taking a core leaves this worker short of time either way, and a

@@ -26,6 +26,7 @@ import type {
   WorkerCommand,
   WorkerData,
   WorkerEvent,
+  WorkerMemory,
   WorkerToMain,
   TakenFrames,
 } from './engine-messages.js';
@@ -79,9 +80,12 @@ export interface WorkerEngineOptions {
 /**
  * The worker's young generation cap (MiB). V8 grows the nursery with the allocation rate (to tens
  * of MiB at 1000 channels) while almost nothing in it survives a tick: a small one keeps RSS down
- * (N = 300 with DAVE: 250 -> 192 KiB per channel) for a few more, cheap scavenges.
+ * (N = 300 with DAVE: 250 -> 192 KiB per channel at 6) for more, cheap scavenges. V8 commits two
+ * semi-spaces of a third of it each: 6 -> 3 left each worker 2 MiB smaller (new space 4 -> 2 MiB;
+ * `bench/engine-memory.ts`, N = 1000 with DAVE, 13 alternated pairs: 4-7 KiB per channel less
+ * with 2 workers), old space the same, twice the scavenges at about 0.6x the pause each.
  */
-export const WORKER_YOUNG_GENERATION_MB = 6;
+export const WORKER_YOUNG_GENERATION_MB = 3;
 
 /** Most workers the `workers` option accepts. */
 export const MAX_WORKERS = 16;
@@ -596,6 +600,25 @@ export class WorkerMediaEngine implements MediaEngine {
       clock,
       perWorker,
     };
+  }
+
+  /**
+   * Each worker's memory as its isolate sees it (diagnostics: heap spaces, external, ArrayBuffers;
+   * bench/engine-send.ts --account). A worker that dies meanwhile is left out. `collect`: each
+   * worker runs a full collection first where the process runs with --expose-gc (a pause of ms).
+   */
+  async workerMemory(collect = false): Promise<WorkerMemory[]> {
+    const all = await Promise.all(
+      this.shards.map((s) =>
+        s
+          .request((req) => ({ t: 'memory', req, collect }))
+          .then(
+            (value) => value as WorkerMemory,
+            () => undefined,
+          ),
+      ),
+    );
+    return all.filter((m): m is WorkerMemory => m !== undefined);
   }
 
   async close(): Promise<void> {

@@ -294,6 +294,27 @@ describe('worker engine shards', () => {
     expect(engine.closed).toBe(false);
   });
 
+  it("reports each worker's own isolate memory: heap by space, external and ArrayBuffer bytes", async () => {
+    const r = await responder();
+    const engine = engineOf(2);
+    const channels: MediaChannel[] = [];
+    for (let i = 0; i < 2; i++)
+      channels.push(await engine.openChannel({ ssrc: i + 1, serverHost: '127.0.0.1', serverPort: r.port }));
+    // A frame queued on one worker only: its send queue's store is that worker's ArrayBuffer.
+    channels[0]!.setTransport(EncryptionMode.AesGcm, KEY);
+    channels[0]!.enqueue(new Uint8Array(100).fill(1));
+    await waitFor(() => r.rtp().length >= 1);
+    const report = await engine.workerMemory();
+    expect(report).toHaveLength(2);
+    for (const m of report) {
+      expect(m.spaces.map((s) => s.name)).toEqual(expect.arrayContaining(['new_space', 'old_space']));
+      const used = m.spaces.reduce((n, s) => n + s.used, 0);
+      expect(used).toBeGreaterThan(1 << 20); // a worker's bootstrap alone is megabytes
+      expect(Math.abs(used - m.heapUsed)).toBeLessThan(1 << 20);
+      expect(m.external).toBeGreaterThanOrEqual(m.arrayBuffers);
+    }
+  });
+
   it('close stops every worker', async () => {
     const r = await responder();
     const engine: MediaEngine = engineOf(2);
