@@ -15,15 +15,41 @@ export interface OpusDemuxer {
   push(chunk: Uint8Array): Uint8Array[];
   /** Optional: like push(), but the packets may be views valid only until the next call. */
   pushViews?(chunk: Uint8Array): Uint8Array[];
-  /** Optional: the packets copied back to back into `data`, with where each ends (no view per packet). */
-  pushPacked?(chunk: Uint8Array): { data: Uint8Array; ends: number[] };
+  /** Optional: the packets copied into groups of at least `groupBytes` (no view per packet). */
+  pushPacked?(chunk: Uint8Array, groupBytes: number): PackedPackets;
   /** The bytes ended: throws if the stream was cut short. */
   end(): void;
+}
+
+/**
+ * A chunk's packets, back to back in groups cut at packet ends: packet i ends at `ends[i]` bytes
+ * into the chunk's packets; group g holds the packets before index `groupEnds[g]` that the groups
+ * before it do not (each group at least the asked size, the last one may be less).
+ */
+export interface PackedPackets {
+  ends: number[];
+  groups: Uint8Array[];
+  groupEnds: number[];
 }
 
 const NO_BYTES = new Uint8Array(0);
 /** A chunk's packets are split into buffers of at least this many bytes (the last one may be less). */
 const GROUP_BYTES = 2048;
+
+/** Packets already back to back in `data` (ending at `ends`), cut into groups of about GROUP_BYTES. */
+function groupedPackets(data: Uint8Array, ends: number[]): PackedPackets {
+  const groups: Uint8Array[] = [];
+  const groupEnds: number[] = [];
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i]!;
+    if (end - start < GROUP_BYTES && i < ends.length - 1) continue;
+    groups.push(start === 0 && i === ends.length - 1 ? data : data.slice(start, end));
+    groupEnds.push(i + 1);
+    start = end;
+  }
+  return { ends, groups, groupEnds };
+}
 
 /**
  * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into one
@@ -154,19 +180,14 @@ class DemuxedSource implements FrameSource {
     this.group = 0;
   }
 
-  /** Takes a chunk's packets (`data`, each ending at `ends[i]`), cut into groups at packet ends. */
-  private takePackets(data: Uint8Array, ends: number[]): void {
+  /** Takes a chunk's packets, grouped (see PackedPackets). */
+  private takePackets({ ends, groups, groupEnds }: PackedPackets): void {
     this.dropPackets();
     this.ends = ends;
-    let start = 0;
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i]!;
-      if (end - start < GROUP_BYTES && i < ends.length - 1) continue;
-      this.groups.push(start === 0 && i === ends.length - 1 ? data : data.slice(start, end));
-      this.groupEnds.push(i + 1);
-      this.groupStarts.push(start);
-      start = end;
-    }
+    this.groups = groups;
+    this.groupEnds = groupEnds;
+    for (let g = 0; g < groupEnds.length; g++)
+      this.groupStarts.push(g === 0 ? 0 : ends[groupEnds[g - 1]! - 1]!);
   }
 
   /** Demuxes the next chunk (never rejects: a failure is kept for read()). */
@@ -183,10 +204,9 @@ class DemuxedSource implements FrameSource {
         this.framer.close();
         return;
       }
-      if (this.demuxer.pushPacked !== undefined) {
-        const { data, ends } = this.demuxer.pushPacked(result.value);
-        this.takePackets(data, ends);
-      } else {
+      if (this.demuxer.pushPacked !== undefined)
+        this.takePackets(this.demuxer.pushPacked(result.value, GROUP_BYTES));
+      else {
         const packets =
           this.demuxer.pushViews === undefined
             ? this.demuxer.push(result.value)
@@ -194,7 +214,7 @@ class DemuxedSource implements FrameSource {
         let total = 0;
         const ends: number[] = [];
         for (const packet of packets) ends.push((total += packet.length));
-        this.takePackets(concatBytes(...packets), ends);
+        this.takePackets(groupedPackets(concatBytes(...packets), ends));
       }
     } catch (err) {
       this.failure = inputError('the audio input failed', err);

@@ -111,16 +111,27 @@ const MAX_CHUNK_BYTES = 128 * 1024;
  * only those are handed over and the next read starts there, so the demuxer never keeps a partial
  * page between reads (no tail copy, and no copy of tail + chunk, per read). 0 retries the read
  * twice as large (a page larger than the read); at the end of the file every byte is handed over.
+ *
+ * `reuse`: every read goes into the same buffer, for a consumer done with a chunk when it asks for
+ * the next (the Ogg demuxer copies out the packets it keeps). A fresh buffer per read lived until
+ * the main thread's next scavenge, seconds apart in a busy node, so each playing track had several
+ * dead chunks in malloc at any time.
  */
-function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncIterator<Uint8Array> {
+function fileChunks(
+  path: string,
+  whole?: (bytes: Uint8Array) => number,
+  reuse = false,
+): AsyncIterator<Uint8Array> {
   let handle: FileHandle | undefined;
   let opening: Promise<FileHandle> | undefined;
   let done = false;
   let position = 0;
+  let reused: Buffer | undefined;
   /** The read under way: the descriptor is closed only once it settled. */
   let reading: Promise<number> | undefined;
   const close = async (): Promise<IteratorResult<Uint8Array>> => {
     done = true;
+    reused = undefined;
     const open = handle ?? (await opening?.catch(() => undefined));
     handle = undefined;
     await reading?.catch(() => undefined);
@@ -133,7 +144,8 @@ function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncI
       try {
         handle ??= await (opening ??= openFile(path, 'r'));
         for (let size = FILE_CHUNK_BYTES; ; size *= 2) {
-          const chunk = Buffer.allocUnsafe(size);
+          const chunk = reuse && reused?.length === size ? reused : Buffer.allocUnsafe(size);
+          if (reuse) reused = chunk;
           reading = readAt(handle, chunk, position);
           const bytesRead = await reading;
           reading = undefined;
@@ -169,13 +181,14 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
     if (isUrl(target)) return { input: ffmpegInput(target, options), info: none };
     const ends = options.forceFfmpeg === true ? undefined : await readEnds(target);
     const container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
-    const reopen = (whole?: (bytes: Uint8Array) => number) => (): AsyncIterable<Uint8Array> => ({
-      [Symbol.asyncIterator]: () => fileChunks(target, whole),
-    });
+    const reopen =
+      (whole?: (bytes: Uint8Array) => number, reuse?: boolean) => (): AsyncIterable<Uint8Array> => ({
+        [Symbol.asyncIterator]: () => fileChunks(target, whole, reuse),
+      });
     // Ogg: the last page's granule. WebM: its demuxer reports the Segment's Duration and Title.
     if (container === 'ogg-opus' && ends !== undefined)
       return {
-        input: oggOpusInput(reopen(wholePages)),
+        input: oggOpusInput(reopen(wholePages, true)),
         info: Promise.resolve({ durationMs: oggOpusDurationMs(ends.head, ends.tail) }),
       };
     if (container === 'webm-opus') return { input: webmOpusInput(reopen()), info: none };

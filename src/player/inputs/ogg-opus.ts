@@ -15,6 +15,7 @@
 import { inputError } from './source.js';
 import type { ByteInput, MediaInfo, TrackInput } from './source.js';
 import { demuxedOpusInput } from './demuxed.js';
+import type { PackedPackets } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
 import { oggOpusDurationMs, OGG_TAIL_BYTES } from '../../audio/ogg-duration.js';
@@ -62,38 +63,49 @@ class ViewSink implements PacketSink {
 }
 
 /**
- * Packets packed back to back into one new buffer (pushPacked): ranges that follow one another in
- * the same bytes (a page's packets) are copied as one, so a packet costs no view of its own.
+ * Packets copied back to back into buffers of at least `groupBytes` cut at packet ends (pushPacked):
+ * one copy per packet from the chunk (no view per packet, and no packed buffer to cut again).
+ * Packets that follow one another in the same bytes (a page's packets) are copied as one range.
  */
 class PackingSink implements PacketSink {
   private readonly sources: Uint8Array[] = [];
   private readonly starts: number[] = [];
-  private readonly stops: number[] = [];
   readonly ends: number[] = [];
   private total = 0;
 
   packet(bytes: Uint8Array, start: number, end: number): void {
-    const last = this.sources.length - 1;
-    if (last >= 0 && this.sources[last] === bytes && this.stops[last] === start) this.stops[last] = end;
-    else {
-      this.sources.push(bytes);
-      this.starts.push(start);
-      this.stops.push(end);
-    }
+    this.sources.push(bytes);
+    this.starts.push(start);
     this.total += end - start;
     this.ends.push(this.total);
   }
 
-  pack(): Uint8Array {
-    const data = new Uint8Array(this.total);
-    let at = 0;
-    for (let i = 0; i < this.sources.length; i++) {
-      const start = this.starts[i]!;
-      const stop = this.stops[i]!;
-      data.set(this.sources[i]!.subarray(start, stop), at);
-      at += stop - start;
+  pack(groupBytes: number): PackedPackets {
+    const { sources, starts, ends } = this;
+    const groups: Uint8Array[] = [];
+    const groupEnds: number[] = [];
+    let first = 0;
+    let groupStart = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]!;
+      if (end - groupStart < groupBytes && i < ends.length - 1) continue;
+      const data = new Uint8Array(end - groupStart);
+      let at = 0;
+      for (let k = first; k <= i;) {
+        const source = sources[k]!;
+        const from = starts[k]!;
+        let to = from + ends[k]! - (k === 0 ? 0 : ends[k - 1]!);
+        // The next packets of this range: one set() for the run.
+        for (k++; k <= i && sources[k] === source && starts[k] === to; k++) to += ends[k]! - ends[k - 1]!;
+        data.set(source.subarray(from, to), at);
+        at += to - from;
+      }
+      groups.push(data);
+      groupEnds.push(i + 1);
+      first = i + 1;
+      groupStart = end;
     }
-    return data;
+    return { ends, groups, groupEnds };
   }
 }
 
@@ -133,13 +145,13 @@ export class OggOpusDemuxer {
   }
 
   /**
-   * Like push(), the packets copied back to back into one new buffer: `data`, and where each
-   * packet ends in it (one buffer per call, no view per packet).
+   * Like push(), the packets copied back to back into buffers of at least `groupBytes` cut at
+   * packet ends (see PackedPackets): one copy per packet, no view per packet.
    */
-  pushPacked(chunk: Uint8Array): { data: Uint8Array; ends: number[] } {
+  pushPacked(chunk: Uint8Array, groupBytes: number): PackedPackets {
     const sink = new PackingSink();
     this.demux(chunk, sink);
-    return { data: sink.pack(), ends: sink.ends };
+    return sink.pack(groupBytes);
   }
 
   private demux(chunk: Uint8Array, out: PacketSink): void {
