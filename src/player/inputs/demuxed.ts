@@ -36,25 +36,37 @@ const NO_BYTES = new Uint8Array(0);
 /** A chunk's packets are split into buffers of at least this many bytes (the last one may be less). */
 const GROUP_BYTES = 2048;
 
-/** Packets already back to back in `data` (ending at `ends`), cut into groups of about GROUP_BYTES. */
-function groupedPackets(data: Uint8Array, ends: number[]): PackedPackets {
-  const groups: Uint8Array[] = [];
+/**
+ * Where a chunk's packets (ending at `ends`) are cut into groups of at least `groupBytes` (the
+ * last one may be less): the index after each group's last packet.
+ */
+export function packetGroupEnds(ends: readonly number[], groupBytes: number): number[] {
   const groupEnds: number[] = [];
   let start = 0;
   for (let i = 0; i < ends.length; i++) {
     const end = ends[i]!;
-    if (end - start < GROUP_BYTES && i < ends.length - 1) continue;
-    groups.push(start === 0 && i === ends.length - 1 ? data : data.slice(start, end));
+    if (end - start < groupBytes && i < ends.length - 1) continue;
     groupEnds.push(i + 1);
     start = end;
   }
+  return groupEnds;
+}
+
+/** Packets already back to back in `data` (ending at `ends`), cut into groups of about GROUP_BYTES. */
+function groupedPackets(data: Uint8Array, ends: number[]): PackedPackets {
+  const groupEnds = packetGroupEnds(ends, GROUP_BYTES);
+  const groups = groupEnds.map((last, g) => {
+    const start = g === 0 ? 0 : ends[groupEnds[g - 1]! - 1]!;
+    return groupEnds.length === 1 ? data : data.slice(start, ends[last - 1]);
+  });
   return { ends, groups, groupEnds };
 }
 
 /**
- * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into one
- * buffer (one allocation per chunk, not one per packet), cut into groups of about GROUP_BYTES at
- * packet boundaries, and become frames only as they are read,
+ * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into
+ * groups of about GROUP_BYTES cut at packet boundaries (straight from the chunk when the demuxer
+ * packs them: one copy, a few allocations per chunk, none per packet), and become frames only as
+ * they are read,
  * so all but one read per chunk (hundreds of frames) are answered at once, and `readOpusNow()`
  * hands a passthrough frame over without a promise (the player's fast path). A frame object lives
  * from its read to its send, not for the second its chunk lasts: fewer objects survive a

@@ -14,7 +14,7 @@
  */
 import { inputError } from './source.js';
 import type { ByteInput, MediaInfo, TrackInput } from './source.js';
-import { demuxedOpusInput } from './demuxed.js';
+import { demuxedOpusInput, packetGroupEnds } from './demuxed.js';
 import type { PackedPackets } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
@@ -82,29 +82,24 @@ class PackingSink implements PacketSink {
 
   pack(groupBytes: number): PackedPackets {
     const { sources, starts, ends } = this;
-    const groups: Uint8Array[] = [];
-    const groupEnds: number[] = [];
+    const groupEnds = packetGroupEnds(ends, groupBytes);
     let first = 0;
-    let groupStart = 0;
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i]!;
-      if (end - groupStart < groupBytes && i < ends.length - 1) continue;
-      const data = new Uint8Array(end - groupStart);
+    const groups = groupEnds.map((next) => {
+      const groupStart = first === 0 ? 0 : ends[first - 1]!;
+      const data = new Uint8Array(ends[next - 1]! - groupStart);
       let at = 0;
-      for (let k = first; k <= i;) {
+      for (let k = first; k < next;) {
         const source = sources[k]!;
         const from = starts[k]!;
         let to = from + ends[k]! - (k === 0 ? 0 : ends[k - 1]!);
         // The next packets of this range: one set() for the run.
-        for (k++; k <= i && sources[k] === source && starts[k] === to; k++) to += ends[k]! - ends[k - 1]!;
+        for (k++; k < next && sources[k] === source && starts[k] === to; k++) to += ends[k]! - ends[k - 1]!;
         data.set(source.subarray(from, to), at);
         at += to - from;
       }
-      groups.push(data);
-      groupEnds.push(i + 1);
-      first = i + 1;
-      groupStart = end;
-    }
+      first = next;
+      return data;
+    });
     return { ends, groups, groupEnds };
   }
 }
