@@ -58,7 +58,13 @@ export interface NodeProcessCounters {
    * VOXCORD_BENCH_MEMORY=1: every thread's V8 heap (process.report: main first, then each worker),
    * bytes, and the process's resident set split into anonymous and file-backed (Linux smaps_rollup).
    */
-  census?: { threads: ThreadHeap[]; anonBytes: number; fileBytes: number };
+  census?: {
+    threads: ThreadHeap[];
+    anonBytes: number;
+    fileBytes: number;
+    /** RSS of the anonymous mappings by kind (Linux, /proc/self/smaps): see mappingCensus(). */
+    mappings?: MappingCensus;
+  };
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
   /** Diagnostics (voxcord variants): summed channel underruns and empty ticks, the engine clock's skipped cycles and late ticks. */
@@ -207,6 +213,49 @@ interface ReportHeap {
   heapSpaces: Record<string, { memorySize: number }>;
 }
 
+/**
+ * The anonymous RSS by kind: `mainArena` is the brk heap, glibc's arena for the main thread's
+ * malloc (ArrayBuffer stores, OpenSSL, libuv, Node's own objects); `threadArenas` the rw parts of
+ * the other threads' arenas (64 MiB-aligned mappings: the media workers, libuv's pool, V8's
+ * helpers); `pages256k` the 256 KiB mappings (V8 heap pages, every isolate); `other` the rest
+ * (malloc's mmap of blocks >= 128 KiB, large V8 objects, thread stacks).
+ */
+export interface MappingCensus {
+  mainArena: number;
+  threadArenas: number;
+  pages256k: number;
+  other: number;
+}
+
+function mappingCensus(): MappingCensus | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return undefined; // not Linux
+  }
+  const out: MappingCensus = { mainArena: 0, threadArenas: 0, pages256k: 0, other: 0 };
+  let kind: keyof MappingCensus | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head !== null) {
+      const start = BigInt(`0x${head[1]!}`);
+      const size = Number(BigInt(`0x${head[2]!}`) - start);
+      const name = head[5]!;
+      if (name === '[heap]') kind = 'mainArena';
+      else if (name !== '' || head[4] !== '0')
+        kind = undefined; // file-backed or a named region
+      else if (start % 0x4000000n === 0n && head[3]!.startsWith('rw')) kind = 'threadArenas';
+      else if (size === 256 * 1024) kind = 'pages256k';
+      else kind = 'other';
+      continue;
+    }
+    if (kind !== undefined && line.startsWith('Rss:'))
+      out[kind] += Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024;
+  }
+  return out;
+}
+
 /** Diagnostics (VOXCORD_BENCH_MEMORY): each thread's heap from Node's report, and the RSS by kind. */
 function memoryCensus(): NodeProcessCounters['census'] {
   const report = process.report.getReport() as unknown as {
@@ -240,6 +289,7 @@ function memoryCensus(): NodeProcessCounters['census'] {
     ],
     anonBytes,
     fileBytes,
+    mappings: mappingCensus(),
   };
 }
 

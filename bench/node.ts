@@ -360,6 +360,16 @@ function memoryDetail(
       `external (main) ${kib(loaded.memory.external - base.memory.external)}, rest (native: sockets, TLS, ` +
       `libuv, allocator slack) ${kib(rssDelta - (heaps(l) - heaps(b)) - (loaded.memory.external - base.memory.external))}\n`,
   );
+  const m0 = b.mappings;
+  const m1 = l.mappings;
+  if (m0 === undefined || m1 === undefined) return;
+  process.stderr.write(
+    `[memory] ${variant} P=${players} anonymous RSS KiB/player by mapping: ` +
+      (['mainArena', 'threadArenas', 'pages256k', 'other'] as const)
+        .map((k) => `${k} ${kib(m1[k] - m0[k])} (${mib(m0[k])} -> ${mib(m1[k])} MiB)`)
+        .join(', ') +
+      '\n',
+  );
 }
 
 /** VOXCORD_BENCH_WINDOW_PROFILE=dir: a main-thread CPU profile of the node over the window only. */

@@ -16,18 +16,21 @@ export interface OpusDemuxer {
   push(chunk: Uint8Array): Uint8Array[];
   /** Optional: like push(), but the packets may be views valid only until the next call. */
   pushViews?(chunk: Uint8Array): Uint8Array[];
-  /** Optional: the packets copied back to back into `data`, with where each ends (no view per packet). */
-  pushPacked?(chunk: Uint8Array): { data: Uint8Array; ends: number[] };
-  /**
-   * Optional: the packets copied into buffers of at least `groupBytes` each, the packet index each
-   * ends at, and where each packet ends (counted over the groups); keeps no view of `chunk`.
-   */
-  pushGrouped?(
-    chunk: Uint8Array,
-    groupBytes: number,
-  ): { groups: Uint8Array[]; groupEnds: number[]; ends: number[] };
+  /** Optional: the packets copied into groups of at least `groupBytes` (no view per packet). */
+  pushPacked?(chunk: Uint8Array, groupBytes: number): PackedPackets;
   /** The bytes ended: throws if the stream was cut short. */
   end(): void;
+}
+
+/**
+ * A chunk's packets, back to back in groups cut at packet ends: packet i ends at `ends[i]` bytes
+ * into the chunk's packets; group g holds the packets before index `groupEnds[g]` that the groups
+ * before it do not (each group at least the asked size, the last one may be less).
+ */
+export interface PackedPackets {
+  ends: number[];
+  groups: Uint8Array[];
+  groupEnds: number[];
 }
 
 const NO_BYTES = new Uint8Array(0);
@@ -35,9 +38,36 @@ const NO_BYTES = new Uint8Array(0);
 const GROUP_BYTES = 2048;
 
 /**
- * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into one
- * buffer (one allocation per chunk, not one per packet), cut into groups of about GROUP_BYTES at
- * packet boundaries, and become frames only as they are read,
+ * Where a chunk's packets (ending at `ends`) are cut into groups of at least `groupBytes` (the
+ * last one may be less): the index after each group's last packet.
+ */
+export function packetGroupEnds(ends: readonly number[], groupBytes: number): number[] {
+  const groupEnds: number[] = [];
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i]!;
+    if (end - start < groupBytes && i < ends.length - 1) continue;
+    groupEnds.push(i + 1);
+    start = end;
+  }
+  return groupEnds;
+}
+
+/** Packets already back to back in `data` (ending at `ends`), cut into groups of about GROUP_BYTES. */
+function groupedPackets(data: Uint8Array, ends: number[]): PackedPackets {
+  const groupEnds = packetGroupEnds(ends, GROUP_BYTES);
+  const groups = groupEnds.map((last, g) => {
+    const start = g === 0 ? 0 : ends[groupEnds[g - 1]! - 1]!;
+    return groupEnds.length === 1 ? data : data.slice(start, ends[last - 1]);
+  });
+  return { ends, groups, groupEnds };
+}
+
+/**
+ * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into
+ * groups of about GROUP_BYTES cut at packet boundaries (straight from the chunk when the demuxer
+ * packs them: one copy, a few allocations per chunk, none per packet), and become frames only as
+ * they are read,
  * so all but one read per chunk (hundreds of frames) are answered at once, and `readOpusNow()`
  * hands a passthrough frame over without a promise (the player's fast path). A frame object lives
  * from its read to its send, not for the second its chunk lasts: fewer objects survive a
@@ -163,23 +193,8 @@ class DemuxedSource implements FrameSource {
     this.group = 0;
   }
 
-  /** Takes a chunk's packets (`data`, each ending at `ends[i]`), cut into groups at packet ends. */
-  private takePackets(data: Uint8Array, ends: number[]): void {
-    this.dropPackets();
-    this.ends = ends;
-    let start = 0;
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i]!;
-      if (end - start < GROUP_BYTES && i < ends.length - 1) continue;
-      this.groups.push(start === 0 && i === ends.length - 1 ? data : data.slice(start, end));
-      this.groupEnds.push(i + 1);
-      this.groupStarts.push(start);
-      start = end;
-    }
-  }
-
-  /** Takes a chunk's packets already in groups (see OpusDemuxer.pushGrouped). */
-  private takeGroups(groups: Uint8Array[], groupEnds: number[], ends: number[]): void {
+  /** Takes a chunk's packets, grouped (see PackedPackets). */
+  private takePackets({ ends, groups, groupEnds }: PackedPackets): void {
     this.dropPackets();
     this.ends = ends;
     this.groups = groups;
@@ -202,14 +217,11 @@ class DemuxedSource implements FrameSource {
         this.framer.close();
         return;
       }
-      if (this.demuxer.pushGrouped !== undefined) {
-        const { groups, groupEnds, ends } = this.demuxer.pushGrouped(result.value, GROUP_BYTES);
+      if (this.demuxer.pushPacked !== undefined) {
+        const packed = this.demuxer.pushPacked(result.value, GROUP_BYTES);
         // The demuxer copied everything out: a pooled read buffer goes back at once.
         recycleReadBuffer(result.value);
-        this.takeGroups(groups, groupEnds, ends);
-      } else if (this.demuxer.pushPacked !== undefined) {
-        const { data, ends } = this.demuxer.pushPacked(result.value);
-        this.takePackets(data, ends);
+        this.takePackets(packed);
       } else {
         const packets =
           this.demuxer.pushViews === undefined
@@ -218,7 +230,7 @@ class DemuxedSource implements FrameSource {
         let total = 0;
         const ends: number[] = [];
         for (const packet of packets) ends.push((total += packet.length));
-        this.takePackets(concatBytes(...packets), ends);
+        this.takePackets(groupedPackets(concatBytes(...packets), ends));
       }
     } catch (err) {
       this.failure = inputError('the audio input failed', err);

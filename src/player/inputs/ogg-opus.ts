@@ -14,7 +14,8 @@
  */
 import { inputError } from './source.js';
 import type { ByteInput, MediaInfo, TrackInput } from './source.js';
-import { demuxedOpusInput } from './demuxed.js';
+import { demuxedOpusInput, packetGroupEnds } from './demuxed.js';
+import type { PackedPackets } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
 import { oggOpusDurationMs, OGG_TAIL_BYTES } from '../../audio/ogg-duration.js';
@@ -62,68 +63,44 @@ class ViewSink implements PacketSink {
 }
 
 /**
- * Packets packed back to back into one new buffer (pushPacked): ranges that follow one another in
- * the same bytes (a page's packets) are copied as one, so a packet costs no view of its own.
+ * Packets copied back to back into buffers of at least `groupBytes` cut at packet ends (pushPacked):
+ * one copy per packet from the chunk (no view per packet, and no packed buffer to cut again).
+ * Packets that follow one another in the same bytes (a page's packets) are copied as one range.
  */
 class PackingSink implements PacketSink {
   private readonly sources: Uint8Array[] = [];
   private readonly starts: number[] = [];
-  private readonly stops: number[] = [];
   readonly ends: number[] = [];
   private total = 0;
 
   packet(bytes: Uint8Array, start: number, end: number): void {
-    const last = this.sources.length - 1;
-    if (last >= 0 && this.sources[last] === bytes && this.stops[last] === start) this.stops[last] = end;
-    else {
-      this.sources.push(bytes);
-      this.starts.push(start);
-      this.stops.push(end);
-    }
+    this.sources.push(bytes);
+    this.starts.push(start);
     this.total += end - start;
     this.ends.push(this.total);
   }
 
-  pack(): Uint8Array {
-    const data = new Uint8Array(this.total);
-    let at = 0;
-    for (let i = 0; i < this.sources.length; i++) {
-      const start = this.starts[i]!;
-      const stop = this.stops[i]!;
-      data.set(this.sources[i]!.subarray(start, stop), at);
-      at += stop - start;
-    }
-    return data;
-  }
-
-  /**
-   * The packets copied into buffers of at least `groupBytes` each, cut at packet ends (the last
-   * one may be less), and the packet index each group ends at: one copy, with no buffer of the
-   * whole chunk to cut them from.
-   */
-  packGroups(groupBytes: number): { groups: Uint8Array[]; groupEnds: number[] } {
-    const groups: Uint8Array[] = [];
-    const groupEnds: number[] = [];
-    let range = 0;
-    let at = this.starts[0] ?? 0;
-    let start = 0;
-    for (let i = 0; i < this.ends.length; i++) {
-      const end = this.ends[i]!;
-      if (end - start < groupBytes && i < this.ends.length - 1) continue;
-      const group = new Uint8Array(end - start);
-      for (let filled = 0; filled < group.length;) {
-        // The ranges hold exactly `total` bytes: one with bytes left is always there.
-        if (at === this.stops[range]) at = this.starts[++range]!;
-        const n = Math.min(this.stops[range]! - at, group.length - filled);
-        group.set(this.sources[range]!.subarray(at, at + n), filled);
-        filled += n;
-        at += n;
+  pack(groupBytes: number): PackedPackets {
+    const { sources, starts, ends } = this;
+    const groupEnds = packetGroupEnds(ends, groupBytes);
+    let first = 0;
+    const groups = groupEnds.map((next) => {
+      const groupStart = first === 0 ? 0 : ends[first - 1]!;
+      const data = new Uint8Array(ends[next - 1]! - groupStart);
+      let at = 0;
+      for (let k = first; k < next;) {
+        const source = sources[k]!;
+        const from = starts[k]!;
+        let to = from + ends[k]! - (k === 0 ? 0 : ends[k - 1]!);
+        // The next packets of this range: one set() for the run.
+        for (k++; k < next && sources[k] === source && starts[k] === to; k++) to += ends[k]! - ends[k - 1]!;
+        data.set(source.subarray(from, to), at);
+        at += to - from;
       }
-      groups.push(group);
-      groupEnds.push(i + 1);
-      start = end;
-    }
-    return { groups, groupEnds };
+      first = next;
+      return data;
+    });
+    return { ends, groups, groupEnds };
   }
 }
 
@@ -163,26 +140,13 @@ export class OggOpusDemuxer {
   }
 
   /**
-   * Like push(), the packets copied back to back into one new buffer: `data`, and where each
-   * packet ends in it (one buffer per call, no view per packet).
+   * Like push(), the packets copied back to back into buffers of at least `groupBytes` cut at
+   * packet ends (see PackedPackets): one copy per packet, no view per packet.
    */
-  pushPacked(chunk: Uint8Array): { data: Uint8Array; ends: number[] } {
+  pushPacked(chunk: Uint8Array, groupBytes: number): PackedPackets {
     const sink = new PackingSink();
     this.demux(chunk, sink);
-    return { data: sink.pack(), ends: sink.ends };
-  }
-
-  /**
-   * Like pushPacked(), the packets copied into buffers of at least `groupBytes` each (see
-   * PackingSink.packGroups); no view of `chunk` is kept, so the caller may reuse it at once.
-   */
-  pushGrouped(
-    chunk: Uint8Array,
-    groupBytes: number,
-  ): { groups: Uint8Array[]; groupEnds: number[]; ends: number[] } {
-    const sink = new PackingSink();
-    this.demux(chunk, sink);
-    return { ...sink.packGroups(groupBytes), ends: sink.ends };
+    return sink.pack(groupBytes);
   }
 
   private demux(chunk: Uint8Array, out: PacketSink): void {

@@ -1,6 +1,6 @@
 /**
  * Read buffers lent to the file input and given back by the demuxed source once its demuxer copied
- * the packets out (Ogg's pushGrouped keeps no view of a chunk). A node reads about 16 KiB per
+ * the packets out (Ogg's pushPacked keeps no view of a chunk). A node reads about 16 KiB per
  * second per playing track: a fresh buffer per read is ArrayBuffer memory V8 counts against the old
  * generation, and at 100 players it brought a full mark-compact of the main thread every ~2 s.
  * Shared by all inputs of the thread (at most POOL_BUFFERS kept idle): nothing held per player
