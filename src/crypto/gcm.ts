@@ -288,8 +288,13 @@ export class AesGcm {
     tagOffset: number,
     tagBytes = AES_GCM_TAG_BYTES,
   ): void {
-    const g = this.tag;
     this.crypt(iv0, iv1, iv2, aad, aadOffset, aadLength, src, srcOffset, length, dst, dstOffset, false);
+    this.writeTag(dst, tagOffset, tagBytes);
+  }
+
+  /** The first `tagBytes` (4, 8, 12 or 16) bytes of the last pass's tag at `dst[tagOffset]`. */
+  private writeTag(dst: Uint8Array, tagOffset: number, tagBytes: number): void {
+    const g = this.tag;
     writeBe32(dst, tagOffset, g.g0);
     if (tagBytes > 4) writeBe32(dst, tagOffset + 4, g.g1);
     if (tagBytes > 8) writeBe32(dst, tagOffset + 8, g.g2);
@@ -320,12 +325,8 @@ export class AesGcm {
     dstOffset: number,
     tagOffset: number,
   ): void {
-    const w = this.wasm!;
-    w.sealFromStage(iv0, iv1, iv2, aad, aadOffset, aadLength, length, dst, dstOffset);
-    writeBe32(dst, tagOffset, w.g0);
-    writeBe32(dst, tagOffset + 4, w.g1);
-    writeBe32(dst, tagOffset + 8, w.g2);
-    writeBe32(dst, tagOffset + 12, w.g3);
+    this.wasm!.sealFromStage(iv0, iv1, iv2, aad, aadOffset, aadLength, length, dst, dstOffset);
+    this.writeTag(dst, tagOffset, AES_GCM_TAG_BYTES);
   }
 
   /**

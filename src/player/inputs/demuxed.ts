@@ -5,7 +5,6 @@
 import { NOT_READY } from '../../voice/frame-pull.js';
 import type { NotReady } from '../../voice/frame-pull.js';
 import { Interrupt } from '../../util/interrupt.js';
-import { concatBytes } from '../../util/bytes.js';
 import { byteOpener, framesIn, inputError, isReopenable, releaseIterator } from './source.js';
 import type { ByteInput, FrameSource, MediaInfo, OpenContext, SourceFrame, TrackInput } from './source.js';
 import { OpusPacketFramer } from './opus-frames.js';
@@ -53,21 +52,45 @@ export function packetGroupEnds(ends: readonly number[], groupBytes: number): nu
   return groupEnds;
 }
 
-/** Packets already back to back in `data` (ending at `ends`), cut into groups of about GROUP_BYTES. */
-function groupedPackets(data: Uint8Array, ends: number[]): PackedPackets {
-  const groupEnds = packetGroupEnds(ends, GROUP_BYTES);
-  const groups = groupEnds.map((last, g) => {
-    const start = g === 0 ? 0 : ends[groupEnds[g - 1]! - 1]!;
-    return groupEnds.length === 1 ? data : data.slice(start, ends[last - 1]);
+/**
+ * Packets copied into groups cut at packetGroupEnds(ends, groupBytes): packet k is
+ * `sources[k][starts[k], +its length)` (`starts` absent: from 0), its length from the running
+ * `ends`. One copy per packet; packets that follow one another in the same bytes (a page's
+ * packets) are copied as one range.
+ */
+export function packPackets(
+  sources: readonly Uint8Array[],
+  starts: readonly number[] | undefined,
+  ends: number[],
+  groupBytes: number,
+): PackedPackets {
+  const groupEnds = packetGroupEnds(ends, groupBytes);
+  let first = 0;
+  const groups = groupEnds.map((next) => {
+    const groupStart = first === 0 ? 0 : ends[first - 1]!;
+    const data = new Uint8Array(ends[next - 1]! - groupStart);
+    let at = 0;
+    for (let k = first; k < next;) {
+      const source = sources[k]!;
+      const from = starts?.[k] ?? 0;
+      let to = from + ends[k]! - (k === 0 ? 0 : ends[k - 1]!);
+      // The next packets of this range: one set() for the run.
+      for (k++; k < next && sources[k] === source && (starts?.[k] ?? 0) === to; k++)
+        to += ends[k]! - ends[k - 1]!;
+      data.set(source.subarray(from, to), at);
+      at += to - from;
+    }
+    first = next;
+    return data;
   });
   return { ends, groups, groupEnds };
 }
 
 /**
  * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into
- * groups of about GROUP_BYTES cut at packet boundaries (straight from the chunk when the demuxer
- * packs them: one copy, a few allocations per chunk, none per packet), and become frames only as
- * they are read,
+ * groups of about GROUP_BYTES cut at packet boundaries (packPackets, from the chunk or the
+ * demuxer's views: one copy, a few allocations per chunk, none per packet), and become frames only
+ * as they are read,
  * so all but one read per chunk (hundreds of frames) are answered at once, and `readOpusNow()`
  * hands a passthrough frame over without a promise (the player's fast path). A frame object lives
  * from its read to its send, not for the second its chunk lasts: fewer objects survive a
@@ -230,7 +253,7 @@ class DemuxedSource implements FrameSource {
         let total = 0;
         const ends: number[] = [];
         for (const packet of packets) ends.push((total += packet.length));
-        this.takePackets(groupedPackets(concatBytes(...packets), ends));
+        this.takePackets(packPackets(packets, undefined, ends, GROUP_BYTES));
       }
     } catch (err) {
       this.failure = inputError('the audio input failed', err);

@@ -14,7 +14,7 @@
  */
 import { inputError } from './source.js';
 import type { ByteInput, MediaInfo, TrackInput } from './source.js';
-import { demuxedOpusInput, packetGroupEnds } from './demuxed.js';
+import { demuxedOpusInput, packPackets } from './demuxed.js';
 import type { PackedPackets } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
@@ -81,26 +81,7 @@ class PackingSink implements PacketSink {
   }
 
   pack(groupBytes: number): PackedPackets {
-    const { sources, starts, ends } = this;
-    const groupEnds = packetGroupEnds(ends, groupBytes);
-    let first = 0;
-    const groups = groupEnds.map((next) => {
-      const groupStart = first === 0 ? 0 : ends[first - 1]!;
-      const data = new Uint8Array(ends[next - 1]! - groupStart);
-      let at = 0;
-      for (let k = first; k < next;) {
-        const source = sources[k]!;
-        const from = starts[k]!;
-        let to = from + ends[k]! - (k === 0 ? 0 : ends[k - 1]!);
-        // The next packets of this range: one set() for the run.
-        for (k++; k < next && sources[k] === source && starts[k] === to; k++) to += ends[k]! - ends[k - 1]!;
-        data.set(source.subarray(from, to), at);
-        at += to - from;
-      }
-      first = next;
-      return data;
-    });
-    return { ends, groups, groupEnds };
+    return packPackets(this.sources, this.starts, this.ends, groupBytes);
   }
 }
 
