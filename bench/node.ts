@@ -625,7 +625,18 @@ function threadAccount(before: NodeProcessCounters, after: NodeProcessCounters, 
     shown
       .map((r) => `${r.name} ${r.user.toFixed(1)}+${r.system.toFixed(1)} (${r.wakeups.toFixed(0)})`)
       .join(', ') +
-    `, total ${total.user.toFixed(1)}+${total.system.toFixed(1)} (${wakeups.toFixed(0)}), ${packets} packets`
+    `, total ${total.user.toFixed(1)}+${total.system.toFixed(1)} (${wakeups.toFixed(0)}), ${packets} packets` +
+    messageRates(before, after, windowMs)
+  );
+}
+
+/** VOXCORD_BENCH_WAKEUPS=1: messages per second each way across the media workers' boundary. */
+function messageRates(before: NodeProcessCounters, after: NodeProcessCounters, windowMs: number): string {
+  if (before.messages === undefined || after.messages === undefined) return '';
+  const rate = (n: number): string => ((n * 1000) / windowMs).toFixed(0);
+  return (
+    `; messages/s main->worker ${rate(after.messages.toWorker - before.messages.toWorker)}, ` +
+    `worker->main ${rate(after.messages.fromWorker - before.messages.fromWorker)}`
   );
 }
 
