@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
+import type { Worker } from 'node:worker_threads';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
@@ -83,6 +84,11 @@ export interface NodeProcessCounters {
   end: { at: number; cpuUs: number; mainCpuUs: number };
   /** How long collecting these counters took in this process, ms. */
   collectMs?: number;
+  /**
+   * VOXCORD_BENCH_WAKEUPS=1 (voxcord variants): messages so far across the media workers'
+   * boundary, each way (counted from the first counters() call on).
+   */
+  messages?: { toWorker: number; fromWorker: number };
   /**
    * Per thread (Linux; empty elsewhere), as of `at`: name, ns on a core, ns runnable but waiting
    * for a core, voluntary context switches (wake-ups), user and kernel clock ticks (10 ms). The
@@ -293,6 +299,28 @@ function memoryCensus(): NodeProcessCounters['census'] {
   };
 }
 
+/** VOXCORD_BENCH_WAKEUPS: messages across the media workers' boundary (counted from the first look). */
+const messages = { toWorker: 0, fromWorker: 0 };
+const counted = new WeakSet<object>();
+function countMessages(): NodeProcessCounters['messages'] {
+  if (!process.env.VOXCORD_BENCH_WAKEUPS || rawEngine === undefined) return undefined;
+  const list =
+    'workers' in rawEngine && typeof rawEngine.workers === 'function'
+      ? (rawEngine.workers as () => readonly Worker[])()
+      : [];
+  for (const w of list) {
+    if (counted.has(w)) continue;
+    counted.add(w);
+    const post = w.postMessage.bind(w);
+    w.postMessage = (...args: Parameters<Worker['postMessage']>) => {
+      messages.toWorker++;
+      post(...args);
+    };
+    w.on('message', () => messages.fromWorker++);
+  }
+  return { ...messages };
+}
+
 const mainCpuUs = (): number => (threadTimes().get(process.pid)?.run ?? 0) / 1000;
 
 async function counters(): Promise<NodeProcessCounters> {
@@ -330,6 +358,7 @@ async function counters(): Promise<NodeProcessCounters> {
       })),
     };
   }
+  const counts = countMessages();
   const memory = process.memoryUsage();
   const cpuEnd = process.cpuUsage();
   const endAt = performance.now();
@@ -346,6 +375,7 @@ async function counters(): Promise<NodeProcessCounters> {
     ...(process.env.VOXCORD_BENCH_MEMORY ? { census: memoryCensus() } : {}),
     collectMs: endAt - at,
     threads,
+    ...(counts === undefined ? {} : { messages: counts }),
   };
 }
 

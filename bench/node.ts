@@ -625,7 +625,18 @@ function threadAccount(before: NodeProcessCounters, after: NodeProcessCounters, 
     shown
       .map((r) => `${r.name} ${r.user.toFixed(1)}+${r.system.toFixed(1)} (${r.wakeups.toFixed(0)})`)
       .join(', ') +
-    `, total ${total.user.toFixed(1)}+${total.system.toFixed(1)} (${wakeups.toFixed(0)}), ${packets} packets`
+    `, total ${total.user.toFixed(1)}+${total.system.toFixed(1)} (${wakeups.toFixed(0)}), ${packets} packets` +
+    messageRates(before, after, windowMs)
+  );
+}
+
+/** VOXCORD_BENCH_WAKEUPS=1: messages per second each way across the media workers' boundary. */
+function messageRates(before: NodeProcessCounters, after: NodeProcessCounters, windowMs: number): string {
+  if (before.messages === undefined || after.messages === undefined) return '';
+  const rate = (n: number): string => ((n * 1000) / windowMs).toFixed(0);
+  return (
+    `; messages/s main->worker ${rate(after.messages.toWorker - before.messages.toWorker)}, ` +
+    `worker->main ${rate(after.messages.fromWorker - before.messages.fromWorker)}`
   );
 }
 
@@ -984,7 +995,9 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --new-env=K=V,K2=V2          A/B: environment variables for this tree's sides only (e.g. --base=.
                                --new-env=VOXCORD_BENCH_WORKERS=1: one build, two settings)
 Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOXCORD_BENCH_NODE_FLAGS
-  (extra node flags for the measured sides, e.g. --trace-gc), VOXCORD_BENCH_WORKERS (the voxcord
+  (extra node flags for the measured sides, e.g. --trace-gc; with --trace-gc-nvp, bench/gc-trace.ts
+  splits the log's collections by isolate), VOXCORD_BENCH_WAKEUPS=1 (messages per second each way
+  across the media workers' boundary, on each run's per-thread line), VOXCORD_BENCH_WORKERS (the voxcord
   sides' media engine workers: 1, 2, auto),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
   VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k).`;

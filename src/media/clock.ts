@@ -3,7 +3,7 @@
  * period (a few wide phase buckets, default 5, i.e. 4 ms apart) so a thousand channels do not all
  * send in the same millisecond, while the clock wakes only a few times per period. Due times are
  * absolute (`epoch + cycle * 20 + phase` on a monotonic clock), so lateness never accumulates into
- * drift. The engines fill buckets first (`slotsPerBucket`, ENGINE_SLOTS_PER_BUCKET): up to 50
+ * drift. The engines fill buckets first (`slotsPerBucket`, ENGINE_SLOTS_PER_BUCKET): up to 100
  * channels share one bucket and one wake-up per period; more open more buckets, up to five.
  *
  * Waking: one setTimeout aimed at the next due bucket. setTimeout cannot be aimed finer than a
@@ -55,13 +55,17 @@ export interface ClockSlot {
 export const DEFAULT_PHASE_BUCKETS = 5;
 /**
  * The engines' fill-first bucket capacity (see `SchedulerOptions.slotsPerBucket`). Fewer buckets
- * mean fewer wake-ups of the worker and of the main thread (five buckets at N = 100 cost ~1.3x the
- * CPU per packet of one or two), but a bucket's burst of sends is what delays its last channel:
- * at ~25 µs per send with DAVE, 50 channels burst for ~1.3 ms, well inside the 4 ms between
- * buckets and the 5 ms lateness budget (measured at N = 100: 50 and 128 cost the same CPU, 128
- * doubled the median lateness). From 250 channels per engine the buckets are balanced, as before.
+ * mean fewer wake-ups of the worker, and a wake-up is dear: on the 2-core VMs we measure on, a
+ * bare Node timer wake-up costs about 100 µs of CPU, so at N = 100 the worker's 100 wake-ups per
+ * second were ~2 µs per packet. 100 rather than 50 halves them below 100 channels per engine and
+ * cuts them from 250 to 150 per second at 250 (voxcord node, P = 100: worker wake-ups 135 -> 87/s,
+ * CPU per packet -6.6 %, 6 alternated rounds; bench/engine-send.ts worker 100 dave: -3.6 %, lower
+ * in 6 of 6 pairs). A bucket's burst of sends is what delays its last channel: at ~16 µs per send
+ * with DAVE, 100 channels burst for ~1.6 ms, inside the 4 ms between buckets and the 5 ms lateness
+ * budget (bench/clock-bursts.ts 16: p99 at N = 100 1.9 -> 2.7 ms). From 500 channels per engine
+ * the buckets are balanced (100 or more each) whatever this is, so N = 1000 is unchanged.
  */
-export const ENGINE_SLOTS_PER_BUCKET = 50;
+export const ENGINE_SLOTS_PER_BUCKET = 100;
 /**
  * A delivery that starts more than this after its due time counts in `lateTicks` (the p99 send
  * lateness budget: a clock that often starts this late cannot keep up with its channels).

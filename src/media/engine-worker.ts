@@ -47,7 +47,7 @@ const reportBelow = data?.lowWaterMark ?? 0;
  */
 const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
 const clockCounts = data?.clockCounts === undefined ? undefined : new Uint32Array(data.clockCounts);
-// Fill-first buckets: up to 50 channels are all sent in one wake-up per 20 ms (see clock.ts).
+// Fill-first buckets: up to 100 channels are all sent in one wake-up per 20 ms (see clock.ts).
 const clock = new PacingClock({
   slotsPerBucket: ENGINE_SLOTS_PER_BUCKET,
   ...(data?.clockEpoch === undefined ? {} : { epoch: data.clockEpoch - performance.timeOrigin }),

@@ -69,3 +69,34 @@ describe('PacingClock with slotsPerBucket', () => {
     expect(timers.pendingCount).toBe(0);
   });
 });
+
+describe("the engines' bucket geometry (ENGINE_SLOTS_PER_BUCKET)", () => {
+  /** Phases of `n` slots registered on an engine's clock, and its timer wake-ups over one second. */
+  function engineClock(n: number): { phases: Map<number, number>; wakeupsPerSecond: number } {
+    const timers = new FakeTimers();
+    const clock = new PacingClock({ timers, slotsPerBucket: ENGINE_SLOTS_PER_BUCKET });
+    const slots = Array.from({ length: n }, () => clock.register(() => {}));
+    timers.advance(20); // every bucket's first tick
+    const before = clock.stats().timerWakeups;
+    timers.advance(1000);
+    const wakeupsPerSecond = clock.stats().timerWakeups - before;
+    const phases = new Map<number, number>();
+    for (const s of slots) phases.set(s.phaseMs, (phases.get(s.phaseMs) ?? 0) + 1);
+    for (const s of slots) s.release();
+    clock.close();
+    return { phases, wakeupsPerSecond };
+  }
+
+  it("wakes a node's 100 players' worker once per 20 ms, not twice (a wake-up costs ~100 µs of CPU)", () => {
+    const { phases, wakeupsPerSecond } = engineClock(100);
+    expect([...phases.values()]).toEqual([100]);
+    expect(wakeupsPerSecond).toBeLessThanOrEqual(51);
+  });
+
+  it('opens a bucket per 100 channels up to five, then balances (N = 1000: five of 200, as before)', () => {
+    expect([...engineClock(250).phases.values()].sort((a, b) => b - a)).toEqual([100, 100, 50]);
+    expect(engineClock(250).wakeupsPerSecond).toBeLessThanOrEqual(151);
+    expect([...engineClock(500).phases.values()]).toEqual([100, 100, 100, 100, 100]);
+    expect([...engineClock(1000).phases.values()]).toEqual([200, 200, 200, 200, 200]);
+  });
+});
