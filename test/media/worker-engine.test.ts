@@ -303,6 +303,35 @@ describe('worker media engine details', () => {
     await waitFor(() => a.queued === 0 && b.queued === 0);
   });
 
+  it("keeps each channel's own send counts when one message reports many channels", async () => {
+    // Reports are read into one reused object: a channel that kept it instead of copying would
+    // show whichever channel was reported last.
+    const r = await Responder.start();
+    cleanups.push(() => r.close());
+    const engine = createMediaEngine({ channel: { highWaterMark: 30, lowWaterMark: 20 } });
+    cleanups.push(() => engine.close());
+    const open = (ssrc: number): Promise<MediaChannel> =>
+      engine.openChannel({ ssrc, serverHost: '127.0.0.1', serverPort: r.port });
+    const [a, b] = await Promise.all([open(1), open(2)]);
+    await Promise.all([a.discoverAddress(), b.discoverAddress()]);
+    a.setTransport(EncryptionMode.AesGcm, KEY);
+    b.setTransport(EncryptionMode.AesGcm, KEY);
+    // B's burst ends last, so its reports come after A's last one.
+    const ended = Promise.all([next(a, 'burstEnd'), next(b, 'burstEnd')]);
+    for (let i = 0; i < 3; i++) a.enqueue(Uint8Array.of(0xf8, i));
+    for (let i = 0; i < 12; i++) b.enqueue(Uint8Array.of(0xf8, i));
+    a.endBurst();
+    b.endBurst();
+    await ended;
+    await waitFor(() => a.queued === 0 && b.queued === 0);
+    const sent = (c: MediaChannel): number => c.sendCounts!().plain + c.sendCounts!().encrypted;
+    const [statsA, statsB] = await Promise.all([a.stats(), b.stats()]);
+    // Each channel's own frames (not the silence that ends its burst), as its own socket counted them.
+    expect(sent(a)).toBe(statsA.packetsSent - statsA.silenceFramesSent);
+    expect(sent(b)).toBe(statsB.packetsSent - statsB.silenceFramesSent);
+    expect([sent(a), sent(b)]).toEqual([3, 12]);
+  });
+
   it('lets a process exit when its channels are closed, even if the engine is not', async () => {
     const here = fileURLToPath(new URL('.', import.meta.url));
     const script = [
