@@ -151,22 +151,25 @@ export class DequeueReportWriter {
   }
 }
 
-/** Calls `visit` with each report, in order (main side); `countsAt` is on the worker's clock. */
+/**
+ * Calls `visit` with each report, in order (main side); `countsAt` is on the worker's clock. With
+ * `scratch`, every report is read into that one object (valid only during its visit: the visitor
+ * copies what it keeps), so a message of reports allocates nothing per channel.
+ */
 export function readDequeueReports(
   buffer: ArrayBuffer,
   visit: (id: number, dequeued: number, sent: SendCounts, countsAt: number | undefined) => void,
+  scratch?: SendCounts,
 ): void {
   const r = new Float64Array(buffer);
   for (let at = 0; at + REPORT_FIELDS <= r.length;) {
     const id = r[at++]!;
     const dequeued = r[at++]!;
     const countsAt = r[at++]!;
-    const sent: SendCounts = {
-      encrypted: r[at++]!,
-      plain: r[at++]!,
-      emptyTicks: r[at++]!,
-      dropped: emptySendDrops(),
-    };
+    const sent: SendCounts = scratch ?? { encrypted: 0, plain: 0, emptyTicks: 0, dropped: emptySendDrops() };
+    sent.encrypted = r[at++]!;
+    sent.plain = r[at++]!;
+    sent.emptyTicks = r[at++]!;
     for (const reason of SEND_DROP_REASONS) sent.dropped[reason] = r[at++]!;
     visit(id, dequeued, sent, Number.isNaN(countsAt) ? undefined : countsAt);
   }

@@ -431,9 +431,17 @@ class WorkerShard {
     // 'closed' must not overtake its last packets).
     if (msg.rtp !== undefined) readRtpBatch(msg.rtp, this.timeOffset, this.onRtp);
     // Queue reports next, so that `queued` is current when a 'burstEnd' or a reply is handled.
-    if (msg.reports !== undefined) readDequeueReports(msg.reports, this.onReport);
+    if (msg.reports !== undefined) readDequeueReports(msg.reports, this.onReport, this.reportScratch);
     for (const e of msg.events) this.onEvent(e);
   }
+
+  /** Each dequeue report is read into this one object; the channel copies the counts out. */
+  private readonly reportScratch: SendCounts = {
+    encrypted: 0,
+    plain: 0,
+    emptyTicks: 0,
+    dropped: emptySendDrops(),
+  };
 
   private readonly onReport = (
     id: number,
@@ -657,7 +665,8 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   private dequeued = 0;
   private needDrain = false;
   private closed = false;
-  private sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
+  /** The worker's counts as of its last report: this channel's own object, updated in place. */
+  private readonly sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
   /** The due time (this thread's clock) of the last tick `sent` includes, from the same report. */
   private sentAt: number | undefined;
 
@@ -790,12 +799,21 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
    * from a reply: taken now), and report new drops as 'sendDrop'.
    */
   private updateCounts(sent: SendCounts, countsAt: number | undefined): void {
-    const previous = this.sent;
-    if (total(sent) < total(previous)) return; // an older report (a reply computed before it)
-    this.sent = sent;
+    const own = this.sent;
+    if (total(sent) < total(own)) return; // an older report (a reply computed before it)
+    // Copied, not kept: `sent` may be the engine's scratch object, reused for the next report.
+    let dropsGrew = false;
+    for (const reason of SEND_DROP_REASONS) if (sent.dropped[reason] > own.dropped[reason]) dropsGrew = true;
+    // Rare: the counts before, for the 'sendDrop' events, which go once every count is current.
+    const before = dropsGrew ? { ...own.dropped } : undefined;
+    own.encrypted = sent.encrypted;
+    own.plain = sent.plain;
+    own.emptyTicks = sent.emptyTicks;
+    for (const reason of SEND_DROP_REASONS) own.dropped[reason] = sent.dropped[reason];
     this.sentAt = countsAt;
+    if (before === undefined) return;
     for (const reason of SEND_DROP_REASONS) {
-      const more = sent.dropped[reason] - previous.dropped[reason];
+      const more = own.dropped[reason] - before[reason];
       if (more > 0) this.emit('sendDrop', reason, more);
     }
   }
@@ -812,8 +830,7 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
   failWithWorker(error: VoxcordError): number {
     const lost = this.closed ? 0 : Math.max(0, this.queued);
     if (lost > 0) {
-      const dropped = { ...this.sent.dropped, 'session-ended': this.sent.dropped['session-ended'] + lost };
-      this.sent = { ...this.sent, dropped };
+      this.sent.dropped['session-ended'] += lost;
       this.dequeued = this.enqueued;
       this.emit('sendDrop', 'session-ended', lost);
     }

@@ -2,6 +2,10 @@
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { buildIpDiscoveryResponse, parseIpDiscoveryRequest } from '../../src/media/ip-discovery.js';
+import { createMediaEngine } from '../../src/media/index.js';
+import type { CreateMediaEngineOptions, MediaChannel } from '../../src/media/index.js';
+import type { Cleanup } from '../support/cleanup.js';
+import type { EncryptionMode } from '../../src/protocol/constants.js';
 
 /** A tiny voice server: answers IP discovery, records everything else. */
 export class Responder {
@@ -59,3 +63,25 @@ export class Responder {
 }
 
 export { until as waitFor } from '../support/wait.js';
+
+/**
+ * A worker engine with two channels (ssrc 1 and 2) sending to one new responder, both with the
+ * transport `mode` and `key`; `cleanups` closes the responder and the engine after the test.
+ */
+export async function twoChannels(
+  cleanups: Cleanup,
+  options: CreateMediaEngineOptions,
+  mode: EncryptionMode,
+  key: Uint8Array,
+): Promise<{ r: Responder; a: MediaChannel; b: MediaChannel }> {
+  const r = await Responder.start();
+  cleanups.push(() => r.close());
+  const engine = createMediaEngine(options);
+  cleanups.push(() => engine.close());
+  const open = (ssrc: number): Promise<MediaChannel> =>
+    engine.openChannel({ ssrc, serverHost: '127.0.0.1', serverPort: r.port });
+  const [a, b] = await Promise.all([open(1), open(2)]);
+  a.setTransport(mode, key);
+  b.setTransport(mode, key);
+  return { r, a, b };
+}

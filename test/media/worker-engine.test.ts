@@ -7,7 +7,7 @@ import { openRtpPacket, sealRtpPacket } from '../../src/media/rtp-packet.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
 import { isVoxcordError } from '../../src/errors.js';
-import { Responder, waitFor } from './udp-responder.js';
+import { Responder, twoChannels, waitFor } from './udp-responder.js';
 import { runNode } from '../helpers/node-script.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 
@@ -271,15 +271,12 @@ describe('createMediaEngine', () => {
 
 describe('worker media engine details', () => {
   it('packs frames of many channels and sizes into batches and sends each intact, in order', async () => {
-    const r = await Responder.start();
-    cleanups.push(() => r.close());
-    const engine = createMediaEngine({ channel: { highWaterMark: 100, lowWaterMark: 2 } });
-    cleanups.push(() => engine.close());
-    const open = (ssrc: number): Promise<MediaChannel> =>
-      engine.openChannel({ ssrc, serverHost: '127.0.0.1', serverPort: r.port });
-    const [a, b] = await Promise.all([open(1), open(2)]);
-    a.setTransport(EncryptionMode.AesGcm, KEY);
-    b.setTransport(EncryptionMode.AesGcm, KEY);
+    const { r, a, b } = await twoChannels(
+      cleanups,
+      { channel: { highWaterMark: 100, lowWaterMark: 2 } },
+      EncryptionMode.AesGcm,
+      KEY,
+    );
     // Interleaved channels, one frame larger than a whole batch buffer (32 KiB).
     const sizes = [3, 300, 40_000, 1, 1275, 17];
     const framesA = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, j) => (i * 7 + j) & 0xff));
@@ -301,6 +298,31 @@ describe('worker media engine details', () => {
     expect(bySsrc.get(1)).toEqual(framesA.map((f) => [...f]));
     expect(bySsrc.get(2)).toEqual(framesB.map((f) => [...f]));
     await waitFor(() => a.queued === 0 && b.queued === 0);
+  });
+
+  it("keeps each channel's own send counts when one message reports many channels", async () => {
+    // Reports are read into one reused object: a channel that kept it instead of copying would
+    // show whichever channel was reported last.
+    const { a, b } = await twoChannels(
+      cleanups,
+      { channel: { highWaterMark: 30, lowWaterMark: 20 } },
+      EncryptionMode.AesGcm,
+      KEY,
+    );
+    // B's burst ends last, so its reports come after A's last one.
+    const ended = Promise.all([next(a, 'burstEnd'), next(b, 'burstEnd')]);
+    for (let i = 0; i < 3; i++) a.enqueue(Uint8Array.of(0xf8, i));
+    for (let i = 0; i < 12; i++) b.enqueue(Uint8Array.of(0xf8, i));
+    a.endBurst();
+    b.endBurst();
+    await ended;
+    await waitFor(() => a.queued === 0 && b.queued === 0);
+    const sent = (c: MediaChannel): number => c.sendCounts!().plain + c.sendCounts!().encrypted;
+    const [statsA, statsB] = await Promise.all([a.stats(), b.stats()]);
+    // Each channel's own frames (not the silence that ends its burst), as its own socket counted them.
+    expect(sent(a)).toBe(statsA.packetsSent - statsA.silenceFramesSent);
+    expect(sent(b)).toBe(statsB.packetsSent - statsB.silenceFramesSent);
+    expect([sent(a), sent(b)]).toEqual([3, 12]);
   });
 
   it('lets a process exit when its channels are closed, even if the engine is not', async () => {

@@ -1,8 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { createMediaEngine } from '../../src/media/index.js';
-import type { MediaChannel } from '../../src/media/index.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
-import { Responder } from './udp-responder.js';
+import { twoChannels } from './udp-responder.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
@@ -10,16 +8,8 @@ const cleanups = cleanupAfterEach();
 
 describe('worker engine refill signalling', () => {
   it("brings channels' drains together: one main-thread turn refills both", async () => {
-    const r = await Responder.start();
-    cleanups.push(() => r.close());
     // Default marks (25 / 15): the worker reports dequeues at or below 15 frames.
-    const engine = createMediaEngine({ kind: 'worker' });
-    cleanups.push(() => engine.close());
-    const open = (ssrc: number): Promise<MediaChannel> =>
-      engine.openChannel({ ssrc, serverHost: '127.0.0.1', serverPort: r.port });
-    const [a, b] = await Promise.all([open(1), open(2)]);
-    a.setTransport(EncryptionMode.XChaCha, KEY);
-    b.setTransport(EncryptionMode.XChaCha, KEY);
+    const { a, b } = await twoChannels(cleanups, { kind: 'worker' }, EncryptionMode.XChaCha, KEY);
     const frame = new Uint8Array(40).fill(9);
     // Same tick, same bucket: b reaches the drain threshold 3 ticks before a.
     for (let i = 0; i < 20; i++) a.enqueue(frame);

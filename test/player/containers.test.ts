@@ -325,7 +325,7 @@ describe('container inputs in the player', () => {
   });
 
   it('a file of many read chunks plays every packet intact, with earlier frames still held by the listener', async () => {
-    // 600 frames of 40-700 bytes (several 16 KiB reads, packets laced over segments and pages):
+    // 600 frames of 40-700 bytes (several 64 KiB reads, packets laced over segments and pages):
     // the frames a listener keeps must not change while later chunks are read and demuxed.
     const packets = Array.from({ length: 600 }, (_, i) => {
       const p = new Uint8Array(40 + ((i * 97) % 660)).fill(i % 251);
@@ -341,7 +341,7 @@ describe('container inputs in the player', () => {
     const session = new FakeSession();
     player.attach(session);
     player.enqueue(fileInput(path, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
-    // Pages of 85 packets of 700 bytes (60 KiB, more than one read) and a truncated last page.
+    // Pages of 85 packets of 700 bytes (60 KiB: a read ends inside the next one) and a truncated last page.
     const big = packets.slice(0, 300).map((p, i) => {
       const b = new Uint8Array(700).fill(p[1] ?? 0);
       b[0] = 0xfc;
@@ -363,7 +363,7 @@ describe('container inputs in the player', () => {
   });
 
   it('tracks reading at once (their read buffers lent by one pool and given back) each play their own packets intact', async () => {
-    // 4 files of 700 frames of 200-500 bytes (about 15 reads of 16 KiB each), played together; every
+    // 4 files of 700 frames of 200-500 bytes (about 4 reads of 64 KiB each), played together; every
     // frame is held until the end, so a read buffer given back too early shows up as changed bytes.
     dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
     const files = Array.from({ length: 4 }, (_, f) => {
@@ -393,7 +393,7 @@ describe('container inputs in the player', () => {
   it.runIf(process.platform === 'linux')(
     'a file track stopped while its reads are under way leaves no descriptor of the file open',
     async () => {
-      // 3,000 frames of 300 bytes: about 55 reads of 16 KiB; stopped after a few of them.
+      // 3,000 frames of 300 bytes: about 14 reads of 64 KiB; stopped after the first.
       const packets = Array.from({ length: 3000 }, (_, i) =>
         new Uint8Array(300).fill(i % 251).fill(0xfc, 0, 1),
       );

@@ -102,11 +102,11 @@ function readAt(handle: FileHandle, buffer: Buffer, position: number): Promise<n
 const MAX_CHUNK_BYTES = 128 * 1024;
 
 /**
- * A file's bytes, FILE_CHUNK_BYTES (about 1 s of Opus) at a time, each read only when the demuxer
+ * A file's bytes, FILE_CHUNK_BYTES (about 4 s of Opus) at a time, each read only when the demuxer
  * asks for it: no read-ahead buffer per playing track (a read stream holds one or two chunks more;
  * the demuxer copies its packets out, so a chunk is garbage once demuxed). The player's look-ahead
  * (the frames queued at the engine) covers a read's latency. An iterator, not an async generator:
- * a suspended generator keeps its last chunk alive (16 KiB per playing track) until the next read.
+ * a suspended generator keeps its last chunk alive (64 KiB per playing track) until the next read.
  *
  * `whole` (Ogg: whole pages) says how many bytes at the start of a read end on a unit boundary:
  * only those are handed over and the next read starts there, so the demuxer never keeps a partial

@@ -5,9 +5,16 @@
  * generation, and at 100 players it brought a full mark-compact of the main thread every ~2 s.
  * Shared by all inputs of the thread (at most POOL_BUFFERS kept idle): nothing held per player
  * between reads.
+ *
+ * 64 KiB per read (about 4 s of 128 kbit/s Opus): each read costs the process tens of µs whatever
+ * its size (libuv's pool thread and the completion's wake-up of this thread, and the player's slow
+ * path for the frame that waited on it). bench/node.ts at P = 100, 16 -> 64 KiB: see
+ * docs/voxcord-node.md (issue 15, session 12). The price: a player holds the demuxed rest of its
+ * chunk, on average half a read, until it is played.
  */
-export const READ_BUFFER_BYTES = 16 * 1024;
-const POOL_BUFFERS = 16;
+export const READ_BUFFER_BYTES = 64 * 1024;
+/** Idle buffers kept (256 KiB): reads in flight at once are few, each given back right after its demux. */
+const POOL_BUFFERS = 4;
 
 const idle: Buffer[] = [];
 /** Buffers out on loan: only these are taken back (a caller's own chunk never enters the pool). */
