@@ -16,6 +16,7 @@ import { VoiceSession } from '../src/voice/session.js';
 import { isRecord } from './ipc.js';
 import type { ServerMark, ServerMessage, ServerRequest } from './ipc.js';
 import { encodeToneFrames, loopFrames } from './tone.js';
+import { udpSocketDrops } from './udp-socket-drops.js';
 
 function send(message: ServerMessage): void {
   process.send?.(message);
@@ -39,6 +40,7 @@ function mark(server: VoiceServer): ServerMark {
     packetsReceived: totalReceived(server),
     dropped: stats.dropped,
     daveFrames: stats.daveFrames,
+    socketDrops: udpSocketDrops(server.udpPort)?.drops,
   };
 }
 
