@@ -151,9 +151,12 @@ async function main(): Promise<void> {
   // argv[2]: JSON { dave: boolean } from bench/run.ts. Transport-only scenarios turn DAVE off.
   const config = JSON.parse(process.argv[2] ?? '{}') as { dave?: boolean };
   const hosted = new Members();
+  // VOXCORD_BENCH_SERVER_RCVBUF=bytes (diagnostics): the SFU socket's SO_RCVBUF; unset: the OS's.
+  const receiveBuffer = Number(process.env.VOXCORD_BENCH_SERVER_RCVBUF);
   const server = await startVoiceServer({
     tls: true,
     dave: config.dave === true,
+    ...(receiveBuffer > 0 ? { udpReceiveBufferBytes: receiveBuffer } : {}),
     log: (event) => {
       // VOXCORD_BENCH_DEBUG=1 (diagnostics): the server's log events, timestamped, on stderr.
       if (process.env.VOXCORD_BENCH_DEBUG === '1')
