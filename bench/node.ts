@@ -1001,7 +1001,8 @@ Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOX
   (extra node flags for the measured sides, e.g. --trace-gc), VOXCORD_BENCH_WORKERS (the voxcord
   sides' media engine workers: 1, 2, auto),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
-  VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k).`;
+  VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k),
+  VOXCORD_BENCH_SERVER_RCVBUF=bytes (the server's SFU socket's receive buffer; default the OS's).`;
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
