@@ -67,6 +67,11 @@ export interface ServerMark {
   dropped: Record<string, number>;
   /** Authenticated payloads that were DAVE frames. */
   daveFrames: number;
+  /**
+   * Datagrams the kernel dropped at the SFU's socket, its receive buffer full (Linux; since it
+   * opened): sent by the client but never read by the server.
+   */
+  socketDrops?: number;
 }
 
 export type ServerMessage =

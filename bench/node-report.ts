@@ -22,9 +22,16 @@ export interface NodeRunResult {
   cpuCorePctPerPlayer: number;
   rssPerPlayerKiB: number;
   deliveredPct: number;
+  /**
+   * Packets the kernel dropped at the server's socket (its receive buffer full), % of the same 50
+   * per player per second as deliveredPct: sent by the node, never read by the server (Linux).
+   */
+  serverDroppedPct?: number;
   latenessP99Ms: number | null;
   frameStats: { sent: number; nulled: number; deficit: number } | null;
   lateOver20msUnderStall: number | null;
+  /** --stall-control: frames > 20 ms late in the same window without a stall. */
+  lateOver20msControl?: number;
   stalls: number | null;
   patchPlayP99Ms: number | null;
   migrationS: number | null;
@@ -51,10 +58,14 @@ export function nodeTable(results: readonly NodeRunResult[]): string {
       r.players,
       f(r.cpuCorePctPerPlayer, 3),
       f(r.rssPerPlayerKiB, 0),
-      f(r.deliveredPct, 1),
+      f(r.deliveredPct, 1) +
+        (r.serverDroppedPct !== undefined && r.serverDroppedPct >= 0.05
+          ? ` (+${f(r.serverDroppedPct, 1)} dropped by the server's socket)`
+          : ''),
       f(r.latenessP99Ms),
       r.frameStats === null ? 'n/a' : `${r.frameStats.deficit} / ${r.frameStats.nulled}`,
-      r.lateOver20msUnderStall === null ? 'n/a' : `${r.lateOver20msUnderStall} (${r.stalls ?? 0} stalls)`,
+      (r.lateOver20msUnderStall === null ? 'n/a' : `${r.lateOver20msUnderStall} (${r.stalls ?? 0} stalls)`) +
+        (r.lateOver20msControl === undefined ? '' : `; ${r.lateOver20msControl} without`),
       f(r.patchPlayP99Ms, 1),
       f(r.migrationS, 2),
       f(r.connectS, 1) + (r.connectFailures > 0 ? ` (${r.connectFailures} failed)` : ''),

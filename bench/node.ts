@@ -551,7 +551,10 @@ function threadWaits(
             1000 /
             (server.after.at - server.before.at)) *
           100
-        ).toFixed(0)} % of a core`;
+        ).toFixed(0)} % of a core, received ${server.after.packetsReceived - server.before.packetsReceived}` +
+        (server.before.socketDrops === undefined || server.after.socketDrops === undefined
+          ? ''
+          : `, its socket dropped ${server.after.socketDrops - server.before.socketDrops} (receive buffer full)`);
   return (
     `threads (% of the window on a core / waiting for one): ` +
     rows.map((r) => `${r.name} ${r.run.toFixed(1)} / ${r.wait.toFixed(1)}`).join(', ') +
@@ -657,6 +660,10 @@ function abSummary(results: readonly RunResult[]): string {
     ['other threads', (r) => r.otherCpuPctPerPlayer, 4],
     ['main wake-ups/s/player', (r) => r.mainWakeupsPerPlayerS, 2],
     ['delivered %', (r) => r.deliveredPct, 1],
+    ["dropped by the server's socket %", (r) => r.serverDroppedPct, 1],
+    ['p99 lateness ms', (r) => r.latenessP99Ms ?? undefined, 2],
+    ['late > 20 ms under stall', (r) => r.lateOver20msUnderStall ?? undefined, 0],
+    ['late > 20 ms without stall', (r) => r.lateOver20msControl, 0],
     ['CPU µs per packet delivered', (r) => perPacket(r, r.cpuCorePctPerPlayer), 2],
     ['main thread µs per packet', (r) => perPacket(r, r.mainCpuPctPerPlayer), 2],
   ];
@@ -802,6 +809,7 @@ async function runOne(
 
     // A 100 ms main-thread stall every second for the window.
     let lateOver20msUnderStall: number | null = null;
+    let lateOver20msControl: number | undefined;
     let stalls: number | null = null;
     if (config.stall) {
       const stalled = await stallWindow(a.child, server, variant, players, 'stall', 100, config.windowMs);
@@ -809,8 +817,10 @@ async function runOne(
       lateOver20msUnderStall = countAtLeast(windowLateness(variant, stalled.before, stalled.after), 20);
       // The same measurement without the stall (a "stall" of 0 ms: the same clock sampling, no
       // busy-wait): what the load alone makes late.
-      if (config.stallControl)
-        await stallWindow(a.child, server, variant, players, 'control', 0, config.windowMs);
+      if (config.stallControl) {
+        const control = await stallWindow(a.child, server, variant, players, 'control', 0, config.windowMs);
+        lateOver20msControl = countAtLeast(windowLateness(variant, control.before, control.after), 20);
+      }
     }
 
     // Migration: a second node of the same kind takes every player after a SIGKILL of the first.
@@ -846,9 +856,13 @@ async function runOne(
       cpuCorePctPerPlayer: (((after.cpuUs - before.end.cpuUs) / 1000 / cpuWindowMs) * 100) / live,
       rssPerPlayerKiB: (after.rssBytes - baseline.rssBytes) / 1024 / live,
       deliveredPct: (100 * (m1.packetsReceived - m0.packetsReceived)) / (live * 50 * windowS),
+      ...(m0.socketDrops === undefined || m1.socketDrops === undefined
+        ? {}
+        : { serverDroppedPct: (100 * (m1.socketDrops - m0.socketDrops)) / (live * 50 * windowS) }),
       latenessP99Ms,
       frameStats,
       lateOver20msUnderStall,
+      ...(lateOver20msControl === undefined ? {} : { lateOver20msControl }),
       stalls,
       patchPlayP99Ms: p99(patchTimes),
       migrationS,
@@ -1000,7 +1014,8 @@ Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOX
   across the media workers' boundary, on each run's per-thread line), VOXCORD_BENCH_WORKERS (the voxcord
   sides' media engine workers: 1, 2, auto),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
-  VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k).`;
+  VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k),
+  VOXCORD_BENCH_SERVER_RCVBUF=bytes (the server's SFU socket's receive buffer; default the OS's).`;
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {

@@ -16,6 +16,7 @@ import { VoiceSession } from '../src/voice/session.js';
 import { isRecord } from './ipc.js';
 import type { ServerMark, ServerMessage, ServerRequest } from './ipc.js';
 import { encodeToneFrames, loopFrames } from './tone.js';
+import { udpSocketDrops } from './udp-socket-drops.js';
 
 function send(message: ServerMessage): void {
   process.send?.(message);
@@ -39,6 +40,7 @@ function mark(server: VoiceServer): ServerMark {
     packetsReceived: totalReceived(server),
     dropped: stats.dropped,
     daveFrames: stats.daveFrames,
+    socketDrops: udpSocketDrops(server.udpPort)?.drops,
   };
 }
 
@@ -149,9 +151,15 @@ async function main(): Promise<void> {
   // argv[2]: JSON { dave: boolean } from bench/run.ts. Transport-only scenarios turn DAVE off.
   const config = JSON.parse(process.argv[2] ?? '{}') as { dave?: boolean };
   const hosted = new Members();
+  // VOXCORD_BENCH_SERVER_RCVBUF=bytes (diagnostics): the SFU socket's SO_RCVBUF; unset or 0: the
+  // OS's (Linux 208 KiB: 5 ms of P = 1000). Not the default: 4 MiB measured no fewer drops on the
+  // loaded machine, where the server lacked CPU on average, not for bursts (its socket's drops are
+  // reported either way).
+  const receiveBuffer = Number(process.env.VOXCORD_BENCH_SERVER_RCVBUF ?? 0);
   const server = await startVoiceServer({
     tls: true,
     dave: config.dave === true,
+    ...(receiveBuffer > 0 ? { udpReceiveBufferBytes: receiveBuffer } : {}),
     log: (event) => {
       // VOXCORD_BENCH_DEBUG=1 (diagnostics): the server's log events, timestamped, on stderr.
       if (process.env.VOXCORD_BENCH_DEBUG === '1')

@@ -55,9 +55,12 @@ export class Sfu {
     host: string,
     port: number,
     state: ServerState,
-    options: { rtpExtension: boolean; log: (event: ServerEvent) => void },
+    options: { rtpExtension: boolean; receiveBufferBytes?: number; log: (event: ServerEvent) => void },
   ): Promise<Sfu> {
-    const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({
+      type: host.includes(':') ? 'udp6' : 'udp4',
+      ...(options.receiveBufferBytes === undefined ? {} : { recvBufferSize: options.receiveBufferBytes }),
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(port, host, () => {

@@ -93,6 +93,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     ['rateLimit.windowMs', rateLimit.windowMs],
     ['maxBufferedBytes', maxBufferedBytes],
     ['maxAllocations', maxAllocations],
+    ['udpReceiveBufferBytes', options.udpReceiveBufferBytes ?? 1],
   ] as const) {
     if (!Number.isInteger(value) || value <= 0)
       throw new VoxcordError('INVALID_ARGUMENT', `${name} must be a positive integer`);
@@ -144,6 +145,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
   try {
     sfu = await Sfu.bind(host, options.udpPort ?? 0, state, {
       rtpExtension: options.rtpExtension ?? false,
+      receiveBufferBytes: options.udpReceiveBufferBytes,
       log,
     });
     gateway = await VoiceGateway.listen(

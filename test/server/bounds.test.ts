@@ -1,7 +1,10 @@
 /**
  * The local Discord against clients that do not play fair: oversized frames, message floods,
- * sockets that are never read, and more allocations than a server should hold.
+ * sockets that are never read, and more allocations than a server should hold; and the SFU's
+ * receive buffer against a burst its busy thread cannot read at once.
  */
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VoiceCloseCode, VoiceOpcode } from '../../src/protocol/constants.js';
@@ -136,5 +139,60 @@ describe('local voice server: allocations', () => {
       error = e;
     }
     expect(isVoxcordError(error, 'SERVER_ERROR')).toBe(true);
+  });
+});
+
+// The SFU's one UDP socket takes every participant's packets: `udpReceiveBufferBytes` sizes its
+// kernel buffer, so a server thread held up for a moment (a busy machine) does not lose a burst.
+const BURST = 1000;
+
+/**
+ * Sends BURST 100-byte datagrams to the SFU while this thread (the server's too) cannot read them,
+ * then lets it read: how many the SFU saw.
+ */
+async function burst(server: VoiceServer): Promise<number> {
+  const client = dgram.createSocket('udp4');
+  cleanup.add(() => client.close());
+  await new Promise<void>((resolve) => client.connect(server.udpPort, '127.0.0.1', resolve));
+  const before = server.sfuStats.datagrams;
+  const payload = Buffer.alloc(100, 7);
+  for (let i = 0; i < BURST; i++) client.send(payload);
+  // libuv sends at once while its queue is empty; give the last ones a moment in the kernel.
+  const t = Date.now();
+  while (Date.now() - t < 50); // busy on purpose: the server's reads wait
+  await until(() => server.sfuStats.datagrams - before >= BURST, 500).catch(() => undefined);
+  return server.sfuStats.datagrams - before;
+}
+
+const sysctl = (name: string): number => {
+  try {
+    return Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8'));
+  } catch {
+    return 0;
+  }
+};
+// Linux caps SO_RCVBUF at net.core.rmem_max (doubled): the burst needs about 1 MiB of it, and the
+// default (rmem_default, 208 KiB on most systems) holds about 256 such datagrams.
+const rmemMax = sysctl('rmem_max');
+const rmemDefault = sysctl('rmem_default');
+
+describe('local voice server: SFU receive buffer', () => {
+  it.runIf(rmemMax >= 1024 * 1024)(
+    'keeps a burst the default buffer loses while the server thread is busy',
+    async () => {
+      if (rmemDefault > 0 && rmemDefault <= 512 * 1024) {
+        const small = await start();
+        expect(await burst(small)).toBeLessThan(BURST);
+      }
+      const large = await start({ udpReceiveBufferBytes: 4 * 1024 * 1024 });
+      expect(await burst(large)).toBe(BURST);
+    },
+  );
+
+  it('refuses a receive buffer that is not a positive integer', async () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      const error = await startVoiceServer({ udpReceiveBufferBytes: bad }).catch((e: unknown) => e);
+      expect(isVoxcordError(error, 'INVALID_ARGUMENT')).toBe(true);
+    }
   });
 });
