@@ -370,7 +370,12 @@ class GatewayConnection implements SessionConnection {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = setTimeout(() => {
       this.heartbeatTimer = null;
-      this.closeWith(VoiceCloseCode.SessionTimeout, 'heartbeat timeout');
+      // Timers run before socket reads: when this process was busy, the heartbeat that arrived in
+      // time may still sit unread. Read pending input first (poll phase, then this immediate); a
+      // heartbeat found there re-armed the timer.
+      setImmediate(() => {
+        if (this.heartbeatTimer === null) this.closeWith(VoiceCloseCode.SessionTimeout, 'heartbeat timeout');
+      });
     }, this.options.heartbeatTimeoutMs);
   }
 
