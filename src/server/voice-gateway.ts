@@ -11,7 +11,8 @@
  *   8, 9, 11, 13, 21, 22, 24, 25, 27, 29, 30) close 4001; any other unknown op (12, 15, 18, 20,
  *   video ops, future ops) is ignored, as first-party clients send some of them.
  * - A second Identify or a Resume on an authenticated connection closes 4005.
- * - No heartbeat for `heartbeatTimeoutMs` (default 2 × interval) closes 4009 and ends the session.
+ * - No heartbeat for `heartbeatTimeoutMs` (default 2 × interval) closes 4009 and ends the session;
+ *   one already in the socket when the timer fires (this process was busy) counts as in time.
  * - More than `rateLimit.messages` messages in `rateLimit.windowMs` closes 4021 (not resumable).
  *   A client whose unsent frames pass `maxBufferedBytes` is dropped (1006, resumable).
  * - Close code 1000 from the client is a clean leave (op 13 now); any other client close or drop
@@ -370,7 +371,12 @@ class GatewayConnection implements SessionConnection {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = setTimeout(() => {
       this.heartbeatTimer = null;
-      this.closeWith(VoiceCloseCode.SessionTimeout, 'heartbeat timeout');
+      // Timers run before socket reads: when this process was busy, the heartbeat that arrived in
+      // time may still sit unread. Read pending input first (poll phase, then this immediate); a
+      // heartbeat found there re-armed the timer.
+      setImmediate(() => {
+        if (this.heartbeatTimer === null) this.closeWith(VoiceCloseCode.SessionTimeout, 'heartbeat timeout');
+      });
     }, this.options.heartbeatTimeoutMs);
   }
 

@@ -93,10 +93,11 @@ describe('session survival', () => {
     alice.on('stateChange', (_old, next) => states.push(next.status));
     const pings: number[] = [];
     alice.on('ping', (ms) => pings.push(ms));
-    await new Promise((r) => setTimeout(r, 40 * 30));
+    // 30 acknowledged beats, however slowly a loaded machine runs the 40 ms timer (1.2 s when idle).
+    await until(() => pings.length >= 30 || states.length > 0, 10_000, '30 heartbeat ACKs');
     expect(alice.state.status).toBe('ready');
     expect(states).toEqual([]);
-    expect(pings.length).toBeGreaterThanOrEqual(20);
+    expect(pings.length).toBeGreaterThanOrEqual(30);
     expect(harness.server.participants(GUILD)[0]?.connected).toBe(true);
   });
 

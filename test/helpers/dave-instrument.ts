@@ -17,6 +17,8 @@ export interface Instrumented {
   readonly factory: DaveEndpointFactory;
   /** Every inbound message, in order, as handed to the endpoint (after tampering). */
   readonly received: DaveInbound[];
+  /** performance.now() when each of `received` was handed to the endpoint. */
+  readonly receivedAt: number[];
   /** Every message the endpoint sent. */
   readonly sent: DaveClientMessage[];
   /** The endpoint of the current connection. */
@@ -41,6 +43,7 @@ export function instrument(inner: DaveEndpointFactory = createDaveClient): Instr
   const tampers = new Map<number, (payload: Uint8Array) => Uint8Array>();
   const result: Instrumented = {
     received: [],
+    receivedAt: [],
     sent: [],
     endpoint: undefined,
     drop: new Set<number>(),
@@ -84,6 +87,7 @@ export function instrument(inner: DaveEndpointFactory = createDaveClient): Instr
             }
           }
           result.received.push(m);
+          result.receivedAt.push(performance.now());
           endpoint.handle(m);
         },
         encrypt: (opus) => endpoint.encrypt(opus),

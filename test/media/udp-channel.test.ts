@@ -145,12 +145,21 @@ describe('UdpMediaChannel on 127.0.0.1', () => {
   });
 
   it('records send lateness and sends media without per-packet callbacks or errors', async () => {
-    const { r, ch } = await setup();
+    // The clock's timers are fake so that lateness is the clock's, not this machine's: on a loaded
+    // machine the real event loop may run a tick 20 ms late and rightly count it (see the stall test).
+    const timers = new FakeTimers();
+    timers.timeoutLateness = () => 3;
+    const { r, ch } = await setup({}, new PacingClock({ timers }));
     ch.setTransport(EncryptionMode.AesGcm, KEY);
     for (let i = 0; i < 5; i++) ch.enqueue(Uint8Array.of(i));
+    timers.advance(100);
     await waitFor(() => r.rtp().length === 5);
     const stats = await ch.stats();
     expect(stats.sendLateness?.count).toBe(5);
+    // Every send is measured against its tick's due time: 3 ms timers give 2-4 ms of lateness (the
+    // clock wakes up to 1 ms early), none of it a late packet (more than a period).
+    expect(stats.sendLateness?.maxMs).toBeGreaterThanOrEqual(2);
+    expect(stats.sendLateness?.maxMs).toBeLessThan(5);
     expect(stats.latePackets).toBe(0);
     expect(decrypt(r.rtp()).map((g) => g.payload)).toEqual([[0], [1], [2], [3], [4]]);
   });

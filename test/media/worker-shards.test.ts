@@ -147,10 +147,17 @@ describe('worker engine shards', () => {
     const open = (): Promise<MediaChannel> =>
       engine.openChannel({ ssrc: ssrc++, serverHost: '127.0.0.1', serverPort: r.port });
     const busy = [await open(), await open(), await open(), await open()];
-    // Idle channels: the worker keeps up, more channels join it.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Idle channels: the worker keeps up, more channels join it. Each placement judges a window
+    // of idle ticks only: stats() closes the window that held the last opening (its work, which a
+    // loaded machine stretches in wall time, is not the clock's load).
+    const idle = async (): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await engine.stats();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    };
+    await idle();
     await open();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await idle();
     await open();
     expect(engine.workerCount).toBe(1);
     // Synthetic overload: 60 KB frames (encrypted and sent by the worker each tick) on 4 channels.

@@ -12,6 +12,7 @@ import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
+import { unscheduledSince } from '../support/unscheduled.js';
 import { PASSWORD } from './helpers.js';
 import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
 
@@ -111,10 +112,16 @@ async function failover(
 
     await nodeA.die();
     const killedAt = Date.now();
+    // The time this process waited for a CPU is the loaded machine's, not the failover's.
+    const unscheduled = unscheduledSince();
     const before = count();
     await until(() => player.node.id === 'b', 10_000, 'the move to node b');
     await until(() => count() >= before + 25, 15_000, 'audio from node b');
     const tookMs = Date.now() - killedAt;
-    expect(tookMs).toBeLessThan(2000); // the issue's target for autoMove
+    const waitedMs = unscheduled.elapsed();
+    console.log(
+      `failover: heard again after ${tookMs} ms, ${Math.round(waitedMs)} ms of it waiting for a CPU`,
+    );
+    expect(tookMs - waitedMs).toBeLessThan(2000); // the issue's target for autoMove
   }
 }

@@ -208,6 +208,21 @@ describe('voice gateway close codes', () => {
     expect(server.participants(GUILD)[0]?.connected).toBe(true);
   });
 
+  it('a heartbeat sent before the deadline counts, though the server reads it only after (its process was busy)', async () => {
+    const server = await start({ heartbeatIntervalMs: 40, heartbeatTimeoutMs: 100 });
+    const ws = await identified(server);
+    ws.send({ op: 3, d: { t: 1, seq_ack: ws.lastSeq } });
+    await ws.expect(VoiceOpcode.HeartbeatAck); // the server re-armed its timeout before this ACK
+    const ackedAt = performance.now();
+    ws.send({ op: 3, d: { t: 2, seq_ack: ws.lastSeq } }); // in the socket, in time
+    // This process (the server's) is busy until the deadline has passed: the timer and the unread
+    // heartbeat are both due when it gets back to its event loop.
+    while (performance.now() - ackedAt < 160);
+    expect((await ws.expect(VoiceOpcode.HeartbeatAck)).d.t).toBe(2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(server.participants(GUILD)[0]?.connected).toBe(true);
+  });
+
   it('4012 on a protocol other than udp', async () => {
     const server = await start();
     const ws = await identified(server);
