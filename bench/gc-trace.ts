@@ -9,8 +9,14 @@
  *
  * Run: VOXCORD_BENCH_NODE_FLAGS=--trace-gc-nvp npx tsx bench/node.ts --sizes=100 \
  *        --variants=voxcord-node --no-migration --no-stall > gc.log 2>&1
- *      npx tsx bench/gc-trace.ts gc.log [--last-ms=5000]
- * An isolate's timestamps count from its own start, so each isolate's span ends at its own last line.
+ *      npx tsx bench/gc-trace.ts gc.log [--last-ms=5000] [--list]
+ * An isolate's timestamps count from its own start, so each isolate's span ends at its own last line:
+ * an isolate that collects rarely (the node's main thread at P = 100 may go 10 s without one) has
+ * its span end long before the run does, maybe in the connect phase. `--list` prints every
+ * collection in the span (time, kind, pause, helper ms), to see where they fall. With
+ * `--trace-incremental-marking` in the flags too, each mark-compact shows what started its marking
+ * (`task`: V8's old-generation soft limit, which counts ArrayBuffer memory allocated since the last
+ * mark-compact; `external memory pressure`, `idle task`...).
  */
 import { readFileSync } from 'node:fs';
 
@@ -20,14 +26,20 @@ interface Collection {
   pauseMs: number;
   backgroundMs: number;
   allocatedBytes: number;
+  /** A mark-compact's incremental marking start reason (with --trace-incremental-marking). */
+  startedBy?: string;
 }
 
 const LINE = /^\[(\d+):(0x[0-9a-f]+)\]\s+(\d+) ms: (pause=.*)$/;
+const MARKING_START = /^\[(\d+):(0x[0-9a-f]+)\]\s+\d+ ms: \[IncrementalMarking\] Start \(([^)]*)\)/;
 
 /** Collections per isolate, in trace order. */
 function parseGcTrace(text: string): Map<string, Collection[]> {
   const byIsolate = new Map<string, Collection[]>();
+  const markingStartedBy = new Map<string, string>();
   for (const line of text.split('\n')) {
+    const start = MARKING_START.exec(line.trim());
+    if (start !== null) markingStartedBy.set(start[2]!, start[3]!);
     const m = LINE.exec(line.trim());
     if (m === null) continue;
     const fields = new Map<string, string>();
@@ -46,7 +58,9 @@ function parseGcTrace(text: string): Map<string, Collection[]> {
       backgroundMs,
       // Only a scavenge's `allocated` is the young generation's allocation since the last one.
       allocatedBytes: kind === 's' ? Number(fields.get('allocated')) || 0 : 0,
+      startedBy: kind === 'mc' ? markingStartedBy.get(m[2]!) : undefined,
     });
+    if (kind === 'mc') markingStartedBy.delete(m[2]!);
     byIsolate.set(m[2]!, list);
   }
   return byIsolate;
@@ -63,6 +77,7 @@ function main(): void {
   const file = process.argv.slice(2).find((a) => !a.startsWith('--'));
   const lastArg = process.argv.find((a) => a.startsWith('--last-ms='));
   const lastMs = lastArg === undefined ? 5000 : Number(lastArg.slice('--last-ms='.length));
+  const list = process.argv.includes('--list');
   const text = readFileSync(file ?? 0, 'utf8');
   const byIsolate = parseGcTrace(text);
   if (byIsolate.size === 0) {
@@ -85,6 +100,12 @@ function main(): void {
         `helper threads (background.*) ${perS(sum((c) => c.backgroundMs))} ms/s, ` +
         `young allocation ${((sum((c) => c.allocatedBytes) * 1000) / span / 1e6).toFixed(2)} MB/s`,
     );
+    if (!list) continue;
+    for (const c of recent)
+      console.log(
+        `  ${c.at} ms ${c.kind}: pause ${c.pauseMs.toFixed(2)} ms, helpers ${c.backgroundMs.toFixed(1)} ms` +
+          (c.startedBy === undefined ? '' : `, marking started by: ${c.startedBy}`),
+      );
   }
 }
 
