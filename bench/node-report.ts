@@ -5,6 +5,7 @@
  * Kept apart from bench/report.ts (the library scenarios); bench/run.ts prints both.
  */
 import type { NodeBenchVariant } from './node-process.js';
+import { median } from './stats.js';
 
 export interface NodeRunResult {
   variant: NodeBenchVariant;
@@ -84,8 +85,29 @@ export function checkNodeTargets(results: readonly NodeRunResult[]): NodeTargetC
   // A run measured its window when it has figures (a later step, e.g. migration, may have errors).
   const ok = (r: NodeRunResult | undefined): r is NodeRunResult =>
     r !== undefined && Number.isFinite(r.cpuCorePctPerPlayer);
-  const find = (variant: NodeBenchVariant, p: number): NodeRunResult | undefined =>
-    results.find((r) => r.variant === variant && r.players === p);
+  // Over rounds: the median of each figure, the worst of the late frames and the deficit. An A/B
+  // run's base build is left out: the verdicts are this tree's.
+  const find = (variant: NodeBenchVariant, p: number): NodeRunResult | undefined => {
+    const runs = results.filter(
+      (r) => r.variant === variant && r.players === p && r.build !== 'base' && ok(r),
+    );
+    const first = runs[0];
+    if (first === undefined || runs.length === 1) return first;
+    const of = (pick: (r: NodeRunResult) => number): number => median(runs.map(pick));
+    const worst = (pick: (r: NodeRunResult) => number | null): number | null =>
+      runs.some((r) => pick(r) === null) ? null : Math.max(...runs.map((r) => pick(r) ?? 0));
+    return {
+      ...first,
+      cpuCorePctPerPlayer: of((r) => r.cpuCorePctPerPlayer),
+      rssPerPlayerKiB: of((r) => r.rssPerPlayerKiB),
+      deliveredPct: of((r) => r.deliveredPct),
+      lateOver20msUnderStall: worst((r) => r.lateOver20msUnderStall),
+      frameStats:
+        first.frameStats === null
+          ? null
+          : { ...first.frameStats, deficit: worst((r) => r.frameStats?.deficit ?? null) ?? 0 },
+    };
+  };
   const sizes = [...new Set(results.map((r) => r.players))].sort((a, b) => a - b);
   const checks: NodeTargetCheck[] = [];
   for (const p of sizes) {

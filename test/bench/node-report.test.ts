@@ -70,4 +70,21 @@ describe('node bench verdicts', () => {
     expect(check.measured).toContain('per delivered frame 0.74x');
     expect(check.measured).not.toContain('judged');
   });
+
+  it('takes the median over rounds, the worst round for late frames, and leaves out an A/B base', () => {
+    const checks = checkNodeTargets([
+      node('voxcord-node', { cpuCorePctPerPlayer: 0.125, rssPerPlayerKiB: 714 }),
+      node('djs-node', { cpuCorePctPerPlayer: 0.145, rssPerPlayerKiB: 784 }),
+      node('voxcord-node', { cpuCorePctPerPlayer: 0.07, rssPerPlayerKiB: 300, lateOver20msUnderStall: 3 }),
+      node('djs-node', { cpuCorePctPerPlayer: 0.181, rssPerPlayerKiB: 809 }),
+      node('voxcord-node', { cpuCorePctPerPlayer: 0.115, rssPerPlayerKiB: 675 }),
+      node('djs-node', { cpuCorePctPerPlayer: 0.163, rssPerPlayerKiB: 796 }),
+      node('voxcord-node', { build: 'base', cpuCorePctPerPlayer: 0.01, rssPerPlayerKiB: 10 }),
+    ]);
+    const byTarget = (prefix: string) => checks.find((c) => c.target.startsWith(prefix))!;
+    expect(byTarget('CPU').measured).toBe('0.71x (0.115 vs 0.163)');
+    expect(byTarget('RSS').measured).toBe('0.85x (675 vs 796)');
+    expect(byTarget('0 frames').measured).toBe('3 (3 stalls)');
+    expect(byTarget('0 frames').met).toBe(false);
+  });
 });
