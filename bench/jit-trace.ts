@@ -53,7 +53,8 @@ function parseLog(file: string): IsolateLog {
   return log;
 }
 
-const COMPLETED = /completed compiling .*\(sfi = (0x[0-9a-f]+)\)> \(target TURBOFAN\).* - took [\d.]+, ([\d.]+), [\d.]+ ms/;
+const COMPLETED =
+  /completed compiling .*\(sfi = (0x[0-9a-f]+)\)> \(target TURBOFAN\).* - took [\d.]+, ([\d.]+), [\d.]+ ms/;
 
 /** Execute ms per untagged SFI address, in print order (`--trace-opt` output). */
 function parseTraceOpt(file: string): Map<string, number[]> {
@@ -89,7 +90,9 @@ function main(): void {
     const inSpan = (e: JitEvent): boolean => e.atS >= fromS && e.atS <= toS;
     const compiles = log.compiles.filter(inSpan);
     const deopts = log.deopts.filter(inSpan);
-    console.log(`${log.file} (${log.worker ? 'media worker' : 'main thread'}): ${compiles.length} TurboFan compiles, ${deopts.length} deopts`);
+    console.log(
+      `${log.file} (${log.worker ? 'media worker' : 'main thread'}): ${compiles.length} TurboFan compiles, ${deopts.length} deopts`,
+    );
     const bins = new Map<number, { n: number; ms: number; timed: number }>();
     for (const c of compiles) {
       const bin = Math.floor(c.atS / binS) * binS;
@@ -102,15 +105,23 @@ function main(): void {
       bins.set(bin, b);
     }
     const cell = ([at, b]: [number, { n: number; ms: number; timed: number }]): string =>
-      `${at}s ${b.n}` + (times === undefined ? '' : ` (${b.ms.toFixed(1)} ms${b.timed < b.n ? `, ${b.n - b.timed} untimed` : ''})`);
-    console.log(`  compiles per ${binS} s${times === undefined ? '' : ' (execute ms)'}: ${[...bins].map(cell).join(', ')}`);
+      `${at}s ${b.n}` +
+      (times === undefined
+        ? ''
+        : ` (${b.ms.toFixed(1)} ms${b.timed < b.n ? `, ${b.n - b.timed} untimed` : ''})`);
+    console.log(
+      `  compiles per ${binS} s${times === undefined ? '' : ' (execute ms)'}: ${[...bins].map(cell).join(', ')}`,
+    );
     // Compiled more than once over the whole log, with the times in the span.
     const all = new Map<string, number>();
     for (const c of log.compiles) all.set(c.name, (all.get(c.name) ?? 0) + 1);
     const again = new Map<string, number[]>();
-    for (const c of compiles) if (all.get(c.name)! > 1) again.set(c.name, [...(again.get(c.name) ?? []), c.atS]);
+    for (const c of compiles)
+      if (all.get(c.name)! > 1) again.set(c.name, [...(again.get(c.name) ?? []), c.atS]);
     for (const [name, at] of [...again].sort((a, b) => b[1].length - a[1].length))
-      console.log(`  compiled ${all.get(name)}x: ${name || '(anonymous)'} at ${at.map((s) => s.toFixed(1)).join(' ')} s`);
+      console.log(
+        `  compiled ${all.get(name)}x: ${name || '(anonymous)'} at ${at.map((s) => s.toFixed(1)).join(' ')} s`,
+      );
     for (const d of deopts) console.log(`  deopt ${d.atS.toFixed(2)} s: ${d.name}`);
   }
 }
