@@ -151,10 +151,9 @@ async function main(): Promise<void> {
   // argv[2]: JSON { dave: boolean } from bench/run.ts. Transport-only scenarios turn DAVE off.
   const config = JSON.parse(process.argv[2] ?? '{}') as { dave?: boolean };
   const hosted = new Members();
-  // VOXCORD_BENCH_SERVER_RCVBUF=bytes (diagnostics): the SFU socket's SO_RCVBUF; unset or 0: the
-  // OS's (Linux 208 KiB: 5 ms of P = 1000). Not the default: 4 MiB measured no fewer drops on the
-  // loaded machine, where the server lacked CPU on average, not for bursts (its socket's drops are
-  // reported either way).
+  // VOXCORD_BENCH_SERVER_RCVBUF=bytes: the SFU socket's SO_RCVBUF; unset or 0: the OS's (Linux 208
+  // KiB: 5 ms of P = 1000). The node scenario (bench/node.ts) sets 4 MiB: @discordjs/voice's one
+  // IP discovery datagram, dropped at a full socket, is never resent.
   const receiveBuffer = Number(process.env.VOXCORD_BENCH_SERVER_RCVBUF ?? 0);
   const server = await startVoiceServer({
     tls: true,
