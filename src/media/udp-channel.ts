@@ -219,8 +219,6 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
    * DAVE frame up to it is encrypted into the stage and sealed there (one copy in, one out).
    */
   private stagedPayloadMax = 0;
-  /** The last protectInto left its frame in the stage. */
-  private sentStaged = false;
   private readonly sent: SendCounts = { encrypted: 0, plain: 0, dropped: emptySendDrops(), emptyTicks: 0 };
   /** Frames still queued when the channel closed, until takeQueued() collects them. */
   private leftover: Uint8Array[] = [];
@@ -452,8 +450,9 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       this.onDequeue?.();
       // Dropped: this tick is used up all the same, so a track plays out at the real-time pace.
       if (payloadLength === FRAME_DROPPED) return;
-      // Unchanged (silence, passthrough): the frame was copied into the datagram.
-      staged &&= this.sentStaged;
+      // Unchanged (silence, passthrough): copied into the datagram at its own length; an encrypted
+      // frame is longer (tag and trailer), and only that one was staged.
+      staged &&= payloadLength > length;
     }
     if (payloadLength > 0) {
       const timestamp = (this.timestampBase + ((n * SAMPLES_PER_FRAME) % U32)) % U32;
@@ -491,8 +490,8 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
   /**
    * Writes the frame `src[offset, offset + length)` as it goes on the wire (DAVE-encrypted with the
    * key of this moment) into the datagram after the RTP header; returns its length, or FRAME_DROPPED.
-   * `toStage`: an encrypted frame goes to the WebAssembly core's stage instead (sentStaged says
-   * which happened).
+   * `toStage`: an encrypted frame goes to the WebAssembly core's stage instead (the datagram is
+   * then left alone).
    */
   private protectInto(
     src: Uint8Array,
@@ -501,7 +500,6 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
     datagram: Uint8Array,
     toStage: boolean,
   ): number {
-    this.sentStaged = false;
     if (this.protection === 'encrypt') {
       const key = this.#sendKey;
       const written =
@@ -513,7 +511,6 @@ export class UdpMediaChannel extends TypedEmitter<MediaChannelEvents> implements
       if (written === FRAME_DROPPED) return this.dropFrame('no-key');
       if (written !== FRAME_UNCHANGED) {
         this.sent.encrypted++;
-        this.sentStaged = toStage;
         return written;
       }
     } else if (this.protection === 'drop') {
