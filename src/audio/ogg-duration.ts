@@ -39,6 +39,13 @@ export function oggOpusDurationMs(head: Uint8Array, tail: Uint8Array): number | 
   return undefined;
 }
 
+/**
+ * Read first for the last page: a stream's last page is usually a few KiB (a player opens every
+ * track's file for this: 64 KiB per play was garbage that outlived the scavenges of the track's
+ * start, promoted and freed only by a full collection).
+ */
+const OGG_TAIL_FIRST_BYTES = 8 * 1024;
+
 /** An Ogg Opus file's duration, ms; undefined for anything else or a file that cannot be read. */
 export async function oggOpusFileDurationMs(path: string): Promise<number | undefined> {
   let handle;
@@ -51,10 +58,14 @@ export async function oggOpusFileDurationMs(path: string): Promise<number | unde
     const size = (await handle.stat()).size;
     const head = Buffer.alloc(Math.min(size, 512));
     await handle.read(head, 0, head.length, 0);
-    const tailStart = Math.max(0, size - OGG_TAIL_BYTES);
-    const tail = Buffer.alloc(size - tailStart);
-    await handle.read(tail, 0, tail.length, tailStart);
-    return oggOpusDurationMs(head, tail);
+    for (const want of [OGG_TAIL_FIRST_BYTES, OGG_TAIL_BYTES]) {
+      const tailStart = Math.max(0, size - want);
+      const tail = Buffer.alloc(size - tailStart);
+      await handle.read(tail, 0, tail.length, tailStart);
+      const ms = oggOpusDurationMs(head, tail);
+      if (ms !== undefined || tailStart === 0) return ms;
+    }
+    return undefined;
   } catch {
     return undefined;
   } finally {

@@ -4,6 +4,7 @@
  * told by the player's 'trackInfo' event once the input is opened.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { oggOpusFileDurationMs } from '../../src/audio/ogg-duration.js';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +79,18 @@ describe('track title and duration', () => {
     expect(track.title).toBe('Night Drive');
     expect(track.durationMs).toBeCloseTo(150 * 20 - 312 / 48, 6);
     expect(events.at(-1)).toBe(`Night Drive|${150 * 20 - 312 / 48}`);
+  });
+
+  it('Ogg Opus file whose last page is longer than the first tail read (8 KiB): the duration still', async () => {
+    const path = join(dir, 'big-pages.opus');
+    const writer = createOggOpusWriter(path, { preSkip: 312, packetsPerPage: 10 });
+    for (let i = 0; i < 100; i++) writer.write(new Uint8Array(1200).fill(i).fill(0xfc, 0, 1));
+    await writer.close();
+    const expected = 100 * 20 - 312 / 48;
+    expect(await oggOpusFileDurationMs(path)).toBeCloseTo(expected, 6);
+    const track = new Track(fileInput(path));
+    await play(track);
+    expect(track.durationMs).toBeCloseTo(expected, 6);
   });
 
   it('a file without a title tag keeps its file name; an explicit title and duration always win', async () => {

@@ -7,7 +7,7 @@ import { open as openFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
-import { oggOpusDurationMs, oggOpusHead } from '../../audio/ogg-duration.js';
+import { oggOpusDurationMs, oggOpusFileDurationMs, oggOpusHead } from '../../audio/ogg-duration.js';
 import { isOggCapture, wholeOggPagesEnd } from '../../audio/ogg-page.js';
 import { wavDurationMs } from '../../audio/wav.js';
 import { ffprobeInfo, ffprobePathFor, titleFromPath } from './media-info.js';
@@ -19,6 +19,14 @@ import { webmOpusInput } from './webm-opus.js';
 
 export type Container = 'ogg-opus' | 'webm-opus' | 'unknown';
 
+/**
+ * A file's ends, read at every play to tell its container and length: a few KiB of each first (an
+ * Ogg Opus file's first and last pages, a WebM file's track entry as most muxers write it), all
+ * SNIFF_BYTES when that does not tell (a muxer that reserves room before the tracks, a WAV header
+ * with large chunks). 64 KiB of each per play was garbage that outlived the scavenges of a busy
+ * track start, freed only by a full collection (bench/node.ts, P = 100: ~120 KiB per player).
+ */
+const SNIFF_FIRST_BYTES = 4 * 1024;
 const SNIFF_BYTES = 64 * 1024;
 const FILE_CHUNK_BYTES = READ_BUFFER_BYTES;
 
@@ -58,12 +66,12 @@ function isUrl(target: string): boolean {
 
 interface FileEnds {
   head: Uint8Array;
-  /** The last SNIFF_BYTES (the head again for a small file). */
+  /** The last bytes (the head again for a small file). */
   tail: Uint8Array;
   size: number;
 }
 
-async function readEnds(path: string): Promise<FileEnds> {
+async function readEnds(path: string, headBytes: number, tailBytes: number): Promise<FileEnds> {
   let handle;
   try {
     handle = await openFile(path, 'r');
@@ -72,12 +80,12 @@ async function readEnds(path: string): Promise<FileEnds> {
   }
   try {
     const { size } = await handle.stat();
-    const buffer = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
+    const buffer = Buffer.alloc(Math.min(headBytes, size));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     const head = buffer.subarray(0, bytesRead);
-    if (size <= SNIFF_BYTES) return { head, tail: head, size };
-    const tailBuffer = Buffer.alloc(SNIFF_BYTES);
-    const tailRead = await handle.read(tailBuffer, 0, SNIFF_BYTES, size - SNIFF_BYTES);
+    if (size <= headBytes) return { head, tail: head, size };
+    const tailBuffer = Buffer.alloc(Math.min(tailBytes, size));
+    const tailRead = await handle.read(tailBuffer, 0, tailBuffer.length, size - tailBuffer.length);
     return { head, tail: tailBuffer.subarray(0, tailRead.bytesRead), size };
   } finally {
     await handle.close();
@@ -177,17 +185,24 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
   const choose = async (): Promise<{ input: TrackInput; info: Promise<MediaInfo> }> => {
     const none = Promise.resolve<MediaInfo>({});
     if (isUrl(target)) return { input: ffmpegInput(target, options), info: none };
-    const ends = options.forceFfmpeg === true ? undefined : await readEnds(target);
-    const container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
+    let ends =
+      options.forceFfmpeg === true ? undefined : await readEnds(target, SNIFF_FIRST_BYTES, SNIFF_FIRST_BYTES);
+    let container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
+    if (ends !== undefined && container === 'unknown' && ends.size > ends.head.length) {
+      ends = await readEnds(target, SNIFF_BYTES, SNIFF_BYTES);
+      container = sniffContainer(ends.head);
+    }
     const reopen = (whole?: (bytes: Uint8Array) => number) => (): AsyncIterable<Uint8Array> => ({
       [Symbol.asyncIterator]: () => fileChunks(target, whole),
     });
-    // Ogg: the last page's granule. WebM: its demuxer reports the Segment's Duration and Title.
-    if (container === 'ogg-opus' && ends !== undefined)
-      return {
-        input: oggOpusInput(reopen(wholePages)),
-        info: Promise.resolve({ durationMs: oggOpusDurationMs(ends.head, ends.tail) }),
-      };
+    // Ogg: the last page's granule (read again from a longer tail when the last page is longer).
+    // WebM: its demuxer reports the Segment's Duration and Title.
+    if (container === 'ogg-opus' && ends !== undefined) {
+      const durationMs =
+        oggOpusDurationMs(ends.head, ends.tail) ??
+        (ends.tail.length < ends.size ? await oggOpusFileDurationMs(target) : undefined);
+      return { input: oggOpusInput(reopen(wholePages)), info: Promise.resolve({ durationMs }) };
+    }
     if (container === 'webm-opus') return { input: webmOpusInput(reopen()), info: none };
     const wavMs = ends === undefined ? undefined : wavDurationMs(ends.head, ends.size);
     const info =
