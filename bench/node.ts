@@ -297,6 +297,8 @@ async function startSide(
   if (launcher === undefined) throw new Error('startSide before main()');
   const child = fork(launcher.script, [variant], {
     cwd: root,
+    // Diagnostics: the measured side under a wrapper executable (e.g. a script that execs heaptrack node "$@").
+    ...(process.env.VOXCORD_BENCH_SIDE_EXEC ? { execPath: process.env.VOXCORD_BENCH_SIDE_EXEC } : {}),
     execArgv: [
       ...launcher.execArgv,
       // Diagnostics: extra node flags for the measured side (e.g. --trace-gc).
