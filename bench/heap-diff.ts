@@ -140,7 +140,10 @@ function dominators(s: Snapshot): Dominators {
     }
   }
   const retained = Float64Array.from(s.size);
-  for (let k = rpo.length - 1; k > 0; k--) retained[idom[rpo[k]!]!] += retained[rpo[k]!]!;
+  for (let k = rpo.length - 1; k > 0; k--) {
+    const v = rpo[k]!;
+    retained[idom[v]!] = retained[idom[v]!]! + retained[v]!;
+  }
   return { idom, retained };
 }
 
