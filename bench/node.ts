@@ -297,6 +297,8 @@ async function startSide(
   if (launcher === undefined) throw new Error('startSide before main()');
   const child = fork(launcher.script, [variant], {
     cwd: root,
+    // Diagnostics: the measured side under a wrapper executable (e.g. a script that execs heaptrack node "$@").
+    ...(process.env.VOXCORD_BENCH_SIDE_EXEC ? { execPath: process.env.VOXCORD_BENCH_SIDE_EXEC } : {}),
     execArgv: [
       ...launcher.execArgv,
       // Diagnostics: extra node flags for the measured side (e.g. --trace-gc).
@@ -1028,7 +1030,8 @@ Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOX
   sides' media engine workers: 1, 2, auto),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
   VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k),
-  VOXCORD_BENCH_SERVER_RCVBUF=bytes (the server's SFU socket's receive buffer; default 4 MiB, 0 the OS's).`;
+  VOXCORD_BENCH_SERVER_RCVBUF=bytes (the server's SFU socket's receive buffer; default 4 MiB, 0 the OS's),
+  VOXCORD_BENCH_SIDE_EXEC=path (the measured side under a wrapper, e.g. a script: exec heaptrack node "$@").`;
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {

@@ -269,6 +269,15 @@ export class AesGcm {
   }
 
   /**
+   * A 'wasm' key: zeroes its slot in the WebAssembly core and frees it for the next key now,
+   * instead of when this object is collected (the other strategies hold nothing outside the heap).
+   * The key cannot be used after this.
+   */
+  release(): void {
+    this.wasm?.release();
+  }
+
+  /**
    * Encrypts `length` bytes at `src[srcOffset]` into `dst[dstOffset]` (same buffer and offset
    * allowed) with IV = iv0 ‖ iv1 ‖ iv2 (big-endian words) and AAD = `aad[aadOffset, +aadLength)`;
    * writes the first `tagBytes` (4, 8, 12 or 16) bytes of the tag at `dst[tagOffset]`.

@@ -170,6 +170,8 @@ export class DaveClient implements DaveEndpoint {
     this.destroyed = true;
     this.session.reset();
     this.setSendRatchet(null, false);
+    // The receive keys leave the WebAssembly core now, not when the collector finds them.
+    for (const d of this.decryptors.values()) d.destroy();
     this.decryptors.clear();
   }
 
@@ -192,6 +194,7 @@ export class DaveClient implements DaveEndpoint {
       case VoiceOpcode.ClientDisconnect: {
         const id = normalizeUserId(message.userId);
         this.session.removeRecognizedUser(id);
+        this.decryptors.get(id)?.destroy();
         this.decryptors.delete(id);
         return;
       }

@@ -198,6 +198,18 @@ class ReceiveRatchet {
     return this.missing.capacity;
   }
 
+  /** Generations with a cipher (a key resident in the WebAssembly core) right now. */
+  get cipherCount(): number {
+    return this.ciphers.size;
+  }
+
+  /** The epoch is over: its keys leave the core and the ratchet's secrets are zeroed. */
+  release(): void {
+    for (const entry of this.ciphers.values()) entry.cipher.release();
+    this.ciphers.clear();
+    this.ratchet.destroy();
+  }
+
   generationOf(nonce: number): number {
     return wrapGeneration(this.oldestGeneration, nonceGeneration(nonce));
   }
@@ -253,8 +265,10 @@ class ReceiveRatchet {
   private dropExpiredCiphers(now: number): void {
     let next = Infinity;
     for (const [g, entry] of this.ciphers) {
-      if (entry.expiry < now) this.ciphers.delete(g);
-      else next = Math.min(next, entry.expiry);
+      if (entry.expiry < now) {
+        entry.cipher.release();
+        this.ciphers.delete(g);
+      } else next = Math.min(next, entry.expiry);
     }
     this.nextCipherExpiry = next;
     while (this.oldestGeneration < this.newestGeneration && !this.ciphers.has(this.oldestGeneration)) {
@@ -331,10 +345,24 @@ export class FrameDecryptor {
    * for (diagnostics and tests: what this decryptor keeps in memory).
    * @internal
    */
-  get retained(): { ratchets: number; missingNonceCapacity: number } {
+  get retained(): { ratchets: number; missingNonceCapacity: number; ciphers: number } {
     let missingNonceCapacity = 0;
-    for (const r of this.ratchets) missingNonceCapacity += r.missingNonceCapacity;
-    return { ratchets: this.ratchets.length, missingNonceCapacity };
+    let ciphers = 0;
+    for (const r of this.ratchets) {
+      missingNonceCapacity += r.missingNonceCapacity;
+      ciphers += r.cipherCount;
+    }
+    return { ratchets: this.ratchets.length, missingNonceCapacity, ciphers };
+  }
+
+  /**
+   * Releases every epoch now (the sender left, or the session ended): their keys leave the
+   * WebAssembly core at once rather than when the garbage collector finds them. Decrypting after
+   * this fails with 'no-key' until a new ratchet is installed.
+   */
+  destroy(): void {
+    for (const r of this.ratchets) r.release();
+    this.ratchets.length = 0;
   }
 
   /** Number of epochs (current and retained) that can still decrypt. */
@@ -425,7 +453,9 @@ export class FrameDecryptor {
   private dropExpiredRatchets(now: number): void {
     let expired = 0;
     while (expired < this.ratchets.length && now > this.ratchets[expired]!.expiry) expired++;
-    if (expired > 0) this.ratchets.splice(0, expired);
+    if (expired === 0) return;
+    for (let i = 0; i < expired; i++) this.ratchets[i]!.release();
+    this.ratchets.splice(0, expired);
   }
 
   private fail(reason: DecryptFailureReason): DecryptResult {

@@ -148,6 +148,13 @@ export class HashRatchet {
     }
   }
 
+  /** Zeroes the secret and every cached key (the ratchet is no longer used: its epoch ended). */
+  destroy(): void {
+    this.secret.fill(0);
+    for (const key of this.keys.values()) key.fill(0);
+    this.keys.clear();
+  }
+
   private step(): void {
     const context = be32(this.nextGen);
     this.keys.set(this.nextGen, expandWithLabel(this.secret, 'key', context, DAVE_MEDIA_KEY_BYTES));

@@ -3,9 +3,10 @@
  * server's DaveDeliveryService in-process, messages delivered in FIFO order, with op 22 optionally
  * held back to observe the key timing of dave.md §6.8/§6.9.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { VoiceOpcode } from '../../src/protocol/constants.js';
 import { DaveClient } from '../../src/dave/dave-client.js';
+import { FrameDecryptor } from '../../src/dave/frame-decryptor.js';
 import type { DaveClientMessage, DaveEndpointEvent, DaveInbound } from '../../src/dave/dave-endpoint.js';
 import { createParsedFrame, parseProtocolFrame } from '../../src/dave/frame-codec.js';
 import { DaveDeliveryService } from '../../src/server/dave/delivery-service.js';
@@ -381,5 +382,25 @@ describe('DaveClient: bad input', () => {
     expect(a.sent.length).toBe(before);
     expect(a.client.encrypt(OPUS)).toBeNull();
     expect(a.client.epoch).toBeUndefined();
+  });
+
+  it('destroy and a disconnect (op 13) release the receive keys at once', async () => {
+    const { net, a, b } = await pair();
+    const c = net.join('600000000000000003');
+    await net.run();
+    const destroyed = vi.spyOn(FrameDecryptor.prototype, 'destroy');
+    try {
+      a.client.handle({ op: VoiceOpcode.ClientDisconnect, userId: c.id });
+      await net.run();
+      expect(destroyed).toHaveBeenCalledTimes(1);
+      const ofB = a.client.decryptorOf(b.id)!;
+      expect(a.client.decrypt(b.id, b.client.encrypt(OPUS)!).ok).toBe(true);
+      expect(ofB.retained.ciphers).toBe(1);
+      a.client.destroy();
+      expect(destroyed).toHaveBeenCalledTimes(2);
+      expect(ofB.retained).toMatchObject({ ratchets: 0, ciphers: 0 });
+    } finally {
+      destroyed.mockRestore();
+    }
   });
 });

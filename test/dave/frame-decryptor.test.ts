@@ -1,9 +1,10 @@
-import { describe, it, expect } from 'vitest';
+import { afterEach, describe, it, expect, vi } from 'vitest';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { FrameDecryptor } from '../../src/dave/frame-decryptor.js';
 import { FrameEncryptor } from '../../src/dave/frame-encryptor.js';
 import { buildProtocolFrame, splitRanges } from '../../src/dave/frame-codec.js';
 import { HashRatchet } from '../../src/dave/hash-ratchet.js';
+import { WasmGcm } from '../../src/crypto/aes-wasm.js';
 import { OPUS_SILENCE_FRAME } from '../../src/protocol/constants.js';
 import { hex, unhex as bytes } from '../support/bytes.js';
 
@@ -362,7 +363,7 @@ describe('FrameDecryptor: memory held', () => {
     const { d, e } = setup();
     const f = frames(e, 1100);
     for (let i = 0; i < 50; i++) expectOk(d, f[i]!);
-    expect(d.retained).toEqual({ ratchets: 1, missingNonceCapacity: 0 });
+    expect(d.retained).toEqual({ ratchets: 1, missingNonceCapacity: 0, ciphers: 1 });
     expectOk(d, f[60]!); // nonces 51..60 missing
     const afterGap = d.retained.missingNonceCapacity;
     expect(afterGap).toBeGreaterThanOrEqual(10);
@@ -396,5 +397,63 @@ describe('FrameDecryptor: memory held', () => {
     clock.t += 10_001;
     d.transitionToRatchet(null);
     expect(d.retained.ratchets).toBe(1);
+  });
+});
+
+describe('FrameDecryptor: keys leave the WebAssembly core when their epoch ends', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("releases an expired epoch's keys at once, not when the collector finds them", () => {
+    const release = vi.spyOn(WasmGcm.prototype, 'release');
+    const oldSecret = randomBytes(16);
+    const newSecret = randomBytes(16);
+    const { d, e, clock } = setup(oldSecret);
+    expectOk(d, frames(e, 1)[0]!);
+    expect(d.retained.ciphers).toBe(1);
+    d.transitionToRatchet(newSecret);
+    const e2 = new FrameEncryptor();
+    e2.setRatchet(newSecret);
+    expectOk(d, e2.encrypt(PLAINTEXT)!);
+    expect(release).not.toHaveBeenCalled();
+    clock.t += 10_001;
+    expectOk(d, e2.encrypt(PLAINTEXT)!); // the old epoch expires here
+    expect(release).toHaveBeenCalledTimes(1);
+    expect(d.retained).toMatchObject({ ratchets: 1, ciphers: 1 });
+  });
+
+  it("releases an older generation's key when it is dropped, 10 s after a newer one", () => {
+    const release = vi.spyOn(WasmGcm.prototype, 'release');
+    const { d, e, clock } = setup();
+    clock.t += GEN1_AGE_MS;
+    e.seekCounter(0x00ffffe0);
+    const old = frames(e, 8);
+    expectOk(d, old[0]!);
+    e.seekCounter(0x01000004);
+    expectOk(d, e.encrypt(PLAINTEXT)!); // generation 1
+    expect(d.retained.ciphers).toBe(2);
+    clock.t += 10_001;
+    expect(reason(d, old[6]!)).toBe('generation-expired');
+    expect(release).toHaveBeenCalledTimes(1);
+    expect(d.retained.ciphers).toBe(1);
+  });
+
+  it("destroy releases every epoch's keys and leaves nothing to decrypt with", () => {
+    const release = vi.spyOn(WasmGcm.prototype, 'release');
+    const oldSecret = randomBytes(16);
+    const newSecret = randomBytes(16);
+    const { d, e } = setup(oldSecret);
+    const old = frames(e, 2);
+    expectOk(d, old[0]!);
+    d.transitionToRatchet(newSecret);
+    const e2 = new FrameEncryptor();
+    e2.setRatchet(newSecret);
+    expectOk(d, e2.encrypt(PLAINTEXT)!);
+    expect(d.retained).toMatchObject({ ratchets: 2, ciphers: 2 });
+    d.destroy();
+    expect(release).toHaveBeenCalledTimes(2);
+    expect(d.retained).toEqual({ ratchets: 0, missingNonceCapacity: 0, ciphers: 0 });
+    expect(reason(d, old[1]!)).toBe('no-key');
   });
 });
