@@ -74,11 +74,18 @@ interface Config {
   json: string | undefined;
   /** A/B: another tree whose build runs alternately with this one's (`--base=dir`). */
   base: string | undefined;
-  /** Runs of each variant (and build) per size, alternating. */
-  rounds: number;
+  /**
+   * Runs of each variant (and build) per size, alternating; `--rounds` for every size, else
+   * DEFAULT_ROUNDS_UP_TO_500 up to P = 500 (a djs node's per-player CPU swings by up to 40 % from
+   * one run to the next: a verdict on one round is a coin toss near 0.5x) and 1 above (P = 1000
+   * runs take minutes).
+   */
+  rounds: (players: number) => number;
   /** A/B: environment variables for this tree's sides only (`--new-env=K=V,K2=V2`). */
   newEnv: Record<string, string>;
 }
+
+const DEFAULT_ROUNDS_UP_TO_500 = 2;
 
 function parseArgs(argv: readonly string[]): Config {
   const get = (name: string): string | undefined =>
@@ -98,8 +105,11 @@ function parseArgs(argv: readonly string[]): Config {
       : Number(get('migration-at') ?? Math.min(...sizes));
   const json = get('json');
   const base = get('base');
-  const rounds = Number(get('rounds') ?? 1);
-  if (!Number.isInteger(rounds) || rounds <= 0) throw new Error('--rounds must be a positive integer');
+  const given = get('rounds');
+  const fixed = Number(given ?? 1);
+  if (!Number.isInteger(fixed) || fixed <= 0) throw new Error('--rounds must be a positive integer');
+  const rounds = (players: number): number =>
+    given !== undefined || quick ? fixed : players <= 500 ? DEFAULT_ROUNDS_UP_TO_500 : 1;
   const newEnv: Record<string, string> = {};
   for (const pair of list('new-env') ?? []) {
     const eq = pair.indexOf('=');
@@ -974,13 +984,15 @@ async function runSize(
       runDeadlineMs(players),
     );
     const sizeServer = { child: server, ca: ready.tlsCa ?? '', caFile };
-    // A/B (--base): the two builds alternate, base first in even rounds, this tree's in odd ones.
+    // A/B (--base): the two builds alternate, base first in even rounds, this tree's in odd ones;
+    // without, the variants' order is reversed in odd rounds.
     let runIndex = 0;
-    for (let round = 0; round < config.rounds; round++) {
+    for (let round = 0; round < config.rounds(players); round++) {
       const builds: ('new' | 'base')[] =
         config.base === undefined ? ['new'] : round % 2 === 0 ? ['base', 'new'] : ['new', 'base'];
+      const roundOrder = config.base === undefined && round % 2 === 1 ? [...order].reverse() : order;
       for (const build of builds)
-        for (const variant of order) {
+        for (const variant of roundOrder) {
           const label = `${variant}${config.base === undefined ? '' : ` (${build})`}, P = ${players}`;
           process.stderr.write(`node bench: ${label}, round ${round + 1}\n`);
           const r = await runGuarded(config, variant, players, file, sizeServer, runIndex++, build);
@@ -1019,8 +1031,10 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --stall-control              diagnostics: then the same window without stalls
   --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
-  --base=dir --rounds=N        A/B: that tree's build (its dist/, built) alternated with this one's,
-                               N rounds, medians per build and the CPU split per thread
+  --rounds=N                   runs per variant and size (default 2 up to P = 500, 1 above; the
+                               variants' order reversed every other round; verdicts on medians)
+  --base=dir                   A/B: that tree's build (its dist/, built) alternated with this one's
+                               over the rounds, medians per build and the CPU split per thread
   --new-env=K=V,K2=V2          A/B: environment variables for this tree's sides only (e.g. --base=.
                                --new-env=VOXCORD_BENCH_WORKERS=1: one build, two settings)
 Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOXCORD_BENCH_NODE_FLAGS
@@ -1032,6 +1046,15 @@ Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOX
   VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k),
   VOXCORD_BENCH_SERVER_RCVBUF=bytes (the server's SFU socket's receive buffer; default 4 MiB, 0 the OS's),
   VOXCORD_BENCH_SIDE_EXEC=path (the measured side under a wrapper, e.g. a script: exec heaptrack node "$@").`;
+
+/** The config as the results' JSON keeps it: rounds per size instead of the function. */
+function jsonConfig(config: Config): Omit<Config, 'rounds'> & { rounds: Record<number, number> } {
+  return { ...config, rounds: Object.fromEntries(config.sizes.map((p) => [p, config.rounds(p)])) };
+}
+
+function roundsText(config: Config): string {
+  return config.sizes.map((p) => `P = ${p}: ${config.rounds(p)} round(s)`).join(', ');
+}
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -1046,7 +1069,7 @@ async function main(): Promise<void> {
   if (config.base !== undefined) {
     const base = await sideLauncher(root, here, config.base);
     launchers.set('base', base);
-    process.stderr.write(`node bench: A/B against ${base.describe}, ${config.rounds} round(s)\n`);
+    process.stderr.write(`node bench: A/B against ${base.describe}, ${roundsText(config)}\n`);
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-node-bench-'));
   try {
@@ -1068,7 +1091,7 @@ async function main(): Promise<void> {
       `${config.warmupMs / 1000} s warm-up, ${config.windowMs / 1000} s window, ` +
       (config.stall ? `${config.windowMs / 1000} s of stalls, ` : '') +
       (config.migrationAt === null ? 'no migration' : `migration at P = ${config.migrationAt}`) +
-      `; nodes from ${launcher.describe}; ${config.rounds} round(s); whole scenario ${seconds.toFixed(0)} s.`;
+      `; nodes from ${launcher.describe}; ${roundsText(config)}; whole scenario ${seconds.toFixed(0)} s.`;
     const out =
       config.base === undefined
         ? `${note}\n\n${nodeTable(results)}\n\nTargets:\n\n${nodeTargetsTable(targets)}`
@@ -1077,14 +1100,19 @@ async function main(): Promise<void> {
     if (config.json !== undefined)
       writeFileSync(
         config.json,
-        JSON.stringify({ config, results, targets, seconds, markdown: out }, null, 2),
+        JSON.stringify({ config: jsonConfig(config), results, targets, seconds, markdown: out }, null, 2),
       );
     mkdirSync(path.join(here, 'results'), { recursive: true });
     const name = config.full ? 'node-latest' : 'partial.node'; // partial.* is git-ignored
     writeFileSync(
       path.join(here, 'results', `${name}.json`),
       JSON.stringify(
-        { machine: { cpus: os.cpus().length, node: process.version }, config, results, targets },
+        {
+          machine: { cpus: os.cpus().length, node: process.version },
+          config: jsonConfig(config),
+          results,
+          targets,
+        },
         null,
         2,
       ),
