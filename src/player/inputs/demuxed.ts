@@ -15,47 +15,90 @@ export interface OpusDemuxer {
   push(chunk: Uint8Array): Uint8Array[];
   /** Optional: like push(), but the packets may be views valid only until the next call. */
   pushViews?(chunk: Uint8Array): Uint8Array[];
-  /**
-   * Optional: the packets as ranges of `chunk` or of the demuxer's own copies (no object per
-   * packet), valid until the next call; the demuxer keeps no view of `chunk` after it.
-   */
-  pushRanges?(chunk: Uint8Array, out: PacketRanges): void;
+  /** Optional: the packets copied into groups of at least `groupBytes` (no view per packet). */
+  pushPacked?(chunk: Uint8Array, groupBytes: number): PackedPackets;
   /** The bytes ended: throws if the stream was cut short. */
   end(): void;
 }
 
 /**
- * A chunk's packets: packet k (k < count) is `sources[k]` from `starts[k]` to `ends[k]`. The
- * arrays are reused from chunk to chunk (entries past `count` are stale).
+ * A chunk's packets, back to back in groups cut at packet ends: packet i ends at `ends[i]` bytes
+ * into the chunk's packets; group g holds the packets before index `groupEnds[g]` that the groups
+ * before it do not (each group at least the asked size, the last one may be less).
  */
-export interface PacketRanges {
-  count: number;
-  sources: Uint8Array[];
-  starts: number[];
+export interface PackedPackets {
   ends: number[];
+  groups: Uint8Array[];
+  groupEnds: number[];
 }
 
 const NO_BYTES = new Uint8Array(0);
+/** A chunk's packets are split into buffers of at least this many bytes (the last one may be less). */
+const GROUP_BYTES = 2048;
 
 /**
- * A packet's own copy, exactly its size: a frame in flight when a scavenge comes keeps only its own
- * bytes from dying young (a view of a shared slab, as Buffer.allocUnsafe's pool gives, promoted its
- * 8 KiB slab with it: bench/node.ts at P = 100, ~60 KiB per player more ArrayBuffers).
+ * Where a chunk's packets (ending at `ends`) are cut into groups of at least `groupBytes` (the
+ * last one may be less): the index after each group's last packet.
  */
-function copyOut(source: Uint8Array, start: number, end: number): Uint8Array {
-  return Uint8Array.prototype.slice.call(source, start, end);
+export function packetGroupEnds(ends: readonly number[], groupBytes: number): number[] {
+  const groupEnds: number[] = [];
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i]!;
+    if (end - start < groupBytes && i < ends.length - 1) continue;
+    groupEnds.push(i + 1);
+    start = end;
+  }
+  return groupEnds;
 }
 
 /**
- * The frames of a demuxed byte stream, a chunk at a time: the chunk is kept with its packets'
- * ranges (no object per packet), and each packet is copied out of it only as it is read, so all
- * but one read per chunk (hundreds of frames) are answered at once, and `readOpusNow()` hands a
- * passthrough frame over without a promise (the player's fast path). A frame is a small copy
- * that lives from its read to its send and dies young; the chunk, the one buffer that lives for
- * the seconds its audio lasts, goes back to the read pool (./read-pool.ts) once its last packet
- * was copied out, for the next read of any player. Before, packets were copied into 2 KiB groups
- * that outlived a scavenge each: promoted, freed only by a full collection (bench/node.ts at
- * P = 100: ~100-170 KiB per player of ArrayBuffers waiting for one; docs/voxcord-node.md).
+ * Packets copied into groups cut at packetGroupEnds(ends, groupBytes): packet k is
+ * `sources[k][starts[k], +its length)` (`starts` absent: from 0), its length from the running
+ * `ends`. One copy per packet; packets that follow one another in the same bytes (a page's
+ * packets) are copied as one range.
+ */
+export function packPackets(
+  sources: readonly Uint8Array[],
+  starts: readonly number[] | undefined,
+  ends: number[],
+  groupBytes: number,
+): PackedPackets {
+  const groupEnds = packetGroupEnds(ends, groupBytes);
+  let first = 0;
+  const groups = groupEnds.map((next) => {
+    const groupStart = first === 0 ? 0 : ends[first - 1]!;
+    const data = new Uint8Array(ends[next - 1]! - groupStart);
+    let at = 0;
+    for (let k = first; k < next;) {
+      const source = sources[k]!;
+      const from = starts?.[k] ?? 0;
+      let to = from + ends[k]! - (k === 0 ? 0 : ends[k - 1]!);
+      // The next packets of this range: one set() for the run.
+      for (k++; k < next && sources[k] === source && (starts?.[k] ?? 0) === to; k++)
+        to += ends[k]! - ends[k - 1]!;
+      data.set(source.subarray(from, to), at);
+      at += to - from;
+    }
+    first = next;
+    return data;
+  });
+  return { ends, groups, groupEnds };
+}
+
+/**
+ * The frames of a demuxed byte stream, a chunk at a time: each chunk's packets are copied into
+ * groups of about GROUP_BYTES cut at packet boundaries (packPackets, from the chunk or the
+ * demuxer's views: one copy, a few allocations per chunk, none per packet), and become frames only
+ * as they are read,
+ * so all but one read per chunk (hundreds of frames) are answered at once, and `readOpusNow()`
+ * hands a passthrough frame over without a promise (the player's fast path). A frame object lives
+ * from its read to its send, not for the second its chunk lasts: fewer objects survive a
+ * scavenge, so the young generation and the old space of a node with hundreds of players grow less.
+ * A frame is a view of its group, so a frame still in flight (the pump's pending frame, a relay's
+ * last value) keeps a group alive, not the whole chunk, and a group is let go once framed: a player
+ * holds the rest of its chunk and a group or two, not one or two whole chunks (about 20 KiB per
+ * player of a node, bench/node.ts).
  * Frames completed before a failure are read first; then read() rejects with it.
  */
 class DemuxedSource implements FrameSource {
@@ -72,10 +115,16 @@ class DemuxedSource implements FrameSource {
   private head = 0;
   private tail = 0;
   private readonly sink = { push: (frame: SourceFrame): void => void (this.frames[this.tail++] = frame) };
-  /** The current chunk (given back to the read pool once its packets were copied out) and its packets. */
-  private chunk: Uint8Array | undefined;
-  private readonly packets: PacketRanges = { count: 0, sources: [], starts: [], ends: [] };
-  /** The next packet to frame. */
+  /**
+   * The current chunk's packets, back to back in groups: where each packet ends in the chunk, and
+   * per group its buffer (let go once framed), the packet index it ends at and the chunk offset it
+   * starts at. `next` is the next packet to frame, in `group`.
+   */
+  private groups: Uint8Array[] = [];
+  private groupEnds: number[] = [];
+  private groupStarts: number[] = [];
+  private group = 0;
+  private ends: number[] = [];
   private next = 0;
   /** The bytes ended and the demuxer's end check passed. */
   private done = false;
@@ -117,7 +166,7 @@ class DemuxedSource implements FrameSource {
         return frame;
       }
       if (this.failure !== undefined) throw this.failure;
-      if (this.next < this.packets.count) this.filling ??= this.loadDecoder();
+      if (this.next < this.ends.length) this.filling ??= this.loadDecoder();
       else if (this.done) return undefined;
       else this.filling ??= this.fill();
       await this.closing.race(this.filling);
@@ -131,15 +180,17 @@ class DemuxedSource implements FrameSource {
   private frameAtHand(): boolean {
     if (this.opus !== undefined) return true;
     try {
-      const packets = this.packets;
       while (this.head >= this.tail) {
         const i = this.next;
-        if (i >= packets.count || this.closed) return false;
-        const packet = copyOut(packets.sources[i]!, packets.starts[i]!, packets.ends[i]!);
-        // (Copied again once the decoder is there: once per track at most.)
+        if (i >= this.ends.length || this.closed) return false;
+        if (i >= this.groupEnds[this.group]!) this.groups[this.group++] = NO_BYTES;
+        const start = this.groupStarts[this.group]!;
+        const packet = this.groups[this.group]!.subarray(
+          (i === 0 ? 0 : this.ends[i - 1]!) - start,
+          this.ends[i]! - start,
+        );
         if (this.framer.needsDecoder(packet)) return false;
         this.next = i + 1;
-        if (this.next === packets.count) this.dropPackets();
         this.head = 0;
         this.tail = 0;
         if (this.framer.takePassthrough(packet)) {
@@ -156,15 +207,23 @@ class DemuxedSource implements FrameSource {
     }
   }
 
-  /** Lets the chunk go (to the read pool: no view of it was handed out) with its packets. */
   private dropPackets(): void {
-    const packets = this.packets;
-    packets.sources.fill(NO_BYTES, 0, packets.count); // no reference kept to the chunk
-    packets.count = 0;
+    this.groups = [];
+    this.groupEnds = [];
+    this.groupStarts = [];
+    this.ends = [];
     this.next = 0;
-    const chunk = this.chunk;
-    this.chunk = undefined;
-    if (chunk !== undefined) recycleReadBuffer(chunk);
+    this.group = 0;
+  }
+
+  /** Takes a chunk's packets, grouped (see PackedPackets). */
+  private takePackets({ ends, groups, groupEnds }: PackedPackets): void {
+    this.dropPackets();
+    this.ends = ends;
+    this.groups = groups;
+    this.groupEnds = groupEnds;
+    for (let g = 0; g < groupEnds.length; g++)
+      this.groupStarts.push(g === 0 ? 0 : ends[groupEnds[g - 1]! - 1]!);
   }
 
   /** Demuxes the next chunk (never rejects: a failure is kept for read()). */
@@ -181,24 +240,21 @@ class DemuxedSource implements FrameSource {
         this.framer.close();
         return;
       }
-      const chunk = result.value;
-      const packets = this.packets;
-      if (this.demuxer.pushRanges !== undefined) {
-        this.chunk = chunk;
-        this.demuxer.pushRanges(chunk, packets);
+      if (this.demuxer.pushPacked !== undefined) {
+        const packed = this.demuxer.pushPacked(result.value, GROUP_BYTES);
+        // The demuxer copied everything out: a pooled read buffer goes back at once.
+        recycleReadBuffer(result.value);
+        this.takePackets(packed);
       } else {
-        // Views (valid until the next call, which comes only once they are all copied out) or copies.
-        const list =
-          this.demuxer.pushViews === undefined ? this.demuxer.push(chunk) : this.demuxer.pushViews(chunk);
-        for (let k = 0; k < list.length; k++) {
-          packets.sources[k] = list[k]!;
-          packets.starts[k] = 0;
-          packets.ends[k] = list[k]!.length;
-        }
-        packets.count = list.length;
+        const packets =
+          this.demuxer.pushViews === undefined
+            ? this.demuxer.push(result.value)
+            : this.demuxer.pushViews(result.value);
+        let total = 0;
+        const ends: number[] = [];
+        for (const packet of packets) ends.push((total += packet.length));
+        this.takePackets(packPackets(packets, undefined, ends, GROUP_BYTES));
       }
-      this.next = 0;
-      if (packets.count === 0) this.dropPackets();
     } catch (err) {
       this.failure = inputError('the audio input failed', err);
     } finally {

@@ -14,8 +14,8 @@
  */
 import { inputError } from './source.js';
 import type { ByteInput, MediaInfo, TrackInput } from './source.js';
-import { demuxedOpusInput } from './demuxed.js';
-import type { PacketRanges } from './demuxed.js';
+import { demuxedOpusInput, packPackets } from './demuxed.js';
+import type { PackedPackets } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
 import { concatBytes } from '../../util/bytes.js';
 import { oggOpusDurationMs, OGG_TAIL_BYTES } from '../../audio/ogg-duration.js';
@@ -62,15 +62,26 @@ class ViewSink implements PacketSink {
   }
 }
 
-/** Packets as ranges of the bytes they lie in (pushRanges): no view and no copy per packet. */
-class RangeSink implements PacketSink {
-  constructor(private readonly out: PacketRanges) {}
+/**
+ * Packets copied back to back into buffers of at least `groupBytes` cut at packet ends (pushPacked):
+ * one copy per packet from the chunk (no view per packet, and no packed buffer to cut again).
+ * Packets that follow one another in the same bytes (a page's packets) are copied as one range.
+ */
+class PackingSink implements PacketSink {
+  private readonly sources: Uint8Array[] = [];
+  private readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  private total = 0;
 
   packet(bytes: Uint8Array, start: number, end: number): void {
-    const out = this.out;
-    out.sources[out.count] = bytes;
-    out.starts[out.count] = start;
-    out.ends[out.count++] = end;
+    this.sources.push(bytes);
+    this.starts.push(start);
+    this.total += end - start;
+    this.ends.push(this.total);
+  }
+
+  pack(groupBytes: number): PackedPackets {
+    return packPackets(this.sources, this.starts, this.ends, groupBytes);
   }
 }
 
@@ -110,13 +121,13 @@ export class OggOpusDemuxer {
   }
 
   /**
-   * Like pushViews(), the packets written into `out` as ranges (see PacketRanges; `out.count` is
-   * reset first): of `chunk` or of the demuxer's own copies, valid until the next call. The
-   * demuxer keeps no view of `chunk` after the call.
+   * Like push(), the packets copied back to back into buffers of at least `groupBytes` cut at
+   * packet ends (see PackedPackets): one copy per packet, no view per packet.
    */
-  pushRanges(chunk: Uint8Array, out: PacketRanges): void {
-    out.count = 0;
-    this.demux(chunk, new RangeSink(out));
+  pushPacked(chunk: Uint8Array, groupBytes: number): PackedPackets {
+    const sink = new PackingSink();
+    this.demux(chunk, sink);
+    return sink.pack(groupBytes);
   }
 
   private demux(chunk: Uint8Array, out: PacketSink): void {
