@@ -362,11 +362,10 @@ describe('container inputs in the player', () => {
     expect(errors).toEqual([expect.stringMatching(/ended early/)]);
   });
 
-  it('tracks reading at once (their read buffers lent by one pool and given back) each play their own packets intact', async () => {
-    // 4 files of 700 frames of 200-500 bytes (about 4 reads of 64 KiB each), played together; every
-    // frame is held until the end, so a read buffer given back too early shows up as changed bytes.
+  /** `count` files of 700 frames of 200-500 bytes (about 4 reads of 64 KiB each), each track playing into its own session. */
+  function poolTracks(count: number): { packets: Uint8Array[]; session: FakeSession }[] {
     dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
-    const files = Array.from({ length: 4 }, (_, f) => {
+    return Array.from({ length: count }, (_, f) => {
       const packets = Array.from({ length: 700 }, (_, i) => {
         const p = new Uint8Array(200 + ((i * 31 + f * 7) % 300)).fill((i + f * 50) % 251);
         p[0] = 0xfc;
@@ -376,50 +375,34 @@ describe('container inputs in the player', () => {
       });
       const path = join(dir!, `pool-${f}.opus`);
       writeFileSync(path, concatBytes(oggStreamPages(packets, { maxSegments: 30 })));
-      return { path, packets };
-    });
-    const pulls = files.map(({ path }) => {
       const player = new AudioPlayer();
       players.push(player);
       const session = new FakeSession();
       player.attach(session);
       player.enqueue(fileInput(path, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
-      return session.pull(700);
+      return { packets, session };
     });
-    const heard = await Promise.all(pulls);
-    heard.forEach((frames, f) => expect(frames.map(hex)).toEqual(files[f]!.packets.map(hex)));
+  }
+
+  it('tracks reading at once (their read buffers lent by one pool and given back) each play their own packets intact', async () => {
+    // 4 files played together; every frame is held until the end, so a read buffer given back too
+    // early shows up as changed bytes.
+    const tracks = poolTracks(4);
+    const heard = await Promise.all(tracks.map(({ session }) => session.pull(700)));
+    heard.forEach((frames, f) => expect(frames.map(hex)).toEqual(tracks[f]!.packets.map(hex)));
   });
 
   it('a track that waits mid-chunk plays its own packets after another track read its whole file through the same pool', async () => {
     // A reads a few frames of its first 64 KiB chunk and waits; B then reads its whole file through
     // the shared read pool. Anything of A's chunk still in use when its buffer went back to the
     // pool would be B's next read.
-    dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
-    const files = [0, 1].map((f) => {
-      const packets = Array.from({ length: 700 }, (_, i) => {
-        const p = new Uint8Array(200 + ((i * 31 + f * 7) % 300)).fill((i + f * 50) % 251);
-        p[0] = 0xfc;
-        p[1] = f;
-        p[p.length - 1] = i >> 8;
-        return p;
-      });
-      const path = join(dir!, `held-${f}.opus`);
-      writeFileSync(path, concatBytes(oggStreamPages(packets, { maxSegments: 30 })));
-      return { path, packets };
-    });
-    const sessions = files.map(({ path }) => {
-      const player = new AudioPlayer();
-      players.push(player);
-      const session = new FakeSession();
-      player.attach(session);
-      player.enqueue(fileInput(path, { probe: 'none', ffmpegPath: '/nonexistent/ffmpeg' }));
-      return session;
-    });
+    const tracks = poolTracks(2);
+    const sessions = tracks.map((t) => t.session);
     const first = await sessions[0]!.pull(10);
     const other = await sessions[1]!.pull(700);
     const rest = await sessions[0]!.pull(690);
-    expect([...first, ...rest].map(hex)).toEqual(files[0]!.packets.map(hex));
-    expect(other.map(hex)).toEqual(files[1]!.packets.map(hex));
+    expect([...first, ...rest].map(hex)).toEqual(tracks[0]!.packets.map(hex));
+    expect(other.map(hex)).toEqual(tracks[1]!.packets.map(hex));
   });
 
   it.runIf(process.platform === 'linux')(
