@@ -9,7 +9,7 @@
  * 64 KiB per read (about 4 s of 128 kbit/s Opus): each read costs the process tens of µs whatever
  * its size (libuv's pool thread and the completion's wake-up of this thread, and the player's slow
  * path for the frame that waited on it). bench/node.ts at P = 100, 16 -> 64 KiB: see
- * docs/voxcord-node.md (issue 15, session 12). The price: a player holds the demuxed rest of its
+ * docs/node-bench-history.md (issue 15, session 12). The price: a player holds the demuxed rest of its
  * chunk, on average half a read, until it is played.
  */
 export const READ_BUFFER_BYTES = 64 * 1024;
