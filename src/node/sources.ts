@@ -266,7 +266,8 @@ async function identify(
 /** Where the audio starts when an ID3v2 tag leaves too little of `head` after it; undefined otherwise. */
 function afterTagOffset(head: Uint8Array, size: number): number | undefined {
   const tagBytes = id3v2TagSize(head);
-  return tagBytes > 0 && tagBytes + MIN_AFTER_TAG_BYTES > head.length && tagBytes < size
+  // A head that holds the whole file has nothing more to give.
+  return tagBytes > 0 && tagBytes + MIN_AFTER_TAG_BYTES > head.length && head.length < size && tagBytes < size
     ? tagBytes
     : undefined;
 }

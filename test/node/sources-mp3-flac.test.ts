@@ -28,7 +28,7 @@ const tags = (title: string, artist: string, extra: Uint8Array[] = []): Uint8Arr
 
 /** VBR: a Xing header says 2 000 frames (52.245 s); the file holds only a few of them. */
 const VBR_MP3 = concatBytes([
-  tags('Xing Song', 'Xing Band'),
+  tags('Xing Song', 'Xing Band', [id3Frame(4, 'TSRC', textBody(0, 'GBAYE0601498'))]),
   xingFrame(MP3_128K_FRAME, {}, 32, 2000),
   ...frames(8),
 ]);
@@ -86,6 +86,7 @@ describe('loadtracks: MP3 and FLAC without ffprobe', () => {
       length: XING_MS,
       isStream: false,
       isSeekable: true,
+      isrc: 'GBAYE0601498',
     });
     expect(decodeTrack(t.encoded).probeInfo).toBe('mp3');
   });
