@@ -126,12 +126,11 @@ const FRAME_KEYS: Readonly<Record<string, keyof Id3Tags>> = {
  * encrypted frames are skipped.
  */
 export function readId3v2(bytes: Uint8Array): Id3Tags {
-  const tags: Id3Tags = {};
-  if (!isId3v2(bytes)) return tags;
+  if (!isId3v2(bytes)) return {};
   const version = bytes[3]!;
   const flags = bytes[5]!;
   // v2.2's bit 6 is compression, with no defined scheme: nothing to read.
-  if (version === 2 && (flags & 0x40) !== 0) return tags;
+  if (version === 2 && (flags & 0x40) !== 0) return {};
   let body = bytes.subarray(HEADER_BYTES, Math.min(bytes.length, HEADER_BYTES + syncsafe(bytes, 6)));
   // Tag-wide unsynchronisation (v2.2/2.3); v2.4 marks it per frame.
   if (version < 4 && (flags & 0x80) !== 0) body = resync(body);
@@ -140,15 +139,36 @@ export function readId3v2(bytes: Uint8Array): Id3Tags {
     // The extended header: v2.3's size excludes its own 4 bytes, v2.4's (syncsafe) includes them.
     pos = version === 3 ? 4 + (readBe32(body, 0) >>> 0) : syncsafe(body, 0);
   }
+  const walk = readFrames(body, pos, version, flags, false);
+  if (version !== 4 || !walk.broken) return walk.tags;
+  // Some writers (old iTunes among them) put plain 32-bit frame sizes in v2.4 tags: when the
+  // syncsafe walk lands on something that is not a frame, the plain one is tried.
+  const plain = readFrames(body, pos, version, flags, true);
+  return plain.broken ? walk.tags : plain.tags;
+}
+
+/**
+ * The frames of a tag body from `pos`; `broken` when the walk met bytes that are neither a frame
+ * nor padding (not when it ran past the bytes read).
+ */
+function readFrames(
+  body: Uint8Array,
+  from: number,
+  version: number,
+  flags: number,
+  plainSizes: boolean,
+): { tags: Id3Tags; broken: boolean } {
+  const tags: Id3Tags = {};
   const idBytes = version === 2 ? 3 : 4;
   const frameHeader = version === 2 ? 6 : 10;
-  while (pos + frameHeader <= body.length) {
-    if (body[pos] === 0) break; // padding
+  for (let pos = from; pos + frameHeader <= body.length;) {
+    // Padding is zeros to the end; a zero inside a frame's data means the sizes were misread.
+    if (body[pos] === 0) return { tags, broken: body.subarray(pos).some((b) => b !== 0) };
     const id = latin1(body.subarray(pos, pos + idBytes));
-    if (!/^[A-Z0-9]+$/.test(id)) break;
+    if (!/^[A-Z0-9]+$/.test(id)) return { tags, broken: true };
     let size: number;
     if (version === 2) size = (body[pos + 3]! << 16) | (body[pos + 4]! << 8) | body[pos + 5]!;
-    else if (version === 3) size = readBe32(body, pos + 4) >>> 0;
+    else if (version === 3 || plainSizes) size = readBe32(body, pos + 4) >>> 0;
     else size = syncsafe(body, pos + 4);
     const format = version === 2 ? 0 : body[pos + 9]!;
     const start = pos + frameHeader;
@@ -169,7 +189,7 @@ export function readId3v2(bytes: Uint8Array): Id3Tags {
     const value = textValue(data);
     if (value !== undefined) tags[key] = value;
   }
-  return tags;
+  return { tags, broken: false };
 }
 
 /** Title and artist of an ID3v1 tag in the last 128 bytes of `tail` (a file's end); {} when none. */

@@ -54,6 +54,16 @@ describe('ID3v2', () => {
     }
   });
 
+  it('a v2.4 tag with plain (not syncsafe) frame sizes, as old iTunes wrote: the plain walk is tried', () => {
+    // Deliberate bug caught: only the syncsafe walk → 328 read as 200, the title frame never found.
+    for (const fill of [0x89, 0x00]) {
+      const art = new Uint8Array(10 + 328).fill(fill);
+      art.set([0x41, 0x50, 0x49, 0x43, 0, 0, 0x01, 0x48, 0, 0]); // APIC, 328 bytes
+      const bytes = id3Tag(4, [art, id3Frame(3, 'TIT2', textBody(3, 'iTunes'))], { padding: 20 });
+      expect(readId3v2(bytes).title).toBe('iTunes');
+    }
+  });
+
   it('skips the extended header (v2.3: size without itself; v2.4: syncsafe, with itself) and counts the footer', () => {
     const v3 = id3Tag(3, [id3Frame(3, 'TIT2', textBody(0, 'Ext3'))], {
       extended: Uint8Array.of(0, 0, 0, 6, 0, 0, 0, 0, 0, 0),
