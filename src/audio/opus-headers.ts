@@ -3,6 +3,8 @@
  * OpusHead's layout and OpusTags' comments. One home for the player's demuxers and the node's
  * probe; whether a stream can be played is the player's call (parseOpusHead).
  */
+import { commentFields, readVorbisComment } from './vorbis-comment.js';
+import type { VorbisComment } from './vorbis-comment.js';
 
 export interface OpusHead {
   version: number;
@@ -35,31 +37,12 @@ export function readOpusHead(packet: Uint8Array): OpusHead | undefined {
 }
 
 /**
- * The comments of an OpusTags packet (§5.2: "OpusTags", vendor length + vendor, count, then
- * length + "KEY=value" each, all lengths u32 little-endian), undefined when it is malformed.
+ * The comments of an OpusTags packet (§5.2: "OpusTags", then a Vorbis comment list:
+ * audio/vorbis-comment.ts), undefined when it is malformed.
  */
-export function parseOpusTags(packet: Uint8Array): { vendor: string; comments: string[] } | undefined {
-  if (!startsWithAscii(packet, 'OpusTags') || packet.length < 16) return undefined;
-  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
-  const text = new TextDecoder();
-  let pos = 8;
-  const vendorLength = view.getUint32(pos, true);
-  pos += 4;
-  if (pos + vendorLength + 4 > packet.length) return undefined;
-  const vendor = text.decode(packet.subarray(pos, pos + vendorLength));
-  pos += vendorLength;
-  const count = view.getUint32(pos, true);
-  pos += 4;
-  const comments: string[] = [];
-  for (let i = 0; i < count; i++) {
-    if (pos + 4 > packet.length) return undefined;
-    const length = view.getUint32(pos, true);
-    pos += 4;
-    if (pos + length > packet.length) return undefined;
-    comments.push(text.decode(packet.subarray(pos, pos + length)));
-    pos += length;
-  }
-  return { vendor, comments };
+export function parseOpusTags(packet: Uint8Array): VorbisComment | undefined {
+  if (!startsWithAscii(packet, 'OpusTags')) return undefined;
+  return readVorbisComment(packet, 8);
 }
 
 /**
@@ -67,15 +50,7 @@ export function parseOpusTags(packet: Uint8Array): { vendor: string; comments: s
  * the first non-empty value, trimmed. Empty for a malformed packet.
  */
 export function opusTagFields(packet: Uint8Array): Map<string, string> {
-  const fields = new Map<string, string>();
-  for (const comment of parseOpusTags(packet)?.comments ?? []) {
-    const eq = comment.indexOf('=');
-    if (eq <= 0) continue;
-    const key = comment.slice(0, eq).toUpperCase();
-    const value = comment.slice(eq + 1).trim();
-    if (value !== '' && !fields.has(key)) fields.set(key, value);
-  }
-  return fields;
+  return commentFields(parseOpusTags(packet)?.comments ?? []);
 }
 
 /** The TITLE comment of an OpusTags packet. */

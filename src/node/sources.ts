@@ -3,13 +3,18 @@
  * URLs; icy:// is read as http://) and `local` (an existing readable file). Each probes the first
  * bytes for lavaplayer's container probe name and builds the track with an `encoded` string a
  * Lavalink node can read. No source claims anything else (search prefixes included): `empty`.
- * Ogg/WebM Opus are read here (tags, length); every other format (what ffmpeg plays) is asked of
+ * Ogg/WebM Opus, MP3 and FLAC are read here (tags, length; audio/ holds the byte layouts); every
+ * other format (what ffmpeg plays), and an MP3/FLAC whose length ours cannot find, is asked of
  * ffprobe when it is installed: title, artist, length, and whether ffmpeg can decode it at all.
  * Runs on the main thread with async I/O only; the audio clock lives in the media engine's worker.
  */
 import { open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { webmSegmentInfo } from '../audio/ebml.js';
+import { flacInfo, isFlac } from '../audio/flac.js';
+import { ID3V1_BYTES, id3v2TagSize, readId3v2 } from '../audio/id3.js';
+import { mp3Info } from '../audio/mpeg-audio.js';
 import {
   OGG_TAIL_BYTES,
   oggOpusDurationMs,
@@ -36,7 +41,8 @@ export interface SourceOptions {
   /** How long an http probe (and an ffprobe run) may take, ms (default 10 000). */
   httpTimeoutMs?: number;
   /**
-   * ffprobe, for the formats the node does not read itself (all but Ogg/WebM Opus). Default: next
+   * ffprobe, for the formats the node does not read itself (all but Ogg/WebM Opus, MP3, FLAC; and
+   * an MP3/FLAC whose length the node cannot find). Default: next
    * to the ffmpeg in use ($FFPROBE_PATH, else beside $FFMPEG_PATH, else `ffprobe` on PATH); false:
    * never run it. Missing, such tracks load with length 0 and an unknown title.
    */
@@ -46,10 +52,20 @@ export interface SourceOptions {
 export const UNKNOWN_TITLE = 'Unknown title';
 export const UNKNOWN_ARTIST = 'Unknown artist';
 const HEAD_BYTES = 64 * 1024;
+/**
+ * An ID3v2 tag (album art: often hundreds of KiB) that leaves fewer bytes of the head than this
+ * after it: the bytes after the tag are read too (a second read, or a Range request), so that
+ * MP3's first frames and FLAC's STREAMINFO and VORBIS_COMMENT are seen.
+ */
+const MIN_AFTER_TAG_BYTES = 16 * 1024;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** lavaplayer's container probe name for a file's first bytes; undefined when none matches. */
-export function probeName(head: Uint8Array): string | undefined {
+/**
+ * lavaplayer's container probe name for a file's first bytes; undefined when none matches. An ID3v2
+ * tag is MP3's, unless `fLaC` follows it (in `head`, or in `afterTag`: the bytes after a tag that
+ * outgrows `head`).
+ */
+export function probeName(head: Uint8Array, afterTag?: Uint8Array): string | undefined {
   const ascii = (from: number, to: number): string => Buffer.from(head.subarray(from, to)).toString('latin1');
   const b0 = head[0] ?? -1;
   const b1 = head[1] ?? -1;
@@ -58,14 +74,15 @@ export function probeName(head: Uint8Array): string | undefined {
   if (ascii(0, 4) === 'fLaC') return 'flac';
   if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WAVE') return 'wav';
   if (ascii(4, 8) === 'ftyp') return 'mp4';
-  if (ascii(0, 3) === 'ID3') return 'mp3';
+  if (ascii(0, 3) === 'ID3')
+    return isFlac(afterTag ?? head, afterTag ? 0 : id3v2TagSize(head)) ? 'flac' : 'mp3';
   if (b0 === 0xff && (b1 & 0xf6) === 0xf0) return 'adts';
   if (b0 === 0xff && (b1 & 0xe0) === 0xe0 && (b1 & 0x06) !== 0) return 'mp3';
   if (b0 === 0x47 && head[188] === 0x47) return 'mpegts-adts';
   return undefined;
 }
 
-/** Track info from an Ogg Opus file's OpusTags: TITLE, ARTIST (else ALBUMARTIST, PERFORMER), ISRC. */
+/** Track info from tags: Ogg Opus's OpusTags or FLAC's VORBIS_COMMENT, ID3 for MP3. */
 export interface FileTags {
   title?: string;
   author?: string;
@@ -85,7 +102,11 @@ export function oggOpusTags(head: Uint8Array): FileTags {
     return {};
   }
   const packet = demuxer.tags;
-  const fields = packet === undefined ? new Map<string, string>() : opusTagFields(packet);
+  return commentTags(packet === undefined ? new Map<string, string>() : opusTagFields(packet));
+}
+
+/** TITLE, ARTIST (else ALBUMARTIST, PERFORMER), ISRC of Vorbis comment fields. */
+function commentTags(fields: Map<string, string>): FileTags {
   const author = fields.get('ARTIST') ?? fields.get('ALBUMARTIST') ?? fields.get('PERFORMER');
   const title = fields.get('TITLE');
   const isrc = fields.get('ISRC');
@@ -96,10 +117,56 @@ export function oggOpusTags(head: Uint8Array): FileTags {
   };
 }
 
-function tagsOf(probe: string, head: Uint8Array): FileTags {
-  if (probe === 'ogg') return oggOpusTags(head);
-  const title = probe === 'matroska/webm' ? webmSegmentInfo(head).title : undefined;
-  return title === undefined ? {} : { title };
+/** What the node reads of a file itself: tags, and the length (ms, 0 when they do not tell). */
+interface OwnInfo {
+  tags: FileTags;
+  lengthMs: number;
+}
+
+/** The bytes besides the head a reader may have: after a long ID3v2 tag, and the file's tail. */
+interface MoreBytes {
+  audio?: Uint8Array;
+  tail?: Uint8Array;
+}
+
+/**
+ * Tags and length from the file's bytes: OpusTags (the Ogg length needs the last page: see the
+ * loaders), WebM's Title/Duration, WAV sizes, MP3's ID3 and frame headers, FLAC's metadata blocks.
+ * `size`: the file's (or Content-Length), undefined for a stream.
+ */
+function ownInfo(probe: string, head: Uint8Array, size: number | undefined, more: MoreBytes = {}): OwnInfo {
+  switch (probe) {
+    case 'ogg':
+      return { tags: oggOpusTags(head), lengthMs: 0 };
+    case 'matroska/webm': {
+      const { title, durationMs } = webmSegmentInfo(head);
+      return { tags: title === undefined ? {} : { title }, lengthMs: durationMs ?? 0 };
+    }
+    case 'wav':
+      return { tags: {}, lengthMs: size === undefined ? 0 : (wavDurationMs(head, size) ?? 0) };
+    case 'mp3': {
+      const { durationMs, title, artist, isrc } = mp3Info(head, size, more);
+      const tags: FileTags = {
+        ...(title === undefined ? {} : { title }),
+        ...(artist === undefined ? {} : { author: artist }),
+        ...(isrc === undefined ? {} : { isrc }),
+      };
+      return { tags, lengthMs: durationMs ?? 0 };
+    }
+    case 'flac': {
+      const { durationMs, fields } = flacInfo(head, more.audio);
+      // An ID3v2 tag in front (some taggers write one) names it when its own comments do not.
+      const { title, artist } = readId3v2(head);
+      const tags: FileTags = {
+        ...(title === undefined ? {} : { title }),
+        ...(artist === undefined ? {} : { author: artist }),
+        ...commentTags(fields),
+      };
+      return { tags, lengthMs: durationMs ?? 0 };
+    }
+    default:
+      return { tags: {}, lengthMs: 0 };
+  }
 }
 
 export function exception(message: string, severity: Severity, cause?: unknown): ApiException {
@@ -113,17 +180,16 @@ export function exception(message: string, severity: Severity, cause?: unknown):
   };
 }
 
-/** The track a probe found: tags from the head (else ffprobe's), the length rounded to ms, `uri` = identifier. */
+/** The track a probe found: the node's own tags (else ffprobe's), the length rounded to ms, `uri` = identifier. */
 function probedTrack(
   sourceName: SourceName,
   identifier: string,
   probe: string,
-  head: Uint8Array,
+  tags: FileTags,
   length: number,
   isStream: boolean,
   probed: ProbedMedia = {},
 ): LoadResult {
-  const tags = tagsOf(probe, head);
   const info: TrackInfo = {
     identifier,
     author: tags.author ?? probed.artist ?? UNKNOWN_ARTIST,
@@ -178,22 +244,32 @@ async function viaFfprobe(
   return { info: outcome.info, probe: probe ?? outcome.info.formatName?.split(',')[0] ?? 'unknown' };
 }
 
-/** The container: Ogg/WebM Opus from the first bytes, anything else through ffprobe (see viaFfprobe). */
+/**
+ * The container: Ogg/WebM Opus from the first bytes, MP3 and FLAC when our readers found the audio
+ * (a frame header, STREAMINFO) and its length, anything else through ffprobe (see viaFfprobe).
+ * ffprobe is not asked to confirm an MP3/FLAC ours could read: a frame header or STREAMINFO is the
+ * evidence ffmpeg's own probe goes by, and the run costs a process (and for a URL, a second
+ * download) on every load; the track plays through ffmpeg either way.
+ */
 async function identify(
   target: string,
   head: Uint8Array,
   probe: string | undefined,
+  own: OwnInfo,
   options: SourceOptions,
 ): Promise<{ info: ProbedMedia; probe: string } | { error: LoadResult }> {
   if (probe !== undefined && sniffContainer(head) !== 'unknown') return { info: {}, probe };
+  if ((probe === 'mp3' || probe === 'flac') && own.lengthMs > 0) return { info: {}, probe };
   return viaFfprobe(target, probe, options);
 }
 
-/** A length the first bytes tell (WAV sizes, WebM Duration); 0 when they do not. */
-function headerLengthMs(probe: string, head: Uint8Array, size: number): number {
-  if (probe === 'wav') return wavDurationMs(head, size) ?? 0;
-  if (probe === 'matroska/webm') return webmSegmentInfo(head).durationMs ?? 0;
-  return 0;
+/** Where the audio starts when an ID3v2 tag leaves too little of `head` after it; undefined otherwise. */
+function afterTagOffset(head: Uint8Array, size: number): number | undefined {
+  const tagBytes = id3v2TagSize(head);
+  // A head that holds the whole file has nothing more to give.
+  return tagBytes > 0 && tagBytes + MIN_AFTER_TAG_BYTES > head.length && head.length < size && tagBytes < size
+    ? tagBytes
+    : undefined;
 }
 
 function isHttp(identifier: string): boolean {
@@ -223,21 +299,26 @@ async function loadHttp(identifier: string, options: SourceOptions): Promise<Loa
   } catch (err) {
     return { loadType: 'error', data: exception('Reading the URL failed.', 'suspicious', err) };
   }
-  const probe = probeName(head);
   const sizeHeader = response.headers.get('content-length');
   const size = sizeHeader === null ? undefined : Number(sizeHeader);
   const isStream = size === undefined || !Number.isFinite(size);
   if (isStream) {
     // A live stream is not handed to ffprobe (it would read it until its timeout).
+    const probe = probeName(head);
     if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
-    return probedTrack('http', identifier, probe, head, Number(LIVE_STREAM_LENGTH), true);
+    const { tags } = ownInfo(probe, head, undefined);
+    return probedTrack('http', identifier, probe, tags, Number(LIVE_STREAM_LENGTH), true);
   }
-  const found = await identify(url, head, probe, options);
+  const tagEnd = afterTagOffset(head, size);
+  const audio = tagEnd === undefined ? undefined : await httpRange(url, tagEnd, HEAD_BYTES, timeoutMs);
+  const probe = probeName(head, audio);
+  const own = ownInfo(probe ?? '', head, size, audio === undefined ? {} : { audio });
+  const found = await identify(url, head, probe, own, options);
   if ('error' in found) return found.error;
-  let length = headerLengthMs(found.probe, head, size);
+  let length = own.lengthMs;
   if (found.probe === 'ogg') length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
   if (length === 0) length = found.info.durationMs ?? 0;
-  return probedTrack('http', identifier, found.probe, head, length, false, found.info);
+  return probedTrack('http', identifier, found.probe, own.tags, length, false, found.info);
 }
 
 /** An Ogg Opus URL's length from its last page (a Range request for the tail). */
@@ -248,8 +329,18 @@ async function httpOggDurationMs(
   timeoutMs: number,
 ): Promise<number | undefined> {
   if (oggOpusHead(head) === undefined) return undefined; // not Opus: no second request
+  const tail = await httpRange(url, Math.max(0, size - OGG_TAIL_BYTES), OGG_TAIL_BYTES, timeoutMs);
+  return tail === undefined ? undefined : oggOpusDurationMs(head, tail);
+}
+
+/** Up to `max` bytes of a URL from byte `from` (a Range request); undefined when the server will not. */
+async function httpRange(
+  url: string,
+  from: number,
+  max: number,
+  timeoutMs: number,
+): Promise<Uint8Array | undefined> {
   try {
-    const from = Math.max(0, size - OGG_TAIL_BYTES);
     const response = await fetch(url, {
       signal: AbortSignal.timeout(timeoutMs),
       headers: { Range: `bytes=${from}-` },
@@ -258,7 +349,7 @@ async function httpOggDurationMs(
       await response.body?.cancel().catch(() => undefined);
       return undefined;
     }
-    return oggOpusDurationMs(head, new Uint8Array(await response.arrayBuffer()));
+    return await readUpTo(response, max);
   } catch {
     return undefined;
   }
@@ -292,24 +383,42 @@ async function loadLocal(identifier: string, options: SourceOptions): Promise<Lo
     return undefined; // not a file: no source claims it
   }
   if (!info.isFile()) return undefined;
-  let head: Buffer;
+  let head: Uint8Array;
+  let probe: string | undefined;
+  const more: MoreBytes = {};
   try {
     const handle = await open(path, 'r');
     try {
-      head = Buffer.alloc(Math.min(HEAD_BYTES, info.size));
-      await handle.read(head, 0, head.length, 0);
+      head = await readAt(handle, 0, Math.min(HEAD_BYTES, info.size));
+      const tagEnd = afterTagOffset(head, info.size);
+      if (tagEnd !== undefined)
+        more.audio = await readAt(handle, tagEnd, Math.min(HEAD_BYTES, info.size - tagEnd));
+      probe = probeName(head, more.audio);
+      // ID3v1 sits in the last 128 bytes (the head already holds them for a small file).
+      if (probe === 'mp3')
+        more.tail =
+          info.size <= head.length
+            ? head
+            : await readAt(handle, info.size - ID3V1_BYTES, Math.min(ID3V1_BYTES, info.size));
     } finally {
       await handle.close();
     }
   } catch (err) {
     return { loadType: 'error', data: exception('The file cannot be read.', 'common', err) };
   }
-  const found = await identify(path, head, probeName(head), options);
+  const own = ownInfo(probe ?? '', head, info.size, more);
+  const found = await identify(path, head, probe, own, options);
   if ('error' in found) return found.error;
-  let length = headerLengthMs(found.probe, head, info.size);
+  let length = own.lengthMs;
   if (found.probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
   if (length === 0) length = found.info.durationMs ?? 0;
-  return probedTrack('local', path, found.probe, head, length, false, found.info);
+  return probedTrack('local', path, found.probe, own.tags, length, false, found.info);
+}
+
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const bytes = Buffer.alloc(length);
+  const { bytesRead } = await handle.read(bytes, 0, length, position);
+  return bytes.subarray(0, bytesRead);
 }
 
 /** Resolves an identifier: `track`, `empty` when no source claims it, `error` (never a throw). */

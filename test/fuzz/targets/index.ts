@@ -5,6 +5,7 @@ import { daveTargets } from './dave.js';
 import { mediaTargets } from './media.js';
 import { mlsTargets } from './mls.js';
 import { stateTargets } from './state.js';
+import { trackInfoTargets } from './track-info.js';
 import { voiceMessageTargets } from './voice-messages.js';
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
@@ -13,6 +14,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   ...daveTargets,
   ...mlsTargets,
   ...containerTargets,
+  ...trackInfoTargets,
   ...stateTargets,
 ];
 
