@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { OpusCodecFactory, OpusDecoder, OpusEncoder } from '../../src/audio/opus.js';
 import type { Transmission } from '../../src/voice/transmit.js';
 import { afterEach } from 'vitest';
+import { TOC_20MS } from './opus-packets.js';
 import { AudioPlayer } from '../../src/player/index.js';
 import type { AudioPlayerOptions, PlayerTarget } from '../../src/player/index.js';
 
@@ -81,17 +82,7 @@ export async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-export const TOC_20MS = 0xfc; // CELT fullband 20 ms, one frame
-
-/** A distinct fake 20 ms Opus packet. */
-export function packet(a: number, b = 0): Uint8Array {
-  return Uint8Array.of(TOC_20MS, a, b);
-}
-
-/** `count` distinct packets tagged `tag`. */
-export function packets(tag: number, count: number): Uint8Array[] {
-  return Array.from({ length: count }, (_, i) => packet(tag, i));
-}
+export { TOC_20MS, packet, packets } from './opus-packets.js';
 
 /** Lossless fake codec: encode = TOC byte + PCM bytes; decode inverts it (or yields silence for other packets). */
 export function fakeCodec(): OpusCodecFactory & { encoded: number; decoded: number } {

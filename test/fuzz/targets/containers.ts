@@ -24,7 +24,7 @@ import {
   uintBytes,
   webmHeader,
 } from '../../player/containers.js';
-import { packet } from '../../player/helpers.js';
+import { packet } from '../../player/opus-packets.js';
 import { hex, int, mutateBytes, oracle } from '../engine.js';
 import type { FuzzTarget, Rng } from '../engine.js';
 
