@@ -4,6 +4,7 @@ import { containerTargets } from './containers.js';
 import { daveTargets } from './dave.js';
 import { mediaTargets } from './media.js';
 import { mlsTargets } from './mls.js';
+import { mp4Targets } from './mp4.js';
 import { stateTargets } from './state.js';
 import { voiceMessageTargets } from './voice-messages.js';
 
@@ -13,6 +14,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   ...daveTargets,
   ...mlsTargets,
   ...containerTargets,
+  ...mp4Targets,
   ...stateTargets,
 ];
 
