@@ -1,8 +1,9 @@
 /**
  * Reading an MP4/M4A file's (ISO BMFF, ISO/IEC 14496-12) length, title and artist: the boxes
- * `moov › mvhd` (or the first audio track's `mdhd`), `moov › mvex › mehd` for fragmented files and
- * the iTunes tags `moov › udta › meta › ilst`. One home for the node's loadtracks; pure over bytes
- * except `mp4FileInfo`, which follows the moov a file keeps after its media data.
+ * `moov › mvhd` (or the first audio track's `mdhd`), `moov › mvex › mehd` for fragmented files,
+ * the iTunes tags `moov › udta › meta › ilst` (else QuickTime's `moov › udta › ©nam`). One home
+ * for the node's loadtracks; pure over bytes except `mp4FileInfo`, which follows the moov a file
+ * keeps after its media data.
  */
 import { open } from 'node:fs/promises';
 import { readBe32 } from '../util/bytes.js';
@@ -209,26 +210,50 @@ function itemText(item: Uint8Array): string | undefined {
   return text.length > 0 ? text : undefined;
 }
 
-/** Title and artist from `udta › meta › ilst`: ©nam, ©ART (else aART). */
+/**
+ * A QuickTime user-data text item's text (udta › ©nam directly, as .mov writers put it): a 16-bit
+ * length, a 16-bit language, the text. Packed ISO 639 languages (>= 0x400) mean UTF-8; older Mac
+ * language codes mean Mac Roman, taken only when it is plain ASCII.
+ */
+function quickTimeText(body: Uint8Array): string | undefined {
+  if (body.length < 4) return undefined;
+  const length = (body[0]! << 8) | body[1]!;
+  const language = (body[2]! << 8) | body[3]!;
+  if (4 + length > body.length) return undefined;
+  const bytes = body.subarray(4, 4 + length);
+  if (language < 0x400 && bytes.some((b) => b >= 0x80)) return undefined;
+  const text = new TextDecoder().decode(bytes).replace(/\0+$/, '').trim();
+  return text.length > 0 ? text : undefined;
+}
+
+/** Title and artist from `udta › meta › ilst` (©nam, ©ART, else aART), else udta's own ©nam and ©ART. */
 function moovTags(moov: Uint8Array): { title?: string; artist?: string } {
   const udta = child(moov, BOX.udta);
-  let meta = udta === undefined ? undefined : child(udta, BOX.meta);
-  if (meta === undefined) return {};
-  // Apple's meta is a full box (version/flags first); QuickTime-style writers omit those 4 bytes.
-  // A child's size is never 0 there, so a zero first word is the version/flags.
-  if (meta.length >= 4 && readBe32(meta, 0) === 0) meta = meta.subarray(4);
-  const ilst = child(meta, BOX.ilst);
-  if (ilst === undefined) return {};
+  if (udta === undefined) return {};
   let title: string | undefined;
   let artist: string | undefined;
   let albumArtist: string | undefined;
-  for (const [type, item] of children(ilst)) {
+  for (const [type, item] of children(ilstOf(udta))) {
     if (type === BOX.name) title ??= itemText(item);
     else if (type === BOX.artist) artist ??= itemText(item);
     else if (type === BOX.albumArtist) albumArtist ??= itemText(item);
   }
   artist ??= albumArtist;
+  for (const [type, item] of children(udta)) {
+    if (type === BOX.name) title ??= quickTimeText(item);
+    else if (type === BOX.artist) artist ??= quickTimeText(item);
+  }
   return { ...(title === undefined ? {} : { title }), ...(artist === undefined ? {} : { artist }) };
+}
+
+/** `udta › meta › ilst`'s body; empty when there is none. */
+function ilstOf(udta: Uint8Array): Uint8Array {
+  let meta = child(udta, BOX.meta);
+  if (meta === undefined) return new Uint8Array(0);
+  // Apple's meta is a full box (version/flags first); QuickTime-style writers omit those 4 bytes.
+  // A child's size is never 0 there, so a zero first word is the version/flags.
+  if (meta.length >= 4 && readBe32(meta, 0) === 0) meta = meta.subarray(4);
+  return child(meta, BOX.ilst) ?? new Uint8Array(0);
 }
 
 function moovInfo(moov: Uint8Array): Mp4Info {

@@ -99,6 +99,16 @@ export function item(type: string, value: string | Uint8Array, dataType = 1): Ui
   return box(type, box('data', u32(dataType), u32(0), bytes));
 }
 
+/** A QuickTime user-data text item (udta › ©nam in .mov files): length, language, text. */
+export function qtText(type: string, value: string | Uint8Array, language = 0x55c4): Uint8Array {
+  const bytes = typeof value === 'string' ? utf8(value) : value;
+  return box(
+    type,
+    Uint8Array.of(bytes.length >> 8, bytes.length & 0xff, language >> 8, language & 0xff),
+    bytes,
+  );
+}
+
 /** udta › meta (a full box when `fullHeader`, as Apple writes it) › hdlr, ilst. */
 export function udta(items: Uint8Array[], fullHeader = true): Uint8Array {
   const meta = [hdlr('mdir'), box('ilst', ...items)];

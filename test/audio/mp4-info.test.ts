@@ -18,6 +18,7 @@ import {
   mvex,
   mvhd,
   openBox,
+  qtText,
   trak,
   u32,
   u64,
@@ -86,6 +87,31 @@ describe('mp4Info: tags', () => {
       ]),
     );
     expect(info).toEqual({ durationMs: 1000, moov: 'complete' });
+  });
+
+  it("reads QuickTime's udta text items (.mov) when there is no ilst, and ilst's first", () => {
+    const mov = (...items: Uint8Array[]): Uint8Array =>
+      box('moov', mvhd(0, 1000, 1000), box('udta', ...items));
+    expect(mp4Info(mov(qtText(ART, 'Ärtist'), qtText(NAM, 'Títle')))).toMatchObject({
+      title: 'Títle',
+      artist: 'Ärtist',
+    });
+    // Mac language code 0 (English): Mac Roman, read only when ASCII.
+    expect(mp4Info(mov(qtText(NAM, 'Plain', 0), qtText(ART, Uint8Array.of(0x8a, 0x41), 0)))).toEqual({
+      durationMs: 1000,
+      title: 'Plain',
+      moov: 'complete',
+    });
+    const both = box(
+      'moov',
+      box(
+        'udta',
+        qtText(NAM, 'QuickTime'),
+        fullBox('meta', 0, hdlr('mdir'), box('ilst', item(NAM, 'iTunes'))),
+      ),
+    );
+    expect(mp4Info(both).title).toBe('iTunes');
+    expect(mp4Info(mov(box(NAM, Uint8Array.of(0, 9, 0x55, 0xc4, 0x41)))).title).toBeUndefined(); // cut text
   });
 
   it('leaves a file without udta untagged (no title or artist keys)', () => {
@@ -319,6 +345,15 @@ describe('files ffmpeg wrote', () => {
     const expected = { durationMs: 628, title: 'Fixture Título', artist: 'Voxcord Ärtist', moov: 'complete' };
     expect(mp4Info(bytes.subarray(60))).toEqual(expected);
     expect(await mp4FileInfo(path)).toEqual(expected);
+  });
+
+  it('a QuickTime .mov (-c:a aac -t 2): udta text items, not ilst', async () => {
+    expect(await mp4FileInfo(fixture('ffmpeg-aac.mov'))).toEqual({
+      durationMs: 2128,
+      title: 'T1',
+      artist: 'A1',
+      moov: 'complete',
+    });
   });
 
   it('fragmented with an empty moov: tags, no duration', async () => {

@@ -17,6 +17,7 @@ import {
   moov,
   mvex,
   mvhd,
+  qtText,
   trak,
   udta,
 } from '../../audio/mp4-boxes.js';
@@ -52,6 +53,11 @@ function seeds(): Uint8Array[] {
       mvhd(0, 1000, 0),
       trak('soun', mdhd(0, 44_100, 441_000)),
       udta([item('aART', 'Both')], false),
+    ),
+    concatBytes(
+      ftyp('qt  '),
+      mdat(8),
+      box('moov', mvhd(0, 600, 1200), box('udta', qtText('\u00a9nam', 'Mov'))),
     ),
   ];
 }
