@@ -36,7 +36,6 @@ const fourcc = (s: string): number =>
   ((s.charCodeAt(0) << 24) | (s.charCodeAt(1) << 16) | (s.charCodeAt(2) << 8) | s.charCodeAt(3)) >>> 0;
 const BOX = {
   moov: fourcc('moov'),
-  mdat: fourcc('mdat'),
   mvhd: fourcc('mvhd'),
   trak: fourcc('trak'),
   mdia: fourcc('mdia'),
