@@ -4,6 +4,7 @@ import { containerTargets } from './containers.js';
 import { daveTargets } from './dave.js';
 import { mediaTargets } from './media.js';
 import { mlsTargets } from './mls.js';
+import { mp4Targets } from './mp4.js';
 import { stateTargets } from './state.js';
 import { trackInfoTargets } from './track-info.js';
 import { voiceMessageTargets } from './voice-messages.js';
@@ -15,6 +16,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   ...mlsTargets,
   ...containerTargets,
   ...trackInfoTargets,
+  ...mp4Targets,
   ...stateTargets,
 ];
 
