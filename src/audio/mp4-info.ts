@@ -296,11 +296,56 @@ export function mp4Info(input: Uint8Array): Mp4Info {
 /** How many reads past the head `mp4FileInfo` makes before giving up (mdat, moov; a few more for odd files). */
 const MAX_FOLLOWS = 4;
 
+/** Reads up to `length` bytes from `from` (fewer at the end; undefined when it cannot). */
+export type ByteRangeReader = (from: number, length: number) => Promise<Uint8Array | undefined>;
+
 /**
- * A local MP4/M4A file's info: its head, then (a moov after the mdat, or one longer than the head)
- * the range the head points at, at most MP4_MOOV_MAX_BYTES each time. `moov` is 'complete' or
- * absent (a moov past the cap, or none: what was read is kept). `{}` when it cannot be read.
+ * The info of an MP4/M4A of `size` bytes whose first bytes are `head`: then, for a moov after the
+ * mdat or one longer than the head, the range the bytes point at (at most MP4_MOOV_MAX_BYTES each
+ * time, MAX_FOLLOWS times) through `read` (a file, or Range requests). `moov` is 'complete' or
+ * absent (a moov past the cap, or none: what was read is kept).
  */
+export async function mp4InfoFollowing(
+  head: Uint8Array,
+  size: number,
+  read: ByteRangeReader,
+): Promise<Mp4Info> {
+  let from = 0;
+  let length = head.length;
+  let info = mp4Info(head);
+  for (let follows = 0; follows < MAX_FOLLOWS; follows++) {
+    const moov = info.moov;
+    if (moov === 'complete') return info;
+    if (moov === undefined) break;
+    const nextFrom = from + moov.offset;
+    // Only onwards: a range that reads nothing new (a moov longer than the cap) ends the walk.
+    if (nextFrom >= size || (moov.offset === 0 && moov.size <= length)) break;
+    from = nextFrom;
+    length = moov.size;
+    const bytes = await read(from, Math.min(length, size - from));
+    if (bytes === undefined) break;
+    const next = mp4Info(bytes);
+    // A whole moov is the answer; a cut one adds what it tells to what came before.
+    info =
+      next.moov === 'complete'
+        ? next
+        : {
+            durationMs: next.durationMs ?? info.durationMs,
+            title: next.title ?? info.title,
+            artist: next.artist ?? info.artist,
+            moov: next.moov,
+          };
+  }
+  // Nothing more will be read: no range to hand on, and no keys for what is unknown.
+  const { durationMs, title, artist } = info;
+  return {
+    ...(durationMs === undefined ? {} : { durationMs }),
+    ...(title === undefined ? {} : { title }),
+    ...(artist === undefined ? {} : { artist }),
+  };
+}
+
+/** A local MP4/M4A file's info (mp4InfoFollowing over the file); `{}` when it cannot be read. */
 export async function mp4FileInfo(path: string): Promise<Mp4Info> {
   let handle;
   try {
@@ -309,43 +354,14 @@ export async function mp4FileInfo(path: string): Promise<Mp4Info> {
     return {};
   }
   try {
-    const size = (await handle.stat()).size;
+    const file = handle;
+    const size = (await file.stat()).size;
     const read = async (from: number, length: number): Promise<Uint8Array> => {
       const buf = Buffer.alloc(Math.max(0, Math.min(length, size - from)));
-      const { bytesRead } = await handle.read(buf, 0, buf.length, from);
+      const { bytesRead } = await file.read(buf, 0, buf.length, from);
       return buf.subarray(0, bytesRead);
     };
-    let from = 0;
-    let length = MP4_HEAD_BYTES;
-    let info = mp4Info(await read(from, length));
-    for (let follows = 0; follows < MAX_FOLLOWS; follows++) {
-      const moov = info.moov;
-      if (moov === 'complete') return info;
-      if (moov === undefined) break;
-      const nextFrom = from + moov.offset;
-      // Only onwards: a range that reads nothing new (a moov longer than the cap) ends the walk.
-      if (nextFrom >= size || (moov.offset === 0 && moov.size <= length)) break;
-      from = nextFrom;
-      length = moov.size;
-      const next = mp4Info(await read(from, length));
-      // A whole moov is the answer; a cut one adds what it tells to what came before.
-      info =
-        next.moov === 'complete'
-          ? next
-          : {
-              durationMs: next.durationMs ?? info.durationMs,
-              title: next.title ?? info.title,
-              artist: next.artist ?? info.artist,
-              moov: next.moov,
-            };
-    }
-    // Nothing more will be read: no range to hand on, and no keys for what is unknown.
-    const { durationMs, title, artist } = info;
-    return {
-      ...(durationMs === undefined ? {} : { durationMs }),
-      ...(title === undefined ? {} : { title }),
-      ...(artist === undefined ? {} : { artist }),
-    };
+    return await mp4InfoFollowing(await read(0, MP4_HEAD_BYTES), size, read);
   } catch {
     return {};
   } finally {

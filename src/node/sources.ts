@@ -3,9 +3,9 @@
  * URLs; icy:// is read as http://) and `local` (an existing readable file). Each probes the first
  * bytes for lavaplayer's container probe name and builds the track with an `encoded` string a
  * Lavalink node can read. No source claims anything else (search prefixes included): `empty`.
- * Ogg/WebM Opus, MP3 and FLAC are read here (tags, length; audio/ holds the byte layouts); every
- * other format (what ffmpeg plays), and an MP3/FLAC whose length ours cannot find, is asked of
- * ffprobe when it is installed: title, artist, length, and whether ffmpeg can decode it at all.
+ * Ogg/WebM Opus, MP3, FLAC and MP4 are read here (tags, length; audio/ holds the byte layouts); every
+ * other format (what ffmpeg plays), an MP3/FLAC whose length ours cannot find, and every MP4 are
+ * asked of ffprobe when it is installed: what ours lacks, and whether ffmpeg can decode it at all.
  * Runs on the main thread with async I/O only; the audio clock lives in the media engine's worker.
  */
 import { open, stat } from 'node:fs/promises';
@@ -15,6 +15,8 @@ import { webmSegmentInfo } from '../audio/ebml.js';
 import { flacInfo, isFlac } from '../audio/flac.js';
 import { ID3V1_BYTES, id3v2TagSize, readId3v2 } from '../audio/id3.js';
 import { mp3Info } from '../audio/mpeg-audio.js';
+import { mp4Info, mp4InfoFollowing } from '../audio/mp4-info.js';
+import type { Mp4Info } from '../audio/mp4-info.js';
 import {
   OGG_TAIL_BYTES,
   oggOpusDurationMs,
@@ -123,15 +125,29 @@ interface OwnInfo {
   lengthMs: number;
 }
 
-/** The bytes besides the head a reader may have: after a long ID3v2 tag, and the file's tail. */
+/**
+ * What a reader may have besides the head: the bytes after a long ID3v2 tag, the file's tail, and
+ * an MP4's info read through its moov (which often comes after the media data, past the head).
+ */
 interface MoreBytes {
   audio?: Uint8Array;
   tail?: Uint8Array;
+  mp4?: Mp4Info;
+}
+
+/** FileTags from a reader's title and artist (and ISRC). */
+function fileTags(title: string | undefined, artist: string | undefined, isrc?: string): FileTags {
+  return {
+    ...(title === undefined ? {} : { title }),
+    ...(artist === undefined ? {} : { author: artist }),
+    ...(isrc === undefined ? {} : { isrc }),
+  };
 }
 
 /**
  * Tags and length from the file's bytes: OpusTags (the Ogg length needs the last page: see the
- * loaders), WebM's Title/Duration, WAV sizes, MP3's ID3 and frame headers, FLAC's metadata blocks.
+ * loaders), WebM's Title/Duration, WAV sizes, MP3's ID3 and frame headers, FLAC's metadata blocks,
+ * MP4's moov (mvhd/mdhd, iTunes tags).
  * `size`: the file's (or Content-Length), undefined for a stream.
  */
 function ownInfo(probe: string, head: Uint8Array, size: number | undefined, more: MoreBytes = {}): OwnInfo {
@@ -146,22 +162,17 @@ function ownInfo(probe: string, head: Uint8Array, size: number | undefined, more
       return { tags: {}, lengthMs: size === undefined ? 0 : (wavDurationMs(head, size) ?? 0) };
     case 'mp3': {
       const { durationMs, title, artist, isrc } = mp3Info(head, size, more);
-      const tags: FileTags = {
-        ...(title === undefined ? {} : { title }),
-        ...(artist === undefined ? {} : { author: artist }),
-        ...(isrc === undefined ? {} : { isrc }),
-      };
-      return { tags, lengthMs: durationMs ?? 0 };
+      return { tags: fileTags(title, artist, isrc), lengthMs: durationMs ?? 0 };
+    }
+    case 'mp4': {
+      const { durationMs, title, artist } = more.mp4 ?? mp4Info(head);
+      return { tags: fileTags(title, artist), lengthMs: durationMs ?? 0 };
     }
     case 'flac': {
       const { durationMs, fields } = flacInfo(head, more.audio);
       // An ID3v2 tag in front (some taggers write one) names it when its own comments do not.
       const { title, artist } = readId3v2(head);
-      const tags: FileTags = {
-        ...(title === undefined ? {} : { title }),
-        ...(artist === undefined ? {} : { author: artist }),
-        ...commentTags(fields),
-      };
+      const tags: FileTags = { ...fileTags(title, artist), ...commentTags(fields) };
       return { tags, lengthMs: durationMs ?? 0 };
     }
     default:
@@ -249,7 +260,9 @@ async function viaFfprobe(
  * (a frame header, STREAMINFO) and its length, anything else through ffprobe (see viaFfprobe).
  * ffprobe is not asked to confirm an MP3/FLAC ours could read: a frame header or STREAMINFO is the
  * evidence ffmpeg's own probe goes by, and the run costs a process (and for a URL, a second
- * download) on every load; the track plays through ffmpeg either way.
+ * download) on every load; the track plays through ffmpeg either way. An MP4 still goes to ffprobe
+ * when it is installed: its moov does not say whether ffmpeg can decode its audio, or that it has
+ * any (a video-only file is an error, not a silent track); ours names and times it either way.
  */
 async function identify(
   target: string,
@@ -312,7 +325,10 @@ async function loadHttp(identifier: string, options: SourceOptions): Promise<Loa
   const tagEnd = afterTagOffset(head, size);
   const audio = tagEnd === undefined ? undefined : await httpRange(url, tagEnd, HEAD_BYTES, timeoutMs);
   const probe = probeName(head, audio);
-  const own = ownInfo(probe ?? '', head, size, audio === undefined ? {} : { audio });
+  const more: MoreBytes = audio === undefined ? {} : { audio };
+  if (probe === 'mp4')
+    more.mp4 = await mp4InfoFollowing(head, size, (from, length) => httpRange(url, from, length, timeoutMs));
+  const own = ownInfo(probe ?? '', head, size, more);
   const found = await identify(url, head, probe, own, options);
   if ('error' in found) return found.error;
   let length = own.lengthMs;
@@ -400,6 +416,8 @@ async function loadLocal(identifier: string, options: SourceOptions): Promise<Lo
           info.size <= head.length
             ? head
             : await readAt(handle, info.size - ID3V1_BYTES, Math.min(ID3V1_BYTES, info.size));
+      if (probe === 'mp4')
+        more.mp4 = await mp4InfoFollowing(head, info.size, (from, length) => readAt(handle, from, length));
     } finally {
       await handle.close();
     }
