@@ -4,7 +4,6 @@
  * probe; whether a stream can be played is the player's call (parseOpusHead).
  */
 import { commentFields, readVorbisComment } from './vorbis-comment.js';
-import type { VorbisComment } from './vorbis-comment.js';
 
 export interface OpusHead {
   version: number;
@@ -38,9 +37,10 @@ export function readOpusHead(packet: Uint8Array): OpusHead | undefined {
 
 /**
  * The comments of an OpusTags packet (§5.2: "OpusTags", then a Vorbis comment list:
- * audio/vorbis-comment.ts), undefined when it is malformed.
+ * audio/vorbis-comment.ts), undefined when it is malformed. Public: its return type is spelled out
+ * so that VorbisComment stays internal.
  */
-export function parseOpusTags(packet: Uint8Array): VorbisComment | undefined {
+export function parseOpusTags(packet: Uint8Array): { vendor: string; comments: string[] } | undefined {
   if (!startsWithAscii(packet, 'OpusTags')) return undefined;
   return readVorbisComment(packet, 8);
 }
