@@ -10,9 +10,8 @@ import { AesGcm } from '../../../crypto/gcm.js';
 import { hkdfExpand } from '../../hash-ratchet.js';
 import { hmacSha256 } from '../../../crypto/sha256.js';
 import { concatBytes } from '../mls-codec.js';
-import { P256_SCALAR_BYTES, padP256Scalar } from '../mls-sign.js';
+import { P256_CURVE, P256_SCALAR_BYTES, p256PublicFromScalar, padP256Scalar } from '../mls-sign.js';
 
-const CURVE = 'prime256v1';
 const HASH_BYTES = 32;
 export const AEAD_KEY_BYTES = 16;
 export const AEAD_NONCE_BYTES = 12;
@@ -41,16 +40,9 @@ export interface P256KeyPair {
 
 /** Fresh P-256 key pair. */
 export function generateP256KeyPair(): P256KeyPair {
-  const ecdh = createECDH(CURVE);
+  const ecdh = createECDH(P256_CURVE);
   ecdh.generateKeys();
   return { privateKey: padP256Scalar(u8(ecdh.getPrivateKey())), publicKey: u8(ecdh.getPublicKey()) };
-}
-
-/** The public point of a scalar; throws for an invalid scalar. */
-export function p256PublicFromScalar(scalar: Uint8Array): Uint8Array {
-  const ecdh = createECDH(CURVE);
-  ecdh.setPrivateKey(scalar);
-  return u8(ecdh.getPublicKey());
 }
 
 function i2osp2(n: number): Uint8Array {
@@ -72,7 +64,7 @@ function labeledExpand(
 }
 
 function dh(privateScalar: Uint8Array, publicPoint: Uint8Array): Uint8Array {
-  const ecdh = createECDH(CURVE);
+  const ecdh = createECDH(P256_CURVE);
   ecdh.setPrivateKey(privateScalar);
   return u8(ecdh.computeSecret(publicPoint)); // throws on an invalid point
 }
@@ -115,7 +107,7 @@ export function hpkeSetupSender(
   info: Uint8Array,
 ): { enc: Uint8Array; ctx: HpkeContext } {
   // one ECDH object for the ephemeral key and the DH: two scalar multiplications, not three
-  const ephemeral = createECDH(CURVE);
+  const ephemeral = createECDH(P256_CURVE);
   const encapsulated = u8(ephemeral.generateKeys());
   const dhValue = u8(ephemeral.computeSecret(recipientPublic)); // throws on an invalid point
   const shared = kemSharedSecret(dhValue, encapsulated, recipientPublic);

@@ -7,11 +7,8 @@ import {
   signWithLabel,
   verifyWithLabel,
 } from '../../../../src/dave/mls/rfc9420/crypto.js';
-import {
-  generateP256KeyPair,
-  hpkeSeal,
-  p256PublicFromScalar,
-} from '../../../../src/dave/mls/rfc9420/hpke.js';
+import { generateP256KeyPair, hpkeSeal } from '../../../../src/dave/mls/rfc9420/hpke.js';
+import { p256PublicFromScalar } from '../../../../src/dave/mls/mls-sign.js';
 import { hex, unhex } from '../../../support/bytes.js';
 
 const enc = new TextEncoder();
@@ -62,6 +59,16 @@ describe('suite-2 crypto on node:crypto (beyond the RFC 9420 vectors)', () => {
     const first = pairs[0];
     if (first === undefined) throw new Error('no pair');
     expect(verifyWithLabel(first.publicKey, 'L', msg, signWithLabel(first.privateKey, 'L', msg))).toBe(true);
+  });
+
+  it('a scalar array rewritten in place signs with its new value (the signer remembers points by array)', () => {
+    const msg = enc.encode('rekeyed');
+    const key = generateP256KeyPair();
+    expect(verifyWithLabel(key.publicKey, 'L', msg, signWithLabel(key.privateKey, 'L', msg))).toBe(true);
+    const next = generateP256KeyPair();
+    key.privateKey.set(next.privateKey);
+    const sig = signWithLabel(key.privateKey, 'L', msg);
+    expect(verifyWithLabel(next.publicKey, 'L', msg, sig)).toBe(true);
   });
 
   it('EncryptWithLabel round trips, and refuses a wrong label, wrong context and malformed keys', () => {
