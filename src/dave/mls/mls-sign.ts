@@ -70,28 +70,34 @@ export function p256PublicFromScalar(scalar: Uint8Array): Uint8Array {
 
 // Raw-key signing for MLS members. No KeyObject: the key is parsed inside the call and freed when
 // it returns, and the Sign/Verify object keeps no OpenSSL context after sign()/verify(). A
-// KeyObject (or crypto.sign's job object) holds its EVP_PKEY until a full GC, which V8 schedules
-// without knowing that native size: a burst of handshakes left ~1-2 KiB per key in malloc.
-// The key goes in as a JWK (d, x, y), which Node builds directly: about 100 µs a signature here,
-// against about 430 for PKCS#8 (OpenSSL's decoder chain, ~15,000 mallocs, and a point
-// multiplication to find the public key it does not carry). Its `d` is a string V8 frees at a
-// collection (a string cannot be zeroed); the scalar itself lives as long as its session.
+// KeyObject (or crypto.sign's job object, or a JWK key, which becomes a key handle) holds its
+// EVP_PKEY until a full GC, which V8 schedules without knowing that native size: a burst of
+// handshakes left ~1-2 KiB per key in malloc. The key goes in as SEC1 DER with its public point:
+// about 150 µs a signature here, against about 430 for PKCS#8 without the point (OpenSSL's
+// decoder chain, ~15,000 mallocs, and a point multiplication to find the public key).
+
+// SEC1 ECPrivateKey for P-256 (RFC 5915): version 1, the 32-byte scalar, the curve's OID, the
+// uncompressed public point.
+const SEC1_P256_PREFIX = Buffer.from('30770201010420', 'hex');
+const SEC1_P256_MIDDLE = Buffer.from('a00a06082a8648ce3d030107a144034200', 'hex');
 
 /** Public points of the scalars signed with (public data), keyed by the scalar's own array: found once per key. */
-const signingPoints = new WeakMap<Uint8Array, { x: string; y: string }>();
+const signingPoints = new WeakMap<Uint8Array, Uint8Array>();
 
 /** ECDSA P-256 / SHA-256 with a raw 32-byte scalar (generated or derived by us), DER signature. */
 export function p256SignWithScalar(scalar: Uint8Array, message: Uint8Array): Uint8Array {
   let point = signingPoints.get(scalar);
   if (point === undefined) {
-    const q = Buffer.from(p256PublicFromScalar(scalar));
-    point = { x: q.toString('base64url', 1, 33), y: q.toString('base64url', 33, 65) };
+    point = p256PublicFromScalar(scalar);
     signingPoints.set(scalar, point);
   }
-  const d = Buffer.from(padP256Scalar(scalar));
-  const key = { kty: 'EC', crv: 'P-256', d: d.toString('base64url'), ...point };
-  d.fill(0);
-  return bytesOf(createSign('sha256').update(message).sign({ key, format: 'jwk', dsaEncoding: 'der' }));
+  const der = Buffer.concat([SEC1_P256_PREFIX, padP256Scalar(scalar), SEC1_P256_MIDDLE, point]);
+  try {
+    const signer = createSign('sha256').update(message);
+    return bytesOf(signer.sign({ key: der, format: 'der', type: 'sec1', dsaEncoding: 'der' }));
+  } finally {
+    der.fill(0);
+  }
 }
 
 /** Verifies with a raw 65-byte point; false (never a throw) for a malformed key or signature. */
