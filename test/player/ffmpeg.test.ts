@@ -9,6 +9,8 @@ import type { FfmpegProcess } from '../../src/player/inputs/ffmpeg.js';
 import { ffmpegArgs, redactUrls, runningFfmpegProcesses } from '../../src/player/inputs/ffmpeg.js';
 import { FakeSession, fakeCodec, fakeDecode, settle } from './helpers.js';
 import { until as waitFor } from '../support/wait.js';
+import { runNode } from '../helpers/node-script.js';
+import { fileURLToPath } from 'node:url';
 
 function alive(pid: number): boolean {
   try {
@@ -196,5 +198,26 @@ describe('ffmpeg input', () => {
     expect(new Set(fakeDecode(frames[0]!))).toEqual(new Set([-2]));
     expect(readFileSync(join(dir, 'args'), 'utf8').split('\n')).toContain('pipe:0');
     expect(existsSync(join(dir, 'pid'))).toBe(true);
+  });
+
+  it('closing a source whose ffmpeg failed to start (before its error arrives) signals no process', async () => {
+    // libuv sends a kill of a child that never started to pid 0: the caller's own process group.
+    // The script runs in a group of its own, so that this bug kills the script, not the test runner.
+    const ffmpeg = JSON.stringify(new URL('../../src/player/inputs/ffmpeg.ts', import.meta.url).href);
+    const script = [
+      `import { ffmpegInput } from ${ffmpeg};`,
+      "const input = ffmpegInput('/no/such/file.mp3', { ffmpegPath: '/no/such/ffmpeg' });",
+      'const source = input.open({ startMs: 0, codec: () => Promise.reject(new Error("unused")) });',
+      'source.close();',
+      'setTimeout(() => console.log("alive"), 100);',
+    ].join('\n');
+    const here = fileURLToPath(new URL('.', import.meta.url));
+    const { out, exit } = await runNode(
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      here,
+      15_000,
+      true,
+    );
+    expect({ out: out.trim(), exit }).toEqual({ out: 'alive', exit: 0 });
   });
 });

@@ -204,7 +204,9 @@ export class FfmpegProcess {
     if (this.killed) return;
     this.killed = true;
     // Signal first: closing the pipes first could let it die of SIGPIPE instead (same end, murkier).
-    if (this.child.exitCode === null && this.child.signalCode === null && this.spawnError === undefined) {
+    // No pid: spawning failed ('error' is still on its way). libuv would signal pid 0, which is
+    // our own process group: the bot and the shell that started it.
+    if (this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGKILL');
     }
     this.child.stdin?.destroy();

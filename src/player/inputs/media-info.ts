@@ -110,7 +110,7 @@ export function ffprobe(
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      if (child.pid !== undefined) child.kill('SIGKILL'); // no pid: libuv would signal our process group
     }, timeoutMs);
     timer.unref();
     child.stdout.setEncoding('utf8');
