@@ -1,9 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
 import { inputFor } from '../../src/node/voice-backend.js';
 import type { TrackInfo } from '../../src/node/track-codec.js';
+import { fileInput } from '../../src/player/inputs/file.js';
+import type { MediaInfo, TrackInput } from '../../src/player/inputs/source.js';
 import { encodeTones, hex, tempDir, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { fixtureServer } from './helpers.js';
@@ -52,5 +55,51 @@ describe('voice backend inputs', () => {
     const first = await again.read();
     again.close();
     expect(first?.kind === 'opus' ? hex(first.data) : '').toBe(hex(frames[10] ?? new Uint8Array()));
+  });
+
+  it('a local track that goes through ffmpeg asks no ffprobe at play time: the node has its length from loadtracks', async () => {
+    const dir = await tempDir(cleanup, 'voxcord-node-inputs-');
+    const file = join(dir, 'song.mp3');
+    await writeFile(file, new Uint8Array(3000));
+    // A fake ffprobe that leaves a mark and names the file; no ffmpeg (the open fails at once).
+    const marker = join(dir, 'ffprobe-ran');
+    const ffprobe = join(dir, 'ffprobe');
+    await writeFile(
+      ffprobe,
+      `#!/bin/sh\ntouch "${marker}"\necho '{"format":{"duration":"9.0","tags":{"title":"From ffprobe"}},"streams":[{"codec_type":"audio"}]}'\n`,
+    );
+    await chmod(ffprobe, 0o755);
+    const env = { FFPROBE_PATH: process.env['FFPROBE_PATH'], FFMPEG_PATH: process.env['FFMPEG_PATH'] };
+    process.env['FFPROBE_PATH'] = ffprobe;
+    process.env['FFMPEG_PATH'] = join(dir, 'no-ffmpeg');
+    cleanup.add(() => {
+      for (const [k, v] of Object.entries(env)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    });
+    const opus = await loadOpus();
+    /** Opens `input` and returns the MediaInfo it reports (the open itself fails: no ffmpeg). */
+    const infoOf = async (input: TrackInput): Promise<MediaInfo> => {
+      let got!: (info: MediaInfo) => void;
+      const reported = new Promise<MediaInfo>((resolve) => (got = resolve));
+      await Promise.resolve()
+        .then(() => input.open({ startMs: 0, codec: () => Promise.resolve(opus), info: got }))
+        .then(
+          (source) => source.close(),
+          () => undefined,
+        );
+      return reported;
+    };
+    const node = inputFor({
+      encoded: '',
+      info: info({ identifier: file, sourceName: 'local' }),
+      probeInfo: 'mp3',
+    });
+    expect(await infoOf(node)).not.toHaveProperty('title');
+    expect(existsSync(marker)).toBe(false);
+    // The same file through the library's own fileInput does ask ffprobe (so the check above can fail).
+    expect((await infoOf(fileInput(file))).title).toBe('From ffprobe');
+    expect(existsSync(marker)).toBe(true);
   });
 });
