@@ -1,8 +1,10 @@
 /** Test helpers for the node: REST calls, a WebSocket client that records messages, fixtures. */
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
+import type { ApiTrack, LoadResult } from '../../src/node/types.js';
 import { concatBytes, oggPage, oggStreamPages } from '../player/containers.js';
 
 export const PASSWORD = 'youshallnotpass';
@@ -164,4 +166,17 @@ export async function fixtureServer(
         server.close(() => r());
       }),
   };
+}
+
+/** The track of a loadtracks result; throws (with the result) when it is not one. */
+export function loadedTrack(result: LoadResult): ApiTrack {
+  if (result.loadType !== 'track') throw new Error(`expected a track, got ${JSON.stringify(result)}`);
+  return result.data;
+}
+
+/** Writes `bytes` to `dir/name`; returns the path. */
+export function writeFixture(dir: string, name: string, bytes: Uint8Array): string {
+  const path = `${dir}/${name}`;
+  writeFileSync(path, bytes);
+  return path;
 }

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../src/node/server.js';
 import { loadTracks } from '../../src/node/sources.js';
 import { decodeTrack } from '../../src/node/track-codec.js';
-import type { ApiException, ApiTrack, LoadResult } from '../../src/node/types.js';
+import type { ApiException, LoadResult } from '../../src/node/types.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
-import { api, fixtureServer, oggOpusFile, PASSWORD } from './helpers.js';
+import { api, fixtureServer, loadedTrack, oggOpusFile, PASSWORD, writeFixture } from './helpers.js';
 
 let dir: string;
 let fixtures: Awaited<ReturnType<typeof fixtureServer>>;
@@ -38,16 +38,9 @@ function fakeFfprobe(name: string, json: string, code = 0): string {
   return path;
 }
 
-function file(name: string, bytes: Uint8Array): string {
-  const path = join(dir, name);
-  writeFileSync(path, bytes);
-  return path;
-}
+const file = (name: string, bytes: Uint8Array): string => writeFixture(dir, name, bytes);
 
-function track(result: LoadResult): ApiTrack {
-  expect(result.loadType).toBe('track');
-  return result.data as ApiTrack;
-}
+const track = loadedTrack;
 
 function failure(result: LoadResult): ApiException {
   expect(result.loadType).toBe('error');

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTracks, probeName } from '../../src/node/sources.js';
 import { decodeTrack } from '../../src/node/track-codec.js';
-import type { ApiTrack, LoadResult } from '../../src/node/types.js';
 import {
   concatBytes,
   flacFile,
@@ -20,7 +19,7 @@ import {
   textBody,
   xingFrame,
 } from '../audio/tagged-audio.js';
-import { fixtureServer } from './helpers.js';
+import { fixtureServer, loadedTrack, writeFixture } from './helpers.js';
 
 const frames = (n: number): Uint8Array[] => Array.from({ length: n }, () => mpegFrame(MP3_128K_FRAME));
 const tags = (title: string, artist: string, extra: Uint8Array[] = []): Uint8Array =>
@@ -50,16 +49,9 @@ const XING_MS = Math.round((2000 * 1152 * 1000) / 44_100);
 let dir: string;
 let fixtures: Awaited<ReturnType<typeof fixtureServer>>;
 
-function file(name: string, bytes: Uint8Array): string {
-  const path = join(dir, name);
-  writeFileSync(path, bytes);
-  return path;
-}
+const file = (name: string, bytes: Uint8Array): string => writeFixture(dir, name, bytes);
 
-function track(result: LoadResult): ApiTrack {
-  expect(result.loadType).toBe('track');
-  return result.data as ApiTrack;
-}
+const track = loadedTrack;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'voxcord-mp3-flac-'));

@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes } from '../../src/util/bytes.js';
 import { loadTracks } from '../../src/node/sources.js';
 import { decodeTrack } from '../../src/node/track-codec.js';
-import type { ApiTrack, LoadResult } from '../../src/node/types.js';
 import { ftyp, mdat, moov } from '../audio/mp4-boxes.js';
-import { fixtureServer } from './helpers.js';
+import { fixtureServer, loadedTrack } from './helpers.js';
 
 /** 200 KB of media data, then the moov: the head (64 KiB) ends inside the mdat. */
 const MOOV_LAST = concatBytes(
@@ -27,10 +26,7 @@ const FFMPEG_M4A = new Uint8Array(
 let dir: string;
 let fixtures: Awaited<ReturnType<typeof fixtureServer>>;
 
-function track(result: LoadResult): ApiTrack {
-  expect(result.loadType).toBe('track');
-  return result.data as ApiTrack;
-}
+const track = loadedTrack;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'voxcord-mp4-'));
