@@ -46,7 +46,7 @@ export interface NodeOptions {
   playerUpdateIntervalMs?: number;
   statsIntervalMs?: number;
   httpTimeoutMs?: number;
-  /** ffprobe for loadtracks of formats other than Ogg/WebM Opus (see SourceOptions; false: never). */
+  /** ffprobe for loadtracks of what the node does not read itself (see SourceOptions; false: never). */
   ffprobePath?: string | false;
   /** One line per session, player and voice event (default: nothing). */
   log?: (line: string) => void;

@@ -43,10 +43,11 @@ export interface SourceOptions {
   /** How long an http probe (and an ffprobe run) may take, ms (default 10 000). */
   httpTimeoutMs?: number;
   /**
-   * ffprobe, for the formats the node does not read itself (all but Ogg/WebM Opus, MP3, FLAC; and
-   * an MP3/FLAC whose length the node cannot find). Default: next
-   * to the ffmpeg in use ($FFPROBE_PATH, else beside $FFMPEG_PATH, else `ffprobe` on PATH); false:
-   * never run it. Missing, such tracks load with length 0 and an unknown title.
+   * ffprobe, for what the node does not read itself: formats other than Ogg/WebM Opus, MP3 and FLAC
+   * (an MP4's and a WAV's length and an MP4's tags are read too), an MP3/FLAC whose length it cannot
+   * find, and whether an MP4 or WAV has audio ffmpeg can decode. Default: next to the ffmpeg in use ($FFPROBE_PATH, else beside $FFMPEG_PATH, else
+   * `ffprobe` on PATH); false: never run it. Missing, the other formats load with length 0 and an
+   * unknown title.
    */
   ffprobePath?: string | false;
 }
