@@ -3,7 +3,7 @@
  * VORBIS_COMMENT (tags, audio/vorbis-comment.ts). An ID3v2 tag in front of `fLaC` (written by
  * some taggers) is skipped. Reads untrusted bytes: never throws, reads only inside the array.
  */
-import { readBe32 } from '../util/bytes.js';
+import { readBe32, startsWithAscii } from '../util/bytes.js';
 import { id3v2TagSize } from './id3.js';
 import { commentFields, readVorbisComment } from './vorbis-comment.js';
 
@@ -19,16 +19,9 @@ const STREAMINFO = 0;
 const VORBIS_COMMENT = 4;
 const STREAMINFO_BYTES = 34;
 
-/** Whether `bytes` starts with `fLaC`. */
+/** Whether `bytes` holds FLAC's `fLaC` at `at`. */
 export function isFlac(bytes: Uint8Array, at = 0): boolean {
-  return (
-    at >= 0 &&
-    at + 4 <= bytes.length &&
-    bytes[at] === 0x66 &&
-    bytes[at + 1] === 0x4c &&
-    bytes[at + 2] === 0x61 &&
-    bytes[at + 3] === 0x43
-  );
+  return startsWithAscii(bytes, 'fLaC', at);
 }
 
 /**

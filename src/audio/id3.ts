@@ -3,7 +3,7 @@
  * (2.2, 2.3, 2.4) at the start, ID3v1 in the last 128 bytes. Reads untrusted bytes: never throws,
  * reads only inside the array, returns what it could read.
  */
-import { readBe32 } from '../util/bytes.js';
+import { readBe32, startsWithAscii } from '../util/bytes.js';
 
 /** What a tag says of a track. */
 export interface Id3Tags {
@@ -31,9 +31,7 @@ function syncsafe(bytes: Uint8Array, at: number): number {
 function isId3v2(bytes: Uint8Array, at = 0): boolean {
   return (
     at + HEADER_BYTES <= bytes.length &&
-    bytes[at] === 0x49 && // I
-    bytes[at + 1] === 0x44 && // D
-    bytes[at + 2] === 0x33 && // 3
+    startsWithAscii(bytes, 'ID3', at) &&
     bytes[at + 3]! >= 2 &&
     bytes[at + 3]! <= 4
   );

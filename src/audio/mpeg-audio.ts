@@ -3,7 +3,7 @@
  * 13818-3, MPEG 2.5 included), the Xing/Info and VBRI headers in the first frame, and a file's
  * length and tags (audio/id3.ts). Reads untrusted bytes: never throws, reads only inside the array.
  */
-import { readBe32 } from '../util/bytes.js';
+import { readBe32, startsWithAscii } from '../util/bytes.js';
 import { hasId3v1, ID3V1_BYTES, id3v2TagSize, readId3v1, readId3v2 } from './id3.js';
 import type { Id3Tags } from './id3.js';
 
@@ -89,12 +89,6 @@ export function firstMpegFrame(audio: Uint8Array): { offset: number; header: Mpe
   return undefined;
 }
 
-function asciiAt(bytes: Uint8Array, at: number, text: string): boolean {
-  if (at < 0 || at + text.length > bytes.length) return false;
-  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
 /**
  * The frame count a first frame's Xing/Info header (after the side information) or VBRI header
  * (32 bytes after the header) states; undefined when it has neither or states no count.
@@ -107,13 +101,13 @@ export function vbrFrameCount(
   const side = header.version === 1 ? (header.mono ? 17 : 32) : header.mono ? 9 : 17;
   // Writers differ on whether a CRC shifts it: look at both places.
   for (const at of header.crc ? [offset + 4 + side, offset + 6 + side] : [offset + 4 + side]) {
-    if (!asciiAt(audio, at, 'Xing') && !asciiAt(audio, at, 'Info')) continue;
+    if (!startsWithAscii(audio, 'Xing', at) && !startsWithAscii(audio, 'Info', at)) continue;
     if (at + 12 > audio.length || (audio[at + 7]! & 1) === 0) return undefined; // no frames field
     const frames = readBe32(audio, at + 8) >>> 0;
     return frames > 0 ? frames : undefined;
   }
   const vbri = offset + 36;
-  if (asciiAt(audio, vbri, 'VBRI') && vbri + 18 <= audio.length) {
+  if (startsWithAscii(audio, 'VBRI', vbri) && vbri + 18 <= audio.length) {
     const frames = readBe32(audio, vbri + 14) >>> 0;
     return frames > 0 ? frames : undefined;
   }

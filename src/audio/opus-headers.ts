@@ -3,6 +3,7 @@
  * OpusHead's layout and OpusTags' comments. One home for the player's demuxers and the node's
  * probe; whether a stream can be played is the player's call (parseOpusHead).
  */
+import { startsWithAscii } from '../util/bytes.js';
 import { commentFields, readVorbisComment } from './vorbis-comment.js';
 
 export interface OpusHead {
@@ -12,13 +13,6 @@ export interface OpusHead {
   inputSampleRate: number;
   outputGain: number;
   mappingFamily: number;
-}
-
-/** Whether `bytes` begins with the ASCII `text` (a packet's magic signature). */
-export function startsWithAscii(bytes: Uint8Array, text: string): boolean {
-  if (bytes.length < text.length) return false;
-  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
-  return true;
 }
 
 /** The fields of an OpusHead packet (§5.1), undefined when it is not one or is too short. */

@@ -1,5 +1,5 @@
 /**
- * Byte helpers, one home each: 32-bit word readers and writers and concatenation. Word reads
+ * Byte helpers, one home each: 32-bit word readers and writers, concatenation and ASCII magic. Word reads
  * return signed 32-bit integers (what the crypto code's bitwise arithmetic wants); add `>>> 0`
  * where an unsigned value is needed.
  */
@@ -59,4 +59,11 @@ export function writeLe32(buf: Uint8Array, offset: number, value: number): void 
 /** Byte-swapped word: a little-endian value read back as big-endian (and the reverse). */
 export function bswap32(v: number): number {
   return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | ((v >>> 24) & 0xff);
+}
+
+/** Whether `bytes` holds the ASCII `text` at `at` (a magic signature); false past the end. */
+export function startsWithAscii(bytes: Uint8Array, text: string, at = 0): boolean {
+  if (at < 0 || at + text.length > bytes.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
+  return true;
 }

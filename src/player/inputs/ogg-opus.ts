@@ -17,10 +17,10 @@ import type { ByteInput, MediaInfo, TrackInput } from './source.js';
 import { demuxedOpusInput, packPackets } from './demuxed.js';
 import type { PackedPackets } from './demuxed.js';
 import { oggCrc } from '../../audio/ogg-crc.js';
-import { concatBytes } from '../../util/bytes.js';
+import { concatBytes, startsWithAscii } from '../../util/bytes.js';
 import { oggOpusDurationMs, OGG_TAIL_BYTES } from '../../audio/ogg-duration.js';
 import { firstPacketStart, isOggCapture, OGG_HEADER_BYTES, oggPageLength } from '../../audio/ogg-page.js';
-import { opusTagsTitle, readOpusHead, startsWithAscii } from '../../audio/opus-headers.js';
+import { opusTagsTitle, readOpusHead } from '../../audio/opus-headers.js';
 import type { OpusHead } from '../../audio/opus-headers.js';
 
 const FLAG_CONTINUED = 0x01;
