@@ -3,34 +3,27 @@
  * URLs; icy:// is read as http://) and `local` (an existing readable file). Each probes the first
  * bytes for lavaplayer's container probe name and builds the track with an `encoded` string a
  * Lavalink node can read. No source claims anything else (search prefixes included): `empty`.
- * Ogg/WebM Opus, MP3, FLAC and MP4 are read here (tags, length; audio/ holds the byte layouts); every
- * other format (what ffmpeg plays), an MP3/FLAC whose length ours cannot find, and every MP4 are
+ * Ogg/WebM Opus, MP3, FLAC and MP4 are read by our own readers (player/inputs/file-info.ts, which
+ * fileInput shares; audio/ holds the byte layouts): tags, length. Every other format (what ffmpeg plays), an MP3/FLAC whose length ours cannot find, and every MP4 are
  * asked of ffprobe when it is installed: what ours lacks, and whether ffmpeg can decode it at all.
  * Runs on the main thread with async I/O only; the audio clock lives in the media engine's worker.
  */
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { webmSegmentInfo } from '../audio/ebml.js';
-import { flacInfo, isFlac } from '../audio/flac.js';
-import { ID3V1_BYTES, id3v2TagSize, readId3v2 } from '../audio/id3.js';
-import { mp3Info } from '../audio/mpeg-audio.js';
-import { mp4Info, mp4InfoFollowing } from '../audio/mp4-info.js';
-import type { Mp4Info } from '../audio/mp4-info.js';
 import {
   OGG_TAIL_BYTES,
   oggOpusDurationMs,
   oggOpusFileDurationMs,
   oggOpusHead,
 } from '../audio/ogg-duration.js';
-import { opusTagFields } from '../audio/opus-headers.js';
-import { wavDurationMs } from '../audio/wav.js';
 import { toError } from '../errors.js';
 import { defaultFfmpegPath } from '../player/inputs/ffmpeg.js';
+import { hasOwnLength, INFO_HEAD_BYTES, readFileInfo } from '../player/inputs/file-info.js';
+import type { FileInfo } from '../player/inputs/file-info.js';
 import { sniffContainer } from '../player/inputs/file.js';
 import { ffprobe, ffprobePathFor } from '../player/inputs/media-info.js';
 import type { ProbedMedia } from '../player/inputs/media-info.js';
-import { OggOpusDemuxer } from '../player/inputs/ogg-opus.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
 import type { TrackInfo } from './track-codec.js';
 import type { ApiException, ApiTrack, LoadResult, Severity } from './types.js';
@@ -54,132 +47,7 @@ export interface SourceOptions {
 
 export const UNKNOWN_TITLE = 'Unknown title';
 export const UNKNOWN_ARTIST = 'Unknown artist';
-const HEAD_BYTES = 64 * 1024;
-/**
- * An ID3v2 tag (album art: often hundreds of KiB) that leaves fewer bytes of the head than this
- * after it: the bytes after the tag are read too (a second read, or a Range request), so that
- * MP3's first frames and FLAC's STREAMINFO and VORBIS_COMMENT are seen.
- */
-const MIN_AFTER_TAG_BYTES = 16 * 1024;
 const DEFAULT_TIMEOUT_MS = 10_000;
-
-/**
- * lavaplayer's container probe name for a file's first bytes; undefined when none matches. An ID3v2
- * tag is MP3's, unless `fLaC` follows it (in `head`, or in `afterTag`: the bytes after a tag that
- * outgrows `head`).
- */
-export function probeName(head: Uint8Array, afterTag?: Uint8Array): string | undefined {
-  const ascii = (from: number, to: number): string => Buffer.from(head.subarray(from, to)).toString('latin1');
-  const b0 = head[0] ?? -1;
-  const b1 = head[1] ?? -1;
-  if (ascii(0, 4) === 'OggS') return 'ogg';
-  if (b0 === 0x1a && b1 === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'matroska/webm';
-  if (ascii(0, 4) === 'fLaC') return 'flac';
-  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WAVE') return 'wav';
-  if (ascii(4, 8) === 'ftyp') return 'mp4';
-  if (ascii(0, 3) === 'ID3')
-    return isFlac(afterTag ?? head, afterTag ? 0 : id3v2TagSize(head)) ? 'flac' : 'mp3';
-  if (b0 === 0xff && (b1 & 0xf6) === 0xf0) return 'adts';
-  if (b0 === 0xff && (b1 & 0xe0) === 0xe0 && (b1 & 0x06) !== 0) return 'mp3';
-  if (b0 === 0x47 && head[188] === 0x47) return 'mpegts-adts';
-  return undefined;
-}
-
-/** Track info from tags: Ogg Opus's OpusTags or FLAC's VORBIS_COMMENT, ID3 for MP3. */
-export interface FileTags {
-  title?: string;
-  author?: string;
-  isrc?: string;
-}
-
-/**
- * The tags of an Ogg Opus stream from its first bytes (the OpusTags packet follows OpusHead,
- * RFC 7845 §5.2: "OpusTags", vendor length + vendor, count, then length + "KEY=value" each, all
- * lengths u32 little-endian; read by audio/opus-headers.ts). A malformed packet gives none.
- */
-export function oggOpusTags(head: Uint8Array): FileTags {
-  const demuxer = new OggOpusDemuxer();
-  try {
-    demuxer.push(head);
-  } catch {
-    return {};
-  }
-  const packet = demuxer.tags;
-  return commentTags(packet === undefined ? new Map<string, string>() : opusTagFields(packet));
-}
-
-/** TITLE, ARTIST (else ALBUMARTIST, PERFORMER), ISRC of Vorbis comment fields. */
-function commentTags(fields: Map<string, string>): FileTags {
-  const author = fields.get('ARTIST') ?? fields.get('ALBUMARTIST') ?? fields.get('PERFORMER');
-  const title = fields.get('TITLE');
-  const isrc = fields.get('ISRC');
-  return {
-    ...(title === undefined ? {} : { title }),
-    ...(author === undefined ? {} : { author }),
-    ...(isrc === undefined ? {} : { isrc }),
-  };
-}
-
-/** What the node reads of a file itself: tags, and the length (ms, 0 when they do not tell). */
-interface OwnInfo {
-  tags: FileTags;
-  lengthMs: number;
-}
-
-/**
- * What a reader may have besides the head: the bytes after a long ID3v2 tag, the file's tail, and
- * an MP4's info read through its moov (which often comes after the media data, past the head).
- */
-interface MoreBytes {
-  audio?: Uint8Array;
-  tail?: Uint8Array;
-  mp4?: Mp4Info;
-}
-
-/** FileTags from a reader's title and artist (and ISRC). */
-function fileTags(title: string | undefined, artist: string | undefined, isrc?: string): FileTags {
-  return {
-    ...(title === undefined ? {} : { title }),
-    ...(artist === undefined ? {} : { author: artist }),
-    ...(isrc === undefined ? {} : { isrc }),
-  };
-}
-
-/**
- * Tags and length from the file's bytes: OpusTags (the Ogg length needs the last page: see the
- * loaders), WebM's Title/Duration, WAV sizes, MP3's ID3 and frame headers, FLAC's metadata blocks,
- * MP4's moov (mvhd/mdhd, iTunes tags).
- * `size`: the file's (or Content-Length), undefined for a stream.
- */
-function ownInfo(probe: string, head: Uint8Array, size: number | undefined, more: MoreBytes = {}): OwnInfo {
-  switch (probe) {
-    case 'ogg':
-      return { tags: oggOpusTags(head), lengthMs: 0 };
-    case 'matroska/webm': {
-      const { title, durationMs } = webmSegmentInfo(head);
-      return { tags: title === undefined ? {} : { title }, lengthMs: durationMs ?? 0 };
-    }
-    case 'wav':
-      return { tags: {}, lengthMs: size === undefined ? 0 : (wavDurationMs(head, size) ?? 0) };
-    case 'mp3': {
-      const { durationMs, title, artist, isrc } = mp3Info(head, size, more);
-      return { tags: fileTags(title, artist, isrc), lengthMs: durationMs ?? 0 };
-    }
-    case 'mp4': {
-      const { durationMs, title, artist } = more.mp4 ?? mp4Info(head);
-      return { tags: fileTags(title, artist), lengthMs: durationMs ?? 0 };
-    }
-    case 'flac': {
-      const { durationMs, fields } = flacInfo(head, more.audio);
-      // An ID3v2 tag in front (some taggers write one) names it when its own comments do not.
-      const { title, artist } = readId3v2(head);
-      const tags: FileTags = { ...fileTags(title, artist), ...commentTags(fields) };
-      return { tags, lengthMs: durationMs ?? 0 };
-    }
-    default:
-      return { tags: {}, lengthMs: 0 };
-  }
-}
 
 export function exception(message: string, severity: Severity, cause?: unknown): ApiException {
   const err = cause === undefined ? undefined : toError(cause);
@@ -197,14 +65,14 @@ function probedTrack(
   sourceName: SourceName,
   identifier: string,
   probe: string,
-  tags: FileTags,
+  tags: FileInfo,
   length: number,
   isStream: boolean,
   probed: ProbedMedia = {},
 ): LoadResult {
   const info: TrackInfo = {
     identifier,
-    author: tags.author ?? probed.artist ?? UNKNOWN_ARTIST,
+    author: tags.artist ?? probed.artist ?? UNKNOWN_ARTIST,
     length: Math.round(length),
     isStream,
     title: tags.title ?? probed.title ?? UNKNOWN_TITLE,
@@ -268,22 +136,13 @@ async function viaFfprobe(
 async function identify(
   target: string,
   head: Uint8Array,
-  probe: string | undefined,
-  own: OwnInfo,
+  own: FileInfo,
   options: SourceOptions,
 ): Promise<{ info: ProbedMedia; probe: string } | { error: LoadResult }> {
+  const { probe } = own;
   if (probe !== undefined && sniffContainer(head) !== 'unknown') return { info: {}, probe };
-  if ((probe === 'mp3' || probe === 'flac') && own.lengthMs > 0) return { info: {}, probe };
+  if (probe !== undefined && probe !== 'mp4' && hasOwnLength(own)) return { info: {}, probe };
   return viaFfprobe(target, probe, options);
-}
-
-/** Where the audio starts when an ID3v2 tag leaves too little of `head` after it; undefined otherwise. */
-function afterTagOffset(head: Uint8Array, size: number): number | undefined {
-  const tagBytes = id3v2TagSize(head);
-  // A head that holds the whole file has nothing more to give.
-  return tagBytes > 0 && tagBytes + MIN_AFTER_TAG_BYTES > head.length && head.length < size && tagBytes < size
-    ? tagBytes
-    : undefined;
 }
 
 function isHttp(identifier: string): boolean {
@@ -309,33 +168,29 @@ async function loadHttp(identifier: string, options: SourceOptions): Promise<Loa
   }
   let head: Uint8Array;
   try {
-    head = await readUpTo(response, HEAD_BYTES);
+    head = await readUpTo(response, INFO_HEAD_BYTES);
   } catch (err) {
     return { loadType: 'error', data: exception('Reading the URL failed.', 'suspicious', err) };
   }
   const sizeHeader = response.headers.get('content-length');
   const size = sizeHeader === null ? undefined : Number(sizeHeader);
   const isStream = size === undefined || !Number.isFinite(size);
+  // No ID3v1 for a URL: its tail would cost one more request on every load.
+  const own = await readFileInfo(head, isStream ? undefined : size, (from, length) =>
+    httpRange(url, from, length, timeoutMs),
+  );
   if (isStream) {
     // A live stream is not handed to ffprobe (it would read it until its timeout).
-    const probe = probeName(head);
+    const { probe } = own;
     if (probe === undefined) return { loadType: 'error', data: exception('Unknown file format.', 'common') };
-    const { tags } = ownInfo(probe, head, undefined);
-    return probedTrack('http', identifier, probe, tags, Number(LIVE_STREAM_LENGTH), true);
+    return probedTrack('http', identifier, probe, own, Number(LIVE_STREAM_LENGTH), true);
   }
-  const tagEnd = afterTagOffset(head, size);
-  const audio = tagEnd === undefined ? undefined : await httpRange(url, tagEnd, HEAD_BYTES, timeoutMs);
-  const probe = probeName(head, audio);
-  const more: MoreBytes = audio === undefined ? {} : { audio };
-  if (probe === 'mp4')
-    more.mp4 = await mp4InfoFollowing(head, size, (from, length) => httpRange(url, from, length, timeoutMs));
-  const own = ownInfo(probe ?? '', head, size, more);
-  const found = await identify(url, head, probe, own, options);
+  const found = await identify(url, head, own, options);
   if ('error' in found) return found.error;
-  let length = own.lengthMs;
+  let length = own.durationMs ?? 0;
   if (found.probe === 'ogg') length = (await httpOggDurationMs(url, head, size, timeoutMs)) ?? 0;
   if (length === 0) length = found.info.durationMs ?? 0;
-  return probedTrack('http', identifier, found.probe, own.tags, length, false, found.info);
+  return probedTrack('http', identifier, found.probe, own, length, false, found.info);
 }
 
 /** An Ogg Opus URL's length from its last page (a Range request for the tail). */
@@ -401,37 +256,26 @@ async function loadLocal(identifier: string, options: SourceOptions): Promise<Lo
   }
   if (!info.isFile()) return undefined;
   let head: Uint8Array;
-  let probe: string | undefined;
-  const more: MoreBytes = {};
+  let own: FileInfo;
   try {
     const handle = await open(path, 'r');
     try {
-      head = await readAt(handle, 0, Math.min(HEAD_BYTES, info.size));
-      const tagEnd = afterTagOffset(head, info.size);
-      if (tagEnd !== undefined)
-        more.audio = await readAt(handle, tagEnd, Math.min(HEAD_BYTES, info.size - tagEnd));
-      probe = probeName(head, more.audio);
-      // ID3v1 sits in the last 128 bytes (the head already holds them for a small file).
-      if (probe === 'mp3')
-        more.tail =
-          info.size <= head.length
-            ? head
-            : await readAt(handle, info.size - ID3V1_BYTES, Math.min(ID3V1_BYTES, info.size));
-      if (probe === 'mp4')
-        more.mp4 = await mp4InfoFollowing(head, info.size, (from, length) => readAt(handle, from, length));
+      head = await readAt(handle, 0, Math.min(INFO_HEAD_BYTES, info.size));
+      own = await readFileInfo(head, info.size, (from, length) => readAt(handle, from, length), {
+        id3v1: true,
+      });
     } finally {
       await handle.close();
     }
   } catch (err) {
     return { loadType: 'error', data: exception('The file cannot be read.', 'common', err) };
   }
-  const own = ownInfo(probe ?? '', head, info.size, more);
-  const found = await identify(path, head, probe, own, options);
+  const found = await identify(path, head, own, options);
   if ('error' in found) return found.error;
-  let length = own.lengthMs;
+  let length = own.durationMs ?? 0;
   if (found.probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
   if (length === 0) length = found.info.durationMs ?? 0;
-  return probedTrack('local', path, found.probe, own.tags, length, false, found.info);
+  return probedTrack('local', path, found.probe, own, length, false, found.info);
 }
 
 async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../src/node/server.js';
 import type { VoxcordNode } from '../../src/node/server.js';
 import { webmSegmentInfo } from '../../src/audio/ebml.js';
-import { oggOpusTags } from '../../src/node/sources.js';
+import { oggOpusTags } from '../../src/player/inputs/file-info.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
 import { createOggOpusWriter } from '../../src/receive/recorder.js';
 import {
@@ -83,14 +83,14 @@ afterAll(async () => {
 
 describe('Ogg Opus tags', () => {
   it('reads TITLE, ARTIST (first wins, keys case-insensitive) and ISRC', () => {
-    expect(oggOpusTags(tagged)).toEqual({ title: 'Blue Monday', author: 'New Order', isrc: 'GBAAA8300001' });
+    expect(oggOpusTags(tagged)).toEqual({ title: 'Blue Monday', artist: 'New Order', isrc: 'GBAAA8300001' });
     // Reading does not touch the caller's bytes (the demuxer's CRC check once zeroed them in a Buffer).
     expect(Buffer.compare(tagged, readFileSync(join(dir, 'tagged.ogg')))).toBe(0);
   });
 
   it('falls back to ALBUMARTIST, and gives nothing for no tags, a truncated head or non-Ogg bytes', async () => {
     const album = await taggedOgg(join(dir, 'album.ogg'), ['ALBUMARTIST=Various']);
-    expect(oggOpusTags(album)).toEqual({ author: 'Various' });
+    expect(oggOpusTags(album)).toEqual({ artist: 'Various' });
     expect(oggOpusTags(await taggedOgg(join(dir, 'none.ogg'), []))).toEqual({});
     expect(oggOpusTags(tagged.subarray(0, 60))).toEqual({});
     expect(oggOpusTags(new TextEncoder().encode('not an ogg file at all'))).toEqual({});

@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTracks, probeName } from '../../src/node/sources.js';
+import { loadTracks } from '../../src/node/sources.js';
+import { probeName } from '../../src/player/inputs/file-info.js';
 import { decodeTrack } from '../../src/node/track-codec.js';
 import {
   concatBytes,

@@ -7,7 +7,7 @@
 import { flacInfo } from '../../../src/audio/flac.js';
 import { id3v2TagSize, readId3v1, readId3v2 } from '../../../src/audio/id3.js';
 import { firstMpegFrame, mp3Info } from '../../../src/audio/mpeg-audio.js';
-import { probeName } from '../../../src/node/sources.js';
+import { probeName } from '../../../src/player/inputs/file-info.js';
 import {
   concatBytes,
   flacFile,
@@ -109,7 +109,7 @@ export const trackInfoTargets: FuzzTarget[] = [
   },
   {
     name: 'mp3-info',
-    modules: ['src/audio/mpeg-audio.ts mp3Info firstMpegFrame', 'src/node/sources.ts probeName'],
+    modules: ['src/audio/mpeg-audio.ts mp3Info firstMpegFrame', 'src/player/inputs/file-info.ts probeName'],
     create: () => ({
       seeds: mp3Seeds(),
       isTypedRejection: never,
