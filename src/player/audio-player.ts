@@ -88,7 +88,7 @@ export type AudioPlayerEvents = {
   marker: [track: Track, marker: TrackMarker];
   /** Every `positionIntervalMs` while playing: the position listeners hear in the current track. */
   position: [track: Track, positionMs: number];
-  /** The input told the track its title or duration (stream metadata, container headers, ffprobe). */
+  /** The input told the track its title, artist or duration (stream metadata, container headers, ffprobe). */
   trackInfo: [track: Track];
   debug: [message: string];
 };

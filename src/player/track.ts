@@ -54,6 +54,7 @@ export class Track {
   private readonly markerList: TrackMarker[] = [];
   private readonly givenTitle: string | undefined;
   private mediaTitle: string | undefined;
+  private mediaArtist: string | undefined;
   private length: number | undefined;
   private readonly lengthGiven: boolean;
 
@@ -88,18 +89,28 @@ export class Track {
     return this.givenTitle ?? this.mediaTitle ?? this.input.title ?? this.input.kind;
   }
 
+  /** The media's own artist tag once the input is opened (MP3, FLAC, MP4 tags; ffprobe's), else undefined. */
+  get artist(): string | undefined {
+    return this.mediaArtist;
+  }
+
   /** Length of the media, ms, once known (given, or told by the container or ffprobe when opened). */
   get durationMs(): number | undefined {
     return this.length;
   }
 
-  /** @internal What the input found out; true when the title or duration changed. */
+  /** @internal What the input found out; true when the title, artist or duration changed. */
   learn(info: MediaInfo): boolean {
     let changed = false;
-    const title = typeof info.title === 'string' ? info.title.trim() : '';
+    const title = typeof info.title === 'string' ? info.title.trim().slice(0, 512) : '';
     if (title.length > 0 && title !== this.mediaTitle) {
-      this.mediaTitle = title.slice(0, 512);
+      this.mediaTitle = title;
       changed = this.givenTitle === undefined || changed;
+    }
+    const artist = typeof info.artist === 'string' ? info.artist.trim().slice(0, 512) : '';
+    if (artist.length > 0 && artist !== this.mediaArtist) {
+      this.mediaArtist = artist;
+      changed = true;
     }
     const duration = info.durationMs;
     if (

@@ -9,43 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTracks } from '../../src/node/sources.js';
 import { probeName } from '../../src/player/inputs/file-info.js';
 import { decodeTrack } from '../../src/node/track-codec.js';
+import { concatBytes } from '../audio/tagged-audio.js';
 import {
-  concatBytes,
-  flacFile,
-  id3Frame,
-  id3Tag,
-  id3v1,
-  MP3_128K_FRAME,
-  mpegFrame,
-  textBody,
-  xingFrame,
-} from '../audio/tagged-audio.js';
+  ART_MP3,
+  CBR_MP3,
+  FLAC,
+  ID3_FLAC,
+  id3Tags as tags,
+  VBR_MP3,
+  XING_MS,
+} from '../audio/tagged-files.js';
 import { fixtureServer, loadedTrack, writeFixture } from './helpers.js';
-
-const frames = (n: number): Uint8Array[] => Array.from({ length: n }, () => mpegFrame(MP3_128K_FRAME));
-const tags = (title: string, artist: string, extra: Uint8Array[] = []): Uint8Array =>
-  id3Tag(4, [id3Frame(4, 'TIT2', textBody(3, title)), id3Frame(4, 'TPE1', textBody(1, artist)), ...extra]);
-
-/** VBR: a Xing header says 2 000 frames (52.245 s); the file holds only a few of them. */
-const VBR_MP3 = concatBytes([
-  tags('Xing Song', 'Xing Band', [id3Frame(4, 'TSRC', textBody(0, 'GBAYE0601498'))]),
-  xingFrame(MP3_128K_FRAME, {}, 32, 2000),
-  ...frames(8),
-]);
-/** CBR 128 kbps, 40 frames: 16 680 bytes of audio = 1 042.5 ms; ID3v1 only. */
-const CBR_MP3 = concatBytes([...frames(40), id3v1('Tail Title', 'Tail Artist')]);
-/** Album art pushes the first frame past the 64 KiB head. */
-const ART_MP3 = concatBytes([
-  tags('Art Song', 'Art Band', [id3Frame(4, 'APIC', new Uint8Array(100_000))]),
-  xingFrame(MP3_128K_FRAME, {}, 32, 1000),
-  ...frames(4),
-]);
-const FLAC = flacFile(44_100, 44_100 * 200, ['TITLE=Flac Song', 'ARTIST=Flac Band']);
-const ID3_FLAC = concatBytes([
-  tags('ID3 Title', 'ID3 Artist'),
-  flacFile(48_000, 48_000 * 3, ['TITLE=Behind ID3']),
-]);
-const XING_MS = Math.round((2000 * 1152 * 1000) / 44_100);
 
 let dir: string;
 let fixtures: Awaited<ReturnType<typeof fixtureServer>>;

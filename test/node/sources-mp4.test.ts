@@ -3,25 +3,14 @@
  * length with ffprobe off, for a local file and a URL, also when the moov comes after more media
  * data than the node's 64 KiB head (the common layout without `-movflags faststart`).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concatBytes } from '../../src/util/bytes.js';
 import { loadTracks } from '../../src/node/sources.js';
 import { decodeTrack } from '../../src/node/track-codec.js';
-import { ftyp, mdat, moov } from '../audio/mp4-boxes.js';
+import { FFMPEG_M4A, MOOV_LAST_M4A as MOOV_LAST } from '../audio/tagged-files.js';
 import { fixtureServer, loadedTrack } from './helpers.js';
-
-/** 200 KB of media data, then the moov: the head (64 KiB) ends inside the mdat. */
-const MOOV_LAST = concatBytes(
-  ftyp(),
-  mdat(200_000),
-  moov({ timescale: 44_100, duration: 44_100 * 185, title: 'Late Moov', artist: 'Far Band' }),
-);
-const FFMPEG_M4A = new Uint8Array(
-  readFileSync(new URL('../fixtures/mp4/ffmpeg-aac-moov-last.m4a', import.meta.url)),
-);
 
 let dir: string;
 let fixtures: Awaited<ReturnType<typeof fixtureServer>>;

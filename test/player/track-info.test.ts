@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { oggOpusFileDurationMs } from '../../src/audio/ogg-duration.js';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -28,6 +28,17 @@ import {
   titleFromPath,
 } from '../../src/player/inputs/media-info.js';
 import { ID, concatBytes, el, text, trackEntry, webmHeader, blockBody } from './containers.js';
+import {
+  ART_MP3,
+  CBR_MP3,
+  FFMPEG_M4A,
+  FLAC,
+  ID3_FLAC,
+  id3Tags,
+  LAME_MP3,
+  MOOV_LAST_M4A,
+  VBR_MP3,
+} from '../audio/tagged-files.js';
 import { FakeSession, fakeCodec, packet } from './helpers.js';
 
 function float64(value: number): Uint8Array {
@@ -224,6 +235,76 @@ describe('track title and duration', () => {
     await play(probed, 2);
     expect(probed.title).toBe('Memo 12');
     expect(probed.durationMs).toBe(2500);
+  });
+
+  /** A stand-in for ffmpeg (none is installed here): two frames of silent PCM, whatever the input. */
+  function fakeFfmpeg(): string {
+    const path = join(dir, 'ffmpeg');
+    writeFileSync(path, `#!/bin/sh\nhead -c 7680 /dev/zero\n`);
+    chmodSync(path, 0o755);
+    return path;
+  }
+
+  it('MP3, FLAC and MP4 files: title, artist and length from our own readers, with no ffprobe installed', async () => {
+    // Deliberate bugs caught: fileInput asking only ffprobe for these (the old path) → file name,
+    // no artist, no duration; no ID3v1 tail read → cbr's title; no moov follow → late.m4a's length.
+    const ffmpegPath = fakeFfmpeg();
+    const cases: [string, Uint8Array, string, string | undefined, number][] = [
+      ['vbr.mp3', VBR_MP3, 'Xing Song', 'Xing Band', (2000 * 1152 * 1000) / 44_100],
+      ['cbr.mp3', CBR_MP3, 'Tail Title', 'Tail Artist', 1042.5], // ID3v1 (the last 128 bytes) not counted as audio
+      ['art.mp3', ART_MP3, 'Art Song', 'Art Band', (1000 * 1152 * 1000) / 44_100], // first frame past the head
+      ['lame-22khz-mono.mp3', LAME_MP3, 'lame-22khz-mono', undefined, (45 * 576 * 1000) / 22_050],
+      ['song.flac', FLAC, 'Flac Song', 'Flac Band', 200_000],
+      ['id3.flac', ID3_FLAC, 'Behind ID3', 'ID3 Artist', 3000],
+      ['late.m4a', MOOV_LAST_M4A, 'Late Moov', 'Far Band', 185_000], // the moov after 200 KB of mdat
+      ['ffmpeg.m4a', FFMPEG_M4A, 'Fixture Título', 'Voxcord Ärtist', 628],
+    ];
+    for (const [name, bytes, title, artist, durationMs] of cases) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      const track = new Track(fileInput(path, { ffmpegPath, ffprobePath: join(dir, 'no-such-ffprobe') }));
+      const events = await play(track, 2);
+      expect(track.title, name).toBe(title);
+      expect(track.artist, name).toBe(artist);
+      expect(track.durationMs, name).toBeCloseTo(durationMs, 0);
+      expect(events, name).toHaveLength(1); // one 'trackInfo' with all of it
+    }
+  });
+
+  it('ffprobe runs only for what our readers lack (an MP3 with tags but no frames), never with probe none', async () => {
+    // Deliberate bug caught: ffprobe run for every ffmpeg file (hasOwnLength ignored) → the mark.
+    const ffmpegPath = fakeFfmpeg();
+    const mark = join(dir, 'ffprobe-ran');
+    const ffprobePath = join(dir, 'ffprobe-fake');
+    const json = '{"format":{"duration":"7.0","tags":{"title":"From ffprobe","artist":"Probe Band"}}}';
+    writeFileSync(ffprobePath, `#!/bin/sh\ntouch "${mark}"\necho '${json}'\n`);
+    chmodSync(ffprobePath, 0o755);
+    const file = (name: string, bytes: Uint8Array): string => {
+      writeFileSync(join(dir, name), bytes);
+      return join(dir, name);
+    };
+
+    for (const [name, bytes] of [
+      ['v.mp3', VBR_MP3],
+      ['f.flac', FLAC],
+      ['m.m4a', FFMPEG_M4A],
+    ] as const) {
+      const track = new Track(fileInput(file(name, bytes), { ffmpegPath, ffprobePath }));
+      await play(track, 2);
+      expect(track.durationMs, name).toBeGreaterThan(0);
+    }
+    expect(existsSync(mark)).toBe(false);
+
+    // Tags but no frame: ours name it, ffprobe gives the length (ours win where both tell).
+    const noAudio = file('n.mp3', concatBytes([id3Tags('Ours', 'Our Band'), new Uint8Array(500)]));
+    const unprobed = new Track(fileInput(noAudio, { ffmpegPath, ffprobePath, probe: 'none' }));
+    await play(unprobed, 2);
+    expect([unprobed.title, unprobed.artist, unprobed.durationMs]).toEqual(['Ours', 'Our Band', undefined]);
+    expect(existsSync(mark)).toBe(false);
+    const probed = new Track(fileInput(noAudio, { ffmpegPath, ffprobePath }));
+    await play(probed, 2);
+    expect([probed.title, probed.artist, probed.durationMs]).toEqual(['Ours', 'Our Band', 7000]);
+    expect(existsSync(mark)).toBe(true);
   });
 
   it('a missing or failing ffprobe costs nothing but the metadata', async () => {

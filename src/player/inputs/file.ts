@@ -1,15 +1,18 @@
 /**
  * A file path or URL, played the cheapest way: Ogg Opus and WebM Opus files are demuxed (no
- * re-encoding, and no ffmpeg needed); anything else, and every URL, goes through ffmpeg.
+ * re-encoding, and no ffmpeg needed); anything else, and every URL, goes through ffmpeg. A local
+ * file's title, artist and length come from our own readers (./file-info.ts: MP3, FLAC, MP4, WAV,
+ * Ogg, WebM); ffprobe is asked only for what they do not tell.
  */
 import { read as readFd } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
+import { open as openFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
 import { oggOpusDurationMs, oggOpusFileDurationMs, oggOpusHead } from '../../audio/ogg-duration.js';
 import { isOggCapture, wholeOggPagesEnd } from '../../audio/ogg-page.js';
-import { wavDurationMs } from '../../audio/wav.js';
+import { hasOwnLength, INFO_HEAD_BYTES, readFileInfo } from './file-info.js';
+import type { FileInfo } from './file-info.js';
 import { ffprobeInfo, ffprobePathFor, titleFromPath } from './media-info.js';
 import { oggOpusInput } from './ogg-opus.js';
 import { borrowReadBuffer, READ_BUFFER_BYTES, recycleReadBuffer } from './read-pool.js';
@@ -21,13 +24,14 @@ export type Container = 'ogg-opus' | 'webm-opus' | 'unknown';
 
 /**
  * A file's ends, read at every play to tell its container and length: a few KiB of each first (an
- * Ogg Opus file's first and last pages, a WebM file's track entry as most muxers write it), all
- * SNIFF_BYTES when that does not tell (a muxer that reserves room before the tracks, a WAV header
- * with large chunks). 64 KiB of each per play was garbage that outlived the scavenges of a busy
- * track start, freed only by a full collection (bench/node.ts, P = 100: ~120 KiB per player).
+ * Ogg Opus file's first and last pages, a WebM file's track entry as most muxers write it), then
+ * SNIFF_BYTES of the head when that does not tell (a muxer that reserves room before the tracks, a
+ * WAV header with large chunks; the head our readers want for MP3, FLAC and MP4). 64 KiB of each
+ * end per play was garbage that outlived the scavenges of a busy track start, freed only by a full
+ * collection (bench/node.ts, P = 100: ~120 KiB per player).
  */
 const SNIFF_FIRST_BYTES = 4 * 1024;
-const SNIFF_BYTES = 64 * 1024;
+const SNIFF_BYTES = INFO_HEAD_BYTES;
 const FILE_CHUNK_BYTES = READ_BUFFER_BYTES;
 
 function includes(bytes: Uint8Array, text: string): boolean {
@@ -51,9 +55,12 @@ export interface FileInputOptions extends FfmpegOptions {
   /** Always use ffmpeg, even for Ogg/WebM Opus. */
   forceFfmpeg?: boolean;
   /**
-   * Where a file's title and duration come from when its container does not say them cheaply
-   * (WAV headers, Ogg's last page and WebM's header do): 'ffprobe' (default; next to ffmpeg, or
-   * $FFPROBE_PATH; URLs are never probed, to fetch them once) or 'none'.
+   * Where a local file's title and duration come from when our own readers do not find them: they
+   * read Ogg's last page, WebM's header, WAV sizes, and MP3's (ID3, frame headers), FLAC's
+   * (STREAMINFO, Vorbis comments) and MP4's (moov, iTunes tags) title, artist and length.
+   * 'ffprobe' (default; next to ffmpeg, or $FFPROBE_PATH): asked for any other format, a WAV's
+   * title, and an MP3, FLAC or MP4 whose length ours did not find. 'none': never run. URLs are
+   * never probed (to fetch them once): ffmpeg says what it reads when it starts.
    */
   probe?: 'ffprobe' | 'none';
   /** The ffprobe executable (default: next to the ffmpeg in use). */
@@ -71,6 +78,7 @@ interface FileEnds {
   size: number;
 }
 
+/** `tailBytes` 0: no tail is read (an empty one, unless the head holds the whole file). */
 async function readEnds(path: string, headBytes: number, tailBytes: number): Promise<FileEnds> {
   let handle;
   try {
@@ -84,6 +92,7 @@ async function readEnds(path: string, headBytes: number, tailBytes: number): Pro
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     const head = buffer.subarray(0, bytesRead);
     if (size <= headBytes) return { head, tail: head, size };
+    if (tailBytes === 0) return { head, tail: new Uint8Array(0), size };
     const tailBuffer = Buffer.alloc(Math.min(tailBytes, size));
     const tailRead = await handle.read(tailBuffer, 0, tailBuffer.length, size - tailBuffer.length);
     return { head, tail: tailBuffer.subarray(0, tailRead.bytesRead), size };
@@ -171,6 +180,39 @@ function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncI
   };
 }
 
+/**
+ * What our readers find in a local file (./file-info.ts): `known`, its ends when already read
+ * (their head serves when it is the readers' head). The file is opened only when they want more
+ * bytes. {} when it cannot be read (playing says why).
+ */
+async function ownFileInfo(path: string, known: FileEnds | undefined): Promise<FileInfo> {
+  let opened: Promise<FileHandle> | undefined;
+  const read = async (from: number, length: number): Promise<Uint8Array> => {
+    const handle = await (opened ??= openFile(path, 'r'));
+    const bytes = Buffer.alloc(length);
+    return bytes.subarray(0, await readAt(handle, bytes, from));
+  };
+  try {
+    const size = known?.size ?? (await stat(path)).size;
+    const headBytes = Math.min(INFO_HEAD_BYTES, size);
+    const head = known !== undefined && known.head.length >= headBytes ? known.head : await read(0, headBytes);
+    return await readFileInfo(head, size, read, { id3v1: true });
+  } catch {
+    return {};
+  } finally {
+    await opened?.then((handle) => handle.close()).catch(() => undefined);
+  }
+}
+
+/** MediaInfo of what our readers found. */
+function mediaInfo({ title, artist, durationMs }: FileInfo): MediaInfo {
+  return {
+    ...(title === undefined ? {} : { title }),
+    ...(artist === undefined ? {} : { artist }),
+    ...(durationMs === undefined ? {} : { durationMs }),
+  };
+}
+
 /** Whole Ogg pages at the start of a read; all of it when it does not start with a page (the demuxer resynchronises). */
 function wholePages(bytes: Uint8Array): number {
   return isOggCapture(bytes, 0) ? wholeOggPagesEnd(bytes) : bytes.length;
@@ -189,7 +231,8 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
       options.forceFfmpeg === true ? undefined : await readEnds(target, SNIFF_FIRST_BYTES, SNIFF_FIRST_BYTES);
     let container = ends === undefined ? 'unknown' : sniffContainer(ends.head);
     if (ends !== undefined && container === 'unknown' && ends.size > ends.head.length) {
-      ends = await readEnds(target, SNIFF_BYTES, SNIFF_BYTES);
+      // The few KiB of tail already read serve Ogg, the one container that wants a tail.
+      ends = { ...(await readEnds(target, SNIFF_BYTES, 0)), tail: ends.tail };
       container = sniffContainer(ends.head);
     }
     const reopen = (whole?: (bytes: Uint8Array) => number) => (): AsyncIterable<Uint8Array> => ({
@@ -204,11 +247,12 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
       return { input: oggOpusInput(reopen(wholePages)), info: Promise.resolve({ durationMs }) };
     }
     if (container === 'webm-opus') return { input: webmOpusInput(reopen()), info: none };
-    const wavMs = ends === undefined ? undefined : wavDurationMs(ends.head, ends.size);
-    const info =
-      probe === 'ffprobe'
-        ? ffprobeInfo(target, ffprobePath).then((found) => ({ durationMs: wavMs, ...found }))
-        : Promise.resolve({ durationMs: wavMs });
+    // Through ffmpeg: our readers first; ffprobe fills what they lack (theirs wins, as in the node).
+    const info = ownFileInfo(target, ends).then(async (own) => {
+      const found = mediaInfo(own);
+      if (probe === 'none' || hasOwnLength(own)) return found;
+      return { ...(await ffprobeInfo(target, ffprobePath)), ...found };
+    });
     return { input: ffmpegInput(target, options), info };
   };
   return {

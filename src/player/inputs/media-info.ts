@@ -22,9 +22,8 @@ export function titleFromPath(target: string): string | undefined {
   return stem.length > 0 ? stem : undefined;
 }
 
-/** What ffprobe tells of a file: MediaInfo plus the artist tag, the container and its streams. */
+/** What ffprobe tells of a file: MediaInfo plus the container and its streams. */
 export interface ProbedMedia extends MediaInfo {
-  artist?: string;
   /** ffprobe's `format_name` (e.g. `mp3`, `mov,mp4,m4a,3gp,3g2,mj2`). */
   formatName?: string;
   /** Whether a stream is audio; undefined when ffprobe listed no streams. */
@@ -131,15 +130,16 @@ export function ffprobe(
 }
 
 /**
- * Title and duration from ffprobe; {} when ffprobe is missing, fails or takes too long (metadata is
- * a nicety: playing never waits for it nor fails because of it).
+ * Title, artist and duration from ffprobe; {} when ffprobe is missing, fails or takes too long
+ * (metadata is a nicety: playing never waits for it nor fails because of it).
  */
 export async function ffprobeInfo(target: string, ffprobePath: string): Promise<MediaInfo> {
   const outcome = await ffprobe(target, ffprobePath);
   if (outcome.status !== 'ok') return {};
-  const { title, durationMs } = outcome.info;
+  const { title, artist, durationMs } = outcome.info;
   return {
     ...(title === undefined ? {} : { title }),
+    ...(artist === undefined ? {} : { artist }),
     ...(durationMs === undefined ? {} : { durationMs }),
   };
 }

@@ -26,9 +26,11 @@ export interface FrameSource {
   close(): void;
 }
 
-/** What an input learns about its media: stream metadata, container headers, ffprobe. */
+/** What an input learns about its media: stream metadata, container headers and tags, ffprobe. */
 export interface MediaInfo {
   title?: string;
+  /** The artist tag (ID3, Vorbis comment, MP4 `©ART`, ffprobe's `artist`). */
+  artist?: string;
   /** Length of the whole media, ms (not of what is left after a seek). */
   durationMs?: number;
 }
