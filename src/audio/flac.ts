@@ -1,7 +1,7 @@
 /**
- * A FLAC file's metadata blocks as the node's probe reads them: STREAMINFO (length) and
- * VORBIS_COMMENT (tags, audio/vorbis-comment.ts). An ID3v2 tag in front of `fLaC` (written by
- * some taggers) is skipped. Reads untrusted bytes: never throws, reads only inside the array.
+ * A FLAC file's metadata blocks as our file probe (player/inputs/file-info.ts) reads them:
+ * STREAMINFO (length) and VORBIS_COMMENT (tags, audio/vorbis-comment.ts). An ID3v2 tag in front
+ * of `fLaC` (written by some taggers) is skipped. Reads untrusted bytes: never throws, reads only inside the array.
  */
 import { readBe32, startsWithAscii } from '../util/bytes.js';
 import { id3v2TagSize } from './id3.js';

@@ -2,20 +2,17 @@
  * Reading an MP4/M4A file's (ISO BMFF, ISO/IEC 14496-12) length, title and artist: the boxes
  * `moov › mvhd` (or the first audio track's `mdhd`), `moov › mvex › mehd` for fragmented files,
  * the iTunes tags `moov › udta › meta › ilst` (else QuickTime's `moov › udta › ©nam`). One home
- * for the node's loadtracks; pure over bytes except `mp4FileInfo`, which follows the moov a file
- * keeps after its media data.
+ * for the node's loadtracks and the player's fileInput (player/inputs/file-info.ts). Pure over
+ * bytes: `mp4InfoFollowing` follows the moov a file keeps after its media data through the
+ * caller's reader (a file handle, Range requests).
  */
-import { open } from 'node:fs/promises';
 import { readBe32 } from '../util/bytes.js';
 
 /**
- * The most of a moov the caller should read (and `mp4FileInfo` reads): a moov is mostly sample
+ * The most of a moov the caller should read (and `mp4InfoFollowing` reads): a moov is mostly sample
  * tables, about 1 % of the file; the boxes read here come before them or are small.
  */
 export const MP4_MOOV_MAX_BYTES = 4 * 1024 * 1024;
-
-/** How much of a file's start `mp4FileInfo` reads first (the node's probe head). */
-const MP4_HEAD_BYTES = 64 * 1024;
 
 export interface Mp4Info {
   durationMs?: number;
@@ -293,7 +290,7 @@ export function mp4Info(input: Uint8Array): Mp4Info {
   return pos === 0 ? {} : lookAt(pos);
 }
 
-/** How many reads past the head `mp4FileInfo` makes before giving up (mdat, moov; a few more for odd files). */
+/** How many reads past the head `mp4InfoFollowing` makes before giving up (mdat, moov; a few more for odd files). */
 const MAX_FOLLOWS = 4;
 
 /** Reads up to `length` bytes from `from` (fewer at the end; undefined when it cannot). */
@@ -343,28 +340,4 @@ export async function mp4InfoFollowing(
     ...(title === undefined ? {} : { title }),
     ...(artist === undefined ? {} : { artist }),
   };
-}
-
-/** A local MP4/M4A file's info (mp4InfoFollowing over the file); `{}` when it cannot be read. */
-export async function mp4FileInfo(path: string): Promise<Mp4Info> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch {
-    return {};
-  }
-  try {
-    const file = handle;
-    const size = (await file.stat()).size;
-    const read = async (from: number, length: number): Promise<Uint8Array> => {
-      const buf = Buffer.alloc(Math.max(0, Math.min(length, size - from)));
-      const { bytesRead } = await file.read(buf, 0, buf.length, from);
-      return buf.subarray(0, bytesRead);
-    };
-    return await mp4InfoFollowing(await read(0, MP4_HEAD_BYTES), size, read);
-  } catch {
-    return {};
-  } finally {
-    await handle.close();
-  }
 }

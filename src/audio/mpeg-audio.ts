@@ -1,7 +1,7 @@
 /**
- * MPEG audio (MP3, and layers I/II) as the node's probe reads it: the frame header (ISO 11172-3 /
- * 13818-3, MPEG 2.5 included), the Xing/Info and VBRI headers in the first frame, and a file's
- * length and tags (audio/id3.ts). Reads untrusted bytes: never throws, reads only inside the array.
+ * MPEG audio (MP3, and layers I/II) as our file probe (player/inputs/file-info.ts) reads it: the
+ * frame header (ISO 11172-3 / 13818-3, MPEG 2.5 included), the Xing/Info and VBRI headers in the
+ * first frame, and a file's length and tags (audio/id3.ts). Reads untrusted bytes: never throws, reads only inside the array.
  */
 import { readBe32, startsWithAscii } from '../util/bytes.js';
 import { hasId3v1, ID3V1_BYTES, id3v2TagSize, readId3v1, readId3v2 } from './id3.js';

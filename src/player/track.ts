@@ -18,8 +18,9 @@ export interface TrackOptions {
   /** Anything the application wants back in events (title, requester, URL ...). */
   metadata?: unknown;
   /**
-   * Display name. Default: the stream's own title (Ogg OpusTags TITLE, WebM Title or TITLE tag,
-   * ffmpeg's or ffprobe's title tag) once the input is opened, else the file name, else the input kind.
+   * Display name. Default: the stream's own title (Ogg OpusTags TITLE, WebM Title or TITLE tag, a
+   * local MP3/FLAC/MP4 file's tags, ffmpeg's or ffprobe's title tag) once the input is opened, else
+   * the file name, else the input kind.
    */
   title?: string;
   /** Length, ms, if the application knows it; else what the container tells when opened. */
@@ -94,7 +95,7 @@ export class Track {
     return this.mediaArtist;
   }
 
-  /** Length of the media, ms, once known (given, or told by the container or ffprobe when opened). */
+  /** Length of the media, ms, once known (given, or told by the container, ffmpeg or ffprobe when opened). */
   get durationMs(): number | undefined {
     return this.length;
   }

@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MP4_MOOV_MAX_BYTES, mp4FileInfo, mp4Info } from '../../src/audio/mp4-info.js';
+import { open } from 'node:fs/promises';
+import { MP4_MOOV_MAX_BYTES, mp4Info, mp4InfoFollowing } from '../../src/audio/mp4-info.js';
+import type { Mp4Info } from '../../src/audio/mp4-info.js';
+import { INFO_HEAD_BYTES } from '../../src/player/inputs/file-info.js';
 import { concatBytes } from '../../src/util/bytes.js';
 import {
   box,
@@ -273,7 +276,31 @@ describe('mp4Info: malformed input', () => {
   });
 });
 
-describe('mp4FileInfo: a local file', () => {
+/** A local MP4/M4A file's info: mp4InfoFollowing over the file from its first INFO_HEAD_BYTES; `{}` when it cannot be read. */
+async function mp4FileInfo(path: string): Promise<Mp4Info> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return {};
+  }
+  try {
+    const file = handle;
+    const size = (await file.stat()).size;
+    const read = async (from: number, length: number): Promise<Uint8Array> => {
+      const buf = Buffer.alloc(Math.max(0, Math.min(length, size - from)));
+      const { bytesRead } = await file.read(buf, 0, buf.length, from);
+      return buf.subarray(0, bytesRead);
+    };
+    return await mp4InfoFollowing(await read(0, INFO_HEAD_BYTES), size, read);
+  } catch {
+    return {};
+  } finally {
+    await handle.close();
+  }
+}
+
+describe('mp4InfoFollowing over a local file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'voxcord-mp4-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const write = (name: string, bytes: Uint8Array): string => {

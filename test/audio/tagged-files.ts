@@ -57,4 +57,6 @@ export const FFMPEG_M4A = new Uint8Array(
   readFileSync(new URL('../fixtures/mp4/ffmpeg-aac-moov-last.m4a', import.meta.url)),
 );
 /** LAME's MPEG 2 layer III, no Xing, no title (fixtures/README.md): 45 frames = 1175.5 ms. */
-export const LAME_MP3 = new Uint8Array(readFileSync(new URL('./fixtures/lame-22khz-mono.mp3', import.meta.url)));
+export const LAME_MP3 = new Uint8Array(
+  readFileSync(new URL('./fixtures/lame-22khz-mono.mp3', import.meta.url)),
+);

@@ -1,7 +1,8 @@
 /**
- * track.title and track.durationMs: from the file name, the stream's own metadata (Ogg OpusTags,
- * WebM Segment Info, ffprobe) and the container (Ogg's last granule, WebM Duration, WAV sizes),
- * told by the player's 'trackInfo' event once the input is opened.
+ * track.title, track.artist and track.durationMs: from the file name, the stream's own metadata
+ * (Ogg OpusTags, WebM Segment Info, MP3/FLAC/MP4 tags, ffprobe) and the container (Ogg's last
+ * granule, WebM Duration, WAV sizes, MP3 frames, FLAC STREAMINFO, MP4 moov), told by the player's
+ * 'trackInfo' event once the input is opened.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { oggOpusFileDurationMs } from '../../src/audio/ogg-duration.js';

@@ -195,7 +195,8 @@ async function ownFileInfo(path: string, known: FileEnds | undefined): Promise<F
   try {
     const size = known?.size ?? (await stat(path)).size;
     const headBytes = Math.min(INFO_HEAD_BYTES, size);
-    const head = known !== undefined && known.head.length >= headBytes ? known.head : await read(0, headBytes);
+    const head =
+      known !== undefined && known.head.length >= headBytes ? known.head : await read(0, headBytes);
     return await readFileInfo(head, size, read, { id3v1: true });
   } catch {
     return {};
