@@ -3,9 +3,10 @@
  * URLs; icy:// is read as http://) and `local` (an existing readable file). Each probes the first
  * bytes for lavaplayer's container probe name and builds the track with an `encoded` string a
  * Lavalink node can read. No source claims anything else (search prefixes included): `empty`.
- * Ogg/WebM Opus, MP3, FLAC and MP4 are read by our own readers (player/inputs/file-info.ts, which
- * fileInput shares; audio/ holds the byte layouts): tags, length. Every other format (what ffmpeg plays), an MP3/FLAC whose length ours cannot find, and every MP4 are
- * asked of ffprobe when it is installed: what ours lacks, and whether ffmpeg can decode it at all.
+ * Ogg/WebM Opus, MP3, FLAC and MP4 are read by our own readers (tags, length:
+ * player/inputs/file-info.ts, which fileInput shares; audio/ holds the byte layouts); every other
+ * format (what ffmpeg plays), an MP3/FLAC whose length ours cannot find, and every MP4 are asked
+ * of ffprobe when it is installed: what ours lacks, and whether ffmpeg can decode it at all.
  * Runs on the main thread with async I/O only; the audio clock lives in the media engine's worker.
  */
 import { open, stat } from 'node:fs/promises';

@@ -1,8 +1,8 @@
 /**
  * A file path or URL, played the cheapest way: Ogg Opus and WebM Opus files are demuxed (no
  * re-encoding, and no ffmpeg needed); anything else, and every URL, goes through ffmpeg. A local
- * file's title, artist and length come from our own readers (./file-info.ts: MP3, FLAC, MP4, WAV,
- * Ogg, WebM); ffprobe is asked only for what they do not tell.
+ * file's title, artist and length come from our own readers (./file-info.ts: MP3, FLAC and MP4
+ * tags and lengths, WAV sizes); ffprobe is asked only for what they do not tell.
  */
 import { read as readFd } from 'node:fs';
 import { open as openFile, stat } from 'node:fs/promises';
@@ -248,7 +248,7 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
       return { input: oggOpusInput(reopen(wholePages)), info: Promise.resolve({ durationMs }) };
     }
     if (container === 'webm-opus') return { input: webmOpusInput(reopen()), info: none };
-    // Through ffmpeg: our readers first; ffprobe fills what they lack (theirs wins, as in the node).
+    // Through ffmpeg: our readers first; ffprobe only fills what they lack (as in the node).
     const info = ownFileInfo(target, ends).then(async (own) => {
       const found = mediaInfo(own);
       if (probe === 'none' || hasOwnLength(own)) return found;
