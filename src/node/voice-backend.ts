@@ -175,8 +175,8 @@ function httpContainerInput(url: string): TrackInput {
 export function inputFor(track: PlayableTrack): TrackInput {
   const { sourceName, identifier } = track.info;
   const probe = track.probeInfo?.split('|')[0];
-  // No ffprobe per play: the node has the track's length and title from loadtracks.
-  if (sourceName === 'local') return fileInput(identifier, { probe: 'none' });
+  // No tag reads or ffprobe per play: the node has the track's length and title from loadtracks.
+  if (sourceName === 'local') return fileInput(identifier, { metadata: false });
   const url = (track.info.uri ?? identifier).replace(/^icy:\/\//i, 'http://');
   if (probe === 'ogg' || probe === 'matroska/webm') return httpContainerInput(url);
   return ffmpegInput(url);

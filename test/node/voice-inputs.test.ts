@@ -10,6 +10,7 @@ import type { MediaInfo, TrackInput } from '../../src/player/inputs/source.js';
 import { encodeTones, hex, tempDir, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { fixtureServer } from './helpers.js';
+import { VBR_MP3, XING_MS } from '../audio/tagged-files.js';
 
 const cleanup = cleanupAfterEach();
 
@@ -57,10 +58,10 @@ describe('voice backend inputs', () => {
     expect(first?.kind === 'opus' ? hex(first.data) : '').toBe(hex(frames[10] ?? new Uint8Array()));
   });
 
-  it('a local track that goes through ffmpeg asks no ffprobe at play time: the node has its length from loadtracks', async () => {
+  it('a local track that goes through ffmpeg is not read for its tags nor probed at play time: the node has them from loadtracks', async () => {
     const dir = await tempDir(cleanup, 'voxcord-node-inputs-');
     const file = join(dir, 'song.mp3');
-    await writeFile(file, new Uint8Array(3000));
+    await writeFile(file, VBR_MP3);
     // A fake ffprobe that leaves a mark and names the file; no ffmpeg (the open fails at once).
     const marker = join(dir, 'ffprobe-ran');
     const ffprobe = join(dir, 'ffprobe');
@@ -96,9 +97,13 @@ describe('voice backend inputs', () => {
       info: info({ identifier: file, sourceName: 'local' }),
       probeInfo: 'mp3',
     });
-    expect(await infoOf(node)).not.toHaveProperty('title');
+    expect(await infoOf(node)).toEqual({});
     expect(existsSync(marker)).toBe(false);
-    // The same file through the library's own fileInput does ask ffprobe (so the check above can fail).
+    // The same file through the library's own fileInput reads its tags (so the check above can fail)...
+    expect(await infoOf(fileInput(file))).toMatchObject({ title: 'Xing Song', durationMs: XING_MS });
+    expect(existsSync(marker)).toBe(false);
+    // ...and asks ffprobe for a file whose length our readers do not find.
+    await writeFile(file, new Uint8Array(3000));
     expect((await infoOf(fileInput(file))).title).toBe('From ffprobe');
     expect(existsSync(marker)).toBe(true);
   });

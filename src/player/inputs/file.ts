@@ -63,6 +63,12 @@ export interface FileInputOptions extends FfmpegOptions {
    * never probed (to fetch them once): ffmpeg says what it reads when it starts.
    */
   probe?: 'ffprobe' | 'none';
+  /**
+   * false: the caller knows the track's title and length (a Lavalink node has them from
+   * loadtracks), so a file played through ffmpeg is not read for them at all (no tag, tail or
+   * moov reads, no ffprobe). Default true.
+   */
+  metadata?: boolean;
   /** The ffprobe executable (default: next to the ffmpeg in use). */
   ffprobePath?: string;
 }
@@ -205,12 +211,12 @@ async function ownFileInfo(path: string, known: FileEnds | undefined): Promise<F
   }
 }
 
-/** MediaInfo of what our readers found. */
+/** MediaInfo of what our readers found (the length in whole ms, as ffprobe's). */
 function mediaInfo({ title, artist, durationMs }: FileInfo): MediaInfo {
   return {
     ...(title === undefined ? {} : { title }),
     ...(artist === undefined ? {} : { artist }),
-    ...(durationMs === undefined ? {} : { durationMs }),
+    ...(durationMs === undefined ? {} : { durationMs: Math.round(durationMs) }),
   };
 }
 
@@ -248,6 +254,7 @@ export function fileInput(target: string, options: FileInputOptions = {}): Track
       return { input: oggOpusInput(reopen(wholePages)), info: Promise.resolve({ durationMs }) };
     }
     if (container === 'webm-opus') return { input: webmOpusInput(reopen()), info: none };
+    if (options.metadata === false) return { input: ffmpegInput(target, options), info: none };
     // Through ffmpeg: our readers first; ffprobe only fills what they lack (as in the node).
     const info = ownFileInfo(target, ends).then(async (own) => {
       const found = mediaInfo(own);
