@@ -90,7 +90,7 @@ export class Track {
     return this.givenTitle ?? this.mediaTitle ?? this.input.title ?? this.input.kind;
   }
 
-  /** The media's own artist tag once the input is opened (MP3, FLAC, MP4 tags; ffprobe's), else undefined. */
+  /** The media's own artist tag once the input is opened (MP3, FLAC, MP4 tags; ffmpeg's or ffprobe's), else undefined. */
   get artist(): string | undefined {
     return this.mediaArtist;
   }

@@ -361,12 +361,13 @@ describe('track title and duration', () => {
     expect(url.title).toBe('stream');
     await play(url, 2);
     expect(url.title).toBe('Song From Tags');
+    expect(url.artist).toBe('Band');
     expect(url.durationMs).toBe(205_120);
   });
 
   it('the ffmpeg stderr parser: input metadata only, in any chunking; N/A and missing fields', () => {
     const whole = new FfmpegInputInfoParser().push(FFMPEG_STDERR);
-    expect(whole).toEqual({ title: 'Song From Tags', durationMs: 205_120 });
+    expect(whole).toEqual({ title: 'Song From Tags', artist: 'Band', durationMs: 205_120 });
     const chunked = new FfmpegInputInfoParser();
     const found: unknown[] = [];
     for (let i = 0; i < FFMPEG_STDERR.length; i += 7) {

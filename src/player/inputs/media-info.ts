@@ -154,7 +154,7 @@ function ffmpegDurationMs(text: string): number | undefined {
 
 /**
  * ffmpeg's stderr at `-loglevel info`, fed as it arrives: the first input's own metadata — the
- * `title` under its `Metadata:` (not a stream's, which is indented deeper) and its `Duration:` —
+ * `title` and `artist` under its `Metadata:` (not a stream's, which is indented deeper) and its `Duration:` —
  * once the Duration line (or the end of the input's description) is read. So any ffmpeg input,
  * URLs and piped streams too, is named and timed without a separate ffprobe run.
  */
@@ -197,7 +197,10 @@ export class FfmpegInputInfoParser {
     if (this.inMetadata && indent === 4) {
       const m = /^ {4}([^:]+?)\s*: ?(.*)$/.exec(line);
       const value = m?.[2]?.trim() ?? '';
-      if (m?.[1]?.toLowerCase() === 'title' && value.length > 0) this.info.title ??= value.slice(0, 512);
+      const key = m?.[1]?.toLowerCase();
+      if (value.length === 0) return false;
+      if (key === 'title') this.info.title ??= value.slice(0, 512);
+      else if (key === 'artist') this.info.artist ??= value.slice(0, 512);
       return false;
     }
     const duration = /^ {2}Duration: ([^,]+)/.exec(line);
