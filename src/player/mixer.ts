@@ -12,6 +12,7 @@ import { SAMPLES_PER_FRAME } from '../protocol/constants.js';
 import { FRAME_SAMPLES, softClip as clip } from '../audio/pcm-mix.js';
 import type { FilterChain } from './filters/chain.js';
 import type { SourceFrame } from './inputs/source.js';
+import { plainBytes } from '../util/bytes.js';
 
 export { FRAME_SAMPLES };
 
@@ -154,7 +155,7 @@ export class Mixer {
     if (this.closed) throw new VoxcordError('DESTROYED', 'the mixer is closed');
     this.encoder ??= (await this.codec()).createEncoder();
     try {
-      return this.encoder.encode(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+      return this.encoder.encode(plainBytes(pcm));
     } catch (err) {
       throw isVoxcordError(err)
         ? err

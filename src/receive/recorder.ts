@@ -21,6 +21,7 @@ import {
 import { VoxcordError, toError } from '../errors.js';
 import { TimelinePlacer, type RecordingTimeline, type TimedFrame } from './recording-timeline.js';
 import { oggCrc } from '../audio/ogg-crc.js';
+import { plainBytes } from '../util/bytes.js';
 
 // ---------------------------------------------------------------------------------------------
 // WAV
@@ -68,7 +69,7 @@ export function wavHeader(
 /** s16 samples as little-endian bytes (copies only on a big-endian host). */
 export function pcmBytes(pcm: Int16Array | Uint8Array): Uint8Array {
   if (pcm instanceof Uint8Array) return pcm;
-  if (LITTLE_ENDIAN) return new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  if (LITTLE_ENDIAN) return plainBytes(pcm);
   const out = new Uint8Array(pcm.length * 2);
   const v = new DataView(out.buffer);
   for (let i = 0; i < pcm.length; i++) v.setInt16(i * 2, pcm[i]!, true);

@@ -67,3 +67,8 @@ export function startsWithAscii(bytes: Uint8Array, text: string, at = 0): boolea
   for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
   return true;
 }
+
+/** A Buffer (or any typed array) seen as a plain Uint8Array over the same bytes (no copy). */
+export function plainBytes(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}

@@ -2,6 +2,7 @@
  * Tiny Ogg and WebM writers for the demuxer tests, written from the specs (RFC 3533 / RFC 7845,
  * Matroska EBML) independently of the demuxers: the CRC here is computed bit by bit.
  */
+import { concatBytes as joinBytes } from '../../src/util/bytes.js';
 
 function crcBitwise(bytes: Uint8Array): number {
   let crc = 0;
@@ -12,14 +13,9 @@ function crcBitwise(bytes: Uint8Array): number {
   return crc >>> 0;
 }
 
+/** util/bytes' concatBytes over an array of parts. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return joinBytes(...parts);
 }
 
 export function oggPage(options: {

@@ -15,6 +15,7 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { concatBytes, encodeOpaque } from './mls-codec.js';
+import { plainBytes } from '../../util/bytes.js';
 import { sha256 } from '../../crypto/sha256.js';
 
 const enc = new TextEncoder();
@@ -24,11 +25,6 @@ export const P256_POINT_BYTES = 65;
 export const P256_CURVE = 'prime256v1';
 // Fixed DER prefix for P-256: SPKI for an uncompressed point (id-ecPublicKey, prime256v1).
 const SPKI_P256_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-
-/** A Buffer seen as a plain Uint8Array (our callers do not expect Buffers). */
-function bytesOf(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
 
 /** True when `bytes` has the shape of an uncompressed P-256 point (65 bytes, prefix 04). */
 export function isUncompressedP256Point(bytes: Uint8Array): boolean {
@@ -58,14 +54,14 @@ export function generateP256SigningKey(): KeyObject {
 
 /** ECDSA P-256 / SHA-256 over `message`, DER signature (dave.md §5.1). */
 export function p256Sign(privateKey: KeyObject, message: Uint8Array): Uint8Array {
-  return bytesOf(sign('sha256', message, { key: privateKey, dsaEncoding: 'der' }));
+  return plainBytes(sign('sha256', message, { key: privateKey, dsaEncoding: 'der' }));
 }
 
 /** The public point of a scalar; throws for an invalid scalar. */
 export function p256PublicFromScalar(scalar: Uint8Array): Uint8Array {
   const ecdh = createECDH(P256_CURVE);
   ecdh.setPrivateKey(scalar);
-  return bytesOf(ecdh.getPublicKey());
+  return plainBytes(ecdh.getPublicKey());
 }
 
 // Raw-key signing for MLS members. No KeyObject: the key is parsed inside the call and freed when
@@ -94,7 +90,7 @@ export function p256SignWithScalar(scalar: Uint8Array, message: Uint8Array): Uin
   const der = Buffer.concat([SEC1_P256_PREFIX, padP256Scalar(scalar), SEC1_P256_MIDDLE, point]);
   try {
     const signer = createSign('sha256').update(message);
-    return bytesOf(signer.sign({ key: der, format: 'der', type: 'sec1', dsaEncoding: 'der' }));
+    return plainBytes(signer.sign({ key: der, format: 'der', type: 'sec1', dsaEncoding: 'der' }));
   } finally {
     der.fill(0);
   }

@@ -9,6 +9,7 @@ import { SAMPLES_PER_FRAME } from '../../protocol/constants.js';
 import { pcmSamples } from './pcm.js';
 import { checkedBytes, framesIn, generatorSource, inputError, releaseIterator } from './source.js';
 import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './source.js';
+import { plainBytes } from '../../util/bytes.js';
 
 /** Frame durations in samples at 48 kHz by TOC config (RFC 6716 §3.1). */
 function frameSamples(config: number): number {
@@ -40,10 +41,6 @@ export function opusPacketSamples(packet: Uint8Array): number | undefined {
   const total = per * count;
   // At most 120 ms per packet (RFC 6716 §3.2.5).
   return count === 0 || total > 5760 ? undefined : total;
-}
-
-function bytesOfSamples(samples: Int16Array): Uint8Array {
-  return new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
 }
 
 /** Where OpusPacketFramer puts frames (an array). */
@@ -127,8 +124,7 @@ export class OpusPacketFramer {
     } catch (err) {
       throw inputError('an Opus packet of the input could not be decoded', err);
     }
-    for (const frame of this.framer.push(bytesOfSamples(pcm)))
-      out.push({ kind: 'pcm', data: pcmSamples(frame) });
+    for (const frame of this.framer.push(plainBytes(pcm))) out.push({ kind: 'pcm', data: pcmSamples(frame) });
   }
 
   /** The input ended: the last partial PCM frame, padded (if any). */

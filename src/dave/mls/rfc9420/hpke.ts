@@ -10,6 +10,7 @@ import { AesGcm } from '../../../crypto/gcm.js';
 import { hkdfExpand } from '../../hash-ratchet.js';
 import { hmacSha256 } from '../../../crypto/sha256.js';
 import { concatBytes } from '../mls-codec.js';
+import { plainBytes } from '../../../util/bytes.js';
 import { P256_CURVE, P256_SCALAR_BYTES, p256PublicFromScalar, padP256Scalar } from '../mls-sign.js';
 
 const HASH_BYTES = 32;
@@ -27,10 +28,6 @@ const KEM_SUITE_ID = Uint8Array.of(0x4b, 0x45, 0x4d, 0x00, 0x10);
 /** "HPKE" ‖ kem 0x0010 ‖ kdf 0x0001 ‖ aead 0x0001 */
 const HPKE_SUITE_ID = Uint8Array.of(0x48, 0x50, 0x4b, 0x45, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01);
 
-function u8(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
 export interface P256KeyPair {
   /** 32-byte scalar. */
   privateKey: Uint8Array;
@@ -42,7 +39,10 @@ export interface P256KeyPair {
 export function generateP256KeyPair(): P256KeyPair {
   const ecdh = createECDH(P256_CURVE);
   ecdh.generateKeys();
-  return { privateKey: padP256Scalar(u8(ecdh.getPrivateKey())), publicKey: u8(ecdh.getPublicKey()) };
+  return {
+    privateKey: padP256Scalar(plainBytes(ecdh.getPrivateKey())),
+    publicKey: plainBytes(ecdh.getPublicKey()),
+  };
 }
 
 function i2osp2(n: number): Uint8Array {
@@ -66,7 +66,7 @@ function labeledExpand(
 function dh(privateScalar: Uint8Array, publicPoint: Uint8Array): Uint8Array {
   const ecdh = createECDH(P256_CURVE);
   ecdh.setPrivateKey(privateScalar);
-  return u8(ecdh.computeSecret(publicPoint)); // throws on an invalid point
+  return plainBytes(ecdh.computeSecret(publicPoint)); // throws on an invalid point
 }
 
 function kemSharedSecret(
@@ -108,8 +108,8 @@ export function hpkeSetupSender(
 ): { enc: Uint8Array; ctx: HpkeContext } {
   // one ECDH object for the ephemeral key and the DH: two scalar multiplications, not three
   const ephemeral = createECDH(P256_CURVE);
-  const encapsulated = u8(ephemeral.generateKeys());
-  const dhValue = u8(ephemeral.computeSecret(recipientPublic)); // throws on an invalid point
+  const encapsulated = plainBytes(ephemeral.generateKeys());
+  const dhValue = plainBytes(ephemeral.computeSecret(recipientPublic)); // throws on an invalid point
   const shared = kemSharedSecret(dhValue, encapsulated, recipientPublic);
   return { enc: encapsulated, ctx: keySchedule(shared, info) };
 }
