@@ -13,6 +13,7 @@ import { mp4Info, mp4InfoFollowing } from '../../audio/mp4-info.js';
 import type { ByteRangeReader, Mp4Info } from '../../audio/mp4-info.js';
 import { opusTagFields } from '../../audio/opus-headers.js';
 import { wavDurationMs } from '../../audio/wav.js';
+import { startsWithAscii } from '../../util/bytes.js';
 import { OggOpusDemuxer } from './ogg-opus.js';
 
 /** How much of a file's start the readers want first (`readFileInfo`'s `head`). */
@@ -30,15 +31,14 @@ const MIN_AFTER_TAG_BYTES = 16 * 1024;
  * outgrows `head`).
  */
 export function probeName(head: Uint8Array, afterTag?: Uint8Array): string | undefined {
-  const ascii = (from: number, to: number): string => Buffer.from(head.subarray(from, to)).toString('latin1');
   const b0 = head[0] ?? -1;
   const b1 = head[1] ?? -1;
-  if (ascii(0, 4) === 'OggS') return 'ogg';
+  if (startsWithAscii(head, 'OggS')) return 'ogg';
   if (b0 === 0x1a && b1 === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'matroska/webm';
-  if (ascii(0, 4) === 'fLaC') return 'flac';
-  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WAVE') return 'wav';
-  if (ascii(4, 8) === 'ftyp') return 'mp4';
-  if (ascii(0, 3) === 'ID3')
+  if (startsWithAscii(head, 'fLaC')) return 'flac';
+  if (startsWithAscii(head, 'RIFF') && startsWithAscii(head, 'WAVE', 8)) return 'wav';
+  if (startsWithAscii(head, 'ftyp', 4)) return 'mp4';
+  if (startsWithAscii(head, 'ID3'))
     return isFlac(afterTag ?? head, afterTag ? 0 : id3v2TagSize(head)) ? 'flac' : 'mp3';
   if (b0 === 0xff && (b1 & 0xf6) === 0xf0) return 'adts';
   if (b0 === 0xff && (b1 & 0xe0) === 0xe0 && (b1 & 0x06) !== 0) return 'mp3';
