@@ -10,7 +10,6 @@
  * Runs on the main thread with async I/O only; the audio clock lives in the media engine's worker.
  */
 import { open, stat } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import {
   OGG_TAIL_BYTES,
@@ -22,7 +21,7 @@ import { toError } from '../errors.js';
 import { defaultFfmpegPath } from '../player/inputs/ffmpeg.js';
 import { hasOwnLength, INFO_HEAD_BYTES, readFileInfo } from '../player/inputs/file-info.js';
 import type { FileInfo } from '../player/inputs/file-info.js';
-import { sniffContainer } from '../player/inputs/file.js';
+import { bytesAt, sniffContainer } from '../player/inputs/file.js';
 import { ffprobe, ffprobePathFor } from '../player/inputs/media-info.js';
 import type { ProbedMedia } from '../player/inputs/media-info.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
@@ -261,8 +260,8 @@ async function loadLocal(identifier: string, options: SourceOptions): Promise<Lo
   try {
     const handle = await open(path, 'r');
     try {
-      head = await readAt(handle, 0, Math.min(INFO_HEAD_BYTES, info.size));
-      own = await readFileInfo(head, info.size, (from, length) => readAt(handle, from, length), {
+      head = await bytesAt(handle, 0, Math.min(INFO_HEAD_BYTES, info.size));
+      own = await readFileInfo(head, info.size, (from, length) => bytesAt(handle, from, length), {
         id3v1: true,
       });
     } finally {
@@ -277,12 +276,6 @@ async function loadLocal(identifier: string, options: SourceOptions): Promise<Lo
   if (found.probe === 'ogg') length = (await oggOpusFileDurationMs(path)) ?? 0;
   if (length === 0) length = found.info.durationMs ?? 0;
   return probedTrack('local', path, found.probe, own, length, false, found.info);
-}
-
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const bytes = Buffer.alloc(length);
-  const { bytesRead } = await handle.read(bytes, 0, length, position);
-  return bytes.subarray(0, bytesRead);
 }
 
 /** Resolves an identifier: `track`, `empty` when no source claims it, `error` (never a throw). */

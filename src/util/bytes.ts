@@ -1,5 +1,5 @@
 /**
- * Byte helpers, one home each: 32-bit word readers and writers, concatenation and ASCII magic. Word reads
+ * Byte helpers, one home each: 32-bit word readers and writers, concatenation, ASCII magic and plain views. Word reads
  * return signed 32-bit integers (what the crypto code's bitwise arithmetic wants); add `>>> 0`
  * where an unsigned value is needed.
  */

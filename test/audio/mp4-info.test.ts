@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import { MP4_MOOV_MAX_BYTES, mp4Info, mp4InfoFollowing } from '../../src/audio/mp4-info.js';
 import type { Mp4Info } from '../../src/audio/mp4-info.js';
 import { INFO_HEAD_BYTES } from '../../src/player/inputs/file-info.js';
+import { bytesAt } from '../../src/player/inputs/file.js';
 import { concatBytes } from '../../src/util/bytes.js';
 import {
   box,
@@ -287,11 +288,8 @@ async function mp4FileInfo(path: string): Promise<Mp4Info> {
   try {
     const file = handle;
     const size = (await file.stat()).size;
-    const read = async (from: number, length: number): Promise<Uint8Array> => {
-      const buf = Buffer.alloc(Math.max(0, Math.min(length, size - from)));
-      const { bytesRead } = await file.read(buf, 0, buf.length, from);
-      return buf.subarray(0, bytesRead);
-    };
+    const read = (from: number, length: number): Promise<Uint8Array> =>
+      bytesAt(file, from, Math.max(0, Math.min(length, size - from)));
     return await mp4InfoFollowing(await read(0, INFO_HEAD_BYTES), size, read);
   } catch {
     return {};

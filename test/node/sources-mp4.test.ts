@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe('loadtracks: MP4 without ffprobe', () => {
   it("a local m4a whose moov is past the head: the moov's title, artist and length; probe info mp4", async () => {
-    // Deliberate bug caught: ownInfo reading only the head (mp4Info(head)) → length 0, Unknown title.
+    // Deliberate bug caught: the readers reading only the head (mp4Info(head), file-info.ts) → length 0, Unknown title.
     const path = join(dir, 'late.m4a');
     writeFileSync(path, MOOV_LAST);
     const t = track(await loadTracks(path, { ffprobePath: false }));
@@ -55,7 +55,7 @@ describe('loadtracks: MP4 without ffprobe', () => {
   });
 
   it('an m4a ffmpeg wrote (moov after mdat, iTunes tags): what ffmpeg says of it', async () => {
-    // Deliberate bug caught: no 'mp4' case in ownInfo → length 0, Unknown title (the file is
+    // Deliberate bug caught: no 'mp4' case in file-info.ts's infoOf → length 0, Unknown title (the file is
     // smaller than the head: the moov is in it).
     const path = join(dir, 'ffmpeg.m4a');
     writeFileSync(path, FFMPEG_M4A);

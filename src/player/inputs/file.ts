@@ -121,6 +121,12 @@ function readAt(handle: FileHandle, buffer: Buffer, position: number): Promise<n
   );
 }
 
+/** Up to `length` bytes of an open file from `position` (fewer at its end): one home for the readers' reads, here and in the node. */
+export async function bytesAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const bytes = Buffer.alloc(length);
+  return bytes.subarray(0, await readAt(handle, bytes, position));
+}
+
 /** A read that holds no whole unit (an Ogg page larger than the read) is retried this much larger, up to: */
 const MAX_CHUNK_BYTES = 128 * 1024;
 
@@ -193,11 +199,8 @@ function fileChunks(path: string, whole?: (bytes: Uint8Array) => number): AsyncI
  */
 async function ownFileInfo(path: string, known: FileEnds | undefined): Promise<FileInfo> {
   let opened: Promise<FileHandle> | undefined;
-  const read = async (from: number, length: number): Promise<Uint8Array> => {
-    const handle = await (opened ??= openFile(path, 'r'));
-    const bytes = Buffer.alloc(length);
-    return bytes.subarray(0, await readAt(handle, bytes, from));
-  };
+  const read = async (from: number, length: number): Promise<Uint8Array> =>
+    bytesAt(await (opened ??= openFile(path, 'r')), from, length);
   try {
     const size = known?.size ?? (await stat(path)).size;
     const headBytes = Math.min(INFO_HEAD_BYTES, size);
