@@ -10,3 +10,4 @@ export type {
 } from './opus.js';
 export { opusFrames } from './frame-source.js';
 export type { FrameSourceOptions } from './frame-source.js';
+export { parseOpusHead } from './ogg-opus-demuxer.js';

@@ -19,7 +19,7 @@ export { DEMO_TONES, renderTones, toneInput, toneLength } from './inputs/tone.js
 export type { ToneNote, ToneSpec } from './inputs/tone.js';
 export { pcmInput } from './inputs/pcm.js';
 export { opusFramesInput, opusPacketSamples } from './inputs/opus-frames.js';
-export { oggOpusInput, parseOpusHead } from './inputs/ogg-opus.js';
+export { oggOpusInput } from './inputs/ogg-opus.js';
 export { parseOpusTags } from '../audio/opus-headers.js';
 export type { OpusHead } from '../audio/opus-headers.js';
 export { webmOpusInput } from './inputs/webm-opus.js';

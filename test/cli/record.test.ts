@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
-import { OggOpusDemuxer } from '../../src/player/inputs/ogg-opus.js';
+import { OggOpusDemuxer } from '../../src/audio/ogg-opus-demuxer.js';
 import type { AudioFrame } from '../../src/voice/session-dave.js';
 import type { Bot, World } from './helpers.js';
 import {

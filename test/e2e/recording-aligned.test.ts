@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
-import { OggOpusDemuxer } from '../../src/player/inputs/ogg-opus.js';
+import { OggOpusDemuxer } from '../../src/audio/ogg-opus-demuxer.js';
 import { SAMPLES_PER_FRAME } from '../../src/protocol/constants.js';
 import type { VoiceReceiver } from '../../src/receive/receiver.js';
 import { recordOggOpus, recordWav } from '../../src/receive/recorder.js';

@@ -13,7 +13,8 @@ import {
   webmOpusInput,
 } from '../../src/player/index.js';
 import { oggCrc } from '../../src/audio/ogg-crc.js';
-import { OggOpusDemuxer } from '../../src/player/inputs/ogg-opus.js';
+import { OggOpusDemuxer } from '../../src/audio/ogg-opus-demuxer.js';
+import { PackingOggDemuxer } from '../../src/player/inputs/ogg-opus.js';
 import type { PackedPackets } from '../../src/player/inputs/demuxed.js';
 import { WebmOpusDemuxer } from '../../src/player/inputs/webm-opus.js';
 import {
@@ -103,7 +104,7 @@ describe('Ogg Opus demuxer', () => {
       const file = concatBytes(oggStreamPages(all, { maxSegments: 3 }));
       for (const size of [1, 64, 333, 4096]) {
         const reused = new Uint8Array(size);
-        const demuxer = new OggOpusDemuxer();
+        const demuxer = new PackingOggDemuxer();
         const out: (Uint8Array | string)[] = [];
         for (let i = 0; i < file.length; i += size) {
           const part = file.subarray(i, i + size);

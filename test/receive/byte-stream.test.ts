@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { VoiceReceiver, type VoiceReceiverOptions } from '../../src/receive/receiver.js';
 import { UserAudioStream, type ReceivedFrame } from '../../src/receive/user-stream.js';
 import { AudioByteStream } from '../../src/receive/byte-stream.js';
-import { OggOpusDemuxer } from '../../src/player/inputs/ogg-opus.js';
+import { OggOpusDemuxer } from '../../src/audio/ogg-opus-demuxer.js';
 import type { OpusDecoder } from '../../src/audio/opus.js';
 import { isVoxcordError } from '../../src/errors.js';
 import * as voxcord from '../../src/index.js';

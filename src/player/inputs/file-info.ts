@@ -14,7 +14,7 @@ import type { ByteRangeReader, Mp4Info } from '../../audio/mp4-info.js';
 import { opusTagFields } from '../../audio/opus-headers.js';
 import { wavDurationMs } from '../../audio/wav.js';
 import { startsWithAscii } from '../../util/bytes.js';
-import { OggOpusDemuxer } from './ogg-opus.js';
+import { OggOpusDemuxer } from '../../audio/ogg-opus-demuxer.js';
 
 /** How much of a file's start the readers want first (`readFileInfo`'s `head`). */
 export const INFO_HEAD_BYTES = 64 * 1024;

@@ -12,7 +12,7 @@
 import { inputError } from './source.js';
 import type { ByteInput, MediaInfo, TrackInput } from './source.js';
 import { demuxedOpusInput } from './demuxed.js';
-import { parseOpusHead } from './ogg-opus.js';
+import { parseOpusHead } from '../../audio/ogg-opus-demuxer.js';
 import { concatBytes } from '../../util/bytes.js';
 import {
   EbmlId,

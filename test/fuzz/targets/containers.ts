@@ -7,7 +7,7 @@
 import { isVoxcordError } from '../../../src/errors.js';
 import { oggCrc } from '../../../src/audio/ogg-crc.js';
 import { sniffContainer } from '../../../src/player/inputs/file.js';
-import { OggOpusDemuxer, parseOpusHead } from '../../../src/player/inputs/ogg-opus.js';
+import { OggOpusDemuxer, parseOpusHead } from '../../../src/audio/ogg-opus-demuxer.js';
 import { opusPacketSamples } from '../../../src/player/inputs/opus-frames.js';
 import { WebmOpusDemuxer, blockFrames } from '../../../src/player/inputs/webm-opus.js';
 import { readVint } from '../../../src/audio/ebml.js';
