@@ -47,6 +47,10 @@ export type WorkerCommand =
    */
   | { t: 'memory'; req: number; collect?: boolean }
   | { t: 'close'; id: number }
+  /** Plays a local Ogg Opus file into the channel (file-feed.ts); see MediaChannel.feedOggOpusFile. */
+  | { t: 'feed'; id: number; feed: number; path: string; maxFrames?: number }
+  /** Stops the channel's feed `feed` (reply: the frames it had taken; null when it had ended). */
+  | { t: 'feedStop'; req: number; id: number; feed: number }
   | { t: 'shutdown'; req: number };
 
 export interface CommandBatch {
@@ -94,7 +98,7 @@ export interface WorkerMemory {
 }
 
 export type ReplyValue =
-  DiscoveredAddress | MediaChannelStats | TakenFrames | PacingClockStats | WorkerMemory | null;
+  DiscoveredAddress | MediaChannelStats | TakenFrames | PacingClockStats | WorkerMemory | number | null;
 
 export type WorkerEvent =
   | { t: 'reply'; req: number; ok: true; value: ReplyValue }
@@ -102,7 +106,20 @@ export type WorkerEvent =
   | { t: 'drop'; id: number; reason: RtpDropReason }
   | { t: 'burstEnd'; id: number }
   | { t: 'error'; id: number; error: SerializedError }
-  | { t: 'closed'; id: number };
+  | { t: 'closed'; id: number }
+  /**
+   * A file feed's progress (`end` absent) or end: the frames it had taken at their tick. Sent after
+   * the dequeue report that carries the same counts.
+   */
+  | {
+      t: 'feed';
+      id: number;
+      /** The main side's number for the feed (its 'feed' command's). */
+      feed: number;
+      frames: number;
+      end?: 'finished' | 'failed' | 'stopped';
+      error?: SerializedError;
+    };
 
 /**
  * Received packets of one message, packed (two transfers per message, no object per packet; the

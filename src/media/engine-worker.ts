@@ -22,12 +22,17 @@ import { openUdpChannel } from './udp-channel.js';
 import { RtpBatchWriter } from './rtp-batch.js';
 import { DequeueReportWriter, FrameBatchReader } from './send-batch.js';
 import { SlicedQueue } from './sliced-queue.js';
+import { OggFileFeed } from './file-feed.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
 interface Hosted {
   channel: UdpMediaChannel;
   /** Frames received from the main thread for this channel. */
   enqueued: number;
+  /** A file this thread plays into the channel (file-feed.ts); while it plays, the queue holds only its frames. */
+  feed?: OggFileFeed;
+  /** The main side's number for `feed`. */
+  feedSerial?: number;
 }
 
 const port = parentPort;
@@ -152,7 +157,7 @@ function flush(): void {
     if (h)
       reportWriter.add(
         id,
-        h.enqueued - h.channel.queued,
+        h.feed === undefined ? h.enqueued - h.channel.queued : h.enqueued,
         h.channel.liveSendCounts(),
         h.channel.sendCountsAt(),
       );
@@ -198,6 +203,10 @@ function host(id: number, channel: UdpMediaChannel): void {
   const h: Hosted = { channel, enqueued: 0 };
   channels.set(id, h);
   channel.onDequeue = () => {
+    if (h.feed !== undefined) {
+      h.feed.pump();
+      return;
+    }
     // Above the drain threshold the main side has no use for the count: no message per frame.
     const queued = channel.queued;
     if (queued > reportBelow) return;
@@ -240,6 +249,37 @@ function host(id: number, channel: UdpMediaChannel): void {
   });
 }
 
+/**
+ * Plays a file into the channel (file-feed.ts): the main side's frames still queued are cleared
+ * first (counted as taken in the next report). Progress and the end go back as 'feed' events, each
+ * with a dequeue report, so the main side's send counts keep up with the file's frames.
+ */
+function startFeed(id: number, serial: number, h: Hosted, path: string, maxFrames: number | undefined): void {
+  h.feed?.stop();
+  h.channel.clearQueue();
+  const feed = new OggFileFeed(
+    h.channel,
+    path,
+    maxFrames === undefined ? {} : { maxFrames },
+    (end) => {
+      if (h.feed === feed) h.feed = undefined;
+      dirty.add(id);
+      post(
+        end.reason === 'failed'
+          ? { t: 'feed', id, feed: serial, frames: end.frames, end: end.reason, error: serialize(end.error) }
+          : { t: 'feed', id, feed: serial, frames: end.frames, end: end.reason },
+      );
+    },
+    () => {
+      dirty.add(id);
+      post({ t: 'feed', id, feed: serial, frames: feed.frames });
+    },
+  );
+  h.feed = feed;
+  h.feedSerial = serial;
+  feed.pump();
+}
+
 /** One frame of a batch for channel `id`: queued, or kept (copied) while the channel opens. */
 function enqueueFrame(id: number, frame: Uint8Array): void {
   const waiting = opening.get(id);
@@ -252,6 +292,7 @@ function enqueueFrame(id: number, frame: Uint8Array): void {
   }
   const h = channels.get(id);
   if (h === undefined) return; // closed: its frames are gone with it (the main side counted them)
+  h.feed?.stop(); // the main side's own frames take over the channel
   h.enqueued++;
   // A view into the batch buffer; the send queue copies it, so the batch dies young.
   h.channel.enqueue(frame);
@@ -283,7 +324,12 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
     openUdpChannel(cmd.options, clock, tuning, () => {
       const h = channels.get(cmd.id);
       if (h !== undefined) {
-        closedLeftovers.set(cmd.id, { frames: h.channel.takeQueuedNow(), sent: h.channel.sendCounts() });
+        let frames = h.channel.takeQueuedNow();
+        if (h.feed !== undefined) {
+          h.feed.closed(frames.length); // the main side plays on from the feed's count
+          frames = [];
+        }
+        closedLeftovers.set(cmd.id, { frames, sent: h.channel.sendCounts() });
         if (closedLeftovers.size > MAX_CLOSED_LEFTOVERS)
           closedLeftovers.delete(closedLeftovers.keys().next().value as number);
       }
@@ -332,6 +378,7 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
         h.channel.setTransport(cmd.mode, cmd.key);
         break;
       case 'ownFrames':
+        h.feed?.stop();
         for (const frame of cmd.frames) {
           h.enqueued++;
           h.channel.enqueue(frame);
@@ -341,13 +388,21 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
         h.channel.setFrameProtection(protectionOf(cmd));
         break;
       case 'take':
+        h.feed?.stop();
         replyTaken(cmd.req, h.channel.takeQueuedNow(), h.channel.sendCounts());
         break;
       case 'endBurst':
         h.channel.endBurst();
         break;
       case 'clear':
-        h.channel.clearQueue();
+        if (h.feed !== undefined) h.feed.stop();
+        else h.channel.clearQueue();
+        break;
+      case 'feed':
+        startFeed(cmd.id, cmd.feed, h, cmd.path, cmd.maxFrames);
+        break;
+      case 'feedStop':
+        reply(cmd.req, h.feed !== undefined && h.feedSerial === cmd.feed ? h.feed.stop() : null);
         break;
       case 'stats':
         statsDue.push({ h, req: cmd.req });

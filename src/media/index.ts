@@ -3,6 +3,9 @@ export { createMediaEngine } from './create-engine.js';
 export type { CreateMediaEngineOptions } from './create-engine.js';
 export type {
   DiscoveredAddress,
+  FileFeedEnd,
+  FileFeedOptions,
+  MediaFileFeed,
   FrameProtection,
   MediaChannel,
   MediaChannelEvents,

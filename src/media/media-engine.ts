@@ -69,6 +69,32 @@ export type FrameProtection =
   | { mode: 'hold' }
   | { mode: 'drop'; reason: SendDropReason };
 
+export interface FileFeedOptions {
+  /** Frames to play at most (a track's end time); default: to the file's end. */
+  maxFrames?: number;
+}
+
+/** How a file feed ended, with the frames it had taken at their 20 ms tick (sent, or dropped there). */
+export type FileFeedEnd =
+  /** The file's last frame (or the `maxFrames`th) was taken at its tick. */
+  | { reason: 'finished'; frames: number }
+  /** Reading or demuxing failed: the frames still queued were discarded. */
+  | { reason: 'failed'; frames: number; error: Error }
+  /**
+   * stop(), the caller's own frames or clearQueue(), or the channel closed: the frames still queued
+   * were discarded (they were never heard), so playing on from `frames` repeats and skips nothing.
+   * When the engine's thread died, `frames` is the last count it reported.
+   */
+  | { reason: 'stopped'; frames: number };
+
+/** A file feed in progress (MediaChannel.feedOggOpusFile). */
+export interface MediaFileFeed {
+  /** Frames taken at their tick, as of the engine's last report (about once a second). */
+  readonly frames: number;
+  /** Stops the feed; resolves with the exact frames taken (its end listener hears 'stopped' too). */
+  stop(): Promise<number>;
+}
+
 /** Audio frames (not the trailing silence) that left a channel, or did not. */
 export interface SendCounts {
   /** DAVE-encrypted by the engine as they were sent. */
@@ -151,6 +177,13 @@ export interface MediaChannel {
    * refill period old. Undefined before the first tick, or when they are final (a closed channel).
    */
   sendCountsAt?(): number | undefined;
+  /**
+   * Plays a local Ogg Opus file into this channel on the engine's own thread (the media worker):
+   * read, demuxed and queued there, with no frame on the caller's thread. The caller's own frames
+   * (enqueue) or clearQueue() stop it; so do stop() and the channel's close. Absent on engines that
+   * cannot (the inline engine: there it would save nothing).
+   */
+  feedOggOpusFile?(path: string, options: FileFeedOptions, onEnd: (end: FileFeedEnd) => void): MediaFileFeed;
   /** Frames queued and not yet sent. */
   readonly queued: number;
   stats(): Promise<MediaChannelStats>;

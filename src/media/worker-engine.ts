@@ -39,7 +39,10 @@ import type { ShardPolicy } from './shard-policy.js';
 import type {
   DiscoveredAddress,
   EngineWorkerStats,
+  FileFeedEnd,
+  FileFeedOptions,
   MediaEngineStats,
+  MediaFileFeed,
   FrameProtection,
   SendCounts,
   MediaChannel,
@@ -228,9 +231,17 @@ interface ShardHost {
  * One worker thread and the proxies of the channels it hosts: its own pacing clock, command
  * batches and pending requests. The engine owns one or more of them.
  */
+/** A file feed of a shard's channel, by its number (kept past the channel's close: its end comes after). */
+interface FeedRecord {
+  frames: number;
+  onEnd: (end: FileFeedEnd) => void;
+}
+let nextFeed = 1;
+
 class WorkerShard {
   readonly worker: Worker;
   readonly channels = new Map<number, WorkerMediaChannel>();
+  private readonly feeds = new Map<number, FeedRecord>();
   private readonly pending = new Map<number, Pending>();
   private nextReq = 1;
   private batch: WorkerCommand[] = [];
@@ -469,6 +480,10 @@ class WorkerShard {
       else p.reject(deserialize(e.error));
       return;
     }
+    if (e.t === 'feed') {
+      this.onFeed(e);
+      return;
+    }
     const ch = this.channels.get(e.id);
     if (!ch) return;
     switch (e.t) {
@@ -488,6 +503,53 @@ class WorkerShard {
     }
   }
 
+  /** Starts a file feed on channel `id` (WorkerMediaChannel.feedOggOpusFile). */
+  startFeed(
+    id: number,
+    path: string,
+    options: FileFeedOptions,
+    onEnd: (end: FileFeedEnd) => void,
+  ): MediaFileFeed {
+    const serial = nextFeed++;
+    const record: FeedRecord = { frames: 0, onEnd };
+    this.feeds.set(serial, record);
+    const cmd: WorkerCommand = { t: 'feed', id, feed: serial, path };
+    if (options.maxFrames !== undefined) cmd.maxFrames = options.maxFrames;
+    this.command(cmd);
+    return {
+      get frames() {
+        return record.frames;
+      },
+      stop: async () => {
+        if (!this.feeds.has(serial)) return record.frames;
+        // Its end event comes before the reply, so record.frames is final either way.
+        const frames = await this.request((req) => ({ t: 'feedStop', req, id, feed: serial })).catch(
+          () => null,
+        );
+        return typeof frames === 'number' ? frames : record.frames;
+      },
+    };
+  }
+
+  private onFeed(e: Extract<WorkerEvent, { t: 'feed' }>): void {
+    const record = this.feeds.get(e.feed);
+    if (record === undefined) return;
+    record.frames = Math.max(record.frames, e.frames);
+    if (e.end === undefined) return;
+    this.feeds.delete(e.feed);
+    const frames = e.end === 'stopped' ? e.frames : record.frames;
+    record.frames = frames;
+    record.onEnd(
+      e.end === 'failed'
+        ? {
+            reason: 'failed',
+            frames,
+            error: deserialize(e.error ?? { code: 'AUDIO_INPUT_ERROR', message: 'the feed failed' }),
+          }
+        : { reason: e.end, frames },
+    );
+  }
+
   /** The worker is gone: every request fails, every channel errors, its queued frames are counted lost. */
   private onDeath(error: VoxcordError): void {
     if (this.dead) return;
@@ -498,6 +560,10 @@ class WorkerShard {
     const channels = [...this.channels.values()];
     this.channels.clear();
     for (const ch of channels) lost += ch.failWithWorker(error);
+    // Feeds end where the worker last reported them: the caller plays on from there.
+    const feeds = [...this.feeds.values()];
+    this.feeds.clear();
+    for (const f of feeds) f.onEnd({ reason: 'stopped', frames: f.frames });
     this.updateRef();
     this.host.onShardDeath(this, lost);
   }
@@ -758,6 +824,11 @@ export class WorkerMediaChannel extends TypedEmitter<MediaChannelEvents> impleme
 
   endBurst(): void {
     if (!this.closed) this.engine.command({ t: 'endBurst', id: this.id });
+  }
+
+  feedOggOpusFile(path: string, options: FileFeedOptions, onEnd: (end: FileFeedEnd) => void): MediaFileFeed {
+    if (this.closed) throw new VoxcordError('DESTROYED', 'media channel is closed');
+    return this.engine.startFeed(this.id, path, options, onEnd);
   }
 
   clearQueue(): void {
