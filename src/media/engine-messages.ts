@@ -7,6 +7,7 @@ import type { VoxcordErrorCode } from '../errors.js';
 import type { EncryptionMode } from '../protocol/constants.js';
 import type {
   DiscoveredAddress,
+  FileFeedOptions,
   MediaChannelOptions,
   MediaChannelStats,
   RtpDropReason,
@@ -48,7 +49,7 @@ export type WorkerCommand =
   | { t: 'memory'; req: number; collect?: boolean }
   | { t: 'close'; id: number }
   /** Plays a local Ogg Opus file into the channel (file-feed.ts); see MediaChannel.feedOggOpusFile. */
-  | { t: 'feed'; id: number; feed: number; path: string; maxFrames?: number }
+  | { t: 'feed'; id: number; feed: number; path: string; options: FileFeedOptions }
   /** Stops the channel's feed `feed` (reply: the frames it had taken; null when it had ended). */
   | { t: 'feedStop'; req: number; id: number; feed: number }
   | { t: 'shutdown'; req: number };

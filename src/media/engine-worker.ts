@@ -7,7 +7,7 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { isVoxcordError, VoxcordError } from '../errors.js';
 import { ENGINE_SLOTS_PER_BUCKET, PacingClock } from './clock.js';
 import { DaveSendKey } from '../dave/send-key.js';
-import type { FrameProtection, SendCounts } from './media-engine.js';
+import type { FileFeedOptions, FrameProtection, SendCounts } from './media-engine.js';
 import type {
   CommandBatch,
   ReplyValue,
@@ -254,13 +254,13 @@ function host(id: number, channel: UdpMediaChannel): void {
  * first (counted as taken in the next report). Progress and the end go back as 'feed' events, each
  * with a dequeue report, so the main side's send counts keep up with the file's frames.
  */
-function startFeed(id: number, serial: number, h: Hosted, path: string, maxFrames: number | undefined): void {
+function startFeed(id: number, serial: number, h: Hosted, path: string, options: FileFeedOptions): void {
   h.feed?.stop();
   h.channel.clearQueue();
   const feed = new OggFileFeed(
     h.channel,
     path,
-    maxFrames === undefined ? {} : { maxFrames },
+    options,
     (end) => {
       if (h.feed === feed) h.feed = undefined;
       dirty.add(id);
@@ -399,7 +399,7 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
         else h.channel.clearQueue();
         break;
       case 'feed':
-        startFeed(cmd.id, cmd.feed, h, cmd.path, cmd.maxFrames);
+        startFeed(cmd.id, cmd.feed, h, cmd.path, cmd.options);
         break;
       case 'feedStop':
         reply(cmd.req, h.feed !== undefined && h.feedSerial === cmd.feed ? h.feed.stop() : null);

@@ -42,6 +42,8 @@ export class OggFileFeed {
   private handle: FileHandle | undefined;
   private position = 0;
   private enqueued = 0;
+  /** Frames of the file passed over so far (FileFeedOptions.skipFrames). */
+  private skipped = 0;
   private reading = false;
   private eof = false;
   private ended = false;
@@ -109,8 +111,14 @@ export class OggFileFeed {
       if (this.ended) return;
       this.position += end;
       const packets = this.demuxer.pushViews(buffer.subarray(0, end));
-      const max = this.options.maxFrames ?? Infinity;
-      for (let i = 0; i < packets.length && this.enqueued < max; i++) {
+      const skip = this.options.skipFrames ?? 0;
+      const max = Math.max(0, (this.options.endFrame ?? Infinity) - skip);
+      let i = 0;
+      while (i < packets.length && this.skipped < skip) {
+        i++;
+        this.skipped++;
+      }
+      for (; i < packets.length && this.enqueued < max; i++) {
         this.target.enqueue(packets[i] as Uint8Array);
         this.enqueued++;
       }

@@ -70,13 +70,15 @@ export type FrameProtection =
   | { mode: 'drop'; reason: SendDropReason };
 
 export interface FileFeedOptions {
-  /** Frames to play at most (a track's end time); default: to the file's end. */
-  maxFrames?: number;
+  /** Frames of the file to pass over before the first one sent (a start position; default 0). */
+  skipFrames?: number;
+  /** The frame of the file (counted from its start) to stop before (a track's end time); default: its end. */
+  endFrame?: number;
 }
 
 /** How a file feed ended, with the frames it had taken at their 20 ms tick (sent, or dropped there). */
 export type FileFeedEnd =
-  /** The file's last frame (or the `maxFrames`th) was taken at its tick. */
+  /** The file's last frame (or the one before `endFrame`) was taken at its tick. */
   | { reason: 'finished'; frames: number }
   /** Reading or demuxing failed: the frames still queued were discarded. */
   | { reason: 'failed'; frames: number; error: Error }
@@ -89,8 +91,10 @@ export type FileFeedEnd =
 
 /** A file feed in progress (MediaChannel.feedOggOpusFile). */
 export interface MediaFileFeed {
-  /** Frames taken at their tick, as of the engine's last report (about once a second). */
+  /** Frames taken at their tick (skipped ones not counted), as of the engine's last report (about once a second). */
   readonly frames: number;
+  /** When that report came (performance.now()). */
+  readonly framesAt: number;
   /** Stops the feed; resolves with the exact frames taken (its end listener hears 'stopped' too). */
   stop(): Promise<number>;
 }

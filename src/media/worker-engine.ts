@@ -234,6 +234,7 @@ interface ShardHost {
 /** A file feed of a shard's channel, by its number (kept past the channel's close: its end comes after). */
 interface FeedRecord {
   frames: number;
+  framesAt: number;
   onEnd: (end: FileFeedEnd) => void;
 }
 let nextFeed = 1;
@@ -511,14 +512,15 @@ class WorkerShard {
     onEnd: (end: FileFeedEnd) => void,
   ): MediaFileFeed {
     const serial = nextFeed++;
-    const record: FeedRecord = { frames: 0, onEnd };
+    const record: FeedRecord = { frames: 0, framesAt: performance.now(), onEnd };
     this.feeds.set(serial, record);
-    const cmd: WorkerCommand = { t: 'feed', id, feed: serial, path };
-    if (options.maxFrames !== undefined) cmd.maxFrames = options.maxFrames;
-    this.command(cmd);
+    this.command({ t: 'feed', id, feed: serial, path, options: { ...options } });
     return {
       get frames() {
         return record.frames;
+      },
+      get framesAt() {
+        return record.framesAt;
       },
       stop: async () => {
         if (!this.feeds.has(serial)) return record.frames;
@@ -535,6 +537,7 @@ class WorkerShard {
     const record = this.feeds.get(e.feed);
     if (record === undefined) return;
     record.frames = Math.max(record.frames, e.frames);
+    record.framesAt = performance.now();
     if (e.end === undefined) return;
     this.feeds.delete(e.feed);
     const frames = e.end === 'stopped' ? e.frames : record.frames;

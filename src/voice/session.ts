@@ -18,6 +18,8 @@ import { VoxcordError, isVoxcordError, toError } from '../errors.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type {
+  FileFeedEnd,
+  FileFeedOptions,
   MediaChannel,
   MediaEngine,
   ReceivedRtp,
@@ -38,6 +40,8 @@ import type {
 import { isActive, nextState } from './session-state.js';
 import type { VoiceSessionEvent, VoiceSessionState } from './session-state.js';
 import { transmit } from './transmit.js';
+import { feedTransmission } from './feed-transmission.js';
+import type { FeedTransmission } from './feed-transmission.js';
 import type { SessionTransmission, TransmitLink } from './transmit.js';
 import { VoiceSocket } from './voice-socket.js';
 import type { VoiceTlsOptions } from './voice-socket.js';
@@ -288,6 +292,26 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
    */
   playPcm(source: AsyncIterable<Uint8Array> | Readable, encoder?: OpusEncoder): SessionTransmission {
     return this.play(opusFrames(source, encoder === undefined ? { type: 'pcm' } : { type: 'pcm', encoder }));
+  }
+
+  /**
+   * Plays a local Ogg Opus file from the media engine's own thread, with no frame on this one
+   * (MediaChannel.feedOggOpusFile), as this session's transmission (feed-transmission.ts).
+   * Undefined when this session cannot: not ready, an engine without file feeds (the inline
+   * engine), or DAVE frames that the engine does not encrypt itself.
+   */
+  feedOggOpusFile(
+    path: string,
+    options: FileFeedOptions,
+    onEnd: (end: FileFeedEnd) => void,
+  ): FeedTransmission | undefined {
+    if (this.current.status !== 'ready' || this.channel?.feedOggOpusFile === undefined) return undefined;
+    if (!this.daveState.queueIsPlain) return undefined;
+    const previous = this.transmission;
+    previous?.stop();
+    const next = feedTransmission(this.link, path, options, onEnd, previous?.finished);
+    this.transmission = next;
+    return next;
   }
 
   /** One transmission at a time: a new one stops the current one and starts after its burst ended. */

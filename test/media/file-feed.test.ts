@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createMediaEngine } from '../../src/media/index.js';
-import type { FileFeedEnd, MediaChannel } from '../../src/media/index.js';
+import type { FileFeedEnd, FileFeedOptions, MediaChannel } from '../../src/media/index.js';
 import { openRtpPacket } from '../../src/media/rtp-packet.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
 import { EncryptionMode } from '../../src/protocol/constants.js';
@@ -64,9 +64,9 @@ function payloads(r: Responder): number[][] {
   });
 }
 
-function feed(ch: MediaChannel, file: string, maxFrames?: number) {
+function feed(ch: MediaChannel, file: string, options: FileFeedOptions = {}) {
   let end: FileFeedEnd | undefined;
-  const handle = ch.feedOggOpusFile!(file, maxFrames === undefined ? {} : { maxFrames }, (e) => {
+  const handle = ch.feedOggOpusFile!(file, options, (e) => {
     if (end !== undefined) throw new Error('two ends');
     end = e;
   });
@@ -97,16 +97,16 @@ describe('file feed (media worker)', () => {
     expect(payloads(r).slice(0, 60)).toEqual(audio.map((a) => [...a]));
   });
 
-  it('stops at maxFrames (an end time)', async () => {
+  it('starts after skipFrames and stops before endFrame (a start position and an end time)', async () => {
     const { r, ch } = await channel();
-    const audio = frames(80);
-    const f = feed(ch, oggFile('end-time.opus', audio), 25);
+    const audio = frames(130);
+    const f = feed(ch, oggFile('end-time.opus', audio), { skipFrames: 55, endFrame: 80 });
     await waitFor(() => f.ended() !== undefined, 10_000);
     expect(f.ended()).toEqual({ reason: 'finished', frames: 25 });
     await waitFor(() => r.rtp().length >= 30);
     await new Promise((res) => setTimeout(res, 100));
     expect(payloads(r)).toEqual([
-      ...audio.slice(0, 25).map((a) => [...a]),
+      ...audio.slice(55, 80).map((a) => [...a]),
       ...Array.from({ length: 5 }, () => SILENCE),
     ]);
   });

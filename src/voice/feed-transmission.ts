@@ -1,0 +1,83 @@
+/**
+ * A file the media engine plays by itself (MediaChannel.feedOggOpusFile) as a session's
+ * transmission: it starts once the previous transmission's burst has ended, sends op 5 Speaking
+ * before its first frame and Speaking 0 after its trailing silence, and a later transmission
+ * stops it like any other. It is not carried to the next session: its end ('stopped') gives the
+ * frames taken, and the caller plays on from there.
+ */
+import { SpeakingFlag } from '../protocol/constants.js';
+import type { FileFeedEnd, FileFeedOptions, MediaFileFeed } from '../media/media-engine.js';
+import type { SessionTransmission, TransmitLink } from './transmit.js';
+
+export interface FeedTransmission extends SessionTransmission {
+  /** Frames taken at their tick (sent, or dropped there), as of the engine's last report. */
+  readonly frames: number;
+  /** Stops the feed; resolves with the exact frames taken. */
+  stopFeed(): Promise<number>;
+}
+
+export function feedTransmission(
+  link: TransmitLink,
+  path: string,
+  options: FileFeedOptions,
+  onEnd: (end: FileFeedEnd) => void,
+  after: Promise<unknown> | undefined,
+): FeedTransmission {
+  let feed: MediaFileFeed | undefined;
+  let stopped = false;
+  let ended: FileFeedEnd | undefined;
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
+  const end = (e: FileFeedEnd): void => {
+    if (ended !== undefined) return;
+    ended = e;
+    resolveFinished();
+    onEnd(e);
+  };
+  const start = (): void => {
+    const channel = link.readyChannel();
+    if (stopped || channel?.feedOggOpusFile === undefined) {
+      end({ reason: 'stopped', frames: 0 });
+      return;
+    }
+    link.sendSpeaking(SpeakingFlag.Microphone);
+    feed = channel.feedOggOpusFile(path, options, (e) => {
+      if (e.reason === 'finished') {
+        // The worker queued the trailing silence after the last frame: Speaking 0 once it is out.
+        const silenceOut = (): void => {
+          channel.off('burstEnd', silenceOut);
+          if (link.readyChannel() === channel) link.sendSpeaking(SpeakingFlag.None);
+        };
+        channel.on('burstEnd', silenceOut);
+      }
+      end(e);
+    });
+  };
+  if (after === undefined) start();
+  else void after.catch(() => undefined).then(start);
+  const stopFeed = async (): Promise<number> => {
+    stopped = true;
+    if (feed === undefined) {
+      end({ reason: 'stopped', frames: 0 });
+      return 0;
+    }
+    const frames = await feed.stop();
+    return ended?.frames ?? frames;
+  };
+  return {
+    finished,
+    get frames() {
+      return ended?.frames ?? feed?.frames ?? 0;
+    },
+    get framesSent() {
+      return ended?.frames ?? feed?.frames ?? 0;
+    },
+    stopFeed,
+    stop: () => void stopFeed(),
+    // Nothing is carried over: the caller plays on from the count.
+    release: async () => {
+      await stopFeed();
+      return [];
+    },
+  };
+}
