@@ -33,6 +33,8 @@ export interface FeedTarget {
 const READ_BYTES = 16 * 1024;
 /** The next page is read when the queue falls to this many frames (200 ms). */
 const REFILL_BELOW = 10;
+/** Progress is reported every this many frames taken (a second). */
+const PROGRESS_FRAMES = 50;
 /** Idle read buffers kept per thread (a read holds one only until its packets are queued). */
 const POOL_MAX = 8;
 const pool: Buffer[] = [];
@@ -45,10 +47,12 @@ export class OggFileFeed {
   /** Frames of the file passed over so far (FileFeedOptions.skipFrames). */
   private skipped = 0;
   private reading = false;
+  /** `frames` at the last progress report. */
+  private reported = 0;
   private eof = false;
   private ended = false;
 
-  /** `onEnd` is called once; `onProgress` after each page's frames were queued (about once a second). */
+  /** `onEnd` is called once; `onProgress` every PROGRESS_FRAMES frames taken. */
   constructor(
     private readonly target: FeedTarget,
     private readonly path: string,
@@ -70,6 +74,10 @@ export class OggFileFeed {
   pump(): void {
     if (this.ended) return;
     const queued = this.target.queued;
+    if (this.enqueued - queued - this.reported >= PROGRESS_FRAMES) {
+      this.reported = this.enqueued - queued;
+      this.onProgress();
+    }
     if (this.eof) {
       if (queued === 0) this.finish({ reason: 'finished', frames: this.enqueued });
       return;
@@ -81,8 +89,7 @@ export class OggFileFeed {
   stop(): number {
     if (this.ended) return this.enqueued;
     const frames = this.frames;
-    this.target.clearQueue();
-    this.finish({ reason: 'stopped', frames });
+    this.finish({ reason: 'stopped', frames }, true);
     return frames;
   }
 
@@ -128,14 +135,11 @@ export class OggFileFeed {
         this.target.endBurst();
         await this.closeFile();
       }
-      this.onProgress();
     } catch (err) {
       if (this.ended) return;
       // The frames still queued are discarded too: the main side plays on from `frames` (and meets
       // the failure itself, to report it as for any input).
-      const frames = this.frames;
-      this.target.clearQueue();
-      this.finish({ reason: 'failed', frames, error: toError(err) });
+      this.finish({ reason: 'failed', frames: this.frames, error: toError(err) }, true);
       return;
     } finally {
       returnToPool(buffer);
@@ -150,9 +154,11 @@ export class OggFileFeed {
     return bytesRead;
   }
 
-  private finish(end: FileFeedEnd): void {
+  /** `discard`: the frames still queued are cleared (after `ended` is set: the clear calls pump()). */
+  private finish(end: FileFeedEnd, discard = false): void {
     if (this.ended) return;
     this.ended = true;
+    if (discard) this.target.clearQueue();
     void this.closeFile();
     this.onEnd(end);
   }

@@ -19,7 +19,8 @@ import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import { joinVoiceChannel } from '../gateway/registry.js';
 import type { VoiceConnection, VoiceConnectionState } from '../gateway/voice-connection.js';
 import type { VoiceSendStats } from '../voice/session-dave.js';
-import type { MediaEngine } from '../media/media-engine.js';
+import type { FileFeedEnd, MediaEngine } from '../media/media-engine.js';
+import type { FeedTransmission } from '../voice/feed-transmission.js';
 import { AudioPlayer } from '../player/audio-player.js';
 import { ffmpegInput } from '../player/inputs/ffmpeg.js';
 import { fileInput, sniffContainer } from '../player/inputs/file.js';
@@ -69,6 +70,12 @@ export interface VoiceBackendOptions {
    * `cleanup` (lavaplayer's player cleanup; default 60 000 ms).
    */
   cleanupThresholdMs?: number;
+  /**
+   * Local Ogg Opus tracks are played by the media worker itself while nothing changes the sound
+   * (volume 100, no filters, not paused): no frame on the main thread (default true; see
+   * `VoicePlayer.feedable`). false: every track goes through the AudioPlayer.
+   */
+  fileFeed?: boolean;
 }
 
 /** How often the stuck watchdog looks at the player's counters (main thread, cheap). */
@@ -190,6 +197,27 @@ function frameCounts(stats: VoiceSendStats): { sent: number; nulled: number } {
   };
 }
 
+/**
+ * A track the media worker plays by itself (voice/feed-transmission.ts). `feed` is undefined
+ * until the voice connection is ready; the track's position is `startMs` plus the frames it took.
+ */
+interface Fed {
+  track: Track;
+  path: string;
+  startMs: number;
+  feed: FeedTransmission | undefined;
+}
+
+/** A feed being stopped, so that the AudioPlayer plays on from its exact count (handOver). */
+interface HandOver {
+  fed: Fed;
+  /** A seek asked for meanwhile (it wins over the feed's count). */
+  seekTo?: number;
+}
+
+/** At most this much is added to a feed's last reported position (its reports come about once a second). */
+const FEED_POSITION_SLACK_MS = 1_200;
+
 class VoicePlayer implements BackendPlayer {
   private readonly player: AudioPlayer;
   private connection: VoiceConnection | undefined;
@@ -211,6 +239,13 @@ class VoicePlayer implements BackendPlayer {
   private stuckReported = false;
   /** Since when the current track has had no voice connection to play on (cleanup). */
   private unpolledSince: number | undefined;
+  /** The current track, while the media worker plays it (or waits for voice to). */
+  private fed: Fed | undefined;
+  private handOverOf: HandOver | undefined;
+  /** Lavalink's pause, kept here too: a track handed over from a feed starts paused. */
+  private paused = false;
+  /** Tracks whose feed failed (not Ogg Opus after all, unreadable): the AudioPlayer plays them. */
+  private readonly unfeedable = new WeakSet<Track>();
 
   constructor(
     private readonly ctx: BackendPlayerContext,
@@ -252,6 +287,16 @@ class VoicePlayer implements BackendPlayer {
   }
 
   get position(): number {
+    const fed = this.fed;
+    if (fed !== undefined) {
+      const feed = fed.feed;
+      if (feed === undefined) return fed.startMs;
+      const since = Math.min(Math.max(0, performance.now() - feed.framesAt), FEED_POSITION_SLACK_MS);
+      return fed.startMs + feed.frames * FRAME_DURATION_MS + (this.connected ? since : 0);
+    }
+    const handing = this.handOverOf;
+    if (handing !== undefined)
+      return handing.seekTo ?? handing.fed.startMs + (handing.fed.feed?.frames ?? 0) * FRAME_DURATION_MS;
     return this.player.playbackDuration;
   }
 
@@ -291,18 +336,133 @@ class VoicePlayer implements BackendPlayer {
       return;
     }
     const t = new Track(input, { title: track.info.title });
+    this.dropFeed();
     this.current = t;
     this.stuckBase = undefined;
     this.startMs = options.startMs;
     this.endReached = false;
+    this.paused = options.paused;
     this.setEndTime(options.endTimeMs);
     this.player.stop();
+    if (this.options.fileFeed !== false && track.info.sourceName === 'local' && track.probeInfo === 'ogg') {
+      const fed: Fed = { track: t, path: track.info.identifier, startMs: options.startMs, feed: undefined };
+      if (this.feedable(fed)) {
+        this.fed = fed;
+        this.startFeed(fed);
+        queueMicrotask(() => this.reportStart(t));
+        return;
+      }
+    }
     this.player.play(t);
     if (options.paused) {
       this.player.pause();
       // Lavalink reports the start of a track loaded paused at once, not at resume.
       queueMicrotask(() => this.reportStart(t));
     }
+  }
+
+  /**
+   * Whether the media worker can play `fed` now: nothing changes the sound (volume 100, no
+   * filters), not paused, and not a track whose feed failed before. Voice need not be ready yet:
+   * the feed starts when it is (startFeed), as the AudioPlayer would only start sending then.
+   */
+  private feedable(fed: Fed): boolean {
+    return (
+      !this.paused &&
+      this.player.volume === 1 &&
+      !this.player.filters.active &&
+      !this.unfeedable.has(fed.track) &&
+      (this.endTime === undefined || this.endTime > fed.startMs)
+    );
+  }
+
+  /** Starts `fed` on the ready session, if there is one (else connect() starts it once ready). */
+  private startFeed(fed: Fed): void {
+    if (fed.feed !== undefined || this.fed !== fed) return;
+    const session = this.connection?.state.status === 'ready' ? this.connection.session : undefined;
+    if (session === undefined) return;
+    const frame = (ms: number): number => Math.floor(ms / FRAME_DURATION_MS);
+    const feed = session.feedOggOpusFile(
+      fed.path,
+      {
+        skipFrames: frame(fed.startMs),
+        ...(this.endTime === undefined ? {} : { endFrame: frame(this.endTime) }),
+      },
+      (end) => this.onFeedEnd(fed, end),
+    );
+    if (feed === undefined) {
+      // This session cannot (an inline engine): the AudioPlayer plays the track.
+      this.unfeedable.add(fed.track);
+      this.fed = undefined;
+      this.playOn(fed, 0);
+      return;
+    }
+    fed.feed = feed;
+  }
+
+  private onFeedEnd(fed: Fed, end: FileFeedEnd): void {
+    if (this.fed !== fed) return; // stopped here (replaced, stopped, handed over): handled there
+    this.fed = undefined;
+    if (end.reason === 'finished') {
+      if (this.current !== fed.track) return;
+      this.current = undefined;
+      if (this.endTime !== undefined) this.endReached = true;
+      this.listener.trackEnd('finished');
+      return;
+    }
+    // Failed, or stopped by the engine (the session ended, the channel closed): the AudioPlayer
+    // plays on from the frames taken (and meets a failure itself, to report it as for any input).
+    if (end.reason === 'failed') this.unfeedable.add(fed.track);
+    this.playOn(fed, end.frames);
+  }
+
+  /**
+   * Something the feed does not do (pause, seek, volume, filters, an end time) is asked for: the
+   * feed stops, and the track plays on from its exact count (playOn).
+   */
+  private handOver(): void {
+    const fed = this.fed;
+    if (fed === undefined) return;
+    this.fed = undefined;
+    const feed = fed.feed;
+    if (feed === undefined) {
+      this.playOn(fed, 0);
+      return;
+    }
+    const handing: HandOver = { fed };
+    this.handOverOf = handing;
+    void feed.stopFeed().then((frames) => {
+      if (this.handOverOf !== handing) return; // replaced or stopped meanwhile
+      this.handOverOf = undefined;
+      this.playOn(fed, frames, handing.seekTo);
+    });
+  }
+
+  /**
+   * Plays `fed`'s track on from `frames` (or `seekTo`): in a new feed when feedable (it starts once
+   * voice is ready, as the AudioPlayer would), else in the AudioPlayer.
+   */
+  private playOn(fed: Fed, frames: number, seekTo?: number): void {
+    if (this.current !== fed.track) return;
+    const startMs = seekTo ?? fed.startMs + frames * FRAME_DURATION_MS;
+    const next: Fed = { ...fed, startMs, feed: undefined };
+    if (this.options.fileFeed !== false && this.feedable(next)) {
+      this.fed = next;
+      this.startFeed(next);
+      return;
+    }
+    this.startMs = startMs;
+    this.player.stop();
+    this.player.play(fed.track);
+    if (this.paused) this.player.pause();
+  }
+
+  /** Stops the feed (if any) without playing on: the caller replaces or stops the track. */
+  private dropFeed(): void {
+    const fed = this.fed;
+    this.fed = undefined;
+    this.handOverOf = undefined;
+    if (fed?.feed !== undefined) void fed.feed.stopFeed();
   }
 
   private reportStart(track: Track): void {
@@ -313,6 +473,7 @@ class VoicePlayer implements BackendPlayer {
 
   stop(): void {
     this.current = undefined;
+    this.dropFeed();
     this.player.stop();
   }
 
@@ -357,12 +518,20 @@ class VoicePlayer implements BackendPlayer {
   }
 
   setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (paused) this.handOver();
+    if (this.handOverOf !== undefined) return; // applied when the AudioPlayer takes over
     if (paused) this.player.pause();
     else this.player.resume();
   }
 
   seek(ms: number): void {
     if (this.current === undefined) return;
+    this.handOver();
+    if (this.handOverOf !== undefined) {
+      this.handOverOf.seekTo = ms;
+      return;
+    }
     try {
       this.player.seek(ms);
     } catch {
@@ -371,16 +540,19 @@ class VoicePlayer implements BackendPlayer {
   }
 
   setEndTime(ms: number | undefined): void {
+    if (ms !== this.endTime) this.handOver();
     this.endTime = ms;
     if (ms !== undefined) this.current?.addMarker(ms);
   }
 
   setVolume(volume: number): void {
     this.player.volume = Math.min(4, volume / 100);
+    if (this.player.volume !== 1) this.handOver();
   }
 
   setFilters(filters: FilterSettings): void {
     this.player.filters.set(filters);
+    if (this.player.filters.active) this.handOver();
   }
 
   async connect(voice: VoiceCredentials): Promise<void> {
@@ -416,12 +588,15 @@ class VoicePlayer implements BackendPlayer {
         this.transportRetry = false;
       }
     }
-    if (generation === this.generation) this.listener.voiceReady();
+    if (generation !== this.generation) return;
+    this.listener.voiceReady();
+    if (this.fed !== undefined) this.startFeed(this.fed);
   }
 
   destroy(): void {
     this.generation++;
     this.current = undefined;
+    this.dropFeed();
     this.stopWatchdog();
     this.dropConnection();
     this.player.destroy();

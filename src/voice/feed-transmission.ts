@@ -5,16 +5,21 @@
  * stops it like any other. It is not carried to the next session: its end ('stopped') gives the
  * frames taken, and the caller plays on from there.
  */
-import { SpeakingFlag } from '../protocol/constants.js';
+import { FRAME_DURATION_MS, SILENCE_FRAMES_AT_END, SpeakingFlag } from '../protocol/constants.js';
 import type { FileFeedEnd, FileFeedOptions, MediaFileFeed } from '../media/media-engine.js';
 import type { SessionTransmission, TransmitLink } from './transmit.js';
 
 export interface FeedTransmission extends SessionTransmission {
   /** Frames taken at their tick (sent, or dropped there), as of the engine's last report. */
   readonly frames: number;
+  /** When that report came (performance.now()). */
+  readonly framesAt: number;
   /** Stops the feed; resolves with the exact frames taken. */
   stopFeed(): Promise<number>;
 }
+
+/** How long past its trailing silence a finished feed waits for 'burstEnd' (a closed channel sends none). */
+const BURST_END_WAIT_MS = SILENCE_FRAMES_AT_END * FRAME_DURATION_MS + 1_000;
 
 export function feedTransmission(
   link: TransmitLink,
@@ -28,10 +33,12 @@ export function feedTransmission(
   let ended: FileFeedEnd | undefined;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
-  const end = (e: FileFeedEnd): void => {
+  /** `finished` waits for the trailing silence when there is one: the next transmission starts after it. */
+  const end = (e: FileFeedEnd, silenceOut?: Promise<void>): void => {
     if (ended !== undefined) return;
     ended = e;
-    resolveFinished();
+    if (silenceOut === undefined) resolveFinished();
+    else void silenceOut.then(resolveFinished);
     onEnd(e);
   };
   const start = (): void => {
@@ -42,15 +49,22 @@ export function feedTransmission(
     }
     link.sendSpeaking(SpeakingFlag.Microphone);
     feed = channel.feedOggOpusFile(path, options, (e) => {
-      if (e.reason === 'finished') {
-        // The worker queued the trailing silence after the last frame: Speaking 0 once it is out.
-        const silenceOut = (): void => {
-          channel.off('burstEnd', silenceOut);
-          if (link.readyChannel() === channel) link.sendSpeaking(SpeakingFlag.None);
-        };
-        channel.on('burstEnd', silenceOut);
+      if (e.reason !== 'finished') {
+        end(e);
+        return;
       }
-      end(e);
+      // The worker queued the trailing silence after the last frame: Speaking 0 once it is out.
+      const silenceOut = new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          channel.off('burstEnd', done);
+          if (link.readyChannel() === channel) link.sendSpeaking(SpeakingFlag.None);
+          resolve();
+        };
+        const timer = setTimeout(done, BURST_END_WAIT_MS);
+        channel.on('burstEnd', done);
+      });
+      end(e, silenceOut);
     });
   };
   if (after === undefined) start();
@@ -68,6 +82,9 @@ export function feedTransmission(
     finished,
     get frames() {
       return ended?.frames ?? feed?.frames ?? 0;
+    },
+    get framesAt() {
+      return feed?.framesAt ?? performance.now();
     },
     get framesSent() {
       return ended?.frames ?? feed?.frames ?? 0;
