@@ -219,7 +219,12 @@ interface HandOver {
 const FEED_POSITION_SLACK_MS = 1_200;
 
 class VoicePlayer implements BackendPlayer {
-  private readonly player: AudioPlayer;
+  /** The AudioPlayer, made when a track first needs one (a track the worker plays does not). */
+  private audio: AudioPlayer | undefined;
+  private readonly stallTimeoutMs: number;
+  /** Lavalink's volume and filters, kept here for an AudioPlayer made later. */
+  private volume = 1;
+  private filterSettings: FilterSettings = {};
   private connection: VoiceConnection | undefined;
   private unsubscribe: (() => void) | undefined;
   private generation = 0;
@@ -253,7 +258,7 @@ class VoicePlayer implements BackendPlayer {
     private readonly options: VoiceBackendOptions,
   ) {
     const stuckMs = options.stuckThresholdMs ?? 10_000;
-    this.player = new AudioPlayer({ stallTimeoutMs: Math.max(stuckMs, options.inputTimeoutMs ?? 30_000) });
+    this.stallTimeoutMs = Math.max(stuckMs, options.inputTimeoutMs ?? 30_000);
     const cleanupMs = options.cleanupThresholdMs ?? 60_000;
     const every = checkEvery(Math.min(stuckMs, cleanupMs));
     let tick = watchdogPhase++ % every;
@@ -263,27 +268,40 @@ class VoicePlayer implements BackendPlayer {
       this.checkStuck(stuckMs);
       this.checkCleanup(cleanupMs);
     });
-    this.player.on('trackStart', (track) => {
+  }
+
+  private get player(): AudioPlayer {
+    return this.audio ?? this.makePlayer();
+  }
+
+  private makePlayer(): AudioPlayer {
+    const player = new AudioPlayer({ stallTimeoutMs: this.stallTimeoutMs });
+    this.audio = player;
+    player.volume = this.volume;
+    player.filters.set(this.filterSettings);
+    player.on('trackStart', (track) => {
       if (track !== this.current) return;
-      if (this.startMs > 0) this.player.seek(this.startMs);
+      if (this.startMs > 0) player.seek(this.startMs);
       this.reportStart(track);
     });
-    this.player.on('marker', (track, marker) => {
+    player.on('marker', (track, marker) => {
       if (track !== this.current || marker.atMs !== this.endTime) return;
       this.endReached = true;
-      this.player.skip();
+      player.skip();
     });
-    this.player.on('trackError', (track, error: VoxcordError) => {
+    player.on('trackError', (track, error: VoxcordError) => {
       if (track !== this.current) return;
       this.listener.trackException(exception(error.message, severityOf(error), error));
     });
-    this.player.on('trackEnd', (track, reason) => {
+    player.on('trackEnd', (track, reason) => {
       if (track !== this.current) return; // replaced/stopped by the protocol layer: it reports those
       this.current = undefined;
       if (reason === 'finished' || (reason === 'skipped' && this.endReached))
         this.listener.trackEnd('finished');
       else if (reason === 'error') this.listener.trackEnd('loadFailed');
     });
+    if (this.connection !== undefined) this.unsubscribe = this.connection.subscribe(player);
+    return player;
   }
 
   get position(): number {
@@ -297,7 +315,7 @@ class VoicePlayer implements BackendPlayer {
     const handing = this.handOverOf;
     if (handing !== undefined)
       return handing.seekTo ?? handing.fed.startMs + (handing.fed.feed?.frames ?? 0) * FRAME_DURATION_MS;
-    return this.player.playbackDuration;
+    return this.audio?.playbackDuration ?? 0;
   }
 
   get connected(): boolean {
@@ -343,7 +361,7 @@ class VoicePlayer implements BackendPlayer {
     this.endReached = false;
     this.paused = options.paused;
     this.setEndTime(options.endTimeMs);
-    this.player.stop();
+    this.audio?.stop();
     if (this.options.fileFeed !== false && track.info.sourceName === 'local' && track.probeInfo === 'ogg') {
       const fed: Fed = { track: t, path: track.info.identifier, startMs: options.startMs, feed: undefined };
       if (this.feedable(fed)) {
@@ -369,8 +387,8 @@ class VoicePlayer implements BackendPlayer {
   private feedable(fed: Fed): boolean {
     return (
       !this.paused &&
-      this.player.volume === 1 &&
-      !this.player.filters.active &&
+      this.volume === 1 &&
+      this.audio?.filters.active !== true &&
       !this.unfeedable.has(fed.track) &&
       (this.endTime === undefined || this.endTime > fed.startMs)
     );
@@ -410,9 +428,10 @@ class VoicePlayer implements BackendPlayer {
       this.listener.trackEnd('finished');
       return;
     }
-    // Failed, or stopped by the engine (the session ended, the channel closed): the AudioPlayer
-    // plays on from the frames taken (and meets a failure itself, to report it as for any input).
-    if (end.reason === 'failed') this.unfeedable.add(fed.track);
+    // Failed, or stopped by the engine (the session ended, the channel closed): play on from the
+    // frames taken. After a failure, or a feed that could not start, the AudioPlayer does (it meets
+    // a failure itself, to report it as for any input), so a feed is never retried in a loop.
+    if (end.reason === 'failed' || end.frames === 0) this.unfeedable.add(fed.track);
     this.playOn(fed, end.frames);
   }
 
@@ -431,11 +450,19 @@ class VoicePlayer implements BackendPlayer {
     }
     const handing: HandOver = { fed };
     this.handOverOf = handing;
-    void feed.stopFeed().then((frames) => {
-      if (this.handOverOf !== handing) return; // replaced or stopped meanwhile
-      this.handOverOf = undefined;
-      this.playOn(fed, frames, handing.seekTo);
-    });
+    void feed
+      .stopFeed()
+      .then((frames) => {
+        if (this.handOverOf !== handing) return; // replaced or stopped meanwhile
+        this.handOverOf = undefined;
+        this.playOn(fed, frames, handing.seekTo);
+      })
+      .catch((err: unknown) => {
+        if (this.current !== fed.track) return;
+        this.current = undefined;
+        this.listener.trackException(exception('The track cannot be played.', 'fault', err));
+        this.listener.trackEnd('loadFailed');
+      });
   }
 
   /**
@@ -474,7 +501,7 @@ class VoicePlayer implements BackendPlayer {
   stop(): void {
     this.current = undefined;
     this.dropFeed();
-    this.player.stop();
+    this.audio?.stop();
   }
 
   /**
@@ -483,7 +510,7 @@ class VoicePlayer implements BackendPlayer {
    * first frame, the time since it was started. Paused, or without voice, nothing is expected.
    */
   private checkStuck(thresholdMs: number): void {
-    if (this.current === undefined || this.player.status === 'paused' || !this.connected) {
+    if (this.current === undefined || this.audio?.status === 'paused' || !this.connected) {
       this.stuckBase = undefined;
       return;
     }
@@ -504,7 +531,7 @@ class VoicePlayer implements BackendPlayer {
 
   /** lavaplayer's cleanup: a playing track nobody takes frames from (no voice) ends as 'cleanup'. */
   private checkCleanup(thresholdMs: number): void {
-    if (this.current === undefined || this.player.status === 'paused' || this.connected) {
+    if (this.current === undefined || this.audio?.status === 'paused' || this.connected) {
       this.unpolledSince = undefined;
       return;
     }
@@ -513,20 +540,25 @@ class VoicePlayer implements BackendPlayer {
     if (now - this.unpolledSince < thresholdMs) return;
     this.unpolledSince = undefined;
     this.current = undefined;
-    this.player.stop();
+    this.dropFeed();
+    this.audio?.stop();
     this.listener.trackEnd('cleanup');
   }
 
   setPaused(paused: boolean): void {
     this.paused = paused;
     if (paused) this.handOver();
-    if (this.handOverOf !== undefined) return; // applied when the AudioPlayer takes over
-    if (paused) this.player.pause();
-    else this.player.resume();
+    if (this.handOverOf !== undefined || this.audio === undefined) return; // applied when it plays
+    if (paused) this.audio.pause();
+    else this.audio.resume();
   }
 
   seek(ms: number): void {
     if (this.current === undefined) return;
+    if (this.fed !== undefined && this.fed.feed === undefined) {
+      this.fed.startMs = ms; // waiting for voice: it starts there
+      return;
+    }
     this.handOver();
     if (this.handOverOf !== undefined) {
       this.handOverOf.seekTo = ms;
@@ -546,13 +578,17 @@ class VoicePlayer implements BackendPlayer {
   }
 
   setVolume(volume: number): void {
-    this.player.volume = Math.min(4, volume / 100);
-    if (this.player.volume !== 1) this.handOver();
+    this.volume = Math.min(4, volume / 100);
+    if (this.audio !== undefined) this.audio.volume = this.volume;
+    if (this.volume !== 1) this.handOver();
   }
 
   setFilters(filters: FilterSettings): void {
-    this.player.filters.set(filters);
-    if (this.player.filters.active) this.handOver();
+    this.filterSettings = filters;
+    // Whether a set changes the sound is the filter chain's to say: an empty set needs no player.
+    const chain = Object.keys(filters).length === 0 ? this.audio?.filters : this.player.filters;
+    chain?.set(filters);
+    if (chain?.active === true) this.handOver();
   }
 
   async connect(voice: VoiceCredentials): Promise<void> {
@@ -573,7 +609,7 @@ class VoicePlayer implements BackendPlayer {
         ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
       });
       this.connection = connection;
-      this.unsubscribe = connection.subscribe(this.player);
+      if (this.audio !== undefined) this.unsubscribe = connection.subscribe(this.audio);
       connection.on('stateChange', (_old, next) => this.onConnectionState(connection, next));
       connection.on('error', () => undefined); // reported through the state (WebSocketClosedEvent)
       try {
@@ -599,7 +635,7 @@ class VoicePlayer implements BackendPlayer {
     this.dropFeed();
     this.stopWatchdog();
     this.dropConnection();
-    this.player.destroy();
+    this.audio?.destroy();
   }
 
   private onConnectionState(connection: VoiceConnection, next: VoiceConnectionState): void {

@@ -6,7 +6,7 @@
  * frames taken, and the caller plays on from there.
  */
 import { FRAME_DURATION_MS, SILENCE_FRAMES_AT_END, SpeakingFlag } from '../protocol/constants.js';
-import type { FileFeedEnd, FileFeedOptions, MediaFileFeed } from '../media/media-engine.js';
+import type { FileFeedEnd, FileFeedOptions, MediaChannel, MediaFileFeed } from '../media/media-engine.js';
 import type { SessionTransmission, TransmitLink } from './transmit.js';
 
 export interface FeedTransmission extends SessionTransmission {
@@ -48,7 +48,15 @@ export function feedTransmission(
       return;
     }
     link.sendSpeaking(SpeakingFlag.Microphone);
-    feed = channel.feedOggOpusFile(path, options, (e) => {
+    try {
+      feed = channel.feedOggOpusFile(path, options, onFeedEnd(channel));
+    } catch {
+      end({ reason: 'stopped', frames: 0 }); // the channel closed meanwhile
+    }
+  };
+  const onFeedEnd =
+    (channel: MediaChannel) =>
+    (e: FileFeedEnd): void => {
       if (e.reason !== 'finished') {
         end(e);
         return;
@@ -65,10 +73,9 @@ export function feedTransmission(
         channel.on('burstEnd', done);
       });
       end(e, silenceOut);
-    });
-  };
-  if (after === undefined) start();
-  else void after.catch(() => undefined).then(start);
+    };
+  // Never synchronous: the caller hears of the end after it holds the transmission.
+  void (after ?? Promise.resolve()).catch(() => undefined).then(start);
   const stopFeed = async (): Promise<number> => {
     stopped = true;
     if (feed === undefined) {
