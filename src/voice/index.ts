@@ -4,6 +4,7 @@ export type { VoiceSessionOptions, VoiceSessionEvents, SpeakingUpdate } from './
 export type { VoiceSessionState, VoiceSessionStatus } from './session-state.js';
 export type { VoiceTlsOptions } from './voice-socket.js';
 export type { SessionTransmission, Transmission } from './transmit.js';
+export type { FeedTransmission } from './feed-transmission.js';
 export type {
   AudioFrame,
   DaveDecryptFailure,
