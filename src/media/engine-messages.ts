@@ -118,6 +118,8 @@ export type WorkerEvent =
       /** The main side's number for the feed (its 'feed' command's). */
       feed: number;
       frames: number;
+      /** When `frames` was counted (the worker's performance.now()); progress reports only. */
+      at?: number;
       end?: 'finished' | 'failed' | 'stopped';
       error?: SerializedError;
     };

@@ -254,6 +254,10 @@ function host(id: number, channel: UdpMediaChannel): void {
  * first (counted as taken in the next report). Progress and the end go back as 'feed' events, each
  * with a dequeue report, so the main side's send counts keep up with the file's frames.
  */
+/** File feeds' progress waits this long for a message to go with (engine-worker.ts startFeed). */
+const FEED_REPORT_MS = 500;
+let feedReportTimer: ReturnType<typeof setTimeout> | undefined;
+
 function startFeed(id: number, serial: number, h: Hosted, path: string, options: FileFeedOptions): void {
   h.feed?.stop();
   h.channel.clearQueue();
@@ -271,8 +275,13 @@ function startFeed(id: number, serial: number, h: Hosted, path: string, options:
       );
     },
     () => {
+      // Progress is not urgent: every feed's report of the last half second goes in one message.
       dirty.add(id);
-      post({ t: 'feed', id, feed: serial, frames: feed.frames });
+      outbox.push({ t: 'feed', id, feed: serial, frames: feed.frames, at: performance.now() });
+      feedReportTimer ??= setTimeout(() => {
+        feedReportTimer = undefined;
+        scheduleFlush();
+      }, FEED_REPORT_MS);
     },
   );
   h.feed = feed;

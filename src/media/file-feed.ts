@@ -51,6 +51,8 @@ export class OggFileFeed {
   private reported = 0;
   private eof = false;
   private ended = false;
+  /** The frames of the end, once ended. */
+  private endFrames = 0;
 
   /** `onEnd` is called once; `onProgress` every PROGRESS_FRAMES frames taken. */
   constructor(
@@ -64,10 +66,6 @@ export class OggFileFeed {
   /** Frames taken at their tick so far (sent, or dropped there). */
   get frames(): number {
     return this.enqueued - this.target.queued;
-  }
-
-  get active(): boolean {
-    return !this.ended;
   }
 
   /** Starts the feed, and keeps it going: call after every frame the queue gives up. */
@@ -87,7 +85,7 @@ export class OggFileFeed {
 
   /** Stops: the frames still queued are discarded. Returns the frames taken. */
   stop(): number {
-    if (this.ended) return this.enqueued;
+    if (this.ended) return this.endFrames;
     const frames = this.frames;
     this.finish({ reason: 'stopped', frames }, true);
     return frames;
@@ -158,6 +156,7 @@ export class OggFileFeed {
   private finish(end: FileFeedEnd, discard = false): void {
     if (this.ended) return;
     this.ended = true;
+    this.endFrames = end.frames;
     if (discard) this.target.clearQueue();
     void this.closeFile();
     this.onEnd(end);

@@ -91,9 +91,9 @@ export type FileFeedEnd =
 
 /** A file feed in progress (MediaChannel.feedOggOpusFile). */
 export interface MediaFileFeed {
-  /** Frames taken at their tick (skipped ones not counted), as of the engine's last report (about once a second). */
+  /** Frames taken at their tick (skipped ones not counted), as of the engine's last report (every second, sent within half a second). */
   readonly frames: number;
-  /** When that report came (performance.now()). */
+  /** When `frames` was counted (performance.now() on this thread). */
   readonly framesAt: number;
   /** Stops the feed; resolves with the exact frames taken (its end listener hears 'stopped' too). */
   stop(): Promise<number>;

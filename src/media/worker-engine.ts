@@ -537,7 +537,7 @@ class WorkerShard {
     const record = this.feeds.get(e.feed);
     if (record === undefined) return;
     record.frames = Math.max(record.frames, e.frames);
-    record.framesAt = performance.now();
+    record.framesAt = e.at === undefined ? performance.now() : e.at + this.timeOffset;
     if (e.end === undefined) return;
     this.feeds.delete(e.feed);
     const frames = e.end === 'stopped' ? e.frames : record.frames;

@@ -215,8 +215,8 @@ interface HandOver {
   seekTo?: number;
 }
 
-/** At most this much is added to a feed's last reported position (its reports come about once a second). */
-const FEED_POSITION_SLACK_MS = 1_200;
+/** At most this much is added to a feed's last reported position (counted every second, sent within half a second). */
+const FEED_POSITION_SLACK_MS = 1_600;
 
 class VoicePlayer implements BackendPlayer {
   /** The AudioPlayer, made when a track first needs one (a track the worker plays does not). */

@@ -12,7 +12,7 @@ import type { SessionTransmission, TransmitLink } from './transmit.js';
 export interface FeedTransmission extends SessionTransmission {
   /** Frames taken at their tick (sent, or dropped there), as of the engine's last report. */
   readonly frames: number;
-  /** When that report came (performance.now()). */
+  /** When `frames` was counted (performance.now() on this thread). */
   readonly framesAt: number;
   /** Stops the feed; resolves with the exact frames taken. */
   stopFeed(): Promise<number>;
