@@ -78,9 +78,11 @@ export class LoadSampler {
 /**
  * Counts older than this at a sample no longer vouch for the time since: the window runs to the
  * sample and the silence is deficit (a media worker that stopped reporting is not keeping time).
- * Healthy reports come every refill period (about 200 ms), later only when the engine is behind.
+ * Healthy reports come every refill period (about 200 ms) for a player the AudioPlayer feeds, and
+ * every second, sent within half a second, for a file the media worker plays itself (file-feed.ts);
+ * later only when the engine is behind.
  */
-export const FRAME_STATS_MAX_COUNTS_AGE_MS = 1000;
+export const FRAME_STATS_MAX_COUNTS_AGE_MS = 2000;
 
 /** What frameStats needs from one player at a sampling instant. */
 export interface FrameSample {

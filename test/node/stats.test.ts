@@ -89,16 +89,19 @@ describe("frameStats over the media engine's reports", () => {
     expect(deficits).toEqual([0, 15, 0, 0, 0, 0]);
   });
 
-  it('counts that stopped coming (no report for over a second) leave the silence as deficit', () => {
+  it('counts that stopped coming (no report for over two seconds) leave the silence as deficit', () => {
     const w = new FrameStatsWindow();
     const p = { key: {}, continuousSince: 0, frames: { sent: 0, nulled: 0, at: 0 } };
     w.sample(1000, [p], 1000);
     p.frames = { sent: 90, nulled: 0, at: 1800 };
     expect(w.sample(2000, [p], 2000)).toEqual({ sent: 90, nulled: 0, deficit: 0 });
-    // The worker went silent after 2.0 s: at the next sample its last counts are 1.5 s old, and
-    // the window runs to the sample: 85 ticks, 10 frames.
-    p.frames = { sent: 100, nulled: 0, at: 2000 };
-    expect(w.sample(3500, [p], 3500)).toEqual({ sent: 10, nulled: 0, deficit: 75 });
+    // Counts 1.5 s old (a file feed reports every second, sent within half a second) still vouch.
+    p.frames = { sent: 115, nulled: 0, at: 2300 };
+    expect(w.sample(3800, [p], 3800)).toEqual({ sent: 25, nulled: 0, deficit: 0 });
+    // The worker went silent after 2.3 s: at the next sample its last counts are 2.7 s old, and
+    // the window runs to the sample: 135 ticks, 10 frames.
+    p.frames = { sent: 125, nulled: 0, at: 2500 };
+    expect(w.sample(5000, [p], 5000)).toEqual({ sent: 10, nulled: 0, deficit: 125 });
   });
 });
 
