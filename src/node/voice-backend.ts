@@ -527,6 +527,13 @@ class VoicePlayer implements BackendPlayer {
       this.stuckReported = true;
       this.listener.trackStuck(thresholdMs);
     }
+    // A feed with no frame for the input timeout (a read that hangs): the AudioPlayer takes the
+    // track over from the frames sent, and fails it after its own timeout if the file gives none.
+    const fed = this.fed;
+    if (fed?.feed !== undefined && waitedMs >= this.stallTimeoutMs) {
+      this.unfeedable.add(fed.track);
+      this.handOver();
+    }
   }
 
   /** lavaplayer's cleanup: a playing track nobody takes frames from (no voice) ends as 'cleanup'. */

@@ -11,6 +11,7 @@ import { cleanupAfterEach } from '../support/after-each.js';
 import { api } from './helpers.js';
 import { NODE_BOT, startVoiceHarness } from './voice-harness.js';
 import type { VoiceHarness } from './voice-harness.js';
+import type { MediaChannel, MediaEngine } from '../../src/media/index.js';
 
 const cleanup = cleanupAfterEach();
 
@@ -89,5 +90,51 @@ describe('voice backend: local Ogg Opus played by the media worker', () => {
     const heardMs = players() * 20;
     // The feed reports about once a second; between reports the position runs on with the clock.
     expect(Math.abs(position - heardMs)).toBeLessThan(600);
+  });
+});
+
+describe('voice backend: a feed that gives no frame', () => {
+  it('is TrackStuck at the threshold, then handed to the AudioPlayer at the input timeout, which plays the file', async () => {
+    // The media worker's feed never sends (a read that hangs): it only ends when stopped.
+    const hanging = (engine: MediaEngine): MediaEngine => ({
+      kind: engine.kind,
+      close: () => engine.close(),
+      async openChannel(options) {
+        const channel = await engine.openChannel(options);
+        const feedOggOpusFile: MediaChannel['feedOggOpusFile'] = (_path, _options, onEnd) => ({
+          frames: 0,
+          framesAt: performance.now(),
+          stop: async () => {
+            onEnd({ reason: 'stopped', frames: 0 });
+            return 0;
+          },
+        });
+        return new Proxy(channel, {
+          get(target, prop) {
+            if (prop === 'feedOggOpusFile') return feedOggOpusFile;
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      },
+    });
+    const h = await startVoiceHarness(cleanup, {
+      wrapEngine: hanging,
+      backend: { stuckThresholdMs: 500, inputTimeoutMs: 1500 },
+    });
+    const dir = await tempDir(cleanup, 'voxcord-node-feed-');
+    const file = join(dir, 'numbered.ogg');
+    await writeOgg(file, numberedFrames(60));
+    await h.join();
+    const encoded = await h.load(file);
+    const from = h.client.messages.length;
+    await patch(h, { track: { encoded } });
+    const stuck = await h.client.wait((m) => m.type === 'TrackStuckEvent', 5_000, from);
+    expect(stuck.thresholdMs).toBe(500);
+    expect(heardNumbers(h)).toEqual([]);
+    const end = await h.client.wait((m) => m.type === 'TrackEndEvent', 10_000, from);
+    expect(end.reason).toBe('finished');
+    await until(() => heardNumbers(h).length >= 60, 5_000, 'the whole file');
+    expect(heardNumbers(h)).toEqual(range(0, 60));
   });
 });
