@@ -5,6 +5,8 @@
  * two voice dispatches, once. Reconnects are off: a close that the voice session cannot resume
  * itself ends the connection, and the client hears a WebSocketClosedEvent (Lavalink's behaviour).
  * Tracks: local files and http(s) Ogg/WebM Opus pass through; everything else goes through ffmpeg.
+ * A local Ogg Opus track whose sound nothing changes is played by the media worker itself (a file
+ * feed: no frame on this thread); the AudioPlayer is made only for the tracks that need it.
  *
  * frameStats: 'sent' = the frames that left at their 20 ms tick, or were dropped at it for want
  * of a DAVE send key (a lone bot: nobody to hear them, the track keeps time); 'nulled' = the ticks
