@@ -12,16 +12,12 @@
  * ignored), follows chained streams, and reports an input that is not Ogg, has no Opus stream, or
  * ends early (no end-of-stream page, or a cut page) as AUDIO_INPUT_ERROR.
  */
-import { VoxcordError } from '../errors.js';
+import { inputError } from './input-error.js';
 import { concatBytes, startsWithAscii } from '../util/bytes.js';
 import { oggCrc } from './ogg-crc.js';
 import { firstPacketStart, isOggCapture, OGG_HEADER_BYTES, oggPageLength } from './ogg-page.js';
 import { opusTagsTitle, readOpusHead } from './opus-headers.js';
 import type { OpusHead } from './opus-headers.js';
-
-function demuxError(message: string, details?: Record<string, unknown>): VoxcordError {
-  return new VoxcordError('AUDIO_INPUT_ERROR', message, details === undefined ? {} : { details });
-}
 
 const FLAG_CONTINUED = 0x01;
 const FLAG_BOS = 0x02;
@@ -29,11 +25,12 @@ const FLAG_EOS = 0x04;
 
 export function parseOpusHead(packet: Uint8Array): OpusHead {
   const head = readOpusHead(packet);
-  if (head === undefined) throw demuxError('the Opus stream has no valid OpusHead header');
-  if (head.version >> 4 !== 0) throw demuxError('unsupported OpusHead version', { version: head.version });
+  if (head === undefined) throw inputError('the Opus stream has no valid OpusHead header');
+  if (head.version >> 4 !== 0)
+    throw inputError('unsupported OpusHead version', undefined, { version: head.version });
   if (head.channels === 0 || head.channels > 2) {
     // Multistream (surround) packets cannot be decoded by a stereo decoder nor sent to Discord.
-    throw demuxError('only mono and stereo Opus streams can be played', {
+    throw inputError('only mono and stereo Opus streams can be played', undefined, {
       channels: head.channels,
     });
   }
@@ -107,7 +104,7 @@ export class OggOpusDemuxer {
     const buf = this.buffer;
     while (buf.length - pos >= OGG_HEADER_BYTES) {
       if (!isOggCapture(buf, pos)) {
-        if (!this.sawPage) throw demuxError('the input is not an Ogg stream');
+        if (!this.sawPage) throw inputError('the input is not an Ogg stream');
         const next = findCapture(buf, pos + 1);
         const to = next < 0 ? Math.max(pos, buf.length - 3) : next;
         this.stats.skippedBytes += to - pos;
@@ -120,7 +117,7 @@ export class OggOpusDemuxer {
       if (total === undefined || buf.length - pos < total) break;
       const page = buf.subarray(pos, pos + total);
       if (!this.pageValid(page)) {
-        if (!this.sawPage) throw demuxError('the input is not an Ogg stream (bad first page)');
+        if (!this.sawPage) throw inputError('the input is not an Ogg stream (bad first page)');
         this.stats.corruptPages++;
         this.stats.skippedBytes += 1;
         pos += 1;
@@ -140,10 +137,10 @@ export class OggOpusDemuxer {
 
   /** Call at the end of the input: throws if it ended early or held no Opus stream. */
   end(): void {
-    if (!this.sawPage) throw demuxError('the input is empty or not an Ogg stream');
-    if (this.head === undefined) throw demuxError('the Ogg input has no Opus audio stream');
+    if (!this.sawPage) throw inputError('the input is empty or not an Ogg stream');
+    if (this.head === undefined) throw inputError('the Ogg input has no Opus audio stream');
     if (!this.ended || this.buffer.length > 0 || this.partial.length > 0) {
-      throw demuxError('the Ogg Opus input ended early (truncated file or stream)', {
+      throw inputError('the Ogg Opus input ended early (truncated file or stream)', undefined, {
         reason: 'truncated',
       });
     }
@@ -209,7 +206,7 @@ export class OggOpusDemuxer {
     if (index === 0) this.head = parseOpusHead(bytes.subarray(start, end));
     else if (index === 1) {
       const packet = bytes.subarray(start, end);
-      if (!startsWithAscii(packet, 'OpusTags')) throw demuxError('the Opus stream has no OpusTags header');
+      if (!startsWithAscii(packet, 'OpusTags')) throw inputError('the Opus stream has no OpusTags header');
       this.tags = new Uint8Array(packet); // kept: a copy, not a view of a page
       const title = opusTagsTitle(packet);
       if (title !== undefined) this.onTitle?.(title);

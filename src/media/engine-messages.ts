@@ -120,6 +120,8 @@ export type WorkerEvent =
       frames: number;
       /** When `frames` was counted (the worker's performance.now()); progress reports only. */
       at?: number;
+      /** At the end: the frames it had queued and threw away. */
+      discarded?: number;
       end?: 'finished' | 'failed' | 'stopped';
       error?: SerializedError;
     };

@@ -270,8 +270,16 @@ function startFeed(id: number, serial: number, h: Hosted, path: string, options:
       dirty.add(id);
       post(
         end.reason === 'failed'
-          ? { t: 'feed', id, feed: serial, frames: end.frames, end: end.reason, error: serialize(end.error) }
-          : { t: 'feed', id, feed: serial, frames: end.frames, end: end.reason },
+          ? {
+              t: 'feed',
+              id,
+              feed: serial,
+              frames: end.frames,
+              end: end.reason,
+              discarded: feed.discarded,
+              error: serialize(end.error),
+            }
+          : { t: 'feed', id, feed: serial, frames: end.frames, end: end.reason, discarded: feed.discarded },
       );
     },
     () => {

@@ -53,6 +53,8 @@ export class OggFileFeed {
   private ended = false;
   /** The frames of the end, once ended. */
   private endFrames = 0;
+  /** Frames it had queued and threw away at its end (stopped, failed, or the channel closed). */
+  discarded = 0;
 
   /** `onEnd` is called once; `onProgress` every PROGRESS_FRAMES frames taken. */
   constructor(
@@ -93,6 +95,7 @@ export class OggFileFeed {
 
   /** The channel closed with `leftover` frames queued: they are the feed's and are not played. */
   closed(leftover: number): void {
+    this.discarded = leftover;
     this.finish({ reason: 'stopped', frames: this.enqueued - leftover });
   }
 
@@ -157,7 +160,10 @@ export class OggFileFeed {
     if (this.ended) return;
     this.ended = true;
     this.endFrames = end.frames;
-    if (discard) this.target.clearQueue();
+    if (discard) {
+      this.discarded = this.target.queued;
+      this.target.clearQueue();
+    }
     void this.closeFile();
     this.onEnd(end);
   }

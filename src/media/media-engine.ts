@@ -95,6 +95,11 @@ export interface MediaFileFeed {
   readonly frames: number;
   /** When `frames` was counted (performance.now() on this thread). */
   readonly framesAt: number;
+  /**
+   * Once it ended: the frames it had queued and threw away (0 before, and when the engine's
+   * thread died). The caller counts them, or plays them again from `frames`.
+   */
+  readonly discarded: number;
   /** Stops the feed; resolves with the exact frames taken (its end listener hears 'stopped' too). */
   stop(): Promise<number>;
 }

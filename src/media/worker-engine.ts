@@ -235,6 +235,7 @@ interface ShardHost {
 interface FeedRecord {
   frames: number;
   framesAt: number;
+  discarded: number;
   onEnd: (end: FileFeedEnd) => void;
 }
 let nextFeed = 1;
@@ -512,7 +513,7 @@ class WorkerShard {
     onEnd: (end: FileFeedEnd) => void,
   ): MediaFileFeed {
     const serial = nextFeed++;
-    const record: FeedRecord = { frames: 0, framesAt: performance.now(), onEnd };
+    const record: FeedRecord = { frames: 0, framesAt: performance.now(), discarded: 0, onEnd };
     this.feeds.set(serial, record);
     this.command({ t: 'feed', id, feed: serial, path, options: { ...options } });
     return {
@@ -521,6 +522,9 @@ class WorkerShard {
       },
       get framesAt() {
         return record.framesAt;
+      },
+      get discarded() {
+        return record.discarded;
       },
       stop: async () => {
         if (!this.feeds.has(serial)) return record.frames;
@@ -536,12 +540,13 @@ class WorkerShard {
   private onFeed(e: Extract<WorkerEvent, { t: 'feed' }>): void {
     const record = this.feeds.get(e.feed);
     if (record === undefined) return;
-    record.frames = Math.max(record.frames, e.frames);
+    // In order, and never ahead of the end's exact count (a stop sets the end before it clears).
+    const frames = e.frames;
+    record.frames = frames;
     record.framesAt = e.at === undefined ? performance.now() : e.at + this.timeOffset;
     if (e.end === undefined) return;
     this.feeds.delete(e.feed);
-    const frames = e.end === 'stopped' ? e.frames : record.frames;
-    record.frames = frames;
+    record.discarded = e.discarded ?? 0;
     record.onEnd(
       e.end === 'failed'
         ? {

@@ -312,11 +312,11 @@ class VoicePlayer implements BackendPlayer {
       const feed = fed.feed;
       if (feed === undefined) return fed.startMs;
       const since = Math.min(Math.max(0, performance.now() - feed.framesAt), FEED_POSITION_SLACK_MS);
-      return fed.startMs + feed.frames * FRAME_DURATION_MS + (this.connected ? since : 0);
+      return fed.startMs + feed.framesSent * FRAME_DURATION_MS + (this.connected ? since : 0);
     }
     const handing = this.handOverOf;
     if (handing !== undefined)
-      return handing.seekTo ?? handing.fed.startMs + (handing.fed.feed?.frames ?? 0) * FRAME_DURATION_MS;
+      return handing.seekTo ?? handing.fed.startMs + (handing.fed.feed?.framesSent ?? 0) * FRAME_DURATION_MS;
     return this.audio?.playbackDuration ?? 0;
   }
 
@@ -364,7 +364,7 @@ class VoicePlayer implements BackendPlayer {
     this.paused = options.paused;
     this.setEndTime(options.endTimeMs);
     this.audio?.stop();
-    if (this.options.fileFeed !== false && track.info.sourceName === 'local' && track.probeInfo === 'ogg') {
+    if (track.info.sourceName === 'local' && track.probeInfo === 'ogg') {
       const fed: Fed = { track: t, path: track.info.identifier, startMs: options.startMs, feed: undefined };
       if (this.feedable(fed)) {
         this.fed = fed;
@@ -382,12 +382,14 @@ class VoicePlayer implements BackendPlayer {
   }
 
   /**
-   * Whether the media worker can play `fed` now: nothing changes the sound (volume 100, no
-   * filters), not paused, and not a track whose feed failed before. Voice need not be ready yet:
-   * the feed starts when it is (startFeed), as the AudioPlayer would only start sending then.
+   * Whether the media worker can play `fed` now: file feeds are on, nothing changes the sound
+   * (volume 100, no filters), not paused, and not a track whose feed failed before. Voice need not
+   * be ready yet: the feed starts when it is (startFeed), as the AudioPlayer would only start
+   * sending then.
    */
   private feedable(fed: Fed): boolean {
     return (
+      this.options.fileFeed !== false &&
       !this.paused &&
       this.volume === 1 &&
       this.audio?.filters.active !== true &&
@@ -475,7 +477,7 @@ class VoicePlayer implements BackendPlayer {
     if (this.current !== fed.track) return;
     const startMs = seekTo ?? fed.startMs + frames * FRAME_DURATION_MS;
     const next: Fed = { ...fed, startMs, feed: undefined };
-    if (this.options.fileFeed !== false && this.feedable(next)) {
+    if (this.feedable(next)) {
       this.fed = next;
       this.startFeed(next);
       return;
@@ -491,7 +493,7 @@ class VoicePlayer implements BackendPlayer {
     const fed = this.fed;
     this.fed = undefined;
     this.handOverOf = undefined;
-    if (fed?.feed !== undefined) void fed.feed.stopFeed();
+    fed?.feed?.stop();
   }
 
   private reportStart(track: Track): void {

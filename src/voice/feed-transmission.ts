@@ -3,18 +3,17 @@
  * transmission: it starts once the previous transmission's burst has ended, sends op 5 Speaking
  * before its first frame and Speaking 0 after its trailing silence, and a later transmission
  * stops it like any other. It is not carried to the next session: its end ('stopped') gives the
- * frames taken, and the caller plays on from there.
+ * frames taken, and the caller plays on from there (stopFeed). A final stop() counts the frames it
+ * threw away as dropped ('stopped'), as the transmit pump's stop() does.
  */
 import { FRAME_DURATION_MS, SILENCE_FRAMES_AT_END, SpeakingFlag } from '../protocol/constants.js';
 import type { FileFeedEnd, FileFeedOptions, MediaChannel, MediaFileFeed } from '../media/media-engine.js';
 import type { SessionTransmission, TransmitLink } from './transmit.js';
 
 export interface FeedTransmission extends SessionTransmission {
-  /** Frames taken at their tick (sent, or dropped there), as of the engine's last report. */
-  readonly frames: number;
-  /** When `frames` was counted (performance.now() on this thread). */
+  /** When `framesSent` (frames taken at their tick: sent, or dropped there) was counted (performance.now()). */
   readonly framesAt: number;
-  /** Stops the feed; resolves with the exact frames taken. */
+  /** Stops the feed to play on from its exact count (resolved): the frames thrown away are not counted. */
   stopFeed(): Promise<number>;
 }
 
@@ -27,6 +26,7 @@ export function feedTransmission(
   options: FileFeedOptions,
   onEnd: (end: FileFeedEnd) => void,
   after: Promise<unknown> | undefined,
+  countStopped: (frames: number) => void,
 ): FeedTransmission {
   let feed: MediaFileFeed | undefined;
   let stopped = false;
@@ -87,9 +87,6 @@ export function feedTransmission(
   };
   return {
     finished,
-    get frames() {
-      return ended?.frames ?? feed?.frames ?? 0;
-    },
     get framesAt() {
       return feed?.framesAt ?? performance.now();
     },
@@ -97,7 +94,14 @@ export function feedTransmission(
       return ended?.frames ?? feed?.frames ?? 0;
     },
     stopFeed,
-    stop: () => void stopFeed(),
+    // Final: the frames this stop throws away will not be heard (a feed that had ended already
+    // threw its frames away for a caller that plays them again).
+    stop: () => {
+      const running = ended === undefined;
+      void stopFeed().then(() => {
+        if (running && feed !== undefined && feed.discarded > 0) countStopped(feed.discarded);
+      });
+    },
     // Nothing is carried over: the caller plays on from the count.
     release: async () => {
       await stopFeed();

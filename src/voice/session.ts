@@ -309,7 +309,9 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     if (!this.daveState.queueIsPlain) return undefined;
     const previous = this.transmission;
     previous?.stop();
-    const next = feedTransmission(this.link, path, options, onEnd, previous?.finished);
+    const next = feedTransmission(this.link, path, options, onEnd, previous?.finished, (frames) =>
+      this.daveState.countUnsent(frames, 'stopped'),
+    );
     this.transmission = next;
     return next;
   }

@@ -123,6 +123,20 @@ describe('file feed (media worker)', () => {
     expect(ch.queued).toBe(0);
   });
 
+  it('a stop reports how many queued frames it threw away (none before, none for a finished feed)', async () => {
+    const { ch } = await channel();
+    const f = feed(ch, oggFile('discarded.opus', frames(200)));
+    expect(f.handle.discarded).toBe(0);
+    await waitFor(() => f.handle.frames >= 50, 5_000);
+    const taken = await f.handle.stop();
+    // Queued: what was left of the pages read (one 16 KiB read holds several of these small pages).
+    expect(f.handle.discarded).toBeGreaterThan(0);
+    expect(taken + f.handle.discarded).toBeLessThanOrEqual(200);
+    const done = feed(ch, oggFile('short.opus', frames(20)));
+    await waitFor(() => done.ended() !== undefined, 5_000);
+    expect(done.handle.discarded).toBe(0);
+  });
+
   it("the caller's own frame stops the feed and follows the file's last sent frame", async () => {
     const { r, ch } = await channel();
     const audio = frames(200);

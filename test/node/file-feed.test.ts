@@ -104,6 +104,7 @@ describe('voice backend: a feed that gives no frame', () => {
         const feedOggOpusFile: MediaChannel['feedOggOpusFile'] = (_path, _options, onEnd) => ({
           frames: 0,
           framesAt: performance.now(),
+          discarded: 0,
           stop: async () => {
             onEnd({ reason: 'stopped', frames: 0 });
             return 0;

@@ -4,11 +4,15 @@
  * stereo samples of PCM (mixed and encoded). Also the byte plumbing the byte-based inputs share.
  */
 import type { Readable } from 'node:stream';
-import { isVoxcordError, VoxcordError } from '../../errors.js';
+import { VoxcordError } from '../../errors.js';
 import { Interrupt } from '../../util/interrupt.js';
 import type { OpusCodecFactory } from '../../audio/opus.js';
 import { FRAME_DURATION_MS } from '../../protocol/constants.js';
 import type { NotReady } from '../../voice/frame-pull.js';
+import { inputError } from '../../audio/input-error.js';
+
+/** The one AUDIO_INPUT_ERROR helper (audio/input-error.ts), for the inputs here. */
+export { inputError };
 
 /** One 20 ms frame: an Opus packet, or interleaved stereo s16 samples (1920 values). */
 export type SourceFrame = { kind: 'opus'; data: Uint8Array } | { kind: 'pcm'; data: Int16Array };
@@ -57,18 +61,6 @@ export interface TrackInput {
 /** Bytes as the byte-based inputs accept them; a function makes the input reopenable (seekable). */
 export type ByteInput =
   Uint8Array | Readable | AsyncIterable<Uint8Array> | (() => Readable | AsyncIterable<Uint8Array>);
-
-export function inputError(
-  message: string,
-  cause?: unknown,
-  details?: Record<string, unknown>,
-): VoxcordError {
-  if (cause !== undefined && isVoxcordError(cause)) return cause;
-  return new VoxcordError('AUDIO_INPUT_ERROR', message, {
-    ...(cause === undefined ? {} : { cause }),
-    ...(details === undefined ? {} : { details }),
-  });
-}
 
 /** Whether `input` can be opened more than once. */
 export function isReopenable(input: ByteInput): boolean {
