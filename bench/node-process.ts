@@ -18,6 +18,7 @@ import type { Worker } from 'node:worker_threads';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
+import { describeRealtime } from '../src/media/realtime.js';
 import type { MediaChannel } from '../src/media/index.js';
 import { startNode } from '../src/node/server.js';
 import { createVoiceBackend } from '../src/node/voice-backend.js';
@@ -68,6 +69,8 @@ export interface NodeProcessCounters {
   };
   /** Cumulative per-channel send lateness (voxcord variants; the djs one: main-thread UDP sends). */
   lateness: LatenessData[];
+  /** The voxcord node's media workers' scheduling as each started ('slot: outcome'; realtime.ts). */
+  realtime?: string[];
   /** Diagnostics (voxcord variants): summed channel underruns and empty ticks, the engine clock's skipped cycles and late ticks. */
   sendGaps?: {
     underruns: number;
@@ -138,14 +141,30 @@ function send(message: NodeProcessMessage): void {
 const channels: MediaChannel[] = [];
 /** A/B of engine settings (bench/node.ts --new-env): the worker count. */
 const mediaWorkers = process.env.VOXCORD_BENCH_WORKERS;
+/**
+ * The voxcord node's engine as `voxcord node` makes it: real-time scheduling asked for (the CLI's
+ * default; VOXCORD_BENCH_REALTIME=0 turns it off for an A/B). The library variant keeps the
+ * library's default (off).
+ */
+const realtime = variant === 'voxcord-node' && process.env.VOXCORD_BENCH_REALTIME !== '0';
+const realtimeOutcomes: string[] = [];
 const rawEngine =
   variant === 'djs-node'
     ? undefined
-    : createMediaEngine(
-        mediaWorkers === undefined
+    : createMediaEngine({
+        ...(mediaWorkers === undefined
           ? {}
-          : { workers: mediaWorkers === 'auto' ? 'auto' : Number(mediaWorkers) },
-      );
+          : { workers: mediaWorkers === 'auto' ? 'auto' : Number(mediaWorkers) }),
+        ...(realtime
+          ? {
+              realtime: true,
+              onWorkerReady: ({ slot, realtime: outcome }) =>
+                realtimeOutcomes.push(
+                  `${slot}: ${outcome === undefined ? 'normal' : describeRealtime(outcome)}`,
+                ),
+            }
+          : {}),
+      });
 const engine = rawEngine === undefined ? undefined : watchedEngine(rawEngine, channels);
 // djs sends on the main thread: the probe measures its sends against the 20 ms grid.
 const probe = variant === 'djs-node' ? installUdpProbe() : undefined;
@@ -375,6 +394,7 @@ async function counters(): Promise<NodeProcessCounters> {
     ...(process.env.VOXCORD_BENCH_MEMORY ? { census: memoryCensus() } : {}),
     collectMs: endAt - at,
     threads,
+    ...(realtime ? { realtime: [...realtimeOutcomes] } : {}),
     ...(counts === undefined ? {} : { messages: counts }),
   };
 }

@@ -332,6 +332,12 @@ async function startSide(
   return { child, port: ready.port };
 }
 
+/** How the voxcord node's media workers were scheduled in the runs (each distinct outcome once). */
+function schedulingNote(results: readonly RunResult[]): string {
+  const seen = new Set(results.flatMap((r) => (r.mediaScheduling ?? []).map((s) => s.replace(/^\d+: /, ''))));
+  return seen.size === 0 ? '' : ` voxcord node's media workers: ${[...seen].join('; ')}.`;
+}
+
 /** `--new-env`: set by main() before any side starts. */
 let newEnvironment: Record<string, string> = {};
 
@@ -891,6 +897,7 @@ async function runOne(
       stalls,
       patchPlayP99Ms: p99(patchTimes),
       migrationS,
+      ...(after.realtime === undefined ? {} : { mediaScheduling: after.realtime }),
       errors,
     };
   } finally {
@@ -1041,7 +1048,8 @@ Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOX
   (extra node flags for the measured sides, e.g. --trace-gc; with --trace-gc-nvp, bench/gc-trace.ts
   splits the log's collections by isolate), VOXCORD_BENCH_WAKEUPS=1 (messages per second each way
   across the media workers' boundary, on each run's per-thread line), VOXCORD_BENCH_WORKERS (the voxcord
-  sides' media engine workers: 1, 2, auto),
+  sides' media engine workers: 1, 2, auto), VOXCORD_BENCH_REALTIME=0 (the voxcord node's media workers at
+  normal scheduling instead of the real-time scheduling \`voxcord node\` asks for),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
   VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k),
   VOXCORD_BENCH_SERVER_RCVBUF=bytes (the server's SFU socket's receive buffer; default 4 MiB, 0 the OS's),
@@ -1091,7 +1099,8 @@ async function main(): Promise<void> {
       `${config.warmupMs / 1000} s warm-up, ${config.windowMs / 1000} s window, ` +
       (config.stall ? `${config.windowMs / 1000} s of stalls, ` : '') +
       (config.migrationAt === null ? 'no migration' : `migration at P = ${config.migrationAt}`) +
-      `; nodes from ${launcher.describe}; ${roundsText(config)}; whole scenario ${seconds.toFixed(0)} s.`;
+      `; nodes from ${launcher.describe}; ${roundsText(config)}; whole scenario ${seconds.toFixed(0)} s.` +
+      schedulingNote(results);
     const out =
       config.base === undefined
         ? `${note}\n\n${nodeTable(results)}\n\nTargets:\n\n${nodeTargetsTable(targets)}`

@@ -9,6 +9,8 @@ import { DEFAULT_NODE_PORT, DEFAULT_PLAYER_UPDATE_INTERVAL_MS, startNode } from 
 import type { SourceName } from '../node/sources.js';
 import { createTimelineBackend } from '../node/timeline-backend.js';
 import { createVoiceBackend } from '../node/voice-backend.js';
+import { createMediaEngine } from '../media/create-engine.js';
+import { describeRealtime } from '../media/realtime.js';
 
 export const NODE_USAGE = `usage: voxcord node --password <password> [--host 127.0.0.1] [--port ${DEFAULT_NODE_PORT}]`;
 
@@ -24,6 +26,9 @@ Options:
   --player-update <ms>      playerUpdate interval (default ${DEFAULT_PLAYER_UPDATE_INTERVAL_MS})
   --no-local                do not serve local files (only http(s) URLs)
   --no-voice                players keep time and send events but join no voice channel
+  --no-realtime             leave the media workers at normal priority (by default they ask
+                            Linux for real-time scheduling, which needs CAP_SYS_NICE or
+                            ulimit -r; without it they run at normal priority and say so)
   -h, --help                this help
 
 See docs/voxcord-node.md for what works and what is still missing.`;
@@ -36,6 +41,8 @@ interface NodeArgs {
   playerUpdateIntervalMs: number;
   sources: SourceName[];
   voice: boolean;
+  /** Real-time scheduling for the media workers (media/realtime.ts). */
+  realtime: boolean;
 }
 
 export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
@@ -50,6 +57,7 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
         'player-update': { type: 'string' },
         'no-local': { type: 'boolean' },
         'no-voice': { type: 'boolean' },
+        'no-realtime': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -77,6 +85,7 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
     playerUpdateIntervalMs: interval,
     sources: values['no-local'] === true ? ['http'] : ['http', 'local'],
     voice: values['no-voice'] !== true,
+    realtime: values['no-realtime'] !== true,
   };
 }
 
@@ -92,17 +101,29 @@ export async function runNodeCommand(argv: string[], io: CliIo): Promise<number>
       NODE_USAGE,
     );
   const stamp = (): string => new Date().toISOString();
+  const log = (line: string): void => say(io, `${stamp()} ${line}`);
+  // The node's own engine: the library's default one never asks for real-time scheduling.
+  const engine = args.voice
+    ? createMediaEngine({
+        realtime: args.realtime,
+        onWorkerReady: ({ slot, realtime }) =>
+          log(
+            `media worker ${slot}: ${realtime === undefined ? 'normal scheduling' : describeRealtime(realtime)}`,
+          ),
+      })
+    : undefined;
   const node = await startNode({
     host: args.host,
     port: args.port,
     password: args.password,
     playerUpdateIntervalMs: args.playerUpdateIntervalMs,
     sources: args.sources,
-    backend: args.voice ? createVoiceBackend() : createTimelineBackend(),
-    log: (line) => say(io, `${stamp()} ${line}`),
+    backend: engine !== undefined ? createVoiceBackend({ engine }) : createTimelineBackend(),
+    log,
   });
   await stopAfter(io.signal, undefined);
   say(io, `${stamp()} shutting down`);
   await node.close();
+  await engine?.close();
   return 0;
 }

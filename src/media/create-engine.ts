@@ -1,7 +1,7 @@
 /** Creating a media engine: pick where the media path runs. */
 import { VoxcordError } from '../errors.js';
 import { InlineMediaEngine } from './inline-engine.js';
-import type { MediaEngine } from './media-engine.js';
+import type { MediaEngine, MediaWorkerReady } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
 import { WorkerMediaEngine } from './worker-engine.js';
 
@@ -22,6 +22,15 @@ export interface CreateMediaEngineOptions {
    * handful of connections); a number K spreads the channels evenly over K workers.
    */
   workers?: number | 'auto';
+  /**
+   * Worker engine only, Linux: run the media workers' threads with real-time scheduling (SCHED_FIFO;
+   * true: priority 10, or a priority 1-99) so audio stays on time when the cores are busy. Needs
+   * CAP_SYS_NICE or an RLIMIT_RTPRIO, and util-linux's `chrt`; otherwise the workers run at normal
+   * priority and `stats().perWorker[i].realtime` says why. Default false.
+   */
+  realtime?: boolean | number;
+  /** Worker engine only: called as each worker starts, with its real-time scheduling outcome. */
+  onWorkerReady?: (worker: MediaWorkerReady) => void;
 }
 
 export function createMediaEngine(options: CreateMediaEngineOptions = {}): MediaEngine {
@@ -36,5 +45,7 @@ export function createMediaEngine(options: CreateMediaEngineOptions = {}): Media
     channel,
     transferFrames: options.transferFrames ?? false,
     workers: options.workers ?? 'auto',
+    ...(options.realtime === undefined ? {} : { realtime: options.realtime }),
+    ...(options.onWorkerReady === undefined ? {} : { onWorkerReady: options.onWorkerReady }),
   });
 }

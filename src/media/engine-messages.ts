@@ -17,6 +17,7 @@ import type {
 import type { ChannelTuning } from './udp-channel.js';
 import type { PacingClockStats } from './clock.js';
 import type { PackedRtp } from './rtp-batch.js';
+import type { RealtimeOutcome } from './realtime.js';
 
 export type WorkerCommand =
   | { t: 'open'; req: number; id: number; options: MediaChannelOptions }
@@ -131,7 +132,8 @@ export type WorkerEvent =
  * layout is rtp-batch.ts's). The main side handles them before the message's events.
  */
 export type WorkerToMain =
-  | { t: 'ready'; timeOrigin: number }
+  /** `realtime`: the outcome of WorkerData.realtime, when it was asked for. */
+  | { t: 'ready'; timeOrigin: number; realtime?: RealtimeOutcome }
   | {
       t: 'events';
       events: WorkerEvent[];
@@ -160,4 +162,6 @@ export interface WorkerData {
    * engine staggers its workers' phases (shard-policy.ts shardClockOffsetMs).
    */
   clockEpoch?: number;
+  /** SCHED_FIFO priority to run the worker's thread at (realtime.ts); absent: normal scheduling. */
+  realtime?: number;
 }

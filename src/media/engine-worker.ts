@@ -23,6 +23,7 @@ import { RtpBatchWriter } from './rtp-batch.js';
 import { DequeueReportWriter, FrameBatchReader } from './send-batch.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { OggFileFeed } from './file-feed.js';
+import { enterRealtime } from './realtime.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
 interface Hosted {
@@ -503,5 +504,11 @@ port.on('message', (msg: CommandBatch) => {
   for (const cmd of msg.cmds) apply(cmd, frames);
 });
 
-const ready: WorkerToMain = { t: 'ready', timeOrigin: performance.timeOrigin };
+// Real-time scheduling first (when asked): the engine learns the outcome with 'ready'.
+const realtime = data?.realtime === undefined ? undefined : await enterRealtime(data.realtime);
+const ready: WorkerToMain = {
+  t: 'ready',
+  timeOrigin: performance.timeOrigin,
+  ...(realtime === undefined ? {} : { realtime }),
+};
 port.postMessage(ready);

@@ -14,6 +14,7 @@ export type {
   MediaEngine,
   MediaEngineStats,
   EngineWorkerStats,
+  MediaWorkerReady,
   ReceivedRtp,
   RtpDropReason,
   SendCounts,
@@ -24,3 +25,4 @@ export type { SendQueueOptions } from './send-queue.js';
 export { summarizeLateness } from './lateness-histogram.js';
 export type { LatenessData, LatenessSummary } from './lateness-histogram.js';
 export type { PacingClockStats } from './clock.js';
+export type { RealtimeOutcome } from './realtime.js';

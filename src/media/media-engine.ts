@@ -8,6 +8,7 @@ import type { VoxcordError } from '../errors.js';
 import type { DaveSendKey } from '../dave/send-key.js';
 import type { LatenessData } from './lateness-histogram.js';
 import type { PacingClockStats } from './clock.js';
+import type { RealtimeOutcome } from './realtime.js';
 
 export interface MediaChannelOptions {
   /** Our SSRC from op 2 Ready. */
@@ -210,6 +211,16 @@ export interface EngineWorkerStats {
   utilization: number;
   /** Its pacing clock's counters (ticks delivered, cycles skipped after stalls, wake-ups). */
   clock: PacingClockStats;
+  /** Real-time scheduling of its thread, when the engine's `realtime` option asked for it (realtime.ts). */
+  realtime?: RealtimeOutcome;
+}
+
+/** A media worker that just started (CreateMediaEngineOptions.onWorkerReady). */
+export interface MediaWorkerReady {
+  /** Its place among the engine's workers (reused by a worker that replaces one). */
+  slot: number;
+  /** Its thread's real-time scheduling, when the engine's `realtime` option asked for it. */
+  realtime?: RealtimeOutcome;
 }
 
 /** Counters of a whole engine, summed over its workers. */

@@ -50,9 +50,12 @@ import type {
   MediaChannelOptions,
   MediaChannelStats,
   MediaEngine,
+  MediaWorkerReady,
   ReceivedRtp,
 } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
+import { realtimePriority } from './realtime.js';
+import type { RealtimeOutcome } from './realtime.js';
 
 /**
  * Queue marks of the worker engine (unless set in ChannelTuning): deeper than inline, so the
@@ -78,6 +81,10 @@ export interface WorkerEngineOptions {
   workers?: number | 'auto';
   /** Replaces the placement policy that `workers` implies (tests: small thresholds). */
   policy?: ShardPolicy;
+  /** Real-time scheduling of the workers' threads (CreateMediaEngineOptions.realtime, realtime.ts). */
+  realtime?: boolean | number;
+  /** Called as each worker starts (also one that replaces a dead worker), e.g. to log its scheduling. */
+  onWorkerReady?: (worker: MediaWorkerReady) => void;
 }
 
 /**
@@ -220,6 +227,9 @@ export const SHARD_IDLE_MS = 10_000;
 interface ShardHost {
   tuning: ChannelTuning;
   lowWaterMark: number;
+  /** SCHED_FIFO priority for the workers' threads (WorkerEngineOptions.realtime), if any. */
+  realtime: number | undefined;
+  onWorkerReady: ((worker: MediaWorkerReady) => void) | undefined;
   /** The shard's worker died; `lost`: queued audio frames that went with it. */
   onShardDeath(shard: WorkerShard, lost: number): void;
   /** The shard's last channel closed. */
@@ -258,6 +268,8 @@ class WorkerShard {
   private started = false;
   /** worker performance.timeOrigin - ours, to move receivedAt onto our clock. */
   private timeOffset = 0;
+  /** Its thread's real-time scheduling, as the worker reported it with 'ready' (when asked for). */
+  realtime: RealtimeOutcome | undefined;
   dead: VoxcordError | undefined;
   private closing: Promise<void> | undefined;
   private elu: EventLoopUtilization | undefined;
@@ -281,6 +293,7 @@ class WorkerShard {
       lowWaterMark: host.lowWaterMark,
       clockCounts: this.clockCounts.buffer,
       clockEpoch,
+      ...(host.realtime === undefined ? {} : { realtime: host.realtime }),
     });
     this.updateRef();
     this.worker.on('message', (msg: WorkerToMain) => this.onMessage(msg));
@@ -437,7 +450,12 @@ class WorkerShard {
     if (msg.t === 'ready') {
       this.timeOffset = msg.timeOrigin - performance.timeOrigin;
       this.started = true;
+      this.realtime = msg.realtime;
       this.updateRef();
+      this.host.onWorkerReady?.({
+        slot: this.slot,
+        ...(msg.realtime === undefined ? {} : { realtime: msg.realtime }),
+      });
       return;
     }
     // Received packets first: they arrived before the events posted with them (a channel's
@@ -606,9 +624,17 @@ export class WorkerMediaEngine implements MediaEngine {
     const marks = queueMarks(options.channel ?? {});
     const tuning = { ...options.channel, highWaterMark: marks.high, lowWaterMark: marks.low };
     this.transferFrames = options.transferFrames ?? false;
+    const realtime = realtimePriority(options.realtime);
+    if (realtime !== undefined && !(Number.isInteger(realtime) && realtime >= 1 && realtime <= 99)) {
+      throw new VoxcordError('INVALID_ARGUMENT', 'realtime must be true, false or a priority 1-99', {
+        details: { realtime: String(options.realtime) },
+      });
+    }
     this.host = {
       tuning,
       lowWaterMark: marks.low,
+      realtime,
+      onWorkerReady: options.onWorkerReady,
       onShardDeath: (shard, lost) => {
         this.shards = this.shards.filter((s) => s !== shard);
         if (this.closing !== undefined) return;
@@ -672,7 +698,12 @@ export class WorkerMediaEngine implements MediaEngine {
       const c = clocks[i];
       if (c === undefined) return; // died meanwhile: counted in workerCrashes
       for (const key of Object.keys(clock) as (keyof PacingClockStats)[]) clock[key] += c[key];
-      perWorker.push({ channels: shard.channels.size, utilization: shard.utilization(), clock: c });
+      perWorker.push({
+        channels: shard.channels.size,
+        utilization: shard.utilization(),
+        clock: c,
+        ...(shard.realtime === undefined ? {} : { realtime: shard.realtime }),
+      });
     });
     return {
       workers: perWorker.length,

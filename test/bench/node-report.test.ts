@@ -52,6 +52,25 @@ describe('node bench verdicts', () => {
     expect(rss(results).met).toBe(false);
   });
 
+  it("counts the frames the server's own socket dropped as reached, and says so", () => {
+    // P = 1000 on 2 cores: the server cannot read all the voxcord node sent; the djs node sends less.
+    const results = [
+      node('voxcord-node', { cpuCorePctPerPlayer: 0.087, deliveredPct: 57.6, serverDroppedPct: 42.3 }),
+      node('djs-node', { cpuCorePctPerPlayer: 0.1, deliveredPct: 44.4, serverDroppedPct: 0 }),
+    ];
+    const check = cpu(results);
+    expect(check.met).toBe(true);
+    expect(check.measured).toBe(
+      "0.87x (0.087 vs 0.100); per frame that reached the server's socket 0.39x (delivered + dropped by " +
+        "the server's socket 99.9 vs 44.4 %); judged per frame that reached the server's socket: the djs " +
+        'node got under 95 % there',
+    );
+    // Delivered alone would have judged it 0.67x.
+    const delivered = cpu(results.map((r) => ({ ...r, serverDroppedPct: 0 })));
+    expect(delivered.met).toBe(false);
+    expect(delivered.measured).toContain('per delivered frame 0.67x');
+  });
+
   it('still misses when the per-frame ratio is over 0.5x', () => {
     const check = cpu([
       node('voxcord-node', { cpuCorePctPerPlayer: 0.09, deliveredPct: 99 }),

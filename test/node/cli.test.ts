@@ -42,10 +42,27 @@ describe('voxcord node', () => {
     ).toBe(200);
     await client.close();
     await until(() => io.out().includes(`session ${id}: socket closed`), 5000, 'the node');
-    const lines = io.out().split('\n');
+    let lines = io.out().split('\n');
     expect(lines.filter((l) => l.includes(`session ${id}: opened`))).toHaveLength(1);
     expect(lines.filter((l) => l.includes(`player 1 created`))).toHaveLength(1);
     expect(lines.filter((l) => l.includes(`player 1 destroyed`))).toHaveLength(1);
+    // Its media worker asked for real-time scheduling, and says how that went (as root or with
+    // CAP_SYS_NICE: on; otherwise off, with the reason).
+    await until(() => io.out().includes('media worker 0:'), 5000, 'the media worker');
+    lines = io.out().split('\n');
+    expect(
+      lines.filter((l) => /media worker 0: real-time scheduling (on \(SCHED_FIFO 10\)|off: .+)$/.test(l)),
+    ).toHaveLength(1);
+    controller.abort();
+    expect(await running).toBe(0);
+  });
+
+  it('--no-realtime leaves the media workers at normal scheduling', async () => {
+    const controller = new AbortController();
+    const io = captureIo({ signal: controller.signal });
+    const running = runCli(['node', '--port', '0', '--password', 'x', '--no-realtime'], io);
+    await until(() => io.out().includes('media worker 0:'), 5000, 'the media worker');
+    expect(io.out()).toMatch(/media worker 0: normal scheduling$/m);
     controller.abort();
     expect(await running).toBe(0);
   });

@@ -1,0 +1,107 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createMediaEngine } from '../../src/media/index.js';
+import type { MediaEngine, RealtimeOutcome } from '../../src/media/index.js';
+import { describeRealtime, enterRealtime, SCHED_FIFO, schedulingPolicy } from '../../src/media/realtime.js';
+import type { CommandRunner } from '../../src/media/realtime.js';
+import { isVoxcordError } from '../../src/errors.js';
+
+/** Threads of this process under SCHED_FIFO (Linux). */
+function fifoThreads(): number {
+  let n = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (schedulingPolicy(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')) === SCHED_FIFO) n++;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
+}
+
+const linux = process.platform === 'linux';
+
+describe('real-time scheduling of media workers', () => {
+  it('reads the policy from a stat line whose command name holds spaces and parentheses', () => {
+    const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
+    fields[41 - 3] = '1';
+    expect(schedulingPolicy(`4242 (media (worker) 1) ${fields.join(' ')}`)).toBe(1);
+    expect(schedulingPolicy('4242 (short) R 1 2')).toBeUndefined();
+  });
+
+  it('says why it could not, from what chrt answered', async () => {
+    const answering =
+      (code: number | string | null, stderr = ''): CommandRunner =>
+      async () => ({ code, stderr });
+    expect(await enterRealtime(10, answering(0), 'darwin')).toEqual({ active: false, reason: 'unsupported' });
+    if (!linux) return;
+    expect(await enterRealtime(10, answering('ENOENT'))).toEqual({ active: false, reason: 'no-chrt' });
+    expect(
+      await enterRealtime(10, answering(1, "chrt: failed to set pid 7's policy: Operation not permitted\n")),
+    ).toEqual({ active: false, reason: 'not-permitted' });
+    expect(await enterRealtime(10, answering(1, 'chrt: unsupported priority value\nmore'))).toEqual({
+      active: false,
+      reason: 'failed',
+      detail: 'chrt: unsupported priority value',
+    });
+    // chrt "succeeded" but this thread is not SCHED_FIFO: not taken for done.
+    const lied = await enterRealtime(10, answering(0));
+    expect(lied).toMatchObject({ active: false, reason: 'failed' });
+    expect(describeRealtime({ active: false, reason: 'not-permitted' })).toContain('CAP_SYS_NICE');
+    expect(describeRealtime({ active: true, priority: 10 })).toBe('real-time scheduling on (SCHED_FIFO 10)');
+  });
+
+  it.runIf(linux)(
+    "puts the engine's worker threads under SCHED_FIFO when asked, and reports it",
+    async () => {
+      const before = fifoThreads();
+      const ready: RealtimeOutcome[] = [];
+      const engine: MediaEngine = createMediaEngine({
+        workers: 2,
+        realtime: 12,
+        onWorkerReady: ({ realtime }) => {
+          if (realtime !== undefined) ready.push(realtime);
+        },
+      });
+      try {
+        // The first worker starts with the engine; a channel on each brings up the second.
+        const channels = await Promise.all(
+          [0, 1].map(() => engine.openChannel({ ssrc: 1, serverHost: '127.0.0.1', serverPort: 9 })),
+        );
+        await expect.poll(() => ready.length, { timeout: 10_000 }).toBe(2);
+        const stats = await engine.stats!();
+        expect(stats.perWorker.map((w) => w.realtime)).toEqual(ready);
+        const active = ready.filter((r) => r.active).length;
+        // As root or with CAP_SYS_NICE (CI): both threads; otherwise neither, each with a reason.
+        expect(fifoThreads() - before).toBe(active);
+        for (const r of ready) {
+          if (r.active) expect(r.priority).toBe(12);
+          else expect(['no-chrt', 'not-permitted', 'failed']).toContain(r.reason);
+        }
+        for (const c of channels) c.close();
+      } finally {
+        await engine.close();
+      }
+      const plain = createMediaEngine({ workers: 1 });
+      try {
+        await plain.openChannel({ ssrc: 2, serverHost: '127.0.0.1', serverPort: 9 });
+        expect((await plain.stats!()).perWorker[0]?.realtime).toBeUndefined();
+      } finally {
+        await plain.close();
+      }
+      expect(fifoThreads()).toBe(before);
+    },
+  );
+
+  it('refuses a priority outside 1-99', () => {
+    for (const realtime of [0, 100, 2.5]) {
+      let error: unknown;
+      try {
+        createMediaEngine({ realtime });
+      } catch (err) {
+        error = err;
+      }
+      expect(isVoxcordError(error) && error.code === 'INVALID_ARGUMENT').toBe(true);
+    }
+  });
+});
