@@ -3,7 +3,7 @@
  * 20 ms deliveries run as soon as they are due instead of waiting behind other runnable threads
  * and processes, as audio servers do (JACK, PipeWire). On a 2-core machine shared with a local
  * SFU, a voxcord node at P = 500 under a 100 ms main-thread stall every second had frames more
- * than 20 ms late in 15 of 26 windows of 4 s at normal priority (up to 1,238), and in 4 of 24 at
+ * than 20 ms late in 16 of 28 windows of 4 s at normal priority (up to 1,238), and in 4 of 24 at
  * SCHED_FIFO 10 (up to 419); nice -15 did not do it (docs/node-bench-history.md, session 17).
  *
  * Node has no call for sched_setscheduler, so util-linux's `chrt` sets it on this thread's id. That
