@@ -250,15 +250,15 @@ function host(id: number, channel: UdpMediaChannel): void {
   });
 }
 
+/** File feeds' progress waits this long for a message to go with. */
+const FEED_REPORT_MS = 500;
+let feedReportTimer: ReturnType<typeof setTimeout> | undefined;
+
 /**
  * Plays a file into the channel (file-feed.ts): the main side's frames still queued are cleared
  * first (counted as taken in the next report). Progress and the end go back as 'feed' events, each
  * with a dequeue report, so the main side's send counts keep up with the file's frames.
  */
-/** File feeds' progress waits this long for a message to go with (engine-worker.ts startFeed). */
-const FEED_REPORT_MS = 500;
-let feedReportTimer: ReturnType<typeof setTimeout> | undefined;
-
 function startFeed(id: number, serial: number, h: Hosted, path: string, options: FileFeedOptions): void {
   h.feed?.stop();
   h.channel.clearQueue();
@@ -269,19 +269,15 @@ function startFeed(id: number, serial: number, h: Hosted, path: string, options:
     (end) => {
       if (h.feed === feed) h.feed = undefined;
       dirty.add(id);
-      post(
-        end.reason === 'failed'
-          ? {
-              t: 'feed',
-              id,
-              feed: serial,
-              frames: end.frames,
-              end: end.reason,
-              discarded: feed.discarded,
-              error: serialize(end.error),
-            }
-          : { t: 'feed', id, feed: serial, frames: end.frames, end: end.reason, discarded: feed.discarded },
-      );
+      post({
+        t: 'feed',
+        id,
+        feed: serial,
+        frames: end.frames,
+        end: end.reason,
+        discarded: feed.discarded,
+        ...(end.reason === 'failed' ? { error: serialize(end.error) } : {}),
+      });
     },
     () => {
       // Progress is not urgent: every feed's report of the last half second goes in one message.

@@ -76,7 +76,7 @@ export async function enterRealtime(
       if (/not permitted/i.test(stderr)) return { active: false, reason: 'not-permitted' };
       return { active: false, reason: 'failed', detail: firstLine(stderr) || `chrt exited with ${code}` };
     }
-    const policy = schedulingPolicy(readFileSync(`/proc/thread-self/stat`, 'utf8'));
+    const policy = schedulingPolicy(readFileSync('/proc/thread-self/stat', 'utf8'));
     if (policy !== SCHED_FIFO)
       return { active: false, reason: 'failed', detail: `the thread's policy is ${policy} after chrt` };
     return { active: true, priority };
