@@ -11,7 +11,8 @@
  * Run only through `fork`.
  */
 import { performance } from 'node:perf_hooks';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { Session } from 'node:inspector';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import type { Worker } from 'node:worker_threads';
@@ -318,6 +319,18 @@ function memoryCensus(): NodeProcessCounters['census'] {
   };
 }
 
+async function snapshotWorkers(file: string): Promise<void> {
+  const list =
+    rawEngine !== undefined && 'workers' in rawEngine && typeof rawEngine.workers === 'function'
+      ? (rawEngine.workers as () => readonly Worker[])()
+      : [];
+  for (const [i, worker] of list.entries())
+    await pipeline(
+      await worker.getHeapSnapshot(),
+      createWriteStream(file.replace(/\.heapsnapshot$/, `.worker${i}.heapsnapshot`)),
+    );
+}
+
 /** VOXCORD_BENCH_WAKEUPS: messages across the media workers' boundary (counted from the first look). */
 const messages = { toWorker: 0, fromWorker: 0 };
 const counted = new WeakSet<object>();
@@ -539,8 +552,10 @@ process.on('message', (raw: unknown) => {
   else if (req.type === 'profile')
     profile(req.phase, req.file).then(() => send({ type: 'profiled', id: req.id }), fail);
   else if (req.type === 'snapshot') {
-    writeHeapSnapshot(req.file); // diagnostics only (VOXCORD_BENCH_MEMORY_SNAPSHOTS=1)
-    send({ type: 'snapshotted', id: req.id });
+    // Diagnostics only (VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir): the main thread's, then each media
+    // worker's next to it (name.workerN.heapsnapshot).
+    writeHeapSnapshot(req.file);
+    snapshotWorkers(req.file).then(() => send({ type: 'snapshotted', id: req.id }), fail);
   } else if (req.type === 'stall')
     stall(req.everyMs, req.blockMs, req.durationMs).then(
       (stalled) => send({ type: 'stalled', id: req.id, ...stalled }),

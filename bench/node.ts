@@ -690,6 +690,7 @@ function abSummary(results: readonly RunResult[]): string {
     ['main thread', (r) => r.mainCpuPctPerPlayer, 4],
     ['other threads', (r) => r.otherCpuPctPerPlayer, 4],
     ['main wake-ups/s/player', (r) => r.mainWakeupsPerPlayerS, 2],
+    ['RSS KiB/player', (r) => r.rssPerPlayerKiB, 0],
     ['delivered %', (r) => r.deliveredPct, 1],
     ["dropped by the server's socket %", (r) => r.serverDroppedPct, 1],
     ['p99 lateness ms', (r) => r.latenessP99Ms ?? undefined, 2],

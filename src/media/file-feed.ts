@@ -7,16 +7,24 @@
  * made per read that waits for a full collection grew a worker's malloc arenas by ~70 KiB per
  * player in the prototype).
  *
+ * On a local file system the reads after the first run on the worker's own thread (`readSync`):
+ * a page-cache read costs a few µs there against ~30 µs of CPU through libuv's threadpool, and
+ * it cannot come back late. Then only 200 ms of a page's frames are queued at a time; the rest
+ * are read again from the page cache when due (their CRC was checked on the first read).
+ *
  * The main side owns the timeline: it starts a feed at a track's start, hears its progress (the
  * frames taken at their 20 ms tick, sent or dropped there) and its end, and on anything the feed
  * does not do (pause, seek, volume, filters, a session change) stops it and plays on from the
  * frames taken, so nothing is heard twice or skipped.
  */
+import { readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { OggOpusDemuxer } from '../audio/ogg-opus-demuxer.js';
+import type { PacketSink } from '../audio/ogg-opus-demuxer.js';
 import { isOggCapture, oggPageLength, wholeOggPagesEnd } from '../audio/ogg-page.js';
-import { toError } from '../errors.js';
+import { toError, VoxcordError } from '../errors.js';
+import { readsOnThisThread } from './local-file.js';
 import type { FileFeedEnd, FileFeedOptions } from './media-engine.js';
 
 /** What a feed queues into: a channel's send queue. */
@@ -31,24 +39,69 @@ export interface FeedTarget {
 
 /** Pool buffers: a page of a ~100 kbit/s stream with the usual 1 s pages fits. */
 const READ_BYTES = 16 * 1024;
-/** The next page is read when the queue falls to this many frames (200 ms). */
+/** Reading through libuv's threadpool: the next read starts when the queue falls to 200 ms. */
 const REFILL_BELOW = 10;
+/**
+ * Reading on this thread: the queue is topped up at 100 ms with 200 ms, so the send queue's store
+ * holds ~15 frames instead of a page plus the threadpool's margin (~60 frames, 16 KiB at the
+ * usual bitrates).
+ */
+const HERE_REFILL_BELOW = 5;
+const HERE_REFILL_FRAMES = 10;
+/** A read on this thread that took longer (a cold disk) sends the feed's reads to the threadpool. */
+const SLOW_READ_MS = 4;
 /** Progress is reported every this many frames taken (a second). */
 const PROGRESS_FRAMES = 50;
 /** Idle read buffers kept per thread (a read holds one only until its packets are queued). */
 const POOL_MAX = 8;
 const pool: Buffer[] = [];
+const EMPTY = new Uint8Array(0);
 
-export class OggFileFeed {
+/** How a feed reads its file (tests replace it). */
+export interface FeedFiles {
+  /** Whether the file's reads after the first may run on the media worker's thread. */
+  readsHere(path: string): Promise<boolean>;
+  readHere(fd: number, buffer: Uint8Array, length: number, position: number): number;
+  /** Milliseconds, to time the reads made here. */
+  now(): number;
+}
+
+export const localFeedFiles: FeedFiles = {
+  readsHere: readsOnThisThread,
+  readHere: (fd, buffer, length, position) => readSync(fd, buffer, 0, length, position),
+  now: () => performance.now(),
+};
+
+export class OggFileFeed implements PacketSink {
   private readonly demuxer = new OggOpusDemuxer();
   private handle: FileHandle | undefined;
+  /** The file may be read on this thread (local); `here` once its first read is done. */
+  private mayReadHere = false;
+  private here = false;
+  /** Where the next unread page starts. */
   private position = 0;
   private enqueued = 0;
   /** Frames of the file passed over so far (FileFeedOptions.skipFrames). */
   private skipped = 0;
+  /** Frames taken from the file (queued, or left in it for later): at most `maxFrames`. */
+  private kept = 0;
+  private readonly maxFrames: number;
+  /**
+   * Frames checked and kept that wait in the file, to be read again when due: (file offset, length)
+   * pairs, from `laterAt` to `laterEnd`. Made only while reads run here.
+   */
+  private later = new Float64Array(0);
+  private laterAt = 0;
+  private laterEnd = 0;
+  /** The read being demuxed: its bytes, their file offset, and how many of its frames were queued. */
+  private chunk: Uint8Array = EMPTY;
+  private chunkAt = 0;
+  private chunkQueued = 0;
   private reading = false;
   /** `frames` at the last progress report. */
   private reported = 0;
+  /** No more frames to take from the file (its end was read, or endFrame reached). */
+  private fileDone = false;
   private eof = false;
   private ended = false;
   /** The frames of the end, once ended. */
@@ -63,7 +116,10 @@ export class OggFileFeed {
     private readonly options: FileFeedOptions,
     private readonly onEnd: (end: FileFeedEnd) => void,
     private readonly onProgress: () => void,
-  ) {}
+    private readonly files: FeedFiles = localFeedFiles,
+  ) {
+    this.maxFrames = Math.max(0, (options.endFrame ?? Infinity) - (options.skipFrames ?? 0));
+  }
 
   /** Frames taken at their tick so far (sent, or dropped there). */
   get frames(): number {
@@ -82,7 +138,7 @@ export class OggFileFeed {
       if (queued === 0) this.finish({ reason: 'finished', frames: this.enqueued });
       return;
     }
-    if (!this.reading && queued <= REFILL_BELOW) void this.readPage();
+    if (!this.reading && queued <= (this.here ? HERE_REFILL_BELOW : REFILL_BELOW)) void this.refill();
   }
 
   /** Stops: the frames still queued are discarded. Returns the frames taken. */
@@ -99,42 +155,55 @@ export class OggFileFeed {
     this.finish({ reason: 'stopped', frames: this.enqueued - leftover });
   }
 
-  private async readPage(): Promise<void> {
+  /**
+   * Queues the next frames: those left for later, else the next whole pages. A refill that reads
+   * here runs to its end at once (it reaches no await).
+   */
+  private async refill(): Promise<void> {
     this.reading = true;
+    const before = this.enqueued;
     let buffer = pool.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
     try {
-      this.handle ??= await open(this.path, 'r');
-      let got = await this.read(buffer);
-      let end = got < buffer.length ? got : wholeOggPagesEnd(buffer.subarray(0, got));
-      if (end === 0 && got > 0) {
-        const page = isOggCapture(buffer, 0) ? oggPageLength(buffer, 0) : undefined;
-        if (page !== undefined && page > buffer.length) {
-          // A page larger than a pool buffer (at most 65 307 bytes): a buffer of its own.
+      if (this.handle === undefined) await this.openFile();
+      if (this.laterAt < this.laterEnd) {
+        const { first, last, span } = this.laterSpan(buffer.length);
+        if (span > buffer.length) {
           returnToPool(buffer);
-          buffer = Buffer.allocUnsafeSlow(page);
-          got = await this.read(buffer);
-          end = got;
-        } else end = got; // not at a page: the demuxer finds the next one (and keeps the rest)
-      }
-      if (this.ended) return;
-      this.position += end;
-      const packets = this.demuxer.pushViews(buffer.subarray(0, end));
-      const skip = this.options.skipFrames ?? 0;
-      const max = Math.max(0, (this.options.endFrame ?? Infinity) - skip);
-      let i = 0;
-      while (i < packets.length && this.skipped < skip) {
-        i++;
-        this.skipped++;
-      }
-      for (; i < packets.length && this.enqueued < max; i++) {
-        this.target.enqueue(packets[i] as Uint8Array);
-        this.enqueued++;
-      }
-      if (got === 0 || this.enqueued >= max) {
+          buffer = Buffer.allocUnsafeSlow(span);
+        }
+        const got = this.here
+          ? this.readHere(buffer, span, first)
+          : await this.readPooled(buffer, span, first);
+        if (this.ended) return;
+        if (got < span) throw new VoxcordError('AUDIO_INPUT_ERROR', 'the file was cut while it played');
+        this.chunk = buffer;
+        this.chunkAt = first;
+        this.queueLater(last);
+      } else {
+        const here = this.here;
+        let got = here ? this.readHere(buffer, buffer.length, this.position) : await this.readPooled(buffer);
+        let end = got < buffer.length ? got : wholeOggPagesEnd(buffer.subarray(0, got));
+        if (end === 0 && got > 0) {
+          const page = isOggCapture(buffer, 0) ? oggPageLength(buffer, 0) : undefined;
+          if (page !== undefined && page > buffer.length) {
+            // A page larger than a pool buffer (at most 65 307 bytes): a buffer of its own.
+            returnToPool(buffer);
+            buffer = Buffer.allocUnsafeSlow(page);
+            got = this.here ? this.readHere(buffer, page, this.position) : await this.readPooled(buffer);
+            end = got;
+          } else end = got; // not at a page: the demuxer finds the next one (and keeps the rest)
+        }
+        if (this.ended) return;
+        // The file's first read went through the threadpool (a cold file); the kernel's read-ahead
+        // has the next pages in memory by the time they are due.
+        if (!here && this.mayReadHere) this.here = true;
+        this.chunk = buffer;
+        this.chunkAt = this.position;
+        this.chunkQueued = 0;
+        this.position += end;
+        this.demuxer.pushInto(buffer.subarray(0, end), this);
         if (got === 0) this.demuxer.end(); // throws for a cut file or one with no Opus stream
-        this.eof = true;
-        this.target.endBurst();
-        await this.closeFile();
+        if (got === 0 || this.kept >= this.maxFrames) this.fileDone = true;
       }
     } catch (err) {
       if (this.ended) return;
@@ -143,15 +212,105 @@ export class OggFileFeed {
       this.finish({ reason: 'failed', frames: this.frames, error: toError(err) }, true);
       return;
     } finally {
+      this.chunk = EMPTY;
       returnToPool(buffer);
       this.reading = false;
     }
-    this.pump();
+    if (this.fileDone && this.laterAt === this.laterEnd) {
+      this.eof = true;
+      this.target.endBurst();
+      await this.closeFile();
+    }
+    // A read here that queued nothing (headers, frames skipped to a start position) is followed by
+    // the next one on a later turn of the event loop: a long skip must not hold the thread.
+    if (this.here && this.enqueued === before && !this.eof) setImmediate(() => this.pump());
+    else this.pump();
   }
 
-  private async read(buffer: Buffer): Promise<number> {
-    const handle = this.handle as FileHandle;
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.position);
+  /** The demuxer's packets: queued now, or left in the file for later. */
+  packet(bytes: Uint8Array, start: number, end: number): void {
+    if (this.skipped < (this.options.skipFrames ?? 0)) {
+      this.skipped++;
+      return;
+    }
+    if (this.kept >= this.maxFrames) return;
+    this.kept++;
+    const inChunk = bytes.buffer === this.chunk.buffer;
+    if (this.here && inChunk && this.chunkQueued >= HERE_REFILL_FRAMES) {
+      this.keepForLater(this.chunkAt + bytes.byteOffset - this.chunk.byteOffset + start, end - start);
+      return;
+    }
+    // A packet joined from two reads' pages goes at once, after those left for later before it.
+    if (this.laterAt < this.laterEnd) this.queueLater(this.laterEnd - 1);
+    this.queue(bytes.subarray(start, end));
+  }
+
+  private queue(frame: Uint8Array): void {
+    this.target.enqueue(frame);
+    this.enqueued++;
+    this.chunkQueued++;
+  }
+
+  private keepForLater(offset: number, length: number): void {
+    if (this.laterEnd * 2 + 2 > this.later.length) {
+      const grown = new Float64Array(Math.max(64, (this.laterEnd - this.laterAt) * 4));
+      grown.set(this.later.subarray(this.laterAt * 2, this.laterEnd * 2));
+      this.later = grown;
+      this.laterEnd -= this.laterAt;
+      this.laterAt = 0;
+    }
+    this.later[this.laterEnd * 2] = offset;
+    this.later[this.laterEnd * 2 + 1] = length;
+    this.laterEnd++;
+  }
+
+  /**
+   * The next frames left for later, read together: up to HERE_REFILL_FRAMES, while the bytes from
+   * the first one's start to the last one's end (page headers between included) fit `room`.
+   */
+  private laterSpan(room: number): { first: number; last: number; span: number } {
+    const l = this.later;
+    const first = l[this.laterAt * 2] as number;
+    let last = this.laterAt;
+    let span = l[last * 2 + 1] as number;
+    while (last + 1 < this.laterEnd && last + 1 - this.laterAt < HERE_REFILL_FRAMES) {
+      const to = (l[(last + 1) * 2] as number) + (l[(last + 1) * 2 + 1] as number) - first;
+      if (to > room) break;
+      last++;
+      span = to;
+    }
+    return { first, last, span };
+  }
+
+  /** Queues the frames left for later up to index `last`, from `chunk` (which holds their bytes). */
+  private queueLater(last: number): void {
+    const l = this.later;
+    for (; this.laterAt <= last; this.laterAt++) {
+      const from = (l[this.laterAt * 2] as number) - this.chunkAt;
+      this.queue(this.chunk.subarray(from, from + (l[this.laterAt * 2 + 1] as number)));
+    }
+    if (this.laterAt === this.laterEnd) this.laterAt = this.laterEnd = 0;
+  }
+
+  private async openFile(): Promise<void> {
+    const [handle, here] = await Promise.all([open(this.path, 'r'), this.files.readsHere(this.path)]);
+    this.handle = handle;
+    this.mayReadHere = here;
+  }
+
+  private readHere(buffer: Uint8Array, length: number, position: number): number {
+    const started = this.files.now();
+    const got = this.files.readHere((this.handle as FileHandle).fd, buffer, length, position);
+    if (this.files.now() - started > SLOW_READ_MS) this.here = this.mayReadHere = false;
+    return got;
+  }
+
+  private async readPooled(
+    buffer: Buffer,
+    length = buffer.length,
+    position = this.position,
+  ): Promise<number> {
+    const { bytesRead } = await (this.handle as FileHandle).read(buffer, 0, length, position);
     return bytesRead;
   }
 
