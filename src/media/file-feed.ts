@@ -23,7 +23,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { OggOpusDemuxer } from '../audio/ogg-opus-demuxer.js';
 import type { PacketSink } from '../audio/ogg-opus-demuxer.js';
 import { isOggCapture, oggPageLength, wholeOggPagesEnd } from '../audio/ogg-page.js';
-import { toError, VoxcordError } from '../errors.js';
+import { inputError } from '../audio/input-error.js';
+import { toError } from '../errors.js';
 import { readsOnThisThread } from './local-file.js';
 import type { FileFeedEnd, FileFeedOptions } from './media-engine.js';
 
@@ -66,7 +67,7 @@ export interface FeedFiles {
   now(): number;
 }
 
-export const localFeedFiles: FeedFiles = {
+const localFeedFiles: FeedFiles = {
   readsHere: readsOnThisThread,
   readHere: (fd, buffer, length, position) => readSync(fd, buffer, 0, length, position),
   now: () => performance.now(),
@@ -164,7 +165,13 @@ export class OggFileFeed implements PacketSink {
     const before = this.enqueued;
     let buffer = pool.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
     try {
-      if (this.handle === undefined) await this.openFile();
+      if (this.handle === undefined) {
+        await this.openFile();
+        if (this.ended) {
+          void this.closeFile(); // stopped while it opened
+          return;
+        }
+      }
       if (this.laterAt < this.laterEnd) {
         const { first, last, span } = this.laterSpan(buffer.length);
         if (span > buffer.length) {
@@ -175,7 +182,8 @@ export class OggFileFeed implements PacketSink {
           ? this.readHere(buffer, span, first)
           : await this.readPooled(buffer, span, first);
         if (this.ended) return;
-        if (got < span) throw new VoxcordError('AUDIO_INPUT_ERROR', 'the file was cut while it played');
+        if (got < span)
+          throw inputError('the file was cut while it played', undefined, { reason: 'truncated' });
         this.chunk = buffer;
         this.chunkAt = first;
         this.queueLater(last);

@@ -5,7 +5,7 @@
  * frames that reach the queue are the file's, each once, in order.
  */
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OggFileFeed } from '../../src/media/file-feed.js';
@@ -173,6 +173,26 @@ describe('file feed reads', () => {
     expect(end?.frames).toBe(q.sent.length);
     expect(q.sent).toEqual(audio.slice(0, q.sent.length).map((a) => [...a]));
     expect(String((end as { error?: Error }).error?.message)).toMatch(/cut while it played/);
+  });
+
+  it.skipIf(process.platform !== 'linux')('a feed stopped while its file opens closes the file', async () => {
+    const file = oggFile('stopped.opus', frames(60));
+    const open = (): number => readdirSync('/proc/self/fd').length;
+    const before = open();
+    let end: FileFeedEnd | undefined;
+    const feed = new OggFileFeed(
+      new Queue(),
+      file,
+      {},
+      (e) => (end = e),
+      () => undefined,
+      files(true).io,
+    );
+    feed.pump(); // starts opening
+    expect(feed.stop()).toBe(0);
+    for (let i = 0; i < 50 && open() !== before; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(open()).toBe(before);
+    expect(end).toEqual({ reason: 'stopped', frames: 0 });
   });
 
   it('knows local file systems (this machine’s temporary directory) and refuses what it cannot stat', async () => {
