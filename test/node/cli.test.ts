@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { parseNodeArgs } from '../../src/cli/node.js';
 import { runCli } from '../../src/cli/run.js';
 import { captureIo, until } from '../cli/helpers.js';
 import { api, clientHeaders, connect } from './helpers.js';
@@ -15,6 +16,18 @@ describe('voxcord node', () => {
     expect(io.err()).toMatch(/a password is required/);
     const badPort = captureIo();
     expect(await runCli(['node', '--password', 'x', '--port', 'abc'], badPort)).toBe(2);
+    for (const bad of ['0', '1.5', 'two', '17']) {
+      const badWorkers = captureIo();
+      expect(await runCli(['node', '--password', 'x', '--workers', bad], badWorkers)).toBe(2);
+      expect(badWorkers.err()).toContain('--workers must be auto or a number 1-16');
+    }
+    expect(help.out()).toContain('--workers <n|auto>');
+  });
+
+  it("--workers sets the media engine's worker count (auto by default)", () => {
+    expect(parseNodeArgs(['--workers', '1'], {}).workers).toBe(1);
+    expect(parseNodeArgs(['--workers', 'auto'], {}).workers).toBe('auto');
+    expect(parseNodeArgs([], {}).workers).toBe('auto');
   });
 
   it('says clearly when the port is in use (exit 1)', async () => {
