@@ -230,9 +230,15 @@ export class OggFileFeed implements PacketSink {
       await this.closeFile();
     }
     // A read here that queued nothing (headers, frames skipped to a start position) is followed by
-    // the next one on a later turn of the event loop: a long skip must not hold the thread.
-    if (this.here && this.enqueued === before && !this.eof) setImmediate(() => this.pump());
-    else this.pump();
+    // the next one on a later turn of the event loop: a long skip must not hold the thread. Until
+    // then the feed counts as reading, so other pumps do not start reads of their own.
+    if (this.here && this.enqueued === before && !this.eof) {
+      this.reading = true;
+      setImmediate(() => {
+        this.reading = false;
+        this.pump();
+      });
+    } else this.pump();
   }
 
   /** The demuxer's packets: queued now, or left in the file for later. */

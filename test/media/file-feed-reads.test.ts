@@ -5,7 +5,7 @@
  * frames that reach the queue are the file's, each once, in order.
  */
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readdirSync, readSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OggFileFeed } from '../../src/media/file-feed.js';
@@ -150,11 +150,21 @@ describe('file feed reads', () => {
     }
   });
 
-  it('a long skip to a start position reads on, a page a turn, and starts at the frame asked', async () => {
-    const audio = frames(3000, 20); // 60 pages
-    const { end, q } = await play(oggFile('long.opus', audio), files(true).io, { skipFrames: 2990 });
+  it('a long skip to a start position reads on, a read a turn, and starts at the frame asked', async () => {
+    const audio = frames(30_000, 20); // 600 pages: about forty 16 KiB reads to skip
+    const { io, counts } = files(true);
+    const perTurn: number[] = [];
+    let seen = 0;
+    const { end, q } = await play(oggFile('long.opus', audio), io, { skipFrames: 29_990 }, () => {
+      perTurn.push(counts.here - seen);
+      seen = counts.here;
+    });
     expect(end).toEqual({ reason: 'finished', frames: 10 });
-    expect(q.sent).toEqual(audio.slice(2990).map((a) => [...a]));
+    expect(q.sent).toEqual(audio.slice(29_990).map((a) => [...a]));
+    // One read a turn of the event loop, however often the channel pumps: not the whole skip at
+    // once, nor a new chain of reads per pump.
+    expect(counts.here).toBeGreaterThanOrEqual(30);
+    expect(Math.max(...perTurn)).toBe(1);
   });
 
   it('a file cut while its frames wait to be read again fails at the frames sent', async () => {
@@ -195,9 +205,12 @@ describe('file feed reads', () => {
     expect(end).toEqual({ reason: 'stopped', frames: 0 });
   });
 
-  it('knows local file systems (this machine’s temporary directory) and refuses what it cannot stat', async () => {
+  it('knows a memory file system, and refuses procfs and what it cannot stat', async () => {
     expect(await readsOnThisThread(path.join(dir, 'missing', 'file'))).toBe(false);
     // /proc is procfs: not a disk, not known.
     expect(await readsOnThisThread('/proc/self/status')).toBe(false);
+    // /dev/shm is tmpfs on Linux (also in containers): memory, known.
+    if (process.platform === 'linux' && existsSync('/dev/shm'))
+      expect(await readsOnThisThread('/dev/shm')).toBe(true);
   });
 });
