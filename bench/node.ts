@@ -17,12 +17,12 @@
  * kind after a SIGKILL (until the server gets 90 % of the expected packets again), at one size
  * only (the smallest by default: it doubles that run's connections).
  *
- * Every run has a deadline (60 s + 0.25 s per player) after which its processes are killed and
+ * Every run has a deadline (the warm-up + 60 s + 0.25 s per player) after which its processes are killed and
  * the run is reported as failed; a failed server start fails that size only. Children exit when
  * this process goes (IPC disconnect), so nothing lingers.
  *
  * Options: --quick (P = 20, short windows) --sizes=100,500,1000 --variants=voxcord-node,library,djs-node
- *          --window-ms=4000 --warmup-ms=2000 --migration-at=P --no-migration --no-stall
+ *          --window-ms=4000 --warmup-ms=20000 --migration-at=P --no-migration --no-stall
  *          --profile=dir (CPU profiles of the node processes; implies --no-migration)
  *          --json=file (also write the results there: `npm run bench` runs this scenario so)
  *          --base=dir --rounds=N (A/B: another tree's build alternated with this one's, N rounds)
@@ -33,7 +33,7 @@
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -97,7 +97,7 @@ function parseArgs(argv: readonly string[]): Config {
   const variants = (list('variants') ?? VARIANTS) as NodeBenchVariant[];
   for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`unknown variant ${v}`);
   const windowMs = Number(get('window-ms') ?? (quick ? 3000 : 4000));
-  const warmupMs = Number(get('warmup-ms') ?? (quick ? 1500 : 2000));
+  const warmupMs = Number(get('warmup-ms') ?? (quick ? 1500 : DEFAULT_WARMUP_MS));
   const profileDir = get('profile');
   const migrationAt =
     argv.includes('--no-migration') || profileDir !== undefined
@@ -731,6 +731,56 @@ function perPacket(r: RunResult, pctPerPlayer: number | undefined): number | und
   return (pctPerPlayer * 1e4) / (0.5 * r.deliveredPct);
 }
 
+/**
+ * VOXCORD_BENCH_SERIES=1 (diagnostics, Linux): the node's RSS per player over its baseline and its
+ * CPU per player (% of a core, all threads) each second from the last join to the window's end,
+ * read from /proc: when each settles, i.e. which warm-up measures steady state.
+ */
+function series(child: ChildProcess, variant: string, players: number, baselineRss: number): () => void {
+  if (process.env.VOXCORD_BENCH_SERIES !== '1' || child.pid === undefined || players <= 0) return () => undefined;
+  const pid = child.pid;
+  const page = 4096;
+  const read = (): { rss: number; cpuTicks: number } | undefined => {
+    try {
+      const rss = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * page;
+      // Fields after the command name's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { rss, cpuTicks: Number(f[11]) + Number(f[12]) };
+    } catch {
+      return undefined;
+    }
+  };
+  const t0 = performance.now();
+  let last = read();
+  let lastAt = t0;
+  const points: string[] = [];
+  const timer = setInterval(() => {
+    const now = read();
+    const at = performance.now();
+    if (now === undefined || last === undefined) return;
+    // Clock ticks are 10 ms: % of a core = ticks * 10 ms / elapsed ms * 100.
+    const cpu = (((now.cpuTicks - last.cpuTicks) * 1000) / (at - lastAt) / players).toFixed(3);
+    points.push(`${((at - t0) / 1000).toFixed(0)}s ${((now.rss - baselineRss) / 1024 / players).toFixed(0)} KiB ${cpu}`);
+    last = now;
+    lastAt = at;
+  }, 1000);
+  return () => {
+    clearInterval(timer);
+    console.log(`node bench: ${variant}, P = ${players}, series (s after the last join: RSS per player, CPU % of a core per player): ${points.join(', ')}`);
+  };
+}
+
+/**
+ * From the last join to the window. Both nodes' RSS grows for tens of seconds after the joins
+ * (VOXCORD_BENCH_SERIES=1; docs/node-bench-history.md, session 19): the djs node's from 346 to
+ * ~600 KiB per player at P = 500 by 20 s and ~700 after, the voxcord node's 0.5 KiB per player a
+ * second until a full collection. From 20 s on the ratio holds (0.35-0.40 at P = 500 and 1000
+ * over 60-150 s runs); 2 s after the joins it measured the djs node half-grown. The JIT's warm-up
+ * tail on V8's helper threads is mostly over by then too.
+ */
+const DEFAULT_WARMUP_MS = 20_000;
+
 /** Per-run deadline: generous for a loaded 2-core machine, finite for an unattended run. */
 /** VOXCORD_BENCH_DEADLINE_SCALE (diagnostics): a busy machine's joins may need longer. */
 const deadlineScale = Number(process.env.VOXCORD_BENCH_DEADLINE_SCALE ?? 1) || 1;
@@ -784,6 +834,7 @@ async function runOne(
     // Per-player figures are over the players that play.
     const live = players - connectFailures;
     const connectS = (performance.now() - t0) / 1000;
+    const stopSeries = series(a.child, variant, live, baseline.rssBytes);
     await sleep(config.warmupMs);
 
     // The window: CPU, RSS, packets at the server, lateness, frameStats.
@@ -796,6 +847,7 @@ async function runOne(
     const m1 = await mark(server);
     const windowEnd = performance.now();
     const windowS = (m1.at - m0.at) / 1000;
+    stopSeries();
     await windowProfile(a.child, 'stop', `${variant}-p${players}`);
     // The main thread's share (the rest is the media worker, or djs's own threads): diagnostics.
     // CPU over the node process's own window, between the two collections (not counting them).
@@ -951,7 +1003,8 @@ async function runGuarded(
 ): Promise<RunResult> {
   const sides: ChildProcess[] = [];
   let timedOut = false;
-  const limit = runDeadlineMs(players) + (config.migrationAt === players ? runDeadlineMs(players) : 0);
+  const limit =
+    config.warmupMs + runDeadlineMs(players) + (config.migrationAt === players ? runDeadlineMs(players) : 0);
   const timer = setTimeout(() => {
     timedOut = true;
     for (const s of sides) kill(s);
@@ -1033,7 +1086,7 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --quick                      P = 20, short windows
   --sizes=100,500,1000         player counts P
   --variants=voxcord-node,library,djs-node
-  --window-ms=4000 --warmup-ms=2000
+  --window-ms=4000 --warmup-ms=20000
   --migration-at=P | --no-migration   SIGKILL failover at one size (default: the smallest)
   --no-stall                   skip the 100 ms main-thread stall scenario
   --stall-control              diagnostics: then the same window without stalls
@@ -1054,7 +1107,9 @@ Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOX
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
   VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k),
   VOXCORD_BENCH_SERVER_RCVBUF=bytes (the server's SFU socket's receive buffer; default 4 MiB, 0 the OS's),
-  VOXCORD_BENCH_SIDE_EXEC=path (the measured side under a wrapper, e.g. a script: exec heaptrack node "$@").`;
+  VOXCORD_BENCH_SIDE_EXEC=path (the measured side under a wrapper, e.g. a script: exec heaptrack node "$@"),
+  VOXCORD_BENCH_SERIES=1 (each run's RSS and CPU per player every second from the last join to the
+  window's end: when they settle).`;
 
 /** The config as the results' JSON keeps it: rounds per size instead of the function. */
 function jsonConfig(config: Config): Omit<Config, 'rounds'> & { rounds: Record<number, number> } {

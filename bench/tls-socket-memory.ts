@@ -3,9 +3,10 @@
  * (voxcord or the djs node alike) pays for its voice WebSocket's TLS before any audio. The server
  * runs in a child process, so only the client side is counted. Each socket handshakes, then writes
  * 100 bytes and reads their echo (a heartbeat's worth of traffic); `--no-write` leaves it at the
- * handshake, `--tls12` caps the version at TLS 1.2.
+ * handshake, `--tls12` caps the version at TLS 1.2, `--shared` gives every socket one SecureContext
+ * (as voxcord's voice socket does, src/voice/tls-context.ts) instead of one each.
  *
- *   node --expose-gc --import tsx bench/tls-socket-memory.ts [N=500] [--no-write] [--tls12]
+ *   node --expose-gc --import tsx bench/tls-socket-memory.ts [N=500] [--no-write] [--tls12] [--shared]
  */
 import tls from 'node:tls';
 import { fork } from 'node:child_process';
@@ -35,6 +36,7 @@ async function measure(): Promise<void> {
   });
   try {
     const port = await new Promise<number>((resolve) => child.once('message', (m) => resolve(Number(m))));
+    const shared = args.includes('--shared') ? tls.createSecureContext({ ca: cert.cert }) : undefined;
     collect();
     const before = process.memoryUsage().rss;
     const sockets: tls.TLSSocket[] = [];
@@ -42,7 +44,7 @@ async function measure(): Promise<void> {
       const socket = tls.connect({
         host: '127.0.0.1',
         port,
-        ca: cert.cert,
+        ...(shared === undefined ? { ca: cert.cert } : { secureContext: shared }),
         checkServerIdentity: () => undefined,
         ...(args.includes('--tls12') ? { maxVersion: 'TLSv1.2' as const } : {}),
       });
@@ -60,7 +62,7 @@ async function measure(): Promise<void> {
     const perSocket = (process.memoryUsage().rss - before) / 1024 / count;
     console.log(
       `${count} idle TLS client sockets (${args.includes('--no-write') ? 'handshake only' : 'one 100-byte echo each'}` +
-        `${args.includes('--tls12') ? ', TLS 1.2' : ''}): RSS ${perSocket.toFixed(1)} KiB per socket` +
+        `${args.includes('--tls12') ? ', TLS 1.2' : ''}${shared === undefined ? '' : ', one shared context'}): RSS ${perSocket.toFixed(1)} KiB per socket` +
         `${(globalThis as { gc?: unknown }).gc === undefined ? ' (no --expose-gc: garbage included)' : ''}`,
     );
     for (const s of sockets) s.destroy();
