@@ -737,12 +737,14 @@ function perPacket(r: RunResult, pctPerPlayer: number | undefined): number | und
  * read from /proc: when each settles, i.e. which warm-up measures steady state.
  */
 function series(child: ChildProcess, variant: string, players: number, baselineRss: number): () => void {
-  if (process.env.VOXCORD_BENCH_SERIES !== '1' || child.pid === undefined || players <= 0) return () => undefined;
+  if (process.env.VOXCORD_BENCH_SERIES !== '1' || child.pid === undefined || players <= 0)
+    return () => undefined;
   const pid = child.pid;
-  const page = 4096;
   const read = (): { rss: number; cpuTicks: number } | undefined => {
     try {
-      const rss = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * page;
+      const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (kib === undefined) return undefined;
+      const rss = Number(kib) * 1024;
       // Fields after the command name's closing parenthesis: utime and stime are the 12th and 13th.
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -761,13 +763,18 @@ function series(child: ChildProcess, variant: string, players: number, baselineR
     if (now === undefined || last === undefined) return;
     // Clock ticks are 10 ms: % of a core = ticks * 10 ms / elapsed ms * 100.
     const cpu = (((now.cpuTicks - last.cpuTicks) * 1000) / (at - lastAt) / players).toFixed(3);
-    points.push(`${((at - t0) / 1000).toFixed(0)}s ${((now.rss - baselineRss) / 1024 / players).toFixed(0)} KiB ${cpu}`);
+    points.push(
+      `${((at - t0) / 1000).toFixed(0)}s ${((now.rss - baselineRss) / 1024 / players).toFixed(0)} KiB ${cpu}`,
+    );
     last = now;
     lastAt = at;
   }, 1000);
+  timer.unref();
   return () => {
     clearInterval(timer);
-    console.log(`node bench: ${variant}, P = ${players}, series (s after the last join: RSS per player, CPU % of a core per player): ${points.join(', ')}`);
+    console.log(
+      `node bench: ${variant}, P = ${players}, series (s after the last join: RSS per player, CPU % of a core per player): ${points.join(', ')}`,
+    );
   };
 }
 
@@ -775,8 +782,8 @@ function series(child: ChildProcess, variant: string, players: number, baselineR
  * From the last join to the window. Both nodes' RSS grows for tens of seconds after the joins
  * (VOXCORD_BENCH_SERIES=1; docs/node-bench-history.md, session 19): the djs node's from 346 to
  * ~600 KiB per player at P = 500 by 20 s and ~700 after, the voxcord node's 0.5 KiB per player a
- * second until a full collection. From 20 s on the ratio holds (0.35-0.40 at P = 500 and 1000
- * over 60-150 s runs); 2 s after the joins it measured the djs node half-grown. The JIT's warm-up
+ * second until a full collection. From 20 s on the ratio holds (0.29-0.44 at P = 500 and 1000
+ * in runs of up to 150 s); 2 s after the joins it measured the djs node half-grown. The JIT's warm-up
  * tail on V8's helper threads is mostly over by then too.
  */
 const DEFAULT_WARMUP_MS = 20_000;
