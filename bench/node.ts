@@ -51,6 +51,7 @@ import type { SideLauncher } from './node-build.js';
 import { checkNodeTargets, nodeTable, nodeTargetsTable } from './node-report.js';
 import type { NodeRunResult } from './node-report.js';
 import { countAtLeast, histogramDeltas } from './stats.js';
+import { userSystemTicks } from './thread-times.js';
 import { encodeToneFrames } from './tone.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -744,11 +745,8 @@ function series(child: ChildProcess, variant: string, players: number, baselineR
     try {
       const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
       if (kib === undefined) return undefined;
-      const rss = Number(kib) * 1024;
-      // Fields after the command name's closing parenthesis: utime and stime are the 12th and 13th.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { rss, cpuTicks: Number(f[11]) + Number(f[12]) };
+      const { utime, stime } = userSystemTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      return { rss: Number(kib) * 1024, cpuTicks: utime + stime };
     } catch {
       return undefined;
     }
@@ -760,7 +758,12 @@ function series(child: ChildProcess, variant: string, players: number, baselineR
   const timer = setInterval(() => {
     const now = read();
     const at = performance.now();
-    if (now === undefined || last === undefined) return;
+    if (now === undefined) return;
+    if (last === undefined) {
+      last = now;
+      lastAt = at;
+      return;
+    }
     // Clock ticks are 10 ms: % of a core = ticks * 10 ms / elapsed ms * 100.
     const cpu = (((now.cpuTicks - last.cpuTicks) * 1000) / (at - lastAt) / players).toFixed(3);
     points.push(

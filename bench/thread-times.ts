@@ -59,7 +59,7 @@ interface Switches {
 }
 
 /** User and kernel ticks from a /proc/<pid>/task/<tid>/stat line (fields 14 and 15 of proc(5)). */
-function userSystemTicks(stat: string): { utime: number; stime: number } {
+export function userSystemTicks(stat: string): { utime: number; stime: number } {
   // "tid (name) state ...": the name may hold spaces, so split after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { utime: Number(fields[11]), stime: Number(fields[12]) };
