@@ -77,8 +77,10 @@ interface Config {
   base: string | undefined;
   /**
    * Runs of each variant (and build) per size, alternating; `--rounds` for every size, else
-   * DEFAULT_ROUNDS_UP_TO_500 up to P = 500 (a djs node's per-player CPU swings by up to 40 % from
-   * one run to the next: a verdict on one round is a coin toss near 0.5x) and 1 above (P = 1000
+   * defaultRounds: either node's per-player CPU swings by up to 40 % from one run to the next, so
+   * a verdict on one round is a coin toss near 0.5x. P = 100, where both nodes keep up and CPU is
+   * judged per player as measured, gets 3 (a median, not the mean of two: one slow round of
+   * either side no longer decides it; about 2 minutes more); 2 up to P = 500; 1 above (P = 1000
    * runs take minutes).
    */
   rounds: (players: number) => number;
@@ -86,7 +88,7 @@ interface Config {
   newEnv: Record<string, string>;
 }
 
-const DEFAULT_ROUNDS_UP_TO_500 = 2;
+const defaultRounds = (players: number): number => (players <= 100 ? 3 : players <= 500 ? 2 : 1);
 
 function parseArgs(argv: readonly string[]): Config {
   const get = (name: string): string | undefined =>
@@ -109,8 +111,7 @@ function parseArgs(argv: readonly string[]): Config {
   const given = get('rounds');
   const fixed = Number(given ?? 1);
   if (!Number.isInteger(fixed) || fixed <= 0) throw new Error('--rounds must be a positive integer');
-  const rounds = (players: number): number =>
-    given !== undefined || quick ? fixed : players <= 500 ? DEFAULT_ROUNDS_UP_TO_500 : 1;
+  const rounds = (players: number): number => (given !== undefined || quick ? fixed : defaultRounds(players));
   const newEnv: Record<string, string> = {};
   for (const pair of list('new-env') ?? []) {
     const eq = pair.indexOf('=');
@@ -1102,7 +1103,7 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --stall-control              diagnostics: then the same window without stalls
   --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
-  --rounds=N                   runs per variant and size (default 2 up to P = 500, 1 above; the
+  --rounds=N                   runs per variant and size (default 3 up to P = 100, 2 up to 500, 1 above; the
                                variants' order reversed every other round; verdicts on medians)
   --base=dir                   A/B: that tree's build (its dist/, built) alternated with this one's
                                over the rounds, medians per build and the CPU split per thread
