@@ -90,6 +90,16 @@ interface Config {
 
 const defaultRounds = (players: number): number => (players <= 100 ? 3 : players <= 500 ? 2 : 1);
 
+/**
+ * From the last join to the window. Both nodes' RSS grows for tens of seconds after the joins
+ * (VOXCORD_BENCH_SERIES=1; docs/node-bench-history.md, session 19): the djs node's from 346 to
+ * ~600 KiB per player at P = 500 by 20 s and ~700 after, the voxcord node's 0.5 KiB per player a
+ * second until a full collection. From 20 s on the ratio holds (0.29-0.44 at P = 500 and 1000
+ * in runs of up to 150 s); 2 s after the joins it measured the djs node half-grown. The JIT's warm-up
+ * tail on V8's helper threads is mostly over by then too.
+ */
+const DEFAULT_WARMUP_MS = 20_000;
+
 function parseArgs(argv: readonly string[]): Config {
   const get = (name: string): string | undefined =>
     argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -776,21 +786,11 @@ function series(child: ChildProcess, variant: string, players: number, baselineR
   timer.unref();
   return () => {
     clearInterval(timer);
-    console.log(
-      `node bench: ${variant}, P = ${players}, series (s after the last join: RSS per player, CPU % of a core per player): ${points.join(', ')}`,
+    process.stderr.write(
+      `node bench: ${variant}, P = ${players}, series (s after the last join: RSS per player, CPU % of a core per player): ${points.join(', ')}\n`,
     );
   };
 }
-
-/**
- * From the last join to the window. Both nodes' RSS grows for tens of seconds after the joins
- * (VOXCORD_BENCH_SERIES=1; docs/node-bench-history.md, session 19): the djs node's from 346 to
- * ~600 KiB per player at P = 500 by 20 s and ~700 after, the voxcord node's 0.5 KiB per player a
- * second until a full collection. From 20 s on the ratio holds (0.29-0.44 at P = 500 and 1000
- * in runs of up to 150 s); 2 s after the joins it measured the djs node half-grown. The JIT's warm-up
- * tail on V8's helper threads is mostly over by then too.
- */
-const DEFAULT_WARMUP_MS = 20_000;
 
 /** Per-run deadline: generous for a loaded 2-core machine, finite for an unattended run. */
 /** VOXCORD_BENCH_DEADLINE_SCALE (diagnostics): a busy machine's joins may need longer. */

@@ -5,7 +5,16 @@
  * frames that reach the queue are the file's, each once, in order.
  */
 import { describe, it, expect } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OggFileFeed } from '../../src/media/file-feed.js';
@@ -187,8 +196,18 @@ describe('file feed reads', () => {
 
   it.skipIf(process.platform !== 'linux')('a feed stopped while its file opens closes the file', async () => {
     const file = oggFile('stopped.opus', frames(60));
-    const open = (): number => readdirSync('/proc/self/fd').length;
+    const target = realpathSync(file);
+    // This file's descriptors only: the process's other descriptors come and go with other work.
+    const open = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === target;
+        } catch {
+          return false; // closed meanwhile
+        }
+      }).length;
     const before = open();
+    expect(before).toBe(0);
     let end: FileFeedEnd | undefined;
     const feed = new OggFileFeed(
       new Queue(),
