@@ -5,16 +5,7 @@
  * frames that reach the queue are the file's, each once, in order.
  */
 import { describe, it, expect } from 'vitest';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-  realpathSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OggFileFeed } from '../../src/media/file-feed.js';
@@ -23,6 +14,7 @@ import { readsOnThisThread } from '../../src/media/local-file.js';
 import type { FileFeedEnd, FileFeedOptions } from '../../src/media/index.js';
 import { OggOpusPager } from '../../src/receive/recorder.js';
 import { concatBytes } from '../../src/util/bytes.js';
+import { descriptorsOpenOn } from '../support/descriptors.js';
 import { oggStreamPages } from '../player/containers.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-feed-reads-'));
@@ -196,16 +188,7 @@ describe('file feed reads', () => {
 
   it.skipIf(process.platform !== 'linux')('a feed stopped while its file opens closes the file', async () => {
     const file = oggFile('stopped.opus', frames(60));
-    const target = realpathSync(file);
-    // This file's descriptors only: the process's other descriptors come and go with other work.
-    const open = (): number =>
-      readdirSync('/proc/self/fd').filter((fd) => {
-        try {
-          return readlinkSync(`/proc/self/fd/${fd}`) === target;
-        } catch {
-          return false; // closed meanwhile
-        }
-      }).length;
+    const open = (): number => descriptorsOpenOn(file);
     const before = open();
     expect(before).toBe(0);
     let end: FileFeedEnd | undefined;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOpus } from '../../src/audio/opus.js';
@@ -33,6 +33,7 @@ import {
 } from './containers.js';
 import { FakeSession, hex, packet } from './helpers.js';
 import { caught as catchError } from '../support/errors.js';
+import { descriptorsOpenOn } from '../support/descriptors.js';
 
 /** Real Opus packets of a generated tone (20 ms each). */
 async function encodedTone(frames: number): Promise<Uint8Array[]> {
@@ -416,14 +417,7 @@ describe('container inputs in the player', () => {
       dir = mkdtempSync(join(tmpdir(), 'voxcord-player-'));
       const path = join(dir, 'fds.opus');
       writeFileSync(path, concatBytes(oggStreamPages(packets, { maxSegments: 50 })));
-      const openOnPath = (): number =>
-        readdirSync('/proc/self/fd').filter((fd) => {
-          try {
-            return readlinkSync(`/proc/self/fd/${fd}`) === path;
-          } catch {
-            return false; // closed meanwhile
-          }
-        }).length;
+      const openOnPath = (): number => descriptorsOpenOn(path);
       const player = new AudioPlayer();
       players.push(player);
       const session = new FakeSession();

@@ -1,4 +1,4 @@
-/** The test shelf: waits, cleanup, ids, bytes, the call builder and the fakes. */
+/** The test shelf: waits, cleanup, ids, bytes, open descriptors, the call builder and the fakes. */
 export { poll, sleep, until } from './wait.js';
 export { Cleanup } from './cleanup.js';
 export { cleanupAfterEach } from './after-each.js';
@@ -9,3 +9,4 @@ export { bareSession, botClient, joinBot, joinWith, startCall } from './call.js'
 export type { BareSessionOptions, Bot, Call, CallOptions } from './call.js';
 export * from './fakes.js';
 export { sinePcm } from './tone.js';
+export { descriptorsOpenOn } from './descriptors.js';
