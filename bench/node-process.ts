@@ -19,7 +19,7 @@ import type { Worker } from 'node:worker_threads';
 import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
-import { describeRealtime } from '../src/media/realtime.js';
+import { describeRealtime, keepCollectionsOnOwnThread } from '../src/media/realtime.js';
 import type { MediaChannel } from '../src/media/index.js';
 import { startNode } from '../src/node/server.js';
 import { createVoiceBackend } from '../src/node/voice-backend.js';
@@ -144,8 +144,8 @@ const channels: MediaChannel[] = [];
 const mediaWorkers = process.env.VOXCORD_BENCH_WORKERS;
 /**
  * The voxcord node's engine as `voxcord node` makes it: real-time scheduling asked for (the CLI's
- * default; VOXCORD_BENCH_REALTIME=0 turns it off for an A/B). The library variant keeps the
- * library's default (off).
+ * default; VOXCORD_BENCH_REALTIME=0 turns it off for an A/B), and with it V8's young-generation
+ * collections kept on their own threads. The library variant keeps the library's default (off).
  */
 const realtime = variant === 'voxcord-node' && process.env.VOXCORD_BENCH_REALTIME !== '0';
 const realtimeOutcomes: string[] = [];
@@ -159,10 +159,14 @@ const rawEngine =
         ...(realtime
           ? {
               realtime: true,
-              onWorkerReady: ({ slot, realtime: outcome }) =>
+              onWorkerReady: ({ slot, realtime: outcome }) => {
                 realtimeOutcomes.push(
                   `${slot}: ${outcome === undefined ? 'normal' : describeRealtime(outcome)}`,
-                ),
+                );
+                // As the CLI does once a worker runs real-time (VOXCORD_BENCH_KEEP_GC=0: not, for an A/B).
+                if (outcome?.active === true && process.env.VOXCORD_BENCH_KEEP_GC !== '0')
+                  keepCollectionsOnOwnThread();
+              },
             }
           : {}),
       });

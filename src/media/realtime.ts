@@ -14,6 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 
 /** SCHED_FIFO priority used when real-time scheduling is asked for without a number (1-99). */
 export const DEFAULT_REALTIME_PRIORITY = 10;
@@ -89,6 +90,29 @@ export async function enterRealtime(
 export function realtimePriority(option: boolean | number | undefined): number | undefined {
   if (option === undefined || option === false) return undefined;
   return option === true ? DEFAULT_REALTIME_PRIORITY : option;
+}
+
+/**
+ * V8 flags that keep each thread's young-generation collection on that thread. By default a
+ * scavenge hands part of its copying to V8's helper threads and waits for them
+ * (`scavenge.parallel`), and first waits for a helper's sweep of the last cycle's ArrayBuffers
+ * (`sweep_array_buffers`). The helpers run at normal priority: on busy cores a real-time worker
+ * then waits behind every other runnable thread (pauses up to 59 ms at P = 1000 on 2 cores), and every
+ * node bench round with frames more than 20 ms late had such a worker pause over 20 ms
+ * (docs/node-bench-history.md, session 21). Process-wide, so only `voxcord node` sets them (once a
+ * worker runs real-time); an application using `realtime` passes them to node itself.
+ */
+export const REALTIME_GC_FLAGS: readonly string[] = [
+  '--no-parallel-scavenge',
+  '--no-concurrent-array-buffer-sweeping',
+];
+
+/** Sets REALTIME_GC_FLAGS in this process; V8 reads them at each collection, workers' too. */
+export function keepCollectionsOnOwnThread(
+  set: (flag: string) => void = setFlagsFromString,
+): readonly string[] {
+  for (const flag of REALTIME_GC_FLAGS) set(flag);
+  return REALTIME_GC_FLAGS;
 }
 
 /** How a worker's outcome reads in a log line. */

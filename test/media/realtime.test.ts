@@ -1,8 +1,16 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaEngine, RealtimeOutcome } from '../../src/media/index.js';
-import { describeRealtime, enterRealtime, SCHED_FIFO, schedulingPolicy } from '../../src/media/realtime.js';
+import {
+  describeRealtime,
+  enterRealtime,
+  keepCollectionsOnOwnThread,
+  REALTIME_GC_FLAGS,
+  SCHED_FIFO,
+  schedulingPolicy,
+} from '../../src/media/realtime.js';
 import type { CommandRunner } from '../../src/media/realtime.js';
 import { isVoxcordError } from '../../src/errors.js';
 
@@ -20,6 +28,31 @@ function fifoThreads(): number {
 }
 
 const linux = process.platform === 'linux';
+
+/**
+ * The ms V8's helper threads spent in each young-generation collection of a child process that
+ * keeps 200 000 objects alive across its collections (so a scavenge has enough to share), after
+ * calling keepCollectionsOnOwnThread() or not. Only the collections after that point are traced
+ * (`--trace-gc-nvp`, set there: one line per collection), not those of loading the module.
+ */
+function helperMsPerScavenge(keep: boolean): number[] {
+  const realtime = new URL('../../src/media/realtime.ts', import.meta.url).href;
+  const script = `
+    import { setFlagsFromString } from 'node:v8';
+    import { keepCollectionsOnOwnThread } from ${JSON.stringify(realtime)};
+    if (${keep}) keepCollectionsOnOwnThread();
+    setFlagsFromString('--trace-gc-nvp');
+    let live = [];
+    for (let i = 0; i < 2e6; i++) { live.push({ i, a: [i] }); if (live.length > 200000) live = []; }`;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(run.status).toBe(0);
+  return [...run.stdout.matchAll(/ gc=s .*? background\.scavenge\.parallel=([\d.]+)/g)].map((m) =>
+    Number(m[1]),
+  );
+}
 
 describe('real-time scheduling of media workers', () => {
   it('reads the policy from a stat line whose command name holds spaces and parentheses', () => {
@@ -92,6 +125,17 @@ describe('real-time scheduling of media workers', () => {
       expect(fifoThreads()).toBe(before);
     },
   );
+
+  it("keeps each thread's young-generation collection off V8's helper threads when asked", () => {
+    const set: string[] = [];
+    expect(keepCollectionsOnOwnThread((flag) => set.push(flag))).toEqual(REALTIME_GC_FLAGS);
+    expect(set).toEqual(['--no-parallel-scavenge', '--no-concurrent-array-buffer-sweeping']);
+    // By default the helpers take part in this child's scavenges; once asked, in none of them.
+    expect(helperMsPerScavenge(false).some((ms) => ms > 0)).toBe(true);
+    const kept = helperMsPerScavenge(true);
+    expect(kept.length).toBeGreaterThan(5);
+    expect(kept.filter((ms) => ms > 0)).toEqual([]);
+  });
 
   it('refuses a priority outside 1-99', () => {
     for (const realtime of [0, 100, 2.5]) {

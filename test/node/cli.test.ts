@@ -66,6 +66,15 @@ describe('voxcord node', () => {
     expect(
       lines.filter((l) => /media worker 0: real-time scheduling (on \(SCHED_FIFO 10\)|off: .+)$/.test(l)),
     ).toHaveLength(1);
+    // A real-time worker must not wait for V8's helpers: the node says it set the flags, once.
+    const on = lines.some((l) => l.endsWith('media worker 0: real-time scheduling on (SCHED_FIFO 10)'));
+    expect(
+      lines.filter((l) =>
+        l.endsWith(
+          'V8: each thread collects its own young generation (--no-parallel-scavenge --no-concurrent-array-buffer-sweeping)',
+        ),
+      ),
+    ).toHaveLength(on ? 1 : 0);
     controller.abort();
     expect(await running).toBe(0);
   });
@@ -76,6 +85,7 @@ describe('voxcord node', () => {
     const running = runCli(['node', '--port', '0', '--password', 'x', '--no-realtime'], io);
     await until(() => io.out().includes('media worker 0:'), 5000, 'the media worker');
     expect(io.out()).toMatch(/media worker 0: normal scheduling$/m);
+    expect(io.out()).not.toContain('V8:');
     controller.abort();
     expect(await running).toBe(0);
   });
