@@ -97,7 +97,7 @@ export function realtimePriority(option: boolean | number | undefined): number |
  * scavenge hands part of its copying to V8's helper threads and waits for them
  * (`scavenge.parallel`), and first waits for a helper's sweep of the last cycle's ArrayBuffers
  * (`sweep_array_buffers`). The helpers run at normal priority: on busy cores a real-time worker
- * then waits behind every other runnable thread (pauses up to 59 ms at P = 1000 on 2 cores), and
+ * then waits behind every other runnable thread (pauses up to 26 ms at P = 1000 on 2 cores), and
  * every node bench round with frames more than 20 ms late had such a worker pause over 20 ms
  * (docs/node-bench-history.md, session 21). Process-wide, so only `voxcord node` sets them (once a
  * worker runs real-time); an application using `realtime` passes them to node itself.
