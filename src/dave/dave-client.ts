@@ -10,7 +10,7 @@
  * for 10 s. Pure: no sockets, no timers (the decryptors' clock is injectable).
  */
 import { VoxcordError } from '../errors.js';
-import { VoiceOpcode } from '../protocol/constants.js';
+import { CLIENT_WS_UDP_SKEW_MS, VoiceOpcode } from '../protocol/constants.js';
 import { verificationCode as computeVerificationCode, privacyCode as computePrivacyCode } from './codes.js';
 import type {
   DaveClientMessage,
@@ -60,6 +60,8 @@ export class DaveClient implements DaveEndpoint {
   #sendKey: DaveSendKey = DaveSendKey.none;
   readonly #encryptStats: FrameEncryptorStats = { encrypted: 0, passthrough: 0, silence: 0, dropped: 0 };
   private readonly decryptors = new Map<string, FrameDecryptor>();
+  /** Users whose op 13 came, and when: their decryptor serves frames still in flight a little longer. */
+  private readonly departed = new Map<string, number>();
   /** Version 0 in force (or being prepared): new decryptors start in passthrough. */
   private receivePassthrough = false;
   private executedVersion = 0;
@@ -146,6 +148,7 @@ export class DaveClient implements DaveEndpoint {
 
   decrypt(userId: string, frame: Uint8Array): DaveFrameResult {
     if (this.destroyed) return { ok: false, reason: 'no-key' };
+    if (this.departed.size > 0) this.retireDeparted();
     const result = this.decryptorFor(normalizeUserId(userId)).decrypt(frame);
     return result.ok ? { ok: true, frame: result.frame } : { ok: false, reason: result.reason };
   }
@@ -173,12 +176,14 @@ export class DaveClient implements DaveEndpoint {
     // The receive keys leave the WebAssembly core now, not when the collector finds them.
     for (const d of this.decryptors.values()) d.destroy();
     this.decryptors.clear();
+    this.departed.clear();
   }
 
   // ---- message processing (strictly in order) ----
 
   private async process(message: DaveInbound): Promise<void> {
     if (this.destroyed) return;
+    if (this.departed.size > 0) this.retireDeparted();
     switch (message.op) {
       case VoiceOpcode.SessionDescription: {
         const version = message.protocolVersion;
@@ -190,12 +195,14 @@ export class DaveClient implements DaveEndpoint {
       }
       case VoiceOpcode.ClientsConnect:
         this.session.addRecognizedUsers(message.userIds);
+        for (const id of message.userIds) this.departed.delete(normalizeUserId(id));
         return;
       case VoiceOpcode.ClientDisconnect: {
         const id = normalizeUserId(message.userId);
         this.session.removeRecognizedUser(id);
-        this.decryptors.get(id)?.destroy();
-        this.decryptors.delete(id);
+        // Their frames forwarded before this op 13 may still be on the way (UDP is not ordered
+        // with the websocket): the key goes CLIENT_WS_UDP_SKEW_MS later.
+        if (this.decryptors.has(id)) this.departed.set(id, this.clock());
         return;
       }
       case VoiceOpcode.DavePrepareTransition:
@@ -315,6 +322,21 @@ export class DaveClient implements DaveEndpoint {
   private setReceivePassthrough(on: boolean): void {
     this.receivePassthrough = on;
     for (const d of this.decryptors.values()) d.setPassthrough(on ? { enable: true } : { enable: false });
+  }
+
+  private clock(): number {
+    return this.now === undefined ? performance.now() : this.now();
+  }
+
+  /** Departed users' decryptors, past CLIENT_WS_UDP_SKEW_MS, are destroyed (their keys with them). */
+  private retireDeparted(): void {
+    const now = this.clock();
+    for (const [id, at] of this.departed) {
+      if (now - at <= CLIENT_WS_UDP_SKEW_MS) continue;
+      this.departed.delete(id);
+      this.decryptors.get(id)?.destroy();
+      this.decryptors.delete(id);
+    }
   }
 
   private decryptorFor(id: string): FrameDecryptor {

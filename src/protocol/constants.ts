@@ -447,5 +447,12 @@ export const VOICE_GATEWAY_MAX_BUFFERED_BYTES = 4 << 20;
  * at most 99 users (stage audiences do not get SSRCs); the bound stops a hostile server growing maps.
  */
 export const CLIENT_MAX_TRACKED_USERS = 10_000;
+/**
+ * How far a client lets the voice websocket and UDP disagree on order, in ms. Media of an SSRC
+ * whose op 5 has not come yet is held this long; media that arrives up to this long after its
+ * sender's op 13 (forwarded before the server said they left) is still theirs, and decrypted
+ * with their DAVE key.
+ */
+export const CLIENT_WS_UDP_SKEW_MS = 1_000;
 /** Credentials the local voice server keeps issued at once (users × guilds); more is refused. */
 export const SERVER_MAX_ALLOCATIONS = 100_000;

@@ -1,12 +1,13 @@
 /**
  * The inbound stage, twin of transmit.ts: every transport-decrypted packet of a session goes in
  * (`receive`), and one AudioFrame or one DaveDecryptFailure comes out, to the sink. It owns the
- * SSRC -> user map (op 5; one SSRC per user, at most CLIENT_MAX_TRACKED_USERS, a user's entries
- * go on op 13), holds the packets of an SSRC whose op 5 has not arrived yet while DAVE is on (UDP
- * can overtake the websocket), decrypts DAVE frames with the sender's ratchet, and counts what
- * it did. No sockets, no timers: the session feeds it, and the receiver reads what it emits.
+ * SSRC -> user map (op 5; one SSRC per user, at most CLIENT_MAX_TRACKED_USERS), holds the packets
+ * of an SSRC whose op 5 has not arrived yet while DAVE is on (UDP can overtake the websocket),
+ * still names a user's SSRC for a while after their op 13 (the websocket can overtake UDP too),
+ * decrypts DAVE frames with the sender's ratchet, and counts what it did. No sockets, no timers:
+ * the session feeds it, and the receiver reads what it emits.
  */
-import { CLIENT_MAX_TRACKED_USERS } from '../protocol/constants.js';
+import { CLIENT_MAX_TRACKED_USERS, CLIENT_WS_UDP_SKEW_MS } from '../protocol/constants.js';
 import { makeRoom } from '../util/bounded.js';
 import type { ReceivedRtp } from '../media/media-engine.js';
 import type { DaveEndpoint } from '../dave/dave-endpoint.js';
@@ -62,10 +63,9 @@ export interface InboundDavePort {
 }
 
 /**
- * Packets from an SSRC whose op 5 has not arrived yet are held this long / this many per SSRC,
- * for this many SSRCs, then reported as 'unknown-user' failures.
+ * Packets held for an SSRC without op 5 (at most CLIENT_WS_UDP_SKEW_MS) are also bounded: this
+ * many per SSRC, for this many SSRCs; what is given up is reported as an 'unknown-user' failure.
  */
-const UNMAPPED_HOLD_MS = 1_000;
 const UNMAPPED_MAX_PACKETS = 50;
 const UNMAPPED_MAX_SSRCS = 16;
 
@@ -73,6 +73,8 @@ export class InboundStage implements InboundDavePort {
   readonly stats: InboundStats = { framesDecrypted: 0, decryptFailures: {}, unknownSenderFrames: 0 };
   private readonly ssrcUsers = new Map<number, string>();
   private readonly unmapped = new Map<number, ReceivedRtp[]>();
+  /** SSRC -> the user who had it and when their op 13 came (performance.now()). */
+  private readonly departed = new Map<number, { userId: string; at: number }>();
   /** The endpoint frames are decrypted with; undefined = no DAVE (frames are plain Opus). */
   private dave: DaveDecrypt | undefined;
 
@@ -83,15 +85,16 @@ export class InboundStage implements InboundDavePort {
     return this.ssrcUsers;
   }
 
-  /** DAVE started (a new endpoint) or stopped (undefined: held packets are dropped with the secrets). */
+  /** DAVE started (a new endpoint) or stopped (undefined: held packets are given up with the secrets). */
   useDave(dave: DaveDecrypt | undefined): void {
     this.dave = dave;
-    if (dave === undefined) this.unmapped.clear();
+    if (dave === undefined) this.giveUpHeld();
   }
 
   /** One transport-decrypted packet: emits its frame or failure now, or holds it until its op 5. */
   receive(packet: ReceivedRtp): void {
-    const userId = this.ssrcUsers.get(packet.ssrc);
+    if (this.unmapped.size > 0) this.expireHeld(packet.receivedAt);
+    const userId = this.ssrcUsers.get(packet.ssrc) ?? this.departedUser(packet);
     const dave = this.dave;
     if (dave === undefined) this.sink.frame(frameOf(packet, userId, packet.payload));
     else if (userId === undefined) this.hold(packet);
@@ -104,6 +107,7 @@ export class InboundStage implements InboundDavePort {
       if (id === userId && known !== ssrc) this.ssrcUsers.delete(known);
     makeRoom(this.ssrcUsers, ssrc, CLIENT_MAX_TRACKED_USERS);
     this.ssrcUsers.set(ssrc, userId);
+    this.departed.delete(ssrc);
   }
 
   /** After map(): the packets held for `ssrc` go out, decrypted with its user's key, in arrival order. */
@@ -116,15 +120,44 @@ export class InboundStage implements InboundDavePort {
     for (const packet of held) this.decrypt(packet, userId, dave);
   }
 
-  /** Op 13: the user left; their SSRCs are forgotten. */
-  forget(userId: string): void {
-    for (const [ssrc, id] of this.ssrcUsers) if (id === userId) this.ssrcUsers.delete(ssrc);
+  /** Op 13 at `at` (performance.now()): the user left; their SSRCs name them CLIENT_WS_UDP_SKEW_MS more. */
+  forget(userId: string, at: number): void {
+    for (const [ssrc, id] of this.ssrcUsers) {
+      if (id !== userId) continue;
+      this.ssrcUsers.delete(ssrc);
+      makeRoom(this.departed, ssrc, CLIENT_MAX_TRACKED_USERS);
+      this.departed.set(ssrc, { userId, at });
+    }
   }
 
-  /** The connection ended: no users, nothing held (the counters stay). */
+  /** The connection ended: no users; what is held is given up (counted), the counters stay. */
   reset(): void {
     this.ssrcUsers.clear();
+    this.departed.clear();
+    this.giveUpHeld();
+  }
+
+  private departedUser(packet: ReceivedRtp): string | undefined {
+    const departed = this.departed.get(packet.ssrc);
+    if (departed === undefined) return undefined;
+    if (packet.receivedAt - departed.at <= CLIENT_WS_UDP_SKEW_MS) return departed.userId;
+    this.departed.delete(packet.ssrc);
+    return undefined;
+  }
+
+  /** Held packets older than CLIENT_WS_UDP_SKEW_MS at `now`, of every SSRC, are given up. */
+  private expireHeld(now: number): void {
+    for (const [ssrc, list] of this.unmapped) {
+      while (list.length > 0 && now - list[0]!.receivedAt > CLIENT_WS_UDP_SKEW_MS)
+        this.unknown(list.shift()!);
+      if (list.length === 0) this.unmapped.delete(ssrc);
+    }
+  }
+
+  private giveUpHeld(): void {
+    const held = [...this.unmapped.values()];
     this.unmapped.clear();
+    for (const list of held) for (const packet of list) this.unknown(packet);
   }
 
   private hold(packet: ReceivedRtp): void {
@@ -139,12 +172,7 @@ export class InboundStage implements InboundDavePort {
       this.unmapped.set(packet.ssrc, list);
     }
     list.push(packet);
-    while (
-      list.length > UNMAPPED_MAX_PACKETS ||
-      (list.length > 0 && packet.receivedAt - list[0]!.receivedAt > UNMAPPED_HOLD_MS)
-    ) {
-      this.unknown(list.shift()!);
-    }
+    if (list.length > UNMAPPED_MAX_PACKETS) this.unknown(list.shift()!);
   }
 
   private unknown(packet: ReceivedRtp): void {

@@ -589,7 +589,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       case VoiceOpcode.ClientDisconnect: {
         const userId = message.d.user_id;
         this.recognizedUsers.delete(userId);
-        this.inbound.forget(userId);
+        this.inbound.forget(userId, performance.now());
         this.handleDave(message);
         this.daveState.othersInCall(this.recognizedUsers.size > 0);
         this.emit('clientDisconnect', userId);

@@ -258,12 +258,25 @@ describe('DaveClient: group formation and key timing', () => {
     expect(stats.encrypted).toBe(1);
   });
 
-  it('drops the decryptor of a user who disconnected (op 13)', async () => {
+  it('keeps the decryptor of a user who disconnected (op 13) for their frames in flight, 1 s, then drops it', async () => {
     const { net, a, b } = await pair();
+    const inFlight = [b.client.encrypt(OPUS)!, b.client.encrypt(OPUS)!];
     expect(a.client.decryptorOf(b.id)).toBeDefined();
     a.client.handle({ op: VoiceOpcode.ClientDisconnect, userId: b.id });
     await net.run();
-    expect(a.client.decryptorOf(b.id)).toBeUndefined();
+    net.clock += 1_000;
+    expect(a.client.decrypt(b.id, inFlight[0]!)).toEqual({ ok: true, frame: Buffer.from(OPUS) });
+    net.clock += 1;
+    expect(a.client.decrypt(b.id, inFlight[1]!)).toEqual({ ok: false, reason: 'no-key' });
+  });
+
+  it('a user back before their decryptor is dropped (op 11 after op 13) keeps it', async () => {
+    const { net, a, b } = await pair();
+    a.client.handle({ op: VoiceOpcode.ClientDisconnect, userId: b.id });
+    a.client.handle({ op: VoiceOpcode.ClientsConnect, userIds: [b.id] });
+    await net.run();
+    net.clock += 5_000;
+    expect(a.client.decrypt(b.id, b.client.encrypt(OPUS)!).ok).toBe(true);
   });
 
   it('gives equal verification codes on both sides and refuses non-members', async () => {
@@ -384,13 +397,17 @@ describe('DaveClient: bad input', () => {
     expect(a.client.epoch).toBeUndefined();
   });
 
-  it('destroy and a disconnect (op 13) release the receive keys at once', async () => {
+  it('destroy releases the receive keys at once, a disconnect (op 13) on the first message or frame after 1 s', async () => {
     const { net, a, b } = await pair();
     const c = net.join('600000000000000003');
     await net.run();
     const destroyed = vi.spyOn(FrameDecryptor.prototype, 'destroy');
     try {
       a.client.handle({ op: VoiceOpcode.ClientDisconnect, userId: c.id });
+      await net.run();
+      expect(destroyed).toHaveBeenCalledTimes(0);
+      net.clock += 1_001;
+      a.client.handle({ op: VoiceOpcode.ClientsConnect, userIds: [] });
       await net.run();
       expect(destroyed).toHaveBeenCalledTimes(1);
       const ofB = a.client.decryptorOf(b.id)!;

@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startVoiceServer } from '../../src/server/index.js';
 import type { VoiceServer } from '../../src/server/index.js';
+import type { FaultOptions } from '../../src/server/faults.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { VoiceConnection } from '../../src/gateway/voice-connection.js';
@@ -34,11 +35,16 @@ interface World extends Call {
   client: GatewayClient;
 }
 
-async function startWorld(dave: boolean, engineKind: 'worker' | 'inline'): Promise<World> {
+async function startWorld(
+  dave: boolean,
+  engineKind: 'worker' | 'inline',
+  faults?: FaultOptions,
+): Promise<World> {
   const call = await startCall(cleanups, {
     dave,
     voice: { heartbeatIntervalMs: 1_000 },
     engine: { kind: engineKind },
+    ...(faults === undefined ? {} : { faults }),
   });
   return { ...call, client: await botClient(call, cleanups, BOT) };
 }
@@ -148,7 +154,8 @@ describe.each([
     expect(duplicates).toEqual([]);
     expect([...failuresOf(heardOld), ...failuresOf(heardNew)]).toEqual([]);
     expect(stats.framesDropped['session-ended']).toBe(0);
-    expect(missing).toEqual([]);
+    // As for the rejoin: a datagram in flight while the old session closes is counted by that server.
+    expect(missing.length).toBeLessThanOrEqual(w.voice.sfuStats.dropped['unknown-ssrc'] ?? 0);
     expect(heardNew.length).toBeGreaterThan(0);
     expect(stats.framesCarried).toBeGreaterThan(0);
     // Every frame is counted once: sent (on the old session or, carried, on the new one) or dropped.
@@ -214,6 +221,24 @@ describe('leaving right after the player is drained (the quick start)', () => {
     });
     await waitFor(() => heard.length >= FRAMES, 2_000, 'the frames in flight').catch(() => undefined);
     expect(heard).toEqual(Array.from({ length: FRAMES }, (_, i) => i));
+  });
+});
+
+describe('a leave whose op 13 overtakes the last datagrams (the SFU forwards them 300 ms late)', () => {
+  it.each([true, false])("the listener still hears every frame as the bot's (DAVE %s)", async (dave) => {
+    const w = await startWorld(dave, 'worker', { udp: { delayMs: 300 } });
+    const heard = await listen(w, w.voice, LISTENER);
+    const connection = join(w);
+    await entersState(connection, 'ready', 5_000);
+    await connection.playOpus(numbered(50)).finished;
+    connection.destroy();
+    const heardAtLeave = heard.length;
+    await waitFor(() => heard.length >= 50, 2_000, 'the frames in flight').catch(() => undefined);
+    // Before, the frames read after the op 13 had no user: with DAVE held for an op 5 that never
+    // came (lost, in no counter), without it passed on as nobody's.
+    expect(heardAtLeave).toBeLessThan(50);
+    expect(heard).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(failuresOf(heard)).toEqual([]);
   });
 });
 

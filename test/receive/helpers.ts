@@ -139,7 +139,8 @@ export function inboundFeed(
   packet(packet: ReceivedRtp): void;
   map(ssrc: number, userId: string): void;
   speaking(update: { userId: string; ssrc: number; speaking: number }): void;
-  disconnect(userId: string): void;
+  /** Op 13 at `at` (the packets' clock; default now). */
+  disconnect(userId: string, at?: number): void;
 } {
   const stage = new InboundStage({
     frame: (f) => receiver.receive(f),
@@ -158,8 +159,8 @@ export function inboundFeed(
       receiver.onSpeaking(update);
       stage.releaseHeld(update.ssrc);
     },
-    disconnect: (userId) => {
-      stage.forget(userId);
+    disconnect: (userId, at = performance.now()) => {
+      stage.forget(userId, at);
       receiver.onClientDisconnect(userId);
     },
   };

@@ -42,10 +42,43 @@ describe('InboundStage', () => {
     ]);
     inbound.receive(rtp(1, 10));
     inbound.receive(rtp(3, 11));
-    inbound.forget('a');
-    inbound.receive(rtp(3, 12));
+    inbound.forget('a', 5_000);
+    expect([...inbound.users]).toEqual([[2, 'b']]);
+    inbound.receive(rtp(3, 12, 6_001));
     // Without DAVE nothing is held: an unmapped SSRC's frame goes out without a user.
     expect(summary(take())).toEqual(['undefined:10', 'a:11', 'undefined:12']);
+  });
+
+  it.each([
+    ['without DAVE', undefined],
+    ['with DAVE', plainDave],
+  ])(
+    'a packet that arrives after its user’s op 13 is still theirs for 1 s, %s (the websocket overtook it)',
+    (_name, dave) => {
+      const { inbound, take } = stage(dave);
+      inbound.map(7, 'gone');
+      inbound.receive(rtp(7, 1, 4_990));
+      inbound.forget('gone', 5_000);
+      // Forwarded before the op 13 (arrived at 4_995, read after it), and just after.
+      inbound.receive(rtp(7, 2, 4_995));
+      inbound.receive(rtp(7, 3, 6_000));
+      expect(summary(take())).toEqual(['gone:1', 'gone:2', 'gone:3']);
+      // Later than that the SSRC is nobody's (with DAVE: held, then given up as unknown-user).
+      inbound.receive(rtp(7, 4, 6_001));
+      inbound.reset();
+      expect(summary(take())).toEqual([dave === undefined ? 'undefined:4' : 'unknown-user:4']);
+    },
+  );
+
+  it('a held packet whose op 5 never comes is given up after 1 s, when any later packet arrives', () => {
+    const { inbound, take } = stage(plainDave);
+    inbound.map(1, 'a');
+    inbound.receive(rtp(9, 1, 0)); // held: SSRC 9 has no op 5, and sends nothing more
+    inbound.receive(rtp(1, 1, 1_000));
+    expect(summary(take())).toEqual(['a:1']);
+    inbound.receive(rtp(1, 2, 1_001));
+    expect(summary(take())).toEqual(['unknown-user:1', 'a:2']);
+    expect(inbound.stats.unknownSenderFrames).toBe(1);
   });
 
   it('a throwing decryptor costs that frame, counted as exception; the next frame decrypts', () => {
@@ -87,7 +120,7 @@ describe('InboundStage', () => {
     expect(summary(take())).toEqual(['late:1']);
   });
 
-  it('reset() forgets users and held packets, keeps the counters; DAVE stopping drops what is held', () => {
+  it('reset() forgets users and gives up held packets (reported), keeps the counters; so does DAVE stopping', () => {
     const { inbound, take } = stage(plainDave);
     inbound.map(1, 'a');
     inbound.receive(rtp(1, 1));
@@ -96,13 +129,13 @@ describe('InboundStage', () => {
     expect(inbound.users.size).toBe(0);
     inbound.map(2, 'b');
     inbound.releaseHeld(2);
-    expect(summary(take())).toEqual(['a:1']);
-    inbound.receive(rtp(3, 1)); // held
+    expect(summary(take())).toEqual(['a:1', 'unknown-user:1']);
+    inbound.receive(rtp(3, 2)); // held
     inbound.useDave(undefined);
     inbound.useDave(plainDave);
     inbound.map(3, 'c');
     inbound.releaseHeld(3);
-    expect(take()).toEqual([]);
-    expect(inbound.stats.framesDecrypted).toBe(1);
+    expect(summary(take())).toEqual(['unknown-user:2']);
+    expect(inbound.stats).toMatchObject({ framesDecrypted: 1, unknownSenderFrames: 2 });
   });
 });
