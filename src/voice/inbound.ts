@@ -122,6 +122,8 @@ export class InboundStage implements InboundDavePort {
 
   /** Op 13 at `at` (performance.now()): the user left; their SSRCs name them CLIENT_WS_UDP_SKEW_MS more. */
   forget(userId: string, at: number): void {
+    for (const [ssrc, old] of this.departed)
+      if (at - old.at > CLIENT_WS_UDP_SKEW_MS) this.departed.delete(ssrc);
     for (const [ssrc, id] of this.ssrcUsers) {
       if (id !== userId) continue;
       this.ssrcUsers.delete(ssrc);
