@@ -313,6 +313,14 @@ class WorkerShard {
     return this.lastUtilization;
   }
 
+  /** The clock's [deliveries, late deliveries] so far (Uint32, wrapping), read from shared memory. */
+  clockCountsNow(): { ticksDelivered: number; lateTicks: number } {
+    return {
+      ticksDelivered: Atomics.load(this.clockCounts, 0),
+      lateTicks: Atomics.load(this.clockCounts, 1),
+    };
+  }
+
   /** Whether the worker's clock keeps up, from its own signals (busy share, late deliveries). */
   overloaded(now = performance.now()): boolean {
     this.sample(now);
@@ -661,6 +669,16 @@ export class WorkerMediaEngine implements MediaEngine {
   /** The engine's worker threads (diagnostics: threadId, resourceUsage(), heap snapshots). */
   workers(): readonly Worker[] {
     return this.shards.map((s) => s.worker);
+  }
+
+  /**
+   * Each worker's clock deliveries and late deliveries so far (Uint32 counters that wrap), read
+   * from shared memory: no message to the workers, so sampling it often costs them nothing. A
+   * message would: the worker, woken at real-time priority while the posting thread still holds
+   * the port's lock, then waits for that thread to get a core again.
+   */
+  clockCounts(): { ticksDelivered: number; lateTicks: number }[] {
+    return this.shards.map((s) => s.clockCountsNow());
   }
 
   async openChannel(options: MediaChannelOptions): Promise<MediaChannel> {
