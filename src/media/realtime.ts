@@ -98,8 +98,8 @@ export function realtimePriority(option: boolean | number | undefined): number |
  * (`scavenge.parallel`), and first waits for a helper's sweep of the last cycle's ArrayBuffers
  * (`sweep_array_buffers`). The helpers run at normal priority: on busy cores a real-time worker
  * then waits behind every other runnable thread (pauses up to 26 ms at P = 1000 on 2 cores), and
- * every node bench round with frames more than 20 ms late had such a worker pause over 20 ms
- * (docs/node-bench-history.md, session 21). Process-wide, so only `voxcord node` sets them (once a
+ * without these flags every node bench round with frames more than 20 ms late had such a worker
+ * pause over 20 ms (docs/node-bench-history.md, session 21; the waits left are in session 22). Process-wide, so only `voxcord node` sets them (once a
  * worker runs real-time); an application using `realtime` passes them to node itself.
  */
 export const REALTIME_GC_FLAGS: readonly string[] = [

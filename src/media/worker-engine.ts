@@ -331,8 +331,7 @@ class WorkerShard {
     if (!this.started || this.dead !== undefined) return;
     if (this.elu !== undefined && now - this.eluAt < UTILIZATION_SAMPLE_MS) return;
     const elu = this.worker.performance.eventLoopUtilization();
-    const ticks = Atomics.load(this.clockCounts, 0);
-    const late = Atomics.load(this.clockCounts, 1);
+    const { ticksDelivered: ticks, lateTicks: late } = this.clockCountsNow();
     if (this.elu !== undefined) {
       this.lastUtilization = this.worker.performance.eventLoopUtilization(elu, this.elu).utilization;
       // Uint32 counters: the differences wrap correctly.
