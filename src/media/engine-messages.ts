@@ -15,6 +15,7 @@ import type {
   SendDropReason,
 } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
+import type { FeedFile } from './file-feed.js';
 import type { PacingClockStats } from './clock.js';
 import type { PackedRtp } from './rtp-batch.js';
 import type { RealtimeOutcome } from './realtime.js';
@@ -49,8 +50,13 @@ export type WorkerCommand =
    */
   | { t: 'memory'; req: number; collect?: boolean }
   | { t: 'close'; id: number }
-  /** Plays a local Ogg Opus file into the channel (file-feed.ts); see MediaChannel.feedOggOpusFile. */
-  | { t: 'feed'; id: number; feed: number; path: string; options: FileFeedOptions }
+  /**
+   * Plays a local Ogg Opus file into the channel (file-feed.ts); see MediaChannel.feedOggOpusFile.
+   * Its file follows in a 'feedFile' command, once the main thread has opened it.
+   */
+  | { t: 'feed'; id: number; feed: number; options: FileFeedOptions }
+  /** Feed `feed`'s file (its descriptor stays the main side's, closed after the feed's end); null: it could not be opened. */
+  | { t: 'feedFile'; id: number; feed: number; file: FeedFile | null }
   /** Stops the channel's feed `feed` (reply: the frames it had taken; null when it had ended). */
   | { t: 'feedStop'; req: number; id: number; feed: number }
   | { t: 'shutdown'; req: number };

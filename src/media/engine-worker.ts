@@ -23,6 +23,7 @@ import { RtpBatchWriter } from './rtp-batch.js';
 import { DequeueReportWriter, FrameBatchReader } from './send-batch.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { OggFileFeed } from './file-feed.js';
+import type { FeedFile } from './file-feed.js';
 import { enterRealtime } from './realtime.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
@@ -34,6 +35,8 @@ interface Hosted {
   feed?: OggFileFeed;
   /** The main side's number for `feed`. */
   feedSerial?: number;
+  /** Hands `feed` its file when the main side has opened it. */
+  feedOpened?: (file: FeedFile | undefined) => void;
 }
 
 const port = parentPort;
@@ -259,12 +262,13 @@ let feedReportTimer: ReturnType<typeof setTimeout> | undefined;
  * first (counted as taken in the next report). Progress and the end go back as 'feed' events, each
  * with a dequeue report, so the main side's send counts keep up with the file's frames.
  */
-function startFeed(id: number, serial: number, h: Hosted, path: string, options: FileFeedOptions): void {
+function startFeed(id: number, serial: number, h: Hosted, options: FileFeedOptions): void {
   h.feed?.stop();
   h.channel.clearQueue();
+  const file = new Promise<FeedFile | undefined>((resolve) => (h.feedOpened = resolve));
   const feed = new OggFileFeed(
     h.channel,
-    path,
+    file,
     options,
     (end) => {
       if (h.feed === feed) h.feed = undefined;
@@ -413,7 +417,12 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
         else h.channel.clearQueue();
         break;
       case 'feed':
-        startFeed(cmd.id, cmd.feed, h, cmd.path, cmd.options);
+        startFeed(cmd.id, cmd.feed, h, cmd.options);
+        break;
+      case 'feedFile':
+        if (h.feedSerial !== cmd.feed) break; // a feed replaced meanwhile
+        h.feedOpened?.(cmd.file ?? undefined);
+        h.feedOpened = undefined;
         break;
       case 'feedStop':
         reply(cmd.req, h.feed !== undefined && h.feedSerial === cmd.feed ? h.feed.stop() : null);

@@ -7,17 +7,21 @@
  * made per read that waits for a full collection grew a worker's malloc arenas by ~70 KiB per
  * player in the prototype).
  *
- * On a local file system the reads after the first run on the worker's own thread (`readSync`):
- * a page-cache read costs ~3 µs of CPU there against ~38 µs through libuv's threadpool, and
- * it cannot come back late. Then only 200 ms of a page's frames are queued at a time; the rest
- * are read again from the page cache when due (their CRC was checked on the first read).
+ * The main thread opens the file (openFeedFile) and hands the worker its descriptor: the worker
+ * never waits on libuv's threadpool, whose normal-priority threads can hold its queue's lock while
+ * a real-time worker holds their core. On a local file system, with the first pages read into
+ * memory by the main thread, the reads run on the worker's own thread (`readSync`): a page-cache
+ * read costs ~3 µs of CPU there against ~38 µs through the threadpool, and it cannot come back
+ * late. Then only 200 ms of a page's frames are queued at a time; the rest are read again from the
+ * page cache when due (their CRC was checked on the first read). The main thread closes the file
+ * once the feed has ended.
  *
  * The main side owns the timeline: it starts a feed at a track's start, hears its progress (the
  * frames taken at their 20 ms tick, sent or dropped there) and its end, and on anything the feed
  * does not do (pause, seek, volume, filters, a session change) stops it and plays on from the
  * frames taken, so nothing is heard twice or skipped.
  */
-import { readSync } from 'node:fs';
+import { read, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { OggOpusDemuxer } from '../audio/ogg-opus-demuxer.js';
@@ -58,26 +62,54 @@ const POOL_MAX = 8;
 const pool: Buffer[] = [];
 const EMPTY = new Uint8Array(0);
 
+/** The file a feed plays, opened by the main thread (openFeedFile). */
+export interface FeedFile {
+  fd: number;
+  /** Its reads may run on the media worker's thread (a local file system, its first pages in memory). */
+  here: boolean;
+}
+
+/** The main thread's first reads (their bytes are not kept: concurrent opens may share it). */
+let warmUp: Buffer | undefined;
+
+/**
+ * Opens `path` for a feed, on the main thread: the descriptor goes to the worker, and the handle
+ * stays here to be closed once the feed has ended.
+ */
+export async function openFeedFile(path: string): Promise<{ handle: FileHandle; here: boolean }> {
+  const [handle, here] = await Promise.all([open(path, 'r'), readsOnThisThread(path)]);
+  try {
+    // The worker's first read then finds its pages in memory, and the kernel's read-ahead started.
+    if (here) await handle.read((warmUp ??= Buffer.allocUnsafeSlow(READ_BYTES)), 0, READ_BYTES, 0);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+  return { handle, here };
+}
+
 /** How a feed reads its file (tests replace it). */
 export interface FeedFiles {
-  /** Whether the file's reads after the first may run on the media worker's thread. */
-  readsHere(path: string): Promise<boolean>;
   readHere(fd: number, buffer: Uint8Array, length: number, position: number): number;
+  /** A read through libuv's threadpool (a remote file system, or after a slow read here). */
+  readPooled(fd: number, buffer: Uint8Array, length: number, position: number): Promise<number>;
   /** Milliseconds, to time the reads made here. */
   now(): number;
 }
 
 const localFeedFiles: FeedFiles = {
-  readsHere: readsOnThisThread,
   readHere: (fd, buffer, length, position) => readSync(fd, buffer, 0, length, position),
+  readPooled: (fd, buffer, length, position) =>
+    new Promise((resolve, reject) => {
+      read(fd, buffer, 0, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+    }),
   now: () => performance.now(),
 };
 
 export class OggFileFeed implements PacketSink {
   private readonly demuxer = new OggOpusDemuxer();
-  private handle: FileHandle | undefined;
-  /** The file may be read on this thread (local); `here` once its first read is done. */
-  private mayReadHere = false;
+  private fd: number | undefined;
+  /** The file is read on this thread (until a read here is slow). */
   private here = false;
   /** Where the next unread page starts. */
   private position = 0;
@@ -110,10 +142,13 @@ export class OggFileFeed implements PacketSink {
   /** Frames it had queued and threw away at its end (stopped, failed, or the channel closed). */
   discarded = 0;
 
-  /** `onEnd` is called once; `onProgress` every PROGRESS_FRAMES frames taken. */
+  /**
+   * `file`: the opened file, or undefined when it could not be opened. `onEnd` is called once (the
+   * file is not read after it); `onProgress` every PROGRESS_FRAMES frames taken.
+   */
   constructor(
     private readonly target: FeedTarget,
-    private readonly path: string,
+    private readonly file: Promise<FeedFile | undefined>,
     private readonly options: FileFeedOptions,
     private readonly onEnd: (end: FileFeedEnd) => void,
     private readonly onProgress: () => void,
@@ -165,12 +200,12 @@ export class OggFileFeed implements PacketSink {
     const before = this.enqueued;
     let buffer = pool.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
     try {
-      if (this.handle === undefined) {
-        await this.openFile();
-        if (this.ended) {
-          void this.closeFile(); // stopped while it opened
-          return;
-        }
+      if (this.fd === undefined) {
+        const file = await this.file;
+        if (this.ended) return; // stopped while it opened
+        if (file === undefined) throw inputError('the file cannot be opened');
+        this.fd = file.fd;
+        this.here = file.here;
       }
       if (this.laterAt < this.laterEnd) {
         const { first, last, span } = this.laterSpan(buffer.length);
@@ -188,8 +223,9 @@ export class OggFileFeed implements PacketSink {
         this.chunkAt = first;
         this.queueLater(last);
       } else {
-        const here = this.here;
-        let got = here ? this.readHere(buffer, buffer.length, this.position) : await this.readPooled(buffer);
+        let got = this.here
+          ? this.readHere(buffer, buffer.length, this.position)
+          : await this.readPooled(buffer);
         let end = got < buffer.length ? got : wholeOggPagesEnd(buffer.subarray(0, got));
         if (end === 0 && got > 0) {
           const page = isOggCapture(buffer, 0) ? oggPageLength(buffer, 0) : undefined;
@@ -202,9 +238,6 @@ export class OggFileFeed implements PacketSink {
           } else end = got; // not at a page: the demuxer finds the next one (and keeps the rest)
         }
         if (this.ended) return;
-        // The file's first read went through the threadpool (a cold file); the kernel's read-ahead
-        // has the next pages in memory by the time they are due.
-        if (!here && this.mayReadHere) this.here = true;
         this.chunk = buffer;
         this.chunkAt = this.position;
         this.chunkQueued = 0;
@@ -227,7 +260,6 @@ export class OggFileFeed implements PacketSink {
     if (this.fileDone && this.laterAt === this.laterEnd) {
       this.eof = true;
       this.target.endBurst();
-      await this.closeFile();
     }
     // A read here that queued nothing (headers, frames skipped to a start position) is followed by
     // the next one on a later turn of the event loop: a long skip must not hold the thread. Until
@@ -306,26 +338,19 @@ export class OggFileFeed implements PacketSink {
     if (this.laterAt === this.laterEnd) this.laterAt = this.laterEnd = 0;
   }
 
-  private async openFile(): Promise<void> {
-    const [handle, here] = await Promise.all([open(this.path, 'r'), this.files.readsHere(this.path)]);
-    this.handle = handle;
-    this.mayReadHere = here;
-  }
-
   private readHere(buffer: Uint8Array, length: number, position: number): number {
     const started = this.files.now();
-    const got = this.files.readHere((this.handle as FileHandle).fd, buffer, length, position);
-    if (this.files.now() - started > SLOW_READ_MS) this.here = this.mayReadHere = false;
+    const got = this.files.readHere(this.fd as number, buffer, length, position);
+    if (this.files.now() - started > SLOW_READ_MS) this.here = false;
     return got;
   }
 
-  private async readPooled(
-    buffer: Buffer,
-    length = buffer.length,
-    position = this.position,
-  ): Promise<number> {
-    const { bytesRead } = await (this.handle as FileHandle).read(buffer, 0, length, position);
-    return bytesRead;
+  /**
+   * A read still in flight when the feed ends may find the file closed by then (or its descriptor
+   * reused): a positioned read moves no file offset, and its bytes are not used.
+   */
+  private readPooled(buffer: Buffer, length = buffer.length, position = this.position): Promise<number> {
+    return this.files.readPooled(this.fd as number, buffer, length, position);
   }
 
   /** `discard`: the frames still queued are cleared (after `ended` is set: the clear calls pump()). */
@@ -337,14 +362,7 @@ export class OggFileFeed implements PacketSink {
       this.discarded = this.target.queued;
       this.target.clearQueue();
     }
-    void this.closeFile();
     this.onEnd(end);
-  }
-
-  private async closeFile(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await handle?.close().catch(() => undefined);
   }
 }
 

@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { VoxcordError } from '../errors.js';
@@ -55,6 +56,8 @@ import type {
 } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
 import { realtimePriority } from './realtime.js';
+import { openFeedFile } from './file-feed.js';
+import { inputError } from '../audio/input-error.js';
 import type { RealtimeOutcome } from './realtime.js';
 
 /**
@@ -247,6 +250,11 @@ interface FeedRecord {
   framesAt: number;
   discarded: number;
   onEnd: (end: FileFeedEnd) => void;
+  /** Its file, open on this thread while the worker may read it (closed at the end). */
+  file?: FileHandle;
+  /** Why the file could not be opened (the worker's failure then reports this). */
+  openError?: Error;
+  ended?: true;
 }
 let nextFeed = 1;
 
@@ -540,7 +548,21 @@ class WorkerShard {
     const serial = nextFeed++;
     const record: FeedRecord = { frames: 0, framesAt: performance.now(), discarded: 0, onEnd };
     this.feeds.set(serial, record);
-    this.command({ t: 'feed', id, feed: serial, path, options: { ...options } });
+    this.command({ t: 'feed', id, feed: serial, options: { ...options } });
+    // Opened here, not in the worker: there the open, its checks and its close would each wait on
+    // libuv's threadpool (file-feed.ts). Commands after this one still reach the worker in order.
+    openFeedFile(path).then(
+      ({ handle, here }) => {
+        if (record.ended) return void handle.close().catch(() => undefined);
+        record.file = handle;
+        this.command({ t: 'feedFile', id, feed: serial, file: { fd: handle.fd, here } });
+      },
+      (err: unknown) => {
+        if (record.ended) return;
+        record.openError = inputError('the file cannot be opened', err);
+        this.command({ t: 'feedFile', id, feed: serial, file: null });
+      },
+    );
     return {
       get frames() {
         return record.frames;
@@ -570,17 +592,27 @@ class WorkerShard {
     record.frames = frames;
     record.framesAt = e.at === undefined ? performance.now() : e.at + this.timeOffset;
     if (e.end === undefined) return;
-    this.feeds.delete(e.feed);
+    this.endFeed(e.feed, record);
     record.discarded = e.discarded ?? 0;
     record.onEnd(
       e.end === 'failed'
         ? {
             reason: 'failed',
             frames,
-            error: deserialize(e.error ?? { code: 'AUDIO_INPUT_ERROR', message: 'the feed failed' }),
+            error:
+              record.openError ??
+              deserialize(e.error ?? { code: 'AUDIO_INPUT_ERROR', message: 'the feed failed' }),
           }
         : { reason: e.end, frames },
     );
+  }
+
+  /** The worker no longer reads the feed's file (it ended, or the worker is gone): it is closed. */
+  private endFeed(serial: number, record: FeedRecord): void {
+    this.feeds.delete(serial);
+    record.ended = true;
+    void record.file?.close().catch(() => undefined);
+    record.file = undefined;
   }
 
   /** The worker is gone: every request fails, every channel errors, its queued frames are counted lost. */
@@ -594,9 +626,9 @@ class WorkerShard {
     this.channels.clear();
     for (const ch of channels) lost += ch.failWithWorker(error);
     // Feeds end where the worker last reported them: the caller plays on from there.
-    const feeds = [...this.feeds.values()];
-    this.feeds.clear();
-    for (const f of feeds) f.onEnd({ reason: 'stopped', frames: f.frames });
+    const feeds = [...this.feeds];
+    for (const [serial, f] of feeds) this.endFeed(serial, f);
+    for (const [, f] of feeds) f.onEnd({ reason: 'stopped', frames: f.frames });
     this.updateRef();
     this.host.onShardDeath(this, lost);
   }

@@ -5,16 +5,24 @@
  * frames that reach the queue are the file's, each once, in order.
  */
 import { describe, it, expect } from 'vitest';
-import { existsSync, mkdtempSync, readSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  read,
+  readSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OggFileFeed } from '../../src/media/file-feed.js';
-import type { FeedFiles, FeedTarget } from '../../src/media/file-feed.js';
+import type { FeedFile, FeedFiles, FeedTarget } from '../../src/media/file-feed.js';
 import { readsOnThisThread } from '../../src/media/local-file.js';
 import type { FileFeedEnd, FileFeedOptions } from '../../src/media/index.js';
 import { OggOpusPager } from '../../src/receive/recorder.js';
 import { concatBytes } from '../../src/util/bytes.js';
-import { descriptorsOpenOn } from '../support/descriptors.js';
 import { oggStreamPages } from '../player/containers.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-feed-reads-'));
@@ -58,79 +66,98 @@ class Queue implements FeedTarget {
   }
 }
 
-/** The real file access, counting the reads made on this thread; `slow` makes those reads take 5 ms. */
+/**
+ * The real file access, counting the reads made on this thread and through the threadpool; `slow`
+ * makes the reads here take 5 ms. `local`: the file is handed over as readable here.
+ */
 function files(local: boolean, slow = false) {
   let clock = 0;
-  const counts = { here: 0 };
+  const counts = { here: 0, pooled: 0 };
   const io: FeedFiles = {
-    readsHere: () => Promise.resolve(local),
     readHere: (fd, buffer, length, position) => {
       counts.here++;
       if (slow) clock += 5;
       return readSync(fd, buffer, 0, length, position);
     },
+    readPooled: (fd, buffer, length, position) => {
+      counts.pooled++;
+      return new Promise((resolve, reject) => {
+        read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+      });
+    },
     now: () => clock,
   };
-  return { io, counts };
+  return { io, counts, local };
 }
 
 /** Plays `file` to its end through `feed`'s ticks; returns the end and what was sent. */
 async function play(
   file: string,
-  io: FeedFiles,
+  { io, local }: { io: FeedFiles; local: boolean },
   options: FileFeedOptions = {},
   onTick?: (sent: number) => void,
 ) {
   const q = new Queue();
   let end: FileFeedEnd | undefined;
+  const fd = openSync(file, 'r');
   const feed = new OggFileFeed(
     q,
-    file,
+    Promise.resolve({ fd, here: local }),
     options,
     (e) => (end = e),
     () => undefined,
     io,
   );
-  feed.pump();
-  for (let tick = 0; end === undefined && tick < 10_000; tick++) {
-    onTick?.(q.sent.length);
-    const frame = q.frames.shift();
-    if (frame !== undefined) q.sent.push([...frame]);
+  try {
     feed.pump();
-    await new Promise((r) => setImmediate(r));
+    for (let tick = 0; end === undefined && tick < 10_000; tick++) {
+      onTick?.(q.sent.length);
+      const frame = q.frames.shift();
+      if (frame !== undefined) q.sent.push([...frame]);
+      feed.pump();
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    closeSync(fd);
   }
   return { end, q };
 }
 
 describe('file feed reads', () => {
-  it('on a local disk: after the first read, reads run here and the queue holds at most 15 frames', async () => {
+  it('on a local disk: every read runs here and the queue holds at most 15 frames', async () => {
     const audio = frames(260); // 6 pages of 50
-    const { io, counts } = files(true);
-    const { end, q } = await play(oggFile('local.opus', audio), io);
+    const f = files(true);
+    const { end, q } = await play(oggFile('local.opus', audio), f);
+    const { counts } = f;
     expect(end).toEqual({ reason: 'finished', frames: 260 });
     expect(q.sent).toEqual(audio.map((a) => [...a]));
     expect(q.peak).toBeLessThanOrEqual(15);
     expect(counts.here).toBeGreaterThanOrEqual(20); // ~26 refills of 10 frames, page reads among them
+    expect(counts.pooled).toBe(0);
     expect(q.burst).toBe(true);
   });
 
   it('elsewhere: whole pages through the threadpool, none here', async () => {
     const audio = frames(260);
-    const { io, counts } = files(false);
-    const { end, q } = await play(oggFile('remote.opus', audio), io);
+    const f = files(false);
+    const { end, q } = await play(oggFile('remote.opus', audio), f);
+    const { counts } = f;
     expect(end).toEqual({ reason: 'finished', frames: 260 });
     expect(q.sent).toEqual(audio.map((a) => [...a]));
     expect(counts.here).toBe(0);
+    expect(counts.pooled).toBeGreaterThanOrEqual(2); // ~32 KiB of file in 16 KiB reads
     expect(q.peak).toBeGreaterThan(50); // a page on top of the 200 ms margin
   });
 
   it('a slow read here sends the rest of the file through the threadpool', async () => {
     const audio = frames(260);
-    const { io, counts } = files(true, true);
-    const { end, q } = await play(oggFile('slow.opus', audio), io);
+    const f = files(true, true);
+    const { end, q } = await play(oggFile('slow.opus', audio), f);
+    const { counts } = f;
     expect(end).toEqual({ reason: 'finished', frames: 260 });
     expect(q.sent).toEqual(audio.map((a) => [...a]));
     expect(counts.here).toBe(1);
+    expect(counts.pooled).toBeGreaterThanOrEqual(2);
   });
 
   it('packets continued across pages, start and end positions: each frame once, in order', async () => {
@@ -144,7 +171,7 @@ describe('file feed reads', () => {
       [false, {}],
       [true, { skipFrames: 17, endFrame: 250 }],
     ] as const) {
-      const { end, q } = await play(file, files(local).io, options);
+      const { end, q } = await play(file, files(local), options);
       const want = mixed.slice(options.skipFrames ?? 0, options.endFrame ?? mixed.length).map((a) => [...a]);
       expect(end).toEqual({ reason: 'finished', frames: want.length });
       expect(q.sent).toEqual(want);
@@ -153,10 +180,11 @@ describe('file feed reads', () => {
 
   it('a long skip to a start position reads on, a read a turn, and starts at the frame asked', async () => {
     const audio = frames(30_000, 20); // 600 pages: about forty 16 KiB reads to skip
-    const { io, counts } = files(true);
+    const f = files(true);
+    const { counts } = f;
     const perTurn: number[] = [];
     let seen = 0;
-    const { end, q } = await play(oggFile('long.opus', audio), io, { skipFrames: 29_990 }, () => {
+    const { end, q } = await play(oggFile('long.opus', audio), f, { skipFrames: 29_990 }, () => {
       perTurn.push(counts.here - seen);
       seen = counts.here;
     });
@@ -172,7 +200,7 @@ describe('file feed reads', () => {
     const audio = frames(260);
     const file = oggFile('cut-later.opus', audio);
     let cut = false;
-    const { end, q } = await play(file, files(true).io, {}, (sent) => {
+    const { end, q } = await play(file, files(true), {}, (sent) => {
       // Once the first read's frames play, the rest of its page waits in the file: cut into it.
       if (sent === 3 && !cut) {
         truncateSync(file, 2000);
@@ -186,25 +214,43 @@ describe('file feed reads', () => {
     expect(String((end as { error?: Error }).error?.message)).toMatch(/cut while it played/);
   });
 
-  it.skipIf(process.platform !== 'linux')('a feed stopped while its file opens closes the file', async () => {
+  it('a feed stopped while its file opens never reads it; one whose file could not be opened fails', async () => {
     const file = oggFile('stopped.opus', frames(60));
-    const open = (): number => descriptorsOpenOn(file);
-    const before = open();
-    expect(before).toBe(0);
+    const f = files(true);
+    let handOver: (file: FeedFile | undefined) => void = () => undefined;
     let end: FileFeedEnd | undefined;
     const feed = new OggFileFeed(
       new Queue(),
-      file,
+      new Promise<FeedFile | undefined>((resolve) => (handOver = resolve)),
       {},
       (e) => (end = e),
       () => undefined,
-      files(true).io,
+      f.io,
     );
-    feed.pump(); // starts opening
+    feed.pump(); // waits for its file
     expect(feed.stop()).toBe(0);
-    for (let i = 0; i < 50 && open() !== before; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(open()).toBe(before);
+    const fd = openSync(file, 'r');
+    handOver({ fd, here: true });
+    await new Promise((r) => setImmediate(r));
+    closeSync(fd);
+    expect(f.counts).toEqual({ here: 0, pooled: 0 });
     expect(end).toEqual({ reason: 'stopped', frames: 0 });
+
+    let failed: FileFeedEnd | undefined;
+    const q = new Queue();
+    const unopened = new OggFileFeed(
+      q,
+      Promise.resolve(undefined),
+      {},
+      (e) => (failed = e),
+      () => undefined,
+      f.io,
+    );
+    unopened.pump();
+    await new Promise((r) => setImmediate(r));
+    expect(failed?.reason).toBe('failed');
+    expect(failed?.frames).toBe(0);
+    expect(String((failed as { error?: Error }).error?.message)).toMatch(/cannot be opened/);
   });
 
   it('knows a memory file system, and refuses procfs and what it cannot stat', async () => {

@@ -4,7 +4,9 @@
  * what was sent, so the caller can play on from it.
  */
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { createMediaEngine } from '../../src/media/index.js';
@@ -16,6 +18,7 @@ import { OggOpusPager } from '../../src/receive/recorder.js';
 import { concatBytes } from '../../src/util/bytes.js';
 import { Responder, waitFor } from './udp-responder.js';
 import { cleanupAfterEach } from '../support/after-each.js';
+import { descriptorsOpenOn } from '../support/descriptors.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
 const SILENCE = [0xf8, 0xff, 0xfe];
@@ -170,7 +173,8 @@ describe('file feed (media worker)', () => {
     const m = missing.ended()!;
     expect(m.reason).toBe('failed');
     expect(m.frames).toBe(0);
-    expect(m.reason === 'failed' && m.error.message).toMatch(/ENOENT|no such file/);
+    expect(m.reason === 'failed' && m.error.message).toMatch(/cannot be opened/);
+    expect(m.reason === 'failed' && (m.error.cause as Error).message).toMatch(/ENOENT|no such file/);
 
     const audio = frames(120);
     const cut = feed(ch, oggFile('cut.opus', audio, 50, 300));
@@ -182,4 +186,48 @@ describe('file feed (media worker)', () => {
     // What was sent is the file's first frames in order, and exactly the count reported.
     expect(payloads(r)).toEqual(audio.slice(0, c.frames).map((a) => [...a]));
   });
+
+  it.skipIf(process.platform !== 'linux')(
+    'the main thread holds the file open only while its feed plays: closed at the end, at a stop while it opens, and with the engine',
+    async () => {
+      const { ch } = await channel();
+      const file = oggFile('descriptors.opus', frames(100));
+      const open = (): number => descriptorsOpenOn(file);
+
+      // Every threadpool thread waits in a FIFO's open: the feed's open queues behind them, and
+      // the feed is stopped before its file is open.
+      const fifos = Array.from({ length: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, (_, i) => {
+        const fifo = path.join(dir, `busy-${i}.fifo`);
+        execFileSync('mkfifo', [fifo]);
+        return fifo;
+      });
+      const busy = fifos.map((fifo) => openFile(fifo, 'r'));
+      const stopped = feed(ch, file);
+      expect(await stopped.handle.stop()).toBe(0);
+      expect(stopped.ended()).toEqual({ reason: 'stopped', frames: 0 });
+      for (const fifo of fifos) closeSync(openSync(fifo, 'w'));
+      for (const handle of await Promise.all(busy)) await handle.close();
+      await new Promise((res) => setTimeout(res, 200)); // the feed's open has come back by now
+      expect(open()).toBe(0);
+
+      const whole = feed(ch, file);
+      await waitFor(() => whole.handle.frames > 0, 10_000);
+      expect(open()).toBe(1);
+      await waitFor(() => whole.ended() !== undefined, 10_000);
+      expect(whole.ended()).toEqual({ reason: 'finished', frames: 100 });
+      await waitFor(() => open() === 0);
+
+      const engine = createMediaEngine({ kind: 'worker' });
+      const r = await Responder.start();
+      cleanups.push(() => r.close());
+      const other = await engine.openChannel({ ssrc: 98, serverHost: '127.0.0.1', serverPort: r.port });
+      await other.discoverAddress();
+      other.setTransport(EncryptionMode.AesGcm, KEY);
+      const cut = feed(other, file);
+      await waitFor(() => cut.handle.frames > 0, 10_000);
+      expect(open()).toBe(1);
+      await engine.close();
+      expect(open()).toBe(0);
+    },
+  );
 });
