@@ -20,7 +20,7 @@ import { joinVoiceChannel } from '../src/gateway/registry.js';
 import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
 import { WorkerMediaEngine } from '../src/media/worker-engine.js';
-import { describeRealtime, keepCollectionsOnOwnThread } from '../src/media/realtime.js';
+import { describeRealtime, supportRealtimeWorkers } from '../src/media/realtime.js';
 import type { MediaChannel } from '../src/media/index.js';
 import { startNode } from '../src/node/server.js';
 import { createVoiceBackend } from '../src/node/voice-backend.js';
@@ -150,6 +150,13 @@ const mediaWorkers = process.env.VOXCORD_BENCH_WORKERS;
  */
 const realtime = variant === 'voxcord-node' && process.env.VOXCORD_BENCH_REALTIME !== '0';
 const realtimeOutcomes: string[] = [];
+// As the CLI does (VOXCORD_BENCH_KEEP_GC=0, VOXCORD_BENCH_RAISE_HELPERS=0: not, for an A/B).
+const supportWorker = realtime
+  ? await supportRealtimeWorkers((line) => realtimeOutcomes.push(line), {
+      keepCollections: process.env.VOXCORD_BENCH_KEEP_GC !== '0',
+      raiseHelpers: process.env.VOXCORD_BENCH_RAISE_HELPERS !== '0',
+    })
+  : undefined;
 const rawEngine =
   variant === 'djs-node'
     ? undefined
@@ -164,9 +171,7 @@ const rawEngine =
                 realtimeOutcomes.push(
                   `${slot}: ${outcome === undefined ? 'normal' : describeRealtime(outcome)}`,
                 );
-                // As the CLI does once a worker runs real-time (VOXCORD_BENCH_KEEP_GC=0: not, for an A/B).
-                if (outcome?.active === true && process.env.VOXCORD_BENCH_KEEP_GC !== '0')
-                  keepCollectionsOnOwnThread();
+                supportWorker?.(outcome);
               },
             }
           : {}),

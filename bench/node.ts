@@ -1115,7 +1115,8 @@ Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOX
   across the media workers' boundary, on each run's per-thread line), VOXCORD_BENCH_WORKERS (the voxcord
   sides' media engine workers: 1, 2, auto), VOXCORD_BENCH_REALTIME=0 (the voxcord node's media workers at
   normal scheduling instead of the real-time scheduling \`voxcord node\` asks for), VOXCORD_BENCH_KEEP_GC=0
-  (nor the V8 flags it sets with it: media/realtime.ts REALTIME_GC_FLAGS),
+  (nor the V8 flags it sets with it: media/realtime.ts REALTIME_GC_FLAGS), VOXCORD_BENCH_RAISE_HELPERS=0
+  (nor V8's and libuv's helper threads at real-time priority 1: media/realtime.ts raiseHelperThreads),
   VOXCORD_BENCH_WINDOW_PROFILE=dir, VOXCORD_BENCH_MEMORY=1 (per-thread heap census),
   VOXCORD_BENCH_MEMORY_SNAPSHOTS=dir, VOXCORD_BENCH_DEADLINE_SCALE=k (runs' deadlines times k),
   VOXCORD_BENCH_SERVER_RCVBUF=bytes (the server's SFU socket's receive buffer; default 4 MiB, 0 the OS's),

@@ -10,7 +10,7 @@ import type { SourceName } from '../node/sources.js';
 import { createTimelineBackend } from '../node/timeline-backend.js';
 import { createVoiceBackend } from '../node/voice-backend.js';
 import { createMediaEngine } from '../media/create-engine.js';
-import { describeRealtime, keepCollectionsOnOwnThread } from '../media/realtime.js';
+import { describeRealtime, supportRealtimeWorkers } from '../media/realtime.js';
 import { MAX_WORKERS } from '../media/worker-engine.js';
 
 export const NODE_USAGE = `usage: voxcord node --password <password> [--host 127.0.0.1] [--port ${DEFAULT_NODE_PORT}]`;
@@ -30,7 +30,8 @@ Options:
   --no-realtime             leave the media workers at normal priority (by default they ask
                             Linux for real-time scheduling, which needs CAP_SYS_NICE or
                             ulimit -r; without it they run at normal priority and say so;
-                            with it, V8 collects each thread's young generation on that thread)
+                            with it, V8 collects each thread's young generation on that thread,
+                            and V8's and libuv's helper threads run at real-time priority 1)
   --workers <n|auto>        media worker threads (default auto: one, more when one cannot keep
                             up). Each costs ~10 MB; one sent 500 players on time in the bench
   -h, --help                this help
@@ -112,7 +113,8 @@ export async function runNodeCommand(argv: string[], io: CliIo): Promise<number>
     );
   const stamp = (): string => new Date().toISOString();
   const log = (line: string): void => say(io, `${stamp()} ${line}`);
-  let collectionsKept = false;
+  // A real-time worker must not wait for normal-priority helpers (media/realtime.ts).
+  const supportWorker = args.voice && args.realtime ? await supportRealtimeWorkers(log) : undefined;
   // The node's own engine: the library's default one never asks for real-time scheduling.
   const engine = args.voice
     ? createMediaEngine({
@@ -122,13 +124,7 @@ export async function runNodeCommand(argv: string[], io: CliIo): Promise<number>
           log(
             `media worker ${slot}: ${realtime === undefined ? 'normal scheduling' : describeRealtime(realtime)}`,
           );
-          // A real-time worker must not wait for V8's normal-priority helpers (media/realtime.ts).
-          if (realtime?.active === true && !collectionsKept) {
-            collectionsKept = true;
-            log(
-              `V8: each thread collects its own young generation (${keepCollectionsOnOwnThread().join(' ')})`,
-            );
-          }
+          supportWorker?.(realtime);
         },
       })
     : undefined;

@@ -26,7 +26,9 @@ export interface CreateMediaEngineOptions {
    * Worker engine only, Linux: run the media workers' threads with real-time scheduling (SCHED_FIFO;
    * true: priority 10, or a priority 1-99) so audio stays on time when the cores are busy. Needs
    * CAP_SYS_NICE or an RLIMIT_RTPRIO, and util-linux's `chrt`; otherwise the workers run at normal
-   * priority and `stats().perWorker[i].realtime` says why. Default false.
+   * priority and `stats().perWorker[i].realtime` says why. Default false. What `voxcord node` also
+   * does process-wide with it (V8 flags, helper threads at real-time priority 1) is
+   * `supportRealtimeWorkers`.
    */
   realtime?: boolean | number;
   /** Worker engine only: called as each worker starts, with its real-time scheduling outcome. */

@@ -26,3 +26,4 @@ export { summarizeLateness } from './lateness-histogram.js';
 export type { LatenessData, LatenessSummary } from './lateness-histogram.js';
 export type { PacingClockStats } from './clock.js';
 export type { RealtimeOutcome } from './realtime.js';
+export { supportRealtimeWorkers } from './realtime.js';

@@ -13,7 +13,8 @@
  * for the work of its ticks; the kernel's RT throttling leaves other tasks 5 % in any case.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 
 /** SCHED_FIFO priority used when real-time scheduling is asked for without a number (1-99). */
@@ -56,9 +57,32 @@ export function schedulingPolicy(stat: string): number | undefined {
   return Number.isInteger(policy) ? policy : undefined;
 }
 
+/** Thread `tid` of this process's scheduling policy; undefined once it has ended. */
+function policyOf(tid: string): number | undefined {
+  try {
+    return schedulingPolicy(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The calling thread's kernel id (Linux: /proc/thread-self links to <pid>/task/<tid>). */
 function threadId(): string {
   return readlinkSync('/proc/thread-self').split('/').pop() ?? '';
+}
+
+/** Puts thread `tid` of this process under SCHED_FIFO at `priority` with chrt; undefined when done. */
+async function chrtFifo(
+  tid: string,
+  priority: number,
+  run: CommandRunner,
+): Promise<Extract<RealtimeOutcome, { active: false }> | undefined> {
+  const { code, stderr } = await run('chrt', ['--fifo', '--pid', String(priority), tid]);
+  if (code === 'ENOENT') return { active: false, reason: 'no-chrt' };
+  if (code === 0) return undefined;
+  // chrt: failed to set pid N's policy: Operation not permitted
+  if (/not permitted/i.test(stderr)) return { active: false, reason: 'not-permitted' };
+  return { active: false, reason: 'failed', detail: firstLine(stderr) || `chrt exited with ${code}` };
 }
 
 /** Puts the calling thread under SCHED_FIFO at `priority` (1-99); never throws. */
@@ -69,14 +93,8 @@ export async function enterRealtime(
 ): Promise<RealtimeOutcome> {
   if (platform !== 'linux') return { active: false, reason: 'unsupported' };
   try {
-    const tid = threadId();
-    const { code, stderr } = await run('chrt', ['--fifo', '--pid', String(priority), tid]);
-    if (code === 'ENOENT') return { active: false, reason: 'no-chrt' };
-    if (code !== 0) {
-      // chrt: failed to set pid N's policy: Operation not permitted
-      if (/not permitted/i.test(stderr)) return { active: false, reason: 'not-permitted' };
-      return { active: false, reason: 'failed', detail: firstLine(stderr) || `chrt exited with ${code}` };
-    }
+    const failed = await chrtFifo(threadId(), priority, run);
+    if (failed !== undefined) return failed;
     const policy = schedulingPolicy(readFileSync('/proc/thread-self/stat', 'utf8'));
     if (policy !== SCHED_FIFO)
       return { active: false, reason: 'failed', detail: `the thread's policy is ${policy} after chrt` };
@@ -115,16 +133,96 @@ export function keepCollectionsOnOwnThread(
   return REALTIME_GC_FLAGS;
 }
 
+/**
+ * SCHED_FIFO priority of the helper threads (helperThreads): the lowest real-time one, so they run
+ * before every normal thread and after the media workers.
+ */
+export const HELPER_REALTIME_PRIORITY = 1;
+
+/**
+ * The threads a real-time worker may wait for: V8's platform threads (the helpers of collections
+ * and compilation, whose tasks a worker's collection waits for) and libuv's threadpool (its queue's
+ * lock). Node 20 does not name its threads, so they are listed before any media worker starts:
+ * every thread of this process but the calling one, once the threadpool has started (its first
+ * task starts all its threads). Linux; elsewhere none.
+ */
+export async function helperThreads(platform: NodeJS.Platform = process.platform): Promise<string[]> {
+  if (platform !== 'linux') return [];
+  await access('/');
+  const self = threadId();
+  return readdirSync('/proc/self/task').filter((tid) => tid !== self);
+}
+
+/**
+ * Puts `tids` (helperThreads) under SCHED_FIFO at HELPER_REALTIME_PRIORITY. At normal priority a
+ * helper that a real-time worker waits for waits for a core behind every normal thread (the main
+ * thread's work, other processes): that held P = 1000 workers for up to 29 ms in the node bench
+ * (docs/node-bench-history.md, sessions 22 and 23). Never throws: the first refusal is returned, as
+ * for enterRealtime; threads that have ended are passed over.
+ */
+export async function raiseHelperThreads(
+  tids: readonly string[],
+  run: CommandRunner = runCommand,
+): Promise<{ realtime: number; refused?: Extract<RealtimeOutcome, { active: false }> }> {
+  let realtime = 0;
+  for (const tid of tids) {
+    try {
+      if (policyOf(tid) === SCHED_FIFO) {
+        realtime++; // raised before, or a real-time thread not to lower
+        continue;
+      }
+      const failed = await chrtFifo(tid, HELPER_REALTIME_PRIORITY, run);
+      if (failed === undefined) realtime++;
+      else if (!/no such process/i.test(failed.detail ?? '')) return { realtime, refused: failed };
+    } catch (err) {
+      return { realtime, refused: { active: false, reason: 'failed', detail: firstLine(String(err)) } };
+    }
+  }
+  return { realtime };
+}
+
+/**
+ * What a process does for its real-time media workers, process-wide (`voxcord node`): call before
+ * the engine starts its workers, and pass each worker's outcome to the function it returns. At the
+ * first worker that runs real-time, it keeps collections on their own threads
+ * (keepCollectionsOnOwnThread) and raises the helper threads (raiseHelperThreads), and says so in
+ * `log`. An application using the engine's `realtime` option may do the same.
+ */
+export async function supportRealtimeWorkers(
+  log: (line: string) => void,
+  { keepCollections = true, raiseHelpers = true } = {},
+): Promise<(outcome: RealtimeOutcome | undefined) => void> {
+  const helpers = raiseHelpers ? await helperThreads() : [];
+  let done = false;
+  return (outcome) => {
+    if (outcome?.active !== true || done) return;
+    done = true;
+    if (keepCollections)
+      log(`V8: each thread collects its own young generation (${keepCollectionsOnOwnThread().join(' ')})`);
+    if (helpers.length === 0) return;
+    void raiseHelperThreads(helpers).then(({ realtime, refused }) =>
+      log(
+        `helper threads (V8's platform, libuv's threadpool): ${realtime} of ${helpers.length} real-time ` +
+          `(SCHED_FIFO ${HELPER_REALTIME_PRIORITY})${refused === undefined ? '' : `, the rest normal: ${whyNotRealtime(refused)}`}`,
+      ),
+    );
+  };
+}
+
 /** How a worker's outcome reads in a log line. */
 export function describeRealtime(outcome: RealtimeOutcome): string {
   if (outcome.active) return `real-time scheduling on (SCHED_FIFO ${outcome.priority})`;
+  return `real-time scheduling off: ${whyNotRealtime(outcome)}`;
+}
+
+function whyNotRealtime(outcome: Extract<RealtimeOutcome, { active: false }>): string {
   const why: Record<typeof outcome.reason, string> = {
     unsupported: 'only on Linux',
     'no-chrt': "util-linux's chrt is not installed",
     'not-permitted': 'needs CAP_SYS_NICE or an RLIMIT_RTPRIO (ulimit -r)',
     failed: outcome.detail ?? 'chrt failed',
   };
-  return `real-time scheduling off: ${why[outcome.reason]}`;
+  return why[outcome.reason];
 }
 
 function firstLine(text: string): string {

@@ -6,7 +6,10 @@ import type { MediaEngine, RealtimeOutcome } from '../../src/media/index.js';
 import {
   describeRealtime,
   enterRealtime,
+  HELPER_REALTIME_PRIORITY,
+  helperThreads,
   keepCollectionsOnOwnThread,
+  raiseHelperThreads,
   REALTIME_GC_FLAGS,
   SCHED_FIFO,
   schedulingPolicy,
@@ -136,6 +139,83 @@ describe('real-time scheduling of media workers', () => {
     expect(kept.length).toBeGreaterThan(5);
     expect(kept.filter((ms) => ms > 0)).toEqual([]);
   });
+
+  it('lists the helper threads, and raises them with chrt, passing over ended ones and saying why not', async () => {
+    expect(await helperThreads('darwin')).toEqual([]);
+    if (linux) {
+      const tids = await helperThreads();
+      // V8's platform threads and libuv's threadpool (4 threads, started by the listing): at least 5.
+      expect(tids.length).toBeGreaterThanOrEqual(5);
+      expect(tids).not.toContain(String(process.pid)); // vitest runs the file on its main thread
+    }
+    const calls: string[][] = [];
+    const answers: Record<string, { code: number | string | null; stderr: string }> = {
+      '11': { code: 0, stderr: '' },
+      '12': { code: 1, stderr: "chrt: failed to set pid 12's policy: No such process\n" },
+      '13': { code: 0, stderr: '' },
+      '14': { code: 1, stderr: "chrt: failed to set pid 14's policy: Operation not permitted\n" },
+      '15': { code: 0, stderr: '' },
+    };
+    const run: CommandRunner = async (file, args) => {
+      calls.push([file, ...args]);
+      return answers[args[3] ?? ''] ?? { code: 1, stderr: 'unexpected' };
+    };
+    expect(await raiseHelperThreads(['11', '12', '13'], run)).toEqual({ realtime: 2 });
+    expect(calls).toEqual(
+      ['11', '12', '13'].map((tid) => ['chrt', '--fifo', '--pid', String(HELPER_REALTIME_PRIORITY), tid]),
+    );
+    expect(await raiseHelperThreads(['11', '14', '15'], run)).toEqual({
+      realtime: 1,
+      refused: { active: false, reason: 'not-permitted' },
+    });
+    expect(calls.map((c) => c[4])).not.toContain('15'); // stops at the first refusal
+  });
+
+  it.runIf(linux)(
+    "puts a process's helper threads at real-time priority 1 once its first worker runs real-time, never its main thread",
+    () => {
+      const realtime = new URL('../../src/media/realtime.ts', import.meta.url).href;
+      const script = `
+        import { readdirSync, readFileSync } from 'node:fs';
+        import { schedulingPolicy, supportRealtimeWorkers } from ${JSON.stringify(realtime)};
+        const lines = [];
+        const policies = () => readdirSync('/proc/self/task').map((t) => [t, schedulingPolicy(readFileSync('/proc/self/task/' + t + '/stat', 'utf8'))]);
+        const support = await supportRealtimeWorkers((l) => lines.push(l), { keepCollections: false });
+        support({ active: false, reason: 'not-permitted' });
+        await new Promise((r) => setTimeout(r, 300));
+        const before = policies();
+        support({ active: true, priority: 10 });
+        support({ active: true, priority: 10 });
+        for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        console.log(JSON.stringify({ lines, before, after: policies(), pid: process.pid }));`;
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.status).toBe(0);
+      const out = JSON.parse(run.stdout) as {
+        lines: string[];
+        before: [string, number][];
+        after: [string, number][];
+        pid: number;
+      };
+      // Nothing before a worker runs real-time; then one line, once.
+      expect(out.before.filter(([, p]) => p === SCHED_FIFO)).toEqual([]);
+      expect(out.lines).toHaveLength(1);
+      const m =
+        /^helper threads \(V8's platform, libuv's threadpool\): (\d+) of (\d+) real-time \(SCHED_FIFO 1\)(, the rest normal: .+)?$/.exec(
+          out.lines[0] ?? '',
+        );
+      expect(m).not.toBeNull();
+      const raised = Number(m?.[1]);
+      // As root or with CAP_SYS_NICE (CI): all of them; otherwise none, with the reason.
+      expect(raised === Number(m?.[2]) || (raised === 0 && m?.[3] !== undefined)).toBe(true);
+      expect(Number(m?.[2])).toBeGreaterThanOrEqual(5);
+      const fifo = out.after.filter(([, p]) => p === SCHED_FIFO).map(([t]) => t);
+      expect(fifo).toHaveLength(raised);
+      expect(fifo).not.toContain(String(out.pid));
+    },
+  );
 
   it('refuses a priority outside 1-99', () => {
     for (const realtime of [0, 100, 2.5]) {

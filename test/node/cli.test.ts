@@ -75,6 +75,17 @@ describe('voxcord node', () => {
         ),
       ),
     ).toHaveLength(on ? 1 : 0);
+    // Nor for V8's and libuv's helper threads: all of them real-time, at priority 1.
+    await until(() => !on || io.out().includes('helper threads'), 5000, 'the helper threads');
+    const helpers = io
+      .out()
+      .split('\n')
+      .filter((l) => l.includes('helper threads'));
+    expect(helpers).toHaveLength(on ? 1 : 0);
+    if (on)
+      expect(helpers[0]).toMatch(
+        /helper threads \(V8's platform, libuv's threadpool\): (\d+) of \1 real-time \(SCHED_FIFO 1\)$/,
+      );
     controller.abort();
     expect(await running).toBe(0);
   });
@@ -86,6 +97,7 @@ describe('voxcord node', () => {
     await until(() => io.out().includes('media worker 0:'), 5000, 'the media worker');
     expect(io.out()).toMatch(/media worker 0: normal scheduling$/m);
     expect(io.out()).not.toContain('V8:');
+    expect(io.out()).not.toContain('helper threads');
     controller.abort();
     expect(await running).toBe(0);
   });
