@@ -57,7 +57,7 @@ export function schedulingPolicy(stat: string): number | undefined {
   return Number.isInteger(policy) ? policy : undefined;
 }
 
-/** Thread `tid` of this process's scheduling policy; undefined once it has ended. */
+/** The scheduling policy of this process's thread `tid`; undefined once it has ended. */
 function policyOf(tid: string): number | undefined {
   try {
     return schedulingPolicy(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
@@ -186,7 +186,8 @@ export async function raiseHelperThreads(
  * the engine starts its workers, and pass each worker's outcome to the function it returns. At the
  * first worker that runs real-time, it keeps collections on their own threads
  * (keepCollectionsOnOwnThread) and raises the helper threads (raiseHelperThreads), and says so in
- * `log`. An application using the engine's `realtime` option may do the same.
+ * `log`. An application using the engine's `realtime` option may do the same, before it starts
+ * threads of its own (every thread but the calling one is taken for a helper).
  */
 export async function supportRealtimeWorkers(
   log: (line: string) => void,
