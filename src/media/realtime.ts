@@ -144,13 +144,17 @@ export const HELPER_REALTIME_PRIORITY = 1;
  * and compilation, whose tasks a worker's collection waits for) and libuv's threadpool (its queue's
  * lock). Node 20 does not name its threads, so they are listed before any media worker starts:
  * every thread of this process but the calling one, once the threadpool has started (its first
- * task starts all its threads). Linux; elsewhere none.
+ * task starts all its threads). Linux with /proc; elsewhere none. Never throws.
  */
 export async function helperThreads(platform: NodeJS.Platform = process.platform): Promise<string[]> {
   if (platform !== 'linux') return [];
-  await access('/');
-  const self = threadId();
-  return readdirSync('/proc/self/task').filter((tid) => tid !== self);
+  try {
+    await access('/');
+    const self = threadId();
+    return readdirSync('/proc/self/task').filter((tid) => tid !== self);
+  } catch {
+    return []; // no /proc (a sandbox): nothing to raise
+  }
 }
 
 /**
