@@ -205,12 +205,14 @@ export async function supportRealtimeWorkers(
     if (keepCollections)
       log(`V8: each thread collects its own young generation (${keepCollectionsOnOwnThread().join(' ')})`);
     if (helpers.length === 0) return;
-    void raiseHelperThreads(helpers).then(({ realtime, refused }) =>
-      log(
-        `helper threads (V8's platform, libuv's threadpool): ${realtime} of ${helpers.length} real-time ` +
-          `(SCHED_FIFO ${HELPER_REALTIME_PRIORITY})${refused === undefined ? '' : `, the rest normal: ${whyNotRealtime(refused)}`}`,
-      ),
-    );
+    void raiseHelperThreads(helpers)
+      .then(({ realtime, refused }) =>
+        log(
+          `helper threads (V8's platform, libuv's threadpool): ${realtime} of ${helpers.length} real-time ` +
+            `(SCHED_FIFO ${HELPER_REALTIME_PRIORITY})${refused === undefined ? '' : `, the rest normal: ${whyNotRealtime(refused)}`}`,
+        ),
+      )
+      .catch(() => undefined); // a log that throws must not become an unhandled rejection
   };
 }
 
