@@ -254,7 +254,6 @@ interface FeedRecord {
   file?: FileHandle;
   /** Why the file could not be opened (the worker's failure then reports this). */
   openError?: Error;
-  ended?: true;
 }
 let nextFeed = 1;
 
@@ -553,12 +552,12 @@ class WorkerShard {
     // libuv's threadpool (file-feed.ts). Commands after this one still reach the worker in order.
     openFeedFile(path).then(
       ({ handle, here }) => {
-        if (record.ended) return void handle.close().catch(() => undefined);
+        if (!this.feeds.has(serial)) return void handle.close().catch(() => undefined); // ended meanwhile
         record.file = handle;
         this.command({ t: 'feedFile', id, feed: serial, file: { fd: handle.fd, here } });
       },
       (err: unknown) => {
-        if (record.ended) return;
+        if (!this.feeds.has(serial)) return;
         record.openError = inputError('the file cannot be opened', err);
         this.command({ t: 'feedFile', id, feed: serial, file: null });
       },
@@ -610,7 +609,6 @@ class WorkerShard {
   /** The worker no longer reads the feed's file (it ended, or the worker is gone): it is closed. */
   private endFeed(serial: number, record: FeedRecord): void {
     this.feeds.delete(serial);
-    record.ended = true;
     void record.file?.close().catch(() => undefined);
     record.file = undefined;
   }
