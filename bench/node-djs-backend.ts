@@ -1,12 +1,13 @@
 /**
  * The bench's fair peer for `voxcord node`: the same protocol front end (src/node/server.ts) over
  * @discordjs/voice + davey instead of voxcord's voice. Only what the node bench drives: PATCH
- * voice, play a local Ogg/Opus file passed through (StreamType.OggOpus, no re-encoding), stop,
+ * voice, play a local or http Ogg/Opus file passed through (StreamType.OggOpus, no re-encoding), stop,
  * pause. Seek, endTime, volume and filters are accepted and ignored (the bench does not use them);
  * there are no frame counters (frameStats null). The process must trust the local server's CA
  * (NODE_EXTRA_CA_CERTS): djs opens `wss://` itself and takes no TLS options.
  */
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import {
   AudioPlayerStatus,
   NoSubscriberBehavior,
@@ -27,6 +28,7 @@ import type {
   PlayOptions,
   VoiceCredentials,
 } from '../src/node/backend.js';
+import { httpBytes } from '../src/node/voice-backend.js';
 import { createTestAdapter } from '../test/interop/djs-adapter.js';
 
 const CONNECT_TIMEOUT_MS = 60_000;
@@ -53,7 +55,9 @@ class DjsPlayer implements BackendPlayer {
   play(track: PlayableTrack, options: PlayOptions): void {
     const uri = track.info.uri ?? track.info.identifier;
     this.startMs = options.startMs;
-    this.resource = createAudioResource(createReadStream(uri), { inputType: StreamType.OggOpus });
+    // An http(s) track (the bench's --source=http) through the same fetch as the voxcord node's.
+    const bytes = /^https?:/i.test(uri) ? Readable.from(httpBytes(uri)()) : createReadStream(uri);
+    this.resource = createAudioResource(bytes, { inputType: StreamType.OggOpus });
     this.player.play(this.resource);
     if (options.paused) this.player.pause();
     this.listener.trackStart();

@@ -23,9 +23,10 @@ import { WorkerMediaEngine } from '../src/media/worker-engine.js';
 import { describeRealtime, supportRealtimeWorkers } from '../src/media/realtime.js';
 import type { MediaChannel } from '../src/media/index.js';
 import { startNode } from '../src/node/server.js';
-import { createVoiceBackend } from '../src/node/voice-backend.js';
+import { createVoiceBackend, httpBytes } from '../src/node/voice-backend.js';
 import { AudioPlayer } from '../src/player/audio-player.js';
 import { fileInput } from '../src/player/inputs/file.js';
+import { oggOpusInput } from '../src/player/inputs/ogg-opus.js';
 import { Track } from '../src/player/track.js';
 import type { LatenessData } from '../src/media/lateness-histogram.js';
 import type { Allocation } from '../src/server/index.js';
@@ -237,7 +238,8 @@ async function joinOne(a: Allocation, file: string, times: number[]): Promise<vo
   connections.push(connection);
   const player = new AudioPlayer();
   connection.subscribe(player);
-  player.play(new Track(fileInput(file)));
+  // --source=http: the URL, fetched and demuxed as a library user would (the node's own fetch).
+  player.play(new Track(/^https?:/i.test(file) ? oggOpusInput(httpBytes(file)) : fileInput(file)));
   times.push(performance.now() - t0);
 }
 

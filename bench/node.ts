@@ -33,6 +33,8 @@
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,6 +73,12 @@ interface Config {
   /** Diagnostics: after the stall window, the same window without a stall. */
   stallControl: boolean;
   full: boolean;
+  /**
+   * Where the tracks come from: `file` (a local Ogg Opus file, which the voxcord node's media
+   * worker plays itself) or `http` (the same file served by this process over http on 127.0.0.1,
+   * which each side fetches and demuxes on its main thread: Lavalink's usual case).
+   */
+  source: 'file' | 'http';
   profileDir: string | undefined;
   json: string | undefined;
   /** A/B: another tree whose build runs alternately with this one's (`--base=dir`). */
@@ -117,6 +125,8 @@ function parseArgs(argv: readonly string[]): Config {
       ? null
       : Number(get('migration-at') ?? Math.min(...sizes));
   const json = get('json');
+  const source = get('source') ?? 'file';
+  if (source !== 'file' && source !== 'http') throw new Error('--source is file or http');
   const base = get('base');
   const given = get('rounds');
   const fixed = Number(given ?? 1);
@@ -139,6 +149,7 @@ function parseArgs(argv: readonly string[]): Config {
     migrationAt,
     stall: !argv.includes('--no-stall'),
     stallControl: argv.includes('--stall-control'),
+    source,
     full: argv.filter((a) => !a.startsWith('--json=')).length === 0,
     profileDir: profileDir === undefined ? undefined : path.resolve(profileDir),
     json,
@@ -1093,6 +1104,25 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
+/** `--source=http`: the track file over http on 127.0.0.1 (whole body per request, no ranges). */
+async function serveFile(file: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const body = readFileSync(file);
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'audio/ogg', 'content-length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/tone.ogg`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx bench/node.ts after npm run build)
   --quick                      P = 20, short windows
   --sizes=100,500,1000         player counts P
@@ -1101,6 +1131,8 @@ const USAGE = `npm run bench:node -- [options]   (builds first; or: npx tsx benc
   --migration-at=P | --no-migration   SIGKILL failover at one size (default: the smallest)
   --no-stall                   skip the 100 ms main-thread stall scenario
   --stall-control              diagnostics: then the same window without stalls
+  --source=file|http           the track: a local Ogg Opus file (default), or the same file over
+                               http from this process (every side fetches and demuxes it itself)
   --profile=dir                --cpu-prof of every thread of each side (implies --no-migration)
   --json=file                  also write the results there
   --rounds=N                   runs per variant and size (default 3 up to P = 100, 2 up to 500, 1 above; the
@@ -1149,6 +1181,7 @@ async function main(): Promise<void> {
     process.stderr.write(`node bench: A/B against ${base.describe}, ${roundsText(config)}\n`);
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voxcord-node-bench-'));
+  let tracks: Awaited<ReturnType<typeof serveFile>> | undefined;
   try {
     const file = path.join(dir, 'tone.ogg');
     // 4 min of a tone: longer than any run's play time (P = 1000 connects for a while), so no
@@ -1156,15 +1189,18 @@ async function main(): Promise<void> {
     const writer = createOggOpusWriter(file);
     for (const f of await encodeToneFrames(240)) writer.write(f);
     await writer.close();
+    if (config.source === 'http') tracks = await serveFile(file);
+    const track = tracks?.url ?? file;
     const started = performance.now();
     const results: RunResult[] = [];
     for (const [i, players] of config.sizes.entries()) {
       const order = i % 2 === 0 ? config.variants : [...config.variants].reverse();
-      results.push(...(await runSize(config, players, order, file, dir)));
+      results.push(...(await runSize(config, players, order, track, dir)));
     }
     const seconds = (performance.now() - started) / 1000;
     const targets = checkNodeTargets(results);
     const note =
+      (config.source === 'http' ? 'tracks over http, ' : '') +
       `${config.warmupMs / 1000} s warm-up, ${config.windowMs / 1000} s window, ` +
       (config.stall ? `${config.windowMs / 1000} s of stalls, ` : '') +
       (config.migrationAt === null ? 'no migration' : `migration at P = ${config.migrationAt}`) +
@@ -1197,6 +1233,7 @@ async function main(): Promise<void> {
     );
     writeFileSync(path.join(here, 'results', `${name}.md`), `${out}\n`);
   } finally {
+    await tracks?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

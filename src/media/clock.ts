@@ -385,6 +385,10 @@ export interface PacingClockOptions extends SchedulerOptions {
   maxTicksPerRun?: number;
   /** Called after each wake-up that delivered ticks, with the running counts (the worker publishes them). */
   afterRun?: (ticksDelivered: number, lateTicks: number) => void;
+  /** Called as each wake-up starts, before any tick (the worker takes the frame ring's batches). */
+  onRunStart?: () => void;
+  /** Called as each wake-up ends, once the next is armed (`nextRunDue()`). */
+  onRunEnd?: () => void;
   /**
    * Clock time of cycle 0 (default: now). The worker engine gives its workers' clocks epochs a
    * fraction of a bucket apart, so their bursts of sends take turns instead of colliding.
@@ -421,6 +425,8 @@ export class PacingClock {
   private listenerErrors = 0;
   private lateTicks = 0;
   private readonly afterRun: ((ticksDelivered: number, lateTicks: number) => void) | undefined;
+  private readonly onRunStart: (() => void) | undefined;
+  private readonly onRunEnd: (() => void) | undefined;
   private timerWakeups = 0;
   private immediateWakeups = 0;
   private readonly onTimeout = (): void => {
@@ -443,6 +449,14 @@ export class PacingClock {
     this.earlyMs = Math.max(0, options.earlyMs ?? 1);
     this.maxTicksPerRun = Math.max(1, options.maxTicksPerRun ?? 200);
     this.afterRun = options.afterRun;
+    this.onRunStart = options.onRunStart;
+    this.onRunEnd = options.onRunEnd;
+  }
+
+  /** When the next wake-up is due (clock time; now for a catch-up continuation), or undefined: none armed. */
+  nextRunDue(): number | undefined {
+    if (this.immediate !== undefined) return this.timers.now();
+    return this.timeout === undefined ? undefined : this.timeoutDue;
   }
 
   now(): number {
@@ -527,6 +541,7 @@ export class PacingClock {
     this.running = true;
     const before = this.ticksDelivered;
     try {
+      this.onRunStart?.();
       const scheduler = this.scheduler;
       for (let i = 0; i < this.maxTicksPerRun; i++) {
         const now = this.timers.now();
@@ -542,5 +557,6 @@ export class PacingClock {
     if (this.afterRun !== undefined && this.ticksDelivered !== before)
       this.afterRun(this.ticksDelivered, this.lateTicks);
     this.reschedule();
+    this.onRunEnd?.();
   }
 }

@@ -63,6 +63,11 @@ export type WorkerCommand =
 
 export interface CommandBatch {
   t: 'batch';
+  /**
+   * Its place among the main side's batches, counted with the frame ring's (frame-ring.ts); the
+   * worker applies them in this order. Absent: a wake-up only (no commands), to look at the ring.
+   */
+  seq?: number;
   cmds: WorkerCommand[];
   /** Every frame of the batch and its run index (send-batch.ts; transferred, not cloned); absent when there is none. */
   frames?: FrameBatch;
@@ -163,6 +168,8 @@ export interface WorkerData {
    * [ticks delivered, ticks started more than LATE_TICK_MS late] (read without a message).
    */
   clockCounts?: SharedArrayBuffer;
+  /** The frame ring's memory (frame-ring.ts): frames-only batches come this way while the worker polls. */
+  frameRing?: SharedArrayBuffer;
   /**
    * Cycle 0 of the worker's clock, wall time (performance.timeOrigin + performance.now() ms): the
    * engine staggers its workers' phases (shard-policy.ts shardClockOffsetMs).

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { isVoxcordError, VoxcordError } from '../errors.js';
 import { ENGINE_SLOTS_PER_BUCKET, PacingClock } from './clock.js';
+import { FRAME_DURATION_MS } from '../protocol/constants.js';
 import { DaveSendKey } from '../dave/send-key.js';
 import type { FileFeedOptions, FrameProtection, SendCounts } from './media-engine.js';
 import type {
@@ -21,6 +22,7 @@ import type {
 import { openUdpChannel } from './udp-channel.js';
 import { RtpBatchWriter } from './rtp-batch.js';
 import { DequeueReportWriter, FrameBatchReader } from './send-batch.js';
+import { FrameRingReader, nextBatchSeq } from './frame-ring.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { OggFileFeed } from './file-feed.js';
 import type { FeedFile } from './file-feed.js';
@@ -57,8 +59,20 @@ const reportBelow = data?.lowWaterMark ?? 0;
 const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
 const clockCounts = data?.clockCounts === undefined ? undefined : new Uint32Array(data.clockCounts);
 // Fill-first buckets: up to 100 channels are all sent in one wake-up per 20 ms (see clock.ts).
+const ring = data?.frameRing === undefined ? undefined : new FrameRingReader(data.frameRing);
 const clock = new PacingClock({
   slotsPerBucket: ENGINE_SLOTS_PER_BUCKET,
+  // The frame ring's batches go before the ticks; the main side writes there only while the next
+  // wake-up is at most a period away (frame-ring.ts).
+  onRunStart: () => catchUp(),
+  onRunEnd: () => {
+    if (ring === undefined) return;
+    const due = clock.nextRunDue();
+    // A period and a half: a wake-up may come up to earlyMs before its bucket's due time.
+    const polling = due !== undefined && due - clock.now() <= 1.5 * FRAME_DURATION_MS;
+    ring.setPolling(polling);
+    if (!polling && !ring.empty) catchUp();
+  },
   ...(data?.clockEpoch === undefined ? {} : { epoch: data.clockEpoch - performance.timeOrigin }),
   // The main side reads these to judge whether this worker keeps up (shard-policy.ts).
   ...(clockCounts === undefined
@@ -504,9 +518,34 @@ function replyTaken(req: number, frames: Uint8Array[], sent: SendCounts): void {
   reply(req, { data: data.buffer, ends, sent });
 }
 
+/** The next batch to apply, by the main side's count (frame-ring.ts). */
+let expected = 0;
+/** Port batches that came before a ring batch numbered lower (rare: the port is slower). */
+const held = new Map<number, CommandBatch>();
+
+/** Applies the batches due, in the main side's order, from the ring and the port. */
+function catchUp(): void {
+  for (;;) {
+    const next = ring?.peek();
+    if (next !== undefined && next.seq === expected) {
+      // Frames only: every run of it.
+      const frames = new FrameBatchReader(next.batch);
+      while (frames.readRun(enqueueFrame));
+      ring!.consume();
+    } else {
+      const msg = held.get(expected);
+      if (msg === undefined) return;
+      held.delete(expected);
+      const frames = msg.frames === undefined ? undefined : new FrameBatchReader(msg.frames);
+      for (const cmd of msg.cmds) apply(cmd, frames);
+    }
+    expected = nextBatchSeq(expected);
+  }
+}
+
 port.on('message', (msg: CommandBatch) => {
-  const frames = msg.frames === undefined ? undefined : new FrameBatchReader(msg.frames);
-  for (const cmd of msg.cmds) apply(cmd, frames);
+  if (msg.seq !== undefined) held.set(msg.seq, msg);
+  catchUp();
 });
 
 // Real-time scheduling first (when asked): the engine learns the outcome with 'ready'.

@@ -75,12 +75,23 @@ export class FrameBatchWriter {
       data: this.data.slice(0, this.bytes).buffer,
       index: this.index.slice(0, this.words).buffer,
     };
+    this.clear();
+    return batch;
+  }
+
+  /** The frames packed so far as views of the scratch buffers (valid until the next add or clear). */
+  view(): FrameBatchView | undefined {
+    if (this.words === 0) return undefined;
+    return { data: this.data.subarray(0, this.bytes), index: this.index.subarray(0, this.words) };
+  }
+
+  /** Starts over (after take(), or after view()'s frames were copied elsewhere: the frame ring). */
+  clear(): void {
     // A frame larger than the capacity grew the scratch buffer: do not keep it.
     if (this.data.length > this.capacity) this.data = new Uint8Array(this.capacity);
     this.bytes = 0;
     this.words = 0;
     this.runAt = -1;
-    return batch;
   }
 
   private reserve(words: number): void {
@@ -88,16 +99,22 @@ export class FrameBatchWriter {
   }
 }
 
+/** A batch's run index and frame bytes as views (a port batch's buffers, or the frame ring's memory). */
+export interface FrameBatchView {
+  index: Uint32Array;
+  data: Uint8Array;
+}
+
 /** Reads a batch's runs in order (worker side); each frame is a view into the batch's data. */
 export class FrameBatchReader {
   private readonly index: Uint32Array;
-  private readonly data: ArrayBuffer;
+  private readonly data: Uint8Array;
   private at = 0;
   private start = 0;
 
-  constructor(batch: FrameBatch) {
-    this.index = new Uint32Array(batch.index);
-    this.data = batch.data;
+  constructor(batch: FrameBatch | FrameBatchView) {
+    this.index = batch.index instanceof Uint32Array ? batch.index : new Uint32Array(batch.index);
+    this.data = batch.data instanceof Uint8Array ? batch.data : new Uint8Array(batch.data);
   }
 
   /** Calls `visit` with each frame of the next run; false when the index has no run left (or is malformed). */
@@ -110,8 +127,8 @@ export class FrameBatchReader {
     this.at += 2;
     for (let k = 0; k < count; k++) {
       const end = index[this.at++]!;
-      if (end < this.start || end > this.data.byteLength) return false;
-      visit(id, new Uint8Array(this.data, this.start, end - this.start));
+      if (end < this.start || end > this.data.length) return false;
+      visit(id, this.data.subarray(this.start, end));
       this.start = end;
     }
     return true;

@@ -57,6 +57,7 @@ import type {
 import type { ChannelTuning } from './udp-channel.js';
 import { realtimePriority } from './realtime.js';
 import { openFeedFile } from './file-feed.js';
+import { FrameRingWriter, createFrameRingMemory, nextBatchSeq } from './frame-ring.js';
 import { inputError } from '../audio/input-error.js';
 import type { RealtimeOutcome } from './realtime.js';
 
@@ -270,6 +271,12 @@ class WorkerShard {
   private framesCmd: Extract<WorkerCommand, { t: 'frames' }> | undefined;
   private flushQueued = false;
   private readonly flushNow = (): void => this.flush();
+  /** Frames-only batches go to the worker through shared memory while it polls (frame-ring.ts). */
+  private readonly ring = new FrameRingWriter(createFrameRingMemory());
+  /** The sequence number of the next batch, whichever way it goes (frame-ring.ts). */
+  private seq = 0;
+  /** Batches that went through the ring, and through the port (WorkerMediaEngine.batchCounts). */
+  readonly batchesBy = { ring: 0, port: 0 };
   private reffed = true;
   /** The worker answered 'ready' (it is unref'd only after: stopping a worker mid-start-up can hang exit). */
   private started = false;
@@ -299,6 +306,7 @@ class WorkerShard {
       tuning: host.tuning,
       lowWaterMark: host.lowWaterMark,
       clockCounts: this.clockCounts.buffer,
+      frameRing: this.ring.memory,
       clockEpoch,
       ...(host.realtime === undefined ? {} : { realtime: host.realtime }),
     });
@@ -447,9 +455,22 @@ class WorkerShard {
   private flush(): void {
     this.flushQueued = false;
     if (this.batch.length === 0 || this.dead) return;
-    const message: CommandBatch = { t: 'batch', cmds: this.batch };
+    const seq = this.seq;
+    this.seq = nextBatchSeq(seq);
+    const framesOnly = this.batch.every((cmd) => cmd.t === 'frames');
+    const message: CommandBatch = { t: 'batch', seq, cmds: this.batch };
     this.batch = [];
     this.framesCmd = undefined;
+    // Frames only, and the worker's clock runs within a period: no message (frame-ring.ts).
+    const view = framesOnly && this.ring.workerPolling ? this.frames.view() : undefined;
+    if (view !== undefined && this.ring.write(seq, view)) {
+      this.frames.clear();
+      this.batchesBy.ring++;
+      // It stopped polling meanwhile and may not have seen the batch: wake it.
+      if (!this.ring.workerPolling) this.worker.postMessage({ t: 'batch', cmds: [] } satisfies CommandBatch);
+      return;
+    }
+    this.batchesBy.port++;
     // Exact-size copies go (transferred); the scratch buffers stay for the next batch.
     const frames = this.frames.take();
     if (frames !== undefined) {
@@ -708,6 +729,17 @@ export class WorkerMediaEngine implements MediaEngine {
    */
   clockCounts(): { ticksDelivered: number; lateTicks: number }[] {
     return this.shards.map((s) => s.clockCountsNow());
+  }
+
+  /** The main side's batches to the running workers so far, by the way they went (frame-ring.ts). */
+  batchCounts(): { ring: number; port: number } {
+    let ring = 0;
+    let port = 0;
+    for (const s of this.shards) {
+      ring += s.batchesBy.ring;
+      port += s.batchesBy.port;
+    }
+    return { ring, port };
   }
 
   async openChannel(options: MediaChannelOptions): Promise<MediaChannel> {

@@ -136,7 +136,7 @@ function credentialAdapter(guildId: string, userId: string, voice: VoiceCredenti
 }
 
 /** An http(s) body as bytes, fetched anew on every open (so the input can seek by reopening). */
-function httpBytes(url: string): () => AsyncIterable<Uint8Array> {
+export function httpBytes(url: string): () => AsyncIterable<Uint8Array> {
   return () =>
     (async function* () {
       const response = await fetch(url);

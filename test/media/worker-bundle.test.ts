@@ -4,7 +4,8 @@
  * worker about 2 MiB smaller. The bundle must hold the whole worker (only Node built-ins left to
  * import; sodium-native stays an optional run-time require) and work as the worker does: here it
  * runs from the source in a temporary directory, opens a channel, answers IP discovery and sends
- * an encrypted RTP packet that reaches a UDP socket on 127.0.0.1.
+ * an encrypted RTP packet that reaches a UDP socket on 127.0.0.1, then takes frames from the shared
+ * frame ring in the main side's order.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,8 @@ import { bundleWorker } from '../../scripts/build-worker.js';
 import type { Metafile } from 'esbuild';
 import type { CommandBatch, WorkerData, WorkerEvent, WorkerToMain } from '../../src/media/engine-messages.js';
 import { FrameBatchWriter } from '../../src/media/send-batch.js';
+import type { FrameBatchView } from '../../src/media/send-batch.js';
+import { FrameRingWriter, createFrameRingMemory } from '../../src/media/frame-ring.js';
 import { Responder, waitFor } from './udp-responder.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -47,7 +50,8 @@ describe('the bundled media worker', () => {
 
   it('opens a channel and sends an encrypted packet to the server', async () => {
     const server = await Responder.start();
-    const data: WorkerData = { tuning: {}, lowWaterMark: 5 };
+    const ringWriter = new FrameRingWriter(createFrameRingMemory(64 * 1024));
+    const data: WorkerData = { tuning: {}, lowWaterMark: 5, frameRing: ringWriter.memory };
     const worker = new Worker(outfile, { workerData: data });
     let ready = false;
     const replies = new Map<number, WorkerEvent>();
@@ -58,8 +62,10 @@ describe('the bundled media worker', () => {
     });
     try {
       await waitFor(() => ready);
-      const post = (batch: CommandBatch, transfer: ArrayBuffer[] = []): void =>
-        worker.postMessage(batch, transfer);
+      // Batches are numbered: the worker applies them in the main side's order (frame-ring.ts).
+      let seq = 0;
+      const post = (batch: Omit<CommandBatch, 'seq'>, transfer: ArrayBuffer[] = []): void =>
+        worker.postMessage({ ...batch, seq: seq++ }, transfer);
       const options = { ssrc: 4242, serverHost: '127.0.0.1', serverPort: server.port };
       post({ t: 'batch', cmds: [{ t: 'open', req: 1, id: 1, options }] });
       await waitFor(() => replies.has(1));
@@ -90,6 +96,38 @@ describe('the bundled media worker', () => {
       expect(packet.readUInt32BE(8)).toBe(4242);
       // Sealed: the frame's bytes are not in the datagram in the clear.
       expect(packet.includes(Buffer.from(frame))).toBe(false);
+
+      // Frames-only batches through the shared ring, in the main side's order with the port's:
+      // 30 frames by port keep the clock running (the worker polls the ring then); a ring batch
+      // numbered after a port batch posted later waits for it. Told apart by their lengths.
+      const lengths = (n: number, bytes: number): FrameBatchView => {
+        const w = new FrameBatchWriter(4096);
+        for (let i = 0; i < n; i++) w.add(1, new Uint8Array(bytes).fill(n));
+        return w.view()!;
+      };
+      const before = server.rtp().length;
+      const many = lengths(30, 60);
+      post({
+        t: 'batch',
+        cmds: [{ t: 'frames', runs: 1 }],
+        frames: { data: many.data.slice().buffer, index: many.index.slice().buffer },
+      });
+      await waitFor(() => ringWriter.workerPolling);
+      expect(ringWriter.write(seq + 1, lengths(3, 90))).toBe(true);
+      const later = lengths(2, 120);
+      post({
+        t: 'batch',
+        cmds: [{ t: 'frames', runs: 1 }],
+        frames: { data: later.data.slice().buffer, index: later.index.slice().buffer },
+      });
+      seq++; // the ring's
+      await waitFor(() => server.rtp().length >= before + 35);
+      const sizes = server
+        .rtp()
+        .slice(before)
+        .map((d) => d.length - (server.rtp()[before]!.length - 60));
+      expect(sizes).toEqual([...Array<number>(30).fill(60), 120, 120, 90, 90, 90]);
+
       post({ t: 'batch', cmds: [{ t: 'shutdown', req: 3 }] });
       await waitFor(() => replies.has(3));
     } finally {
