@@ -58,8 +58,8 @@ const reportBelow = data?.lowWaterMark ?? 0;
  */
 const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
 const clockCounts = data?.clockCounts === undefined ? undefined : new Uint32Array(data.clockCounts);
-// Fill-first buckets: up to 100 channels are all sent in one wake-up per 20 ms (see clock.ts).
 const ring = data?.frameRing === undefined ? undefined : new FrameRingReader(data.frameRing);
+// Fill-first buckets: up to 100 channels are all sent in one wake-up per 20 ms (see clock.ts).
 const clock = new PacingClock({
   slotsPerBucket: ENGINE_SLOTS_PER_BUCKET,
   // The frame ring's batches go before the ticks; the main side writes there only while the next
