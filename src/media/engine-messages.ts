@@ -1,7 +1,8 @@
 /**
  * Messages between the worker engine (main thread) and its worker. Commands travel in ordered
- * batches (one postMessage per event-loop turn), so an endBurst never overtakes the frames queued
- * before it; events come back the same way.
+ * batches (one postMessage per event-loop turn, or, for a batch of frames only, the frame ring:
+ * frame-ring.ts), numbered so that an endBurst never overtakes the frames queued before it;
+ * events come back by message.
  */
 import type { VoxcordErrorCode } from '../errors.js';
 import type { EncryptionMode } from '../protocol/constants.js';

@@ -25,7 +25,10 @@ const POLLING = 2;
 const RECORD_HEAD_WORDS = 3;
 /** A seq word that sends the reader back to offset 0. */
 const WRAP = 0xffff_ffff;
-/** Bytes of frame data per ring: about 4 s of refills for 500 players; a fuller ring falls back to the port. */
+/**
+ * Bytes of frame data per ring: 160 ms of 500 players' frames (about 260 bytes each), which the
+ * worker takes every few ms while its clock runs; a batch that finds it full goes by port.
+ */
 export const FRAME_RING_BYTES = 1024 * 1024;
 
 /** The ring's memory, made by the main side and handed to the worker in its workerData. */

@@ -8,6 +8,7 @@
  * (Uint32) holds runs `[channel id, count, end_1 ... end_count]`, frame k of a run spanning
  * data[end_(k-1) (or the previous run's last end, or 0), end_k). A run is consecutive frames of one
  * channel; the batch's commands say where runs go among the other commands (`{ t: 'frames', runs }`).
+ * A batch of frames only may go through the frame ring instead (frame-ring.ts), in the same layout.
  *
  * Worker → main, dequeue reports: Float64 records `[channel id, frames taken off the queue so far,
  * counts at (the due time of the channel's last 20 ms tick the counts include, on the worker's
