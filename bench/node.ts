@@ -1,7 +1,8 @@
 /**
  * `npm run bench:node`: the issue's node benchmark. P players, each in its own call on the local
  * voice server (DAVE on) with one deaf member (so every bot has a DAVE group to encrypt for),
- * playing a local Ogg/Opus file passed through. Three variants, each in its own process
+ * playing a local Ogg/Opus file passed through (`--source=http`: the same file served over http by
+ * this process, which every side fetches and demuxes on its main thread). Three variants, each in its own process
  * (bench/node-process.ts), one after the other against a fresh server process:
  * - `voxcord-node`: a voxcord node driven over the Lavalink v4 protocol (REST + WebSocket);
  * - `library`: the in-process voxcord library (joinVoiceChannel + AudioPlayer; the protocol
@@ -22,7 +23,7 @@
  * this process goes (IPC disconnect), so nothing lingers.
  *
  * Options: --quick (P = 20, short windows) --sizes=100,500,1000 --variants=voxcord-node,library,djs-node
- *          --window-ms=4000 --warmup-ms=20000 --migration-at=P --no-migration --no-stall
+ *          --window-ms=4000 --warmup-ms=20000 --migration-at=P --no-migration --no-stall --source=http
  *          --profile=dir (CPU profiles of the node processes; implies --no-migration)
  *          --json=file (also write the results there: `npm run bench` runs this scenario so)
  *          --base=dir --rounds=N (A/B: another tree's build alternated with this one's, N rounds)
