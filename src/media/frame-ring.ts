@@ -29,7 +29,7 @@ const WRAP = 0xffff_ffff;
  * Bytes of frame data per ring: 160 ms of 500 players' frames (about 260 bytes each), which the
  * worker takes every few ms while its clock runs; a batch that finds it full goes by port.
  */
-export const FRAME_RING_BYTES = 1024 * 1024;
+const FRAME_RING_BYTES = 1024 * 1024;
 
 /** The ring's memory, made by the main side and handed to the worker in its workerData. */
 export function createFrameRingMemory(bytes = FRAME_RING_BYTES): SharedArrayBuffer {

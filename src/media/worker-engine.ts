@@ -457,12 +457,12 @@ class WorkerShard {
     if (this.batch.length === 0 || this.dead) return;
     const seq = this.seq;
     this.seq = nextBatchSeq(seq);
-    const framesOnly = this.batch.every((cmd) => cmd.t === 'frames');
-    const message: CommandBatch = { t: 'batch', seq, cmds: this.batch };
+    const cmds = this.batch;
     this.batch = [];
     this.framesCmd = undefined;
     // Frames only, and the worker's clock runs within a period: no message (frame-ring.ts).
-    const view = framesOnly && this.ring.workerPolling ? this.frames.view() : undefined;
+    const view =
+      this.ring.workerPolling && cmds.every((cmd) => cmd.t === 'frames') ? this.frames.view() : undefined;
     if (view !== undefined && this.ring.write(seq, view)) {
       this.frames.clear();
       this.batchesBy.ring++;
@@ -471,6 +471,7 @@ class WorkerShard {
       return;
     }
     this.batchesBy.port++;
+    const message: CommandBatch = { t: 'batch', seq, cmds };
     // Exact-size copies go (transferred); the scratch buffers stay for the next batch.
     const frames = this.frames.take();
     if (frames !== undefined) {
