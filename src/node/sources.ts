@@ -10,6 +10,7 @@
  * Runs on the main thread with async I/O only; the audio clock lives in the media engine's worker.
  */
 import { open, stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { resolve as resolvePath } from 'node:path';
 import {
   OGG_TAIL_BYTES,
@@ -24,6 +25,7 @@ import type { FileInfo } from '../player/inputs/file-info.js';
 import { bytesAt, sniffContainer } from '../player/inputs/file.js';
 import { ffprobe, ffprobePathFor } from '../player/inputs/media-info.js';
 import type { ProbedMedia } from '../player/inputs/media-info.js';
+import { httpGet, readHead } from './http-get.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
 import type { TrackInfo } from './track-codec.js';
 import type { ApiException, ApiTrack, LoadResult, Severity } from './types.js';
@@ -152,28 +154,29 @@ function isHttp(identifier: string): boolean {
 async function loadHttp(identifier: string, options: SourceOptions): Promise<LoadResult> {
   const timeoutMs = options.httpTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   const url = identifier.replace(/^icy:\/\//i, 'http://');
-  let response: Response;
+  let response: IncomingMessage;
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    response = await fetch(url, { signal, redirect: 'follow', headers: { 'Icy-MetaData': '0' } });
+    response = await httpGet(url, { signal, headers: { 'Icy-MetaData': '0' } });
   } catch (err) {
     return { loadType: 'error', data: exception('Connecting to the URL failed.', 'suspicious', err) };
   }
-  if (!response.ok) {
-    await response.body?.cancel().catch(() => undefined);
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status >= 300) {
+    response.destroy();
     return {
       loadType: 'error',
-      data: exception('That URL is not playable.', 'common', new Error(`Status code ${response.status}`)),
+      data: exception('That URL is not playable.', 'common', new Error(`Status code ${status}`)),
     };
   }
   let head: Uint8Array;
   try {
-    head = await readUpTo(response, INFO_HEAD_BYTES);
+    head = (await readHead(response, INFO_HEAD_BYTES, false)).head;
   } catch (err) {
     return { loadType: 'error', data: exception('Reading the URL failed.', 'suspicious', err) };
   }
-  const sizeHeader = response.headers.get('content-length');
-  const size = sizeHeader === null ? undefined : Number(sizeHeader);
+  const sizeHeader = response.headers['content-length'];
+  const size = sizeHeader === undefined ? undefined : Number(sizeHeader);
   const isStream = size === undefined || !Number.isFinite(size);
   // No ID3v1 for a URL: its tail would cost one more request on every load.
   const own = await readFileInfo(head, isStream ? undefined : size, (from, length) =>
@@ -213,37 +216,18 @@ async function httpRange(
   timeoutMs: number,
 ): Promise<Uint8Array | undefined> {
   try {
-    const response = await fetch(url, {
+    const response = await httpGet(url, {
       signal: AbortSignal.timeout(timeoutMs),
       headers: { Range: `bytes=${from}-` },
     });
-    if (response.status !== 206) {
-      await response.body?.cancel().catch(() => undefined);
+    if (response.statusCode !== 206) {
+      response.destroy();
       return undefined;
     }
-    return await readUpTo(response, max);
+    return (await readHead(response, max, false)).head;
   } catch {
     return undefined;
   }
-}
-
-async function readUpTo(response: Response, max: number): Promise<Uint8Array> {
-  const body = response.body;
-  if (body === null) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (total < max) {
-      const { done, value } = (await reader.read()) as { done: boolean; value: Uint8Array };
-      if (done) break;
-      chunks.push(value);
-      total += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, max);
 }
 
 async function loadLocal(identifier: string, options: SourceOptions): Promise<LoadResult | undefined> {

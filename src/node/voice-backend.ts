@@ -13,8 +13,6 @@
  * inside a burst with no frame ready (the connection's `sendStats.emptyTicks`). Summed over every
  * connection the player has had.
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
 import { FRAME_DURATION_MS } from '../protocol/constants.js';
 import type { VoiceAdapterCreator } from '../gateway/adapter.js';
@@ -32,6 +30,7 @@ import { webmOpusInput } from '../player/inputs/webm-opus.js';
 import { Track } from '../player/track.js';
 import type { FilterSettings } from '../player/filters/chain.js';
 import { entersState } from '../util/enters-state.js';
+import { httpBody, readHead } from './http-get.js';
 import { SharedInterval } from '../util/shared-interval.js';
 import type { VoiceTlsOptions } from '../voice/voice-socket.js';
 import type {
@@ -139,34 +138,37 @@ function credentialAdapter(guildId: string, userId: string, voice: VoiceCredenti
 export function httpBytes(url: string): () => AsyncIterable<Uint8Array> {
   return () =>
     (async function* () {
-      const response = await fetch(url);
-      if (!response.ok || response.body === null) throw new Error(`HTTP status ${response.status}`);
-      yield* Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) as AsyncIterable<Uint8Array>;
+      yield* await httpBody(url);
     })();
 }
 
-/** The first bytes of a URL (one request, cancelled after them). */
-async function httpHead(url: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of httpBytes(url)()) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= 4096) break;
-  }
-  return Buffer.concat(chunks);
-}
+/** Bytes the container is told by (file.ts sniffContainer). */
+const SNIFF_BYTES = 4096;
 
 /**
  * An http(s) Ogg or WebM track: Opus passes through the demuxer; another codec inside (Vorbis,
- * FLAC) goes through ffmpeg. Decided once, from the first bytes, at the first open.
+ * FLAC) goes through ffmpeg. Decided once, from the first bytes, at the first open, whose request
+ * the demuxer then reads on (one request per play; a seek opens another).
  */
 function httpContainerInput(url: string): TrackInput {
   let chosen: Promise<TrackInput> | undefined;
   const choose = async (): Promise<TrackInput> => {
-    const container = sniffContainer(await httpHead(url));
-    if (container === 'ogg-opus') return oggOpusInput(httpBytes(url));
-    if (container === 'webm-opus') return webmOpusInput(httpBytes(url));
+    const { head, rest } = await readHead(await httpBody(url), SNIFF_BYTES);
+    const container = sniffContainer(head);
+    if (container === 'ogg-opus' || container === 'webm-opus') {
+      let first: AsyncIterable<Uint8Array> | undefined =
+        rest ??
+        (async function* () {
+          yield head; // the whole body
+        })();
+      const bytes = (): AsyncIterable<Uint8Array> => {
+        const body = first ?? httpBytes(url)();
+        first = undefined;
+        return body;
+      };
+      return container === 'ogg-opus' ? oggOpusInput(bytes) : webmOpusInput(bytes);
+    }
+    rest?.destroy();
     return ffmpegInput(url);
   };
   return {

@@ -30,33 +30,46 @@ const info = (over: Partial<TrackInfo>): TrackInfo => ({
 });
 
 describe('voice backend inputs', () => {
-  it('plays an http Ogg Opus track by demuxing (the file’s own packets), seekable by reopening', async () => {
-    const dir = await tempDir(cleanup, 'voxcord-node-inputs-');
-    const frames = await encodeTones({ notes: [{ frequency: 500, ms: 400 }] });
-    const file = join(dir, 'a.ogg');
-    await writeOgg(file, frames);
-    const fixtures = await fixtureServer({ '/a.ogg': new Uint8Array(await readFile(file)) });
-    cleanup.add(() => fixtures.close());
-    const url = `${fixtures.base}/a.ogg`;
-    const input = inputFor({ encoded: '', info: info({ identifier: url, uri: url }), probeInfo: 'ogg' });
-    expect(input.seekable).toBe(true);
-    const opus = await loadOpus();
-    const source = await input.open({ startMs: 0, codec: () => Promise.resolve(opus) });
-    const got: string[] = [];
-    for (;;) {
-      const frame = await source.read();
-      if (frame === undefined) break;
-      expect(frame.kind).toBe('opus');
-      if (frame.kind === 'opus') got.push(hex(frame.data));
-    }
-    source.close();
-    expect(got).toEqual(frames.map(hex));
-    // Reopened at 200 ms: starts 10 frames in.
-    const again = await input.open({ startMs: 200, codec: () => Promise.resolve(opus) });
-    const first = await again.read();
-    again.close();
-    expect(first?.kind === 'opus' ? hex(first.data) : '').toBe(hex(frames[10] ?? new Uint8Array()));
-  });
+  it.each([
+    ['shorter than the sniff (the whole body comes with it)', 240],
+    ['longer than the sniff (the same response reads on)', 4000],
+  ])(
+    'plays an http Ogg Opus track %s by demuxing its own packets, one request per open, seekable by reopening',
+    async (_, ms) => {
+      const dir = await tempDir(cleanup, 'voxcord-node-inputs-');
+      const frames = await encodeTones({ notes: [{ frequency: 500, ms }] });
+      const file = join(dir, 'a.ogg');
+      await writeOgg(file, frames);
+      const bytes = new Uint8Array(await readFile(file));
+      expect(bytes.length > 4096).toBe(ms > 1000);
+      const fixtures = await fixtureServer({ '/a.ogg': bytes });
+      cleanup.add(() => fixtures.close());
+      let requests = 0;
+      fixtures.server.on('request', () => requests++);
+      const url = `${fixtures.base}/a.ogg`;
+      const input = inputFor({ encoded: '', info: info({ identifier: url, uri: url }), probeInfo: 'ogg' });
+      expect(input.seekable).toBe(true);
+      const opus = await loadOpus();
+      const source = await input.open({ startMs: 0, codec: () => Promise.resolve(opus) });
+      const got: string[] = [];
+      for (;;) {
+        const frame = await source.read();
+        if (frame === undefined) break;
+        expect(frame.kind).toBe('opus');
+        if (frame.kind === 'opus') got.push(hex(frame.data));
+      }
+      source.close();
+      expect(got).toEqual(frames.map(hex));
+      // The container was told from the first bytes of the request the demuxer then read on.
+      expect(requests).toBe(1);
+      // Reopened at 200 ms: starts 10 frames in, from a new request.
+      const again = await input.open({ startMs: 200, codec: () => Promise.resolve(opus) });
+      const first = await again.read();
+      again.close();
+      expect(first?.kind === 'opus' ? hex(first.data) : '').toBe(hex(frames[10] ?? new Uint8Array()));
+      expect(requests).toBe(2);
+    },
+  );
 
   it('a local track that goes through ffmpeg is not read for its tags nor probed at play time: the node has them from loadtracks', async () => {
     const dir = await tempDir(cleanup, 'voxcord-node-inputs-');

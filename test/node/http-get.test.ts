@@ -1,0 +1,96 @@
+/**
+ * The node's http(s) GET (node/http-get.ts) against a local server: redirects followed (relative
+ * and absolute, with a limit), statuses handed back, and a body's first bytes read off and put
+ * back so that the same response reads on whole.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { httpBody, httpGet, readHead } from '../../src/node/http-get.js';
+import { cleanupAfterEach } from '../support/after-each.js';
+
+const cleanup = cleanupAfterEach();
+const BODY = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xff));
+
+/** /body (BODY, written in pieces), /small, /hop/N (a redirect chain of N), /missing (404). */
+async function server(): Promise<{ base: string; paths: string[] }> {
+  const paths: string[] = [];
+  const s = createServer((req, res) => {
+    const url = req.url ?? '';
+    paths.push(url);
+    const hop = /^\/hop\/(\d+)$/.exec(url);
+    if (hop !== null) {
+      const left = Number(hop[1]);
+      // Relative and absolute Locations by turns.
+      const relative = left === 0 ? '../body' : `./${left - 1}`;
+      const absolute = `http://127.0.0.1:${port}${left === 0 ? '/body' : `/hop/${left - 1}`}`;
+      res.writeHead(left % 2 === 0 ? 302 : 308, { location: left % 2 === 0 ? relative : absolute });
+      res.end();
+      return;
+    }
+    if (url === '/small') {
+      res.writeHead(200, { 'content-length': 5 }).end('small');
+      return;
+    }
+    if (url !== '/body') {
+      res.writeHead(404).end('missing');
+      return;
+    }
+    res.writeHead(200, { 'content-length': BODY.length });
+    for (let at = 0; at < BODY.length; at += 1000) res.write(BODY.subarray(at, at + 1000));
+    res.end();
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  cleanup.add(
+    () =>
+      new Promise<void>((r) => {
+        s.closeAllConnections();
+        s.close(() => r());
+      }),
+  );
+  return { base: `http://127.0.0.1:${port}`, paths };
+}
+
+async function all(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of body) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+describe('the node’s http GET', () => {
+  it('follows relative and absolute redirects to the body, and hands back other statuses', async () => {
+    const { base, paths } = await server();
+    const response = await httpGet(`${base}/hop/3`);
+    expect(response.statusCode).toBe(200);
+    expect((await all(response)).equals(BODY)).toBe(true);
+    expect(paths).toEqual(['/hop/3', '/hop/2', '/hop/1', '/hop/0', '/body']);
+    const missing = await httpGet(`${base}/missing`);
+    expect(missing.statusCode).toBe(404);
+    missing.destroy();
+    await expect(httpBody(`${base}/missing`)).rejects.toThrow('HTTP status 404');
+  });
+
+  it('gives up after 5 redirects, and on a scheme it does not speak', async () => {
+    const { base, paths } = await server();
+    await expect(httpGet(`${base}/hop/6`)).rejects.toThrow('more than 5 redirects');
+    expect(paths).toHaveLength(6);
+    await expect(httpGet('ftp://127.0.0.1/x')).rejects.toThrow('unsupported URL scheme');
+  });
+
+  it('reads the first bytes off a body and puts them back: the response then reads on whole', async () => {
+    const { base } = await server();
+    const { head, rest } = await readHead(await httpBody(`${base}/body`), 4096);
+    expect(head.equals(BODY.subarray(0, 4096))).toBe(true);
+    expect(rest).toBeDefined();
+    expect((await all(rest!)).equals(BODY)).toBe(true);
+    // A body shorter than asked for is all in the head.
+    const small = await readHead(await httpBody(`${base}/small`), 4096);
+    expect(small.head.toString()).toBe('small');
+    expect(small.rest).toBeUndefined();
+    // keep = false: the body goes with the bytes.
+    const dropped = await readHead(await httpBody(`${base}/body`), 10, false);
+    expect(dropped.head.equals(BODY.subarray(0, 10))).toBe(true);
+    expect(dropped.rest).toBeUndefined();
+  });
+});
