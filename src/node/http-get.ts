@@ -8,6 +8,7 @@
 import { get as getHttp } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { get as getHttps } from 'node:https';
+import { voxcordVersion } from '../util/installed-package.js';
 
 export interface HttpGetOptions {
   headers?: Record<string, string>;
@@ -15,6 +16,8 @@ export interface HttpGetOptions {
   signal?: AbortSignal;
 }
 
+/** Some servers refuse a request without one (fetch sends `node`). */
+const USER_AGENT = `voxcord/${voxcordVersion()}`;
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** fetch follows 20; a track URL with more than 5 is not worth following. */
 const MAX_REDIRECTS = 5;
@@ -40,11 +43,8 @@ function getOnce(target: URL, options: HttpGetOptions): Promise<IncomingMessage>
   const get = target.protocol === 'https:' ? getHttps : target.protocol === 'http:' ? getHttp : undefined;
   if (get === undefined) return Promise.reject(new Error(`unsupported URL scheme ${target.protocol}`));
   return new Promise((resolve, reject) => {
-    const request = get(
-      target,
-      { ...(options.headers === undefined ? {} : { headers: options.headers }), signal: options.signal },
-      resolve,
-    );
+    const headers = { 'user-agent': USER_AGENT, ...options.headers };
+    const request = get(target, { headers, signal: options.signal }, resolve);
     // Stays attached: a failure after the response (then the body's error) must not go unheard.
     request.on('error', reject);
   });

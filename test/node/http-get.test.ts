@@ -1,6 +1,6 @@
 /**
  * The node's http(s) GET (node/http-get.ts) against a local server: redirects followed (relative
- * and absolute, with a limit), statuses handed back, and a body's first bytes read off and put
+ * and absolute, with a limit), a User-Agent sent, statuses handed back, and a body's first bytes read off and put
  * back so that the same response reads on whole.
  */
 import { createServer } from 'node:http';
@@ -13,11 +13,13 @@ const cleanup = cleanupAfterEach();
 const BODY = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xff));
 
 /** /body (BODY, written in pieces), /small, /hop/N (a redirect chain of N), /missing (404). */
-async function server(): Promise<{ base: string; paths: string[] }> {
+async function server(): Promise<{ base: string; paths: string[]; agents: Set<string> }> {
   const paths: string[] = [];
+  const agents = new Set<string>();
   const s = createServer((req, res) => {
     const url = req.url ?? '';
     paths.push(url);
+    agents.add(req.headers['user-agent'] ?? '');
     const hop = /^\/hop\/(\d+)$/.exec(url);
     if (hop !== null) {
       const left = Number(hop[1]);
@@ -49,7 +51,7 @@ async function server(): Promise<{ base: string; paths: string[] }> {
         s.close(() => r());
       }),
   );
-  return { base: `http://127.0.0.1:${port}`, paths };
+  return { base: `http://127.0.0.1:${port}`, paths, agents };
 }
 
 async function all(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -60,11 +62,13 @@ async function all(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
 
 describe('the node’s http GET', () => {
   it('follows relative and absolute redirects to the body, and hands back other statuses', async () => {
-    const { base, paths } = await server();
+    const { base, paths, agents } = await server();
     const response = await httpGet(`${base}/hop/3`);
     expect(response.statusCode).toBe(200);
     expect((await all(response)).equals(BODY)).toBe(true);
     expect(paths).toEqual(['/hop/3', '/hop/2', '/hop/1', '/hop/0', '/body']);
+    // Named, on every hop (some servers refuse a request that is not).
+    expect([...agents]).toEqual([expect.stringMatching(/^voxcord\/\d/)]);
     const missing = await httpGet(`${base}/missing`);
     expect(missing.statusCode).toBe(404);
     missing.destroy();
