@@ -14,7 +14,14 @@ export interface HttpGetOptions {
   headers?: Record<string, string>;
   /** Aborts the request, and the body while it is read. */
   signal?: AbortSignal;
+  /**
+   * A server that does not answer within this many ms has the request closed (default 30 000: the
+   * node's input timeout). Not a limit on the body, which a paused player may read for minutes.
+   */
+  responseTimeoutMs?: number;
 }
+
+const RESPONSE_TIMEOUT_MS = 30_000;
 
 /** Some servers refuse a request without one (fetch sends `node`). */
 const USER_AGENT = `voxcord/${voxcordVersion()}`;
@@ -44,9 +51,17 @@ function getOnce(target: URL, options: HttpGetOptions): Promise<IncomingMessage>
   if (get === undefined) return Promise.reject(new Error(`unsupported URL scheme ${target.protocol}`));
   return new Promise((resolve, reject) => {
     const headers = { 'user-agent': USER_AGENT, ...options.headers };
-    const request = get(target, { headers, signal: options.signal }, resolve);
+    const ms = options.responseTimeoutMs ?? RESPONSE_TIMEOUT_MS;
+    const timer = setTimeout(() => request.destroy(new Error(`no response within ${ms} ms`)), ms);
+    const request = get(target, { headers, signal: options.signal }, (response) => {
+      clearTimeout(timer);
+      resolve(response);
+    });
     // Stays attached: a failure after the response (then the body's error) must not go unheard.
-    request.on('error', reject);
+    request.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 

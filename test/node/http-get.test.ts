@@ -1,13 +1,15 @@
 /**
  * The node's http(s) GET (node/http-get.ts) against a local server: redirects followed (relative
- * and absolute, with a limit), a User-Agent sent, statuses handed back, and a body's first bytes read off and put
- * back so that the same response reads on whole.
+ * and absolute, with a limit), a User-Agent sent, statuses handed back, a server that does not
+ * answer given up on, and a body's first bytes read off and put back so that the same response
+ * reads on whole.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { httpBody, httpGet, readHead } from '../../src/node/http-get.js';
 import { cleanupAfterEach } from '../support/after-each.js';
+import { until } from '../support/wait.js';
 
 const cleanup = cleanupAfterEach();
 const BODY = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xff));
@@ -80,6 +82,35 @@ describe('the node’s http GET', () => {
     await expect(httpGet(`${base}/hop/6`)).rejects.toThrow('more than 5 redirects');
     expect(paths).toHaveLength(6);
     await expect(httpGet('ftp://127.0.0.1/x')).rejects.toThrow('unsupported URL scheme');
+  });
+
+  it('closes a request the server does not answer in time, and not a body read slowly', async () => {
+    const closed: string[] = [];
+    const s = createServer((req, res) => {
+      req.socket.on('close', () => closed.push(req.url ?? ''));
+      if (req.url === '/slow') {
+        // Headers at once, the body over longer than the response timeout.
+        res.writeHead(200);
+        res.write('a');
+        setTimeout(() => res.end('b'), 300);
+      }
+      // Anything else: never answered.
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    cleanup.add(
+      () =>
+        new Promise<void>((r) => {
+          s.closeAllConnections();
+          s.close(() => r());
+        }),
+    );
+    const base = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    await expect(httpGet(`${base}/silent`, { responseTimeoutMs: 100 })).rejects.toThrow(
+      'no response within 100 ms',
+    );
+    await until(() => closed.includes('/silent'), 5_000, 'the silent request closed');
+    const slow = await httpBody(`${base}/slow`, { responseTimeoutMs: 100 });
+    expect((await all(slow)).toString()).toBe('ab');
   });
 
   it('reads the first bytes off a body and puts them back: the response then reads on whole', async () => {
