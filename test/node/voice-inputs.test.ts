@@ -10,6 +10,8 @@ import type { MediaInfo, TrackInput } from '../../src/player/inputs/source.js';
 import { encodeTones, hex, tempDir, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { fixtureServer } from './helpers.js';
+import { until } from '../support/wait.js';
+import type { Socket } from 'node:net';
 import { VBR_MP3, XING_MS } from '../audio/tagged-files.js';
 
 const cleanup = cleanupAfterEach();
@@ -70,6 +72,27 @@ describe('voice backend inputs', () => {
       expect(requests).toBe(2);
     },
   );
+
+  it('an http track stopped before its first frame lets its request go', async () => {
+    const dir = await tempDir(cleanup, 'voxcord-node-inputs-');
+    const file = join(dir, 'a.ogg');
+    await writeOgg(file, await encodeTones({ notes: [{ frequency: 500, ms: 4000 }] }));
+    const fixtures = await fixtureServer({ '/a.ogg': new Uint8Array(await readFile(file)) });
+    cleanup.add(() => fixtures.close());
+    let open = 0;
+    fixtures.server.on('connection', (socket: Socket) => {
+      open++;
+      socket.on('close', () => open--);
+    });
+    const url = `${fixtures.base}/a.ogg`;
+    const input = inputFor({ encoded: '', info: info({ identifier: url, uri: url }), probeInfo: 'ogg' });
+    const opus = await loadOpus();
+    // As the player does with a source that arrives for a track stopped meanwhile: closed unread.
+    const source = await input.open({ startMs: 0, codec: () => Promise.resolve(opus) });
+    expect(open).toBe(1);
+    source.close();
+    await until(() => open === 0, 5_000, 'the request closed');
+  });
 
   it('a local track that goes through ffmpeg is not read for its tags nor probed at play time: the node has them from loadtracks', async () => {
     const dir = await tempDir(cleanup, 'voxcord-node-inputs-');

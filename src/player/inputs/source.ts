@@ -3,7 +3,7 @@
  * frame per read() — an Opus packet (sent as-is when it plays alone at unity volume) or 960
  * stereo samples of PCM (mixed and encoded). Also the byte plumbing the byte-based inputs share.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { VoxcordError } from '../../errors.js';
 import { Interrupt } from '../../util/interrupt.js';
 import type { OpusCodecFactory } from '../../audio/opus.js';
@@ -100,19 +100,25 @@ function bytesOf(input: Readable | AsyncIterable<Uint8Array>): AsyncIterator<Uin
       'audio input must be bytes, a Readable or an async iterable of bytes',
     );
   }
+  // A stream's iterator destroys it on return() only once it was read from: a source closed
+  // before its first read (a track stopped while it opened) must still let the stream go.
+  const stream = input instanceof Readable ? input : undefined;
   return checkedBytes(
     (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator](),
     'the audio input produced a chunk that is not bytes',
+    () => stream?.destroy(),
   );
 }
 
 /**
  * `it`'s items, each checked to be bytes (`notBytes` is the error message otherwise); the
- * source's own failures become AUDIO_INPUT_ERROR, and return() never throws.
+ * source's own failures become AUDIO_INPUT_ERROR, and return() never throws (it calls `onReturn`
+ * first).
  */
 export function checkedBytes(
   it: AsyncIterator<unknown> | Iterator<unknown>,
   notBytes: string,
+  onReturn?: () => void,
 ): AsyncIterator<Uint8Array> {
   return {
     next: async (): Promise<IteratorResult<Uint8Array>> => {
@@ -129,6 +135,7 @@ export function checkedBytes(
       return { done: false, value: result.value };
     },
     return: async (): Promise<IteratorResult<Uint8Array>> => {
+      onReturn?.();
       try {
         await it.return?.();
       } catch {
