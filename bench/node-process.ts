@@ -82,6 +82,8 @@ export interface NodeProcessCounters {
     lateTicks: number;
     /** Per media worker: channels and its clock's late ticks and deliveries so far. */
     workers?: { channels: number; lateTicks: number; ticks: number }[];
+    /** Batches to the workers so far, through the frame ring and by message (frame-ring.ts). */
+    batches?: { ring: number; port: number };
   };
   /**
    * The same clocks once collecting ended: a window starts at `before.end` and ends at `after`, so
@@ -400,6 +402,7 @@ async function counters(): Promise<NodeProcessCounters> {
         lateTicks: w.clock.lateTicks,
         ticks: w.clock.ticksDelivered,
       })),
+      ...(rawEngine instanceof WorkerMediaEngine ? { batches: rawEngine.batchCounts() } : {}),
     };
   }
   const counts = countMessages();

@@ -530,7 +530,11 @@ function gapDiagnostics(
                 const w0 = g0.workers?.[i];
                 return `${w.channels} ch ${w.lateTicks - (w0?.lateTicks ?? 0)}/${w.ticks - (w0?.ticks ?? 0)}`;
               })
-              .join(', ')} late/ticks)`);
+              .join(', ')} late/ticks)`) +
+        (g0.batches === undefined || g1.batches === undefined
+          ? ''
+          : `, batches to the workers ${g1.batches.ring - g0.batches.ring} by ring / ` +
+            `${g1.batches.port - g0.batches.port} by message`);
   process.stderr.write(
     `node bench: ${variant}, P = ${players}, ${label}: late > 20 ms ${late}${gaps}; ` +
       `counters took ${before.collectMs?.toFixed(1) ?? '?'} / ${after.collectMs?.toFixed(1) ?? '?'} ms ` +
