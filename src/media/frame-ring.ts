@@ -14,7 +14,8 @@
  * Layout: an Int32 header `[write, read, polling, _]` (byte offsets into the data area, which
  * never fill it: one word stays free), then the data area. A record is 4-byte aligned: Uint32
  * `[seq, index words, data bytes]`, the run index (send-batch.ts layout), the frame bytes padded
- * to 4. A record that does not fit before the end leaves WRAP in its seq word and starts at 0.
+ * to 4. A record that does not fit before the end leaves WRAP in its seq word and starts at 0;
+ * so does one that finds the ring empty past REWIND_BYTES.
  */
 import type { FrameBatchView } from './send-batch.js';
 
@@ -30,6 +31,11 @@ const WRAP = 0xffff_ffff;
  * worker takes every few ms while its clock runs; a batch that finds it full goes by port.
  */
 const FRAME_RING_BYTES = 1024 * 1024;
+/**
+ * A writer that finds the ring empty this far in starts again at 0: a light load (a bot with a few
+ * connections) then keeps to the ring's first pages instead of touching all of it as it cycles.
+ */
+const REWIND_BYTES = 64 * 1024;
 
 /** The ring's memory, made by the main side and handed to the worker in its workerData. */
 export function createFrameRingMemory(bytes = FRAME_RING_BYTES): SharedArrayBuffer {
@@ -71,7 +77,11 @@ export class FrameRingWriter extends RingMemory {
     let at = Atomics.load(this.header, WRITE);
     // Free bytes up to the reader, one word kept free so that write === read means empty.
     const fits = (from: number, to: number): boolean => to - from >= length + 4;
-    if (at >= read) {
+    if (at === read && at >= REWIND_BYTES && fits(0, read)) {
+      // Empty: the reader follows the WRAP word back to 0, as at the end.
+      this.words[at / 4] = WRAP;
+      at = 0;
+    } else if (at >= read) {
       if (!fits(at, this.capacity + (read === 0 ? 0 : 4))) {
         // Not before the end: wrap, if it fits before the reader.
         if (read === 0 || !fits(0, read)) return false;

@@ -75,6 +75,35 @@ describe('the frame ring', () => {
     expect(writer.write(3, batch(7, 1, 2000, 0))).toBe(false);
   });
 
+  it('starts again at the beginning when it finds the ring empty far in: a light load keeps to its first pages', () => {
+    const memory = createFrameRingMemory(); // 1 MiB
+    const writeOffset = (): number => new Int32Array(memory, 0, 4)[0]!;
+    const writer = new FrameRingWriter(memory);
+    const reader = new FrameRingReader(memory);
+    // One batch at a time, each taken before the next (as a worker keeping up does): 2 MiB in all.
+    let furthest = 0;
+    for (let i = 0; i < 1000; i++) {
+      const b = batch(1 + (i % 5), 8, 250, i);
+      expect(writer.write(i, b)).toBe(true);
+      furthest = Math.max(furthest, writeOffset());
+      const got = reader.peek()!;
+      expect(got.seq).toBe(i);
+      expect(frames(got.batch)).toEqual(frames(b));
+      reader.consume();
+    }
+    expect(reader.empty).toBe(true);
+    expect(furthest).toBeLessThan(128 * 1024);
+    // A reader that lags keeps the writer going on past it: batches queue up to the ring's size.
+    for (let i = 1000; i < 1400; i++) expect(writer.write(i, batch(1, 8, 250, i))).toBe(true);
+    expect(writeOffset()).toBeGreaterThan(400 * 2000);
+    for (let i = 1000; i < 1400; i++) {
+      const got = reader.peek()!;
+      expect(got.seq).toBe(i);
+      expect(frames(got.batch)).toEqual(frames(batch(1, 8, 250, i)));
+      reader.consume();
+    }
+  });
+
   it('says whether the worker polls, and never numbers a batch with the wrap mark', () => {
     const memory = createFrameRingMemory();
     const writer = new FrameRingWriter(memory);
