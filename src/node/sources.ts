@@ -25,7 +25,7 @@ import type { FileInfo } from '../player/inputs/file-info.js';
 import { bytesAt, sniffContainer } from '../player/inputs/file.js';
 import { ffprobe, ffprobePathFor } from '../player/inputs/media-info.js';
 import type { ProbedMedia } from '../player/inputs/media-info.js';
-import { httpGet, readHead } from './http-get.js';
+import { httpGet, readHead } from '../player/inputs/http-get.js';
 import { encodeTrack, LIVE_STREAM_LENGTH } from './track-codec.js';
 import type { TrackInfo } from './track-codec.js';
 import type { ApiException, ApiTrack, LoadResult, Severity } from './types.js';

@@ -23,14 +23,12 @@ import type { FileFeedEnd, MediaEngine } from '../media/media-engine.js';
 import type { FeedTransmission } from '../voice/feed-transmission.js';
 import { AudioPlayer } from '../player/audio-player.js';
 import { ffmpegInput } from '../player/inputs/ffmpeg.js';
-import { fileInput, sniffContainer } from '../player/inputs/file.js';
-import { oggOpusInput } from '../player/inputs/ogg-opus.js';
+import { fileInput } from '../player/inputs/file.js';
+import { httpInput } from '../player/inputs/http.js';
 import type { TrackInput } from '../player/inputs/source.js';
-import { webmOpusInput } from '../player/inputs/webm-opus.js';
 import { Track } from '../player/track.js';
 import type { FilterSettings } from '../player/filters/chain.js';
 import { entersState } from '../util/enters-state.js';
-import { httpBody, readHead } from './http-get.js';
 import { SharedInterval } from '../util/shared-interval.js';
 import type { VoiceTlsOptions } from '../voice/voice-socket.js';
 import type {
@@ -104,7 +102,7 @@ export function severityOf(error: VoxcordError): 'common' | 'suspicious' | 'faul
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'ECONNREFUSED' || code === 'ENOTFOUND')
       return 'common';
-    if (/^HTTP status \d+/.test(e.message) || e.message === 'fetch failed') return 'common';
+    if (/^HTTP status \d+/.test(e.message)) return 'common';
   }
   return 'suspicious';
 }
@@ -134,53 +132,9 @@ function credentialAdapter(guildId: string, userId: string, voice: VoiceCredenti
   };
 }
 
-/** An http(s) body as bytes, fetched anew on every open (so the input can seek by reopening). */
-export function httpBytes(url: string): () => AsyncIterable<Uint8Array> {
-  return () =>
-    (async function* () {
-      yield* await httpBody(url);
-    })();
-}
-
-/** Bytes the container is told by (file.ts sniffContainer). */
-const SNIFF_BYTES = 4096;
-
-/**
- * An http(s) Ogg or WebM track: Opus passes through the demuxer; another codec inside (Vorbis,
- * FLAC) goes through ffmpeg. Decided once, from the first bytes, at the first open, whose request
- * the demuxer then reads on (one request per play; a seek opens another).
- */
-function httpContainerInput(url: string): TrackInput {
-  let chosen: Promise<TrackInput> | undefined;
-  const choose = async (): Promise<TrackInput> => {
-    const { head, rest } = await readHead(await httpBody(url), SNIFF_BYTES);
-    const container = sniffContainer(head);
-    if (container === 'ogg-opus' || container === 'webm-opus') {
-      let first: AsyncIterable<Uint8Array> | undefined =
-        rest ??
-        (async function* () {
-          yield head; // the whole body
-        })();
-      const bytes = (): AsyncIterable<Uint8Array> => {
-        const body = first ?? httpBytes(url)();
-        first = undefined;
-        return body;
-      };
-      return container === 'ogg-opus' ? oggOpusInput(bytes) : webmOpusInput(bytes);
-    }
-    rest?.destroy();
-    return ffmpegInput(url);
-  };
-  return {
-    kind: 'http',
-    seekable: true,
-    async open(context) {
-      chosen ??= choose();
-      chosen.catch(() => (chosen = undefined)); // a failed probe is retried at the next open
-      return (await chosen).open(context);
-    },
-  };
-}
+// The bench's http tracks (bench/node-process.ts, node-djs-backend.ts) take their bytes from here,
+// in this build and in the older builds an A/B runs against.
+export { httpBytes } from '../player/inputs/http.js';
 
 /** The player input for a resolved track. */
 export function inputFor(track: PlayableTrack): TrackInput {
@@ -189,7 +143,7 @@ export function inputFor(track: PlayableTrack): TrackInput {
   // No tag reads or ffprobe per play: the node has the track's length and title from loadtracks.
   if (sourceName === 'local') return fileInput(identifier, { metadata: false });
   const url = (track.info.uri ?? identifier).replace(/^icy:\/\//i, 'http://');
-  if (probe === 'ogg' || probe === 'matroska/webm') return httpContainerInput(url);
+  if (probe === 'ogg' || probe === 'matroska/webm') return httpInput(url);
   return ffmpegInput(url);
 }
 

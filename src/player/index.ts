@@ -31,6 +31,7 @@ export type {
   FfmpegSpawnListener,
 } from './inputs/ffmpeg.js';
 export { fileInput, sniffContainer } from './inputs/file.js';
+export { httpInput } from './inputs/http.js';
 export type { Container, FileInputOptions } from './inputs/file.js';
 export type {
   ByteInput,

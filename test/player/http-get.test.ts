@@ -1,5 +1,5 @@
 /**
- * The node's http(s) GET (node/http-get.ts) against a local server: redirects followed (relative
+ * The http(s) GET of http tracks (player/inputs/http-get.ts) against a local server: redirects followed (relative
  * and absolute, with a limit), a User-Agent sent, statuses handed back, a server that does not
  * answer given up on, and a body's first bytes read off and put back so that the same response
  * reads on whole.
@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { httpBody, httpGet, readHead } from '../../src/node/http-get.js';
+import { httpBody, httpGet, readHead } from '../../src/player/inputs/http-get.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { until } from '../support/wait.js';
 
@@ -62,7 +62,7 @@ async function all(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe('the node’s http GET', () => {
+describe('the http GET of http tracks', () => {
   it('follows relative and absolute redirects to the body, and hands back other statuses', async () => {
     const { base, paths, agents } = await server();
     const response = await httpGet(`${base}/hop/3`);

@@ -1,5 +1,5 @@
 /**
- * GET of an http(s) URL for the node's tracks (loadtracks' probes and every play), through
+ * GET of an http(s) URL for http tracks (httpInput, and the node's loadtracks probes), through
  * node:http and node:https rather than `fetch`: the body is a Node stream as the demuxers read it,
  * with no web stream between. On 127.0.0.1 that took a third of fetch + Readable.fromWeb's CPU per
  * request and half per byte, and held half the memory per open response
@@ -8,7 +8,7 @@
 import { get as getHttp } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { get as getHttps } from 'node:https';
-import { voxcordVersion } from '../util/installed-package.js';
+import { voxcordVersion } from '../../util/installed-package.js';
 
 export interface HttpGetOptions {
   headers?: Record<string, string>;
