@@ -2,7 +2,8 @@
  * The inbound stage, twin of transmit.ts: every transport-decrypted packet of a session goes in
  * (`receive`), and one AudioFrame or one DaveDecryptFailure comes out, to the sink. It owns the
  * SSRC -> user map (op 5; one SSRC per user, at most CLIENT_MAX_TRACKED_USERS), holds the packets
- * of an SSRC whose op 5 has not arrived yet while DAVE is on (UDP can overtake the websocket),
+ * of an SSRC whose op 5 has not arrived yet (UDP can overtake the websocket: a receiver drops
+ * audio it cannot name, and DAVE cannot decrypt it),
  * still names a user's SSRC for a while after their op 13 (the websocket can overtake UDP too),
  * decrypts DAVE frames with the sender's ratchet, and counts what it did. No sockets, no timers:
  * the session feeds it, and the receiver reads what it emits.
@@ -43,7 +44,7 @@ export interface InboundStats {
   framesDecrypted: number;
   /** Received frames that could not be decrypted, per user id then per reason. */
   decryptFailures: Record<string, Record<string, number>>;
-  /** Received frames from an SSRC without a known user (no op 5 yet). */
+  /** Received frames from an SSRC whose op 5 did not come within CLIENT_WS_UDP_SKEW_MS. */
   unknownSenderFrames: number;
 }
 
@@ -64,7 +65,8 @@ export interface InboundDavePort {
 
 /**
  * Packets held for an SSRC without op 5 (at most CLIENT_WS_UDP_SKEW_MS) are also bounded: this
- * many per SSRC, for this many SSRCs; what is given up is reported as an 'unknown-user' failure.
+ * many per SSRC, for this many SSRCs; what is given up is reported as an 'unknown-user' failure
+ * (without DAVE: as a frame without a user, which is what it is).
  */
 const UNMAPPED_MAX_PACKETS = 50;
 const UNMAPPED_MAX_SSRCS = 16;
@@ -85,20 +87,22 @@ export class InboundStage implements InboundDavePort {
     return this.ssrcUsers;
   }
 
-  /** DAVE started (a new endpoint) or stopped (undefined: held packets are given up with the secrets). */
+  /**
+   * DAVE started (a new endpoint: held packets wait for their op 5 to decrypt with it) or stopped
+   * (undefined: held packets are given up with the secrets).
+   */
   useDave(dave: DaveDecrypt | undefined): void {
+    // Held packets are given up as what they came as (encrypted or plain) when that changes.
+    if ((dave === undefined) !== (this.dave === undefined)) this.giveUpHeld();
     this.dave = dave;
-    if (dave === undefined) this.giveUpHeld();
   }
 
   /** One transport-decrypted packet: emits its frame or failure now, or holds it until its op 5. */
   receive(packet: ReceivedRtp): void {
     if (this.unmapped.size > 0) this.expireHeld(packet.receivedAt);
     const userId = this.ssrcUsers.get(packet.ssrc) ?? this.departedUser(packet);
-    const dave = this.dave;
-    if (dave === undefined) this.sink.frame(frameOf(packet, userId, packet.payload));
-    else if (userId === undefined) this.hold(packet);
-    else this.decrypt(packet, userId, dave);
+    if (userId === undefined) this.hold(packet);
+    else this.emit(packet, userId);
   }
 
   /** Op 5: `ssrc` is `userId`'s (a new SSRC replaces the user's old one; the oldest users go first). */
@@ -110,14 +114,13 @@ export class InboundStage implements InboundDavePort {
     this.departed.delete(ssrc);
   }
 
-  /** After map(): the packets held for `ssrc` go out, decrypted with its user's key, in arrival order. */
+  /** After map(): the packets held for `ssrc` go out as its user's (decrypted with DAVE), in arrival order. */
   releaseHeld(ssrc: number): void {
     const held = this.unmapped.get(ssrc);
     const userId = this.ssrcUsers.get(ssrc);
-    const dave = this.dave;
-    if (held === undefined || userId === undefined || dave === undefined) return;
+    if (held === undefined || userId === undefined) return;
     this.unmapped.delete(ssrc);
-    for (const packet of held) this.decrypt(packet, userId, dave);
+    for (const packet of held) this.emit(packet, userId);
   }
 
   /** Op 13 at `at` (performance.now()): the user left; their SSRCs name them CLIENT_WS_UDP_SKEW_MS more. */
@@ -179,12 +182,22 @@ export class InboundStage implements InboundDavePort {
 
   private unknown(packet: ReceivedRtp): void {
     this.stats.unknownSenderFrames++;
+    if (this.dave === undefined) {
+      this.sink.frame(frameOf(packet, undefined, packet.payload));
+      return;
+    }
     this.sink.failure({
       userId: undefined,
       ssrc: packet.ssrc,
       sequence: packet.sequence,
       reason: 'unknown-user',
     });
+  }
+
+  private emit(packet: ReceivedRtp, userId: string): void {
+    const dave = this.dave;
+    if (dave === undefined) this.sink.frame(frameOf(packet, userId, packet.payload));
+    else this.decrypt(packet, userId, dave);
   }
 
   private decrypt(packet: ReceivedRtp, userId: string, dave: DaveDecrypt): void {

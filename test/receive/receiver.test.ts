@@ -259,6 +259,8 @@ describe('VoiceReceiver: bad input', () => {
       (now) => r.tick(now),
     );
     expect(s.isFinished).toBe(false);
+    // The unmapped SSRC's packets were held for an op 5; the connection ends: counted.
+    feedOf(r).stage.reset();
     r.close();
     const frames = await drain(s);
     expect(frames.length).toBe(30);
@@ -310,6 +312,9 @@ describe('VoiceReceiver: bad input', () => {
     feed.disconnect('bob', 1010);
     // Past the 1 s the websocket and UDP may disagree by, the SSRC is nobody's.
     feed.packet(rtp(3, Uint8Array.of(0xfc, 3), 2011, { ssrc: 77 }));
+    // Held for an op 5 that does not come within the same 1 s: then given up, and counted.
+    expect(r.totals().unknownSsrc).toBe(0);
+    feed.packet(rtp(4, Uint8Array.of(0xfc, 4), 3012, { ssrc: 78 }));
     expect(r.totals().unknownSsrc).toBe(1);
     expect(r.isSpeaking('bob')).toBe(false);
     r.close();

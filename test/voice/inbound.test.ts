@@ -40,13 +40,32 @@ describe('InboundStage', () => {
       [2, 'b'],
       [3, 'a'],
     ]);
-    inbound.receive(rtp(1, 10));
+    inbound.receive(rtp(1, 10)); // SSRC 1 is nobody's now: held
     inbound.receive(rtp(3, 11));
     inbound.forget('a', 5_000);
     expect([...inbound.users]).toEqual([[2, 'b']]);
-    inbound.receive(rtp(3, 12, 6_001));
-    // Without DAVE nothing is held: an unmapped SSRC's frame goes out without a user.
-    expect(summary(take())).toEqual(['undefined:10', 'a:11', 'undefined:12']);
+    inbound.receive(rtp(3, 12, 6_001)); // held too; the first held one is 6 s old and goes
+    inbound.reset();
+    // Held and given up, without DAVE, as frames without a user.
+    expect(summary(take())).toEqual(['a:11', 'undefined:10', 'undefined:12']);
+  });
+
+  it('without DAVE too, holds the packets of an SSRC whose op 5 has not come: they go out as its user’s', () => {
+    const { inbound, take } = stage();
+    inbound.map(1, 'a');
+    inbound.receive(rtp(9, 1, 0)); // UDP overtook the websocket
+    inbound.receive(rtp(9, 2, 20));
+    inbound.receive(rtp(1, 1, 20));
+    expect(summary(take())).toEqual(['a:1']);
+    inbound.map(9, 'b');
+    inbound.releaseHeld(9);
+    inbound.receive(rtp(9, 3, 40));
+    expect(summary(take())).toEqual(['b:1', 'b:2', 'b:3']);
+    // One whose op 5 never comes goes out after 1 s without a user, and is counted.
+    inbound.receive(rtp(8, 1, 100));
+    inbound.receive(rtp(1, 2, 1_101));
+    expect(summary(take())).toEqual(['undefined:1', 'a:2']);
+    expect(inbound.stats.unknownSenderFrames).toBe(1);
   });
 
   it.each([
@@ -63,7 +82,7 @@ describe('InboundStage', () => {
       inbound.receive(rtp(7, 2, 4_995));
       inbound.receive(rtp(7, 3, 6_000));
       expect(summary(take())).toEqual(['gone:1', 'gone:2', 'gone:3']);
-      // Later than that the SSRC is nobody's (with DAVE: held, then given up as unknown-user).
+      // Later than that the SSRC is nobody's: held, then given up (with DAVE as unknown-user).
       inbound.receive(rtp(7, 4, 6_001));
       inbound.reset();
       expect(summary(take())).toEqual([dave === undefined ? 'undefined:4' : 'unknown-user:4']);

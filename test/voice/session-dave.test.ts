@@ -215,9 +215,15 @@ describe('SessionDave (no sockets)', () => {
     expect(dave.protocolVersion).toBe(0);
     const frame = Uint8Array.of(0xfc, 3);
     expect(dave.prepareFrame(frame)).toBe(frame);
-    inbound.receive(rtp(3, 1, [0xfc, 3]));
-    const [out] = take();
-    expect(out).toMatchObject({ ok: true, frame: { userId: undefined, ssrc: 3 } });
+    inbound.map(4, 'known');
+    inbound.receive(rtp(4, 1, [0xfc, 4]));
+    expect(take()).toMatchObject([
+      { ok: true, frame: { userId: 'known', ssrc: 4, payload: Uint8Array.of(0xfc, 4) } },
+    ]);
+    inbound.receive(rtp(3, 1, [0xfc, 3])); // no op 5 yet: held for it
+    expect(take()).toEqual([]);
+    inbound.reset(); // the connection ended: it goes out unchanged, without a user
+    expect(take()).toMatchObject([{ ok: true, frame: { userId: undefined, ssrc: 3 } }]);
   });
 
   it('holds replies while they cannot be sent and flushes them in order; a replaced endpoint is muted', () => {
@@ -562,7 +568,11 @@ describe('VoiceSession DAVE wiring', () => {
     const frames: AudioFrame[] = [];
     r.session.on('audioFrame', (f) => frames.push(f));
     r.engine.channels[0]!.emit('rtp', rtp(5, 1, [0xfc, 7]));
-    expect(frames.map((f) => [f.userId, ...f.payload])).toEqual([[undefined, 0xfc, 7]]);
+    // Held until its op 5 names the sender (UDP can overtake the websocket), then unchanged.
+    expect(frames).toEqual([]);
+    r.conn.send({ op: 5, d: { user_id: '42', ssrc: 5, speaking: 1 } });
+    await until(() => frames.length === 1);
+    expect(frames.map((f) => [f.userId, ...f.payload])).toEqual([['42', 0xfc, 7]]);
     await r.session.playOpus(
       (async function* () {
         yield Uint8Array.of(0xfc, 8);
