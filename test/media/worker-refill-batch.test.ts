@@ -30,10 +30,24 @@ async function oneChannel(): Promise<{ r: Responder; engine: WorkerMediaEngine; 
   return { r, engine, ch };
 }
 
-/** The frames' lengths at the server, without the packet overhead (`first` is the first frame's length). */
-function frameLengths(r: Responder, first: number): number[] {
-  const overhead = r.rtp()[0]!.length - first;
-  return r.rtp().map((d) => d.length - overhead);
+/**
+ * Feeds 100 frames (2 s) as a player does: up to the high-water mark, more at each 'drain'; checks
+ * that every one reaches the server in order (their lengths, 40-49 bytes, say the order there).
+ */
+async function feedInOrder(r: Responder, ch: MediaChannel): Promise<void> {
+  const TOTAL = 100;
+  let next = 0;
+  const fill = (): void => {
+    // enqueue() takes the frame either way; false says the queue reached its high-water mark.
+    while (next < TOTAL) if (!ch.enqueue(new Uint8Array(40 + (next % 10)).fill(next++))) return;
+  };
+  ch.on('drain', fill);
+  fill();
+  await until(() => r.rtp().length >= TOTAL, 10_000, 'every frame at the server');
+  const overhead = r.rtp()[0]!.length - 40;
+  expect(r.rtp().map((d) => d.length - overhead)).toEqual(
+    Array.from({ length: TOTAL }, (_, i) => 40 + (i % 10)),
+  );
 }
 
 describe('worker engine refill signalling', () => {
@@ -64,18 +78,7 @@ describe('worker engine refill signalling', () => {
 
   it('refills go through the shared frame ring, not as messages, and every frame goes out in order', async () => {
     const { r, engine, ch } = await oneChannel();
-    // 100 frames (2 s) fed as a player does: up to the high-water mark, more at each 'drain'.
-    // Their lengths (40-49 bytes) say the order at the server.
-    const TOTAL = 100;
-    let next = 0;
-    const fill = (): void => {
-      // enqueue() takes the frame either way; false says the queue reached its high-water mark.
-      while (next < TOTAL) if (!ch.enqueue(new Uint8Array(40 + (next % 10)).fill(next++))) return;
-    };
-    ch.on('drain', fill);
-    fill();
-    await until(() => r.rtp().length >= TOTAL, 10_000, 'every frame at the server');
-    expect(frameLengths(r, 40)).toEqual(Array.from({ length: TOTAL }, (_, i) => 40 + (i % 10)));
+    await feedInOrder(r, ch);
     // The first fill goes by message (the worker's clock was not running yet); the refills, one
     // per 'drain', while its clock runs, through the ring.
     const { ring, port } = engine.batchCounts();
@@ -91,15 +94,7 @@ describe('worker engine refill signalling', () => {
     const write = ring.write.bind(ring);
     let writes = 0;
     ring.write = (seq: number, batch: FrameBatchView): boolean => writes++ % 2 === 1 && write(seq, batch);
-    const TOTAL = 100;
-    let next = 0;
-    const fill = (): void => {
-      while (next < TOTAL) if (!ch.enqueue(new Uint8Array(40 + (next % 10)).fill(next++))) return;
-    };
-    ch.on('drain', fill);
-    fill();
-    await until(() => r.rtp().length >= TOTAL, 10_000, 'every frame at the server');
-    expect(frameLengths(r, 40)).toEqual(Array.from({ length: TOTAL }, (_, i) => 40 + (i % 10)));
+    await feedInOrder(r, ch);
     // Refused writes did not count as ring batches; they went by port.
     const counts = engine.batchCounts();
     expect(writes).toBeGreaterThanOrEqual(4);

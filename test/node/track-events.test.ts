@@ -5,12 +5,11 @@
  * keeps its place and finishes), TrackException with lavaplayer's severities, and every TrackEnd
  * reason (finished, loadFailed, replaced, stopped, cleanup).
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { GUILD } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
+import { serveHttp } from '../support/http-server.js';
 import { api } from './helpers.js';
 import type { Message } from './helpers.js';
 import { NODE_BOT, startVoiceHarness } from './voice-harness.js';
@@ -30,7 +29,7 @@ type Mode = 'ok' | 'stall' | 'cut' | 'gone';
 /** Serves `bytes` at /track.ogg; Range requests (the length probe) always work. */
 async function trackServer(bytes: Uint8Array, stallMs: number) {
   let mode: Mode = 'ok';
-  const server = createServer((req, res) => {
+  const { base } = await serveHttp(cleanup, (req, res) => {
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (range !== null) {
       const from = Number(range[1]);
@@ -59,16 +58,8 @@ async function trackServer(bytes: Uint8Array, stallMs: number) {
     }
     setTimeout(() => res.end(Buffer.from(bytes.subarray(cut))), stallMs);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.add(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/track.ogg`,
+    url: `${base}/track.ogg`,
     setMode: (m: Mode) => (mode = m),
   };
 }

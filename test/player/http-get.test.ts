@@ -1,14 +1,13 @@
 /**
- * The http(s) GET of http tracks (player/inputs/http-get.ts) against a local server: redirects followed (relative
- * and absolute, with a limit), a User-Agent sent, statuses handed back, a server that does not
+ * The http(s) GET of http tracks (player/inputs/http-get.ts) against a local server: redirects
+ * followed (relative and absolute, with a limit), a User-Agent sent, statuses handed back, a server that does not
  * answer given up on, and a body's first bytes read off and put back so that the same response
  * reads on whole.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { httpBody, httpGet, readHead } from '../../src/player/inputs/http-get.js';
 import { cleanupAfterEach } from '../support/after-each.js';
+import { serveHttp } from '../support/http-server.js';
 import { until } from '../support/wait.js';
 
 const cleanup = cleanupAfterEach();
@@ -18,7 +17,7 @@ const BODY = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xf
 async function server(): Promise<{ base: string; paths: string[]; agents: Set<string> }> {
   const paths: string[] = [];
   const agents = new Set<string>();
-  const s = createServer((req, res) => {
+  const { base } = await serveHttp(cleanup, (req, res) => {
     const url = req.url ?? '';
     paths.push(url);
     agents.add(req.headers['user-agent'] ?? '');
@@ -27,7 +26,7 @@ async function server(): Promise<{ base: string; paths: string[]; agents: Set<st
       const left = Number(hop[1]);
       // Relative and absolute Locations by turns.
       const relative = left === 0 ? '../body' : `./${left - 1}`;
-      const absolute = `http://127.0.0.1:${port}${left === 0 ? '/body' : `/hop/${left - 1}`}`;
+      const absolute = `${base}${left === 0 ? '/body' : `/hop/${left - 1}`}`;
       res.writeHead(left % 2 === 0 ? 302 : 308, { location: left % 2 === 0 ? relative : absolute });
       res.end();
       return;
@@ -44,16 +43,7 @@ async function server(): Promise<{ base: string; paths: string[]; agents: Set<st
     for (let at = 0; at < BODY.length; at += 1000) res.write(BODY.subarray(at, at + 1000));
     res.end();
   });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  cleanup.add(
-    () =>
-      new Promise<void>((r) => {
-        s.closeAllConnections();
-        s.close(() => r());
-      }),
-  );
-  return { base: `http://127.0.0.1:${port}`, paths, agents };
+  return { base, paths, agents };
 }
 
 async function all(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -86,7 +76,7 @@ describe('the http GET of http tracks', () => {
 
   it('closes a request the server does not answer in time, and not a body read slowly', async () => {
     const closed: string[] = [];
-    const s = createServer((req, res) => {
+    const { base } = await serveHttp(cleanup, (req, res) => {
       req.socket.on('close', () => closed.push(req.url ?? ''));
       if (req.url === '/slow') {
         // Headers at once, the body over longer than the response timeout.
@@ -96,15 +86,6 @@ describe('the http GET of http tracks', () => {
       }
       // Anything else: never answered.
     });
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    cleanup.add(
-      () =>
-        new Promise<void>((r) => {
-          s.closeAllConnections();
-          s.close(() => r());
-        }),
-    );
-    const base = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     await expect(httpGet(`${base}/silent`, { responseTimeoutMs: 100 })).rejects.toThrow(
       'no response within 100 ms',
     );

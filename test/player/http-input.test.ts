@@ -5,13 +5,13 @@
  * go. (Opus in Ogg through one request, and seeking by a new one: test/node/voice-inputs.test.ts,
  * where the node plays http tracks with it.)
  */
-import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { httpInput } from '../../src/player/inputs/http.js';
 import { cleanupAfterEach } from '../support/after-each.js';
+import { serveHttp } from '../support/http-server.js';
 import { until } from '../support/wait.js';
 
 const cleanup = cleanupAfterEach();
@@ -19,7 +19,7 @@ const cleanup = cleanupAfterEach();
 /** Serves `body()` at every path with `status()`; counts open connections. */
 async function server(status: () => number, body: Buffer): Promise<{ url: string; open: () => number }> {
   let open = 0;
-  const s = createServer((_req, res) => {
+  const { server: s, base } = await serveHttp(cleanup, (_req, res) => {
     res.writeHead(status(), { 'content-length': body.length });
     res.end(body);
   });
@@ -27,18 +27,7 @@ async function server(status: () => number, body: Buffer): Promise<{ url: string
     open++;
     socket.on('close', () => open--);
   });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  cleanup.add(
-    () =>
-      new Promise<void>((r) => {
-        s.closeAllConnections();
-        s.close(() => r());
-      }),
-  );
-  return {
-    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/music/My%20Song.mp3`,
-    open: () => open,
-  };
+  return { url: `${base}/music/My%20Song.mp3`, open: () => open };
 }
 
 describe('httpInput', () => {
