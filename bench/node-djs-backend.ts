@@ -55,7 +55,7 @@ class DjsPlayer implements BackendPlayer {
   play(track: PlayableTrack, options: PlayOptions): void {
     const uri = track.info.uri ?? track.info.identifier;
     this.startMs = options.startMs;
-    // An http(s) track (the bench's --source=http) through the same fetch as the voxcord node's.
+    // An http(s) track (the bench's --source=http) through the same http client as the voxcord node's.
     const bytes = /^https?:/i.test(uri) ? Readable.from(httpBytes(uri)()) : createReadStream(uri);
     this.resource = createAudioResource(bytes, { inputType: StreamType.OggOpus });
     this.player.play(this.resource);

@@ -240,7 +240,7 @@ async function joinOne(a: Allocation, file: string, times: number[]): Promise<vo
   connections.push(connection);
   const player = new AudioPlayer();
   connection.subscribe(player);
-  // --source=http: the URL, fetched and demuxed as a library user would (the node's own fetch).
+  // --source=http: the URL, fetched (the node's own http client) and demuxed, as a library user would.
   player.play(new Track(/^https?:/i.test(file) ? oggOpusInput(httpBytes(file)) : fileInput(file)));
   times.push(performance.now() - t0);
 }
