@@ -1,7 +1,8 @@
 /**
  * Speaking start/end per user from packet flow, plus op 5. Pure: no timer per packet. A packet
  * starts a burst; the burst ends when one sweep (driven by the caller's clock, e.g. every 20 ms)
- * sees no audio packet for `endDelayMs`, or when op 5 says `speaking: 0`.
+ * sees no audio packet for `endDelayMs`, or when op 5 says `speaking: 0` or op 13 says the user left
+ * (packets arriving within `endDelayMs` after either belong to the ended burst).
  *
  * Opus silence frames (F8 FF FE) neither start nor extend a burst: senders append five of them when
  * they stop (media.md §5.1), and some send them on connect.
@@ -58,16 +59,21 @@ export class SpeakingTracker {
    * by itself: Discord sends it when a user's SSRC is first announced, not per burst.
    */
   onSpeakingOp(userId: string, flags: number, at: number): SpeakingEvent | undefined {
-    if (flags !== 0) return undefined;
+    return flags === 0 ? this.stop(userId, at) : undefined;
+  }
+
+  /**
+   * The user left (op 13): ends their burst if any. Their packets still on the way (UDP overtakes
+   * the websocket, and the media worker batches) are audio sent before they left: no new burst.
+   */
+  remove(userId: string, at: number): SpeakingEvent | undefined {
+    return this.stop(userId, at);
+  }
+
+  private stop(userId: string, at: number): SpeakingEvent | undefined {
     if (!this.speaking.delete(userId)) return undefined;
     this.stoppedAt.set(userId, at);
     return { type: 'end', userId, at };
-  }
-
-  /** The user left: ends their burst if any. */
-  remove(userId: string, at: number): SpeakingEvent | undefined {
-    this.stoppedAt.delete(userId);
-    return this.speaking.delete(userId) ? { type: 'end', userId, at } : undefined;
   }
 
   /** Ends every burst with no audio packet for endDelayMs. */

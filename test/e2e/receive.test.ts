@@ -278,8 +278,8 @@ describe('a sender who leaves mid-stream', () => {
     const again = await h.join('8401');
     expect(again.ssrc).not.toBe(alice.ssrc);
     await again.playPcm(pcmOf(renderTones({ notes: [{ frequency: 600, ms: 200 }] }))).finished;
-    // This wait has timed out now and then in full runs under load (session 25, cause not found):
-    // a timeout says what the listener, the sender and the server saw.
+    // A timeout says what the listener, the sender and the server saw (so the flake of session 25
+    // was found: a packet of the first session handed over just after op 13 started a burst).
     await until(() => l.events.length === 4, 5_000, 'the second burst').catch((err: Error) => {
       const seen = {
         events: l.events,

@@ -56,6 +56,18 @@ describe('SpeakingTracker', () => {
     expect(t.onPacket('u', 1000)?.type).toBe('start');
   });
 
+  it('op 13 ends a burst at once, and packets that were on the way start none', () => {
+    const t = new SpeakingTracker({ endDelayMs: 200 });
+    t.onPacket('u', 0);
+    expect(t.remove('u', 20)).toEqual({ type: 'end', userId: 'u', at: 20 });
+    // Received just before the leave, handed over just after it (the e2e flake of session 25).
+    expect(t.onPacket('u', 19)).toBeUndefined();
+    expect(t.onPacket('u', 30)).toBeUndefined();
+    expect(t.isSpeaking('u')).toBe(false);
+    expect(t.sweep(1000)).toEqual([]);
+    expect(t.onPacket('u', 1000)?.type).toBe('start'); // back, speaking again
+  });
+
   it('tracks users independently and sweeps only speakers', () => {
     const t = new SpeakingTracker({ endDelayMs: 100 });
     t.onPacket('a', 0);
