@@ -305,10 +305,13 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     for (const e of this.speaking.sweep(now)) this.emitSpeaking(e);
   }
 
+  private readonly tickNow = (): void => this.tick(this.now());
+
   /** Runs tick() on an interval timer (default 10 ms) until stop() or close(). */
   start(intervalMs = 10): void {
     if (this.closed || this.timer !== undefined) return;
-    this.timer = setInterval(() => this.tick(this.now()), intervalMs);
+    // After this loop turn's I/O, as the session feed's clock does (see SharedTicker.fire).
+    this.timer = setInterval(() => setImmediate(this.tickNow).unref(), intervalMs);
     this.timer.unref?.();
   }
 

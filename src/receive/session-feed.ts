@@ -47,6 +47,7 @@ export interface ReceiverClockOptions {
 class SharedTicker {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly members = new Set<ReceiverClock>();
+  private immediate: NodeJS.Immediate | undefined;
 
   constructor(private readonly intervalMs: number) {}
 
@@ -60,10 +61,21 @@ class SharedTicker {
   remove(clock: ReceiverClock): void {
     if (!this.members.delete(clock) || this.members.size > 0) return;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
   }
 
+  // The timer only schedules the ticks: they run after this loop turn's I/O. After a main-thread
+  // stall the overdue timer comes first, before the packets that arrived meanwhile (queued on the
+  // media worker's port or the socket); ticking then would end bursts and afterSilence streams that
+  // never went silent.
   private readonly fire = (): void => {
+    this.immediate ??= setImmediate(this.run).unref();
+  };
+
+  private readonly run = (): void => {
+    this.immediate = undefined;
     // One receiver's failure must not starve the others of their tick; it is rethrown after.
     let failure: { error: unknown } | undefined;
     for (const clock of this.members) {

@@ -46,7 +46,7 @@ function frame(userId: string | undefined, sequence: number, payload = [0xfc, se
   };
 }
 
-/** Advances both the fake timers and the receiver clock. */
+/** Advances both the fake timers and the receiver clock (a tick runs 1 ms after its timer here). */
 function advance(ms: number): void {
   for (let i = 0; i < ms; i++) {
     now += 1;
@@ -188,13 +188,51 @@ describe('attachReceiver', () => {
     expect(vi.getTimerCount()).toBe(1);
     second.emit('audioFrame', frame('42', 0));
     first.emit('audioFrame', frame('42', 1)); // detached: ignored
-    advance(100);
+    advance(110); // not 100: the timer fires at 100 and its tick is then still pending
     expect(
       drain(stream)
         .filter((f) => !f.concealed)
         .map((f) => f.sequence),
     ).toEqual([0]);
     expect(vi.getTimerCount()).toBe(1);
+  });
+});
+
+describe('the feed clock after a main-thread stall', () => {
+  it('takes in the packets that came during the stall before it ends a burst', async () => {
+    vi.useRealTimers();
+    const session = new FakeSession();
+    const r = new VoiceReceiver();
+    open.push(r);
+    attachReceiver(r, session);
+    const events: string[] = [];
+    r.on('speakingStart', () => events.push('start'));
+    r.on('speakingEnd', () => events.push('end'));
+    // Packets come through a MessagePort, as the media worker's do, stamped when they "arrive".
+    const { port1, port2 } = new MessageChannel();
+    port2.on('message', (m: { sequence: number; receivedAt: number }) =>
+      session.emit('audioFrame', { ...frame('42', m.sequence), receivedAt: m.receivedAt }),
+    );
+    let sequence = 0;
+    const send = (): void => port1.postMessage({ sequence: sequence++, receivedAt: performance.now() });
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      for (let i = 0; i < 5; i++, await pause(20)) send();
+      // The main thread is busy for 300 ms while a packet comes every 20 ms: when it is free again,
+      // the overdue tick and the queued packets are both ready.
+      const busyUntil = performance.now() + 300;
+      for (let next = performance.now(); performance.now() < busyUntil; ) {
+        if (performance.now() >= next) {
+          send();
+          next += 20;
+        }
+      }
+      for (let i = 0; i < 5; i++, await pause(20)) send();
+      await pause(400); // the burst ends 200 ms after its last packet
+      expect(events).toEqual(['start', 'end']);
+    } finally {
+      port1.close();
+    }
   });
 });
 
