@@ -20,6 +20,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { DecodeStage } from './decode-stage.js';
 import { JitterBuffer, type JitterBufferOptions, type JitterOutput } from './jitter-buffer.js';
 import { Mixer, MixedAudioStream, type MixerOptions } from './mixer.js';
+import { lateTickAfterIo } from '../util/late-tick.js';
 import { UserReceiveCounters, type ReceiverTotals, type UserReceiveStats } from './receive-stats.js';
 import { SpeakingTracker, type SpeakingEvent } from './speaking-tracker.js';
 import { UserAudioStream, validateSubscribeOptions, type SubscribeOptions } from './user-stream.js';
@@ -305,13 +306,13 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     for (const e of this.speaking.sweep(now)) this.emitSpeaking(e);
   }
 
-  private readonly tickNow = (): void => this.tick(this.now());
-
   /** Runs tick() on an interval timer (default 10 ms) until stop() or close(). */
   start(intervalMs = 10): void {
     if (this.closed || this.timer !== undefined) return;
-    // After this loop turn's I/O, as the session feed's clock does (see SharedTicker.fire).
-    this.timer = setInterval(() => setImmediate(this.tickNow).unref(), intervalMs);
+    this.timer = setInterval(
+      lateTickAfterIo(intervalMs, () => this.tick(this.now())),
+      intervalMs,
+    );
     this.timer.unref?.();
   }
 

@@ -11,6 +11,7 @@ import { VoxcordError, toError } from '../errors.js';
 import type { VoiceSession, VoiceSessionEvents } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { AudioFrame, DaveDecryptFailure } from '../voice/session-dave.js';
+import { lateTickAfterIo } from '../util/late-tick.js';
 import { VoiceReceiver } from './receiver.js';
 import type { VoiceReceiverOptions } from './receiver.js';
 
@@ -47,35 +48,23 @@ export interface ReceiverClockOptions {
 class SharedTicker {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly members = new Set<ReceiverClock>();
-  private immediate: NodeJS.Immediate | undefined;
 
   constructor(private readonly intervalMs: number) {}
 
   add(clock: ReceiverClock): void {
     this.members.add(clock);
     if (this.timer !== undefined) return;
-    this.timer = setInterval(this.fire, this.intervalMs);
+    this.timer = setInterval(lateTickAfterIo(this.intervalMs, this.fire), this.intervalMs);
     this.timer.unref?.();
   }
 
   remove(clock: ReceiverClock): void {
     if (!this.members.delete(clock) || this.members.size > 0) return;
     if (this.timer !== undefined) clearInterval(this.timer);
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.timer = undefined;
-    this.immediate = undefined;
   }
 
-  // The timer only schedules the ticks: they run after this loop turn's I/O. After a main-thread
-  // stall the overdue timer comes first, before the packets that arrived meanwhile (queued on the
-  // media worker's port or the socket); ticking then would end bursts and afterSilence streams that
-  // never went silent.
   private readonly fire = (): void => {
-    this.immediate ??= setImmediate(this.run).unref();
-  };
-
-  private readonly run = (): void => {
-    this.immediate = undefined;
     // One receiver's failure must not starve the others of their tick; it is rethrown after.
     let failure: { error: unknown } | undefined;
     for (const clock of this.members) {

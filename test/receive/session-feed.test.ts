@@ -46,7 +46,7 @@ function frame(userId: string | undefined, sequence: number, payload = [0xfc, se
   };
 }
 
-/** Advances both the fake timers and the receiver clock (a tick runs 1 ms after its timer here). */
+/** Advances both the fake timers and the receiver clock. */
 function advance(ms: number): void {
   for (let i = 0; i < ms; i++) {
     now += 1;
@@ -188,7 +188,7 @@ describe('attachReceiver', () => {
     expect(vi.getTimerCount()).toBe(1);
     second.emit('audioFrame', frame('42', 0));
     first.emit('audioFrame', frame('42', 1)); // detached: ignored
-    advance(110); // not 100: the timer fires at 100 and its tick is then still pending
+    advance(100);
     expect(
       drain(stream)
         .filter((f) => !f.concealed)
