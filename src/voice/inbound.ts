@@ -6,7 +6,8 @@
  * audio it cannot name, and DAVE cannot decrypt it),
  * still names a user's SSRC for a while after their op 13 (the websocket can overtake UDP too),
  * decrypts DAVE frames with the sender's ratchet, and counts what it did. No sockets, no timers:
- * the session feeds it, and the receiver reads what it emits.
+ * the session feeds it, gives up held packets when due (heldUntil), and the receiver reads what
+ * it emits.
  */
 import { CLIENT_MAX_TRACKED_USERS, CLIENT_WS_UDP_SKEW_MS } from '../protocol/constants.js';
 import { makeRoom } from '../util/bounded.js';
@@ -150,8 +151,23 @@ export class InboundStage implements InboundDavePort {
     return undefined;
   }
 
+  /**
+   * When the oldest held packet is due to be given up (performance.now() ms), or undefined when
+   * nothing is held: the session sets a timer for it, since the next packet, which also gives up
+   * what is due, may never come.
+   */
+  get heldUntil(): number | undefined {
+    if (this.unmapped.size === 0) return undefined; // per packet: no iterator
+    let due: number | undefined;
+    for (const list of this.unmapped.values()) {
+      const at = list[0]!.receivedAt + CLIENT_WS_UDP_SKEW_MS;
+      if (due === undefined || at < due) due = at;
+    }
+    return due;
+  }
+
   /** Held packets older than CLIENT_WS_UDP_SKEW_MS at `now`, of every SSRC, are given up. */
-  private expireHeld(now: number): void {
+  expireHeld(now: number): void {
     for (const [ssrc, list] of this.unmapped) {
       while (list.length > 0 && now - list[0]!.receivedAt > CLIENT_WS_UDP_SKEW_MS)
         this.unknown(list.shift()!);

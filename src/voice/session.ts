@@ -142,6 +142,8 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   private heartbeat: HeartbeatTracker | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Gives up the inbound stage's held packets when due (armHeldExpiry). */
+  private heldTimer: NodeJS.Timeout | undefined;
   private lastPing: number | undefined;
   /** Bumped on every teardown; async steps started under an older value are stale. */
   private attempt = 0;
@@ -389,6 +391,8 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     }
     if (this.current.status === 'destroyed') this.dropStranded();
     this.inbound.reset();
+    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
     this.recognizedUsers.clear();
     this.daveState.stop();
   }
@@ -693,6 +697,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         this.emit('rtp', userId === undefined ? packet : { ...packet, userId });
       }
       this.inbound.receive(packet);
+      if (this.heldTimer === undefined) this.armHeldExpiry();
     };
     const onError = (error: VoxcordError): void => {
       if (this.channel !== channel) return;
@@ -798,6 +803,21 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
         }),
       );
     }, this.handshakeTimeoutMs);
+  }
+
+  /** Packets held for an SSRC without op 5 come out (counted) when due, even if no later packet comes. */
+  private armHeldExpiry(): void {
+    const due = this.inbound.heldUntil;
+    if (due === undefined) return;
+    this.heldTimer = setTimeout(
+      () => {
+        this.heldTimer = undefined;
+        this.inbound.expireHeld(performance.now());
+        this.armHeldExpiry();
+      },
+      Math.max(1, due - performance.now() + 1),
+    );
+    this.heldTimer.unref();
   }
 
   private clearHandshakeTimer(): void {

@@ -516,7 +516,8 @@ describe('VoiceSession DAVE wiring', () => {
     r.session.on('daveDecryptFailure', (f) => failures.push(f));
     r.session.on('rtp', (p) => raw.push(p.payload));
     const channel = r.engine.channels[0]!;
-    channel.emit('rtp', rtp(77, 1, [0xfc, 1, 0xfa, 0xfa])); // before op 5: held
+    // Before op 5: held (for up to 1 s after it arrived, on the session's clock).
+    channel.emit('rtp', rtp(77, 1, [0xfc, 1, 0xfa, 0xfa], performance.now()));
     expect(frames).toEqual([]);
     r.conn.send({ op: 5, d: { user_id: '555', ssrc: 77, speaking: 1 }, seq: 3 });
     await until(() => frames.length === 1);
@@ -567,7 +568,7 @@ describe('VoiceSession DAVE wiring', () => {
     expect(r.endpoints).toEqual([]);
     const frames: AudioFrame[] = [];
     r.session.on('audioFrame', (f) => frames.push(f));
-    r.engine.channels[0]!.emit('rtp', rtp(5, 1, [0xfc, 7]));
+    r.engine.channels[0]!.emit('rtp', rtp(5, 1, [0xfc, 7], performance.now()));
     // Held until its op 5 names the sender (UDP can overtake the websocket), then unchanged.
     expect(frames).toEqual([]);
     r.conn.send({ op: 5, d: { user_id: '42', ssrc: 5, speaking: 1 } });

@@ -543,6 +543,29 @@ describe('VoiceSession users and media', () => {
     expect([...h.session.connectedUsers]).toEqual(['20']);
   });
 
+  it('packets of an SSRC without op 5 come out, counted, after 1 s even when no other packet follows', async () => {
+    const h = create();
+    await handshake(h);
+    const frames: { userId: string | undefined; sequence: number }[] = [];
+    h.session.on('audioFrame', (f) => frames.push({ userId: f.userId, sequence: f.sequence }));
+    const channel = h.engine.channels[0]!;
+    const sentAt = performance.now();
+    for (let sequence = 1; sequence <= 3; sequence++)
+      channel.emit('rtp', {
+        ssrc: 999,
+        sequence,
+        timestamp: sequence * 960,
+        payload: Uint8Array.of(0xfc, 1),
+        receivedAt: sentAt,
+      });
+    expect(frames).toEqual([]); // held: op 5 may be on its way
+    await until(() => frames.length === 3, 3_000);
+    expect(performance.now() - sentAt).toBeGreaterThanOrEqual(1_000);
+    expect(frames.map((f) => f.userId)).toEqual([undefined, undefined, undefined]);
+    expect(frames.map((f) => f.sequence)).toEqual([1, 2, 3]);
+    expect(h.session.dave.stats.unknownSenderFrames).toBe(3);
+  });
+
   it('a UDP channel error ends the session with rejoin', async () => {
     const h = create();
     await handshake(h);
