@@ -17,10 +17,10 @@ import {
 } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { lateTickAfterIo } from '../util/late-tick.js';
 import { DecodeStage } from './decode-stage.js';
 import { JitterBuffer, type JitterBufferOptions, type JitterOutput } from './jitter-buffer.js';
 import { Mixer, MixedAudioStream, type MixerOptions } from './mixer.js';
-import { lateTickAfterIo } from '../util/late-tick.js';
 import { UserReceiveCounters, type ReceiverTotals, type UserReceiveStats } from './receive-stats.js';
 import { SpeakingTracker, type SpeakingEvent } from './speaking-tracker.js';
 import { UserAudioStream, validateSubscribeOptions, type SubscribeOptions } from './user-stream.js';

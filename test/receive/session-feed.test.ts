@@ -221,7 +221,7 @@ describe('the feed clock after a main-thread stall', () => {
       // The main thread is busy for 300 ms while a packet comes every 20 ms: when it is free again,
       // the overdue tick and the queued packets are both ready.
       const busyUntil = performance.now() + 300;
-      for (let next = performance.now(); performance.now() < busyUntil; ) {
+      for (let next = performance.now(); performance.now() < busyUntil;) {
         if (performance.now() >= next) {
           send();
           next += 20;
