@@ -47,7 +47,10 @@ function helperMsPerScavenge(keep: boolean): number[] {
     setFlagsFromString('--trace-gc-nvp');
     let live = [];
     for (let i = 0; i < 2e6; i++) { live.push({ i, a: [i] }); if (live.length > 200000) live = []; }`;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  // A 1 MiB semi-space: dozens of scavenges whatever young generation this Node sizes by default
+  // (Node 24's grew to a few in this loop).
+  const args = ['--max-semi-space-size=1', '--import', 'tsx', '--input-type=module', '-e', script];
+  const run = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -188,7 +191,10 @@ describe('real-time scheduling of media workers', () => {
         support({ active: true, priority: 10 });
         for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
         console.log(JSON.stringify({ lines, before, after: policies(), pid: process.pid }));`;
-      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      // A 1 MiB semi-space: dozens of scavenges whatever young generation this Node sizes by default
+      // (Node 24's grew to a few in this loop).
+      const args = ['--max-semi-space-size=1', '--import', 'tsx', '--input-type=module', '-e', script];
+      const run = spawnSync(process.execPath, args, {
         encoding: 'utf8',
         timeout: 60_000,
       });
