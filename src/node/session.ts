@@ -1,13 +1,13 @@
 /**
  * One client WebSocket session: its players, its timers (playerUpdate every interval, stats at
- * once and every interval) and, while paused for resume, the queue of every message it would have
- * sent, replayed in order on resume.
+ * once, twice soon after a socket's ready, and every interval) and, while paused for resume, the
+ * queue of every message it would have sent, replayed in order on resume.
  */
 import { WebSocket } from 'ws';
 import { NodePlayer } from './player.js';
 import type { NodePlayerContext } from './player.js';
 import { FrameStatsWindow } from './stats.js';
-import type { ServerMessage, Stats } from './types.js';
+import type { FrameStats, ServerMessage, Stats } from './types.js';
 
 export interface SessionHost {
   playerContext(session: Session, guildId: string): NodePlayerContext;
@@ -27,6 +27,16 @@ export interface SessionTimers {
 /** Upper bound on messages queued while paused (a day of stats plus events): oldest dropped, counted. */
 const MAX_QUEUED = 10_000;
 
+/**
+ * When, after a socket's `ready`, two more `stats` messages follow it (on top of the interval's,
+ * with the last interval's frameStats). moonlink.js 5 parses nothing that came in the same read as
+ * the handshake's 101 response until more bytes arrive, so the `ready` sent with the 101 waited
+ * for the pong of its 30 s ping. A message in a read of its own gets it parsed: the second is for
+ * a client whose loop was busy through the first. `ready` and the first `stats` stay at once, as
+ * Lavalink sends them and lavalink-client expects them.
+ */
+export const FOLLOW_UP_STATS_MS: readonly number[] = [50, 1000];
+
 export class Session {
   readonly players = new Map<string, NodePlayer>();
   resuming = false;
@@ -37,7 +47,9 @@ export class Session {
   private updateTimer: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
+  private followUpTimers: NodeJS.Timeout[] = [];
   private readonly frameWindow = new FrameStatsWindow();
+  private lastFrameStats: FrameStats | null = null;
   private closed = false;
 
   constructor(
@@ -57,6 +69,7 @@ export class Session {
     this.attach(socket);
     this.send({ op: 'ready', resumed: false, sessionId: this.id });
     this.sendStats();
+    this.followUpStats();
     this.updateTimer = setInterval(() => this.sendUpdates(), this.timers.playerUpdateIntervalMs);
     this.statsTimer = setInterval(() => this.sendStats(), this.timers.statsIntervalMs);
     this.updateTimer.unref();
@@ -66,6 +79,7 @@ export class Session {
   /** The socket closed with resuming on: keep playing, queue messages, wait `timeoutSeconds`. */
   pause(): void {
     this.socket = undefined;
+    this.stopFollowUps();
     this.resumeTimer = setTimeout(() => this.host.expired(this), this.timeoutSeconds * 1000);
     this.resumeTimer.unref();
   }
@@ -83,6 +97,7 @@ export class Session {
     this.dropped = 0;
     for (const text of queued) socket.send(text);
     for (const player of this.players.values()) player.sendUpdate();
+    this.followUpStats();
   }
 
   send(message: ServerMessage): void {
@@ -132,6 +147,7 @@ export class Session {
     clearInterval(this.updateTimer);
     clearInterval(this.statsTimer);
     clearTimeout(this.resumeTimer);
+    this.stopFollowUps();
     for (const guildId of [...this.players.keys()]) this.destroyPlayer(guildId);
     this.closed = true;
     const socket = this.socket;
@@ -152,6 +168,18 @@ export class Session {
     socket.on('error', (err) => this.host.log(`session ${this.id}: socket error: ${err.message}`));
   }
 
+  private stopFollowUps(): void {
+    for (const timer of this.followUpTimers) clearTimeout(timer);
+  }
+
+  private followUpStats(): void {
+    this.stopFollowUps();
+    // Not a sample: frameStats' window stays the interval's.
+    const resend = (): void =>
+      this.send({ op: 'stats', ...this.host.stats(), frameStats: this.lastFrameStats });
+    this.followUpTimers = FOLLOW_UP_STATS_MS.map((ms) => setTimeout(resend, ms).unref());
+  }
+
   private sendUpdates(): void {
     for (const player of this.players.values()) if (player.hasTrack) player.sendUpdate();
   }
@@ -167,6 +195,7 @@ export class Session {
       })),
       performance.now(), // the clock of the counts' time stamps
     );
+    this.lastFrameStats = frameStats;
     this.send({ op: 'stats', ...this.host.stats(), frameStats });
   }
 }

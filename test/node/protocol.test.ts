@@ -2,7 +2,9 @@
  * The Lavalink v4 protocol of `voxcord node` over real HTTP and WebSocket on 127.0.0.1, with the
  * timeline backend (no audio: players keep time). Voice and audio are not covered here.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,6 +178,73 @@ describe('WebSocket handshake', () => {
     await client.wait((m) => m.op === 'stats', 2000, 2);
     expect(client.ws.readyState).toBe(client.ws.OPEN);
     await client.close();
+  });
+});
+
+/**
+ * A raw upgrade, as a client with WebSocket code of its own makes it: the first `frames` text
+ * frames after the 101, each with the read it came in (0: with the 101), or those that came in 5 s.
+ */
+function rawUpgrade(
+  url: string,
+  headers: Record<string, string>,
+  frames: number,
+): Promise<{ op: string; read: number }[]> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/v4/websocket`, {
+      headers: {
+        ...headers,
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+      },
+    });
+    req.on('error', reject);
+    req.on('upgrade', (_res, socket, head) => {
+      const got: { op: string; read: number }[] = [];
+      let bytes = Buffer.alloc(0);
+      let reads = 0;
+      const done = (): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(got);
+      };
+      const timer = setTimeout(done, 5000);
+      const take = (chunk: Buffer): void => {
+        bytes = Buffer.concat([bytes, chunk]);
+        for (;;) {
+          const short = bytes.length >= 2 ? bytes[1]! & 0x7f : 0;
+          const start = short === 126 ? 4 : 2; // the server's messages are under 64 KiB
+          if (bytes.length < start) break;
+          const size = short === 126 ? bytes.readUInt16BE(2) : short;
+          if (bytes.length < start + size) break;
+          const text = bytes.subarray(start, start + size).toString();
+          got.push({ op: (JSON.parse(text) as { op: string }).op, read: reads });
+          bytes = bytes.subarray(start + size);
+        }
+        reads++;
+        if (got.length >= frames) done();
+      };
+      socket.on('data', take);
+      take(head);
+    });
+    req.end();
+  });
+}
+
+describe('the messages after the handshake', () => {
+  it('come in reads of their own after ready, for a client that parses nothing that came with the 101 (moonlink.js 5)', async () => {
+    // The default intervals: nothing else would come for 5 s (playerUpdate) or 60 s (stats).
+    const plain = await startNode({ port: 0, password: 'youshallnotpass', backend: createTimelineBackend() });
+    try {
+      const got = await rawUpgrade(plain.url, clientHeaders(), 4);
+      expect(got.map((m) => m.op)).toEqual(['ready', 'stats', 'stats', 'stats']);
+      // Whatever came with the 101, later reads bring more messages (the two follow-up stats).
+      expect(got.at(-1)!.read).toBeGreaterThan(got[0]!.read);
+    } finally {
+      await plain.close();
+    }
   });
 });
 
@@ -497,7 +566,8 @@ describe('sessions', () => {
     expect(back.headers['session-resumed']).toBe('true');
     await back.wait((m) => m.op === 'playerUpdate' && m.guildId === '11');
     await new Promise((r) => setTimeout(r, 50));
-    const msgs = back.messages;
+    // The stats that follow a socket's ready (session.ts FOLLOW_UP_STATS_MS) come after the replay.
+    const msgs = withoutTrailingStats(back.messages);
     expect(msgs[0]).toEqual({ op: 'ready', resumed: true, sessionId: id });
     const end = msgs.findIndex(
       (m) => m.type === 'TrackEndEvent' && m.guildId === '12' && m.reason === 'finished',
@@ -541,6 +611,12 @@ describe('sessions', () => {
 });
 
 /** True when message i is in the final block of post-resume playerUpdates. */
+function withoutTrailingStats(msgs: readonly Message[]): Message[] {
+  let end = msgs.length;
+  while (end > 0 && msgs[end - 1]!.op === 'stats') end--;
+  return msgs.slice(0, end);
+}
+
 function isTail(msgs: readonly Message[], i: number): boolean {
   return msgs.slice(i).every((m) => m.op === 'playerUpdate');
 }

@@ -1,0 +1,96 @@
+/**
+ * An unmodified moonlink.js bot on the local Discord (DAVE on, voice events state-first), through
+ * `voxcord node`. moonlink.js speaks WebSocket with code of its own, which leaves bytes that came
+ * with the handshake's 101 unparsed until more arrive: it is the client that needs a message after
+ * `ready` in a read of its own (node/session.ts FOLLOW_UP_STATS_MS). It puts `local:` before a
+ * query that is not a URL (no Lavalink source takes that), so the track is an http URL here.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Manager } from 'moonlink.js';
+import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
+import { startNode } from '../../src/node/server.js';
+import { createVoiceBackend } from '../../src/node/voice-backend.js';
+import { CHANNEL, encodeTones, GUILD, hex, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/after-each.js';
+import { serveHttp } from '../support/http-server.js';
+import { PASSWORD } from './helpers.js';
+import { botShard, clientWorld } from './processes.js';
+
+const BOT = '1500000000000000005';
+const LISTENER = '1500000000000000006';
+
+const cleanup = cleanupAfterEach();
+
+describe('moonlink.js with voice', () => {
+  it('gets ready at once, loads an http track, and the listener hears it; pause, resume and stop', async () => {
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
+    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
+    const dir = await tempDir(cleanup, 'voxcord-node-moonlink-');
+    const frames = await encodeTones({ notes: [{ frequency: 770, ms: 8000 }], amplitude: 0.4 });
+    const file = join(dir, 'tone.ogg');
+    await writeOgg(file, frames);
+    const body = await readFile(file);
+    const { base } = await serveHttp(cleanup, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'audio/ogg', 'Content-Length': body.length });
+      res.end(body);
+    });
+    const node = await startNode({
+      port: 0,
+      password: PASSWORD,
+      backend: createVoiceBackend({ engine, tls: false }),
+    });
+    cleanup.add(() => node.close());
+
+    const shard = await botShard(cleanup, local, BOT);
+    let adapter: VoiceAdapterImplementerMethods | undefined;
+    const manager: Manager = new Manager({
+      nodes: [
+        { host: '127.0.0.1', port: node.port, password: PASSWORD, secure: false, identifier: 'voxcord' },
+      ],
+      // In memory: its default database is a folder in the working directory.
+      options: { database: { type: 'memory' } },
+      send: (guildId: string, payload: unknown) => {
+        adapter ??= shard.adapterCreator(guildId)({
+          onVoiceStateUpdate: (d) => void manager.packetUpdate({ t: 'VOICE_STATE_UPDATE', d }),
+          onVoiceServerUpdate: (d) => void manager.packetUpdate({ t: 'VOICE_SERVER_UPDATE', d }),
+          destroy: () => undefined,
+        });
+        adapter.sendPayload(payload as never);
+      },
+    });
+    const ends: string[] = [];
+    manager.on('trackEnd', (_player, _track, reason) => ends.push(String(reason)));
+    await manager.init(BOT);
+    // Without a message in a read of its own after ready, moonlink.js waits for its 30 s ping's pong.
+    await until(() => manager.hasReadyNodes === true, 5000, 'moonlink.js ready');
+    const player = manager.players.create({ guildId: GUILD, voiceChannelId: CHANNEL, selfDeaf: true });
+    cleanup.add(() => player.destroy().catch(() => undefined));
+    await player.connect({ selfDeaf: true });
+
+    const result = (await manager.search({ query: `${base}/tone.ogg` })) as {
+      loadType: string;
+      tracks: unknown[];
+    };
+    expect(result.loadType).toBe('track');
+    player.queue.add(result.tracks[0] as never);
+    await player.play();
+    await until(() => (listener.heard.get(BOT)?.length ?? 0) >= 25, 15_000, 'audio at the listener');
+    const sent = new Set(frames.map(hex));
+    expect((listener.heard.get(BOT) ?? []).slice(0, 25).every((f) => sent.has(hex(f)))).toBe(true);
+
+    await player.pause();
+    await new Promise((r) => setTimeout(r, 700)); // the frames queued ahead drain
+    const paused = listener.heard.get(BOT)?.length ?? 0;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(listener.heard.get(BOT)?.length ?? 0).toBe(paused);
+    await player.resume();
+    await until(() => (listener.heard.get(BOT)?.length ?? 0) >= paused + 10, 10_000, 'audio after resume');
+
+    await player.stop();
+    await until(() => ends.length > 0, 5000, 'the track end');
+    expect(ends).toEqual(['stopped']);
+    expect(listener.decryptFailures).toBe(0);
+  }, 60_000);
+});
