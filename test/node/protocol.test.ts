@@ -610,13 +610,13 @@ describe('sessions', () => {
   });
 });
 
-/** True when message i is in the final block of post-resume playerUpdates. */
 function withoutTrailingStats(msgs: readonly Message[]): Message[] {
   let end = msgs.length;
   while (end > 0 && msgs[end - 1]!.op === 'stats') end--;
   return msgs.slice(0, end);
 }
 
+/** True when message i is in the final block of post-resume playerUpdates. */
 function isTail(msgs: readonly Message[], i: number): boolean {
   return msgs.slice(i).every((m) => m.op === 'playerUpdate');
 }
