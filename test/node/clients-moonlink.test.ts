@@ -12,11 +12,11 @@ import { Manager } from 'moonlink.js';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
-import { CHANNEL, encodeTones, GUILD, hex, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { serveHttp } from '../support/http-server.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld } from './processes.js';
+import { botShard, clientWorld, expectHeardFile, expectPauseResume } from './processes.js';
 
 const BOT = '1500000000000000005';
 const LISTENER = '1500000000000000006';
@@ -76,17 +76,9 @@ describe('moonlink.js with voice', () => {
     expect(result.loadType).toBe('track');
     player.queue.add(result.tracks[0] as never);
     await player.play();
-    await until(() => (listener.heard.get(BOT)?.length ?? 0) >= 25, 15_000, 'audio at the listener');
-    const sent = new Set(frames.map(hex));
-    expect((listener.heard.get(BOT) ?? []).slice(0, 25).every((f) => sent.has(hex(f)))).toBe(true);
+    await expectHeardFile(listener, BOT, frames);
 
-    await player.pause();
-    await new Promise((r) => setTimeout(r, 700)); // the frames queued ahead drain
-    const paused = listener.heard.get(BOT)?.length ?? 0;
-    await new Promise((r) => setTimeout(r, 600));
-    expect(listener.heard.get(BOT)?.length ?? 0).toBe(paused);
-    await player.resume();
-    await until(() => (listener.heard.get(BOT)?.length ?? 0) >= paused + 10, 10_000, 'audio after resume');
+    await expectPauseResume(listener, BOT, player);
 
     await player.stop();
     await until(() => ends.length > 0, 5000, 'the track end');

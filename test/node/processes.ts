@@ -1,6 +1,7 @@
 /** Test helpers shared by the multi-node tests: node child processes, a bot shard for lavalink-client. */
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { expect } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { LavalinkNode } from 'lavalink-client';
 import type {
@@ -16,9 +17,10 @@ import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import type { LocalDiscord } from '../../src/server/local-discord.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { AudioFrame } from '../../src/voice/session-dave.js';
-import { until } from '../cli/helpers.js';
+import { hex, until } from '../cli/helpers.js';
 import type { Cleanup } from '../cli/helpers.js';
 import { botClient, joinWith, startCall } from '../support/call.js';
+import type { Bot } from '../support/call.js';
 import { PASSWORD } from './helpers.js';
 
 /** A voxcord node in a child process (its own media engine); `kill` is SIGKILL. */
@@ -211,4 +213,30 @@ export async function lavalinkOnVoiceNode(
   cleanup.add(() => manager.nodeManager.disconnectAll(true, true));
   if (connected === undefined) throw new Error('no node');
   return { manager, node: connected, server };
+}
+
+/** The listener hears `botId` play the file: its first 25 packets are the file's own, untouched. */
+export async function expectHeardFile(
+  listener: Bot,
+  botId: string,
+  frames: readonly Uint8Array[],
+): Promise<void> {
+  await until(() => (listener.heard.get(botId)?.length ?? 0) >= 25, 15_000, 'audio at the listener');
+  const sent = new Set(frames.map(hex));
+  expect((listener.heard.get(botId) ?? []).slice(0, 25).every((f) => sent.has(hex(f)))).toBe(true);
+}
+
+/** The client's pause silences `botId` at the listener (once the frames queued ahead drained); its resume brings it back. */
+export async function expectPauseResume(
+  listener: Bot,
+  botId: string,
+  client: { pause(): Promise<unknown>; resume(): Promise<unknown> },
+): Promise<void> {
+  await client.pause();
+  await new Promise((r) => setTimeout(r, 700)); // the frames queued ahead drain
+  const paused = listener.heard.get(botId)?.length ?? 0;
+  await new Promise((r) => setTimeout(r, 600));
+  expect(listener.heard.get(botId)?.length ?? 0).toBe(paused);
+  await client.resume();
+  await until(() => (listener.heard.get(botId)?.length ?? 0) >= paused + 10, 10_000, 'audio after resume');
 }
