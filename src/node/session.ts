@@ -35,7 +35,7 @@ const MAX_QUEUED = 10_000;
  * a client whose loop was busy through the first. `ready` and the first `stats` stay at once, as
  * Lavalink sends them and lavalink-client expects them.
  */
-export const FOLLOW_UP_STATS_MS: readonly number[] = [50, 1000];
+const FOLLOW_UP_STATS_MS: readonly number[] = [50, 1000];
 
 export class Session {
   readonly players = new Map<string, NodePlayer>();
@@ -64,7 +64,7 @@ export class Session {
     return this.socket === undefined && !this.closed;
   }
 
-  /** Starts the session on its first socket: ready, then stats at once and the timers. */
+  /** Starts the session on its first socket: ready, then stats at once, its follow-ups and the timers. */
   open(socket: WebSocket): void {
     this.attach(socket);
     this.send({ op: 'ready', resumed: false, sessionId: this.id });
