@@ -1,4 +1,7 @@
-/** Test helpers shared by the multi-node tests: node child processes, a bot shard for lavalink-client. */
+/**
+ * Test helpers shared by the node's client tests: node child processes, a bot shard for
+ * lavalink-client, and what a listener must hear.
+ */
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
