@@ -349,6 +349,9 @@ describe('players', () => {
       [{ endTime: 0 }, /End time/],
       [{ filters: { timescale: { speed: 0 } } }, /timescale.speed/],
       [{ filters: { timescale: { pitch: -1 } } }, /timescale.pitch/],
+      // Near 0 a time stretch would make windows forever from one input frame (a node hang).
+      [{ filters: { timescale: { rate: 1e-7 } } }, /timescale.rate must be ≥ 0.1/],
+      [{ filters: { karaoke: { level: 1e39 } } }, /karaoke.level/],
       [{ filters: { distortion: { scale: 'x' } } }, /distortion.scale/],
       [{ filters: { pluginFilters: { echo: {} } } }, /echo/],
       [{ filters: { equalizer: [{ band: 20, gain: 0.1 }] } }, /band/],

@@ -99,9 +99,10 @@ describe('timescale in the AudioPlayer', () => {
 });
 
 describe('timescale settings', () => {
-  it('rejects ≤ 0, > 10 and non-numbers with INVALID_ARGUMENT, keeping the previous set', () => {
+  it('rejects < 0.1, > 10 and non-numbers with INVALID_ARGUMENT, keeping the previous set', () => {
     const chain = new FilterChain({ timescale: { speed: 1.5 } });
-    for (const bad of [{ speed: 0 }, { pitch: -1 }, { rate: 11 }, { rate: Number.NaN }, { speed: '2' }]) {
+    const bads = [{ speed: 0 }, { speed: 1e-7 }, { pitch: 0.099 }, { pitch: -1 }, { rate: 11 }];
+    for (const bad of [...bads, { rate: Number.NaN }, { speed: '2' }]) {
       let error: unknown;
       try {
         chain.set({ timescale: bad as never });
@@ -111,6 +112,33 @@ describe('timescale settings', () => {
       expect(isVoxcordError(error, 'INVALID_ARGUMENT')).toBe(true);
     }
     expect(chain.applied.timescale).toEqual({ speed: 1.5, pitch: 1, rate: 1 });
+  });
+
+  it('at the bounds (every factor 0.1 or 10) makes at most 100 output frames per input frame', () => {
+    const input = new Int16Array(FRAME_VALUES).map((_, i) => Math.round(8000 * Math.sin(i / 7)));
+    for (const speed of [0.1, 10])
+      for (const pitch of [0.1, 10])
+        for (const rate of [0.1, 10]) {
+          const chain = new FilterChain({ timescale: { speed, pitch, rate } });
+          const out = new Int16Array(FRAME_VALUES);
+          let pulled = 0;
+          let heard = false;
+          // Enough input for speed 10 to make frames; little for speed 0.1 (one frame makes up to 100).
+          const frames = speed < 1 ? 20 : 150;
+          // What the window and the resampler still hold, in input frames (about 100 at speed 10).
+          const held = speed < 1 ? 2 : 100;
+          for (let f = 0; f < frames; f++) {
+            chain.push(input);
+            while (chain.pull(out)) {
+              pulled++;
+              heard ||= out.some((v) => Math.abs(v) > 100);
+            }
+          }
+          const settings = JSON.stringify({ speed, pitch, rate });
+          expect(pulled, settings).toBeLessThanOrEqual(frames * 100 + 2);
+          expect(pulled, settings).toBeGreaterThanOrEqual((frames - held) / (speed * rate) - 2);
+          expect(heard, settings).toBe(true);
+        }
   });
 
   it('all 1 is no filter; a track takes timescale as its own filter', () => {

@@ -3,6 +3,7 @@ import { isVoxcordError } from '../../src/errors.js';
 import { AudioPlayer, FilterChain, opusFramesInput, resolveFilters } from '../../src/player/index.js';
 import type { FilterSettings } from '../../src/player/index.js';
 import { EQUALIZER_BANDS_HZ, EQUALIZER_COEFFICIENTS_48K } from '../../src/player/filters/equalizer.js';
+import { phaseStep } from '../../src/player/filters/stage.js';
 import { FakeSession, fakeCodec, fakeDecode, fakePacket } from './helpers.js';
 
 const RATE = 48_000;
@@ -161,6 +162,10 @@ describe('filter settings', () => {
       { vibrato: { frequency: 15 } },
       { channelMix: { leftToLeft: 2 } },
       { volume: Number.NaN },
+      { karaoke: { level: 1001 } },
+      { karaoke: { monoLevel: -1e39 } },
+      null as unknown as FilterSettings,
+      [] as unknown as FilterSettings,
     ];
     for (const s of bad) {
       let caught: unknown;
@@ -172,6 +177,50 @@ describe('filter settings', () => {
       expect(isVoxcordError(caught, 'INVALID_ARGUMENT'), JSON.stringify(s)).toBe(true);
     }
     expect(chain.applied).toEqual({ volume: 0.5 });
+  });
+});
+
+describe('filters at the ends of their ranges', () => {
+  it('keep audio finite, and leave nothing that silences the filters after them', () => {
+    const input = tone(0.2, 220, 330, 0.5);
+    const extremes: FilterSettings[] = [
+      { rotation: { rotationHz: 1e308 } },
+      { rotation: { rotationHz: -1e308 } },
+      { rotation: { rotationHz: -3 } },
+      { karaoke: { level: 1000, monoLevel: -1000 } },
+      {
+        volume: 5,
+        karaoke: { level: -1000, monoLevel: 1000 },
+        channelMix: { leftToRight: 1, rightToLeft: 1 },
+      },
+      { distortion: { tanScale: 1e308, scale: 1e308 } },
+      { lowPass: { smoothing: 1e308 } },
+    ];
+    for (const s of extremes) {
+      // A low-pass last: it keeps its memory when the set changes below.
+      const chain = new FilterChain({ ...s, lowPass: s.lowPass ?? { smoothing: 2 } });
+      const out = input.slice();
+      for (let at = 0; at < out.length; at += FRAME * 2) chain.process(out.subarray(at, at + FRAME * 2));
+      chain.set({ lowPass: { smoothing: 2 } });
+      const after = run({}, input); // the same audio, unfiltered, for the level
+      const filtered = input.slice();
+      for (let at = 0; at < filtered.length; at += FRAME * 2)
+        chain.process(filtered.subarray(at, at + FRAME * 2));
+      expect(chain.nonFiniteSamples, JSON.stringify(s)).toBe(0);
+      expect(rms(filtered, 0), JSON.stringify(s)).toBeGreaterThan(0.5 * rms(after, 0));
+    }
+  });
+
+  it('an oscillator step is a fraction of a cycle: finite for any frequency, never negative', () => {
+    const full = 2 * Math.PI;
+    expect(phaseStep(3, RATE)).toBeCloseTo((full * 3) / RATE, 12);
+    // −3 Hz turns the other way: the same phases, reached from the top of the cycle.
+    expect(phaseStep(-3, RATE)).toBeCloseTo(full - (full * 3) / RATE, 12);
+    for (const hz of [1e308, -1e308, RATE * 2.5, -0.001]) {
+      const step = phaseStep(hz, RATE);
+      expect(step, String(hz)).toBeGreaterThanOrEqual(0);
+      expect(step, String(hz)).toBeLessThan(full);
+    }
   });
 });
 

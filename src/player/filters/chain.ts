@@ -11,6 +11,7 @@ import { VoxcordError } from '../../errors.js';
 import { CHANNELS } from '../../protocol/constants.js';
 import {
   ChannelMixStage,
+  KARAOKE_MAX_LEVEL,
   KaraokeStage,
   LowPassStage,
   RotationStage,
@@ -23,7 +24,7 @@ import type { DistortionSettings } from './distortion.js';
 import { EQUALIZER_BAND_COUNT, EQUALIZER_MAX_GAIN, EQUALIZER_MIN_GAIN, EqualizerStage } from './equalizer.js';
 import type { FilterStage } from './stage.js';
 import { VibratoStage } from './vibrato.js';
-import { TIMESCALE_MAX, TimescaleStage } from './timescale.js';
+import { TIMESCALE_MAX, TIMESCALE_MIN, TimescaleStage } from './timescale.js';
 import type { TimescaleSettings } from './timescale.js';
 
 /** The filters voxcord implements, by their Lavalink names (what a node lists in /v4/info). */
@@ -54,7 +55,7 @@ export interface FilterSettings {
   equalizer?: readonly EqualizerBand[] | null;
   karaoke?: Partial<KaraokeSettings> | null;
   /**
-   * Speed (tempo, pitch kept), pitch (tempo kept) and rate (both), each > 0 and ≤ 10, default 1.
+   * Speed (tempo, pitch kept), pitch (tempo kept) and rate (both), each 0.1-10, default 1.
    * On a player's filters it stretches the mix; on a Track's, that track alone (its position and
    * markers stay in track time, so a track at speed 2 ends in half the wall time).
    */
@@ -117,6 +118,8 @@ function object(value: unknown, filter: string): Record<string, unknown> {
  * "enabled" rules: volume 1, all gains 0, rotation 0, smoothing ≤ 1 …) are left out.
  */
 export function resolveFilters(settings: FilterSettings): ResolvedFilters {
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
+    throw new VoxcordError('INVALID_ARGUMENT', 'a filter set must be an object');
   const out: ResolvedFilters = {};
   const s = settings as Record<string, unknown>;
   if (s.volume != null) {
@@ -144,8 +147,20 @@ export function resolveFilters(settings: FilterSettings): ResolvedFilters {
   if (s.karaoke != null) {
     const o = object(s.karaoke, 'karaoke');
     out.karaoke = {
-      level: num(o.level, 1, 'karaoke', 'level'),
-      monoLevel: num(o.monoLevel, 1, 'karaoke', 'monoLevel'),
+      level: range(
+        num(o.level, 1, 'karaoke', 'level'),
+        -KARAOKE_MAX_LEVEL,
+        KARAOKE_MAX_LEVEL,
+        'karaoke',
+        'level',
+      ),
+      monoLevel: range(
+        num(o.monoLevel, 1, 'karaoke', 'monoLevel'),
+        -KARAOKE_MAX_LEVEL,
+        KARAOKE_MAX_LEVEL,
+        'karaoke',
+        'monoLevel',
+      ),
       filterBand: range(num(o.filterBand, 220, 'karaoke', 'filterBand'), 0, 24_000, 'karaoke', 'filterBand'),
       filterWidth: range(
         num(o.filterWidth, 100, 'karaoke', 'filterWidth'),
@@ -160,7 +175,7 @@ export function resolveFilters(settings: FilterSettings): ResolvedFilters {
   if (s.timescale != null) {
     const o = object(s.timescale, 'timescale');
     const factor = (field: keyof TimescaleSettings): number =>
-      range(num(o[field], 1, 'timescale', field), 0, TIMESCALE_MAX, 'timescale', field, true);
+      range(num(o[field], 1, 'timescale', field), TIMESCALE_MIN, TIMESCALE_MAX, 'timescale', field);
     const t = { speed: factor('speed'), pitch: factor('pitch'), rate: factor('rate') };
     if (t.speed !== 1 || t.pitch !== 1 || t.rate !== 1) out.timescale = t;
   }
@@ -250,6 +265,7 @@ export class FilterChain {
   private retired: TimescaleStage | undefined;
   private left = new Float32Array(0);
   private right = new Float32Array(0);
+  private nonFinite = 0;
 
   constructor(settings: FilterSettings = {}) {
     this.set(settings);
@@ -266,6 +282,14 @@ export class FilterChain {
   /** Input frames consumed per output frame (speed × rate; 1 without timescale). */
   get consumption(): number {
     return this.timescaleStage?.consumption ?? 1;
+  }
+
+  /**
+   * Output samples the filters made NaN or infinite, written as silence or full scale. 0 unless
+   * a filter misbehaves: every stage keeps finite audio finite for any accepted setting.
+   */
+  get nonFiniteSamples(): number {
+    return this.nonFinite;
   }
 
   /** The settings last set (as given). */
@@ -469,10 +493,17 @@ export class FilterChain {
 
   private toS16(pcm: Int16Array): void {
     const { left, right } = this;
+    let nonFinite = 0;
     for (let i = 0; i < left.length; i++) {
-      pcm[2 * i] = toS16(left[i] ?? 0);
-      pcm[2 * i + 1] = toS16(right[i] ?? 0);
+      const l = left[i] ?? 0;
+      const r = right[i] ?? 0;
+      // x - x is NaN for NaN and ±Infinity, 0 for every finite x.
+      if (l - l !== 0) nonFinite++;
+      if (r - r !== 0) nonFinite++;
+      pcm[2 * i] = toS16(l);
+      pcm[2 * i + 1] = toS16(r);
     }
+    this.nonFinite += nonFinite;
   }
 
   /** Turns every filter off. */

@@ -87,10 +87,18 @@ export class LowPassStage implements FilterStage {
       left[i] = l;
       right[i] = r;
     }
-    this.l = l;
-    this.r = r;
+    // Its memory never forgets: one infinite sample (a karaoke level past float range) would
+    // leave NaN in it, and the player silent, for good.
+    this.l = Number.isFinite(l) ? l : 0;
+    this.r = Number.isFinite(r) ? r : 0;
   }
 }
+
+/**
+ * `level` and `monoLevel` must be within ±this. 0-1 is their documented range; Lavalink checks
+ * none, so more is allowed, but past float range a sample turns infinite.
+ */
+export const KARAOKE_MAX_LEVEL = 1000;
 
 export interface KaraokeSettings {
   level: number;

@@ -7,9 +7,14 @@ export interface FilterStage {
   process(left: Float32Array, right: Float32Array): void;
 }
 
-/** Radians per sample of an oscillator at `hz`. */
+/**
+ * Radians per sample of an oscillator at `hz`, in 0..2π. Reduced to a fraction of a cycle first:
+ * `2π · 1e308` overflows to Infinity (a NaN phase for good), and a negative step would grow the
+ * phase without bound. Above the sample rate a frequency aliases, as sampled sound does.
+ */
 export function phaseStep(hz: number, sampleRate: number): number {
-  return (2 * Math.PI * hz) / sampleRate;
+  const cycles = hz / sampleRate;
+  return 2 * Math.PI * (cycles - Math.floor(cycles));
 }
 
 /** Keeps an oscillator phase in 0..2π so it never loses precision over hours. */

@@ -18,8 +18,13 @@ export interface TimescaleSettings {
   rate: number;
 }
 
-/** Each factor must be > 0 and at most this (bounds the input read per output frame). */
+/** Each factor must be at most this (bounds the input read per output frame). */
 export const TIMESCALE_MAX = 10;
+/**
+ * Each factor must be at least this: it bounds the output made per input frame (tempo and ratio
+ * stay within 0.01-100). Near 0 the stretch would emit windows forever from the same input.
+ */
+export const TIMESCALE_MIN = 0.1;
 
 /** A growable planar stereo FIFO of float samples. */
 export class StereoFifo {

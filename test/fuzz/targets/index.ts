@@ -2,6 +2,7 @@
 import type { FuzzTarget } from '../engine.js';
 import { containerTargets } from './containers.js';
 import { daveTargets } from './dave.js';
+import { lavalinkTargets } from './lavalink.js';
 import { mediaTargets } from './media.js';
 import { mlsTargets } from './mls.js';
 import { mp4Targets } from './mp4.js';
@@ -18,6 +19,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   ...trackInfoTargets,
   ...mp4Targets,
   ...stateTargets,
+  ...lavalinkTargets,
 ];
 
 export function findTargets(names: readonly string[] | undefined): FuzzTarget[] {
