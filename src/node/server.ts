@@ -24,6 +24,7 @@ import { loadTracks } from './sources.js';
 import type { SourceName } from './sources.js';
 import { LoadSampler } from './stats.js';
 import { createTimelineBackend } from './timeline-backend.js';
+import { requestUrl } from '../util/request-url.js';
 import type { ApiTrack, Stats } from './types.js';
 
 export const LAVALINK_API_VERSION = '4';
@@ -111,6 +112,15 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw new HttpError(400, `The request body is not valid JSON: ${toError(err).message}`);
+  }
+}
+
+/** A percent-decoded path segment; `%E0%A4%A` decodes to nothing (URIError): 400. */
+function pathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'The request path is not valid percent-encoding');
   }
 }
 
@@ -268,8 +278,8 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
       return (only('POST'), noContent());
     const m = /^\/v4\/sessions\/([^/]+)(?:\/players(?:\/([^/]+))?)?$/.exec(path);
     if (m !== null) {
-      const sessionId = decodeURIComponent(m[1] ?? '');
-      const guildId = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+      const sessionId = pathSegment(m[1] ?? '');
+      const guildId = m[2] === undefined ? undefined : pathSegment(m[2]);
       const isPlayers = path.includes('/players');
       if (!isPlayers) {
         only('PATCH');
@@ -324,19 +334,15 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
 
   const server: Server = createServer((req, res) => {
     res.setHeader('Lavalink-Api-Version', LAVALINK_API_VERSION);
-    const url = new URL(req.url ?? '/', 'http://node');
-    const trace = url.searchParams.get('trace') === 'true';
+    const url = requestUrl(req.url);
+    const path = url?.pathname ?? '';
+    const trace = url?.searchParams.get('trace') === 'true';
     const fail = (err: unknown): void => {
       const e = err instanceof HttpError ? err : undefined;
       const status = e?.status ?? 500;
       const message = e?.message ?? 'Internal Server Error';
-      if (e === undefined) log(`request ${req.method ?? ''} ${url.pathname} failed: ${toError(err).message}`);
-      const body = errorBody(
-        status,
-        message,
-        url.pathname,
-        trace ? (toError(err).stack ?? message) : undefined,
-      );
+      if (e === undefined) log(`request ${req.method ?? ''} ${path} failed: ${toError(err).message}`);
+      const body = errorBody(status, message, path, trace ? (toError(err).stack ?? message) : undefined);
       if (res.headersSent) {
         res.destroy();
         return;
@@ -353,7 +359,8 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
       fail(new HttpError(auth === 'missing' ? 401 : 403, auth === 'missing' ? 'Unauthorized' : 'Forbidden'));
       return;
     }
-    route(req, url, res).catch(fail);
+    if (url === undefined) fail(new HttpError(400, 'The request target is not a valid URL'));
+    else route(req, url, res).catch(fail);
   });
 
   const wss = new WebSocketServer({ noServer: true });
@@ -373,7 +380,9 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => undefined);
-    const url = new URL(req.url ?? '/', 'http://node');
+    const url = requestUrl(req.url);
+    if (url === undefined)
+      return refuse(socket, 400, 'Bad Request', 'The request target is not a valid URL', '');
     if (url.pathname !== '/v4/websocket') return refuse(socket, 404, 'Not Found', 'Not Found', url.pathname);
     if (checkAuth(header(req, 'authorization'), password) !== 'ok')
       return refuse(socket, 401, 'Unauthorized', 'Unauthorized', url.pathname);

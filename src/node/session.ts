@@ -26,6 +26,8 @@ export interface SessionTimers {
 
 /** Upper bound on messages queued while paused (a day of stats plus events): oldest dropped, counted. */
 const MAX_QUEUED = 10_000;
+/** setTimeout's longest delay: a longer one fires after 1 ms (a resume timeout of 25 days would). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * When, after a socket's `ready`, two more `stats` messages follow it (on top of the interval's,
@@ -80,7 +82,17 @@ export class Session {
   pause(): void {
     this.socket = undefined;
     this.stopFollowUps();
-    this.resumeTimer = setTimeout(() => this.host.expired(this), this.timeoutSeconds * 1000);
+    this.waitForResume(performance.now() + this.timeoutSeconds * 1000);
+  }
+
+  /** Until `deadline`, in steps setTimeout can take: past 2^31 - 1 ms it fires at once. */
+  private waitForResume(deadline: number): void {
+    const left = deadline - performance.now();
+    const step = Math.min(left, MAX_TIMER_MS);
+    this.resumeTimer = setTimeout(
+      () => (left > MAX_TIMER_MS ? this.waitForResume(deadline) : this.host.expired(this)),
+      step,
+    );
     this.resumeTimer.unref();
   }
 

@@ -17,6 +17,7 @@ import type { MainGatewayState } from './main-state.js';
 import type { MainGatewayLogEvent } from './main-types.js';
 import { closeHttp, listenHttp } from './http-listener.js';
 import { serveRestRequest } from './rest-http.js';
+import { requestUrl } from '../util/request-url.js';
 import type { RestHandler } from './rest-http.js';
 
 const Op = GatewayOpcode;
@@ -79,7 +80,8 @@ export class MainGatewayServer {
         this.connections.delete(connection),
       );
       this.connections.add(connection);
-      connection.start(new URL(request.url ?? '/', 'http://localhost').searchParams);
+      // A target that is no URL (`//[`) gets the defaults, as a target without a query does.
+      connection.start(requestUrl(request.url)?.searchParams ?? new URLSearchParams());
     });
   }
 

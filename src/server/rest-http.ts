@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RestRequest, RestResponse } from './rest-api.js';
 import type { MainGatewayLogEvent } from './main-types.js';
+import { requestUrl } from '../util/request-url.js';
 
 export type RestHandler = (request: RestRequest) => RestResponse;
 
@@ -27,7 +28,11 @@ export function serveRestRequest(
     res.writeHead(response.status, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(response.body));
   };
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url);
+  if (url === undefined) {
+    send({ status: 400, body: { message: '400: Bad Request', code: 0 } });
+    return;
+  }
   const apiPath = /^\/api(?:\/v\d+)?(\/.*)$/.exec(url.pathname.replaceAll('%40', '@'))?.[1];
   if (apiPath === undefined || handler === null) {
     send({ status: 404, body: { message: '404: Not Found', code: 0 } });

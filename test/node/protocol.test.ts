@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -610,6 +611,59 @@ describe('sessions', () => {
     expect(back.headers['session-resumed']).toBe('false');
     await back.close();
     expect(logLines.some((l) => l.includes(`session ${id}: resume timeout`))).toBe(true);
+  });
+});
+
+describe('requests anyone can send', () => {
+  /** One raw request (the target as sent: it need not be a URL); the status line and the body. */
+  function raw(target: string, headers = ''): Promise<{ status: string; body: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = connectTcp(node.port, '127.0.0.1', () =>
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: youshallnotpass\r\n${headers}\r\n`),
+      );
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        // The head of a refused upgrade, or a whole answer: enough.
+        if (/\r\n\r\n[\s\S]*\}$/.test(text)) socket.destroy();
+      });
+      socket.on('close', () =>
+        resolve({ status: text.split('\r\n')[0] ?? '', body: text.slice(text.indexOf('\r\n\r\n') + 4) }),
+      );
+      socket.on('error', reject);
+    });
+  }
+
+  it('answers 400 to a target that is no URL or a path that is no percent-encoding, and keeps serving', async () => {
+    // `new URL('//[', base)` throws: in a request listener that ended the node's process.
+    const upgrade = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n';
+    for (const [target, headers] of [
+      ['//[', ''],
+      ['http://[::1', ''],
+      ['//[', `${upgrade}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nUser-Id: ${USER_ID}\r\n`],
+    ] as const) {
+      const r = await raw(target, headers);
+      expect(r.status, target).toBe('HTTP/1.1 400 Bad Request');
+      expect(JSON.parse(r.body)).toMatchObject({
+        status: 400,
+        message: 'The request target is not a valid URL',
+      });
+    }
+    const r = await raw('/v4/sessions/%E0%A4%A/players');
+    expect(r.status).toBe('HTTP/1.1 400 Bad Request');
+    expect(JSON.parse(r.body)).toMatchObject({ message: 'The request path is not valid percent-encoding' });
+    expect((await api(base, '/v4/info')).status).toBe(200);
+  });
+
+  it('keeps a paused session for a resume timeout past setTimeout range (2^31 ms)', async () => {
+    const { client, id } = await session();
+    // 2^40 s: setTimeout(2^40 * 1000) would fire after 1 ms and shut the session down at once.
+    await api(base, `/v4/sessions/${id}`, { method: 'PATCH', body: { resuming: true, timeout: 2 ** 40 } });
+    await client.close();
+    await new Promise((r) => setTimeout(r, 200));
+    const back = await connect(base, clientHeaders({ 'Session-Id': id }));
+    expect(back.headers['session-resumed']).toBe('true');
+    await back.close();
   });
 });
 

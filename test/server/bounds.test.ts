@@ -5,6 +5,7 @@
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VoiceCloseCode, VoiceOpcode } from '../../src/protocol/constants.js';
@@ -114,6 +115,41 @@ describe('local main gateway: payload bound', () => {
     const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
     ws.send(Buffer.alloc(2 << 20, 0x20));
     expect(await closed).toBe(1009);
+  });
+});
+
+describe('local main gateway: request targets that are no URL', () => {
+  /** The status line of the answer to one raw request (the target as sent). */
+  function statusLine(port: number, target: string, headers = ''): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connectTcp(port, '127.0.0.1', () =>
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`),
+      );
+      socket.once('data', (d: Buffer) => {
+        resolve(d.toString('latin1').split('\r\n')[0] ?? '');
+        socket.destroy();
+      });
+      socket.on('error', reject);
+    });
+  }
+
+  it('answers a REST request for `//[` with 400 and a websocket with Hello, and keeps serving', async () => {
+    // `new URL('//[', base)` throws: in a request listener that ended the process.
+    const voice = await start();
+    const gw = await startMainGateway({ voiceServer: voice, guilds: [GUILD] });
+    cleanup.add(() => gw.stop());
+    const port = Number(new URL(gw.url).port);
+    expect(await statusLine(port, '//[')).toBe('HTTP/1.1 400 Bad Request');
+    const upgrade =
+      'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    expect(await statusLine(port, '//[', upgrade)).toBe('HTTP/1.1 101 Switching Protocols');
+    const ws = new WebSocket(`${gw.url}/?v=10&encoding=json`);
+    cleanup.add(() => ws.terminate());
+    const hello = await new Promise<{ op: number }>((resolve) =>
+      ws.once('message', (data: Buffer) => resolve(JSON.parse(data.toString('utf8')) as { op: number })),
+    );
+    expect(hello.op).toBe(10);
   });
 });
 
