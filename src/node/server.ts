@@ -32,6 +32,8 @@ export const DEFAULT_NODE_PORT = 2333;
 export const DEFAULT_PLAYER_UPDATE_INTERVAL_MS = 5_000;
 export const DEFAULT_STATS_INTERVAL_MS = 60_000;
 const MAX_BODY_BYTES = 1024 * 1024;
+/** v4 clients send nothing on the WebSocket; a larger frame closes it (1009) instead of buffering (ws: 100 MiB). */
+const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 
 export interface NodeOptions {
   /** Default 127.0.0.1 (loopback: expose it on purpose). */
@@ -363,7 +365,7 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
     else route(req, url, res).catch(fail);
   });
 
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES });
   const resumedFor = new WeakMap<IncomingMessage, boolean>();
   wss.on('headers', (headers, req) => {
     headers.push(`Session-Resumed: ${resumedFor.get(req) === true ? 'true' : 'false'}`);

@@ -169,8 +169,9 @@ export class Session {
 
   private attach(socket: WebSocket): void {
     this.socket = socket;
-    socket.on('message', () =>
-      this.host.log(`session ${this.id}: ignored a client message (v4 is REST-controlled)`),
+    // Logged once per socket: a client that keeps sending must not flood the log.
+    socket.once('message', () =>
+      this.host.log(`session ${this.id}: ignored client messages (v4 is REST-controlled)`),
     );
     socket.on('close', (code) => {
       if (this.socket !== socket) return;

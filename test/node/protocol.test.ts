@@ -655,6 +655,15 @@ describe('requests anyone can send', () => {
     expect((await api(base, '/v4/info')).status).toBe(200);
   });
 
+  it('closes a client WebSocket frame over 64 KiB with 1009, and logs ignored client messages once', async () => {
+    const { client, id } = await session();
+    for (let i = 0; i < 50; i++) client.ws.send(JSON.stringify({ op: 'play', guildId: '1', track: 'x' }));
+    client.ws.send(Buffer.alloc(100 * 1024, 0x20));
+    expect(await client.closed).toBe(1009);
+    const lines = logLines.filter((l) => l.startsWith(`session ${id}: ignored client messages`));
+    expect(lines).toHaveLength(1);
+  });
+
   it('keeps a paused session for a resume timeout past setTimeout range (2^31 ms)', async () => {
     const { client, id } = await session();
     // 2^40 s: setTimeout(2^40 * 1000) would fire after 1 ms and shut the session down at once.
