@@ -8,6 +8,7 @@ import { NodePlayer } from './player.js';
 import type { NodePlayerContext } from './player.js';
 import { FrameStatsWindow } from './stats.js';
 import type { FrameStats, ServerMessage, Stats } from './types.js';
+import { setLongTimeout } from '../util/long-timeout.js';
 
 export interface SessionHost {
   playerContext(session: Session, guildId: string): NodePlayerContext;
@@ -26,8 +27,6 @@ export interface SessionTimers {
 
 /** Upper bound on messages queued while paused (a day of stats plus events): oldest dropped, counted. */
 const MAX_QUEUED = 10_000;
-/** setTimeout's longest delay: a longer one fires after 1 ms (a resume timeout of 25 days would). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * When, after a socket's `ready`, two more `stats` messages follow it (on top of the interval's,
@@ -48,7 +47,7 @@ export class Session {
   private dropped = 0;
   private updateTimer: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
-  private resumeTimer: NodeJS.Timeout | undefined;
+  private cancelResumeWait: (() => void) | undefined;
   private followUpTimers: NodeJS.Timeout[] = [];
   private readonly frameWindow = new FrameStatsWindow();
   private lastFrameStats: FrameStats | null = null;
@@ -82,24 +81,15 @@ export class Session {
   pause(): void {
     this.socket = undefined;
     this.stopFollowUps();
-    this.waitForResume(performance.now() + this.timeoutSeconds * 1000);
-  }
-
-  /** Until `deadline`, in steps setTimeout can take: past 2^31 - 1 ms it fires at once. */
-  private waitForResume(deadline: number): void {
-    const left = deadline - performance.now();
-    const step = Math.min(left, MAX_TIMER_MS);
-    this.resumeTimer = setTimeout(
-      () => (left > MAX_TIMER_MS ? this.waitForResume(deadline) : this.host.expired(this)),
-      step,
-    );
-    this.resumeTimer.unref();
+    this.cancelResumeWait = setLongTimeout(() => this.host.expired(this), this.timeoutSeconds * 1000, {
+      unref: true,
+    });
   }
 
   /** A client came back with Session-Id: ready (resumed), the queue in order, one playerUpdate per player. */
   resume(socket: WebSocket): void {
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = undefined;
+    this.cancelResumeWait?.();
+    this.cancelResumeWait = undefined;
     this.attach(socket);
     this.send({ op: 'ready', resumed: true, sessionId: this.id });
     const queued = this.queue;
@@ -158,7 +148,7 @@ export class Session {
     if (this.closed) return;
     clearInterval(this.updateTimer);
     clearInterval(this.statsTimer);
-    clearTimeout(this.resumeTimer);
+    this.cancelResumeWait?.();
     this.stopFollowUps();
     for (const guildId of [...this.players.keys()]) this.destroyPlayer(guildId);
     this.closed = true;

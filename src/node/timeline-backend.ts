@@ -7,6 +7,7 @@
  */
 import { resolveFilters } from '../player/filters/chain.js';
 import type { FilterSettings } from '../player/filters/chain.js';
+import { setLongTimeout } from '../util/long-timeout.js';
 import type {
   BackendPlayer,
   BackendPlayerContext,
@@ -31,7 +32,7 @@ export class TimelinePlayer implements BackendPlayer {
   private endTime: number | undefined;
   /** Track ms per wall ms: a timescale's speed × rate (a track at speed 2 ends in half the time). */
   private tempo = 1;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelEnd: (() => void) | undefined;
   private destroyed = false;
   volume = 100;
   filters: FilterSettings = {};
@@ -122,8 +123,8 @@ export class TimelinePlayer implements BackendPlayer {
   }
 
   private clear(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelEnd?.();
+    this.cancelEnd = undefined;
   }
 
   /** Arms the timer for the track's end (its length, or the endTime marker). */
@@ -135,7 +136,8 @@ export class TimelinePlayer implements BackendPlayer {
     const end = Math.min(length, this.endTime ?? Infinity);
     if (!Number.isFinite(end)) return;
     const wait = Math.max(0, (end - this.position) / this.tempo);
-    this.timer = setTimeout(() => {
+    // A client's encoded track may say any length: past 2^31 ms a plain setTimeout fires at once.
+    this.cancelEnd = setLongTimeout(() => {
       if (this.track !== track) return;
       this.track = undefined;
       this.listener.trackEnd('finished');

@@ -664,6 +664,18 @@ describe('requests anyone can send', () => {
     expect(lines).toHaveLength(1);
   });
 
+  it('plays a client track whose length is past setTimeout range without ending it at once', async () => {
+    const { client, id } = await session();
+    const track = await loadOne(localOgg);
+    const decoded = decodeTrack(track.encoded);
+    const long = encodeTrack({ ...decoded, info: { ...decoded.info, length: 2 ** 40 } });
+    await api(base, `/v4/sessions/${id}/players/31`, { method: 'PATCH', body: { track: { encoded: long } } });
+    await client.wait((m) => m.type === 'TrackStartEvent' && m.guildId === '31');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(client.events('TrackEndEvent')).toEqual([]);
+    await client.close();
+  });
+
   it('keeps a paused session for a resume timeout past setTimeout range (2^31 ms)', async () => {
     const { client, id } = await session();
     // 2^40 s: setTimeout(2^40 * 1000) would fire after 1 ms and shut the session down at once.
