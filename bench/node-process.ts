@@ -21,7 +21,7 @@ import type { VoiceConnection } from '../src/gateway/voice-connection.js';
 import { createMediaEngine } from '../src/media/index.js';
 import { WorkerMediaEngine } from '../src/media/worker-engine.js';
 import { describeRealtime, supportRealtimeWorkers } from '../src/media/realtime.js';
-import type { MediaChannel } from '../src/media/index.js';
+import type { MediaChannel, MediaWorkerReady } from '../src/media/index.js';
 import { startNode } from '../src/node/server.js';
 import { createVoiceBackend, httpBytes } from '../src/node/voice-backend.js';
 import { AudioPlayer } from '../src/player/audio-player.js';
@@ -160,25 +160,28 @@ const supportWorker = realtime
       raiseHelpers: process.env.VOXCORD_BENCH_RAISE_HELPERS !== '0',
     })
   : undefined;
+/** VOXCORD_BENCH_TRACE_LATE=1 (diagnostics): the workers trace their late deliveries (media/late-tick-trace.ts). */
+const traceLate = process.env.VOXCORD_BENCH_TRACE_LATE === '1';
+const workersOption =
+  mediaWorkers === undefined
+    ? {}
+    : { workers: mediaWorkers === 'auto' ? ('auto' as const) : Number(mediaWorkers) };
+const realtimeOptions = realtime
+  ? {
+      realtime: true,
+      onWorkerReady: ({ slot, realtime: outcome }: MediaWorkerReady) => {
+        realtimeOutcomes.push(`${slot}: ${outcome === undefined ? 'normal' : describeRealtime(outcome)}`);
+        supportWorker?.(outcome);
+      },
+    }
+  : {};
 const rawEngine =
   variant === 'djs-node'
     ? undefined
-    : createMediaEngine({
-        ...(mediaWorkers === undefined
-          ? {}
-          : { workers: mediaWorkers === 'auto' ? 'auto' : Number(mediaWorkers) }),
-        ...(realtime
-          ? {
-              realtime: true,
-              onWorkerReady: ({ slot, realtime: outcome }) => {
-                realtimeOutcomes.push(
-                  `${slot}: ${outcome === undefined ? 'normal' : describeRealtime(outcome)}`,
-                );
-                supportWorker?.(outcome);
-              },
-            }
-          : {}),
-      });
+    : traceLate
+      ? // What createMediaEngine makes, with the trace (an option of the worker engine only).
+        new WorkerMediaEngine({ channel: {}, ...workersOption, ...realtimeOptions, traceLateTicks: true })
+      : createMediaEngine({ ...workersOption, ...realtimeOptions });
 const engine = rawEngine === undefined ? undefined : watchedEngine(rawEngine, channels);
 // djs sends on the main thread: the probe measures its sends against the 20 ms grid.
 const probe = variant === 'djs-node' ? installUdpProbe() : undefined;
@@ -467,6 +470,32 @@ function describeTimeline(samples: ClockSample[], stallsAt: [number, number][], 
   return `stalls at ${stalls} ms; late ticks per worker by interval: ${parts.join('; ') || 'none'}`;
 }
 
+/**
+ * VOXCORD_BENCH_TRACE_LATE=1: each late delivery since `t0` (ms on this thread's clock), per
+ * worker: when, how late, whether its wake-up came late or earlier work in it held it, and the
+ * worker thread's time on a core and waiting for one since its previous wake-up (schedstat); and
+ * each collection of the worker's heap of 1 ms or more.
+ */
+function describeLateTrace(t0: number): string {
+  if (!(rawEngine instanceof WorkerMediaEngine) || !traceLate) return '';
+  const f = (ms: number): string => (Number.isNaN(ms) ? '?' : ms.toFixed(1));
+  const lines = rawEngine.lateTickTrace().flatMap((records, w) =>
+    records
+      .filter((r) => r.at - performance.timeOrigin >= t0)
+      .map((r) => {
+        const at = `w${w} @${(r.at - performance.timeOrigin - t0).toFixed(0)}`;
+        if (r.kind === 'gc') return `${at}: ${r.gc} GC ${f(r.durationMs)} ms`;
+        return (
+          `${at}: ${f(r.lateMs)} late (woke ${f(r.wokeLateMs)} late, ${f(r.inRunMs)} into its run; since ` +
+          `its last run ${f(r.onCoreMs)} on a core, ${f(r.waitingMs)} waiting, ${r.slices} slices; its last ` +
+          `message ${f(r.messageMs)} ms, ${r.messageCommands} commands, ended ${f(r.messageAgoMs)} ms before; ` +
+          `since its last run ${r.reads} file reads ${f(r.readMs)} ms, ${r.flushes} flushes ${f(r.flushMs)} ms)`
+        );
+      }),
+  );
+  return `; late deliveries traced: ${lines.join('; ') || 'none'}`;
+}
+
 function stall(
   everyMs: number,
   blockMs: number,
@@ -494,7 +523,8 @@ function stall(
       clearInterval(timer);
       clearInterval(sampler);
       sample();
-      resolve({ stalls: stallsAt.length, timeline: describeTimeline(samples, stallsAt, t0) });
+      const timeline = describeTimeline(samples, stallsAt, t0) + describeLateTrace(t0);
+      resolve({ stalls: stallsAt.length, timeline });
     }, durationMs),
   );
 }

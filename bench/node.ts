@@ -1150,7 +1150,9 @@ Environment: VOXCORD_BENCH_SOURCE=src (run the sides from src/ through tsx), VOX
   (extra node flags for the measured sides, e.g. --trace-gc; with --trace-gc-nvp, bench/gc-trace.ts
   splits the log's collections by isolate), VOXCORD_BENCH_WAKEUPS=1 (messages per second each way
   across the media workers' boundary, on each run's per-thread line), VOXCORD_BENCH_WORKERS (the voxcord
-  sides' media engine workers: 1, 2, auto), VOXCORD_BENCH_REALTIME=0 (the voxcord node's media workers at
+  sides' media engine workers: 1, 2, auto), VOXCORD_BENCH_TRACE_LATE=1 (the voxcord sides' media workers
+  trace their late deliveries, printed with the stall's timeline: media/late-tick-trace.ts),
+  VOXCORD_BENCH_REALTIME=0 (the voxcord node's media workers at
   normal scheduling instead of the real-time scheduling \`voxcord node\` asks for), VOXCORD_BENCH_KEEP_GC=0
   (nor the V8 flags it sets with it: media/realtime.ts REALTIME_GC_FLAGS), VOXCORD_BENCH_RAISE_HELPERS=0
   (nor V8's and libuv's helper threads at real-time priority 1: media/realtime.ts raiseHelperThreads),

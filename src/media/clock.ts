@@ -387,6 +387,8 @@ export interface PacingClockOptions extends SchedulerOptions {
   afterRun?: (ticksDelivered: number, lateTicks: number) => void;
   /** Called as each wake-up starts, before any tick (the worker takes the frame ring's batches). */
   onRunStart?: () => void;
+  /** Called as each delivery that counts in `lateTicks` starts (late-tick-trace.ts). */
+  onLateTick?: (now: number, lateMs: number) => void;
   /** Called as each wake-up ends, once the next is armed (`nextRunDue()`). */
   onRunEnd?: () => void;
   /**
@@ -427,6 +429,7 @@ export class PacingClock {
   private readonly afterRun: ((ticksDelivered: number, lateTicks: number) => void) | undefined;
   private readonly onRunStart: (() => void) | undefined;
   private readonly onRunEnd: (() => void) | undefined;
+  private readonly onLateTick: ((now: number, lateMs: number) => void) | undefined;
   private timerWakeups = 0;
   private immediateWakeups = 0;
   private readonly onTimeout = (): void => {
@@ -451,6 +454,7 @@ export class PacingClock {
     this.afterRun = options.afterRun;
     this.onRunStart = options.onRunStart;
     this.onRunEnd = options.onRunEnd;
+    this.onLateTick = options.onLateTick;
   }
 
   /** When the next wake-up is due (clock time; now for a catch-up continuation), or undefined: none armed. */
@@ -547,7 +551,10 @@ export class PacingClock {
         const now = this.timers.now();
         const tick = scheduler.takeDue(now, this.earlyMs);
         if (tick === undefined) break;
-        if (now - tick.due > LATE_TICK_MS) this.lateTicks++;
+        if (now - tick.due > LATE_TICK_MS) {
+          this.lateTicks++;
+          this.onLateTick?.(now, now - tick.due);
+        }
         this.listenerErrors += scheduler.deliver(tick, now);
         this.ticksDelivered++;
       }

@@ -178,4 +178,6 @@ export interface WorkerData {
   clockEpoch?: number;
   /** SCHED_FIFO priority to run the worker's thread at (realtime.ts); absent: normal scheduling. */
   realtime?: number;
+  /** Where the worker writes its late-tick trace (late-tick-trace.ts); absent: no trace. */
+  lateTrace?: SharedArrayBuffer;
 }

@@ -24,9 +24,10 @@ import { RtpBatchWriter } from './rtp-batch.js';
 import { DequeueReportWriter, FrameBatchReader } from './send-batch.js';
 import { FrameRingReader, nextBatchSeq } from './frame-ring.js';
 import { SlicedQueue } from './sliced-queue.js';
-import { OggFileFeed } from './file-feed.js';
-import type { FeedFile } from './file-feed.js';
+import { localFeedFiles, OggFileFeed } from './file-feed.js';
+import type { FeedFile, FeedFiles } from './file-feed.js';
 import { enterRealtime } from './realtime.js';
+import { LateTickWriter } from './late-tick-trace.js';
 import type { UdpMediaChannel } from './udp-channel.js';
 
 interface Hosted {
@@ -59,13 +60,33 @@ const reportBelow = data?.lowWaterMark ?? 0;
 const urgentBelow = reportBelow >= 6 ? reportBelow - Math.floor(reportBelow / 3) : reportBelow;
 const clockCounts = data?.clockCounts === undefined ? undefined : new Uint32Array(data.clockCounts);
 const ring = data?.frameRing === undefined ? undefined : new FrameRingReader(data.frameRing);
+const trace = data?.lateTrace === undefined ? undefined : new LateTickWriter(data.lateTrace);
+trace?.observeCollections();
+/** The feeds' file reads, timed for the trace when there is one. */
+const feedFiles: FeedFiles =
+  trace === undefined
+    ? localFeedFiles
+    : {
+        ...localFeedFiles,
+        readHere: (fd, buffer, length, position) => {
+          const t = performance.now();
+          const n = localFeedFiles.readHere(fd, buffer, length, position);
+          trace.read(performance.now() - t);
+          return n;
+        },
+      };
 // Fill-first buckets: up to 100 channels are all sent in one wake-up per 20 ms (see clock.ts).
 const clock = new PacingClock({
   slotsPerBucket: ENGINE_SLOTS_PER_BUCKET,
   // The frame ring's batches go before the ticks; the main side writes there only while the next
   // wake-up is at most a period away (frame-ring.ts).
-  onRunStart: () => catchUp(),
+  onRunStart: () => {
+    trace?.runStarted(clock.now());
+    catchUp();
+  },
+  ...(trace === undefined ? {} : { onLateTick: (now: number, lateMs: number) => trace.late(now, lateMs) }),
   onRunEnd: () => {
+    trace?.runEnded(clock.nextRunDue());
     if (ring === undefined) return;
     const due = clock.nextRunDue();
     // A period and a half: a wake-up may come up to earlyMs before its bucket's due time.
@@ -166,6 +187,13 @@ function scheduleFlush(): void {
 }
 
 function flush(): void {
+  if (trace === undefined) return flushEvents();
+  const t = performance.now();
+  flushEvents();
+  trace.flushed(performance.now() - t);
+}
+
+function flushEvents(): void {
   flushScheduled = false;
   // Queue reports are read before the events, so the main side's `queued` is current when a burstEnd arrives.
   for (const id of refillDue) dirty.add(id);
@@ -306,6 +334,7 @@ function startFeed(id: number, serial: number, h: Hosted, options: FileFeedOptio
         scheduleFlush();
       }, FEED_REPORT_MS);
     },
+    feedFiles,
   );
   h.feed = feed;
   h.feedSerial = serial;
@@ -544,8 +573,10 @@ function catchUp(): void {
 }
 
 port.on('message', (msg: CommandBatch) => {
+  const started = trace === undefined ? 0 : clock.now();
   if (msg.seq !== undefined) held.set(msg.seq, msg);
   catchUp();
+  trace?.handled(started, clock.now(), msg.cmds.length);
 });
 
 // Real-time scheduling first (when asked): the engine learns the outcome with 'ready'.

@@ -97,7 +97,7 @@ export interface FeedFiles {
   now(): number;
 }
 
-const localFeedFiles: FeedFiles = {
+export const localFeedFiles: FeedFiles = {
   readHere: (fd, buffer, length, position) => readSync(fd, buffer, 0, length, position),
   readPooled: (fd, buffer, length, position) =>
     new Promise((resolve, reject) => {

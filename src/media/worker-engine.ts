@@ -9,6 +9,8 @@
  * A worker is unref'd while no channel of it is open and no request is pending, so a process that
  * forgets to close the engine still exits once its channels are closed.
  */
+import { lateTraceMemory, readLateTrace } from './late-tick-trace.js';
+import type { LateTraceRecord } from './late-tick-trace.js';
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
 import type { EventLoopUtilization } from 'node:perf_hooks';
@@ -89,6 +91,8 @@ export interface WorkerEngineOptions {
   realtime?: boolean | number;
   /** Called as each worker starts (also one that replaces a dead worker), e.g. to log its scheduling. */
   onWorkerReady?: (worker: MediaWorkerReady) => void;
+  /** Diagnostics: each worker traces its late deliveries (late-tick-trace.ts, `lateTickTrace()`). */
+  traceLateTicks?: boolean;
 }
 
 /**
@@ -233,6 +237,8 @@ interface ShardHost {
   lowWaterMark: number;
   /** SCHED_FIFO priority for the workers' threads (WorkerEngineOptions.realtime), if any. */
   realtime: number | undefined;
+  /** Each worker writes a late-tick trace (WorkerEngineOptions.traceLateTicks). */
+  traceLateTicks: boolean;
   onWorkerReady: ((worker: MediaWorkerReady) => void) | undefined;
   /** The shard's worker died; `lost`: queued audio frames that went with it. */
   onShardDeath(shard: WorkerShard, lost: number): void;
@@ -291,6 +297,8 @@ class WorkerShard {
   private lastUtilization = 0;
   /** The worker's clock counts, [ticks, late ticks] (engine-messages.ts WorkerData.clockCounts). */
   private readonly clockCounts = new Uint32Array(new SharedArrayBuffer(8));
+  /** The worker's late-tick trace, when the engine asked for one. */
+  readonly lateTrace: SharedArrayBuffer | undefined;
   private ticksAt = 0;
   private lateAt = 0;
   /** Its clock could not keep up at the last sample (shard-policy.ts isOverloaded, with hysteresis). */
@@ -302,6 +310,7 @@ class WorkerShard {
     readonly slot: number,
     clockEpoch: number,
   ) {
+    this.lateTrace = host.traceLateTicks ? lateTraceMemory() : undefined;
     this.worker = startWorker({
       tuning: host.tuning,
       lowWaterMark: host.lowWaterMark,
@@ -309,6 +318,7 @@ class WorkerShard {
       frameRing: this.ring.memory,
       clockEpoch,
       ...(host.realtime === undefined ? {} : { realtime: host.realtime }),
+      ...(this.lateTrace === undefined ? {} : { lateTrace: this.lateTrace }),
     });
     this.updateRef();
     this.worker.on('message', (msg: WorkerToMain) => this.onMessage(msg));
@@ -693,6 +703,7 @@ export class WorkerMediaEngine implements MediaEngine {
       tuning,
       lowWaterMark: marks.low,
       realtime,
+      traceLateTicks: options.traceLateTicks === true,
       onWorkerReady: options.onWorkerReady,
       onShardDeath: (shard, lost) => {
         this.shards = this.shards.filter((s) => s !== shard);
@@ -730,6 +741,11 @@ export class WorkerMediaEngine implements MediaEngine {
    */
   clockCounts(): { ticksDelivered: number; lateTicks: number }[] {
     return this.shards.map((s) => s.clockCountsNow());
+  }
+
+  /** Per running worker, its traced late deliveries and collections (empty unless `traceLateTicks`), from shared memory. */
+  lateTickTrace(): LateTraceRecord[][] {
+    return this.shards.map((s) => (s.lateTrace === undefined ? [] : readLateTrace(s.lateTrace)));
   }
 
   /** The main side's batches to the running workers so far, by the way they went (frame-ring.ts). */

@@ -159,7 +159,12 @@ describe('PacingClock on a fake clock', () => {
   it('counts deliveries that start more than LATE_TICK_MS late, and publishes the counts after each run', () => {
     const timers = new FakeTimers();
     const published: [number, number][] = [];
-    const clock = new PacingClock({ timers, afterRun: (ticks, late) => published.push([ticks, late]) });
+    const told: number[] = [];
+    const clock = new PacingClock({
+      timers,
+      afterRun: (ticks, late) => published.push([ticks, late]),
+      onLateTick: (_now, lateMs) => told.push(lateMs),
+    });
     const r = record(clock);
     timers.advance(100);
     expect(clock.stats().lateTicks).toBe(0);
@@ -170,6 +175,8 @@ describe('PacingClock on a fake clock', () => {
     expect(late).toBeGreaterThan(0);
     expect(clock.stats().lateTicks).toBe(late);
     expect(published.at(-1)).toEqual([clock.stats().ticksDelivered, late]);
+    // Each late delivery is told as it starts, with its lateness (late-tick-trace.ts).
+    expect(told).toEqual(r.ticks.filter((t) => t.lateMs > LATE_TICK_MS).map((t) => t.lateMs));
     r.release();
   });
 
