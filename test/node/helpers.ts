@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
-import type { ApiTrack, LoadResult } from '../../src/node/types.js';
+import type { ApiTrack, LoadResult, TrackInfo } from '../../src/node/types.js';
 import { concatBytes, oggPage, oggStreamPages } from '../player/containers.js';
 
 export const PASSWORD = 'youshallnotpass';
@@ -180,3 +180,19 @@ export function writeFixture(dir: string, name: string, bytes: Uint8Array): stri
   writeFileSync(path, bytes);
   return path;
 }
+
+/** The info of an http track (a title with NUL and a supplementary character), for the codec's tests. */
+export const httpInfo = (over: Partial<TrackInfo> = {}): TrackInfo => ({
+  identifier: 'http://127.0.0.1:8080/a.ogg',
+  isSeekable: true,
+  author: 'Unknown artist',
+  length: 61_000,
+  isStream: false,
+  position: 1234,
+  title: 'Tëst \u0000 🎵',
+  uri: 'http://127.0.0.1:8080/a.ogg',
+  artworkUrl: null,
+  isrc: null,
+  sourceName: 'http',
+  ...over,
+});

@@ -8,9 +8,9 @@ import {
   encodeTrackBytes,
   LIVE_STREAM_LENGTH,
 } from '../../src/node/track-codec.js';
-import type { TrackInfo } from '../../src/node/track-codec.js';
 import { isVoxcordError } from '../../src/errors.js';
 import { hex } from '../support/bytes.js';
+import { httpInfo } from './helpers.js';
 
 const utf = (s: string): string => {
   const b = Buffer.from(s, 'utf8');
@@ -34,21 +34,6 @@ const SAMPLE_HEX =
 /** The sample from Lavalink's docs, as published. */
 const LAVALINK_DOCS_SAMPLE =
   'QAAAjQIAJVJpY2sgQXN0bGV5IC0gTmV2ZXIgR29ubmEgR2l2ZSBZb3UgVXAADlJpY2tBc3RsZXlWRVZPAAAAAAADPCAAC2RRdzR3OVdnWGNRAAEAK2h0dHBzOi8vd3d3LnlvdXR1YmUuY29tL3dhdGNoP3Y9ZFF3NHc5V2dYY1EAB3lvdXR1YmUAAAAAAAAAAA==';
-
-const httpInfo = (over: Partial<TrackInfo> = {}): TrackInfo => ({
-  identifier: 'http://127.0.0.1:8080/a.ogg',
-  isSeekable: true,
-  author: 'Unknown artist',
-  length: 61_000,
-  isStream: false,
-  position: 1234,
-  title: 'Tëst \u0000 🎵',
-  uri: 'http://127.0.0.1:8080/a.ogg',
-  artworkUrl: null,
-  isrc: null,
-  sourceName: 'http',
-  ...over,
-});
 
 describe('modified UTF-8', () => {
   it('writes NUL as C0 80 and a supplementary character as two 3-byte surrogates', () => {

@@ -19,6 +19,8 @@ import {
 import type { TrackInfo } from '../../../src/node/track-codec.js';
 import { FilterChain, resolveFilters } from '../../../src/player/filters/chain.js';
 import type { FilterSettings } from '../../../src/player/filters/chain.js';
+import { DISTORTION_DEFAULTS } from '../../../src/player/filters/distortion.js';
+import { httpInfo } from '../../node/helpers.js';
 import { mutateJson, oracle } from '../engine.js';
 import type { FuzzTarget } from '../engine.js';
 
@@ -49,18 +51,7 @@ const FILTER_SETS: readonly FilterSettings[] = [
   { timescale: { speed: 0.8, pitch: 1, rate: 0.9 } },
   { tremolo: { frequency: 4, depth: 0.75 } },
   { vibrato: { frequency: 10, depth: 0.9 } },
-  {
-    distortion: {
-      sinOffset: 0,
-      sinScale: 1,
-      cosOffset: 0,
-      cosScale: 1,
-      tanOffset: 0,
-      tanScale: 1,
-      offset: 0,
-      scale: 1.5,
-    },
-  },
+  { distortion: { ...DISTORTION_DEFAULTS, scale: 1.5 } },
   { rotation: { rotationHz: 0.2 } },
   { channelMix: { leftToLeft: 0.5, leftToRight: 0.5, rightToLeft: 0.5, rightToRight: 0.5 } },
   { lowPass: { smoothing: 20 } },
@@ -144,22 +135,7 @@ const isInt = (v: unknown, min: number, max = Number.MAX_VALUE): boolean =>
 // ---- encoded tracks ----
 
 const TRACKS: readonly { info: TrackInfo; probeInfo?: string; sourceDetails?: Uint8Array }[] = [
-  {
-    info: {
-      identifier: 'http://127.0.0.1:8080/a.ogg',
-      isSeekable: true,
-      author: 'Unknown artist',
-      length: 61_000,
-      isStream: false,
-      position: 1234,
-      title: 'Tëst \u0000 🎵',
-      uri: 'http://127.0.0.1:8080/a.ogg',
-      artworkUrl: null,
-      isrc: null,
-      sourceName: 'http',
-    },
-    probeInfo: 'ogg/opus|x',
-  },
+  { info: httpInfo(), probeInfo: 'ogg/opus|x' },
   {
     info: {
       identifier: '/music/b.flac',
