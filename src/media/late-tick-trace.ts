@@ -11,7 +11,7 @@
  * reads them without a message (a message wakes the worker).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import type { PerformanceEntry } from 'node:perf_hooks';
 
 export interface LateTickRecord {
@@ -57,7 +57,12 @@ export type LateTraceRecord = LateTickRecord | GcRecord;
 
 /** Shorter collections are not recorded (a scavenge of the worker's 3 MiB nursery takes ~0.3 ms). */
 export const GC_TRACE_MIN_MS = 1;
-const GC_KINDS = ['', 'minor', 'major', '', 'incremental', '', '', '', 'weakcb'];
+const GC_KINDS = new Map<number, string>([
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
+]);
 /** Record layout: [kind (0 late, 1 gc), at, lateMs | durationMs, then the late fields or the gc kind]. */
 const FIELDS = 15;
 /** Records kept per worker (the latest; older ones are overwritten). */
@@ -82,7 +87,7 @@ export function readLateTrace(memory: SharedArrayBuffer): LateTraceRecord[] {
         kind: 'gc',
         at: v[o + 1]!,
         durationMs: v[o + 2]!,
-        gc: GC_KINDS[v[o + 3]!] ?? String(v[o + 3]),
+        gc: GC_KINDS.get(v[o + 3]!) ?? String(v[o + 3]),
       });
       continue;
     }

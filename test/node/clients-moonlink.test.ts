@@ -10,13 +10,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Manager } from 'moonlink.js';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
-import { startNode } from '../../src/node/server.js';
-import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { serveHttp } from '../support/http-server.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, expectHeardFile, expectPauseResume } from './processes.js';
+import { botShard, clientWorld, expectHeardFile, expectPauseResume, voiceNode } from './processes.js';
 
 const BOT = '1500000000000000005';
 const LISTENER = '1500000000000000006';
@@ -36,12 +34,7 @@ describe('moonlink.js with voice', () => {
       res.writeHead(200, { 'Content-Type': 'audio/ogg', 'Content-Length': body.length });
       res.end(body);
     });
-    const node = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ engine, tls: false }),
-    });
-    cleanup.add(() => node.close());
+    const node = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, BOT);
     let adapter: VoiceAdapterImplementerMethods | undefined;

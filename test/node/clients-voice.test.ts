@@ -25,6 +25,7 @@ import {
   expectPauseResume,
   lavalinkOnVoiceNode,
   spawnNode,
+  voiceNode,
 } from './processes.js';
 
 const BOT = '1500000000000000001';
@@ -97,12 +98,7 @@ describe('shoukaku with voice', () => {
     const frames = await encodeTones({ notes: [{ frequency: 880, ms: 3000 }], amplitude: 0.4 });
     const file = join(dir, 'tone.ogg');
     await writeOgg(file, frames);
-    const node = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ engine, tls: false }),
-    });
-    cleanup.add(() => node.close());
+    const node = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
     const shoukaku = new Shoukaku(new VoxcordConnector(shard, SHOUKAKU_BOT), [
@@ -183,12 +179,7 @@ describe('client limit: shoukaku failover from a dead node', () => {
     const file = join(dir, 'tone.ogg');
     await writeOgg(file, await encodeTones({ notes: [{ frequency: 880, ms: 30_000 }], amplitude: 0.4 }));
     const dying = await spawnNode(cleanup);
-    const live = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ engine, tls: false }),
-    });
-    cleanup.add(() => live.close());
+    const live = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
     const shoukaku = new Shoukaku(

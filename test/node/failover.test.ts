@@ -8,13 +8,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { createMediaEngine } from '../../src/media/index.js';
-import { startNode } from '../../src/node/server.js';
-import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { unscheduledSince } from '../support/unscheduled.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, lavalinkShard, spawnNode } from './processes.js';
+import { botShard, clientWorld, lavalinkShard, spawnNode, voiceNode } from './processes.js';
 
 const BOT = '1600000000000000001';
 const LISTENER = '1600000000000000002';
@@ -31,12 +29,7 @@ describe('failover', () => {
 
   it('lavalink-client autoMove plays again within 2 s after a node closes', async () => {
     await failover(async (engine) => {
-      const node = await startNode({
-        port: 0,
-        password: PASSWORD,
-        backend: createVoiceBackend({ engine, tls: false }),
-      });
-      cleanup.add(() => node.close());
+      const node = await voiceNode(cleanup, engine);
       return { port: node.port, die: () => node.close() };
     });
   }, 60_000);
@@ -55,12 +48,7 @@ async function failover(
     const file = join(dir, 'tone.ogg');
     await writeOgg(file, frames);
     const nodeA = await startA(engine);
-    const nodeB = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ engine, tls: false }),
-    });
-    cleanup.add(() => nodeB.close());
+    const nodeB = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, BOT);
     const manager: LavalinkManager = new LavalinkManager({

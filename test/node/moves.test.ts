@@ -8,12 +8,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import { startNode } from '../../src/node/server.js';
-import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { CHANNEL, encodeTones, GUILD, tempDir, until, writeOgg } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { api, PASSWORD } from './helpers.js';
-import { botShard, clientWorld, lavalinkShard, listenIn } from './processes.js';
+import { botShard, clientWorld, lavalinkShard, listenIn, voiceNode } from './processes.js';
 
 const BOT = '1800000000000000001';
 const C2 = '1800000000000000100';
@@ -39,12 +37,7 @@ describe('voice moves with lavalink-client', () => {
     const dir = await tempDir(cleanup, 'voxcord-node-moves-');
     const file = join(dir, 'tone.ogg');
     await writeOgg(file, await encodeTones({ notes: [{ frequency: 600, ms: 30_000 }], amplitude: 0.3 }));
-    const node = await startNode({
-      port: 0,
-      password: PASSWORD,
-      backend: createVoiceBackend({ engine, tls: false }),
-    });
-    cleanup.add(() => node.close());
+    const node = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, BOT);
     const manager: LavalinkManager = new LavalinkManager({

@@ -177,6 +177,22 @@ export async function botShard(
   return botClient({ local }, cleanup, userId);
 }
 
+/** An in-process `voxcord node` whose players join with the voice backend on `engine`; closed at cleanup. */
+export async function voiceNode(
+  cleanup: Cleanup,
+  engine: MediaEngine,
+  log?: (line: string) => void,
+): Promise<VoxcordNode> {
+  const node = await startNode({
+    port: 0,
+    password: PASSWORD,
+    backend: createVoiceBackend({ engine, tls: false }),
+    ...(log === undefined ? {} : { log }),
+  });
+  cleanup.add(() => node.close());
+  return node;
+}
+
 /**
  * An in-process `voxcord node` (voice backend on `engine`) and an unmodified lavalink-client bot
  * (its own shard on `local`, platform 'local') connected to it.
@@ -191,13 +207,7 @@ export async function lavalinkOnVoiceNode(
     log?: (line: string) => void;
   } = {},
 ): Promise<{ manager: LavalinkManager; node: LavalinkNode; server: VoxcordNode }> {
-  const server = await startNode({
-    port: 0,
-    password: PASSWORD,
-    backend: createVoiceBackend({ engine: world.engine, tls: false }),
-    ...(extra.log === undefined ? {} : { log: extra.log }),
-  });
-  cleanup.add(() => server.close());
+  const server = await voiceNode(cleanup, world.engine, extra.log);
   const shard = await botShard(cleanup, world.local, botId);
   const manager: LavalinkManager = new LavalinkManager({
     nodes: [{ host: '127.0.0.1', port: server.port, authorization: PASSWORD, id: 'voxcord', retryAmount: 1 }],

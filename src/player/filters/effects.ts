@@ -87,8 +87,8 @@ export class LowPassStage implements FilterStage {
       left[i] = l;
       right[i] = r;
     }
-    // Its memory never forgets: one infinite sample (a karaoke level past float range) would
-    // leave NaN in it, and the player silent, for good.
+    // Its memory never forgets: one non-finite sample from a stage before it (rotationHz 1e308
+    // did that before phaseStep was bounded) would leave NaN in it, and the player silent, for good.
     this.l = Number.isFinite(l) ? l : 0;
     this.r = Number.isFinite(r) ? r : 0;
   }
