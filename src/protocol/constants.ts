@@ -125,6 +125,7 @@ export const RestErrorCode = {
   UnknownApplicationCommand: 10063,
   UnknownInteraction: 10062,
   MissingAccess: 50001,
+  InvalidJson: 50109,
   CannotSendEmptyMessage: 50006,
   InvalidFormBody: 50035,
   InteractionAlreadyAcknowledged: 40060,

@@ -69,6 +69,14 @@ const UNKNOWN_GUILD = error(404, RestErrorCode.UnknownGuild, 'Unknown Guild');
 const UNKNOWN_MESSAGE = error(404, RestErrorCode.UnknownMessage, 'Unknown Message');
 const UNKNOWN_WEBHOOK = error(404, RestErrorCode.UnknownWebhook, 'Unknown Webhook');
 const EMPTY_MESSAGE = error(400, RestErrorCode.CannotSendEmptyMessage, 'Cannot send an empty message');
+const invalidField = (field: string, code: string, message: string): RestResponse => ({
+  status: 400,
+  body: {
+    message: 'Invalid Form Body',
+    code: RestErrorCode.InvalidFormBody,
+    errors: { [field]: { _errors: [{ code, message }] } },
+  },
+});
 
 type Handler = (request: RestRequest, params: string[], bot: string) => RestResponse;
 
@@ -119,14 +127,22 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
   ): ApplicationCommandRecord | RestResponse => {
     const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
     if (typeof b.name !== 'string' || b.name.length === 0)
-      return {
-        status: 400,
-        body: {
-          message: 'Invalid Form Body',
-          code: RestErrorCode.InvalidFormBody,
-          errors: { name: { _errors: [{ code: 'BASE_TYPE_REQUIRED', message: 'This field is required' }] } },
-        },
-      };
+      return invalidField('name', 'BASE_TYPE_REQUIRED', 'This field is required');
+    // Each option an object with a name and a type, as Discord requires (runCommand reads them).
+    if (
+      b.options !== undefined &&
+      !(
+        Array.isArray(b.options) &&
+        b.options.every(
+          (o: unknown) =>
+            typeof o === 'object' &&
+            o !== null &&
+            typeof (o as { name?: unknown }).name === 'string' &&
+            Number.isInteger((o as { type?: unknown }).type),
+        )
+      )
+    )
+      return invalidField('options', 'BASE_TYPE_REQUIRED', 'Each option needs a name and a type');
     return {
       default_member_permissions: null,
       dm_permission: true,
@@ -343,8 +359,9 @@ export function createRestHandler(ctx: RestContext): (request: RestRequest) => R
           return error(400, RestErrorCode.InvalidFormBody, 'Invalid Form Body');
         const previous = commandList(app, scope);
         const next: ApplicationCommandRecord[] = [];
-        for (const body of request.body) {
-          const name = (body as { name?: unknown }).name;
+        for (const body of request.body as unknown[]) {
+          const name =
+            typeof body === 'object' && body !== null ? (body as { name?: unknown }).name : undefined;
           const command = toCommand(app, scope, body, previous.find((c) => c.name === name)?.id);
           if (isResponse(command)) return command;
           next.push(command);

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RestRequest, RestResponse } from './rest-api.js';
 import type { MainGatewayLogEvent } from './main-types.js';
+import { RestErrorCode } from '../protocol/constants.js';
 import { requestUrl } from '../util/request-url.js';
 
 export type RestHandler = (request: RestRequest) => RestResponse;
@@ -38,22 +39,37 @@ export function serveRestRequest(
     send({ status: 404, body: { message: '404: Not Found', code: 0 } });
     return;
   }
-  readBody(req)
-    .then(({ body, files }) => {
-      const method = req.method ?? 'GET';
-      const response = handler({
-        method,
-        path: apiPath,
-        query: url.searchParams,
-        authorization: req.headers.authorization ?? '',
-        body,
-        files,
-      });
+  const method = req.method ?? 'GET';
+  readBody(req).then(
+    ({ body, files }) => {
+      let response: RestResponse;
+      try {
+        response = handler({
+          method,
+          path: apiPath,
+          query: url.searchParams,
+          authorization: req.headers.authorization ?? '',
+          body,
+          files,
+        });
+      } catch {
+        // A route that threw is our bug, not the bot's: Discord's 500, logged (no detail of the body).
+        response = { status: 500, body: { message: '500: Internal Server Error', code: 0 } };
+      }
       // Routes, never tokens: interaction and webhook tokens in paths are cut.
       log({ type: 'rest', code: response.status, detail: `${method} ${redactPath(apiPath)}` });
       send(response);
-    })
-    .catch(() => send({ status: 400, body: { message: '400: Bad Request', code: 0 } }));
+    },
+    (err: unknown) =>
+      send(
+        err instanceof SyntaxError
+          ? {
+              status: 400,
+              body: { message: 'The request body contains invalid JSON.', code: RestErrorCode.InvalidJson },
+            }
+          : { status: 400, body: { message: '400: Bad Request', code: 0 } },
+      ),
+  );
 }
 
 /** A request body: JSON, or multipart/form-data with `payload_json` and files (discord.js uploads). */

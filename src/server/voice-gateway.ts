@@ -22,7 +22,7 @@
  */
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
@@ -98,8 +98,8 @@ export class VoiceGateway {
 
   static async listen(options: GatewayOptions, state: ServerState): Promise<VoiceGateway> {
     const http = options.tls
-      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
-      : createHttpServer();
+      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, upgradeRequired)
+      : createHttpServer(upgradeRequired);
     const wss = new WebSocketServer({ server: http, maxPayload: VOICE_WS_MAX_PAYLOAD_BYTES });
     await listenHttp(http, wss, options.port, options.host);
     return new VoiceGateway(http, wss, options, state);
@@ -127,6 +127,12 @@ export class VoiceGateway {
     this.connections.clear();
     await closeHttp(this.http, this.wss);
   }
+}
+
+/** A request that is no WebSocket upgrade: answered, not left open until the server's timeout. */
+function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' });
+  res.end('426 Upgrade Required: the voice gateway speaks WebSocket\n');
 }
 
 /** One websocket. Handshake state lives here until it is bound to a ClientSession. */

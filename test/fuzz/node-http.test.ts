@@ -6,7 +6,6 @@
  * User-Id and Session-Id. Any 4xx is fine. What must never happen: a 500 (a handler threw), a
  * node error that is not Lavalink's error body, no answer, or the node going away.
  */
-import { connect as connectTcp } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../src/node/server.js';
 import type { VoxcordNode } from '../../src/node/server.js';
@@ -15,13 +14,12 @@ import { encodeTrack } from '../../src/node/track-codec.js';
 import { createRng, deriveSeed } from '../../src/server/faults.js';
 import { api, clientHeaders, connect, PASSWORD, USER_ID } from '../node/helpers.js';
 import type { Client } from '../node/helpers.js';
-import { int, mutateBytes, mutateJson, pick } from './engine.js';
-import type { Rng } from './engine.js';
+import { int, mutateJson, pick } from './engine.js';
+import { exchangeAll, METHODS, mutateText } from './raw-http.js';
+import type { Answer } from './raw-http.js';
 
 /** `FUZZ_NODE_INPUTS=100000` for a long run. */
 const INPUTS = Number(process.env.FUZZ_NODE_INPUTS ?? 1500);
-const PARALLEL = 16;
-const ANSWER_MS = 5_000;
 
 let node: VoxcordNode;
 let client: Client;
@@ -97,86 +95,6 @@ function seeds(): Seed[] {
   ];
 }
 
-interface Answer {
-  status: number;
-  headers: Map<string, string>;
-  body: string;
-}
-
-/** Sends raw request bytes; the answer once the node closes or its body is complete. */
-function exchange(request: Buffer, upgrade: boolean): Promise<Answer | 'no answer'> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let settled = false;
-    /** `closed`: the node closed the socket, so what came is all (Node's own 400 has no length). */
-    const parse = (closed = false): Answer | undefined => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) return undefined;
-      const [line = '', ...lines] = text.slice(0, end).split('\r\n');
-      const headers = new Map(
-        lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
-      );
-      const body = text.slice(end + 4);
-      const length = Number(headers.get('content-length') ?? Number.NaN);
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(line)?.[1] ?? 0);
-      // A 101 has no body; an answer with a length is done when it is all here.
-      if (!closed && !(upgrade && status === 101) && !(body.length >= length)) return undefined;
-      return { status, headers, body };
-    };
-    const done = (answer: Answer | 'no answer'): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    const timer = setTimeout(() => done(parse() ?? 'no answer'), ANSWER_MS);
-    const socket = connectTcp(node.port, '127.0.0.1', () => socket.end(request));
-    socket.on('data', (d: Buffer) => {
-      chunks.push(d);
-      const answer = parse();
-      if (answer !== undefined) done(answer);
-    });
-    socket.on('close', () => done(parse(true) ?? 'no answer'));
-    socket.on('error', () => undefined);
-  });
-}
-
-const METHODS = ['GET', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS'];
-
-/** Pieces that URL and path parsers trip on. */
-const URL_PIECES = [
-  '//',
-  '[',
-  ']',
-  '%',
-  '%E0%A4%A',
-  '%00',
-  '%2F',
-  '..',
-  '?',
-  '#',
-  '\\',
-  '@',
-  ':',
-  ' ',
-  'é',
-  '*',
-];
-
-/** Byte mutations, or pieces of URL syntax put in at random places. */
-function mutateText(text: string, rng: Rng): string {
-  const bytes = Buffer.from(text, 'latin1');
-  if (rng() < 0.5) return Buffer.from(mutateBytes(bytes, rng, [bytes])).toString('latin1');
-  let out = text;
-  for (let n = 1 + int(rng, 3); n > 0; n--) {
-    const at = int(rng, out.length + 1);
-    out = out.slice(0, at) + pick(rng, URL_PIECES) + out.slice(at);
-  }
-  return out;
-}
-
 /** Input `i`: request bytes, and whether it asks for a WebSocket. */
 function request(i: number, all: readonly Seed[]): { bytes: Buffer; upgrade: boolean } {
   const rng = createRng(deriveSeed(1, i));
@@ -231,16 +149,7 @@ describe('voxcord node HTTP and WebSocket fuzz (real sockets)', () => {
     { timeout: 90_000 },
     async () => {
       const all = seeds();
-      const answers = new Array<Answer | 'no answer'>(INPUTS);
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < INPUTS) {
-          const i = next++;
-          const { bytes, upgrade } = request(i, all);
-          answers[i] = await exchange(bytes, upgrade);
-        }
-      };
-      await Promise.all(Array.from({ length: PARALLEL }, () => worker()));
+      const answers = await exchangeAll(INPUTS, (i) => ({ port: node.port, ...request(i, all) }));
 
       const problems = answers.flatMap((a, i) => {
         const p = problem(a);

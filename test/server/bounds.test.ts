@@ -151,6 +151,12 @@ describe('local main gateway: request targets that are no URL', () => {
     );
     expect(hello.op).toBe(10);
   });
+
+  it('answers a request to the voice gateway that is no upgrade with 426, not silence', async () => {
+    // With no request listener, Node left such a request unanswered until its own timeout.
+    const voice = await start();
+    expect(await statusLine(voice.port, '/?v=8')).toBe('HTTP/1.1 426 Upgrade Required');
+  });
 });
 
 describe('local voice server: allocations', () => {

@@ -87,6 +87,25 @@ describe('REST errors', () => {
       status: 400,
       body: { message: 'Cannot send an empty message', code: 50006 },
     });
+    // Commands Discord would refuse are refused, not stored to break runCommand later.
+    for (const body of [
+      [null],
+      [{ name: 'play', options: [false] }],
+      [{ name: 'play', options: [{ name: 'q' }] }],
+    ])
+      expect(
+        await call(`${api}/applications/${BOT}/commands`, { token, method: 'PUT', body }),
+        JSON.stringify(body),
+      ).toMatchObject({ status: 400, body: { message: 'Invalid Form Body', code: 50035 } });
+    const invalid = await fetch(`${api}/channels/${TEXT}/messages`, {
+      method: 'POST',
+      headers: { Authorization: `Bot ${token}`, 'Content-Type': 'application/json' },
+      body: '{"content":',
+    });
+    expect({ status: invalid.status, body: (await invalid.json()) as unknown }).toEqual({
+      status: 400,
+      body: { message: 'The request body contains invalid JSON.', code: 50109 },
+    });
     // Another application's commands are not this bot's.
     expect(
       (await call(`${api}/applications/1799999999999999999/commands`, { token, method: 'PUT', body: [] }))
