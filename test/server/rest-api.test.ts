@@ -102,7 +102,7 @@ describe('REST errors', () => {
       headers: { Authorization: `Bot ${token}`, 'Content-Type': 'application/json' },
       body: '{"content":',
     });
-    expect({ status: invalid.status, body: (await invalid.json()) as unknown }).toEqual({
+    expect({ status: invalid.status, body: await invalid.json() }).toEqual({
       status: 400,
       body: { message: 'The request body contains invalid JSON.', code: 50109 },
     });
