@@ -243,6 +243,17 @@ class GatewayConnection implements SessionConnection {
       this.log({ type: 'ignored-op', op: message.rawOp });
       return;
     }
+    try {
+      this.dispatch(message);
+    } catch (error) {
+      // A handler that threw is this server's bug: close as Discord does when a voice server fails
+      // (clients resume), rather than let the exception end the process hosting it.
+      this.log({ type: 'error', reason: 'handler', detail: (error as Error).message });
+      this.closeWith(VoiceCloseCode.VoiceServerCrashed, 'voice server crashed');
+    }
+  }
+
+  private dispatch(message: ClientMessage): void {
     if (message.op === VoiceOpcode.Heartbeat) return this.onHeartbeat(message.d.t);
     const session = this.session;
     if (!session) {
