@@ -62,7 +62,10 @@ export function exception(message: string, severity: Severity, cause?: unknown):
   };
 }
 
-/** The track a probe found: the node's own tags (else ffprobe's), the length rounded to ms, `uri` = identifier. */
+/**
+ * The track a probe found: the node's own tags (else ffprobe's), the length rounded to ms (unknown:
+ * a stream's), `uri` = identifier.
+ */
 function probedTrack(
   sourceName: SourceName,
   identifier: string,
@@ -72,17 +75,20 @@ function probedTrack(
   isStream: boolean,
   probed: ProbedMedia = {},
 ): LoadResult {
+  // A length nobody could find is lavaplayer's unknown duration, which is a stream's: clients take
+  // 0 for no track at all (kazagumo searches YouTube for it instead of playing it).
+  const unknown = !(length > 0);
   const info: TrackInfo = {
     identifier,
     author: tags.artist ?? probed.artist ?? UNKNOWN_ARTIST,
-    length: Math.round(length),
-    isStream,
+    length: unknown ? Number(LIVE_STREAM_LENGTH) : Math.round(length),
+    isStream: isStream || unknown,
     title: tags.title ?? probed.title ?? UNKNOWN_TITLE,
     uri: identifier,
     artworkUrl: null,
     isrc: tags.isrc ?? null,
     sourceName,
-    isSeekable: !isStream,
+    isSeekable: !(isStream || unknown),
     position: 0,
   };
   const track: ApiTrack = {

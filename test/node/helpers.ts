@@ -132,9 +132,13 @@ export function oggOpusFile(seconds: number): Uint8Array {
   return concatBytes([...headers, last]);
 }
 
-/** A local HTTP server for fixtures: path → bytes (with Range support), anything else 404. */
+/**
+ * A local HTTP server for fixtures: path → bytes, anything else 404. With Range support unless
+ * `ranges: false` (a server that answers every request with the whole body).
+ */
 export async function fixtureServer(
   files: Record<string, Uint8Array>,
+  { ranges = true }: { ranges?: boolean } = {},
 ): Promise<{ base: string; server: Server; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     const body = files[req.url ?? ''];
@@ -143,7 +147,7 @@ export async function fixtureServer(
       return;
     }
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    if (range !== null) {
+    if (range !== null && ranges) {
       const from = Number(range[1]);
       res.writeHead(206, {
         'Content-Length': body.length - from,
@@ -152,7 +156,7 @@ export async function fixtureServer(
       res.end(Buffer.from(body.subarray(from)));
       return;
     }
-    res.writeHead(200, { 'Content-Length': body.length, 'Accept-Ranges': 'bytes' });
+    res.writeHead(200, { 'Content-Length': body.length, ...(ranges ? { 'Accept-Ranges': 'bytes' } : {}) });
     res.end(Buffer.from(body));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../src/node/server.js';
 import { loadTracks } from '../../src/node/sources.js';
-import { decodeTrack } from '../../src/node/track-codec.js';
+import { decodeTrack, LIVE_STREAM_LENGTH } from '../../src/node/track-codec.js';
 import type { ApiException, LoadResult } from '../../src/node/types.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
 import { api, fixtureServer, loadedTrack, oggOpusFile, PASSWORD, writeFixture } from './helpers.js';
@@ -112,16 +112,21 @@ describe('loadtracks with ffprobe', () => {
     expect(unknown).toMatchObject({ message: 'Unknown file format.', severity: 'common' });
   });
 
-  it('without ffprobe: a known container still loads (length 0, seekable), an unknown one is an error', async () => {
+  it('without ffprobe: a known container still loads (length unknown, as lavaplayer says: a stream), an unknown one is an error', async () => {
     const ffprobePath = join(dir, 'no-such-ffprobe');
     const t = track(await loadTracks(file('plain.mp3', MP3), { ffprobePath }));
-    expect(t.info).toMatchObject({ title: 'Unknown title', length: 0, isStream: false, isSeekable: true });
+    expect(t.info).toMatchObject({
+      title: 'Unknown title',
+      length: Number(LIVE_STREAM_LENGTH),
+      isStream: true,
+      isSeekable: false,
+    });
     expect(failure(await loadTracks(file('y.aiff', AIFF), { ffprobePath })).message).toBe(
       'Unknown file format.',
     );
     // ffprobePath: false never runs it.
     fakeFfprobe('never', MP3_JSON);
-    expect(track(await loadTracks(file('n.mp3', MP3), { ffprobePath: false })).info.length).toBe(0);
+    expect(track(await loadTracks(file('n.mp3', MP3), { ffprobePath: false })).info.isStream).toBe(true);
     expect(existsSync(join(dir, 'ran-never'))).toBe(false);
   });
 
@@ -132,6 +137,18 @@ describe('loadtracks with ffprobe', () => {
     expect(local.info.length).toBe(2000);
     expect(remote.info.length).toBe(1000);
     expect(existsSync(join(dir, 'ran-ogg'))).toBe(false);
+    // A server that ignores Range: the length is unknown, and the track a stream, as lavaplayer
+    // makes every Ogg URL (a length of 0 reads as no track to some clients).
+    const plain = await fixtureServer({ '/song.ogg': oggOpusFile(1) }, { ranges: false });
+    try {
+      expect(track(await loadTracks(`${plain.base}/song.ogg`, { ffprobePath })).info).toMatchObject({
+        length: Number(LIVE_STREAM_LENGTH),
+        isStream: true,
+        isSeekable: false,
+      });
+    } finally {
+      await plain.close();
+    }
   });
 
   it('over REST: an undecodable file is loadType error with HTTP 200; a good one a track', async () => {
