@@ -7,8 +7,6 @@
  * URL here. Its pause(boolean) and skip() do not wait for the node's answer, and its
  * `playerEnd` carries no reason: the reason is read off shoukaku's player.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Kazagumo } from 'kazagumo';
 import type { KazagumoPlayer } from 'kazagumo';
@@ -16,11 +14,18 @@ import { Connector } from 'shoukaku';
 import type { NodeOption, TrackEndEvent } from 'shoukaku';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
-import { serveHttp } from '../support/http-server.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, expectHeardFile, expectPauseResume, voiceNode } from './processes.js';
+import {
+  botShard,
+  clientWorld,
+  expectHeardFile,
+  expectPauseResume,
+  servedFile,
+  toneFile,
+  voiceNode,
+} from './processes.js';
 
 const BOT = '1500000000000000009';
 const LISTENER = '1500000000000000010';
@@ -69,18 +74,11 @@ describe('kazagumo with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
     const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-kazagumo-');
-    const frames = await encodeTones({ notes: [{ frequency: 990, ms: 8000 }], amplitude: 0.4 });
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, frames);
-    const body = await readFile(file);
+    const { frames, file } = await toneFile(cleanup, 990, 8000);
     // Without Range: the node cannot read the length from the last page, so the track is a stream
     // (length 2^63-1), as lavaplayer makes every Ogg URL. With length 0, as the node said before,
     // kazagumo searched `ytsearch:<author> - <title>` instead of playing it (KazagumoTrack.readyToPlay).
-    const { base } = await serveHttp(cleanup, (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'audio/ogg', 'Content-Length': body.length });
-      res.end(body);
-    });
+    const url = await servedFile(cleanup, file);
     const server = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, BOT);
@@ -112,7 +110,7 @@ describe('kazagumo with voice', () => {
     const ends: string[] = [];
     player.shoukaku.on('end', (data: TrackEndEvent) => ends.push(data.reason));
 
-    const result = await kazagumo.search(`${base}/tone.ogg`);
+    const result = await kazagumo.search(url);
     expect(result.type).toBe('TRACK');
     const track = result.tracks[0];
     if (track === undefined) throw new Error('no track');

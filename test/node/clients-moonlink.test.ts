@@ -5,16 +5,21 @@
  * `ready` in a read of its own (node/session.ts FOLLOW_UP_STATS_MS). It puts `local:` before a
  * query that is not a URL (no Lavalink source takes that), so the track is an http URL here.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Manager } from 'moonlink.js';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
-import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
-import { serveHttp } from '../support/http-server.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, expectHeardFile, expectPauseResume, voiceNode } from './processes.js';
+import {
+  botShard,
+  clientWorld,
+  expectHeardFile,
+  expectPauseResume,
+  servedFile,
+  toneFile,
+  voiceNode,
+} from './processes.js';
 
 const BOT = '1500000000000000005';
 const LISTENER = '1500000000000000006';
@@ -25,15 +30,8 @@ describe('moonlink.js with voice', () => {
   it('gets ready at once, loads an http track, and the listener hears it; pause, resume and stop', async () => {
     const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-moonlink-');
-    const frames = await encodeTones({ notes: [{ frequency: 770, ms: 8000 }], amplitude: 0.4 });
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, frames);
-    const body = await readFile(file);
-    const { base } = await serveHttp(cleanup, (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'audio/ogg', 'Content-Length': body.length });
-      res.end(body);
-    });
+    const { frames, file } = await toneFile(cleanup, 770, 8000);
+    const url = await servedFile(cleanup, file);
     const node = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, BOT);
@@ -62,7 +60,7 @@ describe('moonlink.js with voice', () => {
     cleanup.add(() => player.destroy().catch(() => undefined));
     await player.connect({ selfDeaf: true });
 
-    const result = (await manager.search({ query: `${base}/tone.ogg` })) as {
+    const result = (await manager.search({ query: url })) as {
       loadType: string;
       tracks: unknown[];
     };

@@ -12,19 +12,24 @@
  * A query that is not an http(s) URL gets `ytsearch:` (or `defaultPlatform`) put before it, so
  * the track is an http URL here.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Poru } from 'poru';
 import type { Node as PoruNode, Player as PoruPlayer } from 'poru';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import type { Cleanup } from '../support/cleanup.js';
-import { serveHttp } from '../support/http-server.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, expectHeardFile, expectPauseResume, voiceNode } from './processes.js';
+import {
+  botShard,
+  clientWorld,
+  expectHeardFile,
+  expectPauseResume,
+  servedFile,
+  toneFile,
+  voiceNode,
+} from './processes.js';
 
 const BOT = '1500000000000000007';
 const LISTENER = '1500000000000000008';
@@ -87,15 +92,8 @@ describe('poru with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
     const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-poru-');
-    const frames = await encodeTones({ notes: [{ frequency: 550, ms: 8000 }], amplitude: 0.4 });
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, frames);
-    const body = await readFile(file);
-    const { base } = await serveHttp(cleanup, (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'audio/ogg', 'Content-Length': body.length });
-      res.end(body);
-    });
+    const { frames, file } = await toneFile(cleanup, 550, 8000);
+    const url = await servedFile(cleanup, file);
     const server = await voiceNode(cleanup, engine);
     const shard = await botShard(cleanup, local, BOT);
     const { poru, packets } = await poruOnShard(cleanup, shard, server.port);
@@ -115,7 +113,7 @@ describe('poru with voice', () => {
     await until(() => server.players === 1, 5000, 'the voice PATCH');
     const voiceAt = Date.now();
 
-    const result = await poru.resolve({ query: `${base}/tone.ogg` });
+    const result = await poru.resolve({ query: url });
     expect(result.loadType).toBe('track');
     const track = result.tracks[0];
     if (track === undefined) throw new Error('no track');

@@ -3,12 +3,11 @@
  * backend, DAVE on): the listener hears the tone an octave up (rate 2), and the track ends in
  * about half its length in wall time.
  */
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOpus } from '../../src/audio/opus.js';
-import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
-import { clientWorld, lavalinkOnVoiceNode } from './processes.js';
+import { clientWorld, lavalinkOnVoiceNode, toneFile } from './processes.js';
 
 const BOT = '1500000000000000011';
 const LISTENER = '1500000000000000012';
@@ -36,10 +35,7 @@ describe('lavalink-client with the timescale filter', () => {
   it('rate 2 through filterManager: the listener hears 660 Hz become 1320 Hz, and the track ends early', async () => {
     const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-timescale-');
-    const frames = await encodeTones({ notes: [{ frequency: 660, ms: 6000 }], amplitude: 0.4 });
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, frames);
+    const { file } = await toneFile(cleanup, 660, 6000);
     const { manager, node } = await lavalinkOnVoiceNode(cleanup, { local, engine }, BOT);
     expect(node.info?.filters).toContain('timescale');
 

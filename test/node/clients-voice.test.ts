@@ -4,7 +4,6 @@
  * `voxcord node`; the node's voice backend joins and plays; a voxcord listener hears the file's
  * own Opus packets. Then pause stops the audio and resume brings it back.
  */
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { LavalinkNode } from 'lavalink-client';
@@ -15,7 +14,7 @@ import type { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
-import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
 import {
@@ -25,6 +24,7 @@ import {
   expectPauseResume,
   lavalinkOnVoiceNode,
   spawnNode,
+  toneFile,
   voiceNode,
 } from './processes.js';
 
@@ -38,10 +38,7 @@ describe('lavalink-client with voice', () => {
     const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const world = { local, engine };
     const listener = await joinBot(world, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-client-');
-    const frames = await encodeTones({ notes: [{ frequency: 660, ms: 6000 }], amplitude: 0.4 });
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, frames);
+    const { frames, file } = await toneFile(cleanup, 660, 6000);
 
     const { manager } = await lavalinkOnVoiceNode(cleanup, world, BOT);
 
@@ -94,10 +91,7 @@ describe('shoukaku with voice', () => {
     const SHOUKAKU_BOT = '1500000000000000003';
     const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-');
-    const frames = await encodeTones({ notes: [{ frequency: 880, ms: 3000 }], amplitude: 0.4 });
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, frames);
+    const { frames, file } = await toneFile(cleanup, 880, 3000);
     const node = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
@@ -175,9 +169,7 @@ describe('client limit: shoukaku failover from a dead node', () => {
     const SHOUKAKU_BOT = '1500000000000000004';
     const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-shoukaku-failover-');
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, await encodeTones({ notes: [{ frequency: 880, ms: 30_000 }], amplitude: 0.4 }));
+    const { file } = await toneFile(cleanup, 880, 30_000);
     const dying = await spawnNode(cleanup);
     const live = await voiceNode(cleanup, engine);
 

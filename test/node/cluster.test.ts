@@ -7,16 +7,15 @@
  * `npm test` runs P = 6; `npm run soak:node` runs P = 60 (NODE_CLUSTER_PLAYERS).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import { createMediaEngine } from '../../src/media/index.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
-import { encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { unscheduledSince } from '../support/unscheduled.js';
 import { api, PASSWORD } from './helpers.js';
-import { botShard, directForwarder, lavalinkShard, listenIn, spawnNode } from './processes.js';
+import { botShard, directForwarder, lavalinkShard, listenIn, spawnNode, toneFile } from './processes.js';
 
 const BOT = '1700000000000000001';
 const PLAYERS = Number(process.env.NODE_CLUSTER_PLAYERS ?? 6);
@@ -163,12 +162,7 @@ describe(`a cluster of ${NODES} node processes`, () => {
       cleanup.add(() => local.stop());
       const engine = createMediaEngine();
       cleanup.add(() => engine.close());
-      const dir = await tempDir(cleanup, 'voxcord-node-cluster-');
-      const file = join(dir, 'tone.ogg');
-      await writeOgg(
-        file,
-        await encodeTones({ notes: [{ frequency: 500, ms: 30_000 + PLAYERS * 1000 }], amplitude: 0.3 }),
-      );
+      const { file } = await toneFile(cleanup, 500, 30_000 + PLAYERS * 1000, 0.3);
       const nodes = await Promise.all(
         Array.from({ length: NODES }, (_, k) =>
           spawnNode(cleanup, {

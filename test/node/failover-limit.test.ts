@@ -12,14 +12,13 @@
  * others are destroyed. With a reconnect window longer than the moves (5 × 1000 ms) every
  * player moves. Both nodes run the timeline backend (no audio needed for this).
  */
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import { startNode } from '../../src/node/server.js';
 import { createTimelineBackend } from '../../src/node/timeline-backend.js';
-import { Cleanup, encodeTones, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { Cleanup, until } from '../cli/helpers.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, lavalinkShard } from './processes.js';
+import { botShard, clientWorld, lavalinkShard, toneFile } from './processes.js';
 
 const BOT = '1800000000000000001';
 const PLAYERS = 4;
@@ -58,9 +57,7 @@ async function failover(retry: { retryAmount: number; retryDelay: number }): Pro
 }> {
   const guilds = Array.from({ length: PLAYERS }, (_, i) => guildOf(i));
   const { local } = await clientWorld(cleanup, guilds);
-  const dir = await tempDir(cleanup, 'voxcord-node-limit-');
-  const file = join(dir, 'tone.ogg');
-  await writeOgg(file, await encodeTones({ notes: [{ frequency: 440, ms: 20_000 }], amplitude: 0.3 }));
+  const { file } = await toneFile(cleanup, 440, 20_000, 0.3);
   const a = await startNode({ port: 0, password: PASSWORD, backend: createTimelineBackend() });
   cleanup.add(() => a.close());
   const b = await startNode({ port: 0, password: PASSWORD, backend: createTimelineBackend() });

@@ -4,15 +4,14 @@
  * moves the player to the other node and the listener hears the track again.
  * Node a is closed in-process in one test and runs as a child process killed with SIGKILL in the other.
  */
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { createMediaEngine } from '../../src/media/index.js';
-import { CHANNEL, encodeTones, GUILD, joinBot, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { unscheduledSince } from '../support/unscheduled.js';
 import { PASSWORD } from './helpers.js';
-import { botShard, clientWorld, lavalinkShard, spawnNode, voiceNode } from './processes.js';
+import { botShard, clientWorld, lavalinkShard, spawnNode, toneFile, voiceNode } from './processes.js';
 
 const BOT = '1600000000000000001';
 const LISTENER = '1600000000000000002';
@@ -43,10 +42,7 @@ async function failover(
   {
     const { local, engine } = await clientWorld(cleanup, [GUILD]);
     const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const dir = await tempDir(cleanup, 'voxcord-node-failover-');
-    const frames = await encodeTones({ notes: [{ frequency: 700, ms: 20_000 }], amplitude: 0.4 });
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, frames);
+    const { file } = await toneFile(cleanup, 700, 20_000);
     const nodeA = await startA(engine);
     const nodeB = await voiceNode(cleanup, engine);
 

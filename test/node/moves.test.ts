@@ -5,13 +5,12 @@
  * - region move: VOICE_SERVER_UPDATE with a new token (the endpoint reallocated);
  * - channel move: a moderator moves the bot to another channel; a listener there hears it.
  */
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import { CHANNEL, encodeTones, GUILD, tempDir, until, writeOgg } from '../cli/helpers.js';
+import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { api, PASSWORD } from './helpers.js';
-import { botShard, clientWorld, lavalinkShard, listenIn, voiceNode } from './processes.js';
+import { botShard, clientWorld, lavalinkShard, listenIn, toneFile, voiceNode } from './processes.js';
 
 const BOT = '1800000000000000001';
 const C2 = '1800000000000000100';
@@ -34,9 +33,7 @@ describe('voice moves with lavalink-client', () => {
       channelId: C2,
       fromUserId: BOT,
     });
-    const dir = await tempDir(cleanup, 'voxcord-node-moves-');
-    const file = join(dir, 'tone.ogg');
-    await writeOgg(file, await encodeTones({ notes: [{ frequency: 600, ms: 30_000 }], amplitude: 0.3 }));
+    const { file } = await toneFile(cleanup, 600, 30_000, 0.3);
     const node = await voiceNode(cleanup, engine);
 
     const shard = await botShard(cleanup, local, BOT);

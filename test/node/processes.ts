@@ -3,6 +3,8 @@
  * lavalink-client, and what a listener must hear.
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
@@ -20,9 +22,10 @@ import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import type { LocalDiscord } from '../../src/server/local-discord.js';
 import { entersState } from '../../src/util/enters-state.js';
 import type { AudioFrame } from '../../src/voice/session-dave.js';
-import { hex, until } from '../cli/helpers.js';
+import { encodeTones, hex, tempDir, until, writeOgg } from '../cli/helpers.js';
 import type { Cleanup } from '../cli/helpers.js';
 import { botClient, joinWith, startCall } from '../support/call.js';
+import { serveHttp } from '../support/http-server.js';
 import type { Bot } from '../support/call.js';
 import { PASSWORD } from './helpers.js';
 
@@ -252,4 +255,31 @@ export async function expectPauseResume(
   expect(listener.heard.get(botId)?.length ?? 0).toBe(paused);
   await client.resume();
   await until(() => (listener.heard.get(botId)?.length ?? 0) >= paused + 10, 10_000, 'audio after resume');
+}
+
+/** One `frequency` Hz tone of `ms` as an Ogg Opus file (a temp folder the cleanup removes): its frames and path. */
+export async function toneFile(
+  cleanup: Cleanup,
+  frequency: number,
+  ms: number,
+  amplitude = 0.4,
+): Promise<{ frames: Uint8Array[]; file: string }> {
+  const dir = await tempDir(cleanup, 'voxcord-node-tone-');
+  const frames = await encodeTones({ notes: [{ frequency, ms }], amplitude });
+  const file = join(dir, 'tone.ogg');
+  await writeOgg(file, frames);
+  return { frames, file };
+}
+
+/**
+ * `file` at a URL of a local http server, always whole (no Range: the node cannot read an Ogg's
+ * length from its end, so the track has lavaplayer's unknown length).
+ */
+export async function servedFile(cleanup: Cleanup, file: string): Promise<string> {
+  const body = await readFile(file);
+  const { base } = await serveHttp(cleanup, (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'audio/ogg', 'Content-Length': body.length });
+    res.end(body);
+  });
+  return `${base}/tone.ogg`;
 }

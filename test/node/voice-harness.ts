@@ -4,7 +4,6 @@
  * node with PATCH voice; the node's player joins with those credentials. Optionally a voxcord
  * listener in the channel hears the track.
  */
-import { join } from 'node:path';
 import { botClient } from '../support/call.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import type { GatewayVoiceServerData, GatewayVoiceStateData } from '../../src/gateway/adapter.js';
@@ -13,18 +12,10 @@ import { startNode } from '../../src/node/server.js';
 import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import type { VoiceBackendOptions } from '../../src/node/voice-backend.js';
 import type { Bot, Cleanup, World } from '../cli/helpers.js';
-import {
-  CHANNEL,
-  GUILD,
-  encodeTones,
-  joinBot,
-  startWorld,
-  tempDir,
-  until,
-  writeOgg,
-} from '../cli/helpers.js';
+import { CHANNEL, GUILD, joinBot, startWorld, until } from '../cli/helpers.js';
 import { api, connect, PASSWORD } from './helpers.js';
 import type { Client } from './helpers.js';
+import { toneFile } from './processes.js';
 
 export const NODE_BOT = '1400000000000000001';
 export const LISTENER = '1400000000000000002';
@@ -72,13 +63,7 @@ export async function startVoiceHarness(
 ): Promise<VoiceHarness> {
   const world = await startWorld(cleanup);
   const listener = options.listener === false ? undefined : await joinBot(world, cleanup, LISTENER);
-  const dir = await tempDir(cleanup, 'voxcord-node-voice-');
-  const frames = await encodeTones({
-    notes: [{ frequency: 3000, ms: options.toneMs ?? 4000 }],
-    amplitude: 0.5,
-  });
-  const file = join(dir, 'tone.ogg');
-  await writeOgg(file, frames);
+  const { frames, file } = await toneFile(cleanup, 3000, options.toneMs ?? 4000, 0.5);
 
   // The client bot's shard: op 4 out, the two voice events back.
   const shard = await botClient(world, cleanup, NODE_BOT);
