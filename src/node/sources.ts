@@ -41,8 +41,8 @@ export interface SourceOptions {
    * ffprobe, for what the node does not read itself: formats other than Ogg/WebM Opus, MP3 and FLAC
    * (an MP4's and a WAV's length and an MP4's tags are read too), an MP3/FLAC whose length it cannot
    * find, and whether an MP4 or WAV has audio ffmpeg can decode. Default: next to the ffmpeg in use ($FFPROBE_PATH, else beside $FFMPEG_PATH, else
-   * `ffprobe` on PATH); false: never run it. Missing, the other formats load with length 0 and an
-   * unknown title.
+   * `ffprobe` on PATH); false: never run it. Missing, the other formats load with an unknown title
+   * and length (a stream's, as lavaplayer gives an unknown length).
    */
   ffprobePath?: string | false;
 }
