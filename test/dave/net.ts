@@ -6,7 +6,13 @@
 import { expect } from 'vitest';
 import { VoiceOpcode } from '../../src/protocol/constants.js';
 import { DaveClient } from '../../src/dave/dave-client.js';
-import type { DaveClientMessage, DaveEndpointEvent, DaveInbound } from '../../src/dave/dave-endpoint.js';
+import type {
+  DaveClientMessage,
+  DaveEndpoint,
+  DaveEndpointContext,
+  DaveEndpointEvent,
+  DaveInbound,
+} from '../../src/dave/dave-endpoint.js';
 import { DaveDeliveryService } from '../../src/server/dave/delivery-service.js';
 import type { DaveOutbound, DaveServerMessage } from '../../src/server/dave/delivery-service.js';
 
@@ -14,9 +20,10 @@ export const CHANNEL = '1300000000000000001';
 export const OPUS = Uint8Array.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
 export const SILENCE = Uint8Array.of(0xf8, 0xff, 0xfe);
 
-export interface Node {
+/** A member: our DaveClient unless it was made with another endpoint (davey's). */
+export interface Node<E extends DaveEndpoint = DaveClient> {
   id: string;
-  client: DaveClient;
+  client: E;
   sent: DaveClientMessage[];
   events: DaveEndpointEvent[];
 }
@@ -45,7 +52,7 @@ export class Net {
   /** The decryptors' and the service's clock (the service acts on it only in tick()). */
   clock = 0;
   readonly service = new DaveDeliveryService({ channelId: CHANNEL, now: () => this.clock });
-  readonly nodes = new Map<string, Node>();
+  readonly nodes = new Map<string, Node<DaveEndpoint>>();
   private queue: Item[] = [];
   /** Op 22 messages held back while `holdExecute` is set. */
   held: Item[] = [];
@@ -55,24 +62,36 @@ export class Net {
   /** Rewrites a client's message on its way to the service. */
   interceptClient: ((from: string, m: DaveClientMessage) => DaveClientMessage) | undefined;
 
-  node(id: string): Node {
+  node(id: string): Node<DaveEndpoint> {
     const n = this.nodes.get(id);
     if (n === undefined) throw new Error(`no node ${id}`);
     return n;
   }
 
-  join(id: string, maxVersion = 1): Node {
-    const node: Node = { id, sent: [], events: [], client: undefined as unknown as DaveClient };
-    node.client = new DaveClient({
+  join(id: string, maxVersion?: number): Node;
+  join<E extends DaveEndpoint>(
+    id: string,
+    maxVersion: number,
+    make: (context: DaveEndpointContext) => E,
+  ): Node<E>;
+  join(
+    id: string,
+    maxVersion = 1,
+    make?: (context: DaveEndpointContext) => DaveEndpoint,
+  ): Node<DaveEndpoint> {
+    const sent: DaveClientMessage[] = [];
+    const events: DaveEndpointEvent[] = [];
+    const context: DaveEndpointContext = {
       userId: id,
       channelId: CHANNEL,
-      now: () => this.clock,
       send: (message) => {
-        node.sent.push(message);
+        sent.push(message);
         this.queue.push({ from: id, message });
       },
-      notify: (event) => node.events.push(event),
-    });
+      notify: (event) => events.push(event),
+    };
+    const client = make?.(context) ?? new DaveClient({ ...context, now: () => this.clock });
+    const node: Node<DaveEndpoint> = { id, sent, events, client };
     const others = [...this.nodes.keys()];
     for (const o of others)
       this.queue.push({ to: o, inbound: { op: VoiceOpcode.ClientsConnect, userIds: [id] } });
@@ -172,18 +191,18 @@ export class Net {
   }
 }
 
-export function sentOps(n: Node): number[] {
+export function sentOps(n: Node<DaveEndpoint>): number[] {
   return n.sent.map((m) => m.op);
 }
 
-export function decrypts(from: Node, to: Node, frame = OPUS): boolean {
+export function decrypts(from: Node<DaveEndpoint>, to: Node<DaveEndpoint>, frame = OPUS): boolean {
   const wire = from.client.encrypt(frame);
   if (wire === null) return false;
   const result = to.client.decrypt(from.id, wire);
   return result.ok && Buffer.from(result.frame).equals(Buffer.from(frame));
 }
 
-export function expectAgreement(nodes: Node[], what?: string): void {
+export function expectAgreement(nodes: Node<DaveEndpoint>[], what?: string): void {
   const epochs = new Set(nodes.map((n) => n.client.epoch));
   const codes = new Set(nodes.map((n) => n.client.privacyCode));
   const auths = new Set(nodes.map((n) => Buffer.from(n.client.epochAuthenticator ?? []).toString('hex')));
