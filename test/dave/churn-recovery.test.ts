@@ -140,7 +140,7 @@ describe('DAVE under churn with bad commits and welcomes', () => {
       const problems: string[] = [];
       for (const seed of SEEDS) {
         const p = await problem(seed);
-      await new Promise((r) => setImmediate(r)); // lets vitest's own messages through on long runs
+        await new Promise((r) => setImmediate(r)); // lets vitest's own messages through on long runs
         if (p !== '') problems.push(p);
       }
       expect(problems).toEqual([]);
