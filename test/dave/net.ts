@@ -6,6 +6,7 @@
 import { expect } from 'vitest';
 import { VoiceOpcode } from '../../src/protocol/constants.js';
 import { DaveClient } from '../../src/dave/dave-client.js';
+import { daveInboundOf } from '../../src/dave/dave-endpoint.js';
 import type {
   DaveClientMessage,
   DaveEndpoint,
@@ -30,22 +31,11 @@ export interface Node<E extends DaveEndpoint = DaveClient> {
 
 type Item = { to: string; inbound: DaveInbound } | { from: string; message: DaveClientMessage };
 
+/** A service message as the client takes it (the same decoding as the session's). */
 function inboundOf(m: DaveServerMessage): DaveInbound {
-  switch (m.op) {
-    case VoiceOpcode.DavePrepareTransition:
-      return { op: m.op, transitionId: m.d.transition_id, protocolVersion: m.d.protocol_version };
-    case VoiceOpcode.DaveExecuteTransition:
-      return { op: m.op, transitionId: m.d.transition_id };
-    case VoiceOpcode.DavePrepareEpoch:
-      return {
-        op: m.op,
-        epoch: m.d.epoch,
-        protocolVersion: m.d.protocol_version,
-        transitionId: m.d.transition_id,
-      };
-    default:
-      return { op: m.op, payload: m.payload };
-  }
+  const inbound = daveInboundOf(m);
+  if (inbound === undefined) throw new Error(`op ${m.op} is not a DAVE message`);
+  return inbound;
 }
 
 export class Net {
