@@ -6,7 +6,6 @@
  * server's catch-all (close 4000 "internal error": a handler threw) or the server going away.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { startMainGateway } from '../../src/server/main-gateway.js';
 import type { MainGateway } from '../../src/server/main-gateway.js';
 import { startVoiceServer } from '../../src/server/index.js';
@@ -14,6 +13,8 @@ import type { VoiceServer } from '../../src/server/index.js';
 import { GatewayIntent } from '../../src/protocol/constants.js';
 import { generateInput, mutateJson } from './engine.js';
 import type { FuzzInstance } from './engine.js';
+import { wsOutcome } from './ws-outcome.js';
+import type { Outcome } from './ws-outcome.js';
 import { BOT, CHANNEL, GUILD } from '../support/ids.js';
 
 const INPUTS = 400;
@@ -45,40 +46,21 @@ function seeds(token: string): Uint8Array[] {
   return frames.map((f) => Buffer.from(JSON.stringify(f)));
 }
 
-interface Result {
-  code: number;
-  reason: string;
-}
-
 /** One connection: Hello, optionally a valid Identify and READY, then the fuzzed frame. */
-function exchange(frame: string, identify: string | undefined): Promise<Result> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(`${gw.url}/?v=10&encoding=json`);
-    let settled = false;
-    const done = (r: Result): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      ws.terminate();
-      resolve(r);
-    };
-    // No close within this time: the frame was accepted (or ignored).
-    const timer = setTimeout(() => done({ code: 0, reason: 'open' }), 1_500);
-    let sent = false;
-    ws.on('message', (data: Buffer) => {
+function exchange(frame: string, identify: string | undefined): Promise<Outcome> {
+  return wsOutcome(
+    `${gw.url}/?v=10&encoding=json`,
+    (ws, data, _isBinary, sent) => {
       const message = JSON.parse(data.toString('utf8')) as { op: number; t?: string };
       const ready = message.op === 0 && message.t === 'READY';
-      if (sent) return;
       if (message.op === 10 && identify !== undefined) ws.send(identify);
       else if (message.op === 10 || ready) {
-        sent = true;
         ws.send(frame);
-        setTimeout(() => done({ code: 0, reason: 'open' }), 150);
+        sent();
       }
-    });
-    ws.on('close', (code, reason) => done({ code, reason: reason.toString() }));
-    ws.on('error', () => done({ code: -1, reason: 'socket error' }));
-  });
+    },
+    150,
+  );
 }
 
 describe('main gateway JSON fuzz (real sockets)', () => {
@@ -94,7 +76,7 @@ describe('main gateway JSON fuzz (real sockets)', () => {
         isTypedRejection: () => false,
       };
       const identify = Buffer.from(instance.seeds[0]!).toString('utf8');
-      const results: Result[] = new Array<Result>(INPUTS);
+      const results: Outcome[] = new Array<Outcome>(INPUTS);
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < INPUTS) {

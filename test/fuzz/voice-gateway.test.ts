@@ -8,7 +8,6 @@
  * server's catch-all, or an uncaught exception) or the server going away.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { VoiceOpcode } from '../../src/protocol/constants.js';
 import { encodeClientMessage } from '../../src/protocol/voice-messages.js';
 import { createRng, deriveSeed } from '../../src/server/faults.js';
@@ -18,6 +17,8 @@ import { identifyPayload } from '../server/helpers.js';
 import { CHANNEL, GUILD } from '../support/ids.js';
 import { int, mutateBytes, mutateJson, pick } from './engine.js';
 import { mlsCorpus } from './targets/mls.js';
+import { wsOutcome } from './ws-outcome.js';
+import type { Outcome } from './ws-outcome.js';
 
 /** `FUZZ_VOICE_INPUTS=20000` for a long run. */
 const INPUTS = Number(process.env.FUZZ_VOICE_INPUTS ?? 400);
@@ -67,39 +68,21 @@ function seeds(port: number): Frame[] {
   ];
 }
 
-interface Result {
-  code: number;
-  reason: string;
-}
-
 /** One client: Hello, Identify (unless `identify` is undefined), Ready, then `frames`. */
-function exchange(identify: unknown, frames: Array<string | Uint8Array>): Promise<Result> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(server.wsUrl);
-    let settled = false;
-    const done = (r: Result): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      ws.terminate();
-      resolve(r);
-    };
-    const timer = setTimeout(() => done({ code: 0, reason: 'open' }), 2_000);
-    let sent = false;
-    const send = (): void => {
-      sent = true;
-      for (const frame of frames) ws.send(frame);
-      setTimeout(() => done({ code: 0, reason: 'open' }), 100);
-    };
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (sent || isBinary) return;
+function exchange(identify: unknown, frames: Array<string | Uint8Array>): Promise<Outcome> {
+  return wsOutcome(
+    server.wsUrl,
+    (ws, data, isBinary, sent) => {
+      if (isBinary) return;
       const op = (JSON.parse(data.toString('utf8')) as { op: number }).op;
       if (op === VoiceOpcode.Hello && identify !== undefined) ws.send(JSON.stringify(identify));
-      else if (op === VoiceOpcode.Hello || op === VoiceOpcode.Ready) send();
-    });
-    ws.on('close', (code, reason) => done({ code, reason: reason.toString() }));
-    ws.on('error', () => done({ code: -1, reason: 'socket error' }));
-  });
+      else if (op === VoiceOpcode.Hello || op === VoiceOpcode.Ready) {
+        for (const frame of frames) ws.send(frame);
+        sent();
+      }
+    },
+    100,
+  );
 }
 
 /** Input `i`: its Identify (most inputs) and its frames, each a seed's, mutated more often than not. */
@@ -130,7 +113,7 @@ describe('local voice gateway fuzz with DAVE (real sockets)', () => {
     { timeout: 90_000 },
     async () => {
       const all = seeds(9);
-      const results = new Array<Result>(INPUTS);
+      const results = new Array<Outcome>(INPUTS);
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < INPUTS) {
