@@ -14,18 +14,10 @@ import { Connector } from 'shoukaku';
 import type { NodeOption, TrackEndEvent } from 'shoukaku';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
+import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
-import {
-  botShard,
-  clientWorld,
-  expectHeardFile,
-  expectPauseResume,
-  servedFile,
-  toneFile,
-  voiceNode,
-} from './processes.js';
+import { clientScene, expectHeardFile, expectPauseResume } from './processes.js';
 
 const BOT = '1500000000000000009';
 const LISTENER = '1500000000000000010';
@@ -72,16 +64,17 @@ const pauseResume = (player: KazagumoPlayer): { pause(): Promise<unknown>; resum
 
 describe('kazagumo with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
-    const { local, engine } = await clientWorld(cleanup, [GUILD]);
-    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const { frames, file } = await toneFile(cleanup, 990, 8000);
-    // Without Range: the node cannot read the length from the last page, so the track is a stream
-    // (length 2^63-1), as lavaplayer makes every Ogg URL. With length 0, as the node said before,
-    // kazagumo searched `ytsearch:<author> - <title>` instead of playing it (KazagumoTrack.readyToPlay).
-    const url = await servedFile(cleanup, file);
-    const server = await voiceNode(cleanup, engine);
-
-    const shard = await botShard(cleanup, local, BOT);
+    // Served whole (no Range): the node cannot read the length from the last page, so the track is
+    // a stream (length 2^63-1), as lavaplayer makes every Ogg URL. With length 0, as the node said
+    // before, kazagumo searched `ytsearch:<author> - <title>` instead of playing it
+    // (KazagumoTrack.readyToPlay).
+    const {
+      listener,
+      frames,
+      url,
+      node: server,
+      shard,
+    } = await clientScene(cleanup, { bot: BOT, listener: LISTENER }, { frequency: 990, ms: 8000 });
     const connector = new ShardConnector(shard, BOT);
     const kazagumo = new Kazagumo(
       {

@@ -8,18 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import { Manager } from 'moonlink.js';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
-import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
+import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
-import {
-  botShard,
-  clientWorld,
-  expectHeardFile,
-  expectPauseResume,
-  servedFile,
-  toneFile,
-  voiceNode,
-} from './processes.js';
+import { clientScene, expectHeardFile, expectPauseResume } from './processes.js';
 
 const BOT = '1500000000000000005';
 const LISTENER = '1500000000000000006';
@@ -28,13 +20,11 @@ const cleanup = cleanupAfterEach();
 
 describe('moonlink.js with voice', () => {
   it('gets ready at once, loads an http track, and the listener hears it; pause, resume and stop', async () => {
-    const { local, engine } = await clientWorld(cleanup, [GUILD]);
-    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const { frames, file } = await toneFile(cleanup, 770, 8000);
-    const url = await servedFile(cleanup, file);
-    const node = await voiceNode(cleanup, engine);
-
-    const shard = await botShard(cleanup, local, BOT);
+    const { listener, frames, url, node, shard } = await clientScene(
+      cleanup,
+      { bot: BOT, listener: LISTENER },
+      { frequency: 770, ms: 8000 },
+    );
     let adapter: VoiceAdapterImplementerMethods | undefined;
     const manager: Manager = new Manager({
       nodes: [

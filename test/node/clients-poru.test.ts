@@ -17,17 +17,16 @@ import { Poru } from 'poru';
 import type { Node as PoruNode, Player as PoruPlayer } from 'poru';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
-import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
+import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import type { Cleanup } from '../support/cleanup.js';
 import { PASSWORD } from './helpers.js';
 import {
   botShard,
+  clientScene,
   clientWorld,
   expectHeardFile,
   expectPauseResume,
-  servedFile,
-  toneFile,
   voiceNode,
 } from './processes.js';
 
@@ -90,12 +89,13 @@ const pauseResume = (player: PoruPlayer): { pause(): Promise<unknown>; resume():
 
 describe('poru with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
-    const { local, engine } = await clientWorld(cleanup, [GUILD]);
-    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const { frames, file } = await toneFile(cleanup, 550, 8000);
-    const url = await servedFile(cleanup, file);
-    const server = await voiceNode(cleanup, engine);
-    const shard = await botShard(cleanup, local, BOT);
+    const {
+      listener,
+      frames,
+      url,
+      node: server,
+      shard,
+    } = await clientScene(cleanup, { bot: BOT, listener: LISTENER }, { frequency: 550, ms: 8000 });
     const { poru, packets } = await poruOnShard(cleanup, shard, server.port);
 
     let queueEnded = false;

@@ -24,7 +24,8 @@ import { entersState } from '../../src/util/enters-state.js';
 import type { AudioFrame } from '../../src/voice/session-dave.js';
 import { encodeTones, hex, tempDir, until, writeOgg } from '../cli/helpers.js';
 import type { Cleanup } from '../cli/helpers.js';
-import { botClient, joinWith, startCall } from '../support/call.js';
+import { botClient, joinBot, joinWith, startCall } from '../support/call.js';
+import { GUILD } from '../support/ids.js';
 import { serveHttp } from '../support/http-server.js';
 import type { Bot } from '../support/call.js';
 import { PASSWORD } from './helpers.js';
@@ -282,4 +283,30 @@ export async function servedFile(cleanup: Cleanup, file: string): Promise<string
     res.end(body);
   });
   return `${base}/tone.ogg`;
+}
+
+/**
+ * What an npm client's test plays in: the local Discord (DAVE on, voice events state-first), a
+ * listener, a `frequency` Hz tone of `ms` served whole over http, an in-process voice node and
+ * the bot's shard.
+ */
+export async function clientScene(
+  cleanup: Cleanup,
+  ids: { bot: string; listener: string },
+  tone: { frequency: number; ms: number },
+): Promise<{
+  local: LocalDiscord;
+  listener: Bot;
+  frames: Uint8Array[];
+  url: string;
+  node: VoxcordNode;
+  shard: GatewayClient;
+}> {
+  const { local, engine } = await clientWorld(cleanup, [GUILD]);
+  const listener = await joinBot({ local, engine }, cleanup, ids.listener);
+  const { frames, file } = await toneFile(cleanup, tone.frequency, tone.ms);
+  const url = await servedFile(cleanup, file);
+  const node = await voiceNode(cleanup, engine);
+  const shard = await botShard(cleanup, local, ids.bot);
+  return { local, listener, frames, url, node, shard };
 }
