@@ -12,6 +12,10 @@ import { requestUrl } from '../util/request-url.js';
 export type RestHandler = (request: RestRequest) => RestResponse;
 
 const MAX_BODY_BYTES = 26 * 1024 * 1024;
+const INTERNAL_ERROR: RestResponse = {
+  status: 500,
+  body: { message: '500: Internal Server Error', code: 0 },
+};
 
 /** Answers one HTTP request; `handler` null (not ready yet) answers 404. */
 export function serveRestRequest(
@@ -20,14 +24,24 @@ export function serveRestRequest(
   handler: RestHandler | null,
   log: (event: MainGatewayLogEvent) => void,
 ): void {
-  const send = (response: RestResponse): void => {
+  /** Answers `response` (a 500 if its body is no JSON); returns the status sent. */
+  const send = (response: RestResponse): number => {
     if (response.body === undefined) {
       res.writeHead(response.status);
       res.end();
-      return;
+      return response.status;
+    }
+    let json: string;
+    try {
+      json = JSON.stringify(response.body);
+    } catch {
+      // A body JSON cannot hold (a BigInt, a cycle) is our bug: a 500, not a throw out of here.
+      json = JSON.stringify(INTERNAL_ERROR.body);
+      response = INTERNAL_ERROR;
     }
     res.writeHead(response.status, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify(response.body));
+    res.end(json);
+    return response.status;
   };
   const url = requestUrl(req.url);
   if (url === undefined) {
@@ -54,11 +68,11 @@ export function serveRestRequest(
         });
       } catch {
         // A route that threw is our bug, not the bot's: Discord's 500, logged (no detail of the body).
-        response = { status: 500, body: { message: '500: Internal Server Error', code: 0 } };
+        response = INTERNAL_ERROR;
       }
+      const status = send(response);
       // Routes, never tokens: interaction and webhook tokens in paths are cut.
-      log({ type: 'rest', code: response.status, detail: `${method} ${redactPath(apiPath)}` });
-      send(response);
+      log({ type: 'rest', code: status, detail: `${method} ${redactPath(apiPath)}` });
     },
     (err: unknown) =>
       send(

@@ -6,7 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalDiscord } from '../../src/index.js';
 import type { LocalDiscord } from '../../src/index.js';
+import type { AddressInfo } from 'node:net';
 import type { MainGatewayLogEvent } from '../../src/server/main-gateway.js';
+import type { RestResponse } from '../../src/server/rest-api.js';
 import { GUILD } from '../support/ids.js';
 import { until } from '../support/wait.js';
 
@@ -210,5 +212,44 @@ describe('interaction callbacks', () => {
     expect(logged).toContain('/interactions/');
     expect(logged).not.toContain(created.token);
     expect(JSON.stringify(interaction)).not.toContain(created.token);
+  });
+});
+
+describe('REST: our own failures', () => {
+  it('a route that throws, or answers with what JSON cannot hold, is a logged 500, not a crash', async () => {
+    const { createServer } = await import('node:http');
+    const { serveRestRequest } = await import('../../src/server/rest-http.js');
+    const logged: MainGatewayLogEvent[] = [];
+    const handlers: Record<string, () => RestResponse> = {
+      '/throws': () => {
+        throw new Error('a bug');
+      },
+      '/bigint': () => ({ status: 200, body: { n: 1n } }),
+    };
+    const server = createServer((req, res) =>
+      serveRestRequest(
+        req,
+        res,
+        (r) => handlers[r.path]!(),
+        (e) => logged.push(e),
+      ),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v10`;
+      for (const path of Object.keys(handlers)) {
+        const res = await fetch(`${base}${path}`);
+        expect({ status: res.status, body: (await res.json()) }, path).toEqual({
+          status: 500,
+          body: { message: '500: Internal Server Error', code: 0 },
+        });
+      }
+      expect(logged.map((e) => [e.type, e.code])).toEqual([
+        ['rest', 500],
+        ['rest', 500],
+      ]);
+    } finally {
+      server.close();
+    }
   });
 });
