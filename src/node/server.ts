@@ -31,6 +31,7 @@ export const LAVALINK_API_VERSION = '4';
 export const DEFAULT_NODE_PORT = 2333;
 export const DEFAULT_PLAYER_UPDATE_INTERVAL_MS = 5_000;
 export const DEFAULT_STATS_INTERVAL_MS = 60_000;
+export const DEFAULT_CLIENT_PING_INTERVAL_MS = 30_000;
 const MAX_BODY_BYTES = 1024 * 1024;
 /** v4 clients send nothing on the WebSocket; a larger frame closes it (1009) instead of buffering (ws: 100 MiB). */
 const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
@@ -48,6 +49,12 @@ export interface NodeOptions {
   sources?: readonly SourceName[];
   playerUpdateIntervalMs?: number;
   statsIntervalMs?: number;
+  /**
+   * How often the node pings each client WebSocket (default 30 s). A client that answered neither
+   * of the last two pings is gone (its host died, a half-open connection, a socket it stopped
+   * reading): its socket is ended, so its session pauses for resume or ends, as on any close.
+   */
+  clientPingIntervalMs?: number;
   httpTimeoutMs?: number;
   /** ffprobe for loadtracks of what the node does not read itself (see SourceOptions; false: never). */
   ffprobePath?: string | false;
@@ -142,6 +149,7 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
   const timers = {
     playerUpdateIntervalMs: options.playerUpdateIntervalMs ?? DEFAULT_PLAYER_UPDATE_INTERVAL_MS,
     statsIntervalMs: options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS,
+    clientPingIntervalMs: options.clientPingIntervalMs ?? DEFAULT_CLIENT_PING_INTERVAL_MS,
   };
   const log = options.log ?? (() => undefined);
   const started = Date.now();

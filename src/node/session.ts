@@ -23,6 +23,7 @@ export interface SessionHost {
 export interface SessionTimers {
   playerUpdateIntervalMs: number;
   statsIntervalMs: number;
+  clientPingIntervalMs: number;
 }
 
 /** Upper bound on messages queued while paused (a day of stats plus events): oldest dropped, counted. */
@@ -163,12 +164,43 @@ export class Session {
     socket.once('message', () =>
       this.host.log(`session ${this.id}: ignored client messages (v4 is REST-controlled)`),
     );
+    const stopPings = this.pingUntilSilent(socket);
     socket.on('close', (code) => {
+      stopPings();
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.host.socketClosed(this, code);
     });
     socket.on('error', (err) => this.host.log(`session ${this.id}: socket error: ${err.message}`));
+  }
+
+  /**
+   * Pings `socket` every interval and ends it once two pings in a row went unanswered: a client
+   * whose host died or whose connection is half-open never closes it, and its session would hold
+   * its players and grow the socket's send buffer for good. RFC 6455 clients answer pings by
+   * themselves (ws, and moonlink.js's own client, do).
+   */
+  private pingUntilSilent(socket: WebSocket): () => void {
+    let unanswered = 0;
+    const heard = (): void => {
+      unanswered = 0;
+    };
+    socket.on('pong', heard);
+    socket.on('message', heard);
+    const timer = setInterval(() => {
+      if (unanswered >= 2) {
+        this.host.log(
+          `session ${this.id}: the client answered no ping in ${unanswered} tries: connection ended`,
+        );
+        clearInterval(timer);
+        socket.terminate();
+        return;
+      }
+      unanswered++;
+      socket.ping();
+    }, this.timers.clientPingIntervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private stopFollowUps(): void {

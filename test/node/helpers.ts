@@ -91,8 +91,13 @@ export class Client {
 }
 
 /** Opens /v4/websocket; resolves with the client, or rejects with the refused status code. */
-export function connect(base: string, headers: Record<string, string>): Promise<Client> {
-  const ws = new WebSocket(base.replace('http', 'ws') + '/v4/websocket', { headers });
+export function connect(
+  base: string,
+  headers: Record<string, string>,
+  /** `autoPong: false`: a client that answers no ping (a dead host, a socket nobody reads). */
+  options: { autoPong?: boolean } = {},
+): Promise<Client> {
+  const ws = new WebSocket(base.replace('http', 'ws') + '/v4/websocket', { headers, ...options });
   return new Promise((resolve, reject) => {
     // The client is created at the upgrade, before 'open', so no early message is missed.
     let client: Client | undefined;
