@@ -239,7 +239,7 @@ describe('REST: our own failures', () => {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v10`;
       for (const path of Object.keys(handlers)) {
         const res = await fetch(`${base}${path}`);
-        expect({ status: res.status, body: (await res.json()) }, path).toEqual({
+        expect({ status: res.status, body: await res.json() }, path).toEqual({
           status: 500,
           body: { message: '500: Internal Server Error', code: 0 },
         });
