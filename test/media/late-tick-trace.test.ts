@@ -38,9 +38,13 @@ describe('late-tick trace', () => {
     expect(r).toMatchObject({ reads: 1, readMs: 2, flushes: 1, flushMs: 0.5 });
     if (existsSync('/proc/thread-self/schedstat')) {
       // Busy for 15 ms: on a core, or runnable and waiting for one on a loaded machine; never asleep.
+      // Not all of it: time the hypervisor took the VM's CPU away (steal) can be in neither field,
+      // and a loaded CI VM showed 12 of 15. In ms, and no more than the wall time that passed.
+      const elapsed = performance.now() - t0;
       expect(r!.onCoreMs).toBeGreaterThan(0);
       expect(r!.waitingMs).toBeGreaterThanOrEqual(0);
-      expect(r!.onCoreMs + r!.waitingMs).toBeGreaterThan(14);
+      expect(r!.onCoreMs + r!.waitingMs).toBeGreaterThan(7.5);
+      expect(r!.onCoreMs + r!.waitingMs).toBeLessThan(elapsed + 1);
       expect(r!.slices).toBeGreaterThanOrEqual(0);
     } else expect(r!.onCoreMs).toBeNaN();
     writer.close();
