@@ -18,6 +18,7 @@ import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
 import { clientScene, expectHeardFile, expectPauseResume } from './processes.js';
+import type { PauseResume } from './processes.js';
 
 const BOT = '1500000000000000009';
 const LISTENER = '1500000000000000010';
@@ -57,7 +58,7 @@ class ShardConnector extends Connector {
 }
 
 /** kazagumo's pause(boolean) returns at once (its PATCH is not awaited). */
-const pauseResume = (player: KazagumoPlayer): { pause(): Promise<unknown>; resume(): Promise<unknown> } => ({
+const pauseResume = (player: KazagumoPlayer): PauseResume => ({
   pause: () => Promise.resolve(player.pause(true)),
   resume: () => Promise.resolve(player.pause(false)),
 });

@@ -37,6 +37,7 @@ import { CHANNEL, GUILD, tempDir, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
 import { clientScene, expectHeardFile, expectPauseResume } from './processes.js';
+import type { PauseResume } from './processes.js';
 
 const BOT = '1500000000000000015';
 const LISTENER = '1500000000000000016';
@@ -45,7 +46,7 @@ const TEXT_CHANNEL = '1400000000000000999';
 const cleanup = cleanupAfterEach();
 
 /** magmastream's pause(boolean): pause(true) pauses, pause(false) resumes; each awaits its PATCH. */
-const pauseResume = (player: Player): { pause(): Promise<unknown>; resume(): Promise<unknown> } => ({
+const pauseResume = (player: Player): PauseResume => ({
   pause: () => player.pause(true),
   resume: () => player.pause(false),
 });

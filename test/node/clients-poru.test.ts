@@ -27,22 +27,16 @@ import {
   clientWorld,
   expectHeardFile,
   expectPauseResume,
+  trackEndReasons,
   voiceNode,
 } from './processes.js';
+import type { PauseResume, RawNodeMessage } from './processes.js';
 
 const BOT = '1500000000000000007';
 const LISTENER = '1500000000000000008';
 const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
-
-/** A Lavalink event as poru hands it to its `raw` listeners. */
-interface NodePacket {
-  op: string;
-  type?: string;
-  reason?: string;
-  guildId?: string;
-}
 
 /**
  * poru with `library: 'other'` on the bot's shard: op 4 out through the shard's adapter, the two
@@ -53,7 +47,7 @@ async function poruOnShard(
   shard: GatewayClient,
   port: number,
   options: { resumeKey?: string } = {},
-): Promise<{ poru: Poru; node: PoruNode; packets: NodePacket[] }> {
+): Promise<{ poru: Poru; node: PoruNode; packets: RawNodeMessage[] }> {
   let adapter: VoiceAdapterImplementerMethods | undefined;
   const send = (packet: { op: number; d: { guild_id: string } }): void => {
     adapter ??= shard.adapterCreator(packet.d.guild_id)({
@@ -70,8 +64,8 @@ async function poruOnShard(
   );
   // poru's 'other' library check reads `this.send` (null until init) before it copies options.send.
   poru.send = send;
-  const packets: NodePacket[] = [];
-  poru.on('raw', (_topic, packet) => void packets.push(packet as NodePacket));
+  const packets: RawNodeMessage[] = [];
+  poru.on('raw', (_topic, packet) => void packets.push(packet as RawNodeMessage));
   await poru.init();
   // Before the node's own close: else poru reconnects (and throws from a timer) after the test.
   cleanup.add(() => poru.removeNode('voxcord'));
@@ -82,7 +76,7 @@ async function poruOnShard(
 }
 
 /** poru's pause(toggle): pause(true) pauses, pause(false) resumes. */
-const pauseResume = (player: PoruPlayer): { pause(): Promise<unknown>; resume(): Promise<unknown> } => ({
+const pauseResume = (player: PoruPlayer): PauseResume => ({
   pause: () => player.pause(true),
   resume: () => player.pause(false),
 });
@@ -128,9 +122,8 @@ describe('poru with voice', () => {
     await expectPauseResume(listener, BOT, pauseResume(player));
 
     await player.skip(); // poru's stop: PATCH track.encoded null
-    const ended = (): NodePacket[] => packets.filter((p) => p.op === 'event' && p.type === 'TrackEndEvent');
-    await until(() => ended().length > 0, 5000, 'the track end');
-    expect(ended().map((p) => p.reason)).toEqual(['stopped']);
+    await until(() => trackEndReasons(packets).length > 0, 5000, 'the track end');
+    expect(trackEndReasons(packets)).toEqual(['stopped']);
     await until(() => queueEnded, 2000, 'queueEnd');
     expect(trackEnds).toEqual([]); // poru reports a stop with an empty queue as queueEnd only
     expect(listener.decryptFailures).toBe(0);

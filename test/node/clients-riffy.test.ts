@@ -23,7 +23,8 @@ import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.j
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
-import { clientScene, expectHeardFile, expectPauseResume } from './processes.js';
+import { clientScene, expectHeardFile, expectPauseResume, trackEndReasons } from './processes.js';
+import type { PauseResume, RawNodeMessage } from './processes.js';
 
 const BOT = '1500000000000000013';
 const LISTENER = '1500000000000000014';
@@ -31,18 +32,11 @@ const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
 
-/** A Lavalink message as riffy hands it to its `raw` listeners. */
-interface NodePacket {
-  op: string;
-  type?: string;
-  reason?: string;
-}
-
 /**
  * riffy's pause(toggle): pause(true) pauses, pause(false) resumes; neither awaits its PATCH
  * (async in its code, typed as returning the player).
  */
-const pauseResume = (player: RiffyPlayer): { pause(): Promise<unknown>; resume(): Promise<unknown> } => ({
+const pauseResume = (player: RiffyPlayer): PauseResume => ({
   pause: () => Promise.resolve(player.pause(true)),
   resume: () => Promise.resolve(player.pause(false)),
 });
@@ -73,10 +67,12 @@ describe('riffy with voice', () => {
         },
       },
     );
-    const packets: NodePacket[] = [];
-    riffy.on('raw', (_type, packet) => void packets.push(packet as NodePacket));
+    const packets: RawNodeMessage[] = [];
+    riffy.on('raw', (_type, packet) => void packets.push(packet as RawNodeMessage));
     const trackEnds: string[] = [];
-    riffy.on('trackEnd', (_player, _track, payload) => trackEnds.push((payload as NodePacket).reason ?? ''));
+    riffy.on('trackEnd', (_player, _track, payload) =>
+      trackEnds.push((payload as RawNodeMessage).reason ?? ''),
+    );
     let queueEnded = false;
     riffy.on('queueEnd', () => (queueEnded = true));
     riffy.init(BOT);
@@ -109,9 +105,8 @@ describe('riffy with voice', () => {
     await expectPauseResume(listener, BOT, pauseResume(player));
 
     player.stop(); // PATCH track.encoded null, not awaited
-    const ended = (): NodePacket[] => packets.filter((p) => p.op === 'event' && p.type === 'TrackEndEvent');
-    await until(() => ended().length > 0, 5000, 'the track end');
-    expect(ended().map((p) => p.reason)).toEqual(['stopped']);
+    await until(() => trackEndReasons(packets).length > 0, 5000, 'the track end');
+    expect(trackEndReasons(packets)).toEqual(['stopped']);
     await until(() => queueEnded, 2000, 'queueEnd');
     expect(trackEnds).toEqual([]); // riffy reports a stop with an empty queue as queueEnd only
     expect(listener.decryptFailures).toBe(0);

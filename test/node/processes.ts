@@ -244,11 +244,26 @@ export async function expectHeardFile(
 }
 
 /** The client's pause silences `botId` at the listener (once the frames queued ahead drained); its resume brings it back. */
-export async function expectPauseResume(
-  listener: Bot,
-  botId: string,
-  client: { pause(): Promise<unknown>; resume(): Promise<unknown> },
-): Promise<void> {
+/** A client's pause and resume, each resolving once it was sent (adapters wrap clients that differ). */
+export interface PauseResume {
+  pause(): Promise<unknown>;
+  resume(): Promise<unknown>;
+}
+
+/** A node message as a client hands it to its `raw` listeners. */
+export interface RawNodeMessage {
+  op: string;
+  type?: string;
+  reason?: string;
+  guildId?: string;
+}
+
+/** The reasons of the TrackEndEvents among `messages`. */
+export function trackEndReasons(messages: readonly RawNodeMessage[]): Array<string | undefined> {
+  return messages.filter((m) => m.op === 'event' && m.type === 'TrackEndEvent').map((m) => m.reason);
+}
+
+export async function expectPauseResume(listener: Bot, botId: string, client: PauseResume): Promise<void> {
   await client.pause();
   await new Promise((r) => setTimeout(r, 700)); // the frames queued ahead drain
   const paused = listener.heard.get(botId)?.length ?? 0;
