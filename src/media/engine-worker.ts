@@ -86,9 +86,9 @@ const clock = new PacingClock({
   },
   ...(trace === undefined ? {} : { onLateTick: (now: number, lateMs: number) => trace.late(now, lateMs) }),
   onRunEnd: () => {
-    trace?.runEnded(clock.nextRunDue());
-    if (ring === undefined) return;
     const due = clock.nextRunDue();
+    trace?.runEnded(due);
+    if (ring === undefined) return;
     // A period and a half: a wake-up may come up to earlyMs before its bucket's due time.
     const polling = due !== undefined && due - clock.now() <= 1.5 * FRAME_DURATION_MS;
     ring.setPolling(polling);

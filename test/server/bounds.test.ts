@@ -18,7 +18,7 @@ import type {
 } from '../../src/server/index.js';
 import { startMainGateway } from '../../src/server/main-gateway.js';
 import { isVoxcordError } from '../../src/errors.js';
-import { CHANNEL, Cleanup, GUILD, RawWsClient, join, keyFor, until } from './helpers.js';
+import { CHANNEL, Cleanup, GUILD, RawWsClient, identifyPayload, join, keyFor, until } from './helpers.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -27,6 +27,20 @@ async function start(options: VoiceServerOptions = {}): Promise<VoiceServer> {
   const server = await startVoiceServer({ ssrcStart: 1000, seed: 1, keyFor, dave: false, ...options });
   cleanup.add(() => server.stop());
   return server;
+}
+
+/** The status line of the answer to one raw request (the target as sent). */
+function statusLine(port: number, target: string, headers = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, '127.0.0.1', () =>
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`),
+    );
+    socket.once('data', (d: Buffer) => {
+      resolve(d.toString('latin1').split('\r\n')[0] ?? '');
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
 }
 
 function heartbeat(t: number): string {
@@ -119,20 +133,6 @@ describe('local main gateway: payload bound', () => {
 });
 
 describe('local main gateway: request targets that are no URL', () => {
-  /** The status line of the answer to one raw request (the target as sent). */
-  function statusLine(port: number, target: string, headers = ''): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = connectTcp(port, '127.0.0.1', () =>
-        socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`),
-      );
-      socket.once('data', (d: Buffer) => {
-        resolve(d.toString('latin1').split('\r\n')[0] ?? '');
-        socket.destroy();
-      });
-      socket.on('error', reject);
-    });
-  }
-
   it('answers a REST request for `//[` with 400 and a websocket with Hello, and keeps serving', async () => {
     // `new URL('//[', base)` throws: in a request listener that ended the process.
     const voice = await start();
@@ -150,6 +150,27 @@ describe('local main gateway: request targets that are no URL', () => {
       ws.once('message', (data: Buffer) => resolve(JSON.parse(data.toString('utf8')) as { op: number })),
     );
     expect(hello.op).toBe(10);
+  });
+});
+
+describe('local voice gateway: what must neither end it nor hang', () => {
+  it('a voice gateway handler that throws closes its connection with 4015; the server serves on', async () => {
+    // The operator's log callback throwing inside the Identify handler stands in for a bug there.
+    const errors: string[] = [];
+    const server = await start({
+      log: (e) => {
+        if (e.type === 'identify') throw new Error('a bug in a handler');
+        if (e.type === 'error' && e.reason === 'handler') errors.push(e.detail ?? '');
+      },
+    });
+    for (const userId of ['1', '2']) {
+      const ws = await RawWsClient.connect(server.wsUrl);
+      cleanup.add(() => ws.terminate());
+      await ws.expect(VoiceOpcode.Hello);
+      ws.send(identifyPayload(server.allocate({ guildId: GUILD, channelId: CHANNEL, userId })));
+      expect((await ws.closed).code).toBe(VoiceCloseCode.VoiceServerCrashed);
+    }
+    expect(errors).toEqual(['a bug in a handler', 'a bug in a handler']);
   });
 
   it('answers a request to the voice gateway that is no upgrade with 426, not silence', async () => {
