@@ -85,6 +85,17 @@ export function nodeVersion(): {
   return { semver: `4.0.0+${build}`, major: 4, minor: 0, patch: 0, preRelease: null, build };
 }
 
+/**
+ * How long after its 101 response a cloudstorm socket gets its first message (`ready`). A message
+ * written with the 101 reaches the client in the same read, and Node's http client hands those
+ * bytes to the 'upgrade' listener as `head`: cloudstorm (lavacord 3's WebSocket) drops them, so
+ * its `ready` (the session id, or a resume's answer) was lost and lavacord never became usable.
+ * Every other client gets `ready` with the 101, as Lavalink sends it: lavalink-client uses the
+ * session id as soon as its socket opens, and fails if `ready` is not in that read.
+ */
+const CLOUDSTORM_FIRST_MESSAGE_DELAY_MS = 50;
+const CLOUDSTORM_USER_AGENT = /\(https:\/\/github\.com\/DasWolke\/CloudStorm\b/i;
+
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 function newSessionId(): string {
   let id = '';
@@ -403,7 +414,7 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
     const wanted = header(req, 'session-id');
     const resumable = wanted === undefined ? undefined : pausedSessions.get(wanted);
     resumedFor.set(req, resumable !== undefined);
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    const admit = (ws: WebSocket): void => {
       if (clientName === '') log('a client connected without Client-Name');
       if (resumable !== undefined && pausedSessions.get(resumable.id) === resumable) {
         pausedSessions.delete(resumable.id);
@@ -418,6 +429,17 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
       active.set(id, session);
       log(`session ${id}: opened by ${clientName || 'an unnamed client'} (user ${userId})`);
       session.open(ws);
+    };
+    const cloudstorm = CLOUDSTORM_USER_AGENT.test(header(req, 'user-agent') ?? '');
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      if (!cloudstorm) return admit(ws);
+      // Until then a resumed session stays paused (its messages queued); a socket closed (or
+      // terminated by close()) meanwhile gets nothing. A bad frame meanwhile closes the socket
+      // (ws emits 'error' first, which must have a listener).
+      ws.on('error', () => undefined);
+      setTimeout(() => {
+        if (ws.readyState === ws.OPEN) admit(ws);
+      }, CLOUDSTORM_FIRST_MESSAGE_DELAY_MS).unref();
     });
   });
 

@@ -190,7 +190,7 @@ function rawUpgrade(
   url: string,
   headers: Record<string, string>,
   frames: number,
-): Promise<{ op: string; read: number }[]> {
+): Promise<{ op: string; read: number; message: Message }[]> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${url}/v4/websocket`, {
       headers: {
@@ -203,7 +203,7 @@ function rawUpgrade(
     });
     req.on('error', reject);
     req.on('upgrade', (_res, socket, head) => {
-      const got: { op: string; read: number }[] = [];
+      const got: { op: string; read: number; message: Message }[] = [];
       let bytes = Buffer.alloc(0);
       let reads = 0;
       const done = (): void => {
@@ -220,8 +220,8 @@ function rawUpgrade(
           if (bytes.length < start) break;
           const size = short === 126 ? bytes.readUInt16BE(2) : short;
           if (bytes.length < start + size) break;
-          const text = bytes.subarray(start, start + size).toString();
-          got.push({ op: (JSON.parse(text) as { op: string }).op, read: reads });
+          const message = JSON.parse(bytes.subarray(start, start + size).toString()) as Message;
+          got.push({ op: message.op, read: reads, message });
           bytes = bytes.subarray(start + size);
         }
         reads++;
@@ -246,6 +246,32 @@ describe('the messages after the handshake', () => {
     } finally {
       await plain.close();
     }
+  });
+
+  it("cloudstorm (lavacord 3's WebSocket) gets ready in a read after the 101's, new or resumed; other clients in the 101's", async () => {
+    // Node's http client hands what came in the 101's read to 'upgrade' as `head`, which
+    // cloudstorm ignores: a ready sent with the 101 was lost, and lavacord never got a session id.
+    const cloudstorm = {
+      'User-Agent': 'Discordbot (https://github.com/DasWolke/CloudStorm, 0.17.0) Node.js/v22.23.5',
+    };
+    const fresh = await rawUpgrade(base, clientHeaders(cloudstorm), 1);
+    expect([fresh[0]?.op, fresh[0]?.message.resumed]).toEqual(['ready', false]);
+    expect(fresh[0]!.read).toBeGreaterThan(0);
+
+    const { client, id } = await session();
+    await api(base, `/v4/sessions/${id}`, { method: 'PATCH', body: { resuming: true, timeout: 10 } });
+    await client.close();
+    const resumed = await rawUpgrade(base, clientHeaders({ ...cloudstorm, 'Session-Id': id }), 1);
+    expect([resumed[0]?.op, resumed[0]?.message.resumed, resumed[0]?.message.sessionId]).toEqual([
+      'ready',
+      true,
+      id,
+    ]);
+    expect(resumed[0]!.read).toBeGreaterThan(0);
+
+    // lavalink-client uses the session id as soon as its socket opens: ready comes with the 101.
+    const other = await rawUpgrade(base, clientHeaders(), 1);
+    expect([other[0]?.op, other[0]?.read]).toEqual(['ready', 0]);
   });
 });
 
