@@ -113,6 +113,8 @@ function request(i: number, all: readonly Seed[]): { bytes: Buffer; upgrade: boo
     const userId = rng() < 0.7 ? USER_ID : pick(rng, ['', '0', 'abc', '1e308', ' 12 ', '١٢٣']);
     if (rng() < 0.9) headers.push(`User-Id: ${userId}`);
     if (rng() < 0.5) headers.push(`Session-Id: ${rng() < 0.5 ? sessionId : mutateText(sessionId, rng)}`);
+    // cloudstorm's sockets get their first message later (src/node/server.ts): that path too.
+    if (rng() < 0.3) headers.push('User-Agent: Discordbot (https://github.com/DasWolke/CloudStorm, 0.17.0)');
   } else if (seed.body !== undefined) {
     const json = Buffer.from(JSON.stringify(seed.body));
     body = Buffer.from(rng() < 0.7 ? mutateJson(json, rng, [json]) : json).toString('latin1');
