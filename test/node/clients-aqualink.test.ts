@@ -8,25 +8,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Aqua, AqualinkEvents } from 'aqualink';
-import type { Player as AquaPlayer } from 'aqualink';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
-import { clientScene, expectHeardFile, expectPauseResume } from './processes.js';
-import type { PauseResume } from './processes.js';
+import { clientScene, expectHeardFile, expectPauseResume, pauseToggle } from './processes.js';
 
 const BOT = '1500000000000000019';
 const LISTENER = '1500000000000000020';
 const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
-
-/** aqualink's pause(boolean) returns the player at once (its PATCH is not awaited). */
-const pauseResume = (player: AquaPlayer): PauseResume => ({
-  pause: () => Promise.resolve(player.pause(true)),
-  resume: () => Promise.resolve(player.pause(false)),
-});
 
 describe('aqualink with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
@@ -82,7 +74,7 @@ describe('aqualink with voice', () => {
     player.queue.add(track);
     await player.play();
     await expectHeardFile(listener, BOT, frames);
-    await expectPauseResume(listener, BOT, pauseResume(player));
+    await expectPauseResume(listener, BOT, pauseToggle(player));
 
     player.stop();
     await until(() => queueEnded, 5000, 'queueEnd');

@@ -9,7 +9,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Kazagumo } from 'kazagumo';
-import type { KazagumoPlayer } from 'kazagumo';
 import { Connector } from 'shoukaku';
 import type { NodeOption, TrackEndEvent } from 'shoukaku';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
@@ -17,8 +16,7 @@ import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
-import { clientScene, expectHeardFile, expectPauseResume } from './processes.js';
-import type { PauseResume } from './processes.js';
+import { clientScene, expectHeardFile, expectPauseResume, pauseToggle } from './processes.js';
 
 const BOT = '1500000000000000009';
 const LISTENER = '1500000000000000010';
@@ -56,12 +54,6 @@ class ShardConnector extends Connector {
     return a;
   }
 }
-
-/** kazagumo's pause(boolean) returns at once (its PATCH is not awaited). */
-const pauseResume = (player: KazagumoPlayer): PauseResume => ({
-  pause: () => Promise.resolve(player.pause(true)),
-  resume: () => Promise.resolve(player.pause(false)),
-});
 
 describe('kazagumo with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
@@ -115,7 +107,7 @@ describe('kazagumo with voice', () => {
     expect(started).toEqual([track.title]);
     expect(resolveErrors).toEqual([]);
 
-    await expectPauseResume(listener, BOT, pauseResume(player));
+    await expectPauseResume(listener, BOT, pauseToggle(player));
 
     player.skip(); // shoukaku's stopTrack, not awaited
     await until(() => ends.length > 0, 5000, 'the track end');

@@ -31,25 +31,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Manager, ManagerEventTypes, StateStorageType } from 'magmastream';
-import type { DiscordVoiceState, Player, TrackEndEvent, VoiceServer } from 'magmastream';
+import type { DiscordVoiceState, TrackEndEvent, VoiceServer } from 'magmastream';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { CHANNEL, GUILD, tempDir, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
-import { clientScene, expectHeardFile, expectPauseResume } from './processes.js';
-import type { PauseResume } from './processes.js';
+import { clientScene, expectHeardFile, expectPauseResume, pauseToggle } from './processes.js';
 
 const BOT = '1500000000000000015';
 const LISTENER = '1500000000000000016';
 const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
-
-/** magmastream's pause(boolean): pause(true) pauses, pause(false) resumes; each awaits its PATCH. */
-const pauseResume = (player: Player): PauseResume => ({
-  pause: () => player.pause(true),
-  resume: () => player.pause(false),
-});
 
 describe('magmastream with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
@@ -115,7 +108,7 @@ describe('magmastream with voice', () => {
     await player.play(track);
     await expectHeardFile(listener, BOT, frames);
 
-    await expectPauseResume(listener, BOT, pauseResume(player));
+    await expectPauseResume(listener, BOT, pauseToggle(player));
 
     await player.stop(); // PATCH track.encoded null, not awaited
     await until(() => queueEnds.length > 0, 5000, 'the track end (queueEnd)');

@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Poru } from 'poru';
-import type { Node as PoruNode, Player as PoruPlayer } from 'poru';
+import type { Node as PoruNode } from 'poru';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
@@ -27,10 +27,11 @@ import {
   clientWorld,
   expectHeardFile,
   expectPauseResume,
+  pauseToggle,
   trackEndReasons,
   voiceNode,
 } from './processes.js';
-import type { PauseResume, RawNodeMessage } from './processes.js';
+import type { RawNodeMessage } from './processes.js';
 
 const BOT = '1500000000000000007';
 const LISTENER = '1500000000000000008';
@@ -75,12 +76,6 @@ async function poruOnShard(
   return { poru, node, packets };
 }
 
-/** poru's pause(toggle): pause(true) pauses, pause(false) resumes. */
-const pauseResume = (player: PoruPlayer): PauseResume => ({
-  pause: () => player.pause(true),
-  resume: () => player.pause(false),
-});
-
 describe('poru with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
     const {
@@ -119,7 +114,7 @@ describe('poru with voice', () => {
     // poru PATCHes `paused: false` 1 s after its voice PATCH (Connection.setServersUpdate): a pause
     // sent before that is undone.
     await new Promise((r) => setTimeout(r, Math.max(0, voiceAt + 1500 - Date.now())));
-    await expectPauseResume(listener, BOT, pauseResume(player));
+    await expectPauseResume(listener, BOT, pauseToggle(player));
 
     await player.skip(); // poru's stop: PATCH track.encoded null
     await until(() => trackEndReasons(packets).length > 0, 5000, 'the track end');

@@ -18,28 +18,24 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Riffy } from 'riffy';
-import type { Player as RiffyPlayer } from 'riffy';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
-import { clientScene, expectHeardFile, expectPauseResume, trackEndReasons } from './processes.js';
-import type { PauseResume, RawNodeMessage } from './processes.js';
+import {
+  clientScene,
+  expectHeardFile,
+  expectPauseResume,
+  pauseToggle,
+  trackEndReasons,
+} from './processes.js';
+import type { RawNodeMessage } from './processes.js';
 
 const BOT = '1500000000000000013';
 const LISTENER = '1500000000000000014';
 const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
-
-/**
- * riffy's pause(toggle): pause(true) pauses, pause(false) resumes; neither awaits its PATCH
- * (async in its code, typed as returning the player).
- */
-const pauseResume = (player: RiffyPlayer): PauseResume => ({
-  pause: () => Promise.resolve(player.pause(true)),
-  resume: () => Promise.resolve(player.pause(false)),
-});
 
 describe('riffy with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
@@ -102,7 +98,7 @@ describe('riffy with voice', () => {
     expect(server.players).toBe(1);
     await expectHeardFile(listener, BOT, frames);
 
-    await expectPauseResume(listener, BOT, pauseResume(player));
+    await expectPauseResume(listener, BOT, pauseToggle(player));
 
     player.stop(); // PATCH track.encoded null, not awaited
     await until(() => trackEndReasons(packets).length > 0, 5000, 'the track end');

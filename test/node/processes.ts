@@ -250,6 +250,18 @@ export interface PauseResume {
   resume(): Promise<unknown>;
 }
 
+/**
+ * The PauseResume of a client whose `pause(true)` pauses and `pause(false)` resumes (aqualink,
+ * kazagumo, magmastream, poru, riffy), awaited when it returns a promise: kazagumo's, riffy's and
+ * aqualink's return before their PATCH is sent.
+ */
+export function pauseToggle(player: { pause(paused: boolean): unknown }): PauseResume {
+  return {
+    pause: () => Promise.resolve(player.pause(true)),
+    resume: () => Promise.resolve(player.pause(false)),
+  };
+}
+
 /** A node message as a client hands it to its `raw` listeners. */
 export interface RawNodeMessage {
   op: string;
