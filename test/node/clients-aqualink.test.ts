@@ -18,7 +18,7 @@ import { CHANNEL, GUILD, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import type { Cleanup } from '../support/cleanup.js';
 import { PASSWORD } from './helpers.js';
-import { clientScene, expectHeardFile, expectPauseResume, pauseToggle } from './processes.js';
+import { clientScene, expectHeardFile, expectPauseResume, longestSilence, pauseToggle } from './processes.js';
 
 const BOT = '1500000000000000019';
 const LISTENER = '1500000000000000020';
@@ -112,22 +112,8 @@ describe('aqualink with voice', () => {
     const readies: unknown[] = [];
     aqua.on(AqualinkEvents.NodeReady, (_node, info) => void readies.push(info.resumed));
 
-    // The drop, then the listener's count sampled every 50 ms for 2 s: the longest stretch in
-    // which no frame came.
     node.ws.terminate();
-    let count = listener.heard.get(BOT)?.length ?? 0;
-    let grewAt = Date.now();
-    let longestGap = 0;
-    for (const end = Date.now() + 2000; Date.now() < end;) {
-      await new Promise((r) => setTimeout(r, 50));
-      const now = listener.heard.get(BOT)?.length ?? 0;
-      if (now > count) {
-        longestGap = Math.max(longestGap, Date.now() - grewAt);
-        grewAt = Date.now();
-        count = now;
-      }
-    }
-    longestGap = Math.max(longestGap, Date.now() - grewAt);
+    const longestGap = await longestSilence(listener, BOT, 2000);
     await until(() => readies.length > 0, 5000, 'ready again');
     expect(readies).toEqual([true]);
     expect(node.sessionId).toBe(sessionId);

@@ -23,6 +23,7 @@ import {
   expectHeardFile,
   expectPauseResume,
   lavalinkOnVoiceNode,
+  longestSilence,
   spawnNode,
   toneFile,
   voiceNode,
@@ -112,6 +113,44 @@ describe('shoukaku with voice', () => {
     await player.playTrack({ track: { encoded } });
     await expectHeardFile(listener, SHOUKAKU_BOT, frames);
     expect(started).toBe(true);
+    expect(listener.decryptFailures).toBe(0);
+  }, 60_000);
+
+  it('resumes its session after its WebSocket drops: the same session, no gap at the listener, the player still answers', async () => {
+    const SHOUKAKU_BOT = '1500000000000000021';
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
+    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
+    const { frames, file } = await toneFile(cleanup, 990, 10_000);
+    const node = await voiceNode(cleanup, engine);
+    const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
+    const shoukaku = new Shoukaku(
+      new VoxcordConnector(shard, SHOUKAKU_BOT),
+      [{ name: 'voxcord', url: `127.0.0.1:${node.port}`, auth: PASSWORD }],
+      { resume: true, resumeTimeout: 30, reconnectInterval: 0.2, reconnectTries: 3 },
+    );
+    shoukaku.on('error', () => undefined);
+    const readies: boolean[] = [];
+    shoukaku.on('ready', (_name, resumed) => void readies.push(resumed));
+    await until(() => readies.length === 1, 5000, 'shoukaku ready');
+    cleanup.add(() => shoukaku.leaveVoiceChannel(GUILD).catch(() => undefined));
+    const player = await shoukaku.joinVoiceChannel({ guildId: GUILD, channelId: CHANNEL, shardId: 0 });
+    const result = await player.node.rest.resolve(file);
+    await player.playTrack({ track: { encoded: (result as { data: { encoded: string } }).data.encoded } });
+    await expectHeardFile(listener, SHOUKAKU_BOT, frames);
+    const sessionId = player.node.sessionId;
+
+    player.node.ws?.terminate();
+    const longestGap = await longestSilence(listener, SHOUKAKU_BOT, 2000);
+    await until(() => readies.length === 2, 5000, 'ready again');
+    expect(readies).toEqual([false, true]);
+    expect(player.node.sessionId).toBe(sessionId);
+    expect(longestGap).toBeLessThan(250);
+
+    let ended: string | undefined;
+    player.on('end', (event) => (ended = event.reason));
+    await player.stopTrack();
+    await until(() => ended !== undefined, 5000, 'the track end after the resume');
+    expect(ended).toBe('stopped');
     expect(listener.decryptFailures).toBe(0);
   }, 60_000);
 });

@@ -262,6 +262,23 @@ export function pauseToggle(player: { pause(paused: boolean): unknown }): PauseR
   };
 }
 
+/** The longest time (ms) in the next `ms` in which `listener` heard no new frame from `botId` (sampled every 50 ms). */
+export async function longestSilence(listener: Bot, botId: string, ms: number): Promise<number> {
+  let count = listener.heard.get(botId)?.length ?? 0;
+  let grewAt = Date.now();
+  let longest = 0;
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = listener.heard.get(botId)?.length ?? 0;
+    if (now > count) {
+      longest = Math.max(longest, Date.now() - grewAt);
+      grewAt = Date.now();
+      count = now;
+    }
+  }
+  return Math.max(longest, Date.now() - grewAt);
+}
+
 /** A node message as a client hands it to its `raw` listeners. */
 export interface RawNodeMessage {
   op: string;
