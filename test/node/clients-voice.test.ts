@@ -23,7 +23,7 @@ import {
   expectHeardFile,
   expectPauseResume,
   lavalinkOnVoiceNode,
-  longestSilence,
+  expectHeardThrough,
   spawnNode,
   toneFile,
   voiceNode,
@@ -140,11 +140,10 @@ describe('shoukaku with voice', () => {
     const sessionId = player.node.sessionId;
 
     player.node.ws?.terminate();
-    const longestGap = await longestSilence(listener, SHOUKAKU_BOT, 2000);
+    await expectHeardThrough(listener, SHOUKAKU_BOT, 2000);
     await until(() => readies.length === 2, 5000, 'ready again');
     expect(readies).toEqual([false, true]);
     expect(player.node.sessionId).toBe(sessionId);
-    expect(longestGap).toBeLessThan(250);
 
     let ended: string | undefined;
     player.on('end', (event) => (ended = event.reason));

@@ -262,21 +262,27 @@ export function pauseToggle(player: { pause(paused: boolean): unknown }): PauseR
   };
 }
 
-/** The longest time (ms) in the next `ms` in which `listener` heard no new frame from `botId` (sampled every 50 ms). */
-export async function longestSilence(listener: Bot, botId: string, ms: number): Promise<number> {
-  let count = listener.heard.get(botId)?.length ?? 0;
+/**
+ * `listener` goes on hearing `botId` for the next `ms`: every 20 ms frame due in that time arrives
+ * (up to 10 in flight; a stall of this process only delays them, so they get 3 s to catch up), and
+ * no stretch of a second passes without one.
+ */
+export async function expectHeardThrough(listener: Bot, botId: string, ms: number): Promise<void> {
+  const heard = (): number => listener.heard.get(botId)?.length ?? 0;
+  const start = heard();
+  let count = start;
   let grewAt = Date.now();
-  let longest = 0;
+  let longestSilence = 0;
   for (const end = Date.now() + ms; Date.now() < end;) {
     await new Promise((r) => setTimeout(r, 50));
-    const now = listener.heard.get(botId)?.length ?? 0;
-    if (now > count) {
-      longest = Math.max(longest, Date.now() - grewAt);
+    if (heard() > count) {
+      longestSilence = Math.max(longestSilence, Date.now() - grewAt);
       grewAt = Date.now();
-      count = now;
+      count = heard();
     }
   }
-  return Math.max(longest, Date.now() - grewAt);
+  await until(() => heard() >= start + ms / 20 - 10, 3000, `the frames due in ${ms} ms`);
+  expect(Math.max(longestSilence, Date.now() - grewAt)).toBeLessThan(1000);
 }
 
 /** A node message as a client hands it to its `raw` listeners. */
