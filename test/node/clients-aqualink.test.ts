@@ -15,6 +15,7 @@ import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.j
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import type { Bot } from '../support/call.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
+import { TEXT_CHANNEL } from '../support/ids.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import type { Cleanup } from '../support/cleanup.js';
 import { PASSWORD } from './helpers.js';
@@ -28,7 +29,6 @@ import {
 
 const BOT = '1500000000000000019';
 const LISTENER = '1500000000000000020';
-const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
 
@@ -98,15 +98,20 @@ function sendThrough(shard: GatewayClient, aqua: () => Aqua): (payload: Record<s
   };
 }
 
+/** aqualink's stop: the node's TrackEnd `stopped`, with its queue empty, comes back as queueEnd. */
+async function expectStopEndsQueue(aqua: Aqua, player: AquaPlayer): Promise<void> {
+  let queueEnded = false;
+  aqua.on(AqualinkEvents.QueueEnd, () => (queueEnded = true));
+  player.stop();
+  await until(() => queueEnded, 5000, 'queueEnd');
+}
+
 describe('aqualink with voice', () => {
   it('gets ready, loads an http track, and the listener hears it; pause, resume and stop', async () => {
     const { aqua, player, listener, nodeErrors } = await aquaPlaying(cleanup, { autoResume: false });
     await expectPauseResume(listener, BOT, pauseToggle(player));
 
-    let queueEnded = false;
-    aqua.on(AqualinkEvents.QueueEnd, () => (queueEnded = true));
-    player.stop();
-    await until(() => queueEnded, 5000, 'queueEnd');
+    await expectStopEndsQueue(aqua, player);
     expect(nodeErrors).toEqual([]);
     expect(listener.decryptFailures).toBe(0);
   }, 60_000);
@@ -124,10 +129,7 @@ describe('aqualink with voice', () => {
     expect(readies).toEqual([true]);
     expect(node.sessionId).toBe(sessionId);
 
-    let queueEnded = false;
-    aqua.on(AqualinkEvents.QueueEnd, () => (queueEnded = true));
-    player.stop();
-    await until(() => queueEnded, 5000, 'queueEnd after the resume');
+    await expectStopEndsQueue(aqua, player);
     expect(nodeErrors).toEqual([]);
     expect(listener.decryptFailures).toBe(0);
   }, 60_000);

@@ -34,13 +34,13 @@ import { Manager, ManagerEventTypes, StateStorageType } from 'magmastream';
 import type { DiscordVoiceState, TrackEndEvent, VoiceServer } from 'magmastream';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { CHANNEL, GUILD, tempDir, until } from '../cli/helpers.js';
+import { TEXT_CHANNEL } from '../support/ids.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
 import { clientScene, expectHeardFile, expectPauseResume, pauseToggle } from './processes.js';
 
 const BOT = '1500000000000000015';
 const LISTENER = '1500000000000000016';
-const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
 

@@ -18,6 +18,7 @@ import type { Node as PoruNode } from 'poru';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { GatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
+import { TEXT_CHANNEL } from '../support/ids.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import type { Cleanup } from '../support/cleanup.js';
 import { PASSWORD } from './helpers.js';
@@ -35,7 +36,6 @@ import type { RawNodeMessage } from './processes.js';
 
 const BOT = '1500000000000000007';
 const LISTENER = '1500000000000000008';
-const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
 

@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { Riffy } from 'riffy';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import { CHANNEL, GUILD, until } from '../cli/helpers.js';
+import { TEXT_CHANNEL } from '../support/ids.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { PASSWORD } from './helpers.js';
 import {
@@ -33,7 +34,6 @@ import type { RawNodeMessage } from './processes.js';
 
 const BOT = '1500000000000000013';
 const LISTENER = '1500000000000000014';
-const TEXT_CHANNEL = '1400000000000000999';
 
 const cleanup = cleanupAfterEach();
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
 import type { LavalinkNode } from 'lavalink-client';
 import { Connector, Shoukaku } from 'shoukaku';
-import type { NodeOption } from 'shoukaku';
+import type { NodeOption, Player as ShoukakuPlayer, ShoukakuOptions } from 'shoukaku';
 import type { VoiceAdapterImplementerMethods } from '../../src/gateway/adapter.js';
 import type { createGatewayClient } from '../../src/gateway/builtin-gateway.js';
 import { startNode } from '../../src/node/server.js';
@@ -16,6 +16,7 @@ import { createVoiceBackend } from '../../src/node/voice-backend.js';
 import { startLocalDiscord } from '../../src/server/local-discord.js';
 import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
+import type { Bot } from '../support/call.js';
 import { PASSWORD } from './helpers.js';
 import {
   botShard,
@@ -87,24 +88,46 @@ class VoxcordConnector extends Connector {
   }
 }
 
+/**
+ * A shoukaku bot (`options`) on the local Discord with a listener and an in-process voice node,
+ * ready and joined to CHANNEL; a `frequency` Hz tone of `ms` as a local file to play. `readies`:
+ * the `resumed` of each of its `ready` events.
+ */
+async function shoukakuJoined(
+  botId: string,
+  frequency: number,
+  ms: number,
+  options: ShoukakuOptions,
+): Promise<{
+  listener: Bot;
+  frames: Uint8Array[];
+  file: string;
+  player: ShoukakuPlayer;
+  readies: boolean[];
+}> {
+  const { local, engine } = await clientWorld(cleanup, [GUILD]);
+  const listener = await joinBot({ local, engine }, cleanup, LISTENER);
+  const { frames, file } = await toneFile(cleanup, frequency, ms);
+  const node = await voiceNode(cleanup, engine);
+  const shard = await botShard(cleanup, local, botId);
+  const shoukaku = new Shoukaku(
+    new VoxcordConnector(shard, botId),
+    [{ name: 'voxcord', url: `127.0.0.1:${node.port}`, auth: PASSWORD }],
+    options,
+  );
+  shoukaku.on('error', () => undefined);
+  const readies: boolean[] = [];
+  shoukaku.on('ready', (_name, resumed) => void readies.push(resumed));
+  await until(() => readies.length === 1, 5000, 'shoukaku ready');
+  cleanup.add(() => shoukaku.leaveVoiceChannel(GUILD).catch(() => undefined));
+  const player = await shoukaku.joinVoiceChannel({ guildId: GUILD, channelId: CHANNEL, shardId: 0 });
+  return { listener, frames, file, player, readies };
+}
+
 describe('shoukaku with voice', () => {
   it('joins through the client, and the listener hears the track', async () => {
     const SHOUKAKU_BOT = '1500000000000000003';
-    const { local, engine } = await clientWorld(cleanup, [GUILD]);
-    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const { frames, file } = await toneFile(cleanup, 880, 3000);
-    const node = await voiceNode(cleanup, engine);
-
-    const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
-    const shoukaku = new Shoukaku(new VoxcordConnector(shard, SHOUKAKU_BOT), [
-      { name: 'voxcord', url: `127.0.0.1:${node.port}`, auth: PASSWORD },
-    ]);
-    shoukaku.on('error', () => undefined);
-    let ready = false;
-    shoukaku.on('ready', () => (ready = true));
-    await until(() => ready, 5000, 'shoukaku ready');
-    cleanup.add(() => shoukaku.leaveVoiceChannel(GUILD).catch(() => undefined));
-    const player = await shoukaku.joinVoiceChannel({ guildId: GUILD, channelId: CHANNEL, shardId: 0 });
+    const { listener, frames, file, player } = await shoukakuJoined(SHOUKAKU_BOT, 880, 3000, {});
     const result = await player.node.rest.resolve(file);
     expect(result?.loadType).toBe('track');
     const encoded = (result as { data: { encoded: string } }).data.encoded;
@@ -118,22 +141,12 @@ describe('shoukaku with voice', () => {
 
   it('resumes its session after its WebSocket drops: the same session, no gap at the listener, the player still answers', async () => {
     const SHOUKAKU_BOT = '1500000000000000021';
-    const { local, engine } = await clientWorld(cleanup, [GUILD]);
-    const listener = await joinBot({ local, engine }, cleanup, LISTENER);
-    const { frames, file } = await toneFile(cleanup, 990, 10_000);
-    const node = await voiceNode(cleanup, engine);
-    const shard = await botShard(cleanup, local, SHOUKAKU_BOT);
-    const shoukaku = new Shoukaku(
-      new VoxcordConnector(shard, SHOUKAKU_BOT),
-      [{ name: 'voxcord', url: `127.0.0.1:${node.port}`, auth: PASSWORD }],
-      { resume: true, resumeTimeout: 30, reconnectInterval: 0.2, reconnectTries: 3 },
-    );
-    shoukaku.on('error', () => undefined);
-    const readies: boolean[] = [];
-    shoukaku.on('ready', (_name, resumed) => void readies.push(resumed));
-    await until(() => readies.length === 1, 5000, 'shoukaku ready');
-    cleanup.add(() => shoukaku.leaveVoiceChannel(GUILD).catch(() => undefined));
-    const player = await shoukaku.joinVoiceChannel({ guildId: GUILD, channelId: CHANNEL, shardId: 0 });
+    const { listener, frames, file, player, readies } = await shoukakuJoined(SHOUKAKU_BOT, 990, 10_000, {
+      resume: true,
+      resumeTimeout: 30,
+      reconnectInterval: 0.2,
+      reconnectTries: 3,
+    });
     const result = await player.node.rest.resolve(file);
     await player.playTrack({ track: { encoded: (result as { data: { encoded: string } }).data.encoded } });
     await expectHeardFile(listener, SHOUKAKU_BOT, frames);
