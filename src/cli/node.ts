@@ -136,6 +136,9 @@ export async function runNodeCommand(argv: string[], io: CliIo): Promise<number>
     sources: args.sources,
     backend: engine !== undefined ? createVoiceBackend({ engine }) : createTimelineBackend(),
     log,
+  }).catch(async (error: unknown) => {
+    await engine?.close(); // its worker started already: a port in use must not leave it running
+    throw error;
   });
   await stopAfter(io.signal, undefined);
   say(io, `${stamp()} shutting down`);

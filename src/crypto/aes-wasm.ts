@@ -23,7 +23,8 @@ import { S0, S1, S2, S3, TE0, TE1, TE2, TE3 } from './aes-tables.js';
 import { AES_CTR_WASM_BASE64 } from './aes-ctr-wasm.generated.js';
 import { bswap32, writeBe32 } from '../util/bytes.js';
 import { inspectCustom, publicView } from '../util/redact.js';
-import type { InspectOptionsStylized, inspect } from 'node:util';
+import type { InspectStylized } from '../util/redact.js';
+import type { inspect } from 'node:util';
 
 /** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
 interface WasmMemory {
@@ -311,7 +312,7 @@ export class WasmGcm {
   }
 
   /** util.inspect: never the core (its memory holds every key). */
-  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+  [inspectCustom](depth: number, options: InspectStylized, inspectFn: typeof inspect): string {
     return publicView('WasmGcm', { released: this.rkAt < 0 }, depth, options, inspectFn);
   }
 

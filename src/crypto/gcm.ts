@@ -23,7 +23,8 @@ import { createGhash } from './ghash.js';
 import type { Ghash, GhashTable } from './ghash.js';
 import { readBe32, readBe32Head, writeBe32, writeBe32Head } from '../util/bytes.js';
 import { inspectCustom, publicView } from '../util/redact.js';
-import type { InspectOptionsStylized, inspect } from 'node:util';
+import type { InspectStylized } from '../util/redact.js';
+import type { inspect } from 'node:util';
 
 export const AES_GCM_IV_BYTES = 12;
 export const AES_GCM_TAG_BYTES = 16;
@@ -227,7 +228,7 @@ interface TagWords {
 /** One AES-GCM key (16 or 32 bytes): AES schedule and GHASH key (or table) precomputed. */
 export class AesGcm {
   /** util.inspect: never the round keys (the first ones are the key itself) or the GHASH table. */
-  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+  [inspectCustom](depth: number, options: InspectStylized, inspectFn: typeof inspect): string {
     return publicView(this.constructor.name, {}, depth, options, inspectFn);
   }
 

@@ -28,7 +28,8 @@ import type { SignatureKeyPair } from './mls/key-package.js';
 import { snowflakeToBigInt } from './mls/mls-codec.js';
 import { decodeAnnounceCommit, decodeProposalsPayload, decodeWelcomePayload } from './opcodes.js';
 import { inspectCustom, publicView } from '../util/redact.js';
-import type { InspectOptionsStylized, inspect } from 'node:util';
+import type { InspectStylized } from '../util/redact.js';
+import type { inspect } from 'node:util';
 
 export interface DaveClientOptions extends DaveEndpointContext {
   /** Persistent identity key; a fresh P-256 key otherwise. */
@@ -89,7 +90,7 @@ export class DaveClient implements DaveEndpoint {
   }
 
   /** util.inspect: no MLS state, ratchet or key (see util/redact.ts). */
-  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+  [inspectCustom](depth: number, options: InspectStylized, inspectFn: typeof inspect): string {
     const fields = { userId: this.selfId, protocolVersion: this.protocolVersion, epoch: this.epoch };
     return publicView('DaveClient', fields, depth, options, inspectFn);
   }

@@ -15,7 +15,8 @@ import {
   snowflakeToLE64,
 } from './mls/mls-codec.js';
 import { inspectCustom, publicView } from '../util/redact.js';
-import type { InspectOptionsStylized, inspect } from 'node:util';
+import type { InspectStylized } from '../util/redact.js';
+import type { inspect } from 'node:util';
 
 const HASH_BYTES = 32;
 const encoder = new TextEncoder();
@@ -119,7 +120,7 @@ export class HashRatchet {
   }
 
   /** util.inspect: never the secret or the cached keys. */
-  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+  [inspectCustom](depth: number, options: InspectStylized, inspectFn: typeof inspect): string {
     return publicView(
       'HashRatchet',
       { nextGeneration: this.nextGen, cachedKeys: this.keys.size },

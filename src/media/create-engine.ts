@@ -1,7 +1,7 @@
 /** Creating a media engine: pick where the media path runs. */
 import { VoxcordError } from '../errors.js';
 import { InlineMediaEngine } from './inline-engine.js';
-import type { MediaEngine, MediaWorkerReady } from './media-engine.js';
+import type { MediaWorkerReady, VoxcordMediaEngine } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
 import { WorkerMediaEngine } from './worker-engine.js';
 
@@ -26,7 +26,7 @@ export interface CreateMediaEngineOptions {
    * Worker engine only, Linux: run the media workers' threads with real-time scheduling (SCHED_FIFO;
    * true: priority 10, or a priority 1-99) so audio stays on time when the cores are busy. Needs
    * CAP_SYS_NICE or an RLIMIT_RTPRIO, and util-linux's `chrt`; otherwise the workers run at normal
-   * priority and `stats().perWorker[i].realtime` says why. Default false. What `voxcord node` also
+   * priority and `(await stats()).perWorker[i].realtime` says why. Default false. What `voxcord node` also
    * does process-wide with it (V8 flags, helper threads at real-time priority 1) is
    * `supportRealtimeWorkers`.
    */
@@ -35,7 +35,7 @@ export interface CreateMediaEngineOptions {
   onWorkerReady?: (worker: MediaWorkerReady) => void;
 }
 
-export function createMediaEngine(options: CreateMediaEngineOptions = {}): MediaEngine {
+export function createMediaEngine(options: CreateMediaEngineOptions = {}): VoxcordMediaEngine {
   const channel = options.channel ?? {};
   if (options.kind === 'inline') return new InlineMediaEngine({ channel });
   if (options.kind !== undefined && options.kind !== 'worker') {

@@ -19,6 +19,7 @@ export type {
   RtpDropReason,
   SendCounts,
   SendDropReason,
+  VoxcordMediaEngine,
 } from './media-engine.js';
 export type { ChannelTuning } from './udp-channel.js';
 export type { SendQueueOptions } from './send-queue.js';

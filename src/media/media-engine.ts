@@ -248,3 +248,8 @@ export interface MediaEngine {
   /** Closes every channel and stops the clock (and the worker, if any). */
   close(): Promise<void>;
 }
+
+/** An engine of voxcord's own (createMediaEngine): it always has its counters. */
+export interface VoxcordMediaEngine extends MediaEngine {
+  stats(): Promise<MediaEngineStats>;
+}

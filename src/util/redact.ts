@@ -3,7 +3,7 @@
  * debugging goes through `redact`, which replaces the values of secret-bearing fields.
  */
 import { inspect } from 'node:util';
-import type { InspectOptionsStylized } from 'node:util';
+import type { InspectOptions } from 'node:util';
 
 const SECRET_KEYS: ReadonlySet<string> = new Set([
   'token',
@@ -33,11 +33,20 @@ export function redact(value: unknown, depth = 0): unknown {
  */
 export const inspectCustom: typeof inspect.custom = inspect.custom;
 
+/**
+ * The options util.inspect hands an `[inspect.custom]` method. Declared here because @types/node
+ * renamed its own (InspectOptionsStylized up to 25, InspectContext from 26): our public types must
+ * compile with whichever a bot has.
+ */
+export interface InspectStylized extends InspectOptions {
+  stylize(text: string, styleType: string): string;
+}
+
 export function publicView(
   name: string,
   fields: Record<string, unknown>,
   depth: number,
-  options: InspectOptionsStylized,
+  options: InspectStylized,
   inspectFn: typeof inspect,
 ): string {
   if (depth < 0) return options.stylize(`[${name}]`, 'special');

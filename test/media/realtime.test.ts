@@ -124,7 +124,7 @@ describe('real-time scheduling of media workers', () => {
       const plain = createMediaEngine({ workers: 1 });
       try {
         await plain.openChannel({ ssrc: 2, serverHost: '127.0.0.1', serverPort: 9 });
-        expect((await plain.stats!()).perWorker[0]?.realtime).toBeUndefined();
+        expect((await plain.stats()).perWorker[0]?.realtime).toBeUndefined();
       } finally {
         await plain.close();
       }

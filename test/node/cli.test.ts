@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -35,8 +36,12 @@ describe('voxcord node', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as AddressInfo).port;
     const io = captureIo();
+    const threads = (): number => readdirSync('/proc/self/task').length;
+    const before = threads();
     expect(await runCli(['node', '--password', 'x', '--port', String(port)], io)).toBe(1);
     expect(io.err()).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    // The media worker it had started is gone with the failed start.
+    await until(() => threads() <= before, 5000, 'the media worker to stop');
     await new Promise<void>((r) => blocker.close(() => r()));
   });
 

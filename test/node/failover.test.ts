@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LavalinkManager } from 'lavalink-client';
-import type { createMediaEngine } from '../../src/media/index.js';
+import type { MediaEngine } from '../../src/media/index.js';
 import { CHANNEL, GUILD, joinBot, until } from '../cli/helpers.js';
 import { cleanupAfterEach } from '../support/after-each.js';
 import { unscheduledSince } from '../support/unscheduled.js';
@@ -35,9 +35,7 @@ describe('failover', () => {
 });
 
 async function failover(
-  startA: (
-    engine: ReturnType<typeof createMediaEngine>,
-  ) => Promise<{ port: number; die: () => Promise<void> }>,
+  startA: (engine: MediaEngine) => Promise<{ port: number; die: () => Promise<void> }>,
 ): Promise<void> {
   {
     const { local, engine } = await clientWorld(cleanup, [GUILD]);

@@ -12,7 +12,7 @@
  * is an opt-in, so the consumer does not have it: XChaCha20 runs on node:crypto and doctor says so.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,6 +177,28 @@ describe('the packed tarball', () => {
     expectOk(
       await run(process.execPath, [TSC, '-p', project], project, 120_000),
       'tsc on the consumer project',
+    );
+    // And with the newest @types/node, what a fresh `npm install` brings along (26 renamed util's
+    // inspect types, which our declarations once named).
+    const newest = join(temp, 'types-26');
+    await mkdir(newest);
+    await symlink(join(ROOT, 'node_modules/types-node-26'), join(newest, 'node'));
+    const files = ['quick-start.ts', 'readme-quick-start.ts', 'engine-stats.ts'];
+    await writeFile(
+      join(project, 'engine-stats.ts'),
+      "import { createMediaEngine } from 'voxcord';\n" +
+        'const engine = createMediaEngine();\n' +
+        'export const realtime = (await engine.stats()).perWorker.map((w) => w.realtime);\n',
+    );
+    await writeFile(join(project, 'tsconfig.26.json'), consumerTsconfig('NodeNext', 'out26', files, newest));
+    expectOk(
+      await run(
+        process.execPath,
+        [TSC, '-p', join(project, 'tsconfig.26.json'), '--noEmit'],
+        project,
+        120_000,
+      ),
+      'tsc on the consumer project with @types/node 26',
     );
 
     // A type error in consumer code is reported, so the check above is real.
@@ -369,7 +391,12 @@ describe('CommonJS consumers', () => {
 });
 
 /** A strict consumer tsconfig for `module` (and the same moduleResolution) over `files`. */
-function consumerTsconfig(module: 'NodeNext' | 'node16', outDir: string, files: string[]): string {
+function consumerTsconfig(
+  module: 'NodeNext' | 'node16',
+  outDir: string,
+  files: string[],
+  typeRoot = join(ROOT, 'node_modules/@types'),
+): string {
   return JSON.stringify({
     compilerOptions: {
       target: 'ES2022',
@@ -380,7 +407,7 @@ function consumerTsconfig(module: 'NodeNext' | 'node16', outDir: string, files: 
       // Check the installed declaration files too: a broken .d.ts must fail here.
       skipLibCheck: false,
       types: ['node'],
-      typeRoots: [join(ROOT, 'node_modules/@types')],
+      typeRoots: [typeRoot],
       outDir,
       rootDir: '.',
     },
@@ -414,7 +441,17 @@ describe('the docs: "Test your discord.js bot offline"', () => {
       ),
       'npm install in the docs example project',
     );
-    const files = await docsExampleFiles();
+    const blocks = await docsExampleBlocks();
+    // A reader runs the first example before the doc shows the second's files: no block may name
+    // a file ('./voice-ca.ts' in a vitest config) that comes later.
+    const shown = new Set<string>();
+    for (const [name, text] of blocks) {
+      for (const [, named] of text.matchAll(/'\.\/([\w.-]+\.ts)'/g))
+        expect(shown, `${name} names ${named} before the doc shows it`).toContain(named);
+      shown.add(name);
+    }
+    // A file shown twice (the vitest config, grown for the second example) is its last version.
+    const files = Object.fromEntries(blocks);
     expect(Object.keys(files).sort()).toEqual([
       'bot.test.ts',
       'bot.ts',
@@ -449,12 +486,10 @@ describe('the docs: "Test your discord.js bot offline"', () => {
   }, 480_000);
 });
 
-/** The code blocks of docs/test-your-discordjs-bot-offline.md that start with `// <file>.ts:`. */
-async function docsExampleFiles(): Promise<Record<string, string>> {
+/** The code blocks of docs/test-your-discordjs-bot-offline.md that start with `// <file>.ts:`, in order. */
+async function docsExampleBlocks(): Promise<[file: string, text: string][]> {
   const doc = await readFile(join(ROOT, 'docs/test-your-discordjs-bot-offline.md'), 'utf8');
-  const files: Record<string, string> = {};
-  for (const match of doc.matchAll(/```ts\n(\/\/ ([\w.-]+\.ts):[\s\S]*?)```/g)) files[match[2]!] = match[1]!;
-  return files;
+  return [...doc.matchAll(/```ts\n(\/\/ ([\w.-]+\.ts):[\s\S]*?)```/g)].map((m) => [m[2]!, m[1]!]);
 }
 
 /** The first TypeScript block under the README's "Quick start" heading. */

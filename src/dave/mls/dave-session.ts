@@ -34,7 +34,8 @@ import type { ExternalSenderInfo } from './mls-codec.js';
 import { buildRoster } from './roster.js';
 import type { Roster } from './roster.js';
 import { inspectCustom, publicView } from '../../util/redact.js';
-import type { InspectOptionsStylized, inspect } from 'node:util';
+import type { InspectStylized } from '../../util/redact.js';
+import type { inspect } from 'node:util';
 import {
   createCommit,
   createGroup,
@@ -164,7 +165,7 @@ export class DaveSession {
   }
 
   /** util.inspect: no group state, private key or key package (see util/redact.ts). */
-  [inspectCustom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+  [inspectCustom](depth: number, options: InspectStylized, inspectFn: typeof inspect): string {
     const fields = {
       userId: this.userId,
       channelId: this.channelId,
