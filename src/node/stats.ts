@@ -135,6 +135,9 @@ export class FrameStatsWindow {
       const before = this.previous.get(p.key);
       if (windowStart === undefined || before === undefined) continue;
       if (p.continuousSince === undefined || p.continuousSince > windowStart) continue;
+      // Its counts' span starts at the previous report, which can precede the sample by a report
+      // period: a player that started playing after that report would show the time before as deficit.
+      if (p.continuousSince + (countsNow - now) > before.at) continue;
       counted++;
       sent += snapshot.sent - before.sent;
       nulled += snapshot.nulled - before.nulled;

@@ -89,6 +89,20 @@ describe("frameStats over the media engine's reports", () => {
     expect(deficits).toEqual([0, 15, 0, 0, 0, 0]);
   });
 
+  it('leaves out a player that started after the report its window counts from', () => {
+    const w = new FrameStatsWindow();
+    // Joined with a report at 0; its track starts at 900, and its first report after that comes
+    // after the sample at 1000 (a file feed reports once a second).
+    const p = { key: {}, continuousSince: 900, frames: { sent: 0, nulled: 0, at: 0 } };
+    expect(w.sample(0, [p])).toBeNull();
+    expect(w.sample(1000, [p])).toBeNull(); // started inside this window
+    p.frames = { sent: 50, nulled: 0, at: 1900 }; // every tick from 920 on took a frame
+    // Counted from the report at 0, the 0.9 s before its start would be 45 frames of deficit.
+    expect(w.sample(2000, [p])).toBeNull();
+    p.frames = { sent: 100, nulled: 0, at: 2900 };
+    expect(w.sample(3000, [p])).toEqual({ sent: 50, nulled: 0, deficit: 0 });
+  });
+
   it('counts that stopped coming (no report for over two seconds) leave the silence as deficit', () => {
     const w = new FrameStatsWindow();
     const p = { key: {}, continuousSince: 0, frames: { sent: 0, nulled: 0, at: 0 } };
