@@ -2,6 +2,7 @@
  * `voxcord node`: runs a Lavalink v4-compatible node until Ctrl-C. Loopback by default; the
  * password comes from --password or LAVALINK_PASSWORD (never printed).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { say, stopAfter, usageError } from './io.js';
 import type { CliIo } from './io.js';
@@ -12,6 +13,7 @@ import { createVoiceBackend } from '../node/voice-backend.js';
 import { createMediaEngine } from '../media/create-engine.js';
 import { describeRealtime, supportRealtimeWorkers } from '../media/realtime.js';
 import { MAX_WORKERS } from '../media/worker-engine.js';
+import type { VoiceTlsOptions } from '../voice/voice-socket.js';
 
 export const NODE_USAGE = `usage: voxcord node --password <password> [--host 127.0.0.1] [--port ${DEFAULT_NODE_PORT}]`;
 
@@ -34,6 +36,10 @@ Options:
                             and V8's and libuv's helper threads run at real-time priority 1)
   --workers <n|auto>        media worker threads (default auto: one, more when one cannot keep
                             up). Each costs ~10 MB; one sent 500 players on time in the bench
+  --no-voice-tls            reach voice servers over ws://, not wss:// (a local Discord:
+                            "voxcord serve" without --tls); never for Discord
+  --ca <file>               also trust this CA for the voice servers' wss:// (the .pem file
+                            "voxcord serve --tls" printed)
   -h, --help                this help
 
 See docs/voxcord-node.md for what works and what is still missing.`;
@@ -49,6 +55,8 @@ interface NodeArgs {
   /** Real-time scheduling for the media workers (media/realtime.ts). */
   realtime: boolean;
   workers: number | 'auto';
+  /** The voice websocket's TLS (Discord: wss with the system CAs). */
+  voiceTls: VoiceTlsOptions;
 }
 
 export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
@@ -65,6 +73,8 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
         'no-voice': { type: 'boolean' },
         'no-realtime': { type: 'boolean' },
         workers: { type: 'string' },
+        'no-voice-tls': { type: 'boolean' },
+        ca: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -87,6 +97,18 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
     throw usageError(`--workers must be auto or a number 1-${MAX_WORKERS}, e.g. --workers 1`, NODE_USAGE);
   if (values.host === '') throw usageError('--host needs an address, e.g. --host 127.0.0.1', NODE_USAGE);
   const password = values.password ?? env['LAVALINK_PASSWORD'];
+  let voiceTls: VoiceTlsOptions = values['no-voice-tls'] !== true;
+  if (values.ca !== undefined) {
+    if (!voiceTls) throw usageError('--ca is for wss://; --no-voice-tls turns TLS off', NODE_USAGE);
+    try {
+      voiceTls = { ca: readFileSync(values.ca) };
+    } catch {
+      throw usageError(
+        `--ca ${values.ca} cannot be read: pass the .pem file "voxcord serve --tls" printed`,
+        NODE_USAGE,
+      );
+    }
+  }
   return {
     help: values.help === true,
     host: values.host ?? '127.0.0.1',
@@ -97,6 +119,7 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
     voice: values['no-voice'] !== true,
     realtime: values['no-realtime'] !== true,
     workers,
+    voiceTls,
   };
 }
 
@@ -134,7 +157,8 @@ export async function runNodeCommand(argv: string[], io: CliIo): Promise<number>
     password: args.password,
     playerUpdateIntervalMs: args.playerUpdateIntervalMs,
     sources: args.sources,
-    backend: engine !== undefined ? createVoiceBackend({ engine }) : createTimelineBackend(),
+    backend:
+      engine !== undefined ? createVoiceBackend({ engine, tls: args.voiceTls }) : createTimelineBackend(),
     log,
   }).catch(async (error: unknown) => {
     await engine?.close(); // its worker started already: a port in use must not leave it running

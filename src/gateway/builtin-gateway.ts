@@ -11,7 +11,7 @@
 import { GatewayIntent } from '../protocol/constants.js';
 import { REST, DiscordAPIError } from '@discordjs/rest';
 import { WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
-import type { OptionalWebSocketManagerOptions } from '@discordjs/ws';
+import type { OptionalWebSocketManagerOptions, SessionInfo } from '@discordjs/ws';
 import { VoxcordError, isVoxcordError, toError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { isVoiceServerData, isVoiceStateData } from './adapter.js';
@@ -89,7 +89,15 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     this.ownsRest = options.rest === undefined;
     this.rest =
       options.rest ?? new REST(options.apiUrl === undefined ? {} : { api: options.apiUrl }).setToken(token);
+    // @discordjs/ws keeps sessions in one store per process, keyed by shard id only: another
+    // client (a second bot, a second server) would resume this one's session. Ours are its own.
+    const sessions = new Map<number, SessionInfo>();
     this.manager = new WebSocketManager({
+      retrieveSessionInfo: (shardId) => sessions.get(shardId) ?? null,
+      updateSessionInfo: (shardId, info) => {
+        if (info === null) sessions.delete(shardId);
+        else sessions.set(shardId, info);
+      },
       ...options.ws,
       token,
       intents: options.intents ?? VOICE_INTENTS,

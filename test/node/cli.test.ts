@@ -1,11 +1,19 @@
 import { readdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseNodeArgs } from '../../src/cli/node.js';
 import { runCli } from '../../src/cli/run.js';
-import { captureIo, until } from '../cli/helpers.js';
-import { api, clientHeaders, connect } from './helpers.js';
+import { captureIo, GUILD, tempDir, until } from '../cli/helpers.js';
+import { cleanupAfterEach } from '../support/after-each.js';
+import { startCall } from '../support/call.js';
+import { api, clientHeaders, connect, PASSWORD } from './helpers.js';
+import { NODE_BOT, voiceCredentials } from './voice-harness.js';
+import type { VoiceHarness } from './voice-harness.js';
+
+const cleanup = cleanupAfterEach();
 
 describe('voxcord node', () => {
   it('prints help, and refuses a missing password with the usage (exit 2)', async () => {
@@ -94,6 +102,54 @@ describe('voxcord node', () => {
     controller.abort();
     expect(await running).toBe(0);
   });
+
+  it("reaches a local Discord's ws:// voice server with --no-voice-tls, its wss:// one with --ca", async () => {
+    /** Whether a player of a `voxcord node ...flags` gets connected with these credentials. */
+    const connects = async (voice: VoiceHarness['voice'], flags: string[]): Promise<boolean> => {
+      const controller = new AbortController();
+      const io = captureIo({ signal: controller.signal });
+      const running = runCli(['node', '--port', '0', '--password', PASSWORD, '--no-realtime', ...flags], io);
+      try {
+        await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(io.out()), 5000, 'the node');
+        const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.out())?.[1] ?? '';
+        const client = await connect(base, clientHeaders({ 'User-Id': NODE_BOT }));
+        cleanup.add(() => client.close());
+        const id = (await client.wait((m) => m.op === 'ready')).sessionId as string;
+        const path = `/v4/sessions/${id}/players/${GUILD}`;
+        expect((await api(base, path, { method: 'PATCH', body: { voice } })).status).toBe(200);
+        const outcome = await client.wait(
+          (m) =>
+            (m.op === 'playerUpdate' && (m.state as { connected?: boolean }).connected === true) ||
+            m.type === 'WebSocketClosedEvent',
+          15_000,
+        );
+        await api(base, path, { method: 'DELETE' });
+        return outcome.op === 'playerUpdate';
+      } finally {
+        controller.abort();
+        expect(await running).toBe(0);
+      }
+    };
+    // Each refused connection fails before Identify, so the credentials are still fresh after it.
+    const plain = await voiceCredentials(await startCall(cleanup), cleanup);
+    expect(await connects(plain, [])).toBe(false); // wss:// to a ws:// server
+    expect(await connects(plain, ['--no-voice-tls'])).toBe(true);
+    const tlsCall = await startCall(cleanup, { tls: true });
+    const ca = join(await tempDir(cleanup), 'ca.pem');
+    await writeFile(ca, tlsCall.voice.tlsCa!);
+    const tls = await voiceCredentials(tlsCall, cleanup);
+    expect(await connects(tls, [])).toBe(false); // a self-signed certificate
+    expect(await connects(tls, ['--ca', ca])).toBe(true);
+    // Their misuse is a usage error.
+    for (const flags of [
+      ['--ca', ca, '--no-voice-tls'],
+      ['--ca', join(ca, 'missing.pem')],
+    ]) {
+      const io = captureIo();
+      expect(await runCli(['node', '--password', 'x', ...flags], io)).toBe(2);
+      expect(io.err()).toMatch(/--ca /);
+    }
+  }, 60_000);
 
   it('--no-realtime leaves the media workers at normal scheduling', async () => {
     const controller = new AbortController();

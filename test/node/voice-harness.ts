@@ -57,15 +57,14 @@ export interface VoiceHarness {
   join(): Promise<void>;
 }
 
-export async function startVoiceHarness(
+/**
+ * The client bot's shard sends op 4 for CHANNEL and gets the two voice events back: the PATCH
+ * voice body a Lavalink client would send for `NODE_BOT`.
+ */
+export async function voiceCredentials(
+  world: Pick<World, 'local'>,
   cleanup: Cleanup,
-  options: VoiceHarnessOptions = {},
-): Promise<VoiceHarness> {
-  const world = await startWorld(cleanup);
-  const listener = options.listener === false ? undefined : await joinBot(world, cleanup, LISTENER);
-  const { frames, file } = await toneFile(cleanup, 3000, options.toneMs ?? 4000, 0.5);
-
-  // The client bot's shard: op 4 out, the two voice events back.
+): Promise<VoiceHarness['voice']> {
   const shard = await botClient(world, cleanup, NODE_BOT);
   let state: GatewayVoiceStateData | undefined;
   let server: GatewayVoiceServerData | undefined;
@@ -79,7 +78,23 @@ export async function startVoiceHarness(
     d: { guild_id: GUILD, channel_id: CHANNEL, self_mute: false, self_deaf: true },
   });
   await until(() => state !== undefined && server !== undefined, 5000, 'the voice events');
+  return {
+    token: server!.token,
+    endpoint: server!.endpoint!,
+    sessionId: state!.session_id,
+    channelId: CHANNEL,
+  };
+}
 
+export async function startVoiceHarness(
+  cleanup: Cleanup,
+  options: VoiceHarnessOptions = {},
+): Promise<VoiceHarness> {
+  const world = await startWorld(cleanup);
+  const listener = options.listener === false ? undefined : await joinBot(world, cleanup, LISTENER);
+  const { frames, file } = await toneFile(cleanup, 3000, options.toneMs ?? 4000, 0.5);
+
+  const voice = await voiceCredentials(world, cleanup);
   const players: BackendPlayer[] = [];
   const frameReads: { sent: number; nulled: number; at?: number }[] = [];
   const engine = options.wrapEngine?.(world.engine) ?? world.engine;
@@ -114,12 +129,6 @@ export async function startVoiceHarness(
   });
   cleanup.add(() => client.close());
   const sessionId = (await client.wait((m) => m.op === 'ready')).sessionId as string;
-  const voice = {
-    token: server!.token,
-    endpoint: server!.endpoint!,
-    sessionId: state!.session_id,
-    channelId: CHANNEL,
-  };
   return {
     world,
     listener,
