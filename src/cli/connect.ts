@@ -111,16 +111,7 @@ export function resolveTarget(
   if (flags.server !== undefined) {
     apiUrl = apiUrlFromServer(flags.server, usage);
     tls = false;
-    if (flags.ca !== undefined) {
-      try {
-        tls = { ca: readFileSync(flags.ca) };
-      } catch {
-        throw usageError(
-          `--ca ${flags.ca} cannot be read: pass the .pem file "voxcord serve --tls" printed`,
-          usage,
-        );
-      }
-    }
+    if (flags.ca !== undefined) tls = trustedCa(flags.ca, usage);
   }
   return {
     token,
@@ -130,6 +121,15 @@ export function resolveTarget(
     tls,
     where: apiUrl ?? 'Discord',
   };
+}
+
+/** `--ca <file>`: wss:// that also trusts the CA in `file` ("voxcord serve --tls" prints one). */
+export function trustedCa(file: string, usage: string): VoiceTlsOptions {
+  try {
+    return { ca: readFileSync(file) };
+  } catch {
+    throw usageError(`--ca ${file} cannot be read: pass the .pem file "voxcord serve --tls" printed`, usage);
+  }
 }
 
 export interface Joined {

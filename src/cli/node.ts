@@ -2,8 +2,8 @@
  * `voxcord node`: runs a Lavalink v4-compatible node until Ctrl-C. Loopback by default; the
  * password comes from --password or LAVALINK_PASSWORD (never printed).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { trustedCa } from './connect.js';
 import { say, stopAfter, usageError } from './io.js';
 import type { CliIo } from './io.js';
 import { DEFAULT_NODE_PORT, DEFAULT_PLAYER_UPDATE_INTERVAL_MS, startNode } from '../node/server.js';
@@ -100,14 +100,7 @@ export function parseNodeArgs(argv: string[], env: CliIo['env']): NodeArgs {
   let voiceTls: VoiceTlsOptions = values['no-voice-tls'] !== true;
   if (values.ca !== undefined) {
     if (!voiceTls) throw usageError('--ca is for wss://; --no-voice-tls turns TLS off', NODE_USAGE);
-    try {
-      voiceTls = { ca: readFileSync(values.ca) };
-    } catch {
-      throw usageError(
-        `--ca ${values.ca} cannot be read: pass the .pem file "voxcord serve --tls" printed`,
-        NODE_USAGE,
-      );
-    }
+    voiceTls = trustedCa(values.ca, NODE_USAGE);
   }
   return {
     help: values.help === true,
