@@ -208,6 +208,9 @@ export async function runServeCommand(
   io.write(
     `  or: voxcord play <file> --server ${local.gateway.apiUrl} --token <token> --guild <id> --channel <id>${caFile ? ` --ca ${caFile}` : ''}`,
   );
+  io.write(
+    `  Lavalink clients: voxcord node --password <password> ${caFile ? `--ca ${caFile}` : '--no-voice-tls'}`,
+  );
   if (allocations.length > 0)
     io.write('Bots with their own gateway: feed the voice adapter these two dispatches:');
   for (const request of allocations) {

@@ -31,6 +31,7 @@ describe('voxcord serve', () => {
     expect(apiUrl).toBeDefined();
     expect(token).toBeDefined();
     expect(out).toContain(`voxcord play <file> --server ${apiUrl!} --token <token>`);
+    expect(out).toContain('Lavalink clients: voxcord node --password <password> --no-voice-tls');
 
     // Exactly what the output says a bot does.
     const client = createGatewayClient({ token: token!, apiUrl: apiUrl! });
@@ -70,6 +71,7 @@ describe('voxcord serve', () => {
     expect(io.out()).toMatch(/voice websocket: wss:\/\//);
     expect(io.out()).toMatch(/tls: \{ ca: readFileSync\('.*\.pem'\) \}/);
     expect(io.out()).toMatch(/--ca \S+\.pem/);
+    expect(io.out()).toMatch(/Lavalink clients: voxcord node --password <password> --ca \S+\.pem/);
     expect(io.out()).toContain('DAVE: off');
   });
 });
