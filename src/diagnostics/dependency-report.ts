@@ -38,7 +38,7 @@ interface Section {
 export const SODIUM_HINT =
   'optional: npm install sodium-native (faster XChaCha20 only; AES-256-GCM, the mode Discord prefers, does not use it)';
 const OPUS_WASM_HINT =
-  'works everywhere, at more CPU; for the native build use glibc Linux, macOS or Windows on x64/arm64 and unset OPUS_FORCE_WASM';
+  'works everywhere, at more CPU; for the native build use glibc Linux or macOS (x64, arm64) or Windows (x64) and unset OPUS_FORCE_WASM';
 
 function opusSection(): Section {
   const libraries = probeOpusLibraries();

@@ -244,9 +244,12 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     return total;
   }
 
-  /** The collected gateway credentials state (read-only view, for diagnostics). */
+  /**
+   * The collected gateway credentials state, for diagnostics: a copy in which the voice token and
+   * the session id read `[redacted]` (secrets never reach logs or util.inspect).
+   */
   get gatewayState(): Readonly<JoinState> {
-    return this.#machine.join;
+    return redact(this.#machine.join) as JoinState;
   }
 
   // ---- public API ----

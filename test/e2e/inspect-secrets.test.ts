@@ -4,7 +4,8 @@
  * of the connection, its state, both sessions and every DAVE object reachable from them. The real
  * secret values (MLS epoch secrets, private keys, the send key handed to the media engine, hash-ratchet secrets and keys, AES
  * round keys, transport keys) are collected by walking the objects' fields, and none may appear in
- * hex, spaced hex (Buffer), base64 or array form.
+ * hex, spaced hex (Buffer), base64 or array form; nor may the voice token and session id the main
+ * gateway handed over, in clear (`connection.gatewayState` included, JSON.stringify too).
  */
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import { HashRatchet } from '../../src/dave/hash-ratchet.js';
 import { DaveSendKey } from '../../src/dave/send-key.js';
 import { bareSession, botClient, joinWith, startCall } from '../support/call.js';
 import { Cleanup } from '../support/cleanup.js';
-import { BOT, LISTENER } from '../support/ids.js';
+import { BOT, GUILD, LISTENER } from '../support/ids.js';
 import { until as waitFor } from '../support/wait.js';
 
 const cleanups = new Cleanup();
@@ -126,23 +127,41 @@ function forms(secret: Bytes): string[] {
   ];
 }
 
-async function call(): Promise<{ connection: VoiceConnection; listener: VoiceSession }> {
+async function call(): Promise<{
+  connection: VoiceConnection;
+  listener: VoiceSession;
+  credentials: { token?: string; sessionId?: string };
+}> {
   // Inline, so the engine's send-side DAVE state (it encrypts at send time) is in this heap too.
   const call = await startCall(cleanups, { voice: { keyFor: transportKey }, engine: { kind: 'inline' } });
   const client = await botClient(call, cleanups, BOT);
   const listener = await bareSession(call.voice, call.engine, cleanups, LISTENER, { ready: false });
 
+  // The voice token and session id as the main gateway handed them over.
+  const credentials: { token?: string; sessionId?: string } = {};
   const connection = joinWith(client, call.engine, cleanups, {
     group: 'inspect-secrets',
     selfDeaf: false, // it must receive too, so that its receive ratchets hold keys
+    adapterCreator: (methods) =>
+      client.adapterCreator(GUILD)({
+        ...methods,
+        onVoiceServerUpdate: (d) => {
+          credentials.token = d.token;
+          methods.onVoiceServerUpdate(d);
+        },
+        onVoiceStateUpdate: (d) => {
+          credentials.sessionId = d.session_id;
+          methods.onVoiceStateUpdate(d);
+        },
+      }),
   });
   await entersState(connection, 'ready', 10_000);
-  return { connection, listener };
+  return { connection, listener, credentials };
 }
 
 describe('util.inspect in a live DAVE call', () => {
-  it('shows none of the MLS, DAVE or transport secrets at depth Infinity', async () => {
-    const { connection, listener } = await call();
+  it('shows none of the MLS, DAVE or transport secrets, nor the voice token, at depth Infinity', async () => {
+    const { connection, listener, credentials } = await call();
     const bot = connection.state.status === 'ready' ? connection.state.session : undefined;
     if (bot === undefined) throw new Error('not ready');
     await waitFor(
@@ -169,7 +188,13 @@ describe('util.inspect in a live DAVE call', () => {
     expect(words.length).toBeGreaterThanOrEqual(2);
     expect(daveObjects.length).toBeGreaterThanOrEqual(4);
 
+    // The voice token and session id, in clear, wherever the connection reports its state.
+    const credentialStrings = [credentials.token, credentials.sessionId];
+    expect(credentialStrings.every((w) => typeof w === 'string' && w.length >= 8)).toBe(true);
+    expect(JSON.stringify(connection.gatewayState)).not.toMatch(new RegExp(credentialStrings.join('|')));
+
     const targets: [string, unknown][] = [
+      ['connection.gatewayState', connection.gatewayState],
       ['connection.state', connection.state],
       ['connection', connection],
       ['bot session', bot],
@@ -188,6 +213,8 @@ describe('util.inspect in a live DAVE call', () => {
           expect(out.includes(form), `${name} shows a secret (${form.slice(0, 24)}...)`).toBe(false);
         }
       }
+      for (const word of credentialStrings)
+        expect(out.includes(word!), `${name} shows the voice token or session id`).toBe(false);
       for (const rk of words) {
         const form = [...rk.subarray(0, 4)].join(', ');
         expect(out.includes(form), `${name} shows AES round keys or H`).toBe(false);
