@@ -357,14 +357,15 @@ describe('AudioPlayer', () => {
   });
 
   it('a stall after frames times out too (the slot has one timer is re-armed per read), a slow read does not', async () => {
-    const player = make({ stallTimeoutMs: 60 });
+    const player = make({ stallTimeoutMs: 150 });
     const log = record(player);
     const session = new FakeSession();
     player.attach(session);
     async function* slowThenStuck(): AsyncGenerator<Uint8Array> {
-      // Each read takes 40 ms: five of them span 200 ms, more than the timeout, but none stalls.
+      // Each read takes 50 ms: five of them span 250 ms, more than the timeout, but none stalls
+      // (a timer may fire 100 ms late on a loaded machine before one would).
       for (let i = 0; i < 5; i++) {
-        await new Promise((r) => setTimeout(r, 40));
+        await new Promise((r) => setTimeout(r, 50));
         yield packet(3, i);
       }
       await new Promise(() => undefined);
