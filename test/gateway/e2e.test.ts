@@ -192,29 +192,24 @@ describe('tokens', () => {
 
 describe('sessions', () => {
   it('two clients of one bot on two local Discords each keep their own session', async () => {
-    const cleanup = new Cleanup();
-    try {
-      const endpoints: string[] = [];
-      for (const call of [await startCall(cleanup), await startCall(cleanup)]) {
-        // A second client used to find the first one's session in @discordjs/ws's per-process
-        // store and resume it, on the first server.
-        const client = await botClient(call, cleanup, BOT);
-        let endpoint: string | null | undefined;
-        client
-          .adapterCreator(GUILD)({
-            onVoiceStateUpdate: () => undefined,
-            onVoiceServerUpdate: (d) => (endpoint = d.endpoint),
-            destroy: () => undefined,
-          })
-          .sendPayload({ op: 4, d: { guild_id: GUILD, channel_id: C1, self_mute: false, self_deaf: true } });
-        await waitFor(() => endpoint !== undefined, 5_000, 'VOICE_SERVER_UPDATE');
-        expect(endpoint).toBe(call.voice.endpoint);
-        endpoints.push(endpoint!);
-      }
-      expect(new Set(endpoints).size).toBe(2);
-    } finally {
-      await cleanup.run();
+    const endpoints: string[] = [];
+    for (const call of [await startCall(cleanups), await startCall(cleanups)]) {
+      // A second client used to find the first one's session in @discordjs/ws's per-process
+      // store and resume it, on the first server.
+      const client = await botClient(call, cleanups, BOT);
+      let endpoint: string | null | undefined;
+      client
+        .adapterCreator(GUILD)({
+          onVoiceStateUpdate: () => undefined,
+          onVoiceServerUpdate: (d) => (endpoint = d.endpoint),
+          destroy: () => undefined,
+        })
+        .sendPayload({ op: 4, d: { guild_id: GUILD, channel_id: C1, self_mute: false, self_deaf: true } });
+      await waitFor(() => endpoint !== undefined, 5_000, 'VOICE_SERVER_UPDATE');
+      expect(endpoint).toBe(call.voice.endpoint);
+      endpoints.push(endpoint!);
     }
+    expect(new Set(endpoints).size).toBe(2);
   });
 });
 
