@@ -66,6 +66,7 @@ export interface LoadOpusOptions {
   importModule?: (specifier: string) => Promise<unknown>;
 }
 
+const CTL_SET_APPLICATION = 4000;
 const CTL_SET_BITRATE = 4002;
 const CTL_SET_INBAND_FEC = 4012;
 const CTL_SET_PACKET_LOSS_PERC = 4014;
@@ -257,6 +258,8 @@ function discordFactory(mod: unknown): OpusCodecFactory | undefined {
     backend: '@discordjs/opus',
     createEncoder(options = {}): OpusEncoder {
       const enc = new m.OpusEncoder(SAMPLE_RATE, CHANNELS);
+      // It starts as 'audio'; libopus takes another application before the first frame only.
+      if (options.application === 'voip') enc.applyEncoderCTL(CTL_SET_APPLICATION, APPLICATION_VOIP);
       if (options.bitrate !== undefined) enc.setBitrate(options.bitrate);
       if (options.fec !== undefined) enc.applyEncoderCTL(CTL_SET_INBAND_FEC, options.fec ? 1 : 0);
       if (options.packetLossPercent !== undefined)

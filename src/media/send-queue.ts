@@ -5,9 +5,12 @@
 import { OPUS_SILENCE_FRAME, SILENCE_FRAMES_AT_END } from '../protocol/constants.js';
 
 export interface SendQueueOptions {
-  /** enqueue() returns false when this many frames are queued (default 15 = 300 ms). */
+  /**
+   * enqueue() returns false when this many frames are queued (default 15 = 300 ms inline; the
+   * worker engine's default is 25 = 500 ms, WORKER_HIGH_WATER_MARK).
+   */
   highWaterMark?: number;
-  /** 'drain' fires when the queue falls to this many frames (default 5). */
+  /** 'drain' fires when the queue is down to this many frames (default 5 inline, 15 in a worker). */
   lowWaterMark?: number;
   /** Silence frames sent when a burst ends (default 5). */
   silenceFrames?: number;

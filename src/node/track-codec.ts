@@ -11,7 +11,7 @@ export interface TrackInfo {
   identifier: string;
   isSeekable: boolean;
   author: string;
-  /** ms; a live stream has LIVE_STREAM_LENGTH. */
+  /** ms; a live stream has Number(LIVE_STREAM_LENGTH) (test `isStream`, not the length). */
   length: number;
   isStream: boolean;
   position: number;

@@ -490,7 +490,10 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     return true;
   }
 
-  /** Ends the current main track ('skipped'); the next queued one follows. False if none was playing. */
+  /**
+   * Ends the current main track ('skipped'); the next queued one follows. With none started yet,
+   * drops the next queued track instead (without events). False if nothing was playing or queued.
+   */
   skip(): boolean {
     if (this.main === undefined) {
       const next = this.upcoming.shift();

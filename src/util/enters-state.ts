@@ -13,8 +13,8 @@ export interface Stateful<S extends { status: string }> {
 /**
  * Resolves with `target` when it is in (or reaches) `status`; rejects with STATE_TIMEOUT after
  * `timeoutMs` or when the AbortSignal given instead aborts (the signal's reason as `cause`), or
- * with the destroyed state's error (else DESTROYED) if it is destroyed first. `subject` names the
- * target in those errors' messages ("the voice session").
+ * with the destroyed state's error (else DESTROYED) if it is destroyed first (at once if it
+ * already is). `subject` names the target in those errors' messages ("the voice session").
  */
 export function entersState<S extends { status: string; error?: VoxcordError }, T extends Stateful<S>>(
   target: T,
@@ -26,6 +26,14 @@ export function entersState<S extends { status: string; error?: VoxcordError }, 
   if (target.state.status === status) return Promise.resolve(target);
   const signal = typeof timeoutOrSignal === 'number' ? undefined : timeoutOrSignal;
   const timeoutMs = typeof timeoutOrSignal === 'number' ? timeoutOrSignal : undefined;
+  const destroyed = (state: S): VoxcordError =>
+    state.error ??
+    new VoxcordError(
+      'DESTROYED',
+      `${subject === undefined ? '' : `${subject} was `}destroyed before reaching '${status}'`,
+    );
+  // Destroyed is final: nothing would ever come.
+  if (target.state.status === 'destroyed') return Promise.reject(destroyed(target.state));
   return new Promise<T>((resolve, reject) => {
     const onChange = (_old: S, next: S): void => {
       if (next.status === status) {
@@ -33,13 +41,7 @@ export function entersState<S extends { status: string; error?: VoxcordError }, 
         resolve(target);
       } else if (next.status === 'destroyed') {
         cleanup();
-        reject(
-          next.error ??
-            new VoxcordError(
-              'DESTROYED',
-              `${subject === undefined ? '' : `${subject} was `}destroyed before reaching '${status}'`,
-            ),
-        );
+        reject(destroyed(next));
       }
     };
     const giveUp = (): void => {

@@ -144,6 +144,9 @@ describe('loadOpus', () => {
     expect(calls).toContain('new 48000 2');
     expect(calls).toContain('bitrate 48000');
     expect(calls).toContain('ctl 4012 1');
+    expect(calls.filter((c) => c.startsWith('ctl 4000'))).toEqual([]); // 'audio': its own default
+    factory.createEncoder({ application: 'voip' });
+    expect(calls.at(-1)).toBe('ctl 4000 2048'); // OPUS_SET_APPLICATION, OPUS_APPLICATION_VOIP
     const dec = factory.createDecoder();
     let out: Int16Array = new Int16Array(0);
     for (let i = 0; i < 5; i++) out = dec.decode(enc.encode(sineFrame(i)));

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ReadableOptions } from 'node:stream';
-import { AudioByteStream, VoxcordError } from '../../index.js';
+import { AudioByteStream, VoxcordError, protocol } from '../../index.js';
 import type { UserAudioStream, VoiceReceiver as VoxcordReceiver } from '../../index.js';
 import { EndBehaviorType } from './enums.js';
 
@@ -32,7 +32,8 @@ export class AudioReceiveStream extends AudioByteStream {
 
 /** Who is speaking now: userId → when their burst started (Date.now()); 'start' and 'end' events. */
 export class SpeakingMap extends EventEmitter {
-  static readonly DELAY = 100;
+  /** ms of silence before 'end' (voxcord's speaking tracker; @discordjs/voice's is 100). */
+  static readonly DELAY = protocol.SPEAKING_END_DELAY_MS;
   readonly users = new Map<string, number>();
 
   /** @internal */
