@@ -144,7 +144,7 @@ export type MediaChannelEvents = {
   rtp: [packet: ReceivedRtp];
   /** A received datagram was dropped (counted in stats). */
   drop: [reason: RtpDropReason];
-  /** The send queue fell below its low-water mark: enqueue more frames. */
+  /** The send queue is down to its low-water mark: enqueue more frames. */
   drain: [];
   /** The trailing silence frames of a burst were sent; nothing is queued. */
   burstEnd: [];
