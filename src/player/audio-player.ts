@@ -305,10 +305,14 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         'INVALID_ARGUMENT',
         'positionIntervalMs must be 0 (off) or a positive number of ms',
       );
+    const broadcastWindow = options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW;
+    // At least one frame: with none, the fanout could never hand a frame to anyone (it looped).
+    if (!(broadcastWindow >= 1))
+      throw new VoxcordError('INVALID_ARGUMENT', 'broadcastWindow must be at least 1 frame');
     this.mixer = new Mixer(() => this.codec());
     this.fanout = new FrameFanout(
       () => this.produce(),
-      options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW,
+      broadcastWindow,
       () => this.produceNow(),
     );
     const window = this.fanout.window;

@@ -479,6 +479,25 @@ describe('AudioPlayer', () => {
     expect(session.transmissions).toBe(ours + 1);
   });
 
+  it('refuses options out of range with INVALID_ARGUMENT', () => {
+    for (const options of [
+      { broadcastWindow: 0 }, // used to freeze the process at the first frame
+      { broadcastWindow: -1 },
+      { broadcastWindow: Number.NaN },
+      { stallTimeoutMs: 0 },
+      { positionIntervalMs: -1 },
+    ] as AudioPlayerOptions[]) {
+      let error: unknown;
+      try {
+        new AudioPlayer(options);
+      } catch (e) {
+        error = e;
+      }
+      expect(isVoxcordError(error, 'INVALID_ARGUMENT'), JSON.stringify(options)).toBe(true);
+    }
+    expect(() => new AudioPlayer({ broadcastWindow: 1 }).destroy()).not.toThrow();
+  });
+
   it('destroy ends the tracks and refuses further use', async () => {
     const player = make();
     const log = record(player);

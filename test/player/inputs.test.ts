@@ -12,7 +12,8 @@ import {
   toneInput,
   toneLength,
 } from '../../src/player/index.js';
-import type { FrameSource, OpenContext, SourceFrame } from '../../src/player/index.js';
+import type { FrameSource, OpenContext, SourceFrame, ToneSpec } from '../../src/player/index.js';
+import { isVoxcordError } from '../../src/errors.js';
 import { FakeSession, fakeCodec, hex, packet } from './helpers.js';
 
 const context = (startMs = 0, codec: OpusCodecFactory = fakeCodec()): OpenContext => ({
@@ -140,6 +141,27 @@ describe('tones', () => {
     expect(() => toneInput({ notes: [] })).toThrow(/at least one note/);
     expect(() => toneInput({ notes: [{ frequency: 440, ms: 0 }] })).toThrow();
     expect(() => toneInput({ notes: [{ frequency: 440, ms: 10, amplitude: 2 }] })).toThrow(/amplitude/);
+    // Typed errors for what only plain JavaScript can pass, and for what would render nothing.
+    const bad: unknown[] = [
+      null,
+      { notes: 123 },
+      { notes: [null] },
+      { notes: [{ frequency: 440, ms: 10 }], fadeMs: Number.POSITIVE_INFINITY },
+      { notes: [{ frequency: 440, ms: 10 }], fadeMs: -1 },
+    ];
+    for (const spec of bad) {
+      let error: unknown;
+      try {
+        toneInput(spec as ToneSpec);
+      } catch (e) {
+        error = e;
+      }
+      expect(isVoxcordError(error, 'INVALID_ARGUMENT'), JSON.stringify(spec)).toBe(true);
+    }
+    // A day-long tone streams, but is too long to render into memory at once.
+    const day: ToneSpec = { notes: [{ frequency: 440, ms: 86_400_000 }] };
+    expect(() => toneInput(day)).not.toThrow();
+    expect(() => renderTones(day)).toThrow(/at most 1 hour/);
   });
 });
 

@@ -26,6 +26,9 @@ export interface ToneSpec {
   fadeMs?: number;
 }
 
+/** renderTones' limit, samples per channel: one hour (about 690 MB of PCM). */
+const MAX_RENDERED_SAMPLES = 3600 * SAMPLE_RATE;
+
 interface PlannedNote {
   start: number;
   length: number;
@@ -43,14 +46,19 @@ interface Plan {
 }
 
 function plan(spec: ToneSpec): Plan {
-  const list: readonly ToneNote[] | undefined = spec.notes;
-  if (list === undefined || list.length === 0)
+  const list: unknown = (spec as Partial<ToneSpec> | null)?.notes;
+  if (!Array.isArray(list) || list.length === 0)
     throw new VoxcordError('INVALID_ARGUMENT', 'a tone spec needs at least one note');
+  const fadeMs = spec.fadeMs ?? 5;
+  if (!(Number.isFinite(fadeMs) && fadeMs >= 0))
+    throw new VoxcordError('INVALID_ARGUMENT', 'tone fadeMs must be a finite number of ms, 0 or more');
   const base = spec.amplitude ?? 0.5;
   const notes: PlannedNote[] = [];
   let start = 0;
   let phase = 0;
-  for (const note of list) {
+  for (const note of list as readonly ToneNote[]) {
+    if (note === null || typeof note !== 'object')
+      throw new VoxcordError('INVALID_ARGUMENT', 'tone notes must be objects');
     const f0 = note.frequency;
     const f1 = note.toFrequency ?? f0;
     const amplitude = note.amplitude ?? base;
@@ -64,7 +72,7 @@ function plan(spec: ToneSpec): Plan {
     phase = (phase + f0 * seconds + ((f1 - f0) * seconds) / 2) % 1;
     start += length;
   }
-  return { notes, total: start, fade: Math.round(((spec.fadeMs ?? 5) * SAMPLE_RATE) / 1000) };
+  return { notes, total: start, fade: Math.round((fadeMs * SAMPLE_RATE) / 1000) };
 }
 
 function sampleOf(note: PlannedNote, offset: number, fade: number): number {
@@ -101,6 +109,12 @@ export function toneLength(spec: ToneSpec): number {
 /** The whole signal as interleaved stereo s16 samples. */
 export function renderTones(spec: ToneSpec): Int16Array {
   const p = plan(spec);
+  // toneInput streams any length; this holds it all in memory.
+  if (p.total > MAX_RENDERED_SAMPLES)
+    throw new VoxcordError(
+      'INVALID_ARGUMENT',
+      'renderTones renders at most 1 hour; play longer ones with toneInput',
+    );
   const out = new Int16Array(p.total * CHANNELS);
   render(p, 0, p.total, out);
   return out;
