@@ -154,6 +154,8 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
     throw new VoxcordError('INVALID_ARGUMENT', 'a password is required (clients send it as Authorization)');
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? DEFAULT_NODE_PORT;
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535))
+    throw new VoxcordError('INVALID_ARGUMENT', 'port must be an integer 0-65535 (0: any free port)');
   const password = options.password;
   const backend = options.backend ?? createTimelineBackend();
   const sources = options.sources ?? (['http', 'local'] as const);

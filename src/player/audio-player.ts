@@ -548,6 +548,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
    */
   attach(target: PlayerTarget): void {
     this.assertAlive();
+    if (typeof (target as Partial<PlayerTarget> | null)?.playOpus !== 'function')
+      throw new VoxcordError('INVALID_ARGUMENT', 'attach needs a VoiceConnection or a voice session');
     if (this.targets.has(target)) return;
     const entry: TargetEntry = {
       target,

@@ -726,7 +726,7 @@ function isTail(msgs: readonly Message[], i: number): boolean {
 }
 
 describe('startNode', () => {
-  it('refuses a missing password and a port in use with clear errors', async () => {
+  it('refuses a missing password, a port in use and a port that is not one with clear errors', async () => {
     await expect(startNode({ port: 0, password: '' })).rejects.toThrow(/password is required/);
     let caught: unknown;
     try {
@@ -736,6 +736,10 @@ describe('startNode', () => {
     }
     expect(isVoxcordError(caught, 'SERVER_ERROR')).toBe(true);
     expect((caught as Error).message).toMatch(new RegExp(`port ${node.port} .*already in use`));
+    for (const port of [Number.NaN, -1, 65536, 1.5]) {
+      const refused: unknown = await startNode({ port, password: 'x' }).catch((e: unknown) => e);
+      expect(isVoxcordError(refused, 'INVALID_ARGUMENT'), String(port)).toBe(true);
+    }
   });
 
   it('re-encodes tracks a Lavalink node wrote (version 2, youtube) without loss of info', async () => {

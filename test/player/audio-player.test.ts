@@ -479,7 +479,7 @@ describe('AudioPlayer', () => {
     expect(session.transmissions).toBe(ours + 1);
   });
 
-  it('refuses options out of range with INVALID_ARGUMENT', () => {
+  it('refuses options out of range, and a target that cannot play, with INVALID_ARGUMENT', () => {
     for (const options of [
       { broadcastWindow: 0 }, // used to freeze the process at the first frame
       { broadcastWindow: -1 },
@@ -496,6 +496,18 @@ describe('AudioPlayer', () => {
       expect(isVoxcordError(error, 'INVALID_ARGUMENT'), JSON.stringify(options)).toBe(true);
     }
     expect(() => new AudioPlayer({ broadcastWindow: 1 }).destroy()).not.toThrow();
+    // Nor does it take something that cannot play as a target.
+    const player = new AudioPlayer();
+    for (const target of [null, 123, {}]) {
+      let error: unknown;
+      try {
+        player.attach(target as unknown as FakeSession);
+      } catch (e) {
+        error = e;
+      }
+      expect(isVoxcordError(error, 'INVALID_ARGUMENT'), JSON.stringify(target)).toBe(true);
+    }
+    player.destroy();
   });
 
   it('destroy ends the tracks and refuses further use', async () => {
