@@ -12,6 +12,7 @@
  * ignored), follows chained streams, and reports an input that is not Ogg, has no Opus stream, or
  * ends early (no end-of-stream page, or a cut page) as AUDIO_INPUT_ERROR.
  */
+import { checkArg } from '../util/args.js';
 import { inputError } from './input-error.js';
 import { concatBytes, startsWithAscii } from '../util/bytes.js';
 import { oggCrc } from './ogg-crc.js';
@@ -24,6 +25,7 @@ const FLAG_BOS = 0x02;
 const FLAG_EOS = 0x04;
 
 export function parseOpusHead(packet: Uint8Array): OpusHead {
+  checkArg(packet, 'packet', 'bytes');
   const head = readOpusHead(packet);
   if (head === undefined) throw inputError('the Opus stream has no valid OpusHead header');
   if (head.version >> 4 !== 0)

@@ -3,6 +3,7 @@
  * OpusHead's layout and OpusTags' comments. One home for the player's demuxers and the node's
  * probe; whether a stream can be played is the player's call (parseOpusHead).
  */
+import { checkArg } from '../util/args.js';
 import { startsWithAscii } from '../util/bytes.js';
 import { commentFields, readVorbisComment } from './vorbis-comment.js';
 
@@ -35,6 +36,7 @@ export function readOpusHead(packet: Uint8Array): OpusHead | undefined {
  * so that VorbisComment stays internal.
  */
 export function parseOpusTags(packet: Uint8Array): { vendor: string; comments: string[] } | undefined {
+  checkArg(packet, 'packet', 'bytes');
   if (!startsWithAscii(packet, 'OpusTags')) return undefined;
   return readVorbisComment(packet, 8);
 }

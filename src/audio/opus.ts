@@ -7,6 +7,7 @@
  * from the in-band FEC data of the next one.
  */
 import { VoxcordError } from '../errors.js';
+import { checkArg, checkArrayOf, checkOptions } from '../util/args.js';
 import { installedPackageVersion, packageRequire } from '../util/installed-package.js';
 import {
   CHANNELS,
@@ -362,6 +363,9 @@ export async function loadOpus(
   preference: readonly OpusBackendName[] = DEFAULT_OPUS_PREFERENCE,
   options: LoadOpusOptions = {},
 ): Promise<OpusCodecFactory> {
+  checkArrayOf(preference, 'preference', 'string');
+  checkOptions(options);
+  checkArg(options.importModule, 'importModule', 'function', 'optional');
   const importModule = options.importModule ?? defaultImport;
   const failures: Record<string, string> = {};
   for (const name of preference) {

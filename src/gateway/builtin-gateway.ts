@@ -13,6 +13,7 @@ import { REST, DiscordAPIError } from '@discordjs/rest';
 import { WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
 import type { OptionalWebSocketManagerOptions, SessionInfo } from '@discordjs/ws';
 import { VoxcordError, isVoxcordError, toError } from '../errors.js';
+import { checkArg } from '../util/args.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { isVoiceServerData, isVoiceStateData } from './adapter.js';
 import type { VoiceAdapterCreator, VoiceAdapterLibraryMethods, VoiceStateUpdatePayload } from './adapter.js';
@@ -83,6 +84,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
 
   constructor(options: GatewayClientOptions) {
     super();
+    checkArg(options, 'options', 'object');
     if (typeof options?.token !== 'string' || options.token.length === 0)
       throw new VoxcordError('INVALID_ARGUMENT', 'token must be a non-empty string');
     const token = options.token.replace(/^Bot\s+/i, '');

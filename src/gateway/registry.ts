@@ -3,7 +3,6 @@
  * @discordjs/voice. Joining again in a guild that already has a connection moves it (rejoin)
  * instead of creating a second one. Destroyed connections leave the registry by themselves.
  */
-import { VoxcordError } from '../errors.js';
 import type { MediaEngine } from '../media/media-engine.js';
 import { createMediaEngine } from '../media/index.js';
 import { WorkerMediaEngine } from '../media/worker-engine.js';
@@ -11,7 +10,7 @@ import type { VoiceTlsOptions } from '../voice/voice-socket.js';
 import type { VoiceAdapterCreator } from './adapter.js';
 import type { BackoffOptions } from './backoff.js';
 import { SharedEngine } from './shared-engine.js';
-import { VoiceConnection } from './voice-connection.js';
+import { checkJoinOptions, VoiceConnection } from './voice-connection.js';
 import type { VoiceConnectionOptions } from './voice-connection.js';
 
 export const DEFAULT_GROUP = 'default';
@@ -69,26 +68,12 @@ export function closeIdleSharedEngine(): Promise<void> {
   return shared.closeIdle();
 }
 
-function validate(options: JoinVoiceChannelOptions): void {
-  if (typeof options !== 'object' || options === null)
-    throw new VoxcordError('INVALID_ARGUMENT', 'joinVoiceChannel needs an options object');
-  for (const key of ['guildId', 'channelId'] as const) {
-    if (typeof options[key] !== 'string' || options[key].length === 0)
-      throw new VoxcordError('INVALID_ARGUMENT', `${key} must be a non-empty string`);
-  }
-  if (typeof options.adapterCreator !== 'function')
-    throw new VoxcordError(
-      'INVALID_ARGUMENT',
-      'adapterCreator must be a function (e.g. guild.voiceAdapterCreator)',
-    );
-}
-
 /**
  * Joins a voice channel, or moves the existing connection of this (group, guild) to it. The
  * returned connection starts in 'signalling'; wait for 'ready' with entersState().
  */
 export function joinVoiceChannel(options: JoinVoiceChannelOptions): VoiceConnection {
-  validate(options);
+  checkJoinOptions(options);
   const group = options.group ?? DEFAULT_GROUP;
   const existing = getVoiceConnection(options.guildId, group);
   if (existing !== undefined && existing.state.status !== 'destroyed') {

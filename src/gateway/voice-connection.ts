@@ -16,6 +16,7 @@
 import type { Readable } from 'node:stream';
 import { VOICE_JOIN_TIMEOUT_MS } from '../protocol/constants.js';
 import { VoxcordError, toError } from '../errors.js';
+import { checkArg, checkMethods, checkNumber, checkOptions, invalidArgument } from '../util/args.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { emptySendDrops, SEND_DROP_REASONS } from '../media/media-engine.js';
@@ -120,6 +121,40 @@ export interface VoiceConnectionOptions {
   receiver?: Omit<CreateVoiceReceiverOptions, 'decrypt'>;
 }
 
+const ENGINE_METHODS = ['openChannel', 'close'] as const;
+
+/**
+ * The options joinVoiceChannel and a VoiceConnection share, checked before anything starts (an
+ * engine is optional for joinVoiceChannel, required by the connection).
+ */
+export function checkJoinOptions(options: Partial<VoiceConnectionOptions>): void {
+  checkArg(options, 'options', 'object');
+  checkArg(options.guildId, 'guildId', 'string');
+  checkArg(options.channelId, 'channelId', 'string');
+  if (typeof options.adapterCreator !== 'function')
+    throw invalidArgument(
+      'adapterCreator',
+      'a function (e.g. guild.voiceAdapterCreator)',
+      options.adapterCreator,
+    );
+  checkArg(options.selfMute, 'selfMute', 'boolean', 'optional');
+  checkArg(options.selfDeaf, 'selfDeaf', 'boolean', 'optional');
+  checkArg(options.group, 'group', 'string', 'optional');
+  checkMethods(options.engine, 'engine', 'a MediaEngine', ENGINE_METHODS, 'optional');
+  checkNumber(options.maxDaveProtocolVersion, 'maxDaveProtocolVersion', {
+    min: 0,
+    integer: true,
+    optional: true,
+  });
+  if (typeof options.tls !== 'boolean') checkOptions(options.tls, 'tls');
+  checkNumber(options.joinTimeoutMs, 'joinTimeoutMs', { min: 0, above: true, optional: true });
+  checkNumber(options.handshakeTimeoutMs, 'handshakeTimeoutMs', { min: 0, above: true, optional: true });
+  checkOptions(options.reconnect, 'reconnect');
+  for (const key of ['debug', 'random', 'createSession'] as const)
+    checkArg(options[key], key, 'function', 'optional');
+  checkOptions(options.receiver, 'receiver');
+}
+
 export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
   readonly joinConfig: JoinConfig;
   private readonly options: VoiceConnectionOptions;
@@ -150,12 +185,8 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
 
   constructor(options: VoiceConnectionOptions) {
     super();
-    for (const key of ['guildId', 'channelId'] as const) {
-      if (typeof options[key] !== 'string' || options[key].length === 0)
-        throw new VoxcordError('INVALID_ARGUMENT', `${key} must be a non-empty string`);
-    }
-    if (typeof options.adapterCreator !== 'function')
-      throw new VoxcordError('INVALID_ARGUMENT', 'adapterCreator must be a function');
+    checkJoinOptions(options);
+    checkMethods(options.engine, 'engine', 'a MediaEngine', ENGINE_METHODS);
     this.options = options;
     this.joinConfig = {
       guildId: options.guildId,

@@ -1,5 +1,6 @@
 /** Creating a media engine: pick where the media path runs. */
 import { VoxcordError } from '../errors.js';
+import { checkArg, checkOptions } from '../util/args.js';
 import { InlineMediaEngine } from './inline-engine.js';
 import type { MediaWorkerReady, VoxcordMediaEngine } from './media-engine.js';
 import type { ChannelTuning } from './udp-channel.js';
@@ -36,6 +37,9 @@ export interface CreateMediaEngineOptions {
 }
 
 export function createMediaEngine(options: CreateMediaEngineOptions = {}): VoxcordMediaEngine {
+  checkOptions(options);
+  checkOptions(options.channel, 'channel');
+  checkArg(options.onWorkerReady, 'onWorkerReady', 'function', 'optional');
   const channel = options.channel ?? {};
   if (options.kind === 'inline') return new InlineMediaEngine({ channel });
   if (options.kind !== undefined && options.kind !== 'worker') {

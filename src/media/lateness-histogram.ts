@@ -3,6 +3,8 @@
  * overflow bucket. Fixed buckets make recording O(1) with no allocation on the hot path, and let
  * histograms from many channels (or a worker) be merged exactly for percentiles.
  */
+import { checkArg, checkNumber } from '../util/args.js';
+
 export const LATENESS_BUCKET_MS = 0.25;
 const BUCKETS = 400; // 0..100 ms; one more for overflow
 
@@ -79,6 +81,13 @@ export class LatenessHistogram {
 
 /** Merges histograms and reads percentiles (upper bucket edge, so a percentile never understates). */
 export function summarizeLateness(histograms: readonly LatenessData[]): LatenessSummary {
+  checkArg(histograms, 'histograms', 'array');
+  for (const [i, h] of histograms.entries()) {
+    checkArg(h, `histograms[${i}]`, 'object');
+    checkArg(h.counts, `histograms[${i}].counts`, 'array');
+    checkNumber(h.count, `histograms[${i}].count`, { min: 0 });
+    checkNumber(h.maxMs, `histograms[${i}].maxMs`, { min: 0 });
+  }
   const counts = new Array<number>(BUCKETS + 1).fill(0);
   let count = 0;
   let maxMs = 0;

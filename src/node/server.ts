@@ -12,6 +12,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { voxcordVersion } from '../util/installed-package.js';
 import { toError, VoxcordError } from '../errors.js';
+import { checkArg, checkMethods, checkNumber } from '../util/args.js';
 import { SUPPORTED_FILTERS } from '../player/filters/chain.js';
 import type { NodePlayerBackend } from './backend.js';
 import { errorBody, HttpError } from './http-error.js';
@@ -20,7 +21,7 @@ import type { NodePlayerContext } from './player.js';
 import { parsePlayerUpdate } from './player-update.js';
 import { Session } from './session.js';
 import type { SessionHost } from './session.js';
-import { loadTracks } from './sources.js';
+import { checkSourceOptions, loadTracks } from './sources.js';
 import type { SourceName } from './sources.js';
 import { LoadSampler } from './stats.js';
 import { createTimelineBackend } from './timeline-backend.js';
@@ -150,12 +151,19 @@ function decodeApiTrack(encoded: string): ApiTrack {
 }
 
 export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
+  checkArg(options, 'options', 'object');
   if (typeof options.password !== 'string' || options.password.length === 0)
     throw new VoxcordError('INVALID_ARGUMENT', 'a password is required (clients send it as Authorization)');
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? DEFAULT_NODE_PORT;
   if (!(Number.isInteger(port) && port >= 0 && port <= 65535))
     throw new VoxcordError('INVALID_ARGUMENT', 'port must be an integer 0-65535 (0: any free port)');
+  checkArg(options.host, 'host', 'string', 'optional');
+  checkMethods(options.backend, 'backend', 'a player backend', ['createPlayer'], 'optional');
+  checkSourceOptions(options);
+  for (const key of ['playerUpdateIntervalMs', 'statsIntervalMs', 'clientPingIntervalMs'] as const)
+    checkNumber(options[key], key, { min: 0, above: true, optional: true });
+  checkArg(options.log, 'log', 'function', 'optional');
   const password = options.password;
   const backend = options.backend ?? createTimelineBackend();
   const sources = options.sources ?? (['http', 'local'] as const);

@@ -19,6 +19,7 @@ import {
   oggOpusHead,
 } from '../audio/ogg-duration.js';
 import { toError } from '../errors.js';
+import { checkArg, checkNumber, checkOneOf, checkOptions, invalidArgument } from '../util/args.js';
 import { defaultFfmpegPath } from '../player/inputs/ffmpeg.js';
 import { hasOwnLength, INFO_HEAD_BYTES, readFileInfo } from '../player/inputs/file-info.js';
 import type { FileInfo } from '../player/inputs/file-info.js';
@@ -31,6 +32,7 @@ import type { TrackInfo } from './track-codec.js';
 import type { ApiException, ApiTrack, LoadResult, Severity } from './types.js';
 
 export type SourceName = 'http' | 'local';
+const SOURCE_NAMES: readonly SourceName[] = ['http', 'local'];
 
 export interface SourceOptions {
   /** Enabled sources (default both). */
@@ -269,7 +271,20 @@ async function loadLocal(identifier: string, options: SourceOptions): Promise<Lo
 }
 
 /** Resolves an identifier: `track`, `empty` when no source claims it, `error` (never a throw). */
+/** Refuses options of the wrong type up front: a load result is for what the identifier names. */
+export function checkSourceOptions(options: SourceOptions): void {
+  checkOptions(options);
+  if (options.sources !== undefined) {
+    checkArg(options.sources, 'sources', 'array');
+    for (const name of options.sources) checkOneOf(name, 'sources[]', SOURCE_NAMES);
+  }
+  checkNumber(options.httpTimeoutMs, 'httpTimeoutMs', { min: 0, above: true, optional: true });
+  if (options.ffprobePath !== false) checkArg(options.ffprobePath, 'ffprobePath', 'string', 'optional');
+}
+
 export async function loadTracks(identifier: string, options: SourceOptions = {}): Promise<LoadResult> {
+  if (typeof identifier !== 'string') throw invalidArgument('identifier', 'a string', identifier);
+  checkSourceOptions(options);
   const sources = options.sources ?? ['http', 'local'];
   try {
     if (isHttp(identifier)) {

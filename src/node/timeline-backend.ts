@@ -7,6 +7,7 @@
  */
 import { resolveFilters } from '../player/filters/chain.js';
 import type { FilterSettings } from '../player/filters/chain.js';
+import { checkArg, checkOptions } from '../util/args.js';
 import { setLongTimeout } from '../util/long-timeout.js';
 import type {
   BackendPlayer,
@@ -148,6 +149,8 @@ export class TimelinePlayer implements BackendPlayer {
 export function createTimelineBackend(options: TimelineBackendOptions = {}): NodePlayerBackend & {
   readonly players: ReadonlyMap<string, TimelinePlayer>;
 } {
+  checkOptions(options);
+  checkArg(options.now, 'now', 'function', 'optional');
   const now = options.now ?? Date.now;
   const players = new Map<string, TimelinePlayer>();
   return {

@@ -5,6 +5,7 @@
  * Pure: no I/O.
  */
 import { VoxcordError } from '../errors.js';
+import { checkArg, checkNumber, invalidArgument } from '../util/args.js';
 
 /** Lavalink's TrackInfo (the decoded fields of an encoded track). */
 export interface TrackInfo {
@@ -271,7 +272,25 @@ export function encodeTrack(track: EncodeTrackInput): string {
   return Buffer.from(encodeTrackBytes(track)).toString('base64');
 }
 
+function checkEncodeInput(track: EncodeTrackInput): void {
+  checkArg(track, 'track', 'object');
+  const info: Partial<Record<keyof TrackInfo, unknown>> = track.info;
+  checkArg(info, 'track.info', 'object');
+  for (const key of ['title', 'author', 'identifier', 'sourceName'] as const)
+    if (typeof info[key] !== 'string') throw invalidArgument(`track.info.${key}`, 'a string', info[key]);
+  for (const key of ['uri', 'artworkUrl', 'isrc'] as const)
+    if (info[key] !== null && typeof info[key] !== 'string')
+      throw invalidArgument(`track.info.${key}`, 'a string or null', info[key]);
+  checkNumber(info.length, 'track.info.length');
+  checkNumber(info.position, 'track.info.position');
+  checkArg(info.isStream, 'track.info.isStream', 'boolean');
+  if (track.probeInfo !== undefined && typeof track.probeInfo !== 'string')
+    throw invalidArgument('track.probeInfo', 'a string', track.probeInfo);
+  checkArg(track.sourceDetails, 'track.sourceDetails', 'bytes', 'optional');
+}
+
 export function encodeTrackBytes(track: EncodeTrackInput): Uint8Array {
+  checkEncodeInput(track);
   const { info } = track;
   const w = new Writer();
   w.u8(TRACK_FORMAT_VERSION);

@@ -14,6 +14,7 @@
  * connection the player has had.
  */
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
+import { checkMethods, checkNumber, checkOptions } from '../util/args.js';
 import { FRAME_DURATION_MS } from '../protocol/constants.js';
 import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import { joinVoiceChannel } from '../gateway/registry.js';
@@ -678,6 +679,10 @@ async function readyOrClosed(connection: VoiceConnection, timeoutMs: number): Pr
 }
 
 export function createVoiceBackend(options: VoiceBackendOptions = {}): NodePlayerBackend {
+  checkOptions(options);
+  checkMethods(options.engine, 'engine', 'a MediaEngine', ['openChannel', 'close'], 'optional');
+  if (typeof options.tls !== 'boolean') checkOptions(options.tls, 'tls');
+  checkNumber(options.connectTimeoutMs, 'connectTimeoutMs', { min: 0, above: true, optional: true });
   return {
     name: 'voice',
     createPlayer: (context, listener) => new VoicePlayer(context, listener, options),

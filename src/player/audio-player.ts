@@ -19,6 +19,7 @@ import { loadOpus } from '../audio/opus.js';
 import type { OpusCodecFactory } from '../audio/opus.js';
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
 import { FRAME_DURATION_MS, OPUS_SILENCE_FRAME } from '../protocol/constants.js';
+import { checkArg, checkMethods, checkOneOf, checkOptions } from '../util/args.js';
 import { Interrupt } from '../util/interrupt.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { NOT_READY } from '../voice/frame-pull.js';
@@ -129,14 +130,9 @@ const ITEM_SEQ_RING = 128;
 /** ... and at most (a reader 20 min behind only estimates its position from the frames it took). */
 const MAX_ITEM_SEQ_RING = 65_536;
 
+const PAUSE_MODES: readonly PauseMode[] = ['gap', 'silence'];
 const LOOP_MODES: readonly LoopMode[] = ['off', 'track', 'queue'];
 const NO_SUBSCRIBER_BEHAVIORS: readonly NoSubscriberBehavior[] = ['pause', 'play', 'stop'];
-
-function checkOption<T extends string>(name: string, value: T, allowed: readonly T[]): T {
-  if (!allowed.includes(value))
-    throw new VoxcordError('INVALID_ARGUMENT', `${name} must be ${allowed.map((a) => `'${a}'`).join(', ')}`);
-  return value;
-}
 
 /** What the player produced as frame number `seq`: the main track and its position after it. */
 interface Produced {
@@ -285,9 +281,14 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
 
   constructor(options: AudioPlayerOptions = {}) {
     super();
-    this.pauseMode = options.pauseMode ?? 'gap';
-    if (this.pauseMode !== 'gap' && this.pauseMode !== 'silence')
-      throw new VoxcordError('INVALID_ARGUMENT', "pauseMode must be 'gap' or 'silence'");
+    checkOptions(options);
+    checkArg(options.now, 'now', 'function', 'optional');
+    if (options.opus !== undefined && typeof options.opus !== 'function')
+      checkMethods(options.opus, 'opus', 'an Opus codec factory or a function giving one', [
+        'createEncoder',
+        'createDecoder',
+      ]);
+    this.pauseMode = checkOneOf(options.pauseMode ?? 'gap', 'pauseMode', PAUSE_MODES);
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     if (!(this.stallTimeoutMs > 0))
       throw new VoxcordError('INVALID_ARGUMENT', 'stallTimeoutMs must be positive');
@@ -297,8 +298,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const opus = options.opus;
     this.loadCodec =
       opus === undefined ? () => loadOpus() : typeof opus === 'function' ? opus : () => Promise.resolve(opus);
-    this.loopMode = checkOption('loop', options.loop ?? 'off', LOOP_MODES);
-    this.noSubscriber = checkOption('noSubscriber', options.noSubscriber ?? 'pause', NO_SUBSCRIBER_BEHAVIORS);
+    this.loopMode = checkOneOf(options.loop ?? 'off', 'loop', LOOP_MODES);
+    this.noSubscriber = checkOneOf(options.noSubscriber ?? 'pause', 'noSubscriber', NO_SUBSCRIBER_BEHAVIORS);
     this.positionIntervalMs = options.positionIntervalMs ?? DEFAULT_POSITION_INTERVAL_MS;
     if (!(this.positionIntervalMs >= 0))
       throw new VoxcordError(
@@ -377,7 +378,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   }
 
   set loop(mode: LoopMode) {
-    this.loopMode = checkOption('loop', mode, LOOP_MODES);
+    this.loopMode = checkOneOf(mode, 'loop', LOOP_MODES);
   }
 
   /**

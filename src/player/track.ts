@@ -4,6 +4,7 @@
  * playback reaches it) and a per-track volume that can change while it plays.
  */
 import { VoxcordError } from '../errors.js';
+import { checkArrayOf, checkNumber, checkOptions, invalidArgument } from '../util/args.js';
 import { FilterChain } from './filters/chain.js';
 import type { FilterSettings } from './filters/chain.js';
 import type { MediaInfo, TrackInput } from './inputs/source.js';
@@ -66,18 +67,17 @@ export class Track {
         'a Track needs an input (pcmInput, oggOpusInput, ffmpegInput ...)',
       );
     }
+    checkOptions(options);
+    if (options.title !== undefined && typeof options.title !== 'string')
+      throw invalidArgument('title', 'a string', options.title);
+    checkArrayOf(options.markers, 'markers', 'object', 'optional');
     this.id = nextId++;
     this.input = input;
     this.metadata = options.metadata;
     this.givenTitle = options.title;
     this.lengthGiven = options.durationMs !== undefined;
     if (options.durationMs !== undefined) {
-      if (
-        typeof options.durationMs !== 'number' ||
-        !Number.isFinite(options.durationMs) ||
-        options.durationMs < 0
-      )
-        throw new VoxcordError('INVALID_ARGUMENT', 'durationMs must be a non-negative number of ms');
+      checkNumber(options.durationMs, 'durationMs', { min: 0 });
       this.length = options.durationMs;
     }
     this.gain = checkVolume(options.volume ?? 1);

@@ -13,6 +13,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableOptions } from 'node:stream';
 import { VoxcordError } from '../errors.js';
+import { checkMethods, checkOptions } from '../util/args.js';
 import { OPUS_SILENCE_FRAME } from '../protocol/constants.js';
 import { OggOpusPager, pcmBytes } from './recorder.js';
 import type { OggOpusOptions } from './recorder.js';
@@ -40,8 +41,11 @@ export class AudioByteStream extends Readable {
   constructor(
     /** The frame stream underneath (its `dropped` counts frames a slow consumer missed). */
     readonly source: FrameStream,
-    { format, ogg, ...options }: AudioByteStreamOptions = {},
+    options: AudioByteStreamOptions = {},
   ) {
+    checkMethods(source, 'source', 'a receive stream', ['read', 'on', 'once']);
+    checkOptions(options);
+    const { format, ogg, ...readableOptions } = options;
     const chosen = format ?? (source.mode === 'pcm' ? 'pcm' : 'opus');
     if (chosen !== 'pcm' && chosen !== 'opus' && chosen !== 'ogg') {
       throw new VoxcordError('INVALID_ARGUMENT', "byte stream format must be 'pcm', 'opus' or 'ogg'");
@@ -52,7 +56,7 @@ export class AudioByteStream extends Readable {
         `a '${chosen}' byte stream needs a stream subscribed with mode '${chosen === 'pcm' ? 'pcm' : 'opus'}'`,
       );
     }
-    super({ ...options, objectMode: chosen === 'opus' });
+    super({ ...readableOptions, objectMode: chosen === 'opus' });
     this.format = chosen;
     if (chosen === 'ogg') {
       this.pager = new OggOpusPager(ogg);

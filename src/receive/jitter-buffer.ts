@@ -31,6 +31,7 @@ import {
   SAMPLES_PER_FRAME,
 } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { checkOptions } from '../util/args.js';
 import { addTimestamp, extendSequence, isTimestampJump, tsDiff, wrapSequence } from './sequence.js';
 
 export interface JitterPacket {
@@ -205,6 +206,7 @@ export class JitterBuffer {
   };
 
   constructor(options: JitterBufferOptions = {}) {
+    checkOptions(options, 'jitter');
     const min = options.minDelayMs ?? JITTER_MIN_DELAY_MS;
     const max = options.maxDelayMs ?? JITTER_MAX_DELAY_MS;
     const target = options.targetDelayMs ?? JITTER_TARGET_DELAY_MS;

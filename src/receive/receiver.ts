@@ -16,6 +16,7 @@ import {
   SAMPLES_PER_FRAME,
 } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { checkArg, checkOptions } from '../util/args.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { lateTickAfterIo } from '../util/late-tick.js';
 import { DecodeStage } from './decode-stage.js';
@@ -118,6 +119,9 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
 
   constructor(options: VoiceReceiverOptions = {}) {
     super();
+    checkOptions(options);
+    checkArg(options.now, 'now', 'function', 'optional');
+    checkArg(options.createDecoder, 'createDecoder', 'function', 'optional');
     this.options = options;
     this.now = options.now ?? (() => performance.now());
     this.decoderIdleMs = options.decoderIdleMs ?? DECODER_IDLE_RELEASE_MS;
@@ -231,6 +235,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   /** All speakers mixed on one 20 ms timeline (silence between bursts by default). */
   mixed(options: MixedOptions = {}): MixedAudioStream {
     if (this.closed) throw new VoxcordError('DESTROYED', 'receiver is closed');
+    checkOptions(options);
     this.requireDecoder();
     const maxQueued = options.maxQueuedFrames ?? RECEIVE_MAX_QUEUED_FRAMES;
     if (!Number.isInteger(maxQueued) || maxQueued < 1) {

@@ -21,6 +21,14 @@ import {
 import { VoxcordError, toError } from '../errors.js';
 import { TimelinePlacer, type RecordingTimeline, type TimedFrame } from './recording-timeline.js';
 import { oggCrc } from '../audio/ogg-crc.js';
+import {
+  checkArg,
+  checkArrayOf,
+  checkMethods,
+  checkNumber,
+  checkOptions,
+  invalidArgument,
+} from '../util/args.js';
 import { plainBytes } from '../util/bytes.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -93,6 +101,9 @@ function openSink(target: string | Writable): {
   ownsStream: boolean;
   error: () => Error | undefined;
 } {
+  if (typeof target !== 'string')
+    checkMethods(target, 'target', 'a path or a Writable', ['write', 'on', 'end']);
+  else checkArg(target, 'target', 'string');
   const stream = typeof target === 'string' ? createWriteStream(target) : target;
   let failure: Error | undefined;
   stream.on('error', (err: unknown) => {
@@ -136,6 +147,7 @@ export function createWavWriter(
   target: string | Writable,
   format: WavFormat = { sampleRate: SAMPLE_RATE, channels: CHANNELS },
 ): RecordingWriter<Int16Array | Uint8Array> {
+  checkOptions(format, 'format');
   const path = typeof target === 'string' ? target : undefined;
   const sink = openSink(target);
   let bytes = 0;
@@ -148,6 +160,8 @@ export function createWavWriter(
     ready: () => whenDrained(sink.stream),
     write(chunk) {
       if (closed) throw new VoxcordError('DESTROYED', 'WAV writer is closed');
+      if (!(chunk instanceof Int16Array || chunk instanceof Uint8Array))
+        throw invalidArgument('chunk', 'an Int16Array or s16le bytes', chunk);
       const b = pcmBytes(chunk);
       if (b.length === 0) return;
       // Copy: the caller may reuse its buffer before the stream flushes.
@@ -303,6 +317,10 @@ export class OggOpusPager {
   private ended = false;
 
   constructor(private readonly options: OggOpusOptions = {}) {
+    checkOptions(options);
+    checkArg(options.vendor, 'vendor', 'string', 'optional');
+    checkArrayOf(options.comments, 'comments', 'string', 'optional');
+    checkNumber(options.serial, 'serial', { integer: true, min: 0, max: 0xffff_ffff, optional: true });
     this.serial = (options.serial ?? Math.floor(Math.random() * 0x1_0000_0000)) >>> 0;
     this.granule = 0;
     this.perPage = options.packetsPerPage ?? OGG_PACKETS_PER_PAGE;
@@ -337,6 +355,7 @@ export class OggOpusPager {
     if (!(opus instanceof Uint8Array) || opus.length === 0 || opus.length > MAX_OPUS_PACKET_BYTES) {
       throw new VoxcordError('INVALID_ARGUMENT', 'Opus packet must be 1..65024 bytes');
     }
+    checkNumber(samples, 'samples', { integer: true, min: 0, above: true });
     const segs = Math.floor(opus.length / 255) + 1;
     const pages: Uint8Array[] = [];
     if (this.pending.length >= this.perPage || this.pendingSegments + segs > 255) pages.push(this.flush(0));
@@ -438,6 +457,12 @@ export interface RecordWavOptions extends Partial<WavFormat>, AlignOptions {}
 
 export interface RecordOggOpusOptions extends OggOpusOptions, AlignOptions {}
 
+function checkRecordArgs(frames: unknown, options: AlignOptions): void {
+  checkArg(frames, 'frames', 'iterable');
+  checkOptions(options);
+  checkMethods(options.timeline, 'timeline', 'a RecordingTimeline', ['samplesAt', 'endSamples'], 'optional');
+}
+
 /** One second of zeros at the default format, written in slices for long gaps. */
 const ZEROS = new Int16Array(SAMPLE_RATE * CHANNELS);
 
@@ -458,6 +483,7 @@ export async function recordWav(
   target: string | Writable,
   options: RecordWavOptions = {},
 ): Promise<void> {
+  checkRecordArgs(frames, options);
   const format = { sampleRate: options.sampleRate ?? SAMPLE_RATE, channels: options.channels ?? CHANNELS };
   const writer = createWavWriter(target, format);
   // Timeline samples are 48 kHz; a file at another rate converts its gaps.
@@ -489,6 +515,7 @@ export async function recordOggOpus(
   target: string | Writable,
   options: RecordOggOpusOptions = {},
 ): Promise<void> {
+  checkRecordArgs(frames, options);
   const writer = createOggOpusWriter(target, options);
   const placer =
     options.timeline === undefined ? undefined : new TimelinePlacer(options.timeline, SAMPLES_PER_FRAME);

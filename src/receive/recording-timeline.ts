@@ -17,6 +17,7 @@
  */
 import { RECORD_REANCHOR_MS, SAMPLE_RATE, SAMPLES_PER_FRAME } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { checkArg, checkNumber, checkOptions } from '../util/args.js';
 import { tsDiff } from './sequence.js';
 
 const SAMPLES_PER_MS = SAMPLE_RATE / 1000;
@@ -45,6 +46,8 @@ export class RecordingTimeline {
   private end: number | undefined;
 
   constructor(options: RecordingTimelineOptions = {}) {
+    checkOptions(options);
+    checkArg(options.now, 'now', 'function', 'optional');
     this.now = options.now ?? (() => performance.now());
     const startAt = options.startAt ?? this.now();
     if (!Number.isFinite(startAt)) {
@@ -61,12 +64,13 @@ export class RecordingTimeline {
   /** Fixes the instant every file ends at (default now; not before the start). The first call wins. */
   stop(at: number = this.now()): void {
     if (this.end !== undefined) return;
-    if (!Number.isFinite(at)) throw new VoxcordError('INVALID_ARGUMENT', 'timeline end must be finite');
+    checkNumber(at, 'at');
     this.end = Math.max(at, this.startAt);
   }
 
   /** Timeline samples from the start to `at` (ms on the receiver's clock). */
   samplesAt(at: number): number {
+    checkNumber(at, 'at');
     return (at - this.startAt) * SAMPLES_PER_MS;
   }
 

@@ -11,6 +11,7 @@ import { VoxcordError, toError } from '../errors.js';
 import type { VoiceSession, VoiceSessionEvents } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { AudioFrame, DaveDecryptFailure } from '../voice/session-dave.js';
+import { checkArg, checkMethods, checkOptions } from '../util/args.js';
 import { lateTickAfterIo } from '../util/late-tick.js';
 import { VoiceReceiver } from './receiver.js';
 import type { VoiceReceiverOptions } from './receiver.js';
@@ -173,6 +174,9 @@ export function attachReceiver(
   session: ReceiverFeedSource,
   options: ReceiverClockOptions = {},
 ): () => void {
+  checkMethods(receiver, 'receiver', 'a VoiceReceiver', ['receive', 'onSpeaking', 'close']);
+  checkMethods(session, 'session', 'a VoiceSession', ['on', 'off']);
+  checkOptions(options);
   if (receiver.isClosed) throw new VoxcordError('DESTROYED', 'receiver is closed');
   const clock = clockFor(receiver, options);
   // Frames and failures go straight through the receiver's door (it wakes the clock itself).
@@ -252,6 +256,9 @@ export function createVoiceReceiver(
   session: VoiceSession,
   options: CreateVoiceReceiverOptions = {},
 ): VoiceReceiver {
+  checkMethods(session, 'session', 'a VoiceSession', ['on', 'off']);
+  checkArg(session.state, 'session.state', 'object');
+  checkOptions(options);
   const { tickIntervalMs, ...receiverOptions } = options;
   // The decrypt hook of earlier versions: the session's inbound stage decrypts.
   if ('decrypt' in receiverOptions && receiverOptions.decrypt !== undefined) {

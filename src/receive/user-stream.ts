@@ -10,6 +10,7 @@
 import { Readable } from 'node:stream';
 import { RECEIVE_MAX_QUEUED_FRAMES } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { checkOptions } from '../util/args.js';
 import { AudioByteStream } from './byte-stream.js';
 import type { AudioByteStreamOptions } from './byte-stream.js';
 import type { ReceiveMode, ReceivedFrame } from './received-frame.js';
@@ -36,6 +37,7 @@ export interface SubscribeOptions {
 }
 
 export function validateSubscribeOptions(options: SubscribeOptions): Required<SubscribeOptions> {
+  checkOptions(options);
   const mode = options.mode ?? 'pcm';
   if (mode !== 'pcm' && mode !== 'opus') {
     throw new VoxcordError('INVALID_ARGUMENT', "subscribe mode must be 'pcm' or 'opus'");

@@ -5,6 +5,7 @@
  * no sockets; the main gateway and the REST routes share it.
  */
 import { randomBytes } from 'node:crypto';
+import { checkArg, invalidArgument } from '../util/args.js';
 import { ChannelType, DEFAULT_EVERYONE_PERMISSIONS } from '../protocol/constants.js';
 
 export type LocalChannelKind = 'voice' | 'text' | 'stage';
@@ -135,6 +136,9 @@ export function isVoiceChannel(channel: ChannelRecord): boolean {
 }
 
 export function createGuild(spec: MainGatewayGuild): GuildRecord {
+  if (typeof spec !== 'object' || spec === null) throw invalidArgument('guild', 'a guild id or spec', spec);
+  checkArg(spec.id, 'guild id', 'string');
+  checkArg(spec.channels, 'guild channels', 'array', 'optional');
   const guild: GuildRecord = {
     id: spec.id,
     name: spec.name ?? `guild ${spec.id}`,

@@ -4,6 +4,7 @@
  * What the demo, `voxcord serve` and tests that go through the real join path start. An unmodified
  * discord.js Client logs in with `rest: { api: apiUrl }` and a token from `createBot`.
  */
+import { checkArg, checkOptions } from '../util/args.js';
 import { startMainGateway } from './main-gateway.js';
 import type { MainGateway, MainGatewayGuild, MainGatewayOptions } from './main-gateway.js';
 import { startVoiceServer } from './voice-server.js';
@@ -50,6 +51,10 @@ export interface LocalDiscord extends LocalDiscordOperatorControls {
 }
 
 export async function startLocalDiscord(options: LocalDiscordOptions = {}): Promise<LocalDiscord> {
+  checkOptions(options);
+  checkOptions(options.voice, 'voice');
+  checkOptions(options.gateway, 'gateway');
+  checkArg(options.guilds, 'guilds', 'array', 'optional');
   const voice = await startVoiceServer(options.voice);
   let gateway: MainGateway;
   try {

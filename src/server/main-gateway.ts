@@ -17,6 +17,7 @@
  */
 import { GatewayCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { checkArg, checkMethods } from '../util/args.js';
 import { Activity } from './activity.js';
 import { BotTokens } from './bot-tokens.js';
 import { GuildRegistry } from './guild-registry.js';
@@ -41,8 +42,9 @@ export type { MainGatewayGuild, LocalChannelSpec, PermissionOverwriteSpec } from
 export type { LocalMessage, LocalInteraction, LocalMessageKind, MessageFilter } from './activity.js';
 
 export async function startMainGateway(options: MainGatewayOptions): Promise<MainGateway> {
-  if (typeof options?.voiceServer?.allocate !== 'function')
-    throw new VoxcordError('INVALID_ARGUMENT', 'startMainGateway needs a voiceServer with allocate()');
+  checkArg(options, 'options', 'object');
+  checkMethods(options.voiceServer, 'voiceServer', 'a VoiceServer', ['allocate']);
+  checkArg(options.guilds, 'guilds', 'array', 'optional');
   const host = options.host ?? '127.0.0.1';
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 2 * heartbeatIntervalMs + 5_000;

@@ -5,6 +5,7 @@
  * passing the returned PEM as `ca`.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { checkArrayOf } from '../util/args.js';
 
 export interface TlsCertificate {
   /** PEM certificate; also what clients pass as their trusted CA. */
@@ -84,6 +85,7 @@ function ipv4Bytes(address: string): Buffer | null {
  * day ago to one year ahead. It is marked as a CA so it can serve as its own trust anchor.
  */
 export function generateSelfSignedCertificate(hosts: readonly string[] = []): TlsCertificate {
+  checkArrayOf(hosts, 'hosts', 'string');
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
 

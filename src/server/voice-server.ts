@@ -15,6 +15,7 @@ import {
   VoiceCloseCode,
 } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { checkOptions } from '../util/args.js';
 import type { AllocateRequest, Allocation } from './client-session.js';
 import type { FaultOptions } from './faults.js';
 import { ServerState, defaultSsrcStart } from './server-state.js';
@@ -66,6 +67,7 @@ export interface VoiceServer {
 }
 
 export async function startVoiceServer(options: VoiceServerOptions = {}): Promise<VoiceServer> {
+  checkOptions(options);
   const host = options.host ?? '127.0.0.1';
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 2 * heartbeatIntervalMs;

@@ -2,7 +2,8 @@
  * Waiting for a state machine to reach a status: one implementation for sessions, connections and
  * anything else that emits `stateChange(old, new)` and ends in 'destroyed'.
  */
-import { VoxcordError } from '../errors.js';
+import { VoxcordError, toError } from '../errors.js';
+import { checkArg, checkMethods, invalidArgument } from './args.js';
 
 export interface Stateful<S extends { status: string }> {
   readonly state: S;
@@ -22,6 +23,20 @@ export function entersState<S extends { status: string; error?: VoxcordError }, 
   timeoutOrSignal: number | AbortSignal,
   subject?: string,
 ): Promise<T> {
+  try {
+    checkMethods(target, 'target', 'a connection, a session or another state machine', ['on', 'off']);
+    checkArg(target.state, 'target.state', 'object');
+    const ms =
+      typeof timeoutOrSignal === 'number' && Number.isFinite(timeoutOrSignal) && timeoutOrSignal >= 0;
+    if (!ms && !(timeoutOrSignal instanceof AbortSignal))
+      throw invalidArgument(
+        'timeoutOrSignal',
+        'a number of ms (0 or more) or an AbortSignal',
+        timeoutOrSignal,
+      );
+  } catch (err) {
+    return Promise.reject(toError(err));
+  }
   const who = subject === undefined ? '' : `${subject} `;
   if (target.state.status === status) return Promise.resolve(target);
   const signal = typeof timeoutOrSignal === 'number' ? undefined : timeoutOrSignal;

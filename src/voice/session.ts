@@ -15,6 +15,7 @@ import {
 } from '../protocol/constants.js';
 import type { CloseAction, EncryptionMode } from '../protocol/constants.js';
 import { VoxcordError, isVoxcordError, toError } from '../errors.js';
+import { checkArg, checkMethods, checkNumber } from '../util/args.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type {
@@ -164,6 +165,9 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   constructor(options: VoiceSessionOptions) {
     super();
+    checkArg(options, 'options', 'object');
+    checkMethods(options.engine, 'engine', 'a MediaEngine', ['openChannel']);
+    checkNumber(options.handshakeTimeoutMs, 'handshakeTimeoutMs', { min: 0, above: true, optional: true });
     for (const key of ['serverId', 'userId'] as const) {
       if (!isSnowflake(options[key]))
         throw new VoxcordError(

@@ -28,7 +28,12 @@ function setup(): { methods: VoiceAdapterLibraryMethods; errors: VoxcordError[];
       methods = m;
       return { sendPayload: () => true, destroy: () => undefined };
     },
-    engine: {} as MediaEngine,
+    // Never used: createSession below stands in for the session that would open a channel.
+    engine: {
+      kind: 'inline',
+      openChannel: () => Promise.reject(new Error('not used')),
+      close: () => Promise.resolve(),
+    } satisfies MediaEngine,
     createSession: (o) => {
       sessions.push(o);
       const s = new (class extends TypedEmitter<Record<string, unknown[]>> {

@@ -8,8 +8,8 @@
  * consecutive frames it had no audio for, as @discordjs/voice does (→ Idle).
  */
 import { EventEmitter } from 'node:events';
-import { AudioPlayer as VoxcordPlayer } from '../../index.js';
-import type { NoSubscriberBehavior as VoxcordNoSubscriber, Track, VoxcordError } from '../../index.js';
+import { AudioPlayer as VoxcordPlayer, VoxcordError } from '../../index.js';
+import type { NoSubscriberBehavior as VoxcordNoSubscriber, Track } from '../../index.js';
 import { AudioPlayerStatus, NoSubscriberBehavior, VoiceConnectionStatus } from './enums.js';
 import type { VoiceConnection } from './connection.js';
 import type { AudioResource } from './resource.js';
@@ -98,6 +98,13 @@ export class AudioPlayer extends EventEmitter {
 
   constructor(options: CreateAudioPlayerOptions = {}) {
     super();
+    // The subpath reaches voxcord through its root only, so this check is its own.
+    for (const [name, value] of [
+      ['options', options],
+      ['behaviors', options?.behaviors],
+    ] as const)
+      if (value !== undefined && (typeof value !== 'object' || value === null))
+        throw new VoxcordError('INVALID_ARGUMENT', `createAudioPlayer ${name} must be an object`);
     this.behaviors = {
       noSubscriber: options.behaviors?.noSubscriber ?? NoSubscriberBehavior.Pause,
       maxMissedFrames: options.behaviors?.maxMissedFrames ?? 5,

@@ -184,6 +184,13 @@ export async function demuxProbe(
   probeSize = 1024,
   validator: (opusHead: Buffer) => boolean = validateDiscordOpusHead,
 ): Promise<ProbeInfo> {
+  if (typeof (stream as Partial<AsyncIterable<unknown>> | null)?.[Symbol.asyncIterator] !== 'function')
+    throw new VoxcordError('INVALID_ARGUMENT', 'demuxProbe needs a Readable stream');
+  if (!(probeSize > 0) || typeof validator !== 'function')
+    throw new VoxcordError(
+      'INVALID_ARGUMENT',
+      'demuxProbe needs a positive probeSize and a validator function',
+    );
   const it = (stream as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;

@@ -8,6 +8,7 @@
  * channelMix, lowPass. Timescale alone changes how many frames come out per frame in (push/pull).
  */
 import { VoxcordError } from '../../errors.js';
+import { invalidArgument } from '../../util/args.js';
 import { CHANNELS } from '../../protocol/constants.js';
 import {
   ChannelMixStage,
@@ -513,6 +514,8 @@ export class FilterChain {
 
   /** Filters one frame of interleaved stereo s16 in place (and returns it); timescale excepted (see push). */
   process(pcm: Int16Array): Int16Array {
+    if (!(pcm instanceof Int16Array))
+      throw invalidArgument('pcm', 'an Int16Array of s16 stereo samples', pcm);
     if (this.order.length === 0) return pcm;
     this.toFloat(pcm);
     for (const stage of this.order) stage.process(this.left, this.right);

@@ -8,6 +8,7 @@ import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CHANNELS, SAMPLE_RATE } from '../../protocol/constants.js';
 import { VoxcordError } from '../../errors.js';
+import { checkArg, checkArrayOf, checkOptions, invalidArgument } from '../../util/args.js';
 import { FfmpegInputInfoParser, titleFromPath } from './media-info.js';
 import { pcmFrames } from './pcm.js';
 import { generatorSource, inputError } from './source.js';
@@ -242,6 +243,14 @@ async function feed(input: Readable | AsyncIterable<Uint8Array>, into: Writable)
 /** Called with each ffmpeg spawned (tests use it to check that none is left running). */
 export type FfmpegSpawnListener = (process: FfmpegProcess) => void;
 
+/** Refuses ffmpeg options of the wrong type when the input is made, not when ffmpeg starts. */
+export function checkFfmpegOptions(options: FfmpegOptions): void {
+  checkOptions(options);
+  checkArg(options.ffmpegPath, 'ffmpegPath', 'string', 'optional');
+  checkArrayOf(options.inputArgs, 'inputArgs', 'string', 'optional');
+  checkArrayOf(options.outputArgs, 'outputArgs', 'string', 'optional');
+}
+
 /**
  * A file path or URL (seekable: seeking restarts ffmpeg with -ss), or a byte stream piped to
  * ffmpeg's stdin (played once).
@@ -250,6 +259,13 @@ export function ffmpegInput(
   input: string | Readable | AsyncIterable<Uint8Array>,
   options: FfmpegOptions & { onSpawn?: FfmpegSpawnListener } = {},
 ): TrackInput {
+  if (
+    (typeof input !== 'string' || input === '') &&
+    typeof (input as Partial<AsyncIterable<unknown>> | null)?.[Symbol.asyncIterator] !== 'function'
+  )
+    throw invalidArgument('input', 'a path, a URL, a Readable or an async iterable of bytes', input);
+  checkFfmpegOptions(options);
+  checkArg(options.onSpawn, 'onSpawn', 'function', 'optional');
   const ffmpegPath = options.ffmpegPath ?? defaultFfmpegPath();
   const isPath = typeof input === 'string';
   let used = false;
@@ -275,6 +291,7 @@ export function ffmpegInput(
 
 /** Resolves to ffmpeg's version line, or rejects with the AUDIO_INPUT_ERROR a missing ffmpeg gives. */
 export async function probeFfmpeg(ffmpegPath: string = defaultFfmpegPath()): Promise<string> {
+  checkArg(ffmpegPath, 'ffmpegPath', 'string');
   const proc = new FfmpegProcess(ffmpegPath, ['-hide_banner', '-version'], undefined);
   let out = '';
   proc.child.stdout.setEncoding('utf8');

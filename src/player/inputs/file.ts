@@ -7,7 +7,8 @@
 import { read as readFd } from 'node:fs';
 import { open as openFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
+import { checkArg, invalidArgument } from '../../util/args.js';
+import { checkFfmpegOptions, defaultFfmpegPath, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
 import { oggOpusDurationMs, oggOpusFileDurationMs, oggOpusHead } from '../../audio/ogg-duration.js';
 import { isOggCapture, wholeOggPagesEnd } from '../../audio/ogg-page.js';
@@ -41,6 +42,7 @@ function includes(bytes: Uint8Array, text: string): boolean {
 
 /** Recognises Ogg Opus and WebM/Matroska with an Opus track from a file's first bytes. */
 export function sniffContainer(head: Uint8Array): Container {
+  checkArg(head, 'head', 'bytes');
   if (isOggCapture(head, 0)) {
     // The first page's first packet: OpusHead (Ogg Vorbis/FLAC go to ffmpeg).
     return oggOpusHead(head) === undefined ? 'unknown' : 'ogg-opus';
@@ -230,7 +232,10 @@ function wholePages(bytes: Uint8Array): number {
 
 /** A file or URL; seekable (files are reopened, ffmpeg restarts at the position). */
 export function fileInput(target: string, options: FileInputOptions = {}): TrackInput {
-  if (typeof target !== 'string' || target.length === 0) throw inputError('a file path or URL is required');
+  if (typeof target !== 'string' || target === '')
+    throw invalidArgument('target', 'a file path or URL', target);
+  checkFfmpegOptions(options);
+  checkArg(options.ffprobePath, 'ffprobePath', 'string', 'optional');
   const probe = options.probe ?? 'ffprobe';
   const ffprobePath = options.ffprobePath ?? ffprobePathFor(options.ffmpegPath ?? defaultFfmpegPath());
   let chosen: Promise<{ input: TrackInput; info: Promise<MediaInfo> }> | undefined;

@@ -5,7 +5,8 @@
  * to the position) or ffmpeg with -ss.
  */
 import { VoxcordError } from '../../errors.js';
-import { ffmpegInput } from './ffmpeg.js';
+import { checkArg } from '../../util/args.js';
+import { checkFfmpegOptions, ffmpegInput } from './ffmpeg.js';
 import type { FfmpegOptions } from './ffmpeg.js';
 import { sniffContainer } from './file.js';
 import { httpBody, readHead } from './http-get.js';
@@ -31,6 +32,8 @@ export function httpBytes(url: string): () => AsyncIterable<Uint8Array> {
  * refused connection, a status other than 2xx) fails that open and is tried again at the next.
  */
 export function httpInput(url: string, options: FfmpegOptions = {}): TrackInput {
+  checkArg(url, 'url', 'string');
+  checkFfmpegOptions(options);
   let scheme: string;
   try {
     scheme = new URL(url).protocol;

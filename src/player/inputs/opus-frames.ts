@@ -9,6 +9,7 @@ import { SAMPLES_PER_FRAME } from '../../protocol/constants.js';
 import { pcmSamples } from './pcm.js';
 import { checkedBytes, framesIn, generatorSource, inputError, releaseIterator } from './source.js';
 import type { FrameSource, OpenContext, SourceFrame, TrackInput } from './source.js';
+import { checkArg, invalidArgument, isIterable } from '../../util/args.js';
 import { plainBytes } from '../../util/bytes.js';
 
 /** Frame durations in samples at 48 kHz by TOC config (RFC 6716 §3.1). */
@@ -20,6 +21,12 @@ function frameSamples(config: number): number {
 
 /** Samples (per channel, 48 kHz) in an Opus packet, or undefined if it is not a valid packet. */
 export function opusPacketSamples(packet: Uint8Array): number | undefined {
+  checkArg(packet, 'packet', 'bytes');
+  return packetSamples(packet);
+}
+
+/** opusPacketSamples for the packets of an input, already known to be bytes. */
+function packetSamples(packet: Uint8Array): number | undefined {
   const toc = packet[0];
   if (toc === undefined) return undefined;
   const per = frameSamples(toc >> 3);
@@ -71,7 +78,7 @@ export class OpusPacketFramer {
   /** Whether push(packet) has to decode and the decoder is not loaded yet. */
   needsDecoder(packet: Uint8Array): boolean {
     if (this.decoder !== undefined || packet.length === 0) return false;
-    const samples = opusPacketSamples(packet);
+    const samples = packetSamples(packet);
     if (samples === undefined || this.skipSamples > 0) return false;
     return samples !== SAMPLES_PER_FRAME || this.framer.pending > 0;
   }
@@ -89,7 +96,7 @@ export class OpusPacketFramer {
    */
   takePassthrough(packet: Uint8Array): boolean {
     if (packet.length === 0 || this.skipSamples > 0 || this.framer.pending > 0) return false;
-    if (opusPacketSamples(packet) !== SAMPLES_PER_FRAME) return false;
+    if (packetSamples(packet) !== SAMPLES_PER_FRAME) return false;
     this.index++;
     return true;
   }
@@ -101,7 +108,7 @@ export class OpusPacketFramer {
       return;
     }
     if (packet.length === 0) return;
-    const samples = opusPacketSamples(packet);
+    const samples = packetSamples(packet);
     if (samples === undefined) {
       throw inputError('the input is not Opus audio (invalid Opus packet)', undefined, {
         packet: this.index,
@@ -186,6 +193,8 @@ export function opusFramesInput(
     | AsyncIterable<Uint8Array>
     | (() => Iterable<Uint8Array> | AsyncIterable<Uint8Array>),
 ): TrackInput {
+  if (typeof source !== 'function' && !isIterable(source))
+    throw invalidArgument('source', 'an iterable of Opus packets or a function giving one', source);
   const reopenable = Array.isArray(source) || typeof source === 'function';
   let used = false;
   return {

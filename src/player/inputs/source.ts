@@ -5,6 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { VoxcordError } from '../../errors.js';
+import { invalidArgument, typeOfArg } from '../../util/args.js';
 import { Interrupt } from '../../util/interrupt.js';
 import type { OpusCodecFactory } from '../../audio/opus.js';
 import { FRAME_DURATION_MS } from '../../protocol/constants.js';
@@ -72,6 +73,12 @@ export function isReopenable(input: ByteInput): boolean {
  * second open is an AUDIO_INPUT_ERROR rather than silently playing nothing.
  */
 export function byteOpener(input: ByteInput): () => AsyncIterator<Uint8Array> {
+  if (!(input instanceof Uint8Array) && typeof input !== 'function' && !isAsyncIterable(input))
+    throw invalidArgument(
+      'input',
+      'bytes, a Readable, an async iterable of bytes or a function giving one',
+      input,
+    );
   let used = false;
   return () => {
     if (input instanceof Uint8Array) return chunked(input);
@@ -91,20 +98,23 @@ function chunked(bytes: Uint8Array): AsyncIterator<Uint8Array> {
   return chunkedGen(bytes);
 }
 
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as Partial<AsyncIterable<unknown>> | null)?.[Symbol.asyncIterator] === 'function';
+}
+
 /** Iterates chunks, checking each is bytes (a string chunk from a text stream is not audio). */
 function bytesOf(input: Readable | AsyncIterable<Uint8Array>): AsyncIterator<Uint8Array> {
-  const iterable = input as Partial<AsyncIterable<unknown>> | null;
-  if (iterable === null || typeof iterable[Symbol.asyncIterator] !== 'function') {
+  // What a function input gave is only known now.
+  if (!isAsyncIterable(input))
     throw new VoxcordError(
       'INVALID_ARGUMENT',
-      'audio input must be bytes, a Readable or an async iterable of bytes',
+      `the input function must return a Readable or an async iterable of bytes (got ${typeOfArg(input)})`,
     );
-  }
   // A stream's iterator destroys it on return() only once it was read from: a source closed
   // before its first read (a track stopped while it opened) must still let the stream go.
   const stream = input instanceof Readable ? input : undefined;
   return checkedBytes(
-    (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator](),
+    input[Symbol.asyncIterator](),
     'the audio input produced a chunk that is not bytes',
     () => stream?.destroy(),
   );
