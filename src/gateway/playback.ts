@@ -138,6 +138,11 @@ export class ConnectionPlayback implements Playback, SessionSubscriber {
     );
   }
 
+  /** Drops what the current session holds unsent (frames restored from an earlier session still go first). */
+  flush(): void {
+    if (!this.stopped && !this.settled) this.current?.transmission.flush?.();
+  }
+
   stop(): void {
     if (this.stopped || this.settled) return;
     this.stopped = true;

@@ -496,8 +496,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   }
 
   /**
-   * Ends the current main track ('skipped'); the next queued one follows. With none started yet,
-   * drops the next queued track instead (without events). False if nothing was playing or queued.
+   * Ends the current main track ('skipped'); the next queued one follows, heard at once (as with
+   * stop()). With none started yet, drops the next queued track instead (without events). False
+   * if nothing was playing or queued.
    */
   skip(): boolean {
     if (this.main === undefined) {
@@ -512,18 +513,29 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     return true;
   }
 
-  /** Ends everything ('stopped') and clears the queue. */
+  /**
+   * Ends everything ('stopped') and clears the queue. Listeners hear it at once: the frames the
+   * attached connections had queued ahead (`aheadMs`) are dropped, counted in their sendStats as
+   * 'stopped', and the burst ends with its trailing silence.
+   */
   stop(): void {
     if (this.current === 'destroyed') return;
     this.upcoming.length = 0;
     if (this.main) this.endSlot(this.main, 'stopped');
     for (const slot of [...this.overlays]) this.endSlot(slot, 'stopped');
     this.settleIfEmpty();
+    for (const entry of this.targets.values()) {
+      if (entry.transmission === undefined) continue;
+      // Its end restarts streaming (the next play() finds the target free), as a burst end does.
+      entry.burstEnded = true;
+      entry.transmission.stop();
+    }
   }
 
   /**
    * Moves within the current main track. Seekable inputs (files, buffers, tones) reopen at the
    * position; others can only move forward (frames are read and dropped). Markers in between do not fire.
+   * Heard at once: what the targets queued from the old position is dropped (as with stop()).
    */
   seek(ms: number): void {
     this.assertAlive();
@@ -538,6 +550,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       });
     }
     slot.pendingSeekFrames = target;
+    this.cutAhead();
   }
 
   // ---- sessions ----
@@ -1146,9 +1159,12 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (this.main === slot) this.main = undefined;
     this.overlays.delete(slot);
     this.mixer.drop(slot);
-    // Cut off (not played to its end): what the player's timescale still holds of it is not heard.
-    if (slot.layer === 'main' && (reason === 'skipped' || reason === 'replaced' || reason === 'stopped'))
+    // Cut off (not played to its end): what the player's timescale still holds of it is not
+    // heard, nor what the targets queued of it.
+    if (slot.layer === 'main' && (reason === 'skipped' || reason === 'replaced' || reason === 'stopped')) {
       this.filters.reset();
+      this.cutAhead();
+    }
     if (!slot.started) return;
     if (error !== undefined) this.safeEmit('trackError', slot.track, error);
     this.safeEmit('trackEnd', slot.track, reason);
@@ -1158,6 +1174,16 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       else if (this.loopMode === 'queue' && (reason === 'finished' || reason === 'skipped'))
         this.upcoming.push(slot.track);
     }
+  }
+
+  /**
+   * Drops what the targets queued ahead of the wire (`aheadMs`), so a cut is heard at once; they
+   * count it in their sendStats as 'stopped'. Queued frames carry the overlays mixed into them:
+   * while one plays, the queue plays out instead.
+   */
+  private cutAhead(): void {
+    if (this.overlays.size > 0) return;
+    for (const entry of this.targets.values()) entry.transmission?.flush?.();
   }
 
   /** Goes idle when nothing is left to play. */

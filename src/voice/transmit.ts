@@ -51,6 +51,12 @@ export interface Transmission {
   /** Stops at once: drops queued frames, sends the trailing silence, then Speaking 0. */
   stop(): void;
   /**
+   * Drops the frames handed over and not sent yet (counted in `session.sendStats` as 'stopped')
+   * and goes on with the source, whose next frame is then heard at once (a skip, a seek).
+   * Absent: the queue plays out.
+   */
+  flush?(): void;
+  /**
    * Frames handed to the media channel so far, less those taken back by release() (frames dropped
    * instead of sent are counted in `session.sendStats`).
    */
@@ -161,6 +167,21 @@ class TransmitPump implements SessionTransmission {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.kick();
+  }
+
+  flush(): void {
+    if (this.halted) return;
+    // The pump drops its pending frame when its wait ends (it sees `pending` changed).
+    this.pending = undefined;
+    const channel = this.queueChannel;
+    if (channel !== undefined) {
+      if (this.link.discardQueued !== undefined && this.link.readyChannel() === channel)
+        this.link.discardQueued();
+      else channel.clearQueue();
+    }
+    // An emptied queue may never say 'drain': try again now (a full one blocks again until it does).
+    this.unblock();
     this.kick();
   }
 
@@ -338,7 +359,9 @@ class TransmitPump implements SessionTransmission {
           else if (this.link.holdFrames?.() === true) await this.wake(afterOneFrame);
           else break;
         }
+        const flushed = this.pending !== frame;
         this.pending = undefined;
+        if (flushed) continue;
         // The engine encrypts as the frame leaves; endpoints that cannot hand it the key encrypt here.
         const wire = this.link.prepareFrame ? this.link.prepareFrame(frame) : frame;
         if (wire === null) {

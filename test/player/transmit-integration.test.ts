@@ -115,6 +115,63 @@ describe('AudioPlayer on the transmit pump', () => {
     expect(player.status).toBe('idle');
   });
 
+  it('stop is heard at once: the queued frames are dropped, the next track plays whole', async () => {
+    const { channel, target, speaking } = setup();
+    player = new AudioPlayer({ opus: fakeCodec() });
+    player.attach(target);
+    const first = Array.from({ length: 30 }, (_, i) => packet(1, i));
+    const second = Array.from({ length: 8 }, (_, i) => packet(2, i));
+    player.play(opusFramesInput(first));
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      channel.tick();
+      await settle();
+    }
+    const heardBeforeStop = channel.sent.length;
+    expect(channel.queued).toBeGreaterThan(0);
+    player.stop();
+    player.play(opusFramesInput(second));
+    await settle(); // the pump's turn to drop the queue, before the engine's next tick
+    for (let i = 0; i < 30; i++) {
+      channel.tick();
+      await settle();
+    }
+    // Nothing of the first track after the stop; all of the second, in order.
+    expect(channel.sent).toEqual([...first.slice(0, heardBeforeStop), ...second].map(hex));
+    expect(channel.log).toContain('clearQueue');
+    expect(speaking).toEqual([1, 0, 1, 0]);
+    expect(player.status).toBe('idle');
+  });
+
+  it('skip and seek are heard at once, in the same burst: the queue is dropped, nothing after it is lost', async () => {
+    const { channel, target, speaking } = setup();
+    player = new AudioPlayer({ opus: fakeCodec() });
+    player.attach(target);
+    const first = Array.from({ length: 40 }, (_, i) => packet(1, i));
+    const second = Array.from({ length: 8 }, (_, i) => packet(2, i));
+    const run = async (ticks: number): Promise<void> => {
+      for (let i = 0; i < ticks; i++) {
+        channel.tick();
+        await settle();
+      }
+    };
+    player.play(opusFramesInput(first));
+    player.enqueue(opusFramesInput(second));
+    await settle();
+    await run(3);
+    expect(channel.queued).toBeGreaterThan(0);
+    player.seek(30 * 20);
+    await settle();
+    await run(4);
+    player.skip();
+    await settle();
+    await run(30);
+    // Frames 0-2, then from frame 30 (the seek) for four ticks, then the second track whole.
+    expect(channel.sent).toEqual([...first.slice(0, 3), ...first.slice(30, 34), ...second].map(hex));
+    expect(channel.log.filter((l) => l === 'clearQueue')).toHaveLength(2);
+    expect(speaking).toEqual([1, 0]);
+  });
+
   it('playbackDuration is what left the channel, not what the player produced ahead of it', async () => {
     const { channel, target } = setup();
     // A frozen clock: this channel sends only when the test ticks it, not every 20 ms.
