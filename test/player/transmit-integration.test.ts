@@ -8,10 +8,10 @@ import { transmit } from '../../src/voice/transmit.js';
 import type { TransmitLink } from '../../src/voice/transmit.js';
 import type { MediaChannel } from '../../src/media/media-engine.js';
 import { AudioPlayer, opusFramesInput } from '../../src/player/index.js';
-import type { PlayerTarget } from '../../src/player/index.js';
+import type { AudioPlayerOptions, PlayerTarget } from '../../src/player/index.js';
 import type { SessionSubscriber } from '../../src/gateway/playback.js';
 import type { VoiceSession } from '../../src/voice/session.js';
-import { fakeCodec, hex, packet, settle } from './helpers.js';
+import { fakeCodec, hex, packets, settle } from './helpers.js';
 
 class Channel extends EventEmitter {
   readonly sent: string[] = [];
@@ -34,6 +34,13 @@ class Channel extends EventEmitter {
   get queued(): number {
     return this.queue.length;
   }
+  /** `ticks` ticks, letting the pump and the player run after each. */
+  async run(ticks: number): Promise<void> {
+    for (let i = 0; i < ticks; i++) {
+      this.tick();
+      await settle();
+    }
+  }
   /** One 20 ms tick of the media clock. */
   tick(): void {
     const frame = this.queue.shift();
@@ -49,7 +56,18 @@ class Channel extends EventEmitter {
   }
 }
 
-function setup(): { channel: Channel; target: PlayerTarget; speaking: number[] } {
+const players: AudioPlayer[] = [];
+afterEach(() => {
+  for (const p of players.splice(0)) p.destroy();
+});
+
+/** A player attached to a transmit pump on a fake channel. */
+function setup(options: AudioPlayerOptions = {}): {
+  channel: Channel;
+  target: PlayerTarget;
+  speaking: number[];
+  player: AudioPlayer;
+} {
   const channel = new Channel();
   const speaking: number[] = [];
   const link: TransmitLink = {
@@ -76,39 +94,28 @@ function setup(): { channel: Channel; target: PlayerTarget; speaking: number[] }
       return next;
     },
   };
-  return { channel, target, speaking };
+  const player = new AudioPlayer({ opus: fakeCodec(), ...options });
+  players.push(player);
+  player.attach(target);
+  return { channel, target, speaking, player };
 }
 
 describe('AudioPlayer on the transmit pump', () => {
-  let player: AudioPlayer | undefined;
-  afterEach(() => player?.destroy());
-
   it('pause ends the burst after the queued frames; resume continues without a lost frame', async () => {
-    const { channel, target, speaking } = setup();
-    player = new AudioPlayer({ opus: fakeCodec() });
-    player.attach(target);
-    const source = Array.from({ length: 12 }, (_, i) => packet(1, i));
+    const { channel, speaking, player } = setup();
+    const source = packets(1, 12);
     player.enqueue(opusFramesInput(source));
     await settle();
-    for (let i = 0; i < 4; i++) {
-      channel.tick();
-      await settle();
-    }
+    await channel.run(4);
     player.pause();
-    for (let i = 0; i < 8; i++) {
-      channel.tick();
-      await settle();
-    }
+    await channel.run(8);
     const sentWhilePaused = channel.sent.length;
     expect(channel.log.filter((l) => l === 'endBurst')).toHaveLength(1);
     expect(speaking).toEqual([1, 0]);
     expect(channel.log).not.toContain('clearQueue');
 
     player.resume();
-    for (let i = 0; i < 20; i++) {
-      channel.tick();
-      await settle();
-    }
+    await channel.run(20);
     expect(channel.sent).toEqual(source.map(hex));
     expect(sentWhilePaused).toBeLessThan(12);
     expect(speaking).toEqual([1, 0, 1, 0]);
@@ -116,26 +123,18 @@ describe('AudioPlayer on the transmit pump', () => {
   });
 
   it('stop is heard at once: the queued frames are dropped, the next track plays whole', async () => {
-    const { channel, target, speaking } = setup();
-    player = new AudioPlayer({ opus: fakeCodec() });
-    player.attach(target);
-    const first = Array.from({ length: 30 }, (_, i) => packet(1, i));
-    const second = Array.from({ length: 8 }, (_, i) => packet(2, i));
+    const { channel, speaking, player } = setup();
+    const first = packets(1, 30);
+    const second = packets(2, 8);
     player.play(opusFramesInput(first));
     await settle();
-    for (let i = 0; i < 3; i++) {
-      channel.tick();
-      await settle();
-    }
+    await channel.run(3);
     const heardBeforeStop = channel.sent.length;
     expect(channel.queued).toBeGreaterThan(0);
     player.stop();
     player.play(opusFramesInput(second));
     await settle(); // the pump's turn to drop the queue, before the engine's next tick
-    for (let i = 0; i < 30; i++) {
-      channel.tick();
-      await settle();
-    }
+    await channel.run(30);
     // Nothing of the first track after the stop; all of the second, in order.
     expect(channel.sent).toEqual([...first.slice(0, heardBeforeStop), ...second].map(hex));
     expect(channel.log).toContain('clearQueue');
@@ -144,28 +143,20 @@ describe('AudioPlayer on the transmit pump', () => {
   });
 
   it('skip and seek are heard at once, in the same burst: the queue is dropped, nothing after it is lost', async () => {
-    const { channel, target, speaking } = setup();
-    player = new AudioPlayer({ opus: fakeCodec() });
-    player.attach(target);
-    const first = Array.from({ length: 40 }, (_, i) => packet(1, i));
-    const second = Array.from({ length: 8 }, (_, i) => packet(2, i));
-    const run = async (ticks: number): Promise<void> => {
-      for (let i = 0; i < ticks; i++) {
-        channel.tick();
-        await settle();
-      }
-    };
+    const { channel, speaking, player } = setup();
+    const first = packets(1, 40);
+    const second = packets(2, 8);
     player.play(opusFramesInput(first));
     player.enqueue(opusFramesInput(second));
     await settle();
-    await run(3);
+    await channel.run(3);
     expect(channel.queued).toBeGreaterThan(0);
     player.seek(30 * 20);
     await settle();
-    await run(4);
+    await channel.run(4);
     player.skip();
     await settle();
-    await run(30);
+    await channel.run(30);
     // Frames 0-2, then from frame 30 (the seek) for four ticks, then the second track whole.
     expect(channel.sent).toEqual([...first.slice(0, 3), ...first.slice(30, 34), ...second].map(hex));
     expect(channel.log.filter((l) => l === 'clearQueue')).toHaveLength(2);
@@ -173,12 +164,10 @@ describe('AudioPlayer on the transmit pump', () => {
   });
 
   it('playbackDuration is what left the channel, not what the player produced ahead of it', async () => {
-    const { channel, target } = setup();
     // A frozen clock: this channel sends only when the test ticks it, not every 20 ms.
-    player = new AudioPlayer({ opus: fakeCodec(), now: () => 0 });
-    player.attach(target);
+    const { channel, player } = setup({ now: () => 0 });
     const positions: number[] = [];
-    const source = Array.from({ length: 30 }, (_, i) => packet(1, i));
+    const source = packets(1, 30);
     const track = player.enqueue(opusFramesInput(source));
     await settle();
     // The pump filled the channel's queue and holds one more frame: nothing was heard yet.
@@ -200,7 +189,7 @@ describe('AudioPlayer on the transmit pump', () => {
 
   it('fits VoiceSession and the VoiceConnection subscriber hook (checked by the compiler)', () => {
     const p = new AudioPlayer();
-    player = p;
+    players.push(p);
     const subscriber: SessionSubscriber = p;
     const asTarget = (session: VoiceSession): PlayerTarget => session;
     expect(typeof subscriber.attach).toBe('function');
