@@ -2,7 +2,7 @@
  * Reconnect delays: exponential backoff with jitter and a cap. Pure, so the schedule is tested
  * with a fixed random source.
  */
-import { VoxcordError } from '../errors.js';
+import { checkDelay, checkNumber, checkOptions, MAX_TIMER_MS } from '../util/args.js';
 
 export interface BackoffOptions {
   /** Delay before the first retry, in ms. */
@@ -43,15 +43,13 @@ export function backoffDelay(
 }
 
 export function resolveBackoff(options: Partial<BackoffOptions> | undefined): BackoffOptions {
+  checkOptions(options, 'reconnect');
   const merged = { ...DEFAULT_BACKOFF, ...options };
-  if (
-    !(merged.baseDelayMs >= 0) ||
-    !(merged.maxDelayMs >= merged.baseDelayMs) ||
-    !(merged.maxAttempts >= 0)
-  ) {
-    throw new VoxcordError('INVALID_ARGUMENT', 'invalid reconnect backoff options', {
-      details: { ...merged },
-    });
-  }
+  checkDelay(merged.baseDelayMs, 'reconnect.baseDelayMs', undefined, 'zero');
+  checkNumber(merged.maxDelayMs, 'reconnect.maxDelayMs', { min: merged.baseDelayMs, max: MAX_TIMER_MS });
+  // Infinity: never give up.
+  if (merged.maxAttempts !== Infinity)
+    checkNumber(merged.maxAttempts, 'reconnect.maxAttempts', { integer: true, min: 0 });
+  checkNumber(merged.jitter, 'reconnect.jitter', { min: 0, max: 1 });
   return merged;
 }

@@ -13,7 +13,7 @@ import { REST, DiscordAPIError } from '@discordjs/rest';
 import { WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
 import type { OptionalWebSocketManagerOptions, SessionInfo } from '@discordjs/ws';
 import { VoxcordError, isVoxcordError, toError } from '../errors.js';
-import { checkArg } from '../util/args.js';
+import { checkArg, checkNumber, checkOptions, invalidArgument } from '../util/args.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { isVoiceServerData, isVoiceStateData } from './adapter.js';
 import type { VoiceAdapterCreator, VoiceAdapterLibraryMethods, VoiceStateUpdatePayload } from './adapter.js';
@@ -51,6 +51,26 @@ export interface GatewayClientOptions {
   ws?: Partial<OptionalWebSocketManagerOptions>;
 }
 
+/** More shards than any bot runs; a bigger count (Infinity) made @discordjs/ws exhaust memory. */
+const MAX_SHARDS = 65_536;
+
+function checkClientOptions(options: GatewayClientOptions): void {
+  checkArg(options, 'options', 'object');
+  checkArg(options.token, 'token', 'string');
+  checkNumber(options.intents, 'intents', { integer: true, min: 0, max: 2 ** 31 - 1, optional: true });
+  checkArg(options.apiUrl, 'apiUrl', 'string', 'optional');
+  checkOptions(options.ws, 'ws');
+  const shardCount = options.shardCount ?? undefined;
+  checkNumber(shardCount, 'shardCount', { integer: true, min: 1, max: MAX_SHARDS, optional: true });
+  if (options.shardIds === null || options.shardIds === undefined) return;
+  checkArg(options.shardIds, 'shardIds', 'array');
+  if (options.shardIds.length === 0)
+    throw invalidArgument('shardIds', 'a non-empty array (or null)', options.shardIds);
+  const last = (shardCount ?? MAX_SHARDS) - 1;
+  for (const [i, id] of options.shardIds.entries())
+    checkNumber(id, `shardIds[${i}]`, { integer: true, min: 0, max: last });
+}
+
 export type GatewayClientEvents = {
   /** Every shard is ready; `userId` is the bot's user id from READY. */
   ready: [userId: string];
@@ -84,9 +104,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
 
   constructor(options: GatewayClientOptions) {
     super();
-    checkArg(options, 'options', 'object');
-    if (typeof options?.token !== 'string' || options.token.length === 0)
-      throw new VoxcordError('INVALID_ARGUMENT', 'token must be a non-empty string');
+    checkClientOptions(options);
     const token = options.token.replace(/^Bot\s+/i, '');
     this.ownsRest = options.rest === undefined;
     this.rest =

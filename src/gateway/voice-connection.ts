@@ -16,7 +16,15 @@
 import type { Readable } from 'node:stream';
 import { VOICE_JOIN_TIMEOUT_MS } from '../protocol/constants.js';
 import { VoxcordError, toError } from '../errors.js';
-import { checkArg, checkMethods, checkNumber, checkOptions, invalidArgument } from '../util/args.js';
+import {
+  checkArg,
+  checkDelay,
+  checkMethods,
+  checkNumber,
+  checkOptions,
+  invalidArgument,
+  isIterable,
+} from '../util/args.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { emptySendDrops, SEND_DROP_REASONS } from '../media/media-engine.js';
@@ -147,9 +155,9 @@ export function checkJoinOptions(options: Partial<VoiceConnectionOptions>): void
     optional: true,
   });
   if (typeof options.tls !== 'boolean') checkOptions(options.tls, 'tls');
-  checkNumber(options.joinTimeoutMs, 'joinTimeoutMs', { min: 0, above: true, optional: true });
-  checkNumber(options.handshakeTimeoutMs, 'handshakeTimeoutMs', { min: 0, above: true, optional: true });
-  checkOptions(options.reconnect, 'reconnect');
+  checkDelay(options.joinTimeoutMs, 'joinTimeoutMs', 'optional');
+  checkDelay(options.handshakeTimeoutMs, 'handshakeTimeoutMs', 'optional');
+  resolveBackoff(options.reconnect); // refuses bad reconnect options before an engine starts
   for (const key of ['debug', 'random', 'createSession'] as const)
     checkArg(options[key], key, 'function', 'optional');
   checkOptions(options.receiver, 'receiver');
@@ -292,10 +300,10 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
    */
   rejoin(config: { channelId?: string; selfMute?: boolean; selfDeaf?: boolean } = {}): boolean {
     this.assertAlive();
-    if (config.channelId !== undefined) {
-      if (typeof config.channelId !== 'string' || config.channelId.length === 0)
-        throw new VoxcordError('INVALID_ARGUMENT', 'channelId must be a non-empty string');
-    }
+    checkOptions(config);
+    checkArg(config.channelId, 'channelId', 'string', 'optional');
+    checkArg(config.selfMute, 'selfMute', 'boolean', 'optional');
+    checkArg(config.selfDeaf, 'selfDeaf', 'boolean', 'optional');
     if (config.selfMute !== undefined) this.joinConfig.selfMute = config.selfMute;
     if (config.selfDeaf !== undefined) this.joinConfig.selfDeaf = config.selfDeaf;
     this.lastOp4Sent = false;
@@ -331,6 +339,9 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
    */
   playOpus(source: AsyncIterable<Uint8Array> | Readable): Playback {
     this.assertAlive();
+    // Checked before the current playback stops for it.
+    if (!isIterable(source))
+      throw invalidArgument('source', 'an async iterable or Readable of Opus frames', source);
     this.stopPlayback();
     const playback = new ConnectionPlayback(source);
     this.playback = playback;
@@ -349,6 +360,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
    * `playOpus()` and its unsent frames move to the next session.
    */
   subscribe(subscriber: SessionSubscriber): () => void {
+    checkMethods(subscriber, 'subscriber', 'an audio player or a session subscriber', ['attach', 'detach']);
     if (isConnectionSender(subscriber)) {
       // An audio player: it follows the connection through playOpus(), like every sender.
       this.safely(() => subscriber.attach(this));

@@ -12,7 +12,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { voxcordVersion } from '../util/installed-package.js';
 import { toError, VoxcordError } from '../errors.js';
-import { checkArg, checkMethods, checkNumber } from '../util/args.js';
+import { checkArg, checkDelay, checkMethods } from '../util/args.js';
 import { SUPPORTED_FILTERS } from '../player/filters/chain.js';
 import type { NodePlayerBackend } from './backend.js';
 import { errorBody, HttpError } from './http-error.js';
@@ -162,7 +162,7 @@ export async function startNode(options: NodeOptions): Promise<VoxcordNode> {
   checkMethods(options.backend, 'backend', 'a player backend', ['createPlayer'], 'optional');
   checkSourceOptions(options);
   for (const key of ['playerUpdateIntervalMs', 'statsIntervalMs', 'clientPingIntervalMs'] as const)
-    checkNumber(options[key], key, { min: 0, above: true, optional: true });
+    checkDelay(options[key], key, 'optional');
   checkArg(options.log, 'log', 'function', 'optional');
   const password = options.password;
   const backend = options.backend ?? createTimelineBackend();

@@ -19,7 +19,7 @@ import {
   oggOpusHead,
 } from '../audio/ogg-duration.js';
 import { toError } from '../errors.js';
-import { checkArg, checkNumber, checkOneOf, checkOptions, invalidArgument } from '../util/args.js';
+import { checkArg, checkDelay, checkOneOf, checkOptions, invalidArgument } from '../util/args.js';
 import { defaultFfmpegPath } from '../player/inputs/ffmpeg.js';
 import { hasOwnLength, INFO_HEAD_BYTES, readFileInfo } from '../player/inputs/file-info.js';
 import type { FileInfo } from '../player/inputs/file-info.js';
@@ -278,7 +278,7 @@ export function checkSourceOptions(options: SourceOptions): void {
     checkArg(options.sources, 'sources', 'array');
     for (const name of options.sources) checkOneOf(name, 'sources[]', SOURCE_NAMES);
   }
-  checkNumber(options.httpTimeoutMs, 'httpTimeoutMs', { min: 0, above: true, optional: true });
+  checkDelay(options.httpTimeoutMs, 'httpTimeoutMs', 'optional');
   if (options.ffprobePath !== false) checkArg(options.ffprobePath, 'ffprobePath', 'string', 'optional');
 }
 

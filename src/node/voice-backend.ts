@@ -14,7 +14,7 @@
  * connection the player has had.
  */
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
-import { checkMethods, checkNumber, checkOptions } from '../util/args.js';
+import { checkDelay, checkMethods, checkOptions } from '../util/args.js';
 import { FRAME_DURATION_MS } from '../protocol/constants.js';
 import type { VoiceAdapterCreator } from '../gateway/adapter.js';
 import { joinVoiceChannel } from '../gateway/registry.js';
@@ -682,7 +682,7 @@ export function createVoiceBackend(options: VoiceBackendOptions = {}): NodePlaye
   checkOptions(options);
   checkMethods(options.engine, 'engine', 'a MediaEngine', ['openChannel', 'close'], 'optional');
   if (typeof options.tls !== 'boolean') checkOptions(options.tls, 'tls');
-  checkNumber(options.connectTimeoutMs, 'connectTimeoutMs', { min: 0, above: true, optional: true });
+  checkDelay(options.connectTimeoutMs, 'connectTimeoutMs', 'optional');
   return {
     name: 'voice',
     createPlayer: (context, listener) => new VoicePlayer(context, listener, options),

@@ -19,7 +19,7 @@ import { loadOpus } from '../audio/opus.js';
 import type { OpusCodecFactory } from '../audio/opus.js';
 import { isVoxcordError, toError, VoxcordError } from '../errors.js';
 import { FRAME_DURATION_MS, OPUS_SILENCE_FRAME } from '../protocol/constants.js';
-import { checkArg, checkMethods, checkOneOf, checkOptions } from '../util/args.js';
+import { checkArg, checkDelay, checkMethods, checkNumber, checkOneOf, checkOptions } from '../util/args.js';
 import { Interrupt } from '../util/interrupt.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { NOT_READY } from '../voice/frame-pull.js';
@@ -289,9 +289,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         'createDecoder',
       ]);
     this.pauseMode = checkOneOf(options.pauseMode ?? 'gap', 'pauseMode', PAUSE_MODES);
+    checkDelay(options.stallTimeoutMs, 'stallTimeoutMs', 'optional');
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    if (!(this.stallTimeoutMs > 0))
-      throw new VoxcordError('INVALID_ARGUMENT', 'stallTimeoutMs must be positive');
     this.gain = checkVolume(options.volume ?? 1);
     this.filters = new FilterChain(options.filters);
     this.now = options.now ?? (() => performance.now());
@@ -300,16 +299,16 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       opus === undefined ? () => loadOpus() : typeof opus === 'function' ? opus : () => Promise.resolve(opus);
     this.loopMode = checkOneOf(options.loop ?? 'off', 'loop', LOOP_MODES);
     this.noSubscriber = checkOneOf(options.noSubscriber ?? 'pause', 'noSubscriber', NO_SUBSCRIBER_BEHAVIORS);
+    // 0: off.
+    checkDelay(options.positionIntervalMs, 'positionIntervalMs', 'optional', 'zero');
     this.positionIntervalMs = options.positionIntervalMs ?? DEFAULT_POSITION_INTERVAL_MS;
-    if (!(this.positionIntervalMs >= 0))
-      throw new VoxcordError(
-        'INVALID_ARGUMENT',
-        'positionIntervalMs must be 0 (off) or a positive number of ms',
-      );
-    const broadcastWindow = options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW;
     // At least one frame: with none, the fanout could never hand a frame to anyone (it looped).
-    if (!(broadcastWindow >= 1))
-      throw new VoxcordError('INVALID_ARGUMENT', 'broadcastWindow must be at least 1 frame');
+    checkNumber(options.broadcastWindow, 'broadcastWindow (frames)', {
+      integer: true,
+      min: 1,
+      optional: true,
+    });
+    const broadcastWindow = options.broadcastWindow ?? DEFAULT_FANOUT_WINDOW;
     this.mixer = new Mixer(() => this.codec());
     this.fanout = new FrameFanout(
       () => this.produce(),

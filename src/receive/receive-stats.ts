@@ -51,7 +51,8 @@ export interface ReceiverTotals {
 
 /** Per-user counters that outlive any one jitter buffer or decoder. */
 export class UserReceiveCounters {
-  readonly daveFailures: Record<string, number> = {};
+  /** Null prototype: a reason is a key like any other, 'constructor' too. */
+  readonly daveFailures: Record<string, number> = Object.create(null) as Record<string, number>;
   invalid = 0;
   /** Accumulated from decoders already released. */
   private readonly releasedDecode: DecodeCounters = {

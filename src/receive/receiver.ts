@@ -16,7 +16,7 @@ import {
   SAMPLES_PER_FRAME,
 } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
-import { checkArg, checkOptions } from '../util/args.js';
+import { checkArg, checkDelay, checkOptions } from '../util/args.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { lateTickAfterIo } from '../util/late-tick.js';
 import { DecodeStage } from './decode-stage.js';
@@ -111,7 +111,8 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   private mixer: Mixer | undefined;
   private readonly mixedStreams = new Set<MixedAudioStream>();
   private readonly totalsCounters = { unknownSsrc: 0, malformed: 0 };
-  private readonly transportDropped: Record<string, number> = {};
+  /** Null prototype: a reason is a key like any other, 'constructor' too. */
+  private readonly transportDropped: Record<string, number> = Object.create(null) as Record<string, number>;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   /** tick()'s reused poll output (undefined while a tick uses it). */
@@ -313,6 +314,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
 
   /** Runs tick() on an interval timer (default 10 ms) until stop() or close(). */
   start(intervalMs = 10): void {
+    checkDelay(intervalMs, 'intervalMs');
     if (this.closed || this.timer !== undefined) return;
     this.timer = setInterval(
       lateTickAfterIo(intervalMs, () => this.tick(this.now())),

@@ -48,9 +48,13 @@ export function wavHeader(
   format: WavFormat = { sampleRate: SAMPLE_RATE, channels: CHANNELS },
 ): Uint8Array {
   const { sampleRate, channels } = format;
-  if (!Number.isInteger(sampleRate) || sampleRate <= 0 || !Number.isInteger(channels) || channels <= 0) {
-    throw new VoxcordError('INVALID_ARGUMENT', 'WAV sample rate and channels must be positive integers');
-  }
+  checkNumber(channels, 'WAV channels', { integer: true, min: 1, max: 0xffff });
+  // The byte rate (rate × channels × 2) is a u32 too.
+  checkNumber(sampleRate, 'WAV sampleRate', {
+    integer: true,
+    min: 1,
+    max: Math.floor(U32_MAX / (channels * 2)),
+  });
   const header = new Uint8Array(WAV_HEADER_BYTES);
   const v = new DataView(header.buffer);
   const ascii = (offset: number, s: string): void => {
@@ -149,10 +153,12 @@ export function createWavWriter(
 ): RecordingWriter<Int16Array | Uint8Array> {
   checkOptions(format, 'format');
   const path = typeof target === 'string' ? target : undefined;
+  // Before the target opens: a bad format leaves no file behind.
+  const header = wavHeader(path === undefined ? U32_MAX : 0, format);
   const sink = openSink(target);
   let bytes = 0;
   let closed = false;
-  sink.stream.write(wavHeader(path === undefined ? U32_MAX : 0, format));
+  sink.stream.write(header);
   return {
     get bytesWritten() {
       return bytes;
@@ -160,8 +166,8 @@ export function createWavWriter(
     ready: () => whenDrained(sink.stream),
     write(chunk) {
       if (closed) throw new VoxcordError('DESTROYED', 'WAV writer is closed');
-      if (!(chunk instanceof Int16Array || chunk instanceof Uint8Array))
-        throw invalidArgument('chunk', 'an Int16Array or s16le bytes', chunk);
+      if (!(chunk instanceof Int16Array || (chunk instanceof Uint8Array && chunk.length % 2 === 0)))
+        throw invalidArgument('chunk', 'an Int16Array or s16le bytes (an even count)', chunk);
       const b = pcmBytes(chunk);
       if (b.length === 0) return;
       // Copy: the caller may reuse its buffer before the stream flushes.
@@ -256,6 +262,15 @@ export interface OpusHeadOptions {
 
 /** The 19-byte OpusHead identification header, channel mapping family 0 (RFC 7845 §5.1). */
 export function opusHead(options: OpusHeadOptions = {}): Uint8Array {
+  checkNumber(options.channels, 'channels', { integer: true, min: 1, max: 2, optional: true });
+  checkNumber(options.preSkip, 'preSkip', { integer: true, min: 0, max: 0xffff, optional: true });
+  checkNumber(options.inputSampleRate, 'inputSampleRate', {
+    integer: true,
+    min: 1,
+    max: U32_MAX,
+    optional: true,
+  });
+  checkNumber(options.outputGain, 'outputGain', { integer: true, min: -0x8000, max: 0x7fff, optional: true });
   const out = new Uint8Array(19);
   const v = new DataView(out.buffer);
   out.set(new TextEncoder().encode('OpusHead'), 0);
@@ -315,9 +330,12 @@ export class OggOpusPager {
   private pending: Uint8Array[] = [];
   private pendingSegments = 0;
   private ended = false;
+  /** Made (and its options checked) up front, before a writer opens its target. */
+  private readonly head: Uint8Array;
 
   constructor(private readonly options: OggOpusOptions = {}) {
     checkOptions(options);
+    this.head = opusHead(options);
     checkArg(options.vendor, 'vendor', 'string', 'optional');
     checkArrayOf(options.comments, 'comments', 'string', 'optional');
     checkNumber(options.serial, 'serial', { integer: true, min: 0, max: 0xffff_ffff, optional: true });
@@ -337,7 +355,7 @@ export class OggOpusPager {
         granulePosition: 0,
         serial: this.serial,
         pageSequence: this.sequence++,
-        packets: [opusHead(this.options)],
+        packets: [this.head],
       }),
       buildOggPage({
         headerType: 0,

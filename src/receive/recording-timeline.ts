@@ -26,6 +26,13 @@ const SAMPLES_PER_MS = SAMPLE_RATE / 1000;
  * inside a burst steps are one frame; 100 ms also covers senders of 40 or 60 ms frames).
  */
 const BURST_PAUSE_SAMPLES = 5 * SAMPLES_PER_FRAME;
+/**
+ * How far past now a stop or a frame may lie (tests place frames ahead of a clock they do not
+ * move). Further is another clock, Date.now() against performance.now(): the silence up to it
+ * would be written for decades.
+ */
+const CLOCK_SLACK_MS = 3_600_000;
+const SLACK_SAMPLES = CLOCK_SLACK_MS * SAMPLES_PER_MS;
 
 export interface RecordingTimelineOptions {
   /** The instant every file starts at, ms on the receiver's clock (default: now). */
@@ -61,10 +68,18 @@ export class RecordingTimeline {
     return this.end;
   }
 
-  /** Fixes the instant every file ends at (default now; not before the start). The first call wins. */
+  /**
+   * Fixes the instant every file ends at (default now; not before the start, not later than now).
+   * The first call wins.
+   */
   stop(at: number = this.now()): void {
     if (this.end !== undefined) return;
     checkNumber(at, 'at');
+    const now = this.now();
+    if (at > now + CLOCK_SLACK_MS)
+      throw new VoxcordError('INVALID_ARGUMENT', `stop(at) is ${Math.round(at - now)} ms after now`, {
+        details: { hint: "at is on the timeline's clock (`now`, default performance.now())" },
+      });
     this.end = Math.max(at, this.startAt);
   }
 
@@ -122,7 +137,10 @@ export class TimelinePlacer {
    * `samples`; both are then counted as written.
    */
   place(frame: TimedFrame, samples: number): number {
-    const at = this.positionOf(frame);
+    let at = this.positionOf(frame);
+    // A frame from far in the future (an arrival time on another clock) goes no further than that.
+    if (at !== undefined)
+      at = Math.min(at, Math.max(this.timeline.endSamples(), this.cursor) + SLACK_SAMPLES);
     const gap = at === undefined ? 0 : this.round(at - this.cursor);
     this.cursor += gap + samples;
     return gap;

@@ -11,7 +11,7 @@ import { VoxcordError, toError } from '../errors.js';
 import type { VoiceSession, VoiceSessionEvents } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
 import type { AudioFrame, DaveDecryptFailure } from '../voice/session-dave.js';
-import { checkArg, checkMethods, checkOptions } from '../util/args.js';
+import { checkArg, checkDelay, checkMethods, checkOptions } from '../util/args.js';
 import { lateTickAfterIo } from '../util/late-tick.js';
 import { VoiceReceiver } from './receiver.js';
 import type { VoiceReceiverOptions } from './receiver.js';
@@ -143,10 +143,8 @@ const clocks = new WeakMap<VoiceReceiver, ReceiverClock>();
 function clockFor(receiver: VoiceReceiver, options: ReceiverClockOptions): ReceiverClock {
   let clock = clocks.get(receiver);
   if (clock === undefined) {
+    checkDelay(options.tickIntervalMs, 'tickIntervalMs', 'optional');
     const interval = options.tickIntervalMs ?? RECEIVER_TICK_MS;
-    if (!Number.isFinite(interval) || interval <= 0) {
-      throw new VoxcordError('INVALID_ARGUMENT', 'tickIntervalMs must be a positive number');
-    }
     clock = new ReceiverClock(receiver, interval);
     clocks.set(receiver, clock);
   }

@@ -5,7 +5,8 @@
  * Pure records and payload shapes; the REST routes and the main gateway feed it.
  */
 import { randomBytes } from 'node:crypto';
-import { VoxcordError } from '../errors.js';
+import { toError, VoxcordError } from '../errors.js';
+import { checkDelay } from '../util/args.js';
 import { MESSAGE_FLAG_EPHEMERAL } from '../protocol/constants.js';
 import { newSnowflake, userPayload } from './discord-model.js';
 import type { GuildRecord, UserRecord } from './discord-model.js';
@@ -177,6 +178,11 @@ export class Activity {
   }
 
   waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    try {
+      checkDelay(timeoutMs, 'timeoutMs', undefined, 'zero');
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = {
         check: () => {

@@ -46,6 +46,8 @@ export class BotSession {
   private readonly replay: Array<{ s: number; frame: string }> = [];
   private readonly deliver: ((t: string, d: unknown) => void) | undefined;
   private connection: BotSessionLink | null = null;
+  /** Times a socket left it: tells one drop's grace period from a later one's. */
+  detachments = 0;
 
   constructor(spec: BotSessionSpec) {
     this.userId = spec.userId;
@@ -74,7 +76,9 @@ export class BotSession {
   }
 
   detach(link: BotSessionLink): void {
-    if (this.connection === link) this.connection = null;
+    if (this.connection !== link) return;
+    this.connection = null;
+    this.detachments += 1;
   }
 
   /** Stamps, buffers and sends (if attached) one dispatch. */

@@ -9,6 +9,11 @@ import { SNOWFLAKE } from './discord-model.js';
 
 /** A token in Discord's shape whose first part is base64(user id). */
 export function createBotToken(userId: string): string {
+  if (typeof userId !== 'string' || !SNOWFLAKE.test(userId))
+    throw new VoxcordError(
+      'INVALID_ARGUMENT',
+      'a bot token needs a user id that is a snowflake (a string of digits)',
+    );
   const head = Buffer.from(userId, 'utf8').toString('base64url');
   return `${head}.${randomBytes(4).toString('base64url')}.${randomBytes(20).toString('base64url')}`;
 }

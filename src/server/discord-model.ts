@@ -5,7 +5,7 @@
  * no sockets; the main gateway and the REST routes share it.
  */
 import { randomBytes } from 'node:crypto';
-import { checkArg, invalidArgument } from '../util/args.js';
+import { checkArg, checkArrayOf, checkNumber, checkOneOf, invalidArgument } from '../util/args.js';
 import { ChannelType, DEFAULT_EVERYONE_PERMISSIONS } from '../protocol/constants.js';
 
 export type LocalChannelKind = 'voice' | 'text' | 'stage';
@@ -107,6 +107,7 @@ const CHANNEL_TYPES: Record<LocalChannelKind, number> = {
   text: ChannelType.GuildText,
   stage: ChannelType.GuildStageVoice,
 };
+const CHANNEL_KINDS = Object.keys(CHANNEL_TYPES) as LocalChannelKind[];
 
 /** A slash command a bot registered (REST), as GET returns it. */
 export interface ApplicationCommandRecord {
@@ -135,10 +136,17 @@ export function isVoiceChannel(channel: ChannelRecord): boolean {
   return channel.type === ChannelType.GuildVoice || channel.type === ChannelType.GuildStageVoice;
 }
 
-export function createGuild(spec: MainGatewayGuild): GuildRecord {
+/** A guild spec the local Discord can use (operators pass them in from tests). */
+export function checkGuildSpec(spec: MainGatewayGuild): void {
   if (typeof spec !== 'object' || spec === null) throw invalidArgument('guild', 'a guild id or spec', spec);
-  checkArg(spec.id, 'guild id', 'string');
-  checkArg(spec.channels, 'guild channels', 'array', 'optional');
+  if (typeof spec.id !== 'string' || !SNOWFLAKE.test(spec.id))
+    throw invalidArgument('guild id', 'a snowflake (a string of digits)', spec.id);
+  checkArg(spec.name, 'guild name', 'string', 'optional');
+  checkArrayOf(spec.channels, 'guild channels', 'object', 'optional');
+}
+
+export function createGuild(spec: MainGatewayGuild): GuildRecord {
+  checkGuildSpec(spec);
   const guild: GuildRecord = {
     id: spec.id,
     name: spec.name ?? `guild ${spec.id}`,
@@ -166,6 +174,10 @@ function ownerIdFor(guildId: string): string {
 }
 
 export function addChannel(guild: GuildRecord, spec: LocalChannelSpec): ChannelRecord {
+  checkArg(spec, 'channel', 'object');
+  checkArg(spec.id, 'channel id', 'string');
+  if (spec.type !== undefined) checkOneOf(spec.type, 'channel type', CHANNEL_KINDS);
+  checkNumber(spec.userLimit, 'channel userLimit', { integer: true, min: 0, optional: true });
   const type = CHANNEL_TYPES[spec.type ?? 'voice'];
   const channel: ChannelRecord = {
     id: spec.id,

@@ -3,6 +3,7 @@
  * each forwarded UDP packet / server websocket message; the SFU and gateway apply the decision
  * (timers live there). The same seed and the same traffic give the same faults.
  */
+import { checkArg, checkNumber, checkOneOf, checkOptions, MAX_TIMER_MS } from '../util/args.js';
 
 export interface UdpFaults {
   /** Probability [0,1] that a forwarded packet is dropped. */
@@ -47,6 +48,36 @@ export interface WsFaults {
 export interface FaultOptions {
   udp?: UdpFaults;
   ws?: WsFaults;
+}
+
+const HANDSHAKE_STEPS: readonly HandshakeStep[] = [
+  'before-hello',
+  'after-hello',
+  'after-identify',
+  'after-ready',
+  'after-select-protocol',
+  'after-session-description',
+];
+
+/** Refuses faults of the wrong shape before they reach the gateway and the SFU (a bad one broke them). */
+export function checkFaults(faults: FaultOptions): void {
+  checkArg(faults, 'faults', 'object');
+  const { udp, ws } = faults;
+  checkOptions(udp, 'faults.udp');
+  checkOptions(ws, 'faults.ws');
+  const probability = { min: 0, max: 1, optional: true };
+  for (const key of ['drop', 'duplicate', 'reorder', 'corrupt'] as const)
+    checkNumber(udp?.[key], `faults.udp.${key}`, probability);
+  checkNumber(udp?.delayMs, 'faults.udp.delayMs', { min: 0, max: MAX_TIMER_MS, optional: true });
+  checkArg(udp?.observe, 'faults.udp.observe', 'function', 'optional');
+  checkNumber(ws?.delayMs, 'faults.ws.delayMs', { min: 0, max: MAX_TIMER_MS, optional: true });
+  checkNumber(ws?.duplicate, 'faults.ws.duplicate', probability);
+  const closeAt = ws?.closeAt;
+  if (closeAt === undefined) return;
+  checkArg(closeAt, 'faults.ws.closeAt', 'object');
+  checkOneOf(closeAt.step, 'faults.ws.closeAt.step', HANDSHAKE_STEPS);
+  checkNumber(closeAt.code, 'faults.ws.closeAt.code', { integer: true, min: 1000, max: 4999 });
+  checkNumber(closeAt.times, 'faults.ws.closeAt.times', { integer: true, min: 1, optional: true });
 }
 
 /** mulberry32: tiny, fast, good enough for test fault patterns. Returns floats in [0, 1). */

@@ -29,6 +29,8 @@ export interface MainGatewayServerOptions {
   heartbeatIntervalMs: number;
   /** No heartbeat for this long closes with 4009. */
   heartbeatTimeoutMs: number;
+  /** How long a dropped session stays resumable. */
+  sessionGraceMs: number;
   log: (event: MainGatewayLogEvent) => void;
 }
 
@@ -105,6 +107,8 @@ export class MainGatewayServer {
 /** One gateway websocket: Hello, heartbeats, and the client's ops until it closes. */
 class MainGatewayConnection implements BotSessionLink {
   private session: BotSession | null = null;
+  /** The server closed the socket (a drop to test resume, a timeout): the session stays resumable. */
+  private closedByServer = false;
   private lastHeartbeat = Date.now();
   private timer: NodeJS.Timeout | null = null;
 
@@ -137,8 +141,18 @@ class MainGatewayConnection implements BotSessionLink {
     socket.on('close', (code) => {
       this.clearTimer();
       this.onGone();
-      if (this.session !== null) this.session.detach(this);
-      options.log({ type: 'close', userId: this.session?.userId, code });
+      const session = this.session;
+      if (session !== null) {
+        session.detach(this);
+        // A client's clean close ends its session, as on Discord; after any other the session
+        // waits for a resume, for a while (kept for ever, every bot that ever came would stay).
+        if (!this.closedByServer && (code === 1000 || code === 1001)) this.state.release(session);
+        else {
+          const detachment = session.detachments;
+          setTimeout(() => this.state.release(session, detachment), options.sessionGraceMs).unref();
+        }
+      }
+      options.log({ type: 'close', userId: session?.userId, code });
     });
     socket.on('error', () => undefined);
     if (encoding !== 'json') {
@@ -155,6 +169,7 @@ class MainGatewayConnection implements BotSessionLink {
   }
 
   close(code: number, reason = ''): void {
+    this.closedByServer = true;
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING)
       this.socket.close(code, reason);
   }

@@ -17,7 +17,7 @@
  */
 import { GatewayCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
-import { checkArg, checkMethods } from '../util/args.js';
+import { checkArg, checkDelay, checkMethods } from '../util/args.js';
 import { Activity } from './activity.js';
 import { BotTokens } from './bot-tokens.js';
 import { GuildRegistry } from './guild-registry.js';
@@ -48,6 +48,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   const host = options.host ?? '127.0.0.1';
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 2 * heartbeatIntervalMs + 5_000;
+  checkDelay(options.sessionGraceMs, 'sessionGraceMs', 'optional');
   const shards = options.shards ?? 1;
   if (!Number.isInteger(shards) || shards < 1)
     throw new VoxcordError('INVALID_ARGUMENT', 'shards must be >= 1');
@@ -61,6 +62,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     port: options.port ?? 0,
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
+    sessionGraceMs: options.sessionGraceMs ?? 60_000,
     log,
   });
   log({ type: 'listening', detail: server.url });

@@ -137,6 +137,14 @@ export class MainGatewayState {
     return session;
   }
 
+  /**
+   * Forgets `session` if it is still detached since its detachment number `detachment` (it was
+   * not resumed in between; a later drop has its own grace period). Default: now.
+   */
+  release(session: BotSession, detachment = session.detachments): void {
+    if (session.link === null && session.detachments === detachment) this.sessions.delete(session.id);
+  }
+
   /** Forgets every session of a revoked token and closes their sockets (4004). Returns how many. */
   revoke(token: string): number {
     this.tokens.revoke(token);

@@ -71,6 +71,11 @@ export interface MainGatewayOptions {
   heartbeatIntervalMs?: number;
   /** No heartbeat for this long closes with 4009 (session timed out). Default 2 × interval + 5 s. */
   heartbeatTimeoutMs?: number;
+  /**
+   * How long a session whose socket dropped stays resumable. Default 60000. A client's clean
+   * close (1000, 1001) ends its session at once, as on Discord.
+   */
+  sessionGraceMs?: number;
   /** Accepted bot tokens. Default: any well-formed token (see createBotToken); revoked ones never. */
   tokens?: string[];
   /** Guilds the bots are in; unknown guilds are created on first use unless `strictGuilds`. */

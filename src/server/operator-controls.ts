@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { GatewayIntent, VoiceCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
-import { SNOWFLAKE, addChannel, channelPayload, ensureMember } from './discord-model.js';
+import { checkArg, checkDelay, checkMethods, checkNumber, checkOneOf, checkOptions } from '../util/args.js';
+import { SNOWFLAKE, addChannel, channelPayload, checkGuildSpec, ensureMember } from './discord-model.js';
 import type { VoiceStateRecord } from './discord-model.js';
 import type { Activity } from './activity.js';
 import { BotSession } from './bot-session.js';
@@ -54,14 +55,17 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
     const guild = this.registry.guildFor(guildId);
     const channel = guild && this.registry.channelFor(guild, channelId);
     if (channel === undefined) throw new VoxcordError('INVALID_ARGUMENT', 'unknown guild or channel');
-    channel.userLimit = limit;
+    if (limit !== null) checkNumber(limit, 'limit', { integer: true, min: 0 });
+    // 0 is no limit, as in a channel spec and on Discord.
+    channel.userLimit = limit === 0 ? null : limit;
   }
 
   setVoiceEventOrder(order: MainGatewayState['order']): void {
-    this.state.order = order;
+    this.state.order = checkOneOf(order, 'order', ['state-first', 'server-first', 'random']);
   }
 
   addGuild(spec: Parameters<MainGateway['addGuild']>[0]): boolean {
+    checkGuildSpec(spec);
     if (this.registry.guilds.has(spec.id)) return false;
     const guild = this.registry.add(spec);
     for (const session of this.state.sessionsForGuild(guild.id)) {
@@ -75,6 +79,7 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
   addChannel(guildId: string, spec: Parameters<MainGateway['addChannel']>[1]): void {
     const guild = this.registry.get(guildId);
     if (guild === undefined) throw new VoxcordError('INVALID_ARGUMENT', `unknown guild ${guildId}`);
+    checkArg(spec, 'channel', 'object');
     if (guild.channels.has(spec.id)) throw new VoxcordError('INVALID_ARGUMENT', `channel ${spec.id} exists`);
     const channel = addChannel(guild, spec);
     this.state.broadcast(guildId, GatewayIntent.Guilds, 'CHANNEL_CREATE', () =>
@@ -312,6 +317,9 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
     guildId: string,
     changeOptions: Parameters<MainGateway['changeEndpoint']>[1] = {},
   ): Promise<number> {
+    checkOptions(changeOptions);
+    checkDelay(changeOptions.delayMs, 'delayMs', 'optional', 'zero');
+    checkMethods(changeOptions.voiceServer, 'voiceServer', 'a VoiceServer', ['allocate'], 'optional');
     const guild = this.registry.get(guildId);
     if (guild === undefined) return 0;
     const voiceServer = this.state.voiceServer;

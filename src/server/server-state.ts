@@ -72,6 +72,8 @@ export class ServerState {
         throw new VoxcordError('INVALID_ARGUMENT', `${name} must be a snowflake string`);
     }
     const key = userKey(request.guildId, request.userId);
+    if (!this.allocations.has(key) && this.allocations.size >= this.options.maxAllocations)
+      this.evictIdleAllocation();
     if (!this.allocations.has(key) && this.allocations.size >= this.options.maxAllocations) {
       throw new VoxcordError('SERVER_ERROR', 'too many voice allocations on this server', {
         details: { maxAllocations: this.options.maxAllocations },
@@ -89,6 +91,19 @@ export class ServerState {
     };
     this.allocations.set(key, allocation);
     return { ...allocation };
+  }
+
+  /**
+   * Makes room at the cap: forgets the oldest allocation no voice session uses (its user left, or
+   * never came). Allocations are kept after a session ends (a client may identify with them again),
+   * so without this the cap counted every guild and user that ever joined.
+   */
+  private evictIdleAllocation(): void {
+    for (const key of this.allocations.keys()) {
+      if (this.sessionsByUser.has(key)) continue;
+      this.allocations.delete(key);
+      return;
+    }
   }
 
   /** Validates an Identify against issued credentials and creates the session (null: 4004). */

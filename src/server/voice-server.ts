@@ -17,6 +17,7 @@ import {
 import { VoxcordError } from '../errors.js';
 import { checkOptions } from '../util/args.js';
 import type { AllocateRequest, Allocation } from './client-session.js';
+import { checkFaults } from './faults.js';
 import type { FaultOptions } from './faults.js';
 import { ServerState, defaultSsrcStart } from './server-state.js';
 import { Sfu } from './sfu.js';
@@ -68,6 +69,7 @@ export interface VoiceServer {
 
 export async function startVoiceServer(options: VoiceServerOptions = {}): Promise<VoiceServer> {
   checkOptions(options);
+  if (options.faults !== undefined) checkFaults(options.faults);
   const host = options.host ?? '127.0.0.1';
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 2 * heartbeatIntervalMs;
@@ -237,6 +239,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       return true;
     },
     setFaults(faults) {
+      checkFaults(faults);
       state.faults = faults;
     },
     get sfuStats(): SfuStats {

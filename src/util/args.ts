@@ -64,6 +64,9 @@ export function checkOptions(value: unknown, name = 'options'): void {
   checkArg(value, name, 'object', 'optional');
 }
 
+/** The longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface NumberRange {
   /** Lowest value allowed (default: any finite number). */
   min?: number;
@@ -97,6 +100,16 @@ export function checkNumber(value: unknown, name: string, range: NumberRange = {
 function describeNumber(value: unknown): string {
   // A number is not a secret, and says more than "number" when it is out of range.
   return typeof value === 'number' ? String(value) : typeOfArg(value);
+}
+
+/** A delay for a Node timer: above 0 ms (or 0 and more with `zero`), at most MAX_TIMER_MS. */
+export function checkDelay(value: unknown, name: string, optional?: 'optional', zero?: 'zero'): void {
+  checkNumber(value, name, {
+    min: 0,
+    above: zero !== 'zero',
+    max: MAX_TIMER_MS,
+    optional: optional === 'optional',
+  });
 }
 
 /** One of the allowed strings. */

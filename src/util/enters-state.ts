@@ -3,7 +3,7 @@
  * anything else that emits `stateChange(old, new)` and ends in 'destroyed'.
  */
 import { VoxcordError, toError } from '../errors.js';
-import { checkArg, checkMethods, invalidArgument } from './args.js';
+import { checkArg, checkMethods, invalidArgument, MAX_TIMER_MS } from './args.js';
 
 export interface Stateful<S extends { status: string }> {
   readonly state: S;
@@ -26,12 +26,11 @@ export function entersState<S extends { status: string; error?: VoxcordError }, 
   try {
     checkMethods(target, 'target', 'a connection, a session or another state machine', ['on', 'off']);
     checkArg(target.state, 'target.state', 'object');
-    const ms =
-      typeof timeoutOrSignal === 'number' && Number.isFinite(timeoutOrSignal) && timeoutOrSignal >= 0;
+    const ms = typeof timeoutOrSignal === 'number' && timeoutOrSignal >= 0 && timeoutOrSignal <= MAX_TIMER_MS;
     if (!ms && !(timeoutOrSignal instanceof AbortSignal))
       throw invalidArgument(
         'timeoutOrSignal',
-        'a number of ms (0 or more) or an AbortSignal',
+        `a number of ms (0 to ${MAX_TIMER_MS}) or an AbortSignal`,
         timeoutOrSignal,
       );
   } catch (err) {

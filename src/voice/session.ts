@@ -15,7 +15,15 @@ import {
 } from '../protocol/constants.js';
 import type { CloseAction, EncryptionMode } from '../protocol/constants.js';
 import { VoxcordError, isVoxcordError, toError } from '../errors.js';
-import { checkArg, checkMethods, checkNumber } from '../util/args.js';
+import {
+  checkArg,
+  checkDelay,
+  checkMethods,
+  checkNumber,
+  checkOptions,
+  invalidArgument,
+  isIterable,
+} from '../util/args.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type {
@@ -132,6 +140,11 @@ function asSupportedMode(mode: string): EncryptionMode | undefined {
   return SUPPORTED_MODES.find((m) => m === mode);
 }
 
+/** Before the current transmission stops for it. */
+function checkSource(source: unknown): void {
+  if (!isIterable(source)) throw invalidArgument('source', 'an async iterable or Readable of audio', source);
+}
+
 export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   // An ES private field: credentials never show up when a state or session is logged or inspected.
   readonly #options: VoiceSessionOptions;
@@ -167,7 +180,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     super();
     checkArg(options, 'options', 'object');
     checkMethods(options.engine, 'engine', 'a MediaEngine', ['openChannel']);
-    checkNumber(options.handshakeTimeoutMs, 'handshakeTimeoutMs', { min: 0, above: true, optional: true });
+    checkDelay(options.handshakeTimeoutMs, 'handshakeTimeoutMs', 'optional');
     for (const key of ['serverId', 'userId'] as const) {
       if (!isSnowflake(options[key]))
         throw new VoxcordError(
@@ -289,6 +302,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   /** Sends pre-encoded Opus frames (one per item; a Readable must be in object mode). */
   playOpus(source: AsyncIterable<Uint8Array> | Readable): SessionTransmission {
+    checkSource(source);
     return this.play(source);
   }
 
@@ -297,6 +311,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
    * loaded with loadOpus() (OPUS_UNAVAILABLE rejects `finished` when no backend is installed).
    */
   playPcm(source: AsyncIterable<Uint8Array> | Readable, encoder?: OpusEncoder): SessionTransmission {
+    checkSource(source);
     return this.play(opusFrames(source, encoder === undefined ? { type: 'pcm' } : { type: 'pcm', encoder }));
   }
 
@@ -311,6 +326,12 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
     options: FileFeedOptions,
     onEnd: (end: FileFeedEnd) => void,
   ): FeedTransmission | undefined {
+    // Checked here: what reaches the worker must be cloneable, and a bad value wedged its shard.
+    checkArg(path, 'path', 'string');
+    checkOptions(options);
+    checkNumber(options.skipFrames, 'skipFrames', { integer: true, min: 0, optional: true });
+    checkNumber(options.endFrame, 'endFrame', { integer: true, min: 0, optional: true });
+    checkArg(onEnd, 'onEnd', 'function');
     if (this.current.status !== 'ready' || this.channel?.feedOggOpusFile === undefined) return undefined;
     if (!this.daveState.queueIsPlain) return undefined;
     const previous = this.transmission;

@@ -3,7 +3,7 @@
  * with a VoxcordError INVALID_ARGUMENT (thrown, or the promise rejected) that names the argument,
  * never a TypeError from deep inside, and never by carrying on with it.
  */
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import * as vox from '../../src/index.js';
 import * as compat from '../../src/compat/discordjs-voice/index.js';
@@ -16,6 +16,31 @@ const join = (extra: Record<string, unknown>): vox.VoiceConnection =>
   vox.joinVoiceChannel(bad({ guildId: '1', channelId: '2', adapterCreator, group: 'bad-args', ...extra }));
 
 const stateful = { state: { status: 'idle' }, on: () => {}, off: () => {} };
+
+/** Runs `call` on a fresh connection, then destroys it. */
+function onConnection(call: (connection: vox.VoiceConnection) => unknown): unknown {
+  const connection = join({});
+  try {
+    return call(connection);
+  } finally {
+    connection.destroy();
+  }
+}
+
+/** A session never connected (its engine is never used). */
+const session = (): vox.VoiceSession =>
+  new vox.VoiceSession({
+    serverId: '1',
+    userId: '2',
+    endpoint: '127.0.0.1:1',
+    sessionId: 's',
+    token: 't',
+    engine: {
+      kind: 'inline',
+      openChannel: () => Promise.reject(new Error('unused')),
+      close: () => Promise.resolve(),
+    },
+  });
 
 async function* noFrames(): AsyncGenerator<vox.AudioFrame> {}
 const sink = (): Writable => new Writable({ write: (_chunk, _enc, done) => done() });
@@ -151,9 +176,105 @@ const CALLS: Array<[string, () => unknown, string]> = [
   ['receiver.mixed(null)', () => new vox.VoiceReceiver().mixed(bad(null)), 'options'],
   ["timeline.stop('x')", () => new vox.RecordingTimeline().stop(bad('x')), 'at'],
   ["timeline.samplesAt('x')", () => new vox.RecordingTimeline().samplesAt(bad('x')), 'at'],
+  // numbers a Node timer cannot keep (2^31 ms and more fire at once), and other bad numbers
+  [
+    'createGatewayClient shardCount: Infinity',
+    () => vox.createGatewayClient({ token: 't', shardCount: Infinity }),
+    'shardCount',
+  ],
+  [
+    'createGatewayClient intents: Symbol',
+    () => vox.createGatewayClient(bad({ token: 't', intents: Symbol('i') })),
+    'intents',
+  ],
+  [
+    'createGatewayClient shardIds: []',
+    () => vox.createGatewayClient({ token: 't', shardIds: [] }),
+    'shardIds',
+  ],
+  [
+    'new AudioPlayer({ stallTimeoutMs: Infinity })',
+    () => new vox.AudioPlayer({ stallTimeoutMs: Infinity }),
+    'stallTimeoutMs',
+  ],
+  [
+    'new AudioPlayer({ positionIntervalMs: 2 ** 53 })',
+    () => new vox.AudioPlayer({ positionIntervalMs: 2 ** 53 }),
+    'positionIntervalMs',
+  ],
+  [
+    'new AudioPlayer({ broadcastWindow: true })',
+    () => new vox.AudioPlayer(bad({ broadcastWindow: true })),
+    'broadcastWindow',
+  ],
+  ['joinVoiceChannel joinTimeoutMs: 2 ** 31', () => join({ joinTimeoutMs: 2 ** 31 }), 'joinTimeoutMs'],
+  [
+    "entersState(target, 'ready', 2 ** 53)",
+    () => vox.entersState(stateful, 'ready', 2 ** 53),
+    'timeoutOrSignal',
+  ],
+  ['receiver.start(0)', () => new vox.VoiceReceiver().start(0), 'intervalMs'],
+  [
+    'startNode statsIntervalMs: 2 ** 53',
+    () => vox.startNode({ password: 'p', port: 0, statsIntervalMs: 2 ** 53 }),
+    'statsIntervalMs',
+  ],
+  ['timeline.stop(Date.now())', () => new vox.RecordingTimeline().stop(Date.now()), 'stop(at)'],
+  [
+    'startVoiceServer faults.udp.observe: 5',
+    () => vox.startVoiceServer(bad({ faults: { udp: { observe: 5 } } })),
+    'observe',
+  ],
+  [
+    'session.feedOggOpusFile skipFrames: () => 1',
+    () => session().feedOggOpusFile('a.ogg', bad({ skipFrames: () => 1 }), () => {}),
+    'skipFrames',
+  ],
+  ["session.feedOggOpusFile onEnd: 'x'", () => session().feedOggOpusFile('a.ogg', {}, bad('x')), 'onEnd'],
+  ['joinVoiceChannel reconnect.jitter: NaN', () => join({ reconnect: { jitter: Number.NaN } }), 'jitter'],
+  [
+    "joinVoiceChannel reconnect.baseDelayMs: '100'",
+    () => join({ reconnect: { baseDelayMs: '100' } }),
+    'baseDelayMs',
+  ],
+  ['createOggOpusWriter channels: 3', () => vox.createOggOpusWriter(sink(), { channels: 3 }), 'channels'],
+  ['createOggOpusWriter preSkip: -1', () => vox.createOggOpusWriter(sink(), { preSkip: -1 }), 'preSkip'],
+  [
+    'createWavWriter sampleRate: 2 ** 53',
+    () => vox.createWavWriter(sink(), { sampleRate: 2 ** 53, channels: 2 }),
+    'sampleRate',
+  ],
+  [
+    "connection.rejoin({ selfMute: 'x' })",
+    () => onConnection((c) => c.rejoin(bad({ selfMute: 'x' }))),
+    'selfMute',
+  ],
+  ['connection.subscribe(0)', () => onConnection((c) => c.subscribe(bad(0))), 'subscriber'],
+  ['connection.playOpus(null)', () => onConnection((c) => c.playOpus(bad(null))), 'source'],
+  ['session.playOpus(5)', () => session().playOpus(bad(5)), 'source'],
+  ['compat player.play(null)', () => compat.createAudioPlayer().play(bad(null)), 'AudioResource'],
+  [
+    "compat behaviors.noSubscriber: 'x'",
+    () => compat.createAudioPlayer(bad({ behaviors: { noSubscriber: 'x' } })),
+    'noSubscriber',
+  ],
+  [
+    'compat createAudioResource(stream, null)',
+    () => compat.createAudioResource(Readable.from([]), bad(null)),
+    'options',
+  ],
+  [
+    'compat volume.setVolumeLogarithmic(null)',
+    () =>
+      compat
+        .createAudioResource(Readable.from([]), { inlineVolume: true })
+        .volume?.setVolumeLogarithmic(bad(null)),
+    'volume',
+  ],
   // a writer fed the wrong chunk
   ['wav writer write(null)', () => wav().write(bad(null)), 'chunk'],
   ["wav writer write('abc')", () => wav().write(bad('abc')), 'chunk'],
+  ['wav writer write(3 bytes)', () => wav().write(new Uint8Array(3)), 'chunk'],
   ['ogg writer write(null)', () => ogg().write(bad(null)), 'packet'],
   ["ogg writer writeLost('abc')", () => ogg().writeLost(bad('abc')), 'samples'],
   ['ogg writer writeLost(-1)', () => ogg().writeLost(-1), 'samples'],
@@ -176,6 +297,22 @@ describe('a public call given a value of the wrong type', () => {
     const err = await outcome(call);
     expect(vox.isVoxcordError(err, 'INVALID_ARGUMENT'), String(err)).toBe(true);
     expect((err as Error).message.toLowerCase()).toContain(word.toLowerCase());
+  });
+
+  it("a voice server's setFaults refuses faults that broke the gateway or the SFU", async () => {
+    const server = await vox.startVoiceServer();
+    try {
+      for (const faults of [
+        null,
+        undefined,
+        { udp: { observe: 5 } },
+        { udp: { drop: 2 } },
+        { ws: { delayMs: Infinity } },
+      ])
+        expect(() => server.setFaults(bad(faults)), JSON.stringify(faults)).toThrow(/faults/);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('leaves no connection behind when joinVoiceChannel refuses its options', () => {

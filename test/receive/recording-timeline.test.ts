@@ -42,6 +42,16 @@ describe('RecordingTimeline', () => {
 });
 
 describe('TimelinePlacer', () => {
+  it('a stop or a frame on another clock (Date.now() for performance.now()) writes at most an hour of silence, not decades', () => {
+    const t = new RecordingTimeline({ startAt: 0, now: () => 0 });
+    expect(() => t.stop(Date.now())).toThrow(/after now/);
+    const p = new TimelinePlacer(t);
+    const [gap] = placeAll(p, burst(0, Date.now(), 1));
+    expect(gap).toBe(3_600 * 48_000);
+    t.stop(10);
+    expect(p.end()).toBe(0);
+  });
+
   it('keeps the pause between bursts exactly, from RTP timestamps, whatever the first packet jitter', () => {
     const t = new RecordingTimeline({ startAt: 0 });
     const p = new TimelinePlacer(t);

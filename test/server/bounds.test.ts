@@ -181,7 +181,7 @@ describe('local voice gateway: what must neither end it nor hang', () => {
 });
 
 describe('local voice server: allocations', () => {
-  it('refuses ids that are not snowflake strings, and more allocations than maxAllocations', async () => {
+  it('refuses ids that are not snowflake strings, and more allocations in use than maxAllocations', async () => {
     const server = await start({ maxAllocations: 3 });
     for (const bad of [1e308, 42, '', 'abc', '1e+308', null]) {
       let error: unknown;
@@ -192,16 +192,23 @@ describe('local voice server: allocations', () => {
       }
       expect(isVoxcordError(error, 'INVALID_ARGUMENT'), String(bad)).toBe(true);
     }
-    for (const id of ['1', '2', '3']) server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: id });
-    // Replacing an existing allocation is fine; a new one is not.
+    // Three users in the call hold the three allocations: a fourth is refused...
+    const members = await Promise.all(['1', '2', '3'].map((id) => join(server, cleanup, id)));
+    // (replacing an existing allocation is fine)
     server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: '2' });
-    let error: unknown;
-    try {
-      server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: '4' });
-    } catch (e) {
-      error = e;
-    }
-    expect(isVoxcordError(error, 'SERVER_ERROR')).toBe(true);
+    const fourth = (): unknown => {
+      try {
+        return server.allocate({ guildId: GUILD, channelId: CHANNEL, userId: '4' });
+      } catch (e) {
+        return e;
+      }
+    };
+    expect(isVoxcordError(fourth(), 'SERVER_ERROR')).toBe(true);
+    // ...until one leaves: the allocation no session uses makes room (the cap is not spent for
+    // good by every user that ever joined).
+    expect(server.disconnect(members[0]!.userId, GUILD)).toBe(true);
+    expect(isVoxcordError(fourth())).toBe(false);
+    expect(isVoxcordError(fourth())).toBe(false); // its own again
   });
 });
 

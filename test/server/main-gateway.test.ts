@@ -253,6 +253,40 @@ describe('session', () => {
   });
 });
 
+describe('sessions that end', () => {
+  it("a client's clean close (1000) ends its session; a dropped one is resumable for sessionGraceMs, then forgotten", async () => {
+    const { gw } = await start({ sessionGraceMs: 1_000 });
+    const token = gw.createToken(BOT);
+    const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    /** Tries a resume, then drops that socket too (a drop: a new grace period starts). */
+    const resumes = async (sessionId: string): Promise<boolean> => {
+      const c = client(gw);
+      await c.next((f) => f.op === 10);
+      c.send({ op: 6, d: { token, session_id: sessionId, seq: 1 } });
+      const answer = await c.next((f) => f.op === 9 || f.t === 'RESUMED');
+      c.close();
+      await c.closed;
+      return answer.op !== 9;
+    };
+    const session = async (closeCode: number): Promise<string> => {
+      const c = client(gw);
+      const ready = await c.identify(token);
+      c.ws.close(closeCode);
+      await c.closed;
+      return (ready.d as { session_id: string }).session_id;
+    };
+    expect(await resumes(await session(1000))).toBe(false);
+
+    const dropped = await session(4000);
+    await wait(600);
+    expect(await resumes(dropped)).toBe(true); // within its grace period
+    await wait(600); // the first drop's period is over; the second drop's is not
+    expect(await resumes(dropped)).toBe(true);
+    await wait(1_200);
+    expect(await resumes(dropped)).toBe(false);
+  }, 10_000);
+});
+
 describe('op 4 voice state update', () => {
   it.each(['state-first', 'server-first'] as const)('answers with both dispatches, %s', async (order) => {
     const { gw, voice } = await start({ voiceEventOrder: order });
@@ -311,6 +345,20 @@ describe('op 4 voice state update', () => {
     );
     expect(left.d).toMatchObject({ user_id: BOT });
     expect(voice.closed).toEqual([{ userId: BOT, guildId: GUILD, code: 4014 }]);
+  });
+
+  it('a user limit set back to 0 is no limit (as in a channel spec), and a bad one is refused', async () => {
+    const { gw } = await start();
+    gw.setUserLimit(GUILD, 'c1', 1);
+    gw.setUserVoiceState(GUILD, HUMAN, 'c1');
+    gw.setUserLimit(GUILD, 'c1', 0);
+    const c = client(gw);
+    await c.identify(gw.createToken(BOT));
+    await c.dispatch('GUILD_CREATE');
+    c.send({ op: 4, d: { guild_id: GUILD, channel_id: 'c1', self_mute: false, self_deaf: false } });
+    await c.dispatch('VOICE_SERVER_UPDATE');
+    for (const limit of [-1, 1.5, Number.NaN, 'x'])
+      expect(() => gw.setUserLimit(GUILD, 'c1', limit as number)).toThrow(/limit must be/);
   });
 
   it('bots see other users voice states; a bot without GUILD_VOICE_STATES sees none (not even its own)', async () => {

@@ -10,6 +10,7 @@ import {
   getVoiceConnection as voxcordConnection,
   getVoiceConnections as voxcordConnections,
   joinVoiceChannel as voxcordJoin,
+  VoxcordError,
 } from '../../index.js';
 import type {
   JoinVoiceChannelOptions as VoxcordJoinOptions,
@@ -159,6 +160,9 @@ export class VoiceConnection extends EventEmitter {
   /** Plays `player` on this connection (replacing a previous subscription). */
   subscribe(player: AudioPlayer): PlayerSubscription | undefined {
     if (this.current.status === VoiceConnectionStatus.Destroyed) return undefined;
+    // Checked before the current subscription ends for it.
+    if (typeof (player as Partial<AudioPlayer> | null)?.subscribe !== 'function')
+      throw new VoxcordError('INVALID_ARGUMENT', 'subscribe needs an AudioPlayer (from createAudioPlayer)');
     if (this.subscriptionOf?.player === player) return this.subscriptionOf;
     this.subscriptionOf?.unsubscribe();
     const subscription = player.subscribe(this);

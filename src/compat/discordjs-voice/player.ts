@@ -12,7 +12,7 @@ import { AudioPlayer as VoxcordPlayer, VoxcordError } from '../../index.js';
 import type { NoSubscriberBehavior as VoxcordNoSubscriber, Track } from '../../index.js';
 import { AudioPlayerStatus, NoSubscriberBehavior, VoiceConnectionStatus } from './enums.js';
 import type { VoiceConnection } from './connection.js';
-import type { AudioResource } from './resource.js';
+import { AudioResource } from './resource.js';
 
 export class AudioPlayerError extends Error {
   readonly resource: AudioResource;
@@ -109,6 +109,14 @@ export class AudioPlayer extends EventEmitter {
       noSubscriber: options.behaviors?.noSubscriber ?? NoSubscriberBehavior.Pause,
       maxMissedFrames: options.behaviors?.maxMissedFrames ?? 5,
     };
+    const { noSubscriber: behavior, maxMissedFrames } = this.behaviors;
+    if (!Object.values(NoSubscriberBehavior).includes(behavior))
+      throw new VoxcordError('INVALID_ARGUMENT', "behaviors.noSubscriber must be 'pause', 'play' or 'stop'");
+    if (!(maxMissedFrames === Infinity || (Number.isInteger(maxMissedFrames) && maxMissedFrames >= 0)))
+      throw new VoxcordError(
+        'INVALID_ARGUMENT',
+        'behaviors.maxMissedFrames must be an integer, 0 or more, or Infinity',
+      );
     const noSubscriber: Record<NoSubscriberBehavior, VoxcordNoSubscriber> = {
       [NoSubscriberBehavior.Pause]: 'pause',
       [NoSubscriberBehavior.Play]: 'play',
@@ -138,6 +146,8 @@ export class AudioPlayer extends EventEmitter {
    * another player, as @discordjs/voice does.
    */
   play(resource: AudioResource): void {
+    if (!(resource instanceof AudioResource))
+      throw new VoxcordError('INVALID_ARGUMENT', 'play needs an AudioResource (from createAudioResource)');
     if (resource.ended) throw new Error('Cannot play a resource that has already ended.');
     if (resource.audioPlayer !== undefined && resource.audioPlayer !== this)
       throw new Error('Resource is already being played by another audio player.');

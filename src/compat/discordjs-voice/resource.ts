@@ -19,6 +19,12 @@ import {
 import type { TrackInput } from '../../index.js';
 import { StreamType } from './enums.js';
 
+/** Math on null or a string would make a number of it (null ** x is 0: silence). */
+function volumeNumber(value: unknown): number {
+  if (typeof value !== 'number') throw new VoxcordError('INVALID_ARGUMENT', 'a volume must be a number');
+  return value;
+}
+
 export interface CreateAudioResourceOptions<Metadata> {
   inputType?: StreamType;
   metadata?: Metadata;
@@ -42,11 +48,11 @@ export class VolumeTransformer {
   }
 
   setVolumeDecibels(db: number): void {
-    this.setVolume(10 ** (db / 20));
+    this.setVolume(10 ** (volumeNumber(db) / 20));
   }
 
   setVolumeLogarithmic(value: number): void {
-    this.setVolume(value ** 1.660964);
+    this.setVolume(volumeNumber(value) ** 1.660964);
   }
 
   get volumeDecibels(): number {
@@ -137,6 +143,8 @@ export function createAudioResource<Metadata = null>(
   input: Readable | string,
   options: CreateAudioResourceOptions<Metadata> = {},
 ): AudioResource<Metadata> {
+  if (typeof options !== 'object' || options === null)
+    throw new VoxcordError('INVALID_ARGUMENT', 'createAudioResource options must be an object');
   const type = options.inputType ?? StreamType.Arbitrary;
   const metadata = (options.metadata ?? null) as Metadata;
   const track = new Track(inputFor(input, type), {
