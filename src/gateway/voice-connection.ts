@@ -23,13 +23,12 @@ import {
   checkNumber,
   checkOptions,
   invalidArgument,
-  isIterable,
 } from '../util/args.js';
 import { redact } from '../util/redact.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { emptySendDrops, SEND_DROP_REASONS } from '../media/media-engine.js';
 import type { MediaEngine, SendDropReason } from '../media/media-engine.js';
-import { VoiceSession } from '../voice/session.js';
+import { checkAudioSource, VoiceSession } from '../voice/session.js';
 import type { VoiceSendStats } from '../voice/session-dave.js';
 import type { VoiceSessionOptions } from '../voice/session.js';
 import type { VoiceSessionState } from '../voice/session-state.js';
@@ -339,9 +338,7 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
    */
   playOpus(source: AsyncIterable<Uint8Array> | Readable): Playback {
     this.assertAlive();
-    // Checked before the current playback stops for it.
-    if (!isIterable(source))
-      throw invalidArgument('source', 'an async iterable or Readable of Opus frames', source);
+    checkAudioSource(source);
     this.stopPlayback();
     const playback = new ConnectionPlayback(source);
     this.playback = playback;

@@ -50,7 +50,8 @@ export interface FaultOptions {
   ws?: WsFaults;
 }
 
-const HANDSHAKE_STEPS: readonly HandshakeStep[] = [
+/** Every HandshakeStep, in handshake order. */
+export const HANDSHAKE_STEPS: readonly HandshakeStep[] = [
   'before-hello',
   'after-hello',
   'after-identify',

@@ -140,8 +140,8 @@ function asSupportedMode(mode: string): EncryptionMode | undefined {
   return SUPPORTED_MODES.find((m) => m === mode);
 }
 
-/** Before the current transmission stops for it. */
-function checkSource(source: unknown): void {
+/** A source to play, checked before the current transmission (or playback) stops for it. */
+export function checkAudioSource(source: unknown): void {
   if (!isIterable(source)) throw invalidArgument('source', 'an async iterable or Readable of audio', source);
 }
 
@@ -302,7 +302,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   /** Sends pre-encoded Opus frames (one per item; a Readable must be in object mode). */
   playOpus(source: AsyncIterable<Uint8Array> | Readable): SessionTransmission {
-    checkSource(source);
+    checkAudioSource(source);
     return this.play(source);
   }
 
@@ -311,7 +311,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
    * loaded with loadOpus() (OPUS_UNAVAILABLE rejects `finished` when no backend is installed).
    */
   playPcm(source: AsyncIterable<Uint8Array> | Readable, encoder?: OpusEncoder): SessionTransmission {
-    checkSource(source);
+    checkAudioSource(source);
     return this.play(opusFrames(source, encoder === undefined ? { type: 'pcm' } : { type: 'pcm', encoder }));
   }
 

@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVoiceServer } from '../../src/server/index.js';
 import type { HandshakeStep, VoiceServer } from '../../src/server/index.js';
+import { HANDSHAKE_STEPS } from '../../src/server/faults.js';
 import { createMediaEngine } from '../../src/media/index.js';
 import type { MediaEngine } from '../../src/media/media-engine.js';
 import { VoiceConnection } from '../../src/gateway/voice-connection.js';
@@ -22,15 +23,7 @@ import { BOT, CHANNEL, GUILD, LISTENER } from '../support/ids.js';
 import { poll as waitFor } from '../support/wait.js';
 
 type Step = HandshakeStep | 'steady';
-const STEPS: readonly Step[] = [
-  'before-hello',
-  'after-hello',
-  'after-identify',
-  'after-ready',
-  'after-select-protocol',
-  'after-session-description',
-  'steady',
-];
+const STEPS: readonly Step[] = [...HANDSHAKE_STEPS, 'steady'];
 /** Every voice close code, and 1006: the connection dropped without a close frame (terminate()). */
 const CODES: readonly number[] = [...Object.values(VoiceCloseCode), 1006];
 
