@@ -762,6 +762,14 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       this.detach(entry.target);
       return;
     }
+    if (typeof (transmission as Partial<Transmission> | null)?.finished?.then !== 'function') {
+      // Not a target of ours (attach only saw that it has playOpus): it cannot be followed.
+      this.detach(entry.target);
+      throw new VoxcordError(
+        'INVALID_ARGUMENT',
+        'a player target must return a transmission from playOpus()',
+      );
+    }
     entry.transmission = transmission;
     const after = (err?: unknown): void => {
       if (entry.transmission !== transmission) return;
@@ -772,7 +780,12 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       }
       if (err !== undefined) this.debug(`transmission failed: ${toError(err).message}`);
       // Restart only after our own burst end: if someone else took the session over, leave it to them.
-      if (entry.burstEnded) this.startStreaming(entry);
+      try {
+        if (entry.burstEnded) this.startStreaming(entry);
+      } catch (restartError) {
+        // Nobody to throw to here (a target that stopped returning transmissions is dropped).
+        this.debug(toError(restartError).message);
+      }
       this.checkDrained();
     };
     transmission.finished.then(

@@ -16,7 +16,7 @@ import {
   SAMPLES_PER_FRAME,
 } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
-import { checkArg, checkDelay, checkOptions } from '../util/args.js';
+import { checkArg, checkDelay, checkOptions, invalidArgument } from '../util/args.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { lateTickAfterIo } from '../util/late-tick.js';
 import { DecodeStage } from './decode-stage.js';
@@ -289,6 +289,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   /** Plays out everything due at `now`: frames to subscribers and the mixer, speaking ends, stream ends. */
   tick(now: number = this.now()): void {
     if (this.closed) return;
+    if (typeof now !== 'number' || Number.isNaN(now)) throw invalidArgument('now', 'a number of ms', now);
     // One output array for every user's poll, every tick (taken while in use: a subscriber's
     // 'data' handler may tick again).
     const out = this.pollScratch ?? [];

@@ -271,6 +271,21 @@ const CALLS: Array<[string, () => unknown, string]> = [
         .volume?.setVolumeLogarithmic(bad(null)),
     'volume',
   ],
+  ['FilterChain.pull(null)', () => new vox.FilterChain({ timescale: { speed: 1.5 } }).pull(bad(null)), 'pcm'],
+  ["receiver.tick('x')", () => new vox.VoiceReceiver().tick(bad('x')), 'now'],
+  [
+    'a target whose playOpus returns no transmission',
+    () => {
+      const player = new vox.AudioPlayer({ noSubscriber: 'play' });
+      try {
+        player.attach(bad({ playOpus: () => 5 }));
+        player.play(vox.toneInput({ notes: [{ frequency: 440, ms: 40 }] }));
+      } finally {
+        player.destroy();
+      }
+    },
+    'transmission',
+  ],
   // a writer fed the wrong chunk
   ['wav writer write(null)', () => wav().write(bad(null)), 'chunk'],
   ["wav writer write('abc')", () => wav().write(bad('abc')), 'chunk'],

@@ -118,6 +118,11 @@ function object(value: unknown, filter: string): Record<string, unknown> {
  * Checks a filter set and fills in defaults. Filters that would not change the sound (Lavalink's
  * "enabled" rules: volume 1, all gains 0, rotation 0, smoothing ≤ 1 …) are left out.
  */
+/** A frame the chain works on in place (a wrong one gave a TypeError, or shrank its buffers). */
+function checkPcm(pcm: unknown): void {
+  if (!(pcm instanceof Int16Array)) throw invalidArgument('pcm', 'an Int16Array of s16 stereo samples', pcm);
+}
+
 export function resolveFilters(settings: FilterSettings): ResolvedFilters {
   if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
     throw new VoxcordError('INVALID_ARGUMENT', 'a filter set must be an object');
@@ -441,6 +446,7 @@ export class FilterChain {
 
   /** Feeds one input frame (interleaved stereo s16) to the timescale (with the stages before it). */
   push(pcm: Int16Array): void {
+    checkPcm(pcm);
     const stage = this.timescaleStage;
     if (stage === undefined) return;
     this.toFloat(pcm);
@@ -450,6 +456,7 @@ export class FilterChain {
 
   /** Fills `pcm` with the next output frame, filtered by the stages after timescale; false if not ready. */
   pull(pcm: Int16Array): boolean {
+    checkPcm(pcm);
     const stage = this.timescaleStage;
     if (stage === undefined) return false;
     this.size(Math.floor(pcm.length / CHANNELS));
@@ -464,6 +471,7 @@ export class FilterChain {
    * as one frame. Returns how many samples per channel were real (0 = nothing left).
    */
   drain(pcm: Int16Array): number {
+    checkPcm(pcm);
     const stage = this.retired ?? this.timescaleStage;
     if (stage === undefined) return 0;
     this.size(Math.floor(pcm.length / CHANNELS));
@@ -514,8 +522,7 @@ export class FilterChain {
 
   /** Filters one frame of interleaved stereo s16 in place (and returns it); timescale excepted (see push). */
   process(pcm: Int16Array): Int16Array {
-    if (!(pcm instanceof Int16Array))
-      throw invalidArgument('pcm', 'an Int16Array of s16 stereo samples', pcm);
+    checkPcm(pcm);
     if (this.order.length === 0) return pcm;
     this.toFloat(pcm);
     for (const stage of this.order) stage.process(this.left, this.right);
