@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { toError, VoxcordError } from '../errors.js';
-import { checkDelay } from '../util/args.js';
+import { checkDelay, checkOptions } from '../util/args.js';
 import { MESSAGE_FLAG_EPHEMERAL } from '../protocol/constants.js';
-import { newSnowflake, userPayload } from './discord-model.js';
+import { checkSnowflake, newSnowflake, userPayload } from './discord-model.js';
 import type { GuildRecord, UserRecord } from './discord-model.js';
 import { memberPayload } from './discord-model.js';
 
@@ -66,6 +66,12 @@ export interface MessageFilter {
   kind?: LocalMessageKind;
   /** Only messages created after this one (by id order). */
   after?: string;
+}
+
+/** Checked before a search or a wait (a bad `after` threw from inside one, or later from a wait). */
+export function checkMessageFilter(filter: MessageFilter | undefined): void {
+  checkOptions(filter, 'filter');
+  if (filter?.after !== undefined) checkSnowflake(filter.after, 'filter.after');
 }
 
 type Waiter = { check: () => boolean; timer: NodeJS.Timeout };

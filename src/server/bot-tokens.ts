@@ -4,16 +4,11 @@
  * (the gateway state closes the sessions that used the token).
  */
 import { randomBytes } from 'node:crypto';
-import { VoxcordError } from '../errors.js';
-import { SNOWFLAKE } from './discord-model.js';
+import { checkSnowflake } from './discord-model.js';
 
 /** A token in Discord's shape whose first part is base64(user id). */
 export function createBotToken(userId: string): string {
-  if (typeof userId !== 'string' || !SNOWFLAKE.test(userId))
-    throw new VoxcordError(
-      'INVALID_ARGUMENT',
-      'a bot token needs a user id that is a snowflake (a string of digits)',
-    );
+  checkSnowflake(userId, 'userId');
   const head = Buffer.from(userId, 'utf8').toString('base64url');
   return `${head}.${randomBytes(4).toString('base64url')}.${randomBytes(20).toString('base64url')}`;
 }
@@ -42,7 +37,7 @@ export class BotTokens {
 
   /** A new token for `userId`, accepted from now on. */
   issue(userId: string): string {
-    if (!SNOWFLAKE.test(userId)) throw new VoxcordError('INVALID_ARGUMENT', 'userId must be a snowflake');
+    checkSnowflake(userId, 'userId');
     const token = createBotToken(userId);
     this.allowed?.add(token);
     return token;

@@ -124,6 +124,12 @@ export interface ApplicationCommandRecord {
 
 export const SNOWFLAKE = /^\d{1,20}$/;
 
+/** An id as the local Discord takes them: a string of digits (a number, even one of digits, is not). */
+export function checkSnowflake(value: unknown, name: string): void {
+  if (typeof value !== 'string' || !SNOWFLAKE.test(value))
+    throw invalidArgument(name, 'a snowflake (a string of digits)', value);
+}
+
 /** A fresh snowflake-shaped id (timestamp-based, unique within the process). */
 let lastId = 0n;
 export function newSnowflake(): string {
@@ -139,8 +145,7 @@ export function isVoiceChannel(channel: ChannelRecord): boolean {
 /** A guild spec the local Discord can use (operators pass them in from tests). */
 export function checkGuildSpec(spec: MainGatewayGuild): void {
   if (typeof spec !== 'object' || spec === null) throw invalidArgument('guild', 'a guild id or spec', spec);
-  if (typeof spec.id !== 'string' || !SNOWFLAKE.test(spec.id))
-    throw invalidArgument('guild id', 'a snowflake (a string of digits)', spec.id);
+  checkSnowflake(spec.id, 'guild id');
   checkArg(spec.name, 'guild name', 'string', 'optional');
   checkArrayOf(spec.channels, 'guild channels', 'object', 'optional');
 }

@@ -6,10 +6,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GatewayIntent, VoiceCloseCode } from '../protocol/constants.js';
-import { VoxcordError } from '../errors.js';
-import { checkArg, checkDelay, checkMethods, checkNumber, checkOneOf, checkOptions } from '../util/args.js';
-import { SNOWFLAKE, addChannel, channelPayload, checkGuildSpec, ensureMember } from './discord-model.js';
+import { toError, VoxcordError } from '../errors.js';
+import {
+  checkArg,
+  checkDelay,
+  checkMethods,
+  checkNumber,
+  checkOneOf,
+  checkOptions,
+  invalidArgument,
+} from '../util/args.js';
+import { addChannel, channelPayload, checkGuildSpec, checkSnowflake, ensureMember } from './discord-model.js';
 import type { VoiceStateRecord } from './discord-model.js';
+import { checkMessageFilter } from './activity.js';
 import type { Activity } from './activity.js';
 import { BotSession } from './bot-session.js';
 import { interactionCreatePayload } from './interaction-payload.js';
@@ -88,7 +97,10 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
   }
 
   addUser(spec: Parameters<MainGateway['addUser']>[0]): void {
-    if (!SNOWFLAKE.test(spec.id)) throw new VoxcordError('INVALID_ARGUMENT', 'user id must be a snowflake');
+    checkArg(spec, 'user', 'object');
+    checkSnowflake(spec.id, 'user id');
+    checkArg(spec.username, 'username', 'string', 'optional');
+    checkArg(spec.globalName, 'globalName', 'string', 'optional');
     const user = this.registry.user(spec.id);
     if (spec.username !== undefined) user.username = spec.username;
     if (spec.globalName !== undefined) user.globalName = spec.globalName;
@@ -101,7 +113,9 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
     userId,
     content,
   }: Parameters<MainGateway['sendMessage']>[0]): ReturnType<MainGateway['sendMessage']> {
-    if (!SNOWFLAKE.test(userId)) throw new VoxcordError('INVALID_ARGUMENT', 'userId must be a snowflake');
+    checkSnowflake(userId, 'userId');
+    checkArg(channelId, 'channelId', 'string');
+    if (typeof content !== 'string') throw invalidArgument('content', 'a string', content);
     const guild = this.registry.guildOfChannel(channelId);
     ensureMember(guild, this.registry.user(userId));
     const message = this.activity.addMessage({
@@ -124,6 +138,12 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
   }
 
   runCommand(command: Parameters<MainGateway['runCommand']>[0]): ReturnType<MainGateway['runCommand']> {
+    checkArg(command, 'command', 'object');
+    checkArg(command.name, 'command name', 'string');
+    checkArg(command.channelId, 'channelId', 'string');
+    checkSnowflake(command.userId, 'userId');
+    if (command.botId !== undefined) checkSnowflake(command.botId, 'botId');
+    checkOptions(command.options, 'command options');
     const guild = this.registry.guildOfChannel(command.channelId);
     const channel = guild.channels.get(command.channelId)!;
     const user = this.registry.user(command.userId);
@@ -170,6 +190,7 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
   }
 
   messages(filter?: Parameters<MainGateway['messages']>[0]): ReturnType<MainGateway['messages']> {
+    checkMessageFilter(filter);
     return this.activity.find(filter);
   }
 
@@ -177,6 +198,11 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
     filter: Parameters<MainGateway['waitForMessage']>[0] = {},
     timeoutMs = 10_000,
   ): ReturnType<MainGateway['waitForMessage']> {
+    try {
+      checkMessageFilter(filter);
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
     return this.activity.waitFor(
       () => this.activity.find(filter)[0],
       timeoutMs,
@@ -204,6 +230,9 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
   }
 
   setServerVoiceFlags(guildId: string, userId: string, flags: { deaf?: boolean; mute?: boolean }): boolean {
+    checkArg(flags, 'flags', 'object');
+    checkArg(flags.deaf, 'deaf', 'boolean', 'optional');
+    checkArg(flags.mute, 'mute', 'boolean', 'optional');
     const guild = this.registry.get(guildId);
     if (guild === undefined) return false;
     const member = ensureMember(guild, this.registry.user(userId));
@@ -226,8 +255,8 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
   }
 
   userAdapterCreator(userId: string, guildId: string): ReturnType<MainGateway['userAdapterCreator']> {
-    if (!SNOWFLAKE.test(userId) || !SNOWFLAKE.test(guildId))
-      throw new VoxcordError('INVALID_ARGUMENT', 'userId and guildId must be snowflakes');
+    checkSnowflake(userId, 'userId');
+    checkSnowflake(guildId, 'guildId');
     return (methods) => {
       let destroyed = false;
       const session = new BotSession({
@@ -287,6 +316,7 @@ export class OperatorControls implements Pick<MainGateway, OperatorControlName> 
     channelId: string,
     moveOptions: Parameters<MainGateway['moveUser']>[3] = {},
   ): boolean {
+    checkOptions(moveOptions);
     const guild = this.registry.get(guildId);
     const previous = guild?.voiceStates.get(userId);
     if (

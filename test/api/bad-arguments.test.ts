@@ -330,6 +330,35 @@ describe('a public call given a value of the wrong type', () => {
     }
   });
 
+  it("the local Discord's operator controls refuse wrong values with INVALID_ARGUMENT", async () => {
+    const local = await vox.startLocalDiscord({ guilds: [{ id: '100', channels: [{ id: '200' }] }] });
+    try {
+      const calls: Array<[string, () => unknown]> = [
+        ['addGuild(null)', () => local.addGuild(bad(null))],
+        ["addGuild({ id: 'x' })", () => local.addGuild({ id: 'x' })],
+        ['addChannel(guild, null)', () => local.addChannel('100', bad(null))],
+        ['addUser({ id: 123 })', () => local.addUser(bad({ id: 123 }))],
+        [
+          'sendMessage content 5',
+          () => local.sendMessage(bad({ channelId: '200', userId: '300', content: 5 })),
+        ],
+        ['runCommand(null)', () => local.runCommand(bad(null))],
+        ['setServerVoiceFlags(…, null)', () => local.setServerVoiceFlags('100', '300', bad(null))],
+        ['moveUser(…, null)', () => local.moveUser('100', '300', '200', bad(null))],
+        ["messages({ after: 'x' })", () => local.messages({ after: 'x' })],
+        ["waitForMessage({ after: 'x' })", () => local.waitForMessage({ after: 'x' }, 50)],
+        ["setVoiceEventOrder('x')", () => local.setVoiceEventOrder(bad('x'))],
+        ['createBot(0)', () => local.createBot(bad(0))],
+      ];
+      for (const [name, call] of calls) {
+        const err = await outcome(call);
+        expect(vox.isVoxcordError(err, 'INVALID_ARGUMENT'), `${name}: ${String(err)}`).toBe(true);
+      }
+    } finally {
+      await local.stop();
+    }
+  });
+
   it('leaves no connection behind when joinVoiceChannel refuses its options', () => {
     expect(vox.getVoiceConnections('bad-args').size).toBe(0);
   });
