@@ -139,7 +139,8 @@ export class TimelinePlacer {
   place(frame: TimedFrame, samples: number): number {
     let at = this.positionOf(frame);
     // A frame from far in the future (an arrival time on another clock) goes no further than that.
-    if (at !== undefined)
+    // Only a long gap asks the clock: a frame right after the last one needs no check.
+    if (at !== undefined && at > this.cursor + SLACK_SAMPLES)
       at = Math.min(at, Math.max(this.timeline.endSamples(), this.cursor) + SLACK_SAMPLES);
     const gap = at === undefined ? 0 : this.round(at - this.cursor);
     this.cursor += gap + samples;

@@ -231,7 +231,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       holdFrames: () => this.daveState.holdFrames(),
       sendHeld: () => this.daveState.sendHeld,
       takeUnsent: () => this.takeUnsent(),
-      discardQueued: () => this.discardQueued(),
+      discardQueued: (held) => this.discardQueued(held),
       onChange: (listener) => {
         this.changeListeners.add(listener);
         return () => this.changeListeners.delete(listener);
@@ -430,14 +430,14 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   }
 
   /** A stopped transmission: its queued frames are dropped, and counted ('stopped'). */
-  private discardQueued(): void {
+  private discardQueued(held = 0): void {
     const channel = this.channel;
-    if (channel === undefined) return;
-    if (channel.takeQueued === undefined) {
-      channel.clearQueue();
+    if (channel?.takeQueued === undefined) {
+      channel?.clearQueue();
+      this.daveState.countUnsent(held, 'stopped');
       return;
     }
-    void channel.takeQueued().then((frames) => this.daveState.countUnsent(frames.length, 'stopped'));
+    void channel.takeQueued().then((frames) => this.daveState.countUnsent(frames.length + held, 'stopped'));
   }
 
   /**

@@ -41,8 +41,11 @@ export interface TransmitLink {
   sendHeld?(): boolean;
   /** Takes back the frames queued and not sent (plain Opus), for another session. */
   takeUnsent?(): Promise<Uint8Array[]>;
-  /** Drops the frames queued and not sent, counting them (stop()); absent = channel.clearQueue(). */
-  discardQueued?(): void;
+  /**
+   * Drops the frames queued and not sent, counting them as 'stopped' with `held` more that the
+   * pump had taken and not queued (stop(), flush()); absent = channel.clearQueue().
+   */
+  discardQueued?(held?: number): void;
 }
 
 export interface Transmission {
@@ -57,8 +60,9 @@ export interface Transmission {
    */
   flush?(): void;
   /**
-   * Frames handed to the media channel so far, less those taken back by release() (frames dropped
-   * instead of sent are counted in `session.sendStats`).
+   * Frames handed to the media channel so far, less those taken back by release(), plus those a
+   * stop() or flush() dropped before they got there (frames dropped instead of sent are counted
+   * in `session.sendStats`).
    */
   readonly framesSent: number;
   /**
@@ -173,13 +177,9 @@ class TransmitPump implements SessionTransmission {
   flush(): void {
     if (this.halted) return;
     // The pump drops its pending frame when its wait ends (it sees `pending` changed).
+    const held = this.pending === undefined ? 0 : 1;
     this.pending = undefined;
-    const channel = this.queueChannel;
-    if (channel !== undefined) {
-      if (this.link.discardQueued !== undefined && this.link.readyChannel() === channel)
-        this.link.discardQueued();
-      else channel.clearQueue();
-    }
+    this.dropQueued(this.queueChannel, held);
     // An emptied queue may never say 'drain': try again now (a full one blocks again until it does).
     this.unblock();
     this.kick();
@@ -201,6 +201,22 @@ class TransmitPump implements SessionTransmission {
       for (const item of later) if (item instanceof Uint8Array && item.byteLength > 0) unsent.push(item);
       return unsent;
     });
+  }
+
+  /**
+   * Drops what this burst queued on `channel` and the `held` frames taken and not queued, counted
+   * by the session. A channel the session has left is only cleared (the session counts nothing there).
+   */
+  private dropQueued(channel: MediaChannel | undefined, held: number): void {
+    if (channel === undefined && held === 0) return; // nothing of ours anywhere
+    if (
+      this.link.discardQueued !== undefined &&
+      (channel === undefined || this.link.readyChannel() === channel)
+    ) {
+      // Handed over and dropped, as the queued ones: sent + dropped stays what the source gave.
+      this.frames += held;
+      this.link.discardQueued(held);
+    } else channel?.clearQueue();
   }
 
   private get halted(): boolean {
@@ -395,11 +411,7 @@ class TransmitPump implements SessionTransmission {
         .then(() => it.return?.())
         .catch(() => undefined);
     }
-    if (this.stopped && burstChannel !== undefined) {
-      if (this.link.discardQueued !== undefined && this.link.readyChannel() === burstChannel)
-        this.link.discardQueued();
-      else burstChannel.clearQueue();
-    }
+    if (this.stopped) this.dropQueued(burstChannel, this.pending === undefined ? 0 : 1);
     if (burstChannel !== undefined && spokenEpoch !== undefined && !this.released)
       await this.endBurst(burstChannel);
 

@@ -241,6 +241,31 @@ describe('transmit', () => {
     await until(() => source.returned);
   });
 
+  it('flush() and stop() hand the session the frame held back for room too, to count with the queue', async () => {
+    const { log, channel } = setup();
+    channel.highWater = 2;
+    const discarded: number[] = [];
+    // A session's link: it takes its queue back and counts it, with the held frames.
+    const counting = new (class extends FakeLink {
+      discardQueued(held = 0): void {
+        discarded.push(held);
+        channel.clearQueue();
+      }
+    })(channel, log);
+    const source = new PushSource();
+    const t = transmit(counting, source);
+    source.push(frame(1), frame(2), frame(3), frame(4), frame(5), frame(6));
+    await until(() => channel.enqueued.length === 2);
+    await new Promise((r) => setTimeout(r, 10));
+    t.flush?.(); // frames 1-2 queued, 3 held for room
+    await until(() => channel.enqueued.length === 4); // 4 and 5: the held 3 is not sent
+    await new Promise((r) => setTimeout(r, 10));
+    t.stop(); // 4-5 queued, 6 held
+    await t.finished;
+    expect(discarded).toEqual([1, 1]);
+    expect(channel.enqueued.map((f) => f[1])).toEqual([1, 2, 4, 5]);
+  });
+
   it('a failing source rejects finished with AUDIO_INPUT_ERROR after ending the burst', async () => {
     const { log, channel, link } = setup();
     const source = new PushSource();
