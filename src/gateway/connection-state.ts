@@ -293,7 +293,7 @@ class Step<S> {
         this.dropSession();
         const error = new VoxcordError(
           'JOIN_TIMEOUT',
-          `no ${effect.missing.join(' / ')} within ${this.policy.joinTimeoutMs} ms after op 4 (full channel, missing permission or GUILD_VOICE_STATES intent?)`,
+          `no ${effect.missing.join(' / ')} within ${this.policy.joinTimeoutMs} ms after op 4 (full channel, missing permission, no GUILD_VOICE_STATES intent, or op 4 held in the shard's send queue: Discord takes 120 gateway sends a minute)`,
           {
             details: {
               guildId: this.policy.guildId,

@@ -3,7 +3,14 @@
  * each forwarded UDP packet / server websocket message; the SFU and gateway apply the decision
  * (timers live there). The same seed and the same traffic give the same faults.
  */
-import { checkArg, checkNumber, checkOneOf, checkOptions, MAX_TIMER_MS } from '../util/args.js';
+import {
+  checkArg,
+  checkCloseCode,
+  checkNumber,
+  checkOneOf,
+  checkOptions,
+  MAX_TIMER_MS,
+} from '../util/args.js';
 
 export interface UdpFaults {
   /** Probability [0,1] that a forwarded packet is dropped. */
@@ -77,7 +84,7 @@ export function checkFaults(faults: FaultOptions): void {
   if (closeAt === undefined) return;
   checkArg(closeAt, 'faults.ws.closeAt', 'object');
   checkOneOf(closeAt.step, 'faults.ws.closeAt.step', HANDSHAKE_STEPS);
-  checkNumber(closeAt.code, 'faults.ws.closeAt.code', { integer: true, min: 1000, max: 4999 });
+  checkCloseCode(closeAt.code, 'faults.ws.closeAt.code');
   checkNumber(closeAt.times, 'faults.ws.closeAt.times', { integer: true, min: 1, optional: true });
 }
 

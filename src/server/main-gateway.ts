@@ -17,7 +17,7 @@
  */
 import { GatewayCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
-import { checkArg, checkDelay, checkMethods } from '../util/args.js';
+import { checkArg, checkCloseCode, checkDelay, checkMethods } from '../util/args.js';
 import { Activity } from './activity.js';
 import { BotTokens } from './bot-tokens.js';
 import { GuildRegistry } from './guild-registry.js';
@@ -134,7 +134,10 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     changeEndpoint: (guildId, changeOptions) => controls.changeEndpoint(guildId, changeOptions),
     kick: (guildId, userId) => controls.kick(guildId, userId),
     endCall: (guildId, channelId) => controls.endCall(guildId, channelId),
-    dropConnections: (code = GatewayCloseCode.UnknownError) => server.dropConnections(code),
+    dropConnections(code = GatewayCloseCode.UnknownError) {
+      checkCloseCode(code, 'code');
+      return server.dropConnections(code);
+    },
     stop() {
       stopping ??= (async () => {
         await server.close();

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { VoiceCloseCode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { checkArg } from '../util/args.js';
 import { isSnowflake } from '../util/snowflake.js';
 import type { IdentifyData } from '../protocol/voice-messages.js';
 import { Call, callKey } from './call.js';
@@ -63,6 +64,7 @@ export class ServerState {
   }
 
   allocate(request: AllocateRequest): Allocation {
+    checkArg(request, 'request', 'object');
     for (const [name, value] of [
       ['guildId', request?.guildId],
       ['channelId', request?.channelId],
@@ -71,6 +73,8 @@ export class ServerState {
       if (!isSnowflake(value))
         throw new VoxcordError('INVALID_ARGUMENT', `${name} must be a snowflake string`);
     }
+    checkArg(request.sessionId, 'sessionId', 'string', 'optional');
+    checkArg(request.deaf, 'deaf', 'boolean', 'optional');
     const key = userKey(request.guildId, request.userId);
     if (!this.allocations.has(key) && this.allocations.size >= this.options.maxAllocations)
       this.evictIdleAllocation();

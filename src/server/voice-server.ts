@@ -15,7 +15,7 @@ import {
   VoiceCloseCode,
 } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
-import { checkOptions } from '../util/args.js';
+import { checkArg, checkCloseCode, checkOptions } from '../util/args.js';
 import type { AllocateRequest, Allocation } from './client-session.js';
 import { checkFaults } from './faults.js';
 import type { FaultOptions } from './faults.js';
@@ -223,6 +223,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     },
     participants: info,
     closeClient(userId, guildId, code) {
+      checkCloseCode(code, 'code');
       const session = state.sessionOfUser(guildId, userId);
       const connection = session && state.connectionOf(session);
       if (!connection) return false;
@@ -230,6 +231,9 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       return true;
     },
     setVoiceFlags(guildId, userId, flags) {
+      checkArg(flags, 'flags', 'object');
+      for (const key of ['selfDeaf', 'deaf', 'mute'] as const)
+        checkArg(flags[key], `flags.${key}`, 'boolean');
       state.setVoiceFlags(guildId, userId, flags);
     },
     disconnect(userId, guildId) {

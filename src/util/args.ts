@@ -112,6 +112,11 @@ export function checkDelay(value: unknown, name: string, optional?: 'optional', 
   });
 }
 
+/** A close code a WebSocket close frame can carry (1000-4999); an operator's choice, so not narrower. */
+export function checkCloseCode(value: unknown, name: string, optional?: 'optional'): void {
+  checkNumber(value, name, { integer: true, min: 1000, max: 4999, optional: optional === 'optional' });
+}
+
 /** One of the allowed strings. */
 export function checkOneOf<T extends string>(value: T, name: string, allowed: readonly T[]): T {
   if (!allowed.includes(value))

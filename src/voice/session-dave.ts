@@ -8,6 +8,7 @@
  */
 import { DAVE_ALONE_GRACE_MS, DAVE_SEND_KEY_WAIT_MS, VoiceOpcode } from '../protocol/constants.js';
 import { VoxcordError } from '../errors.js';
+import { invalidArgument } from '../util/args.js';
 import { emptySendDrops, SEND_DROP_REASONS } from '../media/media-engine.js';
 import type { FrameProtection, MediaChannel, SendCounts, SendDropReason } from '../media/media-engine.js';
 import type {
@@ -355,6 +356,8 @@ export class SessionDave implements VoiceDave {
   }
 
   verificationCode(userId: string): Promise<string> {
+    if (typeof userId !== 'string' || userId === '')
+      return Promise.reject(invalidArgument('userId', 'a user id string', userId));
     if (this.endpoint === undefined)
       return Promise.reject(new VoxcordError('INVALID_ARGUMENT', 'DAVE is not active on this session'));
     return this.endpoint.verificationCode(userId);

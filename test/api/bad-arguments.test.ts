@@ -271,6 +271,17 @@ const CALLS: Array<[string, () => unknown, string]> = [
         .volume?.setVolumeLogarithmic(bad(null)),
     'volume',
   ],
+  [
+    "compat createAudioResource silencePaddingFrames: 'x'",
+    () => compat.createAudioResource(Readable.from([]), bad({ silencePaddingFrames: 'x' })),
+    'silencePaddingFrames',
+  ],
+  [
+    "compat receiver.subscribe highWaterMark: 'x'",
+    () => new compat.VoiceReceiver(new vox.VoiceReceiver()).subscribe('1', bad({ highWaterMark: 'x' })),
+    'highWaterMark',
+  ],
+  ['dave.verificationCode(Symbol())', () => session().dave.verificationCode(bad(Symbol('id'))), 'userId'],
   ['FilterChain.pull(null)', () => new vox.FilterChain({ timescale: { speed: 1.5 } }).pull(bad(null)), 'pcm'],
   ["receiver.tick('x')", () => new vox.VoiceReceiver().tick(bad('x')), 'now'],
   [
@@ -325,6 +336,19 @@ describe('a public call given a value of the wrong type', () => {
         { ws: { delayMs: Infinity } },
       ])
         expect(() => server.setFaults(bad(faults)), JSON.stringify(faults)).toThrow(/faults/);
+      const ids = { guildId: '1', channelId: '2', userId: '3' };
+      const calls: Array<[string, () => unknown, string]> = [
+        ['allocate sessionId: 5', () => server.allocate(bad({ ...ids, sessionId: 5 })), 'sessionId'],
+        ["allocate deaf: 'x'", () => server.allocate(bad({ ...ids, deaf: 'x' })), 'deaf'],
+        ["setVoiceFlags(…, 'x')", () => server.setVoiceFlags('1', '3', bad('x')), 'flags'],
+        ['setVoiceFlags mute: 1', () => server.setVoiceFlags('1', '3', bad({ mute: 1 })), 'flags.selfDeaf'],
+        ['closeClient(…, null)', () => server.closeClient('3', '1', bad(null)), 'code'],
+      ];
+      for (const [name, call, word] of calls) {
+        const err = await outcome(call);
+        expect(vox.isVoxcordError(err, 'INVALID_ARGUMENT'), `${name}: ${String(err)}`).toBe(true);
+        expect((err as Error).message, name).toContain(word);
+      }
     } finally {
       await server.stop();
     }
@@ -349,6 +373,7 @@ describe('a public call given a value of the wrong type', () => {
         ["waitForMessage({ after: 'x' })", () => local.waitForMessage({ after: 'x' }, 50)],
         ["setVoiceEventOrder('x')", () => local.setVoiceEventOrder(bad('x'))],
         ['createBot(0)', () => local.createBot(bad(0))],
+        ['gateway.dropConnections(null)', () => local.gateway.dropConnections(bad(null))],
       ];
       for (const [name, call] of calls) {
         const err = await outcome(call);

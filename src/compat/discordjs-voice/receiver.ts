@@ -69,6 +69,10 @@ export class VoiceReceiver {
     const end = options.end ?? { behavior: EndBehaviorType.Manual };
     if (end.behavior !== EndBehaviorType.Manual && !(end.duration > 0))
       throw new VoxcordError('INVALID_ARGUMENT', 'end.duration must be a positive number of ms');
+    // Checked before subscribing: the stream's constructor would refuse it after the subscription opened.
+    const { highWaterMark } = options;
+    if (highWaterMark != null && !(Number.isInteger(highWaterMark) && highWaterMark >= 0))
+      throw new VoxcordError('INVALID_ARGUMENT', 'highWaterMark must be an integer of 0 or more');
     const source = this.voxcord.subscribe(userId, {
       mode: 'opus',
       end:

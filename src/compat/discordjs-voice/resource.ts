@@ -145,6 +145,9 @@ export function createAudioResource<Metadata = null>(
 ): AudioResource<Metadata> {
   if (typeof options !== 'object' || options === null)
     throw new VoxcordError('INVALID_ARGUMENT', 'createAudioResource options must be an object');
+  const padding = options.silencePaddingFrames ?? 5;
+  if (!(Number.isInteger(padding) && padding >= 0))
+    throw new VoxcordError('INVALID_ARGUMENT', 'silencePaddingFrames must be an integer of 0 or more');
   const type = options.inputType ?? StreamType.Arbitrary;
   const metadata = (options.metadata ?? null) as Metadata;
   const track = new Track(inputFor(input, type), {
@@ -152,13 +155,7 @@ export function createAudioResource<Metadata = null>(
     title: typeof input === 'string' ? input : type,
   });
   const stream = typeof input === 'string' ? Readable.from([]) : input;
-  return new AudioResource(
-    track,
-    stream,
-    metadata,
-    options.inlineVolume === true,
-    options.silencePaddingFrames ?? 5,
-  );
+  return new AudioResource(track, stream, metadata, options.inlineVolume === true, padding);
 }
 
 export interface ProbeInfo {
