@@ -63,8 +63,12 @@ export class ConnectionPlayback implements Playback, SessionSubscriber {
   /** Called once when the playback is over, so the connection drops its subscription. */
   onSettled: (() => void) | undefined;
 
-  constructor(source: AsyncIterable<Uint8Array> | Readable) {
-    this.relay = new RelaySource<Uint8Array>(source as AsyncIterable<Uint8Array>);
+  /**
+   * `onDropped`: frames the playback held between sessions (carried from the last one, not yet
+   * taken by the next) and dropped at a stop or a cut. No session counts them; the connection does.
+   */
+  constructor(source: AsyncIterable<Uint8Array> | Readable, onDropped?: (frames: number) => void) {
+    this.relay = new RelaySource<Uint8Array>(source as AsyncIterable<Uint8Array>, onDropped);
     this.finished = new Promise<void>((resolve, reject) => {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
@@ -138,9 +142,11 @@ export class ConnectionPlayback implements Playback, SessionSubscriber {
     );
   }
 
-  /** Drops what the current session holds unsent (frames restored from an earlier session still go first). */
+  /** Drops what is queued and not sent: on the current session, and what an earlier one left. */
   flush(): void {
-    if (!this.stopped && !this.settled) this.current?.transmission.flush?.();
+    if (this.stopped || this.settled) return;
+    this.current?.transmission.flush?.();
+    this.relay.discardHeld();
   }
 
   stop(): void {
@@ -177,8 +183,14 @@ export class RelaySource<T> implements AsyncIterable<T> {
   private chain: Promise<unknown> = Promise.resolve();
   /** pull() calls not settled yet: pullNow() must not overtake them. */
   private pulling = 0;
+  /** Bumped by discardHeld(): a restore begun before it brings back values that are dropped. */
+  private generation = 0;
 
-  constructor(source: AsyncIterable<T>) {
+  /** `onDiscarded`: how many values close() or discardHeld() dropped (held back or being put back). */
+  constructor(
+    source: AsyncIterable<T>,
+    private readonly onDiscarded: (count: number) => void = () => undefined,
+  ) {
     this.iterator = (pullIterator(source) ?? {
       next: () =>
         Promise.reject(new VoxcordError('AUDIO_INPUT_ERROR', 'the audio source is not an (async) iterable')),
@@ -201,10 +213,12 @@ export class RelaySource<T> implements AsyncIterable<T> {
    */
   restore(values: Promise<T[]>): void {
     this.restoring++;
+    const generation = this.generation;
     const next = this.chain.then(async () => {
       try {
         const restored = await values;
-        if (!this.closed) this.pushedBack.unshift(...restored);
+        if (this.closed || generation !== this.generation) this.discarded(restored.length);
+        else this.pushedBack.unshift(...restored);
       } finally {
         this.restoring--;
       }
@@ -281,10 +295,20 @@ export class RelaySource<T> implements AsyncIterable<T> {
     return this.view()[Symbol.asyncIterator]();
   }
 
-  /** Ends the shared source for good (calls the source's return()). */
+  /** Drops what is held back and what restores under way bring back (a cut: none of it is to be heard). */
+  discardHeld(): void {
+    this.generation++;
+    this.discarded(this.pushedBack.splice(0).length);
+  }
+
+  private discarded(count: number): void {
+    if (count > 0) this.onDiscarded(count);
+  }
+
+  /** Ends the shared source for good (calls the source's return()); what it held is discarded. */
   async close(): Promise<void> {
     this.closed = true;
-    this.pushedBack.length = 0;
+    this.discarded(this.pushedBack.splice(0).length);
     if (this.finished) return;
     this.finished = true;
     try {

@@ -340,7 +340,9 @@ export class VoiceConnection extends TypedEmitter<VoiceConnectionEvents> {
     this.assertAlive();
     checkAudioSource(source);
     this.stopPlayback();
-    const playback = new ConnectionPlayback(source);
+    const playback = new ConnectionPlayback(source, (frames) => {
+      this.sendBase.framesDropped.stopped += frames;
+    });
     this.playback = playback;
     const unsubscribe = this.subscribe(playback);
     playback.onSettled = () => {

@@ -95,4 +95,41 @@ describe('RelaySource pushback', () => {
     expect(await second).toEqual([3, 4]);
     expect(relay.ended).toBe(true);
   });
+
+  it('discardHeld() drops what is held back and what a restore under way brings back, and says how many', async () => {
+    const counts: number[] = [];
+    const relay = new RelaySource(numbers(10, []), (n) => counts.push(n));
+    const it1 = relay.view()[Symbol.asyncIterator]();
+    expect(await it1.next()).toEqual({ done: false, value: 0 });
+    relay.restore(Promise.resolve([7, 8]));
+    let give: (values: number[]) => void = () => undefined;
+    await new Promise((r) => setImmediate(r));
+    relay.restore(new Promise<number[]>((resolve) => (give = resolve)));
+    relay.discardHeld(); // a cut: 7 and 8 are held, 5 and 6 still on their way back
+    expect(counts).toEqual([2]);
+    give([5, 6]);
+    // The source goes on where it was; nothing restored before the cut comes out.
+    expect(await it1.next()).toEqual({ done: false, value: 1 });
+    expect(counts).toEqual([2, 2]);
+    // A restore begun after the cut is kept.
+    relay.restore(Promise.resolve([9]));
+    expect(await it1.next()).toEqual({ done: false, value: 9 });
+  });
+
+  it('close() counts what it drops: held back, and restored after it', async () => {
+    const counts: number[] = [];
+    const relay = new RelaySource(numbers(10, []), (n) => counts.push(n));
+    const it1 = relay.view()[Symbol.asyncIterator]();
+    await it1.next();
+    relay.restore(Promise.resolve([4, 5, 6]));
+    await new Promise((r) => setImmediate(r));
+    let give: (values: number[]) => void = () => undefined;
+    relay.restore(new Promise<number[]>((resolve) => (give = resolve)));
+    await relay.close();
+    expect(counts).toEqual([3]);
+    give([7]);
+    await new Promise((r) => setImmediate(r));
+    expect(counts).toEqual([3, 1]);
+    expect((await it1.next()).done).toBe(true);
+  });
 });

@@ -206,6 +206,64 @@ describe('an audio player given to connection.subscribe() (the @discordjs/voice 
   });
 });
 
+describe('a stop or a cut while the connection is between two sessions (the frames carried from the old one wait for the new one)', () => {
+  /** Runs `act` as the connection's next session starts: the old one's frames are carried, none sent yet. */
+  function onNextSession(connection: VoiceConnection, act: () => void): void {
+    connection.once('session', act);
+  }
+
+  it("a stop drops the carried frames and counts them ('stopped'): sent + dropped = taken from the source", async () => {
+    const w = await startWorld(true, 'worker');
+    const heard = await listen(w, w.voice, LISTENER);
+    const connection = join(w);
+    await entersState(connection, 'ready', 5_000);
+    let taken = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const frame of numbered(FRAMES)) {
+        taken += 1;
+        yield frame;
+      }
+    }
+    const playback = connection.playOpus(counted());
+    onNextSession(connection, () => playback.stop());
+    await rejoinMidway(w, heard, connection);
+    await playback.finished;
+    await new Promise((r) => setTimeout(r, 200));
+    const stats = connection.sendStats;
+    expect(stats.framesCarried).toBeGreaterThan(0);
+    // Before, they were counted as carried and then dropped with the relay, in no counter.
+    expect(stats.framesDropped.stopped).toBeGreaterThanOrEqual(stats.framesCarried);
+    expect(stats.framesSent + dropped(stats)).toBe(taken);
+    expect(heard.length).toBeLessThanOrEqual(stats.framesSent);
+  });
+
+  it('a skip drops the carried frames of the old track: the next one is heard at once, whole', async () => {
+    const { w, heard, connection, frames, player } = await playerCall();
+    const next = Array.from({ length: 50 }, (_, i) =>
+      Uint8Array.of(0xfc, (1000 + i) >> 8, (1000 + i) & 0xff, 0x5a),
+    );
+    connection.subscribe(player);
+    player.play(opusFramesInput(frames));
+    player.enqueue(opusFramesInput(next));
+    let heardAtSkip = -1;
+    onNextSession(connection, () => {
+      heardAtSkip = heard.length;
+      player.skip();
+    });
+    await rejoinMidway(w, heard, connection);
+    await waitFor(() => heard.includes(1049), 5_000, 'the last frame of the next track');
+    await player.drained();
+    const stats = connection.sendStats;
+    expect(stats.framesCarried).toBeGreaterThan(0);
+    expect(stats.framesDropped.stopped).toBeGreaterThan(0);
+    // Before, the frames carried from the old session (about 0.5 s of the skipped track) were
+    // sent first on the new one.
+    const afterSkip = heard.slice(heardAtSkip);
+    expect(afterSkip.filter((i) => i < FRAMES)).toEqual([]);
+    expect(afterSkip).toEqual(Array.from({ length: 50 }, (_, i) => 1000 + i));
+  });
+});
+
 describe('leaving right after the player is drained (the quick start)', () => {
   it('the listener has every frame, the last one included, when connection.destroy() runs', async () => {
     const { heard, connection, frames, player } = await playerCall();
