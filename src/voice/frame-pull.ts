@@ -158,6 +158,15 @@ export class ReadAhead<T> implements SyncPullIterator<T> {
     return items;
   }
 
+  /** Drops the items read ahead and not handed over, and reads on (a flush); returns them. */
+  discardReady(): T[] {
+    const items = this.ready.slice(this.head);
+    this.ready.length = 0;
+    this.head = 0;
+    this.request();
+    return items;
+  }
+
   private close(): void {
     this.closed = true;
     const waiter = this.waiter;

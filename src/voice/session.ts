@@ -232,6 +232,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       sendHeld: () => this.daveState.sendHeld,
       takeUnsent: () => this.takeUnsent(),
       discardQueued: (held) => this.discardQueued(held),
+      countDropped: (frames, reason) => void frames.then((n) => this.daveState.countUnsent(n, reason)),
       onChange: (listener) => {
         this.changeListeners.add(listener);
         return () => this.changeListeners.delete(listener);

@@ -46,6 +46,11 @@ export interface TransmitLink {
    * pump had taken and not queued (stop(), flush()); absent = channel.clearQueue().
    */
   discardQueued?(held?: number): void;
+  /**
+   * Counts frames the pump took from the source and will never queue: read ahead at a stop
+   * ('stopped'), or taken when the session was destroyed ('session-ended').
+   */
+  countDropped?(frames: Promise<number>, reason: 'stopped' | 'session-ended'): void;
 }
 
 export interface Transmission {
@@ -177,7 +182,7 @@ class TransmitPump implements SessionTransmission {
   flush(): void {
     if (this.halted) return;
     // The pump drops its pending frame when its wait ends (it sees `pending` changed).
-    const held = this.pending === undefined ? 0 : 1;
+    const held = (this.pending === undefined ? 0 : 1) + frameCount(this.ahead?.discardReady() ?? []);
     this.pending = undefined;
     this.dropQueued(this.queueChannel, held);
     // An emptied queue may never say 'drain': try again now (a full one blocks again until it does).
@@ -198,7 +203,7 @@ class TransmitPump implements SessionTransmission {
     return Promise.all([queued, ahead]).then(([frames, later]) => {
       this.frames = Math.max(0, this.frames - frames.length); // handed over, not sent
       const unsent = pending === undefined ? frames : [...frames, pending];
-      for (const item of later) if (item instanceof Uint8Array && item.byteLength > 0) unsent.push(item);
+      for (const item of later) if (isFrame(item)) unsent.push(item);
       return unsent;
     });
   }
@@ -217,6 +222,20 @@ class TransmitPump implements SessionTransmission {
       this.frames += held;
       this.link.discardQueued(held);
     } else channel?.clearQueue();
+  }
+
+  /**
+   * Counts `taken` frames and what the source had read ahead (the call in flight included, once
+   * it settles) as dropped, and in framesSent (sent + dropped = what the source gave).
+   */
+  private countDropped(taken: number, reason: 'stopped' | 'session-ended'): void {
+    if (this.link.countDropped === undefined) return;
+    const readAhead = this.ahead?.takeAll() ?? Promise.resolve([]);
+    const dropped = readAhead.then((items) => {
+      this.frames += taken + frameCount(items);
+      return taken + frameCount(items);
+    });
+    this.link.countDropped(dropped, reason);
   }
 
   private get halted(): boolean {
@@ -411,7 +430,13 @@ class TransmitPump implements SessionTransmission {
         .then(() => it.return?.())
         .catch(() => undefined);
     }
-    if (this.stopped) this.dropQueued(burstChannel, this.pending === undefined ? 0 : 1);
+    const held = this.pending === undefined ? 0 : 1;
+    if (this.stopped) {
+      this.dropQueued(burstChannel, held);
+      this.countDropped(0, 'stopped');
+    } else if (!this.released && this.link.isDestroyed()) {
+      this.countDropped(held, 'session-ended');
+    }
     if (burstChannel !== undefined && spokenEpoch !== undefined && !this.released)
       await this.endBurst(burstChannel);
 
@@ -442,6 +467,17 @@ class TransmitPump implements SessionTransmission {
     // Left 'ready' meanwhile: the speaking state starts over on the next ready anyway.
     if (this.link.readyChannel() === channel) this.link.sendSpeaking(SpeakingFlag.None);
   }
+}
+
+/** What the pump sends: a non-empty Uint8Array (it skips empty ones). */
+function isFrame(item: unknown): item is Uint8Array {
+  return item instanceof Uint8Array && item.byteLength > 0;
+}
+
+function frameCount(items: readonly unknown[]): number {
+  let n = 0;
+  for (const item of items) if (isFrame(item)) n += 1;
+  return n;
 }
 
 /** The source's iterator (see frame-pull.ts); anything else yields one bad item that fails the pump. */

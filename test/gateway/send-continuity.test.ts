@@ -313,7 +313,15 @@ describe('a session destroyed with audio queued, and nobody to take it over', ()
       const reasons: string[] = [];
       const bot = await bareSession(w, w.voice, BOT);
       bot.on('sendDrop', (reason) => reasons.push(reason));
-      const t = bot.playOpus(numbered(FRAMES));
+      // What the source gave: the pump reads an async generator ahead (up to 32 frames).
+      let given = 0;
+      async function* counted(): AsyncGenerator<Uint8Array> {
+        for await (const frame of numbered(FRAMES)) {
+          given += 1;
+          yield frame;
+        }
+      }
+      const t = bot.playOpus(counted());
       t.finished.catch(() => undefined);
       await waitFor(() => heard.length >= 40, 5_000, 'audio');
       if (stop) {
@@ -324,6 +332,8 @@ describe('a session destroyed with audio queued, and nobody to take it over', ()
         const s = bot.sendStats;
         expect(s.framesDropped.stopped).toBeGreaterThan(0);
         expect(heard.length + s.framesDropped.stopped).toBe(t.framesSent);
+        // Before, the frames read ahead were dropped in no counter.
+        expect(t.framesSent).toBe(given);
         expect(reasons).toEqual([]);
         return;
       }
@@ -333,6 +343,7 @@ describe('a session destroyed with audio queued, and nobody to take it over', ()
       const stats = bot.sendStats;
       expect(heard).toEqual(Array.from({ length: heard.length }, (_, i) => i));
       expect(heard.length + stats.framesDropped['session-ended']).toBe(t.framesSent);
+      expect(t.framesSent).toBe(given);
       expect(stats.framesSent).toBe(heard.length);
       expect(reasons).toEqual(['session-ended']);
     },

@@ -266,6 +266,77 @@ describe('transmit', () => {
     expect(channel.enqueued.map((f) => f[1])).toEqual([1, 2, 4, 5]);
   });
 
+  describe('an async generator, which the pump reads ahead (up to 32 frames)', () => {
+    /** A session's link that records what it is asked to count. */
+    function countingSetup(): {
+      channel: FakeChannel;
+      link: FakeLink;
+      discarded: number[];
+      counted: Array<[number, string]>;
+    } {
+      const { log, channel } = setup();
+      channel.highWater = 2;
+      const discarded: number[] = [];
+      const counted: Array<[number, string]> = [];
+      const link = new (class extends FakeLink {
+        discardQueued(held = 0): void {
+          discarded.push(held);
+          channel.clearQueue();
+        }
+        countDropped(frames: Promise<number>, reason: string): void {
+          void frames.then((n) => counted.push([n, reason]));
+        }
+      })(channel, log);
+      return { channel, link, discarded, counted };
+    }
+    let given = 0;
+    async function* frames(): AsyncGenerator<Uint8Array> {
+      for (let i = 1; i <= 200; i++) {
+        given = i;
+        yield frame(i);
+      }
+    }
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 10));
+
+    it('flush() drops what was read ahead with the queue: the next frame sent is the next the source gives', async () => {
+      const { channel, link, discarded, counted } = countingSetup();
+      given = 0;
+      const t = transmit(link, frames());
+      await until(() => channel.enqueued.length === 2);
+      await settle(); // 3 waits for room, 4-35 are read ahead
+      const givenAtFlush = given;
+      expect(givenAtFlush).toBe(35);
+      t.flush?.();
+      await until(() => channel.enqueued.length === 4);
+      // Before, the 32 frames read ahead were sent after the flush.
+      expect(channel.enqueued[2]![1]).toBe(givenAtFlush + 1);
+      expect(discarded).toEqual([givenAtFlush - 2]);
+      await settle();
+      t.stop();
+      await t.finished;
+      await settle();
+      // What was read ahead at the stop is counted too: everything the source gave is in framesSent.
+      expect(counted.length).toBe(1);
+      expect(counted[0]![1]).toBe('stopped');
+      expect(counted[0]![0]).toBeGreaterThan(0);
+      expect(t.framesSent).toBe(given);
+    });
+
+    it("a destroyed session: the frame held for room and those read ahead are counted ('session-ended')", async () => {
+      const { channel, link, counted } = countingSetup();
+      given = 0;
+      const t = transmit(link, frames());
+      t.finished.catch(() => undefined);
+      await until(() => channel.enqueued.length === 2);
+      await settle();
+      link.change({ destroyed: true });
+      await t.finished.catch(() => undefined);
+      await settle();
+      expect(counted).toEqual([[given - 2, 'session-ended']]);
+      expect(t.framesSent).toBe(given);
+    });
+  });
+
   it('a failing source rejects finished with AUDIO_INPUT_ERROR after ending the burst', async () => {
     const { log, channel, link } = setup();
     const source = new PushSource();
