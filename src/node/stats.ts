@@ -105,8 +105,11 @@ export interface FrameSample {
  * a surplus) of frames that were sent on time. Spans telescope: a frame missing from one window
  * is missing from the sum of all of them.
  */
+/** A player's counts at a sample; `reportAt`: when the engine reported them (`at` may be the sample's time instead). */
+type FrameSnapshot = Required<FrameCounts> & { reportAt: number };
+
 export class FrameStatsWindow {
-  private previous = new WeakMap<object, Required<FrameCounts>>();
+  private previous = new WeakMap<object, FrameSnapshot>();
   private previousAt: number | undefined;
 
   /**
@@ -115,7 +118,7 @@ export class FrameStatsWindow {
    */
   sample(now: number, players: readonly FrameSample[], countsNow = now): FrameStats | null {
     const windowStart = this.previousAt;
-    const next = new WeakMap<object, Required<FrameCounts>>();
+    const next = new WeakMap<object, FrameSnapshot>();
     let counted = 0;
     let sent = 0;
     let nulled = 0;
@@ -123,21 +126,23 @@ export class FrameStatsWindow {
     for (const p of players) {
       if (p.frames === undefined) continue;
       const at = p.frames.at;
+      // No time, or a time ahead: counts of now.
+      const reportAt = at === undefined || at > countsNow ? countsNow : at;
       const snapshot = {
         sent: p.frames.sent,
         nulled: p.frames.nulled,
-        at:
-          at === undefined || at > countsNow || countsNow - at > FRAME_STATS_MAX_COUNTS_AGE_MS
-            ? countsNow
-            : at,
+        at: countsNow - reportAt > FRAME_STATS_MAX_COUNTS_AGE_MS ? countsNow : reportAt,
+        reportAt,
       };
       next.set(p.key, snapshot);
       const before = this.previous.get(p.key);
       if (windowStart === undefined || before === undefined) continue;
       if (p.continuousSince === undefined || p.continuousSince > windowStart) continue;
       // Its counts' span starts at the previous report, which can precede the sample by a report
-      // period: a player that started playing after that report would show the time before as deficit.
-      if (p.continuousSince + (countsNow - now) > before.at) continue;
+      // period: a player that started playing after that report would show the time before as
+      // deficit. Counts too old to vouch (their span starts at the sample) but older than the
+      // start do not hold the frames sent between the two: they would show as a surplus.
+      if (p.continuousSince + (countsNow - now) > before.reportAt) continue;
       counted++;
       sent += snapshot.sent - before.sent;
       nulled += snapshot.nulled - before.nulled;

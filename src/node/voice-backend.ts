@@ -185,6 +185,8 @@ class VoicePlayer implements BackendPlayer {
   private volume = 1;
   private filterSettings: FilterSettings = {};
   private connection: VoiceConnection | undefined;
+  /** When `connection` was made (performance.now()): its counts are as of then until its first tick. */
+  private connectionAt = 0;
   private unsubscribe: (() => void) | undefined;
   private generation = 0;
   private current: Track | undefined;
@@ -297,7 +299,9 @@ class VoicePlayer implements BackendPlayer {
     return {
       sent: this.pastFrames.sent + now.sent,
       nulled: this.pastFrames.nulled + now.nulled,
-      at: stats.countedAt,
+      // Before its first tick (or a report of it) a connection's counts are those it started with:
+      // a track started since may have sent frames no report has brought yet.
+      at: stats.countedAt ?? this.connectionAt,
     };
   }
 
@@ -577,6 +581,7 @@ class VoicePlayer implements BackendPlayer {
         ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
       });
       this.connection = connection;
+      this.connectionAt = performance.now();
       if (this.audio !== undefined) this.unsubscribe = connection.subscribe(this.audio);
       connection.on('stateChange', (_old, next) => this.onConnectionState(connection, next));
       connection.on('error', () => undefined); // reported through the state (WebSocketClosedEvent)

@@ -103,6 +103,25 @@ describe("frameStats over the media engine's reports", () => {
     expect(w.sample(3000, [p])).toEqual({ sent: 50, nulled: 0, deficit: 0 });
   });
 
+  it('leaves out a player whose counts at the window start are too old and from before its start', () => {
+    const w = new FrameStatsWindow();
+    const p = {
+      key: {},
+      continuousSince: undefined as number | undefined,
+      frames: { sent: 0, nulled: 0, at: 0 },
+    };
+    w.sample(0, [p]);
+    // Its track starts at 2100; at the sample at 2500 its last report is still the one at 0.
+    p.continuousSince = 2100;
+    expect(w.sample(2500, [p])).toBeNull();
+    p.frames = { sent: 65, nulled: 0, at: 3400 }; // every tick from 2120 on took a frame
+    // Counted from 2500 (the old counts' stand-in), the 20 frames sent before it were a surplus:
+    // deficit -20.
+    expect(w.sample(3500, [p])).toBeNull();
+    p.frames = { sent: 115, nulled: 0, at: 4400 };
+    expect(w.sample(4500, [p])).toEqual({ sent: 50, nulled: 0, deficit: 0 });
+  });
+
   it('counts that stopped coming (no report for over two seconds) leave the silence as deficit', () => {
     const w = new FrameStatsWindow();
     const p = { key: {}, continuousSince: 0, frames: { sent: 0, nulled: 0, at: 0 } };
