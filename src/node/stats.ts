@@ -93,6 +93,9 @@ export interface FrameSample {
   continuousSince: number | undefined;
 }
 
+/** A player's counts at a sample; `reportAt`: when the engine reported them (`at` may be the sample's time instead). */
+type FrameSnapshot = Required<FrameCounts> & { reportAt: number };
+
 /**
  * One session's frameStats over the window since the previous sample (the stats interval, 60 s
  * by default): only players playing through the whole window count; sent and nulled are averaged
@@ -105,9 +108,6 @@ export interface FrameSample {
  * a surplus) of frames that were sent on time. Spans telescope: a frame missing from one window
  * is missing from the sum of all of them.
  */
-/** A player's counts at a sample; `reportAt`: when the engine reported them (`at` may be the sample's time instead). */
-type FrameSnapshot = Required<FrameCounts> & { reportAt: number };
-
 export class FrameStatsWindow {
   private previous = new WeakMap<object, FrameSnapshot>();
   private previousAt: number | undefined;

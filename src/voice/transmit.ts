@@ -232,8 +232,9 @@ class TransmitPump implements SessionTransmission {
     if (this.link.countDropped === undefined) return;
     const readAhead = this.ahead?.takeAll() ?? Promise.resolve([]);
     const dropped = readAhead.then((items) => {
-      this.frames += taken + frameCount(items);
-      return taken + frameCount(items);
+      const frames = taken + frameCount(items);
+      this.frames += frames;
+      return frames;
     });
     this.link.countDropped(dropped, reason);
   }

@@ -60,6 +60,18 @@ async function* numbered(count: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < count; i++) yield Uint8Array.of(0xfc, (i >> 8) & 0xff, i & 0xff, 0x5a);
 }
 
+/** numbered(count), and how many frames it has given so far (what the sender took from it). */
+function counted(count: number): { source: AsyncGenerator<Uint8Array>; given: () => number } {
+  let given = 0;
+  async function* source(): AsyncGenerator<Uint8Array> {
+    for await (const frame of numbered(count)) {
+      given += 1;
+      yield frame;
+    }
+  }
+  return { source: source(), given: () => given };
+}
+
 const indexOf = (p: Uint8Array): number | undefined =>
   p.length === 4 && p[0] === 0xfc && p[3] === 0x5a ? (p[1]! << 8) | p[2]! : undefined;
 
@@ -217,14 +229,8 @@ describe('a stop or a cut while the connection is between two sessions (the fram
     const heard = await listen(w, w.voice, LISTENER);
     const connection = join(w);
     await entersState(connection, 'ready', 5_000);
-    let taken = 0;
-    async function* counted(): AsyncGenerator<Uint8Array> {
-      for await (const frame of numbered(FRAMES)) {
-        taken += 1;
-        yield frame;
-      }
-    }
-    const playback = connection.playOpus(counted());
+    const source = counted(FRAMES);
+    const playback = connection.playOpus(source.source);
     onNextSession(connection, () => playback.stop());
     await rejoinMidway(w, heard, connection);
     await playback.finished;
@@ -233,7 +239,7 @@ describe('a stop or a cut while the connection is between two sessions (the fram
     expect(stats.framesCarried).toBeGreaterThan(0);
     // Before, they were counted as carried and then dropped with the relay, in no counter.
     expect(stats.framesDropped.stopped).toBeGreaterThanOrEqual(stats.framesCarried);
-    expect(stats.framesSent + dropped(stats)).toBe(taken);
+    expect(stats.framesSent + dropped(stats)).toBe(source.given());
     expect(heard.length).toBeLessThanOrEqual(stats.framesSent);
   });
 
@@ -314,14 +320,8 @@ describe('a session destroyed with audio queued, and nobody to take it over', ()
       const bot = await bareSession(w, w.voice, BOT);
       bot.on('sendDrop', (reason) => reasons.push(reason));
       // What the source gave: the pump reads an async generator ahead (up to 32 frames).
-      let given = 0;
-      async function* counted(): AsyncGenerator<Uint8Array> {
-        for await (const frame of numbered(FRAMES)) {
-          given += 1;
-          yield frame;
-        }
-      }
-      const t = bot.playOpus(counted());
+      const source = counted(FRAMES);
+      const t = bot.playOpus(source.source);
       t.finished.catch(() => undefined);
       await waitFor(() => heard.length >= 40, 5_000, 'audio');
       if (stop) {
@@ -333,7 +333,7 @@ describe('a session destroyed with audio queued, and nobody to take it over', ()
         expect(s.framesDropped.stopped).toBeGreaterThan(0);
         expect(heard.length + s.framesDropped.stopped).toBe(t.framesSent);
         // Before, the frames read ahead were dropped in no counter.
-        expect(t.framesSent).toBe(given);
+        expect(t.framesSent).toBe(source.given());
         expect(reasons).toEqual([]);
         return;
       }
@@ -343,7 +343,7 @@ describe('a session destroyed with audio queued, and nobody to take it over', ()
       const stats = bot.sendStats;
       expect(heard).toEqual(Array.from({ length: heard.length }, (_, i) => i));
       expect(heard.length + stats.framesDropped['session-ended']).toBe(t.framesSent);
-      expect(t.framesSent).toBe(given);
+      expect(t.framesSent).toBe(source.given());
       expect(stats.framesSent).toBe(heard.length);
       expect(reasons).toEqual(['session-ended']);
     },
