@@ -231,7 +231,7 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
       holdFrames: () => this.daveState.holdFrames(),
       sendHeld: () => this.daveState.sendHeld,
       takeUnsent: () => this.takeUnsent(),
-      discardQueued: (held) => this.discardQueued(held),
+      discardQueued: (held, channel) => this.discardQueued(held, channel),
       countDropped: (frames, reason) => void frames.then((n) => this.daveState.countUnsent(n, reason)),
       onChange: (listener) => {
         this.changeListeners.add(listener);
@@ -431,8 +431,13 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
   }
 
   /** A stopped transmission: its queued frames are dropped, and counted ('stopped'). */
-  private discardQueued(held = 0): void {
-    const channel = this.channel;
+  private discardQueued(held: number, channel: MediaChannel | undefined): void {
+    if (channel !== this.channel) {
+      // Left (and counted) when the session closed it, or nothing queued yet.
+      channel?.clearQueue();
+      this.daveState.countUnsent(held, 'stopped');
+      return;
+    }
     if (channel?.takeQueued === undefined) {
       channel?.clearQueue();
       this.daveState.countUnsent(held, 'stopped');

@@ -42,10 +42,11 @@ export interface TransmitLink {
   /** Takes back the frames queued and not sent (plain Opus), for another session. */
   takeUnsent?(): Promise<Uint8Array[]>;
   /**
-   * Drops the frames queued and not sent, counting them as 'stopped' with `held` more that the
-   * pump had taken and not queued (stop(), flush()); absent = channel.clearQueue().
+   * Drops the frames queued on `channel` and not sent, counting them as 'stopped' with `held` more
+   * that the pump had taken and not queued (stop(), flush()); absent = channel.clearQueue(). A
+   * channel the session has left had its queue counted then: only `held` is counted.
    */
-  discardQueued?(held?: number): void;
+  discardQueued?(held: number, channel: MediaChannel | undefined): void;
   /**
    * Counts frames the pump took from the source and will never queue: read ahead at a stop
    * ('stopped'), or taken when the session was destroyed ('session-ended').
@@ -210,17 +211,14 @@ class TransmitPump implements SessionTransmission {
 
   /**
    * Drops what this burst queued on `channel` and the `held` frames taken and not queued, counted
-   * by the session. A channel the session has left is only cleared (the session counts nothing there).
+   * by the session (also while it is not ready: a resume keeps the channel, which sends on).
    */
   private dropQueued(channel: MediaChannel | undefined, held: number): void {
     if (channel === undefined && held === 0) return; // nothing of ours anywhere
-    if (
-      this.link.discardQueued !== undefined &&
-      (channel === undefined || this.link.readyChannel() === channel)
-    ) {
+    if (this.link.discardQueued !== undefined) {
       // Handed over and dropped, as the queued ones: sent + dropped stays what the source gave.
       this.frames += held;
-      this.link.discardQueued(held);
+      this.link.discardQueued(held, channel);
     } else channel?.clearQueue();
   }
 

@@ -306,6 +306,34 @@ describe('a leave whose op 13 overtakes the last datagrams (the SFU forwards the
   });
 });
 
+describe('a stop while the session resumes (4015: its channel is kept and sends on)', () => {
+  it("counts what it drops ('stopped'): heard + counted = what the source gave", async () => {
+    const w = await startWorld(true, 'worker');
+    const heard = await listen(w, w.voice, LISTENER);
+    const bot = await bareSession(w, w.voice, BOT);
+    const source = counted(FRAMES);
+    const t = bot.playOpus(source.source);
+    t.finished.catch(() => undefined);
+    await waitFor(() => heard.length >= 40, 5_000, 'audio');
+    let stoppedWhile: string | undefined;
+    bot.on('stateChange', (_old, next) => {
+      if (stoppedWhile !== undefined || next.status !== 'resuming') return;
+      stoppedWhile = next.status;
+      t.stop();
+    });
+    expect(w.voice.closeClient(BOT, GUILD, 4015)).toBe(true);
+    await t.finished;
+    await waitFor(() => bot.state.status === 'ready', 5_000, 'resumed');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stoppedWhile).toBe('resuming');
+    const s = bot.sendStats;
+    // Before, the queue was cleared uncounted (the session was not 'ready'), with the held frame.
+    expect(s.framesDropped.stopped).toBeGreaterThan(0);
+    expect(heard.length + s.framesDropped.stopped).toBe(source.given());
+    expect(t.framesSent).toBe(source.given());
+  });
+});
+
 describe('a session destroyed with audio queued, and nobody to take it over', () => {
   it.each([
     { engine: 'worker' as const, stop: false },

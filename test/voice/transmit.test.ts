@@ -266,6 +266,29 @@ describe('transmit', () => {
     expect(channel.enqueued.map((f) => f[1])).toEqual([1, 2, 4, 5]);
   });
 
+  it('a stop while the session resumes (not ready, its channel kept) is counted by the session too', async () => {
+    const { log, channel } = setup();
+    channel.highWater = 2;
+    const asked: Array<[number, unknown]> = [];
+    const counting = new (class extends FakeLink {
+      discardQueued(held: number, queued: FakeChannel | undefined): void {
+        asked.push([held, queued]);
+        queued?.clearQueue();
+      }
+    })(channel, log);
+    const source = new PushSource();
+    const t = transmit(counting, source);
+    source.push(frame(1), frame(2), frame(3));
+    await until(() => channel.enqueued.length === 2);
+    await new Promise((r) => setTimeout(r, 10));
+    counting.change({ ready: false }); // resuming: the channel stays and sends on
+    t.stop();
+    await t.finished;
+    // Before, the queue was cleared and neither it nor the held frame 3 was counted.
+    expect(asked).toEqual([[1, channel]]);
+    expect(t.framesSent).toBe(3);
+  });
+
   describe('an async generator, which the pump reads ahead (up to 32 frames)', () => {
     /** A session's link that records what it is asked to count. */
     function countingSetup(): {
