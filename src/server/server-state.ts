@@ -66,9 +66,9 @@ export class ServerState {
   allocate(request: AllocateRequest): Allocation {
     checkArg(request, 'request', 'object');
     for (const [name, value] of [
-      ['guildId', request?.guildId],
-      ['channelId', request?.channelId],
-      ['userId', request?.userId],
+      ['guildId', request.guildId],
+      ['channelId', request.channelId],
+      ['userId', request.userId],
     ] as const) {
       if (!isSnowflake(value))
         throw new VoxcordError('INVALID_ARGUMENT', `${name} must be a snowflake string`);

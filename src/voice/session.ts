@@ -432,13 +432,8 @@ export class VoiceSession extends TypedEmitter<VoiceSessionEvents> {
 
   /** A stopped transmission: its queued frames are dropped, and counted ('stopped'). */
   private discardQueued(held: number, channel: MediaChannel | undefined): void {
-    if (channel !== this.channel) {
-      // Left (and counted) when the session closed it, or nothing queued yet.
-      channel?.clearQueue();
-      this.daveState.countUnsent(held, 'stopped');
-      return;
-    }
-    if (channel?.takeQueued === undefined) {
+    // A channel the session left had its queue counted when it closed it (or nothing was queued).
+    if (channel !== this.channel || channel?.takeQueued === undefined) {
       channel?.clearQueue();
       this.daveState.countUnsent(held, 'stopped');
       return;

@@ -227,7 +227,7 @@ class TransmitPump implements SessionTransmission {
    * it settles) as dropped, and in framesSent (sent + dropped = what the source gave).
    */
   private countDropped(taken: number, reason: 'stopped' | 'session-ended'): void {
-    if (this.link.countDropped === undefined) return;
+    if (this.link.countDropped === undefined || (taken === 0 && this.ahead === undefined)) return;
     const readAhead = this.ahead?.takeAll() ?? Promise.resolve([]);
     const dropped = readAhead.then((items) => {
       const frames = taken + frameCount(items);

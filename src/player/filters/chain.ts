@@ -114,15 +114,15 @@ function object(value: unknown, filter: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/**
- * Checks a filter set and fills in defaults. Filters that would not change the sound (Lavalink's
- * "enabled" rules: volume 1, all gains 0, rotation 0, smoothing ≤ 1 …) are left out.
- */
 /** A frame the chain works on in place (a wrong one gave a TypeError, or shrank its buffers). */
 function checkPcm(pcm: unknown): void {
   if (!(pcm instanceof Int16Array)) throw invalidArgument('pcm', 'an Int16Array of s16 stereo samples', pcm);
 }
 
+/**
+ * Checks a filter set and fills in defaults. Filters that would not change the sound (Lavalink's
+ * "enabled" rules: volume 1, all gains 0, rotation 0, smoothing ≤ 1 …) are left out.
+ */
 export function resolveFilters(settings: FilterSettings): ResolvedFilters {
   if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
     throw new VoxcordError('INVALID_ARGUMENT', 'a filter set must be an object');
