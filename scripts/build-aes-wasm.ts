@@ -1,51 +1,123 @@
 /**
- * Generates src/crypto/aes-ctr-wasm.generated.ts: the WebAssembly AES counter-mode core
- * (src/crypto/aes-wasm.ts) as WAT written out here with its rounds unrolled, assembled by wabt
- * (a devDependency: nothing is assembled or downloaded at run time), committed as base64.
+ * Generates src/crypto/aes-ctr-wasm.generated.ts: the WebAssembly AES-GCM core
+ * (src/crypto/aes-wasm.ts) as WAT written out here, assembled by wabt (a devDependency: nothing is
+ * assembled or downloaded at run time), committed as base64.
  *
  * Run: npx tsx scripts/build-aes-wasm.ts [--check] (--check: exit 1 if the committed module
  * differs from what this script assembles; test/crypto/aes-wasm.test.ts runs it).
  *
- * The module: one memory (exported "mem") holding, from byte 0, the eight AES tables of
- * src/crypto/aes-tables.ts (TE0..TE3, S0..S3, 1 KiB each) byte-swapped, so that a state word is
- * a little-endian load of four state bytes (no byte swap per word). Exports ctr128 and ctr256:
+ * The module: one memory (exported "mem") holding, from byte 0, the vector-permute tables of
+ * src/crypto/aes-vperm.ts (a data segment of the module). Exports ctr128 and ctr256:
  * (rk, iv0, iv1, iv2, counter, blocks, out) writes AES(IV ‖ counter + k) for k < blocks as
- * consecutive 16-byte blocks at `out`; `rk` points at the byte-swapped round keys (44 or 60
- * words), iv0..iv2 are the IV's first three words as little-endian loads, `counter` is the
- * big-endian counter value (swapped per block inside).
+ * consecutive 16-byte blocks at `out`, with SIMD byte shuffles (WebAssembly's 128-bit SIMD, in
+ * every Node.js this package supports); `rk` points at the round keys in the shuffles' form
+ * (vpermRoundKeys: 11 or 15 blocks), iv0..iv2 are the IV's first three words as little-endian
+ * loads, `counter` is the big-endian counter value (swapped per block inside).
  */
 import { writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
+import {
+  VPERM_INV,
+  VPERM_IPT,
+  VPERM_MC_BACKWARD,
+  VPERM_MC_FORWARD,
+  VPERM_SB1,
+  VPERM_SB2,
+  VPERM_SBO,
+  VPERM_SR,
+} from '../src/crypto/aes-vperm.js';
+import { STATE_OFFSET } from '../src/crypto/aes-wasm.js';
 
 const OUT = fileURLToPath(new URL('../src/crypto/aes-ctr-wasm.generated.ts', import.meta.url));
 
-/** Byte `lane` (0: the first in memory) of a state word, times 4: a table index. */
-function index(word: string, lane: number): string {
-  const w = `(local.get ${word})`;
-  switch (lane) {
-    case 0:
-      return `(i32.shl (i32.and ${w} (i32.const 255)) (i32.const 2))`;
-    case 1:
-      return `(i32.and (i32.shr_u ${w} (i32.const 6)) (i32.const 1020))`;
-    case 2:
-      return `(i32.and (i32.shr_u ${w} (i32.const 14)) (i32.const 1020))`;
-    default:
-      return `(i32.shl (i32.shr_u ${w} (i32.const 24)) (i32.const 2))`;
-  }
+/**
+ * The vector-permute tables (src/crypto/aes-vperm.ts) as the module's data from byte 0: the ones
+ * every round uses first (loaded into locals once per call), then the per-round rotations, indexed
+ * by round number mod 4.
+ */
+const TABLES: Array<[string, Uint8Array]> = [
+  ['inv1', VPERM_INV[0]],
+  ['inv2', VPERM_INV[1]],
+  ['ipt1', VPERM_IPT[0]],
+  ['ipt2', VPERM_IPT[1]],
+  ['sb1u', VPERM_SB1[0]],
+  ['sb1t', VPERM_SB1[1]],
+  ['sb2u', VPERM_SB2[0]],
+  ['sb2t', VPERM_SB2[1]],
+  ['sbou', VPERM_SBO[0]],
+  ['sbot', VPERM_SBO[1]],
+  ['nibble', new Uint8Array(16).fill(0x0f)],
+];
+const TABLE_AT = new Map(TABLES.map(([name], i) => [name, 16 * i]));
+const MC_FORWARD_AT = 16 * TABLES.length;
+const MC_BACKWARD_AT = MC_FORWARD_AT + 64;
+const SR_AT = MC_BACKWARD_AT + 64;
+/** Bytes of tables at the start of the module's memory (below STATE_OFFSET). */
+const VPERM_TABLE_BYTES = SR_AT + 64;
+
+function dataSegment(): string {
+  const bytes = [...TABLES.map(([, t]) => t), ...VPERM_MC_FORWARD, ...VPERM_MC_BACKWARD, ...VPERM_SR].flatMap(
+    (t) => [...t],
+  );
+  if (bytes.length !== VPERM_TABLE_BYTES || VPERM_TABLE_BYTES > STATE_OFFSET) throw new Error('table layout');
+  return `\n (data (i32.const 0) "${bytes.map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')}")`;
 }
 
-/** One round from src into dst: the T-tables (TE0..TE3 at 0), or the S tables (at 4096) for the last. */
-function round(src: string[], dst: string[], rkOffset: number, last: boolean): string {
-  const base = last ? 4096 : 0;
-  let out = '';
-  for (let c = 0; c < 4; c++) {
-    const t = [0, 1, 2, 3].map((j) => `(i32.load offset=${base + 1024 * j} ${index(src[(c + j) % 4]!, j)})`);
-    out +=
-      `    (local.set ${dst[c]} (i32.xor (i32.xor (i32.xor ${t[0]} ${t[1]}) (i32.xor ${t[2]} ${t[3]}))` +
-      ` (i32.load offset=${rkOffset + 4 * c} (local.get $rk))))\n`;
-  }
-  return out;
+const get = (name: string): string => `(local.get $${name})`;
+const swizzle = (table: string, index: string): string => `(i8x16.swizzle ${table} ${index})`;
+const xor = (...e: string[]): string => e.reduce((a, b) => `(v128.xor ${a} ${b})`);
+
+/**
+ * The S-box's inversion for lane `s` (its state in local $s): leaves the two nibble inverses the
+ * output tables take in $s_5 and $s_6 (the paper's io and jo).
+ */
+function invert(s: string): string {
+  return `    (local.set $${s}_h (i8x16.shr_u ${get(s)} (i32.const 4)))
+    (local.set $${s}_l (v128.and ${get(s)} ${get('nibble')}))
+    (local.set $${s}_2 ${swizzle(get('inv2'), get(`${s}_l`))})
+    (local.set $${s}_l (v128.xor ${get(`${s}_l`)} ${get(`${s}_h`)}))
+    (local.set $${s}_5 ${xor(get(`${s}_l`), swizzle(get('inv1'), xor(get(`${s}_2`), swizzle(get('inv1'), get(`${s}_h`)))))})
+    (local.set $${s}_6 ${xor(get(`${s}_h`), swizzle(get('inv1'), xor(get(`${s}_2`), swizzle(get('inv1'), get(`${s}_l`)))))})
+`;
+}
+
+/** A middle round of lane `s` under the round key at $k, MixColumns' rotations in $mcf / $mcb. */
+function middleRound(s: string): string {
+  const out = swizzle(get('sb1u'), get(`${s}_5`));
+  return `${invert(s)}    (local.set $${s}_7 ${xor(swizzle(get('sb1t'), get(`${s}_6`)), out, '(v128.load (local.get $k))')})
+    (local.set $${s}_8 ${xor(swizzle(get('sb2t'), get(`${s}_6`)), swizzle(get('sb2u'), get(`${s}_5`)), swizzle(get(`${s}_7`), get('mcf')))})
+    (local.set $${s} ${xor(swizzle(get(`${s}_8`), get('mcf')), swizzle(get(`${s}_7`), get('mcb')), get(`${s}_8`))})
+`;
+}
+
+/** The last round of lane `s` (key at $k), ShiftRows put right for `rounds` rounds. */
+function lastRound(s: string, rounds: number): string {
+  const sbo = xor(
+    swizzle(`(v128.load offset=${TABLE_AT.get('sbou')} (i32.const 0))`, get(`${s}_5`)),
+    swizzle(`(v128.load offset=${TABLE_AT.get('sbot')} (i32.const 0))`, get(`${s}_6`)),
+    '(v128.load (local.get $k))',
+  );
+  return `${invert(s)}    (local.set $${s} ${swizzle(sbo, `(v128.load offset=${SR_AT + 16 * (rounds % 4)} (i32.const 0))`)})
+`;
+}
+
+/** The counter block IV ‖ counter + `plus` (big-endian) through round 0 (the key at $rk). */
+function firstRound(s: string, plus: number): string {
+  const block = `(i32x4.replace_lane 3 (local.get $iv) ${bswap(`(i32.add (local.get $ctr) (i32.const ${plus}))`)})`;
+  return `    (local.set $${s} ${block})
+    (local.set $${s} ${xor(
+      swizzle(
+        `(v128.load offset=${TABLE_AT.get('ipt1')} (i32.const 0))`,
+        `(v128.and ${get(s)} ${get('nibble')})`,
+      ),
+      swizzle(
+        `(v128.load offset=${TABLE_AT.get('ipt2')} (i32.const 0))`,
+        `(i8x16.shr_u ${get(s)} (i32.const 4))`,
+      ),
+      '(v128.load (local.get $rk))',
+    )})
+`;
 }
 
 /** A byte swap of an i32 expression. */
@@ -56,34 +128,40 @@ function bswap(e: string): string {
   );
 }
 
+/**
+ * Two counter blocks at a time (two independent chains of shuffles keep the core busy: one block
+ * is latency-bound); an odd count's last pair computes one block more than it stores.
+ */
 function ctrFunction(name: string, rounds: number): string {
-  const s = ['$s0', '$s1', '$s2', '$s3'];
-  const u = ['$u0', '$u1', '$u2', '$u3'];
-  let body = '';
-  // rounds - 1 full rounds alternate s -> u -> s; the odd count leaves the state in u.
-  for (let r = 1; r < rounds; r++) body += round(r % 2 ? s : u, r % 2 ? u : s, 16 * r, false);
-  body += round(u, s, 16 * rounds, true);
+  const lanes = ['a', 'b'];
+  const laneLocals = lanes
+    .flatMap((s) => [s, `${s}_h`, `${s}_l`, `${s}_2`, `${s}_5`, `${s}_6`, `${s}_7`, `${s}_8`])
+    .map((l) => `(local $${l} v128)`)
+    .join(' ');
+  const shared = ['inv1', 'inv2', 'sb1u', 'sb1t', 'sb2u', 'sb2t', 'nibble'];
   return `
  (func $${name} (export "${name}") (param $rk i32) (param $iv0 i32) (param $iv1 i32) (param $iv2 i32)
   (param $ctr i32) (param $n i32) (param $out i32)
-  (local $s0 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
-  (local $u0 i32) (local $u1 i32) (local $u2 i32) (local $u3 i32)
+  (local $iv v128) (local $mcf v128) (local $mcb v128) ${shared.map((l) => `(local $${l} v128)`).join(' ')}
+  ${laneLocals} (local $k i32) (local $r i32)
+${shared.map((l) => `  (local.set $${l} (v128.load offset=${TABLE_AT.get(l)} (i32.const 0)))\n`).join('')}  (local.set $iv (i32x4.replace_lane 2 (i32x4.replace_lane 1 (i32x4.splat (local.get $iv0)) (local.get $iv1)) (local.get $iv2)))
   (block $done
-   (loop $block
-    (br_if $done (i32.eqz (local.get $n)))
-    (local.set $s0 (i32.xor (local.get $iv0) (i32.load offset=0 (local.get $rk))))
-    (local.set $s1 (i32.xor (local.get $iv1) (i32.load offset=4 (local.get $rk))))
-    (local.set $s2 (i32.xor (local.get $iv2) (i32.load offset=8 (local.get $rk))))
-    ;; the counter word as a little-endian load: byte-swapped
-    (local.set $s3 (i32.xor (i32.load offset=12 (local.get $rk)) ${bswap('(local.get $ctr)')}))
-${body}    (i32.store offset=0 (local.get $out) (local.get $s0))
-    (i32.store offset=4 (local.get $out) (local.get $s1))
-    (i32.store offset=8 (local.get $out) (local.get $s2))
-    (i32.store offset=12 (local.get $out) (local.get $s3))
-    (local.set $out (i32.add (local.get $out) (i32.const 16)))
-    (local.set $ctr (i32.add (local.get $ctr) (i32.const 1)))
-    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-    (br $block))))`;
+   (loop $pair
+    (br_if $done (i32.le_s (local.get $n) (i32.const 0)))
+${firstRound('a', 0)}${firstRound('b', 1)}    (local.set $k (i32.add (local.get $rk) (i32.const 16)))
+    (local.set $r (i32.const 1))
+    (loop $round
+    (local.set $mcf (v128.load offset=${MC_FORWARD_AT} (i32.shl (i32.and (local.get $r) (i32.const 3)) (i32.const 4))))
+    (local.set $mcb (v128.load offset=${MC_BACKWARD_AT} (i32.shl (i32.and (local.get $r) (i32.const 3)) (i32.const 4))))
+${middleRound('a')}${middleRound('b')}    (local.set $k (i32.add (local.get $k) (i32.const 16)))
+    (local.set $r (i32.add (local.get $r) (i32.const 1)))
+    (br_if $round (i32.lt_u (local.get $r) (i32.const ${rounds}))))
+${lastRound('a', rounds)}${lastRound('b', rounds)}    (v128.store (local.get $out) (local.get $a))
+    (if (i32.gt_s (local.get $n) (i32.const 1)) (then (v128.store offset=16 (local.get $out) (local.get $b))))
+    (local.set $out (i32.add (local.get $out) (i32.const 32)))
+    (local.set $ctr (i32.add (local.get $ctr) (i32.const 2)))
+    (local.set $n (i32.sub (local.get $n) (i32.const 2)))
+    (br $pair))))`;
 }
 
 const H_NAMES = ['$h0', '$h1', '$h2', '$h0r', '$h1r', '$h2r'];
@@ -318,19 +396,16 @@ function gcmFunction(name: string, ctr: string, stateOffset: number): string {
    (then (call $xor (local.get $data) (i32.add (local.get $ks) (i32.const 16)) (local.get $blocks)))))`;
 }
 
-/** Where gcm128 / gcm256 keep the GHASH state (STATE_OFFSET in src/crypto/aes-wasm.ts: after the tables). */
-export const GHASH_STATE_OFFSET = 8192;
-
 export function aesCtrWat(): string {
   return `(module
- (memory (export "mem") 1)${ctrFunction('ctr128', 10)}${ctrFunction('ctr256', 14)}${ghashFunction()}${XOR_FUNCTION}${gcmFunction('gcm128', 'ctr128', GHASH_STATE_OFFSET)}${gcmFunction('gcm256', 'ctr256', GHASH_STATE_OFFSET)}
+ (memory (export "mem") 1)${dataSegment()}${ctrFunction('ctr128', 10)}${ctrFunction('ctr256', 14)}${ghashFunction()}${XOR_FUNCTION}${gcmFunction('gcm128', 'ctr128', STATE_OFFSET)}${gcmFunction('gcm256', 'ctr256', STATE_OFFSET)}
 )
 `;
 }
 
 async function main(): Promise<void> {
   const wabt = await wabtInit();
-  const parsed = wabt.parseWat('aes-ctr.wat', aesCtrWat());
+  const parsed = wabt.parseWat('aes-ctr.wat', aesCtrWat(), { simd: true });
   parsed.validate();
   const bytes = Buffer.from(parsed.toBinary({}).buffer);
   parsed.destroy();

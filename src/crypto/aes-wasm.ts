@@ -1,13 +1,15 @@
 /**
  * AES-GCM messages in a small WebAssembly core (assembled by `npm run build:wasm` from the WAT that
  * scripts/build-aes-wasm.ts writes, committed as ./aes-ctr-wasm.generated.ts; nothing is loaded at
- * run time but that module): the same T-table AES rounds as ./aes.ts, without typed-array bounds
- * checks and with the state in locals, and a table-free GHASH (carry-less multiplies emulated with
- * integer multiplies, BearSSL's "ctmul64" method: see the WAT generator).
+ * run time but that module): AES by vector permutes (./aes-vperm.ts: SIMD byte shuffles, two
+ * counter blocks at a time) and a table-free GHASH (carry-less multiplies emulated with integer
+ * multiplies, BearSSL's "ctmul64" method: see the WAT generator).
  *
- * The GHASH keeps no per-key table (./ghash.ts's 'byte' table is 4 KiB per key) and makes no
- * secret-indexed load, so unlike the table methods it is constant-time. A key is its byte-swapped
- * round keys and H^1..H^4 with their bit reversals (four blocks share one reduction), written once
+ * Neither keeps a large table nor makes a secret-indexed load, so unlike ./aes.ts's T-tables and
+ * ./ghash.ts's tables they are constant-time, and a packet's two passes touch 368 bytes of tables
+ * (the T-tables' 8 KiB went cold between packets, behind the kernel's send path: the node's worker
+ * spent twice a warm loop's time in them). A key is its round keys in the shuffles' form
+ * (vpermRoundKeys) and H^1..H^4 with their bit reversals (four blocks share one reduction), written once
  * into a slot of its own in the core's memory (384 bytes), so a key switch (twice per packet with
  * DAVE) copies nothing. A slot is zeroed and reused once its key is released or collected.
  *
@@ -19,8 +21,8 @@
  * sealed there with its trailer, then sealed again by the transport): one copy into the core and
  * one out per packet instead of two each (WasmGcm.sealToStage, sealFromStage).
  */
-import { S0, S1, S2, S3, TE0, TE1, TE2, TE3 } from './aes-tables.js';
 import { AES_CTR_WASM_BASE64 } from './aes-ctr-wasm.generated.js';
+import { vpermRoundKeys } from './aes-vperm.js';
 import { bswap32, writeBe32 } from '../util/bytes.js';
 import { inspectCustom, publicView } from '../util/redact.js';
 import type { InspectStylized } from '../util/redact.js';
@@ -66,12 +68,12 @@ type GcmFunction = (
 
 /** How many powers of H the core's GHASH takes (GHASH_POWERS in scripts/build-aes-wasm.ts). */
 const H_POWERS = 4;
-// Byte offsets in the core's memory: the AES tables (8 KiB) from 0, then these.
+// Byte offsets in the core's memory: the module's shuffle tables from 0, then these.
 /**
- * The GHASH value as two i64 halves (little-endian words: high half's low word first); the core's
- * gcm128 / gcm256 use it there (GHASH_STATE_OFFSET in scripts/build-aes-wasm.ts).
+ * The GHASH value as two i64 halves (little-endian words: high half's low word first), where the
+ * core's gcm128 / gcm256 keep it (scripts/build-aes-wasm.ts takes it from here).
  */
-const STATE_OFFSET = 8192;
+export const STATE_OFFSET = 512;
 /**
  * Most payload bytes the stage holds (a DAVE frame and its transport seal, see WasmGcm.sealToStage):
  * the transport's WebAssembly path takes up to 512 (JS_AES_GCM_MAX_PAYLOAD).
@@ -82,7 +84,7 @@ const STAGE_BLOCKS = STAGE_BYTES >> 4;
 const STAGE_KS = STATE_OFFSET + 16;
 const STAGE_AAD = STAGE_KS + 16 * (STAGE_BLOCKS + 1);
 const STAGE_DATA = STAGE_AAD + 16;
-/** Key slots from here, each the round keys (up to 60 words) then the GHASH key (see WasmGcm.create). */
+/** Key slots from here, each the round keys (up to 15 blocks) then the GHASH key (see WasmGcm.create). */
 const SLOTS_OFFSET = STAGE_DATA + 16 * (STAGE_BLOCKS + 1);
 /** Where a slot's GHASH key starts: H^1..H^4, each its halves and their bit reversals, four i64. */
 const SLOT_HKEY = 256;
@@ -161,15 +163,10 @@ function instantiate(): Core | null {
     const module = new wasm.Module(Buffer.from(AES_CTR_WASM_BASE64, 'base64'));
     const exports = new wasm.Instance(module).exports;
     const memory = exports.mem as WasmMemory;
-    const i32 = new Int32Array(memory.buffer);
-    // Byte-swapped: the core's AES state words are little-endian loads.
-    [TE0, TE1, TE2, TE3, S0, S1, S2, S3].forEach((table, t) => {
-      for (let x = 0; x < 256; x++) i32[256 * t + x] = bswap32(table[x]!);
-    });
     const c: Core = {
       memory,
       u8: new Uint8Array(memory.buffer),
-      i32,
+      i32: new Int32Array(memory.buffer),
       ctr128: exports.ctr128 as CtrFunction,
       ctr256: exports.ctr256 as CtrFunction,
       ghash: exports.ghash as GhashFunction,
@@ -250,7 +247,7 @@ export class WasmGcm {
   g2 = 0;
   g3 = 0;
   private readonly gcm: GcmFunction;
-  /** Byte offset of the slot's round keys (byte-swapped for the core); -1 once released. */
+  /** Byte offset of the slot's round keys (vpermRoundKeys); -1 once released. */
   private rkAt: number;
   /**
    * Byte offset of the slot's H^1..H^4 (H = AES_K(0^128)) for the core's GHASH, each as four
@@ -276,8 +273,9 @@ export class WasmGcm {
     const c = core;
     const slot = allocateSlot(c);
     const key = new WasmGcm(c, slot, rk.length);
-    const rkWords = key.rkAt >> 2;
-    for (let i = 0; i < rk.length; i++) c.i32[rkWords + i] = bswap32(rk[i]!);
+    const roundKeys = vpermRoundKeys(rk);
+    c.u8.set(roundKeys, key.rkAt);
+    roundKeys.fill(0);
     const hkey = key.hkeyAt;
     setPower(c.i32, hkey, 0, h0, h1, h2, h3);
     // H^k = GHASH of the one block H^(k-1) under H (from a zero state): the core multiplies, with

@@ -1,0 +1,118 @@
+/**
+ * AES by vector permutes (M. Hamburg, "Accelerating AES with Vector Permute Instructions", CHES
+ * 2009): the S-box as inversions in GF(2^4)^2 looked up 16 entries at a time by byte shuffles, so
+ * no secret-indexed memory load (constant time) and 368 bytes of tables instead of the T-tables'
+ * 8 KiB. The WebAssembly core (./aes-wasm.ts, scripts/build-aes-wasm.ts) runs the rounds with
+ * `i8x16.swizzle`; this module holds the tables, once, and turns standard round keys (expandKey)
+ * into the rounds' form.
+ *
+ * A shuffle here is `out[i] = table[index[i]]`, 0 for an index of 16 and up (WebAssembly's
+ * swizzle; the tables only ever index with 0-15 or 0x80-0x8F, where x86's pshufb agrees).
+ */
+
+/** A 16-byte table from four little-endian words (how the paper and its ports write them). */
+function words(w0: number, w1: number, w2: number, w3: number): Uint8Array {
+  const out = new Uint8Array(16);
+  const v = new DataView(out.buffer);
+  [w0, w1, w2, w3].forEach((w, i) => v.setUint32(4 * i, w, true));
+  return out;
+}
+
+/** Standard basis to the rounds' basis, by low nibble and by high nibble. */
+export const VPERM_IPT = [
+  words(0x5a2a7000, 0xc2b2e898, 0x52227808, 0xcabae090),
+  words(0x317c4d00, 0x4c01307d, 0xb0fdcc81, 0xcd80b1fc),
+] as const;
+/** The rounds' basis back to the standard one (the last round key's form). */
+const VPERM_OPT = [
+  words(0xd6b66000, 0xff9f4929, 0xdebe6808, 0xf7974121),
+  words(0x50bcec00, 0x01edbd51, 0xb05c0ce0, 0xe10d5db1),
+] as const;
+/** Inversion in GF(2^4) (0x80 for 0: a zero after the next shuffle), and the "a/k" table. */
+export const VPERM_INV = [
+  words(0x0d080180, 0x0e05060f, 0x0a0b0c02, 0x04070309),
+  words(0x0f0b0780, 0x01040a06, 0x02050809, 0x030d0e0c),
+] as const;
+/** S-box outputs of a middle round (u, t halves): the byte, and the byte times 2 for MixColumns. */
+export const VPERM_SB1 = [
+  words(0xcb503e00, 0xb19be18f, 0x142af544, 0xa5df7a6e),
+  words(0xfae22300, 0x3618d415, 0x0d2ed9ef, 0x3bf7ccc1),
+] as const;
+export const VPERM_SB2 = [
+  words(0x0b712400, 0xe27a93c6, 0xbc982fcd, 0x5eb7e955),
+  words(0x0ae12900, 0x69eb8840, 0xab82234a, 0xc2a163c8),
+] as const;
+/** S-box output of the last round (u, t), in the standard basis. */
+export const VPERM_SBO = [
+  words(0x6fbdc700, 0xd0d26d17, 0xc502a878, 0x15aabf7a),
+  words(0x5fbb6a00, 0xcfe474a5, 0x412b35fa, 0x8e1e90d1),
+] as const;
+/**
+ * Each column's bytes rotated by one, forward and backward, for round r at [r % 4]: the rounds
+ * skip ShiftRows, so these rotate columns that have drifted by r rows.
+ */
+export const VPERM_MC_FORWARD = [
+  words(0x00030201, 0x04070605, 0x080b0a09, 0x0c0f0e0d),
+  words(0x04070605, 0x080b0a09, 0x0c0f0e0d, 0x00030201),
+  words(0x080b0a09, 0x0c0f0e0d, 0x00030201, 0x04070605),
+  words(0x0c0f0e0d, 0x00030201, 0x04070605, 0x080b0a09),
+] as const;
+export const VPERM_MC_BACKWARD = [
+  words(0x02010003, 0x06050407, 0x0a09080b, 0x0e0d0c0f),
+  words(0x0e0d0c0f, 0x02010003, 0x06050407, 0x0a09080b),
+  words(0x0a09080b, 0x0e0d0c0f, 0x02010003, 0x06050407),
+  words(0x06050407, 0x0a09080b, 0x0e0d0c0f, 0x02010003),
+] as const;
+/** ShiftRows applied r times, at [r % 4]: the last round puts the bytes back in place. */
+export const VPERM_SR = [
+  words(0x03020100, 0x07060504, 0x0b0a0908, 0x0f0e0d0c),
+  words(0x0f0a0500, 0x030e0904, 0x07020d08, 0x0b06010c),
+  words(0x0b020900, 0x0f060d04, 0x030a0108, 0x070e050c),
+  words(0x070a0d00, 0x0b0e0104, 0x0f020508, 0x0306090c),
+] as const;
+
+/** The S-box's constant 0x63 in the rounds' basis (the round outputs leave it to the keys). */
+const S63 = 0x5b;
+
+function shuffle(table: Uint8Array, index: Uint8Array): Uint8Array {
+  return index.map((i) => (i < 16 ? table[i]! : 0));
+}
+
+function transform(x: Uint8Array, [lo, hi]: readonly [Uint8Array, Uint8Array]): Uint8Array {
+  return x.map((b) => lo[b & 15]! ^ hi[b >> 4]!);
+}
+
+/**
+ * The round keys in the rounds' form, 16 bytes per round: round 0 in the rounds' basis; a middle
+ * round's with the S-box constant, through MixColumns' column sums and rotated as its round's
+ * state; the last back in the standard basis, rotated as the last round's. `rk`: expandKey's
+ * big-endian words (44 or 60).
+ */
+export function vpermRoundKeys(rk: Int32Array): Uint8Array {
+  const rounds = rk.length / 4 - 1;
+  const out = new Uint8Array(16 * (rounds + 1));
+  const key = new Uint8Array(16);
+  const mc = VPERM_MC_FORWARD[0];
+  for (let r = 0; r <= rounds; r++) {
+    for (let i = 0; i < 16; i++) key[i] = rk[4 * r + (i >> 2)]! >>> (24 - 8 * (i & 3));
+    let k = transform(key, VPERM_IPT);
+    if (r === rounds) {
+      k = shuffle(k, VPERM_SR[r % 4]!).map((b) => b ^ S63);
+      k = transform(k, VPERM_OPT);
+    } else if (r > 0) {
+      let t = shuffle(
+        k.map((b) => b ^ S63),
+        mc,
+      );
+      let sum = t;
+      t = shuffle(t, mc);
+      sum = sum.map((b, i) => b ^ t[i]!);
+      t = shuffle(t, mc);
+      sum = sum.map((b, i) => b ^ t[i]!);
+      k = shuffle(sum, VPERM_SR[(4 - (r % 4)) % 4]!);
+    }
+    out.set(k, 16 * r);
+    key.fill(0);
+  }
+  return out;
+}
