@@ -9,12 +9,12 @@
  * A shuffle here is `out[i] = table[index[i]]`, 0 for an index of 16 and up (WebAssembly's
  * swizzle; the tables only ever index with 0-15 or 0x80-0x8F, where x86's pshufb agrees).
  */
+import { writeLe32 } from '../util/bytes.js';
 
 /** A 16-byte table from four little-endian words (how the paper and its ports write them). */
-function words(w0: number, w1: number, w2: number, w3: number): Uint8Array {
+function words(...w: [number, number, number, number]): Uint8Array {
   const out = new Uint8Array(16);
-  const v = new DataView(out.buffer);
-  [w0, w1, w2, w3].forEach((w, i) => v.setUint32(4 * i, w, true));
+  w.forEach((word, i) => writeLe32(out, 4 * i, word));
   return out;
 }
 

@@ -265,4 +265,25 @@ describe("AesGcm with keystream 'wasm' (src/crypto/aes-wasm.ts)", () => {
       expect(Buffer.from(gcm.seal(iv, pt, aad)).equals(nodeSeal(key, iv, pt, aad))).toBe(true);
     }
   });
+
+  // The core's AES needs WebAssembly's SIMD: a runtime without it refuses to compile the module.
+  it('falls back to the TypeScript rounds where the module does not compile (no SIMD)', async () => {
+    let compiles = 0;
+    vi.stubGlobal('WebAssembly', {
+      Module: function Module(): never {
+        compiles++;
+        throw new Error('WebAssembly.Module(): Compiling function failed: SIMD unsupported');
+      },
+    });
+    vi.resetModules();
+    const { AesGcm: FreshAesGcm } = await import('../../src/crypto/gcm.js');
+    for (const bytes of [16, 32]) {
+      const key = randomBytes(bytes);
+      const iv = randomBytes(12);
+      const pt = randomBytes(77);
+      const gcm = new FreshAesGcm(key, { keystream: 'wasm' });
+      expect(Buffer.from(gcm.seal(iv, pt)).equals(nodeSeal(key, iv, pt, Buffer.alloc(0)))).toBe(true);
+    }
+    expect(compiles).toBe(1);
+  });
 });
