@@ -84,8 +84,7 @@ function invert(s: string): string {
 
 /** A middle round of lane `s` under the round key at $k, MixColumns' rotations in $mcf / $mcb. */
 function middleRound(s: string): string {
-  const out = swizzle(get('sb1u'), get(`${s}_5`));
-  return `${invert(s)}    (local.set $${s}_7 ${xor(swizzle(get('sb1t'), get(`${s}_6`)), out, '(v128.load (local.get $k))')})
+  return `${invert(s)}    (local.set $${s}_7 ${xor(swizzle(get('sb1t'), get(`${s}_6`)), swizzle(get('sb1u'), get(`${s}_5`)), '(v128.load (local.get $k))')})
     (local.set $${s}_8 ${xor(swizzle(get('sb2t'), get(`${s}_6`)), swizzle(get('sb2u'), get(`${s}_5`)), swizzle(get(`${s}_7`), get('mcf')))})
     (local.set $${s} ${xor(swizzle(get(`${s}_8`), get('mcf')), swizzle(get(`${s}_7`), get('mcb')), get(`${s}_8`))})
 `;

@@ -74,45 +74,52 @@ export const VPERM_SR = [
 /** The S-box's constant 0x63 in the rounds' basis (the round outputs leave it to the keys). */
 const S63 = 0x5b;
 
-function shuffle(table: Uint8Array, index: Uint8Array): Uint8Array {
-  return index.map((i) => (i < 16 ? table[i]! : 0));
+/** `to[i] = table[index[i]]` (the tables here only index with 0-15). */
+function shuffle(to: Uint8Array, table: Uint8Array, index: Uint8Array): void {
+  for (let i = 0; i < 16; i++) to[i] = table[index[i]!]!;
 }
 
-function transform(x: Uint8Array, [lo, hi]: readonly [Uint8Array, Uint8Array]): Uint8Array {
-  return x.map((b) => lo[b & 15]! ^ hi[b >> 4]!);
+/** A byte-wise linear map given by its images of the low and the high nibbles. */
+function transform(to: Uint8Array, x: Uint8Array, [lo, hi]: readonly [Uint8Array, Uint8Array]): void {
+  for (let i = 0; i < 16; i++) to[i] = lo[x[i]! & 15]! ^ hi[x[i]! >> 4]!;
 }
 
 /**
  * The round keys in the rounds' form, 16 bytes per round: round 0 in the rounds' basis; a middle
  * round's with the S-box constant, through MixColumns' column sums and rotated as its round's
  * state; the last back in the standard basis, rotated as the last round's. `rk`: expandKey's
- * big-endian words (44 or 60).
+ * big-endian words (44 or 60). Its scratch is zeroed before it returns (key material).
  */
 export function vpermRoundKeys(rk: Int32Array): Uint8Array {
   const rounds = rk.length / 4 - 1;
   const out = new Uint8Array(16 * (rounds + 1));
-  const key = new Uint8Array(16);
+  const a = new Uint8Array(16);
+  const b = new Uint8Array(16);
+  const sum = new Uint8Array(16);
   const mc = VPERM_MC_FORWARD[0];
   for (let r = 0; r <= rounds; r++) {
-    for (let i = 0; i < 16; i++) key[i] = rk[4 * r + (i >> 2)]! >>> (24 - 8 * (i & 3));
-    let k = transform(key, VPERM_IPT);
-    if (r === rounds) {
-      k = shuffle(k, VPERM_SR[r % 4]!).map((b) => b ^ S63);
-      k = transform(k, VPERM_OPT);
-    } else if (r > 0) {
-      let t = shuffle(
-        k.map((b) => b ^ S63),
-        mc,
-      );
-      let sum = t;
-      t = shuffle(t, mc);
-      sum = sum.map((b, i) => b ^ t[i]!);
-      t = shuffle(t, mc);
-      sum = sum.map((b, i) => b ^ t[i]!);
-      k = shuffle(sum, VPERM_SR[(4 - (r % 4)) % 4]!);
+    for (let i = 0; i < 16; i++) a[i] = rk[4 * r + (i >> 2)]! >>> (24 - 8 * (i & 3));
+    transform(b, a, VPERM_IPT);
+    const key = out.subarray(16 * r, 16 * r + 16);
+    if (r === 0) key.set(b);
+    else if (r === rounds) {
+      for (let i = 0; i < 16; i++) b[i]! ^= S63;
+      shuffle(a, b, VPERM_SR[r % 4]!);
+      transform(key, a, VPERM_OPT);
+    } else {
+      for (let i = 0; i < 16; i++) b[i]! ^= S63;
+      // sum = rot(k) ^ rot²(k) ^ rot³(k), rot turning each column by one byte
+      sum.fill(0);
+      for (let n = 0; n < 3; n++) {
+        shuffle(a, b, mc);
+        for (let i = 0; i < 16; i++) sum[i]! ^= a[i]!;
+        b.set(a);
+      }
+      shuffle(key, sum, VPERM_SR[(4 - (r % 4)) % 4]!);
     }
-    out.set(k, 16 * r);
-    key.fill(0);
   }
+  a.fill(0);
+  b.fill(0);
+  sum.fill(0);
   return out;
 }
