@@ -48,28 +48,34 @@ export const VPERM_SBO = [
   words(0x5fbb6a00, 0xcfe474a5, 0x412b35fa, 0x8e1e90d1),
 ] as const;
 /**
+ * A byte permutation for each k in 0..3: byte `4c + r` (column c, row r) of the result comes from
+ * byte `4 * (column(c, r, k) mod 4) + row(r)`.
+ */
+function permutations(
+  column: (c: number, r: number, k: number) => number,
+  row: (r: number) => number,
+): Uint8Array[] {
+  return [0, 1, 2, 3].map((k) =>
+    Uint8Array.from({ length: 16 }, (_, i) => 4 * (column(i >> 2, i & 3, k) % 4) + row(i & 3)),
+  );
+}
+/**
  * Each column's bytes rotated by one, forward and backward, for round r at [r % 4]: the rounds
  * skip ShiftRows, so these rotate columns that have drifted by r rows.
  */
-export const VPERM_MC_FORWARD = [
-  words(0x00030201, 0x04070605, 0x080b0a09, 0x0c0f0e0d),
-  words(0x04070605, 0x080b0a09, 0x0c0f0e0d, 0x00030201),
-  words(0x080b0a09, 0x0c0f0e0d, 0x00030201, 0x04070605),
-  words(0x0c0f0e0d, 0x00030201, 0x04070605, 0x080b0a09),
-] as const;
-export const VPERM_MC_BACKWARD = [
-  words(0x02010003, 0x06050407, 0x0a09080b, 0x0e0d0c0f),
-  words(0x0e0d0c0f, 0x02010003, 0x06050407, 0x0a09080b),
-  words(0x0a09080b, 0x0e0d0c0f, 0x02010003, 0x06050407),
-  words(0x06050407, 0x0a09080b, 0x0e0d0c0f, 0x02010003),
-] as const;
+export const VPERM_MC_FORWARD = permutations(
+  (c, _r, k) => c + k,
+  (r) => (r + 1) % 4,
+);
+export const VPERM_MC_BACKWARD = permutations(
+  (c, _r, k) => c + 3 * k,
+  (r) => (r + 3) % 4,
+);
 /** ShiftRows applied r times, at [r % 4]: the last round puts the bytes back in place. */
-export const VPERM_SR = [
-  words(0x03020100, 0x07060504, 0x0b0a0908, 0x0f0e0d0c),
-  words(0x0f0a0500, 0x030e0904, 0x07020d08, 0x0b06010c),
-  words(0x0b020900, 0x0f060d04, 0x030a0108, 0x070e050c),
-  words(0x070a0d00, 0x0b0e0104, 0x0f020508, 0x0306090c),
-] as const;
+export const VPERM_SR = permutations(
+  (c, r, k) => c + k * r,
+  (r) => r,
+);
 
 /** The S-box's constant 0x63 in the rounds' basis (the round outputs leave it to the keys). */
 const S63 = 0x5b;
@@ -96,7 +102,7 @@ export function vpermRoundKeys(rk: Int32Array): Uint8Array {
   const a = new Uint8Array(16);
   const b = new Uint8Array(16);
   const sum = new Uint8Array(16);
-  const mc = VPERM_MC_FORWARD[0];
+  const mc = VPERM_MC_FORWARD[0]!;
   for (let r = 0; r <= rounds; r++) {
     for (let i = 0; i < 16; i++) a[i] = rk[4 * r + (i >> 2)]! >>> (24 - 8 * (i & 3));
     transform(b, a, VPERM_IPT);
