@@ -67,7 +67,7 @@ export type TransportBackend = 'sodium' | 'node' | 'js';
 /**
  * Largest payload the 'js' backend encrypts itself. The WebAssembly core's cost grows with the
  * payload (about 1 µs plus 0.13 µs per 16-byte block, AES-256 and GHASH, over 1000 keys) while
- * createCipheriv costs a nearly constant 5-7 µs per packet (object and context set-up; the block
+ * createCipheriv costs a nearly constant 4-7 µs per packet (object and context set-up; the block
  * work is AES-NI): `npx tsx bench/transport-crypto.ts --crossover` puts the crossover at 600-800
  * bytes (at 120 bytes 1.7 against 5.4-6.7 µs, at 512 4.8 against 5.3-6.9, at 1024 9.2-9.8 against
  * 6.9-7.4), so 512 stands. Opus frames up to 192 kbit/s (480 bytes, and a DAVE trailer) stay below.
