@@ -44,11 +44,26 @@ export class FrameEncryptor {
    * downgrade or a sole-member reset). Restarts the counter and generation.
    */
   setRatchet(baseSecret: Uint8Array | null): void {
+    this.dropKeys();
     this.ratchet = baseSecret === null ? null : new HashRatchet(baseSecret);
-    this.cipher = null;
     this.cipherGeneration = -1;
     this.counter = 0;
     this.generation = 0;
+  }
+
+  /**
+   * Done with this key (a newer one replaced it): zeroes the ratchet and frees the cipher's slot in
+   * the WebAssembly core now, not when the collector finds it. Frames after this have no key.
+   */
+  destroy(): void {
+    this.dropKeys();
+  }
+
+  private dropKeys(): void {
+    this.cipher?.release();
+    this.cipher = null;
+    this.ratchet?.destroy();
+    this.ratchet = null;
   }
 
   /** Passthrough (transport-only session): frames go out unchanged, with or without a key. */
@@ -183,8 +198,9 @@ export class FrameEncryptor {
     if (this.cipher !== null && this.cipherGeneration === this.generation) return this.cipher;
     const key = ratchet.get(this.generation);
     if (key === null) return null;
-    this.cipher = new Aes128Gcm(key);
     // The sender never goes back: forget this and any older key.
+    this.cipher?.release();
+    this.cipher = new Aes128Gcm(key);
     for (let g = Math.max(0, this.cipherGeneration); g <= this.generation; g++) ratchet.erase(g);
     this.cipherGeneration = this.generation;
     return this.cipher;

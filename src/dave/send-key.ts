@@ -19,6 +19,7 @@ export class DaveSendKey {
   readonly #baseSecret: Uint8Array | undefined;
   /** Built on the first encryptFrame (most keys only ever go to the engine). */
   #encryptor: FrameEncryptor | undefined;
+  #released = false;
 
   private constructor(
     readonly mode: DaveSendMode,
@@ -44,7 +45,7 @@ export class DaveSendKey {
    * @internal
    */
   baseSecret(): Uint8Array | undefined {
-    return this.#baseSecret;
+    return this.#released ? undefined : this.#baseSecret;
   }
 
   /**
@@ -82,11 +83,25 @@ export class DaveSendKey {
     return this.encryptor().encryptRangeToStage(src, srcOffset, length);
   }
 
+  /**
+   * For the media engine that made this key for its own channel (the worker, from a copy of the
+   * secret): once a newer key replaced it, its secret and cipher are zeroed now, not when the
+   * collector finds them. Frames after this have no key. The shared keys (none, passthrough) and
+   * a DaveClient's own, which other holders may still use, are never released.
+   * @internal
+   */
+  release(): void {
+    if (this.mode !== 'encrypt') return;
+    this.#baseSecret?.fill(0);
+    this.#released = true;
+    this.#encryptor?.destroy();
+  }
+
   private encryptor(): FrameEncryptor {
     let encryptor = this.#encryptor;
     if (encryptor === undefined) {
       encryptor = this.#encryptor = new FrameEncryptor();
-      encryptor.setRatchet(this.#baseSecret ?? null);
+      encryptor.setRatchet(this.#released ? null : (this.#baseSecret ?? null));
       encryptor.setPassthrough(this.mode === 'passthrough');
     }
     return encryptor;

@@ -40,6 +40,8 @@ interface Hosted {
   feedSerial?: number;
   /** Hands `feed` its file when the main side has opened it. */
   feedOpened?: (file: FeedFile | undefined) => void;
+  /** The DAVE send key made here for this channel (from the secret's copy): released once replaced or closed. */
+  sendKey?: DaveSendKey;
 }
 
 const port = parentPort;
@@ -393,6 +395,7 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
         closedLeftovers.set(cmd.id, { frames, sent: h.channel.sendCounts() });
         if (closedLeftovers.size > MAX_CLOSED_LEFTOVERS)
           closedLeftovers.delete(closedLeftovers.keys().next().value as number);
+        h.sendKey?.release();
       }
       channels.delete(cmd.id);
       // After the 'error' event that a socket failure emits right after closing.
@@ -445,9 +448,16 @@ function apply(cmd: WorkerCommand | OwnFrames, frames?: FrameBatchReader): void 
           h.channel.enqueue(frame);
         }
         break;
-      case 'protect':
-        h.channel.setFrameProtection(protectionOf(cmd));
+      case 'protect': {
+        const protection = protectionOf(cmd);
+        h.channel.setFrameProtection(protection);
+        // The channel encrypts with the new key from its next frame: the one before is done.
+        if (protection.mode === 'encrypt') {
+          h.sendKey?.release();
+          h.sendKey = protection.key;
+        }
         break;
+      }
       case 'take':
         h.feed?.stop();
         replyTaken(cmd.req, h.channel.takeQueuedNow(), h.channel.sendCounts());

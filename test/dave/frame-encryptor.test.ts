@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { afterEach, describe, it, expect, vi } from 'vitest';
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import {
   DAVE_MAX_OPUS_SUPPLEMENTAL,
@@ -10,6 +10,7 @@ import { createParsedFrame, parseProtocolFrame } from '../../src/dave/frame-code
 import { HashRatchet } from '../../src/dave/hash-ratchet.js';
 import { EncryptionMode, OPUS_SILENCE_FRAME } from '../../src/protocol/constants.js';
 import { createTransportCipher } from '../../src/media/transport-cipher.js';
+import { WasmGcm } from '../../src/crypto/aes-wasm.js';
 import { hex, unhex as bytes } from '../support/bytes.js';
 
 const BASE_SECRET = bytes('26b5f027e5e5667b121e26734c6ad323');
@@ -225,5 +226,29 @@ describe('FrameEncryptor', () => {
     const input = Uint8Array.from(PLAINTEXT);
     e.encrypt(input);
     expect(hex(input)).toBe(hex(PLAINTEXT));
+  });
+});
+
+describe('FrameEncryptor: a key leaves the WebAssembly core when it is replaced', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('at a new ratchet, at a new generation and at destroy, not when the collector finds it', () => {
+    const release = vi.spyOn(WasmGcm.prototype, 'release');
+    const e = new FrameEncryptor();
+    e.setRatchet(BASE_SECRET);
+    expect(e.encrypt(PLAINTEXT)).not.toBeNull();
+    expect(release).not.toHaveBeenCalled();
+    e.setRatchet(randomBytes(16)); // op 22: the next epoch's key
+    expect(release).toHaveBeenCalledTimes(1);
+    expect(e.encrypt(PLAINTEXT)).not.toBeNull();
+    e.seekCounter(0x00ffffff); // the next frame is generation 1
+    expect(e.encrypt(PLAINTEXT)).not.toBeNull();
+    expect(release).toHaveBeenCalledTimes(2);
+    e.destroy();
+    expect(release).toHaveBeenCalledTimes(3);
+    expect(e.encrypt(PLAINTEXT)).toBeNull(); // no key any more: dropped, and counted
+    expect(e.stats).toMatchObject({ encrypted: 3, dropped: 1 });
   });
 });

@@ -121,6 +121,22 @@ describe.each(['inline', 'worker'] as const)('frame protection (%s engine)', (ki
 });
 
 describe('DaveSendKey', () => {
+  it('release (the worker, for the key it made once a newer one replaced it) leaves no key and no secret; the shared keys never release', () => {
+    const frame = Uint8Array.from({ length: 40 }, (_, i) => i + 9);
+    const key = DaveSendKey.encrypt(SECRET_A);
+    expect(key.encryptFrame(frame)).not.toBeNull();
+    key.release();
+    expect(key.encryptFrame(frame)).toBeNull();
+    expect(key.baseSecret()).toBeUndefined();
+    expect(SECRET_A[0]).toBe(1); // the caller's array: the key kept a copy
+    const unused = DaveSendKey.encrypt(SECRET_B);
+    unused.release(); // before any frame: its encryptor is made without the secret
+    expect(unused.encryptFrame(frame)).toBeNull();
+    DaveSendKey.passthrough.release();
+    expect(DaveSendKey.passthrough.encryptFrame(frame)).toBe(frame);
+    expect(DaveSendKey.passthrough.baseSecret()).toBeUndefined();
+  });
+
   it('never shows its secret when inspected, logged or serialised', async () => {
     const { inspect } = await import('node:util');
     const key = DaveSendKey.encrypt(SECRET_A);
