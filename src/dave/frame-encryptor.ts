@@ -44,7 +44,7 @@ export class FrameEncryptor {
    * downgrade or a sole-member reset). Restarts the counter and generation.
    */
   setRatchet(baseSecret: Uint8Array | null): void {
-    this.dropKeys();
+    this.destroy();
     this.ratchet = baseSecret === null ? null : new HashRatchet(baseSecret);
     this.cipherGeneration = -1;
     this.counter = 0;
@@ -56,10 +56,6 @@ export class FrameEncryptor {
    * the WebAssembly core now, not when the collector finds it. Frames after this have no key.
    */
   destroy(): void {
-    this.dropKeys();
-  }
-
-  private dropKeys(): void {
     this.cipher?.release();
     this.cipher = null;
     this.ratchet?.destroy();

@@ -16,10 +16,9 @@ import type { FrameEncryptorStats } from './frame-encryptor.js';
 export type DaveSendMode = 'encrypt' | 'passthrough' | 'none';
 
 export class DaveSendKey {
-  readonly #baseSecret: Uint8Array | undefined;
+  #baseSecret: Uint8Array | undefined;
   /** Built on the first encryptFrame (most keys only ever go to the engine). */
   #encryptor: FrameEncryptor | undefined;
-  #released = false;
 
   private constructor(
     readonly mode: DaveSendMode,
@@ -45,7 +44,7 @@ export class DaveSendKey {
    * @internal
    */
   baseSecret(): Uint8Array | undefined {
-    return this.#released ? undefined : this.#baseSecret;
+    return this.#baseSecret;
   }
 
   /**
@@ -93,7 +92,7 @@ export class DaveSendKey {
   release(): void {
     if (this.mode !== 'encrypt') return;
     this.#baseSecret?.fill(0);
-    this.#released = true;
+    this.#baseSecret = undefined;
     this.#encryptor?.destroy();
   }
 
@@ -101,7 +100,7 @@ export class DaveSendKey {
     let encryptor = this.#encryptor;
     if (encryptor === undefined) {
       encryptor = this.#encryptor = new FrameEncryptor();
-      encryptor.setRatchet(this.#released ? null : (this.#baseSecret ?? null));
+      encryptor.setRatchet(this.#baseSecret ?? null);
       encryptor.setPassthrough(this.mode === 'passthrough');
     }
     return encryptor;

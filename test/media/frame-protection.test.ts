@@ -134,7 +134,6 @@ describe('DaveSendKey', () => {
     expect(unused.encryptFrame(frame)).toBeNull();
     DaveSendKey.passthrough.release();
     expect(DaveSendKey.passthrough.encryptFrame(frame)).toBe(frame);
-    expect(DaveSendKey.passthrough.baseSecret()).toBeUndefined();
   });
 
   it('never shows its secret when inspected, logged or serialised', async () => {
