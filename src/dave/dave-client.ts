@@ -310,14 +310,20 @@ export class DaveClient implements DaveEndpoint {
     this.executedVersion = t.protocolVersion;
   }
 
-  /** Our send side: a new key (a fresh frame counter), for encrypt() and the media engine. */
+  /**
+   * Our send side: a new key (a fresh frame counter), for encrypt() and the media engine. The
+   * 'sendKey' event has every holder take the new one before the old key is released (its secret
+   * and cipher zeroed now, not by the collector): a key from sendKey() lasts until the next event.
+   */
   private setSendRatchet(baseSecret: Uint8Array | null, passthrough: boolean): void {
+    const old = this.#sendKey;
     this.#sendKey = passthrough
       ? DaveSendKey.passthrough
       : baseSecret === null
         ? DaveSendKey.none
         : DaveSendKey.encrypt(baseSecret);
     if (!this.destroyed) this.context.notify({ type: 'sendKey' });
+    old.release();
   }
 
   private setReceivePassthrough(on: boolean): void {

@@ -86,8 +86,9 @@ export interface DaveEndpoint {
   readonly canEncrypt?: boolean;
   /**
    * Our current send key for the media engine, which then encrypts each frame as it leaves (with
-   * the key in force at that moment); a 'sendKey' event follows every change. Endpoints without
-   * it have their frames encrypted by encrypt() before they are queued.
+   * the key in force at that moment); a 'sendKey' event follows every change, after which the
+   * endpoint may release the old key (its frames then count as no-key). Endpoints without it have
+   * their frames encrypted by encrypt() before they are queued.
    */
   sendKey?(): DaveSendKey;
   decrypt(userId: string, frame: Uint8Array): DaveFrameResult;

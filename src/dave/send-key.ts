@@ -83,10 +83,10 @@ export class DaveSendKey {
   }
 
   /**
-   * For the media engine that made this key for its own channel (the worker, from a copy of the
-   * secret): once a newer key replaced it, its secret and cipher are zeroed now, not when the
-   * collector finds them. Frames after this have no key. The shared keys (none, passthrough) and
-   * a DaveClient's own, which other holders may still use, are never released.
+   * For the key's owner (the DaveClient that made it, or the media worker that made its own copy
+   * for a channel) once a newer key replaced it: its secret and cipher are zeroed now, not when the
+   * collector finds them. Frames after this have no key. The shared keys (none, passthrough) are
+   * never released.
    * @internal
    */
   release(): void {

@@ -162,7 +162,8 @@ export interface MediaChannel {
   /**
    * How queued frames are sent from now on (default plain). With 'encrypt' every frame is
    * DAVE-encrypted when it leaves, with the key in force then: a key change applies to the
-   * frames still queued.
+   * frames still queued. The key is good until the next call (its owner then releases it): an
+   * engine that needs it longer copies its secret (`baseSecret()`) here.
    */
   setFrameProtection?(protection: FrameProtection): void;
   /**

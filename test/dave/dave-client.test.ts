@@ -89,6 +89,34 @@ describe('DaveClient: group formation and key timing', () => {
     expect(stats.encrypted).toBe(1);
   });
 
+  it('releases a replaced send key after telling its holders (op 22), and its last one at destroy', async () => {
+    const { net, a } = await pair();
+    net.holdExecute = true;
+    net.join('600000000000000003');
+    await net.run();
+    const old = a.client.sendKey();
+    expect(old.mode).toBe('encrypt');
+    // While the 'sendKey' event is handled the old key still encrypts: a holder switches keys
+    // without a frame lost in between.
+    const atEvent: boolean[] = [];
+    const push = a.events.push.bind(a.events);
+    a.events.push = (...events) => {
+      for (const e of events) if (e.type === 'sendKey') atEvent.push(old.encryptFrame(OPUS) !== null);
+      return push(...events);
+    };
+    net.releaseExecute();
+    await net.run();
+    expect(atEvent).toEqual([true]);
+    const fresh = a.client.sendKey();
+    expect(fresh.mode).toBe('encrypt');
+    expect(fresh).not.toBe(old);
+    expect(old.baseSecret()).toBeUndefined();
+    expect(old.encryptFrame(OPUS)).toBeNull();
+    expect(a.client.encrypt(OPUS)).not.toBeNull();
+    a.client.destroy();
+    expect(fresh.baseSecret()).toBeUndefined();
+  });
+
   it('keeps the decryptor of a user who disconnected (op 13) for their frames in flight, 1 s, then drops it', async () => {
     const { net, a, b } = await pair();
     const inFlight = [b.client.encrypt(OPUS)!, b.client.encrypt(OPUS)!];
