@@ -174,6 +174,9 @@ interface HandOver {
   seekTo?: number;
 }
 
+/** How much longer than the queue ahead of it a finished track may take to be heard (endWhenHeard). */
+const END_HEARD_SLACK_MS = 1_000;
+
 /** At most this much is added to a feed's last reported position (counted every second, sent within half a second). */
 const FEED_POSITION_SLACK_MS = 1_600;
 
@@ -189,10 +192,11 @@ class VoicePlayer implements BackendPlayer {
   private connectionAt = 0;
   private unsubscribe: (() => void) | undefined;
   private generation = 0;
-  private current: Track | undefined;
+  private currentTrack: Track | undefined;
   private startMs = 0;
   private endTime: number | undefined;
-  private endReached = false;
+  /** Set while a finished track's last frames are still on their way to listeners (endWhenHeard). */
+  private ending: NodeJS.Timeout | undefined;
   private closedReported = false;
   /** connect() will try again after a transport failure of the connection it is waiting for. */
   private transportRetry = false;
@@ -231,6 +235,19 @@ class VoicePlayer implements BackendPlayer {
     });
   }
 
+  private get current(): Track | undefined {
+    return this.currentTrack;
+  }
+
+  /** A new current track (or none) ends the wait for the last one to be heard. */
+  private set current(track: Track | undefined) {
+    if (track !== this.currentTrack) {
+      clearTimeout(this.ending);
+      this.ending = undefined;
+    }
+    this.currentTrack = track;
+  }
+
   private get player(): AudioPlayer {
     return this.audio ?? this.makePlayer();
   }
@@ -245,21 +262,18 @@ class VoicePlayer implements BackendPlayer {
       if (this.startMs > 0) player.seek(this.startMs);
       this.reportStart(track);
     });
-    player.on('marker', (track, marker) => {
-      if (track !== this.current || marker.atMs !== this.endTime) return;
-      this.endReached = true;
-      player.skip();
-    });
     player.on('trackError', (track, error: VoxcordError) => {
       if (track !== this.current) return;
       this.listener.trackException(exception(error.message, severityOf(error), error));
     });
     player.on('trackEnd', (track, reason) => {
       if (track !== this.current) return; // replaced/stopped by the protocol layer: it reports those
+      if (reason === 'finished') {
+        this.endWhenHeard(track, performance.now() + player.aheadMs + END_HEARD_SLACK_MS);
+        return;
+      }
       this.current = undefined;
-      if (reason === 'finished' || (reason === 'skipped' && this.endReached))
-        this.listener.trackEnd('finished');
-      else if (reason === 'error') this.listener.trackEnd('loadFailed');
+      if (reason === 'error') this.listener.trackEnd('loadFailed');
     });
     if (this.connection !== undefined) this.unsubscribe = this.connection.subscribe(player);
     return player;
@@ -276,7 +290,32 @@ class VoicePlayer implements BackendPlayer {
     const handing = this.handOverOf;
     if (handing !== undefined)
       return handing.seekTo ?? handing.fed.startMs + (handing.fed.feed?.framesSent ?? 0) * FRAME_DURATION_MS;
+    if (this.ending !== undefined) {
+      // Finished producing, still being heard: the AudioPlayer has no current track.
+      const heard = this.audio?.lastHeard;
+      return heard !== undefined && heard.track === this.current ? heard.positionMs : 0;
+    }
     return this.audio?.playbackDuration ?? 0;
+  }
+
+  /**
+   * Lavalink's TrackEnd comes as the track's last frame goes out; the AudioPlayer finishes a track
+   * when it has produced that frame, up to the engine's queue (500 ms) earlier. So 'finished' is
+   * reported once listeners have heard it (or by `deadline`, should the count never get there);
+   * meanwhile the track is still the player's, and a PATCH that replaces or stops it cuts the rest.
+   */
+  private endWhenHeard(track: Track, deadline: number): void {
+    clearTimeout(this.ending);
+    this.ending = undefined;
+    if (this.current !== track) return;
+    const aheadMs = this.connected ? (this.audio?.aheadMs ?? 0) : 0;
+    const now = performance.now();
+    if (aheadMs > 0 && now < deadline) {
+      this.ending = setTimeout(() => this.endWhenHeard(track, deadline), Math.min(aheadMs, deadline - now));
+      return;
+    }
+    this.current = undefined;
+    this.listener.trackEnd('finished');
   }
 
   get connected(): boolean {
@@ -321,7 +360,6 @@ class VoicePlayer implements BackendPlayer {
     this.current = t;
     this.stuckBase = undefined;
     this.startMs = options.startMs;
-    this.endReached = false;
     this.paused = options.paused;
     this.setEndTime(options.endTimeMs);
     this.audio?.stop();
@@ -389,7 +427,6 @@ class VoicePlayer implements BackendPlayer {
     if (end.reason === 'finished') {
       if (this.current !== fed.track) return;
       this.current = undefined;
-      if (this.endTime !== undefined) this.endReached = true;
       this.listener.trackEnd('finished');
       return;
     }
@@ -546,7 +583,7 @@ class VoicePlayer implements BackendPlayer {
   setEndTime(ms: number | undefined): void {
     if (ms !== this.endTime) this.handOver();
     this.endTime = ms;
-    if (ms !== undefined) this.current?.addMarker(ms);
+    if (this.current !== undefined) this.current.endMs = ms;
   }
 
   setVolume(volume: number): void {

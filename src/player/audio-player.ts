@@ -146,7 +146,12 @@ const CLOSED: unique symbol = Symbol('closed');
 const END: unique symbol = Symbol('end');
 const STALLED: unique symbol = Symbol('stalled');
 
-/** One track while it plays (the main track or an overlay). */
+/** The slot's position has reached its track's endMs: read no further. */
+function atEnd(slot: Slot): boolean {
+  const end = slot.track.endMs;
+  return end !== undefined && slot.frames >= framesIn(end);
+}
+
 /** A slot's frame for this tick; `stretched` when it came out of its track's own timescale. */
 interface Ready {
   slot: Slot;
@@ -154,6 +159,7 @@ interface Ready {
   stretched: boolean;
 }
 
+/** One track while it plays (the main track or an overlay). */
 class Slot {
   source: FrameSource | undefined;
   /** Position in 20 ms frames. */
@@ -354,6 +360,17 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const heard = this.heard();
     if (heard === undefined) return slot.frames * FRAME_DURATION_MS; // older than the history
     return heard.track === slot.track ? heard.frames * FRAME_DURATION_MS : 0;
+  }
+
+  /**
+   * The track of the frame listeners heard last, and its position then, ms; undefined before the
+   * first frame or when that frame is older than the player's history. Unlike `playbackDuration`
+   * it follows a track that the player has finished producing until its last frame is heard.
+   */
+  get lastHeard(): { track: Track; positionMs: number } | undefined {
+    const heard = this.heard();
+    if (heard?.track === undefined) return undefined;
+    return { track: heard.track, positionMs: heard.frames * FRAME_DURATION_MS };
   }
 
   /** How far the player's production runs ahead of what listeners hear, ms. */
@@ -827,7 +844,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const filters = this.filters;
     if (filters.active || filters.timescaleActive || filters.draining || track.filters.active)
       return NOT_READY;
-    if (this.gain * track.volume !== 1 || !this.mixer.passThrough(slot)) return NOT_READY;
+    if (this.gain * track.volume !== 1 || !this.mixer.passThrough(slot) || atEnd(slot)) return NOT_READY;
     const frame = source.readOpusNow();
     if (frame === NOT_READY) return NOT_READY;
     this.counters.framesPassthrough++;
@@ -1102,21 +1119,24 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
           slot.frames = target;
         }
       }
+      if (atEnd(slot)) return this.endOfInput(slot, keepAtEnd);
       if (slot.source === undefined && !(await this.open(slot))) return undefined;
       const source = slot.source;
       if (source === undefined) return undefined;
       const frame = await this.guard(slot, source.read());
       if (frame === CLOSED || slot.ended) return undefined;
-      if (frame === undefined) {
-        if (keepAtEnd) return END;
-        this.endSlot(slot, 'finished');
-        return undefined;
-      }
-      return frame;
+      return frame ?? this.endOfInput(slot, keepAtEnd);
     } catch (err) {
       if (!slot.ended) this.endSlot(slot, 'error', asInputError(err));
       return undefined;
     }
+  }
+
+  /** The slot's input is at its end (or the track's endMs): END for the caller to finish it, or finished here. */
+  private endOfInput(slot: Slot, keepAtEnd: boolean): typeof END | undefined {
+    if (keepAtEnd) return END;
+    this.endSlot(slot, 'finished');
+    return undefined;
   }
 
   /** Opens the slot's input at its position; false when the slot was closed meanwhile. */

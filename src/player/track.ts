@@ -31,6 +31,8 @@ export interface TrackOptions {
   markers?: readonly { atMs: number; metadata?: unknown }[];
   /** This track's own filters (see FilterChain); change them live with `track.filters.set()`. */
   filters?: FilterSettings;
+  /** Where the track ends, ms (see `Track.endMs`); default: the end of its input. */
+  endMs?: number;
 }
 
 /** Volumes above 1 amplify (soft-clipped); 4 is plenty and keeps a typo from blasting a channel. */
@@ -59,6 +61,7 @@ export class Track {
   private mediaArtist: string | undefined;
   private length: number | undefined;
   private readonly lengthGiven: boolean;
+  private end: number | undefined;
 
   constructor(input: TrackInput, options: TrackOptions = {}) {
     if (input === null || typeof input !== 'object' || typeof input.open !== 'function') {
@@ -81,6 +84,7 @@ export class Track {
       this.length = options.durationMs;
     }
     this.gain = checkVolume(options.volume ?? 1);
+    this.endMs = options.endMs;
     this.filters = new FilterChain(options.filters);
     for (const m of options.markers ?? []) this.addMarker(m.atMs, m.metadata);
   }
@@ -134,6 +138,21 @@ export class Track {
 
   set volume(value: number) {
     this.gain = checkVolume(value);
+  }
+
+  /**
+   * Where the track ends, ms in the track (undefined: the end of its input); also while it plays.
+   * The player reads no further and the track finishes there as at its input's end: what was
+   * produced before plays out, so listeners hear it up to this point. A position already passed
+   * ends it at once.
+   */
+  get endMs(): number | undefined {
+    return this.end;
+  }
+
+  set endMs(value: number | undefined) {
+    if (value !== undefined) checkNumber(value, 'endMs', { min: 0 });
+    this.end = value;
   }
 
   get seekable(): boolean {

@@ -82,6 +82,34 @@ describe('voice backend', () => {
   }, 40_000);
 });
 
+describe('voice backend: where a track ends', () => {
+  it('through the AudioPlayer (volume 50): endTime is heard to the end time, and TrackEnd comes as the last frame is heard', async () => {
+    const { node, client, path, ...h } = await startVoiceHarness(cleanup, { toneMs: 2000 });
+    const listener = h.listener!;
+    await h.join();
+    const encoded = await h.load();
+    const count = (): number => listener.heard.get(NODE_BOT)?.length ?? 0;
+    // The AudioPlayer produces up to the engine's queue (500 ms) ahead of the wire: the end time
+    // must not cut that off, and TrackEnd must not come that much before the end is heard.
+    for (const endTime of [1000, undefined]) {
+      const from = count();
+      const start = client.messages.length;
+      const body = { track: { encoded }, volume: 50, ...(endTime === undefined ? {} : { endTime }) };
+      await api(node.url, path, { method: 'PATCH', body });
+      const end = await client.wait((m) => m.type === 'TrackEndEvent', 10_000, start);
+      expect(end.reason).toBe('finished');
+      const atEnd = count() - from;
+      await new Promise((r) => setTimeout(r, 600));
+      const heard = count() - from;
+      const frames = (endTime ?? 2000) / 20;
+      expect(heard).toBeGreaterThanOrEqual(frames - 1);
+      expect(heard).toBeLessThanOrEqual(frames);
+      expect(atEnd).toBeGreaterThanOrEqual(heard - 3);
+    }
+    expect(listener.decryptFailures).toBe(0);
+  }, 30_000);
+});
+
 describe('voice backend and session resume', () => {
   it('keeps playing while the client WebSocket is gone, and resumes with the events in order', async () => {
     const { node, client, path, voice, sessionId, ...h } = await startVoiceHarness(cleanup);

@@ -76,6 +76,32 @@ describe('AudioPlayer', () => {
     expect((await session.pull(10)).map(hex)).toEqual([hex(packet(3, 0))]);
   });
 
+  it('finishes a track at its endMs, also one set while it plays or already passed, after sending what came before', async () => {
+    const player = make();
+    const log = record(player);
+    const session = new FakeSession();
+    player.attach(session);
+    const a = player.enqueue(opusFramesInput(packets(1, 10)), { metadata: 'a', endMs: 100 });
+    const b = player.enqueue(opusFramesInput(packets(2, 10)), { metadata: 'b' });
+    const c = player.enqueue(opusFramesInput(packets(3, 10)), { metadata: 'c' });
+    expect(a.endMs).toBe(100);
+    expect((await session.pull(7)).map(hex)).toEqual([...packets(1, 5), ...packets(2, 2)].map(hex));
+    b.endMs = 80; // while it plays, ahead of it
+    expect((await session.pull(2)).map(hex)).toEqual([packet(2, 2), packet(2, 3)].map(hex));
+    expect((await session.pull(2)).map(hex)).toEqual(packets(3, 2).map(hex));
+    c.endMs = 20; // already passed: c ends before another frame
+    expect(await session.pull(5)).toHaveLength(0);
+    expect(log.filter((e) => e.startsWith('end:'))).toEqual([
+      'end:a:finished',
+      'end:b:finished',
+      'end:c:finished',
+    ]);
+    expect(() => (c.endMs = -1)).toThrow(/endMs must be a finite number of 0 or more/);
+    expect(() => new Track(opusFramesInput(packets(4, 1)), { endMs: Number.NaN })).toThrow(VoxcordError);
+    c.endMs = undefined;
+    expect(c.endMs).toBeUndefined();
+  });
+
   it('pause (gap mode) ends the burst and sends nothing; resume starts a new burst where it was', async () => {
     const player = make();
     const log = record(player);

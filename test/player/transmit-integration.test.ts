@@ -187,6 +187,26 @@ describe('AudioPlayer on the transmit pump', () => {
     expect(player.currentTrack).toBe(track);
   });
 
+  it('lastHeard follows a finished track until its last frame has left', async () => {
+    const { channel, player } = setup({ now: () => 0 });
+    const track = player.enqueue(opusFramesInput(packets(1, 3)));
+    await settle();
+    // All three produced and queued: the player is done with the track, listeners are not.
+    expect(player.currentTrack).toBeUndefined();
+    expect(player.playbackDuration).toBe(0);
+    expect(player.lastHeard).toBeUndefined();
+    expect(player.aheadMs).toBe(60);
+    const seen: (number | undefined)[] = [];
+    for (let i = 0; i < 3; i++) {
+      channel.tick();
+      await settle();
+      expect(player.lastHeard?.track).toBe(track);
+      seen.push(player.lastHeard?.positionMs);
+    }
+    expect(seen).toEqual([20, 40, 60]);
+    expect(player.aheadMs).toBe(0);
+  });
+
   it('fits VoiceSession and the VoiceConnection subscriber hook (checked by the compiler)', () => {
     const p = new AudioPlayer();
     players.push(p);
