@@ -195,8 +195,10 @@ export class AudioPlayer extends EventEmitter {
     const state = this.current;
     if (state.status === AudioPlayerStatus.Idle) return false;
     this.voxcord.stop();
-    // A resource that had not started yet gets no trackEnd from voxcord.
-    if (this.current.status !== AudioPlayerStatus.Idle) this.onTrackEnd(state.resource.track, 'stopped');
+    // A resource that had not started yet gets no trackEnd from voxcord; one that finished may
+    // still be waiting for its last frames to leave (the stop dropped them).
+    this.onTrackEnd(state.resource.track, 'stopped');
+    this.idleAfter(state.resource);
     return true;
   }
 
@@ -240,11 +242,20 @@ export class AudioPlayer extends EventEmitter {
       resource.startFrame === undefined ? 0 : (this.voxcord.stats.framesSent - resource.startFrame) * 20;
     resource.position = undefined;
     resource.ended = true;
+    if (reason === 'replaced') return;
+    // @discordjs/voice goes Idle once the resource's last frame has been sent; voxcord's trackEnd
+    // comes when that frame was produced, up to ~0.5 s earlier. A bot that destroys the connection
+    // on Idle must not cut that off.
+    if (reason === 'finished') void this.voxcord.drained().then(() => this.idleAfter(resource));
+    else this.idleAfter(resource);
+  }
+
+  /** Idle, if `resource` is still the one the player is on. */
+  private idleAfter(resource: AudioResource): void {
     const state = this.current;
-    if (reason !== 'replaced' && state.status !== AudioPlayerStatus.Idle && state.resource === resource) {
-      this.setState({ status: AudioPlayerStatus.Idle });
-      this.checkSubscribers();
-    }
+    if (state.status === AudioPlayerStatus.Idle || state.resource !== resource) return;
+    this.setState({ status: AudioPlayerStatus.Idle });
+    this.checkSubscribers();
   }
 
   private onTrackError(track: Track, error: VoxcordError): void {

@@ -135,6 +135,34 @@ describe('voxcord/discordjs-voice', () => {
     expect(player.playable).toEqual([]);
   }, 40_000);
 
+  it('Idle comes once the resource has been heard: a bot that destroys its connection on Idle is heard to the end', async () => {
+    const local = await world();
+    const listener = voxcordJoin({
+      guildId: GUILD,
+      channelId: VOICE,
+      adapterCreator: local.userAdapterCreator(USER, GUILD),
+      group: 'listener',
+      selfDeaf: false,
+      tls: false,
+    });
+    cleanups.push(() => listener.destroy());
+    let loud = 0;
+    const heard = listener.receiver.subscribe(BOT, { mode: 'pcm' });
+    void (async () => {
+      for await (const f of heard.frames()) if (f.pcm && !f.concealed && peak(f.pcm) > 8_000) loud++;
+    })();
+    const connection = await join(local);
+    const player = createAudioPlayer();
+    connection.subscribe(player);
+    // The @discordjs/voice idiom: play a clip, leave when the player goes Idle.
+    player.play(tone(1_000));
+    await entersState(player, AudioPlayerStatus.Idle, 10_000);
+    connection.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    // 50 frames of tone (the codec's ring-out can add one); Idle at production left about 30.
+    expect(loud).toBeGreaterThanOrEqual(49);
+  }, 30_000);
+
   it('NoSubscriberBehavior: Play runs at the real-time pace with nobody listening, Stop stops, Pause auto-pauses', async () => {
     const playing = createAudioPlayer({ behaviors: { noSubscriber: NoSubscriberBehavior.Play } });
     const started = performance.now();
