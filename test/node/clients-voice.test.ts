@@ -61,6 +61,32 @@ describe('lavalink-client with voice', () => {
     await expectPauseResume(listener, BOT, player);
     expect(listener.decryptFailures).toBe(0);
   }, 60_000);
+
+  it('destroys the player as its queue ends (destroyAfterMs 0): the listener has heard the whole track', async () => {
+    const { local, engine } = await clientWorld(cleanup, [GUILD]);
+    const world = { local, engine };
+    const listener = await joinBot(world, cleanup, LISTENER);
+    const { file } = await toneFile(cleanup, 660, 1000);
+    const { manager } = await lavalinkOnVoiceNode(cleanup, world, BOT);
+    manager.options.playerOptions = { ...manager.options.playerOptions, onEmptyQueue: { destroyAfterMs: 0 } };
+    let destroyed = false;
+    manager.on('playerDestroy', () => (destroyed = true));
+    // Volume 50: the node's AudioPlayer plays the track, producing up to 500 ms ahead of the wire.
+    const player = manager.createPlayer({
+      guildId: GUILD,
+      voiceChannelId: CHANNEL,
+      selfDeaf: true,
+      volume: 50,
+    });
+    await player.connect();
+    const track = (await player.search({ query: file }, 'tester')).tracks[0];
+    if (track === undefined) throw new Error('no track');
+    await player.play({ clientTrack: track });
+    await until(() => destroyed, 10_000, 'the player destroyed at the queue end');
+    await new Promise((r) => setTimeout(r, 500));
+    // 50 frames; with TrackEnd sent as the last frame was produced, the destroy left about 30.
+    expect(listener.heard.get(BOT)?.length ?? 0).toBeGreaterThanOrEqual(49);
+  }, 60_000);
 });
 
 /** shoukaku's connector on voxcord's gateway client: op 4 through the shard, raw voice events in. */

@@ -243,7 +243,6 @@ export async function expectHeardFile(
   expect((listener.heard.get(botId) ?? []).slice(0, 25).every((f) => sent.has(hex(f)))).toBe(true);
 }
 
-/** The client's pause silences `botId` at the listener (once the frames queued ahead drained); its resume brings it back. */
 /** A client's pause and resume, each resolving once it was sent (adapters wrap clients that differ). */
 export interface PauseResume {
   pause(): Promise<unknown>;
@@ -298,6 +297,7 @@ export function trackEndReasons(messages: readonly RawNodeMessage[]): Array<stri
   return messages.filter((m) => m.op === 'event' && m.type === 'TrackEndEvent').map((m) => m.reason);
 }
 
+/** The client's pause silences `botId` at the listener (once the frames queued ahead drained); its resume brings it back. */
 export async function expectPauseResume(listener: Bot, botId: string, client: PauseResume): Promise<void> {
   await client.pause();
   await new Promise((r) => setTimeout(r, 700)); // the frames queued ahead drain
