@@ -143,6 +143,9 @@ export class FrameStatsWindow {
       // deficit. Counts too old to vouch (their span starts at the sample) but older than the
       // start do not hold the frames sent between the two: they would show as a surplus.
       if (p.continuousSince + (countsNow - now) > before.reportAt) continue;
+      // No report since the last sample (a file feed reports once a second): its counts span
+      // nothing here, and averaged in they would pull the others' sent down. The next window has them.
+      if (snapshot.at === before.at) continue;
       counted++;
       sent += snapshot.sent - before.sent;
       nulled += snapshot.nulled - before.nulled;

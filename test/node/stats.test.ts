@@ -122,6 +122,21 @@ describe("frameStats over the media engine's reports", () => {
     expect(w.sample(4500, [p])).toEqual({ sent: 50, nulled: 0, deficit: 0 });
   });
 
+  it('leaves out, for one window, a player with no report since the last sample: its frames count in the next', () => {
+    const w = new FrameStatsWindow();
+    const a = { key: {}, continuousSince: 0, frames: { sent: 0, nulled: 0, at: 0 } };
+    const b = { key: {}, continuousSince: 0, frames: { sent: 0, nulled: 0, at: 0 } };
+    w.sample(100, [a, b], 100);
+    a.frames = { sent: 50, nulled: 0, at: 1000 };
+    // b's report for this second comes just after the sample (they are a second apart, as a file
+    // feed's): averaged in with nothing sent over no time, it would halve the sent of the window.
+    expect(w.sample(1100, [a, b], 1100)).toEqual({ sent: 50, nulled: 0, deficit: 0 });
+    a.frames = { sent: 100, nulled: 0, at: 2000 };
+    b.frames = { sent: 100, nulled: 0, at: 2000 };
+    // b's two seconds in this window: the per-player average is (50 + 100) / 2.
+    expect(w.sample(2100, [a, b], 2100)).toEqual({ sent: 75, nulled: 0, deficit: 0 });
+  });
+
   it('counts that stopped coming (no report for over two seconds) leave the silence as deficit', () => {
     const w = new FrameStatsWindow();
     const p = { key: {}, continuousSince: 0, frames: { sent: 0, nulled: 0, at: 0 } };
